@@ -1,0 +1,42 @@
+"""The whole compile, top to bottom: read -> parse -> check -> generate -> verify.
+
+No TensorFlow here: `tfm check` and `tfm compile` must answer fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dsl
+from dsl.checker import Analysis
+
+from .codegen import generate
+from .safety import verify_generated
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled source: the generated Python text and the checked program it came from."""
+
+    source_name: str
+    python: str
+    analysis: Analysis
+
+
+def read_source(path: str | Path) -> str:
+    """A `.tfm` file's text; undecodable bytes raise TfmError, not UnicodeDecodeError."""
+    path = Path(path)
+    return dsl.decode_source(path.read_bytes(), str(path))
+
+
+def compile_text(text: str, file: str) -> Compiled:
+    """Compile one source. Raises dsl.TfmError with every diagnostic found."""
+    analysis = dsl.analyze(text, file)
+    python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
+    verify_generated(python, file)
+    return Compiled(source_name=Path(file).name, python=python, analysis=analysis)
+
+
+def compile_file(path: str | Path) -> Compiled:
+    return compile_text(read_source(path), str(path))

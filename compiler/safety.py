@@ -1,0 +1,52 @@
+"""A last check on generated code: parse it back and allow only what the generator may emit.
+
+Names and literals are validated before they reach the generator; this pass is the second lock, so
+a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile `.tfm` into
+Python that imports, opens files or calls back into arbitrary code.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from dsl.diagnostics import TfmError, error
+from dsl.nodes import Span
+
+_ALLOWED_IMPORTS = {"tensorflow"}
+_FORBIDDEN_NAMES = {"eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr",
+                    "globals", "locals", "vars", "input", "breakpoint", "exit", "quit"}
+_FORBIDDEN_ATTRS = {"py_function", "numpy_function", "write_file", "gfile", "io", "system", "popen",
+                    "__class__", "__subclasses__", "__globals__", "__builtins__", "__code__", "__dict__"}
+
+
+def verify_generated(python: str, file: str) -> None:
+    """Raise TfmError (E099, an internal error) if generated code steps outside what tfm emits."""
+    try:
+        tree = ast.parse(python)
+    except SyntaxError as exc:
+        _fail(file, f"generated code does not parse: {exc.msg} (generated line {exc.lineno})")
+    for node in ast.walk(tree):
+        problem = _problem(node)
+        if problem:
+            _fail(file, f"generated code {problem} (generated line {getattr(node, 'lineno', '?')})")
+
+
+def _problem(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Import):
+        names = {a.name for a in node.names}
+        if not names <= _ALLOWED_IMPORTS:
+            return f"imports {', '.join(sorted(names - _ALLOWED_IMPORTS))}"
+    if isinstance(node, ast.ImportFrom):
+        return f"imports from {node.module}"
+    if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
+        return f"uses `{node.id}`"
+    if isinstance(node, ast.Attribute) and node.attr in _FORBIDDEN_ATTRS:
+        return f"uses `.{node.attr}`"
+    if isinstance(node, (ast.Global, ast.Nonlocal, ast.Lambda, ast.Delete, ast.AsyncFunctionDef, ast.Await)):
+        return f"contains `{type(node).__name__}`"
+    return None
+
+
+def _fail(file: str, message: str) -> None:
+    span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
+    raise TfmError([error("E099", span, message, "this is a bug in tfm; please report it with the source")])

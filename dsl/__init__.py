@@ -1,0 +1,41 @@
+"""The tfm language: parse `.tfm` text into a typed syntax tree, check it, report diagnostics.
+
+    >>> from dsl import analyze
+    >>> analysis = analyze("module M:\\n    var x: f32[] = 0.0\\n", "m.tfm")
+
+Nothing in this package imports TensorFlow or the compiler.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from . import nodes
+from .checker import Analysis, check
+from .diagnostics import Diagnostic, TfmError, render_json, render_text
+from .library import LIBRARY_SOURCES
+from .parser import decode_source, parse
+
+__all__ = ["Analysis", "Diagnostic", "TfmError", "analyze", "decode_source", "nodes", "parse",
+           "render_json", "render_text"]
+
+
+@functools.cache
+def library_modules() -> tuple[nodes.ModuleDef, ...]:
+    modules: list[nodes.ModuleDef] = []
+    for path in LIBRARY_SOURCES:
+        modules.extend(parse(path.read_text(encoding="utf-8"), f"<tfm library>/{path.name}").modules)
+    return tuple(modules)
+
+
+def analyze(text: str, file: str = "<string>") -> Analysis:
+    """Parse and check one source; raise TfmError carrying every diagnostic if it has errors."""
+    program = parse(text, file)
+    analysis = check(program, library_modules())
+    if analysis.diagnostics:
+        raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
+    return analysis
+
+
+def _position(d: Diagnostic) -> tuple:
+    return (d.span.file, d.span.line, d.span.column, d.code)

@@ -1,0 +1,110 @@
+"""Diagnostics are data until the last moment: stages collect them, `render_text`/`render_json` print.
+
+Codes are stable (tests and users grep for them); the catalogue is `CODES` below.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .nodes import Span
+
+Severity = Literal["error", "warning"]
+
+CODES: dict[str, str] = {
+    "E001": "syntax error",
+    "E002": "unexpected end of input",
+    "E003": "bad indentation",
+    "E004": "invalid character or token",
+    "E005": "source is not valid UTF-8 text",
+    "E010": "unknown name",
+    "E011": "duplicate declaration",
+    "E012": "unknown operation",
+    "E013": "unknown module",
+    "E014": "reserved name",
+    "E015": "assignment to a read-only name",
+    "E016": "submodule used as a value",
+    "E017": "unknown type",
+    "E018": "bad shape dimension",
+    "E020": "wrong number of arguments",
+    "E021": "unknown keyword argument",
+    "E022": "argument must be static",
+    "E023": "bad argument",
+    "E030": "unsupported method on this value",
+    "E031": "statement not allowed here",
+    "E032": "return does not match the declared outputs",
+    "E033": "static loop over a value not known at construction",
+    "E034": "bad variable initializer",
+    "E035": "bad method attribute",
+    "E036": "variables cannot be created inside a method",
+    "E037": "Python-only function",
+    "E038": "module cycle",
+    "E039": "missing return",
+    "E099": "internal compiler error",
+}
+
+
+class Diagnostic(BaseModel):
+    """One problem in one place: `code` from CODES, a message, and a hint that says how to fix it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: Severity = "error"
+    span: Span
+    message: str
+    hint: str | None = None
+
+
+class TfmError(Exception):
+    """Raised by the pipeline when the input has errors; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = diagnostics
+        self.sources = sources or {}
+        super().__init__(render_text(diagnostics, self.sources))
+
+
+def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code=code, span=span, message=message, hint=hint)
+
+
+def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:
+    """`file:line:col: error[E012]: message`, the source line, a caret under the span, the hint."""
+    blocks = [_render_one(d, sources.get(d.span.file)) for d in diagnostics]
+    return "\n".join(blocks)
+
+
+def _render_one(d: Diagnostic, source: str | None) -> str:
+    lines = [f"{d.span}: {d.severity}[{d.code}]: {d.message}"]
+    source_line = _source_line(source, d.span.line)
+    if source_line is not None:
+        start = max(d.span.column - 1, 0)
+        end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source_line)
+        width = max(end - start, 1)
+        gutter = f"{d.span.line:>4} | "
+        lines.append(gutter + source_line)
+        lines.append(" " * len(gutter) + _caret_prefix(source_line, start) + "^" * width)
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def _source_line(source: str | None, line: int) -> str | None:
+    if source is None or line < 1:
+        return None
+    all_lines = source.splitlines()
+    if line > len(all_lines):
+        return None
+    return all_lines[line - 1].expandtabs(1)[:300]
+
+
+def _caret_prefix(source_line: str, start: int) -> str:
+    return " " * min(start, len(source_line))
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.model_dump() for d in diagnostics], indent=2, ensure_ascii=False)

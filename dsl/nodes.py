@@ -1,0 +1,295 @@
+"""The .tfm syntax tree: one small frozen pydantic model per construct, each with its source span.
+
+Nodes are never mutated after parsing; later stages keep what they learn (kinds, types) in their own
+tables keyed by node identity, or build new nodes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Span(BaseModel):
+    """Where a construct stands in its source: 1-based lines and columns, end exclusive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Node(BaseModel):
+    # Identity matters: checkers key tables by id(node), so equal-looking nodes stay distinct.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    span: Span
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+# --- types -------------------------------------------------------------------------------------
+
+
+class Dim(Node):
+    """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`)."""
+
+    kind: Literal["fixed", "named", "unknown"]
+    size: int | None = None
+    name: str | None = None
+
+
+class TensorType(Node):
+    """`f32[N, 3]`, `i32[]`, or a static parameter type such as `int` (then `shape` is None)."""
+
+    dtype: str
+    shape: tuple[Dim, ...] | None = None
+
+
+class ListType(Node):
+    """`list[f32[]]`: a growable list of tensors, lowered to a `tf.TensorArray`."""
+
+    element: TensorType
+
+
+TypeExpr = Union[TensorType, ListType]
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+class Name(Node):
+    id: str
+
+
+class IntLit(Node):
+    value: int
+
+
+class FloatLit(Node):
+    value: float
+
+
+class StringLit(Node):
+    value: str
+
+
+class BoolLit(Node):
+    value: bool
+
+
+class ListLit(Node):
+    items: tuple[Expr, ...]
+
+
+class BinOp(Node):
+    op: str
+    left: Expr
+    right: Expr
+
+
+class Compare(Node):
+    op: str
+    left: Expr
+    right: Expr
+
+
+class BoolOp(Node):
+    op: Literal["and", "or"]
+    values: tuple[Expr, ...]
+
+
+class UnaryOp(Node):
+    op: Literal["-", "+", "not"]
+    operand: Expr
+
+
+class Keyword(Node):
+    name: str
+    value: Expr
+
+
+class Call(Node):
+    func: Expr
+    args: tuple[Expr, ...] = ()
+    keywords: tuple[Keyword, ...] = ()
+
+
+class Attribute(Node):
+    value: Expr
+    attr: str
+
+
+class Slice(Node):
+    lower: Expr | None = None
+    upper: Expr | None = None
+    step: Expr | None = None
+
+
+class NewAxis(Node):
+    pass
+
+
+class EllipsisItem(Node):
+    pass
+
+
+class Subscript(Node):
+    value: Expr
+    items: tuple[Union[Expr, Slice, NewAxis, EllipsisItem], ...]
+
+
+Expr = Union[
+    Name, IntLit, FloatLit, StringLit, BoolLit, ListLit, BinOp, Compare, BoolOp, UnaryOp, Call,
+    Attribute, Subscript,
+]
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+class Assign(Node):
+    target: str
+    value: Expr
+    declared: TypeExpr | None = None
+
+
+class AugAssign(Node):
+    target: str
+    op: str
+    value: Expr
+
+
+class Return(Node):
+    values: tuple[Expr, ...] = ()
+
+
+class ExprStmt(Node):
+    expr: Expr
+
+
+class Pass(Node):
+    pass
+
+
+class Break(Node):
+    pass
+
+
+class Continue(Node):
+    pass
+
+
+class If(Node):
+    test: Expr
+    body: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...] = ()
+
+
+class For(Node):
+    target: str
+    iter: Expr
+    body: tuple[Stmt, ...]
+    static: bool = False
+
+
+class While(Node):
+    test: Expr
+    body: tuple[Stmt, ...]
+
+
+class With(Node):
+    context: Expr
+    name: str
+    body: tuple[Stmt, ...]
+
+
+Stmt = Union[Assign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With]
+
+
+# --- declarations ------------------------------------------------------------------------------
+
+
+class ModuleParam(Node):
+    name: str
+    type: TensorType
+    default: Expr | None = None
+
+
+class VarDecl(Node):
+    name: str
+    type: TensorType
+    init: Expr
+    trainable: bool
+
+
+class SubDecl(Node):
+    name: str
+    module: str
+    args: tuple[Expr, ...] = ()
+    keywords: tuple[Keyword, ...] = ()
+
+
+class MethodInput(Node):
+    name: str
+    type: TensorType
+
+
+class NamedOutput(Node):
+    name: str
+    type: TensorType
+
+
+class Method(Node):
+    name: str
+    inputs: tuple[MethodInput, ...]
+    returns: TensorType | tuple[NamedOutput, ...] | None
+    attrs: tuple[Name, ...] = ()
+    body: tuple[Stmt, ...]
+
+    @property
+    def attr_names(self) -> frozenset[str]:
+        return frozenset(a.id for a in self.attrs)
+
+
+Member = Union[VarDecl, SubDecl, Method]
+
+
+class ModuleDef(Node):
+    name: str
+    params: tuple[ModuleParam, ...]
+    members: tuple[Member, ...]
+
+    @property
+    def variables(self) -> tuple[VarDecl, ...]:
+        return tuple(m for m in self.members if isinstance(m, VarDecl))
+
+    @property
+    def submodules(self) -> tuple[SubDecl, ...]:
+        return tuple(m for m in self.members if isinstance(m, SubDecl))
+
+    @property
+    def methods(self) -> tuple[Method, ...]:
+        return tuple(m for m in self.members if isinstance(m, Method))
+
+
+class Program(Node):
+    """A parsed `.tfm` file."""
+
+    modules: tuple[ModuleDef, ...]
+
+
+for _model in list(globals().values()):
+    if isinstance(_model, type) and issubclass(_model, Node):
+        _model.model_rebuild()

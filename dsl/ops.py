@@ -1,0 +1,288 @@
+"""The op registry: every operation a `.tfm` body may call, as data.
+
+Each entry says what the op is called in `.tfm`, the TensorFlow callable it lowers to, its parameters
+(named as TensorFlow names them, so keyword arguments pass through unchanged), and its category. Ops
+that need a few lines of TF code lower to a helper function that the generator emits into the
+generated file (see `compiler/templates/helpers.py.j2`), so generated code still imports only TF.
+
+Nothing here reaches files, the network or Python callbacks: `tf.io.write_file`, `tf.py_function`,
+`tf.numpy_function` and their kind are deliberately absent, so a model compiled from an untrusted
+`.tfm` can only compute on tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ParamKind = Literal["tensor", "static", "dtype", "tensors"]
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class OpParam:
+    name: str
+    kind: ParamKind = "tensor"
+    default: object = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Op:
+    """One registry entry. `variadic` ops (print) take any number of positional tensors."""
+
+    name: str
+    lowering: str
+    params: tuple[OpParam, ...]
+    category: str
+    helper: str | None = None
+    variadic: bool = False
+    result: str = "tensor"
+
+    def param(self, name: str) -> OpParam | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+def _params(spec: str) -> tuple[OpParam, ...]:
+    """'x, axis:static=None, dtype:dtype' -> OpParams. Defaults are Python literals."""
+    params = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        name_kind, _, default_text = item.partition("=")
+        name, _, kind = name_kind.partition(":")
+        default = _literal(default_text) if default_text else REQUIRED
+        params.append(OpParam(name=name, kind=kind or "tensor", default=default))  # type: ignore[arg-type]
+    return tuple(params)
+
+
+def _literal(text: str) -> object:
+    import ast
+
+    return ast.literal_eval(text)
+
+
+_TABLE: list[tuple[str, str, str, str]] = [
+    # name, lowering, params, category
+    # elementwise math
+    ("abs", "tf.math.abs", "x", "math"),
+    ("exp", "tf.math.exp", "x", "math"),
+    ("log", "tf.math.log", "x", "math"),
+    ("log1p", "tf.math.log1p", "x", "math"),
+    ("sqrt", "tf.math.sqrt", "x", "math"),
+    ("rsqrt", "tf.math.rsqrt", "x", "math"),
+    ("square", "tf.math.square", "x", "math"),
+    ("pow", "tf.math.pow", "x, y", "math"),
+    ("sin", "tf.math.sin", "x", "math"),
+    ("cos", "tf.math.cos", "x", "math"),
+    ("tan", "tf.math.tan", "x", "math"),
+    ("tanh", "tf.math.tanh", "x", "math"),
+    ("sigmoid", "tf.math.sigmoid", "x", "math"),
+    ("floor", "tf.math.floor", "x", "math"),
+    ("ceil", "tf.math.ceil", "x", "math"),
+    ("round", "tf.math.round", "x", "math"),
+    ("sign", "tf.math.sign", "x", "math"),
+    ("maximum", "tf.math.maximum", "x, y", "math"),
+    ("minimum", "tf.math.minimum", "x, y", "math"),
+    ("floordiv", "tf.math.floordiv", "x, y", "math"),
+    ("mod", "tf.math.floormod", "x, y", "math"),
+    ("clip", "tf.clip_by_value", "t, clip_value_min, clip_value_max", "math"),
+    ("matmul", "tf.linalg.matmul", "a, b, transpose_a:static=False, transpose_b:static=False", "math"),
+    ("einsum", "tf.einsum", "equation:static, inputs:tensors", "math"),
+    ("cumsum", "tf.math.cumsum", "x, axis:static=0", "math"),
+    ("norm", "tf.norm", "tensor, ord:static='euclidean', axis:static=None, keepdims:static=False", "math"),
+    ("l2_normalize", "tf.math.l2_normalize", "x, axis:static=None, epsilon:static=1e-12", "math"),
+    ("equal", "tf.math.equal", "x, y", "compare"),
+    ("not_equal", "tf.math.not_equal", "x, y", "compare"),
+    ("greater", "tf.math.greater", "x, y", "compare"),
+    ("less", "tf.math.less", "x, y", "compare"),
+    ("logical_and", "tf.math.logical_and", "x, y", "compare"),
+    ("logical_or", "tf.math.logical_or", "x, y", "compare"),
+    ("logical_not", "tf.math.logical_not", "x", "compare"),
+    ("is_nan", "tf.math.is_nan", "x", "compare"),
+    # reductions
+    ("reduce_sum", "tf.math.reduce_sum", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_mean", "tf.math.reduce_mean", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_max", "tf.math.reduce_max", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_min", "tf.math.reduce_min", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_prod", "tf.math.reduce_prod", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_any", "tf.math.reduce_any", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_all", "tf.math.reduce_all", "input_tensor, axis:static=None, keepdims:static=False", "reduce"),
+    ("reduce_logsumexp", "tf.math.reduce_logsumexp", "input_tensor, axis:static=None, keepdims:static=False",
+     "reduce"),
+    ("argmax", "tf.math.argmax", "input, axis:static=None, output_type:dtype=None", "reduce"),
+    ("argmin", "tf.math.argmin", "input, axis:static=None, output_type:dtype=None", "reduce"),
+    ("top_k_values", "tf.math.top_k", "input, k:static=1", "reduce"),
+    # segments
+    ("segment_sum", "tf.math.segment_sum", "data, segment_ids", "segment"),
+    ("segment_mean", "tf.math.segment_mean", "data, segment_ids", "segment"),
+    ("segment_max", "tf.math.segment_max", "data, segment_ids", "segment"),
+    ("unsorted_segment_sum", "tf.math.unsorted_segment_sum", "data, segment_ids, num_segments", "segment"),
+    ("unsorted_segment_mean", "tf.math.unsorted_segment_mean", "data, segment_ids, num_segments", "segment"),
+    ("unsorted_segment_max", "tf.math.unsorted_segment_max", "data, segment_ids, num_segments", "segment"),
+    # shapes and construction
+    ("cast", "tf.cast", "x, dtype:dtype", "shape"),
+    ("reshape", "tf.reshape", "tensor, shape", "shape"),
+    ("transpose", "tf.transpose", "a, perm:static=None", "shape"),
+    ("concat", "tf.concat", "values:tensors, axis:static=0", "shape"),
+    ("stack", "tf.stack", "values:tensors, axis:static=0", "shape"),
+    ("expand_dims", "tf.expand_dims", "input, axis:static", "shape"),
+    ("squeeze", "tf.squeeze", "input, axis:static=None", "shape"),
+    ("tile", "tf.tile", "input, multiples", "shape"),
+    ("broadcast_to", "tf.broadcast_to", "input, shape", "shape"),
+    ("shape", "tf.shape", "input, out_type:dtype=None", "shape"),
+    ("size", "tf.size", "input, out_type:dtype=None", "shape"),
+    ("rank", "tf.rank", "input", "shape"),
+    ("fill", "tf.fill", "dims, value", "shape"),
+    ("zeros", "tf.zeros", "shape, dtype:dtype=None", "shape"),
+    ("ones", "tf.ones", "shape, dtype:dtype=None", "shape"),
+    ("zeros_like", "tf.zeros_like", "input, dtype:dtype=None", "shape"),
+    ("ones_like", "tf.ones_like", "input, dtype:dtype=None", "shape"),
+    ("constant", "tf.constant", "value:static, dtype:dtype=None", "shape"),
+    ("range", "tf.range", "start, limit=None, delta=1, dtype:dtype=None", "shape"),
+    ("linspace", "tf.linspace", "start, stop, num", "shape"),
+    ("one_hot", "tf.one_hot", "indices, depth, on_value=None, off_value=None, axis:static=None, dtype:dtype=None",
+     "shape"),
+    ("gather", "tf.gather", "params, indices, axis:static=None, batch_dims:static=0", "shape"),
+    ("gather_nd", "tf.gather_nd", "params, indices", "shape"),
+    ("where", "tf.where", "condition, x=None, y=None", "shape"),
+    ("sort", "tf.sort", "values, axis:static=-1, direction:static='ASCENDING'", "shape"),
+    ("argsort", "tf.argsort", "values, axis:static=-1, direction:static='ASCENDING'", "shape"),
+    ("reverse", "tf.reverse", "tensor, axis:static", "shape"),
+    ("identity", "tf.identity", "input", "shape"),
+    ("stop_gradient", "tf.stop_gradient", "input", "shape"),
+    # nn activations and helpers
+    ("relu", "tf.nn.relu", "features", "nn"),
+    ("relu6", "tf.nn.relu6", "features", "nn"),
+    ("elu", "tf.nn.elu", "features", "nn"),
+    ("selu", "tf.nn.selu", "features", "nn"),
+    ("gelu", "tf.nn.gelu", "features, approximate:static=False", "nn"),
+    ("leaky_relu", "tf.nn.leaky_relu", "features, alpha:static=0.2", "nn"),
+    ("softplus", "tf.math.softplus", "features", "nn"),
+    ("silu", "tf.nn.silu", "features", "nn"),
+    ("softmax", "tf.nn.softmax", "logits, axis:static=None", "nn"),
+    ("log_softmax", "tf.nn.log_softmax", "logits, axis:static=None", "nn"),
+    ("dropout", "tf.nn.dropout", "x, rate:static, seed:static=None", "nn"),
+    ("moments_mean", "tf.math.reduce_mean", "input_tensor, axis:static=None, keepdims:static=False", "nn"),
+    ("softmax_cross_entropy_with_logits", "tf.nn.softmax_cross_entropy_with_logits", "labels, logits",
+     "loss"),
+    ("sparse_softmax_cross_entropy_with_logits", "tf.nn.sparse_softmax_cross_entropy_with_logits",
+     "labels, logits", "loss"),
+    ("sigmoid_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits", "labels, logits", "loss"),
+    # random (stateful TF ops: a fresh value on every call, unlike numpy inside a tf.function)
+    ("random_normal", "tf.random.normal", "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None",
+     "random"),
+    ("random_uniform", "tf.random.uniform", "shape, minval=0, maxval=None, dtype:dtype=None, seed:static=None",
+     "random"),
+    ("truncated_normal", "tf.random.truncated_normal",
+     "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None", "random"),
+    ("random_shuffle", "tf.random.shuffle", "value, seed:static=None", "random"),
+    ("categorical_sample", "tf.random.categorical", "logits, num_samples, dtype:dtype=None, seed:static=None",
+     "random"),
+    # strings
+    ("string_join", "tf.strings.join", "inputs:tensors, separator:static=''", "string"),
+    ("string_length", "tf.strings.length", "input", "string"),
+    ("upper", "tf.strings.upper", "input", "string"),
+    ("lower", "tf.strings.lower", "input", "string"),
+    ("substr", "tf.strings.substr", "input, pos, len", "string"),
+    ("as_string", "tf.strings.as_string", "input", "string"),
+    ("string_to_number", "tf.strings.to_number", "input, out_type:dtype=None", "string"),
+    ("regex_replace", "tf.strings.regex_replace", "input, pattern:static, rewrite:static", "string"),
+    ("reduce_join", "tf.strings.reduce_join", "inputs, axis:static=None, separator:static=''", "string"),
+    ("strip", "tf.strings.strip", "input", "string"),
+    # assertions
+    ("assert_equal", "tf.debugging.assert_equal", "x, y, message:static=None", "assert"),
+    ("assert_positive", "tf.debugging.assert_positive", "x, message:static=None", "assert"),
+    ("check_numerics", "tf.debugging.check_numerics", "tensor, message:static", "assert"),
+]
+
+_HELPERS: list[tuple[str, str, str, str]] = [
+    # name, helper function, params, category
+    ("activate", "_activate", "x, name:static", "nn"),
+    ("categorical_crossentropy", "_categorical_crossentropy",
+     "y_true, y_pred, from_logits:static=False, axis:static=-1", "loss"),
+    ("sparse_categorical_crossentropy", "_sparse_categorical_crossentropy",
+     "y_true, y_pred, from_logits:static=False", "loss"),
+    ("binary_crossentropy", "_binary_crossentropy", "y_true, y_pred, from_logits:static=False", "loss"),
+    ("mean_squared_error", "_mean_squared_error", "y_true, y_pred", "loss"),
+    ("mean_absolute_error", "_mean_absolute_error", "y_true, y_pred", "loss"),
+]
+
+OPS: dict[str, Op] = {
+    name: Op(name=name, lowering=lowering, params=_params(spec), category=category)
+    for name, lowering, spec, category in _TABLE
+}
+OPS.update({
+    name: Op(name=name, lowering=helper, params=_params(spec), category=category, helper=helper)
+    for name, helper, spec, category in _HELPERS
+})
+OPS["print"] = Op(name="print", lowering="tf.print", params=(), category="io", variadic=True, result="none")
+OPS["TensorArray"] = Op(
+    name="TensorArray", lowering="tf.TensorArray",
+    params=_params("dtype:dtype, size=0, dynamic_size:static=None, element_shape:static=None"),
+    category="array", result="array",
+)
+OPS["GradientTape"] = Op(
+    name="GradientTape", lowering="tf.GradientTape", params=_params("persistent:static=False"),
+    category="autodiff", result="tape",
+)
+
+# Variable initializers: valid only as a `var`/`state` initial value; shape and dtype come from the
+# declaration. Each lowers to a helper taking (shape, dtype, ...).
+INITIALIZERS: dict[str, Op] = {
+    name: Op(name=name, lowering=helper, params=_params(spec), category="initializer", helper=helper)
+    for name, helper, spec in [
+        ("zeros", "_init_zeros", ""),
+        ("ones", "_init_ones", ""),
+        ("full", "_init_full", "value:static"),
+        ("normal", "_init_normal", "mean:static=0.0, stddev:static=1.0, seed:static=-1"),
+        ("uniform", "_init_uniform", "minval:static=-0.05, maxval:static=0.05, seed:static=-1"),
+        ("truncated_normal", "_init_truncated_normal", "mean:static=0.0, stddev:static=1.0, seed:static=-1"),
+        ("glorot", "_init_glorot_uniform", "seed:static=-1"),
+        ("glorot_uniform", "_init_glorot_uniform", "seed:static=-1"),
+        ("glorot_normal", "_init_glorot_normal", "seed:static=-1"),
+        ("he_normal", "_init_he_normal", "seed:static=-1"),
+    ]
+}
+
+# Methods callable on values of each kind, and whether the call must stand as its own statement
+# (TensorArray writes return a new array that must be assigned back: `arr = arr.write(i, v)`).
+VALUE_METHODS: dict[str, dict[str, tuple[int, int]]] = {
+    # method: (min positional args, max positional args)
+    "variable": {"assign": (1, 1), "assign_add": (1, 1), "assign_sub": (1, 1), "read_value": (0, 0)},
+    "array": {"write": (2, 2), "append": (1, 1), "read": (1, 1), "stack": (0, 0), "size": (0, 0),
+              "concat": (0, 0), "gather": (1, 1)},
+    "tape": {},
+    "optimizer": {"minimize": (2, 2)},
+}
+ARRAY_UPDATES = frozenset({"write", "append"})
+
+DTYPES: dict[str, str] = {
+    "f16": "tf.float16", "bf16": "tf.bfloat16", "f32": "tf.float32", "f64": "tf.float64",
+    "i8": "tf.int8", "i16": "tf.int16", "i32": "tf.int32", "i64": "tf.int64",
+    "u8": "tf.uint8", "u16": "tf.uint16", "u32": "tf.uint32", "u64": "tf.uint64",
+    "bool": "tf.bool", "string": "tf.string", "c64": "tf.complex64", "c128": "tf.complex128",
+}
+# Types of constructor parameters that are plain Python values (usable in shapes and static loops).
+STATIC_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+
+# Names a `.tfm` user may reach for that are Python-only inside a tf.function: a specific error each.
+PYTHON_ONLY: dict[str, str] = {
+    "np": "numpy runs once at trace time, so its values freeze into the graph; use the TF op",
+    "numpy": "numpy runs once at trace time, so its values freeze into the graph; use the TF op",
+    "random": "Python's random runs once at trace time; use random_normal or random_uniform",
+    "len": "len() of a tensor is fixed at trace time; use shape(x)[0] or size(x)",
+    "open": "file access is not available in .tfm",
+    "input": "reading standard input is not available in .tfm",
+    "eval": "tfm bodies can only call TF ops",
+    "exec": "tfm bodies can only call TF ops",
+    "__import__": "tfm bodies can only call TF ops",
+    "Variable": "variables cannot be created inside a method; declare `var NAME: TYPE = INIT` in the module",
+    "tf": "tfm bodies call ops by name (e.g. reduce_sum), not through the tf namespace",
+    "list": "use a typed list: `xs: list[f32[]] = []`",
+    "dict": "methods return named outputs: `-> (a: f32[], b: f32[])`",
+    "float": "use cast(x, f32)",
+    "int": "use cast(x, i32)",
+    "isinstance": "tfm is statically typed; no runtime type tests",
+}

@@ -1,0 +1,426 @@
+"""Parse `.tfm` text into the syntax tree (`dsl.nodes`), turning every Lark error into a Diagnostic."""
+
+from __future__ import annotations
+
+import ast
+import functools
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.indenter import DedentError, Indenter
+
+from grammar import GRAMMAR_PATH
+
+from . import nodes as n
+from .diagnostics import Diagnostic, TfmError, error
+
+
+class _TfmIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+@functools.cache
+def _lark() -> Lark:
+    # No `cache=True`: Lark would unpickle a file at a predictable path in the shared temp directory.
+    return Lark(
+        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        parser="lalr",
+        postlex=_TfmIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """Bytes to text: UTF-8 only, a leading BOM dropped, CRLF and CR line ends made LF."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        raise TfmError([error("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}",
+                              "save the file as UTF-8")]) from None
+    return normalize_text(text)
+
+
+def normalize_text(text: str) -> str:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse(text: str, file: str = "<string>") -> n.Program:
+    """Parse one source. Raises TfmError with located diagnostics on bad input."""
+    text = normalize_text(text)
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        tree = _lark().parse(text)
+        return _ToNodes(file).transform(tree)
+    except UnexpectedInput as exc:
+        raise TfmError([_syntax_diagnostic(exc, file, text)], {file: text}) from None
+    except DedentError as exc:
+        raise TfmError([_dedent_diagnostic(exc, file, text)], {file: text}) from None
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, TfmError):
+            exc.orig_exc.sources.setdefault(file, text)
+            raise exc.orig_exc from None
+        raise
+    except RecursionError:
+        span = n.Span(file=file, line=1, column=1, end_line=1, end_column=2)
+        raise TfmError([error("E001", span, "the source nests too deeply to parse",
+                              "split deeply nested expressions into several assignments")],
+                       {file: text}) from None
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+_TOKEN_NAMES = {
+    "_NL": "a new line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
+    "EQUAL": "'='", "DOT": "'.'", "$END": "the end of the file", "VAR_KIND": "'var' or 'state'",
+}
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type == "_NL":
+        return "end of line"
+    if token.type == "_INDENT":
+        return "indentation"
+    if token.type == "_DEDENT":
+        return "end of block"
+    return repr(str(token))
+
+
+def _expected(names: set[str]) -> str:
+    described = sorted({_TOKEN_NAMES.get(t, _terminal_text(t)) for t in names})
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    return ", ".join(described)
+
+
+def _terminal_text(name: str) -> str:
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    return repr(pattern.value) if pattern.type == "str" else name.lower()
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    line, column = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        return error("E004", span, f"unexpected character {char!r}", _char_hint(char))
+    if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
+        last = text.rstrip("\n").count("\n") + 1
+        span = n.Span(file=file, line=last, column=1, end_line=last, end_column=2)
+        return error("E002", span, "unexpected end of file", "a block or bracket is not finished")
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
+    span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
+    message = f"unexpected {_describe_token(token)}; expected {_expected(set(exc.expected))}"
+    if token.type == "_INDENT":
+        return error("E003", span, "unexpected indentation", "indent only the body of a module, method or block")
+    return error("E001", span, message, _token_hint(token, set(exc.expected)))
+
+
+def _char_hint(char: str) -> str | None:
+    if char == "\t":
+        return "use spaces for indentation"
+    if char in "'\"":
+        return "strings end on the line they start; escape quotes with a backslash"
+    if char == "\x00":
+        return "the file contains a NUL byte; is it a text file?"
+    if char == "{" or char == "}":
+        return "tfm has no dicts or sets; methods return named outputs with `-> (name: type, ...)`"
+    if char == ";":
+        return "write one statement per line"
+    return None
+
+
+def _token_hint(token: Token, expected: set[str]) -> str | None:
+    if "_NL" in expected and token.type not in ("_NL",):
+        return "one statement per line; did a bracket close too early?"
+    if token.type == "_NL" and "COLON" in expected:
+        return "a block header ends with ':'"
+    if token.type == "_NL" and "RPAR" in expected:
+        return "a '(' is not closed"
+    return None
+
+
+def _dedent_diagnostic(exc: DedentError, file: str, text: str) -> Diagnostic:
+    line = 1
+    for number, source_line in enumerate(text.splitlines(), start=1):
+        if source_line.strip():
+            line = number
+    message = str(exc)
+    span = n.Span(file=file, line=line, column=1, end_line=line, end_column=2)
+    return error("E003", span, "indentation does not match any enclosing block: " + message.lower(),
+                 "dedent to the column of an enclosing block")
+
+
+# --- tree to nodes ----------------------------------------------------------------------------
+
+
+def _span(file: str, meta) -> n.Span:
+    if getattr(meta, "empty", True):
+        return n.Span(file=file, line=1, column=1, end_line=1, end_column=1)
+    return n.Span(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+
+
+def _token_span(file: str, token: Token) -> n.Span:
+    return n.Span(file=file, line=token.line, column=token.column,
+                  end_line=token.end_line, end_column=token.end_column)
+
+
+def _join_spans(a: n.Span, b: n.Span) -> n.Span:
+    return n.Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+
+
+@v_args(meta=True)
+class _ToNodes(Transformer):
+    """One method per grammar rule, each building one node: the mechanical step from parse tree to AST."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _s(self, meta) -> n.Span:
+        return _span(self.file, meta)
+
+    # program and declarations
+    def start(self, meta, children):
+        return n.Program(span=self._s(meta), modules=tuple(children))
+
+    def module_def(self, meta, children):
+        name, params, *members = children
+        return n.ModuleDef(span=self._s(meta), name=str(name), params=tuple(params or ()), members=tuple(members))
+
+    def module_params(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def module_param(self, meta, children):
+        name, type_, default = children
+        return n.ModuleParam(span=self._s(meta), name=str(name), type=type_, default=default)
+
+    def var_decl(self, meta, children):
+        kind, name, type_, init = children
+        return n.VarDecl(span=self._s(meta), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
+
+    def sub_decl(self, meta, children):
+        name, module, arguments = children
+        args, keywords = arguments or ((), ())
+        return n.SubDecl(span=self._s(meta), name=str(name), module=str(module), args=args, keywords=keywords)
+
+    def method(self, meta, children):
+        *attrs, name, inputs, returns, body = children
+        return n.Method(span=self._s(meta), name=str(name), inputs=tuple(inputs or ()), returns=returns,
+                        attrs=tuple(attrs), body=body)
+
+    def method_attr(self, meta, children):
+        return n.Name(span=self._s(meta), id=str(children[0]))
+
+    def method_inputs(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def method_input(self, meta, children):
+        return n.MethodInput(span=self._s(meta), name=str(children[0]), type=children[1])
+
+    def single_return(self, meta, children):
+        return children[0]
+
+    def named_returns(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def named_output(self, meta, children):
+        return n.NamedOutput(span=self._s(meta), name=str(children[0]), type=children[1])
+
+    # types
+    def type_expr(self, meta, children):
+        name, shape = children
+        return n.TensorType(span=self._s(meta), dtype=str(name), shape=shape)
+
+    def list_type(self, meta, children):
+        element = children[0]
+        if isinstance(element, n.ListType):
+            raise TfmError([error("E017", element.span, "lists of lists are not supported",
+                                  "collect tensors and stack them into a higher-rank tensor")])
+        return n.ListType(span=self._s(meta), element=element)
+
+    def shape(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def fixed_dim(self, meta, children):
+        return n.Dim(span=self._s(meta), kind="fixed", size=int(children[0]))
+
+    def named_dim(self, meta, children):
+        return n.Dim(span=self._s(meta), kind="named", name=str(children[0]))
+
+    def unknown_dim(self, meta, children):
+        return n.Dim(span=self._s(meta), kind="unknown")
+
+    # statements
+    def block(self, meta, children):
+        return tuple(children)
+
+    def assign(self, meta, children):
+        return n.Assign(span=self._s(meta), target=str(children[0]), value=children[1])
+
+    def declare(self, meta, children):
+        name, type_, value = children
+        return n.Assign(span=self._s(meta), target=str(name), value=value, declared=type_)
+
+    def aug_assign(self, meta, children):
+        name, op, value = children
+        return n.AugAssign(span=self._s(meta), target=str(name), op=str(op)[0], value=value)
+
+    def return_stmt(self, meta, children):
+        return n.Return(span=self._s(meta), values=tuple(c for c in children if c is not None))
+
+    def expr_stmt(self, meta, children):
+        return n.ExprStmt(span=self._s(meta), expr=children[0])
+
+    def pass_stmt(self, meta, children):
+        return n.Pass(span=self._s(meta))
+
+    def break_stmt(self, meta, children):
+        return n.Break(span=self._s(meta))
+
+    def continue_stmt(self, meta, children):
+        return n.Continue(span=self._s(meta))
+
+    def if_stmt(self, meta, children):
+        test, body, *rest = children
+        else_body = rest.pop() if rest else None
+        orelse = else_body or ()
+        for clause_test, clause_body, clause_span in reversed(rest):
+            orelse = (n.If(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
+        return n.If(span=self._s(meta), test=test, body=body, orelse=orelse)
+
+    def elif_clause(self, meta, children):
+        return (children[0], children[1], self._s(meta))
+
+    def else_clause(self, meta, children):
+        return children[0]
+
+    def for_stmt(self, meta, children):
+        static, target, iterable, body = children
+        return n.For(span=self._s(meta), target=str(target), iter=iterable, body=body, static=static is not None)
+
+    def while_stmt(self, meta, children):
+        return n.While(span=self._s(meta), test=children[0], body=children[1])
+
+    def with_stmt(self, meta, children):
+        context, name, body = children
+        return n.With(span=self._s(meta), context=context, name=str(name), body=body)
+
+    # expressions
+    def or_chain(self, meta, children):
+        if len(children) == 1:
+            return children[0]
+        return n.BoolOp(span=self._s(meta), op="or", values=tuple(children))
+
+    def and_chain(self, meta, children):
+        if len(children) == 1:
+            return children[0]
+        return n.BoolOp(span=self._s(meta), op="and", values=tuple(children))
+
+    def not_op(self, meta, children):
+        return n.UnaryOp(span=self._s(meta), op="not", operand=children[0])
+
+    def comparison(self, meta, children):
+        left, op, right = children
+        return n.Compare(span=self._s(meta), op=str(op), left=left, right=right)
+
+    def sum(self, meta, children):
+        return self._fold(children)
+
+    def term(self, meta, children):
+        return self._fold(children)
+
+    def _fold(self, children):
+        left = children[0]
+        for op, right in zip(children[1::2], children[2::2]):
+            left = n.BinOp(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+        return left
+
+    def unary_op(self, meta, children):
+        return n.UnaryOp(span=self._s(meta), op=str(children[0]), operand=children[1])
+
+    def power(self, meta, children):
+        return n.BinOp(span=self._s(meta), op="**", left=children[0], right=children[2])
+
+    def call(self, meta, children):
+        func, arguments = children
+        args, keywords = arguments or ((), ())
+        return n.Call(span=self._s(meta), func=func, args=args, keywords=keywords)
+
+    def arguments(self, meta, children):
+        args, keywords = [], []
+        for child in children:
+            if child is None:
+                continue
+            if isinstance(child, n.Keyword):
+                keywords.append(child)
+            elif keywords:
+                raise TfmError([error("E001", child.span, "positional argument after a keyword argument",
+                                      "put positional arguments first")])
+            else:
+                args.append(child)
+        return tuple(args), tuple(keywords)
+
+    def keyword_arg(self, meta, children):
+        return n.Keyword(span=self._s(meta), name=str(children[0]), value=children[1])
+
+    def subscript(self, meta, children):
+        return n.Subscript(span=self._s(meta), value=children[0], items=children[1])
+
+    def subscripts(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def slice(self, meta, children):
+        lower, upper, step = (list(children) + [None, None, None])[:3]
+        return n.Slice(span=self._s(meta), lower=lower, upper=upper, step=step)
+
+    def new_axis(self, meta, children):
+        return n.NewAxis(span=self._s(meta))
+
+    def ellipsis(self, meta, children):
+        return n.EllipsisItem(span=self._s(meta))
+
+    def attribute(self, meta, children):
+        return n.Attribute(span=self._s(meta), value=children[0], attr=str(children[1]))
+
+    def name(self, meta, children):
+        return n.Name(span=self._s(meta), id=str(children[0]))
+
+    def int_lit(self, meta, children):
+        return n.IntLit(span=self._s(meta), value=int(children[0]))
+
+    def float_lit(self, meta, children):
+        return n.FloatLit(span=self._s(meta), value=float(children[0]))
+
+    def string_lit(self, meta, children):
+        # The STRING terminal admits only plain quoted text with simple escapes, so this is a literal.
+        return n.StringLit(span=self._s(meta), value=ast.literal_eval(str(children[0])))
+
+    def true_lit(self, meta, children):
+        return n.BoolLit(span=self._s(meta), value=True)
+
+    def false_lit(self, meta, children):
+        return n.BoolLit(span=self._s(meta), value=False)
+
+    def list_lit(self, meta, children):
+        return n.ListLit(span=self._s(meta), items=tuple(c for c in children if c is not None))
