@@ -1,0 +1,266 @@
+"""The `tfm` command line: check, compile, run, export, inspect.
+
+Exit codes: 0 success; 1 a problem in the input (diagnostics, bad values, an export that does not
+match its declarations, a TensorFlow error while running); 2 a usage error or an internal failure.
+`check` and `compile` never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from dsl import TfmError, render_json, render_text
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _InputError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfm", description="Compile .tfm files into TensorFlow tf.Module Python, run and export them.",
+        epilog="Run `tfm COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"tfm {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
+                                description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
+    check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
+    check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
+    check.set_defaults(handler=_cmd_check)
+
+    comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
+                               description="Compile FILE to Python (no TensorFlow import). "
+                                           "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
+    comp.add_argument("file", metavar="FILE")
+    comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
+    comp.set_defaults(handler=_cmd_compile)
+
+    run = commands.add_parser("run", help="build a module and call one of its methods",
+                              description="Build MODULE with its constructor values, call METHOD, print outputs. "
+                                          "VALUE is a JSON literal (3, 2.5, [1, 2], \"text\") or @file.npy.")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("target", metavar="MODULE.METHOD")
+    _add_init(run)
+    run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    run.add_argument("--device", metavar="DEVICE", help="run on this device, e.g. CPU:0 or GPU:0")
+    run.set_defaults(handler=_cmd_run)
+
+    export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
+                                 description="Build MODULE and save it with one signature per method "
+                                             "(serving_default: the @serving method, else the first). The export "
+                                             "is reloaded and checked against the .tfm before it is moved into place.")
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("--module", required=True, metavar="MODULE", help="the module to export")
+    _add_init(export)
+    export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
+    export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
+    export.add_argument("--force", action="store_true", help="replace an existing export")
+    export.set_defaults(handler=_cmd_export)
+
+    inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
+                                  description="Print each signature's inputs and outputs with dtype and shape.")
+    inspect.add_argument("directory", metavar="DIR")
+    inspect.set_defaults(handler=_cmd_inspect)
+    return parser
+
+
+def _add_init(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", action="append", default=[], metavar="NAME=VALUE",
+                        help="a constructor parameter (repeatable)")
+
+
+def _version() -> str:
+    from .codegen import GENERATOR_VERSION
+
+    return GENERATOR_VERSION
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TfmError as exc:
+        print(render_text(exc.diagnostics, exc.sources), file=sys.stderr)
+        return EXIT_INPUT
+    except _InputError as exc:
+        print(f"tfm: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except _UsageError as exc:
+        print(f"tfm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tfm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: never a raw traceback for the user
+        print(f"tfm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("TFM_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("  (set TFM_DEBUG=1 for the traceback; please report this)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _read(path: str) -> str:
+    from .pipeline import read_source
+
+    if not Path(path).is_file():
+        raise _UsageError(f"no such file: {path}")
+    return read_source(path)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_check(args) -> int:
+    import dsl
+
+    diagnostics, sources = [], {}
+    for path in args.files:
+        try:
+            text = _read(path)
+            sources[path] = text
+            dsl.analyze(text, path)
+        except TfmError as exc:
+            diagnostics.extend(exc.diagnostics)
+            sources.update(exc.sources)
+    if args.format == "json":
+        print(render_json(diagnostics))
+    elif diagnostics:
+        print(render_text(diagnostics, sources), file=sys.stderr)
+    return EXIT_INPUT if diagnostics else EXIT_OK
+
+
+def _cmd_compile(args) -> int:
+    from .loader import write_atomic
+    from .pipeline import compile_text
+
+    compiled = compile_text(_read(args.file), args.file)
+    if args.output == "-":
+        sys.stdout.write(compiled.python)
+        return EXIT_OK
+    target = Path(args.output) if args.output else Path(args.file).with_suffix(".py")
+    write_atomic(target, compiled.python)
+    print(f"wrote {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cmd_run(args) -> int:
+    module_name, dot, method_name = args.target.partition(".")
+    if not dot or not method_name:
+        raise _UsageError(f"expected MODULE.METHOD, got {args.target!r}")
+    from .values import ValueError_, constructor_kwargs, method_tensors, parse_assignments
+
+    _read(args.file)
+    _quiet_tensorflow()
+    from .loader import load
+    from .pipeline import compile_file
+    from .runtime_errors import map_tensorflow_error
+
+    compiled = compile_file(args.file)
+    module = _module_decl(compiled.analysis, module_name)
+    method = next((m for m in module.methods if m.name == method_name), None)
+    if method is None:
+        raise _InputError(f"module {module_name} has no method {method_name!r}; "
+                          f"methods: {', '.join(m.name for m in module.methods)}")
+    try:
+        init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
+        python_module = load(args.file)
+        tensors = method_tensors(method, parse_assignments(args.arg, "--arg"))
+    except ValueError_ as exc:
+        raise _InputError(str(exc)) from None
+    from .devices import device_scope
+
+    try:
+        with device_scope(args.device):
+            instance = getattr(python_module, module_name)(**init)
+            outputs = getattr(instance, method_name)(*tensors)
+    except Exception as exc:
+        mapped = map_tensorflow_error(exc)
+        if mapped is None:
+            raise
+        raise _InputError(mapped) from None
+    _print_outputs(outputs)
+    return EXIT_OK
+
+
+def _module_decl(analysis, name: str):
+    for module in analysis.program.modules:
+        if module.name == name:
+            return module
+    raise _InputError(f"no module {name!r} in this file; modules: "
+                      f"{', '.join(m.name for m in analysis.program.modules)}")
+
+
+def _print_outputs(outputs) -> None:
+    import numpy as np
+
+    if outputs is None:
+        return
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    for name, value in items:
+        array = value.numpy()
+        text = array.decode("utf-8", "replace") if isinstance(array, bytes) else np.array2string(
+            np.asarray(array), threshold=200)
+        print(f"{name}: {text}")
+
+
+def _cmd_export(args) -> int:
+    from .values import ValueError_, constructor_kwargs, parse_assignments
+
+    _read(args.file)
+    _quiet_tensorflow()
+    from .export import ExportError, export_saved_model
+    from .loader import load
+    from .pipeline import compile_file
+
+    compiled = compile_file(args.file)
+    module = _module_decl(compiled.analysis, args.module)
+    try:
+        init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
+    except ValueError_ as exc:
+        raise _InputError(str(exc)) from None
+    python_module = load(args.file)
+    try:
+        report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
+                                    force=args.force, tflite=args.tflite,
+                                    progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
+    except ExportError as exc:
+        raise _InputError(str(exc)) from None
+    print(f"exported {args.module} to {report.directory} "
+          f"({len(report.signatures)} signature{'s' if len(report.signatures) != 1 else ''}, "
+          f"{len(report.variables)} variables, verified)")
+    for contract in report.signatures:
+        print(f"  {contract.key}: {contract.method}")
+    if report.tflite:
+        print(f"wrote {report.tflite}")
+    return EXIT_OK
+
+
+def _cmd_inspect(args) -> int:
+    directory = Path(args.directory)
+    if not (directory / "saved_model.pb").is_file():
+        raise _UsageError(f"{directory} is not a SavedModel directory (no saved_model.pb)")
+    _quiet_tensorflow()
+    from .describe import describe
+
+    print(describe(directory))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Shared test setup: a private compile cache, example loading, opt-in slow runs, golden updates."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run the long, opt-in tests (fuzzing)")
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden files from the current output instead of comparing")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: pass --run-slow to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    # Generated modules go to a per-run cache, never the user's ~/.cache.
+    os.environ["TFM_CACHE_DIR"] = str(tmp_path_factory.mktemp("tfm-cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def load_example(name: str):
+    """Compile and import examples/NAME.tfm; returns the generated Python module."""
+    import compiler
+
+    return compiler.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
+
+
+def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
+    """Run `code` in a fresh interpreter (no state shared with the test process)."""
+    import subprocess
+
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
