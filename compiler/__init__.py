@@ -17,7 +17,7 @@ __all__ = ["Compiled", "compile_file", "compile_text", "export", "install_import
 
 def export(source, module: str, out_dir, init: dict | None = None, force: bool = False, tflite=None):
     """Compile `source`, build `module` with `init`, and write a verified SavedModel to `out_dir`."""
-    from .export import export_saved_model
+    from .exporter import export_saved_model
 
     compiled = compile_file(source)
     return export_saved_model(load(source), compiled.analysis, module, init or {}, out_dir,

@@ -224,7 +224,7 @@ def _cmd_export(args) -> int:
 
     _read(args.file)
     _quiet_tensorflow()
-    from .export import ExportError, export_saved_model
+    from .exporter import ExportError, export_saved_model
     from .loader import load
     from .pipeline import compile_file
 

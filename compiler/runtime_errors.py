@@ -43,5 +43,16 @@ def map_tensorflow_error(exc: BaseException) -> str | None:
     if location is None:
         return None
     message = getattr(exc, "message", None) or str(exc)
-    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-    return f"{location}: {type(exc).__name__}: {first}"
+    return f"{location}: {type(exc).__name__}: {summarize(message) or type(exc).__name__}"
+
+
+_NOISE = ("Graph execution error:", "Detected at node", "File ", "[[", "Stack trace")
+
+
+def summarize(message: str) -> str:
+    """The line of a TensorFlow error message that says what went wrong, without graph plumbing."""
+    for line in message.splitlines():
+        text = line.strip()
+        if text and not text.startswith(_NOISE):
+            return re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text)
+    return ""

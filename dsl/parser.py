@@ -128,12 +128,48 @@ def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic
         return error("E002", span, "unexpected end of file", "a block or bracket is not finished")
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
+    unclosed = _unclosed_bracket(text)
+    if token.type in ("_DEDENT", "$END") and unclosed is not None:
+        line, column, char = unclosed
+        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        return error("E002", span, f"{char!r} is never closed", f"add the matching {_CLOSER[char]!r}")
     end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
     message = f"unexpected {_describe_token(token)}; expected {_expected(set(exc.expected))}"
     if token.type == "_INDENT":
         return error("E003", span, "unexpected indentation", "indent only the body of a module, method or block")
     return error("E001", span, message, _token_hint(token, set(exc.expected)))
+
+
+_CLOSER = {"(": ")", "[": "]"}
+
+
+def _unclosed_bracket(text: str) -> tuple[int, int, str] | None:
+    """Line, column and character of the first bracket never closed (strings and comments skipped)."""
+    stack: list[tuple[int, int, str]] = []
+    line, column, quote, index = 1, 0, None, 0
+    while index < len(text):
+        char = text[index]
+        column += 1
+        if quote:
+            if char == "\\":
+                index += 1
+                column += 1
+            elif char == quote or char == "\n":
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            while index + 1 < len(text) and text[index + 1] != "\n":
+                index += 1
+        elif char in "([":
+            stack.append((line, column, char))
+        elif char in ")]" and stack:
+            stack.pop()
+        if char == "\n":
+            line, column = line + 1, 0
+        index += 1
+    return stack[0] if stack else None
 
 
 def _char_hint(char: str) -> str | None:

@@ -46,8 +46,8 @@ class Adam(tf.Module):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         with self.name_scope:
+            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
             self.momentums = [tf.Variable(tf.zeros_like(v), trainable=False, name="m") for v in var_list]
             self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="v") for v in var_list]
 

@@ -86,8 +86,8 @@ class SGD(tf.Module):
         super().__init__(name=name)
         self.learning_rate = learning_rate
         self.momentum = momentum
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         with self.name_scope:
+            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
             self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="velocity")
                                for v in var_list] if momentum else []
 
