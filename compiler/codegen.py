@@ -18,7 +18,7 @@ import jinja2
 
 from dsl import nodes as n
 from dsl.checker import Analysis, CallInfo, outputs_of, walk
-from dsl.ops import DTYPES, STATIC_TYPES
+from dsl.ops import DTYPES, static_python_type
 
 __all__ = ["generate", "GENERATOR_VERSION"]
 
@@ -144,7 +144,7 @@ class _ClassEmitter:
 
     def _param(self, param: n.ModuleParam) -> str | None:
         """Static parameters are kept as Python attributes; tensor ones only if a method reads them."""
-        if param.type.dtype in STATIC_TYPES:
+        if static_python_type(param.type):
             return f"self.{param.name} = {param.name}{_loc(param)}"
         used = any(ref.decl is param for node, ref in self.analysis.refs.items() if isinstance(node, n.Name))
         if not used or not self._read_in_method(param):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsl import nodes as n
-from dsl.ops import STATIC_TYPES
+from dsl.ops import static_python_type
 
 
 class ValueError_(Exception):
@@ -69,7 +69,7 @@ def constructor_kwargs(module: n.ModuleDef, values: dict[str, RawValue]) -> dict
 
 
 def _static_value(param: n.ModuleParam, value: object) -> object:
-    kind = STATIC_TYPES.get(param.type.dtype)
+    kind = static_python_type(param.type)
     if kind is None:
         return value  # a tensor parameter: TensorFlow converts it to the declared dtype
     if kind is float and isinstance(value, int) and not isinstance(value, bool):

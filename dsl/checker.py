@@ -14,7 +14,7 @@ from typing import Iterable, Literal
 from . import nodes as n
 from .diagnostics import Diagnostic, error
 from .library import OPTIMIZERS, BuiltinModule
-from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, REQUIRED, STATIC_TYPES, VALUE_METHODS, Op
+from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, REQUIRED, VALUE_METHODS, Op, static_python_type
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
                   "array", "tape", "dtype", "named_dim"]
@@ -223,7 +223,7 @@ class _ModuleChecker:
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
-        if type_.dtype in STATIC_TYPES:
+        if static_python_type(type_):
             if type_.shape is not None:
                 self.err("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
                          f"for a tensor parameter write e.g. `f32{_shape_text(type_)}`")
@@ -233,7 +233,7 @@ class _ModuleChecker:
             self._check_static_expr(param.default, allow_params=False)
 
     def _check_var(self, var: n.VarDecl) -> None:
-        if var.type.dtype in STATIC_TYPES or var.type.shape is None:
+        if var.type.shape is None:
             self.err("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[3, 4]`")
         else:
@@ -289,7 +289,7 @@ class _ModuleChecker:
     # types -------------------------------------------------------------------------------------
 
     def _check_signature_type(self, type_: n.TensorType) -> None:
-        if type_.dtype in STATIC_TYPES or type_.shape is None:
+        if type_.shape is None:
             self.err("E017", type_, f"a method input or output needs a tensor type, not `{type_.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[N, 3]`")
             return
@@ -307,7 +307,7 @@ class _ModuleChecker:
             return
         param = self.info.params.get(dim.name)
         if param is not None:
-            if param.type.dtype != "int":
+            if static_python_type(param.type) is not int:
                 self.err("E018", dim, f"dimension `{dim.name}` is a `{param.type.dtype}` parameter",
                          "only `int` constructor parameters can size a dimension")
             else:
@@ -329,11 +329,11 @@ class _ModuleChecker:
                 if param is None:
                     where = "constructor parameters and literals" if allow_params else "literals"
                     self.err("E022", node, f"`{node.id}` is not known at construction", f"use {where} here")
-                elif param.type.dtype not in STATIC_TYPES and not allow_tensor_params:
+                elif not static_python_type(param.type) and not allow_tensor_params:
                     self.err("E022", node, f"tensor parameter `{node.id}` cannot be used here",
                              "only `int`, `float`, `bool` and `str` parameters are static")
                 else:
-                    kind = "static_param" if param.type.dtype in STATIC_TYPES else "tensor_param"
+                    kind = "static_param" if static_python_type(param.type) else "tensor_param"
                     self.analysis.refs[node] = Ref(kind, param)
             elif isinstance(node, (n.Call, n.Subscript, n.Attribute)):
                 self.err("E022", node, "only literals and constructor parameters can be used here",
@@ -359,7 +359,7 @@ class _ModuleChecker:
                 self.err("E020", kw, f"`{kw.name}` is given twice", "pass it by position or by name, not both")
             given.add(kw.name)
         missing = [p for p, required in params if required and p not in given]
-        if missing and not variadic:
+        if missing:
             self.err("E020", node, f"`{what}` is missing argument{'s' if len(missing) > 1 else ''} "
                      f"{', '.join(f'`{m}`' for m in missing)}", f"parameters: {', '.join(names)}")
 
@@ -595,7 +595,7 @@ class _BodyChecker:
             return Ref(self.locals[name])
         member = self.info.member(name)
         if isinstance(member, n.ModuleParam):
-            return Ref("static_param" if member.type.dtype in STATIC_TYPES else "tensor_param", member)
+            return Ref("static_param" if static_python_type(member.type) else "tensor_param", member)
         if isinstance(member, n.VarDecl):
             return Ref("variable", member)
         if isinstance(member, n.SubDecl):

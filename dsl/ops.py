@@ -89,7 +89,6 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("mod", "tf.math.floormod", "x, y", "math"),
     ("clip", "tf.clip_by_value", "t, clip_value_min, clip_value_max", "math"),
     ("matmul", "tf.linalg.matmul", "a, b, transpose_a:static=False, transpose_b:static=False", "math"),
-    ("einsum", "tf.einsum", "equation:static, inputs:tensors", "math"),
     ("cumsum", "tf.math.cumsum", "x, axis:static=0", "math"),
     ("norm", "tf.norm", "tensor, ord:static='euclidean', axis:static=None, keepdims:static=False", "math"),
     ("l2_normalize", "tf.math.l2_normalize", "x, axis:static=None, epsilon:static=1e-12", "math"),
@@ -113,7 +112,6 @@ _TABLE: list[tuple[str, str, str, str]] = [
      "reduce"),
     ("argmax", "tf.math.argmax", "input, axis:static=None, output_type:dtype=None", "reduce"),
     ("argmin", "tf.math.argmin", "input, axis:static=None, output_type:dtype=None", "reduce"),
-    ("top_k_values", "tf.math.top_k", "input, k:static=1", "reduce"),
     # segments
     ("segment_sum", "tf.math.segment_sum", "data, segment_ids", "segment"),
     ("segment_mean", "tf.math.segment_mean", "data, segment_ids", "segment"),
@@ -164,7 +162,6 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("softmax", "tf.nn.softmax", "logits, axis:static=None", "nn"),
     ("log_softmax", "tf.nn.log_softmax", "logits, axis:static=None", "nn"),
     ("dropout", "tf.nn.dropout", "x, rate:static, seed:static=None", "nn"),
-    ("moments_mean", "tf.math.reduce_mean", "input_tensor, axis:static=None, keepdims:static=False", "nn"),
     ("softmax_cross_entropy_with_logits", "tf.nn.softmax_cross_entropy_with_logits", "labels, logits",
      "loss"),
     ("sparse_softmax_cross_entropy_with_logits", "tf.nn.sparse_softmax_cross_entropy_with_logits",
@@ -217,6 +214,8 @@ OPS.update({
     name: Op(name=name, lowering=helper, params=_params(spec), category=category, helper=helper)
     for name, helper, spec, category in _HELPERS
 })
+OPS["einsum"] = Op(name="einsum", lowering="tf.einsum", params=_params("equation:static"), category="math",
+                   variadic=True)
 OPS["print"] = Op(name="print", lowering="tf.print", params=(), category="io", variadic=True, result="none")
 OPS["TensorArray"] = Op(
     name="TensorArray", lowering="tf.TensorArray",
@@ -266,6 +265,11 @@ DTYPES: dict[str, str] = {
 }
 # Types of constructor parameters that are plain Python values (usable in shapes and static loops).
 STATIC_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def static_python_type(type_) -> type | None:
+    """The Python type of a static parameter type (`int`, but not `bool[3]`, a tensor), else None."""
+    return STATIC_TYPES.get(type_.dtype) if type_.shape is None else None
 
 # Names a `.tfm` user may reach for that are Python-only inside a tf.function: a specific error each.
 PYTHON_ONLY: dict[str, str] = {
