@@ -10,8 +10,9 @@ TensorFlow is imported only when a model is loaded, run or exported.
 
 from .loader import install_import_hook, load, uninstall_import_hook
 from .pipeline import Compiled, compile_file, compile_text
+from .runtime_errors import tfm_location as locate
 
-__all__ = ["Compiled", "compile_file", "compile_text", "export", "install_import_hook", "load",
+__all__ = ["Compiled", "compile_file", "compile_text", "export", "install_import_hook", "load", "locate",
            "uninstall_import_hook"]
 
 

@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from dsl import TfmError, render_json, render_text
+from dsl import InternalError, TfmError, render_json, render_text
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
+    except InternalError as exc:
+        print(render_text(exc.diagnostics, exc.sources), file=sys.stderr)
+        return EXIT_USAGE
     except TfmError as exc:
         print(render_text(exc.diagnostics, exc.sources), file=sys.stderr)
         return EXIT_INPUT
@@ -123,21 +126,24 @@ def _read(path: str) -> str:
 
 
 def _cmd_check(args) -> int:
-    import dsl
+    from .pipeline import compile_text
 
-    diagnostics, sources = [], {}
+    diagnostics, sources, internal = [], {}, False
     for path in args.files:
         try:
             text = _read(path)
             sources[path] = text
-            dsl.analyze(text, path)
+            compile_text(text, path)  # through generation: a check that passes means it compiles
         except TfmError as exc:
+            internal = internal or isinstance(exc, InternalError)
             diagnostics.extend(exc.diagnostics)
             sources.update(exc.sources)
     if args.format == "json":
         print(render_json(diagnostics))
     elif diagnostics:
         print(render_text(diagnostics, sources), file=sys.stderr)
+    if internal:
+        return EXIT_USAGE
     return EXIT_INPUT if diagnostics else EXIT_OK
 
 

@@ -108,7 +108,7 @@ def _construction_order(analysis: Analysis, modules: list[n.ModuleDef]) -> list[
 
 
 def _loc(node: n.Node) -> str:
-    return f"  # {Path(node.span.file).name}:{node.span.line}"
+    return f"  # {Path(node.span.file).name}:{node.span.line}:{node.span.column}"
 
 
 def dtype_expr(dtype: str) -> str:

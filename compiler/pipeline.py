@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dsl
 from dsl.checker import Analysis
+from dsl.diagnostics import error
+from dsl.nodes import Span
 
 from .codegen import generate
 from .safety import verify_generated
@@ -32,9 +34,17 @@ def read_source(path: str | Path) -> str:
 
 def compile_text(text: str, file: str) -> Compiled:
     """Compile one source. Raises dsl.TfmError with every diagnostic found."""
-    analysis = dsl.analyze(text, file)
-    python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
-    verify_generated(python, file)
+    try:
+        analysis = dsl.analyze(text, file)
+        python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
+        verify_generated(python, file)
+    except dsl.TfmError:
+        raise
+    except Exception as exc:  # a bug in tfm: report it as data, at the file, never as a bare traceback
+        span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
+        raise dsl.InternalError([error("E099", span, f"internal compiler error: {type(exc).__name__}: {exc}",
+                                       "this is a bug in tfm; please report it with the source")],
+                                {file: text}) from exc
     return Compiled(source_name=Path(file).name, python=python, analysis=analysis)
 
 

@@ -10,16 +10,16 @@ import linecache
 import re
 import traceback
 
-_LOCATION = re.compile(r"#\s*([^\s#:]+\.tfm):(\d+)\s*$")
+_LOCATION = re.compile(r"#\s*([^\s#:]+\.tfm):(\d+):(\d+)\s*$")
 
 
 def tfm_location(exc: BaseException) -> str | None:
-    """`model.tfm:12` for the innermost generated statement in `exc`'s traceback, if any."""
+    """`model.tfm:12:9` for the innermost generated statement in `exc`'s traceback, if any."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         text = linecache.getline(frame.filename, frame.lineno)
         match = _LOCATION.search(text)
         if match and _is_generated(frame.filename):
-            return f"{match.group(1)}:{match.group(2)}"
+            return ":".join(match.groups())
     return _location_in_message(str(exc))
 
 
@@ -33,7 +33,7 @@ def _location_in_message(message: str) -> str | None:
         text = linecache.getline(filename, int(line))
         match = _LOCATION.search(text)
         if match and _is_generated(filename):
-            return f"{match.group(1)}:{match.group(2)}"
+            return ":".join(match.groups())
     return None
 
 

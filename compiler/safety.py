@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from dsl.diagnostics import TfmError, error
+from dsl.diagnostics import InternalError, error
 from dsl.nodes import Span
 
 _ALLOWED_IMPORTS = {"tensorflow"}
@@ -49,4 +49,4 @@ def _problem(node: ast.AST) -> str | None:
 
 def _fail(file: str, message: str) -> None:
     span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
-    raise TfmError([error("E099", span, message, "this is a bug in tfm; please report it with the source")])
+    raise InternalError([error("E099", span, message, "this is a bug in tfm; please report it with the source")])

@@ -12,11 +12,11 @@ import functools
 
 from . import nodes
 from .checker import Analysis, check
-from .diagnostics import Diagnostic, TfmError, render_json, render_text
+from .diagnostics import Diagnostic, InternalError, TfmError, render_json, render_text
 from .library import LIBRARY_SOURCES
 from .parser import decode_source, parse
 
-__all__ = ["Analysis", "Diagnostic", "TfmError", "analyze", "decode_source", "nodes", "parse",
+__all__ = ["Analysis", "Diagnostic", "InternalError", "TfmError", "analyze", "decode_source", "nodes", "parse",
            "render_json", "render_text"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
@@ -114,7 +115,24 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = ()) -> Analysis
     for module in analysis.library:
         _ModuleChecker(analysis, analysis.modules[module.name]).run()
     _check_cycles(analysis)
+    _check_literals(analysis)
     return analysis
+
+
+_I64_MAX = 2**63 - 1
+
+
+def _check_literals(analysis: Analysis) -> None:
+    """Numbers TensorFlow cannot hold are errors here, not overflow surprises at trace time."""
+    for node in walk(analysis.program):
+        if isinstance(node, n.IntLit) and node.value > _I64_MAX:
+            analysis.diagnostics.append(error("E023", node.span, "integer literal does not fit in 64 bits",
+                                              f"the largest i64 is {_I64_MAX}"))
+        elif isinstance(node, n.FloatLit) and not math.isfinite(node.value):
+            analysis.diagnostics.append(error("E023", node.span, "number literal is too large for a float",
+                                              "the largest f64 is about 1.8e308"))
+        elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size > _I64_MAX:
+            analysis.diagnostics.append(error("E018", node.span, "dimension does not fit in 64 bits"))
 
 
 def _names(modules: Iterable[n.ModuleDef]) -> set[str]:

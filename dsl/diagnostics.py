@@ -68,6 +68,10 @@ class TfmError(Exception):
         super().__init__(render_text(diagnostics, self.sources))
 
 
+class InternalError(TfmError):
+    """A failure inside tfm itself (a bug), reported as diagnostic E099 with the input location known."""
+
+
 def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(code=code, span=span, message=message, hint=hint)
 

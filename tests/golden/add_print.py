@@ -18,11 +18,11 @@ class AddPrint(tf.Module):
         super().__init__(name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:3
+            self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:3:5
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])
     def add_print(self, a):
         """add_print.tfm:5. Returns output_0: f32[]."""
-        self.x.assign_add(a)  # add_print.tfm:6
-        tf.print(self.x)  # add_print.tfm:7
-        return self.x  # add_print.tfm:8
+        self.x.assign_add(a)  # add_print.tfm:6:9
+        tf.print(self.x)  # add_print.tfm:7:9
+        return self.x  # add_print.tfm:8:9

@@ -28,29 +28,29 @@ class KMeans(tf.Module):
 
     def __init__(self, k=3, dims=2, seed=7, *, name=None):
         super().__init__(name=name)
-        self.k = k  # kmeans.tfm:3
-        self.dims = dims  # kmeans.tfm:3
-        self.seed = seed  # kmeans.tfm:3
+        self.k = k  # kmeans.tfm:3:15
+        self.dims = dims  # kmeans.tfm:3:27
+        self.seed = seed  # kmeans.tfm:3:42
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), dtype=tf.float32, trainable=False, name='centroids')  # kmeans.tfm:4
+            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), dtype=tf.float32, trainable=False, name='centroids')  # kmeans.tfm:4:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.assign = tf.function(self._assign_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6
-        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11
+        self.assign = tf.function(self._assign_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
+        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5
 
     def _assign_impl(self, points):
         """kmeans.tfm:6. Returns output_0: i32[N]."""
-        diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7
-        distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8
-        return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9
+        diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
+        distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
+        return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
 
     def _step_impl(self, points):
         """kmeans.tfm:11. Returns assignments: i32[N], inertia: f32[]."""
-        labels = self.assign(points)  # kmeans.tfm:13
-        sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14
-        counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15
-        moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16
-        keep = counts[:, tf.newaxis] > 0.0  # kmeans.tfm:17
-        self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18
-        nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19
-        return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20
+        labels = self.assign(points)  # kmeans.tfm:13:9
+        sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
+        counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15:9
+        moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16:9
+        keep = counts[:, tf.newaxis] > 0.0  # kmeans.tfm:17:9
+        self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
+        nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
+        return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9

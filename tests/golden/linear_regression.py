@@ -75,26 +75,26 @@ class LinearRegression(tf.Module):
 
     def __init__(self, features=3, learning_rate=0.1, seed=0, *, name=None):
         super().__init__(name=name)
-        self.features = features  # linear_regression.tfm:2
-        self.learning_rate = learning_rate  # linear_regression.tfm:2
-        self.seed = seed  # linear_regression.tfm:2
+        self.features = features  # linear_regression.tfm:2:25
+        self.learning_rate = learning_rate  # linear_regression.tfm:2:44
+        self.seed = seed  # linear_regression.tfm:2:72
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), dtype=tf.float32, trainable=True, name='w')  # linear_regression.tfm:3
-            self.b = tf.Variable(_init_zeros([1], tf.float32), dtype=tf.float32, trainable=True, name='b')  # linear_regression.tfm:4
-            self.optimizer = Adam(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # linear_regression.tfm:5
+            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), dtype=tf.float32, trainable=True, name='w')  # linear_regression.tfm:3:5
+            self.b = tf.Variable(_init_zeros([1], tf.float32), dtype=tf.float32, trainable=True, name='b')  # linear_regression.tfm:4:5
+            self.optimizer = Adam(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # linear_regression.tfm:5:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.predict = tf.function(self._predict_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7
-        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y')])  # linear_regression.tfm:11
+        self.predict = tf.function(self._predict_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
+        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y')])  # linear_regression.tfm:11:5
 
     def _predict_impl(self, x):
         """linear_regression.tfm:7. Returns output_0: f32[N, 1]."""
-        return x @ self.w + self.b  # linear_regression.tfm:9
+        return x @ self.w + self.b  # linear_regression.tfm:9:9
 
     def _train_step_impl(self, x, y):
         """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
-        with tf.GradientTape() as tape:  # linear_regression.tfm:12
-            prediction = self.predict(x)  # linear_regression.tfm:13
-            loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14
-        self.optimizer.minimize(loss, tape, self.trainable_variables)  # linear_regression.tfm:15
-        return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16
+        with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
+            prediction = self.predict(x)  # linear_regression.tfm:13:13
+            loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
+        self.optimizer.minimize(loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
+        return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9

@@ -20,4 +20,4 @@ class MeanSquaredError(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Returns output_0: f32[]."""
-        return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4
+        return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9

@@ -111,20 +111,20 @@ class Dense(tf.Module):
 
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         super().__init__(name=name)
-        self.in_dim = in_dim  # layers.tfm:7
-        self.out_dim = out_dim  # layers.tfm:7
-        self.activation = activation  # layers.tfm:7
-        self.seed = seed  # layers.tfm:7
+        self.in_dim = in_dim  # layers.tfm:7:14
+        self.out_dim = out_dim  # layers.tfm:7:27
+        self.activation = activation  # layers.tfm:7:41
+        self.seed = seed  # layers.tfm:7:69
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='kernel')  # layers.tfm:8
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), dtype=tf.float32, trainable=True, name='bias')  # layers.tfm:9
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='kernel')  # layers.tfm:8:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), dtype=tf.float32, trainable=True, name='bias')  # layers.tfm:9:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # layers.tfm:11
+        self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # layers.tfm:11:5
 
     def _call_impl(self, x):
         """layers.tfm:11. Returns output_0: f32[N, out_dim]."""
-        return _activate(x @ self.kernel + self.bias, self.activation)  # layers.tfm:12
+        return _activate(x @ self.kernel + self.bias, self.activation)  # layers.tfm:12:9
 
 
 class MyModel(tf.Module):
@@ -132,26 +132,26 @@ class MyModel(tf.Module):
 
     def __init__(self, num_classes=10, learning_rate=0.001, *, name=None):
         super().__init__(name=name)
-        self.num_classes = num_classes  # my_model.tfm:5
-        self.learning_rate = learning_rate  # my_model.tfm:5
+        self.num_classes = num_classes  # my_model.tfm:5:16
+        self.learning_rate = learning_rate  # my_model.tfm:5:39
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6
-            self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7
-            self.optimizer = SGD(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # my_model.tfm:8
+            self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
+            self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
+            self.optimizer = SGD(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # my_model.tfm:8:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y')])  # my_model.tfm:15
+        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y')])  # my_model.tfm:15:5
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])
     def call(self, inputs):
         """my_model.tfm:10. Returns output_0: f32[N, num_classes]."""
-        x = self.dense_1.call(inputs)  # my_model.tfm:12
-        return self.dense_2.call(x)  # my_model.tfm:13
+        x = self.dense_1.call(inputs)  # my_model.tfm:12:9
+        return self.dense_2.call(x)  # my_model.tfm:13:9
 
     def _train_step_impl(self, x, y):
         """my_model.tfm:15. Returns output_0: f32[]."""
-        with tf.GradientTape() as tape:  # my_model.tfm:16
-            logits = self.call(x)  # my_model.tfm:17
-            loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18
-        self.optimizer.minimize(loss, tape, self.trainable_variables)  # my_model.tfm:19
-        return loss  # my_model.tfm:20
+        with tf.GradientTape() as tape:  # my_model.tfm:16:9
+            logits = self.call(x)  # my_model.tfm:17:13
+            loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
+        self.optimizer.minimize(loss, tape, self.trainable_variables)  # my_model.tfm:19:9
+        return loss  # my_model.tfm:20:9

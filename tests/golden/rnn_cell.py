@@ -49,27 +49,27 @@ class SimpleRNN(tf.Module):
 
     def __init__(self, input_dim=4, units=8, seed=1, *, name=None):
         super().__init__(name=name)
-        self.input_dim = input_dim  # rnn_cell.tfm:2
-        self.units = units  # rnn_cell.tfm:2
-        self.seed = seed  # rnn_cell.tfm:2
+        self.input_dim = input_dim  # rnn_cell.tfm:2:18
+        self.units = units  # rnn_cell.tfm:2:38
+        self.seed = seed  # rnn_cell.tfm:2:54
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='w_x')  # rnn_cell.tfm:3
-            self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), dtype=tf.float32, trainable=True, name='w_h')  # rnn_cell.tfm:4
-            self.b = tf.Variable(_init_zeros([units], tf.float32), dtype=tf.float32, trainable=True, name='b')  # rnn_cell.tfm:5
+            self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='w_x')  # rnn_cell.tfm:3:5
+            self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), dtype=tf.float32, trainable=True, name='w_h')  # rnn_cell.tfm:4:5
+            self.b = tf.Variable(_init_zeros([units], tf.float32), dtype=tf.float32, trainable=True, name='b')  # rnn_cell.tfm:5:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h')])  # rnn_cell.tfm:7
-        self.run = tf.function(self._run_impl, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10
+        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h')])  # rnn_cell.tfm:7:5
+        self.run = tf.function(self._run_impl, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10:5
 
     def _step_impl(self, x, h):
         """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
-        return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8
+        return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     def _run_impl(self, xs):
         """rnn_cell.tfm:10. Returns states: f32[T, B, units], last: f32[B, units]."""
-        h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12
-        states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13
-        for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14
-            h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15
-            states = states.write(states.size(), h)  # rnn_cell.tfm:16
-        return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17
+        h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
+        states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
+        for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14:9
+            h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
+            states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
+        return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9

@@ -22,24 +22,24 @@ class SparseCategoricalAccuracy(tf.Module):
         super().__init__(name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.total = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3
-            self.count = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4
+            self.total = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
+            self.count = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
-        pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7
-        values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8
-        self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9
-        self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10
+        pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
+        values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
+        self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
+        self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
 
     @tf.function(input_signature=[])
     def result(self):
         """sparse_categorical_accuracy.tfm:12. Returns output_0: f64[]."""
-        return self.count / self.total  # sparse_categorical_accuracy.tfm:13
+        return self.count / self.total  # sparse_categorical_accuracy.tfm:13:9
 
     @tf.function(input_signature=[])
     def reset_state(self):
         """sparse_categorical_accuracy.tfm:15. Returns nothing."""
-        self.total.assign(0)  # sparse_categorical_accuracy.tfm:16
-        self.count.assign(0)  # sparse_categorical_accuracy.tfm:17
+        self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
+        self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9

@@ -20,8 +20,8 @@ class SquareIfPositive(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])
     def square_if_positive(self, x):
         """square_if_positive.tfm:3. Returns output_0: f32[]."""
-        if x > 0.0:  # square_if_positive.tfm:4
-            x2 = x * x  # square_if_positive.tfm:5
+        if x > 0.0:  # square_if_positive.tfm:4:9
+            x2 = x * x  # square_if_positive.tfm:5:13
         else:
-            x2 = tf.constant(0.0)  # square_if_positive.tfm:7
-        return x2  # square_if_positive.tfm:8
+            x2 = tf.constant(0.0)  # square_if_positive.tfm:7:13
+        return x2  # square_if_positive.tfm:8:9

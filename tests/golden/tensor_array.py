@@ -20,17 +20,17 @@ class Squares(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.int32, name='n')])
     def squares(self, n):
         """tensor_array.tfm:4. Returns output_0: f32[?]."""
-        arr = tf.TensorArray(tf.float32, size=n)  # tensor_array.tfm:5
-        for i in tf.range(n):  # tensor_array.tfm:6
-            arr = arr.write(i, tf.cast(i * i, tf.float32))  # tensor_array.tfm:7
-        return arr.stack()  # tensor_array.tfm:8
+        arr = tf.TensorArray(tf.float32, size=n)  # tensor_array.tfm:5:9
+        for i in tf.range(n):  # tensor_array.tfm:6:9
+            arr = arr.write(i, tf.cast(i * i, tf.float32))  # tensor_array.tfm:7:13
+        return arr.stack()  # tensor_array.tfm:8:9
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.float32, name='x')])
     def cumulative(self, x):
         """tensor_array.tfm:10. Returns output_0: f32[T]."""
-        sums = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])  # tensor_array.tfm:11
-        total = tf.constant(0.0)  # tensor_array.tfm:12
-        for i in tf.range(tf.shape(x)[0]):  # tensor_array.tfm:13
-            total = total + x[i]  # tensor_array.tfm:14
-            sums = sums.write(sums.size(), total)  # tensor_array.tfm:15
-        return sums.stack()  # tensor_array.tfm:16
+        sums = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])  # tensor_array.tfm:11:9
+        total = tf.constant(0.0)  # tensor_array.tfm:12:9
+        for i in tf.range(tf.shape(x)[0]):  # tensor_array.tfm:13:9
+            total = total + x[i]  # tensor_array.tfm:14:13
+            sums = sums.write(sums.size(), total)  # tensor_array.tfm:15:13
+        return sums.stack()  # tensor_array.tfm:16:9
