@@ -12,6 +12,7 @@ import functools
 
 from . import nodes
 from .checker import Analysis, check
+from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, render_json, render_text
 from .library import LIBRARY_SOURCES
 from .parser import decode_source, parse
@@ -32,6 +33,7 @@ def analyze(text: str, file: str = "<string>") -> Analysis:
     """Parse and check one source; raise TfmError carrying every diagnostic if it has errors."""
     program = parse(text, file)
     analysis = check(program, library_modules())
+    infer(analysis)
     if analysis.diagnostics:
         raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
     return analysis

@@ -76,6 +76,7 @@ class Analysis:
     library: tuple[n.ModuleDef, ...] = ()
     refs: dict[n.Node, Ref] = field(default_factory=dict)
     calls: dict[n.Node, CallInfo] = field(default_factory=dict)
+    types: dict[n.Node, object] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def user_modules(self) -> tuple[n.ModuleDef, ...]:

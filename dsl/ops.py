@@ -290,3 +290,52 @@ PYTHON_ONLY: dict[str, str] = {
     "int": "use cast(x, i32)",
     "isinstance": "tfm is statically typed; no runtime type tests",
 }
+
+
+# How each op's result type follows from its arguments: a rule name per op, implemented once in
+# dsl/inference.py. Ops not listed produce a tensor whose dtype and shape are not inferred.
+_RULE_OPS: dict[str, str] = {
+    "float_unary": "exp log log1p sqrt rsqrt sin cos tan tanh sigmoid softplus elu selu gelu silu softmax "
+                   "log_softmax l2_normalize activate dropout",
+    "unary": "abs square floor ceil round sign relu relu6 leaky_relu cumsum identity stop_gradient sort "
+             "reverse random_shuffle check_numerics clip",
+    "binary": "pow maximum minimum floordiv mod",
+    "compare": "equal not_equal greater less",
+    "logical": "logical_and logical_or",
+    "logical_not": "logical_not",
+    "is_nan": "is_nan",
+    "reduce": "reduce_sum reduce_mean reduce_max reduce_min reduce_prod reduce_logsumexp norm",
+    "reduce_bool": "reduce_any reduce_all",
+    "argreduce": "argmax argmin",
+    "cast": "cast",
+    "matmul": "matmul",
+    "shape_of": "shape",
+    "scalar_int": "size rank",
+    "filled": "zeros ones",
+    "fill": "fill",
+    "like": "zeros_like ones_like",
+    "range": "range",
+    "concat": "concat",
+    "stack": "stack",
+    "expand_dims": "expand_dims",
+    "squeeze": "squeeze",
+    "reshape": "reshape",
+    "transpose": "transpose",
+    "one_hot": "one_hot",
+    "gather": "gather",
+    "where": "where",
+    "segment": "segment_sum segment_mean segment_max",
+    "unsorted_segment": "unsorted_segment_sum unsorted_segment_mean unsorted_segment_max",
+    "per_example_loss": "categorical_crossentropy binary_crossentropy softmax_cross_entropy_with_logits",
+    "sparse_loss": "sparse_categorical_crossentropy sparse_softmax_cross_entropy_with_logits",
+    "scalar_loss": "mean_squared_error mean_absolute_error",
+    "random": "random_normal random_uniform truncated_normal",
+    "string_unary": "upper lower strip regex_replace substr",
+    "string_length": "string_length",
+    "as_string": "as_string",
+    "string_to_number": "string_to_number",
+    "string_join": "string_join",
+    "reduce_join": "reduce_join",
+    "no_value": "print assert_equal assert_positive",
+}
+TYPE_RULES: dict[str, str] = {op: rule for rule, names in _RULE_OPS.items() for op in names.split()}

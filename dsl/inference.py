@@ -1,0 +1,699 @@
+"""Dtype and shape inference over method bodies, and the checks it makes possible.
+
+Runs after the name checker (so every name and call is resolved) and before any TensorFlow import.
+It only reports what is surely wrong: an unknown dtype or dim never produces an error. Each
+expression's type is kept in `Analysis.types`, keyed by node.
+"""
+
+from __future__ import annotations
+
+from . import nodes as n
+from .checker import Analysis, ModuleInfo, outputs_of
+from .diagnostics import error
+from .ops import TYPE_RULES, Op, static_python_type
+from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
+                           dims_conflict, join, literal_type, same_type, unify_dtype)
+from .shape_rules import RULES, RuleContext
+
+
+def infer(analysis: Analysis) -> None:
+    """Infer types in every user and library module; add diagnostics to `analysis`."""
+    for module in (*analysis.library, *analysis.program.modules):
+        info = analysis.modules[module.name]
+        _check_declarations(analysis, info)
+        for method in module.methods:
+            _MethodInference(analysis, info, method).run()
+
+
+def declared_type(type_: n.TensorType) -> TensorT:
+    if type_.shape is None:
+        python = static_python_type(type_)
+        if python is not None:
+            return literal_type(python())
+        return TensorT(type_.dtype, None)
+    return TensorT(type_.dtype, tuple(_declared_dim(d) for d in type_.shape))
+
+
+def _declared_dim(dim: n.Dim) -> Dim:
+    if dim.kind == "fixed":
+        return dim.size
+    return dim.name if dim.kind == "named" else None
+
+
+def _check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
+    """Variable initial values and submodule arguments against what they initialise."""
+    module = info.decl
+    for var in module.variables:
+        if analysis.calls.get(var.init) is not None:
+            continue  # an initializer: shape and dtype come from the declaration
+        value = _static_type(var.init, info)
+        target = declared_type(var.type)
+        if value is None:
+            continue
+        _, problem = unify_dtype(target, TensorT(value.dtype, value.shape, weak=value.weak or value.dtype == "f32"
+                                                 and target.dtype in FLOATS))
+        if problem and not (value.weak and value.dtype in ("i32", "f32") and target.dtype in FLOATS | INTS):
+            analysis.diagnostics.append(error("E034", var.init.span, f"initial value is {value}, variable is {target}",
+                                              "give a value of the declared dtype"))
+        elif _shape_mismatch(value, target):
+            analysis.diagnostics.append(error("E034", var.init.span,
+                                              f"initial value has shape {_shape(value)}, variable is {target}",
+                                              "give a value of the declared shape, or use an initializer such "
+                                              "as zeros()"))
+    for sub in module.submodules:
+        _check_sub_arguments(analysis, info, sub)
+
+
+def _shape_mismatch(value: TensorT, target: TensorT) -> bool:
+    if value.shape is None or target.shape is None:
+        return False
+    if len(value.shape) != len(target.shape):
+        return True
+    return any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))
+
+
+def _shape(t: TensorT) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape or ()) + "]"
+
+
+def _static_type(expr: n.Node, info: ModuleInfo) -> TensorT | None:
+    """Type of a construction-time value: a literal, a (nested) list of them, or a parameter."""
+    if isinstance(expr, (n.IntLit, n.FloatLit, n.BoolLit, n.StringLit)):
+        return literal_type(expr.value)
+    if isinstance(expr, n.Name) and expr.id in info.params:
+        return declared_type(info.params[expr.id].type)
+    if isinstance(expr, n.ListLit):
+        items = [_static_type(i, info) for i in expr.items]
+        if not items or any(i is None or i.shape is None for i in items):
+            return None
+        first = items[0]
+        dtype = "f32" if any(i.dtype == "f32" for i in items) else first.dtype
+        return TensorT(dtype, (len(items), *first.shape), weak=all(i.weak for i in items))
+    if isinstance(expr, n.UnaryOp) and expr.op == "-":
+        return _static_type(expr.operand, info)
+    return None
+
+
+def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -> None:
+    target = analysis.modules.get(sub.module)
+    if target is None:
+        return
+    params = _param_types(target)
+    names = list(params)
+    given = list(zip(names, sub.args)) + [(k.name, k.value) for k in sub.keywords]
+    for name, arg in given:
+        expected = params.get(name)
+        actual = _static_type(arg, info)
+        if expected is None or actual is None or not actual.weak:
+            continue
+        python = expected
+        ok = {int: actual.dtype == "i32", float: actual.dtype in ("i32", "f32"), bool: actual.dtype == "bool",
+              str: actual.dtype == "string"}.get(python, True)
+        if not ok:
+            analysis.diagnostics.append(error("E023", arg.span, f"`{sub.module}` parameter `{name}` is "
+                                              f"{python.__name__}, got {_python_kind(actual)}",
+                                              f"pass a {python.__name__}"))
+
+
+def _param_types(info: ModuleInfo) -> dict[str, type | None]:
+    if info.builtin is not None:
+        return {p.name: {"float": float, "int": int}.get(p.type) for p in info.builtin.params}
+    return {p.name: static_python_type(p.type) for p in info.decl.params}
+
+
+def _python_kind(t: TensorT) -> str:
+    return {"i32": "an int", "f32": "a float", "bool": "a bool", "string": "a string"}.get(t.dtype, str(t))
+
+
+class _MethodInference:
+    """Walks one method body in order, tracking each local's type through branches and loops."""
+
+    def __init__(self, analysis: Analysis, info: ModuleInfo, method: n.Method):
+        self.analysis = analysis
+        self.info = info
+        self.method = method
+        self.env: dict[str, Type] = {i.name: declared_type(i.type) for i in method.inputs}
+        # Names defined only on some paths (one branch of a tensor `if`, inside a graph loop): where.
+        self.partial: dict[str, tuple[str, n.Node]] = {}
+
+    def err(self, code: str, node: n.Node, message: str, hint: str | None = None) -> None:
+        self.analysis.diagnostics.append(error(code, node.span, message, hint))
+
+    def run(self) -> None:
+        self.block(self.method.body)
+
+    # statements -------------------------------------------------------------------------------
+
+    def block(self, body: tuple) -> None:
+        for stmt in body:
+            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+
+    def bind(self, name: str, value: Type, node: n.Node) -> None:
+        self.env[name] = value
+        self.partial.pop(name, None)
+
+    def stmt_Assign(self, stmt: n.Assign) -> None:
+        if isinstance(stmt.declared, n.ListType):
+            self.bind(stmt.target, ArrayT(declared_type(stmt.declared.element)), stmt)
+            return
+        value = self.expr(stmt.value)
+        if stmt.declared is not None and isinstance(value, TensorT):
+            declared = declared_type(stmt.declared)
+            self._check_fits(value, declared, stmt.value, f"`{stmt.target}` is declared {declared}")
+            value = declared if value.weak else value
+        if isinstance(value, TensorT) and value.weak:
+            value = TensorT(value.dtype, value.shape)  # the generator makes it a tensor of this dtype
+        self.bind(stmt.target, value, stmt)
+
+    def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
+        ref = self.analysis.refs.get(stmt)
+        value = self.expr(stmt.value)
+        if ref is not None and ref.kind == "variable":
+            target = declared_type(ref.decl.type)
+            self._check_fits(value, target, stmt.value, f"variable `{stmt.target}` is {target}")
+            return
+        current = self.env.get(stmt.target, UNKNOWN)
+        result = self._arith(stmt, stmt.op, current, value)
+        self._check_loop_stable(stmt.target, current, result, stmt)
+        self.bind(stmt.target, result, stmt)
+
+    def stmt_Return(self, stmt: n.Return) -> None:
+        outputs = outputs_of(self.method)
+        for value_node, output in zip(stmt.values, outputs):
+            value = self.expr(value_node)
+            self._check_fits(value, declared_type(output.type), value_node,
+                             f"output `{output.name}` is declared {declared_type(output.type)}", code="E032")
+        for value_node in stmt.values[len(outputs):]:
+            self.expr(value_node)
+
+    def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
+        self.expr(stmt.expr)
+
+    def stmt_Pass(self, stmt) -> None:
+        pass
+
+    stmt_Break = stmt_Continue = stmt_Pass
+
+    def stmt_If(self, stmt: n.If) -> None:
+        test = self.expr(stmt.test)
+        if _is_python_value(test):
+            # A condition on constructor parameters is decided at trace time; no graph merge.
+            self.block(stmt.body)
+            self.block(stmt.orelse)
+            return
+        self._check_condition(test, stmt.test, "if")
+        before = dict(self.env)
+        self.block(stmt.body)
+        after_body = self.env
+        self.env = dict(before)
+        self.block(stmt.orelse)
+        self.env = self._merge_branches(stmt, before, after_body, self.env)
+
+    def _merge_branches(self, stmt: n.If, before: dict, left: dict, right: dict) -> dict:
+        merged = dict(before)
+        for name in sorted(set(left) | set(right)):
+            a, b = left.get(name), right.get(name)
+            if a is not None and b is not None:
+                if not same_type(a, b) and (left.get(name) is not before.get(name) or
+                                            right.get(name) is not before.get(name)):
+                    self.err("E046", stmt, f"`{name}` is {a} in one branch and {b} in the other",
+                             "AutoGraph turns an `if` on a tensor into tf.cond, whose branches must give a "
+                             "value of the same dtype and shape; cast or reshape one branch")
+                merged[name] = join(a, b)
+            else:
+                merged[name] = a if a is not None else b
+                self.partial[name] = ("one branch of an `if` on a tensor", stmt)
+        return merged
+
+    def stmt_For(self, stmt: n.For) -> None:
+        for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+            self.expr(arg)
+        if stmt.static:
+            self.env[stmt.target] = TensorT("i32", (), weak=True)
+            self.block(stmt.body)
+            return
+        self.env[stmt.target] = TensorT("i32", ())
+        self._graph_loop(stmt, stmt.body)
+
+    def stmt_While(self, stmt: n.While) -> None:
+        test = self.expr(stmt.test)
+        if not _is_python_value(test):
+            self._check_condition(test, stmt.test, "while")
+        self._graph_loop(stmt, stmt.body)
+        self.expr(stmt.test)  # names the condition reads must keep their type
+
+    def _graph_loop(self, stmt: n.Node, body: tuple) -> None:
+        before = dict(self.env)
+        self.block(body)
+        for name, value in list(self.env.items()):
+            if name not in before:
+                self.partial[name] = ("a graph loop", stmt)
+            else:
+                self._check_loop_stable(name, before[name], value, stmt)
+                self.env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
+
+    def _check_loop_stable(self, name: str, before: Type, after: Type, node: n.Node) -> None:
+        if not same_type(before, after):
+            self.err("E048", node, f"`{name}` is {before} before the loop and {after} after an iteration",
+                     "a graph loop keeps each value's dtype and shape; collect growing results in a typed list "
+                     "(`xs: list[f32[]] = []`) or cast")
+
+    def stmt_With(self, stmt: n.With) -> None:
+        self.expr(stmt.context)
+        self.bind(stmt.name, OtherT("tape"), stmt)
+        self.block(stmt.body)
+
+    def _check_condition(self, test: Type, node: n.Node, keyword: str) -> None:
+        if not isinstance(test, TensorT) or test.dtype is None:
+            return
+        if test.dtype != "bool":
+            self.err("E045", node, f"`{keyword}` condition is {test}, not a bool",
+                     "compare it, e.g. `x > 0.0`, or use reduce_any/reduce_all")
+        elif test.rank not in (None, 0):
+            self.err("E045", node, f"`{keyword}` condition is {test}, not a scalar",
+                     "reduce it to one value with reduce_any(...) or reduce_all(...)")
+
+    def _check_fits(self, value: Type, target: TensorT, node: n.Node, what: str, code: str = "E049") -> None:
+        if not isinstance(value, TensorT):
+            if isinstance(value, (ArrayT, OtherT)) and value is not NO_VALUE:
+                hint = "stack the list with `.stack()`" if isinstance(value, ArrayT) else None
+                self.err(code, node, f"{what}, got a {value}", hint)
+            elif value is NO_VALUE:
+                self.err(code, node, f"{what}, but this has no value")
+            return
+        if value.dtype and target.dtype:
+            _, problem = unify_dtype(TensorT(target.dtype, target.shape), value)
+            if problem:
+                self.err(code, node, f"{what}, got {value}", f"cast it: cast(..., {target.dtype})")
+                return
+        if value.shape is None or target.shape is None or (value.weak and value.shape == ()):
+            return
+        if len(value.shape) != len(target.shape):
+            self.err(code, node, f"{what}, got rank {len(value.shape)} ({value})",
+                     "reshape, squeeze or expand_dims to the declared rank")
+        elif any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape)):
+            self.err(code, node, f"{what}, got {value}", "the fixed dimensions must match")
+
+    # expressions ------------------------------------------------------------------------------
+
+    def expr(self, node: n.Node) -> Type:
+        result = getattr(self, "expr_" + type(node).__name__)(node)
+        self.analysis.types[node] = result
+        return result
+
+    def expr_Name(self, node: n.Name) -> Type:
+        ref = self.analysis.refs.get(node)
+        kind = ref.kind if ref else None
+        if kind == "dtype":
+            return OtherT("dtype", node.id)
+        if kind == "static_param":
+            return declared_type(ref.decl.type)
+        if kind in ("tensor_param", "variable"):
+            return declared_type(ref.decl.type)
+        if node.id in self.partial:
+            where, stmt = self.partial[node.id]
+            self.err("E047", node, f"`{node.id}` is defined only in {where} (line {stmt.span.line})",
+                     "give it a value before the `if` or loop, so every path defines it")
+            self.partial.pop(node.id)
+        return self.env.get(node.id, UNKNOWN)
+
+    def expr_IntLit(self, node: n.IntLit) -> Type:
+        return literal_type(node.value)
+
+    def expr_FloatLit(self, node: n.FloatLit) -> Type:
+        return literal_type(node.value)
+
+    def expr_StringLit(self, node: n.StringLit) -> Type:
+        return literal_type(node.value)
+
+    def expr_BoolLit(self, node: n.BoolLit) -> Type:
+        return literal_type(node.value)
+
+    def expr_ListLit(self, node: n.ListLit) -> Type:
+        items = [self.expr(i) for i in node.items]
+        tensors = [i for i in items if isinstance(i, TensorT)]
+        if len(tensors) != len(items) or not items:
+            return TensorT(None, (len(items),)) if items else UNKNOWN
+        result = tensors[0]
+        for item, item_node in zip(tensors[1:], node.items[1:]):
+            dtype, problem = unify_dtype(result, item)
+            if problem:
+                self.err("E040", item_node, f"list items mix {problem}", "cast the items to one dtype")
+                return UNKNOWN
+            result = TensorT(dtype, result.shape if result.shape == item.shape else None,
+                             result.weak and item.weak)
+        inner = result.shape
+        return TensorT(result.dtype, None if inner is None else (len(items), *inner), weak=result.weak)
+
+    def expr_BinOp(self, node: n.BinOp) -> Type:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if node.op == "@":
+            return self._matmul(node, left, right)
+        return self._arith(node, node.op, left, right)
+
+    def _arith(self, node: n.Node, op: str, left: Type, right: Type) -> Type:
+        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
+            self._not_a_tensor(node, left, right)
+            return UNKNOWN
+        dtype, problem = unify_dtype(left, right)
+        if problem:
+            self.err("E040", node, f"`{op}` mixes {problem}",
+                     f"TensorFlow does not convert between dtypes; cast one side, e.g. cast(x, {left.dtype or 'f32'})")
+            return UNKNOWN
+        if dtype == "string" and op != "+":
+            self.err("E040", node, f"`{op}` is not defined on strings", "only `+` joins strings")
+            return UNKNOWN
+        if dtype == "bool" and op in "+-*/%@" and op != "**":
+            self.err("E040", node, f"`{op}` is not defined on bool tensors", "cast to a number first")
+            return UNKNOWN
+        shape = self._broadcast(node, left, right)
+        if op == "/" and dtype in INTS:
+            dtype = "f64" if dtype in ("i32", "i64", "u32", "u64") else "f32"
+        return TensorT(dtype, shape, weak=left.weak and right.weak)
+
+    def _broadcast(self, node: n.Node, left: TensorT, right: TensorT):
+        if left.shape is None or right.shape is None:
+            return None
+        shape, problem = broadcast_dims(left.shape, right.shape)
+        if problem:
+            self.err("E041", node, f"shapes {_shape(left)} and {_shape(right)} do not broadcast (dims {problem})",
+                     "dims must be equal or 1; reshape or expand_dims one side")
+        return shape
+
+    def _not_a_tensor(self, node: n.Node, *values: Type) -> None:
+        for value in values:
+            if isinstance(value, ArrayT):
+                self.err("E031", node, f"a {value} is not a tensor", "use `.stack()` to make it one")
+                return
+            if value is NO_VALUE:
+                self.err("E031", node, "this call has no value", "it is a statement of its own")
+                return
+
+    def _matmul(self, node: n.Node, left: Type, right: Type, transpose_a=False, transpose_b=False) -> Type:
+        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
+            self._not_a_tensor(node, left, right)
+            return UNKNOWN
+        dtype, problem = unify_dtype(left, right)
+        if problem:
+            self.err("E040", node, f"matrix product mixes {problem}", "cast one side")
+            return UNKNOWN
+        if left.shape is None or right.shape is None:
+            return TensorT(dtype, None)
+        for side, value in (("left", left), ("right", right)):
+            if len(value.shape) < 2:
+                self.err("E042", node, f"the {side} side of a matrix product has rank {len(value.shape)} ({value})",
+                         "matmul needs rank 2 or more; use x[None, :] or expand_dims")
+                return TensorT(dtype, None)
+        a = list(left.shape)
+        b = list(right.shape)
+        if transpose_a:
+            a[-2:] = a[-1], a[-2]
+        if transpose_b:
+            b[-2:] = b[-1], b[-2]
+        if dims_conflict(a[-1], b[-2]):
+            self.err("E042", node, f"matrix product of {left} and {right}: inner dims {a[-1]} and {b[-2]} differ",
+                     "the left operand's last dim must equal the right operand's second-to-last")
+        batch, problem = broadcast_dims(tuple(a[:-2]), tuple(b[:-2]))
+        return TensorT(dtype, None if batch is None else (*batch, a[-2], b[-1]))
+
+    def expr_Compare(self, node: n.Compare) -> Type:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
+            self._not_a_tensor(node, left, right)
+            return UNKNOWN
+        _, problem = unify_dtype(left, right)
+        if problem:
+            self.err("E040", node, f"`{node.op}` compares {problem}", "cast one side to the other's dtype")
+        return TensorT("bool", self._broadcast(node, left, right), weak=left.weak and right.weak)
+
+    def expr_BoolOp(self, node: n.BoolOp) -> Type:
+        values = [self.expr(v) for v in node.values]
+        result = values[0]
+        for value, value_node in zip(values, node.values):
+            self._require_bool(value, value_node, f"`{node.op}`")
+        for value in values[1:]:
+            if isinstance(result, TensorT) and isinstance(value, TensorT):
+                shape = self._broadcast(node, result, value)
+                result = TensorT("bool", shape, weak=result.weak and value.weak)
+        return result
+
+    def _require_bool(self, value: Type, node: n.Node, what: str) -> None:
+        if isinstance(value, TensorT) and value.dtype is not None and value.dtype != "bool":
+            self.err("E043", node, f"{what} needs bool tensors, got {value}", "compare first, e.g. `x > 0.0`")
+
+    def expr_UnaryOp(self, node: n.UnaryOp) -> Type:
+        value = self.expr(node.operand)
+        if node.op == "not":
+            self._require_bool(value, node.operand, "`not`")
+            return value
+        if isinstance(value, TensorT) and value.dtype in ("bool", "string"):
+            self.err("E040", node, f"unary `{node.op}` is not defined on {value.dtype}", "cast to a number first")
+            return UNKNOWN
+        return value
+
+    def expr_Subscript(self, node: n.Subscript) -> Type:
+        value = self.expr(node.value)
+        for item in node.items:
+            self._index_item(item)
+        if not isinstance(value, TensorT):
+            self._not_a_tensor(node, value)
+            return UNKNOWN
+        if value.shape is None:
+            return TensorT(value.dtype, None)
+        return TensorT(value.dtype, self._index_shape(node, value))
+
+    def _index_item(self, item: n.Node) -> None:
+        if isinstance(item, n.Slice):
+            for part in (item.lower, item.upper, item.step):
+                if part is not None:
+                    self._require_int(self.expr(part), part)
+        elif not isinstance(item, (n.NewAxis, n.EllipsisItem)):
+            self._require_int(self.expr(item), item)
+
+    def _require_int(self, value: Type, node: n.Node) -> None:
+        if isinstance(value, TensorT) and value.dtype is not None and value.dtype not in INTS:
+            self.err("E044", node, f"an index must be an integer, got {value}", "cast it: cast(i, i32)")
+        elif isinstance(value, TensorT) and value.rank not in (None, 0):
+            self.err("E044", node, f"an index must be a scalar, got {value}", "use gather(x, indices) for many")
+
+    def _index_shape(self, node: n.Subscript, value: TensorT):
+        consuming = sum(1 for i in node.items if not isinstance(i, (n.NewAxis, n.EllipsisItem)))
+        if consuming > len(value.shape):
+            self.err("E044", node, f"{consuming} indices for a tensor of rank {len(value.shape)} ({value})",
+                     "index at most one position per dimension")
+            return None
+        dims = list(value.shape)
+        result: list[Dim] = []
+        position = 0
+        for item in node.items:
+            if isinstance(item, n.NewAxis):
+                result.append(1)
+            elif isinstance(item, n.EllipsisItem):
+                keep = len(dims) - position - (consuming - _consumed_before(node.items, item))
+                result.extend(dims[position:position + keep])
+                position += keep
+            elif isinstance(item, n.Slice):
+                full = item.lower is None and item.upper is None and item.step is None
+                result.append(dims[position] if full else None)
+                position += 1
+            else:
+                position += 1
+        result.extend(dims[position:])
+        return tuple(result)
+
+    def expr_Call(self, node: n.Call) -> Type:
+        info = self.analysis.calls.get(node)
+        if info is None:
+            for arg in (*node.args, *(k.value for k in node.keywords)):
+                self.expr(arg)
+            return UNKNOWN
+        return getattr(self, "call_" + info.kind)(node, info)
+
+    def expr_Attribute(self, node: n.Attribute) -> Type:
+        return UNKNOWN
+
+    def _arg_types(self, node: n.Call) -> tuple[list[Type], dict[str, Type]]:
+        positional = [self.expr(a) for a in node.args]
+        keywords = {k.name: self.expr(k.value) for k in node.keywords}
+        return positional, keywords
+
+    def call_op(self, node: n.Call, info) -> Type:
+        op: Op = info.op
+        positional, keywords = self._arg_types(node)
+        bound = _bind(op, node, positional, keywords)
+        self._check_arg_kinds(op, bound)
+        if op.name == "TensorArray":
+            dtype = bound.get("dtype")
+            return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None, None))
+        if op.name == "GradientTape":
+            return OtherT("tape")
+        rule = RULES.get(TYPE_RULES.get(op.name, ""))
+        if rule is None:
+            return UNKNOWN
+        return rule(RuleContext(self, node, op, bound))
+
+    def _check_arg_kinds(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
+        for param in op.params:
+            if param.name not in bound:
+                continue
+            value, arg = bound[param.name]
+            if param.kind == "dtype" and not (isinstance(value, OtherT) and value.kind == "dtype"):
+                self.err("E054", arg, f"`{op.name}` argument `{param.name}` must be a dtype such as f32, got {value}",
+                         "write the dtype name: f32, i32, bool, string, ...")
+            elif param.kind == "static" and not _is_python_value(value) and value is not UNKNOWN:
+                self.err("E022", arg, f"`{op.name}` argument `{param.name}` must be known at trace time",
+                         "use a literal or a constructor parameter")
+            elif param.kind == "tensors" and not isinstance(arg, n.ListLit):
+                self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
+                         "write the tensors in brackets: [a, b]")
+            elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
+                what = "a dtype" if isinstance(value, OtherT) and value.kind == "dtype" else f"a {value}"
+                hint = "use `.stack()` to make a tensor" if isinstance(value, ArrayT) else None
+                self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)
+
+    def call_initializer(self, node: n.Call, info) -> Type:
+        return UNKNOWN
+
+    def call_self_method(self, node: n.Call, info) -> Type:
+        return self._method_call(node, self.info, self.info.methods[info.method], {})
+
+    def call_sub_method(self, node: n.Call, info) -> Type:
+        sub = self.info.submodules[info.receiver]
+        target = self.analysis.modules[sub.module]
+        return self._method_call(node, target, target.methods[info.method], self._sub_params(sub, target))
+
+    def _sub_params(self, sub: n.SubDecl, target: ModuleInfo) -> dict[str, Dim]:
+        """What the submodule's `int` parameters are, seen from here: numbers or our own parameter names."""
+        names = [p.name for p in target.decl.params]
+        given = dict(zip(names, sub.args)) | {k.name: k.value for k in sub.keywords}
+        result: dict[str, Dim] = {}
+        for param in target.decl.params:
+            arg = given.get(param.name, param.default)
+            if isinstance(arg, n.IntLit):
+                result[param.name] = arg.value
+            elif isinstance(arg, n.Name) and arg.id in self.info.params:
+                result[param.name] = arg.id
+            else:
+                result[param.name] = None
+        return result
+
+    def _method_call(self, node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[str, Dim]) -> Type:
+        positional, keywords = self._arg_types(node)
+        names = [i.name for i in method.inputs]
+        given = dict(zip(names, zip(positional, node.args)))
+        given |= {k.name: (keywords[k.name], k.value) for k in node.keywords}
+        bindings: dict[str, Dim] = dict(params)
+        for inp in method.inputs:
+            if inp.name in given:
+                value, arg = given[inp.name]
+                self._bind_input(node, method, inp, value, arg, bindings, owner)
+        outputs = outputs_of(method)
+        if not outputs:
+            return NO_VALUE
+        if isinstance(method.returns, tuple):
+            return OtherT("outputs")
+        declared = declared_type(outputs[0].type)
+        return TensorT(declared.dtype, None if declared.shape is None else tuple(
+            bindings.get(d, None if d not in owner.params else d) if isinstance(d, str) else d
+            for d in declared.shape))
+
+    def _bind_input(self, node, method, inp, value, arg, bindings: dict[str, Dim], owner: ModuleInfo) -> None:
+        expected = declared_type(inp.type)
+        label = f"input `{inp.name}` of `{method.name}`"
+        if not isinstance(value, TensorT):
+            self._check_fits(value, expected, arg, f"{label} is {expected}", code="E050")
+            return
+        if value.dtype and expected.dtype:
+            _, problem = unify_dtype(TensorT(expected.dtype, expected.shape), value)
+            if problem:
+                self.err("E050", arg, f"{label} is {expected}, got {value}", f"cast it: cast(..., {expected.dtype})")
+                return
+        if value.shape is None or expected.shape is None or (value.weak and value.shape == ()):
+            return
+        if len(value.shape) != len(expected.shape):
+            self.err("E050", arg, f"{label} is {expected}, got rank {len(value.shape)} ({value})",
+                     "the signature fixes the rank")
+            return
+        for want, got in zip(expected.shape, value.shape):
+            if isinstance(want, str):
+                bound = bindings.get(want)
+                if want in bindings and dims_conflict(bound, got):
+                    self.err("E050", arg, f"{label}: dim `{want}` is {got} here but {bound} elsewhere",
+                             f"every `{want}` in a signature is the same size")
+                elif got is not None and want not in bindings:
+                    bindings[want] = got
+            elif dims_conflict(want, got):
+                self.err("E050", arg, f"{label} is {expected}, got {value}", "the fixed dimensions must match")
+
+    def call_value_method(self, node: n.Call, info) -> Type:
+        receiver = self.expr(node.func.value)
+        positional, _ = self._arg_types(node)
+        ref = self.analysis.refs.get(node.func.value)
+        if ref is not None and ref.kind == "variable":
+            target = declared_type(ref.decl.type)
+            if info.method in ("assign", "assign_add", "assign_sub") and positional:
+                self._check_fits(positional[0], target, node.args[0], f"variable `{ref.decl.name}` is {target}")
+            return target
+        if isinstance(receiver, ArrayT):
+            element = receiver.element
+            if info.method == "read":
+                return element
+            if info.method == "size":
+                return TensorT("i32", ())
+            if info.method in ("stack", "concat", "gather"):
+                rest = element.shape if element.shape is not None else None
+                if info.method == "concat" and rest:
+                    return TensorT(element.dtype, (None, *rest[1:]))
+                return TensorT(element.dtype, None if rest is None else (None, *rest))
+        return UNKNOWN
+
+    def call_array_update(self, node: n.Call, info) -> Type:
+        receiver = self.env.get(info.receiver)
+        positional, _ = self._arg_types(node)
+        if isinstance(receiver, ArrayT) and positional:
+            value = positional[-1]
+            element = receiver.element
+            if element.dtype is None and isinstance(value, TensorT):
+                self.env[info.receiver] = ArrayT(TensorT(value.dtype, value.shape))
+            else:
+                self._check_fits(value, element, node.args[-1], f"`{info.receiver}` holds {element}")
+            if info.method == "write":
+                self._require_int(positional[0], node.args[0])
+        return NO_VALUE
+
+    def call_optimizer_minimize(self, node: n.Call, info) -> Type:
+        positional, _ = self._arg_types(node)
+        if positional and isinstance(positional[0], TensorT):
+            loss = positional[0]
+            if loss.dtype is not None and loss.dtype not in FLOATS:
+                self.err("E051", node.args[0], f"the loss is {loss}; gradients need a floating-point loss",
+                         "cast it: cast(loss, f32)")
+        return NO_VALUE
+
+
+def _consumed_before(items: tuple, stop: n.Node) -> int:
+    count = 0
+    for item in items:
+        if item is stop:
+            break
+        if not isinstance(item, (n.NewAxis, n.EllipsisItem)):
+            count += 1
+    return count
+
+
+def _is_python_value(value: Type) -> bool:
+    return isinstance(value, TensorT) and value.weak
+
+
+def _bind(op: Op, node: n.Call, positional: list[Type], keywords: dict[str, Type]):
+    """Argument name -> (type, node), positional arguments matched to the registry's parameters."""
+    bound: dict[str, tuple[Type, n.Node]] = {}
+    for param, value, arg in zip(op.params, positional, node.args):
+        bound[param.name] = (value, arg)
+    extra = positional[len(op.params):]
+    if extra:
+        bound["*"] = (extra, node.args[len(op.params):])  # type: ignore[assignment]
+    for keyword in node.keywords:
+        bound[keyword.name] = (keywords[keyword.name], keyword.value)
+    return bound
+

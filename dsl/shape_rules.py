@@ -1,0 +1,537 @@
+"""One function per result rule named in `dsl.ops.TYPE_RULES`: an op's result type from its arguments.
+
+Each rule reads its arguments through `RuleContext` and reports problems through it; an argument
+whose type is unknown makes the result (partly) unknown, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import nodes as n
+from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims,
+                           dims_conflict, unify_dtype)
+
+
+@dataclass
+class RuleContext:
+    inference: object
+    node: n.Call
+    op: object
+    bound: dict
+
+    def tensor(self, name: str) -> TensorT | None:
+        value = self.bound.get(name, (None, None))[0]
+        return value if isinstance(value, TensorT) else None
+
+    def arg_node(self, name: str) -> n.Node | None:
+        return self.bound.get(name, (None, None))[1]
+
+    def static(self, name: str, default: object = None) -> object:
+        """The Python value of a literal argument (ints, lists of ints, strings, bools), else `default`."""
+        node = self.arg_node(name)
+        if node is None:
+            param = self.op.param(name)
+            return param.default if param is not None and not param.required else default
+        return _literal(node, default)
+
+    def dtype(self, name: str) -> str | None:
+        value = self.bound.get(name, (None, None))[0]
+        return value.name if isinstance(value, OtherT) and value.kind == "dtype" else None
+
+    def err(self, code: str, message: str, hint: str | None = None, node: n.Node | None = None) -> None:
+        self.inference.err(code, node or self.node, message, hint)
+
+    def first(self) -> TensorT:
+        return self.tensor(self.op.params[0].name) or UNKNOWN
+
+
+_MISSING = object()
+
+
+def _literal(node: n.Node, default: object) -> object:
+    if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
+        return node.value
+    if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, (n.IntLit, n.FloatLit)):
+        return -node.operand.value
+    if isinstance(node, n.ListLit):
+        items = [_literal(i, _MISSING) for i in node.items]
+        return default if any(i is _MISSING for i in items) else items
+    return default
+
+
+def _normalize_axis(axis: object, rank: int) -> int | None:
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        return None
+    return axis + rank if axis < 0 else axis
+
+
+def _check_axis(ctx: RuleContext, axis: object, rank: int, what: str = "axis") -> int | None:
+    index = _normalize_axis(axis, rank)
+    if index is not None and not 0 <= index < rank:
+        ctx.err("E023", f"`{ctx.op.name}`: {what} {axis} is out of range for rank {rank}",
+                f"use an axis from {-rank} to {rank - 1}" if rank else "a scalar has no axes",
+                node=ctx.arg_node("axis"))
+        return None
+    return index
+
+
+def same(ctx: RuleContext) -> Type:
+    return ctx.first()
+
+
+def float_unary(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    if x.dtype is not None and x.dtype not in FLOATS and not x.weak:
+        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}", f"cast it: cast(x, f32)",
+                node=ctx.arg_node(ctx.op.params[0].name))
+        return UNKNOWN
+    return TensorT("f32" if x.weak else x.dtype, x.shape)
+
+
+def binary(ctx: RuleContext) -> Type:
+    a, b = (ctx.tensor(p.name) for p in ctx.op.params[:2])
+    if a is None or b is None:
+        return UNKNOWN
+    dtype, problem = unify_dtype(a, b)
+    if problem:
+        ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast one argument to the other's dtype")
+        return UNKNOWN
+    return TensorT(dtype, _broadcast(ctx, a, b))
+
+
+def _broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
+    if a.shape is None or b.shape is None:
+        return None
+    shape, problem = broadcast_dims(a.shape, b.shape)
+    if problem:
+        ctx.err("E041", f"`{ctx.op.name}`: shapes {a} and {b} do not broadcast (dims {problem})",
+                "dims must be equal or 1")
+    return shape
+
+
+def compare(ctx: RuleContext) -> Type:
+    result = binary(ctx)
+    return TensorT("bool", result.shape) if isinstance(result, TensorT) else result
+
+
+def logical(ctx: RuleContext) -> Type:
+    for param in ctx.op.params:
+        _require_bool(ctx, param.name)
+    result = binary(ctx)
+    return TensorT("bool", result.shape)
+
+
+def logical_not(ctx: RuleContext) -> Type:
+    _require_bool(ctx, ctx.op.params[0].name)
+    return TensorT("bool", ctx.first().shape)
+
+
+def _require_bool(ctx: RuleContext, name: str) -> None:
+    value = ctx.tensor(name)
+    if value is not None and value.dtype is not None and value.dtype != "bool":
+        ctx.err("E043", f"`{ctx.op.name}` needs bool tensors, got {value}", "compare first, e.g. `x > 0.0`",
+                node=ctx.arg_node(name))
+
+
+def is_nan(ctx: RuleContext) -> Type:
+    return TensorT("bool", float_unary(ctx).shape if ctx.first().dtype else None)
+
+
+def reduce(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    return TensorT(x.dtype, _reduced_shape(ctx, x))
+
+
+def reduce_bool(ctx: RuleContext) -> Type:
+    _require_bool(ctx, ctx.op.params[0].name)
+    return TensorT("bool", _reduced_shape(ctx, ctx.first()))
+
+
+def _reduced_shape(ctx: RuleContext, x: TensorT):
+    if x.shape is None:
+        return None
+    axis = ctx.static("axis", _MISSING)
+    keepdims = ctx.static("keepdims", False)
+    if axis is _MISSING:
+        return None
+    rank = len(x.shape)
+    axes = list(range(rank)) if axis is None else axis if isinstance(axis, list) else [axis]
+    indices = set()
+    for a in axes:
+        index = _check_axis(ctx, a, rank)
+        if index is None:
+            return None
+        indices.add(index)
+    if keepdims is True:
+        return tuple(1 if i in indices else d for i, d in enumerate(x.shape))
+    return tuple(d for i, d in enumerate(x.shape) if i not in indices)
+
+
+def argreduce(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    dtype = ctx.dtype("output_type") or "i64"
+    if dtype not in ("i32", "i64", "i16", "u8", "u16"):
+        ctx.err("E023", f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
+    if x.shape is None:
+        return TensorT(dtype, None)
+    axis = ctx.static("axis", _MISSING)
+    if axis is _MISSING:
+        return TensorT(dtype, None)
+    index = _check_axis(ctx, 0 if axis is None else axis, len(x.shape)) if x.shape else None
+    if index is None:
+        return TensorT(dtype, None)
+    return TensorT(dtype, tuple(d for i, d in enumerate(x.shape) if i != index))
+
+
+def cast(ctx: RuleContext) -> Type:
+    return TensorT(ctx.dtype("dtype"), ctx.first().shape)
+
+
+def matmul(ctx: RuleContext) -> Type:
+    a, b = ctx.tensor("a"), ctx.tensor("b")
+    if a is None or b is None:
+        return UNKNOWN
+    return ctx.inference._matmul(ctx.node, a, b, ctx.static("transpose_a", False) is True,
+                                 ctx.static("transpose_b", False) is True)
+
+
+def shape_of(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    return TensorT(ctx.dtype("out_type") or "i32", None if x.shape is None else (len(x.shape),))
+
+
+def scalar_int(ctx: RuleContext) -> Type:
+    return TensorT(ctx.dtype("out_type") or "i32", ())
+
+
+def _shape_argument(ctx: RuleContext, name: str) -> tuple[Dim, ...] | None:
+    """Dims of a shape argument written as a list (`[n, 3]`), or None if not a list."""
+    node = ctx.arg_node(name)
+    if isinstance(node, n.ListLit):
+        dims: list[Dim] = []
+        for item in node.items:
+            value = _literal(item, _MISSING)
+            if isinstance(value, int) and not isinstance(value, bool):
+                dims.append(value)
+            elif isinstance(item, n.Name) and item.id in ctx.inference.info.params:
+                dims.append(item.id)
+            else:
+                dims.append(None)
+        return tuple(dims)
+    return None
+
+
+def filled(ctx: RuleContext) -> Type:
+    return TensorT(ctx.dtype("dtype") or "f32", _shape_argument(ctx, "shape"))
+
+
+def fill(ctx: RuleContext) -> Type:
+    value = ctx.tensor("value") or UNKNOWN
+    return TensorT(value.dtype, _shape_argument(ctx, "dims"))
+
+
+def like(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    return TensorT(ctx.dtype("dtype") or x.dtype, x.shape)
+
+
+def range_(ctx: RuleContext) -> Type:
+    dtype = ctx.dtype("dtype")
+    if dtype is None:
+        values = [ctx.tensor(p) for p in ("start", "limit", "delta")]
+        known = [v for v in values if v is not None and v.dtype is not None]
+        strong = [v.dtype for v in known if not v.weak]
+        dtype = strong[0] if strong else ("f32" if any(v.dtype == "f32" for v in known) else "i32")
+    return TensorT(dtype, (None,))
+
+
+def concat(ctx: RuleContext) -> Type:
+    items = _tensor_items(ctx)
+    if items is None:
+        return UNKNOWN
+    dtype = _common_dtype(ctx, items)
+    ranks = {len(t.shape) for t in items if t.shape is not None}
+    if len(ranks) > 1:
+        ctx.err("E052", f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
+        return TensorT(dtype, None)
+    if not ranks or len(ranks) == 1 and None in ranks or any(t.shape is None for t in items):
+        return TensorT(dtype, None)
+    rank = ranks.pop()
+    axis = _check_axis(ctx, ctx.static("axis", 0), rank) if rank else None
+    if axis is None:
+        return TensorT(dtype, None)
+    result: list[Dim] = []
+    for index in range(rank):
+        dims = [t.shape[index] for t in items]
+        if index == axis:
+            result.append(sum(dims) if all(isinstance(d, int) for d in dims) else None)
+            continue
+        known = {d for d in dims if isinstance(d, int)}
+        if len(known) > 1:
+            ctx.err("E052", f"`concat` along axis {axis}: dim {index} differs ({', '.join(map(str, dims))})",
+                    "every other dimension must be equal")
+        result.append(dims[0] if len(set(dims)) == 1 else (known.pop() if known else None))
+    return TensorT(dtype, tuple(result))
+
+
+def stack(ctx: RuleContext) -> Type:
+    items = _tensor_items(ctx)
+    if items is None:
+        return UNKNOWN
+    dtype = _common_dtype(ctx, items)
+    shapes = [t.shape for t in items]
+    if any(s is None for s in shapes):
+        return TensorT(dtype, None)
+    if len({len(s) for s in shapes}) > 1 or any(
+            dims_conflict(a, b) for s in shapes[1:] for a, b in zip(shapes[0], s)):
+        ctx.err("E052", f"`stack` of tensors with different shapes ({', '.join(str(t) for t in items)})",
+                "stacked tensors must have one shape")
+        return TensorT(dtype, None)
+    base = shapes[0]
+    axis = _check_axis(ctx, ctx.static("axis", 0), len(base) + 1)
+    if axis is None:
+        return TensorT(dtype, None)
+    return TensorT(dtype, (*base[:axis], len(items), *base[axis:]))
+
+
+def _tensor_items(ctx: RuleContext) -> list[TensorT] | None:
+    node = ctx.arg_node("values")
+    if not isinstance(node, n.ListLit):
+        return None
+    items = [ctx.inference.analysis.types.get(i) for i in node.items]
+    return [i if isinstance(i, TensorT) else UNKNOWN for i in items]
+
+
+def _common_dtype(ctx: RuleContext, items: list[TensorT]) -> str | None:
+    result = items[0] if items else UNKNOWN
+    for item in items[1:]:
+        dtype, problem = unify_dtype(result, item)
+        if problem:
+            ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast the values to one dtype")
+            return None
+        result = TensorT(dtype, None, result.weak and item.weak)
+    return result.dtype
+
+
+def expand_dims(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    if x.shape is None:
+        return TensorT(x.dtype, None)
+    axis = _check_axis(ctx, ctx.static("axis", _MISSING), len(x.shape) + 1)
+    if axis is None:
+        return TensorT(x.dtype, None)
+    return TensorT(x.dtype, (*x.shape[:axis], 1, *x.shape[axis:]))
+
+
+def squeeze(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    if x.shape is None:
+        return TensorT(x.dtype, None)
+    axis = ctx.static("axis", _MISSING)
+    if axis is None:
+        if any(d is None or isinstance(d, str) for d in x.shape):
+            return TensorT(x.dtype, None)
+        return TensorT(x.dtype, tuple(d for d in x.shape if d != 1))
+    axes = axis if isinstance(axis, list) else [axis]
+    indices = {_check_axis(ctx, a, len(x.shape)) for a in axes}
+    if None in indices:
+        return TensorT(x.dtype, None)
+    for index in indices:
+        if isinstance(x.shape[index], int) and x.shape[index] != 1:
+            ctx.err("E023", f"`squeeze`: dim {index} of {x} is {x.shape[index]}, not 1", "only size-1 dims squeeze")
+    return TensorT(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in indices))
+
+
+def reshape(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    target = _shape_argument(ctx, "shape")
+    if target is None:
+        return TensorT(x.dtype, None)
+    if sum(1 for d in target if d == -1) > 1:
+        ctx.err("E053", "`reshape` has more than one -1", "at most one dimension can be inferred")
+        return TensorT(x.dtype, None)
+    size = _size(x.shape)
+    known = [d for d in target if d != -1]
+    if size is not None and all(isinstance(d, int) for d in known):
+        product = 1
+        for d in known:
+            product *= d
+        if -1 not in target and product != size:
+            ctx.err("E053", f"`reshape` of {x} ({size} elements) to {list(target)} ({product} elements)",
+                    "the number of elements must stay the same")
+        elif -1 in target and (product == 0 or size % product):
+            ctx.err("E053", f"`reshape` of {x} ({size} elements) to {list(target)}: {size} is not divisible "
+                            f"by {product}", "the number of elements must stay the same")
+        elif -1 in target:
+            target = tuple(size // product if d == -1 else d for d in target)
+    return TensorT(x.dtype, tuple(None if d == -1 else d for d in target))
+
+
+def _size(shape) -> int | None:
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+def transpose(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    if x.shape is None:
+        return TensorT(x.dtype, None)
+    perm = ctx.static("perm", _MISSING)
+    if perm is None:
+        return TensorT(x.dtype, tuple(reversed(x.shape)))
+    if not isinstance(perm, list):
+        return TensorT(x.dtype, None)
+    if sorted(perm) != list(range(len(x.shape))):
+        ctx.err("E023", f"`transpose` perm {perm} is not a permutation of the {len(x.shape)} axes of {x}",
+                f"list each axis 0..{len(x.shape) - 1} once", node=ctx.arg_node("perm"))
+        return TensorT(x.dtype, None)
+    return TensorT(x.dtype, tuple(x.shape[i] for i in perm))
+
+
+def one_hot(ctx: RuleContext) -> Type:
+    indices = ctx.tensor("indices") or UNKNOWN
+    depth = ctx.static("depth", None)
+    node = ctx.arg_node("depth")
+    if depth is None and isinstance(node, n.Name) and node.id in ctx.inference.info.params:
+        depth = node.id
+    shape = None if indices.shape is None else (*indices.shape, depth if isinstance(depth, (int, str)) else None)
+    return TensorT(ctx.dtype("dtype") or "f32", shape)
+
+
+def gather(ctx: RuleContext) -> Type:
+    params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
+    if indices.dtype is not None and indices.dtype not in INTS:
+        ctx.err("E044", f"`gather` indices must be integers, got {indices}", "cast them: cast(i, i32)",
+                node=ctx.arg_node("indices"))
+    if params.shape is None or indices.shape is None:
+        return TensorT(params.dtype, None)
+    axis = _check_axis(ctx, ctx.static("axis", 0) or 0, len(params.shape)) if params.shape else None
+    if axis is None or ctx.static("batch_dims", 0):
+        return TensorT(params.dtype, None)
+    return TensorT(params.dtype, (*params.shape[:axis], *indices.shape, *params.shape[axis + 1:]))
+
+
+def where(ctx: RuleContext) -> Type:
+    _require_bool(ctx, "condition")
+    condition = ctx.tensor("condition") or UNKNOWN
+    x, y = ctx.tensor("x"), ctx.tensor("y")
+    if x is None and y is None:
+        return TensorT("i64", (None, condition.rank))
+    if x is None or y is None:
+        ctx.err("E020", "`where` takes a condition alone, or a condition with both x and y")
+        return UNKNOWN
+    dtype, problem = unify_dtype(x, y)
+    if problem:
+        ctx.err("E040", f"`where` mixes {problem}", "cast x or y to the other's dtype")
+        return UNKNOWN
+    shape = _broadcast(ctx, x, y)
+    if shape is not None and condition.shape is not None:
+        shape, problem = broadcast_dims(condition.shape, shape)
+        if problem:
+            ctx.err("E041", f"`where`: condition {condition} does not broadcast with {x} and {y}")
+    return TensorT(dtype, shape)
+
+
+def segment(ctx: RuleContext) -> Type:
+    data = ctx.tensor("data") or UNKNOWN
+    return TensorT(data.dtype, None if not data.shape else (None, *data.shape[1:]))
+
+
+def unsorted_segment(ctx: RuleContext) -> Type:
+    data, ids = ctx.tensor("data") or UNKNOWN, ctx.tensor("segment_ids") or UNKNOWN
+    count = ctx.static("num_segments", None)
+    node = ctx.arg_node("num_segments")
+    if count is None and isinstance(node, n.Name) and node.id in ctx.inference.info.params:
+        count = node.id
+    if data.shape is None or ids.shape is None:
+        return TensorT(data.dtype, None)
+    return TensorT(data.dtype, (count if isinstance(count, (int, str)) else None, *data.shape[len(ids.shape):]))
+
+
+def per_example_loss(ctx: RuleContext) -> Type:
+    names = [p.name for p in ctx.op.params[:2]]
+    labels, predictions = ctx.tensor(names[0]), ctx.tensor(names[1])
+    if labels is not None and predictions is not None:
+        _, problem = unify_dtype(labels, predictions)
+        if problem:
+            ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
+        if labels.shape is not None and predictions.shape is not None and len(labels.shape) == len(predictions.shape):
+            if any(dims_conflict(a, b) for a, b in zip(labels.shape, predictions.shape)):
+                ctx.err("E041", f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape")
+    base = predictions or UNKNOWN
+    return TensorT(base.dtype, None if not base.shape else base.shape[:-1])
+
+
+def sparse_loss(ctx: RuleContext) -> Type:
+    names = [p.name for p in ctx.op.params[:2]]
+    labels, predictions = ctx.tensor(names[0]) or UNKNOWN, ctx.tensor(names[1]) or UNKNOWN
+    if labels.dtype is not None and labels.dtype not in INTS:
+        ctx.err("E023", f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
+                "use categorical_crossentropy for one-hot or soft labels", node=ctx.arg_node(names[0]))
+    return TensorT(predictions.dtype, None if not predictions.shape else predictions.shape[:-1])
+
+
+def scalar_loss(ctx: RuleContext) -> Type:
+    result = binary(ctx)
+    return TensorT(result.dtype if isinstance(result, TensorT) else None, ())
+
+
+def random(ctx: RuleContext) -> Type:
+    return TensorT(ctx.dtype("dtype") or "f32", _shape_argument(ctx, "shape"))
+
+
+def _string_input(ctx: RuleContext) -> TensorT:
+    x = ctx.first()
+    if x.dtype is not None and x.dtype != "string":
+        ctx.err("E023", f"`{ctx.op.name}` works on strings, got {x}", "convert with as_string(x)",
+                node=ctx.arg_node(ctx.op.params[0].name))
+    return x
+
+
+def string_unary(ctx: RuleContext) -> Type:
+    return TensorT("string", _string_input(ctx).shape)
+
+
+def string_length(ctx: RuleContext) -> Type:
+    return TensorT("i32", _string_input(ctx).shape)
+
+
+def as_string(ctx: RuleContext) -> Type:
+    return TensorT("string", ctx.first().shape)
+
+
+def string_to_number(ctx: RuleContext) -> Type:
+    return TensorT(ctx.dtype("out_type") or "f32", _string_input(ctx).shape)
+
+
+def string_join(ctx: RuleContext) -> Type:
+    return TensorT("string", None)
+
+
+def reduce_join(ctx: RuleContext) -> Type:
+    x = _string_input(ctx)
+    return TensorT("string", _reduced_shape(ctx, x))
+
+
+def no_value(ctx: RuleContext) -> Type:
+    return NO_VALUE
+
+
+RULES: dict[str, Callable[[RuleContext], Type]] = {
+    "float_unary": float_unary, "unary": same, "binary": binary, "compare": compare, "logical": logical,
+    "logical_not": logical_not, "is_nan": is_nan, "reduce": reduce, "reduce_bool": reduce_bool,
+    "argreduce": argreduce, "cast": cast, "matmul": matmul, "shape_of": shape_of, "scalar_int": scalar_int,
+    "filled": filled, "fill": fill, "like": like, "range": range_, "concat": concat, "stack": stack,
+    "expand_dims": expand_dims, "squeeze": squeeze, "reshape": reshape, "transpose": transpose,
+    "one_hot": one_hot, "gather": gather, "where": where, "segment": segment,
+    "unsorted_segment": unsorted_segment, "per_example_loss": per_example_loss, "sparse_loss": sparse_loss,
+    "scalar_loss": scalar_loss, "random": random, "string_unary": string_unary,
+    "string_length": string_length, "as_string": as_string, "string_to_number": string_to_number,
+    "string_join": string_join, "reduce_join": reduce_join, "no_value": no_value,
+}

@@ -1,0 +1,169 @@
+"""Static tensor types: a dtype and a shape whose dims are known sizes, names, or unknown.
+
+A dim is an `int` (known), a `str` (a named dim such as `N`, or an `int` constructor parameter such as
+`num_classes`: the same name means the same size), or None (unknown). `weak` marks Python values
+(literals, static parameters) that take the dtype of the tensor they meet, as TensorFlow converts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Dim = int | str | None
+
+FLOATS = frozenset({"f16", "bf16", "f32", "f64"})
+INTS = frozenset({"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"})
+COMPLEX = frozenset({"c64", "c128"})
+NUMERIC = FLOATS | INTS | COMPLEX
+
+
+@dataclass(frozen=True)
+class TensorT:
+    dtype: str | None
+    shape: tuple[Dim, ...] | None
+    weak: bool = False
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    def with_dtype(self, dtype: str | None) -> TensorT:
+        return TensorT(dtype, self.shape)
+
+    def with_shape(self, shape: tuple[Dim, ...] | None) -> TensorT:
+        return TensorT(self.dtype, shape, self.weak and shape == ())
+
+    def __str__(self) -> str:
+        dtype = self.dtype or "?"
+        if self.shape is None:
+            return f"{dtype}[...]"
+        return f"{dtype}[{', '.join('?' if d is None else str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True)
+class ArrayT:
+    """A typed list / TensorArray of `element` tensors."""
+
+    element: TensorT
+
+    def __str__(self) -> str:
+        return f"list[{self.element}]"
+
+
+@dataclass(frozen=True)
+class OtherT:
+    """Values that are not tensors: a gradient tape, a dtype name, method outputs, or nothing."""
+
+    kind: str
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+Type = TensorT | ArrayT | OtherT
+UNKNOWN = TensorT(None, None)
+NO_VALUE = OtherT("nothing")
+
+
+def literal_type(value: object) -> TensorT:
+    """The weak type of a Python literal: TF's defaults (int -> i32, float -> f32)."""
+    if isinstance(value, bool):
+        return TensorT("bool", (), weak=True)
+    if isinstance(value, int):
+        return TensorT("i32", (), weak=True)
+    if isinstance(value, float):
+        return TensorT("f32", (), weak=True)
+    if isinstance(value, str):
+        return TensorT("string", (), weak=True)
+    return UNKNOWN
+
+
+def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
+    """(result dtype, problem): TF's rule that both sides of an op share one dtype, Python values adapt."""
+    if a.dtype is None or b.dtype is None:
+        return (a.dtype if not a.weak else b.dtype) if not (a.weak and b.weak) else None, None
+    if a.dtype == b.dtype:
+        return a.dtype, None
+    if a.weak and b.weak:
+        # Two Python values: TF converts the pair as one list; floats win.
+        return ("f32", None) if {a.dtype, b.dtype} <= {"i32", "f32"} else (None, f"{a.dtype} and {b.dtype}")
+    strong, weak = (a, b) if b.weak else (b, a) if a.weak else (None, None)
+    if strong is None:
+        return None, f"{a.dtype} and {b.dtype}"
+    if _weak_fits(weak.dtype, strong.dtype):
+        return strong.dtype, None
+    return None, f"{strong.dtype} and a Python {_python_name(weak.dtype)}"
+
+
+def _weak_fits(weak: str, strong: str) -> bool:
+    if weak == "i32":
+        return strong in NUMERIC
+    if weak == "f32":
+        return strong in FLOATS | COMPLEX
+    if weak == "bool":
+        return strong == "bool"
+    return weak == strong
+
+
+def _python_name(dtype: str) -> str:
+    return {"i32": "int", "f32": "float", "bool": "bool", "string": "str"}.get(dtype, dtype)
+
+
+def broadcast_dims(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> tuple[tuple[Dim, ...] | None, str | None]:
+    """NumPy broadcasting over known, named and unknown dims; a problem only where sizes surely differ."""
+    result: list[Dim] = []
+    for index in range(1, max(len(a), len(b)) + 1):
+        x = a[-index] if index <= len(a) else 1
+        y = b[-index] if index <= len(b) else 1
+        dim, problem = _broadcast_dim(x, y)
+        if problem:
+            return None, problem
+        result.append(dim)
+    return tuple(reversed(result)), None
+
+
+def _broadcast_dim(x: Dim, y: Dim) -> tuple[Dim, str | None]:
+    if x == y:
+        return x, None
+    if x == 1:
+        return y, None
+    if y == 1:
+        return x, None
+    if isinstance(x, int) and isinstance(y, int):
+        return None, f"{x} and {y}"
+    if isinstance(x, int):
+        return x, None
+    if isinstance(y, int):
+        return y, None
+    return None, None
+
+
+def dims_conflict(x: Dim, y: Dim) -> bool:
+    """True only when two dims are surely different sizes."""
+    return isinstance(x, int) and isinstance(y, int) and x != y
+
+
+def same_type(a: Type, b: Type) -> bool:
+    """Dtype and rank agree (what AutoGraph needs of a value across branches and iterations)."""
+    if isinstance(a, TensorT) and isinstance(b, TensorT):
+        if a.dtype and b.dtype and a.dtype != b.dtype and not (a.weak or b.weak):
+            return False
+        if a.weak != b.weak and a.dtype and b.dtype and a.dtype != b.dtype:
+            return False
+        if a.rank is not None and b.rank is not None:
+            if a.rank != b.rank:
+                return False
+            return not any(dims_conflict(x, y) for x, y in zip(a.shape, b.shape))
+        return True
+    return type(a) is type(b)
+
+
+def join(a: Type, b: Type) -> Type:
+    """The type a name has after two paths that agree on dtype and rank: dims kept where equal."""
+    if isinstance(a, TensorT) and isinstance(b, TensorT):
+        dtype = a.dtype if a.dtype == b.dtype else (a.dtype if b.weak else b.dtype if a.weak else None)
+        if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+            return TensorT(dtype, None)
+        return TensorT(dtype, tuple(x if x == y else None for x, y in zip(a.shape, b.shape)))
+    return a
