@@ -631,6 +631,9 @@ class _BodyChecker:
             self._call_name(call, func, statement)
         elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
             self._call_method(call, func.value, func.attr, statement)
+        elif _root_name(func) in PYTHON_ONLY:
+            root = _root_name(func)
+            self.p.err("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
         else:
             self.p.err("E031", func, "only named operations and methods can be called",
                        "call an op by name, e.g. `reduce_sum(x)`, or a method, e.g. `x.assign(v)`")
@@ -743,6 +746,10 @@ class _BodyChecker:
         self.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=receiver.id)
 
     def expr_Attribute(self, node: n.Attribute) -> None:
+        root = _root_name(node)
+        if root in PYTHON_ONLY and self.resolve(root) is None:
+            self.p.err("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
+            return
         self.p.err("E030", node, f"`.{node.attr}` is not available on values",
                    "call a method (`x.assign(v)`) or an op (`shape(x)`)")
 
@@ -757,6 +764,13 @@ def _children(value):
     elif isinstance(value, tuple):
         for item in value:
             yield from _children(item)
+
+
+def _root_name(node: n.Node) -> str | None:
+    """`np` for `np.random.randn`: the name an attribute chain starts from."""
+    while isinstance(node, (n.Attribute, n.Call, n.Subscript)):
+        node = node.func if isinstance(node, n.Call) else node.value
+    return node.id if isinstance(node, n.Name) else None
 
 
 def _is_call_to(expr: object, name: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import nodes as n
 from .checker import Analysis, ModuleInfo, outputs_of
 from .diagnostics import error
-from .ops import TYPE_RULES, Op, static_python_type
+from .ops import DTYPES, TYPE_RULES, Op, static_python_type
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .shape_rules import RULES, RuleContext
@@ -26,6 +26,8 @@ def infer(analysis: Analysis) -> None:
 
 
 def declared_type(type_: n.TensorType) -> TensorT:
+    if type_.dtype not in DTYPES and static_python_type(type_) is None:
+        return UNKNOWN  # already reported as an unknown dtype
     if type_.shape is None:
         python = static_python_type(type_)
         if python is not None:
@@ -112,7 +114,7 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
         if not ok:
             analysis.diagnostics.append(error("E023", arg.span, f"`{sub.module}` parameter `{name}` is "
                                               f"{python.__name__}, got {_python_kind(actual)}",
-                                              f"pass a {python.__name__}"))
+                                              f"pass {'an' if python is int else 'a'} {python.__name__}"))
 
 
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:
@@ -226,13 +228,14 @@ class _MethodInference:
         return merged
 
     def stmt_For(self, stmt: n.For) -> None:
-        for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
-            self.expr(arg)
+        if isinstance(stmt.iter, n.Call):
+            for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+                self.expr(arg)
         if stmt.static:
             self.env[stmt.target] = TensorT("i32", (), weak=True)
             self.block(stmt.body)
             return
-        self.env[stmt.target] = TensorT("i32", ())
+        self.env[stmt.target] = TensorT("i32", ()) if isinstance(stmt.iter, n.Call) else UNKNOWN
         self._graph_loop(stmt, stmt.body)
 
     def stmt_While(self, stmt: n.While) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -45,7 +46,7 @@ def decode_source(data: bytes, file: str) -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
         raise TfmError([error("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}",
-                              "save the file as UTF-8")]) from None
+                              "save the file as UTF-8")], {file: data.decode("utf-8", "replace")}) from None
     return normalize_text(text)
 
 
@@ -123,9 +124,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic
         span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
         return error("E004", span, f"unexpected character {char!r}", _char_hint(char))
     if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
-        last = text.rstrip("\n").count("\n") + 1
-        span = n.Span(file=file, line=last, column=1, end_line=last, end_column=2)
-        return error("E002", span, "unexpected end of file", "a block or bracket is not finished")
+        return _eof_diagnostic(file, text)
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     unclosed = _unclosed_bracket(text)
@@ -136,7 +135,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic
     end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
     message = f"unexpected {_describe_token(token)}; expected {_expected(set(exc.expected))}"
+    if "_NL" in exc.expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
+        message = f"unexpected {_describe_token(token)} after a complete expression; expected the end of the line"
     if token.type == "_INDENT":
+        span = n.Span(file=file, line=line + 1, column=1, end_line=line + 1, end_column=2)
         return error("E003", span, "unexpected indentation", "indent only the body of a module, method or block")
     return error("E001", span, message, _token_hint(token, set(exc.expected)))
 
@@ -172,6 +174,16 @@ def _unclosed_bracket(text: str) -> tuple[int, int, str] | None:
     return stack[0] if stack else None
 
 
+def _eof_diagnostic(file: str, text: str) -> Diagnostic:
+    lines = text.rstrip("\n").split("\n")
+    last = len(lines)
+    span = n.Span(file=file, line=last, column=1, end_line=last, end_column=len(lines[-1]) + 1)
+    if lines[-1].rstrip().endswith(":"):
+        return error("E002", span, "the file ends before this block has a body",
+                     "indent at least one line under it (`pass` makes an empty method body)")
+    return error("E002", span, "unexpected end of file", "a block or bracket is not finished")
+
+
 def _char_hint(char: str) -> str | None:
     if char == "\t":
         return "use spaces for indentation"
@@ -187,8 +199,8 @@ def _char_hint(char: str) -> str | None:
 
 
 def _token_hint(token: Token, expected: set[str]) -> str | None:
-    if "_NL" in expected and token.type not in ("_NL",):
-        return "one statement per line; did a bracket close too early?"
+    if "_NL" in expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
+        return "write one statement per line, or join the parts with an operator"
     if token.type == "_NL" and "COLON" in expected:
         return "a block header ends with ':'"
     if token.type == "_NL" and "RPAR" in expected:
@@ -201,10 +213,14 @@ def _dedent_diagnostic(exc: DedentError, file: str, text: str) -> Diagnostic:
     for number, source_line in enumerate(text.splitlines(), start=1):
         if source_line.strip():
             line = number
-    message = str(exc)
-    span = n.Span(file=file, line=line, column=1, end_line=line, end_column=2)
-    return error("E003", span, "indentation does not match any enclosing block: " + message.lower(),
-                 "dedent to the column of an enclosing block")
+    match = re.search(r"dedent to column (\d+)\. Expected dedent to (\d+)", str(exc))
+    found, expected = (int(match.group(1)) + 1, int(match.group(2)) + 1) if match else (None, None)
+    span = n.Span(file=file, line=line, column=1, end_line=line, end_column=(found or 1) + 1)
+    message = "indentation does not match any enclosing block"
+    if found is not None:
+        message += f": this line starts at column {found}"
+    return error("E003", span, message, f"line it up with an enclosing block (column {expected})"
+                 if expected else "dedent to the column of an enclosing block")
 
 
 # --- tree to nodes ----------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""Golden diagnostics: every tests/diagnostics/CODE_name.tfm renders exactly its .expected file.
+
+Each case is named after the error code it must produce first. Regenerate after an intended change:
+    python -m pytest tests/test_diagnostics.py --update-golden   (then review `git diff tests/diagnostics`)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import dsl
+from compiler import compile_text
+from conftest import ROOT
+
+CASES = sorted((ROOT / "tests" / "diagnostics").glob("*.tfm"))
+
+
+def diagnose(path) -> tuple[list[dsl.Diagnostic], str]:
+    relative = str(path.relative_to(ROOT))
+    try:
+        text = dsl.decode_source(path.read_bytes(), relative)
+        compile_text(text, relative)
+    except dsl.TfmError as exc:
+        sources = dict(exc.sources)
+        if relative not in sources:
+            sources[relative] = path.read_bytes().decode("utf-8", "replace")
+        return exc.diagnostics, dsl.render_text(exc.diagnostics, sources) + "\n"
+    return [], ""
+
+
+def test_there_are_at_least_forty_distinct_cases():
+    assert len(CASES) >= 40
+    assert len({case.name.split("_")[0] for case in CASES}) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_diagnostic_matches_golden(case, update_golden):
+    diagnostics, rendered = diagnose(case)
+    expected_code = case.stem.split("_")[0]
+    assert diagnostics, f"{case.name} compiled without errors"
+    assert diagnostics[0].code == expected_code, rendered
+    assert "Traceback" not in rendered
+    golden = case.with_suffix(".expected")
+    if update_golden:
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES[:5], ids=lambda p: p.stem)
+def test_json_has_the_same_diagnostics(case, capsys):
+    from compiler.cli import main
+
+    assert main(["check", "--format", "json", str(case)]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    diagnostics, _ = diagnose(case)
+    assert [(d["code"], d["span"]["line"], d["span"]["column"], d["message"]) for d in payload] == [
+        (d.code, d.span.line, d.span.column, d.message) for d in diagnostics]
+    assert set(payload[0]) == {"code", "severity", "span", "message", "hint"}
+
+
+def test_several_errors_are_reported_in_one_run():
+    diagnostics, _ = diagnose(ROOT / "tests" / "diagnostics" / "E015_assign_to_input.tfm")
+    text = ("module M:\n    var x: f32[] = 0.0\n    var x: f32[] = 1.0\n"
+            "    fn f(a: f32[]) -> f32[]:\n        return reduce_summ(a) + nope\n")
+    with pytest.raises(dsl.TfmError) as info:
+        compile_text(text, "many.tfm")
+    assert [d.code for d in info.value.diagnostics] == ["E011", "E012", "E010"]
+    assert diagnostics
