@@ -37,6 +37,7 @@ def _lark() -> Lark:
     )
 
 
+
 def decode_source(data: bytes, file: str) -> str:
     """Bytes to text: UTF-8 only, a leading BOM dropped, CRLF and CR line ends made LF."""
     try:
@@ -62,8 +63,9 @@ def parse(text: str, file: str = "<string>") -> n.Program:
     if not text.endswith("\n"):
         text += "\n"
     try:
-        tree = _lark().parse(text)
-        return _ToNodes(file).transform(tree)
+        program = _ToNodes(file).transform(_lark().parse(text))
+        _check_depth(program)
+        return program
     except UnexpectedInput as exc:
         raise TfmError([_syntax_diagnostic(exc, file, text)], {file: text}) from None
     except DedentError as exc:
@@ -78,6 +80,23 @@ def parse(text: str, file: str = "<string>") -> n.Program:
         raise TfmError([error("E001", span, "the source nests too deeply to parse",
                               "split deeply nested expressions into several assignments")],
                        {file: text}) from None
+
+
+MAX_DEPTH = 100
+
+
+def _check_depth(program: n.Program) -> None:
+    """Later stages recurse over the tree; a tree nested deeper than MAX_DEPTH is refused here."""
+    stack: list[tuple[object, int]] = [(program, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH and isinstance(node, n.Node):
+            raise TfmError([error("E001", node.span, f"this nests more than {MAX_DEPTH} levels deep",
+                                  "split it into several assignments")])
+        if isinstance(node, n.Node):
+            stack.extend((getattr(node, name), depth + 1) for name in type(node).model_fields if name != "span")
+        elif isinstance(node, tuple):
+            stack.extend((item, depth) for item in node)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -241,6 +260,12 @@ def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
 
+def _no_list(type_, what: str) -> None:
+    if isinstance(type_, n.ListType):
+        raise TfmError([error("E017", type_.span, f"{what} cannot be a list",
+                              "typed lists are for locals in a method body; stack them into a tensor")])
+
+
 @v_args(meta=True)
 class _ToNodes(Transformer):
     """One method per grammar rule, each building one node: the mechanical step from parse tree to AST."""
@@ -265,10 +290,12 @@ class _ToNodes(Transformer):
 
     def module_param(self, meta, children):
         name, type_, default = children
+        _no_list(type_, "a constructor parameter")
         return n.ModuleParam(span=self._s(meta), name=str(name), type=type_, default=default)
 
     def var_decl(self, meta, children):
         kind, name, type_, init = children
+        _no_list(type_, "a variable")
         return n.VarDecl(span=self._s(meta), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
 
     def sub_decl(self, meta, children):
@@ -288,15 +315,18 @@ class _ToNodes(Transformer):
         return tuple(c for c in children if c is not None)
 
     def method_input(self, meta, children):
+        _no_list(children[1], "a method input")
         return n.MethodInput(span=self._s(meta), name=str(children[0]), type=children[1])
 
     def single_return(self, meta, children):
+        _no_list(children[0], "a method output")
         return children[0]
 
     def named_returns(self, meta, children):
         return tuple(c for c in children if c is not None)
 
     def named_output(self, meta, children):
+        _no_list(children[1], "a method output")
         return n.NamedOutput(span=self._s(meta), name=str(children[0]), type=children[1])
 
     # types
