@@ -399,8 +399,26 @@ class _BodyEmitter:
         self.depth = 0
 
     def emit(self) -> list[str]:
+        self.depth = 1
+        self.named_dim_checks()
+        self.depth = 0
         self.block(self.method.body)
         return self.lines
+
+    def named_dim_checks(self) -> None:
+        """A named dim used by several inputs (`N` in x: f32[N, 3] and y: f32[N]) must be one size."""
+        first_seen: dict[str, tuple[str, int]] = {}
+        for inp in self.method.inputs:
+            for axis, dim in enumerate(inp.type.shape or ()):
+                if dim.kind != "named" or dim.name in self.cls.info.params:
+                    continue
+                if dim.name not in first_seen:
+                    first_seen[dim.name] = (inp.name, axis)
+                    continue
+                other, other_axis = first_seen[dim.name]
+                message = f"inputs {other} and {inp.name} must agree on dimension {dim.name}"
+                self.line(f"tf.debugging.assert_equal(tf.shape({other})[{other_axis}], tf.shape({inp.name})[{axis}], "
+                          f"message={message!r})", dim)
 
     def line(self, text: str, node: n.Node) -> None:
         self.lines.append(self.INDENT * self.depth + text + _loc(node))

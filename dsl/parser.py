@@ -207,7 +207,7 @@ def _char_hint(char: str) -> str | None:
     if char == "\t":
         return "use spaces for indentation"
     if char in "'\"":
-        return "strings end on the line they start; escape quotes with a backslash"
+        return ("strings end on the line they start; the escapes are \\\\ \\\" \\' \\n \\r \\t \\0")
     if char == "\x00":
         return "the file contains a NUL byte; is it a text file?"
     if char == "{" or char == "}":

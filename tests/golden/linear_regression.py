@@ -93,6 +93,7 @@ class LinearRegression(tf.Module):
 
     def _train_step_impl(self, x, y):
         """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
+        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(y)[0], message='inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
         with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
             prediction = self.predict(x)  # linear_regression.tfm:13:13
             loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13

@@ -20,4 +20,6 @@ class MeanSquaredError(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Returns output_0: f32[]."""
+        tf.debugging.assert_equal(tf.shape(y_true)[0], tf.shape(y_pred)[0], message='inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
+        tf.debugging.assert_equal(tf.shape(y_true)[1], tf.shape(y_pred)[1], message='inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
         return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9

@@ -150,6 +150,7 @@ class MyModel(tf.Module):
 
     def _train_step_impl(self, x, y):
         """my_model.tfm:15. Returns output_0: f32[]."""
+        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(y)[0], message='inputs x and y must agree on dimension N')  # my_model.tfm:15:41
         with tf.GradientTape() as tape:  # my_model.tfm:16:9
             logits = self.call(x)  # my_model.tfm:17:13
             loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13

@@ -63,6 +63,7 @@ class SimpleRNN(tf.Module):
 
     def _step_impl(self, x, h):
         """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
+        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(h)[0], message='inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
         return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     def _run_impl(self, xs):

@@ -28,6 +28,7 @@ class SparseCategoricalAccuracy(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
+        tf.debugging.assert_equal(tf.shape(y_true)[0], tf.shape(y_pred)[0], message='inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
         pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
         values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
         self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
