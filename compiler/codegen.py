@@ -417,8 +417,8 @@ class _BodyEmitter:
                     continue
                 other, other_axis = first_seen[dim.name]
                 message = f"inputs {other} and {inp.name} must agree on dimension {dim.name}"
-                self.line(f"tf.debugging.assert_equal(tf.shape({other})[{other_axis}], tf.shape({inp.name})[{axis}], "
-                          f"message={message!r})", dim)
+                self.cls.helpers.add("_same_dim")
+                self.line(f"{inp.name} = _same_dim({other}, {other_axis}, {inp.name}, {axis}, {message!r})", dim)
 
     def line(self, text: str, node: n.Node) -> None:
         self.lines.append(self.INDENT * self.depth + text + _loc(node))

@@ -15,19 +15,9 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from dsl.cache import cache_dir
+
 from .pipeline import compile_file
-
-
-def cache_dir() -> Path:
-    """`$TFM_CACHE_DIR`, else `$XDG_CACHE_HOME/tfm`, else `~/.cache/tfm`; private to this user."""
-    root = os.environ.get("TFM_CACHE_DIR")
-    if root:
-        path = Path(root)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(base) / "tfm"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 def write_atomic(path: Path, text: str) -> None:

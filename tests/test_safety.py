@@ -126,10 +126,25 @@ def test_compile_writes_through_a_temporary_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.py"], "a temporary file was left behind"
 
 
-def test_lark_cache_is_not_the_shared_temp_file():
-    from dsl.parser import _lark
+def test_grammar_cache_is_private(tmp_path, monkeypatch):
+    import os
+    import tempfile
 
-    assert _lark().options.cache is False
+    from dsl.parser import _grammar_cache, _lark
+
+    cache = _lark().options.cache
+    assert cache is not True, "cache=True would use a predictable file in the shared temp directory"
+    if cache:
+        assert not cache.startswith(tempfile.gettempdir() + os.sep + ".lark")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("TFM_CACHE_DIR", str(shared))
+    assert _grammar_cache("grammar") is False, "a world-writable cache directory must not be used"
+    private = tmp_path / "private"
+    monkeypatch.setenv("TFM_CACHE_DIR", str(private))
+    path = _grammar_cache("grammar")
+    assert path and path.startswith(str(private)) and (private.stat().st_mode & 0o777) == 0o700
 
 
 # --- errors at run time map back to the .tfm ------------------------------------------------

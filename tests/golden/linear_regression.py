@@ -11,6 +11,13 @@ TFM_SOURCE = 'linear_regression.tfm'
 TFM_SOURCE_SHA256 = 'ad51fb1c99493e83508979b7dd399ea42f164e1017a4d022ff33a6db610590f4'
 
 
+def _same_dim(a, a_axis, b, b_axis, message):
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
+    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(b)
+
+
 def _mean_squared_error(y_true, y_pred):
     """Mean of squared differences over all elements (the seed's MeanSquaredError loss)."""
     return tf.reduce_mean(tf.square(y_pred - y_true))
@@ -93,7 +100,7 @@ class LinearRegression(tf.Module):
 
     def _train_step_impl(self, x, y):
         """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
-        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(y)[0], message='inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
+        y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
         with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
             prediction = self.predict(x)  # linear_regression.tfm:13:13
             loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13

@@ -11,6 +11,13 @@ TFM_SOURCE = 'mean_squared_error.tfm'
 TFM_SOURCE_SHA256 = 'd6397004c64dfabafc022d6bf3c73ed50e67643efc30e89e36c7adc8b902f776'
 
 
+def _same_dim(a, a_axis, b, b_axis, message):
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
+    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(b)
+
+
 class MeanSquaredError(tf.Module):
     """Compiled from mean_squared_error.tfm:2."""
 
@@ -20,6 +27,6 @@ class MeanSquaredError(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Returns output_0: f32[]."""
-        tf.debugging.assert_equal(tf.shape(y_true)[0], tf.shape(y_pred)[0], message='inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
-        tf.debugging.assert_equal(tf.shape(y_true)[1], tf.shape(y_pred)[1], message='inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
+        y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
+        y_pred = _same_dim(y_true, 1, y_pred, 1, 'inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
         return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9

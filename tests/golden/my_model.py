@@ -33,6 +33,13 @@ def _activate(x, name):
     return _ACTIVATIONS[name](x)
 
 
+def _same_dim(a, a_axis, b, b_axis, message):
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
+    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(b)
+
+
 def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
     if from_logits:
@@ -150,7 +157,7 @@ class MyModel(tf.Module):
 
     def _train_step_impl(self, x, y):
         """my_model.tfm:15. Returns output_0: f32[]."""
-        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(y)[0], message='inputs x and y must agree on dimension N')  # my_model.tfm:15:41
+        y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
         with tf.GradientTape() as tape:  # my_model.tfm:16:9
             logits = self.call(x)  # my_model.tfm:17:13
             loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13

@@ -11,6 +11,13 @@ TFM_SOURCE = 'rnn_cell.tfm'
 TFM_SOURCE_SHA256 = '383f7b53c2c35b9b4b94c46aa9f09a1b339c1b5a2e460a5cab39396f9a7a8e5c'
 
 
+def _same_dim(a, a_axis, b, b_axis, message):
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
+    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(b)
+
+
 def _seed_pair(seed):
     # A negative seed asks for fresh randomness; otherwise the stateless op makes it reproducible.
     return None if seed < 0 else tf.constant([seed, 0], tf.int64)
@@ -63,7 +70,7 @@ class SimpleRNN(tf.Module):
 
     def _step_impl(self, x, h):
         """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
-        tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(h)[0], message='inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
+        h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
         return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     def _run_impl(self, xs):

@@ -11,6 +11,13 @@ TFM_SOURCE = 'sparse_categorical_accuracy.tfm'
 TFM_SOURCE_SHA256 = '75c7b795b8bb3dbd65c1afd8247160c36ef4d085f6b243a6f9251ded64bf1398'
 
 
+def _same_dim(a, a_axis, b, b_axis, message):
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
+    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(b)
+
+
 def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
 
@@ -28,7 +35,7 @@ class SparseCategoricalAccuracy(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
-        tf.debugging.assert_equal(tf.shape(y_true)[0], tf.shape(y_pred)[0], message='inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
+        y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
         pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
         values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
         self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
