@@ -17,6 +17,7 @@ from grammar import GRAMMAR_PATH
 from . import nodes as n
 from .cache import cache_dir, is_private
 from .diagnostics import Diagnostic, TfmError, error
+from .recovery import more_syntax_errors
 
 
 class _TfmIndenter(Indenter):
@@ -72,28 +73,40 @@ def normalize_text(text: str) -> str:
 
 
 def parse(text: str, file: str = "<string>") -> n.Program:
-    """Parse one source. Raises TfmError with located diagnostics on bad input."""
+    """Parse one source. Raises TfmError with located diagnostics on bad input.
+
+    After a syntax error the parse goes on (dsl/recovery.py) to report later, independent errors
+    in the same run.
+    """
     text = normalize_text(text)
     if not text.endswith("\n"):
         text += "\n"
+    problem, program = _parse_once(text, file)
+    if problem is None:
+        return program
+    diagnostics = [problem, *more_syntax_errors(text, problem, lambda patched: _parse_once(patched, file)[0])]
+    raise TfmError(diagnostics, {file: text})
+
+
+def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
     try:
         program = _ToNodes(file).transform(_lark().parse(text))
         _check_depth(program)
-        return program
+        return None, program
     except UnexpectedInput as exc:
-        raise TfmError([_syntax_diagnostic(exc, file, text)], {file: text}) from None
+        return _syntax_diagnostic(exc, file, text), None
     except DedentError as exc:
-        raise TfmError([_dedent_diagnostic(exc, file, text)], {file: text}) from None
+        return _dedent_diagnostic(exc, file, text), None
     except VisitError as exc:
         if isinstance(exc.orig_exc, TfmError):
-            exc.orig_exc.sources.setdefault(file, text)
-            raise exc.orig_exc from None
+            return exc.orig_exc.diagnostics[0], None
         raise
+    except TfmError as exc:
+        return exc.diagnostics[0], None
     except RecursionError:
         span = n.Span(file=file, line=1, column=1, end_line=1, end_column=2)
-        raise TfmError([error("E001", span, "the source nests too deeply to parse",
-                              "split deeply nested expressions into several assignments")],
-                       {file: text}) from None
+        return error("E001", span, "the source nests too deeply to parse",
+                     "split deeply nested expressions into several assignments"), None
 
 
 MAX_DEPTH = 100

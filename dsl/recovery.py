@@ -1,0 +1,66 @@
+"""Going on after a syntax error, to report the later ones in the same run.
+
+Panic mode by lines: the line with the error is replaced by a neutral line of the same
+indentation (`pass`, a placeholder member or block header) and the source is parsed again. Only
+errors on later lines are kept, so every round makes progress, and an unclosed bracket or the end
+of the file stops the search (everything after it would be noise).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .diagnostics import Diagnostic
+
+MAX_SYNTAX_ERRORS = 10
+_STOP_CODES = {"E002", "E005"}
+_HEADERS = ("module", "fn", "if", "elif", "else", "for", "static", "while", "with", "@")
+
+
+def more_syntax_errors(text: str, first: Diagnostic,
+                       parse_once: Callable[[str], Diagnostic | None]) -> list[Diagnostic]:
+    """Errors after `first`, found by neutralising each bad line and parsing again."""
+    found: list[Diagnostic] = []
+    lines = text.split("\n")
+    problem = first
+    while problem.code not in _STOP_CODES and len(found) + 1 < MAX_SYNTAX_ERRORS:
+        index = problem.span.line - 1
+        if not 0 <= index < len(lines):
+            break
+        lines[index] = _neutral_line(lines, index)
+        problem = parse_once("\n".join(lines))
+        if problem is None or problem.span.line <= index + 1:
+            break
+        found.append(problem)
+    return found
+
+
+def _neutral_line(lines: list[str], index: int) -> str:
+    """A line that parses where `lines[index]` stood: same indentation, same role (opener or not)."""
+    line = lines[index]
+    indent = line[: len(line) - len(line.lstrip())]
+    opens_block = _next_indent(lines, index) > len(indent)
+    context = _context(lines, index, len(indent))
+    if context == "top":
+        return indent + "module Recovered_:" if opens_block else ""
+    if context == "members":
+        return indent + ("fn recovered_():" if opens_block else "var recovered_: f32[] = 0.0")
+    return indent + ("if True:" if opens_block else "pass")
+
+
+def _next_indent(lines: list[str], index: int) -> int:
+    for line in lines[index + 1:]:
+        if line.strip() and not line.lstrip().startswith("#"):
+            return len(line) - len(line.lstrip())
+    return 0
+
+
+def _context(lines: list[str], index: int, indent: int) -> str:
+    """`top`, `members` (inside a module) or `statements` (inside a method), by the enclosing line."""
+    if indent == 0:
+        return "top"
+    for line in reversed(lines[:index]):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#") and len(line) - len(stripped) < indent:
+            return "members" if stripped.startswith("module") else "statements"
+    return "top"
