@@ -68,3 +68,13 @@ def test_several_errors_are_reported_in_one_run():
         compile_text(text, "many.tfm")
     assert [d.code for d in info.value.diagnostics] == ["E011", "E012", "E010"]
     assert diagnostics
+
+
+def test_every_code_is_documented_and_has_a_case():
+    from dsl.diagnostics import CODES
+
+    documented = (ROOT / "docs" / "diagnostics.md").read_text()
+    cased = {case.name.split("_")[0] for case in CASES}
+    for code in CODES:
+        assert f"| {code} |" in documented, f"{code} is not in docs/diagnostics.md"
+        assert code in cased or code == "E099", f"{code} has no case in tests/diagnostics/"
