@@ -247,14 +247,17 @@ def _cmd_export(args) -> int:
                                     progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
-    print(f"exported {args.module} to {report.directory} "
-          f"({len(report.signatures)} signature{'s' if len(report.signatures) != 1 else ''}, "
-          f"{len(report.variables)} variables, verified)")
+    print(f"exported {args.module} to {report.directory} ({_count(len(report.signatures), 'signature')}, "
+          f"{_count(len(report.variables), 'variable')}, verified)")
     for contract in report.signatures:
         print(f"  {contract.key}: {contract.method}")
     if report.tflite:
         print(f"wrote {report.tflite}")
     return EXIT_OK
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _cmd_inspect(args) -> int:

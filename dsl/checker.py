@@ -729,7 +729,8 @@ class _BodyChecker:
         methods = VALUE_METHODS.get(kind or "", {})
         if attr not in methods:
             what = kind or ref.kind.replace("_", " ")
-            self.p.err("E030", call.func, f"a {what} has no method `{attr}`",
+            article = "an" if what[0] in "aeiou" else "a"
+            self.p.err("E030", call.func, f"{article} {what} has no method `{attr}`",
                        suggest(attr, methods) or (f"methods: {', '.join(methods)}" if methods
                                                   else "call an op on it instead, e.g. `reduce_sum(x)`"))
             return

@@ -54,3 +54,12 @@ def run_python(code: str, cwd: Path | None = None, env: dict | None = None, time
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show how many fuzz cases ran, even when pytest captures the tests' output."""
+    fuzz = sys.modules.get("test_fuzz")
+    if fuzz is not None and sum(fuzz.COUNTS.values()):
+        counts = fuzz.COUNTS
+        terminalreporter.write_line(f"fuzz: {sum(counts.values())} cases ran: {counts['compiled']} compiled, "
+                                    f"{counts['diagnosed']} diagnosed (no tracebacks, no internal errors)")
