@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 
 from dsl import nodes as n
-from dsl.checker import Analysis, CallInfo, outputs_of, walk
+from dsl.analysis import Analysis, CallInfo, outputs_of, walk
 from dsl.ops import DTYPES, static_python_type
 
 __all__ = ["generate", "GENERATOR_VERSION"]

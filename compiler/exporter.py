@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from dsl import nodes as n
-from dsl.checker import Analysis, outputs_of
+from dsl.analysis import Analysis, outputs_of
 
 from .codegen import dtype_expr
 

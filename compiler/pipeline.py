@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dsl
-from dsl.checker import Analysis
+from dsl.analysis import Analysis
 from dsl.diagnostics import error
 from dsl.nodes import Span
 

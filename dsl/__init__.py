@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 
 from . import nodes
-from .checker import Analysis, check
+from .analysis import Analysis
+from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, render_json, render_text
 from .library import LIBRARY_SOURCES

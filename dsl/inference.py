@@ -8,7 +8,7 @@ expression's type is kept in `Analysis.types`, keyed by node.
 from __future__ import annotations
 
 from . import nodes as n
-from .checker import Analysis, ModuleInfo, outputs_of
+from .analysis import Analysis, ModuleInfo, outputs_of
 from .diagnostics import error
 from .ops import DTYPES, TYPE_RULES, Op, static_python_type
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,

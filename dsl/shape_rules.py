@@ -84,7 +84,7 @@ def same(ctx: RuleContext) -> Type:
 def float_unary(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.dtype is not None and x.dtype not in FLOATS and not x.weak:
-        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}", f"cast it: cast(x, f32)",
+        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}", "cast it: cast(x, f32)",
                 node=ctx.arg_node(ctx.op.params[0].name))
         return UNKNOWN
     return TensorT("f32" if x.weak else x.dtype, x.shape)

@@ -37,7 +37,7 @@ def test_import_without_hook_fails(tmp_path, monkeypatch):
     shutil.copy(EXAMPLES / "square_if_positive.tfm", tmp_path / "sqpos_plain.tfm")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError):
-        import sqpos_plain  # noqa: F401
+        import sqpos_plain  # noqa: F401,I001
 
 
 def test_import_hook_reports_diagnostics(tmp_path, monkeypatch):

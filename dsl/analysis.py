@@ -1,0 +1,128 @@
+"""What the checker learns about a program: modules by name, and what each name and call resolves to.
+
+Stages after parsing share this data (the checker fills it, inference adds types, the generator and
+the exporter read it) and the few tree helpers below. Nodes are never changed: tables are keyed by node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import nodes as n
+from .diagnostics import Diagnostic
+from .library import BuiltinModule
+from .ops import Op
+
+RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
+                  "array", "tape", "dtype", "named_dim"]
+CallKind = Literal["op", "initializer", "self_method", "sub_method", "value_method", "array_update",
+                   "optimizer_minimize"]
+
+
+@dataclass(frozen=True)
+class Ref:
+    kind: RefKind
+    decl: object = None
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    kind: CallKind
+    op: Op | None = None
+    method: str | None = None
+    receiver: str | None = None
+
+
+@dataclass
+class ModuleInfo:
+    """What a module declares, by name; `decl` is None for built-in (optimizer) modules."""
+
+    name: str
+    decl: n.ModuleDef | None
+    builtin: BuiltinModule | None = None
+    params: dict[str, n.ModuleParam] = field(default_factory=dict)
+    variables: dict[str, n.VarDecl] = field(default_factory=dict)
+    submodules: dict[str, n.SubDecl] = field(default_factory=dict)
+    methods: dict[str, n.Method] = field(default_factory=dict)
+
+    @property
+    def is_optimizer(self) -> bool:
+        return self.builtin is not None and self.builtin.kind == "optimizer"
+
+    def member(self, name: str) -> object | None:
+        for table in (self.params, self.variables, self.submodules, self.methods):
+            if name in table:
+                return table[name]
+        return None
+
+
+@dataclass
+class Analysis:
+    """The checker's result: the program, every module by name, and how each name/call resolved."""
+
+    program: n.Program
+    modules: dict[str, ModuleInfo]
+    library: tuple[n.ModuleDef, ...] = ()
+    refs: dict[n.Node, Ref] = field(default_factory=dict)
+    calls: dict[n.Node, CallInfo] = field(default_factory=dict)
+    types: dict[n.Node, object] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def user_modules(self) -> tuple[n.ModuleDef, ...]:
+        return self.program.modules
+
+    def dependencies(self, module: n.ModuleDef) -> list[str]:
+        """Names of modules `module` holds, directly or not, in construction order."""
+        order: list[str] = []
+        self._visit_deps(module.name, order, set())
+        return [m for m in order if m != module.name]
+
+    def _visit_deps(self, name: str, order: list[str], seen: set[str]) -> None:
+        if name in seen or name not in self.modules:
+            return
+        seen.add(name)
+        info = self.modules[name]
+        for sub in info.submodules.values():
+            self._visit_deps(sub.module, order, seen)
+        order.append(name)
+
+
+def outputs_of(method: n.Method) -> tuple:
+    if method.returns is None:
+        return ()
+    if isinstance(method.returns, tuple):
+        return method.returns
+    return (n.NamedOutput(span=method.returns.span, name="output_0", type=method.returns),)
+
+
+
+def walk(node: object):
+    """Every node under `node`, itself first."""
+    if isinstance(node, n.Node):
+        yield node
+        for name in type(node).model_fields:
+            if name != "span":
+                yield from walk(getattr(node, name))
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+
+
+def children(value):
+    if isinstance(value, n.Node):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from children(item)
+
+
+def root_name(node: n.Node) -> str | None:
+    """`np` for `np.random.randn`: the name an attribute chain starts from."""
+    while isinstance(node, (n.Attribute, n.Call, n.Subscript)):
+        node = node.func if isinstance(node, n.Call) else node.value
+    return node.id if isinstance(node, n.Name) else None
+
+
+def is_call_to(expr: object, name: str) -> bool:
+    return isinstance(expr, n.Call) and isinstance(expr.func, n.Name) and expr.func.id == name

@@ -1,0 +1,354 @@
+"""The checks of one method body: every name and call resolved, and what cannot run in a tf.function."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import nodes as n
+from .analysis import CallInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
+from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, static_python_type
+from .rules import check_call_shape, check_declared_name, suggest
+
+if TYPE_CHECKING:
+    from .checker import ModuleChecker
+
+
+class BodyChecker:
+    """Resolves every name and call in one method body; reports what cannot run in a tf.function."""
+
+    def __init__(self, parent: ModuleChecker, method: n.Method):
+        self.p = parent
+        self.info = parent.info
+        self.analysis = parent.analysis
+        self.method = method
+        self.inputs = {i.name: i for i in method.inputs}
+        self.locals: dict[str, RefKind] = {}
+        self.loop_depth = 0
+        self._collect_locals(method.body)
+
+    def run(self) -> None:
+        self.statements(self.method.body)
+        if self.method.returns is not None and not any(isinstance(s, n.Return) for s in walk(self.method.body)):
+            self.p.err("E039", self.method, f"method `{self.method.name}` declares outputs but never returns",
+                       "end the body with `return ...`")
+
+    def _collect_locals(self, body: tuple) -> None:
+        # Flow-insensitive on purpose: AutoGraph decides definedness per branch at trace time.
+        for stmt in walk(body):
+            if isinstance(stmt, n.Assign):
+                kind: RefKind = "local"
+                if isinstance(stmt.declared, n.ListType) or is_call_to(stmt.value, "TensorArray"):
+                    kind = "array"
+                self.locals.setdefault(stmt.target, kind)
+            elif isinstance(stmt, n.For):
+                self.locals.setdefault(stmt.target, "local")
+            elif isinstance(stmt, n.With):
+                self.locals.setdefault(stmt.name, "tape")
+
+    # statements --------------------------------------------------------------------------------
+
+    def statements(self, body: tuple) -> None:
+        for stmt in body:
+            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+
+    def stmt_Assign(self, stmt: n.Assign) -> None:
+        self._check_target(stmt, stmt.target)
+        if stmt.declared is not None:
+            self._check_local_type(stmt)
+        if isinstance(stmt.value, n.ListLit) and isinstance(stmt.declared, n.ListType):
+            if stmt.value.items:
+                self.p.err("E031", stmt.value, "a typed list starts empty", "append items with `.append(x)`")
+            return
+        self.expr(stmt.value)
+
+    def _check_local_type(self, stmt: n.Assign) -> None:
+        declared = stmt.declared
+        element = declared.element if isinstance(declared, n.ListType) else declared
+        if element.dtype not in DTYPES or element.shape is None:
+            self.p.err("E017", element, f"unknown dtype `{element.dtype}`",
+                       suggest(element.dtype, DTYPES) or f"dtypes: {', '.join(DTYPES)}")
+        elif isinstance(declared, n.ListType) and not isinstance(stmt.value, n.ListLit):
+            self.p.err("E031", stmt.value, "a typed list must start as `[]`", "write `xs: list[f32[]] = []`")
+
+    def _check_target(self, node: n.Node, target: str) -> None:
+        check_declared_name(self.p.out, target, node.span, "local")
+        if target in self.inputs:
+            self.p.err("E015", node, f"cannot assign to input `{target}`", f"assign to a new name, e.g. `{target}_2`")
+            return
+        member = self.info.member(target)
+        if isinstance(member, n.ModuleParam):
+            self.p.err("E015", node, f"cannot assign to constructor parameter `{target}`",
+                       "constructor parameters are fixed; store changing state in a `var`")
+        elif isinstance(member, n.VarDecl):
+            self.p.err("E015", node, f"`{target}` is a variable: `=` would replace it",
+                       f"update it in place with `{target}.assign(...)`")
+        elif member is not None:
+            self.p.err("E015", node, f"cannot assign to `{target}`", "it is a member of the module")
+
+    def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
+        member = self.info.member(stmt.target)
+        if isinstance(member, n.VarDecl):
+            self.analysis.refs[stmt] = Ref("variable", member)
+            if stmt.op not in "+-":
+                self.p.err("E015", stmt, f"`{stmt.op}=` is not an in-place variable update",
+                           f"write `{stmt.target}.assign({stmt.target} {stmt.op} ...)`")
+        elif stmt.target in self.locals:
+            self.analysis.refs[stmt] = Ref("local")
+        else:
+            self._check_target(stmt, stmt.target)
+            if stmt.target not in self.inputs and member is None:
+                self.p.err("E010", stmt, f"unknown name `{stmt.target}`", "assign it before updating it")
+        self.expr(stmt.value)
+
+    def stmt_Return(self, stmt: n.Return) -> None:
+        expected = len(outputs_of(self.method))
+        if expected == 0 and stmt.values:
+            self.p.err("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
+                       "declare the output type: `fn name(...) -> f32[]:`")
+        elif expected and len(stmt.values) != expected:
+            self.p.err("E032", stmt, f"`{self.method.name}` declares {expected} output{'s' if expected > 1 else ''}"
+                       f" but returns {len(stmt.values)}", "return one value per declared output, in order")
+        for value in stmt.values:
+            self.expr(value)
+
+    def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
+        expr = stmt.expr
+        if not isinstance(expr, n.Call):
+            self.p.err("E031", stmt, "this expression does nothing", "assign it to a name, or remove it")
+        self.expr(expr, statement=True)
+
+    def stmt_Pass(self, stmt) -> None:
+        pass
+
+    def stmt_Break(self, stmt) -> None:
+        if not self.loop_depth:
+            self.p.err("E031", stmt, "`break` outside a loop")
+
+    stmt_Continue = stmt_Break
+
+    def stmt_If(self, stmt: n.If) -> None:
+        self.expr(stmt.test)
+        self.statements(stmt.body)
+        self.statements(stmt.orelse)
+
+    def stmt_For(self, stmt: n.For) -> None:
+        self._check_target(stmt, stmt.target)
+        if not is_call_to(stmt.iter, "range"):
+            self.p.err("E031", stmt.iter, "a `for` loop runs over `range(...)`",
+                       "write `for i in range(n):`; to loop over a tensor's rows use `range(shape(x)[0])`")
+        else:
+            self.expr(stmt.iter)
+            if stmt.static:
+                for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+                    self._check_static_range_arg(arg)
+        self.loop_depth += 1
+        self.statements(stmt.body)
+        self.loop_depth -= 1
+
+    def _check_static_range_arg(self, arg: n.Node) -> None:
+        for node in walk(arg):
+            if isinstance(node, n.Name) and self.analysis.refs.get(node, Ref("local")).kind != "static_param":
+                self.p.err("E033", node, f"`static for` needs bounds known at construction; `{node.id}` is not",
+                           "use an `int` constructor parameter or a literal, or drop `static` for a graph loop")
+
+    def stmt_While(self, stmt: n.While) -> None:
+        self.expr(stmt.test)
+        self.loop_depth += 1
+        self.statements(stmt.body)
+        self.loop_depth -= 1
+
+    def stmt_With(self, stmt: n.With) -> None:
+        if not is_call_to(stmt.context, "GradientTape"):
+            self.p.err("E031", stmt.context, "`with` opens a gradient tape",
+                       "write `with GradientTape() as tape:`")
+        else:
+            self.expr(stmt.context)
+        self.statements(stmt.body)
+
+    # expressions -------------------------------------------------------------------------------
+
+    def expr(self, node: n.Node, statement: bool = False) -> None:
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is not None:
+            method(node, statement) if isinstance(node, n.Call) else method(node)
+            return
+        for name in type(node).model_fields:
+            if name == "span":
+                continue
+            for child in children(getattr(node, name)):
+                self.expr(child)
+
+    def expr_Name(self, node: n.Name) -> None:
+        ref = self.resolve(node.id)
+        if ref is None:
+            self._unknown_name(node)
+            return
+        if ref.kind == "submodule":
+            self.p.err("E016", node, f"submodule `{node.id}` is not a value",
+                       f"call it: `{node.id}(x)` or `{node.id}.method(x)`")
+        elif ref.kind == "method":
+            self.p.err("E016", node, f"method `{node.id}` is not a value", f"call it: `{node.id}(...)`")
+        self.analysis.refs[node] = ref
+
+    def _unknown_name(self, node: n.Name) -> None:
+        if node.id in PYTHON_ONLY:
+            self.p.err("E037", node, f"`{node.id}` is Python, not a TF op", PYTHON_ONLY[node.id])
+            return
+        candidates = [*self.locals, *self.inputs, *self.info.params, *self.info.variables, *DTYPES]
+        hint = suggest(node.id, candidates)
+        if node.id in OPS or node.id in INITIALIZERS:
+            hint = f"`{node.id}` is an operation: call it, e.g. `{node.id}(...)`"
+        self.p.err("E010", node, f"unknown name `{node.id}`", hint)
+
+    def resolve(self, name: str) -> Ref | None:
+        if name in self.inputs:
+            return Ref("input", self.inputs[name])
+        if name in self.locals:
+            return Ref(self.locals[name])
+        member = self.info.member(name)
+        if isinstance(member, n.ModuleParam):
+            return Ref("static_param" if static_python_type(member.type) else "tensor_param", member)
+        if isinstance(member, n.VarDecl):
+            return Ref("variable", member)
+        if isinstance(member, n.SubDecl):
+            return Ref("submodule", member)
+        if isinstance(member, n.Method):
+            return Ref("method", member)
+        if name in DTYPES:
+            return Ref("dtype")
+        return None
+
+    def expr_Call(self, call: n.Call, statement: bool = False) -> None:
+        func = call.func
+        if isinstance(func, n.Name):
+            self._call_name(call, func, statement)
+        elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
+            self._call_method(call, func.value, func.attr, statement)
+        elif root_name(func) in PYTHON_ONLY:
+            root = root_name(func)
+            self.p.err("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
+        else:
+            self.p.err("E031", func, "only named operations and methods can be called",
+                       "call an op by name, e.g. `reduce_sum(x)`, or a method, e.g. `x.assign(v)`")
+        for arg in call.args:
+            self._argument(arg)
+        for kw in call.keywords:
+            self._argument(kw.value)
+
+    def _argument(self, arg: n.Node) -> None:
+        if isinstance(arg, n.Name) and arg.id in DTYPES and self.resolve(arg.id).kind == "dtype":
+            self.analysis.refs[arg] = Ref("dtype")
+            return
+        self.expr(arg)
+
+    def _call_name(self, call: n.Call, func: n.Name, statement: bool) -> None:
+        ref = self.resolve(func.id)
+        if ref is not None and ref.kind == "method":
+            target = ref.decl
+            self._check_method_call(call, func.id, target)
+            self.analysis.calls[call] = CallInfo(kind="self_method", method=func.id)
+            return
+        if ref is not None and ref.kind == "submodule":
+            self._call_submodule(call, ref.decl, "call")
+            return
+        if ref is not None:
+            self.p.err("E031", func, f"`{func.id}` is a {ref.kind.replace('_', ' ')}, not an operation",
+                       "only ops, methods and submodules can be called")
+            return
+        op = OPS.get(func.id)
+        if op is None:
+            self._unknown_op(func)
+            return
+        self.p.check_arguments(call, op)
+        self.analysis.calls[call] = CallInfo(kind="op", op=op)
+
+    def _unknown_op(self, func: n.Name) -> None:
+        if func.id in PYTHON_ONLY:
+            self.p.err("E037", func, f"`{func.id}` is Python, not a TF op", PYTHON_ONLY[func.id])
+        elif func.id in INITIALIZERS:
+            self.p.err("E036", func, f"`{func.id}` is a variable initializer",
+                       "declare a variable in the module (`var w: f32[3] = normal()`); methods cannot create them")
+        elif func.id in self.analysis.modules:
+            self.p.err("E036", func, f"cannot build module `{func.id}` inside a method",
+                       f"declare it in the module: `sub {func.id.lower()} = {func.id}(...)`")
+        else:
+            self.p.err("E012", func, f"unknown operation `{func.id}`",
+                       suggest(func.id, OPS) or "see the op reference in docs/language.md")
+
+    def _check_method_call(self, call: n.Call, label: str, target: n.Method) -> None:
+        params = [(i.name, True) for i in target.inputs]
+        check_call_shape(self.p.err, call, label, params, call.args, call.keywords)
+        if target is self.method:
+            self.p.err("E031", call, f"method `{target.name}` calls itself", "tf.function methods cannot recurse")
+
+    def _call_submodule(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
+        target = self.analysis.modules.get(sub.module)
+        if target is None:
+            return
+        if target.is_optimizer:
+            self._call_optimizer(call, sub, method_name)
+            return
+        method = target.methods.get(method_name)
+        if method is None:
+            self.p.err("E030", call, f"module `{sub.module}` has no method `{method_name}`",
+                       suggest(method_name, target.methods) or f"methods: {', '.join(target.methods) or 'none'}")
+            return
+        self._check_method_call(call, f"{sub.name}.{method_name}", method)
+        self.analysis.calls[call] = CallInfo(kind="sub_method", method=method_name, receiver=sub.name)
+
+    def _call_optimizer(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
+        if method_name != "minimize":
+            self.p.err("E030", call, f"optimizer `{sub.name}` has no method `{method_name}`",
+                       f"write `{sub.name}.minimize(loss, tape)`")
+            return
+        check_call_shape(self.p.err, call, f"{sub.name}.minimize", [("loss", True), ("tape", True)],
+                                 call.args, call.keywords)
+        tape = call.args[1] if len(call.args) > 1 else None
+        if tape is not None and not (isinstance(tape, n.Name) and self.locals.get(tape.id) == "tape"):
+            self.p.err("E023", tape, "the second argument of `minimize` is a gradient tape",
+                       "compute the loss under `with GradientTape() as tape:` and pass `tape`")
+        self.analysis.calls[call] = CallInfo(kind="optimizer_minimize", receiver=sub.name)
+
+    def _call_method(self, call: n.Call, receiver: n.Name, attr: str, statement: bool) -> None:
+        ref = self.resolve(receiver.id)
+        if ref is None:
+            self._unknown_name(receiver)
+            return
+        self.analysis.refs[receiver] = ref
+        if ref.kind == "submodule":
+            self._call_submodule(call, ref.decl, attr)
+            return
+        kind = {"variable": "variable", "array": "array", "tape": "tape"}.get(ref.kind)
+        methods = VALUE_METHODS.get(kind or "", {})
+        if attr not in methods:
+            what = kind or ref.kind.replace("_", " ")
+            article = "an" if what[0] in "aeiou" else "a"
+            self.p.err("E030", call.func, f"{article} {what} has no method `{attr}`",
+                       suggest(attr, methods) or (f"methods: {', '.join(methods)}" if methods
+                                                  else "call an op on it instead, e.g. `reduce_sum(x)`"))
+            return
+        low, high = methods[attr]
+        if not low <= len(call.args) <= high or call.keywords:
+            self.p.err("E020", call, f"`{receiver.id}.{attr}` takes {low if low == high else f'{low}-{high}'}"
+                       f" positional argument{'s' if high != 1 else ''}", None)
+        if kind == "array" and attr in ARRAY_UPDATES:
+            if not statement:
+                self.p.err("E031", call, f"`{receiver.id}.{attr}(...)` updates the list and has no value",
+                           "use it as a statement of its own")
+            self.analysis.calls[call] = CallInfo(kind="array_update", method=attr, receiver=receiver.id)
+            return
+        self.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=receiver.id)
+
+    def expr_Attribute(self, node: n.Attribute) -> None:
+        root = root_name(node)
+        if root in PYTHON_ONLY and self.resolve(root) is None:
+            self.p.err("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
+            return
+        self.p.err("E030", node, f"`.{node.attr}` is not available on values",
+                   "call a method (`x.assign(v)`) or an op (`shape(x)`)")
+
+    def expr_ListLit(self, node: n.ListLit) -> None:
+        for item in node.items:
+            self.expr(item)
+
+
