@@ -69,9 +69,6 @@ class Analysis:
     types: dict[n.Node, object] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
-    def user_modules(self) -> tuple[n.ModuleDef, ...]:
-        return self.program.modules
-
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""
         order: list[str] = []

@@ -5,11 +5,10 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import re
 
 import lark
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Transformer, v_args
+from lark.exceptions import UnexpectedInput, VisitError
 from lark.indenter import DedentError, Indenter
 
 from grammar import GRAMMAR_PATH
@@ -18,6 +17,7 @@ from . import nodes as n
 from .cache import cache_dir, is_private
 from .diagnostics import Diagnostic, TfmError, error
 from .recovery import more_syntax_errors
+from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 
 
 class _TfmIndenter(Indenter):
@@ -51,6 +51,13 @@ def _grammar_cache(grammar: str) -> str | bool:
     path = directory / f"grammar-{digest}-lark{lark.__version__}.cache"
     return str(path) if not path.exists() or is_private(path) else False
 
+
+
+@functools.cache
+def _terminal_names() -> dict[str, str]:
+    """Each terminal as a user would write it: the literal for keywords and punctuation."""
+    return {t.name: repr(t.pattern.value) if t.pattern.type == "str" else t.name.lower()
+            for t in _lark().terminals}
 
 
 def decode_source(data: bytes, file: str) -> str:
@@ -94,9 +101,9 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
         _check_depth(program)
         return None, program
     except UnexpectedInput as exc:
-        return _syntax_diagnostic(exc, file, text), None
+        return syntax_diagnostic(exc, file, text, _terminal_names()), None
     except DedentError as exc:
-        return _dedent_diagnostic(exc, file, text), None
+        return dedent_diagnostic(exc, file, text), None
     except VisitError as exc:
         if isinstance(exc.orig_exc, TfmError):
             return exc.orig_exc.diagnostics[0], None
@@ -126,149 +133,6 @@ def _check_depth(program: n.Program) -> None:
             stack.extend((item, depth) for item in node)
 
 
-# --- errors ------------------------------------------------------------------------------------
-
-_TOKEN_NAMES = {
-    "_NL": "a new line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
-    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
-    "EQUAL": "'='", "DOT": "'.'", "$END": "the end of the file", "VAR_KIND": "'var' or 'state'",
-}
-
-
-def _describe_token(token: Token) -> str:
-    if token.type == "$END":
-        return "end of file"
-    if token.type == "_NL":
-        return "end of line"
-    if token.type == "_INDENT":
-        return "indentation"
-    if token.type == "_DEDENT":
-        return "end of block"
-    return repr(str(token))
-
-
-def _expected(names: set[str]) -> str:
-    described = sorted({_TOKEN_NAMES.get(t, _terminal_text(t)) for t in names})
-    if len(described) > 8:
-        described = described[:8] + ["..."]
-    return ", ".join(described)
-
-
-def _terminal_text(name: str) -> str:
-    try:
-        pattern = _lark().get_terminal(name).pattern
-    except KeyError:
-        return name.lower()
-    return repr(pattern.value) if pattern.type == "str" else name.lower()
-
-
-def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic:
-    line, column = max(exc.line, 1), max(exc.column, 1)
-    if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-        return error("E004", span, f"unexpected character {char!r}", _char_hint(char))
-    if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
-        return _eof_diagnostic(file, text)
-    assert isinstance(exc, UnexpectedToken)
-    token = exc.token
-    unclosed = _unclosed_bracket(text)
-    if token.type in ("_DEDENT", "$END") and unclosed is not None:
-        line, column, char = unclosed
-        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-        return error("E002", span, f"{char!r} is never closed", f"add the matching {_CLOSER[char]!r}")
-    end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
-    span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
-    message = f"unexpected {_describe_token(token)}; expected {_expected(set(exc.expected))}"
-    if "_NL" in exc.expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
-        message = f"unexpected {_describe_token(token)} after a complete expression; expected the end of the line"
-    if token.type == "_INDENT":
-        span = n.Span(file=file, line=line + 1, column=1, end_line=line + 1, end_column=2)
-        return error("E003", span, "unexpected indentation", "indent only the body of a module, method or block")
-    return error("E001", span, message, _token_hint(token, set(exc.expected)))
-
-
-_CLOSER = {"(": ")", "[": "]"}
-
-
-def _unclosed_bracket(text: str) -> tuple[int, int, str] | None:
-    """Line, column and character of the first bracket never closed (strings and comments skipped)."""
-    stack: list[tuple[int, int, str]] = []
-    line, column, quote, index = 1, 0, None, 0
-    while index < len(text):
-        char = text[index]
-        column += 1
-        if quote:
-            if char == "\\":
-                index += 1
-                column += 1
-            elif char == quote or char == "\n":
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
-            while index + 1 < len(text) and text[index + 1] != "\n":
-                index += 1
-        elif char in "([":
-            stack.append((line, column, char))
-        elif char in ")]" and stack:
-            stack.pop()
-        if char == "\n":
-            line, column = line + 1, 0
-        index += 1
-    return stack[0] if stack else None
-
-
-def _eof_diagnostic(file: str, text: str) -> Diagnostic:
-    lines = text.rstrip("\n").split("\n")
-    last = len(lines)
-    span = n.Span(file=file, line=last, column=1, end_line=last, end_column=len(lines[-1]) + 1)
-    if lines[-1].rstrip().endswith(":"):
-        return error("E002", span, "the file ends before this block has a body",
-                     "indent at least one line under it (`pass` makes an empty method body)")
-    return error("E002", span, "unexpected end of file", "a block or bracket is not finished")
-
-
-def _char_hint(char: str) -> str | None:
-    if char == "\t":
-        return "use spaces for indentation"
-    if char in "'\"":
-        return ("strings end on the line they start; the escapes are \\\\ \\\" \\' \\n \\r \\t \\0")
-    if char == "\x00":
-        return "the file contains a NUL byte; is it a text file?"
-    if char == "{" or char == "}":
-        return "tfm has no dicts or sets; methods return named outputs with `-> (name: type, ...)`"
-    if char == ";":
-        return "write one statement per line"
-    return None
-
-
-def _token_hint(token: Token, expected: set[str]) -> str | None:
-    if "_NL" in expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
-        return "write one statement per line, or join the parts with an operator"
-    if token.type == "_NL" and "COLON" in expected:
-        return "a block header ends with ':'"
-    if token.type == "_NL" and "RPAR" in expected:
-        return "a '(' is not closed"
-    return None
-
-
-def _dedent_diagnostic(exc: DedentError, file: str, text: str) -> Diagnostic:
-    line = 1
-    for number, source_line in enumerate(text.splitlines(), start=1):
-        if source_line.strip():
-            line = number
-    match = re.search(r"dedent to column (\d+)\. Expected dedent to (\d+)", str(exc))
-    found, expected = (int(match.group(1)) + 1, int(match.group(2)) + 1) if match else (None, None)
-    span = n.Span(file=file, line=line, column=1, end_line=line, end_column=(found or 1) + 1)
-    message = "indentation does not match any enclosing block"
-    if found is not None:
-        message += f": this line starts at column {found}"
-    return error("E003", span, message, f"line it up with an enclosing block (column {expected})"
-                 if expected else "dedent to the column of an enclosing block")
-
-
 # --- tree to nodes ----------------------------------------------------------------------------
 
 
@@ -276,11 +140,6 @@ def _span(file: str, meta) -> n.Span:
     if getattr(meta, "empty", True):
         return n.Span(file=file, line=1, column=1, end_line=1, end_column=1)
     return n.Span(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
-
-
-def _token_span(file: str, token: Token) -> n.Span:
-    return n.Span(file=file, line=token.line, column=token.column,
-                  end_line=token.end_line, end_column=token.end_column)
 
 
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:

@@ -44,6 +44,7 @@ class RuleContext:
         self.inference.err(code, node or self.node, message, hint)
 
     def first(self) -> TensorT:
+        """The op's first argument, which most rules take their dtype and shape from."""
         return self.tensor(self.op.params[0].name) or UNKNOWN
 
 
