@@ -192,7 +192,11 @@ def _cmd_run(args) -> int:
     from .devices import device_scope
 
     try:
-        with device_scope(args.device):
+        scope = device_scope(args.device)
+    except ValueError as exc:
+        raise _InputError(str(exc)) from None
+    try:
+        with scope:
             instance = getattr(python_module, module_name)(**init)
             outputs = getattr(instance, method_name)(*tensors)
     except Exception as exc:

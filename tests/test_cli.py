@@ -131,3 +131,11 @@ def test_console_script_is_installed():
     tfm = shutil.which("tfm") or str(ROOT / ".venv" / "bin" / "tfm")
     result = subprocess.run([tfm, "check", DEMO], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_run_on_a_named_device(capsys):
+    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "CPU:0"]) == 0
+    assert capsys.readouterr().out.strip() == "output_0: 2."
+    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "GPU:7"]) == 1
+    err = capsys.readouterr().err
+    assert "no device 'GPU:7'" in err and "CPU:0" in err
