@@ -18,6 +18,7 @@ import jinja2
 
 from dsl import nodes as n
 from dsl.analysis import Analysis, CallInfo, outputs_of, walk
+from dsl.diagnostics import locate_bugs
 from dsl.ops import DTYPES, static_python_type
 
 __all__ = ["generate", "GENERATOR_VERSION"]
@@ -426,7 +427,8 @@ class _BodyEmitter:
     def block(self, body: tuple) -> None:
         self.depth += 1
         for stmt in body:
-            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+            with locate_bugs(stmt):
+                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
         self.depth -= 1
 
     def value(self, node: n.Node) -> str:

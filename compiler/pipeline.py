@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dsl
 from dsl.analysis import Analysis
-from dsl.diagnostics import error
+from dsl.diagnostics import CompilerBug, error
 from dsl.nodes import Span
 
 from .codegen import generate
@@ -40,12 +40,18 @@ def compile_text(text: str, file: str) -> Compiled:
         verify_generated(python, file)
     except dsl.TfmError:
         raise
-    except Exception as exc:  # a bug in tfm: report it as data, at the file, never as a bare traceback
-        span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
-        raise dsl.InternalError([error("E099", span, f"internal compiler error: {type(exc).__name__}: {exc}",
-                                       "this is a bug in tfm; please report it with the source")],
-                                {file: text}) from exc
+    except Exception as exc:  # a bug in tfm: report it as data, where it happened, never as a traceback
+        raise _internal_error(exc, file, text) from exc
     return Compiled(source_name=Path(file).name, python=python, analysis=analysis)
+
+
+def _internal_error(exc: Exception, file: str, text: str) -> dsl.InternalError:
+    if isinstance(exc, CompilerBug):
+        span, what = exc.span, str(exc)
+    else:
+        span, what = Span(file=file, line=1, column=1, end_line=1, end_column=1), f"{type(exc).__name__}: {exc}"
+    return dsl.InternalError([error("E099", span, f"internal compiler error: {what}",
+                                    "this is a bug in tfm; please report it with the source")], {file: text})
 
 
 def compile_file(path: str | Path) -> Compiled:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from . import nodes as n
 from .analysis import CallInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
 from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, static_python_type
+from .diagnostics import locate_bugs
 from .rules import check_call_shape, check_declared_name, suggest
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class BodyChecker:
 
     def statements(self, body: tuple) -> None:
         for stmt in body:
-            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+            with locate_bugs(stmt):
+                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
 
     def stmt_Assign(self, stmt: n.Assign) -> None:
         self._check_target(stmt, stmt.target)

@@ -5,6 +5,7 @@ Codes are stable (tests and users grep for them); the catalogue is `CODES` below
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Iterable, Literal
 
@@ -85,6 +86,25 @@ class TfmError(Exception):
 
 class InternalError(TfmError):
     """A failure inside tfm itself (a bug), reported as diagnostic E099 with the input location known."""
+
+
+class CompilerBug(Exception):
+    """An unexpected failure inside a stage, tagged with the statement being processed when it happened."""
+
+    def __init__(self, span: Span, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.span = span
+
+
+@contextlib.contextmanager
+def locate_bugs(node):
+    """Tag any unexpected exception raised while handling `node` with its span (first tag wins)."""
+    try:
+        yield
+    except (TfmError, CompilerBug):
+        raise
+    except Exception as exc:
+        raise CompilerBug(node.span, exc) from exc
 
 
 def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:

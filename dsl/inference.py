@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, outputs_of
-from .diagnostics import error
+from .diagnostics import error, locate_bugs
 from .declarations import check_declarations, declared_type, shape_text
 from .ops import TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
@@ -47,7 +47,8 @@ class _MethodInference:
 
     def block(self, body: tuple) -> None:
         for stmt in body:
-            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+            with locate_bugs(stmt):
+                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
 
     def bind(self, name: str, value: Type, node: n.Node) -> None:
         self.env[name] = value

@@ -78,3 +78,22 @@ def test_every_code_is_documented_and_has_a_case():
     for code in CODES:
         assert f"| {code} |" in documented, f"{code} is not in docs/diagnostics.md"
         assert code in cased or code == "E099", f"{code} has no case in tests/diagnostics/"
+
+
+def test_internal_errors_name_the_statement_and_exit_2(tmp_path, monkeypatch, capsys):
+    from compiler import codegen
+    from compiler.cli import main
+
+    def broken(self, stmt):
+        raise KeyError("simulated bug")
+
+    monkeypatch.setattr(codegen._BodyEmitter, "stmt_Return", broken)
+    source = tmp_path / "m.tfm"
+    source.write_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        y = x\n        return y\n")
+    with pytest.raises(dsl.InternalError) as info:
+        compile_text(source.read_text(), "m.tfm")
+    [diagnostic] = info.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E099", 4, 9)
+    assert "KeyError" in diagnostic.message
+    assert main(["check", str(source)]) == 2
+    assert "error[E099]" in capsys.readouterr().err
