@@ -188,6 +188,9 @@ class BodyChecker:
         if ref.kind == "submodule":
             self.p.err("E016", node, f"submodule `{node.id}` is not a value",
                        f"call it: `{node.id}(x)` or `{node.id}.method(x)`")
+        elif ref.kind == "dtype":
+            self.p.err("E016", node, f"`{node.id}` is a dtype, not a value",
+                       f"dtypes are arguments of ops, e.g. cast(x, {node.id}) or zeros([3], dtype={node.id})")
         elif ref.kind == "method":
             self.p.err("E016", node, f"method `{node.id}` is not a value", f"call it: `{node.id}(...)`")
         self.analysis.refs[node] = ref

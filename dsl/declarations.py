@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo
 from .diagnostics import error
 from .ops import DTYPES, static_python_type
-from .tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type, unify_dtype
+from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
 
 
 def declared_type(type_: n.TensorType) -> TensorT:
@@ -31,54 +33,105 @@ def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
     """Variable initial values and submodule arguments against what they initialise."""
     module = info.decl
     for var in module.variables:
-        if analysis.calls.get(var.init) is not None:
-            continue  # an initializer: shape and dtype come from the declaration
-        value = _static_type(var.init, info)
-        target = declared_type(var.type)
-        if value is None:
-            continue
-        _, problem = unify_dtype(target, TensorT(value.dtype, value.shape, weak=value.weak or value.dtype == "f32"
-                                                 and target.dtype in FLOATS))
-        if problem and not (value.weak and value.dtype in ("i32", "f32") and target.dtype in FLOATS | INTS):
-            analysis.diagnostics.append(error("E034", var.init.span, f"initial value is {value}, variable is {target}",
-                                              "give a value of the declared dtype"))
-        elif _shape_mismatch(value, target):
-            analysis.diagnostics.append(error("E034", var.init.span,
-                                              f"initial value has shape {shape_text(value)}, variable is {target}",
-                                              "give a value of the declared shape, or use an initializer such "
-                                              "as zeros()"))
+        if analysis.calls.get(var.init) is None:  # not an initializer, which takes the declared type
+            _check_initial_value(analysis, info, var)
     for sub in module.submodules:
         _check_sub_arguments(analysis, info, sub)
 
 
-def _shape_mismatch(value: TensorT, target: TensorT) -> bool:
-    if value.shape is None or target.shape is None:
-        return False
-    if len(value.shape) != len(target.shape):
-        return True
-    return any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))
+@dataclass(frozen=True)
+class _Static:
+    """A construction-time value: which Python kinds it holds (or a tensor dtype), its shape, its sign."""
+
+    kinds: frozenset[str]
+    shape: tuple[int, ...] | None
+    negative: bool = False
 
 
-def shape_text(t: TensorT) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape or ()) + "]"
+# What tf.Variable(value, dtype=...) accepts from Python values, per declared dtype family.
+_ACCEPTS = {**{d: {"int", "float"} for d in FLOATS | COMPLEX}, **{d: {"int"} for d in INTS},
+            "bool": {"bool"}, "string": {"str"}}
 
 
-def _static_type(expr: n.Node, info: ModuleInfo) -> TensorT | None:
-    """Type of a construction-time value: a literal, a (nested) list of them, or a parameter."""
+def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -> None:
+    problems: list[tuple[n.Node, str]] = []
+    value = _static(var.init, info, problems)
+    target = declared_type(var.type)
+    for node, message in problems:
+        analysis.diagnostics.append(error("E034", node.span, message, "write a literal of the variable's dtype"))
+    if value is None or problems or target.dtype is None:
+        return
+    accepted = _ACCEPTS.get(target.dtype, set()) | {f"tensor:{target.dtype}"}
+    wrong = sorted(value.kinds - accepted)
+    if wrong:
+        analysis.diagnostics.append(error("E034", var.init.span, f"initial value holds {_kind_text(wrong[0])}, "
+                                          f"variable is {target}", "give a value of the declared dtype"))
+    elif value.negative and target.dtype.startswith("u"):
+        analysis.diagnostics.append(error("E034", var.init.span, f"negative initial value for {target}",
+                                          "unsigned dtypes hold only values >= 0"))
+    elif value.shape is not None and target.shape is not None and (
+            len(value.shape) != len(target.shape)
+            or any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))):
+        analysis.diagnostics.append(error("E034", var.init.span,
+                                          f"initial value has shape {list(value.shape)}, variable is {target}",
+                                          "give a value of the declared shape, or use an initializer such as "
+                                          "zeros() or full(value)"))
+
+
+def _kind_text(kind: str) -> str:
+    return f"a {kind.removeprefix('tensor:')} tensor" if kind.startswith("tensor:") else f"a Python {kind}"
+
+
+def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
+    """What a construction-time expression holds; problems found on the way go into `problems`."""
     if isinstance(expr, (n.IntLit, n.FloatLit, n.BoolLit, n.StringLit)):
-        return literal_type(expr.value)
+        kind = {n.IntLit: "int", n.FloatLit: "float", n.BoolLit: "bool", n.StringLit: "str"}[type(expr)]
+        return _Static(frozenset({kind}), ())
     if isinstance(expr, n.Name) and expr.id in info.params:
-        return declared_type(info.params[expr.id].type)
+        param = info.params[expr.id]
+        python = static_python_type(param.type)
+        if python is not None:
+            return _Static(frozenset({python.__name__}), ())
+        declared = declared_type(param.type)
+        shape = declared.shape if declared.shape is not None and all(isinstance(d, int) for d in declared.shape) \
+            else None
+        return _Static(frozenset({f"tensor:{param.type.dtype}"}), shape)
     if isinstance(expr, n.ListLit):
-        items = [_static_type(i, info) for i in expr.items]
-        if not items or any(i is None or i.shape is None for i in items):
+        return _static_list(expr, info, problems)
+    if isinstance(expr, n.UnaryOp):
+        operand = _static(expr.operand, info, problems)
+        if operand is None:
             return None
-        first = items[0]
-        dtype = "f32" if any(i.dtype == "f32" for i in items) else first.dtype
-        return TensorT(dtype, (len(items), *first.shape), weak=all(i.weak for i in items))
-    if isinstance(expr, n.UnaryOp) and expr.op == "-":
-        return _static_type(expr.operand, info)
-    return None
+        if expr.op == "not":
+            if operand.kinds != {"bool"}:
+                problems.append((expr, "`not` needs a bool"))
+                return None
+            return operand
+        if operand.kinds & {"bool", "str"}:
+            problems.append((expr, f"unary `{expr.op}` needs a number"))
+            return None
+        return _Static(operand.kinds, operand.shape, negative=(expr.op == "-") != operand.negative)
+    if isinstance(expr, (n.Compare, n.BoolOp)):
+        return _Static(frozenset({"bool"}), None)
+    return _Static(frozenset(), None)  # arithmetic on parameters: TensorFlow converts it at construction
+
+
+def _static_list(expr: n.ListLit, info: ModuleInfo, problems: list) -> _Static | None:
+    items = [_static(i, info, problems) for i in expr.items]
+    if any(i is None for i in items):
+        return None
+    if not items:
+        return _Static(frozenset(), (0,))
+    kinds = frozenset().union(*(i.kinds for i in items))
+    if len(kinds - {"int", "float"}) > 0 and len(kinds) > 1:
+        problems.append((expr, f"list items mix {' and '.join(sorted(kinds))}"))
+        return None
+    shapes = {i.shape for i in items}
+    if len(shapes) > 1:
+        problems.append((expr, "list items have different shapes (a ragged list)"))
+        return None
+    inner = shapes.pop()
+    return _Static(kinds, None if inner is None else (len(items), *inner), any(i.negative for i in items))
 
 
 def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -> None:
@@ -86,20 +139,19 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
     if target is None:
         return
     params = _param_types(target)
-    names = list(params)
-    given = list(zip(names, sub.args)) + [(k.name, k.value) for k in sub.keywords]
+    given = list(zip(params, sub.args)) + [(k.name, k.value) for k in sub.keywords]
     for name, arg in given:
         expected = params.get(name)
-        actual = _static_type(arg, info)
-        if expected is None or actual is None or not actual.weak:
+        actual = _static(arg, info, [])
+        if expected is None or actual is None or not actual.kinds:
             continue
-        python = expected
-        ok = {int: actual.dtype == "i32", float: actual.dtype in ("i32", "f32"), bool: actual.dtype == "bool",
-              str: actual.dtype == "string"}.get(python, True)
-        if not ok:
+        accepted = {"int": {"int"}, "float": {"int", "float"}, "bool": {"bool"}, "str": {"str"}}[expected.__name__]
+        wrong = sorted(actual.kinds - accepted)
+        if wrong:
+            article = "an" if expected is int else "a"
             analysis.diagnostics.append(error("E023", arg.span, f"`{sub.module}` parameter `{name}` is "
-                                              f"{python.__name__}, got {_python_kind(actual)}",
-                                              f"pass {'an' if python is int else 'a'} {python.__name__}"))
+                                              f"{expected.__name__}, got {_kind_text(wrong[0])}",
+                                              f"pass {article} {expected.__name__}"))
 
 
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:
@@ -108,5 +160,5 @@ def _param_types(info: ModuleInfo) -> dict[str, type | None]:
     return {p.name: static_python_type(p.type) for p in info.decl.params}
 
 
-def _python_kind(t: TensorT) -> str:
-    return {"i32": "an int", "f32": "a float", "bool": "a bool", "string": "a string"}.get(t.dtype, str(t))
+def shape_text(t: TensorT) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape or ()) + "]"

@@ -74,6 +74,8 @@ class _MethodInference:
             target = declared_type(ref.decl.type)
             self._check_fits(value, target, stmt.value, f"variable `{stmt.target}` is {target}")
             return
+        if stmt.target not in self.env and stmt.target not in self.partial:
+            self._used_before_assignment(stmt, stmt.target)
         current = self.env.get(stmt.target, UNKNOWN)
         result = self._arith(stmt, stmt.op, current, value)
         self._check_loop_stable(stmt.target, current, result, stmt)
@@ -130,7 +132,7 @@ class _MethodInference:
     def stmt_For(self, stmt: n.For) -> None:
         if isinstance(stmt.iter, n.Call):
             for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
-                self.expr(arg)
+                self._check_range_bound(self.expr(arg), arg)
         if stmt.static:
             self.env[stmt.target] = TensorT("i32", (), weak=True)
             self.block(stmt.body)
@@ -144,6 +146,15 @@ class _MethodInference:
             self._check_condition(test, stmt.test, "while")
         self._graph_loop(stmt, stmt.body)
         self.expr(stmt.test)  # names the condition reads must keep their type
+
+    def _check_range_bound(self, bound: Type, node: n.Node) -> None:
+        if not isinstance(bound, TensorT) or bound.dtype is None:
+            return
+        if bound.dtype not in INTS | FLOATS:
+            self.err("E023", node, f"a range bound must be a number, got {bound}", "cast it: cast(n, i32)")
+        elif bound.rank not in (None, 0):
+            self.err("E023", node, f"a range bound must be a scalar, got {bound}",
+                     "use one number, e.g. shape(x)[0] for a tensor's length")
 
     def _graph_loop(self, stmt: n.Node, body: tuple) -> None:
         before = dict(self.env)
@@ -218,7 +229,13 @@ class _MethodInference:
             self.err("E047", node, f"`{node.id}` is defined only in {where} (line {stmt.span.line})",
                      "give it a value before the `if` or loop, so every path defines it")
             self.partial.pop(node.id)
+        elif kind in ("local", "array", "tape") and node.id not in self.env:
+            self._used_before_assignment(node, node.id)
         return self.env.get(node.id, UNKNOWN)
+
+    def _used_before_assignment(self, node: n.Node, name: str) -> None:
+        self.err("E010", node, f"`{name}` is used before it is assigned", f"assign `{name}` first")
+        self.env[name] = UNKNOWN  # once is enough
 
     def expr_IntLit(self, node: n.IntLit) -> Type:
         return literal_type(node.value)
@@ -235,8 +252,10 @@ class _MethodInference:
     def expr_ListLit(self, node: n.ListLit) -> Type:
         items = [self.expr(i) for i in node.items]
         tensors = [i for i in items if isinstance(i, TensorT)]
-        if len(tensors) != len(items) or not items:
-            return TensorT(None, (len(items),)) if items else UNKNOWN
+        if not items:
+            return TensorT("f32", (0,))  # TensorFlow's dtype for an empty list
+        if len(tensors) != len(items):
+            return TensorT(None, (len(items),))
         result = tensors[0]
         for item, item_node in zip(tensors[1:], node.items[1:]):
             dtype, problem = unify_dtype(result, item)

@@ -157,6 +157,79 @@ class ProgramGenerator:
         return "\n".join(lines) + "\n"
 
 
+class WellTypedGenerator:
+    """Programs that should pass every check: f32 tensors of shape [N, n] through random ops and
+    control flow. They test that what tfm accepts, TensorFlow runs."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.defined: list[str] = []
+
+    def matrix(self, depth: int = 0) -> str:
+        """An f32[N, n] expression."""
+        r = self.rng
+        if depth > 2 or r.random() < 0.3:
+            return r.choice(["x", *self.defined])
+        e = lambda: self.matrix(depth + 1)  # noqa: E731
+        return r.choice([
+            lambda: f"relu({e()})", lambda: f"tanh({e()})", lambda: f"sigmoid({e()})",
+            lambda: f"({e()} + {e()})", lambda: f"({e()} * {r.choice(['2.0', '0.5', '-1.0'])})",
+            lambda: f"({e()} @ w)", lambda: f"({e()} + b)", lambda: f"-{e()}",
+            lambda: f"where({e()} > 0.0, {e()}, {e()} * 0.1)", lambda: f"{e()}[:, None, :][:, 0, :]",
+            lambda: f"softmax({e()}, axis=-1)", lambda: f"maximum({e()}, {e()})",
+            lambda: f"clip({e()}, -1.0, 1.0)", lambda: f"({e()} - reduce_mean({e()}, axis=1, keepdims=True))",
+        ])()
+
+    def scalar(self) -> str:
+        return self.rng.choice([f"reduce_sum({self.matrix()})", f"reduce_mean({self.matrix()})",
+                                f"reduce_max({self.matrix()})"])
+
+    def statements(self, depth: int) -> list[str]:
+        r = self.rng
+        kind = r.choice(["assign", "assign", "if", "for", "static", "while", "list"] if depth < 2 else ["assign"])
+        name = r.choice(["h", "g", "k"])
+        if kind == "assign":
+            lines = [f"{name} = {self.matrix()}"]
+        elif kind == "if":
+            lines = [f"if {self.scalar()} > 0.0:", f"    {name} = {self.matrix()}", "else:",
+                     f"    {name} = {self.matrix()}"]
+        elif kind == "for":
+            lines = [f"{name} = {self.matrix()}", "for i in range(3):",
+                     *["    " + line for line in self.body(depth + 1, name)]]
+        elif kind == "static":
+            lines = [f"{name} = {self.matrix()}", "static for i in range(n):",
+                     *["    " + line for line in self.body(depth + 1, name)]]
+        elif kind == "while":
+            lines = [f"{name} = {self.matrix()}", "steps = 0", "while steps < 2:", "    steps += 1",
+                     *["    " + line for line in self.body(depth + 1, name)]]
+        else:
+            lines = ["rows: list[f32[None, n]] = []", "for i in range(2):", f"    rows.append({self.matrix()})",
+                     f"{name} = reduce_mean(rows.stack(), axis=0)"]
+        if name not in self.defined:
+            self.defined.append(name)
+        return lines
+
+    def body(self, depth: int, carried: str) -> list[str]:
+        """A loop body that keeps `carried` an f32[N, n] from one iteration to the next."""
+        return [f"{carried} = tanh({carried} @ w + {self.matrix()})"]
+
+    def program(self) -> str:
+        lines = ["module Fuzzed(n: int = 3, seed: int = 1):", "    var w: f32[n, n] = glorot_uniform(seed=seed)",
+                 "    var b: f32[n] = zeros()", ""]
+        for index in range(self.rng.randint(1, 2)):
+            self.defined = []
+            body: list[str] = []
+            for _ in range(self.rng.randint(1, 4)):
+                body.extend(self.statements(0))
+            result = self.rng.choice(["matrix", "scalar", "both"])
+            returns = {"matrix": ("f32[N, n]", self.matrix()), "scalar": ("f32[]", self.scalar()),
+                       "both": ("(m: f32[N, n], s: f32[])", f"{self.matrix()}, {self.scalar()}")}[result]
+            lines.append(f"    fn method{index}(x: f32[N, n]) -> {returns[0]}:")
+            lines.extend("        " + line for line in [*body, f"return {returns[1]}"])
+            lines.append("")
+        return "\n".join(lines)
+
+
 def programs() -> st.SearchStrategy[str]:
     """A hypothesis strategy of grammar-shaped programs (hypothesis chooses the seeds)."""
     return st.randoms(use_true_random=False).map(lambda rng: ProgramGenerator(rng).program())
