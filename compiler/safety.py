@@ -1,5 +1,8 @@
 """A last check on generated code: parse it back and allow only what the generator may emit.
 
+An allowlist: top-level statements are imports, assignments, functions, classes and docstrings; the
+only import is tensorflow; every name read is defined in the module or one of a few builtins.
+
 Names and literals are validated before they reach the generator; this pass is the second lock, so
 a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile `.tfm` into
 Python that imports, opens files or calls back into arbitrary code.
@@ -19,16 +22,49 @@ _FORBIDDEN_ATTRS = {"py_function", "numpy_function", "write_file", "gfile", "io"
                     "__class__", "__subclasses__", "__globals__", "__builtins__", "__code__", "__dict__"}
 
 
+# The only Python builtins generated code and its runtime helpers read. Anything else must be
+# defined in the generated module itself (its classes, helpers, parameters and locals) or is an error.
+_ALLOWED_BUILTINS = {"super", "range", "zip", "enumerate", "len", "ValueError"}
+_TOP_LEVEL = (ast.Import, ast.Assign, ast.FunctionDef, ast.ClassDef, ast.Expr)
+
+
 def verify_generated(python: str, file: str) -> None:
     """Raise TfmError (E099, an internal error) if generated code steps outside what tfm emits."""
     try:
         tree = ast.parse(python)
     except SyntaxError as exc:
         _fail(file, f"generated code does not parse: {exc.msg} (generated line {exc.lineno})")
+    for statement in tree.body:
+        if not isinstance(statement, _TOP_LEVEL):
+            _fail(file, f"generated code has a top-level {type(statement).__name__} "
+                        f"(generated line {statement.lineno})")
+    defined = _defined_names(tree)
     for node in ast.walk(tree):
-        problem = _problem(node)
+        problem = _problem(node) or _undefined(node, defined)
         if problem:
             _fail(file, f"generated code {problem} (generated line {getattr(node, 'lineno', '?')})")
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    """Every name the module binds anywhere: imports, classes, functions, parameters, assignments."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name)
+    return names
+
+
+def _undefined(node: ast.AST, defined: set[str]) -> str | None:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        if node.id not in defined and node.id not in _ALLOWED_BUILTINS:
+            return f"reads `{node.id}`, which it neither defines nor may use"
+    return None
 
 
 def _problem(node: ast.AST) -> str | None:

@@ -82,7 +82,7 @@ def test_registry_reaches_no_files_network_or_callbacks():
 
 @pytest.mark.parametrize("snippet, problem", [
     ("import os", "imports os"),
-    ("from os import path", "imports from os"),
+    ("from os import path", "imports from os|top-level ImportFrom"),
     ("x = open('f')", "uses `open`"),
     ("x = eval('1')", "uses `eval`"),
     ("x = getattr(tf, 'io')", "uses `getattr`"),
@@ -90,6 +90,11 @@ def test_registry_reaches_no_files_network_or_callbacks():
     ("x = tf.py_function(abs, [1], tf.int32)", "uses `.py_function`"),
     ("x = ().__class__", "uses `.__class__`"),
     ("x = lambda: 1", "contains `Lambda`"),
+    ("x = __builtins__", "uses `__builtins__`|reads `__builtins__`"),
+    ("x = print('hi')", "reads `print`"),
+    ("x = sorted([1])", "reads `sorted`"),
+    ("print('side effect at import')", "reads `print`"),
+    ("if True:\n    x = 1", "top-level If"),
 ])
 def test_generated_code_check_rejects_what_tfm_never_emits(snippet, problem):
     with pytest.raises(dsl.InternalError, match=problem):
