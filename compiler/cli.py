@@ -42,15 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
                                description="Compile FILE to Python (no TensorFlow import). "
                                            "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
-    comp.add_argument("file", metavar="FILE")
+    comp.add_argument("file", metavar="FILE", help="the .tfm source")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
     comp.set_defaults(handler=_cmd_compile)
 
     run = commands.add_parser("run", help="build a module and call one of its methods",
                               description="Build MODULE with its constructor values, call METHOD, print outputs. "
                                           "VALUE is a JSON literal (3, 2.5, [1, 2], \"text\") or @file.npy.")
-    run.add_argument("file", metavar="FILE")
-    run.add_argument("target", metavar="MODULE.METHOD")
+    run.add_argument("file", metavar="FILE", help="the .tfm source")
+    run.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to call")
     _add_init(run)
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
     run.add_argument("--device", metavar="DEVICE", help="run on this device, e.g. CPU:0 or GPU:0")
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                                  description="Build MODULE and save it with one signature per method "
                                              "(serving_default: the @serving method, else the first). The export "
                                              "is reloaded and checked against the .tfm before it is moved into place.")
-    export.add_argument("file", metavar="FILE")
+    export.add_argument("file", metavar="FILE", help="the .tfm source")
     export.add_argument("--module", required=True, metavar="MODULE", help="the module to export")
     _add_init(export)
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
                                   description="Print each signature's inputs and outputs with dtype and shape.")
-    inspect.add_argument("directory", metavar="DIR")
+    inspect.add_argument("directory", metavar="DIR", help="a SavedModel directory (from tfm export)")
     inspect.set_defaults(handler=_cmd_inspect)
     return parser
 
