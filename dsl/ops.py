@@ -337,5 +337,10 @@ _RULE_OPS: dict[str, str] = {
     "string_join": "string_join",
     "reduce_join": "reduce_join",
     "no_value": "print assert_equal assert_positive",
+    "tile": "tile",
+    "broadcast_to": "broadcast_to",
+    "argsort": "argsort",
+    "dtype_of_first": "gather_nd einsum",
+    "elementwise_loss": "sigmoid_cross_entropy_with_logits",
 }
 TYPE_RULES: dict[str, str] = {op: rule for rule, names in _RULE_OPS.items() for op in names.split()}

@@ -524,6 +524,42 @@ def no_value(ctx: RuleContext) -> Type:
     return NO_VALUE
 
 
+def tile(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    multiples = _shape_argument(ctx, "multiples")
+    if x.shape is not None and multiples is not None and len(multiples) != len(x.shape):
+        ctx.err("E023", f"`tile` of {x} needs {len(x.shape)} multiples, got {len(multiples)}",
+                "give one multiple per dimension", node=ctx.arg_node("multiples"))
+        return TensorT(x.dtype, None)
+    if x.shape is None or multiples is None:
+        return TensorT(x.dtype, None if x.shape is None else tuple(None for _ in x.shape))
+    return TensorT(x.dtype, tuple(d * m if isinstance(d, int) and isinstance(m, int) else None
+                                  for d, m in zip(x.shape, multiples)))
+
+
+def broadcast_to(ctx: RuleContext) -> Type:
+    x = ctx.first()
+    target = _shape_argument(ctx, "shape")
+    if x.shape is not None and target is not None:
+        _, problem = broadcast_dims(x.shape, target)
+        if problem or len(x.shape) > len(target):
+            ctx.err("E041", f"`broadcast_to`: {x} does not broadcast to {list(target)}",
+                    "dims must be equal or 1, and the target rank at least the input's")
+    return TensorT(x.dtype, target)
+
+
+def argsort(ctx: RuleContext) -> Type:
+    return TensorT("i32", ctx.first().shape)
+
+
+def dtype_of_first(ctx: RuleContext) -> Type:
+    first = ctx.tensor(ctx.op.params[0].name)
+    if ctx.op.name == "einsum":
+        extra = ctx.bound.get("*", ([], []))[0]
+        first = next((t for t in extra if isinstance(t, TensorT)), None)
+    return TensorT(first.dtype if first is not None else None, None)
+
+
 RULES: dict[str, Callable[[RuleContext], Type]] = {
     "float_unary": float_unary, "unary": same, "binary": binary, "compare": compare, "logical": logical,
     "logical_not": logical_not, "is_nan": is_nan, "reduce": reduce, "reduce_bool": reduce_bool,
@@ -534,5 +570,7 @@ RULES: dict[str, Callable[[RuleContext], Type]] = {
     "unsorted_segment": unsorted_segment, "per_example_loss": per_example_loss, "sparse_loss": sparse_loss,
     "scalar_loss": scalar_loss, "random": random, "string_unary": string_unary,
     "string_length": string_length, "as_string": as_string, "string_to_number": string_to_number,
-    "string_join": string_join, "reduce_join": reduce_join, "no_value": no_value,
+    "string_join": string_join, "reduce_join": reduce_join, "no_value": no_value, "tile": tile,
+    "broadcast_to": broadcast_to, "argsort": argsort, "dtype_of_first": dtype_of_first,
+    "elementwise_loss": binary,
 }

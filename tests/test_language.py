@@ -239,3 +239,12 @@ def test_language_examples_in_docs_compile():
     assert "module Classifier(" in reference
     dsl.analyze("module Classifier(num_classes: int = 10, scale: float = 1.0, activation: str = \"relu\", "
                 "bias0: f32 = 0.0):\n    var b: f32[] = bias0\n", "doc.tfm")
+
+
+def test_tile_broadcast_to_and_argsort_shapes():
+    m = build("module M:\n"
+              "    fn f(x: f32[2, 3]) -> (t: f32[4, 6], b: f32[5, 2, 3], order: i32[2, 3]):\n"
+              "        return tile(x, [2, 2]), broadcast_to(x, [5, 2, 3]), argsort(x)\n")
+    out = m.f(np.arange(6, dtype=np.float32).reshape(2, 3)[:, ::-1].copy())
+    assert out["t"].shape == (4, 6) and out["b"].shape == (5, 2, 3)
+    np.testing.assert_array_equal(out["order"].numpy(), [[2, 1, 0], [2, 1, 0]])
