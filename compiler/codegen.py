@@ -55,6 +55,7 @@ class _Method:
     name: str
     python_name: str
     inputs: list[str]
+    specs: list[str]
     signature: str
     bound_in_init: bool
     jit: bool
@@ -112,6 +113,12 @@ def _loc(node: n.Node) -> str:
     return f"  # {Path(node.span.file).name}:{node.span.line}:{node.span.column}"
 
 
+def _with_loc(statement: str, node: n.Node) -> str:
+    """The location comment goes on a statement's first line, which is the line tracebacks show."""
+    first, newline, rest = statement.partition("\n")
+    return first + _loc(node) + newline + rest
+
+
 def dtype_expr(dtype: str) -> str:
     return DTYPES[dtype]
 
@@ -139,8 +146,9 @@ class _ClassEmitter:
             cls.methods.append(emitted)
             if emitted.bound_in_init:
                 jit = ", jit_compile=True" if emitted.jit else ""
-                cls.bind_lines.append(f"self.{method.name} = tf.function(self.{emitted.python_name}, "
-                                      f"input_signature={emitted.signature}{jit}){_loc(method)}")
+                signature = _signature_text(emitted.specs, indent=8)
+                cls.bind_lines.append(_with_loc(f"self.{method.name} = tf.function(self.{emitted.python_name}, "
+                                                f"input_signature={signature}{jit})", method))
         return cls
 
     def _param(self, param: n.ModuleParam) -> str | None:
@@ -183,7 +191,8 @@ class _ClassEmitter:
             value = f"{info.op.lowering}({', '.join(args)})"
         else:
             value = init_expr.expr(var.init)
-        return (f"self.{var.name} = tf.Variable({value}, dtype={dtype}, trainable={var.trainable}, "
+        dtype_argument = "" if info is not None and info.kind == "initializer" else f", dtype={dtype}"
+        return (f"self.{var.name} = tf.Variable({value}{dtype_argument}, trainable={var.trainable}, "
                 f"name={var.name!r}){_loc(var)}")
 
     def _submodule(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
@@ -204,7 +213,8 @@ class _ClassEmitter:
             name=method.name,
             python_name=f"_{method.name}_impl" if bound else method.name,
             inputs=[i.name for i in method.inputs],
-            signature="[" + ", ".join(specs) + "]",
+            specs=specs,
+            signature=_signature_text(specs, indent=4),
             bound_in_init=bound,
             jit="jit" in method.attr_names,
             body=body,
@@ -229,6 +239,15 @@ class _ClassEmitter:
         if dim.kind == "named" and dim.name in self.info.params:
             return dim.name
         return "None"
+
+
+def _signature_text(specs: list[str], indent: int) -> str:
+    """`[spec]` when it fits on the line, else one spec per line, as a person would format it."""
+    inline = "[" + ", ".join(specs) + "]"
+    if len(specs) <= 1 and len(inline) + indent < 90:
+        return inline
+    inner = " " * (indent + 4)
+    return "[\n" + "".join(f"{inner}{spec},\n" for spec in specs) + " " * indent + "]"
 
 
 def _type_text(type_: n.TensorType) -> str:

@@ -33,7 +33,7 @@ class KMeans(tf.Module):
         self.seed = seed  # kmeans.tfm:3:42
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), dtype=tf.float32, trainable=False, name='centroids')  # kmeans.tfm:4:5
+            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), trainable=False, name='centroids')  # kmeans.tfm:4:5
         # Signatures sized by constructor parameters are bound per instance.
         self.assign = tf.function(self._assign_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
         self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5

@@ -87,12 +87,15 @@ class LinearRegression(tf.Module):
         self.seed = seed  # linear_regression.tfm:2:72
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), dtype=tf.float32, trainable=True, name='w')  # linear_regression.tfm:3:5
-            self.b = tf.Variable(_init_zeros([1], tf.float32), dtype=tf.float32, trainable=True, name='b')  # linear_regression.tfm:4:5
+            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
+            self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
             self.optimizer = Adam(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # linear_regression.tfm:5:5
         # Signatures sized by constructor parameters are bound per instance.
         self.predict = tf.function(self._predict_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
-        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y')])  # linear_regression.tfm:11:5
+        self.train_step = tf.function(self._train_step_impl, input_signature=[  # linear_regression.tfm:11:5
+            tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y'),
+        ])
 
     def _predict_impl(self, x):
         """linear_regression.tfm:7. Returns output_0: f32[N, 1]."""

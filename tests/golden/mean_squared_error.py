@@ -24,7 +24,10 @@ class MeanSquaredError(tf.Module):
     def __init__(self, *, name=None):
         super().__init__(name=name)
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
+    @tf.function(input_signature=[
+        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
+        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
+    ])
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Returns output_0: f32[]."""
         y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44

@@ -124,8 +124,8 @@ class Dense(tf.Module):
         self.seed = seed  # layers.tfm:7:69
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='kernel')  # layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), dtype=tf.float32, trainable=True, name='bias')  # layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # layers.tfm:8:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # layers.tfm:9:5
         # Signatures sized by constructor parameters are bound per instance.
         self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # layers.tfm:11:5
 
@@ -147,7 +147,10 @@ class MyModel(tf.Module):
             self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
             self.optimizer = SGD(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # my_model.tfm:8:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.train_step = tf.function(self._train_step_impl, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y')])  # my_model.tfm:15:5
+        self.train_step = tf.function(self._train_step_impl, input_signature=[  # my_model.tfm:15:5
+            tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y'),
+        ])
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])
     def call(self, inputs):

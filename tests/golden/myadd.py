@@ -17,14 +17,20 @@ class MyAdd(tf.Module):
     def __init__(self, *, name=None):
         super().__init__(name=name)
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.string, name='a'), tf.TensorSpec(shape=[], dtype=tf.string, name='b')])
+    @tf.function(input_signature=[
+        tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
+        tf.TensorSpec(shape=[], dtype=tf.string, name='b'),
+    ])
     def add_strings(self, a, b):
         """myadd.tfm:4. Returns output_0: string[]."""
         for i in tf.range(3):  # myadd.tfm:5:9
             tf.print(i)  # myadd.tfm:6:13
         return a + b  # myadd.tfm:7:9
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.int32, name='a'), tf.TensorSpec(shape=[], dtype=tf.int32, name='b')])
+    @tf.function(input_signature=[
+        tf.TensorSpec(shape=[], dtype=tf.int32, name='a'),
+        tf.TensorSpec(shape=[], dtype=tf.int32, name='b'),
+    ])
     def add_numbers(self, a, b):
         """myadd.tfm:9. Returns output_0: i32[]."""
         for i in tf.range(3):  # myadd.tfm:10:9

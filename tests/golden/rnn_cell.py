@@ -61,11 +61,14 @@ class SimpleRNN(tf.Module):
         self.seed = seed  # rnn_cell.tfm:2:54
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), dtype=tf.float32, trainable=True, name='w_x')  # rnn_cell.tfm:3:5
-            self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), dtype=tf.float32, trainable=True, name='w_h')  # rnn_cell.tfm:4:5
-            self.b = tf.Variable(_init_zeros([units], tf.float32), dtype=tf.float32, trainable=True, name='b')  # rnn_cell.tfm:5:5
+            self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), trainable=True, name='w_x')  # rnn_cell.tfm:3:5
+            self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), trainable=True, name='w_h')  # rnn_cell.tfm:4:5
+            self.b = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b')  # rnn_cell.tfm:5:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'), tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h')])  # rnn_cell.tfm:7:5
+        self.step = tf.function(self._step_impl, input_signature=[  # rnn_cell.tfm:7:5
+            tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
+        ])
         self.run = tf.function(self._run_impl, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10:5
 
     def _step_impl(self, x, h):

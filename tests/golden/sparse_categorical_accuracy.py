@@ -29,10 +29,13 @@ class SparseCategoricalAccuracy(tf.Module):
         super().__init__(name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.total = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
-            self.count = tf.Variable(_init_zeros([], tf.int32), dtype=tf.int32, trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
+            self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
+            self.count = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'), tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred')])
+    @tf.function(input_signature=[
+        tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'),
+        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
+    ])
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
         y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
