@@ -169,7 +169,7 @@ def _cmd_run(args) -> int:
     module_name, dot, method_name = args.target.partition(".")
     if not dot or not method_name:
         raise _UsageError(f"expected MODULE.METHOD, got {args.target!r}")
-    from .values import ValueError_, constructor_kwargs, method_tensors, parse_assignments
+    from .values import BadValue, constructor_kwargs, method_tensors, parse_assignments
 
     _read(args.file)
     _quiet_tensorflow()
@@ -187,7 +187,7 @@ def _cmd_run(args) -> int:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
         python_module = load(args.file)
         tensors = method_tensors(method, parse_assignments(args.arg, "--arg"))
-    except ValueError_ as exc:
+    except BadValue as exc:
         raise _InputError(str(exc)) from None
     from .devices import device_scope
 
@@ -230,7 +230,7 @@ def _print_outputs(outputs) -> None:
 
 
 def _cmd_export(args) -> int:
-    from .values import ValueError_, constructor_kwargs, parse_assignments
+    from .values import BadValue, constructor_kwargs, parse_assignments
 
     _read(args.file)
     _quiet_tensorflow()
@@ -242,7 +242,7 @@ def _cmd_export(args) -> int:
     module = _module_decl(compiled.analysis, args.module)
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
-    except ValueError_ as exc:
+    except BadValue as exc:
         raise _InputError(str(exc)) from None
     python_module = load(args.file)
     try:

@@ -11,7 +11,7 @@ from dsl import nodes as n
 from dsl.ops import static_python_type
 
 
-class ValueError_(Exception):
+class BadValue(Exception):
     """A command-line value that cannot be used; the message says which and why."""
 
 
@@ -27,9 +27,9 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, RawValue]:
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.isidentifier():
-            raise ValueError_(f"{flag} {item!r}: expected NAME=VALUE (VALUE is JSON or @file.npy)")
+            raise BadValue(f"{flag} {item!r}: expected NAME=VALUE (VALUE is JSON or @file.npy)")
         if name in values:
-            raise ValueError_(f"{flag} {name} is given twice")
+            raise BadValue(f"{flag} {name} is given twice")
         values[name] = RawValue(name, _parse_value(text, f"{flag} {name}"))
     return values
 
@@ -40,11 +40,11 @@ def _parse_value(text: str, what: str) -> object:
 
         path = Path(text[1:])
         if not path.is_file():
-            raise ValueError_(f"{what}: no such file {str(path)!r}")
+            raise BadValue(f"{what}: no such file {str(path)!r}")
         try:
             return np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
-            raise ValueError_(f"{what}: cannot read {str(path)!r} as a .npy array: {exc}") from None
+            raise BadValue(f"{what}: cannot read {str(path)!r} as a .npy array: {exc}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -57,11 +57,11 @@ def constructor_kwargs(module: n.ModuleDef, values: dict[str, RawValue]) -> dict
     params = {p.name: p for p in module.params}
     unknown = sorted(set(values) - set(params))
     if unknown:
-        raise ValueError_(f"module {module.name} has no parameter {unknown[0]!r}; "
+        raise BadValue(f"module {module.name} has no parameter {unknown[0]!r}; "
                           f"parameters: {', '.join(params) or 'none'}")
     missing = [p.name for p in module.params if p.default is None and p.name not in values]
     if missing:
-        raise ValueError_(f"module {module.name} needs --init {missing[0]}=VALUE")
+        raise BadValue(f"module {module.name} needs --init {missing[0]}=VALUE")
     kwargs = {}
     for name, raw in values.items():
         kwargs[name] = _static_value(params[name], raw.value)
@@ -75,7 +75,7 @@ def _static_value(param: n.ModuleParam, value: object) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError_(f"--init {param.name}: expected {param.type.dtype}, got {json.dumps(value)}")
+        raise BadValue(f"--init {param.name}: expected {param.type.dtype}, got {json.dumps(value)}")
     return value
 
 
@@ -88,14 +88,14 @@ def method_tensors(method: n.Method, values: dict[str, RawValue]) -> list:
     inputs = {i.name: i for i in method.inputs}
     unknown = sorted(set(values) - set(inputs))
     if unknown:
-        raise ValueError_(f"method {method.name} has no input {unknown[0]!r}; inputs: {', '.join(inputs) or 'none'}")
+        raise BadValue(f"method {method.name} has no input {unknown[0]!r}; inputs: {', '.join(inputs) or 'none'}")
     tensors = []
     for inp in method.inputs:
         if inp.name not in values:
-            raise ValueError_(f"method {method.name} needs --arg {inp.name}=VALUE")
+            raise BadValue(f"method {method.name} needs --arg {inp.name}=VALUE")
         dtype = getattr(tf, dtype_expr(inp.type.dtype).removeprefix("tf."))
         try:
             tensors.append(tf.constant(values[inp.name].value, dtype=dtype))
         except (TypeError, ValueError) as exc:
-            raise ValueError_(f"--arg {inp.name}: cannot make a {inp.type.dtype} tensor: {exc}") from None
+            raise BadValue(f"--arg {inp.name}: cannot make a {inp.type.dtype} tensor: {exc}") from None
     return tensors

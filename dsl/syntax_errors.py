@@ -32,8 +32,17 @@ def _describe_token(token: Token) -> str:
     return repr(str(token))
 
 
+_EXPRESSION_STARTS = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "NEG_OP"}
+_EXPRESSION_WORDS = {"'True'", "'False'", "'not'"}
+
+
 def _expected(names: set[str], terminals: dict[str, str]) -> str:
-    described = sorted({_TOKEN_NAMES.get(t, terminals.get(t, t.lower())) for t in names})
+    shown = {_TOKEN_NAMES.get(t, terminals.get(t, t.lower())) for t in names}
+    if {"NAME", "INT", "FLOAT", "STRING"} <= names:
+        # Everything that can start an expression, said once.
+        starts = {_TOKEN_NAMES.get(t, terminals.get(t, t.lower())) for t in names & _EXPRESSION_STARTS}
+        shown = (shown - starts - _EXPRESSION_WORDS) | {"an expression"}
+    described = sorted(shown)
     if len(described) > 8:
         described = described[:8] + ["..."]
     return ", ".join(described)
@@ -57,7 +66,14 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
         return error("E002", span, f"{char!r} is never closed", f"add the matching {_CLOSER[char]!r}")
     end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
-    message = f"unexpected {_describe_token(token)}; expected {_expected(set(exc.expected), terminals)}"
+    inside_brackets = _unclosed_bracket(text[:exc.pos_in_stream]) is not None
+    expected = set(exc.expected) - ({"_NL"} if inside_brackets else set())  # new lines are ignored there
+    message = f"unexpected {_describe_token(token)}; expected {_expected(expected, terminals)}"
+    if token.type in ("RPAR", "RSQB") and not inside_brackets:
+        closer = str(token)
+        opener = {")": "(", "]": "["}[closer]
+        return error("E001", span, f"unexpected {closer!r}: it closes no {opener!r}", "remove it, or add the "
+                     f"{opener!r} it should close")
     if "_NL" in exc.expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
         message = f"unexpected {_describe_token(token)} after a complete expression; expected the end of the line"
     if token.type == "_INDENT":

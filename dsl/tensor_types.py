@@ -82,7 +82,7 @@ def literal_type(value: object) -> TensorT:
 def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
     """(result dtype, problem): TF's rule that both sides of an op share one dtype, Python values adapt."""
     if a.dtype is None or b.dtype is None:
-        return (a.dtype if not a.weak else b.dtype) if not (a.weak and b.weak) else None, None
+        return None, None  # unknown: nothing to report, nothing to pass on
     if a.dtype == b.dtype:
         return a.dtype, None
     if a.weak and b.weak:
