@@ -1,58 +1,73 @@
 """Map an error raised inside generated code back to the `.tfm` line that caused it.
 
-Every generated statement ends with `# FILE:LINE`; the innermost traceback frame in a generated
-file (recognised by its TFM_SOURCE header) names the statement, and its comment names the line.
+The locations come from the line map each generated module carries (`compiler.linemap`). An error
+inside a library module (a `Dense` built with a bad size) is reported at the user's line that uses
+or builds it, with the library line after it.
 """
 
 from __future__ import annotations
 
-import linecache
 import re
-import traceback
 
-_LOCATION = re.compile(r"#\s*([^\s#:]+\.tfm):(\d+):(\d+)\s*$")
+from .linemap import Location, locations
 
 
 def tfm_location(exc: BaseException) -> str | None:
-    """`model.tfm:12:9` for the innermost generated statement in `exc`'s traceback, if any."""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        text = linecache.getline(frame.filename, frame.lineno)
-        match = _LOCATION.search(text)
-        if match and _is_generated(frame.filename):
-            return ":".join(match.groups())
-    return _location_in_message(str(exc))
+    """`model.tfm:12:9` for the innermost user statement in `exc`'s traceback, if any."""
+    where = _user_location(exc)
+    return str(where) if where is not None else None
 
 
-def _is_generated(filename: str) -> bool:
-    return "TFM_SOURCE" in "".join(linecache.getline(filename, n) for n in range(1, 14))
+def _user_location(exc: BaseException) -> Location | None:
+    found = locations(exc)
+    return next((w for w in found if not w.in_library), found[0] if found else None)
 
 
-def _location_in_message(message: str) -> str | None:
-    # Graph-time errors name the generated file and line in TensorFlow's own message.
-    for filename, line in re.findall(r'File "([^"]+\.py)", line (\d+)', message)[::-1]:
-        text = linecache.getline(filename, int(line))
-        match = _LOCATION.search(text)
-        if match and _is_generated(filename):
-            return ":".join(match.groups())
-    return None
+def describe_location(exc: BaseException) -> str | None:
+    """The user's location, followed by the library line when the error happened inside the library."""
+    found = locations(exc)
+    user = next((w for w in found if not w.in_library), None)
+    if user is None:
+        return str(found[0]) if found else None
+    inner = found[0]
+    return f"{user} (in {inner})" if inner.in_library else str(user)
 
 
 def map_tensorflow_error(exc: BaseException) -> str | None:
     """A one-paragraph message for a TensorFlow error from generated code, or None if it is not one."""
-    location = tfm_location(exc)
+    location = describe_location(exc)
     if location is None:
         return None
     message = getattr(exc, "message", None) or str(exc)
     return f"{location}: {type(exc).__name__}: {summarize(message) or type(exc).__name__}"
 
 
-_NOISE = ("Graph execution error:", "Detected at node", "File ", "[[", "Stack trace")
+_NOISE = ("Graph execution error:", "Detected at node", "File ", "[[", "Stack trace", "in user code:",
+          "Traceback", "^", "~")
 
 
 def summarize(message: str) -> str:
-    """The line of a TensorFlow error message that says what went wrong, without graph plumbing."""
-    for line in message.splitlines():
-        text = line.strip()
+    """The line of a TensorFlow error message that says what went wrong, without graph plumbing.
+
+    Trace-time errors read `in user code: File ... line ... <source line> TypeError: the reason`: the
+    reason is the last line that is neither a frame, nor the source line under a frame.
+    """
+    lines = [line.strip() for line in message.splitlines()]
+    if any(line.startswith("in user code:") for line in lines):
+        reasons = [line for index, line in enumerate(lines)
+                   if line and not line.startswith(_NOISE) and not _follows_frame(lines, index)]
+        if reasons:
+            return _clean(reasons[-1])
+    for text in lines:
         if text and not text.startswith(_NOISE):
-            return re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text)
+            return _clean(text)
     return ""
+
+
+def _follows_frame(lines: list[str], index: int) -> bool:
+    previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i]), "")
+    return previous.startswith("File ")
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text)

@@ -14,7 +14,7 @@ from conftest import EXAMPLES, run_python
 def test_load_returns_the_generated_module():
     module = compiler.load(EXAMPLES / "demo_module.tfm")
     assert module.__all__ == ["DemoModule"]
-    assert module.TFM_SOURCE == "demo_module.tfm"
+    assert module._TFM_SOURCE == "demo_module.tfm"
     assert module.__file__.endswith(".py")
     demo = module.DemoModule(init_value=2.0)
     assert float(demo.addprint(1.0)) == 3.0

@@ -44,9 +44,11 @@ def test_generated_code_imports_only_tensorflow(source):
 
 @pytest.mark.parametrize("source", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_every_statement_maps_to_a_tfm_line(source):
-    """Each statement tfm generates from the source names its .tfm line on its first line."""
+    """Each statement tfm generates from the source is in the line map, and its comment says so."""
     python = compile_file(source).python
     lines = python.splitlines()
+    namespace: dict = {}
+    exec(compile(_line_map_text(python), "<line map>", "exec"), namespace)
     tree = ast.parse(python)
     checked = 0
     for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
@@ -56,9 +58,15 @@ def test_every_statement_maps_to_a_tfm_line(source):
             for statement in _statements(function.body):
                 if _is_scaffolding(statement):
                     continue
-                assert f"# {source.name}:" in lines[statement.lineno - 1], lines[statement.lineno - 1]
+                index, line, column = namespace["_TFM_LINE_MAP"][statement.lineno]
+                assert namespace["_TFM_SOURCES"][index] == source.name
+                assert lines[statement.lineno - 1].endswith(f"# {source.name}:{line}:{column}")
                 checked += 1
     assert checked
+
+
+def _line_map_text(python: str) -> str:
+    return python[python.index("_TFM_SOURCES = "):]
 
 
 def _statements(body):
@@ -75,10 +83,10 @@ def _modules(source):
 
 
 def _is_scaffolding(statement: ast.stmt) -> bool:
-    """Docstrings, super().__init__ and the name-scope block hold no statement of the source."""
+    """Docstrings, tf.Module.__init__ and the name-scope block hold no statement of the source."""
     text = ast.unparse(statement)
     return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)) or \
-        text.startswith(("super().__init__", "with self.name_scope"))
+        text.startswith(("tf.Module.__init__", "with self.name_scope"))
 
 
 def test_header_names_source_and_hash():

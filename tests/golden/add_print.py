@@ -5,17 +5,20 @@
 
 import tensorflow as tf
 
-__all__ = ["AddPrint"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'add_print.tfm'
-TFM_SOURCE_SHA256 = '3bf0f7683fe9e5359f235e2813692d5e4b14373f61e22df7f79fbb1a3c5cd822'
+__all__ = ['AddPrint']
+
+_TFM_SOURCE = 'add_print.tfm'
+_TFM_SOURCE_SHA256 = '3bf0f7683fe9e5359f235e2813692d5e4b14373f61e22df7f79fbb1a3c5cd822'
 
 
 class AddPrint(tf.Module):
     """Compiled from add_print.tfm:2."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:3:5
@@ -26,3 +29,10 @@ class AddPrint(tf.Module):
         self.x.assign_add(a)  # add_print.tfm:6:9
         tf.print(self.x)  # add_print.tfm:7:9
         return self.x  # add_print.tfm:8:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('add_print.tfm',)
+_TFM_LINE_MAP = {
+    24: (0, 3, 5), 29: (0, 6, 9), 30: (0, 7, 9), 31: (0, 8, 9),
+}

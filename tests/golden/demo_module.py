@@ -5,17 +5,20 @@
 
 import tensorflow as tf
 
-__all__ = ["DemoModule"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'demo_module.tfm'
-TFM_SOURCE_SHA256 = '9540cefa10c0d2c2e3da086a7cd2bf54678c1287fb35d0472f2d42f93db36c1b'
+__all__ = ['DemoModule']
+
+_TFM_SOURCE = 'demo_module.tfm'
+_TFM_SOURCE_SHA256 = '9540cefa10c0d2c2e3da086a7cd2bf54678c1287fb35d0472f2d42f93db36c1b'
 
 
 class DemoModule(tf.Module):
     """Compiled from demo_module.tfm:2."""
 
     def __init__(self, init_value=0.0, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(init_value, dtype=tf.float32, trainable=True, name='x')  # demo_module.tfm:3:5
@@ -26,3 +29,10 @@ class DemoModule(tf.Module):
         self.x.assign_add(a)  # demo_module.tfm:6:9
         tf.print(self.x)  # demo_module.tfm:7:9
         return self.x  # demo_module.tfm:8:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('demo_module.tfm',)
+_TFM_LINE_MAP = {
+    24: (0, 3, 5), 29: (0, 6, 9), 30: (0, 7, 9), 31: (0, 8, 9),
+}

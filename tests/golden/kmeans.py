@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["KMeans"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'kmeans.tfm'
-TFM_SOURCE_SHA256 = '326f8ee5691fe0cf000d70e102c384472190c6c833126798dca012544da64d76'
+__all__ = ['KMeans']
+
+_TFM_SOURCE = 'kmeans.tfm'
+_TFM_SOURCE_SHA256 = '326f8ee5691fe0cf000d70e102c384472190c6c833126798dca012544da64d76'
 
 
 def _seed_pair(seed):
@@ -27,7 +30,7 @@ class KMeans(tf.Module):
     """Compiled from kmeans.tfm:3."""
 
     def __init__(self, k=3, dims=2, seed=7, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.k = k  # kmeans.tfm:3:15
         self.dims = dims  # kmeans.tfm:3:27
         self.seed = seed  # kmeans.tfm:3:42
@@ -54,3 +57,12 @@ class KMeans(tf.Module):
         self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
         nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
         return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('kmeans.tfm',)
+_TFM_LINE_MAP = {
+    34: (0, 3, 15), 35: (0, 3, 27), 36: (0, 3, 42), 39: (0, 4, 5), 41: (0, 6, 5), 42: (0, 11, 5),
+    46: (0, 7, 9), 47: (0, 8, 9), 48: (0, 9, 9), 52: (0, 13, 9), 53: (0, 14, 9), 54: (0, 15, 9),
+    55: (0, 16, 9), 56: (0, 17, 9), 57: (0, 18, 9), 58: (0, 19, 9), 59: (0, 20, 9),
+}

@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["LinearRegression"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'linear_regression.tfm'
-TFM_SOURCE_SHA256 = 'ad51fb1c99493e83508979b7dd399ea42f164e1017a4d022ff33a6db610590f4'
+__all__ = ['LinearRegression']
+
+_TFM_SOURCE = 'linear_regression.tfm'
+_TFM_SOURCE_SHA256 = 'ad51fb1c99493e83508979b7dd399ea42f164e1017a4d022ff33a6db610590f4'
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -48,7 +51,7 @@ class Adam(tf.Module):
     """Adam, with the update rule of tf.keras.optimizers.Adam; slots are made at construction."""
 
     def __init__(self, var_list, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -63,7 +66,7 @@ class Adam(tf.Module):
         grads = tape.gradient(loss, var_list)
         self.iterations.assign_add(1)
         step = tf.cast(self.iterations, tf.float32)
-        for index, (grad, var) in enumerate(zip(grads, var_list)):
+        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
             if grad is None:
                 continue
             dtype = var.dtype
@@ -81,7 +84,7 @@ class LinearRegression(tf.Module):
     """Compiled from linear_regression.tfm:2."""
 
     def __init__(self, features=3, learning_rate=0.1, seed=0, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.features = features  # linear_regression.tfm:2:25
         self.learning_rate = learning_rate  # linear_regression.tfm:2:44
         self.seed = seed  # linear_regression.tfm:2:72
@@ -109,3 +112,12 @@ class LinearRegression(tf.Module):
             loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
         self.optimizer.minimize(loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
         return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('linear_regression.tfm',)
+_TFM_LINE_MAP = {
+    88: (0, 2, 25), 89: (0, 2, 44), 90: (0, 2, 72), 93: (0, 3, 5), 94: (0, 4, 5), 95: (0, 5, 5),
+    97: (0, 7, 5), 98: (0, 11, 5), 105: (0, 9, 9), 109: (0, 11, 47), 110: (0, 12, 9), 111: (0, 13, 13),
+    112: (0, 14, 13), 113: (0, 15, 9), 114: (0, 16, 9),
+}

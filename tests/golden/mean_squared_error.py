@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["MeanSquaredError"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'mean_squared_error.tfm'
-TFM_SOURCE_SHA256 = 'd6397004c64dfabafc022d6bf3c73ed50e67643efc30e89e36c7adc8b902f776'
+__all__ = ['MeanSquaredError']
+
+_TFM_SOURCE = 'mean_squared_error.tfm'
+_TFM_SOURCE_SHA256 = 'd6397004c64dfabafc022d6bf3c73ed50e67643efc30e89e36c7adc8b902f776'
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -22,7 +25,7 @@ class MeanSquaredError(tf.Module):
     """Compiled from mean_squared_error.tfm:2."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
 
     @tf.function(input_signature=[
         tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
@@ -33,3 +36,10 @@ class MeanSquaredError(tf.Module):
         y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
         y_pred = _same_dim(y_true, 1, y_pred, 1, 'inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
         return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('mean_squared_error.tfm',)
+_TFM_LINE_MAP = {
+    36: (0, 3, 44), 37: (0, 3, 47), 38: (0, 4, 9),
+}

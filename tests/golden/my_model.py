@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["MyModel"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'my_model.tfm'
-TFM_SOURCE_SHA256 = 'fffd49b7d0db32a81f0c5c470957280e2268cdcada2bc030c2155e3c30abe5c4'
+__all__ = ['MyModel']
+
+_TFM_SOURCE = 'my_model.tfm'
+_TFM_SOURCE_SHA256 = 'fffd49b7d0db32a81f0c5c470957280e2268cdcada2bc030c2155e3c30abe5c4'
 
 
 _ACTIVATIONS = {
@@ -29,7 +32,7 @@ _ACTIVATIONS = {
 def _activate(x, name):
     """Apply the activation called `name` (a constructor parameter, so chosen at trace time)."""
     if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
+        raise _ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
     return _ACTIVATIONS[name](x)
 
 
@@ -66,9 +69,9 @@ def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
 
 
 def _fans(shape):
-    if len(shape) == 0:
+    if _len(shape) == 0:
         return 1, 1
-    if len(shape) == 1:
+    if _len(shape) == 1:
         return shape[0], shape[0]
     receptive = 1
     for size in shape[:-2]:
@@ -90,7 +93,7 @@ class SGD(tf.Module):
     """
 
     def __init__(self, var_list, learning_rate=0.01, momentum=0.0, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.learning_rate = learning_rate
         self.momentum = momentum
         with self.name_scope:
@@ -101,7 +104,7 @@ class SGD(tf.Module):
     def minimize(self, loss, tape, var_list):
         """Apply one step down the gradient of `loss` (recorded on `tape`) to `var_list`."""
         grads = tape.gradient(loss, var_list)
-        for index, (grad, var) in enumerate(zip(grads, var_list)):
+        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
             if grad is None:
                 continue
             if self.momentum:
@@ -114,31 +117,31 @@ class SGD(tf.Module):
 
 
 class Dense(tf.Module):
-    """Compiled from layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:7."""
 
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
-        super().__init__(name=name)
-        self.in_dim = in_dim  # layers.tfm:7:14
-        self.out_dim = out_dim  # layers.tfm:7:27
-        self.activation = activation  # layers.tfm:7:41
-        self.seed = seed  # layers.tfm:7:69
+        tf.Module.__init__(self, name=name)
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
+        self.activation = activation  # <tfm library>/layers.tfm:7:41
+        self.seed = seed  # <tfm library>/layers.tfm:7:69
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
         # Signatures sized by constructor parameters are bound per instance.
-        self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # layers.tfm:11:5
+        self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
 
     def _call_impl(self, x):
-        """layers.tfm:11. Returns output_0: f32[N, out_dim]."""
-        return _activate(x @ self.kernel + self.bias, self.activation)  # layers.tfm:12:9
+        """<tfm library>/layers.tfm:11. Returns output_0: f32[N, out_dim]."""
+        return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
 
 
 class MyModel(tf.Module):
     """Compiled from my_model.tfm:5."""
 
     def __init__(self, num_classes=10, learning_rate=0.001, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.num_classes = num_classes  # my_model.tfm:5:16
         self.learning_rate = learning_rate  # my_model.tfm:5:39
         # Variables and submodules are made here, under the module's name scope, never in a method.
@@ -166,3 +169,13 @@ class MyModel(tf.Module):
             loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
         self.optimizer.minimize(loss, tape, self.trainable_variables)  # my_model.tfm:19:9
         return loss  # my_model.tfm:20:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
+_TFM_LINE_MAP = {
+    124: (0, 7, 14), 125: (0, 7, 27), 126: (0, 7, 41), 127: (0, 7, 69), 130: (0, 8, 5), 131: (0, 9, 5),
+    133: (0, 11, 5), 137: (0, 12, 9), 145: (1, 5, 16), 146: (1, 5, 39), 149: (1, 6, 5), 150: (1, 7, 5),
+    151: (1, 8, 5), 153: (1, 15, 5), 161: (1, 12, 9), 162: (1, 13, 9), 166: (1, 15, 41), 167: (1, 16, 9),
+    168: (1, 17, 13), 169: (1, 18, 13), 170: (1, 19, 9), 171: (1, 20, 9),
+}

@@ -5,17 +5,20 @@
 
 import tensorflow as tf
 
-__all__ = ["MyAdd"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'myadd.tfm'
-TFM_SOURCE_SHA256 = 'd8ff18447a078ddcc1978c1ad0b2650578f8081264a412e8c74c1b3b80e46bd9'
+__all__ = ['MyAdd']
+
+_TFM_SOURCE = 'myadd.tfm'
+_TFM_SOURCE_SHA256 = 'd8ff18447a078ddcc1978c1ad0b2650578f8081264a412e8c74c1b3b80e46bd9'
 
 
 class MyAdd(tf.Module):
     """Compiled from myadd.tfm:3."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
 
     @tf.function(input_signature=[
         tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
@@ -36,3 +39,10 @@ class MyAdd(tf.Module):
         for i in tf.range(3):  # myadd.tfm:10:9
             tf.print(i)  # myadd.tfm:11:13
         return a + b  # myadd.tfm:12:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('myadd.tfm',)
+_TFM_LINE_MAP = {
+    29: (0, 5, 9), 30: (0, 6, 13), 31: (0, 7, 9), 39: (0, 10, 9), 40: (0, 11, 13), 41: (0, 12, 9),
+}

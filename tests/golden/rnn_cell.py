@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["SimpleRNN"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'rnn_cell.tfm'
-TFM_SOURCE_SHA256 = '383f7b53c2c35b9b4b94c46aa9f09a1b339c1b5a2e460a5cab39396f9a7a8e5c'
+__all__ = ['SimpleRNN']
+
+_TFM_SOURCE = 'rnn_cell.tfm'
+_TFM_SOURCE_SHA256 = '383f7b53c2c35b9b4b94c46aa9f09a1b339c1b5a2e460a5cab39396f9a7a8e5c'
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -35,9 +38,9 @@ def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
 
 
 def _fans(shape):
-    if len(shape) == 0:
+    if _len(shape) == 0:
         return 1, 1
-    if len(shape) == 1:
+    if _len(shape) == 1:
         return shape[0], shape[0]
     receptive = 1
     for size in shape[:-2]:
@@ -55,7 +58,7 @@ class SimpleRNN(tf.Module):
     """Compiled from rnn_cell.tfm:2."""
 
     def __init__(self, input_dim=4, units=8, seed=1, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.input_dim = input_dim  # rnn_cell.tfm:2:18
         self.units = units  # rnn_cell.tfm:2:38
         self.seed = seed  # rnn_cell.tfm:2:54
@@ -84,3 +87,12 @@ class SimpleRNN(tf.Module):
             h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
             states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
         return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('rnn_cell.tfm',)
+_TFM_LINE_MAP = {
+    62: (0, 2, 18), 63: (0, 2, 38), 64: (0, 2, 54), 67: (0, 3, 5), 68: (0, 4, 5), 69: (0, 5, 5),
+    71: (0, 7, 5), 75: (0, 10, 5), 79: (0, 7, 42), 80: (0, 8, 9), 84: (0, 12, 9), 85: (0, 13, 9),
+    86: (0, 14, 9), 87: (0, 15, 13), 88: (0, 16, 13), 89: (0, 17, 9),
+}

@@ -5,10 +5,13 @@
 
 import tensorflow as tf
 
-__all__ = ["SparseCategoricalAccuracy"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'sparse_categorical_accuracy.tfm'
-TFM_SOURCE_SHA256 = '75c7b795b8bb3dbd65c1afd8247160c36ef4d085f6b243a6f9251ded64bf1398'
+__all__ = ['SparseCategoricalAccuracy']
+
+_TFM_SOURCE = 'sparse_categorical_accuracy.tfm'
+_TFM_SOURCE_SHA256 = '75c7b795b8bb3dbd65c1afd8247160c36ef4d085f6b243a6f9251ded64bf1398'
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -26,7 +29,7 @@ class SparseCategoricalAccuracy(tf.Module):
     """Compiled from sparse_categorical_accuracy.tfm:2."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
@@ -54,3 +57,11 @@ class SparseCategoricalAccuracy(tf.Module):
         """sparse_categorical_accuracy.tfm:15. Returns nothing."""
         self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
         self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
+_TFM_LINE_MAP = {
+    35: (0, 3, 5), 36: (0, 4, 5), 44: (0, 6, 49), 45: (0, 7, 9), 46: (0, 8, 9), 47: (0, 9, 9),
+    48: (0, 10, 9), 53: (0, 13, 9), 58: (0, 16, 9), 59: (0, 17, 9),
+}

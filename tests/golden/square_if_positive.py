@@ -5,17 +5,20 @@
 
 import tensorflow as tf
 
-__all__ = ["SquareIfPositive"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'square_if_positive.tfm'
-TFM_SOURCE_SHA256 = '3c7dab5be928ffe497c45880474fb21903693c90f5c3b7463aeaff913af8314e'
+__all__ = ['SquareIfPositive']
+
+_TFM_SOURCE = 'square_if_positive.tfm'
+_TFM_SOURCE_SHA256 = '3c7dab5be928ffe497c45880474fb21903693c90f5c3b7463aeaff913af8314e'
 
 
 class SquareIfPositive(tf.Module):
     """Compiled from square_if_positive.tfm:2."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])
     def square_if_positive(self, x):
@@ -25,3 +28,10 @@ class SquareIfPositive(tf.Module):
         else:
             x2 = tf.constant(0.0)  # square_if_positive.tfm:7:13
         return x2  # square_if_positive.tfm:8:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('square_if_positive.tfm',)
+_TFM_LINE_MAP = {
+    26: (0, 4, 9), 27: (0, 5, 13), 29: (0, 7, 13), 30: (0, 8, 9),
+}

@@ -5,17 +5,20 @@
 
 import tensorflow as tf
 
-__all__ = ["Squares"]
+# The Python builtins generated code uses, bound before any module class could shadow them.
+_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
 
-TFM_SOURCE = 'tensor_array.tfm'
-TFM_SOURCE_SHA256 = 'f37a73ac70a853c30b11ef078817a0ef37e411bc42c3d4e72a7817026d78dba6'
+__all__ = ['Squares']
+
+_TFM_SOURCE = 'tensor_array.tfm'
+_TFM_SOURCE_SHA256 = 'f37a73ac70a853c30b11ef078817a0ef37e411bc42c3d4e72a7817026d78dba6'
 
 
 class Squares(tf.Module):
     """Compiled from tensor_array.tfm:3."""
 
     def __init__(self, *, name=None):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.int32, name='n')])
     def squares(self, n):
@@ -34,3 +37,11 @@ class Squares(tf.Module):
             total = total + x[i]  # tensor_array.tfm:14:13
             sums = sums.write(sums.size(), total)  # tensor_array.tfm:15:13
         return sums.stack()  # tensor_array.tfm:16:9
+
+
+# Where each generated line came from: line -> (source, .tfm line, column).
+_TFM_SOURCES = ('tensor_array.tfm',)
+_TFM_LINE_MAP = {
+    26: (0, 5, 9), 27: (0, 6, 9), 28: (0, 7, 13), 29: (0, 8, 9), 34: (0, 11, 9), 35: (0, 12, 9),
+    36: (0, 13, 9), 37: (0, 14, 13), 38: (0, 15, 13), 39: (0, 16, 9),
+}
