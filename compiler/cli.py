@@ -148,7 +148,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_compile(args) -> int:
-    from .loader import write_atomic
+    from .files import write_atomic
     from .pipeline import compile_text
 
     compiled = compile_text(_read(args.file), args.file)
@@ -156,9 +156,34 @@ def _cmd_compile(args) -> int:
         sys.stdout.write(compiled.python)
         return EXIT_OK
     target = Path(args.output) if args.output else Path(args.file).with_suffix(".py")
-    write_atomic(target, compiled.python)
+    _check_compile_target(Path(args.file), target)
+    try:
+        write_atomic(target, compiled.python)
+    except OSError as exc:
+        raise _InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     print(f"wrote {target}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_compile_target(source: Path, target: Path) -> None:
+    """Never overwrite the source, nor a file tfm did not write (a hand-written `model.py`)."""
+    from .files import same_file
+    from .loader import GENERATED_HEADER
+
+    if same_file(source, target) or Path(os.path.realpath(source)) == Path(os.path.realpath(target)):
+        raise _InputError(f"{target} is the source file itself; choose another output with -o")
+    if target.suffix == ".tfm":
+        raise _InputError(f"{target}: the output is Python; give it a .py name")
+    if target.is_file() and not _starts_with(target, GENERATED_HEADER):
+        raise _InputError(f"{target} exists and was not written by tfm; remove it or choose another output")
+
+
+def _starts_with(path: Path, prefix: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(prefix)) == prefix.encode()
+    except OSError:
+        return False
 
 
 def _quiet_tensorflow() -> None:

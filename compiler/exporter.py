@@ -282,7 +282,7 @@ def _write_tflite(tf, saved_model_dir: Path, expected: list[SignatureContract], 
         model = converter.convert()
     except Exception as exc:  # the converter raises many types; report the first line
         raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
-    from .loader import write_atomic_bytes
+    from .files import write_atomic_bytes
 
     write_atomic_bytes(target, model)
     return target

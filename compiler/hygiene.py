@@ -64,8 +64,9 @@ def comment(text: str) -> str:
 
 
 def docstring(text: str) -> str:
-    """A docstring literal: triple-quoted when `text` is plain, else a fully escaped literal."""
+    """A docstring literal showing `text` as `display` does (so it holds no surrogate or control
+    character at run time): triple-quoted when that is plain, else a fully escaped literal."""
     shown = display(text)
-    if shown == text and '"' not in text:
-        return f'"""{text}"""'
-    return literal(text)
+    if '"' not in shown and "\\" not in shown:
+        return f'"""{shown}"""'
+    return literal(shown)

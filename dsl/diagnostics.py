@@ -112,33 +112,49 @@ def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagn
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:
-    """`file:line:col: error[E012]: message`, the source line, a caret under the span, the hint."""
-    blocks = [_render_one(d, sources.get(d.span.file)) for d in diagnostics]
-    return "\n".join(blocks)
+    """`file:line:col: error[E012]: message`, the source line, a caret under the span, the hint.
+
+    Each source is split into lines once, however many diagnostics point into it.
+    """
+    split: dict[str, list[str] | None] = {}
+
+    def lines_of(file: str) -> list[str] | None:
+        if file not in split:
+            source = sources.get(file)
+            split[file] = source.split("\n") if source is not None else None
+        return split[file]
+
+    return "\n".join(_render_one(d, lines_of(d.span.file)) for d in diagnostics)
 
 
-def _render_one(d: Diagnostic, source: str | None) -> str:
-    lines = [f"{d.span}: {d.severity}[{d.code}]: {d.message}"]
-    source_line = _source_line(source, d.span.line)
+def _render_one(d: Diagnostic, source_lines: list[str] | None) -> str:
+    lines = [f"{printable(str(d.span))}: {d.severity}[{d.code}]: {printable(d.message)}"]
+    source_line = _source_line(source_lines, d.span.line)
     if source_line is not None:
         start = max(d.span.column - 1, 0)
         end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source_line)
-        width = max(end - start, 1)
+        width = max(min(end, len(source_line) + 1) - start, 1)
         gutter = f"{d.span.line:>4} | "
         lines.append(gutter + source_line)
         lines.append(" " * len(gutter) + _caret_prefix(source_line, start) + "^" * width)
     if d.hint:
-        lines.append(f"  hint: {d.hint}")
+        lines.append(f"  hint: {printable(d.hint)}")
     return "\n".join(lines)
 
 
-def _source_line(source: str | None, line: int) -> str | None:
-    if source is None or line < 1:
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: control, bidi and undecodable characters as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _source_line(source_lines: list[str] | None, line: int) -> str | None:
+    if source_lines is None or not 1 <= line <= len(source_lines):
         return None
-    all_lines = source.splitlines()
-    if line > len(all_lines):
-        return None
-    return all_lines[line - 1].expandtabs(1)[:300]
+    shown = source_lines[line - 1].rstrip("\r").expandtabs(1)[:300]
+    # One character for one: the caret line below stays aligned.
+    return shown if shown.isprintable() else "".join(c if c.isprintable() else "\ufffd" for c in shown)
 
 
 def _caret_prefix(source_line: str, start: int) -> str:
@@ -146,4 +162,10 @@ def _caret_prefix(source_line: str, start: int) -> str:
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.model_dump() for d in diagnostics], indent=2, ensure_ascii=False)
+    data = [d.model_dump() for d in diagnostics]
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not valid UTF-8: escape it rather than fail
+        text = json.dumps(data, indent=2, ensure_ascii=True)
+    return text

@@ -15,11 +15,18 @@ from conftest import ROOT
 from dsl.ops import INITIALIZERS, OPS
 
 _counter = iter(range(10**6))
+_SOURCES: Path | None = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sources(tmp_path_factory):
+    global _SOURCES
+    _SOURCES = tmp_path_factory.mktemp("language")
 
 
 def build(source: str, module: str | None = None, **init):
     """Compile `source` (a .tfm text), import it, and build its first (or named) module."""
-    path = Path(compiler.loader.cache_dir()) / f"lang_{next(_counter)}.tfm"
+    path = _SOURCES / f"lang_{next(_counter)}.tfm"
     path.write_text(source)
     generated = compiler.load(path)
     name = module or generated.__all__[0]
