@@ -17,15 +17,25 @@ import jinja2
 from dsl import nodes as n
 from dsl.analysis import Analysis, CallInfo, outputs_of, walk
 from dsl.diagnostics import locate_bugs
-from dsl.ops import DTYPES, static_python_type
+from dsl.ops import DTYPES, OPS, static_python_type
 
 from . import hygiene
 from .hygiene import identifier as ident
 from .linemap import LineMap, source_label
 
-__all__ = ["generate", "GENERATOR_VERSION"]
+__all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
 
 GENERATOR_VERSION = "0.1.0"
+
+# The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
+# other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
+SCAFFOLD_TF_PATHS = frozenset({"tf.Module", "tf.Module.__init__", "tf.function", "tf.TensorSpec", "tf.Variable",
+                               "tf.newaxis"})
+
+
+def _lowering(op: str) -> str:
+    """The TensorFlow callable the registry lowers `op` to: operators and statements use it too."""
+    return OPS[op].lowering
 
 # Helpers that other helpers call: emitted together.
 _HELPER_DEPS = {
@@ -173,7 +183,7 @@ class _ClassEmitter:
         used = any(ref.decl is param for node, ref in self.analysis.refs.items() if isinstance(node, n.Name))
         if not used or not self._read_in_method(param):
             return None
-        return f"self.{name} = tf.constant({name}, dtype={dtype_expr(param.type.dtype)}){self.loc(param)}"
+        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype_expr(param.type.dtype)}){self.loc(param)}"
 
     def _read_in_method(self, param: n.ModuleParam) -> bool:
         return any(isinstance(node, n.Name) and self.analysis.refs.get(node) is not None
@@ -339,11 +349,11 @@ class _ExprEmitter:
 
     def emit_UnaryOp(self, node: n.UnaryOp) -> str:
         if node.op == "not":
-            return f"tf.math.logical_not({self.expr(node.operand)})"
+            return f"{_lowering('logical_not')}({self.expr(node.operand)})"
         return f"{node.op}{self._paren(node.operand, _PRECEDENCE['unary'], strict=False)}"
 
     def emit_BoolOp(self, node: n.BoolOp) -> str:
-        fn = "tf.math.logical_and" if node.op == "and" else "tf.math.logical_or"
+        fn = _lowering("logical_and") if node.op == "and" else _lowering("logical_or")
         result = self.expr(node.values[0])
         for value in node.values[1:]:
             result = f"{fn}({result}, {self.expr(value)})"
@@ -480,20 +490,20 @@ class _BodyEmitter:
         text = self.x.expr(node)
         if not _is_static(self.cls.analysis, node):
             if isinstance(node, n.ListLit):
-                return f"tf.stack({text})"
+                return f"{_lowering('stack')}({text})"
             return text
-        return f"tf.constant({text})"
+        return f"{_lowering('constant')}({text})"
 
     def stmt_Assign(self, stmt: n.Assign) -> None:
         if isinstance(stmt.declared, n.ListType):
             element = stmt.declared.element
             dims = ", ".join(self.x.dim(d) if d.kind == "fixed" else "None" for d in element.shape or ())
-            self.line(f"{ident(stmt.target)} = tf.TensorArray({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
+            self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
             return
         value = self.value(stmt.value)
         if stmt.declared is not None:
-            value = f"tf.cast({value}, {dtype_expr(stmt.declared.dtype)})" if _is_static(
+            value = f"{_lowering('cast')}({value}, {dtype_expr(stmt.declared.dtype)})" if _is_static(
                 self.cls.analysis, stmt.value) else value
         self.line(f"{ident(stmt.target)} = {value}", stmt)
 
@@ -543,7 +553,7 @@ class _BodyEmitter:
     def stmt_For(self, stmt: n.For) -> None:
         call = stmt.iter
         args = self.x._args(call)
-        loop = f"_range({args})" if stmt.static else f"tf.range({args})"
+        loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
         self.line(f"for {ident(stmt.target)} in {loop}:", stmt)
         self.block(stmt.body)
 

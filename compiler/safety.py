@@ -1,88 +1,244 @@
-"""A last check on generated code: parse it back and allow only what the generator may emit.
+"""The last lock on generated code: parse it back and allow only what the generator can emit.
 
-An allowlist: top-level statements are imports, assignments, functions, classes and docstrings; the
-only import is tensorflow; every name read is defined in the module or one of a few builtins.
+A true allowlist, derived from what tfm itself writes:
+- syntax: only the statement and expression kinds in `_NODES`; printable ASCII only;
+- imports: `import tensorflow as tf`, nothing else;
+- `tf.` paths: an op's lowering from the registry, a dtype, a runtime helper's, or the class skeleton's
+  (`codegen.SCAFFOLD_TF_PATHS`); nothing else, however it is spelled;
+- names read: a function's own locals and parameters, or a module-level definition; Python builtins
+  only in the one statement that binds them to `_` names, before any class or function;
+- attributes: `self.NAME` for a name the class defines, then only methods of values (the registry's
+  value methods, the helpers', the generated classes'); no `_` attribute outside the module's own
+  names and no double-underscore name anywhere, except `tf.Module.__init__`, `__init__` and `__all__`.
 
-Names and literals are validated before they reach the generator; this pass is the second lock, so
-a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile `.tfm` into
-Python that imports, opens files or calls back into arbitrary code.
+Names and literals are escaped before they reach the generator (`compiler.hygiene`); this pass is the
+second lock, so a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile
+`.tfm` into Python that reaches files, processes or arbitrary callables.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 
 from dsl.diagnostics import InternalError, error
 from dsl.nodes import Span
+from dsl.ops import DTYPES, INITIALIZERS, OPS, VALUE_METHODS
 
-_ALLOWED_IMPORTS = {"tensorflow"}
-_FORBIDDEN_NAMES = {"eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr",
-                    "globals", "locals", "vars", "input", "breakpoint", "exit", "quit"}
-_FORBIDDEN_ATTRS = {"py_function", "numpy_function", "write_file", "gfile", "io", "system", "popen",
-                    "__class__", "__subclasses__", "__globals__", "__builtins__", "__code__", "__dict__"}
-
-
-# The only Python builtins generated code and its runtime helpers read. Anything else must be
-# defined in the generated module itself (its classes, helpers, parameters and locals) or is an error.
-_ALLOWED_BUILTINS = {"super", "range", "zip", "enumerate", "len", "ValueError"}
+_NODES = frozenset({
+    ast.Module, ast.Import, ast.alias, ast.Assign, ast.AugAssign, ast.FunctionDef, ast.ClassDef, ast.arguments,
+    ast.arg, ast.Expr, ast.Constant, ast.Name, ast.Attribute, ast.Call, ast.keyword, ast.Subscript, ast.Slice,
+    ast.Tuple, ast.List, ast.Dict, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.If, ast.For, ast.While,
+    ast.Break, ast.Continue, ast.Pass, ast.Return, ast.With, ast.withitem, ast.Raise, ast.JoinedStr,
+    ast.FormattedValue, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
+    ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+})
 _TOP_LEVEL = (ast.Import, ast.Assign, ast.FunctionDef, ast.ClassDef, ast.Expr)
+_BUILTINS = frozenset({"range", "len", "zip", "enumerate", "ValueError"})
+_MODULE_API = frozenset({"name_scope", "trainable_variables", "variables"})
+_DUNDERS = frozenset({"__init__", "__all__"})
+
+
+class _Unsafe(Exception):
+    def __init__(self, node: ast.AST, message: str):
+        super().__init__(f"generated code {message} (generated line {getattr(node, 'lineno', '?')})")
 
 
 def verify_generated(python: str, file: str) -> None:
-    """Raise TfmError (E099, an internal error) if generated code steps outside what tfm emits."""
+    """Raise InternalError (E099) if generated code steps outside what tfm emits."""
     try:
-        tree = ast.parse(python)
-    except SyntaxError as exc:
-        _fail(file, f"generated code does not parse: {exc.msg} (generated line {exc.lineno})")
-    for statement in tree.body:
+        if not python.isascii():
+            raise _Unsafe(ast.Module(), "is not ASCII")
+        try:
+            tree = ast.parse(python)
+        except SyntaxError as exc:
+            raise _Unsafe(exc, f"does not parse: {exc.msg}") from None
+        _Checker(tree).run()
+    except _Unsafe as exc:
+        span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
+        raise InternalError([error("E099", span, str(exc), "this is a bug in tfm; please report it with the source")])
+
+
+@functools.cache
+def allowed_tf_paths() -> frozenset[str]:
+    """Every `tf.` path tfm can emit: registry lowerings, dtypes, the skeleton's, the helpers'."""
+    from .codegen import SCAFFOLD_TF_PATHS
+
+    paths = {op.lowering for op in (*OPS.values(), *INITIALIZERS.values()) if op.lowering.startswith("tf.")}
+    return frozenset(paths | set(DTYPES.values()) | SCAFFOLD_TF_PATHS | _helper_attributes()[0])
+
+
+@functools.cache
+def allowed_value_attributes() -> frozenset[str]:
+    """Attributes read on values (a variable, a TensorArray, a tape, a result): the registry's value
+    methods and what the runtime helpers call."""
+    methods = {name for table in VALUE_METHODS.values() for name in table}
+    return frozenset(methods | _helper_attributes()[1])
+
+
+@functools.cache
+def _helper_attributes() -> tuple[frozenset[str], frozenset[str]]:
+    """(tf paths, other attribute names) used by the runtime helpers, read from their template."""
+    from .codegen import _ENV
+
+    class _Everything:
+        def __contains__(self, item):
+            return True
+
+    tree = ast.parse(_ENV.get_template("runtime.py.j2").render(helpers=_Everything(), builtins=_Everything()))
+    paths, names = set(), set()
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            dotted = _dotted(node)
+            if dotted and dotted.startswith("tf."):
+                paths.add(dotted)
+            elif dotted is None or not dotted.startswith("self."):
+                names |= set(_chain(node))
+    return frozenset(paths), frozenset(names)
+
+
+def _chain(node: ast.AST) -> list[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return parts[::-1]
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Checker:
+    def __init__(self, tree: ast.Module):
+        self.tree = tree
+        self.globals = _module_names(tree)
+        self.class_methods = {f.name for c in tree.body if isinstance(c, ast.ClassDef)
+                              for f in c.body if isinstance(f, ast.FunctionDef)}
+
+    def run(self) -> None:
+        for node in ast.walk(self.tree):
+            if type(node) not in _NODES:
+                raise _Unsafe(node, f"contains `{type(node).__name__}`")
+        seen_definition = False
+        for statement in self.tree.body:
+            self._top_level(statement, seen_definition)
+            seen_definition = seen_definition or isinstance(statement, (ast.FunctionDef, ast.ClassDef))
+
+    def _top_level(self, statement: ast.stmt, after_definitions: bool) -> None:
         if not isinstance(statement, _TOP_LEVEL):
-            _fail(file, f"generated code has a top-level {type(statement).__name__} "
-                        f"(generated line {statement.lineno})")
-    defined = _defined_names(tree)
-    for node in ast.walk(tree):
-        problem = _problem(node) or _undefined(node, defined)
-        if problem:
-            _fail(file, f"generated code {problem} (generated line {getattr(node, 'lineno', '?')})")
+            raise _Unsafe(statement, f"has a top-level {type(statement).__name__}")
+        if isinstance(statement, ast.Import):
+            if [(a.name, a.asname) for a in statement.names] != [("tensorflow", "tf")]:
+                raise _Unsafe(statement, f"imports {', '.join(a.name for a in statement.names)}")
+            return
+        if isinstance(statement, ast.Expr) and not isinstance(statement.value, ast.Constant):
+            raise _Unsafe(statement, "has a top-level expression")
+        if isinstance(statement, ast.ClassDef):
+            self._class(statement)
+        elif isinstance(statement, ast.FunctionDef):
+            self._function(statement, own_names=set())
+        elif _binds_builtins(statement):
+            if after_definitions:
+                raise _Unsafe(statement, "reads Python builtins after its definitions")
+        else:
+            self._expressions(statement, local=set(), own_names=set())
+
+    def _class(self, cls: ast.ClassDef) -> None:
+        if [ast.unparse(b) for b in cls.bases] != ["tf.Module"] or cls.keywords or cls.decorator_list:
+            raise _Unsafe(cls, f"defines class {cls.name} other than as a tf.Module")
+        own = {f.name for f in cls.body if isinstance(f, ast.FunctionDef)} | _self_assigned(cls) | _MODULE_API
+        for item in cls.body:
+            if isinstance(item, ast.FunctionDef):
+                self._function(item, own)
+            elif not (isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant)):
+                raise _Unsafe(item, f"has a {type(item).__name__} in class {cls.name}")
+
+    def _function(self, function: ast.FunctionDef, own_names: set[str]) -> None:
+        for decorator in function.decorator_list:
+            if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "tf.function"):
+                raise _Unsafe(decorator, "has a decorator other than tf.function")
+            self._expressions(decorator, set(), own_names)
+        local = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
+        local |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        _check_name(function, function.name)
+        for default in (*function.args.defaults, *function.args.kw_defaults):
+            if default is not None:
+                self._expressions(default, set(), own_names)
+        for argument in (*function.args.args, *function.args.kwonlyargs):
+            _check_name(argument, argument.arg)
+        for statement in function.body:
+            self._expressions(statement, local, own_names)
+
+    def _expressions(self, node: ast.AST, local: set[str], own_names: set[str]) -> None:
+        # An attribute chain is judged whole (`tf.math.reduce_sum`), not by its inner parts.
+        inner = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        for child in ast.walk(node):
+            if isinstance(child, ast.Name):
+                _check_name(child, child.id)
+                if isinstance(child.ctx, ast.Load) and child.id not in local and child.id not in self.globals:
+                    raise _Unsafe(child, f"reads `{child.id}`, which it neither defines nor may use")
+            elif isinstance(child, ast.Attribute) and id(child) not in inner:
+                self._attribute(child, own_names)
+            elif isinstance(child, (ast.FunctionDef, ast.ClassDef)):
+                raise _Unsafe(child, "nests a definition")
+
+    def _attribute(self, node: ast.Attribute, own_names: set[str]) -> None:
+        chain, root = [], node
+        while isinstance(root, ast.Attribute):
+            chain.append(root.attr)
+            root = root.value
+        chain.reverse()
+        if isinstance(root, ast.Name) and root.id == "tf":
+            if ".".join(["tf", *chain]) not in allowed_tf_paths():
+                raise _Unsafe(node, f"uses `tf.{'.'.join(chain)}`, which tfm does not emit")
+            return
+        rest = chain
+        if isinstance(root, ast.Name) and root.id == "self":
+            if chain[0] not in own_names:
+                raise _Unsafe(node, f"reads `self.{chain[0]}`, which its class does not define")
+            rest = chain[1:]
+        allowed = allowed_value_attributes() | self.class_methods
+        for attr in rest:
+            if attr not in allowed or "__" in attr:
+                raise _Unsafe(node, f"reads the attribute `.{attr}`, which tfm does not emit")
 
 
-def _defined_names(tree: ast.Module) -> set[str]:
-    """Every name the module binds anywhere: imports, classes, functions, parameters, assignments."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name)
+def _check_name(node: ast.AST, name: str) -> None:
+    if "__" in name and name not in _DUNDERS:
+        raise _Unsafe(node, f"uses the name `{name}`")
+
+
+def _module_names(tree: ast.Module) -> set[str]:
+    names = {"tf"}
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names |= {n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     return names
 
 
-def _undefined(node: ast.AST, defined: set[str]) -> str | None:
-    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-        if node.id not in defined and node.id not in _ALLOWED_BUILTINS:
-            return f"reads `{node.id}`, which it neither defines nor may use"
-    return None
+def _binds_builtins(statement: ast.stmt) -> bool:
+    """`_range, _len = range, len`: the one statement that reads builtins, by bare name only."""
+    if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+        return False
+    target, value = statement.targets[0], statement.value
+    targets = target.elts if isinstance(target, ast.Tuple) else [target]
+    values = value.elts if isinstance(value, ast.Tuple) else [value]
+    return (len(targets) == len(values) and all(isinstance(v, ast.Name) and v.id in _BUILTINS for v in values)
+            and all(isinstance(t, ast.Name) and t.id == "_" + v.id for t, v in zip(targets, values)))
 
 
-def _problem(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Import):
-        names = {a.name for a in node.names}
-        if not names <= _ALLOWED_IMPORTS:
-            return f"imports {', '.join(sorted(names - _ALLOWED_IMPORTS))}"
-    if isinstance(node, ast.ImportFrom):
-        return f"imports from {node.module}"
-    if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
-        return f"uses `{node.id}`"
-    if isinstance(node, ast.Attribute) and node.attr in _FORBIDDEN_ATTRS:
-        return f"uses `.{node.attr}`"
-    if isinstance(node, (ast.Global, ast.Nonlocal, ast.Lambda, ast.Delete, ast.AsyncFunctionDef, ast.Await)):
-        return f"contains `{type(node).__name__}`"
-    return None
-
-
-def _fail(file: str, message: str) -> None:
-    span = Span(file=file, line=1, column=1, end_line=1, end_column=1)
-    raise InternalError([error("E099", span, message, "this is a bug in tfm; please report it with the source")])
+def _self_assigned(cls: ast.ClassDef) -> set[str]:
+    return {t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign) for t in n.targets
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}

@@ -5,6 +5,7 @@ errors at run time name the .tfm line."""
 from __future__ import annotations
 
 import ast
+import functools
 
 import numpy as np
 import pytest
@@ -82,23 +83,105 @@ def test_registry_reaches_no_files_network_or_callbacks():
 
 @pytest.mark.parametrize("snippet, problem", [
     ("import os", "imports os"),
-    ("from os import path", "imports from os|top-level ImportFrom"),
-    ("x = open('f')", "uses `open`"),
-    ("x = eval('1')", "uses `eval`"),
-    ("x = getattr(tf, 'io')", "uses `getattr`"),
-    ("x = tf.io.write_file('f', 'x')", "uses `.(io|write_file)`"),
-    ("x = tf.py_function(abs, [1], tf.int32)", "uses `.py_function`"),
-    ("x = ().__class__", "uses `.__class__`"),
+    ("from os import path", "contains `ImportFrom`"),
+    ("x = open('f')", "reads `open`"),
+    ("x = eval('1')", "reads `eval`"),
+    ("x = getattr(tf, 'io')", "reads `getattr`"),
+    ("x = tf.io.write_file('f', 'x')", "uses `tf.io.write_file`"),
+    ("x = tf.py_function(abs, [1], tf.int32)", "uses `tf.py_function`"),
+    ("x = ().__class__", "attribute `.__class__`"),
     ("x = lambda: 1", "contains `Lambda`"),
-    ("x = __builtins__", "uses `__builtins__`|reads `__builtins__`"),
+    ("x = __builtins__", "uses the name `__builtins__`"),
     ("x = print('hi')", "reads `print`"),
     ("x = sorted([1])", "reads `sorted`"),
-    ("print('side effect at import')", "reads `print`"),
+    ("print('side effect at import')", "top-level expression"),
     ("if True:\n    x = 1", "top-level If"),
 ])
 def test_generated_code_check_rejects_what_tfm_never_emits(snippet, problem):
     with pytest.raises(dsl.InternalError, match=problem):
         verify_generated(f"import tensorflow as tf\n{snippet}\n", "x.tfm")
+
+
+# The escapes an adversarial review found past the old denylist, each inside a generated method.
+KNOWN_ESCAPES = [
+    "tf._inspect.builtins.exec('1')",
+    "_len.__self__.exec('1')",
+    "tf._os.execv('/bin/sh', ['sh'])",
+    "tf.raw_ops.WriteFile(filename='f', contents='x')",
+    "tf.keras.utils.get_file('f', 'http://example.com/x')",
+    "tf.load_op_library('/tmp/x.so')",
+    "tf.compat.v1.py_func(abs, [x], tf.float32)",
+]
+
+
+@functools.cache
+def _generated_module() -> str:
+    return compiler.compile_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x\n", "m.tfm").python
+
+
+def _in_a_method(expression: str) -> str:
+    """A generated module as tfm writes it, with `expression` in a method body."""
+    return _generated_module().replace("        return x  #", f"        y = {expression}\n        return x  #")
+
+
+def test_the_unchanged_template_passes():
+    verify_generated(_in_a_method("x"), "m.tfm")
+
+
+@pytest.mark.parametrize("expression", KNOWN_ESCAPES)
+def test_known_escapes_are_rejected(expression):
+    with pytest.raises(dsl.InternalError):
+        verify_generated(_in_a_method(expression), "m.tfm")
+
+
+def _escape_attempts() -> list[str]:
+    """Attribute paths from every root generated code has, through dangerous or unlisted attributes."""
+    roots = ["tf", "self", "x", "_len", "_ValueError", "_range", "''", "tf.constant(1)", "self.f", "M"]
+    steps = ["__class__", "__globals__", "__builtins__", "__self__", "__dict__", "__subclasses__", "_inspect",
+             "_os", "_sys", "gfile", "io", "raw_ops", "compat", "v1", "py_func", "numpy_function", "keras",
+             "utils", "get_file", "summary", "saved_model", "load_library", "data", "experimental", "exec",
+             "system", "popen", "func_globals", "f_globals", "gi_frame", "_tfm", "read_file", "debugging"]
+    attempts = []
+    for root in roots:
+        for first in steps:
+            attempts.append(f"{root}.{first}")
+            for second in ("exec", "write_file", "__call__", "system", "_ops"):
+                attempts.append(f"{root}.{first}.{second}")
+    return attempts
+
+
+def test_generated_escapes_are_rejected():
+    accepted = []
+    for expression in _escape_attempts():
+        try:
+            verify_generated(_in_a_method(expression), "m.tfm")
+        except dsl.InternalError:
+            continue
+        accepted.append(expression)
+    assert not accepted, accepted
+    print(f"\n{len(_escape_attempts())} escape attempts rejected")
+
+
+def test_only_registry_and_helper_paths_of_tensorflow_pass():
+    """Every public `tf.` path, two levels deep, is rejected unless tfm emits it."""
+    from compiler.safety import allowed_tf_paths
+
+    paths = []
+    for name in dir(tf):
+        paths.append(f"tf.{name}")
+        value = getattr(tf, name, None)
+        if isinstance(value, type(tf)):
+            paths.extend(f"tf.{name}.{inner}" for inner in dir(value))
+    wrongly_accepted = []
+    for path in paths:
+        try:
+            verify_generated(_in_a_method(path), "m.tfm")
+            if path not in allowed_tf_paths():
+                wrongly_accepted.append(path)
+        except dsl.InternalError:
+            assert path not in allowed_tf_paths() or path == "tf.Module.__init__", path
+    assert not wrongly_accepted
+    assert len(paths) > 1000
 
 
 def test_examples_pass_the_generated_code_check():
