@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_cmd_export)
 
     inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
-                                  description="Print each signature's inputs and outputs with dtype and shape.")
+                                  description="Print each signature's inputs and outputs with dtype and shape. "
+                                              "Reads saved_model.pb as data: nothing in the export is run, "
+                                              "and TensorFlow is not imported.")
     inspect.add_argument("directory", metavar="DIR", help="a SavedModel directory (from tfm export)")
     inspect.set_defaults(handler=_cmd_inspect)
     return parser
@@ -290,13 +292,16 @@ def _count(number: int, noun: str) -> str:
 
 
 def _cmd_inspect(args) -> int:
-    directory = Path(args.directory)
-    if not (directory / "saved_model.pb").is_file():
-        raise _UsageError(f"{directory} is not a SavedModel directory (no saved_model.pb)")
-    _quiet_tensorflow()
     from .describe import describe
+    from .savedmodel_proto import UnreadableSavedModel
 
-    print(describe(directory))
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise _InputError(f"{directory} is not a directory")
+    try:
+        print(describe(directory))
+    except UnreadableSavedModel as exc:
+        raise _InputError(f"{directory}: {exc}") from None
     return EXIT_OK
 
 
