@@ -202,7 +202,7 @@ def _cmd_run(args) -> int:
     _quiet_tensorflow()
     from .loader import load
     from .pipeline import compile_file
-    from .runtime_errors import map_tensorflow_error
+    from .runtime_errors import describe_failure
 
     compiled = compile_file(args.file)
     module = _module_decl(compiled.analysis, module_name)
@@ -226,11 +226,8 @@ def _cmd_run(args) -> int:
         with scope:
             instance = getattr(python_module, module_name)(**init)
             outputs = getattr(instance, method_name)(*tensors)
-    except Exception as exc:
-        mapped = map_tensorflow_error(exc)
-        if mapped is None:
-            raise
-        raise _InputError(mapped) from None
+    except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
+        raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs)
     return EXIT_OK
 

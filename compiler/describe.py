@@ -20,7 +20,7 @@ _MAX_MANIFEST_BYTES = 1 << 20
 def describe(directory: str | Path) -> str:
     """Each signature with its inputs and outputs (name, dtype, shape; `?` for unknown dims)."""
     directory = Path(directory)
-    signatures = [s for s in read_signatures(directory) if not s.key.startswith("__saved_model")]
+    signatures = read_signatures(directory)
     lines = [f"SavedModel {printable(str(directory))}"]
     manifest = read_manifest(directory)
     if manifest is not None:

@@ -1,15 +1,16 @@
 """Export a compiled module as a SavedModel (and optionally TFLite), then verify the contract.
 
-The export is written into a temporary directory beside the target, reloaded, and compared with the
-`.tfm` declarations (signature names, input names, dtypes, ranks, fixed and unknown dims; output
-names and dtypes; the variable inventory). Only if everything matches is it moved into place, so a
-failed export leaves nothing behind and an existing export is replaced only with `force`.
+The export is written into a staging directory beside the target (`compiler.publish`), reloaded, and
+compared with the `.tfm` declarations (signature names, input names, dtypes, ranks, fixed and unknown
+dims; output names and dtypes; the variable inventory). Only if everything matches is it moved into
+place, atomically, so a failed or killed export leaves the target as it was, and only an export tfm
+wrote is ever replaced (with `force`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,9 @@ from typing import Callable
 from dsl import nodes as n
 from dsl.analysis import Analysis, outputs_of
 
-from .codegen import dtype_expr
+from .codegen import GENERATOR_VERSION, dtype_expr
+from .publish import ExportDirectory, PublishError, TargetLock, write_manifest
+from .runtime_errors import describe_failure
 
 
 class ExportError(Exception):
@@ -94,34 +97,77 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
     """Build `module_name` with `init`, save it to `out_dir`, reload and verify; atomically."""
     import tensorflow as tf
 
+    from . import tflite_export
+
     module = _find_module(analysis, module_name)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise ExportError(f"{out_dir} exists; pass --force to replace it")
-    tflite_path = Path(tflite) if tflite else None
-    if tflite_path is not None and tflite_path.exists() and not force:
-        raise ExportError(f"{tflite_path} exists; pass --force to replace it")
-    progress(f"building {module_name}")
-    instance = getattr(python_module, module_name)(**init)
-    expected = contracts(analysis, module, init)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    out_dir = Path(os.path.abspath(out_dir))
+    tflite_path = Path(os.path.abspath(tflite)) if tflite else None
+    inside = tflite_path is not None and tflite_path.is_relative_to(out_dir)
     try:
-        progress("tracing signatures")
-        signatures = {c.key: _signature_function(tf, instance, c) for c in expected}
-        progress(f"saving to {staging.name}")
-        tf.saved_model.save(instance, str(staging), signatures=signatures)
-        progress("verifying the export against the .tfm declarations")
-        variables = verify_export(staging, expected, _declared_variables(analysis, module, init))
-        report = ExportReport(directory=out_dir, signatures=expected, variables=variables)
-        if tflite_path is not None:
-            progress("converting to TFLite")
-            report.tflite = _write_tflite(tf, staging, expected, tflite_path)
-        _move_into_place(staging, out_dir)
-        return report
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if tflite_path is not None and not inside:
+            tflite_export.check_replaceable(tflite_path, force)
+        tflite_lock = TargetLock(tflite_path) if tflite_path is not None and not inside else contextlib.nullcontext()
+        with ExportDirectory(out_dir, force) as target, tflite_lock:
+            expected = contracts(analysis, module, init)
+            instance = _build(python_module, module_name, init, progress)
+            progress("tracing signatures")
+            signatures = _traced(lambda: {c.key: _signature_function(tf, instance, c) for c in expected})
+            progress("saving")
+            tf.saved_model.save(instance, str(target.staging), signatures=signatures)
+            progress("verifying the export against the .tfm declarations")
+            variables = verify_export(target.staging, expected, _declared_variables(analysis, module, init))
+            manifest = _manifest(python_module, module_name, init, expected, tf.__version__)
+            write_manifest(target.staging, manifest)
+            report = ExportReport(directory=out_dir, signatures=expected, variables=variables)
+            model = None
+            if tflite_path is not None:
+                progress("converting to TFLite")
+                model = tflite_export.convert(tf, target.staging, [c.key for c in expected], manifest)
+                if inside:
+                    _write_inside(target.staging / tflite_path.relative_to(out_dir), model)
+            target.publish()
+            if model is not None and not inside:
+                tflite_export.check_replaceable(tflite_path, force)
+                tflite_export.write(tflite_path, model)
+            report.tflite = tflite_path
+            return report
+    except PublishError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _build(python_module, module_name: str, init: dict[str, object], progress) -> object:
+    progress(f"building {module_name}")
+    return _traced(lambda: getattr(python_module, module_name)(**init))
+
+
+def _traced(work: Callable[[], object]) -> object:
+    """Run `work`; a TensorFlow error from generated code becomes an ExportError at the .tfm line."""
+    try:
+        return work()
+    except (ExportError, PublishError, KeyboardInterrupt):
         raise
+    except Exception as exc:
+        raise ExportError(describe_failure(exc)) from None
+
+
+def _manifest(python_module, module_name: str, init: dict[str, object], expected: list[SignatureContract],
+              tensorflow_version: str) -> dict:
+    return {
+        "tfm_version": GENERATOR_VERSION,
+        "tensorflow_version": tensorflow_version,
+        "source": getattr(python_module, "_TFM_SOURCE", None),
+        "source_sha256": getattr(python_module, "_TFM_SOURCE_SHA256", None),
+        "module": module_name,
+        "init": {k: v for k, v in init.items() if isinstance(v, (int, float, str, bool, list))},
+        "signatures": {c.key: c.method for c in expected},
+    }
+
+
+def _write_inside(path: Path, data: bytes) -> None:
+    """A .tflite asked for inside the export directory is written with it, so it lands with it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def _find_module(analysis: Analysis, name: str) -> n.ModuleDef:
@@ -139,17 +185,6 @@ def _signature_function(tf, instance, contract: SignatureContract):
     # A signature must return tensors; a method with no outputs returns an empty dict instead.
     wrapper = tf.function(lambda *args: (function(*args), {})[1], input_signature=function.input_signature)
     return wrapper.get_concrete_function()
-
-
-def _move_into_place(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-        staging.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(out_dir)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -267,22 +302,3 @@ def _variable_drift(inventory: dict[str, tuple[str, tuple[int, ...]]],
         if path not in declared and not path.startswith(optimizer_prefixes):
             problems.append(f"variable {path} is saved but not declared")
     return problems
-
-
-# --- TFLite ----------------------------------------------------------------------------------
-
-
-def _write_tflite(tf, saved_model_dir: Path, expected: list[SignatureContract], target: Path) -> Path:
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(saved_model_dir), signature_keys=[c.key for c in expected])
-    # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
-    converter.experimental_enable_resource_variables = True
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    try:
-        model = converter.convert()
-    except Exception as exc:  # the converter raises many types; report the first line
-        raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
-    from .files import write_atomic_bytes
-
-    write_atomic_bytes(target, model)
-    return target

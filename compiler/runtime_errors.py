@@ -71,3 +71,13 @@ def _follows_frame(lines: list[str], index: int) -> bool:
 
 def _clean(text: str) -> str:
     return re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", text)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong while building, tracing or running generated code: at the `.tfm` line when
+    known, always with TensorFlow's own one-line reason."""
+    mapped = map_tensorflow_error(exc)
+    if mapped is not None:
+        return mapped
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {summarize(message) or type(exc).__name__}"

@@ -44,7 +44,8 @@ class SignatureInfo:
 
 
 def read_signatures(directory: str | Path) -> list[SignatureInfo]:
-    """The signatures of the first MetaGraph of the SavedModel in `directory`."""
+    """The signatures of the first MetaGraph of the SavedModel in `directory` (not TensorFlow's own
+    `__saved_model_init_op`)."""
     saved_model = _message_class("SavedModel")()
     try:
         saved_model.ParseFromString(read_regular_file(Path(directory) / "saved_model.pb", MAX_PROTO_BYTES))
@@ -56,7 +57,7 @@ def read_signatures(directory: str | Path) -> list[SignatureInfo]:
         raise UnreadableSavedModel("saved_model.pb holds no MetaGraph")
     signatures = saved_model.meta_graphs[0].signature_def
     return [SignatureInfo(key, _specs(sig.inputs), _specs(sig.outputs), sig.method_name)
-            for key, sig in signatures.items()]
+            for key, sig in signatures.items() if not key.startswith("__saved_model")]
 
 
 def read_regular_file(path: Path, limit: int) -> bytes:

@@ -1,0 +1,78 @@
+"""The TFLite export format: convert a verified SavedModel, stamp it as tfm's, write it atomically.
+
+The flatbuffer carries tfm's manifest as TFLite metadata (`tfm_export`), so tfm can tell its own
+`.tflite` files from anyone else's and replaces only its own, even with `--force`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .files import write_atomic_bytes
+from .publish import PublishError
+from .savedmodel_proto import UnreadableSavedModel, read_regular_file
+
+METADATA_NAME = "tfm_export"
+_MAX_TFLITE_BYTES = 2**31 - 1
+
+
+def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict) -> bytes:
+    """The `.tflite` bytes for `signature_keys` of the SavedModel, stamped with `manifest`."""
+    from .exporter import ExportError
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
+    # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
+    converter.experimental_enable_resource_variables = True
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    try:
+        model = converter.convert()
+    except Exception as exc:  # the converter raises many types; report the first line
+        raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
+    return stamp(model, manifest)
+
+
+def stamp(model: bytes, manifest: dict) -> bytes:
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    buffer = schema.BufferT()
+    buffer.data = list(json.dumps(manifest, sort_keys=True, ensure_ascii=True).encode("ascii"))
+    tree.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME.encode()
+    entry.buffer = len(tree.buffers) - 1
+    tree.metadata = [*(tree.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
+
+
+def written_by_tfm(path: Path) -> bool:
+    """True if `path` is a TFLite flatbuffer carrying tfm's manifest."""
+    try:
+        data = read_regular_file(path, _MAX_TFLITE_BYTES)
+    except UnreadableSavedModel:
+        return False
+    if data[4:8] != b"TFL3":
+        return False
+    try:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        model = schema.Model.GetRootAsModel(data, 0)
+        return any(model.Metadata(i).Name() == METADATA_NAME.encode() for i in range(model.MetadataLength()))
+    except Exception:  # a damaged flatbuffer is not one of tfm's
+        return False
+
+
+def check_replaceable(path: Path, force: bool) -> None:
+    if not path.exists() and not path.is_symlink():
+        return
+    if not force:
+        raise PublishError(f"{path} exists; pass --force to replace it")
+    if path.is_symlink() or not path.is_file() or not written_by_tfm(path):
+        raise PublishError(f"{path} exists and is not a .tflite written by tfm; tfm replaces only its own "
+                           "files, even with --force")
+
+
+def write(path: Path, model: bytes) -> None:
+    write_atomic_bytes(path, model)
