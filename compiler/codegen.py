@@ -230,8 +230,9 @@ class _ClassEmitter:
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 
     def _class_ref(self, module: str) -> str:
-        """A module class, seen from `__init__`: through its `_`-alias where a parameter shadows it."""
-        if module in self.info.params:
+        """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a
+        parameter, or the `name` keyword every tf.Module takes) shadows it."""
+        if module in self.info.params or module == "name":
             self.helpers.add(f"class:{module}")
             return f"_class_{ident(module)}"
         return ident(module)

@@ -122,8 +122,8 @@ class _Checker:
     def __init__(self, tree: ast.Module):
         self.tree = tree
         self.globals = _module_names(tree)
-        self.class_methods = {f.name for c in tree.body if isinstance(c, ast.ClassDef)
-                              for f in c.body if isinstance(f, ast.FunctionDef)}
+        # What a submodule offers: any generated class's methods and the attributes it binds.
+        self.class_methods = {name for c in tree.body if isinstance(c, ast.ClassDef) for name in _own_names(c)}
 
     def run(self) -> None:
         for node in ast.walk(self.tree):
@@ -156,7 +156,7 @@ class _Checker:
     def _class(self, cls: ast.ClassDef) -> None:
         if [ast.unparse(b) for b in cls.bases] != ["tf.Module"] or cls.keywords or cls.decorator_list:
             raise _Unsafe(cls, f"defines class {cls.name} other than as a tf.Module")
-        own = {f.name for f in cls.body if isinstance(f, ast.FunctionDef)} | _self_assigned(cls) | _MODULE_API
+        own = _own_names(cls) | _MODULE_API
         for item in cls.body:
             if isinstance(item, ast.FunctionDef):
                 self._function(item, own)
@@ -237,6 +237,10 @@ def _binds_builtins(statement: ast.stmt) -> bool:
     values = value.elts if isinstance(value, ast.Tuple) else [value]
     return (len(targets) == len(values) and all(isinstance(v, ast.Name) and v.id in _BUILTINS for v in values)
             and all(isinstance(t, ast.Name) and t.id == "_" + v.id for t, v in zip(targets, values)))
+
+
+def _own_names(cls: ast.ClassDef) -> set[str]:
+    return {f.name for f in cls.body if isinstance(f, ast.FunctionDef)} | _self_assigned(cls)
 
 
 def _self_assigned(cls: ast.ClassDef) -> set[str]:

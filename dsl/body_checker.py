@@ -139,7 +139,11 @@ class BodyChecker:
             self.p.err("E031", stmt.iter, "a `for` loop runs over `range(...)`",
                        "write `for i in range(n):`; to loop over a tensor's rows use `range(shape(x)[0])`")
         else:
-            self.expr(stmt.iter)
+            # `range` in a loop header is syntax: a local called `range` does not change it.
+            self.p.check_arguments(stmt.iter, OPS["range"])
+            self.analysis.calls[stmt.iter] = CallInfo(kind="op", op=OPS["range"])
+            for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+                self._argument(arg)
             if stmt.static:
                 for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                     self._check_static_range_arg(arg)
@@ -160,6 +164,7 @@ class BodyChecker:
         self.loop_depth -= 1
 
     def stmt_With(self, stmt: n.With) -> None:
+        self._check_target(stmt, stmt.name)
         if not is_call_to(stmt.context, "GradientTape"):
             self.p.err("E031", stmt.context, "`with` opens a gradient tape",
                        "write `with GradientTape() as tape:`")

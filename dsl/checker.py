@@ -196,6 +196,7 @@ class ModuleChecker:
         if isinstance(method.returns, tuple):
             names: dict[str, n.NamedOutput] = {}
             for out in method.returns:
+                check_declared_name(self.out, out.name, out.span, "output")
                 if out.name in names:
                     self.out.append(duplicate(out.name, "output", out.span, names[out.name].span))
                 names[out.name] = out

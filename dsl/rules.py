@@ -12,9 +12,20 @@ from .diagnostics import Diagnostic, error
 METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default signature",
                 "jit": "compile this method with XLA (tf.function(jit_compile=True))"}
 
-# Names generated code relies on, and tf.Module's own attributes: a declaration may not take them.
-RESERVED = frozenset({"self", "tf", "np", "super", "range", "name", "name_scope", "variables",
-                      "trainable_variables", "non_trainable_variables", "submodules", "with_name_scope"})
+# The two names generated Python uses that a .tfm name could otherwise take; every other generated
+# name starts with `_`, which no .tfm name may.
+GENERATED_NAMES = frozenset({"self", "tf"})
+
+# Attributes a module's members (parameters, variables, submodules, methods) would overwrite: tf.Module's
+# public API, and the attribute SavedModel reserves. tests/test_names.py checks this against TensorFlow.
+MODULE_ATTRIBUTES = frozenset({"name", "name_scope", "non_trainable_variables", "submodules",
+                               "trainable_variables", "variables", "with_name_scope", "signatures"})
+MEMBER_KINDS = frozenset({"parameter", "variable", "submodule", "method"})
+
+# Builtins AutoGraph's converted code reads inside a method (`dict(...)` carries keyword arguments of
+# every converted call), so a method's own names must not hide them. tests/test_names.py finds these.
+AUTOGRAPH_BUILTINS = frozenset({"dict", "tuple"})
+METHOD_SCOPE_KINDS = frozenset({"input", "local"})
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -27,17 +38,32 @@ def duplicate(name: str, what: str, span: n.Span, first: n.Span) -> Diagnostic:
 
 
 def check_declared_name(out: list[Diagnostic], name: str, span: n.Span, what: str) -> None:
+    problem = name_problem(name, what)
+    if problem:
+        out.append(error("E014", span, *problem))
+
+
+def name_problem(name: str, what: str) -> tuple[str, str] | None:
+    """(message, hint) if `name` cannot name a `what` (module, parameter, variable, local, ...)."""
+    if not name.isascii():
+        return f"{what} name `{name}` is not ASCII", "use ASCII letters, digits and `_`"
     if name.startswith("_"):
-        out.append(error("E014", span, f"{what} name `{name}` starts with an underscore",
-                         "names starting with `_` are reserved for generated code"))
-    elif keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        out.append(error("E014", span, f"`{name}` is a Python keyword and cannot name a {what}",
-                         f"choose another name, e.g. `{name}_value`"))
-    elif name in RESERVED:
-        out.append(error("E014", span, f"`{name}` is reserved and cannot name a {what}",
-                         f"choose another name, e.g. `{name}_value`"))
-    elif not name.isascii():
-        out.append(error("E014", span, f"{what} name `{name}` is not ASCII", "use ASCII letters, digits and `_`"))
+        return f"{what} name `{name}` starts with an underscore", "names starting with `_` belong to generated code"
+    if "__" in name:
+        return (f"{what} name `{name}` contains a double underscore",
+                "names with `__` belong to Python and AutoGraph; use a single `_`")
+    if keyword.iskeyword(name):
+        return f"`{name}` is a Python keyword and cannot name a {what}", f"choose another name, e.g. `{name}_value`"
+    if name in GENERATED_NAMES:
+        return (f"`{name}` names the generated Python's own {'module' if name == 'tf' else 'instance'} and cannot "
+                f"name a {what}", f"choose another name, e.g. `{name}_value`")
+    if what in METHOD_SCOPE_KINDS and name in AUTOGRAPH_BUILTINS:
+        return (f"`{name}` cannot name a {what}: AutoGraph's converted method code calls `{name}(...)`",
+                f"choose another name, e.g. `{name}_value`")
+    if what in MEMBER_KINDS and name in MODULE_ATTRIBUTES:
+        return (f"`{name}` is an attribute every tf.Module has and cannot name a {what}",
+                f"choose another name, e.g. `{name}_value`")
+    return None
 
 
 def check_call_shape(err, node: n.Node, what: str, params: list[tuple[str, bool]],
