@@ -18,6 +18,7 @@ from dsl import nodes as n
 from dsl.analysis import Analysis, CallInfo, outputs_of, walk
 from dsl.diagnostics import locate_bugs
 from dsl.ops import DTYPES, OPS, static_python_type
+from dsl.tensor_types import TensorT, unify_dtype
 
 from . import hygiene
 from .hygiene import identifier as ident
@@ -58,7 +59,7 @@ _ENV = jinja2.Environment(
 
 # Python operator precedence, for parenthesizing only where needed.
 _PRECEDENCE = {"**": 14, "unary": 13, "*": 12, "/": 12, "//": 12, "%": 12, "@": 12, "+": 11, "-": 11,
-               "compare": 8}
+               "compare": 8, "not": 7, "and": 6, "or": 5}
 
 
 @dataclass
@@ -340,37 +341,58 @@ class _ExprEmitter:
     def emit_BinOp(self, node: n.BinOp) -> str:
         prec = _PRECEDENCE[node.op]
         right_assoc = node.op == "**"
-        left = self._paren(node.left, prec, strict=right_assoc)
-        right = self._paren(node.right, prec, strict=not right_assoc)
+        left = self._paren(node.left, prec, strict=right_assoc, partner=node.right)
+        right = self._paren(node.right, prec, strict=not right_assoc, partner=node.left)
         return f"{left} {node.op} {right}"
 
     def emit_Compare(self, node: n.Compare) -> str:
         prec = _PRECEDENCE["compare"]
-        return f"{self._paren(node.left, prec, True)} {node.op} {self._paren(node.right, prec, True)}"
+        left = self._paren(node.left, prec, True, partner=node.right)
+        return f"{left} {node.op} {self._paren(node.right, prec, True, partner=node.left)}"
 
     def emit_UnaryOp(self, node: n.UnaryOp) -> str:
         if node.op == "not":
+            if _is_python_value(self.analysis.types.get(node.operand)):
+                return f"not {self._paren(node.operand, _PRECEDENCE['not'], strict=False)}"
             return f"{_lowering('logical_not')}({self.expr(node.operand)})"
         return f"{node.op}{self._paren(node.operand, _PRECEDENCE['unary'], strict=False)}"
 
     def emit_BoolOp(self, node: n.BoolOp) -> str:
+        if all(_is_python_value(self.analysis.types.get(v)) for v in node.values):
+            parts = [self._paren(v, _PRECEDENCE[node.op], strict=True) for v in node.values]
+            return f" {node.op} ".join(parts)  # Python values: decided in Python, as the checker did
         fn = _lowering("logical_and") if node.op == "and" else _lowering("logical_or")
         result = self.expr(node.values[0])
         for value in node.values[1:]:
             result = f"{fn}({result}, {self.expr(value)})"
         return result
 
-    def _paren(self, node: n.Node, parent: int, strict: bool) -> str:
+    def _paren(self, node: n.Node, parent: int, strict: bool, partner: n.Node | None = None) -> str:
+        tensor = self._list_as_tensor(node, partner)
+        if tensor is not None:
+            return tensor
         text = self.expr(node)
         mine = _node_precedence(node)
         if mine < parent or (strict and mine == parent):
             return f"({text})"
         return text
 
+    def _list_as_tensor(self, node: n.Node, partner: n.Node | None) -> str | None:
+        """A list literal under a Python operator is made a tensor first (Python would concatenate or
+        repeat the list): of its partner's dtype if that is a tensor, else of the pair's."""
+        own = self.analysis.types.get(node)
+        if not (isinstance(node, n.ListLit) and _is_python_value(own)):
+            return None
+        other = self.analysis.types.get(partner) if partner is not None else None
+        dtype = own.dtype
+        if isinstance(other, TensorT) and other.dtype is not None:
+            dtype = other.dtype if not other.weak else (unify_dtype(own, other)[0] or own.dtype)
+        return f"{_lowering('constant')}({self.expr(node)}, dtype={dtype_expr(dtype)})"
+
     # postfix
     def emit_Subscript(self, node: n.Subscript) -> str:
         items = ", ".join(self._subscript_item(i) for i in node.items)
-        return f"{self._paren(node.value, 15, False)}[{items}]"
+        return f"{self._paren(node.value, 15, False, partner=None)}[{items}]"
 
     def _subscript_item(self, item: n.Node) -> str:
         if isinstance(item, n.Slice):
@@ -482,18 +504,21 @@ class _BodyEmitter:
                 getattr(self, "stmt_" + type(stmt).__name__)(stmt)
         self.depth -= 1
 
-    def value(self, node: n.Node) -> str:
-        """A value that becomes a local or an output: always a tensor, never a Python number.
+    def value(self, node: n.Node, dtype: str | None = None) -> str:
+        """A value that becomes a local or an output: always a tensor, never a Python number, and of
+        `dtype` (the declared one) where that is given.
 
         A Python number bound to a local would make AutoGraph run a loop over it in Python,
         unrolled at trace time; tfm never unrolls by accident.
         """
         text = self.x.expr(node)
-        if not _is_static(self.cls.analysis, node):
-            if isinstance(node, n.ListLit):
-                return f"{_lowering('stack')}({text})"
-            return text
-        return f"{_lowering('constant')}({text})"
+        type_ = self.cls.analysis.types.get(node)
+        if _is_python_value(type_):
+            dtype = dtype or type_.dtype
+            return f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
+        if isinstance(node, n.ListLit):
+            return f"{_lowering('stack')}({text})"
+        return text
 
     def stmt_Assign(self, stmt: n.Assign) -> None:
         if isinstance(stmt.declared, n.ListType):
@@ -502,10 +527,7 @@ class _BodyEmitter:
             self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
             return
-        value = self.value(stmt.value)
-        if stmt.declared is not None:
-            value = f"{_lowering('cast')}({value}, {dtype_expr(stmt.declared.dtype)})" if _is_static(
-                self.cls.analysis, stmt.value) else value
+        value = self.value(stmt.value, stmt.declared.dtype if stmt.declared is not None else None)
         self.line(f"{ident(stmt.target)} = {value}", stmt)
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
@@ -522,10 +544,11 @@ class _BodyEmitter:
         if not stmt.values:
             self.line("return", stmt)
         elif isinstance(returns, tuple):
-            items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v)}" for o, v in zip(returns, stmt.values))
+            items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v, o.type.dtype)}"
+                              for o, v in zip(returns, stmt.values))
             self.line(f"return {{{items}}}", stmt)
         else:
-            self.line(f"return {self.value(stmt.values[0])}", stmt)
+            self.line(f"return {self.value(stmt.values[0], returns.dtype)}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         self.line(self.x.expr(stmt.expr), stmt)
@@ -549,7 +572,9 @@ class _BodyEmitter:
             self.block(stmt.orelse)
 
     def condition(self, node: n.Node) -> str:
-        return self.value(node)
+        """An `if` on Python values is decided at trace time, as the checker assumed; a tensor
+        condition becomes graph control flow through AutoGraph."""
+        return self.x.expr(node) if _is_python_value(self.cls.analysis.types.get(node)) else self.value(node)
 
     def stmt_For(self, stmt: n.For) -> None:
         call = stmt.iter
@@ -559,7 +584,7 @@ class _BodyEmitter:
         self.block(stmt.body)
 
     def stmt_While(self, stmt: n.While) -> None:
-        self.line(f"while {self.condition(stmt.test)}:", stmt)
+        self.line(f"while {self.value(stmt.test)}:", stmt)  # never a Python loop unrolled at trace time
         self.block(stmt.body)
 
     def stmt_With(self, stmt: n.With) -> None:
@@ -567,14 +592,6 @@ class _BodyEmitter:
         self.block(stmt.body)
 
 
-def _is_static(analysis: Analysis, node: n.Node) -> bool:
-    """True when `node` is made only of literals and Python-valued constructor parameters."""
-    for child in walk(node):
-        if isinstance(child, n.Name):
-            ref = analysis.refs.get(child)
-            if ref is None or ref.kind != "static_param":
-                return False
-        elif isinstance(child, (n.Call, n.Subscript, n.Attribute)):
-            return False
-    return True
-
+def _is_python_value(type_: object) -> bool:
+    """A literal or a static parameter, or an expression of them: Python computes it at trace time."""
+    return isinstance(type_, TensorT) and type_.weak

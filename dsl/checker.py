@@ -122,6 +122,20 @@ class ModuleChecker:
             self._check_param(param)
         for member in self.module.members:
             {n.VarDecl: self._check_var, n.SubDecl: self._check_sub, n.Method: self._check_method}[type(member)](member)
+        self._check_serving()
+
+    def _check_serving(self) -> None:
+        """One serving method; `serving_default` is its signature key, so no other method may be called so."""
+        methods = self.module.methods
+        marked = [m for m in methods if "serving" in m.attr_names]
+        for extra in marked[1:]:
+            self.err("E035", extra, f"`@serving` on `{extra.name}` too; `{marked[0].name}` is already the serving method",
+                     "mark one method @serving")
+        serving = marked[0] if marked else (methods[0] if methods else None)
+        for method in methods:
+            if method.name == "serving_default" and method is not serving:
+                self.err("E035", method, "a method named `serving_default` must be the serving method",
+                         f"`serving_default` is the SavedModel signature of `{serving.name}`; rename this method")
 
     # declarations ------------------------------------------------------------------------------
 

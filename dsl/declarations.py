@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo
+from .constants import fits
 from .diagnostics import error
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
@@ -18,7 +19,7 @@ def declared_type(type_: n.TensorType) -> TensorT:
     if type_.shape is None:
         python = static_python_type(type_)
         if python is not None:
-            return literal_type(python())
+            return TensorT(literal_type(python()).dtype, (), weak=True)  # its value comes at construction
         return TensorT(type_.dtype, None)
     return TensorT(type_.dtype, tuple(_declared_dim(d) for d in type_.shape))
 
@@ -69,6 +70,10 @@ def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -
     elif value.negative and target.dtype.startswith("u"):
         analysis.diagnostics.append(error("E034", var.init.span, f"negative initial value for {target}",
                                           "unsigned dtypes hold only values >= 0"))
+    elif (bad := next((v for v in literal_numbers(var.init) if _representable(v) and not fits(v, target.dtype)),
+                      None)) is not None:
+        analysis.diagnostics.append(error("E034", var.init.span, f"initial value {bad!r} does not fit in {target}",
+                                          "TensorFlow would wrap it silently; give a value in the dtype's range"))
     elif value.shape is not None and target.shape is not None and (
             len(value.shape) != len(target.shape)
             or any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))):
@@ -76,6 +81,22 @@ def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -
                                           f"initial value has shape {list(value.shape)}, variable is {target}",
                                           "give a value of the declared shape, or use an initializer such as "
                                           "zeros() or full(value)"))
+
+
+def _representable(value: int | float) -> bool:
+    """A number a 64-bit dtype could hold: larger ones are reported where they are written."""
+    return fits(value, "f64") if isinstance(value, float) else fits(value, "i64")
+
+
+def literal_numbers(expr: n.Node):
+    """The numbers written in a literal (a negation applied), through nested lists."""
+    if isinstance(expr, (n.IntLit, n.FloatLit)):
+        yield expr.value
+    elif isinstance(expr, n.UnaryOp) and expr.op in "-+" and isinstance(expr.operand, (n.IntLit, n.FloatLit)):
+        yield -expr.operand.value if expr.op == "-" else expr.operand.value
+    elif isinstance(expr, n.ListLit):
+        for item in expr.items:
+            yield from literal_numbers(item)
 
 
 def _kind_text(kind: str) -> str:

@@ -14,6 +14,7 @@ from .declarations import check_declarations, declared_type, shape_text
 from .ops import TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
+from .constants import FoldError, fold_binary, fold_compare, fold_unary
 from .shape_rules import RULES, RuleContext
 
 
@@ -101,9 +102,7 @@ class _MethodInference:
     def stmt_If(self, stmt: n.If) -> None:
         test = self.expr(stmt.test)
         if _is_python_value(test):
-            # A condition on constructor parameters is decided at trace time; no graph merge.
-            self.block(stmt.body)
-            self.block(stmt.orelse)
+            self._python_if(stmt, test)
             return
         self._check_condition(test, stmt.test, "if")
         before = dict(self.env)
@@ -112,6 +111,28 @@ class _MethodInference:
         self.env = dict(before)
         self.block(stmt.orelse)
         self.env = self._merge_branches(stmt, before, after_body, self.env)
+
+    def _python_if(self, stmt: n.If, test: TensorT) -> None:
+        """A condition on Python values is decided at trace time: only one branch becomes graph code.
+        When the value is known the other branch is dead; else a name typed differently by the two
+        branches is left unknown (either may run), never an error."""
+        before = dict(self.env)
+        self.block(stmt.body)
+        after_body = self.env
+        self.env = dict(before)
+        self.block(stmt.orelse)
+        if test.value is not None:
+            self.env = after_body if test.value else self.env
+            return
+        merged = dict(before)
+        for name in sorted(set(after_body) | set(self.env)):
+            a, b = after_body.get(name), self.env.get(name)
+            if a is None or b is None:
+                merged[name] = a if b is None else b
+                self.partial[name] = ("one branch of an `if` on a constructor parameter", stmt)
+            else:
+                merged[name] = join(a, b) if same_type(a, b) else UNKNOWN
+        self.env = merged
 
     def _merge_branches(self, stmt: n.If, before: dict, left: dict, right: dict) -> dict:
         merged = dict(before)
@@ -200,7 +221,7 @@ class _MethodInference:
             if problem:
                 self.err(code, node, f"{what}, got {value}", f"cast it: cast(..., {target.dtype})")
                 return
-        if value.shape is None or target.shape is None or (value.weak and value.shape == ()):
+        if value.shape is None or target.shape is None:
             return
         if len(value.shape) != len(target.shape):
             self.err(code, node, f"{what}, got rank {len(value.shape)} ({value})",
@@ -265,7 +286,10 @@ class _MethodInference:
             result = TensorT(dtype, result.shape if result.shape == item.shape else None,
                              result.weak and item.weak)
         inner = result.shape
-        return TensorT(result.dtype, None if inner is None else (len(items), *inner), weak=result.weak)
+        values = tuple(t.value for t in tensors)
+        known = result.weak and all(v is not None for v in values)
+        return TensorT(result.dtype, None if inner is None else (len(items), *inner), weak=result.weak,
+                       value=values if known else None)
 
     def expr_BinOp(self, node: n.BinOp) -> Type:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -289,9 +313,22 @@ class _MethodInference:
             self.err("E040", node, f"`{op}` is not defined on bool tensors", "cast to a number first")
             return UNKNOWN
         shape = self._broadcast(node, left, right)
+        if left.weak and right.weak and shape == ():
+            return self._python_arith(node, op, left, right, dtype)
         if op == "/" and dtype in INTS:
             dtype = "f64" if dtype in ("i32", "i64", "u32", "u64") else "f32"
-        return TensorT(dtype, shape, weak=left.weak and right.weak)
+        # A list literal combined with another Python value is a tensor of its own dtype from here on.
+        return TensorT(dtype, shape)
+
+    def _python_arith(self, node: n.Node, op: str, left: TensorT, right: TensorT, dtype: str | None) -> Type:
+        """Two Python scalars: Python computes the result at trace time, so the checker folds it."""
+        if left.value is None or right.value is None:  # a static parameter: known at construction
+            return TensorT("f32" if op == "/" else dtype, (), weak=True)
+        try:
+            return literal_type(fold_binary(op, left.value, right.value))
+        except FoldError as exc:
+            self.err("E023", node, f"`{op}` of Python values: {exc}", "compute with smaller numbers")
+            return UNKNOWN
 
     def _broadcast(self, node: n.Node, left: TensorT, right: TensorT):
         if left.shape is None or right.shape is None:
@@ -346,7 +383,16 @@ class _MethodInference:
         _, problem = unify_dtype(left, right)
         if problem:
             self.err("E040", node, f"`{node.op}` compares {problem}", "cast one side to the other's dtype")
-        return TensorT("bool", self._broadcast(node, left, right), weak=left.weak and right.weak)
+        shape = self._broadcast(node, left, right)
+        if left.weak and right.weak and shape == ():
+            if left.value is None or right.value is None:
+                return TensorT("bool", (), weak=True)
+            try:
+                return literal_type(fold_compare(node.op, left.value, right.value))
+            except FoldError as exc:
+                self.err("E040", node, str(exc))
+                return UNKNOWN
+        return TensorT("bool", shape)
 
     def expr_BoolOp(self, node: n.BoolOp) -> Type:
         values = [self.expr(v) for v in node.values]
@@ -367,11 +413,20 @@ class _MethodInference:
         value = self.expr(node.operand)
         if node.op == "not":
             self._require_bool(value, node.operand, "`not`")
-            return value
-        if isinstance(value, TensorT) and value.dtype in ("bool", "string"):
+        elif isinstance(value, TensorT) and value.dtype in ("bool", "string"):
             self.err("E040", node, f"unary `{node.op}` is not defined on {value.dtype}", "cast to a number first")
             return UNKNOWN
-        return value
+        if not isinstance(value, TensorT) or not value.weak:
+            return value
+        if value.shape != ():
+            return TensorT(value.dtype, value.shape)  # `-[1, 2]`: a tensor, as a list has no `-`
+        if value.value is None:
+            return value
+        try:
+            return literal_type(fold_unary(node.op, value.value))
+        except FoldError as exc:
+            self.err("E023", node, f"unary `{node.op}` of a Python value: {exc}")
+            return UNKNOWN
 
     def expr_Subscript(self, node: n.Subscript) -> Type:
         value = self.expr(node.value)
@@ -530,7 +585,7 @@ class _MethodInference:
             if problem:
                 self.err("E050", arg, f"{label} is {expected}, got {value}", f"cast it: cast(..., {expected.dtype})")
                 return
-        if value.shape is None or expected.shape is None or (value.weak and value.shape == ()):
+        if value.shape is None or expected.shape is None:
             return
         if len(value.shape) != len(expected.shape):
             self.err("E050", arg, f"{label} is {expected}, got rank {len(value.shape)} ({value})",

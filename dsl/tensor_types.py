@@ -7,7 +7,10 @@ A dim is an `int` (known), a `str` (a named dim such as `N`, or an `int` constru
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from .constants import fits, python_dtype
 
 Dim = int | str | None
 
@@ -19,9 +22,13 @@ NUMERIC = FLOATS | INTS | COMPLEX
 
 @dataclass(frozen=True)
 class TensorT:
+    """`weak`: a Python value (literal or static parameter) that takes the dtype of the tensor it meets;
+    `value`: its folded value when known (a scalar, or a tuple for a list literal)."""
+
     dtype: str | None
     shape: tuple[Dim, ...] | None
     weak: bool = False
+    value: object = None
 
     @property
     def rank(self) -> int | None:
@@ -67,16 +74,12 @@ NO_VALUE = OtherT("nothing")
 
 
 def literal_type(value: object) -> TensorT:
-    """The weak type of a Python literal: TF's defaults (int -> i32, float -> f32)."""
-    if isinstance(value, bool):
-        return TensorT("bool", (), weak=True)
-    if isinstance(value, int):
-        return TensorT("i32", (), weak=True)
-    if isinstance(value, float):
-        return TensorT("f32", (), weak=True)
-    if isinstance(value, str):
-        return TensorT("string", (), weak=True)
-    return UNKNOWN
+    """The weak type of a Python value: TF's defaults (int -> i32, or i64 beyond it; float -> f32).
+    A value that is None is a static parameter whose value is known only at construction."""
+    dtype = python_dtype(value)
+    if dtype is None or isinstance(value, float) and not math.isfinite(value):
+        return UNKNOWN  # reported where the literal is written
+    return TensorT(dtype, (), weak=True, value=value)
 
 
 def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
@@ -86,18 +89,33 @@ def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
     if a.dtype == b.dtype:
         return a.dtype, None
     if a.weak and b.weak:
-        # Two Python values: TF converts the pair as one list; floats win.
-        return ("f32", None) if {a.dtype, b.dtype} <= {"i32", "f32"} else (None, f"{a.dtype} and {b.dtype}")
+        return _weak_pair(a.dtype, b.dtype)
     strong, weak = (a, b) if b.weak else (b, a) if a.weak else (None, None)
     if strong is None:
         return None, f"{a.dtype} and {b.dtype}"
-    if _weak_fits(weak.dtype, strong.dtype):
-        return strong.dtype, None
-    return None, f"{strong.dtype} and a Python {_python_name(weak.dtype)}"
+    if not _weak_fits(weak.dtype, strong.dtype):
+        return None, f"{strong.dtype} and a Python {_python_name(weak.dtype)}"
+    if weak.value is not None and not fits(weak.value, strong.dtype):
+        return None, f"{strong.dtype} and the Python value {_shown(weak.value, strong.dtype)}, which does not fit in {strong.dtype}"
+    return strong.dtype, None
+
+
+_WEAK_INTS = frozenset({"i32", "i64"})
+
+
+def _weak_pair(a: str, b: str) -> tuple[str | None, str | None]:
+    """Two Python values, as Python combines them: ints widen, an int and a float make a float."""
+    if a in _WEAK_INTS and b in _WEAK_INTS:
+        return ("i64" if "i64" in (a, b) else "i32"), None
+    if {a, b} <= _WEAK_INTS | {"f32"}:
+        return "f32", None
+    if a == b:
+        return a, None
+    return None, f"a Python {_python_name(a)} and a Python {_python_name(b)}"
 
 
 def _weak_fits(weak: str, strong: str) -> bool:
-    if weak == "i32":
+    if weak in _WEAK_INTS:
         return strong in NUMERIC
     if weak == "f32":
         return strong in FLOATS | COMPLEX
@@ -107,7 +125,14 @@ def _weak_fits(weak: str, strong: str) -> bool:
 
 
 def _python_name(dtype: str) -> str:
-    return {"i32": "int", "f32": "float", "bool": "bool", "string": "str"}.get(dtype, dtype)
+    return {"i32": "int", "i64": "int", "f32": "float", "bool": "bool", "string": "str"}.get(dtype, dtype)
+
+
+def _shown(value: object, dtype: str) -> str:
+    """The first item of a (nested) literal that does not fit `dtype`."""
+    if isinstance(value, tuple):
+        return next((_shown(v, dtype) for v in value if not fits(v, dtype)), repr(value))
+    return repr(value)
 
 
 def broadcast_dims(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> tuple[tuple[Dim, ...] | None, str | None]:

@@ -26,7 +26,7 @@ class SquareIfPositive(tf.Module):
         if x > 0.0:  # square_if_positive.tfm:4:9
             x2 = x * x  # square_if_positive.tfm:5:13
         else:
-            x2 = tf.constant(0.0)  # square_if_positive.tfm:7:13
+            x2 = tf.constant(0.0, dtype=tf.float32)  # square_if_positive.tfm:7:13
         return x2  # square_if_positive.tfm:8:9
 
 

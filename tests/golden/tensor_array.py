@@ -32,7 +32,7 @@ class Squares(tf.Module):
     def cumulative(self, x):
         """tensor_array.tfm:10. Returns output_0: f32[T]."""
         sums = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])  # tensor_array.tfm:11:9
-        total = tf.constant(0.0)  # tensor_array.tfm:12:9
+        total = tf.constant(0.0, dtype=tf.float32)  # tensor_array.tfm:12:9
         for i in tf.range(tf.shape(x)[0]):  # tensor_array.tfm:13:9
             total = total + x[i]  # tensor_array.tfm:14:13
             sums = sums.write(sums.size(), total)  # tensor_array.tfm:15:13

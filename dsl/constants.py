@@ -1,0 +1,114 @@
+"""Python values in `.tfm` code: how TensorFlow types them, whether they fit a dtype, and folding.
+
+A literal in a method body is a Python value, as in a hand-written `tf.function`: arithmetic between
+literals happens in Python (`3 / 2` is the float 1.5, so float32), and the result is converted when it
+meets a tensor, where TensorFlow silently wraps what does not fit (`uint8 + -1` is 0, `int8 + 300` is
+44). The checker folds literal arithmetic here, with Python's rules but bounded work, and rejects a
+value that does not fit the dtype it is converted to.
+"""
+
+from __future__ import annotations
+
+import math
+
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "i8": (-2**7, 2**7 - 1), "i16": (-2**15, 2**15 - 1), "i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1),
+    "u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1), "u32": (0, 2**32 - 1), "u64": (0, 2**64 - 1),
+}
+FLOAT_MAX: dict[str, float] = {"f16": 65504.0, "bf16": 3.3895313892515355e38, "f32": 3.4028234663852886e38,
+                               "f64": 1.7976931348623157e308, "c64": 3.4028234663852886e38,
+                               "c128": 1.7976931348623157e308}
+_MAX_BITS = 64
+_MAX_STRING = 1 << 16
+
+
+class FoldError(ValueError):
+    """Folding literal arithmetic failed (too large, division by zero); the message says which."""
+
+
+def python_dtype(value: object) -> str | None:
+    """The dtype `tf.constant(value)` gives a Python scalar (an int beyond int32 becomes int64)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        low, high = INT_RANGES["i32"]
+        if low <= value <= high:
+            return "i32"
+        low, high = INT_RANGES["i64"]
+        return "i64" if low <= value <= high else None
+    if isinstance(value, float):
+        return "f32"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def fits(value: object, dtype: str) -> bool:
+    """True if the Python value (or every item of a tuple of them) converts to `dtype` without loss
+    of range. Ints may meet float dtypes; floats may not meet int dtypes (TensorFlow refuses those)."""
+    if isinstance(value, tuple):
+        return all(fits(v, dtype) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if dtype in INT_RANGES:
+        low, high = INT_RANGES[dtype]
+        return isinstance(value, int) and low <= value <= high
+    if dtype in FLOAT_MAX:
+        return math.isfinite(value) and abs(value) <= FLOAT_MAX[dtype]
+    return True
+
+
+def fold_binary(op: str, a: object, b: object) -> object:
+    """`a op b` as Python computes it, refusing results too large to be a 64-bit number."""
+    if isinstance(a, str) or isinstance(b, str):
+        if op == "+" and isinstance(a, str) and isinstance(b, str) and len(a) + len(b) <= _MAX_STRING:
+            return a + b
+        raise FoldError(f"`{op}` is not defined on these Python values")
+    if op == "**":
+        _check_power(a, b)
+    try:
+        result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+                  "//": lambda: a // b, "%": lambda: a % b, "**": lambda: a ** b}[op]()
+    except ZeroDivisionError:
+        raise FoldError("division by zero") from None
+    except OverflowError:
+        raise FoldError("the result is too large for a float") from None
+    return _bounded(result)
+
+
+def fold_compare(op: str, a: object, b: object) -> bool:
+    try:
+        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    except TypeError:
+        raise FoldError(f"`{op}` cannot compare these Python values") from None
+
+
+def fold_unary(op: str, a: object) -> object:
+    if op == "not":
+        return not a
+    if isinstance(a, str):
+        raise FoldError(f"unary `{op}` is not defined on a string")
+    return _bounded(-a if op == "-" else +a)
+
+
+def _check_power(base: object, exponent: object) -> None:
+    """Refuse `9 ** 9 ** 9` before computing it: estimate the size of the result from logarithms."""
+    if isinstance(exponent, complex) or isinstance(base, complex):
+        return
+    if abs(base) in (0, 1) or exponent <= 0:
+        return
+    if exponent * math.log2(abs(base)) > (_MAX_BITS if isinstance(base, int) and isinstance(exponent, int)
+                                          else 1024):
+        raise FoldError(f"{base} ** {exponent} is too large to compute")
+
+
+def _bounded(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value.bit_length() > _MAX_BITS:
+        raise FoldError("the result does not fit in 64 bits")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FoldError("the result is too large for a float")
+    if isinstance(value, complex):
+        raise FoldError("the result is a complex number")
+    return value

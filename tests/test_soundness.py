@@ -1,0 +1,71 @@
+"""What passes the check runs, and runs right: literals follow TensorFlow's semantics, out-of-range
+values are errors, returns take the declared type. Each case once gave a silent wrong result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import compiler
+import dsl
+
+RUNS = {
+    # name: (source body of `fn f() -> TYPE`, expected numpy value, expected dtype)
+    "list_plus_is_elementwise": ("i32[2]", "return [1, 2] + [3, 4]", [4, 6], "int32"),
+    "list_times_is_elementwise": ("i32[2]", "return [1, 2] * 3", [3, 6], "int32"),
+    "list_compare_is_elementwise": ("bool[2]", "return [1, 2] == [1, 3]", [True, False], "bool"),
+    "list_slice_is_a_tensor_slice": ("i32[2]", "return [1, 2, 3][::2]", [1, 3], "int32"),
+    "list_meets_a_float_tensor": ("f32[2]", "x = ones([2])\n        return x + [1, 2]", [2.0, 3.0], "float32"),
+    "negated_list": ("i32[2]", "return -[1, 2]", [-1, -2], "int32"),
+    "int_return_takes_declared_float": ("f32[]", "return 1", 1.0, "float32"),
+    "int_return_takes_declared_i64": ("i64[]", "return 3000000000", 3000000000, "int64"),
+    "python_division_is_float32": ("f32[]", "return 3 / 2", 1.5, "float32"),
+    "python_division_declared_f64": ("f64[]", "return 3 / 2", 1.5, "float64"),
+    "tensor_int_division_is_float64": ("f64[]", "a = 3\n        return a / 2", 1.5, "float64"),
+    "folded_power": ("f32[]", "return 2 ** -1", 0.5, "float32"),
+    "big_int_local_is_int64": ("i64[]", "a = 3000000000\n        return a + 1", 3000000001, "int64"),
+    "static_bool_if_is_python": ("f32[]", "if not False:\n            y = 1.0\n        else:\n            y = 2\n"
+                                          "        return y", 1.0, "float32"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_literals_run_as_checked(name, tmp_path):
+    returns, body, expected, dtype = RUNS[name]
+    source = tmp_path / f"{name}.tfm"
+    source.write_text(f"module M:\n    fn f() -> {returns}:\n        {body}\n")
+    result = compiler.load(source).M().f()
+    assert result.dtype.name == dtype
+    np.testing.assert_array_equal(result.numpy(), np.array(expected))
+
+
+REFUSED = {
+    "var_i32_overflow": ("module M:\n    var w: i32[] = 3000000000\n", "E034"),
+    "var_i8_overflow": ("module M:\n    var w: i8[] = 200\n", "E034"),
+    "var_u8_overflow": ("module M:\n    var w: u8[] = 256\n", "E034"),
+    "var_f16_overflow": ("module M:\n    var w: f16[] = 1e10\n", "E034"),
+    "var_list_item_overflow": ("module M:\n    var w: i8[2] = [1, 128]\n", "E034"),
+    "i8_plus_300": ("module M:\n    fn f(i: i8[]) -> i8[]:\n        return i + 300\n", "E040"),
+    "u8_minus_literal": ("module M:\n    fn f(i: u8[]) -> u8[]:\n        return i + -1\n", "E040"),
+    "f16_big_literal": ("module M:\n    fn f(x: f16[]) -> f16[]:\n        return x + 70000.0\n", "E040"),
+    "return_int64_as_i32": ("module M:\n    fn f() -> i32[]:\n        return 3000000000\n", "E032"),
+    "scalar_returned_as_vector": ("module M:\n    fn f() -> f32[3]:\n        return 1.0\n", "E032"),
+    "scalar_assigned_to_vector": ("module M:\n    var v: f32[3] = zeros()\n    fn f():\n        v.assign(1.0)\n",
+                                  "E049"),
+    "power_tower": ("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x * 9 ** 9 ** 9\n", "E023"),
+    "division_by_zero": ("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x * (1 // 0)\n", "E023"),
+    "list_arithmetic_then_float": ("module M:\n    fn f(x: f32[2]) -> f32[2]:\n        return x + [1, 2] * 2\n",
+                                   "E040"),
+    "serving_default_name": ("module M:\n    @serving\n    fn f() -> f32[]:\n        return 1.0\n\n"
+                             "    fn serving_default() -> f32[]:\n        return 2.0\n", "E035"),
+    "two_serving_methods": ("module M:\n    @serving\n    fn f() -> f32[]:\n        return 1.0\n\n"
+                            "    @serving\n    fn g() -> f32[]:\n        return 2.0\n", "E035"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_silent_wrong_results_are_refused(name):
+    text, code = REFUSED[name]
+    with pytest.raises(dsl.TfmError) as info:
+        compiler.compile_text(text, f"{name}.tfm")
+    assert [d.code for d in info.value.diagnostics] == [code], info.value
