@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from dsl import nodes as n
-from dsl.analysis import Analysis, CallInfo, outputs_of, walk
+from dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, walk
 from dsl.diagnostics import locate_bugs
 from dsl.ops import DTYPES, OPS, static_python_type
 from dsl.tensor_types import TensorT, unify_dtype
@@ -157,6 +157,11 @@ class _ClassEmitter:
     def emit(self) -> _Class:
         cls = _Class(name=ident(self.module.name), doc=self._doc(), init_params=self._init_params())
         init_expr = _ExprEmitter(self, in_init=True)
+        # A zero or negative size fails deep in TensorFlow (oneDNN aborts the process on a zero).
+        for param in dimension_params(self.module):
+            self.helpers.add("_dimension")
+            name = ident(param.name)
+            cls.param_lines.append(f"{name} = _dimension({hygiene.literal(param.name)}, {name}){self.loc(param)}")
         for param in self.module.params:
             line = self._param(param)
             if line:

@@ -32,10 +32,10 @@ _NODES = frozenset({
     ast.Break, ast.Continue, ast.Pass, ast.Return, ast.With, ast.withitem, ast.Raise, ast.JoinedStr,
     ast.FormattedValue, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
-    ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+    ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
 })
 _TOP_LEVEL = (ast.Import, ast.Assign, ast.FunctionDef, ast.ClassDef, ast.Expr)
-_BUILTINS = frozenset({"range", "len", "zip", "enumerate", "ValueError"})
+_BUILTINS = frozenset({"range", "len", "zip", "enumerate", "isinstance", "int", "bool", "ValueError"})
 _MODULE_API = frozenset({"name_scope", "trainable_variables", "variables"})
 _DUNDERS = frozenset({"__init__", "__all__"})
 

@@ -94,6 +94,15 @@ def outputs_of(method: n.Method) -> tuple:
 
 
 
+def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:
+    """`int` parameters that size a variable or a signature: they must be at least 1."""
+    types = [v.type for v in module.variables]
+    for method in module.methods:
+        types += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
+    used = {d.name for t in types for d in t.shape or () if d.kind == "named"}
+    return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
+
+
 def walk(node: object):
     """Every node under `node`, itself first."""
     if isinstance(node, n.Node):

@@ -233,6 +233,8 @@ class ModuleChecker:
             self._check_dim(dim, allow_named)
 
     def _check_dim(self, dim: n.Dim, allow_named: bool) -> None:
+        if dim.kind == "fixed" and dim.size < 1:
+            self.err("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
         if dim.kind != "named":
             return
         param = self.info.params.get(dim.name)

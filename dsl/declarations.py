@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo
+from .analysis import Analysis, ModuleInfo, dimension_params
 from .constants import fits
 from .diagnostics import error
 from .ops import DTYPES, static_python_type
@@ -38,6 +38,8 @@ def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
             _check_initial_value(analysis, info, var)
     for sub in module.submodules:
         _check_sub_arguments(analysis, info, sub)
+    defaults = [(p.name, p.default) for p in module.params if p.default is not None]
+    _check_dimension_arguments(analysis, module.name, module, defaults)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
         return
     params = _param_types(target)
     given = list(zip(params, sub.args)) + [(k.name, k.value) for k in sub.keywords]
+    if target.decl is not None:
+        _check_dimension_arguments(analysis, sub.module, target.decl, given)
     for name, arg in given:
         expected = params.get(name)
         actual = _static(arg, info, [])
@@ -173,6 +177,16 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
             analysis.diagnostics.append(error("E023", arg.span, f"`{sub.module}` parameter `{name}` is "
                                               f"{expected.__name__}, got {_kind_text(wrong[0])}",
                                               f"pass {article} {expected.__name__}"))
+
+
+def _check_dimension_arguments(analysis: Analysis, module: str, target: n.ModuleDef, given: list) -> None:
+    """Literal values for `int` parameters that size dimensions (a default, or a submodule's argument)."""
+    sizes = {p.name for p in dimension_params(target)}
+    for name, arg in given:
+        value = next(literal_numbers(arg), None) if isinstance(arg, (n.IntLit, n.UnaryOp)) else None
+        if name in sizes and isinstance(value, int) and value < 1:
+            analysis.diagnostics.append(error("E023", arg.span, f"`{module}` parameter `{name}` sizes a "
+                                              f"dimension; {value} is not a size", "give an int of 1 or more"))
 
 
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:

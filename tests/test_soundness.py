@@ -69,3 +69,63 @@ def test_silent_wrong_results_are_refused(name):
     with pytest.raises(dsl.TfmError) as info:
         compiler.compile_text(text, f"{name}.tfm")
     assert [d.code for d in info.value.diagnostics] == [code], info.value
+
+
+# --- errors after the check: input errors at the .tfm line, with TensorFlow's reason ---------------
+
+MLP = ("module MLP(hidden: int = 8):\n    sub d1 = Dense(4, hidden, activation=\"relu\")\n    sub d2 = Dense(hidden, 2)\n\n"
+       "    fn predict(x: f32[N, 4]) -> f32[N, 2]:\n        return d2(d1(x))\n")
+TRACE_FAILS = ("module T:\n    fn f(x: f32[2, 3]) -> f32[2, 3]:\n        y = x + 1.0\n"
+               "        return gather_nd(y, [[0, 0, 0]])\n")
+
+
+def _cli(tmp_path, text, *argv):
+    from compiler.cli import main
+
+    source = tmp_path / "model.tfm"
+    source.write_text(text)
+    return main([argv[0], str(source), *argv[1:]])
+
+
+@pytest.mark.parametrize("hidden", ["0", "-3"])
+def test_a_zero_size_is_an_error_not_an_abort(tmp_path, capsys, hidden):
+    """A zero-size dense layer aborted the process inside oneDNN (SIGABRT): now it is refused first."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "mlp.tfm"
+    source.write_text(MLP)
+    result = subprocess.run([sys.executable, "-m", "compiler", "run", str(source), "MLP.predict", "--init",
+                             f"hidden={hidden}", "--arg", "x=[[1, 2, 3, 4]]"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr[-1500:]
+    assert "mlp.tfm:2:5 (in <tfm library>/layers.tfm:" in result.stderr  # the user's line, then the library's
+    assert "must be an int >= 1" in result.stderr
+
+
+def test_literal_zero_sizes_are_refused_by_the_check():
+    for text in ["module M:\n    sub d = Dense(3, 0)\n", "module M(n: int = 0):\n    var w: f32[n] = zeros()\n",
+                 "module M:\n    var w: f32[0] = zeros()\n"]:
+        with pytest.raises(dsl.TfmError) as info:
+            compiler.compile_text(text, "m.tfm")
+        assert info.value.diagnostics[0].code in ("E023", "E018")
+
+
+def test_trace_errors_in_run_show_the_reason(tmp_path, capsys):
+    assert _cli(tmp_path, TRACE_FAILS, "run", "T.f", "--arg", "x=[[1, 2, 3], [4, 5, 6]]") == 1
+    err = capsys.readouterr().err
+    assert "model.tfm:4:9" in err and "in user code" not in err
+    assert "index innermost dimension" in err or "must be <=" in err or "indices" in err, err
+
+
+def test_trace_errors_in_export_are_input_errors(tmp_path, capsys):
+    assert _cli(tmp_path, TRACE_FAILS, "export", "--module", "T", "--out", str(tmp_path / "out")) == 1
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "model.tfm:4:9" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_construction_errors_in_export_are_input_errors(tmp_path, capsys):
+    assert _cli(tmp_path, MLP, "export", "--module", "MLP", "--init", "hidden=0", "--out",
+                str(tmp_path / "out")) == 1
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "model.tfm:2:5" in err and ">= 1" in err

@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['AddPrint']
 
@@ -34,5 +35,5 @@ class AddPrint(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('add_print.tfm',)
 _TFM_LINE_MAP = {
-    24: (0, 3, 5), 29: (0, 6, 9), 30: (0, 7, 9), 31: (0, 8, 9),
+    25: (0, 3, 5), 30: (0, 6, 9), 31: (0, 7, 9), 32: (0, 8, 9),
 }

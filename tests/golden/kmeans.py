@@ -6,12 +6,20 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['KMeans']
 
 _TFM_SOURCE = 'kmeans.tfm'
 _TFM_SOURCE_SHA256 = '326f8ee5691fe0cf000d70e102c384472190c6c833126798dca012544da64d76'
+
+
+def _dimension(name, value):
+    """`value`, once checked to be a size a dimension can have: a zero size aborts oneDNN."""
+    if not _isinstance(value, _int) or _isinstance(value, _bool) or value < 1:
+        raise _ValueError(f"constructor parameter {name} = {value!r} sizes a dimension: it must be an int >= 1")
+    return value
 
 
 def _seed_pair(seed):
@@ -31,6 +39,8 @@ class KMeans(tf.Module):
 
     def __init__(self, k=3, dims=2, seed=7, *, name=None):
         tf.Module.__init__(self, name=name)
+        k = _dimension('k', k)  # kmeans.tfm:3:15
+        dims = _dimension('dims', dims)  # kmeans.tfm:3:27
         self.k = k  # kmeans.tfm:3:15
         self.dims = dims  # kmeans.tfm:3:27
         self.seed = seed  # kmeans.tfm:3:42
@@ -62,7 +72,8 @@ class KMeans(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
-    34: (0, 3, 15), 35: (0, 3, 27), 36: (0, 3, 42), 39: (0, 4, 5), 41: (0, 6, 5), 42: (0, 11, 5),
-    46: (0, 7, 9), 47: (0, 8, 9), 48: (0, 9, 9), 52: (0, 13, 9), 53: (0, 14, 9), 54: (0, 15, 9),
-    55: (0, 16, 9), 56: (0, 17, 9), 57: (0, 18, 9), 58: (0, 19, 9), 59: (0, 20, 9),
+    42: (0, 3, 15), 43: (0, 3, 27), 44: (0, 3, 15), 45: (0, 3, 27), 46: (0, 3, 42), 49: (0, 4, 5),
+    51: (0, 6, 5), 52: (0, 11, 5), 56: (0, 7, 9), 57: (0, 8, 9), 58: (0, 9, 9), 62: (0, 13, 9),
+    63: (0, 14, 9), 64: (0, 15, 9), 65: (0, 16, 9), 66: (0, 17, 9), 67: (0, 18, 9), 68: (0, 19, 9),
+    69: (0, 20, 9),
 }

@@ -6,12 +6,20 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['LinearRegression']
 
 _TFM_SOURCE = 'linear_regression.tfm'
 _TFM_SOURCE_SHA256 = 'ad51fb1c99493e83508979b7dd399ea42f164e1017a4d022ff33a6db610590f4'
+
+
+def _dimension(name, value):
+    """`value`, once checked to be a size a dimension can have: a zero size aborts oneDNN."""
+    if not _isinstance(value, _int) or _isinstance(value, _bool) or value < 1:
+        raise _ValueError(f"constructor parameter {name} = {value!r} sizes a dimension: it must be an int >= 1")
+    return value
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -85,6 +93,7 @@ class LinearRegression(tf.Module):
 
     def __init__(self, features=3, learning_rate=0.1, seed=0, *, name=None):
         tf.Module.__init__(self, name=name)
+        features = _dimension('features', features)  # linear_regression.tfm:2:25
         self.features = features  # linear_regression.tfm:2:25
         self.learning_rate = learning_rate  # linear_regression.tfm:2:44
         self.seed = seed  # linear_regression.tfm:2:72
@@ -117,7 +126,7 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 2, 25), 89: (0, 2, 44), 90: (0, 2, 72), 93: (0, 3, 5), 94: (0, 4, 5), 95: (0, 5, 5),
-    97: (0, 7, 5), 98: (0, 11, 5), 105: (0, 9, 9), 109: (0, 11, 47), 110: (0, 12, 9), 111: (0, 13, 13),
-    112: (0, 14, 13), 113: (0, 15, 9), 114: (0, 16, 9),
+    96: (0, 2, 25), 97: (0, 2, 25), 98: (0, 2, 44), 99: (0, 2, 72), 102: (0, 3, 5), 103: (0, 4, 5),
+    104: (0, 5, 5), 106: (0, 7, 5), 107: (0, 11, 5), 114: (0, 9, 9), 118: (0, 11, 47), 119: (0, 12, 9),
+    120: (0, 13, 13), 121: (0, 14, 13), 122: (0, 15, 9), 123: (0, 16, 9),
 }

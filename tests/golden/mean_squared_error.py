@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['MeanSquaredError']
 
@@ -41,5 +42,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    36: (0, 3, 44), 37: (0, 3, 47), 38: (0, 4, 9),
+    37: (0, 3, 44), 38: (0, 3, 47), 39: (0, 4, 9),
 }

@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['MyModel']
 
@@ -34,6 +35,13 @@ def _activate(x, name):
     if name not in _ACTIVATIONS:
         raise _ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
     return _ACTIVATIONS[name](x)
+
+
+def _dimension(name, value):
+    """`value`, once checked to be a size a dimension can have: a zero size aborts oneDNN."""
+    if not _isinstance(value, _int) or _isinstance(value, _bool) or value < 1:
+        raise _ValueError(f"constructor parameter {name} = {value!r} sizes a dimension: it must be an int >= 1")
+    return value
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -121,6 +129,8 @@ class Dense(tf.Module):
 
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
         self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
         self.activation = activation  # <tfm library>/layers.tfm:7:41
@@ -142,6 +152,7 @@ class MyModel(tf.Module):
 
     def __init__(self, num_classes=10, learning_rate=0.001, *, name=None):
         tf.Module.__init__(self, name=name)
+        num_classes = _dimension('num_classes', num_classes)  # my_model.tfm:5:16
         self.num_classes = num_classes  # my_model.tfm:5:16
         self.learning_rate = learning_rate  # my_model.tfm:5:39
         # Variables and submodules are made here, under the module's name scope, never in a method.
@@ -174,8 +185,9 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    124: (0, 7, 14), 125: (0, 7, 27), 126: (0, 7, 41), 127: (0, 7, 69), 130: (0, 8, 5), 131: (0, 9, 5),
-    133: (0, 11, 5), 137: (0, 12, 9), 145: (1, 5, 16), 146: (1, 5, 39), 149: (1, 6, 5), 150: (1, 7, 5),
-    151: (1, 8, 5), 153: (1, 15, 5), 161: (1, 12, 9), 162: (1, 13, 9), 166: (1, 15, 41), 167: (1, 16, 9),
-    168: (1, 17, 13), 169: (1, 18, 13), 170: (1, 19, 9), 171: (1, 20, 9),
+    132: (0, 7, 14), 133: (0, 7, 27), 134: (0, 7, 14), 135: (0, 7, 27), 136: (0, 7, 41), 137: (0, 7, 69),
+    140: (0, 8, 5), 141: (0, 9, 5), 143: (0, 11, 5), 147: (0, 12, 9), 155: (1, 5, 16), 156: (1, 5, 16),
+    157: (1, 5, 39), 160: (1, 6, 5), 161: (1, 7, 5), 162: (1, 8, 5), 164: (1, 15, 5), 172: (1, 12, 9),
+    173: (1, 13, 9), 177: (1, 15, 41), 178: (1, 16, 9), 179: (1, 17, 13), 180: (1, 18, 13),
+    181: (1, 19, 9), 182: (1, 20, 9),
 }

@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['MyAdd']
 
@@ -44,5 +45,5 @@ class MyAdd(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    29: (0, 5, 9), 30: (0, 6, 13), 31: (0, 7, 9), 39: (0, 10, 9), 40: (0, 11, 13), 41: (0, 12, 9),
+    30: (0, 5, 9), 31: (0, 6, 13), 32: (0, 7, 9), 40: (0, 10, 9), 41: (0, 11, 13), 42: (0, 12, 9),
 }

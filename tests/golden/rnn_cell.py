@@ -6,12 +6,20 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['SimpleRNN']
 
 _TFM_SOURCE = 'rnn_cell.tfm'
 _TFM_SOURCE_SHA256 = '383f7b53c2c35b9b4b94c46aa9f09a1b339c1b5a2e460a5cab39396f9a7a8e5c'
+
+
+def _dimension(name, value):
+    """`value`, once checked to be a size a dimension can have: a zero size aborts oneDNN."""
+    if not _isinstance(value, _int) or _isinstance(value, _bool) or value < 1:
+        raise _ValueError(f"constructor parameter {name} = {value!r} sizes a dimension: it must be an int >= 1")
+    return value
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -59,6 +67,8 @@ class SimpleRNN(tf.Module):
 
     def __init__(self, input_dim=4, units=8, seed=1, *, name=None):
         tf.Module.__init__(self, name=name)
+        input_dim = _dimension('input_dim', input_dim)  # rnn_cell.tfm:2:18
+        units = _dimension('units', units)  # rnn_cell.tfm:2:38
         self.input_dim = input_dim  # rnn_cell.tfm:2:18
         self.units = units  # rnn_cell.tfm:2:38
         self.seed = seed  # rnn_cell.tfm:2:54
@@ -92,7 +102,7 @@ class SimpleRNN(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    62: (0, 2, 18), 63: (0, 2, 38), 64: (0, 2, 54), 67: (0, 3, 5), 68: (0, 4, 5), 69: (0, 5, 5),
-    71: (0, 7, 5), 75: (0, 10, 5), 79: (0, 7, 42), 80: (0, 8, 9), 84: (0, 12, 9), 85: (0, 13, 9),
-    86: (0, 14, 9), 87: (0, 15, 13), 88: (0, 16, 13), 89: (0, 17, 9),
+    70: (0, 2, 18), 71: (0, 2, 38), 72: (0, 2, 18), 73: (0, 2, 38), 74: (0, 2, 54), 77: (0, 3, 5),
+    78: (0, 4, 5), 79: (0, 5, 5), 81: (0, 7, 5), 85: (0, 10, 5), 89: (0, 7, 42), 90: (0, 8, 9),
+    94: (0, 12, 9), 95: (0, 13, 9), 96: (0, 14, 9), 97: (0, 15, 13), 98: (0, 16, 13), 99: (0, 17, 9),
 }

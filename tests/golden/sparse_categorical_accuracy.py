@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['SparseCategoricalAccuracy']
 
@@ -62,6 +63,6 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    35: (0, 3, 5), 36: (0, 4, 5), 44: (0, 6, 49), 45: (0, 7, 9), 46: (0, 8, 9), 47: (0, 9, 9),
-    48: (0, 10, 9), 53: (0, 13, 9), 58: (0, 16, 9), 59: (0, 17, 9),
+    36: (0, 3, 5), 37: (0, 4, 5), 45: (0, 6, 49), 46: (0, 7, 9), 47: (0, 8, 9), 48: (0, 9, 9),
+    49: (0, 10, 9), 54: (0, 13, 9), 59: (0, 16, 9), 60: (0, 17, 9),
 }

@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['SquareIfPositive']
 
@@ -33,5 +34,5 @@ class SquareIfPositive(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    26: (0, 4, 9), 27: (0, 5, 13), 29: (0, 7, 13), 30: (0, 8, 9),
+    27: (0, 4, 9), 28: (0, 5, 13), 30: (0, 7, 13), 31: (0, 8, 9),
 }

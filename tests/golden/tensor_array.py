@@ -6,7 +6,8 @@
 import tensorflow as tf
 
 # The Python builtins generated code uses, bound before any module class could shadow them.
-_range, _len, _zip, _enumerate, _ValueError = range, len, zip, enumerate, ValueError
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 __all__ = ['Squares']
 
@@ -42,6 +43,6 @@ class Squares(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
-    26: (0, 5, 9), 27: (0, 6, 9), 28: (0, 7, 13), 29: (0, 8, 9), 34: (0, 11, 9), 35: (0, 12, 9),
-    36: (0, 13, 9), 37: (0, 14, 13), 38: (0, 15, 13), 39: (0, 16, 9),
+    27: (0, 5, 9), 28: (0, 6, 9), 29: (0, 7, 13), 30: (0, 8, 9), 35: (0, 11, 9), 36: (0, 12, 9),
+    37: (0, 13, 9), 38: (0, 14, 13), 39: (0, 15, 13), 40: (0, 16, 9),
 }
