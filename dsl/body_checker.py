@@ -25,13 +25,19 @@ class BodyChecker:
         self.inputs = {i.name: i for i in method.inputs}
         self.locals: dict[str, RefKind] = {}
         self.loop_depth = 0
+        self.graph_loop_depth = 0  # loops AutoGraph turns into tf.while_loop (not `static for`)
         self._collect_locals(method.body)
 
     def run(self) -> None:
         self.statements(self.method.body)
-        if self.method.returns is not None and not any(isinstance(s, n.Return) for s in walk(self.method.body)):
+        if self.method.returns is None or always_returns(self.method.body):
+            return
+        if not any(isinstance(s, n.Return) for s in walk(self.method.body)):
             self.p.err("E039", self.method, f"method `{self.method.name}` declares outputs but never returns",
                        "end the body with `return ...`")
+        else:  # AutoGraph refuses a method that returns on some paths and falls off the end on others
+            self.p.err("E039", self.method, f"not every path through `{self.method.name}` returns",
+                       "give each `if` an `else` that returns, or end the body with `return ...`")
 
     def _collect_locals(self, body: tuple) -> None:
         # Flow-insensitive on purpose: AutoGraph decides definedness per branch at trace time.
@@ -103,6 +109,9 @@ class BodyChecker:
         self.expr(stmt.value)
 
     def stmt_Return(self, stmt: n.Return) -> None:
+        if self.graph_loop_depth:
+            self.p.err("E031", stmt, "`return` inside a loop on tensors",
+                       "AutoGraph cannot return from a graph loop: `break` out of it and return after it")
         expected = len(outputs_of(self.method))
         if expected == 0 and stmt.values:
             self.p.err("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
@@ -147,8 +156,13 @@ class BodyChecker:
             if stmt.static:
                 for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                     self._check_static_range_arg(arg)
+        self._loop_body(stmt.body, graph=not stmt.static)
+
+    def _loop_body(self, body: tuple, graph: bool) -> None:
         self.loop_depth += 1
-        self.statements(stmt.body)
+        self.graph_loop_depth += graph
+        self.statements(body)
+        self.graph_loop_depth -= graph
         self.loop_depth -= 1
 
     def _check_static_range_arg(self, arg: n.Node) -> None:
@@ -159,9 +173,7 @@ class BodyChecker:
 
     def stmt_While(self, stmt: n.While) -> None:
         self.expr(stmt.test)
-        self.loop_depth += 1
-        self.statements(stmt.body)
-        self.loop_depth -= 1
+        self._loop_body(stmt.body, graph=True)
 
     def stmt_With(self, stmt: n.With) -> None:
         self._check_target(stmt, stmt.name)
@@ -362,3 +374,13 @@ class BodyChecker:
             self.expr(item)
 
 
+def always_returns(body: tuple) -> bool:
+    """True if every path through `body` ends in a `return` (a loop may run zero times)."""
+    for stmt in body:
+        if isinstance(stmt, n.Return):
+            return True
+        if isinstance(stmt, n.If) and always_returns(stmt.body) and always_returns(stmt.orelse):
+            return True
+        if isinstance(stmt, n.With) and always_returns(stmt.body):
+            return True
+    return False
