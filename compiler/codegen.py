@@ -422,7 +422,10 @@ class _ExprEmitter:
     def call_op(self, node: n.Call, info: CallInfo) -> str:
         if info.op.helper:
             self.cls.helpers.add(info.op.helper)
-        return f"{info.op.lowering}({self._args(node)})"
+        given = {p.name for p, _ in zip(info.op.params, node.args)} | {k.name for k in node.keywords}
+        defaults = [f"{ident(name)}={hygiene.literal(info.op.param(name).default)}"
+                    for name in info.op.tfm_defaults if name not in given]
+        return f"{info.op.lowering}({', '.join(filter(None, [self._args(node), *defaults]))})"
 
     def call_initializer(self, node: n.Call, info: CallInfo) -> str:
         raise AssertionError("initializers are emitted by _ClassEmitter._variable")

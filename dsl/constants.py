@@ -46,10 +46,14 @@ def python_dtype(value: object) -> str | None:
 def fits(value: object, dtype: str) -> bool:
     """True if the Python value (or every item of a tuple of them) converts to `dtype` without loss
     of range. Ints may meet float dtypes; floats may not meet int dtypes (TensorFlow refuses those)."""
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return all(fits(v, dtype) for v in value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if value is None:
         return True
+    if isinstance(value, bool) or dtype == "bool":  # TensorFlow converts neither way between bool and numbers
+        return isinstance(value, bool) and dtype == "bool"
+    if isinstance(value, str) or dtype == "string":
+        return isinstance(value, str) and dtype == "string"
     if dtype in INT_RANGES:
         low, high = INT_RANGES[dtype]
         return isinstance(value, int) and low <= value <= high

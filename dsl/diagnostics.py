@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "E052": "tensors do not line up for concat or stack",
     "E053": "reshape to a different number of elements",
     "E054": "dtype argument required",
+    "E055": "no TensorFlow kernel for this dtype",
     "E099": "internal compiler error",
 }
 

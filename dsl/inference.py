@@ -11,11 +11,12 @@ from . import nodes as n
 from .analysis import Analysis, ModuleInfo, outputs_of
 from .diagnostics import error, locate_bugs
 from .declarations import check_declarations, declared_type, shape_text
-from .ops import TYPE_RULES, Op
+from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .constants import FoldError, fold_binary, fold_compare, fold_unary
 from .shape_rules import RULES, RuleContext
+from .static_args import check_static_args
 
 
 def infer(analysis: Analysis) -> None:
@@ -315,6 +316,8 @@ class _MethodInference:
         shape = self._broadcast(node, left, right)
         if left.weak and right.weak and shape == ():
             return self._python_arith(node, op, left, right, dtype)
+        if not self._operator_has_kernel(node, op, dtype):
+            return UNKNOWN
         if op == "/" and dtype in INTS:
             dtype = "f64" if dtype in ("i32", "i64", "u32", "u64") else "f32"
         # A list literal combined with another Python value is a tensor of its own dtype from here on.
@@ -356,6 +359,8 @@ class _MethodInference:
         if problem:
             self.err("E040", node, f"matrix product mixes {problem}", "cast one side")
             return UNKNOWN
+        if not self._operator_has_kernel(node, "@", dtype):
+            return UNKNOWN
         if left.shape is None or right.shape is None:
             return TensorT(dtype, None)
         for side, value in (("left", left), ("right", right)):
@@ -380,9 +385,11 @@ class _MethodInference:
         if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
             self._not_a_tensor(node, left, right)
             return UNKNOWN
-        _, problem = unify_dtype(left, right)
+        dtype, problem = unify_dtype(left, right)
         if problem:
             self.err("E040", node, f"`{node.op}` compares {problem}", "cast one side to the other's dtype")
+        elif not (left.weak and right.weak):
+            self._operator_has_kernel(node, node.op, dtype)
         shape = self._broadcast(node, left, right)
         if left.weak and right.weak and shape == ():
             if left.value is None or right.value is None:
@@ -416,6 +423,9 @@ class _MethodInference:
         elif isinstance(value, TensorT) and value.dtype in ("bool", "string"):
             self.err("E040", node, f"unary `{node.op}` is not defined on {value.dtype}", "cast to a number first")
             return UNKNOWN
+        elif node.op == "-" and isinstance(value, TensorT) and not value.weak:
+            if not self._operator_has_kernel(node, "neg", value.dtype):
+                return UNKNOWN
         if not isinstance(value, TensorT) or not value.weak:
             return value
         if value.shape != ():
@@ -470,13 +480,38 @@ class _MethodInference:
                 result.extend(dims[position:position + keep])
                 position += keep
             elif isinstance(item, n.Slice):
-                full = item.lower is None and item.upper is None and item.step is None
-                result.append(dims[position] if full else None)
+                result.append(self._slice_length(item, dims[position]))
                 position += 1
             else:
+                self._check_index_in_range(item, dims[position], position)
                 position += 1
         result.extend(dims[position:])
         return tuple(result)
+
+    def _static_int(self, node: n.Node | None) -> int | None:
+        value = self.analysis.types.get(node) if node is not None else None
+        known = isinstance(value, TensorT) and value.weak and isinstance(value.value, int)
+        return value.value if known and not isinstance(value.value, bool) else None
+
+    def _check_index_in_range(self, item: n.Node, dim: Dim, position: int) -> None:
+        index = self._static_int(item)
+        if index is not None and isinstance(dim, int) and not -dim <= index < dim:
+            self.err("E044", item, f"index {index} is out of range for dim {position}, of size {dim}",
+                     f"use an index from {-dim} to {dim - 1}")
+
+    def _slice_length(self, item: n.Slice, dim: Dim) -> Dim:
+        """A slice's length where its bounds and the dim are known (Python's clamping, as TensorFlow's)."""
+        bounds = [self._static_int(part) for part in (item.lower, item.upper, item.step)]
+        if bounds[2] == 0:
+            self.err("E044", item.step, "a slice step cannot be 0", "use 1, or -1 to reverse")
+            return None
+        if item.lower is None and item.upper is None and item.step is None:
+            return dim
+        given = [part is None or bound is not None for part, bound in zip((item.lower, item.upper, item.step), bounds)]
+        if not isinstance(dim, int) or not all(given):
+            return None
+        length = len(range(*slice(*bounds).indices(dim)))
+        return length or None
 
     def expr_Call(self, node: n.Call) -> Type:
         info = self.analysis.calls.get(node)
@@ -499,6 +534,8 @@ class _MethodInference:
         positional, keywords = self._arg_types(node)
         bound = _bind(op, node, positional, keywords)
         self._check_arg_kinds(op, bound)
+        self._check_kernel_dtypes(op, bound)
+        check_static_args(op, bound, self.err)
         if op.name == "TensorArray":
             dtype = bound.get("dtype")
             return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None, None))
@@ -507,7 +544,9 @@ class _MethodInference:
         rule = RULES.get(TYPE_RULES.get(op.name, ""))
         if rule is None:
             return UNKNOWN
-        return rule(RuleContext(self, node, op, bound))
+        result = rule(RuleContext(self, node, op, bound))
+        # An op returns a tensor even of Python values (abs(3) is an int32 tensor), never a Python value.
+        return TensorT(result.dtype, result.shape) if isinstance(result, TensorT) and result.weak else result
 
     def _check_arg_kinds(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
         for param in op.params:
@@ -527,6 +566,39 @@ class _MethodInference:
                 what = "a dtype" if isinstance(value, OtherT) and value.kind == "dtype" else f"a {value}"
                 hint = "use `.stack()` to make a tensor" if isinstance(value, ArrayT) else None
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)
+
+    def _operator_has_kernel(self, node: n.Node, symbol: str, dtype: str | None) -> bool:
+        """An operator on tensors of `dtype` lowers to a registry op; that op must have a kernel for it."""
+        op = OPS[OPERATOR_OPS[symbol]]
+        allowed = KERNEL_DTYPES.get(op.name, {}).get(op.params[0].name)
+        if dtype is None or allowed is None or dtype in allowed:
+            return True
+        shown = "unary -" if symbol == "neg" else symbol
+        listed = ", ".join(d for d in DTYPES if d in allowed)
+        self.err("E055", node, f"`{shown}` on {dtype} tensors has no TensorFlow kernel (it takes {listed})",
+                 f"cast it first: cast(x, {'f32' if 'f32' in allowed else 'i32'})")
+        return False
+
+    def _check_kernel_dtypes(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
+        """Every argument's dtype has a TensorFlow kernel for this op (the registry's KERNEL_DTYPES).
+        A Python value takes its partner tensor's dtype, so it is checked only when no tensor is given."""
+        accepted = KERNEL_DTYPES.get(op.name, {})
+        if not accepted:
+            return
+        arguments = [(name, value, arg) for name, value, arg in _argument_types(self.analysis, bound)
+                     if name in accepted or "*" in accepted and name == "*"]
+        alone = not any(isinstance(v, TensorT) and v.dtype and not v.weak for _, v, _ in arguments)
+        for name, value, arg in arguments:
+            dtype = value.name if isinstance(value, OtherT) else value.dtype if isinstance(value, TensorT) else None
+            if dtype is None or isinstance(value, TensorT) and value.weak and not alone:
+                continue
+            allowed = accepted[name]
+            if dtype not in allowed:
+                listed = ", ".join(d for d in DTYPES if d in allowed)
+                target = "f32" if "f32" in allowed else next(d for d in DTYPES if d in allowed)
+                self.err("E055", arg, f"`{op.name}` has no TensorFlow kernel for {dtype} "
+                                      f"(argument `{name}` takes {listed})",
+                         f"cast it first: cast(x, {target})")
 
     def call_initializer(self, node: n.Call, info) -> Type:
         return UNKNOWN
@@ -660,6 +732,20 @@ def _consumed_before(items: tuple, stop: n.Node) -> int:
 
 def _is_python_value(value: Type) -> bool:
     return isinstance(value, TensorT) and value.weak
+
+
+def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.Node]]:
+    """(parameter, type, node) for each argument; a list of tensors (concat, stack) and the variadic
+    arguments ("*") give one entry per item."""
+    found = []
+    for name, (value, arg) in bound.items():
+        if name == "*":
+            found.extend(("*", v, a) for v, a in zip(value, arg))
+        elif isinstance(arg, n.ListLit) and not isinstance(value, TensorT):
+            found.extend((name, analysis.types.get(item, UNKNOWN), item) for item in arg.items)
+        else:
+            found.append((name, value, arg))
+    return found
 
 
 def _bind(op: Op, node: n.Call, positional: list[Type], keywords: dict[str, Type]):

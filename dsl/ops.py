@@ -41,6 +41,8 @@ class Op:
     helper: str | None = None
     variadic: bool = False
     result: str = "tensor"
+    tfm_defaults: tuple[str, ...] = ()  # defaults TensorFlow lacks: the generator always passes these
+
 
     def param(self, name: str) -> OpParam | None:
         return next((p for p in self.params if p.name == name), None)
@@ -83,6 +85,11 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("ceil", "tf.math.ceil", "x", "math"),
     ("round", "tf.math.round", "x", "math"),
     ("sign", "tf.math.sign", "x", "math"),
+    ("add", "tf.math.add", "x, y", "math"),
+    ("subtract", "tf.math.subtract", "x, y", "math"),
+    ("multiply", "tf.math.multiply", "x, y", "math"),
+    ("divide", "tf.math.divide", "x, y", "math"),
+    ("negative", "tf.math.negative", "x", "math"),
     ("maximum", "tf.math.maximum", "x, y", "math"),
     ("minimum", "tf.math.minimum", "x, y", "math"),
     ("floordiv", "tf.math.floordiv", "x, y", "math"),
@@ -90,12 +97,14 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("clip", "tf.clip_by_value", "t, clip_value_min, clip_value_max", "math"),
     ("matmul", "tf.linalg.matmul", "a, b, transpose_a:static=False, transpose_b:static=False", "math"),
     ("cumsum", "tf.math.cumsum", "x, axis:static=0", "math"),
-    ("norm", "tf.norm", "tensor, ord:static='euclidean', axis:static=None, keepdims:static=False", "math"),
+    ("norm", "tf.norm", "tensor, ord:static='euclidean', axis:static=None, keepdims:static=None", "math"),
     ("l2_normalize", "tf.math.l2_normalize", "x, axis:static=None, epsilon:static=1e-12", "math"),
     ("equal", "tf.math.equal", "x, y", "compare"),
     ("not_equal", "tf.math.not_equal", "x, y", "compare"),
     ("greater", "tf.math.greater", "x, y", "compare"),
+    ("greater_equal", "tf.math.greater_equal", "x, y", "compare"),
     ("less", "tf.math.less", "x, y", "compare"),
+    ("less_equal", "tf.math.less_equal", "x, y", "compare"),
     ("logical_and", "tf.math.logical_and", "x, y", "compare"),
     ("logical_or", "tf.math.logical_or", "x, y", "compare"),
     ("logical_not", "tf.math.logical_not", "x", "compare"),
@@ -206,8 +215,13 @@ _HELPERS: list[tuple[str, str, str, str]] = [
     ("mean_absolute_error", "_mean_absolute_error", "y_true, y_pred", "loss"),
 ]
 
+# Parameters whose registry default TensorFlow's function does not have (it requires the argument).
+# tests/test_language.py checks every other default against TensorFlow's signature.
+_TFM_DEFAULTS = {"concat": ("axis",)}
+
 OPS: dict[str, Op] = {
-    name: Op(name=name, lowering=lowering, params=_params(spec), category=category)
+    name: Op(name=name, lowering=lowering, params=_params(spec), category=category,
+             tfm_defaults=_TFM_DEFAULTS.get(name, ()))
     for name, lowering, spec, category in _TABLE
 }
 OPS.update({
@@ -219,8 +233,8 @@ OPS["einsum"] = Op(name="einsum", lowering="tf.einsum", params=_params("equation
 OPS["print"] = Op(name="print", lowering="tf.print", params=(), category="io", variadic=True, result="none")
 OPS["TensorArray"] = Op(
     name="TensorArray", lowering="tf.TensorArray",
-    params=_params("dtype:dtype, size=0, dynamic_size:static=None, element_shape:static=None"),
-    category="array", result="array",
+    params=_params("dtype:dtype, size, dynamic_size:static=None, element_shape:static=None"),
+    category="array", result="array",  # TensorFlow requires a size (0 with dynamic_size=True to grow)
 )
 OPS["GradientTape"] = Op(
     name="GradientTape", lowering="tf.GradientTape", params=_params("persistent:static=False"),
@@ -292,15 +306,164 @@ PYTHON_ONLY: dict[str, str] = {
 }
 
 
+# What `activate(x, name)` and the layer library's `activation` accept (the runtime helper's table).
+ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax", "softplus", "silu")
+
+# What a static argument must be, beyond known at trace time: "param: rule [words]" per op, checked
+# by dsl/static_args.py (rules: axis and axes of the first argument, one_of WORDS, probability, regex,
+# str, bool, number, int, positive, norm_order, activation).
+_STATIC_RULES: dict[str, str] = {
+    "cumsum softmax log_softmax l2_normalize sort argsort": "axis: axis",
+    "reverse norm": "axis: axes",
+    "norm": "ord: norm_order",
+    "sort argsort": "direction: one_of ASCENDING DESCENDING",
+    "dropout": "rate: probability, seed: int",
+    "regex_replace": "pattern: regex, rewrite: str",
+    "activate": "name: activation",
+    "check_numerics assert_equal assert_positive": "message: str",
+    "leaky_relu": "alpha: number",
+    "l2_normalize": "epsilon: number",
+    "gelu": "approximate: bool",
+    "string_join reduce_join": "separator: str",
+    "matmul": "transpose_a transpose_b: bool",
+    "categorical_crossentropy sparse_categorical_crossentropy binary_crossentropy": "from_logits: bool",
+    "reduce_sum reduce_mean reduce_max reduce_min reduce_prod reduce_any reduce_all reduce_logsumexp norm "
+    "reduce_join": "keepdims: bool",
+    "random_normal random_uniform truncated_normal random_shuffle categorical_sample": "seed: int",
+    "one_hot": "depth: positive",
+    "unsorted_segment_sum unsorted_segment_mean unsorted_segment_max": "num_segments: positive",
+    "gather": "batch_dims: int",
+    "GradientTape": "persistent: bool",
+}
+
+
+def _static_rules() -> dict[str, dict[str, tuple[str, tuple]]]:
+    table: dict[str, dict[str, tuple[str, tuple]]] = {}
+    for op_names, spec in _STATIC_RULES.items():
+        ops = [OPS[op] for op in op_names.split()]
+        for clause in spec.split(","):
+            params, _, rule_text = clause.partition(":")
+            rule, *words = rule_text.split()
+            for param in params.split():
+                assert any(op.param(param) for op in ops), f"no op in {op_names!r} has {param}"
+                for op in ops:
+                    if op.param(param):
+                        table.setdefault(op.name, {})[param] = (rule, tuple(words))
+    return table
+
+
+# Operators lower to these ops (their dtype rules and kernels are the ops').
+OPERATOR_OPS: dict[str, str] = {
+    "+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "floordiv", "%": "mod", "**": "pow",
+    "@": "matmul", "<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal", "==": "equal",
+    "!=": "not_equal", "neg": "negative",
+}
+
+# The dtypes TensorFlow has CPU kernels for, per op parameter: a dtype outside the set passes
+# TensorFlow's Python layer at best and fails at trace or run time. Classes: float (f16 bf16 f32 f64),
+# sint (i8..i64), uint (u8..u64), int (both), complex, real (float int), numeric (real complex), any;
+# `-NAME` removes a class or dtype. Kept true by tests/test_differential.py, which runs every op with
+# every dtype in TensorFlow. Parameters not listed take any dtype.
+_KERNEL_DTYPES: dict[str, str] = {
+    "abs sign": "x: float sint complex",
+    "square cumsum": "x: numeric",
+    "pow": "x y: float sint complex",
+    "floor ceil": "x: float",
+    "round": "x: real",
+    "add": "x y: numeric string",
+    "subtract multiply divide": "x y: numeric",
+    "negative": "x: float sint complex",
+    "maximum minimum floordiv mod greater less greater_equal less_equal": "x y: real",
+    "clip": "t clip_value_min clip_value_max: real",
+    "matmul": "a b: float i32 i64 complex",
+    "norm l2_normalize": "tensor x: float",
+    "reduce_sum reduce_mean reduce_prod": "input_tensor: numeric",
+    "reduce_max reduce_min": "input_tensor: real",
+    "reduce_logsumexp": "input_tensor: float",
+    "argmax argmin": "input: real bool",
+    "segment_sum segment_mean unsorted_segment_sum": "data: numeric",
+    "segment_max unsorted_segment_max": "data: real",
+    "unsorted_segment_mean": "data: float",
+    "segment_sum segment_mean segment_max unsorted_segment_sum unsorted_segment_mean unsorted_segment_max":
+        "segment_ids num_segments: i32 i64",
+    "gather": "indices: i32 i64",
+    "one_hot": "indices: u8 i8 i32 i64, dtype on_value off_value: numeric",
+    "sort argsort": "values: real",
+    "relu relu6": "features: real",
+    "leaky_relu": "features: float",
+    "linspace": "start stop: float, num: i32 i64",
+    "range": "start limit delta dtype: f32 f64 bf16 i32 i64",
+    "categorical_sample": "logits: float",
+    "check_numerics": "tensor: float",
+    "assert_positive": "x: real",
+    "tile stack": "input values: any -u16",
+    "cast": "x dtype: any -string",
+    "ones ones_like": "dtype input: any -string",
+    "string_join": "inputs: string",
+    "categorical_crossentropy binary_crossentropy": "y_true y_pred: float",
+    "sparse_categorical_crossentropy": "y_true: i32 i64, y_pred: float",
+    "softmax_cross_entropy_with_logits sigmoid_cross_entropy_with_logits": "labels logits: float",
+    "sparse_softmax_cross_entropy_with_logits": "labels: i32 i64, logits: float",
+    "mean_squared_error": "y_true y_pred: float i32 i64 complex",
+    "mean_absolute_error": "y_true y_pred: float sint",
+    "random_normal truncated_normal": "dtype: float",
+    "random_uniform": "dtype: float i32 i64",
+    "einsum": "*: float i32 i64 complex",
+}
+_DTYPE_CLASSES: dict[str, frozenset[str]] = {
+    "float": frozenset({"f16", "bf16", "f32", "f64"}),
+    "sint": frozenset({"i8", "i16", "i32", "i64"}),
+    "uint": frozenset({"u8", "u16", "u32", "u64"}),
+    "complex": frozenset({"c64", "c128"}),
+}
+_DTYPE_CLASSES["int"] = _DTYPE_CLASSES["sint"] | _DTYPE_CLASSES["uint"]
+_DTYPE_CLASSES["real"] = _DTYPE_CLASSES["float"] | _DTYPE_CLASSES["int"]
+_DTYPE_CLASSES["numeric"] = _DTYPE_CLASSES["real"] | _DTYPE_CLASSES["complex"]
+
+
+def _dtype_set(spec: str) -> frozenset[str]:
+    accepted: set[str] = set()
+    for token in spec.split():
+        name = token.removeprefix("-")
+        members = set(DTYPES) if name == "any" else _DTYPE_CLASSES.get(name, {name})
+        accepted = accepted - members if token.startswith("-") else accepted | members
+    unknown = accepted - set(DTYPES)
+    assert not unknown, f"unknown dtypes in the kernel table: {unknown}"
+    return frozenset(accepted)
+
+
+def _kernel_dtypes() -> dict[str, dict[str, frozenset[str]]]:
+    table: dict[str, dict[str, frozenset[str]]] = {}
+    for op_names, spec in _KERNEL_DTYPES.items():
+        for clause in spec.split(","):
+            params, _, dtypes = clause.partition(":")
+            ops = [OPS[op] for op in op_names.split()]
+            for param in params.split():  # a parameter named for a group applies where it exists
+                assert param == "*" or any(op.param(param) for op in ops), f"no op in {op_names!r} has {param}"
+                for op in ops:
+                    if param == "*" or op.param(param):
+                        table.setdefault(op.name, {})[param] = _dtype_set(dtypes)
+    return table
+
+
+# op -> parameter -> the dtypes it has kernels for ("*": every variadic argument).
+KERNEL_DTYPES = _kernel_dtypes()
+# op -> parameter -> (rule, words): what a static argument must be.
+STATIC_RULES = _static_rules()
+
+
 # How each op's result type follows from its arguments: a rule name per op, implemented once in
 # dsl/inference.py. Ops not listed produce a tensor whose dtype and shape are not inferred.
 _RULE_OPS: dict[str, str] = {
     "float_unary": "exp log log1p sqrt rsqrt sin cos tan tanh sigmoid softplus elu selu gelu silu softmax "
                    "log_softmax l2_normalize activate dropout",
-    "unary": "abs square floor ceil round sign relu relu6 leaky_relu cumsum identity stop_gradient sort "
+    "abs": "abs",
+    "constant": "constant",
+    "unary": "negative square floor ceil round sign relu relu6 leaky_relu cumsum identity stop_gradient sort "
              "reverse random_shuffle check_numerics clip",
-    "binary": "pow maximum minimum floordiv mod",
-    "compare": "equal not_equal greater less",
+    "binary": "pow maximum minimum floordiv mod add subtract multiply",
+    "divide": "divide",
+    "compare": "equal not_equal greater less greater_equal less_equal",
     "logical": "logical_and logical_or",
     "logical_not": "logical_not",
     "is_nan": "is_nan",
@@ -340,7 +503,10 @@ _RULE_OPS: dict[str, str] = {
     "tile": "tile",
     "broadcast_to": "broadcast_to",
     "argsort": "argsort",
-    "dtype_of_first": "gather_nd einsum",
+    "gather_nd": "gather_nd",
+    "einsum": "einsum",
+    "linspace": "linspace",
+    "categorical_sample": "categorical_sample",
     "elementwise_loss": "sigmoid_cross_entropy_with_logits",
 }
 TYPE_RULES: dict[str, str] = {op: rule for rule, names in _RULE_OPS.items() for op in names.split()}

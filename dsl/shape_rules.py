@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import nodes as n
+from .constants import fits, python_dtype
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, unify_dtype)
 
@@ -84,11 +85,12 @@ def same(ctx: RuleContext) -> Type:
 
 def float_unary(ctx: RuleContext) -> Type:
     x = ctx.first()
-    if x.dtype is not None and x.dtype not in FLOATS and not x.weak:
-        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}", "cast it: cast(x, f32)",
+    if x.dtype is not None and x.dtype not in FLOATS:  # a Python int alone becomes an int32 tensor
+        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}",
+                "write a float literal, e.g. 4.0" if x.weak else "cast it: cast(x, f32)",
                 node=ctx.arg_node(ctx.op.params[0].name))
         return UNKNOWN
-    return TensorT("f32" if x.weak else x.dtype, x.shape)
+    return TensorT(x.dtype, x.shape)
 
 
 def binary(ctx: RuleContext) -> Type:
@@ -110,6 +112,14 @@ def _broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
         ctx.err("E041", f"`{ctx.op.name}`: shapes {a} and {b} do not broadcast (dims {problem})",
                 "dims must be equal or 1")
     return shape
+
+
+def divide(ctx: RuleContext) -> Type:
+    """True division: integers become floats, as TensorFlow's `/` (and tf.math.divide) makes them."""
+    result = binary(ctx)
+    if isinstance(result, TensorT) and result.dtype in INTS:
+        return TensorT("f64" if result.dtype in ("i32", "i64", "u32", "u64") else "f32", result.shape)
+    return result
 
 
 def compare(ctx: RuleContext) -> Type:
@@ -298,7 +308,8 @@ def stack(ctx: RuleContext) -> Type:
 
 
 def _tensor_items(ctx: RuleContext) -> list[TensorT] | None:
-    node = ctx.arg_node("values")
+    """The types of a list-of-tensors argument (concat's values, string_join's inputs)."""
+    node = ctx.arg_node(next(p.name for p in ctx.op.params if p.kind == "tensors"))
     if not isinstance(node, n.ListLit):
         return None
     items = [ctx.inference.analysis.types.get(i) for i in node.items]
@@ -401,8 +412,10 @@ def one_hot(ctx: RuleContext) -> Type:
     node = ctx.arg_node("depth")
     if depth is None and isinstance(node, n.Name) and node.id in ctx.inference.info.params:
         depth = node.id
-    shape = None if indices.shape is None else (*indices.shape, depth if isinstance(depth, (int, str)) else None)
-    return TensorT(ctx.dtype("dtype") or "f32", shape)
+    known = isinstance(depth, str) or isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1
+    shape = None if indices.shape is None else (*indices.shape, depth if known else None)
+    values = [v for v in (ctx.tensor("on_value"), ctx.tensor("off_value")) if v is not None and not v.weak]
+    return TensorT(ctx.dtype("dtype") or (values[0].dtype if values else "f32"), shape)
 
 
 def gather(ctx: RuleContext) -> Type:
@@ -413,9 +426,89 @@ def gather(ctx: RuleContext) -> Type:
     if params.shape is None or indices.shape is None:
         return TensorT(params.dtype, None)
     axis = _check_axis(ctx, ctx.static("axis", 0) or 0, len(params.shape)) if params.shape else None
-    if axis is None or ctx.static("batch_dims", 0):
+    batch_dims = ctx.static("batch_dims", 0)
+    if axis is None or not isinstance(batch_dims, int) or isinstance(batch_dims, bool):
         return TensorT(params.dtype, None)
-    return TensorT(params.dtype, (*params.shape[:axis], *indices.shape, *params.shape[axis + 1:]))
+    if not 0 <= batch_dims <= min(axis, len(indices.shape)):
+        ctx.err("E023", f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
+                        f"the rank of the indices ({len(indices.shape)})", node=ctx.arg_node("batch_dims"))
+        return TensorT(params.dtype, None)
+    return TensorT(params.dtype, (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:]))
+
+
+def gather_nd(ctx: RuleContext) -> Type:
+    params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
+    if indices.dtype is not None and indices.dtype not in ("i32", "i64") and not indices.weak:
+        ctx.err("E044", f"`gather_nd` indices must be i32 or i64, got {indices}", "cast them: cast(i, i32)",
+                node=ctx.arg_node("indices"))
+    if params.shape is None or not indices.shape or not isinstance(indices.shape[-1], int):
+        return TensorT(params.dtype, None)
+    depth = indices.shape[-1]
+    if depth > len(params.shape):
+        ctx.err("E044", f"`gather_nd`: index tuples of {depth} into {params}, which has rank {len(params.shape)}",
+                "each index has at most one entry per dimension", node=ctx.arg_node("indices"))
+        return TensorT(params.dtype, None)
+    return TensorT(params.dtype, (*indices.shape[:-1], *params.shape[depth:]))
+
+
+def einsum(ctx: RuleContext) -> Type:
+    """The equation's output subscripts, sized from the operands; a malformed equation is an error."""
+    equation = ctx.static("equation", None)
+    operands = [t if isinstance(t, TensorT) else UNKNOWN for t in ctx.bound.get("*", ([], []))[0]]
+    dtype = _common_dtype(ctx, operands) if operands else None
+    if not isinstance(equation, str) or "." in equation:
+        return TensorT(dtype, None)
+    inputs, arrow, output = equation.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    letters = "".join(terms)
+    problem = _einsum_problem(terms, output if arrow else None, operands)
+    if problem:
+        ctx.err("E023", f"`einsum` equation {equation!r}: {problem}",
+                "one subscript letter per dimension of each operand, e.g. 'ij,jk->ik'",
+                node=ctx.arg_node("equation"))
+        return TensorT(dtype, None)
+    if not arrow:
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes: dict[str, Dim] = {}
+    for term, operand in zip(terms, operands):
+        for letter, dim in zip(term, operand.shape or (None,) * len(term)):
+            if sizes.get(letter) is None or sizes.get(letter) == 1:
+                sizes[letter] = dim
+    return TensorT(dtype, tuple(sizes.get(c) for c in output))
+
+
+def _einsum_problem(terms: list[str], output: str | None, operands: list[TensorT]) -> str | None:
+    if len(terms) != len(operands):
+        return f"{len(terms)} operand subscripts for {len(operands)} operands"
+    if not all(term.isalpha() and term.isascii() for term in terms if term) or output and not (
+            output.isalpha() and output.isascii()):
+        return "subscripts are letters"
+    for term, operand in zip(terms, operands):
+        if operand.shape is not None and len(term) != len(operand.shape):
+            return f"{term!r} has {len(term)} subscripts for an operand of rank {len(operand.shape)}"
+    if output is not None:
+        if len(set(output)) != len(output):
+            return f"the output {output!r} repeats a subscript"
+        missing = set(output) - set("".join(terms))
+        if missing:
+            return f"the output names {''.join(sorted(missing))!r}, which no operand has"
+    return None
+
+
+def linspace(ctx: RuleContext) -> Type:
+    start = ctx.tensor("start") or UNKNOWN
+    num = ctx.static("num", None)
+    dtype = "f32" if start.weak else start.dtype
+    if start.shape != ():
+        return TensorT(dtype, None)
+    return TensorT(dtype, (num if isinstance(num, int) and not isinstance(num, bool) else None,))
+
+
+def categorical_sample(ctx: RuleContext) -> Type:
+    logits = ctx.tensor("logits") or UNKNOWN
+    num = ctx.static("num_samples", None)
+    rows = logits.shape[0] if logits.shape and len(logits.shape) == 2 else None
+    return TensorT(ctx.dtype("dtype") or "i64", (rows, num if isinstance(num, int) else None))
 
 
 def where(ctx: RuleContext) -> Type:
@@ -452,7 +545,8 @@ def unsorted_segment(ctx: RuleContext) -> Type:
         count = node.id
     if data.shape is None or ids.shape is None:
         return TensorT(data.dtype, None)
-    return TensorT(data.dtype, (count if isinstance(count, (int, str)) else None, *data.shape[len(ids.shape):]))
+    known = isinstance(count, str) or isinstance(count, int) and not isinstance(count, bool) and count >= 1
+    return TensorT(data.dtype, (count if known else None, *data.shape[len(ids.shape):]))
 
 
 def per_example_loss(ctx: RuleContext) -> Type:
@@ -483,8 +577,65 @@ def scalar_loss(ctx: RuleContext) -> Type:
     return TensorT(result.dtype if isinstance(result, TensorT) else None, ())
 
 
+def constant(ctx: RuleContext) -> Type:
+    """tf.constant of a literal: the dtype asked for (the value must convert to it) or TensorFlow's
+    default for the value; the shape is the literal's nesting."""
+    value = ctx.static("value", _MISSING)
+    if value is _MISSING:
+        return TensorT(ctx.dtype("dtype"), None)
+    shape = _literal_shape(value)
+    dtype = ctx.dtype("dtype") or _default_dtype(value)
+    if shape is None:
+        ctx.err("E034", f"`constant` of a ragged list {value!r}", "every row needs the same length",
+                node=ctx.arg_node("value"))
+    elif dtype is not None and not fits(value, dtype):
+        ctx.err("E023", f"`constant`: {value!r} does not convert to {dtype}",
+                "write a value of that dtype (1.0 for floats, True for bool, \"text\" for strings)",
+                node=ctx.arg_node("value"))
+    return TensorT(dtype, shape)
+
+
+def _literal_shape(value: object) -> tuple[int, ...] | None:
+    if not isinstance(value, list):
+        return ()
+    shapes = {_literal_shape(v) for v in value}
+    if len(shapes) > 1 or None in shapes:
+        return None
+    return (len(value), *(shapes.pop() if shapes else ()))
+
+
+def _default_dtype(value: object) -> str | None:
+    """The dtype tf.constant gives a (nested) Python literal: floats win over ints."""
+    items = list(_leaves(value))
+    kinds = {python_dtype(v) for v in items}
+    if not items:
+        return "f32"
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= {"i32", "i64", "f32"}:
+        return "f32" if "f32" in kinds else "i64"
+    return None
+
+
+def _leaves(value: object):
+    if isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def abs_(ctx: RuleContext) -> Type:
+    """abs of a complex tensor is its real magnitude."""
+    x = ctx.first()
+    return TensorT({"c64": "f32", "c128": "f64"}.get(x.dtype, x.dtype), x.shape, x.weak)
+
+
 def random(ctx: RuleContext) -> Type:
-    return TensorT(ctx.dtype("dtype") or "f32", _shape_argument(ctx, "shape"))
+    dtype = ctx.dtype("dtype") or "f32"
+    if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
+        ctx.err("E020", f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+    return TensorT(dtype, _shape_argument(ctx, "shape"))
 
 
 def _string_input(ctx: RuleContext) -> TensorT:
@@ -512,7 +663,15 @@ def string_to_number(ctx: RuleContext) -> Type:
 
 
 def string_join(ctx: RuleContext) -> Type:
-    return TensorT("string", None)
+    items = _tensor_items(ctx)
+    shape: tuple[Dim, ...] | None = ()
+    for item in items or [UNKNOWN]:
+        if shape is None or item.shape is None:
+            return TensorT("string", None)
+        shape, problem = broadcast_dims(shape, item.shape)
+        if problem:
+            ctx.err("E041", f"`string_join`: the inputs do not broadcast (dims {problem})")
+    return TensorT("string", shape)
 
 
 def reduce_join(ctx: RuleContext) -> Type:
@@ -552,16 +711,8 @@ def argsort(ctx: RuleContext) -> Type:
     return TensorT("i32", ctx.first().shape)
 
 
-def dtype_of_first(ctx: RuleContext) -> Type:
-    first = ctx.tensor(ctx.op.params[0].name)
-    if ctx.op.name == "einsum":
-        extra = ctx.bound.get("*", ([], []))[0]
-        first = next((t for t in extra if isinstance(t, TensorT)), None)
-    return TensorT(first.dtype if first is not None else None, None)
-
-
 RULES: dict[str, Callable[[RuleContext], Type]] = {
-    "float_unary": float_unary, "unary": same, "binary": binary, "compare": compare, "logical": logical,
+    "float_unary": float_unary, "unary": same, "binary": binary, "divide": divide, "compare": compare, "logical": logical,
     "logical_not": logical_not, "is_nan": is_nan, "reduce": reduce, "reduce_bool": reduce_bool,
     "argreduce": argreduce, "cast": cast, "matmul": matmul, "shape_of": shape_of, "scalar_int": scalar_int,
     "filled": filled, "fill": fill, "like": like, "range": range_, "concat": concat, "stack": stack,
@@ -571,6 +722,7 @@ RULES: dict[str, Callable[[RuleContext], Type]] = {
     "scalar_loss": scalar_loss, "random": random, "string_unary": string_unary,
     "string_length": string_length, "as_string": as_string, "string_to_number": string_to_number,
     "string_join": string_join, "reduce_join": reduce_join, "no_value": no_value, "tile": tile,
-    "broadcast_to": broadcast_to, "argsort": argsort, "dtype_of_first": dtype_of_first,
-    "elementwise_loss": binary,
+    "broadcast_to": broadcast_to, "argsort": argsort,
+    "elementwise_loss": binary, "constant": constant, "abs": abs_, "gather_nd": gather_nd, "einsum": einsum,
+    "linspace": linspace, "categorical_sample": categorical_sample,
 }

@@ -58,6 +58,13 @@ def run_python(code: str, cwd: Path | None = None, env: dict | None = None, time
 
 def pytest_terminal_summary(terminalreporter):
     """Show how many fuzz cases ran, even when pytest captures the tests' output."""
+    differential = sys.modules.get("test_differential")
+    if differential is not None and sum(differential.COUNTS.values()):
+        counts = differential.COUNTS
+        terminalreporter.write_line(
+            f"differential: {sum(counts.values())} op x dtype cases: {counts['ok']} ran in TensorFlow as the "
+            f"check inferred, {counts['refused']} refused by the check, "
+            f"{counts['failed'] + counts['compile_failed'] + counts['untyped']} accepted but wrong")
     fuzz = sys.modules.get("test_fuzz")
     if fuzz is not None and sum(fuzz.COUNTS.values()):
         counts = fuzz.COUNTS

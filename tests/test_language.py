@@ -241,6 +241,31 @@ def test_every_registry_lowering_exists_in_tensorflow():
         assert callable(target), op.name
 
 
+def test_registry_defaults_are_tensorflows_or_passed_explicitly():
+    """A default the registry shows but TensorFlow lacks (concat's axis) must be passed by the generator,
+    or the call fails at trace time; every other default must be TensorFlow's own."""
+    import inspect
+
+    for op in OPS.values():
+        if op.helper or op.variadic:
+            continue
+        target = tf
+        for part in op.lowering.removeprefix("tf.").split("."):
+            target = getattr(target, part)
+        target = target.__init__ if isinstance(target, type) else target
+        signature = inspect.signature(target).parameters
+        for param in op.params:
+            if param.required or param.name in op.tfm_defaults or param.kind == "dtype" and param.default is None:
+                continue  # a dtype left out is TensorFlow's default dtype, which the type rules know
+            assert param.name in signature, (op.name, param.name)
+            assert signature[param.name].default == param.default, (op.name, param.name)
+    m = build("module M:\n    fn f(x: f32[2]) -> f32[4]:\n        return concat([x, x])\n")
+    assert m.f(np.ones(2, np.float32)).shape == (4,)
+    with pytest.raises(dsl.TfmError, match="E020"):  # TensorFlow requires a TensorArray's size
+        dsl.analyze("module M:\n    fn f(x: f32[2]) -> f32[?]:\n        arr = TensorArray(f32)\n"
+                    "        arr.write(0, x[0])\n        return arr.stack()\n", "m.tfm")
+
+
 def test_language_examples_in_docs_compile():
     reference = (ROOT / "docs" / "language.md").read_text()
     assert "module Classifier(" in reference

@@ -75,8 +75,9 @@ def test_silent_wrong_results_are_refused(name):
 
 MLP = ("module MLP(hidden: int = 8):\n    sub d1 = Dense(4, hidden, activation=\"relu\")\n    sub d2 = Dense(hidden, 2)\n\n"
        "    fn predict(x: f32[N, 4]) -> f32[N, 2]:\n        return d2(d1(x))\n")
-TRACE_FAILS = ("module T:\n    fn f(x: f32[2, 3]) -> f32[2, 3]:\n        y = x + 1.0\n"
-               "        return gather_nd(y, [[0, 0, 0]])\n")
+# A constructor value that makes tracing fail: the checker cannot see it, TensorFlow refuses it.
+TRACE_FAILS = ("module T(axis: int = 0):\n    fn f(x: f32[2, 3]) -> f32[?]:\n        y = x + 1.0\n"
+               "        return reduce_sum(y, axis=axis)\n")
 
 
 def _cli(tmp_path, text, *argv):
@@ -111,14 +112,15 @@ def test_literal_zero_sizes_are_refused_by_the_check():
 
 
 def test_trace_errors_in_run_show_the_reason(tmp_path, capsys):
-    assert _cli(tmp_path, TRACE_FAILS, "run", "T.f", "--arg", "x=[[1, 2, 3], [4, 5, 6]]") == 1
+    assert _cli(tmp_path, TRACE_FAILS, "run", "T.f", "--init", "axis=5", "--arg", "x=[[1, 2, 3], [4, 5, 6]]") == 1
     err = capsys.readouterr().err
     assert "model.tfm:4:9" in err and "in user code" not in err
-    assert "index innermost dimension" in err or "must be <=" in err or "indices" in err, err
+    assert "Invalid reduction dimension 5" in err, err
 
 
 def test_trace_errors_in_export_are_input_errors(tmp_path, capsys):
-    assert _cli(tmp_path, TRACE_FAILS, "export", "--module", "T", "--out", str(tmp_path / "out")) == 1
+    assert _cli(tmp_path, TRACE_FAILS, "export", "--module", "T", "--init", "axis=5", "--out",
+                str(tmp_path / "out")) == 1
     err = capsys.readouterr().err
     assert "internal error" not in err and "model.tfm:4:9" in err
     assert not (tmp_path / "out").exists()
@@ -129,3 +131,15 @@ def test_construction_errors_in_export_are_input_errors(tmp_path, capsys):
                 str(tmp_path / "out")) == 1
     err = capsys.readouterr().err
     assert "internal error" not in err and "model.tfm:2:5" in err and ">= 1" in err
+
+
+def test_an_if_that_returns_on_both_paths_runs(tmp_path):
+    """The form AutoGraph accepts (every path returns) passes the check and runs; one path alone is E039
+    (tests/diagnostics/E039_one_path_returns.tfm)."""
+    import compiler
+
+    path = tmp_path / "both.tfm"
+    path.write_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        if x > 0.0:\n            return x\n"
+                    "        return -x\n")
+    m = compiler.load(path).M()
+    assert float(m.f(np.float32(-3.0))) == 3.0 and float(m.f(np.float32(2.0))) == 2.0

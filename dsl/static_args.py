@@ -1,0 +1,142 @@
+"""What an op's static arguments must be, beyond known at trace time: one check per rule named in
+`dsl.ops.STATIC_RULES` (an axis of the input, one of a set of words, a probability, a regex...).
+
+TensorFlow checks these only when it traces (or runs) the method; tfm checks them first, at the
+argument's `.tfm` location.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable
+
+from . import nodes as n
+from .ops import ACTIVATIONS, STATIC_RULES, Op
+from .tensor_types import TensorT
+
+_MISSING = object()
+Report = Callable[[str, n.Node, str, str | None], None]
+
+
+def check_static_args(op: Op, bound: dict, report: Report) -> None:
+    """Report each static argument of `op` (in `bound`: name -> (type, node)) that breaks its rule."""
+    for name, (rule, words) in STATIC_RULES.get(op.name, {}).items():
+        if name not in bound:
+            continue
+        value = literal_value(bound[name][1])
+        if value is _MISSING:
+            continue  # a constructor parameter: checked when the module is built
+        problem = _RULES[rule](value, words, _first_rank(op, bound), bound)
+        if problem:
+            report("E023", bound[name][1], f"`{op.name}` argument `{name}`: {problem}", _HINTS.get(rule))
+
+
+def literal_value(node: n.Node) -> object:
+    """The Python value of a literal argument (numbers, strings, bools, lists of them), else _MISSING."""
+    if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
+        return node.value
+    if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, (n.IntLit, n.FloatLit)):
+        return -node.operand.value
+    if isinstance(node, n.ListLit):
+        items = [literal_value(i) for i in node.items]
+        return _MISSING if any(i is _MISSING for i in items) else items
+    return _MISSING
+
+
+def _first_rank(op: Op, bound: dict) -> int | None:
+    first = bound.get(op.params[0].name, (None, None))[0] if op.params else None
+    return first.rank if isinstance(first, TensorT) else None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _axis(value: object, words, rank: int | None, bound) -> str | None:
+    if value is None or _is_int(value):
+        return _axes(value, words, rank, bound)
+    return "must be one axis (an int)"
+
+
+def _axes(value: object, words, rank: int | None, bound) -> str | None:
+    if value is None:
+        return None
+    axes = [value] if _is_int(value) else value
+    if not isinstance(axes, list) or not all(_is_int(a) for a in axes):
+        return "must be an axis or a list of axes (ints)"
+    if rank is not None:
+        wrong = [a for a in axes if not -rank <= a < rank]
+        if wrong:
+            return f"axis {wrong[0]} is out of range for rank {rank} (use {-rank} to {rank - 1})" if rank else \
+                "a scalar has no axes"
+        if len({a % rank for a in axes}) != len(axes):
+            return f"{axes} names an axis twice"
+    return None
+
+
+def _one_of(value: object, words, rank, bound) -> str | None:
+    return None if value in words else f"{value!r} is not one of {', '.join(map(repr, words))}"
+
+
+def _norm_order(value: object, words, rank, bound) -> str | None:
+    axis = literal_value(bound["axis"][1]) if "axis" in bound else None
+    matrix = isinstance(axis, list) and len(axis) == 2 or axis is None and rank == 2 and value == "fro"
+    allowed = ("euclidean", "fro", 1, 2) if matrix else ("euclidean",)
+    if value in allowed or not matrix and _is_number(value) and value > 0 and math.isfinite(value):
+        return None
+    kind = "matrix norm (an axis pair)" if matrix else "vector norm"
+    return f"{value!r} is not a supported {kind}: use {', '.join(map(repr, allowed))}" + (
+        "" if matrix else " or a number above 0")
+
+
+def _probability(value: object, words, rank, bound) -> str | None:
+    return None if _is_number(value) and 0 <= value < 1 else f"{value!r} is not a rate from 0 up to (not including) 1"
+
+
+# Python-only regex syntax that RE2 (TensorFlow's regex engine) refuses.
+_NOT_RE2 = re.compile(r"\(\?(?:[=!]|<[=!]|P=)|\\[1-9]|\(\?>|[*+?}]\+")
+
+
+def _regex(value: object, words, rank, bound) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"{value!r} is not a valid regular expression ({exc})"
+    if _NOT_RE2.search(value):
+        return f"{value!r} uses lookaround, backreferences or possessive repeats, which RE2 does not have"
+    return None
+
+
+def _python_type(expected: type, what: str) -> Callable:
+    def check(value: object, words, rank, bound) -> str | None:
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        return None if ok or value is None else f"must be {what}, got {value!r}"
+    return check
+
+
+def _positive(value: object, words, rank, bound) -> str | None:
+    return None if _is_int(value) and value >= 1 else f"{value!r} must be an int of 1 or more"
+
+
+def _activation(value: object, words, rank, bound) -> str | None:
+    return _one_of(value, ACTIVATIONS, rank, bound)
+
+
+_RULES: dict[str, Callable] = {
+    "axis": _axis, "axes": _axes, "one_of": _one_of, "norm_order": _norm_order, "probability": _probability,
+    "regex": _regex, "str": _python_type(str, "a string"), "bool": _python_type(bool, "True or False"),
+    "number": _python_type((int, float), "a number"), "int": _python_type(int, "an int"),
+    "positive": _positive, "activation": _activation,
+}
+_HINTS = {
+    "axis": "an axis counts from 0, or from -1 for the last", "axes": "each axis once, within the rank",
+    "regex": "TensorFlow uses RE2 syntax: no lookaround, no backreferences", "activation": f"one of {', '.join(ACTIVATIONS)}",
+}
+assert {rule for rules in STATIC_RULES.values() for rule, _ in rules.values()} <= set(_RULES)

@@ -1,0 +1,296 @@
+"""The differential type fuzzer: every registry op x every dtype x typical static arguments.
+
+Each case is one call of one op in a method whose inputs are
+
+    x: DT[2, 3]      the dtype under test
+    i: i32[2, 3]     valid indices (0 or 1)
+    v: i32[2]        valid indices / segment ids [0, 1]
+    b: bool[2, 3]
+
+The case is analysed as `tfm check` would. If the check refuses it, that is the end of it ("refused").
+If it passes, the method is declared to return the type the checker inferred, compiled, built, traced
+and called in TensorFlow; it must run, and TensorFlow's result must have the inferred dtype and every
+inferred dim. Anything else is a soundness failure: a program tfm accepts that TensorFlow rejects or
+computes differently.
+
+    python tests/differential.py            # the whole table, failures listed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dsl  # noqa: E402
+from dsl import nodes as n  # noqa: E402
+from dsl.checker import check  # noqa: E402
+from dsl.inference import infer  # noqa: E402
+from dsl.ops import DTYPES, OPS  # noqa: E402
+from dsl.tensor_types import OtherT, TensorT  # noqa: E402
+
+INPUTS = "x: {dt}[2, 3], i: i32[2, 3], v: i32[2], b: bool[2, 3]"
+
+# Typical arguments per op; `{dt}` is the dtype under test. An op not listed is called with `x` for each
+# required tensor parameter. Each template is one case per dtype.
+TEMPLATES: dict[str, list[str]] = {
+    "pow": ["x, x"], "maximum": ["x, x"], "minimum": ["x, x"], "floordiv": ["x, x"], "mod": ["x, x"],
+    "clip": ["x, x, x"],
+    "matmul": ["x, x, transpose_b=True", "x, x, transpose_a=True"],
+    "cumsum": ["x", "x, axis=1"],
+    "norm": ["x", "x, axis=1", "x, ord=1, axis=1", "x, ord='fro', axis=[0, 1]", "x, ord=3"],
+    "l2_normalize": ["x, axis=1"],
+    "equal": ["x, x"], "not_equal": ["x, x"], "greater": ["x, x"], "less": ["x, x"],
+    "logical_and": ["x, x"], "logical_or": ["x, x"],
+    "argmax": ["x", "x, axis=1, output_type=i32"], "argmin": ["x, axis=1"],
+    "segment_sum": ["x, v"], "segment_mean": ["x, v"], "segment_max": ["x, v"],
+    "unsorted_segment_sum": ["x, v, 2"], "unsorted_segment_mean": ["x, v, 2"],
+    "unsorted_segment_max": ["x, v, 2"],
+    "cast": ["x, f32", "x, i32", "x, {dt}"],
+    "reshape": ["x, [3, 2]", "x, [-1]"],
+    "transpose": ["x", "x, perm=[1, 0]"],
+    "concat": ["[x, x]", "[x, x], axis=1"],
+    "stack": ["[x, x]", "[x, x], axis=2"],
+    "expand_dims": ["x, 0", "x, -1"],
+    "squeeze": ["x", "expand_dims(x, 0), axis=0"],
+    "tile": ["x, [2, 1]"],
+    "broadcast_to": ["x, [4, 2, 3]"],
+    "shape": ["x", "x, out_type=i64"], "size": ["x", "x, out_type=i64"],
+    "fill": ["[2, 3], x[0, 0]"],
+    "zeros": ["[2, 3], dtype={dt}"], "ones": ["[2, 3], dtype={dt}"],
+    "zeros_like": ["x", "x, dtype=f32"], "ones_like": ["x", "x, dtype={dt}"],
+    "constant": ["[1, 2], dtype={dt}", "1.5, dtype={dt}", "[[1, 2, 3]]"],
+    "range": ["5, dtype={dt}", "1, 7, 2, dtype={dt}", "x[0, 0]"],
+    "linspace": ["x[0, 0], x[1, 1], 5"],
+    "one_hot": ["i, 3", "i, 3, dtype={dt}", "v, 4, on_value=x[0, 0], off_value=x[0, 1]"],
+    "gather": ["x, v", "x, v, axis=1", "x, i, axis=1, batch_dims=1"],
+    "gather_nd": ["x, [[0, 1]]"],
+    "where": ["b, x, x", "b"],
+    "sort": ["x", "x, direction='DESCENDING'", "x, axis=0"],
+    "argsort": ["x", "x, direction='DESCENDING'"],
+    "reverse": ["x, [0]", "x, [-1]"],
+    "gelu": ["x", "x, approximate=True"],
+    "leaky_relu": ["x", "x, alpha=0.1"],
+    "softmax": ["x", "x, axis=0"], "log_softmax": ["x"],
+    "dropout": ["x, 0.5", "x, 0.0, seed=1"],
+    "softmax_cross_entropy_with_logits": ["x, x"],
+    "sparse_softmax_cross_entropy_with_logits": ["v, x"],
+    "sigmoid_cross_entropy_with_logits": ["x, x"],
+    "random_normal": ["[2, 3], dtype={dt}"], "truncated_normal": ["[2, 3], dtype={dt}"],
+    "random_uniform": ["[2, 3], dtype={dt}", "[2, 3], maxval=10, dtype={dt}"],
+    "categorical_sample": ["x, 2"],
+    "random_shuffle": ["x", "x, seed=3"],
+    "string_join": ["[x, x]", "[x, x], separator='-'"],
+    "substr": ["x, 0, 1"],
+    "regex_replace": ["x, 'a', 'b'", "x, '[a-z]+', 'b'"],
+    "reduce_join": ["x", "x, axis=1, separator=','"],
+    "string_to_number": ["x", "x, out_type=i64"],
+    "assert_equal": ["x, x"], "assert_positive": ["x"], "check_numerics": ["x, 'bad'"],
+    "activate": ["x, 'relu'", "x, 'gelu'", "x, 'softmax'", "x, 'linear'"],
+    "categorical_crossentropy": ["x, x", "x, x, from_logits=True"],
+    "sparse_categorical_crossentropy": ["v, x", "v, x, from_logits=True"],
+    "binary_crossentropy": ["x, x", "x, x, from_logits=True"],
+    "mean_squared_error": ["x, x"], "mean_absolute_error": ["x, x"],
+    "einsum": ["'ij->ji', x", "'ij,kj->ik', x, x"],
+    "print": ["x", "'x is', x"],
+}
+_REDUCE_TEMPLATES = ["x", "x, axis=1", "x, axis=0, keepdims=True", "x, axis=[0, 1]", "x, axis=2", "x, axis=-3"]
+# Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
+BAD_STATIC = {
+    "cumsum": ["x, axis=2"], "softmax": ["x, axis=2"], "log_softmax": ["x, axis=-3"],
+    "l2_normalize": ["x, axis=5"], "sort": ["x, axis=2", "x, direction='UP'"], "argsort": ["x, direction='up'"],
+    "reverse": ["x, [2]", "x, [0, 0]"], "norm": ["x, ord='nuc'", "x, ord=0", "x, axis=3", "x, ord=-1"],
+    "dropout": ["x, 1.5", "x, -0.1", "x, 1.0"], "regex_replace": ["x, '(', 'b'", "x, '[a-', 'b'"],
+    "activate": ["x, 'swishy'"], "einsum": ["'ij->k', x", "'ijk->i', x", "'ij,jk->ik', x"],
+    "argmax": ["x, axis=2"], "expand_dims": ["x, 3"], "concat": ["[x, x], axis=2"], "stack": ["[x, x], axis=4"],
+    "squeeze": ["x, axis=0"], "transpose": ["x, perm=[0, 0]"], "gather": ["x, v, axis=2"],
+    "one_hot": ["i, -1"], "leaky_relu": ["x, alpha='big'"], "gelu": ["x, approximate=3"],
+    "reduce_join": ["x, axis=2"], "unsorted_segment_sum": ["x, v, 0"], "tile": ["x, [2]"],
+    "reshape": ["x, [4, 2]"], "check_numerics": ["x, 3"],
+}
+SKIPPED = {"TensorArray", "GradientTape"}  # not values: covered by the language tests
+# Operators and indexing, which lower to TensorFlow ops too: each with every dtype.
+EXPRESSIONS = ["x + x", "x - x", "x * x", "x / x", "x // x", "x % x", "x ** x", "x @ transpose(x)", "-x",
+               "x < x", "x <= x", "x > x", "x >= x", "x == x", "x != x", "x + 1", "x * 2.5", "x[0]",
+               "x[:, 1:]", "x[::-1]", "x[1, 2]", "not x", "x and x", "x[5]", "x[-3]", "x[::0]", "x[:, 3]",
+               "x[0, -4]", "x[1:5]"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    op: str
+    dtype: str
+    args: str
+
+    @property
+    def call(self) -> str:
+        if self.op == "expression":
+            return self.args
+        return f"{self.op}({self.args.format(dt=self.dtype)})"
+
+    def __str__(self) -> str:
+        return f"{self.call} with x: {self.dtype}[2, 3]"
+
+
+def cases() -> list[Case]:
+    found = []
+    for name, op in sorted(OPS.items()):
+        if name in SKIPPED:
+            continue
+        templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
+        if templates is None:
+            templates = [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+            # Python values alone: TensorFlow gives them its default dtype (int32, float32)
+            found.extend(Case(name, "f32", templates[0].replace("x", literal)) for literal in ("3", "2.5", "True"))
+        found.extend(Case(name, dtype, args) for dtype in DTYPES for args in templates + BAD_STATIC.get(name, []))
+    found.extend(Case("expression", dtype, text) for dtype in DTYPES for text in EXPRESSIONS)
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    case: Case
+    refused: tuple[str, ...]          # diagnostic codes, empty when the check passes
+    result: TensorT | None = None     # the inferred type of the call, when it passes
+
+
+def _draft(case: Case) -> str:
+    if case.op != "expression" and OPS[case.op].result == "none":
+        return f"module P:\n    fn f({INPUTS.format(dt=case.dtype)}):\n        {case.call}\n"
+    return f"module P:\n    fn f({INPUTS.format(dt=case.dtype)}) -> f32[]:\n        return {case.call}\n"
+
+
+def check_case(case: Case) -> Checked:
+    """The case through `tfm check`, except that the declared output (a placeholder) is not compared."""
+    program = dsl.parse(_draft(case), "case.tfm")
+    analysis = check(program, dsl.library_modules())
+    infer(analysis)
+    codes = tuple(sorted({d.code for d in analysis.diagnostics if d.severity == "error"} - {"E032"}))
+    if codes:
+        return Checked(case, codes)
+    body = program.modules[0].methods[0].body
+    if isinstance(body[0], n.Return):
+        result = analysis.types.get(body[0].values[0])
+        if isinstance(result, OtherT) and result.kind == "nothing":
+            return Checked(case, (), None)  # an op with no value (print, asserts): called as a statement
+        return Checked(case, (), result if isinstance(result, TensorT) else TensorT(None, None))
+    return Checked(case, (), None)
+
+
+def program_text(checked: Checked, method: str) -> str:
+    """The method that returns the call, declared with the inferred type."""
+    case, result = checked.case, checked.result
+    inputs = INPUTS.format(dt=case.dtype)
+    if result is None:
+        return f"    fn {method}({inputs}):\n        {case.call}\n"
+    if result.dtype is None or result.shape is None:  # no declarable type: run it, compare nothing
+        return f"    fn {method}({inputs}) -> i32[]:\n        y = {case.call}\n        return rank(y)\n"
+    dims = ", ".join("?" if not isinstance(d, int) else str(d) for d in result.shape)
+    return f"    fn {method}({inputs}) -> {result.dtype}[{dims}]:\n        return {case.call}\n"
+
+
+def sample_inputs(dtype: str) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    base = np.array([[1, 2, 3], [4, 5, 6]])
+    tf_dtype = getattr(tf, DTYPES[dtype].removeprefix("tf."))
+    if dtype == "string":
+        x = tf.constant([[str(v) for v in row] for row in base])
+    elif dtype == "bool":
+        x = tf.constant(base % 2 == 1)
+    else:
+        x = tf.cast(tf.constant(base), tf_dtype)
+    return {"x": x, "i": tf.constant([[0, 1, 0], [1, 0, 1]]), "v": tf.constant([0, 1]),
+            "b": tf.constant([[True, False, True], [False, True, False]])}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    checked: Checked
+    status: str       # refused | ok | untyped | failed | compile_failed
+    detail: str = ""
+
+
+def run_cases(batch: list[Checked], label: str = "batch") -> list[Outcome]:
+    """Compile the accepted cases of `batch` as one module (a method each), build it, call each."""
+    import compiler
+    from compiler.loader import import_compiled
+
+    accepted = [c for c in batch if not c.refused]
+    outcomes = [Outcome(c, "refused", " ".join(c.refused)) for c in batch if c.refused]
+    if not accepted:
+        return outcomes
+    text = "module P:\n" + "".join(program_text(c, f"m{k}") for k, c in enumerate(accepted))
+    try:
+        instance = import_compiled(compiler.compile_text(text, f"{label}.tfm")).P()
+    except Exception as exc:  # a whole batch failing to compile is itself a finding: split it
+        if len(accepted) == 1:
+            return outcomes + [Outcome(accepted[0], "compile_failed", _reason(exc))]
+        half = len(accepted) // 2
+        return outcomes + run_cases(accepted[:half], label) + run_cases(accepted[half:], label)
+    inputs: dict[str, dict] = {}
+    for k, checked in enumerate(accepted):
+        args = inputs.setdefault(checked.case.dtype, sample_inputs(checked.case.dtype))
+        outcomes.append(_call(getattr(instance, f"m{k}"), checked, args))
+    return outcomes
+
+
+def _call(method, checked: Checked, args: dict) -> Outcome:
+    try:
+        value = method(**args)
+    except Exception as exc:
+        return Outcome(checked, "failed", _reason(exc))
+    result = checked.result
+    if result is None:
+        return Outcome(checked, "ok")
+    if result.dtype is None or result.shape is None:
+        return Outcome(checked, "untyped", f"inferred {result}")
+    got_dtype = _dtype_name(value.dtype)
+    got_shape = tuple(value.shape)
+    wrong = got_dtype != result.dtype or len(got_shape) != len(result.shape) or any(
+        isinstance(d, int) and d != g for d, g in zip(result.shape, got_shape))
+    if wrong:
+        return Outcome(checked, "failed", f"inferred {result}, TensorFlow gave {got_dtype}{list(got_shape)}")
+    return Outcome(checked, "ok")
+
+
+def _dtype_name(tf_dtype) -> str:
+    names = {v.removeprefix("tf."): k for k, v in DTYPES.items()}
+    return names[tf_dtype.name]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    lines = [line for line in text if line.strip() and "File " not in line and "in user code" not in line]
+    return f"{type(exc).__name__}: {(lines[-1] if lines else '')[:300]}"
+
+
+def run(selected: list[Case], batch_size: int = 60) -> list[Outcome]:
+    checked = [check_case(c) for c in selected]
+    outcomes: list[Outcome] = []
+    for start in range(0, len(checked), batch_size):
+        outcomes.extend(run_cases(checked[start:start + batch_size], f"diff{start}"))
+    return outcomes
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    counts = Counter(o.status for o in outcomes)
+    return (f"differential: {len(outcomes)} op x dtype cases: {counts['ok']} ran as checked, "
+            f"{counts['refused']} refused by the check, {counts['untyped']} ran with a partly inferred type, "
+            f"{counts['failed'] + counts['compile_failed']} accepted but failed in TensorFlow")
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    only = set(sys.argv[1:])
+    results = run([c for c in cases() if not only or c.op in only])
+    for outcome in results:
+        if outcome.status in ("failed", "compile_failed", "untyped") or os.environ.get("SHOW_ALL"):
+            print(f"{outcome.status:15} {outcome.checked.case}: {outcome.detail}")
+    print(summary(results))
