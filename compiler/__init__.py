@@ -20,6 +20,8 @@ def export(source, module: str, out_dir, init: dict | None = None, force: bool =
     """Compile `source`, build `module` with `init`, and write a verified SavedModel to `out_dir`."""
     from .exporter import export_saved_model
 
+    from .loader import import_compiled
+
     compiled = compile_file(source)
-    return export_saved_model(load(source), compiled.analysis, module, init or {}, out_dir,
+    return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,
                               force=force, tflite=tflite)

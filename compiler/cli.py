@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
     check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
     check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
+    _add_limits(check)
     check.set_defaults(handler=_cmd_check)
 
     comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                                            "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
     comp.add_argument("file", metavar="FILE", help="the .tfm source")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
+    _add_limits(comp)
     comp.set_defaults(handler=_cmd_compile)
 
     run = commands.add_parser("run", help="build a module and call one of its methods",
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_init(run)
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
     run.add_argument("--device", metavar="DEVICE", help="run on this device, e.g. CPU:0 or GPU:0")
+    _add_limits(run)
     run.set_defaults(handler=_cmd_run)
 
     export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
@@ -66,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
     export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
     export.add_argument("--force", action="store_true", help="replace an existing export")
+    _add_limits(export)
     export.set_defaults(handler=_cmd_export)
 
     inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
@@ -80,6 +84,24 @@ def _parser() -> argparse.ArgumentParser:
 def _add_init(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", action="append", default=[], metavar="NAME=VALUE",
                         help="a constructor parameter (repeatable)")
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    from dsl.limits import Limits
+
+    known = ", ".join(f"{name} ({default:,})" for name, default, _ in Limits.describe())
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"raise a limit on what the source may build (repeatable): {known}; "
+                             "VALUE may end in k, M, G, KiB, MiB or GiB")
+
+
+def _limits(args):
+    from dsl.limits import Limits
+
+    try:
+        return Limits().with_overrides(args.limit)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
 
 
 def _version() -> str:
@@ -135,7 +157,7 @@ def _cmd_check(args) -> int:
         try:
             text = _read(path)
             sources[path] = text
-            compile_text(text, path)  # through generation: a check that passes means it compiles
+            compile_text(text, path, _limits(args))  # through generation: a check that passes means it compiles
         except TfmError as exc:
             internal = internal or isinstance(exc, InternalError)
             diagnostics.extend(exc.diagnostics)
@@ -153,7 +175,7 @@ def _cmd_compile(args) -> int:
     from .files import write_atomic
     from .pipeline import compile_text
 
-    compiled = compile_text(_read(args.file), args.file)
+    compiled = compile_text(_read(args.file), args.file, _limits(args))
     if args.output == "-":
         sys.stdout.write(compiled.python)
         return EXIT_OK
@@ -198,13 +220,13 @@ def _cmd_run(args) -> int:
         raise _UsageError(f"expected MODULE.METHOD, got {args.target!r}")
     from .values import BadValue, constructor_kwargs, method_tensors, parse_assignments
 
-    _read(args.file)
+    text = _read(args.file)
     _quiet_tensorflow()
-    from .loader import load
-    from .pipeline import compile_file
+    from .loader import import_compiled
+    from .pipeline import compile_text
     from .runtime_errors import describe_failure
 
-    compiled = compile_file(args.file)
+    compiled = compile_text(text, args.file, _limits(args))
     module = _module_decl(compiled.analysis, module_name)
     method = next((m for m in module.methods if m.name == method_name), None)
     if method is None:
@@ -212,7 +234,7 @@ def _cmd_run(args) -> int:
                           f"methods: {', '.join(m.name for m in module.methods)}")
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
-        python_module = load(args.file)
+        python_module = import_compiled(compiled)
         tensors = method_tensors(method, parse_assignments(args.arg, "--arg"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
@@ -256,19 +278,19 @@ def _print_outputs(outputs) -> None:
 def _cmd_export(args) -> int:
     from .values import BadValue, constructor_kwargs, parse_assignments
 
-    _read(args.file)
+    text = _read(args.file)
     _quiet_tensorflow()
     from .exporter import ExportError, export_saved_model
-    from .loader import load
-    from .pipeline import compile_file
+    from .loader import import_compiled
+    from .pipeline import compile_text
 
-    compiled = compile_file(args.file)
+    compiled = compile_text(text, args.file, _limits(args))
     module = _module_decl(compiled.analysis, args.module)
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
-    python_module = load(args.file)
+    python_module = import_compiled(compiled)
     try:
         report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
                                     force=args.force, tflite=args.tflite,

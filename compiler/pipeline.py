@@ -32,10 +32,10 @@ def read_source(path: str | Path) -> str:
     return dsl.decode_source(path.read_bytes(), str(path))
 
 
-def compile_text(text: str, file: str) -> Compiled:
-    """Compile one source. Raises dsl.TfmError with every diagnostic found."""
+def compile_text(text: str, file: str, limits: dsl.Limits | None = None) -> Compiled:
+    """Compile one source. Raises dsl.TfmError with every diagnostic found (see dsl.Limits for bounds)."""
     try:
-        analysis = dsl.analyze(text, file)
+        analysis = dsl.analyze(text, file, limits)
         python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
         verify_generated(python, file)
     except dsl.TfmError:
@@ -54,5 +54,5 @@ def _internal_error(exc: Exception, file: str, text: str) -> dsl.InternalError:
                                     "this is a bug in tfm; please report it with the source")], {file: text})
 
 
-def compile_file(path: str | Path) -> Compiled:
-    return compile_text(read_source(path), str(path))
+def compile_file(path: str | Path, limits: dsl.Limits | None = None) -> Compiled:
+    return compile_text(read_source(path), str(path), limits)

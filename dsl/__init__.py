@@ -14,11 +14,12 @@ from . import nodes
 from .analysis import Analysis
 from .checker import check
 from .inference import infer
-from .diagnostics import Diagnostic, InternalError, TfmError, render_json, render_text
+from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
+from .limits import DiagnosticList, Limits, check_budget, scan_literals, too_many_errors
 from .library import LIBRARY_SOURCES
 from .parser import decode_source, parse
 
-__all__ = ["Analysis", "Diagnostic", "InternalError", "TfmError", "analyze", "decode_source", "nodes", "parse",
+__all__ = ["Analysis", "Diagnostic", "InternalError", "Limits", "TfmError", "analyze", "decode_source", "nodes", "parse",
            "render_json", "render_text"]
 
 
@@ -30,11 +31,22 @@ def library_modules() -> tuple[nodes.ModuleDef, ...]:
     return tuple(modules)
 
 
-def analyze(text: str, file: str = "<string>") -> Analysis:
-    """Parse and check one source; raise TfmError carrying every diagnostic if it has errors."""
+def analyze(text: str, file: str = "<string>", limits: Limits | None = None) -> Analysis:
+    """Parse and check one source; raise TfmError carrying every diagnostic if it has errors.
+    `limits` bounds what the source may build and how many errors are reported (dsl.limits)."""
+    limits = limits or Limits()
+    oversized = scan_literals(text, file, limits.literal_elements)
+    if oversized:
+        raise TfmError(oversized, {file: text})
     program = parse(text, file)
-    analysis = check(program, library_modules())
-    infer(analysis)
+    diagnostics = DiagnosticList(limits.errors)
+    try:
+        analysis = check(program, library_modules(), limits, diagnostics)
+        infer(analysis)
+        check_budget(analysis, limits)
+    except TooManyErrors:
+        found = sorted(diagnostics, key=_position)
+        raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], {file: text}) from None
     if analysis.diagnostics:
         raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
     return analysis

@@ -12,6 +12,7 @@ from typing import Literal
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .library import BuiltinModule
+from .limits import Limits
 from .ops import Op
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
@@ -68,6 +69,7 @@ class Analysis:
     calls: dict[n.Node, CallInfo] = field(default_factory=dict)
     types: dict[n.Node, object] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
 
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""

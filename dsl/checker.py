@@ -14,12 +14,17 @@ from .analysis import Analysis, CallInfo, ModuleInfo, Ref, outputs_of, walk
 from .body_checker import BodyChecker
 from .diagnostics import error
 from .library import OPTIMIZERS
+from .limits import DiagnosticList, Limits
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
 
-def check(program: n.Program, library: tuple[n.ModuleDef, ...] = ()) -> Analysis:
-    """Check `program` (with the library modules it may use) and resolve its names and calls."""
-    analysis = Analysis(program=program, modules={})
+def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
+          diagnostics: list | None = None) -> Analysis:
+    """Check `program` (with the library modules it may use) and resolve its names and calls.
+    Diagnostics go to `diagnostics`; a DiagnosticList stops the check with TooManyErrors at its limit."""
+    limits = limits or Limits()
+    analysis = Analysis(program=program, modules={}, limits=limits,
+                        diagnostics=DiagnosticList(limits.errors) if diagnostics is None else diagnostics)
     _collect_modules(analysis, program.modules, library)
     for module in program.modules:
         ModuleChecker(analysis, analysis.modules[module.name]).run()

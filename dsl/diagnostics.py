@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "E053": "reshape to a different number of elements",
     "E054": "dtype argument required",
     "E055": "no TensorFlow kernel for this dtype",
+    "E056": "over a limit on what a source may build (or on the number of errors)",
     "E099": "internal compiler error",
 }
 
@@ -82,7 +83,10 @@ class TfmError(Exception):
     def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
         self.diagnostics = diagnostics
         self.sources = sources or {}
-        super().__init__(render_text(diagnostics, self.sources))
+        super().__init__(diagnostics)
+
+    def __str__(self) -> str:  # rendered when shown, not when raised: a caller may only count them
+        return render_text(self.diagnostics, self.sources)
 
 
 class InternalError(TfmError):
@@ -97,12 +101,16 @@ class CompilerBug(Exception):
         self.span = span
 
 
+class TooManyErrors(Exception):
+    """The error limit is reached: the checker stops where it is (see dsl.limits.DiagnosticList)."""
+
+
 @contextlib.contextmanager
 def locate_bugs(node):
     """Tag any unexpected exception raised while handling `node` with its span (first tag wins)."""
     try:
         yield
-    except (TfmError, CompilerBug):
+    except (TfmError, CompilerBug, TooManyErrors):
         raise
     except Exception as exc:
         raise CompilerBug(node.span, exc) from exc

@@ -7,9 +7,12 @@ expression's type is kept in `Analysis.types`, keyed by node.
 
 from __future__ import annotations
 
+import math
+
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, outputs_of
 from .diagnostics import error, locate_bugs
+from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
 from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
@@ -545,8 +548,16 @@ class _MethodInference:
         if rule is None:
             return UNKNOWN
         result = rule(RuleContext(self, node, op, bound))
+        if isinstance(result, TensorT) and result.shape and all(isinstance(d, int) for d in result.shape):
+            self._check_tensor_size(node, result)
         # An op returns a tensor even of Python values (abs(3) is an int32 tensor), never a Python value.
         return TensorT(result.dtype, result.shape) if isinstance(result, TensorT) and result.weak else result
+
+    def _check_tensor_size(self, node: n.Node, value: TensorT) -> None:
+        elements, limit = math.prod(value.shape), self.analysis.limits.tensor_elements
+        if elements > limit:
+            self.analysis.diagnostics.append(over_limit(node.span, f"this {value} tensor has too many elements",
+                                                        elements, "tensor_elements", limit))
 
     def _check_arg_kinds(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
         for param in op.params:

@@ -28,8 +28,17 @@ AUTOGRAPH_BUILTINS = frozenset({"dict", "tuple"})
 METHOD_SCOPE_KINDS = frozenset({"input", "local"})
 
 
+_SUGGESTION_POOL = 500
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.7)
+    """`did you mean ...?` for the closest candidate. Only candidates of about the same length are
+    compared, at most _SUGGESTION_POOL of them (sharing the first letter first): a scope of 20,000
+    names must not make each unknown name cost a second."""
+    slack = max(2, len(name) // 3)
+    near = [c for c in dict.fromkeys(candidates) if abs(len(c) - len(name)) <= slack]
+    pool = ([c for c in near if c[:1] == name[:1]] + [c for c in near if c[:1] != name[:1]])[:_SUGGESTION_POOL]
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
     return f"did you mean `{matches[0]}`?" if matches else None
 
 

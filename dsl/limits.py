@@ -1,0 +1,211 @@
+"""Bounded work: what one `.tfm` source may make tfm and TensorFlow build, and the checks that count it.
+
+A short file can ask for a lot: modules that each hold the previous one twice (2^40 instances), a
+30000 x 30000 variable, a `static for` unrolled 200,000 times, `zeros([10**9, 10**9])`, a 2 MB list
+literal. Each is counted before anything is built and refused past a documented limit (E056), which
+the user can raise (`--limit NAME=VALUE`, or `Limits(...)` from Python) when it is intended. The
+checker also stops after `errors` diagnostics, as compilers do, so its time stays linear in the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from . import nodes as n
+from .diagnostics import Diagnostic, TooManyErrors, error
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _limit(default: int, doc: str):
+    return dataclasses.field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits, with their defaults. Every field is a positive int."""
+
+    errors: int = _limit(100, "diagnostics reported before the checker stops")
+    literal_elements: int = _limit(10_000, "numbers, names and strings in one list literal")
+    submodules: int = _limit(10_000, "submodule instances one module builds, at every depth")
+    variable_bytes: int = _limit(2**30, "bytes of the variables one module builds, its submodules' included")
+    tensor_elements: int = _limit(2**28, "elements of one tensor whose size the checker knows (zeros, fill, ...)")
+    unrolled_iterations: int = _limit(10_000, "iterations of `static for` in one method, nested loops multiplied")
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, int, str]]:
+        """(name, default, meaning) of each limit, for help text and docs."""
+        return [(f.name, f.default, f.metadata["doc"]) for f in dataclasses.fields(cls)]
+
+    def with_overrides(self, items: list[str]) -> Limits:
+        """A copy with `NAME=VALUE` items applied (VALUE an int, with an optional k/M/G/KiB/MiB/GiB suffix)."""
+        changes = {}
+        names = {f.name for f in dataclasses.fields(self)}
+        for item in items:
+            name, sep, text = item.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in names:
+                raise ValueError(f"--limit takes NAME=VALUE with NAME one of {', '.join(sorted(names))}; got {item!r}")
+            changes[name] = _parse_amount(text, name)
+        return dataclasses.replace(self, **changes)
+
+
+def _parse_amount(text: str, name: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS or int(match.group(1)) * _UNITS[unit] < 1:
+        raise ValueError(f"--limit {name}: {text!r} is not a positive whole number (e.g. 5000, 2GiB)")
+    return int(match.group(1)) * _UNITS[unit]
+
+
+DTYPE_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i8": 1, "i16": 2, "i32": 4, "i64": 8, "u8": 1, "u16": 2,
+               "u32": 4, "u64": 8, "bool": 1, "string": 8, "c64": 8, "c128": 16}
+
+
+def over_limit(span: n.Span, what: str, amount: int, limit_name: str, limit: int) -> Diagnostic:
+    """The one E056 diagnostic: what would be built, how much, and the limit that refuses it."""
+    return error("E056", span, f"{what}: {amount:,} is more than the limit of {limit:,} ({limit_name})",
+                 f"if this is intended, raise it: --limit {limit_name}={amount}")
+
+
+def too_many_errors(span: n.Span, limit: int) -> Diagnostic:
+    return error("E056", span, f"stopped after {limit} errors", f"fix these first, or see more: --limit errors=N")
+
+
+class DiagnosticList(list):
+    """The analysis's diagnostics; the first `limit` are kept and the checker stops at the next."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def append(self, diagnostic: Diagnostic) -> None:
+        if len(self) >= self.limit:
+            raise TooManyErrors()
+        super().append(diagnostic)
+
+
+# A number, name, string or bracket: enough to count a list literal's items without parsing it.
+_TOKEN = re.compile(r"""#[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[\[\]()]|[A-Za-z_0-9.]+""")
+
+
+def scan_literals(text: str, file: str, limit: int) -> list[Diagnostic]:
+    """List literals with more than `limit` items, found before parsing (a parse of a 2 MB literal
+    would build millions of nodes). Counts the numbers, names and strings inside each outermost `[...]`."""
+    found: list[Diagnostic] = []
+    depth, count, start = 0, 0, 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == "#":
+            continue
+        if token == "[":
+            depth, count, start = depth + 1, count if depth else 0, start if depth else match.start()
+        elif token == "]" and depth:
+            depth -= 1
+            if depth == 0 and count > limit:
+                found.append(over_limit(_span(text, file, start), "a list literal with too many items", count,
+                                        "literal_elements", limit))
+        elif depth and token not in "()":
+            count += 1
+    return found
+
+
+def _span(text: str, file: str, offset: int) -> n.Span:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+
+
+def check_budget(analysis, limits: Limits) -> None:
+    """E056 for each module whose construction, or method whose tracing, passes a limit. Sizes given by
+    `int` parameters use their defaults (values given at construction are the caller's own choice)."""
+    costs: dict[tuple, tuple[int, int]] = {}
+    over: set[str] = set()
+    for module in analysis.program.modules:
+        env = {p.name: p.default.value for p in module.params if isinstance(p.default, n.IntLit)}
+        instances, size = _module_cost(analysis, module.name, env, costs, ())
+        crossed = not any(sub.module in over for sub in module.submodules)
+        if instances > limits.submodules:
+            over.add(module.name)
+            if crossed:
+                analysis.diagnostics.append(over_limit(module.span, f"module `{module.name}` builds submodule "
+                                                       "instances", instances, "submodules", limits.submodules))
+        elif size > limits.variable_bytes:
+            over.add(module.name)
+            if crossed:
+                analysis.diagnostics.append(over_limit(module.span, f"module `{module.name}` builds variables of "
+                                                       "this many bytes", size, "variable_bytes", limits.variable_bytes))
+        for method in module.methods:
+            _check_unrolling(analysis, method.body, env, 1, limits)
+
+
+def _module_cost(analysis, name: str, env: dict, costs: dict, stack: tuple) -> tuple[int, int]:
+    """(submodule instances, variable bytes) of one instance of module `name` with parameters `env`."""
+    info = analysis.modules.get(name)
+    key = (name, tuple(sorted(env.items())))
+    if info is None or info.decl is None or name in stack:
+        return 0, 0
+    if key not in costs:
+        size = sum(_variable_bytes(var, env) for var in info.variables.values())
+        instances = 0
+        for sub in info.submodules.values():
+            sub_env = _bind_arguments(analysis, sub, env)
+            sub_instances, sub_size = _module_cost(analysis, sub.module, sub_env, costs, (*stack, name))
+            instances += 1 + sub_instances
+            size += sub_size
+        costs[key] = (instances, size)
+    return costs[key]
+
+
+def _variable_bytes(var: n.VarDecl, env: dict) -> int:
+    dims = [d.size if d.kind == "fixed" else env.get(d.name) for d in var.type.shape or ()]
+    if any(not isinstance(d, int) for d in dims):
+        return 0
+    return math.prod(dims) * DTYPE_BYTES.get(var.type.dtype, 8)
+
+
+def _bind_arguments(analysis, sub: n.SubDecl, env: dict) -> dict:
+    target = analysis.modules.get(sub.module)
+    if target is None or target.decl is None:
+        return {}
+    params = target.decl.params
+    bound = {p.name: p.default.value for p in params if isinstance(p.default, n.IntLit)}
+    for param, arg in zip(params, sub.args):
+        bound[param.name] = static_int(arg, env)
+    for keyword in sub.keywords:
+        bound[keyword.name] = static_int(keyword.value, env)
+    return {k: v for k, v in bound.items() if isinstance(v, int)}
+
+
+def static_int(node: n.Node, env: dict) -> int | None:
+    """An int literal, an `int` parameter's value, or + - * // of them; None when not known."""
+    if isinstance(node, n.IntLit):
+        return node.value
+    if isinstance(node, n.Name):
+        value = env.get(node.id)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(node, n.BinOp) and node.op in ("+", "-", "*", "//"):
+        left, right = static_int(node.left, env), static_int(node.right, env)
+        if left is None or right is None or node.op == "//" and right == 0:
+            return None
+        return {"+": left + right, "-": left - right, "*": left * right, "//": left // right}[node.op]
+    return None
+
+
+def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limits) -> None:
+    for stmt in body:
+        if isinstance(stmt, n.For) and stmt.static:
+            bounds = [static_int(a, env) for a in stmt.iter.args]
+            count = len(range(*bounds)) if bounds and None not in bounds and 0 not in bounds[2:] else 1
+            if factor * count > limits.unrolled_iterations:
+                analysis.diagnostics.append(over_limit(stmt.span, "`static for` unrolls this many iterations",
+                                                       factor * count, "unrolled_iterations",
+                                                       limits.unrolled_iterations))
+                continue
+            _check_unrolling(analysis, stmt.body, env, factor * count, limits)
+        else:
+            for name in ("body", "orelse"):
+                _check_unrolling(analysis, getattr(stmt, name, ()), env, factor, limits)
