@@ -180,16 +180,27 @@ def check_case(case: Case) -> Checked:
     return Checked(case, (), None)
 
 
-def program_text(checked: Checked, method: str) -> str:
-    """The method that returns the call, declared with the inferred type."""
-    case, result = checked.case, checked.result
-    inputs = INPUTS.format(dt=case.dtype)
-    if result is None:
-        return f"    fn {method}({inputs}):\n        {case.call}\n"
-    if result.dtype is None or result.shape is None:  # no declarable type: run it, compare nothing
-        return f"    fn {method}({inputs}) -> i32[]:\n        y = {case.call}\n        return rank(y)\n"
-    dims = ", ".join("?" if not isinstance(d, int) else str(d) for d in result.shape)
-    return f"    fn {method}({inputs}) -> {result.dtype}[{dims}]:\n        return {case.call}\n"
+def method_text(group: list[Checked], method: str) -> str:
+    """One method running every case of `group` (one dtype), each call's result an output declared
+    with the type the checker inferred."""
+    inputs = INPUTS.format(dt=group[0].case.dtype)
+    body, outputs = [], []
+    for k, checked in enumerate(group):
+        result = checked.result
+        if result is None:
+            body.append(f"        {checked.case.call}\n")
+        elif result.dtype is None or result.shape is None:  # no declarable type: run it, compare nothing
+            body.append(f"        r{k} = {checked.case.call}\n")
+            outputs.append((f"o{k}", "i32[]", f"rank(r{k})"))
+        else:
+            dims = ", ".join("?" if not isinstance(d, int) else str(d) for d in result.shape)
+            body.append(f"        r{k} = {checked.case.call}\n")
+            outputs.append((f"o{k}", f"{result.dtype}[{dims}]", f"r{k}"))
+    if not outputs:
+        return f"    fn {method}({inputs}):\n" + "".join(body)
+    declared = ", ".join(f"{name}: {type_}" for name, type_, _ in outputs)
+    returned = ", ".join(value for _, _, value in outputs)
+    return f"    fn {method}({inputs}) -> ({declared}):\n" + "".join(body) + f"        return {returned}\n"
 
 
 def sample_inputs(dtype: str) -> dict:
@@ -215,35 +226,49 @@ class Outcome:
     detail: str = ""
 
 
-def run_cases(batch: list[Checked], label: str = "batch") -> list[Outcome]:
-    """Compile the accepted cases of `batch` as one module (a method each), build it, call each."""
+def run_cases(batch: list[Checked], label: str = "batch", group_size: int = 25) -> list[Outcome]:
+    """Compile the accepted cases of `batch` as one module, `group_size` cases of one dtype per method
+    (tracing one function per case would dominate the run), build it and call each method. A method
+    that fails is run again one case per method, so each failure is pinned to its case."""
     import compiler
     from compiler.loader import import_compiled
 
     accepted = [c for c in batch if not c.refused]
     outcomes = [Outcome(c, "refused", " ".join(c.refused)) for c in batch if c.refused]
-    if not accepted:
+    groups = [group for dtype in DTYPES for group in _chunks([c for c in accepted if c.case.dtype == dtype],
+                                                           group_size)]
+    if not groups:
         return outcomes
-    text = "module P:\n" + "".join(program_text(c, f"m{k}") for k, c in enumerate(accepted))
+    text = "module P:\n" + "".join(method_text(group, f"m{k}") for k, group in enumerate(groups))
     try:
         instance = import_compiled(compiler.compile_text(text, f"{label}.tfm")).P()
-    except Exception as exc:  # a whole batch failing to compile is itself a finding: split it
+    except Exception as exc:  # a module failing to compile is itself a finding: split it
         if len(accepted) == 1:
             return outcomes + [Outcome(accepted[0], "compile_failed", _reason(exc))]
         half = len(accepted) // 2
-        return outcomes + run_cases(accepted[:half], label) + run_cases(accepted[half:], label)
-    inputs: dict[str, dict] = {}
-    for k, checked in enumerate(accepted):
-        args = inputs.setdefault(checked.case.dtype, sample_inputs(checked.case.dtype))
-        outcomes.append(_call(getattr(instance, f"m{k}"), checked, args))
+        return outcomes + run_cases(accepted[:half], label, 1) + run_cases(accepted[half:], label, 1)
+    for k, group in enumerate(groups):
+        found = _call(getattr(instance, f"m{k}"), group, sample_inputs(group[0].case.dtype))
+        if any(o.status == "failed" for o in found) and len(group) > 1:
+            found = run_cases(group, label, 1)
+        outcomes.extend(found)
     return outcomes
 
 
-def _call(method, checked: Checked, args: dict) -> Outcome:
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _call(method, group: list[Checked], args: dict) -> list[Outcome]:
     try:
         value = method(**args)
     except Exception as exc:
-        return Outcome(checked, "failed", _reason(exc))
+        return [Outcome(c, "failed", _reason(exc)) for c in group]
+    values = value if isinstance(value, dict) else {}
+    return [_compare(c, values.get(f"o{k}")) for k, c in enumerate(group)]
+
+
+def _compare(checked: Checked, value) -> Outcome:
     result = checked.result
     if result is None:
         return Outcome(checked, "ok")
@@ -269,7 +294,7 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {(lines[-1] if lines else '')[:300]}"
 
 
-def run(selected: list[Case], batch_size: int = 60) -> list[Outcome]:
+def run(selected: list[Case], batch_size: int = 400) -> list[Outcome]:
     checked = [check_case(c) for c in selected]
     outcomes: list[Outcome] = []
     for start in range(0, len(checked), batch_size):

@@ -50,10 +50,11 @@ def test_the_fuzzer_can_fail():
 
     case = differential.Case("abs", "f32", "x")
     checked = differential.check_case(case)
-    text = "module P:\n" + differential.program_text(checked, "m0")
+    text = "module P:\n" + differential.method_text([checked], "m0")
     method = import_compiled(compiler.compile_text(text, "p.tfm")).P().m0
     args = differential.sample_inputs("f32")
-    assert differential._call(method, checked, args).status == "ok"
+    assert [o.status for o in differential._call(method, [checked], args)] == ["ok"]
     for wrong in (differential.TensorT("f64", (2, 3)), differential.TensorT("f32", (3, 2))):
-        assert differential._call(method, differential.Checked(case, (), wrong), args).status == "failed"
-    assert differential._call(method, checked, {**args, "x": args["i"]}).status == "failed"
+        outcome = differential._call(method, [differential.Checked(case, (), wrong)], args)
+        assert [o.status for o in outcome] == ["failed"]
+    assert [o.status for o in differential._call(method, [checked], {**args, "x": args["i"]})] == ["failed"]

@@ -132,10 +132,13 @@ def test_invalid_utf8_is_diagnosed(tmp_path):
     assert main(["check", str(path)]) == 1
 
 
-def test_hundred_thousand_line_file():
-    body = "".join(f"        y{i} = x * {i % 7}.0\n" for i in range(100_000))
+@pytest.mark.parametrize("lines", [20_000, pytest.param(100_000, marks=pytest.mark.slow)])
+def test_a_long_file_compiles(lines):
+    """A file of `lines` statements compiles without a hang (the alarm is a guard, not a speed claim:
+    parse speed is measured in benchmarks/)."""
+    body = "".join(f"        y{i} = x * {i % 7}.0\n" for i in range(lines))
     text = f"module Big:\n    fn f(x: f32[]) -> f32[]:\n{body}        return x\n"
-    with time_limit(120):
+    with time_limit(lines // 500):
         result = outcome(text, "big.tfm")
     assert result == "compiled"
 
