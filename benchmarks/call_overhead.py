@@ -47,16 +47,16 @@ def main() -> None:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    import compiler
+    import tfm
 
     work = Path(tempfile.mkdtemp(prefix="tfm-bench-"))
     source = work / "mlp.tfm"
     source.write_text(SOURCE)
-    model = compiler.load(source).Mlp()
+    model = tfm.load(source).Mlp()
     x = np.random.default_rng(0).normal(size=(4, 16)).astype(np.float32)
     tensor = tf.constant(x)
 
-    report = compiler.export(source, "Mlp", work / "saved", tflite=work / "mlp.tflite")
+    report = tfm.export(source, "Mlp", work / "saved", tflite=work / "mlp.tflite")
     runner = Interpreter(model_path=str(report.tflite)).get_signature_runner("serving_default")
     np.testing.assert_allclose(runner(x=x)["output_0"], model.predict(tensor).numpy(), rtol=1e-5)
 

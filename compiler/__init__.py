@@ -1,26 +1,45 @@
-"""The tfm compiler: generate Python from `.tfm`, load it, export it; the `tfm` command line.
+"""tfm: a declarative language for TensorFlow modules. `.tfm` source -> checked program -> a plain
+Python `tf.Module` subclass -> loaded, run, exported.
 
-    >>> import compiler
-    >>> model = compiler.load("examples/demo_module.tfm")      # the generated Python module
+    >>> import tfm
+    >>> tfm.check("examples/demo_module.tfm")                  # [] : no diagnostics (no TensorFlow import)
+    >>> model = tfm.load("examples/demo_module.tfm")           # the generated Python module
     >>> demo = model.DemoModule(init_value=1.0)
-    >>> compiler.install_import_hook()                         # then `import demo_module` works
+    >>> tfm.export("examples/demo_module.tfm", "DemoModule", "export/demo", init={"init_value": 1.0})
+    >>> tfm.install_import_hook()                              # then `import demo_module` works
 
-TensorFlow is imported only when a model is loaded, run or exported.
+The package's parts: `tfm.grammar` (the Lark grammar), `tfm.dsl` (parse, check, infer, diagnostics,
+the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `tfm.cli`
+(`python -m tfm`). TensorFlow is imported only when a model is loaded, run or exported.
 """
 
-from .loader import install_import_hook, load, uninstall_import_hook
-from .pipeline import Compiled, compile_file, compile_text
-from .runtime_errors import tfm_location as locate
+from __future__ import annotations
 
-__all__ = ["Compiled", "compile_file", "compile_text", "export", "install_import_hook", "load", "locate",
-           "uninstall_import_hook"]
+from pathlib import Path
+
+from tfm.dsl import Diagnostic, InternalError, Limits, TfmError
+from tfm.loading.loader import install_import_hook, load, uninstall_import_hook
+from tfm.pipeline import Compiled, compile_file, compile_text
+from tfm.run.runtime_errors import tfm_location as locate
+
+__all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "TfmError", "check", "compile_file",
+           "compile_text", "export", "install_import_hook", "load", "locate", "uninstall_import_hook"]
 
 
-def export(source, module: str, out_dir, init: dict | None = None, force: bool = False, tflite=None):
+def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
+    """The diagnostics of a `.tfm` file (an empty list if it compiles). Never imports TensorFlow."""
+    try:
+        compile_file(source, limits)
+    except TfmError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+def export(source: str | Path, module: str, out_dir: str | Path, init: dict | None = None, force: bool = False,
+           tflite: str | Path | None = None):
     """Compile `source`, build `module` with `init`, and write a verified SavedModel to `out_dir`."""
-    from .exporter import export_saved_model
-
-    from .loader import import_compiled
+    from tfm.exports.exporter import export_saved_model
+    from tfm.loading.loader import import_compiled
 
     compiled = compile_file(source)
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,

@@ -1,7 +1,7 @@
-"""`python -m compiler` is the `tfm` command."""
+"""`python -m tfm` is the `tfm` command."""
 
 import sys
 
-from .cli import main
+from tfm.cli import main
 
 sys.exit(main())

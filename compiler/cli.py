@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from dsl import InternalError, TfmError, render_json, render_text
+from tfm.dsl import InternalError, TfmError, render_json, render_text
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -87,7 +87,7 @@ def _add_init(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
-    from dsl.limits import Limits
+    from tfm.dsl.limits import Limits
 
     known = ", ".join(f"{name} ({default:,})" for name, default, _ in Limits.describe())
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
@@ -96,7 +96,7 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
 
 
 def _limits(args):
-    from dsl.limits import Limits
+    from tfm.dsl.limits import Limits
 
     try:
         return Limits().with_overrides(args.limit)
@@ -105,7 +105,7 @@ def _limits(args):
 
 
 def _version() -> str:
-    from .codegen import GENERATOR_VERSION
+    from tfm.generate.codegen import GENERATOR_VERSION
 
     return GENERATOR_VERSION
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _read(path: str) -> str:
-    from .pipeline import read_source
+    from tfm.pipeline import read_source
 
     if not Path(path).is_file():
         raise _UsageError(f"no such file: {path}")
@@ -150,7 +150,7 @@ def _read(path: str) -> str:
 
 
 def _cmd_check(args) -> int:
-    from .pipeline import compile_text
+    from tfm.pipeline import compile_text
 
     diagnostics, sources, internal = [], {}, False
     for path in args.files:
@@ -172,8 +172,8 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_compile(args) -> int:
-    from .files import write_atomic
-    from .pipeline import compile_text
+    from tfm.files import write_atomic
+    from tfm.pipeline import compile_text
 
     compiled = compile_text(_read(args.file), args.file, _limits(args))
     if args.output == "-":
@@ -191,8 +191,8 @@ def _cmd_compile(args) -> int:
 
 def _check_compile_target(source: Path, target: Path) -> None:
     """Never overwrite the source, nor a file tfm did not write (a hand-written `model.py`)."""
-    from .files import same_file
-    from .loader import GENERATED_HEADER
+    from tfm.files import same_file
+    from tfm.loading.loader import GENERATED_HEADER
 
     if same_file(source, target) or Path(os.path.realpath(source)) == Path(os.path.realpath(target)):
         raise _InputError(f"{target} is the source file itself; choose another output with -o")
@@ -218,13 +218,13 @@ def _cmd_run(args) -> int:
     module_name, dot, method_name = args.target.partition(".")
     if not dot or not method_name:
         raise _UsageError(f"expected MODULE.METHOD, got {args.target!r}")
-    from .values import BadValue, constructor_kwargs, method_tensors, parse_assignments
+    from tfm.run.values import BadValue, constructor_kwargs, method_tensors, parse_assignments
 
     text = _read(args.file)
     _quiet_tensorflow()
-    from .loader import import_compiled
-    from .pipeline import compile_text
-    from .runtime_errors import describe_failure
+    from tfm.loading.loader import import_compiled
+    from tfm.pipeline import compile_text
+    from tfm.run.runtime_errors import describe_failure
 
     compiled = compile_text(text, args.file, _limits(args))
     module = _module_decl(compiled.analysis, module_name)
@@ -238,7 +238,7 @@ def _cmd_run(args) -> int:
         tensors = method_tensors(method, parse_assignments(args.arg, "--arg"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
-    from .devices import device_scope
+    from tfm.run.devices import device_scope
 
     try:
         scope = device_scope(args.device)
@@ -276,13 +276,13 @@ def _print_outputs(outputs) -> None:
 
 
 def _cmd_export(args) -> int:
-    from .values import BadValue, constructor_kwargs, parse_assignments
+    from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
 
     text = _read(args.file)
     _quiet_tensorflow()
-    from .exporter import ExportError, export_saved_model
-    from .loader import import_compiled
-    from .pipeline import compile_text
+    from tfm.exports.exporter import ExportError, export_saved_model
+    from tfm.loading.loader import import_compiled
+    from tfm.pipeline import compile_text
 
     compiled = compile_text(text, args.file, _limits(args))
     module = _module_decl(compiled.analysis, args.module)
@@ -311,8 +311,8 @@ def _count(number: int, noun: str) -> str:
 
 
 def _cmd_inspect(args) -> int:
-    from .describe import describe
-    from .savedmodel_proto import UnreadableSavedModel
+    from tfm.exports.describe import describe
+    from tfm.exports.savedmodel_proto import UnreadableSavedModel
 
     directory = Path(args.directory)
     if not directory.is_dir():

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import dsl
-from dsl.analysis import Analysis
-from dsl.diagnostics import CompilerBug, error
-from dsl.nodes import Span
+from tfm import dsl
+from tfm.dsl.analysis import Analysis
+from tfm.dsl.diagnostics import CompilerBug, error
+from tfm.dsl.nodes import Span
 
-from .codegen import generate
-from .safety import verify_generated
+from tfm.generate.codegen import generate
+from tfm.generate.safety import verify_generated
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The tfm language: parse `.tfm` text into a typed syntax tree, check it, report diagnostics.
 
-    >>> from dsl import analyze
+    >>> from tfm.dsl import analyze
     >>> analysis = analyze("module M:\\n    var x: f32[] = 0.0\\n", "m.tfm")
 
 Nothing in this package imports TensorFlow or the compiler.

@@ -3,7 +3,7 @@
 Each entry says what the op is called in `.tfm`, the TensorFlow callable it lowers to, its parameters
 (named as TensorFlow names them, so keyword arguments pass through unchanged), and its category. Ops
 that need a few lines of TF code lower to a helper function that the generator emits into the
-generated file (see `compiler/templates/helpers.py.j2`), so generated code still imports only TF.
+generated file (see `compiler/generate/templates/runtime.py.j2`), so generated code still imports only TF.
 
 Nothing here reaches files, the network or Python callbacks: `tf.io.write_file`, `tf.py_function`,
 `tf.numpy_function` and their kind are deliberately absent, so a model compiled from an untrusted

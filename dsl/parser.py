@@ -11,7 +11,7 @@ from lark import Lark, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.indenter import DedentError, Indenter
 
-from grammar import GRAMMAR_PATH
+from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
 from .cache import cache_dir, is_private

@@ -42,9 +42,9 @@ def update_golden(request) -> bool:
 
 def load_example(name: str):
     """Compile and import examples/NAME.tfm; returns the generated Python module."""
-    import compiler
+    import tfm
 
-    return compiler.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
+    return tfm.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
 
 
 def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):

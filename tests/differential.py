@@ -21,16 +21,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import dsl  # noqa: E402
-from dsl import nodes as n  # noqa: E402
-from dsl.checker import check  # noqa: E402
-from dsl.inference import infer  # noqa: E402
-from dsl.ops import DTYPES, OPS  # noqa: E402
-from dsl.tensor_types import OtherT, TensorT  # noqa: E402
+from tfm import dsl
+from tfm.dsl import nodes as n
+from tfm.dsl.checker import check
+from tfm.dsl.inference import infer
+from tfm.dsl.ops import DTYPES, OPS
+from tfm.dsl.tensor_types import OtherT, TensorT
 
 INPUTS = "x: {dt}[2, 3], i: i32[2, 3], v: i32[2], b: bool[2, 3]"
 
@@ -230,8 +227,8 @@ def run_cases(batch: list[Checked], label: str = "batch", group_size: int = 25) 
     """Compile the accepted cases of `batch` as one module, `group_size` cases of one dtype per method
     (tracing one function per case would dominate the run), build it and call each method. A method
     that fails is run again one case per method, so each failure is pinned to its case."""
-    import compiler
-    from compiler.loader import import_compiled
+    import tfm
+    from tfm.loading.loader import import_compiled
 
     accepted = [c for c in batch if not c.refused]
     outcomes = [Outcome(c, "refused", " ".join(c.refused)) for c in batch if c.refused]
@@ -241,7 +238,7 @@ def run_cases(batch: list[Checked], label: str = "batch", group_size: int = 25) 
         return outcomes
     text = "module P:\n" + "".join(method_text(group, f"m{k}") for k, group in enumerate(groups))
     try:
-        instance = import_compiled(compiler.compile_text(text, f"{label}.tfm")).P()
+        instance = import_compiled(tfm.compile_text(text, f"{label}.tfm")).P()
     except Exception as exc:  # a module failing to compile is itself a finding: split it
         if len(accepted) == 1:
             return outcomes + [Outcome(accepted[0], "compile_failed", _reason(exc))]

@@ -13,7 +13,7 @@ import re
 
 from hypothesis import strategies as st
 
-from dsl.ops import DTYPES, OPS
+from tfm.dsl.ops import DTYPES, OPS
 
 NAMES = ["x", "y", "z", "a", "b", "w", "n", "total", "i", "h", "loss", "tape", "xs", "k"]
 HOSTILE_NAMES = ["lambda", "__import__", "tf", "self", "None", "class", "exec", "_x", "__class__", "print",

@@ -1,4 +1,4 @@
-"""The Python API: compiler.load, the import hook, and generated code running without tfm."""
+"""The Python API: tfm.load, the import hook, and generated code running without tfm."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-import compiler
+import tfm
 from conftest import EXAMPLES, run_python
 
 
 def test_load_returns_the_generated_module():
-    module = compiler.load(EXAMPLES / "demo_module.tfm")
+    module = tfm.load(EXAMPLES / "demo_module.tfm")
     assert module.__all__ == ["DemoModule"]
     assert module._TFM_SOURCE == "demo_module.tfm"
     assert module.__file__.endswith(".py")
@@ -23,13 +23,13 @@ def test_load_returns_the_generated_module():
 def test_import_hook_finds_tfm_on_sys_path(tmp_path, monkeypatch):
     shutil.copy(EXAMPLES / "square_if_positive.tfm", tmp_path / "sqpos_hooked.tfm")
     monkeypatch.syspath_prepend(str(tmp_path))
-    compiler.install_import_hook()
+    tfm.install_import_hook()
     try:
         import sqpos_hooked  # noqa: F401  (found through the hook)
 
         assert float(sqpos_hooked.SquareIfPositive().square_if_positive(3.0)) == 9.0
     finally:
-        compiler.uninstall_import_hook()
+        tfm.uninstall_import_hook()
         sys.modules.pop("sqpos_hooked", None)
 
 
@@ -43,23 +43,23 @@ def test_import_without_hook_fails(tmp_path, monkeypatch):
 def test_import_hook_reports_diagnostics(tmp_path, monkeypatch):
     (tmp_path / "broken_hooked.tfm").write_text("module M:\n    fn f() -> f32[]:\n        return nope\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    compiler.install_import_hook()
+    tfm.install_import_hook()
     try:
         with pytest.raises(Exception, match="E010"):
             import broken_hooked  # noqa: F401
     finally:
-        compiler.uninstall_import_hook()
+        tfm.uninstall_import_hook()
 
 
 def test_generated_file_runs_where_tfm_is_not_installed(tmp_path):
     # Copy the generated Python somewhere else and run it with tfm's packages made unimportable.
-    generated = compiler.compile_file(EXAMPLES / "my_model.tfm").python
+    generated = tfm.compile_file(EXAMPLES / "my_model.tfm").python
     (tmp_path / "my_model.py").write_text(generated)
     result = run_python(
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('dsl', 'compiler', 'grammar', 'lark', 'jinja2', 'pydantic'):\n"
+        "        if name.split('.')[0] in ('tfm', 'dsl', 'compiler', 'grammar', 'lark', 'jinja2', 'pydantic'):\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import numpy as np, tensorflow as tf, my_model\n"
@@ -71,9 +71,9 @@ def test_generated_file_runs_where_tfm_is_not_installed(tmp_path):
 
 
 def test_compile_errors_are_data():
-    import dsl
+    from tfm import dsl
 
     with pytest.raises(dsl.TfmError) as info:
-        compiler.compile_text("module M:\n    var x: f32[] = y\n", "m.tfm")
+        tfm.compile_text("module M:\n    var x: f32[] = y\n", "m.tfm")
     [diagnostic] = info.value.diagnostics
     assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E022", 2, 20)

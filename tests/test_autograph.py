@@ -37,7 +37,7 @@ def test_loop_in_bound_method_is_converted():
 
 
 def test_while_loop_is_converted(tmp_path):
-    import compiler
+    import tfm
 
     source = tmp_path / "countdown.tfm"
     source.write_text(
@@ -49,7 +49,7 @@ def test_while_loop_is_converted(tmp_path):
         "            left -= 1\n"
         "            count += 1\n"
         "        return count\n")
-    module = compiler.load(source)
+    module = tfm.load(source)
     assert "ag__.while_stmt" in converted(module.Countdown.steps.python_function)
     countdown = module.Countdown()
     assert int(countdown.steps(tf.constant(7))) == 7

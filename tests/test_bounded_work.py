@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-import dsl
-from compiler.cli import main
-from dsl.limits import Limits
+from tfm import dsl
+from tfm.cli import main
+from tfm.dsl.limits import Limits
 from test_fuzz import time_limit
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from compiler.cli import main
+from tfm.cli import main
 from conftest import EXAMPLES, ROOT, run_python
 
 DEMO = str(EXAMPLES / "demo_module.tfm")
@@ -19,7 +21,7 @@ def test_check_and_compile_do_not_import_tensorflow(tmp_path):
     out = tmp_path / "demo.py"
     result = run_python(
         "import sys, time\n"
-        "from compiler.cli import main\n"
+        "from tfm.cli import main\n"
         "start = time.perf_counter()\n"
         f"assert main(['check', {DEMO!r}]) == 0\n"
         f"assert main(['compile', {DEMO!r}, '-o', {str(out)!r}]) == 0\n"
@@ -117,19 +119,20 @@ def test_run_runtime_error_names_tfm_line(tmp_path, capsys):
     assert "checked.tfm:4" in err and "y must be positive" in err
 
 
-def test_python_dash_m_compiler_is_the_cli():
-    result = subprocess.run([sys.executable, "-m", "compiler", "check", DEMO], cwd=ROOT, capture_output=True,
+def test_python_dash_m_tfm_is_the_cli():
+    result = subprocess.run([sys.executable, "-m", "tfm", "check", DEMO], cwd=ROOT, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
-    result = subprocess.run([sys.executable, "-m", "compiler", "--help"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tfm", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert "compile" in result.stdout and result.returncode == 0
 
 
 def test_console_script_is_installed():
-    import shutil
+    """The `tfm` script of the environment running the tests, wherever that environment is."""
+    import sysconfig
 
-    tfm = shutil.which("tfm") or str(ROOT / ".venv" / "bin" / "tfm")
-    result = subprocess.run([tfm, "check", DEMO], capture_output=True, text=True)
+    script = Path(sysconfig.get_path("scripts")) / ("tfm.exe" if os.name == "nt" else "tfm")
+    result = subprocess.run([str(script), "check", DEMO], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-import dsl
-from compiler import compile_text
+from tfm import dsl
+from tfm import compile_text
 from conftest import ROOT
 
 CASES = sorted((ROOT / "tests" / "diagnostics").glob("*.tfm"))
@@ -50,7 +50,7 @@ def test_diagnostic_matches_golden(case, update_golden):
 
 @pytest.mark.parametrize("case", CASES[:5], ids=lambda p: p.stem)
 def test_json_has_the_same_diagnostics(case, capsys):
-    from compiler.cli import main
+    from tfm.cli import main
 
     assert main(["check", "--format", "json", str(case)]) == 1
     payload = json.loads(capsys.readouterr().out)
@@ -69,7 +69,7 @@ def test_several_errors_are_reported_in_one_run():
 
 
 def test_every_code_is_documented_and_has_a_case():
-    from dsl.diagnostics import CODES
+    from tfm.dsl.diagnostics import CODES
 
     documented = (ROOT / "docs" / "diagnostics.md").read_text()
     cased = {case.name.split("_")[0] for case in CASES}
@@ -79,8 +79,8 @@ def test_every_code_is_documented_and_has_a_case():
 
 
 def test_internal_errors_name_the_statement_and_exit_2(tmp_path, monkeypatch, capsys):
-    from compiler import codegen
-    from compiler.cli import main
+    from tfm.generate import codegen
+    from tfm.cli import main
 
     def broken(self, stmt):
         raise KeyError("simulated bug")

@@ -45,13 +45,13 @@ def test_every_template_accepted_by_the_check_runs_as_inferred():
 
 def test_the_fuzzer_can_fail():
     """A wrong inferred dtype or shape, or an error in TensorFlow, is reported, not passed over."""
-    import compiler
-    from compiler.loader import import_compiled
+    import tfm
+    from tfm.loading.loader import import_compiled
 
     case = differential.Case("abs", "f32", "x")
     checked = differential.check_case(case)
     text = "module P:\n" + differential.method_text([checked], "m0")
-    method = import_compiled(compiler.compile_text(text, "p.tfm")).P().m0
+    method = import_compiled(tfm.compile_text(text, "p.tfm")).P().m0
     args = differential.sample_inputs("f32")
     assert [o.status for o in differential._call(method, [checked], args)] == ["ok"]
     for wrong in (differential.TensorT("f64", (2, 3)), differential.TensorT("f32", (3, 2))):

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compiler
-from compiler import exporter as export_module
-from compiler.cli import main
+import tfm
+from tfm.exports import exporter as export_module
+from tfm.cli import main
 from conftest import EXAMPLES, run_python
 
 
@@ -45,7 +45,7 @@ def test_export_loads_in_a_process_that_never_imports_tfm(my_model_export, tmp_p
         "assert out.shape == (3, 4), out.shape\n"
         "loss = model.train_step(tf.ones([2, 32]), tf.ones([2, 4]) / 4)\n"
         "assert np.isfinite(loss.numpy())\n"
-        "assert not {'dsl', 'compiler', 'grammar'} & set(sys.modules), 'tfm was imported'\n"
+        "assert not {'tfm', 'dsl', 'compiler', 'grammar'} & set(sys.modules), 'tfm was imported'\n"
         "print('ok')\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
@@ -114,21 +114,21 @@ def test_drift_fails_the_export_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(export_module, "contracts", drifted)
     out = tmp_path / "drift"
     with pytest.raises(export_module.ExportError, match="input a is float32\\[\\], expected int32\\[\\]"):
-        compiler.export(EXAMPLES / "demo_module.tfm", "DemoModule", out)
+        tfm.export(EXAMPLES / "demo_module.tfm", "DemoModule", out)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_variable_inventory_is_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(export_module, "_declared_variables", lambda *a, **k: {"x": ("float32", (3,))})
     with pytest.raises(export_module.ExportError, match="variable x is saved as float32\\[\\], declared"):
-        compiler.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "inventory")
+        tfm.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "inventory")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_serving_default_is_the_marked_method(tmp_path):
     import tensorflow as tf
 
-    report = compiler.export(EXAMPLES / "kmeans.tfm", "KMeans", tmp_path / "kmeans", init={"k": 2})
+    report = tfm.export(EXAMPLES / "kmeans.tfm", "KMeans", tmp_path / "kmeans", init={"k": 2})
     assert {c.key: c.method for c in report.signatures} == {"assign": "assign", "serving_default": "step"}
     loaded = tf.saved_model.load(str(tmp_path / "kmeans"))
     outputs = loaded.signatures["serving_default"](points=tf.zeros([5, 2]))
@@ -139,7 +139,7 @@ def test_serving_default_is_the_marked_method(tmp_path):
 def test_tflite_export_runs(tmp_path):
     import tensorflow as tf
 
-    report = compiler.export(EXAMPLES / "linear_regression.tfm", "LinearRegression", tmp_path / "lr",
+    report = tfm.export(EXAMPLES / "linear_regression.tfm", "LinearRegression", tmp_path / "lr",
                              tflite=tmp_path / "lr.tflite")
     from ai_edge_litert.interpreter import Interpreter
 
@@ -152,5 +152,5 @@ def test_tflite_export_runs(tmp_path):
 
 
 def test_export_report_json_free_of_tensorflow_objects(tmp_path):
-    report = compiler.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "demo")
+    report = tfm.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "demo")
     json.dumps({"signatures": [c.__dict__ for c in report.signatures], "variables": report.variables})

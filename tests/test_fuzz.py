@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import dsl
-from compiler import compile_text
+from tfm import dsl
+from tfm import compile_text
 from conftest import EXAMPLES
 from fuzzing import mutations, programs
 
@@ -125,7 +125,7 @@ def test_special_inputs(name, text, expected):
 
 
 def test_invalid_utf8_is_diagnosed(tmp_path):
-    from compiler.cli import main
+    from tfm.cli import main
 
     path = tmp_path / "bad.tfm"
     path.write_bytes(DEMO.encode() + b"\n# \xc3\x28 broken\n")
@@ -160,7 +160,7 @@ def test_well_typed_programs_compile_build_trace_and_run(tmp_path):
     called. A failure here is a missing check or a generator bug. Deterministic seeds."""
     import numpy as np
 
-    import compiler
+    import tfm
     from fuzzing import WellTypedGenerator
 
     rng = random.Random(11)
@@ -170,7 +170,7 @@ def test_well_typed_programs_compile_build_trace_and_run(tmp_path):
         compiled = compile_text(text, f"typed{index}.tfm")  # every one must pass the checks
         path = tmp_path / f"typed{index}.tfm"
         path.write_text(text)
-        instance = compiler.load(path).Fuzzed()
+        instance = tfm.load(path).Fuzzed()
         try:
             for method in compiled.analysis.program.modules[0].methods:
                 outputs = getattr(instance, method.name)(x)

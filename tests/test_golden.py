@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from compiler import compile_file
+from tfm import compile_file
 from conftest import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import compiler
-from compiler.cli import main
+import tfm
+from tfm.cli import main
 
 BODY = "module M:\n    var x: f32[] = 1.0\n\n    fn get() -> f32[]:\n        return x\n"
 PAYLOAD = "open('pwned', 'w').write('x')"
@@ -51,12 +51,12 @@ def in_tmp(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", HOSTILE_NAMES + INVALID_UTF8_NAMES, ids=repr)
 def test_hostile_file_names_compile_and_run_safely(in_tmp, name):
     source = _write(in_tmp, name)
-    python = compiler.compile_file(source).python
+    python = tfm.compile_file(source).python
     assert python.isascii() and "\x00" not in python
     tree = ast.parse(python)
     calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     assert not any("exec" in call or "__self__" in call for call in calls)
-    module = compiler.load(source)
+    module = tfm.load(source)
     assert module._TFM_SOURCE == source.name
     assert float(module.M().get()) == 1.0
 
@@ -80,7 +80,7 @@ def test_exporting_a_hostile_name_runs_nothing(in_tmp):
 
 
 def test_nul_in_a_source_name_is_safe():
-    python = compiler.compile_text(BODY, "nul\x00name.tfm").python
+    python = tfm.compile_text(BODY, "nul\x00name.tfm").python
     assert "\x00" not in python and "nul\\x00name.tfm" in python
 
 
@@ -109,13 +109,13 @@ def test_a_planted_cache_file_is_never_executed(tmp_path, monkeypatch):
     monkeypatch.setenv("TFM_CACHE_DIR", str(shared))
     source = tmp_path / "victim.tfm"
     source.write_text(BODY)
-    python = compiler.compile_file(source).python
+    python = tfm.compile_file(source).python
     import hashlib
 
     digest = hashlib.sha256(python.encode()).hexdigest()[:16]
     planted = shared / f"victim_{digest}.py"
     planted.write_text(f"open({str(tmp_path / 'pwned')!r}, 'w')\n" + python)
-    module = compiler.load(source)
+    module = tfm.load(source)
     assert float(module.M().get()) == 1.0
     assert not (tmp_path / "pwned").exists()
     assert not module.__file__.startswith(str(shared)), "an unsafe cache directory was used"
@@ -126,11 +126,11 @@ def test_a_private_cache_file_tampered_with_is_not_executed(tmp_path, monkeypatc
     monkeypatch.setenv("TFM_CACHE_DIR", str(private))
     source = tmp_path / "victim.tfm"
     source.write_text(BODY)
-    first = compiler.load(source)
+    first = tfm.load(source)
     cached = Path(first.__file__)
     assert cached.parent == private and (private.stat().st_mode & 0o777) == 0o700
     cached.write_text(f"open({str(tmp_path / 'pwned')!r}, 'w')\n" + cached.read_text())
-    second = compiler.load(source, module_name="tfm_victim_again")
+    second = tfm.load(source, module_name="tfm_victim_again")
     assert float(second.M().get()) == 1.0
     assert not (tmp_path / "pwned").exists()
 
@@ -145,14 +145,14 @@ def test_autograph_reads_the_generated_text_without_a_cache(tmp_path, monkeypatc
     source = tmp_path / "branchy.tfm"
     source.write_text("module B:\n    fn f(x: f32[]) -> f32[]:\n        if x > 0.0:\n            y = x\n"
                       "        else:\n            y = -x\n        return y\n")
-    module = compiler.load(source)
+    module = tfm.load(source)
     assert "ag__.if_stmt" in tf.autograph.to_code(module.B.f.python_function)
     assert float(module.B().f(-2.0)) == 2.0
 
 
 @pytest.mark.parametrize("setup", ["symlink", "other_writable_parent", "group_writable"])
 def test_unsafe_cache_directories_are_refused(tmp_path, monkeypatch, setup):
-    from dsl.cache import private_cache_dir
+    from tfm.dsl.cache import private_cache_dir
 
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
@@ -178,10 +178,10 @@ def test_unsafe_cache_directories_are_refused(tmp_path, monkeypatch, setup):
 @pytest.fixture
 def hook(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    compiler.install_import_hook()
+    tfm.install_import_hook()
     before = set(sys.modules)
     yield tmp_path
-    compiler.uninstall_import_hook()
+    tfm.uninstall_import_hook()
     for name in set(sys.modules) - before:
         sys.modules.pop(name, None)
 
@@ -197,7 +197,7 @@ def test_a_tfm_never_shadows_an_installed_module(hook):
 def test_installed_code_never_imports_a_tfm(hook, tmp_path):
     """TensorFlow probes optional modules (`import psutil` in a try); a `.tfm` must not answer."""
     (hook / "tfm_probe_optional.tfm").write_text("module M\n")  # broken too: must not matter
-    site = Path(compiler.loader._INSTALLED[0])
+    site = Path(tfm.loading.loader._INSTALLED[0])
     probe = "try:\n    import tfm_probe_optional\nexcept ImportError:\n    found = False\nelse:\n    found = True\n"
     code = compile(probe, str(site / "some_installed_package" / "probe.py"), "exec")
     namespace: dict = {}

@@ -7,7 +7,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from compiler.cli import main
+from tfm.cli import main
 from conftest import run_python
 
 
@@ -52,7 +52,7 @@ def test_inspect_reads_signatures_without_running_anything(hostile_export, capsy
 
 def test_inspect_never_imports_tensorflow(hostile_export):
     directory, marker = hostile_export
-    result = run_python("import sys\nfrom compiler.cli import main\n"
+    result = run_python("import sys\nfrom tfm.cli import main\n"
                         f"assert main(['inspect', {str(directory)!r}]) == 0\n"
                         "assert 'tensorflow' not in sys.modules\n")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import compiler
-import dsl
+import tfm
+from tfm import dsl
 from conftest import ROOT
-from dsl.ops import INITIALIZERS, OPS
+from tfm.dsl.ops import INITIALIZERS, OPS
 
 _counter = iter(range(10**6))
 _SOURCES: Path | None = None
@@ -28,7 +28,7 @@ def build(source: str, module: str | None = None, **init):
     """Compile `source` (a .tfm text), import it, and build its first (or named) module."""
     path = _SOURCES / f"lang_{next(_counter)}.tfm"
     path.write_text(source)
-    generated = compiler.load(path)
+    generated = tfm.load(path)
     name = module or generated.__all__[0]
     return getattr(generated, name)(**init)
 
@@ -201,10 +201,10 @@ def test_device_placement_on_logical_cpus(tmp_path):
 
     result = run_python(
         "import numpy as np, tensorflow as tf\n"
-        "from compiler.devices import configure\n"
+        "from tfm.run.devices import configure\n"
         "configure(logical_cpus=2)\n"
-        "import compiler\n"
-        "mod = compiler.load('examples/linear_regression.tfm')\n"
+        "import tfm\n"
+        "mod = tfm.load('examples/linear_regression.tfm')\n"
         "strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])\n"
         "assert strategy.num_replicas_in_sync == 2\n"
         "with strategy.scope():\n"

@@ -16,9 +16,9 @@ import random
 import pytest
 import tensorflow as tf
 
-import compiler
-import dsl
-from dsl.rules import MODULE_ATTRIBUTES
+import tfm
+from tfm import dsl
+from tfm.dsl.rules import MODULE_ATTRIBUTES
 
 HELPER_NAMES = ["activate", "same_dim", "range", "len", "zip", "enumerate", "ValueError", "super", "SGD_", "Adam_",
                 "Dense", "call", "minimize", "write", "stack", "TFM_SOURCE", "TFM_LINE_MAP", "class_Inner",
@@ -76,7 +76,7 @@ def _try(name: str, tmp_path) -> tuple[int, int]:
     for role, template in ROLES.items():
         text = template.format(n=name)
         try:
-            compiler.compile_text(text, f"{role}.tfm")
+            tfm.compile_text(text, f"{role}.tfm")
         except dsl.InternalError as exc:
             raise AssertionError(f"internal error for `{name}` as {role}:\n{exc}") from exc
         except dsl.TfmError as exc:
@@ -86,7 +86,7 @@ def _try(name: str, tmp_path) -> tuple[int, int]:
     for role, text in accepted:
         source = tmp_path / f"{role}_{abs(hash(name))}.tfm"
         source.write_text(text)
-        module = compiler.load(source)
+        module = tfm.load(source)
         try:
             for class_name in module.__all__:
                 instance = getattr(module, class_name)()
@@ -127,4 +127,4 @@ def test_module_attributes_match_tensorflow():
 
 def test_signatures_is_refused_as_a_member():
     with pytest.raises(dsl.TfmError, match="E014"):
-        compiler.compile_text("module M:\n    var signatures: f32[] = 1.0\n", "m.tfm")
+        tfm.compile_text("module M:\n    var signatures: f32[] = 1.0\n", "m.tfm")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-import compiler
-from compiler import exporter
-from compiler.cli import main
-from compiler.publish import MANIFEST_NAME, read_manifest
-from compiler.savedmodel_proto import read_signatures
+import tfm
+from tfm.exports import exporter
+from tfm.cli import main
+from tfm.exports.publish import MANIFEST_NAME, read_manifest
+from tfm.exports.savedmodel_proto import read_signatures
 from conftest import EXAMPLES, ROOT
 
 DEMO = str(EXAMPLES / "demo_module.tfm")
@@ -87,7 +87,7 @@ def test_a_directory_created_during_the_export_is_kept(tmp_path, monkeypatch):
 
     for force in (False, True):
         with pytest.raises(exporter.ExportError):
-            exporter.export_saved_model(compiler.load(DEMO), compiler.compile_file(DEMO).analysis, "DemoModule",
+            exporter.export_saved_model(tfm.load(DEMO), tfm.compile_file(DEMO).analysis, "DemoModule",
                                         {}, out, force=force, progress=create_meanwhile)
         assert (out / "precious" / "data.txt").read_text() == "mine"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["late"], "staging left behind"
@@ -108,7 +108,7 @@ def test_exports_follow_the_umask(tmp_path):
 
 
 def _tfm(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "compiler", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "tfm", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                             **kwargs)
 
@@ -130,10 +130,10 @@ def test_concurrent_exports_to_one_target(tmp_path):
 _EXPORT_LOOP = """
 import sys
 from pathlib import Path
-import compiler
-from compiler.exporter import export_saved_model
+import tfm
+from tfm.exports.exporter import export_saved_model
 source, out = sys.argv[1], Path(sys.argv[2])
-module, analysis = compiler.load(source), compiler.compile_file(source).analysis
+module, analysis = tfm.load(source), tfm.compile_file(source).analysis
 export_saved_model(module, analysis, "DemoModule", {}, out, force=True)  # warm: traced once
 print("ready", flush=True)
 for value in range(1, 1000):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import dsl
-from dsl import nodes as n
-from dsl.parser import decode_source, parse
+from tfm import dsl
+from tfm.dsl import nodes as n
+from tfm.dsl.parser import decode_source, parse
 
 DEMO = """\
 module DemoModule(init_value: f32 = 0.0):

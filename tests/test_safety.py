@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import compiler
-import dsl
-from compiler.cli import main
-from compiler.safety import verify_generated
-from dsl.ops import OPS
+import tfm
+from tfm import dsl
+from tfm.cli import main
+from tfm.generate.safety import verify_generated
+from tfm.dsl.ops import OPS
 from conftest import EXAMPLES
 
 HOSTILE_STRINGS = [
@@ -35,11 +35,11 @@ HOSTILE_STRINGS = [
 def test_string_literals_stay_strings(tmp_path, escaped, value):
     source = tmp_path / "strings.tfm"
     source.write_text(f'module S:\n    fn f() -> string[]:\n        return "{escaped}"\n', encoding="utf-8")
-    python = compiler.compile_file(source).python
+    python = tfm.compile_file(source).python
     constants = [node.value for node in ast.walk(ast.parse(python)) if isinstance(node, ast.Constant)]
     assert value in constants
     assert "os" not in {node.id for node in ast.walk(ast.parse(python)) if isinstance(node, ast.Name)}
-    module = compiler.load(source)
+    module = tfm.load(source)
     assert module.S().f().numpy() == value.encode("utf-8")
 
 
@@ -53,20 +53,20 @@ def test_hostile_names_are_rejected(name, code):
     for text in (f"module M:\n    var {name}: f32[] = 0.0\n",
                  f"module M:\n    fn f(x: f32[]) -> f32[]:\n        {name} = x\n        return x\n"):
         with pytest.raises(dsl.TfmError) as info:
-            compiler.compile_text(text, "names.tfm")
+            tfm.compile_text(text, "names.tfm")
         assert info.value.diagnostics[0].code == code
 
 
 def test_module_names_cannot_shadow_python():
     for name in ["tf", "lambda", "_M", "SGD"]:
         with pytest.raises(dsl.TfmError):
-            compiler.compile_text(f"module {name}:\n    var x: f32[] = 0.0\n", "m.tfm")
+            tfm.compile_text(f"module {name}:\n    var x: f32[] = 0.0\n", "m.tfm")
 
 
 @pytest.mark.parametrize("literal", ["99999999999999999999999", "1e999", "9" * 400, "1" + "0" * 400 + ".0"])
 def test_huge_numbers_are_diagnosed(literal):
     with pytest.raises(dsl.TfmError) as info:
-        compiler.compile_text(f"module M:\n    fn f(x: f64[]) -> f64[]:\n        return x * {literal}\n", "n.tfm")
+        tfm.compile_text(f"module M:\n    fn f(x: f64[]) -> f64[]:\n        return x * {literal}\n", "n.tfm")
     assert info.value.diagnostics[0].code == "E023"
 
 
@@ -77,7 +77,7 @@ def test_registry_reaches_no_files_network_or_callbacks():
         assert not any(word in op.lowering for word in forbidden), op
     for word in ["read_file", "write_file", "py_function", "numpy_function"]:
         with pytest.raises(dsl.TfmError):
-            compiler.compile_text(f"module M:\n    fn f(x: f32[]) -> f32[]:\n        {word}(x)\n        return x\n",
+            tfm.compile_text(f"module M:\n    fn f(x: f32[]) -> f32[]:\n        {word}(x)\n        return x\n",
                                   "io.tfm")
 
 
@@ -116,7 +116,7 @@ KNOWN_ESCAPES = [
 
 @functools.cache
 def _generated_module() -> str:
-    return compiler.compile_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x\n", "m.tfm").python
+    return tfm.compile_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x\n", "m.tfm").python
 
 
 def _in_a_method(expression: str) -> str:
@@ -164,7 +164,7 @@ def test_generated_escapes_are_rejected():
 
 def test_only_registry_and_helper_paths_of_tensorflow_pass():
     """Every public `tf.` path, two levels deep, is rejected unless tfm emits it."""
-    from compiler.safety import allowed_tf_paths
+    from tfm.generate.safety import allowed_tf_paths
 
     paths = []
     for name in dir(tf):
@@ -186,7 +186,7 @@ def test_only_registry_and_helper_paths_of_tensorflow_pass():
 
 def test_examples_pass_the_generated_code_check():
     for source in EXAMPLES.glob("*.tfm"):
-        verify_generated(compiler.compile_file(source).python, source.name)
+        verify_generated(tfm.compile_file(source).python, source.name)
 
 
 def test_failed_compile_leaves_existing_output_untouched(tmp_path, capsys):
@@ -219,7 +219,7 @@ def test_grammar_cache_is_private(tmp_path, monkeypatch):
     import os
     import tempfile
 
-    from dsl.parser import _grammar_cache, _lark
+    from tfm.dsl.parser import _grammar_cache, _lark
 
     cache = _lark().options.cache
     assert cache is not True, "cache=True would use a predictable file in the shared temp directory"
@@ -242,7 +242,7 @@ def test_grammar_cache_is_private(tmp_path, monkeypatch):
 def _load(tmp_path, text):
     source = tmp_path / "runtime.tfm"
     source.write_text(text)
-    return compiler.load(source)
+    return tfm.load(source)
 
 
 def test_runtime_error_names_tfm_line_and_column(tmp_path):
@@ -252,7 +252,7 @@ def test_runtime_error_names_tfm_line_and_column(tmp_path):
     assert r.f(np.ones(4, np.float32)).shape == (2, 2)
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         r.f(np.ones(3, np.float32))
-    assert compiler.locate(info.value) == "runtime.tfm:4:9"  # the statement's line and column
+    assert tfm.locate(info.value) == "runtime.tfm:4:9"  # the statement's line and column
 
 
 def test_trace_time_error_names_tfm_line(tmp_path):
@@ -262,7 +262,7 @@ def test_trace_time_error_names_tfm_line(tmp_path):
     r = module.R(axis=5)  # kept: a tf.function holds its instance weakly
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError)) as info:
         r.f(np.ones((2, 3), np.float32))
-    assert compiler.locate(info.value) == "runtime.tfm:4:9"  # the statement's line and column
+    assert tfm.locate(info.value) == "runtime.tfm:4:9"  # the statement's line and column
 
 
 def test_named_dims_must_agree_at_run_time(tmp_path):
@@ -272,7 +272,7 @@ def test_named_dims_must_agree_at_run_time(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="inputs y_true and y_pred must agree on dimension N") \
             as info:
         mse.call(np.ones((2, 3), np.float32), np.zeros((5, 3), np.float32))
-    assert compiler.locate(info.value).startswith("mean_squared_error.tfm:3:")
+    assert tfm.locate(info.value).startswith("mean_squared_error.tfm:3:")
 
 
 def load_example_mse():

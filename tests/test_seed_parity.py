@@ -231,11 +231,11 @@ def test_my_model_training_matches_seed_loop(rng, tmp_path):
 
 def test_categorical_crossentropy_on_probabilities_matches_keras(rng):
     """The seed's loss as written (from_logits=False), on probabilities as Keras expects."""
-    import compiler
+    import tfm
 
     path = tmp_source("module Loss:\n    fn cce(y: f32[N, C], p: f32[N, C]) -> f32[N]:\n"
                       "        return categorical_crossentropy(y, p)\n")
-    ours = compiler.load(path).Loss()
+    ours = tfm.load(path).Loss()
     y = rng.random((8, 5)).astype(np.float32)
     p = tf.nn.softmax(rng.normal(size=(8, 5)).astype(np.float32)).numpy()
     np.testing.assert_allclose(ours.cce(y, p).numpy(), tf.keras.losses.categorical_crossentropy(y, p).numpy(),

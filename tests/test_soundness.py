@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-import dsl
+import tfm
+from tfm import dsl
 
 RUNS = {
     # name: (source body of `fn f() -> TYPE`, expected numpy value, expected dtype)
@@ -34,7 +34,7 @@ def test_literals_run_as_checked(name, tmp_path):
     returns, body, expected, dtype = RUNS[name]
     source = tmp_path / f"{name}.tfm"
     source.write_text(f"module M:\n    fn f() -> {returns}:\n        {body}\n")
-    result = compiler.load(source).M().f()
+    result = tfm.load(source).M().f()
     assert result.dtype.name == dtype
     np.testing.assert_array_equal(result.numpy(), np.array(expected))
 
@@ -67,7 +67,7 @@ REFUSED = {
 def test_silent_wrong_results_are_refused(name):
     text, code = REFUSED[name]
     with pytest.raises(dsl.TfmError) as info:
-        compiler.compile_text(text, f"{name}.tfm")
+        tfm.compile_text(text, f"{name}.tfm")
     assert [d.code for d in info.value.diagnostics] == [code], info.value
 
 
@@ -81,7 +81,7 @@ TRACE_FAILS = ("module T(axis: int = 0):\n    fn f(x: f32[2, 3]) -> f32[?]:\n   
 
 
 def _cli(tmp_path, text, *argv):
-    from compiler.cli import main
+    from tfm.cli import main
 
     source = tmp_path / "model.tfm"
     source.write_text(text)
@@ -96,7 +96,7 @@ def test_a_zero_size_is_an_error_not_an_abort(tmp_path, capsys, hidden):
 
     source = tmp_path / "mlp.tfm"
     source.write_text(MLP)
-    result = subprocess.run([sys.executable, "-m", "compiler", "run", str(source), "MLP.predict", "--init",
+    result = subprocess.run([sys.executable, "-m", "tfm", "run", str(source), "MLP.predict", "--init",
                              f"hidden={hidden}", "--arg", "x=[[1, 2, 3, 4]]"], capture_output=True, text=True)
     assert result.returncode == 1, result.stderr[-1500:]
     assert "mlp.tfm:2:5 (in <tfm library>/layers.tfm:" in result.stderr  # the user's line, then the library's
@@ -107,7 +107,7 @@ def test_literal_zero_sizes_are_refused_by_the_check():
     for text in ["module M:\n    sub d = Dense(3, 0)\n", "module M(n: int = 0):\n    var w: f32[n] = zeros()\n",
                  "module M:\n    var w: f32[0] = zeros()\n"]:
         with pytest.raises(dsl.TfmError) as info:
-            compiler.compile_text(text, "m.tfm")
+            tfm.compile_text(text, "m.tfm")
         assert info.value.diagnostics[0].code in ("E023", "E018")
 
 
@@ -136,10 +136,10 @@ def test_construction_errors_in_export_are_input_errors(tmp_path, capsys):
 def test_an_if_that_returns_on_both_paths_runs(tmp_path):
     """The form AutoGraph accepts (every path returns) passes the check and runs; one path alone is E039
     (tests/diagnostics/E039_one_path_returns.tfm)."""
-    import compiler
+    import tfm
 
     path = tmp_path / "both.tfm"
     path.write_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        if x > 0.0:\n            return x\n"
                     "        return -x\n")
-    m = compiler.load(path).M()
+    m = tfm.load(path).M()
     assert float(m.f(np.float32(-3.0))) == 3.0 and float(m.f(np.float32(2.0))) == 2.0

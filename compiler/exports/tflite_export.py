@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import write_atomic_bytes
-from .publish import PublishError
-from .savedmodel_proto import UnreadableSavedModel, read_regular_file
+from tfm.files import write_atomic_bytes
+from tfm.exports.publish import PublishError
+from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 METADATA_NAME = "tfm_export"
 _MAX_TFLITE_BYTES = 2**31 - 1
@@ -19,7 +19,7 @@ _MAX_TFLITE_BYTES = 2**31 - 1
 
 def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict) -> bytes:
     """The `.tflite` bytes for `signature_keys` of the SavedModel, stamped with `manifest`."""
-    from .exporter import ExportError
+    from tfm.exports.exporter import ExportError
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
     # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.

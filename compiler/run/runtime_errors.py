@@ -1,6 +1,6 @@
 """Map an error raised inside generated code back to the `.tfm` line that caused it.
 
-The locations come from the line map each generated module carries (`compiler.linemap`). An error
+The locations come from the line map each generated module carries (`tfm.generate.linemap`). An error
 inside a library module (a `Dense` built with a bad size) is reported at the user's line that uses
 or builds it, with the library line after it.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .linemap import Location, locations
+from tfm.generate.linemap import Location, locations
 
 
 def tfm_location(exc: BaseException) -> str | None:

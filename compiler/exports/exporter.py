@@ -1,6 +1,6 @@
 """Export a compiled module as a SavedModel (and optionally TFLite), then verify the contract.
 
-The export is written into a staging directory beside the target (`compiler.publish`), reloaded, and
+The export is written into a staging directory beside the target (`tfm.exports.publish`), reloaded, and
 compared with the `.tfm` declarations (signature names, input names, dtypes, ranks, fixed and unknown
 dims; output names and dtypes; the variable inventory). Only if everything matches is it moved into
 place, atomically, so a failed or killed export leaves the target as it was, and only an export tfm
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dsl import nodes as n
-from dsl.analysis import Analysis, outputs_of
+from tfm.dsl import nodes as n
+from tfm.dsl.analysis import Analysis, outputs_of
 
-from .codegen import GENERATOR_VERSION, dtype_expr
-from .publish import ExportDirectory, PublishError, TargetLock, write_manifest
-from .runtime_errors import describe_failure
+from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
+from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
+from tfm.run.runtime_errors import describe_failure
 
 
 class ExportError(Exception):
@@ -97,7 +97,7 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
     """Build `module_name` with `init`, save it to `out_dir`, reload and verify; atomically."""
     import tensorflow as tf
 
-    from . import tflite_export
+    from tfm.exports import tflite_export
 
     module = _find_module(analysis, module_name)
     out_dir = Path(os.path.abspath(out_dir))

@@ -1,6 +1,6 @@
 """`tfm inspect`: an exported SavedModel's signatures, readable, without loading or running it.
 
-The signatures come from `saved_model.pb` read as data (`compiler.savedmodel_proto`), and tfm's own
+The signatures come from `saved_model.pb` read as data (`tfm.exports.savedmodel_proto`), and tfm's own
 manifest from `tfm-export.json`; both may come from anyone, so every shown string is escaped.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dsl.diagnostics import printable
+from tfm.dsl.diagnostics import printable
 
-from .savedmodel_proto import SignatureInfo, TensorSpecInfo, UnreadableSavedModel, read_regular_file, read_signatures
+from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, UnreadableSavedModel, read_regular_file, read_signatures
 
 MANIFEST_NAME = "tfm-export.json"
 _MAX_MANIFEST_BYTES = 1 << 20

@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from . import hygiene
+from tfm.generate import hygiene
 
 SOURCES_NAME = "_TFM_SOURCES"
 TABLE_NAME = "_TFM_LINE_MAP"

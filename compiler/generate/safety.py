@@ -11,7 +11,7 @@ A true allowlist, derived from what tfm itself writes:
   value methods, the helpers', the generated classes'); no `_` attribute outside the module's own
   names and no double-underscore name anywhere, except `tf.Module.__init__`, `__init__` and `__all__`.
 
-Names and literals are escaped before they reach the generator (`compiler.hygiene`); this pass is the
+Names and literals are escaped before they reach the generator (`tfm.generate.hygiene`); this pass is the
 second lock, so a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile
 `.tfm` into Python that reaches files, processes or arbitrary callables.
 """
@@ -21,9 +21,9 @@ from __future__ import annotations
 import ast
 import functools
 
-from dsl.diagnostics import InternalError, error
-from dsl.nodes import Span
-from dsl.ops import DTYPES, INITIALIZERS, OPS, VALUE_METHODS
+from tfm.dsl.diagnostics import InternalError, error
+from tfm.dsl.nodes import Span
+from tfm.dsl.ops import DTYPES, INITIALIZERS, OPS, VALUE_METHODS
 
 _NODES = frozenset({
     ast.Module, ast.Import, ast.alias, ast.Assign, ast.AugAssign, ast.FunctionDef, ast.ClassDef, ast.arguments,
@@ -63,7 +63,7 @@ def verify_generated(python: str, file: str) -> None:
 @functools.cache
 def allowed_tf_paths() -> frozenset[str]:
     """Every `tf.` path tfm can emit: registry lowerings, dtypes, the skeleton's, the helpers'."""
-    from .codegen import SCAFFOLD_TF_PATHS
+    from tfm.generate.codegen import SCAFFOLD_TF_PATHS
 
     paths = {op.lowering for op in (*OPS.values(), *INITIALIZERS.values()) if op.lowering.startswith("tf.")}
     return frozenset(paths | set(DTYPES.values()) | SCAFFOLD_TF_PATHS | _helper_attributes()[0])
@@ -80,7 +80,7 @@ def allowed_value_attributes() -> frozenset[str]:
 @functools.cache
 def _helper_attributes() -> tuple[frozenset[str], frozenset[str]]:
     """(tf paths, other attribute names) used by the runtime helpers, read from their template."""
-    from .codegen import _ENV
+    from tfm.generate.codegen import _ENV
 
     class _Everything:
         def __contains__(self, item):

@@ -20,8 +20,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from .files import fsync_directory, remove_stale_temporaries, remove_tree
-from .savedmodel_proto import UnreadableSavedModel, read_regular_file
+from tfm.files import fsync_directory, remove_stale_temporaries, remove_tree
+from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 MANIFEST_NAME = "tfm-export.json"
 MANIFEST_FORMAT = "tfm-export/1"

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsl import nodes as n
-from dsl.ops import static_python_type
+from tfm.dsl import nodes as n
+from tfm.dsl.ops import static_python_type
 
 
 class BadValue(Exception):
@@ -83,7 +83,7 @@ def method_tensors(method: n.Method, values: dict[str, RawValue]) -> list:
     """Check `--arg` values against the method's inputs and make tensors of the declared dtypes."""
     import tensorflow as tf
 
-    from .codegen import dtype_expr
+    from tfm.generate.codegen import dtype_expr
 
     inputs = {i.name: i for i in method.inputs}
     unknown = sorted(set(values) - set(inputs))

@@ -2,8 +2,8 @@
 
 The class skeleton and the runtime helpers are jinja2 templates (`templates/`); statements and
 expressions are emitted here, one `emit_<Node>` per node type. Hygiene: every name, literal, comment
-and docstring goes out through `compiler.hygiene`, and every statement is marked with its `.tfm` span
-through `compiler.linemap`, which writes the line map into the generated file.
+and docstring goes out through `tfm.generate.hygiene`, and every statement is marked with its `.tfm` span
+through `tfm.generate.linemap`, which writes the line map into the generated file.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import jinja2
 
-from dsl import nodes as n
-from dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, walk
-from dsl.diagnostics import locate_bugs
-from dsl.ops import DTYPES, OPS, static_python_type
-from dsl.tensor_types import TensorT, unify_dtype
+from tfm.dsl import nodes as n
+from tfm.dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, walk
+from tfm.dsl.diagnostics import locate_bugs
+from tfm.dsl.ops import DTYPES, OPS, static_python_type
+from tfm.dsl.tensor_types import TensorT, unify_dtype
 
-from . import hygiene
-from .hygiene import identifier as ident
-from .linemap import LineMap, source_label
+from tfm.generate import hygiene
+from tfm.generate.hygiene import identifier as ident
+from tfm.generate.linemap import LineMap, source_label
 
 __all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
 
@@ -146,7 +146,7 @@ class _ClassEmitter:
         self.linemap = linemap
 
     def loc(self, node: n.Node) -> str:
-        """The mark that ties a generated line to `node`'s span (see compiler.linemap)."""
+        """The mark that ties a generated line to `node`'s span (see tfm.generate.linemap)."""
         return self.linemap.mark(node.span)
 
     def with_loc(self, statement: str, node: n.Node) -> str:
