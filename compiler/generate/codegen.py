@@ -1,6 +1,7 @@
 """Generate Python from a checked program: one `tf.Module` class per `.tfm` module.
 
-The class skeleton and the runtime helpers are jinja2 templates (`templates/`); statements and
+The class skeleton is a jinja2 template (`templates/`), the runtime helpers a real module
+(`runtime.py`, copied in by `helpers.py` as a program needs them); statements and
 expressions are emitted here, one `emit_<Node>` per node type. Hygiene: every name, literal, comment
 and docstring goes out through `tfm.generate.hygiene`, and every statement is marked with its `.tfm` span
 through `tfm.generate.linemap`, which writes the line map into the generated file.
@@ -22,6 +23,7 @@ from tfm.dsl.tensor_types import TensorT, unify_dtype
 
 from tfm.generate import hygiene
 from tfm.generate.hygiene import identifier as ident
+from tfm.generate.helpers import helpers_text
 from tfm.generate.linemap import LineMap, source_label
 
 __all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
@@ -37,16 +39,6 @@ SCAFFOLD_TF_PATHS = frozenset({"tf.Module", "tf.Module.__init__", "tf.function",
 def _lowering(op: str) -> str:
     """The TensorFlow callable the registry lowers `op` to: operators and statements use it too."""
     return OPS[op].lowering
-
-# Helpers that other helpers call: emitted together.
-_HELPER_DEPS = {
-    "_init_normal": {"_seed_pair"},
-    "_init_truncated_normal": {"_seed_pair"},
-    "_init_uniform": {"_seed_pair"},
-    "_init_glorot_uniform": {"_init_uniform", "_seed_pair", "_fans"},
-    "_init_glorot_normal": {"_scaled_truncated_normal", "_seed_pair", "_fans"},
-    "_init_he_normal": {"_scaled_truncated_normal", "_seed_pair", "_fans"},
-}
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -102,9 +94,8 @@ def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
         source_literal=hygiene.literal(label),
         digest_literal=hygiene.literal(digest),
         exports_literal=hygiene.literal(exports),
-        helpers=_with_dependencies({h for h in helpers if not h.startswith("class:")}),
+        runtime=helpers_text({h for h in helpers if not h.startswith("class:")} | set(builtins)),
         class_aliases=sorted(h.removeprefix("class:") for h in helpers if h.startswith("class:")),
-        builtins=builtins,
         classes=classes,
     )
     return linemap.finish(text)
@@ -113,13 +104,6 @@ def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
 def source_digest(source_text: str) -> str:
     """The hash a generated file records of its source (normalized text), to tell when it is stale."""
     return hashlib.sha256(source_text.encode("utf-8")).hexdigest()
-
-
-def _with_dependencies(helpers: set[str]) -> list[str]:
-    closed = set(helpers)
-    for helper in helpers:
-        closed |= _HELPER_DEPS.get(helper, set())
-    return sorted(closed)
 
 
 def _construction_order(analysis: Analysis, modules: list[n.ModuleDef]) -> list[n.ModuleDef]:

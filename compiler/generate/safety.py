@@ -79,14 +79,10 @@ def allowed_value_attributes() -> frozenset[str]:
 
 @functools.cache
 def _helper_attributes() -> tuple[frozenset[str], frozenset[str]]:
-    """(tf paths, other attribute names) used by the runtime helpers, read from their template."""
-    from tfm.generate.codegen import _ENV
+    """(tf paths, other attribute names) used by the runtime helpers, read from runtime.py."""
+    from tfm.generate.helpers import runtime_source
 
-    class _Everything:
-        def __contains__(self, item):
-            return True
-
-    tree = ast.parse(_ENV.get_template("runtime.py.j2").render(helpers=_Everything(), builtins=_Everything()))
+    tree = ast.parse(runtime_source())
     paths, names = set(), set()
     inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     for node in ast.walk(tree):

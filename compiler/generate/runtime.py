@@ -1,5 +1,16 @@
-{#- Runtime support emitted into generated modules: only the pieces a program uses. -#}
-{% if "_activate" in helpers %}
+"""Runtime helpers of generated modules, as a real module: tests import it, linters read it.
+
+The generator copies into each generated file the definitions a program uses, and the definitions
+those use in turn (found by reading this file's syntax tree, never by importing it), so generated
+code still imports only TensorFlow. A helper is a top-level function, class or `NAME = ...` here.
+"""
+
+import tensorflow as tf
+
+# The Python builtins the helpers use under the names generated code binds them to (the generated
+# file binds the same names in its own header, before any module class could shadow them).
+_range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinstance
+_int, _bool, _ValueError = int, bool, ValueError
 
 
 _ACTIVATIONS = {
@@ -22,8 +33,6 @@ def _activate(x, name):
     if name not in _ACTIVATIONS:
         raise _ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
     return _ACTIVATIONS[name](x)
-{% endif %}
-{% if "_dimension" in helpers %}
 
 
 def _dimension(name, value):
@@ -31,8 +40,6 @@ def _dimension(name, value):
     if not _isinstance(value, _int) or _isinstance(value, _bool) or value < 1:
         raise _ValueError(f"constructor parameter {name} = {value!r} sizes a dimension: it must be an int >= 1")
     return value
-{% endif %}
-{% if "_same_dim" in helpers %}
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
@@ -40,8 +47,6 @@ def _same_dim(a, a_axis, b, b_axis, message):
     check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
     with tf.control_dependencies([check]):
         return tf.identity(b)
-{% endif %}
-{% if "_categorical_crossentropy" in helpers %}
 
 
 def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
@@ -51,8 +56,6 @@ def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
-{% endif %}
-{% if "_sparse_categorical_crossentropy" in helpers %}
 
 
 def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -62,8 +65,6 @@ def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
-{% endif %}
-{% if "_binary_crossentropy" in helpers %}
 
 
 def _binary_crossentropy(y_true, y_pred, from_logits=False):
@@ -73,47 +74,33 @@ def _binary_crossentropy(y_true, y_pred, from_logits=False):
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     bce = y_true * tf.math.log(y_pred) + (1.0 - y_true) * tf.math.log(1.0 - y_pred)
     return -tf.reduce_mean(bce, axis=-1)
-{% endif %}
-{% if "_mean_squared_error" in helpers %}
 
 
 def _mean_squared_error(y_true, y_pred):
     """Mean of squared differences over all elements (the seed's MeanSquaredError loss)."""
     return tf.reduce_mean(tf.square(y_pred - y_true))
-{% endif %}
-{% if "_mean_absolute_error" in helpers %}
 
 
 def _mean_absolute_error(y_true, y_pred):
     """Mean of absolute differences over all elements."""
     return tf.reduce_mean(tf.abs(y_pred - y_true))
-{% endif %}
-{% if "_seed_pair" in helpers %}
 
 
 def _seed_pair(seed):
     # A negative seed asks for fresh randomness; otherwise the stateless op makes it reproducible.
     return None if seed < 0 else tf.constant([seed, 0], tf.int64)
-{% endif %}
-{% if "_init_zeros" in helpers %}
 
 
 def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
-{% endif %}
-{% if "_init_ones" in helpers %}
 
 
 def _init_ones(shape, dtype):
     return tf.ones(shape, dtype)
-{% endif %}
-{% if "_init_full" in helpers %}
 
 
 def _init_full(shape, dtype, value):
     return tf.fill(shape, tf.cast(value, dtype))
-{% endif %}
-{% if "_init_normal" in helpers %}
 
 
 def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
@@ -121,8 +108,6 @@ def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
     if pair is None:
         return tf.random.normal(shape, mean, stddev, dtype)
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
-{% endif %}
-{% if "_init_truncated_normal" in helpers %}
 
 
 def _init_truncated_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
@@ -130,8 +115,6 @@ def _init_truncated_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
     if pair is None:
         return tf.random.truncated_normal(shape, mean, stddev, dtype)
     return tf.random.stateless_truncated_normal(shape, pair, mean, stddev, dtype)
-{% endif %}
-{% if "_init_uniform" in helpers %}
 
 
 def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
@@ -139,8 +122,6 @@ def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
     if pair is None:
         return tf.random.uniform(shape, minval, maxval, dtype)
     return tf.random.stateless_uniform(shape, pair, minval, maxval, dtype)
-{% endif %}
-{% if "_fans" in helpers %}
 
 
 def _fans(shape):
@@ -152,16 +133,12 @@ def _fans(shape):
     for size in shape[:-2]:
         receptive *= size
     return shape[-2] * receptive, shape[-1] * receptive
-{% endif %}
-{% if "_init_glorot_uniform" in helpers %}
 
 
 def _init_glorot_uniform(shape, dtype, seed=-1):
     fan_in, fan_out = _fans(shape)
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return _init_uniform(shape, dtype, -limit, limit, seed)
-{% endif %}
-{% if "_scaled_truncated_normal" in helpers %}
 
 
 def _scaled_truncated_normal(shape, dtype, stddev, seed):
@@ -171,22 +148,16 @@ def _scaled_truncated_normal(shape, dtype, stddev, seed):
     if pair is None:
         return tf.random.truncated_normal(shape, 0.0, stddev, dtype)
     return tf.random.stateless_truncated_normal(shape, pair, 0.0, stddev, dtype)
-{% endif %}
-{% if "_init_glorot_normal" in helpers %}
 
 
 def _init_glorot_normal(shape, dtype, seed=-1):
     fan_in, fan_out = _fans(shape)
     return _scaled_truncated_normal(shape, dtype, (2.0 / (fan_in + fan_out)) ** 0.5, seed)
-{% endif %}
-{% if "_init_he_normal" in helpers %}
 
 
 def _init_he_normal(shape, dtype, seed=-1):
     fan_in, _ = _fans(shape)
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
-{% endif %}
-{% if "SGD" in builtins %}
 
 
 class SGD(tf.Module):
@@ -218,8 +189,6 @@ class SGD(tf.Module):
             else:
                 var.assign_sub(self.learning_rate * grad)
         self.iterations.assign_add(1)
-{% endif %}
-{% if "Adam" in builtins %}
 
 
 class Adam(tf.Module):
@@ -253,4 +222,3 @@ class Adam(tf.Module):
             m.assign_add((grad - m) * (1.0 - self.beta_1))
             v.assign_add((tf.square(grad) - v) * (1.0 - self.beta_2))
             var.assign_sub(lr * m / (tf.sqrt(v) + self.epsilon))
-{% endif %}
