@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import nodes as n
-from .analysis import CallInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
-from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, static_python_type
-from .diagnostics import locate_bugs
+from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
+from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
+from .diagnostics import Diagnostic, locate_bugs
 from .rules import check_call_shape, check_declared_name, suggest
-
-if TYPE_CHECKING:
-    from .checker import ModuleChecker
+from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
 
-class BodyChecker:
+class ModuleScope(Protocol):
+    """What a body checker needs of the module around it (dsl.checker.ModuleChecker provides it)."""
+
+    analysis: Analysis
+    info: ModuleInfo
+    out: list[Diagnostic]
+
+    def err(self, code: str, node: n.Node | n.Span, message: str, hint: str | None = None) -> None: ...
+
+    def check_arguments(self, call: n.Call, op: Op, static_only: bool = False) -> None: ...
+
+
+class BodyChecker(Pass):
     """Resolves every name and call in one method body; reports what cannot run in a tf.function."""
 
-    def __init__(self, parent: ModuleChecker, method: n.Method):
+    FAMILIES = {"stmt_": STATEMENTS, "expr_": EXPRESSIONS}
+
+    def __init__(self, parent: ModuleScope, method: n.Method):
         self.p = parent
         self.info = parent.info
         self.analysis = parent.analysis
@@ -57,7 +69,7 @@ class BodyChecker:
     def statements(self, body: tuple) -> None:
         for stmt in body:
             with locate_bugs(stmt):
-                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+                self.dispatch("stmt_", type(stmt), stmt)
 
     def stmt_Assign(self, stmt: n.Assign) -> None:
         self._check_target(stmt, stmt.target)
@@ -187,15 +199,23 @@ class BodyChecker:
     # expressions -------------------------------------------------------------------------------
 
     def expr(self, node: n.Node, statement: bool = False) -> None:
-        method = getattr(self, "expr_" + type(node).__name__, None)
-        if method is not None:
-            method(node, statement) if isinstance(node, n.Call) else method(node)
-            return
+        if isinstance(node, n.Call):
+            self.expr_Call(node, statement)
+        elif type(node) in EXPRESSIONS:
+            self.dispatch("expr_", type(node), node)
+        else:  # slices, new axes and ellipses inside a subscript
+            self._children(node)
+
+    def _children(self, node: n.Node) -> None:
+        """The names and calls in an expression that needs no check of its own."""
         for name in type(node).model_fields:
             if name == "span":
                 continue
             for child in children(getattr(node, name)):
                 self.expr(child)
+
+    expr_IntLit = expr_FloatLit = expr_StringLit = expr_BoolLit = _children
+    expr_BinOp = expr_Compare = expr_BoolOp = expr_UnaryOp = expr_Subscript = _children
 
     def expr_Name(self, node: n.Name) -> None:
         ref = self.resolve(node.id)

@@ -20,6 +20,7 @@ from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT,
 from .constants import FoldError, fold_binary, fold_compare, fold_unary
 from .shape_rules import RULES, RuleContext
 from .static_args import check_static_args
+from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 
 def infer(analysis: Analysis) -> None:
@@ -31,8 +32,10 @@ def infer(analysis: Analysis) -> None:
             _MethodInference(analysis, info, method).run()
 
 
-class _MethodInference:
+class _MethodInference(Pass):
     """Walks one method body in order, tracking each local's type through branches and loops."""
+
+    FAMILIES = {"stmt_": STATEMENTS, "expr_": EXPRESSIONS, "call_": CALL_KINDS}
 
     def __init__(self, analysis: Analysis, info: ModuleInfo, method: n.Method):
         self.analysis = analysis
@@ -53,7 +56,7 @@ class _MethodInference:
     def block(self, body: tuple) -> None:
         for stmt in body:
             with locate_bugs(stmt):
-                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+                self.dispatch("stmt_", type(stmt), stmt)
 
     def bind(self, name: str, value: Type, node: n.Node) -> None:
         self.env[name] = value
@@ -236,7 +239,7 @@ class _MethodInference:
     # expressions ------------------------------------------------------------------------------
 
     def expr(self, node: n.Node) -> Type:
-        result = getattr(self, "expr_" + type(node).__name__)(node)
+        result = self.dispatch("expr_", type(node), node)
         self.analysis.types[node] = result
         return result
 
@@ -522,7 +525,7 @@ class _MethodInference:
             for arg in (*node.args, *(k.value for k in node.keywords)):
                 self.expr(arg)
             return UNKNOWN
-        return getattr(self, "call_" + info.kind)(node, info)
+        return self.dispatch("call_", info.kind, node, info)
 
     def expr_Attribute(self, node: n.Attribute) -> Type:
         return UNKNOWN

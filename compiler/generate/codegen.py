@@ -20,6 +20,7 @@ from tfm.dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, w
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import DTYPES, OPS, static_python_type
 from tfm.dsl.tensor_types import TensorT, unify_dtype
+from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 from tfm.generate import hygiene
 from tfm.generate.hygiene import identifier as ident
@@ -277,8 +278,10 @@ def _type_text(type_: n.TensorType) -> str:
     return f"{type_.dtype}[{dims}]"
 
 
-class _ExprEmitter:
+class _ExprEmitter(Pass):
     """Expressions to Python source. `in_init`: constructor parameters are locals, not attributes."""
+
+    FAMILIES = {"emit_": EXPRESSIONS, "call_": CALL_KINDS}
 
     def __init__(self, cls: _ClassEmitter, in_init: bool = False):
         self.cls = cls
@@ -286,7 +289,7 @@ class _ExprEmitter:
         self.in_init = in_init
 
     def expr(self, node: n.Node) -> str:
-        return getattr(self, "emit_" + type(node).__name__)(node)
+        return self.dispatch("emit_", type(node), node)
 
     def dim(self, dim: n.Dim) -> str:
         return hygiene.literal(dim.size) if dim.kind == "fixed" else ident(dim.name)
@@ -396,7 +399,7 @@ class _ExprEmitter:
 
     def emit_Call(self, node: n.Call) -> str:
         info: CallInfo = self.analysis.calls[node]
-        return getattr(self, "call_" + info.kind)(node, info)
+        return self.dispatch("call_", info.kind, node, info)
 
     def _args(self, node: n.Call) -> str:
         parts = [self.expr(a) for a in node.args]
@@ -450,8 +453,10 @@ def _node_precedence(node: n.Node) -> int:
     return 16
 
 
-class _BodyEmitter:
+class _BodyEmitter(Pass):
     """Statements of one method body, as indented lines."""
+
+    FAMILIES = {"stmt_": STATEMENTS}
 
     INDENT = "    "
 
@@ -493,7 +498,7 @@ class _BodyEmitter:
         self.depth += 1
         for stmt in body:
             with locate_bugs(stmt):
-                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+                self.dispatch("stmt_", type(stmt), stmt)
         self.depth -= 1
 
     def value(self, node: n.Node, dtype: str | None = None) -> str:
