@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import nodes as n
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, error
 from .library import BuiltinModule
 from .limits import Limits
 from .ops import Op
@@ -70,6 +70,10 @@ class Analysis:
     types: dict[n.Node, object] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+
+    def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
+        """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""
+        self.diagnostics.append(error(code, where if isinstance(where, n.Span) else where.span, message, hint))
 
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""

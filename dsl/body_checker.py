@@ -7,7 +7,7 @@ from typing import Protocol
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
 from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
-from .diagnostics import Diagnostic, locate_bugs
+from .diagnostics import locate_bugs
 from .rules import check_call_shape, check_declared_name, suggest
 from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
@@ -17,9 +17,8 @@ class ModuleScope(Protocol):
 
     analysis: Analysis
     info: ModuleInfo
-    out: list[Diagnostic]
 
-    def err(self, code: str, node: n.Node | n.Span, message: str, hint: str | None = None) -> None: ...
+    def err(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None: ...
 
     def check_arguments(self, call: n.Call, op: Op, static_only: bool = False) -> None: ...
 
@@ -91,7 +90,7 @@ class BodyChecker(Pass):
             self.p.err("E031", stmt.value, "a typed list must start as `[]`", "write `xs: list[f32[]] = []`")
 
     def _check_target(self, node: n.Node, target: str) -> None:
-        check_declared_name(self.p.out, target, node.span, "local")
+        check_declared_name(self.p.err, target, node, "local")
         if target in self.inputs:
             self.p.err("E015", node, f"cannot assign to input `{target}`", f"assign to a new name, e.g. `{target}_2`")
             return

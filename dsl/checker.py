@@ -12,7 +12,6 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, outputs_of, walk
 from .body_checker import BodyChecker
-from .diagnostics import error
 from .library import OPTIMIZERS
 from .limits import DiagnosticList, Limits
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -46,13 +45,13 @@ def _check_literals(analysis: Analysis) -> None:
     """Numbers TensorFlow cannot hold are errors here, not overflow surprises at trace time."""
     for node in walk(analysis.program):
         if isinstance(node, n.IntLit) and node.value > _I64_MAX:
-            analysis.diagnostics.append(error("E023", node.span, "integer literal does not fit in 64 bits",
-                                              f"the largest i64 is {_I64_MAX}"))
+            analysis.report("E023", node, "integer literal does not fit in 64 bits",
+                                              f"the largest i64 is {_I64_MAX}")
         elif isinstance(node, n.FloatLit) and not math.isfinite(node.value):
-            analysis.diagnostics.append(error("E023", node.span, "number literal is too large for a float",
-                                              "the largest f64 is about 1.8e308"))
+            analysis.report("E023", node, "number literal is too large for a float",
+                                              "the largest f64 is about 1.8e308")
         elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size > _I64_MAX:
-            analysis.diagnostics.append(error("E018", node.span, "dimension does not fit in 64 bits"))
+            analysis.report("E018", node, "dimension does not fit in 64 bits")
 
 
 def _names(modules: Iterable[n.ModuleDef]) -> set[str]:
@@ -67,12 +66,12 @@ def _collect_modules(analysis: Analysis, user: tuple[n.ModuleDef, ...], library:
     seen: dict[str, n.ModuleDef] = {}
     for module in user:
         if module.name in seen:
-            analysis.diagnostics.append(duplicate(module.name, "module", module.span, seen[module.name].span))
+            analysis.report(*duplicate(module.name, "module", module, seen[module.name]))
             continue
         if module.name in OPTIMIZERS:
-            analysis.diagnostics.append(error("E014", module.span, f"`{module.name}` is a built-in optimizer",
-                                              "choose another module name"))
-        check_declared_name(analysis.diagnostics, module.name, module.span, "module")
+            analysis.report("E014", module, f"`{module.name}` is a built-in optimizer",
+                                              "choose another module name")
+        check_declared_name(analysis.report, module.name, module, "module")
         seen[module.name] = module
         analysis.modules[module.name] = _module_info(module)
 
@@ -90,8 +89,8 @@ def _module_info(module: n.ModuleDef) -> ModuleInfo:
 def _check_cycles(analysis: Analysis) -> None:
     for module in analysis.program.modules:
         if _reaches(analysis, module.name, module.name, set()):
-            analysis.diagnostics.append(error("E038", module.span, f"module `{module.name}` contains itself",
-                                              "a module cannot hold itself through its submodules"))
+            analysis.report("E038", module, f"module `{module.name}` contains itself",
+                                              "a module cannot hold itself through its submodules")
 
 
 def _reaches(analysis: Analysis, start: str, target: str, seen: set[str]) -> bool:
@@ -115,11 +114,7 @@ class ModuleChecker:
         self.analysis = analysis
         self.info = info
         self.module = info.decl
-        self.out = analysis.diagnostics
-
-    def err(self, code: str, node: n.Node | n.Span, message: str, hint: str | None = None) -> None:
-        span = node if isinstance(node, n.Span) else node.span
-        self.out.append(error(code, span, message, hint))
+        self.err = analysis.report  # one reporter: (code, node or span, message, hint)
 
     def run(self) -> None:
         self._check_member_names()
@@ -150,10 +145,10 @@ class ModuleChecker:
             kind = {n.ModuleParam: "parameter", n.VarDecl: "variable", n.SubDecl: "submodule",
                     n.Method: "method"}[type(decl)]
             if decl.name in seen:
-                self.out.append(duplicate(decl.name, kind, decl.span, seen[decl.name].span))
+                self.err(*duplicate(decl.name, kind, decl, seen[decl.name]))
             else:
                 seen[decl.name] = decl
-            check_declared_name(self.out, decl.name, decl.span, kind)
+            check_declared_name(self.err, decl.name, decl, kind)
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
@@ -203,9 +198,9 @@ class ModuleChecker:
         seen: dict[str, n.MethodInput] = {}
         for inp in method.inputs:
             if inp.name in seen:
-                self.out.append(duplicate(inp.name, "input", inp.span, seen[inp.name].span))
+                self.err(*duplicate(inp.name, "input", inp, seen[inp.name]))
             seen[inp.name] = inp
-            check_declared_name(self.out, inp.name, inp.span, "input")
+            check_declared_name(self.err, inp.name, inp, "input")
             if inp.name in self.info.params or self.info.member(inp.name) is not None:
                 self.err("E011", inp, f"input `{inp.name}` hides the module member of the same name",
                          "rename the input")
@@ -215,9 +210,9 @@ class ModuleChecker:
         if isinstance(method.returns, tuple):
             names: dict[str, n.NamedOutput] = {}
             for out in method.returns:
-                check_declared_name(self.out, out.name, out.span, "output")
+                check_declared_name(self.err, out.name, out, "output")
                 if out.name in names:
-                    self.out.append(duplicate(out.name, "output", out.span, names[out.name].span))
+                    self.err(*duplicate(out.name, "output", out, names[out.name]))
                 names[out.name] = out
         BodyChecker(self, method).run()
 

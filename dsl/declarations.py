@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, dimension_params
 from .constants import fits
-from .diagnostics import error
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
 
@@ -61,28 +60,28 @@ def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -
     value = _static(var.init, info, problems)
     target = declared_type(var.type)
     for node, message in problems:
-        analysis.diagnostics.append(error("E034", node.span, message, "write a literal of the variable's dtype"))
+        analysis.report("E034", node, message, "write a literal of the variable's dtype")
     if value is None or problems or target.dtype is None:
         return
     accepted = _ACCEPTS.get(target.dtype, set()) | {f"tensor:{target.dtype}"}
     wrong = sorted(value.kinds - accepted)
     if wrong:
-        analysis.diagnostics.append(error("E034", var.init.span, f"initial value holds {_kind_text(wrong[0])}, "
-                                          f"variable is {target}", "give a value of the declared dtype"))
+        analysis.report("E034", var.init, f"initial value holds {_kind_text(wrong[0])}, "
+                                          f"variable is {target}", "give a value of the declared dtype")
     elif value.negative and target.dtype.startswith("u"):
-        analysis.diagnostics.append(error("E034", var.init.span, f"negative initial value for {target}",
-                                          "unsigned dtypes hold only values >= 0"))
+        analysis.report("E034", var.init, f"negative initial value for {target}",
+                                          "unsigned dtypes hold only values >= 0")
     elif (bad := next((v for v in literal_numbers(var.init) if _representable(v) and not fits(v, target.dtype)),
                       None)) is not None:
-        analysis.diagnostics.append(error("E034", var.init.span, f"initial value {bad!r} does not fit in {target}",
-                                          "TensorFlow would wrap it silently; give a value in the dtype's range"))
+        analysis.report("E034", var.init, f"initial value {bad!r} does not fit in {target}",
+                                          "TensorFlow would wrap it silently; give a value in the dtype's range")
     elif value.shape is not None and target.shape is not None and (
             len(value.shape) != len(target.shape)
             or any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))):
-        analysis.diagnostics.append(error("E034", var.init.span,
+        analysis.report("E034", var.init,
                                           f"initial value has shape {list(value.shape)}, variable is {target}",
                                           "give a value of the declared shape, or use an initializer such as "
-                                          "zeros() or full(value)"))
+                                          "zeros() or full(value)")
 
 
 def _representable(value: int | float) -> bool:
@@ -174,9 +173,9 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
         wrong = sorted(actual.kinds - accepted)
         if wrong:
             article = "an" if expected is int else "a"
-            analysis.diagnostics.append(error("E023", arg.span, f"`{sub.module}` parameter `{name}` is "
+            analysis.report("E023", arg, f"`{sub.module}` parameter `{name}` is "
                                               f"{expected.__name__}, got {_kind_text(wrong[0])}",
-                                              f"pass {article} {expected.__name__}"))
+                                              f"pass {article} {expected.__name__}")
 
 
 def _check_dimension_arguments(analysis: Analysis, module: str, target: n.ModuleDef, given: list) -> None:
@@ -185,8 +184,8 @@ def _check_dimension_arguments(analysis: Analysis, module: str, target: n.Module
     for name, arg in given:
         value = next(literal_numbers(arg), None) if isinstance(arg, (n.IntLit, n.UnaryOp)) else None
         if name in sizes and isinstance(value, int) and value < 1:
-            analysis.diagnostics.append(error("E023", arg.span, f"`{module}` parameter `{name}` sizes a "
-                                              f"dimension; {value} is not a size", "give an int of 1 or more"))
+            analysis.report("E023", arg, f"`{module}` parameter `{name}` sizes a "
+                                              f"dimension; {value} is not a size", "give an int of 1 or more")
 
 
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:

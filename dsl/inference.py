@@ -11,7 +11,7 @@ import math
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, outputs_of
-from .diagnostics import error, locate_bugs
+from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
 from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
@@ -46,7 +46,7 @@ class _MethodInference(Pass):
         self.partial: dict[str, tuple[str, n.Node]] = {}
 
     def err(self, code: str, node: n.Node, message: str, hint: str | None = None) -> None:
-        self.analysis.diagnostics.append(error(code, node.span, message, hint))
+        self.analysis.report(code, node, message, hint)
 
     def run(self) -> None:
         self.block(self.method.body)
@@ -559,7 +559,7 @@ class _MethodInference(Pass):
     def _check_tensor_size(self, node: n.Node, value: TensorT) -> None:
         elements, limit = math.prod(value.shape), self.analysis.limits.tensor_elements
         if elements > limit:
-            self.analysis.diagnostics.append(over_limit(node.span, f"this {value} tensor has too many elements",
+            self.analysis.report("E056", node, *over_limit(f"this {value} tensor has too many elements",
                                                         elements, "tensor_elements", limit))
 
     def _check_arg_kinds(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:

@@ -65,14 +65,14 @@ DTYPE_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i8": 1, "i16": 2, "i32"
                "u32": 4, "u64": 8, "bool": 1, "string": 8, "c64": 8, "c128": 16}
 
 
-def over_limit(span: n.Span, what: str, amount: int, limit_name: str, limit: int) -> Diagnostic:
-    """The one E056 diagnostic: what would be built, how much, and the limit that refuses it."""
-    return error("E056", span, f"{what}: {amount:,} is more than the limit of {limit:,} ({limit_name})",
-                 f"if this is intended, raise it: --limit {limit_name}={amount}")
+def over_limit(what: str, amount: int, limit_name: str, limit: int) -> tuple[str, str]:
+    """The message and hint of E056: what would be built, how much, and the limit that refuses it."""
+    return (f"{what}: {amount:,} is more than the limit of {limit:,} ({limit_name})",
+            f"if this is intended, raise it: --limit {limit_name}={amount}")
 
 
 def too_many_errors(span: n.Span, limit: int) -> Diagnostic:
-    return error("E056", span, f"stopped after {limit} errors", f"fix these first, or see more: --limit errors=N")
+    return error("E056", span, f"stopped after {limit} errors", "fix these first, or see more: --limit errors=N")
 
 
 class DiagnosticList(list):
@@ -106,8 +106,8 @@ def scan_literals(text: str, file: str, limit: int) -> list[Diagnostic]:
         elif token == "]" and depth:
             depth -= 1
             if depth == 0 and count > limit:
-                found.append(over_limit(_span(text, file, start), "a list literal with too many items", count,
-                                        "literal_elements", limit))
+                found.append(error("E056", _span(text, file, start), *over_limit(
+                    "a list literal with too many items", count, "literal_elements", limit)))
         elif depth and token not in "()":
             count += 1
     return found
@@ -131,12 +131,12 @@ def check_budget(analysis, limits: Limits) -> None:
         if instances > limits.submodules:
             over.add(module.name)
             if crossed:
-                analysis.diagnostics.append(over_limit(module.span, f"module `{module.name}` builds submodule "
+                analysis.report("E056", module, *over_limit(f"module `{module.name}` builds submodule "
                                                        "instances", instances, "submodules", limits.submodules))
         elif size > limits.variable_bytes:
             over.add(module.name)
             if crossed:
-                analysis.diagnostics.append(over_limit(module.span, f"module `{module.name}` builds variables of "
+                analysis.report("E056", module, *over_limit(f"module `{module.name}` builds variables of "
                                                        "this many bytes", size, "variable_bytes", limits.variable_bytes))
         for method in module.methods:
             _check_unrolling(analysis, method.body, env, 1, limits)
@@ -201,7 +201,7 @@ def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limi
             bounds = [static_int(a, env) for a in stmt.iter.args]
             count = len(range(*bounds)) if bounds and None not in bounds and 0 not in bounds[2:] else 1
             if factor * count > limits.unrolled_iterations:
-                analysis.diagnostics.append(over_limit(stmt.span, "`static for` unrolls this many iterations",
+                analysis.report("E056", stmt, *over_limit("`static for` unrolls this many iterations",
                                                        factor * count, "unrolled_iterations",
                                                        limits.unrolled_iterations))
                 continue

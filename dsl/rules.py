@@ -7,7 +7,6 @@ import keyword
 from typing import Iterable
 
 from . import nodes as n
-from .diagnostics import Diagnostic, error
 
 METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default signature",
                 "jit": "compile this method with XLA (tf.function(jit_compile=True))"}
@@ -42,14 +41,15 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{matches[0]}`?" if matches else None
 
 
-def duplicate(name: str, what: str, span: n.Span, first: n.Span) -> Diagnostic:
-    return error("E011", span, f"duplicate {what} `{name}`", f"first declared at line {first.line}")
+def duplicate(name: str, what: str, where: n.Node, first: n.Node) -> tuple:
+    """The report arguments for a second declaration of `name`: `report(*duplicate(...))`."""
+    return "E011", where, f"duplicate {what} `{name}`", f"first declared at line {first.span.line}"
 
 
-def check_declared_name(out: list[Diagnostic], name: str, span: n.Span, what: str) -> None:
+def check_declared_name(report, name: str, where: n.Node | n.Span, what: str) -> None:
     problem = name_problem(name, what)
     if problem:
-        out.append(error("E014", span, *problem))
+        report("E014", where, *problem)
 
 
 def name_problem(name: str, what: str) -> tuple[str, str] | None:

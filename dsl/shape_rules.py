@@ -41,7 +41,8 @@ class RuleContext:
         value = self.bound.get(name, (None, None))[0]
         return value.name if isinstance(value, OtherT) and value.kind == "dtype" else None
 
-    def err(self, code: str, message: str, hint: str | None = None, node: n.Node | None = None) -> None:
+    def err(self, code: str, node: n.Node | None, message: str, hint: str | None = None) -> None:
+        """Report at `node`, or at the whole call when it is None."""
         self.inference.err(code, node or self.node, message, hint)
 
     def first(self) -> TensorT:
@@ -72,9 +73,10 @@ def _normalize_axis(axis: object, rank: int) -> int | None:
 def _check_axis(ctx: RuleContext, axis: object, rank: int, what: str = "axis") -> int | None:
     index = _normalize_axis(axis, rank)
     if index is not None and not 0 <= index < rank:
-        ctx.err("E023", f"`{ctx.op.name}`: {what} {axis} is out of range for rank {rank}",
-                f"use an axis from {-rank} to {rank - 1}" if rank else "a scalar has no axes",
-                node=ctx.arg_node("axis"))
+        ctx.err("E023",
+                ctx.arg_node("axis"),
+                f"`{ctx.op.name}`: {what} {axis} is out of range for rank {rank}",
+                f"use an axis from {-rank} to {rank - 1}" if rank else "a scalar has no axes")
         return None
     return index
 
@@ -86,9 +88,10 @@ def same(ctx: RuleContext) -> Type:
 def float_unary(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.dtype is not None and x.dtype not in FLOATS:  # a Python int alone becomes an int32 tensor
-        ctx.err("E051", f"`{ctx.op.name}` needs a floating-point tensor, got {x}",
-                "write a float literal, e.g. 4.0" if x.weak else "cast it: cast(x, f32)",
-                node=ctx.arg_node(ctx.op.params[0].name))
+        ctx.err("E051",
+                ctx.arg_node(ctx.op.params[0].name),
+                f"`{ctx.op.name}` needs a floating-point tensor, got {x}",
+                "write a float literal, e.g. 4.0" if x.weak else "cast it: cast(x, f32)")
         return UNKNOWN
     return TensorT(x.dtype, x.shape)
 
@@ -99,7 +102,7 @@ def binary(ctx: RuleContext) -> Type:
         return UNKNOWN
     dtype, problem = unify_dtype(a, b)
     if problem:
-        ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast one argument to the other's dtype")
+        ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast one argument to the other's dtype")
         return UNKNOWN
     return TensorT(dtype, _broadcast(ctx, a, b))
 
@@ -109,7 +112,9 @@ def _broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
         return None
     shape, problem = broadcast_dims(a.shape, b.shape)
     if problem:
-        ctx.err("E041", f"`{ctx.op.name}`: shapes {a} and {b} do not broadcast (dims {problem})",
+        ctx.err("E041",
+                None,
+                f"`{ctx.op.name}`: shapes {a} and {b} do not broadcast (dims {problem})",
                 "dims must be equal or 1")
     return shape
 
@@ -142,8 +147,10 @@ def logical_not(ctx: RuleContext) -> Type:
 def _require_bool(ctx: RuleContext, name: str) -> None:
     value = ctx.tensor(name)
     if value is not None and value.dtype is not None and value.dtype != "bool":
-        ctx.err("E043", f"`{ctx.op.name}` needs bool tensors, got {value}", "compare first, e.g. `x > 0.0`",
-                node=ctx.arg_node(name))
+        ctx.err("E043",
+                ctx.arg_node(name),
+                f"`{ctx.op.name}` needs bool tensors, got {value}",
+                "compare first, e.g. `x > 0.0`")
 
 
 def is_nan(ctx: RuleContext) -> Type:
@@ -184,7 +191,7 @@ def argreduce(ctx: RuleContext) -> Type:
     x = ctx.first()
     dtype = ctx.dtype("output_type") or "i64"
     if dtype not in ("i32", "i64", "i16", "u8", "u16"):
-        ctx.err("E023", f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
+        ctx.err("E023", None, f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
     if x.shape is None:
         return TensorT(dtype, None)
     axis = ctx.static("axis", _MISSING)
@@ -265,7 +272,7 @@ def concat(ctx: RuleContext) -> Type:
     dtype = _common_dtype(ctx, items)
     ranks = {len(t.shape) for t in items if t.shape is not None}
     if len(ranks) > 1:
-        ctx.err("E052", f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
+        ctx.err("E052", None, f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
         return TensorT(dtype, None)
     if not ranks or len(ranks) == 1 and None in ranks or any(t.shape is None for t in items):
         return TensorT(dtype, None)
@@ -281,7 +288,9 @@ def concat(ctx: RuleContext) -> Type:
             continue
         known = {d for d in dims if isinstance(d, int)}
         if len(known) > 1:
-            ctx.err("E052", f"`concat` along axis {axis}: dim {index} differs ({', '.join(map(str, dims))})",
+            ctx.err("E052",
+                    None,
+                    f"`concat` along axis {axis}: dim {index} differs ({', '.join(map(str, dims))})",
                     "every other dimension must be equal")
         result.append(dims[0] if len(set(dims)) == 1 else (known.pop() if known else None))
     return TensorT(dtype, tuple(result))
@@ -297,7 +306,9 @@ def stack(ctx: RuleContext) -> Type:
         return TensorT(dtype, None)
     if len({len(s) for s in shapes}) > 1 or any(
             dims_conflict(a, b) for s in shapes[1:] for a, b in zip(shapes[0], s)):
-        ctx.err("E052", f"`stack` of tensors with different shapes ({', '.join(str(t) for t in items)})",
+        ctx.err("E052",
+                None,
+                f"`stack` of tensors with different shapes ({', '.join(str(t) for t in items)})",
                 "stacked tensors must have one shape")
         return TensorT(dtype, None)
     base = shapes[0]
@@ -321,7 +332,7 @@ def _common_dtype(ctx: RuleContext, items: list[TensorT]) -> str | None:
     for item in items[1:]:
         dtype, problem = unify_dtype(result, item)
         if problem:
-            ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast the values to one dtype")
+            ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the values to one dtype")
             return None
         result = TensorT(dtype, None, result.weak and item.weak)
     return result.dtype
@@ -352,7 +363,10 @@ def squeeze(ctx: RuleContext) -> Type:
         return TensorT(x.dtype, None)
     for index in indices:
         if isinstance(x.shape[index], int) and x.shape[index] != 1:
-            ctx.err("E023", f"`squeeze`: dim {index} of {x} is {x.shape[index]}, not 1", "only size-1 dims squeeze")
+            ctx.err("E023",
+                    None,
+                    f"`squeeze`: dim {index} of {x} is {x.shape[index]}, not 1",
+                    "only size-1 dims squeeze")
     return TensorT(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in indices))
 
 
@@ -362,7 +376,7 @@ def reshape(ctx: RuleContext) -> Type:
     if target is None:
         return TensorT(x.dtype, None)
     if sum(1 for d in target if d == -1) > 1:
-        ctx.err("E053", "`reshape` has more than one -1", "at most one dimension can be inferred")
+        ctx.err("E053", None, "`reshape` has more than one -1", "at most one dimension can be inferred")
         return TensorT(x.dtype, None)
     size = _size(x.shape)
     known = [d for d in target if d != -1]
@@ -371,11 +385,16 @@ def reshape(ctx: RuleContext) -> Type:
         for d in known:
             product *= d
         if -1 not in target and product != size:
-            ctx.err("E053", f"`reshape` of {x} ({size} elements) to {list(target)} ({product} elements)",
+            ctx.err("E053",
+                    None,
+                    f"`reshape` of {x} ({size} elements) to {list(target)} ({product} elements)",
                     "the number of elements must stay the same")
         elif -1 in target and (product == 0 or size % product):
-            ctx.err("E053", f"`reshape` of {x} ({size} elements) to {list(target)}: {size} is not divisible "
-                            f"by {product}", "the number of elements must stay the same")
+            ctx.err("E053",
+                    None,
+                    f"`reshape` of {x} ({size} elements) to {list(target)}: {size} is not divisible "
+                            f"by {product}",
+                    "the number of elements must stay the same")
         elif -1 in target:
             target = tuple(size // product if d == -1 else d for d in target)
     return TensorT(x.dtype, tuple(None if d == -1 else d for d in target))
@@ -400,8 +419,10 @@ def transpose(ctx: RuleContext) -> Type:
     if not isinstance(perm, list):
         return TensorT(x.dtype, None)
     if sorted(perm) != list(range(len(x.shape))):
-        ctx.err("E023", f"`transpose` perm {perm} is not a permutation of the {len(x.shape)} axes of {x}",
-                f"list each axis 0..{len(x.shape) - 1} once", node=ctx.arg_node("perm"))
+        ctx.err("E023",
+                ctx.arg_node("perm"),
+                f"`transpose` perm {perm} is not a permutation of the {len(x.shape)} axes of {x}",
+                f"list each axis 0..{len(x.shape) - 1} once")
         return TensorT(x.dtype, None)
     return TensorT(x.dtype, tuple(x.shape[i] for i in perm))
 
@@ -421,8 +442,10 @@ def one_hot(ctx: RuleContext) -> Type:
 def gather(ctx: RuleContext) -> Type:
     params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
     if indices.dtype is not None and indices.dtype not in INTS:
-        ctx.err("E044", f"`gather` indices must be integers, got {indices}", "cast them: cast(i, i32)",
-                node=ctx.arg_node("indices"))
+        ctx.err("E044",
+                ctx.arg_node("indices"),
+                f"`gather` indices must be integers, got {indices}",
+                "cast them: cast(i, i32)")
     if params.shape is None or indices.shape is None:
         return TensorT(params.dtype, None)
     axis = _check_axis(ctx, ctx.static("axis", 0) or 0, len(params.shape)) if params.shape else None
@@ -430,8 +453,10 @@ def gather(ctx: RuleContext) -> Type:
     if axis is None or not isinstance(batch_dims, int) or isinstance(batch_dims, bool):
         return TensorT(params.dtype, None)
     if not 0 <= batch_dims <= min(axis, len(indices.shape)):
-        ctx.err("E023", f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
-                        f"the rank of the indices ({len(indices.shape)})", node=ctx.arg_node("batch_dims"))
+        ctx.err("E023",
+                ctx.arg_node("batch_dims"),
+                f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
+                        f"the rank of the indices ({len(indices.shape)})")
         return TensorT(params.dtype, None)
     return TensorT(params.dtype, (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:]))
 
@@ -439,14 +464,18 @@ def gather(ctx: RuleContext) -> Type:
 def gather_nd(ctx: RuleContext) -> Type:
     params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
     if indices.dtype is not None and indices.dtype not in ("i32", "i64") and not indices.weak:
-        ctx.err("E044", f"`gather_nd` indices must be i32 or i64, got {indices}", "cast them: cast(i, i32)",
-                node=ctx.arg_node("indices"))
+        ctx.err("E044",
+                ctx.arg_node("indices"),
+                f"`gather_nd` indices must be i32 or i64, got {indices}",
+                "cast them: cast(i, i32)")
     if params.shape is None or not indices.shape or not isinstance(indices.shape[-1], int):
         return TensorT(params.dtype, None)
     depth = indices.shape[-1]
     if depth > len(params.shape):
-        ctx.err("E044", f"`gather_nd`: index tuples of {depth} into {params}, which has rank {len(params.shape)}",
-                "each index has at most one entry per dimension", node=ctx.arg_node("indices"))
+        ctx.err("E044",
+                ctx.arg_node("indices"),
+                f"`gather_nd`: index tuples of {depth} into {params}, which has rank {len(params.shape)}",
+                "each index has at most one entry per dimension")
         return TensorT(params.dtype, None)
     return TensorT(params.dtype, (*indices.shape[:-1], *params.shape[depth:]))
 
@@ -463,9 +492,10 @@ def einsum(ctx: RuleContext) -> Type:
     letters = "".join(terms)
     problem = _einsum_problem(terms, output if arrow else None, operands)
     if problem:
-        ctx.err("E023", f"`einsum` equation {equation!r}: {problem}",
-                "one subscript letter per dimension of each operand, e.g. 'ij,jk->ik'",
-                node=ctx.arg_node("equation"))
+        ctx.err("E023",
+                ctx.arg_node("equation"),
+                f"`einsum` equation {equation!r}: {problem}",
+                "one subscript letter per dimension of each operand, e.g. 'ij,jk->ik'")
         return TensorT(dtype, None)
     if not arrow:
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
@@ -518,17 +548,17 @@ def where(ctx: RuleContext) -> Type:
     if x is None and y is None:
         return TensorT("i64", (None, condition.rank))
     if x is None or y is None:
-        ctx.err("E020", "`where` takes a condition alone, or a condition with both x and y")
+        ctx.err("E020", None, "`where` takes a condition alone, or a condition with both x and y")
         return UNKNOWN
     dtype, problem = unify_dtype(x, y)
     if problem:
-        ctx.err("E040", f"`where` mixes {problem}", "cast x or y to the other's dtype")
+        ctx.err("E040", None, f"`where` mixes {problem}", "cast x or y to the other's dtype")
         return UNKNOWN
     shape = _broadcast(ctx, x, y)
     if shape is not None and condition.shape is not None:
         shape, problem = broadcast_dims(condition.shape, shape)
         if problem:
-            ctx.err("E041", f"`where`: condition {condition} does not broadcast with {x} and {y}")
+            ctx.err("E041", None, f"`where`: condition {condition} does not broadcast with {x} and {y}")
     return TensorT(dtype, shape)
 
 
@@ -555,10 +585,12 @@ def per_example_loss(ctx: RuleContext) -> Type:
     if labels is not None and predictions is not None:
         _, problem = unify_dtype(labels, predictions)
         if problem:
-            ctx.err("E040", f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
+            ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
         if labels.shape is not None and predictions.shape is not None and len(labels.shape) == len(predictions.shape):
             if any(dims_conflict(a, b) for a, b in zip(labels.shape, predictions.shape)):
-                ctx.err("E041", f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape")
+                ctx.err("E041",
+                        None,
+                        f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape")
     base = predictions or UNKNOWN
     return TensorT(base.dtype, None if not base.shape else base.shape[:-1])
 
@@ -567,8 +599,10 @@ def sparse_loss(ctx: RuleContext) -> Type:
     names = [p.name for p in ctx.op.params[:2]]
     labels, predictions = ctx.tensor(names[0]) or UNKNOWN, ctx.tensor(names[1]) or UNKNOWN
     if labels.dtype is not None and labels.dtype not in INTS:
-        ctx.err("E023", f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
-                "use categorical_crossentropy for one-hot or soft labels", node=ctx.arg_node(names[0]))
+        ctx.err("E023",
+                ctx.arg_node(names[0]),
+                f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
+                "use categorical_crossentropy for one-hot or soft labels")
     return TensorT(predictions.dtype, None if not predictions.shape else predictions.shape[:-1])
 
 
@@ -586,12 +620,15 @@ def constant(ctx: RuleContext) -> Type:
     shape = _literal_shape(value)
     dtype = ctx.dtype("dtype") or _default_dtype(value)
     if shape is None:
-        ctx.err("E034", f"`constant` of a ragged list {value!r}", "every row needs the same length",
-                node=ctx.arg_node("value"))
+        ctx.err("E034",
+                ctx.arg_node("value"),
+                f"`constant` of a ragged list {value!r}",
+                "every row needs the same length")
     elif dtype is not None and not fits(value, dtype):
-        ctx.err("E023", f"`constant`: {value!r} does not convert to {dtype}",
-                "write a value of that dtype (1.0 for floats, True for bool, \"text\" for strings)",
-                node=ctx.arg_node("value"))
+        ctx.err("E023",
+                ctx.arg_node("value"),
+                f"`constant`: {value!r} does not convert to {dtype}",
+                "write a value of that dtype (1.0 for floats, True for bool, \"text\" for strings)")
     return TensorT(dtype, shape)
 
 
@@ -634,15 +671,17 @@ def abs_(ctx: RuleContext) -> Type:
 def random(ctx: RuleContext) -> Type:
     dtype = ctx.dtype("dtype") or "f32"
     if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
-        ctx.err("E020", f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+        ctx.err("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
     return TensorT(dtype, _shape_argument(ctx, "shape"))
 
 
 def _string_input(ctx: RuleContext) -> TensorT:
     x = ctx.first()
     if x.dtype is not None and x.dtype != "string":
-        ctx.err("E023", f"`{ctx.op.name}` works on strings, got {x}", "convert with as_string(x)",
-                node=ctx.arg_node(ctx.op.params[0].name))
+        ctx.err("E023",
+                ctx.arg_node(ctx.op.params[0].name),
+                f"`{ctx.op.name}` works on strings, got {x}",
+                "convert with as_string(x)")
     return x
 
 
@@ -670,7 +709,7 @@ def string_join(ctx: RuleContext) -> Type:
             return TensorT("string", None)
         shape, problem = broadcast_dims(shape, item.shape)
         if problem:
-            ctx.err("E041", f"`string_join`: the inputs do not broadcast (dims {problem})")
+            ctx.err("E041", None, f"`string_join`: the inputs do not broadcast (dims {problem})")
     return TensorT("string", shape)
 
 
@@ -687,8 +726,10 @@ def tile(ctx: RuleContext) -> Type:
     x = ctx.first()
     multiples = _shape_argument(ctx, "multiples")
     if x.shape is not None and multiples is not None and len(multiples) != len(x.shape):
-        ctx.err("E023", f"`tile` of {x} needs {len(x.shape)} multiples, got {len(multiples)}",
-                "give one multiple per dimension", node=ctx.arg_node("multiples"))
+        ctx.err("E023",
+                ctx.arg_node("multiples"),
+                f"`tile` of {x} needs {len(x.shape)} multiples, got {len(multiples)}",
+                "give one multiple per dimension")
         return TensorT(x.dtype, None)
     if x.shape is None or multiples is None:
         return TensorT(x.dtype, None if x.shape is None else tuple(None for _ in x.shape))
@@ -702,7 +743,9 @@ def broadcast_to(ctx: RuleContext) -> Type:
     if x.shape is not None and target is not None:
         _, problem = broadcast_dims(x.shape, target)
         if problem or len(x.shape) > len(target):
-            ctx.err("E041", f"`broadcast_to`: {x} does not broadcast to {list(target)}",
+            ctx.err("E041",
+                    None,
+                    f"`broadcast_to`: {x} does not broadcast to {list(target)}",
                     "dims must be equal or 1, and the target rank at least the input's")
     return TensorT(x.dtype, target)
 
