@@ -116,3 +116,39 @@ def _bounded(value: object) -> object:
     if isinstance(value, complex):
         raise FoldError("the result is a complex number")
     return value
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN_VALUE"
+
+
+UNKNOWN_VALUE = _Unknown()
+"""What `evaluate` returns for an expression whose value is not known (a tensor, an unknown name)."""
+
+
+def evaluate(node, env: dict | None = None) -> object:
+    """The one evaluator of construction-time values: literals (lists of them too), names bound in
+    `env` (constructor parameters), unary minus and literal arithmetic folded with Python's rules
+    (bounded, as fold_binary). Anything else is UNKNOWN_VALUE."""
+    from . import nodes as n  # constants is imported by the node-free modules too
+
+    if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
+        return node.value
+    if isinstance(node, n.Name):
+        return (env or {}).get(node.id, UNKNOWN_VALUE)
+    if isinstance(node, n.ListLit):
+        items = [evaluate(i, env) for i in node.items]
+        return UNKNOWN_VALUE if any(i is UNKNOWN_VALUE for i in items) else items
+    if isinstance(node, n.UnaryOp) and node.op in ("-", "+"):
+        operand = evaluate(node.operand, env)
+        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            return fold_unary(node.op, operand)
+    elif isinstance(node, n.BinOp):
+        left, right = evaluate(node.left, env), evaluate(node.right, env)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            try:
+                return fold_binary(node.op, left, right)
+            except (FoldError, KeyError):
+                return UNKNOWN_VALUE
+    return UNKNOWN_VALUE

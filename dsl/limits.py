@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from . import nodes as n
+from .constants import evaluate
 from .diagnostics import Diagnostic, TooManyErrors, error
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -181,18 +182,9 @@ def _bind_arguments(analysis, sub: n.SubDecl, env: dict) -> dict:
 
 
 def static_int(node: n.Node, env: dict) -> int | None:
-    """An int literal, an `int` parameter's value, or + - * // of them; None when not known."""
-    if isinstance(node, n.IntLit):
-        return node.value
-    if isinstance(node, n.Name):
-        value = env.get(node.id)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    if isinstance(node, n.BinOp) and node.op in ("+", "-", "*", "//"):
-        left, right = static_int(node.left, env), static_int(node.right, env)
-        if left is None or right is None or node.op == "//" and right == 0:
-            return None
-        return {"+": left + right, "-": left - right, "*": left * right, "//": left // right}[node.op]
-    return None
+    """The value of a construction-time int expression (dsl.constants.evaluate), else None."""
+    value = evaluate(node, env)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limits) -> None:

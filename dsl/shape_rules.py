@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import nodes as n
-from .constants import fits, python_dtype
+from .constants import UNKNOWN_VALUE, evaluate, fits, python_dtype
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, unify_dtype)
 
@@ -35,7 +35,8 @@ class RuleContext:
         if node is None:
             param = self.op.param(name)
             return param.default if param is not None and not param.required else default
-        return _literal(node, default)
+        value = evaluate(node)
+        return default if value is UNKNOWN_VALUE else value
 
     def dtype(self, name: str) -> str | None:
         value = self.bound.get(name, (None, None))[0]
@@ -50,18 +51,6 @@ class RuleContext:
         return self.tensor(self.op.params[0].name) or UNKNOWN
 
 
-_MISSING = object()
-
-
-def _literal(node: n.Node, default: object) -> object:
-    if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
-        return node.value
-    if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, (n.IntLit, n.FloatLit)):
-        return -node.operand.value
-    if isinstance(node, n.ListLit):
-        items = [_literal(i, _MISSING) for i in node.items]
-        return default if any(i is _MISSING for i in items) else items
-    return default
 
 
 def _normalize_axis(axis: object, rank: int) -> int | None:
@@ -170,9 +159,9 @@ def reduce_bool(ctx: RuleContext) -> Type:
 def _reduced_shape(ctx: RuleContext, x: TensorT):
     if x.shape is None:
         return None
-    axis = ctx.static("axis", _MISSING)
+    axis = ctx.static("axis", UNKNOWN_VALUE)
     keepdims = ctx.static("keepdims", False)
-    if axis is _MISSING:
+    if axis is UNKNOWN_VALUE:
         return None
     rank = len(x.shape)
     axes = list(range(rank)) if axis is None else axis if isinstance(axis, list) else [axis]
@@ -194,8 +183,8 @@ def argreduce(ctx: RuleContext) -> Type:
         ctx.err("E023", None, f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
     if x.shape is None:
         return TensorT(dtype, None)
-    axis = ctx.static("axis", _MISSING)
-    if axis is _MISSING:
+    axis = ctx.static("axis", UNKNOWN_VALUE)
+    if axis is UNKNOWN_VALUE:
         return TensorT(dtype, None)
     index = _check_axis(ctx, 0 if axis is None else axis, len(x.shape)) if x.shape else None
     if index is None:
@@ -230,7 +219,7 @@ def _shape_argument(ctx: RuleContext, name: str) -> tuple[Dim, ...] | None:
     if isinstance(node, n.ListLit):
         dims: list[Dim] = []
         for item in node.items:
-            value = _literal(item, _MISSING)
+            value = evaluate(item)
             if isinstance(value, int) and not isinstance(value, bool):
                 dims.append(value)
             elif isinstance(item, n.Name) and item.id in ctx.inference.info.params:
@@ -342,7 +331,7 @@ def expand_dims(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.shape is None:
         return TensorT(x.dtype, None)
-    axis = _check_axis(ctx, ctx.static("axis", _MISSING), len(x.shape) + 1)
+    axis = _check_axis(ctx, ctx.static("axis", UNKNOWN_VALUE), len(x.shape) + 1)
     if axis is None:
         return TensorT(x.dtype, None)
     return TensorT(x.dtype, (*x.shape[:axis], 1, *x.shape[axis:]))
@@ -352,7 +341,7 @@ def squeeze(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.shape is None:
         return TensorT(x.dtype, None)
-    axis = ctx.static("axis", _MISSING)
+    axis = ctx.static("axis", UNKNOWN_VALUE)
     if axis is None:
         if any(d is None or isinstance(d, str) for d in x.shape):
             return TensorT(x.dtype, None)
@@ -413,7 +402,7 @@ def transpose(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.shape is None:
         return TensorT(x.dtype, None)
-    perm = ctx.static("perm", _MISSING)
+    perm = ctx.static("perm", UNKNOWN_VALUE)
     if perm is None:
         return TensorT(x.dtype, tuple(reversed(x.shape)))
     if not isinstance(perm, list):
@@ -614,8 +603,8 @@ def scalar_loss(ctx: RuleContext) -> Type:
 def constant(ctx: RuleContext) -> Type:
     """tf.constant of a literal: the dtype asked for (the value must convert to it) or TensorFlow's
     default for the value; the shape is the literal's nesting."""
-    value = ctx.static("value", _MISSING)
-    if value is _MISSING:
+    value = ctx.static("value", UNKNOWN_VALUE)
+    if value is UNKNOWN_VALUE:
         return TensorT(ctx.dtype("dtype"), None)
     shape = _literal_shape(value)
     dtype = ctx.dtype("dtype") or _default_dtype(value)

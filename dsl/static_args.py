@@ -12,10 +12,10 @@ import re
 from typing import Callable
 
 from . import nodes as n
+from .constants import UNKNOWN_VALUE, evaluate
 from .ops import ACTIVATIONS, STATIC_RULES, Op
 from .tensor_types import TensorT
 
-_MISSING = object()
 Report = Callable[[str, n.Node, str, str | None], None]
 
 
@@ -24,24 +24,12 @@ def check_static_args(op: Op, bound: dict, report: Report) -> None:
     for name, (rule, words) in STATIC_RULES.get(op.name, {}).items():
         if name not in bound:
             continue
-        value = literal_value(bound[name][1])
-        if value is _MISSING:
+        value = evaluate(bound[name][1])
+        if value is UNKNOWN_VALUE:
             continue  # a constructor parameter: checked when the module is built
         problem = _RULES[rule](value, words, _first_rank(op, bound), bound)
         if problem:
             report("E023", bound[name][1], f"`{op.name}` argument `{name}`: {problem}", _HINTS.get(rule))
-
-
-def literal_value(node: n.Node) -> object:
-    """The Python value of a literal argument (numbers, strings, bools, lists of them), else _MISSING."""
-    if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
-        return node.value
-    if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, (n.IntLit, n.FloatLit)):
-        return -node.operand.value
-    if isinstance(node, n.ListLit):
-        items = [literal_value(i) for i in node.items]
-        return _MISSING if any(i is _MISSING for i in items) else items
-    return _MISSING
 
 
 def _first_rank(op: Op, bound: dict) -> int | None:
@@ -84,7 +72,7 @@ def _one_of(value: object, words, rank, bound) -> str | None:
 
 
 def _norm_order(value: object, words, rank, bound) -> str | None:
-    axis = literal_value(bound["axis"][1]) if "axis" in bound else None
+    axis = evaluate(bound["axis"][1]) if "axis" in bound else None
     matrix = isinstance(axis, list) and len(axis) == 2 or axis is None and rank == 2 and value == "fro"
     allowed = ("euclidean", "fro", 1, 2) if matrix else ("euclidean",)
     if value in allowed or not matrix and _is_number(value) and value > 0 and math.isfinite(value):

@@ -17,6 +17,7 @@ from typing import Callable
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
+from tfm.dsl.constants import UNKNOWN_VALUE, evaluate
 
 from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
@@ -278,9 +279,8 @@ def _sub_init(sub: n.SubDecl, target: n.ModuleDef, params: dict[str, object]) ->
 
 
 def _static(expr: n.Node, params: dict[str, object]) -> object:
-    if isinstance(expr, n.Name):
-        return params.get(expr.id)
-    return getattr(expr, "value", None)
+    value = evaluate(expr, params)
+    return None if value is UNKNOWN_VALUE else value
 
 
 def _variable_drift(inventory: dict[str, tuple[str, tuple[int, ...]]],
