@@ -51,6 +51,22 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
     fsync_directory(path.parent)
 
 
+def staging_path(target: Path) -> Path:
+    """A fresh temporary path beside `target`, named as write_atomic names its own (so a killed run's
+    leftovers are removed by the next write), for a writer that needs a path rather than bytes."""
+    target = Path(os.path.realpath(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    return target.with_name(f".{target.name}.tfm-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def move_into_place(staged: Path, target: Path) -> None:
+    """Atomically replace `target` with the finished file `staged` (fsynced by its writer)."""
+    target = Path(os.path.realpath(target))
+    os.replace(staged, target)
+    fsync_directory(target.parent)
+
+
 def fsync_directory(directory: Path) -> None:
     """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
     try:

@@ -151,6 +151,26 @@ def test_tflite_export_runs(tmp_path):
     np.testing.assert_allclose(tflite_out, saved.predict(x).numpy(), rtol=1e-5)
 
 
+def test_each_format_verifies_what_it_wrote(tmp_path):
+    """The TFLite format loads the flatbuffer it wrote and compares its signatures with the contracts;
+    a flatbuffer that does not hold them is refused, whatever wrote it."""
+    import tensorflow as tf
+
+    from tfm.exports.formats import ExportError, ExportJob, SignatureContract
+    from tfm.exports.tflite_export import TFLiteFormat
+
+    report = tfm.export(EXAMPLES / "linear_regression.tfm", "LinearRegression", tmp_path / "lr",
+                        tflite=tmp_path / "lr.tflite")
+    job = ExportJob(tf=tf, instance=None, contracts=report.signatures, declared_variables={}, manifest={})
+    TFLiteFormat().verify(job, report.tflite)
+    job.contracts = [*report.signatures, SignatureContract("extra", "extra", (), ())]
+    with pytest.raises(ExportError, match="expected"):
+        TFLiteFormat().verify(job, report.tflite)
+    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ExportError, match="does not load"):
+        TFLiteFormat().verify(job, tmp_path / "junk.tflite")
+
+
 def test_export_report_json_free_of_tensorflow_objects(tmp_path):
     report = tfm.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "demo")
     json.dumps({"signatures": [c.__dict__ for c in report.signatures], "variables": report.variables})

@@ -81,7 +81,7 @@ def test_a_directory_created_during_the_export_is_kept(tmp_path, monkeypatch):
     out = tmp_path / "late"
 
     def create_meanwhile(message):
-        if message == "saving" and not out.exists():
+        if message == "writing the SavedModel" and not out.exists():
             (out / "precious").mkdir(parents=True)
             (out / "precious" / "data.txt").write_text("mine")
 

@@ -1,4 +1,4 @@
-"""The TFLite export format: convert a verified SavedModel, stamp it as tfm's, write it atomically.
+"""The TFLite export format: convert the verified SavedModel, stamp it as tfm's, verify it loads.
 
 The flatbuffer carries tfm's manifest as TFLite metadata (`tfm_export`), so tfm can tell its own
 `.tflite` files from anyone else's and replaces only its own, even with `--force`.
@@ -7,9 +7,11 @@ The flatbuffer carries tfm's manifest as TFLite metadata (`tfm_export`), so tfm 
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from pathlib import Path
 
-from tfm.files import write_atomic_bytes
+from tfm.exports.formats import ExportError, ExportJob
 from tfm.exports.publish import PublishError
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
@@ -17,10 +19,42 @@ METADATA_NAME = "tfm_export"
 _MAX_TFLITE_BYTES = 2**31 - 1
 
 
+class TFLiteFormat:
+    """A `.tflite` converted from the staged SavedModel, with every signature; verified by loading it
+    in TensorFlow's TFLite interpreter and comparing its signatures with the contracts."""
+
+    name = "TFLite flatbuffer"
+
+    def write(self, job: ExportJob, path: Path) -> None:
+        model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest)
+        with open(path, "wb") as handle:
+            handle.write(model)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def verify(self, job: ExportJob, path: Path) -> None:
+        try:
+            found = set(_interpreter(job.tf, path).get_signature_list())
+        except Exception as exc:
+            raise ExportError(f"the .tflite does not load: {str(exc).strip().splitlines()[0]}") from None
+        wanted = {c.key for c in job.contracts}
+        if found != wanted:
+            raise ExportError(f"the .tflite has signatures {sorted(found)}, expected {sorted(wanted)}")
+
+
+def _interpreter(tf, path: Path):
+    """LiteRT's interpreter where ai-edge-litert is installed, else TensorFlow's (deprecated, quietly)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return tf.lite.Interpreter(model_path=str(path))
+    return Interpreter(model_path=str(path))
+
+
 def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict) -> bytes:
     """The `.tflite` bytes for `signature_keys` of the SavedModel, stamped with `manifest`."""
-    from tfm.exports.exporter import ExportError
-
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
     # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
     converter.experimental_enable_resource_variables = True
@@ -64,7 +98,8 @@ def written_by_tfm(path: Path) -> bool:
         return False
 
 
-def check_replaceable(path: Path, force: bool) -> None:
+def check_replaceable_file(path: Path, force: bool) -> None:
+    """Raise PublishError unless `path` is absent or (with `force`) a `.tflite` tfm wrote."""
     if not path.exists() and not path.is_symlink():
         return
     if not force:
@@ -73,6 +108,3 @@ def check_replaceable(path: Path, force: bool) -> None:
         raise PublishError(f"{path} exists and is not a .tflite written by tfm; tfm replaces only its own "
                            "files, even with --force")
 
-
-def write(path: Path, model: bytes) -> None:
-    write_atomic_bytes(path, model)
