@@ -70,6 +70,8 @@ class Analysis:
     types: dict[n.Node, object] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    # Each submodule's arguments bound to its module's parameters (by the checker, once): name -> node.
+    sub_arguments: dict[n.SubDecl, dict[str, n.Node]] = field(default_factory=dict)
 
     def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
         """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""
@@ -89,6 +91,14 @@ class Analysis:
         for sub in info.submodules.values():
             self._visit_deps(sub.module, order, seen)
         order.append(name)
+
+
+def bind_arguments(names: list[str], args: tuple, keywords: tuple) -> dict[str, n.Node]:
+    """Arguments matched to parameter `names`: positional in order, then keywords by name (arity and
+    unknown names are the checker's to report; what does not bind is left out)."""
+    bound = dict(zip(names, args))
+    bound.update((k.name, k.value) for k in keywords if k.name in names)
+    return bound
 
 
 def outputs_of(method: n.Method) -> tuple:

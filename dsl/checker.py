@@ -10,7 +10,7 @@ import math
 from typing import Iterable
 
 from . import nodes as n
-from .analysis import Analysis, CallInfo, ModuleInfo, Ref, outputs_of, walk
+from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
 from .library import OPTIMIZERS
 from .limits import DiagnosticList, Limits
@@ -187,6 +187,7 @@ class ModuleChecker:
             return
         params = _module_params(target)
         check_call_shape(self.err, sub, sub.module, params, sub.args, sub.keywords)
+        self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
         for arg in (*sub.args, *(k.value for k in sub.keywords)):
             self._check_static_expr(arg, allow_params=True, allow_tensor_params=True)
 

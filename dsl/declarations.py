@@ -161,7 +161,7 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
     if target is None:
         return
     params = _param_types(target)
-    given = list(zip(params, sub.args)) + [(k.name, k.value) for k in sub.keywords]
+    given = list(analysis.sub_arguments.get(sub, {}).items())
     if target.decl is not None:
         _check_dimension_arguments(analysis, sub.module, target.decl, given)
     for name, arg in given:

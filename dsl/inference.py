@@ -627,8 +627,7 @@ class _MethodInference(Pass):
 
     def _sub_params(self, sub: n.SubDecl, target: ModuleInfo) -> dict[str, Dim]:
         """What the submodule's `int` parameters are, seen from here: numbers or our own parameter names."""
-        names = [p.name for p in target.decl.params]
-        given = dict(zip(names, sub.args)) | {k.name: k.value for k in sub.keywords}
+        given = self.analysis.sub_arguments.get(sub, {})
         result: dict[str, Dim] = {}
         for param in target.decl.params:
             arg = given.get(param.name, param.default)

@@ -172,12 +172,9 @@ def _bind_arguments(analysis, sub: n.SubDecl, env: dict) -> dict:
     target = analysis.modules.get(sub.module)
     if target is None or target.decl is None:
         return {}
-    params = target.decl.params
-    bound = {p.name: p.default.value for p in params if isinstance(p.default, n.IntLit)}
-    for param, arg in zip(params, sub.args):
-        bound[param.name] = static_int(arg, env)
-    for keyword in sub.keywords:
-        bound[keyword.name] = static_int(keyword.value, env)
+    bound = {p.name: p.default.value for p in target.decl.params if isinstance(p.default, n.IntLit)}
+    for name, arg in analysis.sub_arguments.get(sub, {}).items():
+        bound[name] = static_int(arg, env)
     return {k: v for k, v in bound.items() if isinstance(v, int)}
 
 

@@ -186,19 +186,9 @@ def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str,
         if info.decl is None:
             declared[prefix + sub.name + "/*"] = ("optimizer", ())
             continue
-        sub_init = _sub_init(sub, info.decl, params)
+        sub_init = {name: _static(arg, params) for name, arg in analysis.sub_arguments[sub].items()}
         declared.update(_declared_variables(analysis, info.decl, sub_init, prefix + sub.name + "/"))
     return declared
-
-
-def _sub_init(sub: n.SubDecl, target: n.ModuleDef, params: dict[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    names = [p.name for p in target.params]
-    for name, arg in zip(names, sub.args):
-        values[name] = _static(arg, params)
-    for kw in sub.keywords:
-        values[kw.name] = _static(kw.value, params)
-    return values
 
 
 def _static(expr: n.Node, params: dict[str, object]) -> object:
