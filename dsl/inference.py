@@ -550,7 +550,8 @@ class _MethodInference(Pass):
         rule = RULES.get(TYPE_RULES.get(op.name, ""))
         if rule is None:
             return UNKNOWN
-        result = rule(RuleContext(self, node, op, bound))
+        result = rule(RuleContext(node, op, bound, types=self.analysis.types, params=self.info.params,
+                                  report=self.err, matmul=self._matmul))
         if isinstance(result, TensorT) and result.shape and all(isinstance(d, int) for d in result.shape):
             self._check_tensor_size(node, result)
         # An op returns a tensor even of Python values (abs(3) is an int32 tensor), never a Python value.

@@ -7,9 +7,10 @@ whose type is unknown makes the result (partly) unknown, never an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection, Mapping
 
 from . import nodes as n
+from .ops import Op
 from .constants import UNKNOWN_VALUE, evaluate, fits, python_dtype
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, unify_dtype)
@@ -17,10 +18,16 @@ from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT
 
 @dataclass
 class RuleContext:
-    inference: object
+    """What a rule sees of one call: the call, its op, its arguments (name -> (type, node)), the types
+    of expressions, the module's constructor parameter names, the reporter and the matmul rule."""
+
     node: n.Call
-    op: object
+    op: Op
     bound: dict
+    types: Mapping[n.Node, object]
+    params: Collection[str]
+    report: Callable[[str, n.Node, str, str | None], None]
+    matmul: Callable[..., Type]
 
     def tensor(self, name: str) -> TensorT | None:
         value = self.bound.get(name, (None, None))[0]
@@ -44,7 +51,7 @@ class RuleContext:
 
     def err(self, code: str, node: n.Node | None, message: str, hint: str | None = None) -> None:
         """Report at `node`, or at the whole call when it is None."""
-        self.inference.err(code, node or self.node, message, hint)
+        self.report(code, node or self.node, message, hint)
 
     def first(self) -> TensorT:
         """The op's first argument, which most rules take their dtype and shape from."""
@@ -200,7 +207,7 @@ def matmul(ctx: RuleContext) -> Type:
     a, b = ctx.tensor("a"), ctx.tensor("b")
     if a is None or b is None:
         return UNKNOWN
-    return ctx.inference._matmul(ctx.node, a, b, ctx.static("transpose_a", False) is True,
+    return ctx.matmul(ctx.node, a, b, ctx.static("transpose_a", False) is True,
                                  ctx.static("transpose_b", False) is True)
 
 
@@ -222,7 +229,7 @@ def _shape_argument(ctx: RuleContext, name: str) -> tuple[Dim, ...] | None:
             value = evaluate(item)
             if isinstance(value, int) and not isinstance(value, bool):
                 dims.append(value)
-            elif isinstance(item, n.Name) and item.id in ctx.inference.info.params:
+            elif isinstance(item, n.Name) and item.id in ctx.params:
                 dims.append(item.id)
             else:
                 dims.append(None)
@@ -312,7 +319,7 @@ def _tensor_items(ctx: RuleContext) -> list[TensorT] | None:
     node = ctx.arg_node(next(p.name for p in ctx.op.params if p.kind == "tensors"))
     if not isinstance(node, n.ListLit):
         return None
-    items = [ctx.inference.analysis.types.get(i) for i in node.items]
+    items = [ctx.types.get(i) for i in node.items]
     return [i if isinstance(i, TensorT) else UNKNOWN for i in items]
 
 
@@ -420,7 +427,7 @@ def one_hot(ctx: RuleContext) -> Type:
     indices = ctx.tensor("indices") or UNKNOWN
     depth = ctx.static("depth", None)
     node = ctx.arg_node("depth")
-    if depth is None and isinstance(node, n.Name) and node.id in ctx.inference.info.params:
+    if depth is None and isinstance(node, n.Name) and node.id in ctx.params:
         depth = node.id
     known = isinstance(depth, str) or isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1
     shape = None if indices.shape is None else (*indices.shape, depth if known else None)
@@ -560,7 +567,7 @@ def unsorted_segment(ctx: RuleContext) -> Type:
     data, ids = ctx.tensor("data") or UNKNOWN, ctx.tensor("segment_ids") or UNKNOWN
     count = ctx.static("num_segments", None)
     node = ctx.arg_node("num_segments")
-    if count is None and isinstance(node, n.Name) and node.id in ctx.inference.info.params:
+    if count is None and isinstance(node, n.Name) and node.id in ctx.params:
         count = node.id
     if data.shape is None or ids.shape is None:
         return TensorT(data.dtype, None)
