@@ -235,7 +235,7 @@ def _cmd_run(args) -> int:
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
         python_module = import_compiled(compiled)
-        tensors = method_tensors(method, parse_assignments(args.arg, "--arg"))
+        tensors = method_tensors(method, parse_assignments(args.arg, "--arg"), compiled.analysis)
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     from tfm.run.devices import device_scope

@@ -49,7 +49,7 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None) -> 
         raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], {file: text}) from None
     if analysis.diagnostics:
         raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
-    return analysis
+    return analysis.freeze()
 
 
 def _position(d: Diagnostic) -> tuple:

@@ -7,6 +7,7 @@ the exporter read it) and the few tree helpers below. Nodes are never changed: t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from . import nodes as n
@@ -72,6 +73,13 @@ class Analysis:
     limits: Limits = field(default_factory=Limits)
     # Each submodule's arguments bound to its module's parameters (by the checker, once): name -> node.
     sub_arguments: dict[n.SubDecl, dict[str, n.Node]] = field(default_factory=dict)
+
+    def freeze(self) -> Analysis:
+        """Make the tables read-only: after analysis, later stages read the result and never change it."""
+        for name in ("modules", "refs", "calls", "types", "sub_arguments"):
+            setattr(self, name, MappingProxyType(dict(getattr(self, name))))
+        self.diagnostics = tuple(self.diagnostics)
+        return self
 
     def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
         """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""

@@ -77,3 +77,16 @@ def test_compile_errors_are_data():
         tfm.compile_text("module M:\n    var x: f32[] = y\n", "m.tfm")
     [diagnostic] = info.value.diagnostics
     assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E022", 2, 20)
+
+
+def test_the_analysis_is_read_only_after_analyze():
+    """Later stages read the analysis and never change it."""
+    analysis = tfm.compile_file(EXAMPLES / "demo_module.tfm").analysis
+    method = analysis.program.modules[0].methods[0]
+    assert str(analysis.types[method.inputs[0].type]) == "f32[]"  # declared types are recorded
+    with pytest.raises(TypeError):
+        analysis.types[method] = None
+    with pytest.raises(TypeError):
+        analysis.refs[method] = None
+    with pytest.raises(AttributeError):
+        analysis.diagnostics.append(None)

@@ -56,9 +56,9 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object]) 
     result = []
     for method in module.methods:
         key = "serving_default" if method is serving else method.name
-        inputs = tuple((i.name, _tf_dtype(i.type), tuple(_dim(d, params) for d in i.type.shape or ()))
-                       for i in method.inputs)
-        outputs = tuple((o.name, _tf_dtype(o.type), len(o.type.shape or ())) for o in outputs_of(method))
+        inputs = tuple((i.name, _tf_dtype(analysis, i.type), _dims(analysis, i.type, params)) for i in method.inputs)
+        outputs = tuple((o.name, _tf_dtype(analysis, o.type), len(_dims(analysis, o.type, params)))
+                        for o in outputs_of(method))
         result.append(SignatureContract(key=key, method=method.name, inputs=inputs, outputs=outputs))
     return result
 
@@ -70,16 +70,14 @@ def _param_value(param: n.ModuleParam, init: dict[str, object]) -> object:
     return getattr(default, "value", None)
 
 
-def _dim(dim: n.Dim, params: dict[str, object]) -> int | None:
-    if dim.kind == "fixed":
-        return dim.size
-    if dim.kind == "named" and isinstance(params.get(dim.name), int):
-        return params[dim.name]
-    return None
+def _dims(analysis: Analysis, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
+    """The declared dims of `type_` (read from the analysis) with constructor parameters' values."""
+    return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
+                 for d in analysis.types[type_].shape or ())
 
 
-def _tf_dtype(type_: n.TensorType) -> str:
-    return dtype_expr(type_.dtype).removeprefix("tf.")
+def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
+    return dtype_expr(analysis.types[type_].dtype).removeprefix("tf.")
 
 
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
@@ -179,8 +177,7 @@ def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str,
     params = {p.name: _param_value(p, init) for p in module.params}
     declared = {}
     for var in module.variables:
-        shape = tuple(_dim(d, params) for d in var.type.shape)
-        declared[prefix + var.name] = (_tf_dtype(var.type), shape)
+        declared[prefix + var.name] = (_tf_dtype(analysis, var.type), _dims(analysis, var.type, params))
     for sub in module.submodules:
         info = analysis.modules[sub.module]
         if info.decl is None:

@@ -19,7 +19,7 @@ from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, walk
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import DTYPES, OPS, static_python_type
-from tfm.dsl.tensor_types import TensorT, unify_dtype
+from tfm.dsl.tensor_types import Dim, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 from tfm.generate import hygiene
@@ -246,22 +246,22 @@ class _ClassEmitter:
 
     def _method_doc(self, method: n.Method) -> str:
         outputs = outputs_of(method)
-        shown = ", ".join(f"{o.name}: {_type_text(o.type)}" for o in outputs) or "nothing"
+        shown = ", ".join(f"{o.name}: {self.analysis.types[o.type]}" for o in outputs) or "nothing"
         return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Returns {shown}.")
 
     def _uses_params(self, type_: n.TensorType) -> bool:
         return any(d.kind == "named" and d.name in self.info.params for d in type_.shape or ())
 
     def _tensor_spec(self, type_: n.TensorType, name: str) -> str:
-        dims = ", ".join(self._spec_dim(d) for d in type_.shape or ())
-        return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(type_.dtype)}, name={hygiene.literal(name)})"
+        declared: TensorT = self.analysis.types[type_]
+        dims = ", ".join(self._spec_dim(d) for d in declared.shape or ())
+        return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
-    def _spec_dim(self, dim: n.Dim) -> str:
-        if dim.kind == "fixed":
-            return hygiene.literal(dim.size)
-        if dim.kind == "named" and dim.name in self.info.params:
-            return ident(dim.name)
-        return "None"
+    def _spec_dim(self, dim: Dim) -> str:
+        """A known size, a constructor parameter's name, or None (unknown, or a named dim like N)."""
+        if isinstance(dim, int):
+            return hygiene.literal(dim)
+        return ident(dim) if dim in self.info.params else "None"
 
 
 def _signature_text(specs: list[str], indent: int) -> str:
@@ -271,11 +271,6 @@ def _signature_text(specs: list[str], indent: int) -> str:
         return inline
     inner = " " * (indent + 4)
     return "[\n" + "".join(f"{inner}{spec},\n" for spec in specs) + " " * indent + "]"
-
-
-def _type_text(type_: n.TensorType) -> str:
-    dims = ", ".join(str(d.size) if d.kind == "fixed" else (d.name or "?") for d in type_.shape or ())
-    return f"{type_.dtype}[{dims}]"
 
 
 class _ExprEmitter(Pass):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfm.dsl import nodes as n
+from tfm.dsl.analysis import Analysis
 from tfm.dsl.ops import static_python_type
 
 
@@ -79,8 +80,9 @@ def _static_value(param: n.ModuleParam, value: object) -> object:
     return value
 
 
-def method_tensors(method: n.Method, values: dict[str, RawValue]) -> list:
-    """Check `--arg` values against the method's inputs and make tensors of the declared dtypes."""
+def method_tensors(method: n.Method, values: dict[str, RawValue], analysis: Analysis) -> list:
+    """Check `--arg` values against the method's inputs and make tensors of the declared dtypes (as the
+    analysis resolved them)."""
     import tensorflow as tf
 
     from tfm.generate.codegen import dtype_expr
@@ -93,9 +95,10 @@ def method_tensors(method: n.Method, values: dict[str, RawValue]) -> list:
     for inp in method.inputs:
         if inp.name not in values:
             raise BadValue(f"method {method.name} needs --arg {inp.name}=VALUE")
-        dtype = getattr(tf, dtype_expr(inp.type.dtype).removeprefix("tf."))
+        declared = analysis.types[inp.type].dtype
+        dtype = getattr(tf, dtype_expr(declared).removeprefix("tf."))
         try:
             tensors.append(tf.constant(values[inp.name].value, dtype=dtype))
         except (TypeError, ValueError) as exc:
-            raise BadValue(f"--arg {inp.name}: cannot make a {inp.type.dtype} tensor: {exc}") from None
+            raise BadValue(f"--arg {inp.name}: cannot make a {declared} tensor: {exc}") from None
     return tensors
