@@ -12,7 +12,7 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
-from .library import OPTIMIZERS
+from .library import CLIPPING, OPTIMIZERS
 from .limits import DiagnosticList, Limits
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
@@ -188,6 +188,10 @@ class ModuleChecker:
         params = _module_params(target)
         check_call_shape(self.err, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
+        clipping = [name for name in CLIPPING if name in self.analysis.sub_arguments[sub]]
+        if target.is_optimizer and len(clipping) > 1:
+            self.err("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",
+                     "clip by one rule: per variable (clipnorm, clipvalue) or over all gradients (global_clipnorm)")
         for arg in (*sub.args, *(k.value for k in sub.keywords)):
             self._check_static_expr(arg, allow_params=True, allow_tensor_params=True)
 

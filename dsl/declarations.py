@@ -190,7 +190,7 @@ def _check_dimension_arguments(analysis: Analysis, module: str, target: n.Module
 
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:
     if info.builtin is not None:
-        return {p.name: {"float": float, "int": int}.get(p.type) for p in info.builtin.params}
+        return {p.name: {"float": float, "int": int, "bool": bool}.get(p.type) for p in info.builtin.params}
     return {p.name: static_python_type(p.type) for p in info.decl.params}
 
 

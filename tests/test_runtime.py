@@ -30,12 +30,15 @@ def test_every_registry_helper_is_defined():
     assert used <= definitions().keys(), used - definitions().keys()
 
 
-def test_builtin_optimizers_take_the_declared_parameters():
+def test_optimizers_are_tensorflows_with_their_parameters_and_defaults():
+    """Each optimizer a .tfm may hold is tf.keras.optimizers' own, and tfm check knows its parameters
+    and defaults exactly as TensorFlow declares them."""
     for name, builtin in OPTIMIZERS.items():
-        params = inspect.signature(getattr(runtime, name).__init__).parameters
-        declared = {p.name: p.default for p in builtin.params}
-        actual = {k: v.default for k, v in params.items() if k not in ("self", "var_list", "name")}
-        assert actual == declared, name
+        params = inspect.signature(getattr(tf.keras.optimizers, name).__init__).parameters
+        for param in builtin.params:
+            assert params[param.name].default == param.default, (name, param.name)
+        optimizer = runtime._optimizer(name, [tf.Variable([1.0])], name="opt")
+        assert isinstance(optimizer, getattr(tf.keras.optimizers, name)) and optimizer.built
 
 
 def test_dependencies_are_computed_from_the_source():

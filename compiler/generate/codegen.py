@@ -85,7 +85,6 @@ def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
     linemap = LineMap()
     modules = [*analysis.library, *analysis.program.modules]
     classes = [_ClassEmitter(analysis, m, helpers, linemap).emit() for m in _construction_order(analysis, modules)]
-    builtins = sorted({sub.module for m in modules for sub in m.submodules if analysis.modules[sub.module].builtin})
     label = source_label(source_name)
     digest = source_digest(source_text)
     exports = [ident(m.name) for m in analysis.program.modules]
@@ -95,7 +94,7 @@ def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
         source_literal=hygiene.literal(label),
         digest_literal=hygiene.literal(digest),
         exports_literal=hygiene.literal(exports),
-        runtime=helpers_text({h for h in helpers if not h.startswith("class:")} | set(builtins)),
+        runtime=helpers_text({h for h in helpers if not h.startswith("class:")}),
         class_aliases=sorted(h.removeprefix("class:") for h in helpers if h.startswith("class:")),
         classes=classes,
     )
@@ -215,8 +214,12 @@ class _ClassEmitter:
         args += [f"{ident(k.name)}={init_expr.expr(k.value)}" for k in sub.keywords]
         target = self.analysis.modules[sub.module]
         if target.is_optimizer:
-            # Slots are made now, for the variables declared above: never inside a tf.function.
-            args.insert(0, "self.trainable_variables")
+            # TensorFlow's optimizer, its slots made now for the variables declared above.
+            self.helpers.add("_optimizer")
+            keywords = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in self.analysis.sub_arguments[sub].items()]
+            args = [hygiene.literal(sub.module), "self.trainable_variables", f"name={hygiene.literal(sub.name)}",
+                    *keywords]
+            return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
         args.append(f"name={hygiene.literal(sub.name)}")
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 
@@ -430,7 +433,8 @@ class _ExprEmitter(Pass):
         return f"{array} = {array}.write({', '.join(args)})"
 
     def call_optimizer_minimize(self, node: n.Call, info: CallInfo) -> str:
-        return f"self.{ident(info.receiver)}.minimize({self._args(node)}, self.trainable_variables)"
+        self.cls.helpers.add("_minimize")
+        return f"_minimize(self.{ident(info.receiver)}, {self._args(node)}, self.trainable_variables)"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
         raise AssertionError("the checker rejects attribute values")

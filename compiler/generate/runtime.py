@@ -160,65 +160,18 @@ def _init_he_normal(shape, dtype, seed=-1):
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 
 
-class SGD(tf.Module):
-    """Stochastic gradient descent with optional momentum, as tf.keras.optimizers.SGD.
-
-    Slot variables are made at construction for the variables it will update, so no variable is
-    ever created inside a tf.function and all optimizer state is saved with the module.
-    """
-
-    def __init__(self, var_list, learning_rate=0.01, momentum=0.0, *, name=None):
-        tf.Module.__init__(self, name=name)
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        with self.name_scope:
-            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="velocity")
-                               for v in var_list] if momentum else []
-
-    def minimize(self, loss, tape, var_list):
-        """Apply one step down the gradient of `loss` (recorded on `tape`) to `var_list`."""
-        grads = tape.gradient(loss, var_list)
-        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
-            if grad is None:
-                continue
-            if self.momentum:
-                velocity = self.velocities[index]
-                velocity.assign(self.momentum * velocity - self.learning_rate * grad)
-                var.assign_add(velocity)
-            else:
-                var.assign_sub(self.learning_rate * grad)
-        self.iterations.assign_add(1)
+def _optimizer(kind, var_list, name, **settings):
+    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
+    when the module is built (never inside a tf.function), and are saved and restored with it."""
+    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
+               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
+    optimizer = classes[kind](name=name, **settings)
+    optimizer.build(var_list)
+    return optimizer
 
 
-class Adam(tf.Module):
-    """Adam, with the update rule of tf.keras.optimizers.Adam; slots are made at construction."""
-
-    def __init__(self, var_list, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, name=None):
-        tf.Module.__init__(self, name=name)
-        self.learning_rate = learning_rate
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        with self.name_scope:
-            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-            self.momentums = [tf.Variable(tf.zeros_like(v), trainable=False, name="m") for v in var_list]
-            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="v") for v in var_list]
-
-    def minimize(self, loss, tape, var_list):
-        """Apply one Adam step down the gradient of `loss` (recorded on `tape`) to `var_list`."""
-        grads = tape.gradient(loss, var_list)
-        self.iterations.assign_add(1)
-        step = tf.cast(self.iterations, tf.float32)
-        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
-            if grad is None:
-                continue
-            dtype = var.dtype
-            t = tf.cast(step, dtype)
-            lr = tf.cast(self.learning_rate, dtype) * tf.sqrt(1.0 - tf.pow(tf.cast(self.beta_2, dtype), t)) / (
-                1.0 - tf.pow(tf.cast(self.beta_1, dtype), t))
-            m = self.momentums[index]
-            v = self.velocities[index]
-            m.assign_add((grad - m) * (1.0 - self.beta_1))
-            v.assign_add((tf.square(grad) - v) * (1.0 - self.beta_2))
-            var.assign_sub(lr * m / (tf.sqrt(v) + self.epsilon))
+def _minimize(optimizer, loss, tape, var_list):
+    """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    grads = tape.gradient(loss, var_list)
+    optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])

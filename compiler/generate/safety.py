@@ -164,13 +164,15 @@ class _Checker:
             if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "tf.function"):
                 raise _Unsafe(decorator, "has a decorator other than tf.function")
             self._expressions(decorator, set(), own_names)
-        local = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
+        arguments = [*function.args.args, *function.args.kwonlyargs,
+                     *(a for a in (function.args.vararg, function.args.kwarg) if a is not None)]
+        local = {a.arg for a in arguments}
         local |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         _check_name(function, function.name)
         for default in (*function.args.defaults, *function.args.kw_defaults):
             if default is not None:
                 self._expressions(default, set(), own_names)
-        for argument in (*function.args.args, *function.args.kwonlyargs):
+        for argument in arguments:
             _check_name(argument, argument.arg)
         for statement in function.body:
             self._expressions(statement, local, own_names)

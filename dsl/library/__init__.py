@@ -1,11 +1,12 @@
 """tfm's standard library: layers written in `.tfm` (layers.tfm) and built-in optimizer modules.
 
-Optimizers are built in rather than written in `.tfm` because they iterate over the holding module's
-trainable variables, which a `.tfm` body cannot name. Their TF code is in compiler/templates.
+Optimizers are TensorFlow's own (tf.keras.optimizers), built for the holding module's trainable
+variables when the module is built; their TF code is in compiler/generate/runtime.py.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,16 +30,35 @@ class BuiltinModule:
     doc: str
 
 
+def _optimizer(name: str, own: str, doc: str) -> BuiltinModule:
+    """A TensorFlow (Keras) optimizer: its own parameters, then the ones every optimizer takes."""
+    params = []
+    for item in (own + ", weight_decay: float = None, clipnorm: float = None, clipvalue: float = None, "
+                       "global_clipnorm: float = None").split(","):
+        name_type, _, default = item.partition("=")
+        param, _, type_ = name_type.partition(":")
+        params.append(BuiltinParam(param.strip(), type_.strip(), ast.literal_eval(default.strip())))
+    unique: dict[str, BuiltinParam] = {}
+    for param in params:
+        unique.setdefault(param.name, param)  # an optimizer's own default wins (AdamW's weight_decay)
+    return BuiltinModule(name, "optimizer", tuple(unique.values()), doc)
+
+
+# The optimizers a module may hold, as tf.keras.optimizers defines them (names and defaults are
+# checked against TensorFlow by tests/test_runtime.py). Clipping: at most one of clipnorm, clipvalue
+# and global_clipnorm.
 OPTIMIZERS: dict[str, BuiltinModule] = {
-    "SGD": BuiltinModule(
-        "SGD", "optimizer",
-        (BuiltinParam("learning_rate", "float", 0.01), BuiltinParam("momentum", "float", 0.0)),
-        "Stochastic gradient descent, with optional momentum (as tf.keras.optimizers.SGD).",
-    ),
-    "Adam": BuiltinModule(
-        "Adam", "optimizer",
-        (BuiltinParam("learning_rate", "float", 0.001), BuiltinParam("beta_1", "float", 0.9),
-         BuiltinParam("beta_2", "float", 0.999), BuiltinParam("epsilon", "float", 1e-7)),
-        "Adam (as tf.keras.optimizers.Adam).",
-    ),
+    "SGD": _optimizer("SGD", "learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False",
+                      "Stochastic gradient descent, with momentum and Nesterov momentum (tf.keras.optimizers.SGD)."),
+    "Adam": _optimizer("Adam", "learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, "
+                               "epsilon: float = 1e-07, amsgrad: bool = False", "Adam (tf.keras.optimizers.Adam)."),
+    "AdamW": _optimizer("AdamW", "learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9, "
+                                 "beta_2: float = 0.999, epsilon: float = 1e-07, amsgrad: bool = False",
+                        "Adam with decoupled weight decay (tf.keras.optimizers.AdamW)."),
+    "RMSprop": _optimizer("RMSprop", "learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0, "
+                                     "epsilon: float = 1e-07, centered: bool = False",
+                          "RMSprop (tf.keras.optimizers.RMSprop)."),
+    "Adagrad": _optimizer("Adagrad", "learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, "
+                                     "epsilon: float = 1e-07", "Adagrad (tf.keras.optimizers.Adagrad)."),
 }
+CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")

@@ -55,37 +55,21 @@ def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
-class Adam(tf.Module):
-    """Adam, with the update rule of tf.keras.optimizers.Adam; slots are made at construction."""
+def _optimizer(kind, var_list, name, **settings):
+    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
+    when the module is built (never inside a tf.function), and are saved and restored with it."""
+    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
+               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
+    optimizer = classes[kind](name=name, **settings)
+    optimizer.build(var_list)
+    return optimizer
 
-    def __init__(self, var_list, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, name=None):
-        tf.Module.__init__(self, name=name)
-        self.learning_rate = learning_rate
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        with self.name_scope:
-            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-            self.momentums = [tf.Variable(tf.zeros_like(v), trainable=False, name="m") for v in var_list]
-            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="v") for v in var_list]
 
-    def minimize(self, loss, tape, var_list):
-        """Apply one Adam step down the gradient of `loss` (recorded on `tape`) to `var_list`."""
-        grads = tape.gradient(loss, var_list)
-        self.iterations.assign_add(1)
-        step = tf.cast(self.iterations, tf.float32)
-        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
-            if grad is None:
-                continue
-            dtype = var.dtype
-            t = tf.cast(step, dtype)
-            lr = tf.cast(self.learning_rate, dtype) * tf.sqrt(1.0 - tf.pow(tf.cast(self.beta_2, dtype), t)) / (
-                1.0 - tf.pow(tf.cast(self.beta_1, dtype), t))
-            m = self.momentums[index]
-            v = self.velocities[index]
-            m.assign_add((grad - m) * (1.0 - self.beta_1))
-            v.assign_add((tf.square(grad) - v) * (1.0 - self.beta_2))
-            var.assign_sub(lr * m / (tf.sqrt(v) + self.epsilon))
+def _minimize(optimizer, loss, tape, var_list):
+    """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    grads = tape.gradient(loss, var_list)
+    optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
 class LinearRegression(tf.Module):
@@ -101,7 +85,7 @@ class LinearRegression(tf.Module):
         with self.name_scope:
             self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
-            self.optimizer = Adam(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # linear_regression.tfm:5:5
+            self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
         # Signatures sized by constructor parameters are bound per instance.
         self.predict = tf.function(self._predict_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
         self.train_step = tf.function(self._train_step_impl, input_signature=[  # linear_regression.tfm:11:5
@@ -119,14 +103,14 @@ class LinearRegression(tf.Module):
         with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
             prediction = self.predict(x)  # linear_regression.tfm:13:13
             loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
-        self.optimizer.minimize(loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
+        _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
         return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    96: (0, 2, 25), 97: (0, 2, 25), 98: (0, 2, 44), 99: (0, 2, 72), 102: (0, 3, 5), 103: (0, 4, 5),
-    104: (0, 5, 5), 106: (0, 7, 5), 107: (0, 11, 5), 114: (0, 9, 9), 118: (0, 11, 47), 119: (0, 12, 9),
-    120: (0, 13, 13), 121: (0, 14, 13), 122: (0, 15, 9), 123: (0, 16, 9),
+    80: (0, 2, 25), 81: (0, 2, 25), 82: (0, 2, 44), 83: (0, 2, 72), 86: (0, 3, 5), 87: (0, 4, 5),
+    88: (0, 5, 5), 90: (0, 7, 5), 91: (0, 11, 5), 98: (0, 9, 9), 102: (0, 11, 47), 103: (0, 12, 9),
+    104: (0, 13, 13), 105: (0, 14, 13), 106: (0, 15, 9), 107: (0, 16, 9),
 }

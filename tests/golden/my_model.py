@@ -93,35 +93,21 @@ def _init_glorot_uniform(shape, dtype, seed=-1):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-class SGD(tf.Module):
-    """Stochastic gradient descent with optional momentum, as tf.keras.optimizers.SGD.
+def _optimizer(kind, var_list, name, **settings):
+    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
+    when the module is built (never inside a tf.function), and are saved and restored with it."""
+    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
+               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
+    optimizer = classes[kind](name=name, **settings)
+    optimizer.build(var_list)
+    return optimizer
 
-    Slot variables are made at construction for the variables it will update, so no variable is
-    ever created inside a tf.function and all optimizer state is saved with the module.
-    """
 
-    def __init__(self, var_list, learning_rate=0.01, momentum=0.0, *, name=None):
-        tf.Module.__init__(self, name=name)
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        with self.name_scope:
-            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-            self.velocities = [tf.Variable(tf.zeros_like(v), trainable=False, name="velocity")
-                               for v in var_list] if momentum else []
-
-    def minimize(self, loss, tape, var_list):
-        """Apply one step down the gradient of `loss` (recorded on `tape`) to `var_list`."""
-        grads = tape.gradient(loss, var_list)
-        for index, (grad, var) in _enumerate(_zip(grads, var_list)):
-            if grad is None:
-                continue
-            if self.momentum:
-                velocity = self.velocities[index]
-                velocity.assign(self.momentum * velocity - self.learning_rate * grad)
-                var.assign_add(velocity)
-            else:
-                var.assign_sub(self.learning_rate * grad)
-        self.iterations.assign_add(1)
+def _minimize(optimizer, loss, tape, var_list):
+    """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    grads = tape.gradient(loss, var_list)
+    optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
 class Dense(tf.Module):
@@ -159,7 +145,7 @@ class MyModel(tf.Module):
         with self.name_scope:
             self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
             self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
-            self.optimizer = SGD(self.trainable_variables, learning_rate=learning_rate, name='optimizer')  # my_model.tfm:8:5
+            self.optimizer = _optimizer('SGD', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
         # Signatures sized by constructor parameters are bound per instance.
         self.train_step = tf.function(self._train_step_impl, input_signature=[  # my_model.tfm:15:5
             tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'),
@@ -178,16 +164,16 @@ class MyModel(tf.Module):
         with tf.GradientTape() as tape:  # my_model.tfm:16:9
             logits = self.call(x)  # my_model.tfm:17:13
             loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
-        self.optimizer.minimize(loss, tape, self.trainable_variables)  # my_model.tfm:19:9
+        _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
         return loss  # my_model.tfm:20:9
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    132: (0, 7, 14), 133: (0, 7, 27), 134: (0, 7, 14), 135: (0, 7, 27), 136: (0, 7, 41), 137: (0, 7, 69),
-    140: (0, 8, 5), 141: (0, 9, 5), 143: (0, 11, 5), 147: (0, 12, 9), 155: (1, 5, 16), 156: (1, 5, 16),
-    157: (1, 5, 39), 160: (1, 6, 5), 161: (1, 7, 5), 162: (1, 8, 5), 164: (1, 15, 5), 172: (1, 12, 9),
-    173: (1, 13, 9), 177: (1, 15, 41), 178: (1, 16, 9), 179: (1, 17, 13), 180: (1, 18, 13),
-    181: (1, 19, 9), 182: (1, 20, 9),
+    118: (0, 7, 14), 119: (0, 7, 27), 120: (0, 7, 14), 121: (0, 7, 27), 122: (0, 7, 41), 123: (0, 7, 69),
+    126: (0, 8, 5), 127: (0, 9, 5), 129: (0, 11, 5), 133: (0, 12, 9), 141: (1, 5, 16), 142: (1, 5, 16),
+    143: (1, 5, 39), 146: (1, 6, 5), 147: (1, 7, 5), 148: (1, 8, 5), 150: (1, 15, 5), 158: (1, 12, 9),
+    159: (1, 13, 9), 163: (1, 15, 41), 164: (1, 16, 9), 165: (1, 17, 13), 166: (1, 18, 13),
+    167: (1, 19, 9), 168: (1, 20, 9),
 }
