@@ -12,7 +12,8 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
-from .library import CLIPPING, OPTIMIZERS
+from .constants import UNKNOWN_VALUE, evaluate
+from .library import CLIPPING, OPTIMIZERS, SCHEDULES
 from .limits import DiagnosticList, Limits
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
@@ -192,8 +193,29 @@ class ModuleChecker:
         if target.is_optimizer and len(clipping) > 1:
             self.err("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",
                      "clip by one rule: per variable (clipnorm, clipvalue) or over all gradients (global_clipnorm)")
+        schedule = self.analysis.sub_arguments[sub].get("learning_rate") if target.is_optimizer else None
         for arg in (*sub.args, *(k.value for k in sub.keywords)):
-            self._check_static_expr(arg, allow_params=True, allow_tensor_params=True)
+            if arg is schedule and isinstance(arg, n.Call):
+                self._check_schedule(arg)
+            else:
+                self._check_static_expr(arg, allow_params=True, allow_tensor_params=True)
+
+    def _check_schedule(self, call: n.Call) -> None:
+        """An optimizer's learning_rate given as a schedule: `ExponentialDecay(0.1, 1000, 0.96)`."""
+        name = call.func.id if isinstance(call.func, n.Name) else None
+        if name not in SCHEDULES:
+            self.err("E013", call.func, f"`{name or 'this'}` is not a learning-rate schedule",
+                     suggest(name or "", SCHEDULES) or f"schedules: {', '.join(SCHEDULES)}")
+            return
+        params = SCHEDULES[name].params
+        check_call_shape(self.err, call, name, [(p.name, p.required) for p in params], call.args, call.keywords)
+        types = {p.name: p.type for p in params}
+        for param, arg in bind_arguments(list(types), call.args, call.keywords).items():
+            self._check_static_expr(arg, allow_params=True)
+            value = evaluate(arg)
+            if value is not UNKNOWN_VALUE and not _fits_builtin_type(value, types[param]):
+                self.err("E023", arg, f"`{name}` parameter `{param}` is {types[param]}, got {value!r}",
+                         "a list of numbers" if types[param] == "list" else f"pass a {types[param]}")
 
     def _check_method(self, method: n.Method) -> None:
         for attr in method.attrs:
@@ -285,6 +307,14 @@ class ModuleChecker:
         if static_only:
             for arg in (*call.args, *(k.value for k in call.keywords)):
                 self._check_static_expr(arg, allow_params=True)
+
+
+def _fits_builtin_type(value: object, type_: str) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_ == "list":
+        return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    return {"float": number, "int": isinstance(value, int) and not isinstance(value, bool),
+            "bool": isinstance(value, bool)}.get(type_, True)
 
 
 def _module_params(info: ModuleInfo) -> list[tuple[str, bool]]:

@@ -101,3 +101,39 @@ def test_a_learning_rate_set_to_zero_after_the_first_step_stops_the_weights(kind
 def test_optimizer_arguments_are_checked(settings, message):
     with pytest.raises(dsl.TfmError, match=message):
         dsl.analyze(_source("SGD", settings), "opt.tfm")
+
+
+SCHEDULES = {
+    "ExponentialDecay(0.1, 5, 0.5)": tf.keras.optimizers.schedules.ExponentialDecay(0.1, 5, 0.5),
+    "ExponentialDecay(initial_learning_rate=0.1, decay_steps=5, decay_rate=0.5, staircase=True)":
+        tf.keras.optimizers.schedules.ExponentialDecay(0.1, 5, 0.5, staircase=True),
+    "CosineDecay(0.1, 20, alpha=0.1)": tf.keras.optimizers.schedules.CosineDecay(0.1, 20, alpha=0.1),
+    "PiecewiseConstantDecay([5, 10], [0.1, 0.05, 0.01])":
+        tf.keras.optimizers.schedules.PiecewiseConstantDecay([5, 10], [0.1, 0.05, 0.01]),
+    "InverseTimeDecay(0.1, 5, 0.5)": tf.keras.optimizers.schedules.InverseTimeDecay(0.1, 5, 0.5),
+    "PolynomialDecay(0.1, 20, end_learning_rate=0.01)":
+        tf.keras.optimizers.schedules.PolynomialDecay(0.1, 20, end_learning_rate=0.01),
+}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_learning_rate_schedules_follow_tensorflows(schedule):
+    model = _build("Adam", f"learning_rate={schedule}")
+    reference = HandWritten(tf.keras.optimizers.Adam(learning_rate=SCHEDULES[schedule]))
+    x, y = _data()
+    for _ in range(20):
+        np.testing.assert_allclose(float(model.train_step(x, y)), float(reference.train_step(x, y)), rtol=1e-6)
+    np.testing.assert_allclose(model.w.numpy(), reference.w.numpy(), rtol=1e-6, atol=1e-7)
+    assert float(model.optimizer.learning_rate) < 0.1  # the rate the schedule gives at step 20
+
+
+@pytest.mark.parametrize("settings, message", [
+    ("learning_rate=ExponentialDecay(0.1, 5)", "missing argument `decay_rate`"),
+    ("learning_rate=ExponentialDecay(0.1, 5.5, 0.5)", "`decay_steps` is int"),
+    ("learning_rate=ExponentialDecoy(0.1, 5, 0.5)", "did you mean `ExponentialDecay`"),
+    ("learning_rate=PiecewiseConstantDecay([5], \"fast\")", "`values` is list"),
+    ("learning_rate=0.1, momentum=ExponentialDecay(0.1, 5, 0.5)", "only literals and constructor parameters"),
+])
+def test_schedule_arguments_are_checked(settings, message):
+    with pytest.raises(dsl.TfmError, match=message):
+        dsl.analyze(_source("SGD", settings), "schedule.tfm")

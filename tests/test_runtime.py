@@ -41,6 +41,18 @@ def test_optimizers_are_tensorflows_with_their_parameters_and_defaults():
         assert isinstance(optimizer, getattr(tf.keras.optimizers, name)) and optimizer.built
 
 
+def test_schedules_are_tensorflows_with_their_parameters_and_defaults():
+    from tfm.dsl.library import SCHEDULES
+
+    for name, builtin in SCHEDULES.items():
+        params = inspect.signature(getattr(tf.keras.optimizers.schedules, name).__init__).parameters
+        declared = [p.name for p in builtin.params]
+        assert declared == [k for k in params if k not in ("self", "name")], name
+        for param in builtin.params:
+            expected = params[param.name].default
+            assert param.required if expected is inspect.Parameter.empty else param.default == expected
+
+
 def test_dependencies_are_computed_from_the_source():
     names = [d.name for d in with_dependencies({"_init_glorot_uniform"})]
     assert set(names) == {"_init_glorot_uniform", "_init_uniform", "_seed_pair", "_fans"}

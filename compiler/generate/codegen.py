@@ -16,7 +16,8 @@ from pathlib import Path
 import jinja2
 
 from tfm.dsl import nodes as n
-from tfm.dsl.analysis import Analysis, CallInfo, dimension_params, outputs_of, walk
+from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_params, outputs_of, walk
+from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import DTYPES, OPS, static_python_type
 from tfm.dsl.tensor_types import Dim, TensorT, unify_dtype
@@ -210,18 +211,29 @@ class _ClassEmitter:
                 f"name={hygiene.literal(var.name)}){self.loc(var)}")
 
     def _submodule(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
-        args = [init_expr.expr(a) for a in sub.args]
-        args += [f"{ident(k.name)}={init_expr.expr(k.value)}" for k in sub.keywords]
         target = self.analysis.modules[sub.module]
         if target.is_optimizer:
             # TensorFlow's optimizer, its slots made now for the variables declared above.
             self.helpers.add("_optimizer")
-            keywords = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in self.analysis.sub_arguments[sub].items()]
+            keywords = [f"{ident(name)}={self._optimizer_argument(arg, init_expr)}"
+                        for name, arg in self.analysis.sub_arguments[sub].items()]
             args = [hygiene.literal(sub.module), "self.trainable_variables", f"name={hygiene.literal(sub.name)}",
                     *keywords]
             return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
+        args = [init_expr.expr(a) for a in sub.args]
+        args += [f"{ident(k.name)}={init_expr.expr(k.value)}" for k in sub.keywords]
         args.append(f"name={hygiene.literal(sub.name)}")
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
+
+    def _optimizer_argument(self, arg: n.Node, init_expr: _ExprEmitter) -> str:
+        """A value, or a learning-rate schedule (the only call an optimizer argument may be)."""
+        if not isinstance(arg, n.Call):
+            return init_expr.expr(arg)
+        self.helpers.add("_schedule")
+        params = [p.name for p in SCHEDULES[arg.func.id].params]
+        settings = [f"{ident(name)}={init_expr.expr(value)}"
+                    for name, value in bind_arguments(params, arg.args, arg.keywords).items()]
+        return f"_schedule({', '.join([hygiene.literal(arg.func.id), *settings])})"
 
     def _class_ref(self, module: str) -> str:
         """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a

@@ -175,3 +175,13 @@ def _minimize(optimizer, loss, tape, var_list):
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
     grads = tape.gradient(loss, var_list)
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
+
+
+def _schedule(kind, **settings):
+    """TensorFlow's learning-rate schedule `kind`; the optimizer evaluates it at its own step count."""
+    classes = {"ExponentialDecay": tf.keras.optimizers.schedules.ExponentialDecay,
+               "InverseTimeDecay": tf.keras.optimizers.schedules.InverseTimeDecay,
+               "CosineDecay": tf.keras.optimizers.schedules.CosineDecay,
+               "PolynomialDecay": tf.keras.optimizers.schedules.PolynomialDecay,
+               "PiecewiseConstantDecay": tf.keras.optimizers.schedules.PiecewiseConstantDecay}
+    return classes[kind](**settings)

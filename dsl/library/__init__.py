@@ -13,11 +13,29 @@ from pathlib import Path
 LIBRARY_SOURCES: tuple[Path, ...] = (Path(__file__).with_name("layers.tfm"),)
 
 
+REQUIRED = object()
+
+
 @dataclass(frozen=True)
 class BuiltinParam:
     name: str
     type: str
-    default: object
+    default: object = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def _builtin_params(spec: str) -> list[BuiltinParam]:
+    """'name: type = default, ...' (no default: required) -> BuiltinParams."""
+    params = []
+    for item in spec.split(","):
+        name_type, has_default, default = item.partition("=")
+        param, _, type_ = name_type.partition(":")
+        value = ast.literal_eval(default.strip()) if has_default else REQUIRED
+        params.append(BuiltinParam(param.strip(), type_.strip(), value))
+    return params
 
 
 @dataclass(frozen=True)
@@ -32,12 +50,8 @@ class BuiltinModule:
 
 def _optimizer(name: str, own: str, doc: str) -> BuiltinModule:
     """A TensorFlow (Keras) optimizer: its own parameters, then the ones every optimizer takes."""
-    params = []
-    for item in (own + ", weight_decay: float = None, clipnorm: float = None, clipvalue: float = None, "
-                       "global_clipnorm: float = None").split(","):
-        name_type, _, default = item.partition("=")
-        param, _, type_ = name_type.partition(":")
-        params.append(BuiltinParam(param.strip(), type_.strip(), ast.literal_eval(default.strip())))
+    params = _builtin_params(own + ", weight_decay: float = None, clipnorm: float = None, clipvalue: float = None, "
+                                   "global_clipnorm: float = None")
     unique: dict[str, BuiltinParam] = {}
     for param in params:
         unique.setdefault(param.name, param)  # an optimizer's own default wins (AdamW's weight_decay)
@@ -62,3 +76,21 @@ OPTIMIZERS: dict[str, BuiltinModule] = {
                                      "epsilon: float = 1e-07", "Adagrad (tf.keras.optimizers.Adagrad)."),
 }
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
+
+# Learning-rate schedules an optimizer's `learning_rate` may be (tf.keras.optimizers.schedules; names
+# and defaults are checked against TensorFlow by tests/test_runtime.py): the optimizer evaluates the
+# schedule at its own step count.
+SCHEDULES: dict[str, BuiltinModule] = {
+    name: BuiltinModule(name, "schedule", tuple(_builtin_params(spec)), doc)
+    for name, spec, doc in [
+        ("ExponentialDecay", "initial_learning_rate: float, decay_steps: int, decay_rate: float, "
+                             "staircase: bool = False", "rate * decay_rate ** (step / decay_steps)"),
+        ("InverseTimeDecay", "initial_learning_rate: float, decay_steps: int, decay_rate: float, "
+                             "staircase: bool = False", "rate / (1 + decay_rate * step / decay_steps)"),
+        ("CosineDecay", "initial_learning_rate: float, decay_steps: int, alpha: float = 0.0, "
+                        "warmup_target: float = None, warmup_steps: int = 0", "cosine decay, with optional warmup"),
+        ("PolynomialDecay", "initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001, "
+                            "power: float = 1.0, cycle: bool = False", "polynomial decay to an end rate"),
+        ("PiecewiseConstantDecay", "boundaries: list, values: list", "constant rates between step boundaries"),
+    ]
+}
