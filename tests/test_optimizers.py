@@ -137,3 +137,24 @@ def test_learning_rate_schedules_follow_tensorflows(schedule):
 def test_schedule_arguments_are_checked(settings, message):
     with pytest.raises(dsl.TfmError, match=message):
         dsl.analyze(_source("SGD", settings), "schedule.tfm")
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "RMSprop"])
+def test_optimizer_state_is_restored_from_a_checkpoint(kind, tmp_path):
+    """5 steps, a checkpoint, a fresh module restored from it, 5 more steps: the same weights and step
+    count as 10 uninterrupted steps (the slots and the step count came back with the checkpoint)."""
+    settings = "learning_rate=0.05, momentum=0.9" if kind != "Adam" else "learning_rate=0.05"
+    x, y = _data()
+    straight = _build(kind, settings)
+    for _ in range(10):
+        straight.train_step(x, y)
+    first = _build(kind, settings)
+    for _ in range(5):
+        first.train_step(x, y)
+    path = tf.train.Checkpoint(model=first).write(str(tmp_path / "ckpt"))
+    resumed = _build(kind, settings)
+    tf.train.Checkpoint(model=resumed).read(path).assert_consumed()
+    for _ in range(5):
+        resumed.train_step(x, y)
+    np.testing.assert_allclose(resumed.w.numpy(), straight.w.numpy(), rtol=1e-6)
+    assert int(resumed.optimizer.iterations) == 10
