@@ -38,7 +38,11 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None) -> 
     oversized = scan_literals(text, file, limits.literal_elements)
     if oversized:
         raise TfmError(oversized, {file: text})
-    program = parse(text, file)
+    try:
+        program = parse(text, file)
+    except TfmError as exc:
+        raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=_position),
+                       {file: text}) from None
     diagnostics = DiagnosticList(limits.errors)
     try:
         analysis = check(program, library_modules(), limits, diagnostics)
@@ -50,6 +54,27 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None) -> 
     if analysis.diagnostics:
         raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
     return analysis.freeze()
+
+
+def _after_recovery(recovered, limits: Limits) -> list[Diagnostic]:
+    """Semantic diagnostics of the program parsed with its bad lines set aside, from the modules no
+    set-aside line touched (elsewhere a missing line would make errors of its own); a module header
+    set aside drops unknown-module errors too. Syntax and semantic errors then come out of one run."""
+    if recovered is None or recovered[0] is None:
+        return []
+    program, neutralised = recovered
+    found = DiagnosticList(limits.errors)
+    try:
+        analysis = check(program, library_modules(), limits, found)
+        infer(analysis)
+    except (TooManyErrors, TfmError):
+        pass
+    touched = [m for m in program.modules if any(m.span.line <= line <= m.span.end_line for line in neutralised)]
+    headers_lost = any(not any(m.span.line <= line <= m.span.end_line for m in program.modules)
+                       for line in neutralised) or any(m.name == "Recovered_" for m in program.modules)
+    return [d for d in found
+            if not any(m.span.line <= d.span.line <= m.span.end_line for m in touched)
+            and not (headers_lost and d.code == "E013")]
 
 
 def _position(d: Diagnostic) -> tuple:

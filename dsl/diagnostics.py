@@ -83,6 +83,7 @@ class TfmError(Exception):
     def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
         self.diagnostics = diagnostics
         self.sources = sources or {}
+        self.recovered = None  # a parse error: (the program with bad lines set aside, their line numbers)
         super().__init__(diagnostics)
 
     def __str__(self) -> str:  # rendered when shown, not when raised: a caller may only count them
@@ -118,6 +119,12 @@ def locate_bugs(node):
 
 def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(code=code, span=span, message=message, hint=hint)
+
+
+def fail(code: str, where, message: str, hint: str | None = None) -> TfmError:
+    """The reporter's shape (code, where: a node or span, message, hint) for a stage that must stop
+    there (the parser cannot build a node past a syntax error): `raise fail(...)`."""
+    return TfmError([error(code, getattr(where, "span", where), message, hint)])
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:

@@ -188,7 +188,7 @@ def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limi
     for stmt in body:
         if isinstance(stmt, n.For) and stmt.static:
             bounds = [static_int(a, env) for a in stmt.iter.args]
-            count = len(range(*bounds)) if bounds and None not in bounds and 0 not in bounds[2:] else 1
+            count = _range_length(bounds) if bounds and None not in bounds and 0 not in bounds[2:] else 1
             if factor * count > limits.unrolled_iterations:
                 analysis.report("E056", stmt, *over_limit("`static for` unrolls this many iterations",
                                                        factor * count, "unrolled_iterations",
@@ -198,3 +198,9 @@ def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limi
         else:
             for name in ("body", "orelse"):
                 _check_unrolling(analysis, getattr(stmt, name, ()), env, factor, limits)
+
+
+def _range_length(bounds: list[int]) -> int:
+    """len(range(*bounds)) for any ints (len() itself overflows past sys.maxsize)."""
+    start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (bounds[0], bounds[1], bounds[2] if len(bounds) > 2 else 1)
+    return max(0, (stop - start + step - (1 if step > 0 else -1)) // step)

@@ -15,7 +15,7 @@ from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
 from .cache import cache_dir, is_private
-from .diagnostics import Diagnostic, TfmError, error
+from .diagnostics import Diagnostic, TfmError, error, fail
 from .recovery import more_syntax_errors
 from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 
@@ -91,8 +91,11 @@ def parse(text: str, file: str = "<string>") -> n.Program:
     problem, program = _parse_once(text, file)
     if problem is None:
         return program
-    diagnostics = [problem, *more_syntax_errors(text, problem, lambda patched: _parse_once(patched, file)[0])]
-    raise TfmError(diagnostics, {file: text})
+    recovery = more_syntax_errors(text, problem, lambda patched: _parse_once(patched, file)[0])
+    error = TfmError([problem, *recovery.errors], {file: text})
+    if recovery.text is not None:  # the program with every bad line set aside, for the checker to go on
+        error.recovered = (_parse_once(recovery.text, file)[1], recovery.neutralised)
+    raise error
 
 
 def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
@@ -125,8 +128,10 @@ def _check_depth(program: n.Program) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH and isinstance(node, n.Node):
-            raise TfmError([error("E001", node.span, f"this nests more than {MAX_DEPTH} levels deep",
-                                  "split it into several assignments")])
+            raise fail("E001",
+                       node,
+                       f"this nests more than {MAX_DEPTH} levels deep",
+                       "split it into several assignments")
         if isinstance(node, n.Node):
             stack.extend((getattr(node, name), depth + 1) for name in type(node).model_fields if name != "span")
         elif isinstance(node, tuple):
@@ -148,8 +153,10 @@ def _join_spans(a: n.Span, b: n.Span) -> n.Span:
 
 def _no_list(type_, what: str) -> None:
     if isinstance(type_, n.ListType):
-        raise TfmError([error("E017", type_.span, f"{what} cannot be a list",
-                              "typed lists are for locals in a method body; stack them into a tensor")])
+        raise fail("E017",
+                   type_,
+                   f"{what} cannot be a list",
+                   "typed lists are for locals in a method body; stack them into a tensor")
 
 
 @v_args(meta=True)
@@ -223,8 +230,10 @@ class _ToNodes(Transformer):
     def list_type(self, meta, children):
         element = children[0]
         if isinstance(element, n.ListType):
-            raise TfmError([error("E017", element.span, "lists of lists are not supported",
-                                  "collect tensors and stack them into a higher-rank tensor")])
+            raise fail("E017",
+                       element,
+                       "lists of lists are not supported",
+                       "collect tensors and stack them into a higher-rank tensor")
         return n.ListType(span=self._s(meta), element=element)
 
     def shape(self, meta, children):
@@ -343,8 +352,10 @@ class _ToNodes(Transformer):
             if isinstance(child, n.Keyword):
                 keywords.append(child)
             elif keywords:
-                raise TfmError([error("E001", child.span, "positional argument after a keyword argument",
-                                      "put positional arguments first")])
+                raise fail("E001",
+                           child,
+                           "positional argument after a keyword argument",
+                           "put positional arguments first")
             else:
                 args.append(child)
         return tuple(args), tuple(keywords)

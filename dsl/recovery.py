@@ -8,6 +8,7 @@ of the file stops the search (everything after it would be noise).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from .diagnostics import Diagnostic
@@ -17,22 +18,35 @@ _STOP_CODES = {"E002", "E005"}
 _HEADERS = ("module", "fn", "if", "elif", "else", "for", "static", "while", "with", "@")
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What going on after syntax errors found: the later errors, and, when the source with every bad
+    line neutralised parses, that text and the (1-based) numbers of the lines that were neutralised."""
+
+    errors: list[Diagnostic]
+    text: str | None = None
+    neutralised: frozenset[int] = frozenset()
+
+
 def more_syntax_errors(text: str, first: Diagnostic,
-                       parse_once: Callable[[str], Diagnostic | None]) -> list[Diagnostic]:
+                       parse_once: Callable[[str], Diagnostic | None]) -> Recovery:
     """Errors after `first`, found by neutralising each bad line and parsing again."""
     found: list[Diagnostic] = []
     lines = text.split("\n")
-    problem = first
-    while problem.code not in _STOP_CODES and len(found) + 1 < MAX_SYNTAX_ERRORS:
+    problem: Diagnostic | None = first
+    neutralised: set[int] = set()
+    while problem is not None and problem.code not in _STOP_CODES and len(found) + 1 < MAX_SYNTAX_ERRORS:
         index = problem.span.line - 1
         if not 0 <= index < len(lines):
             break
         lines[index] = _neutral_line(lines, index)
+        neutralised.add(index + 1)
         problem = parse_once("\n".join(lines))
         if problem is None or problem.span.line <= index + 1:
             break
         found.append(problem)
-    return found
+    recovered = "\n".join(lines) if problem is None else None
+    return Recovery(found, recovered, frozenset(neutralised))
 
 
 def _neutral_line(lines: list[str], index: int) -> str:

@@ -90,3 +90,9 @@ def test_limits_are_set_from_the_command_line(tmp_path, capsys):
 def test_bad_limit_values_are_refused(text):
     with pytest.raises(ValueError):
         Limits().with_overrides([text])
+
+
+def test_a_range_too_large_for_python_len_is_counted():
+    text = ("module U:\n    fn f(x: f32[]) -> f32[]:\n        y = x\n"
+            "        static for i in range(99999999999999999999999):\n            y = y + 1.0\n        return y\n")
+    assert "E056" in _codes(text) and "E099" not in _codes(text)

@@ -68,6 +68,17 @@ def test_several_errors_are_reported_in_one_run():
     assert [d.code for d in info.value.diagnostics] == ["E011", "E012", "E010"]
 
 
+def test_syntax_and_semantic_errors_come_out_of_one_run_without_cascades():
+    """Modules no set-aside line touched are checked too; a module with a syntax error reports only
+    that, and a module header set aside does not make its users' references unknown."""
+    text = ("module Inner(:\n    var w: f32[] = 0.0\n"
+            "module Outer:\n    sub inner = Inner()\n    fn f(x: f32[]) -> f32[]:\n        return x + nope\n"
+            "module Half:\n    fn g(x: f32[]) -> f32[]:\n        y = x +\n        return y\n")
+    with pytest.raises(dsl.TfmError) as info:
+        compile_text(text, "cascade.tfm")
+    assert [(d.code, d.span.line) for d in info.value.diagnostics] == [("E001", 1), ("E010", 6), ("E001", 9)]
+
+
 def test_every_code_is_documented_and_has_a_case():
     from tfm.dsl.diagnostics import CODES
 
