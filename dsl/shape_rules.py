@@ -505,7 +505,8 @@ def einsum(ctx: RuleContext) -> Type:
 
 def _einsum_problem(terms: list[str], output: str | None, operands: list[TensorT]) -> str | None:
     if len(terms) != len(operands):
-        return f"{len(terms)} operand subscripts for {len(operands)} operands"
+        return (f"{len(terms)} operand subscript{'s' if len(terms) != 1 else ''} for {len(operands)} "
+                f"operand{'s' if len(operands) != 1 else ''}")
     if not all(term.isalpha() and term.isascii() for term in terms if term) or output and not (
             output.isalpha() and output.isascii()):
         return "subscripts are letters"

@@ -37,6 +37,11 @@ def _first_rank(op: Op, bound: dict) -> int | None:
     return first.rank if isinstance(first, TensorT) else None
 
 
+def _first_dtype(bound: dict) -> str | None:
+    first = next(iter(bound.values()), (None, None))[0]
+    return first.dtype if isinstance(first, TensorT) else None
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -73,8 +78,10 @@ def _one_of(value: object, words, rank, bound) -> str | None:
 
 def _norm_order(value: object, words, rank, bound) -> str | None:
     axis = evaluate(bound["axis"][1]) if "axis" in bound else None
-    matrix = isinstance(axis, list) and len(axis) == 2 or axis is None and rank == 2 and value == "fro"
+    matrix = isinstance(axis, list) and len(axis) == 2  # as TensorFlow: no axis is a vector norm
     allowed = ("euclidean", "fro", 1, 2) if matrix else ("euclidean",)
+    if matrix and value == 2 and _first_dtype(bound) in ("f16", "bf16"):
+        return "the matrix 2-norm is computed by an SVD, which has no f16 or bf16 kernel: cast to f32 first"
     if value in allowed or not matrix and _is_number(value) and value > 0 and math.isfinite(value):
         return None
     kind = "matrix norm (an axis pair)" if matrix else "vector norm"
