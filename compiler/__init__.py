@@ -36,11 +36,16 @@ def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
 
 
 def export(source: str | Path, module: str, out_dir: str | Path, init: dict | None = None, force: bool = False,
-           tflite: str | Path | None = None):
-    """Compile `source`, build `module` with `init`, and write a verified SavedModel to `out_dir`."""
+           tflite: str | Path | None = None, *, instance: object = None, checkpoint: str | Path | None = None,
+           signatures: list[str] | None = None):
+    """Compile `source` and write a verified SavedModel of `module` to `out_dir`: built with `init`, or
+    a built (trained) `instance` of it, or built with the weights of `checkpoint` (a directory or a
+    prefix). `signatures` names the methods to serve (default: those that do not update trainable
+    variables, and those marked @signature). Raises tfm.exports.exporter.ExportError on failure."""
     from tfm.exports.exporter import export_saved_model
     from tfm.loading.loader import import_compiled
 
     compiled = compile_file(source)
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,
-                              force=force, tflite=tflite)
+                              force=force, tflite=tflite, instance=instance, checkpoint=checkpoint,
+                              signatures=signatures)

@@ -60,12 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
-                                 description="Build MODULE and save it with one signature per method "
-                                             "(serving_default: the @serving method, else the first). The export "
-                                             "is reloaded and checked against the .tfm before it is moved into place.")
+                                 description="Build MODULE (with the weights of --checkpoint, if given) and save it "
+                                             "with one signature per served method: serving_default is the @serving "
+                                             "method, else the first served one. Methods that update trainable "
+                                             "variables (train_step) are not served unless marked @signature or "
+                                             "named in --signatures. The export is reloaded and checked against the "
+                                             ".tfm, variable values included, before it is moved into place.")
     export.add_argument("file", metavar="FILE", help="the .tfm source")
     export.add_argument("--module", required=True, metavar="MODULE", help="the module to export")
     _add_init(export)
+    export.add_argument("--checkpoint", metavar="PATH",
+                        help="export these weights: a checkpoint directory (its latest) or prefix (DIR/ckpt-3)")
+    export.add_argument("--signatures", metavar="METHOD,...",
+                        help="serve exactly these methods (comma-separated), training methods included")
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
     export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
     export.add_argument("--force", action="store_true", help="replace an existing export")
@@ -291,19 +298,31 @@ def _cmd_export(args) -> int:
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     python_module = import_compiled(compiled)
+    chosen = _method_list(args.signatures, "--signatures") if args.signatures is not None else None
     try:
         report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
-                                    force=args.force, tflite=args.tflite,
-                                    progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
+                                    force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
+                                    signatures=chosen, progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
     print(f"exported {args.module} to {report.directory} ({_count(len(report.signatures), 'signature')}, "
           f"{_count(len(report.variables), 'variable')}, verified)")
+    if report.checkpoint:
+        print(f"  weights from {report.checkpoint}")
     for contract in report.signatures:
         print(f"  {contract.key}: {contract.method}")
+    for method, why in report.left_out.items():
+        print(f"  not served: {method}: {why}")
     if report.tflite:
         print(f"wrote {report.tflite}")
     return EXIT_OK
+
+
+def _method_list(text: str, option: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise _UsageError(f"{option} needs at least one method name")
+    return names
 
 
 def _count(number: int, noun: str) -> str:

@@ -9,7 +9,8 @@ from typing import Iterable
 from . import nodes as n
 
 METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default signature",
-                "jit": "compile this method with XLA (tf.function(jit_compile=True))"}
+                "jit": "compile this method with XLA (tf.function(jit_compile=True))",
+                "signature": "export this method as a SavedModel signature even though it updates trainable variables"}
 
 # The two names generated Python uses that a .tfm name could otherwise take; every other generated
 # name starts with `_`, which no .tfm name may.

@@ -26,21 +26,50 @@ def my_model_export(tmp_path_factory):
     return out
 
 
-def test_export_has_one_signature_per_method(my_model_export):
+@pytest.fixture(scope="module")
+def with_train_step_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports") / "my_model_train"
+    code = main(["export", str(EXAMPLES / "my_model.tfm"), "--module", "MyModel", "--init", "num_classes=4",
+                 "--signatures", "call,train_step", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_export_serves_the_serving_method_and_leaves_training_out(my_model_export, capsys):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(my_model_export))
-    assert sorted(loaded.signatures) == ["serving_default", "train_step"]
+    assert sorted(loaded.signatures) == ["serving_default"]
+    assert main(["inspect", str(my_model_export)]) == 0
+    out = capsys.readouterr().out
+    assert "not served:\n    train_step: it updates trainable variables (it calls `optimizer.minimize`)" in out
     serving = loaded.signatures["serving_default"]
     _, inputs = serving.structured_input_signature
     assert inputs["inputs"].shape.as_list() == [None, 32]
     assert serving.structured_outputs["output_0"].shape.as_list() == [None, 4]
 
 
-def test_export_loads_in_a_process_that_never_imports_tfm(my_model_export, tmp_path):
+def test_signatures_option_serves_the_training_method(with_train_step_export):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(with_train_step_export))
+    assert sorted(loaded.signatures) == ["serving_default", "train_step"]
+    _, inputs = loaded.signatures["train_step"].structured_input_signature
+    assert sorted(inputs) == ["x", "y"]
+
+
+def test_unknown_signature_method_is_a_clear_error(tmp_path, capsys):
+    code = main(["export", str(EXAMPLES / "my_model.tfm"), "--module", "MyModel", "--signatures", "call,trian_step",
+                 "--out", str(tmp_path / "m")])
+    assert code == 1
+    assert "module MyModel has no method 'trian_step'; methods: call, train_step" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_export_loads_in_a_process_that_never_imports_tfm(with_train_step_export, tmp_path):
     result = run_python(
         "import sys, numpy as np, tensorflow as tf\n"
-        f"model = tf.saved_model.load({str(my_model_export)!r})\n"
+        f"model = tf.saved_model.load({str(with_train_step_export)!r})\n"
         "out = model.signatures['serving_default'](inputs=tf.ones([3, 32]))['output_0']\n"
         "assert out.shape == (3, 4), out.shape\n"
         "loss = model.train_step(tf.ones([2, 32]), tf.ones([2, 4]) / 4)\n"
@@ -51,9 +80,9 @@ def test_export_loads_in_a_process_that_never_imports_tfm(my_model_export, tmp_p
     assert result.stdout.strip() == "ok"
 
 
-def test_saved_model_cli_lists_inputs(my_model_export):
+def test_saved_model_cli_lists_inputs(with_train_step_export):
     cli = shutil.which("saved_model_cli") or str(Path(sys.executable).parent / "saved_model_cli")
-    result = subprocess.run([cli, "show", "--dir", str(my_model_export), "--all"], capture_output=True, text=True)
+    result = subprocess.run([cli, "show", "--dir", str(with_train_step_export), "--all"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     text = result.stdout
     assert "signature_def['serving_default']" in text and "signature_def['train_step']" in text

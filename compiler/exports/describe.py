@@ -11,34 +11,40 @@ from pathlib import Path
 
 from tfm.dsl.diagnostics import printable
 
-from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, UnreadableSavedModel, read_regular_file, read_signatures
+from tfm.exports.publish import read_manifest
+from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, read_signatures
 
-MANIFEST_NAME = "tfm-export.json"
-_MAX_MANIFEST_BYTES = 1 << 20
 
 
 def describe(directory: str | Path) -> str:
-    """Each signature with its inputs and outputs (name, dtype, shape; `?` for unknown dims)."""
+    """Each signature with its inputs and outputs (name, dtype, shape; `?` for unknown dims), and what
+    tfm's manifest says: where the export came from and which methods it does not serve."""
     directory = Path(directory)
     signatures = read_signatures(directory)
     lines = [f"SavedModel {printable(str(directory))}"]
     manifest = read_manifest(directory)
     if manifest is not None:
-        lines.append(f"  written by tfm {_text(manifest.get('tfm_version'))} from {_text(manifest.get('source'))}"
-                     f" (module {_text(manifest.get('module'))})")
+        lines.extend(_manifest_lines(manifest))
     for signature in sorted(signatures, key=lambda s: (s.key != "serving_default", s.key)):
         lines.extend(_signature_lines(signature))
+    left_out = manifest.get("left_out") if manifest is not None else None
+    if isinstance(left_out, dict) and left_out:
+        lines.append("  not served:")
+        lines.extend(f"    {_text(name)}: {_text(why)}" for name, why in sorted(left_out.items()))
     return "\n".join(lines)
 
 
-def read_manifest(directory: Path) -> dict | None:
-    """tfm's manifest in an export directory, or None if there is none or it is not tfm's."""
-    path = Path(directory) / MANIFEST_NAME
-    try:
-        data = json.loads(read_regular_file(path, _MAX_MANIFEST_BYTES))
-    except (UnreadableSavedModel, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("format") == "tfm-export/1" else None
+def _manifest_lines(manifest: dict) -> list[str]:
+    lines = [f"  written by tfm {_text(manifest.get('tfm_version'))} with TensorFlow "
+             f"{_text(manifest.get('tensorflow_version'))}",
+             f"  source {_text(manifest.get('source'))} (sha256 {_text(manifest.get('source_sha256'))})",
+             f"  module {_text(manifest.get('module'))}"]
+    init = manifest.get("init")
+    if isinstance(init, dict) and init:
+        lines.append("  constructed with " + ", ".join(f"{_text(k)}={_text(json.dumps(v))}" for k, v in init.items()))
+    checkpoint = manifest.get("checkpoint")
+    lines.append(f"  weights from checkpoint {_text(checkpoint)}" if checkpoint else "  weights as built or given")
+    return lines
 
 
 def _signature_lines(signature: SignatureInfo) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Callable
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
 from tfm.dsl.constants import UNKNOWN_VALUE, evaluate
+from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, signature_plan
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
@@ -23,9 +24,10 @@ from tfm.exports.saved_model import SavedModelFormat
 from tfm.exports.tflite_export import TFLiteFormat, check_replaceable_file
 from tfm.files import move_into_place, staging_path
 from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
+from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
 
-__all__ = ["ExportError", "ExportReport", "SignatureContract", "contracts", "export_saved_model", "serving_method"]
+__all__ = ["ExportError", "ExportReport", "SignatureContract", "contracts", "export_saved_model", "plan_for"]
 
 
 @dataclass
@@ -34,28 +36,31 @@ class ExportReport:
     signatures: list[SignatureContract]
     variables: dict[str, tuple[str, tuple[int, ...]]]
     tflite: Path | None = None
-    notes: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)  # method -> why it is not served
+    checkpoint: str | None = None
 
 
-def serving_method(module: n.ModuleDef) -> n.Method:
-    """The method marked `@serving`, else the first method."""
-    marked = [m for m in module.methods if "serving" in m.attr_names]
-    if len(marked) > 1:
-        raise ExportError(f"module {module.name} marks {len(marked)} methods @serving; mark one")
-    if marked:
-        return marked[0]
-    if not module.methods:
-        raise ExportError(f"module {module.name} has no methods to export")
-    return module.methods[0]
+def plan_for(module: n.ModuleDef, analysis: Analysis, chosen: list[str] | None) -> SignaturePlan:
+    """The signatures to export (see `tfm.dsl.signatures`); an ExportError if there are none."""
+    try:
+        plan = signature_plan(analysis, module, chosen)
+    except SignatureChoiceError as exc:
+        raise ExportError(str(exc)) from None
+    if not plan.signatures:
+        why = "; ".join(f"{name}: {reason}" for name, reason in plan.left_out.items())
+        raise ExportError(f"module {module.name} has no method to serve ({why or 'it has no methods'})")
+    return plan
 
 
-def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object]) -> list[SignatureContract]:
-    """One contract per method: `serving_default` for the serving method, the method's name otherwise."""
-    serving = serving_method(module)
+def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
+              plan: SignaturePlan | None = None) -> list[SignatureContract]:
+    """One contract per served method, keyed as the plan says (`serving_default` first)."""
+    plan = plan or plan_for(module, analysis, None)
     params = {p.name: _param_value(p, init) for p in module.params}
+    methods = {m.name: m for m in module.methods}
     result = []
-    for method in module.methods:
-        key = "serving_default" if method is serving else method.name
+    for key, name in plan.signatures.items():
+        method = methods[name]
         inputs = tuple((i.name, _tf_dtype(analysis, i.type), _dims(analysis, i.type, params)) for i in method.inputs)
         outputs = tuple((o.name, _tf_dtype(analysis, o.type), len(_dims(analysis, o.type, params)))
                         for o in outputs_of(method))
@@ -82,12 +87,15 @@ def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
 
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
                        out_dir: str | Path, force: bool = False, tflite: str | Path | None = None,
-                       progress: Callable[[str], None] = lambda message: None) -> ExportReport:
-    """Build `module_name` with `init` and export it as a SavedModel at `out_dir` (and a `.tflite`):
-    every format is written to a staging place and verified, then all are published, or none."""
+                       progress: Callable[[str], None] = lambda message: None, *, instance: object = None,
+                       checkpoint: str | Path | None = None, signatures: list[str] | None = None) -> ExportReport:
+    """Export `module_name` as a SavedModel at `out_dir` (and a `.tflite`): a fresh build with `init`, a
+    built (trained) `instance`, or a fresh build with the weights of `checkpoint`. Every format is
+    written to a staging place and verified, variable values included; then all are published, or none."""
     import tensorflow as tf
 
     module = _find_module(analysis, module_name)
+    plan = plan_for(module, analysis, signatures)
     out_dir = Path(os.path.abspath(out_dir))
     tflite_path = Path(os.path.abspath(tflite)) if tflite else None
     outside = tflite_path is not None and not tflite_path.is_relative_to(out_dir)
@@ -96,10 +104,7 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
             check_replaceable_file(tflite_path, force)
         with ExportDirectory(out_dir, force) as target, TargetLock(tflite_path) if outside else \
                 contextlib.nullcontext(), _staged_file(tflite_path if outside else None) as tflite_staging:
-            expected = contracts(analysis, module, init)
-            job = ExportJob(tf=tf, instance=_build(python_module, module_name, init, progress), contracts=expected,
-                            declared_variables=_declared_variables(analysis, module, init),
-                            manifest=_manifest(python_module, module_name, init, expected, tf.__version__))
+            job = _job(tf, python_module, analysis, module, init, plan, instance, checkpoint, progress)
             _stage(SavedModelFormat(), job, target.staging, progress)
             write_manifest(target.staging, job.manifest)
             if tflite_path is not None:
@@ -109,9 +114,52 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
             if outside:
                 check_replaceable_file(tflite_path, force)
                 move_into_place(tflite_staging, tflite_path)
-            return ExportReport(directory=out_dir, signatures=expected, variables=job.variables, tflite=tflite_path)
+            return ExportReport(directory=out_dir, signatures=job.contracts, variables=job.variables,
+                                tflite=tflite_path, left_out=plan.left_out, checkpoint=job.manifest["checkpoint"])
     except PublishError as exc:
         raise ExportError(str(exc)) from None
+
+
+def _job(tf, python_module, analysis: Analysis, module: n.ModuleDef, init: dict[str, object], plan: SignaturePlan,
+         instance: object, checkpoint: str | Path | None, progress: Callable[[str], None]) -> ExportJob:
+    """The module to export with the weights it must carry: built here, given, or restored."""
+    if instance is not None and checkpoint is not None:
+        raise ExportError("export an instance or a checkpoint, not both")
+    prefix = None
+    if instance is not None:
+        _check_instance(instance, python_module, module.name)
+        init = {p.name: getattr(instance, p.name) for p in module.params if hasattr(instance, p.name)}
+    else:
+        instance = _build(python_module, module.name, init, progress)
+    declared = _declared_variables(analysis, module, init)
+    paths = [path for path in declared if not path.endswith("/*")]
+    if checkpoint is not None:
+        try:
+            prefix = resolve_checkpoint(tf, checkpoint)
+            progress(f"restoring {prefix}")
+            restore_model(tf, instance, prefix)
+        except CheckpointError as exc:
+            raise ExportError(str(exc)) from None
+        expected_values = model_values(tf, prefix, paths)
+    else:
+        expected_values = instance_values(instance, paths)
+    expected = contracts(analysis, module, init, plan)
+    manifest = _manifest(python_module, module.name, init, expected, tf.__version__)
+    manifest.update(checkpoint=prefix, left_out=dict(plan.left_out))
+    return ExportJob(tf=tf, instance=instance, contracts=expected, declared_variables=declared,
+                     manifest=manifest, expected_values=expected_values)
+
+
+def _check_instance(instance: object, python_module, module_name: str) -> None:
+    """A given instance must be of this module, compiled from this very source."""
+    import sys
+
+    cls = type(instance)
+    origin = sys.modules.get(cls.__module__)
+    if cls.__name__ != module_name or getattr(origin, "_TFM_SOURCE_SHA256", None) != \
+            getattr(python_module, "_TFM_SOURCE_SHA256", object()):
+        raise ExportError(f"the instance is a {cls.__module__}.{cls.__name__}, not a {module_name} compiled from "
+                          f"{getattr(python_module, '_TFM_SOURCE', 'this source')} as it is now")
 
 
 def _stage(export_format: ExportFormat, job: ExportJob, path: Path, progress: Callable[[str], None]) -> None:

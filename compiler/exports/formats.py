@@ -33,6 +33,7 @@ class ExportJob:
     contracts: list[SignatureContract]
     declared_variables: dict[str, tuple[str, tuple[int | None, ...]]]
     manifest: dict
+    expected_values: dict[str, Any] = field(default_factory=dict)  # variable path -> the value it must have
     saved_model: Path | None = None  # the staged, verified SavedModel, which other formats convert
     variables: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)  # as saved
 

@@ -13,21 +13,27 @@ class SavedModelFormat:
     name = "SavedModel"
 
     def write(self, job: ExportJob, path: Path) -> None:
-        signatures = {c.key: _signature_function(job.tf, job.instance, c) for c in job.contracts}
-        job.tf.saved_model.save(job.instance, str(path), signatures=signatures)
+        from tfm.generate.runtime import _signatures  # the helper generated classes carry
+
+        table = {c.key: (getattr(job.instance, c.method), bool(c.outputs)) for c in job.contracts}
+        job.tf.saved_model.save(job.instance, str(path), signatures=_signatures(table))
 
     def verify(self, job: ExportJob, path: Path) -> None:
         job.variables = verify_export(path, job.contracts, job.declared_variables)
+        _verify_values(path, job.expected_values)
         job.saved_model = path
 
 
-def _signature_function(tf, instance, contract: SignatureContract):
-    function = getattr(instance, contract.method)
-    if contract.outputs:
-        return function.get_concrete_function()
-    # A signature must return tensors; a method with no outputs returns an empty dict instead.
-    wrapper = tf.function(lambda *args: (function(*args), {})[1], input_signature=function.input_signature)
-    return wrapper.get_concrete_function()
+def _verify_values(directory: Path, expected: dict) -> None:
+    """The exported variables hold exactly the values they must (the trained or restored weights)."""
+    import numpy as np
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(Path(directory) / "variables" / "variables"))
+    differ = [path for path, value in expected.items()
+              if not np.array_equal(reader.get_tensor(path + "/.ATTRIBUTES/VARIABLE_VALUE"), value)]
+    if differ:
+        raise ExportError(f"the exported values of {', '.join(differ)} differ from the weights being exported")
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_param
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import DTYPES, OPS, static_python_type
+from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.tensor_types import Dim, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
@@ -78,6 +79,8 @@ class _Class:
     scope_lines: list[str] = field(default_factory=list)
     bind_lines: list[str] = field(default_factory=list)
     methods: list[_Method] = field(default_factory=list)
+    signatures: str = "{}"  # key -> (bound method, has outputs), as Python text
+    left_out: list[str] = field(default_factory=list)  # comment lines: methods not served, and why
 
 
 def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
@@ -164,7 +167,17 @@ class _ClassEmitter:
                 cls.bind_lines.append(self.with_loc(f"self.{ident(method.name)} = tf.function("
                                                     f"self.{emitted.python_name}, input_signature={signature}{jit})",
                                                     method))
+        self._signature_table(cls)
         return cls
+
+    def _signature_table(self, cls: _Class) -> None:
+        """What the instance serves (`signatures`, and plain `tf.saved_model.save`): the default plan."""
+        plan = signature_plan(self.analysis, self.module)
+        entries = [f"{hygiene.literal(key)}: (self.{ident(method)}, {has_outputs(self.module, method)})"
+                   for key, method in plan.signatures.items()]
+        cls.signatures = "{" + ", ".join(entries) + "}"
+        cls.left_out = [hygiene.comment(f"Not served: {name}: {why}.") for name, why in plan.left_out.items()]
+        self.helpers.update({"_signatures", "_default_signature"})
 
     def _param(self, param: n.ModuleParam) -> str | None:
         """Static parameters are kept as Python attributes; tensor ones only if a method reads them."""

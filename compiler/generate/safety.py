@@ -9,7 +9,8 @@ A true allowlist, derived from what tfm itself writes:
   only in the one statement that binds them to `_` names, before any class or function;
 - attributes: `self.NAME` for a name the class defines, then only methods of values (the registry's
   value methods, the helpers', the generated classes'); no `_` attribute outside the module's own
-  names and no double-underscore name anywhere, except `tf.Module.__init__`, `__init__` and `__all__`.
+  names and no double-underscore name anywhere, except `tf.Module.__init__`, `__init__` and `__all__`;
+- decorators: `tf.function(...)`, and `property` on the class skeleton's attributes.
 
 Names and literals are escaped before they reach the generator (`tfm.generate.hygiene`); this pass is the
 second lock, so a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile
@@ -30,7 +31,7 @@ _NODES = frozenset({
     ast.arg, ast.Expr, ast.Constant, ast.Name, ast.Attribute, ast.Call, ast.keyword, ast.Subscript, ast.Slice,
     ast.Tuple, ast.List, ast.Dict, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.If, ast.For, ast.While,
     ast.Break, ast.Continue, ast.Pass, ast.Return, ast.With, ast.withitem, ast.Raise, ast.JoinedStr,
-    ast.FormattedValue, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
+    ast.FormattedValue, ast.ListComp, ast.comprehension, ast.Starred, ast.Load, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
     ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
 })
@@ -161,6 +162,8 @@ class _Checker:
 
     def _function(self, function: ast.FunctionDef, own_names: set[str]) -> None:
         for decorator in function.decorator_list:
+            if isinstance(decorator, ast.Name) and decorator.id == "property":
+                continue  # the class skeleton's read-only attributes (`signatures`)
             if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "tf.function"):
                 raise _Unsafe(decorator, "has a decorator other than tf.function")
             self._expressions(decorator, set(), own_names)

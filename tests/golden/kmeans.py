@@ -34,6 +34,41 @@ def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class KMeans(tf.Module):
     """Compiled from kmeans.tfm:3."""
 
@@ -68,12 +103,26 @@ class KMeans(tf.Module):
         nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
         return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.step, True), 'assign': (self.assign, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
-    42: (0, 3, 15), 43: (0, 3, 27), 44: (0, 3, 15), 45: (0, 3, 27), 46: (0, 3, 42), 49: (0, 4, 5),
-    51: (0, 6, 5), 52: (0, 11, 5), 56: (0, 7, 9), 57: (0, 8, 9), 58: (0, 9, 9), 62: (0, 13, 9),
-    63: (0, 14, 9), 64: (0, 15, 9), 65: (0, 16, 9), 66: (0, 17, 9), 67: (0, 18, 9), 68: (0, 19, 9),
-    69: (0, 20, 9),
+    77: (0, 3, 15), 78: (0, 3, 27), 79: (0, 3, 15), 80: (0, 3, 27), 81: (0, 3, 42), 84: (0, 4, 5),
+    86: (0, 6, 5), 87: (0, 11, 5), 91: (0, 7, 9), 92: (0, 8, 9), 93: (0, 9, 9), 97: (0, 13, 9),
+    98: (0, 14, 9), 99: (0, 15, 9), 100: (0, 16, 9), 101: (0, 17, 9), 102: (0, 18, 9), 103: (0, 19, 9),
+    104: (0, 20, 9),
 }

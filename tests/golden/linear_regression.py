@@ -72,6 +72,41 @@ def _minimize(optimizer, loss, tape, var_list):
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class LinearRegression(tf.Module):
     """Compiled from linear_regression.tfm:2."""
 
@@ -106,11 +141,26 @@ class LinearRegression(tf.Module):
         _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
         return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        # Not served: train_step: it updates trainable variables (it calls `optimizer.minimize`); mark it @signature or name it in --signatures to serve it.
+        return {'serving_default': (self.predict, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    80: (0, 2, 25), 81: (0, 2, 25), 82: (0, 2, 44), 83: (0, 2, 72), 86: (0, 3, 5), 87: (0, 4, 5),
-    88: (0, 5, 5), 90: (0, 7, 5), 91: (0, 11, 5), 98: (0, 9, 9), 102: (0, 11, 47), 103: (0, 12, 9),
-    104: (0, 13, 13), 105: (0, 14, 13), 106: (0, 15, 9), 107: (0, 16, 9),
+    115: (0, 2, 25), 116: (0, 2, 25), 117: (0, 2, 44), 118: (0, 2, 72), 121: (0, 3, 5), 122: (0, 4, 5),
+    123: (0, 5, 5), 125: (0, 7, 5), 126: (0, 11, 5), 133: (0, 9, 9), 137: (0, 11, 47), 138: (0, 12, 9),
+    139: (0, 13, 13), 140: (0, 14, 13), 141: (0, 15, 9), 142: (0, 16, 9),
 }

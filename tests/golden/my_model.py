@@ -110,6 +110,41 @@ def _minimize(optimizer, loss, tape, var_list):
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:7."""
 
@@ -131,6 +166,20 @@ class Dense(tf.Module):
     def _call_impl(self, x):
         """<tfm library>/layers.tfm:11. Returns output_0: f32[N, out_dim]."""
         return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.call, True)}
 
 
 class MyModel(tf.Module):
@@ -167,13 +216,28 @@ class MyModel(tf.Module):
         _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
         return loss  # my_model.tfm:20:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        # Not served: train_step: it updates trainable variables (it calls `optimizer.minimize`); mark it @signature or name it in --signatures to serve it.
+        return {'serving_default': (self.call, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    118: (0, 7, 14), 119: (0, 7, 27), 120: (0, 7, 14), 121: (0, 7, 27), 122: (0, 7, 41), 123: (0, 7, 69),
-    126: (0, 8, 5), 127: (0, 9, 5), 129: (0, 11, 5), 133: (0, 12, 9), 141: (1, 5, 16), 142: (1, 5, 16),
-    143: (1, 5, 39), 146: (1, 6, 5), 147: (1, 7, 5), 148: (1, 8, 5), 150: (1, 15, 5), 158: (1, 12, 9),
-    159: (1, 13, 9), 163: (1, 15, 41), 164: (1, 16, 9), 165: (1, 17, 13), 166: (1, 18, 13),
-    167: (1, 19, 9), 168: (1, 20, 9),
+    153: (0, 7, 14), 154: (0, 7, 27), 155: (0, 7, 14), 156: (0, 7, 27), 157: (0, 7, 41), 158: (0, 7, 69),
+    161: (0, 8, 5), 162: (0, 9, 5), 164: (0, 11, 5), 168: (0, 12, 9), 190: (1, 5, 16), 191: (1, 5, 16),
+    192: (1, 5, 39), 195: (1, 6, 5), 196: (1, 7, 5), 197: (1, 8, 5), 199: (1, 15, 5), 207: (1, 12, 9),
+    208: (1, 13, 9), 212: (1, 15, 41), 213: (1, 16, 9), 214: (1, 17, 13), 215: (1, 18, 13),
+    216: (1, 19, 9), 217: (1, 20, 9),
 }

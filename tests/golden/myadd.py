@@ -15,6 +15,41 @@ _TFM_SOURCE = 'myadd.tfm'
 _TFM_SOURCE_SHA256 = 'd8ff18447a078ddcc1978c1ad0b2650578f8081264a412e8c74c1b3b80e46bd9'
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class MyAdd(tf.Module):
     """Compiled from myadd.tfm:3."""
 
@@ -41,9 +76,23 @@ class MyAdd(tf.Module):
             tf.print(i)  # myadd.tfm:11:13
         return a + b  # myadd.tfm:12:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.add_strings, True), 'add_numbers': (self.add_numbers, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    30: (0, 5, 9), 31: (0, 6, 13), 32: (0, 7, 9), 40: (0, 10, 9), 41: (0, 11, 13), 42: (0, 12, 9),
+    65: (0, 5, 9), 66: (0, 6, 13), 67: (0, 7, 9), 75: (0, 10, 9), 76: (0, 11, 13), 77: (0, 12, 9),
 }

@@ -62,6 +62,41 @@ def _init_glorot_uniform(shape, dtype, seed=-1):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class SimpleRNN(tf.Module):
     """Compiled from rnn_cell.tfm:2."""
 
@@ -98,11 +133,26 @@ class SimpleRNN(tf.Module):
             states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
         return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.run, True), 'step': (self.step, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    70: (0, 2, 18), 71: (0, 2, 38), 72: (0, 2, 18), 73: (0, 2, 38), 74: (0, 2, 54), 77: (0, 3, 5),
-    78: (0, 4, 5), 79: (0, 5, 5), 81: (0, 7, 5), 85: (0, 10, 5), 89: (0, 7, 42), 90: (0, 8, 9),
-    94: (0, 12, 9), 95: (0, 13, 9), 96: (0, 14, 9), 97: (0, 15, 13), 98: (0, 16, 13), 99: (0, 17, 9),
+    105: (0, 2, 18), 106: (0, 2, 38), 107: (0, 2, 18), 108: (0, 2, 38), 109: (0, 2, 54), 112: (0, 3, 5),
+    113: (0, 4, 5), 114: (0, 5, 5), 116: (0, 7, 5), 120: (0, 10, 5), 124: (0, 7, 42), 125: (0, 8, 9),
+    129: (0, 12, 9), 130: (0, 13, 9), 131: (0, 14, 9), 132: (0, 15, 13), 133: (0, 16, 13),
+    134: (0, 17, 9),
 }

@@ -26,6 +26,41 @@ def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class SparseCategoricalAccuracy(tf.Module):
     """Compiled from sparse_categorical_accuracy.tfm:2."""
 
@@ -59,10 +94,24 @@ class SparseCategoricalAccuracy(tf.Module):
         self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
         self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.update_state, False), 'result': (self.result, True), 'reset_state': (self.reset_state, False)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    36: (0, 3, 5), 37: (0, 4, 5), 45: (0, 6, 49), 46: (0, 7, 9), 47: (0, 8, 9), 48: (0, 9, 9),
-    49: (0, 10, 9), 54: (0, 13, 9), 59: (0, 16, 9), 60: (0, 17, 9),
+    71: (0, 3, 5), 72: (0, 4, 5), 80: (0, 6, 49), 81: (0, 7, 9), 82: (0, 8, 9), 83: (0, 9, 9),
+    84: (0, 10, 9), 89: (0, 13, 9), 94: (0, 16, 9), 95: (0, 17, 9),
 }

@@ -15,6 +15,41 @@ _TFM_SOURCE = 'square_if_positive.tfm'
 _TFM_SOURCE_SHA256 = '3c7dab5be928ffe497c45880474fb21903693c90f5c3b7463aeaff913af8314e'
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class SquareIfPositive(tf.Module):
     """Compiled from square_if_positive.tfm:2."""
 
@@ -30,9 +65,23 @@ class SquareIfPositive(tf.Module):
             x2 = tf.constant(0.0, dtype=tf.float32)  # square_if_positive.tfm:7:13
         return x2  # square_if_positive.tfm:8:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.square_if_positive, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    27: (0, 4, 9), 28: (0, 5, 13), 30: (0, 7, 13), 31: (0, 8, 9),
+    62: (0, 4, 9), 63: (0, 5, 13), 65: (0, 7, 13), 66: (0, 8, 9),
 }

@@ -15,6 +15,41 @@ _TFM_SOURCE = 'tensor_array.tfm'
 _TFM_SOURCE_SHA256 = 'f37a73ac70a853c30b11ef078817a0ef37e411bc42c3d4e72a7817026d78dba6'
 
 
+def _signature_function(function, outputs):
+    """The tf.function serving a method. A signature must return tensors, so a method with no outputs
+    is wrapped to run it and return an empty dict."""
+    if outputs:
+        return function
+    return tf.function(_ForEffect(function).run, input_signature=function.input_signature, autograph=False)
+
+
+class _ForEffect(tf.Module):
+    """Runs a method that has no outputs, and returns the empty dict a signature needs."""
+
+    def __init__(self, function):
+        tf.Module.__init__(self)
+        self.function = function
+
+    def run(self, *inputs):
+        self.function(*inputs)
+        return {}
+
+
+def _signatures(table):
+    """The concrete functions `tf.saved_model.save(..., signatures=...)` takes, by signature key."""
+    functions = {}
+    for key, (function, outputs) in table.items():
+        functions[key] = _signature_function(function, outputs).get_concrete_function()
+    return functions
+
+
+def _default_signature(table):
+    """The serving method, for a `tf.saved_model.save` given no signatures (None if nothing is served)."""
+    if "serving_default" not in table:
+        return None
+    return _signature_function(*table["serving_default"])
+
+
 class Squares(tf.Module):
     """Compiled from tensor_array.tfm:3."""
 
@@ -39,10 +74,24 @@ class Squares(tf.Module):
             sums = sums.write(sums.size(), total)  # tensor_array.tfm:15:13
         return sums.stack()  # tensor_array.tfm:16:9
 
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.squares, True), 'cumulative': (self.cumulative, True)}
+
 
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
-    27: (0, 5, 9), 28: (0, 6, 9), 29: (0, 7, 13), 30: (0, 8, 9), 35: (0, 11, 9), 36: (0, 12, 9),
-    37: (0, 13, 9), 38: (0, 14, 13), 39: (0, 15, 13), 40: (0, 16, 9),
+    62: (0, 5, 9), 63: (0, 6, 9), 64: (0, 7, 13), 65: (0, 8, 9), 70: (0, 11, 9), 71: (0, 12, 9),
+    72: (0, 13, 9), 73: (0, 14, 13), 74: (0, 15, 13), 75: (0, 16, 9),
 }

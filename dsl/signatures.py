@@ -1,0 +1,110 @@
+"""Which methods a module serves. A deployed model must not serve `train_step`: any client could change
+its weights. So a method that updates trainable variables (directly, through `optimizer.minimize`, or
+through a method it calls) is left out of the SavedModel's signatures unless it is marked `@signature`
+or named in `--signatures`. The generated class, the exporter and `tfm inspect` all read this one plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from . import nodes as n
+from .analysis import Analysis, outputs_of, walk
+
+SERVING_KEY = "serving_default"
+_VARIABLE_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
+
+
+class SignatureChoiceError(ValueError):
+    """The signatures asked for cannot be served (an unknown method, or none at all)."""
+
+
+@dataclass(frozen=True)
+class SignaturePlan:
+    """Signature key -> method name (`serving_default` first), and each method left out with why."""
+
+    signatures: dict[str, str]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def serving(self) -> str | None:
+        return self.signatures.get(SERVING_KEY)
+
+
+def variable_updates(analysis: Analysis, module: n.ModuleDef) -> dict[str, str]:
+    """Each method of `module` that updates a trainable variable, with how (for messages)."""
+    found: dict[str, str] = {}
+    for method in module.methods:
+        reason = _update_in(analysis, module, method, set())
+        if reason is not None:
+            found[method.name] = reason
+    return found
+
+
+def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: set[tuple[str, str]]) -> str | None:
+    """How `method` updates a trainable variable, or None. `seen` stops at methods already visited."""
+    if (module.name, method.name) in seen:
+        return None
+    seen.add((module.name, method.name))
+    info = analysis.modules[module.name]
+    for node in walk(method.body):
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if call is None:
+            continue
+        if call.kind == "optimizer_minimize":
+            return f"it calls `{call.receiver}.minimize`"
+        if call.kind == "value_method" and call.method in _VARIABLE_UPDATES:
+            variable = info.variables.get(call.receiver or "")
+            if variable is not None and variable.trainable:
+                return f"it calls `{call.receiver}.{call.method}` on a trainable variable"
+        target = _called_method(analysis, info, call)
+        if target is not None and _update_in(analysis, *target, seen) is not None:
+            label = call.method if call.kind == "self_method" else f"{call.receiver}.{call.method}"
+            return f"it calls `{label}`, which updates trainable variables"
+    return None
+
+
+def _called_method(analysis: Analysis, info, call) -> tuple[n.ModuleDef, n.Method] | None:
+    if call.kind == "self_method" and call.method in info.methods:
+        return info.decl, info.methods[call.method]
+    if call.kind == "sub_method" and call.receiver in info.submodules:
+        target = analysis.modules.get(info.submodules[call.receiver].module)
+        if target is not None and target.decl is not None and call.method in target.methods:
+            return target.decl, target.methods[call.method]
+    return None
+
+
+def signature_plan(analysis: Analysis, module: n.ModuleDef, chosen: Sequence[str] | None = None) -> SignaturePlan:
+    """The signatures `module` is exported with: `chosen` methods if given, else every method that does
+    not update trainable variables and those marked `@signature`. `serving_default` is the `@serving`
+    method if served, else the first served method."""
+    updates = variable_updates(analysis, module)
+    names = [m.name for m in module.methods]
+    if chosen is not None:
+        unknown = [name for name in chosen if name not in names]
+        if unknown:
+            raise SignatureChoiceError(f"module {module.name} has no method {', '.join(map(repr, unknown))}; "
+                                       f"methods: {', '.join(names) or 'none'}")
+        served = [m for m in module.methods if m.name in chosen]
+        left_out = {m.name: "not in --signatures" for m in module.methods if m.name not in chosen}
+    else:
+        served = [m for m in module.methods if m.name not in updates or {"signature", "serving"} & m.attr_names]
+        left_out = {name: f"it updates trainable variables ({reason}); mark it @signature or name it in "
+                          "--signatures to serve it" for name, reason in updates.items()
+                    if name not in {m.name for m in served}}
+    marked = [m for m in served if "serving" in m.attr_names]
+    serving = marked[0] if marked else (served[0] if served else None)
+    signatures = {SERVING_KEY: serving.name} if serving is not None else {}
+    for method in served:
+        if method is serving:
+            continue
+        if method.name == SERVING_KEY:  # the checker reports this; never let it take the serving key
+            left_out[method.name] = f"`{SERVING_KEY}` is the key of the serving method's signature"
+            continue
+        signatures[method.name] = method.name
+    return SignaturePlan(signatures=signatures, left_out=left_out)
+
+
+def has_outputs(module: n.ModuleDef, method_name: str) -> bool:
+    return any(bool(outputs_of(m)) for m in module.methods if m.name == method_name)
