@@ -496,6 +496,11 @@ class _BodyEmitter(Pass):
         self.named_dim_checks()
         self.depth = 0
         self.block(self.method.body)
+        if any("self." in line for line in self.lines):
+            # A body that uses the module runs under its name scope, as the seeds write it: the traced
+            # graph groups each module's ops under its name in TensorBoard. (A body that does not is
+            # left alone: a tf.function method holds its instance weakly, and `M().f()` must work.)
+            self.lines = [self.INDENT + "with self.name_scope:"] + [self.INDENT + line for line in self.lines]
         return self.lines
 
     def named_dim_checks(self) -> None:

@@ -62,9 +62,10 @@ class AddPrint(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])
     def add_print(self, a):
         """add_print.tfm:6. Returns output_0: f32[]."""
-        self.x.assign_add(a)  # add_print.tfm:8:9
-        tf.print(self.x)  # add_print.tfm:9:9
-        return self.x  # add_print.tfm:10:9
+        with self.name_scope:
+            self.x.assign_add(a)  # add_print.tfm:8:9
+            tf.print(self.x)  # add_print.tfm:9:9
+            return self.x  # add_print.tfm:10:9
 
     @property
     def signatures(self):
@@ -84,5 +85,5 @@ class AddPrint(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('add_print.tfm',)
 _TFM_LINE_MAP = {
-    60: (0, 4, 5), 65: (0, 8, 9), 66: (0, 9, 9), 67: (0, 10, 9),
+    60: (0, 4, 5), 66: (0, 8, 9), 67: (0, 9, 9), 68: (0, 10, 9),
 }

@@ -62,9 +62,10 @@ class DemoModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])
     def addprint(self, a):
         """demo_module.tfm:7. Returns output_0: f32[]."""
-        self.x.assign_add(a)  # demo_module.tfm:9:9
-        tf.print(self.x)  # demo_module.tfm:10:9
-        return self.x  # demo_module.tfm:11:9
+        with self.name_scope:
+            self.x.assign_add(a)  # demo_module.tfm:9:9
+            tf.print(self.x)  # demo_module.tfm:10:9
+            return self.x  # demo_module.tfm:11:9
 
     @property
     def signatures(self):
@@ -84,5 +85,5 @@ class DemoModule(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('demo_module.tfm',)
 _TFM_LINE_MAP = {
-    60: (0, 5, 5), 65: (0, 9, 9), 66: (0, 10, 9), 67: (0, 11, 9),
+    60: (0, 5, 5), 66: (0, 9, 9), 67: (0, 10, 9), 68: (0, 11, 9),
 }

@@ -88,20 +88,22 @@ class KMeans(tf.Module):
 
     def _assign_impl(self, points):
         """kmeans.tfm:6. Returns output_0: i32[N]."""
-        diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
-        distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
-        return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
+        with self.name_scope:
+            diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
+            distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
+            return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
 
     def _step_impl(self, points):
         """kmeans.tfm:11. Returns assignments: i32[N], inertia: f32[]."""
-        labels = self.assign(points)  # kmeans.tfm:13:9
-        sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
-        counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15:9
-        moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16:9
-        keep = counts[:, tf.newaxis] > 0.0  # kmeans.tfm:17:9
-        self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
-        nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
-        return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
+        with self.name_scope:
+            labels = self.assign(points)  # kmeans.tfm:13:9
+            sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15:9
+            moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16:9
+            keep = counts[:, tf.newaxis] > 0.0  # kmeans.tfm:17:9
+            self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
+            nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
+            return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
 
     @property
     def signatures(self):
@@ -122,7 +124,7 @@ class KMeans(tf.Module):
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
     77: (0, 3, 15), 78: (0, 3, 27), 79: (0, 3, 15), 80: (0, 3, 27), 81: (0, 3, 42), 84: (0, 4, 5),
-    86: (0, 6, 5), 87: (0, 11, 5), 91: (0, 7, 9), 92: (0, 8, 9), 93: (0, 9, 9), 97: (0, 13, 9),
-    98: (0, 14, 9), 99: (0, 15, 9), 100: (0, 16, 9), 101: (0, 17, 9), 102: (0, 18, 9), 103: (0, 19, 9),
-    104: (0, 20, 9),
+    86: (0, 6, 5), 87: (0, 11, 5), 92: (0, 7, 9), 93: (0, 8, 9), 94: (0, 9, 9), 99: (0, 13, 9),
+    100: (0, 14, 9), 101: (0, 15, 9), 102: (0, 16, 9), 103: (0, 17, 9), 104: (0, 18, 9), 105: (0, 19, 9),
+    106: (0, 20, 9),
 }

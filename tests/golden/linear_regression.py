@@ -130,16 +130,18 @@ class LinearRegression(tf.Module):
 
     def _predict_impl(self, x):
         """linear_regression.tfm:7. Returns output_0: f32[N, 1]."""
-        return x @ self.w + self.b  # linear_regression.tfm:9:9
+        with self.name_scope:
+            return x @ self.w + self.b  # linear_regression.tfm:9:9
 
     def _train_step_impl(self, x, y):
         """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
-        y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
-        with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
-            prediction = self.predict(x)  # linear_regression.tfm:13:13
-            loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
-        _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
-        return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
+        with self.name_scope:
+            y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
+            with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
+                prediction = self.predict(x)  # linear_regression.tfm:13:13
+                loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
+            _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
+            return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
 
     @property
     def signatures(self):
@@ -161,6 +163,6 @@ class LinearRegression(tf.Module):
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
     115: (0, 2, 25), 116: (0, 2, 25), 117: (0, 2, 44), 118: (0, 2, 72), 121: (0, 3, 5), 122: (0, 4, 5),
-    123: (0, 5, 5), 125: (0, 7, 5), 126: (0, 11, 5), 133: (0, 9, 9), 137: (0, 11, 47), 138: (0, 12, 9),
-    139: (0, 13, 13), 140: (0, 14, 13), 141: (0, 15, 9), 142: (0, 16, 9),
+    123: (0, 5, 5), 125: (0, 7, 5), 126: (0, 11, 5), 134: (0, 9, 9), 139: (0, 11, 47), 140: (0, 12, 9),
+    141: (0, 13, 13), 142: (0, 14, 13), 143: (0, 15, 9), 144: (0, 16, 9),
 }

@@ -165,7 +165,8 @@ class Dense(tf.Module):
 
     def _call_impl(self, x):
         """<tfm library>/layers.tfm:11. Returns output_0: f32[N, out_dim]."""
-        return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+        with self.name_scope:
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
 
     @property
     def signatures(self):
@@ -204,17 +205,19 @@ class MyModel(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])
     def call(self, inputs):
         """my_model.tfm:10. Returns output_0: f32[N, num_classes]."""
-        x = self.dense_1.call(inputs)  # my_model.tfm:12:9
-        return self.dense_2.call(x)  # my_model.tfm:13:9
+        with self.name_scope:
+            x = self.dense_1.call(inputs)  # my_model.tfm:12:9
+            return self.dense_2.call(x)  # my_model.tfm:13:9
 
     def _train_step_impl(self, x, y):
         """my_model.tfm:15. Returns output_0: f32[]."""
-        y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
-        with tf.GradientTape() as tape:  # my_model.tfm:16:9
-            logits = self.call(x)  # my_model.tfm:17:13
-            loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
-        _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
-        return loss  # my_model.tfm:20:9
+        with self.name_scope:
+            y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
+            with tf.GradientTape() as tape:  # my_model.tfm:16:9
+                logits = self.call(x)  # my_model.tfm:17:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
+            _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
+            return loss  # my_model.tfm:20:9
 
     @property
     def signatures(self):
@@ -236,8 +239,8 @@ class MyModel(tf.Module):
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
     153: (0, 7, 14), 154: (0, 7, 27), 155: (0, 7, 14), 156: (0, 7, 27), 157: (0, 7, 41), 158: (0, 7, 69),
-    161: (0, 8, 5), 162: (0, 9, 5), 164: (0, 11, 5), 168: (0, 12, 9), 190: (1, 5, 16), 191: (1, 5, 16),
-    192: (1, 5, 39), 195: (1, 6, 5), 196: (1, 7, 5), 197: (1, 8, 5), 199: (1, 15, 5), 207: (1, 12, 9),
-    208: (1, 13, 9), 212: (1, 15, 41), 213: (1, 16, 9), 214: (1, 17, 13), 215: (1, 18, 13),
-    216: (1, 19, 9), 217: (1, 20, 9),
+    161: (0, 8, 5), 162: (0, 9, 5), 164: (0, 11, 5), 169: (0, 12, 9), 191: (1, 5, 16), 192: (1, 5, 16),
+    193: (1, 5, 39), 196: (1, 6, 5), 197: (1, 7, 5), 198: (1, 8, 5), 200: (1, 15, 5), 209: (1, 12, 9),
+    210: (1, 13, 9), 215: (1, 15, 41), 216: (1, 16, 9), 217: (1, 17, 13), 218: (1, 18, 13),
+    219: (1, 19, 9), 220: (1, 20, 9),
 }

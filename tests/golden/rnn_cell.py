@@ -121,17 +121,19 @@ class SimpleRNN(tf.Module):
 
     def _step_impl(self, x, h):
         """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
-        h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
-        return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
+        with self.name_scope:
+            h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
+            return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     def _run_impl(self, xs):
         """rnn_cell.tfm:10. Returns states: f32[T, B, units], last: f32[B, units]."""
-        h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
-        states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
-        for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14:9
-            h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
-            states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
-        return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
+        with self.name_scope:
+            h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
+            for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14:9
+                h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
+                states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
+            return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
 
     @property
     def signatures(self):
@@ -152,7 +154,7 @@ class SimpleRNN(tf.Module):
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
     105: (0, 2, 18), 106: (0, 2, 38), 107: (0, 2, 18), 108: (0, 2, 38), 109: (0, 2, 54), 112: (0, 3, 5),
-    113: (0, 4, 5), 114: (0, 5, 5), 116: (0, 7, 5), 120: (0, 10, 5), 124: (0, 7, 42), 125: (0, 8, 9),
-    129: (0, 12, 9), 130: (0, 13, 9), 131: (0, 14, 9), 132: (0, 15, 13), 133: (0, 16, 13),
-    134: (0, 17, 9),
+    113: (0, 4, 5), 114: (0, 5, 5), 116: (0, 7, 5), 120: (0, 10, 5), 125: (0, 7, 42), 126: (0, 8, 9),
+    131: (0, 12, 9), 132: (0, 13, 9), 133: (0, 14, 9), 134: (0, 15, 13), 135: (0, 16, 13),
+    136: (0, 17, 9),
 }

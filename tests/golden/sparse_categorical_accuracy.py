@@ -77,22 +77,25 @@ class SparseCategoricalAccuracy(tf.Module):
     ])
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
-        y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
-        pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
-        values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
-        self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
-        self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
+        with self.name_scope:
+            y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
+            pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
+            values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
+            self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
+            self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
 
     @tf.function(input_signature=[])
     def result(self):
         """sparse_categorical_accuracy.tfm:12. Returns output_0: f64[]."""
-        return self.count / self.total  # sparse_categorical_accuracy.tfm:13:9
+        with self.name_scope:
+            return self.count / self.total  # sparse_categorical_accuracy.tfm:13:9
 
     @tf.function(input_signature=[])
     def reset_state(self):
         """sparse_categorical_accuracy.tfm:15. Returns nothing."""
-        self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
-        self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9
+        with self.name_scope:
+            self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
+            self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9
 
     @property
     def signatures(self):
@@ -112,6 +115,6 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    71: (0, 3, 5), 72: (0, 4, 5), 80: (0, 6, 49), 81: (0, 7, 9), 82: (0, 8, 9), 83: (0, 9, 9),
-    84: (0, 10, 9), 89: (0, 13, 9), 94: (0, 16, 9), 95: (0, 17, 9),
+    71: (0, 3, 5), 72: (0, 4, 5), 81: (0, 6, 49), 82: (0, 7, 9), 83: (0, 8, 9), 84: (0, 9, 9),
+    85: (0, 10, 9), 91: (0, 13, 9), 97: (0, 16, 9), 98: (0, 17, 9),
 }
