@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_limits(run)
     run.set_defaults(handler=_cmd_run)
 
+    _add_train(commands)
+    _add_trace(commands)
+
     export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
                                  description="Build MODULE (with the weights of --checkpoint, if given) and save it "
                                              "with one signature per served method: serving_default is the @serving "
@@ -86,6 +90,73 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("directory", metavar="DIR", help="a SavedModel directory (from tfm export)")
     inspect.set_defaults(handler=_cmd_inspect)
     return parser
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train a module with one of its methods over a dataset",
+        description="Build MODULE and call METHOD on batches of --data, epoch after epoch, showing its scalar "
+                    "outputs. With --checkpoint-dir a run saves checkpoints and a second run resumes from the "
+                    "latest (same batches, same result as an uninterrupted run); with --logdir every scalar "
+                    "output is written for TensorBoard. Data is matched to METHOD's inputs by name: .npz arrays, "
+                    "CSV columns (x, or x_0, x_1, ... for a vector input), or TFRecord features.")
+    train.add_argument("file", metavar="FILE", help="the .tfm source")
+    train.add_argument("target", metavar="MODULE.METHOD", help="the module to build and its training method")
+    train.add_argument("--data", required=True, metavar="PATH", help="training data: .npz, .csv or .tfrecord")
+    _add_init(train)
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, metavar="N", help="passes over the data (default 1)")
+    length.add_argument("--steps", type=_positive_int, metavar="N", help="train until this many steps in all")
+    train.add_argument("--batch-size", type=_positive_int, metavar="B", help="examples per step (default 32)")
+    train.add_argument("--shuffle", type=_natural_int, metavar="N",
+                       help="shuffle buffer size in examples; 0 keeps the file's order (default 1024)")
+    train.add_argument("--seed", type=_natural_int, metavar="S",
+                       help="seed of the data order (default: drawn at random and saved with the checkpoints)")
+    train.add_argument("--checkpoint-dir", metavar="DIR", help="save checkpoints here and resume from them")
+    train.add_argument("--max-to-keep", type=_positive_int, default=5, metavar="N",
+                       help="checkpoints kept (default 5)")
+    train.add_argument("--save-every", type=_positive_int, metavar="N",
+                       help="also save every N steps (a checkpoint is always saved after each epoch and at the end)")
+    train.add_argument("--restart", action="store_true",
+                       help="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir instead of resuming")
+    train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
+    train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
+    train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
+    _add_limits(train)
+    train.set_defaults(handler=_cmd_train)
+
+
+def _add_trace(commands) -> None:
+    trace = commands.add_parser(
+        "trace", help="write a method's traced graph for TensorBoard",
+        description="Build MODULE, trace METHOD once with tf.summary.trace_on, and write the graph to --logdir "
+                    "(`tensorboard --logdir DIR`, Graphs tab). Ops are grouped by the modules' name scopes. "
+                    "Inputs not given with --arg are zeros, with 1 for each unknown dimension.")
+    trace.add_argument("file", metavar="FILE", help="the .tfm source")
+    trace.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to trace")
+    trace.add_argument("--logdir", required=True, metavar="DIR", help="where to write the trace")
+    _add_init(trace)
+    trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    trace.add_argument("--profile", action="store_true", help="also record the profiler's timings")
+    _add_limits(trace)
+    trace.set_defaults(handler=_cmd_trace)
+
+
+def _positive_int(text: str) -> int:
+    value = _natural_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0 or value >= 2**31:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {2**31 - 1}, got {text!r}")
+    return value
 
 
 def _add_init(parser: argparse.ArgumentParser) -> None:
@@ -221,10 +292,15 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _cmd_run(args) -> int:
-    module_name, dot, method_name = args.target.partition(".")
+def _split_target(target: str) -> tuple[str, str]:
+    module_name, dot, method_name = target.partition(".")
     if not dot or not method_name:
-        raise _UsageError(f"expected MODULE.METHOD, got {args.target!r}")
+        raise _UsageError(f"expected MODULE.METHOD, got {target!r}")
+    return module_name, method_name
+
+
+def _cmd_run(args) -> int:
+    module_name, method_name = _split_target(args.target)
     from tfm.run.values import BadValue, constructor_kwargs, method_tensors, parse_assignments
 
     text = _read(args.file)
@@ -258,6 +334,106 @@ def _cmd_run(args) -> int:
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs)
+    return EXIT_OK
+
+
+def _method_decl(module, name: str):
+    method = next((m for m in module.methods if m.name == name), None)
+    if method is None:
+        raise _InputError(f"module {module.name} has no method {name!r}; "
+                          f"methods: {', '.join(m.name for m in module.methods)}")
+    return method
+
+
+def _built(args, module_name: str):
+    """Compile FILE, build MODULE with --init: (compiled, module declaration, instance)."""
+    from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
+
+    text = _read(args.file)
+    _quiet_tensorflow()
+    from tfm.loading.loader import import_compiled
+    from tfm.pipeline import compile_text
+    from tfm.run.runtime_errors import describe_failure
+
+    compiled = compile_text(text, args.file, _limits(args))
+    module = _module_decl(compiled.analysis, module_name)
+    try:
+        init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
+    except BadValue as exc:
+        raise _InputError(str(exc)) from None
+    python_module = import_compiled(compiled)
+    try:
+        instance = getattr(python_module, module_name)(**init)
+    except Exception as exc:
+        raise _InputError(describe_failure(exc)) from None
+    return compiled, module, init, python_module, instance
+
+
+def _cmd_train(args) -> int:
+    module_name, method_name = _split_target(args.target)
+    compiled, module, init, python_module, instance = _built(args, module_name)
+    _method_decl(module, method_name)
+    from tfm.dsl.signatures import variable_updates
+
+    updates = variable_updates(compiled.analysis, module)
+    if method_name not in updates:
+        print(f"tfm: warning: {module_name}.{method_name} updates no trainable variable: training will not change "
+              "the weights", file=sys.stderr)
+    if args.validate is not None:
+        _method_decl(module, args.validate)
+        if args.validate in updates:
+            raise _InputError(f"--validate {args.validate}: it updates trainable variables ({updates[args.validate]});"
+                              " validation must not train")
+    import tensorflow as tf
+
+    from tfm.run.progress import progress_for
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.training import Trainer, TrainingError, TrainSettings, elapsed
+
+    settings = TrainSettings(
+        data=Path(args.data), epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, shuffle=args.shuffle,
+        seed=args.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+        max_to_keep=args.max_to_keep, save_every=args.save_every, restart=args.restart,
+        logdir=Path(args.logdir) if args.logdir else None, validate=args.validate,
+        validation_data=Path(args.validation_data) if args.validation_data else None)
+    identity = {"module": module_name, "method": method_name, "source": python_module._TFM_SOURCE,
+                "source_sha256": python_module._TFM_SOURCE_SHA256, "data": os.path.abspath(args.data),
+                "init": {k: v for k, v in init.items() if isinstance(v, (int, float, str, bool, list))}}
+    started = time.perf_counter()
+    try:
+        trainer = Trainer(tf, instance, method_name, settings, identity, progress_for(sys.stdout),
+                          log=lambda message: print(message, file=sys.stderr, flush=True))
+        result = trainer.run()
+    except TrainingError as exc:
+        raise _InputError(str(exc)) from None
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a TensorFlow error in the step: the .tfm line and TF's reason
+        raise _InputError(describe_failure(exc)) from None
+    scalars = "  ".join(f"{k}={v:.6g}" for k, v in result.scalars.items())
+    print(f"trained {module_name}.{method_name}: {result.steps} steps, {result.epochs} epochs done in "
+          f"{elapsed(started)}" + (f"; last step: {scalars}" if scalars else ""))
+    if result.checkpoint:
+        print(f"checkpoint: {result.checkpoint}")
+    return EXIT_OK
+
+
+def _cmd_trace(args) -> int:
+    module_name, method_name = _split_target(args.target)
+    compiled, module, _, _, instance = _built(args, module_name)
+    method = _method_decl(module, method_name)
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.tracing import write_trace
+    from tfm.run.values import BadValue, parse_assignments
+
+    try:
+        path = write_trace(instance, method, compiled.analysis, parse_assignments(args.arg, "--arg"),
+                           Path(args.logdir), args.profile)
+    except BadValue as exc:
+        raise _InputError(str(exc)) from None
+    except Exception as exc:
+        raise _InputError(describe_failure(exc)) from None
+    print(f"wrote the graph of {module_name}.{method_name} to {path}; view it with: tensorboard --logdir {args.logdir}")
     return EXIT_OK
 
 

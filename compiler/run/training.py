@@ -1,0 +1,361 @@
+"""`tfm train`: call a training method over a dataset, epoch after epoch, with checkpoints that make a
+run resumable and TensorBoard summaries of every scalar the step returns.
+
+A run is reproducible from its checkpoint: each epoch's order depends only on the run's seed and the
+epoch number, and the checkpoint holds the model (variables, optimizer slots and step count), the
+position (epoch, step in epoch, global step) and the settings that fix the order (seed, batch size,
+shuffle buffer). A resumed run therefore sees exactly the batches an uninterrupted one would, and
+ends with the same weights. Checkpoints are written by `tf.train.CheckpointManager`, which names a
+new checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tfm.dsl.diagnostics import printable
+from tfm.files import write_atomic
+from tfm.run.checkpoints import MODEL_KEY
+from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
+
+RUN_FILE = "tfm-train.json"
+RUN_FORMAT = "tfm-train/1"
+_CHECKPOINT_NAME = "ckpt"
+_DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
+
+
+class TrainingError(Exception):
+    """Training cannot start or go on; the message says why and what to do."""
+
+
+@dataclass
+class TrainSettings:
+    """What `tfm train` was asked for; None means "the default, or what the checkpointed run used"."""
+
+    data: Path
+    epochs: int | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    shuffle: int | None = None
+    seed: int | None = None
+    checkpoint_dir: Path | None = None
+    max_to_keep: int = 5
+    save_every: int | None = None
+    restart: bool = False
+    logdir: Path | None = None
+    validate: str | None = None
+    validation_data: Path | None = None
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    scalars: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None
+    resumed_from: str | None = None
+
+
+@dataclass
+class _Position:
+    """Where a run is, and the settings that fix its data order; saved in every checkpoint."""
+
+    global_step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    seed: int = 0
+    batch_size: int = _DEFAULT_BATCH
+    shuffle: int = _DEFAULT_SHUFFLE
+
+    NAMES = ("global_step", "epoch", "step_in_epoch", "seed", "batch_size", "shuffle")
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of one epoch: a different order each epoch, the same order on every run."""
+    return (seed * 1_000_003 + epoch) % (2**31 - 1)
+
+
+class Trainer:
+    """One `tfm train` run over a built module; `run()` trains and returns what it did."""
+
+    def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
+                 log: Callable[[str], None]):
+        self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
+        self.identity, self.progress, self.log = identity, progress, log
+        self.function = getattr(instance, method)
+        self.label = f"{identity['module']}.{method}"
+        try:
+            self.specs = input_specs(tf, self.function, self.label)
+        except DataError as exc:
+            raise TrainingError(str(exc)) from None
+        self.position = _Position()
+        self.variables = {name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
+                          for name in _Position.NAMES}
+        progress_module = tf.Module(name="progress")
+        for name, variable in self.variables.items():
+            setattr(progress_module, name, variable)
+        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
+        self.manager = None
+        self.writer = None
+
+    # --- setting up ----------------------------------------------------------------------------
+
+    def _prepare(self) -> tuple[TrainingData, TrainingData | None, str | None]:
+        resumed = self._open_checkpoints()
+        self._settle_settings(resumed)
+        try:
+            data = open_data(self.tf, self.settings.data, self.specs, self.label)
+            validation = self._validation_data()
+        except DataError as exc:
+            raise TrainingError(str(exc)) from None
+        if self.settings.logdir is not None:
+            self.writer = self.tf.summary.create_file_writer(str(self.settings.logdir))
+        return data, validation, resumed
+
+    def _validation_data(self) -> TrainingData | None:
+        name, path = self.settings.validate, self.settings.validation_data
+        if (name is None) != (path is None):
+            raise TrainingError("--validate METHOD and --validation-data PATH go together")
+        if name is None:
+            return None
+        function = getattr(self.instance, name)
+        return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
+                         f"{self.identity['module']}.{name}")
+
+    def _open_checkpoints(self) -> str | None:
+        """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting."""
+        directory = self.settings.checkpoint_dir
+        if directory is None:
+            return None
+        _claim_directory(directory, self.identity, self.settings.restart, self.log)
+        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(directory),
+                                                       max_to_keep=self.settings.max_to_keep,
+                                                       checkpoint_name=_CHECKPOINT_NAME)
+        for prefix in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
+            except Exception as exc:  # damaged by hand, or from another version of the model
+                self.log(f"tfm: warning: cannot resume from {printable(prefix)}: {_first_line(exc)}; "
+                         "trying the one before")
+                continue
+            self.position = _Position(**{name: int(v.numpy()) for name, v in self.variables.items()})
+            return prefix
+        if self.manager.checkpoints:
+            raise TrainingError(f"no checkpoint in {printable(str(directory))} fits {self.label}; "
+                                "pass --restart to begin anew (its checkpoints are replaced)")
+        return None
+
+    def _settle_settings(self, resumed: str | None) -> None:
+        """Defaults for a new run; for a resumed one, the settings that fix its data order."""
+        wanted = {"seed": self.settings.seed, "batch_size": self.settings.batch_size, "shuffle": self.settings.shuffle}
+        if resumed is not None:
+            for name, value in wanted.items():
+                saved = getattr(self.position, name)
+                if value is not None and value != saved:
+                    flag = "--" + name.replace("_", "-")
+                    raise TrainingError(f"the run in {printable(str(self.settings.checkpoint_dir))} was trained with "
+                                        f"{flag} {saved}; resume with it (or leave it out), or pass --restart")
+        else:
+            self.position.seed = wanted["seed"] if wanted["seed"] is not None else secrets.randbelow(2**31 - 1)
+            self.position.batch_size = wanted["batch_size"] or self._fixed_batch() or _DEFAULT_BATCH
+            self.position.shuffle = wanted["shuffle"] if wanted["shuffle"] is not None else _DEFAULT_SHUFFLE
+        fixed = self._fixed_batch()
+        if fixed is not None and self.position.batch_size != fixed:
+            raise TrainingError(f"{self.label} takes batches of exactly {fixed} (its signature fixes the first "
+                                f"dimension); pass --batch-size {fixed}")
+
+    def _fixed_batch(self) -> int | None:
+        sizes = {spec.batch for spec in self.specs if spec.batch is not None}
+        return sizes.pop() if len(sizes) == 1 else None
+
+    # --- training --------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        data, validation, resumed = self._prepare()
+        position, settings = self.position, self.settings
+        drop = self._fixed_batch() is not None
+        per_epoch = data.steps_per_epoch(position.batch_size, drop)
+        if per_epoch == 0:
+            raise TrainingError(f"{data.count} examples make no batch of {position.batch_size}")
+        self._announce(data, per_epoch, resumed)
+        if self._finished():
+            self.log(f"tfm: nothing to do: the run has done {position.epoch} epochs ({position.global_step} steps); "
+                     "raise --epochs or --steps to train on, or pass --restart to begin anew")
+        scalars: dict[str, float] = {}
+        last_saved = position.global_step if resumed else -1
+        try:
+            while not self._finished():
+                scalars = self._epoch(data, per_epoch, drop, scalars) or scalars
+                if position.step_in_epoch >= per_epoch:
+                    position.epoch, position.step_in_epoch = position.epoch + 1, 0
+                    self.progress.end_epoch()
+                    if validation is not None:
+                        self._validate(validation, drop)
+                    if self.manager is not None and not self._finished():
+                        last_saved = self._save()
+                elif settings.steps is None:  # an epoch ended early: the data shrank since it was counted
+                    raise TrainingError(f"{printable(str(data.path))} gave fewer batches than the {per_epoch} "
+                                        "counted; was it changed during training?")
+            if self.manager is not None and last_saved != position.global_step:
+                last_saved = self._save()
+        finally:
+            self.progress.close()
+            if self.writer is not None:
+                self.writer.flush()
+        latest = self.manager.latest_checkpoint if self.manager is not None else None
+        return TrainResult(steps=position.global_step, epochs=position.epoch, scalars=scalars,
+                           checkpoint=latest, resumed_from=resumed)
+
+    def _finished(self) -> bool:
+        if self.settings.steps is not None:
+            return self.position.global_step >= self.settings.steps
+        return self.position.epoch >= (self.settings.epochs or 1)
+
+    def _epoch(self, data: TrainingData, per_epoch: int, drop: bool, scalars: dict[str, float]) -> dict[str, float]:
+        position, tf = self.position, self.tf
+        batches = data.batches(tf, position.batch_size, drop, position.shuffle,
+                               epoch_seed(position.seed, position.epoch), skip=position.step_in_epoch)
+        self.progress.start_epoch(position.epoch, self.settings.epochs if self.settings.steps is None else None,
+                                  per_epoch, position.step_in_epoch)
+        for batch in batches:
+            outputs = self.function(*[batch[spec.name] for spec in self.specs])
+            position.global_step += 1
+            position.step_in_epoch += 1
+            scalars = scalar_outputs(outputs)
+            self._summarize(scalars, "")
+            self.progress.step(position.step_in_epoch, scalars)
+            if self.manager is not None and self.settings.save_every and \
+                    position.global_step % self.settings.save_every == 0:
+                self._save()
+            if self._finished() and self.settings.steps is not None:
+                break
+        return scalars
+
+    def _validate(self, validation: TrainingData, drop: bool) -> None:
+        function = getattr(self.instance, self.settings.validate)
+        specs = input_specs(self.tf, function, self.settings.validate)
+        totals: dict[str, float] = {}
+        seen = 0
+        for batch in validation.batches(self.tf, self.position.batch_size, drop):
+            size = int(batch[specs[0].name].shape[0])
+            for name, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
+                totals[name] = totals.get(name, 0.0) + value * size
+            seen += size
+        means = {name: total / max(seen, 1) for name, total in totals.items()}
+        self._summarize(means, "validation/")
+        self.progress.message(f"epoch {self.position.epoch} validation ({self.settings.validate}, {seen} examples): "
+                              + "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
+
+    def _summarize(self, scalars: dict[str, float], prefix: str) -> None:
+        if self.writer is None:
+            return
+        with self.writer.as_default(step=self.position.global_step):
+            for name, value in scalars.items():
+                self.tf.summary.scalar(prefix + name, value)
+
+    def _save(self) -> int:
+        for name, variable in self.variables.items():
+            variable.assign(getattr(self.position, name))
+        self.manager.save(checkpoint_number=self.position.global_step)
+        if self.writer is not None:
+            self.writer.flush()
+        return self.position.global_step
+
+    def _announce(self, data: TrainingData, per_epoch: int, resumed: str | None) -> None:
+        p, s = self.position, self.settings
+        goal = f"{s.steps} steps" if s.steps is not None else f"{s.epochs or 1} epoch{'s' if (s.epochs or 1) != 1 else ''}"
+        self.log(f"tfm: training {self.label} on {printable(str(data.path))}: {data.count} examples, batches of "
+                 f"{p.batch_size}, {per_epoch} steps per epoch, {goal} (seed {p.seed}, shuffle buffer {p.shuffle})")
+        if resumed is not None:
+            self.log(f"tfm: resuming from {printable(resumed)}: step {p.global_step}, epoch {p.epoch + 1}, "
+                     f"{p.step_in_epoch} steps into it")
+
+
+def scalar_outputs(outputs) -> dict[str, float]:
+    """The rank-0 outputs of a step by name (a lone unnamed output is `output_0`, as in a SavedModel)."""
+    if outputs is None:
+        return {}
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    found = {}
+    for name, value in items:
+        if getattr(value, "shape", None) is not None and value.shape.rank == 0 and \
+                (value.dtype.is_floating or value.dtype.is_integer):
+            found[name] = float(value.numpy())
+    return found
+
+
+# --- the checkpoint directory ------------------------------------------------------------------
+
+
+def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
+    """Use `directory` for this run's checkpoints. Only a directory tfm train made (it holds tfm's run
+    file) or an empty one is used; a run of another module is refused; `--restart` removes the
+    checkpoints tfm wrote there, and nothing else."""
+    run_file = directory / RUN_FILE
+    if directory.exists() and not directory.is_dir():
+        raise TrainingError(f"{printable(str(directory))} is not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not run_file.is_file():
+        raise TrainingError(f"{printable(str(directory))} is not empty and was not written by tfm train (it has no "
+                            f"{RUN_FILE}); choose another --checkpoint-dir")
+    if run_file.is_file():
+        previous = _read_run_file(run_file)
+        for key in ("module", "method"):
+            if previous.get(key) != identity[key] and not restart:
+                raise TrainingError(f"{printable(str(directory))} holds checkpoints of "
+                                    f"{printable(str(previous.get('module')))}.{printable(str(previous.get('method')))}"
+                                    f"; choose another --checkpoint-dir, or pass --restart to replace them")
+        if not restart and previous.get("source_sha256") != identity["source_sha256"]:
+            log(f"tfm: warning: {printable(str(previous.get('source')))} changed since these checkpoints were "
+                "written; resuming if they still fit")
+        if not restart and previous.get("data") != identity["data"]:
+            log(f"tfm: warning: the checkpointed run trained on {printable(str(previous.get('data')))}; resuming on "
+                "other data, so the batches differ from an uninterrupted run's")
+        if restart:
+            removed = _remove_checkpoints(directory)
+            if removed:
+                log(f"tfm: --restart: removed {removed} checkpoint{'s' if removed != 1 else ''} of the previous run")
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity}, indent=2, sort_keys=True) + "\n")
+
+
+def _read_run_file(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise TrainingError(f"{printable(str(path))} is not a tfm train run file; choose another --checkpoint-dir")
+    return data
+
+
+_OWN_FILE = re.compile(rf"^{_CHECKPOINT_NAME}-\d+\.(index|data-\d+-of-\d+)$|^checkpoint$")
+
+
+def _remove_checkpoints(directory: Path) -> int:
+    """Remove the checkpoint files CheckpointManager wrote here (by their names), and its index."""
+    removed = set()
+    for entry in directory.iterdir():
+        if entry.is_file() and _OWN_FILE.match(entry.name):
+            entry.unlink()
+            removed.add(entry.name.split(".")[0])
+    return len(removed - {"checkpoint"})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def elapsed(start: float) -> str:
+    seconds = time.perf_counter() - start
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+__all__ = ["RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "elapsed", "epoch_seed",
+           "scalar_outputs"]
