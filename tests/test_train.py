@@ -59,9 +59,11 @@ def _events(logdir: Path) -> dict[str, list[tuple[int, float]]]:
 
 def test_train_equals_a_hand_written_loop_and_logs_every_step(npz, tmp_path, capsys):
     code = main(["train", REGRESSION, TARGET, "--data", str(npz), "--epochs", "3", "--batch-size", "32",
-                 "--shuffle", "0", "--seed", "1", "--logdir", str(tmp_path / "logs"),
+                 "--shuffle", "0", "--seed", "1", "--logdir", str(tmp_path / "logs"), "--max-to-keep", "2",
                  "--checkpoint-dir", str(tmp_path / "ckpt")])
     assert code == 0
+    # One checkpoint per epoch (7, 14, 21 steps); two are kept.
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("*.index")) == ["ckpt-14.index", "ckpt-21.index"]
     out = capsys.readouterr().out
     assert "epoch 3/3  step 7/7  loss=" in out and "steps/s" in out  # plain lines: stdout is not a terminal
     assert "trained LinearRegression.train_step: 21 steps, 3 epochs" in out

@@ -1,0 +1,152 @@
+"""The `tfm` command line's options: every command, its arguments and its help text (argparse).
+What the commands do is in `tfm.cli`; this file only describes them, so `tfm --help` stays readable
+in one place."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfm", description="Compile .tfm files into TensorFlow tf.Module Python, run and export them.",
+        epilog="Run `tfm COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"tfm {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
+                                description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
+    check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
+    check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
+    add_limits(check)
+
+    comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
+                               description="Compile FILE to Python (no TensorFlow import). "
+                                           "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
+    comp.add_argument("file", metavar="FILE", help="the .tfm source")
+    comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
+    add_limits(comp)
+
+    run = commands.add_parser("run", help="build a module and call one of its methods",
+                              description="Build MODULE with its constructor values, call METHOD, print outputs. "
+                                          "VALUE is a JSON literal (3, 2.5, [1, 2], \"text\") or @file.npy.")
+    run.add_argument("file", metavar="FILE", help="the .tfm source")
+    run.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to call")
+    add_init(run)
+    run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    run.add_argument("--device", metavar="DEVICE", help="run on this device, e.g. CPU:0 or GPU:0")
+    add_limits(run)
+
+    add_train(commands)
+    add_trace(commands)
+
+    export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
+                                 description="Build MODULE (with the weights of --checkpoint, if given) and save it "
+                                             "with one signature per served method: serving_default is the @serving "
+                                             "method, else the first served one. Methods that update trainable "
+                                             "variables (train_step) are not served unless marked @signature or "
+                                             "named in --signatures. The export is reloaded and checked against the "
+                                             ".tfm, variable values included, before it is moved into place.")
+    export.add_argument("file", metavar="FILE", help="the .tfm source")
+    export.add_argument("--module", required=True, metavar="MODULE", help="the module to export")
+    add_init(export)
+    export.add_argument("--checkpoint", metavar="PATH",
+                        help="export these weights: a checkpoint directory (its latest) or prefix (DIR/ckpt-3)")
+    export.add_argument("--signatures", metavar="METHOD,...",
+                        help="serve exactly these methods (comma-separated), training methods included")
+    export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
+    export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
+    export.add_argument("--force", action="store_true", help="replace an existing export")
+    add_limits(export)
+
+    inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
+                                  description="Print each signature's inputs and outputs with dtype and shape. "
+                                              "Reads saved_model.pb as data: nothing in the export is run, "
+                                              "and TensorFlow is not imported.")
+    inspect.add_argument("directory", metavar="DIR", help="a SavedModel directory (from tfm export)")
+    return parser
+
+
+def add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train a module with one of its methods over a dataset",
+        description="Build MODULE and call METHOD on batches of --data, epoch after epoch, showing its scalar "
+                    "outputs. With --checkpoint-dir a run saves checkpoints and a second run resumes from the "
+                    "latest (same batches, same result as an uninterrupted run); with --logdir every scalar "
+                    "output is written for TensorBoard. Data is matched to METHOD's inputs by name: .npz arrays, "
+                    "CSV columns (x, or x_0, x_1, ... for a vector input), or TFRecord features.")
+    train.add_argument("file", metavar="FILE", help="the .tfm source")
+    train.add_argument("target", metavar="MODULE.METHOD", help="the module to build and its training method")
+    train.add_argument("--data", required=True, metavar="PATH", help="training data: .npz, .csv or .tfrecord")
+    add_init(train)
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the data (default 1)")
+    length.add_argument("--steps", type=positive_int, metavar="N", help="train until this many steps in all")
+    train.add_argument("--batch-size", type=positive_int, metavar="B", help="examples per step (default 32)")
+    train.add_argument("--shuffle", type=natural_int, metavar="N",
+                       help="shuffle buffer size in examples; 0 keeps the file's order (default 1024)")
+    train.add_argument("--seed", type=natural_int, metavar="S",
+                       help="seed of the data order (default: drawn at random and saved with the checkpoints)")
+    train.add_argument("--checkpoint-dir", metavar="DIR", help="save checkpoints here and resume from them")
+    train.add_argument("--max-to-keep", type=positive_int, default=5, metavar="N",
+                       help="checkpoints kept (default 5)")
+    train.add_argument("--save-every", type=positive_int, metavar="N",
+                       help="also save every N steps (a checkpoint is always saved after each epoch and at the end)")
+    train.add_argument("--restart", action="store_true",
+                       help="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir instead of resuming")
+    train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
+    train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
+    train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
+    add_limits(train)
+
+
+def add_trace(commands) -> None:
+    trace = commands.add_parser(
+        "trace", help="write a method's traced graph for TensorBoard",
+        description="Build MODULE, trace METHOD once with tf.summary.trace_on, and write the graph to --logdir "
+                    "(`tensorboard --logdir DIR`, Graphs tab). Ops are grouped by the modules' name scopes. "
+                    "Inputs not given with --arg are zeros, with 1 for each unknown dimension.")
+    trace.add_argument("file", metavar="FILE", help="the .tfm source")
+    trace.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to trace")
+    trace.add_argument("--logdir", required=True, metavar="DIR", help="where to write the trace")
+    add_init(trace)
+    trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    trace.add_argument("--profile", action="store_true", help="also record the profiler's timings")
+    add_limits(trace)
+
+
+def positive_int(text: str) -> int:
+    value = natural_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0 or value >= 2**31:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {2**31 - 1}, got {text!r}")
+    return value
+
+
+def add_init(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", action="append", default=[], metavar="NAME=VALUE",
+                        help="a constructor parameter (repeatable)")
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    from tfm.dsl.limits import Limits
+
+    known = ", ".join(f"{name} ({default:,})" for name, default, _ in Limits.describe())
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"raise a limit on what the source may build (repeatable): {known}; "
+                             "VALUE may end in k, M, G, KiB, MiB or GiB")
+
+
+def version() -> str:
+    from tfm.generate.codegen import GENERATOR_VERSION
+
+    return GENERATOR_VERSION
