@@ -15,15 +15,18 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tfm.dsl import Diagnostic, InternalError, Limits, TfmError
 from tfm.loading.loader import install_import_hook, load, uninstall_import_hook
 from tfm.pipeline import Compiled, compile_file, compile_text
+from tfm.run.settings import RuntimeSettings
 from tfm.run.runtime_errors import tfm_location as locate
 
-__all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "TfmError", "check", "compile_file",
-           "compile_text", "export", "install_import_hook", "load", "locate", "uninstall_import_hook"]
+__all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "check",
+           "compile_file", "compile_text", "configure", "export", "install_import_hook", "load", "locate", "train",
+           "uninstall_import_hook"]
 
 
 def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
@@ -49,3 +52,56 @@ def export(source: str | Path, module: str, out_dir: str | Path, init: dict | No
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,
                               force=force, tflite=tflite, instance=instance, checkpoint=checkpoint,
                               signatures=signatures)
+
+
+def configure(settings: RuntimeSettings | None = None, **values) -> RuntimeSettings:
+    """Apply runtime settings (devices, memory, determinism, XLA) before TensorFlow runs anything:
+    `settings`, else `RuntimeSettings(**values)` (which also reads TFM_* variables and the config
+    file). Raises tfm.run.settings.SettingsError naming a setting that cannot be applied."""
+    from tfm.run.devices import apply_settings
+    from tfm.run.settings import ResolvedSettings
+
+    settings = settings if settings is not None else RuntimeSettings(**values)
+    apply_settings(ResolvedSettings(settings, {name: "RuntimeSettings" for name in settings.model_fields_set}))
+    return settings
+
+
+def train(source: str | Path, target: str, data: str | Path, *, init: dict | None = None,
+          settings: RuntimeSettings | None = None, progress: bool = True, **options):
+    """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
+    TrainResult (its `model` is the trained instance). `options` are TrainSettings' fields: epochs,
+    steps, batch_size, shuffle, seed, checkpoint_dir, max_to_keep, save_every, restart, logdir,
+    validate, validation_data. `settings` (devices, strategy) are applied first."""
+    import sys
+
+    import tensorflow as tf
+
+    from tfm.loading.loader import import_compiled
+    from tfm.run.devices import make_strategy, settings_device_scope
+    from tfm.run.progress import PlainProgress, progress_for
+    from tfm.run.training import Trainer, TrainSettings, run_identity
+
+    module_name, _, method = target.partition(".")
+    compiled = compile_file(source)
+    settings = configure(settings)
+    from tfm.run.settings import ResolvedSettings
+
+    resolved = ResolvedSettings(settings)
+    python_module = import_compiled(compiled)
+    strategy = make_strategy(resolved)
+    with strategy.scope() if strategy is not None else _nothing(), settings_device_scope(resolved):
+        instance = getattr(python_module, module_name)(**(init or {}))
+    paths = {k: Path(v) for k, v in options.items() if k in ("checkpoint_dir", "logdir", "validation_data") and v}
+    run = TrainSettings(data=Path(data), **{**options, **paths})
+    if run.seed is None:
+        run.seed = settings.seed
+    shown = progress_for(sys.stdout) if progress else PlainProgress(open(os.devnull, "w"))
+    trainer = Trainer(tf, instance, method, run, run_identity(python_module, module_name, method, data, init or {}),
+                      shown, log=lambda message: print(message, file=sys.stderr), strategy=strategy)
+    return trainer.run()
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()

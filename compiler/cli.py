@@ -7,6 +7,7 @@ match its declarations, a TensorFlow error while running); 2 a usage error or an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -39,7 +40,8 @@ def _limits(args):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
-                "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect}
+                "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
+                "config": _cmd_config}
     try:
         return handlers[args.command](args)
     except InternalError as exc:
@@ -152,7 +154,6 @@ def _split_target(target: str) -> tuple[str, str]:
 def _cmd_run(args) -> int:
     module_name, method_name = _split_target(args.target)
     compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
-    from tfm.run.devices import device_scope
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.values import BadValue, method_tensors, parse_assignments
 
@@ -161,17 +162,47 @@ def _cmd_run(args) -> int:
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     try:
-        scope = device_scope(args.device)
-    except ValueError as exc:
-        raise _InputError(str(exc)) from None
-    try:
-        with scope:
+        with _placement(args.runtime):
             instance = getattr(python_module, module_name)(**init)
             outputs = getattr(instance, method_name)(*tensors)
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs)
     return EXIT_OK
+
+
+def _resolved(args):
+    """The runtime settings: flags over TFM_* variables over the config file over the defaults."""
+    from tfm.run.settings import RuntimeSettings, SettingsError, resolve
+
+    flags = {name: getattr(args, name) for name in RuntimeSettings.model_fields if hasattr(args, name)}
+    try:
+        return resolve(flags)
+    except SettingsError as exc:
+        raise _InputError(str(exc)) from None
+
+
+def _apply_runtime(args):
+    """Resolve the runtime settings and apply them, before TensorFlow makes any tensor."""
+    from tfm.run.devices import apply_settings
+    from tfm.run.settings import SettingsError
+
+    resolved = _resolved(args)
+    try:
+        apply_settings(resolved, log=lambda message: print(message, file=sys.stderr))
+    except SettingsError as exc:
+        raise _InputError(str(exc)) from None
+    args.runtime = resolved
+    return resolved
+
+
+@contextlib.contextmanager
+def _placement(resolved, strategy=None):
+    """Build and run under the strategy's scope (if any) and the `device` setting's device."""
+    from tfm.run.devices import settings_device_scope
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
+        yield
 
 
 def _prepared(args, module_name: str, method_name: str):
@@ -190,19 +221,28 @@ def _prepared(args, module_name: str, method_name: str):
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
+    _apply_runtime(args)
     return compiled, module, method, init, import_compiled(compiled)
 
 
 def _built(args, module_name: str, method_name: str):
-    """`_prepared`, then MODULE built: (compiled, module, init, Python module, instance)."""
+    """`_prepared`, then MODULE built under the strategy and device the settings name:
+    (compiled, module, init, Python module, instance, strategy)."""
+    from tfm.run.devices import make_strategy
     from tfm.run.runtime_errors import describe_failure
+    from tfm.run.settings import SettingsError
 
     compiled, module, _, init, python_module = _prepared(args, module_name, method_name)
     try:
-        instance = getattr(python_module, module_name)(**init)
+        strategy = make_strategy(args.runtime)
+    except SettingsError as exc:
+        raise _InputError(str(exc)) from None
+    try:
+        with _placement(args.runtime, strategy):
+            instance = getattr(python_module, module_name)(**init)
     except Exception as exc:
         raise _InputError(describe_failure(exc)) from None
-    return compiled, module, init, python_module, instance
+    return compiled, module, init, python_module, instance, strategy
 
 
 def _method_decl(module, name: str):
@@ -215,7 +255,7 @@ def _method_decl(module, name: str):
 
 def _cmd_train(args) -> int:
     module_name, method_name = _split_target(args.target)
-    compiled, module, init, python_module, instance = _built(args, module_name, method_name)
+    compiled, module, init, python_module, instance, strategy = _built(args, module_name, method_name)
     from tfm.dsl.signatures import variable_updates
 
     updates = variable_updates(compiled.analysis, module)
@@ -231,21 +271,19 @@ def _cmd_train(args) -> int:
 
     from tfm.run.progress import progress_for
     from tfm.run.runtime_errors import describe_failure
-    from tfm.run.training import Trainer, TrainingError, TrainSettings, elapsed
+    from tfm.run.training import Trainer, TrainingError, TrainSettings, elapsed, run_identity
 
     settings = TrainSettings(
         data=Path(args.data), epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, shuffle=args.shuffle,
-        seed=args.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+        seed=args.seed if args.seed is not None else args.runtime.settings.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
         max_to_keep=args.max_to_keep, save_every=args.save_every, restart=args.restart,
         logdir=Path(args.logdir) if args.logdir else None, validate=args.validate,
         validation_data=Path(args.validation_data) if args.validation_data else None)
-    identity = {"module": module_name, "method": method_name, "source": python_module._TFM_SOURCE,
-                "source_sha256": python_module._TFM_SOURCE_SHA256, "data": os.path.abspath(args.data),
-                "init": {k: v for k, v in init.items() if isinstance(v, (int, float, str, bool, list))}}
+    identity = run_identity(python_module, module_name, method_name, args.data, init)
     started = time.perf_counter()
     try:
         trainer = Trainer(tf, instance, method_name, settings, identity, progress_for(sys.stdout),
-                          log=lambda message: print(message, file=sys.stderr, flush=True))
+                          log=lambda message: print(message, file=sys.stderr, flush=True), strategy=strategy)
         result = trainer.run()
     except TrainingError as exc:
         raise _InputError(str(exc)) from None
@@ -263,7 +301,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_trace(args) -> int:
     module_name, method_name = _split_target(args.target)
-    compiled, module, _, _, instance = _built(args, module_name, method_name)
+    compiled, module, _, _, instance, _ = _built(args, module_name, method_name)
     method = _method_decl(module, method_name)
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.tracing import write_trace
@@ -316,12 +354,15 @@ def _cmd_export(args) -> int:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
+    _apply_runtime(args)
     python_module = import_compiled(compiled)
     chosen = _method_list(args.signatures, "--signatures") if args.signatures is not None else None
     try:
-        report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
-                                    force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
-                                    signatures=chosen, progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
+        with _placement(args.runtime):
+            report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
+                                        force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
+                                        signatures=chosen,
+                                        progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
     print(f"exported {args.module} to {report.directory} ({_count(len(report.signatures), 'signature')}, "
@@ -346,6 +387,38 @@ def _method_list(text: str, option: str) -> list[str]:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _cmd_devices(args) -> int:
+    _quiet_tensorflow()
+    resolved = _apply_runtime(args)
+    from tfm.run.devices import device_report
+
+    print("\n".join(device_report(resolved)))
+    print("settings:")
+    print("\n".join(_settings_lines(resolved)))
+    return EXIT_OK
+
+
+def _cmd_config(args) -> int:
+    import json
+
+    resolved = _resolved(args)
+    if args.format == "json":
+        print(json.dumps({name: {"value": value, "source": source} for name, value, source in resolved.describe()},
+                         indent=2))
+    else:
+        print("\n".join(_settings_lines(resolved)))
+    return EXIT_OK
+
+
+def _settings_lines(resolved) -> list[str]:
+    import json
+
+    rows = [(name, json.dumps(value), source) for name, value, source in resolved.describe()]
+    width = max(len(name) for name, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows)
+    return [f"  {name:<{width}}  {value:<{value_width}}  ({source})" for name, value, source in rows]
 
 
 def _cmd_inspect(args) -> int:

@@ -34,11 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to call")
     add_init(run)
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
-    run.add_argument("--device", metavar="DEVICE", help="run on this device, e.g. CPU:0 or GPU:0")
+    add_runtime(run)
     add_limits(run)
 
     add_train(commands)
     add_trace(commands)
+
+    devices = commands.add_parser("devices", help="list devices and the effective runtime settings",
+                                  description="Apply the runtime settings, then list TensorFlow's physical and "
+                                              "logical devices and each setting with where its value came from.")
+    add_runtime(devices)
+
+    config = commands.add_parser("config", help="show the effective runtime settings (no TensorFlow import)",
+                                 description="Each runtime setting, its value and where it came from: a flag, a "
+                                             "TFM_<NAME> variable, the config file, or the default.")
+    config.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    add_runtime(config)
 
     export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
                                  description="Build MODULE (with the weights of --checkpoint, if given) and save it "
@@ -57,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
     export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
     export.add_argument("--force", action="store_true", help="replace an existing export")
+    add_runtime(export)
     add_limits(export)
 
     inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
@@ -86,7 +98,8 @@ def add_train(commands) -> None:
     train.add_argument("--shuffle", type=natural_int, metavar="N",
                        help="shuffle buffer size in examples; 0 keeps the file's order (default 1024)")
     train.add_argument("--seed", type=natural_int, metavar="S",
-                       help="seed of the data order (default: drawn at random and saved with the checkpoints)")
+                       help="seed of the data order and of tf.random (default: drawn at random and saved with "
+                            "the checkpoints)")
     train.add_argument("--checkpoint-dir", metavar="DIR", help="save checkpoints here and resume from them")
     train.add_argument("--max-to-keep", type=positive_int, default=5, metavar="N",
                        help="checkpoints kept (default 5)")
@@ -97,6 +110,7 @@ def add_train(commands) -> None:
     train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
     train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
     train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
+    add_runtime(train, seed=False)
     add_limits(train)
 
 
@@ -112,6 +126,7 @@ def add_trace(commands) -> None:
     add_init(trace)
     trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
     trace.add_argument("--profile", action="store_true", help="also record the profiler's timings")
+    add_runtime(trace)
     add_limits(trace)
 
 
@@ -130,6 +145,42 @@ def natural_int(text: str) -> int:
     if value < 0 or value >= 2**31:
         raise argparse.ArgumentTypeError(f"expected an integer from 0 to {2**31 - 1}, got {text!r}")
     return value
+
+
+def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+    """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
+    group = parser.add_argument_group(
+        "runtime settings", "also read from TFM_<NAME> variables and [tool.tfm] in pyproject.toml or tfm.toml; "
+                            "flags win (see `tfm config`)")
+    group.add_argument("--device", metavar="DEVICE", help="where variables and ops go, e.g. CPU:0 or GPU:1")
+    group.add_argument("--visible-gpus", type=int_list, metavar="I,J", help="GPU indices TensorFlow may use")
+    group.add_argument("--memory-growth", action=argparse.BooleanOptionalAction, default=None,
+                       help="allocate GPU memory as needed")
+    group.add_argument("--memory-limit-mb", type=int, metavar="MB", help="memory cap per logical GPU")
+    group.add_argument("--logical-devices", type=int, metavar="N",
+                       help="split the first GPU (or the CPU) into N logical devices")
+    group.add_argument("--soft-placement", action=argparse.BooleanOptionalAction, default=None,
+                       help="fall back to a device that can run an op")
+    group.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default=None,
+                       help="tf.distribute strategy (tfm train)")
+    group.add_argument("--workers", type=lambda text: [w for w in text.split(",") if w], metavar="HOST:PORT,...",
+                       help="multiworker: every worker's address (else TF_CONFIG)")
+    group.add_argument("--task-index", type=int, metavar="I", help="multiworker: this worker's index in --workers")
+    if seed:
+        group.add_argument("--seed", type=int, metavar="S", help="seed tf.random, Python and NumPy")
+    group.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                       help="deterministic ops (tf.config.experimental.enable_op_determinism)")
+    group.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile every method with XLA")
+    group.add_argument("--require-gpu", action=argparse.BooleanOptionalAction, default=None,
+                       help="fail instead of running on the CPU when no GPU is found")
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
 
 
 def add_init(parser: argparse.ArgumentParser) -> None:

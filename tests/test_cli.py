@@ -139,6 +139,11 @@ def test_console_script_is_installed():
 def test_run_on_a_named_device(capsys):
     assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "CPU:0"]) == 0
     assert capsys.readouterr().out.strip() == "output_0: 2."
-    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "GPU:7"]) == 1
+    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "CPU:5"]) == 1
     err = capsys.readouterr().err
-    assert "no device 'GPU:7'" in err and "CPU:0" in err
+    assert "device = 'CPU:5' (--device): no such device; this machine has: CPU:0" in err
+    # No GPU here: asking for one says so and runs on the CPU, unless a GPU is required.
+    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "GPU:7"]) == 0
+    assert "no GPU found: running on the CPU (device ignored)" in capsys.readouterr().err
+    assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "GPU:0", "--require-gpu"]) == 1
+    assert "this machine has no GPU" in capsys.readouterr().err

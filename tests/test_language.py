@@ -201,9 +201,8 @@ def test_device_placement_on_logical_cpus(tmp_path):
 
     result = run_python(
         "import numpy as np, tensorflow as tf\n"
-        "from tfm.run.devices import configure\n"
-        "configure(logical_cpus=2)\n"
         "import tfm\n"
+        "tfm.configure(logical_devices=2)\n"
         "mod = tfm.load('examples/linear_regression.tfm')\n"
         "strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])\n"
         "assert strategy.num_replicas_in_sync == 2\n"

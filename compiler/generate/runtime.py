@@ -172,8 +172,14 @@ def _optimizer(kind, var_list, name, **settings):
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
-    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
+    replicas stay in sync and take the step one device would take on the same global batch."""
     grads = tape.gradient(loss, var_list)
+    # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
+    # over its share of the global batch, so their mean is the gradient of the global batch's loss.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        grads = [None if grad is None else tf.math.scalar_mul(1.0 / replicas, grad) for grad in grads]
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 

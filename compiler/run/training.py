@@ -60,6 +60,14 @@ class TrainResult:
     scalars: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None
     resumed_from: str | None = None
+    model: object = None  # the trained instance
+
+
+def run_identity(python_module, module_name: str, method: str, data: str | Path, init: dict) -> dict:
+    """What a run's checkpoints belong to (kept in the checkpoint directory's run file)."""
+    return {"module": module_name, "method": method, "source": python_module._TFM_SOURCE,
+            "source_sha256": python_module._TFM_SOURCE_SHA256, "data": str(Path(data).resolve()),
+            "init": {k: v for k, v in init.items() if isinstance(v, (int, float, str, bool, list))}}
 
 
 @dataclass
@@ -85,10 +93,13 @@ class Trainer:
     """One `tfm train` run over a built module; `run()` trains and returns what it did."""
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], strategy=None):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
         self.identity, self.progress, self.log = identity, progress, log
+        self.strategy = strategy
         self.function = getattr(instance, method)
+        self.step = self.function if strategy is None else distributed_step(tf, strategy, self.function)
+        self.chief = is_chief(strategy)
         self.label = f"{identity['module']}.{method}"
         try:
             self.specs = input_specs(tf, self.function, self.label)
@@ -114,7 +125,7 @@ class Trainer:
             validation = self._validation_data()
         except DataError as exc:
             raise TrainingError(str(exc)) from None
-        if self.settings.logdir is not None:
+        if self.settings.logdir is not None and self.chief:
             self.writer = self.tf.summary.create_file_writer(str(self.settings.logdir))
         return data, validation, resumed
 
@@ -129,15 +140,21 @@ class Trainer:
                          f"{self.identity['module']}.{name}")
 
     def _open_checkpoints(self) -> str | None:
-        """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting."""
+        """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting.
+        Every worker restores from the chief's checkpoints; only the chief's saves are kept."""
         directory = self.settings.checkpoint_dir
         if directory is None:
             return None
-        _claim_directory(directory, self.identity, self.settings.restart, self.log)
-        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(directory),
+        if self.chief:
+            _claim_directory(directory, self.identity, self.settings.restart, self.log)
+        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(_write_directory(directory, self.strategy)),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=_CHECKPOINT_NAME)
-        for prefix in reversed(self.manager.checkpoints):
+        chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
+                                                            checkpoint_name=_CHECKPOINT_NAME).checkpoints
+        if self.settings.restart:
+            return None
+        for prefix in reversed(chief_checkpoints):
             try:
                 self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
             except Exception as exc:  # damaged by hand, or from another version of the model
@@ -146,7 +163,7 @@ class Trainer:
                 continue
             self.position = _Position(**{name: int(v.numpy()) for name, v in self.variables.items()})
             return prefix
-        if self.manager.checkpoints:
+        if chief_checkpoints:
             raise TrainingError(f"no checkpoint in {printable(str(directory))} fits {self.label}; "
                                 "pass --restart to begin anew (its checkpoints are replaced)")
         return None
@@ -179,7 +196,14 @@ class Trainer:
     def run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
         position, settings = self.position, self.settings
-        drop = self._fixed_batch() is not None
+        # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
+        # same in every process that trains or resumes this run, whatever else set a seed.
+        self.tf.random.set_seed(position.seed)
+        # Replicas must get equal shares of a batch: a distributed run drops a last, smaller batch.
+        drop = self._fixed_batch() is not None or self.strategy is not None
+        if self.strategy is not None and position.batch_size % self.strategy.num_replicas_in_sync:
+            raise TrainingError(f"--batch-size {position.batch_size} does not split evenly over "
+                                f"{self.strategy.num_replicas_in_sync} replicas")
         per_epoch = data.steps_per_epoch(position.batch_size, drop)
         if per_epoch == 0:
             raise TrainingError(f"{data.count} examples make no batch of {position.batch_size}")
@@ -210,7 +234,7 @@ class Trainer:
                 self.writer.flush()
         latest = self.manager.latest_checkpoint if self.manager is not None else None
         return TrainResult(steps=position.global_step, epochs=position.epoch, scalars=scalars,
-                           checkpoint=latest, resumed_from=resumed)
+                           checkpoint=latest, resumed_from=resumed, model=self.instance)
 
     def _finished(self) -> bool:
         if self.settings.steps is not None:
@@ -221,10 +245,12 @@ class Trainer:
         position, tf = self.position, self.tf
         batches = data.batches(tf, position.batch_size, drop, position.shuffle,
                                epoch_seed(position.seed, position.epoch), skip=position.step_in_epoch)
+        if self.strategy is not None:
+            batches = distribute(tf, self.strategy, batches)
         self.progress.start_epoch(position.epoch, self.settings.epochs if self.settings.steps is None else None,
                                   per_epoch, position.step_in_epoch)
         for batch in batches:
-            outputs = self.function(*[batch[spec.name] for spec in self.specs])
+            outputs = self.step(*[batch[spec.name] for spec in self.specs])
             position.global_step += 1
             position.step_in_epoch += 1
             scalars = scalar_outputs(outputs)
@@ -263,6 +289,8 @@ class Trainer:
         for name, variable in self.variables.items():
             variable.assign(getattr(self.position, name))
         self.manager.save(checkpoint_number=self.position.global_step)
+        if not self.chief:  # every worker takes part in a save; only the chief's is kept
+            self.tf.io.gfile.rmtree(self.manager.directory)
         if self.writer is not None:
             self.writer.flush()
         return self.position.global_step
@@ -275,6 +303,47 @@ class Trainer:
         if resumed is not None:
             self.log(f"tfm: resuming from {printable(resumed)}: step {p.global_step}, epoch {p.epoch + 1}, "
                      f"{p.step_in_epoch} steps into it")
+
+
+# --- tf.distribute ------------------------------------------------------------------------------
+
+
+def distributed_step(tf, strategy, function):
+    """The training method run on every replica (`strategy.run` of its Python function: a tf.function
+    with an input signature cannot take per-replica values), its scalar outputs averaged."""
+    inner = function.python_function
+
+    def step(*inputs):
+        outputs = strategy.run(inner, args=inputs)
+        items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+        reduced = {}
+        for name, value in items:
+            if strategy.experimental_local_results(value)[0].shape.rank == 0:
+                reduced[name] = strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+        return reduced
+
+    return tf.function(step)
+
+
+def distribute(tf, strategy, batches):
+    """Each global batch split over the replicas (of every worker), in order."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(batches.with_options(options))
+
+
+def is_chief(strategy) -> bool:
+    """Worker 0 writes checkpoints and summaries (the only worker without multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def _write_directory(directory: Path, strategy) -> Path:
+    if is_chief(strategy):
+        return directory
+    return directory.parent / f".{directory.name}.worker-{strategy.cluster_resolver.task_id}.tmp"
 
 
 def scalar_outputs(outputs) -> dict[str, float]:
@@ -357,5 +426,5 @@ def elapsed(start: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-__all__ = ["RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "elapsed", "epoch_seed",
+__all__ = ["run_identity", "RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "elapsed", "epoch_seed",
            "scalar_outputs"]
