@@ -1,5 +1,6 @@
-"""The docs' commands work as written: every `sh` block of docs/training.md runs, in order, from a
-directory laid out like the repository (its examples), and each command succeeds."""
+"""The docs' commands work as written: every `sh` block of docs/training.md, docs/devices.md and the
+README's training section runs, in order, from a directory laid out like the repository (its
+examples), and each command succeeds."""
 
 from __future__ import annotations
 
@@ -65,3 +66,12 @@ def test_the_training_walkthrough_runs_as_written(tmp_path):
     assert "weights from checkpoint runs/ckpt/ckpt-192" in joined
     assert "train_step: it updates trainable variables" in joined
     assert Path(tmp_path / "runs" / "logs").is_dir() and any((tmp_path / "runs" / "trace").iterdir())
+
+
+def test_the_devices_page_runs_as_written(tmp_path):
+    commands = shell_commands((ROOT / "docs" / "devices.md").read_text(encoding="utf-8"))
+    assert sum(c.startswith("tfm train") for c in commands) == 3
+    joined = _run_all(commands, tmp_path)
+    assert "no GPU found: running on the CPU" in joined  # the one-GPU command, here
+    for directory in ("one_gpu", "all_gpus", "two_cpus"):
+        assert (tmp_path / "runs" / directory / "ckpt-64.index").is_file()
