@@ -13,12 +13,12 @@ def converted(function) -> str:
 
 def test_if_on_a_tensor_becomes_if_stmt():
     cls = load_example("square_if_positive").SquareIfPositive
-    assert "ag__.if_stmt" in converted(cls.square_if_positive.python_function)
+    assert "ag__.if_stmt" in converted(cls._impl_square_if_positive)
 
 
 def test_for_over_range_is_a_converted_graph_loop():
     cls = load_example("myadd").MyAdd
-    code = converted(cls.add_numbers.python_function)
+    code = converted(cls._impl_add_numbers)
     assert "ag__.for_stmt" in code
     assert "ag__.ld(tf).range" in code
 
@@ -33,7 +33,7 @@ def test_graph_for_loop_is_not_unrolled():
 
 def test_loop_in_bound_method_is_converted():
     cls = load_example("rnn_cell").SimpleRNN
-    assert "ag__.for_stmt" in converted(cls._run_impl)
+    assert "ag__.for_stmt" in converted(cls._impl_run)
 
 
 def test_while_loop_is_converted(tmp_path):
@@ -50,7 +50,7 @@ def test_while_loop_is_converted(tmp_path):
         "            count += 1\n"
         "        return count\n")
     module = tfm.load(source)
-    assert "ag__.while_stmt" in converted(module.Countdown.steps.python_function)
+    assert "ag__.while_stmt" in converted(module.Countdown._impl_steps)
     countdown = module.Countdown()
     assert int(countdown.steps(tf.constant(7))) == 7
     graph = countdown.steps.get_concrete_function().graph

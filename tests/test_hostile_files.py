@@ -146,7 +146,7 @@ def test_autograph_reads_the_generated_text_without_a_cache(tmp_path, monkeypatc
     source.write_text("module B:\n    fn f(x: f32[]) -> f32[]:\n        if x > 0.0:\n            y = x\n"
                       "        else:\n            y = -x\n        return y\n")
     module = tfm.load(source)
-    assert "ag__.if_stmt" in tf.autograph.to_code(module.B.f.python_function)
+    assert "ag__.if_stmt" in tf.autograph.to_code(module.B._impl_f)
     assert float(module.B().f(-2.0)) == 2.0
 
 

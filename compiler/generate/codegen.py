@@ -121,6 +121,11 @@ def _construction_order(analysis: Analysis, modules: list[n.ModuleDef]) -> list[
     return ordered
 
 
+def impl_name(method: str) -> str:
+    """`_impl_NAME`: a .tfm name never starts with `_`, and may end with one (`_NAME_impl` would hold `__`)."""
+    return f"_impl_{ident(method)}"
+
+
 def dtype_expr(dtype: str) -> str:
     return DTYPES[dtype]
 
@@ -257,12 +262,16 @@ class _ClassEmitter:
         return ident(module)
 
     def _method(self, method: n.Method) -> _Method:
+        """Every method is a plain `_impl_NAME` bound as a tf.function per instance in `__init__`:
+        calls between methods go to the `_impl` and are traced into their caller, as hand-written
+        code does (one trace per entry point, not one per nested method), and
+        `module.NAME.python_function` is always the bound method `strategy.run` can take."""
         specs = [self._tensor_spec(i.type, i.name) for i in method.inputs]
-        bound = any(self._uses_params(i.type) for i in method.inputs)
+        bound = True
         body = _BodyEmitter(self, method).emit()
         return _Method(
             name=ident(method.name),
-            python_name=f"_{ident(method.name)}_impl" if bound else ident(method.name),
+            python_name=impl_name(method.name),
             inputs=[ident(i.name) for i in method.inputs],
             specs=specs,
             signature=_signature_text(specs, indent=4),
@@ -441,10 +450,16 @@ class _ExprEmitter(Pass):
         raise AssertionError("initializers are emitted by _ClassEmitter._variable")
 
     def call_self_method(self, node: n.Call, info: CallInfo) -> str:
-        return f"self.{ident(info.method)}({self._args(node)})"
+        return f"self.{self._callee(self.cls.info, info.method)}({self._args(node)})"
 
     def call_sub_method(self, node: n.Call, info: CallInfo) -> str:
-        return f"self.{ident(info.receiver)}.{ident(info.method)}({self._args(node)})"
+        target = self.cls.analysis.modules[self.cls.info.submodules[info.receiver].module]
+        return f"self.{ident(info.receiver)}.{self._callee(target, info.method)}({self._args(node)})"
+
+    @staticmethod
+    def _callee(module, method: str) -> str:
+        """The `_impl_` (traced into the caller), or the tf.function of an `@jit` method (XLA keeps it whole)."""
+        return ident(method) if "jit" in module.methods[method].attr_names else impl_name(method)
 
     def call_value_method(self, node: n.Call, info: CallInfo) -> str:
         receiver = self.expr(node.func.value)

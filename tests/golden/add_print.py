@@ -58,9 +58,10 @@ class AddPrint(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:4:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.add_print = tf.function(self._impl_add_print, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])  # add_print.tfm:6:5
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])
-    def add_print(self, a):
+    def _impl_add_print(self, a):
         """add_print.tfm:6. Returns output_0: f32[]."""
         with self.name_scope:
             self.x.assign_add(a)  # add_print.tfm:8:9
@@ -85,5 +86,5 @@ class AddPrint(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('add_print.tfm',)
 _TFM_LINE_MAP = {
-    60: (0, 4, 5), 66: (0, 8, 9), 67: (0, 9, 9), 68: (0, 10, 9),
+    60: (0, 4, 5), 62: (0, 6, 5), 67: (0, 8, 9), 68: (0, 9, 9), 69: (0, 10, 9),
 }

@@ -58,9 +58,10 @@ class DemoModule(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(init_value, dtype=tf.float32, trainable=True, name='x')  # demo_module.tfm:5:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.addprint = tf.function(self._impl_addprint, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])  # demo_module.tfm:7:5
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])
-    def addprint(self, a):
+    def _impl_addprint(self, a):
         """demo_module.tfm:7. Returns output_0: f32[]."""
         with self.name_scope:
             self.x.assign_add(a)  # demo_module.tfm:9:9
@@ -85,5 +86,5 @@ class DemoModule(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('demo_module.tfm',)
 _TFM_LINE_MAP = {
-    60: (0, 5, 5), 66: (0, 9, 9), 67: (0, 10, 9), 68: (0, 11, 9),
+    60: (0, 5, 5), 62: (0, 7, 5), 67: (0, 9, 9), 68: (0, 10, 9), 69: (0, 11, 9),
 }

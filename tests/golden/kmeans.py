@@ -82,21 +82,21 @@ class KMeans(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), trainable=False, name='centroids')  # kmeans.tfm:4:5
-        # Signatures sized by constructor parameters are bound per instance.
-        self.assign = tf.function(self._assign_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
-        self.step = tf.function(self._step_impl, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.assign = tf.function(self._impl_assign, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
+        self.step = tf.function(self._impl_step, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5
 
-    def _assign_impl(self, points):
+    def _impl_assign(self, points):
         """kmeans.tfm:6. Returns output_0: i32[N]."""
         with self.name_scope:
             diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
             distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
             return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
 
-    def _step_impl(self, points):
+    def _impl_step(self, points):
         """kmeans.tfm:11. Returns assignments: i32[N], inertia: f32[]."""
         with self.name_scope:
-            labels = self.assign(points)  # kmeans.tfm:13:9
+            labels = self._impl_assign(points)  # kmeans.tfm:13:9
             sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
             counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15:9
             moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16:9

@@ -67,8 +67,14 @@ def _optimizer(kind, var_list, name, **settings):
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
-    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
+    replicas stay in sync and take the step one device would take on the same global batch."""
     grads = tape.gradient(loss, var_list)
+    # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
+    # over its share of the global batch, so their mean is the gradient of the global batch's loss.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        grads = [None if grad is None else tf.math.scalar_mul(1.0 / replicas, grad) for grad in grads]
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
@@ -121,24 +127,24 @@ class LinearRegression(tf.Module):
             self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
             self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
-        # Signatures sized by constructor parameters are bound per instance.
-        self.predict = tf.function(self._predict_impl, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
-        self.train_step = tf.function(self._train_step_impl, input_signature=[  # linear_regression.tfm:11:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
+        self.train_step = tf.function(self._impl_train_step, input_signature=[  # linear_regression.tfm:11:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y'),
         ])
 
-    def _predict_impl(self, x):
+    def _impl_predict(self, x):
         """linear_regression.tfm:7. Returns output_0: f32[N, 1]."""
         with self.name_scope:
             return x @ self.w + self.b  # linear_regression.tfm:9:9
 
-    def _train_step_impl(self, x, y):
+    def _impl_train_step(self, x, y):
         """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
         with self.name_scope:
             y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
-                prediction = self.predict(x)  # linear_regression.tfm:13:13
+                prediction = self._impl_predict(x)  # linear_regression.tfm:13:13
                 loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
             return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
@@ -162,7 +168,7 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    115: (0, 2, 25), 116: (0, 2, 25), 117: (0, 2, 44), 118: (0, 2, 72), 121: (0, 3, 5), 122: (0, 4, 5),
-    123: (0, 5, 5), 125: (0, 7, 5), 126: (0, 11, 5), 134: (0, 9, 9), 139: (0, 11, 47), 140: (0, 12, 9),
-    141: (0, 13, 13), 142: (0, 14, 13), 143: (0, 15, 9), 144: (0, 16, 9),
+    121: (0, 2, 25), 122: (0, 2, 25), 123: (0, 2, 44), 124: (0, 2, 72), 127: (0, 3, 5), 128: (0, 4, 5),
+    129: (0, 5, 5), 131: (0, 7, 5), 132: (0, 11, 5), 140: (0, 9, 9), 145: (0, 11, 47), 146: (0, 12, 9),
+    147: (0, 13, 13), 148: (0, 14, 13), 149: (0, 15, 9), 150: (0, 16, 9),
 }

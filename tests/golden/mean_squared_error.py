@@ -62,12 +62,13 @@ class MeanSquaredError(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.call = tf.function(self._impl_call, input_signature=[  # mean_squared_error.tfm:3:5
+            tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
+        ])
 
-    @tf.function(input_signature=[
-        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
-        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
-    ])
-    def call(self, y_true, y_pred):
+    def _impl_call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Returns output_0: f32[]."""
         y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
         y_pred = _same_dim(y_true, 1, y_pred, 1, 'inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
@@ -91,5 +92,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    72: (0, 3, 44), 73: (0, 3, 47), 74: (0, 4, 9),
+    66: (0, 3, 5), 73: (0, 3, 44), 74: (0, 3, 47), 75: (0, 4, 9),
 }

@@ -105,8 +105,14 @@ def _optimizer(kind, var_list, name, **settings):
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
-    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute."""
+    from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
+    replicas stay in sync and take the step one device would take on the same global batch."""
     grads = tape.gradient(loss, var_list)
+    # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
+    # over its share of the global batch, so their mean is the gradient of the global batch's loss.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        grads = [None if grad is None else tf.math.scalar_mul(1.0 / replicas, grad) for grad in grads]
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
@@ -160,10 +166,10 @@ class Dense(tf.Module):
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
-        # Signatures sized by constructor parameters are bound per instance.
-        self.call = tf.function(self._call_impl, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
 
-    def _call_impl(self, x):
+    def _impl_call(self, x):
         """<tfm library>/layers.tfm:11. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
             return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
@@ -196,25 +202,25 @@ class MyModel(tf.Module):
             self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
             self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
             self.optimizer = _optimizer('SGD', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
-        # Signatures sized by constructor parameters are bound per instance.
-        self.train_step = tf.function(self._train_step_impl, input_signature=[  # my_model.tfm:15:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
+        self.train_step = tf.function(self._impl_train_step, input_signature=[  # my_model.tfm:15:5
             tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y'),
         ])
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])
-    def call(self, inputs):
+    def _impl_call(self, inputs):
         """my_model.tfm:10. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
-            x = self.dense_1.call(inputs)  # my_model.tfm:12:9
-            return self.dense_2.call(x)  # my_model.tfm:13:9
+            x = self.dense_1._impl_call(inputs)  # my_model.tfm:12:9
+            return self.dense_2._impl_call(x)  # my_model.tfm:13:9
 
-    def _train_step_impl(self, x, y):
+    def _impl_train_step(self, x, y):
         """my_model.tfm:15. Returns output_0: f32[]."""
         with self.name_scope:
             y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
-                logits = self.call(x)  # my_model.tfm:17:13
+                logits = self._impl_call(x)  # my_model.tfm:17:13
                 loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
@@ -238,9 +244,9 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    153: (0, 7, 14), 154: (0, 7, 27), 155: (0, 7, 14), 156: (0, 7, 27), 157: (0, 7, 41), 158: (0, 7, 69),
-    161: (0, 8, 5), 162: (0, 9, 5), 164: (0, 11, 5), 169: (0, 12, 9), 191: (1, 5, 16), 192: (1, 5, 16),
-    193: (1, 5, 39), 196: (1, 6, 5), 197: (1, 7, 5), 198: (1, 8, 5), 200: (1, 15, 5), 209: (1, 12, 9),
-    210: (1, 13, 9), 215: (1, 15, 41), 216: (1, 16, 9), 217: (1, 17, 13), 218: (1, 18, 13),
-    219: (1, 19, 9), 220: (1, 20, 9),
+    159: (0, 7, 14), 160: (0, 7, 27), 161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 41), 164: (0, 7, 69),
+    167: (0, 8, 5), 168: (0, 9, 5), 170: (0, 11, 5), 175: (0, 12, 9), 197: (1, 5, 16), 198: (1, 5, 16),
+    199: (1, 5, 39), 202: (1, 6, 5), 203: (1, 7, 5), 204: (1, 8, 5), 206: (1, 10, 5), 207: (1, 15, 5),
+    215: (1, 12, 9), 216: (1, 13, 9), 221: (1, 15, 41), 222: (1, 16, 9), 223: (1, 17, 13),
+    224: (1, 18, 13), 225: (1, 19, 9), 226: (1, 20, 9),
 }

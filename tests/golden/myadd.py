@@ -55,22 +55,23 @@ class MyAdd(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.add_strings = tf.function(self._impl_add_strings, input_signature=[  # myadd.tfm:4:5
+            tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
+            tf.TensorSpec(shape=[], dtype=tf.string, name='b'),
+        ])
+        self.add_numbers = tf.function(self._impl_add_numbers, input_signature=[  # myadd.tfm:9:5
+            tf.TensorSpec(shape=[], dtype=tf.int32, name='a'),
+            tf.TensorSpec(shape=[], dtype=tf.int32, name='b'),
+        ])
 
-    @tf.function(input_signature=[
-        tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
-        tf.TensorSpec(shape=[], dtype=tf.string, name='b'),
-    ])
-    def add_strings(self, a, b):
+    def _impl_add_strings(self, a, b):
         """myadd.tfm:4. Returns output_0: string[]."""
         for i in tf.range(3):  # myadd.tfm:5:9
             tf.print(i)  # myadd.tfm:6:13
         return a + b  # myadd.tfm:7:9
 
-    @tf.function(input_signature=[
-        tf.TensorSpec(shape=[], dtype=tf.int32, name='a'),
-        tf.TensorSpec(shape=[], dtype=tf.int32, name='b'),
-    ])
-    def add_numbers(self, a, b):
+    def _impl_add_numbers(self, a, b):
         """myadd.tfm:9. Returns output_0: i32[]."""
         for i in tf.range(3):  # myadd.tfm:10:9
             tf.print(i)  # myadd.tfm:11:13
@@ -94,5 +95,6 @@ class MyAdd(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    65: (0, 5, 9), 66: (0, 6, 13), 67: (0, 7, 9), 75: (0, 10, 9), 76: (0, 11, 13), 77: (0, 12, 9),
+    59: (0, 4, 5), 63: (0, 9, 5), 70: (0, 5, 9), 71: (0, 6, 13), 72: (0, 7, 9), 76: (0, 10, 9),
+    77: (0, 11, 13), 78: (0, 12, 9),
 }

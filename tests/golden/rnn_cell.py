@@ -112,26 +112,26 @@ class SimpleRNN(tf.Module):
             self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), trainable=True, name='w_x')  # rnn_cell.tfm:3:5
             self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), trainable=True, name='w_h')  # rnn_cell.tfm:4:5
             self.b = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b')  # rnn_cell.tfm:5:5
-        # Signatures sized by constructor parameters are bound per instance.
-        self.step = tf.function(self._step_impl, input_signature=[  # rnn_cell.tfm:7:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.step = tf.function(self._impl_step, input_signature=[  # rnn_cell.tfm:7:5
             tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
         ])
-        self.run = tf.function(self._run_impl, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10:5
+        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10:5
 
-    def _step_impl(self, x, h):
+    def _impl_step(self, x, h):
         """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
         with self.name_scope:
             h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
             return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
-    def _run_impl(self, xs):
+    def _impl_run(self, xs):
         """rnn_cell.tfm:10. Returns states: f32[T, B, units], last: f32[B, units]."""
         with self.name_scope:
             h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
             for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14:9
-                h = self.step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
+                h = self._impl_step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
                 states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
             return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
 

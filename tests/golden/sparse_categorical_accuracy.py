@@ -70,12 +70,15 @@ class SparseCategoricalAccuracy(tf.Module):
         with self.name_scope:
             self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
             self.count = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.update_state = tf.function(self._impl_update_state, input_signature=[  # sparse_categorical_accuracy.tfm:6:5
+            tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
+        ])
+        self.result = tf.function(self._impl_result, input_signature=[])  # sparse_categorical_accuracy.tfm:12:5
+        self.reset_state = tf.function(self._impl_reset_state, input_signature=[])  # sparse_categorical_accuracy.tfm:15:5
 
-    @tf.function(input_signature=[
-        tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'),
-        tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
-    ])
-    def update_state(self, y_true, y_pred):
+    def _impl_update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Returns nothing."""
         with self.name_scope:
             y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
@@ -84,14 +87,12 @@ class SparseCategoricalAccuracy(tf.Module):
             self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
             self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
 
-    @tf.function(input_signature=[])
-    def result(self):
+    def _impl_result(self):
         """sparse_categorical_accuracy.tfm:12. Returns output_0: f64[]."""
         with self.name_scope:
             return self.count / self.total  # sparse_categorical_accuracy.tfm:13:9
 
-    @tf.function(input_signature=[])
-    def reset_state(self):
+    def _impl_reset_state(self):
         """sparse_categorical_accuracy.tfm:15. Returns nothing."""
         with self.name_scope:
             self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
@@ -115,6 +116,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    71: (0, 3, 5), 72: (0, 4, 5), 81: (0, 6, 49), 82: (0, 7, 9), 83: (0, 8, 9), 84: (0, 9, 9),
-    85: (0, 10, 9), 91: (0, 13, 9), 97: (0, 16, 9), 98: (0, 17, 9),
+    71: (0, 3, 5), 72: (0, 4, 5), 74: (0, 6, 5), 78: (0, 12, 5), 79: (0, 15, 5), 84: (0, 6, 49),
+    85: (0, 7, 9), 86: (0, 8, 9), 87: (0, 9, 9), 88: (0, 10, 9), 93: (0, 13, 9), 98: (0, 16, 9),
+    99: (0, 17, 9),
 }

@@ -55,9 +55,10 @@ class SquareIfPositive(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
+        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        self.square_if_positive = tf.function(self._impl_square_if_positive, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])  # square_if_positive.tfm:3:5
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])
-    def square_if_positive(self, x):
+    def _impl_square_if_positive(self, x):
         """square_if_positive.tfm:3. Returns output_0: f32[]."""
         if x > 0.0:  # square_if_positive.tfm:4:9
             x2 = x * x  # square_if_positive.tfm:5:13
@@ -83,5 +84,5 @@ class SquareIfPositive(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    62: (0, 4, 9), 63: (0, 5, 13), 65: (0, 7, 13), 66: (0, 8, 9),
+    59: (0, 3, 5), 63: (0, 4, 9), 64: (0, 5, 13), 66: (0, 7, 13), 67: (0, 8, 9),
 }
