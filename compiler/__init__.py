@@ -40,18 +40,25 @@ def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
 
 def export(source: str | Path, module: str, out_dir: str | Path, init: dict | None = None, force: bool = False,
            tflite: str | Path | None = None, *, instance: object = None, checkpoint: str | Path | None = None,
-           signatures: list[str] | None = None):
+           signatures: list[str] | None = None, version: int | str | None = None, allow_flex: bool = False,
+           quantize: str | None = None, representative_data: str | Path | None = None):
     """Compile `source` and write a verified SavedModel of `module` to `out_dir`: built with `init`, or
     a built (trained) `instance` of it, or built with the weights of `checkpoint` (a directory or a
     prefix). `signatures` names the methods to serve (default: those that do not update trainable
-    variables, and those marked @signature). Raises tfm.exports.exporter.ExportError on failure."""
+    variables, and those marked @signature). `version` (N or "next") writes `out_dir/N`. A `.tflite`
+    uses builtin ops only unless `allow_flex`, may be quantized ("dynamic", "float16", or "int8" with
+    `representative_data`), and is run in LiteRT and compared with the SavedModel before anything is
+    published. Raises tfm.exports.exporter.ExportError on failure."""
     from tfm.exports.exporter import export_saved_model
+    from tfm.exports.tflite_export import TFLiteOptions
     from tfm.loading.loader import import_compiled
 
     compiled = compile_file(source)
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,
                               force=force, tflite=tflite, instance=instance, checkpoint=checkpoint,
-                              signatures=signatures)
+                              signatures=signatures, version=version,
+                              tflite_options=TFLiteOptions(allow_flex, quantize,
+                                                           Path(representative_data) if representative_data else None))
 
 
 def configure(settings: RuntimeSettings | None = None, **values) -> RuntimeSettings:

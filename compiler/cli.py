@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tfm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tfm inspect ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # the last line of defence: never a raw traceback for the user
         print(f"tfm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("TFM_DEBUG"):
@@ -361,7 +364,8 @@ def _cmd_export(args) -> int:
         with _placement(args.runtime):
             report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
                                         force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
-                                        signatures=chosen,
+                                        signatures=chosen, version=args.version,
+                                        tflite_options=_tflite_options(args),
                                         progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
@@ -374,8 +378,26 @@ def _cmd_export(args) -> int:
     for method, why in report.left_out.items():
         print(f"  not served: {method}: {why}")
     if report.tflite:
-        print(f"wrote {report.tflite}")
+        print(_tflite_summary(report.tflite, report.tflite_report))
     return EXIT_OK
+
+
+def _tflite_summary(path, tflite) -> str:
+    if tflite.runtime is None:
+        return (f"wrote {path} ({tflite.size:,} bytes) with Select-TF (Flex) ops {', '.join(tflite.flex_ops)}: not "
+                "run here (LiteRT and TensorFlow's Python interpreter lack the Flex delegate); signatures checked")
+    differences = ", ".join(f"{k} {v:.3g}" for k, v in tflite.max_abs_diff.items()) or "no outputs"
+    return (f"wrote {path} ({tflite.size:,} bytes); ran every signature in {tflite.runtime} on sample inputs: "
+            f"largest difference from the SavedModel: {differences}")
+
+
+def _tflite_options(args):
+    from tfm.exports.tflite_export import TFLiteOptions
+
+    if (args.allow_flex or args.quantize or args.representative_data) and not args.tflite:
+        raise _UsageError("--allow-flex, --quantize and --representative-data need --tflite FILE")
+    return TFLiteOptions(allow_flex=args.allow_flex, quantize=args.quantize,
+                         representative=Path(args.representative_data) if args.representative_data else None)
 
 
 def _method_list(text: str, option: str) -> list[str]:
@@ -422,16 +444,18 @@ def _settings_lines(resolved) -> list[str]:
 
 
 def _cmd_inspect(args) -> int:
-    from tfm.exports.describe import describe
+    import json
+
+    from tfm.exports.describe import describe, inspect_export
     from tfm.exports.savedmodel_proto import UnreadableSavedModel
 
-    directory = Path(args.directory)
-    if not directory.is_dir():
-        raise _InputError(f"{directory} is not a directory")
+    path = Path(args.directory)
+    if not path.exists():
+        raise _InputError(f"{path}: no such file or directory")
     try:
-        print(describe(directory))
+        print(json.dumps(inspect_export(path), indent=2) if args.format == "json" else describe(path))
     except UnreadableSavedModel as exc:
-        raise _InputError(f"{directory}: {exc}") from None
+        raise _InputError(f"{path}: {exc}") from None
     return EXIT_OK
 
 

@@ -66,16 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--signatures", metavar="METHOD,...",
                         help="serve exactly these methods (comma-separated), training methods included")
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
-    export.add_argument("--tflite", metavar="FILE.tflite", help="also convert to a TFLite flatbuffer")
+    export.add_argument("--version", nargs="?", const="next", type=version_number, metavar="N",
+                        help="write the SavedModel to DIR/N, as TensorFlow Serving expects (no N: the next free)")
+    export.add_argument("--tflite", metavar="FILE.tflite",
+                        help="also convert to a TFLite flatbuffer (builtin ops only), run it in LiteRT on sample "
+                             "inputs and compare with the SavedModel")
+    export.add_argument("--allow-flex", action="store_true",
+                        help="allow Select-TF (Flex) ops in the .tflite where builtins are not enough")
+    export.add_argument("--quantize", choices=["dynamic", "float16", "int8"], help="quantize the .tflite")
+    export.add_argument("--representative-data", metavar="FILE.npz",
+                        help="int8 calibration inputs: arrays named after the serving inputs (or one .npy)")
     export.add_argument("--force", action="store_true", help="replace an existing export")
     add_runtime(export)
     add_limits(export)
 
-    inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel",
-                                  description="Print each signature's inputs and outputs with dtype and shape. "
-                                              "Reads saved_model.pb as data: nothing in the export is run, "
-                                              "and TensorFlow is not imported.")
-    inspect.add_argument("directory", metavar="DIR", help="a SavedModel directory (from tfm export)")
+    inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel or .tflite",
+                                  description="Print each signature's inputs and outputs with dtype and shape (and "
+                                              "the .tfm's declared types and output order), where the export came "
+                                              "from, and which methods it does not serve. Reads the files as data: "
+                                              "nothing in the export is run, and TensorFlow is not imported.")
+    inspect.add_argument("directory", metavar="PATH", help="a SavedModel directory or a .tflite file")
+    inspect.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     return parser
 
 
@@ -174,6 +185,13 @@ def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
                        help="compile every method with XLA")
     group.add_argument("--require-gpu", action=argparse.BooleanOptionalAction, default=None,
                        help="fail instead of running on the CPU when no GPU is found")
+
+
+def version_number(text: str):
+    if text == "next":
+        return text
+    value = positive_int(text)
+    return value
 
 
 def int_list(text: str) -> list[int]:

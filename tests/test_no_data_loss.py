@@ -52,7 +52,7 @@ def test_force_never_replaces_a_directory_tfm_did_not_write(tmp_path, capsys):
 def test_force_never_replaces_a_file_tfm_did_not_write(tmp_path, capsys):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes\n")
-    assert _export(tmp_path / "m", "--tflite", str(notes), "--force") == 1
+    assert _export(tmp_path / "m", "--tflite", str(notes), "--allow-flex", "--force") == 1
     assert "not a .tflite written by tfm" in capsys.readouterr().err
     assert notes.read_text() == "my notes\n"
     assert not (tmp_path / "m").exists()
@@ -60,11 +60,11 @@ def test_force_never_replaces_a_file_tfm_did_not_write(tmp_path, capsys):
 
 def test_force_replaces_tfms_own_export_and_tflite(tmp_path):
     out, model = tmp_path / "m", tmp_path / "m.tflite"
-    assert _export(out, "--tflite", str(model)) == 0
+    assert _export(out, "--tflite", str(model), "--allow-flex") == 0
     assert read_manifest(out)["module"] == "DemoModule"
     first = model.read_bytes()
-    assert _export(out, "--tflite", str(model), "--init", "init_value=3") == 1, "replaced without --force"
-    assert _export(out, "--tflite", str(model), "--init", "init_value=3", "--force") == 0
+    assert _export(out, "--tflite", str(model), "--allow-flex", "--init", "init_value=3") == 1, "replaced without --force"
+    assert _export(out, "--tflite", str(model), "--allow-flex", "--init", "init_value=3", "--force") == 0
     assert read_manifest(out)["init"] == {"init_value": 3}
     assert model.read_bytes() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.tflite"]
@@ -72,7 +72,7 @@ def test_force_replaces_tfms_own_export_and_tflite(tmp_path):
 
 def test_tflite_inside_the_export_lands_with_it(tmp_path, capsys):
     out = tmp_path / "m3"
-    assert _export(out, "--tflite", str(out / "model.tflite")) == 0
+    assert _export(out, "--tflite", str(out / "model.tflite"), "--allow-flex") == 0
     assert f"wrote {out / 'model.tflite'}" in capsys.readouterr().out
     assert (out / "model.tflite").read_bytes()[4:8] == b"TFL3"
 

@@ -1,7 +1,9 @@
-"""`tfm inspect`: an exported SavedModel's signatures, readable, without loading or running it.
+"""`tfm inspect`: an exported SavedModel or `.tflite`, readable, without loading or running it.
 
-The signatures come from `saved_model.pb` read as data (`tfm.exports.savedmodel_proto`), and tfm's own
-manifest from `tfm-export.json`; both may come from anyone, so every shown string is escaped.
+SavedModel signatures come from `saved_model.pb` read as data (`tfm.exports.savedmodel_proto`), a
+`.tflite`'s from its flatbuffer (`tfm.exports.tflite_reader`), and tfm's manifest from
+`tfm-export.json` or the flatbuffer's metadata. All of it may come from anyone: shown strings are
+escaped, and nothing is imported from or run for the export.
 """
 
 from __future__ import annotations
@@ -13,25 +15,77 @@ from tfm.dsl.diagnostics import printable
 
 from tfm.exports.publish import read_manifest
 from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, read_signatures
+from tfm.exports.tflite_reader import is_tflite, read_tflite
 
 
+def inspect_export(path: str | Path) -> dict:
+    """What `tfm inspect` shows, as data (the JSON format prints it as it is)."""
+    path = Path(path)
+    if path.is_file() and is_tflite(path):
+        signatures, flex, manifest, size = read_tflite(path)
+        found = {"kind": "TFLite", "path": str(path), "size_bytes": size, "flex_ops": flex}
+    else:
+        signatures, manifest = read_signatures(path), read_manifest(path)
+        found = {"kind": "SavedModel", "path": str(path)}
+    declared = manifest.get("declared") if manifest and isinstance(manifest.get("declared"), dict) else {}
+    found["signatures"] = [_signature(s, declared.get(s.key)) for s in
+                           sorted(signatures, key=lambda s: (s.key != "serving_default", s.key))]
+    found["manifest"] = _plain(manifest) if manifest else None
+    left_out = manifest.get("left_out") if manifest else None
+    found["not_served"] = {str(k): str(v) for k, v in left_out.items()} if isinstance(left_out, dict) else {}
+    return found
 
-def describe(directory: str | Path) -> str:
-    """Each signature with its inputs and outputs (name, dtype, shape; `?` for unknown dims), and what
-    tfm's manifest says: where the export came from and which methods it does not serve."""
-    directory = Path(directory)
-    signatures = read_signatures(directory)
-    lines = [f"SavedModel {printable(str(directory))}"]
-    manifest = read_manifest(directory)
-    if manifest is not None:
-        lines.extend(_manifest_lines(manifest))
-    for signature in sorted(signatures, key=lambda s: (s.key != "serving_default", s.key)):
-        lines.extend(_signature_lines(signature))
-    left_out = manifest.get("left_out") if manifest is not None else None
-    if isinstance(left_out, dict) and left_out:
+
+def _signature(signature: SignatureInfo, declared: object) -> dict:
+    declared = declared if isinstance(declared, dict) else {}
+    return {"key": signature.key,
+            "inputs": _tensors(signature.inputs, declared.get("inputs")),
+            "outputs": _tensors(signature.outputs, declared.get("outputs"))}
+
+
+def _tensors(specs: tuple[TensorSpecInfo, ...], declared: object) -> list[dict]:
+    """Specs as dicts, in the `.tfm`'s declared order where the manifest gives it, with its types."""
+    types = {}
+    if isinstance(declared, list):
+        types = {str(item[0]): str(item[1]) for item in declared if isinstance(item, list) and len(item) == 2}
+    order = list(types)
+    ranked = sorted(specs, key=lambda s: (order.index(s.name) if s.name in order else len(order), s.name))
+    return [{"name": s.name, "dtype": s.dtype, "shape": None if s.shape is None else list(s.shape),
+             "declared": types.get(s.name)} for s in ranked]
+
+
+def _plain(value: object) -> object:
+    """JSON-safe, bounded copy of manifest data (it may come from anyone)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def describe(path: str | Path) -> str:
+    """The text format: each signature's inputs and outputs (dtype, shape with `?` for unknown dims,
+    and the `.tfm` type with its named dims), where the export came from, and what it does not serve."""
+    found = inspect_export(path)
+    lines = [f"{found['kind']} {printable(found['path'])}"]
+    if found["kind"] == "TFLite":
+        lines.append(f"  {found['size_bytes']:,} bytes; Select-TF (Flex) ops: "
+                     f"{', '.join(map(printable, found['flex_ops'])) or 'none (builtin ops only)'}")
+    if found["manifest"] is not None:
+        lines.extend(_manifest_lines(found["manifest"]))
+    for signature in found["signatures"]:
+        lines.append(f"  signature {printable(signature['key'])}")
+        lines += [f"    input  {_tensor_text(t)}" for t in signature["inputs"]]
+        lines += [f"    output {_tensor_text(t)}" for t in signature["outputs"]]
+        if not signature["outputs"]:
+            lines.append("    (no outputs)")
+    if found["not_served"]:
         lines.append("  not served:")
-        lines.extend(f"    {_text(name)}: {_text(why)}" for name, why in sorted(left_out.items()))
+        lines.extend(f"    {printable(name)}: {printable(why)}" for name, why in sorted(found["not_served"].items()))
     return "\n".join(lines)
+
+
+def _tensor_text(tensor: dict) -> str:
+    shape = tensor["shape"]
+    dims = "..." if shape is None else ", ".join("?" if d is None else str(d) for d in shape)
+    text = f"{printable(tensor['name'])}: {printable(tensor['dtype'])}[{dims}]"
+    return text + (f"  (declared {printable(tensor['declared'])})" if tensor["declared"] else "")
 
 
 def _manifest_lines(manifest: dict) -> list[str]:
@@ -45,21 +99,6 @@ def _manifest_lines(manifest: dict) -> list[str]:
     checkpoint = manifest.get("checkpoint")
     lines.append(f"  weights from checkpoint {_text(checkpoint)}" if checkpoint else "  weights as built or given")
     return lines
-
-
-def _signature_lines(signature: SignatureInfo) -> list[str]:
-    lines = [f"  signature {printable(signature.key)}"]
-    lines += [f"    input  {printable(spec.name)}: {_spec(spec)}" for spec in signature.inputs]
-    lines += [f"    output {printable(spec.name)}: {_spec(spec)}" for spec in signature.outputs]
-    if not signature.outputs:
-        lines.append("    (no outputs)")
-    return lines
-
-
-def _spec(spec: TensorSpecInfo) -> str:
-    if spec.shape is None:
-        return f"{spec.dtype}[...]"
-    return f"{spec.dtype}[{', '.join('?' if d is None else str(d) for d in spec.shape)}]"
 
 
 def _text(value: object) -> str:

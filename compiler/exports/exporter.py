@@ -21,7 +21,7 @@ from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, signature_pl
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
 from tfm.exports.saved_model import SavedModelFormat
-from tfm.exports.tflite_export import TFLiteFormat, check_replaceable_file
+from tfm.exports.tflite_export import TFLiteFormat, TFLiteOptions, TFLiteReport, check_replaceable_file
 from tfm.files import move_into_place, staging_path
 from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
@@ -38,6 +38,7 @@ class ExportReport:
     tflite: Path | None = None
     left_out: dict[str, str] = field(default_factory=dict)  # method -> why it is not served
     checkpoint: str | None = None
+    tflite_report: TFLiteReport | None = None
 
 
 def plan_for(module: n.ModuleDef, analysis: Analysis, chosen: list[str] | None) -> SignaturePlan:
@@ -88,15 +89,18 @@ def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
                        out_dir: str | Path, force: bool = False, tflite: str | Path | None = None,
                        progress: Callable[[str], None] = lambda message: None, *, instance: object = None,
-                       checkpoint: str | Path | None = None, signatures: list[str] | None = None) -> ExportReport:
+                       checkpoint: str | Path | None = None, signatures: list[str] | None = None,
+                       tflite_options: TFLiteOptions | None = None, version: int | str | None = None) -> ExportReport:
     """Export `module_name` as a SavedModel at `out_dir` (and a `.tflite`): a fresh build with `init`, a
     built (trained) `instance`, or a fresh build with the weights of `checkpoint`. Every format is
-    written to a staging place and verified, variable values included; then all are published, or none."""
+    written to a staging place and verified, variable values included; then all are published, or none.
+    With `version` (a number, or "next"), the SavedModel goes to `out_dir/VERSION`, as TensorFlow
+    Serving expects."""
     import tensorflow as tf
 
     module = _find_module(analysis, module_name)
     plan = plan_for(module, analysis, signatures)
-    out_dir = Path(os.path.abspath(out_dir))
+    out_dir = versioned_directory(Path(os.path.abspath(out_dir)), version)
     tflite_path = Path(os.path.abspath(tflite)) if tflite else None
     outside = tflite_path is not None and not tflite_path.is_relative_to(out_dir)
     try:
@@ -107,17 +111,31 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
             job = _job(tf, python_module, analysis, module, init, plan, instance, checkpoint, progress)
             _stage(SavedModelFormat(), job, target.staging, progress)
             write_manifest(target.staging, job.manifest)
+            tflite_format = TFLiteFormat(tflite_options)
             if tflite_path is not None:
                 staged = tflite_staging or target.staging / tflite_path.relative_to(out_dir)
-                _stage(TFLiteFormat(), job, staged, progress)
+                _stage(tflite_format, job, staged, progress)
             target.publish()
             if outside:
                 check_replaceable_file(tflite_path, force)
                 move_into_place(tflite_staging, tflite_path)
             return ExportReport(directory=out_dir, signatures=job.contracts, variables=job.variables,
-                                tflite=tflite_path, left_out=plan.left_out, checkpoint=job.manifest["checkpoint"])
+                                tflite=tflite_path, left_out=plan.left_out, checkpoint=job.manifest["checkpoint"],
+                                tflite_report=tflite_format.report if tflite_path is not None else None)
     except PublishError as exc:
         raise ExportError(str(exc)) from None
+
+
+def versioned_directory(base: Path, version: int | str | None) -> Path:
+    """`base/N` for a version N; "next" is one more than the highest numbered version there (or 1)."""
+    if version is None:
+        return base
+    if version == "next":
+        numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir()] if base.is_dir() else []
+        version = max(numbers, default=0) + 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ExportError(f"a version is a whole number from 1, got {version!r}")
+    return base / str(version)
 
 
 def _job(tf, python_module, analysis: Analysis, module: n.ModuleDef, init: dict[str, object], plan: SignaturePlan,
@@ -145,9 +163,17 @@ def _job(tf, python_module, analysis: Analysis, module: n.ModuleDef, init: dict[
         expected_values = instance_values(instance, paths)
     expected = contracts(analysis, module, init, plan)
     manifest = _manifest(python_module, module.name, init, expected, tf.__version__)
-    manifest.update(checkpoint=prefix, left_out=dict(plan.left_out))
+    manifest.update(checkpoint=prefix, left_out=dict(plan.left_out), declared=_declared_types(analysis, module, plan))
     return ExportJob(tf=tf, instance=instance, contracts=expected, declared_variables=declared,
-                     manifest=manifest, expected_values=expected_values)
+                     manifest=manifest, expected_values=expected_values, analysis=analysis, module=module)
+
+
+def _declared_types(analysis: Analysis, module: n.ModuleDef, plan: SignaturePlan) -> dict:
+    """Each signature's inputs and outputs as the `.tfm` declares them, in order, with named dims."""
+    methods = {m.name: m for m in module.methods}
+    return {key: {"inputs": [[i.name, str(analysis.types[i.type])] for i in methods[name].inputs],
+                  "outputs": [[o.name, str(analysis.types[o.type])] for o in outputs_of(methods[name])]}
+            for key, name in plan.signatures.items()}
 
 
 def _check_instance(instance: object, python_module, module_name: str) -> None:

@@ -34,6 +34,8 @@ class ExportJob:
     declared_variables: dict[str, tuple[str, tuple[int | None, ...]]]
     manifest: dict
     expected_values: dict[str, Any] = field(default_factory=dict)  # variable path -> the value it must have
+    analysis: Any = None  # the checked program and the module's declaration, to name .tfm lines
+    module: Any = None
     saved_model: Path | None = None  # the staged, verified SavedModel, which other formats convert
     variables: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)  # as saved
 

@@ -6,12 +6,18 @@ The flatbuffer carries tfm's manifest as TFLite metadata (`tfm_export`), so tfm 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import sys
+import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfm.exports.formats import ExportError, ExportJob
+from tfm.exports.tflite_samples import flex_message, run_samples
 from tfm.exports.publish import PublishError
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
@@ -19,14 +25,42 @@ METADATA_NAME = "tfm_export"
 _MAX_TFLITE_BYTES = 2**31 - 1
 
 
+@dataclass(frozen=True)
+class TFLiteOptions:
+    """Builtin ops only unless `allow_flex`; `quantize` is None, "dynamic", "float16" or "int8" (int8
+    calibrates on `representative`, an .npz/.npy of the serving inputs)."""
+
+    allow_flex: bool = False
+    quantize: str | None = None
+    representative: Path | None = None
+
+
+@dataclass
+class TFLiteReport:
+    size: int = 0
+    flex_ops: list[str] = field(default_factory=list)
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    runtime: str | None = "LiteRT"  # None: not run (Select-TF ops need the Flex delegate)
+
+
 class TFLiteFormat:
-    """A `.tflite` converted from the staged SavedModel, with every signature; verified by loading it
-    in TensorFlow's TFLite interpreter and comparing its signatures with the contracts."""
+    """A `.tflite` converted from the staged SavedModel, with every served signature, verified by running
+    each signature in LiteRT in a separate process (no TensorFlow there) on sample inputs and comparing
+    with the SavedModel's outputs."""
 
     name = "TFLite flatbuffer"
 
+    def __init__(self, options: TFLiteOptions | None = None):
+        self.options = options or TFLiteOptions()
+        self.report = TFLiteReport()
+
     def write(self, job: ExportJob, path: Path) -> None:
-        model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest)
+        try:
+            model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest, self.options)
+        except FlexOpsNeeded as exc:
+            raise ExportError(flex_message(exc.ops, job)) from None
+        self.report.size = len(model)
+        self.report.flex_ops = flex_ops_of(model)
         with open(path, "wb") as handle:
             handle.write(model)
             handle.flush()
@@ -40,6 +74,23 @@ class TFLiteFormat:
         wanted = {c.key for c in job.contracts}
         if found != wanted:
             raise ExportError(f"the .tflite has signatures {sorted(found)}, expected {sorted(wanted)}")
+        if job.saved_model is None:
+            return
+        if self.report.flex_ops:  # neither LiteRT nor TensorFlow's Python interpreter has the Flex delegate
+            self.report.runtime = None
+            return
+        result = run_samples(job, path, use_tensorflow=False)
+        self.report.max_abs_diff = result.get("max_abs_diff", {})
+        if not result.get("ok"):
+            raise ExportError("the .tflite does not run like the SavedModel:\n  " + "\n  ".join(result["errors"]))
+        if self.options.quantize is None:
+            drift = {k: v for k, v in self.report.max_abs_diff.items() if v > _FLOAT_TOLERANCE}
+            if drift:
+                raise ExportError("the .tflite's outputs differ from the SavedModel's: " +
+                                  ", ".join(f"{k} by {v:.3g}" for k, v in drift.items()))
+
+
+_FLOAT_TOLERANCE = 1e-4
 
 
 def _interpreter(tf, path: Path):
@@ -50,20 +101,132 @@ def _interpreter(tf, path: Path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return tf.lite.Interpreter(model_path=str(path))
-    return Interpreter(model_path=str(path))
+    try:
+        return Interpreter(model_path=str(path))
+    except Exception:  # LiteRT refuses Select-TF ops; TensorFlow's interpreter has them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return tf.lite.Interpreter(model_path=str(path))
 
 
-def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict) -> bytes:
+class FlexOpsNeeded(Exception):
+    def __init__(self, ops: list[str]):
+        super().__init__(", ".join(ops))
+        self.ops = ops
+
+
+def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict,
+            options: TFLiteOptions | None = None) -> bytes:
     """The `.tflite` bytes for `signature_keys` of the SavedModel, stamped with `manifest`."""
+    options = options or TFLiteOptions()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
     # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
     converter.experimental_enable_resource_variables = True
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + \
+        ([tf.lite.OpsSet.SELECT_TF_OPS] if options.allow_flex else [])
+    if options.allow_flex:
+        converter._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice for typed lists with Flex
+    _quantization(tf, converter, options, saved_model_dir, signature_keys)
     try:
-        model = converter.convert()
-    except Exception as exc:  # the converter raises many types; report the first line
+        with _stderr_captured() as captured:
+            model = converter.convert()
+    except Exception as exc:  # the converter raises many types
+        needed = _needed_flex_ops(f"{exc}\n{captured.text()}")
+        if needed and not options.allow_flex:
+            raise FlexOpsNeeded(needed) from None
         raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
     return stamp(model, manifest)
+
+
+def _needed_flex_ops(message: str) -> list[str]:
+    if "Lowering tensor list ops is failed" in message:
+        return ["TensorList ops"]
+    listed = re.search(r"TF Select ops: ([\w, ]+)", message)
+    names = set(listed.group(1).replace(" ", "").split(",")) if listed else set()
+    names |= set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message))
+    return sorted(n for n in names if n)
+
+
+class _Captured:
+    value = ""
+
+    def text(self) -> str:
+        return self.value
+
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """The converter's MLIR diagnostics go to file descriptor 2 from C++: keep them off the user's
+    terminal (tfm reports what they mean) and hand them to the caller."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    captured = _Captured()
+    with tempfile.TemporaryFile() as handle:
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            handle.seek(0)
+            captured.value = handle.read(1 << 20).decode("utf-8", "replace")
+
+
+def _quantization(tf, converter, options: TFLiteOptions, saved_model_dir: Path, keys: list[str]) -> None:
+    if options.quantize is None:
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if options.quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif options.quantize == "int8":
+        if options.representative is None:
+            raise ExportError("--quantize int8 needs --representative-data (an .npz or .npy of serving inputs)")
+        converter.representative_dataset = representative_dataset(tf, saved_model_dir, keys, options.representative)
+
+
+def representative_dataset(tf, saved_model_dir: Path, keys: list[str], path: Path):
+    """Calibration samples for each signature: rows of the arrays named after its inputs (an .npy feeds
+    a signature with one input)."""
+    import numpy as np
+
+    from tfm.exports.savedmodel_proto import read_signatures
+
+    signatures = {s.key: s for s in read_signatures(saved_model_dir)}
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ExportError(f"--representative-data {path}: not a readable .npz/.npy: {exc}") from None
+    arrays = dict(data) if hasattr(data, "files") else None
+
+    def samples():
+        for key in keys:
+            inputs = [spec.name for spec in signatures[key].inputs]
+            if arrays is None and len(inputs) == 1:
+                columns = {inputs[0]: data}
+            else:
+                missing = [name for name in inputs if arrays is None or name not in arrays]
+                if missing:
+                    raise ExportError(f"--representative-data {path} has no array {missing[0]!r} for signature {key}")
+                columns = {name: arrays[name] for name in inputs}
+            rows = min(len(v) for v in columns.values())
+            for row in range(min(rows, 200)):
+                yield key, {name: value[row:row + 1].astype(np.float32) if value.dtype.kind == "f" else value[row:row + 1]
+                            for name, value in columns.items()}
+
+    return samples
+
+
+def flex_ops_of(model: bytes) -> list[str]:
+    """The Select-TF ops a flatbuffer uses (custom ops named Flex...)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAsModel(model, 0)
+    found = set()
+    for i in range(root.OperatorCodesLength()):
+        custom = root.OperatorCodes(i).CustomCode()
+        if custom and custom.startswith(b"Flex"):
+            found.add(custom.decode("ascii", "replace").removeprefix("Flex"))
+    return sorted(found)
 
 
 def stamp(model: bytes, manifest: dict) -> bytes:

@@ -1,0 +1,134 @@
+"""What the TFLite format checks with: sample inputs made from each signature, the SavedModel's outputs
+on them, a run of the `.tflite` in a separate LiteRT process (`litert_check.py`), and the `.tfm` lines
+behind ops TFLite's builtins lack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tfm.dsl import nodes as n
+from tfm.dsl.analysis import walk
+from tfm.dsl.diagnostics import printable
+
+from tfm.exports.formats import ExportError, ExportJob, SignatureContract
+
+LITERT_CHECK = Path(__file__).with_name("litert_check.py")
+SAMPLE_SIZES = (1, 3)  # every unknown (named) dim takes each size in turn
+
+
+def sample_inputs(contract: SignatureContract, size: int, rng) -> dict:
+    """Inputs for one call: normal floats, zeros for integers (safe as indices), random bools."""
+    import numpy as np
+
+    inputs = {}
+    for name, dtype, dims in contract.inputs:
+        shape = [size if d is None else d for d in dims]
+        if dtype.startswith(("float", "bfloat", "half")):
+            value = rng.normal(size=shape).astype(np.dtype(dtype) if dtype != "bfloat16" else np.float32)
+        elif dtype == "bool":
+            value = rng.integers(0, 2, size=shape).astype(bool)
+        elif dtype == "string":
+            value = np.full(shape, b"tfm", dtype=object)
+        else:
+            value = np.zeros(shape, dtype=np.dtype(dtype))
+        inputs[name] = value
+    return inputs
+
+
+def run_samples(job: ExportJob, tflite: Path, use_tensorflow: bool) -> dict:
+    """Call every signature of the staged SavedModel on the samples, then the same calls, in the same
+    order, on the `.tflite` in a separate process; that process's JSON verdict."""
+    import numpy as np
+
+    tf = job.tf
+    loaded = tf.saved_model.load(str(job.saved_model))  # tfm's own staged export, not untrusted input
+    rng = np.random.default_rng(0)
+    arrays, order = {}, []
+    for size in SAMPLE_SIZES:
+        case = f"dims{size}"
+        for contract in job.contracts:
+            inputs = sample_inputs(contract, size, rng)
+            try:
+                outputs = loaded.signatures[contract.key](**{k: tf.constant(v) for k, v in inputs.items()})
+            except Exception as exc:
+                raise ExportError(f"signature {contract.key} fails on sample inputs in TensorFlow: "
+                                  f"{str(exc).strip().splitlines()[0]}") from None
+            order.append([case, contract.key])
+            arrays.update({f"{case}/{contract.key}/in/{k}": v for k, v in inputs.items()})
+            arrays.update({f"{case}/{contract.key}/out/{k}": v.numpy() for k, v in outputs.items()})
+    with tempfile.TemporaryDirectory(prefix="tfm-litert-") as scratch:
+        cases = Path(scratch) / "cases.npz"
+        np.savez(cases, order=np.array(json.dumps(order)), **arrays)
+        return _check_in_subprocess(tflite, cases, use_tensorflow)
+
+
+def _check_in_subprocess(tflite: Path, cases: Path, use_tensorflow: bool) -> dict:
+    command = [sys.executable, str(LITERT_CHECK), str(tflite), str(cases)] + (["--tensorflow"] if use_tensorflow else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    except subprocess.TimeoutExpired:
+        raise ExportError("running the .tflite on sample inputs took over 10 minutes") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if "No module named 'ai_edge_litert'" in done.stderr:
+            last = "LiteRT is not installed (pip install ai-edge-litert)"
+        raise ExportError(f"the .tflite could not be run on sample inputs: {last}")
+    return json.loads(lines[-1])
+
+
+# --- ops TFLite's builtins lack, traced back to the .tfm ----------------------------------------
+
+# TensorFlow op types that come from a .tfm construct, by type name (or prefix).
+_CONSTRUCTS = {"PrintV2": "print", "StringFormat": "print", "TensorList": "TensorArray", "TensorArray": "TensorArray"}
+
+
+def flex_message(ops: list[str], job: ExportJob) -> str:
+    described = []
+    for op in ops:
+        construct = next((c for prefix, c in _CONSTRUCTS.items() if op.startswith(prefix)), None)
+        sites = _sites(job, construct) if construct else []
+        where = f" from {', '.join(sites)}" if sites else ""
+        described.append(f"{op}{where}")
+    return ("TFLite's builtin ops cannot run this model: it needs the TensorFlow op"
+            f"{'s' if len(ops) > 1 else ''} " + "; ".join(described) +
+            ". Rewrite those lines, or pass --allow-flex to allow Select-TF (Flex) ops (an app must then link "
+            "TensorFlow's Flex delegate: LiteRT alone refuses them)")
+
+
+def _sites(job: ExportJob, construct: str) -> list[str]:
+    """`print at demo_module.tfm:10 (addprint)` for each use of `construct` in a served method, or in a
+    method one calls."""
+    if job.analysis is None or job.module is None:
+        return []
+    found: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for contract in job.contracts:
+        _visit(job.analysis, job.module, contract.method, construct, found, seen)
+    return found
+
+
+def _visit(analysis, module: n.ModuleDef, method_name: str, construct: str, found: list[str], seen: set) -> None:
+    if (module.name, method_name) in seen:
+        return
+    seen.add((module.name, method_name))
+    info = analysis.modules[module.name]
+    method = info.methods[method_name]
+    for node in walk(method.body):
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        typed_list = construct == "TensorArray" and isinstance(node, n.Assign) and isinstance(node.declared, n.ListType)
+        if typed_list or (call is not None and call.kind == "op" and call.op.name == construct):
+            label = "a typed list" if typed_list else construct
+            found.append(f"{label} at {printable(node.span.file)}:{node.span.line} ({method_name})")
+        elif call is not None and call.kind == "self_method":
+            _visit(analysis, module, call.method, construct, found, seen)
+        elif call is not None and call.kind == "sub_method":
+            target = analysis.modules[info.submodules[call.receiver].module]
+            if target.decl is not None:
+                _visit(analysis, target.decl, call.method, construct, found, seen)
