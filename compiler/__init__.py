@@ -18,11 +18,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import importlib
+from typing import TYPE_CHECKING
+
 from tfm.dsl import Diagnostic, InternalError, Limits, TfmError
-from tfm.loading.loader import install_import_hook, load, uninstall_import_hook
-from tfm.pipeline import Compiled, compile_file, compile_text
-from tfm.run.settings import RuntimeSettings
-from tfm.run.runtime_errors import tfm_location as locate
+
+if TYPE_CHECKING:
+    from tfm.run.settings import RuntimeSettings
+
+# Loaded when first used: `tfm check` starts without the loader, the generator's templates or the
+# settings library (start-up time is a goal, see docs/benchmarks.md).
+_LAZY = {
+    "install_import_hook": ("tfm.loading.loader", "install_import_hook"),
+    "load": ("tfm.loading.loader", "load"),
+    "uninstall_import_hook": ("tfm.loading.loader", "uninstall_import_hook"),
+    "Compiled": ("tfm.pipeline", "Compiled"),
+    "compile_file": ("tfm.pipeline", "compile_file"),
+    "compile_text": ("tfm.pipeline", "compile_text"),
+    "RuntimeSettings": ("tfm.run.settings", "RuntimeSettings"),
+    "locate": ("tfm.run.runtime_errors", "tfm_location"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfm' has no attribute {name!r}")
 
 __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "check",
            "compile_file", "compile_text", "configure", "export", "install_import_hook", "load", "locate", "train",
@@ -31,6 +55,8 @@ __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings
 
 def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
     """The diagnostics of a `.tfm` file (an empty list if it compiles). Never imports TensorFlow."""
+    from tfm.pipeline import compile_file
+
     try:
         compile_file(source, limits)
     except TfmError as exc:
@@ -51,6 +77,7 @@ def export(source: str | Path, module: str, out_dir: str | Path, init: dict | No
     published. Raises tfm.exports.exporter.ExportError on failure."""
     from tfm.exports.exporter import export_saved_model
     from tfm.exports.tflite_export import TFLiteOptions
+    from tfm.pipeline import compile_file
     from tfm.loading.loader import import_compiled
 
     compiled = compile_file(source)
@@ -66,7 +93,7 @@ def configure(settings: RuntimeSettings | None = None, **values) -> RuntimeSetti
     `settings`, else `RuntimeSettings(**values)` (which also reads TFM_* variables and the config
     file). Raises tfm.run.settings.SettingsError naming a setting that cannot be applied."""
     from tfm.run.devices import apply_settings
-    from tfm.run.settings import ResolvedSettings
+    from tfm.run.settings import ResolvedSettings, RuntimeSettings
 
     settings = settings if settings is not None else RuntimeSettings(**values)
     apply_settings(ResolvedSettings(settings, {name: "RuntimeSettings" for name in settings.model_fields_set}))
@@ -84,6 +111,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     import tensorflow as tf
 
     from tfm.loading.loader import import_compiled
+    from tfm.pipeline import compile_file
     from tfm.run.devices import make_strategy, settings_device_scope
     from tfm.run.progress import PlainProgress, progress_for
     from tfm.run.training import Trainer, TrainSettings, run_identity

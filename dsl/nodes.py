@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict
 class Span(BaseModel):
     """Where a construct stands in its source: 1-based lines and columns, end exclusive."""
 
-    model_config = ConfigDict(frozen=True)
+    # Schemas are built on first validation, not at import: the parser builds nodes with
+    # `model_construct` (its values are correct by construction), so `tfm check` never pays for them.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int
@@ -28,7 +30,7 @@ class Span(BaseModel):
 
 class Node(BaseModel):
     # Identity matters: checkers key tables by id(node), so equal-looking nodes stay distinct.
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     span: Span
 

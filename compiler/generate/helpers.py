@@ -33,12 +33,14 @@ def runtime_source() -> str:
 def definitions() -> dict[str, Definition]:
     source = runtime_source()
     tree = ast.parse(source)
+    lines = source.splitlines()  # once: ast.get_source_segment splits the whole file on every call
     found: dict[str, Definition] = {}
     for order, node in enumerate(tree.body):
         name = _defined_name(node)
         if name is not None:
             reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            found[name] = Definition(name, order, ast.get_source_segment(source, node), frozenset(reads))
+            text = "\n".join([*lines[node.lineno - 1:node.end_lineno - 1], lines[node.end_lineno - 1][:node.end_col_offset]])
+            found[name] = Definition(name, order, text[node.col_offset:], frozenset(reads))
     # Only reads of other definitions are dependencies (not locals, builtins or `tf`).
     return {name: Definition(d.name, d.order, d.text, d.uses & found.keys() - {name}) for name, d in found.items()}
 

@@ -43,8 +43,10 @@ def _dimension(name, value):
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
-    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
+    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
+    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
+    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 

@@ -23,8 +23,10 @@ def _dimension(name, value):
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
-    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
+    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
+    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
+    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -168,7 +170,7 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    121: (0, 2, 25), 122: (0, 2, 25), 123: (0, 2, 44), 124: (0, 2, 72), 127: (0, 3, 5), 128: (0, 4, 5),
-    129: (0, 5, 5), 131: (0, 7, 5), 132: (0, 11, 5), 140: (0, 9, 9), 145: (0, 11, 47), 146: (0, 12, 9),
-    147: (0, 13, 13), 148: (0, 14, 13), 149: (0, 15, 9), 150: (0, 16, 9),
+    123: (0, 2, 25), 124: (0, 2, 25), 125: (0, 2, 44), 126: (0, 2, 72), 129: (0, 3, 5), 130: (0, 4, 5),
+    131: (0, 5, 5), 133: (0, 7, 5), 134: (0, 11, 5), 142: (0, 9, 9), 147: (0, 11, 47), 148: (0, 12, 9),
+    149: (0, 13, 13), 150: (0, 14, 13), 151: (0, 15, 9), 152: (0, 16, 9),
 }

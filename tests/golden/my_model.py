@@ -45,8 +45,10 @@ def _dimension(name, value):
 
 
 def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension."""
-    check = tf.debugging.assert_equal(tf.shape(a)[a_axis], tf.shape(b)[b_axis], message=message)
+    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
+    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
+    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
+    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -244,9 +246,9 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    159: (0, 7, 14), 160: (0, 7, 27), 161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 41), 164: (0, 7, 69),
-    167: (0, 8, 5), 168: (0, 9, 5), 170: (0, 11, 5), 175: (0, 12, 9), 197: (1, 5, 16), 198: (1, 5, 16),
-    199: (1, 5, 39), 202: (1, 6, 5), 203: (1, 7, 5), 204: (1, 8, 5), 206: (1, 10, 5), 207: (1, 15, 5),
-    215: (1, 12, 9), 216: (1, 13, 9), 221: (1, 15, 41), 222: (1, 16, 9), 223: (1, 17, 13),
-    224: (1, 18, 13), 225: (1, 19, 9), 226: (1, 20, 9),
+    161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 14), 164: (0, 7, 27), 165: (0, 7, 41), 166: (0, 7, 69),
+    169: (0, 8, 5), 170: (0, 9, 5), 172: (0, 11, 5), 177: (0, 12, 9), 199: (1, 5, 16), 200: (1, 5, 16),
+    201: (1, 5, 39), 204: (1, 6, 5), 205: (1, 7, 5), 206: (1, 8, 5), 208: (1, 10, 5), 209: (1, 15, 5),
+    217: (1, 12, 9), 218: (1, 13, 9), 223: (1, 15, 41), 224: (1, 16, 9), 225: (1, 17, 13),
+    226: (1, 18, 13), 227: (1, 19, 9), 228: (1, 20, 9),
 }

@@ -1,0 +1,118 @@
+"""How fast tfm answers: `tfm check` start-up against `import tensorflow`, and checking/compiling a
+large generated `.tfm` against CPython compiling the Python tfm writes for it (with peak memory).
+
+Ratios of medians measured in one run, the pairs interleaved.
+
+    .venv/bin/python benchmarks/compile_speed.py [--quick] [--lines 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def large_source(lines: int) -> str:
+    """A valid `.tfm` of about `lines` lines: modules with variables, submodules and methods using
+    arithmetic, control flow and calls (the generator script the issue asks to keep checked in)."""
+    parts = []
+    index = 0
+    while sum(part.count("\n") for part in parts) < lines:
+        parts.append(f"""
+module Block{index}(width: int = 8):
+    var w: f32[width, width] = glorot_uniform(seed={index})
+    var b: f32[width] = zeros()
+    state calls: i32[] = 0
+
+    fn step(x: f32[N, width]) -> f32[N, width]:
+        calls.assign_add(1)
+        y = x @ w + b
+        if reduce_sum(y) > 0.0:
+            y = relu(y)
+        else:
+            y = tanh(y)
+        return y * 0.5 + x
+
+    fn score(x: f32[N, width]) -> (total: f32[], peak: f32[]):
+        h = step(x)
+        total = 0.0
+        for i in range(3):
+            total = total + reduce_mean(h) * cast(i, f32)
+        return total, reduce_max(h)
+""")
+        index += 1
+    return "".join(parts)
+
+
+def _wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def startup(rounds: int) -> dict:
+    small = ROOT / "examples" / "demo_module.tfm"
+    check, tensorflow = [], []
+    for _ in range(rounds):
+        check.append(_wall([sys.executable, "-m", "tfm", "check", str(small)]))
+        tensorflow.append(_wall([sys.executable, "-c", "import tensorflow"]))
+    return {"check_s": statistics.median(check), "import_tensorflow_s": statistics.median(tensorflow),
+            "speedup": statistics.median(tensorflow) / statistics.median(check)}
+
+
+def large(lines: int, rounds: int) -> dict:
+    from tfm import dsl
+    from tfm.pipeline import compile_text
+
+    text = large_source(lines)
+    python = compile_text(text, "large.tfm").python
+    check, build, cpython = [], [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        dsl.analyze(text, "large.tfm")
+        check.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        compile_text(text, "large.tfm")
+        build.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        compile(python, "large.py", "exec")
+        cpython.append(time.perf_counter() - start)
+    tracemalloc.start()
+    compile_text(text, "large.tfm")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    base = statistics.median(cpython)
+    return {"tfm_lines": text.count("\n"), "python_lines": python.count("\n"),
+            "check_s": statistics.median(check), "compile_s": statistics.median(build), "cpython_s": base,
+            "check_over_cpython": statistics.median(check) / base,
+            "compile_over_cpython": statistics.median(build) / base, "compile_peak_mb": peak / 2**20}
+
+
+def run(quick: bool = False, lines: int = 10_000) -> dict:
+    rounds = 2 if quick else 7
+    return {"startup": startup(rounds), "large": large(1_000 if quick else lines, 1 if quick else 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument("--write-source", metavar="FILE.tfm", help="write the large source and stop")
+    args = parser.parse_args()
+    if args.write_source:
+        Path(args.write_source).write_text(large_source(args.lines))
+        return
+    print(run(args.quick, args.lines))
+
+
+if __name__ == "__main__":
+    tempfile.tempdir = None
+    main()

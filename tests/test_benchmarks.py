@@ -1,0 +1,55 @@
+"""The benchmark scripts stay runnable (small sizes), and methods never retrace. Timings are never
+asserted here: they are measured by `benchmarks/run.py` into docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+import tfm
+from conftest import EXAMPLES, ROOT
+
+
+def test_the_benchmark_page_is_written_by_the_script(tmp_path):
+    output = tmp_path / "benchmarks.md"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(output)],
+                            capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = output.read_text()
+    for heading in ("## Compiled modules against the same modules written by hand",
+                    "## SavedModel in TensorFlow against .tflite in LiteRT", "## How fast tfm answers"):
+        assert heading in page
+    assert "| MyModel.train_step |" in page and "Machine: " in page
+
+
+def test_the_large_source_generator_writes_a_program_that_checks(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import compile_speed
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    source = tmp_path / "large.tfm"
+    source.write_text(compile_speed.large_source(400))
+    assert source.read_text().count("\n") >= 400
+    assert tfm.check(source) == []
+
+
+def test_no_method_retraces_over_a_thousand_calls():
+    """Every example method is traced once, whatever the values and batch sizes of later calls."""
+    rng = np.random.default_rng(0)
+    model = tfm.load(EXAMPLES / "my_model.tfm").MyModel(num_classes=4)
+    regression = tfm.load(EXAMPLES / "linear_regression.tfm").LinearRegression()
+    for i in range(1000):
+        batch = 1 + i % 9
+        x = rng.normal(size=(batch, 32)).astype(np.float32)
+        model.call(x)
+        if i % 10 == 0:
+            model.train_step(x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, batch)])
+        regression.predict(tf.constant(rng.normal(size=(batch, 3)).astype(np.float32)))
+    for function in (model.call, model.train_step, regression.predict):
+        assert function.experimental_get_tracing_count() == 1
