@@ -7,7 +7,8 @@ import functools
 import hashlib
 
 import lark
-from lark import Lark, Transformer, v_args
+from lark import Lark, Transformer
+from lark.exceptions import GrammarError
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.indenter import DedentError, Indenter
 
@@ -159,13 +160,27 @@ def _no_list(type_, what: str) -> None:
                    "typed lists are for locals in a method body; stack them into a tensor")
 
 
-@v_args(meta=True)
 class _ToNodes(Transformer):
-    """One method per grammar rule, each building one node: the mechanical step from parse tree to AST."""
+    """One method per grammar rule, each building one node: the mechanical step from parse tree to AST.
+    Every rule method takes (meta, children); `_call_userfunc` passes them directly (what
+    `v_args(meta=True)` does, without building a wrapper object on every call)."""
 
     def __init__(self, file: str):
         super().__init__()
         self.file = file
+
+    def _call_userfunc(self, tree, new_children=None):
+        children = new_children if new_children is not None else tree.children
+        try:
+            method = getattr(self, tree.data)
+        except AttributeError:
+            return self.__default__(tree.data, children, tree.meta)
+        try:
+            return method(tree.meta, children)
+        except GrammarError:
+            raise
+        except Exception as exc:
+            raise VisitError(tree.data, tree, exc) from exc
 
     def _s(self, meta) -> n.Span:
         return _span(self.file, meta)
