@@ -182,8 +182,9 @@ class _Checker:
 
     def _expressions(self, node: ast.AST, local: set[str], own_names: set[str]) -> None:
         # An attribute chain is judged whole (`tf.math.reduce_sum`), not by its inner parts.
-        inner = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
-        for child in ast.walk(node):
+        nodes = list(ast.walk(node))  # walked once, read twice
+        inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}
+        for child in nodes:
             if isinstance(child, ast.Name):
                 _check_name(child, child.id)
                 if isinstance(child.ctx, ast.Load) and child.id not in local and child.id not in self.globals:
