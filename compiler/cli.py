@@ -8,6 +8,7 @@ match its declarations, a TensorFlow error while running); 2 a usage error or an
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 import time
@@ -190,11 +191,29 @@ def _apply_runtime(args):
     from tfm.run.devices import apply_settings
     from tfm.run.settings import SettingsError
 
+    from tfm.run.quiet import native_stderr_captured, quiet_python_logs
+
     resolved = _resolved(args)
-    try:
-        apply_settings(resolved, log=lambda message: print(message, file=sys.stderr))
-    except SettingsError as exc:
-        raise _InputError(str(exc)) from None
+    verbose = getattr(args, "verbose", False)
+    if not verbose:
+        quiet_python_logs()
+    notes: list[str] = []
+    with native_stderr_captured(enabled=not verbose) as captured:  # TensorFlow's start-up noise
+        try:
+            importlib.import_module("tensorflow")  # here, so its start-up lines are captured
+            apply_settings(resolved, log=notes.append)
+        except SettingsError as exc:
+            failure: Exception | None = _InputError(str(exc))
+        except Exception as exc:
+            failure = exc
+        else:
+            failure = None
+    if failure is not None and not isinstance(failure, _InputError) and captured.text.strip():
+        print(captured.text.rstrip(), file=sys.stderr)  # TensorFlow failed to start: its own words help
+    for note in notes:
+        print(note, file=sys.stderr)
+    if failure is not None:
+        raise failure
     args.runtime = resolved
     return resolved
 

@@ -12,6 +12,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tfm", description="Compile .tfm files into TensorFlow tf.Module Python, run and export them.",
         epilog="Run `tfm COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"tfm {version()}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
@@ -160,6 +162,8 @@ def natural_int(text: str) -> int:
 
 def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     group = parser.add_argument_group(
         "runtime settings", "also read from TFM_<NAME> variables and [tool.tfm] in pyproject.toml or tfm.toml; "
                             "flags win (see `tfm config`)")

@@ -147,3 +147,16 @@ def test_run_on_a_named_device(capsys):
     assert "no GPU found: running on the CPU (device ignored)" in capsys.readouterr().err
     assert main(["run", DEMO, "DemoModule.addprint", "--arg", "a=2", "--device", "GPU:0", "--require-gpu"]) == 1
     assert "this machine has no GPU" in capsys.readouterr().err
+
+
+def test_tensorflow_start_up_noise_is_hidden_unless_verbose(tmp_path):
+    """TensorFlow's C++ start-up lines (absl, oneDNN, CUDA) stay off the terminal; the model's own
+    `print` (tf.print, on the same stream) still shows; `-v` shows everything."""
+    command = [sys.executable, "-m", "tfm", "run", DEMO, "DemoModule.addprint", "--arg", "a=2"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip() == "output_0: 2."
+    assert quiet.stderr.strip() == "2", quiet.stderr  # tf.print's line, and nothing else
+    loud = subprocess.run([*command, "-v"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert loud.returncode == 0 and ("oneDNN" in loud.stderr or "absl" in loud.stderr or "cuda" in loud.stderr)

@@ -6,18 +6,16 @@ The flatbuffer carries tfm's manifest as TFLite metadata (`tfm_export`), so tfm 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfm.exports.formats import ExportError, ExportJob
 from tfm.exports.tflite_samples import flex_message, run_samples
+from tfm.run.quiet import native_stderr_captured
 from tfm.exports.publish import PublishError
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
@@ -128,10 +126,10 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
         converter._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice for typed lists with Flex
     _quantization(tf, converter, options, saved_model_dir, signature_keys)
     try:
-        with _stderr_captured() as captured:
+        with native_stderr_captured() as captured:  # the converter's MLIR diagnostics: tfm says what they mean
             model = converter.convert()
     except Exception as exc:  # the converter raises many types
-        needed = _needed_flex_ops(f"{exc}\n{captured.text()}")
+        needed = _needed_flex_ops(f"{exc}\n{captured.text}")
         if needed and not options.allow_flex:
             raise FlexOpsNeeded(needed) from None
         raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
@@ -145,31 +143,6 @@ def _needed_flex_ops(message: str) -> list[str]:
     names = set(listed.group(1).replace(" ", "").split(",")) if listed else set()
     names |= set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message))
     return sorted(n for n in names if n)
-
-
-class _Captured:
-    value = ""
-
-    def text(self) -> str:
-        return self.value
-
-
-@contextlib.contextmanager
-def _stderr_captured():
-    """The converter's MLIR diagnostics go to file descriptor 2 from C++: keep them off the user's
-    terminal (tfm reports what they mean) and hand them to the caller."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    captured = _Captured()
-    with tempfile.TemporaryFile() as handle:
-        os.dup2(handle.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            handle.seek(0)
-            captured.value = handle.read(1 << 20).decode("utf-8", "replace")
 
 
 def _quantization(tf, converter, options: TFLiteOptions, saved_model_dir: Path, keys: list[str]) -> None:
