@@ -84,14 +84,15 @@ def _read(path: str) -> str:
 
 
 def _cmd_check(args) -> int:
+    """Every file's diagnostics, a file that cannot be read included (E006), in one report."""
     from tfm.pipeline import compile_text
 
     diagnostics, sources, internal = [], {}, False
     for path in args.files:
         try:
-            text = _read(path)
+            text = _read_for_check(path)
             sources[path] = text
-            compile_text(text, path, _limits(args))  # through generation: a check that passes means it compiles
+            compile_text(text, "<stdin>" if path == "-" else path, _limits(args))  # a check that passes compiles
         except TfmError as exc:
             internal = internal or isinstance(exc, InternalError)
             diagnostics.extend(exc.diagnostics)
@@ -103,6 +104,25 @@ def _cmd_check(args) -> int:
     if internal:
         return EXIT_USAGE
     return EXIT_INPUT if diagnostics else EXIT_OK
+
+
+def _read_for_check(path: str) -> str:
+    """The text of `path` (`-`: standard input); a file that cannot be read is a diagnostic, E006."""
+    from tfm.dsl import decode_source
+    from tfm.dsl.diagnostics import error
+    from tfm.dsl.nodes import Span
+    from tfm.pipeline import read_source
+
+    if path == "-":
+        return decode_source(sys.stdin.buffer.read(), "<stdin>")
+    try:
+        if not Path(path).is_file():
+            raise FileNotFoundError("no such file" if not Path(path).exists() else "not a regular file")
+        return read_source(path)
+    except OSError as exc:
+        span = Span(file=path, line=1, column=1, end_line=1, end_column=1)
+        why = exc.strerror or str(exc)
+        raise TfmError([error("E006", span, f"cannot read {path}: {why.lower()}", "check the path")], {path: ""}) from None
 
 
 def _cmd_compile(args) -> int:

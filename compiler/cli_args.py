@@ -11,7 +11,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfm", description="Compile .tfm files into TensorFlow tf.Module Python, run and export them.",
         epilog="Run `tfm COMMAND --help` for a command's options.")
-    parser.add_argument("--version", action="version", version=f"tfm {version()}")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="show tfm's, TensorFlow's and Python's versions")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -217,6 +218,18 @@ def add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                         help=f"raise a limit on what the source may build (repeatable): {known}; "
                              "VALUE may end in k, M, G, KiB, MiB or GiB")
+
+
+def version_line() -> str:
+    """`tfm 0.1.0 (TensorFlow 2.21.0, Python 3.11.7)`, without importing TensorFlow."""
+    import importlib.metadata
+    import platform
+
+    try:
+        tensorflow = importlib.metadata.version("tensorflow")
+    except importlib.metadata.PackageNotFoundError:
+        tensorflow = "not installed"
+    return f"tfm {version()} (TensorFlow {tensorflow}, Python {platform.python_version()})"
 
 
 def version() -> str:

@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "E003": "bad indentation",
     "E004": "invalid character or token",
     "E005": "source is not valid UTF-8 text",
+    "E006": "source file cannot be read",
     "E010": "unknown name",
     "E011": "duplicate declaration",
     "E012": "unknown operation",

@@ -53,9 +53,22 @@ def test_check_accepts_every_example(capsys):
     assert main(["check", *map(str, sorted(EXAMPLES.glob("*.tfm")))]) == 0
 
 
-def test_missing_file_is_a_usage_error(capsys):
-    assert main(["check", "no/such/file.tfm"]) == 2
-    assert "no such file" in capsys.readouterr().err
+def test_every_file_is_reported_a_missing_one_too(tmp_path, capsys):
+    bad = tmp_path / "bad.tfm"
+    bad.write_text("module M:\n    fn f() -> f32[]:\n        return undefined_name\n")
+    assert main(["check", DEMO, str(bad), "no/such/file.tfm"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.tfm:3" in err and "no/such/file.tfm:1:1: error[E006]: cannot read no/such/file.tfm: no such file" in err
+    assert main(["check", "--format", "json", "no/such/file.tfm"]) == 1
+    assert [d["code"] for d in json.loads(capsys.readouterr().out)] == ["E006"]
+
+
+def test_check_reads_standard_input(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"module M:\n    fn f() -> f32[]:\n        return x\n")))
+    assert main(["check", "-"]) == 1
+    assert "<stdin>:3:16: error[E010]" in capsys.readouterr().err
 
 
 def test_every_command_has_help():
@@ -160,3 +173,14 @@ def test_tensorflow_start_up_noise_is_hidden_unless_verbose(tmp_path):
     assert quiet.stderr.strip() == "2", quiet.stderr  # tf.print's line, and nothing else
     loud = subprocess.run([*command, "-v"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert loud.returncode == 0 and ("oneDNN" in loud.stderr or "absl" in loud.stderr or "cuda" in loud.stderr)
+
+
+def test_version_names_tfm_tensorflow_and_python(capsys):
+    import importlib.metadata
+    import platform
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == (f"tfm 0.1.0 (TensorFlow {importlib.metadata.version('tensorflow')}, "
+                                               f"Python {platform.python_version()})")
