@@ -191,7 +191,7 @@ def _cmd_run(args) -> int:
             outputs = getattr(instance, method_name)(*tensors)
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
-    _print_outputs(outputs)
+    _print_outputs(outputs, args.format, args.save)
     return EXIT_OK
 
 
@@ -368,17 +368,42 @@ def _module_decl(analysis, name: str):
                       f"{', '.join(m.name for m in analysis.program.modules)}")
 
 
-def _print_outputs(outputs) -> None:
+def _print_outputs(outputs, output_format: str = "text", save: str | None = None) -> None:
+    """Each output whole (no truncation), as text or one JSON object; `save` writes them to an .npz."""
     import numpy as np
 
-    if outputs is None:
+    items = [] if outputs is None else outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    arrays = {name: np.asarray(value.numpy()) for name, value in items}
+    if save:
+        from tfm.files import write_atomic_bytes
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        try:
+            write_atomic_bytes(Path(save), buffer.getvalue())
+        except OSError as exc:
+            raise _InputError(f"cannot write {save}: {exc.strerror or exc}") from None
+    if output_format == "json":
+        import json
+
+        print(json.dumps({name: _jsonable(array) for name, array in arrays.items()}))
         return
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    for name, value in items:
-        array = value.numpy()
-        text = array.decode("utf-8", "replace") if isinstance(array, bytes) else np.array2string(
-            np.asarray(array), threshold=200)
+    for name, array in arrays.items():
+        text = array.item().decode("utf-8", "replace") if array.dtype.kind in "OS" and array.ndim == 0 \
+            else np.array2string(array, threshold=sys.maxsize)
         print(f"{name}: {text}")
+
+
+def _jsonable(array) -> object:
+    import numpy as np
+
+    if array.dtype.kind in "OS":
+        return np.vectorize(lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b),
+                            otypes=[object])(array).tolist()
+    if array.dtype.kind == "c":
+        return {"real": array.real.tolist(), "imag": array.imag.tolist()}
+    return array.tolist()
 
 
 def _cmd_export(args) -> int:

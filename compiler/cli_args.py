@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", metavar="FILE", help="the .tfm source")
     run.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to call")
     add_init(run)
-    run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                     help="a method input (repeatable); VALUE is JSON, a bare word, or @FILE (.npy, .npz:KEY, .json)")
+    run.add_argument("--format", choices=["text", "json"], default="text",
+                     help="outputs as text (whole arrays) or one JSON object")
+    run.add_argument("--save", metavar="OUT.npz", help="also save the outputs as arrays in an .npz")
     add_runtime(run)
     add_limits(run)
 

@@ -184,3 +184,24 @@ def test_version_names_tfm_tensorflow_and_python(capsys):
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == (f"tfm 0.1.0 (TensorFlow {importlib.metadata.version('tensorflow')}, "
                                                f"Python {platform.python_version()})")
+
+
+def test_run_output_is_scriptable(tmp_path, capsys):
+    source = tmp_path / "big.tfm"
+    source.write_text("module Big:\n    fn f(x: f32[N]) -> (doubled: f32[N], total: f32[]):\n"
+                      "        return x * 2.0, reduce_sum(x)\n")
+    values = np.arange(500, dtype=np.float32)
+    np.savez(tmp_path / "inputs.npz", x=values, other=np.zeros(3))
+    args = ["run", str(source), "Big.f", "--arg", f"x=@{tmp_path / 'inputs.npz'}:x"]
+    assert main([*args, "--format", "json", "--save", str(tmp_path / "out.npz")]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["doubled"] == (values * 2).tolist() and shown["total"] == float(values.sum())
+    saved = np.load(tmp_path / "out.npz")
+    np.testing.assert_array_equal(saved["doubled"], values * 2)
+    assert main(args) == 0
+    assert "..." not in capsys.readouterr().out  # 500 values, none elided
+    (tmp_path / "x.json").write_text("[1, 2, 3]")
+    assert main(["run", str(source), "Big.f", "--arg", f"x=@{tmp_path / 'x.json'}", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 6.0
+    assert main(["run", str(source), "Big.f", "--arg", f"x=@{tmp_path / 'inputs.npz'}"]) == 1
+    assert "name the array as @" in capsys.readouterr().err

@@ -36,21 +36,40 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, RawValue]:
 
 
 def _parse_value(text: str, what: str) -> object:
+    """JSON, a bare word (a string), or `@FILE`: `.npy`, `.npz:KEY` (or an .npz of one array), `.json`."""
     if text.startswith("@"):
-        import numpy as np
-
-        path = Path(text[1:])
-        if not path.is_file():
-            raise BadValue(f"{what}: no such file {str(path)!r}")
-        try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise BadValue(f"{what}: cannot read {str(path)!r} as a .npy array: {exc}") from None
+        return _read_value_file(text[1:], what)
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         # A bare word is taken as a string, so `--arg a=hello` works without shell-quoted JSON quotes.
         return text
+
+
+def _read_value_file(spec: str, what: str) -> object:
+    import numpy as np
+
+    head, colon, key = spec.rpartition(":")
+    if not (colon and head.endswith(".npz")):
+        head, colon, key = spec, "", ""
+    name = head
+    path = Path(name)
+    if not path.is_file():
+        raise BadValue(f"{what}: no such file {str(path)!r}")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise BadValue(f"{what}: cannot read {str(path)!r}: {exc}") from None
+    if not hasattr(loaded, "files"):
+        return loaded
+    with loaded:
+        if not colon and len(loaded.files) == 1:
+            key = loaded.files[0]
+        if key not in loaded.files:
+            raise BadValue(f"{what}: name the array as @{name}:KEY; {str(path)!r} holds: {', '.join(loaded.files)}")
+        return loaded[key]
 
 
 def constructor_kwargs(module: n.ModuleDef, values: dict[str, RawValue]) -> dict[str, object]:
