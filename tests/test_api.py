@@ -90,3 +90,14 @@ def test_the_analysis_is_read_only_after_analyze():
         analysis.refs[method] = None
     with pytest.raises(AttributeError):
         analysis.diagnostics.append(None)
+
+
+def test_help_shows_every_method_with_its_types():
+    """Methods are tf.functions made per instance; the class still names each one, with its inputs and
+    outputs, for help() and editors."""
+    import pydoc
+
+    text = pydoc.render_doc(tfm.load(EXAMPLES / "my_model.tfm").MyModel, renderer=pydoc.plaintext)
+    assert "call(self, inputs)" in text
+    assert "Inputs inputs: f32[N, 32]. Returns output_0: f32[N, num_classes]." in text
+    assert "train_step(self, x, y)" in text

@@ -262,7 +262,7 @@ class _ClassEmitter:
         return ident(module)
 
     def _method(self, method: n.Method) -> _Method:
-        """Every method is a plain `_impl_NAME` bound as a tf.function per instance in `__init__`:
+        """Every method is a plain method (aliased `_impl_NAME`) bound as a tf.function per instance in `__init__`:
         calls between methods go to the `_impl` and are traced into their caller, as hand-written
         code does (one trace per entry point, not one per nested method), and
         `module.NAME.python_function` is always the bound method `strategy.run` can take."""
@@ -284,7 +284,9 @@ class _ClassEmitter:
     def _method_doc(self, method: n.Method) -> str:
         outputs = outputs_of(method)
         shown = ", ".join(f"{o.name}: {self.analysis.types[o.type]}" for o in outputs) or "nothing"
-        return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Returns {shown}.")
+        inputs = ", ".join(f"{i.name}: {self.analysis.types[i.type]}" for i in method.inputs) or "none"
+        return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Inputs {inputs}. "
+                                 f"Returns {shown}.")
 
     def _uses_params(self, type_: n.TensorType) -> bool:
         return any(d.kind == "named" and d.name in self.info.params for d in type_.shape or ())

@@ -10,7 +10,8 @@ A true allowlist, derived from what tfm itself writes:
 - attributes: `self.NAME` for a name the class defines, then only methods of values (the registry's
   value methods, the helpers', the generated classes'); no `_` attribute outside the module's own
   names and no double-underscore name anywhere, except `tf.Module.__init__`, `__init__` and `__all__`;
-- decorators: `tf.function(...)`, and `property` on the class skeleton's attributes.
+- decorators: `tf.function(...)`, and `property` on the class skeleton's attributes;
+- in a class body: methods, a docstring, and `_impl_NAME = NAME` aliases of its own methods.
 
 Names and literals are escaped before they reach the generator (`tfm.generate.hygiene`); this pass is the
 second lock, so a slip in the generator (of the kind of CVE-2024-56201 in Jinja2) cannot turn a hostile
@@ -157,6 +158,8 @@ class _Checker:
         for item in cls.body:
             if isinstance(item, ast.FunctionDef):
                 self._function(item, own)
+            elif _is_method_alias(item, own):
+                continue  # `_impl_call = call`: the name other methods call it by
             elif not (isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant)):
                 raise _Unsafe(item, f"has a {type(item).__name__} in class {cls.name}")
 
@@ -241,8 +244,17 @@ def _binds_builtins(statement: ast.stmt) -> bool:
             and all(isinstance(t, ast.Name) and t.id == "_" + v.id for t, v in zip(targets, values)))
 
 
+def _is_method_alias(item: ast.stmt, own_names: set[str]) -> bool:
+    """`_impl_NAME = NAME` for a method the class defines, and nothing else."""
+    return (isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)
+            and isinstance(item.value, ast.Name) and item.targets[0].id == f"_impl_{item.value.id}"
+            and item.value.id in own_names)
+
+
 def _own_names(cls: ast.ClassDef) -> set[str]:
-    return {f.name for f in cls.body if isinstance(f, ast.FunctionDef)} | _self_assigned(cls)
+    methods = {f.name for f in cls.body if isinstance(f, ast.FunctionDef)}
+    aliases = {item.targets[0].id for item in cls.body if _is_method_alias(item, methods)}
+    return methods | aliases | _self_assigned(cls)
 
 
 def _self_assigned(cls: ast.ClassDef) -> set[str]:

@@ -58,15 +58,18 @@ class AddPrint(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:4:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.add_print = tf.function(self._impl_add_print, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])  # add_print.tfm:6:5
 
-    def _impl_add_print(self, a):
-        """add_print.tfm:6. Returns output_0: f32[]."""
+    def add_print(self, a):
+        """add_print.tfm:6. Inputs a: f32[]. Returns output_0: f32[]."""
         with self.name_scope:
             self.x.assign_add(a)  # add_print.tfm:8:9
             tf.print(self.x)  # add_print.tfm:9:9
             return self.x  # add_print.tfm:10:9
+
+    # Each instance's `add_print` is the tf.function of this; calls from other methods use `_impl_add_print`.
+    _impl_add_print = add_print
 
     @property
     def signatures(self):

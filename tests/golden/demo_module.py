@@ -58,15 +58,18 @@ class DemoModule(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(init_value, dtype=tf.float32, trainable=True, name='x')  # demo_module.tfm:5:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.addprint = tf.function(self._impl_addprint, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='a')])  # demo_module.tfm:7:5
 
-    def _impl_addprint(self, a):
-        """demo_module.tfm:7. Returns output_0: f32[]."""
+    def addprint(self, a):
+        """demo_module.tfm:7. Inputs a: f32[]. Returns output_0: f32[]."""
         with self.name_scope:
             self.x.assign_add(a)  # demo_module.tfm:9:9
             tf.print(self.x)  # demo_module.tfm:10:9
             return self.x  # demo_module.tfm:11:9
+
+    # Each instance's `addprint` is the tf.function of this; calls from other methods use `_impl_addprint`.
+    _impl_addprint = addprint
 
     @property
     def signatures(self):

@@ -82,19 +82,22 @@ class KMeans(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), trainable=False, name='centroids')  # kmeans.tfm:4:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.assign = tf.function(self._impl_assign, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
         self.step = tf.function(self._impl_step, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5
 
-    def _impl_assign(self, points):
-        """kmeans.tfm:6. Returns output_0: i32[N]."""
+    def assign(self, points):
+        """kmeans.tfm:6. Inputs points: f32[N, dims]. Returns output_0: i32[N]."""
         with self.name_scope:
             diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
             distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
             return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
 
-    def _impl_step(self, points):
-        """kmeans.tfm:11. Returns assignments: i32[N], inertia: f32[]."""
+    # Each instance's `assign` is the tf.function of this; calls from other methods use `_impl_assign`.
+    _impl_assign = assign
+
+    def step(self, points):
+        """kmeans.tfm:11. Inputs points: f32[N, dims]. Returns assignments: i32[N], inertia: f32[]."""
         with self.name_scope:
             labels = self._impl_assign(points)  # kmeans.tfm:13:9
             sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
@@ -104,6 +107,9 @@ class KMeans(tf.Module):
             self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
             nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
             return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
+
+    # Each instance's `step` is the tf.function of this; calls from other methods use `_impl_step`.
+    _impl_step = step
 
     @property
     def signatures(self):
@@ -124,7 +130,7 @@ class KMeans(tf.Module):
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
     77: (0, 3, 15), 78: (0, 3, 27), 79: (0, 3, 15), 80: (0, 3, 27), 81: (0, 3, 42), 84: (0, 4, 5),
-    86: (0, 6, 5), 87: (0, 11, 5), 92: (0, 7, 9), 93: (0, 8, 9), 94: (0, 9, 9), 99: (0, 13, 9),
-    100: (0, 14, 9), 101: (0, 15, 9), 102: (0, 16, 9), 103: (0, 17, 9), 104: (0, 18, 9), 105: (0, 19, 9),
-    106: (0, 20, 9),
+    86: (0, 6, 5), 87: (0, 11, 5), 92: (0, 7, 9), 93: (0, 8, 9), 94: (0, 9, 9), 102: (0, 13, 9),
+    103: (0, 14, 9), 104: (0, 15, 9), 105: (0, 16, 9), 106: (0, 17, 9), 107: (0, 18, 9), 108: (0, 19, 9),
+    109: (0, 20, 9),
 }

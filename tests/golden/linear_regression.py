@@ -129,20 +129,23 @@ class LinearRegression(tf.Module):
             self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
             self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
         self.train_step = tf.function(self._impl_train_step, input_signature=[  # linear_regression.tfm:11:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y'),
         ])
 
-    def _impl_predict(self, x):
-        """linear_regression.tfm:7. Returns output_0: f32[N, 1]."""
+    def predict(self, x):
+        """linear_regression.tfm:7. Inputs x: f32[N, features]. Returns output_0: f32[N, 1]."""
         with self.name_scope:
             return x @ self.w + self.b  # linear_regression.tfm:9:9
 
-    def _impl_train_step(self, x, y):
-        """linear_regression.tfm:11. Returns loss: f32[], mae: f32[]."""
+    # Each instance's `predict` is the tf.function of this; calls from other methods use `_impl_predict`.
+    _impl_predict = predict
+
+    def train_step(self, x, y):
+        """linear_regression.tfm:11. Inputs x: f32[N, features], y: f32[N, 1]. Returns loss: f32[], mae: f32[]."""
         with self.name_scope:
             y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
@@ -150,6 +153,9 @@ class LinearRegression(tf.Module):
                 loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
             return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
+
+    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
+    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -171,6 +177,6 @@ class LinearRegression(tf.Module):
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
     123: (0, 2, 25), 124: (0, 2, 25), 125: (0, 2, 44), 126: (0, 2, 72), 129: (0, 3, 5), 130: (0, 4, 5),
-    131: (0, 5, 5), 133: (0, 7, 5), 134: (0, 11, 5), 142: (0, 9, 9), 147: (0, 11, 47), 148: (0, 12, 9),
-    149: (0, 13, 13), 150: (0, 14, 13), 151: (0, 15, 9), 152: (0, 16, 9),
+    131: (0, 5, 5), 133: (0, 7, 5), 134: (0, 11, 5), 142: (0, 9, 9), 150: (0, 11, 47), 151: (0, 12, 9),
+    152: (0, 13, 13), 153: (0, 14, 13), 154: (0, 15, 9), 155: (0, 16, 9),
 }

@@ -64,17 +64,20 @@ class MeanSquaredError(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[  # mean_squared_error.tfm:3:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
         ])
 
-    def _impl_call(self, y_true, y_pred):
-        """mean_squared_error.tfm:3. Returns output_0: f32[]."""
+    def call(self, y_true, y_pred):
+        """mean_squared_error.tfm:3. Inputs y_true: f32[N, D], y_pred: f32[N, D]. Returns output_0: f32[]."""
         y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
         y_pred = _same_dim(y_true, 1, y_pred, 1, 'inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
         return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
 
     @property
     def signatures(self):

@@ -168,13 +168,16 @@ class Dense(tf.Module):
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
 
-    def _impl_call(self, x):
-        """<tfm library>/layers.tfm:11. Returns output_0: f32[N, out_dim]."""
+    def call(self, x):
+        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
             return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
 
     @property
     def signatures(self):
@@ -204,21 +207,24 @@ class MyModel(tf.Module):
             self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
             self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
             self.optimizer = _optimizer('SGD', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
         self.train_step = tf.function(self._impl_train_step, input_signature=[  # my_model.tfm:15:5
             tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y'),
         ])
 
-    def _impl_call(self, inputs):
-        """my_model.tfm:10. Returns output_0: f32[N, num_classes]."""
+    def call(self, inputs):
+        """my_model.tfm:10. Inputs inputs: f32[N, 32]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
             x = self.dense_1._impl_call(inputs)  # my_model.tfm:12:9
             return self.dense_2._impl_call(x)  # my_model.tfm:13:9
 
-    def _impl_train_step(self, x, y):
-        """my_model.tfm:15. Returns output_0: f32[]."""
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def train_step(self, x, y):
+        """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
@@ -226,6 +232,9 @@ class MyModel(tf.Module):
                 loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
+
+    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
+    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -247,8 +256,8 @@ class MyModel(tf.Module):
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
     161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 14), 164: (0, 7, 27), 165: (0, 7, 41), 166: (0, 7, 69),
-    169: (0, 8, 5), 170: (0, 9, 5), 172: (0, 11, 5), 177: (0, 12, 9), 199: (1, 5, 16), 200: (1, 5, 16),
-    201: (1, 5, 39), 204: (1, 6, 5), 205: (1, 7, 5), 206: (1, 8, 5), 208: (1, 10, 5), 209: (1, 15, 5),
-    217: (1, 12, 9), 218: (1, 13, 9), 223: (1, 15, 41), 224: (1, 16, 9), 225: (1, 17, 13),
-    226: (1, 18, 13), 227: (1, 19, 9), 228: (1, 20, 9),
+    169: (0, 8, 5), 170: (0, 9, 5), 172: (0, 11, 5), 177: (0, 12, 9), 202: (1, 5, 16), 203: (1, 5, 16),
+    204: (1, 5, 39), 207: (1, 6, 5), 208: (1, 7, 5), 209: (1, 8, 5), 211: (1, 10, 5), 212: (1, 15, 5),
+    220: (1, 12, 9), 221: (1, 13, 9), 229: (1, 15, 41), 230: (1, 16, 9), 231: (1, 17, 13),
+    232: (1, 18, 13), 233: (1, 19, 9), 234: (1, 20, 9),
 }

@@ -55,7 +55,7 @@ class MyAdd(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.add_strings = tf.function(self._impl_add_strings, input_signature=[  # myadd.tfm:4:5
             tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
             tf.TensorSpec(shape=[], dtype=tf.string, name='b'),
@@ -65,17 +65,23 @@ class MyAdd(tf.Module):
             tf.TensorSpec(shape=[], dtype=tf.int32, name='b'),
         ])
 
-    def _impl_add_strings(self, a, b):
-        """myadd.tfm:4. Returns output_0: string[]."""
+    def add_strings(self, a, b):
+        """myadd.tfm:4. Inputs a: string[], b: string[]. Returns output_0: string[]."""
         for i in tf.range(3):  # myadd.tfm:5:9
             tf.print(i)  # myadd.tfm:6:13
         return a + b  # myadd.tfm:7:9
 
-    def _impl_add_numbers(self, a, b):
-        """myadd.tfm:9. Returns output_0: i32[]."""
+    # Each instance's `add_strings` is the tf.function of this; calls from other methods use `_impl_add_strings`.
+    _impl_add_strings = add_strings
+
+    def add_numbers(self, a, b):
+        """myadd.tfm:9. Inputs a: i32[], b: i32[]. Returns output_0: i32[]."""
         for i in tf.range(3):  # myadd.tfm:10:9
             tf.print(i)  # myadd.tfm:11:13
         return a + b  # myadd.tfm:12:9
+
+    # Each instance's `add_numbers` is the tf.function of this; calls from other methods use `_impl_add_numbers`.
+    _impl_add_numbers = add_numbers
 
     @property
     def signatures(self):
@@ -95,6 +101,6 @@ class MyAdd(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    59: (0, 4, 5), 63: (0, 9, 5), 70: (0, 5, 9), 71: (0, 6, 13), 72: (0, 7, 9), 76: (0, 10, 9),
-    77: (0, 11, 13), 78: (0, 12, 9),
+    59: (0, 4, 5), 63: (0, 9, 5), 70: (0, 5, 9), 71: (0, 6, 13), 72: (0, 7, 9), 79: (0, 10, 9),
+    80: (0, 11, 13), 81: (0, 12, 9),
 }

@@ -114,21 +114,24 @@ class SimpleRNN(tf.Module):
             self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), trainable=True, name='w_x')  # rnn_cell.tfm:3:5
             self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), trainable=True, name='w_h')  # rnn_cell.tfm:4:5
             self.b = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b')  # rnn_cell.tfm:5:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.step = tf.function(self._impl_step, input_signature=[  # rnn_cell.tfm:7:5
             tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
         ])
         self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, input_dim], dtype=tf.float32, name='xs')])  # rnn_cell.tfm:10:5
 
-    def _impl_step(self, x, h):
-        """rnn_cell.tfm:7. Returns output_0: f32[B, units]."""
+    def step(self, x, h):
+        """rnn_cell.tfm:7. Inputs x: f32[B, input_dim], h: f32[B, units]. Returns output_0: f32[B, units]."""
         with self.name_scope:
             h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
             return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
-    def _impl_run(self, xs):
-        """rnn_cell.tfm:10. Returns states: f32[T, B, units], last: f32[B, units]."""
+    # Each instance's `step` is the tf.function of this; calls from other methods use `_impl_step`.
+    _impl_step = step
+
+    def run(self, xs):
+        """rnn_cell.tfm:10. Inputs xs: f32[B, T, input_dim]. Returns states: f32[T, B, units], last: f32[B, units]."""
         with self.name_scope:
             h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
@@ -136,6 +139,9 @@ class SimpleRNN(tf.Module):
                 h = self._impl_step(xs[:, t, :], h)  # rnn_cell.tfm:15:13
                 states = states.write(states.size(), h)  # rnn_cell.tfm:16:13
             return {'states': states.stack(), 'last': h}  # rnn_cell.tfm:17:9
+
+    # Each instance's `run` is the tf.function of this; calls from other methods use `_impl_run`.
+    _impl_run = run
 
     @property
     def signatures(self):
@@ -157,6 +163,6 @@ _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
     107: (0, 2, 18), 108: (0, 2, 38), 109: (0, 2, 18), 110: (0, 2, 38), 111: (0, 2, 54), 114: (0, 3, 5),
     115: (0, 4, 5), 116: (0, 5, 5), 118: (0, 7, 5), 122: (0, 10, 5), 127: (0, 7, 42), 128: (0, 8, 9),
-    133: (0, 12, 9), 134: (0, 13, 9), 135: (0, 14, 9), 136: (0, 15, 13), 137: (0, 16, 13),
-    138: (0, 17, 9),
+    136: (0, 12, 9), 137: (0, 13, 9), 138: (0, 14, 9), 139: (0, 15, 13), 140: (0, 16, 13),
+    141: (0, 17, 9),
 }

@@ -72,7 +72,7 @@ class SparseCategoricalAccuracy(tf.Module):
         with self.name_scope:
             self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
             self.count = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.update_state = tf.function(self._impl_update_state, input_signature=[  # sparse_categorical_accuracy.tfm:6:5
             tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
@@ -80,8 +80,8 @@ class SparseCategoricalAccuracy(tf.Module):
         self.result = tf.function(self._impl_result, input_signature=[])  # sparse_categorical_accuracy.tfm:12:5
         self.reset_state = tf.function(self._impl_reset_state, input_signature=[])  # sparse_categorical_accuracy.tfm:15:5
 
-    def _impl_update_state(self, y_true, y_pred):
-        """sparse_categorical_accuracy.tfm:6. Returns nothing."""
+    def update_state(self, y_true, y_pred):
+        """sparse_categorical_accuracy.tfm:6. Inputs y_true: i32[N], y_pred: f32[N, C]. Returns nothing."""
         with self.name_scope:
             y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
             pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
@@ -89,16 +89,25 @@ class SparseCategoricalAccuracy(tf.Module):
             self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
             self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
 
-    def _impl_result(self):
-        """sparse_categorical_accuracy.tfm:12. Returns output_0: f64[]."""
+    # Each instance's `update_state` is the tf.function of this; calls from other methods use `_impl_update_state`.
+    _impl_update_state = update_state
+
+    def result(self):
+        """sparse_categorical_accuracy.tfm:12. Inputs none. Returns output_0: f64[]."""
         with self.name_scope:
             return self.count / self.total  # sparse_categorical_accuracy.tfm:13:9
 
-    def _impl_reset_state(self):
-        """sparse_categorical_accuracy.tfm:15. Returns nothing."""
+    # Each instance's `result` is the tf.function of this; calls from other methods use `_impl_result`.
+    _impl_result = result
+
+    def reset_state(self):
+        """sparse_categorical_accuracy.tfm:15. Inputs none. Returns nothing."""
         with self.name_scope:
             self.total.assign(0)  # sparse_categorical_accuracy.tfm:16:9
             self.count.assign(0)  # sparse_categorical_accuracy.tfm:17:9
+
+    # Each instance's `reset_state` is the tf.function of this; calls from other methods use `_impl_reset_state`.
+    _impl_reset_state = reset_state
 
     @property
     def signatures(self):
@@ -119,6 +128,6 @@ class SparseCategoricalAccuracy(tf.Module):
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
     73: (0, 3, 5), 74: (0, 4, 5), 76: (0, 6, 5), 80: (0, 12, 5), 81: (0, 15, 5), 86: (0, 6, 49),
-    87: (0, 7, 9), 88: (0, 8, 9), 89: (0, 9, 9), 90: (0, 10, 9), 95: (0, 13, 9), 100: (0, 16, 9),
-    101: (0, 17, 9),
+    87: (0, 7, 9), 88: (0, 8, 9), 89: (0, 9, 9), 90: (0, 10, 9), 98: (0, 13, 9), 106: (0, 16, 9),
+    107: (0, 17, 9),
 }

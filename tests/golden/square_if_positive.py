@@ -55,16 +55,19 @@ class SquareIfPositive(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.square_if_positive = tf.function(self._impl_square_if_positive, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])  # square_if_positive.tfm:3:5
 
-    def _impl_square_if_positive(self, x):
-        """square_if_positive.tfm:3. Returns output_0: f32[]."""
+    def square_if_positive(self, x):
+        """square_if_positive.tfm:3. Inputs x: f32[]. Returns output_0: f32[]."""
         if x > 0.0:  # square_if_positive.tfm:4:9
             x2 = x * x  # square_if_positive.tfm:5:13
         else:
             x2 = tf.constant(0.0, dtype=tf.float32)  # square_if_positive.tfm:7:13
         return x2  # square_if_positive.tfm:8:9
+
+    # Each instance's `square_if_positive` is the tf.function of this; calls from other methods use `_impl_square_if_positive`.
+    _impl_square_if_positive = square_if_positive
 
     @property
     def signatures(self):

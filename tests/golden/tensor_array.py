@@ -55,25 +55,31 @@ class Squares(tf.Module):
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
-        # Each method is a tf.function of its `_impl_` function, made per instance (signatures may use parameters).
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.squares = tf.function(self._impl_squares, input_signature=[tf.TensorSpec(shape=[], dtype=tf.int32, name='n')])  # tensor_array.tfm:4:5
         self.cumulative = tf.function(self._impl_cumulative, input_signature=[tf.TensorSpec(shape=[None], dtype=tf.float32, name='x')])  # tensor_array.tfm:10:5
 
-    def _impl_squares(self, n):
-        """tensor_array.tfm:4. Returns output_0: f32[?]."""
+    def squares(self, n):
+        """tensor_array.tfm:4. Inputs n: i32[]. Returns output_0: f32[?]."""
         arr = tf.TensorArray(tf.float32, size=n)  # tensor_array.tfm:5:9
         for i in tf.range(n):  # tensor_array.tfm:6:9
             arr = arr.write(i, tf.cast(i * i, tf.float32))  # tensor_array.tfm:7:13
         return arr.stack()  # tensor_array.tfm:8:9
 
-    def _impl_cumulative(self, x):
-        """tensor_array.tfm:10. Returns output_0: f32[T]."""
+    # Each instance's `squares` is the tf.function of this; calls from other methods use `_impl_squares`.
+    _impl_squares = squares
+
+    def cumulative(self, x):
+        """tensor_array.tfm:10. Inputs x: f32[T]. Returns output_0: f32[T]."""
         sums = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])  # tensor_array.tfm:11:9
         total = tf.constant(0.0, dtype=tf.float32)  # tensor_array.tfm:12:9
         for i in tf.range(tf.shape(x)[0]):  # tensor_array.tfm:13:9
             total = total + x[i]  # tensor_array.tfm:14:13
             sums = sums.write(sums.size(), total)  # tensor_array.tfm:15:13
         return sums.stack()  # tensor_array.tfm:16:9
+
+    # Each instance's `cumulative` is the tf.function of this; calls from other methods use `_impl_cumulative`.
+    _impl_cumulative = cumulative
 
     @property
     def signatures(self):
@@ -94,5 +100,5 @@ class Squares(tf.Module):
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
     59: (0, 4, 5), 60: (0, 10, 5), 64: (0, 5, 9), 65: (0, 6, 9), 66: (0, 7, 13), 67: (0, 8, 9),
-    71: (0, 11, 9), 72: (0, 12, 9), 73: (0, 13, 9), 74: (0, 14, 13), 75: (0, 15, 13), 76: (0, 16, 9),
+    74: (0, 11, 9), 75: (0, 12, 9), 76: (0, 13, 9), 77: (0, 14, 13), 78: (0, 15, 13), 79: (0, 16, 9),
 }
