@@ -407,6 +407,7 @@ def _jsonable(array) -> object:
 
 
 def _cmd_export(args) -> int:
+    args.module = _export_module(args)
     from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
 
     text = _read(args.file)
@@ -444,6 +445,16 @@ def _cmd_export(args) -> int:
     if report.tflite:
         print(_tflite_summary(report.tflite, report.tflite_report))
     return EXIT_OK
+
+
+def _export_module(args) -> str:
+    """MODULE, given as `tfm export FILE MODULE` or `--module MODULE` (once)."""
+    if args.target and args.module and args.target != args.module:
+        raise _UsageError(f"two modules named: {args.target} and --module {args.module}")
+    module = args.target or args.module
+    if not module:
+        raise _UsageError("name the module to export: tfm export FILE MODULE (or --module MODULE)")
+    return module
 
 
 def _tflite_summary(path, tflite) -> str:

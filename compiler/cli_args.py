@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "named in --signatures. The export is reloaded and checked against the "
                                              ".tfm, variable values included, before it is moved into place.")
     export.add_argument("file", metavar="FILE", help="the .tfm source")
-    export.add_argument("--module", required=True, metavar="MODULE", help="the module to export")
+    export.add_argument("target", nargs="?", metavar="MODULE",
+                        help="the module to export (as in `tfm run FILE MODULE.METHOD`; --module also works)")
+    export.add_argument("--module", metavar="MODULE", help="the module to export (the same as MODULE)")
     add_init(export)
     export.add_argument("--checkpoint", metavar="PATH",
                         help="export these weights: a checkpoint directory (its latest) or prefix (DIR/ckpt-3)")

@@ -205,3 +205,11 @@ def test_run_output_is_scriptable(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["total"] == 6.0
     assert main(["run", str(source), "Big.f", "--arg", f"x=@{tmp_path / 'inputs.npz'}"]) == 1
     assert "name the array as @" in capsys.readouterr().err
+
+
+def test_export_names_its_module_like_run(tmp_path, capsys):
+    assert main(["export", DEMO, "DemoModule", "--out", str(tmp_path / "a")]) == 0
+    assert main(["export", DEMO, "--module", "DemoModule", "--out", str(tmp_path / "b")]) == 0
+    assert main(["export", DEMO, "--out", str(tmp_path / "c")]) == 2
+    assert "name the module to export" in capsys.readouterr().err
+    assert main(["export", DEMO, "DemoModule", "--module", "Other", "--out", str(tmp_path / "d")]) == 2
