@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import contextlib
 import importlib
 from typing import TYPE_CHECKING
 
@@ -124,7 +125,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     resolved = ResolvedSettings(settings)
     python_module = import_compiled(compiled)
     strategy = make_strategy(resolved)
-    with strategy.scope() if strategy is not None else _nothing(), settings_device_scope(resolved):
+    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
         instance = getattr(python_module, module_name)(**(init or {}))
     paths = {k: Path(v) for k, v in options.items() if k in ("checkpoint_dir", "logdir", "validation_data") and v}
     run = TrainSettings(data=Path(data), **{**options, **paths})
@@ -135,8 +136,3 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
                       shown, log=lambda message: print(message, file=sys.stderr), strategy=strategy)
     return trainer.run()
 
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()

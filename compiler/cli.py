@@ -177,6 +177,8 @@ def _split_target(target: str) -> tuple[str, str]:
 
 def _cmd_run(args) -> int:
     module_name, method_name = _split_target(args.target)
+    if args.save and os.path.lexists(args.save):  # never replace a file tfm did not write; say so before running
+        raise _InputError(f"{args.save} exists; choose another path for --save")
     compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.values import BadValue, method_tensors, parse_assignments

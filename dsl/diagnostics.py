@@ -159,6 +159,13 @@ def _render_one(d: Diagnostic, source_lines: list[str] | None) -> str:
     return "\n".join(lines)
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, printable (its type's name if it says nothing): what tfm shows of an
+    error raised by TensorFlow, the converter or the file system, whose full text can run for pages."""
+    text = str(exc).strip()
+    return printable(text.splitlines()[0] if text else type(exc).__name__)
+
+
 def printable(text: str) -> str:
     """`text` safe to print on a terminal: control, bidi and undecodable characters as escapes."""
     if text.isprintable():

@@ -198,6 +198,10 @@ def test_run_output_is_scriptable(tmp_path, capsys):
     assert shown["doubled"] == (values * 2).tolist() and shown["total"] == float(values.sum())
     saved = np.load(tmp_path / "out.npz")
     np.testing.assert_array_equal(saved["doubled"], values * 2)
+    before = (tmp_path / "out.npz").read_bytes()
+    assert main([*args, "--save", str(tmp_path / "out.npz")]) == 1
+    assert "out.npz exists" in capsys.readouterr().err
+    assert (tmp_path / "out.npz").read_bytes() == before
     assert main(args) == 0
     assert "..." not in capsys.readouterr().out  # 500 values, none elided
     (tmp_path / "x.json").write_text("[1, 2, 3]")

@@ -86,7 +86,7 @@ def test_the_check_runs_without_tensorflow(tmp_path):
 
 
 def test_a_tflite_that_does_not_match_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(tflite_export, "run_samples", lambda job, path, use_tensorflow: {
+    monkeypatch.setattr(tflite_export, "run_samples", lambda job, path: {
         "ok": True, "errors": [], "max_abs_diff": {"serving_default": 0.5}})
     with pytest.raises(ExportError, match="differ from the SavedModel's: serving_default by 0.5"):
         tfm.export(REGRESSION, "LinearRegression", tmp_path / "m", tflite=tmp_path / "m.tflite")

@@ -1,11 +1,11 @@
 """Run a `.tflite` on sample inputs and compare with the SavedModel's outputs, in a process of its own.
 
-    python litert_check.py MODEL.tflite CASES.npz [--tensorflow]
+    python litert_check.py MODEL.tflite CASES.npz
 
 CASES.npz holds `order` (a JSON list of [case, signature] in the order to run them) and, for each,
 `CASE/SIGNATURE/in/NAME` and `CASE/SIGNATURE/out/NAME` arrays (the SavedModel's outputs). This file
 imports only numpy and LiteRT (`ai_edge_litert`), never TensorFlow or tfm, so the check runs the model
-as a deployment would. `--tensorflow` uses TensorFlow's interpreter instead (Select-TF ops need it).
+as a deployment would.
 Prints one JSON object: {"ok", "errors", "max_abs_diff": {signature: float}}.
 """
 
@@ -15,20 +15,12 @@ import sys
 import numpy as np
 
 
-def _interpreter(path, use_tensorflow):
-    if use_tensorflow:
-        import tensorflow as tf
-
-        return tf.lite.Interpreter(model_path=path)
+def check(path, cases_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_path=path)
-
-
-def check(path, cases_path, use_tensorflow=False):
     result = {"ok": True, "errors": [], "max_abs_diff": {}}
     try:
-        interpreter = _interpreter(path, use_tensorflow)
+        interpreter = Interpreter(model_path=path)
     except Exception as exc:  # the runtime refuses the model (unsupported ops, a damaged file)
         return {"ok": False, "errors": [f"the .tflite does not load: {_first_line(exc)}"], "max_abs_diff": {}}
     cases = np.load(cases_path, allow_pickle=False)
@@ -72,4 +64,4 @@ def _first_line(exc):
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    print(json.dumps(check(arguments[0], arguments[1], "--tensorflow" in arguments)))
+    print(json.dumps(check(arguments[0], arguments[1])))

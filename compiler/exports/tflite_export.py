@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfm.dsl.diagnostics import first_line
+
 from tfm.exports.formats import ExportError, ExportJob
 from tfm.exports.tflite_samples import flex_message, run_samples
 from tfm.run.quiet import native_stderr_captured
@@ -68,7 +70,7 @@ class TFLiteFormat:
         try:
             found = set(_interpreter(job.tf, path).get_signature_list())
         except Exception as exc:
-            raise ExportError(f"the .tflite does not load: {str(exc).strip().splitlines()[0]}") from None
+            raise ExportError(f"the .tflite does not load: {first_line(exc)}") from None
         wanted = {c.key for c in job.contracts}
         if found != wanted:
             raise ExportError(f"the .tflite has signatures {sorted(found)}, expected {sorted(wanted)}")
@@ -77,7 +79,7 @@ class TFLiteFormat:
         if self.report.flex_ops:  # neither LiteRT nor TensorFlow's Python interpreter has the Flex delegate
             self.report.runtime = None
             return
-        result = run_samples(job, path, use_tensorflow=False)
+        result = run_samples(job, path)
         self.report.max_abs_diff = result.get("max_abs_diff", {})
         if not result.get("ok"):
             raise ExportError("the .tflite does not run like the SavedModel:\n  " + "\n  ".join(result["errors"]))
@@ -132,7 +134,7 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
         needed = _needed_flex_ops(f"{exc}\n{captured.text}")
         if needed and not options.allow_flex:
             raise FlexOpsNeeded(needed) from None
-        raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
+        raise ExportError(f"TFLite conversion failed: {first_line(exc)}") from None
     return stamp(model, manifest)
 
 

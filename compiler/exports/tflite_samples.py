@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import walk
-from tfm.dsl.diagnostics import printable
+from tfm.dsl.diagnostics import first_line, printable
 
 from tfm.exports.formats import ExportError, ExportJob, SignatureContract
 
@@ -40,7 +40,7 @@ def sample_inputs(contract: SignatureContract, size: int, rng) -> dict:
     return inputs
 
 
-def run_samples(job: ExportJob, tflite: Path, use_tensorflow: bool) -> dict:
+def run_samples(job: ExportJob, tflite: Path) -> dict:
     """Call every signature of the staged SavedModel on the samples, then the same calls, in the same
     order, on the `.tflite` in a separate process; that process's JSON verdict."""
     import numpy as np
@@ -57,18 +57,18 @@ def run_samples(job: ExportJob, tflite: Path, use_tensorflow: bool) -> dict:
                 outputs = loaded.signatures[contract.key](**{k: tf.constant(v) for k, v in inputs.items()})
             except Exception as exc:
                 raise ExportError(f"signature {contract.key} fails on sample inputs in TensorFlow: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
+                                  f"{first_line(exc)}") from None
             order.append([case, contract.key])
             arrays.update({f"{case}/{contract.key}/in/{k}": v for k, v in inputs.items()})
             arrays.update({f"{case}/{contract.key}/out/{k}": v.numpy() for k, v in outputs.items()})
     with tempfile.TemporaryDirectory(prefix="tfm-litert-") as scratch:
         cases = Path(scratch) / "cases.npz"
         np.savez(cases, order=np.array(json.dumps(order)), **arrays)
-        return _check_in_subprocess(tflite, cases, use_tensorflow)
+        return _check_in_subprocess(tflite, cases)
 
 
-def _check_in_subprocess(tflite: Path, cases: Path, use_tensorflow: bool) -> dict:
-    command = [sys.executable, str(LITERT_CHECK), str(tflite), str(cases)] + (["--tensorflow"] if use_tensorflow else [])
+def _check_in_subprocess(tflite: Path, cases: Path) -> dict:
+    command = [sys.executable, str(LITERT_CHECK), str(tflite), str(cases)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)

@@ -26,7 +26,7 @@ def identifier(name: str) -> str:
 
 
 def literal(value: object) -> str:
-    """A Python literal for a str, int, float, bool, None, or a list/tuple/dict of them; ASCII only."""
+    """A Python literal for a str, int, float, bool, None, or a list/tuple of them; ASCII only."""
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
@@ -42,8 +42,6 @@ def literal(value: object) -> str:
     if isinstance(value, tuple):
         items = [literal(v) for v in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     raise UnsafeText(f"no literal for a {type(value).__name__}")
 
 

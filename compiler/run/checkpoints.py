@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tfm.dsl.diagnostics import first_line
+
 MODEL_KEY = "model"
 _VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -37,9 +39,9 @@ def restore_model(tf, instance, prefix: str) -> None:
     try:
         status.assert_existing_objects_matched()
     except AssertionError as exc:
-        raise CheckpointError(f"{prefix} does not fit this module: {_first_line(exc)}") from None
+        raise CheckpointError(f"{prefix} does not fit this module: {first_line(exc)}") from None
     except Exception as exc:  # a shape or dtype clash surfaces from TensorFlow here
-        raise CheckpointError(f"{prefix} does not fit this module: {_first_line(exc)}") from None
+        raise CheckpointError(f"{prefix} does not fit this module: {first_line(exc)}") from None
     status.expect_partial()  # the training position is not the module's
 
 
@@ -65,7 +67,3 @@ def instance_values(instance, paths) -> dict[str, object]:
             values[path] = target.numpy()
     return values
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

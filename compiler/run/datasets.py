@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfm.dsl.diagnostics import printable
+from tfm.dsl.diagnostics import first_line, printable
 
 FORMATS = {".npz": "npz", ".csv": "csv", ".tfrecord": "tfrecord", ".tfrecords": "tfrecord", ".tfr": "tfrecord"}
 
@@ -134,7 +134,7 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingDat
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise DataError(f"{_shown(path)} is not a readable .npz archive: {_first_line(exc)}") from None
+        raise DataError(f"{_shown(path)} is not a readable .npz archive: {first_line(exc)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{_shown(path)} is a single .npy array, not a .npz archive of named arrays")
     columns, count = {}, None
@@ -146,7 +146,7 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingDat
                 array = archive[spec.name]
             except Exception as exc:  # pickled objects, damaged members
                 raise DataError(f"array {printable(spec.name)} in {_shown(path)} cannot be read: "
-                                f"{_first_line(exc)}") from None
+                                f"{first_line(exc)}") from None
             if array.ndim == 0:
                 raise DataError(f"array {printable(spec.name)} in {_shown(path)} is a scalar; input {spec.name} "
                                 f"of {label} needs one example per row ({spec.shown()})")
@@ -200,7 +200,7 @@ def _csv_header(path: Path) -> list[str]:
         with open(path, newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{_shown(path)}: cannot read its header: {_first_line(exc)}") from None
+        raise DataError(f"{_shown(path)}: cannot read its header: {first_line(exc)}") from None
     if not header:
         raise DataError(f"{_shown(path)} is empty: a CSV needs a header naming its columns")
     return [name.strip() for name in header]
@@ -258,7 +258,7 @@ def _first_example(tf, path: Path):
     try:
         raw = next(iter(tf.data.TFRecordDataset(str(path)).take(1)), None)
     except Exception as exc:
-        raise DataError(f"{_shown(path)} is not a readable TFRecord file: {_first_line(exc)}") from None
+        raise DataError(f"{_shown(path)} is not a readable TFRecord file: {first_line(exc)}") from None
     if raw is None:
         raise DataError(f"{_shown(path)} holds no examples")
     example = tf.train.Example()
@@ -280,9 +280,5 @@ def _count(tf, examples, path: Path) -> int:
     try:
         return int(examples.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
     except Exception as exc:
-        raise DataError(f"{_shown(path)}: a record cannot be read: {_first_line(exc)}") from None
+        raise DataError(f"{_shown(path)}: a record cannot be read: {first_line(exc)}") from None
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return printable(text.splitlines()[0] if text else type(exc).__name__)

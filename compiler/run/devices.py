@@ -13,6 +13,7 @@ import json
 import os
 from typing import Callable
 
+from tfm.dsl.diagnostics import first_line
 from tfm.run.settings import ResolvedSettings, SettingsError
 
 
@@ -62,7 +63,7 @@ def apply_settings(resolved: ResolvedSettings, log: Callable[[str], None] = lamb
     except RuntimeError as exc:  # TensorFlow initialised its devices before these calls
         changed = ", ".join(f"{name} ({resolved.source(name)})" for name in resolved.sources) or "the settings"
         raise SettingsError(f"{changed}: device settings must be applied before TensorFlow runs anything "
-                            f"({str(exc).strip().splitlines()[0]}); apply them first (tfm.configure) or in a new "
+                            f"({first_line(exc)}); apply them first (tfm.configure) or in a new "
                             "process") from None
     if s.device is not None and (not s.device.startswith("GPU") or gpus):
         _check_device(tf, resolved)

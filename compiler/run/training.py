@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tfm.dsl.diagnostics import printable
+from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
 from tfm.run.checkpoints import MODEL_KEY
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
@@ -158,7 +158,7 @@ class Trainer:
             try:
                 self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
             except Exception as exc:  # damaged by hand, or from another version of the model
-                self.log(f"tfm: warning: cannot resume from {printable(prefix)}: {_first_line(exc)}; "
+                self.log(f"tfm: warning: cannot resume from {printable(prefix)}: {first_line(exc)}; "
                          "trying the one before")
                 continue
             self.position = _Position(**{name: int(v.numpy()) for name, v in self.variables.items()})
@@ -415,10 +415,6 @@ def _remove_checkpoints(directory: Path) -> int:
             removed.add(entry.name.split(".")[0])
     return len(removed - {"checkpoint"})
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def elapsed(start: float) -> str:
