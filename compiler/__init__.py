@@ -56,10 +56,10 @@ __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings
 
 def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
     """The diagnostics of a `.tfm` file (an empty list if it compiles). Never imports TensorFlow."""
-    from tfm.pipeline import compile_file
+    from tfm.pipeline import check_file
 
     try:
-        compile_file(source, limits)
+        check_file(source, limits)
     except TfmError as exc:
         return list(exc.diagnostics)
     return []

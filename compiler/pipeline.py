@@ -13,9 +13,6 @@ from tfm.dsl.analysis import Analysis
 from tfm.dsl.diagnostics import CompilerBug, error
 from tfm.dsl.nodes import Span
 
-from tfm.generate.codegen import generate
-from tfm.generate.safety import verify_generated
-
 
 @dataclass(frozen=True)
 class Compiled:
@@ -32,12 +29,29 @@ def read_source(path: str | Path) -> str:
     return dsl.decode_source(path.read_bytes(), str(path))
 
 
+def check_text(text: str, file: str, limits: dsl.Limits | None = None) -> Analysis:
+    """Parse and check one source, generating no code: what `tfm check` needs, and fast.
+
+    Whatever passes here compiles: generation reports no user errors of its own, only tfm's bugs
+    (tests/test_examples.py and the fuzz tests compile every program that checks)."""
+    try:
+        return dsl.analyze(text, file, limits)
+    except dsl.TfmError:
+        raise
+    except Exception as exc:
+        raise _internal_error(exc, file, text) from exc
+
+
 def compile_text(text: str, file: str, limits: dsl.Limits | None = None) -> Compiled:
     """Compile one source. Raises dsl.TfmError with every diagnostic found (see dsl.Limits for bounds)."""
+    from tfm.generate.codegen import generate
+    from tfm.generate.safety import verify_generated
+
     try:
         analysis = dsl.analyze(text, file, limits)
-        python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
-        verify_generated(python, file)
+        with dsl.collector_paused():
+            python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
+            verify_generated(python, file)
     except dsl.TfmError:
         raise
     except Exception as exc:  # a bug in tfm: report it as data, where it happened, never as a traceback
@@ -52,6 +66,10 @@ def _internal_error(exc: Exception, file: str, text: str) -> dsl.InternalError:
         span, what = Span(file=file, line=1, column=1, end_line=1, end_column=1), f"{type(exc).__name__}: {exc}"
     return dsl.InternalError([error("E099", span, f"internal compiler error: {what}",
                                     "this is a bug in tfm; please report it with the source")], {file: text})
+
+
+def check_file(path: str | Path, limits: dsl.Limits | None = None) -> Analysis:
+    return check_text(read_source(path), str(path), limits)
 
 
 def compile_file(path: str | Path, limits: dsl.Limits | None = None) -> Compiled:

@@ -69,7 +69,7 @@ CODES: dict[str, str] = {
 class Diagnostic(BaseModel):
     """One problem in one place: `code` from CODES, a message, and a hint that says how to fix it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on the first error, not at import
 
     code: str
     severity: Severity = "error"
