@@ -114,7 +114,7 @@ def outputs_of(method: n.Method) -> tuple:
         return ()
     if isinstance(method.returns, tuple):
         return method.returns
-    return (n.NamedOutput(span=method.returns.span, name="output_0", type=method.returns),)
+    return (n.NamedOutput.build(span=method.returns.span, name="output_0", type=method.returns),)
 
 
 

@@ -68,7 +68,7 @@ def decode_source(data: bytes, file: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        span = n.Span.model_construct(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        span = n.Span.build(file=file, line=line, column=column, end_line=line, end_column=column + 1)
         raise TfmError([error("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}",
                               "save the file as UTF-8")], {file: data.decode("utf-8", "replace")}) from None
     return normalize_text(text)
@@ -115,7 +115,7 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
     except TfmError as exc:
         return exc.diagnostics[0], None
     except RecursionError:
-        span = n.Span.model_construct(file=file, line=1, column=1, end_line=1, end_column=2)
+        span = n.Span.build(file=file, line=1, column=1, end_line=1, end_column=2)
         return error("E001", span, "the source nests too deeply to parse",
                      "split deeply nested expressions into several assignments"), None
 
@@ -144,12 +144,12 @@ def _check_depth(program: n.Program) -> None:
 
 def _span(file: str, meta) -> n.Span:
     if getattr(meta, "empty", True):
-        return n.Span.model_construct(file=file, line=1, column=1, end_line=1, end_column=1)
-    return n.Span.model_construct(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+        return n.Span.build(file=file, line=1, column=1, end_line=1, end_column=1)
+    return n.Span.build(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
 
 
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
-    return n.Span.model_construct(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+    return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
 
 def _no_list(type_, what: str) -> None:
@@ -162,15 +162,16 @@ def _no_list(type_, what: str) -> None:
 
 class _ToNodes(Transformer):
     """One method per grammar rule, each building one node: the mechanical step from parse tree to AST.
-    Every rule method takes (meta, children); `_call_userfunc` passes them directly (what
-    `v_args(meta=True)` does, without building a wrapper object on every call)."""
+    Every rule method takes (meta, children), as `v_args(meta=True)` would pass them."""
 
     def __init__(self, file: str):
         super().__init__()
         self.file = file
 
-    def _call_userfunc(self, tree, new_children=None):
-        children = new_children if new_children is not None else tree.children
+    def transform(self, tree):
+        """Bottom-up, one method per rule; a direct recursion, twice as fast as Lark's generic walk
+        (no token callbacks to look up: this transformer has none)."""
+        children = [self.transform(c) if type(c) is lark.Tree else c for c in tree.children]
         try:
             method = getattr(self, tree.data)
         except AttributeError:
@@ -187,11 +188,11 @@ class _ToNodes(Transformer):
 
     # program and declarations
     def start(self, meta, children):
-        return n.Program.model_construct(span=self._s(meta), modules=tuple(children))
+        return n.Program.build(span=self._s(meta), modules=tuple(children))
 
     def module_def(self, meta, children):
         name, params, *members = children
-        return n.ModuleDef.model_construct(span=self._s(meta), name=str(name), params=tuple(params or ()), members=tuple(members))
+        return n.ModuleDef.build(span=self._s(meta), name=str(name), params=tuple(params or ()), members=tuple(members))
 
     def module_params(self, meta, children):
         return tuple(c for c in children if c is not None)
@@ -199,32 +200,32 @@ class _ToNodes(Transformer):
     def module_param(self, meta, children):
         name, type_, default = children
         _no_list(type_, "a constructor parameter")
-        return n.ModuleParam.model_construct(span=self._s(meta), name=str(name), type=type_, default=default)
+        return n.ModuleParam.build(span=self._s(meta), name=str(name), type=type_, default=default)
 
     def var_decl(self, meta, children):
         kind, name, type_, init = children
         _no_list(type_, "a variable")
-        return n.VarDecl.model_construct(span=self._s(meta), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
+        return n.VarDecl.build(span=self._s(meta), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
 
     def sub_decl(self, meta, children):
         name, module, arguments = children
         args, keywords = arguments or ((), ())
-        return n.SubDecl.model_construct(span=self._s(meta), name=str(name), module=str(module), args=args, keywords=keywords)
+        return n.SubDecl.build(span=self._s(meta), name=str(name), module=str(module), args=args, keywords=keywords)
 
     def method(self, meta, children):
         *attrs, name, inputs, returns, body = children
-        return n.Method.model_construct(span=self._s(meta), name=str(name), inputs=tuple(inputs or ()), returns=returns,
+        return n.Method.build(span=self._s(meta), name=str(name), inputs=tuple(inputs or ()), returns=returns,
                         attrs=tuple(attrs), body=body)
 
     def method_attr(self, meta, children):
-        return n.Name.model_construct(span=self._s(meta), id=str(children[0]))
+        return n.Name.build(span=self._s(meta), id=str(children[0]))
 
     def method_inputs(self, meta, children):
         return tuple(c for c in children if c is not None)
 
     def method_input(self, meta, children):
         _no_list(children[1], "a method input")
-        return n.MethodInput.model_construct(span=self._s(meta), name=str(children[0]), type=children[1])
+        return n.MethodInput.build(span=self._s(meta), name=str(children[0]), type=children[1])
 
     def single_return(self, meta, children):
         _no_list(children[0], "a method output")
@@ -235,12 +236,12 @@ class _ToNodes(Transformer):
 
     def named_output(self, meta, children):
         _no_list(children[1], "a method output")
-        return n.NamedOutput.model_construct(span=self._s(meta), name=str(children[0]), type=children[1])
+        return n.NamedOutput.build(span=self._s(meta), name=str(children[0]), type=children[1])
 
     # types
     def type_expr(self, meta, children):
         name, shape = children
-        return n.TensorType.model_construct(span=self._s(meta), dtype=str(name), shape=shape)
+        return n.TensorType.build(span=self._s(meta), dtype=str(name), shape=shape)
 
     def list_type(self, meta, children):
         element = children[0]
@@ -249,57 +250,57 @@ class _ToNodes(Transformer):
                        element,
                        "lists of lists are not supported",
                        "collect tensors and stack them into a higher-rank tensor")
-        return n.ListType.model_construct(span=self._s(meta), element=element)
+        return n.ListType.build(span=self._s(meta), element=element)
 
     def shape(self, meta, children):
         return tuple(c for c in children if c is not None)
 
     def fixed_dim(self, meta, children):
-        return n.Dim.model_construct(span=self._s(meta), kind="fixed", size=int(children[0]))
+        return n.Dim.build(span=self._s(meta), kind="fixed", size=int(children[0]))
 
     def named_dim(self, meta, children):
-        return n.Dim.model_construct(span=self._s(meta), kind="named", name=str(children[0]))
+        return n.Dim.build(span=self._s(meta), kind="named", name=str(children[0]))
 
     def unknown_dim(self, meta, children):
-        return n.Dim.model_construct(span=self._s(meta), kind="unknown")
+        return n.Dim.build(span=self._s(meta), kind="unknown")
 
     # statements
     def block(self, meta, children):
         return tuple(children)
 
     def assign(self, meta, children):
-        return n.Assign.model_construct(span=self._s(meta), target=str(children[0]), value=children[1])
+        return n.Assign.build(span=self._s(meta), target=str(children[0]), value=children[1])
 
     def declare(self, meta, children):
         name, type_, value = children
-        return n.Assign.model_construct(span=self._s(meta), target=str(name), value=value, declared=type_)
+        return n.Assign.build(span=self._s(meta), target=str(name), value=value, declared=type_)
 
     def aug_assign(self, meta, children):
         name, op, value = children
-        return n.AugAssign.model_construct(span=self._s(meta), target=str(name), op=str(op)[0], value=value)
+        return n.AugAssign.build(span=self._s(meta), target=str(name), op=str(op)[0], value=value)
 
     def return_stmt(self, meta, children):
-        return n.Return.model_construct(span=self._s(meta), values=tuple(c for c in children if c is not None))
+        return n.Return.build(span=self._s(meta), values=tuple(c for c in children if c is not None))
 
     def expr_stmt(self, meta, children):
-        return n.ExprStmt.model_construct(span=self._s(meta), expr=children[0])
+        return n.ExprStmt.build(span=self._s(meta), expr=children[0])
 
     def pass_stmt(self, meta, children):
-        return n.Pass.model_construct(span=self._s(meta))
+        return n.Pass.build(span=self._s(meta))
 
     def break_stmt(self, meta, children):
-        return n.Break.model_construct(span=self._s(meta))
+        return n.Break.build(span=self._s(meta))
 
     def continue_stmt(self, meta, children):
-        return n.Continue.model_construct(span=self._s(meta))
+        return n.Continue.build(span=self._s(meta))
 
     def if_stmt(self, meta, children):
         test, body, *rest = children
         else_body = rest.pop() if rest else None
         orelse = else_body or ()
         for clause_test, clause_body, clause_span in reversed(rest):
-            orelse = (n.If.model_construct(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
-        return n.If.model_construct(span=self._s(meta), test=test, body=body, orelse=orelse)
+            orelse = (n.If.build(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
+        return n.If.build(span=self._s(meta), test=test, body=body, orelse=orelse)
 
     def elif_clause(self, meta, children):
         return (children[0], children[1], self._s(meta))
@@ -309,32 +310,32 @@ class _ToNodes(Transformer):
 
     def for_stmt(self, meta, children):
         static, target, iterable, body = children
-        return n.For.model_construct(span=self._s(meta), target=str(target), iter=iterable, body=body, static=static is not None)
+        return n.For.build(span=self._s(meta), target=str(target), iter=iterable, body=body, static=static is not None)
 
     def while_stmt(self, meta, children):
-        return n.While.model_construct(span=self._s(meta), test=children[0], body=children[1])
+        return n.While.build(span=self._s(meta), test=children[0], body=children[1])
 
     def with_stmt(self, meta, children):
         context, name, body = children
-        return n.With.model_construct(span=self._s(meta), context=context, name=str(name), body=body)
+        return n.With.build(span=self._s(meta), context=context, name=str(name), body=body)
 
     # expressions
     def or_chain(self, meta, children):
         if len(children) == 1:
             return children[0]
-        return n.BoolOp.model_construct(span=self._s(meta), op="or", values=tuple(children))
+        return n.BoolOp.build(span=self._s(meta), op="or", values=tuple(children))
 
     def and_chain(self, meta, children):
         if len(children) == 1:
             return children[0]
-        return n.BoolOp.model_construct(span=self._s(meta), op="and", values=tuple(children))
+        return n.BoolOp.build(span=self._s(meta), op="and", values=tuple(children))
 
     def not_op(self, meta, children):
-        return n.UnaryOp.model_construct(span=self._s(meta), op="not", operand=children[0])
+        return n.UnaryOp.build(span=self._s(meta), op="not", operand=children[0])
 
     def comparison(self, meta, children):
         left, op, right = children
-        return n.Compare.model_construct(span=self._s(meta), op=str(op), left=left, right=right)
+        return n.Compare.build(span=self._s(meta), op=str(op), left=left, right=right)
 
     def sum(self, meta, children):
         return self._fold(children)
@@ -345,19 +346,19 @@ class _ToNodes(Transformer):
     def _fold(self, children):
         left = children[0]
         for op, right in zip(children[1::2], children[2::2]):
-            left = n.BinOp.model_construct(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+            left = n.BinOp.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
         return left
 
     def unary_op(self, meta, children):
-        return n.UnaryOp.model_construct(span=self._s(meta), op=str(children[0]), operand=children[1])
+        return n.UnaryOp.build(span=self._s(meta), op=str(children[0]), operand=children[1])
 
     def power(self, meta, children):
-        return n.BinOp.model_construct(span=self._s(meta), op="**", left=children[0], right=children[2])
+        return n.BinOp.build(span=self._s(meta), op="**", left=children[0], right=children[2])
 
     def call(self, meta, children):
         func, arguments = children
         args, keywords = arguments or ((), ())
-        return n.Call.model_construct(span=self._s(meta), func=func, args=args, keywords=keywords)
+        return n.Call.build(span=self._s(meta), func=func, args=args, keywords=keywords)
 
     def arguments(self, meta, children):
         args, keywords = [], []
@@ -376,45 +377,45 @@ class _ToNodes(Transformer):
         return tuple(args), tuple(keywords)
 
     def keyword_arg(self, meta, children):
-        return n.Keyword.model_construct(span=self._s(meta), name=str(children[0]), value=children[1])
+        return n.Keyword.build(span=self._s(meta), name=str(children[0]), value=children[1])
 
     def subscript(self, meta, children):
-        return n.Subscript.model_construct(span=self._s(meta), value=children[0], items=children[1])
+        return n.Subscript.build(span=self._s(meta), value=children[0], items=children[1])
 
     def subscripts(self, meta, children):
         return tuple(c for c in children if c is not None)
 
     def slice(self, meta, children):
         lower, upper, step = (list(children) + [None, None, None])[:3]
-        return n.Slice.model_construct(span=self._s(meta), lower=lower, upper=upper, step=step)
+        return n.Slice.build(span=self._s(meta), lower=lower, upper=upper, step=step)
 
     def new_axis(self, meta, children):
-        return n.NewAxis.model_construct(span=self._s(meta))
+        return n.NewAxis.build(span=self._s(meta))
 
     def ellipsis(self, meta, children):
-        return n.EllipsisItem.model_construct(span=self._s(meta))
+        return n.EllipsisItem.build(span=self._s(meta))
 
     def attribute(self, meta, children):
-        return n.Attribute.model_construct(span=self._s(meta), value=children[0], attr=str(children[1]))
+        return n.Attribute.build(span=self._s(meta), value=children[0], attr=str(children[1]))
 
     def name(self, meta, children):
-        return n.Name.model_construct(span=self._s(meta), id=str(children[0]))
+        return n.Name.build(span=self._s(meta), id=str(children[0]))
 
     def int_lit(self, meta, children):
-        return n.IntLit.model_construct(span=self._s(meta), value=int(children[0]))
+        return n.IntLit.build(span=self._s(meta), value=int(children[0]))
 
     def float_lit(self, meta, children):
-        return n.FloatLit.model_construct(span=self._s(meta), value=float(children[0]))
+        return n.FloatLit.build(span=self._s(meta), value=float(children[0]))
 
     def string_lit(self, meta, children):
         # The STRING terminal admits only plain quoted text with simple escapes, so this is a literal.
-        return n.StringLit.model_construct(span=self._s(meta), value=ast.literal_eval(str(children[0])))
+        return n.StringLit.build(span=self._s(meta), value=ast.literal_eval(str(children[0])))
 
     def true_lit(self, meta, children):
-        return n.BoolLit.model_construct(span=self._s(meta), value=True)
+        return n.BoolLit.build(span=self._s(meta), value=True)
 
     def false_lit(self, meta, children):
-        return n.BoolLit.model_construct(span=self._s(meta), value=False)
+        return n.BoolLit.build(span=self._s(meta), value=False)
 
     def list_lit(self, meta, children):
-        return n.ListLit.model_construct(span=self._s(meta), items=tuple(c for c in children if c is not None))
+        return n.ListLit.build(span=self._s(meta), items=tuple(c for c in children if c is not None))
