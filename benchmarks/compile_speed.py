@@ -9,6 +9,7 @@ Ratios of medians measured in one run, the pairs interleaved.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -53,13 +54,18 @@ module Block{index}(width: int = 8):
 
 
 def _wall(command: list[str]) -> float:
+    """Seconds to run `command`, with bytecode caching on as on a user's machine (some CI images set
+    PYTHONDONTWRITEBYTECODE, which would make every start compile tfm's sources again)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=env)
     return time.perf_counter() - start
 
 
 def startup(rounds: int) -> dict:
     small = ROOT / "examples" / "demo_module.tfm"
+    _wall([sys.executable, "-m", "tfm", "check", str(small)])  # warm-up: bytecode and the grammar cache
+    _wall([sys.executable, "-c", "import tensorflow"])
     check, tensorflow = [], []
     for _ in range(rounds):
         check.append(_wall([sys.executable, "-m", "tfm", "check", str(small)]))

@@ -72,7 +72,7 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               "(a ratio above 1 means slower than graph mode).", "",
               "Where tfm does more than the hand-written code, it shows here: a method whose inputs share a named "
               "dim (MeanSquaredError's `y_true: f32[N, D]` and `y_pred: f32[N, D]`, the train steps' `x` and `y`) "
-              "checks at run time that the sizes agree (a `tf.Assert` per named dim, so a batch of 5 labels "
+              "checks at run time that the sizes agree (one `tf.Assert` per pair of inputs, so a batch of 5 labels "
               "never broadcasts silently against 1 prediction); the seeds' code has no such check. On a "
               "method of two tiny ops that check is a visible share of the call.", "",
               "## SavedModel in TensorFlow against .tflite in LiteRT (per call; below 1 means LiteRT is faster)", "",
@@ -98,12 +98,17 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               f"| <= {GOALS['compile']:.0f}x, {_met(large['compile_over_cpython'], GOALS['compile'])} |",
               f"| peak memory of `tfm compile` | {large['compile_peak_mb']:.0f} MB | reported |", "",
               "The large source comes from `benchmarks/compile_speed.py --write-source FILE --lines N`.", "",
-              "Where a goal is not met: a profile of `tfm check` on the large source shows most of the time in "
-              "Lark's LALR parser building its parse tree (positions propagated for every rule) and in our "
-              "transformer walking it afterwards; tfm's checks and inference are a minority. Start-up is dominated "
-              "by importing pydantic and creating the syntax tree's pydantic classes. Applying the transformer "
-              "during the parse (Lark refuses an inline transformer whose callbacks take positions), or a "
-              "standalone parser, are the next steps; they are not done yet.", ""]
+              "Where a goal is not met: `tfm check` no longer generates code, pauses Python's cyclic garbage "
+              "collector while it parses and checks (it was walking the syntax tree's hundreds of thousands of "
+              "objects again and again: more than half the time), and builds nodes without pydantic's per-call "
+              "bookkeeping. A profile of what is left on the large source: about two thirds in Lark's LALR "
+              "parser (its lexer, parse table steps and parse-tree building, pure Python) and our transformer "
+              "over that tree; checking and inference are the rest. Meeting 5x would take a parser that builds "
+              "nodes directly (a hand-written one; Lark refuses an inline transformer whose callbacks take "
+              "positions). `tfm compile` adds code generation and the generated-code safety pass (which parses "
+              "the output back with `ast`, itself as slow as CPython's `compile()`). Start-up is importing "
+              "pydantic (about 75 ms) and Lark, creating the syntax tree's pydantic classes, and Lark's "
+              "contextual lexer compiling a regular expression per parser state on first use.", ""]
     return "\n".join(lines)
 
 

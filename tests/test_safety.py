@@ -269,10 +269,21 @@ def test_named_dims_must_agree_at_run_time(tmp_path):
     module = load_example_mse()
     mse = module.MeanSquaredError()
     assert float(mse.call(np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32))) == 1.0
-    with pytest.raises(tf.errors.InvalidArgumentError, match="inputs y_true and y_pred must agree on dimension N") \
-            as info:
-        mse.call(np.ones((2, 3), np.float32), np.zeros((5, 3), np.float32))
-    assert tfm.locate(info.value).startswith("mean_squared_error.tfm:3:")
+    for wrong in [(5, 3), (2, 4)]:  # N differs, then D: one check covers both
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"inputs y_true and y_pred must agree on dimensions N, D") as info:
+            mse.call(np.ones((2, 3), np.float32), np.zeros(wrong, np.float32))
+        assert tfm.locate(info.value).startswith("mean_squared_error.tfm:3:")
+        assert f"[2 3] [{wrong[0]} {wrong[1]}]" in str(info.value)  # the sizes that disagree
+
+
+def test_named_dims_checked_on_the_axes_they_share(tmp_path):
+    module = _load(tmp_path, "module P:\n    fn f(a: f32[N, 3, M], b: f32[M, N]) -> f32[N]:\n"
+                             "        return reduce_sum(a, axis=[1, 2]) + reduce_sum(b, axis=0)\n")
+    p = module.P()
+    assert p.f(np.ones((2, 3, 4), np.float32), np.ones((4, 2), np.float32)).shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"inputs a and b must agree on dimensions M, N\] \[4 2\] \[2 4\]"):
+        p.f(np.ones((2, 3, 4), np.float32), np.ones((2, 4), np.float32))
 
 
 def load_example_mse():

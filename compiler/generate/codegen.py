@@ -521,8 +521,10 @@ class _BodyEmitter(Pass):
         return self.lines
 
     def named_dim_checks(self) -> None:
-        """A named dim used by several inputs (`N` in x: f32[N, 3] and y: f32[N]) must be one size."""
+        """A named dim used by several inputs (`N` in x: f32[N, 3] and y: f32[N]) must be one size:
+        one check per pair of inputs, covering every dim they share."""
         first_seen: dict[str, tuple[str, int]] = {}
+        pairs: dict[tuple[str, str], list[tuple[int, int, n.Dim]]] = {}
         for inp in self.method.inputs:
             for axis, dim in enumerate(inp.type.shape or ()):
                 if dim.kind != "named" or dim.name in self.cls.info.params:
@@ -531,11 +533,15 @@ class _BodyEmitter(Pass):
                     first_seen[dim.name] = (inp.name, axis)
                     continue
                 other, other_axis = first_seen[dim.name]
-                message = f"inputs {other} and {inp.name} must agree on dimension {dim.name}"
-                self.cls.helpers.add("_same_dim")
-                name = ident(inp.name)
-                self.line(f"{name} = _same_dim({ident(other)}, {other_axis}, {name}, {axis}, "
-                          f"{hygiene.literal(message)})", dim)
+                pairs.setdefault((other, inp.name), []).append((other_axis, axis, dim))
+        for (other, name), shared in pairs.items():
+            dims = ", ".join(dim.name for _, _, dim in shared)
+            message = f"inputs {other} and {name} must agree on dimension{'s' if len(shared) > 1 else ''} {dims}"
+            self.cls.helpers.add("_same_dims")
+            other_axes = tuple(a for a, _, _ in shared)
+            axes = tuple(b for _, b, _ in shared)
+            self.line(f"{ident(name)} = _same_dims({ident(other)}, {other_axes!r}, {ident(name)}, {axes!r}, "
+                      f"{hygiene.literal(message)})", shared[0][2])
 
     def line(self, text: str, node: n.Node) -> None:
         self.lines.append(self.INDENT * self.depth + text + self.cls.loc(node))

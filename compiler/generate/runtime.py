@@ -42,11 +42,15 @@ def _dimension(name, value):
     return value
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 

@@ -22,11 +22,15 @@ def _dimension(name, value):
     return value
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -147,7 +151,7 @@ class LinearRegression(tf.Module):
     def train_step(self, x, y):
         """linear_regression.tfm:11. Inputs x: f32[N, features], y: f32[N, 1]. Returns loss: f32[], mae: f32[]."""
         with self.name_scope:
-            y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
+            y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
                 prediction = self._impl_predict(x)  # linear_regression.tfm:13:13
                 loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
@@ -176,7 +180,7 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    123: (0, 2, 25), 124: (0, 2, 25), 125: (0, 2, 44), 126: (0, 2, 72), 129: (0, 3, 5), 130: (0, 4, 5),
-    131: (0, 5, 5), 133: (0, 7, 5), 134: (0, 11, 5), 142: (0, 9, 9), 150: (0, 11, 47), 151: (0, 12, 9),
-    152: (0, 13, 13), 153: (0, 14, 13), 154: (0, 15, 9), 155: (0, 16, 9),
+    127: (0, 2, 25), 128: (0, 2, 25), 129: (0, 2, 44), 130: (0, 2, 72), 133: (0, 3, 5), 134: (0, 4, 5),
+    135: (0, 5, 5), 137: (0, 7, 5), 138: (0, 11, 5), 146: (0, 9, 9), 154: (0, 11, 47), 155: (0, 12, 9),
+    156: (0, 13, 13), 157: (0, 14, 13), 158: (0, 15, 9), 159: (0, 16, 9),
 }

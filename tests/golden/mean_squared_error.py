@@ -15,11 +15,15 @@ _TFM_SOURCE = 'mean_squared_error.tfm'
 _TFM_SOURCE_SHA256 = 'd6397004c64dfabafc022d6bf3c73ed50e67643efc30e89e36c7adc8b902f776'
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -72,8 +76,7 @@ class MeanSquaredError(tf.Module):
 
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Inputs y_true: f32[N, D], y_pred: f32[N, D]. Returns output_0: f32[]."""
-        y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # mean_squared_error.tfm:3:44
-        y_pred = _same_dim(y_true, 1, y_pred, 1, 'inputs y_true and y_pred must agree on dimension D')  # mean_squared_error.tfm:3:47
+        y_pred = _same_dims(y_true, (0, 1), y_pred, (0, 1), 'inputs y_true and y_pred must agree on dimensions N, D')  # mean_squared_error.tfm:3:44
         return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -97,5 +100,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    68: (0, 3, 5), 75: (0, 3, 44), 76: (0, 3, 47), 77: (0, 4, 9),
+    72: (0, 3, 5), 79: (0, 3, 44), 80: (0, 4, 9),
 }

@@ -44,11 +44,15 @@ def _dimension(name, value):
     return value
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -226,7 +230,7 @@ class MyModel(tf.Module):
     def train_step(self, x, y):
         """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _same_dim(x, 0, y, 0, 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
+            y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
                 loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
@@ -255,9 +259,9 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 14), 164: (0, 7, 27), 165: (0, 7, 41), 166: (0, 7, 69),
-    169: (0, 8, 5), 170: (0, 9, 5), 172: (0, 11, 5), 177: (0, 12, 9), 202: (1, 5, 16), 203: (1, 5, 16),
-    204: (1, 5, 39), 207: (1, 6, 5), 208: (1, 7, 5), 209: (1, 8, 5), 211: (1, 10, 5), 212: (1, 15, 5),
-    220: (1, 12, 9), 221: (1, 13, 9), 229: (1, 15, 41), 230: (1, 16, 9), 231: (1, 17, 13),
-    232: (1, 18, 13), 233: (1, 19, 9), 234: (1, 20, 9),
+    165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
+    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 181: (0, 12, 9), 206: (1, 5, 16), 207: (1, 5, 16),
+    208: (1, 5, 39), 211: (1, 6, 5), 212: (1, 7, 5), 213: (1, 8, 5), 215: (1, 10, 5), 216: (1, 15, 5),
+    224: (1, 12, 9), 225: (1, 13, 9), 233: (1, 15, 41), 234: (1, 16, 9), 235: (1, 17, 13),
+    236: (1, 18, 13), 237: (1, 19, 9), 238: (1, 20, 9),
 }

@@ -22,11 +22,15 @@ def _dimension(name, value):
     return value
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -124,7 +128,7 @@ class SimpleRNN(tf.Module):
     def step(self, x, h):
         """rnn_cell.tfm:7. Inputs x: f32[B, input_dim], h: f32[B, units]. Returns output_0: f32[B, units]."""
         with self.name_scope:
-            h = _same_dim(x, 0, h, 0, 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
+            h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
             return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     # Each instance's `step` is the tf.function of this; calls from other methods use `_impl_step`.
@@ -161,8 +165,8 @@ class SimpleRNN(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    107: (0, 2, 18), 108: (0, 2, 38), 109: (0, 2, 18), 110: (0, 2, 38), 111: (0, 2, 54), 114: (0, 3, 5),
-    115: (0, 4, 5), 116: (0, 5, 5), 118: (0, 7, 5), 122: (0, 10, 5), 127: (0, 7, 42), 128: (0, 8, 9),
-    136: (0, 12, 9), 137: (0, 13, 9), 138: (0, 14, 9), 139: (0, 15, 13), 140: (0, 16, 13),
-    141: (0, 17, 9),
+    111: (0, 2, 18), 112: (0, 2, 38), 113: (0, 2, 18), 114: (0, 2, 38), 115: (0, 2, 54), 118: (0, 3, 5),
+    119: (0, 4, 5), 120: (0, 5, 5), 122: (0, 7, 5), 126: (0, 10, 5), 131: (0, 7, 42), 132: (0, 8, 9),
+    140: (0, 12, 9), 141: (0, 13, 9), 142: (0, 14, 9), 143: (0, 15, 13), 144: (0, 16, 13),
+    145: (0, 17, 9),
 }

@@ -15,11 +15,15 @@ _TFM_SOURCE = 'sparse_categorical_accuracy.tfm'
 _TFM_SOURCE_SHA256 = '75c7b795b8bb3dbd65c1afd8247160c36ef4d085f6b243a6f9251ded64bf1398'
 
 
-def _same_dim(a, a_axis, b, b_axis, message):
-    """`b`, once a run-time check has passed that `a` and `b` agree on a named dimension. (tf.Assert,
-    not tf.debugging.assert_equal: the same check in a few ops, so tracing stays as cheap as by hand.)"""
-    size_a, size_b = tf.shape(a)[a_axis], tf.shape(b)[b_axis]
-    check = tf.Assert(tf.equal(size_a, size_b), [message, size_a, size_b])
+def _same_dims(a, a_axes, b, b_axes, message):
+    """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
+    (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
+    compared when they line up: the fewest ops, so calls and tracing stay as cheap as by hand."""
+    shape_a, shape_b = tf.shape(a), tf.shape(b)
+    whole = a_axes == b_axes and a.shape.rank == b.shape.rank == _len(b_axes)  # b_axes ascend: all of them
+    sizes_a = shape_a if whole else tf.gather(shape_a, a_axes)
+    sizes_b = shape_b if whole else tf.gather(shape_b, b_axes)
+    check = tf.Assert(tf.reduce_all(tf.equal(sizes_a, sizes_b)), [message, sizes_a, sizes_b])
     with tf.control_dependencies([check]):
         return tf.identity(b)
 
@@ -83,7 +87,7 @@ class SparseCategoricalAccuracy(tf.Module):
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Inputs y_true: i32[N], y_pred: f32[N, C]. Returns nothing."""
         with self.name_scope:
-            y_pred = _same_dim(y_true, 0, y_pred, 0, 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
+            y_pred = _same_dims(y_true, (0,), y_pred, (0,), 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
             pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
             values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
             self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
@@ -127,7 +131,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    73: (0, 3, 5), 74: (0, 4, 5), 76: (0, 6, 5), 80: (0, 12, 5), 81: (0, 15, 5), 86: (0, 6, 49),
-    87: (0, 7, 9), 88: (0, 8, 9), 89: (0, 9, 9), 90: (0, 10, 9), 98: (0, 13, 9), 106: (0, 16, 9),
-    107: (0, 17, 9),
+    77: (0, 3, 5), 78: (0, 4, 5), 80: (0, 6, 5), 84: (0, 12, 5), 85: (0, 15, 5), 90: (0, 6, 49),
+    91: (0, 7, 9), 92: (0, 8, 9), 93: (0, 9, 9), 94: (0, 10, 9), 102: (0, 13, 9), 110: (0, 16, 9),
+    111: (0, 17, 9),
 }
