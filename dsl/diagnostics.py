@@ -62,6 +62,7 @@ CODES: dict[str, str] = {
     "E054": "dtype argument required",
     "E055": "no TensorFlow kernel for this dtype",
     "E056": "over a limit on what a source may build (or on the number of errors)",
+    "E057": "tensor of the wrong rank for this op",
     "E099": "internal compiler error",
 }
 

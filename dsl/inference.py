@@ -18,7 +18,10 @@ from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .constants import FoldError, fold_binary, fold_compare, fold_unary
-from .shape_rules import RULES, RuleContext
+from .nn_rules import NN_RULES
+from .shape_rules import RULES as _SHAPE_RULES, RuleContext
+
+RULES = {**_SHAPE_RULES, **NN_RULES}
 from .static_args import check_static_args
 from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 

@@ -94,6 +94,26 @@ TEMPLATES: dict[str, list[str]] = {
     "mean_squared_error": ["x, x"], "mean_absolute_error": ["x, x"],
     "einsum": ["'ij->ji', x", "'ij,kj->ik', x, x"],
     "print": ["x", "'x is', x"],
+    "conv1d": ["reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",
+               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, padding='SAME'",
+               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), dilations=2"],
+    "conv2d": ["reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6])",
+               "reshape(x, [1, 2, 3, 1]), reshape(x, [2, 1, 1, 3]), strides=2, padding='SAME'",
+               "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 2, 1, 3]), strides=[1, 2]"],
+    "max_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'"],
+    "avg_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 4, strides=1, padding='SAME'"],
+    "max_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), 2, padding='SAME'",
+                   "reshape(x, [1, 2, 3, 1]), [1, 2], strides=1"],
+    "avg_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]"],
+    "pad": ["x, [[1, 0], [0, 2]]", "x, [[1, 1], [1, 1]], mode='REFLECT'", "x, [[0, 1], [2, 2]], mode='SYMMETRIC'"],
+    "resize": ["reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"],
+    "top_k": ["x", "x, 2"], "top_k_indices": ["x", "x, 3"],
+    "embedding_lookup": ["x, v", "x, i"],
+    "batch_normalization": ["x, x, x, x, x, 0.001"],
+    "bias_add": ["x, x[0]"],
+    "atan2": ["x, x"], "squared_difference": ["x, x"], "logical_xor": ["x, x"],
+    "cumprod": ["x", "x, axis=1"],
+    "batch_matmul": ["x, x, transpose_b=True", "reshape(x, [1, 2, 3]), reshape(x, [1, 3, 2])"],
 }
 _REDUCE_TEMPLATES = ["x", "x, axis=1", "x, axis=0, keepdims=True", "x, axis=[0, 1]", "x, axis=2", "x, axis=-3"]
 # Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
@@ -109,6 +129,10 @@ BAD_STATIC = {
     "one_hot": ["i, -1"], "leaky_relu": ["x, alpha='big'"], "gelu": ["x, approximate=3"],
     "reduce_join": ["x, axis=2"], "unsorted_segment_sum": ["x, v, 0"], "tile": ["x, [2]"],
     "reshape": ["x, [4, 2]"], "check_numerics": ["x, 3"],
+    "conv2d": ["x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 2, 3])", "reshape(x, [1, 2, 3, 1]), "
+               "reshape(x, [1, 1, 1, 6]), padding='FULL'", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0"],
+    "max_pool2d": ["x, 2", "reshape(x, [1, 2, 3, 1]), [2, 2, 2]"], "pad": ["x, [[1, 0]]", "x, [[-1, 0], [0, 0]]"],
+    "top_k": ["x, 4", "x, 0"], "resize": ["reshape(x, [1, 2, 3, 1]), [0, 2]"],
 }
 SKIPPED = {"TensorArray", "GradientTape"}  # not values: covered by the language tests
 # Operators and indexing, which lower to TensorFlow ops too: each with every dtype.

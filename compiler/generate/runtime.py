@@ -87,6 +87,16 @@ def _mean_squared_error(y_true, y_pred):
     return tf.reduce_mean(tf.square(y_pred - y_true))
 
 
+def _top_k_values(input, k=1):
+    """The k largest values along the last axis, largest first (tf.math.top_k's `values`)."""
+    return tf.math.top_k(input, k=k).values
+
+
+def _top_k_indices(input, k=1):
+    """Where the k largest values along the last axis are (tf.math.top_k's `indices`, int32)."""
+    return tf.math.top_k(input, k=k).indices
+
+
 def _mean_absolute_error(y_true, y_pred):
     """Mean of absolute differences over all elements."""
     return tf.reduce_mean(tf.abs(y_pred - y_true))
