@@ -18,7 +18,7 @@ from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
 from .limits import DiagnosticList, Limits, check_budget, scan_literals, too_many_errors
-from .library import LIBRARY_SOURCES
+from .library import LIBRARY_SOURCES, library_index
 from .parser import decode_source, parse
 
 __all__ = ["Analysis", "Diagnostic", "InternalError", "Limits", "TfmError", "analyze", "decode_source", "nodes", "parse",
@@ -26,11 +26,24 @@ __all__ = ["Analysis", "Diagnostic", "InternalError", "Limits", "TfmError", "ana
 
 
 @functools.cache
-def library_modules() -> tuple[nodes.ModuleDef, ...]:
-    modules: list[nodes.ModuleDef] = []
-    for path in LIBRARY_SOURCES:
-        modules.extend(parse(path.read_text(encoding="utf-8"), f"<tfm library>/{path.name}").modules)
-    return tuple(modules)
+def _library_file(path) -> tuple[nodes.ModuleDef, ...]:
+    return parse(path.read_text(encoding="utf-8"), f"<tfm library>/{path.name}").modules
+
+
+def library_modules(wanted=None) -> tuple[nodes.ModuleDef, ...]:
+    """The library's modules: all of them, or those defining the names in `wanted` and the modules
+    they hold in turn (only their files are parsed)."""
+    if wanted is None:
+        return tuple(m for path in LIBRARY_SOURCES for m in _library_file(path))
+    index, names, files = library_index(), set(wanted), []
+    while pending := {index[name] for name in names if name in index} - set(files):
+        files.extend(sorted(pending))
+        names |= {sub.module for path in pending for m in _library_file(path) for sub in m.submodules}
+    return tuple(m for path in LIBRARY_SOURCES if path in files for m in _library_file(path))
+
+
+def _named_modules(program: nodes.Program) -> set[str]:
+    return {sub.module for module in program.modules for sub in module.submodules}
 
 
 @contextlib.contextmanager
@@ -68,7 +81,7 @@ def _analyze(text: str, file: str, limits: Limits | None) -> Analysis:
                        {file: text}) from None
     diagnostics = DiagnosticList(limits.errors)
     try:
-        analysis = check(program, library_modules(), limits, diagnostics)
+        analysis = check(program, library_modules(_named_modules(program)), limits, diagnostics)
         infer(analysis)
         check_budget(analysis, limits)
     except TooManyErrors:
@@ -88,7 +101,7 @@ def _after_recovery(recovered, limits: Limits) -> list[Diagnostic]:
     program, neutralised = recovered
     found = DiagnosticList(limits.errors)
     try:
-        analysis = check(program, library_modules(), limits, found)
+        analysis = check(program, library_modules(_named_modules(program)), limits, found)
         infer(analysis)
     except (TooManyErrors, TfmError):
         pass

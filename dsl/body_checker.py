@@ -8,6 +8,7 @@ from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
 from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
 from .diagnostics import locate_bugs
+from .library import library_index
 from .rules import check_call_shape, check_declared_name, suggest
 from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
@@ -309,7 +310,7 @@ class BodyChecker(Pass):
         elif func.id in INITIALIZERS:
             self.p.err("E036", func, f"`{func.id}` is a variable initializer",
                        "declare a variable in the module (`var w: f32[3] = normal()`); methods cannot create them")
-        elif func.id in self.analysis.modules:
+        elif func.id in self.analysis.modules or func.id in library_index():
             self.p.err("E036", func, f"cannot build module `{func.id}` inside a method",
                        f"declare it in the module: `sub {func.id.lower()} = {func.id}(...)`")
         else:

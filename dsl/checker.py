@@ -13,7 +13,7 @@ from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
 from .constants import UNKNOWN_VALUE, evaluate
-from .library import CLIPPING, OPTIMIZERS, SCHEDULES
+from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
@@ -184,7 +184,8 @@ class ModuleChecker:
         target = self.analysis.modules.get(sub.module)
         if target is None:
             self.err("E013", sub, f"unknown module `{sub.module}`",
-                     suggest(sub.module, self.analysis.modules) or "declare it in this file or use a library module")
+                     suggest(sub.module, [*self.analysis.modules, *library_index()])
+                     or "declare it in this file or use a library module")
             return
         params = _module_params(target)
         check_call_shape(self.err, sub, sub.module, params, sub.args, sub.keywords)
