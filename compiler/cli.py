@@ -464,8 +464,9 @@ def _tflite_summary(path, tflite) -> str:
         return (f"wrote {path} ({tflite.size:,} bytes) with Select-TF (Flex) ops {', '.join(tflite.flex_ops)}: not "
                 "run here (LiteRT and TensorFlow's Python interpreter lack the Flex delegate); signatures checked")
     differences = ", ".join(f"{k} {v:.3g}" for k, v in tflite.max_abs_diff.items()) or "no outputs"
+    random = "".join(f"; {k} not compared (it runs `{op}`: random)" for k, op in tflite.random.items())
     return (f"wrote {path} ({tflite.size:,} bytes); ran every signature in {tflite.runtime} on sample inputs: "
-            f"largest difference from the SavedModel: {differences}")
+            f"largest difference from the SavedModel: {differences}{random}")
 
 
 def _tflite_options(args):

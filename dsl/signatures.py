@@ -65,6 +65,29 @@ def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: 
     return None
 
 
+def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method,
+                 seen: set[tuple[str, str]] | None = None) -> str | None:
+    """The first random op (`dropout`, `random_normal`, ...) `method` runs, directly or through the
+    methods it calls, else None: such a method's outputs differ from call to call, so an export can
+    compare only their types and shapes."""
+    seen = set() if seen is None else seen
+    if (module.name, method.name) in seen:
+        return None
+    seen.add((module.name, method.name))
+    info = analysis.modules[module.name]
+    for node in walk(method.body):
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if call is None:
+            continue
+        if call.kind == "op" and call.op is not None and (call.op.category == "random" or call.op.name == "dropout"):
+            return call.op.name
+        target = _called_method(analysis, info, call)
+        found = random_op_in(analysis, *target, seen) if target is not None else None
+        if found is not None:
+            return found
+    return None
+
+
 def _called_method(analysis: Analysis, info, call) -> tuple[n.ModuleDef, n.Method] | None:
     if call.kind == "self_method" and call.method in info.methods:
         return info.decl, info.methods[call.method]

@@ -16,7 +16,7 @@ from typing import Callable
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
 from tfm.dsl.constants import UNKNOWN_VALUE, evaluate
-from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, signature_plan
+from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
@@ -65,7 +65,8 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
         inputs = tuple((i.name, _tf_dtype(analysis, i.type), _dims(analysis, i.type, params)) for i in method.inputs)
         outputs = tuple((o.name, _tf_dtype(analysis, o.type), len(_dims(analysis, o.type, params)))
                         for o in outputs_of(method))
-        result.append(SignatureContract(key=key, method=method.name, inputs=inputs, outputs=outputs))
+        result.append(SignatureContract(key=key, method=method.name, inputs=inputs, outputs=outputs,
+                                        random_op=random_op_in(analysis, module, method)))
     return result
 
 

@@ -22,6 +22,7 @@ class SignatureContract:
     method: str
     inputs: tuple[tuple[str, str, tuple[int | None, ...]], ...]  # (name, tf dtype name, dims)
     outputs: tuple[tuple[str, str, int], ...]  # (name, tf dtype name, rank)
+    random_op: str | None = None  # a random op the method runs: its values cannot be compared
 
 
 @dataclass

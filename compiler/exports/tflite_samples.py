@@ -48,23 +48,34 @@ def run_samples(job: ExportJob, tflite: Path) -> dict:
     tf = job.tf
     loaded = tf.saved_model.load(str(job.saved_model))  # tfm's own staged export, not untrusted input
     rng = np.random.default_rng(0)
-    arrays, order = {}, []
+    arrays, order, random = {}, [], set()
     for size in SAMPLE_SIZES:
         case = f"dims{size}"
         for contract in job.contracts:
             inputs = sample_inputs(contract, size, rng)
-            try:
-                outputs = loaded.signatures[contract.key](**{k: tf.constant(v) for k, v in inputs.items()})
-            except Exception as exc:
-                raise ExportError(f"signature {contract.key} fails on sample inputs in TensorFlow: "
-                                  f"{first_line(exc)}") from None
+            outputs = _call(tf, loaded, contract.key, inputs)
+            if contract.random_op and _differs(outputs, _call(tf, loaded, contract.key, inputs)):
+                random.add(contract.key)  # it draws random numbers on these inputs: values cannot match
             order.append([case, contract.key])
             arrays.update({f"{case}/{contract.key}/in/{k}": v for k, v in inputs.items()})
             arrays.update({f"{case}/{contract.key}/out/{k}": v.numpy() for k, v in outputs.items()})
     with tempfile.TemporaryDirectory(prefix="tfm-litert-") as scratch:
         cases = Path(scratch) / "cases.npz"
         np.savez(cases, order=np.array(json.dumps(order)), **arrays)
-        return _check_in_subprocess(tflite, cases)
+        return {**_check_in_subprocess(tflite, cases), "random": sorted(random)}
+
+
+def _call(tf, loaded, key: str, inputs: dict) -> dict:
+    try:
+        return loaded.signatures[key](**{k: tf.constant(v) for k, v in inputs.items()})
+    except Exception as exc:
+        raise ExportError(f"signature {key} fails on sample inputs in TensorFlow: {first_line(exc)}") from None
+
+
+def _differs(first: dict, second: dict) -> bool:
+    import numpy as np
+
+    return any(not np.array_equal(first[k].numpy(), second[k].numpy(), equal_nan=True) for k in first)
 
 
 def _check_in_subprocess(tflite: Path, cases: Path) -> dict:
