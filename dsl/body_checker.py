@@ -61,7 +61,7 @@ class BodyChecker(Pass):
                 self.locals.setdefault(stmt.target, kind)
             elif isinstance(stmt, n.For):
                 self.locals.setdefault(stmt.target, "local")
-            elif isinstance(stmt, n.With):
+            elif isinstance(stmt, n.With) and stmt.name is not None:
                 self.locals.setdefault(stmt.name, "tape")
 
     # statements --------------------------------------------------------------------------------
@@ -93,8 +93,7 @@ class BodyChecker(Pass):
     def _check_target(self, node: n.Node, target: str) -> None:
         check_declared_name(self.p.err, target, node, "local")
         if target in self.inputs:
-            self.p.err("E015", node, f"cannot assign to input `{target}`", f"assign to a new name, e.g. `{target}_2`")
-            return
+            return  # an input is a local of the method: `n = n // 2` rebinds it, as Python and tf.function allow
         member = self.info.member(target)
         if isinstance(member, n.ModuleParam):
             self.p.err("E015", node, f"cannot assign to constructor parameter `{target}`",
@@ -112,7 +111,7 @@ class BodyChecker(Pass):
             if stmt.op not in "+-":
                 self.p.err("E015", stmt, f"`{stmt.op}=` is not an in-place variable update",
                            f"write `{stmt.target}.assign({stmt.target} {stmt.op} ...)`")
-        elif stmt.target in self.locals:
+        elif stmt.target in self.locals or stmt.target in self.inputs:
             self.analysis.refs[stmt] = Ref("local")
         else:
             self._check_target(stmt, stmt.target)
@@ -157,8 +156,10 @@ class BodyChecker(Pass):
     def stmt_For(self, stmt: n.For) -> None:
         self._check_target(stmt, stmt.target)
         if not is_call_to(stmt.iter, "range"):
-            self.p.err("E031", stmt.iter, "a `for` loop runs over `range(...)`",
-                       "write `for i in range(n):`; to loop over a tensor's rows use `range(shape(x)[0])`")
+            if stmt.static:
+                self.p.err("E033", stmt.iter, "a `static for` runs over `range(...)` of construction-time bounds",
+                           "drop `static` to loop over a tensor's rows in the graph")
+            self.expr(stmt.iter)  # `for row in x:` runs over x's first axis, as a graph loop
         else:
             # `range` in a loop header is syntax: a local called `range` does not change it.
             self.p.check_arguments(stmt.iter, OPS["range"])
@@ -188,13 +189,32 @@ class BodyChecker(Pass):
         self._loop_body(stmt.body, graph=True)
 
     def stmt_With(self, stmt: n.With) -> None:
-        self._check_target(stmt, stmt.name)
-        if not is_call_to(stmt.context, "GradientTape"):
-            self.p.err("E031", stmt.context, "`with` opens a gradient tape",
-                       "write `with GradientTape() as tape:`")
+        if is_call_to(stmt.context, "name_scope"):
+            self._name_scope(stmt)
+        elif not is_call_to(stmt.context, "GradientTape"):
+            self.p.err("E031", stmt.context, "`with` opens a gradient tape or a name scope",
+                       'write `with GradientTape() as tape:` or `with name_scope("block"):`')
+        elif stmt.name is None:
+            self.p.err("E031", stmt, "a gradient tape needs a name", "write `with GradientTape() as tape:`")
         else:
+            self._check_target(stmt, stmt.name)
             self.expr(stmt.context)
         self.statements(stmt.body)
+
+    def _name_scope(self, stmt: n.With) -> None:
+        """`with name_scope("block"):` groups the ops of its body under `block` (tf.name_scope)."""
+        call = stmt.context
+        literal = len(call.args) == 1 and not call.keywords and isinstance(call.args[0], n.StringLit)
+        if not literal:
+            self.p.err("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
+        elif stmt.name is not None:
+            self.p.err("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
+
+    def stmt_Assert(self, stmt: n.Assert) -> None:
+        self.expr(stmt.test)
+        if stmt.message is not None and not isinstance(stmt.message, n.StringLit):
+            self.p.err("E023", stmt.message, "an `assert` message is a string literal",
+                       'write `assert x > 0.0, "x must be positive"`')
 
     # expressions -------------------------------------------------------------------------------
 
@@ -215,7 +235,7 @@ class BodyChecker(Pass):
                 self.expr(child)
 
     expr_IntLit = expr_FloatLit = expr_StringLit = expr_BoolLit = _children
-    expr_BinOp = expr_Compare = expr_BoolOp = expr_UnaryOp = expr_Subscript = _children
+    expr_BinOp = expr_Compare = expr_BoolOp = expr_UnaryOp = expr_Subscript = expr_IfExp = _children
 
     def expr_Name(self, node: n.Name) -> None:
         ref = self.resolve(node.id)

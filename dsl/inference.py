@@ -173,15 +173,31 @@ class _MethodInference(Pass):
         return merged
 
     def stmt_For(self, stmt: n.For) -> None:
-        if isinstance(stmt.iter, n.Call):
+        over_range = isinstance(stmt.iter, n.Call) and self.analysis.calls.get(stmt.iter) is not None \
+            and self.analysis.calls[stmt.iter].op is OPS["range"]
+        if over_range:
             for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                 self._check_range_bound(self.expr(arg), arg)
         if stmt.static:
             self.env[stmt.target] = TensorT("i32", (), weak=True)
             self.block(stmt.body)
             return
-        self.env[stmt.target] = TensorT("i32", ()) if isinstance(stmt.iter, n.Call) else UNKNOWN
+        self.env[stmt.target] = TensorT("i32", ()) if over_range else self._row_of(stmt.iter)
         self._graph_loop(stmt, stmt.body)
+
+    def _row_of(self, node: n.Node) -> Type:
+        """What `for row in x:` binds: x without its first axis (AutoGraph loops over that axis)."""
+        value = self.expr(node)
+        if not isinstance(value, TensorT):
+            if value is not UNKNOWN:
+                self.err("E031", node, f"a `for` loop runs over `range(...)` or a tensor's rows, not {value}",
+                         "for a typed list, loop over `range(xs.size())` and read `xs.read(i)`")
+            return UNKNOWN
+        if value.shape == ():
+            self.err("E031", node, f"`for` over a scalar ({value}): it has no rows",
+                     "loop over `range(n)`, or over a tensor with at least one axis")
+            return UNKNOWN
+        return TensorT(value.dtype, None if value.shape is None else value.shape[1:])
 
     def stmt_While(self, stmt: n.While) -> None:
         test = self.expr(stmt.test)
@@ -216,9 +232,37 @@ class _MethodInference(Pass):
                      "(`xs: list[f32[]] = []`) or cast")
 
     def stmt_With(self, stmt: n.With) -> None:
-        self.expr(stmt.context)
-        self.bind(stmt.name, OtherT("tape"), stmt)
+        if stmt.name is not None:  # a gradient tape; a name scope (no name) is syntax, not a value
+            self.expr(stmt.context)
+            self.bind(stmt.name, OtherT("tape"), stmt)
         self.block(stmt.body)
+
+    def stmt_Assert(self, stmt: n.Assert) -> None:
+        test = self.expr(stmt.test)
+        if not _is_python_value(test):
+            self._check_condition(test, stmt.test, "assert")
+
+    def expr_IfExp(self, node: n.IfExp) -> Type:
+        """`a if c else b`: c a scalar bool (or a Python value); a and b of one dtype (tf.cond's
+        branches), the shape where they agree."""
+        test = self.expr(node.test)
+        if isinstance(test, TensorT) and test.dtype == "bool" and test.rank not in (None, 0):
+            self.err("E045", node.test, f"`if` condition is {test}, not a scalar",
+                     "for an elementwise choice write `where(cond, a, b)`")
+        elif not _is_python_value(test):
+            self._check_condition(test, node.test, "if")
+        body, orelse = self.expr(node.body), self.expr(node.orelse)
+        if not (isinstance(body, TensorT) and isinstance(orelse, TensorT)):
+            return body if same_type(body, orelse) else UNKNOWN
+        dtype, problem = unify_dtype(body, orelse)
+        if problem:
+            self.err("E046", node, f"the two values of `... if ... else ...` are {body} and {orelse}",
+                     "cast one to the other's dtype")
+            return UNKNOWN
+        if body.shape is None or orelse.shape is None or len(body.shape) != len(orelse.shape):
+            return TensorT(dtype, None, weak=body.weak and orelse.weak)
+        shape = tuple(a if a == b else None for a, b in zip(body.shape, orelse.shape))
+        return TensorT(dtype, shape, weak=body.weak and orelse.weak)
 
     def _check_condition(self, test: Type, node: n.Node, keyword: str) -> None:
         if not isinstance(test, TensorT) or test.dtype is None:

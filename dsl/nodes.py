@@ -143,6 +143,14 @@ class UnaryOp(Node):
     operand: Expr
 
 
+class IfExp(Node):
+    """`body if test else orelse`: a tf.cond when `test` is a tensor (AutoGraph), else decided in Python."""
+
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
 class Keyword(Node):
     name: str
     value: Expr
@@ -179,7 +187,7 @@ class Subscript(Node):
 
 
 Expr = Union[
-    Name, IntLit, FloatLit, StringLit, BoolLit, ListLit, BinOp, Compare, BoolOp, UnaryOp, Call,
+    Name, IntLit, FloatLit, StringLit, BoolLit, ListLit, BinOp, Compare, BoolOp, UnaryOp, IfExp, Call,
     Attribute, Subscript,
 ]
 
@@ -238,12 +246,21 @@ class While(Node):
 
 
 class With(Node):
+    """`with GradientTape() as tape:` or `with name_scope("block"):` (no name)."""
+
     context: Expr
-    name: str
+    name: str | None
     body: tuple[Stmt, ...]
 
 
-Stmt = Union[Assign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With]
+class Assert(Node):
+    """`assert test, "message"`: a run-time check (tf.Assert) that `test` holds."""
+
+    test: Expr
+    message: Expr | None = None
+
+
+Stmt = Union[Assign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert]
 
 
 # --- declarations ------------------------------------------------------------------------------

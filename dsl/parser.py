@@ -317,7 +317,10 @@ class _ToNodes(Transformer):
 
     def with_stmt(self, meta, children):
         context, name, body = children
-        return n.With.build(span=self._s(meta), context=context, name=str(name), body=body)
+        return n.With.build(span=self._s(meta), context=context, name=None if name is None else str(name), body=body)
+
+    def assert_stmt(self, meta, children):
+        return n.Assert.build(span=self._s(meta), test=children[0], message=children[1])
 
     # expressions
     def or_chain(self, meta, children):
@@ -334,8 +337,16 @@ class _ToNodes(Transformer):
         return n.UnaryOp.build(span=self._s(meta), op="not", operand=children[0])
 
     def comparison(self, meta, children):
-        left, op, right = children
-        return n.Compare.build(span=self._s(meta), op=str(op), left=left, right=right)
+        """`a < b` is one Compare; a chain `a < b <= c` means `a < b and b <= c`, as in Python."""
+        links = [n.Compare.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+                 for left, op, right in zip(children[0::2], children[1::2], children[2::2])]
+        if len(links) == 1:
+            return links[0]
+        return n.BoolOp.build(span=self._s(meta), op="and", values=tuple(links))
+
+    def if_exp(self, meta, children):
+        body, test, orelse = children
+        return n.IfExp.build(span=self._s(meta), test=test, body=body, orelse=orelse)
 
     def sum(self, meta, children):
         return self._fold(children)

@@ -67,6 +67,9 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
     end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
     inside_brackets = _unclosed_bracket(text[:exc.pos_in_stream]) is not None
+    python = _python_construct(text, line, file, str(token) == "for" and inside_brackets)
+    if python is not None:
+        return python
     expected = set(exc.expected) - ({"_NL"} if inside_brackets else set())  # new lines are ignored there
     message = f"unexpected {_describe_token(token)}; expected {_expected(expected, terminals)}"
     if token.type in ("RPAR", "RSQB") and not inside_brackets:
@@ -83,6 +86,59 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
 
 
 _CLOSER = {"(": ")", "[": "]"}
+
+# Python constructs that are not in tfm: what each is, and the tfm way to say it.
+_PYTHON_ONLY_SYNTAX = {
+    "try": "a tf.function cannot catch TensorFlow's errors; check values with `assert cond, \"message\"`, or "
+           "keep them valid with `where(cond, x, y)`",
+    "except": "tfm has no exceptions; check values with `assert cond, \"message\"`",
+    "finally": "tfm has no exceptions; check values with `assert cond, \"message\"`",
+    "raise": "stop with an error at run time with `assert cond, \"message\"`",
+    "lambda": "write a method (`fn name(x: f32[]) -> f32[]:`) and call it by name",
+    "def": "declare methods with `fn name(inputs) -> outputs:` inside a module",
+    "class": "declare a module: `module Name:` with `var`, `sub` and `fn` members",
+    "import": "ops are called by name (`reduce_sum(x)`) and layers come from tfm's library; nothing is imported",
+    "from": "ops are called by name (`reduce_sum(x)`) and layers come from tfm's library; nothing is imported",
+    "del": "locals need no deleting",
+    "global": "keep state in a module variable (`state count: i32[] = 0`) and update it with `.assign`",
+    "nonlocal": "keep state in a module variable (`state count: i32[] = 0`) and update it with `.assign`",
+    "yield": "a method returns its outputs with `return`; collect a sequence in a typed list",
+    "async": "methods run as TensorFlow graphs; there is nothing to await",
+    "await": "methods run as TensorFlow graphs; there is nothing to await",
+}
+_COMPREHENSION = ("tfm has no comprehensions: use a vectorised op, or a graph loop that appends to a typed list "
+                  "(`xs: list[f32[]] = []`)")
+
+
+def _python_construct(text: str, line: int, file: str, comprehension: bool) -> Diagnostic | None:
+    """A syntax error on a line that uses a Python construct tfm leaves out: name it and the tfm way,
+    instead of a list of expected tokens."""
+    lines = text.split("\n")
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    word = re.match(r"\s*([A-Za-z_]+)", source)
+    found = next((m for m in re.finditer(r"\blambda\b", source)), None)
+    if found is not None and not _in_string(source, found.start()):
+        keyword, column = "lambda", found.start() + 1
+    elif word and word.group(1) in _PYTHON_ONLY_SYNTAX:
+        keyword, column = word.group(1), word.start(1) + 1
+    elif comprehension:
+        column = source.find(" for ") + 2 if " for " in source else 1
+        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 3)
+        return error("E001", span, "a comprehension is Python, not tfm", _COMPREHENSION)
+    else:
+        return None
+    span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + len(keyword))
+    return error("E001", span, f"`{keyword}` is Python, not tfm", _PYTHON_ONLY_SYNTAX[keyword])
+
+
+def _in_string(source: str, index: int) -> bool:
+    quote = None
+    for char in source[:index]:
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+    return quote is not None
 
 
 def _unclosed_bracket(text: str) -> tuple[int, int, str] | None:

@@ -36,7 +36,7 @@ GENERATOR_VERSION = "0.1.0"
 # The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
 SCAFFOLD_TF_PATHS = frozenset({"tf.Module", "tf.Module.__init__", "tf.function", "tf.TensorSpec", "tf.Variable",
-                               "tf.newaxis"})
+                               "tf.newaxis", "tf.name_scope", "tf.debugging.Assert"})
 
 
 def _lowering(op: str) -> str:
@@ -383,10 +383,26 @@ class _ExprEmitter(Pass):
             return f"{_lowering('logical_not')}({self.expr(node.operand)})"
         return f"{node.op}{self._paren(node.operand, _PRECEDENCE['unary'], strict=False)}"
 
+    def emit_IfExp(self, node: n.IfExp) -> str:
+        """`(a if c else b)`: AutoGraph makes it a tf.cond when c is a tensor. A Python-number branch
+        becomes a tensor of the result's dtype, so both branches of the cond agree."""
+        result = self.analysis.types.get(node)
+        branches = []
+        for branch in (node.body, node.orelse):
+            text = self.expr(branch)
+            if not _is_python_value(result) and _is_python_value(self.analysis.types.get(branch)):
+                dtype = result.dtype if isinstance(result, TensorT) else None
+                text = f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
+            branches.append(text)
+        return f"({branches[0]} if {self.expr(node.test)} else {branches[1]})"
+
     def emit_BoolOp(self, node: n.BoolOp) -> str:
-        if all(_is_python_value(self.analysis.types.get(v)) for v in node.values):
+        types = [self.analysis.types.get(v) for v in node.values]
+        if all(_is_python_value(t) or (isinstance(t, TensorT) and t.shape == ()) for t in types):
+            # Python values are decided in Python, as the checker did; scalar tensors short-circuit as
+            # Python's `and`/`or` do (AutoGraph makes them a tf.cond): `i < n and x[i] > 0` never reads x[n].
             parts = [self._paren(v, _PRECEDENCE[node.op], strict=True) for v in node.values]
-            return f" {node.op} ".join(parts)  # Python values: decided in Python, as the checker did
+            return f" {node.op} ".join(parts)
         fn = _lowering("logical_and") if node.op == "and" else _lowering("logical_or")
         result = self.expr(node.values[0])
         for value in node.values[1:]:
@@ -627,6 +643,11 @@ class _BodyEmitter(Pass):
 
     def stmt_For(self, stmt: n.For) -> None:
         call = stmt.iter
+        info = self.cls.analysis.calls.get(call) if isinstance(call, n.Call) else None
+        if info is None or info.op is not OPS["range"]:  # `for row in x:`: AutoGraph loops over x's first axis
+            self.line(f"for {ident(stmt.target)} in {self.value(call)}:", stmt)
+            self.block(stmt.body)
+            return
         args = self.x._args(call)
         loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
         self.line(f"for {ident(stmt.target)} in {loop}:", stmt)
@@ -637,8 +658,16 @@ class _BodyEmitter(Pass):
         self.block(stmt.body)
 
     def stmt_With(self, stmt: n.With) -> None:
-        self.line(f"with {self.x.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
+        if stmt.name is None:  # `with name_scope("block"):`; the checker allows only a string literal
+            self.line(f"with tf.name_scope({hygiene.literal(stmt.context.args[0].value)}):", stmt)
+        else:
+            self.line(f"with {self.x.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
         self.block(stmt.body)
+
+    def stmt_Assert(self, stmt: n.Assert) -> None:
+        """A run-time check in the graph (what AutoGraph makes of Python's `assert` on a tensor)."""
+        message = stmt.message.value if stmt.message is not None else f"assertion failed: {stmt.span.line}"
+        self.line(f"tf.debugging.Assert({self.value(stmt.test)}, [{hygiene.literal(message)}])", stmt)
 
 
 def _is_python_value(type_: object) -> bool:

@@ -1,0 +1,105 @@
+"""Constructs real TensorFlow programs use, each run in TensorFlow and compared with what plain
+Python/AutoGraph computes: looping over a tensor's rows, rebinding a method input, short-circuit
+`and`/`or` on scalar tensors, conditional expressions, chained comparisons, `assert`, name scopes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfm
+
+
+def _load(tmp_path, body: str, name: str = "P"):
+    source = tmp_path / "constructs.tfm"
+    source.write_text(f"module {name}:\n" + body)
+    return getattr(tfm.load(source), name)()
+
+
+def test_for_over_a_tensors_rows_is_one_graph_loop(tmp_path):
+    p = _load(tmp_path, "    fn norms(x: f32[N, 3]) -> f32[N]:\n"
+                        "        out: list[f32[]] = []\n"
+                        "        for row in x:\n"
+                        "            out.append(sqrt(reduce_sum(row * row)))\n"
+                        "        return out.stack()\n")
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_allclose(p.norms(x).numpy(), np.linalg.norm(x, axis=1), rtol=1e-5)
+    assert p.norms(x[:2]).shape == (2,)  # another length, no retrace
+    assert p.norms.experimental_get_tracing_count() == 1
+    ops = {op.type for op in p.norms.get_concrete_function().graph.get_operations()}
+    assert "While" in ops or "StatelessWhile" in ops  # never unrolled
+
+
+def test_a_method_input_can_be_rebound(tmp_path):
+    p = _load(tmp_path, "    fn collatz_steps(n: i32[]) -> i32[]:\n"
+                        "        steps = 0\n"
+                        "        while n > 1:\n"
+                        "            if n % 2 == 0:\n"
+                        "                n = n // 2\n"
+                        "            else:\n"
+                        "                n = 3 * n + 1\n"
+                        "            steps += 1\n"
+                        "        return steps\n")
+
+    def reference(n):
+        steps = 0
+        while n > 1:
+            n = n // 2 if n % 2 == 0 else 3 * n + 1
+            steps += 1
+        return steps
+
+    for n in (1, 6, 27):
+        assert int(p.collatz_steps(np.int32(n))) == reference(n)
+
+
+def test_and_short_circuits_on_scalar_tensors(tmp_path):
+    """`i < n and x[i] >= 0.0` must not read x[n]: Python's `and`, made a tf.cond by AutoGraph."""
+    p = _load(tmp_path, "    fn leading_non_negative(x: f32[N]) -> i32[]:\n"
+                        "        i = 0\n"
+                        "        while i < shape(x)[0] and x[i] >= 0.0:\n"
+                        "            i += 1\n"
+                        "        return i\n")
+    assert int(p.leading_non_negative(np.array([1.0, 2.0, -3.0, 4.0], np.float32))) == 2
+    assert int(p.leading_non_negative(np.array([1.0, 2.0], np.float32))) == 2  # runs off the end safely
+
+
+def test_and_on_vectors_stays_elementwise(tmp_path):
+    p = _load(tmp_path, "    fn both(a: bool[N], b: bool[N]) -> bool[N]:\n        return a and b\n")
+    a, b = np.array([True, True, False]), np.array([True, False, False])
+    np.testing.assert_array_equal(p.both(a, b).numpy(), a & b)
+
+
+def test_conditional_expression_and_chained_comparison(tmp_path):
+    p = _load(tmp_path, "    fn clamp_band(x: f32[]) -> f32[]:\n"
+                        "        y = x if x > 1.0 else -x\n"
+                        "        return y if 0.0 < y < 2.0 else 0.0\n"
+                        "\n"
+                        "    fn scaled(x: f32[N]) -> f32[N]:\n"
+                        "        return x * 2.0 if reduce_sum(x) > 0.0 else zeros_like(x)\n")
+    for value in (0.5, 1.5, 3.0, -1.5):
+        y = value if value > 1.0 else -value
+        assert float(p.clamp_band(np.float32(value))) == pytest.approx(y if 0.0 < y < 2.0 else 0.0)
+    np.testing.assert_allclose(p.scaled(np.array([1.0, 2.0], np.float32)).numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(p.scaled(np.array([-1.0, -2.0], np.float32)).numpy(), [0.0, 0.0])
+    code = tf.autograph.to_code(type(p).clamp_band)
+    assert "if_exp" in code  # AutoGraph turned the conditional expression into graph control flow
+
+
+def test_assert_fails_at_run_time_with_its_message(tmp_path):
+    p = _load(tmp_path, '    fn safe_log(x: f32[]) -> f32[]:\n'
+                        '        assert x > 0.0, "safe_log needs a positive input"\n'
+                        '        return log(x)\n')
+    assert float(p.safe_log(np.float32(np.e))) == pytest.approx(1.0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="safe_log needs a positive input"):
+        p.safe_log(np.float32(-1.0))
+
+
+def test_name_scope_groups_the_ops(tmp_path):
+    p = _load(tmp_path, '    fn f(x: f32[N]) -> f32[N]:\n'
+                        '        with name_scope("encoder"):\n'
+                        '            y = x * 2.0 + 1.0\n'
+                        '        return y\n')
+    names = [op.name for op in p.f.get_concrete_function().graph.get_operations()]
+    assert any(name.startswith("encoder/") for name in names), names
+    np.testing.assert_allclose(p.f(np.array([1.0], np.float32)).numpy(), [3.0])
