@@ -38,6 +38,13 @@ def _limits(args):
         raise _UsageError(str(exc)) from None
 
 
+def _search_path(args):
+    """Where imports are looked for: -I directories, then TFM_PATH's."""
+    from tfm.dsl.imports import search_path_from_env
+
+    return (*(Path(d) for d in getattr(args, "include", [])), *search_path_from_env())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
@@ -92,7 +99,7 @@ def _cmd_check(args) -> int:
         try:
             text = _read_for_check(path)
             sources[path] = text
-            check_text(text, "<stdin>" if path == "-" else path, _limits(args))
+            check_text(text, "<stdin>" if path == "-" else path, _limits(args), _search_path(args))
         except TfmError as exc:
             internal = internal or isinstance(exc, InternalError)
             diagnostics.extend(exc.diagnostics)
@@ -129,7 +136,7 @@ def _cmd_compile(args) -> int:
     from tfm.files import write_atomic
     from tfm.pipeline import compile_text
 
-    compiled = compile_text(_read(args.file), args.file, _limits(args))
+    compiled = compile_text(_read(args.file), args.file, _limits(args), _search_path(args))
     if args.output == "-":
         sys.stdout.write(compiled.python)
         return EXIT_OK

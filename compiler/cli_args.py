@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
     check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
     check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
+    add_include(check)
     add_limits(check)
 
     comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
     comp.add_argument("file", metavar="FILE", help="the .tfm source")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
+    add_include(comp)
     add_limits(comp)
 
     run = commands.add_parser("run", help="build a module and call one of its methods",
@@ -214,6 +216,12 @@ def int_list(text: str) -> list[int]:
 def add_init(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", action="append", default=[], metavar="NAME=VALUE",
                         help="a constructor parameter (repeatable)")
+
+
+def add_include(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-I", "--include", action="append", default=[], metavar="DIR",
+                        help="look for imported .tfm files in DIR too, after the importing file's own directory "
+                             "(repeatable; the TFM_PATH directories come after these)")
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:

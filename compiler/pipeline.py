@@ -29,26 +29,27 @@ def read_source(path: str | Path) -> str:
     return dsl.decode_source(path.read_bytes(), str(path))
 
 
-def check_text(text: str, file: str, limits: dsl.Limits | None = None) -> Analysis:
+def check_text(text: str, file: str, limits: dsl.Limits | None = None, search_path=None) -> Analysis:
     """Parse and check one source, generating no code: what `tfm check` needs, and fast.
 
     Whatever passes here compiles: generation reports no user errors of its own, only tfm's bugs
     (tests/test_examples.py and the fuzz tests compile every program that checks)."""
     try:
-        return dsl.analyze(text, file, limits)
+        return dsl.analyze(text, file, limits, search_path)
     except dsl.TfmError:
         raise
     except Exception as exc:
         raise _internal_error(exc, file, text) from exc
 
 
-def compile_text(text: str, file: str, limits: dsl.Limits | None = None) -> Compiled:
-    """Compile one source. Raises dsl.TfmError with every diagnostic found (see dsl.Limits for bounds)."""
+def compile_text(text: str, file: str, limits: dsl.Limits | None = None, search_path=None) -> Compiled:
+    """Compile one source. Raises dsl.TfmError with every diagnostic found (see dsl.Limits for bounds).
+    `import`s are looked for next to `file`, then in `search_path` (default: the TFM_PATH directories)."""
     from tfm.generate.codegen import generate
     from tfm.generate.safety import verify_generated
 
     try:
-        analysis = dsl.analyze(text, file, limits)
+        analysis = dsl.analyze(text, file, limits, search_path)
         with dsl.collector_paused():
             python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
             verify_generated(python, file)

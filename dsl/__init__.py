@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+from pathlib import Path
 
 from . import nodes
 from .analysis import Analysis
@@ -18,6 +19,7 @@ from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
 from .limits import DiagnosticList, Limits, check_budget, scan_literals, too_many_errors
+from .imports import resolve_imports, search_path_from_env
 from .library import LIBRARY_SOURCES, library_index
 from .parser import decode_source, parse
 
@@ -62,14 +64,16 @@ def collector_paused():
             gc.enable()
 
 
-def analyze(text: str, file: str = "<string>", limits: Limits | None = None) -> Analysis:
+def analyze(text: str, file: str = "<string>", limits: Limits | None = None,
+            search_path: tuple[Path, ...] | None = None) -> Analysis:
     """Parse and check one source; raise TfmError carrying every diagnostic if it has errors.
-    `limits` bounds what the source may build and how many errors are reported (dsl.limits)."""
+    `limits` bounds what the source may build and how many errors are reported (dsl.limits);
+    `search_path` is where `import`s are looked for after the file's own directory (default: TFM_PATH)."""
     with collector_paused():
-        return _analyze(text, file, limits)
+        return _analyze(text, file, limits, search_path_from_env() if search_path is None else tuple(search_path))
 
 
-def _analyze(text: str, file: str, limits: Limits | None) -> Analysis:
+def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Path, ...] = ()) -> Analysis:
     limits = limits or Limits()
     oversized = scan_literals(text, file, limits.literal_elements)
     if oversized:
@@ -79,17 +83,29 @@ def _analyze(text: str, file: str, limits: Limits | None) -> Analysis:
     except TfmError as exc:
         raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=_position),
                        {file: text}) from None
+    imported = resolve_imports(program, file, search_path)
+    sources = {file: text, **imported.sources}
+    if imported.diagnostics:
+        raise TfmError(sorted(imported.diagnostics, key=_position), sources)
     diagnostics = DiagnosticList(limits.errors)
     try:
-        analysis = check(program, library_modules(_named_modules(program)), limits, diagnostics)
+        analysis = check(program, _available_modules(program, imported.modules), limits, diagnostics)
         infer(analysis)
         check_budget(analysis, limits)
     except TooManyErrors:
         found = sorted(diagnostics, key=_position)
-        raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], {file: text}) from None
+        raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], sources) from None
     if analysis.diagnostics:
-        raise TfmError(sorted(analysis.diagnostics, key=_position), {file: text})
+        raise TfmError(sorted(analysis.diagnostics, key=_position), sources)
     return analysis.freeze()
+
+
+def _available_modules(program: nodes.Program, imported: list[nodes.ModuleDef]) -> tuple[nodes.ModuleDef, ...]:
+    """The modules a program may hold besides its own: the library's (those it names), then the
+    imported ones, which win over a library module of the same name."""
+    wanted = _named_modules(program) | {sub.module for m in imported for sub in m.submodules}
+    names = {m.name for m in imported}
+    return (*(m for m in library_modules(wanted) if m.name not in names), *imported)
 
 
 def _after_recovery(recovered, limits: Limits) -> list[Diagnostic]:

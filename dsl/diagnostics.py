@@ -63,6 +63,8 @@ CODES: dict[str, str] = {
     "E055": "no TensorFlow kernel for this dtype",
     "E056": "over a limit on what a source may build (or on the number of errors)",
     "E057": "tensor of the wrong rank for this op",
+    "E058": "import cycle",
+    "E059": "imported file not found or not allowed",
     "E099": "internal compiler error",
 }
 

@@ -329,8 +329,15 @@ class ModuleDef(Node):
         return tuple(m for m in self.members if isinstance(m, Method))
 
 
+class Import(Node):
+    """`import blocks`: `target` is the relative path it names (`blocks.tfm`)."""
+
+    target: str
+
+
 class Program(Node):
     """A parsed `.tfm` file."""
 
     modules: tuple[ModuleDef, ...]
+    imports: tuple[Import, ...] = ()
 

@@ -29,6 +29,18 @@ class _TfmIndenter(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = 8
 
+    def _process(self, stream):
+        """`var`/`state` opening a line at member level is a declaration keyword. (After a method's
+        block the contextual lexer is in a state LALR shares with statement blocks, where a name wins
+        over VAR_KIND, so a `var` after a method was a syntax error.)"""
+        line_start = True
+        for token in super()._process(stream):
+            if (line_start and token.type == "NAME" and token.value in ("var", "state")
+                    and len(self.indent_level) == 2 and self.paren_level == 0):
+                token = lark.Token.new_borrow_pos("VAR_KIND", token.value, token)
+            line_start = token.type in (self.NL_type, self.INDENT_type, self.DEDENT_type)
+            yield token
+
 
 @functools.cache
 def _lark() -> Lark:
@@ -188,7 +200,16 @@ class _ToNodes(Transformer):
 
     # program and declarations
     def start(self, meta, children):
-        return n.Program.build(span=self._s(meta), modules=tuple(children))
+        imports = tuple(c for c in children if isinstance(c, n.Import))
+        modules = tuple(c for c in children if not isinstance(c, n.Import))
+        return n.Program.build(span=self._s(meta), modules=modules, imports=imports)
+
+    def import_decl(self, meta, children):
+        if len(children) == 1 and children[0].type == "STRING":
+            target = ast.literal_eval(str(children[0]))
+        else:
+            target = "/".join(str(c) for c in children) + ".tfm"
+        return n.Import.build(span=self._s(meta), target=target)
 
     def module_def(self, meta, children):
         name, params, *members = children
