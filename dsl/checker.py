@@ -173,6 +173,11 @@ class ModuleChecker:
             op = INITIALIZERS[init.func.id]
             self.analysis.calls[init] = CallInfo(kind="initializer", op=op)
             self.check_arguments(init, op, static_only=True)
+            unknown = [d for d in var.type.shape or () if d.kind == "unknown"]
+            if unknown:  # the initializer makes a tensor of the declared shape: every dim must be known
+                self.err("E018", unknown[0], f"`{init.func.id}()` makes the variable's value from its declared "
+                         f"shape, and `?` is not known when the module is built",
+                         "give the dim a size or an `int` constructor parameter")
             return
         if isinstance(init, n.Call) and isinstance(init.func, n.Name) and init.func.id not in OPS:
             self.err("E034", init.func, f"unknown initializer `{init.func.id}`",

@@ -129,3 +129,15 @@ def test_deep_nesting_is_a_diagnostic_not_a_crash():
         assert exc.diagnostics[0].code == "E001"
     else:
         assert program.modules[0].name == "M"
+
+
+def test_declarations_may_follow_methods_and_state_stays_a_local_name():
+    """After a method's block, LALR's merged lookahead let a name win over `var`/`state`; the
+    indenter now reads them as keywords only where a member begins (member level, line start)."""
+    program = parse("module M:\n    fn f(x: f32[], c: bool[]) -> f32[]:\n        if c:\n            x = x + 1.0\n"
+                    "        state = x * 2.0\n        return state\n\n    state count: i32[] = 0\n"
+                    "    var w: f32[2] = zeros()\n", "m.tfm")
+    [module] = program.modules
+    assert [v.name for v in module.variables] == ["count", "w"]
+    assert [v.trainable for v in module.variables] == [False, True]
+    assert module.methods[0].body[1].target == "state"
