@@ -73,10 +73,13 @@ class Analysis:
     limits: Limits = field(default_factory=Limits)
     # Each submodule's arguments bound to its module's parameters (by the checker, once): name -> node.
     sub_arguments: dict[n.SubDecl, dict[str, n.Node]] = field(default_factory=dict)
+    # Graph loops whose carried values have a declared relaxed shape: loop -> ((name, dims), ...), dims
+    # an int where fixed, None where the size may change (lowered to set_loop_options).
+    loop_invariants: dict[n.Node, tuple[tuple[str, tuple[int | None, ...]], ...]] = field(default_factory=dict)
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
-        for name in ("modules", "refs", "calls", "types", "sub_arguments"):
+        for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, outputs_of
+from .analysis import Analysis, ModuleInfo, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
@@ -59,6 +59,8 @@ class _MethodInference(Pass):
         self.env: dict[str, Type] = {i.name: declared_type(i.type) for i in method.inputs}
         # Names defined only on some paths (one branch of a tensor `if`, inside a graph loop): where.
         self.partial: dict[str, tuple[str, n.Node]] = {}
+        # Locals given a type (`v: f32[?] = ...`): every later value must fit it, and it is their type.
+        self.declared: dict[str, TensorT] = {}
 
     def err(self, code: str, node: n.Node, message: str, hint: str | None = None) -> None:
         self.analysis.report(code, node, message, hint)
@@ -85,7 +87,12 @@ class _MethodInference(Pass):
         if stmt.declared is not None and isinstance(value, TensorT):
             declared = declared_type(stmt.declared)
             self._check_fits(value, declared, stmt.value, f"`{stmt.target}` is declared {declared}")
-            value = declared if value.weak else value
+            self.declared[stmt.target] = declared
+            value = declared  # the declaration is the local's type: `v: f32[?]` may grow in a loop
+        elif stmt.target in self.declared and isinstance(value, TensorT):
+            declared = self.declared[stmt.target]
+            self._check_fits(value, declared, stmt.value, f"`{stmt.target}` is declared {declared}")
+            value = declared
         if isinstance(value, TensorT) and value.weak:
             value = TensorT(value.dtype, value.shape)  # the generator makes it a tensor of this dtype
         self.bind(stmt.target, value, stmt)
@@ -218,6 +225,7 @@ class _MethodInference(Pass):
     def _graph_loop(self, stmt: n.Node, body: tuple) -> None:
         before = dict(self.env)
         self.block(body)
+        self._relaxed_shapes(stmt, body)
         for name, value in list(self.env.items()):
             if name not in before:
                 self.partial[name] = ("a graph loop", stmt)
@@ -225,11 +233,24 @@ class _MethodInference(Pass):
                 self._check_loop_stable(name, before[name], value, stmt)
                 self.env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
 
+    def _relaxed_shapes(self, loop: n.Node, body: tuple) -> None:
+        """Declared locals the loop reassigns whose declared shape leaves sizes open: their shape may
+        change from one iteration to the next (AutoGraph's shape invariants)."""
+        assigned = {s.target for s in walk(body) if isinstance(s, (n.Assign, n.AugAssign))}
+        relaxed = []
+        for name in sorted(assigned & set(self.declared)):
+            shape = self.declared[name].shape
+            if shape is not None and any(not isinstance(d, int) for d in shape):
+                relaxed.append((name, tuple(d if isinstance(d, int) else None for d in shape)))
+        if relaxed:
+            self.analysis.loop_invariants[loop] = tuple(relaxed)
+
     def _check_loop_stable(self, name: str, before: Type, after: Type, node: n.Node) -> None:
         if not same_type(before, after):
             self.err("E048", node, f"`{name}` is {before} before the loop and {after} after an iteration",
-                     "a graph loop keeps each value's dtype and shape; collect growing results in a typed list "
-                     "(`xs: list[f32[]] = []`) or cast")
+                     f"a graph loop keeps each value's dtype and shape: to let a shape change, declare it before "
+                     f"the loop with `?` for the sizes that change (`{name}: f32[?] = ...`), or collect values in "
+                     f"a typed list (`xs: list[f32[]] = []`)")
 
     def stmt_With(self, stmt: n.With) -> None:
         if stmt.name is not None:  # a gradient tape; a name scope (no name) is syntax, not a value

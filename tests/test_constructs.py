@@ -103,3 +103,35 @@ def test_name_scope_groups_the_ops(tmp_path):
     names = [op.name for op in p.f.get_concrete_function().graph.get_operations()]
     assert any(name.startswith("encoder/") for name in names), names
     np.testing.assert_allclose(p.f(np.array([1.0], np.float32)).numpy(), [3.0])
+
+
+def test_a_declared_relaxed_shape_lets_a_loop_grow_a_tensor(tmp_path):
+    """`v: f32[?]` before the loop becomes AutoGraph's shape invariant (set_loop_options)."""
+    p = _load(tmp_path, "    fn evens(n: i32[]) -> f32[?]:\n"
+                        "        v: f32[?] = zeros([0])\n"
+                        "        i = 0\n"
+                        "        while i < n:\n"
+                        "            if i % 2 == 0:\n"
+                        "                v = concat([v, [cast(i, f32)]])\n"
+                        "            i += 1\n"
+                        "        return v\n")
+    np.testing.assert_array_equal(p.evens(np.int32(7)).numpy(), [0.0, 2.0, 4.0, 6.0])
+    assert p.evens(np.int32(0)).shape == (0,)
+    assert "set_loop_options" in tfm.compile_text((tmp_path / "constructs.tfm").read_text(), "c.tfm").python
+
+
+def test_without_the_declaration_a_growing_loop_is_refused_with_the_fix(tmp_path):
+    source = ("module P:\n    fn f(n: i32[]) -> f32[?]:\n        v = zeros([0])\n        for i in range(n):\n"
+              "            v = concat([v, [1.0]])\n        return v\n")
+    [diagnostic] = _diagnostics(source)
+    assert diagnostic.code == "E048" and "v: f32[?] = ..." in diagnostic.hint
+
+
+def _diagnostics(source: str):
+    from tfm.dsl import TfmError, analyze
+
+    try:
+        analyze(source, "p.tfm")
+    except TfmError as exc:
+        return list(exc.diagnostics)
+    return []

@@ -36,7 +36,8 @@ GENERATOR_VERSION = "0.1.0"
 # The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
 SCAFFOLD_TF_PATHS = frozenset({"tf.Module", "tf.Module.__init__", "tf.function", "tf.TensorSpec", "tf.Variable",
-                               "tf.newaxis", "tf.name_scope", "tf.debugging.Assert"})
+                               "tf.newaxis", "tf.name_scope", "tf.debugging.Assert", "tf.TensorShape",
+                               "tf.autograph.experimental.set_loop_options"})
 
 
 def _lowering(op: str) -> str:
@@ -646,16 +647,30 @@ class _BodyEmitter(Pass):
         info = self.cls.analysis.calls.get(call) if isinstance(call, n.Call) else None
         if info is None or info.op is not OPS["range"]:  # `for row in x:`: AutoGraph loops over x's first axis
             self.line(f"for {ident(stmt.target)} in {self.value(call)}:", stmt)
+            self.loop_options(stmt)
             self.block(stmt.body)
             return
         args = self.x._args(call)
         loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
         self.line(f"for {ident(stmt.target)} in {loop}:", stmt)
+        self.loop_options(stmt)
         self.block(stmt.body)
 
     def stmt_While(self, stmt: n.While) -> None:
         self.line(f"while {self.value(stmt.test)}:", stmt)  # never a Python loop unrolled at trace time
+        self.loop_options(stmt)
         self.block(stmt.body)
+
+    def loop_options(self, loop: n.Node) -> None:
+        """Shape invariants for the locals a loop may grow (declared `v: f32[?]`), as AutoGraph takes them."""
+        relaxed = self.cls.analysis.loop_invariants.get(loop)
+        if not relaxed:
+            return
+        pairs = ", ".join(f"({ident(name)}, tf.TensorShape([{', '.join(repr(d) for d in dims)}]))"
+                          for name, dims in relaxed)
+        self.depth += 1
+        self.line(f"tf.autograph.experimental.set_loop_options(shape_invariants=[{pairs}])", loop)
+        self.depth -= 1
 
     def stmt_With(self, stmt: n.With) -> None:
         if stmt.name is None:  # `with name_scope("block"):`; the checker allows only a string literal
