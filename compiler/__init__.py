@@ -55,14 +55,14 @@ __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings
 
 
 def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
-    """The diagnostics of a `.tfm` file (an empty list if it compiles). Never imports TensorFlow."""
+    """The diagnostics of a `.tfm` file: its errors, or if it compiles its warnings (`severity`
+    "warning"; an empty list for a clean file). Never imports TensorFlow."""
     from tfm.pipeline import check_file
 
     try:
-        check_file(source, limits)
+        return list(check_file(source, limits).warnings)
     except TfmError as exc:
         return list(exc.diagnostics)
-    return []
 
 
 def export(source: str | Path, module: str, out_dir: str | Path, init: dict | None = None, force: bool = False,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tfm.cli_args import build_parser
 from tfm.dsl import InternalError, TfmError, render_json, render_text
+from tfm.terminal import colourize, use_colour
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -53,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except InternalError as exc:
-        print(render_text(exc.diagnostics, exc.sources), file=sys.stderr)
+        _print_diagnostics(exc.diagnostics, exc.sources)
         return EXIT_USAGE
     except TfmError as exc:
-        print(render_text(exc.diagnostics, exc.sources), file=sys.stderr)
+        _print_diagnostics(exc.diagnostics, exc.sources)
         return EXIT_INPUT
     except _InputError as exc:
         print(f"tfm: error: {exc}", file=sys.stderr)
@@ -99,18 +100,32 @@ def _cmd_check(args) -> int:
         try:
             text = _read_for_check(path)
             sources[path] = text
-            check_text(text, "<stdin>" if path == "-" else path, _limits(args), _search_path(args))
+            analysis = check_text(text, "<stdin>" if path == "-" else path, _limits(args), _search_path(args))
+            diagnostics.extend(_as_errors(analysis.warnings) if args.werror else analysis.warnings)
         except TfmError as exc:
             internal = internal or isinstance(exc, InternalError)
             diagnostics.extend(exc.diagnostics)
             sources.update(exc.sources)
+    if args.quiet:
+        diagnostics = [d for d in diagnostics if d.severity == "error"]
     if args.format == "json":
         print(render_json(diagnostics))
     elif diagnostics:
-        print(render_text(diagnostics, sources), file=sys.stderr)
+        _print_diagnostics(diagnostics, sources)
     if internal:
         return EXIT_USAGE
-    return EXIT_INPUT if diagnostics else EXIT_OK
+    return EXIT_INPUT if any(d.severity == "error" for d in diagnostics) else EXIT_OK
+
+
+def _as_errors(warnings) -> list:
+    """--werror: each warning reported, and counted, as an error."""
+    return [w.model_copy(update={"severity": "error"}) for w in warnings]
+
+
+def _print_diagnostics(diagnostics, sources) -> None:
+    """Diagnostics on stderr: coloured on a terminal (never when NO_COLOR is set or output is piped)."""
+    text = render_text(diagnostics, sources)
+    print(colourize(text) if use_colour(sys.stderr) else text, file=sys.stderr)
 
 
 def _read_for_check(path: str) -> str:
@@ -137,6 +152,8 @@ def _cmd_compile(args) -> int:
     from tfm.pipeline import compile_text
 
     compiled = compile_text(_read(args.file), args.file, _limits(args), _search_path(args))
+    if compiled.analysis.warnings and not args.quiet:  # warnings never stop a compile
+        _print_diagnostics(compiled.analysis.warnings, {args.file: compiled.source_text})
     if args.output == "-":
         sys.stdout.write(compiled.python)
         return EXIT_OK
@@ -440,7 +457,8 @@ def _cmd_export(args) -> int:
                                         force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
                                         signatures=chosen, version=args.version,
                                         tflite_options=_tflite_options(args),
-                                        progress=lambda message: print(f"tfm: {message}", file=sys.stderr))
+                                        progress=(lambda message: None) if args.quiet else
+                                        (lambda message: print(f"tfm: {message}", file=sys.stderr)))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
     print(f"exported {args.module} to {report.directory} ({_count(len(report.signatures), 'signature')}, "

@@ -14,12 +14,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_ShowVersion, help="show tfm's, TensorFlow's and Python's versions")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only errors and results: no warnings, no progress lines")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
     check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
     check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
+    check.add_argument("--werror", action="store_true", help="report warnings as errors (exit 1 if there are any)")
     add_include(check)
     add_limits(check)
 
@@ -97,7 +100,42 @@ def build_parser() -> argparse.ArgumentParser:
                                               "nothing in the export is run, and TensorFlow is not imported.")
     inspect.add_argument("directory", metavar="PATH", help="a SavedModel directory or a .tflite file")
     inspect.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    _add_examples(commands)
     return parser
+
+
+# One or two lines a user can copy, shown at the end of each command's --help.
+EXAMPLES = {
+    "check": ["tfm check examples/*.tfm", "tfm check --format json --werror model.tfm", "cat model.tfm | tfm check -"],
+    "compile": ["tfm compile examples/my_model.tfm -o my_model.py", "tfm compile model.tfm -o - | less"],
+    "run": ["tfm run examples/demo_module.tfm DemoModule.addprint --init init_value=1 --arg a=5",
+            "tfm run model.tfm MLP.predict --arg x=@batch.npy --format json --save out.npz"],
+    "train": ["tfm train examples/my_model.tfm MyModel.train_step --data runs/data.npz --epochs 3 "
+              "--checkpoint-dir runs/ckpt"],
+    "trace": ["tfm trace examples/my_model.tfm MyModel.call --logdir runs/trace"],
+    "devices": ["tfm devices --logical-devices 2"],
+    "config": ["tfm config", "TFM_DEVICE=CPU:0 tfm config --format json"],
+    "export": ["tfm export examples/my_model.tfm MyModel --out serving/my_model --version",
+               "tfm export model.tfm MLP --out out/mlp --tflite out/mlp.tflite --quantize dynamic"],
+    "inspect": ["tfm inspect serving/my_model/1", "tfm inspect out/mlp.tflite --format json"],
+}
+
+
+class _ExamplesKeptFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but prints the examples epilog line for line."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+def _add_examples(commands) -> None:
+    for name, parser in commands.choices.items():
+        lines = EXAMPLES.get(name)
+        if lines:
+            parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            parser.formatter_class = _ExamplesKeptFormatter
 
 
 def add_train(commands) -> None:

@@ -21,6 +21,7 @@ class Compiled:
     source_name: str
     python: str
     analysis: Analysis
+    source_text: str = ""
 
 
 def read_source(path: str | Path) -> str:
@@ -57,7 +58,7 @@ def compile_text(text: str, file: str, limits: dsl.Limits | None = None, search_
         raise
     except Exception as exc:  # a bug in tfm: report it as data, where it happened, never as a traceback
         raise _internal_error(exc, file, text) from exc
-    return Compiled(source_name=Path(file).name, python=python, analysis=analysis)
+    return Compiled(source_name=Path(file).name, python=python, analysis=analysis, source_text=text)
 
 
 def _internal_error(exc: Exception, file: str, text: str) -> dsl.InternalError:

@@ -21,6 +21,7 @@ from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, ren
 from .limits import DiagnosticList, Limits, check_budget, scan_literals, too_many_errors
 from .imports import resolve_imports, search_path_from_env
 from .library import LIBRARY_SOURCES, library_index
+from .warnings import find_warnings
 from .parser import decode_source, parse
 
 __all__ = ["Analysis", "Diagnostic", "InternalError", "Limits", "TfmError", "analyze", "decode_source", "nodes", "parse",
@@ -97,6 +98,7 @@ def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Pat
         raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], sources) from None
     if analysis.diagnostics:
         raise TfmError(sorted(analysis.diagnostics, key=_position), sources)
+    analysis.warnings = tuple(sorted(find_warnings(analysis), key=_position))
     return analysis.freeze()
 
 

@@ -76,6 +76,7 @@ class Analysis:
     # Graph loops whose carried values have a declared relaxed shape: loop -> ((name, dims), ...), dims
     # an int where fixed, None where the size may change (lowered to set_loop_options).
     loop_invariants: dict[n.Node, tuple[tuple[str, tuple[int | None, ...]], ...]] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""

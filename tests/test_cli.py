@@ -217,3 +217,56 @@ def test_export_names_its_module_like_run(tmp_path, capsys):
     assert main(["export", DEMO, "--out", str(tmp_path / "c")]) == 2
     assert "name the module to export" in capsys.readouterr().err
     assert main(["export", DEMO, "DemoModule", "--module", "Other", "--out", str(tmp_path / "d")]) == 2
+
+
+WARNED = "module M:\n    fn f(x: f32[], y: f32[]) -> f32[]:\n        return x\n"
+
+
+def test_warnings_exit_0_werror_makes_them_errors_and_quiet_hides_them(tmp_path, capsys):
+    source = tmp_path / "w.tfm"
+    source.write_text(WARNED)
+    assert main(["check", str(source)]) == 0
+    assert "warning[W002]: input `y` of `f` is never read" in capsys.readouterr().err
+    assert main(["check", "--werror", str(source)]) == 1
+    assert "error[W002]" in capsys.readouterr().err
+    assert main(["-q", "check", str(source)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["check", "--format", "json", str(source)]) == 0
+    [payload] = json.loads(capsys.readouterr().out)
+    assert (payload["code"], payload["severity"]) == ("W002", "warning")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from tfm.terminal import colourize, use_colour
+
+    source = tmp_path / "w.tfm"
+    source.write_text(WARNED)
+    piped = subprocess.run([sys.executable, "-m", "tfm", "check", str(source)], capture_output=True, text=True)
+    assert "\x1b[" not in piped.stderr and "warning[W002]" in piped.stderr  # not a terminal: plain
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert use_colour(Terminal())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_colour(Terminal())
+    assert "\x1b[33mwarning[W002]" in colourize("m.tfm:2:20: warning[W002]: input")
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    from tfm.cli_args import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name in commands.choices:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert f"usage: tfm {name}" in text and "examples:\n  tfm " + name in text, name

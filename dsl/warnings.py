@@ -1,0 +1,110 @@
+"""Warnings: what is legal but probably a mistake. They never stop a compile; `tfm check --werror`
+makes them errors. Reported for the program's own modules only (not the library or imports).
+
+W001 a local assigned but never read          W004 code after `return`, `break` or `continue`
+W002 a method input never read                 W005 a `state` no method updates (a constant would do)
+W003 a variable no method uses                 W006 a name that hides an op or a module member
+"""
+
+from __future__ import annotations
+
+from . import nodes as n
+from .analysis import Analysis, ModuleInfo, walk
+from .diagnostics import Diagnostic
+from .ops import OPS
+
+CODES = {
+    "W001": "local assigned but never read",
+    "W002": "method input never read",
+    "W003": "variable no method uses",
+    "W004": "unreachable code",
+    "W005": "state no method updates",
+    "W006": "name hides an op or a module member",
+}
+_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
+
+
+def find_warnings(analysis: Analysis) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for module in analysis.program.modules:
+        info = analysis.modules.get(module.name)
+        if info is None or info.decl is not module:
+            continue
+        used, updated = set(), set()
+        for method in module.methods:
+            found += _method_warnings(analysis, info, method)
+            _variable_uses(analysis, info, method, used, updated)
+        for var in module.variables:
+            if var.name not in used and var.name not in updated:
+                found.append(_warning("W003", var, f"variable `{var.name}` is not used by any method",
+                                      "remove it, or read it in a method"))
+            elif not var.trainable and var.name not in updated:
+                found.append(_warning("W005", var, f"state `{var.name}` is never updated by any method",
+                                      "a constant would do: a literal, or an `int`/`float` constructor parameter"))
+    return found
+
+
+def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code=code, severity="warning", span=node.span, message=message, hint=hint)
+
+
+def _method_warnings(analysis: Analysis, info: ModuleInfo, method: n.Method) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    reads = {node.id for node in walk(method.body) if isinstance(node, n.Name)}
+    reads |= {node.target for node in walk(method.body) if isinstance(node, n.AugAssign)}
+    reported: set[str] = set()
+    for stmt in walk(method.body):
+        if isinstance(stmt, n.Assign) and stmt.target not in reads and stmt.target not in reported:
+            reported.add(stmt.target)
+            found.append(_warning("W001", stmt, f"`{stmt.target}` is assigned but never read",
+                                  "remove the assignment, or use the value"))
+    for inp in method.inputs:
+        if inp.name not in reads:
+            found.append(_warning("W002", inp, f"input `{inp.name}` of `{method.name}` is never read",
+                                  "remove it from the signature, or use it"))
+        found += _shadowing(info, inp, inp.name, "input")
+    for stmt in walk(method.body):
+        if isinstance(stmt, n.Assign) and stmt.target not in {i.name for i in method.inputs}:
+            found += _shadowing(info, stmt, stmt.target, "local")
+    found += _unreachable(method.body)
+    return found
+
+
+def _shadowing(info: ModuleInfo, node: n.Node, name: str, what: str) -> list[Diagnostic]:
+    member = info.member(name)
+    if member is not None:
+        kind = type(member).__name__.replace("Decl", "").replace("ModuleParam", "constructor parameter").lower()
+        return [_warning("W006", node, f"{what} `{name}` hides the module's {kind} `{name}`",
+                         "rename it: inside this method the name no longer means the member")]
+    if name in OPS:
+        return [_warning("W006", node, f"{what} `{name}` hides the op `{name}`",
+                         f"rename it: `{name}(...)` cannot be called in this method any more")]
+    return []
+
+
+def _unreachable(body: tuple) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, (n.Return, n.Break, n.Continue)) and index + 1 < len(body):
+            word = {n.Return: "return", n.Break: "break", n.Continue: "continue"}[type(stmt)]
+            found.append(_warning("W004", body[index + 1], f"this never runs: it follows `{word}`",
+                                  "remove it, or move it before"))
+            break
+    for stmt in body:
+        for child in ("body", "orelse"):
+            nested = getattr(stmt, child, None)
+            if isinstance(nested, tuple) and nested and not isinstance(stmt, n.IfExp):
+                found += _unreachable(nested)
+    return found
+
+
+def _variable_uses(analysis: Analysis, info: ModuleInfo, method: n.Method, used: set, updated: set) -> None:
+    for node in walk(method.body):
+        ref = analysis.refs.get(node)
+        if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+            (updated if isinstance(node, n.AugAssign) else used).add(ref.decl.name)
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if call is not None and call.kind == "value_method" and call.receiver in info.variables:
+            (updated if call.method in _UPDATES else used).add(call.receiver)
+        if call is not None and call.kind == "optimizer_minimize":
+            updated.update(name for name, var in info.variables.items() if var.trainable)
