@@ -44,6 +44,8 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
     from .parser import decode_source, parse
 
     result = Imported()
+    if not program.imports:
+        return result
     here = _directory_of(file)
     defined = {m.name: file for m in program.modules}
     loaded: set[Path] = set()
@@ -98,7 +100,7 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
 
 
 def _directory_of(file: str) -> Path | None:
-    if file.startswith("<"):  # <stdin>, <string>: imports resolve from the working directory
+    if file.startswith("<") or "\0" in file:  # <stdin>, <string>: imports resolve from the working directory
         return None
     return Path(file).resolve().parent
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
+import re
 
 import lark
 from lark import Lark, Transformer
@@ -160,6 +160,15 @@ def _span(file: str, meta) -> n.Span:
     return n.Span.build(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
 
 
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t", "0": "\0"}
+
+
+def unescape_string(token: str) -> str:
+    """The value of a STRING token: its quotes dropped, its escapes (the grammar admits only
+    \\ \" \' \n \r \t \0) decoded. Any other character, a raw NUL included, stands for itself."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES[m.group(1)], token[1:-1])
+
+
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
@@ -206,7 +215,7 @@ class _ToNodes(Transformer):
 
     def import_decl(self, meta, children):
         if len(children) == 1 and children[0].type == "STRING":
-            target = ast.literal_eval(str(children[0]))
+            target = unescape_string(str(children[0]))
         else:
             target = "/".join(str(c) for c in children) + ".tfm"
         return n.Import.build(span=self._s(meta), target=target)
@@ -440,8 +449,7 @@ class _ToNodes(Transformer):
         return n.FloatLit.build(span=self._s(meta), value=float(children[0]))
 
     def string_lit(self, meta, children):
-        # The STRING terminal admits only plain quoted text with simple escapes, so this is a literal.
-        return n.StringLit.build(span=self._s(meta), value=ast.literal_eval(str(children[0])))
+        return n.StringLit.build(span=self._s(meta), value=unescape_string(str(children[0])))
 
     def true_lit(self, meta, children):
         return n.BoolLit.build(span=self._s(meta), value=True)
