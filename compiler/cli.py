@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
                 "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
-                "config": _cmd_config}
+                "config": _cmd_config, "lsp": _cmd_lsp}
     try:
         return handlers[args.command](args)
     except InternalError as exc:
@@ -89,6 +89,12 @@ def _read(path: str) -> str:
 
 
 # --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_lsp(args) -> int:
+    from tfm.lsp import main as serve
+
+    return serve()
 
 
 def _cmd_check(args) -> int:

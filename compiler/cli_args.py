@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                                               "nothing in the export is run, and TensorFlow is not imported.")
     inspect.add_argument("directory", metavar="PATH", help="a SavedModel directory or a .tflite file")
     inspect.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    commands.add_parser("lsp", help="run the language server over stdio (for editors; see docs/editors.md)",
+                        description="Speak the Language Server Protocol on stdin/stdout: diagnostics as you type, "
+                                    "hover with inferred types, definitions, completion, outline, rename. "
+                                    "No TensorFlow import.")
     _add_examples(commands)
     return parser
 
@@ -118,6 +122,7 @@ EXAMPLES = {
     "export": ["tfm export examples/my_model.tfm MyModel --out serving/my_model --version",
                "tfm export model.tfm MLP --out out/mlp --tflite out/mlp.tflite --quantize dynamic"],
     "inspect": ["tfm inspect serving/my_model/1", "tfm inspect out/mlp.tflite --format json"],
+    "lsp": ["tfm lsp    # started by the editor: see docs/editors.md for VS Code and Neovim"],
 }
 
 

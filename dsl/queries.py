@@ -1,0 +1,270 @@
+"""Questions an editor asks of a checked program, answered from the analysis: what is at a position,
+its type, where it is defined, every place a name is used (for rename), what may be typed here, and
+the program's outline. Positions are 1-based (line, column), as spans are; the language server
+(tfm.lsp) converts to and from LSP's 0-based ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import nodes as n
+from .analysis import Analysis, outputs_of, walk
+from .ops import OPS, Op
+from .tensor_types import TensorT
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One entry of a document outline: a module, or a member of one."""
+
+    name: str
+    kind: str  # module, variable, state, submodule, method, parameter
+    span: n.Span
+    children: tuple[Symbol, ...] = ()
+
+
+def _contains(span: n.Span, line: int, column: int) -> bool:
+    return (span.line, span.column) <= (line, column) < (span.end_line, span.end_column) or (
+        span.line == span.end_line == line and span.column <= column <= span.end_column)
+
+
+def node_at(analysis: Analysis, file: str, line: int, column: int) -> tuple[n.Node | None, list[n.Node]]:
+    """The innermost node at (line, column) in `file`, and its ancestors (outermost first)."""
+    best, chain = None, []
+    for module in analysis.program.modules:
+        if module.span.file != file:
+            continue
+        stack = [(module, [])]
+        while stack:
+            node, parents = stack.pop()
+            if not _contains(node.span, line, column):
+                continue
+            best, chain = node, parents
+            for name in type(node).model_fields:
+                if name != "span":
+                    for child in _nodes(getattr(node, name)):
+                        stack.append((child, [*parents, node]))
+    return best, chain
+
+
+def _nodes(value):
+    if isinstance(value, n.Node):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _nodes(item)
+
+
+def _enclosing(chain: list[n.Node], kind: type):
+    return next((node for node in reversed(chain) if isinstance(node, kind)), None)
+
+
+def hover(analysis: Analysis, file: str, line: int, column: int) -> str | None:
+    """Markdown for what is under the cursor: an expression's inferred type, an op's signature, a
+    member's declaration, a method's signature."""
+    node, chain = node_at(analysis, file, line, column)
+    if node is None:
+        return None
+    if isinstance(node, n.Name) and isinstance(chain[-1] if chain else None, n.Call) and chain[-1].func is node:
+        call = chain[-1]
+        info = analysis.calls.get(call)
+        if info is not None and info.op is not None:
+            return f"```\n{op_signature(info.op)}\n```\n{info.op.category} op, lowers to `{info.op.lowering}`"
+        if info is not None and info.kind == "sub_method":
+            target = _sub_method(analysis, chain, info)
+            if target is not None:
+                return f"```\n{method_signature(target)}\n```\nof submodule `{info.receiver}`"
+        method = _method_named(analysis, chain, node.id)
+        if method is not None:
+            return f"```\n{method_signature(method)}\n```"
+    if isinstance(node, n.Method):
+        return f"```\n{method_signature(node)}\n```"
+    if isinstance(node, (n.Assign, n.AugAssign)) and analysis.types.get(node.value) is not None:
+        return f"`{node.target}`: `{analysis.types[node.value]}`"
+    if isinstance(node, (n.VarDecl, n.SubDecl, n.ModuleParam, n.ModuleDef)):
+        return f"```\n{_first_line(analysis, node)}\n```"
+    type_ = analysis.types.get(node)
+    if type_ is not None:
+        label = node.id if isinstance(node, n.Name) else "expression"
+        return f"`{label}`: `{type_}`" if isinstance(type_, TensorT) else f"`{label}`: {type_}"
+    ref = analysis.refs.get(node)
+    if ref is not None and ref.decl is not None and isinstance(ref.decl, n.Node):
+        return f"```\n{_first_line(analysis, ref.decl)}\n```"
+    return None
+
+
+def op_signature(op: Op) -> str:
+    params = []
+    for p in op.params:
+        text = p.name + ("" if p.kind == "tensor" else f": {p.kind}")
+        params.append(text if p.required else f"{text}={p.default!r}")
+    if op.variadic:
+        params.append("*values")
+    return f"{op.name}({', '.join(params)})"
+
+
+def method_signature(method: n.Method) -> str:
+    inputs = ", ".join(f"{i.name}: {_type_text(i.type)}" for i in method.inputs)
+    outputs = outputs_of(method)
+    if not outputs:
+        return f"fn {method.name}({inputs})"
+    if isinstance(method.returns, tuple):
+        return f"fn {method.name}({inputs}) -> ({', '.join(f'{o.name}: {_type_text(o.type)}' for o in outputs)})"
+    return f"fn {method.name}({inputs}) -> {_type_text(outputs[0].type)}"
+
+
+def _type_text(type_) -> str:
+    if isinstance(type_, n.ListType):
+        return f"list[{_type_text(type_.element)}]"
+    if type_.shape is None:
+        return type_.dtype
+    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind == "named" else "?" for d in type_.shape)
+    return f"{type_.dtype}[{dims}]"
+
+
+def _first_line(analysis: Analysis, node: n.Node) -> str:
+    if isinstance(node, n.VarDecl):
+        return f"{'var' if node.trainable else 'state'} {node.name}: {_type_text(node.type)}"
+    if isinstance(node, n.SubDecl):
+        return f"sub {node.name} = {node.module}(...)"
+    if isinstance(node, n.ModuleParam):
+        return f"{node.name}: {_type_text(node.type)} (constructor parameter)"
+    if isinstance(node, n.ModuleDef):
+        params = ", ".join(f"{p.name}: {_type_text(p.type)}" for p in node.params)
+        return f"module {node.name}({params})" if params else f"module {node.name}"
+    if isinstance(node, n.Method):
+        return method_signature(node)
+    return type(node).__name__
+
+
+def _sub_method(analysis: Analysis, chain: list[n.Node], info) -> n.Method | None:
+    module = _enclosing(chain, n.ModuleDef)
+    holder = analysis.modules.get(module.name) if module is not None else None
+    sub = holder.submodules.get(info.receiver or "") if holder is not None else None
+    target = analysis.modules.get(sub.module) if sub is not None else None
+    return target.methods.get(info.method or "") if target is not None else None
+
+
+def _method_named(analysis: Analysis, chain: list[n.Node], name: str) -> n.Method | None:
+    module = _enclosing(chain, n.ModuleDef)
+    info = analysis.modules.get(module.name) if module is not None else None
+    return info.methods.get(name) if info is not None else None
+
+
+def definition(analysis: Analysis, file: str, line: int, column: int) -> n.Span | None:
+    """Where the name under the cursor is defined: a member, a module (across imports), a local's
+    first assignment, a method input."""
+    node, chain = node_at(analysis, file, line, column)
+    module = _enclosing(chain + ([node] if node is not None else []), n.ModuleDef)
+    if isinstance(node, n.SubDecl) or (isinstance(node, n.Name) and node.id in analysis.modules and
+                                       analysis.modules[node.id].decl is not None):
+        name = node.module if isinstance(node, n.SubDecl) else node.id
+        target = analysis.modules.get(name)
+        return target.decl.span if target is not None and target.decl is not None else None
+    if not isinstance(node, n.Name):
+        return None
+    method = _enclosing(chain, n.Method)
+    if method is not None:
+        local = _local_definition(method, node.id)
+        if local is not None:
+            return local
+    info = analysis.modules.get(module.name) if module is not None else None
+    member = info.member(node.id) if info is not None else None
+    return member.span if isinstance(member, n.Node) else None
+
+
+def _local_definition(method: n.Method, name: str) -> n.Span | None:
+    for inp in method.inputs:
+        if inp.name == name:
+            return inp.span
+    for stmt in walk(method.body):
+        if isinstance(stmt, n.Assign) and stmt.target == name:
+            return stmt.span
+        if isinstance(stmt, n.For) and stmt.target == name:
+            return stmt.span
+        if isinstance(stmt, n.With) and stmt.name == name:
+            return stmt.span
+    return None
+
+
+def references(analysis: Analysis, file: str, line: int, column: int, text: str) -> tuple[str, list[n.Span]] | None:
+    """The name under the cursor and every span where that same name is written in its scope (a
+    method for a local or an input; the module for a member, skipping methods where a local of
+    that name hides it), each span covering exactly the name: what a rename rewrites."""
+    node, chain = node_at(analysis, file, line, column)
+    name = _name_of(node)
+    if name is None:
+        return None
+    method = _enclosing([*chain, node], n.Method)
+    module = _enclosing([*chain, node], n.ModuleDef)
+    if method is not None and _local_definition(method, name) is not None and not isinstance(node, n.Method):
+        found = [item for item in walk(method) if item is not method and _name_of(item) == name]
+    elif module is not None:
+        found = []
+        for member in module.members:
+            if _name_of(member) == name:
+                found.append(member)
+            if isinstance(member, n.Method) and _local_definition(member, name) is None:
+                found += [item for item in walk(member.body) if isinstance(item, (n.Name, n.AugAssign))
+                          and _name_of(item) == name]
+    else:
+        return None
+    spans = [_name_span(item, name, text) for item in found]
+    return name, [s for s in spans if s is not None]
+
+
+def _name_of(node: n.Node | None) -> str | None:
+    if isinstance(node, n.Name):
+        return node.id
+    if isinstance(node, (n.Assign, n.AugAssign)):
+        return node.target
+    if isinstance(node, (n.VarDecl, n.SubDecl, n.Method, n.MethodInput, n.ModuleParam)):
+        return node.name
+    return None
+
+
+def _name_span(node: n.Node, name: str, text: str) -> n.Span | None:
+    """Where `name` itself is written in `node`: at its start for a name, an assignment or an input;
+    found in the line's text for a declaration (`w` in `var w: f32[3] = zeros()`)."""
+    span = node.span
+    if isinstance(node, (n.Name, n.Assign, n.AugAssign, n.MethodInput, n.ModuleParam)):
+        return n.Span(file=span.file, line=span.line, column=span.column, end_line=span.line,
+                      end_column=span.column + len(name))
+    lines = text.split("\n")
+    if not 0 < span.line <= len(lines):
+        return None
+    for match in re.finditer(rf"\b{re.escape(name)}\b", lines[span.line - 1]):
+        if match.start() + 1 >= span.column:
+            return n.Span(file=span.file, line=span.line, column=match.start() + 1, end_line=span.line,
+                          end_column=match.end() + 1)
+    return None
+
+
+def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(label, kind, detail) for what may be typed: ops with their parameters, keywords, and the
+    members and modules of the last good analysis."""
+    items = [(name, "function", op_signature(op)) for name, op in sorted(OPS.items())]
+    items += [(word, "keyword", "keyword") for word in keywords]
+    if analysis is not None:
+        for name, info in sorted(analysis.modules.items()):
+            items.append((name, "module", "module"))
+            if info.decl is not None and info.decl in analysis.program.modules:
+                items += [(v, "variable", _first_line(analysis, d)) for v, d in info.variables.items()]
+                items += [(s, "field", _first_line(analysis, d)) for s, d in info.submodules.items()]
+                items += [(m, "method", method_signature(d)) for m, d in info.methods.items()]
+    return items
+
+
+def outline(program: n.Program) -> list[Symbol]:
+    symbols = []
+    for module in program.modules:
+        members = [Symbol(p.name, "parameter", p.span) for p in module.params]
+        for member in module.members:
+            kind = {n.SubDecl: "submodule", n.Method: "method"}.get(type(member))
+            if isinstance(member, n.VarDecl):
+                kind = "variable" if member.trainable else "state"
+            members.append(Symbol(member.name, kind, member.span))
+        symbols.append(Symbol(module.name, "module", module.span, tuple(members)))
+    return symbols
