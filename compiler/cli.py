@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
                 "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
-                "config": _cmd_config, "lsp": _cmd_lsp}
+                "config": _cmd_config, "lsp": _cmd_lsp, "fmt": _cmd_fmt}
     try:
         return handlers[args.command](args)
     except InternalError as exc:
@@ -89,6 +89,44 @@ def _read(path: str) -> str:
 
 
 # --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_fmt(args) -> int:
+    """Each file formatted; diagnostics for those that do not parse, which are left as they are."""
+    import difflib
+
+    from tfm.dsl.formatter import FormatError, format_source
+    from tfm.files import write_atomic
+
+    failed, changed = False, []
+    for path in args.files:
+        try:
+            text = _read_for_check(path)
+            formatted = format_source(text, "<stdin>" if path == "-" else path)
+        except TfmError as exc:
+            _print_diagnostics(exc.diagnostics, exc.sources)
+            failed = True
+            continue
+        except FormatError as exc:
+            raise _UsageError(f"{path}: not formatted, a bug in tfm fmt: {exc}") from None
+        if path == "-":
+            sys.stdout.write(formatted)
+            continue
+        if formatted == text:
+            continue
+        changed.append(path)
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                                       path, f"{path} (formatted)"))
+        if not (args.check or args.diff):
+            write_atomic(Path(path), formatted, mode=os.stat(path).st_mode & 0o7777)
+            if not args.quiet:
+                print(f"formatted {path}", file=sys.stderr)
+        elif args.check and not args.quiet:
+            print(f"would format {path}", file=sys.stderr)
+    if failed:
+        return EXIT_INPUT
+    return EXIT_INPUT if args.check and changed else EXIT_OK
 
 
 def _cmd_lsp(args) -> int:

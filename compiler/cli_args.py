@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
                                               "nothing in the export is run, and TensorFlow is not imported.")
     inspect.add_argument("directory", metavar="PATH", help="a SavedModel directory or a .tflite file")
     inspect.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    fmt = commands.add_parser("fmt", help="format .tfm files in one canonical layout (comments kept)",
+                              description="Rewrite each FILE in tfm's canonical layout, in place and atomically, "
+                                          "keeping every comment; a file is only rewritten if it changes. The "
+                                          "result always parses to the same program. `-` formats standard input "
+                                          "to standard output. Exit 1 if a file does not parse (or, with --check, "
+                                          "would change).")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to format")
+    fmt.add_argument("--check", action="store_true", help="write nothing; list the files that would change")
+    fmt.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
     commands.add_parser("lsp", help="run the language server over stdio (for editors; see docs/editors.md)",
                         description="Speak the Language Server Protocol on stdin/stdout: diagnostics as you type, "
                                     "hover with inferred types, definitions, completion, outline, rename. "
@@ -122,6 +131,7 @@ EXAMPLES = {
     "export": ["tfm export examples/my_model.tfm MyModel --out serving/my_model --version",
                "tfm export model.tfm MLP --out out/mlp --tflite out/mlp.tflite --quantize dynamic"],
     "inspect": ["tfm inspect serving/my_model/1", "tfm inspect out/mlp.tflite --format json"],
+    "fmt": ["tfm fmt examples/*.tfm", "tfm fmt --check --diff model.tfm"],
     "lsp": ["tfm lsp    # started by the editor: see docs/editors.md for VS Code and Neovim"],
 }
 

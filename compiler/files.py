@@ -20,11 +20,11 @@ def umask() -> int:
     return current
 
 
-def write_atomic(path: Path, text: str) -> None:
-    write_atomic_bytes(path, text.encode("utf-8"))
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    write_atomic_bytes(path, text.encode("utf-8"), mode)
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
+def write_atomic_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace `path` with `data` so that no reader ever sees half of it, nor a failed write.
 
     A device or FIFO (`-o /dev/stdout`) is written in place: it cannot be replaced, only written to.
@@ -44,6 +44,8 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:  # the replaced file's permissions (tfm fmt rewrites the user's own file)
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,215 @@
+"""`tfm fmt`: one canonical layout for `.tfm` source, keeping every comment where it was.
+
+The layout: four spaces per block level; continuation lines inside brackets eight spaces past their
+statement; one space around binary operators, `=`, `->` and after commas and type colons; none inside
+brackets, around `.`, in slices, after a unary minus, or around `=` in a keyword argument (but
+`units: int = 4` when the parameter has a type); two spaces before an inline comment; at most one
+blank line in a row; one newline at the end. Comment text is never touched.
+
+It works on tokens, not on the syntax tree, so comments and the user's line breaks inside brackets
+survive. The result must parse to the same syntax tree as the input (spans aside); if it did not,
+`format_source` raises FormatError and nothing is written. It is idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import nodes as n
+from .diagnostics import TfmError
+
+_TOKEN = re.compile(r"""
+    (?P<comment>\#[^\n]*)
+  | (?P<string>"([^"\\\n]|\\.)*"|'([^'\\\n]|\\.)*')
+  | (?P<number>([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|[0-9]+)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\.\.\.|\*\*|//|->|==|!=|<=|>=|\+=|-=|\*=|/=|[-+*/%@<>=(),:.\[\]{};?])
+  | (?P<continuation>\\[ \t]*\n)
+  | (?P<newline>\n)
+  | (?P<space>[ \t\f]+)
+  | (?P<other>.)
+""", re.VERBOSE)
+
+_KEYWORDS = frozenset({"module", "fn", "var", "state", "sub", "if", "elif", "else", "for", "in", "while", "with",
+                       "as", "return", "pass", "break", "continue", "and", "or", "not", "static", "import",
+                       "assert", "list"})
+_BINARY = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "==", "!=", "<", "<=", ">", ">=", "->", "+=", "-=",
+                     "*=", "/=", "="})
+_WORD_OPERATORS = frozenset({"and", "or", "not", "in", "if", "else"})
+# After these a `-` or `+` is unary: `return -x`, `f(-1)`, `a * -b`.
+_UNARY_CONTEXT = _BINARY | {"(", "[", ",", ":", "return", "if", "elif", "while", "and", "or", "not", "in", "else",
+                            "assert", None}
+
+
+class FormatError(Exception):
+    """The formatter would change what the program means (a bug in tfm): nothing is written."""
+
+
+@dataclass
+class _Token:
+    kind: str
+    text: str
+
+
+def format_source(text: str, file: str = "<string>") -> str:
+    """The canonical layout of `text`. Raises TfmError if `text` does not parse (nothing to format),
+    FormatError if the layout would change the syntax tree."""
+    from .parser import normalize_text, parse
+
+    text = normalize_text(text)
+    before = parse(text, file)
+    formatted = _layout(text)
+    try:
+        after = parse(formatted, file)
+    except TfmError as exc:
+        raise FormatError(f"the formatted text does not parse: {exc.diagnostics[0].message}") from None
+    if _shape(before) != _shape(after):
+        raise FormatError("the formatted text parses to a different program")
+    return formatted
+
+
+def _shape(node: object) -> object:
+    """A node's content without its spans: what two layouts of one program share."""
+    if isinstance(node, n.Node):
+        return (type(node).__name__, tuple((name, _shape(getattr(node, name)))
+                                           for name in type(node).model_fields if name != "span"))
+    if isinstance(node, tuple):
+        return tuple(_shape(item) for item in node)
+    return node
+
+
+def _physical_lines(text: str) -> list[tuple[str, list[_Token]]]:
+    """Each physical line's leading whitespace and its tokens (no spaces), continuations kept."""
+    lines, indent, tokens, at_start = [], "", [], True
+    for match in _TOKEN.finditer(text):
+        kind, value = match.lastgroup, match.group()
+        if kind == "newline":
+            lines.append((indent, tokens))
+            indent, tokens, at_start = "", [], True
+        elif kind == "space":
+            if at_start:
+                indent += value
+        else:
+            at_start = False
+            tokens.append(_Token(kind, value))
+            if kind == "continuation":
+                lines.append((indent, tokens))
+                indent, tokens, at_start = "", [], True
+    if tokens:
+        lines.append((indent, tokens))
+    return lines
+
+
+def _width(indent: str) -> int:
+    return len(indent.expandtabs(8))
+
+
+def _layout(text: str) -> str:
+    out: list[str] = []
+    levels = [0]  # original indent widths of the open blocks
+    depth = 0  # brackets open across lines
+    continued = False  # the previous physical line ended with `\`
+    blank = 0
+    lines = _physical_lines(text)
+    for index, (indent, tokens) in enumerate(lines):
+        if not tokens:
+            blank += 1
+            continue
+        comment_only = len(tokens) == 1 and tokens[0].kind == "comment"
+        if depth > 0 or continued:
+            prefix = " " * (4 * (len(levels) - 1) + 8)
+        elif comment_only:
+            prefix = " " * (4 * _comment_level(levels, _width(indent), lines, index))
+        else:
+            width = _width(indent)
+            while width < levels[-1] and len(levels) > 1:
+                levels.pop()
+            if width > levels[-1]:
+                levels.append(width)
+            prefix = " " * (4 * (len(levels) - 1))
+        if out and blank:
+            out.append("")
+        blank = 0
+        body, depth = _join(tokens, depth)
+        out.append(prefix + body)
+        continued = tokens[-1].kind == "continuation"
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _comment_level(levels: list[int], width: int, lines, index: int) -> int:
+    """A comment line sits at its own block's level if its indent names one, else at the next code line's."""
+    if width in levels:
+        return levels.index(width)
+    for indent, tokens in lines[index + 1:]:
+        if tokens and tokens[0].kind != "comment":
+            following = _width(indent)
+            return sum(1 for level in levels if level < following) if following not in levels else levels.index(following)
+    return 0
+
+
+def _join(tokens: list[_Token], depth: int) -> tuple[str, int]:
+    """One physical line's tokens with canonical spacing; the bracket depth after it."""
+    parts: list[str] = []
+    stack: list[str] = []  # brackets opened on this line (for `=` and `:` rules)
+    previous: _Token | None = None
+    annotated = [False]  # per open paren: this argument has a `name: type` colon
+    for token in tokens:
+        text = token.text
+        if token.kind == "continuation":
+            parts.append(" \\")
+            break
+        if token.kind == "comment":
+            parts.append(("  " if parts else "") + text.rstrip())
+            break
+        if previous is None and text == "@":
+            token.decorator = True  # type: ignore[attr-defined]
+        space = _space_before(previous, token, stack, annotated)
+        parts.append((" " if space and parts else "") + text)
+        if text in "([{":
+            stack.append(text)
+            annotated.append(False)
+            depth += 1
+        elif text in ")]}":
+            if stack:
+                stack.pop()
+                annotated.pop()
+            depth = max(depth - 1, 0)
+        elif text == ",":
+            annotated[-1] = False
+        elif text == ":" and stack and stack[-1] == "(":
+            annotated[-1] = True
+        previous = token
+    return "".join(parts), depth
+
+
+# Keywords a bracket after is not a call or subscript of: `return (a)`, `in [1, 2]`.
+_SPACED_KEYWORDS = frozenset({"return", "if", "elif", "while", "in", "and", "or", "not", "assert", "for", "with",
+                              "import", "else", "as"})
+
+
+def _space_before(previous: _Token | None, token: _Token, stack: list[str], annotated: list[bool]) -> bool:
+    if token.text in ("-", "+"):
+        prev = previous.text if previous is not None else None
+        token.unary = prev in _UNARY_CONTEXT or prev in ("(", "[") or (  # type: ignore[attr-defined]
+            previous is not None and previous.kind == "name" and prev in _SPACED_KEYWORDS)
+    if previous is None:
+        return False
+    prev, text = previous.text, token.text
+    in_square = bool(stack) and stack[-1] == "["
+    if text in ",)]}" or prev in "([{" or text == "." or prev == ".":
+        return False
+    if getattr(previous, "unary", False):
+        return False
+    if getattr(previous, "decorator", False):
+        return False  # `@serving`
+    if text in "([" and (prev in ")]" or previous.kind in ("name", "string") and prev not in _SPACED_KEYWORDS):
+        return False  # a call or a subscript
+    if text == ":":
+        return prev == ","  # `x[:, 0]`; never before a type or block colon
+    if prev == ":":
+        return not in_square
+    if text == "=" or prev == "=":
+        in_paren = bool(stack) and stack[-1] == "("
+        return not in_paren or annotated[-1]
+    return True
