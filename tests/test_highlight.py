@@ -49,3 +49,12 @@ def test_committed_textmate_grammar_is_the_generated_one():
     assert committed == textmate_grammar(), "run: python -m tfm.highlight --textmate editors/tfm.tmLanguage.json"
     for pattern in committed["patterns"]:
         re.compile(pattern["match"])  # Oniguruma reads these too: plain syntax only
+
+
+def test_docs_mark_their_tfm_blocks_and_they_highlight():
+    blocks = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        blocks += re.findall(r"```tfm\n(.*?)```", page.read_text(), re.S)
+    assert len(blocks) >= 8
+    for block in blocks:
+        assert not [v for t, v in TfmLexer().get_tokens(block) if t in Error], block
