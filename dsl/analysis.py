@@ -76,11 +76,14 @@ class Analysis:
     # Graph loops whose carried values have a declared relaxed shape: loop -> ((name, dims), ...), dims
     # an int where fixed, None where the size may change (lowered to set_loop_options).
     loop_invariants: dict[n.Node, tuple[tuple[str, tuple[int | None, ...]], ...]] = field(default_factory=dict)
+    # Graph loops that provably run, with the names first bound inside them and read after:
+    # loop -> ((name, dtype, shape), ...), each given a zero of its type before the loop.
+    loop_predefined: dict[n.Node, tuple[tuple[str, str, tuple[int, ...]], ...]] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
-        for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants"):
+        for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self

@@ -17,7 +17,7 @@ from .declarations import check_declarations, declared_type, shape_text
 from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
-from .constants import FoldError, fold_binary, fold_compare, fold_unary
+from .constants import FoldError, evaluate, fold_binary, fold_compare, fold_unary
 from .nn_rules import NN_RULES
 from .shape_rules import RULES as _SHAPE_RULES, RuleContext
 
@@ -227,11 +227,24 @@ class _MethodInference(Pass):
         self.block(body)
         self._relaxed_shapes(stmt, body)
         for name, value in list(self.env.items()):
+            if name not in before and self._defined_before(stmt, name, value):
+                continue  # the loop runs at least once: its value after the loop is the last iteration's
             if name not in before:
                 self.partial[name] = ("a graph loop", stmt)
             else:
                 self._check_loop_stable(name, before[name], value, stmt)
                 self.env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
+
+    def _defined_before(self, loop: n.Node, name: str, value: Type) -> bool:
+        """A name first bound inside a graph loop can be read after it if the loop provably runs (a
+        `range` of literal bounds with at least one step) and its type is fully known: tfm then
+        gives it a zero of that type before the loop, which AutoGraph requires of a loop variable."""
+        if not (_runs_at_least_once(loop) and isinstance(value, TensorT) and value.dtype is not None
+                and value.shape is not None and all(isinstance(d, int) for d in value.shape)):
+            return False
+        self.analysis.loop_predefined[loop] = (*self.analysis.loop_predefined.get(loop, ()),
+                                               (name, value.dtype, tuple(value.shape)))
+        return True
 
     def _relaxed_shapes(self, loop: n.Node, body: tuple) -> None:
         """Declared locals the loop reassigns whose declared shape leaves sizes open: their shape may
@@ -334,8 +347,10 @@ class _MethodInference(Pass):
             return declared_type(ref.decl.type)
         if node.id in self.partial:
             where, stmt = self.partial[node.id]
-            self.err("E047", node, f"`{node.id}` is defined only in {where} (line {stmt.span.line})",
-                     "give it a value before the `if` or loop, so every path defines it")
+            hint = ("give it a value before the `if` or loop, so every path defines it" if where != "a graph loop"
+                    else f"the loop may run zero times: give `{node.id}` a value before it (a `range` of "
+                         "literal bounds is known to run, and its values need no such start)")
+            self.err("E047", node, f"`{node.id}` is defined only in {where} (line {stmt.span.line})", hint)
             self.partial.pop(node.id)
         elif kind in ("local", "array", "tape") and node.id not in self.env:
             self._used_before_assignment(node, node.id)
@@ -528,6 +543,12 @@ class _MethodInference(Pass):
         value = self.expr(node.value)
         for item in node.items:
             self._index_item(item)
+        if isinstance(value, ArrayT):  # `xs[i]` reads one element of a typed list (`xs.read(i)`)
+            if len(node.items) != 1 or isinstance(node.items[0], (n.Slice, n.NewAxis, n.EllipsisItem)):
+                self.err("E044", node, f"a {value} is indexed by one integer, `xs[i]`",
+                         "for several elements use `xs.gather(indices)`, or `xs.stack()` then slice")
+                return UNKNOWN
+            return value.element
         if not isinstance(value, TensorT):
             self._not_a_tensor(node, value)
             return UNKNOWN
@@ -822,6 +843,18 @@ def _consumed_before(items: tuple, stop: n.Node) -> int:
         if not isinstance(item, (n.NewAxis, n.EllipsisItem)):
             count += 1
     return count
+
+
+def _runs_at_least_once(loop: n.Node) -> bool:
+    """`for i in range(3)`, `range(1, 5)`, `range(0, 10, 3)`: literal bounds with a non-empty range."""
+    if not (isinstance(loop, n.For) and isinstance(loop.iter, n.Call) and isinstance(loop.iter.func, n.Name)
+            and loop.iter.func.id == "range" and not loop.iter.keywords):
+        return False
+    bounds = [evaluate(arg) for arg in loop.iter.args]
+    if not bounds or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+        return False
+    start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
+    return step != 0 and len(range(start, stop, step)) > 0
 
 
 def _is_python_value(value: Type) -> bool:

@@ -135,3 +135,24 @@ def _diagnostics(source: str):
     except TfmError as exc:
         return list(exc.diagnostics)
     return []
+
+
+def test_a_typed_list_is_read_by_index(tmp_path):
+    p = _load(tmp_path, "    fn ends(n: i32[]) -> f32[]:\n"
+                        "        xs: list[f32[]] = []\n"
+                        "        for i in range(n):\n"
+                        "            xs.append(cast(i * i, f32))\n"
+                        "        return xs[0] + xs[n - 1]\n")
+    assert float(p.ends(np.int32(5))) == 16.0
+
+
+def test_a_name_first_bound_in_a_loop_that_surely_runs_is_read_after_it(tmp_path):
+    p = _load(tmp_path, "    fn last_square() -> f32[]:\n"
+                        "        for i in range(1, 4):\n"
+                        "            last = cast(i * i, f32)\n"
+                        "        return last\n")
+    assert float(p.last_square()) == 9.0
+    source = ("module P:\n    fn f(n: i32[]) -> f32[]:\n        for i in range(n):\n            last = cast(i, f32)\n"
+              "        return last\n")
+    [diagnostic] = _diagnostics(source)
+    assert diagnostic.code == "E047" and "may run zero times" in diagnostic.hint

@@ -21,7 +21,7 @@ from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import DTYPES, OPS, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
-from tfm.dsl.tensor_types import Dim, TensorT, unify_dtype
+from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 from tfm.generate import hygiene
@@ -434,6 +434,8 @@ class _ExprEmitter(Pass):
 
     # postfix
     def emit_Subscript(self, node: n.Subscript) -> str:
+        if isinstance(self.analysis.types.get(node.value), ArrayT):  # a typed list: `xs[i]` reads element i
+            return f"{self._paren(node.value, 15, False, partner=None)}.read({self.expr(node.items[0])})"
         items = ", ".join(self._subscript_item(i) for i in node.items)
         return f"{self._paren(node.value, 15, False, partner=None)}[{items}]"
 
@@ -652,6 +654,9 @@ class _BodyEmitter(Pass):
             return
         args = self.x._args(call)
         loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
+        for name, dtype, shape in self.cls.analysis.loop_predefined.get(stmt, ()):
+            # AutoGraph needs a loop variable defined before the loop; this loop provably runs.
+            self.line(f"{ident(name)} = {_lowering('zeros')}({list(shape)!r}, dtype={dtype_expr(dtype)})", stmt)
         self.line(f"for {ident(stmt.target)} in {loop}:", stmt)
         self.loop_options(stmt)
         self.block(stmt.body)
