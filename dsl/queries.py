@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from . import nodes as n
-from .analysis import Analysis, outputs_of, walk
+from .analysis import Analysis, children, outputs_of, walk
 from .ops import OPS, Op
 from .tensor_types import TensorT
 
@@ -44,17 +44,9 @@ def node_at(analysis: Analysis, file: str, line: int, column: int) -> tuple[n.No
             best, chain = node, parents
             for name in type(node).model_fields:
                 if name != "span":
-                    for child in _nodes(getattr(node, name)):
+                    for child in children(getattr(node, name)):
                         stack.append((child, [*parents, node]))
     return best, chain
-
-
-def _nodes(value):
-    if isinstance(value, n.Node):
-        yield value
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _nodes(item)
 
 
 def _enclosing(chain: list[n.Node], kind: type):

@@ -43,34 +43,39 @@ def variable_updates(analysis: Analysis, module: n.ModuleDef) -> dict[str, str]:
 
 
 def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: set[tuple[str, str]]) -> str | None:
-    """How `method` updates a trainable variable, or None. `seen` stops at methods already visited."""
-    if (module.name, method.name) in seen:
-        return None
-    seen.add((module.name, method.name))
-    info = analysis.modules[module.name]
-    for node in walk(method.body):
-        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
-        if call is None:
-            continue
+    """How `method` updates a trainable variable, or None."""
+    def direct(call, info) -> str | None:
         if call.kind == "optimizer_minimize":
             return f"it calls `{call.receiver}.minimize`"
         if call.kind == "value_method" and call.method in _VARIABLE_UPDATES:
             variable = info.variables.get(call.receiver or "")
             if variable is not None and variable.trainable:
                 return f"it calls `{call.receiver}.{call.method}` on a trainable variable"
-        target = _called_method(analysis, info, call)
-        if target is not None and _update_in(analysis, *target, seen) is not None:
-            label = call.method if call.kind == "self_method" else f"{call.receiver}.{call.method}"
-            return f"it calls `{label}`, which updates trainable variables"
-    return None
+        return None
+
+    def through(call, _found: str) -> str:
+        label = call.method if call.kind == "self_method" else f"{call.receiver}.{call.method}"
+        return f"it calls `{label}`, which updates trainable variables"
+
+    return _first_call(analysis, module, method, direct, through, seen)
 
 
-def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method,
-                 seen: set[tuple[str, str]] | None = None) -> str | None:
+def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method) -> str | None:
     """The first random op (`dropout`, `random_normal`, ...) `method` runs, directly or through the
     methods it calls, else None: such a method's outputs differ from call to call, so an export can
     compare only their types and shapes."""
-    seen = set() if seen is None else seen
+    def direct(call, _info) -> str | None:
+        random = call.kind == "op" and call.op is not None and (call.op.category == "random" or call.op.name == "dropout")
+        return call.op.name if random else None
+
+    return _first_call(analysis, module, method, direct, lambda _call, found: found, set())
+
+
+def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method, direct, through,
+                seen: set[tuple[str, str]]) -> str | None:
+    """The first answer `direct(call, module info)` gives for a call in `method`, or, for a call of
+    another method (its own or a submodule's) where one is found, `through(call, that answer)`.
+    `seen` stops at methods already visited (methods do not recurse, but a search must end)."""
     if (module.name, method.name) in seen:
         return None
     seen.add((module.name, method.name))
@@ -79,12 +84,13 @@ def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method,
         call = analysis.calls.get(node) if isinstance(node, n.Call) else None
         if call is None:
             continue
-        if call.kind == "op" and call.op is not None and (call.op.category == "random" or call.op.name == "dropout"):
-            return call.op.name
-        target = _called_method(analysis, info, call)
-        found = random_op_in(analysis, *target, seen) if target is not None else None
+        found = direct(call, info)
         if found is not None:
             return found
+        target = _called_method(analysis, info, call)
+        found = _first_call(analysis, *target, direct, through, seen) if target is not None else None
+        if found is not None:
+            return through(call, found)
     return None
 
 
