@@ -4,6 +4,7 @@ makes them errors. Reported for the program's own modules only (not the library 
 W001 a local assigned but never read          W004 code after `return`, `break` or `continue`
 W002 a method input never read                 W005 a `state` no method updates (a constant would do)
 W003 a variable no method uses                 W006 a name that hides an op or a module member
+W007 a `var` no gradient reaches, in a module that trains with an optimizer
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CODES = {
     "W004": "unreachable code",
     "W005": "state no method updates",
     "W006": "name hides an op or a module member",
+    "W007": "variable no gradient reaches",
 }
 _UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
 
@@ -41,7 +43,36 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
             elif not var.trainable and var.name not in updated:
                 found.append(_warning("W005", var, f"state `{var.name}` is never updated by any method",
                                       "a constant would do: a literal, or an `int`/`float` constructor parameter"))
+        found += _untrained(analysis, info, module, used)
     return found
+
+
+def _untrained(analysis: Analysis, info: ModuleInfo, module: n.ModuleDef, used: set[str]) -> list[Diagnostic]:
+    """W007: the module trains (a method calls `optimizer.minimize`) but a `var` it uses is read
+    under no gradient tape, directly or through the methods called there: no step changes it."""
+    tapes = [stmt for method in module.methods for stmt in walk(method.body)
+             if isinstance(stmt, n.With) and stmt.name is not None]
+    trains = any(call.kind == "optimizer_minimize" for method in module.methods for node in walk(method.body)
+                 if isinstance(node, n.Call) and (call := analysis.calls.get(node)) is not None)
+    if not trains:
+        return []
+    reached: set[str] = set()
+    for tape in tapes:
+        _reads(analysis, info, tape.body, reached, set())
+    return [_warning("W007", var, f"variable `{var.name}` is trained by no gradient: no method reads it under "
+                     "a GradientTape", "make it a `state` if it should not be trained, or use it in the loss")
+            for var in module.variables if var.trainable and var.name in used and var.name not in reached]
+
+
+def _reads(analysis: Analysis, info: ModuleInfo, body, reached: set[str], seen: set[str]) -> None:
+    for node in walk(body):
+        ref = analysis.refs.get(node)
+        if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+            reached.add(ref.decl.name)
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if call is not None and call.kind == "self_method" and call.method in info.methods and call.method not in seen:
+            seen.add(call.method)
+            _reads(analysis, info, info.methods[call.method].body, reached, seen)
 
 
 def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> Diagnostic:
