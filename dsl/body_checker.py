@@ -385,9 +385,11 @@ class BodyChecker(Pass):
         if attr not in methods:
             what = kind or ref.kind.replace("_", " ")
             article = "an" if what[0] in "aeiou" else "a"
-            self.p.err("E030", call.func, f"{article} {what} has no method `{attr}`",
-                       suggest(attr, methods) or (f"methods: {', '.join(methods)}" if methods
-                                                  else "call an op on it instead, e.g. `reduce_sum(x)`"))
+            hint = suggest(attr, methods) or (f"methods: {', '.join(methods)}" if methods
+                                              else "call an op on it instead, e.g. `reduce_sum(x)`")
+            if attr in VALUE_METHODS["array"] and kind is None:  # a Python list habit: `xs = []; xs.append(v)`
+                hint = f"declare a typed list to append to: `{receiver.id}: list[f32[]] = []` (a TensorArray)"
+            self.p.err("E030", call.func, f"{article} {what} has no method `{attr}`", hint)
             return
         low, high = methods[attr]
         if not low <= len(call.args) <= high or call.keywords:
