@@ -104,6 +104,19 @@ class BodyChecker(Pass):
         elif member is not None:
             self.p.err("E015", node, f"cannot assign to `{target}`", "it is a member of the module")
 
+    def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
+        """`xs[i] = v` writes a typed list's element; a tensor cannot be written in place."""
+        target = stmt.target
+        self.expr(target)
+        self.expr(stmt.value)
+        array = isinstance(target.value, n.Name) and self.locals.get(target.value.id) == "array"
+        if not array:
+            self.p.err("E031", target, "only an element of a typed list can be assigned (`xs[i] = v`)",
+                       "tensors are immutable: build a new one (`where(mask, v, x)`, `concat`), or update a "
+                       "variable with `.assign(...)`")
+        elif len(target.items) != 1 or isinstance(target.items[0], (n.Slice, n.NewAxis, n.EllipsisItem)):
+            self.p.err("E044", target, "a typed list element is written at one integer index, `xs[i] = v`")
+
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         member = self.info.member(stmt.target)
         if isinstance(member, n.VarDecl):

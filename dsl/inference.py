@@ -97,6 +97,15 @@ class _MethodInference(Pass):
             value = TensorT(value.dtype, value.shape)  # the generator makes it a tensor of this dtype
         self.bind(stmt.target, value, stmt)
 
+    def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
+        array = self.expr(stmt.target.value)
+        for item in stmt.target.items:
+            self._index_item(item)
+        value = self.expr(stmt.value)
+        if isinstance(array, ArrayT):
+            self._check_fits(value, array.element, stmt.value, f"elements of `{stmt.target.value.id}` are "
+                                                               f"{array.element}")
+
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         ref = self.analysis.refs.get(stmt)
         value = self.expr(stmt.value)

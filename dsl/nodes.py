@@ -201,6 +201,13 @@ class Assign(Node):
     declared: TypeExpr | None = None
 
 
+class ItemAssign(Node):
+    """`xs[i] = v`: writes element `i` of a typed list (tensors are immutable)."""
+
+    target: Subscript
+    value: Expr
+
+
 class AugAssign(Node):
     target: str
     op: str
@@ -260,7 +267,7 @@ class Assert(Node):
     message: Expr | None = None
 
 
-Stmt = Union[Assign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert]
+Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert]
 
 
 # --- declarations ------------------------------------------------------------------------------

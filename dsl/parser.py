@@ -305,6 +305,14 @@ class _ToNodes(Transformer):
         name, type_, value = children
         return n.Assign.build(span=self._s(meta), target=str(name), value=value, declared=type_)
 
+    def item_assign(self, meta, children):
+        value, items, element = children
+        span = self._s(meta)
+        target_span = n.Span.build(file=span.file, line=value.span.line, column=value.span.column,
+                                   end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
+        target = n.Subscript.build(span=target_span, value=value, items=items)
+        return n.ItemAssign.build(span=span, target=target, value=element)
+
     def aug_assign(self, meta, children):
         name, op, value = children
         return n.AugAssign.build(span=self._s(meta), target=str(name), op=str(op)[0], value=value)

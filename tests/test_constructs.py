@@ -156,3 +156,15 @@ def test_a_name_first_bound_in_a_loop_that_surely_runs_is_read_after_it(tmp_path
               "        return last\n")
     [diagnostic] = _diagnostics(source)
     assert diagnostic.code == "E047" and "may run zero times" in diagnostic.hint
+
+
+def test_a_typed_list_element_is_written_by_index(tmp_path):
+    p = _load(tmp_path, "    fn doubled(n: i32[]) -> f32[?]:\n"
+                        "        xs: list[f32[]] = []\n"
+                        "        for i in range(n):\n"
+                        "            xs.append(0.0)\n"
+                        "        for i in range(n):\n"
+                        "            xs[i] = cast(i, f32) * 2.0\n"
+                        "        xs[0] = 7\n"
+                        "        return xs.stack()\n")
+    np.testing.assert_array_equal(p.doubled(np.int32(4)).numpy(), [7.0, 2.0, 4.0, 6.0])

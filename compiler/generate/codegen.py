@@ -677,6 +677,13 @@ class _BodyEmitter(Pass):
         self.line(f"tf.autograph.experimental.set_loop_options(shape_invariants=[{pairs}])", loop)
         self.depth -= 1
 
+    def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
+        """`xs[i] = v` on a typed list: a TensorArray write returns the new array."""
+        name = ident(stmt.target.value.id)
+        element = self.cls.analysis.types.get(stmt.target.value)
+        dtype = element.element.dtype if isinstance(element, ArrayT) else None
+        self.line(f"{name} = {name}.write({self.value(stmt.target.items[0])}, {self.value(stmt.value, dtype)})", stmt)
+
     def stmt_With(self, stmt: n.With) -> None:
         if stmt.name is None:  # `with name_scope("block"):`; the checker allows only a string literal
             self.line(f"with tf.name_scope({hygiene.literal(stmt.context.args[0].value)}):", stmt)
