@@ -863,7 +863,7 @@ def _runs_at_least_once(loop: n.Node) -> bool:
     if not bounds or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
         return False
     start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
-    return step != 0 and len(range(start, stop, step)) > 0
+    return (step > 0 and start < stop) or (step < 0 and start > stop)  # no len(range): bounds may be huge
 
 
 def _is_python_value(value: Type) -> bool:
