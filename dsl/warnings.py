@@ -33,9 +33,10 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
         if info is None or info.decl is not module:
             continue
         used, updated = set(), set()
+        bodies = {method.name: list(walk(method.body)) for method in module.methods}  # each walked once
         for method in module.methods:
-            found += _method_warnings(analysis, info, method)
-            _variable_uses(analysis, info, method, used, updated)
+            found += _method_warnings(info, method, bodies[method.name])
+            _variable_uses(analysis, info, bodies[method.name], used, updated)
         for var in module.variables:
             if var.name not in used and var.name not in updated:
                 found.append(_warning("W003", var, f"variable `{var.name}` is not used by any method",
@@ -43,21 +44,21 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
             elif not var.trainable and var.name not in updated:
                 found.append(_warning("W005", var, f"state `{var.name}` is never updated by any method",
                                       "a constant would do: a literal, or an `int`/`float` constructor parameter"))
-        found += _untrained(analysis, info, module, used)
+        found += _untrained(analysis, info, module, used, bodies)
     return found
 
 
-def _untrained(analysis: Analysis, info: ModuleInfo, module: n.ModuleDef, used: set[str]) -> list[Diagnostic]:
+def _untrained(analysis: Analysis, info: ModuleInfo, module: n.ModuleDef, used: set[str],
+               bodies: dict[str, list[n.Node]]) -> list[Diagnostic]:
     """W007: the module trains (a method calls `optimizer.minimize`) but a `var` it uses is read
     under no gradient tape, directly or through the methods called there: no step changes it."""
-    tapes = [stmt for method in module.methods for stmt in walk(method.body)
-             if isinstance(stmt, n.With) and stmt.name is not None]
-    trains = any(call.kind == "optimizer_minimize" for method in module.methods for node in walk(method.body)
-                 if isinstance(node, n.Call) and (call := analysis.calls.get(node)) is not None)
+    nodes = [node for body in bodies.values() for node in body]
+    trains = any(isinstance(node, n.Call) and (call := analysis.calls.get(node)) is not None
+                 and call.kind == "optimizer_minimize" for node in nodes)
     if not trains:
         return []
     reached: set[str] = set()
-    for tape in tapes:
+    for tape in (node for node in nodes if isinstance(node, n.With) and node.name is not None):
         _reads(analysis, info, tape.body, reached, set())
     return [_warning("W007", var, f"variable `{var.name}` is trained by no gradient: no method reads it under "
                      "a GradientTape", "make it a `state` if it should not be trained, or use it in the loss")
@@ -79,24 +80,25 @@ def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> 
     return Diagnostic(code=code, severity="warning", span=node.span, message=message, hint=hint)
 
 
-def _method_warnings(analysis: Analysis, info: ModuleInfo, method: n.Method) -> list[Diagnostic]:
+def _method_warnings(info: ModuleInfo, method: n.Method, nodes: list[n.Node]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    reads = {node.id for node in walk(method.body) if isinstance(node, n.Name)}
-    reads |= {node.target for node in walk(method.body) if isinstance(node, n.AugAssign)}
+    reads = {node.id for node in nodes if isinstance(node, n.Name)}
+    reads |= {node.target for node in nodes if isinstance(node, n.AugAssign)}
+    inputs = {i.name for i in method.inputs}
     reported: set[str] = set()
-    for stmt in walk(method.body):
-        if isinstance(stmt, n.Assign) and stmt.target not in reads and stmt.target not in reported:
+    for stmt in nodes:
+        if isinstance(stmt, n.Assign) and stmt.target not in reported:
             reported.add(stmt.target)
-            found.append(_warning("W001", stmt, f"`{stmt.target}` is assigned but never read",
-                                  "remove the assignment, or use the value"))
+            if stmt.target not in reads:
+                found.append(_warning("W001", stmt, f"`{stmt.target}` is assigned but never read",
+                                      "remove the assignment, or use the value"))
+            if stmt.target not in inputs:
+                found += _shadowing(info, stmt, stmt.target, "local")
     for inp in method.inputs:
         if inp.name not in reads:
             found.append(_warning("W002", inp, f"input `{inp.name}` of `{method.name}` is never read",
                                   "remove it from the signature, or use it"))
         found += _shadowing(info, inp, inp.name, "input")
-    for stmt in walk(method.body):
-        if isinstance(stmt, n.Assign) and stmt.target not in {i.name for i in method.inputs}:
-            found += _shadowing(info, stmt, stmt.target, "local")
     found += _unreachable(method.body)
     return found
 
@@ -129,8 +131,8 @@ def _unreachable(body: tuple) -> list[Diagnostic]:
     return found
 
 
-def _variable_uses(analysis: Analysis, info: ModuleInfo, method: n.Method, used: set, updated: set) -> None:
-    for node in walk(method.body):
+def _variable_uses(analysis: Analysis, info: ModuleInfo, nodes: list[n.Node], used: set, updated: set) -> None:
+    for node in nodes:
         ref = analysis.refs.get(node)
         if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
             (updated if isinstance(node, n.AugAssign) else used).add(ref.decl.name)
