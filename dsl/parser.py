@@ -313,6 +313,22 @@ class _ToNodes(Transformer):
         target = n.Subscript.build(span=target_span, value=value, items=items)
         return n.ItemAssign.build(span=span, target=target, value=element)
 
+    def bare_declare(self, meta, children):
+        """`n: i32[]` with no value: the type's zero (`zeros([...], dtype=i32)`, a `?` size 0) or, for
+        `xs: list[f32[]]`, an empty typed list; later values must fit the declared type."""
+        name, type_ = children
+        span = self._s(meta)
+        if isinstance(type_, n.ListType):
+            value = n.ListLit.build(span=span, items=())
+        else:
+            dims = tuple(n.IntLit.build(span=d.span, value=d.size) if d.kind == "fixed" else
+                         n.IntLit.build(span=d.span, value=0) if d.kind == "unknown" else
+                         n.Name.build(span=d.span, id=d.name) for d in type_.shape or ())
+            dtype = n.Keyword.build(span=span, name="dtype", value=n.Name.build(span=type_.span, id=type_.dtype))
+            value = n.Call.build(span=span, func=n.Name.build(span=span, id="zeros"),
+                                 args=(n.ListLit.build(span=span, items=dims),), keywords=(dtype,))
+        return n.Assign.build(span=span, target=str(name), value=value, declared=type_)
+
     def aug_assign(self, meta, children):
         name, op, value = children
         return n.AugAssign.build(span=self._s(meta), target=str(name), op=str(op)[0], value=value)

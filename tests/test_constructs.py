@@ -168,3 +168,19 @@ def test_a_typed_list_element_is_written_by_index(tmp_path):
                         "        xs[0] = 7\n"
                         "        return xs.stack()\n")
     np.testing.assert_array_equal(p.doubled(np.int32(4)).numpy(), [7.0, 2.0, 4.0, 6.0])
+
+
+def test_a_bare_declaration_starts_at_the_types_zero(tmp_path):
+    """`n: i32[]` with no value is the type's zero (a `?` size is 0, a list is empty), and later
+    values must fit it: the start a counter, a sum or a growing tensor needs before a loop."""
+    p = _load(tmp_path, "    fn f(n: i32[]) -> f32[?]:\n"
+                        "        count: i32[]\n"
+                        "        v: f32[?]\n"
+                        "        xs: list[f32[]]\n"
+                        "        for i in range(n):\n"
+                        "            count += 1\n"
+                        "            v = concat([v, [cast(i, f32)]])\n"
+                        "            xs.append(cast(count, f32))\n"
+                        "        return concat([v, xs.stack()])\n")
+    np.testing.assert_array_equal(p.f(np.int32(3)).numpy(), [0.0, 1.0, 2.0, 1.0, 2.0, 3.0])
+    assert p.f(np.int32(0)).shape == (0,)
