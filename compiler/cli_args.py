@@ -198,7 +198,7 @@ def add_trace(commands) -> None:
     trace.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to trace")
     trace.add_argument("--logdir", required=True, metavar="DIR", help="where to write the trace")
     add_init(trace)
-    trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input")
+    trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input (repeatable)")
     trace.add_argument("--profile", action="store_true", help="also record the profiler's timings")
     add_runtime(trace)
     add_limits(trace)

@@ -270,3 +270,15 @@ def test_every_command_has_help_with_an_example(capsys):
         assert done.value.code == 0
         text = capsys.readouterr().out
         assert f"usage: tfm {name}" in text and "examples:\n  tfm " + name in text, name
+
+
+def test_every_repeatable_flag_says_so_in_its_help():
+    import argparse
+
+    from tfm.cli_args import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._AppendAction):
+                assert "repeatable" in (action.help or ""), f"tfm {name} {action.option_strings}"
