@@ -97,3 +97,105 @@ class MyModel(tf.Module):
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return loss
+
+
+class AddPrint(tf.Module):
+    def __init__(self):
+        super().__init__()
+        with self.name_scope:
+            self.x = tf.Variable(1.0)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+    def add_print(self, a):
+        with self.name_scope:
+            self.x.assign_add(a)
+            tf.print(self.x)
+            return self.x
+
+
+class MyAdd(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    def add_numbers(self, a, b):
+        for i in tf.range(3):
+            tf.print(i)
+        return a + b
+
+
+class Squares(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
+    def squares(self, n):
+        arr = tf.TensorArray(tf.float32, size=n)
+        for i in tf.range(n):
+            arr = arr.write(i, tf.cast(i * i, tf.float32))
+        return arr.stack()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def cumulative(self, x):
+        sums = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])
+        total = tf.constant(0.0)
+        for i in tf.range(tf.shape(x)[0]):
+            total = total + x[i]
+            sums = sums.write(sums.size(), total)
+        return sums.stack()
+
+
+class KMeans(tf.Module):
+    def __init__(self, k=3, dims=2, seed=7):
+        super().__init__()
+        with self.name_scope:
+            self.centroids = tf.Variable(tf.random.stateless_normal([k, dims], [seed, 0]), trainable=False)
+        self.k = k
+        self.step = tf.function(self._step, input_signature=[tf.TensorSpec([None, dims], tf.float32)])
+
+    def _assign(self, points):
+        diff = points[:, None, :] - self.centroids[None, :, :]
+        return tf.argmin(tf.reduce_sum(diff * diff, axis=-1), axis=1, output_type=tf.int32)
+
+    def _step(self, points):
+        with self.name_scope:
+            labels = self._assign(points)
+            sums = tf.math.unsorted_segment_sum(points, labels, self.k)
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)
+            moved = sums / tf.maximum(counts, 1.0)[:, None]
+            self.centroids.assign(tf.where(counts[:, None] > 0.0, moved, self.centroids))
+            nearest = tf.gather(self.centroids, labels)
+            return {"assignments": labels, "inertia": tf.reduce_sum(tf.square(points - nearest))}
+
+
+class SparseCategoricalAccuracy(tf.Module):
+    def __init__(self):
+        super().__init__()
+        with self.name_scope:
+            self.total = tf.Variable(0, dtype=tf.int32, trainable=False)
+            self.count = tf.Variable(0, dtype=tf.int32, trainable=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, None], tf.float32)])
+    def update_state(self, y_true, y_pred):
+        with self.name_scope:
+            pred = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+            self.total.assign_add(tf.shape(y_true)[0])
+            self.count.assign_add(tf.reduce_sum(tf.cast(tf.equal(y_true, pred), tf.int32)))
+
+
+class SimpleRNN(tf.Module):
+    def __init__(self, input_dim=4, units=8, seed=1):
+        super().__init__()
+        with self.name_scope:
+            glorot = tf.keras.initializers.GlorotUniform
+            self.w_x = tf.Variable(glorot(seed=seed)([input_dim, units]))
+            self.w_h = tf.Variable(glorot(seed=seed + 1)([units, units]))
+            self.b = tf.Variable(tf.zeros([units]))
+        self.units = units
+        self.run = tf.function(self._run, input_signature=[tf.TensorSpec([None, None, input_dim], tf.float32)])
+
+    def _step(self, x, h):
+        return tf.tanh(x @ self.w_x + h @ self.w_h + self.b)
+
+    def _run(self, xs):
+        with self.name_scope:
+            h = tf.zeros([tf.shape(xs)[0], self.units])
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, self.units])
+            for t in tf.range(tf.shape(xs)[1]):
+                h = self._step(xs[:, t, :], h)
+                states = states.write(states.size(), h)
+            return {"states": states.stack(), "last": h}

@@ -58,6 +58,24 @@ def _cases():
         return [rng.normal(size=(batch, 32)).astype(np.float32),
                 np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]]
 
+    def two_ints(batch, rng):
+        return [np.int32(rng.integers(0, 100)), np.int32(rng.integers(0, 100))]
+
+    def count(batch, rng):
+        return [np.int32(2 + batch)]
+
+    def vector(batch, rng):
+        return [rng.normal(size=(batch + 2,)).astype(np.float32)]
+
+    def points(batch, rng):
+        return [rng.normal(size=(batch * 4, 2)).astype(np.float32)]
+
+    def labels_and_scores(batch, rng):
+        return [rng.integers(0, 3, batch).astype(np.int32), rng.normal(size=(batch, 3)).astype(np.float32)]
+
+    def sequences(batch, rng):
+        return [rng.normal(size=(batch, 5, 4)).astype(np.float32)]
+
     return [
         Case("demo_module", "DemoModule", "addprint", "DemoModule", scalar, {}),
         Case("square_if_positive", "SquareIfPositive", "square_if_positive", "SquareIfPositive", scalar, {}),
@@ -66,6 +84,14 @@ def _cases():
         Case("linear_regression", "LinearRegression", "train_step", "LinearRegression", regression_step, {}),
         Case("my_model", "MyModel", "call", "MyModel", mlp, {}),
         Case("my_model", "MyModel", "train_step", "MyModel", mlp_step, {}),
+        Case("add_print", "AddPrint", "add_print", "AddPrint", scalar, {}),
+        Case("myadd", "MyAdd", "add_numbers", "MyAdd", two_ints, {}),
+        Case("tensor_array", "Squares", "squares", "Squares", count, {}),
+        Case("tensor_array", "Squares", "cumulative", "Squares", vector, {}),
+        Case("kmeans", "KMeans", "step", "KMeans", points, {}),
+        Case("sparse_categorical_accuracy", "SparseCategoricalAccuracy", "update_state", "SparseCategoricalAccuracy",
+             labels_and_scores, {}),
+        Case("rnn_cell", "SimpleRNN", "run", "SimpleRNN", sequences, {}),
     ]
 
 

@@ -69,6 +69,8 @@ class _Method:
     jit: bool
     body: list[str]
     doc: str
+    checks: list[str] = field(default_factory=list)  # run-time named-dim checks: at the entry point only
+    entry_call: str = ""  # after the checks, the call of the unchecked body
 
 
 @dataclass
@@ -170,8 +172,9 @@ class _ClassEmitter:
             if emitted.bound_in_init:
                 jit = ", jit_compile=True" if emitted.jit else ""
                 signature = _signature_text(emitted.specs, indent=8)
+                entry = emitted.name if emitted.checks else emitted.python_name  # checked at the entry only
                 cls.bind_lines.append(self.with_loc(f"self.{ident(method.name)} = tf.function("
-                                                    f"self.{emitted.python_name}, input_signature={signature}{jit})",
+                                                    f"self.{entry}, input_signature={signature}{jit})",
                                                     method))
         self._signature_table(cls)
         return cls
@@ -269,7 +272,7 @@ class _ClassEmitter:
         `module.NAME.python_function` is always the bound method `strategy.run` can take."""
         specs = [self._tensor_spec(i.type, i.name) for i in method.inputs]
         bound = True
-        body = _BodyEmitter(self, method).emit()
+        checks, body = _BodyEmitter(self, method).emit()
         return _Method(
             name=ident(method.name),
             python_name=impl_name(method.name),
@@ -280,6 +283,9 @@ class _ClassEmitter:
             jit="jit" in method.attr_names,
             body=body,
             doc=self._method_doc(method),
+            checks=checks,
+            entry_call=(f"return self.{impl_name(method.name)}({', '.join(ident(i.name) for i in method.inputs)})"
+                        + self.loc(method)),
         )
 
     def _method_doc(self, method: n.Method) -> str:
@@ -527,9 +533,12 @@ class _BodyEmitter(Pass):
         self.lines: list[str] = []
         self.depth = 0
 
-    def emit(self) -> list[str]:
+    def emit(self) -> tuple[list[str], list[str]]:
+        """(the entry point's run-time checks, the body). Only a call from outside runs the checks:
+        a call from another method passes values the checker has already matched to the signature."""
         self.depth = 1
         self.named_dim_checks()
+        checks, self.lines = self.lines, []
         self.depth = 0
         self.block(self.method.body)
         if any("self." in line for line in self.lines):
@@ -537,7 +546,7 @@ class _BodyEmitter(Pass):
             # graph groups each module's ops under its name in TensorBoard. (A body that does not is
             # left alone: a tf.function method holds its instance weakly, and `M().f()` must work.)
             self.lines = [self.INDENT + "with self.name_scope:"] + [self.INDENT + line for line in self.lines]
-        return self.lines
+        return checks, self.lines
 
     def named_dim_checks(self) -> None:
         """A named dim used by several inputs (`N` in x: f32[N, 3] and y: f32[N]) must be one size:

@@ -135,7 +135,7 @@ class LinearRegression(tf.Module):
             self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
-        self.train_step = tf.function(self._impl_train_step, input_signature=[  # linear_regression.tfm:11:5
+        self.train_step = tf.function(self.train_step, input_signature=[  # linear_regression.tfm:11:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='y'),
         ])
@@ -150,16 +150,19 @@ class LinearRegression(tf.Module):
 
     def train_step(self, x, y):
         """linear_regression.tfm:11. Inputs x: f32[N, features], y: f32[N, 1]. Returns loss: f32[], mae: f32[]."""
+        y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
+        return self._impl_train_step(x, y)  # linear_regression.tfm:11:5
+
+    # Each instance's `train_step` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_train_step(self, x, y):
+        """linear_regression.tfm:11. Inputs x: f32[N, features], y: f32[N, 1]. Returns loss: f32[], mae: f32[]."""
         with self.name_scope:
-            y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # linear_regression.tfm:11:47
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
                 prediction = self._impl_predict(x)  # linear_regression.tfm:13:13
                 loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
             return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
-
-    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
-    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -181,6 +184,6 @@ class LinearRegression(tf.Module):
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
     127: (0, 2, 25), 128: (0, 2, 25), 129: (0, 2, 44), 130: (0, 2, 72), 133: (0, 3, 5), 134: (0, 4, 5),
-    135: (0, 5, 5), 137: (0, 7, 5), 138: (0, 11, 5), 146: (0, 9, 9), 154: (0, 11, 47), 155: (0, 12, 9),
-    156: (0, 13, 13), 157: (0, 14, 13), 158: (0, 15, 9), 159: (0, 16, 9),
+    135: (0, 5, 5), 137: (0, 7, 5), 138: (0, 11, 5), 146: (0, 9, 9), 153: (0, 11, 47), 154: (0, 11, 5),
+    161: (0, 12, 9), 162: (0, 13, 13), 163: (0, 14, 13), 164: (0, 15, 9), 165: (0, 16, 9),
 }

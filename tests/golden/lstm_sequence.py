@@ -262,7 +262,7 @@ class LSTMCell(tf.Module):
             self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:20:5
             self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:21:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/recurrent.tfm:23:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:23:5
             tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c'),
@@ -272,18 +272,21 @@ class LSTMCell(tf.Module):
 
     def call(self, x, h, c):
         """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:23:39
+        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:23:57
+        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:23:5
+
+    # Each instance's `call` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call(self, x, h, c):
+        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:23:39
-            c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:23:57
             i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:24:9
             f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:25:9
             g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:26:9
             o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:27:9
             c_next = f * c + i * g  # <tfm library>/recurrent.tfm:28:9
             return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:29:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
 
     def run(self, x):
         """<tfm library>/recurrent.tfm:32. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
@@ -403,7 +406,7 @@ class LSTMRegressor(tf.Module):
             self.optimizer = _optimizer('RMSprop', self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # lstm_sequence.tfm:10:5
-        self.train_step = tf.function(self._impl_train_step, input_signature=[  # lstm_sequence.tfm:14:5
+        self.train_step = tf.function(self.train_step, input_signature=[  # lstm_sequence.tfm:14:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
             tf.TensorSpec(shape=[None, 1], dtype=tf.float32, name='targets'),
         ])
@@ -418,15 +421,18 @@ class LSTMRegressor(tf.Module):
 
     def train_step(self, ids, targets):
         """lstm_sequence.tfm:14. Inputs ids: i32[N, T], targets: f32[N, 1]. Returns output_0: f32[]."""
+        targets = _same_dims(ids, (0,), targets, (0,), 'inputs ids and targets must agree on dimension N')  # lstm_sequence.tfm:14:48
+        return self._impl_train_step(ids, targets)  # lstm_sequence.tfm:14:5
+
+    # Each instance's `train_step` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_train_step(self, ids, targets):
+        """lstm_sequence.tfm:14. Inputs ids: i32[N, T], targets: f32[N, 1]. Returns output_0: f32[]."""
         with self.name_scope:
-            targets = _same_dims(ids, (0,), targets, (0,), 'inputs ids and targets must agree on dimension N')  # lstm_sequence.tfm:14:48
             with tf.GradientTape() as tape:  # lstm_sequence.tfm:15:9
                 loss = _mean_squared_error(targets, self._impl_predict(ids))  # lstm_sequence.tfm:16:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # lstm_sequence.tfm:17:9
             return loss  # lstm_sequence.tfm:18:9
-
-    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
-    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -453,16 +459,16 @@ _TFM_LINE_MAP = {
     220: (0, 71, 9), 245: (1, 9, 17), 246: (1, 9, 30), 247: (1, 9, 17), 248: (1, 9, 30), 249: (1, 9, 42),
     252: (1, 10, 5), 253: (1, 11, 5), 254: (1, 12, 5), 255: (1, 13, 5), 256: (1, 14, 5), 257: (1, 15, 5),
     258: (1, 16, 5), 259: (1, 17, 5), 260: (1, 18, 5), 261: (1, 19, 5), 262: (1, 20, 5), 263: (1, 21, 5),
-    265: (1, 23, 5), 270: (1, 32, 5), 271: (1, 46, 5), 276: (1, 23, 39), 277: (1, 23, 57),
-    278: (1, 24, 9), 279: (1, 25, 9), 280: (1, 26, 9), 281: (1, 27, 9), 282: (1, 28, 9), 283: (1, 29, 9),
-    291: (1, 33, 9), 292: (1, 34, 9), 293: (1, 35, 9), 294: (1, 36, 13), 295: (1, 37, 13),
-    296: (1, 38, 13), 297: (1, 39, 13), 298: (1, 40, 13), 299: (1, 41, 13), 300: (1, 42, 13),
-    301: (1, 43, 9), 309: (1, 47, 9), 310: (1, 48, 9), 311: (1, 49, 9), 312: (1, 50, 9),
-    313: (1, 51, 13), 314: (1, 52, 13), 315: (1, 53, 13), 316: (1, 54, 13), 317: (1, 55, 13),
-    318: (1, 56, 13), 319: (1, 57, 13), 320: (1, 58, 13), 321: (1, 59, 9), 346: (1, 62, 13),
-    347: (1, 62, 26), 348: (1, 62, 13), 349: (1, 62, 26), 350: (1, 62, 38), 353: (1, 63, 5),
-    355: (1, 65, 5), 356: (1, 68, 5), 361: (1, 66, 9), 369: (1, 69, 9), 394: (2, 4, 22), 395: (2, 4, 39),
-    396: (2, 4, 60), 397: (2, 4, 77), 400: (2, 5, 5), 401: (2, 6, 5), 402: (2, 7, 5), 403: (2, 8, 5),
-    405: (2, 10, 5), 406: (2, 14, 5), 414: (2, 12, 9), 422: (2, 14, 48), 423: (2, 15, 9),
-    424: (2, 16, 13), 425: (2, 17, 9), 426: (2, 18, 9),
+    265: (1, 23, 5), 270: (1, 32, 5), 271: (1, 46, 5), 275: (1, 23, 39), 276: (1, 23, 57),
+    277: (1, 23, 5), 284: (1, 24, 9), 285: (1, 25, 9), 286: (1, 26, 9), 287: (1, 27, 9), 288: (1, 28, 9),
+    289: (1, 29, 9), 294: (1, 33, 9), 295: (1, 34, 9), 296: (1, 35, 9), 297: (1, 36, 13),
+    298: (1, 37, 13), 299: (1, 38, 13), 300: (1, 39, 13), 301: (1, 40, 13), 302: (1, 41, 13),
+    303: (1, 42, 13), 304: (1, 43, 9), 312: (1, 47, 9), 313: (1, 48, 9), 314: (1, 49, 9),
+    315: (1, 50, 9), 316: (1, 51, 13), 317: (1, 52, 13), 318: (1, 53, 13), 319: (1, 54, 13),
+    320: (1, 55, 13), 321: (1, 56, 13), 322: (1, 57, 13), 323: (1, 58, 13), 324: (1, 59, 9),
+    349: (1, 62, 13), 350: (1, 62, 26), 351: (1, 62, 13), 352: (1, 62, 26), 353: (1, 62, 38),
+    356: (1, 63, 5), 358: (1, 65, 5), 359: (1, 68, 5), 364: (1, 66, 9), 372: (1, 69, 9), 397: (2, 4, 22),
+    398: (2, 4, 39), 399: (2, 4, 60), 400: (2, 4, 77), 403: (2, 5, 5), 404: (2, 6, 5), 405: (2, 7, 5),
+    406: (2, 8, 5), 408: (2, 10, 5), 409: (2, 14, 5), 417: (2, 12, 9), 424: (2, 14, 48), 425: (2, 14, 5),
+    432: (2, 15, 9), 433: (2, 16, 13), 434: (2, 17, 9), 435: (2, 18, 9),
 }

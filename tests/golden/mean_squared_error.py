@@ -69,7 +69,7 @@ class MeanSquaredError(tf.Module):
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # mean_squared_error.tfm:3:5
+        self.call = tf.function(self.call, input_signature=[  # mean_squared_error.tfm:3:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
         ])
@@ -77,10 +77,13 @@ class MeanSquaredError(tf.Module):
     def call(self, y_true, y_pred):
         """mean_squared_error.tfm:3. Inputs y_true: f32[N, D], y_pred: f32[N, D]. Returns output_0: f32[]."""
         y_pred = _same_dims(y_true, (0, 1), y_pred, (0, 1), 'inputs y_true and y_pred must agree on dimensions N, D')  # mean_squared_error.tfm:3:44
-        return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9
+        return self._impl_call(y_true, y_pred)  # mean_squared_error.tfm:3:5
 
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
+    # Each instance's `call` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call(self, y_true, y_pred):
+        """mean_squared_error.tfm:3. Inputs y_true: f32[N, D], y_pred: f32[N, D]. Returns output_0: f32[]."""
+        return tf.math.reduce_mean(tf.math.square(y_pred - y_true))  # mean_squared_error.tfm:4:9
 
     @property
     def signatures(self):
@@ -100,5 +103,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    72: (0, 3, 5), 79: (0, 3, 44), 80: (0, 4, 9),
+    72: (0, 3, 5), 79: (0, 3, 44), 80: (0, 3, 5), 86: (0, 4, 9),
 }

@@ -213,7 +213,7 @@ class MyModel(tf.Module):
             self.optimizer = _optimizer('SGD', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
-        self.train_step = tf.function(self._impl_train_step, input_signature=[  # my_model.tfm:15:5
+        self.train_step = tf.function(self.train_step, input_signature=[  # my_model.tfm:15:5
             tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, num_classes], dtype=tf.float32, name='y'),
         ])
@@ -229,16 +229,19 @@ class MyModel(tf.Module):
 
     def train_step(self, x, y):
         """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
+        y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
+        return self._impl_train_step(x, y)  # my_model.tfm:15:5
+
+    # Each instance's `train_step` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_train_step(self, x, y):
+        """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _same_dims(x, (0,), y, (0,), 'inputs x and y must agree on dimension N')  # my_model.tfm:15:41
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
                 loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
-
-    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
-    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -262,6 +265,6 @@ _TFM_LINE_MAP = {
     165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
     173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 181: (0, 12, 9), 206: (1, 5, 16), 207: (1, 5, 16),
     208: (1, 5, 39), 211: (1, 6, 5), 212: (1, 7, 5), 213: (1, 8, 5), 215: (1, 10, 5), 216: (1, 15, 5),
-    224: (1, 12, 9), 225: (1, 13, 9), 233: (1, 15, 41), 234: (1, 16, 9), 235: (1, 17, 13),
-    236: (1, 18, 13), 237: (1, 19, 9), 238: (1, 20, 9),
+    224: (1, 12, 9), 225: (1, 13, 9), 232: (1, 15, 41), 233: (1, 15, 5), 240: (1, 16, 9),
+    241: (1, 17, 13), 242: (1, 18, 13), 243: (1, 19, 9), 244: (1, 20, 9),
 }

@@ -119,7 +119,7 @@ class SimpleRNN(tf.Module):
             self.w_h = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed + 1), trainable=True, name='w_h')  # rnn_cell.tfm:4:5
             self.b = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b')  # rnn_cell.tfm:5:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.step = tf.function(self._impl_step, input_signature=[  # rnn_cell.tfm:7:5
+        self.step = tf.function(self.step, input_signature=[  # rnn_cell.tfm:7:5
             tf.TensorSpec(shape=[None, input_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
         ])
@@ -127,12 +127,15 @@ class SimpleRNN(tf.Module):
 
     def step(self, x, h):
         """rnn_cell.tfm:7. Inputs x: f32[B, input_dim], h: f32[B, units]. Returns output_0: f32[B, units]."""
-        with self.name_scope:
-            h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
-            return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension B')  # rnn_cell.tfm:7:42
+        return self._impl_step(x, h)  # rnn_cell.tfm:7:5
 
-    # Each instance's `step` is the tf.function of this; calls from other methods use `_impl_step`.
-    _impl_step = step
+    # Each instance's `step` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_step(self, x, h):
+        """rnn_cell.tfm:7. Inputs x: f32[B, input_dim], h: f32[B, units]. Returns output_0: f32[B, units]."""
+        with self.name_scope:
+            return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
 
     def run(self, xs):
         """rnn_cell.tfm:10. Inputs xs: f32[B, T, input_dim]. Returns states: f32[T, B, units], last: f32[B, units]."""
@@ -166,7 +169,7 @@ class SimpleRNN(tf.Module):
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
     111: (0, 2, 18), 112: (0, 2, 38), 113: (0, 2, 18), 114: (0, 2, 38), 115: (0, 2, 54), 118: (0, 3, 5),
-    119: (0, 4, 5), 120: (0, 5, 5), 122: (0, 7, 5), 126: (0, 10, 5), 131: (0, 7, 42), 132: (0, 8, 9),
-    140: (0, 12, 9), 141: (0, 13, 9), 142: (0, 14, 9), 143: (0, 15, 13), 144: (0, 16, 13),
-    145: (0, 17, 9),
+    119: (0, 4, 5), 120: (0, 5, 5), 122: (0, 7, 5), 126: (0, 10, 5), 130: (0, 7, 42), 131: (0, 7, 5),
+    138: (0, 8, 9), 143: (0, 12, 9), 144: (0, 13, 9), 145: (0, 14, 9), 146: (0, 15, 13),
+    147: (0, 16, 13), 148: (0, 17, 9),
 }

@@ -77,7 +77,7 @@ class SparseCategoricalAccuracy(tf.Module):
             self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
             self.count = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='count')  # sparse_categorical_accuracy.tfm:4:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.update_state = tf.function(self._impl_update_state, input_signature=[  # sparse_categorical_accuracy.tfm:6:5
+        self.update_state = tf.function(self.update_state, input_signature=[  # sparse_categorical_accuracy.tfm:6:5
             tf.TensorSpec(shape=[None], dtype=tf.int32, name='y_true'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_pred'),
         ])
@@ -86,15 +86,18 @@ class SparseCategoricalAccuracy(tf.Module):
 
     def update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Inputs y_true: i32[N], y_pred: f32[N, C]. Returns nothing."""
+        y_pred = _same_dims(y_true, (0,), y_pred, (0,), 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
+        return self._impl_update_state(y_true, y_pred)  # sparse_categorical_accuracy.tfm:6:5
+
+    # Each instance's `update_state` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_update_state(self, y_true, y_pred):
+        """sparse_categorical_accuracy.tfm:6. Inputs y_true: i32[N], y_pred: f32[N, C]. Returns nothing."""
         with self.name_scope:
-            y_pred = _same_dims(y_true, (0,), y_pred, (0,), 'inputs y_true and y_pred must agree on dimension N')  # sparse_categorical_accuracy.tfm:6:49
             pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
             values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
             self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
             self.count.assign_add(tf.math.reduce_sum(values))  # sparse_categorical_accuracy.tfm:10:9
-
-    # Each instance's `update_state` is the tf.function of this; calls from other methods use `_impl_update_state`.
-    _impl_update_state = update_state
 
     def result(self):
         """sparse_categorical_accuracy.tfm:12. Inputs none. Returns output_0: f64[]."""
@@ -131,7 +134,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    77: (0, 3, 5), 78: (0, 4, 5), 80: (0, 6, 5), 84: (0, 12, 5), 85: (0, 15, 5), 90: (0, 6, 49),
-    91: (0, 7, 9), 92: (0, 8, 9), 93: (0, 9, 9), 94: (0, 10, 9), 102: (0, 13, 9), 110: (0, 16, 9),
-    111: (0, 17, 9),
+    77: (0, 3, 5), 78: (0, 4, 5), 80: (0, 6, 5), 84: (0, 12, 5), 85: (0, 15, 5), 89: (0, 6, 49),
+    90: (0, 6, 5), 97: (0, 7, 9), 98: (0, 8, 9), 99: (0, 9, 9), 100: (0, 10, 9), 105: (0, 13, 9),
+    113: (0, 16, 9), 114: (0, 17, 9),
 }

@@ -371,11 +371,11 @@ class MultiHeadAttention(tf.Module):
             self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:15:5
             self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:16:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/attention.tfm:18:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:18:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self._impl_call_masked, input_signature=[  # <tfm library>/attention.tfm:27:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:27:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
@@ -383,8 +383,14 @@ class MultiHeadAttention(tf.Module):
 
     def call(self, query, value):
         """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:18:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:18:5
+
+    # Each instance's `call` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call(self, query, value):
+        """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:18:47
             q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:19:9
             k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:20:9
             v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:21:9
@@ -393,15 +399,18 @@ class MultiHeadAttention(tf.Module):
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:24:9
             return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:25:9
 
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
-
     def call_masked(self, query, value, mask):
         """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:27:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:27:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:27:5
+
+    # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_masked(self, query, value, mask):
+        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:54
-            mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:27:76
-            mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:27:82
             q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
             k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
             v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
@@ -410,9 +419,6 @@ class MultiHeadAttention(tf.Module):
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:33:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:34:9
             return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:35:9
-
-    # Each instance's `call_masked` is the tf.function of this; calls from other methods use `_impl_call_masked`.
-    _impl_call_masked = call_masked
 
     @property
     def signatures(self):
@@ -458,21 +464,21 @@ class TransformerEncoder(tf.Module):
             self.head = Dense(dim, num_classes, seed=seed + 5, name='head')  # transformer_encoder.tfm:15:5
             self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=0.003)  # transformer_encoder.tfm:16:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.encode = tf.function(self._impl_encode, input_signature=[  # transformer_encoder.tfm:19:5
+        self.encode = tf.function(self.encode, input_signature=[  # transformer_encoder.tfm:19:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.logits = tf.function(self._impl_logits, input_signature=[  # transformer_encoder.tfm:30:5
+        self.logits = tf.function(self.logits, input_signature=[  # transformer_encoder.tfm:30:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.predict = tf.function(self._impl_predict, input_signature=[  # transformer_encoder.tfm:35:5
+        self.predict = tf.function(self.predict, input_signature=[  # transformer_encoder.tfm:35:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='mask'),
         ])
-        self.train_step = tf.function(self._impl_train_step, input_signature=[  # transformer_encoder.tfm:39:5
+        self.train_step = tf.function(self.train_step, input_signature=[  # transformer_encoder.tfm:39:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='mask'),
             tf.TensorSpec(shape=[None], dtype=tf.int32, name='labels'),
@@ -480,8 +486,14 @@ class TransformerEncoder(tf.Module):
 
     def encode(self, ids, mask, training):
         """transformer_encoder.tfm:19. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, T, dim]."""
+        mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:19:41
+        return self._impl_encode(ids, mask, training)  # transformer_encoder.tfm:19:5
+
+    # Each instance's `encode` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_encode(self, ids, mask, training):
+        """transformer_encoder.tfm:19. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
-            mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:19:41
             x = self.tokens._impl_call(ids) + self.positions[:tf.shape(ids)[1], :]  # transformer_encoder.tfm:20:9
             pairs = tf.expand_dims(mask, 1) * tf.expand_dims(mask, 2)  # transformer_encoder.tfm:21:9
             attended = self.attention._impl_call_masked(x, x, pairs)  # transformer_encoder.tfm:22:9
@@ -492,41 +504,47 @@ class TransformerEncoder(tf.Module):
             ff = tf.reshape(self.ff_2._impl_call(self.ff_1._impl_call(flat)), [n, t, self.dim])  # transformer_encoder.tfm:27:9
             return self.norm_2._impl_call_sequence(x + self.drop._impl_call_sequence(ff, training))  # transformer_encoder.tfm:28:9
 
-    # Each instance's `encode` is the tf.function of this; calls from other methods use `_impl_encode`.
-    _impl_encode = encode
-
     def logits(self, ids, mask, training):
         """transformer_encoder.tfm:30. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, num_classes]."""
+        mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:30:41
+        return self._impl_logits(ids, mask, training)  # transformer_encoder.tfm:30:5
+
+    # Each instance's `logits` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_logits(self, ids, mask, training):
+        """transformer_encoder.tfm:30. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
-            mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:30:41
             x = self._impl_encode(ids, mask, training) * tf.expand_dims(mask, -1)  # transformer_encoder.tfm:31:9
             pooled = tf.math.reduce_sum(x, axis=1) / tf.math.maximum(tf.math.reduce_sum(mask, axis=1, keepdims=True), 1.0)  # transformer_encoder.tfm:32:9
             return self.head._impl_call(pooled)  # transformer_encoder.tfm:33:9
 
-    # Each instance's `logits` is the tf.function of this; calls from other methods use `_impl_logits`.
-    _impl_logits = logits
-
     def predict(self, ids, mask):
         """transformer_encoder.tfm:35. Inputs ids: i32[N, T], mask: f32[N, T]. Returns output_0: f32[N, num_classes]."""
-        with self.name_scope:
-            mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:36:42
-            return tf.nn.softmax(self._impl_logits(ids, mask, False))  # transformer_encoder.tfm:37:9
+        mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:36:42
+        return self._impl_predict(ids, mask)  # transformer_encoder.tfm:35:5
 
-    # Each instance's `predict` is the tf.function of this; calls from other methods use `_impl_predict`.
-    _impl_predict = predict
+    # Each instance's `predict` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_predict(self, ids, mask):
+        """transformer_encoder.tfm:35. Inputs ids: i32[N, T], mask: f32[N, T]. Returns output_0: f32[N, num_classes]."""
+        with self.name_scope:
+            return tf.nn.softmax(self._impl_logits(ids, mask, False))  # transformer_encoder.tfm:37:9
 
     def train_step(self, ids, mask, labels):
         """transformer_encoder.tfm:39. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
+        mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:39:45
+        labels = _same_dims(ids, (0,), labels, (0,), 'inputs ids and labels must agree on dimension N')  # transformer_encoder.tfm:39:64
+        return self._impl_train_step(ids, mask, labels)  # transformer_encoder.tfm:39:5
+
+    # Each instance's `train_step` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_train_step(self, ids, mask, labels):
+        """transformer_encoder.tfm:39. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
-            mask = _same_dims(ids, (0, 1), mask, (0, 1), 'inputs ids and mask must agree on dimensions N, T')  # transformer_encoder.tfm:39:45
-            labels = _same_dims(ids, (0,), labels, (0,), 'inputs ids and labels must agree on dimension N')  # transformer_encoder.tfm:39:64
             with tf.GradientTape() as tape:  # transformer_encoder.tfm:40:9
                 loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True))  # transformer_encoder.tfm:41:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:42:9
             return loss  # transformer_encoder.tfm:43:9
-
-    # Each instance's `train_step` is the tf.function of this; calls from other methods use `_impl_train_step`.
-    _impl_train_step = train_step
 
     @property
     def signatures(self):
@@ -558,17 +576,18 @@ _TFM_LINE_MAP = {
     330: (1, 50, 9), 331: (1, 51, 9), 356: (2, 8, 27), 357: (2, 8, 37), 358: (2, 8, 53), 359: (2, 8, 27),
     360: (2, 8, 37), 361: (2, 8, 53), 362: (2, 8, 67), 365: (2, 9, 5), 366: (2, 10, 5), 367: (2, 11, 5),
     368: (2, 12, 5), 369: (2, 13, 5), 370: (2, 14, 5), 371: (2, 15, 5), 372: (2, 16, 5), 374: (2, 18, 5),
-    378: (2, 27, 5), 387: (2, 18, 47), 388: (2, 19, 9), 389: (2, 20, 9), 390: (2, 21, 9),
-    391: (2, 22, 9), 392: (2, 23, 9), 393: (2, 24, 9), 394: (2, 25, 9), 402: (2, 27, 54),
-    403: (2, 27, 76), 404: (2, 27, 82), 405: (2, 28, 9), 406: (2, 29, 9), 407: (2, 30, 9),
-    408: (2, 31, 9), 409: (2, 32, 9), 410: (2, 33, 9), 411: (2, 34, 9), 412: (2, 35, 9), 437: (3, 5, 45),
-    438: (3, 5, 64), 439: (3, 6, 45), 440: (3, 5, 27), 441: (3, 5, 45), 442: (3, 5, 64), 443: (3, 5, 79),
-    444: (3, 6, 27), 445: (3, 6, 45), 446: (3, 6, 67), 447: (3, 6, 86), 450: (3, 8, 5), 451: (3, 7, 5),
-    452: (3, 9, 5), 453: (3, 10, 5), 454: (3, 11, 5), 455: (3, 12, 5), 456: (3, 13, 5), 457: (3, 14, 5),
-    458: (3, 15, 5), 459: (3, 16, 5), 461: (3, 19, 5), 466: (3, 30, 5), 471: (3, 35, 5), 475: (3, 39, 5),
-    484: (3, 19, 41), 485: (3, 20, 9), 486: (3, 21, 9), 487: (3, 22, 9), 488: (3, 23, 9),
-    489: (3, 24, 9), 490: (3, 25, 9), 491: (3, 26, 9), 492: (3, 27, 9), 493: (3, 28, 9),
-    501: (3, 30, 41), 502: (3, 31, 9), 503: (3, 32, 9), 504: (3, 33, 9), 512: (3, 36, 42),
-    513: (3, 37, 9), 521: (3, 39, 45), 522: (3, 39, 64), 523: (3, 40, 9), 524: (3, 41, 13),
-    525: (3, 42, 9), 526: (3, 43, 9),
+    378: (2, 27, 5), 386: (2, 18, 47), 387: (2, 18, 5), 394: (2, 19, 9), 395: (2, 20, 9),
+    396: (2, 21, 9), 397: (2, 22, 9), 398: (2, 23, 9), 399: (2, 24, 9), 400: (2, 25, 9),
+    404: (2, 27, 54), 405: (2, 27, 76), 406: (2, 27, 82), 407: (2, 27, 5), 414: (2, 28, 9),
+    415: (2, 29, 9), 416: (2, 30, 9), 417: (2, 31, 9), 418: (2, 32, 9), 419: (2, 33, 9), 420: (2, 34, 9),
+    421: (2, 35, 9), 443: (3, 5, 45), 444: (3, 5, 64), 445: (3, 6, 45), 446: (3, 5, 27), 447: (3, 5, 45),
+    448: (3, 5, 64), 449: (3, 5, 79), 450: (3, 6, 27), 451: (3, 6, 45), 452: (3, 6, 67), 453: (3, 6, 86),
+    456: (3, 8, 5), 457: (3, 7, 5), 458: (3, 9, 5), 459: (3, 10, 5), 460: (3, 11, 5), 461: (3, 12, 5),
+    462: (3, 13, 5), 463: (3, 14, 5), 464: (3, 15, 5), 465: (3, 16, 5), 467: (3, 19, 5), 472: (3, 30, 5),
+    477: (3, 35, 5), 481: (3, 39, 5), 489: (3, 19, 41), 490: (3, 19, 5), 497: (3, 20, 9),
+    498: (3, 21, 9), 499: (3, 22, 9), 500: (3, 23, 9), 501: (3, 24, 9), 502: (3, 25, 9), 503: (3, 26, 9),
+    504: (3, 27, 9), 505: (3, 28, 9), 509: (3, 30, 41), 510: (3, 30, 5), 517: (3, 31, 9),
+    518: (3, 32, 9), 519: (3, 33, 9), 523: (3, 36, 42), 524: (3, 35, 5), 531: (3, 37, 9),
+    535: (3, 39, 45), 536: (3, 39, 64), 537: (3, 39, 5), 544: (3, 40, 9), 545: (3, 41, 13),
+    546: (3, 42, 9), 547: (3, 43, 9),
 }
