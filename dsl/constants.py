@@ -143,7 +143,10 @@ def evaluate(node, env: dict | None = None) -> object:
     if isinstance(node, n.UnaryOp) and node.op in ("-", "+"):
         operand = evaluate(node.operand, env)
         if isinstance(operand, (int, float)) and not isinstance(operand, bool):
-            return fold_unary(node.op, operand)
+            try:
+                return fold_unary(node.op, operand)
+            except FoldError:  # out of range: the literal checks report it, this value stays unknown
+                return UNKNOWN_VALUE
     elif isinstance(node, n.BinOp):
         left, right = evaluate(node.left, env), evaluate(node.right, env)
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
