@@ -71,10 +71,12 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               "its caller, as hand-written code does. Eager and XLA columns compare the compiled module with itself "
               "(a ratio above 1 means slower than graph mode).", "",
               "Where tfm does more than the hand-written code, it shows here: a method whose inputs share a named "
-              "dim (MeanSquaredError's `y_true: f32[N, D]` and `y_pred: f32[N, D]`, the train steps' `x` and `y`) "
-              "checks at run time that the sizes agree (one `tf.Assert` per pair of inputs, so a batch of 5 labels "
-              "never broadcasts silently against 1 prediction); the seeds' code has no such check. On a "
-              "method of two tiny ops that check is a visible share of the call.", "",
+              "dim (MeanSquaredError's `y_true: f32[N, D]` and `y_pred: f32[N, D]`, SparseCategoricalAccuracy's "
+              "`y_true` and `y_pred`, the train steps' `x` and `y`) checks where it is called from outside that the "
+              "sizes agree (one `tf.Assert` per pair of inputs, so a batch of 5 labels never broadcasts silently "
+              "against 1 prediction); the seeds' code has no such check. On a method of two tiny ops that check is "
+              "a visible share of the call, and of the first call's tracing. Per-call ratios vary by about 10% "
+              "from run to run on this shared 2-core machine.", "",
               "## SavedModel in TensorFlow against .tflite in LiteRT (per call; below 1 means LiteRT is faster)", "",
               "| signature | float | dynamic-range quantized |", "|---|---|---|"]
     for row in models["tflite"]:
