@@ -34,7 +34,7 @@ def check_text(text: str, file: str, limits: dsl.Limits | None = None, search_pa
     """Parse and check one source, generating no code: what `tfm check` needs, and fast.
 
     Whatever passes here compiles: generation reports no user errors of its own, only tfm's bugs
-    (tests/test_examples.py and the fuzz tests compile every program that checks)."""
+    (the golden and fuzz tests compile every program that checks)."""
     try:
         return dsl.analyze(text, file, limits, search_path)
     except dsl.TfmError:
@@ -49,8 +49,8 @@ def compile_text(text: str, file: str, limits: dsl.Limits | None = None, search_
     from tfm.generate.codegen import generate
     from tfm.generate.safety import verify_generated
 
+    analysis = check_text(text, file, limits, search_path)
     try:
-        analysis = dsl.analyze(text, file, limits, search_path)
         with dsl.collector_paused():
             python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
             verify_generated(python, file)

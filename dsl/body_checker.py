@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from . import nodes as n
@@ -11,6 +12,10 @@ from .diagnostics import locate_bugs
 from .library import library_index
 from .rules import check_call_shape, check_declared_name, suggest
 from .visitor import EXPRESSIONS, STATEMENTS, Pass
+
+
+# What tf.name_scope accepts (TensorFlow's _VALID_SCOPE_NAME_REGEX, trailing `/` aside).
+_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
 
 
 class ModuleScope(Protocol):
@@ -220,6 +225,9 @@ class BodyChecker(Pass):
         literal = len(call.args) == 1 and not call.keywords and isinstance(call.args[0], n.StringLit)
         if not literal:
             self.p.err("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
+        elif not _SCOPE_NAME.fullmatch(call.args[0].value):
+            self.p.err("E023", call.args[0], f"{call.args[0].value!r} is not a name TensorFlow takes for a scope",
+                       "use letters, digits and `_ . - /`, starting with a letter, digit or `.`")
         elif stmt.name is not None:
             self.p.err("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
 

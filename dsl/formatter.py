@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .diagnostics import TfmError
+from .parser import normalize_text, parse
 
 _TOKEN = re.compile(r"""
     (?P<comment>\#[^\n]*)
@@ -31,12 +32,8 @@ _TOKEN = re.compile(r"""
   | (?P<other>.)
 """, re.VERBOSE)
 
-_KEYWORDS = frozenset({"module", "fn", "var", "state", "sub", "if", "elif", "else", "for", "in", "while", "with",
-                       "as", "return", "pass", "break", "continue", "and", "or", "not", "static", "import",
-                       "assert", "list"})
 _BINARY = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "==", "!=", "<", "<=", ">", ">=", "->", "+=", "-=",
                      "*=", "/=", "="})
-_WORD_OPERATORS = frozenset({"and", "or", "not", "in", "if", "else"})
 # After these a `-` or `+` is unary: `return -x`, `f(-1)`, `a * -b`.
 _UNARY_CONTEXT = _BINARY | {"(", "[", ",", ":", "return", "if", "elif", "while", "and", "or", "not", "in", "else",
                             "assert", None}
@@ -50,13 +47,13 @@ class FormatError(Exception):
 class _Token:
     kind: str
     text: str
+    unary: bool = False  # a `-`/`+` that negates: no space after it
+    decorator: bool = False  # the `@` of a method attribute line: no space after it
 
 
 def format_source(text: str, file: str = "<string>") -> str:
     """The canonical layout of `text`. Raises TfmError if `text` does not parse (nothing to format),
     FormatError if the layout would change the syntax tree."""
-    from .parser import normalize_text, parse
-
     text = normalize_text(text)
     before = parse(text, file)
     formatted = _layout(text)
@@ -162,8 +159,7 @@ def _join(tokens: list[_Token], depth: int) -> tuple[str, int]:
         if token.kind == "comment":
             parts.append(("  " if parts else "") + text.rstrip())
             break
-        if previous is None and text == "@":
-            token.decorator = True  # type: ignore[attr-defined]
+        token.decorator = previous is None and text == "@"
         space = _space_before(previous, token, stack, annotated)
         parts.append((" " if space and parts else "") + text)
         if text in "([{":
@@ -189,20 +185,15 @@ _SPACED_KEYWORDS = frozenset({"return", "if", "elif", "while", "in", "and", "or"
 
 
 def _space_before(previous: _Token | None, token: _Token, stack: list[str], annotated: list[bool]) -> bool:
-    if token.text in ("-", "+"):
-        prev = previous.text if previous is not None else None
-        token.unary = prev in _UNARY_CONTEXT or prev in ("(", "[") or (  # type: ignore[attr-defined]
-            previous is not None and previous.kind == "name" and prev in _SPACED_KEYWORDS)
+    token.unary = token.text in ("-", "+") and (previous.text if previous is not None else None) in _UNARY_CONTEXT
     if previous is None:
         return False
     prev, text = previous.text, token.text
     in_square = bool(stack) and stack[-1] == "["
     if text in ",)]}" or prev in "([{" or text == "." or prev == ".":
         return False
-    if getattr(previous, "unary", False):
-        return False
-    if getattr(previous, "decorator", False):
-        return False  # `@serving`
+    if previous.unary or previous.decorator:
+        return False  # `-x`, `@serving`
     if text in "([" and (prev in ")]" or previous.kind in ("name", "string") and prev not in _SPACED_KEYWORDS):
         return False  # a call or a subscript
     if text == ":":

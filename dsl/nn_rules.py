@@ -8,7 +8,7 @@ ceil((size - (kernel - 1) * dilation) / stride); a size that is not a known int 
 from __future__ import annotations
 
 from . import nodes as n
-from .shape_rules import RuleContext
+from .shape_rules import RuleContext, reduce
 from .tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type
 
 # op -> (spatial dims, the parameter naming its window or filters, the stride parameter)
@@ -218,8 +218,6 @@ def embedding(ctx: RuleContext) -> Type:
 
 def moments_like(ctx: RuleContext) -> Type:
     """reduce_variance / reduce_std: a float reduction."""
-    from .shape_rules import reduce
-
     x = ctx.first()
     if not _float(ctx, ctx.op.params[0].name, x):
         return UNKNOWN

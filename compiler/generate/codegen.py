@@ -398,8 +398,7 @@ class _ExprEmitter(Pass):
         for branch in (node.body, node.orelse):
             text = self.expr(branch)
             if not _is_python_value(result) and _is_python_value(self.analysis.types.get(branch)):
-                dtype = result.dtype if isinstance(result, TensorT) else None
-                text = f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
+                text = _as_constant(text, result.dtype if isinstance(result, TensorT) else None)
             branches.append(text)
         return f"({branches[0]} if {self.expr(node.test)} else {branches[1]})"
 
@@ -591,8 +590,7 @@ class _BodyEmitter(Pass):
         text = self.x.expr(node)
         type_ = self.cls.analysis.types.get(node)
         if _is_python_value(type_):
-            dtype = dtype or type_.dtype
-            return f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
+            return _as_constant(text, dtype or type_.dtype)
         if isinstance(node, n.ListLit):
             return f"{_lowering('stack')}({text})"
         return text
@@ -704,6 +702,11 @@ class _BodyEmitter(Pass):
         """A run-time check in the graph (what AutoGraph makes of Python's `assert` on a tensor)."""
         message = stmt.message.value if stmt.message is not None else f"assertion failed: {stmt.span.line}"
         self.line(f"tf.debugging.Assert({self.value(stmt.test)}, [{hygiene.literal(message)}])", stmt)
+
+
+def _as_constant(text: str, dtype: str | None) -> str:
+    """A Python value's text made a tensor, of `dtype` where one is known."""
+    return f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
 
 
 def _is_python_value(type_: object) -> bool:
