@@ -9,6 +9,7 @@ Ratios of medians measured in one run, the pairs interleaved.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -74,6 +75,20 @@ def startup(rounds: int) -> dict:
             "speedup": statistics.median(tensorflow) / statistics.median(check)}
 
 
+def _seconds(function, *args) -> float:
+    """One timed call, started with no garbage left by the call before (else the collector's pass
+    over it lands on whichever measurement happens to trigger it), its result freed after the clock
+    stops (as a process exiting never frees it). CPU time of this process, not wall time: both
+    sides are single-threaded pure computation, and on a shared machine another process's load
+    would land on whichever side it happened to overlap."""
+    gc.collect()
+    start = time.process_time()
+    result = function(*args)
+    elapsed = time.process_time() - start
+    del result
+    return elapsed
+
+
 def large(lines: int, rounds: int) -> dict:
     from tfm import dsl
     from tfm.pipeline import compile_text
@@ -82,15 +97,9 @@ def large(lines: int, rounds: int) -> dict:
     python = compile_text(text, "large.tfm").python
     check, build, cpython = [], [], []
     for _ in range(rounds):
-        start = time.perf_counter()
-        dsl.analyze(text, "large.tfm")
-        check.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        compile_text(text, "large.tfm")
-        build.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        compile(python, "large.py", "exec")
-        cpython.append(time.perf_counter() - start)
+        check.append(_seconds(dsl.analyze, text, "large.tfm"))
+        build.append(_seconds(compile_text, text, "large.tfm"))
+        cpython.append(_seconds(compile, python, "large.py", "exec"))
     tracemalloc.start()
     compile_text(text, "large.tfm")
     peak = tracemalloc.get_traced_memory()[1]

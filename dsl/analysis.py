@@ -134,16 +134,18 @@ def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 
-def walk(node: object):
-    """Every node under `node`, itself first."""
-    if isinstance(node, n.Node):
-        yield node
-        for name in type(node).model_fields:
-            if name != "span":
-                yield from walk(getattr(node, name))
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from walk(item)
+def walk(node: object) -> list[n.Node]:
+    """Every node under `node`, itself first, then each field's nodes in order (depth first)."""
+    found = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Node):
+            found.append(item)
+            stack.extend(reversed(n.child_values(item)))
+        elif isinstance(item, tuple):
+            stack.extend(reversed(item))
+    return found
 
 
 def children(value):

@@ -249,9 +249,7 @@ class BodyChecker(Pass):
 
     def _children(self, node: n.Node) -> None:
         """The names and calls in an expression that needs no check of its own."""
-        for name in type(node).model_fields:
-            if name == "span":
-                continue
+        for name in n.child_fields(node):
             for child in children(getattr(node, name)):
                 self.expr(child)
 

@@ -70,7 +70,7 @@ def _shape(node: object) -> object:
     """A node's content without its spans: what two layouts of one program share."""
     if isinstance(node, n.Node):
         return (type(node).__name__, tuple((name, _shape(getattr(node, name)))
-                                           for name in type(node).model_fields if name != "span"))
+                                           for name in n.child_fields(node)))
     if isinstance(node, tuple):
         return tuple(_shape(item) for item in node)
     return node

@@ -6,11 +6,34 @@ tables keyed by node identity, or build new nodes.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+import operator
+from typing import Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict
 
 _DEFAULTS: dict[type, dict[str, object]] = {}
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_CHILD_VALUES: dict[type, Callable[[object], tuple]] = {}
+
+
+def child_fields(node: Node) -> tuple[str, ...]:
+    """The names of a node's fields other than its span, in declaration order: what a tree walk
+    visits. Cached per class (pydantic's `model_fields` lookup is slow on a walk over every node)."""
+    cls = type(node)
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = _CHILD_FIELDS[cls] = tuple(name for name in cls.model_fields if name != "span")
+    return names
+
+
+def child_values(node: Node) -> tuple:
+    """The values of `child_fields(node)`, in order: one C-level call per node on a hot walk."""
+    read = _CHILD_VALUES.get(type(node))
+    if read is None:
+        names = child_fields(node)
+        getter = operator.attrgetter(*names) if names else (lambda _: ())
+        read = _CHILD_VALUES[type(node)] = getter if len(names) != 1 else (lambda value: (getter(value),))
+    return read(node)
 
 
 def _trusted(cls, values: dict[str, object]):

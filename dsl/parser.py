@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import threading
 
 import lark
-from lark import Lark, Transformer
-from lark.exceptions import GrammarError
-from lark.exceptions import UnexpectedInput, VisitError
+from lark import Lark
+from lark.exceptions import UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from ..grammar import GRAMMAR_PATH
@@ -45,8 +45,10 @@ class _TfmIndenter(Indenter):
 @functools.cache
 def _lark() -> Lark:
     grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", postlex=_TfmIndenter(), propagate_positions=True,
-                maybe_placeholders=True, cache=_grammar_cache(grammar))
+    parser = Lark(grammar, parser="lalr", postlex=_TfmIndenter(), maybe_placeholders=True,
+                  cache=_grammar_cache(grammar))
+    _install_node_builders(parser)
+    return parser
 
 
 def _grammar_cache(grammar: str) -> str | bool:
@@ -113,17 +115,15 @@ def parse(text: str, file: str = "<string>") -> n.Program:
 
 def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
     try:
-        program = _ToNodes(file).transform(_lark().parse(text))
+        with _PARSE_LOCK:
+            _NODE_BUILDER.file = file
+            program = _lark().parse(text).value
         _check_depth(program)
         return None, program
     except UnexpectedInput as exc:
         return syntax_diagnostic(exc, file, text, _terminal_names()), None
     except DedentError as exc:
         return dedent_diagnostic(exc, file, text), None
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, TfmError):
-            return exc.orig_exc.diagnostics[0], None
-        raise
     except TfmError as exc:
         return exc.diagnostics[0], None
     except RecursionError:
@@ -146,18 +146,12 @@ def _check_depth(program: n.Program) -> None:
                        f"this nests more than {MAX_DEPTH} levels deep",
                        "split it into several assignments")
         if isinstance(node, n.Node):
-            stack.extend((getattr(node, name), depth + 1) for name in type(node).model_fields if name != "span")
+            stack.extend((child, depth + 1) for child in n.child_values(node))
         elif isinstance(node, tuple):
             stack.extend((item, depth) for item in node)
 
 
 # --- tree to nodes ----------------------------------------------------------------------------
-
-
-def _span(file: str, meta) -> n.Span:
-    if getattr(meta, "empty", True):
-        return n.Span.build(file=file, line=1, column=1, end_line=1, end_column=1)
-    return n.Span.build(file=file, line=meta.line, column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
 
 
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t", "0": "\0"}
@@ -181,143 +175,188 @@ def _no_list(type_, what: str) -> None:
                    "typed lists are for locals in a method body; stack them into a tensor")
 
 
-class _ToNodes(Transformer):
-    """One method per grammar rule, each building one node: the mechanical step from parse tree to AST.
-    Every rule method takes (meta, children), as `v_args(meta=True)` would pass them."""
+class _Located:
+    """A value on the parser's stack with the text it was parsed from (its first to last token, the
+    tokens Lark filters out included): what `propagate_positions` computes, without a parse tree."""
 
-    def __init__(self, file: str):
-        super().__init__()
-        self.file = file
+    __slots__ = ("value", "line", "column", "end_line", "end_column")
 
-    def transform(self, tree):
-        """Bottom-up, one method per rule; a direct recursion, twice as fast as Lark's generic walk
-        (no token callbacks to look up: this transformer has none)."""
-        children = [self.transform(c) if type(c) is lark.Tree else c for c in tree.children]
-        try:
-            method = getattr(self, tree.data)
-        except AttributeError:
-            return self.__default__(tree.data, children, tree.meta)
-        try:
-            return method(tree.meta, children)
-        except GrammarError:
-            raise
-        except Exception as exc:
-            raise VisitError(tree.data, tree, exc) from exc
+    def __init__(self, value, first, last):
+        self.value = value
+        if first is None:
+            self.line = None
+        else:
+            self.line, self.column = first.line, first.column
+            self.end_line, self.end_column = last.end_line, last.end_column
 
-    def _s(self, meta) -> n.Span:
-        return _span(self.file, meta)
+
+def _first_located(children):
+    for child in children:
+        if type(child) is _Located:
+            if child.line is not None:
+                return child
+        elif type(child) is lark.Token:
+            return child
+    return None
+
+
+def _locating(build, passes_single_child: bool):
+    """Wrap one rule's Lark callback (child filter, then a `_ToNodes` method): note where the rule's
+    text starts and ends for the method's `_s()`, and pass it on located for the rule above.
+    A `?rule` reduced from one rule below is that rule's value and place: passed on as it is."""
+    builder = _NODE_BUILDER
+
+    def callback(children):
+        if passes_single_child and len(children) == 1 and type(children[0]) is _Located:
+            return children[0]
+        first = _first_located(children)
+        last = first and _first_located(reversed(children))
+        builder.located = first, last
+        values = [c.value if type(c) is _Located else c for c in children]
+        return _Located(build(values), first, last)
+    return callback
+
+
+def _install_node_builders(parser: Lark) -> None:
+    """Make `parser.parse` return a Program: each rule's node is built as the rule is reduced (no
+    parse tree, no second pass). Lark cannot do this itself: its in-parse transformer gets no
+    positions (`v_args(meta=True)` is refused there)."""
+    from lark.parse_tree_builder import ParseTreeBuilder
+
+    tree_builder = ParseTreeBuilder(parser.rules, lark.Tree, propagate_positions=False, ambiguous=False,
+                                    maybe_placeholders=parser.options.maybe_placeholders)
+    callbacks = tree_builder.create_callback(_NODE_BUILDER)
+    parser._callbacks.update({rule: _locating(build, rule.options.expand1 and not rule.alias)
+                              for rule, build in callbacks.items()})
+
+
+class _ToNodes:
+    """One method per grammar rule, each building one node from the rule's children (tokens, nodes,
+    None for an absent optional part), called by the parser as it reduces the rule. One instance
+    serves every parse, one parse at a time (`_PARSE_LOCK`): `file` and `located` are per parse."""
+
+    def __init__(self):
+        self.file = "<string>"
+        self.located = (None, None)
+
+    def _s(self) -> n.Span:
+        first, last = self.located
+        if first is None:
+            return n.Span.build(file=self.file, line=1, column=1, end_line=1, end_column=1)
+        return n.Span.build(file=self.file, line=first.line, column=first.column,
+                            end_line=last.end_line, end_column=last.end_column)
 
     # program and declarations
-    def start(self, meta, children):
+    def start(self, children):
         imports = tuple(c for c in children if isinstance(c, n.Import))
         modules = tuple(c for c in children if not isinstance(c, n.Import))
-        return n.Program.build(span=self._s(meta), modules=modules, imports=imports)
+        return n.Program.build(span=self._s(), modules=modules, imports=imports)
 
-    def import_decl(self, meta, children):
+    def import_decl(self, children):
         if len(children) == 1 and children[0].type == "STRING":
             target = unescape_string(str(children[0]))
         else:
             target = "/".join(str(c) for c in children) + ".tfm"
-        return n.Import.build(span=self._s(meta), target=target)
+        return n.Import.build(span=self._s(), target=target)
 
-    def module_def(self, meta, children):
+    def module_def(self, children):
         name, params, *members = children
-        return n.ModuleDef.build(span=self._s(meta), name=str(name), params=tuple(params or ()), members=tuple(members))
+        return n.ModuleDef.build(span=self._s(), name=str(name), params=tuple(params or ()), members=tuple(members))
 
-    def module_params(self, meta, children):
+    def module_params(self, children):
         return tuple(c for c in children if c is not None)
 
-    def module_param(self, meta, children):
+    def module_param(self, children):
         name, type_, default = children
         _no_list(type_, "a constructor parameter")
-        return n.ModuleParam.build(span=self._s(meta), name=str(name), type=type_, default=default)
+        return n.ModuleParam.build(span=self._s(), name=str(name), type=type_, default=default)
 
-    def var_decl(self, meta, children):
+    def var_decl(self, children):
         kind, name, type_, init = children
         _no_list(type_, "a variable")
-        return n.VarDecl.build(span=self._s(meta), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
+        return n.VarDecl.build(span=self._s(), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
 
-    def sub_decl(self, meta, children):
+    def sub_decl(self, children):
         name, module, arguments = children
         args, keywords = arguments or ((), ())
-        return n.SubDecl.build(span=self._s(meta), name=str(name), module=str(module), args=args, keywords=keywords)
+        return n.SubDecl.build(span=self._s(), name=str(name), module=str(module), args=args, keywords=keywords)
 
-    def method(self, meta, children):
+    def method(self, children):
         *attrs, name, inputs, returns, body = children
-        return n.Method.build(span=self._s(meta), name=str(name), inputs=tuple(inputs or ()), returns=returns,
+        return n.Method.build(span=self._s(), name=str(name), inputs=tuple(inputs or ()), returns=returns,
                         attrs=tuple(attrs), body=body)
 
-    def method_attr(self, meta, children):
-        return n.Name.build(span=self._s(meta), id=str(children[0]))
+    def method_attr(self, children):
+        return n.Name.build(span=self._s(), id=str(children[0]))
 
-    def method_inputs(self, meta, children):
+    def method_inputs(self, children):
         return tuple(c for c in children if c is not None)
 
-    def method_input(self, meta, children):
+    def method_input(self, children):
         _no_list(children[1], "a method input")
-        return n.MethodInput.build(span=self._s(meta), name=str(children[0]), type=children[1])
+        return n.MethodInput.build(span=self._s(), name=str(children[0]), type=children[1])
 
-    def single_return(self, meta, children):
+    def single_return(self, children):
         _no_list(children[0], "a method output")
         return children[0]
 
-    def named_returns(self, meta, children):
+    def named_returns(self, children):
         return tuple(c for c in children if c is not None)
 
-    def named_output(self, meta, children):
+    def named_output(self, children):
         _no_list(children[1], "a method output")
-        return n.NamedOutput.build(span=self._s(meta), name=str(children[0]), type=children[1])
+        return n.NamedOutput.build(span=self._s(), name=str(children[0]), type=children[1])
 
     # types
-    def type_expr(self, meta, children):
+    def type_expr(self, children):
         name, shape = children
-        return n.TensorType.build(span=self._s(meta), dtype=str(name), shape=shape)
+        return n.TensorType.build(span=self._s(), dtype=str(name), shape=shape)
 
-    def list_type(self, meta, children):
+    def list_type(self, children):
         element = children[0]
         if isinstance(element, n.ListType):
             raise fail("E017",
                        element,
                        "lists of lists are not supported",
                        "collect tensors and stack them into a higher-rank tensor")
-        return n.ListType.build(span=self._s(meta), element=element)
+        return n.ListType.build(span=self._s(), element=element)
 
-    def shape(self, meta, children):
+    def shape(self, children):
         return tuple(c for c in children if c is not None)
 
-    def fixed_dim(self, meta, children):
-        return n.Dim.build(span=self._s(meta), kind="fixed", size=int(children[0]))
+    def fixed_dim(self, children):
+        return n.Dim.build(span=self._s(), kind="fixed", size=int(children[0]))
 
-    def named_dim(self, meta, children):
-        return n.Dim.build(span=self._s(meta), kind="named", name=str(children[0]))
+    def named_dim(self, children):
+        return n.Dim.build(span=self._s(), kind="named", name=str(children[0]))
 
-    def unknown_dim(self, meta, children):
-        return n.Dim.build(span=self._s(meta), kind="unknown")
+    def unknown_dim(self, children):
+        return n.Dim.build(span=self._s(), kind="unknown")
 
     # statements
-    def block(self, meta, children):
+    def block(self, children):
         return tuple(children)
 
-    def assign(self, meta, children):
-        return n.Assign.build(span=self._s(meta), target=str(children[0]), value=children[1])
+    def assign(self, children):
+        return n.Assign.build(span=self._s(), target=str(children[0]), value=children[1])
 
-    def declare(self, meta, children):
+    def declare(self, children):
         name, type_, value = children
-        return n.Assign.build(span=self._s(meta), target=str(name), value=value, declared=type_)
+        return n.Assign.build(span=self._s(), target=str(name), value=value, declared=type_)
 
-    def item_assign(self, meta, children):
+    def item_assign(self, children):
         value, items, element = children
-        span = self._s(meta)
+        span = self._s()
         target_span = n.Span.build(file=span.file, line=value.span.line, column=value.span.column,
                                    end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
         target = n.Subscript.build(span=target_span, value=value, items=items)
         return n.ItemAssign.build(span=span, target=target, value=element)
 
-    def bare_declare(self, meta, children):
+    def bare_declare(self, children):
         """`n: i32[]` with no value: the type's zero (`zeros([...], dtype=i32)`, a `?` size 0) or, for
         `xs: list[f32[]]`, an empty typed list; later values must fit the declared type."""
         name, type_ = children
-        span = self._s(meta)
+        span = self._s()
         if isinstance(type_, n.ListType):
             value = n.ListLit.build(span=span, items=())
         else:
@@ -329,83 +368,83 @@ class _ToNodes(Transformer):
                                  args=(n.ListLit.build(span=span, items=dims),), keywords=(dtype,))
         return n.Assign.build(span=span, target=str(name), value=value, declared=type_)
 
-    def aug_assign(self, meta, children):
+    def aug_assign(self, children):
         name, op, value = children
-        return n.AugAssign.build(span=self._s(meta), target=str(name), op=str(op)[0], value=value)
+        return n.AugAssign.build(span=self._s(), target=str(name), op=str(op)[0], value=value)
 
-    def return_stmt(self, meta, children):
-        return n.Return.build(span=self._s(meta), values=tuple(c for c in children if c is not None))
+    def return_stmt(self, children):
+        return n.Return.build(span=self._s(), values=tuple(c for c in children if c is not None))
 
-    def expr_stmt(self, meta, children):
-        return n.ExprStmt.build(span=self._s(meta), expr=children[0])
+    def expr_stmt(self, children):
+        return n.ExprStmt.build(span=self._s(), expr=children[0])
 
-    def pass_stmt(self, meta, children):
-        return n.Pass.build(span=self._s(meta))
+    def pass_stmt(self, children):
+        return n.Pass.build(span=self._s())
 
-    def break_stmt(self, meta, children):
-        return n.Break.build(span=self._s(meta))
+    def break_stmt(self, children):
+        return n.Break.build(span=self._s())
 
-    def continue_stmt(self, meta, children):
-        return n.Continue.build(span=self._s(meta))
+    def continue_stmt(self, children):
+        return n.Continue.build(span=self._s())
 
-    def if_stmt(self, meta, children):
+    def if_stmt(self, children):
         test, body, *rest = children
         else_body = rest.pop() if rest else None
         orelse = else_body or ()
         for clause_test, clause_body, clause_span in reversed(rest):
             orelse = (n.If.build(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
-        return n.If.build(span=self._s(meta), test=test, body=body, orelse=orelse)
+        return n.If.build(span=self._s(), test=test, body=body, orelse=orelse)
 
-    def elif_clause(self, meta, children):
-        return (children[0], children[1], self._s(meta))
+    def elif_clause(self, children):
+        return (children[0], children[1], self._s())
 
-    def else_clause(self, meta, children):
+    def else_clause(self, children):
         return children[0]
 
-    def for_stmt(self, meta, children):
+    def for_stmt(self, children):
         static, target, iterable, body = children
-        return n.For.build(span=self._s(meta), target=str(target), iter=iterable, body=body, static=static is not None)
+        return n.For.build(span=self._s(), target=str(target), iter=iterable, body=body, static=static is not None)
 
-    def while_stmt(self, meta, children):
-        return n.While.build(span=self._s(meta), test=children[0], body=children[1])
+    def while_stmt(self, children):
+        return n.While.build(span=self._s(), test=children[0], body=children[1])
 
-    def with_stmt(self, meta, children):
+    def with_stmt(self, children):
         context, name, body = children
-        return n.With.build(span=self._s(meta), context=context, name=None if name is None else str(name), body=body)
+        return n.With.build(span=self._s(), context=context, name=None if name is None else str(name), body=body)
 
-    def assert_stmt(self, meta, children):
-        return n.Assert.build(span=self._s(meta), test=children[0], message=children[1])
+    def assert_stmt(self, children):
+        return n.Assert.build(span=self._s(), test=children[0], message=children[1])
 
     # expressions
-    def or_chain(self, meta, children):
+    def or_chain(self, children):
         if len(children) == 1:
             return children[0]
-        return n.BoolOp.build(span=self._s(meta), op="or", values=tuple(children))
+        return n.BoolOp.build(span=self._s(), op="or", values=tuple(children))
 
-    def and_chain(self, meta, children):
+    def and_chain(self, children):
         if len(children) == 1:
             return children[0]
-        return n.BoolOp.build(span=self._s(meta), op="and", values=tuple(children))
+        return n.BoolOp.build(span=self._s(), op="and", values=tuple(children))
 
-    def not_op(self, meta, children):
-        return n.UnaryOp.build(span=self._s(meta), op="not", operand=children[0])
+    def not_op(self, children):
+        return n.UnaryOp.build(span=self._s(), op="not", operand=children[0])
 
-    def comparison(self, meta, children):
+    def comparison(self, children):
         """`a < b` is one Compare; a chain `a < b <= c` means `a < b and b <= c`, as in Python."""
         links = [n.Compare.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
                  for left, op, right in zip(children[0::2], children[1::2], children[2::2])]
         if len(links) == 1:
             return links[0]
-        return n.BoolOp.build(span=self._s(meta), op="and", values=tuple(links))
+        return n.BoolOp.build(span=self._s(), op="and", values=tuple(links))
 
-    def if_exp(self, meta, children):
+    def if_exp(self, children):
         body, test, orelse = children
-        return n.IfExp.build(span=self._s(meta), test=test, body=body, orelse=orelse)
+        return n.IfExp.build(span=self._s(), test=test, body=body, orelse=orelse)
 
-    def sum(self, meta, children):
+    def sum(self, children):
         return self._fold(children)
 
-    def term(self, meta, children):
+    def term(self, children):
         return self._fold(children)
 
     def _fold(self, children):
@@ -414,18 +453,18 @@ class _ToNodes(Transformer):
             left = n.BinOp.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
         return left
 
-    def unary_op(self, meta, children):
-        return n.UnaryOp.build(span=self._s(meta), op=str(children[0]), operand=children[1])
+    def unary_op(self, children):
+        return n.UnaryOp.build(span=self._s(), op=str(children[0]), operand=children[1])
 
-    def power(self, meta, children):
-        return n.BinOp.build(span=self._s(meta), op="**", left=children[0], right=children[2])
+    def power(self, children):
+        return n.BinOp.build(span=self._s(), op="**", left=children[0], right=children[2])
 
-    def call(self, meta, children):
+    def call(self, children):
         func, arguments = children
         args, keywords = arguments or ((), ())
-        return n.Call.build(span=self._s(meta), func=func, args=args, keywords=keywords)
+        return n.Call.build(span=self._s(), func=func, args=args, keywords=keywords)
 
-    def arguments(self, meta, children):
+    def arguments(self, children):
         args, keywords = [], []
         for child in children:
             if child is None:
@@ -441,45 +480,49 @@ class _ToNodes(Transformer):
                 args.append(child)
         return tuple(args), tuple(keywords)
 
-    def keyword_arg(self, meta, children):
-        return n.Keyword.build(span=self._s(meta), name=str(children[0]), value=children[1])
+    def keyword_arg(self, children):
+        return n.Keyword.build(span=self._s(), name=str(children[0]), value=children[1])
 
-    def subscript(self, meta, children):
-        return n.Subscript.build(span=self._s(meta), value=children[0], items=children[1])
+    def subscript(self, children):
+        return n.Subscript.build(span=self._s(), value=children[0], items=children[1])
 
-    def subscripts(self, meta, children):
+    def subscripts(self, children):
         return tuple(c for c in children if c is not None)
 
-    def slice(self, meta, children):
+    def slice(self, children):
         lower, upper, step = (list(children) + [None, None, None])[:3]
-        return n.Slice.build(span=self._s(meta), lower=lower, upper=upper, step=step)
+        return n.Slice.build(span=self._s(), lower=lower, upper=upper, step=step)
 
-    def new_axis(self, meta, children):
-        return n.NewAxis.build(span=self._s(meta))
+    def new_axis(self, children):
+        return n.NewAxis.build(span=self._s())
 
-    def ellipsis(self, meta, children):
-        return n.EllipsisItem.build(span=self._s(meta))
+    def ellipsis(self, children):
+        return n.EllipsisItem.build(span=self._s())
 
-    def attribute(self, meta, children):
-        return n.Attribute.build(span=self._s(meta), value=children[0], attr=str(children[1]))
+    def attribute(self, children):
+        return n.Attribute.build(span=self._s(), value=children[0], attr=str(children[1]))
 
-    def name(self, meta, children):
-        return n.Name.build(span=self._s(meta), id=str(children[0]))
+    def name(self, children):
+        return n.Name.build(span=self._s(), id=str(children[0]))
 
-    def int_lit(self, meta, children):
-        return n.IntLit.build(span=self._s(meta), value=int(children[0]))
+    def int_lit(self, children):
+        return n.IntLit.build(span=self._s(), value=int(children[0]))
 
-    def float_lit(self, meta, children):
-        return n.FloatLit.build(span=self._s(meta), value=float(children[0]))
+    def float_lit(self, children):
+        return n.FloatLit.build(span=self._s(), value=float(children[0]))
 
-    def string_lit(self, meta, children):
-        return n.StringLit.build(span=self._s(meta), value=unescape_string(str(children[0])))
+    def string_lit(self, children):
+        return n.StringLit.build(span=self._s(), value=unescape_string(str(children[0])))
 
-    def true_lit(self, meta, children):
-        return n.BoolLit.build(span=self._s(meta), value=True)
+    def true_lit(self, children):
+        return n.BoolLit.build(span=self._s(), value=True)
 
-    def false_lit(self, meta, children):
-        return n.BoolLit.build(span=self._s(meta), value=False)
+    def false_lit(self, children):
+        return n.BoolLit.build(span=self._s(), value=False)
 
-    def list_lit(self, meta, children):
-        return n.ListLit.build(span=self._s(meta), items=tuple(c for c in children if c is not None))
+    def list_lit(self, children):
+        return n.ListLit.build(span=self._s(), items=tuple(c for c in children if c is not None))
+
+
+_NODE_BUILDER = _ToNodes()
+_PARSE_LOCK = threading.Lock()

@@ -42,10 +42,9 @@ def node_at(analysis: Analysis, file: str, line: int, column: int) -> tuple[n.No
             if not _contains(node.span, line, column):
                 continue
             best, chain = node, parents
-            for name in type(node).model_fields:
-                if name != "span":
-                    for child in children(getattr(node, name)):
-                        stack.append((child, [*parents, node]))
+            for name in n.child_fields(node):
+                for child in children(getattr(node, name)):
+                    stack.append((child, [*parents, node]))
     return best, chain
 
 

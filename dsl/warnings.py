@@ -33,7 +33,7 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
         if info is None or info.decl is not module:
             continue
         used, updated = set(), set()
-        bodies = {method.name: list(walk(method.body)) for method in module.methods}  # each walked once
+        bodies = {method.name: walk(method.body) for method in module.methods}  # each walked once
         for method in module.methods:
             found += _method_warnings(info, method, bodies[method.name])
             _variable_uses(analysis, info, bodies[method.name], used, updated)
