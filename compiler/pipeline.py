@@ -51,7 +51,7 @@ def compile_text(text: str, file: str, limits: dsl.Limits | None = None, search_
 
     analysis = check_text(text, file, limits, search_path)
     try:
-        with dsl.collector_paused():
+        with dsl.collector_paused(), dsl.walks_kept():
             python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
             verify_generated(python, file)
     except dsl.TfmError:

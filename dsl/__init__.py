@@ -14,7 +14,7 @@ import gc
 from pathlib import Path
 
 from . import nodes
-from .analysis import Analysis
+from .analysis import Analysis, walks_kept
 from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
@@ -70,7 +70,7 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None,
     """Parse and check one source; raise TfmError carrying every diagnostic if it has errors.
     `limits` bounds what the source may build and how many errors are reported (dsl.limits);
     `search_path` is where `import`s are looked for after the file's own directory (default: TFM_PATH)."""
-    with collector_paused():
+    with collector_paused(), walks_kept():
         return _analyze(text, file, limits, search_path_from_env() if search_path is None else tuple(search_path))
 
 

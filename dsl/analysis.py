@@ -6,6 +6,7 @@ the exporter read it) and the few tree helpers below. Nodes are never changed: t
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -134,8 +135,34 @@ def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 
-def walk(node: object) -> list[n.Node]:
+_kept_walks: dict[int, tuple[object, tuple[n.Node, ...]]] | None = None
+
+
+@contextmanager
+def walks_kept():
+    """Within: `walk` of a root it has walked before returns the same tuple (trees never change;
+    the checker, inference, warnings and generator each walk every method body)."""
+    global _kept_walks
+    outer = _kept_walks
+    _kept_walks = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _kept_walks = outer
+
+
+def walk(node: object) -> tuple[n.Node, ...]:
     """Every node under `node`, itself first, then each field's nodes in order (depth first)."""
+    kept = _kept_walks
+    if kept is None:
+        return _walk(node)
+    hit = kept.get(id(node))
+    if hit is None or hit[0] is not node:
+        hit = kept[id(node)] = (node, _walk(node))
+    return hit[1]
+
+
+def _walk(node: object) -> tuple[n.Node, ...]:
     found = []
     stack = [node]
     while stack:
@@ -145,7 +172,7 @@ def walk(node: object) -> list[n.Node]:
             stack.extend(reversed(n.child_values(item)))
         elif isinstance(item, tuple):
             stack.extend(reversed(item))
-    return found
+    return tuple(found)
 
 
 def children(value):

@@ -43,8 +43,9 @@ _I64_MAX = 2**63 - 1
 
 
 def _check_literals(analysis: Analysis) -> None:
-    """Numbers TensorFlow cannot hold are errors here, not overflow surprises at trace time."""
-    for node in walk(analysis.program):
+    """Numbers TensorFlow cannot hold are errors here, not overflow surprises at trace time.
+    (Method bodies are walked on their own: later stages walk them again and get the same walk.)"""
+    for node in _literal_holders(analysis.program):
         if isinstance(node, n.IntLit) and node.value > _I64_MAX:
             analysis.report("E023", node, "integer literal does not fit in 64 bits",
                                               f"the largest i64 is {_I64_MAX}")
@@ -53,6 +54,17 @@ def _check_literals(analysis: Analysis) -> None:
                                               "the largest f64 is about 1.8e308")
         elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size > _I64_MAX:
             analysis.report("E018", node, "dimension does not fit in 64 bits")
+
+
+def _literal_holders(program: n.Program):
+    for module in program.modules:
+        yield from walk(module.params)
+        for member in module.members:
+            if isinstance(member, n.Method):
+                yield from walk((member.inputs, member.returns))
+                yield from walk(member.body)
+            else:
+                yield from walk(member)
 
 
 def _names(modules: Iterable[n.ModuleDef]) -> set[str]:
