@@ -7,7 +7,7 @@ from typing import Protocol
 
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
-from .ops import ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
+from .ops import ARRAY_POP, ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
 from .diagnostics import locate_bugs
 from .library import library_index
 from .rules import check_call_shape, check_declared_name, suggest
@@ -84,7 +84,10 @@ class BodyChecker(Pass):
             if stmt.value.items:
                 self.p.err("E031", stmt.value, "a typed list starts empty", "append items with `.append(x)`")
             return
-        self.expr(stmt.value)
+        if isinstance(stmt.value, n.Call):
+            self.expr_Call(stmt.value, assigned_to=stmt.target)
+        else:
+            self.expr(stmt.value)
 
     def _check_local_type(self, stmt: n.Assign) -> None:
         declared = stmt.declared
@@ -299,12 +302,14 @@ class BodyChecker(Pass):
             return Ref("dtype")
         return None
 
-    def expr_Call(self, call: n.Call, statement: bool = False) -> None:
+    def expr_Call(self, call: n.Call, statement: bool = False, assigned_to: str | None = None) -> None:
+        """`statement`: the call is a statement of its own; `assigned_to`: it is the whole value of an
+        assignment to that name (where `v = xs.pop()` may stand)."""
         func = call.func
         if isinstance(func, n.Name):
             self._call_name(call, func, statement)
         elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
-            self._call_method(call, func.value, func.attr, statement)
+            self._call_method(call, func.value, func.attr, statement, assigned_to)
         elif root_name(func) in PYTHON_ONLY:
             root = root_name(func)
             self.p.err("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
@@ -390,7 +395,8 @@ class BodyChecker(Pass):
                        "compute the loss under `with GradientTape() as tape:` and pass `tape`")
         self.analysis.calls[call] = CallInfo(kind="optimizer_minimize", receiver=sub.name)
 
-    def _call_method(self, call: n.Call, receiver: n.Name, attr: str, statement: bool) -> None:
+    def _call_method(self, call: n.Call, receiver: n.Name, attr: str, statement: bool,
+                     assigned_to: str | None = None) -> None:
         ref = self.resolve(receiver.id)
         if ref is None:
             self._unknown_name(receiver)
@@ -420,7 +426,21 @@ class BodyChecker(Pass):
                            "use it as a statement of its own")
             self.analysis.calls[call] = CallInfo(kind="array_update", method=attr, receiver=receiver.id)
             return
+        if kind == "array" and attr == ARRAY_POP:
+            self._check_pop(call, receiver.id, statement, assigned_to)
+            self.analysis.calls[call] = CallInfo(kind="array_update", method=attr, receiver=receiver.id)
+            return
         self.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=receiver.id)
+
+    def _check_pop(self, call: n.Call, array: str, statement: bool, assigned_to: str | None) -> None:
+        """`xs.pop()` changes `xs`, so it is a statement or the whole value of an assignment (the
+        generated code rebinds the list and the name together), never inside a larger expression."""
+        if not statement and assigned_to is None:
+            self.p.err("E031", call, f"`{array}.pop()` changes the list: it cannot be part of an expression",
+                       f"take the element first, on a line of its own: `last = {array}.pop()`")
+        elif assigned_to == array:
+            self.p.err("E031", call, f"`{array} = {array}.pop()` would replace the list with its last element",
+                       f"assign the element to another name: `last = {array}.pop()`")
 
     def expr_Attribute(self, node: n.Attribute) -> None:
         root = root_name(node)

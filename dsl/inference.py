@@ -14,7 +14,7 @@ from .analysis import Analysis, ModuleInfo, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
-from .ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
+from .ops import ARRAY_POP, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .constants import FoldError, evaluate, fold_binary, fold_compare, fold_unary
@@ -822,6 +822,8 @@ class _MethodInference(Pass):
 
     def call_array_update(self, node: n.Call, info) -> Type:
         receiver = self.env.get(info.receiver)
+        if info.method == ARRAY_POP:  # the last element
+            return receiver.element if isinstance(receiver, ArrayT) and receiver.element.dtype is not None else UNKNOWN
         positional, _ = self._arg_types(node)
         if isinstance(receiver, ArrayT) and positional:
             value = positional[-1]

@@ -304,11 +304,13 @@ VALUE_METHODS: dict[str, dict[str, tuple[int, int]]] = {
     # method: (min positional args, max positional args)
     "variable": {"assign": (1, 1), "assign_add": (1, 1), "assign_sub": (1, 1), "read_value": (0, 0)},
     "array": {"write": (2, 2), "append": (1, 1), "read": (1, 1), "stack": (0, 0), "size": (0, 0),
-              "concat": (0, 0), "gather": (1, 1)},
+              "concat": (0, 0), "gather": (1, 1), "pop": (0, 0)},
     "tape": {},
     "optimizer": {"minimize": (2, 2)},
 }
 ARRAY_UPDATES = frozenset({"write", "append"})
+# `v = xs.pop()`: updates the list and has a value, so it stands alone or as an assignment's value.
+ARRAY_POP = "pop"
 
 DTYPES: dict[str, str] = {
     "f16": "tf.float16", "bf16": "tf.bfloat16", "f32": "tf.float32", "f64": "tf.float64",

@@ -184,3 +184,43 @@ def test_a_bare_declaration_starts_at_the_types_zero(tmp_path):
                         "        return concat([v, xs.stack()])\n")
     np.testing.assert_array_equal(p.f(np.int32(3)).numpy(), [0.0, 1.0, 2.0, 1.0, 2.0, 3.0])
     assert p.f(np.int32(0)).shape == (0,)
+
+
+def test_pop_takes_the_last_element_of_a_typed_list(tmp_path):
+    """`last = xs.pop()` as in Python: the element is returned and the list is one shorter, in a
+    graph loop too; `xs.pop()` alone drops it; popping an empty list fails naming the list and line."""
+    p = _load(tmp_path, "    fn drain(x: f32[N]) -> (total: f32[], rest: f32[?]):\n"
+                        "        xs: list[f32[]] = []\n"
+                        "        for v in x:\n"
+                        "            xs.append(v)\n"
+                        "        total = 0.0\n"
+                        "        while xs.size() > 1:\n"
+                        "            last = xs.pop()\n"
+                        "            total = total + last\n"
+                        "        xs.pop()\n"
+                        "        xs.append(100.0)\n"
+                        "        return total, xs.stack()\n"
+                        "\n"
+                        "    fn pop_twice(x: f32[N, D]) -> f32[D]:\n"
+                        "        rows: list[f32[D]] = []\n"
+                        "        rows.append(x[0])\n"
+                        "        a = rows.pop()\n"
+                        "        b = rows.pop()\n"
+                        "        return a + b\n")
+    result = p.drain(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    assert float(result["total"]) == 9.0
+    np.testing.assert_array_equal(result["rest"].numpy(), [100.0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"pop from an empty list `rows` \(constructs.tfm:18\)"):
+        p.pop_twice(np.ones([1, 2], np.float32))
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("y = xs.pop() + 1.0", "cannot be part of an expression"),
+    ("xs = xs.pop()", "would replace the list with its last element"),
+    ("y = xs.pop(0)", "takes 0 positional arguments"),
+])
+def test_pop_stands_alone_or_as_an_assignments_value(line, expected):
+    source = ("module P:\n    fn f(x: f32[]) -> f32[]:\n        xs: list[f32[]] = []\n        xs.append(x)\n"
+              f"        {line}\n        return x\n")
+    codes = [(d.code, d.message) for d in _diagnostics(source)]
+    assert any(expected in message for _, message in codes), codes

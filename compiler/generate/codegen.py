@@ -19,7 +19,7 @@ from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_params, outputs_of, walk
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
-from tfm.dsl.ops import DTYPES, OPS, static_python_type
+from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
@@ -493,10 +493,18 @@ class _ExprEmitter(Pass):
 
     def call_array_update(self, node: n.Call, info: CallInfo) -> str:
         array = ident(info.receiver)
+        if info.method == ARRAY_POP:  # a statement of its own: the element is dropped
+            return f"{array} = {self.array_pop(node, info)}[0]"
         args = [self.expr(a) for a in node.args]
         if info.method == "append":
             args.insert(0, f"{array}.size()")
         return f"{array} = {array}.write({', '.join(args)})"
+
+    def array_pop(self, node: n.Call, info: CallInfo) -> str:
+        """`(rest, last)`: a TensorArray cannot shrink, so the rest is a new one (O(length))."""
+        self.cls.helpers.add("_array_pop")
+        message = f"pop from an empty list `{info.receiver}` ({source_label(node.span.file)}:{node.span.line})"
+        return f"_array_pop({ident(info.receiver)}, {hygiene.literal(message)})"
 
     def call_optimizer_minimize(self, node: n.Call, info: CallInfo) -> str:
         self.cls.helpers.add("_minimize")
@@ -601,6 +609,10 @@ class _BodyEmitter(Pass):
             dims = ", ".join(self.x.dim(d) if d.kind == "fixed" else "None" for d in element.shape or ())
             self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
+            return
+        info = self.cls.analysis.calls.get(stmt.value)
+        if info is not None and info.kind == "array_update" and info.method == ARRAY_POP:
+            self.line(f"{ident(info.receiver)}, {ident(stmt.target)} = {self.x.array_pop(stmt.value, info)}", stmt)
             return
         value = self.value(stmt.value, stmt.declared.dtype if stmt.declared is not None else None)
         self.line(f"{ident(stmt.target)} = {value}", stmt)

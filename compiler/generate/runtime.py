@@ -55,6 +55,16 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
+def _array_pop(array, message):
+    """`(rest, last)`: the list without its last element, and that element. A TensorArray cannot
+    shrink, so the rest is a new array made from the stacked elements (O(length) per pop)."""
+    check = tf.Assert(array.size() > 0, [message])
+    with tf.control_dependencies([check]):
+        items = array.stack()
+    rest = tf.TensorArray(array.dtype, size=0, dynamic_size=True, element_shape=array.element_shape)
+    return rest.unstack(items[:-1]), items[-1]
+
+
 def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
     if from_logits:
