@@ -249,16 +249,17 @@ def _cmd_run(args) -> int:
         raise _InputError(f"{args.save} exists; choose another path for --save")
     compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
     from tfm.run.runtime_errors import describe_failure
-    from tfm.run.values import BadValue, method_tensors, parse_assignments
+    from tfm.run.values import BadValue, parse_assignments
 
     try:
-        tensors = method_tensors(method, parse_assignments(args.arg, "--arg"), compiled.analysis)
+        values = parse_assignments(args.arg, "--arg")
+        method, tensors = _fitting_signature(module, method_name, method, values, compiled.analysis)
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     try:
         with _placement(args.runtime):
             instance = getattr(python_module, module_name)(**init)
-            outputs = getattr(instance, method_name)(*tensors)
+            outputs = getattr(instance, method.name)(*tensors)
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs, args.format, args.save)
@@ -358,11 +359,35 @@ def _built(args, module_name: str, method_name: str):
 
 
 def _method_decl(module, name: str):
+    """The method `name` names: a method, or the first signature of a method declared with several."""
     method = next((m for m in module.methods if m.name == name), None)
+    method = method or next((m for m in module.methods if m.overload == name), None)
     if method is None:
-        raise _InputError(f"module {module.name} has no method {name!r}; "
-                          f"methods: {', '.join(m.name for m in module.methods)}")
+        names = dict.fromkeys(m.overload or m.name for m in module.methods)
+        raise _InputError(f"module {module.name} has no method {name!r}; methods: {', '.join(names)}")
     return method
+
+
+def _fitting_signature(module, called: str, method, values, analysis):
+    """(method, tensors): `--arg` values made tensors for `method`, or, for a method declared with
+    several signatures and `called` by its name, for the first signature whose shapes they fit."""
+    from tfm.dsl.analysis import method_signature
+    from tfm.run.values import BadValue, method_tensors
+
+    if method.overload is None or called != method.overload:
+        return method, method_tensors(method, values, analysis)
+    signatures = [m for m in module.methods if m.overload == method.overload]
+    for signature in signatures:
+        try:
+            tensors = method_tensors(signature, values, analysis)
+        except BadValue:
+            continue
+        declared = [analysis.types[i.type].shape for i in signature.inputs]
+        if all(len(t.shape) == len(shape) and all(d is None or not isinstance(d, int) or d == s
+                                                  for d, s in zip(shape, t.shape)) for t, shape in zip(tensors, declared)):
+            return signature, tensors
+    shown = "; ".join(method_signature(m) for m in signatures)
+    raise BadValue(f"no signature of {method.overload} takes these --arg values; its signatures: {shown}")
 
 
 def _cmd_train(args) -> int:

@@ -69,7 +69,7 @@ class TfmLexer(RegexLexer):
             (r"'([^'\\\n]|\\.)*'", String.Single),
             (_NUMBER, Number.Float),
             (r"0|[1-9][0-9]*", Number.Integer),
-            (r"\*\*|//|->|[-+*/%@<>=!]=?|\.\.\.", Operator),
+            (r"\*\*|//|->|[-+*/%@<>=!]=?|\.\.\.|\|", Operator),
             (r"[()\[\],:.?]", Punctuation),
             (r"[A-Za-z_][A-Za-z0-9_]*", Name),
             (r".", Text),
@@ -105,7 +105,7 @@ def textmate_grammar() -> dict:
             {"name": "support.function.tfm", "match": _alternation(names["ops"]) + r"(?=\s*\()"},
             {"name": "constant.numeric.float.tfm", "match": r"\b(" + _NUMBER + r")"},
             {"name": "constant.numeric.integer.tfm", "match": r"\b(0|[1-9][0-9]*)\b"},
-            {"name": "keyword.operator.tfm", "match": r"\*\*|//|->|[-+*/%@<>=!]=?"},
+            {"name": "keyword.operator.tfm", "match": r"\*\*|//|->|[-+*/%@<>=!]=?|\|"},
         ],
     }
 

@@ -48,6 +48,8 @@ class ModuleInfo:
     variables: dict[str, n.VarDecl] = field(default_factory=dict)
     submodules: dict[str, n.SubDecl] = field(default_factory=dict)
     methods: dict[str, n.Method] = field(default_factory=dict)
+    # Methods declared with several signatures: the name callers use -> one method name per signature.
+    overloads: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_optimizer(self) -> bool:
@@ -57,7 +59,17 @@ class ModuleInfo:
         for table in (self.params, self.variables, self.submodules, self.methods):
             if name in table:
                 return table[name]
+        if name in self.overloads:  # its first signature: every signature has the same inputs
+            return self.methods[self.overloads[name][0]]
         return None
+
+    def callable_method(self, name: str) -> n.Method | None:
+        """The method a call by `name` reaches (the first signature of an overloaded one)."""
+        return self.methods.get(name) or (self.methods[self.overloads[name][0]] if name in self.overloads else None)
+
+    def signatures_of(self, name: str) -> tuple[str, ...]:
+        """The methods a call by `name` may run: one, or each signature of an overloaded one."""
+        return self.overloads.get(name, (name,) if name in self.methods else ())
 
 
 @dataclass
@@ -81,17 +93,57 @@ class Analysis:
     # loop -> ((name, dtype, shape), ...), each given a zero of its type before the loop.
     loop_predefined: dict[n.Node, tuple[tuple[str, str, tuple[int, ...]], ...]] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
+    # A call of an overloaded method -> the signature its arguments fit (absent: decided at trace time).
+    chosen_signatures: dict[n.Node, str] = field(default_factory=dict)
+    # While one signature of an overloaded method is checked: its name and all its group's names.
+    # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
+    signature: tuple[str, tuple[str, ...]] | None = None
+    signature_reports: list[tuple[Diagnostic, str, tuple[str, ...]]] = field(default_factory=list)
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
-        for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined"):
+        for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
+                     "chosen_signatures"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self
 
     def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
         """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""
-        self.diagnostics.append(error(code, where if isinstance(where, n.Span) else where.span, message, hint))
+        diagnostic = error(code, where if isinstance(where, n.Span) else where.span, message, hint)
+        if self.signature is None:
+            self.diagnostics.append(diagnostic)
+        else:
+            self.signature_reports.append((diagnostic, *self.signature))
+
+    @contextmanager
+    def checking_signature(self, method: n.Method, info: ModuleInfo):
+        """Within: diagnostics belong to this signature of an overloaded method (nothing for others)."""
+        if method.overload is None:
+            yield
+            return
+        self.signature = (method.name, info.overloads[method.overload])
+        try:
+            yield
+        finally:
+            self.signature = None
+            if method.name == info.overloads[method.overload][-1]:
+                self.flush_signatures()
+
+    def flush_signatures(self) -> None:
+        """Each diagnostic found in the signatures of an overloaded method once: as it is where every
+        signature has it (the body is the same), else naming the signatures that have it."""
+        found: dict[tuple, tuple[Diagnostic, list[str], tuple[str, ...]]] = {}
+        for diagnostic, name, group in self.signature_reports:
+            key = (diagnostic.code, diagnostic.span, diagnostic.message, diagnostic.hint)
+            found.setdefault(key, (diagnostic, [], group))[1].append(name)
+        self.signature_reports = []
+        for diagnostic, names, group in found.values():
+            if len(names) < len(group):
+                listed = ", ".join(f"`{name}`" for name in names)
+                where = f"in signature{'s' if len(names) > 1 else ''} {listed}"
+                diagnostic = error(diagnostic.code, diagnostic.span, f"{diagnostic.message} ({where})", diagnostic.hint)
+            self.diagnostics.append(diagnostic)
 
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""
@@ -124,6 +176,45 @@ def outputs_of(method: n.Method) -> tuple:
         return method.returns
     return (n.NamedOutput.build(span=method.returns.span, name="output_0", type=method.returns),)
 
+
+
+def method_signature(method: n.Method) -> str:
+    """`fn name(x: f32[N]) -> f32[N]`: how hovers and messages show a method."""
+    inputs = ", ".join(f"{i.name}: {type_text(i.type)}" for i in method.inputs)
+    outputs = outputs_of(method)
+    if not outputs:
+        return f"fn {method.name}({inputs})"
+    if isinstance(method.returns, tuple):
+        return f"fn {method.name}({inputs}) -> ({', '.join(f'{o.name}: {type_text(o.type)}' for o in outputs)})"
+    return f"fn {method.name}({inputs}) -> {type_text(outputs[0].type)}"
+
+
+def type_text(type_) -> str:
+    """A declared type as the user writes it: `f32[N, ?]`, `list[f32[]]`, `f32[N] | f32[N, T]`."""
+    if isinstance(type_, n.TypeChoice):
+        return " | ".join(type_text(option) for option in type_.options)
+    if isinstance(type_, n.ListType):
+        return f"list[{type_text(type_.element)}]"
+    if type_.shape is None:
+        return type_.dtype
+    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind == "named" else "?" for d in type_.shape)
+    return f"{type_.dtype}[{dims}]"
+
+
+def called_methods(analysis: Analysis, info, node: n.Call, call) -> list[tuple[n.ModuleDef, n.Method]]:
+    """The methods a call of a method may run: the one it names, the signature its arguments fit,
+    or, where those do not decide, every signature of the method."""
+    if call.kind == "self_method":
+        owner = info
+    elif call.kind == "sub_method" and call.receiver in info.submodules:
+        owner = analysis.modules.get(info.submodules[call.receiver].module)
+    else:
+        return []
+    if owner is None or owner.decl is None:
+        return []
+    chosen = analysis.chosen_signatures.get(node)
+    names = (chosen,) if chosen is not None else owner.signatures_of(call.method)
+    return [(owner.decl, owner.methods[name]) for name in names]
 
 
 def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:

@@ -364,8 +364,9 @@ class BodyChecker(Pass):
     def _check_method_call(self, call: n.Call, label: str, target: n.Method) -> None:
         params = [(i.name, True) for i in target.inputs]
         check_call_shape(self.p.err, call, label, params, call.args, call.keywords)
-        if target is self.method:
-            self.p.err("E031", call, f"method `{target.name}` calls itself", "tf.function methods cannot recurse")
+        if target is self.method or (target.overload is not None and target.overload == self.method.overload):
+            self.p.err("E031", call, f"method `{target.overload or target.name}` calls itself",
+                       "tf.function methods cannot recurse")
 
     def _call_submodule(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
         target = self.analysis.modules.get(sub.module)
@@ -374,7 +375,7 @@ class BodyChecker(Pass):
         if target.is_optimizer:
             self._call_optimizer(call, sub, method_name)
             return
-        method = target.methods.get(method_name)
+        method = target.callable_method(method_name)
         if method is None:
             self.p.err("E030", call, f"module `{sub.module}` has no method `{method_name}`",
                        suggest(method_name, target.methods) or f"methods: {', '.join(target.methods) or 'none'}")

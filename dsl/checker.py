@@ -96,6 +96,8 @@ def _module_info(module: n.ModuleDef) -> ModuleInfo:
     for member in module.members:
         table = {n.VarDecl: info.variables, n.SubDecl: info.submodules, n.Method: info.methods}[type(member)]
         table.setdefault(member.name, member)
+        if isinstance(member, n.Method) and member.overload is not None:
+            info.overloads[member.overload] = (*info.overloads.get(member.overload, ()), member.name)
     return info
 
 
@@ -157,11 +159,16 @@ class ModuleChecker:
         for decl in (*self.module.params, *self.module.members):
             kind = {n.ModuleParam: "parameter", n.VarDecl: "variable", n.SubDecl: "submodule",
                     n.Method: "method"}[type(decl)]
-            if decl.name in seen:
-                self.err(*duplicate(decl.name, kind, decl, seen[decl.name]))
-            else:
-                seen[decl.name] = decl
-            check_declared_name(self.err, decl.name, decl, kind)
+            names = [decl.name]
+            if isinstance(decl, n.Method) and decl.overload is not None:
+                # the name callers use is declared once, by its first signature
+                names = [decl.overload] if decl.name == self.info.overloads[decl.overload][0] else []
+            for name in names:
+                if name in seen:
+                    self.err(*duplicate(name, kind, decl, seen[name]))
+                else:
+                    seen[name] = decl
+                check_declared_name(self.err, name, decl, kind)
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
@@ -236,6 +243,10 @@ class ModuleChecker:
                          "a list of numbers" if types[param] == "list" else f"pass a {types[param]}")
 
     def _check_method(self, method: n.Method) -> None:
+        with self.analysis.checking_signature(method, self.info):
+            self._check_one_method(method)
+
+    def _check_one_method(self, method: n.Method) -> None:
         for attr in method.attrs:
             if attr.id not in METHOD_ATTRS:
                 self.err("E035", attr, f"unknown method attribute `@{attr.id}`",

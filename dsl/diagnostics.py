@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "E057": "tensor of the wrong rank for this op",
     "E058": "import cycle",
     "E059": "imported file not found or not allowed",
+    "E060": "signatures of one method do not line up",
     "E099": "internal compiler error",
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, outputs_of, walk
+from .analysis import Analysis, ModuleInfo, method_signature, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
@@ -35,7 +35,8 @@ def infer(analysis: Analysis) -> None:
         _record_declared_types(analysis, module)
         check_declarations(analysis, info)
         for method in module.methods:
-            _MethodInference(analysis, info, method).run()
+            with analysis.checking_signature(method, info):
+                _MethodInference(analysis, info, method).run()
 
 
 def _record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
@@ -729,12 +730,12 @@ class _MethodInference(Pass):
         return UNKNOWN
 
     def call_self_method(self, node: n.Call, info) -> Type:
-        return self._method_call(node, self.info, self.info.methods[info.method], {})
+        return self._method_call(node, self.info, info.method, {})
 
     def call_sub_method(self, node: n.Call, info) -> Type:
         sub = self.info.submodules[info.receiver]
         target = self.analysis.modules[sub.module]
-        return self._method_call(node, target, target.methods[info.method], self._sub_params(sub, target))
+        return self._method_call(node, target, info.method, self._sub_params(sub, target))
 
     def _sub_params(self, sub: n.SubDecl, target: ModuleInfo) -> dict[str, Dim]:
         """What the submodule's `int` parameters are, seen from here: numbers or our own parameter names."""
@@ -750,8 +751,41 @@ class _MethodInference(Pass):
                 result[param.name] = None
         return result
 
-    def _method_call(self, node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[str, Dim]) -> Type:
-        positional, keywords = self._arg_types(node)
+    def _method_call(self, node: n.Call, owner: ModuleInfo, name: str, params: dict[str, Dim]) -> Type:
+        """The call's type, its arguments checked against the method's signature; for a method of
+        several signatures, against each, and the one they fit is the one called."""
+        arguments = self._arg_types(node)
+        signatures = owner.signatures_of(name)
+        if len(signatures) == 1:
+            return self._bind_call(node, owner, owner.methods[signatures[0]], params, arguments)
+        fitting: list[tuple[str, Type]] = []
+        for signature in signatures:
+            problems: list = []
+            self.err = lambda *report, **options: problems.append(report)  # a trial: nothing reported
+            try:
+                result = self._bind_call(node, owner, owner.methods[signature], params, arguments)
+            finally:
+                del self.err
+            if not problems:
+                fitting.append((signature, result))
+        if not fitting:
+            listed = "; ".join(method_signature(owner.methods[s]) for s in signatures)
+            self.err("E050", node, f"no signature of `{name}` takes these arguments ({self._described(arguments)})",
+                     f"its signatures: {listed}")
+            return UNKNOWN
+        if len(fitting) == 1:  # else the argument types do not decide: the generated call picks at trace time
+            self.analysis.chosen_signatures[node] = fitting[0][0]
+        results = {result for _, result in fitting}
+        return results.pop() if len(results) == 1 else UNKNOWN
+
+    @staticmethod
+    def _described(arguments) -> str:
+        positional, keywords = arguments
+        return ", ".join([str(t) for t in positional] + [f"{k}={t}" for k, t in keywords.items()])
+
+    def _bind_call(self, node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[str, Dim],
+                   arguments) -> Type:
+        positional, keywords = arguments
         names = [i.name for i in method.inputs]
         given = dict(zip(names, zip(positional, node.args)))
         given |= {k.name: (keywords[k.name], k.value) for k in node.keywords}

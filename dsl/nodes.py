@@ -117,6 +117,13 @@ class ListType(Node):
 TypeExpr = Union[TensorType, ListType]
 
 
+class TypeChoice(Node):
+    """`f32[N, D] | f32[N, T, D]`: the type of a method input or output in each of the method's
+    signatures, in order (dsl/overloads.py makes one method per signature)."""
+
+    options: tuple[TensorType, ...]
+
+
 # --- expressions -------------------------------------------------------------------------------
 
 
@@ -318,20 +325,22 @@ class SubDecl(Node):
 
 class MethodInput(Node):
     name: str
-    type: TensorType
+    type: TensorType | TypeChoice
 
 
 class NamedOutput(Node):
     name: str
-    type: TensorType
+    type: TensorType | TypeChoice
 
 
 class Method(Node):
     name: str
     inputs: tuple[MethodInput, ...]
-    returns: TensorType | tuple[NamedOutput, ...] | None
+    returns: TensorType | TypeChoice | tuple[NamedOutput, ...] | None
     attrs: tuple[Name, ...] = ()
     body: tuple[Stmt, ...]
+    # One signature of a method declared with several: the name callers use (`call` for `call_2`).
+    overload: str | None = None
 
     @property
     def attr_names(self) -> frozenset[str]:

@@ -17,6 +17,7 @@ from ..grammar import GRAMMAR_PATH
 from . import nodes as n
 from .cache import cache_dir, is_private
 from .diagnostics import Diagnostic, TfmError, error, fail
+from .overloads import expand_signatures
 from .recovery import more_syntax_errors
 from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 
@@ -261,7 +262,8 @@ class _ToNodes:
 
     def module_def(self, children):
         name, params, *members = children
-        return n.ModuleDef.build(span=self._s(), name=str(name), params=tuple(params or ()), members=tuple(members))
+        return n.ModuleDef.build(span=self._s(), name=str(name), params=tuple(params or ()),
+                                 members=expand_signatures(tuple(members)))
 
     def module_params(self, children):
         return tuple(c for c in children if c is not None)
@@ -311,6 +313,11 @@ class _ToNodes:
     def type_expr(self, children):
         name, shape = children
         return n.TensorType.build(span=self._s(), dtype=str(name), shape=shape)
+
+    def type_choice(self, children):
+        for option in children:
+            _no_list(option, "a type with `|`")
+        return n.TypeChoice.build(span=self._s(), options=tuple(children))
 
     def list_type(self, children):
         element = children[0]

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from . import nodes as n
-from .analysis import Analysis, children, outputs_of, walk
+from .analysis import Analysis, children, method_signature, type_text, walk
 from .ops import OPS, Op
 from .tensor_types import TensorT
 
@@ -96,34 +96,15 @@ def op_signature(op: Op) -> str:
     return f"{op.name}({', '.join(params)})"
 
 
-def method_signature(method: n.Method) -> str:
-    inputs = ", ".join(f"{i.name}: {_type_text(i.type)}" for i in method.inputs)
-    outputs = outputs_of(method)
-    if not outputs:
-        return f"fn {method.name}({inputs})"
-    if isinstance(method.returns, tuple):
-        return f"fn {method.name}({inputs}) -> ({', '.join(f'{o.name}: {_type_text(o.type)}' for o in outputs)})"
-    return f"fn {method.name}({inputs}) -> {_type_text(outputs[0].type)}"
-
-
-def _type_text(type_) -> str:
-    if isinstance(type_, n.ListType):
-        return f"list[{_type_text(type_.element)}]"
-    if type_.shape is None:
-        return type_.dtype
-    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind == "named" else "?" for d in type_.shape)
-    return f"{type_.dtype}[{dims}]"
-
-
 def _first_line(analysis: Analysis, node: n.Node) -> str:
     if isinstance(node, n.VarDecl):
-        return f"{'var' if node.trainable else 'state'} {node.name}: {_type_text(node.type)}"
+        return f"{'var' if node.trainable else 'state'} {node.name}: {type_text(node.type)}"
     if isinstance(node, n.SubDecl):
         return f"sub {node.name} = {node.module}(...)"
     if isinstance(node, n.ModuleParam):
-        return f"{node.name}: {_type_text(node.type)} (constructor parameter)"
+        return f"{node.name}: {type_text(node.type)} (constructor parameter)"
     if isinstance(node, n.ModuleDef):
-        params = ", ".join(f"{p.name}: {_type_text(p.type)}" for p in node.params)
+        params = ", ".join(f"{p.name}: {type_text(p.type)}" for p in node.params)
         return f"module {node.name}({params})" if params else f"module {node.name}"
     if isinstance(node, n.Method):
         return method_signature(node)
@@ -135,13 +116,19 @@ def _sub_method(analysis: Analysis, chain: list[n.Node], info) -> n.Method | Non
     holder = analysis.modules.get(module.name) if module is not None else None
     sub = holder.submodules.get(info.receiver or "") if holder is not None else None
     target = analysis.modules.get(sub.module) if sub is not None else None
-    return target.methods.get(info.method or "") if target is not None else None
+    return _called(analysis, target, chain[-1], info.method or "") if target is not None else None
 
 
 def _method_named(analysis: Analysis, chain: list[n.Node], name: str) -> n.Method | None:
     module = _enclosing(chain, n.ModuleDef)
     info = analysis.modules.get(module.name) if module is not None else None
-    return info.methods.get(name) if info is not None else None
+    return _called(analysis, info, chain[-1], name) if info is not None else None
+
+
+def _called(analysis: Analysis, owner, call: n.Node, name: str) -> n.Method | None:
+    """The method a call runs: for a method of several signatures, the one chosen (else the first)."""
+    chosen = analysis.chosen_signatures.get(call)
+    return owner.methods[chosen] if chosen is not None else owner.callable_method(name)
 
 
 def definition(analysis: Analysis, file: str, line: int, column: int) -> n.Span | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from . import nodes as n
-from .analysis import Analysis, outputs_of, walk
+from .analysis import Analysis, called_methods, outputs_of, walk
 
 SERVING_KEY = "serving_default"
 _VARIABLE_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
@@ -87,34 +87,28 @@ def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method, direc
         found = direct(call, info)
         if found is not None:
             return found
-        target = _called_method(analysis, info, call)
-        found = _first_call(analysis, *target, direct, through, seen) if target is not None else None
-        if found is not None:
-            return through(call, found)
-    return None
-
-
-def _called_method(analysis: Analysis, info, call) -> tuple[n.ModuleDef, n.Method] | None:
-    if call.kind == "self_method" and call.method in info.methods:
-        return info.decl, info.methods[call.method]
-    if call.kind == "sub_method" and call.receiver in info.submodules:
-        target = analysis.modules.get(info.submodules[call.receiver].module)
-        if target is not None and target.decl is not None and call.method in target.methods:
-            return target.decl, target.methods[call.method]
+        for target in called_methods(analysis, info, node, call):
+            found = _first_call(analysis, *target, direct, through, seen)
+            if found is not None:
+                return through(call, found)
     return None
 
 
 def signature_plan(analysis: Analysis, module: n.ModuleDef, chosen: Sequence[str] | None = None) -> SignaturePlan:
     """The signatures `module` is exported with: `chosen` methods if given, else every method that does
     not update trainable variables and those marked `@signature`. `serving_default` is the `@serving`
-    method if served, else the first served method."""
+    method if served, else the first served method. A method of several signatures serves each
+    (`call_1`, `call_2`); choosing it by name (`call`) chooses them all."""
     updates = variable_updates(analysis, module)
     names = [m.name for m in module.methods]
     if chosen is not None:
-        unknown = [name for name in chosen if name not in names]
+        groups = {m.overload for m in module.methods if m.overload is not None}
+        unknown = [name for name in chosen if name not in names and name not in groups]
         if unknown:
+            shown = dict.fromkeys(m.overload or m.name for m in module.methods)
             raise SignatureChoiceError(f"module {module.name} has no method {', '.join(map(repr, unknown))}; "
-                                       f"methods: {', '.join(names) or 'none'}")
+                                       f"methods: {', '.join(shown) or 'none'}")
+        chosen = [*chosen, *(m.name for m in module.methods if m.overload in chosen)]
         served = [m for m in module.methods if m.name in chosen]
         left_out = {m.name: "not in --signatures" for m in module.methods if m.name not in chosen}
     else:

@@ -10,7 +10,7 @@ W007 a `var` no gradient reaches, in a module that trains with an optimizer
 from __future__ import annotations
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, walk
+from .analysis import Analysis, ModuleInfo, called_methods, walk
 from .diagnostics import Diagnostic
 from .ops import OPS
 
@@ -71,9 +71,11 @@ def _reads(analysis: Analysis, info: ModuleInfo, body, reached: set[str], seen: 
         if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
             reached.add(ref.decl.name)
         call = analysis.calls.get(node) if isinstance(node, n.Call) else None
-        if call is not None and call.kind == "self_method" and call.method in info.methods and call.method not in seen:
-            seen.add(call.method)
-            _reads(analysis, info, info.methods[call.method].body, reached, seen)
+        if call is not None and call.kind == "self_method":
+            for _, method in called_methods(analysis, info, node, call):
+                if method.name not in seen:
+                    seen.add(method.name)
+                    _reads(analysis, info, method.body, reached, seen)
 
 
 def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> Diagnostic:

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from tfm.dsl import nodes as n
-from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_params, outputs_of, walk
+from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_params, method_signature, outputs_of, walk
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, static_python_type
@@ -74,6 +74,15 @@ class _Method:
 
 
 @dataclass
+class _Dispatcher:
+    """The Python method callers use for a method of several signatures: it runs the one that fits."""
+    name: str
+    inputs: list[str]
+    doc: str
+    call: str
+
+
+@dataclass
 class _Class:
     name: str
     doc: str
@@ -82,6 +91,7 @@ class _Class:
     scope_lines: list[str] = field(default_factory=list)
     bind_lines: list[str] = field(default_factory=list)
     methods: list[_Method] = field(default_factory=list)
+    dispatchers: list[_Dispatcher] = field(default_factory=list)
     signatures: str = "{}"  # key -> (bound method, has outputs), as Python text
     left_out: list[str] = field(default_factory=list)  # comment lines: methods not served, and why
 
@@ -176,8 +186,22 @@ class _ClassEmitter:
                 cls.bind_lines.append(self.with_loc(f"self.{ident(method.name)} = tf.function("
                                                     f"self.{entry}, input_signature={signature}{jit})",
                                                     method))
+        cls.dispatchers = [self._dispatcher(name, signatures) for name, signatures in self.info.overloads.items()]
         self._signature_table(cls)
         return cls
+
+    def _dispatcher(self, name: str, signatures: tuple[str, ...]) -> _Dispatcher:
+        self.helpers.add("_dispatch")
+        first = self.info.methods[signatures[0]]
+        inputs = [ident(i.name) for i in first.inputs]
+        functions = _tuple_text([f"self.{ident(s)}" for s in signatures])
+        arguments = _tuple_text(inputs)
+        label = hygiene.literal(f"{self.module.name}.{name}")
+        shown = "; ".join(method_signature(self.info.methods[s]) for s in signatures)
+        doc = hygiene.docstring(f"{source_label(first.span.file)}:{first.span.line}. Runs the signature the "
+                                f"inputs fit: {shown}.")
+        return _Dispatcher(name=ident(name), inputs=inputs, doc=doc,
+                           call=f"return _dispatch({label}, {functions}, {arguments}){self.loc(first)}")
 
     def _signature_table(self, cls: _Class) -> None:
         """What the instance serves (`signatures`, and plain `tf.saved_model.save`): the default plan."""
@@ -308,6 +332,10 @@ class _ClassEmitter:
         if isinstance(dim, int):
             return hygiene.literal(dim)
         return ident(dim) if dim in self.info.params else "None"
+
+
+def _tuple_text(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def _signature_text(specs: list[str], indent: int) -> str:
@@ -476,11 +504,19 @@ class _ExprEmitter(Pass):
         raise AssertionError("initializers are emitted by _ClassEmitter._variable")
 
     def call_self_method(self, node: n.Call, info: CallInfo) -> str:
-        return f"self.{self._callee(self.cls.info, info.method)}({self._args(node)})"
+        return f"self.{self._method_ref(self.cls.info, node, info.method)}({self._args(node)})"
 
     def call_sub_method(self, node: n.Call, info: CallInfo) -> str:
         target = self.cls.analysis.modules[self.cls.info.submodules[info.receiver].module]
-        return f"self.{ident(info.receiver)}.{self._callee(target, info.method)}({self._args(node)})"
+        return f"self.{ident(info.receiver)}.{self._method_ref(target, node, info.method)}({self._args(node)})"
+
+    def _method_ref(self, module, node: n.Call, name: str) -> str:
+        """The method a call runs: the signature its arguments fit, or, for a method of several
+        signatures that the argument types here do not decide, its dispatcher (picks when traced)."""
+        chosen = self.analysis.chosen_signatures.get(node)
+        if chosen is None and name in module.overloads:
+            return ident(name)
+        return self._callee(module, chosen or name)
 
     @staticmethod
     def _callee(module, method: str) -> str:

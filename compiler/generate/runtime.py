@@ -65,6 +65,33 @@ def _array_pop(array, message):
     return rest.unstack(items[:-1]), items[-1]
 
 
+def _dispatch(name, functions, args):
+    """Run the first of `functions` (the tf.functions of one method's signatures, in declared order)
+    whose input signature `args` fit: by shape and dtype, else by shape alone (a Python number or
+    list is converted to the signature's dtype, as a tf.function converts it)."""
+    seen = [arg if _isinstance(arg, (tf.Tensor, tf.Variable)) else tf.convert_to_tensor(arg) for arg in args]
+    for value in seen:
+        if value.shape.rank is None:  # a traced tensor whose rank only the run knows: no signature can be chosen
+            raise _ValueError(f"{name}: an input's rank is not known when the call is traced, so no signature "
+                              "can be chosen for it; give it a known rank first (reshape to a fixed-length shape)")
+    for same_dtype in (True, False):
+        for function in functions:
+            if _fits(function.input_signature, seen, same_dtype):
+                return function(*args)
+    wanted = []
+    for function in functions:
+        wanted.append(", ".join([f"{spec.name}: {spec.dtype.name}{spec.shape}" for spec in function.input_signature]))
+    got = ", ".join([f"{value.dtype.name}{value.shape}" for value in seen])
+    raise _ValueError(f"{name}: no signature takes inputs {got}; its signatures: {'; '.join(wanted)}")
+
+
+def _fits(specs, values, same_dtype):
+    for spec, value in _zip(specs, values):
+        if not value.shape.is_compatible_with(spec.shape) or (same_dtype and value.dtype != spec.dtype):
+            return False
+    return True
+
+
 def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
     if from_logits:

@@ -1,0 +1,85 @@
+"""Methods declared with several signatures: `fn call(x: f32[N, D] | f32[N, T, D]) -> ...`.
+
+A `|` in an input or output type lists that type for each signature, in order; every input and
+output with a `|` lists the same number of types, and one without it is the same in all. Each
+signature becomes a method of its own, `call_1`, `call_2`, ... (its own `tf.function`, concrete
+function and SavedModel signature), with its own copy of the body, so every later stage checks,
+types and compiles it like any other method. Callers use the declared name: inside `.tfm`, a call
+picks the signature its arguments fit (dsl/inference.py); in Python, the generated `call` does.
+"""
+
+from __future__ import annotations
+
+from . import nodes as n
+from .diagnostics import fail
+
+
+def signature_names(method: n.Method) -> tuple[str, ...]:
+    """The methods `method` becomes: itself, or one per signature when its types list several."""
+    count = _signature_count(method)
+    return (method.name,) if count == 1 else tuple(f"{method.name}_{k}" for k in range(1, count + 1))
+
+
+def expand_signatures(members: tuple) -> tuple:
+    """`members` with each method of several signatures replaced by one method per signature."""
+    taken = {member.name for member in members}
+    expanded = []
+    for member in members:
+        if not isinstance(member, n.Method) or _signature_count(member) == 1:
+            expanded.append(member)
+            continue
+        names = signature_names(member)
+        for name in names:
+            if name in taken:
+                raise fail("E060", member, f"`{member.name}` has {len(names)} signatures, named "
+                           f"{', '.join(names)}, but `{name}` is already a member of this module",
+                           f"rename `{name}` or `{member.name}`")
+        expanded += [_one_signature(member, index, name) for index, name in enumerate(names)]
+    return tuple(expanded)
+
+
+def _types(method: n.Method) -> list[object]:
+    outputs = method.returns if isinstance(method.returns, tuple) else (method.returns,)
+    return [i.type for i in method.inputs] + [o.type if isinstance(o, n.NamedOutput) else o for o in outputs]
+
+
+def _signature_count(method: n.Method) -> int:
+    """How many signatures the method's `|` types list (1 without any); E060 if they disagree."""
+    choices = [t for t in _types(method) if isinstance(t, n.TypeChoice)]
+    if not choices:
+        return 1
+    count = len(choices[0].options)
+    for choice in choices[1:]:
+        if len(choice.options) != count:
+            raise fail("E060", choice, f"this lists {len(choice.options)} types, but an earlier `|` in the "
+                       f"signature of `{method.name}` lists {count}",
+                       "give each input and output with a `|` one type per signature, in the same order")
+    return count
+
+
+def _pick(type_: object, index: int) -> object:
+    return type_.options[index] if isinstance(type_, n.TypeChoice) else type_
+
+
+def _one_signature(method: n.Method, index: int, name: str) -> n.Method:
+    inputs = tuple(n.MethodInput.build(span=i.span, name=i.name, type=_pick(i.type, index)) for i in method.inputs)
+    if isinstance(method.returns, tuple):
+        returns = tuple(n.NamedOutput.build(span=o.span, name=o.name, type=_pick(o.type, index))
+                        for o in method.returns)
+    else:
+        returns = _pick(method.returns, index)
+    attrs = method.attrs if index == 0 else tuple(a for a in method.attrs if a.id != "serving")
+    body = method.body if index == 0 else copy_tree(method.body)
+    return n.Method.build(span=method.span, name=name, inputs=inputs, returns=returns, attrs=attrs, body=body,
+                          overload=method.name)
+
+
+def copy_tree(value):
+    """The same syntax, new nodes: later stages key their tables by node, so each signature's body
+    must be its own (its types differ)."""
+    if isinstance(value, n.Node):
+        fields = dict(zip(n.child_fields(value), (copy_tree(v) for v in n.child_values(value))))
+        return type(value).build(span=value.span, **fields)
+    if isinstance(value, tuple):
+        return tuple(copy_tree(item) for item in value)
+    return value

@@ -1,0 +1,143 @@
+"""Methods declared with several signatures: `fn call(x: f32[N, D] | f32[N, T, D])` compiles to one
+tf.function and one SavedModel signature per signature, and callers (Python, other methods, other
+modules, `tfm run`, `tfm export`) reach the one their inputs fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfm
+from tfm.cli import main
+
+SOURCE = """\
+module Scale(width: int):
+    var w: f32[width] = glorot_uniform(seed=1)
+
+    fn call(x: f32[N, width] | f32[N, T, width]) -> f32[N, width] | f32[N, T, width]:
+        return relu(x * w)
+
+    fn pooled(x: f32[N, T, width]) -> f32[N, width]:
+        return reduce_mean(call(x), axis=1) + call(x[:, 0])
+
+module Model:
+    sub scale = Scale(3)
+
+    fn step(x: f32[B, 3], seq: f32[B, S, 3]) -> (flat: f32[B, 3], deep: f32[B, S, 3]):
+        return scale.call(x), scale(seq)
+"""
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    path = tmp_path_factory.mktemp("overloads") / "scale.tfm"
+    path.write_text(SOURCE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compiled(source):
+    return tfm.load(source)
+
+
+def _expected(scale, x):
+    return np.maximum(x * scale.w.numpy(), 0.0)
+
+
+def test_one_method_takes_inputs_of_each_declared_rank(compiled):
+    scale = compiled.Scale(3)
+    flat = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+    deep = np.arange(24, dtype=np.float32).reshape(2, 4, 3) - 12
+    np.testing.assert_allclose(scale.call(flat).numpy(), _expected(scale, flat), rtol=1e-6)
+    np.testing.assert_allclose(scale.call(tf.constant(deep)).numpy(), _expected(scale, deep), rtol=1e-6)
+    np.testing.assert_allclose(scale.call([[1.0, -1.0, 2.0]]).numpy(), _expected(scale, np.array([[1.0, -1.0, 2.0]])),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Scale.call: no signature takes inputs float32\(1, 2, 2, 3\)"):
+        scale.call(np.zeros([1, 2, 2, 3], np.float32))
+
+
+def test_each_signature_is_its_own_tf_function_traced_once(compiled):
+    scale = compiled.Scale(3)
+    for batch in (1, 2, 5, 9):
+        scale.call(np.ones([batch, 3], np.float32))
+        scale.call(np.ones([batch, batch + 1, 3], np.float32))
+    assert scale.call_1.experimental_get_tracing_count() == 1
+    assert scale.call_2.experimental_get_tracing_count() == 1
+    assert scale.call_1.input_signature[0].shape.as_list() == [None, 3]
+    assert scale.call_2.input_signature[0].shape.as_list() == [None, None, 3]
+
+
+def test_calls_inside_tfm_pick_the_signature_their_arguments_fit(compiled):
+    scale = compiled.Scale(3)
+    deep = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    want = _expected(scale, deep).mean(axis=1) + _expected(scale, deep[:, 0])
+    np.testing.assert_allclose(scale.pooled(deep).numpy(), want, rtol=1e-5)
+    model = compiled.Model()
+    out = model.step(deep[:, 0], deep)
+    np.testing.assert_allclose(out["flat"].numpy(), _expected(model.scale, deep[:, 0]), rtol=1e-6)
+    np.testing.assert_allclose(out["deep"].numpy(), _expected(model.scale, deep), rtol=1e-6)
+
+
+def test_generated_code_calls_the_chosen_signature_directly(source):
+    python = _python(source)
+    assert "self._impl_call_2(x)" in python and "self._impl_call_1(x[:, 0])" in python
+    assert "self.scale._impl_call_1(x)" in python and "self.scale._impl_call_2(seq)" in python
+    assert "def call(self, x):" in python and "_dispatch('Scale.call', (self.call_1, self.call_2), (x,))" in python
+
+
+def _python(source) -> str:
+    from tfm.pipeline import compile_text
+
+    return compile_text(source.read_text(), str(source)).python
+
+
+def test_an_argument_the_checker_cannot_place_is_dispatched_when_traced(tmp_path):
+    """Where the argument's rank is unknown to tfm, the call goes through the dispatcher when traced;
+    a rank TensorFlow does not know either is refused there, never passed to the wrong signature."""
+    path = tmp_path / "dispatch.tfm"
+    path.write_text("module D:\n"
+                    "    fn total(x: f32[N] | f32[N, M]) -> f32[]:\n"
+                    "        return reduce_sum(x)\n\n"
+                    "    fn reshaped(x: f32[N], dims: i32[K]) -> f32[]:\n"
+                    "        return total(reshape(x, dims))\n")
+    assert "return self.total(tf.reshape(x, dims))" in _python(path)
+    d = tfm.load(path).D()
+    x = np.arange(6, dtype=np.float32)
+    with pytest.raises(ValueError, match="D.total: an input's rank is not known when the call is traced"):
+        d.reshaped(x, np.array([2, 3], np.int32))
+    in_graph = tf.function(lambda v: d.total(tf.reshape(v, [2, 3])))
+    assert float(in_graph(x)) == 15.0 and d.total_2.experimental_get_tracing_count() == 1
+
+
+def test_export_serves_each_signature_and_tfm_run_picks_one(source, tmp_path, capsys):
+    out = tmp_path / "scale"
+    assert main(["export", str(source), "--module", "Scale", "--init", "width=3", "--out", str(out)]) == 0
+    loaded = tf.saved_model.load(str(out))
+    assert sorted(loaded.signatures) == ["call_2", "pooled", "serving_default"]
+    _, inputs = loaded.signatures["call_2"].structured_input_signature
+    assert inputs["x"].shape.as_list() == [None, None, 3]
+    capsys.readouterr()
+    assert main(["run", str(source), "Scale.call", "--init", "width=3", "--arg", "x=[[[1, 2, 3]]]"]) == 0
+    assert "[[[" in capsys.readouterr().out
+    assert main(["run", str(source), "Scale.call", "--init", "width=3", "--arg", "x=[1, 2]"]) == 1
+    assert "no signature of call takes these --arg values" in capsys.readouterr().err
+
+
+def test_a_problem_in_one_signature_names_it_and_shared_ones_are_reported_once():
+    from tfm.dsl import TfmError, analyze
+
+    source = ("module P:\n    fn f(x: f32[N, 4] | f32[N, T, 4]) -> f32[N] | f32[N, T]:\n"
+              "        y = reduce_sum(x, axis=2)\n        return undefined_name\n")
+    with pytest.raises(TfmError) as caught:
+        analyze(source, "p.tfm")
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages.count("unknown name `undefined_name`") == 1
+    assert any("axis 2 is out of range for rank 2 (in signature `f_1`)" in m for m in messages)
+
+
+def test_the_formatter_keeps_the_alternatives():
+    from tfm.dsl.formatter import format_source
+
+    assert "fn call(x: f32[N, 3] | f32[N, T, 3]) -> f32[N] | f32[N, T]:" in format_source(
+        "module P:\n    fn call(x: f32[N, 3]|f32[N, T, 3]) -> f32[N]  |  f32[N, T]:\n        return x[..., 0]\n")
