@@ -13,6 +13,9 @@ from __future__ import annotations
 from . import nodes as n
 from .diagnostics import fail
 
+# Each signature copies the body, so a line of `|`s could multiply a large body thousands of times.
+MAX_SIGNATURES = 64
+
 
 def signature_names(method: n.Method) -> tuple[str, ...]:
     """The methods `method` becomes: itself, or one per signature when its types list several."""
@@ -34,8 +37,30 @@ def expand_signatures(members: tuple) -> tuple:
                 raise fail("E060", member, f"`{member.name}` has {len(names)} signatures, named "
                            f"{', '.join(names)}, but `{name}` is already a member of this module",
                            f"rename `{name}` or `{member.name}`")
-        expanded += [_one_signature(member, index, name) for index, name in enumerate(names)]
+        signatures = [_one_signature(member, index, name) for index, name in enumerate(names)]
+        _check_reachable(member, signatures)
+        expanded += signatures
     return tuple(expanded)
+
+
+def _check_reachable(method: n.Method, signatures: list[n.Method]) -> None:
+    """A call by the declared name runs the first signature the inputs fit, so a signature whose
+    every input an earlier one already takes would never run: E060."""
+    for later_index, later in enumerate(signatures):
+        for earlier in signatures[:later_index]:
+            if all(_covers(a.type, b.type) for a, b in zip(earlier.inputs, later.inputs)):
+                raise fail("E060", method, f"`{later.name}` takes only inputs `{earlier.name}` takes too, so a call "
+                           f"of `{method.name}` would never run it",
+                           "give each signature inputs of a different rank, dtype or fixed size")
+
+
+def _covers(wide: n.TensorType, narrow: n.TensorType) -> bool:
+    if wide.dtype != narrow.dtype or (wide.shape is None) != (narrow.shape is None):
+        return False
+    if wide.shape is None:
+        return True
+    return len(wide.shape) == len(narrow.shape) and all(
+        w.kind != "fixed" or (v.kind == "fixed" and v.size == w.size) for w, v in zip(wide.shape, narrow.shape))
 
 
 def _types(method: n.Method) -> list[object]:
@@ -49,6 +74,9 @@ def _signature_count(method: n.Method) -> int:
     if not choices:
         return 1
     count = len(choices[0].options)
+    if count > MAX_SIGNATURES:
+        raise fail("E056", choices[0], f"`{method.name}` lists {count} signatures; a method may have at most "
+                   f"{MAX_SIGNATURES}", "split it into methods of fewer signatures")
     for choice in choices[1:]:
         if len(choice.options) != count:
             raise fail("E060", choice, f"this lists {len(choice.options)} types, but an earlier `|` in the "

@@ -53,7 +53,7 @@ def test_one_method_takes_inputs_of_each_declared_rank(compiled):
     np.testing.assert_allclose(scale.call(tf.constant(deep)).numpy(), _expected(scale, deep), rtol=1e-6)
     np.testing.assert_allclose(scale.call([[1.0, -1.0, 2.0]]).numpy(), _expected(scale, np.array([[1.0, -1.0, 2.0]])),
                                rtol=1e-6)
-    with pytest.raises(ValueError, match=r"Scale.call: no signature takes inputs float32\(1, 2, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"Scale.call: no signature surely takes inputs float32\(1, 2, 2, 3\)"):
         scale.call(np.zeros([1, 2, 2, 3], np.float32))
 
 
@@ -141,3 +141,43 @@ def test_the_formatter_keeps_the_alternatives():
 
     assert "fn call(x: f32[N, 3] | f32[N, T, 3]) -> f32[N] | f32[N, T]:" in format_source(
         "module P:\n    fn call(x: f32[N, 3]|f32[N, T, 3]) -> f32[N]  |  f32[N, T]:\n        return x[..., 0]\n")
+
+
+def test_the_number_of_signatures_is_bounded():
+    """Each signature copies the body: a line of `|`s must not multiply a method thousands of times."""
+    from tfm.dsl import TfmError, analyze
+    from tfm.dsl.overloads import MAX_SIGNATURES
+
+    many = " | ".join(f"f32[{', '.join(['2'] * rank)}]" for rank in range(MAX_SIGNATURES + 1))
+    with pytest.raises(TfmError) as caught:
+        analyze(f"module P:\n    fn f(x: {many}) -> f32[]:\n        return x\n", "p.tfm")
+    assert [d.code for d in caught.value.diagnostics] == ["E056"]
+
+
+@pytest.mark.parametrize("inputs", ["x: f32[N] | f32[M]", "x: f32[N, 3] | f32[N, 3]", "x: f32[N, D] | f32[N, 3]",
+                                    "x: f32[N], y: f32[] | f32[]"])
+def test_a_signature_no_call_could_reach_is_refused(inputs):
+    from tfm.dsl import TfmError, analyze
+
+    with pytest.raises(TfmError) as caught:
+        analyze(f"module P:\n    fn f({inputs}) -> f32[]:\n        return 0.0\n", "p.tfm")
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E060" and "would never run it" in diagnostic.message
+
+
+def test_signatures_may_differ_by_fixed_size_or_dtype():
+    from tfm.dsl import analyze
+
+    analyze("module P:\n    fn f(x: f32[N, 3] | f32[N, 4] | f64[N, 3]) -> f32[]:\n        return 0.0\n", "p.tfm")
+
+
+def test_a_size_unknown_when_traced_is_not_guessed(tmp_path):
+    """`f32[N, 3] | f32[N, 4]` called on a traced tensor of unknown width: neither signature surely
+    fits, so the call is refused when traced instead of running the first one on the wrong width."""
+    path = tmp_path / "widths.tfm"
+    path.write_text("module W:\n    fn f(x: f32[N, 3] | f32[N, 4]) -> f32[N]:\n        return reduce_sum(x, axis=1)\n")
+    w = tfm.load(path).W()
+    assert w.f(np.ones([2, 4], np.float32)).numpy().tolist() == [4.0, 4.0]
+    unknown = tf.function(lambda v: w.f(v), input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    with pytest.raises(ValueError, match="no signature surely takes inputs float32"):
+        unknown.get_concrete_function()

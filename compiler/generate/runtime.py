@@ -82,13 +82,19 @@ def _dispatch(name, functions, args):
     for function in functions:
         wanted.append(", ".join([f"{spec.name}: {spec.dtype.name}{spec.shape}" for spec in function.input_signature]))
     got = ", ".join([f"{value.dtype.name}{value.shape}" for value in seen])
-    raise _ValueError(f"{name}: no signature takes inputs {got}; its signatures: {'; '.join(wanted)}")
+    raise _ValueError(f"{name}: no signature surely takes inputs {got} (a size unknown when traced fits no "
+                      f"fixed size); its signatures: {'; '.join(wanted)}")
 
 
 def _fits(specs, values, same_dtype):
+    """Whether `values` surely fit `specs`: every fixed size of a spec known and equal in the value
+    (a size unknown when traced could be any, so it fits no fixed size)."""
     for spec, value in _zip(specs, values):
-        if not value.shape.is_compatible_with(spec.shape) or (same_dtype and value.dtype != spec.dtype):
+        if value.shape.rank != spec.shape.rank or (same_dtype and value.dtype != spec.dtype):
             return False
+        for want, got in _zip(spec.shape.as_list(), value.shape.as_list()):
+            if want is not None and got != want:
+                return False
     return True
 
 
