@@ -25,6 +25,12 @@ def test_the_benchmark_page_is_written_by_the_script(tmp_path):
                     "## SavedModel in TensorFlow against .tflite in LiteRT", "## How fast tfm answers"):
         assert heading in page
     assert "| MyModel.train_step |" in page and "Machine: " in page
+    again = tmp_path / "again.md"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(again),
+                             "--render-from", str(output.with_suffix(".json"))], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert again.read_text() == page, "the page re-rendered from the saved measurements differs"
 
 
 def test_the_large_source_generator_writes_a_program_that_checks(tmp_path):
