@@ -390,9 +390,18 @@ def _fitting_signature(module, called: str, method, values, analysis):
     raise BadValue(f"no signature of {method.overload} takes these --arg values; its signatures: {shown}")
 
 
+def _one_signature(module, name: str, purpose: str) -> None:
+    """`train` and `trace` work on one tf.function: a method of several signatures is named by one of them."""
+    signatures = [m.name for m in module.methods if m.overload == name]
+    if signatures:
+        raise _InputError(f"{module.name}.{name} has {len(signatures)} signatures ({', '.join(signatures)}); "
+                          f"name the one to {purpose}")
+
+
 def _cmd_train(args) -> int:
     module_name, method_name = _split_target(args.target)
     compiled, module, init, python_module, instance, strategy = _built(args, module_name, method_name)
+    _one_signature(module, method_name, "train")
     from tfm.dsl.signatures import variable_updates
 
     updates = variable_updates(compiled.analysis, module)
@@ -401,6 +410,7 @@ def _cmd_train(args) -> int:
               "the weights", file=sys.stderr)
     if args.validate is not None:
         _method_decl(module, args.validate)
+        _one_signature(module, args.validate, "validate with")
         if args.validate in updates:
             raise _InputError(f"--validate {args.validate}: it updates trainable variables ({updates[args.validate]});"
                               " validation must not train")
@@ -439,6 +449,7 @@ def _cmd_train(args) -> int:
 def _cmd_trace(args) -> int:
     module_name, method_name = _split_target(args.target)
     compiled, module, _, _, instance, _ = _built(args, module_name, method_name)
+    _one_signature(module, method_name, "trace")
     method = _method_decl(module, method_name)
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.tracing import write_trace

@@ -181,3 +181,11 @@ def test_a_size_unknown_when_traced_is_not_guessed(tmp_path):
     unknown = tf.function(lambda v: w.f(v), input_signature=[tf.TensorSpec([None, None], tf.float32)])
     with pytest.raises(ValueError, match="no signature surely takes inputs float32"):
         unknown.get_concrete_function()
+
+
+@pytest.mark.parametrize("command", [["trace", "Scale.call", "--logdir", "LOGDIR"],
+                                     ["train", "Scale.call", "--data", "DATA"]])
+def test_commands_that_need_one_tf_function_ask_which_signature(source, tmp_path, capsys, command):
+    command = [str(tmp_path / "x") if part in ("LOGDIR", "DATA") else part for part in command]
+    assert main([command[0], str(source), *command[1:], "--init", "width=3"]) == 1
+    assert "Scale.call has 2 signatures (call_1, call_2); name the one to" in capsys.readouterr().err
