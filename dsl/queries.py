@@ -232,6 +232,8 @@ def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tu
                 items += [(v, "variable", _first_line(analysis, d)) for v, d in info.variables.items()]
                 items += [(s, "field", _first_line(analysis, d)) for s, d in info.submodules.items()]
                 items += [(m, "method", method_signature(d)) for m, d in info.methods.items()]
+                items += [(name, "method", "; ".join(method_signature(info.methods[s]) for s in signatures))
+                          for name, signatures in info.overloads.items()]
     return items
 
 

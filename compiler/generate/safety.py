@@ -136,7 +136,8 @@ class _Checker:
     def __init__(self, tree: ast.Module):
         self.tree = tree
         self.globals = _module_names(tree)
-        self.own_names = {id(c): _own_names(c) for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.bodies: dict[int, list[ast.AST]] = {}  # each function body walked once, read twice
+        self.own_names = {id(c): self._own_names(c) for c in tree.body if isinstance(c, ast.ClassDef)}
         # What a submodule offers: any generated class's methods and the attributes it binds.
         self.class_methods = set().union(*self.own_names.values())
 
@@ -189,7 +190,7 @@ class _Checker:
             self._expressions(decorator, set(), own_names)
         arguments = [*function.args.args, *function.args.kwonlyargs,
                      *(a for a in (function.args.vararg, function.args.kwarg) if a is not None)]
-        body = [node for statement in function.body for node in _walk(statement)]  # walked once, read twice
+        body = self._body(function)
         local = {a.arg for a in arguments}
         local |= {n.id for n in body if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         _check_name(function, function.name)
@@ -199,6 +200,22 @@ class _Checker:
         for argument in arguments:
             _check_name(argument, argument.arg)
         self._check_nodes(body, local, own_names)
+
+    def _body(self, function: ast.FunctionDef) -> list[ast.AST]:
+        """Every node of the function's body (not its arguments or decorators)."""
+        if id(function) not in self.bodies:
+            self.bodies[id(function)] = [node for statement in function.body for node in _walk(statement)]
+        return self.bodies[id(function)]
+
+    def _own_names(self, cls: ast.ClassDef) -> set[str]:
+        """The class's methods, their `_impl_` aliases, and the attributes its methods assign on `self`
+        (statements sit only in method bodies: anything else in a class body is refused)."""
+        functions = [f for f in cls.body if isinstance(f, ast.FunctionDef)]
+        methods = {f.name for f in functions}
+        aliases = {item.targets[0].id for item in cls.body if _is_method_alias(item, methods)}
+        assigned = {t.attr for f in functions for n in self._body(f) if isinstance(n, ast.Assign) for t in n.targets
+                    if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+        return methods | aliases | assigned
 
     def _expressions(self, node: ast.AST, local: set[str], own_names: set[str]) -> None:
         self._check_nodes(_walk(node), local, own_names)
@@ -267,14 +284,3 @@ def _is_method_alias(item: ast.stmt, own_names: set[str]) -> bool:
     return (isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)
             and isinstance(item.value, ast.Name) and item.targets[0].id == f"_impl_{item.value.id}"
             and item.value.id in own_names)
-
-
-def _own_names(cls: ast.ClassDef) -> set[str]:
-    methods = {f.name for f in cls.body if isinstance(f, ast.FunctionDef)}
-    aliases = {item.targets[0].id for item in cls.body if _is_method_alias(item, methods)}
-    return methods | aliases | _self_assigned(cls)
-
-
-def _self_assigned(cls: ast.ClassDef) -> set[str]:
-    return {t.attr for n in _walk(cls) if isinstance(n, ast.Assign) for t in n.targets
-            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
