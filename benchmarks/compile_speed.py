@@ -113,7 +113,7 @@ def large(lines: int, rounds: int) -> dict:
 
 def run(quick: bool = False, lines: int = 10_000) -> dict:
     rounds = 2 if quick else 7
-    return {"startup": startup(rounds), "large": large(1_000 if quick else lines, 1 if quick else 3)}
+    return {"startup": startup(rounds), "large": large(1_000 if quick else lines, 1 if quick else 7)}
 
 
 def main() -> None:

@@ -199,3 +199,110 @@ class SimpleRNN(tf.Module):
                 h = self._step(xs[:, t, :], h)
                 states = states.write(states.size(), h)
             return {"states": states.stack(), "last": h}
+
+
+def _glorot(shape, seed):
+    return tf.Variable(tf.keras.initializers.GlorotUniform(seed=seed)(shape))
+
+
+class CNNClassifier(tf.Module):
+    """examples/cnn_classifier.tfm's serving method by hand: conv, pool, conv, pool, batch norm with
+    its moving statistics, global average pooling, dense, softmax."""
+
+    def __init__(self, num_classes=10, seed=1):
+        super().__init__()
+        with self.name_scope:
+            self.kernel_1, self.bias_1 = _glorot([3, 3, 1, 16], seed), tf.Variable(tf.zeros([16]))
+            self.kernel_2, self.bias_2 = _glorot([3, 3, 16, 32], seed + 1), tf.Variable(tf.zeros([32]))
+            self.gamma, self.beta = tf.Variable(tf.ones([32])), tf.Variable(tf.zeros([32]))
+            self.moving_mean = tf.Variable(tf.zeros([32]), trainable=False)
+            self.moving_variance = tf.Variable(tf.ones([32]), trainable=False)
+            self.head_kernel, self.head_bias = _glorot([32, num_classes], seed + 2), tf.Variable(tf.zeros([num_classes]))
+        self.predict = tf.function(self._predict, input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
+
+    def _predict(self, images):
+        x = tf.nn.relu(tf.nn.conv2d(images, self.kernel_1, 1, "SAME") + self.bias_1)
+        x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        x = tf.nn.relu(tf.nn.conv2d(x, self.kernel_2, 1, "SAME") + self.bias_2)
+        x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        x = tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, 1e-3)
+        scores = tf.nn.softmax(tf.reduce_mean(x, axis=[1, 2]) @ self.head_kernel + self.head_bias)
+        return {"probabilities": scores, "label": tf.argmax(scores, axis=-1)}
+
+
+class LSTMRegressor(tf.Module):
+    """examples/lstm_sequence.tfm's serving method by hand: embedding, an LSTM over time in a graph
+    loop (one kernel per gate, as tfm's library), dense."""
+
+    def __init__(self, vocab=50, embed_dim=16, units=32, seed=1):
+        super().__init__()
+        with self.name_scope:
+            self.embeddings = tf.Variable(tf.random.uniform([vocab, embed_dim], -0.05, 0.05, seed=seed))
+            self.w = [_glorot([embed_dim, units], seed * 16 + k) for k in range(4)]
+            self.u = [_glorot([units, units], seed * 16 + 4 + k) for k in range(4)]
+            self.b = [tf.Variable(tf.ones([units]) if k == 1 else tf.zeros([units])) for k in range(4)]
+            self.head_kernel, self.head_bias = _glorot([units, 1], seed + 2), tf.Variable(tf.zeros([1]))
+        self.units = units
+        self.predict = tf.function(self._predict, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+
+    def _predict(self, ids):
+        x = tf.nn.embedding_lookup(self.embeddings, ids)
+        h = tf.zeros([tf.shape(x)[0], self.units])
+        c = tf.zeros([tf.shape(x)[0], self.units])
+        (w_i, w_f, w_c, w_o), (u_i, u_f, u_c, u_o), (b_i, b_f, b_c, b_o) = self.w, self.u, self.b
+        for t in tf.range(tf.shape(x)[1]):
+            xt = x[:, t, :]
+            i = tf.sigmoid(xt @ w_i + h @ u_i + b_i)
+            f = tf.sigmoid(xt @ w_f + h @ u_f + b_f)
+            g = tf.tanh(xt @ w_c + h @ u_c + b_c)
+            o = tf.sigmoid(xt @ w_o + h @ u_o + b_o)
+            c = f * c + i * g
+            h = o * tf.tanh(c)
+        return h @ self.head_kernel + self.head_bias
+
+
+class TransformerEncoder(tf.Module):
+    """examples/transformer_encoder.tfm's serving method by hand: token and position embeddings,
+    masked multi-head self-attention, residual and layer normalisation, a feed-forward block, masked
+    mean pooling, dense, softmax (inference: dropout is the identity)."""
+
+    def __init__(self, vocab=100, max_len=16, dim=32, heads=4, ff_dim=64, num_classes=2, seed=1):
+        super().__init__()
+        key_dim = dim // heads
+        with self.name_scope:
+            self.tokens = tf.Variable(tf.random.uniform([vocab, dim], -0.05, 0.05, seed=seed))
+            self.positions = tf.Variable(tf.random.uniform([max_len, dim], -0.05, 0.05, seed=seed + 1))
+            self.query, self.key, self.value = (_glorot([dim, heads, key_dim], seed * 8 + k) for k in range(3))
+            self.query_bias, self.key_bias, self.value_bias = (tf.Variable(tf.zeros([heads, key_dim])) for _ in range(3))
+            self.output, self.output_bias = _glorot([heads, key_dim, dim], seed * 8 + 3), tf.Variable(tf.zeros([dim]))
+            self.norm = [(tf.Variable(tf.ones([dim])), tf.Variable(tf.zeros([dim]))) for _ in range(2)]
+            self.ff_1, self.ff_1_bias = _glorot([dim, ff_dim], seed + 3), tf.Variable(tf.zeros([ff_dim]))
+            self.ff_2, self.ff_2_bias = _glorot([ff_dim, dim], seed + 4), tf.Variable(tf.zeros([dim]))
+            self.head, self.head_bias = _glorot([dim, num_classes], seed + 5), tf.Variable(tf.zeros([num_classes]))
+        self.dim, self.key_dim = dim, key_dim
+        self.predict = tf.function(self._predict, input_signature=[
+            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)])
+
+    @staticmethod
+    def _layer_norm(x, scale_and_offset):
+        scale, offset = scale_and_offset
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        return tf.nn.batch_normalization(x, mean, variance, offset, scale, 1e-3)
+
+    def _attend(self, x, pairs):
+        q = tf.einsum("ntd,dhk->nthk", x, self.query) + self.query_bias
+        k = tf.einsum("ntd,dhk->nthk", x, self.key) + self.key_bias
+        v = tf.einsum("ntd,dhk->nthk", x, self.value) + self.value_bias
+        scores = tf.einsum("nshk,nthk->nhst", q, k) / tf.sqrt(float(self.key_dim))
+        scores += (1.0 - tf.expand_dims(pairs, 1)) * -1e9
+        attended = tf.einsum("nhst,nthk->nshk", tf.nn.softmax(scores), v)
+        return tf.einsum("nshk,hkd->nsd", attended, self.output) + self.output_bias
+
+    def _predict(self, ids, mask):
+        x = tf.nn.embedding_lookup(self.tokens, ids) + self.positions[:tf.shape(ids)[1], :]
+        pairs = tf.expand_dims(mask, 1) * tf.expand_dims(mask, 2)
+        x = self._layer_norm(x + self._attend(x, pairs), self.norm[0])
+        ff = tf.nn.relu(x @ self.ff_1 + self.ff_1_bias) @ self.ff_2 + self.ff_2_bias
+        x = self._layer_norm(x + ff, self.norm[1]) * tf.expand_dims(mask, -1)
+        pooled = tf.reduce_sum(x, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
+        return tf.nn.softmax(pooled @ self.head + self.head_bias)

@@ -76,6 +76,17 @@ def _cases():
     def sequences(batch, rng):
         return [rng.normal(size=(batch, 5, 4)).astype(np.float32)]
 
+    def images(batch, rng):
+        return [rng.random(size=(batch, 28, 28, 1)).astype(np.float32)]
+
+    def token_ids(batch, rng):
+        return [rng.integers(0, 50, size=(batch, 7)).astype(np.int32)]
+
+    def masked_tokens(batch, rng):
+        mask = np.ones((batch, 8), np.float32)
+        mask[:, 6:] = 0.0
+        return [rng.integers(0, 100, size=(batch, 8)).astype(np.int32), mask]
+
     return [
         Case("demo_module", "DemoModule", "addprint", "DemoModule", scalar, {}),
         Case("square_if_positive", "SquareIfPositive", "square_if_positive", "SquareIfPositive", scalar, {}),
@@ -92,6 +103,9 @@ def _cases():
         Case("sparse_categorical_accuracy", "SparseCategoricalAccuracy", "update_state", "SparseCategoricalAccuracy",
              labels_and_scores, {}),
         Case("rnn_cell", "SimpleRNN", "run", "SimpleRNN", sequences, {}),
+        Case("cnn_classifier", "CNNClassifier", "predict", "CNNClassifier", images, {}),
+        Case("lstm_sequence", "LSTMRegressor", "predict", "LSTMRegressor", token_ids, {}),
+        Case("transformer_encoder", "TransformerEncoder", "predict", "TransformerEncoder", masked_tokens, {}),
     ]
 
 
