@@ -79,18 +79,12 @@ def install_node_builders(parser: lark.Lark) -> None:
     parse tree, no second pass). Lark cannot do this itself: its in-parse transformer gets no
     positions (`v_args(meta=True)` is refused there)."""
     from lark.parse_tree_builder import ParseTreeBuilder
-    from lark.parsers.lalr_analysis import Reduce
 
     tree_builder = ParseTreeBuilder(parser.rules, lark.Tree, propagate_positions=False, ambiguous=False,
                                     maybe_placeholders=parser.options.maybe_placeholders)
     callbacks = tree_builder.create_callback(NODE_BUILDER)
-    located = {rule: _locating(build, rule.options.expand1 and not rule.alias) for rule, build in callbacks.items()}
-    # Keyed by the parse table's own rule objects, so each reduction's lookup is an identity hit
-    # (an equal rule from the grammar cache would be compared field by field, 200,000 times on a large source).
-    table_rules = {arg: arg for state in parser.parser.parser.parser.parse_table.states.values()
-                   for action, arg in state.values() if action is Reduce}
-    parser._callbacks.clear()
-    parser._callbacks.update({table_rules.get(rule, rule): callback for rule, callback in located.items()})
+    parser._callbacks.update({rule: _locating(build, rule.options.expand1 and not rule.alias)
+                              for rule, build in callbacks.items()})
 
 
 class _ToNodes:
