@@ -5,7 +5,6 @@ Codes are stable (tests and users grep for them); the catalogue is `CODES` below
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Iterable, Literal
 
@@ -111,15 +110,22 @@ class TooManyErrors(Exception):
     """The error limit is reached: the checker stops where it is (see dsl.limits.DiagnosticList)."""
 
 
-@contextlib.contextmanager
-def locate_bugs(node):
-    """Tag any unexpected exception raised while handling `node` with its span (first tag wins)."""
-    try:
-        yield
-    except (TfmError, CompilerBug, TooManyErrors):
-        raise
-    except Exception as exc:
-        raise CompilerBug(node.span, exc) from exc
+class locate_bugs:
+    """Tag any unexpected exception raised while handling `node` with its span (first tag wins).
+    A class, not a generator context manager: it wraps every statement of every stage."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, (TfmError, CompilerBug, TooManyErrors)):
+            return False
+        raise CompilerBug(self.node.span, exc) from exc
 
 
 def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
