@@ -189,3 +189,31 @@ def test_commands_that_need_one_tf_function_ask_which_signature(source, tmp_path
     command = [str(tmp_path / "x") if part in ("LOGDIR", "DATA") else part for part in command]
     assert main([command[0], str(source), *command[1:], "--init", "width=3"]) == 1
     assert "Scale.call has 2 signatures (call_1, call_2); name the one to" in capsys.readouterr().err
+
+
+def test_the_feature_scaler_example(tmp_path, capsys):
+    """examples/feature_scaler.tfm: `normalize` on both ranks, a stack that reverses time steps
+    (typed-list `pop` in a graph loop, as AutoGraph converts it), and an export where a method with
+    a typed list reaches the overloaded one: TFLite names the typed lists, and serves `normalize`'s
+    two signatures without them."""
+    from conftest import EXAMPLES
+
+    source = EXAMPLES / "feature_scaler.tfm"
+    scaler = tfm.load(source).FeatureScaler()
+    scaler.scale.assign([1.0, 2.0, 3.0, 4.0])
+    scaler.shift.assign([0.5, 0.0, -0.5, 1.0])
+    x = np.random.default_rng(1).normal(size=(2, 3, 4)).astype(np.float32)
+    want = x * scaler.scale.numpy() + scaler.shift.numpy()
+    np.testing.assert_allclose(scaler.normalize(x).numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(scaler.normalize(x[:, 0]).numpy(), want[:, 0], rtol=1e-6)
+    np.testing.assert_array_equal(scaler.reverse_steps(x).numpy(), x[:, ::-1])
+    np.testing.assert_allclose(scaler.pooled(x).numpy(), np.zeros([2, 4]), atol=1e-5)
+    assert "ag__.while_stmt" in tf.autograph.to_code(type(scaler).reverse_steps)
+    out = tmp_path / "scaler"
+    assert main(["export", str(source), "--module", "FeatureScaler", "--out", str(out), "--tflite",
+                 str(tmp_path / "all.tflite")]) == 1
+    assert "a typed list at" in capsys.readouterr().err and not (tmp_path / "all.tflite").exists()
+    assert main(["export", str(source), "--module", "FeatureScaler", "--signatures", "normalize", "--out", str(out),
+                 "--force", "--tflite", str(tmp_path / "normalize.tflite")]) == 0
+    report = capsys.readouterr().out
+    assert "ran every signature in LiteRT" in report and "normalize_2" in report

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tfm.dsl import nodes as n
-from tfm.dsl.analysis import walk
+from tfm.dsl.analysis import called_methods, walk
 from tfm.dsl.diagnostics import first_line, printable
 
 from tfm.exports.formats import ExportError, ExportJob, SignatureContract
@@ -137,9 +137,6 @@ def _visit(analysis, module: n.ModuleDef, method_name: str, construct: str, foun
         if typed_list or (call is not None and call.kind == "op" and call.op.name == construct):
             label = "a typed list" if typed_list else construct
             found.append(f"{label} at {printable(node.span.file)}:{node.span.line} ({method_name})")
-        elif call is not None and call.kind == "self_method":
-            _visit(analysis, module, call.method, construct, found, seen)
-        elif call is not None and call.kind == "sub_method":
-            target = analysis.modules[info.submodules[call.receiver].module]
-            if target.decl is not None:
-                _visit(analysis, target.decl, call.method, construct, found, seen)
+        elif call is not None and call.kind in ("self_method", "sub_method"):
+            for owner, called in called_methods(analysis, info, node, call):  # each signature it may run
+                _visit(analysis, owner, called.name, construct, found, seen)
