@@ -383,14 +383,18 @@ def _fitting_signature(module, called: str, method, values, analysis):
         except BadValue:
             continue
         declared = [analysis.types[i.type].shape for i in signature.inputs]
-        if all(len(t.shape) == len(shape) and all(d is None or not isinstance(d, int) or d == s
-                                                  for d, s in zip(shape, t.shape)) for t, shape in zip(tensors, declared)):
+        if all(_shape_fits(tensor.shape, shape) for tensor, shape in zip(tensors, declared)):
             return signature, tensors
     shown = "; ".join(method_signature(m) for m in signatures)
     raise BadValue(f"no signature of {method.overload} takes these --arg values; its signatures: {shown}")
 
 
-def _one_signature(module, name: str, purpose: str) -> None:
+def _shape_fits(shape, declared) -> bool:
+    """A value's shape against a declared one: the same rank, every fixed size equal."""
+    return len(shape) == len(declared) and all(not isinstance(d, int) or d == s for d, s in zip(declared, shape))
+
+
+def _refuse_several_signatures(module, name: str, purpose: str) -> None:
     """`train` and `trace` work on one tf.function: a method of several signatures is named by one of them."""
     signatures = [m.name for m in module.methods if m.overload == name]
     if signatures:
@@ -401,7 +405,7 @@ def _one_signature(module, name: str, purpose: str) -> None:
 def _cmd_train(args) -> int:
     module_name, method_name = _split_target(args.target)
     compiled, module, init, python_module, instance, strategy = _built(args, module_name, method_name)
-    _one_signature(module, method_name, "train")
+    _refuse_several_signatures(module, method_name, "train")
     from tfm.dsl.signatures import variable_updates
 
     updates = variable_updates(compiled.analysis, module)
@@ -410,7 +414,7 @@ def _cmd_train(args) -> int:
               "the weights", file=sys.stderr)
     if args.validate is not None:
         _method_decl(module, args.validate)
-        _one_signature(module, args.validate, "validate with")
+        _refuse_several_signatures(module, args.validate, "validate with")
         if args.validate in updates:
             raise _InputError(f"--validate {args.validate}: it updates trainable variables ({updates[args.validate]});"
                               " validation must not train")
@@ -449,7 +453,7 @@ def _cmd_train(args) -> int:
 def _cmd_trace(args) -> int:
     module_name, method_name = _split_target(args.target)
     compiled, module, _, _, instance, _ = _built(args, module_name, method_name)
-    _one_signature(module, method_name, "trace")
+    _refuse_several_signatures(module, method_name, "trace")
     method = _method_decl(module, method_name)
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.tracing import write_trace

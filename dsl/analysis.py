@@ -59,13 +59,13 @@ class ModuleInfo:
         for table in (self.params, self.variables, self.submodules, self.methods):
             if name in table:
                 return table[name]
-        if name in self.overloads:  # its first signature: every signature has the same inputs
-            return self.methods[self.overloads[name][0]]
-        return None
+        return self.callable_method(name)  # an overloaded method, by its first signature
 
     def callable_method(self, name: str) -> n.Method | None:
-        """The method a call by `name` reaches (the first signature of an overloaded one)."""
-        return self.methods.get(name) or (self.methods[self.overloads[name][0]] if name in self.overloads else None)
+        """The method a call by `name` reaches: the first signature of an overloaded one (every
+        signature has the same inputs)."""
+        signatures = self.signatures_of(name)
+        return self.methods[signatures[0]] if signatures else None
 
     def signatures_of(self, name: str) -> tuple[str, ...]:
         """The methods a call by `name` may run: one, or each signature of an overloaded one."""

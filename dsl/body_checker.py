@@ -230,7 +230,7 @@ class BodyChecker(Pass):
             self.p.err("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
         elif not _SCOPE_NAME.fullmatch(call.args[0].value):
             self.p.err("E023", call.args[0], f"{call.args[0].value!r} is not a name TensorFlow takes for a scope",
-                       "use letters, digits and `_ . - /`, starting with a letter, digit or `.`")
+                       "use letters, digits and `_ . - / >`, starting with a letter, digit or `.`")
         elif stmt.name is not None:
             self.p.err("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
 

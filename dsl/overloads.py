@@ -28,10 +28,10 @@ def expand_signatures(members: tuple) -> tuple:
     taken = {member.name for member in members}
     expanded = []
     for member in members:
-        if not isinstance(member, n.Method) or _signature_count(member) == 1:
+        names = signature_names(member) if isinstance(member, n.Method) else ()
+        if len(names) <= 1:
             expanded.append(member)
             continue
-        names = signature_names(member)
         for name in names:
             if name in taken:
                 raise fail("E060", member, f"`{member.name}` has {len(names)} signatures, named "
