@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import lark
-
 from . import nodes as n
 from .diagnostics import fail
 from .overloads import expand_signatures
@@ -32,59 +30,6 @@ def _no_list(type_, what: str) -> None:
                    type_,
                    f"{what} cannot be a list",
                    "typed lists are for locals in a method body; stack them into a tensor")
-
-
-class _Located:
-    """A value on the parser's stack with the text it was parsed from (its first to last token, the
-    tokens Lark filters out included): what `propagate_positions` computes, without a parse tree."""
-
-    __slots__ = ("value", "line", "column", "end_line", "end_column")
-
-    def __init__(self, value, first, last):
-        self.value = value
-        if first is None:
-            self.line = None
-        else:
-            self.line, self.column = first.line, first.column
-            self.end_line, self.end_column = last.end_line, last.end_column
-
-
-def _locating(build, passes_single_child: bool):
-    """Wrap one rule's Lark callback (child filter, then a `_ToNodes` method): note where the rule's
-    text starts and ends for the method's `_s()`, and pass it on located for the rule above.
-    A `?rule` reduced from one rule below is that rule's value and place: passed on as it is."""
-    builder = NODE_BUILDER
-
-    def callback(children):
-        if passes_single_child and len(children) == 1 and type(children[0]) is _Located:
-            return children[0]
-        first = last = None
-        for child in children:  # the first and last child with a position (inline: this runs per reduction)
-            if type(child) is lark.Token or type(child) is _Located and child.line is not None:
-                first = child
-                break
-        if first is not None:
-            for child in reversed(children):
-                if type(child) is lark.Token or type(child) is _Located and child.line is not None:
-                    last = child
-                    break
-        builder.located = first, last
-        values = [c.value if type(c) is _Located else c for c in children]
-        return _Located(build(values), first, last)
-    return callback
-
-
-def install_node_builders(parser: lark.Lark) -> None:
-    """Make `parser.parse` return a Program: each rule's node is built as the rule is reduced (no
-    parse tree, no second pass). Lark cannot do this itself: its in-parse transformer gets no
-    positions (`v_args(meta=True)` is refused there)."""
-    from lark.parse_tree_builder import ParseTreeBuilder
-
-    tree_builder = ParseTreeBuilder(parser.rules, lark.Tree, propagate_positions=False, ambiguous=False,
-                                    maybe_placeholders=parser.options.maybe_placeholders)
-    callbacks = tree_builder.create_callback(NODE_BUILDER)
-    parser._callbacks.update({rule: _locating(build, rule.options.expand1 and not rule.alias)
-                              for rule, build in callbacks.items()})
 
 
 class _ToNodes:

@@ -3,76 +3,29 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
-
-import lark
-from lark import Lark
-from lark.exceptions import UnexpectedInput
-from lark.indenter import DedentError, Indenter
 
 from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
-from .cache import cache_dir, is_private
 from .diagnostics import Diagnostic, TfmError, error, fail
-from .node_builder import NODE_BUILDER, install_node_builders
+from .node_builder import NODE_BUILDER
 from .recovery import more_syntax_errors
-from .syntax_errors import dedent_diagnostic, syntax_diagnostic
-
-
-class _TfmIndenter(Indenter):
-    NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
-    CLOSE_PAREN_types = ["RPAR", "RSQB"]
-    INDENT_type = "_INDENT"
-    DEDENT_type = "_DEDENT"
-    tab_len = 8
-
-    def _process(self, stream):
-        """`var`/`state` opening a line at member level is a declaration keyword. (After a method's
-        block the contextual lexer is in a state LALR shares with statement blocks, where a name wins
-        over VAR_KIND, so a `var` after a method was a syntax error.)"""
-        line_start = True
-        for token in super()._process(stream):
-            if (line_start and token.type == "NAME" and token.value in ("var", "state")
-                    and len(self.indent_level) == 2 and self.paren_level == 0):
-                token = lark.Token.new_borrow_pos("VAR_KIND", token.value, token)
-            line_start = token.type in (self.NL_type, self.INDENT_type, self.DEDENT_type)
-            yield token
+from .table_parser import TableParser, Unparsed, tables_for
 
 
 @functools.cache
-def _lark() -> Lark:
-    grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
-    parser = Lark(grammar, parser="lalr", postlex=_TfmIndenter(), maybe_placeholders=True,
-                  cache=_grammar_cache(grammar))
-    install_node_builders(parser)
-    return parser
+def _table_parser() -> TableParser | None:
+    """The driver over Lark's tables (Lark itself is imported only to make them, or to parse what
+    the driver leaves to it)."""
+    tables = tables_for(GRAMMAR_PATH.read_text(encoding="utf-8"), _lark_parser)
+    return None if tables is None else TableParser(tables)
 
 
-def _grammar_cache(grammar: str) -> str | bool:
-    """A cache file for the analysed grammar (5x faster start) in tfm's private cache, or none.
+def _lark_parser():
+    from .lark_parser import lark_parser
 
-    Never `cache=True`: Lark would unpickle a file at a predictable path in the shared temp directory.
-    """
-    try:
-        directory = cache_dir()
-    except OSError:
-        return False
-    if not is_private(directory):
-        return False
-    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
-    path = directory / f"grammar-{digest}-lark{lark.__version__}.cache"
-    return str(path) if not path.exists() or is_private(path) else False
-
-
-
-@functools.cache
-def _terminal_names() -> dict[str, str]:
-    """Each terminal as a user would write it: the literal for keywords and punctuation."""
-    return {t.name: repr(t.pattern.value) if t.pattern.type == "str" else t.name.lower()
-            for t in _lark().terminals}
+    return lark_parser()
 
 
 def decode_source(data: bytes, file: str) -> str:
@@ -117,13 +70,10 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
     try:
         with _PARSE_LOCK:
             NODE_BUILDER.file = file
-            program = _lark().parse(text).value
-        _check_depth(program)
-        return None, program
-    except UnexpectedInput as exc:
-        return syntax_diagnostic(exc, file, text, _terminal_names()), None
-    except DedentError as exc:
-        return dedent_diagnostic(exc, file, text), None
+            problem, program = _parse_locked(text, file)
+        if program is not None:
+            _check_depth(program)
+        return problem, program
     except TfmError as exc:
         return exc.diagnostics[0], None
     except RecursionError:
@@ -132,23 +82,40 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
                      "split deeply nested expressions into several assignments"), None
 
 
+def _parse_locked(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
+    fast = _table_parser()
+    if fast is not None:
+        try:
+            return None, fast.parse(text)
+        except Unparsed:
+            pass
+    from .lark_parser import parse_with_lark
+
+    return parse_with_lark(text, file)
+
+
 MAX_DEPTH = 100
 
 
 def _check_depth(program: n.Program) -> None:
     """Later stages recurse over the tree; a tree nested deeper than MAX_DEPTH is refused here."""
-    stack: list[tuple[object, int]] = [(program, 0)]
+    node_type, child_values = n.Node, n.child_values
+    stack: list[tuple[n.Node, int]] = [(program, 0)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_DEPTH and isinstance(node, n.Node):
+        if depth > MAX_DEPTH:
             raise fail("E001",
                        node,
                        f"this nests more than {MAX_DEPTH} levels deep",
                        "split it into several assignments")
-        if isinstance(node, n.Node):
-            stack.extend((child, depth + 1) for child in n.child_values(node))
-        elif isinstance(node, tuple):
-            stack.extend((item, depth) for item in node)
+        depth += 1
+        pending = list(child_values(node))
+        while pending:
+            child = pending.pop()
+            if isinstance(child, node_type):
+                stack.append((child, depth))
+            elif type(child) is tuple:
+                pending.extend(child)
 
 
 _PARSE_LOCK = threading.Lock()  # the node builder keeps per-parse state (the file name)

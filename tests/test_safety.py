@@ -219,9 +219,9 @@ def test_grammar_cache_is_private(tmp_path, monkeypatch):
     import os
     import tempfile
 
-    from tfm.dsl.parser import _grammar_cache, _lark
+    from tfm.dsl.lark_parser import _grammar_cache, lark_parser
 
-    cache = _lark().options.cache
+    cache = lark_parser().options.cache
     assert cache is not True, "cache=True would use a predictable file in the shared temp directory"
     if cache:
         assert not cache.startswith(tempfile.gettempdir() + os.sep + ".lark")
