@@ -1,7 +1,5 @@
 """`python -m tfm` is the `tfm` command."""
 
-import sys
+from tfm.cli import entry
 
-from tfm.cli import main
-
-sys.exit(main())
+entry()

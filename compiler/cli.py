@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from tfm.cli_args import build_parser
+from tfm.cli_args import build_parser, command_in
 from tfm.dsl import InternalError, TfmError, render_json, render_text
 from tfm.terminal import colourize, use_colour
 
@@ -46,8 +46,34 @@ def _search_path(args):
     return (*(Path(d) for d in getattr(args, "include", [])), *search_path_from_env())
 
 
+# Commands that never import TensorFlow, whose process can end without the interpreter's teardown.
+QUICK_COMMANDS = frozenset({"check", "compile", "fmt", "config", "inspect"})
+
+
+def entry() -> None:
+    """The `tfm` program (and `python -m tfm`): `main`, then exit with its status.
+
+    A quick command ends once its output is flushed and exit handlers have run, without Python's
+    teardown, which frees every object one by one: about 40 ms, a sixth of `tfm check` on a small file.
+    Where TensorFlow was imported after all, it gets the normal exit."""
+    status = main()
+    if command_in(sys.argv[1:]) in QUICK_COMMANDS and "tensorflow" not in sys.modules:
+        import atexit
+
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            status = status or 141
+        except OSError:
+            status = status or EXIT_USAGE
+        os._exit(status)
+    sys.exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
                 "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
                 "config": _cmd_config, "lsp": _cmd_lsp, "fmt": _cmd_fmt}

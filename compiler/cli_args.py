@@ -5,9 +5,14 @@ in one place."""
 from __future__ import annotations
 
 import argparse
+import functools
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: of its commands only the one named there gets its options (the rest
+    are named, with their help, as `tfm --help` lists them): setting up every command's options was
+    a few milliseconds of every start. No argv, or no command in it: every command, whole."""
+    running = command_in(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="tfm", description="Compile .tfm files into TensorFlow tf.Module Python, run and export them.",
         epilog="Run `tfm COMMAND --help` for a command's options.")
@@ -17,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and results: no warnings, no progress lines")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser = functools.partial(_add_command, commands, running)
 
     check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
@@ -115,6 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
                                     "No TensorFlow import.")
     _add_examples(commands)
     return parser
+
+
+def command_in(argv: list[str]) -> str | None:
+    """The command `argv` names (tfm's own options come before it and take no values), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+class _Unbuilt(argparse.ArgumentParser):
+    """A command other than the one being run: it needs a name and help, not its options."""
+
+    def add_argument(self, *args, **kwargs):
+        return None
+
+    def add_mutually_exclusive_group(self, **kwargs):
+        return self
+
+    def add_argument_group(self, *args, **kwargs):
+        return self
+
+
+def _add_command(commands, running: str | None, name: str, **kwargs) -> argparse.ArgumentParser:
+    whole = running in (None, name) or running not in EXAMPLES  # not a command: argparse says so
+    commands._parser_class = argparse.ArgumentParser if whole else _Unbuilt
+    return argparse._SubParsersAction.add_parser(commands, name, **kwargs)
 
 
 # One or two lines a user can copy, shown at the end of each command's --help.

@@ -12,6 +12,7 @@ Nothing here reaches files, the network or Python callbacks: `tf.io.write_file`,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,7 +60,9 @@ def _params(spec: str) -> tuple[OpParam, ...]:
     return tuple(params)
 
 
+@functools.cache
 def _literal(text: str) -> object:
+    """A default's value; the same few texts recur (None, False, 0), each parsed once."""
     import ast
 
     return ast.literal_eval(text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import keyword
 from typing import Iterable
 
@@ -38,6 +37,8 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     slack = max(2, len(name) // 3)
     near = [c for c in dict.fromkeys(candidates) if abs(len(c) - len(name)) <= slack]
     pool = ([c for c in near if c[:1] == name[:1]] + [c for c in near if c[:1] != name[:1]])[:_SUGGESTION_POOL]
+    import difflib  # only when a name is wrong: importing it is 2 ms of every start
+
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
     return f"did you mean `{matches[0]}`?" if matches else None
 

@@ -190,7 +190,7 @@ def tables_for(grammar: str, lark_parser) -> dict | None:
     if path is not None and os.path.exists(path):
         try:
             with open(path, "rb") as file:
-                tables = marshal.load(file)
+                tables = marshal.loads(file.read())  # one read: marshal.load(file) reads piecemeal
             if isinstance(tables, dict) and tables.get("format") == FORMAT:
                 return tables or None
         except (OSError, EOFError, ValueError, TypeError):

@@ -140,6 +140,22 @@ def test_python_dash_m_tfm_is_the_cli():
     assert "compile" in result.stdout and result.returncode == 0
 
 
+def test_a_quick_command_ends_with_its_output_whole_and_its_status(tmp_path, capsys):
+    """check/compile end without Python's teardown: everything they print still arrives through a
+    pipe, and the exit status is main's."""
+    assert main(["compile", str(EXAMPLES / "my_model.tfm"), "-o", "-"]) == 0
+    expected = capsys.readouterr().out
+    piped = subprocess.run([sys.executable, "-m", "tfm", "compile", str(EXAMPLES / "my_model.tfm"), "-o", "-"],
+                           capture_output=True, text=True)
+    assert (piped.returncode, piped.stdout) == (0, expected)
+    bad = tmp_path / "bad.tfm"
+    bad.write_text("module M:\n    fn f(x: f32[]) -> f32[]:\n        return y\n")
+    failed = subprocess.run([sys.executable, "-m", "tfm", "check", str(bad)], capture_output=True, text=True)
+    assert failed.returncode == 1 and "E0" in failed.stderr and "bad.tfm:3" in failed.stderr
+    usage = subprocess.run([sys.executable, "-m", "tfm", "check"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage: tfm check" in usage.stderr
+
+
 def test_console_script_is_installed():
     """The `tfm` script of the environment running the tests, wherever that environment is."""
     import sysconfig

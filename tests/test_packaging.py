@@ -28,4 +28,4 @@ def test_the_wheel_installs_only_tfm(tmp_path):
                  "tfm/generate/runtime.py", "tfm/__main__.py", "tfm/dsl/ops.py"):
         assert data in names, data
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "tfm = tfm.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "tfm = tfm.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()

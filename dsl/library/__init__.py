@@ -42,13 +42,18 @@ class BuiltinParam:
         return self.default is REQUIRED
 
 
+@functools.cache
+def _literal(text: str) -> object:
+    return ast.literal_eval(text)
+
+
 def _builtin_params(spec: str) -> list[BuiltinParam]:
     """'name: type = default, ...' (no default: required) -> BuiltinParams."""
     params = []
     for item in spec.split(","):
         name_type, has_default, default = item.partition("=")
         param, _, type_ = name_type.partition(":")
-        value = ast.literal_eval(default.strip()) if has_default else REQUIRED
+        value = _literal(default.strip()) if has_default else REQUIRED
         params.append(BuiltinParam(param.strip(), type_.strip(), value))
     return params
 
