@@ -306,3 +306,46 @@ class TransformerEncoder(tf.Module):
         x = self._layer_norm(x + ff, self.norm[1]) * tf.expand_dims(mask, -1)
         pooled = tf.reduce_sum(x, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
         return tf.nn.softmax(pooled @ self.head + self.head_bias)
+
+
+# --- the same, with the check tfm makes where two inputs share a named dim ------------------------
+# tfm checks at a method's entry that inputs declared with the same named dim (`x: f32[N, 3]`,
+# `y: f32[N, 1]`) agree on its size; these twins add that check as a careful hand-writer would, so
+# the benchmark can tell the check's cost from tfm's.
+
+
+def _agree(a, b, a_axes, b_axes):
+    tf.debugging.assert_equal(tf.gather(tf.shape(a), a_axes), tf.gather(tf.shape(b), b_axes),
+                              message="the inputs must agree on their shared dimensions")
+
+
+class MeanSquaredErrorChecked(MeanSquaredError):
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, None], tf.float32)])
+    def call(self, y_true, y_pred):
+        _agree(y_true, y_pred, [0, 1], [0, 1])
+        return MeanSquaredError.call.python_function(self, y_true, y_pred)
+
+
+class LinearRegressionChecked(LinearRegression):
+    def _train_step(self, x, y):
+        _agree(x, y, [0], [0])
+        return super()._train_step(x, y)
+
+
+class MyModelChecked(MyModel):
+    def _train_step(self, x, y):
+        _agree(x, y, [0], [0])
+        return super()._train_step(x, y)
+
+
+class SparseCategoricalAccuracyChecked(SparseCategoricalAccuracy):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, None], tf.float32)])
+    def update_state(self, y_true, y_pred):
+        _agree(y_true, y_pred, [0], [0])
+        return SparseCategoricalAccuracy.update_state.python_function(self, y_true, y_pred)
+
+
+class TransformerEncoderChecked(TransformerEncoder):
+    def _predict(self, ids, mask):
+        _agree(ids, mask, [0, 1], [0, 1])
+        return super()._predict(ids, mask)

@@ -34,6 +34,7 @@ class Case:
     hand: str  # class name in handwritten.py
     inputs: Callable  # (batch size, rng) -> list of numpy arrays
     init: dict
+    checked: str | None = None  # handwritten.py's twin that also makes tfm's entry check, if tfm makes one
 
 
 def _cases():
@@ -90,22 +91,25 @@ def _cases():
     return [
         Case("demo_module", "DemoModule", "addprint", "DemoModule", scalar, {}),
         Case("square_if_positive", "SquareIfPositive", "square_if_positive", "SquareIfPositive", scalar, {}),
-        Case("mean_squared_error", "MeanSquaredError", "call", "MeanSquaredError", pair, {}),
+        Case("mean_squared_error", "MeanSquaredError", "call", "MeanSquaredError", pair, {},
+             "MeanSquaredErrorChecked"),
         Case("linear_regression", "LinearRegression", "predict", "LinearRegression", regression, {}),
-        Case("linear_regression", "LinearRegression", "train_step", "LinearRegression", regression_step, {}),
+        Case("linear_regression", "LinearRegression", "train_step", "LinearRegression", regression_step, {},
+             "LinearRegressionChecked"),
         Case("my_model", "MyModel", "call", "MyModel", mlp, {}),
-        Case("my_model", "MyModel", "train_step", "MyModel", mlp_step, {}),
+        Case("my_model", "MyModel", "train_step", "MyModel", mlp_step, {}, "MyModelChecked"),
         Case("add_print", "AddPrint", "add_print", "AddPrint", scalar, {}),
         Case("myadd", "MyAdd", "add_numbers", "MyAdd", two_ints, {}),
         Case("tensor_array", "Squares", "squares", "Squares", count, {}),
         Case("tensor_array", "Squares", "cumulative", "Squares", vector, {}),
         Case("kmeans", "KMeans", "step", "KMeans", points, {}),
         Case("sparse_categorical_accuracy", "SparseCategoricalAccuracy", "update_state", "SparseCategoricalAccuracy",
-             labels_and_scores, {}),
+             labels_and_scores, {}, "SparseCategoricalAccuracyChecked"),
         Case("rnn_cell", "SimpleRNN", "run", "SimpleRNN", sequences, {}),
         Case("cnn_classifier", "CNNClassifier", "predict", "CNNClassifier", images, {}),
         Case("lstm_sequence", "LSTMRegressor", "predict", "LSTMRegressor", token_ids, {}),
-        Case("transformer_encoder", "TransformerEncoder", "predict", "TransformerEncoder", masked_tokens, {}),
+        Case("transformer_encoder", "TransformerEncoder", "predict", "TransformerEncoder", masked_tokens, {},
+             "TransformerEncoderChecked"),
     ]
 
 
@@ -137,6 +141,20 @@ def _per_call(function, args, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+def _interleaved(ours: Callable[[], float], theirs: Callable[[], float], rounds: int) -> tuple[list, list]:
+    """Each side measured `rounds` times, in turns, who goes first alternating (a side that always
+    ran second would always find the caches warmed by the other)."""
+    mine, others = [], []
+    for round_ in range(rounds):
+        if round_ % 2:
+            others.append(theirs())
+            mine.append(ours())
+        else:
+            mine.append(ours())
+            others.append(theirs())
+    return mine, others
+
+
 def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -> dict:
     import numpy as np
 
@@ -144,18 +162,24 @@ def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -
     args = [tf.constant(a) for a in case.inputs(4, rng)]
     tfm_class, hand_class = getattr(modules[case.example], case.module), getattr(hand, case.hand)
     # First call: a fresh instance each round, tfm and hand-written interleaved.
-    first_tfm, first_hand = [], []
-    for _ in range(rounds):
-        ours, theirs = tfm_class(**case.init), hand_class(**case.init)
-        first_tfm.append(_timed(lambda: getattr(ours, case.method)(*args)))
-        first_hand.append(_timed(lambda: getattr(theirs, case.method)(*args)))
+    def first_call(cls) -> float:
+        instance = cls(**case.init)  # built before the clock starts: the call alone is timed
+        return _timed(lambda: getattr(instance, case.method)(*args))
+
+    first_tfm, first_hand = _interleaved(lambda: first_call(tfm_class), lambda: first_call(hand_class), rounds)
     ours, theirs = tfm_class(**case.init), hand_class(**case.init)
     ours_fn, theirs_fn = getattr(ours, case.method), getattr(theirs, case.method)
     ours_fn(*args), theirs_fn(*args)
-    per_tfm, per_hand = [], []
-    for _ in range(rounds):
-        per_tfm.append(_per_call(ours_fn, args, calls))
-        per_hand.append(_per_call(theirs_fn, args, calls))
+    # Per call: three times the rounds, a third of the calls each: the median of more, shorter
+    # stretches is steadier on a shared machine.
+    short = max(1, calls // 3)
+    per_tfm, per_hand = _interleaved(lambda: _per_call(ours_fn, args, short),
+                                     lambda: _per_call(theirs_fn, args, short), 3 * rounds)
+    checked_first = None
+    if case.checked:
+        checked_class = getattr(hand, case.checked)
+        ours_again, checked = _interleaved(lambda: first_call(tfm_class), lambda: first_call(checked_class), rounds)
+        checked_first = statistics.median(ours_again) / statistics.median(checked)
     # Retraces: many calls with other values and batch sizes.
     for i in range(10 * calls):
         ours_fn(*[tf.constant(a) for a in case.inputs(1 + i % 7, rng)])
@@ -177,6 +201,7 @@ def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -
         "case": f"{case.module}.{case.method}",
         "per_call_ratio": statistics.median(per_tfm) / statistics.median(per_hand),
         "first_call_ratio": statistics.median(first_tfm) / statistics.median(first_hand),
+        "first_call_against_checked": checked_first,
         "per_call_us": statistics.median(per_tfm) * 1e6,
         "traces": ours_fn.experimental_get_tracing_count(),
         "calls_for_traces": 10 * calls + rounds * calls + 1,

@@ -54,8 +54,9 @@ def render(models: dict, speed: dict, quick: bool) -> str:
              f" on {datetime.now(timezone.utc):%Y-%m-%d}. Every figure is a ratio of medians measured in one run, "
              "the pairs interleaved; the machine is shared, so read ratios, not seconds.", "",
              f"Machine: {machine()}.", "",
-             f"## Compiled modules against the same modules written by hand ({models['rounds']} rounds, "
-             f"{models['calls']} calls per round)", "",
+             "## Compiled modules against the same modules written by hand", "",
+             f"First call: {models['rounds']} fresh instances of each; per call: {3 * models['rounds']} stretches "
+             f"of {models['calls'] // 3} calls each; the two sides take turns going first.", "",
              "Hand-written versions: `benchmarks/handwritten.py` (tf.Module, `@tf.function(input_signature=...)`, "
              "Keras optimizers, as the seeds write them).", "",
              f"| method | per call (goal <= {GOALS['per_call']}x) | first call: trace + run (goal <= "
@@ -78,6 +79,13 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               "against 1 prediction); the seeds' code has no such check. On a method of two tiny ops that check is "
               "a visible share of the call, and of the first call's tracing. Per-call ratios vary by about 10% "
               "from run to run on this shared 2-core machine.", "",
+              "The same methods against twins that make the same check, written as a careful hand-writer would "
+              "(`tf.debugging.assert_equal` on the shared sizes, `benchmarks/handwritten.py`): what is left is "
+              "tfm's own cost.", "",
+              f"| method | first call against the checked twin (goal <= {GOALS['first_call']}x) |", "|---|---|",
+              *(f"| {row['case']} | {row['first_call_against_checked']:.2f}x "
+                f"({_met(row['first_call_against_checked'], GOALS['first_call'])}) |"
+                for row in models["models"] if row.get("first_call_against_checked") is not None), "",
               "## SavedModel in TensorFlow against .tflite in LiteRT (per call; below 1 means LiteRT is faster)", "",
               "| signature | float | dynamic-range quantized |", "|---|---|---|"]
     for row in models["tflite"]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tfm
@@ -25,6 +26,7 @@ def test_the_benchmark_page_is_written_by_the_script(tmp_path):
                     "## SavedModel in TensorFlow against .tflite in LiteRT", "## How fast tfm answers"):
         assert heading in page
     assert "| MyModel.train_step |" in page and "Machine: " in page
+    assert "first call against the checked twin" in page
     again = tmp_path / "again.md"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(again),
                              "--render-from", str(output.with_suffix(".json"))], capture_output=True, text=True,
@@ -59,3 +61,29 @@ def test_no_method_retraces_over_a_thousand_calls():
         regression.predict(tf.constant(rng.normal(size=(batch, 3)).astype(np.float32)))
     for function in (model.call, model.train_step, regression.predict):
         assert function.experimental_get_tracing_count() == 1
+
+
+def test_the_checked_twins_compute_the_same_and_refuse_what_tfm_refuses():
+    """The twins the benchmark compares tfm's entry checks with make the same check: same results on
+    agreeing inputs, and both refuse a batch of 5 labels against 1 prediction."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import handwritten
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rng = np.random.default_rng(1)
+    y_true, y_pred = (rng.normal(size=(4, 3)).astype(np.float32) for _ in range(2))
+    compiled = tfm.load(EXAMPLES / "mean_squared_error.tfm").MeanSquaredError()
+    checked = handwritten.MeanSquaredErrorChecked()
+    np.testing.assert_allclose(checked.call(y_true, y_pred), compiled.call(y_true, y_pred), rtol=1e-6)
+    for refuses in (checked.call, compiled.call):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            refuses(y_true[:1], np.ones((5, 3), np.float32))
+    labels = np.array([0, 2, 1, 1], np.int32)
+    scores = rng.normal(size=(4, 3)).astype(np.float32)
+    metric, twin = tfm.load(EXAMPLES / "sparse_categorical_accuracy.tfm").SparseCategoricalAccuracy(), \
+        handwritten.SparseCategoricalAccuracyChecked()
+    metric.update_state(labels, scores), twin.update_state(labels, scores)
+    assert (int(metric.total), int(metric.count)) == (int(twin.total), int(twin.count))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        twin.update_state(labels[:1], scores)
