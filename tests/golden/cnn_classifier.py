@@ -178,6 +178,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
@@ -186,6 +187,14 @@ class Dense(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def call_sequence(self, x):
+        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        with self.name_scope:
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+
+    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
+    _impl_call_sequence = call_sequence
 
     @property
     def signatures(self):
@@ -199,39 +208,39 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:26."""
+    """Compiled from <tfm library>/layers.tfm:30."""
 
     def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:26:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:26:33
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:26:47
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:26:15
-        self.filters = filters  # <tfm library>/layers.tfm:26:33
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:26:47
-        self.strides = strides  # <tfm library>/layers.tfm:26:65
-        self.padding = padding  # <tfm library>/layers.tfm:26:83
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:27:15
-        self.activation = activation  # <tfm library>/layers.tfm:27:39
-        self.seed = seed  # <tfm library>/layers.tfm:27:67
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:30:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:30:33
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:30:47
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:30:15
+        self.filters = filters  # <tfm library>/layers.tfm:30:33
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:30:47
+        self.strides = strides  # <tfm library>/layers.tfm:30:65
+        self.padding = padding  # <tfm library>/layers.tfm:30:83
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:31:15
+        self.activation = activation  # <tfm library>/layers.tfm:31:39
+        self.seed = seed  # <tfm library>/layers.tfm:31:67
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:28:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:29:5
+            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:32:5
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:33:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:31:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:35:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
 
     def call(self, x):
-        """<tfm library>/layers.tfm:31. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:35. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:32:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:33:9
+            y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:36:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:37:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -252,22 +261,22 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:36."""
+    """Compiled from <tfm library>/layers.tfm:40."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:36:18
-        self.strides = strides  # <tfm library>/layers.tfm:36:38
-        self.padding = padding  # <tfm library>/layers.tfm:36:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:40:18
+        self.strides = strides  # <tfm library>/layers.tfm:40:38
+        self.padding = padding  # <tfm library>/layers.tfm:40:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:37:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:41:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:37. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:41. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:38:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:39:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:40:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:42:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:43:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:44:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -288,16 +297,16 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:57."""
+    """Compiled from <tfm library>/layers.tfm:61."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:58:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:62:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:58. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:59:9
+        """<tfm library>/layers.tfm:62. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:63:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -318,42 +327,42 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:75."""
+    """Compiled from <tfm library>/layers.tfm:79."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:75:16
-        self.seed = seed  # <tfm library>/layers.tfm:75:29
+        self.rate = rate  # <tfm library>/layers.tfm:79:16
+        self.seed = seed  # <tfm library>/layers.tfm:79:29
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:76:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:83:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:87:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:76. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:80. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:77:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:78:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:79:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:80:13
-            return x  # <tfm library>/layers.tfm:81:9
+            if training:  # <tfm library>/layers.tfm:81:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
+                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
+                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
+            return x  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:83. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:84:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:85:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:86:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:87:13
-            return x  # <tfm library>/layers.tfm:88:9
+            if training:  # <tfm library>/layers.tfm:88:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
+                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
+                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
+            return x  # <tfm library>/layers.tfm:92:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -509,21 +518,21 @@ class CNNClassifier(tf.Module):
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
     169: (0, 7, 14), 170: (0, 7, 27), 171: (0, 7, 14), 172: (0, 7, 27), 173: (0, 7, 41), 174: (0, 7, 69),
-    177: (0, 8, 5), 178: (0, 9, 5), 180: (0, 11, 5), 185: (0, 12, 9), 210: (0, 26, 15), 211: (0, 26, 33),
-    212: (0, 26, 47), 213: (0, 26, 15), 214: (0, 26, 33), 215: (0, 26, 47), 216: (0, 26, 65),
-    217: (0, 26, 83), 218: (0, 27, 15), 219: (0, 27, 39), 220: (0, 27, 67), 223: (0, 28, 5),
-    224: (0, 29, 5), 226: (0, 31, 5), 233: (0, 32, 9), 234: (0, 33, 9), 259: (0, 36, 18),
-    260: (0, 36, 38), 261: (0, 36, 57), 263: (0, 37, 5), 268: (0, 38, 9), 269: (0, 39, 13),
-    270: (0, 40, 9), 296: (0, 58, 5), 300: (0, 59, 9), 325: (0, 75, 16), 326: (0, 75, 29),
-    328: (0, 76, 5), 332: (0, 83, 5), 340: (0, 77, 9), 341: (0, 78, 13), 342: (0, 79, 17),
-    343: (0, 80, 13), 344: (0, 81, 9), 352: (0, 84, 9), 353: (0, 85, 13), 354: (0, 86, 17),
-    355: (0, 87, 13), 356: (0, 88, 9), 381: (1, 22, 29), 382: (1, 22, 29), 383: (1, 22, 44),
-    384: (1, 22, 68), 387: (1, 23, 5), 388: (1, 24, 5), 389: (1, 25, 5), 390: (1, 26, 5),
-    392: (1, 28, 5), 400: (1, 29, 9), 401: (1, 30, 13), 402: (1, 31, 13), 403: (1, 32, 13),
-    404: (1, 33, 13), 405: (1, 34, 13), 406: (1, 35, 9), 431: (2, 4, 22), 432: (2, 4, 22),
-    433: (2, 4, 45), 434: (2, 4, 75), 437: (2, 5, 5), 438: (2, 6, 5), 439: (2, 7, 5), 440: (2, 8, 5),
-    441: (2, 9, 5), 442: (2, 10, 5), 443: (2, 11, 5), 444: (2, 12, 5), 445: (2, 13, 5), 447: (2, 15, 5),
-    451: (2, 21, 5), 452: (2, 26, 5), 460: (2, 16, 9), 461: (2, 17, 9), 462: (2, 18, 9), 463: (2, 19, 9),
-    471: (2, 23, 9), 472: (2, 24, 9), 479: (2, 26, 58), 480: (2, 26, 5), 487: (2, 27, 9),
-    488: (2, 28, 13), 489: (2, 29, 9), 490: (2, 30, 9),
+    177: (0, 8, 5), 178: (0, 9, 5), 180: (0, 11, 5), 181: (0, 15, 5), 186: (0, 12, 9), 194: (0, 16, 9),
+    219: (0, 30, 15), 220: (0, 30, 33), 221: (0, 30, 47), 222: (0, 30, 15), 223: (0, 30, 33),
+    224: (0, 30, 47), 225: (0, 30, 65), 226: (0, 30, 83), 227: (0, 31, 15), 228: (0, 31, 39),
+    229: (0, 31, 67), 232: (0, 32, 5), 233: (0, 33, 5), 235: (0, 35, 5), 242: (0, 36, 9),
+    243: (0, 37, 9), 268: (0, 40, 18), 269: (0, 40, 38), 270: (0, 40, 57), 272: (0, 41, 5),
+    277: (0, 42, 9), 278: (0, 43, 13), 279: (0, 44, 9), 305: (0, 62, 5), 309: (0, 63, 9),
+    334: (0, 79, 16), 335: (0, 79, 29), 337: (0, 80, 5), 341: (0, 87, 5), 349: (0, 81, 9),
+    350: (0, 82, 13), 351: (0, 83, 17), 352: (0, 84, 13), 353: (0, 85, 9), 361: (0, 88, 9),
+    362: (0, 89, 13), 363: (0, 90, 17), 364: (0, 91, 13), 365: (0, 92, 9), 390: (1, 22, 29),
+    391: (1, 22, 29), 392: (1, 22, 44), 393: (1, 22, 68), 396: (1, 23, 5), 397: (1, 24, 5),
+    398: (1, 25, 5), 399: (1, 26, 5), 401: (1, 28, 5), 409: (1, 29, 9), 410: (1, 30, 13),
+    411: (1, 31, 13), 412: (1, 32, 13), 413: (1, 33, 13), 414: (1, 34, 13), 415: (1, 35, 9),
+    440: (2, 4, 22), 441: (2, 4, 22), 442: (2, 4, 45), 443: (2, 4, 75), 446: (2, 5, 5), 447: (2, 6, 5),
+    448: (2, 7, 5), 449: (2, 8, 5), 450: (2, 9, 5), 451: (2, 10, 5), 452: (2, 11, 5), 453: (2, 12, 5),
+    454: (2, 13, 5), 456: (2, 15, 5), 460: (2, 21, 5), 461: (2, 26, 5), 469: (2, 16, 9), 470: (2, 17, 9),
+    471: (2, 18, 9), 472: (2, 19, 9), 480: (2, 23, 9), 481: (2, 24, 9), 488: (2, 26, 58),
+    489: (2, 26, 5), 496: (2, 27, 9), 497: (2, 28, 13), 498: (2, 29, 9), 499: (2, 30, 9),
 }

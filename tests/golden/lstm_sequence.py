@@ -174,6 +174,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
@@ -182,6 +183,14 @@ class Dense(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def call_sequence(self, x):
+        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        with self.name_scope:
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+
+    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
+    _impl_call_sequence = call_sequence
 
     @property
     def signatures(self):
@@ -195,29 +204,29 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:67."""
+    """Compiled from <tfm library>/layers.tfm:71."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:67:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:67:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:67:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:67:34
-        self.seed = seed  # <tfm library>/layers.tfm:67:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:71:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:71:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:71:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:71:34
+        self.seed = seed  # <tfm library>/layers.tfm:71:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:68:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:72:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:70:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:74:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:70. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:74. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:71:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:75:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -454,21 +463,22 @@ class LSTMRegressor(tf.Module):
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
     165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
-    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 181: (0, 12, 9), 206: (0, 67, 18), 207: (0, 67, 34),
-    208: (0, 67, 18), 209: (0, 67, 34), 210: (0, 67, 51), 213: (0, 68, 5), 215: (0, 70, 5),
-    220: (0, 71, 9), 245: (1, 9, 17), 246: (1, 9, 30), 247: (1, 9, 17), 248: (1, 9, 30), 249: (1, 9, 42),
-    252: (1, 10, 5), 253: (1, 11, 5), 254: (1, 12, 5), 255: (1, 13, 5), 256: (1, 14, 5), 257: (1, 15, 5),
-    258: (1, 16, 5), 259: (1, 17, 5), 260: (1, 18, 5), 261: (1, 19, 5), 262: (1, 20, 5), 263: (1, 21, 5),
-    265: (1, 23, 5), 270: (1, 32, 5), 271: (1, 46, 5), 275: (1, 23, 39), 276: (1, 23, 57),
-    277: (1, 23, 5), 284: (1, 24, 9), 285: (1, 25, 9), 286: (1, 26, 9), 287: (1, 27, 9), 288: (1, 28, 9),
-    289: (1, 29, 9), 294: (1, 33, 9), 295: (1, 34, 9), 296: (1, 35, 9), 297: (1, 36, 13),
-    298: (1, 37, 13), 299: (1, 38, 13), 300: (1, 39, 13), 301: (1, 40, 13), 302: (1, 41, 13),
-    303: (1, 42, 13), 304: (1, 43, 9), 312: (1, 47, 9), 313: (1, 48, 9), 314: (1, 49, 9),
-    315: (1, 50, 9), 316: (1, 51, 13), 317: (1, 52, 13), 318: (1, 53, 13), 319: (1, 54, 13),
-    320: (1, 55, 13), 321: (1, 56, 13), 322: (1, 57, 13), 323: (1, 58, 13), 324: (1, 59, 9),
-    349: (1, 62, 13), 350: (1, 62, 26), 351: (1, 62, 13), 352: (1, 62, 26), 353: (1, 62, 38),
-    356: (1, 63, 5), 358: (1, 65, 5), 359: (1, 68, 5), 364: (1, 66, 9), 372: (1, 69, 9), 397: (2, 4, 22),
-    398: (2, 4, 39), 399: (2, 4, 60), 400: (2, 4, 77), 403: (2, 5, 5), 404: (2, 6, 5), 405: (2, 7, 5),
-    406: (2, 8, 5), 408: (2, 10, 5), 409: (2, 14, 5), 417: (2, 12, 9), 424: (2, 14, 48), 425: (2, 14, 5),
-    432: (2, 15, 9), 433: (2, 16, 13), 434: (2, 17, 9), 435: (2, 18, 9),
+    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 177: (0, 15, 5), 182: (0, 12, 9), 190: (0, 16, 9),
+    215: (0, 71, 18), 216: (0, 71, 34), 217: (0, 71, 18), 218: (0, 71, 34), 219: (0, 71, 51),
+    222: (0, 72, 5), 224: (0, 74, 5), 229: (0, 75, 9), 254: (1, 9, 17), 255: (1, 9, 30), 256: (1, 9, 17),
+    257: (1, 9, 30), 258: (1, 9, 42), 261: (1, 10, 5), 262: (1, 11, 5), 263: (1, 12, 5), 264: (1, 13, 5),
+    265: (1, 14, 5), 266: (1, 15, 5), 267: (1, 16, 5), 268: (1, 17, 5), 269: (1, 18, 5), 270: (1, 19, 5),
+    271: (1, 20, 5), 272: (1, 21, 5), 274: (1, 23, 5), 279: (1, 32, 5), 280: (1, 46, 5),
+    284: (1, 23, 39), 285: (1, 23, 57), 286: (1, 23, 5), 293: (1, 24, 9), 294: (1, 25, 9),
+    295: (1, 26, 9), 296: (1, 27, 9), 297: (1, 28, 9), 298: (1, 29, 9), 303: (1, 33, 9), 304: (1, 34, 9),
+    305: (1, 35, 9), 306: (1, 36, 13), 307: (1, 37, 13), 308: (1, 38, 13), 309: (1, 39, 13),
+    310: (1, 40, 13), 311: (1, 41, 13), 312: (1, 42, 13), 313: (1, 43, 9), 321: (1, 47, 9),
+    322: (1, 48, 9), 323: (1, 49, 9), 324: (1, 50, 9), 325: (1, 51, 13), 326: (1, 52, 13),
+    327: (1, 53, 13), 328: (1, 54, 13), 329: (1, 55, 13), 330: (1, 56, 13), 331: (1, 57, 13),
+    332: (1, 58, 13), 333: (1, 59, 9), 358: (1, 62, 13), 359: (1, 62, 26), 360: (1, 62, 13),
+    361: (1, 62, 26), 362: (1, 62, 38), 365: (1, 63, 5), 367: (1, 65, 5), 368: (1, 68, 5),
+    373: (1, 66, 9), 381: (1, 69, 9), 406: (2, 4, 22), 407: (2, 4, 39), 408: (2, 4, 60), 409: (2, 4, 77),
+    412: (2, 5, 5), 413: (2, 6, 5), 414: (2, 7, 5), 415: (2, 8, 5), 417: (2, 10, 5), 418: (2, 14, 5),
+    426: (2, 12, 9), 433: (2, 14, 48), 434: (2, 14, 5), 441: (2, 15, 9), 442: (2, 16, 13),
+    443: (2, 17, 9), 444: (2, 18, 9),
 }

@@ -174,6 +174,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
@@ -182,6 +183,14 @@ class Dense(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def call_sequence(self, x):
+        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        with self.name_scope:
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+
+    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
+    _impl_call_sequence = call_sequence
 
     @property
     def signatures(self):
@@ -195,7 +204,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
 
 
 class MyModel(tf.Module):
@@ -263,8 +272,9 @@ class MyModel(tf.Module):
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
     165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
-    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 181: (0, 12, 9), 206: (1, 5, 16), 207: (1, 5, 16),
-    208: (1, 5, 39), 211: (1, 6, 5), 212: (1, 7, 5), 213: (1, 8, 5), 215: (1, 10, 5), 216: (1, 15, 5),
-    224: (1, 12, 9), 225: (1, 13, 9), 232: (1, 15, 41), 233: (1, 15, 5), 240: (1, 16, 9),
-    241: (1, 17, 13), 242: (1, 18, 13), 243: (1, 19, 9), 244: (1, 20, 9),
+    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 177: (0, 15, 5), 182: (0, 12, 9), 190: (0, 16, 9),
+    215: (1, 5, 16), 216: (1, 5, 16), 217: (1, 5, 39), 220: (1, 6, 5), 221: (1, 7, 5), 222: (1, 8, 5),
+    224: (1, 10, 5), 225: (1, 15, 5), 233: (1, 12, 9), 234: (1, 13, 9), 241: (1, 15, 41),
+    242: (1, 15, 5), 249: (1, 16, 9), 250: (1, 17, 13), 251: (1, 18, 13), 252: (1, 19, 9),
+    253: (1, 20, 9),
 }
