@@ -115,18 +115,20 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               "What `tfm check` does to be fast: no code generation; no cyclic garbage collection while it "
               "parses and checks (the collector walked the syntax tree's hundreds of thousands of objects "
               "again and again: more than half the time); nodes built without pydantic's per-call "
-              "bookkeeping; each node built as Lark's LALR parser reduces its rule, with its position taken "
-              "from the rule's tokens (no parse tree, no second pass, no `propagate_positions`: 1.4x faster "
-              "parsing); each method body walked once per analysis. A profile of what is left on the large "
-              "source: about 60% in Lark's LALR parser (its contextual lexer and parse-table steps, pure "
-              "Python, about a third of the total) and our node building; checking, inference and warnings "
-              "are the rest. `tfm compile` adds code generation and the generated-code safety pass (which "
-              "parses the output back with `ast`, itself as slow as CPython's `compile()`). Start-up (about "
-              "0.2 s) is Python itself (20 ms, and 12 ms more for the finder of an editable install), "
-              "importing pydantic (about 80 ms) and Lark (25 ms), creating the syntax tree's pydantic "
-              "classes (12 ms), loading the cached parse tables (13 ms) and Lark's contextual lexer "
-              "compiling a regular expression per parser state on first use (10 ms); the design fixes "
-              "pydantic and Lark, so what is left to cut is a few milliseconds of tfm's own imports.", ""]
+              "bookkeeping, each as its grammar rule is reduced, with its position taken from the rule's "
+              "tokens (no parse tree, no second pass); Lark's LALR tables, cached, run by a small driver of "
+              "tfm's own (`dsl/table_parser.py`: no Token object per token, no rule hashed on every "
+              "reduction; Lark parses and reports whatever it leaves, syntax errors above all); each method "
+              "body walked once per analysis. What is left, profiled on the large source: a little over half "
+              "is parsing (lexing and table steps, then building the nodes, about equal shares), the rest "
+              "checking, inference and warnings. `tfm compile` adds code generation and the generated-code "
+              "safety pass (which parses the output back with `ast`, itself as slow as CPython's "
+              "`compile()`).", "",
+              "Start-up: `tfm check` of a small file imports neither TensorFlow nor Lark (the parse tables are "
+              "read from tfm's private cache, written by the first run), sets up only the running command's "
+              "options, and ends without the interpreter's teardown once its output is flushed (freeing every "
+              "object one by one took about a sixth of the run). Most of what is left is importing pydantic, "
+              "which the syntax tree's nodes are made of, and creating those node classes.", ""]
     return "\n".join(lines)
 
 
