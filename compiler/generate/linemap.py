@@ -13,6 +13,7 @@ file name (spaces, quotes, `:`, non-ASCII) maps.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import traceback
@@ -41,6 +42,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+@functools.lru_cache(maxsize=64)
 def source_label(file: str) -> str:
     """How a source is named in generated code: its base name, or the library's own label."""
     return file if file.startswith("<") else PurePath(file).name

@@ -97,20 +97,30 @@ def _helper_attributes() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(paths), frozenset(names)
 
 
-def _walk(root: ast.AST) -> list[ast.AST]:
+def _walk(root: ast.AST, but_function_bodies: bool = False) -> list[ast.AST]:
     """Every node under `root`, `root` first: what `ast.walk` yields, as a list and about twice as
-    fast (no generators); this pass reads every node of the generated module several times."""
+    fast (no generators); this pass reads every node of the generated module several times.
+    `but_function_bodies`: not into functions' bodies (walked on their own, once)."""
     found, index = [root], 0
     while index < len(found):
         node = found[index]
         index += 1
         for name in node._fields:
+            if but_function_bodies and name == "body" and type(node) is ast.FunctionDef:
+                continue
             value = getattr(node, name, None)
             if isinstance(value, ast.AST):
                 found.append(value)
             elif type(value) is list:
                 found.extend(item for item in value if isinstance(item, ast.AST))
     return found
+
+
+def _allowed_kinds(nodes: list[ast.AST]) -> list[ast.AST]:
+    for node in nodes:
+        if type(node) not in _NODES:
+            raise _Unsafe(node, f"contains `{type(node).__name__}`")
+    return nodes
 
 
 def _chain(node: ast.AST) -> list[str]:
@@ -142,9 +152,7 @@ class _Checker:
         self.class_methods = set().union(*self.own_names.values())
 
     def run(self) -> None:
-        for node in _walk(self.tree):
-            if type(node) not in _NODES:
-                raise _Unsafe(node, f"contains `{type(node).__name__}`")
+        _allowed_kinds(_walk(self.tree, but_function_bodies=True))  # the bodies: in `_body`
         seen_definition = False
         for statement in self.tree.body:
             self._top_level(statement, seen_definition)
@@ -204,7 +212,8 @@ class _Checker:
     def _body(self, function: ast.FunctionDef) -> list[ast.AST]:
         """Every node of the function's body (not its arguments or decorators)."""
         if id(function) not in self.bodies:
-            self.bodies[id(function)] = [node for statement in function.body for node in _walk(statement)]
+            nodes = [node for statement in function.body for node in _walk(statement)]
+            self.bodies[id(function)] = _allowed_kinds(nodes)
         return self.bodies[id(function)]
 
     def _own_names(self, cls: ast.ClassDef) -> set[str]:
