@@ -67,12 +67,23 @@ def startup(rounds: int) -> dict:
     small = ROOT / "examples" / "demo_module.tfm"
     _wall([sys.executable, "-m", "tfm", "check", str(small)])  # warm-up: bytecode and the grammar cache
     _wall([sys.executable, "-c", "import tensorflow"])
-    check, tensorflow = [], []
+    check, tensorflow, python, pydantic = [], [], [], []
     for _ in range(rounds):
         check.append(_wall([sys.executable, "-m", "tfm", "check", str(small)]))
         tensorflow.append(_wall([sys.executable, "-c", "import tensorflow"]))
+        python.append(_wall([sys.executable, "-c", "import os; os._exit(0)"]))
+        pydantic.append(_wall([sys.executable, "-c", _PYDANTIC]))
     return {"check_s": statistics.median(check), "import_tensorflow_s": statistics.median(tensorflow),
-            "speedup": statistics.median(tensorflow) / statistics.median(check)}
+            "speedup": statistics.median(tensorflow) / statistics.median(check),
+            "python_share": statistics.median(python) / statistics.median(check),
+            "pydantic_share": statistics.median(pydantic) / statistics.median(check)}
+
+
+# What any syntax tree of pydantic nodes costs a process: importing pydantic and making a model class
+# (ended as `tfm check` ends, without the interpreter's teardown).
+_PYDANTIC = ("import os\nfrom pydantic import BaseModel, ConfigDict\nclass Node(BaseModel):\n"
+             "    model_config = ConfigDict(frozen=True, defer_build=True)  # as tfm's nodes\n    line: int\n"
+             "os._exit(0)\n")
 
 
 def _seconds(function, *args) -> float:

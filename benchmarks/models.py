@@ -210,6 +210,28 @@ def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -
     }
 
 
+def measure_control(tf, hand, rounds: int, calls: int) -> dict:
+    """The noise floor: the hand-written MyModel against another instance of itself, measured as the
+    pairs are. Both sides run the very same code, so any distance from 1.00x is the machine's."""
+    import numpy as np
+
+    args = [tf.constant(np.random.default_rng(0).normal(size=(4, 32)).astype(np.float32))]
+
+    def first_call() -> float:
+        instance = hand.MyModel()
+        return _timed(lambda: instance.call(*args))
+
+    first_a, first_b = _interleaved(first_call, first_call, rounds)
+    a, b = hand.MyModel(), hand.MyModel()
+    a.call(*args), b.call(*args)
+    short = max(1, calls // 3)
+    per_a, per_b = _interleaved(lambda: _per_call(a.call, args, short), lambda: _per_call(b.call, args, short),
+                                3 * rounds)
+    return {"case": "MyModel.call (hand-written) against itself",
+            "per_call_ratio": statistics.median(per_a) / statistics.median(per_b),
+            "first_call_ratio": statistics.median(first_a) / statistics.median(first_b)}
+
+
 def measure_tflite(case: Case, tf, work: Path, rounds: int, calls: int) -> dict | None:
     """The served signature: SavedModel in TensorFlow against the .tflite in LiteRT (float, dynamic)."""
     import numpy as np
@@ -255,9 +277,11 @@ def run(quick: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(prefix="tfm-bench-"))
     with quiet_stderr():
         results = [measure_case(case, tf, modules, handwritten, rounds, calls) for case in cases]
+        control = measure_control(tf, handwritten, rounds, calls)
         served = [case for case in cases if case.method != "train_step"]
         lite = [measure_tflite(case, tf, work, rounds, calls) for case in (served[1:3] if quick else served)]
-    return {"rounds": rounds, "calls": calls, "models": results, "tflite": [row for row in lite if row]}
+    return {"rounds": rounds, "calls": calls, "models": results, "control": control,
+            "tflite": [row for row in lite if row]}
 
 
 def main() -> None:

@@ -68,8 +68,12 @@ def render(models: dict, speed: dict, quick: bool) -> str:
                      f"| {row['first_call_ratio']:.2f}x ({_met(row['first_call_ratio'], GOALS['first_call'])}) "
                      f"| {row['traces']} ({'met' if row['traces'] == 1 else '**not met**'}) "
                      f"| {_ratio(row['eager_over_graph'])} | {_ratio(row['xla_over_graph'])} |")
-    lines += ["", "Per call, ratios near 1.00 are within this machine's noise: both sides run the same "
-              "TensorFlow ops. The first call includes tracing; tfm traces a method called by another method into "
+    control = models.get("control")
+    if control:
+        lines.append(f"| *noise control: {control['case']}* | {control['per_call_ratio']:.2f}x "
+                     f"| {control['first_call_ratio']:.2f}x | | | |")
+    lines += ["", "Per call, ratios near 1.00 are within this machine's noise (the last row runs the very same "
+              "code on both sides): both sides run the same TensorFlow ops. The first call includes tracing; tfm traces a method called by another method into "
               "its caller, as hand-written code does. Eager and XLA columns compare the compiled module with itself "
               "(a ratio above 1 means slower than graph mode).", "",
               "Where tfm does more than the hand-written code, it shows here: a method whose inputs share a named "
@@ -101,6 +105,9 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               f"| `import tensorflow` / `tfm check` start-up | {start['speedup']:.1f}x "
               f"({start['import_tensorflow_s']:.2f} s / {start['check_s']:.2f} s) | >= {GOALS['startup']:.0f}x, "
               f"{_met(start['speedup'], GOALS['startup'], lower_is_better=False)} |",
+              *([f"| of that start-up: Python starting / Python also importing pydantic and making one model "
+                 f"class | {start['python_share']:.0%} / {start['pydantic_share']:.0%} | measured |"]
+                if "python_share" in start else []),
               f"| `tfm check` of a {large['tfm_lines']:,}-line .tfm / CPython `compile()` of its "
               f"{large['python_lines']:,}-line output | {large['check_over_cpython']:.1f}x "
               f"({large['check_s']:.2f} s / {large['cpython_s']:.3f} s) | <= {GOALS['check']:.0f}x, "

@@ -14,7 +14,7 @@ _int, _bool, _ValueError = int, bool, ValueError
 
 
 _ACTIVATIONS = {
-    "linear": tf.identity,
+    "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
     "elu": tf.nn.elu,

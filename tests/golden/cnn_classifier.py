@@ -16,7 +16,7 @@ _TFM_SOURCE_SHA256 = 'dacaeff6982f91652ec85331f41f08e81089ff9f65ec412f8fa04b4fba
 
 
 _ACTIVATIONS = {
-    "linear": tf.identity,
+    "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
     "elu": tf.nn.elu,

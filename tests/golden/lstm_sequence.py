@@ -16,7 +16,7 @@ _TFM_SOURCE_SHA256 = '74f728b04136675f09141abffd8476c040a16c22905217021058f09233
 
 
 _ACTIVATIONS = {
-    "linear": tf.identity,
+    "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
     "elu": tf.nn.elu,

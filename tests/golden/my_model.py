@@ -16,7 +16,7 @@ _TFM_SOURCE_SHA256 = 'fffd49b7d0db32a81f0c5c470957280e2268cdcada2bc030c2155e3c30
 
 
 _ACTIVATIONS = {
-    "linear": tf.identity,
+    "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
     "elu": tf.nn.elu,

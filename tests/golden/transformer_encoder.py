@@ -16,7 +16,7 @@ _TFM_SOURCE_SHA256 = '2b8c9c974da3de33c1fb4adfde04cbc45c6c924eb1a66a14184a8c75d8
 
 
 _ACTIVATIONS = {
-    "linear": tf.identity,
+    "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
     "elu": tf.nn.elu,
@@ -403,7 +403,7 @@ class MultiHeadAttention(tf.Module):
             q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:19:9
             k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:20:9
             v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:21:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * tf.math.rsqrt(tf.cast(self.key_dim, tf.float32)))  # <tfm library>/attention.tfm:22:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:22:9
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:23:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:24:9
             return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:25:9
@@ -423,7 +423,7 @@ class MultiHeadAttention(tf.Module):
             q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
             k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
             v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * tf.math.rsqrt(tf.cast(self.key_dim, tf.float32)))  # <tfm library>/attention.tfm:31:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
             scores = scores + (1.0 - tf.expand_dims(mask, 1)) * -1000000000.0  # <tfm library>/attention.tfm:32:9
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:33:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:34:9
