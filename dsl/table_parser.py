@@ -15,7 +15,7 @@ What must match Lark exactly, and how:
 - the indentation post-lexer (lark.indenter.Indenter) and tfm's `var`/`state` rule
   (lark_parser._TfmIndenter);
 - the reductions: each rule's children filtered as Lark's ParseTreeBuilder does, then the node
-  builder's method, called through the same `_locating` wrapper as under Lark.
+  builder's method, told the rule's first and last token as lark_parser's `Located` wrappers are.
 tests/test_table_parser.py parses every example, library file and diagnostic case both ways and
 compares the trees, spans included.
 """
