@@ -180,6 +180,8 @@ def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -
         checked_class = getattr(hand, case.checked)
         ours_again, checked = _interleaved(lambda: first_call(tfm_class), lambda: first_call(checked_class), rounds)
         checked_first = statistics.median(ours_again) / statistics.median(checked)
+    # Why a first call costs what it does: the Python calls made while tracing, and the ops traced.
+    trace_profile = {side: _trace_profile(cls, case) for side, cls in (("tfm", tfm_class), ("hand", hand_class))}
     # Retraces: many calls with other values and batch sizes.
     for i in range(10 * calls):
         ours_fn(*[tf.constant(a) for a in case.inputs(1 + i % 7, rng)])
@@ -202,12 +204,37 @@ def measure_case(case: Case, tf, modules: dict, hand, rounds: int, calls: int) -
         "per_call_ratio": statistics.median(per_tfm) / statistics.median(per_hand),
         "first_call_ratio": statistics.median(first_tfm) / statistics.median(first_hand),
         "first_call_against_checked": checked_first,
+        "trace_python_calls_ratio": trace_profile["tfm"][0] / trace_profile["hand"][0],
+        "trace_ops": (trace_profile["tfm"][1], trace_profile["hand"][1]),
         "per_call_us": statistics.median(per_tfm) * 1e6,
         "traces": ours_fn.experimental_get_tracing_count(),
         "calls_for_traces": 10 * calls + rounds * calls + 1,
         "eager_over_graph": eager / graph,
         "xla_over_graph": None if xla_time is None else xla_time / graph,
     }
+
+
+def _trace_profile(cls, case: Case) -> tuple[int, int]:
+    """(Python function calls made while a fresh instance's method is traced, ops in the graph): a
+    count, not a time, so it says the same on a busy machine. AutoGraph's conversion of each function
+    is cached after the first instance; the count is of a later one, as the first-call rounds are."""
+    warm = cls(**case.init)  # held: a tf.function method keeps only a weak reference to its instance
+    getattr(warm, case.method).get_concrete_function()
+    instance = cls(**case.init)
+    function = getattr(instance, case.method)
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        concrete = function.get_concrete_function()
+    finally:
+        sys.setprofile(None)
+    return calls, len(concrete.graph.get_operations())
 
 
 def measure_control(tf, hand, rounds: int, calls: int) -> dict:

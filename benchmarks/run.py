@@ -48,6 +48,14 @@ def _ratio(value) -> str:
     return "n/a" if value is None else (f"{value:.2f}x" if isinstance(value, float) else str(value))
 
 
+def _trace_cell(row: dict) -> str:
+    """tfm's Python calls while tracing against the twin's, and the two graphs' op counts."""
+    if "trace_python_calls_ratio" not in row:
+        return "n/a"
+    ours, theirs = row["trace_ops"]
+    return f"{row['trace_python_calls_ratio']:.2f}x, {ours} / {theirs} ops"
+
+
 def render(models: dict, speed: dict, quick: bool) -> str:
     lines = ["# Benchmarks", "",
              "Written by `benchmarks/run.py`" + (" (quick sizes: a smoke run, not a measurement)" if quick else "") +
@@ -61,25 +69,29 @@ def render(models: dict, speed: dict, quick: bool) -> str:
              "Keras optimizers, as the seeds write them).", "",
              f"| method | per call (goal <= {GOALS['per_call']}x) | first call: trace + run (goal <= "
              f"{GOALS['first_call']}x) | traces after {models['calls'] * 11 + models['rounds'] * models['calls']}+ "
-             "calls (goal 1) | eager / graph | XLA / graph |",
-             "|---|---|---|---|---|---|"]
+             "calls (goal 1) | eager / graph | XLA / graph | while tracing: Python calls, ops |",
+             "|---|---|---|---|---|---|---|"]
     for row in models["models"]:
         lines.append(f"| {row['case']} | {row['per_call_ratio']:.2f}x ({_met(row['per_call_ratio'], GOALS['per_call'])}) "
                      f"| {row['first_call_ratio']:.2f}x ({_met(row['first_call_ratio'], GOALS['first_call'])}) "
                      f"| {row['traces']} ({'met' if row['traces'] == 1 else '**not met**'}) "
-                     f"| {_ratio(row['eager_over_graph'])} | {_ratio(row['xla_over_graph'])} |")
+                     f"| {_ratio(row['eager_over_graph'])} | {_ratio(row['xla_over_graph'])} "
+                     f"| {_trace_cell(row)} |")
     control = models.get("control")
     if control:
         lines.append(f"| *noise control: {control['case']}* | {control['per_call_ratio']:.2f}x "
-                     f"| {control['first_call_ratio']:.2f}x | | | |")
+                     f"| {control['first_call_ratio']:.2f}x | | | | |")
     lines += ["", "Per call, ratios near 1.00 are within this machine's noise (the last row runs the very same "
               "code on both sides): where tfm makes no entry check, both sides run the same TensorFlow ops, op for "
               "op (`tests/test_benchmarks.py` compares the traced graphs). The first call includes tracing; tfm "
               "traces a method called by another method into its caller, as hand-written code does. "
               "CNNClassifier traces the same graph as its twin too, but its layers are submodule methods that "
               "AutoGraph converts and calls one by one, where the twin is one flat function: more Python runs "
-              "while tracing, and the first call shows it. Eager and XLA columns compare the compiled module with itself "
-              "(a ratio above 1 means slower than graph mode).", "",
+              "while tracing (last column), and the first call shows it. Eager and XLA columns compare the "
+              "compiled module with itself "
+              "(a ratio above 1 means slower than graph mode). The last column is the profile of a first call: "
+              "the Python function calls made while a fresh instance's method is traced, tfm's against the "
+              "twin's (a count, so the machine's load does not move it), and the ops in each traced graph.", "",
               "Where tfm does more than the hand-written code, it shows here: a method whose inputs share a named "
               "dim (MeanSquaredError's `y_true: f32[N, D]` and `y_pred: f32[N, D]`, SparseCategoricalAccuracy's "
               "`y_true` and `y_pred`, the train steps' `x` and `y`) checks where it is called from outside that the "

@@ -19,7 +19,10 @@ def _table_parser() -> TableParser | None:
     """The driver over Lark's tables (Lark itself is imported only to make them, or to parse what
     the driver leaves to it)."""
     tables = tables_for(GRAMMAR_PATH.read_text(encoding="utf-8"), _lark_parser)
-    return None if tables is None else TableParser(tables)
+    try:
+        return None if tables is None else TableParser(tables)
+    except (KeyError, IndexError, TypeError, ValueError):  # a cache file damaged in our own directory
+        return None
 
 
 def _lark_parser():
@@ -87,7 +90,7 @@ def _parse_locked(text: str, file: str) -> tuple[Diagnostic | None, n.Program | 
     if fast is not None:
         try:
             return None, fast.parse(text)
-        except Unparsed:
+        except (Unparsed, KeyError, IndexError):  # not for this driver to say (or a damaged table): Lark's
             pass
     from .lark_parser import parse_with_lark
 

@@ -192,12 +192,12 @@ def tables_for(grammar: str, lark_parser) -> dict | None:
             with open(path, "rb") as file:
                 tables = marshal.loads(file.read())  # one read: marshal.load(file) reads piecemeal
             if isinstance(tables, dict) and tables.get("format") == FORMAT:
-                return tables or None
+                return None if tables.get("unsupported") else tables
         except (OSError, EOFError, ValueError, TypeError):
             pass
     tables = build_tables(lark_parser())
     if path is not None:
-        _write_private(path, marshal.dumps(tables if tables is not None else {"format": FORMAT}))
+        _write_private(path, marshal.dumps(tables if tables is not None else {"format": FORMAT, "unsupported": True}))
     return tables
 
 

@@ -147,3 +147,22 @@ def test_a_syntax_error_is_reported_by_lark_as_before():
         parsing.parse("module M:\n    fn f(x: f32[]) -> f32[]:\n        return x +\n", "bad.tfm")
     problem = raised.value.diagnostics[0]
     assert (problem.code, problem.span.line) == ("E001", 3) and "expected" in problem.message
+
+
+def test_a_damaged_table_file_of_our_own_falls_back_to_lark(tmp_path, monkeypatch):
+    import marshal
+
+    grammar = (ROOT / "grammar" / "tfm.lark").read_text(encoding="utf-8")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("TFM_CACHE_DIR", str(private))
+    path = table_parser._cache_path(grammar)
+    with open(path, "wb") as damaged:
+        damaged.write(marshal.dumps({"format": table_parser.FORMAT, "states": []}))
+    os.chmod(path, 0o600)
+    parsing._table_parser.cache_clear()
+    try:
+        program = parsing.parse((EXAMPLES / "my_model.tfm").read_text(encoding="utf-8"), "my_model.tfm")
+        assert program.modules[0].name == "MyModel"
+    finally:
+        parsing._table_parser.cache_clear()
