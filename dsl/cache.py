@@ -1,6 +1,8 @@
-"""tfm's private cache directory (the analysed grammar, generated modules shown in tracebacks).
+"""tfm's private cache directory (the analysed grammar, the parse tables, generated modules shown in
+tracebacks).
 
-What is read back from here is trusted (the grammar cache is a pickle), so the directory is used only
+What is read back from here is trusted (Lark's grammar cache is a pickle; the tables decide how
+sources parse), so the directory is used only
 if no one else could have written into it: owned by this user, mode 0700, not a symlink, and reached
 through directories no one else can replace (each ancestor writable only by its owner or root, or
 sticky, as `/tmp` is). Lark's own `cache=True` would unpickle a file at a predictable path in the
@@ -10,6 +12,7 @@ shared temp directory (lark PR #1628).
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -47,6 +50,22 @@ def private_cache_dir() -> Path | None:
         return cache_dir()
     except OSError:
         return None
+
+
+def write_private(path: str | Path, data: bytes) -> None:
+    """A cache file written whole or not at all (mode 0600, renamed into place); a cache that cannot
+    be written is simply not written. (tfm.files writes users' files; dsl/ cannot import it.)"""
+    temporary = f"{path}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
 
 
 def is_private(path: Path) -> bool:

@@ -28,7 +28,7 @@ import marshal
 import os
 import re
 
-from .cache import is_private, private_cache_dir
+from .cache import is_private, private_cache_dir, write_private
 from .node_builder import NODE_BUILDER
 
 FORMAT = 1  # bump when what `tables_for` writes changes
@@ -197,7 +197,7 @@ def tables_for(grammar: str, lark_parser) -> dict | None:
             pass
     tables = build_tables(lark_parser())
     if path is not None:
-        _write_private(path, marshal.dumps(tables if tables is not None else {"format": FORMAT, "unsupported": True}))
+        write_private(path, marshal.dumps(tables if tables is not None else {"format": FORMAT, "unsupported": True}))
     return tables
 
 
@@ -223,21 +223,6 @@ def _lark_version() -> str | None:
     except OSError:
         return None
     return found.group(1) if found else None
-
-
-def _write_private(path: str, data: bytes) -> None:
-    """Written whole or not at all: a temporary file of mode 0600, then renamed over."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except OSError:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
 
 
 # --- the driver ---------------------------------------------------------------------------------

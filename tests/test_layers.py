@@ -119,6 +119,20 @@ def test_embedding_matches_keras(tmp_path):
              _forward_and_grads(keras_layer, [ids], [keras_layer.embeddings]))
 
 
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("sequence", [False, True])
+def test_dense_matches_keras_on_batches_and_sequences(tmp_path, activation, sequence):
+    signature, body = (("x: f32[N, T, 3]) -> f32[N, T, 5]", "layer.call_sequence(x)") if sequence
+                       else ("x: f32[N, 3]) -> f32[N, 5]", "layer(x)"))
+    m = _build(tmp_path, f'Dense(3, 5, activation="{activation}")', signature, body)
+    w = _randomize(m.layer)
+    keras_layer = _keras_built(keras.layers.Dense(5, activation=activation), (None, 3))
+    keras_layer.set_weights([w["kernel"], w["bias"]])
+    x = RNG.normal(size=(2, 4, 3) if sequence else (2, 3)).astype(np.float32)
+    _compare(_forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias]),
+             _forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias]))
+
+
 def test_layer_normalization_matches_keras(tmp_path):
     m = _build(tmp_path, "LayerNormalization(6)", "x: f32[N, T, 6]) -> f32[N, T, 6]", "layer.call_sequence(x)")
     w = _randomize(m.layer)
