@@ -85,14 +85,29 @@ def _out_size(size: Dim, kernel: Dim, stride: int | None, dilation: int | None, 
     return max(0, -(-(size - effective + 1) // stride))
 
 
+def _strided_and_dilated(strides: list | None, dilations: list | None) -> bool:
+    """tf.nn.convolution refuses a stride > 1 with a dilation > 1 on any axes (so does Keras)."""
+    known = strides is not None and dilations is not None
+    return known and any(isinstance(s, int) and s > 1 for s in strides) and any(
+        isinstance(d, int) and d > 1 for d in dilations)
+
+
 def conv(ctx: RuleContext) -> Type:
     """conv1d/conv2d: input [N, *spatial, C_in], filters [*window, C_in, C_out] -> [N, *out, C_out]."""
     spatial = _SPATIAL[ctx.op.name]
     x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
     filters = _ranked(ctx, "filters", spatial + 2,
                       f"a kernel [{', '.join(['k'] * spatial)}, C_in, C_out]")
-    strides = _per_axis(ctx, "stride" if spatial == 1 else "strides", spatial)
+    stride_name = "stride" if spatial == 1 else "strides"
+    strides = _per_axis(ctx, stride_name, spatial)
     dilations = _per_axis(ctx, "dilations", spatial)
+    if _strided_and_dilated(strides, dilations):
+        ctx.err("E023", ctx.arg_node("dilations"),
+                f"`{ctx.op.name}`: a stride above 1 cannot be combined with a dilation above 1 "
+                f"(got {stride_name}={ctx.static(stride_name)!r}, dilations={ctx.static('dilations')!r})",
+                "TensorFlow's convolution, like Keras', refuses it: use stride 1 and subsample the result, "
+                "or dilation 1")
+        dilations = None
     padding = _padding(ctx)
     if x is None or filters is None or not (_float(ctx, "input", x) and _float(ctx, "filters", filters)):
         return UNKNOWN

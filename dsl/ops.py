@@ -43,10 +43,16 @@ class Op:
     variadic: bool = False
     result: str = "tensor"
     tfm_defaults: tuple[str, ...] = ()  # defaults TensorFlow lacks: the generator always passes these
-
+    # When the lowering takes some parameters in another order or under another name than the op:
+    # op parameter -> the lowering's keyword. Those parameters are always passed by keyword.
+    keywords: tuple[tuple[str, str], ...] = ()
 
     def param(self, name: str) -> OpParam | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def keyword(self, name: str) -> str | None:
+        """The lowering's keyword for parameter `name` when it must be passed by keyword, else None."""
+        return next((lowered for param, lowered in self.keywords if param == name), None)
 
 
 def _params(spec: str) -> tuple[OpParam, ...]:
@@ -198,10 +204,13 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("bias_add", "tf.nn.bias_add", "value, bias", "nn"),
     ("batch_normalization", "tf.nn.batch_normalization",
      "x, mean, variance, offset, scale, variance_epsilon:static", "nn"),
-    ("conv1d", "tf.nn.conv1d", "input, filters, stride:static=1, padding:static='VALID', dilations:static=None",
-     "nn"),
-    ("conv2d", "tf.nn.conv2d", "input, filters, strides:static=1, padding:static='VALID', dilations:static=None",
-     "nn"),
+    # Convolutions lower to tf.nn.convolution: the one convolution whose gradient TensorFlow computes with
+    # dilations > 1 on every CPU (tf.nn.conv1d/conv2d's backprop kernels refuse dilations without
+    # oneDNN, e.g. on AMD processors); with dilation 1 it runs the same Conv2D op. See _KEYWORDS.
+    ("conv1d", "tf.nn.convolution",
+     "input, filters, stride:static=1, padding:static='VALID', dilations:static=None", "nn"),
+    ("conv2d", "tf.nn.convolution",
+     "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", "nn"),
     ("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn"),
     ("max_pool2d", "tf.nn.max_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn"),
     ("avg_pool1d", "tf.nn.avg_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn"),
@@ -261,9 +270,22 @@ _TFM_DEFAULTS = {"concat": ("axis",), "conv1d": ("stride", "padding"), "conv2d":
                  "max_pool2d": ("strides", "padding"), "avg_pool1d": ("strides", "padding"),
                  "avg_pool2d": ("strides", "padding")}
 
+# Parameters the lowering takes under another name or at another position (tf.nn.convolution's fifth
+# positional parameter is data_format, tf.gather's third validate_indices): passed by keyword, as
+# "param=keyword" or "param" (same name). tests/test_language.py holds every other position to TensorFlow's.
+_KEYWORDS = {"conv1d": "stride=strides padding dilations", "conv2d": "strides padding dilations",
+             "gather": "axis batch_dims", "dropout": "seed", "reduce_join": "separator",
+             "TensorArray": "element_shape"}
+
+
+def _keywords(spec: str) -> tuple[tuple[str, str], ...]:
+    pairs = (item.partition("=") for item in spec.split())
+    return tuple((param, keyword or param) for param, _, keyword in pairs)
+
+
 OPS: dict[str, Op] = {
     name: Op(name=name, lowering=lowering, params=_params(spec), category=category,
-             tfm_defaults=_TFM_DEFAULTS.get(name, ()))
+             tfm_defaults=_TFM_DEFAULTS.get(name, ()), keywords=_keywords(_KEYWORDS.get(name, "")))
     for name, lowering, spec, category in _TABLE
 }
 OPS.update({
@@ -277,6 +299,7 @@ OPS["TensorArray"] = Op(
     name="TensorArray", lowering="tf.TensorArray",
     params=_params("dtype:dtype, size, dynamic_size:static=None, element_shape:static=None"),
     category="array", result="array",  # TensorFlow requires a size (0 with dynamic_size=True to grow)
+    keywords=_keywords(_KEYWORDS["TensorArray"]),
 )
 OPS["GradientTape"] = Op(
     name="GradientTape", lowering="tf.GradientTape", params=_params("persistent:static=False"),

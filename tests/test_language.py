@@ -253,16 +253,34 @@ def test_registry_defaults_are_tensorflows_or_passed_explicitly():
             target = getattr(target, part)
         target = target.__init__ if isinstance(target, type) else target
         signature = inspect.signature(target).parameters
-        for param in op.params:
+        positions = [name for name in signature if name != "self"]
+        by_keyword = False
+        for position, param in enumerate(op.params):
+            name = op.keyword(param.name) or param.name
+            assert name in signature, (op.name, param.name)
+            # passed by position until the first parameter declared as passed by keyword
+            by_keyword = by_keyword or op.keyword(param.name) is not None
+            assert by_keyword or positions[position] == param.name, (op.name, param.name, positions)
             if param.required or param.name in op.tfm_defaults or param.kind == "dtype" and param.default is None:
                 continue  # a dtype left out is TensorFlow's default dtype, which the type rules know
-            assert param.name in signature, (op.name, param.name)
-            assert signature[param.name].default == param.default, (op.name, param.name)
+            assert signature[name].default == param.default, (op.name, param.name)
     m = build("module M:\n    fn f(x: f32[2]) -> f32[4]:\n        return concat([x, x])\n")
     assert m.f(np.ones(2, np.float32)).shape == (4,)
     with pytest.raises(dsl.TfmError, match="E020"):  # TensorFlow requires a TensorArray's size
         dsl.analyze("module M:\n    fn f(x: f32[2]) -> f32[?]:\n        arr = TensorArray(f32)\n"
                     "        arr.write(0, x[0])\n        return arr.stack()\n", "m.tfm")
+
+
+def test_positional_arguments_reach_the_parameter_they_name():
+    """`gather(x, v, 1)` is axis 1 although tf.gather's third parameter is validate_indices, and a conv
+    lowered to tf.nn.convolution gets its dilations by keyword (its fifth parameter is data_format)."""
+    m = build("module M:\n    var k: f32[2, 1, 1] = ones()\n\n"
+              "    fn f(x: f32[2, 3], v: i32[2], s: f32[1, 5, 1]) -> (a: f32[2, 2], c: f32[1, 3, 1]):\n"
+              "        return gather(x, v, 1), conv1d(s, k, 1, 'VALID', 2)\n")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = m.f(x, np.array([2, 0], np.int32), np.arange(5, dtype=np.float32).reshape(1, 5, 1))
+    np.testing.assert_array_equal(out["a"], [[2, 0], [5, 3]])
+    np.testing.assert_array_equal(out["c"][0, :, 0], [2, 4, 6])  # s[i] + s[i + 2]
 
 
 def test_language_examples_in_docs_compile():

@@ -493,12 +493,29 @@ class _ExprEmitter(Pass):
         return ", ".join(parts)
 
     def call_op(self, node: n.Call, info: CallInfo) -> str:
-        if info.op.helper:
-            self.cls.helpers.add(info.op.helper)
-        given = {p.name for p, _ in zip(info.op.params, node.args)} | {k.name for k in node.keywords}
-        defaults = [f"{ident(name)}={hygiene.literal(info.op.param(name).default)}"
-                    for name in info.op.tfm_defaults if name not in given]
-        return f"{info.op.lowering}({', '.join(filter(None, [self._args(node), *defaults]))})"
+        op = info.op
+        if op.helper:
+            self.cls.helpers.add(op.helper)
+        given = {p.name for p, _ in zip(op.params, node.args)} | {k.name for k in node.keywords}
+        defaults = [f"{self._keyword(op, name)}={hygiene.literal(op.param(name).default)}"
+                    for name in op.tfm_defaults if name not in given]
+        return f"{op.lowering}({', '.join(filter(None, [self._op_args(op, node), *defaults]))})"
+
+    def _op_args(self, op, node: n.Call) -> str:
+        """An op's arguments as its lowering takes them: by position up to the first parameter the
+        lowering takes under another name or position (`Op.keywords`), by keyword from there on."""
+        if not op.keywords:
+            return self._args(node)
+        parts, by_keyword = [], False
+        for param, arg in zip(op.params, node.args):
+            by_keyword = by_keyword or op.keyword(param.name) is not None
+            parts.append(f"{self._keyword(op, param.name)}={self.expr(arg)}" if by_keyword else self.expr(arg))
+        parts += [f"{self._keyword(op, k.name)}={self.expr(k.value)}" for k in node.keywords]
+        return ", ".join(parts)
+
+    @staticmethod
+    def _keyword(op, name: str) -> str:
+        return ident(op.keyword(name) or name)
 
     def call_initializer(self, node: n.Call, info: CallInfo) -> str:
         raise AssertionError("initializers are emitted by _ClassEmitter._variable")

@@ -239,7 +239,7 @@ class Conv2D(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:35. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:36:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:36:9
             return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:37:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
