@@ -1,7 +1,8 @@
 """The editor set-ups of docs/editors.md, in the editors: Debian's Neovim runs headless with the
 documented configuration file and gets diagnostics, hover and go to definition from `tfm lsp`; the
 VS Code extension of editors/vscode/ builds into a .vsix with the official packaging tool, carrying
-the generated TextMate grammar and the language client."""
+the generated TextMate grammar and the language client, which node loads and which starts `tfm lsp`
+as the `tfm.path` setting says (under a stand-in for VS Code's API: VS Code itself is not run)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from tfm.highlight import textmate_grammar
 from conftest import ROOT
 
 EDITORS_DOC = ROOT / "docs" / "editors.md"
@@ -75,3 +78,88 @@ def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path):
     assert definition["uri"] == (tmp_path / "model.tfm").resolve().as_uri()
     assert definition["range"]["start"]["line"] == _position("var w", "w")[0]
     assert {(d["code"], d["lnum"]) for d in probe["after_edit"]} >= {("E012", at["break"][0])}
+
+
+VSCODE = ROOT / "editors" / "vscode"
+GRAMMAR = ROOT / "editors" / "tfm.tmLanguage.json"
+
+
+def test_vscode_manifest_contributes_the_language_grammar_client_and_setting():
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    [language] = manifest["contributes"]["languages"]
+    assert (language["id"], language["extensions"]) == ("tfm", [".tfm"])
+    [grammar] = manifest["contributes"]["grammars"]
+    assert (grammar["scopeName"], grammar["path"]) == ("source.tfm", "./tfm.tmLanguage.json")
+    assert manifest["contributes"]["configuration"]["properties"]["tfm.path"]["default"] == "tfm"
+    assert manifest["main"] == "./extension.js" and "onLanguage:tfm" in manifest["activationEvents"]
+    # The packaging tool and the client are pinned, and the lock file agrees with the pins.
+    lock = json.loads((VSCODE / "package-lock.json").read_text())["packages"]
+    for name, version in [*manifest["dependencies"].items(), *manifest["devDependencies"].items()]:
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version}: pin one version"
+        assert lock[f"node_modules/{name}"]["version"] == version
+    assert not (VSCODE / "node_modules").exists() or "node_modules" in (VSCODE / ".gitignore").read_text()
+
+
+def test_vscode_indentation_rules_indent_after_a_block_header_only():
+    rules = json.loads((VSCODE / "language-configuration.json").read_text())["indentationRules"]
+    indent, dedent = re.compile(rules["increaseIndentPattern"]), re.compile(rules["decreaseIndentPattern"])
+    for header in ("module M(units: int = 4):", "    fn call(x: f32[N, 3]) -> f32[N, 2]:  # why",
+                   "        for i in range(3):", "        else:", "    @serving", ):
+        assert bool(indent.match(header)) == header.rstrip().endswith((":", ":  # why")), header
+    for line in ("    var w: f32[3, units] = zeros()", "# a comment:", "        h = x[:, 1:]"):
+        assert not indent.match(line), line
+    assert dedent.match("        else:") and dedent.match("    elif x > 0:") and not dedent.match("    x = 1")
+
+
+def _copy_extension(destination: Path) -> Path:
+    """editors/vscode/ and the generated grammar beside it, as a fresh clone has them."""
+    (destination / "editors").mkdir()
+    shutil.copy(GRAMMAR, destination / "editors" / GRAMMAR.name)
+    folder = destination / "editors" / "vscode"
+    shutil.copytree(VSCODE, folder, ignore=shutil.ignore_patterns("node_modules", "*.vsix", GRAMMAR.name))
+    return folder
+
+
+def test_vscode_extension_packages_with_the_grammar_and_the_client(tmp_path):
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (Debian: apt-get install -y npm)")
+    folder = _copy_extension(tmp_path)
+    env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false"}
+    # npm's own cache (~/.npm) makes this a local install after the first run.
+    for command in (["ci", "--prefer-offline", "--no-audit", "--ignore-scripts"],
+                    ["exec", "--no", "--", "vsce", "package", "--allow-missing-repository", "--out", "tfm.vsix"]):
+        result = subprocess.run([npm, *command], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"npm {' '.join(command)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    with zipfile.ZipFile(folder / "tfm.vsix") as vsix:
+        names = set(vsix.namelist())
+        manifest = json.loads(vsix.read("extension/package.json"))
+        grammar = json.loads(vsix.read("extension/tfm.tmLanguage.json"))
+        assert vsix.read("extension/extension.js") == (VSCODE / "extension.js").read_bytes()
+        assert 'Id="tfm"' in vsix.read("extension.vsixmanifest").decode()
+    assert manifest == json.loads((VSCODE / "package.json").read_text())
+    assert grammar == textmate_grammar() == json.loads(GRAMMAR.read_text())  # the copy cannot drift
+    assert {"extension/language-configuration.json", "extension/LICENSE.txt", "extension/readme.md"} <= names
+    assert not [name for name in names if name.startswith(("extension/node_modules/@vscode/vsce/",
+                                                           "extension/copy-grammar.js"))]
+    # What `require("vscode-languageclient/node")` loads is there, and so is what it requires.
+    client = json.loads(_read(folder / "tfm.vsix", "extension/node_modules/vscode-languageclient/package.json"))
+    assert "extension/node_modules/vscode-languageclient/" + client["exports"]["./node"]["node"][2:] in names
+    for dependency in client["dependencies"]:
+        assert f"extension/node_modules/{dependency}/package.json" in names, dependency
+    # Loaded in node, the packaged extension starts `<tfm.path> lsp` over stdio for tfm documents.
+    with zipfile.ZipFile(folder / "tfm.vsix") as archive:
+        archive.extractall(tmp_path / "unpacked")
+    result = subprocess.run(["node", str(ROOT / "tests" / "vscode_probe.js"), str(tmp_path / "unpacked" / "extension"),
+                             "/opt/venv/bin/tfm"], capture_output=True, text=True, timeout=60, check=True)
+    probe = json.loads(result.stdout)
+    [started] = probe["started"]
+    assert started["serverOptions"] == {"command": "/opt/venv/bin/tfm", "args": ["lsp"],
+                                        "transport": probe["transportStdio"]}
+    assert {"scheme": "file", "language": "tfm"} in started["clientOptions"]["documentSelector"]
+
+
+def _read(vsix: Path, name: str) -> bytes:
+    with zipfile.ZipFile(vsix) as archive:
+        return archive.read(name)
