@@ -1,8 +1,9 @@
-"""The editor set-ups of docs/editors.md, in the editors: Debian's Neovim runs headless with the
-documented configuration file and gets diagnostics, hover and go to definition from `tfm lsp`; the
-VS Code extension of editors/vscode/ builds into a .vsix with the official packaging tool, carrying
-the generated TextMate grammar and the language client, which node loads and which starts `tfm lsp`
-as the `tfm.path` setting says (under a stand-in for VS Code's API: VS Code itself is not run)."""
+"""The editor set-ups of docs/editors.md, in the editors: Debian's Neovim (headless) and Emacs with
+eglot (batch) run with the documented configuration and get diagnostics, hover and go to definition
+from `tfm lsp`; the VS Code extension of editors/vscode/ builds into a .vsix with the official
+packaging tool, carrying the generated TextMate grammar and the language client, which node loads
+and which starts `tfm lsp` as the `tfm.path` setting says (under a stand-in for VS Code's API: VS
+Code itself is not run)."""
 
 from __future__ import annotations
 
@@ -46,16 +47,20 @@ def _position(line: str, needle: str) -> list[int]:
     return [row, rows[row].index(needle)]
 
 
-@pytest.fixture
-def neovim_home(tmp_path) -> dict[str, str]:
-    """An environment whose home holds only the documented Neovim configuration file, at the
-    documented place, and whose PATH finds this checkout's `tfm`."""
-    plugin = tmp_path / "home" / ".config" / "nvim" / "plugin" / "tfm.lua"
-    plugin.parent.mkdir(parents=True)
-    plugin.write_text(_doc_block("### Neovim", "lua"), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "NVIM", "VIM"))}
+def _home(tmp_path: Path, config: str, text: str) -> dict[str, str]:
+    """An environment whose home holds only one configuration file, `config` (relative to the home)
+    with `text`, and whose PATH finds this checkout's `tfm`."""
+    (tmp_path / "home" / config).parent.mkdir(parents=True)
+    (tmp_path / "home" / config).write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "NVIM", "VIM", "EMACS"))}
     return {**env, "HOME": str(tmp_path / "home"), "TF_CPP_MIN_LOG_LEVEL": "3",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
+
+
+@pytest.fixture
+def neovim_home(tmp_path) -> dict[str, str]:
+    """The documented Neovim configuration file, at the documented place."""
+    return _home(tmp_path, ".config/nvim/plugin/tfm.lua", _doc_block("### Neovim", "lua"))
 
 
 def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path):
@@ -78,6 +83,32 @@ def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path):
     assert definition["uri"] == (tmp_path / "model.tfm").resolve().as_uri()
     assert definition["range"]["start"]["line"] == _position("var w", "w")[0]
     assert {(d["code"], d["lnum"]) for d in probe["after_edit"]} >= {("E012", at["break"][0])}
+
+
+
+def test_emacs_eglot_gets_diagnostics_hover_and_definition(tmp_path):
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (Debian: apt-get install -y emacs-nox elpa-eglot)")
+    env = _home(tmp_path, ".emacs.d/init.el", _doc_block("### Emacs", "elisp"))
+    (tmp_path / "model.tfm").write_text(MODEL)
+    at = {"hover": _position("h =", "h"), "definition": _position("h =", "w)")}
+    env.update(TFM_PROBE_FILE=str(tmp_path / "model.tfm"), TFM_PROBE_OUT=str(tmp_path / "probe.json"),
+               TFM_PROBE_AT=json.dumps(at))
+    # --batch reads no init file: load it as Emacs would at start-up, then the probe.
+    subprocess.run([emacs, "--batch", "-l", env["HOME"] + "/.emacs.d/init.el", "-l",
+                    str(ROOT / "tests" / "emacs_probe.el")], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=120, check=True)
+    probe = json.loads((tmp_path / "probe.json").read_text())
+    if probe.get("no-eglot"):
+        pytest.skip(f"Emacs {probe['version']} has no eglot (Debian: apt-get install -y elpa-eglot)")
+    assert "error" not in probe, probe
+    assert probe["mode"] == "tfm-mode" and probe["connected"], probe
+    [warning] = probe["diagnostics"]
+    assert warning["line"] == _position("unused", "unused")[0] and "W001" in warning["text"]
+    assert "`h`: `f32[N, units]`" in probe["hover"]["contents"]["value"]
+    [definition] = probe["definitions"]
+    assert (definition["file"], definition["line"]) == (str(tmp_path / "model.tfm"), _position("var w", "w")[0])
 
 
 VSCODE = ROOT / "editors" / "vscode"
