@@ -3,7 +3,7 @@
 ;;; and for Flymake's diagnostics, asks for a hover and for the definition through xref, and writes
 ;;; what arrived to $TFM_PROBE_OUT as JSON.  Emacs 28 with ELPA's eglot, and later.
 (require 'json)
-(defvar tfm-probe-timeout 20)
+(defvar tfm-probe-timeout 60)  ; seconds: generous, for a loaded machine
 (defvar tfm-probe-out nil)
 (unless (require 'eglot nil t)  ; Debian's elpa-eglot: activated with the other installed packages
   (package-activate-all)

@@ -6,7 +6,7 @@ local v = vim.version()
 local out = { version = v.major .. "." .. v.minor .. "." .. v.patch, filetype = vim.bo.filetype }
 -- Where to ask: {hover = {row, col}, definition = {row, col}, break = {row, new line}}, rows and columns 0-based.
 local at = vim.fn.json_decode(vim.env.TFM_PROBE_AT)
-local timeout = tonumber(vim.env.TFM_PROBE_TIMEOUT_MS or "20000")
+local timeout = tonumber(vim.env.TFM_PROBE_TIMEOUT_MS or "60000")
 
 local function clients()
   if vim.lsp.get_clients then

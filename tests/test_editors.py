@@ -72,7 +72,7 @@ def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path):
           "break": [_position("h =", "h")[0], "        h = reluu(x @ w)"]}
     env = {**neovim_home, "TFM_PROBE_OUT": str(tmp_path / "probe.json"), "TFM_PROBE_AT": json.dumps(at)}
     subprocess.run([nvim, "--headless", "model.tfm", "-c", f"luafile {ROOT / 'tests' / 'neovim_probe.lua'}"],
-                   cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=True)
+                   cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300, check=True)
     probe = json.loads((tmp_path / "probe.json").read_text())
     assert "error" not in probe, probe  # probe["version"] says which Neovim ran
     assert probe["filetype"] == "tfm" and probe["clients"] == ["tfm"], probe
@@ -98,7 +98,7 @@ def test_emacs_eglot_gets_diagnostics_hover_and_definition(tmp_path):
     # --batch reads no init file: load it as Emacs would at start-up, then the probe.
     subprocess.run([emacs, "--batch", "-l", env["HOME"] + "/.emacs.d/init.el", "-l",
                     str(ROOT / "tests" / "emacs_probe.el")], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                   capture_output=True, timeout=120, check=True)
+                   capture_output=True, timeout=300, check=True)
     probe = json.loads((tmp_path / "probe.json").read_text())
     if probe.get("no-eglot"):
         pytest.skip(f"Emacs {probe['version']} has no eglot (Debian: apt-get install -y elpa-eglot)")
@@ -135,9 +135,9 @@ def test_vscode_indentation_rules_indent_after_a_block_header_only():
     rules = json.loads((VSCODE / "language-configuration.json").read_text())["indentationRules"]
     indent, dedent = re.compile(rules["increaseIndentPattern"]), re.compile(rules["decreaseIndentPattern"])
     for header in ("module M(units: int = 4):", "    fn call(x: f32[N, 3]) -> f32[N, 2]:  # why",
-                   "        for i in range(3):", "        else:", "    @serving", ):
-        assert bool(indent.match(header)) == header.rstrip().endswith((":", ":  # why")), header
-    for line in ("    var w: f32[3, units] = zeros()", "# a comment:", "        h = x[:, 1:]"):
+                   "        for i in range(3):", "        else:", "        dilation_rate: int = 1):"):
+        assert indent.match(header), header
+    for line in ("    var w: f32[3, units] = zeros()", "# a comment:", "        h = x[:, 1:]", "    @serving"):
         assert not indent.match(line), line
     assert dedent.match("        else:") and dedent.match("    elif x > 0:") and not dedent.match("    x = 1")
 
@@ -157,12 +157,15 @@ def test_vscode_extension_packages_with_the_grammar_and_the_client(tmp_path):
         pytest.skip("npm is not installed (Debian: apt-get install -y npm)")
     folder = _copy_extension(tmp_path)
     env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false"}
-    # npm's own cache (~/.npm) makes this a local install after the first run.
-    for command in (["ci", "--prefer-offline", "--no-audit", "--ignore-scripts"],
-                    ["exec", "--no", "--", "vsce", "package", "--allow-missing-repository", "--out", "tfm.vsix"]):
-        result = subprocess.run([npm, *command], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+    # npm's own cache (~/.npm) makes this a local install after the first run; vsce's optional native
+    # parts (signing, the keyring) are not needed to package, and leaving them out saves a third.
+    for command in ([npm, "ci", "--prefer-offline", "--no-audit", "--ignore-scripts", "--omit=optional"],
+                    # --no: the pinned vsce of node_modules, never one fetched on the fly
+                    [shutil.which("npx"), "--no", "vsce", "package", "--allow-missing-repository",
+                     "--out", "tfm.vsix"]):
+        result = subprocess.run(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
                                 capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"npm {' '.join(command)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     with zipfile.ZipFile(folder / "tfm.vsix") as vsix:
         names = set(vsix.namelist())
         manifest = json.loads(vsix.read("extension/package.json"))
