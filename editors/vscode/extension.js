@@ -13,16 +13,15 @@ function serverOptions() {
 }
 
 async function start() {
-  client = new LanguageClient("tfm", "tfm", serverOptions(), {
+  const server = serverOptions();
+  client = new LanguageClient("tfm", "tfm", server, {
     documentSelector: [{ scheme: "file", language: "tfm" }, { scheme: "untitled", language: "tfm" }],
   });
   try {
     await client.start();
   } catch (error) {
-    const setting = "tfm.path";
-    vscode.window.showErrorMessage(
-      `tfm: could not start \`${serverOptions().command} lsp\` (${error.message}). Install tfm, or set ` +
-      `\`${setting}\` to the full path of its executable.`);
+    vscode.window.showErrorMessage(`tfm: could not start \`${server.command} lsp\` (${error.message}). ` +
+                                   "Install tfm, or set `tfm.path` to the full path of its executable.");
   }
 }
 
