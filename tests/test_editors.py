@@ -63,15 +63,34 @@ def neovim_home(tmp_path) -> dict[str, str]:
     return _home(tmp_path, ".config/nvim/plugin/tfm.lua", _doc_block("### Neovim", "lua"))
 
 
-def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path):
+# The configuration takes the newest API the running Neovim has. To run an older release's branch on
+# a newer Neovim, the newer APIs are hidden before the configuration loads.
+NEOVIM_BRANCHES = {"newest API": [], "0.8-0.10 API": ["config"], "0.7 API": ["config", "start"]}
+
+
+def _neovim_lsp_apis(nvim: str) -> set[str]:
+    """Which of vim.lsp.config and vim.lsp.start this Neovim has."""
+    probe = ("lua io.stdout:write(table.concat(vim.tbl_filter(function(name) return vim.lsp[name] ~= nil end,"
+             " {'config', 'start'}), ' '))")
+    result = subprocess.run([nvim, "--headless", "--clean", "-c", probe, "-c", "qall!"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize("branch", NEOVIM_BRANCHES)
+def test_neovim_gets_diagnostics_hover_and_definition(neovim_home, tmp_path, branch):
     nvim = os.environ.get("TFM_TEST_NVIM") or shutil.which("nvim")  # TFM_TEST_NVIM: try another release
     if nvim is None:
         pytest.skip("nvim is not installed (Debian: apt-get install -y neovim)")
+    hidden = NEOVIM_BRANCHES[branch]
+    if hidden and not _neovim_lsp_apis(nvim) >= set(hidden):
+        pytest.skip(f"this Neovim has no vim.lsp.{hidden[-1]}: the newest-API case already ran this branch")
     (tmp_path / "model.tfm").write_text(MODEL)
     at = {"hover": _position("h =", "h"), "definition": _position("h =", "w)"),
           "break": [_position("h =", "h")[0], "        h = reluu(x @ w)"]}
     env = {**neovim_home, "TFM_PROBE_OUT": str(tmp_path / "probe.json"), "TFM_PROBE_AT": json.dumps(at)}
-    subprocess.run([nvim, "--headless", "model.tfm", "-c", f"luafile {ROOT / 'tests' / 'neovim_probe.lua'}"],
+    hide = ["--cmd", "lua " + "; ".join(f"vim.lsp.{name} = nil" for name in hidden)] if hidden else []
+    subprocess.run([nvim, "--headless", *hide, "model.tfm", "-c", f"luafile {ROOT / 'tests' / 'neovim_probe.lua'}"],
                    cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300, check=True)
     probe = json.loads((tmp_path / "probe.json").read_text())
     assert "error" not in probe, probe  # probe["version"] says which Neovim ran
