@@ -224,9 +224,9 @@ class Conv2D(tf.Module):
         self.kernel_size = kernel_size  # <tfm library>/layers.tfm:30:47
         self.strides = strides  # <tfm library>/layers.tfm:30:65
         self.padding = padding  # <tfm library>/layers.tfm:30:83
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:31:15
-        self.activation = activation  # <tfm library>/layers.tfm:31:39
-        self.seed = seed  # <tfm library>/layers.tfm:31:67
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:31:9
+        self.activation = activation  # <tfm library>/layers.tfm:31:33
+        self.seed = seed  # <tfm library>/layers.tfm:31:61
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:32:5
@@ -520,8 +520,8 @@ _TFM_LINE_MAP = {
     169: (0, 7, 14), 170: (0, 7, 27), 171: (0, 7, 14), 172: (0, 7, 27), 173: (0, 7, 41), 174: (0, 7, 69),
     177: (0, 8, 5), 178: (0, 9, 5), 180: (0, 11, 5), 181: (0, 15, 5), 186: (0, 12, 9), 194: (0, 16, 9),
     219: (0, 30, 15), 220: (0, 30, 33), 221: (0, 30, 47), 222: (0, 30, 15), 223: (0, 30, 33),
-    224: (0, 30, 47), 225: (0, 30, 65), 226: (0, 30, 83), 227: (0, 31, 15), 228: (0, 31, 39),
-    229: (0, 31, 67), 232: (0, 32, 5), 233: (0, 33, 5), 235: (0, 35, 5), 242: (0, 36, 9),
+    224: (0, 30, 47), 225: (0, 30, 65), 226: (0, 30, 83), 227: (0, 31, 9), 228: (0, 31, 33),
+    229: (0, 31, 61), 232: (0, 32, 5), 233: (0, 33, 5), 235: (0, 35, 5), 242: (0, 36, 9),
     243: (0, 37, 9), 268: (0, 40, 18), 269: (0, 40, 38), 270: (0, 40, 57), 272: (0, 41, 5),
     277: (0, 42, 9), 278: (0, 43, 13), 279: (0, 44, 9), 305: (0, 62, 5), 309: (0, 63, 9),
     334: (0, 79, 16), 335: (0, 79, 29), 337: (0, 80, 5), 341: (0, 87, 5), 349: (0, 81, 9),
