@@ -5,6 +5,7 @@ other user) and checks that tfm neither trusts it nor hangs on it, and says why 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,6 +25,21 @@ STRANGER = 12345
 
 def _stranger_owns(path: Path) -> None:
     os.chown(path, STRANGER, STRANGER)
+
+
+@contextlib.contextmanager
+def _within(seconds: int):
+    """Fail, rather than hang the test run, if the body blocks (on a FIFO, say)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- item 3: settings files found by walking up -----------------------------------------------
@@ -58,11 +74,8 @@ def test_a_symlinked_settings_file_is_not_followed(tmp_path):
 
 def test_a_fifo_named_like_a_settings_file_does_not_hang(tmp_path):
     os.mkfifo(tmp_path / "tfm.toml")
-    signal.alarm(20)  # a blocking open would hang here forever
-    try:
+    with _within(20):  # a blocking open would hang here forever
         resolved = resolve({}, start=tmp_path, environ={})
-    finally:
-        signal.alarm(0)
     assert any("not a regular file" in note for note in resolved.notes)
 
 
@@ -138,3 +151,172 @@ def test_a_worker_waiting_for_its_cluster_stops_on_sigterm(tmp_path):
     assert "stopped by SIGTERM while waiting for the cluster's workers" in err and workers.split(",")[1] in err
     assert not [pid for pid in workers_processes if Path(f"/proc/{pid}").exists()
                 and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+
+
+# --- items 7 and 8: checkpoint directories and damaged checkpoints -----------------------------
+
+REGRESSION = str(ROOT / "examples" / "linear_regression.tfm")
+TARGET = "LinearRegression.train_step"
+
+
+@pytest.fixture()
+def data(tmp_path) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", x=x, y=x[:, :1] * 2.0)
+    return tmp_path / "data.npz"
+
+
+def _train(data: Path, directory: Path, *extra: str) -> int:
+    return main(["train", REGRESSION, TARGET, "--data", str(data), "--checkpoint-dir", str(directory),
+                 "--batch-size", "8", "--seed", "1", *extra])
+
+
+def _export(checkpoint: Path, out: Path, *extra: str) -> int:
+    return main(["export", REGRESSION, "LinearRegression", "--checkpoint", str(checkpoint), "--out", str(out),
+                 *extra])
+
+
+def _index(latest: str, *names: str) -> str:
+    """A `checkpoint` index as CheckpointManager writes it: with timestamps, it deletes what it lists."""
+    now = time.time()
+    return (f'model_checkpoint_path: "{latest}"\n' + "".join(f'all_model_checkpoint_paths: "{n}"\n' for n in names)
+            + "".join(f"all_model_checkpoint_timestamps: {now - 10 + i}\n" for i, _ in enumerate(names))
+            + f"last_preserved_timestamp: {now - 100}\n")
+
+
+def _victim(tmp_path: Path) -> Path:
+    """Files outside the checkpoint directory, named as a checkpoint's would be."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
+        (victim / name).write_text("precious")
+    return victim
+
+
+@pytest.mark.parametrize("named", ["{victim}/ckpt-1", "../victim/ckpt-1", "sub/../../victim/ckpt-1"])
+def test_an_index_naming_files_outside_its_directory_is_refused_by_train(tmp_path, data, capsys, named):
+    run = tmp_path / "run"
+    assert _train(data, run, "--steps", "2") == 0
+    victim = _victim(tmp_path)
+    name = named.format(victim=victim)
+    (run / "checkpoint").write_text(_index("ckpt-2", name, "ckpt-2"))
+    capsys.readouterr()
+    assert _train(data, run, "--steps", "4", "--max-to-keep", "1") == 1  # a rotation would delete the victim
+    err = capsys.readouterr().err
+    assert "checkpoint, line 2" in err and "a path inside the directory" in err and "internal error" not in err
+    assert sorted(p.name for p in victim.iterdir()) == ["ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+
+
+def test_an_index_naming_a_symlink_out_of_its_directory_is_refused_by_export(tmp_path, data, capsys):
+    run = tmp_path / "run"
+    assert _train(data, run, "--steps", "1") == 0
+    victim = _victim(tmp_path)
+    (run / "ckpt-9.index").symlink_to(victim / "ckpt-1.index")
+    (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-9"\n')
+    capsys.readouterr()
+    assert _export(run, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "leads out of the directory through a symbolic link" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("index", [b"garbage {{{", b"\xff\xfe", b'model_checkpoint_path: "a\\"b"'])
+def test_an_index_that_is_not_checkpoint_manager_text_is_refused(tmp_path, capsys, index):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "checkpoint").write_bytes(index)
+    assert _export(tmp_path / "ckpt", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "not a checkpoint index" in err and "internal error" not in err
+
+
+def test_a_fifo_as_the_index_does_not_hang(tmp_path, capsys):
+    (tmp_path / "ckpt").mkdir()
+    os.mkfifo(tmp_path / "ckpt" / "checkpoint")
+    with _within(60):
+        assert _export(tmp_path / "ckpt", tmp_path / "out") == 1
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_second_train_into_one_directory_is_refused(tmp_path, data, capsys):
+    import fcntl
+
+    run = tmp_path / "run"
+    assert _train(data, run, "--steps", "1") == 0
+    holder = os.open(run / ".tfm-train.lock", os.O_RDWR)  # the lock of a run still going
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        capsys.readouterr()
+        assert _train(data, run, "--steps", "3") == 1
+        assert "another tfm train is using" in capsys.readouterr().err
+    finally:
+        os.close(holder)
+    assert _train(data, run, "--steps", "3") == 0  # once the first run ends, the directory is free
+
+
+def test_a_symlinked_lock_file_is_not_followed(tmp_path, data, capsys):
+    run = tmp_path / "run"
+    assert _train(data, run, "--steps", "1") == 0
+    os.unlink(run / ".tfm-train.lock")
+    (run / ".tfm-train.lock").symlink_to(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert _train(data, run, "--steps", "2") == 1
+    assert "it is a symbolic link" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def _checkpoint_of(tmp_path: Path, name: str, **init) -> Path:
+    import tensorflow as tf
+
+    import tfm
+
+    model = tfm.load(REGRESSION).LinearRegression(**init)
+    directory = tmp_path / name
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(directory), max_to_keep=1).save()
+    return directory
+
+
+def test_a_checkpoint_of_other_shapes_names_the_variable_and_both_shapes(tmp_path, capsys):
+    wide = _checkpoint_of(tmp_path, "wide", features=4)
+    assert _export(wide, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "variable w is float32[3, 1] in this module, but float32[4, 1] in the checkpoint" in err
+    narrow = _checkpoint_of(tmp_path, "narrow")
+    assert _export(narrow, tmp_path / "out", "--init", "features=4") == 1
+    assert "variable w is float32[4, 1] in this module, but float32[3, 1] in the checkpoint" in capsys.readouterr().err
+
+
+def test_a_truncated_or_garbage_checkpoint_is_one_clear_error(tmp_path, capsys):
+    directory = _checkpoint_of(tmp_path, "ckpt")
+    data_file = next(directory.glob("ckpt-1.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:20])
+    assert _export(directory, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "is damaged: the value of variable" in err and "internal error" not in err
+    (directory / "ckpt-1.index").write_bytes(os.urandom(200))
+    assert _export(directory, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "is not a readable checkpoint" in err and "internal error" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_names_what_does_not_fit_in_a_damaged_run(tmp_path, data, capsys):
+    run = tmp_path / "run"
+    assert _train(data, run, "--steps", "2", "--save-every", "1") == 0
+    latest = run / "ckpt-2.data-00000-of-00001"
+    latest.write_bytes(latest.read_bytes()[:20])
+    capsys.readouterr()
+    assert _train(data, run, "--steps", "3") == 0  # the damaged latest is passed over, with a reason
+    err = capsys.readouterr().err
+    assert "ckpt-2 is damaged: the value of variable" in err and "resuming from" in err and "ckpt-1" in err
+    wide = _checkpoint_of(tmp_path, "wide", features=4)
+    for old in run.glob("ckpt-*"):
+        old.unlink()
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
+        (run / name).write_bytes((wide / name).read_bytes())
+    (run / "checkpoint").write_text(_index("ckpt-1", "ckpt-1"))
+    assert _train(data, run, "--steps", "5") == 1
+    err = capsys.readouterr().err
+    assert "no checkpoint in" in err and "variable w is float32[3, 1] in this module, but float32[4, 1]" in err
