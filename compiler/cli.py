@@ -479,7 +479,8 @@ def _cmd_train(args) -> int:
         seed=args.seed if args.seed is not None else args.runtime.settings.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
         max_to_keep=args.max_to_keep, save_every=args.save_every, restart=args.restart,
         logdir=Path(args.logdir) if args.logdir else None, validate=args.validate,
-        validation_data=Path(args.validation_data) if args.validation_data else None)
+        validation_data=Path(args.validation_data) if args.validation_data else None,
+        allow_nonfinite=args.allow_nonfinite)
     identity = run_identity(python_module, module_name, method_name, args.data, init)
     started = time.perf_counter()
     try:

@@ -320,3 +320,100 @@ def test_train_names_what_does_not_fit_in_a_damaged_run(tmp_path, data, capsys):
     assert _train(data, run, "--steps", "5") == 1
     err = capsys.readouterr().err
     assert "no checkpoint in" in err and "variable w is float32[3, 1] in this module, but float32[4, 1]" in err
+
+
+# --- item 13: data files ------------------------------------------------------------------------
+
+
+def _train_on(path: Path, *extra: str) -> int:
+    return main(["train", REGRESSION, TARGET, "--data", str(path), "--batch-size", "4", "--seed", "1", *extra])
+
+
+def test_an_npz_that_would_expand_past_the_memory_limit_is_refused_unexpanded(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from tfm.run import datasets
+
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, x=np.zeros((4_000_000, 3), np.float32), y=np.zeros((4_000_000, 1), np.float32))
+    assert bomb.stat().st_size < 1_000_000  # 64 MB of zeros in a few hundred kB
+    monkeypatch.setattr(datasets, "memory_limit", lambda: 32 << 20)
+    opened = []
+    monkeypatch.setattr(np, "load", lambda *a, **k: opened.append(a) or pytest.fail("expanded"))
+    assert _train_on(bomb) == 1
+    err = capsys.readouterr().err
+    assert "expand to 64,000,256 bytes, more than the limit of 33,554,432" in err and "nothing was expanded" in err
+    assert not opened
+
+
+def test_an_npy_header_claiming_a_huge_shape_is_refused(tmp_path, capsys):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)})
+    with zipfile.ZipFile(tmp_path / "liar.npz", "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + b"\0" * 48)
+        archive.writestr("y.npy", header.getvalue() + b"\0" * 16)
+    assert _train_on(tmp_path / "liar.npz") == 1
+    err = capsys.readouterr().err
+    assert "array x in" in err and "its header claims 12,000,000,000,000 bytes of data" in err
+
+
+@pytest.mark.parametrize("make, kind", [(os.mkfifo, "a FIFO (named pipe)"), (os.mkdir, "a directory")])
+def test_a_fifo_or_directory_as_data_is_named_as_such_and_never_waited_on(tmp_path, capsys, make, kind):
+    make(tmp_path / "data.csv")
+    with _within(60):
+        assert _train_on(tmp_path / "data.csv") == 1
+    assert f"data.csv is {kind}, not a data file" in capsys.readouterr().err
+
+
+def test_a_device_as_data_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "data.tfrecord").symlink_to("/dev/zero")  # the user's own link: followed, then checked
+    with _within(60):
+        assert _train_on(tmp_path / "data.tfrecord") == 1
+    assert "data.tfrecord is a character device, not a data file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("1,abc,3,4", "data.csv, line 3, column x_1: 'abc' is not a number (input x of LinearRegression.train_step"),
+    ("1,2,3", "data.csv, line 3: 3 fields, but the header names 4"),
+    ("1,,3,4", "data.csv, line 3, column x_1: the field is empty"),
+    ('1,"2,3,4', "data.csv, line 3: not readable as CSV"),
+])
+def test_csv_errors_name_file_line_and_column_not_tensorflow_internals(tmp_path, capsys, row, expected):
+    (tmp_path / "data.csv").write_text(f"x_0,x_1,x_2,y\n1,2,3,4\n{row}\n")
+    assert _train_on(tmp_path / "data.csv") == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "function_node" not in err and "ReduceDataset" not in err and "Op:" not in err
+
+
+def test_nan_or_inf_in_the_data_stops_training_unless_allowed(tmp_path, capsys):
+    import numpy as np
+
+    (tmp_path / "data.csv").write_text("x_0,x_1,x_2,y\n1,2,3,4\n1,2,3,4\n1,2,inf,4\n1,2,3,4\n")
+    assert _train_on(tmp_path / "data.csv") == 1
+    assert "data.csv, line 4, column x_2 holds NaN or inf" in capsys.readouterr().err
+    x = np.ones((8, 3), np.float32)
+    x[5, 1] = np.nan
+    np.savez(tmp_path / "data.npz", x=x, y=np.ones((8, 1), np.float32))
+    assert _train_on(tmp_path / "data.npz") == 1
+    err = capsys.readouterr().err
+    assert "array x in" in err and "(row 5, counting from 0) holds NaN or inf" in err
+    assert _train_on(tmp_path / "data.npz", "--steps", "1", "--shuffle", "0", "--allow-nonfinite") == 0
+
+
+def test_a_loss_that_becomes_inf_stops_training_naming_the_step(tmp_path, capsys):
+    import numpy as np
+
+    x = np.full((8, 3), 1e20, np.float32)  # finite data whose squared error overflows float32
+    np.savez(tmp_path / "data.npz", x=x, y=np.zeros((8, 1), np.float32))
+    run = tmp_path / "run"
+    assert _train_on(tmp_path / "data.npz", "--steps", "4", "--checkpoint-dir", str(run)) == 1
+    err = capsys.readouterr().err
+    assert "step 1 (epoch 1, step 1 in it): loss = inf" in err and "--allow-nonfinite" in err
+    assert not list(run.glob("ckpt-*"))  # nothing from the diverged step was saved
+    assert _train_on(tmp_path / "data.npz", "--steps", "2", "--allow-nonfinite") == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import secrets
@@ -55,6 +56,7 @@ class TrainSettings:
     logdir: Path | None = None
     validate: str | None = None
     validation_data: Path | None = None
+    allow_nonfinite: bool = False  # go on past NaN or inf in the data or in a step's scalar outputs
 
 
 @dataclass
@@ -126,7 +128,7 @@ class Trainer:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_data(self.tf, self.settings.data, self.specs, self.label)
+            data = open_data(self.tf, self.settings.data, self.specs, self.label, self.settings.allow_nonfinite)
             validation = self._validation_data()
         except DataError as exc:
             raise TrainingError(str(exc)) from None
@@ -142,7 +144,7 @@ class Trainer:
             return None
         function = getattr(self.instance, name)
         return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
-                         f"{self.identity['module']}.{name}")
+                         f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
 
     def _open_checkpoints(self) -> str | None:
         """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting.
@@ -291,12 +293,25 @@ class Trainer:
             scalars = scalar_outputs(outputs)
             self._summarize(scalars, "")
             self.progress.step(position.step_in_epoch, scalars)
+            if not self.settings.allow_nonfinite:
+                self._check_finite(scalars)
             if self.manager is not None and self.settings.save_every and \
                     position.global_step % self.settings.save_every == 0:
                 self._save()
             if self._finished() and self.settings.steps is not None:
                 break
         return scalars
+
+    def _check_finite(self, scalars: dict[str, float]) -> None:
+        """Stop at the first step whose scalar outputs (the loss) are NaN or inf: nothing after it is
+        saved, so the last checkpoint holds weights from before it."""
+        bad = {name: value for name, value in scalars.items() if not math.isfinite(value)}
+        if bad:
+            shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
+            raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
+                                f"{self.position.step_in_epoch} in it): {shown}; training stopped, and nothing from "
+                                "this step was saved. Lower the learning rate or check the data, or pass "
+                                "--allow-nonfinite to go on")
 
     def _validate(self, validation: TrainingData, drop: bool) -> None:
         function = getattr(self.instance, self.settings.validate)
