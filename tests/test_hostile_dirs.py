@@ -417,3 +417,10 @@ def test_a_loss_that_becomes_inf_stops_training_naming_the_step(tmp_path, capsys
     assert "step 1 (epoch 1, step 1 in it): loss = inf" in err and "--allow-nonfinite" in err
     assert not list(run.glob("ckpt-*"))  # nothing from the diverged step was saved
     assert _train_on(tmp_path / "data.npz", "--steps", "2", "--allow-nonfinite") == 0
+
+
+def test_a_fifo_as_a_run_argument_file_is_named_as_such(tmp_path, capsys):
+    os.mkfifo(tmp_path / "x.npy")
+    with _within(60):
+        assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", f"x=@{tmp_path / 'x.npy'}"]) == 1
+    assert "x.npy is a FIFO (named pipe), not a value file" in capsys.readouterr().err

@@ -54,8 +54,12 @@ def _read_value_file(spec: str, what: str) -> object:
         head, colon, key = spec, "", ""
     name = head
     path = Path(name)
-    if not path.is_file():
-        raise BadValue(f"{what}: no such file {str(path)!r}")
+    from tfm.run.datasets import DataError, check_regular_file
+
+    try:
+        check_regular_file(path, "value file")  # a FIFO is named as one, never waited on
+    except DataError as exc:
+        raise BadValue(f"{what}: {exc}") from None
     try:
         if path.suffix == ".json":
             return json.loads(path.read_text(encoding="utf-8"))
