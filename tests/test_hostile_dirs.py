@@ -424,3 +424,14 @@ def test_a_fifo_as_a_run_argument_file_is_named_as_such(tmp_path, capsys):
     with _within(60):
         assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", f"x=@{tmp_path / 'x.npy'}"]) == 1
     assert "x.npy is a FIFO (named pipe), not a value file" in capsys.readouterr().err
+
+
+def test_a_run_argument_npy_claiming_a_huge_shape_is_refused_before_allocating(tmp_path, capsys):
+    import numpy as np
+
+    with open(tmp_path / "x.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)})
+        handle.write(b"\0" * 48)
+    assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", f"x=@{tmp_path / 'x.npy'}"]) == 1
+    err = capsys.readouterr().err
+    assert "x.npy is damaged: its header claims 12,000,000,000,000 bytes of data, but the file holds 48" in err

@@ -183,7 +183,7 @@ def _check_example_shape(path: Path, column: str, shape: tuple[int, ...], spec: 
 def _read_npz(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinite: bool) -> TrainingData:
     import numpy as np
 
-    _check_npz_sizes(path, specs)
+    check_npz_expansion(path, [spec.name for spec in specs])
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -224,9 +224,9 @@ def _check_finite_rows(path: Path, name: str, array) -> None:
         raise _nonfinite(f"array {printable(name)} in {_shown(path)} (row {row}, counting from 0)")
 
 
-def _check_npz_sizes(path: Path, specs: list[InputSpec]) -> None:
-    """Refuse, from the zip directory and each `.npy` header, before expanding anything: arrays that
-    would not fit in memory, and headers that claim more than their member holds."""
+def check_npz_expansion(path: Path, names: list[str] | None) -> None:
+    """Refuse, from the zip directory and each `.npy` header, before expanding anything: arrays `names`
+    (None: every one) that would not fit in memory, and headers that claim more than their member holds."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -236,35 +236,45 @@ def _check_npz_sizes(path: Path, specs: list[InputSpec]) -> None:
     with archive:
         members = {info.filename: info for info in archive.infolist()}
         total = 0
-        for spec in specs:
-            info = members.get(spec.name + ".npy")
+        for name in names if names is not None else [m.removesuffix(".npy") for m in members]:
+            info = members.get(name + ".npy")
             if info is None:
                 continue  # named as missing once the archive is opened
-            claimed = _npy_claimed_bytes(archive, info, path)
+            with _opened_member(archive, info, path) as member:
+                claimed = npy_claimed_bytes(member, f"array {printable(name)} in {_shown(path)}")
             if claimed > info.file_size:
-                raise DataError(f"array {printable(spec.name)} in {_shown(path)} is damaged: its header claims "
+                raise DataError(f"array {printable(name)} in {_shown(path)} is damaged: its header claims "
                                 f"{claimed:,} bytes of data, but the member holds {info.file_size:,}")
             total += info.file_size
+    check_expansion(path, total)
+
+
+def check_expansion(path: Path, size: int) -> None:
     limit = memory_limit()
-    if total > limit:
-        raise DataError(f"{_shown(path)}: the arrays to read expand to {total:,} bytes, more than the limit of "
+    if size > limit:
+        raise DataError(f"{_shown(path)}: the arrays to read expand to {size:,} bytes, more than the limit of "
                         f"{limit:,} (half this machine's memory); nothing was expanded")
 
 
-def _npy_claimed_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> int:
-    """The bytes of data a member's `.npy` header says follow it (shape times item size)."""
+def _opened_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path):
+    try:
+        return archive.open(info)
+    except Exception as exc:  # an encrypted or damaged member
+        raise DataError(f"{printable(info.filename)} in {_shown(path)} cannot be read: {first_line(exc)}") from None
+
+
+def npy_claimed_bytes(handle, what: str) -> int:
+    """The bytes of data the `.npy` header at `handle` says follow it (shape times item size)."""
     import numpy as np
 
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     try:
-        with archive.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            if version not in readers:
-                raise ValueError(f".npy format version {version} is not supported")
-            shape, _, dtype = readers[version](member)
+        version = np.lib.format.read_magic(handle)
+        if version not in readers:
+            raise ValueError(f".npy format version {version} is not supported")
+        shape, _, dtype = readers[version](handle)
     except Exception as exc:  # not .npy, a damaged header, a bad zip member
-        raise DataError(f"{printable(info.filename)} in {_shown(path)} is not a readable .npy array: "
-                        f"{first_line(exc)}") from None
+        raise DataError(f"{what} is not a readable .npy array: {first_line(exc)}") from None
     return 0 if dtype.hasobject else math.prod(shape) * dtype.itemsize
 
 
