@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tfm.dsl.diagnostics import first_line, printable
+from tfm.dsl.diagnostics import printable
 from tfm.files import write_atomic
 from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
