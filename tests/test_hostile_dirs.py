@@ -435,3 +435,22 @@ def test_a_run_argument_npy_claiming_a_huge_shape_is_refused_before_allocating(t
     assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", f"x=@{tmp_path / 'x.npy'}"]) == 1
     err = capsys.readouterr().err
     assert "x.npy is damaged: its header claims 12,000,000,000,000 bytes of data, but the file holds 48" in err
+
+
+def test_two_real_train_runs_into_one_directory_never_both_succeed(tmp_path, data, capsys):
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "tfm", "train", REGRESSION, TARGET, "--data", str(data),
+                              "--checkpoint-dir", str(run), "--batch-size", "8", "--steps", "10000000",
+                              "--save-every", "1000000"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        deadline = time.monotonic() + 120
+        # The run file is written once the lock is held (probing the lock could steal it from the run).
+        while time.monotonic() < deadline and first.poll() is None and not (run / "tfm-train.json").exists():
+            time.sleep(0.2)
+        assert first.poll() is None, first.communicate()
+        assert _train(data, run, "--steps", "3") == 1
+        assert "another tfm train is using" in capsys.readouterr().err
+    finally:
+        first.kill()
+        first.communicate()
