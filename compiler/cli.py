@@ -298,9 +298,12 @@ def _resolved(args):
 
     flags = {name: getattr(args, name) for name in RuntimeSettings.model_fields if hasattr(args, name)}
     try:
-        return resolve(flags)
+        resolved = resolve(flags)
     except SettingsError as exc:
         raise _InputError(str(exc)) from None
+    for note in resolved.notes:  # a settings file or setting passed over: say which and why
+        print(note, file=sys.stderr)
+    return resolved
 
 
 def _apply_runtime(args):
@@ -311,6 +314,10 @@ def _apply_runtime(args):
     from tfm.run.quiet import native_stderr_captured, quiet_python_logs
 
     resolved = _resolved(args)
+    if resolved.settings.strategy == "multiworker" and args.command in ("train", "trace"):
+        from tfm.run.supervise import supervise_cluster_run
+
+        supervise_cluster_run(_cluster_addresses(resolved))  # so SIGINT and SIGTERM stop a waiting worker
     verbose = getattr(args, "verbose", False)
     if not verbose:
         quiet_python_logs()
@@ -333,6 +340,19 @@ def _apply_runtime(args):
         raise failure
     args.runtime = resolved
     return resolved
+
+
+def _cluster_addresses(resolved) -> list[str]:
+    """The workers' addresses, for messages: the `workers` setting, else TF_CONFIG's."""
+    import json
+
+    if resolved.settings.workers:
+        return list(resolved.settings.workers)
+    try:
+        workers = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(w) for w in workers] if isinstance(workers, list) else []
 
 
 @contextlib.contextmanager
@@ -381,6 +401,10 @@ def _built(args, module_name: str, method_name: str):
             instance = getattr(python_module, module_name)(**init)
     except Exception as exc:
         raise _InputError(describe_failure(exc)) from None
+    if strategy is not None:
+        from tfm.run.supervise import cluster_formed
+
+        cluster_formed()
     return compiled, module, init, python_module, instance, strategy
 
 
@@ -455,7 +479,8 @@ def _cmd_train(args) -> int:
         seed=args.seed if args.seed is not None else args.runtime.settings.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
         max_to_keep=args.max_to_keep, save_every=args.save_every, restart=args.restart,
         logdir=Path(args.logdir) if args.logdir else None, validate=args.validate,
-        validation_data=Path(args.validation_data) if args.validation_data else None)
+        validation_data=Path(args.validation_data) if args.validation_data else None,
+        allow_nonfinite=args.allow_nonfinite)
     identity = run_identity(python_module, module_name, method_name, args.data, init)
     started = time.perf_counter()
     try:

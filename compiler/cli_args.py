@@ -214,6 +214,9 @@ def add_train(commands) -> None:
     train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
     train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
     train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
+    train.add_argument("--allow-nonfinite", action="store_true",
+                       help="go on when the data holds NaN or inf, or a step's loss becomes NaN or inf "
+                            "(by default training stops there, naming the step)")
     add_runtime(train, seed=False)
     add_limits(train)
 

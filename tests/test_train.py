@@ -175,7 +175,7 @@ def test_csv_and_tfrecord_train_like_npz(npz, tmp_path, capsys):
     ("rows", "array y in {path} has 10 rows, but array x has 12"),
     ("pickle", "array x in {path} cannot be read"),
     ("format", "unknown data format .parquet"),
-    ("csv_bad_value", "a record cannot be read"),
+    ("csv_bad_value", "data.csv, line 7, column x_1: 'not-a-number' is not a number"),
     ("csv_missing", "has no column x_2 for input x"),
     ("tfrecord_missing", "has no feature for input y"),
     ("tfrecord_size", "feature x in {path} holds 2 values per example, but input x of LinearRegression.train_step"),

@@ -8,12 +8,20 @@ DataError naming the file, the column and the input, never a TensorFlow tracebac
 
 CSV columns: an input `x: f32[N]` reads column `x`; an input `x: f32[N, 3]` reads `x_0`, `x_1`, `x_2`
 (and `y: f32[N, 1]` reads `y_0`, or `y` if there is no `y_0`).
+
+Data may come from strangers: a FIFO or device is named as such and never read (nor waited on); an
+`.npz` whose arrays would expand past the memory limit is refused from its zip directory and `.npy`
+headers, before anything is expanded; NaN or inf in a float input is refused (naming the array or
+the CSV line and column) unless the run allows it.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,20 +84,64 @@ def input_specs(tf, function, label: str) -> list[InputSpec]:
     return specs
 
 
-def open_data(tf, path: str | Path, specs: list[InputSpec], label: str) -> TrainingData:
-    """Read `path` for the inputs `specs` of method `label`; every problem is a DataError."""
+def open_data(tf, path: str | Path, specs: list[InputSpec], label: str, allow_nonfinite: bool = False) -> TrainingData:
+    """Read `path` for the inputs `specs` of method `label`; every problem is a DataError. NaN or inf
+    in a float input is one too, unless `allow_nonfinite`."""
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{_shown(path)}: unknown data format {printable(path.suffix) or '(no suffix)'}; "
                         f"tfm reads {', '.join(sorted(FORMATS))}")
-    if not path.is_file():
-        raise DataError(f"no such data file: {_shown(path)}")
+    check_regular_file(path, "data file")
     reader = {"npz": _read_npz, "csv": _read_csv, "tfrecord": _read_tfrecord}[kind]
-    data = reader(tf, path, specs, label)
+    data = reader(tf, path, specs, label, allow_nonfinite)
     if data.count == 0:
         raise DataError(f"{_shown(path)} holds no examples")
     return data
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """`path` must name a regular file (through a symbolic link the user gave, if any). Anything else
+    is named as what it is; a FIFO is never opened for reading, so it cannot make tfm wait."""
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(real).st_mode
+        if stat.S_ISREG(mode):  # opened once more without following or blocking: what is there now
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            try:
+                mode = os.fstat(fd).st_mode
+            finally:
+                os.close(fd)
+    except FileNotFoundError:
+        raise DataError(f"no such {what}: {_shown(path)}") from None
+    except OSError as exc:
+        raise DataError(f"{_shown(path)}: cannot be opened: {exc.strerror or exc}") from None
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), None if stat.S_ISREG(mode) else "not a regular file")
+    if kind is not None:
+        raise DataError(f"{_shown(path)} is {kind}, not a {what}")
+
+
+def memory_limit() -> int:
+    """The most bytes of data tfm expands into memory: half of this machine's memory, or of the
+    container's (cgroup) limit when that is lower."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 8 << 30
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        physical = min(physical, int(text)) if text.isdigit() else physical
+    except OSError:
+        pass
+    return physical // 2
+
+
+def _nonfinite(where: str) -> DataError:
+    return DataError(f"{where} holds NaN or inf; fix the data, or pass --allow-nonfinite to train on it anyway")
 
 
 def _shown(path: Path) -> str:
@@ -128,15 +180,14 @@ def _check_example_shape(path: Path, column: str, shape: tuple[int, ...], spec: 
 # --- .npz --------------------------------------------------------------------------------------
 
 
-def _read_npz(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingData:
+def _read_npz(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinite: bool) -> TrainingData:
     import numpy as np
 
+    check_npz_expansion(path, [spec.name for spec in specs])
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as exc:
         raise DataError(f"{_shown(path)} is not a readable .npz archive: {first_line(exc)}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{_shown(path)} is a single .npy array, not a .npz archive of named arrays")
     columns, count = {}, None
     with archive:
         for spec in specs:
@@ -156,14 +207,89 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingDat
                 raise DataError(f"array {printable(spec.name)} in {_shown(path)} has {array.shape[0]} rows, but "
                                 f"array {printable(specs[0].name)} has {count}")
             count = array.shape[0]
+            if not allow_nonfinite:
+                _check_finite_rows(path, spec.name, array)
             columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
     return TrainingData(path, tf.data.Dataset.from_tensor_slices(columns), int(count))
+
+
+def _check_finite_rows(path: Path, name: str, array) -> None:
+    import numpy as np
+
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return
+    finite = np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise _nonfinite(f"array {printable(name)} in {_shown(path)} (row {row}, counting from 0)")
+
+
+def check_npz_expansion(path: Path, names: list[str] | None) -> None:
+    """Refuse, from the zip directory and each `.npy` header, before expanding anything: arrays `names`
+    (None: every one) that would not fit in memory, and headers that claim more than their member holds."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        if _starts_with_npy_magic(path):
+            raise DataError(f"{_shown(path)} is a single .npy array, not a .npz archive of named arrays") from None
+        raise DataError(f"{_shown(path)} is not a readable .npz archive: {first_line(exc)}") from None
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+        total = 0
+        for name in names if names is not None else [m.removesuffix(".npy") for m in members]:
+            info = members.get(name + ".npy")
+            if info is None:
+                continue  # named as missing once the archive is opened
+            with _opened_member(archive, info, path) as member:
+                claimed = npy_claimed_bytes(member, f"array {printable(name)} in {_shown(path)}")
+            if claimed > info.file_size:
+                raise DataError(f"array {printable(name)} in {_shown(path)} is damaged: its header claims "
+                                f"{claimed:,} bytes of data, but the member holds {info.file_size:,}")
+            total += info.file_size
+    check_expansion(path, total)
+
+
+def check_expansion(path: Path, size: int) -> None:
+    limit = memory_limit()
+    if size > limit:
+        raise DataError(f"{_shown(path)}: the arrays to read expand to {size:,} bytes, more than the limit of "
+                        f"{limit:,} (half this machine's memory); nothing was expanded")
+
+
+def _opened_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path):
+    try:
+        return archive.open(info)
+    except Exception as exc:  # an encrypted or damaged member
+        raise DataError(f"{printable(info.filename)} in {_shown(path)} cannot be read: {first_line(exc)}") from None
+
+
+def npy_claimed_bytes(handle, what: str) -> int:
+    """The bytes of data the `.npy` header at `handle` says follow it (shape times item size)."""
+    import numpy as np
+
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version not in readers:
+            raise ValueError(f".npy format version {version} is not supported")
+        shape, _, dtype = readers[version](handle)
+    except Exception as exc:  # not .npy, a damaged header, a bad zip member
+        raise DataError(f"{what} is not a readable .npy array: {first_line(exc)}") from None
+    return 0 if dtype.hasobject else math.prod(shape) * dtype.itemsize
+
+
+def _starts_with_npy_magic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
 
 
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _read_csv(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingData:
+def _read_csv(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinite: bool) -> TrainingData:
     header = _csv_header(path)
     index = {name: i for i, name in enumerate(header)}
     selected: list[tuple[InputSpec, list[int]]] = []
@@ -192,7 +318,72 @@ def _read_csv(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingDat
         return example
 
     examples = rows.map(to_example)
-    return TrainingData(path, examples, _count(tf, examples, path))
+    columns = {spec.name: [header[c] for c in cols] for spec, cols in selected}
+    try:
+        count, bad_row, bad_input = _count(tf, examples)
+    except Exception as exc:
+        raise DataError(_csv_problem(path, header, selected, label) or
+                        f"{_shown(path)}: a record cannot be read: {_reason(exc)}") from None
+    if bad_row is not None and not allow_nonfinite:
+        line, column = _csv_place(path, bad_row, columns[bad_input])
+        raise _nonfinite(f"{_shown(path)}, line {line}, column {printable(column)}")
+    return TrainingData(path, examples, count)
+
+
+def _csv_problem(path: Path, header: list[str], selected, label: str) -> str | None:
+    """Where a CSV file that tf.data could not parse goes wrong, found again with Python's csv
+    module: the file, line and column, and what was expected there."""
+    wanted = {col: spec for spec, cols in selected for col in cols}
+    rows = None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle, strict=True)
+            next(rows, None)
+            for row in rows:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    return (f"{_shown(path)}, line {rows.line_num}: {len(row)} fields, but the header names "
+                            f"{len(header)}")
+                for col, spec in wanted.items():
+                    problem = _field_problem(row[col], spec)
+                    if problem is not None:
+                        return (f"{_shown(path)}, line {rows.line_num}, column {printable(header[col])}: "
+                                f"{problem} (input {spec.name} of {label} is {spec.shown()})")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        where = f", line {rows.line_num}" if rows is not None else ""
+        return f"{_shown(path)}{where}: not readable as CSV: {first_line(exc)}"
+    return None
+
+
+def _field_problem(text: str, spec: InputSpec) -> str | None:
+    if spec.dtype.name == "string":
+        return None
+    if not text.strip():
+        return "the field is empty"
+    try:
+        float(text) if spec.dtype.is_floating else int(text.strip())
+    except ValueError:
+        kind = "a number" if spec.dtype.is_floating else "an integer"
+        return f"{printable(repr(text[:40]))} is not {kind}"
+    return None
+
+
+def _csv_place(path: Path, record: int, columns: list[str]) -> tuple[int, str]:
+    """The line of data record `record` (from 0) and the first of `columns` holding NaN or inf there."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        header = [name.strip() for name in next(rows)]
+        for index, row in enumerate(rows):
+            if index == record:
+                for name in columns:
+                    try:
+                        if not math.isfinite(float(row[header.index(name)])):
+                            return rows.line_num, name
+                    except (ValueError, IndexError):
+                        continue
+                return rows.line_num, columns[0]
+    return record + 2, columns[0]
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -224,7 +415,7 @@ def _csv_default(tf, spec: InputSpec):
 _FEATURE_KINDS = {"float_list": "float", "int64_list": "int64", "bytes_list": "bytes"}
 
 
-def _read_tfrecord(tf, path: Path, specs: list[InputSpec], label: str) -> TrainingData:
+def _read_tfrecord(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinite: bool) -> TrainingData:
     first = _first_example(tf, path)
     features = {}
     for spec in specs:
@@ -251,14 +442,20 @@ def _read_tfrecord(tf, path: Path, specs: list[InputSpec], label: str) -> Traini
                 for name, value in parsed.items()}
 
     examples = tf.data.TFRecordDataset(str(path)).map(to_example)
-    return TrainingData(path, examples, _count(tf, examples, path))
+    try:
+        count, bad_row, bad_input = _count(tf, examples)
+    except Exception as exc:
+        raise DataError(f"{_shown(path)}: a record cannot be read: {_reason(exc)}") from None
+    if bad_row is not None and not allow_nonfinite:
+        raise _nonfinite(f"feature {printable(bad_input)} of record {bad_row} (counting from 0) in {_shown(path)}")
+    return TrainingData(path, examples, count)
 
 
 def _first_example(tf, path: Path):
     try:
         raw = next(iter(tf.data.TFRecordDataset(str(path)).take(1)), None)
     except Exception as exc:
-        raise DataError(f"{_shown(path)} is not a readable TFRecord file: {first_line(exc)}") from None
+        raise DataError(f"{_shown(path)} is not a readable TFRecord file: {_reason(exc)}") from None
     if raw is None:
         raise DataError(f"{_shown(path)} holds no examples")
     example = tf.train.Example()
@@ -275,10 +472,28 @@ def _feature_numpy_dtype(kind: str | None):
     return {"float_list": np.float32, "int64_list": np.int64, "bytes_list": np.object_}.get(kind or "", np.float32)
 
 
-def _count(tf, examples, path: Path) -> int:
-    """Read every record once: count them, and find a malformed one before training starts."""
-    try:
-        return int(examples.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
-    except Exception as exc:
-        raise DataError(f"{_shown(path)}: a record cannot be read: {first_line(exc)}") from None
+def _count(tf, examples) -> tuple[int, int | None, str | None]:
+    """Read every record once: count them, and find the first whose float inputs hold NaN or inf
+    (count, its record number or None, its input). A malformed record raises TensorFlow's error."""
+    names = sorted(examples.element_spec)
 
+    def step(state, example):
+        count, bad_row, bad_input = state
+        finite = tf.stack([tf.reduce_all(tf.math.is_finite(example[name])) if example[name].dtype.is_floating
+                           else tf.constant(True) for name in names])
+        first_bad = tf.logical_and(bad_row < 0, tf.logical_not(tf.reduce_all(finite)))
+        return (count + 1, tf.where(first_bad, count, bad_row),
+                tf.where(first_bad, tf.argmin(tf.cast(finite, tf.int32), output_type=tf.int64), bad_input))
+
+    start = (tf.constant(0, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64))
+    count, bad_row, bad_input = (int(t) for t in examples.reduce(start, step))
+    return count, (bad_row if bad_row >= 0 else None), names[bad_input]
+
+
+def _reason(exc: BaseException) -> str:
+    """TensorFlow's reason without its plumbing (`{{function_node ...}}`, `[Op:...]`)."""
+    import re
+
+    text = first_line(getattr(exc, "message", None) or str(exc))
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text).strip() or type(exc).__name__

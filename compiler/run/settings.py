@@ -10,7 +10,9 @@ source. Nothing here imports TensorFlow; `tfm.run.devices` applies the settings.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +24,11 @@ from tfm.dsl.diagnostics import printable
 
 ENV_PREFIX = "TFM_"
 FILE_NAMES = ("tfm.toml", "pyproject.toml")
+_MAX_CONFIG_BYTES = 1 << 20
+# Settings that make this process listen on, or connect to, network ports: a file found by walking up
+# from the working directory may have been put there by someone else, so these come only from flags
+# or TFM_* variables, which the user set.
+NETWORK_SETTINGS = ("strategy", "workers", "task_index")
 
 
 class SettingsError(Exception):
@@ -81,11 +88,14 @@ class RuntimeSettings(BaseSettings):
 
 
 class NearestFileSource(PydanticBaseSettingsSource):
-    """`tfm.toml`, or `[tool.tfm]` of `pyproject.toml`: the nearest, from `start` up to the root."""
+    """`tfm.toml`, or `[tool.tfm]` of `pyproject.toml`: the nearest trusted one, from `start` up."""
 
     def __init__(self, settings_cls, start: Path | None = None):
         super().__init__(settings_cls)
-        self.path, self.values = find_config(start or Path.cwd())
+        found = find_config(start or Path.cwd())
+        for note in found.all_notes():
+            warnings.warn(note, stacklevel=2)
+        self.path, self.values = found.path, found.table
 
     def get_field_value(self, field, field_name):  # the whole table is returned by __call__
         return self.values.get(field_name), field_name, False
@@ -94,32 +104,118 @@ class NearestFileSource(PydanticBaseSettingsSource):
         return dict(self.values)
 
 
-def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The nearest config file with tfm settings, and its settings table."""
+@dataclass(frozen=True)
+class FoundConfig:
+    """The nearest trusted config file, its settings (network ones left out), and what was passed
+    over and why (printed as warnings)."""
+
+    path: Path | None = None
+    table: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    withheld: dict[str, Any] = field(default_factory=dict)  # network settings the file gave, not used
+
+    def all_notes(self, overridden=()) -> tuple[str, ...]:
+        """The notes, and one per withheld setting not `overridden` by a flag or variable anyway."""
+        return self.notes + tuple(_withheld_note(self.path, name, value) for name, value in self.withheld.items()
+                                  if name not in overridden)
+
+
+def find_config(start: Path) -> FoundConfig:
+    """The nearest config file with tfm settings, looking up from `start`. Only files and directories
+    owned by this user (or root) are trusted: the walk stops at a directory someone else owns, or at a
+    file someone else owns or may write (it is named in a note, and not read)."""
     for directory in [start.resolve(), *start.resolve().parents]:
+        if not _trusted_owner(_owner(directory)):
+            return FoundConfig(notes=_untrusted_directory_notes(directory))
         for name in FILE_NAMES:
-            path = directory / name
-            if not path.is_file():
-                continue
-            table = _read_table(path)
+            table, problem = _read_trusted(directory / name)
+            if problem is not None:
+                return FoundConfig(notes=(problem,))
             if table is not None:
-                return path, table
-    return None, {}
+                return _without_network_settings(FoundConfig(directory / name, table))
+    return FoundConfig()
 
 
-def _read_table(path: Path) -> dict[str, Any] | None:
+def _owner(path: Path) -> int | None:
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def _trusted_owner(uid: int | None) -> bool:
+    return uid is not None and uid in (os.geteuid(), 0)
+
+
+def _untrusted_directory_notes(directory: Path) -> tuple[str, ...]:
+    """A note only where the walk passes over a config file it would otherwise have read."""
+    return tuple(f"tfm: warning: {printable(str(directory / name))} ignored: {printable(str(directory))} belongs to "
+                 f"user {_owner(directory)}, not to you; tfm reads settings only from your own files"
+                 for name in FILE_NAMES if os.path.lexists(directory / name))
+
+
+def _read_trusted(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(the tfm table of `path` or None, None), or (None, why it is not read). The file is opened once,
+    without following a symbolic link and without blocking on a FIFO, and the open descriptor is checked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        if os.path.islink(path):
+            return None, _skipped(path, "it is a symbolic link (not followed)")
+        raise SettingsError(f"{printable(str(path))}: cannot be read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        problem = _untrusted_file(info)
+        if problem is not None:
+            return None, _skipped(path, problem)
+        data = handle.read(_MAX_CONFIG_BYTES + 1)
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise SettingsError(f"{printable(str(path))}: larger than {_MAX_CONFIG_BYTES} bytes; not a settings file")
+    return _parse_table(path, data), None
+
+
+def _untrusted_file(info: os.stat_result) -> str | None:
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a regular file"
+    if not _trusted_owner(info.st_uid):
+        return f"it belongs to user {info.st_uid}, not to you"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "others may write to it (chmod go-w to use it)"
+    return None
+
+
+def _skipped(path: Path, why: str) -> str:
+    return f"tfm: warning: {printable(str(path))} ignored: {why}; tfm reads settings only from your own files"
+
+
+def _parse_table(path: Path, data: bytes) -> dict[str, Any] | None:
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{printable(str(path))}: not readable TOML: {exc}") from None
     if path.name == "tfm.toml":
-        table = data.get("tfm", data)
+        table = document.get("tfm", document)
     else:
-        table = data.get("tool", {}).get("tfm") if isinstance(data.get("tool"), dict) else None
+        table = document.get("tool", {}).get("tfm") if isinstance(document.get("tool"), dict) else None
     if table is not None and not isinstance(table, dict):
         raise SettingsError(f"{printable(str(path))}: the tfm settings must be a table")
     return table
+
+
+def _without_network_settings(found: FoundConfig) -> FoundConfig:
+    """The file's settings less those that open network ports (a `strategy` other than multiworker stays)."""
+    withheld = {name: found.table[name] for name in NETWORK_SETTINGS if name in found.table
+                and (name != "strategy" or found.table[name] == "multiworker")}
+    table = {k: v for k, v in found.table.items() if k not in withheld}
+    return FoundConfig(found.path, table, found.notes, withheld)
+
+
+def _withheld_note(path: Path | None, name: str, value: Any) -> str:
+    return (f"tfm: warning: {printable(name)} = {printable(repr(value))} in {printable(str(path))} ignored: a "
+            f"setting that opens network ports is taken only from the command line ({flag(name)}) or a "
+            f"{ENV_PREFIX}{name.upper()} variable, never from a settings file found in a parent directory")
 
 
 @dataclass(frozen=True)
@@ -128,6 +224,7 @@ class ResolvedSettings:
 
     settings: RuntimeSettings
     sources: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # config files or settings passed over, and why
 
     def source(self, name: str) -> str:
         return self.sources.get(name, "default")
@@ -144,12 +241,14 @@ def resolve(flags: dict[str, Any] | None = None, start: Path | None = None,
             environ: dict[str, str] | None = None) -> ResolvedSettings:
     """Defaults < config file < environment < `flags` (None values mean "not given")."""
     layers: list[tuple[dict[str, Any], Any]] = []
-    path, table = find_config(start or Path.cwd())
-    if path is not None:
-        where = f"[tool.tfm] in {path}" if path.name == "pyproject.toml" else str(path)
-        layers.append((table, lambda key, where=where: f"{printable(key)} in {printable(where)}"))
-    layers.append((_environment(environ), lambda key: f"environment variable {ENV_PREFIX}{key.upper()}"))
-    layers.append(({k: v for k, v in (flags or {}).items() if v is not None}, lambda key: flag(key)))
+    found = find_config(start or Path.cwd())
+    if found.path is not None:
+        where = f"[tool.tfm] in {found.path}" if found.path.name == "pyproject.toml" else str(found.path)
+        layers.append((found.table, lambda key, where=where: f"{printable(key)} in {printable(where)}"))
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    environment = _environment(environ)
+    layers.append((environment, lambda key: f"environment variable {ENV_PREFIX}{key.upper()}"))
+    layers.append((given, lambda key: flag(key)))
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for values, label in layers:
@@ -157,10 +256,20 @@ def resolve(flags: dict[str, Any] | None = None, start: Path | None = None,
             merged[key] = value
             sources[key] = label(key)
     try:
-        settings = RuntimeSettings.model_validate(merged)
+        checked = _Merged.model_validate(merged)
     except ValidationError as exc:
         raise SettingsError(_first_problem(exc, merged, sources)) from None
-    return ResolvedSettings(settings, sources)
+    settings = RuntimeSettings.model_construct(_fields_set=checked.model_fields_set, **dict(checked))
+    return ResolvedSettings(settings, sources, found.all_notes(overridden={*given, *environment}))
+
+
+class _Merged(RuntimeSettings):
+    """RuntimeSettings validated from the values `resolve` merged: the file and the environment are not
+    read a second time (from another directory, with the network settings back in)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **others):
+        return (init_settings,)
 
 
 def _environment(environ: dict[str, str] | None) -> dict[str, Any]:
@@ -199,4 +308,4 @@ def _expected(name: str) -> str:
                                                          else str(annotation))
 
 
-__all__ = ["ResolvedSettings", "RuntimeSettings", "SettingsError", "find_config", "flag", "resolve"]
+__all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "find_config", "flag", "resolve"]

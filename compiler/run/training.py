@@ -11,20 +11,25 @@ new checkpoint in its index only once it is complete: a kill during a save leave
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
+import os
 import re
 import secrets
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tfm.dsl.diagnostics import first_line, printable
+from tfm.dsl.diagnostics import printable
 from tfm.files import write_atomic
-from tfm.run.checkpoints import MODEL_KEY
+from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
 
 RUN_FILE = "tfm-train.json"
+LOCK_FILE = ".tfm-train.lock"
 RUN_FORMAT = "tfm-train/1"
 _CHECKPOINT_NAME = "ckpt"
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
@@ -51,6 +56,7 @@ class TrainSettings:
     logdir: Path | None = None
     validate: str | None = None
     validation_data: Path | None = None
+    allow_nonfinite: bool = False  # go on past NaN or inf in the data or in a step's scalar outputs
 
 
 @dataclass
@@ -114,6 +120,7 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
         self.manager = None
         self.writer = None
+        self.lock: RunLock | None = None
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -121,7 +128,7 @@ class Trainer:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_data(self.tf, self.settings.data, self.specs, self.label)
+            data = open_data(self.tf, self.settings.data, self.specs, self.label, self.settings.allow_nonfinite)
             validation = self._validation_data()
         except DataError as exc:
             raise TrainingError(str(exc)) from None
@@ -137,35 +144,56 @@ class Trainer:
             return None
         function = getattr(self.instance, name)
         return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
-                         f"{self.identity['module']}.{name}")
+                         f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
 
     def _open_checkpoints(self) -> str | None:
         """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting.
-        Every worker restores from the chief's checkpoints; only the chief's saves are kept."""
+        Every worker restores from the chief's checkpoints; only the chief's saves are kept. The
+        chief holds the directory's lock for the whole run; every index is checked before TensorFlow
+        reads it (it deletes, when it rotates, whatever the index lists)."""
         directory = self.settings.checkpoint_dir
         if directory is None:
             return None
-        if self.chief:
-            _claim_directory(directory, self.identity, self.settings.restart, self.log)
-        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(_write_directory(directory, self.strategy)),
+        write_directory = _write_directory(directory, self.strategy)
+        try:
+            if self.chief:
+                self.lock = _claim_directory(directory, self.identity, self.settings.restart, self.log)
+            for checked in dict.fromkeys([directory, write_directory]):
+                checked_index(checked)
+        except CheckpointError as exc:
+            raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
+        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=_CHECKPOINT_NAME)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
                                                             checkpoint_name=_CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
             return None
+        problem = None
         for prefix in reversed(chief_checkpoints):
-            try:
-                self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
-            except Exception as exc:  # damaged by hand, or from another version of the model
-                self.log(f"tfm: warning: cannot resume from {printable(prefix)}: {first_line(exc)}; "
-                         "trying the one before")
-                continue
-            self.position = _Position(**{name: int(v.numpy()) for name, v in self.variables.items()})
-            return prefix
+            problem = self._restore(prefix)
+            if problem is None:
+                self.position = _Position(**{name: int(v.numpy()) for name, v in self.variables.items()})
+                return prefix
+            self.log(f"tfm: warning: cannot resume from it: {problem}; trying the one before")
         if chief_checkpoints:
-            raise TrainingError(f"no checkpoint in {printable(str(directory))} fits {self.label}; "
+            raise TrainingError(f"no checkpoint in {printable(str(directory))} fits {self.label}: {problem}; "
                                 "pass --restart to begin anew (its checkpoints are replaced)")
+        return None
+
+    def _restore(self, prefix: str) -> str | None:
+        """Restore `prefix` after checking it fits the module; None, or why it cannot be used."""
+        try:
+            check_fits(self.tf, self.instance, prefix)
+        except CheckpointError as exc:
+            return str(exc)
+        try:
+            self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
+        except Exception as exc:  # damaged by hand, or from another version of the model
+            try:
+                return unreadable(self.tf, self.instance, prefix, exc)
+            except CheckpointError as damaged:
+                return str(damaged)
         return None
 
     def _settle_settings(self, resumed: str | None) -> None:
@@ -194,6 +222,15 @@ class Trainer:
     # --- training --------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
+        try:
+            return self._run()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
+
+    def _run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
         position, settings = self.position, self.settings
         # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
@@ -256,12 +293,25 @@ class Trainer:
             scalars = scalar_outputs(outputs)
             self._summarize(scalars, "")
             self.progress.step(position.step_in_epoch, scalars)
+            if not self.settings.allow_nonfinite:
+                self._check_finite(scalars)
             if self.manager is not None and self.settings.save_every and \
                     position.global_step % self.settings.save_every == 0:
                 self._save()
             if self._finished() and self.settings.steps is not None:
                 break
         return scalars
+
+    def _check_finite(self, scalars: dict[str, float]) -> None:
+        """Stop at the first step whose scalar outputs (the loss) are NaN or inf: nothing after it is
+        saved, so the last checkpoint holds weights from before it."""
+        bad = {name: value for name, value in scalars.items() if not math.isfinite(value)}
+        if bad:
+            shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
+            raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
+                                f"{self.position.step_in_epoch} in it): {shown}; training stopped, and nothing from "
+                                "this step was saved. Lower the learning rate or check the data, or pass "
+                                "--allow-nonfinite to go on")
 
     def _validate(self, validation: TrainingData, drop: bool) -> None:
         function = getattr(self.instance, self.settings.validate)
@@ -362,35 +412,82 @@ def scalar_outputs(outputs) -> dict[str, float]:
 # --- the checkpoint directory ------------------------------------------------------------------
 
 
-def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
-    """Use `directory` for this run's checkpoints. Only a directory tfm train made (it holds tfm's run
-    file) or an empty one is used; a run of another module is refused; `--restart` removes the
+def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> RunLock:
+    """Use `directory` for this run's checkpoints, and lock it. Only a directory tfm train made (it holds
+    tfm's run file) or an empty one is used; a run of another module is refused; `--restart` removes the
     checkpoints tfm wrote there, and nothing else."""
     run_file = directory / RUN_FILE
     if directory.exists() and not directory.is_dir():
         raise TrainingError(f"{printable(str(directory))} is not a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not run_file.is_file():
+    if directory.is_dir() and any(e.name != LOCK_FILE for e in directory.iterdir()) and not run_file.is_file():
         raise TrainingError(f"{printable(str(directory))} is not empty and was not written by tfm train (it has no "
                             f"{RUN_FILE}); choose another --checkpoint-dir")
-    if run_file.is_file():
-        previous = _read_run_file(run_file)
-        for key in ("module", "method"):
-            if previous.get(key) != identity[key] and not restart:
-                raise TrainingError(f"{printable(str(directory))} holds checkpoints of "
-                                    f"{printable(str(previous.get('module')))}.{printable(str(previous.get('method')))}"
-                                    f"; choose another --checkpoint-dir, or pass --restart to replace them")
-        if not restart and previous.get("source_sha256") != identity["source_sha256"]:
-            log(f"tfm: warning: {printable(str(previous.get('source')))} changed since these checkpoints were "
-                "written; resuming if they still fit")
-        if not restart and previous.get("data") != identity["data"]:
-            log(f"tfm: warning: the checkpointed run trained on {printable(str(previous.get('data')))}; resuming on "
-                "other data, so the batches differ from an uninterrupted run's")
-        if restart:
-            removed = _remove_checkpoints(directory)
-            if removed:
-                log(f"tfm: --restart: removed {removed} checkpoint{'s' if removed != 1 else ''} of the previous run")
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity}, indent=2, sort_keys=True) + "\n")
+    lock = RunLock(directory)
+    try:
+        _check_run_file(directory, identity, restart, log)
+        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity}, indent=2, sort_keys=True) + "\n")
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _check_run_file(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
+    """The previous run's file against this run: another module is refused unless restarting."""
+    run_file = directory / RUN_FILE
+    if not run_file.is_file():
+        return
+    previous = _read_run_file(run_file)
+    for key in ("module", "method"):
+        if previous.get(key) != identity[key] and not restart:
+            raise TrainingError(f"{printable(str(directory))} holds checkpoints of "
+                                f"{printable(str(previous.get('module')))}.{printable(str(previous.get('method')))}"
+                                f"; choose another --checkpoint-dir, or pass --restart to replace them")
+    if not restart and previous.get("source_sha256") != identity["source_sha256"]:
+        log(f"tfm: warning: {printable(str(previous.get('source')))} changed since these checkpoints were "
+            "written; resuming if they still fit")
+    if not restart and previous.get("data") != identity["data"]:
+        log(f"tfm: warning: the checkpointed run trained on {printable(str(previous.get('data')))}; resuming on "
+            "other data, so the batches differ from an uninterrupted run's")
+    if restart:
+        removed = _remove_checkpoints(directory)
+        if removed:
+            log(f"tfm: --restart: removed {removed} checkpoint{'s' if removed != 1 else ''} of the previous run")
+
+
+class RunLock:
+    """An exclusive `flock` on `.tfm-train.lock` inside a checkpoint directory, held for a whole run:
+    a second `tfm train` into the same directory is refused at once instead of both writing there.
+    The file is opened without following a symbolic link and never blocks on a FIFO; it stays after
+    the run (the lock, not the file, is what counts)."""
+
+    def __init__(self, directory: Path):
+        path = directory / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
+                         0o600)
+        except OSError as exc:
+            why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or str(exc)
+            raise TrainingError(f"cannot lock {printable(str(directory))}: {printable(str(path))}: {why}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise TrainingError(f"cannot lock {printable(str(directory))}: {printable(str(path))} is not a "
+                                    "regular file")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise TrainingError(f"another tfm train is using {printable(str(directory))}; wait for it to finish, "
+                                "or choose another --checkpoint-dir") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _read_run_file(path: Path) -> dict:

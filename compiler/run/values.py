@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis
+from tfm.dsl.diagnostics import printable
 from tfm.dsl.ops import static_python_type
+from tfm.run.datasets import DataError, check_npz_expansion, check_regular_file, npy_claimed_bytes
 
 
 class BadValue(Exception):
@@ -54,8 +57,10 @@ def _read_value_file(spec: str, what: str) -> object:
         head, colon, key = spec, "", ""
     name = head
     path = Path(name)
-    if not path.is_file():
-        raise BadValue(f"{what}: no such file {str(path)!r}")
+    try:
+        _check_value_file(path, key if colon else None)
+    except DataError as exc:
+        raise BadValue(f"{what}: {exc}") from None
     try:
         if path.suffix == ".json":
             return json.loads(path.read_text(encoding="utf-8"))
@@ -70,6 +75,21 @@ def _read_value_file(spec: str, what: str) -> object:
         if key not in loaded.files:
             raise BadValue(f"{what}: name the array as @{name}:KEY; {str(path)!r} holds: {', '.join(loaded.files)}")
         return loaded[key]
+
+
+def _check_value_file(path: Path, key: str | None) -> None:
+    """A regular file (a FIFO is named as one, never waited on) whose arrays, as their headers and zip
+    directory say, fit in memory: checked before NumPy allocates them."""
+    check_regular_file(path, "value file")
+    if path.suffix == ".npz":
+        check_npz_expansion(path, [key] if key else None)
+    elif path.suffix == ".npy":
+        with open(path, "rb") as handle:
+            claimed = npy_claimed_bytes(handle, printable(str(path)))
+            held = os.fstat(handle.fileno()).st_size - handle.tell()
+        if claimed > held:
+            raise DataError(f"{printable(str(path))} is damaged: its header claims {claimed:,} bytes of data, but the "
+                            f"file holds {held:,}")
 
 
 def constructor_kwargs(module: n.ModuleDef, values: dict[str, RawValue]) -> dict[str, object]:
