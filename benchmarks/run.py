@@ -138,20 +138,20 @@ def render(models: dict, speed: dict, quick: bool) -> str:
               "What `tfm check` does to be fast: no code generation; no cyclic garbage collection while it "
               "parses and checks (the collector walked the syntax tree's hundreds of thousands of objects "
               "again and again: more than half the time); nodes built without pydantic's per-call "
-              "bookkeeping, each as its grammar rule is reduced, with its position taken from the rule's "
-              "tokens (no parse tree, no second pass); Lark's LALR tables, cached, run by a small driver of "
-              "tfm's own (`dsl/table_parser.py`: no Token object per token, no rule hashed on every "
-              "reduction; Lark parses and reports whatever it leaves, syntax errors above all); each method "
-              "body walked once per analysis. What is left, profiled on the large source: a little over half "
-              "is parsing (lexing and table steps, then building the nodes, about equal shares), the rest "
-              "checking, inference and warnings. `tfm compile` adds code generation and the generated-code "
-              "safety pass (which parses the output back with `ast`, itself as slow as CPython's "
-              "`compile()`).", "",
-              "Start-up: `tfm check` of a small file imports neither TensorFlow nor Lark (the parse tables are "
-              "read from tfm's private cache, written by the first run), sets up only the running command's "
-              "options, and ends without the interpreter's teardown once its output is flushed (freeing every "
-              "object one by one took about a sixth of the run). Most of what is left is importing pydantic, "
-              "which the syntax tree's nodes are made of, and creating those node classes.", ""]
+              "bookkeeping, each as its grammar rule is reduced (a transformer Lark's LALR parser calls: no "
+              "parse tree, no second pass), with its position taken from the rule's first and last tokens; "
+              "Lark used through its public API only, its analysed grammar loaded from tfm's private cache; "
+              "each method body walked once per analysis. What is left, profiled on the large source: about "
+              "two thirds is parsing (Lark's lexer and LALR steps three quarters of that, building the "
+              "nodes the rest), the rest checking, inference and warnings. `tfm compile` adds code generation "
+              "and the generated-code safety pass (which parses the output back with `ast`, itself as slow as "
+              "CPython's `compile()`).", "",
+              "Start-up: `tfm check` of a small file does not import TensorFlow; it loads Lark's analysed "
+              "grammar from tfm's private cache (written by the first run, checked against its SHA-256 before "
+              "it is unpickled), sets up only the running command's options, and ends without the "
+              "interpreter's teardown once its output is flushed (freeing every object one by one took about "
+              "a sixth of the run). Most of what is left is importing pydantic, which the syntax tree's nodes "
+              "are made of, and creating those node classes, then importing Lark and loading the grammar.", ""]
     return "\n".join(lines)
 
 

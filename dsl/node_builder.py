@@ -1,10 +1,19 @@
-"""The syntax tree built as the parser goes: one method per grammar rule, called by Lark's LALR
-parser as it reduces that rule, building the rule's node with the span of the text it was parsed
-from. No parse tree is made and walked again (the 10,000-line benchmark parses 1.4x faster)."""
+"""The syntax tree, built as Lark's LALR parser reduces each grammar rule: a Lark `Transformer` given
+to the parser (`Lark(transformer=...)`), one method per rule, each building the rule's node with the
+span of the text it was parsed from. No parse tree is made and walked again.
+
+Lark does not give an in-parse transformer the rule's position (`v_args(meta=True)` is for a tree
+already built), so the parser keeps every token (`keep_all_tokens`) and each method's children are
+the rule's whole text: tokens, the values of the rules below it (`Located`: the value with the place
+of its text), and None for an absent optional part. A rule's span runs from its first token to its
+last, as Lark's `propagate_positions` would make it: keywords, brackets and new lines included.
+"""
 
 from __future__ import annotations
 
 import re
+
+from lark import Token, Transformer
 
 from . import nodes as n
 from .diagnostics import fail
@@ -16,8 +25,71 @@ _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t", "0"
 
 def unescape_string(token: str) -> str:
     """The value of a STRING token: its quotes dropped, its escapes (the grammar admits only
-    \\ \" \' \n \r \t \0) decoded. Any other character, a raw NUL included, stands for itself."""
+    \\\\ \\" \\' \\n \\r \\t \\0) decoded. Any other character, a raw NUL included, stands for itself."""
     return re.sub(r"\\(.)", lambda m: _ESCAPES[m.group(1)], token[1:-1])
+
+
+class Located:
+    """A rule's value with the place of its text (its first to last token; no line if it has none).
+    A `?rule` that keeps only one of its children passes it on as it is: the same value and place."""
+
+    __slots__ = ("value", "line", "column", "end_line", "end_column")
+
+    def __init__(self, value, first, last):
+        self.value = value
+        if first is None:
+            self.line = None
+        else:
+            self.line, self.column = first.line, first.column
+            self.end_line, self.end_column = last.end_line, last.end_column
+
+
+def _located(build):
+    """One rule's method: its children's values unwrapped, its place noted for `_s()`, its node
+    returned located for the rule above. Runs on every reduction: kept to plain loops."""
+    def method(self, children):
+        first = last = None
+        for child in children:
+            if type(child) is Token or type(child) is Located and child.line is not None:
+                first = child
+                break
+        if first is not None:
+            for child in reversed(children):
+                if type(child) is Token or type(child) is Located and child.line is not None:
+                    last = child
+                    break
+        self.located = first, last
+        return Located(build(self, [c.value if type(c) is Located else c for c in children]), first, last)
+    method.__name__ = method.__qualname__ = build.__name__
+    method.__doc__ = build.__doc__
+    return method
+
+
+def _lone_passed_on(build):
+    """A chain rule (`a or b`): a lone operand is passed on as it is, value and place, as Lark passes
+    on a `?rule`'s lone child (most expressions are one operand: this skips `_located` for them)."""
+    located = _located(build)
+
+    def method(self, children):
+        return children[0] if len(children) == 1 else located(self, children)
+    method.__name__ = method.__qualname__ = build.__name__
+    return method
+
+
+def _rule_methods(cls):
+    """Every public method of `cls` is a grammar rule's: located (`_located`), or passed on."""
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value):
+            setattr(cls, name, _lone_passed_on(value) if name in _CHAINS else _located(value))
+    return cls
+
+
+_CHAINS = ("or_chain", "and_chain")
+
+
+def _items(children) -> tuple:
+    """The values of a list's items: its punctuation and absent optional parts left out."""
+    return tuple(c for c in children if c is not None and type(c) is not Token)
 
 
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
@@ -32,12 +104,15 @@ def _no_list(type_, what: str) -> None:
                    "typed lists are for locals in a method body; stack them into a tensor")
 
 
-class _ToNodes:
-    """One method per grammar rule, each building one node from the rule's children (tokens, nodes,
-    None for an absent optional part), called by the parser as it reduces the rule. One instance
-    serves every parse, one parse at a time (the parser's lock): `file` and `located` are per parse."""
+@_rule_methods
+class ToNodes(Transformer):
+    """One method per grammar rule (named by the rule, or its alias), each building one value from the
+    rule's children, in the grammar's order (comments show the rule). One instance serves every
+    parse, one parse at a time (the parser's lock): `file` and `located` are per parse. Rules
+    without a method (the grammar's inlined repetitions) are Lark trees, spliced into their parent."""
 
     def __init__(self):
+        super().__init__(visit_tokens=False)
         self.file = "<string>"
         self.located = (None, None)
 
@@ -49,79 +124,79 @@ class _ToNodes:
                             end_line=last.end_line, end_column=last.end_column)
 
     # program and declarations
-    def start(self, children):
-        imports = tuple(c for c in children if isinstance(c, n.Import))
-        modules = tuple(c for c in children if not isinstance(c, n.Import))
+    def start(self, c):  # _NL? import_decl* module_def*
+        children = _items(c)
+        imports = tuple(x for x in children if isinstance(x, n.Import))
+        modules = tuple(x for x in children if not isinstance(x, n.Import))
         return n.Program.build(span=self._s(), modules=modules, imports=imports)
 
-    def import_decl(self, children):
-        if len(children) == 1 and children[0].type == "STRING":
-            target = unescape_string(str(children[0]))
+    def import_decl(self, c):  # "import" (STRING | NAME ("." NAME)*) _NL
+        parts = [t for t in c[1:-1] if t.type != "DOT"]
+        if len(parts) == 1 and parts[0].type == "STRING":
+            target = unescape_string(str(parts[0]))
         else:
-            target = "/".join(str(c) for c in children) + ".tfm"
+            target = "/".join(str(t) for t in parts) + ".tfm"
         return n.Import.build(span=self._s(), target=target)
 
-    def module_def(self, children):
-        name, params, *members = children
-        return n.ModuleDef.build(span=self._s(), name=str(name), params=tuple(params or ()),
-                                 members=expand_signatures(tuple(members)))
+    def module_def(self, c):  # "module" NAME [module_params] ":" _NL _INDENT member+ _DEDENT
+        return n.ModuleDef.build(span=self._s(), name=str(c[1]), params=tuple(c[2] or ()),
+                                 members=expand_signatures(tuple(c[6:-1])))
 
-    def module_params(self, children):
-        return tuple(c for c in children if c is not None)
+    def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
+        return _items(c)
 
-    def module_param(self, children):
-        name, type_, default = children
+    def module_param(self, c):  # NAME ":" type_expr ["=" expr]
+        name, type_, default = c[0], c[2], c[4]
         _no_list(type_, "a constructor parameter")
         return n.ModuleParam.build(span=self._s(), name=str(name), type=type_, default=default)
 
-    def var_decl(self, children):
-        kind, name, type_, init = children
+    def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr _NL
+        kind, name, type_, init = c[0], c[1], c[3], c[5]
         _no_list(type_, "a variable")
         return n.VarDecl.build(span=self._s(), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
 
-    def sub_decl(self, children):
-        name, module, arguments = children
-        args, keywords = arguments or ((), ())
-        return n.SubDecl.build(span=self._s(), name=str(name), module=str(module), args=args, keywords=keywords)
+    def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
+        args, keywords = c[5] or ((), ())
+        return n.SubDecl.build(span=self._s(), name=str(c[1]), module=str(c[3]), args=args, keywords=keywords)
 
-    def method(self, children):
-        *attrs, name, inputs, returns, body = children
+    def method(self, c):  # method_attr* "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
+        attrs, name, inputs, returns, body = c[:-9], c[-8], c[-6], c[-3], c[-1]
         return n.Method.build(span=self._s(), name=str(name), inputs=tuple(inputs or ()), returns=returns,
-                        attrs=tuple(attrs), body=body)
+                              attrs=tuple(attrs), body=body)
 
-    def method_attr(self, children):
-        return n.Name.build(span=self._s(), id=str(children[0]))
+    def method_attr(self, c):  # "@" NAME _NL
+        return n.Name.build(span=self._s(), id=str(c[1]))
 
-    def method_inputs(self, children):
-        return tuple(c for c in children if c is not None)
+    def method_inputs(self, c):  # method_input ("," method_input)* [","]
+        return _items(c)
 
-    def method_input(self, children):
-        _no_list(children[1], "a method input")
-        return n.MethodInput.build(span=self._s(), name=str(children[0]), type=children[1])
+    def method_input(self, c):  # NAME ":" type_choice
+        _no_list(c[2], "a method input")
+        return n.MethodInput.build(span=self._s(), name=str(c[0]), type=c[2])
 
-    def single_return(self, children):
-        _no_list(children[0], "a method output")
-        return children[0]
+    def single_return(self, c):  # type_choice
+        _no_list(c[0], "a method output")
+        return c[0]
 
-    def named_returns(self, children):
-        return tuple(c for c in children if c is not None)
+    def named_returns(self, c):  # "(" named_output ("," named_output)* [","] ")"
+        return _items(c)
 
-    def named_output(self, children):
-        _no_list(children[1], "a method output")
-        return n.NamedOutput.build(span=self._s(), name=str(children[0]), type=children[1])
+    def named_output(self, c):  # NAME ":" type_choice
+        _no_list(c[2], "a method output")
+        return n.NamedOutput.build(span=self._s(), name=str(c[0]), type=c[2])
 
     # types
-    def type_expr(self, children):
-        name, shape = children
-        return n.TensorType.build(span=self._s(), dtype=str(name), shape=shape)
+    def type_expr(self, c):  # NAME [shape]
+        return n.TensorType.build(span=self._s(), dtype=str(c[0]), shape=c[1])
 
-    def type_choice(self, children):
-        for option in children:
+    def type_choice(self, c):  # type_expr ("|" type_expr)*
+        options = c[0::2]
+        for option in options:
             _no_list(option, "a type with `|`")
-        return n.TypeChoice.build(span=self._s(), options=tuple(children))
+        return n.TypeChoice.build(span=self._s(), options=tuple(options))
 
-    def list_type(self, children):
-        element = children[0]
+    def list_type(self, c):  # "list" "[" type_expr "]"
+        element = c[2]
         if isinstance(element, n.ListType):
             raise fail("E017",
                        element,
@@ -129,41 +204,43 @@ class _ToNodes:
                        "collect tensors and stack them into a higher-rank tensor")
         return n.ListType.build(span=self._s(), element=element)
 
-    def shape(self, children):
-        return tuple(c for c in children if c is not None)
+    def shape(self, c):  # "[" [dim ("," dim)* [","]] "]"
+        return _items(c)
 
-    def fixed_dim(self, children):
-        return n.Dim.build(span=self._s(), kind="fixed", size=int(children[0]))
+    def fixed_dim(self, c):  # INT
+        return n.Dim.build(span=self._s(), kind="fixed", size=int(c[0]))
 
-    def named_dim(self, children):
-        return n.Dim.build(span=self._s(), kind="named", name=str(children[0]))
+    def named_dim(self, c):  # NAME
+        return n.Dim.build(span=self._s(), kind="named", name=str(c[0]))
 
-    def unknown_dim(self, children):
+    def unknown_dim(self, c):  # "?" | "None"
         return n.Dim.build(span=self._s(), kind="unknown")
 
     # statements
-    def block(self, children):
-        return tuple(children)
+    def block(self, c):  # _NL _INDENT statement+ _DEDENT
+        return tuple(c[2:-1])
 
-    def assign(self, children):
-        return n.Assign.build(span=self._s(), target=str(children[0]), value=children[1])
+    def statement(self, c):  # simple_statement _NL: the statement, its place taking in the new line
+        return c[0]
 
-    def declare(self, children):
-        name, type_, value = children
-        return n.Assign.build(span=self._s(), target=str(name), value=value, declared=type_)
+    def assign(self, c):  # NAME "=" expr
+        return n.Assign.build(span=self._s(), target=str(c[0]), value=c[2])
 
-    def item_assign(self, children):
-        value, items, element = children
+    def declare(self, c):  # NAME ":" type_expr "=" expr
+        return n.Assign.build(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
+
+    def item_assign(self, c):  # postfix "[" subscripts "]" "=" expr
+        value, items, element = c[0], c[2], c[5]
         span = self._s()
         target_span = n.Span.build(file=span.file, line=value.span.line, column=value.span.column,
                                    end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
         target = n.Subscript.build(span=target_span, value=value, items=items)
         return n.ItemAssign.build(span=span, target=target, value=element)
 
-    def bare_declare(self, children):
+    def bare_declare(self, c):  # NAME ":" type_expr
         """`n: i32[]` with no value: the type's zero (`zeros([...], dtype=i32)`, a `?` size 0) or, for
         `xs: list[f32[]]`, an empty typed list; later values must fit the declared type."""
-        name, type_ = children
+        name, type_ = c[0], c[2]
         span = self._s()
         if isinstance(type_, n.ListType):
             value = n.ListLit.build(span=span, items=())
@@ -176,107 +253,93 @@ class _ToNodes:
                                  args=(n.ListLit.build(span=span, items=dims),), keywords=(dtype,))
         return n.Assign.build(span=span, target=str(name), value=value, declared=type_)
 
-    def aug_assign(self, children):
-        name, op, value = children
-        return n.AugAssign.build(span=self._s(), target=str(name), op=str(op)[0], value=value)
+    def aug_assign(self, c):  # NAME AUG_OP expr
+        return n.AugAssign.build(span=self._s(), target=str(c[0]), op=str(c[1])[0], value=c[2])
 
-    def return_stmt(self, children):
-        return n.Return.build(span=self._s(), values=tuple(c for c in children if c is not None))
+    def return_stmt(self, c):  # "return" [expr ("," expr)*]
+        return n.Return.build(span=self._s(), values=_items(c))
 
-    def expr_stmt(self, children):
-        return n.ExprStmt.build(span=self._s(), expr=children[0])
+    def expr_stmt(self, c):  # expr
+        return n.ExprStmt.build(span=self._s(), expr=c[0])
 
-    def pass_stmt(self, children):
+    def pass_stmt(self, c):  # "pass"
         return n.Pass.build(span=self._s())
 
-    def break_stmt(self, children):
+    def break_stmt(self, c):  # "break"
         return n.Break.build(span=self._s())
 
-    def continue_stmt(self, children):
+    def continue_stmt(self, c):  # "continue"
         return n.Continue.build(span=self._s())
 
-    def if_stmt(self, children):
-        test, body, *rest = children
-        else_body = rest.pop() if rest else None
+    def if_stmt(self, c):  # "if" expr ":" block elif_clause* [else_clause]
+        test, body, clauses, else_body = c[1], c[3], c[4:-1], c[-1]
         orelse = else_body or ()
-        for clause_test, clause_body, clause_span in reversed(rest):
+        for clause_test, clause_body, clause_span in reversed(clauses):
             orelse = (n.If.build(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
         return n.If.build(span=self._s(), test=test, body=body, orelse=orelse)
 
-    def elif_clause(self, children):
-        return (children[0], children[1], self._s())
+    def elif_clause(self, c):  # "elif" expr ":" block
+        return (c[1], c[3], self._s())
 
-    def else_clause(self, children):
-        return children[0]
+    def else_clause(self, c):  # "else" ":" block
+        return c[2]
 
-    def for_stmt(self, children):
-        static, target, iterable, body = children
-        return n.For.build(span=self._s(), target=str(target), iter=iterable, body=body, static=static is not None)
+    def for_stmt(self, c):  # [STATIC] "for" NAME "in" expr ":" block
+        return n.For.build(span=self._s(), target=str(c[2]), iter=c[4], body=c[6], static=c[0] is not None)
 
-    def while_stmt(self, children):
-        return n.While.build(span=self._s(), test=children[0], body=children[1])
+    def while_stmt(self, c):  # "while" expr ":" block
+        return n.While.build(span=self._s(), test=c[1], body=c[3])
 
-    def with_stmt(self, children):
-        context, name, body = children
-        return n.With.build(span=self._s(), context=context, name=None if name is None else str(name), body=body)
+    def with_stmt(self, c):  # "with" expr ["as" NAME] ":" block
+        name = c[3]
+        return n.With.build(span=self._s(), context=c[1], name=None if name is None else str(name), body=c[5])
 
-    def assert_stmt(self, children):
-        return n.Assert.build(span=self._s(), test=children[0], message=children[1])
+    def assert_stmt(self, c):  # "assert" expr ["," expr]
+        return n.Assert.build(span=self._s(), test=c[1], message=c[3])
 
     # expressions
-    def or_chain(self, children):
-        if len(children) == 1:
-            return children[0]
-        return n.BoolOp.build(span=self._s(), op="or", values=tuple(children))
+    def or_chain(self, c):  # and_expr ("or" and_expr)+ (a lone and_expr is passed on)
+        return n.BoolOp.build(span=self._s(), op="or", values=tuple(c[0::2]))
 
-    def and_chain(self, children):
-        if len(children) == 1:
-            return children[0]
-        return n.BoolOp.build(span=self._s(), op="and", values=tuple(children))
+    def and_chain(self, c):  # not_expr ("and" not_expr)+ (a lone not_expr is passed on)
+        return n.BoolOp.build(span=self._s(), op="and", values=tuple(c[0::2]))
 
-    def not_op(self, children):
-        return n.UnaryOp.build(span=self._s(), op="not", operand=children[0])
+    def not_op(self, c):  # "not" not_expr
+        return n.UnaryOp.build(span=self._s(), op="not", operand=c[1])
 
-    def comparison(self, children):
+    def comparison(self, c):  # sum (COMP_OP sum)*
         """`a < b` is one Compare; a chain `a < b <= c` means `a < b and b <= c`, as in Python."""
         links = [n.Compare.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
-                 for left, op, right in zip(children[0::2], children[1::2], children[2::2])]
+                 for left, op, right in zip(c[0::2], c[1::2], c[2::2])]
         if len(links) == 1:
             return links[0]
         return n.BoolOp.build(span=self._s(), op="and", values=tuple(links))
 
-    def if_exp(self, children):
-        body, test, orelse = children
-        return n.IfExp.build(span=self._s(), test=test, body=body, orelse=orelse)
+    def if_exp(self, c):  # or_expr "if" or_expr "else" expr
+        return n.IfExp.build(span=self._s(), test=c[2], body=c[0], orelse=c[4])
 
-    def sum(self, children):
-        return self._fold(children)
+    def sum(self, c):  # term (ADD_OP term)*
+        return _fold(c)
 
-    def term(self, children):
-        return self._fold(children)
+    def term(self, c):  # factor (MUL_OP factor)*
+        return _fold(c)
 
-    def _fold(self, children):
-        left = children[0]
-        for op, right in zip(children[1::2], children[2::2]):
-            left = n.BinOp.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
-        return left
+    def unary_op(self, c):  # NEG_OP factor
+        return n.UnaryOp.build(span=self._s(), op=str(c[0]), operand=c[1])
 
-    def unary_op(self, children):
-        return n.UnaryOp.build(span=self._s(), op=str(children[0]), operand=children[1])
+    def power(self, c):  # postfix POW factor
+        return n.BinOp.build(span=self._s(), op="**", left=c[0], right=c[2])
 
-    def power(self, children):
-        return n.BinOp.build(span=self._s(), op="**", left=children[0], right=children[2])
+    def atom(self, c):  # "(" expr ")": the expression, its place taking in the brackets
+        return c[1]
 
-    def call(self, children):
-        func, arguments = children
-        args, keywords = arguments or ((), ())
-        return n.Call.build(span=self._s(), func=func, args=args, keywords=keywords)
+    def call(self, c):  # postfix "(" [arguments] ")"
+        args, keywords = c[2] or ((), ())
+        return n.Call.build(span=self._s(), func=c[0], args=args, keywords=keywords)
 
-    def arguments(self, children):
+    def arguments(self, c):  # argument ("," argument)* [","]
         args, keywords = [], []
-        for child in children:
-            if child is None:
-                continue
+        for child in _items(c):
             if isinstance(child, n.Keyword):
                 keywords.append(child)
             elif keywords:
@@ -288,48 +351,52 @@ class _ToNodes:
                 args.append(child)
         return tuple(args), tuple(keywords)
 
-    def keyword_arg(self, children):
-        return n.Keyword.build(span=self._s(), name=str(children[0]), value=children[1])
+    def keyword_arg(self, c):  # NAME "=" expr
+        return n.Keyword.build(span=self._s(), name=str(c[0]), value=c[2])
 
-    def subscript(self, children):
-        return n.Subscript.build(span=self._s(), value=children[0], items=children[1])
+    def subscript(self, c):  # postfix "[" subscripts "]"
+        return n.Subscript.build(span=self._s(), value=c[0], items=c[2])
 
-    def subscripts(self, children):
-        return tuple(c for c in children if c is not None)
+    def subscripts(self, c):  # subscript_item ("," subscript_item)* [","]
+        return _items(c)
 
-    def slice(self, children):
-        lower, upper, step = (list(children) + [None, None, None])[:3]
-        return n.Slice.build(span=self._s(), lower=lower, upper=upper, step=step)
+    def slice(self, c):  # [expr] ":" [expr] [":" [expr]]
+        return n.Slice.build(span=self._s(), lower=c[0], upper=c[2], step=c[4])
 
-    def new_axis(self, children):
+    def new_axis(self, c):  # "None"
         return n.NewAxis.build(span=self._s())
 
-    def ellipsis(self, children):
+    def ellipsis(self, c):  # "..."
         return n.EllipsisItem.build(span=self._s())
 
-    def attribute(self, children):
-        return n.Attribute.build(span=self._s(), value=children[0], attr=str(children[1]))
+    def attribute(self, c):  # postfix "." NAME
+        return n.Attribute.build(span=self._s(), value=c[0], attr=str(c[2]))
 
-    def name(self, children):
-        return n.Name.build(span=self._s(), id=str(children[0]))
+    def name(self, c):  # NAME
+        return n.Name.build(span=self._s(), id=str(c[0]))
 
-    def int_lit(self, children):
-        return n.IntLit.build(span=self._s(), value=int(children[0]))
+    def int_lit(self, c):  # INT
+        return n.IntLit.build(span=self._s(), value=int(c[0]))
 
-    def float_lit(self, children):
-        return n.FloatLit.build(span=self._s(), value=float(children[0]))
+    def float_lit(self, c):  # FLOAT
+        return n.FloatLit.build(span=self._s(), value=float(c[0]))
 
-    def string_lit(self, children):
-        return n.StringLit.build(span=self._s(), value=unescape_string(str(children[0])))
+    def string_lit(self, c):  # STRING
+        return n.StringLit.build(span=self._s(), value=unescape_string(str(c[0])))
 
-    def true_lit(self, children):
+    def true_lit(self, c):  # "True"
         return n.BoolLit.build(span=self._s(), value=True)
 
-    def false_lit(self, children):
+    def false_lit(self, c):  # "False"
         return n.BoolLit.build(span=self._s(), value=False)
 
-    def list_lit(self, children):
-        return n.ListLit.build(span=self._s(), items=tuple(c for c in children if c is not None))
+    def list_lit(self, c):  # "[" [expr ("," expr)* [","]] "]"
+        return n.ListLit.build(span=self._s(), items=_items(c))
 
 
-NODE_BUILDER = _ToNodes()
+def _fold(c) -> n.Node:
+    """`a + b - c` as ((a + b) - c): each BinOp spans its operands."""
+    left = c[0]
+    for op, right in zip(c[1::2], c[2::2]):
+        left = n.BinOp.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+    return left

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import threading
-
-from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
 from .diagnostics import Diagnostic, TfmError, error, fail
-from .node_builder import NODE_BUILDER
 from .recovery import more_syntax_errors
-from .table_parser import TableParser, Unparsed, tables_for
-
-
-@functools.cache
-def _table_parser() -> TableParser | None:
-    """The driver over Lark's tables (Lark itself is imported only to make them, or to parse what
-    the driver leaves to it)."""
-    tables = tables_for(GRAMMAR_PATH.read_text(encoding="utf-8"), _lark_parser)
-    try:
-        return None if tables is None else TableParser(tables)
-    except (KeyError, IndexError, TypeError, ValueError):  # a cache file damaged in our own directory
-        return None
-
-
-def _lark_parser():
-    from .lark_parser import lark_parser
-
-    return lark_parser()
 
 
 def decode_source(data: bytes, file: str) -> str:
@@ -72,8 +50,7 @@ def parse(text: str, file: str = "<string>") -> n.Program:
 def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
     try:
         with _PARSE_LOCK:
-            NODE_BUILDER.file = file
-            problem, program = _parse_locked(text, file)
+            problem, program = _lark_parse(text, file)
         if program is not None:
             _check_depth(program)
         return problem, program
@@ -85,14 +62,8 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
                      "split deeply nested expressions into several assignments"), None
 
 
-def _parse_locked(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
-    fast = _table_parser()
-    if fast is not None:
-        try:
-            return None, fast.parse(text)
-        except (Unparsed, KeyError, IndexError):  # not for this driver to say (or a damaged table): Lark's
-            pass
-    from .lark_parser import parse_with_lark
+def _lark_parse(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
+    from .lark_parser import parse_with_lark  # Lark is imported when a source is first parsed
 
     return parse_with_lark(text, file)
 
@@ -121,4 +92,4 @@ def _check_depth(program: n.Program) -> None:
                 pending.extend(child)
 
 
-_PARSE_LOCK = threading.Lock()  # the node builder keeps per-parse state (the file name)
+_PARSE_LOCK = threading.Lock()  # the indenter and the node builder keep per-parse state on the shared parser

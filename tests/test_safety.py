@@ -216,24 +216,18 @@ def test_compile_writes_through_a_temporary_file(tmp_path, monkeypatch):
 
 
 def test_grammar_cache_is_private(tmp_path, monkeypatch):
-    import os
-    import tempfile
+    from tfm.dsl.lark_parser import _cache_path, lark_parser
 
-    from tfm.dsl.lark_parser import _grammar_cache, lark_parser
-
-    cache = lark_parser().options.cache
-    assert cache is not True, "cache=True would use a predictable file in the shared temp directory"
-    if cache:
-        assert not cache.startswith(tempfile.gettempdir() + os.sep + ".lark")
+    assert not lark_parser().options.cache, "Lark's own cache would unpickle a file in the shared temp directory"
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("TFM_CACHE_DIR", str(shared))
-    assert _grammar_cache("grammar") is False, "a world-writable cache directory must not be used"
+    assert _cache_path("grammar") is None, "a world-writable cache directory must not be used"
     private = tmp_path / "private"
     monkeypatch.setenv("TFM_CACHE_DIR", str(private))
-    path = _grammar_cache("grammar")
-    assert path and path.startswith(str(private)) and (private.stat().st_mode & 0o777) == 0o700
+    path = _cache_path("grammar")
+    assert path and str(path).startswith(str(private)) and (private.stat().st_mode & 0o777) == 0o700
 
 
 # --- errors at run time map back to the .tfm ------------------------------------------------
