@@ -171,7 +171,7 @@ class StagedFile:
     def close(self) -> None:
         """Remove what is left of the stage and release the descriptors."""
         try:
-            remove_tree_at(self.directory, self.stage_name)
+            remove_held_directory(self.directory, self.stage_name, self.stage)
         finally:
             os.close(self.stage)
             os.close(self.directory)
@@ -208,7 +208,10 @@ def remove_stale_temporaries_at(directory: int, target_name: str, suffix: str = 
             continue
         pid = name[len(prefix):].split("-", 1)[0]
         if pid.isdigit() and not process_alive(int(pid)):
-            remove_tree_at(directory, name)
+            try:
+                remove_tree_at(directory, name)
+            except OSError:
+                pass  # a leftover that cannot be removed is no reason to fail this write
 
 
 def process_alive(pid: int) -> bool:
@@ -223,21 +226,18 @@ def process_alive(pid: int) -> bool:
 
 def remove_tree_at(directory: int, name: str) -> None:
     """Remove entry `name` of `directory`, a file or a whole tree, by descriptor: a symbolic link is
-    removed, never followed, and a directory is opened (`O_NOFOLLOW`) before it is emptied, so one
-    swapped in for a link after a check cannot redirect the removal."""
-    try:
-        os.unlink(name, dir_fd=directory)
+    removed, never followed, and a directory is opened (`O_NOFOLLOW`) before it is emptied, so a link
+    swapped in for it after a look is removed itself and cannot redirect the removal."""
+    if _unlink_unless_directory(directory, name):
         return
-    except FileNotFoundError:
-        return
-    except IsADirectoryError:
-        pass
-    except PermissionError as exc:  # some systems answer EPERM for a directory
-        if not stat.S_ISDIR(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode):
-            raise exc
     try:
         child = os.open(name, _DIRECTORY, dir_fd=directory)
     except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        os.unlink(name, dir_fd=directory)  # no longer a directory: something swapped in; remove it, not its target
         return
     try:
         for entry in os.listdir(child):
@@ -250,10 +250,47 @@ def remove_tree_at(directory: int, name: str) -> None:
         pass
 
 
+def _unlink_unless_directory(directory: int, name: str) -> bool:
+    """True when `name` is gone (removed, or never there); False when it is a directory."""
+    try:
+        os.unlink(name, dir_fd=directory)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        return False
+    except PermissionError:  # some systems answer EPERM for a directory
+        if not stat.S_ISDIR(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode):
+            raise
+        return False
+    return True
+
+
 def remove_tree(path: str | Path) -> None:
     """Remove a file or a directory tree tfm wrote (see remove_tree_at)."""
     with opened_parent(os.path.abspath(path)) as (directory, name):
         remove_tree_at(directory, name)
+
+
+def remove_held_directory(directory: int, name: str, held: int) -> None:
+    """Empty the directory open as `held` through that descriptor, then remove entry `name` of
+    `directory` only if it still is that directory (whatever was swapped in is left alone)."""
+    for entry in os.listdir(held):
+        remove_tree_at(held, entry)
+    if names_descriptor(directory, name, held):
+        try:
+            os.rmdir(name, dir_fd=directory)
+        except FileNotFoundError:
+            pass
+
+
+def names_descriptor(directory: int, name: str, fd: int) -> bool:
+    """True when entry `name` of `directory` is (still) the file or directory open as `fd`."""
+    try:
+        named = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _unlink_quietly(directory: int, name: str) -> None:

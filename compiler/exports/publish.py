@@ -20,7 +20,8 @@ import stat
 from pathlib import Path
 
 from tfm.dsl.cache import UnsafePath, open_directory
-from tfm.files import fsync_quietly, remove_stale_temporaries_at, remove_tree_at, temporary_name
+from tfm.files import (fsync_quietly, names_descriptor, remove_held_directory, remove_stale_temporaries_at,
+                       remove_tree_at, temporary_name)
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 MANIFEST_NAME = "tfm-export.json"
@@ -168,6 +169,7 @@ class ExportDirectory:
     def publish(self) -> None:
         """Move the staged export into place atomically; replace only a tfm export, and only with force."""
         fsync_tree(self.staging)
+        self._check_staging_is_ours()
         try:
             rename_no_replace(self._parent, self._stage_name, self.out_dir.name)
         except FileExistsError:
@@ -177,16 +179,23 @@ class ExportDirectory:
         self._stage_name = None
         fsync_quietly(self._parent)
 
-    def _remove_previous(self, checked: os.stat_result) -> None:
+    def _check_staging_is_ours(self) -> None:
+        """The name about to be renamed into place still names the directory we wrote into."""
+        if not names_descriptor(self._parent, self._stage_name, self._stage):
+            self._stage_name = None  # not ours any more: leave whatever is there alone
+            raise PublishError(f"the staging directory beside {self.out_dir} was moved or replaced while tfm "
+                               "wrote into it; nothing was published")
+
+    def _remove_previous(self, checked: os.stat_result | None) -> None:
         """Remove the export now at the staging name, if it is the one that was checked."""
         now = os.stat(self._stage_name, dir_fd=self._parent, follow_symlinks=False)
-        if (now.st_dev, now.st_ino) == (checked.st_dev, checked.st_ino):
+        if checked is not None and (now.st_dev, now.st_ino) == (checked.st_dev, checked.st_ino):
             remove_tree_at(self._parent, self._stage_name)
 
     def __exit__(self, *exc) -> None:
         try:
-            if self._stage_name is not None:
-                remove_tree_at(self._parent, self._stage_name)
+            if self._stage_name is not None and self._stage is not None:
+                remove_held_directory(self._parent, self._stage_name, self._stage)
         finally:
             for fd in (self._stage, self._parent):
                 if fd is not None:
