@@ -34,13 +34,6 @@ class UnsafeTarget(OSError):
     """tfm will not write here (a symbolic link, a FIFO, a device...); the message says why."""
 
 
-def umask() -> int:
-    """The process umask (read by setting and restoring it; tfm is single-threaded when it writes)."""
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
 # --- writing -----------------------------------------------------------------------------------
 
 
@@ -130,7 +123,8 @@ def _replace(directory: int, name: str, data: bytes, mode: int | None, owner: tu
 
 def _set_owner_and_mode(fd: int, owner: tuple[int, int] | None, mode: int | None, name: str) -> None:
     """The replaced file's owner first (chown clears set-id bits), then its mode."""
-    if owner is not None and (os.fstat(fd).st_uid, os.fstat(fd).st_gid) != owner:
+    created = os.fstat(fd)
+    if owner is not None and (created.st_uid, created.st_gid) != owner:
         try:
             os.fchown(fd, *owner)
         except PermissionError:
@@ -265,12 +259,6 @@ def _unlink_unless_directory(directory: int, name: str) -> bool:
     return True
 
 
-def remove_tree(path: str | Path) -> None:
-    """Remove a file or a directory tree tfm wrote (see remove_tree_at)."""
-    with opened_parent(os.path.abspath(path)) as (directory, name):
-        remove_tree_at(directory, name)
-
-
 def remove_held_directory(directory: int, name: str, held: int) -> None:
     """Empty the directory open as `held` through that descriptor, then remove entry `name` of
     `directory` only if it still is that directory (whatever was swapped in is left alone)."""
@@ -322,18 +310,6 @@ def same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        fsync_quietly(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_quietly(fd: int) -> None:

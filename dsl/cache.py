@@ -128,17 +128,13 @@ def _open_cache_directory() -> int:
     path = os.path.abspath(path)
     try:
         parent = open_directory(os.path.dirname(path), create=True, private=True)
+        try:
+            return _open_private_child(parent, os.path.basename(path), tighten=is_default)
+        finally:
+            os.close(parent)
     except OSError as exc:
-        raise UnsafeCache(f"tfm cache {path} {_why(exc)}; tfm will not read from it (set TFM_CACHE_DIR "
-                          f"to a private directory)") from None
-    try:
-        directory = _open_private_child(parent, os.path.basename(path), tighten=is_default)
-    except OSError as exc:
-        raise UnsafeCache(f"tfm cache {path} {_why(exc)}; tfm will not read from it (set TFM_CACHE_DIR "
-                          f"to a private directory)") from None
-    finally:
-        os.close(parent)
-    return directory
+        raise UnsafeCache(f"tfm cache {path} {exc.strerror or exc}; tfm will not read from it (set "
+                          "TFM_CACHE_DIR to a private directory)") from None
 
 
 def _open_private_child(parent: int, name: str, tighten: bool) -> int:
@@ -165,10 +161,6 @@ def _private_directory_problem(info: os.stat_result) -> str | None:
     if info.st_mode & 0o077:
         return f"has mode {stat.S_IMODE(info.st_mode):o}, not 700"
     return None
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 # --- compatibility names for the current callers ---------------------------------------------

@@ -348,3 +348,23 @@ def test_removing_a_stale_temporary_never_follows_a_swapped_in_link(tmp_path, mo
     assert swapped, "the stale temporary was never looked at"
     assert (victim / "precious.txt").read_text() == "keep me\n", "the removal followed the swapped-in link"
     assert not os.path.lexists(stale) and (out_dir / "model.py").read_text() == "# new\n"
+
+
+def test_a_staged_file_is_written_in_its_own_directory_even_if_swapped(tmp_path):
+    """Attack: as above for a file written by path (the `.tflite` beside an export): the staging
+    directory is renamed away and a link put in its place; the writer still writes into ours."""
+    from tfm.files import staged_file
+
+    shared = _shared_dir(tmp_path / "shared", sticky=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with staged_file(shared / "model.tflite") as staged:
+        (name,) = [p.name for p in shared.iterdir() if p.name.endswith(".staging")]
+        assert stat.S_IMODE((shared / name).stat().st_mode) == 0o700
+        os.rename(shared / name, shared / "moved")
+        (shared / name).symlink_to(elsewhere)
+        staged.path.write_bytes(b"flatbuffer")
+        staged.move_into_place()
+    assert list(elsewhere.iterdir()) == []
+    assert (shared / "model.tflite").read_bytes() == b"flatbuffer"
+    assert (shared / name).is_symlink(), "what was swapped in is not ours to remove"

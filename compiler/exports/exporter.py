@@ -22,7 +22,7 @@ from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureC
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
 from tfm.exports.saved_model import SavedModelFormat
 from tfm.exports.tflite_export import TFLiteFormat, TFLiteOptions, TFLiteReport, check_replaceable_file
-from tfm.files import staged_file
+from tfm.files import UnsafeTarget, staged_file
 from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
@@ -125,6 +125,8 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
                                 tflite_report=tflite_format.report if tflite_path is not None else None)
     except PublishError as exc:
         raise ExportError(str(exc)) from None
+    except UnsafeTarget as exc:
+        raise ExportError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 def versioned_directory(base: Path, version: int | str | None) -> Path:
