@@ -514,13 +514,15 @@ def _print_outputs(outputs, output_format: str = "text", save: str | None = None
     items = [] if outputs is None else outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
     arrays = {name: np.asarray(value.numpy()) for name, value in items}
     if save:
-        from tfm.files import write_atomic_bytes
+        from tfm.files import write_new_bytes
         import io
 
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         try:
-            write_atomic_bytes(Path(save), buffer.getvalue())
+            write_new_bytes(Path(save), buffer.getvalue())  # never replaces what appeared since the check
+        except FileExistsError:
+            raise _InputError(f"{save} exists; choose another path for --save") from None
         except OSError as exc:
             raise _InputError(f"cannot write {save}: {exc.strerror or exc}") from None
     if output_format == "json":

@@ -16,10 +16,13 @@ meanwhile is removed itself, never followed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,13 @@ def write_atomic_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     with opened_parent(path, create=True) as (directory, name):
         _existing_regular_file(directory, name, path)
         _replace(directory, name, data, mode=mode)
+
+
+def write_new_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, which must not exist: FileExistsError if anything is there, or appears
+    while writing (it is never replaced). Whole or nothing, like write_atomic_bytes."""
+    with opened_parent(path, create=True) as (directory, name):
+        _replace(directory, name, data, mode=None, move=rename_no_replace)
 
 
 def rewrite_file(path: Path, data: bytes) -> None:
@@ -103,8 +113,10 @@ def _kind(mode: int) -> str:
     return next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
 
 
-def _replace(directory: int, name: str, data: bytes, mode: int | None, owner: tuple[int, int] | None = None) -> None:
-    """Write `data` to a new temporary beside `name`, then rename it over `name`, in `directory`."""
+def _replace(directory: int, name: str, data: bytes, mode: int | None, owner: tuple[int, int] | None = None,
+             move: Callable[[int, str, str], None] | None = None) -> None:
+    """Write `data` to a new temporary beside `name`, then rename it over `name` (or `move` it there),
+    in `directory`."""
     remove_stale_temporaries_at(directory, name)
     temporary = temporary_name(name, ".tmp")
     fd = os.open(temporary, _CREATE_NEW, 0o666, dir_fd=directory)  # the umask applies
@@ -114,7 +126,7 @@ def _replace(directory: int, name: str, data: bytes, mode: int | None, owner: tu
             handle.flush()
             _set_owner_and_mode(handle.fileno(), owner, mode, name)
             os.fsync(handle.fileno())
-        os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+        (move or _rename_over)(directory, temporary, name)
     except BaseException:
         _unlink_quietly(directory, temporary)
         raise
@@ -132,6 +144,10 @@ def _set_owner_and_mode(fd: int, owner: tuple[int, int] | None, mode: int | None
                                             "not keep that owner, so tfm leaves it as it is", name) from None
     if mode is not None:
         os.fchmod(fd, mode)
+
+
+def _rename_over(directory: int, source: str, target: str) -> None:
+    os.replace(source, target, src_dir_fd=directory, dst_dir_fd=directory)
 
 
 def temporary_name(target_name: str, suffix: str) -> str:
@@ -317,3 +333,48 @@ def fsync_quietly(fd: int) -> None:
         os.fsync(fd)
     except OSError:
         pass
+
+
+# --- atomic renames within one opened directory ------------------------------------------------
+
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2  # Linux renameat2 flags
+
+
+def rename_no_replace(directory: int, source: str, target: str) -> None:
+    """Rename, failing with FileExistsError if `target` exists (whatever it is)."""
+    if _renameat2(directory, source, target, _RENAME_NOREPLACE):
+        return
+    try:  # no atomic primitive on this file system: a narrow race remains, documented
+        os.stat(target, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        os.rename(source, target, src_dir_fd=directory, dst_dir_fd=directory)
+        return
+    raise FileExistsError(errno.EEXIST, "exists", target)
+
+
+def exchange(directory: int, source: str, target: str) -> None:
+    """Swap two names atomically; where the file system cannot, move the old one aside first."""
+    if _renameat2(directory, source, target, _RENAME_EXCHANGE):
+        return
+    aside = temporary_name(target, ".staging")
+    os.rename(target, aside, src_dir_fd=directory, dst_dir_fd=directory)
+    os.rename(source, target, src_dir_fd=directory, dst_dir_fd=directory)
+    os.rename(aside, source, src_dir_fd=directory, dst_dir_fd=directory)
+
+
+def _renameat2(directory: int, source: str, target: str, flag: int) -> bool:
+    """True if done; False if this system or file system has no such flag (the caller falls back)."""
+    libc = _libc()
+    if not hasattr(libc, "renameat2"):
+        return False
+    if libc.renameat2(directory, os.fsencode(source), directory, os.fsencode(target), flag) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), target)
+
+
+@functools.cache
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)

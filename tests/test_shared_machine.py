@@ -220,19 +220,28 @@ def test_compile_to_a_fifo_is_refused_without_waiting(tmp_path):
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
-def test_run_save_refuses_a_planted_link(tmp_path, capsys):
-    """Attack: `out.npz` in a shared directory is a link to a file of the victim's; `run --save`
-    would overwrite it."""
+def test_run_save_never_replaces_a_link_planted_after_its_check(tmp_path, monkeypatch, capsys):
+    """Attack: `run --save shared/out.npz` checks that nothing is there, and before it writes another
+    user plants `out.npz` as a link to a file of the victim's; the old write followed the link and
+    replaced that file."""
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    shared = _shared_dir(tmp_path / "shared", sticky=False)
-    (shared / "out.npz").symlink_to(victim)
-    _strangers(shared / "out.npz")
-    from tfm.files import UnsafeTarget, write_atomic_bytes
+    out = _shared_dir(tmp_path / "shared", sticky=False) / "out.npz"
+    source = tmp_path / "double.tfm"
+    source.write_text("module D:\n    fn f(x: f32[]) -> f32[]:\n        return x * 2.0\n")
+    real_lexists = os.path.lexists
 
-    with pytest.raises(UnsafeTarget, match="symbolic link"):
-        write_atomic_bytes(shared / "out.npz", b"arrays")
-    assert victim.read_text() == "precious\n"
+    def look_then_plant(path):
+        seen = real_lexists(path)
+        if os.fspath(path) == str(out) and not real_lexists(out):
+            out.symlink_to(victim)
+            _strangers(out)
+        return seen
+
+    monkeypatch.setattr(os.path, "lexists", look_then_plant)
+    assert main(["run", str(source), "D.f", "--arg", "x=1.5", "--save", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert victim.read_text() == "precious\n" and out.is_symlink()
 
 
 @pytest.fixture

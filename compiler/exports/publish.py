@@ -11,7 +11,6 @@ left by killed runs are removed by the next export to that target.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import json
@@ -20,8 +19,8 @@ import stat
 from pathlib import Path
 
 from tfm.dsl.cache import UnsafePath, open_directory
-from tfm.files import (fsync_quietly, names_descriptor, remove_held_directory, remove_stale_temporaries_at,
-                       remove_tree_at, temporary_name)
+from tfm.files import (exchange, fsync_quietly, names_descriptor, remove_held_directory, remove_stale_temporaries_at,
+                       remove_tree_at, rename_no_replace, temporary_name)
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 MANIFEST_NAME = "tfm-export.json"
@@ -245,53 +244,3 @@ def fsync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         fsync_quietly(directory)
-
-
-# --- atomic renames within one opened directory ------------------------------------------------
-
-_LINUX_NOREPLACE, _LINUX_EXCHANGE = 1, 2
-
-
-def rename_no_replace(directory: int, source: str, target: str) -> None:
-    """Rename, failing with FileExistsError if `target` exists (whatever it is)."""
-    if _atomic_rename(directory, source, target, _LINUX_NOREPLACE):
-        return
-    try:  # no atomic primitive on this file system: a narrow race remains, documented
-        os.stat(target, dir_fd=directory, follow_symlinks=False)
-    except FileNotFoundError:
-        os.rename(source, target, src_dir_fd=directory, dst_dir_fd=directory)
-        return
-    raise FileExistsError(errno.EEXIST, "exists", target)
-
-
-def exchange(directory: int, source: str, target: str) -> None:
-    """Swap two names atomically; where the file system cannot, move the old one aside first."""
-    if _atomic_rename(directory, source, target, _LINUX_EXCHANGE):
-        return
-    aside = temporary_name(target, ".staging")
-    os.rename(target, aside, src_dir_fd=directory, dst_dir_fd=directory)
-    os.rename(source, target, src_dir_fd=directory, dst_dir_fd=directory)
-    os.rename(aside, source, src_dir_fd=directory, dst_dir_fd=directory)
-
-
-def _atomic_rename(directory: int, source: str, target: str, flag: int) -> bool:
-    """True if done; False if this file system has no such flag (the caller falls back)."""
-    libc = _libc()
-    if not hasattr(libc, "renameat2"):
-        return False
-    if libc.renameat2(directory, os.fsencode(source), directory, os.fsencode(target), flag) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        return False  # a file system without the flag
-    raise OSError(code, os.strerror(code), target)
-
-
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
