@@ -161,7 +161,7 @@ def temporary_name(target_name: str, suffix: str) -> str:
 class StagedFile:
     """A file to be written by path (TensorFlow Lite's converter output, say) and then moved over
     `target`. It lives in a fresh directory of ours beside the target, reached through that
-    directory's descriptor (`/proc/self/fd/N/NAME`), so no one can swap a link in on the way."""
+    directory's descriptor (`/proc/PID/fd/N/NAME`), so no one can swap a link in on the way."""
 
     target: Path
     directory: int
@@ -170,7 +170,7 @@ class StagedFile:
 
     @property
     def path(self) -> Path:
-        return Path(f"/proc/self/fd/{self.stage}") / self.target.name
+        return descriptor_path(self.stage) / self.target.name
 
     def move_into_place(self) -> None:
         """Atomically replace the target (still missing or a regular file) with the finished file."""
@@ -185,6 +185,13 @@ class StagedFile:
         finally:
             os.close(self.stage)
             os.close(self.directory)
+
+
+def descriptor_path(fd: int) -> Path:
+    """A path naming the directory open as `fd` itself, whatever is renamed or linked in its place
+    meanwhile: for writers that take a path. `/proc/PID`, not `/proc/self`: a child process that
+    checks the file (the LiteRT run) must reach the same directory."""
+    return Path(f"/proc/{os.getpid()}/fd/{fd}")
 
 
 @contextlib.contextmanager

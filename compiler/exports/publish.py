@@ -19,8 +19,8 @@ import stat
 from pathlib import Path
 
 from tfm.dsl.cache import UnsafePath, open_directory
-from tfm.files import (exchange, fsync_quietly, names_descriptor, remove_held_directory, remove_stale_temporaries_at,
-                       remove_tree_at, rename_no_replace, temporary_name)
+from tfm.files import (descriptor_path, exchange, fsync_quietly, names_descriptor, remove_held_directory,
+                       remove_stale_temporaries_at, remove_tree_at, rename_no_replace, temporary_name)
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 MANIFEST_NAME = "tfm-export.json"
@@ -42,7 +42,7 @@ def read_manifest(directory: Path) -> dict | None:
 
 
 def write_manifest(directory: Path, fields: dict) -> None:
-    """The manifest, created new in a staging directory (`directory` may be its /proc/self/fd path)."""
+    """The manifest, created new in a staging directory (`directory` may be its /proc/PID/fd path)."""
     text = json.dumps({"format": MANIFEST_FORMAT, **fields}, indent=2, sort_keys=True, ensure_ascii=True)
     fd = os.open(Path(directory) / MANIFEST_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o666)
@@ -134,7 +134,7 @@ class ExportDirectory:
     """`with ExportDirectory(out, force) as target:` write into `target.staging`, then `target.publish()`.
 
     The staging directory is made in the target's directory, opened once, and handed to writers as
-    `/proc/self/fd/N` of its own descriptor, so a directory renamed or linked in its place meanwhile
+    `/proc/PID/fd/N` of its own descriptor, so a directory renamed or linked in its place meanwhile
     is never written into. On any failure before `publish()` completes, the staging directory is
     removed and the target is as it was.
     """
@@ -159,7 +159,7 @@ class ExportDirectory:
             self._stage_name = name
             self._stage = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                                   dir_fd=self._parent)
-            self.staging = Path(f"/proc/self/fd/{self._stage}")
+            self.staging = descriptor_path(self._stage)
         except BaseException:
             self.__exit__()
             raise
@@ -224,7 +224,7 @@ def _has_manifest(parent: int, name: str) -> bool:
     except OSError:
         return False
     try:
-        return read_manifest(Path(f"/proc/self/fd/{fd}")) is not None
+        return read_manifest(descriptor_path(fd)) is not None
     finally:
         os.close(fd)
 
