@@ -26,9 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfm.dsl.cache import UnsafePath, open_directory
+from tfm.dsl.cache import UnsafePath, open_directory, open_regular
 
-_OPEN_EXISTING = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -315,14 +314,13 @@ def _unlink_quietly(directory: int, name: str) -> None:
 
 
 def read_head(path: str | Path, size: int) -> bytes | None:
-    """The first `size` bytes of `path` if it is a regular file (a FIFO is never waited on, a link
-    never followed), else None."""
+    """The first `size` bytes of `path` if it is a regular file (see open_regular), else None."""
     try:
-        fd = os.open(path, _OPEN_EXISTING)
+        fd = open_regular(path, os.O_RDONLY)
     except OSError:
         return None
     try:
-        return os.read(fd, size) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        return os.read(fd, size)
     finally:
         os.close(fd)
 

@@ -219,13 +219,31 @@ def write_private(path: str | Path, data: bytes) -> None:
 # --- private files, by directory descriptor ---------------------------------------------------
 
 
+def open_regular(name: str | Path, flags: int, dir_fd: int | None = None) -> int:
+    """A descriptor (opened with `flags`) for `name` if it is a regular file; UnsafePath for a
+    symbolic link, FIFO, device or directory. The name is first opened with `O_PATH`, which opens
+    nothing (no FIFO waited on, no device's open run), checked there, then reopened through
+    `/proc/self/fd`: what is checked is what is opened."""
+    _require_linux()
+    handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        mode = os.fstat(handle).st_mode
+        if stat.S_ISLNK(mode):
+            raise UnsafePath(errno.ELOOP, "is a symbolic link", os.fspath(name))
+        if not stat.S_ISREG(mode):
+            raise UnsafePath(errno.EINVAL, "is not a regular file", os.fspath(name))
+        return os.open(f"/proc/self/fd/{handle}", flags | os.O_CLOEXEC)
+    finally:
+        os.close(handle)
+
+
 def _read_private_file(directory: int, name: str) -> bytes:
     """The bytes of a regular file this user owns and others cannot write, checked on the descriptor
     read from (a FIFO is never waited on, a symbolic link never followed)."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory)
+    fd = open_regular(name, os.O_RDONLY, dir_fd=directory)
     try:
         info = os.fstat(fd)
-        problem = _private_file_problem(info) if stat.S_ISREG(info.st_mode) else "is not a regular file"
+        problem = _private_file_problem(info)
         if problem is None and info.st_size > _MAX_ENTRY_BYTES:
             problem = "is too large"
         if problem:

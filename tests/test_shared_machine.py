@@ -301,6 +301,20 @@ def test_the_export_lock_file_is_never_a_planted_link(tmp_path):
     assert not created.exists()
 
 
+def test_the_export_lock_file_is_never_a_planted_fifo(tmp_path):
+    """Attack: `.out.tfm-lock` planted as a FIFO (or anything not a regular file): it is refused
+    after a look that opens nothing, never locked or written."""
+    from tfm.exports.publish import PublishError, TargetLock
+
+    shared = _shared_dir(tmp_path / "shared", sticky=False)
+    os.mkfifo(shared / ".out.tfm-lock")
+    _strangers(shared / ".out.tfm-lock")
+    with pytest.raises(PublishError, match="not a regular file"):
+        with TargetLock(shared / "out"):
+            pass
+    assert stat.S_ISFIFO((shared / ".out.tfm-lock").lstat().st_mode)
+
+
 def test_a_staging_directory_swapped_for_a_link_is_not_written_through(tmp_path):
     """Attack: in a shared (not sticky) directory another user renames tfm's staging directory away
     and puts a link to a directory of their choosing in its place while the export is written."""

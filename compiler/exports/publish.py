@@ -11,14 +11,13 @@ left by killed runs are removed by the next export to that target.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
 import stat
 from pathlib import Path
 
-from tfm.dsl.cache import UnsafePath, open_directory
+from tfm.dsl.cache import UnsafePath, open_directory, open_regular
 from tfm.files import (descriptor_path, exchange, fsync_quietly, names_descriptor, remove_held_directory,
                        remove_stale_temporaries_at, remove_tree_at, rename_no_replace, temporary_name)
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
@@ -85,7 +84,10 @@ class TargetLock:
 
     def _lock(self) -> int:
         for _ in range(100):
-            fd = self._open_lock_file()
+            try:
+                fd = self._open_lock_file()
+            except FileNotFoundError:
+                continue  # its holder removed it between our two opens: try again
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -97,17 +99,16 @@ class TargetLock:
         raise PublishError(f"cannot lock {self.target}: its lock file keeps changing")
 
     def _open_lock_file(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        """The lock file, created new, or else opened only if it is a regular file (see open_regular)."""
         try:
-            fd = os.open(self.name, flags, 0o666, dir_fd=self._directory)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise PublishError(f"{self.path} is a symbolic link; tfm will not lock through it") from None
-            raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise PublishError(f"{self.path} is not a regular file; tfm will not lock it")
-        return fd
+            return os.open(self.name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                           dir_fd=self._directory)
+        except FileExistsError:
+            pass
+        try:
+            return open_regular(self.name, os.O_RDWR, dir_fd=self._directory)
+        except UnsafePath as exc:
+            raise PublishError(f"{self.path} {exc.strerror}; tfm will not lock through it") from None
 
     def __exit__(self, *exc) -> None:
         if self._fd is None:
@@ -235,12 +236,11 @@ def fsync_tree(root: Path) -> None:
     for _, _, files, directory in os.fwalk(root):
         for name in files:
             try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory)
+                fd = open_regular(name, os.O_RDONLY, dir_fd=directory)
             except OSError:
                 continue
             try:
-                if stat.S_ISREG(os.fstat(fd).st_mode):
-                    os.fsync(fd)
+                os.fsync(fd)
             finally:
                 os.close(fd)
         fsync_quietly(directory)
