@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
                 "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
                 "config": _cmd_config, "lsp": _cmd_lsp, "fmt": _cmd_fmt}
     try:
+        if args.command not in QUICK_COMMANDS:
+            from tfm.loading.tempdir import use_private_tempdir
+
+            try:
+                use_private_tempdir()  # before TensorFlow writes (and AutoGraph imports) anything
+            except OSError as exc:
+                raise _UsageError(exc.strerror or str(exc)) from None
         return handlers[args.command](args)
     except InternalError as exc:
         _print_diagnostics(exc.diagnostics, exc.sources)
@@ -122,7 +129,7 @@ def _cmd_fmt(args) -> int:
     import difflib
 
     from tfm.dsl.formatter import FormatError, format_source
-    from tfm.files import write_atomic
+    from tfm.files import rewrite_file
 
     failed, changed = False, []
     for path in args.files:
@@ -145,7 +152,10 @@ def _cmd_fmt(args) -> int:
             sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
                                                        path, f"{path} (formatted)"))
         if not (args.check or args.diff):
-            write_atomic(Path(path), formatted, mode=os.stat(path).st_mode & 0o7777)
+            try:
+                rewrite_file(Path(path), formatted.encode("utf-8"))
+            except OSError as exc:
+                raise _InputError(f"cannot write {path}: {exc.strerror or exc}") from None
             if not args.quiet:
                 print(f"formatted {path}", file=sys.stderr)
         elif args.check and not args.quiet:
@@ -239,23 +249,16 @@ def _cmd_compile(args) -> int:
 
 def _check_compile_target(source: Path, target: Path) -> None:
     """Never overwrite the source, nor a file tfm did not write (a hand-written `model.py`)."""
-    from tfm.files import same_file
+    from tfm.files import read_head, same_file
     from tfm.loading.loader import GENERATED_HEADER
 
     if same_file(source, target) or Path(os.path.realpath(source)) == Path(os.path.realpath(target)):
         raise _InputError(f"{target} is the source file itself; choose another output with -o")
     if target.suffix == ".tfm":
         raise _InputError(f"{target}: the output is Python; give it a .py name")
-    if target.is_file() and not _starts_with(target, GENERATED_HEADER):
+    head = read_head(target, len(GENERATED_HEADER))
+    if head is not None and head != GENERATED_HEADER.encode():
         raise _InputError(f"{target} exists and was not written by tfm; remove it or choose another output")
-
-
-def _starts_with(path: Path, prefix: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(len(prefix)) == prefix.encode()
-    except OSError:
-        return False
 
 
 def _quiet_tensorflow() -> None:
@@ -536,13 +539,15 @@ def _print_outputs(outputs, output_format: str = "text", save: str | None = None
     items = [] if outputs is None else outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
     arrays = {name: np.asarray(value.numpy()) for name, value in items}
     if save:
-        from tfm.files import write_atomic_bytes
+        from tfm.files import write_new_bytes
         import io
 
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         try:
-            write_atomic_bytes(Path(save), buffer.getvalue())
+            write_new_bytes(Path(save), buffer.getvalue())  # never replaces what appeared since the check
+        except FileExistsError:
+            raise _InputError(f"{save} exists; choose another path for --save") from None
         except OSError as exc:
             raise _InputError(f"cannot write {save}: {exc.strerror or exc}") from None
     if output_format == "json":

@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tfm.highlight", description=__doc__.splitlines()[0])
     parser.add_argument("--textmate", metavar="OUT.json", required=True, help="write the TextMate grammar here")
     args = parser.parse_args(argv)
-    with open(args.textmate, "w", encoding="utf-8") as handle:
-        json.dump(textmate_grammar(), handle, indent=2)
-        handle.write("\n")
+    from tfm.files import write_atomic
+
+    write_atomic(args.textmate, json.dumps(textmate_grammar(), indent=2) + "\n")
     return 0
 
 

@@ -22,7 +22,7 @@ from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureC
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
 from tfm.exports.saved_model import SavedModelFormat
 from tfm.exports.tflite_export import TFLiteFormat, TFLiteOptions, TFLiteReport, check_replaceable_file
-from tfm.files import move_into_place, staging_path
+from tfm.files import UnsafeTarget, staged_file
 from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
@@ -114,17 +114,19 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
             write_manifest(target.staging, job.manifest)
             tflite_format = TFLiteFormat(tflite_options)
             if tflite_path is not None:
-                staged = tflite_staging or target.staging / tflite_path.relative_to(out_dir)
+                staged = tflite_staging.path if tflite_staging else target.staging / tflite_path.relative_to(out_dir)
                 _stage(tflite_format, job, staged, progress)
             target.publish()
             if outside:
                 check_replaceable_file(tflite_path, force)
-                move_into_place(tflite_staging, tflite_path)
+                tflite_staging.move_into_place()
             return ExportReport(directory=out_dir, signatures=job.contracts, variables=job.variables,
                                 tflite=tflite_path, left_out=plan.left_out, checkpoint=job.manifest["checkpoint"],
                                 tflite_report=tflite_format.report if tflite_path is not None else None)
     except PublishError as exc:
         raise ExportError(str(exc)) from None
+    except UnsafeTarget as exc:
+        raise ExportError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 def versioned_directory(base: Path, version: int | str | None) -> Path:
@@ -199,13 +201,12 @@ def _stage(export_format: ExportFormat, job: ExportJob, path: Path, progress: Ca
 
 @contextlib.contextmanager
 def _staged_file(target: Path | None):
-    """A staging path beside `target` for a file export (None for none); removed unless moved in."""
-    staged = staging_path(target) if target is not None else None
-    try:
+    """A staged file beside `target` for a file export (None for none); removed unless moved in."""
+    if target is None:
+        yield None
+        return
+    with staged_file(target) as staged:
         yield staged
-    finally:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
 
 
 def _build(python_module, module_name: str, init: dict[str, object], progress) -> object:

@@ -1,8 +1,8 @@
 """Putting an export in place without ever losing one: lock, stage, verify, fsync, swap atomically.
 
 An export directory is written into a staging directory beside its target, then moved into place with
-one atomic rename (Linux `renameat2`, macOS `renamex_np`): `RENAME_NOREPLACE` when nothing is there
-(a directory someone creates meanwhile is never replaced), `RENAME_EXCHANGE` to replace an earlier
+one atomic rename in the target's directory, opened once (Linux `renameat2`): `RENAME_NOREPLACE` when
+nothing is there (a directory someone creates meanwhile is never replaced), `RENAME_EXCHANGE` to replace an earlier
 export (a SIGKILL at any moment leaves the old export or the new one at the target, never neither).
 Only a directory holding tfm's manifest is ever replaced, even with `--force`. A lock file beside the
 target makes a second export to the same place fail at once instead of racing; staging directories
@@ -11,16 +11,15 @@ left by killed runs are removed by the next export to that target.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import fcntl
 import json
 import os
-import secrets
-import sys
+import stat
 from pathlib import Path
 
-from tfm.files import fsync_directory, remove_stale_temporaries, remove_tree
+from tfm.dsl.cache import UnsafePath, open_directory, open_regular
+from tfm.files import (descriptor_path, exchange, fsync_quietly, names_descriptor, remove_held_directory,
+                       remove_stale_temporaries_at, remove_tree_at, rename_no_replace, temporary_name)
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
 
 MANIFEST_NAME = "tfm-export.json"
@@ -42,49 +41,91 @@ def read_manifest(directory: Path) -> dict | None:
 
 
 def write_manifest(directory: Path, fields: dict) -> None:
+    """The manifest, created new in a staging directory (`directory` may be its /proc/PID/fd path)."""
     text = json.dumps({"format": MANIFEST_FORMAT, **fields}, indent=2, sort_keys=True, ensure_ascii=True)
-    (Path(directory) / MANIFEST_NAME).write_text(text + "\n", encoding="ascii")
+    fd = os.open(Path(directory) / MANIFEST_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o666)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text + "\n")
+
+
+def _open_parent(target: Path) -> int:
+    """The directory holding `target`, opened once (created if missing) without a stranger's link."""
+    try:
+        return open_directory(target.parent, create=True)
+    except UnsafePath as exc:
+        raise PublishError(f"{target} {exc.strerror}; tfm will not write there") from None
 
 
 class TargetLock:
     """An exclusive, non-blocking lock on `.NAME.tfm-lock` beside a target path, removed on release.
 
     The file is unlinked while still locked; a process that opened it before that finds, once it holds
-    its lock, that the path no longer names its file, and starts over (the usual safe pattern).
+    its lock, that the name no longer names its file, and starts over (the usual safe pattern). It is
+    opened in its directory's descriptor with `O_NOFOLLOW`: a link planted at its name is refused.
     """
 
     def __init__(self, target: Path):
         self.target = target
-        self.path = target.parent / f".{target.name}.tfm-lock"
+        self.name = f".{target.name}.tfm-lock"
+        self.path = target.parent / self.name
+        self._directory: int | None = None
         self._fd: int | None = None
 
     def __enter__(self) -> TargetLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._directory = _open_parent(self.target)
+        try:
+            self._fd = self._lock()
+        except BaseException:
+            os.close(self._directory)
+            self._directory = None
+            raise
+        return self
+
+    def _lock(self) -> int:
         for _ in range(100):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fd = self._open_lock_file()
+            except FileNotFoundError:
+                continue  # its holder removed it between our two opens: try again
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 raise PublishError(f"another tfm export to {self.target} is running; wait for it to finish") from None
-            if _same_inode(fd, self.path):
-                self._fd = fd
-                return self
+            if _same_inode(fd, self._directory, self.name):
+                return fd
             os.close(fd)  # the holder before us removed this file: lock the new one
         raise PublishError(f"cannot lock {self.target}: its lock file keeps changing")
 
+    def _open_lock_file(self) -> int:
+        """The lock file, created new, or else opened only if it is a regular file (see open_regular)."""
+        try:
+            return os.open(self.name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                           dir_fd=self._directory)
+        except FileExistsError:
+            pass
+        try:
+            return open_regular(self.name, os.O_RDWR, dir_fd=self._directory)
+        except UnsafePath as exc:
+            raise PublishError(f"{self.path} {exc.strerror}; tfm will not lock through it") from None
+
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            try:
-                self.path.unlink(missing_ok=True)
-            finally:
-                os.close(self._fd)
-                self._fd = None
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.name, dir_fd=self._directory)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self._fd)
+            os.close(self._directory)
+            self._fd = self._directory = None
 
 
-def _same_inode(fd: int, path: Path) -> bool:
+def _same_inode(fd: int, directory: int, name: str) -> bool:
     try:
-        held, named = os.fstat(fd), os.stat(path)
+        held, named = os.fstat(fd), os.stat(name, dir_fd=directory, follow_symlinks=False)
     except FileNotFoundError:
         return False
     return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
@@ -93,8 +134,10 @@ def _same_inode(fd: int, path: Path) -> bool:
 class ExportDirectory:
     """`with ExportDirectory(out, force) as target:` write into `target.staging`, then `target.publish()`.
 
-    On any failure before `publish()` completes, the staging directory is removed and the target is
-    as it was.
+    The staging directory is made in the target's directory, opened once, and handed to writers as
+    `/proc/PID/fd/N` of its own descriptor, so a directory renamed or linked in its place meanwhile
+    is never written into. On any failure before `publish()` completes, the staging directory is
+    removed and the target is as it was.
     """
 
     def __init__(self, out_dir: str | Path, force: bool):
@@ -102,110 +145,102 @@ class ExportDirectory:
         self.force = force
         self.lock = TargetLock(self.out_dir)
         self.staging: Path | None = None
+        self._parent: int | None = None
+        self._stage_name: str | None = None
+        self._stage: int | None = None
 
     def __enter__(self) -> ExportDirectory:
         self.lock.__enter__()
         try:
-            remove_stale_temporaries(self.out_dir, suffix=".staging")
-            check_replaceable(self.out_dir, self.force)
-            staging = self.out_dir.with_name(f".{self.out_dir.name}.tfm-{os.getpid()}-{secrets.token_hex(4)}.staging")
-            os.mkdir(staging, 0o777)  # the umask applies, so a serving process can read the export
-            self.staging = staging
+            self._parent = _open_parent(self.out_dir)
+            remove_stale_temporaries_at(self._parent, self.out_dir.name, suffix=".staging")
+            check_replaceable(self._parent, self.out_dir, self.force)
+            name = temporary_name(self.out_dir.name, ".staging")
+            os.mkdir(name, 0o777, dir_fd=self._parent)  # the umask applies, so a serving process can read it
+            self._stage_name = name
+            self._stage = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                  dir_fd=self._parent)
+            self.staging = descriptor_path(self._stage)
         except BaseException:
-            self.lock.__exit__()
+            self.__exit__()
             raise
         return self
 
     def publish(self) -> None:
         """Move the staged export into place atomically; replace only a tfm export, and only with force."""
         fsync_tree(self.staging)
+        self._check_staging_is_ours()
         try:
-            rename_no_replace(self.staging, self.out_dir)
+            rename_no_replace(self._parent, self._stage_name, self.out_dir.name)
         except FileExistsError:
-            check_replaceable(self.out_dir, self.force)  # it appeared while we worked: look again
-            exchange(self.staging, self.out_dir)
-            remove_tree(self.staging)  # now the previous export
-        self.staging = None
-        fsync_directory(self.out_dir.parent)
+            previous = check_replaceable(self._parent, self.out_dir, self.force)  # it appeared meanwhile: look again
+            exchange(self._parent, self._stage_name, self.out_dir.name)
+            self._remove_previous(previous)
+        self._stage_name = None
+        fsync_quietly(self._parent)
+
+    def _check_staging_is_ours(self) -> None:
+        """The name about to be renamed into place still names the directory we wrote into."""
+        if not names_descriptor(self._parent, self._stage_name, self._stage):
+            self._stage_name = None  # not ours any more: leave whatever is there alone
+            raise PublishError(f"the staging directory beside {self.out_dir} was moved or replaced while tfm "
+                               "wrote into it; nothing was published")
+
+    def _remove_previous(self, checked: os.stat_result | None) -> None:
+        """Remove the export now at the staging name, if it is the one that was checked."""
+        now = os.stat(self._stage_name, dir_fd=self._parent, follow_symlinks=False)
+        if checked is not None and (now.st_dev, now.st_ino) == (checked.st_dev, checked.st_ino):
+            remove_tree_at(self._parent, self._stage_name)
 
     def __exit__(self, *exc) -> None:
         try:
-            if self.staging is not None:
-                remove_tree(self.staging)
+            if self._stage_name is not None and self._stage is not None:
+                remove_held_directory(self._parent, self._stage_name, self._stage)
         finally:
+            for fd in (self._stage, self._parent):
+                if fd is not None:
+                    os.close(fd)
+            self._stage = self._parent = self._stage_name = None
             self.lock.__exit__()
 
 
-def check_replaceable(out_dir: Path, force: bool) -> None:
-    if not os.path.lexists(out_dir):
-        return
+def check_replaceable(parent: int, out_dir: Path, force: bool) -> os.stat_result | None:
+    """The status of what is at `out_dir` (in its opened `parent`) if tfm may replace it, None if
+    nothing is there; else PublishError. Only a directory holding tfm's manifest is replaceable."""
+    try:
+        info = os.stat(out_dir.name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
     if not force:
         raise PublishError(f"{out_dir} exists; pass --force to replace it")
-    if out_dir.is_symlink() or not out_dir.is_dir() or read_manifest(out_dir) is None:
+    if not stat.S_ISDIR(info.st_mode) or not _has_manifest(parent, out_dir.name):
         raise PublishError(f"{out_dir} exists and is not an export written by tfm (it has no {MANIFEST_NAME}); "
                            "tfm replaces only its own exports, even with --force")
+    return info
+
+
+def _has_manifest(parent: int, name: str) -> bool:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return False
+    try:
+        return read_manifest(descriptor_path(fd)) is not None
+    finally:
+        os.close(fd)
 
 
 def fsync_tree(root: Path) -> None:
-    """Flush every file and directory under `root` to disk before it is renamed into place."""
-    for directory, _, files in os.walk(root):
+    """Flush every file and directory under `root` to disk before it is renamed into place (links,
+    FIFOs and devices are skipped, never opened)."""
+    for _, _, files, directory in os.fwalk(root):
         for name in files:
-            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+            try:
+                fd = open_regular(name, os.O_RDONLY, dir_fd=directory)
+            except OSError:
+                continue
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        fsync_directory(Path(directory))
-
-
-# --- atomic renames --------------------------------------------------------------------------
-
-_AT_FDCWD = -100
-_LINUX_NOREPLACE, _LINUX_EXCHANGE = 1, 2
-_MAC_SWAP, _MAC_EXCL = 0x2, 0x4
-
-
-def rename_no_replace(source: Path, target: Path) -> None:
-    """Rename, failing with FileExistsError if `target` exists (whatever it is)."""
-    if _atomic_rename(source, target, _LINUX_NOREPLACE, _MAC_EXCL):
-        return
-    if os.path.lexists(target):  # no atomic primitive here: a narrow race remains, documented
-        raise FileExistsError(errno.EEXIST, "exists", str(target))
-    os.rename(source, target)
-
-
-def exchange(source: Path, target: Path) -> None:
-    """Swap two paths atomically; where the system cannot, move the old one aside first."""
-    if _atomic_rename(source, target, _LINUX_EXCHANGE, _MAC_SWAP):
-        return
-    aside = target.with_name(f".{target.name}.tfm-{os.getpid()}-{secrets.token_hex(4)}.staging")
-    os.rename(target, aside)
-    os.rename(source, target)
-    os.rename(aside, source)
-
-
-def _atomic_rename(source: Path, target: Path, linux_flag: int, mac_flag: int) -> bool:
-    """True if done; False if this system has no such call (the caller falls back)."""
-    libc = _libc()
-    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
-        result = libc.renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), linux_flag)
-    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
-        result = libc.renamex_np(os.fsencode(source), os.fsencode(target), mac_flag)
-    else:
-        return False
-    if result == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        return False  # a file system without the flag
-    raise OSError(code, os.strerror(code), str(target))
-
-
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
+        fsync_quietly(directory)
