@@ -1,8 +1,7 @@
 """tfm's private cache directory, and the one safe way to reach a directory on a shared machine.
 
-What is read back from the cache is trusted (Lark's grammar cache is a pickle; the tables decide how
-sources parse), so the directory is used only if no one else could have written into it: owned by
-this user, mode 0700, not a symlink, and reached through directories no one else can change (each
+What is read back from the cache is trusted (Lark's analysed grammar is a pickle), so the directory
+is used only if no one else could have written into it: owned by this user, mode 0700, not a symlink, and reached through directories no one else can change (each
 owned by this user or root, and writable only by its owner unless sticky, as `/tmp` is). Lark's own
 `cache=True` would unpickle a file at a predictable path in the shared temp directory (lark PR #1628).
 
@@ -13,8 +12,8 @@ file descriptor (`O_NOFOLLOW`), following a symbolic link only if it belongs to 
 
 The entry API, for any cache user:
 
-    write_entry("tables-abc.marshal", data)   # whole or nothing; a failure leaves no entry
-    read_entry("tables-abc.marshal")          # the same bytes, or None: missing, unsafe or damaged
+    write_entry("grammar-abc.cache", data)    # whole or nothing; a failure leaves no entry
+    read_entry("grammar-abc.cache")           # the same bytes, or None: missing, unsafe or damaged
 
 Each entry carries the sha256 of its payload, so a truncated or altered entry reads as None and the
 caller rebuilds it; it is never handed back as different bytes.

@@ -5,8 +5,8 @@ dsl/node_builder.py's transformer as the rule is reduced (no parse tree is made)
 exceptions (syntax errors) are translated into diagnostics by dsl/syntax_errors.py.
 
 The analysed grammar (Lark's `save`/`load`: start-up five times faster than analysing the grammar
-again) is cached in tfm's private cache directory, behind a SHA-256 checksum of its bytes: a damaged
-or truncated file is made again, never unpickled.
+again) is a checksummed entry of tfm's private cache (`dsl/cache.py`: `read_entry`/`write_entry`): a
+damaged or truncated file is made again, never unpickled.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import os
-from pathlib import Path
 
 import lark
 from lark import Lark
@@ -25,7 +23,7 @@ from lark.indenter import DedentError, Indenter
 from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
-from .cache import is_private, private_cache_dir, write_private
+from .cache import read_entry, write_entry
 from .diagnostics import Diagnostic
 from .node_builder import ToNodes
 from .syntax_errors import dedent_diagnostic, syntax_diagnostic
@@ -34,7 +32,6 @@ MEMBER_KEYWORDS = ("var", "state")
 # keep_all_tokens: a rule's span runs from its first token to its last, punctuation included (node_builder)
 _OPTIONS = {"parser": "lalr", "maybe_placeholders": True, "keep_all_tokens": True}
 _CACHE_FORMAT = 1  # bump when what the cache holds changes (it names _TfmIndenter and ToNodes by module path)
-_CACHE_MAGIC = b"tfm-grammar-cache\n"
 
 
 class _TfmIndenter(Indenter):
@@ -76,53 +73,36 @@ def parse_with_lark(text: str, file: str) -> tuple[Diagnostic | None, n.Program 
 def lark_parser() -> Lark:
     """The parser, from tfm's cache when a good copy is there, else from the grammar (then cached)."""
     grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
-    path = _cache_path(grammar)
-    parser = _read_cache(path) if path is not None else None
+    name = cache_entry_name(grammar)
+    parser = _load(read_entry(name))
     if parser is None:
         parser = Lark(grammar, postlex=_TfmIndenter(), transformer=ToNodes(), **_OPTIONS)
-        if path is not None:
-            _write_cache(path, parser)
+        buffer = io.BytesIO()
+        parser.save(buffer)
+        write_entry(name, buffer.getvalue())  # whole or not at all, behind a checksum (dsl/cache.py)
     return parser
 
 
-def _cache_path(grammar: str) -> Path | None:
-    """Where the analysed grammar is cached: named by everything it depends on (the grammar, the
-    options, Lark's version, the format), in tfm's private cache; None if there is no such place, or
-    a file is there that tfm did not write (not tfm's to read or replace).
+def cache_entry_name(grammar: str) -> str:
+    """The analysed grammar's entry in tfm's private cache, named by everything it depends on (the
+    grammar, the options, Lark's version, the format).
 
     Never Lark's `cache=True`: Lark would unpickle a file at a predictable path in the shared temp
     directory."""
-    directory = private_cache_dir()
-    if directory is None:
-        return None
     key = f"{grammar}\0{sorted(_OPTIONS.items())}\0{lark.__version__}\0{_CACHE_FORMAT}"
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    path = directory / f"grammar-{digest}-lark{lark.__version__}.cache"
-    return None if os.path.lexists(path) and not is_private(path) else path
+    return f"grammar-{digest}-lark{lark.__version__}.cache"
 
 
-def _read_cache(path: Path) -> Lark | None:
-    """The cached parser, or None if the file is missing or its bytes are not the ones written (a
-    truncated or damaged file is never unpickled)."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    header = len(_CACHE_MAGIC) + hashlib.sha256().digest_size
-    payload = data[header:]
-    if data[:header] != _CACHE_MAGIC + hashlib.sha256(payload).digest():
+def _load(payload: bytes | None) -> Lark | None:
+    """The cached parser, or None. `read_entry` hands back only the bytes written (a truncated or
+    damaged entry is None, never unpickled)."""
+    if payload is None:
         return None
     try:
         return Lark.load(io.BytesIO(payload))
     except Exception:  # written whole by a tfm whose classes the pickle no longer matches: make it again
         return None
-
-
-def _write_cache(path: Path, parser: Lark) -> None:
-    buffer = io.BytesIO()
-    parser.save(buffer)
-    payload = buffer.getvalue()
-    write_private(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)  # whole or not at all
 
 
 @functools.cache

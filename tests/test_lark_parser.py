@@ -314,9 +314,10 @@ def test_a_damaged_cache_file_is_made_again_never_loaded(cache, monkeypatch, dam
 
 
 def _whole(data: bytes) -> bool:
-    """The cache file's header: tfm's mark, then the SHA-256 of the rest."""
-    mark = lark_parsing._CACHE_MAGIC
-    return data.startswith(mark) and data[len(mark):len(mark) + 32] == hashlib.sha256(data[len(mark) + 32:]).digest()
+    """The cache file's header: tfm's cache mark with the SHA-256 of the rest (dsl/cache.py)."""
+    from tfm.dsl.cache import _unwrap
+
+    return _unwrap(data) is not None
 
 
 def test_a_cache_others_could_write_is_neither_read_nor_written(tmp_path, monkeypatch):
@@ -332,11 +333,12 @@ def test_a_cache_others_could_write_is_neither_read_nor_written(tmp_path, monkey
         private.mkdir(mode=0o700)
         monkeypatch.setenv("TFM_CACHE_DIR", str(private))
         grammar = (ROOT / "grammar" / "tfm.lark").read_text(encoding="utf-8")
-        planted = lark_parsing._cache_path(grammar)
-        planted.write_bytes(b"\x00garbage")  # a file another user's process left: not ours, not read
+        planted = private / lark_parsing.cache_entry_name(grammar)
+        planted.write_bytes(b"\x00garbage")  # not written by tfm (no checksummed header): never loaded
         os.chmod(planted, 0o666)
         lark_parsing.lark_parser.cache_clear()
+        monkeypatch.setattr(lark.Lark, "load", classmethod(lambda cls, f: pytest.fail("a foreign file was loaded")))
         assert _parses_the_example()
-        assert planted.read_bytes() == b"\x00garbage", "a file tfm did not write is left alone"
+        assert _whole(planted.read_bytes()), "the entry is made again, whole and checksummed"
     finally:
         lark_parsing.lark_parser.cache_clear()
