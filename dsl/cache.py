@@ -3,7 +3,8 @@
 What is read back from the cache is trusted (Lark's analysed grammar is a pickle), so the directory
 is used only if no one else could have written into it: owned by this user, mode 0700, not a
 symlink, and reached through directories no one else can change (each owned by this user or root,
-and writable only by its owner unless sticky, as `/tmp` is). Lark's own `cache=True` would unpickle a file at a predictable path in the shared temp directory (lark PR #1628).
+and writable only by its owner unless sticky, as `/tmp` is). Lark's own `cache=True` would unpickle
+a file at a predictable path in the shared temp directory (lark PR #1628).
 
 Paths are never checked and then used: `open_directory` walks a path one component at a time by
 file descriptor (`O_NOFOLLOW`), following a symbolic link only if it belongs to this user or root
