@@ -84,7 +84,7 @@ def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Pat
     except TfmError as exc:
         raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=_position),
                        {file: text}) from None
-    imported = resolve_imports(program, file, search_path)
+    imported = resolve_imports(program, file, search_path, limits)
     sources = {file: text, **imported.sources}
     if imported.diagnostics:
         raise TfmError(sorted(imported.diagnostics, key=_position), sources)
