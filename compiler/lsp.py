@@ -291,8 +291,8 @@ async def _read_header(loop, stdin) -> tuple[int | None, str | None]:
         length, problem = None, None
         if not value.isdigit():
             problem = f"Content-Length {value[:40]!r} is not a number of bytes"
-        elif int(value) > MAX_MESSAGE_BYTES:
-            problem = f"Content-Length {int(value):,} is over the limit of {MAX_MESSAGE_BYTES:,} bytes"
+        elif len(value) > 12 or int(value) > MAX_MESSAGE_BYTES:
+            problem = f"Content-Length {value[:40].decode()} is over the limit of {MAX_MESSAGE_BYTES:,} bytes"
         else:
             length = int(value)
 
@@ -305,8 +305,8 @@ def _dispatch(ls: TfmLanguageServer, body: bytes, writer: StdoutWriter) -> None:
     except (ValueError, RecursionError):
         _send_error(writer, None, -32700, "Parse error: the message is not JSON")
         return
-    if not isinstance(data, dict):
-        _send_error(writer, None, -32600, "Invalid Request: a message is a JSON object")
+    if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+        _send_error(writer, None, -32600, "Invalid Request: a message is a JSON-RPC 2.0 object")
         return
     try:
         message = ls.protocol.structure_message(data)
@@ -317,7 +317,10 @@ def _dispatch(ls: TfmLanguageServer, body: bytes, writer: StdoutWriter) -> None:
         else:
             _log(ls, f"tfm lsp: a notification set aside: {exc}")
         return
-    ls.protocol.handle_message(message)
+    try:
+        ls.protocol.handle_message(message)
+    except Exception as exc:  # pygls's own failure on an odd message: that message only
+        _log(ls, f"tfm lsp: a message set aside: {exc!r}")
 
 
 def _send_error(writer: StdoutWriter, request, code: int, message: str) -> None:

@@ -123,11 +123,15 @@ def test_bad_framing_costs_only_its_own_frame(client, frame):
     assert client.process.poll() is None
 
 
-@pytest.mark.parametrize("body, code", [(b"{{{{", -32700), (b"[1, 2]", -32600), (b"[" * 100_000, -32700)])
+@pytest.mark.parametrize("body, code", [(b"{{{{", -32700), (b"[1, 2]", -32600), (b"[" * 100_000, -32700),
+                                        (b"{}", -32600), (b'{"jsonrpc": "1.0", "id": 3, "method": "x"}', -32600)])
 def test_a_body_that_is_no_message_gets_an_error_response(client, body, code):
     client.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     answer = client.response(None)
     assert answer["error"]["code"] == code
+    for odd in [{"jsonrpc": "2.0"}, {"jsonrpc": "2.0", "id": 99}, {"jsonrpc": "2.0", "id": 98, "result": 1},
+                {"jsonrpc": "2.0", "method": "no/such/notification"}]:
+        client._frame(odd)
     assert client.request("shutdown", {})["result"] is None
 
 
