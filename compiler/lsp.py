@@ -170,8 +170,10 @@ def completion(ls: TfmLanguageServer, params: lsp.CompletionParams) -> lsp.Compl
 def document_symbols(ls: TfmLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
     document = ls.workspace.get_text_document(params.text_document.uri)
     try:
+        if len(document.source) > MAX_DOCUMENT_CHARS:
+            return []
         program = dsl.parse(document.source, _path(params.text_document.uri))
-    except dsl.TfmError:
+    except Exception:  # a syntax error (or a bug in tfm): the outline of the last good text
         analysis = ls.analyses.get(params.text_document.uri)
         if analysis is None:
             return []

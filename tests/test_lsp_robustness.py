@@ -169,6 +169,7 @@ def test_a_huge_document_is_refused_not_analysed(client):
     assert diagnostic["code"] == "E056" and "editor limit" in diagnostic["message"]
     assert time.monotonic() - started < 30
     assert "result" in _hover(client)
+    assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": URI}})["result"] == []
 
 
 @pytest.mark.parametrize("new_name, why", [
