@@ -128,3 +128,13 @@ def test_tens_of_thousands_of_inputs_are_listed_in_linear_time(tmp_path, capsys,
     else:
         inputs = [tensor["name"] for tensor in json.loads(out)["signatures"][0]["inputs"]]
     assert inputs[:2] == ["x39999", "x39998"] and len(inputs) == count  # in the declared order
+
+
+def test_a_deeply_nested_saved_model_protobuf_is_one_error_line(tmp_path, capsys):
+    directory = tmp_path / "export"
+    directory.mkdir()
+    start, end = b"\x9b\x06", b"\x9c\x06"  # field 99 as a group, nested 100,000 deep
+    (directory / "saved_model.pb").write_bytes(start * 100_000 + end * 100_000)
+    assert main(["inspect", str(directory)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tfm: error:") and len(err.splitlines()) == 1
