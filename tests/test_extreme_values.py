@@ -108,3 +108,13 @@ def test_the_depth_limit_cannot_be_raised_past_what_python_can_trace():
     with pytest.raises(ValueError, match="submodule_depth"):
         Limits().with_overrides([f"submodule_depth={MAX_SUBMODULE_DEPTH + 1}"])
     assert _diagnostics(_chain(150), Limits(submodule_depth=MAX_SUBMODULE_DEPTH)) == []
+
+
+def test_the_formatter_refuses_a_huge_integer_as_a_located_error(tmp_path, capsys):
+    from tfm.cli import main
+
+    source = tmp_path / "big.tfm"
+    source.write_text("module M:\n    var v: i64[] = " + "9" * 5000 + "\n")
+    assert main(["fmt", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "big.tfm:2:20: error[E023]" in err and "internal" not in err
