@@ -56,7 +56,8 @@ def format_source(text: str, file: str = "<string>") -> str:
     """The canonical layout of `text`. Raises TfmError if `text` does not parse (nothing to format),
     FormatError if the layout would change the syntax tree."""
     text = normalize_text(text)
-    refused = scan_source(text, file, Limits())  # what the parser must not meet (huge integers, surrogates)
+    # What the parser must not meet (huge integers, surrogates); a long list literal is fine to lay out.
+    refused = scan_source(text, file, Limits(literal_elements=2**62))
     if refused:
         raise TfmError(refused, {file: text})
     before = parse(text, file)
