@@ -133,7 +133,7 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
             visit(imported.imports, path.parent, [*chain, path])
 
     visit(program.imports, here or Path.cwd(), [own] if own is not None else [])
-    result.diagnostics.extend(_replaced_library_modules(files, origin, top))
+    result.diagnostics.extend(_replaced_library_modules(files, origin))
     return result
 
 
@@ -148,25 +148,39 @@ def _name_problems(module: n.ModuleDef) -> list[Diagnostic]:
     return []
 
 
-def _replaced_library_modules(files: dict[Path, _File], origin: dict[str, Path], top: Path) -> list[Diagnostic]:
-    """E011 where a file uses a library module that a module of the same name, from a file it does
-    not import itself, would silently replace: at the import that leads to that file."""
+def _replaced_library_modules(files: dict[Path, _File], origin: dict[str, Path]) -> list[Diagnostic]:
+    """E011 where a file uses a library module (itself, or inside a library module it holds, as
+    `LSTM` holds `LSTMCell`) that a module of the same name, from a file it does not import itself,
+    would silently replace: at the import that leads to that file."""
     library = library_index()
     found = []
     for path, importer in files.items():
         own = {m.name for m in importer.modules}
-        for module in importer.modules:
-            for sub in module.submodules:
-                source = origin.get(sub.module)
-                if (sub.module not in library or sub.module in own or source is None
-                        or source in importer.imports):
-                    continue
-                item = _import_leading_to(files, source, path) or files[files[source].importer].imports[source]
-                found.append(error("E011", item.span, f"`{item.target}` brings in module `{sub.module}` "
-                                   f"from {files[source].label}, which would replace the library's `{sub.module}` "
-                                   f"that {importer.label} uses (line {sub.span.line})",
-                                   f"import {files[source].label} here to use its `{sub.module}`, or rename it there"))
+        for sub, name, through in _uses(importer):
+            source = origin.get(name)
+            if name not in library or name in own or source is None or source in importer.imports:
+                continue
+            item = _import_leading_to(files, source, path) or files[files[source].importer].imports[source]
+            what = f"the library's `{name}`" if through is None else f"the `{name}` inside the library's `{through}`"
+            found.append(error("E011", item.span, f"`{item.target}` brings in module `{name}` from "
+                               f"{files[source].label}, which would replace {what} that {importer.label} uses "
+                               f"(line {sub.span.line})",
+                               f"import {files[source].label} here to use its `{name}`, or rename it there"))
     return list({(d.span, d.message): d for d in found}.values())
+
+
+def _uses(importer: _File):
+    """(submodule declaration, module name, the library module holding it or None) for each module
+    a file's modules hold, and each one the library modules they hold hold in turn."""
+    from . import library_modules  # the package imports this module
+
+    library = library_index()
+    for module in importer.modules:
+        for sub in module.submodules:
+            yield sub, sub.module, None
+            if sub.module in library:
+                for held in library_modules([sub.module]):
+                    yield from ((sub, inner.module, sub.module) for inner in held.submodules)
 
 
 def _import_leading_to(files: dict[Path, _File], target: Path, start: Path) -> n.Import | None:

@@ -234,3 +234,15 @@ def test_an_imported_file_is_scanned_before_it_is_parsed(tmp_path):
     app.write_text("import big\nmodule App:\n    sub b = Big()\n")
     [diagnostic], _ = _analysed(app)
     assert (diagnostic.code, diagnostic.span.file.endswith("big.tfm"), diagnostic.span.line) == ("E023", True, 2)
+
+
+def test_a_transitive_import_cannot_replace_a_module_inside_a_library_module_the_file_uses(tmp_path):
+    (tmp_path / "cells.tfm").write_text("module LSTMCell(in_dim: int, units: int, seed: int = -1):\n"
+                                        "    var w: f32[] = 0.0\n")
+    (tmp_path / "middle.tfm").write_text("import cells\nmodule Middle:\n    var v: f32[] = 0.0\n")
+    app = tmp_path / "app.tfm"
+    app.write_text("import middle\nmodule App:\n    sub m = Middle()\n    sub rnn = LSTM(3, 4, seed=1)\n\n"
+                   "    fn f(x: f32[N, T, 3]) -> f32[N, 4]:\n        return rnn(x)\n")
+    [diagnostic], _ = _analysed(app)
+    assert (diagnostic.code, diagnostic.span.line) == ("E011", 1)
+    assert "the `LSTMCell` inside the library's `LSTM`" in diagnostic.message
