@@ -94,3 +94,11 @@ def test_the_middle_operand_is_written_once_in_the_generated_code():
     python = compile_text(CHAINS, "chains.tfm").python
     [line] = [l for l in python.splitlines() if "chains.tfm:9:" in l]
     assert line.count("_impl_g(x)") == 1
+
+
+def test_chains_in_loop_and_branch_conditions_are_converted_by_autograph():
+    text = ("module M:\n    fn f(n: i32[]) -> i32[]:\n        i = 1\n        total = 0\n"
+            "        while 0 < i < n:\n            total = total + i\n            i = i + 1\n"
+            "        if 0 < total <= 10:\n            total = total * 2\n        return total\n")
+    m = import_compiled(compile_text(text, "loops.tfm")).M()
+    assert [int(m.f(np.int32(n))) for n in (1, 5, 10)] == [0, 20, 45]
