@@ -54,8 +54,8 @@ def search_path_from_env() -> tuple[Path, ...]:
 
 @dataclass
 class _File:
-    """One file of the import graph: its modules, the files it imports directly (by path), and the
-    import that first brought it in (None for the importing program)."""
+    """One file of the import graph: its modules, the files it imports directly (by path, with the
+    import naming each), and the file that first imported it (None for the importing program)."""
 
     label: str
     modules: tuple[n.ModuleDef, ...]
