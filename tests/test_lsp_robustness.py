@@ -190,3 +190,9 @@ def test_rename_to_a_free_name_edits_every_use(client):
                                                     "newName": "hidden"})
     edits = answer["result"]["changes"][URI]
     assert [(e["range"]["start"]["line"], e["newText"]) for e in edits] == [(4, "hidden"), (5, "hidden")]
+
+
+def test_a_lone_surrogate_in_the_document_is_a_diagnostic(client):
+    [diagnostic] = client.open(MODEL.replace("relu(x @ w)", "relu(x @ w)  # \ud800"))["params"]["diagnostics"]
+    assert diagnostic["code"] == "E005" and diagnostic["range"]["start"]["line"] == 4
+    assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": URI}})["result"] is not None
