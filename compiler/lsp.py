@@ -6,19 +6,33 @@ definition (members, modules across imports, locals, inputs), completion of ops 
 parameters, keywords, members and modules, the document outline, and rename of a local or member.
 The answers come from `tfm.dsl.queries`; this module only converts positions and types.
 No TensorFlow import.
+
+The editor may be buggy or hostile, so the framing is read here, not by pygls's loop: a
+`Content-Length` that is missing, negative, not a number or over MAX_MESSAGE_BYTES sets that frame
+aside (the reader finds the next header) instead of killing or wedging the server; a body that is not
+JSON gets a parse error, and a request whose parameters do not fit the protocol (a negative
+position) an invalid-params error with its id. A document over MAX_DOCUMENT_CHARS is not analysed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import keyword
+import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from tfm import dsl
 from tfm.dsl import queries
 from tfm.dsl.diagnostics import Diagnostic
+from tfm.dsl.rules import name_problem
 from tfm.highlight import grammar_keywords
 
 _SYMBOL_KINDS = {"module": lsp.SymbolKind.Class, "variable": lsp.SymbolKind.Field, "state": lsp.SymbolKind.Field,
@@ -27,6 +41,12 @@ _SYMBOL_KINDS = {"module": lsp.SymbolKind.Class, "variable": lsp.SymbolKind.Fiel
 _COMPLETION_KINDS = {"function": lsp.CompletionItemKind.Function, "keyword": lsp.CompletionItemKind.Keyword,
                      "module": lsp.CompletionItemKind.Class, "variable": lsp.CompletionItemKind.Field,
                      "field": lsp.CompletionItemKind.Field, "method": lsp.CompletionItemKind.Method}
+
+
+MAX_MESSAGE_BYTES = 64 * 2**20
+MAX_HEADER_LINE = 4096
+MAX_DOCUMENT_CHARS = 256 * 2**10  # about 8,000 lines: analysed as you type within seconds on a loaded machine
+_CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\S*)[ \t]*\r?\n?$", re.IGNORECASE)
 
 
 class TfmLanguageServer(LanguageServer):
@@ -38,6 +58,7 @@ class TfmLanguageServer(LanguageServer):
 
         super().__init__("tfm", version())
         self.analyses: dict[str, dsl.Analysis] = {}
+        self.clean: dict[str, bool] = {}  # whether the document's current text has no errors
 
 
 server = TfmLanguageServer()
@@ -66,18 +87,31 @@ def _to_lsp(diagnostic: Diagnostic, uri: str) -> lsp.Diagnostic:
 def _analyse(ls: TfmLanguageServer, uri: str) -> None:
     document = ls.workspace.get_text_document(uri)
     path = _path(uri)
-    try:
-        analysis = dsl.analyze(dsl.parser.normalize_text(document.source), path)
-        found = list(analysis.warnings)
-        ls.analyses[uri] = analysis
-    except dsl.TfmError as exc:
-        found = list(exc.diagnostics)
-    except Exception as exc:  # a bug in tfm must not take the editor's server down
-        ls.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Error, message=f"tfm: {exc!r}"))
-        found = []
+    ls.clean[uri] = False
+    if len(document.source) > MAX_DOCUMENT_CHARS:
+        ls.analyses.pop(uri, None)
+        found = [dsl.Diagnostic(code="E056", severity="error", span=dsl.nodes.Span(
+            file=path, line=1, column=1, end_line=1, end_column=1),
+            message=f"a document of {len(document.source):,} characters is more than the editor limit of "
+                    f"{MAX_DOCUMENT_CHARS:,}", hint="check it with `tfm check` on the command line")]
+    else:
+        found = _diagnostics(ls, uri, path, dsl.parser.normalize_text(document.source))
     mine = [d for d in found if d.span.file == path]
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
         uri=uri, diagnostics=[_to_lsp(d, uri) for d in mine], version=document.version))
+
+
+def _diagnostics(ls: TfmLanguageServer, uri: str, path: str, text: str) -> list[Diagnostic]:
+    try:
+        analysis = dsl.analyze(text, path)
+    except dsl.TfmError as exc:
+        return list(exc.diagnostics)
+    except Exception as exc:  # a bug in tfm must not take the editor's server down
+        ls.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Error, message=f"tfm: {exc!r}"))
+        return []
+    ls.analyses[uri] = analysis
+    ls.clean[uri] = True
+    return list(analysis.warnings)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -136,8 +170,10 @@ def completion(ls: TfmLanguageServer, params: lsp.CompletionParams) -> lsp.Compl
 def document_symbols(ls: TfmLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
     document = ls.workspace.get_text_document(params.text_document.uri)
     try:
+        if len(document.source) > MAX_DOCUMENT_CHARS:
+            return []
         program = dsl.parse(document.source, _path(params.text_document.uri))
-    except dsl.TfmError:
+    except Exception:  # a syntax error (or a bug in tfm): the outline of the last good text
         analysis = ls.analyses.get(params.text_document.uri)
         if analysis is None:
             return []
@@ -152,18 +188,147 @@ def _symbol(symbol: queries.Symbol) -> lsp.DocumentSymbol:
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)
 def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+    """The edits renaming the name under the cursor; an error response if the language refuses the
+    new name (not an identifier, a keyword, reserved, or taken in that scope): the renamed text is
+    checked, and must have no error the current one does not."""
     analysis, path, line, column = _at(ls, params)
-    if analysis is None or not params.new_name.isidentifier():
+    new_name = params.new_name
+    refused = _refused_name(new_name)
+    if refused:
+        raise JsonRpcInvalidParams(f"renaming to `{new_name[:80]}`: {refused}")
+    if analysis is None:
         return None
-    document = ls.workspace.get_text_document(params.text_document.uri)
-    found = queries.references(analysis, path, line, column, dsl.parser.normalize_text(document.source))
+    uri = params.text_document.uri
+    text = dsl.parser.normalize_text(ls.workspace.get_text_document(uri).source)
+    found = queries.references(analysis, path, line, column, text)
     if found is None:
         return None
-    _, spans = found
-    edits = [lsp.TextEdit(range=_range(span), new_text=params.new_name) for span in spans if span.file == path]
-    return lsp.WorkspaceEdit(changes={params.text_document.uri: edits})
+    spans = [span for span in found[1] if span.file == path]
+    if ls.clean.get(uri):  # the renamed text must check as the current one does
+        problem = _first_error(_renamed(text, spans, new_name), path)
+        if problem is not None:
+            raise JsonRpcInvalidParams(f"renaming to `{new_name}`: {problem}")
+    edits = [lsp.TextEdit(range=_range(span), new_text=new_name) for span in spans]
+    return lsp.WorkspaceEdit(changes={uri: edits})
+
+
+def _refused_name(name: str) -> str | None:
+    """Why no declaration could take `name` (whatever it declares), or None."""
+    if not name.isidentifier():
+        return "not an identifier"
+    if name in grammar_keywords() and not keyword.iskeyword(name):
+        return f"`{name}` is a tfm keyword"
+    problem = name_problem(name, "declaration")
+    return problem[0] if problem else None
+
+
+def _first_error(text: str, path: str) -> str | None:
+    try:
+        dsl.analyze(text, path)
+    except dsl.TfmError as exc:
+        return exc.diagnostics[0].message if exc.diagnostics else "the renamed text does not check"
+    except Exception:  # a bug in tfm: not the rename's fault
+        return None
+    return None
+
+
+def _renamed(text: str, spans, new_name: str) -> str:
+    """`text` with each (one-line) span replaced by `new_name`."""
+    lines = text.split("\n")
+    for span in sorted(spans, key=lambda s: (s.line, s.column), reverse=True):
+        row = lines[span.line - 1]
+        lines[span.line - 1] = row[: span.column - 1] + new_name + row[span.end_column - 1:]
+    return "\n".join(lines)
 
 
 def main() -> int:
-    server.start_io()
+    serve(server, sys.stdin.buffer, sys.stdout.buffer)
     return 0
+
+
+def serve(ls: TfmLanguageServer, stdin, stdout) -> None:
+    """Read framed messages from `stdin` and hand each to pygls; answer from its handlers on `stdout`."""
+    writer = StdoutWriter(stdout)
+    ls.protocol.set_writer(writer)
+    try:
+        asyncio.run(_read_messages(ls, stdin, writer))
+    except (BrokenPipeError, KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        ls.shutdown()
+
+
+async def _read_messages(ls: TfmLanguageServer, stdin, writer: StdoutWriter) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        length, problem = await _read_header(loop, stdin)
+        if length is None and problem is None:
+            return  # end of input
+        if problem is not None:
+            _log(ls, f"tfm lsp: a message set aside: {problem}")
+            continue
+        body = await loop.run_in_executor(None, stdin.read, length)
+        if len(body) < length:
+            return
+        _dispatch(ls, body, writer)
+
+
+async def _read_header(loop, stdin) -> tuple[int | None, str | None]:
+    """(Content-Length, None) for a good header block; (None, why) for one to set aside; (None,
+    None) at the end of input. A header line found glued to the end of a set-aside body (no newline
+    between them) starts a new block, so one bad frame costs only itself."""
+    length, problem = None, None
+    while True:
+        line = await loop.run_in_executor(None, stdin.readline, MAX_HEADER_LINE)
+        if not line:
+            return None, None
+        if line.strip() == b"":
+            if length is None and problem is None:
+                problem = "no Content-Length header"
+            return (None, problem) if problem else (length, None)
+        header = re.search(rb"content-length:.*$", line, re.IGNORECASE | re.DOTALL)
+        if header is None:
+            continue  # Content-Type, or the tail of a set-aside body
+        value = _CONTENT_LENGTH.match(header.group()).group(1)
+        length, problem = None, None
+        if not value.isdigit():
+            problem = f"Content-Length {value[:40]!r} is not a number of bytes"
+        elif len(value) > 12 or int(value) > MAX_MESSAGE_BYTES:
+            problem = f"Content-Length {value[:40].decode()} is over the limit of {MAX_MESSAGE_BYTES:,} bytes"
+        else:
+            length = int(value)
+
+
+def _dispatch(ls: TfmLanguageServer, body: bytes, writer: StdoutWriter) -> None:
+    """One message to pygls; a body that is not a JSON-RPC message, or a request whose parameters do
+    not fit the protocol, gets its error response here (pygls would log it and never answer)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        _send_error(writer, None, -32700, "Parse error: the message is not JSON")
+        return
+    if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+        _send_error(writer, None, -32600, "Invalid Request: a message is a JSON-RPC 2.0 object")
+        return
+    try:
+        message = ls.protocol.structure_message(data)
+    except Exception as exc:  # pygls's own error: the parameters do not fit the protocol's types
+        if "method" in data and "id" in data:
+            request = data["id"] if isinstance(data["id"], (int, str)) and not isinstance(data["id"], bool) else None
+            _send_error(writer, request, -32602, f"Invalid params for {str(data['method'])[:80]}: {exc}")
+        else:
+            _log(ls, f"tfm lsp: a notification set aside: {exc}")
+        return
+    try:
+        ls.protocol.handle_message(message)
+    except Exception as exc:  # pygls's own failure on an odd message: that message only
+        _log(ls, f"tfm lsp: a message set aside: {exc!r}")
+
+
+def _send_error(writer: StdoutWriter, request, code: int, message: str) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": request, "error": {"code": code, "message": message}}).encode()
+    writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def _log(ls: TfmLanguageServer, message: str) -> None:
+    ls.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Warning, message=message))

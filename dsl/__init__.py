@@ -18,7 +18,7 @@ from .analysis import Analysis, walks_kept
 from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
-from .limits import DiagnosticList, Limits, check_budget, scan_literals, too_many_errors
+from .limits import DiagnosticList, Limits, check_budget, scan_source, too_many_errors
 from .imports import resolve_imports, search_path_from_env
 from .library import LIBRARY_SOURCES, library_index
 from .warnings import find_warnings
@@ -76,7 +76,7 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None,
 
 def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Path, ...] = ()) -> Analysis:
     limits = limits or Limits()
-    oversized = scan_literals(text, file, limits.literal_elements)
+    oversized = scan_source(text, file, limits)
     if oversized:
         raise TfmError(oversized, {file: text})
     try:
@@ -84,7 +84,7 @@ def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Pat
     except TfmError as exc:
         raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=_position),
                        {file: text}) from None
-    imported = resolve_imports(program, file, search_path)
+    imported = resolve_imports(program, file, search_path, limits)
     sources = {file: text, **imported.sources}
     if imported.diagnostics:
         raise TfmError(sorted(imported.diagnostics, key=_position), sources)

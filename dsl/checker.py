@@ -12,9 +12,9 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
-from .constants import UNKNOWN_VALUE, evaluate
+from .constants import UNKNOWN_VALUE, evaluate, fold_failure
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
-from .limits import DiagnosticList, Limits
+from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
 
@@ -28,6 +28,8 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Lim
     _collect_modules(analysis, program.modules, library)
     for module in program.modules:
         ModuleChecker(analysis, analysis.modules[module.name]).run()
+    if _check_nesting(analysis, limits.submodule_depth):
+        return analysis  # the passes below recurse once per level: a deeper chain is refused first
     used = set()
     for module in program.modules:
         used.update(analysis.dependencies(module))
@@ -45,8 +47,9 @@ _I64_MAX = 2**63 - 1
 def _check_literals(analysis: Analysis) -> None:
     """Numbers TensorFlow cannot hold are errors here, not overflow surprises at trace time.
     (Method bodies are walked on their own: later stages walk them again and get the same walk.)"""
+    wider = _wider_literals(analysis.program)
     for node in _literal_holders(analysis.program):
-        if isinstance(node, n.IntLit) and node.value > _I64_MAX:
+        if isinstance(node, n.IntLit) and node.value > wider.get(id(node), _I64_MAX):
             analysis.report("E023", node, "integer literal does not fit in 64 bits",
                                               f"the largest i64 is {_I64_MAX}")
         elif isinstance(node, n.FloatLit) and not math.isfinite(node.value):
@@ -54,6 +57,23 @@ def _check_literals(analysis: Analysis) -> None:
                                               "the largest f64 is about 1.8e308")
         elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size > _I64_MAX:
             analysis.report("E018", node, "dimension does not fit in 64 bits")
+
+
+def _wider_literals(program: n.Program) -> dict[int, int]:
+    """Integer literals allowed past the i64 maximum, by id: the operand of a unary minus reaches
+    -2**63 (`-9223372036854775808` is the smallest i64), and a u64 variable's or parameter's initial
+    value holds up to 2**64 - 1."""
+    wider: dict[int, int] = {}
+    for module in program.modules:
+        typed = [(p.type, p.default) for p in module.params if p.default is not None]
+        typed += [(v.type, v.init) for v in module.variables]
+        for type_, value in typed:
+            if type_.dtype == "u64":
+                wider.update((id(node), 2**64 - 1) for node in walk(value) if isinstance(node, n.IntLit))
+    for node in _literal_holders(program):
+        if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, n.IntLit):
+            wider.setdefault(id(node.operand), _I64_MAX + 1)
+    return wider
 
 
 def _literal_holders(program: n.Program):
@@ -99,6 +119,20 @@ def _module_info(module: n.ModuleDef) -> ModuleInfo:
         if isinstance(member, n.Method) and member.overload is not None:
             info.overloads[member.overload] = (*info.overloads.get(member.overload, ()), member.name)
     return info
+
+
+def _check_nesting(analysis: Analysis, limit: int) -> bool:
+    """E056 where a chain of submodules first goes deeper than `limit` levels; True if one does."""
+    depths = nesting_depths(analysis)
+    over = False
+    for module in analysis.program.modules:
+        if depths.get(module.name, 0) > limit:
+            over = True
+            deepest = max(module.submodules, key=lambda sub: depths.get(sub.module, 0))
+            if depths.get(deepest.module, 0) <= limit:  # where the limit is crossed: one report per chain
+                analysis.report("E056", deepest, *over_limit(f"module `{module.name}` nests submodules this "
+                                                            "many levels deep", limit + 1, "submodule_depth", limit))
+    return over
 
 
 def _check_cycles(analysis: Analysis) -> None:
@@ -327,6 +361,9 @@ class ModuleChecker:
                 self.err("E022", node, "only literals and constructor parameters can be used here",
                          "compute values in a method, or pass them as constructor parameters")
                 return
+        failure = fold_failure(expr)
+        if failure is not None:
+            self.err("E023", failure[0], failure[1], "compute with smaller numbers")
 
     # calls -------------------------------------------------------------------------------------
 

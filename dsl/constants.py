@@ -155,3 +155,41 @@ def evaluate(node, env: dict | None = None) -> object:
             except (FoldError, KeyError):
                 return UNKNOWN_VALUE
     return UNKNOWN_VALUE
+
+
+def fold_failure(node) -> tuple[object, str] | None:
+    """The first sub-expression of literals whose folding fails (`2 ** 64`, `1 / 0`) and why: what
+    `evaluate` quietly calls unknown, for the checker to report where a construction-time value is
+    written. Bottom-up over one walk, so a long chain of `+` costs no recursion."""
+    from . import nodes as n
+    from .analysis import walk
+
+    values: dict[int, object] = {}
+    for item in reversed(walk(node)):
+        if isinstance(item, (n.IntLit, n.FloatLit)):
+            if _bounded_or_none(item.value) is not None:  # a literal out of range is reported as such
+                values[id(item)] = item.value
+        elif isinstance(item, (n.BinOp, n.UnaryOp)):
+            operands = [values.get(id(o), UNKNOWN_VALUE) for o in
+                        ((item.left, item.right) if isinstance(item, n.BinOp) else (item.operand,))]
+            if item.op == "not" or not all(_is_number(v) for v in operands):
+                continue
+            try:
+                values[id(item)] = (fold_binary(item.op, *operands) if isinstance(item, n.BinOp)
+                                    else fold_unary(item.op, *operands))
+            except FoldError as exc:
+                return item, f"`{item.op}` of Python values: {exc}"
+            except KeyError:  # an operator Python values do not fold (`@`): not a literal computation
+                continue
+    return None
+
+
+def _bounded_or_none(value: object) -> object:
+    try:
+        return _bounded(value)
+    except FoldError:
+        return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -37,6 +37,9 @@ def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
             _check_initial_value(analysis, info, var)
     for sub in module.submodules:
         _check_sub_arguments(analysis, info, sub)
+    for param in module.params:
+        if param.default is not None:
+            _check_default(analysis, info, param)
     defaults = [(p.name, p.default) for p in module.params if p.default is not None]
     _check_dimension_arguments(analysis, module.name, module, defaults)
 
@@ -56,32 +59,54 @@ _ACCEPTS = {**{d: {"int", "float"} for d in FLOATS | COMPLEX}, **{d: {"int"} for
 
 
 def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -> None:
+    _check_value(analysis, info, var.init, var.type, ("E034", "initial value", "variable"))
+
+
+def _check_default(analysis: Analysis, info: ModuleInfo, param: n.ModuleParam) -> None:
+    """A parameter's default against its declared type, as a variable's initial value is: the module
+    is built with it when the caller gives nothing, so a wrong default is a wrong module."""
+    python = static_python_type(param.type)
+    if python is None:
+        _check_value(analysis, info, param.default, param.type, ("E023", "default", f"parameter `{param.name}`"))
+        return
+    value = _static(param.default, info, [])
+    accepted = {"int": {"int"}, "float": {"int", "float"}, "bool": {"bool"}, "str": {"str"}}[python.__name__]
+    wrong = sorted(value.kinds - accepted) if value is not None else []
+    if wrong or value is not None and value.shape not in ((), None):
+        got = _kind_text(wrong[0]) if wrong else "a list"
+        analysis.report("E023", param.default, f"default holds {got}, parameter `{param.name}` is {python.__name__}",
+                        f"give a default of type {python.__name__}")
+
+
+def _check_value(analysis: Analysis, info: ModuleInfo, node: n.Node, type_: n.TensorType,
+                 words: tuple[str, str, str]) -> None:
+    """A construction-time value against the tensor type it initialises; `words` is (code, what the
+    value is, what it initialises) for the messages."""
+    code, what, holder = words
     problems: list[tuple[n.Node, str]] = []
-    value = _static(var.init, info, problems)
-    target = declared_type(var.type)
-    for node, message in problems:
-        analysis.report("E034", node, message, "write a literal of the variable's dtype")
+    value = _static(node, info, problems)
+    target = declared_type(type_)
+    for problem, message in problems:
+        analysis.report(code, problem, message, f"write a literal of the {holder.split()[0]}'s dtype")
     if value is None or problems or target.dtype is None:
         return
     accepted = _ACCEPTS.get(target.dtype, set()) | {f"tensor:{target.dtype}"}
     wrong = sorted(value.kinds - accepted)
     if wrong:
-        analysis.report("E034", var.init, f"initial value holds {_kind_text(wrong[0])}, "
-                                          f"variable is {target}", "give a value of the declared dtype")
+        analysis.report(code, node, f"{what} holds {_kind_text(wrong[0])}, {holder} is {target}",
+                        "give a value of the declared dtype")
     elif value.negative and target.dtype.startswith("u"):
-        analysis.report("E034", var.init, f"negative initial value for {target}",
-                                          "unsigned dtypes hold only values >= 0")
-    elif (bad := next((v for v in literal_numbers(var.init) if _representable(v) and not fits(v, target.dtype)),
+        analysis.report(code, node, f"negative {what} for {target}", "unsigned dtypes hold only values >= 0")
+    elif (bad := next((v for v in literal_numbers(node) if _representable(v) and not fits(v, target.dtype)),
                       None)) is not None:
-        analysis.report("E034", var.init, f"initial value {bad!r} does not fit in {target}",
-                                          "TensorFlow would wrap it silently; give a value in the dtype's range")
+        analysis.report(code, node, f"{what} {bad!r} does not fit in {target}",
+                        "TensorFlow would wrap it silently; give a value in the dtype's range")
     elif value.shape is not None and target.shape is not None and (
             len(value.shape) != len(target.shape)
             or any(dims_conflict(a, b) for a, b in zip(value.shape, target.shape))):
-        analysis.report("E034", var.init,
-                                          f"initial value has shape {list(value.shape)}, variable is {target}",
-                                          "give a value of the declared shape, or use an initializer such as "
-                                          "zeros() or full(value)")
+        analysis.report(code, node, f"{what} has shape {list(value.shape)}, {holder} is {target}",
+                        "give a value of the declared shape, or use an initializer such as zeros() or full(value)"
+                        if code == "E034" else "give a value of the declared shape")
 
 
 def _representable(value: int | float) -> bool:

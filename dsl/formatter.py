@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .diagnostics import TfmError
+from .limits import Limits, scan_source
 from .parser import normalize_text, parse
 
 _TOKEN = re.compile(r"""
@@ -55,6 +56,10 @@ def format_source(text: str, file: str = "<string>") -> str:
     """The canonical layout of `text`. Raises TfmError if `text` does not parse (nothing to format),
     FormatError if the layout would change the syntax tree."""
     text = normalize_text(text)
+    # What the parser must not meet (huge integers, surrogates); a long list literal is fine to lay out.
+    refused = scan_source(text, file, Limits(literal_elements=2**62))
+    if refused:
+        raise TfmError(refused, {file: text})
     before = parse(text, file)
     formatted = _layout(text)
     try:

@@ -8,17 +8,30 @@ relative path of plain names ending in `.tfm`: no absolute paths, no `..`, and t
 inside the directory it was looked up in (symbolic links resolved), so an import cannot read
 `/etc/passwd` into a diagnostic. Imported modules are checked and generated like library modules:
 only those used are compiled, into the importing file's own generated Python.
+
+A file is opened once and what is read is that opened file: its descriptor is checked (a regular
+file, inside the directory, by the path the kernel reports for it), never the path again, so swapping
+a file or a directory for a link between the lookup and the read cannot leak another file into a
+diagnostic; a FIFO cannot hang the read (O_NONBLOCK) and is named as what it is.
+
+An imported file's modules may replace a library module for the files that import it directly;
+a module that reaches a file only through another file's import may not replace a library module
+(or a built-in optimizer) that file uses: that is an error at the import.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
 from .diagnostics import Diagnostic, TfmError, error
+from .library import OPTIMIZERS, library_index
+from .limits import Limits, scan_source
+from .rules import name_problem
 
 MAX_IMPORTED_FILES = 256
 MAX_IMPORTED_BYTES = 16 * 2**20
@@ -39,17 +52,34 @@ def search_path_from_env() -> tuple[Path, ...]:
     return tuple(Path(p) for p in os.environ.get("TFM_PATH", "").split(os.pathsep) if p)
 
 
-def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...] = ()) -> Imported:
-    """Every module `program` imports, directly or through the files it imports."""
+@dataclass
+class _File:
+    """One file of the import graph: its modules, the files it imports directly (by path, with the
+    import naming each), and the file that first imported it (None for the importing program)."""
+
+    label: str
+    modules: tuple[n.ModuleDef, ...]
+    imports: dict[Path, n.Import] = field(default_factory=dict)
+    importer: Path | None = None
+
+
+def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...] = (),
+                    limits: Limits | None = None) -> Imported:
+    """Every module `program` imports, directly or through the files it imports. An imported file is
+    scanned before it is parsed as the program is (`limits.literal_elements`, huge integers)."""
     from .parser import decode_source, parse
 
     result = Imported()
     if not program.imports:
         return result
+    limits = limits or Limits()
     here = _directory_of(file)
     defined = {m.name: file for m in program.modules}
     loaded: set[Path] = set()
     own = Path(file).resolve() if here is not None and Path(file).is_file() else None
+    top = own or Path(file)
+    files = {top: _File(file, program.modules)}
+    origin: dict[str, Path] = {}  # module name -> the imported file defining it
 
     def visit(imports: tuple[n.Import, ...], directory: Path, chain: list[Path]) -> None:
         for item in imports:
@@ -57,12 +87,11 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
             if problem:
                 result.diagnostics.append(error("E059", item.span, problem, 'write `import blocks` or `import "models/blocks.tfm"`'))
                 continue
-            path = _find(item.target, (directory, *search_path))
+            path, root = _find(item.target, (directory, *search_path))
             if path is None:
-                places = ", ".join(_label(d) for d in (directory, *search_path))
-                result.diagnostics.append(error("E059", item.span, f"cannot find `{item.target}` (looked in {places})",
-                                                "check the name, or add its directory with -I DIR or TFM_PATH"))
+                result.diagnostics.append(_not_found(item, root, (directory, *search_path)))
                 continue
+            files[chain[-1] if chain else top].imports.setdefault(path, item)
             if path in chain:
                 loop = " -> ".join(p.name for p in [*chain[chain.index(path):], path])
                 result.diagnostics.append(error("E058", item.span, f"import cycle: {loop}",
@@ -76,27 +105,92 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
             loaded.add(path)
             label = _label(path)
             try:
-                data = _read(path)
-                imported = parse(decode_source(data, label), label)
+                data = _read(path, root)
+                text = decode_source(data, label)
+                scanned = scan_source(text, label, limits)
+                if scanned:
+                    raise TfmError(scanned, {label: text})
+                imported = parse(text, label)
             except TfmError as exc:
                 result.diagnostics.extend(exc.diagnostics)
                 result.sources.update(exc.sources)
                 continue
             except OSError as exc:
-                result.diagnostics.append(error("E059", item.span, f"cannot read `{item.target}`: {exc.strerror or exc}"))
+                result.diagnostics.append(error("E059", item.span, f"cannot read `{item.target}`: {exc.strerror or exc}",
+                                                "import a regular .tfm file inside the directory it is found in"))
                 continue
             result.sources[label] = data.decode("utf-8", "replace")
+            files[path] = _File(label, imported.modules, importer=chain[-1] if chain else top)
             for module in imported.modules:
                 if module.name in defined:
                     result.diagnostics.append(error("E011", module.span, f"module `{module.name}` is defined twice: here "
                                                     f"and in {defined[module.name]}", "rename one of them"))
                     continue
+                result.diagnostics.extend(_name_problems(module))
                 defined[module.name] = label
+                origin[module.name] = path
                 result.modules.append(module)
             visit(imported.imports, path.parent, [*chain, path])
 
     visit(program.imports, here or Path.cwd(), [own] if own is not None else [])
+    result.diagnostics.extend(_replaced_library_modules(files, origin))
     return result
+
+
+def _name_problems(module: n.ModuleDef) -> list[Diagnostic]:
+    """An imported module's name, held to the rules of the importing file's own: no reserved name,
+    no built-in optimizer (it would replace `Adam` for every file of the program)."""
+    problem = name_problem(module.name, "module")
+    if problem:
+        return [error("E014", module.span, *problem)]
+    if module.name in OPTIMIZERS:
+        return [error("E014", module.span, f"`{module.name}` is a built-in optimizer", "choose another module name")]
+    return []
+
+
+def _replaced_library_modules(files: dict[Path, _File], origin: dict[str, Path]) -> list[Diagnostic]:
+    """E011 where a file uses a library module (itself, or inside a library module it holds, as
+    `LSTM` holds `LSTMCell`) that a module of the same name, from a file it does not import itself,
+    would silently replace: at the import that leads to that file."""
+    library = library_index()
+    found = []
+    for path, importer in files.items():
+        own = {m.name for m in importer.modules}
+        for sub, name, through in _uses(importer):
+            source = origin.get(name)
+            if name not in library or name in own or source is None or source in importer.imports:
+                continue
+            item = _import_leading_to(files, source, path) or files[files[source].importer].imports[source]
+            what = f"the library's `{name}`" if through is None else f"the `{name}` inside the library's `{through}`"
+            found.append(error("E011", item.span, f"`{item.target}` brings in module `{name}` from "
+                               f"{files[source].label}, which would replace {what} that {importer.label} uses "
+                               f"(line {sub.span.line})",
+                               f"import {files[source].label} here to use its `{name}`, or rename it there"))
+    return list({(d.span, d.message): d for d in found}.values())
+
+
+def _uses(importer: _File):
+    """(submodule declaration, module name, the library module holding it or None) for each module
+    a file's modules hold, and each one the library modules they hold hold in turn."""
+    from . import library_modules  # the package imports this module
+
+    library = library_index()
+    for module in importer.modules:
+        for sub in module.submodules:
+            yield sub, sub.module, None
+            if sub.module in library:
+                for held in library_modules([sub.module]):
+                    yield from ((sub, inner.module, sub.module) for inner in held.submodules)
+
+
+def _import_leading_to(files: dict[Path, _File], target: Path, start: Path) -> n.Import | None:
+    """`start`'s own import through which `target` was first reached, if it was reached through one."""
+    step = target
+    while files[step].importer is not None:
+        if files[step].importer == start:
+            return files[start].imports.get(step)
+        step = files[step].importer
+    return None
 
 
 def _directory_of(file: str) -> Path | None:
@@ -113,17 +207,32 @@ def _bad_target(target: str) -> str | None:
     return None
 
 
-def _find(target: str, directories: tuple[Path, ...]) -> Path | None:
-    """The first `directory/target` that is a regular file inside `directory` (links resolved)."""
+def _find(target: str, directories: tuple[Path, ...]) -> tuple[Path | None, Path | None]:
+    """(the first `directory/target` that exists inside its directory, links resolved; that
+    directory). If none does: (None, the first `directory/target` that leads out of its directory,
+    or None). What the file is (regular, a FIFO, a device) is judged on the opened file, by `_read`."""
+    outside = None
     for directory in directories:
         try:
             root = directory.resolve()
             candidate = (root / target).resolve()
-        except OSError:
+            exists = os.path.lexists(root / target)
+        except (OSError, RuntimeError):  # RuntimeError: a loop of links
             continue
-        if candidate.is_file() and candidate.is_relative_to(root):
-            return candidate
-    return None
+        if exists and candidate.is_relative_to(root) and os.path.lexists(candidate):
+            return candidate, root
+        if exists and outside is None and not candidate.is_relative_to(root):
+            outside = root / target
+    return None, outside
+
+
+def _not_found(item: n.Import, outside: Path | None, directories: tuple[Path, ...]) -> Diagnostic:
+    if outside is not None:
+        return error("E059", item.span, f"`{item.target}` ({_label(outside)}) is a link that leads out of its directory",
+                     "copy the file into the project, or add its own directory with -I DIR")
+    places = ", ".join(_label(d) for d in directories)
+    return error("E059", item.span, f"cannot find `{item.target}` (looked in {places})",
+                 "check the name, or add its directory with -I DIR or TFM_PATH")
 
 
 def _label(path: Path) -> str:
@@ -135,9 +244,41 @@ def _label(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_IMPORTED_BYTES + 1)
-    if len(data) > MAX_IMPORTED_BYTES:
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+def _read(path: Path, root: Path) -> bytes:
+    """The bytes of the regular file at `path` (links resolved, inside `root`), read from the one
+    descriptor opened: no final link (O_NOFOLLOW: one swapped in after the lookup is refused), no
+    waiting on a FIFO (O_NONBLOCK), and the file the kernel opened must be `path` itself, inside
+    `root` (a directory swapped for a link on the way is refused)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise OSError(0, f"it is {kind}, not a regular file")
+        opened = _opened_path(descriptor)
+        if opened is not None and (opened != path or not opened.is_relative_to(root)):
+            raise OSError(0, "the file changed while it was opened (a link was swapped in)")
+        if opened is None and (lambda s: (s.st_dev, s.st_ino))(os.stat(path)) != (info.st_dev, info.st_ino):
+            raise OSError(0, "the file changed while it was opened")
+        chunks, size = [], 0
+        while size <= MAX_IMPORTED_BYTES and (chunk := os.read(descriptor, MAX_IMPORTED_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    if size > MAX_IMPORTED_BYTES:
         raise OSError(0, f"larger than {MAX_IMPORTED_BYTES // 2**20} MiB")
-    return data
+    return b"".join(chunks)
+
+
+def _opened_path(descriptor: int) -> Path | None:
+    """The path the kernel holds for an open descriptor (Linux's /proc), or None where unknown."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+    except OSError:
+        return None

@@ -528,6 +528,8 @@ class _MethodInference(Pass):
             self.err("E043", node, f"{what} needs bool tensors, got {value}", "compare first, e.g. `x > 0.0`")
 
     def expr_UnaryOp(self, node: n.UnaryOp) -> Type:
+        if node.op == "-" and isinstance(node.operand, n.IntLit):  # -9223372036854775808: 2**63 alone is no i64
+            return literal_type(-node.operand.value)
         value = self.expr(node.operand)
         if node.op == "not":
             self._require_bool(value, node.operand, "`not`")

@@ -21,6 +21,12 @@ from .diagnostics import Diagnostic, TooManyErrors, error
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
+# Measured: a chain of 300 nested modules compiles, builds and traces within Python's default
+# recursion limit (TensorFlow's module tracking and the tracing of nested method calls recurse per
+# level); this leaves room for the caller's own stack.
+MAX_SUBMODULE_DEPTH = 250
+
+
 def _limit(default: int, doc: str):
     return dataclasses.field(default=default, metadata={"doc": doc})
 
@@ -35,6 +41,12 @@ class Limits:
     variable_bytes: int = _limit(2**30, "bytes of the variables one module builds, its submodules' included")
     tensor_elements: int = _limit(2**28, "elements of one tensor whose size the checker knows (zeros, fill, ...)")
     unrolled_iterations: int = _limit(10_000, "iterations of `static for` in one method, nested loops multiplied")
+    submodule_depth: int = _limit(100, f"levels of submodules inside submodules (at most {MAX_SUBMODULE_DEPTH})")
+
+    def __post_init__(self):
+        if self.submodule_depth > MAX_SUBMODULE_DEPTH:
+            raise ValueError(f"submodule_depth can be at most {MAX_SUBMODULE_DEPTH}: each level is a few "
+                             "nested Python calls when TensorFlow builds and traces the module")
 
     @classmethod
     def describe(cls) -> list[tuple[str, int, str]]:
@@ -51,7 +63,10 @@ class Limits:
             if not sep or name not in names:
                 raise ValueError(f"--limit takes NAME=VALUE with NAME one of {', '.join(sorted(names))}; got {item!r}")
             changes[name] = _parse_amount(text, name)
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except ValueError as exc:
+            raise ValueError(f"--limit {exc}") from None
 
 
 def _parse_amount(text: str, name: str) -> int:
@@ -93,15 +108,38 @@ class DiagnosticList(list):
 _TOKEN = re.compile(r"""#[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[\[\]()]|[A-Za-z_0-9.]+""")
 
 
+# No 64-bit number has more digits than this; Python refuses to convert ints of over 4,300 digits.
+MAX_INT_DIGITS = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scan_source(text: str, file: str, limits: Limits) -> list[Diagnostic]:
+    """What must be refused before parsing: text that is not Unicode (a lone surrogate, which only a
+    str from Python can hold: files are decoded as UTF-8), integer literals too long to convert, and
+    list literals with more than `limits.literal_elements` items."""
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        return [error("E005", _span(text, file, surrogate.start()),
+                      f"the text holds a lone surrogate U+{ord(surrogate.group()):04X}, which is not Unicode",
+                      "give tfm text decoded from UTF-8")]
+    return scan_literals(text, file, limits.literal_elements)
+
+
 def scan_literals(text: str, file: str, limit: int) -> list[Diagnostic]:
     """List literals with more than `limit` items, found before parsing (a parse of a 2 MB literal
-    would build millions of nodes). Counts the numbers, names and strings inside each outermost `[...]`."""
+    would build millions of nodes), and integer literals of more than MAX_INT_DIGITS digits (which
+    no dtype holds, and Python would refuse to convert). Counts the numbers, names and strings inside
+    each outermost `[...]`."""
     found: list[Diagnostic] = []
     depth, count, start = 0, 0, 0
     for match in _TOKEN.finditer(text):
         token = match.group()
         if token[0] == "#":
             continue
+        if len(token) > MAX_INT_DIGITS and token.isdigit():
+            found.append(error("E023", _span(text, file, match.start()),
+                               f"integer literal of {len(token):,} digits does not fit in 64 bits",
+                               f"the largest i64 is {2**63 - 1}"))
         if token == "[":
             depth, count, start = depth + 1, count if depth else 0, start if depth else match.start()
         elif token == "]" and depth:
@@ -123,6 +161,8 @@ def _span(text: str, file: str, offset: int) -> n.Span:
 def check_budget(analysis, limits: Limits) -> None:
     """E056 for each module whose construction, or method whose tracing, passes a limit. Sizes given by
     `int` parameters use their defaults (values given at construction are the caller's own choice)."""
+    if max(nesting_depths(analysis).values(), default=0) > limits.submodule_depth:
+        return  # refused by the checker; costing it would recurse once per level
     costs: dict[tuple, tuple[int, int]] = {}
     over: set[str] = set()
     for module in analysis.program.modules:
@@ -141,6 +181,31 @@ def check_budget(analysis, limits: Limits) -> None:
                                                        "this many bytes", size, "variable_bytes", limits.variable_bytes))
         for method in module.methods:
             _check_unrolling(analysis, method.body, env, 1, limits)
+
+
+def nesting_depths(analysis) -> dict[str, int]:
+    """How many levels of submodules each module holds (0: none), without recursion. A cycle
+    (reported as E038) is cut where it closes."""
+    def held(name: str) -> list[str]:
+        info = analysis.modules.get(name)
+        return [sub.module for sub in info.submodules.values() if sub.module in analysis.modules] if info else []
+
+    depths: dict[str, int] = {}
+    for root in analysis.program.modules:
+        if root.name in depths:
+            continue
+        stack, open_ = [(root.name, iter(held(root.name)))], {root.name}
+        while stack:
+            name, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                stack.pop()
+                open_.discard(name)
+                depths[name] = max((depths[c] + 1 for c in held(name) if c in depths), default=0)
+            elif child not in depths and child not in open_:
+                open_.add(child)
+                stack.append((child, iter(held(child))))
+    return depths
 
 
 def _module_cost(analysis, name: str, env: dict, costs: dict, stack: tuple) -> tuple[int, int]:

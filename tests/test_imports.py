@@ -129,3 +129,120 @@ def test_an_imported_module_takes_precedence_over_the_library(tmp_path):
     app.write_text("import mine\nmodule App:\n    sub d = Dense(2)\n\n    fn f(x: f32[N, 2]) -> f32[N, 2]:\n"
                    "        return d(x)\n")
     np.testing.assert_allclose(tfm.load(app).App().f(np.ones((1, 2), np.float32)).numpy(), [[3.0, 3.0]])
+
+
+SECRET = "SECRET-TOKEN-0xC0FFEE outside the project\n"
+
+
+def _swap_after_lookup(monkeypatch, swap):
+    """Run `swap()` between the import's lookup and its read: the race an attacker would win."""
+    from tfm.dsl import imports
+
+    found = imports._find
+
+    def racing(target, directories):
+        result = found(target, directories)
+        swap()
+        return result
+
+    monkeypatch.setattr(imports, "_find", racing)
+
+
+def _analysed(app) -> tuple[list, str]:
+    try:
+        analyze(app.read_text(), str(app))
+    except TfmError as exc:
+        return exc.diagnostics, tfm.dsl.render_text(exc.diagnostics, exc.sources) + repr(exc.sources)
+    return [], ""
+
+
+def _project(tmp_path):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "blocks.tfm").write_text(SECRET)
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "lib" / "blocks.tfm").write_text(BLOCKS)
+    app = project / "app.tfm"
+    app.write_text(_app("import lib.blocks"))
+    return project, app
+
+
+def test_a_file_swapped_for_a_link_after_the_lookup_is_not_read(tmp_path, monkeypatch):
+    project, app = _project(tmp_path)
+    target = project / "lib" / "blocks.tfm"
+    _swap_after_lookup(monkeypatch, lambda: (target.unlink(), target.symlink_to(tmp_path / "outside" / "blocks.tfm")))
+    diagnostics, shown = _analysed(app)
+    assert [d.code for d in diagnostics] == ["E059"] and "SECRET" not in shown
+
+
+def test_a_directory_swapped_for_a_link_after_the_lookup_is_not_read(tmp_path, monkeypatch):
+    project, app = _project(tmp_path)
+    lib = project / "lib"
+    _swap_after_lookup(monkeypatch, lambda: (lib.rename(project / "was_lib"), lib.symlink_to(tmp_path / "outside")))
+    diagnostics, shown = _analysed(app)
+    assert [d.code for d in diagnostics] == ["E059"] and "SECRET" not in shown
+
+
+def test_a_fifo_is_named_and_never_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "blocks.tfm")
+    app = tmp_path / "app.tfm"
+    app.write_text(_app("import blocks"))
+    from test_fuzz import time_limit
+    with time_limit(20):
+        [diagnostic], _ = _analysed(app)
+    assert diagnostic.code == "E059" and "FIFO" in diagnostic.message and "cannot find" not in diagnostic.message
+
+
+@pytest.mark.parametrize("make, kind", [(lambda p: p.mkdir(), "a directory"),
+                                        (lambda p: p.symlink_to("/dev/null"), "leads out of its directory")])
+def test_what_is_not_a_regular_file_is_named(tmp_path, make, kind):
+    make(tmp_path / "blocks.tfm")
+    app = tmp_path / "app.tfm"
+    app.write_text(_app("import blocks"))
+    [diagnostic], _ = _analysed(app)
+    assert diagnostic.code == "E059" and kind in diagnostic.message
+
+
+def test_a_transitive_import_cannot_replace_a_library_module_the_file_uses(tmp_path):
+    (tmp_path / "mine.tfm").write_text("module Dense(a: int, b: int, activation: str = \"\", seed: int = 0):\n"
+                                       "    fn call(x: f32[N, a]) -> f32[N, a]:\n        return x * 3.0\n")
+    (tmp_path / "middle.tfm").write_text("import mine\nmodule Middle:\n    sub d = Dense(2, 2)\n\n"
+                                         "    fn f(x: f32[N, 2]) -> f32[N, 2]:\n        return d(x)\n")
+    app = tmp_path / "app.tfm"
+    app.write_text("import middle\nmodule App:\n    sub m = Middle()\n    sub d = Dense(2, 2)\n\n"
+                   "    fn f(x: f32[N, 2]) -> f32[N, 2]:\n        return d(x) + m.f(x)\n")
+    [diagnostic], _ = _analysed(app)
+    assert (diagnostic.code, diagnostic.span.file, diagnostic.span.line) == ("E011", str(app), 1)
+    assert "replace the library's `Dense`" in diagnostic.message
+    # Imported directly, it is the file's own choice (and the middle file's, which imports it itself).
+    app.write_text("import middle\nimport mine\n" + app.read_text().split("\n", 1)[1])
+    assert _analysed(app)[0] == []
+
+
+def test_an_imported_module_cannot_take_a_reserved_name_or_an_optimizers(tmp_path):
+    (tmp_path / "names.tfm").write_text("module Adam:\n    var v: f32[] = 0.0\nmodule tf:\n    var w: f32[] = 0.0\n")
+    app = tmp_path / "app.tfm"
+    app.write_text("import names\nmodule App:\n    sub o = Adam(0.1)\n    var w: f32[2] = zeros()\n\n"
+                   "    fn f(x: f32[2]) -> f32[2]:\n        return x * w\n")
+    diagnostics, _ = _analysed(app)
+    assert [(d.code, d.span.line) for d in diagnostics] == [("E014", 1), ("E014", 3)]
+
+
+def test_an_imported_file_is_scanned_before_it_is_parsed(tmp_path):
+    (tmp_path / "big.tfm").write_text("module Big:\n    var v: i64[] = " + "9" * 5000 + "\n")
+    app = tmp_path / "app.tfm"
+    app.write_text("import big\nmodule App:\n    sub b = Big()\n")
+    [diagnostic], _ = _analysed(app)
+    assert (diagnostic.code, diagnostic.span.file.endswith("big.tfm"), diagnostic.span.line) == ("E023", True, 2)
+
+
+def test_a_transitive_import_cannot_replace_a_module_inside_a_library_module_the_file_uses(tmp_path):
+    (tmp_path / "cells.tfm").write_text("module LSTMCell(in_dim: int, units: int, seed: int = -1):\n"
+                                        "    var w: f32[] = 0.0\n")
+    (tmp_path / "middle.tfm").write_text("import cells\nmodule Middle:\n    var v: f32[] = 0.0\n")
+    app = tmp_path / "app.tfm"
+    app.write_text("import middle\nmodule App:\n    sub m = Middle()\n    sub rnn = LSTM(3, 4, seed=1)\n\n"
+                   "    fn f(x: f32[N, T, 3]) -> f32[N, 4]:\n        return rnn(x)\n")
+    [diagnostic], _ = _analysed(app)
+    assert (diagnostic.code, diagnostic.span.line) == ("E011", 1)
+    assert "the `LSTMCell` inside the library's `LSTM`" in diagnostic.message

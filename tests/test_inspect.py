@@ -77,3 +77,64 @@ def test_inspect_refuses_what_is_not_a_savedmodel(tmp_path, capsys, kind):
     assert main(["inspect", str(directory)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tfm: error:") and "Traceback" not in err
+
+
+def _synthetic_export(directory, inputs: int, manifest: str | None):
+    """A SavedModel protobuf written as data (no TensorFlow): one signature with `inputs` inputs."""
+    import json as _json
+
+    from tfm.exports.savedmodel_proto import _message_class
+
+    directory.mkdir(parents=True)
+    saved_model = _message_class("SavedModel")()
+    signature = saved_model.meta_graphs.add().signature_def["serving_default"]
+    for i in range(inputs):
+        info = signature.inputs[f"x{i}"]
+        info.dtype = 1
+        info.tensor_shape.dim.add(size=-1)
+    signature.outputs["y"].dtype = 1
+    (directory / "saved_model.pb").write_bytes(saved_model.SerializeToString())
+    if manifest is not None:
+        (directory / "tfm-export.json").write_text(manifest)
+    return _json
+
+
+@pytest.mark.parametrize("depth", [17, 900, 990, 100_000])
+@pytest.mark.parametrize("where", ["init", "declared"])
+def test_a_deeply_nested_manifest_is_one_error_line(tmp_path, capsys, depth, where):
+    nested = "[" * depth + "]" * depth
+    manifest = ('{"format": "tfm-export/1", ' + (f'"init": {{"a": {nested}}}}}' if where == "init" else
+                f'"declared": {{"serving_default": {{"inputs": [{nested}]}}}}}}'))
+    _synthetic_export(tmp_path / "export", 3, manifest)
+    assert main(["inspect", str(tmp_path / "export")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tfm: error:") and "nests deeper" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_tens_of_thousands_of_inputs_are_listed_in_linear_time(tmp_path, capsys, fmt):
+    from test_fuzz import time_limit
+
+    count = 40_000
+    json = _synthetic_export(tmp_path / "export", count, None)
+    declared = [[f"x{i}", "f32[?]"] for i in reversed(range(count))]  # the declared order: every rank looked up
+    (tmp_path / "export" / "tfm-export.json").write_text(json.dumps(
+        {"format": "tfm-export/1", "declared": {"serving_default": {"inputs": declared, "outputs": []}}}))
+    with time_limit(30):  # comparing each input with the declared list took minutes (quadratic)
+        assert main(["inspect", "--format", fmt, str(tmp_path / "export")]) == 0
+    out = capsys.readouterr().out
+    if fmt == "text":
+        inputs = [line.split()[1].rstrip(":") for line in out.splitlines() if line.strip().startswith("input")]
+    else:
+        inputs = [tensor["name"] for tensor in json.loads(out)["signatures"][0]["inputs"]]
+    assert inputs[:2] == ["x39999", "x39998"] and len(inputs) == count  # in the declared order
+
+
+def test_a_deeply_nested_saved_model_protobuf_is_one_error_line(tmp_path, capsys):
+    directory = tmp_path / "export"
+    directory.mkdir()
+    start, end = b"\x9b\x06", b"\x9c\x06"  # field 99 as a group, nested 100,000 deep
+    (directory / "saved_model.pb").write_bytes(start * 100_000 + end * 100_000)
+    assert main(["inspect", str(directory)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tfm: error:") and len(err.splitlines()) == 1

@@ -115,3 +115,15 @@ async def test_completion_outline_and_rename(client: LanguageClient, tmp_path):
         lsp.RenameParams(text_document=doc, position=_position(MODEL, "x @ w", 4), new_name="kernel"))
     spans = sorted((c.range.start.line, c.range.start.character) for c in member.changes[uri])
     assert spans == [(1, 8), (5, 21)]  # the declaration and the use
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("new_name", ["if", "module", "dense", "units", "_h", "tf", "a b"])
+async def test_rename_refuses_names_the_language_refuses(client: LanguageClient, tmp_path, new_name):
+    uri = await _open(client, tmp_path / "m.tfm", MODEL)
+    with pytest.raises(Exception, match="renaming to"):
+        await client.text_document_rename_async(lsp.RenameParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_position(MODEL, "h = "), new_name=new_name))
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=_position(MODEL, "h = ")))
+    assert "`h`" in hover.contents.value  # the server goes on

@@ -292,3 +292,11 @@ def load_example_mse():
     from conftest import load_example
 
     return load_example("mean_squared_error")
+
+
+def test_only_a_comparison_chains_lambda_passes_in_a_method():
+    verify_generated(_in_a_method("(lambda _c0, _c1: _c0 < _c1 and _c1 < 2.0)(0.0, x)"), "m.tfm")
+    for escape in ["(lambda os: os)(x)", "(lambda _c0=tf: _c0)()", "(lambda: x)()", "(lambda *_c0: _c0)(x)",
+                   "(lambda _c0: open)(x)", "(lambda _c0: _c0.__class__)(x)"]:
+        with pytest.raises(dsl.InternalError):
+            verify_generated(_in_a_method(escape), "m.tfm")

@@ -151,3 +151,25 @@ def test_inspect_refuses_a_damaged_tflite(tmp_path, capsys):
     assert main(["inspect", str(damaged)]) == 1
     err = capsys.readouterr().err
     assert "damaged TFLite flatbuffer" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("depth", [20, 5000])
+def test_inspect_a_tflite_whose_manifest_nests_deep_is_one_error_line(tmp_path, capsys, depth):
+    import tensorflow as tf
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    f = tf.function(lambda x: x + 1.0, input_signature=[tf.TensorSpec([2], tf.float32)])
+    model = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()]).convert()
+    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    buffer = schema.BufferT()
+    buffer.data = list(('{"format": "tfm-export/1", "init": {"a": ' + "[" * depth + "]" * depth + "}}").encode())
+    tree.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = b"tfm_export", len(tree.buffers) - 1
+    tree.metadata = [*(tree.metadata or []), entry]
+    hostile = tmp_path / "deep.tflite"
+    hostile.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(tree)))
+    assert main(["inspect", str(hostile)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tfm: error:") and "manifest nests deeper" in err and len(err.splitlines()) == 1

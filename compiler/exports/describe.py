@@ -3,7 +3,9 @@
 SavedModel signatures come from `saved_model.pb` read as data (`tfm.exports.savedmodel_proto`), a
 `.tflite`'s from its flatbuffer (`tfm.exports.tflite_reader`), and tfm's manifest from
 `tfm-export.json` or the flatbuffer's metadata. All of it may come from anyone: shown strings are
-escaped, and nothing is imported from or run for the export.
+escaped, nothing is imported from or run for the export, a manifest nested deeper than
+MAX_MANIFEST_DEPTH is one error, and the listing takes time linear in what it lists (tens of
+thousands of inputs are listed, not compared with each other).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 
 from tfm.dsl.diagnostics import printable
 
-from tfm.exports.publish import read_manifest
-from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, read_signatures
+from tfm.exports.publish import MANIFEST_NAME, read_manifest
+from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, UnreadableSavedModel, read_signatures
 from tfm.exports.tflite_reader import is_tflite, read_tflite
+
+MAX_MANIFEST_DEPTH = 16  # tfm writes 4 levels
 
 
 def inspect_export(path: str | Path) -> dict:
@@ -25,8 +29,9 @@ def inspect_export(path: str | Path) -> dict:
         signatures, flex, manifest, size = read_tflite(path)
         found = {"kind": "TFLite", "path": str(path), "size_bytes": size, "flex_ops": flex}
     else:
-        signatures, manifest = read_signatures(path), read_manifest(path)
+        signatures, manifest = read_signatures(path), _read_manifest(path)
         found = {"kind": "SavedModel", "path": str(path)}
+    _check_depth(manifest)
     declared = manifest.get("declared") if manifest and isinstance(manifest.get("declared"), dict) else {}
     found["signatures"] = [_signature(s, declared.get(s.key)) for s in
                            sorted(signatures, key=lambda s: (s.key != "serving_default", s.key))]
@@ -34,6 +39,25 @@ def inspect_export(path: str | Path) -> dict:
     left_out = manifest.get("left_out") if manifest else None
     found["not_served"] = {str(k): str(v) for k, v in left_out.items()} if isinstance(left_out, dict) else {}
     return found
+
+
+def _read_manifest(directory: Path) -> dict | None:
+    try:
+        return read_manifest(directory)
+    except RecursionError:  # json's own guard against deep nesting
+        raise UnreadableSavedModel(f"{MANIFEST_NAME} nests deeper than tfm's manifest ever does") from None
+
+
+def _check_depth(manifest: object) -> None:
+    """UnreadableSavedModel if the manifest nests deeper than MAX_MANIFEST_DEPTH (what is shown of it is
+    copied and printed by recursive code); counted without recursion."""
+    pending = [(manifest, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_MANIFEST_DEPTH:
+            raise UnreadableSavedModel(f"the tfm manifest nests deeper than {MAX_MANIFEST_DEPTH} levels")
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        pending.extend((item, depth + 1) for item in items if isinstance(item, (dict, list)))
 
 
 def _signature(signature: SignatureInfo, declared: object) -> dict:
@@ -48,8 +72,8 @@ def _tensors(specs: tuple[TensorSpecInfo, ...], declared: object) -> list[dict]:
     types = {}
     if isinstance(declared, list):
         types = {str(item[0]): str(item[1]) for item in declared if isinstance(item, list) and len(item) == 2}
-    order = list(types)
-    ranked = sorted(specs, key=lambda s: (order.index(s.name) if s.name in order else len(order), s.name))
+    rank = {name: i for i, name in enumerate(types)}
+    ranked = sorted(specs, key=lambda s: (rank.get(s.name, len(rank)), s.name))
     return [{"name": s.name, "dtype": s.dtype, "shape": None if s.shape is None else list(s.shape),
              "declared": types.get(s.name)} for s in ranked]
 

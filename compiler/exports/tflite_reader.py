@@ -77,5 +77,7 @@ def _manifest(model) -> dict | None:
                 data = json.loads(raw.decode("ascii"))
             except (UnicodeDecodeError, ValueError):
                 return None
+            except RecursionError:  # json's own guard against deep nesting
+                raise UnreadableSavedModel("its tfm manifest nests deeper than tfm's manifest ever does") from None
             return data if isinstance(data, dict) else None
     return None

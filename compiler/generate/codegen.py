@@ -432,7 +432,10 @@ class _ExprEmitter(Pass):
 
     def emit_BoolOp(self, node: n.BoolOp) -> str:
         types = [self.analysis.types.get(v) for v in node.values]
-        if all(_is_python_value(t) or (isinstance(t, TensorT) and t.shape == ()) for t in types):
+        scalar = all(_is_python_value(t) or (isinstance(t, TensorT) and t.shape == ()) for t in types)
+        if _is_comparison_chain(node):
+            return self._comparison_chain(node.values, scalar)
+        if scalar:
             # Python values are decided in Python, as the checker did; scalar tensors short-circuit as
             # Python's `and`/`or` do (AutoGraph makes them a tf.cond): `i < n and x[i] > 0` never reads x[n].
             parts = [self._paren(v, _PRECEDENCE[node.op], strict=True) for v in node.values]
@@ -442,6 +445,27 @@ class _ExprEmitter(Pass):
         for value in node.values[1:]:
             result = f"{fn}({result}, {self.expr(value)})"
         return result
+
+    def _comparison_chain(self, links: tuple[n.Compare, ...], scalar: bool) -> str:
+        """`a < b < c` evaluates `b` once, as Python does: each operand another link shares is bound
+        to a lambda's parameter (`_c1`), which AutoGraph converts like the code around it. Scalars
+        short-circuit in Python's order (`c` is evaluated only if `a < b`); tensors are compared
+        element by element, every operand evaluated once."""
+        operands = [links[0].left, *(link.right for link in links)]
+        texts = [self._paren(o, 0, False, partner=operands[i + 1] if i == 0 else operands[i - 1])
+                 for i, o in enumerate(operands)]
+        last = len(links)
+        if not scalar:
+            fn = _lowering("logical_and")
+            result = f"_c0 {links[0].op} _c1"
+            for i in range(1, last):
+                result = f"{fn}({result}, _c{i} {links[i].op} _c{i + 1})"
+            names = ", ".join(f"_c{i}" for i in range(last + 1))
+            return f"(lambda {names}: {result})({', '.join(texts)})"
+        inner = f"_c{last - 1} {links[-1].op} {texts[-1]}"
+        for j in range(last - 1, 1, -1):
+            inner = f"(lambda _c{j}: _c{j - 1} {links[j - 1].op} _c{j} and {inner})({texts[j]})"
+        return f"(lambda _c0, _c1: _c0 {links[0].op} _c1 and {inner})({texts[0]}, {texts[1]})"
 
     def _paren(self, node: n.Node, parent: int, strict: bool, partner: n.Node | None = None) -> str:
         tensor = self._list_as_tensor(node, partner)
@@ -565,6 +589,13 @@ class _ExprEmitter(Pass):
 
     def emit_Attribute(self, node: n.Attribute) -> str:
         raise AssertionError("the checker rejects attribute values")
+
+
+def _is_comparison_chain(node: n.BoolOp) -> bool:
+    """`a < b <= c`, which the parser builds as `a < b and b <= c` sharing the node `b`."""
+    links = node.values
+    return (node.op == "and" and all(isinstance(v, n.Compare) for v in links)
+            and all(a.right is b.left for a, b in zip(links, links[1:])))
 
 
 def _node_precedence(node: n.Node) -> int:

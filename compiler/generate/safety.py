@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 
 from tfm.dsl.diagnostics import InternalError, error
 from tfm.dsl.nodes import Span
@@ -34,7 +35,7 @@ _NODES = frozenset({
     ast.Break, ast.Continue, ast.Pass, ast.Return, ast.With, ast.withitem, ast.Raise, ast.JoinedStr,
     ast.FormattedValue, ast.ListComp, ast.comprehension, ast.Starred, ast.Load, ast.Store,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
-    ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+    ast.Lambda, ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
 })
 _TOP_LEVEL = (ast.Import, ast.Assign, ast.FunctionDef, ast.ClassDef, ast.Expr)
 _BUILTINS = frozenset({"range", "len", "zip", "enumerate", "isinstance", "int", "bool", "ValueError"})
@@ -152,7 +153,9 @@ class _Checker:
         self.class_methods = set().union(*self.own_names.values())
 
     def run(self) -> None:
-        _allowed_kinds(_walk(self.tree, but_function_bodies=True))  # the bodies: in `_body`
+        for node in _allowed_kinds(_walk(self.tree, but_function_bodies=True)):  # the bodies: in `_body`
+            if isinstance(node, ast.Lambda):  # a comparison chain's, only ever in a method body
+                raise _Unsafe(node, "contains `Lambda` outside a method")
         seen_definition = False
         for statement in self.tree.body:
             self._top_level(statement, seen_definition)
@@ -201,6 +204,7 @@ class _Checker:
         body = self._body(function)
         local = {a.arg for a in arguments}
         local |= {n.id for n in body if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= _chain_parameters(body)
         _check_name(function, function.name)
         for default in (*function.args.defaults, *function.args.kw_defaults):
             if default is not None:
@@ -260,6 +264,20 @@ class _Checker:
         for attr in rest:
             if (attr not in allowed_value_attributes() and attr not in self.class_methods) or "__" in attr:
                 raise _Unsafe(node, f"reads the attribute `.{attr}`, which tfm does not emit")
+
+
+def _chain_parameters(body: list[ast.AST]) -> set[str]:
+    """The parameters of the lambdas a comparison chain binds its operands to (`_c0`, `_c1`, ...):
+    positional only, no defaults, named as the generator names them."""
+    names = set()
+    for node in body:
+        if isinstance(node, ast.Lambda):
+            args = node.args
+            if (args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg or args.defaults
+                    or not args.args or not all(re.fullmatch(r"_c[0-9]+", a.arg) for a in args.args)):
+                raise _Unsafe(node, "has a lambda the generator does not write")
+            names |= {a.arg for a in args.args}
+    return names
 
 
 def _check_name(node: ast.AST, name: str) -> None:
