@@ -113,6 +113,11 @@ MAX_INT_DIGITS = 1000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def too_long_int(digits: int, span: n.Span) -> Diagnostic:
+    return error("E023", span, f"integer literal of {digits:,} digits does not fit in 64 bits",
+                 f"the largest i64 is {2**63 - 1}")
+
+
 def scan_source(text: str, file: str, limits: Limits) -> list[Diagnostic]:
     """What must be refused before parsing: text that is not Unicode (a lone surrogate, which only a
     str from Python can hold: files are decoded as UTF-8), integer literals too long to convert, and
@@ -137,9 +142,7 @@ def scan_literals(text: str, file: str, limit: int) -> list[Diagnostic]:
         if token[0] == "#":
             continue
         if len(token) > MAX_INT_DIGITS and token.isdigit():
-            found.append(error("E023", _span(text, file, match.start()),
-                               f"integer literal of {len(token):,} digits does not fit in 64 bits",
-                               f"the largest i64 is {2**63 - 1}"))
+            found.append(too_long_int(len(token), _span(text, file, match.start())))
         if token == "[":
             depth, count, start = depth + 1, count if depth else 0, start if depth else match.start()
         elif token == "]" and depth:

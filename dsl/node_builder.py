@@ -16,7 +16,8 @@ import re
 from lark import Token, Transformer
 
 from . import nodes as n
-from .diagnostics import fail
+from .diagnostics import TfmError, fail
+from .limits import MAX_INT_DIGITS, too_long_int
 from .overloads import expand_signatures
 
 
@@ -94,6 +95,14 @@ def _items(children) -> tuple:
 
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+
+
+def _int(text: str, span: n.Span) -> int:
+    """An INT token's value. `dsl.analyze` refuses longer literals before parsing; this keeps any
+    other caller of `parse` from Python's ValueError on ints of over 4,300 digits."""
+    if len(text) > MAX_INT_DIGITS:
+        raise TfmError([too_long_int(len(text), span)])
+    return int(text)
 
 
 def _no_list(type_, what: str) -> None:
@@ -208,7 +217,7 @@ class ToNodes(Transformer):
         return _items(c)
 
     def fixed_dim(self, c):  # INT
-        return n.Dim.build(span=self._s(), kind="fixed", size=int(c[0]))
+        return n.Dim.build(span=self._s(), kind="fixed", size=_int(c[0], self._s()))
 
     def named_dim(self, c):  # NAME
         return n.Dim.build(span=self._s(), kind="named", name=str(c[0]))
@@ -376,7 +385,7 @@ class ToNodes(Transformer):
         return n.Name.build(span=self._s(), id=str(c[0]))
 
     def int_lit(self, c):  # INT
-        return n.IntLit.build(span=self._s(), value=int(c[0]))
+        return n.IntLit.build(span=self._s(), value=_int(c[0], self._s()))
 
     def float_lit(self, c):  # FLOAT
         return n.FloatLit.build(span=self._s(), value=float(c[0]))

@@ -118,3 +118,11 @@ def test_the_formatter_refuses_a_huge_integer_as_a_located_error(tmp_path, capsy
     assert main(["fmt", str(source)]) == 1
     err = capsys.readouterr().err
     assert "big.tfm:2:20: error[E023]" in err and "internal" not in err
+
+
+def test_parse_alone_refuses_an_integer_too_long_to_convert():
+    """`dsl.parse` without `analyze`'s scan: a located E023, not Python's ValueError (over 4,300 digits)."""
+    with pytest.raises(dsl.TfmError) as raised:
+        dsl.parse("module M:\n    fn f() -> i64[]:\n        return " + "9" * 5000 + "\n", "m.tfm")
+    (problem,) = raised.value.diagnostics
+    assert (problem.code, problem.span.line, problem.span.column) == ("E023", 3, 16)
