@@ -75,7 +75,7 @@ def entry() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
-                "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
+                "trace": _cmd_trace, "evaluate": _cmd_evaluate, "predict": _cmd_predict, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
                 "config": _cmd_config, "lsp": _cmd_lsp, "fmt": _cmd_fmt}
     try:
         if args.command not in QUICK_COMMANDS:
@@ -274,6 +274,7 @@ def _split_target(target: str) -> tuple[str, str]:
 
 def _cmd_run(args) -> int:
     module_name, method_name = _split_target(args.target)
+    _check_checkpoint_path(args.checkpoint)
     if args.save and os.path.lexists(args.save):  # never replace a file tfm did not write; say so before running
         raise _InputError(f"{args.save} exists; choose another path for --save")
     compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
@@ -288,11 +289,115 @@ def _cmd_run(args) -> int:
     try:
         with _placement(args.runtime):
             instance = getattr(python_module, module_name)(**init)
+            if args.checkpoint is not None:
+                _restore(instance, args.checkpoint)
             outputs = getattr(instance, method.name)(*tensors)
+    except _InputError:
+        raise
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs, args.format, args.save)
     return EXIT_OK
+
+
+def _check_checkpoint_path(path: str | None) -> None:
+    """--checkpoint names a checkpoint directory whose index is sound, or a prefix: checked before
+    TensorFlow loads (the restore checks it again, with the variables)."""
+    from tfm.run.checkpoints import CheckpointError, resolve_checkpoint
+
+    if path is not None:
+        try:
+            resolve_checkpoint(None, path)
+        except CheckpointError as exc:
+            raise _InputError(str(exc)) from None
+
+
+def _restore(instance, checkpoint: str) -> None:
+    import tensorflow as tf
+
+    from tfm.run.checkpoints import CheckpointError, resolve_checkpoint, restore_model
+
+    try:
+        restore_model(tf, instance, resolve_checkpoint(tf, checkpoint))
+    except CheckpointError as exc:
+        raise _InputError(str(exc)) from None
+
+
+def _checked_use(args, purpose: str) -> None:
+    """Everything about `evaluate`/`predict` that needs no TensorFlow: the file compiles, MODULE.METHOD
+    and --init fit it, --data is a regular file, --checkpoint is sound, --out is new."""
+    from tfm.run.datasets import DataError, check_regular_file
+    from tfm.run.using import UseError, check_prediction_path, refuse_training
+    from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
+
+    module_name, method_name = _split_target(args.target)
+    from tfm.pipeline import compile_text
+
+    compiled = compile_text(_read(args.file), args.file, _limits(args))
+    module = _module_decl(compiled.analysis, module_name)
+    _method_decl(module, method_name)
+    try:
+        args.init_values = constructor_kwargs(module, parse_assignments(args.init, "--init"))
+        if purpose == "evaluate":
+            refuse_training(compiled.analysis, module, method_name, purpose)
+        else:
+            check_prediction_path(args.out)
+        check_regular_file(Path(args.data), "data file")
+    except (BadValue, DataError, UseError) as exc:
+        raise _InputError(str(exc)) from None
+    _check_checkpoint_path(args.checkpoint)
+
+
+def _cmd_evaluate(args) -> int:
+    import tfm
+
+    _checked_use(args, "evaluate")
+    result = _using(args, lambda progress: tfm.evaluate(
+        args.file, args.target, args.data, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress))
+    if args.format == "json":
+        import json
+
+        print(json.dumps({"examples": result.examples, "scalars": result.scalars}))
+    else:
+        print(f"evaluated {args.target} on {result.examples} examples: " +
+              "  ".join(f"{name}={value:.6g}" for name, value in result.scalars.items()))
+    return EXIT_OK
+
+
+def _cmd_predict(args) -> int:
+    import tfm
+
+    _checked_use(args, "predict")
+    result = _using(args, lambda progress: tfm.predict(
+        args.file, args.target, args.data, args.out, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress))
+    outputs = ", ".join(f"{name} {shape}" for name, shape in result.outputs.items())
+    print(f"wrote predictions of {args.target} for {result.examples} examples to {result.path}: {outputs}")
+    return EXIT_OK
+
+
+def _using(args, call):
+    """Apply the runtime settings, then `call(progress)` under their device; its failures are input errors."""
+    from tfm.run.progress import progress_for
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.using import UseError
+
+    _quiet_tensorflow()
+    _apply_runtime(args)
+    progress = None if args.quiet else progress_for(sys.stderr)
+    try:
+        with _placement(args.runtime):
+            return call(progress)
+    except UseError as exc:
+        raise _InputError(str(exc)) from None
+    except (TfmError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise _InputError(describe_failure(exc)) from None
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def _resolved(args):
