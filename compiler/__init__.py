@@ -15,7 +15,6 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import contextlib
@@ -114,7 +113,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     from tfm.loading.loader import import_compiled
     from tfm.pipeline import compile_file
     from tfm.run.devices import make_strategy, settings_device_scope
-    from tfm.run.progress import PlainProgress, progress_for
+    from tfm.run.progress import NoProgress, progress_for
     from tfm.run.training import Trainer, TrainSettings, run_identity
 
     module_name, _, method = target.partition(".")
@@ -131,7 +130,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     run = TrainSettings(data=Path(data), **{**options, **paths})
     if run.seed is None:
         run.seed = settings.seed
-    shown = progress_for(sys.stdout) if progress else PlainProgress(open(os.devnull, "w"))
+    shown = progress_for(sys.stdout) if progress else NoProgress()
     trainer = Trainer(tf, instance, method, run, run_identity(python_module, module_name, method, data, init or {}),
                       shown, log=lambda message: print(message, file=sys.stderr), strategy=strategy)
     return trainer.run()

@@ -148,7 +148,17 @@ class _Unbuilt(argparse.ArgumentParser):
 def _add_command(commands, running: str | None, name: str, **kwargs) -> argparse.ArgumentParser:
     whole = running in (None, name) or running not in EXAMPLES  # not a command: argparse says so
     commands._parser_class = argparse.ArgumentParser if whole else _Unbuilt
-    return argparse._SubParsersAction.add_parser(commands, name, **kwargs)
+    parser = argparse._SubParsersAction.add_parser(commands, name, **kwargs)
+    add_output_level(parser)
+    return parser
+
+
+def add_output_level(parser: argparse.ArgumentParser) -> None:
+    """-q and -v after the command name too (`tfm train ... -q`); not given there, tfm's own stand."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and results: no warnings, no progress lines")
 
 
 # One or two lines a user can copy, shown at the end of each command's --help.
@@ -221,7 +231,8 @@ def add_train(commands) -> None:
     train.add_argument("--restart", action="store_true",
                        help="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir instead of resuming")
     train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
-    train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
+    train.add_argument("--validate", metavar="MODULE.METHOD",
+                       help="a method of the same module returning scalars, run at each epoch's end")
     train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
     train.add_argument("--allow-nonfinite", action="store_true",
                        help="go on when the data holds NaN or inf, or a step's loss becomes NaN or inf "
@@ -294,8 +305,6 @@ def natural_int(text: str) -> int:
 
 def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
-    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     group = parser.add_argument_group(
         "runtime settings", "also read from TFM_<NAME> variables and [tool.tfm] in pyproject.toml or tfm.toml; "
                             "flags win (see `tfm config`)")

@@ -81,6 +81,25 @@ class BarProgress:
         self.progress.stop()
 
 
+class NoProgress:
+    """`-q`: nothing shown."""
+
+    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int) -> None:
+        pass
+
+    def step(self, step_in_epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def end_epoch(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def progress_for(stream: TextIO = sys.stdout):
     """A bar on a terminal, plain lines otherwise."""
     return BarProgress(stream) if stream.isatty() else PlainProgress(stream)
