@@ -91,7 +91,8 @@ def check_prediction_path(path: str | Path) -> Path:
 
 
 def _batches(tf, instance, method: str, data_path, batch_size: int | None):
-    """(specs, data, batches, batch size): the data for `method`, in the file's order."""
+    """(function, specs, data, batches, batch size, steps): the data for `method`, in the file's order
+    (a signature with a fixed batch size gets only whole batches of it)."""
     function = getattr(instance, method)
     label = f"{type(instance).__name__}.{method}"
     try:
@@ -101,17 +102,18 @@ def _batches(tf, instance, method: str, data_path, batch_size: int | None):
         raise UseError(str(exc)) from None
     fixed = next((s.batch for s in specs if s.batch is not None), None)
     size = fixed or batch_size or DEFAULT_BATCH_SIZE
-    return function, specs, data, data.batches(tf, size, drop_remainder=fixed is not None), size
+    drop = fixed is not None
+    return function, specs, data, data.batches(tf, size, drop_remainder=drop), size, data.steps_per_epoch(size, drop)
 
 
 def evaluate(tf, instance, method: str, data_path, batch_size: int | None = None, progress=None) -> EvaluateResult:
     """Call `method` on every batch of `data_path`; each rank-0 output averaged over the examples."""
     from tfm.run.training import scalar_outputs
 
-    function, specs, data, batches, size = _batches(tf, instance, method, data_path, batch_size)
+    function, specs, data, batches, size, per_epoch = _batches(tf, instance, method, data_path, batch_size)
     totals: dict[str, float] = {}
     seen = steps = 0
-    _start(progress, data.steps_per_epoch(size, any(s.batch is not None for s in specs)))
+    _start(progress, per_epoch, f"{type(instance).__name__}.{method}")
     for batch in batches:
         count = int(batch[specs[0].name].shape[0])
         scalars = scalar_outputs(function(*[batch[s.name] for s in specs]))
@@ -132,11 +134,11 @@ def predict(tf, instance, method: str, data_path, out, batch_size: int | None = 
     from tfm.files import new_file_streamed
 
     out = check_prediction_path(out)
-    function, specs, data, batches, size = _batches(tf, instance, method, data_path, batch_size)
-    total = data.count if specs[0].batch is None else data.steps_per_epoch(size, True) * size
+    function, specs, data, batches, size, per_epoch = _batches(tf, instance, method, data_path, batch_size)
+    total = min(data.count, per_epoch * size)
     writer = {".npz": _NpzWriter, ".npy": _NpyWriter, ".csv": _CsvWriter}[out.suffix.lower()]
     label = f"{type(instance).__name__}.{method}"
-    _start(progress, data.steps_per_epoch(size, specs[0].batch is not None))
+    _start(progress, per_epoch, label)
     try:
         with new_file_streamed(out) as handle:
             sink = writer(handle, total, label)
@@ -144,6 +146,8 @@ def predict(tf, instance, method: str, data_path, out, batch_size: int | None = 
                 sink.add(_per_example(function(*[batch[s.name] for s in specs]), label))
                 if progress is not None:
                     progress.step(step, {})
+            if sink.rows != total:  # the .npy headers promised `total` rows: never leave a file that lies
+                raise UseError(f"{label} gave {sink.rows} rows for {total} examples; nothing was written")
             sink.finish()
     except FileExistsError:
         raise UseError(f"{printable(str(out))} exists; tfm predict never replaces a file: choose another path") from None
@@ -152,9 +156,9 @@ def predict(tf, instance, method: str, data_path, out, batch_size: int | None = 
     return PredictResult(out, sink.rows, sink.described())
 
 
-def _start(progress, steps: int) -> None:
+def _start(progress, steps: int, label: str) -> None:
     if progress is not None:
-        progress.start_epoch(0, 1, steps, 0)
+        progress.start_epoch(0, None, steps, 0, label=label)
 
 
 def _per_example(outputs, label: str) -> dict:
