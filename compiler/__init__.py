@@ -105,7 +105,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
     TrainResult (its `model` is the trained instance). `options` are TrainSettings' fields: epochs,
     steps, batch_size, shuffle, seed, checkpoint_dir, max_to_keep, save_every, restart, logdir,
-    validate, validation_data. `settings` (devices, strategy) are applied first."""
+    validate ("Module.method" or "method"), validation_data. `settings` (devices, strategy) are applied first."""
     import sys
 
     import tensorflow as tf
@@ -127,6 +127,8 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
         instance = getattr(python_module, module_name)(**(init or {}))
     paths = {k: Path(v) for k, v in options.items() if k in ("checkpoint_dir", "logdir", "validation_data") and v}
+    if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
+        options["validate"] = options["validate"].partition(".")[2]
     run = TrainSettings(data=Path(data), **{**options, **paths})
     if run.seed is None:
         run.seed = settings.seed
@@ -140,8 +142,6 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
 def _use(source, target: str, checkpoint, init: dict | None, purpose: str):
     """(tf, instance, method name) for evaluate and predict: `target` of `source` built, its weights
     restored from `checkpoint` (if given)."""
-    import tensorflow as tf
-
     from tfm.pipeline import compile_file
     from tfm.run.using import UseError, refuse_training, restored_instance, split_target
 
@@ -149,9 +149,15 @@ def _use(source, target: str, checkpoint, init: dict | None, purpose: str):
     compiled = compile_file(source)
     module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
     if module is None or not any(method in (m.name, m.overload) for m in module.methods):
-        raise UseError(f"no method {target} in {source}")
+        import difflib
+
+        known = [f"{m.name}.{f.overload or f.name}" for m in compiled.analysis.program.modules for f in m.methods]
+        close = difflib.get_close_matches(target, known, n=1)
+        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
     if purpose == "evaluate":
         refuse_training(compiled.analysis, module, method, purpose)
+    import tensorflow as tf  # only now: every check above needs none
+
     return tf, restored_instance(tf, compiled, module_name, init, checkpoint), method
 
 
