@@ -139,14 +139,14 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
 
 
 
-def _use(source, target: str, checkpoint, init: dict | None, purpose: str):
+def _use(source, target: str, checkpoint, init: dict | None, purpose: str, limits: Limits | None = None):
     """(tf, instance, method name) for evaluate and predict: `target` of `source` built, its weights
     restored from `checkpoint` (if given)."""
     from tfm.pipeline import compile_file
     from tfm.run.using import UseError, refuse_training, restored_instance, split_target
 
     module_name, method = split_target(target)
-    compiled = compile_file(source)
+    compiled = compile_file(source, limits)
     module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
     if module is None or not any(method in (m.name, m.overload) for m in module.methods):
         import difflib
@@ -162,31 +162,32 @@ def _use(source, target: str, checkpoint, init: dict | None, purpose: str):
 
 
 def evaluate(source: str | Path, target: str, data: str | Path, *, checkpoint: str | Path | None = None,
-             init: dict | None = None, batch_size: int | None = None, progress=None):
+             init: dict | None = None, batch_size: int | None = None, progress=None, limits: Limits | None = None):
     """Run `target` ("Module.method", a method that does not train) over `data` (.npz, .csv, .tfrecord,
     read as `tfm train` reads it) in batches, with the weights of `checkpoint`; return an EvaluateResult
-    whose `scalars` are its rank-0 outputs averaged over the examples. Raises tfm.run.using.UseError.
+    whose `scalars` are its rank-0 outputs averaged over the examples. `progress` (None: silent) is a
+    tfm.run.progress shower, e.g. `progress_for(sys.stderr)`. Raises tfm.run.using.UseError.
 
         >>> tfm.evaluate("model.tfm", "MLP.loss", "test.npz", checkpoint="runs/ckpt").scalars
         {'loss': 0.31}
     """
     from tfm.run.using import evaluate as run_evaluate
 
-    tf, instance, method = _use(source, target, checkpoint, init, "evaluate")
+    tf, instance, method = _use(source, target, checkpoint, init, "evaluate", limits)
     return run_evaluate(tf, instance, method, data, batch_size, progress)
 
 
 def predict(source: str | Path, target: str, data: str | Path, out: str | Path, *,
             checkpoint: str | Path | None = None, init: dict | None = None, batch_size: int | None = None,
-            progress=None):
+            progress=None, limits: Limits | None = None):
     """Run `target` over `data` in batches, with the weights of `checkpoint`, and stream its outputs (one
     row per example) to the new file `out` (.npz, .npy or .csv), which is never replaced if it exists.
-    Returns a PredictResult. Raises tfm.run.using.UseError.
+    `progress` as for `evaluate`. Returns a PredictResult. Raises tfm.run.using.UseError.
 
         >>> tfm.predict("model.tfm", "MLP.call", "test.npz", "preds.npz", checkpoint="runs/ckpt")
     """
     from tfm.run.using import check_prediction_path, predict as run_predict
 
     check_prediction_path(out)  # before TensorFlow loads
-    tf, instance, method = _use(source, target, checkpoint, init, "predict")
+    tf, instance, method = _use(source, target, checkpoint, init, "predict", limits)
     return run_predict(tf, instance, method, data, out, batch_size, progress)

@@ -360,7 +360,7 @@ def _cmd_evaluate(args) -> int:
     _checked_use(args, "evaluate")
     result = _using(args, lambda progress: tfm.evaluate(
         args.file, args.target, args.data, checkpoint=args.checkpoint, init=args.init_values,
-        batch_size=args.batch_size, progress=progress))
+        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
     if args.format == "json":
         import json
 
@@ -377,7 +377,7 @@ def _cmd_predict(args) -> int:
     _checked_use(args, "predict")
     result = _using(args, lambda progress: tfm.predict(
         args.file, args.target, args.data, args.out, checkpoint=args.checkpoint, init=args.init_values,
-        batch_size=args.batch_size, progress=progress))
+        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
     outputs = ", ".join(f"{name} {shape}" for name, shape in result.outputs.items())
     print(f"wrote predictions of {args.target} for {result.examples} examples to {result.path}: {outputs}")
     return EXIT_OK
