@@ -124,3 +124,16 @@ def test_an_index_naming_a_file_outside_the_directory_is_refused(trained, tmp_pa
     assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", "x=[[1, 2, 3]]",
                  "--checkpoint", str(bad)]) == 1
     assert "inside the directory" in capsys.readouterr().err
+
+
+def test_predict_writes_every_named_output(tmp_path):
+    images = np.random.default_rng(0).random((37, 28, 28, 1), dtype=np.float32)
+    np.savez(tmp_path / "images.npz", images=images)
+    source = str(EXAMPLES / "cnn_classifier.tfm")
+    result = tfm.predict(source, "CNNClassifier.predict", tmp_path / "images.npz", tmp_path / "p.npz", batch_size=16)
+    assert result.outputs == {"probabilities": "float32[37, 10]", "label": "int64[37]"}
+    got = np.load(tmp_path / "p.npz")
+    model = tfm.load(source).CNNClassifier()  # the same seeded initial weights
+    expected = model.predict(images)
+    np.testing.assert_allclose(got["probabilities"], expected["probabilities"].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got["label"], expected["label"].numpy())
