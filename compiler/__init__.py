@@ -15,7 +15,6 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import contextlib
@@ -50,8 +49,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tfm' has no attribute {name!r}")
 
 __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "check",
-           "compile_file", "compile_text", "configure", "export", "install_import_hook", "load", "locate", "train",
-           "uninstall_import_hook"]
+           "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load", "locate", "predict",
+           "train", "uninstall_import_hook"]
 
 
 def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
@@ -106,7 +105,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
     TrainResult (its `model` is the trained instance). `options` are TrainSettings' fields: epochs,
     steps, batch_size, shuffle, seed, checkpoint_dir, max_to_keep, save_every, restart, logdir,
-    validate, validation_data. `settings` (devices, strategy) are applied first."""
+    validate ("Module.method" or "method"), validation_data. `settings` (devices, strategy) are applied first."""
     import sys
 
     import tensorflow as tf
@@ -114,7 +113,7 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     from tfm.loading.loader import import_compiled
     from tfm.pipeline import compile_file
     from tfm.run.devices import make_strategy, settings_device_scope
-    from tfm.run.progress import PlainProgress, progress_for
+    from tfm.run.progress import NoProgress, progress_for
     from tfm.run.training import Trainer, TrainSettings, run_identity
 
     module_name, _, method = target.partition(".")
@@ -128,11 +127,67 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
         instance = getattr(python_module, module_name)(**(init or {}))
     paths = {k: Path(v) for k, v in options.items() if k in ("checkpoint_dir", "logdir", "validation_data") and v}
+    if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
+        options["validate"] = options["validate"].partition(".")[2]
     run = TrainSettings(data=Path(data), **{**options, **paths})
     if run.seed is None:
         run.seed = settings.seed
-    shown = progress_for(sys.stdout) if progress else PlainProgress(open(os.devnull, "w"))
+    shown = progress_for(sys.stdout) if progress else NoProgress()
     trainer = Trainer(tf, instance, method, run, run_identity(python_module, module_name, method, data, init or {}),
                       shown, log=lambda message: print(message, file=sys.stderr), strategy=strategy)
     return trainer.run()
 
+
+
+def _use(source, target: str, checkpoint, init: dict | None, purpose: str, limits: Limits | None = None):
+    """(tf, instance, method name) for evaluate and predict: `target` of `source` built, its weights
+    restored from `checkpoint` (if given)."""
+    from tfm.pipeline import compile_file
+    from tfm.run.using import UseError, refuse_training, restored_instance, split_target
+
+    module_name, method = split_target(target)
+    compiled = compile_file(source, limits)
+    module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
+    if module is None or not any(method in (m.name, m.overload) for m in module.methods):
+        import difflib
+
+        known = [f"{m.name}.{f.overload or f.name}" for m in compiled.analysis.program.modules for f in m.methods]
+        close = difflib.get_close_matches(target, known, n=1)
+        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
+    if purpose == "evaluate":
+        refuse_training(compiled.analysis, module, method, purpose)
+    import tensorflow as tf  # only now: every check above needs none
+
+    return tf, restored_instance(tf, compiled, module_name, init, checkpoint), method
+
+
+def evaluate(source: str | Path, target: str, data: str | Path, *, checkpoint: str | Path | None = None,
+             init: dict | None = None, batch_size: int | None = None, progress=None, limits: Limits | None = None):
+    """Run `target` ("Module.method", a method that does not train) over `data` (.npz, .csv, .tfrecord,
+    read as `tfm train` reads it) in batches, with the weights of `checkpoint`; return an EvaluateResult
+    whose `scalars` are its rank-0 outputs averaged over the examples. `progress` (None: silent) is a
+    tfm.run.progress shower, e.g. `progress_for(sys.stderr)`. Raises tfm.run.using.UseError.
+
+        >>> tfm.evaluate("model.tfm", "MLP.loss", "test.npz", checkpoint="runs/ckpt").scalars
+        {'loss': 0.31}
+    """
+    from tfm.run.using import evaluate as run_evaluate
+
+    tf, instance, method = _use(source, target, checkpoint, init, "evaluate", limits)
+    return run_evaluate(tf, instance, method, data, batch_size, progress)
+
+
+def predict(source: str | Path, target: str, data: str | Path, out: str | Path, *,
+            checkpoint: str | Path | None = None, init: dict | None = None, batch_size: int | None = None,
+            progress=None, limits: Limits | None = None):
+    """Run `target` over `data` in batches, with the weights of `checkpoint`, and stream its outputs (one
+    row per example) to the new file `out` (.npz, .npy or .csv), which is never replaced if it exists.
+    `progress` as for `evaluate`. Returns a PredictResult. Raises tfm.run.using.UseError.
+
+        >>> tfm.predict("model.tfm", "MLP.call", "test.npz", "preds.npz", checkpoint="runs/ckpt")
+    """
+    from tfm.run.using import check_prediction_path, predict as run_predict
+
+    check_prediction_path(out)  # before TensorFlow loads
+    tf, instance, method = _use(source, target, checkpoint, init, "predict", limits)
+    return run_predict(tf, instance, method, data, out, batch_size, progress)

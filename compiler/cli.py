@@ -75,7 +75,7 @@ def entry() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     handlers = {"check": _cmd_check, "compile": _cmd_compile, "run": _cmd_run, "train": _cmd_train,
-                "trace": _cmd_trace, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
+                "trace": _cmd_trace, "evaluate": _cmd_evaluate, "predict": _cmd_predict, "export": _cmd_export, "inspect": _cmd_inspect, "devices": _cmd_devices,
                 "config": _cmd_config, "lsp": _cmd_lsp, "fmt": _cmd_fmt}
     try:
         if args.command not in QUICK_COMMANDS:
@@ -192,6 +192,8 @@ def _cmd_check(args) -> int:
         print(render_json(diagnostics))
     elif diagnostics:
         _print_diagnostics(diagnostics, sources)
+    elif not args.quiet:  # all is well: say what was checked, on stdout (diagnostics go to stderr)
+        print(f"{_count(len(args.files), 'file')} checked, no problems")
     if internal:
         return EXIT_USAGE
     return EXIT_INPUT if any(d.severity == "error" for d in diagnostics) else EXIT_OK
@@ -274,25 +276,134 @@ def _split_target(target: str) -> tuple[str, str]:
 
 def _cmd_run(args) -> int:
     module_name, method_name = _split_target(args.target)
+    _check_checkpoint_path(args.checkpoint)
     if args.save and os.path.lexists(args.save):  # never replace a file tfm did not write; say so before running
         raise _InputError(f"{args.save} exists; choose another path for --save")
-    compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
-    from tfm.run.runtime_errors import describe_failure
     from tfm.run.values import BadValue, parse_assignments
 
     try:
-        values = parse_assignments(args.arg, "--arg")
+        values = parse_assignments(args.arg, "--arg")  # @files read before TensorFlow loads
+    except BadValue as exc:
+        raise _InputError(str(exc)) from None
+    compiled, module, method, init, python_module = _prepared(args, module_name, method_name)
+    from tfm.run.runtime_errors import describe_failure
+
+    try:
         method, tensors = _fitting_signature(module, method_name, method, values, compiled.analysis)
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     try:
         with _placement(args.runtime):
             instance = getattr(python_module, module_name)(**init)
+            if args.checkpoint is not None:
+                _restore(instance, args.checkpoint)
             outputs = getattr(instance, method.name)(*tensors)
+    except _InputError:
+        raise
     except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
         raise _InputError(describe_failure(exc)) from None
     _print_outputs(outputs, args.format, args.save)
     return EXIT_OK
+
+
+def _check_checkpoint_path(path: str | None) -> None:
+    """--checkpoint names a checkpoint directory whose index is sound, or a prefix: checked before
+    TensorFlow loads (the restore checks it again, with the variables)."""
+    from tfm.run.checkpoints import CheckpointError, resolve_checkpoint
+
+    if path is not None:
+        try:
+            resolve_checkpoint(None, path)
+        except CheckpointError as exc:
+            raise _InputError(str(exc)) from None
+
+
+def _restore(instance, checkpoint: str) -> None:
+    import tensorflow as tf
+
+    from tfm.run.checkpoints import CheckpointError, resolve_checkpoint, restore_model
+
+    try:
+        restore_model(tf, instance, resolve_checkpoint(tf, checkpoint))
+    except CheckpointError as exc:
+        raise _InputError(str(exc)) from None
+
+
+def _checked_use(args, purpose: str) -> None:
+    """Everything about `evaluate`/`predict` that needs no TensorFlow: the file compiles, MODULE.METHOD
+    and --init fit it, --data is a regular file, --checkpoint is sound, --out is new."""
+    from tfm.run.datasets import DataError, check_regular_file
+    from tfm.run.using import UseError, check_prediction_path, refuse_training
+    from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
+
+    module_name, method_name = _split_target(args.target)
+    from tfm.pipeline import compile_text
+
+    compiled = compile_text(_read(args.file), args.file, _limits(args))
+    module = _module_decl(compiled.analysis, module_name)
+    _method_decl(module, method_name)
+    try:
+        args.init_values = constructor_kwargs(module, parse_assignments(args.init, "--init"))
+        if purpose == "evaluate":
+            refuse_training(compiled.analysis, module, method_name, purpose)
+        else:
+            check_prediction_path(args.out)
+        check_regular_file(Path(args.data), "data file")
+    except (BadValue, DataError, UseError) as exc:
+        raise _InputError(str(exc)) from None
+    _check_checkpoint_path(args.checkpoint)
+
+
+def _cmd_evaluate(args) -> int:
+    import tfm
+
+    _checked_use(args, "evaluate")
+    result = _using(args, lambda progress: tfm.evaluate(
+        args.file, args.target, args.data, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
+    if args.format == "json":
+        import json
+
+        print(json.dumps({"examples": result.examples, "scalars": result.scalars}))
+    else:
+        print(f"evaluated {args.target} on {result.examples} examples: " +
+              "  ".join(f"{name}={value:.6g}" for name, value in result.scalars.items()))
+    return EXIT_OK
+
+
+def _cmd_predict(args) -> int:
+    import tfm
+
+    _checked_use(args, "predict")
+    result = _using(args, lambda progress: tfm.predict(
+        args.file, args.target, args.data, args.out, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
+    outputs = ", ".join(f"{name} {shape}" for name, shape in result.outputs.items())
+    print(f"wrote predictions of {args.target} for {result.examples} examples to {result.path}: {outputs}")
+    return EXIT_OK
+
+
+def _using(args, call):
+    """Apply the runtime settings, then `call(progress)` under their device; its failures are input errors."""
+    from tfm.run.progress import progress_for
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.using import UseError
+
+    _quiet_tensorflow()
+    _apply_runtime(args)
+    progress = None if args.quiet else progress_for(sys.stderr)
+    try:
+        with _placement(args.runtime):
+            return call(progress)
+    except UseError as exc:
+        raise _InputError(str(exc)) from None
+    except (TfmError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise _InputError(describe_failure(exc)) from None
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def _resolved(args):
@@ -367,8 +478,9 @@ def _placement(resolved, strategy=None):
         yield
 
 
-def _prepared(args, module_name: str, method_name: str):
-    """Compile FILE; check MODULE, METHOD and --init: (compiled, module, method, init, Python module)."""
+def _prepared(args, module_name: str, method_name: str, checks=None):
+    """Compile FILE; check MODULE, METHOD and --init, and `checks(compiled, module)` if given, all before
+    TensorFlow loads: (compiled, module, method, init, Python module)."""
     from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
 
     text = _read(args.file)
@@ -383,18 +495,20 @@ def _prepared(args, module_name: str, method_name: str):
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
+    if checks is not None:
+        checks(compiled, module)
     _apply_runtime(args)
     return compiled, module, method, init, import_compiled(compiled)
 
 
-def _built(args, module_name: str, method_name: str):
+def _built(args, module_name: str, method_name: str, checks=None):
     """`_prepared`, then MODULE built under the strategy and device the settings name:
     (compiled, module, init, Python module, instance, strategy)."""
     from tfm.run.devices import make_strategy
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.settings import SettingsError
 
-    compiled, module, _, init, python_module = _prepared(args, module_name, method_name)
+    compiled, module, _, init, python_module = _prepared(args, module_name, method_name, checks)
     try:
         strategy = make_strategy(args.runtime)
     except SettingsError as exc:
@@ -416,9 +530,18 @@ def _method_decl(module, name: str):
     method = next((m for m in module.methods if m.name == name), None)
     method = method or next((m for m in module.methods if m.overload == name), None)
     if method is None:
-        names = dict.fromkeys(m.overload or m.name for m in module.methods)
-        raise _InputError(f"module {module.name} has no method {name!r}; methods: {', '.join(names)}")
+        names = list(dict.fromkeys(m.overload or m.name for m in module.methods))
+        raise _InputError(f"module {module.name} has no method {name!r}{_did_you_mean(name, names)}; "
+                          f"methods: {', '.join(names)}")
     return method
+
+
+def _did_you_mean(name: str, choices) -> str:
+    """` (did you mean 'train_step'?)` for a near miss (difflib), else nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _fitting_signature(module, called: str, method, values, analysis):
@@ -457,23 +580,30 @@ def _refuse_several_signatures(module, name: str, purpose: str) -> None:
 
 def _cmd_train(args) -> int:
     module_name, method_name = _split_target(args.target)
-    compiled, module, init, python_module, instance, strategy = _built(args, module_name, method_name)
-    _refuse_several_signatures(module, method_name, "train")
-    from tfm.dsl.signatures import variable_updates
+    args.validate = _validate_method(args.validate, module_name)
+    _check_data_file(args.data, "data file")
+    if args.validation_data is not None:
+        _check_data_file(args.validation_data, "validation data file")
 
-    updates = variable_updates(compiled.analysis, module)
-    if method_name not in updates:
-        print(f"tfm: warning: {module_name}.{method_name} updates no trainable variable: training will not change "
-              "the weights", file=sys.stderr)
-    if args.validate is not None:
-        _method_decl(module, args.validate)
-        _refuse_several_signatures(module, args.validate, "validate with")
-        if args.validate in updates:
-            raise _InputError(f"--validate {args.validate}: it updates trainable variables ({updates[args.validate]});"
-                              " validation must not train")
+    def checks(compiled, module):
+        from tfm.dsl.signatures import variable_updates
+
+        _refuse_several_signatures(module, method_name, "train")
+        updates = variable_updates(compiled.analysis, module)
+        if method_name not in updates and not args.quiet:
+            print(f"tfm: warning: {module_name}.{method_name} updates no trainable variable: training will not "
+                  "change the weights", file=sys.stderr)
+        if args.validate is not None:
+            _method_decl(module, args.validate)
+            _refuse_several_signatures(module, args.validate, "validate with")
+            if args.validate in updates:
+                raise _InputError(f"--validate {module_name}.{args.validate}: it updates trainable variables "
+                                  f"({updates[args.validate]}); validation must not train")
+
+    compiled, module, init, python_module, instance, strategy = _built(args, module_name, method_name, checks)
     import tensorflow as tf
 
-    from tfm.run.progress import progress_for
+    from tfm.run.progress import NoProgress, progress_for
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.training import Trainer, TrainingError, TrainSettings, elapsed, run_identity
 
@@ -487,8 +617,9 @@ def _cmd_train(args) -> int:
     identity = run_identity(python_module, module_name, method_name, args.data, init)
     started = time.perf_counter()
     try:
-        trainer = Trainer(tf, instance, method_name, settings, identity, progress_for(sys.stdout),
-                          log=lambda message: print(message, file=sys.stderr, flush=True), strategy=strategy)
+        trainer = Trainer(tf, instance, method_name, settings, identity,
+                          NoProgress() if args.quiet else progress_for(sys.stdout),
+                          log=_quiet_log if args.quiet else _log, strategy=strategy)
         result = trainer.run()
     except TrainingError as exc:
         raise _InputError(str(exc)) from None
@@ -504,10 +635,37 @@ def _cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _validate_method(name: str | None, module_name: str) -> str | None:
+    """--validate names a method of the trained module, as MODULE.METHOD (or METHOD alone)."""
+    if name is None or "." not in name:
+        return name
+    module, method = _split_target(name)
+    if module != module_name:
+        raise _UsageError(f"--validate {name}: the method must be one of {module_name}, the module trained")
+    return method
+
+
+def _check_data_file(path: str, what: str) -> None:
+    from tfm.run.datasets import DataError, check_regular_file
+
+    try:
+        check_regular_file(Path(path), what)
+    except DataError as exc:
+        raise _InputError(str(exc)) from None
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _quiet_log(message: str) -> None:
+    """-q: the header, resuming and warning lines are not shown (errors are raised, results printed)."""
+
+
 def _cmd_trace(args) -> int:
     module_name, method_name = _split_target(args.target)
-    compiled, module, _, _, instance, _ = _built(args, module_name, method_name)
-    _refuse_several_signatures(module, method_name, "trace")
+    compiled, module, _, _, instance, _ = _built(
+        args, module_name, method_name, lambda compiled, module: _refuse_several_signatures(module, method_name, "trace"))
     method = _method_decl(module, method_name)
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.tracing import write_trace
@@ -528,8 +686,8 @@ def _module_decl(analysis, name: str):
     for module in analysis.program.modules:
         if module.name == name:
             return module
-    raise _InputError(f"no module {name!r} in this file; modules: "
-                      f"{', '.join(m.name for m in analysis.program.modules)}")
+    names = [m.name for m in analysis.program.modules]
+    raise _InputError(f"no module {name!r} in this file{_did_you_mean(name, names)}; modules: {', '.join(names)}")
 
 
 def _print_outputs(outputs, output_format: str = "text", save: str | None = None) -> None:

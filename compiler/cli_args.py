@@ -51,10 +51,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["text", "json"], default="text",
                      help="outputs as text (whole arrays) or one JSON object")
     run.add_argument("--save", metavar="OUT.npz", help="also save the outputs as arrays in an .npz")
+
+    run.add_argument("--checkpoint", metavar="PATH",
+                     help="restore these weights before the call: a checkpoint directory (its latest) or prefix")
     add_runtime(run)
     add_limits(run)
 
     add_train(commands)
+    add_use(commands)
     add_trace(commands)
 
     devices = commands.add_parser("devices", help="list devices and the effective runtime settings",
@@ -144,7 +148,17 @@ class _Unbuilt(argparse.ArgumentParser):
 def _add_command(commands, running: str | None, name: str, **kwargs) -> argparse.ArgumentParser:
     whole = running in (None, name) or running not in EXAMPLES  # not a command: argparse says so
     commands._parser_class = argparse.ArgumentParser if whole else _Unbuilt
-    return argparse._SubParsersAction.add_parser(commands, name, **kwargs)
+    parser = argparse._SubParsersAction.add_parser(commands, name, **kwargs)
+    add_output_level(parser)
+    return parser
+
+
+def add_output_level(parser: argparse.ArgumentParser) -> None:
+    """-q and -v after the command name too (`tfm train ... -q`); not given there, tfm's own stand."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and results: no warnings, no progress lines")
 
 
 # One or two lines a user can copy, shown at the end of each command's --help.
@@ -152,9 +166,14 @@ EXAMPLES = {
     "check": ["tfm check examples/*.tfm", "tfm check --format json --werror model.tfm", "cat model.tfm | tfm check -"],
     "compile": ["tfm compile examples/my_model.tfm -o my_model.py", "tfm compile model.tfm -o - | less"],
     "run": ["tfm run examples/demo_module.tfm DemoModule.addprint --init init_value=1 --arg a=5",
-            "tfm run model.tfm MLP.predict --arg x=@batch.npy --format json --save out.npz"],
+            "tfm run model.tfm MLP.predict --arg x=@batch.npy --format json --save out.npz",
+            "tfm run model.tfm MLP.predict --checkpoint runs/ckpt --arg x=@batch.npy"],
     "train": ["tfm train examples/my_model.tfm MyModel.train_step --data runs/data.npz --epochs 3 "
               "--checkpoint-dir runs/ckpt"],
+    "evaluate": ["tfm evaluate examples/mean_squared_error.tfm MeanSquaredError.call --data runs/pairs.npz",
+                 "tfm evaluate model.tfm MLP.loss --checkpoint runs/ckpt --data runs/test.npz --format json"],
+    "predict": ["tfm predict examples/my_model.tfm MyModel.call --checkpoint runs/ckpt --data runs/my_model.npz "
+                "--out runs/preds.npz"],
     "trace": ["tfm trace examples/my_model.tfm MyModel.call --logdir runs/trace"],
     "devices": ["tfm devices --logical-devices 2"],
     "config": ["tfm config", "TFM_DEVICE=CPU:0 tfm config --format json"],
@@ -212,13 +231,43 @@ def add_train(commands) -> None:
     train.add_argument("--restart", action="store_true",
                        help="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir instead of resuming")
     train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
-    train.add_argument("--validate", metavar="METHOD", help="a method returning scalars, run at each epoch's end")
+    train.add_argument("--validate", metavar="MODULE.METHOD",
+                       help="a method of the same module returning scalars, run at each epoch's end")
     train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
     train.add_argument("--allow-nonfinite", action="store_true",
                        help="go on when the data holds NaN or inf, or a step's loss becomes NaN or inf "
                             "(by default training stops there, naming the step)")
     add_runtime(train, seed=False)
     add_limits(train)
+
+
+def add_use(commands) -> None:
+    """`evaluate` and `predict`: a method over a dataset, with trained weights."""
+    evaluate = commands.add_parser(
+        "evaluate", help="average a method's scalar outputs over a dataset, with trained weights",
+        description="Build MODULE with the weights of --checkpoint, call METHOD (one that does not train) on "
+                    "every batch of --data in the file's order, and print each scalar output averaged over the "
+                    "examples. Data is read and matched to METHOD's inputs as `tfm train` reads it.")
+    predict = commands.add_parser(
+        "predict", help="write a method's outputs for every example of a dataset, with trained weights",
+        description="Build MODULE with the weights of --checkpoint, call METHOD on every batch of --data in the "
+                    "file's order, and stream its outputs, one row per example, to --out: .npz (an array per "
+                    "output), .npy (the one output) or .csv (a column per value). --out must not exist: it is "
+                    "written beside itself and appears whole, never replacing a file.")
+    for parser in (evaluate, predict):
+        parser.add_argument("file", metavar="FILE", help="the .tfm source")
+        parser.add_argument("target", metavar="MODULE.METHOD", help="the module to build and the method to call")
+        parser.add_argument("--data", required=True, metavar="PATH", help="the examples: .npz, .csv or .tfrecord")
+        parser.add_argument("--checkpoint", metavar="PATH",
+                            help="the weights: a checkpoint directory (its latest) or prefix (DIR/ckpt-3); "
+                                 "without it, the constructor's")
+        add_init(parser)
+        parser.add_argument("--batch-size", type=positive_int, metavar="B", help="examples per call (default 32)")
+    evaluate.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    predict.add_argument("--out", required=True, metavar="OUT.npz|.npy|.csv", help="the new file to write")
+    for parser in (evaluate, predict):
+        add_runtime(parser)
+        add_limits(parser)
 
 
 def add_trace(commands) -> None:
@@ -256,8 +305,6 @@ def natural_int(text: str) -> int:
 
 def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
-    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     group = parser.add_argument_group(
         "runtime settings", "also read from TFM_<NAME> variables and [tool.tfm] in pyproject.toml or tfm.toml; "
                             "flags win (see `tfm config`)")

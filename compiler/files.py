@@ -58,6 +58,35 @@ def write_new_bytes(path: Path, data: bytes) -> None:
         _replace(directory, name, data, mode=None, move=rename_no_replace)
 
 
+@contextlib.contextmanager
+def new_file_streamed(path: Path):
+    """`with new_file_streamed(p) as handle:` write to `handle` (binary, write-only, seekable) as the data comes;
+    when the block ends without an error the finished file is linked at `p`, which must not exist:
+    FileExistsError if anything is there at the start or appears meanwhile (it is never replaced).
+    The file is written as `.NAME.tfm-PID-RANDOM.tmp` beside `p` (created O_EXCL|O_NOFOLLOW), so `p`
+    is whole or absent; on an error the temporary is removed."""
+    with opened_parent(path, create=True) as (directory, name):
+        try:
+            os.stat(name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        else:
+            raise FileExistsError(errno.EEXIST, "exists", str(path))
+        remove_stale_temporaries_at(directory, name)
+        temporary = temporary_name(name, ".tmp")
+        fd = os.open(temporary, _CREATE_NEW, 0o666, dir_fd=directory)  # the umask applies
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            rename_no_replace(directory, temporary, name)
+        except BaseException:
+            _unlink_quietly(directory, temporary)
+            raise
+        fsync_quietly(directory)
+
+
 def rewrite_file(path: Path, data: bytes) -> None:
     """Replace the user's file `path` with `data`, keeping its owner, group and mode (`tfm fmt`).
 

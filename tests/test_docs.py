@@ -64,6 +64,8 @@ def test_the_training_walkthrough_runs_as_written(tmp_path):
     assert "trained MyModel.train_step: 96 steps, 3 epochs" in joined
     assert "resuming from runs/ckpt/ckpt-96" in joined and "trained MyModel.train_step: 192 steps, 6 epochs" in joined
     assert "weights from checkpoint runs/ckpt/ckpt-192" in joined
+    assert "wrote predictions of MyModel.call for 1024 examples to runs/logits.npz" in joined
+    assert '{"examples": 1024, "scalars": {"output_0": ' in joined
     assert "train_step: it updates trainable variables" in joined
     assert Path(tmp_path / "runs" / "logs").is_dir() and any((tmp_path / "runs" / "trace").iterdir())
 

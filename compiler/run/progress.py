@@ -24,8 +24,8 @@ class PlainProgress:
         self.started = time.perf_counter()
         self.counted = 0
 
-    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int) -> None:
-        self.label = f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
+    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int, label: str | None = None) -> None:
+        self.label = label or f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
         self.steps, self.every = steps, max(1, steps // 10)
         self.started, self.counted = time.perf_counter(), 0
 
@@ -33,7 +33,8 @@ class PlainProgress:
         self.counted += 1
         if step_in_epoch % self.every == 0 or step_in_epoch == self.steps:
             rate = self.counted / max(time.perf_counter() - self.started, 1e-9)
-            print(f"{self.label}  step {step_in_epoch}/{self.steps}  {scalars_text(scalars)}  {rate:.1f} steps/s",
+            shown = f"  {scalars_text(scalars)}" if scalars else ""
+            print(f"{self.label}  step {step_in_epoch}/{self.steps}{shown}  {rate:.1f} steps/s",
                   file=self.stream, flush=True)
 
     def end_epoch(self) -> None:
@@ -60,8 +61,8 @@ class BarProgress:
         self.progress.start()
         self.task = None
 
-    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int) -> None:
-        label = f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
+    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int, label: str | None = None) -> None:
+        label = label or f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
         self.task = self.progress.add_task(label, total=steps, completed=done, rate="", scalars="")
         self.started, self.counted = time.perf_counter(), 0
 
@@ -79,6 +80,25 @@ class BarProgress:
 
     def close(self) -> None:
         self.progress.stop()
+
+
+class NoProgress:
+    """`-q`: nothing shown."""
+
+    def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int, label: str | None = None) -> None:
+        pass
+
+    def step(self, step_in_epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def end_epoch(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def progress_for(stream: TextIO = sys.stdout):
