@@ -15,7 +15,7 @@ from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
 
 # What tf.name_scope accepts (TensorFlow's _VALID_SCOPE_NAME_REGEX, trailing `/` aside).
-_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
+_SCOPE_NAME = re.compile(r"([A-Za-z0-9.][A-Za-z0-9_.\-/>]*)?")  # "" too: TensorFlow takes it (the root scope)
 
 
 class ModuleScope(Protocol):

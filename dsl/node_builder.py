@@ -393,6 +393,8 @@ class ToNodes(Transformer):
     def list_lit(self, c):  # "[" [expr ("," expr)* [","]] "]"
         return n.ListLit.build(span=self._s(), items=_items(c))
 
+    tuple_lit = list_lit  # "(" expr "," [expr ("," expr)* [","]] ")": an argument's tuple is its list
+
 
 def _fold(c) -> n.Node:
     """`a + b - c` as ((a + b) - c): each BinOp spans its operands."""

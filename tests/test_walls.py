@@ -1,0 +1,67 @@
+"""The smaller walls of issue 22 (item 11): Python spellings TensorFlow programs use that tfm refused,
+each now run and compared with hand-written TensorFlow, or refused with a located diagnostic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfm
+from tfm.dsl import TfmError, analyze
+
+
+def _load(tmp_path, body: str, name: str = "P"):
+    source = tmp_path / "walls.tfm"
+    source.write_text(f"module {name}:\n" + body)
+    return getattr(tfm.load(source), name)()
+
+
+def _diagnostics(body: str):
+    try:
+        analyze("module P:\n" + body, "p.tfm")
+    except TfmError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+def test_a_tuple_of_axes_is_a_list_of_axes(tmp_path):
+    p = _load(tmp_path, "    fn total(x: f32[N, 3, 4]) -> f32[N]:\n"
+                        "        return reduce_sum(x, axis=(1, 2))\n"
+                        "\n"
+                        "    fn peak(x: f32[N, 3, 4]) -> f32[3]:\n"
+                        "        return reduce_max(x, (0, 2,))\n")
+    x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(p.total(x).numpy(), tf.reduce_sum(x, axis=(1, 2)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(p.peak(x).numpy(), tf.reduce_max(x, axis=(0, 2)).numpy())
+
+
+def test_a_tuple_of_axes_is_checked_as_a_list_is():
+    [diagnostic] = _diagnostics("    fn f(x: f32[N, 3]) -> f32[N]:\n        return reduce_sum(x, axis=(1, 2))\n")
+    assert diagnostic.code == "E023" and diagnostic.span.line == 3
+
+
+def test_a_tuple_is_only_an_argument():
+    with pytest.raises(TfmError) as raised:
+        analyze("module P:\n    fn f(x: f32[]) -> f32[]:\n        y = (x, x)\n        return y\n", "p.tfm")
+    assert raised.value.diagnostics[0].code == "E001"
+
+
+def test_the_empty_name_scope_is_the_root_scope(tmp_path):
+    p = _load(tmp_path, "    fn f(x: f32[]) -> f32[]:\n"
+                        "        with name_scope(\"outer\"):\n"
+                        "            with name_scope(\"\"):\n"
+                        "                y = x * 2.0\n"
+                        "        return y\n")
+    assert float(p.f(np.float32(3.0))) == 6.0
+    names = [op.name for op in p.f.get_concrete_function().graph.get_operations()]
+    assert "mul" in names  # as tf.name_scope(""): the root, not under `outer/`
+
+
+def test_static_for_over_a_tensor_is_a_located_error():
+    [diagnostic] = _diagnostics("    fn f(x: f32[N]) -> f32[]:\n"
+                                "        s = 0.0\n"
+                                "        static for v in x:\n"
+                                "            s += v\n"
+                                "        return s\n")
+    assert diagnostic.code == "E033" and (diagnostic.span.line, diagnostic.span.column) == (4, 25)
