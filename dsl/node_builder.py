@@ -92,6 +92,13 @@ def _items(children) -> tuple:
     return tuple(c for c in children if c is not None and type(c) is not Token)
 
 
+def _rebinds_own_write(target: str, value) -> bool:
+    """`arr = arr.write(...)`: a TensorArray write returns the new array, so this is the statement form."""
+    func = value.func if isinstance(value, n.Call) else None
+    return isinstance(func, n.Attribute) and func.attr == "write" and isinstance(func.value, n.Name) \
+        and func.value.id == target
+
+
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
@@ -224,7 +231,10 @@ class ToNodes(Transformer):
         return c[0]
 
     def assign(self, c):  # NAME "=" expr
-        return n.Assign.build(span=self._s(), target=str(c[0]), value=c[2])
+        target, value = str(c[0]), c[2]
+        if _rebinds_own_write(target, value):  # TensorFlow's `arr = arr.write(i, v)`: the statement `arr.write(i, v)`
+            return n.ExprStmt.build(span=self._s(), expr=value)
+        return n.Assign.build(span=self._s(), target=target, value=value)
 
     def declare(self, c):  # NAME ":" type_expr "=" expr
         return n.Assign.build(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])

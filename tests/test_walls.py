@@ -65,3 +65,39 @@ def test_static_for_over_a_tensor_is_a_located_error():
                                 "            s += v\n"
                                 "        return s\n")
     assert diagnostic.code == "E033" and (diagnostic.span.line, diagnostic.span.column) == (4, 25)
+
+
+def _squares_reference(n: int):
+    @tf.function
+    def squares(n):
+        arr = tf.TensorArray(tf.float32, size=n, element_shape=[])
+        for i in tf.range(n):
+            arr = arr.write(i, tf.cast(i * i, tf.float32))
+        return arr.stack()
+
+    return squares(tf.constant(n)).numpy()
+
+
+def test_a_scalar_element_shape_and_tensorflows_write_idiom(tmp_path):
+    p = _load(tmp_path, "    fn squares(n: i32[]) -> f32[?]:\n"
+                        "        arr = TensorArray(f32, size=n, element_shape=[])\n"
+                        "        for i in range(n):\n"
+                        "            arr = arr.write(i, cast(i * i, f32))\n"
+                        "        return arr.stack()\n")
+    np.testing.assert_array_equal(p.squares(np.int32(5)).numpy(), _squares_reference(5))
+    assert p.squares.get_concrete_function().structured_outputs.shape.rank == 1  # elements known scalars
+
+
+def test_an_element_shape_fixes_the_elements_type():
+    [diagnostic] = _diagnostics("    fn f(n: i32[]) -> f32[?]:\n"
+                                "        arr = TensorArray(f32, size=n, element_shape=[2])\n"
+                                "        return arr.read(0) + zeros([3])\n")
+    assert diagnostic.code == "E041" and diagnostic.span.line == 4  # [2] and [3] do not broadcast
+
+
+def test_a_write_assigned_to_another_name_is_still_refused():
+    diagnostic = _diagnostics("    fn f(n: i32[]) -> f32[?]:\n"
+                              "        arr = TensorArray(f32, size=n)\n"
+                              "        other = arr.write(0, 1.0)\n"
+                              "        return other.stack()\n")[0]
+    assert diagnostic.code == "E031" and "has no value" in diagnostic.message and diagnostic.span.line == 4
