@@ -15,6 +15,7 @@ from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
 
 # What tf.name_scope accepts (TensorFlow's _VALID_SCOPE_NAME_REGEX, trailing `/` aside).
+THROWAWAY = "_"  # `for _ in range(n):` binds nothing: it is never read
 _SCOPE_NAME = re.compile(r"([A-Za-z0-9.][A-Za-z0-9_.\-/>]*)?")  # "" too: TensorFlow takes it (the root scope)
 
 
@@ -64,7 +65,7 @@ class BodyChecker(Pass):
                 if isinstance(stmt.declared, n.ListType) or is_call_to(stmt.value, "TensorArray"):
                     kind = "array"
                 self.locals.setdefault(stmt.target, kind)
-            elif isinstance(stmt, n.For):
+            elif isinstance(stmt, n.For) and stmt.target != THROWAWAY:
                 self.locals.setdefault(stmt.target, "local")
             elif isinstance(stmt, n.With) and stmt.name is not None:
                 self.locals.setdefault(stmt.name, "tape")
@@ -175,7 +176,8 @@ class BodyChecker(Pass):
         self.statements(stmt.orelse)
 
     def stmt_For(self, stmt: n.For) -> None:
-        self._check_target(stmt, stmt.target)
+        if stmt.target != THROWAWAY:
+            self._check_target(stmt, stmt.target)
         if not is_call_to(stmt.iter, "range"):
             if stmt.static:
                 self.p.err("E033", stmt.iter, "a `static for` runs over `range(...)` of construction-time bounds",
@@ -277,6 +279,9 @@ class BodyChecker(Pass):
     def _unknown_name(self, node: n.Name) -> None:
         if node.id in PYTHON_ONLY:
             self.p.err("E037", node, f"`{node.id}` is Python, not a TF op", PYTHON_ONLY[node.id])
+            return
+        if node.id == THROWAWAY:
+            self.p.err("E010", node, "`_` is a throwaway name: it is never read", "name the loop variable to read it")
             return
         candidates = [*self.locals, *self.inputs, *self.info.params, *self.info.variables, *DTYPES]
         hint = suggest(node.id, candidates)

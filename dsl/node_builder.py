@@ -300,9 +300,16 @@ class ToNodes(Transformer):
     def while_stmt(self, c):  # "while" expr ":" block
         return n.While.build(span=self._s(), test=c[1], body=c[3])
 
-    def with_stmt(self, c):  # "with" expr ["as" NAME] ":" block
-        name = c[3]
-        return n.With.build(span=self._s(), context=c[1], name=None if name is None else str(name), body=c[5])
+    def with_stmt(self, c):  # "with" with_item ("," with_item)* ":" block
+        """Several items nest, the first outermost: each inner `with` spans its item to the block's end."""
+        items, body, span = [x for x in c[1:-2] if isinstance(x, tuple)], c[-1], self._s()
+        for item_span, context, name in reversed(items[1:]):
+            body = (n.With.build(span=_join_spans(item_span, span), context=context, name=name, body=body),)
+        _, context, name = items[0]
+        return n.With.build(span=span, context=context, name=name, body=body)
+
+    def with_item(self, c):  # expr ["as" NAME]
+        return self._s(), c[0], None if c[2] is None else str(c[2])
 
     def assert_stmt(self, c):  # "assert" expr ["," expr]
         return n.Assert.build(span=self._s(), test=c[1], message=c[3])

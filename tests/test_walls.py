@@ -101,3 +101,56 @@ def test_a_write_assigned_to_another_name_is_still_refused():
                               "        other = arr.write(0, 1.0)\n"
                               "        return other.stack()\n")[0]
     assert diagnostic.code == "E031" and "has no value" in diagnostic.message and diagnostic.span.line == 4
+
+
+def test_underscore_is_a_throwaway_loop_name(tmp_path):
+    p = _load(tmp_path, "    fn f(x: f32[], n: i32[]) -> f32[]:\n"
+                        "        for _ in range(n):\n"
+                        "            x = x * 2.0\n"
+                        "        static for _ in range(2):\n"
+                        "            x = x + 1.0\n"
+                        "        return x\n")
+
+    @tf.function
+    def reference(x, n):
+        for _ in tf.range(n):
+            x = x * 2.0
+        for _ in range(2):
+            x = x + 1.0
+        return x
+
+    for n in (0, 3):
+        assert float(p.f(np.float32(1.5), np.int32(n))) == float(reference(tf.constant(1.5), tf.constant(n)))
+    assert "for _ in tf.range(n):" in tfm.compile_text((tmp_path / "walls.tfm").read_text(), "w.tfm").python
+
+
+def test_underscore_is_never_read():
+    [diagnostic] = _diagnostics("    fn f(x: f32[]) -> f32[]:\n"
+                                "        for _ in range(2):\n"
+                                "            x = x + cast(_, f32)\n"
+                                "        return x\n")
+    assert diagnostic.code == "E010" and (diagnostic.span.line, diagnostic.span.column) == (4, 26)
+
+
+def test_several_with_items_nest_as_in_python(tmp_path):
+    p = _load(tmp_path, "    var w: f32[3] = [1.0, 2.0, 3.0]\n"
+                        "    sub optimizer = SGD(learning_rate=0.5)\n"
+                        "\n"
+                        "    fn step(x: f32[3]) -> f32[]:\n"
+                        "        with GradientTape() as tape, name_scope(\"loss\"), name_scope(\"inner\"):\n"
+                        "            loss = reduce_sum(w * x)\n"
+                        "        optimizer.minimize(loss, tape)\n"
+                        "        return loss\n")
+    x = np.array([1.0, -1.0, 2.0], np.float32)
+    assert float(p.step(x)) == 5.0
+    np.testing.assert_allclose(p.w.numpy(), [1.0, 2.0, 3.0] - 0.5 * x)  # the tape saw the nested body
+    names = [op.name for op in p.step.get_concrete_function(x).graph.get_operations()]
+    assert any("/loss/inner/" in name for name in names)
+
+
+def test_each_with_item_is_checked_where_it_is():
+    [diagnostic] = _diagnostics("    fn f(x: f32[]) -> f32[]:\n"
+                                "        with name_scope(\"a\"), name_scope(\"\" + \"b\"):\n"
+                                "            y = x\n"
+                                "        return y\n")
+    assert diagnostic.code == "E023" and (diagnostic.span.line, diagnostic.span.column) == (3, 31)
