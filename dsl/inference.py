@@ -239,11 +239,20 @@ class _MethodInference(Pass):
         for name, value in list(self.env.items()):
             if name not in before and self._defined_before(stmt, name, value):
                 continue  # the loop runs at least once: its value after the loop is the last iteration's
+            if name not in before and self._checked_by_autograph(stmt, value):
+                continue  # AutoGraph asserts at run time that the loop ran, so the name is defined after it
             if name not in before:
                 self.partial[name] = ("a graph loop", stmt)
             else:
                 self._check_loop_stable(name, before[name], value, stmt)
                 self.env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
+
+    def _checked_by_autograph(self, loop: n.Node, value: Type) -> bool:
+        """A tensor first bound in a `while` on a tensor condition: AutoGraph makes it a loop variable
+        and asserts at run time that the loop ran at least once."""
+        test = self.analysis.types.get(loop.test) if isinstance(loop, n.While) else None
+        return isinstance(test, TensorT) and not _is_python_value(test) and isinstance(value, TensorT) \
+            and value.dtype is not None
 
     def _defined_before(self, loop: n.Node, name: str, value: Type) -> bool:
         """A name first bound inside a graph loop can be read after it if the loop provably runs (a

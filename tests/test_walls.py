@@ -154,3 +154,142 @@ def test_each_with_item_is_checked_where_it_is():
                                 "            y = x\n"
                                 "        return y\n")
     assert diagnostic.code == "E023" and (diagnostic.span.line, diagnostic.span.column) == (3, 31)
+
+
+_RETURNS_IN_LOOPS = ("    fn at_end(n: i32[]) -> i32[]:\n"
+                     "        i = 0\n"
+                     "        while i < n:\n"
+                     "            i += 1\n"
+                     "            return i * 10\n"
+                     "        return i\n"
+                     "\n"
+                     "    fn both_branches(n: i32[]) -> i32[]:\n"
+                     "        i = 0\n"
+                     "        for k in range(n):\n"
+                     "            if k > 1:\n"
+                     "                return i\n"
+                     "            else:\n"
+                     "                return i + 1\n"
+                     "        return i\n")
+
+
+def test_a_return_that_ends_every_path_of_a_graph_loop_body_runs_as_autograph_does(tmp_path):
+    p = _load(tmp_path, _RETURNS_IN_LOOPS)
+
+    @tf.function
+    def at_end(n):
+        i = tf.constant(0)
+        while i < n:
+            i += 1
+            return i * 10
+        return i
+
+    @tf.function
+    def both_branches(n):
+        i = tf.constant(0)
+        for k in tf.range(n):
+            if k > 1:
+                return i
+            else:
+                return i + 1
+        return i
+
+    assert int(p.at_end(np.int32(3))) == int(at_end(tf.constant(3))) == 10
+    assert int(p.both_branches(np.int32(3))) == int(both_branches(tf.constant(3))) == 1
+    # as in AutoGraph, the loop must run once to give the return value (asserted at run time)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="loop must iterate at least once"):
+        p.at_end(np.int32(0))
+    converted = tf.autograph.to_code(p.at_end.python_function)
+    assert "while_stmt" in converted and "do_return" in converted
+
+
+@pytest.mark.parametrize("body", [
+    "        while i < n:\n            i += 1\n            if i > 1:\n                return i\n",
+    "        while i < n:\n            i += 1\n            if i > 1:\n                break\n            return i\n",
+    "        while i < n:\n            i += 1\n            if i > 2:\n                while i < 10:\n"
+    "                    return i\n",
+])
+def test_a_return_on_some_paths_of_a_graph_loop_body_is_refused(body):
+    [diagnostic] = _diagnostics("    fn f(n: i32[]) -> i32[]:\n        i = 0\n" + body + "        return i\n")
+    assert diagnostic.code == "E031" and "only some paths" in diagnostic.message
+    assert diagnostic.span.line == 3 + body.count("\n")
+
+
+def test_a_name_first_bound_in_a_tensor_while_is_read_after_it(tmp_path):
+    p = _load(tmp_path, "    fn last_double(n: i32[]) -> i32[]:\n"
+                        "        i = 0\n"
+                        "        while i < n:\n"
+                        "            j = i * 2\n"
+                        "            i += 1\n"
+                        "        return j\n")
+
+    @tf.function
+    def last_double(n):
+        i = tf.constant(0)
+        while i < n:
+            j = i * 2
+            i += 1
+        return j
+
+    assert int(p.last_double(np.int32(3))) == int(last_double(tf.constant(3))) == 4
+    with pytest.raises(tf.errors.InvalidArgumentError, match="loop must iterate at least once to initialize j"):
+        p.last_double(np.int32(0))  # AutoGraph's own run-time check, as in hand-written TensorFlow
+    assert "while_stmt" in tf.autograph.to_code(p.last_double.python_function)
+
+
+def test_a_name_first_bound_in_a_range_loop_that_may_not_run_is_still_refused():
+    [diagnostic] = _diagnostics("    fn f(n: i32[]) -> i32[]:\n"
+                                "        for i in range(n):\n"
+                                "            last = i\n"
+                                "        return last\n")
+    assert diagnostic.code == "E047" and diagnostic.span.line == 5
+
+
+def test_a_fn_inside_a_method_is_a_located_error_naming_the_helper():
+    with pytest.raises(TfmError) as raised:
+        analyze("module P:\n    fn f(x: f32[N]) -> f32[N]:\n        fn sq(v: f32[N]) -> f32[N]:\n"
+                "            return v * v\n        return sq(x)\n", "p.tfm")
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "E001" and (diagnostic.span.line, diagnostic.span.column) == (3, 9)
+    assert "`fn sq` inside a method" in diagnostic.message and "method of the module" in diagnostic.hint
+
+
+def test_the_helper_as_a_method_of_the_module_runs(tmp_path):
+    p = _load(tmp_path, "    fn sq(v: f32[N]) -> f32[N]:\n"
+                        "        return v * v\n"
+                        "\n"
+                        "    fn f(x: f32[N]) -> f32[N]:\n"
+                        "        return sq(x) + 1.0\n")
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    np.testing.assert_array_equal(p.f(x).numpy(), (tf.square(x) + 1.0).numpy())
+
+
+def test_a_return_from_an_inner_graph_loop_runs_as_autograph_does(tmp_path):
+    p = _load(tmp_path, "    fn f(n: i32[]) -> i32[]:\n"
+                        "        i = 0\n"
+                        "        while i < n:\n"
+                        "            i += 1\n"
+                        "            while i < 10:\n"
+                        "                i += 1\n"
+                        "                if i > 4:\n"
+                        "                    return i\n"
+                        "                else:\n"
+                        "                    return i + 1\n"
+                        "            i += 3\n"
+                        "        return i\n")
+
+    @tf.function
+    def f(n):
+        i = tf.constant(0)
+        while i < n:
+            i += 1
+            while i < 10:
+                i += 1
+                if i > 4:
+                    return i
+                else:
+                    return i + 1
+            i += 3
+        return i
+
+    assert int(p.f(np.int32(3))) == int(f(tf.constant(3))) == 3
