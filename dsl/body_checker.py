@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
@@ -15,7 +15,8 @@ from .visitor import EXPRESSIONS, STATEMENTS, Pass
 
 
 # What tf.name_scope accepts (TensorFlow's _VALID_SCOPE_NAME_REGEX, trailing `/` aside).
-_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
+THROWAWAY = "_"  # `for _ in range(n):` binds nothing: it is never read
+_SCOPE_NAME = re.compile(r"([A-Za-z0-9.][A-Za-z0-9_.\-/>]*)?")  # "" too: TensorFlow takes it (the root scope)
 
 
 class ModuleScope(Protocol):
@@ -42,7 +43,10 @@ class BodyChecker(Pass):
         self.inputs = {i.name: i for i in method.inputs}
         self.locals: dict[str, RefKind] = {}
         self.loop_depth = 0
-        self.graph_loop_depth = 0  # loops AutoGraph turns into tf.while_loop (not `static for`)
+        # per enclosing graph loop (AutoGraph's tf.while_loop, not `static for`): does every path through its
+        # body return? AutoGraph's condition for a `return` inside it
+        self.graph_loops: list[_GraphLoop] = []
+        self.if_depth = 0
         self._collect_locals(method.body)
 
     def run(self) -> None:
@@ -64,7 +68,7 @@ class BodyChecker(Pass):
                 if isinstance(stmt.declared, n.ListType) or is_call_to(stmt.value, "TensorArray"):
                     kind = "array"
                 self.locals.setdefault(stmt.target, kind)
-            elif isinstance(stmt, n.For):
+            elif isinstance(stmt, n.For) and stmt.target != THROWAWAY:
                 self.locals.setdefault(stmt.target, "local")
             elif isinstance(stmt, n.With) and stmt.name is not None:
                 self.locals.setdefault(stmt.name, "tape")
@@ -141,9 +145,11 @@ class BodyChecker(Pass):
         self.expr(stmt.value)
 
     def stmt_Return(self, stmt: n.Return) -> None:
-        if self.graph_loop_depth:
-            self.p.err("E031", stmt, "`return` inside a loop on tensors",
-                       "AutoGraph cannot return from a graph loop: `break` out of it and return after it")
+        if self.graph_loops and not _autograph_returns(self.graph_loops):
+            self.p.err("E031", stmt, "`return` on only some paths through a loop on tensors",
+                       "AutoGraph returns from a graph loop only when every path through the loop's body ends in "
+                       "`return` (an outer loop holding it outside any `if`); otherwise `break` out of the loop "
+                       "and return after it")
         expected = len(outputs_of(self.method))
         if expected == 0 and stmt.values:
             self.p.err("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
@@ -171,11 +177,14 @@ class BodyChecker(Pass):
 
     def stmt_If(self, stmt: n.If) -> None:
         self.expr(stmt.test)
+        self.if_depth += 1
         self.statements(stmt.body)
         self.statements(stmt.orelse)
+        self.if_depth -= 1
 
     def stmt_For(self, stmt: n.For) -> None:
-        self._check_target(stmt, stmt.target)
+        if stmt.target != THROWAWAY:
+            self._check_target(stmt, stmt.target)
         if not is_call_to(stmt.iter, "range"):
             if stmt.static:
                 self.p.err("E033", stmt.iter, "a `static for` runs over `range(...)` of construction-time bounds",
@@ -194,9 +203,11 @@ class BodyChecker(Pass):
 
     def _loop_body(self, body: tuple, graph: bool) -> None:
         self.loop_depth += 1
-        self.graph_loop_depth += graph
+        if graph:
+            jumps = any(isinstance(s, (n.Break, n.Continue)) for s in walk(body))
+            self.graph_loops.append(_GraphLoop(always_returns(body) and not jumps, jumps, self.if_depth))
         self.statements(body)
-        self.graph_loop_depth -= graph
+        del self.graph_loops[len(self.graph_loops) - graph:]
         self.loop_depth -= 1
 
     def _check_static_range_arg(self, arg: n.Node) -> None:
@@ -277,6 +288,9 @@ class BodyChecker(Pass):
     def _unknown_name(self, node: n.Name) -> None:
         if node.id in PYTHON_ONLY:
             self.p.err("E037", node, f"`{node.id}` is Python, not a TF op", PYTHON_ONLY[node.id])
+            return
+        if node.id == THROWAWAY:
+            self.p.err("E010", node, "`_` is a throwaway name: it is never read", "name the loop variable to read it")
             return
         candidates = [*self.locals, *self.inputs, *self.info.params, *self.info.variables, *DTYPES]
         hint = suggest(node.id, candidates)
@@ -454,6 +468,22 @@ class BodyChecker(Pass):
     def expr_ListLit(self, node: n.ListLit) -> None:
         for item in node.items:
             self.expr(item)
+
+
+class _GraphLoop(NamedTuple):
+    returns: bool  # every path through the body ends in `return`, none by `break` or `continue`
+    jumps: bool  # the body holds a `break` or `continue`
+    if_depth: int  # how many `if`s hold the loop
+
+
+def _autograph_returns(loops: list[_GraphLoop]) -> bool:
+    """Whether AutoGraph takes a `return` inside these graph loops (outermost first), as measured: the
+    innermost loop's body returns on every path (a `break` or `continue` is a branch that does not,
+    and so is an `if` with a `return` in one branch only); each outer loop holds the next one outside
+    any `if` and has no `break` or `continue`. A loop that returns must run at least once (AutoGraph
+    asserts it at run time)."""
+    nested_plainly = all(outer.if_depth == inner.if_depth and not outer.jumps for outer, inner in zip(loops, loops[1:]))
+    return loops[-1].returns and nested_plainly
 
 
 def always_returns(body: tuple) -> bool:

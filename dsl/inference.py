@@ -17,7 +17,7 @@ from .declarations import check_declarations, declared_type, shape_text
 from .ops import ARRAY_POP, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
-from .constants import FoldError, evaluate, fold_binary, fold_compare, fold_unary
+from .constants import UNKNOWN_VALUE, FoldError, evaluate, fold_binary, fold_compare, fold_unary
 from .nn_rules import NN_RULES
 from .shape_rules import RULES as _SHAPE_RULES, RuleContext
 
@@ -239,11 +239,20 @@ class _MethodInference(Pass):
         for name, value in list(self.env.items()):
             if name not in before and self._defined_before(stmt, name, value):
                 continue  # the loop runs at least once: its value after the loop is the last iteration's
+            if name not in before and self._checked_by_autograph(stmt, value):
+                continue  # AutoGraph asserts at run time that the loop ran, so the name is defined after it
             if name not in before:
                 self.partial[name] = ("a graph loop", stmt)
             else:
                 self._check_loop_stable(name, before[name], value, stmt)
                 self.env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
+
+    def _checked_by_autograph(self, loop: n.Node, value: Type) -> bool:
+        """A tensor first bound in a `while` on a tensor condition: AutoGraph makes it a loop variable
+        and asserts at run time that the loop ran at least once."""
+        test = self.analysis.types.get(loop.test) if isinstance(loop, n.While) else None
+        return isinstance(test, TensorT) and not _is_python_value(test) and isinstance(value, TensorT) \
+            and value.dtype is not None
 
     def _defined_before(self, loop: n.Node, name: str, value: Type) -> bool:
         """A name first bound inside a graph loop can be read after it if the loop provably runs (a
@@ -656,8 +665,10 @@ class _MethodInference(Pass):
         self._check_kernel_dtypes(op, bound)
         check_static_args(op, bound, self.err)
         if op.name == "TensorArray":
-            dtype = bound.get("dtype")
-            return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None, None))
+            dtype, shape = bound.get("dtype"), evaluate(bound["element_shape"][1]) if "element_shape" in bound else None
+            known = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+            return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None,
+                                  tuple(shape) if known else None))
         if op.name == "GradientTape":
             return OtherT("tape")
         rule = RULES.get(TYPE_RULES.get(op.name, ""))
@@ -684,7 +695,8 @@ class _MethodInference(Pass):
             if param.kind == "dtype" and not (isinstance(value, OtherT) and value.kind == "dtype"):
                 self.err("E054", arg, f"`{op.name}` argument `{param.name}` must be a dtype such as f32, got {value}",
                          "write the dtype name: f32, i32, bool, string, ...")
-            elif param.kind == "static" and not _is_python_value(value) and value is not UNKNOWN:
+            elif param.kind == "static" and not _is_python_value(value) and value is not UNKNOWN \
+                    and evaluate(arg) is UNKNOWN_VALUE:  # a literal list (`element_shape=[]`) is known
                 self.err("E022", arg, f"`{op.name}` argument `{param.name}` must be known at trace time",
                          "use a literal or a constructor parameter")
             elif param.kind == "tensors" and not isinstance(arg, n.ListLit):

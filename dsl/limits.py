@@ -255,7 +255,9 @@ def static_int(node: n.Node, env: dict) -> int | None:
 def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limits) -> None:
     for stmt in body:
         if isinstance(stmt, n.For) and stmt.static:
-            bounds = [static_int(a, env) for a in stmt.iter.args]
+            # a `static for` over anything but `range(...)` is refused by the check (E033): count it once
+            args = stmt.iter.args if isinstance(stmt.iter, n.Call) else ()
+            bounds = [static_int(a, env) for a in args]
             count = _range_length(bounds) if bounds and None not in bounds and 0 not in bounds[2:] else 1
             if factor * count > limits.unrolled_iterations:
                 analysis.report("E056", stmt, *over_limit("`static for` unrolls this many iterations",

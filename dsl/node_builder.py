@@ -93,6 +93,13 @@ def _items(children) -> tuple:
     return tuple(c for c in children if c is not None and type(c) is not Token)
 
 
+def _rebinds_own_write(target: str, value) -> bool:
+    """`arr = arr.write(...)`: a TensorArray write returns the new array, so this is the statement form."""
+    func = value.func if isinstance(value, n.Call) else None
+    return isinstance(func, n.Attribute) and func.attr == "write" and isinstance(func.value, n.Name) \
+        and func.value.id == target
+
+
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
@@ -233,7 +240,10 @@ class ToNodes(Transformer):
         return c[0]
 
     def assign(self, c):  # NAME "=" expr
-        return n.Assign.build(span=self._s(), target=str(c[0]), value=c[2])
+        target, value = str(c[0]), c[2]
+        if _rebinds_own_write(target, value):  # TensorFlow's `arr = arr.write(i, v)`: the statement `arr.write(i, v)`
+            return n.ExprStmt.build(span=self._s(), expr=value)
+        return n.Assign.build(span=self._s(), target=target, value=value)
 
     def declare(self, c):  # NAME ":" type_expr "=" expr
         return n.Assign.build(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
@@ -299,9 +309,16 @@ class ToNodes(Transformer):
     def while_stmt(self, c):  # "while" expr ":" block
         return n.While.build(span=self._s(), test=c[1], body=c[3])
 
-    def with_stmt(self, c):  # "with" expr ["as" NAME] ":" block
-        name = c[3]
-        return n.With.build(span=self._s(), context=c[1], name=None if name is None else str(name), body=c[5])
+    def with_stmt(self, c):  # "with" with_item ("," with_item)* ":" block
+        """Several items nest, the first outermost: each inner `with` spans its item to the block's end."""
+        items, body, span = [x for x in c[1:-2] if isinstance(x, tuple)], c[-1], self._s()
+        for item_span, context, name in reversed(items[1:]):
+            body = (n.With.build(span=_join_spans(item_span, span), context=context, name=name, body=body),)
+        _, context, name = items[0]
+        return n.With.build(span=span, context=context, name=name, body=body)
+
+    def with_item(self, c):  # expr ["as" NAME]
+        return self._s(), c[0], None if c[2] is None else str(c[2])
 
     def assert_stmt(self, c):  # "assert" expr ["," expr]
         return n.Assert.build(span=self._s(), test=c[1], message=c[3])
@@ -401,6 +418,8 @@ class ToNodes(Transformer):
 
     def list_lit(self, c):  # "[" [expr ("," expr)* [","]] "]"
         return n.ListLit.build(span=self._s(), items=_items(c))
+
+    tuple_lit = list_lit  # "(" expr "," [expr ("," expr)* [","]] ")": an argument's tuple is its list
 
 
 def _fold(c) -> n.Node:
