@@ -525,7 +525,7 @@ class _MethodInference(Pass):
         for value in values[1:]:
             if isinstance(result, TensorT) and isinstance(value, TensorT):
                 shape = self._broadcast(node, result, value)
-                result = TensorT("bool", shape, weak=result.weak and value.weak)
+                result = TensorT("bool", shape, weak=result.weak and value.weak and shape == ())
         return result
 
     def _require_bool(self, value: Type, node: n.Node, what: str) -> None:
@@ -965,7 +965,7 @@ def _as_converted(op: Op, bound: dict[str, tuple[Type, n.Node]]) -> dict[str, tu
         value, arg = bound.get(name, (None, None))
         if isinstance(value, TensorT) and value.weak:
             converted[name] = (TensorT(value.dtype, value.shape), arg)
-        elif isinstance(value, TensorT) and value.dtype is not None and not op.helper:
+        if isinstance(value, TensorT) and value.dtype is not None and not op.helper:
             break  # the group's dtype is set: later Python values take it
     return converted
 

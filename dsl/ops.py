@@ -522,6 +522,7 @@ _SHARED_DTYPE: dict[str, str] = {
     "atan2": "y x",
     "clip": "t clip_value_min clip_value_max",
     "where": "x y",
+    "linspace": "start stop",
     "matmul batch_matmul": "a b",
     "bias_add": "value bias",
     "softmax_cross_entropy_with_logits sigmoid_cross_entropy_with_logits": "labels logits",

@@ -260,6 +260,10 @@ def argreduce(ctx: RuleContext) -> Type:
     index = _check_axis(ctx, 0 if axis is None else axis, len(x.shape)) if x.shape else None
     if index is None:
         return TensorT(dtype, None)
+    if x.shape[index] == 0:
+        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` along an axis of size 0 ({x}) has no answer",
+                "TensorFlow fails on an empty axis")
+        return UNKNOWN
     return TensorT(dtype, tuple(d for i, d in enumerate(x.shape) if i != index))
 
 
@@ -538,6 +542,9 @@ def gather(ctx: RuleContext) -> Type:
                 f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
                         f"the rank of the indices ({len(indices.shape)})")
         return TensorT(params.dtype, None)
+    if params.shape[axis] == 0 and _size(indices.shape) != 0:
+        ctx.err("E044", ctx.arg_node("indices"), f"`gather` from an axis of size 0 ({params}): every index is out of range")
+        return UNKNOWN
     return TensorT(params.dtype, (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:]))
 
 
@@ -632,6 +639,10 @@ def linspace(ctx: RuleContext) -> Type:
     start = ctx.tensor("start") or UNKNOWN
     num = ctx.static("num", None)
     dtype = "f32" if start.weak else start.dtype
+    _, problem = unify_dtype(start, ctx.tensor("stop") or UNKNOWN)
+    if problem:
+        ctx.err("E040", ctx.arg_node("stop"), f"`linspace` mixes {problem}", "stop converts to start's dtype: cast it")
+        return UNKNOWN
     if start.shape != ():
         return TensorT(dtype, None)
     return TensorT(dtype, (num if isinstance(num, int) and not isinstance(num, bool) else None,))

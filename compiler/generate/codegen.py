@@ -432,7 +432,7 @@ class _ExprEmitter(Pass):
 
     def emit_BoolOp(self, node: n.BoolOp) -> str:
         types = [self.analysis.types.get(v) for v in node.values]
-        if all(_is_python_value(t) or (isinstance(t, TensorT) and t.shape == ()) for t in types):
+        if all(isinstance(t, TensorT) and t.shape == () for t in types):
             # Python values are decided in Python, as the checker did; scalar tensors short-circuit as
             # Python's `and`/`or` do (AutoGraph makes them a tf.cond): `i < n and x[i] > 0` never reads x[n].
             parts = [self._paren(v, _PRECEDENCE[node.op], strict=True) for v in node.values]
