@@ -540,6 +540,8 @@ _RANKS: dict[str, str] = {
     "argmax argmin": "input: 1+",
     "concat": "values: 1+",
     "fill": "dims: 1, value: 0",
+    "one_hot": "on_value off_value: 0",
+    "range": "start limit delta: 0",
     "bias_add": "value: 2+, bias: 1",
     "categorical_sample": "logits: 2",
     "top_k top_k_indices": "input: 1+",

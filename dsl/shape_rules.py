@@ -242,6 +242,10 @@ def _reduced_shape(ctx: RuleContext, x: TensorT):
         if index is None:
             return None
         indices.add(index)
+    if len(indices) != len(axes):
+        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}`: axes {axes} name an axis twice",
+                "each axis once (-1 and the last axis are the same)")
+        return None
     if keepdims is True:
         return tuple(1 if i in indices else d for i, d in enumerate(x.shape))
     return tuple(d for i, d in enumerate(x.shape) if i not in indices)
@@ -519,8 +523,15 @@ def one_hot(ctx: RuleContext) -> Type:
         depth = node.id
     known = isinstance(depth, str) or isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1
     shape = None if indices.shape is None else (*indices.shape, depth if known else None)
-    values = [v for v in (ctx.tensor("on_value"), ctx.tensor("off_value")) if v is not None and not v.weak]
-    return TensorT(ctx.dtype("dtype") or (values[0].dtype if values else "f32"), shape)
+    values = {name: v for name in ("on_value", "off_value") if (v := ctx.tensor(name)) is not None}
+    strong = [v.dtype for v in values.values() if not v.weak]
+    dtype = ctx.dtype("dtype") or (strong[0] if strong else "f32")
+    for name, value in values.items():  # TensorFlow converts both to the one dtype
+        _, problem = unify_dtype(TensorT(dtype, ()), value)
+        if problem:
+            ctx.err("E040", ctx.arg_node(name), f"`one_hot` mixes {problem}", "give on_value and off_value one dtype")
+            return UNKNOWN
+    return TensorT(dtype, shape)
 
 
 def gather(ctx: RuleContext) -> Type:
@@ -816,6 +827,10 @@ def random(ctx: RuleContext) -> Type:
     dtype = ctx.dtype("dtype") or "f32"
     if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
         ctx.err("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+    low, high = ctx.static("minval", None), ctx.static("maxval", None)
+    if dtype in INTS and all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low >= high:
+        ctx.err("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
+                "maxval must be above minval")
     return TensorT(dtype, _shape_argument(ctx, "shape"))
 
 
@@ -846,14 +861,17 @@ def string_to_number(ctx: RuleContext) -> Type:
 
 
 def string_join(ctx: RuleContext) -> Type:
+    """Inputs of one shape, or scalars (TensorFlow's StringJoin does not broadcast further)."""
     items = _tensor_items(ctx)
     shape: tuple[Dim, ...] | None = ()
     for item in items or [UNKNOWN]:
         if shape is None or item.shape is None:
             return TensorT("string", None)
-        shape, problem = broadcast_dims(shape, item.shape)
-        if problem:
-            ctx.err("E041", None, f"`string_join`: the inputs do not broadcast (dims {problem})")
+        if shape and item.shape and (len(shape) != len(item.shape) or any(map(dims_conflict, shape, item.shape))):
+            ctx.err("E041", None, f"`string_join`: inputs of shapes {list(shape)} and {list(item.shape)}",
+                    "the inputs have one shape, or are scalars")
+            return UNKNOWN
+        shape = shape or item.shape
     return TensorT("string", shape)
 
 

@@ -125,6 +125,8 @@ def _size(value: object, words, rank, bound) -> str | None:
 
 
 def _activation(value: object, words, rank, bound) -> str | None:
+    if value == "softmax" and rank == 0:
+        return "softmax of a scalar: it needs at least one axis"
     return _one_of(value, ACTIVATIONS, rank, bound)
 
 

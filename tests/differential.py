@@ -177,11 +177,12 @@ def cases() -> list[Case]:
 # Argument forms beyond the `x` tensor, and the generators that put them where a careless program does.
 # Each replaces one occurrence of `x` in an op's template (or every one): Python literals (negative too),
 # a 0-d tensor, rank-1 and rank-3 tensors, list literals mixing tensors and literals, nested lists.
-FORMS = ["3", "-2", "0", "2.5", "-1.5", "True", "'a'", "x[0, 0]", "x[0]", "reshape(x, [2, 1, 3])",
+FORMS = ["3", "-2", "0", "2.5", "-1.5", "True", "'a'", "x[0, 0]", "x[0]", "reshape(x, [2, 3, 1])",
          "[1, 2, 3]", "[-1.5, 0.5, 2.0]", "[True, False, True]", "[x[0, 0], 1.5, 2]", "[x[0, 0], x[1, 1]]",
          "[[1, 2, 3], [4, 5, 6]]", "[x[0], [1, 2, 3]]", "[]", "i", "v", "b"]
-# Integers in a template (sizes, axes, shapes, depths) replaced by these: negative and zero entries.
-INT_MUTATIONS = ["-1", "0", "-2"]
+# Integers in a template (sizes, axes, shapes, depths, windows) replaced by these: negative and zero
+# entries, and one larger than any dim of the inputs.
+INT_MUTATIONS = ["-1", "0", "-2", "7"]
 _BINARY_OPERATORS = ["+", "-", "*", "/", "//", "%", "**", "@", "<", "<=", ">", ">=", "==", "!=", "and", "or"]
 _X = re.compile(r"(?<![\w.'])x(?![\w'])")
 _INT = re.compile(r"(?<![\w.'])-?\d+(?![\w.'])")
