@@ -13,6 +13,12 @@ and called in TensorFlow; it must run, and TensorFlow's result must have the inf
 inferred dim. Anything else is a soundness failure: a program tfm accepts that TensorFlow rejects or
 computes differently.
 
+Beside the table, `form_cases()` puts other argument forms where a careless program does (Python
+literals, negative literals, 0-d, rank-1 and rank-3 tensors, list literals mixing tensors and literals,
+nested and empty lists, in place of each `x`; negative, zero and too-large integers in place of each
+integer), and `dtype_pair_cases()` gives two-argument ops and operators every pair of dtypes. An
+inferred type with a negative dim anywhere in the method fails its case.
+
     python tests/differential.py            # the whole table, failures listed
 """
 
@@ -231,7 +237,8 @@ def _uses_dtype(text: str) -> bool:
 
 def form_cases(every_template: bool = True) -> list[Case]:
     """Every op with each argument form in place of each `x` of its templates, and every integer of
-    its templates made negative or zero; with every dtype where the call still reads `x`."""
+    its templates made negative, zero or too large; with every dtype where the call still reads `x`.
+    Operators get a form on either side, unary operators and indexing one each."""
     found: dict[tuple[str, str, str], Case] = {}
     for name, op in sorted(OPS.items()):
         if name in SKIPPED:
