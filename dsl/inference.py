@@ -14,8 +14,8 @@ from .analysis import Analysis, ModuleInfo, method_signature, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
-from .ops import (ARRAY_POP, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, RANKS, SHARED_DTYPE, TENSOR_ONLY,
-                  TYPE_RULES, Op)
+from .ops import (ARRAY_POP, CONVERTED_ALONE, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, RANKS, SHARED_DTYPE,
+                  TENSOR_ONLY, TYPE_RULES, Op)
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .constants import FoldError, evaluate, fold_binary, fold_compare, fold_unary
@@ -957,15 +957,16 @@ def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.
 
 def _as_converted(op: Op, bound: dict[str, tuple[Type, n.Node]]) -> dict[str, tuple[Type, n.Node]]:
     """The arguments as TensorFlow converts them. A Python value converted before any tensor of its dtype
-    group (SHARED_DTYPE), or any Python value of a helper, becomes a tensor of its own default dtype
-    rather than taking its partner's: `maximum(1, x)` is maximum of an i32 and `x`."""
-    names = [p.name for p in op.params if p.kind == "tensor"] if op.helper else SHARED_DTYPE.get(op.name, ())
+    group (SHARED_DTYPE), or any Python value of a helper or of CONVERTED_ALONE, becomes a tensor of
+    its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32 and `x`."""
+    alone = op.helper or op.name in CONVERTED_ALONE
+    names = [p.name for p in op.params if p.kind == "tensor"] if alone else SHARED_DTYPE.get(op.name, ())
     converted = dict(bound)
     for name in names:
         value, arg = bound.get(name, (None, None))
         if isinstance(value, TensorT) and value.weak:
             converted[name] = (TensorT(value.dtype, value.shape), arg)
-        if isinstance(value, TensorT) and value.dtype is not None and not op.helper:
+        if isinstance(value, TensorT) and value.dtype is not None and not alone:
             break  # the group's dtype is set: later Python values take it
     return converted
 

@@ -420,7 +420,8 @@ _KERNEL_DTYPES: dict[str, str] = {
     "floor ceil": "x: float",
     "round": "x: real",
     "add": "x y: numeric string",
-    "subtract multiply divide": "x y: numeric",
+    "multiply divide": "x y: numeric",
+    "subtract": "x y: numeric -u8 -u16",  # (x - x passes: grappler folds it to zeros)
     "negative": "x: float sint complex",
     "maximum minimum floordiv mod greater less greater_equal less_equal": "x y: real",
     "clip": "t clip_value_min clip_value_max: real",
@@ -525,8 +526,10 @@ _SHARED_DTYPE: dict[str, str] = {
     "linspace": "start stop",
     "matmul batch_matmul": "a b",
     "bias_add": "value bias",
-    "softmax_cross_entropy_with_logits sigmoid_cross_entropy_with_logits": "labels logits",
 }
+# Ops whose TensorFlow function converts each argument on its own, as helpers do: a Python value never
+# takes its partner's dtype (`sigmoid_cross_entropy_with_logits(x, [[1, 2]])` is int32 logits).
+CONVERTED_ALONE = frozenset({"softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits"})
 # The ranks TensorFlow accepts, per op parameter ("N": exactly N, "N+": at least N); for a list of
 # tensors (concat's values), per item. Parameters not listed take any rank the type rule allows.
 _RANKS: dict[str, str] = {
@@ -540,6 +543,7 @@ _RANKS: dict[str, str] = {
     "argmax argmin": "input: 1+",
     "concat": "values: 1+",
     "fill": "dims: 1, value: 0",
+    "linspace": "start stop: 0",
     "one_hot": "on_value off_value: 0",
     "range": "start limit delta: 0",
     "bias_add": "value: 2+, bias: 1",

@@ -208,7 +208,8 @@ def _replaced(text: str, pattern: re.Pattern, value: str) -> list[str]:
 
 
 # A program that fails for its values, not its types, is left out: `tfm check` promises dtypes and shapes.
-# Those are an integer divided by zero (`i` and `v` hold zeros) and an assertion that does not hold.
+# Those are an integer divided by zero (`i` and `v` hold zeros), an assertion that does not hold, a
+# string that is not a number, a substring position beyond a string's length.
 _ZERO_DIVISORS = {"0", "i", "v", "b", "[True, False, True]"}
 
 
@@ -216,6 +217,8 @@ def _fails_by_value(op: str, args: str) -> bool:
     if op == "expression":
         return any(f" {symbol} " in args and args.split(f" {symbol} ")[1] in _ZERO_DIVISORS for symbol in ("//", "%"))
     if OPS[op].category == "assert" or op == "string_to_number" and "'a'" in args:  # 'a' is not a number
+        return True
+    if op == "substr" and _top_level(args)[1] != "0":  # a position within each string: its length is a value
         return True
     return op in ("floordiv", "mod") and _top_level(args)[1] in _ZERO_DIVISORS
 
