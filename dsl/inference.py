@@ -14,12 +14,13 @@ from .analysis import Analysis, ModuleInfo, method_signature, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type, shape_text
-from .ops import ARRAY_POP, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, TYPE_RULES, Op
+from .ops import (ARRAY_POP, CONVERTED_ALONE, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, RANKS, SHARED_DTYPE,
+                  TENSOR_ONLY, TYPE_RULES, Op)
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
 from .constants import UNKNOWN_VALUE, FoldError, evaluate, fold_binary, fold_compare, fold_unary
 from .nn_rules import NN_RULES
-from .shape_rules import RULES as _SHAPE_RULES, RuleContext
+from .shape_rules import RULES as _SHAPE_RULES, RuleContext, negative_int_power
 
 RULES = {**_SHAPE_RULES, **NN_RULES}
 from .static_args import check_static_args
@@ -140,7 +141,7 @@ class _MethodInference(Pass):
 
     def stmt_If(self, stmt: n.If) -> None:
         test = self.expr(stmt.test)
-        if _is_python_value(test):
+        if _is_python_condition(test):
             self._python_if(stmt, test)
             return
         self._check_condition(test, stmt.test, "if")
@@ -218,7 +219,7 @@ class _MethodInference(Pass):
 
     def stmt_While(self, stmt: n.While) -> None:
         test = self.expr(stmt.test)
-        if not _is_python_value(test):
+        if not _is_python_condition(test):
             self._check_condition(test, stmt.test, "while")
         self._graph_loop(stmt, stmt.body)
         self.expr(stmt.test)  # names the condition reads must keep their type
@@ -292,7 +293,7 @@ class _MethodInference(Pass):
 
     def stmt_Assert(self, stmt: n.Assert) -> None:
         test = self.expr(stmt.test)
-        if not _is_python_value(test):
+        if not _is_python_condition(test):
             self._check_condition(test, stmt.test, "assert")
 
     def expr_IfExp(self, node: n.IfExp) -> Type:
@@ -302,7 +303,7 @@ class _MethodInference(Pass):
         if isinstance(test, TensorT) and test.dtype == "bool" and test.rank not in (None, 0):
             self.err("E045", node.test, f"`if` condition is {test}, not a scalar",
                      "for an elementwise choice write `where(cond, a, b)`")
-        elif not _is_python_value(test):
+        elif not _is_python_condition(test):
             self._check_condition(test, node.test, "if")
         body, orelse = self.expr(node.body), self.expr(node.orelse)
         if not (isinstance(body, TensorT) and isinstance(orelse, TensorT)):
@@ -395,7 +396,7 @@ class _MethodInference(Pass):
         items = [self.expr(i) for i in node.items]
         tensors = [i for i in items if isinstance(i, TensorT)]
         if not items:
-            return TensorT("f32", (0,))  # TensorFlow's dtype for an empty list
+            return TensorT("f32", (0,), weak=True, value=())  # TensorFlow's dtype for an empty list
         if len(tensors) != len(items):
             return TensorT(None, (len(items),))
         result = tensors[0]
@@ -437,6 +438,10 @@ class _MethodInference(Pass):
         if left.weak and right.weak and shape == ():
             return self._python_arith(node, op, left, right, dtype)
         if not self._operator_has_kernel(node, op, dtype):
+            return UNKNOWN
+        if op == "**" and negative_int_power(dtype, right):
+            self.err("E023", node.right if isinstance(node, n.BinOp) else node, f"an integer to the power {right.value}",
+                     "TensorFlow has no negative integer powers: cast to a float first")
             return UNKNOWN
         if op == "/" and dtype in INTS:
             dtype = "f64" if dtype in ("i32", "i64", "u32", "u64") else "f32"
@@ -508,9 +513,9 @@ class _MethodInference(Pass):
         dtype, problem = unify_dtype(left, right)
         if problem:
             self.err("E040", node, f"`{node.op}` compares {problem}", "cast one side to the other's dtype")
-        elif not (left.weak and right.weak):
-            self._operator_has_kernel(node, node.op, dtype)
         shape = self._broadcast(node, left, right)
+        if not problem and not (left.weak and right.weak and shape == ()):  # else Python compares them
+            self._operator_has_kernel(node, node.op, dtype)
         if left.weak and right.weak and shape == ():
             if left.value is None or right.value is None:
                 return TensorT("bool", (), weak=True)
@@ -529,7 +534,7 @@ class _MethodInference(Pass):
         for value in values[1:]:
             if isinstance(result, TensorT) and isinstance(value, TensorT):
                 shape = self._broadcast(node, result, value)
-                result = TensorT("bool", shape, weak=result.weak and value.weak)
+                result = TensorT("bool", shape, weak=result.weak and value.weak and shape == ())
         return result
 
     def _require_bool(self, value: Type, node: n.Node, what: str) -> None:
@@ -660,10 +665,13 @@ class _MethodInference(Pass):
     def call_op(self, node: n.Call, info) -> Type:
         op: Op = info.op
         positional, keywords = self._arg_types(node)
-        bound = _bind(op, node, positional, keywords)
-        self._check_arg_kinds(op, bound)
+        given = _bind(op, node, positional, keywords)
+        self._check_arg_kinds(op, given)
+        bound = _as_converted(op, given)
         self._check_kernel_dtypes(op, bound)
         check_static_args(op, bound, self.err)
+        if not self._check_ranks(op, bound):
+            return UNKNOWN
         if op.name == "TensorArray":
             dtype, shape = bound.get("dtype"), evaluate(bound["element_shape"][1]) if "element_shape" in bound else None
             known = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
@@ -702,10 +710,30 @@ class _MethodInference(Pass):
             elif param.kind == "tensors" and not isinstance(arg, n.ListLit):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
                          "write the tensors in brackets: [a, b]")
+            elif param.kind == "tensor" and (_is_python_value(value) or isinstance(arg, n.ListLit)) and (
+                    param.name in TENSOR_ONLY.get(op.name, ()) or op.helper and value.shape != ()):
+                self.err("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
+                                      "or list", "make it one: constant(...) or stack([...])")
             elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
                 what = "a dtype" if isinstance(value, OtherT) and value.kind == "dtype" else f"a {value}"
                 hint = "use `.stack()` to make a tensor" if isinstance(value, ArrayT) else None
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)
+
+    def _check_ranks(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> bool:
+        """Every argument has a rank TensorFlow accepts for it (the registry's RANKS); False if one has not."""
+        fits = True
+        for name, (least, exact) in RANKS.get(op.name, {}).items():
+            value, arg = bound.get(name, (None, None))
+            items = [(self.analysis.types.get(i), i) for i in arg.items] if op.param(name).kind == "tensors" \
+                and isinstance(arg, n.ListLit) else [(value, arg)]
+            for item, item_node in items:
+                if isinstance(item, TensorT) and item.rank is not None and (
+                        item.rank < least or exact and item.rank != least):
+                    wanted = f"rank {least}" if exact else f"rank {least} or more"
+                    self.err("E057", item_node, f"`{op.name}` argument `{name}` must have {wanted}, got {item}",
+                             "reshape or expand_dims it" if item.rank < least else "reduce or reshape it")
+                    fits = False
+        return fits
 
     def _operator_has_kernel(self, node: n.Node, symbol: str, dtype: str | None) -> bool:
         """An operator on tensors of `dtype` lowers to a registry op; that op must have a kernel for it."""
@@ -721,17 +749,19 @@ class _MethodInference(Pass):
 
     def _check_kernel_dtypes(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
         """Every argument's dtype has a TensorFlow kernel for this op (the registry's KERNEL_DTYPES).
-        A Python value takes its partner tensor's dtype, so it is checked only when no tensor is given."""
+        A Python value left after `_as_converted` in a dtype group takes its partner's dtype, which is
+        checked; any other Python value is converted on its own, so its own dtype is checked."""
         accepted = KERNEL_DTYPES.get(op.name, {})
         if not accepted:
             return
         arguments = [(name, value, arg) for name, value, arg in _argument_types(self.analysis, bound)
                      if name in accepted or "*" in accepted and name == "*"]
-        alone = not any(isinstance(v, TensorT) and v.dtype and not v.weak for _, v, _ in arguments)
         for name, value, arg in arguments:
             dtype = value.name if isinstance(value, OtherT) else value.dtype if isinstance(value, TensorT) else None
-            if dtype is None or isinstance(value, TensorT) and value.weak and not alone:
-                continue
+            param = op.param(name)
+            if dtype is None or isinstance(value, TensorT) and (
+                    value.weak and name in SHARED_DTYPE.get(op.name, ()) or param and param.kind == "dtype"):
+                continue  # a value where a dtype belongs is E054's
             allowed = accepted[name]
             if dtype not in allowed:
                 listed = ", ".join(d for d in DTYPES if d in allowed)
@@ -920,6 +950,11 @@ def _is_python_value(value: Type) -> bool:
     return isinstance(value, TensorT) and value.weak
 
 
+def _is_python_condition(value: Type) -> bool:
+    """A condition Python decides at trace time: a Python scalar. A list literal is a tensor, as everywhere."""
+    return _is_python_value(value) and value.shape == ()
+
+
 def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.Node]]:
     """(parameter, type, node) for each argument; a list of tensors (concat, stack) and the variadic
     arguments ("*") give one entry per item."""
@@ -932,6 +967,22 @@ def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.
         else:
             found.append((name, value, arg))
     return found
+
+
+def _as_converted(op: Op, bound: dict[str, tuple[Type, n.Node]]) -> dict[str, tuple[Type, n.Node]]:
+    """The arguments as TensorFlow converts them. A Python value converted before any tensor of its dtype
+    group (SHARED_DTYPE), or any Python value of a helper or of CONVERTED_ALONE, becomes a tensor of
+    its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32 and `x`."""
+    alone = op.helper or op.name in CONVERTED_ALONE
+    names = [p.name for p in op.params if p.kind == "tensor"] if alone else SHARED_DTYPE.get(op.name, ())
+    converted = dict(bound)
+    for name in names:
+        value, arg = bound.get(name, (None, None))
+        if isinstance(value, TensorT) and value.weak:
+            converted[name] = (TensorT(value.dtype, value.shape), arg)
+        if isinstance(value, TensorT) and value.dtype is not None and not alone:
+            break  # the group's dtype is set: later Python values take it
+    return converted
 
 
 def _bind(op: Op, node: n.Call, positional: list[Type], keywords: dict[str, Type]):

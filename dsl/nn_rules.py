@@ -82,7 +82,16 @@ def _out_size(size: Dim, kernel: Dim, stride: int | None, dilation: int | None, 
     if not isinstance(kernel, int):
         return None
     effective = (kernel - 1) * dilation + 1
-    return max(0, -(-(size - effective + 1) // stride))
+    return -(-(size - effective + 1) // stride) if size >= effective else -1  # -1: reported by _spatial
+
+
+def _spatial(ctx: RuleContext, x: TensorT, out: list[Dim], window: str) -> list[Dim] | None:
+    """The output sizes, or None (reported) where a VALID window is larger than the input."""
+    if any(d == -1 for d in out):
+        ctx.err("E042", None, f"`{ctx.op.name}`: the {window} is larger than the input {x} (padding 'VALID')",
+                "use a smaller window, or padding='SAME'")
+        return None
+    return out
 
 
 def _strided_and_dilated(strides: list | None, dilations: list | None) -> bool:
@@ -122,8 +131,9 @@ def conv(ctx: RuleContext) -> Type:
         ctx.err("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
                 "the filters' second-to-last dim is the input's channel count")
         return TensorT(x.dtype, None)
-    out = [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding) for i in range(spatial)]
-    return TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
+    out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
+                            for i in range(spatial)], "filter")
+    return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
 
 
 def pool(ctx: RuleContext) -> Type:
@@ -137,8 +147,9 @@ def pool(ctx: RuleContext) -> Type:
         return UNKNOWN
     if x.shape is None or None in (window, strides, padding):
         return TensorT(x.dtype, None)
-    out = [_out_size(x.shape[1 + i], window[i], strides[i], 1, padding) for i in range(spatial)]
-    return TensorT(x.dtype, (x.shape[0], *out, x.shape[-1]))
+    out = _spatial(ctx, x, [_out_size(x.shape[1 + i], window[i], strides[i], 1, padding) for i in range(spatial)],
+                   "window")
+    return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, x.shape[-1]))
 
 
 def pad(ctx: RuleContext) -> Type:
@@ -162,6 +173,12 @@ def pad(ctx: RuleContext) -> Type:
         ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {len(paddings)} [before, after] pairs for {x}, "
                 f"which has rank {len(x.shape)}", "give one pair per axis")
         return UNKNOWN
+    mirrored = {"REFLECT": 1, "SYMMETRIC": 0}.get(mode.upper())  # a mirror pads from within the axis
+    for axis, (d, pair) in enumerate(zip(x.shape, paddings)):
+        if mirrored is not None and isinstance(d, int) and max(pair) > d - mirrored:
+            ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
+                    f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
+            return UNKNOWN
     return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) else None for d, (a, b) in zip(x.shape, paddings)))
 
 

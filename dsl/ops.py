@@ -378,7 +378,7 @@ ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tan
 
 # What a static argument must be, beyond known at trace time: "param: rule [words]" per op, checked
 # by dsl/static_args.py (rules: axis and axes of the first argument, one_of WORDS, probability, regex,
-# str, bool, number, int, positive, norm_order, activation).
+# str, bool, number, int, positive, size, norm_order, activation).
 _STATIC_RULES: dict[str, str] = {
     "cumsum softmax log_softmax l2_normalize sort argsort": "axis: axis",
     "reverse norm": "axis: axes",
@@ -404,6 +404,8 @@ _STATIC_RULES: dict[str, str] = {
     "reduce_variance reduce_std": "keepdims: bool",
     "batch_normalization": "variance_epsilon: number",
     "GradientTape": "persistent: bool",
+    "linspace": "num: size",
+    "categorical_sample": "num_samples: size",
 }
 
 
@@ -441,7 +443,8 @@ _KERNEL_DTYPES: dict[str, str] = {
     "floor ceil": "x: float",
     "round": "x: real",
     "add": "x y: numeric string",
-    "subtract multiply divide": "x y: numeric",
+    "multiply divide": "x y: numeric",
+    "subtract": "x y: numeric -u8 -u16",  # (x - x passes: grappler folds it to zeros)
     "negative": "x: float sint complex",
     "maximum minimum floordiv mod greater less greater_equal less_equal": "x y: real",
     "clip": "t clip_value_min clip_value_max: real",
@@ -533,6 +536,79 @@ def _kernel_dtypes() -> dict[str, dict[str, frozenset[str]]]:
     return table
 
 
+# Parameters TensorFlow converts to one dtype, in the order it converts them. A Python value met
+# before any tensor of its group becomes a tensor of TensorFlow's default dtype (int32, float32), not of
+# its partner's: `maximum(1, x)` of an f64 `x` fails in a graph, `maximum(x, 1)` runs. Helpers (ops
+# lowered to a function of the generated file) convert every Python value on its own.
+_SHARED_DTYPE: dict[str, str] = {
+    "pow maximum minimum floordiv mod add subtract multiply divide squared_difference equal not_equal "
+    "greater greater_equal less less_equal logical_and logical_or logical_xor assert_equal": "x y",
+    "atan2": "y x",
+    "clip": "t clip_value_min clip_value_max",
+    "where": "x y",
+    "linspace": "start stop",
+    "matmul batch_matmul": "a b",
+    "bias_add": "value bias",
+}
+# Ops whose TensorFlow function converts each argument on its own, as helpers do: a Python value never
+# takes its partner's dtype (`sigmoid_cross_entropy_with_logits(x, [[1, 2]])` is int32 logits).
+CONVERTED_ALONE = frozenset({"softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits"})
+# The ranks TensorFlow accepts, per op parameter ("N": exactly N, "N+": at least N); for a list of
+# tensors (concat's values), per item. Parameters not listed take any rank the type rule allows.
+_RANKS: dict[str, str] = {
+    "gather embedding_lookup": "params: 1+",
+    "segment_sum segment_mean segment_max unsorted_segment_sum unsorted_segment_mean unsorted_segment_max":
+        "data segment_ids: 1+",
+    "segment_sum segment_mean segment_max": "segment_ids: 1",
+    "softmax log_softmax": "logits: 1+",
+    "sort argsort": "values: 1+",
+    "cumsum cumprod": "x: 1+",
+    "argmax argmin": "input: 1+",
+    "concat": "values: 1+",
+    "fill": "dims: 1, value: 0",
+    "linspace": "start stop: 0",
+    "one_hot": "on_value off_value: 0",
+    "range": "start limit delta: 0",
+    "bias_add": "value: 2+, bias: 1",
+    "categorical_sample": "logits: 2",
+    "top_k top_k_indices": "input: 1+",
+    "softmax_cross_entropy_with_logits": "labels logits: 1+",
+    "sparse_softmax_cross_entropy_with_logits": "logits: 1+",
+    "categorical_crossentropy binary_crossentropy": "y_pred: 1+",
+    "sparse_categorical_crossentropy": "y_pred: 2+",
+}
+# Parameters whose TensorFlow function reads the argument's dtype without converting it: a Python value
+# there fails (`tf.nn.batch_normalization(2, ...)`: 'int' object has no attribute 'dtype').
+_TENSOR_ONLY: dict[str, str] = {
+    "batch_normalization": "x mean variance offset scale",
+    "embedding_lookup": "params",
+}
+
+
+def _param_table(spec_table: dict[str, str], parse=lambda words: words) -> dict[str, dict[str, object]]:
+    """{"op op": "p q: words, r: words"} -> op -> parameter -> parse(words), each parameter checked."""
+    table: dict[str, dict[str, object]] = {}
+    for op_names, spec in spec_table.items():
+        for clause in spec.split(","):
+            params, _, words = clause.partition(":")
+            for name in op_names.split():
+                assert all(OPS[name].param(p) for p in params.split()), f"{name} lacks one of {params}"
+                for param in params.split():
+                    table.setdefault(name, {})[param] = parse(words.strip())
+    return table
+
+
+# op -> parameters sharing one dtype, in TensorFlow's order of conversion.
+SHARED_DTYPE: dict[str, tuple[str, ...]] = {
+    name: tuple(params.split()) for op_names, params in _SHARED_DTYPE.items() for name in op_names.split()}
+assert all(OPS[op].param(p) for op, params in SHARED_DTYPE.items() for p in params)
+# op -> parameter -> (least rank, exact): the ranks TensorFlow accepts.
+RANKS: dict[str, dict[str, tuple[int, bool]]] = _param_table(  # type: ignore[assignment]
+    _RANKS, lambda words: (int(words.rstrip("+")), not words.endswith("+")))
+# op -> parameters that must be tensors, not Python values.
+TENSOR_ONLY: dict[str, frozenset[str]] = {
+    name: frozenset(params.split()) for op_names, params in _TENSOR_ONLY.items() for name in op_names.split()}
+
 # op -> parameter -> the dtypes it has kernels for ("*": every variadic argument).
 KERNEL_DTYPES = _kernel_dtypes()
 # op -> parameter -> (rule, words): what a static argument must be.
@@ -548,8 +624,8 @@ _RULE_OPS: dict[str, str] = {
     "abs": "abs",
     "constant": "constant",
     "unary": "negative square floor ceil round sign relu relu6 leaky_relu cumsum identity stop_gradient sort "
-             "reverse random_shuffle check_numerics clip reciprocal batch_normalization cumprod",
-    "binary": "pow maximum minimum floordiv mod add subtract multiply atan2 squared_difference",
+             "reverse random_shuffle check_numerics reciprocal cumprod",
+    "binary": "maximum minimum floordiv mod add subtract multiply atan2 squared_difference",
     "divide": "divide",
     "compare": "equal not_equal greater less greater_equal less_equal",
     "logical": "logical_and logical_or logical_xor",
@@ -604,5 +680,8 @@ _RULE_OPS: dict[str, str] = {
     "embedding": "embedding_lookup",
     "moments_like": "reduce_variance reduce_std",
     "bias_add": "bias_add",
+    "clip": "clip",
+    "pow": "pow",
+    "broadcast_all": "batch_normalization",
 }
 TYPE_RULES: dict[str, str] = {op: rule for rule, names in _RULE_OPS.items() for op in names.split()}

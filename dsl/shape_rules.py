@@ -103,6 +103,70 @@ def binary(ctx: RuleContext) -> Type:
     return TensorT(dtype, _broadcast(ctx, a, b))
 
 
+def clip(ctx: RuleContext) -> Type:
+    """tf.clip_by_value: `t` bounded by the minimum and maximum, one dtype (unified with the maximum
+    first, as TensorFlow does); the bounds broadcast to `t`'s shape, which is the result's."""
+    t = ctx.first()
+    result = t
+    for name in ("clip_value_max", "clip_value_min"):
+        bound = ctx.tensor(name)
+        if bound is None:
+            continue
+        dtype, problem = unify_dtype(result, bound)
+        if problem:
+            ctx.err("E040", ctx.arg_node(name), f"`clip` mixes {problem}", "cast the bounds to the tensor's dtype")
+            return UNKNOWN
+        shape = _broadcast(ctx, t, bound)
+        if shape is not None and t.shape is not None and (
+                len(shape) != len(t.shape) or any(dims_conflict(a, b) for a, b in zip(shape, t.shape))):
+            ctx.err("E041", ctx.arg_node(name), f"`clip`: the bound {bound} widens {t} to {list(shape)}",
+                    "a bound is a scalar or broadcasts to the clipped tensor's shape")
+            return UNKNOWN
+        result = TensorT(dtype, t.shape, result.weak and bound.weak)
+    return TensorT(result.dtype, t.shape)
+
+
+def broadcast_all(ctx: RuleContext) -> Type:
+    """Every tensor argument of one dtype, broadcast together (batch_normalization's five)."""
+    result: TensorT | None = None
+    for param in ctx.op.params:
+        value = ctx.tensor(param.name)
+        if param.kind != "tensor" or value is None:
+            continue
+        if result is None:
+            result = value
+            continue
+        dtype, problem = unify_dtype(result, value)
+        if problem:
+            ctx.err("E040", ctx.arg_node(param.name), f"`{ctx.op.name}` mixes {problem}", "cast to one dtype")
+            return UNKNOWN
+        result = TensorT(dtype, _broadcast(ctx, result, value), result.weak and value.weak)
+    return UNKNOWN if result is None else TensorT(result.dtype, result.shape)
+
+
+def pow_(ctx: RuleContext) -> Type:
+    """`binary`, and an integer power must not be a known negative number (TensorFlow fails when it runs)."""
+    result = binary(ctx)
+    exponent = ctx.tensor("y")
+    if isinstance(result, TensorT) and exponent is not None and negative_int_power(result.dtype, exponent):
+        ctx.err("E023", ctx.arg_node("y"), f"an integer to the power {exponent.value}",
+                "TensorFlow has no negative integer powers: cast to a float first")
+        return UNKNOWN
+    return result
+
+
+def negative_int_power(dtype: str | None, exponent: TensorT) -> bool:
+    """An integer power whose exponent is a Python value with a negative number in it."""
+    values = exponent.value if isinstance(exponent.value, tuple) else (exponent.value,)
+    return dtype in INTS and any(_negative(v) for v in values)
+
+
+def _negative(value: object) -> bool:
+    if isinstance(value, tuple):
+        return any(_negative(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
+
+
 def _broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
     if a.shape is None or b.shape is None:
         return None
@@ -178,6 +242,10 @@ def _reduced_shape(ctx: RuleContext, x: TensorT):
         if index is None:
             return None
         indices.add(index)
+    if len(indices) != len(axes):
+        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}`: axes {axes} name an axis twice",
+                "each axis once (-1 and the last axis are the same)")
+        return None
     if keepdims is True:
         return tuple(1 if i in indices else d for i, d in enumerate(x.shape))
     return tuple(d for i, d in enumerate(x.shape) if i not in indices)
@@ -196,6 +264,10 @@ def argreduce(ctx: RuleContext) -> Type:
     index = _check_axis(ctx, 0 if axis is None else axis, len(x.shape)) if x.shape else None
     if index is None:
         return TensorT(dtype, None)
+    if x.shape[index] == 0:
+        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` along an axis of size 0 ({x}) has no answer",
+                "TensorFlow fails on an empty axis")
+        return UNKNOWN
     return TensorT(dtype, tuple(d for i, d in enumerate(x.shape) if i != index))
 
 
@@ -220,13 +292,18 @@ def scalar_int(ctx: RuleContext) -> Type:
     return TensorT(ctx.dtype("out_type") or "i32", ())
 
 
-def _shape_argument(ctx: RuleContext, name: str) -> tuple[Dim, ...] | None:
-    """Dims of a shape argument written as a list (`[n, 3]`), or None if not a list."""
+def _shape_argument(ctx: RuleContext, name: str, inferred: bool = False) -> tuple[Dim, ...] | None:
+    """Dims of a shape argument written as a list (`[n, 3]`), or None if not a list. A negative size is
+    reported (TensorFlow refuses it), except one -1 where `inferred` (reshape works that one out)."""
     node = ctx.arg_node(name)
     if isinstance(node, n.ListLit):
         dims: list[Dim] = []
         for item in node.items:
             value = evaluate(item)
+            if isinstance(value, int) and not isinstance(value, bool) and value < (-1 if inferred else 0):
+                ctx.err("E023", item, f"`{ctx.op.name}`: a size of {value} in `{name}`",
+                        "sizes are 0 or more" + (" (one -1 is worked out from the others)" if inferred else ""))
+                return None
             if isinstance(value, int) and not isinstance(value, bool):
                 dims.append(value)
             elif isinstance(item, n.Name) and item.id in ctx.params:
@@ -258,7 +335,22 @@ def range_(ctx: RuleContext) -> Type:
         known = [v for v in values if v is not None and v.dtype is not None]
         strong = [v.dtype for v in known if not v.weak]
         dtype = strong[0] if strong else ("f32" if any(v.dtype == "f32" for v in known) else "i32")
+    _check_range_bounds(ctx)
     return TensorT(dtype, (None,))
+
+
+def _check_range_bounds(ctx: RuleContext) -> None:
+    """Known bounds must step towards the limit: TensorFlow's range refuses `range(-1)` (an empty
+    range in Python) and a step of 0."""
+    given = [ctx.static(name, None) for name in ("start", "limit", "delta")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in given[:1] + given[2:]):
+        return
+    start, limit, delta = (0, given[0], given[2]) if given[1] is None else given
+    if not isinstance(limit, (int, float)) or isinstance(limit, bool):
+        return
+    if delta == 0 or delta > 0 and start > limit or delta < 0 and start < limit:
+        ctx.err("E023", None, f"`range` from {start} to {limit} in steps of {delta}",
+                "TensorFlow's range needs a step towards the limit: start <= limit for a positive step")
 
 
 def concat(ctx: RuleContext) -> Type:
@@ -368,7 +460,7 @@ def squeeze(ctx: RuleContext) -> Type:
 
 def reshape(ctx: RuleContext) -> Type:
     x = ctx.first()
-    target = _shape_argument(ctx, "shape")
+    target = _shape_argument(ctx, "shape", inferred=True)
     if target is None:
         return TensorT(x.dtype, None)
     if sum(1 for d in target if d == -1) > 1:
@@ -431,8 +523,15 @@ def one_hot(ctx: RuleContext) -> Type:
         depth = node.id
     known = isinstance(depth, str) or isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1
     shape = None if indices.shape is None else (*indices.shape, depth if known else None)
-    values = [v for v in (ctx.tensor("on_value"), ctx.tensor("off_value")) if v is not None and not v.weak]
-    return TensorT(ctx.dtype("dtype") or (values[0].dtype if values else "f32"), shape)
+    values = {name: v for name in ("on_value", "off_value") if (v := ctx.tensor(name)) is not None}
+    strong = [v.dtype for v in values.values() if not v.weak]
+    dtype = ctx.dtype("dtype") or (strong[0] if strong else "f32")
+    for name, value in values.items():  # TensorFlow converts both to the one dtype
+        _, problem = unify_dtype(TensorT(dtype, ()), value)
+        if problem:
+            ctx.err("E040", ctx.arg_node(name), f"`one_hot` mixes {problem}", "give on_value and off_value one dtype")
+            return UNKNOWN
+    return TensorT(dtype, shape)
 
 
 def gather(ctx: RuleContext) -> Type:
@@ -454,6 +553,9 @@ def gather(ctx: RuleContext) -> Type:
                 f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
                         f"the rank of the indices ({len(indices.shape)})")
         return TensorT(params.dtype, None)
+    if params.shape[axis] == 0 and _size(indices.shape) != 0:
+        ctx.err("E044", ctx.arg_node("indices"), f"`gather` from an axis of size 0 ({params}): every index is out of range")
+        return UNKNOWN
     return TensorT(params.dtype, (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:]))
 
 
@@ -473,13 +575,35 @@ def gather_nd(ctx: RuleContext) -> Type:
                 f"`gather_nd`: index tuples of {depth} into {params}, which has rank {len(params.shape)}",
                 "each index has at most one entry per dimension")
         return TensorT(params.dtype, None)
+    wrong = _index_out_of_range(ctx.static("indices", None), params.shape)
+    if wrong:
+        ctx.err("E044", ctx.arg_node("indices"), f"`gather_nd`: index {wrong[0]} is out of range for dim {wrong[1]} "
+                f"of {params}", "gather_nd takes indices from 0 to the size less one (no negative indices)")
+        return TensorT(params.dtype, None)
     return TensorT(params.dtype, (*indices.shape[:-1], *params.shape[depth:]))
+
+
+def _index_out_of_range(indices: object, dims: tuple[Dim, ...]) -> tuple[int, int] | None:
+    """(index, dim) of the first known index of a literal list of index tuples that misses its dim."""
+    if not isinstance(indices, list):
+        return None
+    if indices and not isinstance(indices[0], list):
+        for position, (index, dim) in enumerate(zip(indices, dims)):
+            if isinstance(index, int) and isinstance(dim, int) and not 0 <= index < dim:
+                return index, position
+        return None
+    return next((found for row in indices if (found := _index_out_of_range(row, dims))), None)
 
 
 def einsum(ctx: RuleContext) -> Type:
     """The equation's output subscripts, sized from the operands; a malformed equation is an error."""
     equation = ctx.static("equation", None)
     operands = [t if isinstance(t, TensorT) else UNKNOWN for t in ctx.bound.get("*", ([], []))[0]]
+    for operand, node in zip(*ctx.bound.get("*", ([], []))):
+        if isinstance(node, n.ListLit) or isinstance(operand, TensorT) and operand.weak:
+            ctx.err("E023", node, "`einsum` operands are tensors, not Python values or lists",
+                    "make one a tensor: constant(...) or stack([...])")
+            return UNKNOWN
     dtype = _common_dtype(ctx, operands) if operands else None
     if not isinstance(equation, str) or "." in equation:
         return TensorT(dtype, None)
@@ -526,6 +650,10 @@ def linspace(ctx: RuleContext) -> Type:
     start = ctx.tensor("start") or UNKNOWN
     num = ctx.static("num", None)
     dtype = "f32" if start.weak else start.dtype
+    _, problem = unify_dtype(start, ctx.tensor("stop") or UNKNOWN)
+    if problem:
+        ctx.err("E040", ctx.arg_node("stop"), f"`linspace` mixes {problem}", "stop converts to start's dtype: cast it")
+        return UNKNOWN
     if start.shape != ():
         return TensorT(dtype, None)
     return TensorT(dtype, (num if isinstance(num, int) and not isinstance(num, bool) else None,))
@@ -561,6 +689,7 @@ def where(ctx: RuleContext) -> Type:
 
 def segment(ctx: RuleContext) -> Type:
     data = ctx.tensor("data") or UNKNOWN
+    _check_segment_ids(ctx, data)
     return TensorT(data.dtype, None if not data.shape else (None, *data.shape[1:]))
 
 
@@ -572,27 +701,51 @@ def unsorted_segment(ctx: RuleContext) -> Type:
         count = node.id
     if data.shape is None or ids.shape is None:
         return TensorT(data.dtype, None)
+    _check_segment_ids(ctx, data)
     known = isinstance(count, str) or isinstance(count, int) and not isinstance(count, bool) and count >= 1
     return TensorT(data.dtype, (count if known else None, *data.shape[len(ids.shape):]))
 
 
+def _check_segment_ids(ctx: RuleContext, data: TensorT) -> None:
+    """One segment id per row: the ids' shape is the start of the data's (TensorFlow fails at run time)."""
+    ids = ctx.tensor("segment_ids") or UNKNOWN
+    if data.shape is None or ids.shape is None:
+        return
+    if len(ids.shape) > len(data.shape) or any(map(dims_conflict, ids.shape, data.shape)):
+        ctx.err("E041", ctx.arg_node("segment_ids"), f"`{ctx.op.name}`: segment ids {ids} for data {data}",
+                "one id per row: the ids' shape is the first dims of the data's")
+
+
 def per_example_loss(ctx: RuleContext) -> Type:
-    names = [p.name for p in ctx.op.params[:2]]
-    labels, predictions = ctx.tensor(names[0]), ctx.tensor(names[1])
-    if labels is not None and predictions is not None:
-        _, problem = unify_dtype(labels, predictions)
-        if problem:
-            ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
-        if labels.shape is not None and predictions.shape is not None and len(labels.shape) == len(predictions.shape):
-            if any(dims_conflict(a, b) for a, b in zip(labels.shape, predictions.shape)):
-                ctx.err("E041",
-                        None,
-                        f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape")
+    """A loss per example, over the last axis: labels and predictions of one shape (TensorFlow's
+    cross-entropies do not broadcast them), the predictions' shape without its last axis."""
+    labels, predictions = _same_shape_pair(ctx)
     base = predictions or UNKNOWN
     return TensorT(base.dtype, None if not base.shape else base.shape[:-1])
 
 
+def elementwise_loss(ctx: RuleContext) -> Type:
+    labels, predictions = _same_shape_pair(ctx)
+    return TensorT((predictions or UNKNOWN).dtype, None if predictions is None else predictions.shape)
+
+
+def _same_shape_pair(ctx: RuleContext) -> tuple[TensorT | None, TensorT | None]:
+    names = [p.name for p in ctx.op.params[:2]]
+    labels, predictions = ctx.tensor(names[0]), ctx.tensor(names[1])
+    if labels is None or predictions is None:
+        return labels, predictions
+    _, problem = unify_dtype(labels, predictions)
+    if problem:
+        ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
+    if labels.shape is not None and predictions.shape is not None and (len(labels.shape) != len(predictions.shape)
+                                                                       or any(map(dims_conflict, labels.shape, predictions.shape))):
+        ctx.err("E041", None, f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape",
+                "labels and predictions have one shape")
+    return labels, predictions
+
+
 def sparse_loss(ctx: RuleContext) -> Type:
+    """Integer labels, one per example: the predictions' shape without its last axis."""
     names = [p.name for p in ctx.op.params[:2]]
     labels, predictions = ctx.tensor(names[0]) or UNKNOWN, ctx.tensor(names[1]) or UNKNOWN
     if labels.dtype is not None and labels.dtype not in INTS:
@@ -600,7 +753,12 @@ def sparse_loss(ctx: RuleContext) -> Type:
                 ctx.arg_node(names[0]),
                 f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
                 "use categorical_crossentropy for one-hot or soft labels")
-    return TensorT(predictions.dtype, None if not predictions.shape else predictions.shape[:-1])
+    expected = None if not predictions.shape else predictions.shape[:-1]
+    if labels.shape is not None and expected is not None and (
+            len(labels.shape) != len(expected) or any(map(dims_conflict, labels.shape, expected))):
+        ctx.err("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
+                "one label per example: the labels' shape is the predictions' without the last axis")
+    return TensorT(predictions.dtype, expected)
 
 
 def scalar_loss(ctx: RuleContext) -> Type:
@@ -669,6 +827,10 @@ def random(ctx: RuleContext) -> Type:
     dtype = ctx.dtype("dtype") or "f32"
     if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
         ctx.err("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+    low, high = ctx.static("minval", None), ctx.static("maxval", None)
+    if dtype in INTS and all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low >= high:
+        ctx.err("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
+                "maxval must be above minval")
     return TensorT(dtype, _shape_argument(ctx, "shape"))
 
 
@@ -699,14 +861,17 @@ def string_to_number(ctx: RuleContext) -> Type:
 
 
 def string_join(ctx: RuleContext) -> Type:
+    """Inputs of one shape, or scalars (TensorFlow's StringJoin does not broadcast further)."""
     items = _tensor_items(ctx)
     shape: tuple[Dim, ...] | None = ()
     for item in items or [UNKNOWN]:
         if shape is None or item.shape is None:
             return TensorT("string", None)
-        shape, problem = broadcast_dims(shape, item.shape)
-        if problem:
-            ctx.err("E041", None, f"`string_join`: the inputs do not broadcast (dims {problem})")
+        if shape and item.shape and (len(shape) != len(item.shape) or any(map(dims_conflict, shape, item.shape))):
+            ctx.err("E041", None, f"`string_join`: inputs of shapes {list(shape)} and {list(item.shape)}",
+                    "the inputs have one shape, or are scalars")
+            return UNKNOWN
+        shape = shape or item.shape
     return TensorT("string", shape)
 
 
@@ -762,7 +927,8 @@ RULES: dict[str, Callable[[RuleContext], Type]] = {
     "scalar_loss": scalar_loss, "random": random, "string_unary": string_unary,
     "string_length": string_length, "as_string": as_string, "string_to_number": string_to_number,
     "string_join": string_join, "reduce_join": reduce_join, "no_value": no_value, "tile": tile,
-    "broadcast_to": broadcast_to, "argsort": argsort,
-    "elementwise_loss": binary, "constant": constant, "abs": abs_, "gather_nd": gather_nd, "einsum": einsum,
+    "broadcast_to": broadcast_to, "argsort": argsort, "clip": clip, "pow": pow_,
+    "broadcast_all": broadcast_all,
+    "elementwise_loss": elementwise_loss, "constant": constant, "abs": abs_, "gather_nd": gather_nd, "einsum": einsum,
     "linspace": linspace, "categorical_sample": categorical_sample,
 }

@@ -120,7 +120,13 @@ def _positive(value: object, words, rank, bound) -> str | None:
     return None if _is_int(value) and value >= 1 else f"{value!r} must be an int of 1 or more"
 
 
+def _size(value: object, words, rank, bound) -> str | None:
+    return None if _is_int(value) and value >= 0 else f"{value!r} must be an int of 0 or more"
+
+
 def _activation(value: object, words, rank, bound) -> str | None:
+    if value == "softmax" and rank == 0:
+        return "softmax of a scalar: it needs at least one axis"
     return _one_of(value, ACTIVATIONS, rank, bound)
 
 
@@ -128,7 +134,7 @@ _RULES: dict[str, Callable] = {
     "axis": _axis, "axes": _axes, "one_of": _one_of, "norm_order": _norm_order, "probability": _probability,
     "regex": _regex, "str": _python_type(str, "a string"), "bool": _python_type(bool, "True or False"),
     "number": _python_type((int, float), "a number"), "int": _python_type(int, "an int"),
-    "positive": _positive, "activation": _activation,
+    "positive": _positive, "size": _size, "activation": _activation,
 }
 _HINTS = {
     "axis": "an axis counts from 0, or from -1 for the last", "axes": "each axis once, within the rank",

@@ -13,12 +13,19 @@ and called in TensorFlow; it must run, forward and (for a floating `x`) backward
 must have the inferred dtype and every inferred dim. Anything else is a soundness failure: a program tfm accepts that TensorFlow rejects or
 computes differently.
 
+Beside the table, `form_cases()` puts other argument forms where a careless program does (Python
+literals, negative literals, 0-d, rank-1 and rank-3 tensors, list literals mixing tensors and literals,
+nested and empty lists, in place of each `x`; negative, zero and too-large integers in place of each
+integer), and `dtype_pair_cases()` gives two-argument ops and operators every pair of dtypes. An
+inferred type with a negative dim anywhere in the method fails its case.
+
     python tests/differential.py            # the whole table, failures listed
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections import Counter
 
@@ -177,11 +184,140 @@ def cases() -> list[Case]:
     return found
 
 
+# Argument forms beyond the `x` tensor, and the generators that put them where a careless program does.
+# Each replaces one occurrence of `x` in an op's template (or every one): Python literals (negative too),
+# a 0-d tensor, rank-1 and rank-3 tensors, list literals mixing tensors and literals, nested lists.
+FORMS = ["3", "-2", "0", "2.5", "-1.5", "True", "'a'", "x[0, 0]", "x[0]", "reshape(x, [2, 3, 1])",
+         "[1, 2, 3]", "[-1.5, 0.5, 2.0]", "[True, False, True]", "[x[0, 0], 1.5, 2]", "[x[0, 0], x[1, 1]]",
+         "[[1, 2, 3], [4, 5, 6]]", "[x[0], [1, 2, 3]]", "[]", "i", "v", "b"]
+# Integers in a template (sizes, axes, shapes, depths, windows) replaced by these: negative and zero
+# entries, and one larger than any dim of the inputs.
+INT_MUTATIONS = ["-1", "0", "-2", "7"]
+_BINARY_OPERATORS = ["+", "-", "*", "/", "//", "%", "**", "@", "<", "<=", ">", ">=", "==", "!=", "and", "or"]
+_X = re.compile(r"(?<![\w.'])x(?![\w'])")
+_INT = re.compile(r"(?<![\w.'])-?\d+(?![\w.'])")
+
+
+def _templates(name: str, op) -> list[str]:
+    """The typical arguments `cases()` gives this op (each with `{dt}` for the dtype under test)."""
+    templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
+    return templates or [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+
+
+def _replaced(text: str, pattern: re.Pattern, value: str) -> list[str]:
+    """`text` with each match of `pattern` replaced by `value` in turn, then with every match replaced."""
+    spans = [m.span() for m in pattern.finditer(text)]
+    one = [text[:start] + value + text[end:] for start, end in spans]
+    return one + ([pattern.sub(value, text)] if len(spans) > 1 else [])
+
+
+# A program that fails for its values, not its types, is left out: `tfm check` promises dtypes and shapes.
+# Those are an integer divided by zero (`i` and `v` hold zeros), an assertion that does not hold, a
+# string that is not a number, a substring position beyond a string's length.
+_ZERO_DIVISORS = {"0", "i", "v", "b", "[True, False, True]"}
+
+
+def _fails_by_value(op: str, args: str) -> bool:
+    if op == "expression":
+        return any(f" {symbol} " in args and args.split(f" {symbol} ")[1] in _ZERO_DIVISORS for symbol in ("//", "%"))
+    if OPS[op].category == "assert" or op == "string_to_number" and "'a'" in args:  # 'a' is not a number
+        return True
+    if op == "substr" and _top_level(args)[1] != "0":  # a position within each string: its length is a value
+        return True
+    return op in ("floordiv", "mod") and _top_level(args)[1] in _ZERO_DIVISORS
+
+
+def _top_level(args: str) -> list[str]:
+    """`args` split at its commas outside brackets and parentheses."""
+    parts, depth, start = [], 0, 0
+    for k, char in enumerate(args):
+        depth += 1 if char in "([" else -1 if char in ")]" else 0
+        if char == "," and depth == 0:
+            parts.append(args[start:k].strip())
+            start = k + 1
+    return parts + [args[start:].strip()]
+
+
+def _uses_dtype(text: str) -> bool:
+    return bool(_X.search(text)) or "{dt}" in text
+
+
+def form_cases(every_template: bool = True) -> list[Case]:
+    """Every op with each argument form in place of each `x` of its templates, and every integer of
+    its templates made negative, zero or too large; with every dtype where the call still reads `x`.
+    Operators get a form on either side, unary operators and indexing one each."""
+    found: dict[tuple[str, str, str], Case] = {}
+    for name, op in sorted(OPS.items()):
+        if name in SKIPPED:
+            continue
+        templates = _templates(name, op)
+        for template in templates if every_template else templates[:1]:
+            variants = [v for form in FORMS for v in _replaced(template, _X, form)]
+            variants += [v for value in INT_MUTATIONS for v in _replaced(template, _INT, value)]
+            for args in variants:
+                for dtype in DTYPES if _uses_dtype(args) else ["f32"]:
+                    if not _fails_by_value(name, args):
+                        found.setdefault((name, dtype, args), Case(name, dtype, args))
+    for text in (t for t in _expression_forms() if not _fails_by_value("expression", t)):
+        for dtype in DTYPES if _uses_dtype(text) else ["f32"]:
+            found.setdefault(("expression", dtype, text), Case("expression", dtype, text))
+    return list(found.values())
+
+
+def _expression_forms() -> list[str]:
+    """Operators with a form on either side, unary operators and indexing of every form."""
+    sides = ["x", *FORMS]
+    texts = [f"{left} {op} {right}" for op in _BINARY_OPERATORS for left in sides for right in sides
+             if "x" in (left, right) or not (_uses_dtype(left) or _uses_dtype(right))]
+    texts += [f"{op}{form}" for op in ("-", "not ") for form in sides]
+    texts += [f"{form}{index}" for form in sides for index in ("[0]", "[-1]", "[0, 0]", "[1:]", "[::-1]")]
+    return texts
+
+
+def dtype_pair_cases() -> list[Case]:
+    """Every op and binary operator with each `x` of its first template in turn replaced by a tensor
+    of every dtype (`ones([2, 3], dtype=D)`, zeros for strings): every dtype combination of
+    two-argument ops."""
+    found: dict[tuple[str, str, str], Case] = {}
+    for name, op in sorted(OPS.items()):
+        if name in SKIPPED or op.category == "assert":
+            continue
+        template = _templates(name, op)[0]
+        if len(_X.findall(template)) < 2:
+            continue
+        for other in DTYPES:
+            for args in _replaced(template, _X, _filled(other, "[2, 3]"))[:-1]:
+                for dtype in DTYPES:
+                    found.setdefault((name, dtype, args), Case(name, dtype, args))
+    for op in _BINARY_OPERATORS:
+        for other in DTYPES:
+            y = _filled(other, "[3, 3]" if op == "@" else "[2, 3]")
+            for text in (f"x {op} {y}", f"{y} {op} x"):
+                for dtype in DTYPES:
+                    found.setdefault(("expression", dtype, text), Case("expression", dtype, text))
+    return list(found.values())
+
+
+def _filled(dtype: str, shape: str) -> str:
+    return f"{'zeros' if dtype == 'string' else 'ones'}({shape}, dtype={dtype})"
+
+
+def one_dtype_each(selected: list[Case]) -> list[Case]:
+    """Each call of `selected` once, its dtype rotating from call to call: every op, form and dtype
+    still appears, at a sixteenth of the cost (for CI; the whole product runs with --run-slow)."""
+    calls = list(dict.fromkeys((c.op, c.args) for c in selected))
+    dtypes = {(c.op, c.args): [] for c in selected}
+    for c in selected:
+        dtypes[(c.op, c.args)].append(c.dtype)
+    return [Case(op, dtypes[(op, args)][k % len(dtypes[(op, args)])], args) for k, (op, args) in enumerate(calls)]
+
+
 @dataclasses.dataclass(frozen=True)
 class Checked:
     case: Case
     refused: tuple[str, ...]          # diagnostic codes, empty when the check passes
     result: TensorT | None = None     # the inferred type of the call, when it passes
+    negative: tuple[str, ...] = ()    # inferred types with a negative dim: never a size TensorFlow has
 
 
 def _draft(case: Case) -> str:
@@ -198,13 +334,20 @@ def check_case(case: Case) -> Checked:
     codes = tuple(sorted({d.code for d in analysis.diagnostics if d.severity == "error"} - {"E032"}))
     if codes:
         return Checked(case, codes)
+    negative = _negative_dims(analysis.types)
     body = program.modules[0].methods[0].body
     if isinstance(body[0], n.Return):
         result = analysis.types.get(body[0].values[0])
         if isinstance(result, OtherT) and result.kind == "nothing":
-            return Checked(case, (), None)  # an op with no value (print, asserts): called as a statement
-        return Checked(case, (), result if isinstance(result, TensorT) else TensorT(None, None))
-    return Checked(case, (), None)
+            return Checked(case, (), None, negative)  # an op with no value (print, asserts): a statement
+        return Checked(case, (), result if isinstance(result, TensorT) else TensorT(None, None), negative)
+    return Checked(case, (), None, negative)
+
+
+def _negative_dims(types: dict) -> tuple[str, ...]:
+    """Every inferred type (of any expression, not only the result) with a negative dim."""
+    return tuple(sorted({str(t) for t in types.values() if isinstance(t, TensorT) and t.shape is not None
+                         and any(isinstance(d, int) and d < 0 for d in t.shape)}))
 
 
 def method_text(group: list[Checked], method: str) -> str:
@@ -220,7 +363,8 @@ def method_text(group: list[Checked], method: str) -> str:
             body.append(f"        r{k} = {checked.case.call}\n")
             outputs.append((f"o{k}", "i32[]", f"rank(r{k})"))
         else:
-            dims = ", ".join("?" if not isinstance(d, int) else str(d) for d in result.shape)
+            # a 0 (or, wrongly, negative) size cannot be declared: `?`, and _compare checks the size
+            dims = ", ".join("?" if not isinstance(d, int) or d < 1 else str(d) for d in result.shape)
             body.append(f"        r{k} = {checked.case.call}\n")
             outputs.append((f"o{k}", f"{result.dtype}[{dims}]", f"r{k}"))
     if not outputs:
@@ -316,10 +460,14 @@ def _call_and_differentiate(method, args: dict):
 
 def _compare(checked: Checked, value) -> Outcome:
     result = checked.result
+    if checked.negative:
+        return Outcome(checked, "failed", f"inferred negative dims: {', '.join(checked.negative)}")
     if result is None:
         return Outcome(checked, "ok")
     if result.dtype is None or result.shape is None:
         return Outcome(checked, "untyped", f"inferred {result}")
+    if not hasattr(value, "dtype"):  # a Python value where the check inferred a tensor
+        return Outcome(checked, "failed", f"inferred {result}, the method returned {type(value).__name__} {value!r}")
     got_dtype = _dtype_name(value.dtype)
     got_shape = tuple(value.shape)
     wrong = got_dtype != result.dtype or len(got_shape) != len(result.shape) or any(

@@ -30,6 +30,17 @@ def _ci_selection() -> list[differential.Case]:
             if c.op == "expression" or c.args == first[c.op] or (c.op, c.args) in bad or "x" not in c.args]
 
 
+def _form_selection() -> list[differential.Case]:
+    """Every tenth call of the argument forms and dtype pairs of each op's first template, each call
+    once with a rotating dtype: every op, form and dtype in about 30 s (the whole product is slow)."""
+    calls = differential.one_dtype_each(differential.form_cases(every_template=False) +
+                                        differential.dtype_pair_cases())
+    by_op: dict[str, list[differential.Case]] = {}
+    for case in calls:
+        by_op.setdefault(case.op, []).append(case)
+    return [case for op_calls in by_op.values() for case in op_calls[::10]]
+
+
 def _assert_sound(outcomes: list[differential.Outcome]) -> None:
     COUNTS.update(o.status for o in outcomes)
     broken = [o for o in outcomes if o.status in ("failed", "compile_failed", "untyped")]
@@ -46,8 +57,35 @@ def test_every_template_accepted_by_the_check_runs_as_inferred():
     _assert_sound(differential.run(differential.cases()))
 
 
+def test_argument_forms_accepted_by_the_check_run_as_inferred():
+    """Literals, negative literals, scalars, rank-1 and rank-3 tensors, list literals mixing tensors
+    and literals, nested and empty lists in place of each tensor argument; negative and zero sizes;
+    each pair of dtypes; literals on either side of every operator and indexed."""
+    _assert_sound(differential.run(_form_selection()))
+
+
+@pytest.mark.slow
+def test_every_argument_form_accepted_by_the_check_runs_as_inferred():
+    _assert_sound(differential.run(differential.form_cases() + differential.dtype_pair_cases()))
+
+
+def test_the_generators_reach_every_form():
+    """Each form stands in every position, the CI spread keeps every op and form, no value is
+    inferred with a negative dim."""
+    cases = differential.form_cases(every_template=False)
+    for form in differential.FORMS:
+        assert any(c.op == "expression" and c.args.startswith(f"{form} + ") for c in cases), form
+        assert any(c.op == "maximum" and c.args == f"{form}, x" for c in cases), form
+    assert {c.args for c in cases if c.op == "zeros"} >= {"[-1, 3], dtype={dt}", "[2, 0], dtype={dt}"}
+    selected = _form_selection()
+    assert {c.op for c in selected} == {c.op for c in cases}
+    pairs = {(c.dtype, c.args) for c in differential.dtype_pair_cases() if c.op == "add"}
+    assert len(pairs) == 2 * 16 * 16
+
+
 def test_the_fuzzer_can_fail():
-    """A wrong inferred dtype or shape, or an error in TensorFlow, is reported, not passed over."""
+    """A wrong inferred dtype or shape, an error in TensorFlow or a negative inferred dim is reported,
+    not passed over."""
     import tfm
     from tfm.loading.loader import import_compiled
 
@@ -61,3 +99,5 @@ def test_the_fuzzer_can_fail():
         outcome = differential._call(method, [differential.Checked(case, (), wrong)], args)
         assert [o.status for o in outcome] == ["failed"]
     assert [o.status for o in differential._call(method, [checked], {**args, "x": args["i"]})] == ["failed"]
+    negative = differential.Checked(case, (), checked.result, ("f32[-1]",))
+    assert [o.status for o in differential._call(method, [negative], args)] == ["failed"]

@@ -432,7 +432,8 @@ class _ExprEmitter(Pass):
 
     def emit_BoolOp(self, node: n.BoolOp) -> str:
         types = [self.analysis.types.get(v) for v in node.values]
-        scalar = all(_is_python_value(t) or (isinstance(t, TensorT) and t.shape == ()) for t in types)
+        # a list literal is a tensor (decided by TensorFlow); only scalars are decided in Python
+        scalar = all(isinstance(t, TensorT) and t.shape == () for t in types)
         if _is_comparison_chain(node):
             return self._comparison_chain(node.values, scalar)
         if scalar:
@@ -478,11 +479,14 @@ class _ExprEmitter(Pass):
         return text
 
     def _list_as_tensor(self, node: n.Node, partner: n.Node | None) -> str | None:
-        """A list literal under a Python operator is made a tensor first (Python would concatenate or
-        repeat the list): of its partner's dtype if that is a tensor, else of the pair's."""
+        """A list literal under a Python operator or index is made a tensor first (Python would
+        concatenate, repeat or index the list): of its partner's dtype if that is a tensor, else of the
+        pair's; a list holding tensors is stacked."""
         own = self.analysis.types.get(node)
-        if not (isinstance(node, n.ListLit) and _is_python_value(own)):
+        if not isinstance(node, n.ListLit):
             return None
+        if not _is_python_value(own):
+            return f"{_lowering('stack')}({self.expr(node)})"
         other = self.analysis.types.get(partner) if partner is not None else None
         dtype = own.dtype
         if isinstance(other, TensorT) and other.dtype is not None:
