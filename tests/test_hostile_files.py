@@ -65,6 +65,7 @@ def test_hostile_file_names_compile_and_run_safely(in_tmp, name):
 def test_hostile_file_names_through_the_cli(in_tmp, name, capsys):
     source = _write(in_tmp, name)
     assert main(["check", str(source)]) == 0
+    assert capsys.readouterr().out.strip() == "1 file checked, no problems"
     out = in_tmp / "generated_out.py"
     assert main(["compile", str(source), "-o", str(out)]) == 0
     spec = importlib.util.spec_from_file_location("hostile_compiled", out)

@@ -186,7 +186,9 @@ def test_a_size_unknown_when_traced_is_not_guessed(tmp_path):
 @pytest.mark.parametrize("command", [["trace", "Scale.call", "--logdir", "LOGDIR"],
                                      ["train", "Scale.call", "--data", "DATA"]])
 def test_commands_that_need_one_tf_function_ask_which_signature(source, tmp_path, capsys, command):
-    command = [str(tmp_path / "x") if part in ("LOGDIR", "DATA") else part for part in command]
+    np.savez(tmp_path / "data.npz", x=np.ones([2, 4], np.float32))  # a data file that exists: the question comes next
+    paths = {"LOGDIR": str(tmp_path / "logs"), "DATA": str(tmp_path / "data.npz")}
+    command = [paths.get(part, part) for part in command]
     assert main([command[0], str(source), *command[1:], "--init", "width=3"]) == 1
     assert "Scale.call has 2 signatures (call_1, call_2); name the one to" in capsys.readouterr().err
 
