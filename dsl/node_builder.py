@@ -224,7 +224,8 @@ class ToNodes(Transformer):
         return _items(c)
 
     def fixed_dim(self, c):  # INT
-        return n.Dim.build(span=self._s(), kind="fixed", size=_int(c[0], self._s()))
+        span = self._s()
+        return n.Dim.build(span=span, kind="fixed", size=_int(c[0], span))
 
     def named_dim(self, c):  # NAME
         return n.Dim.build(span=self._s(), kind="named", name=str(c[0]))
@@ -402,7 +403,8 @@ class ToNodes(Transformer):
         return n.Name.build(span=self._s(), id=str(c[0]))
 
     def int_lit(self, c):  # INT
-        return n.IntLit.build(span=self._s(), value=_int(c[0], self._s()))
+        span = self._s()
+        return n.IntLit.build(span=span, value=_int(c[0], span))
 
     def float_lit(self, c):  # FLOAT
         return n.FloatLit.build(span=self._s(), value=float(c[0]))

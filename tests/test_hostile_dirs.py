@@ -5,7 +5,6 @@ other user) and checks that tfm neither trusts it nor hangs on it, and says why 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -19,27 +18,13 @@ import pytest
 from tfm.cli import main
 from tfm.run.settings import resolve
 from conftest import ROOT
+from test_fuzz import time_limit
 
 STRANGER = 12345
 
 
 def _stranger_owns(path: Path) -> None:
     os.chown(path, STRANGER, STRANGER)
-
-
-@contextlib.contextmanager
-def _within(seconds: int):
-    """Fail, rather than hang the test run, if the body blocks (on a FIFO, say)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"blocked for {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- item 3: settings files found by walking up -----------------------------------------------
@@ -74,7 +59,7 @@ def test_a_symlinked_settings_file_is_not_followed(tmp_path):
 
 def test_a_fifo_named_like_a_settings_file_does_not_hang(tmp_path):
     os.mkfifo(tmp_path / "tfm.toml")
-    with _within(20):  # a blocking open would hang here forever
+    with time_limit(20):  # a blocking open would hang here forever
         resolved = resolve({}, start=tmp_path, environ={})
     assert any("not a regular file" in note for note in resolved.notes)
 
@@ -235,7 +220,7 @@ def test_an_index_that_is_not_checkpoint_manager_text_is_refused(tmp_path, capsy
 def test_a_fifo_as_the_index_does_not_hang(tmp_path, capsys):
     (tmp_path / "ckpt").mkdir()
     os.mkfifo(tmp_path / "ckpt" / "checkpoint")
-    with _within(60):
+    with time_limit(60):
         assert _export(tmp_path / "ckpt", tmp_path / "out") == 1
     assert "not a regular file" in capsys.readouterr().err
 
@@ -365,14 +350,14 @@ def test_an_npy_header_claiming_a_huge_shape_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("make, kind", [(os.mkfifo, "a FIFO (named pipe)"), (os.mkdir, "a directory")])
 def test_a_fifo_or_directory_as_data_is_named_as_such_and_never_waited_on(tmp_path, capsys, make, kind):
     make(tmp_path / "data.csv")
-    with _within(60):
+    with time_limit(60):
         assert _train_on(tmp_path / "data.csv") == 1
     assert f"data.csv is {kind}, not a data file" in capsys.readouterr().err
 
 
 def test_a_device_as_data_is_named_as_such(tmp_path, capsys):
     (tmp_path / "data.tfrecord").symlink_to("/dev/zero")  # the user's own link: followed, then checked
-    with _within(60):
+    with time_limit(60):
         assert _train_on(tmp_path / "data.tfrecord") == 1
     assert "data.tfrecord is a character device, not a data file" in capsys.readouterr().err
 
@@ -421,7 +406,7 @@ def test_a_loss_that_becomes_inf_stops_training_naming_the_step(tmp_path, capsys
 
 def test_a_fifo_as_a_run_argument_file_is_named_as_such(tmp_path, capsys):
     os.mkfifo(tmp_path / "x.npy")
-    with _within(60):
+    with time_limit(60):
         assert main(["run", REGRESSION, "LinearRegression.predict", "--arg", f"x=@{tmp_path / 'x.npy'}"]) == 1
     assert "x.npy is a FIFO (named pipe), not a value file" in capsys.readouterr().err
 
