@@ -1,15 +1,13 @@
-"""Shared test setup: a private compile cache, example loading, opt-in slow runs, golden updates."""
+"""pytest set-up only: a private compile cache, opt-in slow runs, golden updates, the fuzzers' counts in the
+summary. Helpers the tests share are in `support` (tests/support/__init__.py), not here."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -38,22 +36,6 @@ def _private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def update_golden(request) -> bool:
     return bool(request.config.getoption("--update-golden"))
-
-
-def load_example(name: str):
-    """Compile and import examples/NAME.tfm; returns the generated Python module."""
-    import tfm
-
-    return tfm.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
-
-
-def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
-    """Run `code` in a fresh interpreter (no state shared with the test process)."""
-    import subprocess
-
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def pytest_terminal_summary(terminalreporter):

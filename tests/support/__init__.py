@@ -1,0 +1,45 @@
+"""Helpers the tests share, imported as `from support import ...` (pytest puts tests/ on sys.path through
+tests/conftest.py). Fuzzers that are also scripts live beside this file: `support/fuzzing.py` (program
+generators and mutations) and `support/differential.py` (`python tests/support/differential.py [OP ...]`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+DIAGNOSTICS = ROOT / "tests" / "diagnostics"  # read by the syntax, semantics and formatter tests
+
+
+def load_example(name: str):
+    """Compile and import examples/NAME.tfm; returns the generated Python module."""
+    import tfm
+
+    return tfm.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
+
+
+def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
+    """Run `code` in a fresh interpreter (no state shared with the test process)."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Fail instead of hanging: SIGALRM interrupts the work after `seconds`."""
+    def expire(signum, frame):
+        raise TimeoutError(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,53 @@
+"""The dependency rules of the layout, read from the source: grammar <- dsl <- the rest of tfm, no
+import cycle inside dsl, and TensorFlow imported at module level only by the runtime helpers."""
+
+from __future__ import annotations
+
+import ast
+
+from support import ROOT
+
+
+def _module_imports(path) -> set[str]:
+    """Absolute names of what `path` imports at module level (relative imports resolved in tfm.dsl)."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.add(node.module)
+            elif node.level == 1:
+                found |= {f"tfm.dsl.{node.module}"} if node.module else {f"tfm.dsl.{a.name}" for a in node.names}
+            else:
+                found.add(f"tfm.{node.module}")
+    return found
+
+
+def test_dsl_imports_only_itself_and_the_grammar():
+    for path in (ROOT / "dsl").rglob("*.py"):
+        for name in _module_imports(path):
+            if name.startswith("tfm."):
+                assert name.startswith(("tfm.dsl", "tfm.grammar")), (path.name, name)
+
+
+def test_no_import_cycle_inside_dsl():
+    graph = {f"tfm.dsl.{p.stem}": {m for m in _module_imports(p) if m.startswith("tfm.dsl.")}
+             for p in (ROOT / "dsl").glob("*.py")}
+
+    def reaches(start, target, seen):
+        for dep in graph.get(start, ()):
+            if dep == target or dep not in seen and (seen.add(dep) or reaches(dep, target, seen)):
+                return True
+        return False
+
+    cycles = [name for name in graph if reaches(name, name, set())]
+    assert not cycles, cycles
+
+
+def test_tensorflow_is_imported_at_module_level_only_by_the_runtime_helpers():
+    for folder in ("dsl", "compiler", "grammar"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "runtime.py":
+                continue
+            assert not {n for n in _module_imports(path) if n.split(".")[0] == "tensorflow"}, path
