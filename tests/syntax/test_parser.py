@@ -6,7 +6,8 @@ import pytest
 
 from tfm import dsl
 from tfm.dsl import nodes as n
-from tfm.dsl.parser import decode_source, parse
+from tfm import compile_text
+from tfm.dsl.parser import MAX_DEPTH, decode_source, parse
 
 DEMO = """\
 module DemoModule(init_value: f32 = 0.0):
@@ -121,14 +122,26 @@ def test_syntax_errors_are_located(source, code, line):
     assert (diagnostic.code, diagnostic.span.line) == (code, line)
 
 
-def test_deep_nesting_is_a_diagnostic_not_a_crash():
-    expr = "(" * 3000 + "1.0" + ")" * 3000
-    try:
-        program = parse(f"module M:\n    fn f() -> f32[]:\n        return {expr}\n", "deep.tfm")
-    except dsl.TfmError as exc:
-        assert exc.diagnostics[0].code == "E001"
-    else:
-        assert program.modules[0].name == "M"
+def _returning(expr: str) -> str:
+    return f"module M:\n    fn f() -> f32[]:\n        return {expr}\n"
+
+
+@pytest.mark.parametrize("expr", ["-" * 3000 + "1.0", " + ".join(["1.0"] * 3000)], ids=["unary", "chain"])
+def test_deep_nesting_is_a_diagnostic_not_a_crash(expr):
+    """A tree deeper than MAX_DEPTH is refused where it is parsed (dsl/parser.py `_check_depth`), with a
+    located E001, so no later stage recurses into it: through the whole pipeline, not only the parser."""
+    with pytest.raises(dsl.TfmError) as info:
+        compile_text(_returning(expr), "deep.tfm")
+    [diagnostic] = info.value.diagnostics
+    assert diagnostic.code == "E001" and diagnostic.span.line == 3, diagnostic
+    assert f"nests more than {MAX_DEPTH} levels deep" in diagnostic.message
+
+
+def test_nesting_below_the_depth_limit_compiles_and_parentheses_add_no_depth():
+    compile_text(_returning("-" * (MAX_DEPTH // 2) + "1.0"), "shallow.tfm")
+    [method] = parse(_returning("(" * 3000 + "1.0" + ")" * 3000), "parens.tfm").modules[0].methods
+    [value] = method.body[0].values
+    assert isinstance(value, n.FloatLit), value
 
 
 def test_declarations_may_follow_methods_and_state_stays_a_local_name():
