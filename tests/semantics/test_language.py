@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 import tensorflow as tf
 
 import tfm
-from tfm import dsl
-from support import ROOT
+from tfm import compile_text, dsl
 from tfm.dsl.ops import INITIALIZERS, OPS
+from tfm.dsl.parser import parse
+from support import EXAMPLES, ROOT, doc_blocks
 
 _counter = iter(range(10**6))
 _SOURCES: Path | None = None
@@ -283,11 +285,51 @@ def test_positional_arguments_reach_the_parameter_they_name():
     np.testing.assert_array_equal(out["c"][0, :, 0], [2, 4, 6])  # s[i] + s[i + 2]
 
 
-def test_language_examples_in_docs_compile():
-    reference = (ROOT / "docs" / "language.md").read_text()
-    assert "module Classifier(" in reference
-    dsl.analyze("module Classifier(num_classes: int = 10, scale: float = 1.0, activation: str = \"relu\", "
-                "bias0: f32 = 0.0):\n    var b: f32[] = bias0\n", "doc.tfm")
+# Where a docs block that is not a whole file is compiled: among a module's members, or a method's statements.
+_SCAFFOLDS = ("module M:\n", "module M:\n    fn f():\n")
+# A `...` line elides members or statements; one of these stands in for it.
+_STAND_INS = ("var elided: f32[] = 0.0", "elided = 0")
+# What a fragment may be told about names its page declares around it (and the scaffold's method, which
+# declares no outputs, about the fragment's returns); nothing else.
+_FROM_ELSEWHERE = {"E010", "E012", "E013", "E018", "E022", "E059"}
+_LANGUAGE_BLOCKS = doc_blocks(pages=[ROOT / "README.md", ROOT / "docs" / "language.md"])
+
+
+def _in_place(text: str) -> tuple[str, str]:
+    """(scaffold, source): `text` as a whole file if it parses as one, else inside the first scaffold."""
+    for scaffold in ("", *_SCAFFOLDS):
+        for stand_in in _STAND_INS:
+            source = scaffold + textwrap.indent(text.replace("...\n", stand_in + "\n"), "    " * scaffold.count("\n"))
+            try:
+                parse(source, "doc.tfm")
+            except dsl.TfmError:
+                continue
+            return scaffold, source
+    raise AssertionError(f"parses neither as a file, nor as members, nor as statements:\n{text}")
+
+
+@pytest.mark.parametrize("where, text", _LANGUAGE_BLOCKS, ids=[where for where, _ in _LANGUAGE_BLOCKS])
+def test_language_examples_in_docs_compile(where, text):
+    """Each ```tfm block of the README and docs/language.md, as the page has it. A whole file without
+    imports compiles; a fragment, or a file importing others, may be told only about what it uses from
+    around it (unknown names, modules and dims, a missing imported file)."""
+    scaffold, source = _in_place(text)
+    allowed = set() if not scaffold and "import " not in text else _FROM_ELSEWHERE
+    allowed |= {"E032"} if scaffold == _SCAFFOLDS[-1] else set()
+    try:
+        compile_text(source, "doc.tfm")
+    except dsl.TfmError as exc:
+        wrong = [d for d in exc.diagnostics if d.code not in allowed]
+        assert not wrong, f"{where}:\n{dsl.render_text(wrong, {'doc.tfm': source})}"
+
+
+def test_the_docs_open_with_whole_programs_that_compile():
+    """The README's tour is examples/demo_module.tfm, and language.md opens with a module header: both
+    compile as they stand (the test above allows them nothing)."""
+    whole = [text for where, text in _LANGUAGE_BLOCKS if not _in_place(text)[0] and "import " not in text]
+    demo = (EXAMPLES / "demo_module.tfm").read_text(encoding="utf-8")
+    assert "".join(line for line in demo.splitlines(keepends=True) if not line.startswith("#")) in whole
+    assert any(text.startswith("module Classifier(") for text in whole), whole
 
 
 def test_tile_broadcast_to_and_argsort_shapes():

@@ -5,6 +5,7 @@ generators and mutations) and `support/differential.py` (`python tests/support/d
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DIAGNOSTICS = ROOT / "tests" / "diagnostics"  # read by the syntax, semantics and formatter tests
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def load_example(name: str):
@@ -21,6 +23,17 @@ def load_example(name: str):
     import tfm
 
     return tfm.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
+
+
+def doc_blocks(language: str = "tfm", pages: list[Path] = DOC_PAGES) -> list[tuple[str, str]]:
+    """(where, text) of every ```LANGUAGE block of `pages` (the README and docs/), `where` as `page:line`."""
+    blocks = []
+    for page in pages:
+        markdown = page.read_text(encoding="utf-8")
+        for match in re.finditer(rf"^```{language}\n(.*?)^```$", markdown, flags=re.S | re.M):
+            line = markdown.count("\n", 0, match.start()) + 1
+            blocks.append((f"{page.relative_to(ROOT)}:{line}", match.group(1)))
+    return blocks
 
 
 def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
