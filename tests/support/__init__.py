@@ -36,11 +36,12 @@ def doc_blocks(language: str = "tfm", pages: list[Path] = DOC_PAGES) -> list[tup
     return blocks
 
 
-def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
-    """Run `code` in a fresh interpreter (no state shared with the test process)."""
+def run_python(code: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300,
+               args: list[str] | None = None):
+    """Run `code` in a fresh interpreter (no state shared with the test process), `args` as its sys.argv[1:]."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-c", code, *(args or [])], cwd=cwd or ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @contextmanager
