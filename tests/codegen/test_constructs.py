@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfm
+from support import diagnostics_of
 
 
 def _load(tmp_path, body: str, name: str = "P"):
@@ -128,13 +129,7 @@ def test_without_the_declaration_a_growing_loop_is_refused_with_the_fix(tmp_path
 
 
 def _diagnostics(source: str):
-    from tfm.dsl import TfmError, analyze
-
-    try:
-        analyze(source, "p.tfm")
-    except TfmError as exc:
-        return list(exc.diagnostics)
-    return []
+    return diagnostics_of(source, analyze_only=True)
 
 
 def test_a_typed_list_is_read_by_index(tmp_path):

@@ -17,22 +17,15 @@ import pytest
 
 from tfm.cli import main
 from tfm.run.settings import resolve
-from support import ROOT
+from support import ROOT, strangers_own
 from support import time_limit
-
-STRANGER = 12345
-
-
-def _stranger_owns(path: Path) -> None:
-    os.chown(path, STRANGER, STRANGER)
-
 
 # --- item 3: settings files found by walking up -----------------------------------------------
 
 
 def test_a_settings_file_another_user_owns_is_not_read(tmp_path):
     (tmp_path / "tfm.toml").write_text("jit = true\n")
-    _stranger_owns(tmp_path / "tfm.toml")
+    strangers_own(tmp_path / "tfm.toml")
     resolved = resolve({}, start=tmp_path, environ={})
     assert resolved.settings.jit is False and resolved.source("jit") == "default"
     assert any("tfm.toml ignored: it belongs to user 12345" in note for note in resolved.notes)
@@ -69,7 +62,7 @@ def test_the_walk_stops_at_a_directory_another_user_owns(tmp_path):
     mine = shared / "mine"
     mine.mkdir(parents=True)
     (shared / "tfm.toml").write_text("jit = true\n")  # even a file that looks like ours
-    _stranger_owns(shared)
+    strangers_own(shared)
     resolved = resolve({}, start=mine, environ={})
     assert resolved.settings.jit is False
     assert any("belongs to user 12345" in note for note in resolved.notes)

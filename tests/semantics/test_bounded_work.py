@@ -11,16 +11,12 @@ import pytest
 from tfm import dsl
 from tfm.cli import main
 from tfm.dsl.limits import Limits
-from support import time_limit
+from support import diagnostics_of, time_limit
 
 
 def _codes(text: str, limits: Limits | None = None) -> list[str]:
-    try:
-        with time_limit(120):
-            dsl.analyze(text, "attack.tfm", limits)
-    except dsl.TfmError as exc:
-        return [d.code for d in exc.diagnostics]
-    return []
+    with time_limit(120):
+        return [d.code for d in diagnostics_of(text, "attack.tfm", limits, analyze_only=True)]
 
 
 def _doubling(levels: int) -> str:

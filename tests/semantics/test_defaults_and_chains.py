@@ -10,14 +10,11 @@ import pytest
 from tfm import dsl
 from tfm.loading.loader import import_compiled
 from tfm.pipeline import compile_text
+from support import diagnostics_of
 
 
 def _codes(text: str) -> list[tuple[str, int, int]]:
-    try:
-        compile_text(text, "defaults.tfm")
-    except dsl.TfmError as exc:
-        return [(d.code, d.span.line, d.span.column) for d in exc.diagnostics]
-    return []
+    return [(d.code, d.span.line, d.span.column) for d in diagnostics_of(text, "defaults.tfm")]
 
 
 @pytest.mark.parametrize("header, message", [

@@ -10,16 +10,12 @@ import pytest
 from tfm import dsl
 from tfm.dsl.limits import MAX_SUBMODULE_DEPTH, Limits
 from tfm.pipeline import check_text, compile_text
-from support import time_limit
+from support import diagnostics_of, time_limit
 
 
 def _diagnostics(text: str, limits: Limits | None = None) -> list[tuple[str, int, int]]:
-    try:
-        with time_limit(120):
-            compile_text(text, "extreme.tfm", limits)
-    except dsl.TfmError as exc:
-        return [(d.code, d.span.line, d.span.column) for d in exc.diagnostics]
-    return []
+    with time_limit(120):
+        return [(d.code, d.span.line, d.span.column) for d in diagnostics_of(text, "extreme.tfm", limits)]
 
 
 @pytest.mark.parametrize("digits", [21, 4301, 100_000])

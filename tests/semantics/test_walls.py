@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import tfm
 from tfm.dsl import TfmError, analyze
+from support import diagnostics_of
 
 
 def _load(tmp_path, body: str, name: str = "P"):
@@ -18,11 +19,7 @@ def _load(tmp_path, body: str, name: str = "P"):
 
 
 def _diagnostics(body: str):
-    try:
-        analyze("module P:\n" + body, "p.tfm")
-    except TfmError as exc:
-        return list(exc.diagnostics)
-    return []
+    return diagnostics_of("module P:\n" + body, analyze_only=True)
 
 
 def test_a_tuple_of_axes_is_a_list_of_axes(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DIAGNOSTICS = ROOT / "tests" / "diagnostics"  # read by the syntax, semantics and formatter tests
+STRANGER = 12345  # the uid of "another user" on a shared machine
 DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
@@ -23,6 +24,27 @@ def load_example(name: str):
     import tfm
 
     return tfm.load(EXAMPLES / f"{name}.tfm", module_name=f"tfm_example_{name}")
+
+
+def diagnostics_of(text: str, file: str = "p.tfm", limits=None, *, analyze_only: bool = False) -> list:
+    """The diagnostics `text` gives through the whole pipeline (or only the analysis); [] if it compiles."""
+    from tfm import compile_text, dsl
+
+    try:
+        if analyze_only:
+            dsl.analyze(text, file, limits)
+        else:
+            compile_text(text, file, limits)
+    except dsl.TfmError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+def strangers_own(*paths: Path) -> None:
+    """Another user (uid STRANGER) owns `paths`, links themselves rather than what they point to. Tests run
+    as root, so this is how they play a stranger's file."""
+    for path in paths:
+        os.chown(path, STRANGER, STRANGER, follow_symlinks=False)
 
 
 def doc_blocks(language: str = "tfm", pages: list[Path] = DOC_PAGES) -> list[tuple[str, str]]:

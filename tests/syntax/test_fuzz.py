@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-from contextlib import contextmanager
-
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tfm import dsl
 from tfm import compile_text
-from support import EXAMPLES
+from support import EXAMPLES, time_limit
 from support.fuzzing import mutations, programs
 
 SCALE = int(os.environ.get("TFM_FUZZ_SCALE", "1"))
@@ -49,21 +45,6 @@ def _assert_located(diagnostics, text: str) -> None:
         assert 1 <= d.span.line <= line_count, (d, line_count)
         assert d.span.column >= 1, d
         assert d.code in dsl.diagnostics.CODES, d
-
-
-@contextmanager
-def time_limit(seconds: int):
-    """Fail instead of hanging: SIGALRM interrupts the work after `seconds`."""
-    def expire(signum, frame):
-        raise TimeoutError(f"no answer within {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 _FUZZ_SETTINGS = dict(deadline=None, database=None, derandomize=True,

@@ -11,7 +11,7 @@ import pytest
 from pygments.token import Error, Keyword, Name
 
 from tfm.highlight import TfmLexer, builtin_names, grammar_keywords, textmate_grammar
-from support import EXAMPLES, ROOT
+from support import EXAMPLES, ROOT, doc_blocks
 
 
 def test_grammar_keywords_are_read_from_the_lark_grammar():
@@ -49,9 +49,7 @@ def test_committed_textmate_grammar_is_the_generated_one():
 
 
 def test_docs_mark_their_tfm_blocks_and_they_highlight():
-    blocks = []
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        blocks += re.findall(r"```tfm\n(.*?)```", page.read_text(), re.S)
+    blocks = [text for _, text in doc_blocks()]
     assert len(blocks) >= 8
     for block in blocks:
         assert not [v for t, v in TfmLexer().get_tokens(block) if t in Error], block

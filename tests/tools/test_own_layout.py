@@ -4,33 +4,20 @@ of a method) is formatted inside a module, or a method, and compared without it.
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 import pytest
 
 from tfm.dsl import TfmError
 from tfm.dsl.formatter import format_source
-from support import EXAMPLES, ROOT
+from support import EXAMPLES, ROOT, doc_blocks
 
 LIBRARY = ROOT / "dsl" / "library"
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # What a fragment is formatted inside: nothing (a whole file), a module (members), a method (statements).
 SCAFFOLDS = ("", "module M:\n", "module M:\n    fn f():\n")
 # The docs elide members or statements with a line `...`, which is neither: a statement, or a member,
 # stands in for it while the block is formatted.
 ELIDED, STAND_INS = "...", ("elided = 0", "var elided: f32[] = 0.0")
-
-
-def doc_blocks() -> list[tuple[str, str]]:
-    """(where, text) of every ```tfm block of the README and docs/, `where` as `page:line`."""
-    blocks = []
-    for page in PAGES:
-        markdown = page.read_text(encoding="utf-8")
-        for match in re.finditer(r"^```tfm\n(.*?)^```$", markdown, flags=re.S | re.M):
-            line = markdown.count("\n", 0, match.start()) + 1
-            blocks.append((f"{page.relative_to(ROOT)}:{line}", match.group(1)))
-    return blocks
 
 
 def format_block(text: str) -> str:

@@ -21,20 +21,14 @@ import pytest
 
 import tfm
 from tfm.cli import main
-from support import EXAMPLES, run_python
+from support import EXAMPLES, STRANGER, run_python, strangers_own
 
-STRANGER = 12345
 DEMO = str(EXAMPLES / "demo_module.tfm")
 BRANCHY = ("module B:\n    fn f(x: f32[]) -> f32[]:\n        if x > 0.0:\n            y = x\n"
            "        else:\n            y = -x\n        return y\n")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"),
                                 reason="plays other users with chown: needs root on Linux")
-
-
-def _strangers(*paths: Path) -> None:
-    for path in paths:
-        os.chown(path, STRANGER, STRANGER, follow_symlinks=False)
 
 
 def _shared_dir(path: Path, sticky: bool = True) -> Path:
@@ -72,8 +66,8 @@ def test_planted_bytecode_in_a_shared_pycache_never_runs(tmp_path, shared_tmpdir
     evil.write_text(f"open({str(pwned)!r}, 'w').write('ran')\n")
     planted = importlib.util.cache_from_source(str(shared_tmpdir / "__autograph_generated_fileplanted.py"))
     py_compile.compile(str(evil), planted, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    _strangers(planted)
-    _strangers(pycache)
+    strangers_own(planted)
+    strangers_own(pycache)
 
     def predictable_names():
         yield "planted"
@@ -134,7 +128,7 @@ def test_a_strangers_symlink_in_the_cache_path_is_not_followed(tmp_path, monkeyp
     real.mkdir()
     via = tmp_path / "via"
     via.symlink_to(real)
-    _strangers(via)
+    strangers_own(via)
     monkeypatch.setenv("TFM_CACHE_DIR", str(via / "cache"))
     assert private_cache_dir() is None
     assert write_entry("x", b"data") is False and read_entry("x") is None
@@ -191,7 +185,7 @@ def test_unsafe_cache_entries_are_not_read(private_cache, tmp_path, plant):
         entry.symlink_to(private_cache / "good")
     elif plant == "stranger_file":
         entry.write_bytes((private_cache / "good").read_bytes())
-        _strangers(entry)
+        strangers_own(entry)
     else:
         os.mkfifo(entry)
     assert read_entry("entry") is None
@@ -209,7 +203,7 @@ def test_compile_never_follows_a_strangers_directory_link(tmp_path, capsys):
     elsewhere.mkdir()
     build = shared / "build"
     build.symlink_to(elsewhere)
-    _strangers(build)
+    strangers_own(build)
     assert main(["compile", DEMO, "-o", str(build / "model.py")]) == 1
     assert "symbolic link owned by another user" in capsys.readouterr().err
     assert list(elsewhere.iterdir()) == []
@@ -240,7 +234,7 @@ def test_run_save_never_replaces_a_link_planted_after_its_check(tmp_path, monkey
         seen = real_lexists(path)
         if os.fspath(path) == str(out) and not real_lexists(out):
             out.symlink_to(victim)
-            _strangers(out)
+            strangers_own(out)
         return seen
 
     monkeypatch.setattr(os.path, "lexists", look_then_plant)
@@ -284,7 +278,7 @@ def test_fmt_never_follows_a_link_to_write_elsewhere(unformatted, tmp_path, caps
     shared = _shared_dir(tmp_path / "shared", sticky=False)
     link = shared / "model.tfm"
     link.symlink_to(unformatted)
-    _strangers(link)
+    strangers_own(link)
     before = unformatted.read_text()
     assert main(["fmt", str(link)]) == 1
     assert "symbolic link" in capsys.readouterr().err
@@ -299,7 +293,7 @@ def test_the_export_lock_file_is_never_a_planted_link(tmp_path):
     created = tmp_path / "created_by_victim"
     shared = _shared_dir(tmp_path / "shared", sticky=False)
     (shared / ".out.tfm-lock").symlink_to(created)
-    _strangers(shared / ".out.tfm-lock")
+    strangers_own(shared / ".out.tfm-lock")
     with pytest.raises(PublishError, match="symbolic link"):
         with TargetLock(shared / "out"):
             pass
@@ -313,7 +307,7 @@ def test_the_export_lock_file_is_never_a_planted_fifo(tmp_path):
 
     shared = _shared_dir(tmp_path / "shared", sticky=False)
     os.mkfifo(shared / ".out.tfm-lock")
-    _strangers(shared / ".out.tfm-lock")
+    strangers_own(shared / ".out.tfm-lock")
     with pytest.raises(PublishError, match="not a regular file"):
         with TargetLock(shared / "out"):
             pass
