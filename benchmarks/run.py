@@ -83,8 +83,8 @@ def render(models: dict, speed: dict, quick: bool) -> str:
                      f"| {control['first_call_ratio']:.2f}x | | | | |")
     lines += ["", "Per call, ratios near 1.00 are within this machine's noise (the last row runs the very same "
               "code on both sides): where tfm makes no entry check, both sides run the same TensorFlow ops, op for "
-              "op (`tests/test_benchmarks.py` compares the traced graphs). The first call includes tracing; tfm "
-              "traces a method called by another method into its caller, as hand-written code does. "
+              "op (`tests/tools/test_benchmarks.py` compares the traced graphs). The first call includes tracing; "
+              "tfm traces a method called by another method into its caller, as hand-written code does. "
               "CNNClassifier traces the same graph as its twin too, but its layers are submodule methods that "
               "AutoGraph converts and calls one by one, where the twin is one flat function: more Python runs "
               "while tracing (last column), and the first call shows it. Eager and XLA columns compare the "
