@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from . import nodes as n
+from .constants import UNKNOWN_VALUE, evaluate
 from .diagnostics import Diagnostic, error
 from .library import BuiltinModule
 from .limits import Limits
@@ -95,6 +96,9 @@ class Analysis:
     warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
     # A call of an overloaded method -> the signature its arguments fit (absent: decided at trace time).
     chosen_signatures: dict[n.Node, str] = field(default_factory=dict)
+    # Each module's parameter defaults, evaluated (dsl.constants.evaluate; a default that is not a
+    # construction-time constant is left out): module name -> parameter name -> value.
+    param_defaults: dict[str, dict[str, object]] = field(default_factory=dict)
     # While one signature of an overloaded method is checked: its name and all its group's names.
     # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
     signature: tuple[str, tuple[str, ...]] | None = None
@@ -103,7 +107,7 @@ class Analysis:
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
         for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
-                     "chosen_signatures"):
+                     "chosen_signatures", "param_defaults"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self
@@ -144,6 +148,17 @@ class Analysis:
                 where = f"in signature{'s' if len(names) > 1 else ''} {listed}"
                 diagnostic = error(diagnostic.code, diagnostic.span, f"{diagnostic.message} ({where})", diagnostic.hint)
             self.diagnostics.append(diagnostic)
+
+    def parameter_values(self, module: str, given: dict[str, object] | None = None) -> dict[str, object]:
+        """The values module `module`'s parameters take in one instance: `given` over its evaluated
+        defaults (what a caller passes, else what the declaration says)."""
+        return {**self.param_defaults.get(module, {}), **(given or {})}
+
+    def sub_argument_values(self, sub: n.SubDecl, params: dict[str, object]) -> dict[str, object]:
+        """The values a submodule's arguments take when its holder's parameters are `params`
+        (None for an argument whose value is not a construction-time constant)."""
+        values = {name: evaluate(arg, params) for name, arg in self.sub_arguments.get(sub, {}).items()}
+        return {name: None if value is UNKNOWN_VALUE else value for name, value in values.items()}
 
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""

@@ -26,6 +26,7 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Lim
     analysis = Analysis(program=program, modules={}, limits=limits,
                         diagnostics=DiagnosticList(limits.errors) if diagnostics is None else diagnostics)
     _collect_modules(analysis, program.modules, library)
+    _evaluate_defaults(analysis)
     for module in program.modules:
         ModuleChecker(analysis, analysis.modules[module.name]).run()
     if _check_nesting(analysis, limits.submodule_depth):
@@ -107,6 +108,15 @@ def _collect_modules(analysis: Analysis, user: tuple[n.ModuleDef, ...], library:
         check_declared_name(analysis.report, module.name, module, "module")
         seen[module.name] = module
         analysis.modules[module.name] = _module_info(module)
+
+
+def _evaluate_defaults(analysis: Analysis) -> None:
+    """Every parameter default's value, once, for the stages after checking (the generator, limits,
+    export) to read instead of re-reading the default's syntax."""
+    for name, info in analysis.modules.items():
+        if info.decl is not None:
+            values = {p.name: evaluate(p.default) for p in info.decl.params if p.default is not None}
+            analysis.param_defaults[name] = {k: v for k, v in values.items() if v is not UNKNOWN_VALUE}
 
 
 def _module_info(module: n.ModuleDef) -> ModuleInfo:
