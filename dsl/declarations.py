@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, dimension_params
+from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
 from .constants import fits
 from .ops import DTYPES, static_python_type
-from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
+from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
 
 
 def declared_type(type_: n.TensorType) -> TensorT:
@@ -29,9 +29,25 @@ def _declared_dim(dim: n.Dim) -> Dim:
     return dim.name if dim.kind == "named" else None
 
 
+def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
+    """The type of every type the module writes (parameters, variables, inputs, outputs, annotated
+    locals), keyed by its type node: later stages read these, never the syntax."""
+    declared = [p.type for p in module.params] + [v.type for v in module.variables]
+    for method in module.methods:
+        declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
+        declared += [node.declared for node in walk(method.body) if isinstance(node, n.Assign) and node.declared]
+    for type_ in declared:
+        if isinstance(type_, n.TensorType):
+            analysis.types[type_] = declared_type(type_)
+        elif isinstance(type_, n.ListType):
+            analysis.types[type_] = ArrayT(declared_type(type_.element))
+
+
 def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
-    """Variable initial values and submodule arguments against what they initialise."""
+    """Record the declared types; check variable initial values and submodule arguments against what
+    they initialise."""
     module = info.decl
+    record_declared_types(analysis, module)
     for var in module.variables:
         if analysis.calls.get(var.init) is None:  # not an initializer, which takes the declared type
             _check_initial_value(analysis, info, var)
