@@ -200,7 +200,7 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
         return None
     uri = params.text_document.uri
     text = dsl.parser.normalize_text(ls.workspace.get_text_document(uri).source)
-    found = queries.references(analysis, path, line, column, text)
+    found = queries.references(analysis, path, line, column)
     if found is None:
         return None
     spans = [span for span in found[1] if span.file == path]

@@ -189,7 +189,8 @@ def outputs_of(method: n.Method) -> tuple:
         return ()
     if isinstance(method.returns, tuple):
         return method.returns
-    return (n.NamedOutput.build(span=method.returns.span, name="output_0", type=method.returns),)
+    name = n.Identifier(span=method.returns.span, text="output_0")
+    return (n.NamedOutput(span=method.returns.span, identifier=name, type=method.returns),)
 
 
 
