@@ -160,6 +160,12 @@ class Analysis:
         values = {name: evaluate(arg, params) for name, arg in self.sub_arguments.get(sub, {}).items()}
         return {name: None if value is UNKNOWN_VALUE else value for name, value in values.items()}
 
+    def declared_shape(self, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
+        """The dims of a declared type in one instance: sizes, constructor parameters' values from
+        `params` (parameter_values), None where unknown until a call (`N`, `?`)."""
+        return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
+                     for d in self.types[type_].shape or ())
+
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""
         order: list[str] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
-from .constants import fits
+from .constants import evaluate, fits
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
 
@@ -220,11 +220,12 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
 
 
 def _check_dimension_arguments(analysis: Analysis, module: str, target: n.ModuleDef, given: list) -> None:
-    """Literal values for `int` parameters that size dimensions (a default, or a submodule's argument)."""
+    """Constant values (literals, and arithmetic on them) for `int` parameters that size dimensions
+    (a default, or a submodule's argument)."""
     sizes = {p.name for p in dimension_params(target)}
     for name, arg in given:
-        value = next(literal_numbers(arg), None) if isinstance(arg, (n.IntLit, n.UnaryOp)) else None
-        if name in sizes and isinstance(value, int) and value < 1:
+        value = evaluate(arg)
+        if name in sizes and isinstance(value, int) and not isinstance(value, bool) and value < 1:
             analysis.report("E023", arg, f"`{module}` parameter `{name}` sizes a "
                                               f"dimension; {value} is not a size", "give an int of 1 or more")
 

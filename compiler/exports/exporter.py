@@ -70,9 +70,7 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
 
 
 def _dims(analysis: Analysis, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
-    """The declared dims of `type_` (read from the analysis) with constructor parameters' values."""
-    return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
-                 for d in analysis.types[type_].shape or ())
+    return analysis.declared_shape(type_, params)
 
 
 def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
