@@ -183,7 +183,7 @@ def document_symbols(ls: TfmLanguageServer, params: lsp.DocumentSymbolParams) ->
 
 def _symbol(symbol: queries.Symbol) -> lsp.DocumentSymbol:
     return lsp.DocumentSymbol(name=symbol.name, kind=_SYMBOL_KINDS[symbol.kind], range=_range(symbol.span),
-                              selection_range=_range(symbol.span), children=[_symbol(c) for c in symbol.children])
+                              selection_range=_range(symbol.name_span), children=[_symbol(c) for c in symbol.children])
 
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)

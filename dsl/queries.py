@@ -20,7 +20,8 @@ class Symbol:
 
     name: str
     kind: str  # module, variable, state, submodule, method, parameter
-    span: n.Span
+    span: n.Span  # the whole declaration
+    name_span: n.Span  # its name: what an editor selects
     children: tuple[Symbol, ...] = ()
 
 
@@ -231,11 +232,11 @@ def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tu
 def outline(program: n.Program) -> list[Symbol]:
     symbols = []
     for module in program.modules:
-        members = [Symbol(p.name, "parameter", p.span) for p in module.params]
+        members = [Symbol(p.name, "parameter", p.span, p.identifier.span) for p in module.params]
         for member in module.members:
             kind = {n.SubDecl: "submodule", n.Method: "method"}.get(type(member))
             if isinstance(member, n.VarDecl):
                 kind = "variable" if member.trainable else "state"
-            members.append(Symbol(member.name, kind, member.span))
-        symbols.append(Symbol(module.name, "module", module.span, tuple(members)))
+            members.append(Symbol(member.name, kind, member.span, member.identifier.span))
+        symbols.append(Symbol(module.name, "module", module.span, module.identifier.span, tuple(members)))
     return symbols
