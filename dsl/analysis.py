@@ -1,7 +1,13 @@
 """What the checker learns about a program: modules by name, and what each name and call resolves to.
 
-Stages after parsing share this data (the checker fills it, inference adds types, the generator and
-the exporter read it) and the few tree helpers below. Nodes are never changed: tables are keyed by node.
+Stages after checking (the generator, the exporter, limits, warnings, the language server) read this
+result, never the syntax again: what each name refers to and its declaration (`refs`; a declaration's
+own name is a node with its span, `decl.identifier.span`), what each call is (`calls`), the type of
+every expression and of every declared type (`types`, declared ones recorded by
+dsl.declarations.record_declared_types), the value of every parameter default (`param_defaults`,
+with `parameter_values`, `sub_argument_values` and `declared_shape` for one instance), and each
+submodule's arguments bound to parameters (`sub_arguments`). Nodes are never changed: tables are
+keyed by node.
 """
 
 from __future__ import annotations
