@@ -18,7 +18,8 @@ import operator
 from dataclasses import dataclass
 from typing import Callable, Literal, Union
 
-# Every node class: immutable, no per-instance dict, keyword-only fields, identity equality.
+# Every node class: immutable, no per-instance dict, keyword-only fields, and identity equality
+# (checkers key tables by node, so equal-looking nodes stay distinct).
 node = dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}

@@ -5,6 +5,7 @@ tfm's private cache, checked before it is loaded, and made again when it is not 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import os
 import random
@@ -142,6 +143,17 @@ def test_spans_are_those_of_the_rules_text():
     spans = [(type(node).__name__, node.span.line, node.span.column, node.span.end_line, node.span.end_column)
              for node in _walk(parsing.parse(PROGRAM, "p.tfm"))]
     assert spans == PROGRAM_SPANS
+
+
+def test_nodes_are_frozen_slotted_and_equal_only_to_themselves():
+    program = parsing.parse(PROGRAM, "p.tfm")
+    for node in _walk(program):
+        assert not hasattr(node, "__dict__"), type(node).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            node.span = None
+    first, second = (parsing.parse("module M:\n    var w: f32[] = 0.0\n", "p.tfm") for _ in range(2))
+    assert first.modules[0] != second.modules[0] and first.modules[0].span == second.modules[0].span
+    assert len({first.modules[0], second.modules[0]}) == 2
 
 
 def test_declared_names_are_nodes_with_the_span_of_the_name():
