@@ -245,12 +245,13 @@ def called_methods(analysis: Analysis, info, node: n.Call, call) -> list[tuple[n
     return [(owner.decl, owner.methods[name]) for name in names]
 
 
-def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:
-    """`int` parameters that size a variable or a signature: they must be at least 1."""
+def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModuleParam]:
+    """`int` parameters that size a variable or a signature: they must be at least 1. Read from the
+    declared types the analysis recorded (dsl.declarations.record_declared_types)."""
     types = [v.type for v in module.variables]
     for method in module.methods:
         types += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
-    used = {d.name for t in types for d in t.shape or () if d.kind == "named"}
+    used = {d for t in types for d in getattr(analysis.types.get(t), "shape", None) or () if isinstance(d, str)}
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 

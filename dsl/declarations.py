@@ -44,10 +44,8 @@ def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
 
 
 def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
-    """Record the declared types; check variable initial values and submodule arguments against what
-    they initialise."""
+    """Variable initial values and submodule arguments against what they initialise."""
     module = info.decl
-    record_declared_types(analysis, module)
     for var in module.variables:
         if analysis.calls.get(var.init) is None:  # not an initializer, which takes the declared type
             _check_initial_value(analysis, info, var)
@@ -222,7 +220,7 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
 def _check_dimension_arguments(analysis: Analysis, module: str, target: n.ModuleDef, given: list) -> None:
     """Constant values (literals, and arithmetic on them) for `int` parameters that size dimensions
     (a default, or a submodule's argument)."""
-    sizes = {p.name for p in dimension_params(target)}
+    sizes = {p.name for p in dimension_params(analysis, target)}
     for name, arg in given:
         value = evaluate(arg)
         if name in sizes and isinstance(value, int) and not isinstance(value, bool) and value < 1:

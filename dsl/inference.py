@@ -28,9 +28,8 @@ from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 
 def infer(analysis: Analysis) -> None:
-    """Infer types in every user and library module; add diagnostics to `analysis`. The declared type
-    of every parameter, variable, input and output is recorded too (keyed by its type node), so the
-    generator and the exporter read types from the analysis instead of from syntax (check_declarations)."""
+    """Infer types in every user and library module; add diagnostics to `analysis`. (Declared types
+    are recorded by the checker: dsl.declarations.record_declared_types.)"""
     for module in (*analysis.library, *analysis.program.modules):
         info = analysis.modules[module.name]
         check_declarations(analysis, info)

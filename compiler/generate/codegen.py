@@ -164,7 +164,7 @@ class _ClassEmitter:
         cls = _Class(name=ident(self.module.name), doc=self._doc(), init_params=self._init_params())
         init_expr = _ExprEmitter(self, in_init=True)
         # A zero or negative size fails deep in TensorFlow (oneDNN aborts the process on a zero).
-        for param in dimension_params(self.module):
+        for param in dimension_params(self.analysis, self.module):
             self.helpers.add("_dimension")
             name = ident(param.name)
             cls.param_lines.append(f"{name} = _dimension({hygiene.literal(param.name)}, {name}){self.loc(param)}")
