@@ -137,7 +137,7 @@ class ToNodes(Transformer):
         if first is None:
             return n.Span(file=self.file, line=1, column=1, end_line=1, end_column=1)
         return n.Span(file=self.file, line=first.line, column=first.column,
-                            end_line=last.end_line, end_column=last.end_column)
+                      end_line=last.end_line, end_column=last.end_column)
 
     def _identifier(self, token: Token) -> n.Identifier:
         """A declared name, with the span of its token."""
@@ -162,7 +162,7 @@ class ToNodes(Transformer):
 
     def module_def(self, c):  # "module" NAME [module_params] ":" _NL _INDENT member+ _DEDENT
         return n.ModuleDef(span=self._s(), identifier=self._identifier(c[1]), params=tuple(c[2] or ()),
-                                 members=expand_signatures(tuple(c[6:-1])))
+                           members=expand_signatures(tuple(c[6:-1])))
 
     def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
         return _items(c)
@@ -175,16 +175,18 @@ class ToNodes(Transformer):
     def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr _NL
         kind, name, type_, init = c[0], c[1], c[3], c[5]
         _no_list(type_, "a variable")
-        return n.VarDecl(span=self._s(), identifier=self._identifier(name), type=type_, init=init, trainable=str(kind) == "var")
+        return n.VarDecl(span=self._s(), identifier=self._identifier(name), type=type_, init=init,
+                         trainable=str(kind) == "var")
 
     def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
         args, keywords = c[5] or ((), ())
-        return n.SubDecl(span=self._s(), identifier=self._identifier(c[1]), module=str(c[3]), args=args, keywords=keywords)
+        return n.SubDecl(span=self._s(), identifier=self._identifier(c[1]), module=str(c[3]), args=args,
+                         keywords=keywords)
 
     def method(self, c):  # method_attr* "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
         attrs, name, inputs, returns, body = c[:-9], c[-8], c[-6], c[-3], c[-1]
-        return n.Method(span=self._s(), identifier=self._identifier(name), inputs=tuple(inputs or ()), returns=returns,
-                              attrs=tuple(attrs), body=body)
+        return n.Method(span=self._s(), identifier=self._identifier(name), inputs=tuple(inputs or ()),
+                        returns=returns, attrs=tuple(attrs), body=body)
 
     def method_attr(self, c):  # "@" NAME _NL
         return n.Name(span=self._s(), id=str(c[1]))
@@ -259,7 +261,7 @@ class ToNodes(Transformer):
         value, items, element = c[0], c[2], c[5]
         span = self._s()
         target_span = n.Span(file=span.file, line=value.span.line, column=value.span.column,
-                                   end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
+                             end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
         target = n.Subscript(span=target_span, value=value, items=items)
         return n.ItemAssign(span=span, target=target, value=element)
 
@@ -276,7 +278,7 @@ class ToNodes(Transformer):
                          n.Name(span=d.span, id=d.name) for d in type_.shape or ())
             dtype = n.Keyword(span=span, name="dtype", value=n.Name(span=type_.span, id=type_.dtype))
             value = n.Call(span=span, func=n.Name(span=span, id="zeros"),
-                                 args=(n.ListLit(span=span, items=dims),), keywords=(dtype,))
+                           args=(n.ListLit(span=span, items=dims),), keywords=(dtype,))
         return n.Assign(span=span, target=str(name), value=value, declared=type_)
 
     def aug_assign(self, c):  # NAME AUG_OP expr

@@ -220,7 +220,8 @@ class _ClassEmitter:
         used = any(ref.decl is param for node, ref in self.analysis.refs.items() if isinstance(node, n.Name))
         if not used or not self._read_in_method(param):
             return None
-        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype_expr(self._declared(param.type).dtype)}){self.loc(param)}"
+        dtype = dtype_expr(self._declared(param.type).dtype)
+        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype}){self.loc(param)}"
 
     def _read_in_method(self, param: n.ModuleParam) -> bool:
         return any(isinstance(node, n.Name) and self.analysis.refs.get(node) is not None
