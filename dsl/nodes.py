@@ -78,6 +78,7 @@ class _Declared:
     """A declaration's name, as text: `decl.name` is `decl.identifier.text`."""
 
     __slots__ = ()
+    identifier: Identifier  # a field of each declaration class (this mixin is no dataclass)
 
     @property
     def name(self) -> str:
