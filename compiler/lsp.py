@@ -183,7 +183,7 @@ def document_symbols(ls: TfmLanguageServer, params: lsp.DocumentSymbolParams) ->
 
 def _symbol(symbol: queries.Symbol) -> lsp.DocumentSymbol:
     return lsp.DocumentSymbol(name=symbol.name, kind=_SYMBOL_KINDS[symbol.kind], range=_range(symbol.span),
-                              selection_range=_range(symbol.span), children=[_symbol(c) for c in symbol.children])
+                              selection_range=_range(symbol.name_span), children=[_symbol(c) for c in symbol.children])
 
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)
@@ -200,7 +200,7 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
         return None
     uri = params.text_document.uri
     text = dsl.parser.normalize_text(ls.workspace.get_text_document(uri).source)
-    found = queries.references(analysis, path, line, column, text)
+    found = queries.references(analysis, path, line, column)
     if found is None:
         return None
     spans = [span for span in found[1] if span.file == path]

@@ -1,7 +1,13 @@
 """What the checker learns about a program: modules by name, and what each name and call resolves to.
 
-Stages after parsing share this data (the checker fills it, inference adds types, the generator and
-the exporter read it) and the few tree helpers below. Nodes are never changed: tables are keyed by node.
+Stages after checking (the generator, the exporter, limits, warnings, the language server) read this
+result, never the syntax again: what each name refers to and its declaration (`refs`; a declaration's
+own name is a node with its span, `decl.identifier.span`), what each call is (`calls`), the type of
+every expression and of every declared type (`types`, declared ones recorded by
+dsl.declarations.record_declared_types), the value of every parameter default (`param_defaults`,
+with `parameter_values`, `sub_argument_values` and `declared_shape` for one instance), and each
+submodule's arguments bound to parameters (`sub_arguments`). Nodes are never changed: tables are
+keyed by node.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from . import nodes as n
+from .constants import UNKNOWN_VALUE, evaluate
 from .diagnostics import Diagnostic, error
 from .library import BuiltinModule
 from .limits import Limits
@@ -95,6 +102,9 @@ class Analysis:
     warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
     # A call of an overloaded method -> the signature its arguments fit (absent: decided at trace time).
     chosen_signatures: dict[n.Node, str] = field(default_factory=dict)
+    # Each module's parameter defaults, evaluated (dsl.constants.evaluate; a default that is not a
+    # construction-time constant is left out): module name -> parameter name -> value.
+    param_defaults: dict[str, dict[str, object]] = field(default_factory=dict)
     # While one signature of an overloaded method is checked: its name and all its group's names.
     # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
     signature: tuple[str, tuple[str, ...]] | None = None
@@ -103,7 +113,7 @@ class Analysis:
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
         for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
-                     "chosen_signatures"):
+                     "chosen_signatures", "param_defaults"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self
@@ -145,6 +155,23 @@ class Analysis:
                 diagnostic = error(diagnostic.code, diagnostic.span, f"{diagnostic.message} ({where})", diagnostic.hint)
             self.diagnostics.append(diagnostic)
 
+    def parameter_values(self, module: str, given: dict[str, object] | None = None) -> dict[str, object]:
+        """The values module `module`'s parameters take in one instance: `given` over its evaluated
+        defaults (what a caller passes, else what the declaration says)."""
+        return {**self.param_defaults.get(module, {}), **(given or {})}
+
+    def sub_argument_values(self, sub: n.SubDecl, params: dict[str, object]) -> dict[str, object]:
+        """The values a submodule's arguments take when its holder's parameters are `params`
+        (None for an argument whose value is not a construction-time constant)."""
+        values = {name: evaluate(arg, params) for name, arg in self.sub_arguments.get(sub, {}).items()}
+        return {name: None if value is UNKNOWN_VALUE else value for name, value in values.items()}
+
+    def declared_shape(self, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
+        """The dims of a declared type in one instance: sizes, constructor parameters' values from
+        `params` (parameter_values), None where unknown until a call (`N`, `?`)."""
+        return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
+                     for d in self.types[type_].shape or ())
+
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""
         order: list[str] = []
@@ -174,7 +201,8 @@ def outputs_of(method: n.Method) -> tuple:
         return ()
     if isinstance(method.returns, tuple):
         return method.returns
-    return (n.NamedOutput.build(span=method.returns.span, name="output_0", type=method.returns),)
+    name = n.Identifier(span=method.returns.span, text="output_0")
+    return (n.NamedOutput(span=method.returns.span, identifier=name, type=method.returns),)
 
 
 
@@ -217,12 +245,13 @@ def called_methods(analysis: Analysis, info, node: n.Call, call) -> list[tuple[n
     return [(owner.decl, owner.methods[name]) for name in names]
 
 
-def dimension_params(module: n.ModuleDef) -> list[n.ModuleParam]:
-    """`int` parameters that size a variable or a signature: they must be at least 1."""
+def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModuleParam]:
+    """`int` parameters that size a variable or a signature: they must be at least 1. Read from the
+    declared types the analysis recorded (dsl.declarations.record_declared_types)."""
     types = [v.type for v in module.variables]
     for method in module.methods:
         types += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
-    used = {d.name for t in types for d in t.shape or () if d.kind == "named"}
+    used = {d for t in types for d in getattr(analysis.types.get(t), "shape", None) or () if isinstance(d, str)}
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 

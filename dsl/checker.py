@@ -13,6 +13,7 @@ from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
 from .constants import UNKNOWN_VALUE, evaluate, fold_failure
+from .declarations import record_declared_types
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -26,6 +27,10 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Lim
     analysis = Analysis(program=program, modules={}, limits=limits,
                         diagnostics=DiagnosticList(limits.errors) if diagnostics is None else diagnostics)
     _collect_modules(analysis, program.modules, library)
+    _evaluate_defaults(analysis)
+    for info in analysis.modules.values():
+        if info.decl is not None:
+            record_declared_types(analysis, info.decl)
     for module in program.modules:
         ModuleChecker(analysis, analysis.modules[module.name]).run()
     if _check_nesting(analysis, limits.submodule_depth):
@@ -107,6 +112,16 @@ def _collect_modules(analysis: Analysis, user: tuple[n.ModuleDef, ...], library:
         check_declared_name(analysis.report, module.name, module, "module")
         seen[module.name] = module
         analysis.modules[module.name] = _module_info(module)
+
+
+def _evaluate_defaults(analysis: Analysis) -> None:
+    """Every parameter default's value, once, for the stages after checking (the generator, limits,
+    export) to read instead of re-reading the default's syntax (declared types are recorded beside
+    it, dsl.declarations.record_declared_types)."""
+    for name, info in analysis.modules.items():
+        if info.decl is not None:
+            values = {p.name: evaluate(p.default) for p in info.decl.params if p.default is not None}
+            analysis.param_defaults[name] = {k: v for k, v in values.items() if v is not UNKNOWN_VALUE}
 
 
 def _module_info(module: n.ModuleDef) -> ModuleInfo:

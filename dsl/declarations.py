@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, dimension_params
-from .constants import fits
+from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
+from .constants import evaluate, fits
 from .ops import DTYPES, static_python_type
-from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
+from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
 
 
 def declared_type(type_: n.TensorType) -> TensorT:
@@ -27,6 +27,20 @@ def _declared_dim(dim: n.Dim) -> Dim:
     if dim.kind == "fixed":
         return dim.size
     return dim.name if dim.kind == "named" else None
+
+
+def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
+    """The type of every type the module writes (parameters, variables, inputs, outputs, annotated
+    locals), keyed by its type node: later stages read these, never the syntax."""
+    declared = [p.type for p in module.params] + [v.type for v in module.variables]
+    for method in module.methods:
+        declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
+        declared += [node.declared for node in walk(method.body) if isinstance(node, n.Assign) and node.declared]
+    for type_ in declared:
+        if isinstance(type_, n.TensorType):
+            analysis.types[type_] = declared_type(type_)
+        elif isinstance(type_, n.ListType):
+            analysis.types[type_] = ArrayT(declared_type(type_.element))
 
 
 def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
@@ -204,11 +218,12 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
 
 
 def _check_dimension_arguments(analysis: Analysis, module: str, target: n.ModuleDef, given: list) -> None:
-    """Literal values for `int` parameters that size dimensions (a default, or a submodule's argument)."""
-    sizes = {p.name for p in dimension_params(target)}
+    """Constant values (literals, and arithmetic on them) for `int` parameters that size dimensions
+    (a default, or a submodule's argument)."""
+    sizes = {p.name for p in dimension_params(analysis, target)}
     for name, arg in given:
-        value = next(literal_numbers(arg), None) if isinstance(arg, (n.IntLit, n.UnaryOp)) else None
-        if name in sizes and isinstance(value, int) and value < 1:
+        value = evaluate(arg)
+        if name in sizes and isinstance(value, int) and not isinstance(value, bool) and value < 1:
             analysis.report("E023", arg, f"`{module}` parameter `{name}` sizes a "
                                               f"dimension; {value} is not a size", "give an int of 1 or more")
 

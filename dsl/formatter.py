@@ -13,6 +13,7 @@ survive. The result must parse to the same syntax tree as the input (spans aside
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -72,10 +73,11 @@ def format_source(text: str, file: str = "<string>") -> str:
 
 
 def _shape(node: object) -> object:
-    """A node's content without its spans: what two layouts of one program share."""
+    """A node's content without its spans (declared names included): what two layouts of one
+    program share."""
     if isinstance(node, n.Node):
-        return (type(node).__name__, tuple((name, _shape(getattr(node, name)))
-                                           for name in n.child_fields(node)))
+        return (type(node).__name__, tuple((field.name, _shape(getattr(node, field.name)))
+                                           for field in dataclasses.fields(node) if field.name != "span"))
     if isinstance(node, tuple):
         return tuple(_shape(item) for item in node)
     return node

@@ -28,25 +28,14 @@ from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 
 def infer(analysis: Analysis) -> None:
-    """Infer types in every user and library module; add diagnostics to `analysis`. The declared type
-    of every parameter, variable, input and output is recorded too (keyed by its type node), so the
-    generator and the exporter read types from the analysis instead of from syntax."""
+    """Infer types in every user and library module; add diagnostics to `analysis`. (Declared types
+    are recorded by the checker: dsl.declarations.record_declared_types.)"""
     for module in (*analysis.library, *analysis.program.modules):
         info = analysis.modules[module.name]
-        _record_declared_types(analysis, module)
         check_declarations(analysis, info)
         for method in module.methods:
             with analysis.checking_signature(method, info):
                 _MethodInference(analysis, info, method).run()
-
-
-def _record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
-    declared = [p.type for p in module.params] + [v.type for v in module.variables]
-    for method in module.methods:
-        declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
-    for type_ in declared:
-        if isinstance(type_, n.TensorType):
-            analysis.types[type_] = declared_type(type_)
 
 
 class _MethodInference(Pass):

@@ -169,7 +169,7 @@ def check_budget(analysis, limits: Limits) -> None:
     costs: dict[tuple, tuple[int, int]] = {}
     over: set[str] = set()
     for module in analysis.program.modules:
-        env = {p.name: p.default.value for p in module.params if isinstance(p.default, n.IntLit)}
+        env = _int_values(analysis.parameter_values(module.name))
         instances, size = _module_cost(analysis, module.name, env, costs, ())
         crossed = not any(sub.module in over for sub in module.submodules)
         if instances > limits.submodules:
@@ -231,7 +231,7 @@ def _module_cost(analysis, name: str, env: dict, costs: dict, stack: tuple) -> t
 
 def _variable_bytes(var: n.VarDecl, env: dict) -> int:
     dims = [d.size if d.kind == "fixed" else env.get(d.name) for d in var.type.shape or ()]
-    if any(not isinstance(d, int) for d in dims):
+    if any(not isinstance(d, int) or d < 0 for d in dims):  # a negative size is reported as such (E023)
         return 0
     return math.prod(dims) * DTYPE_BYTES.get(var.type.dtype, 8)
 
@@ -240,10 +240,11 @@ def _bind_arguments(analysis, sub: n.SubDecl, env: dict) -> dict:
     target = analysis.modules.get(sub.module)
     if target is None or target.decl is None:
         return {}
-    bound = {p.name: p.default.value for p in target.decl.params if isinstance(p.default, n.IntLit)}
-    for name, arg in analysis.sub_arguments.get(sub, {}).items():
-        bound[name] = static_int(arg, env)
-    return {k: v for k, v in bound.items() if isinstance(v, int)}
+    return _int_values(analysis.parameter_values(sub.module, analysis.sub_argument_values(sub, env)))
+
+
+def _int_values(values: dict[str, object]) -> dict[str, int]:
+    return {k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def static_int(node: n.Node, env: dict) -> int | None:

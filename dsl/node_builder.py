@@ -101,7 +101,7 @@ def _rebinds_own_write(target: str, value) -> bool:
 
 
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
-    return n.Span.build(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+    return n.Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
 
 def _int(text: str, span: n.Span) -> int:
@@ -135,16 +135,22 @@ class ToNodes(Transformer):
     def _s(self) -> n.Span:
         first, last = self.located
         if first is None:
-            return n.Span.build(file=self.file, line=1, column=1, end_line=1, end_column=1)
-        return n.Span.build(file=self.file, line=first.line, column=first.column,
-                            end_line=last.end_line, end_column=last.end_column)
+            return n.Span(file=self.file, line=1, column=1, end_line=1, end_column=1)
+        return n.Span(file=self.file, line=first.line, column=first.column,
+                      end_line=last.end_line, end_column=last.end_column)
+
+    def _identifier(self, token: Token) -> n.Identifier:
+        """A declared name, with the span of its token."""
+        span = n.Span(file=self.file, line=token.line, column=token.column, end_line=token.end_line,
+                      end_column=token.end_column)
+        return n.Identifier(span=span, text=str(token))
 
     # program and declarations
     def start(self, c):  # _NL? import_decl* module_def*
         children = _items(c)
         imports = tuple(x for x in children if isinstance(x, n.Import))
         modules = tuple(x for x in children if not isinstance(x, n.Import))
-        return n.Program.build(span=self._s(), modules=modules, imports=imports)
+        return n.Program(span=self._s(), modules=modules, imports=imports)
 
     def import_decl(self, c):  # "import" (STRING | NAME ("." NAME)*) _NL
         parts = [t for t in c[1:-1] if t.type != "DOT"]
@@ -152,11 +158,11 @@ class ToNodes(Transformer):
             target = unescape_string(str(parts[0]))
         else:
             target = "/".join(str(t) for t in parts) + ".tfm"
-        return n.Import.build(span=self._s(), target=target)
+        return n.Import(span=self._s(), target=target)
 
     def module_def(self, c):  # "module" NAME [module_params] ":" _NL _INDENT member+ _DEDENT
-        return n.ModuleDef.build(span=self._s(), name=str(c[1]), params=tuple(c[2] or ()),
-                                 members=expand_signatures(tuple(c[6:-1])))
+        return n.ModuleDef(span=self._s(), identifier=self._identifier(c[1]), params=tuple(c[2] or ()),
+                           members=expand_signatures(tuple(c[6:-1])))
 
     def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
         return _items(c)
@@ -164,31 +170,33 @@ class ToNodes(Transformer):
     def module_param(self, c):  # NAME ":" type_expr ["=" expr]
         name, type_, default = c[0], c[2], c[4]
         _no_list(type_, "a constructor parameter")
-        return n.ModuleParam.build(span=self._s(), name=str(name), type=type_, default=default)
+        return n.ModuleParam(span=self._s(), identifier=self._identifier(name), type=type_, default=default)
 
     def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr _NL
         kind, name, type_, init = c[0], c[1], c[3], c[5]
         _no_list(type_, "a variable")
-        return n.VarDecl.build(span=self._s(), name=str(name), type=type_, init=init, trainable=str(kind) == "var")
+        return n.VarDecl(span=self._s(), identifier=self._identifier(name), type=type_, init=init,
+                         trainable=str(kind) == "var")
 
     def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
         args, keywords = c[5] or ((), ())
-        return n.SubDecl.build(span=self._s(), name=str(c[1]), module=str(c[3]), args=args, keywords=keywords)
+        return n.SubDecl(span=self._s(), identifier=self._identifier(c[1]), module=str(c[3]), args=args,
+                         keywords=keywords)
 
     def method(self, c):  # method_attr* "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
         attrs, name, inputs, returns, body = c[:-9], c[-8], c[-6], c[-3], c[-1]
-        return n.Method.build(span=self._s(), name=str(name), inputs=tuple(inputs or ()), returns=returns,
-                              attrs=tuple(attrs), body=body)
+        return n.Method(span=self._s(), identifier=self._identifier(name), inputs=tuple(inputs or ()),
+                        returns=returns, attrs=tuple(attrs), body=body)
 
     def method_attr(self, c):  # "@" NAME _NL
-        return n.Name.build(span=self._s(), id=str(c[1]))
+        return n.Name(span=self._s(), id=str(c[1]))
 
     def method_inputs(self, c):  # method_input ("," method_input)* [","]
         return _items(c)
 
     def method_input(self, c):  # NAME ":" type_choice
         _no_list(c[2], "a method input")
-        return n.MethodInput.build(span=self._s(), name=str(c[0]), type=c[2])
+        return n.MethodInput(span=self._s(), identifier=self._identifier(c[0]), type=c[2])
 
     def single_return(self, c):  # type_choice
         _no_list(c[0], "a method output")
@@ -199,17 +207,17 @@ class ToNodes(Transformer):
 
     def named_output(self, c):  # NAME ":" type_choice
         _no_list(c[2], "a method output")
-        return n.NamedOutput.build(span=self._s(), name=str(c[0]), type=c[2])
+        return n.NamedOutput(span=self._s(), identifier=self._identifier(c[0]), type=c[2])
 
     # types
     def type_expr(self, c):  # NAME [shape]
-        return n.TensorType.build(span=self._s(), dtype=str(c[0]), shape=c[1])
+        return n.TensorType(span=self._s(), dtype=str(c[0]), shape=c[1])
 
     def type_choice(self, c):  # type_expr ("|" type_expr)*
         options = c[0::2]
         for option in options:
             _no_list(option, "a type with `|`")
-        return n.TypeChoice.build(span=self._s(), options=tuple(options))
+        return n.TypeChoice(span=self._s(), options=tuple(options))
 
     def list_type(self, c):  # "list" "[" type_expr "]"
         element = c[2]
@@ -218,20 +226,20 @@ class ToNodes(Transformer):
                        element,
                        "lists of lists are not supported",
                        "collect tensors and stack them into a higher-rank tensor")
-        return n.ListType.build(span=self._s(), element=element)
+        return n.ListType(span=self._s(), element=element)
 
     def shape(self, c):  # "[" [dim ("," dim)* [","]] "]"
         return _items(c)
 
     def fixed_dim(self, c):  # INT
         span = self._s()
-        return n.Dim.build(span=span, kind="fixed", size=_int(c[0], span))
+        return n.Dim(span=span, kind="fixed", size=_int(c[0], span))
 
     def named_dim(self, c):  # NAME
-        return n.Dim.build(span=self._s(), kind="named", name=str(c[0]))
+        return n.Dim(span=self._s(), kind="named", name=str(c[0]))
 
     def unknown_dim(self, c):  # "?" | "None"
-        return n.Dim.build(span=self._s(), kind="unknown")
+        return n.Dim(span=self._s(), kind="unknown")
 
     # statements
     def block(self, c):  # _NL _INDENT statement+ _DEDENT
@@ -243,19 +251,19 @@ class ToNodes(Transformer):
     def assign(self, c):  # NAME "=" expr
         target, value = str(c[0]), c[2]
         if _rebinds_own_write(target, value):  # TensorFlow's `arr = arr.write(i, v)`: the statement `arr.write(i, v)`
-            return n.ExprStmt.build(span=self._s(), expr=value)
-        return n.Assign.build(span=self._s(), target=target, value=value)
+            return n.ExprStmt(span=self._s(), expr=value)
+        return n.Assign(span=self._s(), target=target, value=value)
 
     def declare(self, c):  # NAME ":" type_expr "=" expr
-        return n.Assign.build(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
+        return n.Assign(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
 
     def item_assign(self, c):  # postfix "[" subscripts "]" "=" expr
         value, items, element = c[0], c[2], c[5]
         span = self._s()
-        target_span = n.Span.build(file=span.file, line=value.span.line, column=value.span.column,
-                                   end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
-        target = n.Subscript.build(span=target_span, value=value, items=items)
-        return n.ItemAssign.build(span=span, target=target, value=element)
+        target_span = n.Span(file=span.file, line=value.span.line, column=value.span.column,
+                             end_line=items[-1].span.end_line, end_column=items[-1].span.end_column + 1)
+        target = n.Subscript(span=target_span, value=value, items=items)
+        return n.ItemAssign(span=span, target=target, value=element)
 
     def bare_declare(self, c):  # NAME ":" type_expr
         """`n: i32[]` with no value: the type's zero (`zeros([...], dtype=i32)`, a `?` size 0) or, for
@@ -263,40 +271,40 @@ class ToNodes(Transformer):
         name, type_ = c[0], c[2]
         span = self._s()
         if isinstance(type_, n.ListType):
-            value = n.ListLit.build(span=span, items=())
+            value = n.ListLit(span=span, items=())
         else:
-            dims = tuple(n.IntLit.build(span=d.span, value=d.size) if d.kind == "fixed" else
-                         n.IntLit.build(span=d.span, value=0) if d.kind == "unknown" else
-                         n.Name.build(span=d.span, id=d.name) for d in type_.shape or ())
-            dtype = n.Keyword.build(span=span, name="dtype", value=n.Name.build(span=type_.span, id=type_.dtype))
-            value = n.Call.build(span=span, func=n.Name.build(span=span, id="zeros"),
-                                 args=(n.ListLit.build(span=span, items=dims),), keywords=(dtype,))
-        return n.Assign.build(span=span, target=str(name), value=value, declared=type_)
+            dims = tuple(n.IntLit(span=d.span, value=d.size) if d.kind == "fixed" else
+                         n.IntLit(span=d.span, value=0) if d.kind == "unknown" else
+                         n.Name(span=d.span, id=d.name) for d in type_.shape or ())
+            dtype = n.Keyword(span=span, name="dtype", value=n.Name(span=type_.span, id=type_.dtype))
+            value = n.Call(span=span, func=n.Name(span=span, id="zeros"),
+                           args=(n.ListLit(span=span, items=dims),), keywords=(dtype,))
+        return n.Assign(span=span, target=str(name), value=value, declared=type_)
 
     def aug_assign(self, c):  # NAME AUG_OP expr
-        return n.AugAssign.build(span=self._s(), target=str(c[0]), op=str(c[1])[0], value=c[2])
+        return n.AugAssign(span=self._s(), target=str(c[0]), op=str(c[1])[0], value=c[2])
 
     def return_stmt(self, c):  # "return" [expr ("," expr)*]
-        return n.Return.build(span=self._s(), values=_items(c))
+        return n.Return(span=self._s(), values=_items(c))
 
     def expr_stmt(self, c):  # expr
-        return n.ExprStmt.build(span=self._s(), expr=c[0])
+        return n.ExprStmt(span=self._s(), expr=c[0])
 
     def pass_stmt(self, c):  # "pass"
-        return n.Pass.build(span=self._s())
+        return n.Pass(span=self._s())
 
     def break_stmt(self, c):  # "break"
-        return n.Break.build(span=self._s())
+        return n.Break(span=self._s())
 
     def continue_stmt(self, c):  # "continue"
-        return n.Continue.build(span=self._s())
+        return n.Continue(span=self._s())
 
     def if_stmt(self, c):  # "if" expr ":" block elif_clause* [else_clause]
         test, body, clauses, else_body = c[1], c[3], c[4:-1], c[-1]
         orelse = else_body or ()
         for clause_test, clause_body, clause_span in reversed(clauses):
-            orelse = (n.If.build(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
-        return n.If.build(span=self._s(), test=test, body=body, orelse=orelse)
+            orelse = (n.If(span=clause_span, test=clause_test, body=clause_body, orelse=orelse),)
+        return n.If(span=self._s(), test=test, body=body, orelse=orelse)
 
     def elif_clause(self, c):  # "elif" expr ":" block
         return (c[1], c[3], self._s())
@@ -305,45 +313,45 @@ class ToNodes(Transformer):
         return c[2]
 
     def for_stmt(self, c):  # [STATIC] "for" NAME "in" expr ":" block
-        return n.For.build(span=self._s(), target=str(c[2]), iter=c[4], body=c[6], static=c[0] is not None)
+        return n.For(span=self._s(), target=str(c[2]), iter=c[4], body=c[6], static=c[0] is not None)
 
     def while_stmt(self, c):  # "while" expr ":" block
-        return n.While.build(span=self._s(), test=c[1], body=c[3])
+        return n.While(span=self._s(), test=c[1], body=c[3])
 
     def with_stmt(self, c):  # "with" with_item ("," with_item)* ":" block
         """Several items nest, the first outermost: each inner `with` spans its item to the block's end."""
         items, body, span = [x for x in c[1:-2] if isinstance(x, tuple)], c[-1], self._s()
         for item_span, context, name in reversed(items[1:]):
-            body = (n.With.build(span=_join_spans(item_span, span), context=context, name=name, body=body),)
+            body = (n.With(span=_join_spans(item_span, span), context=context, name=name, body=body),)
         _, context, name = items[0]
-        return n.With.build(span=span, context=context, name=name, body=body)
+        return n.With(span=span, context=context, name=name, body=body)
 
     def with_item(self, c):  # expr ["as" NAME]
         return self._s(), c[0], None if c[2] is None else str(c[2])
 
     def assert_stmt(self, c):  # "assert" expr ["," expr]
-        return n.Assert.build(span=self._s(), test=c[1], message=c[3])
+        return n.Assert(span=self._s(), test=c[1], message=c[3])
 
     # expressions
     def or_chain(self, c):  # and_expr ("or" and_expr)+ (a lone and_expr is passed on)
-        return n.BoolOp.build(span=self._s(), op="or", values=tuple(c[0::2]))
+        return n.BoolOp(span=self._s(), op="or", values=tuple(c[0::2]))
 
     def and_chain(self, c):  # not_expr ("and" not_expr)+ (a lone not_expr is passed on)
-        return n.BoolOp.build(span=self._s(), op="and", values=tuple(c[0::2]))
+        return n.BoolOp(span=self._s(), op="and", values=tuple(c[0::2]))
 
     def not_op(self, c):  # "not" not_expr
-        return n.UnaryOp.build(span=self._s(), op="not", operand=c[1])
+        return n.UnaryOp(span=self._s(), op="not", operand=c[1])
 
     def comparison(self, c):  # sum (COMP_OP sum)*
         """`a < b` is one Compare; a chain `a < b <= c` means `a < b and b <= c`, as in Python."""
-        links = [n.Compare.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+        links = [n.Compare(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
                  for left, op, right in zip(c[0::2], c[1::2], c[2::2])]
         if len(links) == 1:
             return links[0]
-        return n.BoolOp.build(span=self._s(), op="and", values=tuple(links))
+        return n.BoolOp(span=self._s(), op="and", values=tuple(links))
 
     def if_exp(self, c):  # or_expr "if" or_expr "else" expr
-        return n.IfExp.build(span=self._s(), test=c[2], body=c[0], orelse=c[4])
+        return n.IfExp(span=self._s(), test=c[2], body=c[0], orelse=c[4])
 
     def sum(self, c):  # term (ADD_OP term)*
         return _fold(c)
@@ -352,17 +360,17 @@ class ToNodes(Transformer):
         return _fold(c)
 
     def unary_op(self, c):  # NEG_OP factor
-        return n.UnaryOp.build(span=self._s(), op=str(c[0]), operand=c[1])
+        return n.UnaryOp(span=self._s(), op=str(c[0]), operand=c[1])
 
     def power(self, c):  # postfix POW factor
-        return n.BinOp.build(span=self._s(), op="**", left=c[0], right=c[2])
+        return n.BinOp(span=self._s(), op="**", left=c[0], right=c[2])
 
     def atom(self, c):  # "(" expr ")": the expression, its place taking in the brackets
         return c[1]
 
     def call(self, c):  # postfix "(" [arguments] ")"
         args, keywords = c[2] or ((), ())
-        return n.Call.build(span=self._s(), func=c[0], args=args, keywords=keywords)
+        return n.Call(span=self._s(), func=c[0], args=args, keywords=keywords)
 
     def arguments(self, c):  # argument ("," argument)* [","]
         args, keywords = [], []
@@ -379,47 +387,47 @@ class ToNodes(Transformer):
         return tuple(args), tuple(keywords)
 
     def keyword_arg(self, c):  # NAME "=" expr
-        return n.Keyword.build(span=self._s(), name=str(c[0]), value=c[2])
+        return n.Keyword(span=self._s(), name=str(c[0]), value=c[2])
 
     def subscript(self, c):  # postfix "[" subscripts "]"
-        return n.Subscript.build(span=self._s(), value=c[0], items=c[2])
+        return n.Subscript(span=self._s(), value=c[0], items=c[2])
 
     def subscripts(self, c):  # subscript_item ("," subscript_item)* [","]
         return _items(c)
 
     def slice(self, c):  # [expr] ":" [expr] [":" [expr]]
-        return n.Slice.build(span=self._s(), lower=c[0], upper=c[2], step=c[4])
+        return n.Slice(span=self._s(), lower=c[0], upper=c[2], step=c[4])
 
     def new_axis(self, c):  # "None"
-        return n.NewAxis.build(span=self._s())
+        return n.NewAxis(span=self._s())
 
     def ellipsis(self, c):  # "..."
-        return n.EllipsisItem.build(span=self._s())
+        return n.EllipsisItem(span=self._s())
 
     def attribute(self, c):  # postfix "." NAME
-        return n.Attribute.build(span=self._s(), value=c[0], attr=str(c[2]))
+        return n.Attribute(span=self._s(), value=c[0], attr=str(c[2]))
 
     def name(self, c):  # NAME
-        return n.Name.build(span=self._s(), id=str(c[0]))
+        return n.Name(span=self._s(), id=str(c[0]))
 
     def int_lit(self, c):  # INT
         span = self._s()
-        return n.IntLit.build(span=span, value=_int(c[0], span))
+        return n.IntLit(span=span, value=_int(c[0], span))
 
     def float_lit(self, c):  # FLOAT
-        return n.FloatLit.build(span=self._s(), value=float(c[0]))
+        return n.FloatLit(span=self._s(), value=float(c[0]))
 
     def string_lit(self, c):  # STRING
-        return n.StringLit.build(span=self._s(), value=unescape_string(str(c[0])))
+        return n.StringLit(span=self._s(), value=unescape_string(str(c[0])))
 
     def true_lit(self, c):  # "True"
-        return n.BoolLit.build(span=self._s(), value=True)
+        return n.BoolLit(span=self._s(), value=True)
 
     def false_lit(self, c):  # "False"
-        return n.BoolLit.build(span=self._s(), value=False)
+        return n.BoolLit(span=self._s(), value=False)
 
     def list_lit(self, c):  # "[" [expr ("," expr)* [","]] "]"
-        return n.ListLit.build(span=self._s(), items=_items(c))
+        return n.ListLit(span=self._s(), items=_items(c))
 
     tuple_lit = list_lit  # "(" expr "," [expr ("," expr)* [","]] ")": an argument's tuple is its list
 
@@ -428,5 +436,5 @@ def _fold(c) -> n.Node:
     """`a + b - c` as ((a + b) - c): each BinOp spans its operands."""
     left = c[0]
     for op, right in zip(c[1::2], c[2::2]):
-        left = n.BinOp.build(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
+        left = n.BinOp(span=_join_spans(left.span, right.span), op=str(op), left=left, right=right)
     return left

@@ -10,6 +10,8 @@ picks the signature its arguments fit (dsl/inference.py); in Python, the generat
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import nodes as n
 from .diagnostics import fail
 
@@ -90,16 +92,18 @@ def _pick(type_: object, index: int) -> object:
 
 
 def _one_signature(method: n.Method, index: int, name: str) -> n.Method:
-    inputs = tuple(n.MethodInput.build(span=i.span, name=i.name, type=_pick(i.type, index)) for i in method.inputs)
+    inputs = tuple(n.MethodInput(span=i.span, identifier=i.identifier, type=_pick(i.type, index))
+                   for i in method.inputs)
     if isinstance(method.returns, tuple):
-        returns = tuple(n.NamedOutput.build(span=o.span, name=o.name, type=_pick(o.type, index))
+        returns = tuple(n.NamedOutput(span=o.span, identifier=o.identifier, type=_pick(o.type, index))
                         for o in method.returns)
     else:
         returns = _pick(method.returns, index)
     attrs = method.attrs if index == 0 else tuple(a for a in method.attrs if a.id != "serving")
     body = method.body if index == 0 else copy_tree(method.body)
-    return n.Method.build(span=method.span, name=name, inputs=inputs, returns=returns, attrs=attrs, body=body,
-                          overload=method.name)
+    identifier = n.Identifier(span=method.identifier.span, text=name)
+    return n.Method(span=method.span, identifier=identifier, inputs=inputs, returns=returns, attrs=attrs,
+                    body=body, overload=method.name)
 
 
 def copy_tree(value):
@@ -107,7 +111,7 @@ def copy_tree(value):
     must be its own (its types differ)."""
     if isinstance(value, n.Node):
         fields = dict(zip(n.child_fields(value), (copy_tree(v) for v in n.child_values(value))))
-        return type(value).build(span=value.span, **fields)
+        return dataclasses.replace(value, **fields)
     if isinstance(value, tuple):
         return tuple(copy_tree(item) for item in value)
     return value

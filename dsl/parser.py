@@ -16,7 +16,7 @@ def decode_source(data: bytes, file: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        span = n.Span.build(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
         raise TfmError([error("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}",
                               "save the file as UTF-8")], {file: data.decode("utf-8", "replace")}) from None
     return normalize_text(text)
@@ -57,7 +57,7 @@ def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | No
     except TfmError as exc:
         return exc.diagnostics[0], None
     except RecursionError:
-        span = n.Span.build(file=file, line=1, column=1, end_line=1, end_column=2)
+        span = n.Span(file=file, line=1, column=1, end_line=1, end_column=2)
         return error("E001", span, "the source nests too deeply to parse",
                      "split deeply nested expressions into several assignments"), None
 

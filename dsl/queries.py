@@ -6,7 +6,6 @@ the program's outline. Positions are 1-based (line, column), as spans are; the l
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from . import nodes as n
@@ -21,7 +20,8 @@ class Symbol:
 
     name: str
     kind: str  # module, variable, state, submodule, method, parameter
-    span: n.Span
+    span: n.Span  # the whole declaration
+    name_span: n.Span  # its name: what an editor selects
     children: tuple[Symbol, ...] = ()
 
 
@@ -167,7 +167,7 @@ def _local_definition(method: n.Method, name: str) -> n.Span | None:
     return None
 
 
-def references(analysis: Analysis, file: str, line: int, column: int, text: str) -> tuple[str, list[n.Span]] | None:
+def references(analysis: Analysis, file: str, line: int, column: int) -> tuple[str, list[n.Span]] | None:
     """The name under the cursor and every span where that same name is written in its scope (a
     method for a local or an input; the module for a member, skipping methods where a local of
     that name hides it), each span covering exactly the name: what a rename rewrites."""
@@ -189,8 +189,7 @@ def references(analysis: Analysis, file: str, line: int, column: int, text: str)
                           and _name_of(item) == name]
     else:
         return None
-    spans = [_name_span(item, name, text) for item in found]
-    return name, [s for s in spans if s is not None]
+    return name, [_name_span(item, name) for item in found]
 
 
 def _name_of(node: n.Node | None) -> str | None:
@@ -203,21 +202,14 @@ def _name_of(node: n.Node | None) -> str | None:
     return None
 
 
-def _name_span(node: n.Node, name: str, text: str) -> n.Span | None:
-    """Where `name` itself is written in `node`: at its start for a name, an assignment or an input;
-    found in the line's text for a declaration (`w` in `var w: f32[3] = zeros()`)."""
+def _name_span(node: n.Node, name: str) -> n.Span:
+    """Where `name` itself is written in `node`: a declaration's name node, or the start of a name,
+    an assignment or an augmented assignment (`y` in `y += 1`)."""
+    if isinstance(node, (n.VarDecl, n.SubDecl, n.Method, n.MethodInput, n.ModuleParam, n.ModuleDef)):
+        return node.identifier.span
     span = node.span
-    if isinstance(node, (n.Name, n.Assign, n.AugAssign, n.MethodInput, n.ModuleParam)):
-        return n.Span(file=span.file, line=span.line, column=span.column, end_line=span.line,
-                      end_column=span.column + len(name))
-    lines = text.split("\n")
-    if not 0 < span.line <= len(lines):
-        return None
-    for match in re.finditer(rf"\b{re.escape(name)}\b", lines[span.line - 1]):
-        if match.start() + 1 >= span.column:
-            return n.Span(file=span.file, line=span.line, column=match.start() + 1, end_line=span.line,
-                          end_column=match.end() + 1)
-    return None
+    return n.Span(file=span.file, line=span.line, column=span.column, end_line=span.line,
+                  end_column=span.column + len(name))
 
 
 def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -240,11 +232,11 @@ def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tu
 def outline(program: n.Program) -> list[Symbol]:
     symbols = []
     for module in program.modules:
-        members = [Symbol(p.name, "parameter", p.span) for p in module.params]
+        members = [Symbol(p.name, "parameter", p.span, p.identifier.span) for p in module.params]
         for member in module.members:
             kind = {n.SubDecl: "submodule", n.Method: "method"}.get(type(member))
             if isinstance(member, n.VarDecl):
                 kind = "variable" if member.trainable else "state"
-            members.append(Symbol(member.name, kind, member.span))
-        symbols.append(Symbol(module.name, "module", module.span, tuple(members)))
+            members.append(Symbol(member.name, kind, member.span, member.identifier.span))
+        symbols.append(Symbol(module.name, "module", module.span, module.identifier.span, tuple(members)))
     return symbols

@@ -15,7 +15,6 @@ from typing import Callable
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
-from tfm.dsl.constants import UNKNOWN_VALUE, evaluate
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
@@ -57,7 +56,7 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
               plan: SignaturePlan | None = None) -> list[SignatureContract]:
     """One contract per served method, keyed as the plan says (`serving_default` first)."""
     plan = plan or plan_for(module, analysis, None)
-    params = {p.name: _param_value(p, init) for p in module.params}
+    params = analysis.parameter_values(module.name, init)
     methods = {m.name: m for m in module.methods}
     result = []
     for key, name in plan.signatures.items():
@@ -70,17 +69,8 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
     return result
 
 
-def _param_value(param: n.ModuleParam, init: dict[str, object]) -> object:
-    if param.name in init:
-        return init[param.name]
-    default = param.default
-    return getattr(default, "value", None)
-
-
 def _dims(analysis: Analysis, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
-    """The declared dims of `type_` (read from the analysis) with constructor parameters' values."""
-    return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
-                 for d in analysis.types[type_].shape or ())
+    return analysis.declared_shape(type_, params)
 
 
 def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
@@ -250,7 +240,7 @@ def _find_module(analysis: Analysis, name: str) -> n.ModuleDef:
 def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
                         prefix: str = "") -> dict[str, tuple[str, tuple[int, ...]]]:
     """The variables the `.tfm` declares, by the object path the SavedModel will use."""
-    params = {p.name: _param_value(p, init) for p in module.params}
+    params = analysis.parameter_values(module.name, init)
     declared = {}
     for var in module.variables:
         declared[prefix + var.name] = (_tf_dtype(analysis, var.type), _dims(analysis, var.type, params))
@@ -259,11 +249,6 @@ def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str,
         if info.decl is None:
             declared[prefix + sub.name + "/*"] = ("optimizer", ())
             continue
-        sub_init = {name: _static(arg, params) for name, arg in analysis.sub_arguments[sub].items()}
+        sub_init = analysis.sub_argument_values(sub, params)
         declared.update(_declared_variables(analysis, info.decl, sub_init, prefix + sub.name + "/"))
     return declared
-
-
-def _static(expr: n.Node, params: dict[str, object]) -> object:
-    value = evaluate(expr, params)
-    return None if value is UNKNOWN_VALUE else value

@@ -164,7 +164,7 @@ class _ClassEmitter:
         cls = _Class(name=ident(self.module.name), doc=self._doc(), init_params=self._init_params())
         init_expr = _ExprEmitter(self, in_init=True)
         # A zero or negative size fails deep in TensorFlow (oneDNN aborts the process on a zero).
-        for param in dimension_params(self.module):
+        for param in dimension_params(self.analysis, self.module):
             self.helpers.add("_dimension")
             name = ident(param.name)
             cls.param_lines.append(f"{name} = _dimension({hygiene.literal(param.name)}, {name}){self.loc(param)}")
@@ -220,7 +220,8 @@ class _ClassEmitter:
         used = any(ref.decl is param for node, ref in self.analysis.refs.items() if isinstance(node, n.Name))
         if not used or not self._read_in_method(param):
             return None
-        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype_expr(param.type.dtype)}){self.loc(param)}"
+        dtype = dtype_expr(self._declared(param.type).dtype)
+        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype}){self.loc(param)}"
 
     def _read_in_method(self, param: n.ModuleParam) -> bool:
         return any(isinstance(node, n.Name) and self.analysis.refs.get(node) is not None
@@ -242,11 +243,12 @@ class _ClassEmitter:
         return ", ".join(parts)
 
     def _variable(self, var: n.VarDecl, init_expr: _ExprEmitter) -> str:
-        dtype = dtype_expr(var.type.dtype)
+        declared = self._declared(var.type)
+        dtype = dtype_expr(declared.dtype)
         info = self.analysis.calls.get(var.init)
         if info is not None and info.kind == "initializer":
             self.helpers.add(info.op.lowering)
-            shape = "[" + ", ".join(init_expr.dim(d) for d in var.type.shape) + "]"
+            shape = "[" + ", ".join(init_expr.dim(d) for d in declared.shape) + "]"
             args = [shape, dtype] + [init_expr.expr(a) for a in var.init.args]
             args += [f"{k.name}={init_expr.expr(k.value)}" for k in var.init.keywords]
             value = f"{info.op.lowering}({', '.join(args)})"
@@ -319,11 +321,15 @@ class _ClassEmitter:
         return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Inputs {inputs}. "
                                  f"Returns {shown}.")
 
+    def _declared(self, type_: n.TensorType | n.ListType) -> TensorT | ArrayT:
+        """A declared type as the analysis recorded it (dsl.declarations.record_declared_types)."""
+        return self.analysis.types[type_]
+
     def _uses_params(self, type_: n.TensorType) -> bool:
-        return any(d.kind == "named" and d.name in self.info.params for d in type_.shape or ())
+        return any(isinstance(d, str) and d in self.info.params for d in self._declared(type_).shape or ())
 
     def _tensor_spec(self, type_: n.TensorType, name: str) -> str:
-        declared: TensorT = self.analysis.types[type_]
+        declared: TensorT = self._declared(type_)
         dims = ", ".join(self._spec_dim(d) for d in declared.shape or ())
         return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
@@ -360,8 +366,9 @@ class _ExprEmitter(Pass):
     def expr(self, node: n.Node) -> str:
         return self.dispatch("emit_", type(node), node)
 
-    def dim(self, dim: n.Dim) -> str:
-        return hygiene.literal(dim.size) if dim.kind == "fixed" else ident(dim.name)
+    def dim(self, dim: Dim) -> str:
+        """A declared dim the analysis knows: a size, or a constructor parameter's name."""
+        return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:
         """A constructor default: a Python literal (lists become tuples, so defaults stay immutable)."""
@@ -649,22 +656,23 @@ class _BodyEmitter(Pass):
         first_seen: dict[str, tuple[str, int]] = {}
         pairs: dict[tuple[str, str], list[tuple[int, int, n.Dim]]] = {}
         for inp in self.method.inputs:
-            for axis, dim in enumerate(inp.type.shape or ()):
-                if dim.kind != "named" or dim.name in self.cls.info.params:
+            declared = self.cls._declared(inp.type).shape or ()
+            for axis, (dim, written) in enumerate(zip(declared, inp.type.shape or ())):
+                if not isinstance(dim, str) or dim in self.cls.info.params:
                     continue
-                if dim.name not in first_seen:
-                    first_seen[dim.name] = (inp.name, axis)
+                if dim not in first_seen:
+                    first_seen[dim] = (inp.name, axis)
                     continue
-                other, other_axis = first_seen[dim.name]
-                pairs.setdefault((other, inp.name), []).append((other_axis, axis, dim))
+                other, other_axis = first_seen[dim]
+                pairs.setdefault((other, inp.name), []).append((other_axis, axis, dim, written))
         for (other, name), shared in pairs.items():
-            dims = ", ".join(dim.name for _, _, dim in shared)
+            dims = ", ".join(dim for _, _, dim, _ in shared)
             message = f"inputs {other} and {name} must agree on dimension{'s' if len(shared) > 1 else ''} {dims}"
             self.cls.helpers.add("_same_dims")
-            other_axes = tuple(a for a, _, _ in shared)
-            axes = tuple(b for _, b, _ in shared)
+            other_axes = tuple(a for a, _, _, _ in shared)
+            axes = tuple(b for _, b, _, _ in shared)
             self.line(f"{ident(name)} = _same_dims({ident(other)}, {other_axes!r}, {ident(name)}, {axes!r}, "
-                      f"{hygiene.literal(message)})", shared[0][2])
+                      f"{hygiene.literal(message)})", shared[0][3])
 
     def line(self, text: str, node: n.Node) -> None:
         self.lines.append(self.INDENT * self.depth + text + self.cls.loc(node))
@@ -692,9 +700,10 @@ class _BodyEmitter(Pass):
         return text
 
     def stmt_Assign(self, stmt: n.Assign) -> None:
-        if isinstance(stmt.declared, n.ListType):
-            element = stmt.declared.element
-            dims = ", ".join(self.x.dim(d) if d.kind == "fixed" else "None" for d in element.shape or ())
+        declared = self.cls._declared(stmt.declared) if stmt.declared is not None else None
+        if isinstance(declared, ArrayT):
+            element = declared.element
+            dims = ", ".join(self.x.dim(d) if isinstance(d, int) else "None" for d in element.shape or ())
             self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
             return
@@ -702,7 +711,7 @@ class _BodyEmitter(Pass):
         if info is not None and info.kind == "array_update" and info.method == ARRAY_POP:
             self.line(f"{ident(info.receiver)}, {ident(stmt.target)} = {self.x.array_pop(stmt.value, info)}", stmt)
             return
-        value = self.value(stmt.value, stmt.declared.dtype if stmt.declared is not None else None)
+        value = self.value(stmt.value, declared.dtype if declared is not None else None)
         self.line(f"{ident(stmt.target)} = {value}", stmt)
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
@@ -719,11 +728,11 @@ class _BodyEmitter(Pass):
         if not stmt.values:
             self.line("return", stmt)
         elif isinstance(returns, tuple):
-            items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v, o.type.dtype)}"
+            items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v, self.cls._declared(o.type).dtype)}"
                               for o, v in zip(returns, stmt.values))
             self.line(f"return {{{items}}}", stmt)
         else:
-            self.line(f"return {self.value(stmt.values[0], returns.dtype)}", stmt)
+            self.line(f"return {self.value(stmt.values[0], self.cls._declared(returns).dtype)}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         self.line(self.x.expr(stmt.expr), stmt)

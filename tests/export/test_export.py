@@ -203,3 +203,46 @@ def test_each_format_verifies_what_it_wrote(tmp_path):
 def test_export_report_json_free_of_tensorflow_objects(tmp_path):
     report = tfm.export(EXAMPLES / "demo_module.tfm", "DemoModule", tmp_path / "demo")
     json.dumps({"signatures": [c.__dict__ for c in report.signatures], "variables": report.variables})
+
+
+STATIC_EXPRESSIONS = """\
+module Inner(size: int, gain: float = 1.0 / 4):
+    var w: f32[size, size] = ones()
+
+    fn apply(x: f32[N, size]) -> f32[N, size]:
+        return x @ w * gain
+
+module Wide(units: int = 2 * 4, hidden: int = -(-3) + 1):
+    var w: f32[units, hidden] = zeros()
+    sub inner = Inner(hidden * 2 - hidden, gain=2.0 * 0.25)
+
+    @serving
+    fn predict(x: f32[N, units]) -> f32[N, hidden]:
+        return inner.apply(x @ w)
+"""
+
+
+def test_static_values_written_as_expressions_reach_every_format(tmp_path):
+    """Parameter defaults, dims and submodule arguments that are all expressions: every format is
+    exported with their evaluated values (the exporter once read a default's syntax and wanted
+    float32[None, None] for `f32[N, units]` with `units: int = 2 * 4`)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    source = tmp_path / "wide.tfm"
+    source.write_text(STATIC_EXPRESSIONS)
+    report = tfm.export(source, "Wide", tmp_path / "wide", tflite=tmp_path / "wide.tflite")
+    (contract,) = report.signatures
+    assert contract.inputs == (("x", "float32", (None, 8)),)
+    assert report.variables == {"w": ("float32", (8, 4)), "inner/w": ("float32", (4, 4))}
+    loaded = tf.saved_model.load(str(tmp_path / "wide"))
+    spec = loaded.signatures["serving_default"].structured_input_signature[1]["x"]
+    assert spec.shape.as_list() == [None, 8]
+    runner = Interpreter(model_path=str(report.tflite)).get_signature_runner("serving_default")
+    assert list(runner.get_input_details()["x"]["shape_signature"]) == [-1, 8]
+    assert list(runner(x=np.ones((1, 8), np.float32))["output_0"].shape) == [1, 4]
+    cli_out = tmp_path / "cli"
+    assert main(["export", str(source), "--module", "Wide", "--out", str(cli_out),
+                 "--tflite", str(tmp_path / "cli.tflite")]) == 0
+    assert tf.saved_model.load(str(cli_out)).signatures["serving_default"].structured_input_signature[1][
+        "x"].shape.as_list() == [None, 8]

@@ -37,6 +37,15 @@ def test_submodule_arguments_size_the_variables_they_build():
     assert _codes(text.replace("20000", "200")) == []
 
 
+def test_sizes_written_as_expressions_are_counted():
+    """Defaults and submodule arguments are counted by their evaluated values, not only when literals."""
+    text = ("module Layer(n: int = 1 + 1):\n    var w: f32[n, n] = zeros()\n"
+            "module Net(width: int = 2 * 10000):\n    sub a = Layer(width + 0)\n")
+    assert _codes(text) == ["E056"]
+    assert _codes(text.replace("2 * 10000", "2 * 100")) == []
+    assert _codes("module Alone(n: int = 100 * 300):\n    var w: f32[n, n] = zeros()\n") == ["E056"]
+
+
 def test_a_huge_variable_is_refused_and_the_limit_can_be_raised():
     text = "module Big:\n    var w: f32[30000, 30000] = zeros()\n"
     assert _codes(text) == ["E056"]

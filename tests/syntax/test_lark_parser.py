@@ -5,6 +5,7 @@ tfm's private cache, checked before it is loaded, and made again when it is not 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import os
 import random
@@ -142,6 +143,40 @@ def test_spans_are_those_of_the_rules_text():
     spans = [(type(node).__name__, node.span.line, node.span.column, node.span.end_line, node.span.end_column)
              for node in _walk(parsing.parse(PROGRAM, "p.tfm"))]
     assert spans == PROGRAM_SPANS
+
+
+def test_nodes_are_frozen_slotted_and_equal_only_to_themselves():
+    program = parsing.parse(PROGRAM, "p.tfm")
+    for node in _walk(program):
+        assert not hasattr(node, "__dict__"), type(node).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            node.span = None
+    first, second = (parsing.parse("module M:\n    var w: f32[] = 0.0\n", "p.tfm") for _ in range(2))
+    assert first.modules[0] != second.modules[0] and first.modules[0].span == second.modules[0].span
+    assert len({first.modules[0], second.modules[0]}) == 2
+
+
+def test_declared_names_are_nodes_with_the_span_of_the_name():
+    """Module, parameter, variable, submodule, method, input and output names each carry the span of
+    the name as written (what a rename rewrites), not of the whole declaration."""
+    text = PROGRAM.replace("    state s", "    sub b = Other(1)\n    fn g() -> (out: f32[]):\n        return 1.0\n"
+                           "    state s") + "module Other(k: int):\n    var v: f32[] = 0.0\n"
+    program = parsing.parse(text, "p.tfm")
+    lines = parsing.normalize_text(text).split("\n")
+    declared = [node for root in program.modules for node in _walk(root)
+                if isinstance(node, (n.ModuleDef, n.ModuleParam, n.VarDecl, n.SubDecl, n.Method, n.MethodInput,
+                                     n.NamedOutput))]
+    found = []
+    for node in declared:
+        span = node.identifier.span
+        assert span.line == span.end_line and span.file == "p.tfm"
+        assert lines[span.line - 1][span.column - 1:span.end_column - 1] == node.name
+        found.append((type(node).__name__, node.name, span.line, span.column))
+    assert found == [("ModuleDef", "M", 2, 8), ("ModuleParam", "n", 2, 10), ("VarDecl", "w", 3, 9),
+                     ("Method", "f", 4, 8), ("MethodInput", "x", 4, 10), ("MethodInput", "y", 4, 21),
+                     ("SubDecl", "b", 13, 9), ("Method", "g", 14, 8), ("NamedOutput", "out", 14, 16),
+                     ("VarDecl", "s", 16, 11), ("ModuleDef", "Other", 17, 8), ("ModuleParam", "k", 17, 14),
+                     ("VarDecl", "v", 18, 9)]
 
 
 def test_every_span_lies_in_its_source_and_in_its_parent():

@@ -98,6 +98,14 @@ def test_formatting_is_idempotent_keeps_comments_and_never_changes_meaning(text)
     assert _without_locations(compile_text(formatted, "p.tfm").python) == _without_locations(original.python)
 
 
+def test_the_meaning_check_sees_declared_names():
+    """Two programs differing only in a declared name (held as a name node, not a child the walks
+    visit) are different programs to the formatter's check."""
+    text = "module M(n: int = 2):\n    var w: f32[n] = zeros()\n    fn f(x: f32[]) -> f32[]:\n        return x\n"
+    for old, new in (("M(", "K("), ("n:", "k:"), ("w:", "v:"), ("f(", "g("), ("x:", "y:")):
+        assert _shape(parse(text.replace(old, new, 1), "p.tfm")) != _shape(parse(text, "p.tfm")), old
+
+
 def test_fmt_command_check_diff_in_place_and_stdin(tmp_path, capsys, monkeypatch):
     import io
 

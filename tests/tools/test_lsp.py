@@ -103,12 +103,16 @@ async def test_completion_outline_and_rename(client: LanguageClient, tmp_path):
 
     [symbol] = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(text_document=doc))
     assert symbol.name == "Model" and [c.name for c in symbol.children] == ["units", "w", "dense", "call"]
+    lines = MODEL.split("\n")
+    for item in (symbol, *symbol.children):  # the name is selected, inside the declaration's range
+        selected = item.selection_range
+        assert lines[selected.start.line][selected.start.character:selected.end.character] == item.name
+        assert (item.range.start.line, item.range.start.character) <= (selected.start.line, selected.start.character)
 
     edit = await client.text_document_rename_async(
         lsp.RenameParams(text_document=doc, position=_position(MODEL, "h = "), new_name="hidden"))
     changes = edit.changes[uri]
     assert len(changes) == 2 and {c.new_text for c in changes} == {"hidden"}
-    lines = MODEL.split("\n")
     renamed = sorted((c.range.start.line, c.range.start.character, c.range.end.character) for c in changes)
     assert [lines[line][start:end] for line, start, end in renamed] == ["h", "h"]
     member = await client.text_document_rename_async(
