@@ -38,113 +38,13 @@ from tfm.dsl.tensor_types import OtherT, TensorT
 
 INPUTS = "x: {dt}[2, 3], i: i32[2, 3], v: i32[2], b: bool[2, 3]"
 
-# Typical arguments per op; `{dt}` is the dtype under test. An op not listed is called with `x` for each
-# required tensor parameter. Each template is one case per dtype.
-TEMPLATES: dict[str, list[str]] = {
-    "pow": ["x, x"], "maximum": ["x, x"], "minimum": ["x, x"], "floordiv": ["x, x"], "mod": ["x, x"],
-    "clip": ["x, x, x"],
-    "matmul": ["x, x, transpose_b=True", "x, x, transpose_a=True"],
-    "cumsum": ["x", "x, axis=1"],
-    "norm": ["x", "x, axis=1", "x, ord=1, axis=1", "x, ord='fro', axis=[0, 1]", "x, ord=3", "x, ord=0.5",
-             "x, ord=2, axis=[0, 1]", "x, ord=1, axis=[0, 1]"],
-    "l2_normalize": ["x, axis=1"],
-    "equal": ["x, x"], "not_equal": ["x, x"], "greater": ["x, x"], "less": ["x, x"],
-    "logical_and": ["x, x"], "logical_or": ["x, x"],
-    "argmax": ["x", "x, axis=1, output_type=i32"], "argmin": ["x, axis=1"],
-    "segment_sum": ["x, v"], "segment_mean": ["x, v"], "segment_max": ["x, v"],
-    "unsorted_segment_sum": ["x, v, 2"], "unsorted_segment_mean": ["x, v, 2"],
-    "unsorted_segment_max": ["x, v, 2"],
-    "cast": ["x, f32", "x, i32", "x, {dt}"],
-    "reshape": ["x, [3, 2]", "x, [-1]"],
-    "transpose": ["x", "x, perm=[1, 0]"],
-    "concat": ["[x, x]", "[x, x], axis=1"],
-    "stack": ["[x, x]", "[x, x], axis=2"],
-    "expand_dims": ["x, 0", "x, -1"],
-    "squeeze": ["x", "expand_dims(x, 0), axis=0"],
-    "tile": ["x, [2, 1]"],
-    "broadcast_to": ["x, [4, 2, 3]"],
-    "shape": ["x", "x, out_type=i64"], "size": ["x", "x, out_type=i64"],
-    "fill": ["[2, 3], x[0, 0]"],
-    "zeros": ["[2, 3], dtype={dt}"], "ones": ["[2, 3], dtype={dt}"],
-    "zeros_like": ["x", "x, dtype=f32"], "ones_like": ["x", "x, dtype={dt}"],
-    "constant": ["[1, 2], dtype={dt}", "1.5, dtype={dt}", "[[1, 2, 3]]"],
-    "range": ["5, dtype={dt}", "1, 7, 2, dtype={dt}", "x[0, 0]"],
-    "linspace": ["x[0, 0], x[1, 1], 5"],
-    "one_hot": ["i, 3", "i, 3, dtype={dt}", "v, 4, on_value=x[0, 0], off_value=x[0, 1]"],
-    "gather": ["x, v", "x, v, axis=1", "x, i, axis=1, batch_dims=1"],
-    "gather_nd": ["x, [[0, 1]]"],
-    "where": ["b, x, x", "b"],
-    "sort": ["x", "x, direction='DESCENDING'", "x, axis=0"],
-    "argsort": ["x", "x, direction='DESCENDING'"],
-    "reverse": ["x, [0]", "x, [-1]"],
-    "gelu": ["x", "x, approximate=True"],
-    "leaky_relu": ["x", "x, alpha=0.1"],
-    "softmax": ["x", "x, axis=0"], "log_softmax": ["x"],
-    "dropout": ["x, 0.5", "x, 0.0, seed=1"],
-    "softmax_cross_entropy_with_logits": ["x, x"],
-    "sparse_softmax_cross_entropy_with_logits": ["v, x"],
-    "sigmoid_cross_entropy_with_logits": ["x, x"],
-    "random_normal": ["[2, 3], dtype={dt}"], "truncated_normal": ["[2, 3], dtype={dt}"],
-    "random_uniform": ["[2, 3], dtype={dt}", "[2, 3], maxval=10, dtype={dt}"],
-    "categorical_sample": ["x, 2"],
-    "random_shuffle": ["x", "x, seed=3"],
-    "string_join": ["[x, x]", "[x, x], separator='-'"],
-    "substr": ["x, 0, 1"],
-    "regex_replace": ["x, 'a', 'b'", "x, '[a-z]+', 'b'"],
-    "reduce_join": ["x", "x, axis=1, separator=','"],
-    "string_to_number": ["x", "x, out_type=i64"],
-    "assert_equal": ["x, x"], "assert_positive": ["x"], "check_numerics": ["x, 'bad'"],
-    "activate": ["x, 'relu'", "x, 'gelu'", "x, 'softmax'", "x, 'linear'"],
-    "categorical_crossentropy": ["x, x", "x, x, from_logits=True"],
-    "sparse_categorical_crossentropy": ["v, x", "v, x, from_logits=True"],
-    "binary_crossentropy": ["x, x", "x, x, from_logits=True"],
-    "mean_squared_error": ["x, x"], "mean_absolute_error": ["x, x"],
-    "einsum": ["'ij->ji', x", "'ij,kj->ik', x, x"],
-    "print": ["x", "'x is', x"],
-    # dilated first: CI runs the first template of each op, forward and backward, with oneDNN on and off
-    "conv1d": ["reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), dilations=2",
-               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",
-               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, padding='SAME'"],
-    "conv2d": ["reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), padding='SAME', dilations=[2, 1]",
-               "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6])",
-               "reshape(x, [1, 2, 3, 1]), reshape(x, [2, 1, 1, 3]), strides=2, padding='SAME'",
-               "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 2, 1, 3]), strides=[1, 2]"],
-    "max_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'"],
-    "avg_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 4, strides=1, padding='SAME'"],
-    "max_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), 2, padding='SAME'",
-                   "reshape(x, [1, 2, 3, 1]), [1, 2], strides=1"],
-    "avg_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]"],
-    "pad": ["x, [[1, 0], [0, 2]]", "x, [[1, 1], [1, 1]], mode='REFLECT'", "x, [[0, 1], [2, 2]], mode='SYMMETRIC'"],
-    "resize": ["reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"],
-    "top_k": ["x", "x, 2"], "top_k_indices": ["x", "x, 3"],
-    "embedding_lookup": ["x, v", "x, i"],
-    "batch_normalization": ["x, x, x, x, x, 0.001"],
-    "bias_add": ["x, x[0]"],
-    "atan2": ["x, x"], "squared_difference": ["x, x"], "logical_xor": ["x, x"],
-    "cumprod": ["x", "x, axis=1"],
-    "batch_matmul": ["x, x, transpose_b=True", "reshape(x, [1, 2, 3]), reshape(x, [1, 3, 2])"],
-}
+# Typical arguments per op come from its registry entry (`examples=`, `{dt}` for the dtype under test); an
+# op without them is called with `x` for each required tensor parameter, a reduction with _REDUCE_TEMPLATES.
+# Each template is one case per dtype.
 _REDUCE_TEMPLATES = ["x", "x, axis=1", "x, axis=0, keepdims=True", "x, axis=[0, 1]", "x, axis=2", "x, axis=-3"]
-# Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
-BAD_STATIC = {
-    "cumsum": ["x, axis=2"], "softmax": ["x, axis=2"], "log_softmax": ["x, axis=-3"],
-    "l2_normalize": ["x, axis=5"], "sort": ["x, axis=2", "x, direction='UP'"], "argsort": ["x, direction='up'"],
-    "reverse": ["x, [2]", "x, [0, 0]"], "norm": ["x, ord='nuc'", "x, ord=0", "x, axis=3", "x, ord=-1", "x, ord='fro'", "x, ord='fro', axis=1",
-             "x, ord=3, axis=[0, 1]"],
-    "dropout": ["x, 1.5", "x, -0.1", "x, 1.0"], "regex_replace": ["x, '(', 'b'", "x, '[a-', 'b'"],
-    "activate": ["x, 'swishy'"], "einsum": ["'ij->k', x", "'ijk->i', x", "'ij,jk->ik', x"],
-    "argmax": ["x, axis=2"], "expand_dims": ["x, 3"], "concat": ["[x, x], axis=2"], "stack": ["[x, x], axis=4"],
-    "squeeze": ["x, axis=0"], "transpose": ["x, perm=[0, 0]"], "gather": ["x, v, axis=2"],
-    "one_hot": ["i, -1"], "leaky_relu": ["x, alpha='big'"], "gelu": ["x, approximate=3"],
-    "reduce_join": ["x, axis=2"], "unsorted_segment_sum": ["x, v, 0"], "tile": ["x, [2]"],
-    "reshape": ["x, [4, 2]"], "check_numerics": ["x, 3"],
-    "conv2d": ["x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 2, 3])", "reshape(x, [1, 2, 3, 1]), "
-               "reshape(x, [1, 1, 1, 6]), padding='FULL'", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
-               "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]"],
-    "conv1d": ["reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, dilations=2"],
-    "max_pool2d": ["x, 2", "reshape(x, [1, 2, 3, 1]), [2, 2, 2]"], "pad": ["x, [[1, 0]]", "x, [[-1, 0], [0, 0]]"],
-    "top_k": ["x, 4", "x, 0"], "resize": ["reshape(x, [1, 2, 3, 1]), [0, 2]"],
-}
+# Static arguments a careless program gets wrong (the entries' `refused=`): each must be refused by the
+# check, not by TensorFlow.
+BAD_STATIC = {name: list(op.refused_examples) for name, op in OPS.items() if op.refused_examples}
 SKIPPED = {"TensorArray", "GradientTape"}  # not values: covered by the language tests
 # Operators and indexing, which lower to TensorFlow ops too: each with every dtype.
 EXPRESSIONS = ["x + x", "x - x", "x * x", "x / x", "x // x", "x % x", "x ** x", "x @ transpose(x)", "-x",
@@ -174,7 +74,7 @@ def cases() -> list[Case]:
     for name, op in sorted(OPS.items()):
         if name in SKIPPED:
             continue
-        templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
+        templates = list(op.examples) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
         if templates is None:
             templates = [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
             # Python values alone: TensorFlow gives them its default dtype (int32, float32)
@@ -200,7 +100,7 @@ _INT = re.compile(r"(?<![\w.'])-?\d+(?![\w.'])")
 
 def _templates(name: str, op) -> list[str]:
     """The typical arguments `cases()` gives this op (each with `{dt}` for the dtype under test)."""
-    templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
+    templates = list(op.examples) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
     return templates or [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
 
 
