@@ -244,6 +244,8 @@ def bias_add(ctx: RuleContext) -> Type:
     return TensorT(value.dtype, value.shape)
 
 
+_CONV = "convolution and pooling"  # a category of its own in the docs' op table
+
 OPS = (
     op("relu", "tf.nn.relu", "features", "nn", same, dtypes="features: real"),
     op("relu6", "tf.nn.relu6", "features", "nn", same, dtypes="features: real"),
@@ -275,7 +277,7 @@ OPS = (
     # oneDNN, e.g. on AMD processors); with dilation 1 it runs the same Conv2D op. Its fifth positional
     # parameter is data_format, so strides, padding and dilations go by keyword.
     op("conv1d", "tf.nn.convolution",
-       "input, filters, stride:static=1, padding:static='VALID', dilations:static=None", "nn", conv,
+       "input, filters, stride:static=1, padding:static='VALID', dilations:static=None", _CONV, conv,
        dtypes="input filters: f16 bf16 f32 f64", keywords="stride=strides padding dilations",
        tfm_defaults="stride padding",
        examples=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), dilations=2",
@@ -283,7 +285,7 @@ OPS = (
                  "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, padding='SAME'"),
        refused=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, dilations=2",)),
     op("conv2d", "tf.nn.convolution",
-       "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", "nn", conv,
+       "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", _CONV, conv,
        dtypes="input filters: f16 bf16 f32 f64", keywords="strides padding dilations",
        tfm_defaults="strides padding",
        examples=("reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), padding='SAME', dilations=[2, 1]",
@@ -295,19 +297,19 @@ OPS = (
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
                 "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]")),
-    op("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn",
+    op("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pool, dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'")),
-    op("max_pool2d", "tf.nn.max_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn",
+    op("max_pool2d", "tf.nn.max_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pool, dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 2, 3, 1]), 2",
                  "reshape(x, [1, 2, 3, 1]), 2, padding='SAME'",
                  "reshape(x, [1, 2, 3, 1]), [1, 2], strides=1"),
        refused=("x, 2", "reshape(x, [1, 2, 3, 1]), [2, 2, 2]")),
-    op("avg_pool1d", "tf.nn.avg_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn",
+    op("avg_pool1d", "tf.nn.avg_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pool, dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 4, strides=1, padding='SAME'")),
-    op("avg_pool2d", "tf.nn.avg_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", "nn",
+    op("avg_pool2d", "tf.nn.avg_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pool, dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]")),
     op("embedding_lookup", "tf.nn.embedding_lookup", "params, ids", "nn", embedding, dtypes="ids: i32 i64",
