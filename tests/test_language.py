@@ -222,7 +222,7 @@ def test_device_placement_on_logical_cpus(tmp_path):
     assert result.stdout.strip().endswith("ok")
 
 
-def test_a_tfm_default_reaches_tensorflow():
+def test_registry_defaults_are_tensorflows_or_passed_explicitly():
     """concat's axis has a registry default TensorFlow lacks: the generator passes it (see test_op_registry.py
     for every entry against TensorFlow's signature); a required TensorArray size stays required."""
     m = build("module M:\n    fn f(x: f32[2]) -> f32[4]:\n        return concat([x, x])\n")
