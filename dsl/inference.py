@@ -536,13 +536,6 @@ class _MethodInference(Pass):
         check_static_args(op, bound, self.err)
         if not self._check_ranks(op, bound):
             return UNKNOWN
-        if op.name == "TensorArray":
-            dtype, shape = bound.get("dtype"), evaluate(bound["element_shape"][1]) if "element_shape" in bound else None
-            known = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
-            return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None,
-                                  tuple(shape) if known else None))
-        if op.name == "GradientTape":
-            return OtherT("tape")
         if op.type_rule is None:
             return UNKNOWN
         result = op.type_rule(RuleContext(node, op, bound, types=self.analysis.types, params=self.info.params,

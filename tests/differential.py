@@ -38,13 +38,67 @@ from tfm.dsl.tensor_types import OtherT, TensorT
 
 INPUTS = "x: {dt}[2, 3], i: i32[2, 3], v: i32[2], b: bool[2, 3]"
 
-# Typical arguments per op come from its registry entry (`examples=`, `{dt}` for the dtype under test); an
-# op without them is called with `x` for each required tensor parameter, a reduction with _REDUCE_TEMPLATES.
-# Each template is one case per dtype.
+# Typical arguments per op are derived from its registry entry (`derived_templates`): `x` for each required
+# tensor, `[x, x]` for a list of tensors, `{dt}` (the dtype under test) for a dtype, a value its check
+# accepts for a static argument, then once more with each checked optional static argument set; a
+# reduction gets _REDUCE_TEMPLATES. An entry's `examples=` replace them where they cannot be derived (a
+# convolution's shapes). Each template is one case per dtype.
 _REDUCE_TEMPLATES = ["x", "x, axis=1", "x, axis=0, keepdims=True", "x, axis=[0, 1]", "x, axis=2", "x, axis=-3"]
-# Static arguments a careless program gets wrong (the entries' `refused=`): each must be refused by the
-# check, not by TensorFlow.
-BAD_STATIC = {name: list(op.refused_examples) for name, op in OPS.items() if op.refused_examples}
+# A value each static check (dsl/ops/static_checks.py) accepts, and one it refuses, for `x` of rank 2.
+_STATIC_VALUES = {
+    "axis": ("1", "2"), "axes": ("[1]", "[0, 0]"), "probability": ("0.5", "1.5"), "positive": ("2", "0"),
+    "size": ("2", "-1"), "bool": ("True", "3"), "str": ("'a'", "3"), "number": ("1.5", "'a'"), "int": ("1", "'a'"),
+    "regex": ("'[a-z]'", "'('"), "activation": ("'relu'", "'swishy'"), "norm_order": ("1", "'nuc'"),
+}
+
+
+def _static_value(check: str, words: tuple[str, ...], valid: bool) -> str:
+    if check == "one_of":
+        return repr(words[-1]) if valid else "'bogus'"
+    return _STATIC_VALUES[check][0 if valid else 1]
+
+
+def _required_arguments(op, bad: str | None = None, bad_value: str = "") -> list[str]:
+    arguments = []
+    for param in (p for p in op.params if p.required):
+        check = op.static_checks.get(param.name)
+        if param.name == bad:
+            arguments.append(bad_value)
+        elif param.kind == "static" and check:
+            arguments.append(_static_value(*check, valid=True))
+        else:
+            arguments.append({"tensors": "[x, x]", "dtype": "{dt}", "tensor": "x"}.get(param.kind, "[x, x]"))
+    return arguments
+
+
+def derived_templates(op) -> list[str]:
+    """Typical arguments from the entry's parameters and static checks."""
+    if op.category == "reduce":
+        return _REDUCE_TEMPLATES
+    base = ", ".join(_required_arguments(op))
+    optional = [f"{p.name}={_static_value(*op.static_checks[p.name], valid=True)}" for p in op.params
+                if not p.required and p.name in op.static_checks]
+    return [base] + [", ".join(filter(None, (base, argument))) for argument in optional]
+
+
+def derived_refused(op) -> list[str]:
+    """For each checked static argument, the typical call with a value its check refuses."""
+    found = []
+    for param in op.params:
+        if param.name not in op.static_checks:
+            continue
+        bad = _static_value(*op.static_checks[param.name], valid=False)
+        if param.required:
+            found.append(", ".join(_required_arguments(op, param.name, bad)))
+        else:
+            found.append(", ".join(filter(None, (", ".join(_required_arguments(op)), f"{param.name}={bad}"))))
+    return found
+
+
+# Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
+# Derived from the entries' static checks, with the entries' own `refused=` examples.
+BAD_STATIC = {name: list(dict.fromkeys([*op.refused_examples, *derived_refused(op)])) for name, op in OPS.items()
+              if op.refused_examples or op.static_checks}
 SKIPPED = {"TensorArray", "GradientTape"}  # not values: covered by the language tests
 # Operators and indexing, which lower to TensorFlow ops too: each with every dtype.
 EXPRESSIONS = ["x + x", "x - x", "x * x", "x / x", "x // x", "x % x", "x ** x", "x @ transpose(x)", "-x",
@@ -74,11 +128,10 @@ def cases() -> list[Case]:
     for name, op in sorted(OPS.items()):
         if name in SKIPPED:
             continue
-        templates = list(op.examples) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
-        if templates is None:
-            templates = [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+        templates = _templates(name, op)
+        if not op.examples and op.category != "reduce":
             # Python values alone: TensorFlow gives them its default dtype (int32, float32)
-            found.extend(Case(name, "f32", templates[0].replace("x", literal)) for literal in ("3", "2.5", "True"))
+            found.extend(Case(name, "f32", _X.sub(literal, templates[0])) for literal in ("3", "2.5", "True"))
         found.extend(Case(name, dtype, args) for dtype in DTYPES for args in templates + BAD_STATIC.get(name, []))
     found.extend(Case("expression", dtype, text) for dtype in DTYPES for text in EXPRESSIONS)
     return found
@@ -100,8 +153,7 @@ _INT = re.compile(r"(?<![\w.'])-?\d+(?![\w.'])")
 
 def _templates(name: str, op) -> list[str]:
     """The typical arguments `cases()` gives this op (each with `{dt}` for the dtype under test)."""
-    templates = list(op.examples) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
-    return templates or [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+    return list(op.examples) or derived_templates(op)
 
 
 def _replaced(text: str, pattern: re.Pattern, value: str) -> list[str]:

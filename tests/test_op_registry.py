@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 
 import pytest
@@ -167,3 +168,13 @@ def test_operator_symbols_are_the_grammars():
     grammar = (ROOT / "grammar" / "tfm.lark").read_text(encoding="utf-8")
     for symbol in OPERATOR_OPS:
         assert symbol == "neg" or f'"{symbol}"' in grammar, symbol
+
+
+def test_highlighters_name_every_op_from_the_registry():
+    """The Pygments lexer reads the registry; the committed TextMate grammar is generated from it."""
+    from tfm.highlight import builtin_names, textmate_grammar
+
+    assert set(builtin_names()["ops"]) == set(OPS) | set(INITIALIZERS)
+    committed = json.loads((ROOT / "editors" / "tfm.tmLanguage.json").read_text(encoding="utf-8"))
+    assert committed == textmate_grammar(), \
+        "the registry changed: regenerate with `python -m tfm.highlight --textmate editors/tfm.tmLanguage.json`"

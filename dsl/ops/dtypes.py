@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..tensor_types import FLOATS, INTS
 
 DTYPES: dict[str, str] = {
@@ -25,6 +27,7 @@ DTYPE_CLASSES["numeric"] = DTYPE_CLASSES["real"] | DTYPE_CLASSES["complex"]
 DTYPE_CLASSES["any"] = frozenset(DTYPES)
 
 
+@functools.cache
 def dtype_set(spec: str) -> frozenset[str]:
     """'float sint -i8' -> the dtypes it names."""
     accepted: set[str] = set()

@@ -19,10 +19,12 @@ def argreduce(ctx: RuleContext) -> Type:
     dtype = ctx.dtype("output_type") or "i64"
     if dtype not in ("i32", "i64", "i16", "u8", "u16"):
         ctx.err("E023", None, f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
-    if x.shape is None:
-        return TensorT(dtype, None)
     axis = ctx.static("axis", UNKNOWN_VALUE)
-    if axis is UNKNOWN_VALUE:
+    if axis not in (UNKNOWN_VALUE, None) and (not isinstance(axis, int) or isinstance(axis, bool)):
+        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` reduces one axis, got {axis!r}",
+                "give one int axis (TensorFlow refuses a list)")
+        return UNKNOWN
+    if x.shape is None or axis is UNKNOWN_VALUE:
         return TensorT(dtype, None)
     index = check_axis(ctx, 0 if axis is None else axis, len(x.shape)) if x.shape else None
     if index is None:
@@ -96,7 +98,7 @@ OPS = (
        dtypes="input: real bool", ranks="input: 1+", examples=("x", "x, axis=1, output_type=i32"),
        refused=("x, axis=2",)),
     op("argmin", "tf.math.argmin", "input, axis:static=None, output_type:dtype=None", "reduce", argreduce,
-       dtypes="input: real bool", ranks="input: 1+", examples=("x, axis=1",)),
+       dtypes="input: real bool", ranks="input: 1+"),
     op("segment_sum", "tf.math.segment_sum", "data, segment_ids", "segment", segment,
        dtypes="data: numeric, segment_ids: i32 i64", ranks="data segment_ids: 1+, segment_ids: 1",
        examples=("x, v",)),

@@ -135,8 +135,10 @@ def _clauses(spec: str, split: bool = True) -> list[tuple[str, object]]:
     return found
 
 
+@functools.cache
 def _params(spec: str) -> tuple[OpParam, ...]:
-    """'x, axis:static=None, dtype:dtype' -> OpParams. Defaults are Python literals."""
+    """'x, axis:static=None, dtype:dtype' -> OpParams. Defaults are Python literals; the same specs
+    recur (`x`, `x, y`), each parsed once."""
     params = []
     for item in filter(None, (s.strip() for s in spec.split(","))):
         name_kind, _, default_text = item.partition("=")
