@@ -7,8 +7,8 @@ from typing import Callable
 from .. import nodes as n
 from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
 from .registry import Op, op
-from .result_typing import (operator_has_kernel, RuleContext, same, float_unary, binary, broadcast, require_bool,
-                            reduce, common_dtype)
+from .result_typing import (RuleContext, binary, broadcast, common_dtype, float_unary, operator_has_kernel, reduce,
+                            require_bool, same)
 
 
 def negative_int_power(dtype: str | None, exponent: TensorT) -> bool:

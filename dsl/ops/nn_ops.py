@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import nodes as n
 from ..tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type, unify_dtype
 from .registry import TypeRule, op
-from .result_typing import RuleContext, same, float_unary, broadcast, require_float
+from .result_typing import RuleContext, broadcast, float_unary, require_float, same
 
 
 def broadcast_all(ctx: RuleContext) -> Type:

@@ -6,7 +6,7 @@ from .. import nodes as n
 from ..constants import UNKNOWN_VALUE
 from ..tensor_types import UNKNOWN, TensorT, Type, dims_conflict
 from .registry import op
-from .result_typing import RuleContext, check_axis, require_bool, reduce, reduced_shape, require_float
+from .result_typing import RuleContext, check_axis, reduce, reduced_shape, require_bool, require_float
 
 
 def reduce_bool(ctx: RuleContext) -> Type:

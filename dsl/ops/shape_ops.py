@@ -6,8 +6,8 @@ from .. import nodes as n
 from ..constants import UNKNOWN_VALUE, fits, python_dtype
 from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
 from .registry import op
-from .result_typing import (RuleContext, check_axis, same, broadcast, require_bool, shape_argument, tensor_items,
-                            common_dtype)
+from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
+                            tensor_items)
 
 
 def cast(ctx: RuleContext) -> Type:
