@@ -14,8 +14,7 @@ from .analysis import Analysis, ModuleInfo, method_signature, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
 from .declarations import check_declarations, declared_type
-from .ops import (ARRAY_POP, CONVERTED_ALONE, DTYPES, KERNEL_DTYPES, OPS, RANKS, SHARED_DTYPE, TENSOR_ONLY, Op,
-                  RuleContext, check_static_args)
+from .ops import ARRAY_POP, DTYPES, OPS, Op, RuleContext, check_static_args
 from .ops.operators import not_a_tensor, type_operator
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, dims_conflict, join,
                            literal_type, same_type, unify_dtype)
@@ -567,7 +566,7 @@ class _MethodInference(Pass):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
                          "write the tensors in brackets: [a, b]")
             elif param.kind == "tensor" and (_is_python_value(value) or isinstance(arg, n.ListLit)) and (
-                    param.name in TENSOR_ONLY.get(op.name, ()) or op.helper and value.shape != ()):
+                    param.name in op.tensor_only or op.helper and value.shape != ()):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
                                       "or list", "make it one: constant(...) or stack([...])")
             elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
@@ -576,9 +575,9 @@ class _MethodInference(Pass):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)
 
     def _check_ranks(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> bool:
-        """Every argument has a rank TensorFlow accepts for it (the registry's RANKS); False if one has not."""
+        """Every argument has a rank TensorFlow accepts for it (its entry's `ranks`); False if one has not."""
         fits = True
-        for name, (least, exact) in RANKS.get(op.name, {}).items():
+        for name, (least, exact) in op.ranks.items():
             value, arg = bound.get(name, (None, None))
             items = [(self.analysis.types.get(i), i) for i in arg.items] if op.param(name).kind == "tensors" \
                 and isinstance(arg, n.ListLit) else [(value, arg)]
@@ -592,10 +591,10 @@ class _MethodInference(Pass):
         return fits
 
     def _check_kernel_dtypes(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
-        """Every argument's dtype has a TensorFlow kernel for this op (the registry's KERNEL_DTYPES).
+        """Every argument's dtype has a TensorFlow kernel for this op (its entry's `kernel_dtypes`).
         A Python value left after `_as_converted` in a dtype group takes its partner's dtype, which is
         checked; any other Python value is converted on its own, so its own dtype is checked."""
-        accepted = KERNEL_DTYPES.get(op.name, {})
+        accepted = op.kernel_dtypes
         if not accepted:
             return
         arguments = [(name, value, arg) for name, value, arg in _argument_types(self.analysis, bound)
@@ -604,7 +603,7 @@ class _MethodInference(Pass):
             dtype = value.name if isinstance(value, OtherT) else value.dtype if isinstance(value, TensorT) else None
             param = op.param(name)
             if dtype is None or isinstance(value, TensorT) and (
-                    value.weak and name in SHARED_DTYPE.get(op.name, ()) or param and param.kind == "dtype"):
+                    value.weak and name in op.shared_dtype or param and param.kind == "dtype"):
                 continue  # a value where a dtype belongs is E054's
             allowed = accepted[name]
             if dtype not in allowed:
@@ -815,10 +814,11 @@ def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.
 
 def _as_converted(op: Op, bound: dict[str, tuple[Type, n.Node]]) -> dict[str, tuple[Type, n.Node]]:
     """The arguments as TensorFlow converts them. A Python value converted before any tensor of its dtype
-    group (SHARED_DTYPE), or any Python value of a helper or of CONVERTED_ALONE, becomes a tensor of
-    its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32 and `x`."""
-    alone = op.helper or op.name in CONVERTED_ALONE
-    names = [p.name for p in op.params if p.kind == "tensor"] if alone else SHARED_DTYPE.get(op.name, ())
+    group (the entry's `shared_dtype`), or any Python value of a helper or of an op `converted_alone`, becomes
+    a tensor of its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32
+    and `x`."""
+    alone = op.helper or op.converted_alone
+    names = [p.name for p in op.params if p.kind == "tensor"] if alone else op.shared_dtype
     converted = dict(bound)
     for name in names:
         value, arg = bound.get(name, (None, None))

@@ -29,14 +29,5 @@ _FAMILIES = (math_ops, reduce_ops, shape_ops, nn_ops, loss_ops, random_ops, stri
 OPS: dict[str, Op] = {entry.name: entry for family in _FAMILIES for entry in family.OPS}
 assert len(OPS) == sum(len(family.OPS) for family in _FAMILIES), "an op is declared twice"
 
-# Views of the entries by fact, for readers that ask about one fact of many ops.
-KERNEL_DTYPES = {name: entry.kernel_dtypes for name, entry in OPS.items() if entry.kernel_dtypes}
-SHARED_DTYPE = {name: entry.shared_dtype for name, entry in OPS.items() if entry.shared_dtype}
-CONVERTED_ALONE = frozenset(name for name, entry in OPS.items() if entry.converted_alone)
-RANKS = {name: entry.ranks for name, entry in OPS.items() if entry.ranks}
-TENSOR_ONLY = {name: entry.tensor_only for name, entry in OPS.items() if entry.tensor_only}
-STATIC_RULES = {name: entry.static_checks for name, entry in OPS.items() if entry.static_checks}
-
-__all__ = ["ACTIVATIONS", "ARRAY_POP", "ARRAY_UPDATES", "CONVERTED_ALONE", "DTYPES", "INITIALIZERS", "KERNEL_DTYPES",
-           "OPS", "PYTHON_ONLY", "RANKS", "REQUIRED", "SHARED_DTYPE", "STATIC_RULES", "STATIC_TYPES", "TENSOR_ONLY",
-           "VALUE_METHODS", "Op", "OpParam", "RuleContext", "check_static_args", "static_python_type"]
+__all__ = ["ACTIVATIONS", "ARRAY_POP", "ARRAY_UPDATES", "DTYPES", "INITIALIZERS", "OPS", "PYTHON_ONLY", "REQUIRED",
+           "STATIC_TYPES", "VALUE_METHODS", "Op", "OpParam", "RuleContext", "check_static_args", "static_python_type"]
