@@ -109,7 +109,7 @@ def op(name: str, lowering: str, params: str, category: str, rule: TypeRule | No
     keyword_pairs = tuple((param, lowered or param) for param, _, lowered in
                           (item.partition("=") for item in keywords.split()))
     checked(" ".join(param for param, _ in keyword_pairs))
-    static_checks = {param: (check, tuple(words)) for params_, (check, *words) in _clauses(static)
+    static_checks = {param: (words.split()[0], tuple(words.split()[1:])) for params_, words in _clauses(static)
                      for param in checked(params_)}
     assert {check for check, _ in static_checks.values()} <= STATIC_CHECKS.keys(), f"{name}: unknown static check"
     assert set(effects.split()) <= EFFECTS, f"{name}: unknown effect"
@@ -117,22 +117,18 @@ def op(name: str, lowering: str, params: str, category: str, rule: TypeRule | No
         name=name, lowering=lowering, params=parsed, category=category, type_rule=rule,
         helper=lowering if lowering.startswith("_") else None, variadic=variadic, result=result,
         tfm_defaults=checked(tfm_defaults), keywords=keyword_pairs,
-        kernel_dtypes={param: dtype_set(words) for params_, words in _clauses(dtypes, split=False)
-                       for param in checked(params_)},
+        kernel_dtypes={param: dtype_set(words) for params_, words in _clauses(dtypes) for param in checked(params_)},
         shared_dtype=checked(shared), converted_alone=converted_alone,
-        ranks={param: (int(words.rstrip("+")), not words.endswith("+")) for params_, words in
-               _clauses(ranks, split=False) for param in checked(params_)},
+        ranks={param: (int(words.rstrip("+")), not words.endswith("+")) for params_, words in _clauses(ranks)
+               for param in checked(params_)},
         tensor_only=frozenset(checked(tensor_only)), static_checks=static_checks,
         effects=frozenset(effects.split()), operator=operator, examples=examples, refused_examples=refused)
 
 
-def _clauses(spec: str, split: bool = True) -> list[tuple[str, object]]:
-    """'p q: words, r: words' -> [('p q', words), ('r', words)]; words split into a list if `split`."""
-    found: list[tuple[str, object]] = []
-    for clause in filter(None, (c.strip() for c in spec.split(","))):
-        params, _, words = clause.partition(":")
-        found.append((params, words.split() if split else words.strip()))
-    return found
+def _clauses(spec: str) -> list[tuple[str, str]]:
+    """'p q: words, r: words' -> [('p q', 'words'), ('r', 'words')]."""
+    return [(params, words.strip()) for params, _, words in
+            (clause.partition(":") for clause in filter(None, (c.strip() for c in spec.split(","))))]
 
 
 @functools.cache
