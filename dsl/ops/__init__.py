@@ -7,6 +7,12 @@ dtypes per argument, ranks, static-argument checks, effects. `registry.py` holds
 `result_typing.py` what type rules share, `operators.py` the typing of `+ - * / @ < ...` through the
 same entries. The docs' op table, the highlighter and the differential fuzzer read this registry.
 
+A new op is one `op(...)` entry in its family file (with its type rule beside it when no existing rule
+fits, and a helper in `compiler/generate/runtime.py` if it lowers to one). tests/test_op_registry.py then
+holds it to TensorFlow's signature, to the docs' op table (add its name to its category's row) and to
+the generated TextMate grammar (`python -m tfm.highlight --textmate editors/tfm.tmLanguage.json`);
+tests/differential.py runs it with every dtype and with arguments derived from the entry.
+
 Ops that need a few lines of TF code lower to a helper function that the generator copies into the
 generated file (`compiler/generate/runtime.py`), so generated code still imports only TF.
 
