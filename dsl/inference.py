@@ -13,17 +13,12 @@ from . import nodes as n
 from .analysis import Analysis, ModuleInfo, method_signature, outputs_of, walk
 from .diagnostics import locate_bugs
 from .limits import over_limit
-from .declarations import check_declarations, declared_type, shape_text
-from .ops import (ARRAY_POP, CONVERTED_ALONE, DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS, RANKS, SHARED_DTYPE,
-                  TENSOR_ONLY, TYPE_RULES, Op)
-from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
-                           dims_conflict, join, literal_type, same_type, unify_dtype)
-from .constants import UNKNOWN_VALUE, FoldError, evaluate, fold_binary, fold_compare, fold_unary
-from .nn_rules import NN_RULES
-from .shape_rules import RULES as _SHAPE_RULES, RuleContext, negative_int_power
-
-RULES = {**_SHAPE_RULES, **NN_RULES}
-from .static_args import check_static_args
+from .declarations import check_declarations, declared_type
+from .ops import ARRAY_POP, DTYPES, OPS, Op, RuleContext, check_static_args
+from .ops.operators import not_a_tensor, type_operator
+from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, dims_conflict, join,
+                           literal_type, same_type, unify_dtype)
+from .constants import UNKNOWN_VALUE, evaluate
 from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
 
 
@@ -403,156 +398,24 @@ class _MethodInference(Pass):
                        value=values if known else None)
 
     def expr_BinOp(self, node: n.BinOp) -> Type:
-        left, right = self.expr(node.left), self.expr(node.right)
-        if node.op == "@":
-            return self._matmul(node, left, right)
-        return self._arith(node, node.op, left, right)
+        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.err)
 
     def _arith(self, node: n.Node, op: str, left: Type, right: Type) -> Type:
-        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
-            self._not_a_tensor(node, left, right)
-            return UNKNOWN
-        dtype, problem = unify_dtype(left, right)
-        if problem:
-            self.err("E040", node, f"`{op}` mixes {problem}",
-                     f"TensorFlow does not convert between dtypes; cast one side, e.g. cast(x, {left.dtype or 'f32'})")
-            return UNKNOWN
-        if dtype == "string" and op != "+":
-            self.err("E040", node, f"`{op}` is not defined on strings", "only `+` joins strings")
-            return UNKNOWN
-        if dtype == "bool" and op in "+-*/%@" and op != "**":
-            self.err("E040", node, f"`{op}` is not defined on bool tensors", "cast to a number first")
-            return UNKNOWN
-        shape = self._broadcast(node, left, right)
-        if left.weak and right.weak and shape == ():
-            return self._python_arith(node, op, left, right, dtype)
-        if not self._operator_has_kernel(node, op, dtype):
-            return UNKNOWN
-        if op == "**" and negative_int_power(dtype, right):
-            self.err("E023", node.right if isinstance(node, n.BinOp) else node, f"an integer to the power {right.value}",
-                     "TensorFlow has no negative integer powers: cast to a float first")
-            return UNKNOWN
-        if op == "/" and dtype in INTS:
-            dtype = "f64" if dtype in ("i32", "i64", "u32", "u64") else "f32"
-        # A list literal combined with another Python value is a tensor of its own dtype from here on.
-        return TensorT(dtype, shape)
-
-    def _python_arith(self, node: n.Node, op: str, left: TensorT, right: TensorT, dtype: str | None) -> Type:
-        """Two Python scalars: Python computes the result at trace time, so the checker folds it."""
-        if left.value is None or right.value is None:  # a static parameter: known at construction
-            return TensorT("f32" if op == "/" else dtype, (), weak=True)
-        try:
-            return literal_type(fold_binary(op, left.value, right.value))
-        except FoldError as exc:
-            self.err("E023", node, f"`{op}` of Python values: {exc}", "compute with smaller numbers")
-            return UNKNOWN
-
-    def _broadcast(self, node: n.Node, left: TensorT, right: TensorT):
-        if left.shape is None or right.shape is None:
-            return None
-        shape, problem = broadcast_dims(left.shape, right.shape)
-        if problem:
-            self.err("E041", node, f"shapes {shape_text(left)} and {shape_text(right)} do not broadcast (dims {problem})",
-                     "dims must be equal or 1; reshape or expand_dims one side")
-        return shape
+        return type_operator(op, (left, right), node, self.err)
 
     def _not_a_tensor(self, node: n.Node, *values: Type) -> None:
-        for value in values:
-            if isinstance(value, ArrayT):
-                self.err("E031", node, f"a {value} is not a tensor", "use `.stack()` to make it one")
-                return
-            if value is NO_VALUE:
-                self.err("E031", node, "this call has no value", "it is a statement of its own")
-                return
-
-    def _matmul(self, node: n.Node, left: Type, right: Type, transpose_a=False, transpose_b=False) -> Type:
-        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
-            self._not_a_tensor(node, left, right)
-            return UNKNOWN
-        dtype, problem = unify_dtype(left, right)
-        if problem:
-            self.err("E040", node, f"matrix product mixes {problem}", "cast one side")
-            return UNKNOWN
-        if not self._operator_has_kernel(node, "@", dtype):
-            return UNKNOWN
-        if left.shape is None or right.shape is None:
-            return TensorT(dtype, None)
-        for side, value in (("left", left), ("right", right)):
-            if len(value.shape) < 2:
-                self.err("E042", node, f"the {side} side of a matrix product has rank {len(value.shape)} ({value})",
-                         "matmul needs rank 2 or more; use x[None, :] or expand_dims")
-                return TensorT(dtype, None)
-        a = list(left.shape)
-        b = list(right.shape)
-        if transpose_a:
-            a[-2:] = a[-1], a[-2]
-        if transpose_b:
-            b[-2:] = b[-1], b[-2]
-        if dims_conflict(a[-1], b[-2]):
-            self.err("E042", node, f"matrix product of {left} and {right}: inner dims {a[-1]} and {b[-2]} differ",
-                     "the left operand's last dim must equal the right operand's second-to-last")
-        batch, problem = broadcast_dims(tuple(a[:-2]), tuple(b[:-2]))
-        return TensorT(dtype, None if batch is None else (*batch, a[-2], b[-1]))
+        not_a_tensor(node, values, self.err)
 
     def expr_Compare(self, node: n.Compare) -> Type:
-        left, right = self.expr(node.left), self.expr(node.right)
-        if not (isinstance(left, TensorT) and isinstance(right, TensorT)):
-            self._not_a_tensor(node, left, right)
-            return UNKNOWN
-        dtype, problem = unify_dtype(left, right)
-        if problem:
-            self.err("E040", node, f"`{node.op}` compares {problem}", "cast one side to the other's dtype")
-        shape = self._broadcast(node, left, right)
-        if not problem and not (left.weak and right.weak and shape == ()):  # else Python compares them
-            self._operator_has_kernel(node, node.op, dtype)
-        if left.weak and right.weak and shape == ():
-            if left.value is None or right.value is None:
-                return TensorT("bool", (), weak=True)
-            try:
-                return literal_type(fold_compare(node.op, left.value, right.value))
-            except FoldError as exc:
-                self.err("E040", node, str(exc))
-                return UNKNOWN
-        return TensorT("bool", shape)
+        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.err)
 
     def expr_BoolOp(self, node: n.BoolOp) -> Type:
-        values = [self.expr(v) for v in node.values]
-        result = values[0]
-        for value, value_node in zip(values, node.values):
-            self._require_bool(value, value_node, f"`{node.op}`")
-        for value in values[1:]:
-            if isinstance(result, TensorT) and isinstance(value, TensorT):
-                shape = self._broadcast(node, result, value)
-                result = TensorT("bool", shape, weak=result.weak and value.weak and shape == ())
-        return result
-
-    def _require_bool(self, value: Type, node: n.Node, what: str) -> None:
-        if isinstance(value, TensorT) and value.dtype is not None and value.dtype != "bool":
-            self.err("E043", node, f"{what} needs bool tensors, got {value}", "compare first, e.g. `x > 0.0`")
+        return type_operator(node.op, tuple(self.expr(v) for v in node.values), node, self.err)
 
     def expr_UnaryOp(self, node: n.UnaryOp) -> Type:
         if node.op == "-" and isinstance(node.operand, n.IntLit):  # -9223372036854775808: 2**63 alone is no i64
             return literal_type(-node.operand.value)
-        value = self.expr(node.operand)
-        if node.op == "not":
-            self._require_bool(value, node.operand, "`not`")
-        elif isinstance(value, TensorT) and value.dtype in ("bool", "string"):
-            self.err("E040", node, f"unary `{node.op}` is not defined on {value.dtype}", "cast to a number first")
-            return UNKNOWN
-        elif node.op == "-" and isinstance(value, TensorT) and not value.weak:
-            if not self._operator_has_kernel(node, "neg", value.dtype):
-                return UNKNOWN
-        if not isinstance(value, TensorT) or not value.weak:
-            return value
-        if value.shape != ():
-            return TensorT(value.dtype, value.shape)  # `-[1, 2]`: a tensor, as a list has no `-`
-        if value.value is None:
-            return value
-        try:
-            return literal_type(fold_unary(node.op, value.value))
-        except FoldError as exc:
-            self.err("E023", node, f"unary `{node.op}` of a Python value: {exc}")
-            return UNKNOWN
+        return type_operator(node.op, (self.expr(node.operand),), node, self.err)
 
     def expr_Subscript(self, node: n.Subscript) -> Type:
         value = self.expr(node.value)
@@ -661,18 +524,10 @@ class _MethodInference(Pass):
         check_static_args(op, bound, self.err)
         if not self._check_ranks(op, bound):
             return UNKNOWN
-        if op.name == "TensorArray":
-            dtype, shape = bound.get("dtype"), evaluate(bound["element_shape"][1]) if "element_shape" in bound else None
-            known = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
-            return ArrayT(TensorT(dtype[0].name if dtype and isinstance(dtype[0], OtherT) else None,
-                                  tuple(shape) if known else None))
-        if op.name == "GradientTape":
-            return OtherT("tape")
-        rule = RULES.get(TYPE_RULES.get(op.name, ""))
-        if rule is None:
+        if op.type_rule is None:
             return UNKNOWN
-        result = rule(RuleContext(node, op, bound, types=self.analysis.types, params=self.info.params,
-                                  report=self.err, matmul=self._matmul))
+        result = op.type_rule(RuleContext(node, op, bound, types=self.analysis.types, params=self.info.params,
+                                          report=self.err))
         if isinstance(result, TensorT) and result.shape and all(isinstance(d, int) for d in result.shape):
             self._check_tensor_size(node, result)
         # An op returns a tensor even of Python values (abs(3) is an int32 tensor), never a Python value.
@@ -700,7 +555,7 @@ class _MethodInference(Pass):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
                          "write the tensors in brackets: [a, b]")
             elif param.kind == "tensor" and (_is_python_value(value) or isinstance(arg, n.ListLit)) and (
-                    param.name in TENSOR_ONLY.get(op.name, ()) or op.helper and value.shape != ()):
+                    param.name in op.tensor_only or op.helper and value.shape != ()):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
                                       "or list", "make it one: constant(...) or stack([...])")
             elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
@@ -709,9 +564,9 @@ class _MethodInference(Pass):
                 self.err("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)
 
     def _check_ranks(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> bool:
-        """Every argument has a rank TensorFlow accepts for it (the registry's RANKS); False if one has not."""
+        """Every argument has a rank TensorFlow accepts for it (its entry's `ranks`); False if one has not."""
         fits = True
-        for name, (least, exact) in RANKS.get(op.name, {}).items():
+        for name, (least, exact) in op.ranks.items():
             value, arg = bound.get(name, (None, None))
             items = [(self.analysis.types.get(i), i) for i in arg.items] if op.param(name).kind == "tensors" \
                 and isinstance(arg, n.ListLit) else [(value, arg)]
@@ -724,23 +579,11 @@ class _MethodInference(Pass):
                     fits = False
         return fits
 
-    def _operator_has_kernel(self, node: n.Node, symbol: str, dtype: str | None) -> bool:
-        """An operator on tensors of `dtype` lowers to a registry op; that op must have a kernel for it."""
-        op = OPS[OPERATOR_OPS[symbol]]
-        allowed = KERNEL_DTYPES.get(op.name, {}).get(op.params[0].name)
-        if dtype is None or allowed is None or dtype in allowed:
-            return True
-        shown = "unary -" if symbol == "neg" else symbol
-        listed = ", ".join(d for d in DTYPES if d in allowed)
-        self.err("E055", node, f"`{shown}` on {dtype} tensors has no TensorFlow kernel (it takes {listed})",
-                 f"cast it first: cast(x, {'f32' if 'f32' in allowed else 'i32'})")
-        return False
-
     def _check_kernel_dtypes(self, op: Op, bound: dict[str, tuple[Type, n.Node]]) -> None:
-        """Every argument's dtype has a TensorFlow kernel for this op (the registry's KERNEL_DTYPES).
+        """Every argument's dtype has a TensorFlow kernel for this op (its entry's `kernel_dtypes`).
         A Python value left after `_as_converted` in a dtype group takes its partner's dtype, which is
         checked; any other Python value is converted on its own, so its own dtype is checked."""
-        accepted = KERNEL_DTYPES.get(op.name, {})
+        accepted = op.kernel_dtypes
         if not accepted:
             return
         arguments = [(name, value, arg) for name, value, arg in _argument_types(self.analysis, bound)
@@ -749,7 +592,7 @@ class _MethodInference(Pass):
             dtype = value.name if isinstance(value, OtherT) else value.dtype if isinstance(value, TensorT) else None
             param = op.param(name)
             if dtype is None or isinstance(value, TensorT) and (
-                    value.weak and name in SHARED_DTYPE.get(op.name, ()) or param and param.kind == "dtype"):
+                    value.weak and name in op.shared_dtype or param and param.kind == "dtype"):
                 continue  # a value where a dtype belongs is E054's
             allowed = accepted[name]
             if dtype not in allowed:
@@ -960,10 +803,11 @@ def _argument_types(analysis: Analysis, bound: dict) -> list[tuple[str, Type, n.
 
 def _as_converted(op: Op, bound: dict[str, tuple[Type, n.Node]]) -> dict[str, tuple[Type, n.Node]]:
     """The arguments as TensorFlow converts them. A Python value converted before any tensor of its dtype
-    group (SHARED_DTYPE), or any Python value of a helper or of CONVERTED_ALONE, becomes a tensor of
-    its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32 and `x`."""
-    alone = op.helper or op.name in CONVERTED_ALONE
-    names = [p.name for p in op.params if p.kind == "tensor"] if alone else SHARED_DTYPE.get(op.name, ())
+    group (the entry's `shared_dtype`), or any Python value of a helper or of an op `converted_alone`, becomes
+    a tensor of its own default dtype rather than taking its partner's: `maximum(1, x)` is maximum of an i32
+    and `x`."""
+    alone = op.helper or op.converted_alone
+    names = [p.name for p in op.params if p.kind == "tensor"] if alone else op.shared_dtype
     converted = dict(bound)
     for name in names:
         value, arg = bound.get(name, (None, None))

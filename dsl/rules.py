@@ -16,13 +16,13 @@ METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default si
 GENERATED_NAMES = frozenset({"self", "tf"})
 
 # Attributes a module's members (parameters, variables, submodules, methods) would overwrite: tf.Module's
-# public API, and the attribute SavedModel reserves. tests/test_names.py checks this against TensorFlow.
+# public API, and the attribute SavedModel reserves. tests/codegen/test_names.py checks this against TensorFlow.
 MODULE_ATTRIBUTES = frozenset({"name", "name_scope", "non_trainable_variables", "submodules",
                                "trainable_variables", "variables", "with_name_scope", "signatures"})
 MEMBER_KINDS = frozenset({"parameter", "variable", "submodule", "method"})
 
 # Builtins AutoGraph's converted code reads inside a method (`dict(...)` carries keyword arguments of
-# every converted call), so a method's own names must not hide them. tests/test_names.py finds these.
+# every converted call), so a method's own names must not hide them. tests/codegen/test_names.py finds these.
 AUTOGRAPH_BUILTINS = frozenset({"dict", "tuple"})
 METHOD_SCOPE_KINDS = frozenset({"input", "local"})
 

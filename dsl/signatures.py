@@ -65,7 +65,7 @@ def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method) -> s
     methods it calls, else None: such a method's outputs differ from call to call, so an export can
     compare only their types and shapes."""
     def direct(call, _info) -> str | None:
-        random = call.kind == "op" and call.op is not None and (call.op.category == "random" or call.op.name == "dropout")
+        random = call.kind == "op" and call.op is not None and "random" in call.op.effects
         return call.op.name if random else None
 
     return _first_call(analysis, module, method, direct, lambda _call, found: found, set())

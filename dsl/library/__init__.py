@@ -79,7 +79,7 @@ def _optimizer(name: str, own: str, doc: str) -> BuiltinModule:
 
 
 # The optimizers a module may hold, as tf.keras.optimizers defines them (names and defaults are
-# checked against TensorFlow by tests/test_runtime.py). Clipping: at most one of clipnorm, clipvalue
+# checked against TensorFlow by tests/ops/test_runtime.py). Clipping: at most one of clipnorm, clipvalue
 # and global_clipnorm.
 OPTIMIZERS: dict[str, BuiltinModule] = {
     "SGD": _optimizer("SGD", "learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False",
@@ -98,7 +98,7 @@ OPTIMIZERS: dict[str, BuiltinModule] = {
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 
 # Learning-rate schedules an optimizer's `learning_rate` may be (tf.keras.optimizers.schedules; names
-# and defaults are checked against TensorFlow by tests/test_runtime.py): the optimizer evaluates the
+# and defaults are checked against TensorFlow by tests/ops/test_runtime.py): the optimizer evaluates the
 # schedule at its own step count.
 SCHEDULES: dict[str, BuiltinModule] = {
     name: BuiltinModule(name, "schedule", tuple(_builtin_params(spec)), doc)

@@ -38,113 +38,67 @@ from tfm.dsl.tensor_types import OtherT, TensorT
 
 INPUTS = "x: {dt}[2, 3], i: i32[2, 3], v: i32[2], b: bool[2, 3]"
 
-# Typical arguments per op; `{dt}` is the dtype under test. An op not listed is called with `x` for each
-# required tensor parameter. Each template is one case per dtype.
-TEMPLATES: dict[str, list[str]] = {
-    "pow": ["x, x"], "maximum": ["x, x"], "minimum": ["x, x"], "floordiv": ["x, x"], "mod": ["x, x"],
-    "clip": ["x, x, x"],
-    "matmul": ["x, x, transpose_b=True", "x, x, transpose_a=True"],
-    "cumsum": ["x", "x, axis=1"],
-    "norm": ["x", "x, axis=1", "x, ord=1, axis=1", "x, ord='fro', axis=[0, 1]", "x, ord=3", "x, ord=0.5",
-             "x, ord=2, axis=[0, 1]", "x, ord=1, axis=[0, 1]"],
-    "l2_normalize": ["x, axis=1"],
-    "equal": ["x, x"], "not_equal": ["x, x"], "greater": ["x, x"], "less": ["x, x"],
-    "logical_and": ["x, x"], "logical_or": ["x, x"],
-    "argmax": ["x", "x, axis=1, output_type=i32"], "argmin": ["x, axis=1"],
-    "segment_sum": ["x, v"], "segment_mean": ["x, v"], "segment_max": ["x, v"],
-    "unsorted_segment_sum": ["x, v, 2"], "unsorted_segment_mean": ["x, v, 2"],
-    "unsorted_segment_max": ["x, v, 2"],
-    "cast": ["x, f32", "x, i32", "x, {dt}"],
-    "reshape": ["x, [3, 2]", "x, [-1]"],
-    "transpose": ["x", "x, perm=[1, 0]"],
-    "concat": ["[x, x]", "[x, x], axis=1"],
-    "stack": ["[x, x]", "[x, x], axis=2"],
-    "expand_dims": ["x, 0", "x, -1"],
-    "squeeze": ["x", "expand_dims(x, 0), axis=0"],
-    "tile": ["x, [2, 1]"],
-    "broadcast_to": ["x, [4, 2, 3]"],
-    "shape": ["x", "x, out_type=i64"], "size": ["x", "x, out_type=i64"],
-    "fill": ["[2, 3], x[0, 0]"],
-    "zeros": ["[2, 3], dtype={dt}"], "ones": ["[2, 3], dtype={dt}"],
-    "zeros_like": ["x", "x, dtype=f32"], "ones_like": ["x", "x, dtype={dt}"],
-    "constant": ["[1, 2], dtype={dt}", "1.5, dtype={dt}", "[[1, 2, 3]]"],
-    "range": ["5, dtype={dt}", "1, 7, 2, dtype={dt}", "x[0, 0]"],
-    "linspace": ["x[0, 0], x[1, 1], 5"],
-    "one_hot": ["i, 3", "i, 3, dtype={dt}", "v, 4, on_value=x[0, 0], off_value=x[0, 1]"],
-    "gather": ["x, v", "x, v, axis=1", "x, i, axis=1, batch_dims=1"],
-    "gather_nd": ["x, [[0, 1]]"],
-    "where": ["b, x, x", "b"],
-    "sort": ["x", "x, direction='DESCENDING'", "x, axis=0"],
-    "argsort": ["x", "x, direction='DESCENDING'"],
-    "reverse": ["x, [0]", "x, [-1]"],
-    "gelu": ["x", "x, approximate=True"],
-    "leaky_relu": ["x", "x, alpha=0.1"],
-    "softmax": ["x", "x, axis=0"], "log_softmax": ["x"],
-    "dropout": ["x, 0.5", "x, 0.0, seed=1"],
-    "softmax_cross_entropy_with_logits": ["x, x"],
-    "sparse_softmax_cross_entropy_with_logits": ["v, x"],
-    "sigmoid_cross_entropy_with_logits": ["x, x"],
-    "random_normal": ["[2, 3], dtype={dt}"], "truncated_normal": ["[2, 3], dtype={dt}"],
-    "random_uniform": ["[2, 3], dtype={dt}", "[2, 3], maxval=10, dtype={dt}"],
-    "categorical_sample": ["x, 2"],
-    "random_shuffle": ["x", "x, seed=3"],
-    "string_join": ["[x, x]", "[x, x], separator='-'"],
-    "substr": ["x, 0, 1"],
-    "regex_replace": ["x, 'a', 'b'", "x, '[a-z]+', 'b'"],
-    "reduce_join": ["x", "x, axis=1, separator=','"],
-    "string_to_number": ["x", "x, out_type=i64"],
-    "assert_equal": ["x, x"], "assert_positive": ["x"], "check_numerics": ["x, 'bad'"],
-    "activate": ["x, 'relu'", "x, 'gelu'", "x, 'softmax'", "x, 'linear'"],
-    "categorical_crossentropy": ["x, x", "x, x, from_logits=True"],
-    "sparse_categorical_crossentropy": ["v, x", "v, x, from_logits=True"],
-    "binary_crossentropy": ["x, x", "x, x, from_logits=True"],
-    "mean_squared_error": ["x, x"], "mean_absolute_error": ["x, x"],
-    "einsum": ["'ij->ji', x", "'ij,kj->ik', x, x"],
-    "print": ["x", "'x is', x"],
-    # dilated first: CI runs the first template of each op, forward and backward, with oneDNN on and off
-    "conv1d": ["reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), dilations=2",
-               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",
-               "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, padding='SAME'"],
-    "conv2d": ["reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), padding='SAME', dilations=[2, 1]",
-               "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6])",
-               "reshape(x, [1, 2, 3, 1]), reshape(x, [2, 1, 1, 3]), strides=2, padding='SAME'",
-               "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 2, 1, 3]), strides=[1, 2]"],
-    "max_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'"],
-    "avg_pool1d": ["reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 4, strides=1, padding='SAME'"],
-    "max_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), 2, padding='SAME'",
-                   "reshape(x, [1, 2, 3, 1]), [1, 2], strides=1"],
-    "avg_pool2d": ["reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]"],
-    "pad": ["x, [[1, 0], [0, 2]]", "x, [[1, 1], [1, 1]], mode='REFLECT'", "x, [[0, 1], [2, 2]], mode='SYMMETRIC'"],
-    "resize": ["reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"],
-    "top_k": ["x", "x, 2"], "top_k_indices": ["x", "x, 3"],
-    "embedding_lookup": ["x, v", "x, i"],
-    "batch_normalization": ["x, x, x, x, x, 0.001"],
-    "bias_add": ["x, x[0]"],
-    "atan2": ["x, x"], "squared_difference": ["x, x"], "logical_xor": ["x, x"],
-    "cumprod": ["x", "x, axis=1"],
-    "batch_matmul": ["x, x, transpose_b=True", "reshape(x, [1, 2, 3]), reshape(x, [1, 3, 2])"],
-}
+# Typical arguments per op are derived from its registry entry (`derived_templates`): `x` for each required
+# tensor, `[x, x]` for a list of tensors, `{dt}` (the dtype under test) for a dtype, a value its check
+# accepts for a static argument, then once more with each checked optional static argument set; a
+# reduction gets _REDUCE_TEMPLATES. An entry's `examples=` replace them where they cannot be derived (a
+# convolution's shapes). Each template is one case per dtype.
 _REDUCE_TEMPLATES = ["x", "x, axis=1", "x, axis=0, keepdims=True", "x, axis=[0, 1]", "x, axis=2", "x, axis=-3"]
-# Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
-BAD_STATIC = {
-    "cumsum": ["x, axis=2"], "softmax": ["x, axis=2"], "log_softmax": ["x, axis=-3"],
-    "l2_normalize": ["x, axis=5"], "sort": ["x, axis=2", "x, direction='UP'"], "argsort": ["x, direction='up'"],
-    "reverse": ["x, [2]", "x, [0, 0]"], "norm": ["x, ord='nuc'", "x, ord=0", "x, axis=3", "x, ord=-1", "x, ord='fro'", "x, ord='fro', axis=1",
-             "x, ord=3, axis=[0, 1]"],
-    "dropout": ["x, 1.5", "x, -0.1", "x, 1.0"], "regex_replace": ["x, '(', 'b'", "x, '[a-', 'b'"],
-    "activate": ["x, 'swishy'"], "einsum": ["'ij->k', x", "'ijk->i', x", "'ij,jk->ik', x"],
-    "argmax": ["x, axis=2"], "expand_dims": ["x, 3"], "concat": ["[x, x], axis=2"], "stack": ["[x, x], axis=4"],
-    "squeeze": ["x, axis=0"], "transpose": ["x, perm=[0, 0]"], "gather": ["x, v, axis=2"],
-    "one_hot": ["i, -1"], "leaky_relu": ["x, alpha='big'"], "gelu": ["x, approximate=3"],
-    "reduce_join": ["x, axis=2"], "unsorted_segment_sum": ["x, v, 0"], "tile": ["x, [2]"],
-    "reshape": ["x, [4, 2]"], "check_numerics": ["x, 3"],
-    "conv2d": ["x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 2, 3])", "reshape(x, [1, 2, 3, 1]), "
-               "reshape(x, [1, 1, 1, 6]), padding='FULL'", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
-               "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]"],
-    "conv1d": ["reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, dilations=2"],
-    "max_pool2d": ["x, 2", "reshape(x, [1, 2, 3, 1]), [2, 2, 2]"], "pad": ["x, [[1, 0]]", "x, [[-1, 0], [0, 0]]"],
-    "top_k": ["x, 4", "x, 0"], "resize": ["reshape(x, [1, 2, 3, 1]), [0, 2]"],
+# A value each static check (dsl/ops/static_checks.py) accepts, and one it refuses, for `x` of rank 2.
+_STATIC_VALUES = {
+    "axis": ("1", "2"), "axes": ("[1]", "[0, 0]"), "probability": ("0.5", "1.5"), "positive": ("2", "0"),
+    "size": ("2", "-1"), "bool": ("True", "3"), "str": ("'a'", "3"), "number": ("1.5", "'a'"), "int": ("1", "'a'"),
+    "regex": ("'[a-z]'", "'('"), "activation": ("'relu'", "'swishy'"), "norm_order": ("1", "'nuc'"),
 }
+
+
+def _static_value(check: str, words: tuple[str, ...], valid: bool) -> str:
+    if check == "one_of":
+        return repr(words[-1]) if valid else "'bogus'"
+    return _STATIC_VALUES[check][0 if valid else 1]
+
+
+def _required_arguments(op, bad: str | None = None, bad_value: str = "") -> list[str]:
+    arguments = []
+    for param in (p for p in op.params if p.required):
+        check = op.static_checks.get(param.name)
+        if param.name == bad:
+            arguments.append(bad_value)
+        elif param.kind == "static" and check:
+            arguments.append(_static_value(*check, valid=True))
+        else:
+            arguments.append({"tensors": "[x, x]", "dtype": "{dt}", "tensor": "x"}.get(param.kind, "[x, x]"))
+    return arguments
+
+
+def derived_templates(op) -> list[str]:
+    """Typical arguments from the entry's parameters and static checks."""
+    if op.category == "reduce":
+        return _REDUCE_TEMPLATES
+    base = ", ".join(_required_arguments(op))
+    optional = [f"{p.name}={_static_value(*op.static_checks[p.name], valid=True)}" for p in op.params
+                if not p.required and p.name in op.static_checks]
+    return [base] + [", ".join(filter(None, (base, argument))) for argument in optional]
+
+
+def derived_refused(op) -> list[str]:
+    """For each checked static argument, the typical call with a value its check refuses."""
+    found = []
+    for param in op.params:
+        if param.name not in op.static_checks:
+            continue
+        bad = _static_value(*op.static_checks[param.name], valid=False)
+        if param.required:
+            found.append(", ".join(_required_arguments(op, param.name, bad)))
+        else:
+            found.append(", ".join(filter(None, (", ".join(_required_arguments(op)), f"{param.name}={bad}"))))
+    return found
+
+
+# Static arguments a careless program gets wrong: each must be refused by the check, not by TensorFlow.
+# Derived from the entries' static checks, with the entries' own `refused=` examples.
+BAD_STATIC = {name: list(dict.fromkeys([*op.refused_examples, *derived_refused(op)])) for name, op in OPS.items()
+              if op.refused_examples or op.static_checks}
 SKIPPED = {"TensorArray", "GradientTape"}  # not values: covered by the language tests
 # Operators and indexing, which lower to TensorFlow ops too: each with every dtype.
 EXPRESSIONS = ["x + x", "x - x", "x * x", "x / x", "x // x", "x % x", "x ** x", "x @ transpose(x)", "-x",
@@ -174,11 +128,10 @@ def cases() -> list[Case]:
     for name, op in sorted(OPS.items()):
         if name in SKIPPED:
             continue
-        templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
-        if templates is None:
-            templates = [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+        templates = _templates(name, op)
+        if not op.examples and op.category != "reduce":
             # Python values alone: TensorFlow gives them its default dtype (int32, float32)
-            found.extend(Case(name, "f32", templates[0].replace("x", literal)) for literal in ("3", "2.5", "True"))
+            found.extend(Case(name, "f32", _X.sub(literal, templates[0])) for literal in ("3", "2.5", "True"))
         found.extend(Case(name, dtype, args) for dtype in DTYPES for args in templates + BAD_STATIC.get(name, []))
     found.extend(Case("expression", dtype, text) for dtype in DTYPES for text in EXPRESSIONS)
     return found
@@ -200,8 +153,7 @@ _INT = re.compile(r"(?<![\w.'])-?\d+(?![\w.'])")
 
 def _templates(name: str, op) -> list[str]:
     """The typical arguments `cases()` gives this op (each with `{dt}` for the dtype under test)."""
-    templates = TEMPLATES.get(name) or (_REDUCE_TEMPLATES if op.category == "reduce" else None)
-    return templates or [", ".join("x" if p.kind == "tensor" else "[x, x]" for p in op.params if p.required)]
+    return list(op.examples) or derived_templates(op)
 
 
 def _replaced(text: str, pattern: re.Pattern, value: str) -> list[str]:
@@ -220,7 +172,7 @@ _ZERO_DIVISORS = {"0", "i", "v", "b", "[True, False, True]"}
 def _fails_by_value(op: str, args: str) -> bool:
     if op == "expression":
         return any(f" {symbol} " in args and args.split(f" {symbol} ")[1] in _ZERO_DIVISORS for symbol in ("//", "%"))
-    if OPS[op].category == "assert" or op == "string_to_number" and "'a'" in args:  # 'a' is not a number
+    if "asserts" in OPS[op].effects or op == "string_to_number" and "'a'" in args:  # 'a' is not a number
         return True
     if op == "substr" and _top_level(args)[1] != "0":  # a position within each string: its length is a value
         return True
@@ -280,7 +232,7 @@ def dtype_pair_cases() -> list[Case]:
     two-argument ops."""
     found: dict[tuple[str, str, str], Case] = {}
     for name, op in sorted(OPS.items()):
-        if name in SKIPPED or op.category == "assert":
+        if name in SKIPPED or "asserts" in op.effects:
             continue
         template = _templates(name, op)[0]
         if len(_X.findall(template)) < 2:

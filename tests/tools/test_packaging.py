@@ -25,7 +25,7 @@ def test_the_wheel_installs_only_tfm(tmp_path):
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"tfm"}, top_level
     for data in ("tfm/grammar/tfm.lark", "tfm/dsl/library/layers.tfm", "tfm/generate/templates/module.py.j2",
-                 "tfm/generate/runtime.py", "tfm/__main__.py", "tfm/dsl/ops.py"):
+                 "tfm/generate/runtime.py", "tfm/__main__.py", "tfm/dsl/ops/__init__.py"):
         assert data in names, data
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tfm = tfm.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()

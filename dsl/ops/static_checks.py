@@ -1,5 +1,5 @@
-"""What an op's static arguments must be, beyond known at trace time: one check per rule named in
-`dsl.ops.STATIC_RULES` (an axis of the input, one of a set of words, a probability, a regex...).
+"""What an op's static arguments must be, beyond known at trace time: the checks an entry's `static=`
+spec names (an axis of the input, one of a set of words, a probability, a regex...).
 
 TensorFlow checks these only when it traces (or runs) the method; tfm checks them first, at the
 argument's `.tfm` location.
@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from . import nodes as n
-from .constants import UNKNOWN_VALUE, evaluate
-from .ops import ACTIVATIONS, STATIC_RULES, Op
-from .tensor_types import TensorT
+from .. import nodes as n
+from ..constants import UNKNOWN_VALUE, evaluate
+from ..tensor_types import TensorT
+
+if TYPE_CHECKING:
+    from .registry import Op
 
 Report = Callable[[str, n.Node, str, str | None], None]
+
+# What `activate(x, name)` and the layer library's `activation` accept (the runtime helper's table).
+ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax", "softplus", "silu")
 
 
 def check_static_args(op: Op, bound: dict, report: Report) -> None:
     """Report each static argument of `op` (in `bound`: name -> (type, node)) that breaks its rule."""
-    for name, (rule, words) in STATIC_RULES.get(op.name, {}).items():
+    for name, (rule, words) in op.static_checks.items():
         if name not in bound:
             continue
         value = evaluate(bound[name][1])
         if value is UNKNOWN_VALUE:
             continue  # a constructor parameter: checked when the module is built
-        problem = _RULES[rule](value, words, _first_rank(op, bound), bound)
+        problem = STATIC_CHECKS[rule](value, words, _first_rank(op, bound), bound)
         if problem:
             report("E023", bound[name][1], f"`{op.name}` argument `{name}`: {problem}", _HINTS.get(rule))
 
@@ -130,7 +135,7 @@ def _activation(value: object, words, rank, bound) -> str | None:
     return _one_of(value, ACTIVATIONS, rank, bound)
 
 
-_RULES: dict[str, Callable] = {
+STATIC_CHECKS: dict[str, Callable] = {
     "axis": _axis, "axes": _axes, "one_of": _one_of, "norm_order": _norm_order, "probability": _probability,
     "regex": _regex, "str": _python_type(str, "a string"), "bool": _python_type(bool, "True or False"),
     "number": _python_type((int, float), "a number"), "int": _python_type(int, "an int"),
@@ -140,4 +145,3 @@ _HINTS = {
     "axis": "an axis counts from 0, or from -1 for the last", "axes": "each axis once, within the rank",
     "regex": "TensorFlow uses RE2 syntax: no lookaround, no backreferences", "activation": f"one of {', '.join(ACTIVATIONS)}",
 }
-assert {rule for rules in STATIC_RULES.values() for rule, _ in rules.values()} <= set(_RULES)

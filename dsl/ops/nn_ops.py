@@ -1,20 +1,35 @@
-"""Result rules for the neural-network ops (convolution, pooling, padding, resizing, top_k, embedding
-lookup): the same contract as `dsl.shape_rules`, kept apart because their shape arithmetic is its own.
+"""Neural-network ops (activations, convolution, pooling, resizing, top_k, embedding lookup): entries, type rules.
 
 Spatial sizes follow TensorFlow's formulas: `SAME` gives ceil(size / stride), `VALID` gives
-ceil((size - (kernel - 1) * dilation) / stride); a size that is not a known int stays unknown.
-"""
+ceil((size - (kernel - 1) * dilation) / stride); a size that is not a known int stays unknown."""
 
 from __future__ import annotations
 
-from . import nodes as n
-from .shape_rules import RuleContext, reduce
-from .tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type
+from .. import nodes as n
+from ..tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type, unify_dtype
+from .registry import TypeRule, op
+from .result_typing import RuleContext, broadcast, float_unary, require_float, same
+
+
+def broadcast_all(ctx: RuleContext) -> Type:
+    """Every tensor argument of one dtype, broadcast together (batch_normalization's five)."""
+    result: TensorT | None = None
+    for param in ctx.op.params:
+        value = ctx.tensor(param.name)
+        if param.kind != "tensor" or value is None:
+            continue
+        if result is None:
+            result = value
+            continue
+        dtype, problem = unify_dtype(result, value)
+        if problem:
+            ctx.err("E040", ctx.arg_node(param.name), f"`{ctx.op.name}` mixes {problem}", "cast to one dtype")
+            return UNKNOWN
+        result = TensorT(dtype, broadcast(ctx, result, value), result.weak and value.weak)
+    return UNKNOWN if result is None else TensorT(result.dtype, result.shape)
+
 
 # op -> (spatial dims, the parameter naming its window or filters, the stride parameter)
-_SPATIAL = {"conv1d": 1, "conv2d": 2, "max_pool1d": 1, "max_pool2d": 2, "avg_pool1d": 1, "avg_pool2d": 2}
-
-
 def _ranked(ctx: RuleContext, name: str, rank: int, what: str) -> TensorT | None:
     """The argument `name` if it has rank `rank` (or an unknown shape); reported and None otherwise."""
     value = ctx.tensor(name)
@@ -25,14 +40,6 @@ def _ranked(ctx: RuleContext, name: str, rank: int, what: str) -> TensorT | None
                 "reshape or expand_dims it to that rank")
         return None
     return value
-
-
-def _float(ctx: RuleContext, name: str, value: TensorT) -> bool:
-    if value.dtype is not None and value.dtype not in FLOATS:
-        ctx.err("E051", ctx.arg_node(name), f"`{ctx.op.name}` needs a floating-point {name}, got {value}",
-                "cast it: cast(x, f32)")
-        return False
-    return True
 
 
 _UNSEEN = object()
@@ -101,9 +108,13 @@ def _strided_and_dilated(strides: list | None, dilations: list | None) -> bool:
         isinstance(d, int) and d > 1 for d in dilations)
 
 
-def conv(ctx: RuleContext) -> Type:
-    """conv1d/conv2d: input [N, *spatial, C_in], filters [*window, C_in, C_out] -> [N, *out, C_out]."""
-    spatial = _SPATIAL[ctx.op.name]
+def convolution(spatial: int) -> TypeRule:
+    """The type rule of a convolution over `spatial` axes (conv1d: 1, conv2d: 2)."""
+    return lambda ctx: _convolution(ctx, spatial)
+
+
+def _convolution(ctx: RuleContext, spatial: int) -> Type:
+    """input [N, *spatial, C_in], filters [*window, C_in, C_out] -> [N, *out, C_out]."""
     x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
     filters = _ranked(ctx, "filters", spatial + 2,
                       f"a kernel [{', '.join(['k'] * spatial)}, C_in, C_out]")
@@ -118,7 +129,7 @@ def conv(ctx: RuleContext) -> Type:
                 "or dilation 1")
         dilations = None
     padding = _padding(ctx)
-    if x is None or filters is None or not (_float(ctx, "input", x) and _float(ctx, "filters", filters)):
+    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
         return UNKNOWN
     if x.dtype and filters.dtype and x.dtype != filters.dtype:
         ctx.err("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
@@ -136,50 +147,24 @@ def conv(ctx: RuleContext) -> Type:
     return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
 
 
-def pool(ctx: RuleContext) -> Type:
-    """max/avg pooling: [N, *spatial, C] -> [N, *out, C]."""
-    spatial = _SPATIAL[ctx.op.name]
+def pooling(spatial: int) -> TypeRule:
+    """The type rule of max/avg pooling over `spatial` axes."""
+    return lambda ctx: _pooling(ctx, spatial)
+
+
+def _pooling(ctx: RuleContext, spatial: int) -> Type:
+    """[N, *spatial, C] -> [N, *out, C]."""
     x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
     window = _per_axis(ctx, "ksize", spatial)
     strides = _per_axis(ctx, "strides", spatial)
     padding = _padding(ctx)
-    if x is None or not _float(ctx, "input", x):
+    if x is None or not require_float(ctx, "input", x):
         return UNKNOWN
     if x.shape is None or None in (window, strides, padding):
         return TensorT(x.dtype, None)
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], window[i], strides[i], 1, padding) for i in range(spatial)],
                    "window")
     return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, x.shape[-1]))
-
-
-def pad(ctx: RuleContext) -> Type:
-    """`pad(x, [[before, after], ...])`: one pair of non-negative ints per axis."""
-    x = ctx.first()
-    paddings = ctx.static("paddings")
-    mode = ctx.static("mode", "CONSTANT")
-    if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
-        ctx.err("E023", ctx.arg_node("mode"), f"`pad`: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
-        return UNKNOWN
-    pairs_ok = isinstance(paddings, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in p)
-        for p in paddings)
-    if not pairs_ok:
-        ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: paddings must be a literal list of [before, after] "
-                f"pairs of non-negative ints, got {paddings!r}", "e.g. [[0, 0], [1, 1]] for a matrix")
-        return UNKNOWN
-    if x.shape is None:
-        return TensorT(x.dtype, None)
-    if len(paddings) != len(x.shape):
-        ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {len(paddings)} [before, after] pairs for {x}, "
-                f"which has rank {len(x.shape)}", "give one pair per axis")
-        return UNKNOWN
-    mirrored = {"REFLECT": 1, "SYMMETRIC": 0}.get(mode.upper())  # a mirror pads from within the axis
-    for axis, (d, pair) in enumerate(zip(x.shape, paddings)):
-        if mirrored is not None and isinstance(d, int) and max(pair) > d - mirrored:
-            ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
-                    f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
-            return UNKNOWN
-    return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) else None for d, (a, b) in zip(x.shape, paddings)))
 
 
 def resize(ctx: RuleContext) -> Type:
@@ -204,7 +189,15 @@ def resize(ctx: RuleContext) -> Type:
     return TensorT(dtype, None if x.shape is None else (x.shape[0], size[0], size[1], x.shape[3]))
 
 
-def top_k(ctx: RuleContext) -> Type:
+def top_k_values(ctx: RuleContext) -> Type:
+    return _top_k(ctx, indices=False)
+
+
+def top_k_indices(ctx: RuleContext) -> Type:
+    return _top_k(ctx, indices=True)
+
+
+def _top_k(ctx: RuleContext, indices: bool) -> Type:
     """`top_k(x, k)`: the k largest along the last axis (values; `top_k_indices` gives i32 indices)."""
     x = ctx.first()
     k = ctx.static("k", _UNSEEN)
@@ -220,8 +213,8 @@ def top_k(ctx: RuleContext) -> Type:
         ctx.err("E023", ctx.arg_node("input"), f"`{ctx.op.name}` needs a numeric tensor, got {x}")
         return UNKNOWN
     if k is None:
-        return TensorT("i32" if ctx.op.name == "top_k_indices" else x.dtype, None)
-    dtype = "i32" if ctx.op.name == "top_k_indices" else x.dtype
+        return TensorT("i32" if indices else x.dtype, None)
+    dtype = "i32" if indices else x.dtype
     if x.shape is None:
         return TensorT(dtype, None)
     if not x.shape:
@@ -248,14 +241,6 @@ def embedding(ctx: RuleContext) -> Type:
     return TensorT(table.dtype, (*ids.shape, *table.shape[1:]))
 
 
-def moments_like(ctx: RuleContext) -> Type:
-    """reduce_variance / reduce_std: a float reduction."""
-    x = ctx.first()
-    if not _float(ctx, ctx.op.params[0].name, x):
-        return UNKNOWN
-    return reduce(ctx)
-
-
 def bias_add(ctx: RuleContext) -> Type:
     value, bias = ctx.tensor("value") or UNKNOWN, ctx.tensor("bias") or UNKNOWN
     if bias.shape is not None and len(bias.shape) != 1:
@@ -272,5 +257,83 @@ def bias_add(ctx: RuleContext) -> Type:
     return TensorT(value.dtype, value.shape)
 
 
-NN_RULES = {"conv": conv, "pool": pool, "pad": pad, "resize": resize, "top_k": top_k, "embedding": embedding,
-            "moments_like": moments_like, "bias_add": bias_add}
+_CONV = "convolution and pooling"  # a category of its own in the docs' op table
+
+OPS = (
+    op("relu", "tf.nn.relu", "features", "nn", same, dtypes="features: real"),
+    op("relu6", "tf.nn.relu6", "features", "nn", same, dtypes="features: real"),
+    op("elu", "tf.nn.elu", "features", "nn", float_unary),
+    op("selu", "tf.nn.selu", "features", "nn", float_unary),
+    op("gelu", "tf.nn.gelu", "features, approximate:static=False", "nn", float_unary, static="approximate: bool"),
+    op("leaky_relu", "tf.nn.leaky_relu", "features, alpha:static=0.2", "nn", same, dtypes="features: float",
+       static="alpha: number", examples=("x", "x, alpha=0.1"), refused=("x, alpha='big'",)),
+    op("softplus", "tf.math.softplus", "features", "nn", float_unary),
+    op("silu", "tf.nn.silu", "features", "nn", float_unary),
+    op("softmax", "tf.nn.softmax", "logits, axis:static=None", "nn", float_unary, ranks="logits: 1+",
+       static="axis: axis", examples=("x", "x, axis=0")),
+    op("log_softmax", "tf.nn.log_softmax", "logits, axis:static=None", "nn", float_unary, ranks="logits: 1+",
+       static="axis: axis", refused=("x, axis=-3",)),
+    op("dropout", "tf.nn.dropout", "x, rate:static, seed:static=None", "nn", float_unary,
+       static="rate: probability, seed: int", keywords="seed", effects="random",
+       examples=("x, 0.5", "x, 0.0, seed=1"), refused=("x, -0.1", "x, 1.0")),
+    op("softsign", "tf.nn.softsign", "features", "nn", float_unary, dtypes="features: float"),
+    op("log_sigmoid", "tf.math.log_sigmoid", "x", "nn", float_unary, dtypes="x: float"),
+    op("bias_add", "tf.nn.bias_add", "value, bias", "nn", bias_add, dtypes="value bias: numeric",
+       shared="value bias", ranks="value: 2+, bias: 1", examples=("x, x[0]",)),
+    op("batch_normalization", "tf.nn.batch_normalization",
+       "x, mean, variance, offset, scale, variance_epsilon:static", "nn", broadcast_all,
+       dtypes="x mean variance offset scale: float", tensor_only="x mean variance offset scale",
+       static="variance_epsilon: number", examples=("x, x, x, x, x, 0.001",)),
+    # Convolutions lower to tf.nn.convolution: the one convolution whose gradient TensorFlow computes with
+    # dilations > 1 on every CPU (tf.nn.conv1d/conv2d's backprop kernels refuse dilations without
+    # oneDNN, e.g. on AMD processors); with dilation 1 it runs the same Conv2D op. Its fifth positional
+    # parameter is data_format, so strides, padding and dilations go by keyword.
+    op("conv1d", "tf.nn.convolution",
+       "input, filters, stride:static=1, padding:static='VALID', dilations:static=None", _CONV, convolution(1),
+       dtypes="input filters: f16 bf16 f32 f64", keywords="stride=strides padding dilations",
+       tfm_defaults="stride padding",
+       examples=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), dilations=2",
+                 "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",
+                 "reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, padding='SAME'"),
+       refused=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3]), stride=2, dilations=2",)),
+    op("conv2d", "tf.nn.convolution",
+       "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", _CONV, convolution(2),
+       dtypes="input filters: f16 bf16 f32 f64", keywords="strides padding dilations",
+       tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), padding='SAME', dilations=[2, 1]",
+                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6])",
+                 "reshape(x, [1, 2, 3, 1]), reshape(x, [2, 1, 1, 3]), strides=2, padding='SAME'",
+                 "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 2, 1, 3]), strides=[1, 2]"),
+       refused=("x, x",
+                "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 2, 3])",
+                "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
+                "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
+                "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]")),
+    op("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
+       pooling(1), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'")),
+    op("max_pool2d", "tf.nn.max_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
+       pooling(2), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 2, 3, 1]), 2",
+                 "reshape(x, [1, 2, 3, 1]), 2, padding='SAME'",
+                 "reshape(x, [1, 2, 3, 1]), [1, 2], strides=1"),
+       refused=("x, 2", "reshape(x, [1, 2, 3, 1]), [2, 2, 2]")),
+    op("avg_pool1d", "tf.nn.avg_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
+       pooling(1), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 4, strides=1, padding='SAME'")),
+    op("avg_pool2d", "tf.nn.avg_pool2d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
+       pooling(2), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]")),
+    op("embedding_lookup", "tf.nn.embedding_lookup", "params, ids", "nn", embedding, dtypes="ids: i32 i64",
+       ranks="params: 1+", tensor_only="params", examples=("x, v", "x, i")),
+    op("resize", "tf.image.resize", "images, size:static, method:static='bilinear'", "image", resize,
+       dtypes="images: real -u32 -u64",
+       examples=("reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"),
+       refused=("reshape(x, [1, 2, 3, 1]), [0, 2]",)),
+    op("activate", "_activate", "x, name:static", "nn", float_unary, static="name: activation",
+       examples=("x, 'relu'", "x, 'gelu'", "x, 'softmax'", "x, 'linear'")),
+    op("top_k", "_top_k_values", "input, k:static=1", "nn", top_k_values, dtypes="input: real -u32 -u64",
+       ranks="input: 1+", examples=("x", "x, 2"), refused=("x, 4", "x, 0")),
+    op("top_k_indices", "_top_k_indices", "input, k:static=1", "nn", top_k_indices,
+       dtypes="input: real -u32 -u64", ranks="input: 1+", examples=("x", "x, 3")),
+)

@@ -1,0 +1,80 @@
+"""Losses: TensorFlow's and the Keras-style runtime helpers, entries and type rules."""
+
+from __future__ import annotations
+
+from ..tensor_types import INTS, UNKNOWN, TensorT, Type, dims_conflict, unify_dtype
+from .registry import op
+from .result_typing import RuleContext, binary
+
+
+def per_example_loss(ctx: RuleContext) -> Type:
+    """A loss per example, over the last axis: labels and predictions of one shape (TensorFlow's
+    cross-entropies do not broadcast them), the predictions' shape without its last axis."""
+    labels, predictions = _same_shape_pair(ctx)
+    base = predictions or UNKNOWN
+    return TensorT(base.dtype, None if not base.shape else base.shape[:-1])
+
+
+def elementwise_loss(ctx: RuleContext) -> Type:
+    labels, predictions = _same_shape_pair(ctx)
+    return TensorT((predictions or UNKNOWN).dtype, None if predictions is None else predictions.shape)
+
+
+def _same_shape_pair(ctx: RuleContext) -> tuple[TensorT | None, TensorT | None]:
+    names = [p.name for p in ctx.op.params[:2]]
+    labels, predictions = ctx.tensor(names[0]), ctx.tensor(names[1])
+    if labels is None or predictions is None:
+        return labels, predictions
+    _, problem = unify_dtype(labels, predictions)
+    if problem:
+        ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
+    if labels.shape is not None and predictions.shape is not None and (len(labels.shape) != len(predictions.shape)
+                                                                       or any(map(dims_conflict, labels.shape, predictions.shape))):
+        ctx.err("E041", None, f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape",
+                "labels and predictions have one shape")
+    return labels, predictions
+
+
+def sparse_loss(ctx: RuleContext) -> Type:
+    """Integer labels, one per example: the predictions' shape without its last axis."""
+    names = [p.name for p in ctx.op.params[:2]]
+    labels, predictions = ctx.tensor(names[0]) or UNKNOWN, ctx.tensor(names[1]) or UNKNOWN
+    if labels.dtype is not None and labels.dtype not in INTS:
+        ctx.err("E023",
+                ctx.arg_node(names[0]),
+                f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
+                "use categorical_crossentropy for one-hot or soft labels")
+    expected = None if not predictions.shape else predictions.shape[:-1]
+    if labels.shape is not None and expected is not None and (
+            len(labels.shape) != len(expected) or any(map(dims_conflict, labels.shape, expected))):
+        ctx.err("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
+                "one label per example: the labels' shape is the predictions' without the last axis")
+    return TensorT(predictions.dtype, expected)
+
+
+def scalar_loss(ctx: RuleContext) -> Type:
+    result = binary(ctx)
+    return TensorT(result.dtype if isinstance(result, TensorT) else None, ())
+
+
+OPS = (
+    op("softmax_cross_entropy_with_logits", "tf.nn.softmax_cross_entropy_with_logits", "labels, logits", "loss",
+       per_example_loss, dtypes="labels logits: float", ranks="labels logits: 1+", converted_alone=True),
+    op("sparse_softmax_cross_entropy_with_logits", "tf.nn.sparse_softmax_cross_entropy_with_logits",
+       "labels, logits", "loss", sparse_loss, dtypes="labels: i32 i64, logits: float", ranks="logits: 1+",
+       examples=("v, x",)),
+    op("sigmoid_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits", "labels, logits", "loss",
+       elementwise_loss, dtypes="labels logits: float", converted_alone=True),
+    op("categorical_crossentropy", "_categorical_crossentropy",
+       "y_true, y_pred, from_logits:static=False, axis:static=-1", "loss", per_example_loss,
+       dtypes="y_true y_pred: float", ranks="y_pred: 1+", static="from_logits: bool"),
+    op("sparse_categorical_crossentropy", "_sparse_categorical_crossentropy",
+       "y_true, y_pred, from_logits:static=False", "loss", sparse_loss, dtypes="y_true: i32 i64, y_pred: float",
+       ranks="y_pred: 2+", static="from_logits: bool", examples=("v, x", "v, x, from_logits=True")),
+    op("binary_crossentropy", "_binary_crossentropy", "y_true, y_pred, from_logits:static=False", "loss",
+       per_example_loss, dtypes="y_true y_pred: float", ranks="y_pred: 1+", static="from_logits: bool"),
+    op("mean_squared_error", "_mean_squared_error", "y_true, y_pred", "loss", scalar_loss,
+       dtypes="y_true y_pred: float i32 i64 complex"),
+    op("mean_absolute_error", "_mean_absolute_error", "y_true, y_pred", "loss", scalar_loss,
+       dtypes="y_true y_pred: float sint"),
+)

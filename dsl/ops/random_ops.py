@@ -1,0 +1,43 @@
+"""Random ops (stateful TF ops: a fresh value on every call, unlike numpy inside a tf.function)."""
+
+from __future__ import annotations
+
+from ..tensor_types import INTS, UNKNOWN, TensorT, Type
+from .registry import op
+from .result_typing import RuleContext, same, shape_argument
+
+
+def categorical_sample(ctx: RuleContext) -> Type:
+    logits = ctx.tensor("logits") or UNKNOWN
+    num = ctx.static("num_samples", None)
+    rows = logits.shape[0] if logits.shape and len(logits.shape) == 2 else None
+    return TensorT(ctx.dtype("dtype") or "i64", (rows, num if isinstance(num, int) else None))
+
+
+def random(ctx: RuleContext) -> Type:
+    dtype = ctx.dtype("dtype") or "f32"
+    if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
+        ctx.err("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+    low, high = ctx.static("minval", None), ctx.static("maxval", None)
+    if dtype in INTS and all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low >= high:
+        ctx.err("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
+                "maxval must be above minval")
+    return TensorT(dtype, shape_argument(ctx, "shape"))
+
+
+OPS = (
+    op("random_normal", "tf.random.normal", "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None",
+       "random", random, dtypes="dtype: float", static="seed: int", effects="random",
+       examples=("[2, 3], dtype={dt}",)),
+    op("random_uniform", "tf.random.uniform", "shape, minval=0, maxval=None, dtype:dtype=None, seed:static=None",
+       "random", random, dtypes="dtype: float i32 i64", static="seed: int", effects="random",
+       examples=("[2, 3], dtype={dt}", "[2, 3], maxval=10, dtype={dt}")),
+    op("truncated_normal", "tf.random.truncated_normal",
+       "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None", "random", random, dtypes="dtype: float",
+       static="seed: int", effects="random", examples=("[2, 3], dtype={dt}",)),
+    op("random_shuffle", "tf.random.shuffle", "value, seed:static=None", "random", same, static="seed: int",
+       effects="random", examples=("x", "x, seed=3")),
+    op("categorical_sample", "tf.random.categorical", "logits, num_samples, dtype:dtype=None, seed:static=None",
+       "random", categorical_sample, dtypes="logits: float", ranks="logits: 2",
+       static="seed: int, num_samples: size", effects="random", examples=("x, 2",)),
+)
