@@ -12,11 +12,11 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
-from .constants import UNKNOWN_VALUE, evaluate, fold_failure
+from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
-from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
+from .names import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
 
 def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
           diagnostics: list | None = None) -> Analysis:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, dimension_params
-from .constants import fits
+from .folding import fits
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, Dim, TensorT, dims_conflict, literal_type
 

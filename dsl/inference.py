@@ -18,13 +18,13 @@ from .ops import (ARRAY_POP, CONVERTED_ALONE, DTYPES, KERNEL_DTYPES, OPERATOR_OP
                   TENSOR_ONLY, TYPE_RULES, Op)
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, join, literal_type, same_type, unify_dtype)
-from .constants import UNKNOWN_VALUE, FoldError, evaluate, fold_binary, fold_compare, fold_unary
+from .folding import UNKNOWN_VALUE, FoldError, evaluate, fold_binary, fold_compare, fold_unary
 from .nn_rules import NN_RULES
 from .shape_rules import RULES as _SHAPE_RULES, RuleContext, negative_int_power
 
 RULES = {**_SHAPE_RULES, **NN_RULES}
 from .static_args import check_static_args
-from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
+from .visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 
 def infer(analysis: Analysis) -> None:
@@ -49,7 +49,7 @@ def _record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
             analysis.types[type_] = declared_type(type_)
 
 
-class _MethodInference(Pass):
+class _MethodInference(NodeVisitor):
     """Walks one method body in order, tracking each local's type through branches and loops."""
 
     FAMILIES = {"stmt_": STATEMENTS, "expr_": EXPRESSIONS, "call_": CALL_KINDS}

@@ -11,7 +11,7 @@ from typing import Callable, Collection, Mapping
 
 from . import nodes as n
 from .ops import Op
-from .constants import UNKNOWN_VALUE, evaluate, fits, python_dtype
+from .folding import UNKNOWN_VALUE, evaluate, fits, python_dtype
 from .tensor_types import (FLOATS, INTS, NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims,
                            dims_conflict, unify_dtype)
 

@@ -12,7 +12,7 @@ import re
 from typing import Callable
 
 from . import nodes as n
-from .constants import UNKNOWN_VALUE, evaluate
+from .folding import UNKNOWN_VALUE, evaluate
 from .ops import ACTIVATIONS, STATIC_RULES, Op
 from .tensor_types import TensorT
 

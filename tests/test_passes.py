@@ -1,4 +1,4 @@
-"""Every pass over method bodies dispatches through dsl.visitor.Pass and handles every node of the
+"""Every pass over method bodies dispatches through dsl.visitor.NodeVisitor and handles every node of the
 families it walks: statements, expressions and resolved call kinds."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import pytest
 
 import tfm.generate.codegen  # noqa: F401 - defines the generator's passes
 from tfm.dsl import body_checker, inference  # noqa: F401 - define the checker's and inference's passes
-from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
+from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 
 def _passes() -> list[type]:
-    found, pending = [], list(Pass.__subclasses__())
+    found, pending = [], list(NodeVisitor.__subclasses__())
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -43,11 +43,11 @@ def test_every_statement_and_expression_is_walked_by_checker_inference_and_gener
 
 def test_a_missing_handler_fails_when_the_class_is_defined():
     with pytest.raises(TypeError, match="has no handler stmt_"):
-        class Incomplete(Pass):  # noqa: F841
+        class Incomplete(NodeVisitor):  # noqa: F841
             FAMILIES = {"stmt_": STATEMENTS}
 
             def stmt_Assign(self, stmt):
                 pass
     with pytest.raises(TypeError, match="whole family"):
-        class Partial(Pass):  # noqa: F841
+        class Partial(NodeVisitor):  # noqa: F841
             FAMILIES = {"stmt_": STATEMENTS[:2]}

@@ -15,7 +15,7 @@ from typing import Callable
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
-from tfm.dsl.constants import UNKNOWN_VALUE, evaluate
+from tfm.dsl.folding import UNKNOWN_VALUE, evaluate
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
