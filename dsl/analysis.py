@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from . import nodes as n
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
 from .ops import Op
@@ -99,6 +99,7 @@ class Analysis:
     # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
     signature: tuple[str, tuple[str, ...]] | None = None
     signature_reports: list[tuple[Diagnostic, str, tuple[str, ...]]] = field(default_factory=list)
+    report: Reporter = field(init=False, repr=False, compare=False)
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
@@ -108,9 +109,12 @@ class Analysis:
         self.diagnostics = tuple(self.diagnostics)
         return self
 
-    def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
-        """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""
-        diagnostic = error(code, where if isinstance(where, n.Span) else where.span, message, hint)
+    def __post_init__(self) -> None:
+        # The one reporter every stage is handed: report(code, where (a node or a span), what, how to fix it).
+        self.report = Reporter(self.receive)
+
+    def receive(self, diagnostic: Diagnostic) -> None:
+        """Where the reporter's diagnostics go: the list, or held back while a signature is checked."""
         if self.signature is None:
             self.diagnostics.append(diagnostic)
         else:
