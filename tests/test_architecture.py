@@ -8,8 +8,19 @@ import ast
 from conftest import ROOT
 
 
+def _package_of(path) -> list[str]:
+    """The dotted package a file is in: `dsl/` is tfm.dsl, `compiler/` is tfm (their subfolders below)."""
+    relative = path.relative_to(ROOT).parts[:-1]
+    return ["tfm", *relative] if relative[0] == "dsl" else ["tfm", *relative[1:]]
+
+
+def _module_name(path) -> str:
+    package = _package_of(path)
+    return ".".join(package if path.stem == "__init__" else [*package, path.stem])
+
+
 def _module_imports(path) -> set[str]:
-    """Absolute names of what `path` imports at module level (relative imports resolved in tfm.dsl)."""
+    """Absolute names of what `path` imports at module level (relative imports resolved from its package)."""
     found = set()
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Import):
@@ -17,10 +28,9 @@ def _module_imports(path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 found.add(node.module)
-            elif node.level == 1:
-                found |= {f"tfm.dsl.{node.module}"} if node.module else {f"tfm.dsl.{a.name}" for a in node.names}
-            else:
-                found.add(f"tfm.{node.module}")
+                continue
+            base = ".".join(_package_of(path)[:len(_package_of(path)) - node.level + 1])
+            found |= {f"{base}.{node.module}"} if node.module else {f"{base}.{a.name}" for a in node.names}
     return found
 
 
@@ -32,8 +42,8 @@ def test_dsl_imports_only_itself_and_the_grammar():
 
 
 def test_no_import_cycle_inside_dsl():
-    graph = {f"tfm.dsl.{p.stem}": {m for m in _module_imports(p) if m.startswith("tfm.dsl.")}
-             for p in (ROOT / "dsl").glob("*.py")}
+    graph = {_module_name(p): {m for m in _module_imports(p) if m.startswith("tfm.dsl.")}
+             for p in (ROOT / "dsl").rglob("*.py")}
 
     def reaches(start, target, seen):
         for dep in graph.get(start, ()):

@@ -1,0 +1,43 @@
+"""Dtype and shape inference over method bodies, and the checks it makes possible.
+
+Runs after the name checker (so every name and call is resolved) and before any TensorFlow import.
+It only reports what is surely wrong: an unknown dtype or dim never produces an error. Each
+expression's type is kept in `Analysis.types`, keyed by node.
+
+The parts, each reporting through the analysis's one reporter:
+- `flow`: statements in order, the `Scope` of each local's type through branches and loops;
+- `expressions`: each expression's type, dispatching operators, indexing and calls to
+  `operators`, `indexing`, `op_calls` (registry ops) and `method_calls` (methods, overload choice);
+- `requirements`: what a value must be where it is used (fits a declared type, a condition, an index).
+"""
+
+from __future__ import annotations
+
+from .. import nodes as n
+from ..analysis import Analysis, outputs_of
+from ..declarations import check_declarations, declared_type
+from .flow import MethodInference
+
+__all__ = ["infer"]
+
+
+def infer(analysis: Analysis) -> None:
+    """Infer types in every user and library module; add diagnostics to `analysis`. The declared type
+    of every parameter, variable, input and output is recorded too (keyed by its type node), so the
+    generator and the exporter read types from the analysis instead of from syntax."""
+    for module in (*analysis.library, *analysis.program.modules):
+        info = analysis.modules[module.name]
+        _record_declared_types(analysis, module)
+        check_declarations(analysis, info)
+        for method in module.methods:
+            with analysis.checking_signature(method, info):
+                MethodInference(analysis, info, method).run()
+
+
+def _record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
+    declared = [p.type for p in module.params] + [v.type for v in module.variables]
+    for method in module.methods:
+        declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
+    for type_ in declared:
+        if isinstance(type_, n.TensorType):
+            analysis.types[type_] = declared_type(type_)
