@@ -132,6 +132,9 @@ def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagn
     return Diagnostic(code=code, span=span, message=message, hint=hint)
 
 
+Report = Callable[..., None]  # report(code, where, message, hint=None): a Reporter, or a trial's Problems
+
+
 class Reporter:
     """The one way a stage reports a problem: `report(code, where, message, hint)`, `where` a node
     (its span is taken) or a span. One is made where diagnostics are kept (the analysis, an import's
