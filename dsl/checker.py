@@ -16,7 +16,7 @@ from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
-from .names import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
+from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
 def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
           diagnostics: list | None = None) -> Analysis:
@@ -99,7 +99,7 @@ def _collect_modules(analysis: Analysis, user: tuple[n.ModuleDef, ...], library:
     seen: dict[str, n.ModuleDef] = {}
     for module in user:
         if module.name in seen:
-            analysis.report(*duplicate(module.name, "module", module, seen[module.name]))
+            report_duplicate(analysis.report, module.name, "module", module, seen[module.name])
             continue
         if module.name in OPTIMIZERS:
             analysis.report("E014", module, f"`{module.name}` is a built-in optimizer",
@@ -199,7 +199,7 @@ class ModuleChecker:
                 names = [decl.overload] if decl.name == self.info.overloads[decl.overload][0] else []
             for name in names:
                 if name in seen:
-                    self.err(*duplicate(name, kind, decl, seen[name]))
+                    report_duplicate(self.err, name, kind, decl, seen[name])
                 else:
                     seen[name] = decl
                 check_declared_name(self.err, name, decl, kind)
@@ -288,7 +288,7 @@ class ModuleChecker:
         seen: dict[str, n.MethodInput] = {}
         for inp in method.inputs:
             if inp.name in seen:
-                self.err(*duplicate(inp.name, "input", inp, seen[inp.name]))
+                report_duplicate(self.err, inp.name, "input", inp, seen[inp.name])
             seen[inp.name] = inp
             check_declared_name(self.err, inp.name, inp, "input")
             if inp.name in self.info.params or self.info.member(inp.name) is not None:
@@ -302,7 +302,7 @@ class ModuleChecker:
             for out in method.returns:
                 check_declared_name(self.err, out.name, out, "output")
                 if out.name in names:
-                    self.err(*duplicate(out.name, "output", out, names[out.name]))
+                    report_duplicate(self.err, out.name, "output", out, names[out.name])
                 names[out.name] = out
         BodyChecker(self, method).run()
 

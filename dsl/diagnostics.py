@@ -171,10 +171,11 @@ class Problems:
             report(*problem)
 
 
-def fail(code: str, where, message: str, hint: str | None = None) -> TfmError:
+def fail(code: str, where, message: str, hint: str | None = None, sources: dict[str, str] | None = None) -> TfmError:
     """The reporter's shape (code, where: a node or span, message, hint) for a stage that must stop
-    there (the parser cannot build a node past a syntax error): `raise fail(...)`."""
-    return TfmError([error(code, getattr(where, "span", where), message, hint)])
+    there (the parser cannot build a node past a syntax error): `raise fail(...)`. `sources`: the
+    texts to show the source line from, when the caller's caller does not have them."""
+    return TfmError([error(code, getattr(where, "span", where), message, hint)], sources)
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:

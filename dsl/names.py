@@ -7,6 +7,7 @@ import keyword
 from typing import Iterable
 
 from . import nodes as n
+from .diagnostics import Report
 
 METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default signature",
                 "jit": "compile this method with XLA (tf.function(jit_compile=True))",
@@ -44,12 +45,12 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{matches[0]}`?" if matches else None
 
 
-def duplicate(name: str, what: str, where: n.Node, first: n.Node) -> tuple:
-    """The report arguments for a second declaration of `name`: `report(*duplicate(...))`."""
-    return "E011", where, f"duplicate {what} `{name}`", f"first declared at line {first.span.line}"
+def report_duplicate(report: Report, name: str, what: str, where: n.Node, first: n.Node) -> None:
+    """E011 for a second declaration of `name` (a module, member, input, output), at `where`."""
+    report("E011", where, f"duplicate {what} `{name}`", f"first declared at line {first.span.line}")
 
 
-def check_declared_name(report, name: str, where: n.Node | n.Span, what: str) -> None:
+def check_declared_name(report: Report, name: str, where: n.Node | n.Span, what: str) -> None:
     problem = name_problem(name, what)
     if problem:
         report("E014", where, *problem)
@@ -78,7 +79,7 @@ def name_problem(name: str, what: str) -> tuple[str, str] | None:
     return None
 
 
-def check_call_shape(report, node: n.Node, what: str, params: list[tuple[str, bool]],
+def check_call_shape(report: Report, node: n.Node, what: str, params: list[tuple[str, bool]],
                      args: tuple, keywords: tuple, variadic: bool = False) -> None:
     """Arity and keyword names, for ops, methods and module constructors alike."""
     names = [p for p, _ in params]
