@@ -6,11 +6,11 @@ Codes are stable (tests and users grep for them); the catalogue is `CODES` below
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from .nodes import Span
+from .nodes import Node, Span
 
 Severity = Literal["error", "warning"]
 
@@ -132,7 +132,10 @@ def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagn
     return Diagnostic(code=code, span=span, message=message, hint=hint)
 
 
-Report = Callable[..., None]  # report(code, where, message, hint=None): a Reporter, or a trial's Problems
+class Report(Protocol):
+    """The reporter's call: a `Reporter`, or a trial's `Problems`."""
+
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None: ...
 
 
 class Reporter:
@@ -147,7 +150,7 @@ class Reporter:
     def __init__(self, receive: Callable[[Diagnostic], None]):
         self.receive = receive
 
-    def __call__(self, code: str, where, message: str, hint: str | None = None) -> None:
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None:
         self.receive(error(code, getattr(where, "span", where), message, hint))
 
 
@@ -160,18 +163,19 @@ class Problems:
     def __init__(self) -> None:
         self.found: list[tuple] = []  # (code, where, message, hint): no Diagnostic built for a dropped trial
 
-    def __call__(self, code: str, where, message: str, hint: str | None = None) -> None:
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None:
         self.found.append((code, where, message, hint))
 
     def __bool__(self) -> bool:
         return bool(self.found)
 
-    def report_to(self, report: Callable[..., None]) -> None:
+    def report_to(self, report: Report) -> None:
         for problem in self.found:
             report(*problem)
 
 
-def fail(code: str, where, message: str, hint: str | None = None, sources: dict[str, str] | None = None) -> TfmError:
+def fail(code: str, where: Node | Span, message: str, hint: str | None = None,
+         sources: dict[str, str] | None = None) -> TfmError:
     """The reporter's shape (code, where: a node or span, message, hint) for a stage that must stop
     there (the parser cannot build a node past a syntax error): `raise fail(...)`. `sources`: the
     texts to show the source line from, when the caller's caller does not have them."""

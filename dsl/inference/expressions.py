@@ -8,7 +8,8 @@ from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo
 from ..declarations import declared_type
 from ..ops import ARRAY_POP
-from ..tensor_types import FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type, unify_dtype
+from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
+                            unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from . import operators
 from .indexing import subscript_type
