@@ -8,7 +8,7 @@ The parts, each reporting through the analysis's one reporter:
 - `flow`: statements in order, the `Scope` of each local's type through branches and loops;
 - `expressions`: each expression's type, dispatching operators, indexing and calls to
   `operators`, `indexing`, `op_calls` (registry ops) and `method_calls` (methods, overload choice);
-- `requirements`: what a value must be where it is used (fits a declared type, a condition, an index).
+- `value_checks`: what a value must be where it is used (fits a declared type, a condition, an index).
 """
 
 from __future__ import annotations

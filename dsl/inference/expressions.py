@@ -15,7 +15,7 @@ from . import operators
 from .indexing import subscript_type
 from .method_calls import Arguments, method_call_type, sub_params
 from .op_calls import op_call_type
-from .requirements import check_condition, check_fits, is_python_condition, require_int
+from .value_checks import check_condition, check_fits, is_python_condition, require_int
 from .scope import Scope
 
 

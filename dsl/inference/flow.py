@@ -14,7 +14,7 @@ from ..tensor_types import FLOATS, INTS, UNKNOWN, ArrayT, OtherT, TensorT, Type,
 from ..visitor import STATEMENTS, NodeVisitor
 from .expressions import ExpressionTyping
 from .operators import arith
-from .requirements import check_condition, check_fits, is_python_condition, is_python_value
+from .value_checks import check_condition, check_fits, is_python_condition, is_python_value
 from .scope import Scope
 
 

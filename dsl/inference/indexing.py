@@ -8,7 +8,7 @@ from typing import Mapping
 from .. import nodes as n
 from ..diagnostics import Report
 from ..tensor_types import UNKNOWN, ArrayT, Dim, TensorT, Type
-from .requirements import not_a_tensor
+from .value_checks import not_a_tensor
 
 _NOT_CONSUMING = (n.NewAxis, n.EllipsisItem)  # `None` adds an axis, `...` stands for the rest
 

@@ -10,7 +10,7 @@ from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
 from ..declarations import declared_type
 from ..diagnostics import Problems, Report
 from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, dims_conflict, unify_dtype
-from .requirements import check_fits
+from .value_checks import check_fits
 
 Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
 

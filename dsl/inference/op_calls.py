@@ -19,7 +19,7 @@ from ..shape_rules import RULES as SHAPE_RULES, RuleContext
 from ..static_args import check_static_args
 from ..tensor_types import UNKNOWN, ArrayT, OtherT, TensorT, Type
 from .operators import matmul
-from .requirements import is_python_value
+from .value_checks import is_python_value
 
 RULES = {**SHAPE_RULES, **NN_RULES}
 

@@ -12,7 +12,7 @@ from ..ops import DTYPES, KERNEL_DTYPES, OPERATOR_OPS, OPS
 from ..shape_rules import negative_int_power
 from ..tensor_types import (INTS, UNKNOWN, TensorT, Type, broadcast_dims, dims_conflict, literal_type,
                             unify_dtype)
-from .requirements import not_a_tensor, require_bool
+from .value_checks import not_a_tensor, require_bool
 
 
 def arith(report: Report, node: n.Node, op: str, left: Type, right: Type) -> Type:
