@@ -32,7 +32,7 @@ from pygls.lsp.server import LanguageServer
 from tfm import dsl
 from tfm.dsl import queries
 from tfm.dsl.diagnostics import Diagnostic
-from tfm.dsl.rules import name_problem
+from tfm.dsl.names import name_problem
 from tfm.highlight import grammar_keywords
 
 _SYMBOL_KINDS = {"module": lsp.SymbolKind.Class, "variable": lsp.SymbolKind.Field, "state": lsp.SymbolKind.Field,

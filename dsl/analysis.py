@@ -18,8 +18,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from . import nodes as n
-from .constants import UNKNOWN_VALUE, evaluate
-from .diagnostics import Diagnostic, error
+from .folding import UNKNOWN_VALUE, evaluate
+from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
 from .ops import Op
@@ -102,13 +102,14 @@ class Analysis:
     warnings: tuple[Diagnostic, ...] = ()  # dsl.warnings: legal, probably a mistake; never stop a compile
     # A call of an overloaded method -> the signature its arguments fit (absent: decided at trace time).
     chosen_signatures: dict[n.Node, str] = field(default_factory=dict)
-    # Each module's parameter defaults, evaluated (dsl.constants.evaluate; a default that is not a
+    # Each module's parameter defaults, evaluated (dsl.folding.evaluate; a default that is not a
     # construction-time constant is left out): module name -> parameter name -> value.
     param_defaults: dict[str, dict[str, object]] = field(default_factory=dict)
     # While one signature of an overloaded method is checked: its name and all its group's names.
     # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
     signature: tuple[str, tuple[str, ...]] | None = None
     signature_reports: list[tuple[Diagnostic, str, tuple[str, ...]]] = field(default_factory=list)
+    report: Reporter = field(init=False, repr=False, compare=False)
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
@@ -118,9 +119,12 @@ class Analysis:
         self.diagnostics = tuple(self.diagnostics)
         return self
 
-    def report(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None:
-        """The one way every stage reports a problem: a code, where (a node or a span), what, how to fix it."""
-        diagnostic = error(code, where if isinstance(where, n.Span) else where.span, message, hint)
+    def __post_init__(self) -> None:
+        # The one reporter every stage is handed: report(code, where (a node or a span), what, how to fix it).
+        self.report = Reporter(self.receive)
+
+    def receive(self, diagnostic: Diagnostic) -> None:
+        """Where the reporter's diagnostics go: the list, or held back while a signature is checked."""
         if self.signature is None:
             self.diagnostics.append(diagnostic)
         else:

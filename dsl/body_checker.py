@@ -10,8 +10,8 @@ from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is
 from .ops import ARRAY_POP, ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
 from .diagnostics import locate_bugs
 from .library import library_index
-from .rules import check_call_shape, check_declared_name, suggest
-from .visitor import EXPRESSIONS, STATEMENTS, Pass
+from .names import check_call_shape, check_declared_name, suggest
+from .visitor import EXPRESSIONS, STATEMENTS, NodeVisitor
 
 
 # What tf.name_scope accepts (TensorFlow's _VALID_SCOPE_NAME_REGEX, trailing `/` aside).
@@ -25,20 +25,19 @@ class ModuleScope(Protocol):
     analysis: Analysis
     info: ModuleInfo
 
-    def err(self, code: str, where: n.Node | n.Span, message: str, hint: str | None = None) -> None: ...
-
     def check_arguments(self, call: n.Call, op: Op, static_only: bool = False) -> None: ...
 
 
-class BodyChecker(Pass):
+class BodyChecker(NodeVisitor):
     """Resolves every name and call in one method body; reports what cannot run in a tf.function."""
 
     FAMILIES = {"stmt_": STATEMENTS, "expr_": EXPRESSIONS}
 
     def __init__(self, parent: ModuleScope, method: n.Method):
-        self.p = parent
+        self.module_scope = parent
         self.info = parent.info
         self.analysis = parent.analysis
+        self.report = parent.analysis.report
         self.method = method
         self.inputs = {i.name: i for i in method.inputs}
         self.locals: dict[str, RefKind] = {}
@@ -54,11 +53,11 @@ class BodyChecker(Pass):
         if self.method.returns is None or always_returns(self.method.body):
             return
         if not any(isinstance(s, n.Return) for s in walk(self.method.body)):
-            self.p.err("E039", self.method, f"method `{self.method.name}` declares outputs but never returns",
-                       "end the body with `return ...`")
+            self.report("E039", self.method, f"method `{self.method.name}` declares outputs but never returns",
+                        "end the body with `return ...`")
         else:  # AutoGraph refuses a method that returns on some paths and falls off the end on others
-            self.p.err("E039", self.method, f"not every path through `{self.method.name}` returns",
-                       "give each `if` an `else` that returns, or end the body with `return ...`")
+            self.report("E039", self.method, f"not every path through `{self.method.name}` returns",
+                        "give each `if` an `else` that returns, or end the body with `return ...`")
 
     def _collect_locals(self, body: tuple) -> None:
         # Flow-insensitive on purpose: AutoGraph decides definedness per branch at trace time.
@@ -86,7 +85,7 @@ class BodyChecker(Pass):
             self._check_local_type(stmt)
         if isinstance(stmt.value, n.ListLit) and isinstance(stmt.declared, n.ListType):
             if stmt.value.items:
-                self.p.err("E031", stmt.value, "a typed list starts empty", "append items with `.append(x)`")
+                self.report("E031", stmt.value, "a typed list starts empty", "append items with `.append(x)`")
             return
         if isinstance(stmt.value, n.Call):
             self.expr_Call(stmt.value, assigned_to=stmt.target)
@@ -97,24 +96,24 @@ class BodyChecker(Pass):
         declared = stmt.declared
         element = declared.element if isinstance(declared, n.ListType) else declared
         if element.dtype not in DTYPES or element.shape is None:
-            self.p.err("E017", element, f"unknown dtype `{element.dtype}`",
-                       suggest(element.dtype, DTYPES) or f"dtypes: {', '.join(DTYPES)}")
+            self.report("E017", element, f"unknown dtype `{element.dtype}`",
+                        suggest(element.dtype, DTYPES) or f"dtypes: {', '.join(DTYPES)}")
         elif isinstance(declared, n.ListType) and not isinstance(stmt.value, n.ListLit):
-            self.p.err("E031", stmt.value, "a typed list must start as `[]`", "write `xs: list[f32[]] = []`")
+            self.report("E031", stmt.value, "a typed list must start as `[]`", "write `xs: list[f32[]] = []`")
 
     def _check_target(self, node: n.Node, target: str) -> None:
-        check_declared_name(self.p.err, target, node, "local")
+        check_declared_name(self.report, target, node, "local")
         if target in self.inputs:
             return  # an input is a local of the method: `n = n // 2` rebinds it, as Python and tf.function allow
         member = self.info.member(target)
         if isinstance(member, n.ModuleParam):
-            self.p.err("E015", node, f"cannot assign to constructor parameter `{target}`",
-                       "constructor parameters are fixed; store changing state in a `var`")
+            self.report("E015", node, f"cannot assign to constructor parameter `{target}`",
+                        "constructor parameters are fixed; store changing state in a `var`")
         elif isinstance(member, n.VarDecl):
-            self.p.err("E015", node, f"`{target}` is a variable: `=` would replace it",
-                       f"update it in place with `{target}.assign(...)`")
+            self.report("E015", node, f"`{target}` is a variable: `=` would replace it",
+                        f"update it in place with `{target}.assign(...)`")
         elif member is not None:
-            self.p.err("E015", node, f"cannot assign to `{target}`", "it is a member of the module")
+            self.report("E015", node, f"cannot assign to `{target}`", "it is a member of the module")
 
     def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
         """`xs[i] = v` writes a typed list's element; a tensor cannot be written in place."""
@@ -123,47 +122,47 @@ class BodyChecker(Pass):
         self.expr(stmt.value)
         array = isinstance(target.value, n.Name) and self.locals.get(target.value.id) == "array"
         if not array:
-            self.p.err("E031", target, "only an element of a typed list can be assigned (`xs[i] = v`)",
-                       "tensors are immutable: build a new one (`where(mask, v, x)`, `concat`), or update a "
-                       "variable with `.assign(...)`")
+            self.report("E031", target, "only an element of a typed list can be assigned (`xs[i] = v`)",
+                        "tensors are immutable: build a new one (`where(mask, v, x)`, `concat`), or update a "
+                        "variable with `.assign(...)`")
         elif len(target.items) != 1 or isinstance(target.items[0], (n.Slice, n.NewAxis, n.EllipsisItem)):
-            self.p.err("E044", target, "a typed list element is written at one integer index, `xs[i] = v`")
+            self.report("E044", target, "a typed list element is written at one integer index, `xs[i] = v`")
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         member = self.info.member(stmt.target)
         if isinstance(member, n.VarDecl):
             self.analysis.refs[stmt] = Ref("variable", member)
             if stmt.op not in "+-":
-                self.p.err("E015", stmt, f"`{stmt.op}=` is not an in-place variable update",
-                           f"write `{stmt.target}.assign({stmt.target} {stmt.op} ...)`")
+                self.report("E015", stmt, f"`{stmt.op}=` is not an in-place variable update",
+                            f"write `{stmt.target}.assign({stmt.target} {stmt.op} ...)`")
         elif stmt.target in self.locals or stmt.target in self.inputs:
             self.analysis.refs[stmt] = Ref("local")
         else:
             self._check_target(stmt, stmt.target)
             if stmt.target not in self.inputs and member is None:
-                self.p.err("E010", stmt, f"unknown name `{stmt.target}`", "assign it before updating it")
+                self.report("E010", stmt, f"unknown name `{stmt.target}`", "assign it before updating it")
         self.expr(stmt.value)
 
     def stmt_Return(self, stmt: n.Return) -> None:
         if self.graph_loops and not _autograph_returns(self.graph_loops):
-            self.p.err("E031", stmt, "`return` on only some paths through a loop on tensors",
-                       "AutoGraph returns from a graph loop only when every path through the loop's body ends in "
-                       "`return` (an outer loop holding it outside any `if`); otherwise `break` out of the loop "
-                       "and return after it")
+            self.report("E031", stmt, "`return` on only some paths through a loop on tensors",
+                        "AutoGraph returns from a graph loop only when every path through the loop's body ends in "
+                        "`return` (an outer loop holding it outside any `if`); otherwise `break` out of the loop "
+                        "and return after it")
         expected = len(outputs_of(self.method))
         if expected == 0 and stmt.values:
-            self.p.err("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
-                       "declare the output type: `fn name(...) -> f32[]:`")
+            self.report("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
+                        "declare the output type: `fn name(...) -> f32[]:`")
         elif expected and len(stmt.values) != expected:
-            self.p.err("E032", stmt, f"`{self.method.name}` declares {expected} output{'s' if expected > 1 else ''}"
-                       f" but returns {len(stmt.values)}", "return one value per declared output, in order")
+            self.report("E032", stmt, f"`{self.method.name}` declares {expected} output{'s' if expected > 1 else ''}"
+                        f" but returns {len(stmt.values)}", "return one value per declared output, in order")
         for value in stmt.values:
             self.expr(value)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         expr = stmt.expr
         if not isinstance(expr, n.Call):
-            self.p.err("E031", stmt, "this expression does nothing", "assign it to a name, or remove it")
+            self.report("E031", stmt, "this expression does nothing", "assign it to a name, or remove it")
         self.expr(expr, statement=True)
 
     def stmt_Pass(self, stmt) -> None:
@@ -171,7 +170,7 @@ class BodyChecker(Pass):
 
     def stmt_Break(self, stmt) -> None:
         if not self.loop_depth:
-            self.p.err("E031", stmt, "`break` outside a loop")
+            self.report("E031", stmt, "`break` outside a loop")
 
     stmt_Continue = stmt_Break
 
@@ -187,12 +186,12 @@ class BodyChecker(Pass):
             self._check_target(stmt, stmt.target)
         if not is_call_to(stmt.iter, "range"):
             if stmt.static:
-                self.p.err("E033", stmt.iter, "a `static for` runs over `range(...)` of construction-time bounds",
-                           "drop `static` to loop over a tensor's rows in the graph")
+                self.report("E033", stmt.iter, "a `static for` runs over `range(...)` of construction-time bounds",
+                            "drop `static` to loop over a tensor's rows in the graph")
             self.expr(stmt.iter)  # `for row in x:` runs over x's first axis, as a graph loop
         else:
             # `range` in a loop header is syntax: a local called `range` does not change it.
-            self.p.check_arguments(stmt.iter, OPS["range"])
+            self.module_scope.check_arguments(stmt.iter, OPS["range"])
             self.analysis.calls[stmt.iter] = CallInfo(kind="op", op=OPS["range"])
             for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                 self._argument(arg)
@@ -213,8 +212,8 @@ class BodyChecker(Pass):
     def _check_static_range_arg(self, arg: n.Node) -> None:
         for node in walk(arg):
             if isinstance(node, n.Name) and self.analysis.refs.get(node, Ref("local")).kind != "static_param":
-                self.p.err("E033", node, f"`static for` needs bounds known at construction; `{node.id}` is not",
-                           "use an `int` constructor parameter or a literal, or drop `static` for a graph loop")
+                self.report("E033", node, f"`static for` needs bounds known at construction; `{node.id}` is not",
+                            "use an `int` constructor parameter or a literal, or drop `static` for a graph loop")
 
     def stmt_While(self, stmt: n.While) -> None:
         self.expr(stmt.test)
@@ -224,10 +223,10 @@ class BodyChecker(Pass):
         if is_call_to(stmt.context, "name_scope"):
             self._name_scope(stmt)
         elif not is_call_to(stmt.context, "GradientTape"):
-            self.p.err("E031", stmt.context, "`with` opens a gradient tape or a name scope",
-                       'write `with GradientTape() as tape:` or `with name_scope("block"):`')
+            self.report("E031", stmt.context, "`with` opens a gradient tape or a name scope",
+                        'write `with GradientTape() as tape:` or `with name_scope("block"):`')
         elif stmt.name is None:
-            self.p.err("E031", stmt, "a gradient tape needs a name", "write `with GradientTape() as tape:`")
+            self.report("E031", stmt, "a gradient tape needs a name", "write `with GradientTape() as tape:`")
         else:
             self._check_target(stmt, stmt.name)
             self.expr(stmt.context)
@@ -238,18 +237,18 @@ class BodyChecker(Pass):
         call = stmt.context
         literal = len(call.args) == 1 and not call.keywords and isinstance(call.args[0], n.StringLit)
         if not literal:
-            self.p.err("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
+            self.report("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
         elif not _SCOPE_NAME.fullmatch(call.args[0].value):
-            self.p.err("E023", call.args[0], f"{call.args[0].value!r} is not a name TensorFlow takes for a scope",
-                       "use letters, digits and `_ . - / >`, starting with a letter, digit or `.`")
+            self.report("E023", call.args[0], f"{call.args[0].value!r} is not a name TensorFlow takes for a scope",
+                        "use letters, digits and `_ . - / >`, starting with a letter, digit or `.`")
         elif stmt.name is not None:
-            self.p.err("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
+            self.report("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
 
     def stmt_Assert(self, stmt: n.Assert) -> None:
         self.expr(stmt.test)
         if stmt.message is not None and not isinstance(stmt.message, n.StringLit):
-            self.p.err("E023", stmt.message, "an `assert` message is a string literal",
-                       'write `assert x > 0.0, "x must be positive"`')
+            self.report("E023", stmt.message, "an `assert` message is a string literal",
+                        'write `assert x > 0.0, "x must be positive"`')
 
     # expressions -------------------------------------------------------------------------------
 
@@ -276,27 +275,27 @@ class BodyChecker(Pass):
             self._unknown_name(node)
             return
         if ref.kind == "submodule":
-            self.p.err("E016", node, f"submodule `{node.id}` is not a value",
-                       f"call it: `{node.id}(x)` or `{node.id}.method(x)`")
+            self.report("E016", node, f"submodule `{node.id}` is not a value",
+                        f"call it: `{node.id}(x)` or `{node.id}.method(x)`")
         elif ref.kind == "dtype":
-            self.p.err("E016", node, f"`{node.id}` is a dtype, not a value",
-                       f"dtypes are arguments of ops, e.g. cast(x, {node.id}) or zeros([3], dtype={node.id})")
+            self.report("E016", node, f"`{node.id}` is a dtype, not a value",
+                        f"dtypes are arguments of ops, e.g. cast(x, {node.id}) or zeros([3], dtype={node.id})")
         elif ref.kind == "method":
-            self.p.err("E016", node, f"method `{node.id}` is not a value", f"call it: `{node.id}(...)`")
+            self.report("E016", node, f"method `{node.id}` is not a value", f"call it: `{node.id}(...)`")
         self.analysis.refs[node] = ref
 
     def _unknown_name(self, node: n.Name) -> None:
         if node.id in PYTHON_ONLY:
-            self.p.err("E037", node, f"`{node.id}` is Python, not a TF op", PYTHON_ONLY[node.id])
+            self.report("E037", node, f"`{node.id}` is Python, not a TF op", PYTHON_ONLY[node.id])
             return
         if node.id == THROWAWAY:
-            self.p.err("E010", node, "`_` is a throwaway name: it is never read", "name the loop variable to read it")
+            self.report("E010", node, "`_` is a throwaway name: it is never read", "name the loop variable to read it")
             return
         candidates = [*self.locals, *self.inputs, *self.info.params, *self.info.variables, *DTYPES]
         hint = suggest(node.id, candidates)
         if node.id in OPS or node.id in INITIALIZERS:
             hint = f"`{node.id}` is an operation: call it, e.g. `{node.id}(...)`"
-        self.p.err("E010", node, f"unknown name `{node.id}`", hint)
+        self.report("E010", node, f"unknown name `{node.id}`", hint)
 
     def resolve(self, name: str) -> Ref | None:
         if name in self.inputs:
@@ -326,10 +325,10 @@ class BodyChecker(Pass):
             self._call_method(call, func.value, func.attr, statement, assigned_to)
         elif root_name(func) in PYTHON_ONLY:
             root = root_name(func)
-            self.p.err("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
+            self.report("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
         else:
-            self.p.err("E031", func, "only named operations and methods can be called",
-                       "call an op by name, e.g. `reduce_sum(x)`, or a method, e.g. `x.assign(v)`")
+            self.report("E031", func, "only named operations and methods can be called",
+                        "call an op by name, e.g. `reduce_sum(x)`, or a method, e.g. `x.assign(v)`")
         for arg in call.args:
             self._argument(arg)
         for kw in call.keywords:
@@ -352,35 +351,35 @@ class BodyChecker(Pass):
             self._call_submodule(call, ref.decl, "call")
             return
         if ref is not None:
-            self.p.err("E031", func, f"`{func.id}` is a {ref.kind.replace('_', ' ')}, not an operation",
-                       "only ops, methods and submodules can be called")
+            self.report("E031", func, f"`{func.id}` is a {ref.kind.replace('_', ' ')}, not an operation",
+                        "only ops, methods and submodules can be called")
             return
         op = OPS.get(func.id)
         if op is None:
             self._unknown_op(func)
             return
-        self.p.check_arguments(call, op)
+        self.module_scope.check_arguments(call, op)
         self.analysis.calls[call] = CallInfo(kind="op", op=op)
 
     def _unknown_op(self, func: n.Name) -> None:
         if func.id in PYTHON_ONLY:
-            self.p.err("E037", func, f"`{func.id}` is Python, not a TF op", PYTHON_ONLY[func.id])
+            self.report("E037", func, f"`{func.id}` is Python, not a TF op", PYTHON_ONLY[func.id])
         elif func.id in INITIALIZERS:
-            self.p.err("E036", func, f"`{func.id}` is a variable initializer",
-                       "declare a variable in the module (`var w: f32[3] = normal()`); methods cannot create them")
+            self.report("E036", func, f"`{func.id}` is a variable initializer",
+                        "declare a variable in the module (`var w: f32[3] = normal()`); methods cannot create them")
         elif func.id in self.analysis.modules or func.id in library_index():
-            self.p.err("E036", func, f"cannot build module `{func.id}` inside a method",
-                       f"declare it in the module: `sub {func.id.lower()} = {func.id}(...)`")
+            self.report("E036", func, f"cannot build module `{func.id}` inside a method",
+                        f"declare it in the module: `sub {func.id.lower()} = {func.id}(...)`")
         else:
-            self.p.err("E012", func, f"unknown operation `{func.id}`",
-                       suggest(func.id, OPS) or "see the op reference in docs/language.md")
+            self.report("E012", func, f"unknown operation `{func.id}`",
+                        suggest(func.id, OPS) or "see the op reference in docs/language.md")
 
     def _check_method_call(self, call: n.Call, label: str, target: n.Method) -> None:
         params = [(i.name, True) for i in target.inputs]
-        check_call_shape(self.p.err, call, label, params, call.args, call.keywords)
+        check_call_shape(self.report, call, label, params, call.args, call.keywords)
         if target is self.method or (target.overload is not None and target.overload == self.method.overload):
-            self.p.err("E031", call, f"method `{target.overload or target.name}` calls itself",
-                       "tf.function methods cannot recurse")
+            self.report("E031", call, f"method `{target.overload or target.name}` calls itself",
+                        "tf.function methods cannot recurse")
 
     def _call_submodule(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
         target = self.analysis.modules.get(sub.module)
@@ -391,23 +390,23 @@ class BodyChecker(Pass):
             return
         method = target.callable_method(method_name)
         if method is None:
-            self.p.err("E030", call, f"module `{sub.module}` has no method `{method_name}`",
-                       suggest(method_name, target.methods) or f"methods: {', '.join(target.methods) or 'none'}")
+            self.report("E030", call, f"module `{sub.module}` has no method `{method_name}`",
+                        suggest(method_name, target.methods) or f"methods: {', '.join(target.methods) or 'none'}")
             return
         self._check_method_call(call, f"{sub.name}.{method_name}", method)
         self.analysis.calls[call] = CallInfo(kind="sub_method", method=method_name, receiver=sub.name)
 
     def _call_optimizer(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
         if method_name != "minimize":
-            self.p.err("E030", call, f"optimizer `{sub.name}` has no method `{method_name}`",
-                       f"write `{sub.name}.minimize(loss, tape)`")
+            self.report("E030", call, f"optimizer `{sub.name}` has no method `{method_name}`",
+                        f"write `{sub.name}.minimize(loss, tape)`")
             return
-        check_call_shape(self.p.err, call, f"{sub.name}.minimize", [("loss", True), ("tape", True)],
+        check_call_shape(self.report, call, f"{sub.name}.minimize", [("loss", True), ("tape", True)],
                                  call.args, call.keywords)
         tape = call.args[1] if len(call.args) > 1 else None
         if tape is not None and not (isinstance(tape, n.Name) and self.locals.get(tape.id) == "tape"):
-            self.p.err("E023", tape, "the second argument of `minimize` is a gradient tape",
-                       "compute the loss under `with GradientTape() as tape:` and pass `tape`")
+            self.report("E023", tape, "the second argument of `minimize` is a gradient tape",
+                        "compute the loss under `with GradientTape() as tape:` and pass `tape`")
         self.analysis.calls[call] = CallInfo(kind="optimizer_minimize", receiver=sub.name)
 
     def _call_method(self, call: n.Call, receiver: n.Name, attr: str, statement: bool,
@@ -429,16 +428,16 @@ class BodyChecker(Pass):
                                               else "call an op on it instead, e.g. `reduce_sum(x)`")
             if attr in VALUE_METHODS["array"] and kind is None:  # a Python list habit: `xs = []; xs.append(v)`
                 hint = f"declare a typed list to append to: `{receiver.id}: list[f32[]] = []` (a TensorArray)"
-            self.p.err("E030", call.func, f"{article} {what} has no method `{attr}`", hint)
+            self.report("E030", call.func, f"{article} {what} has no method `{attr}`", hint)
             return
         low, high = methods[attr]
         if not low <= len(call.args) <= high or call.keywords:
-            self.p.err("E020", call, f"`{receiver.id}.{attr}` takes {low if low == high else f'{low}-{high}'}"
-                       f" positional argument{'s' if high != 1 else ''}", None)
+            self.report("E020", call, f"`{receiver.id}.{attr}` takes {low if low == high else f'{low}-{high}'}"
+                        f" positional argument{'s' if high != 1 else ''}", None)
         if kind == "array" and attr in ARRAY_UPDATES:
             if not statement:
-                self.p.err("E031", call, f"`{receiver.id}.{attr}(...)` updates the list and has no value",
-                           "use it as a statement of its own")
+                self.report("E031", call, f"`{receiver.id}.{attr}(...)` updates the list and has no value",
+                            "use it as a statement of its own")
             self.analysis.calls[call] = CallInfo(kind="array_update", method=attr, receiver=receiver.id)
             return
         if kind == "array" and attr == ARRAY_POP:
@@ -451,19 +450,19 @@ class BodyChecker(Pass):
         """`xs.pop()` changes `xs`, so it is a statement or the whole value of an assignment (the
         generated code rebinds the list and the name together), never inside a larger expression."""
         if not statement and assigned_to is None:
-            self.p.err("E031", call, f"`{array}.pop()` changes the list: it cannot be part of an expression",
-                       f"take the element first, on a line of its own: `last = {array}.pop()`")
+            self.report("E031", call, f"`{array}.pop()` changes the list: it cannot be part of an expression",
+                        f"take the element first, on a line of its own: `last = {array}.pop()`")
         elif assigned_to == array:
-            self.p.err("E031", call, f"`{array} = {array}.pop()` would replace the list with its last element",
-                       f"assign the element to another name: `last = {array}.pop()`")
+            self.report("E031", call, f"`{array} = {array}.pop()` would replace the list with its last element",
+                        f"assign the element to another name: `last = {array}.pop()`")
 
     def expr_Attribute(self, node: n.Attribute) -> None:
         root = root_name(node)
         if root in PYTHON_ONLY and self.resolve(root) is None:
-            self.p.err("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
+            self.report("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
             return
-        self.p.err("E030", node, f"`.{node.attr}` is not available on values",
-                   "call a method (`x.assign(v)`) or an op (`shape(x)`)")
+        self.report("E030", node, f"`.{node.attr}` is not available on values",
+                    "call a method (`x.assign(v)`) or an op (`shape(x)`)")
 
     def expr_ListLit(self, node: n.ListLit) -> None:
         for item in node.items:

@@ -12,12 +12,12 @@ from typing import Iterable
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
-from .constants import UNKNOWN_VALUE, evaluate, fold_failure
+from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import record_declared_types
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
-from .rules import METHOD_ATTRS, check_call_shape, check_declared_name, duplicate, suggest
+from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
 def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
           diagnostics: list | None = None) -> Analysis:
@@ -104,7 +104,7 @@ def _collect_modules(analysis: Analysis, user: tuple[n.ModuleDef, ...], library:
     seen: dict[str, n.ModuleDef] = {}
     for module in user:
         if module.name in seen:
-            analysis.report(*duplicate(module.name, "module", module, seen[module.name]))
+            report_duplicate(analysis.report, module.name, "module", module, seen[module.name])
             continue
         if module.name in OPTIMIZERS:
             analysis.report("E014", module, f"`{module.name}` is a built-in optimizer",
@@ -178,7 +178,7 @@ class ModuleChecker:
         self.analysis = analysis
         self.info = info
         self.module = info.decl
-        self.err = analysis.report  # one reporter: (code, node or span, message, hint)
+        self.report = analysis.report  # one reporter: (code, node or span, message, hint)
 
     def run(self) -> None:
         self._check_member_names()
@@ -193,12 +193,12 @@ class ModuleChecker:
         methods = self.module.methods
         marked = [m for m in methods if "serving" in m.attr_names]
         for extra in marked[1:]:
-            self.err("E035", extra, f"`@serving` on `{extra.name}` too; `{marked[0].name}` is already the serving method",
+            self.report("E035", extra, f"`@serving` on `{extra.name}` too; `{marked[0].name}` is already the serving method",
                      "mark one method @serving")
         serving = marked[0] if marked else (methods[0] if methods else None)
         for method in methods:
             if method.name == "serving_default" and method is not serving:
-                self.err("E035", method, "a method named `serving_default` must be the serving method",
+                self.report("E035", method, "a method named `serving_default` must be the serving method",
                          f"`serving_default` is the SavedModel signature of `{serving.name}`; rename this method")
 
     # declarations ------------------------------------------------------------------------------
@@ -214,16 +214,16 @@ class ModuleChecker:
                 names = [decl.overload] if decl.name == self.info.overloads[decl.overload][0] else []
             for name in names:
                 if name in seen:
-                    self.err(*duplicate(name, kind, decl, seen[name]))
+                    report_duplicate(self.report, name, kind, decl, seen[name])
                 else:
                     seen[name] = decl
-                check_declared_name(self.err, name, decl, kind)
+                check_declared_name(self.report, name, decl, kind)
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
         if static_python_type(type_):
             if type_.shape is not None:
-                self.err("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
+                self.report("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
                          f"for a tensor parameter write e.g. `f32{_shape_text(type_)}`")
         else:
             self._check_tensor_type(type_, allow_named=False)
@@ -232,7 +232,7 @@ class ModuleChecker:
 
     def _check_var(self, var: n.VarDecl) -> None:
         if var.type.shape is None:
-            self.err("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
+            self.report("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[3, 4]`")
         else:
             self._check_tensor_type(var.type, allow_named=False)
@@ -243,12 +243,12 @@ class ModuleChecker:
             self.check_arguments(init, op, static_only=True)
             unknown = [d for d in var.type.shape or () if d.kind == "unknown"]
             if unknown:  # the initializer makes a tensor of the declared shape: every dim must be known
-                self.err("E018", unknown[0], f"`{init.func.id}()` makes the variable's value from its declared "
+                self.report("E018", unknown[0], f"`{init.func.id}()` makes the variable's value from its declared "
                          f"shape, and `?` is not known when the module is built",
                          "give the dim a size or an `int` constructor parameter")
             return
         if isinstance(init, n.Call) and isinstance(init.func, n.Name) and init.func.id not in OPS:
-            self.err("E034", init.func, f"unknown initializer `{init.func.id}`",
+            self.report("E034", init.func, f"unknown initializer `{init.func.id}`",
                      suggest(init.func.id, INITIALIZERS) or f"initializers: {', '.join(sorted(INITIALIZERS))}")
             return
         self._check_static_expr(init, allow_params=True, allow_tensor_params=True)
@@ -256,16 +256,16 @@ class ModuleChecker:
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)
         if target is None:
-            self.err("E013", sub, f"unknown module `{sub.module}`",
+            self.report("E013", sub, f"unknown module `{sub.module}`",
                      suggest(sub.module, [*self.analysis.modules, *library_index()])
                      or "declare it in this file or use a library module")
             return
         params = _module_params(target)
-        check_call_shape(self.err, sub, sub.module, params, sub.args, sub.keywords)
+        check_call_shape(self.report, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
         clipping = [name for name in CLIPPING if name in self.analysis.sub_arguments[sub]]
         if target.is_optimizer and len(clipping) > 1:
-            self.err("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",
+            self.report("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",
                      "clip by one rule: per variable (clipnorm, clipvalue) or over all gradients (global_clipnorm)")
         schedule = self.analysis.sub_arguments[sub].get("learning_rate") if target.is_optimizer else None
         for arg in (*sub.args, *(k.value for k in sub.keywords)):
@@ -278,17 +278,17 @@ class ModuleChecker:
         """An optimizer's learning_rate given as a schedule: `ExponentialDecay(0.1, 1000, 0.96)`."""
         name = call.func.id if isinstance(call.func, n.Name) else None
         if name not in SCHEDULES:
-            self.err("E013", call.func, f"`{name or 'this'}` is not a learning-rate schedule",
+            self.report("E013", call.func, f"`{name or 'this'}` is not a learning-rate schedule",
                      suggest(name or "", SCHEDULES) or f"schedules: {', '.join(SCHEDULES)}")
             return
         params = SCHEDULES[name].params
-        check_call_shape(self.err, call, name, [(p.name, p.required) for p in params], call.args, call.keywords)
+        check_call_shape(self.report, call, name, [(p.name, p.required) for p in params], call.args, call.keywords)
         types = {p.name: p.type for p in params}
         for param, arg in bind_arguments(list(types), call.args, call.keywords).items():
             self._check_static_expr(arg, allow_params=True)
             value = evaluate(arg)
             if value is not UNKNOWN_VALUE and not _fits_builtin_type(value, types[param]):
-                self.err("E023", arg, f"`{name}` parameter `{param}` is {types[param]}, got {value!r}",
+                self.report("E023", arg, f"`{name}` parameter `{param}` is {types[param]}, got {value!r}",
                          "a list of numbers" if types[param] == "list" else f"pass a {types[param]}")
 
     def _check_method(self, method: n.Method) -> None:
@@ -298,16 +298,16 @@ class ModuleChecker:
     def _check_one_method(self, method: n.Method) -> None:
         for attr in method.attrs:
             if attr.id not in METHOD_ATTRS:
-                self.err("E035", attr, f"unknown method attribute `@{attr.id}`",
+                self.report("E035", attr, f"unknown method attribute `@{attr.id}`",
                          suggest(attr.id, METHOD_ATTRS) or f"known: {', '.join('@' + a for a in METHOD_ATTRS)}")
         seen: dict[str, n.MethodInput] = {}
         for inp in method.inputs:
             if inp.name in seen:
-                self.err(*duplicate(inp.name, "input", inp, seen[inp.name]))
+                report_duplicate(self.report, inp.name, "input", inp, seen[inp.name])
             seen[inp.name] = inp
-            check_declared_name(self.err, inp.name, inp, "input")
+            check_declared_name(self.report, inp.name, inp, "input")
             if inp.name in self.info.params or self.info.member(inp.name) is not None:
-                self.err("E011", inp, f"input `{inp.name}` hides the module member of the same name",
+                self.report("E011", inp, f"input `{inp.name}` hides the module member of the same name",
                          "rename the input")
             self._check_signature_type(inp.type)
         for out in outputs_of(method):
@@ -315,9 +315,9 @@ class ModuleChecker:
         if isinstance(method.returns, tuple):
             names: dict[str, n.NamedOutput] = {}
             for out in method.returns:
-                check_declared_name(self.err, out.name, out, "output")
+                check_declared_name(self.report, out.name, out, "output")
                 if out.name in names:
-                    self.err(*duplicate(out.name, "output", out, names[out.name]))
+                    report_duplicate(self.report, out.name, "output", out, names[out.name])
                 names[out.name] = out
         BodyChecker(self, method).run()
 
@@ -325,33 +325,33 @@ class ModuleChecker:
 
     def _check_signature_type(self, type_: n.TensorType) -> None:
         if type_.shape is None:
-            self.err("E017", type_, f"a method input or output needs a tensor type, not `{type_.dtype}`",
+            self.report("E017", type_, f"a method input or output needs a tensor type, not `{type_.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[N, 3]`")
             return
         self._check_tensor_type(type_, allow_named=True)
 
     def _check_tensor_type(self, type_: n.TensorType, allow_named: bool) -> None:
         if type_.dtype not in DTYPES:
-            self.err("E017", type_, f"unknown dtype `{type_.dtype}`",
+            self.report("E017", type_, f"unknown dtype `{type_.dtype}`",
                      suggest(type_.dtype, DTYPES) or f"dtypes: {', '.join(DTYPES)}")
         for dim in type_.shape or ():
             self._check_dim(dim, allow_named)
 
     def _check_dim(self, dim: n.Dim, allow_named: bool) -> None:
         if dim.kind == "fixed" and dim.size < 1:
-            self.err("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
+            self.report("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
         if dim.kind != "named":
             return
         param = self.info.params.get(dim.name)
         if param is not None:
             if static_python_type(param.type) is not int:
-                self.err("E018", dim, f"dimension `{dim.name}` is a `{param.type.dtype}` parameter",
+                self.report("E018", dim, f"dimension `{dim.name}` is a `{param.type.dtype}` parameter",
                          "only `int` constructor parameters can size a dimension")
             else:
                 self.analysis.refs[dim] = Ref("static_param", param)
             return
         if not allow_named:
-            self.err("E018", dim, f"dimension `{dim.name}` is not a constructor parameter",
+            self.report("E018", dim, f"dimension `{dim.name}` is not a constructor parameter",
                      "a variable's shape is fixed at construction: use a number or an `int` parameter")
         else:
             self.analysis.refs[dim] = Ref("named_dim")
@@ -365,26 +365,26 @@ class ModuleChecker:
                 param = self.info.params.get(node.id) if allow_params else None
                 if param is None:
                     where = "constructor parameters and literals" if allow_params else "literals"
-                    self.err("E022", node, f"`{node.id}` is not known at construction", f"use {where} here")
+                    self.report("E022", node, f"`{node.id}` is not known at construction", f"use {where} here")
                 elif not static_python_type(param.type) and not allow_tensor_params:
-                    self.err("E022", node, f"tensor parameter `{node.id}` cannot be used here",
+                    self.report("E022", node, f"tensor parameter `{node.id}` cannot be used here",
                              "only `int`, `float`, `bool` and `str` parameters are static")
                 else:
                     kind = "static_param" if static_python_type(param.type) else "tensor_param"
                     self.analysis.refs[node] = Ref(kind, param)
             elif isinstance(node, (n.Call, n.Subscript, n.Attribute)):
-                self.err("E022", node, "only literals and constructor parameters can be used here",
+                self.report("E022", node, "only literals and constructor parameters can be used here",
                          "compute values in a method, or pass them as constructor parameters")
                 return
         failure = fold_failure(expr)
         if failure is not None:
-            self.err("E023", failure[0], failure[1], "compute with smaller numbers")
+            self.report("E023", failure[0], failure[1], "compute with smaller numbers")
 
     # calls -------------------------------------------------------------------------------------
 
     def check_arguments(self, call: n.Call, op: Op, static_only: bool = False) -> None:
         params = [(p.name, p.required) for p in op.params]
-        check_call_shape(self.err, call, op.name, params, call.args, call.keywords, variadic=op.variadic)
+        check_call_shape(self.report, call, op.name, params, call.args, call.keywords, variadic=op.variadic)
         if static_only:
             for arg in (*call.args, *(k.value for k in call.keywords)):
                 self._check_static_expr(arg, allow_params=True)

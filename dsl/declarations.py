@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
-from .constants import evaluate, fits
+from .folding import evaluate, fits
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
 

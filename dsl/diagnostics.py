@@ -6,11 +6,11 @@ Codes are stable (tests and users grep for them); the catalogue is `CODES` below
 from __future__ import annotations
 
 import json
-from typing import Iterable, Literal
+from typing import Callable, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from .nodes import Span
+from .nodes import Node, Span
 
 Severity = Literal["error", "warning"]
 
@@ -132,10 +132,54 @@ def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagn
     return Diagnostic(code=code, span=span, message=message, hint=hint)
 
 
-def fail(code: str, where, message: str, hint: str | None = None) -> TfmError:
+class Report(Protocol):
+    """The reporter's call: a `Reporter`, or a trial's `Problems`."""
+
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None: ...
+
+
+class Reporter:
+    """The one way a stage reports a problem: `report(code, where, message, hint)`, `where` a node
+    (its span is taken) or a span. One is made where diagnostics are kept (the analysis, an import's
+    result) and handed down to every check; nothing replaces it while a stage runs. A check that only
+    tries something (does a call fit this signature?) reports into its own `Problems` and returns them.
+    """
+
+    __slots__ = ("receive",)
+
+    def __init__(self, receive: Callable[[Diagnostic], None]):
+        self.receive = receive
+
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None:
+        self.receive(error(code, getattr(where, "span", where), message, hint))
+
+
+class Problems:
+    """A reporter that keeps what it is told, for a trial whose caller decides what counts: returned
+    by the trial, then dropped or passed on with `report_to(report)`. Truthy when it holds any."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: list[tuple] = []  # (code, where, message, hint): no Diagnostic built for a dropped trial
+
+    def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None:
+        self.found.append((code, where, message, hint))
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def report_to(self, report: Report) -> None:
+        for problem in self.found:
+            report(*problem)
+
+
+def fail(code: str, where: Node | Span, message: str, hint: str | None = None,
+         sources: dict[str, str] | None = None) -> TfmError:
     """The reporter's shape (code, where: a node or span, message, hint) for a stage that must stop
-    there (the parser cannot build a node past a syntax error): `raise fail(...)`."""
-    return TfmError([error(code, getattr(where, "span", where), message, hint)])
+    there (the parser cannot build a node past a syntax error): `raise fail(...)`. `sources`: the
+    texts to show the source line from, when the caller's caller does not have them."""
+    return TfmError([error(code, getattr(where, "span", where), message, hint)], sources)
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:

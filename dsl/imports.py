@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
-from .diagnostics import Diagnostic, TfmError, error
+from .diagnostics import Diagnostic, Reporter, TfmError
 from .library import OPTIMIZERS, library_index
 from .limits import Limits, scan_source
-from .rules import name_problem
+from .names import name_problem
 
 MAX_IMPORTED_FILES = 256
 MAX_IMPORTED_BYTES = 16 * 2**20
@@ -72,6 +72,7 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
     result = Imported()
     if not program.imports:
         return result
+    report = Reporter(result.diagnostics.append)
     limits = limits or Limits()
     here = _directory_of(file)
     defined = {m.name: file for m in program.modules}
@@ -85,22 +86,21 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
         for item in imports:
             problem = _bad_target(item.target)
             if problem:
-                result.diagnostics.append(error("E059", item.span, problem, 'write `import blocks` or `import "models/blocks.tfm"`'))
+                report("E059", item, problem, 'write `import blocks` or `import "models/blocks.tfm"`')
                 continue
             path, root = _find(item.target, (directory, *search_path))
             if path is None:
-                result.diagnostics.append(_not_found(item, root, (directory, *search_path)))
+                _not_found(report, item, root, (directory, *search_path))
                 continue
             files[chain[-1] if chain else top].imports.setdefault(path, item)
             if path in chain:
                 loop = " -> ".join(p.name for p in [*chain[chain.index(path):], path])
-                result.diagnostics.append(error("E058", item.span, f"import cycle: {loop}",
-                                                "move the modules both files need into a third file"))
+                report("E058", item, f"import cycle: {loop}", "move the modules both files need into a third file")
                 continue
             if path in loaded:
                 continue  # imported twice (a diamond): its modules are already in
             if len(loaded) >= MAX_IMPORTED_FILES:
-                result.diagnostics.append(error("E056", item.span, f"more than {MAX_IMPORTED_FILES} imported files"))
+                report("E056", item, f"more than {MAX_IMPORTED_FILES} imported files")
                 return
             loaded.add(path)
             label = _label(path)
@@ -116,44 +116,44 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
                 result.sources.update(exc.sources)
                 continue
             except OSError as exc:
-                result.diagnostics.append(error("E059", item.span, f"cannot read `{item.target}`: {exc.strerror or exc}",
-                                                "import a regular .tfm file inside the directory it is found in"))
+                report("E059", item, f"cannot read `{item.target}`: {exc.strerror or exc}",
+                       "import a regular .tfm file inside the directory it is found in")
                 continue
             result.sources[label] = data.decode("utf-8", "replace")
             files[path] = _File(label, imported.modules, importer=chain[-1] if chain else top)
             for module in imported.modules:
                 if module.name in defined:
-                    result.diagnostics.append(error("E011", module.span, f"module `{module.name}` is defined twice: here "
-                                                    f"and in {defined[module.name]}", "rename one of them"))
+                    report("E011", module, f"module `{module.name}` is defined twice: here and in "
+                                           f"{defined[module.name]}", "rename one of them")
                     continue
-                result.diagnostics.extend(_name_problems(module))
+                _check_module_name(report, module)
                 defined[module.name] = label
                 origin[module.name] = path
                 result.modules.append(module)
             visit(imported.imports, path.parent, [*chain, path])
 
     visit(program.imports, here or Path.cwd(), [own] if own is not None else [])
-    result.diagnostics.extend(_replaced_library_modules(files, origin))
+    _check_replaced_library_modules(report, files, origin)
     return result
 
 
-def _name_problems(module: n.ModuleDef) -> list[Diagnostic]:
+def _check_module_name(report: Reporter, module: n.ModuleDef) -> None:
     """An imported module's name, held to the rules of the importing file's own: no reserved name,
     no built-in optimizer (it would replace `Adam` for every file of the program)."""
     problem = name_problem(module.name, "module")
     if problem:
-        return [error("E014", module.span, *problem)]
-    if module.name in OPTIMIZERS:
-        return [error("E014", module.span, f"`{module.name}` is a built-in optimizer", "choose another module name")]
-    return []
+        report("E014", module, *problem)
+    elif module.name in OPTIMIZERS:
+        report("E014", module, f"`{module.name}` is a built-in optimizer", "choose another module name")
 
 
-def _replaced_library_modules(files: dict[Path, _File], origin: dict[str, Path]) -> list[Diagnostic]:
+def _check_replaced_library_modules(report: Reporter, files: dict[Path, _File], origin: dict[str, Path]) -> None:
     """E011 where a file uses a library module (itself, or inside a library module it holds, as
     `LSTM` holds `LSTMCell`) that a module of the same name, from a file it does not import itself,
     would silently replace: at the import that leads to that file."""
     library = library_index()
-    found = []
+    found: dict[tuple, Diagnostic] = {}  # each (place, message) once
+    report_once = Reporter(lambda diagnostic: found.setdefault((diagnostic.span, diagnostic.message), diagnostic))
     for path, importer in files.items():
         own = {m.name for m in importer.modules}
         for sub, name, through in _uses(importer):
@@ -162,11 +162,11 @@ def _replaced_library_modules(files: dict[Path, _File], origin: dict[str, Path])
                 continue
             item = _import_leading_to(files, source, path) or files[files[source].importer].imports[source]
             what = f"the library's `{name}`" if through is None else f"the `{name}` inside the library's `{through}`"
-            found.append(error("E011", item.span, f"`{item.target}` brings in module `{name}` from "
-                               f"{files[source].label}, which would replace {what} that {importer.label} uses "
-                               f"(line {sub.span.line})",
-                               f"import {files[source].label} here to use its `{name}`, or rename it there"))
-    return list({(d.span, d.message): d for d in found}.values())
+            report_once("E011", item, f"`{item.target}` brings in module `{name}` from {files[source].label}, which "
+                                      f"would replace {what} that {importer.label} uses (line {sub.span.line})",
+                        f"import {files[source].label} here to use its `{name}`, or rename it there")
+    for diagnostic in found.values():
+        report.receive(diagnostic)
 
 
 def _uses(importer: _File):
@@ -226,13 +226,14 @@ def _find(target: str, directories: tuple[Path, ...]) -> tuple[Path | None, Path
     return None, outside
 
 
-def _not_found(item: n.Import, outside: Path | None, directories: tuple[Path, ...]) -> Diagnostic:
+def _not_found(report: Reporter, item: n.Import, outside: Path | None, directories: tuple[Path, ...]) -> None:
     if outside is not None:
-        return error("E059", item.span, f"`{item.target}` ({_label(outside)}) is a link that leads out of its directory",
-                     "copy the file into the project, or add its own directory with -I DIR")
+        report("E059", item, f"`{item.target}` ({_label(outside)}) is a link that leads out of its directory",
+               "copy the file into the project, or add its own directory with -I DIR")
+        return
     places = ", ".join(_label(d) for d in directories)
-    return error("E059", item.span, f"cannot find `{item.target}` (looked in {places})",
-                 "check the name, or add its directory with -I DIR or TFM_PATH")
+    report("E059", item, f"cannot find `{item.target}` (looked in {places})",
+           "check the name, or add its directory with -I DIR or TFM_PATH")
 
 
 def _label(path: Path) -> str:

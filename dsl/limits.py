@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from . import nodes as n
-from .constants import evaluate
+from .folding import evaluate
 from .diagnostics import Diagnostic, TooManyErrors, error
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -248,7 +248,7 @@ def _int_values(values: dict[str, object]) -> dict[str, int]:
 
 
 def static_int(node: n.Node, env: dict) -> int | None:
-    """The value of a construction-time int expression (dsl.constants.evaluate), else None."""
+    """The value of a construction-time int expression (dsl.folding.evaluate), else None."""
     value = evaluate(node, env)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

@@ -17,8 +17,8 @@ def decode_source(data: bytes, file: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-        raise TfmError([error("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}",
-                              "save the file as UTF-8")], {file: data.decode("utf-8", "replace")}) from None
+        raise fail("E005", span, f"invalid UTF-8 byte 0x{data[exc.start]:02x}", "save the file as UTF-8",
+                   {file: data.decode("utf-8", "replace")}) from None
     return normalize_text(text)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .constants import fits, python_dtype
+from .folding import fits, python_dtype
 
 Dim = int | str | None
 

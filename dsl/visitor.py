@@ -21,7 +21,7 @@ CALL_KINDS: tuple[str, ...] = typing.get_args(CallKind)
 FAMILIES_KNOWN: dict[str, tuple] = {"statements": STATEMENTS, "expressions": EXPRESSIONS, "calls": CALL_KINDS}
 
 
-class Pass:
+class NodeVisitor:
     """Base of the passes over method bodies: `self.dispatch(prefix, key, *args)` calls the handler."""
 
     FAMILIES: ClassVar[dict[str, tuple]] = {}

@@ -22,7 +22,7 @@ from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
-from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, Pass
+from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene
 from tfm.generate.hygiene import identifier as ident
@@ -353,7 +353,7 @@ def _signature_text(specs: list[str], indent: int) -> str:
     return "[\n" + "".join(f"{inner}{spec},\n" for spec in specs) + " " * indent + "]"
 
 
-class _ExprEmitter(Pass):
+class _ExprEmitter(NodeVisitor):
     """Expressions to Python source. `in_init`: constructor parameters are locals, not attributes."""
 
     FAMILIES = {"emit_": EXPRESSIONS, "call_": CALL_KINDS}
@@ -621,7 +621,7 @@ def _node_precedence(node: n.Node) -> int:
     return 16
 
 
-class _BodyEmitter(Pass):
+class _BodyEmitter(NodeVisitor):
     """Statements of one method body, as indented lines."""
 
     FAMILIES = {"stmt_": STATEMENTS}

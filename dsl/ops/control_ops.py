@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..constants import evaluate
+from ..folding import evaluate
 from ..tensor_types import NO_VALUE, ArrayT, OtherT, TensorT, Type
 from .registry import op
 from .result_typing import RuleContext, same

@@ -27,10 +27,10 @@ def _same_shape_pair(ctx: RuleContext) -> tuple[TensorT | None, TensorT | None]:
         return labels, predictions
     _, problem = unify_dtype(labels, predictions)
     if problem:
-        ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the labels to the predictions' dtype")
     if labels.shape is not None and predictions.shape is not None and (len(labels.shape) != len(predictions.shape)
                                                                        or any(map(dims_conflict, labels.shape, predictions.shape))):
-        ctx.err("E041", None, f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape",
+        ctx.report("E041", None, f"`{ctx.op.name}`: labels {labels} and predictions {predictions} differ in shape",
                 "labels and predictions have one shape")
     return labels, predictions
 
@@ -40,14 +40,14 @@ def sparse_loss(ctx: RuleContext) -> Type:
     names = [p.name for p in ctx.op.params[:2]]
     labels, predictions = ctx.tensor(names[0]) or UNKNOWN, ctx.tensor(names[1]) or UNKNOWN
     if labels.dtype is not None and labels.dtype not in INTS:
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node(names[0]),
                 f"`{ctx.op.name}` labels must be integer class ids, got {labels}",
                 "use categorical_crossentropy for one-hot or soft labels")
     expected = None if not predictions.shape else predictions.shape[:-1]
     if labels.shape is not None and expected is not None and (
             len(labels.shape) != len(expected) or any(map(dims_conflict, labels.shape, expected))):
-        ctx.err("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
+        ctx.report("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
                 "one label per example: the labels' shape is the predictions' without the last axis")
     return TensorT(predictions.dtype, expected)
 

@@ -34,12 +34,12 @@ def clip(ctx: RuleContext) -> Type:
             continue
         dtype, problem = unify_dtype(result, bound)
         if problem:
-            ctx.err("E040", ctx.arg_node(name), f"`clip` mixes {problem}", "cast the bounds to the tensor's dtype")
+            ctx.report("E040", ctx.arg_node(name), f"`clip` mixes {problem}", "cast the bounds to the tensor's dtype")
             return UNKNOWN
         shape = broadcast(ctx, t, bound)
         if shape is not None and t.shape is not None and (
                 len(shape) != len(t.shape) or any(dims_conflict(a, b) for a, b in zip(shape, t.shape))):
-            ctx.err("E041", ctx.arg_node(name), f"`clip`: the bound {bound} widens {t} to {list(shape)}",
+            ctx.report("E041", ctx.arg_node(name), f"`clip`: the bound {bound} widens {t} to {list(shape)}",
                     "a bound is a scalar or broadcasts to the clipped tensor's shape")
             return UNKNOWN
         result = TensorT(dtype, t.shape, result.weak and bound.weak)
@@ -51,7 +51,7 @@ def pow_(ctx: RuleContext) -> Type:
     result = binary(ctx)
     exponent = ctx.tensor("y")
     if isinstance(result, TensorT) and exponent is not None and negative_int_power(result.dtype, exponent):
-        ctx.err("E023", ctx.arg_node("y"), f"an integer to the power {exponent.value}",
+        ctx.report("E023", ctx.arg_node("y"), f"an integer to the power {exponent.value}",
                 "TensorFlow has no negative integer powers: cast to a float first")
         return UNKNOWN
     return result
@@ -95,7 +95,7 @@ def matmul(ctx: RuleContext) -> Type:
     a, b = ctx.tensor("a"), ctx.tensor("b")
     if a is None or b is None:
         return UNKNOWN
-    return matmul_type(ctx.node, a, b, ctx.report, ctx.static("transpose_a", False) is True,
+    return matmul_type(ctx.node, a, b, ctx.reporter, ctx.static("transpose_a", False) is True,
                        ctx.static("transpose_b", False) is True)
 
 
@@ -138,7 +138,7 @@ def einsum(ctx: RuleContext) -> Type:
     operands = [t if isinstance(t, TensorT) else UNKNOWN for t in ctx.bound.get("*", ([], []))[0]]
     for operand, node in zip(*ctx.bound.get("*", ([], []))):
         if isinstance(node, n.ListLit) or isinstance(operand, TensorT) and operand.weak:
-            ctx.err("E023", node, "`einsum` operands are tensors, not Python values or lists",
+            ctx.report("E023", node, "`einsum` operands are tensors, not Python values or lists",
                     "make one a tensor: constant(...) or stack([...])")
             return UNKNOWN
     dtype = common_dtype(ctx, operands) if operands else None
@@ -149,7 +149,7 @@ def einsum(ctx: RuleContext) -> Type:
     letters = "".join(terms)
     problem = _einsum_problem(terms, output if arrow else None, operands)
     if problem:
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("equation"),
                 f"`einsum` equation {equation!r}: {problem}",
                 "one subscript letter per dimension of each operand, e.g. 'ij,jk->ik'")

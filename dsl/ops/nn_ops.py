@@ -23,7 +23,7 @@ def broadcast_all(ctx: RuleContext) -> Type:
             continue
         dtype, problem = unify_dtype(result, value)
         if problem:
-            ctx.err("E040", ctx.arg_node(param.name), f"`{ctx.op.name}` mixes {problem}", "cast to one dtype")
+            ctx.report("E040", ctx.arg_node(param.name), f"`{ctx.op.name}` mixes {problem}", "cast to one dtype")
             return UNKNOWN
         result = TensorT(dtype, broadcast(ctx, result, value), result.weak and value.weak)
     return UNKNOWN if result is None else TensorT(result.dtype, result.shape)
@@ -36,7 +36,7 @@ def _ranked(ctx: RuleContext, name: str, rank: int, what: str) -> TensorT | None
     if value is None:
         return None
     if value.shape is not None and len(value.shape) != rank:
-        ctx.err("E057", ctx.arg_node(name), f"`{ctx.op.name}`: {name} must be {what} (rank {rank}), got {value}",
+        ctx.report("E057", ctx.arg_node(name), f"`{ctx.op.name}`: {name} must be {what} (rank {rank}), got {value}",
                 "reshape or expand_dims it to that rank")
         return None
     return value
@@ -63,7 +63,7 @@ def _per_axis(ctx: RuleContext, name: str, spatial: int, default: int = 1) -> li
     else:
         values = None
     if values is None or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
-        ctx.err("E023", ctx.arg_node(name),
+        ctx.report("E023", ctx.arg_node(name),
                 f"`{ctx.op.name}`: {name} must be a positive int or a list of {spatial} of them, got {value!r}",
                 f"e.g. {name}=2 or {name}={[2] * spatial}")
         return None
@@ -75,7 +75,7 @@ def _padding(ctx: RuleContext) -> str | None:
     if padding is _UNSEEN:
         return "unknown"
     if padding not in ("SAME", "VALID"):
-        ctx.err("E023", ctx.arg_node("padding"), f"`{ctx.op.name}`: padding must be 'SAME' or 'VALID', got {padding!r}",
+        ctx.report("E023", ctx.arg_node("padding"), f"`{ctx.op.name}`: padding must be 'SAME' or 'VALID', got {padding!r}",
                 "padding='SAME' keeps the size at stride 1; 'VALID' uses only whole windows")
         return None
     return padding
@@ -95,7 +95,7 @@ def _out_size(size: Dim, kernel: Dim, stride: int | None, dilation: int | None, 
 def _spatial(ctx: RuleContext, x: TensorT, out: list[Dim], window: str) -> list[Dim] | None:
     """The output sizes, or None (reported) where a VALID window is larger than the input."""
     if any(d == -1 for d in out):
-        ctx.err("E042", None, f"`{ctx.op.name}`: the {window} is larger than the input {x} (padding 'VALID')",
+        ctx.report("E042", None, f"`{ctx.op.name}`: the {window} is larger than the input {x} (padding 'VALID')",
                 "use a smaller window, or padding='SAME'")
         return None
     return out
@@ -122,7 +122,7 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
     strides = _per_axis(ctx, stride_name, spatial)
     dilations = _per_axis(ctx, "dilations", spatial)
     if _strided_and_dilated(strides, dilations):
-        ctx.err("E023", ctx.arg_node("dilations"),
+        ctx.report("E023", ctx.arg_node("dilations"),
                 f"`{ctx.op.name}`: a stride above 1 cannot be combined with a dilation above 1 "
                 f"(got {stride_name}={ctx.static(stride_name)!r}, dilations={ctx.static('dilations')!r})",
                 "TensorFlow's convolution, like Keras', refuses it: use stride 1 and subsample the result, "
@@ -132,14 +132,14 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
     if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
         return UNKNOWN
     if x.dtype and filters.dtype and x.dtype != filters.dtype:
-        ctx.err("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
                 "cast one to the other's dtype")
         return UNKNOWN
     if x.shape is None or filters.shape is None or None in (strides, dilations, padding):
         return TensorT(x.dtype, None)
     channels, in_channels = x.shape[-1], filters.shape[-2]
     if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
-        ctx.err("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
+        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
                 "the filters' second-to-last dim is the input's channel count")
         return TensorT(x.dtype, None)
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
@@ -174,16 +174,16 @@ def resize(ctx: RuleContext) -> Type:
     method = ctx.static("method", _UNSEEN)
     methods = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
     if method is not _UNSEEN and method not in methods:
-        ctx.err("E023", ctx.arg_node("method"), f"`resize`: method must be one of {', '.join(methods)}, got {method!r}")
+        ctx.report("E023", ctx.arg_node("method"), f"`resize`: method must be one of {', '.join(methods)}, got {method!r}")
         return UNKNOWN
     if not (isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)):
-        ctx.err("E023", ctx.arg_node("size"), f"`resize`: size must be a literal [height, width] of positive ints, got {size!r}")
+        ctx.report("E023", ctx.arg_node("size"), f"`resize`: size must be a literal [height, width] of positive ints, got {size!r}")
         return UNKNOWN
     if x is None:
         return UNKNOWN
     if x.dtype is not None and x.dtype not in FLOATS | INTS:
-        ctx.err("E023", ctx.arg_node("images"), f"`resize` needs numeric images, got {x}")
+        ctx.report("E023", ctx.arg_node("images"), f"`resize` needs numeric images, got {x}")
         return UNKNOWN
     dtype = x.dtype if method == "nearest" else None if method is _UNSEEN else "f32"
     return TensorT(dtype, None if x.shape is None else (x.shape[0], size[0], size[1], x.shape[3]))
@@ -207,10 +207,10 @@ def _top_k(ctx: RuleContext, indices: bool) -> Type:
     elif k is _UNSEEN:
         k = None
     elif not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        ctx.err("E023", ctx.arg_node("k"), f"`{ctx.op.name}`: k must be a positive int known at trace time, got {k!r}")
+        ctx.report("E023", ctx.arg_node("k"), f"`{ctx.op.name}`: k must be a positive int known at trace time, got {k!r}")
         return UNKNOWN
     if x.dtype is not None and x.dtype not in FLOATS | INTS:
-        ctx.err("E023", ctx.arg_node("input"), f"`{ctx.op.name}` needs a numeric tensor, got {x}")
+        ctx.report("E023", ctx.arg_node("input"), f"`{ctx.op.name}` needs a numeric tensor, got {x}")
         return UNKNOWN
     if k is None:
         return TensorT("i32" if indices else x.dtype, None)
@@ -218,11 +218,11 @@ def _top_k(ctx: RuleContext, indices: bool) -> Type:
     if x.shape is None:
         return TensorT(dtype, None)
     if not x.shape:
-        ctx.err("E057", ctx.arg_node("input"), f"`{ctx.op.name}` needs at least one axis, got {x}")
+        ctx.report("E057", ctx.arg_node("input"), f"`{ctx.op.name}` needs at least one axis, got {x}")
         return UNKNOWN
     last = x.shape[-1]
     if isinstance(last, int) and isinstance(k, int) and k > last:
-        ctx.err("E023", ctx.arg_node("k"), f"`{ctx.op.name}`: k = {k} is more than the last dim of {x}")
+        ctx.report("E023", ctx.arg_node("k"), f"`{ctx.op.name}`: k = {k} is more than the last dim of {x}")
         return UNKNOWN
     return TensorT(dtype, (*x.shape[:-1], k))
 
@@ -231,12 +231,12 @@ def embedding(ctx: RuleContext) -> Type:
     """`embedding_lookup(table [V, D], ids)`: ids' shape + [D]."""
     table, ids = ctx.tensor("params") or UNKNOWN, ctx.tensor("ids") or UNKNOWN
     if ids.dtype is not None and ids.dtype not in INTS:
-        ctx.err("E044", ctx.arg_node("ids"), f"`embedding_lookup` ids must be integers, got {ids}", "cast them: cast(i, i32)")
+        ctx.report("E044", ctx.arg_node("ids"), f"`embedding_lookup` ids must be integers, got {ids}", "cast them: cast(i, i32)")
         return UNKNOWN
     if table.shape is None or ids.shape is None:
         return TensorT(table.dtype, None)
     if not table.shape:
-        ctx.err("E057", ctx.arg_node("params"), f"`embedding_lookup` needs a table of rank >= 1, got {table}")
+        ctx.report("E057", ctx.arg_node("params"), f"`embedding_lookup` needs a table of rank >= 1, got {table}")
         return UNKNOWN
     return TensorT(table.dtype, (*ids.shape, *table.shape[1:]))
 
@@ -244,15 +244,15 @@ def embedding(ctx: RuleContext) -> Type:
 def bias_add(ctx: RuleContext) -> Type:
     value, bias = ctx.tensor("value") or UNKNOWN, ctx.tensor("bias") or UNKNOWN
     if bias.shape is not None and len(bias.shape) != 1:
-        ctx.err("E057", ctx.arg_node("bias"), f"`bias_add`: bias must be a vector (rank 1), got {bias}")
+        ctx.report("E057", ctx.arg_node("bias"), f"`bias_add`: bias must be a vector (rank 1), got {bias}")
         return UNKNOWN
     if value.shape is not None and bias.shape is not None and value.shape:
         last, size = value.shape[-1], bias.shape[0]
         if isinstance(last, int) and isinstance(size, int) and last != size:
-            ctx.err("E041", None, f"`bias_add`: bias of {size} for a last dim of {last}")
+            ctx.report("E041", None, f"`bias_add`: bias of {size} for a last dim of {last}")
             return UNKNOWN
     if value.dtype and bias.dtype and value.dtype != bias.dtype:
-        ctx.err("E040", None, f"`bias_add` mixes {value.dtype} and {bias.dtype}", "cast one to the other's dtype")
+        ctx.report("E040", None, f"`bias_add` mixes {value.dtype} and {bias.dtype}", "cast one to the other's dtype")
         return UNKNOWN
     return TensorT(value.dtype, value.shape)
 

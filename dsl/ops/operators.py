@@ -6,15 +6,13 @@ at trace time, so the checker folds them as Python would.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from .. import nodes as n
-from ..constants import FoldError, fold_binary, fold_compare, fold_unary
+from ..diagnostics import Report
+from ..folding import FoldError, fold_binary, fold_compare, fold_unary
 from ..tensor_types import NO_VALUE, UNKNOWN, ArrayT, TensorT, Type, broadcast_dims, literal_type, unify_dtype
 from .math_ops import OPS as _MATH_OPS, matmul_type, negative_int_power, true_division_dtype
 from .result_typing import operator_has_kernel
 
-Report = Callable[[str, n.Node, str, str | None], None]
 COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 # operator -> its registry entry (unary minus is "neg")
 OPERATOR_OPS = {entry.operator: entry for entry in _MATH_OPS if entry.operator}

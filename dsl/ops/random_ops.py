@@ -17,10 +17,10 @@ def categorical_sample(ctx: RuleContext) -> Type:
 def random(ctx: RuleContext) -> Type:
     dtype = ctx.dtype("dtype") or "f32"
     if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
-        ctx.err("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
+        ctx.report("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
     low, high = ctx.static("minval", None), ctx.static("maxval", None)
     if dtype in INTS and all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low >= high:
-        ctx.err("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
+        ctx.report("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
                 "maxval must be above minval")
     return TensorT(dtype, shape_argument(ctx, "shape"))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import nodes as n
-from ..constants import UNKNOWN_VALUE
+from ..folding import UNKNOWN_VALUE
 from ..tensor_types import UNKNOWN, TensorT, Type, dims_conflict
 from .registry import op
 from .result_typing import RuleContext, check_axis, reduce, reduced_shape, require_bool, require_float
@@ -18,10 +18,10 @@ def argreduce(ctx: RuleContext) -> Type:
     x = ctx.first()
     dtype = ctx.dtype("output_type") or "i64"
     if dtype not in ("i32", "i64", "i16", "u8", "u16"):
-        ctx.err("E023", None, f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
+        ctx.report("E023", None, f"`{ctx.op.name}` output_type must be an integer dtype, got {dtype}", "use i32 or i64")
     axis = ctx.static("axis", UNKNOWN_VALUE)
     if axis not in (UNKNOWN_VALUE, None) and (not isinstance(axis, int) or isinstance(axis, bool)):
-        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` reduces one axis, got {axis!r}",
+        ctx.report("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` reduces one axis, got {axis!r}",
                 "give one int axis (TensorFlow refuses a list)")
         return UNKNOWN
     if x.shape is None or axis is UNKNOWN_VALUE:
@@ -30,7 +30,7 @@ def argreduce(ctx: RuleContext) -> Type:
     if index is None:
         return TensorT(dtype, None)
     if x.shape[index] == 0:
-        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` along an axis of size 0 ({x}) has no answer",
+        ctx.report("E023", ctx.arg_node("axis"), f"`{ctx.op.name}` along an axis of size 0 ({x}) has no answer",
                 "TensorFlow fails on an empty axis")
         return UNKNOWN
     return TensorT(dtype, tuple(d for i, d in enumerate(x.shape) if i != index))
@@ -61,7 +61,7 @@ def _check_segment_ids(ctx: RuleContext, data: TensorT) -> None:
     if data.shape is None or ids.shape is None:
         return
     if len(ids.shape) > len(data.shape) or any(map(dims_conflict, ids.shape, data.shape)):
-        ctx.err("E041", ctx.arg_node("segment_ids"), f"`{ctx.op.name}`: segment ids {ids} for data {data}",
+        ctx.report("E041", ctx.arg_node("segment_ids"), f"`{ctx.op.name}`: segment ids {ids} for data {data}",
                 "one id per row: the ids' shape is the first dims of the data's")
 
 

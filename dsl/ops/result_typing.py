@@ -9,10 +9,11 @@ result (partly) unknown, never an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Collection, Mapping
 
 from .. import nodes as n
-from ..constants import UNKNOWN_VALUE, evaluate
+from ..diagnostics import Report
+from ..folding import UNKNOWN_VALUE, evaluate
 from ..tensor_types import FLOATS, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims, unify_dtype
 
 from .dtypes import DTYPES
@@ -31,7 +32,7 @@ class RuleContext:
     bound: dict
     types: Mapping[n.Node, object]
     params: Collection[str]
-    report: Callable[[str, n.Node, str, str | None], None]
+    reporter: Report
 
     def tensor(self, name: str) -> TensorT | None:
         value = self.bound.get(name, (None, None))[0]
@@ -53,9 +54,9 @@ class RuleContext:
         value = self.bound.get(name, (None, None))[0]
         return value.name if isinstance(value, OtherT) and value.kind == "dtype" else None
 
-    def err(self, code: str, node: n.Node | None, message: str, hint: str | None = None) -> None:
-        """Report at `node`, or at the whole call when it is None."""
-        self.report(code, node or self.node, message, hint)
+    def report(self, code: str, where: n.Node | None, message: str, hint: str | None = None) -> None:
+        """The one reporter's call, at `where` or, when it is None, at the whole call."""
+        self.reporter(code, where or self.node, message, hint)
 
     def first(self) -> TensorT:
         """The op's first argument, which most rules take their dtype and shape from."""
@@ -71,7 +72,7 @@ def normalize_axis(axis: object, rank: int) -> int | None:
 def check_axis(ctx: RuleContext, axis: object, rank: int, what: str = "axis") -> int | None:
     index = normalize_axis(axis, rank)
     if index is not None and not 0 <= index < rank:
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("axis"),
                 f"`{ctx.op.name}`: {what} {axis} is out of range for rank {rank}",
                 f"use an axis from {-rank} to {rank - 1}" if rank else "a scalar has no axes")
@@ -86,7 +87,7 @@ def same(ctx: RuleContext) -> Type:
 def float_unary(ctx: RuleContext) -> Type:
     x = ctx.first()
     if x.dtype is not None and x.dtype not in FLOATS:  # a Python int alone becomes an int32 tensor
-        ctx.err("E051",
+        ctx.report("E051",
                 ctx.arg_node(ctx.op.params[0].name),
                 f"`{ctx.op.name}` needs a floating-point tensor, got {x}",
                 "write a float literal, e.g. 4.0" if x.weak else "cast it: cast(x, f32)")
@@ -100,7 +101,7 @@ def binary(ctx: RuleContext) -> Type:
         return UNKNOWN
     dtype, problem = unify_dtype(a, b)
     if problem:
-        ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast one argument to the other's dtype")
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast one argument to the other's dtype")
         return UNKNOWN
     return TensorT(dtype, broadcast(ctx, a, b))
 
@@ -110,7 +111,7 @@ def broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
         return None
     shape, problem = broadcast_dims(a.shape, b.shape)
     if problem:
-        ctx.err("E041",
+        ctx.report("E041",
                 None,
                 f"`{ctx.op.name}`: shapes {a} and {b} do not broadcast (dims {problem})",
                 "dims must be equal or 1")
@@ -120,7 +121,7 @@ def broadcast(ctx: RuleContext, a: TensorT, b: TensorT):
 def require_bool(ctx: RuleContext, name: str) -> None:
     value = ctx.tensor(name)
     if value is not None and value.dtype is not None and value.dtype != "bool":
-        ctx.err("E043",
+        ctx.report("E043",
                 ctx.arg_node(name),
                 f"`{ctx.op.name}` needs bool tensors, got {value}",
                 "compare first, e.g. `x > 0.0`")
@@ -147,7 +148,7 @@ def reduced_shape(ctx: RuleContext, x: TensorT):
             return None
         indices.add(index)
     if len(indices) != len(axes):
-        ctx.err("E023", ctx.arg_node("axis"), f"`{ctx.op.name}`: axes {axes} name an axis twice",
+        ctx.report("E023", ctx.arg_node("axis"), f"`{ctx.op.name}`: axes {axes} name an axis twice",
                 "each axis once (-1 and the last axis are the same)")
         return None
     if keepdims is True:
@@ -164,7 +165,7 @@ def shape_argument(ctx: RuleContext, name: str, inferred: bool = False) -> tuple
         for item in node.items:
             value = evaluate(item)
             if isinstance(value, int) and not isinstance(value, bool) and value < (-1 if inferred else 0):
-                ctx.err("E023", item, f"`{ctx.op.name}`: a size of {value} in `{name}`",
+                ctx.report("E023", item, f"`{ctx.op.name}`: a size of {value} in `{name}`",
                         "sizes are 0 or more" + (" (one -1 is worked out from the others)" if inferred else ""))
                 return None
             if isinstance(value, int) and not isinstance(value, bool):
@@ -191,7 +192,7 @@ def common_dtype(ctx: RuleContext, items: list[TensorT]) -> str | None:
     for item in items[1:]:
         dtype, problem = unify_dtype(result, item)
         if problem:
-            ctx.err("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the values to one dtype")
+            ctx.report("E040", None, f"`{ctx.op.name}` mixes {problem}", "cast the values to one dtype")
             return None
         result = TensorT(dtype, None, result.weak and item.weak)
     return result.dtype
@@ -199,7 +200,7 @@ def common_dtype(ctx: RuleContext, items: list[TensorT]) -> str | None:
 
 def require_float(ctx: RuleContext, name: str, value: TensorT) -> bool:
     if value.dtype is not None and value.dtype not in FLOATS:
-        ctx.err("E051", ctx.arg_node(name), f"`{ctx.op.name}` needs a floating-point {name}, got {value}",
+        ctx.report("E051", ctx.arg_node(name), f"`{ctx.op.name}` needs a floating-point {name}, got {value}",
                 "cast it: cast(x, f32)")
         return False
     return True

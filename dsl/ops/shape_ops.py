@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import nodes as n
-from ..constants import UNKNOWN_VALUE, fits, python_dtype
+from ..folding import UNKNOWN_VALUE, fits, python_dtype
 from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
 from .registry import op
 from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
@@ -58,7 +58,7 @@ def _check_range_bounds(ctx: RuleContext) -> None:
     if not isinstance(limit, (int, float)) or isinstance(limit, bool):
         return
     if delta == 0 or delta > 0 and start > limit or delta < 0 and start < limit:
-        ctx.err("E023", None, f"`range` from {start} to {limit} in steps of {delta}",
+        ctx.report("E023", None, f"`range` from {start} to {limit} in steps of {delta}",
                 "TensorFlow's range needs a step towards the limit: start <= limit for a positive step")
 
 
@@ -69,7 +69,7 @@ def concat(ctx: RuleContext) -> Type:
     dtype = common_dtype(ctx, items)
     ranks = {len(t.shape) for t in items if t.shape is not None}
     if len(ranks) > 1:
-        ctx.err("E052", None, f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
+        ctx.report("E052", None, f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
         return TensorT(dtype, None)
     if not ranks or len(ranks) == 1 and None in ranks or any(t.shape is None for t in items):
         return TensorT(dtype, None)
@@ -85,7 +85,7 @@ def concat(ctx: RuleContext) -> Type:
             continue
         known = {d for d in dims if isinstance(d, int)}
         if len(known) > 1:
-            ctx.err("E052",
+            ctx.report("E052",
                     None,
                     f"`concat` along axis {axis}: dim {index} differs ({', '.join(map(str, dims))})",
                     "every other dimension must be equal")
@@ -103,7 +103,7 @@ def stack(ctx: RuleContext) -> Type:
         return TensorT(dtype, None)
     if len({len(s) for s in shapes}) > 1 or any(
             dims_conflict(a, b) for s in shapes[1:] for a, b in zip(shapes[0], s)):
-        ctx.err("E052",
+        ctx.report("E052",
                 None,
                 f"`stack` of tensors with different shapes ({', '.join(str(t) for t in items)})",
                 "stacked tensors must have one shape")
@@ -140,7 +140,7 @@ def squeeze(ctx: RuleContext) -> Type:
         return TensorT(x.dtype, None)
     for index in indices:
         if isinstance(x.shape[index], int) and x.shape[index] != 1:
-            ctx.err("E023",
+            ctx.report("E023",
                     None,
                     f"`squeeze`: dim {index} of {x} is {x.shape[index]}, not 1",
                     "only size-1 dims squeeze")
@@ -153,7 +153,7 @@ def reshape(ctx: RuleContext) -> Type:
     if target is None:
         return TensorT(x.dtype, None)
     if sum(1 for d in target if d == -1) > 1:
-        ctx.err("E053", None, "`reshape` has more than one -1", "at most one dimension can be inferred")
+        ctx.report("E053", None, "`reshape` has more than one -1", "at most one dimension can be inferred")
         return TensorT(x.dtype, None)
     size = _size(x.shape)
     known = [d for d in target if d != -1]
@@ -162,12 +162,12 @@ def reshape(ctx: RuleContext) -> Type:
         for d in known:
             product *= d
         if -1 not in target and product != size:
-            ctx.err("E053",
+            ctx.report("E053",
                     None,
                     f"`reshape` of {x} ({size} elements) to {list(target)} ({product} elements)",
                     "the number of elements must stay the same")
         elif -1 in target and (product == 0 or size % product):
-            ctx.err("E053",
+            ctx.report("E053",
                     None,
                     f"`reshape` of {x} ({size} elements) to {list(target)}: {size} is not divisible "
                             f"by {product}",
@@ -196,7 +196,7 @@ def transpose(ctx: RuleContext) -> Type:
     if not isinstance(perm, list):
         return TensorT(x.dtype, None)
     if sorted(perm) != list(range(len(x.shape))):
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("perm"),
                 f"`transpose` perm {perm} is not a permutation of the {len(x.shape)} axes of {x}",
                 f"list each axis 0..{len(x.shape) - 1} once")
@@ -218,7 +218,7 @@ def one_hot(ctx: RuleContext) -> Type:
     for name, value in values.items():  # TensorFlow converts both to the one dtype
         _, problem = unify_dtype(TensorT(dtype, ()), value)
         if problem:
-            ctx.err("E040", ctx.arg_node(name), f"`one_hot` mixes {problem}", "give on_value and off_value one dtype")
+            ctx.report("E040", ctx.arg_node(name), f"`one_hot` mixes {problem}", "give on_value and off_value one dtype")
             return UNKNOWN
     return TensorT(dtype, shape)
 
@@ -226,7 +226,7 @@ def one_hot(ctx: RuleContext) -> Type:
 def gather(ctx: RuleContext) -> Type:
     params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
     if indices.dtype is not None and indices.dtype not in INTS:
-        ctx.err("E044",
+        ctx.report("E044",
                 ctx.arg_node("indices"),
                 f"`gather` indices must be integers, got {indices}",
                 "cast them: cast(i, i32)")
@@ -237,13 +237,13 @@ def gather(ctx: RuleContext) -> Type:
     if axis is None or not isinstance(batch_dims, int) or isinstance(batch_dims, bool):
         return TensorT(params.dtype, None)
     if not 0 <= batch_dims <= min(axis, len(indices.shape)):
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("batch_dims"),
                 f"`gather`: batch_dims {batch_dims} must be from 0 to the axis ({axis}) and at most "
                         f"the rank of the indices ({len(indices.shape)})")
         return TensorT(params.dtype, None)
     if params.shape[axis] == 0 and _size(indices.shape) != 0:
-        ctx.err("E044", ctx.arg_node("indices"), f"`gather` from an axis of size 0 ({params}): every index is out of range")
+        ctx.report("E044", ctx.arg_node("indices"), f"`gather` from an axis of size 0 ({params}): every index is out of range")
         return UNKNOWN
     return TensorT(params.dtype, (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:]))
 
@@ -251,7 +251,7 @@ def gather(ctx: RuleContext) -> Type:
 def gather_nd(ctx: RuleContext) -> Type:
     params, indices = ctx.tensor("params") or UNKNOWN, ctx.tensor("indices") or UNKNOWN
     if indices.dtype is not None and indices.dtype not in ("i32", "i64") and not indices.weak:
-        ctx.err("E044",
+        ctx.report("E044",
                 ctx.arg_node("indices"),
                 f"`gather_nd` indices must be i32 or i64, got {indices}",
                 "cast them: cast(i, i32)")
@@ -259,14 +259,14 @@ def gather_nd(ctx: RuleContext) -> Type:
         return TensorT(params.dtype, None)
     depth = indices.shape[-1]
     if depth > len(params.shape):
-        ctx.err("E044",
+        ctx.report("E044",
                 ctx.arg_node("indices"),
                 f"`gather_nd`: index tuples of {depth} into {params}, which has rank {len(params.shape)}",
                 "each index has at most one entry per dimension")
         return TensorT(params.dtype, None)
     wrong = _index_out_of_range(ctx.static("indices", None), params.shape)
     if wrong:
-        ctx.err("E044", ctx.arg_node("indices"), f"`gather_nd`: index {wrong[0]} is out of range for dim {wrong[1]} "
+        ctx.report("E044", ctx.arg_node("indices"), f"`gather_nd`: index {wrong[0]} is out of range for dim {wrong[1]} "
                 f"of {params}", "gather_nd takes indices from 0 to the size less one (no negative indices)")
         return TensorT(params.dtype, None)
     return TensorT(params.dtype, (*indices.shape[:-1], *params.shape[depth:]))
@@ -290,7 +290,7 @@ def linspace(ctx: RuleContext) -> Type:
     dtype = "f32" if start.weak else start.dtype
     _, problem = unify_dtype(start, ctx.tensor("stop") or UNKNOWN)
     if problem:
-        ctx.err("E040", ctx.arg_node("stop"), f"`linspace` mixes {problem}", "stop converts to start's dtype: cast it")
+        ctx.report("E040", ctx.arg_node("stop"), f"`linspace` mixes {problem}", "stop converts to start's dtype: cast it")
         return UNKNOWN
     if start.shape != ():
         return TensorT(dtype, None)
@@ -304,17 +304,17 @@ def where(ctx: RuleContext) -> Type:
     if x is None and y is None:
         return TensorT("i64", (None, condition.rank))
     if x is None or y is None:
-        ctx.err("E020", None, "`where` takes a condition alone, or a condition with both x and y")
+        ctx.report("E020", None, "`where` takes a condition alone, or a condition with both x and y")
         return UNKNOWN
     dtype, problem = unify_dtype(x, y)
     if problem:
-        ctx.err("E040", None, f"`where` mixes {problem}", "cast x or y to the other's dtype")
+        ctx.report("E040", None, f"`where` mixes {problem}", "cast x or y to the other's dtype")
         return UNKNOWN
     shape = broadcast(ctx, x, y)
     if shape is not None and condition.shape is not None:
         shape, problem = broadcast_dims(condition.shape, shape)
         if problem:
-            ctx.err("E041", None, f"`where`: condition {condition} does not broadcast with {x} and {y}")
+            ctx.report("E041", None, f"`where`: condition {condition} does not broadcast with {x} and {y}")
     return TensorT(dtype, shape)
 
 
@@ -327,12 +327,12 @@ def constant(ctx: RuleContext) -> Type:
     shape = _literal_shape(value)
     dtype = ctx.dtype("dtype") or _default_dtype(value)
     if shape is None:
-        ctx.err("E034",
+        ctx.report("E034",
                 ctx.arg_node("value"),
                 f"`constant` of a ragged list {value!r}",
                 "every row needs the same length")
     elif dtype is not None and not fits(value, dtype):
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("value"),
                 f"`constant`: {value!r} does not convert to {dtype}",
                 "write a value of that dtype (1.0 for floats, True for bool, \"text\" for strings)")
@@ -373,7 +373,7 @@ def tile(ctx: RuleContext) -> Type:
     x = ctx.first()
     multiples = shape_argument(ctx, "multiples")
     if x.shape is not None and multiples is not None and len(multiples) != len(x.shape):
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node("multiples"),
                 f"`tile` of {x} needs {len(x.shape)} multiples, got {len(multiples)}",
                 "give one multiple per dimension")
@@ -390,7 +390,7 @@ def broadcast_to(ctx: RuleContext) -> Type:
     if x.shape is not None and target is not None:
         _, problem = broadcast_dims(x.shape, target)
         if problem or len(x.shape) > len(target):
-            ctx.err("E041",
+            ctx.report("E041",
                     None,
                     f"`broadcast_to`: {x} does not broadcast to {list(target)}",
                     "dims must be equal or 1, and the target rank at least the input's")
@@ -407,25 +407,25 @@ def pad(ctx: RuleContext) -> Type:
     paddings = ctx.static("paddings")
     mode = ctx.static("mode", "CONSTANT")
     if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
-        ctx.err("E023", ctx.arg_node("mode"), f"`pad`: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
+        ctx.report("E023", ctx.arg_node("mode"), f"`pad`: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
         return UNKNOWN
     pairs_ok = isinstance(paddings, list) and all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in p)
         for p in paddings)
     if not pairs_ok:
-        ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: paddings must be a literal list of [before, after] "
+        ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: paddings must be a literal list of [before, after] "
                 f"pairs of non-negative ints, got {paddings!r}", "e.g. [[0, 0], [1, 1]] for a matrix")
         return UNKNOWN
     if x.shape is None:
         return TensorT(x.dtype, None)
     if len(paddings) != len(x.shape):
-        ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {len(paddings)} [before, after] pairs for {x}, "
+        ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: {len(paddings)} [before, after] pairs for {x}, "
                 f"which has rank {len(x.shape)}", "give one pair per axis")
         return UNKNOWN
     mirrored = {"REFLECT": 1, "SYMMETRIC": 0}.get(mode.upper())  # a mirror pads from within the axis
     for axis, (d, pair) in enumerate(zip(x.shape, paddings)):
         if mirrored is not None and isinstance(d, int) and max(pair) > d - mirrored:
-            ctx.err("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
+            ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
                     f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
             return UNKNOWN
     return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) else None for d, (a, b) in zip(x.shape, paddings)))

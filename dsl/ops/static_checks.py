@@ -11,14 +11,13 @@ import math
 import re
 from typing import TYPE_CHECKING, Callable
 
-from .. import nodes as n
-from ..constants import UNKNOWN_VALUE, evaluate
+from ..diagnostics import Report
+from ..folding import UNKNOWN_VALUE, evaluate
 from ..tensor_types import TensorT
 
 if TYPE_CHECKING:
     from .registry import Op
 
-Report = Callable[[str, n.Node, str, str | None], None]
 
 # What `activate(x, name)` and the layer library's `activation` accept (the runtime helper's table).
 ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax", "softplus", "silu")

@@ -10,7 +10,7 @@ from .result_typing import RuleContext, reduced_shape, tensor_items
 def _string_input(ctx: RuleContext) -> TensorT:
     x = ctx.first()
     if x.dtype is not None and x.dtype != "string":
-        ctx.err("E023",
+        ctx.report("E023",
                 ctx.arg_node(ctx.op.params[0].name),
                 f"`{ctx.op.name}` works on strings, got {x}",
                 "convert with as_string(x)")
@@ -41,7 +41,7 @@ def string_join(ctx: RuleContext) -> Type:
         if shape is None or item.shape is None:
             return TensorT("string", None)
         if shape and item.shape and (len(shape) != len(item.shape) or any(map(dims_conflict, shape, item.shape))):
-            ctx.err("E041", None, f"`string_join`: inputs of shapes {list(shape)} and {list(item.shape)}",
+            ctx.report("E041", None, f"`string_join`: inputs of shapes {list(shape)} and {list(item.shape)}",
                     "the inputs have one shape, or are scalars")
             return UNKNOWN
         shape = shape or item.shape

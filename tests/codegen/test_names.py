@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import tfm
 from tfm import dsl
-from tfm.dsl.rules import MODULE_ATTRIBUTES
+from tfm.dsl.names import MODULE_ATTRIBUTES
 
 HELPER_NAMES = ["activate", "same_dim", "range", "len", "zip", "enumerate", "ValueError", "super", "SGD_", "Adam_",
                 "Dense", "call", "minimize", "write", "stack", "TFM_SOURCE", "TFM_LINE_MAP", "class_Inner",

@@ -142,7 +142,7 @@ def _rule_result(entry, operands: tuple[TensorT, ...]) -> tuple[object, list]:
         allowed = entry.kernel_dtypes.get(name)
         if allowed is not None and value.dtype not in allowed:
             problems.append("E055")
-    context = RuleContext(None, entry, bound, types={}, params=(), report=lambda *a: problems.append(a[0]))
+    context = RuleContext(None, entry, bound, types={}, params=(), reporter=lambda *a: problems.append(a[0]))
     return entry.type_rule(context), problems
 
 

@@ -109,3 +109,35 @@ def test_internal_errors_name_the_statement_and_exit_2(tmp_path, monkeypatch, ca
     assert main(["compile", str(source), "-o", "-"]) == 2
     assert "error[E099]" in capsys.readouterr().err
     assert main(["check", str(source)]) == 0  # check generates no code, so it never meets this bug
+
+
+def test_one_reporter_takes_a_node_or_a_span_and_is_never_replaced():
+    found = []
+    report = dsl.diagnostics.Reporter(found.append)
+    span = dsl.nodes.Span(file="f.tfm", line=3, column=5, end_line=3, end_column=6)
+    report("E010", span, "unknown name `x`", "define it")
+    report("E010", dsl.nodes.Name(span=span, id="x"), "unknown name `x`")
+    assert [(d.code, d.span, d.hint) for d in found] == [("E010", span, "define it"), ("E010", span, None)]
+    analysis = dsl.analyze("module M:\n    fn f(x: f32[2]) -> f32[2]:\n        return x\n")
+    assert isinstance(analysis.report, dsl.diagnostics.Reporter)
+
+
+def test_trying_a_signature_returns_its_problems_and_reports_nothing():
+    """Overload choice binds a call to each signature; a signature the arguments do not fit must not
+    leave its problems in the analysis (E050 names the call only when none fits)."""
+    from tfm.dsl.inference import method_calls
+
+    source = ("module M:\n"
+              "    fn g(x: f32[3] | i32[3]) -> f32[3]:\n"
+              "        return cast(x, f32)\n"
+              "    fn f(a: i32[3]) -> f32[3]:\n"
+              "        return g(a)\n")
+    analysis = dsl.analyze(source)
+    info = analysis.modules["M"]
+    call = analysis.program.modules[0].methods[-1].body[0].values[0]
+    arguments = ([analysis.types[call.args[0]]], {})
+    results = {s: method_calls.bind_call(call, info, info.methods[s], {}, arguments) for s in info.signatures_of("g")}
+    assert sorted(bool(problems) for _, problems in results.values()) == [False, True]
+    assert [p[0] for _, problems in results.values() for p in problems.found] == ["E050"]
+    assert not analysis.diagnostics
+    assert analysis.chosen_signatures[call] in info.signatures_of("g")

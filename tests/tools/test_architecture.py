@@ -65,3 +65,25 @@ def test_tensorflow_is_imported_at_module_level_only_by_the_runtime_helpers():
             if path.name == "runtime.py":
                 continue
             assert not {n for n in _module_imports(path) if n.split(".")[0] == "tensorflow"}, path
+
+
+def _reporter_swaps(folder) -> list[str]:
+    """Assignments to (or deletions of) an attribute `report` or `err` outside a constructor."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or \
+                    function.name in ("__init__", "__post_init__"):
+                continue
+            for node in ast.walk(function):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target] \
+                    if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+                found += [f"{path.name}:{node.lineno}" for target in targets
+                          if isinstance(target, ast.Attribute) and target.attr in ("report", "err")]
+    return found
+
+
+def test_the_reporter_is_handed_down_never_swapped():
+    """One reporter per analysis, set when a checker is made: a check that only tries something
+    (binding a call to one signature of several) returns its problems instead of replacing it."""
+    assert not _reporter_swaps(ROOT / "dsl")

@@ -27,5 +27,9 @@ def test_the_wheel_installs_only_tfm(tmp_path):
     for data in ("tfm/grammar/tfm.lark", "tfm/dsl/library/layers.tfm", "tfm/generate/templates/module.py.j2",
                  "tfm/generate/runtime.py", "tfm/__main__.py", "tfm/dsl/ops/__init__.py"):
         assert data in names, data
+    sources = {f"tfm/{path.relative_to(ROOT / folder).as_posix()}" if folder == "compiler" else
+               f"tfm/{path.relative_to(ROOT).as_posix()}"
+               for folder in ("compiler", "dsl", "grammar") for path in (ROOT / folder).rglob("*.py")}
+    assert not sources - set(names), sorted(sources - set(names))  # a package missing from pyproject's list
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tfm = tfm.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -131,7 +131,7 @@ def evaluate(node, env: dict | None = None) -> object:
     """The one evaluator of construction-time values: literals (lists of them too), names bound in
     `env` (constructor parameters), unary minus and literal arithmetic folded with Python's rules
     (bounded, as fold_binary). Anything else is UNKNOWN_VALUE."""
-    from . import nodes as n  # constants is imported by the node-free modules too
+    from . import nodes as n  # folding is imported by the node-free modules too
 
     if isinstance(node, (n.IntLit, n.FloatLit, n.StringLit, n.BoolLit)):
         return node.value

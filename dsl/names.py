@@ -1,4 +1,5 @@
-"""Rules shared by the module and body checkers: reserved names, suggestions, argument lists."""
+"""Names: which names a declaration may take (reserved, generated, members), `did you mean` suggestions,
+and argument lists checked by name (arity, unknown and repeated keywords). Shared by the module and body checkers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import keyword
 from typing import Iterable
 
 from . import nodes as n
+from .diagnostics import Report
 
 METHOD_ATTRS = {"serving": "make this method the SavedModel's serving_default signature",
                 "jit": "compile this method with XLA (tf.function(jit_compile=True))",
@@ -43,12 +45,12 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{matches[0]}`?" if matches else None
 
 
-def duplicate(name: str, what: str, where: n.Node, first: n.Node) -> tuple:
-    """The report arguments for a second declaration of `name`: `report(*duplicate(...))`."""
-    return "E011", where, f"duplicate {what} `{name}`", f"first declared at line {first.span.line}"
+def report_duplicate(report: Report, name: str, what: str, where: n.Node, first: n.Node) -> None:
+    """E011 for a second declaration of `name` (a module, member, input, output), at `where`."""
+    report("E011", where, f"duplicate {what} `{name}`", f"first declared at line {first.span.line}")
 
 
-def check_declared_name(report, name: str, where: n.Node | n.Span, what: str) -> None:
+def check_declared_name(report: Report, name: str, where: n.Node | n.Span, what: str) -> None:
     problem = name_problem(name, what)
     if problem:
         report("E014", where, *problem)
@@ -77,23 +79,23 @@ def name_problem(name: str, what: str) -> tuple[str, str] | None:
     return None
 
 
-def check_call_shape(err, node: n.Node, what: str, params: list[tuple[str, bool]],
-                 args: tuple, keywords: tuple, variadic: bool = False) -> None:
+def check_call_shape(report: Report, node: n.Node, what: str, params: list[tuple[str, bool]],
+                     args: tuple, keywords: tuple, variadic: bool = False) -> None:
     """Arity and keyword names, for ops, methods and module constructors alike."""
     names = [p for p, _ in params]
     if len(args) > len(params) and not variadic:
-        err("E020", node, f"`{what}` takes at most {len(params)} positional argument"
-                 f"{'s' if len(params) != 1 else ''}, got {len(args)}",
-                 f"parameters: {', '.join(names) or 'none'}")
+        report("E020", node, f"`{what}` takes at most {len(params)} positional argument"
+               f"{'s' if len(params) != 1 else ''}, got {len(args)}",
+               f"parameters: {', '.join(names) or 'none'}")
     given = set(names[: len(args)])
     for kw in keywords:
         if kw.name not in names:
-            err("E021", kw, f"`{what}` has no parameter `{kw.name}`",
-                     suggest(kw.name, names) or f"parameters: {', '.join(names) or 'none'}")
+            report("E021", kw, f"`{what}` has no parameter `{kw.name}`",
+                   suggest(kw.name, names) or f"parameters: {', '.join(names) or 'none'}")
         elif kw.name in given:
-            err("E020", kw, f"`{kw.name}` is given twice", "pass it by position or by name, not both")
+            report("E020", kw, f"`{kw.name}` is given twice", "pass it by position or by name, not both")
         given.add(kw.name)
     missing = [p for p, required in params if required and p not in given]
     if missing:
-        err("E020", node, f"`{what}` is missing argument{'s' if len(missing) > 1 else ''} "
-                 f"{', '.join(f'`{m}`' for m in missing)}", f"parameters: {', '.join(names)}")
+        report("E020", node, f"`{what}` is missing argument{'s' if len(missing) > 1 else ''} "
+               f"{', '.join(f'`{m}`' for m in missing)}", f"parameters: {', '.join(names)}")

@@ -1,0 +1,221 @@
+"""Expression typing: each expression's type (dtype, shape, a Python value's value), recorded in
+`Analysis.types`. Names read the method's `Scope`; operators, indexing, op calls and method calls are
+typed by their own modules once their operands are typed here."""
+
+from __future__ import annotations
+
+from .. import nodes as n
+from ..analysis import Analysis, ModuleInfo
+from ..declarations import declared_type
+from ..ops import ARRAY_POP
+from ..ops.operators import type_operator
+from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
+                            unify_dtype)
+from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
+from .indexing import subscript_type
+from .method_calls import Arguments, method_call_type, sub_params
+from .op_calls import op_call_type
+from .value_checks import check_condition, check_fits, is_python_condition, require_int
+from .scope import Scope
+
+
+class ExpressionTyping(NodeVisitor):
+    """Types the expressions of one method body, reading and (for typed lists) refining its scope."""
+
+    FAMILIES = {"expr_": EXPRESSIONS, "call_": CALL_KINDS}
+
+    def __init__(self, analysis: Analysis, info: ModuleInfo, scope: Scope):
+        self.analysis = analysis
+        self.info = info
+        self.scope = scope
+        self.report = analysis.report
+
+    def expr(self, node: n.Node) -> Type:
+        result = self.dispatch("expr_", type(node), node)
+        self.analysis.types[node] = result
+        return result
+
+    def expr_Name(self, node: n.Name) -> Type:
+        ref = self.analysis.refs.get(node)
+        kind = ref.kind if ref else None
+        if kind == "dtype":
+            return OtherT("dtype", node.id)
+        if kind in ("static_param", "tensor_param", "variable"):
+            return declared_type(ref.decl.type)
+        partial = self.scope.partial
+        if node.id in partial:
+            where, stmt = partial[node.id]
+            hint = ("give it a value before the `if` or loop, so every path defines it" if where != "a graph loop"
+                    else f"the loop may run zero times: give `{node.id}` a value before it (a `range` of "
+                         "literal bounds is known to run, and its values need no such start)")
+            self.report("E047", node, f"`{node.id}` is defined only in {where} (line {stmt.span.line})", hint)
+            partial.pop(node.id)
+        elif kind in ("local", "array", "tape") and node.id not in self.scope.env:
+            self.used_before_assignment(node, node.id)
+        return self.scope.env.get(node.id, UNKNOWN)
+
+    def used_before_assignment(self, node: n.Node, name: str) -> None:
+        self.report("E010", node, f"`{name}` is used before it is assigned", f"assign `{name}` first")
+        self.scope.env[name] = UNKNOWN  # once is enough
+
+    def expr_IntLit(self, node: n.IntLit) -> Type:
+        return literal_type(node.value)
+
+    expr_FloatLit = expr_StringLit = expr_BoolLit = expr_IntLit
+
+    def expr_ListLit(self, node: n.ListLit) -> Type:
+        items = [self.expr(i) for i in node.items]
+        tensors = [i for i in items if isinstance(i, TensorT)]
+        if not items:
+            return TensorT("f32", (0,), weak=True, value=())  # TensorFlow's dtype for an empty list
+        if len(tensors) != len(items):
+            return TensorT(None, (len(items),))
+        result = tensors[0]
+        for item, item_node in zip(tensors[1:], node.items[1:]):
+            dtype, problem = unify_dtype(result, item)
+            if problem:
+                self.report("E040", item_node, f"list items mix {problem}", "cast the items to one dtype")
+                return UNKNOWN
+            result = TensorT(dtype, result.shape if result.shape == item.shape else None,
+                             result.weak and item.weak)
+        inner = result.shape
+        values = tuple(t.value for t in tensors)
+        known = result.weak and all(v is not None for v in values)
+        return TensorT(result.dtype, None if inner is None else (len(items), *inner), weak=result.weak,
+                       value=values if known else None)
+
+    def expr_IfExp(self, node: n.IfExp) -> Type:
+        """`a if c else b`: c a scalar bool (or a Python value); a and b of one dtype (tf.cond's
+        branches), the shape where they agree."""
+        test = self.expr(node.test)
+        if isinstance(test, TensorT) and test.dtype == "bool" and test.rank not in (None, 0):
+            self.report("E045", node.test, f"`if` condition is {test}, not a scalar",
+                        "for an elementwise choice write `where(cond, a, b)`")
+        elif not is_python_condition(test):
+            check_condition(self.report, test, node.test, "if")
+        body, orelse = self.expr(node.body), self.expr(node.orelse)
+        if not (isinstance(body, TensorT) and isinstance(orelse, TensorT)):
+            return body if same_type(body, orelse) else UNKNOWN
+        dtype, problem = unify_dtype(body, orelse)
+        if problem:
+            self.report("E046", node, f"the two values of `... if ... else ...` are {body} and {orelse}",
+                        "cast one to the other's dtype")
+            return UNKNOWN
+        if body.shape is None or orelse.shape is None or len(body.shape) != len(orelse.shape):
+            return TensorT(dtype, None, weak=body.weak and orelse.weak)
+        shape = tuple(a if a == b else None for a, b in zip(body.shape, orelse.shape))
+        return TensorT(dtype, shape, weak=body.weak and orelse.weak)
+
+    # operators (typed through their registry entries: dsl/ops/operators.py) --------------------
+
+    def expr_BinOp(self, node: n.BinOp) -> Type:
+        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.report)
+
+    def expr_Compare(self, node: n.Compare) -> Type:
+        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.report)
+
+    def expr_BoolOp(self, node: n.BoolOp) -> Type:
+        return type_operator(node.op, tuple(self.expr(v) for v in node.values), node, self.report)
+
+    def expr_UnaryOp(self, node: n.UnaryOp) -> Type:
+        if node.op == "-" and isinstance(node.operand, n.IntLit):  # -9223372036854775808: 2**63 alone is no i64
+            return literal_type(-node.operand.value)
+        return type_operator(node.op, (self.expr(node.operand),), node, self.report)
+
+    # indexing (dsl/inference/indexing.py) -----------------------------------------------------
+
+    def expr_Subscript(self, node: n.Subscript) -> Type:
+        value = self.expr(node.value)
+        for item in node.items:
+            self.index_item(item)
+        return subscript_type(self.report, self.analysis.types, node, value)
+
+    def index_item(self, item: n.Node) -> None:
+        """Type one index item (an index, a slice's bounds): each an integer scalar."""
+        if isinstance(item, n.Slice):
+            for part in (item.lower, item.upper, item.step):
+                if part is not None:
+                    require_int(self.report, self.expr(part), part)
+        elif not isinstance(item, (n.NewAxis, n.EllipsisItem)):
+            require_int(self.report, self.expr(item), item)
+
+    def expr_Attribute(self, node: n.Attribute) -> Type:
+        return UNKNOWN
+
+    # calls: dispatched on how the checker resolved them (CallInfo.kind) ---------------------------
+
+    def expr_Call(self, node: n.Call) -> Type:
+        info = self.analysis.calls.get(node)
+        if info is None:
+            for arg in (*node.args, *(k.value for k in node.keywords)):
+                self.expr(arg)
+            return UNKNOWN
+        return self.dispatch("call_", info.kind, node, info)
+
+    def arg_types(self, node: n.Call) -> Arguments:
+        positional = [self.expr(a) for a in node.args]
+        keywords = {k.name: self.expr(k.value) for k in node.keywords}
+        return positional, keywords
+
+    def call_op(self, node: n.Call, info) -> Type:
+        positional, keywords = self.arg_types(node)
+        return op_call_type(self.report, self.analysis, self.info.params, node, info.op, positional, keywords)
+
+    def call_initializer(self, node: n.Call, info) -> Type:
+        return UNKNOWN
+
+    def call_self_method(self, node: n.Call, info) -> Type:
+        return method_call_type(self.report, self.analysis, node, self.info, info.method, {}, self.arg_types(node))
+
+    def call_sub_method(self, node: n.Call, info) -> Type:
+        sub = self.info.submodules[info.receiver]
+        target = self.analysis.modules[sub.module]
+        params = sub_params(self.analysis, self.info, sub, target)
+        return method_call_type(self.report, self.analysis, node, target, info.method, params, self.arg_types(node))
+
+    def call_value_method(self, node: n.Call, info) -> Type:
+        receiver = self.expr(node.func.value)
+        positional, _ = self.arg_types(node)
+        ref = self.analysis.refs.get(node.func.value)
+        if ref is not None and ref.kind == "variable":
+            target = declared_type(ref.decl.type)
+            if info.method in ("assign", "assign_add", "assign_sub") and positional:
+                check_fits(self.report, positional[0], target, node.args[0], f"variable `{ref.decl.name}` is {target}")
+            return target
+        if isinstance(receiver, ArrayT):
+            element = receiver.element
+            if info.method == "read":
+                return element
+            if info.method == "size":
+                return TensorT("i32", ())
+            if info.method in ("stack", "concat", "gather"):
+                rest = element.shape if element.shape is not None else None
+                if info.method == "concat" and rest:
+                    return TensorT(element.dtype, (None, *rest[1:]))
+                return TensorT(element.dtype, None if rest is None else (None, *rest))
+        return UNKNOWN
+
+    def call_array_update(self, node: n.Call, info) -> Type:
+        receiver = self.scope.env.get(info.receiver)
+        if info.method == ARRAY_POP:  # the last element
+            return receiver.element if isinstance(receiver, ArrayT) and receiver.element.dtype is not None else UNKNOWN
+        positional, _ = self.arg_types(node)
+        if isinstance(receiver, ArrayT) and positional:
+            value = positional[-1]
+            element = receiver.element
+            if element.dtype is None and isinstance(value, TensorT):
+                self.scope.env[info.receiver] = ArrayT(TensorT(value.dtype, value.shape))
+            else:
+                check_fits(self.report, value, element, node.args[-1], f"`{info.receiver}` holds {element}")
+            if info.method == "write":
+                require_int(self.report, positional[0], node.args[0])
+        return NO_VALUE
+
+    def call_optimizer_minimize(self, node: n.Call, info) -> Type:
+        positional, _ = self.arg_types(node)
+        if positional and isinstance(positional[0], TensorT):
+            loss = positional[0]
+            if loss.dtype is not None and loss.dtype not in FLOATS:
+                self.report("E051", node.args[0], f"the loss is {loss}; gradients need a floating-point loss",
+                            "cast it: cast(loss, f32)")
+        return NO_VALUE

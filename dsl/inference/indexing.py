@@ -1,0 +1,95 @@
+"""Indexing: the type of `x[...]` (tensors and typed lists) from the already typed value and index items:
+how many dims each item consumes, slice lengths where bounds are known, indices out of range."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .. import nodes as n
+from ..diagnostics import Report
+from ..tensor_types import UNKNOWN, ArrayT, Dim, TensorT, Type
+from ..ops.operators import not_a_tensor
+
+_NOT_CONSUMING = (n.NewAxis, n.EllipsisItem)  # `None` adds an axis, `...` stands for the rest
+
+
+def subscript_type(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: Type) -> Type:
+    """The type of `node` (`value[items]`), its items already typed in `types`."""
+    if isinstance(value, ArrayT):  # `xs[i]` reads one element of a typed list (`xs.read(i)`)
+        if len(node.items) != 1 or isinstance(node.items[0], (n.Slice, *_NOT_CONSUMING)):
+            report("E044", node, f"a {value} is indexed by one integer, `xs[i]`",
+                   "for several elements use `xs.gather(indices)`, or `xs.stack()` then slice")
+            return UNKNOWN
+        return value.element
+    if not isinstance(value, TensorT):
+        not_a_tensor(node, (value,), report)
+        return UNKNOWN
+    if value.shape is None:
+        return TensorT(value.dtype, None)
+    return TensorT(value.dtype, _index_shape(report, types, node, value))
+
+
+def _index_shape(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: TensorT):
+    consuming = sum(1 for i in node.items if not isinstance(i, _NOT_CONSUMING))
+    if consuming > len(value.shape):
+        report("E044", node, f"{consuming} indices for a tensor of rank {len(value.shape)} ({value})",
+               "index at most one position per dimension")
+        return None
+    dims = list(value.shape)
+    result: list[Dim] = []
+    position = 0
+    for item in node.items:
+        if isinstance(item, n.NewAxis):
+            result.append(1)
+        elif isinstance(item, n.EllipsisItem):
+            keep = len(dims) - position - (consuming - _consumed_before(node.items, item))
+            result.extend(dims[position:position + keep])
+            position += keep
+        elif isinstance(item, n.Slice):
+            result.append(_slice_length(report, types, item, dims[position]))
+            position += 1
+        else:
+            _check_index_in_range(report, types, item, dims[position], position)
+            position += 1
+    result.extend(dims[position:])
+    return tuple(result)
+
+
+def _consumed_before(items: tuple, stop: n.Node) -> int:
+    count = 0
+    for item in items:
+        if item is stop:
+            break
+        if not isinstance(item, _NOT_CONSUMING):
+            count += 1
+    return count
+
+
+def _static_int(types: Mapping[n.Node, object], node: n.Node | None) -> int | None:
+    value = types.get(node) if node is not None else None
+    known = isinstance(value, TensorT) and value.weak and isinstance(value.value, int)
+    return value.value if known and not isinstance(value.value, bool) else None
+
+
+def _check_index_in_range(report: Report, types: Mapping[n.Node, object], item: n.Node, dim: Dim,
+                          position: int) -> None:
+    index = _static_int(types, item)
+    if index is not None and isinstance(dim, int) and not -dim <= index < dim:
+        report("E044", item, f"index {index} is out of range for dim {position}, of size {dim}",
+               f"use an index from {-dim} to {dim - 1}")
+
+
+def _slice_length(report: Report, types: Mapping[n.Node, object], item: n.Slice, dim: Dim) -> Dim:
+    """A slice's length where its bounds and the dim are known (Python's clamping, as TensorFlow's)."""
+    parts = (item.lower, item.upper, item.step)
+    bounds = [_static_int(types, part) for part in parts]
+    if bounds[2] == 0:
+        report("E044", item.step, "a slice step cannot be 0", "use 1, or -1 to reverse")
+        return None
+    if item.lower is None and item.upper is None and item.step is None:
+        return dim
+    given = [part is None or bound is not None for part, bound in zip(parts, bounds)]
+    if not isinstance(dim, int) or not all(given):
+        return None
+    length = len(range(*slice(*bounds).indices(dim)))
+    return length or None

@@ -1,0 +1,117 @@
+"""Calls of methods (`self`'s own, a submodule's): arguments bound to the method's inputs, its named
+dims bound from the arguments' shapes, the output typed with those dims; for a method of several
+signatures, the signature the argument types fit. Binding is a function that returns its problems,
+so trying a signature reports nothing: the caller decides what counts."""
+
+from __future__ import annotations
+
+from .. import nodes as n
+from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
+from ..declarations import declared_type
+from ..diagnostics import Problems, Report
+from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, dims_conflict, unify_dtype
+from .value_checks import check_fits
+
+Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
+
+
+def method_call_type(report: Report, analysis: Analysis, node: n.Call, owner: ModuleInfo, name: str,
+                     params: dict[str, Dim], arguments: Arguments) -> Type:
+    """The call's type, its arguments checked against the method's signature; for a method of
+    several signatures, against each, and the one they fit is the one called (recorded in
+    `analysis.chosen_signatures` when the argument types decide it)."""
+    signatures = owner.signatures_of(name)
+    if len(signatures) == 1:
+        result, problems = bind_call(node, owner, owner.methods[signatures[0]], params, arguments)
+        problems.report_to(report)
+        return result
+    fitting: list[tuple[str, Type]] = []
+    for signature in signatures:
+        result, problems = bind_call(node, owner, owner.methods[signature], params, arguments)
+        if not problems:
+            fitting.append((signature, result))
+    if not fitting:
+        listed = "; ".join(method_signature(owner.methods[s]) for s in signatures)
+        report("E050", node, f"no signature of `{name}` takes these arguments ({_described(arguments)})",
+               f"its signatures: {listed}")
+        return UNKNOWN
+    if len(fitting) == 1:  # else the argument types do not decide: the generated call picks at trace time
+        analysis.chosen_signatures[node] = fitting[0][0]
+    results = {result for _, result in fitting}
+    return results.pop() if len(results) == 1 else UNKNOWN
+
+
+def sub_params(analysis: Analysis, caller: ModuleInfo, sub: n.SubDecl, target: ModuleInfo) -> dict[str, Dim]:
+    """What the submodule's `int` parameters are, seen from `caller`: numbers or the caller's own
+    parameter names (None where neither)."""
+    given = analysis.sub_arguments.get(sub, {})
+    result: dict[str, Dim] = {}
+    for param in target.decl.params:
+        arg = given.get(param.name, param.default)
+        if isinstance(arg, n.IntLit):
+            result[param.name] = arg.value
+        elif isinstance(arg, n.Name) and arg.id in caller.params:
+            result[param.name] = arg.id
+        else:
+            result[param.name] = None
+    return result
+
+
+def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[str, Dim],
+              arguments: Arguments) -> tuple[Type, Problems]:
+    """(the output's type, the problems binding found) for a call of `method` with these arguments."""
+    problems = Problems()
+    positional, keywords = arguments
+    names = [i.name for i in method.inputs]
+    given = dict(zip(names, zip(positional, node.args)))
+    given |= {k.name: (keywords[k.name], k.value) for k in node.keywords}
+    bindings: dict[str, Dim] = dict(params)
+    for inp in method.inputs:
+        if inp.name in given:
+            value, arg = given[inp.name]
+            _bind_input(problems, method, inp, value, arg, bindings)
+    outputs = outputs_of(method)
+    if not outputs:
+        return NO_VALUE, problems
+    if isinstance(method.returns, tuple):
+        return OtherT("outputs"), problems
+    declared = declared_type(outputs[0].type)
+    return TensorT(declared.dtype, None if declared.shape is None else tuple(
+        bindings.get(d, None if d not in owner.params else d) if isinstance(d, str) else d
+        for d in declared.shape)), problems
+
+
+def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
+                bindings: dict[str, Dim]) -> None:
+    """Check one argument against its input's declared type, binding the input's named dims."""
+    expected = declared_type(inp.type)
+    label = f"input `{inp.name}` of `{method.name}`"
+    if not isinstance(value, TensorT):
+        check_fits(report, value, expected, arg, f"{label} is {expected}", code="E050")
+        return
+    if value.dtype and expected.dtype:
+        _, problem = unify_dtype(TensorT(expected.dtype, expected.shape), value)
+        if problem:
+            report("E050", arg, f"{label} is {expected}, got {value}", f"cast it: cast(..., {expected.dtype})")
+            return
+    if value.shape is None or expected.shape is None:
+        return
+    if len(value.shape) != len(expected.shape):
+        report("E050", arg, f"{label} is {expected}, got rank {len(value.shape)} ({value})",
+               "the signature fixes the rank")
+        return
+    for want, got in zip(expected.shape, value.shape):
+        if isinstance(want, str):
+            bound = bindings.get(want)
+            if want in bindings and dims_conflict(bound, got):
+                report("E050", arg, f"{label}: dim `{want}` is {got} here but {bound} elsewhere",
+                       f"every `{want}` in a signature is the same size")
+            elif got is not None and want not in bindings:
+                bindings[want] = got
+        elif dims_conflict(want, got):
+            report("E050", arg, f"{label} is {expected}, got {value}", "the fixed dimensions must match")
+
+
+def _described(arguments: Arguments) -> str:
+    positional, keywords = arguments
+    return ", ".join([str(t) for t in positional] + [f"{k}={t}" for k, t in keywords.items()])
