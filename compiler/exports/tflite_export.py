@@ -28,11 +28,20 @@ _MAX_TFLITE_BYTES = 2**31 - 1
 @dataclass(frozen=True)
 class TFLiteOptions:
     """Builtin ops only unless `allow_flex`; `quantize` is None, "dynamic", "float16" or "int8" (int8
-    calibrates on `representative`, an .npz/.npy of the serving inputs)."""
+    calibrates on `representative_data`, an .npz/.npy of the serving inputs). The metadata is each
+    option's help for `tfm export`."""
 
-    allow_flex: bool = False
-    quantize: str | None = None
-    representative: Path | None = None
+    allow_flex: bool = field(default=False, metadata={
+        "help": "allow Select-TF (Flex) ops in the .tflite where builtins are not enough"})
+    quantize: str | None = field(default=None, metadata={
+        "help": "quantize the .tflite", "choices": ("dynamic", "float16", "int8")})
+    representative_data: Path | None = field(default=None, metadata={
+        "help": "int8 calibration inputs: arrays named after the serving inputs (or one .npy)",
+        "metavar": "FILE.npz"})
+
+    def __post_init__(self) -> None:
+        if self.representative_data is not None:
+            object.__setattr__(self, "representative_data", Path(self.representative_data))
 
 
 @dataclass
@@ -50,6 +59,10 @@ class TFLiteFormat:
     with the SavedModel's outputs."""
 
     name = "TFLite flatbuffer"
+    suffix = ".tflite"
+    options_type = TFLiteOptions
+    help = ("also convert to a TFLite flatbuffer (builtin ops only), run it in LiteRT on sample inputs and compare "
+            "with the SavedModel")
 
     def __init__(self, options: TFLiteOptions | None = None):
         self.options = options or TFLiteOptions()
@@ -66,6 +79,20 @@ class TFLiteFormat:
             handle.write(model)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def check_replaceable(self, path: Path, force: bool) -> None:
+        check_replaceable_file(path, force)
+
+    def summary(self, path: Path) -> str:
+        report = self.report
+        if report.runtime is None:
+            return (f"wrote {path} ({report.size:,} bytes) with Select-TF (Flex) ops {', '.join(report.flex_ops)}: "
+                    "not run here (LiteRT and TensorFlow's Python interpreter lack the Flex delegate); signatures "
+                    "checked")
+        differences = ", ".join(f"{k} {v:.3g}" for k, v in report.max_abs_diff.items()) or "no outputs"
+        random = "".join(f"; {k} not compared (it runs `{op}`: random)" for k, op in report.random.items())
+        return (f"wrote {path} ({report.size:,} bytes); ran every signature in {report.runtime} on sample inputs: "
+                f"largest difference from the SavedModel: {differences}{random}")
 
     def verify(self, job: ExportJob, path: Path) -> None:
         try:
@@ -159,9 +186,9 @@ def _quantization(tf, converter, options: TFLiteOptions, saved_model_dir: Path, 
     if options.quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif options.quantize == "int8":
-        if options.representative is None:
+        if options.representative_data is None:
             raise ExportError("--quantize int8 needs --representative-data (an .npz or .npy of serving inputs)")
-        converter.representative_dataset = representative_dataset(tf, saved_model_dir, keys, options.representative)
+        converter.representative_dataset = representative_dataset(tf, saved_model_dir, keys, options.representative_data)
 
 
 def representative_dataset(tf, saved_model_dir: Path, keys: list[str], path: Path):

@@ -27,6 +27,7 @@ from tfm.dsl.diagnostics import printable
 from tfm.files import write_atomic
 from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
+from tfm.run.settings import TrainSettings
 
 RUN_FILE = "tfm-train.json"
 LOCK_FILE = ".tfm-train.lock"
@@ -37,26 +38,6 @@ _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 
 class TrainingError(Exception):
     """Training cannot start or go on; the message says why and what to do."""
-
-
-@dataclass
-class TrainSettings:
-    """What `tfm train` was asked for; None means "the default, or what the checkpointed run used"."""
-
-    data: Path
-    epochs: int | None = None
-    steps: int | None = None
-    batch_size: int | None = None
-    shuffle: int | None = None
-    seed: int | None = None
-    checkpoint_dir: Path | None = None
-    max_to_keep: int = 5
-    save_every: int | None = None
-    restart: bool = False
-    logdir: Path | None = None
-    validate: str | None = None
-    validation_data: Path | None = None
-    allow_nonfinite: bool = False  # go on past NaN or inf in the data or in a step's scalar outputs
 
 
 @dataclass
