@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tfm.dsl import Diagnostic, InternalError, Limits, TfmError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the names loaded when first used (_LAZY), for type checkers
     from tfm.dsl.analysis import Analysis
+    from tfm.loading.loader import install_import_hook, load, uninstall_import_hook
+    from tfm.run.runtime_errors import tfm_location as locate
     from tfm.exports.exporter import ExportReport
     from tfm.pipeline import Compiled
     from tfm.run.settings import RuntimeSettings

@@ -694,7 +694,7 @@ def _print_outputs(outputs, output_format: str = "text", save: str | None = None
         import io
 
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, allow_pickle=True, **arrays)  # numpy's default, named: no output is taken for it
         try:
             write_new_bytes(Path(save), buffer.getvalue())  # never replaces what appeared since the check
         except FileExistsError:

@@ -127,13 +127,13 @@ def command_in(argv: list[str]) -> str | None:
 class _Unbuilt(argparse.ArgumentParser):
     """A command other than the one being run: it needs a name and help, not its options."""
 
-    def add_argument(self, *args, **kwargs):
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
         return None
 
-    def add_mutually_exclusive_group(self, **kwargs):
+    def add_mutually_exclusive_group(self, *args: Any, **kwargs: Any) -> Any:
         return self
 
-    def add_argument_group(self, *args, **kwargs):
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
         return self
 
 
@@ -360,7 +360,8 @@ def _argument_kind(info, booleans: str, checked: bool) -> dict[str, Any]:
         return {"type": int_list if typing.get_args(kind) == (int,) else word_list, "default": None}
     if kind is int:
         lowest = next((getattr(m, "ge") for m in info.metadata if hasattr(m, "ge")), None)
-        return {"type": {1: positive_int, 0: natural_int}.get(lowest, int) if checked else int, "default": None}
+        bounded = positive_int if lowest == 1 else natural_int if lowest == 0 else int
+        return {"type": bounded if checked else int, "default": None}
     return {"default": None}
 
 

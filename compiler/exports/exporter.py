@@ -249,7 +249,7 @@ def _find_module(analysis: Analysis, name: str) -> n.ModuleDef:
 
 
 def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
-                        prefix: str = "") -> dict[str, tuple[str, tuple[int, ...]]]:
+                        prefix: str = "") -> dict[str, tuple[str, tuple[int | None, ...]]]:
     """The variables the `.tfm` declares, by the object path the SavedModel will use."""
     params = {p.name: _param_value(p, init) for p in module.params}
     declared = {}

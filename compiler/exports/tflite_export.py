@@ -12,6 +12,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tfm.dsl.diagnostics import first_line
 
@@ -69,6 +70,8 @@ class TFLiteFormat:
         self.report = TFLiteReport()
 
     def write(self, job: ExportJob, path: Path) -> None:
+        if job.saved_model is None:
+            raise ExportError("the .tflite is converted from the staged SavedModel, and there is none")
         try:
             model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest, self.options)
         except FlexOpsNeeded as exc:
@@ -108,7 +111,7 @@ class TFLiteFormat:
             self.report.runtime = None
             return
         result = run_samples(job, path)
-        self.report.random = {c.key: c.random_op for c in job.contracts if c.key in result.get("random", ())}
+        self.report.random = {c.key: c.random_op or "random" for c in job.contracts if c.key in result.get("random", ())}
         # A method that draws random numbers (dropout in training) differs from run to run: it must
         # run, with the declared types and shapes, but its values are not compared.
         self.report.max_abs_diff = {k: v for k, v in result.get("max_abs_diff", {}).items()
@@ -159,11 +162,12 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
     if options.allow_flex:
         converter._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice for typed lists with Flex
     _quantization(tf, converter, options, saved_model_dir, signature_keys)
+    captured = None
     try:
         with native_stderr_captured() as captured:  # the converter's MLIR diagnostics: tfm says what they mean
             model = converter.convert()
     except Exception as exc:  # the converter raises many types
-        needed = _needed_flex_ops(f"{exc}\n{captured.text}")
+        needed = _needed_flex_ops(f"{exc}\n{captured.text if captured is not None else ''}")
         if needed and not options.allow_flex:
             raise FlexOpsNeeded(needed) from None
         raise ExportError(f"TFLite conversion failed: {first_line(exc)}") from None
@@ -214,6 +218,7 @@ def representative_dataset(tf, saved_model_dir: Path, keys: list[str], path: Pat
                 missing = [name for name in inputs if arrays is None or name not in arrays]
                 if missing:
                     raise ExportError(f"--representative-data {path} has no array {missing[0]!r} for signature {key}")
+                assert arrays is not None  # else every input is missing
                 columns = {name: arrays[name] for name in inputs}
             rows = min(len(v) for v in columns.values())
             for row in range(min(rows, 200)):
@@ -227,7 +232,7 @@ def flex_ops_of(model: bytes) -> list[str]:
     """The Select-TF ops a flatbuffer uses (custom ops named Flex...)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    root = schema.Model.GetRootAsModel(model, 0)
+    root: Any = schema.Model.GetRootAsModel(model, 0)  # flatc's accessors are typed Optional throughout
     found = set()
     for i in range(root.OperatorCodesLength()):
         custom = root.OperatorCodes(i).CustomCode()
@@ -240,11 +245,11 @@ def stamp(model: bytes, manifest: dict) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    tree: Any = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
     buffer = schema.BufferT()
     buffer.data = list(json.dumps(manifest, sort_keys=True, ensure_ascii=True).encode("ascii"))
     tree.buffers.append(buffer)
-    entry = schema.MetadataT()
+    entry: Any = schema.MetadataT()
     entry.name = METADATA_NAME.encode()
     entry.buffer = len(tree.buffers) - 1
     tree.metadata = [*(tree.metadata or []), entry]
@@ -262,7 +267,7 @@ def written_by_tfm(path: Path) -> bool:
     try:
         from tensorflow.lite.python import schema_py_generated as schema
 
-        model = schema.Model.GetRootAsModel(data, 0)
+        model: Any = schema.Model.GetRootAsModel(data, 0)
         return any(model.Metadata(i).Name() == METADATA_NAME.encode() for i in range(model.MetadataLength()))
     except Exception:  # a damaged flatbuffer is not one of tfm's
         return False

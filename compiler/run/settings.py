@@ -85,7 +85,7 @@ class RuntimeSettings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, NearestFileSource(settings_cls)
 
     @property
@@ -275,7 +275,8 @@ class _Merged(RuntimeSettings):
     read a second time (from another directory, with the network settings back in)."""
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **others):
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
 

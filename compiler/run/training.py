@@ -21,7 +21,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tfm.dsl.diagnostics import printable
 from tfm.files import write_atomic
@@ -99,7 +99,7 @@ class Trainer:
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
         self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
-        self.manager = None
+        self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
         self.writer = None
         self.lock: RunLock | None = None
 
@@ -119,9 +119,9 @@ class Trainer:
 
     def _validation_data(self) -> TrainingData | None:
         name, path = self.settings.validate, self.settings.validation_data
-        if (name is None) != (path is None):
-            raise TrainingError("--validate METHOD and --validation-data PATH go together")
-        if name is None:
+        if name is None or path is None:
+            if (name is None) != (path is None):
+                raise TrainingError("--validate METHOD and --validation-data PATH go together")
             return None
         function = getattr(self.instance, name)
         return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
@@ -295,8 +295,9 @@ class Trainer:
                                 "--allow-nonfinite to go on")
 
     def _validate(self, validation: TrainingData, drop: bool) -> None:
-        function = getattr(self.instance, self.settings.validate)
-        specs = input_specs(self.tf, function, self.settings.validate)
+        name = self.settings.validate or ""  # set whenever there is validation data
+        function = getattr(self.instance, name)
+        specs = input_specs(self.tf, function, name)
         totals: dict[str, float] = {}
         seen = 0
         for batch in validation.batches(self.tf, self.position.batch_size, drop):
