@@ -205,7 +205,8 @@ def add_train(commands) -> None:
     train.add_argument("file", metavar="FILE", help="the .tfm source")
     train.add_argument("target", metavar="MODULE.METHOD", help="the module to build and its training method")
     add_init(train)
-    add_model_options(train, _train_settings(), booleans="store_true")
+    if not isinstance(train, _Unbuilt):  # the settings library loads only for `tfm train` itself
+        add_model_options(train, _train_settings(), booleans="store_true")
     add_runtime(train, seed=False)
     add_source(train)
 

@@ -106,3 +106,15 @@ def test_the_public_api_takes_the_source_options():
                      tfm.evaluate, tfm.predict):
         parameters = inspect.signature(function).parameters
         assert {"limits", "include"} <= set(parameters), function.__name__
+
+
+def test_building_the_check_parser_loads_no_settings_or_export_modules():
+    """`tfm check` starts fast: the flags generated from the settings models and the export format
+    registry are built only for the commands that take them."""
+    from conftest import run_python
+
+    result = run_python("import sys\nfrom tfm.cli_args import build_parser\nbuild_parser(['check', 'x.tfm'])\n"
+                        "print(sorted(m for m in sys.modules if m.startswith(('pydantic_settings', 'tfm.run', "
+                        "'tfm.exports'))))\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ A failed or killed export leaves the targets as they were, and only what tfm wro
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from tfm.exports.formats import ExportError, ExportFormat, ExportJob, FileFormat
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
 from tfm.exports.saved_model import SavedModelFormat
 from tfm.files import UnsafeTarget, staged_file
-from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
+from tfm.generate.codegen import dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
 
@@ -230,7 +231,7 @@ def _traced(work: Callable[[], object]) -> object:
 def _manifest(python_module, module_name: str, init: dict[str, object], expected: list[SignatureContract],
               tensorflow_version: str) -> dict:
     return {
-        "tfm_version": GENERATOR_VERSION,
+        "tfm_version": importlib.metadata.version("tfm"),  # pyproject.toml's, as installed
         "tensorflow_version": tensorflow_version,
         "source": getattr(python_module, "_TFM_SOURCE", None),
         "source_sha256": getattr(python_module, "_TFM_SOURCE_SHA256", None),
