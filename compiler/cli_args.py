@@ -5,7 +5,6 @@ in one place."""
 from __future__ import annotations
 
 import argparse
-import functools
 from typing import Any
 
 
@@ -22,8 +21,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and results: no warnings, no progress lines")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser = functools.partial(_add_command, commands, running)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_command_parsers(running))
 
     check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
@@ -124,25 +123,40 @@ def command_in(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-class _Unbuilt(argparse.ArgumentParser):
-    """A command other than the one being run: it needs a name and help, not its options."""
+class _CommandParser(argparse.ArgumentParser):
+    """One command's parser. A command other than the one being run needs a name and help, not its
+    options: it takes none (setting up every command's options was a few milliseconds of every start)."""
+
+    running: str | None = None  # the command being run (None: build every command), set by _command_parsers
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        name = str(kwargs.get("prog", "")).rsplit(" ", 1)[-1]
+        self.built = self.running in (None, name) or self.running not in EXAMPLES  # not a command: argparse says so
+        super().__init__(*args, **kwargs)
+        add_output_level(self)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> Any:
-        return None
+        return super().add_argument(*args, **kwargs) if self.built else None
 
     def add_mutually_exclusive_group(self, *args: Any, **kwargs: Any) -> Any:
-        return self
+        return super().add_mutually_exclusive_group(*args, **kwargs) if self.built else self
 
     def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
-        return self
+        return super().add_argument_group(*args, **kwargs) if self.built else self
 
 
-def _add_command(commands, running: str | None, name: str, **kwargs) -> argparse.ArgumentParser:
-    whole = running in (None, name) or running not in EXAMPLES  # not a command: argparse says so
-    commands._parser_class = argparse.ArgumentParser if whole else _Unbuilt
-    parser = argparse._SubParsersAction.add_parser(commands, name, **kwargs)
-    add_output_level(parser)
-    return parser
+def _command_parsers(running: str | None) -> type[_CommandParser]:
+    """The parser class of the commands when `running` is the command run."""
+
+    class CommandParser(_CommandParser):
+        pass
+
+    CommandParser.running = running
+    return CommandParser
+
+
+def _unbuilt(parser: Any) -> bool:
+    return isinstance(parser, _CommandParser) and not parser.built
 
 
 def add_output_level(parser: argparse.ArgumentParser) -> None:
@@ -205,7 +219,7 @@ def add_train(commands) -> None:
     train.add_argument("file", metavar="FILE", help="the .tfm source")
     train.add_argument("target", metavar="MODULE.METHOD", help="the module to build and its training method")
     add_init(train)
-    if not isinstance(train, _Unbuilt):  # the settings library loads only for `tfm train` itself
+    if not _unbuilt(train):  # the settings library loads only for `tfm train` itself
         add_model_options(train, _train_settings(), booleans="store_true")
     add_runtime(train, seed=False)
     add_source(train)
@@ -275,7 +289,7 @@ def natural_int(text: str) -> int:
 
 def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
-    if isinstance(parser, _Unbuilt):
+    if _unbuilt(parser):
         return
     from tfm.run.settings import RuntimeSettings
 
@@ -287,7 +301,7 @@ def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
 
 def add_export_formats(parser) -> None:
     """`--NAME FILE` for each export format of the registry (tfm.exports.formats), and its options."""
-    if isinstance(parser, _Unbuilt):
+    if _unbuilt(parser):
         return
     import dataclasses
 
@@ -318,7 +332,7 @@ def add_model_options(parser, model, skip=(), booleans: str = "store_true", chec
     model's default applies). A boolean is `--name` (store_true) or, with `booleans="optional"`,
     `--name/--no-name`. `checked`: integers are checked as the field's bounds say (>= 1 or >= 0) when
     the flags are parsed; otherwise the model reports them, naming where the value came from."""
-    if isinstance(parser, _Unbuilt):
+    if _unbuilt(parser):
         return
     groups: dict[str, Any] = {}
     for name, info in model_fields(model).items():
