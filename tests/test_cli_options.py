@@ -118,3 +118,15 @@ def test_building_the_check_parser_loads_no_settings_or_export_modules():
                         "'tfm.exports'))))\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_export_format_flags_reach_the_format_options():
+    from tfm.cli import _export_files
+
+    args = build_parser(["export"]).parse_args(["export", "m.tfm", "M", "--out", "x", "--tflite", "m.tflite",
+                                                 "--quantize", "int8", "--representative-data", "r.npz",
+                                                 "--allow-flex"])
+    (request,) = formats.file_requests(_export_files(args))
+    assert request.name == "tflite" and request.path == Path("m.tflite")
+    assert (request.options.quantize, request.options.representative_data, request.options.allow_flex) == \
+        ("int8", Path("r.npz"), True)
