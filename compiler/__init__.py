@@ -15,16 +15,22 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import contextlib
 import importlib
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tfm.dsl import Diagnostic, InternalError, Limits, TfmError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the names loaded when first used (_LAZY), for type checkers
+    from tfm.dsl.analysis import Analysis
+    from tfm.loading.loader import install_import_hook, load, uninstall_import_hook
+    from tfm.run.runtime_errors import tfm_location as locate
+    from tfm.exports.exporter import ExportReport
+    from tfm.pipeline import Compiled
     from tfm.run.settings import RuntimeSettings
+    from tfm.run.training import TrainResult
+    from tfm.run.using import EvaluateResult, PredictResult
 
 # Loaded when first used: `tfm check` starts without the loader, the generator's templates or the
 # settings library (start-up time is a goal, see docs/benchmarks.md).
@@ -33,62 +39,110 @@ _LAZY = {
     "load": ("tfm.loading.loader", "load"),
     "uninstall_import_hook": ("tfm.loading.loader", "uninstall_import_hook"),
     "Compiled": ("tfm.pipeline", "Compiled"),
-    "compile_file": ("tfm.pipeline", "compile_file"),
-    "compile_text": ("tfm.pipeline", "compile_text"),
     "RuntimeSettings": ("tfm.run.settings", "RuntimeSettings"),
     "locate": ("tfm.run.runtime_errors", "tfm_location"),
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(module), attribute)
         globals()[name] = value
         return value
+    if name == "__version__":  # from the installed distribution's metadata: pyproject.toml holds it
+        from importlib.metadata import version
+
+        return version("tfm")
     raise AttributeError(f"module 'tfm' has no attribute {name!r}")
 
-__all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "check",
-           "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load", "locate", "predict",
-           "train", "uninstall_import_hook"]
+
+__all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "analyze", "check",
+           "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load",
+           "locate", "predict", "train", "uninstall_import_hook"]
+
+# Every function that compiles a source takes the same source options, as every `tfm` command does:
+# `limits` (tfm.Limits, `--limit`) and `include`, directories where imported `.tfm` files are looked
+# for after the importing file's own (`-I`; the TFM_PATH directories come after these). A `source`
+# is a path, or a source already compiled (tfm.Compiled), which is used as it is.
 
 
-def check(source: str | Path, limits: Limits | None = None) -> list[Diagnostic]:
+def _search_path(include: Sequence[str | Path]) -> tuple[Path, ...]:
+    from tfm.dsl.imports import search_path_from_env
+
+    return (*(Path(d) for d in include), *search_path_from_env())
+
+
+def analyze(text: str, file: str, limits: Limits | None = None, *, include: Sequence[str | Path] = ()) -> Analysis:
+    """The checked program of one source text (`file` names it in diagnostics), generating no code.
+    Raises TfmError with every diagnostic found. Never imports TensorFlow."""
+    from tfm.pipeline import check_text
+
+    return check_text(text, file, limits, _search_path(include))
+
+
+def check(source: str | Path, limits: Limits | None = None, *, include: Sequence[str | Path] = ()) -> list[Diagnostic]:
     """The diagnostics of a `.tfm` file: its errors, or if it compiles its warnings (`severity`
     "warning"; an empty list for a clean file). Never imports TensorFlow."""
-    from tfm.pipeline import check_file
+    from tfm.pipeline import read_source
 
     try:
-        return list(check_file(source, limits).warnings)
+        return list(analyze(read_source(source), str(source), limits, include=include).warnings)
     except TfmError as exc:
         return list(exc.diagnostics)
 
 
-def export(source: str | Path, module: str, out_dir: str | Path, init: dict | None = None, force: bool = False,
-           tflite: str | Path | None = None, *, instance: object = None, checkpoint: str | Path | None = None,
-           signatures: list[str] | None = None, version: int | str | None = None, allow_flex: bool = False,
-           quantize: str | None = None, representative_data: str | Path | None = None):
+def compile_text(text: str, file: str, limits: Limits | None = None, *,
+                 include: Sequence[str | Path] = ()) -> Compiled:
+    """Compile one source text to Python (`.python`) with its checked program (`.analysis`). Raises
+    TfmError with every diagnostic found. Never imports TensorFlow."""
+    from tfm.pipeline import compile_text as compile_source
+
+    return compile_source(text, file, limits, _search_path(include))
+
+
+def compile_file(path: str | Path, limits: Limits | None = None, *, include: Sequence[str | Path] = ()) -> Compiled:
+    """`compile_text` of a `.tfm` file."""
+    from tfm.pipeline import read_source
+
+    return compile_text(read_source(path), str(path), limits, include=include)
+
+
+def _compiled(source: str | Path | Compiled, limits: Limits | None, include: Sequence[str | Path]) -> Compiled:
+    from tfm.pipeline import Compiled
+
+    return source if isinstance(source, Compiled) else compile_file(source, limits, include=include)
+
+
+def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init: dict | None = None,
+           force: bool = False, *, instance: object = None, checkpoint: str | Path | None = None,
+           signatures: list[str] | None = None, version: int | str | None = None,
+           formats: Mapping[str, Any] | None = None, limits: Limits | None = None,
+           include: Sequence[str | Path] = (), progress: Callable[[str], None] | None = None,
+           **format_options: Any) -> ExportReport:
     """Compile `source` and write a verified SavedModel of `module` to `out_dir`: built with `init`, or
     a built (trained) `instance` of it, or built with the weights of `checkpoint` (a directory or a
     prefix). `signatures` names the methods to serve (default: those that do not update trainable
-    variables, and those marked @signature). `version` (N or "next") writes `out_dir/N`. A `.tflite`
-    uses builtin ops only unless `allow_flex`, may be quantized ("dynamic", "float16", or "int8" with
-    `representative_data`), and is run in LiteRT and compared with the SavedModel before anything is
-    published. Raises tfm.exports.exporter.ExportError on failure."""
+    variables, and those marked @signature). `version` (N or "next") writes `out_dir/N`.
+
+    Other formats are files written beside it, by name (`tfm.exports.formats.FORMATS`): `formats=
+    {"tflite": "m.tflite"}`, or a keyword argument named after the format, with the format's options as
+    keyword arguments too: `tflite="m.tflite", quantize="dynamic"`. A `.tflite` uses builtin ops only
+    unless `allow_flex`, may be quantized ("dynamic", "float16", or "int8" with `representative_data`),
+    and is run in LiteRT and compared with the SavedModel before anything is published. `progress` is
+    called with a line for each stage. Raises tfm.exports.exporter.ExportError on failure."""
     from tfm.exports.exporter import export_saved_model
-    from tfm.exports.tflite_export import TFLiteOptions
-    from tfm.pipeline import compile_file
+    from tfm.exports.formats import file_requests
     from tfm.loading.loader import import_compiled
 
-    compiled = compile_file(source)
-    return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir,
-                              force=force, tflite=tflite, instance=instance, checkpoint=checkpoint,
-                              signatures=signatures, version=version,
-                              tflite_options=TFLiteOptions(allow_flex, quantize,
-                                                           Path(representative_data) if representative_data else None))
+    files = file_requests(formats, **format_options)
+    compiled = _compiled(source, limits, include)
+    return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir, force,
+                              progress or (lambda message: None), instance=instance, checkpoint=checkpoint,
+                              signatures=signatures, version=version, files=files)
 
 
-def configure(settings: RuntimeSettings | None = None, **values) -> RuntimeSettings:
+def configure(settings: RuntimeSettings | None = None, **values: Any) -> RuntimeSettings:
     """Apply runtime settings (devices, memory, determinism, XLA) before TensorFlow runs anything:
     `settings`, else `RuntimeSettings(**values)` (which also reads TFM_* variables and the config
     file). Raises tfm.run.settings.SettingsError naming a setting that cannot be applied."""
@@ -100,24 +154,24 @@ def configure(settings: RuntimeSettings | None = None, **values) -> RuntimeSetti
     return settings
 
 
-def train(source: str | Path, target: str, data: str | Path, *, init: dict | None = None,
-          settings: RuntimeSettings | None = None, progress: bool = True, **options):
+def train(source: str | Path | Compiled, target: str, data: str | Path, *, init: dict | None = None,
+          settings: RuntimeSettings | None = None, progress: bool = True, limits: Limits | None = None,
+          include: Sequence[str | Path] = (), **options: Any) -> TrainResult:
     """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
-    TrainResult (its `model` is the trained instance). `options` are TrainSettings' fields: epochs,
-    steps, batch_size, shuffle, seed, checkpoint_dir, max_to_keep, save_every, restart, logdir,
-    validate ("Module.method" or "method"), validation_data. `settings` (devices, strategy) are applied first."""
+    TrainResult (its `model` is the trained instance). `options` are the fields of
+    tfm.run.training.TrainSettings (each documented there, and the flags of `tfm train`): epochs,
+    steps, batch_size, ... `settings` (devices, strategy) are applied first."""
     import sys
 
     import tensorflow as tf
 
     from tfm.loading.loader import import_compiled
-    from tfm.pipeline import compile_file
     from tfm.run.devices import make_strategy, settings_device_scope
     from tfm.run.progress import NoProgress, progress_for
     from tfm.run.training import Trainer, TrainSettings, run_identity
 
     module_name, _, method = target.partition(".")
-    compiled = compile_file(source)
+    compiled = _compiled(source, limits, include)
     settings = configure(settings)
     from tfm.run.settings import ResolvedSettings
 
@@ -126,10 +180,9 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
     strategy = make_strategy(resolved)
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
         instance = getattr(python_module, module_name)(**(init or {}))
-    paths = {k: Path(v) for k, v in options.items() if k in ("checkpoint_dir", "logdir", "validation_data") and v}
     if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
         options["validate"] = options["validate"].partition(".")[2]
-    run = TrainSettings(data=Path(data), **{**options, **paths})
+    run = TrainSettings(data=Path(data), **options)
     if run.seed is None:
         run.seed = settings.seed
     shown = progress_for(sys.stdout) if progress else NoProgress()
@@ -139,14 +192,14 @@ def train(source: str | Path, target: str, data: str | Path, *, init: dict | Non
 
 
 
-def _use(source, target: str, checkpoint, init: dict | None, purpose: str, limits: Limits | None = None):
+def _use(source: str | Path | Compiled, target: str, checkpoint: str | Path | None, init: dict | None,
+         purpose: str, limits: Limits | None, include: Sequence[str | Path]) -> tuple[Any, Any, str]:
     """(tf, instance, method name) for evaluate and predict: `target` of `source` built, its weights
     restored from `checkpoint` (if given)."""
-    from tfm.pipeline import compile_file
     from tfm.run.using import UseError, refuse_training, restored_instance, split_target
 
     module_name, method = split_target(target)
-    compiled = compile_file(source, limits)
+    compiled = _compiled(source, limits, include)
     module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
     if module is None or not any(method in (m.name, m.overload) for m in module.methods):
         import difflib
@@ -161,8 +214,9 @@ def _use(source, target: str, checkpoint, init: dict | None, purpose: str, limit
     return tf, restored_instance(tf, compiled, module_name, init, checkpoint), method
 
 
-def evaluate(source: str | Path, target: str, data: str | Path, *, checkpoint: str | Path | None = None,
-             init: dict | None = None, batch_size: int | None = None, progress=None, limits: Limits | None = None):
+def evaluate(source: str | Path | Compiled, target: str, data: str | Path, *, checkpoint: str | Path | None = None,
+             init: dict | None = None, batch_size: int | None = None, progress: Any = None,
+             limits: Limits | None = None, include: Sequence[str | Path] = ()) -> EvaluateResult:
     """Run `target` ("Module.method", a method that does not train) over `data` (.npz, .csv, .tfrecord,
     read as `tfm train` reads it) in batches, with the weights of `checkpoint`; return an EvaluateResult
     whose `scalars` are its rank-0 outputs averaged over the examples. `progress` (None: silent) is a
@@ -173,13 +227,13 @@ def evaluate(source: str | Path, target: str, data: str | Path, *, checkpoint: s
     """
     from tfm.run.using import evaluate as run_evaluate
 
-    tf, instance, method = _use(source, target, checkpoint, init, "evaluate", limits)
+    tf, instance, method = _use(source, target, checkpoint, init, "evaluate", limits, include)
     return run_evaluate(tf, instance, method, data, batch_size, progress)
 
 
-def predict(source: str | Path, target: str, data: str | Path, out: str | Path, *,
+def predict(source: str | Path | Compiled, target: str, data: str | Path, out: str | Path, *,
             checkpoint: str | Path | None = None, init: dict | None = None, batch_size: int | None = None,
-            progress=None, limits: Limits | None = None):
+            progress: Any = None, limits: Limits | None = None, include: Sequence[str | Path] = ()) -> PredictResult:
     """Run `target` over `data` in batches, with the weights of `checkpoint`, and stream its outputs (one
     row per example) to the new file `out` (.npz, .npy or .csv), which is never replaced if it exists.
     `progress` as for `evaluate`. Returns a PredictResult. Raises tfm.run.using.UseError.
@@ -189,5 +243,5 @@ def predict(source: str | Path, target: str, data: str | Path, out: str | Path, 
     from tfm.run.using import check_prediction_path, predict as run_predict
 
     check_prediction_path(out)  # before TensorFlow loads
-    tf, instance, method = _use(source, target, checkpoint, init, "predict", limits)
+    tf, instance, method = _use(source, target, checkpoint, init, "predict", limits, include)
     return run_predict(tf, instance, method, data, out, batch_size, progress)

@@ -39,11 +39,11 @@ def _limits(args):
         raise _UsageError(str(exc)) from None
 
 
-def _search_path(args):
-    """Where imports are looked for: -I directories, then TFM_PATH's."""
-    from tfm.dsl.imports import search_path_from_env
+def _compiled(args, text: str | None = None):
+    """FILE compiled through the public API (`tfm.compile_text`) with the source options (-I, --limit)."""
+    import tfm
 
-    return (*(Path(d) for d in getattr(args, "include", [])), *search_path_from_env())
+    return tfm.compile_text(_read(args.file) if text is None else text, args.file, _limits(args), include=args.include)
 
 
 # Commands that never import TensorFlow, whose process can end without the interpreter's teardown.
@@ -173,14 +173,14 @@ def _cmd_lsp(args) -> int:
 
 def _cmd_check(args) -> int:
     """Every file's diagnostics, a file that cannot be read included (E006), in one report."""
-    from tfm.pipeline import check_text
+    import tfm
 
     diagnostics, sources, internal = [], {}, False
     for path in args.files:
         try:
             text = _read_for_check(path)
             sources[path] = text
-            analysis = check_text(text, "<stdin>" if path == "-" else path, _limits(args), _search_path(args))
+            analysis = tfm.analyze(text, "<stdin>" if path == "-" else path, _limits(args), include=args.include)
             diagnostics.extend(_as_errors(analysis.warnings) if args.werror else analysis.warnings)
         except TfmError as exc:
             internal = internal or isinstance(exc, InternalError)
@@ -231,9 +231,8 @@ def _read_for_check(path: str) -> str:
 
 def _cmd_compile(args) -> int:
     from tfm.files import write_atomic
-    from tfm.pipeline import compile_text
 
-    compiled = compile_text(_read(args.file), args.file, _limits(args), _search_path(args))
+    compiled = _compiled(args)
     if compiled.analysis.warnings and not args.quiet:  # warnings never stop a compile
         _print_diagnostics(compiled.analysis.warnings, {args.file: compiled.source_text})
     if args.output == "-":
@@ -329,7 +328,7 @@ def _restore(instance, checkpoint: str) -> None:
         raise _InputError(str(exc)) from None
 
 
-def _checked_use(args, purpose: str) -> None:
+def _checked_use(args, purpose: str):
     """Everything about `evaluate`/`predict` that needs no TensorFlow: the file compiles, MODULE.METHOD
     and --init fit it, --data is a regular file, --checkpoint is sound, --out is new."""
     from tfm.run.datasets import DataError, check_regular_file
@@ -337,9 +336,7 @@ def _checked_use(args, purpose: str) -> None:
     from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
 
     module_name, method_name = _split_target(args.target)
-    from tfm.pipeline import compile_text
-
-    compiled = compile_text(_read(args.file), args.file, _limits(args))
+    compiled = _compiled(args)
     module = _module_decl(compiled.analysis, module_name)
     _method_decl(module, method_name)
     try:
@@ -352,15 +349,16 @@ def _checked_use(args, purpose: str) -> None:
     except (BadValue, DataError, UseError) as exc:
         raise _InputError(str(exc)) from None
     _check_checkpoint_path(args.checkpoint)
+    return compiled
 
 
 def _cmd_evaluate(args) -> int:
     import tfm
 
-    _checked_use(args, "evaluate")
+    compiled = _checked_use(args, "evaluate")
     result = _using(args, lambda progress: tfm.evaluate(
-        args.file, args.target, args.data, checkpoint=args.checkpoint, init=args.init_values,
-        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
+        compiled, args.target, args.data, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress))
     if args.format == "json":
         import json
 
@@ -374,10 +372,10 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     import tfm
 
-    _checked_use(args, "predict")
+    compiled = _checked_use(args, "predict")
     result = _using(args, lambda progress: tfm.predict(
-        args.file, args.target, args.data, args.out, checkpoint=args.checkpoint, init=args.init_values,
-        batch_size=args.batch_size, progress=progress, limits=_limits(args)))
+        compiled, args.target, args.data, args.out, checkpoint=args.checkpoint, init=args.init_values,
+        batch_size=args.batch_size, progress=progress))
     outputs = ", ".join(f"{name} {shape}" for name, shape in result.outputs.items())
     print(f"wrote predictions of {args.target} for {result.examples} examples to {result.path}: {outputs}")
     return EXIT_OK
@@ -486,9 +484,8 @@ def _prepared(args, module_name: str, method_name: str, checks=None):
     text = _read(args.file)
     _quiet_tensorflow()
     from tfm.loading.loader import import_compiled
-    from tfm.pipeline import compile_text
 
-    compiled = compile_text(text, args.file, _limits(args))
+    compiled = _compiled(args, text)
     module = _module_decl(compiled.analysis, module_name)
     method = _method_decl(module, method_name)
     try:
@@ -605,15 +602,11 @@ def _cmd_train(args) -> int:
 
     from tfm.run.progress import NoProgress, progress_for
     from tfm.run.runtime_errors import describe_failure
+    from tfm.cli_args import model_fields
     from tfm.run.training import Trainer, TrainingError, TrainSettings, elapsed, run_identity
 
-    settings = TrainSettings(
-        data=Path(args.data), epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, shuffle=args.shuffle,
-        seed=args.seed if args.seed is not None else args.runtime.settings.seed, checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
-        max_to_keep=args.max_to_keep, save_every=args.save_every, restart=args.restart,
-        logdir=Path(args.logdir) if args.logdir else None, validate=args.validate,
-        validation_data=Path(args.validation_data) if args.validation_data else None,
-        allow_nonfinite=args.allow_nonfinite)
+    given = {name: getattr(args, name) for name in model_fields(TrainSettings) if getattr(args, name, None) is not None}
+    settings = TrainSettings(**{"seed": args.runtime.settings.seed, **given})  # --seed, else the runtime setting
     identity = run_identity(python_module, module_name, method_name, args.data, init)
     started = time.perf_counter()
     try:
@@ -701,7 +694,7 @@ def _print_outputs(outputs, output_format: str = "text", save: str | None = None
         import io
 
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, allow_pickle=True, **arrays)  # numpy's default, named: no output is taken for it
         try:
             write_new_bytes(Path(save), buffer.getvalue())  # never replaces what appeared since the check
         except FileExistsError:
@@ -734,29 +727,26 @@ def _cmd_export(args) -> int:
     args.module = _export_module(args)
     from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
 
+    files = _export_files(args)
     text = _read(args.file)
     _quiet_tensorflow()
-    from tfm.exports.exporter import ExportError, export_saved_model
-    from tfm.loading.loader import import_compiled
-    from tfm.pipeline import compile_text
+    import tfm
+    from tfm.exports.exporter import ExportError
 
-    compiled = compile_text(text, args.file, _limits(args))
+    compiled = _compiled(args, text)
     module = _module_decl(compiled.analysis, args.module)
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise _InputError(str(exc)) from None
     _apply_runtime(args)
-    python_module = import_compiled(compiled)
     chosen = _method_list(args.signatures, "--signatures") if args.signatures is not None else None
     try:
         with _placement(args.runtime):
-            report = export_saved_model(python_module, compiled.analysis, args.module, init, args.out,
-                                        force=args.force, tflite=args.tflite, checkpoint=args.checkpoint,
-                                        signatures=chosen, version=args.version,
-                                        tflite_options=_tflite_options(args),
-                                        progress=(lambda message: None) if args.quiet else
-                                        (lambda message: print(f"tfm: {message}", file=sys.stderr)))
+            report = tfm.export(compiled, args.module, args.out, init, args.force, checkpoint=args.checkpoint,
+                                signatures=chosen, version=args.version, formats=files,
+                                progress=(lambda message: None) if args.quiet else
+                                (lambda message: print(f"tfm: {message}", file=sys.stderr)))
     except ExportError as exc:
         raise _InputError(str(exc)) from None
     print(f"exported {args.module} to {report.directory} ({_count(len(report.signatures), 'signature')}, "
@@ -767,8 +757,8 @@ def _cmd_export(args) -> int:
         print(f"  {contract.key}: {contract.method}")
     for method, why in report.left_out.items():
         print(f"  not served: {method}: {why}")
-    if report.tflite:
-        print(_tflite_summary(report.tflite, report.tflite_report))
+    for path, written in report.files.values():
+        print(written.summary(path))
     return EXIT_OK
 
 
@@ -782,23 +772,22 @@ def _export_module(args) -> str:
     return module
 
 
-def _tflite_summary(path, tflite) -> str:
-    if tflite.runtime is None:
-        return (f"wrote {path} ({tflite.size:,} bytes) with Select-TF (Flex) ops {', '.join(tflite.flex_ops)}: not "
-                "run here (LiteRT and TensorFlow's Python interpreter lack the Flex delegate); signatures checked")
-    differences = ", ".join(f"{k} {v:.3g}" for k, v in tflite.max_abs_diff.items()) or "no outputs"
-    random = "".join(f"; {k} not compared (it runs `{op}`: random)" for k, op in tflite.random.items())
-    return (f"wrote {path} ({tflite.size:,} bytes); ran every signature in {tflite.runtime} on sample inputs: "
-            f"largest difference from the SavedModel: {differences}{random}")
+def _export_files(args) -> dict[str, dict]:
+    """The file formats asked for (`--tflite FILE` ...) with their options (`--quantize` ...), by the
+    export format registry; an option without its format is a usage error."""
+    import dataclasses
 
+    from tfm.exports.formats import FORMATS, format_class
 
-def _tflite_options(args):
-    from tfm.exports.tflite_export import TFLiteOptions
-
-    if (args.allow_flex or args.quantize or args.representative_data) and not args.tflite:
-        raise _UsageError("--allow-flex, --quantize and --representative-data need --tflite FILE")
-    return TFLiteOptions(allow_flex=args.allow_flex, quantize=args.quantize,
-                         representative=Path(args.representative_data) if args.representative_data else None)
+    files = {}
+    for name in FORMATS:
+        options = {f.name: getattr(args, f.name) for f in dataclasses.fields(format_class(name).options_type)}
+        given = [f"--{option.replace('_', '-')}" for option, value in options.items() if value not in (None, False)]
+        if getattr(args, name) is not None:
+            files[name] = {"path": getattr(args, name), **{k: v for k, v in options.items() if v is not None}}
+        elif given:
+            raise _UsageError(f"{', '.join(given)}: {'needs' if len(given) == 1 else 'need'} --{name} FILE")
+    return files
 
 
 def _method_list(text: str, option: str) -> list[str]:

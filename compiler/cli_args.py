@@ -5,7 +5,7 @@ in one place."""
 from __future__ import annotations
 
 import argparse
-import functools
+from typing import Any
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -21,24 +21,22 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         help="show TensorFlow's own log lines (absl, oneDNN, CUDA), hidden by default")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and results: no warnings, no progress lines")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser = functools.partial(_add_command, commands, running)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_command_parsers(running))
 
     check = commands.add_parser("check", help="parse and check .tfm files (no TensorFlow import)",
                                 description="Parse and check each file; print diagnostics. Exit 0 if none, 1 if any.")
     check.add_argument("files", nargs="+", metavar="FILE", help=".tfm files to check")
     check.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic output format")
     check.add_argument("--werror", action="store_true", help="report warnings as errors (exit 1 if there are any)")
-    add_include(check)
-    add_limits(check)
+    add_source(check)
 
     comp = commands.add_parser("compile", help="write the generated Python for a .tfm file",
                                description="Compile FILE to Python (no TensorFlow import). "
                                            "Writes FILE with a .py suffix unless -o is given; `-o -` prints it.")
     comp.add_argument("file", metavar="FILE", help="the .tfm source")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the generated module")
-    add_include(comp)
-    add_limits(comp)
+    add_source(comp)
 
     run = commands.add_parser("run", help="build a module and call one of its methods",
                               description="Build MODULE with its constructor values, call METHOD, print outputs. "
@@ -55,7 +53,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", metavar="PATH",
                      help="restore these weights before the call: a checkpoint directory (its latest) or prefix")
     add_runtime(run)
-    add_limits(run)
+    add_source(run)
 
     add_train(commands)
     add_use(commands)
@@ -91,17 +89,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
     export.add_argument("--version", nargs="?", const="next", type=version_number, metavar="N",
                         help="write the SavedModel to DIR/N, as TensorFlow Serving expects (no N: the next free)")
-    export.add_argument("--tflite", metavar="FILE.tflite",
-                        help="also convert to a TFLite flatbuffer (builtin ops only), run it in LiteRT on sample "
-                             "inputs and compare with the SavedModel")
-    export.add_argument("--allow-flex", action="store_true",
-                        help="allow Select-TF (Flex) ops in the .tflite where builtins are not enough")
-    export.add_argument("--quantize", choices=["dynamic", "float16", "int8"], help="quantize the .tflite")
-    export.add_argument("--representative-data", metavar="FILE.npz",
-                        help="int8 calibration inputs: arrays named after the serving inputs (or one .npy)")
+    add_export_formats(export)
     export.add_argument("--force", action="store_true", help="replace an existing export")
     add_runtime(export)
-    add_limits(export)
+    add_source(export)
 
     inspect = commands.add_parser("inspect", help="show the signatures of an exported SavedModel or .tflite",
                                   description="Print each signature's inputs and outputs with dtype and shape (and "
@@ -132,25 +123,40 @@ def command_in(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-class _Unbuilt(argparse.ArgumentParser):
-    """A command other than the one being run: it needs a name and help, not its options."""
+class _CommandParser(argparse.ArgumentParser):
+    """One command's parser. A command other than the one being run needs a name and help, not its
+    options: it takes none (setting up every command's options was a few milliseconds of every start)."""
 
-    def add_argument(self, *args, **kwargs):
-        return None
+    running: str | None = None  # the command being run (None: build every command), set by _command_parsers
 
-    def add_mutually_exclusive_group(self, **kwargs):
-        return self
+    def __init__(self, *args: Any, **kwargs: Any):
+        name = str(kwargs.get("prog", "")).rsplit(" ", 1)[-1]
+        self.built = self.running in (None, name) or self.running not in EXAMPLES  # not a command: argparse says so
+        super().__init__(*args, **kwargs)
+        add_output_level(self)
 
-    def add_argument_group(self, *args, **kwargs):
-        return self
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        return super().add_argument(*args, **kwargs) if self.built else None
+
+    def add_mutually_exclusive_group(self, *args: Any, **kwargs: Any) -> Any:
+        return super().add_mutually_exclusive_group(*args, **kwargs) if self.built else self
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        return super().add_argument_group(*args, **kwargs) if self.built else self
 
 
-def _add_command(commands, running: str | None, name: str, **kwargs) -> argparse.ArgumentParser:
-    whole = running in (None, name) or running not in EXAMPLES  # not a command: argparse says so
-    commands._parser_class = argparse.ArgumentParser if whole else _Unbuilt
-    parser = argparse._SubParsersAction.add_parser(commands, name, **kwargs)
-    add_output_level(parser)
-    return parser
+def _command_parsers(running: str | None) -> type[_CommandParser]:
+    """The parser class of the commands when `running` is the command run."""
+
+    class CommandParser(_CommandParser):
+        pass
+
+    CommandParser.running = running
+    return CommandParser
+
+
+def _unbuilt(parser: Any) -> bool:
+    return isinstance(parser, _CommandParser) and not parser.built
 
 
 def add_output_level(parser: argparse.ArgumentParser) -> None:
@@ -212,33 +218,11 @@ def add_train(commands) -> None:
                     "CSV columns (x, or x_0, x_1, ... for a vector input), or TFRecord features.")
     train.add_argument("file", metavar="FILE", help="the .tfm source")
     train.add_argument("target", metavar="MODULE.METHOD", help="the module to build and its training method")
-    train.add_argument("--data", required=True, metavar="PATH", help="training data: .npz, .csv or .tfrecord")
     add_init(train)
-    length = train.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the data (default 1)")
-    length.add_argument("--steps", type=positive_int, metavar="N", help="train until this many steps in all")
-    train.add_argument("--batch-size", type=positive_int, metavar="B", help="examples per step (default 32)")
-    train.add_argument("--shuffle", type=natural_int, metavar="N",
-                       help="shuffle buffer size in examples; 0 keeps the file's order (default 1024)")
-    train.add_argument("--seed", type=natural_int, metavar="S",
-                       help="seed of the data order and of tf.random (default: drawn at random and saved with "
-                            "the checkpoints)")
-    train.add_argument("--checkpoint-dir", metavar="DIR", help="save checkpoints here and resume from them")
-    train.add_argument("--max-to-keep", type=positive_int, default=5, metavar="N",
-                       help="checkpoints kept (default 5)")
-    train.add_argument("--save-every", type=positive_int, metavar="N",
-                       help="also save every N steps (a checkpoint is always saved after each epoch and at the end)")
-    train.add_argument("--restart", action="store_true",
-                       help="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir instead of resuming")
-    train.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries of the scalar outputs here")
-    train.add_argument("--validate", metavar="MODULE.METHOD",
-                       help="a method of the same module returning scalars, run at each epoch's end")
-    train.add_argument("--validation-data", metavar="PATH", help="data for --validate")
-    train.add_argument("--allow-nonfinite", action="store_true",
-                       help="go on when the data holds NaN or inf, or a step's loss becomes NaN or inf "
-                            "(by default training stops there, naming the step)")
+    if not _unbuilt(train):  # the settings library loads only for `tfm train` itself
+        add_model_options(train, _train_settings(), booleans="store_true")
     add_runtime(train, seed=False)
-    add_limits(train)
+    add_source(train)
 
 
 def add_use(commands) -> None:
@@ -267,7 +251,7 @@ def add_use(commands) -> None:
     predict.add_argument("--out", required=True, metavar="OUT.npz|.npy|.csv", help="the new file to write")
     for parser in (evaluate, predict):
         add_runtime(parser)
-        add_limits(parser)
+        add_source(parser)
 
 
 def add_trace(commands) -> None:
@@ -283,7 +267,7 @@ def add_trace(commands) -> None:
     trace.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="a method input (repeatable)")
     trace.add_argument("--profile", action="store_true", help="also record the profiler's timings")
     add_runtime(trace)
-    add_limits(trace)
+    add_source(trace)
 
 
 def positive_int(text: str) -> int:
@@ -305,31 +289,99 @@ def natural_int(text: str) -> int:
 
 def add_runtime(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     """The runtime settings as flags; a flag not given leaves the value of TFM_* or the config file."""
+    if _unbuilt(parser):
+        return
+    from tfm.run.settings import RuntimeSettings
+
     group = parser.add_argument_group(
         "runtime settings", "also read from TFM_<NAME> variables and [tool.tfm] in pyproject.toml or tfm.toml; "
                             "flags win (see `tfm config`)")
-    group.add_argument("--device", metavar="DEVICE", help="where variables and ops go, e.g. CPU:0 or GPU:1")
-    group.add_argument("--visible-gpus", type=int_list, metavar="I,J", help="GPU indices TensorFlow may use")
-    group.add_argument("--memory-growth", action=argparse.BooleanOptionalAction, default=None,
-                       help="allocate GPU memory as needed")
-    group.add_argument("--memory-limit-mb", type=int, metavar="MB", help="memory cap per logical GPU")
-    group.add_argument("--logical-devices", type=int, metavar="N",
-                       help="split the first GPU (or the CPU) into N logical devices")
-    group.add_argument("--soft-placement", action=argparse.BooleanOptionalAction, default=None,
-                       help="fall back to a device that can run an op")
-    group.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default=None,
-                       help="tf.distribute strategy (tfm train)")
-    group.add_argument("--workers", type=lambda text: [w for w in text.split(",") if w], metavar="HOST:PORT,...",
-                       help="multiworker: every worker's address (else TF_CONFIG)")
-    group.add_argument("--task-index", type=int, metavar="I", help="multiworker: this worker's index in --workers")
-    if seed:
-        group.add_argument("--seed", type=int, metavar="S", help="seed tf.random, Python and NumPy")
-    group.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                       help="deterministic ops (tf.config.experimental.enable_op_determinism)")
-    group.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                       help="compile every method with XLA")
-    group.add_argument("--require-gpu", action=argparse.BooleanOptionalAction, default=None,
-                       help="fail instead of running on the CPU when no GPU is found")
+    add_model_options(group, RuntimeSettings, skip=() if seed else ("seed",), booleans="optional", checked=False)
+
+
+def add_export_formats(parser) -> None:
+    """`--NAME FILE` for each export format of the registry (tfm.exports.formats), and its options."""
+    if _unbuilt(parser):
+        return
+    import dataclasses
+
+    from tfm.exports.formats import FORMATS, format_class
+
+    for name in FORMATS:
+        kind = format_class(name)
+        parser.add_argument(flag_of(name), metavar=f"FILE{kind.suffix}", help=kind.help)
+        for option in dataclasses.fields(kind.options_type):
+            choices = option.metadata.get("choices")
+            described = {"help": option.metadata.get("help"), **({"choices": list(choices)} if choices else {}),
+                         **({"metavar": option.metadata["metavar"]} if "metavar" in option.metadata else {})}
+            if option.type in (bool, "bool"):
+                parser.add_argument(flag_of(option.name), action="store_true", **described)
+            else:
+                parser.add_argument(flag_of(option.name), **described)
+
+
+def _train_settings() -> type:
+    from tfm.run.settings import TrainSettings
+
+    return TrainSettings
+
+
+def add_model_options(parser, model, skip=(), booleans: str = "store_true", checked: bool = True) -> None:
+    """One flag per field of the pydantic `model`, `--field-name`, its description the help, its
+    `metavar` and `exclusive` group from the field's extra schema. A flag not given is None (the
+    model's default applies). A boolean is `--name` (store_true) or, with `booleans="optional"`,
+    `--name/--no-name`. `checked`: integers are checked as the field's bounds say (>= 1 or >= 0) when
+    the flags are parsed; otherwise the model reports them, naming where the value came from."""
+    if _unbuilt(parser):
+        return
+    groups: dict[str, Any] = {}
+    for name, info in model_fields(model).items():
+        if name in skip:
+            continue
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        target = parser
+        if "exclusive" in extra:
+            if extra["exclusive"] not in groups:
+                groups[str(extra["exclusive"])] = parser.add_mutually_exclusive_group()
+            target = groups[str(extra["exclusive"])]
+        required = info.is_required()
+        target.add_argument(flag_of(name), help=info.description, required=required,
+                            **_argument_kind(info, booleans, checked), **({"metavar": extra["metavar"]}
+                                                                        if "metavar" in extra else {}))
+
+
+def model_fields(model) -> dict[str, Any]:
+    """The fields of a pydantic model or pydantic dataclass: name -> FieldInfo."""
+    return model.model_fields if hasattr(model, "model_fields") else model.__pydantic_fields__
+
+
+def flag_of(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _argument_kind(info, booleans: str, checked: bool) -> dict[str, Any]:
+    """argparse's action, type, choices and default for one field."""
+    import types
+    import typing
+
+    kind = info.annotation
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:  # `X | None`: X
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction if booleans == "optional" else "store_true", "default": None}
+    if typing.get_origin(kind) is typing.Literal:
+        return {"choices": list(typing.get_args(kind)), "default": None}
+    if typing.get_origin(kind) is list:
+        return {"type": int_list if typing.get_args(kind) == (int,) else word_list, "default": None}
+    if kind is int:
+        lowest = next((getattr(m, "ge") for m in info.metadata if hasattr(m, "ge")), None)
+        bounded = positive_int if lowest == 1 else natural_int if lowest == 0 else int
+        return {"type": bounded if checked else int, "default": None}
+    return {"default": None}
+
+
+def word_list(text: str) -> list[str]:
+    return [word for word in text.split(",") if word]
 
 
 def version_number(text: str):
@@ -355,6 +407,13 @@ def add_include(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-I", "--include", action="append", default=[], metavar="DIR",
                         help="look for imported .tfm files in DIR too, after the importing file's own directory "
                              "(repeatable; the TFM_PATH directories come after these)")
+
+
+def add_source(parser: argparse.ArgumentParser) -> None:
+    """The source options, the same on every command that compiles a source (tfm.compile_file's
+    `include` and `limits`)."""
+    add_include(parser)
+    add_limits(parser)
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
@@ -390,6 +449,7 @@ def version_line() -> str:
 
 
 def version() -> str:
-    from tfm.generate.codegen import GENERATOR_VERSION
+    """tfm's version, from the installed distribution's metadata (pyproject.toml's `version`)."""
+    import importlib.metadata
 
-    return GENERATOR_VERSION
+    return importlib.metadata.version("tfm")

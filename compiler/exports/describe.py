@@ -27,12 +27,13 @@ def inspect_export(path: str | Path) -> dict:
     path = Path(path)
     if path.is_file() and is_tflite(path):
         signatures, flex, manifest, size = read_tflite(path)
-        found = {"kind": "TFLite", "path": str(path), "size_bytes": size, "flex_ops": flex}
+        found: dict[str, object] = {"kind": "TFLite", "path": str(path), "size_bytes": size, "flex_ops": flex}
     else:
         signatures, manifest = read_signatures(path), _read_manifest(path)
         found = {"kind": "SavedModel", "path": str(path)}
     _check_depth(manifest)
-    declared = manifest.get("declared") if manifest and isinstance(manifest.get("declared"), dict) else {}
+    given = manifest.get("declared") if manifest else None
+    declared = given if isinstance(given, dict) else {}
     found["signatures"] = [_signature(s, declared.get(s.key)) for s in
                            sorted(signatures, key=lambda s: (s.key != "serving_default", s.key))]
     found["manifest"] = _plain(manifest) if manifest else None

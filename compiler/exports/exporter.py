@@ -8,23 +8,27 @@ A failed or killed export leaves the targets as they were, and only what tfm wro
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
 
-from tfm.exports.formats import ExportError, ExportFormat, ExportJob, SignatureContract
+from tfm.exports.formats import ExportError, ExportFormat, ExportJob, FileFormat, FileRequest, SignatureContract, \
+    format_class
 from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write_manifest
 from tfm.exports.saved_model import SavedModelFormat
-from tfm.exports.tflite_export import TFLiteFormat, TFLiteOptions, TFLiteReport, check_replaceable_file
 from tfm.files import UnsafeTarget, staged_file
-from tfm.generate.codegen import GENERATOR_VERSION, dtype_expr
+from tfm.generate.codegen import dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
+
+if TYPE_CHECKING:
+    from tfm.exports.tflite_export import TFLiteReport
 
 __all__ = ["ExportError", "ExportReport", "SignatureContract", "contracts", "export_saved_model", "plan_for"]
 
@@ -34,10 +38,17 @@ class ExportReport:
     directory: Path
     signatures: list[SignatureContract]
     variables: dict[str, tuple[str, tuple[int, ...]]]
-    tflite: Path | None = None
+    files: dict[str, tuple[Path, FileFormat]] = field(default_factory=dict)  # format name -> (path, format)
     left_out: dict[str, str] = field(default_factory=dict)  # method -> why it is not served
     checkpoint: str | None = None
-    tflite_report: TFLiteReport | None = None
+
+    @property
+    def tflite(self) -> Path | None:
+        return self.files["tflite"][0] if "tflite" in self.files else None
+
+    @property
+    def tflite_report(self) -> TFLiteReport | None:
+        return getattr(self.files["tflite"][1], "report", None) if "tflite" in self.files else None
 
 
 def plan_for(module: n.ModuleDef, analysis: Analysis, chosen: list[str] | None) -> SignaturePlan:
@@ -78,41 +89,42 @@ def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
 
 
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
-                       out_dir: str | Path, force: bool = False, tflite: str | Path | None = None,
-                       progress: Callable[[str], None] = lambda message: None, *, instance: object = None,
-                       checkpoint: str | Path | None = None, signatures: list[str] | None = None,
-                       tflite_options: TFLiteOptions | None = None, version: int | str | None = None) -> ExportReport:
-    """Export `module_name` as a SavedModel at `out_dir` (and a `.tflite`): a fresh build with `init`, a
-    built (trained) `instance`, or a fresh build with the weights of `checkpoint`. Every format is
-    written to a staging place and verified, variable values included; then all are published, or none.
-    With `version` (a number, or "next"), the SavedModel goes to `out_dir/VERSION`, as TensorFlow
-    Serving expects."""
+                       out_dir: str | Path, force: bool = False, progress: Callable[[str], None] = lambda message: None,
+                       *, instance: object = None, checkpoint: str | Path | None = None,
+                       signatures: list[str] | None = None, version: int | str | None = None,
+                       files: Sequence[FileRequest] = ()) -> ExportReport:
+    """Export `module_name` as a SavedModel at `out_dir` (and the file formats of `files`): a fresh
+    build with `init`, a built (trained) `instance`, or a fresh build with the weights of `checkpoint`.
+    Every format is written to a staging place and verified, variable values included; then all are
+    published, or none. With `version` (a number, or "next"), the SavedModel goes to `out_dir/VERSION`,
+    as TensorFlow Serving expects."""
     import tensorflow as tf
 
     module = _find_module(analysis, module_name)
     plan = plan_for(module, analysis, signatures)
     out_dir = versioned_directory(Path(os.path.abspath(out_dir)), version)
-    tflite_path = Path(os.path.abspath(tflite)) if tflite else None
-    outside = tflite_path is not None and not tflite_path.is_relative_to(out_dir)
+    requested = [(format_class(r.name)(r.options), Path(os.path.abspath(r.path))) for r in files]
+    outside = [(fmt, path) for fmt, path in requested if not path.is_relative_to(out_dir)]
     try:
-        if outside:
-            check_replaceable_file(tflite_path, force)
-        with ExportDirectory(out_dir, force) as target, TargetLock(tflite_path) if outside else \
-                contextlib.nullcontext(), _staged_file(tflite_path if outside else None) as tflite_staging:
+        for fmt, path in outside:
+            fmt.check_replaceable(path, force)
+        with ExportDirectory(out_dir, force) as target, contextlib.ExitStack() as stack:
+            for _, path in outside:
+                stack.enter_context(TargetLock(path))
+            staged = {path: stack.enter_context(staged_file(path)) for _, path in outside}
             job = _job(tf, python_module, analysis, module, init, plan, instance, checkpoint, progress)
             _stage(SavedModelFormat(), job, target.staging, progress)
             write_manifest(target.staging, job.manifest)
-            tflite_format = TFLiteFormat(tflite_options)
-            if tflite_path is not None:
-                staged = tflite_staging.path if tflite_staging else target.staging / tflite_path.relative_to(out_dir)
-                _stage(tflite_format, job, staged, progress)
+            for fmt, path in requested:
+                _stage(fmt, job, staged[path].path if path in staged else target.staging / path.relative_to(out_dir),
+                       progress)
             target.publish()
-            if outside:
-                check_replaceable_file(tflite_path, force)
-                tflite_staging.move_into_place()
+            for fmt, path in outside:
+                fmt.check_replaceable(path, force)
+                staged[path].move_into_place()
             return ExportReport(directory=out_dir, signatures=job.contracts, variables=job.variables,
-                                tflite=tflite_path, left_out=plan.left_out, checkpoint=job.manifest["checkpoint"],
-                                tflite_report=tflite_format.report if tflite_path is not None else None)
+                                files={r.name: (path, fmt) for r, (fmt, path) in zip(files, requested)},
+                                left_out=plan.left_out, checkpoint=job.manifest["checkpoint"])
     except PublishError as exc:
         raise ExportError(str(exc)) from None
     except UnsafeTarget as exc:
@@ -189,16 +201,6 @@ def _stage(export_format: ExportFormat, job: ExportJob, path: Path, progress: Ca
     export_format.verify(job, path)
 
 
-@contextlib.contextmanager
-def _staged_file(target: Path | None):
-    """A staged file beside `target` for a file export (None for none); removed unless moved in."""
-    if target is None:
-        yield None
-        return
-    with staged_file(target) as staged:
-        yield staged
-
-
 def _build(python_module, module_name: str, init: dict[str, object], progress) -> object:
     progress(f"building {module_name}")
     instance = _traced(lambda: getattr(python_module, module_name)(**init))
@@ -219,7 +221,7 @@ def _traced(work: Callable[[], object]) -> object:
 def _manifest(python_module, module_name: str, init: dict[str, object], expected: list[SignatureContract],
               tensorflow_version: str) -> dict:
     return {
-        "tfm_version": GENERATOR_VERSION,
+        "tfm_version": importlib.metadata.version("tfm"),  # pyproject.toml's, as installed
         "tensorflow_version": tensorflow_version,
         "source": getattr(python_module, "_TFM_SOURCE", None),
         "source_sha256": getattr(python_module, "_TFM_SOURCE_SHA256", None),
@@ -238,7 +240,7 @@ def _find_module(analysis: Analysis, name: str) -> n.ModuleDef:
 
 
 def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
-                        prefix: str = "") -> dict[str, tuple[str, tuple[int, ...]]]:
+                        prefix: str = "") -> dict[str, tuple[str, tuple[int | None, ...]]]:
     """The variables the `.tfm` declares, by the object path the SavedModel will use."""
     params = analysis.parameter_values(module.name, init)
     declared = {}

@@ -75,17 +75,17 @@ class TargetLock:
     def __enter__(self) -> TargetLock:
         self._directory = _open_parent(self.target)
         try:
-            self._fd = self._lock()
+            self._fd = self._lock(self._directory)
         except BaseException:
             os.close(self._directory)
             self._directory = None
             raise
         return self
 
-    def _lock(self) -> int:
+    def _lock(self, directory: int) -> int:
         for _ in range(100):
             try:
-                fd = self._open_lock_file()
+                fd = self._open_lock_file(directory)
             except FileNotFoundError:
                 continue  # its holder removed it between our two opens: try again
             try:
@@ -93,20 +93,20 @@ class TargetLock:
             except BlockingIOError:
                 os.close(fd)
                 raise PublishError(f"another tfm export to {self.target} is running; wait for it to finish") from None
-            if _same_inode(fd, self._directory, self.name):
+            if _same_inode(fd, directory, self.name):
                 return fd
             os.close(fd)  # the holder before us removed this file: lock the new one
         raise PublishError(f"cannot lock {self.target}: its lock file keeps changing")
 
-    def _open_lock_file(self) -> int:
+    def _open_lock_file(self, directory: int) -> int:
         """The lock file, created new, or else opened only if it is a regular file (see open_regular)."""
         try:
             return os.open(self.name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                           dir_fd=self._directory)
+                           dir_fd=directory)
         except FileExistsError:
             pass
         try:
-            return open_regular(self.name, os.O_RDWR, dir_fd=self._directory)
+            return open_regular(self.name, os.O_RDWR, dir_fd=directory)
         except UnsafePath as exc:
             raise PublishError(f"{self.path} {exc.strerror}; tfm will not lock through it") from None
 
@@ -119,7 +119,8 @@ class TargetLock:
             pass
         finally:
             os.close(self._fd)
-            os.close(self._directory)
+            if self._directory is not None:
+                os.close(self._directory)
             self._fd = self._directory = None
 
 
@@ -144,7 +145,7 @@ class ExportDirectory:
         self.out_dir = Path(os.path.abspath(out_dir))
         self.force = force
         self.lock = TargetLock(self.out_dir)
-        self.staging: Path | None = None
+        self._staging: Path | None = None
         self._parent: int | None = None
         self._stage_name: str | None = None
         self._stage: int | None = None
@@ -160,41 +161,57 @@ class ExportDirectory:
             self._stage_name = name
             self._stage = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                                   dir_fd=self._parent)
-            self.staging = descriptor_path(self._stage)
+            self._staging = descriptor_path(self._stage)
         except BaseException:
             self.__exit__()
             raise
         return self
 
+    @property
+    def staging(self) -> Path:
+        """The staging directory to write into (a path through its open descriptor), inside the `with`."""
+        if self._staging is None:
+            raise PublishError(f"the export to {self.out_dir} is not open (use ExportDirectory in a with block)")
+        return self._staging
+
+    def _held(self) -> tuple[int, str, int]:
+        """The parent directory's descriptor, the staging name and the staging directory's descriptor."""
+        if self._parent is None or self._stage_name is None or self._stage is None:
+            raise PublishError(f"the export to {self.out_dir} is not open, or was published already")
+        return self._parent, self._stage_name, self._stage
+
     def publish(self) -> None:
         """Move the staged export into place atomically; replace only a tfm export, and only with force."""
         fsync_tree(self.staging)
+        parent, stage_name, _ = self._held()
         self._check_staging_is_ours()
         try:
-            rename_no_replace(self._parent, self._stage_name, self.out_dir.name)
+            rename_no_replace(parent, stage_name, self.out_dir.name)
         except FileExistsError:
-            previous = check_replaceable(self._parent, self.out_dir, self.force)  # it appeared meanwhile: look again
-            exchange(self._parent, self._stage_name, self.out_dir.name)
+            previous = check_replaceable(parent, self.out_dir, self.force)  # it appeared meanwhile: look again
+            exchange(parent, stage_name, self.out_dir.name)
             self._remove_previous(previous)
         self._stage_name = None
-        fsync_quietly(self._parent)
+        fsync_quietly(parent)
 
     def _check_staging_is_ours(self) -> None:
         """The name about to be renamed into place still names the directory we wrote into."""
-        if not names_descriptor(self._parent, self._stage_name, self._stage):
+        parent, stage_name, stage = self._held()
+        if not names_descriptor(parent, stage_name, stage):
             self._stage_name = None  # not ours any more: leave whatever is there alone
             raise PublishError(f"the staging directory beside {self.out_dir} was moved or replaced while tfm "
                                "wrote into it; nothing was published")
 
     def _remove_previous(self, checked: os.stat_result | None) -> None:
         """Remove the export now at the staging name, if it is the one that was checked."""
-        now = os.stat(self._stage_name, dir_fd=self._parent, follow_symlinks=False)
+        parent, stage_name, _ = self._held()
+        now = os.stat(stage_name, dir_fd=parent, follow_symlinks=False)
         if checked is not None and (now.st_dev, now.st_ino) == (checked.st_dev, checked.st_ino):
-            remove_tree_at(self._parent, self._stage_name)
+            remove_tree_at(parent, stage_name)
 
     def __exit__(self, *exc) -> None:
         try:
-            if self._stage_name is not None and self._stage is not None:
+            if self._stage_name is not None and self._stage is not None and self._parent is not None:
                 remove_held_directory(self._parent, self._stage_name, self._stage)
         finally:
             for fd in (self._stage, self._parent):

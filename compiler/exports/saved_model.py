@@ -40,7 +40,7 @@ def _verify_values(directory: Path, expected: dict) -> None:
 
 
 def verify_export(directory: Path, expected: list[SignatureContract],
-                  declared: dict[str, tuple[str, tuple[int, ...]]]) -> dict[str, tuple[str, tuple[int, ...]]]:
+                  declared: dict[str, tuple[str, tuple[int | None, ...]]]) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Reload `directory` and compare it with the contracts; raise ExportError listing every drift."""
     import tensorflow as tf
 
@@ -99,7 +99,7 @@ def variable_inventory(directory: Path) -> dict[str, tuple[str, tuple[int, ...]]
 
 
 def _variable_drift(inventory: dict[str, tuple[str, tuple[int, ...]]],
-                    declared: dict[str, tuple[str, tuple[int, ...]]]) -> list[str]:
+                    declared: dict[str, tuple[str, tuple[int | None, ...]]]) -> list[str]:
     problems = []
     optimizer_prefixes = tuple(key[:-1] for key in declared if key.endswith("/*"))
     for path, (dtype, shape) in declared.items():

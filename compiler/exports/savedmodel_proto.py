@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 MAX_PROTO_BYTES = 2**31 - 1  # protobuf's own limit for one message
 
@@ -46,7 +47,7 @@ class SignatureInfo:
 def read_signatures(directory: str | Path) -> list[SignatureInfo]:
     """The signatures of the first MetaGraph of the SavedModel in `directory` (not TensorFlow's own
     `__saved_model_init_op`)."""
-    saved_model = _message_class("SavedModel")()
+    saved_model: Any = _message_class("SavedModel")()  # a generated protobuf class: its fields are not typed
     try:
         saved_model.ParseFromString(read_regular_file(Path(directory) / "saved_model.pb", MAX_PROTO_BYTES))
     except UnreadableSavedModel:

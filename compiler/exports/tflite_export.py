@@ -12,6 +12,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tfm.dsl.diagnostics import first_line
 
@@ -28,11 +29,20 @@ _MAX_TFLITE_BYTES = 2**31 - 1
 @dataclass(frozen=True)
 class TFLiteOptions:
     """Builtin ops only unless `allow_flex`; `quantize` is None, "dynamic", "float16" or "int8" (int8
-    calibrates on `representative`, an .npz/.npy of the serving inputs)."""
+    calibrates on `representative_data`, an .npz/.npy of the serving inputs). The metadata is each
+    option's help for `tfm export`."""
 
-    allow_flex: bool = False
-    quantize: str | None = None
-    representative: Path | None = None
+    allow_flex: bool = field(default=False, metadata={
+        "help": "allow Select-TF (Flex) ops in the .tflite where builtins are not enough"})
+    quantize: str | None = field(default=None, metadata={
+        "help": "quantize the .tflite", "choices": ("dynamic", "float16", "int8")})
+    representative_data: Path | None = field(default=None, metadata={
+        "help": "int8 calibration inputs: arrays named after the serving inputs (or one .npy)",
+        "metavar": "FILE.npz"})
+
+    def __post_init__(self) -> None:
+        if self.representative_data is not None:
+            object.__setattr__(self, "representative_data", Path(self.representative_data))
 
 
 @dataclass
@@ -50,12 +60,18 @@ class TFLiteFormat:
     with the SavedModel's outputs."""
 
     name = "TFLite flatbuffer"
+    suffix = ".tflite"
+    options_type = TFLiteOptions
+    help = ("also convert to a TFLite flatbuffer (builtin ops only), run it in LiteRT on sample inputs and compare "
+            "with the SavedModel")
 
     def __init__(self, options: TFLiteOptions | None = None):
         self.options = options or TFLiteOptions()
         self.report = TFLiteReport()
 
     def write(self, job: ExportJob, path: Path) -> None:
+        if job.saved_model is None:
+            raise ExportError("the .tflite is converted from the staged SavedModel, and there is none")
         try:
             model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest, self.options)
         except FlexOpsNeeded as exc:
@@ -66,6 +82,20 @@ class TFLiteFormat:
             handle.write(model)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def check_replaceable(self, path: Path, force: bool) -> None:
+        check_replaceable_file(path, force)
+
+    def summary(self, path: Path) -> str:
+        report = self.report
+        if report.runtime is None:
+            return (f"wrote {path} ({report.size:,} bytes) with Select-TF (Flex) ops {', '.join(report.flex_ops)}: "
+                    "not run here (LiteRT and TensorFlow's Python interpreter lack the Flex delegate); signatures "
+                    "checked")
+        differences = ", ".join(f"{k} {v:.3g}" for k, v in report.max_abs_diff.items()) or "no outputs"
+        random = "".join(f"; {k} not compared (it runs `{op}`: random)" for k, op in report.random.items())
+        return (f"wrote {path} ({report.size:,} bytes); ran every signature in {report.runtime} on sample inputs: "
+                f"largest difference from the SavedModel: {differences}{random}")
 
     def verify(self, job: ExportJob, path: Path) -> None:
         try:
@@ -81,7 +111,7 @@ class TFLiteFormat:
             self.report.runtime = None
             return
         result = run_samples(job, path)
-        self.report.random = {c.key: c.random_op for c in job.contracts if c.key in result.get("random", ())}
+        self.report.random = {c.key: c.random_op or "random" for c in job.contracts if c.key in result.get("random", ())}
         # A method that draws random numbers (dropout in training) differs from run to run: it must
         # run, with the declared types and shapes, but its values are not compared.
         self.report.max_abs_diff = {k: v for k, v in result.get("max_abs_diff", {}).items()
@@ -132,11 +162,12 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
     if options.allow_flex:
         converter._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice for typed lists with Flex
     _quantization(tf, converter, options, saved_model_dir, signature_keys)
+    captured = None
     try:
         with native_stderr_captured() as captured:  # the converter's MLIR diagnostics: tfm says what they mean
             model = converter.convert()
     except Exception as exc:  # the converter raises many types
-        needed = _needed_flex_ops(f"{exc}\n{captured.text}")
+        needed = _needed_flex_ops(f"{exc}\n{captured.text if captured is not None else ''}")
         if needed and not options.allow_flex:
             raise FlexOpsNeeded(needed) from None
         raise ExportError(f"TFLite conversion failed: {first_line(exc)}") from None
@@ -159,9 +190,9 @@ def _quantization(tf, converter, options: TFLiteOptions, saved_model_dir: Path, 
     if options.quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif options.quantize == "int8":
-        if options.representative is None:
+        if options.representative_data is None:
             raise ExportError("--quantize int8 needs --representative-data (an .npz or .npy of serving inputs)")
-        converter.representative_dataset = representative_dataset(tf, saved_model_dir, keys, options.representative)
+        converter.representative_dataset = representative_dataset(tf, saved_model_dir, keys, options.representative_data)
 
 
 def representative_dataset(tf, saved_model_dir: Path, keys: list[str], path: Path):
@@ -187,6 +218,7 @@ def representative_dataset(tf, saved_model_dir: Path, keys: list[str], path: Pat
                 missing = [name for name in inputs if arrays is None or name not in arrays]
                 if missing:
                     raise ExportError(f"--representative-data {path} has no array {missing[0]!r} for signature {key}")
+                assert arrays is not None  # else every input is missing
                 columns = {name: arrays[name] for name in inputs}
             rows = min(len(v) for v in columns.values())
             for row in range(min(rows, 200)):
@@ -200,7 +232,7 @@ def flex_ops_of(model: bytes) -> list[str]:
     """The Select-TF ops a flatbuffer uses (custom ops named Flex...)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    root = schema.Model.GetRootAsModel(model, 0)
+    root: Any = schema.Model.GetRootAsModel(model, 0)  # flatc's accessors are typed Optional throughout
     found = set()
     for i in range(root.OperatorCodesLength()):
         custom = root.OperatorCodes(i).CustomCode()
@@ -213,11 +245,11 @@ def stamp(model: bytes, manifest: dict) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    tree: Any = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
     buffer = schema.BufferT()
     buffer.data = list(json.dumps(manifest, sort_keys=True, ensure_ascii=True).encode("ascii"))
     tree.buffers.append(buffer)
-    entry = schema.MetadataT()
+    entry: Any = schema.MetadataT()
     entry.name = METADATA_NAME.encode()
     entry.buffer = len(tree.buffers) - 1
     tree.metadata = [*(tree.metadata or []), entry]
@@ -235,7 +267,7 @@ def written_by_tfm(path: Path) -> bool:
     try:
         from tensorflow.lite.python import schema_py_generated as schema
 
-        model = schema.Model.GetRootAsModel(data, 0)
+        model: Any = schema.Model.GetRootAsModel(data, 0)
         return any(model.Metadata(i).Name() == METADATA_NAME.encode() for i in range(model.MetadataLength()))
     except Exception:  # a damaged flatbuffer is not one of tfm's
         return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tfm.exports.savedmodel_proto import SignatureInfo, TensorSpecInfo, UnreadableSavedModel, read_regular_file
 
@@ -33,7 +34,7 @@ def read_tflite(path: Path) -> tuple[list[SignatureInfo], list[str], dict | None
     try:
         from ai_edge_litert import schema_py_generated as schema
 
-        model = schema.Model.GetRootAsModel(data, 0)
+        model: Any = schema.Model.GetRootAsModel(data, 0)  # flatc's accessors are typed Optional throughout
         if model.SubgraphsLength() < 1 or model.Version() < 1:
             raise UnreadableSavedModel("a damaged TFLite flatbuffer (no subgraph)")
         signatures = [_signature(model, model.SignatureDefs(i)) for i in range(model.SignatureDefsLength())]

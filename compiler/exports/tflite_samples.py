@@ -137,6 +137,6 @@ def _visit(analysis, module: n.ModuleDef, method_name: str, construct: str, foun
         if typed_list or (call is not None and call.kind == "op" and call.op.name == construct):
             label = "a typed list" if typed_list else construct
             found.append(f"{label} at {printable(node.span.file)}:{node.span.line} ({method_name})")
-        elif call is not None and call.kind in ("self_method", "sub_method"):
+        elif isinstance(node, n.Call) and call is not None and call.kind in ("self_method", "sub_method"):
             for owner, called in called_methods(analysis, info, node, call):  # each signature it may run
                 _visit(analysis, owner, called.name, construct, found, seen)

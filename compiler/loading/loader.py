@@ -42,6 +42,7 @@ def import_compiled(compiled: Compiled, module_name: str | None = None) -> Modul
     loader = GeneratedLoader(compiled.python, _display_path(compiled))
     name = module_name or f"tfm_generated.{loader.stem}"
     spec = importlib.util.spec_from_file_location(name, loader.path, loader=loader)
+    assert spec is not None  # a loader is given, so there is always a spec
     module = importlib.util.module_from_spec(spec)
     # Registered before executing so inspect (and so AutoGraph) can find the module's source.
     sys.modules[name] = module

@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from tfm.dsl.diagnostics import first_line, printable
 
@@ -170,9 +171,9 @@ def check_fits(tf, instance, prefix: str, root_key: str = MODEL_KEY) -> None:
         raise CheckpointError(f"{printable(prefix)} does not fit this module: {problems[0]}{more}")
 
 
-def module_variables(tf, instance) -> dict[str, object]:
+def module_variables(tf, instance) -> dict[str, Any]:
     """The module's variables by checkpoint path (`dense_1/kernel`), as tf.train.Checkpoint names them."""
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     _walk(tf, instance, "", found, {id(instance)})
     return found
 

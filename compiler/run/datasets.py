@@ -24,6 +24,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tfm.dsl.diagnostics import first_line, printable
 
@@ -39,7 +40,7 @@ class InputSpec:
     """One method input as the data must provide it: the batch dim first, then one example's dims."""
 
     name: str
-    dtype: object  # tf.DType
+    dtype: Any  # tf.DType: typed Any, as TensorFlow's Python API has no type stubs
     example_shape: tuple[int | None, ...]
     batch: int | None  # a fixed batch size the signature demands, or None
 
@@ -54,7 +55,7 @@ class TrainingData:
     """Examples (an unbatched dataset of dicts keyed by input name) and how many there are."""
 
     path: Path
-    examples: object  # tf.data.Dataset
+    examples: Any  # tf.data.Dataset
     count: int
 
     def batches(self, tf, batch_size: int, drop_remainder: bool, shuffle: int = 0, seed: int = 0, skip: int = 0):
@@ -210,7 +211,7 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinit
             if not allow_nonfinite:
                 _check_finite_rows(path, spec.name, array)
             columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
-    return TrainingData(path, tf.data.Dataset.from_tensor_slices(columns), int(count))
+    return TrainingData(path, tf.data.Dataset.from_tensor_slices(columns), int(count or 0))
 
 
 def _check_finite_rows(path: Path, name: str, array) -> None:
@@ -297,7 +298,8 @@ def _read_csv(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinit
         if len(spec.example_shape) > 1 or None in spec.example_shape:
             raise DataError(f"input {spec.name} of {label} is {spec.shown()}: a CSV row holds scalars and "
                             "fixed-size vectors only; use .npz or TFRecord")
-        names = [spec.name] if not spec.example_shape else [f"{spec.name}_{i}" for i in range(spec.example_shape[0])]
+        names = [spec.name] if not spec.example_shape else [f"{spec.name}_{i}"
+                                                             for i in range(spec.example_shape[0] or 0)]
         if spec.example_shape == (1,) and names[0] not in index and spec.name in index:
             names = [spec.name]  # a one-element vector may be its own column
         absent = [name for name in names if name not in index]
@@ -324,7 +326,7 @@ def _read_csv(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinit
     except Exception as exc:
         raise DataError(_csv_problem(path, header, selected, label) or
                         f"{_shown(path)}: a record cannot be read: {_reason(exc)}") from None
-    if bad_row is not None and not allow_nonfinite:
+    if bad_row is not None and bad_input is not None and not allow_nonfinite:
         line, column = _csv_place(path, bad_row, columns[bad_input])
         raise _nonfinite(f"{_shown(path)}, line {line}, column {printable(column)}")
     return TrainingData(path, examples, count)
@@ -428,7 +430,7 @@ def _read_tfrecord(tf, path: Path, specs: list[InputSpec], label: str, allow_non
         if None in spec.example_shape:
             raise DataError(f"input {spec.name} of {label} is {spec.shown()}: a TFRecord feature is read with a "
                             "fixed shape, so every dimension after the batch must be known")
-        size = math.prod(spec.example_shape)
+        size = math.prod(d or 0 for d in spec.example_shape)  # every d is known (checked above)
         if len(values) != size:
             raise DataError(f"feature {printable(spec.name)} in {_shown(path)} holds {len(values)} values per "
                             f"example, but input {spec.name} of {label} is {spec.shown()} ({size} per example)")
@@ -446,7 +448,7 @@ def _read_tfrecord(tf, path: Path, specs: list[InputSpec], label: str, allow_non
         count, bad_row, bad_input = _count(tf, examples)
     except Exception as exc:
         raise DataError(f"{_shown(path)}: a record cannot be read: {_reason(exc)}") from None
-    if bad_row is not None and not allow_nonfinite:
+    if bad_row is not None and bad_input is not None and not allow_nonfinite:
         raise _nonfinite(f"feature {printable(bad_input)} of record {bad_row} (counting from 0) in {_shown(path)}")
     return TrainingData(path, examples, count)
 
@@ -494,6 +496,7 @@ def _reason(exc: BaseException) -> str:
     """TensorFlow's reason without its plumbing (`{{function_node ...}}`, `[Op:...]`)."""
     import re
 
-    text = first_line(getattr(exc, "message", None) or str(exc))
+    message = getattr(exc, "message", None)  # TensorFlow's errors keep their reason here
+    text = first_line(exc) if not message else printable(str(message).strip().splitlines()[0])
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
     return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text).strip() or type(exc).__name__

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def scalars_text(scalars: dict[str, float]) -> str:
@@ -59,7 +62,7 @@ class BarProgress:
                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[scalars]}"), console=self.console, transient=False)
         self.progress.start()
-        self.task = None
+        self.task: TaskID | None = None
 
     def start_epoch(self, epoch: int, epochs: int | None, steps: int, done: int, label: str | None = None) -> None:
         label = label or f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
@@ -67,6 +70,8 @@ class BarProgress:
         self.started, self.counted = time.perf_counter(), 0
 
     def step(self, step_in_epoch: int, scalars: dict[str, float]) -> None:
+        if self.task is None:  # no epoch started: nothing to show
+            return
         self.counted += 1
         rate = self.counted / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, completed=step_in_epoch, rate=f"{rate:.1f} steps/s",

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tfm.dsl.diagnostics import printable
@@ -41,19 +42,25 @@ class RuntimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
-    visible_gpus: list[int] | None = Field(None, description="GPU indices TensorFlow may use (default: all)")
+    visible_gpus: list[int] | None = Field(None, description="GPU indices TensorFlow may use (default: all)",
+                                           json_schema_extra={"metavar": "I,J"})
     memory_growth: bool | None = Field(None, description="allocate GPU memory as needed instead of all at once")
-    memory_limit_mb: int | None = Field(None, ge=1, description="memory cap per logical GPU, in MB")
-    logical_devices: int | None = Field(None, ge=1, le=64,
+    memory_limit_mb: int | None = Field(None, ge=1, description="memory cap per logical GPU, in MB",
+                                        json_schema_extra={"metavar": "MB"})
+    logical_devices: int | None = Field(None, ge=1, le=64, json_schema_extra={"metavar": "N"},
                                         description="split the first GPU (or the CPU) into this many logical devices")
-    device: str | None = Field(None, description="where variables and ops go, e.g. CPU:0 or GPU:1")
+    device: str | None = Field(None, description="where variables and ops go, e.g. CPU:0 or GPU:1",
+                               json_schema_extra={"metavar": "DEVICE"})
     soft_placement: bool | None = Field(None, description="fall back to a device that can run an op")
     strategy: Literal["default", "mirrored", "multiworker"] = Field(
-        "default", description="tf.distribute strategy for tfm train")
-    workers: list[str] | None = Field(None, description="multiworker: every worker's host:port (else TF_CONFIG)")
-    task_index: int | None = Field(None, ge=0, description="multiworker: this worker's index in workers")
-    seed: int | None = Field(None, ge=0, description="tf.random / Python / NumPy seed (tf.keras.utils.set_random_seed)")
-    deterministic: bool = Field(False, description="tf.config.experimental.enable_op_determinism")
+        "default", description="tf.distribute strategy (tfm train)")
+    workers: list[str] | None = Field(None, description="multiworker: every worker's host:port (else TF_CONFIG)",
+                                      json_schema_extra={"metavar": "HOST:PORT,..."})
+    task_index: int | None = Field(None, ge=0, description="multiworker: this worker's index in workers",
+                                   json_schema_extra={"metavar": "I"})
+    seed: int | None = Field(None, ge=0, description="seed tf.random, Python and NumPy (tf.keras.utils.set_random_seed)",
+                             json_schema_extra={"metavar": "S"})
+    deterministic: bool = Field(False, description="deterministic ops (tf.config.experimental.enable_op_determinism)")
     jit: bool = Field(False, description="compile every method with XLA (tf.config.optimizer.set_jit)")
     require_gpu: bool = Field(False, description="fail instead of running on the CPU when no GPU is found")
 
@@ -78,7 +85,7 @@ class RuntimeSettings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, NearestFileSource(settings_cls)
 
     @property
@@ -268,7 +275,8 @@ class _Merged(RuntimeSettings):
     read a second time (from another directory, with the network settings back in)."""
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **others):
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
 
@@ -308,4 +316,41 @@ def _expected(name: str) -> str:
                                                          else str(annotation))
 
 
-__all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "find_config", "flag", "resolve"]
+@pydantic_dataclass(config=ConfigDict(extra="forbid"))
+class TrainSettings:
+    """What `tfm train` is asked for; None means "the default, or what the checkpointed run used".
+    Each field is a flag of `tfm train` (its description the flag's help) and a keyword argument of
+    `tfm.train`: written here once. (A pydantic dataclass, not a model: a field is named `validate`.)"""
+
+    data: Path = Field(description="training data: .npz, .csv or .tfrecord", json_schema_extra={"metavar": "PATH"})
+    epochs: int | None = Field(None, ge=1, lt=2**31, description="passes over the data (default 1)",
+                               json_schema_extra={"metavar": "N", "exclusive": "length"})
+    steps: int | None = Field(None, ge=1, lt=2**31, description="train until this many steps in all",
+                              json_schema_extra={"metavar": "N", "exclusive": "length"})
+    batch_size: int | None = Field(None, ge=1, lt=2**31, description="examples per step (default 32)",
+                                   json_schema_extra={"metavar": "B"})
+    shuffle: int | None = Field(None, ge=0, lt=2**31, json_schema_extra={"metavar": "N"},
+                                description="shuffle buffer size in examples; 0 keeps the file's order (default 1024)")
+    seed: int | None = Field(None, ge=0, lt=2**31, json_schema_extra={"metavar": "S"},
+                             description="seed of the data order and of tf.random (default: drawn at random and "
+                                         "saved with the checkpoints)")
+    checkpoint_dir: Path | None = Field(None, description="save checkpoints here and resume from them",
+                                        json_schema_extra={"metavar": "DIR"})
+    max_to_keep: int = Field(5, ge=1, lt=2**31, description="checkpoints kept (default 5)",
+                             json_schema_extra={"metavar": "N"})
+    save_every: int | None = Field(None, ge=1, lt=2**31, json_schema_extra={"metavar": "N"},
+                                   description="also save every N steps (a checkpoint is always saved after each "
+                                               "epoch and at the end)")
+    restart: bool = Field(False, description="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir "
+                                             "instead of resuming")
+    logdir: Path | None = Field(None, description="write TensorBoard summaries of the scalar outputs here",
+                                json_schema_extra={"metavar": "DIR"})
+    validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "
+                                                   "epoch's end", json_schema_extra={"metavar": "MODULE.METHOD"})
+    validation_data: Path | None = Field(None, description="data for --validate", json_schema_extra={"metavar": "PATH"})
+    allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's loss becomes "
+                                                     "NaN or inf (by default training stops there, naming the step)")
+
+
+__all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "TrainSettings", "find_config", "flag",
+           "resolve"]

@@ -21,12 +21,13 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tfm.dsl.diagnostics import printable
 from tfm.files import write_atomic
 from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
+from tfm.run.settings import TrainSettings
 
 RUN_FILE = "tfm-train.json"
 LOCK_FILE = ".tfm-train.lock"
@@ -37,26 +38,6 @@ _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 
 class TrainingError(Exception):
     """Training cannot start or go on; the message says why and what to do."""
-
-
-@dataclass
-class TrainSettings:
-    """What `tfm train` was asked for; None means "the default, or what the checkpointed run used"."""
-
-    data: Path
-    epochs: int | None = None
-    steps: int | None = None
-    batch_size: int | None = None
-    shuffle: int | None = None
-    seed: int | None = None
-    checkpoint_dir: Path | None = None
-    max_to_keep: int = 5
-    save_every: int | None = None
-    restart: bool = False
-    logdir: Path | None = None
-    validate: str | None = None
-    validation_data: Path | None = None
-    allow_nonfinite: bool = False  # go on past NaN or inf in the data or in a step's scalar outputs
 
 
 @dataclass
@@ -118,7 +99,7 @@ class Trainer:
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
         self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
-        self.manager = None
+        self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
         self.writer = None
         self.lock: RunLock | None = None
 
@@ -138,9 +119,9 @@ class Trainer:
 
     def _validation_data(self) -> TrainingData | None:
         name, path = self.settings.validate, self.settings.validation_data
-        if (name is None) != (path is None):
-            raise TrainingError("--validate METHOD and --validation-data PATH go together")
-        if name is None:
+        if name is None or path is None:
+            if (name is None) != (path is None):
+                raise TrainingError("--validate METHOD and --validation-data PATH go together")
             return None
         function = getattr(self.instance, name)
         return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
@@ -314,8 +295,9 @@ class Trainer:
                                 "--allow-nonfinite to go on")
 
     def _validate(self, validation: TrainingData, drop: bool) -> None:
-        function = getattr(self.instance, self.settings.validate)
-        specs = input_specs(self.tf, function, self.settings.validate)
+        name = self.settings.validate or ""  # set whenever there is validation data
+        function = getattr(self.instance, name)
+        specs = input_specs(self.tf, function, name)
         totals: dict[str, float] = {}
         seen = 0
         for batch in validation.batches(self.tf, self.position.batch_size, drop):

@@ -193,6 +193,10 @@ class _Sink:
         self.rows += next(iter(arrays.values())).shape[0]
         self.write(arrays)
 
+    def write(self, arrays: dict) -> None:
+        """Append one batch's rows (each kind of file writes its own way)."""
+        raise NotImplementedError
+
     def described(self) -> dict[str, str]:
         return {name: f"{dtype}[{', '.join(str(d) for d in (self.rows, *shape))}]"
                 for name, (shape, dtype) in self.kinds.items()}

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis
@@ -22,7 +23,7 @@ class BadValue(Exception):
 @dataclass(frozen=True)
 class RawValue:
     name: str
-    value: object  # a JSON value, or a numpy array from `@file.npy`
+    value: Any  # a JSON value, or a numpy array from `@file.npy`
 
 
 def parse_assignments(items: list[str], flag: str) -> dict[str, RawValue]:

@@ -198,8 +198,14 @@ def test_version_names_tfm_tensorflow_and_python(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out.strip() == (f"tfm 0.1.0 (TensorFlow {importlib.metadata.version('tensorflow')}, "
+    # The version is pyproject.toml's, read from the installed metadata, never written in the code.
+    assert capsys.readouterr().out.strip() == (f"tfm {importlib.metadata.version('tfm')} (TensorFlow "
+                                               f"{importlib.metadata.version('tensorflow')}, "
                                                f"Python {platform.python_version()})")
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert importlib.metadata.version("tfm") == declared
 
 
 def test_run_output_is_scriptable(tmp_path, capsys):
