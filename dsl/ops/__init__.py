@@ -8,9 +8,9 @@ dtypes per argument, ranks, static-argument checks, effects. `registry.py` holds
 same entries. The docs' op table, the highlighter and the differential fuzzer read this registry.
 
 A new op is one `op(...)` entry in its family file (with its type rule beside it when no existing rule
-fits, and a helper in `compiler/generate/runtime.py` if it lowers to one). tests/ops/test_op_registry.py then
-holds it to TensorFlow's signature, to the docs' op table (add its name to its category's row) and to
-the generated TextMate grammar (`python -m tfm.highlight --textmate editors/tfm.tmLanguage.json`);
+fits, and a helper in `compiler/generate/runtime.py` if it lowers to one). `python -m tfm.derived` then
+rewrites what is derived from the registry (the docs' op table, the TextMate grammar);
+tests/ops/test_op_registry.py holds the entry to TensorFlow's signature and those files to the registry;
 tests/support/differential.py runs it with every dtype and with arguments derived from the entry.
 
 Ops that need a few lines of TF code lower to a helper function that the generator copies into the

@@ -48,7 +48,7 @@ def test_docs_op_table_is_the_registry():
     by_category: dict[str, set[str]] = {}
     for op in OPS.values():
         by_category.setdefault(op.category, set()).add(op.name)
-    assert {category: set(names) for category, names in rows.items()} == by_category
+    assert {category: set(names) for category, names in rows.items()} == by_category, "run: python -m tfm.derived"
 
 
 def test_docs_initializer_table_is_the_registry():

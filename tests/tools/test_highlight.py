@@ -43,7 +43,7 @@ def test_ops_and_library_modules_are_named_builtins():
 
 def test_committed_textmate_grammar_is_the_generated_one():
     committed = json.loads((ROOT / "editors" / "tfm.tmLanguage.json").read_text())
-    assert committed == textmate_grammar(), "run: python -m tfm.highlight --textmate editors/tfm.tmLanguage.json"
+    assert committed == textmate_grammar(), "run: python -m tfm.derived"
     for pattern in committed["patterns"]:
         re.compile(pattern["match"])  # Oniguruma reads these too: plain syntax only
 
