@@ -16,7 +16,6 @@ So adding an op is one entry in its family file: the derived files follow from t
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,6 +17,8 @@ import sys
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
 
+from tfm.dsl.tokens import FLOAT, NAME
+
 _CONSTANTS = ("True", "False", "None")
 
 
@@ -40,7 +42,7 @@ def builtin_names() -> dict[str, tuple[str, ...]]:
             "modules": tuple(sorted(set(library_index()) | set(OPTIMIZERS) | set(SCHEDULES)))}
 
 
-_NUMBER = r"([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+"
+_NUMBER = FLOAT
 
 
 class TfmLexer(RegexLexer):
@@ -57,9 +59,9 @@ class TfmLexer(RegexLexer):
             (r"[ \t]+", Whitespace),
             (r"#[^\n]*", Comment.Single),
             (r"\\\n", Text),
-            (r"(module)(\s+)([A-Za-z_][A-Za-z0-9_]*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
-            (r"(fn)(\s+)([A-Za-z_][A-Za-z0-9_]*)", bygroups(Keyword.Declaration, Whitespace, Name.Function)),
-            (r"@[A-Za-z_][A-Za-z0-9_]*", Name.Decorator),
+            (r"(module)(\s+)(" + NAME + r")", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (r"(fn)(\s+)(" + NAME + r")", bygroups(Keyword.Declaration, Whitespace, Name.Function)),
+            ("@" + NAME, Name.Decorator),
             (words(_CONSTANTS, suffix=r"\b"), Keyword.Constant),
             (words(grammar_keywords(), suffix=r"\b"), Keyword),
             (words(builtin_names()["types"], suffix=r"\b"), Keyword.Type),
@@ -71,7 +73,7 @@ class TfmLexer(RegexLexer):
             (r"0|[1-9][0-9]*", Number.Integer),
             (r"\*\*|//|->|[-+*/%@<>=!]=?|\.\.\.|\|", Operator),
             (r"[()\[\],:.?]", Punctuation),
-            (r"[A-Za-z_][A-Za-z0-9_]*", Name),
+            (NAME, Name),
             (r".", Text),
         ],
     }
@@ -93,11 +95,11 @@ def textmate_grammar() -> dict:
             {"name": "comment.line.number-sign.tfm", "match": "#.*$"},
             {"name": "string.quoted.double.tfm", "match": r'"([^"\\]|\\.)*"'},
             {"name": "string.quoted.single.tfm", "match": r"'([^'\\]|\\.)*'"},
-            {"match": r"\b(module)\s+([A-Za-z_][A-Za-z0-9_]*)",
+            {"match": r"\b(module)\s+(" + NAME + r")",
              "captures": {"1": {"name": "storage.type.module.tfm"}, "2": {"name": "entity.name.type.module.tfm"}}},
-            {"match": r"\b(fn)\s+([A-Za-z_][A-Za-z0-9_]*)",
+            {"match": r"\b(fn)\s+(" + NAME + r")",
              "captures": {"1": {"name": "storage.type.function.tfm"}, "2": {"name": "entity.name.function.tfm"}}},
-            {"name": "entity.name.function.decorator.tfm", "match": r"@[A-Za-z_][A-Za-z0-9_]*"},
+            {"name": "entity.name.function.decorator.tfm", "match": "@" + NAME},
             {"name": "constant.language.tfm", "match": _alternation(_CONSTANTS)},
             {"name": "keyword.control.tfm", "match": _alternation(grammar_keywords())},
             {"name": "storage.type.dtype.tfm", "match": _alternation(names["types"])},

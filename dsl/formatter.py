@@ -21,12 +21,13 @@ from . import nodes as n
 from .diagnostics import TfmError
 from .limits import Limits, scan_source
 from .parser import normalize_text, parse
+from .tokens import FLOAT, NAME
 
 _TOKEN = re.compile(r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>"([^"\\\n]|\\.)*"|'([^'\\\n]|\\.)*')
-  | (?P<number>([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|[0-9]+)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>""" + FLOAT + r"""|[0-9]+)
+  | (?P<name>""" + NAME + r""")
   | (?P<op>\.\.\.|\*\*|//|->|==|!=|<=|>=|\+=|-=|\*=|/=|[-+*/%@<>=(),:.\[\]{};?])
   | (?P<continuation>\\[ \t]*\n)
   | (?P<newline>\n)

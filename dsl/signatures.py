@@ -11,9 +11,9 @@ from typing import Sequence
 
 from . import nodes as n
 from .analysis import Analysis, called_methods, outputs_of, walk
+from .ops.names import VARIABLE_UPDATES
 
 SERVING_KEY = "serving_default"
-_VARIABLE_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
 
 
 class SignatureChoiceError(ValueError):
@@ -47,7 +47,7 @@ def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: 
     def direct(call, info) -> str | None:
         if call.kind == "optimizer_minimize":
             return f"it calls `{call.receiver}.minimize`"
-        if call.kind == "value_method" and call.method in _VARIABLE_UPDATES:
+        if call.kind == "value_method" and call.method in VARIABLE_UPDATES:
             variable = info.variables.get(call.receiver or "")
             if variable is not None and variable.trainable:
                 return f"it calls `{call.receiver}.{call.method}` on a trainable variable"

@@ -10,6 +10,7 @@ from lark.indenter import DedentError
 
 from . import nodes as n
 from .diagnostics import Diagnostic, error
+from .tokens import NAME
 
 
 _TOKEN_NAMES = {
@@ -139,7 +140,7 @@ def _nested_method(text: str, line: int, column: int, file: str) -> Diagnostic |
     helper's name. Say what it is and where a helper goes instead."""
     lines = text.split("\n")
     source = lines[line - 1] if 0 < line <= len(lines) else ""
-    found = re.match(r"(\s*)fn\s+([A-Za-z_][A-Za-z0-9_]*)", source)
+    found = re.match(rf"(\s*)fn\s+({NAME})", source)
     if found is None or found.start(2) + 1 != column:
         return None
     name = found.group(2)

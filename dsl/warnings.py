@@ -13,6 +13,7 @@ from . import nodes as n
 from .analysis import Analysis, ModuleInfo, called_methods, walk
 from .diagnostics import Diagnostic
 from .ops import OPS
+from .ops.names import VARIABLE_UPDATES
 
 CODES = {
     "W001": "local assigned but never read",
@@ -23,7 +24,6 @@ CODES = {
     "W006": "name hides an op or a module member",
     "W007": "variable no gradient reaches",
 }
-_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
 
 
 def find_warnings(analysis: Analysis) -> list[Diagnostic]:
@@ -140,6 +140,6 @@ def _variable_uses(analysis: Analysis, info: ModuleInfo, nodes: list[n.Node], us
             (updated if isinstance(node, n.AugAssign) else used).add(ref.decl.name)
         call = analysis.calls.get(node) if isinstance(node, n.Call) else None
         if call is not None and call.kind == "value_method" and call.receiver in info.variables:
-            (updated if call.method in _UPDATES else used).add(call.receiver)
+            (updated if call.method in VARIABLE_UPDATES else used).add(call.receiver)
         if call is not None and call.kind == "optimizer_minimize":
             updated.update(name for name, var in info.variables.items() if var.trainable)

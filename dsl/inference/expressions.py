@@ -8,6 +8,7 @@ from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo
 from ..declarations import declared_type
 from ..ops import ARRAY_POP
+from ..ops.names import VARIABLE_UPDATES
 from ..ops.operators import type_operator
 from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
                             unify_dtype)
@@ -179,7 +180,7 @@ class ExpressionTyping(NodeVisitor):
         ref = self.analysis.refs.get(node.func.value)
         if ref is not None and ref.kind == "variable":
             target = declared_type(ref.decl.type)
-            if info.method in ("assign", "assign_add", "assign_sub") and positional:
+            if info.method in VARIABLE_UPDATES and positional:
                 check_fits(self.report, positional[0], target, node.args[0], f"variable `{ref.decl.name}` is {target}")
             return target
         if isinstance(receiver, ArrayT):

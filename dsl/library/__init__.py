@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..tokens import NAME
+
 LIBRARY_SOURCES: tuple[Path, ...] = tuple(Path(__file__).with_name(name) for name in (
     "layers.tfm", "normalization.tfm", "recurrent.tfm", "attention.tfm"))
 
@@ -23,7 +25,7 @@ def library_index() -> dict[str, Path]:
     only the library files it uses (tfm check starts faster)."""
     index: dict[str, Path] = {}
     for path in LIBRARY_SOURCES:
-        for match in re.finditer(r"^module[ \t]+([A-Za-z_][A-Za-z0-9_]*)", path.read_text(encoding="utf-8"), re.M):
+        for match in re.finditer(rf"^module[ \t]+({NAME})", path.read_text(encoding="utf-8"), re.M):
             index[match.group(1)] = path
     return index
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 # Methods callable on values of each kind, and whether the call must stand as its own statement
 # (TensorArray writes return a new array that must be assigned back: `arr = arr.write(i, v)`).
+# The methods that write a variable (each takes the new value, or the amount, as its one argument).
+VARIABLE_UPDATES = frozenset({"assign", "assign_add", "assign_sub"})
 VALUE_METHODS: dict[str, dict[str, tuple[int, int]]] = {
     # method: (min positional args, max positional args)
-    "variable": {"assign": (1, 1), "assign_add": (1, 1), "assign_sub": (1, 1), "read_value": (0, 0)},
+    "variable": {**{update: (1, 1) for update in sorted(VARIABLE_UPDATES)}, "read_value": (0, 0)},
     "array": {"write": (2, 2), "append": (1, 1), "read": (1, 1), "stack": (0, 0), "size": (0, 0),
               "concat": (0, 0), "gather": (1, 1), "pop": (0, 0)},
     "tape": {},
