@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import math
 
+from .dtypes import TABLE
+
 INT_RANGES: dict[str, tuple[int, int]] = {
-    "i8": (-2**7, 2**7 - 1), "i16": (-2**15, 2**15 - 1), "i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1),
-    "u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1), "u32": (0, 2**32 - 1), "u64": (0, 2**64 - 1),
-}
-FLOAT_MAX: dict[str, float] = {"f16": 65504.0, "bf16": 3.3895313892515355e38, "f32": 3.4028234663852886e38,
-                               "f64": 1.7976931348623157e308, "c64": 3.4028234663852886e38,
-                               "c128": 1.7976931348623157e308}
+    row.name: (row.low, row.high) for row in TABLE if row.low is not None and row.high is not None}
+FLOAT_MAX: dict[str, float] = {row.name: row.largest for row in TABLE if row.largest is not None}
 _MAX_BITS = 64
 _MAX_STRING = 1 << 16
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from . import nodes as n
+from .dtypes import TABLE
 from .folding import evaluate
 from .diagnostics import Diagnostic, TooManyErrors, error
 
@@ -77,8 +78,7 @@ def _parse_amount(text: str, name: str) -> int:
     return int(match.group(1)) * _UNITS[unit]
 
 
-DTYPE_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i8": 1, "i16": 2, "i32": 4, "i64": 8, "u8": 1, "u16": 2,
-               "u32": 4, "u64": 8, "bool": 1, "string": 8, "c64": 8, "c128": 16}
+DTYPE_BYTES = {row.name: row.size for row in TABLE}
 
 
 def over_limit(what: str, amount: int, limit_name: str, limit: int) -> tuple[str, str]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .dtypes import of_kind
 from .folding import fits, python_dtype
 
 Dim = int | str | None
 
-FLOATS = frozenset({"f16", "bf16", "f32", "f64"})
-INTS = frozenset({"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"})
-COMPLEX = frozenset({"c64", "c128"})
+FLOATS = of_kind("float")
+INTS = of_kind("sint", "uint")
+COMPLEX = of_kind("complex")
 NUMERIC = FLOATS | INTS | COMPLEX
 
 
