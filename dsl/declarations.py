@@ -24,6 +24,17 @@ def declared_type(type_: n.TensorType) -> TensorT:
     return TensorT(type_.dtype, tuple(_declared_dim(d) for d in type_.shape))
 
 
+def signature_type(type_: n.TensorType | n.TypeChoice) -> n.TensorType:
+    """A method input's or output's type: node_builder has split each `|` into a method of its own."""
+    assert isinstance(type_, n.TensorType)
+    return type_
+
+
+def known_shape(shape: tuple[Dim, ...] | None) -> TypeGuard[tuple[int, ...]]:
+    """Every size of the shape is known."""
+    return shape is not None and all(isinstance(d, int) for d in shape)
+
+
 def _declared_dim(dim: n.Dim) -> Dim:
     if dim.kind == "fixed":
         return dim.size
@@ -158,7 +169,7 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
         if python is not None:
             return _Static(frozenset({python.__name__}), ())
         declared = declared_type(param.type)
-        shape = declared.shape if _all_known(declared.shape) else None
+        shape = declared.shape if known_shape(declared.shape) else None
         return _Static(frozenset({f"tensor:{param.type.dtype}"}), shape)
     if isinstance(expr, n.ListLit):
         return _static_list(expr, info, problems)
@@ -178,10 +189,6 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
     if isinstance(expr, (n.Compare, n.BoolOp)):
         return _Static(frozenset({"bool"}), None)
     return _Static(frozenset(), None)  # arithmetic on parameters: TensorFlow converts it at construction
-
-
-def _all_known(shape: tuple[Dim, ...] | None) -> TypeGuard[tuple[int, ...]]:
-    return shape is not None and all(isinstance(d, int) for d in shape)
 
 
 def _static_list(expr: n.ListLit, info: ModuleInfo, problems: list) -> _Static | None:
