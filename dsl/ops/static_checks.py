@@ -56,7 +56,8 @@ def is_int_list(value: object) -> TypeGuard[list[int]]:
     return isinstance(value, list) and all(is_int(a) for a in value)
 
 
-def _is_number(value: object) -> TypeGuard[int | float]:
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An int or a float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -92,7 +93,7 @@ def _norm_order(value: object, words, rank, bound) -> str | None:
     allowed = ("euclidean", "fro", 1, 2) if matrix else ("euclidean",)
     if matrix and value == 2 and _first_dtype(bound) in ("f16", "bf16"):
         return "the matrix 2-norm is computed by an SVD, which has no f16 or bf16 kernel: cast to f32 first"
-    if value in allowed or not matrix and _is_number(value) and value > 0 and math.isfinite(value):
+    if value in allowed or not matrix and is_number(value) and value > 0 and math.isfinite(value):
         return None
     kind = "matrix norm (an axis pair)" if matrix else "vector norm"
     return f"{value!r} is not a supported {kind}: use {', '.join(map(repr, allowed))}" + (
@@ -100,7 +101,7 @@ def _norm_order(value: object, words, rank, bound) -> str | None:
 
 
 def _probability(value: object, words, rank, bound) -> str | None:
-    return None if _is_number(value) and 0 <= value < 1 else f"{value!r} is not a rate from 0 up to (not including) 1"
+    return None if is_number(value) and 0 <= value < 1 else f"{value!r} is not a rate from 0 up to (not including) 1"
 
 
 # Python-only regex syntax that RE2 (TensorFlow's regex engine) refuses.
