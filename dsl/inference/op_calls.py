@@ -122,7 +122,7 @@ def _check_kernel_dtypes(report: Report, analysis: Analysis, op: Op, bound: Boun
 def _argument_types(analysis: Analysis, bound: Bound, variadic: Variadic) -> list[tuple[str, object, n.Node]]:
     """(parameter, type, node) for each argument; a list of tensors (concat, stack) gives one entry per
     item, and each variadic argument one entry under "*"."""
-    found: list[tuple[str, object, n.Node]] = []  # object: analysis.types holds any type
+    found: list[tuple[str, object, n.Node]] = []  # object: what analysis.types holds
     for name, (value, arg) in bound.items():
         if isinstance(arg, n.ListLit) and not isinstance(value, TensorT):
             found.extend((name, analysis.types.get(item, UNKNOWN), item) for item in arg.items)
