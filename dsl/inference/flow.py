@@ -174,7 +174,7 @@ class MethodInference(NodeVisitor):
         call = self.analysis.calls.get(stmt.iter) if isinstance(stmt.iter, n.Call) else None
         over_range = call is not None and call.op is OPS["range"]
         if over_range:
-            assert isinstance(stmt.iter, n.Call)
+            assert isinstance(stmt.iter, n.Call)  # a call was found for it
             for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                 self._check_range_bound(self.expr(arg), arg)
         if stmt.static:
