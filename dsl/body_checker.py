@@ -94,6 +94,7 @@ class BodyChecker(NodeVisitor):
 
     def _check_local_type(self, stmt: n.Assign) -> None:
         declared = stmt.declared
+        assert declared is not None  # stmt_Assign calls this only for a declared type
         element = declared.element if isinstance(declared, n.ListType) else declared
         if element.dtype not in DTYPES or element.shape is None:
             self.report("E017", element, f"unknown dtype `{element.dtype}`",
@@ -191,12 +192,14 @@ class BodyChecker(NodeVisitor):
             self.expr(stmt.iter)  # `for row in x:` runs over x's first axis, as a graph loop
         else:
             # `range` in a loop header is syntax: a local called `range` does not change it.
-            self.module_scope.check_arguments(stmt.iter, OPS["range"])
-            self.analysis.calls[stmt.iter] = CallInfo(kind="op", op=OPS["range"])
-            for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+            call = stmt.iter
+            assert isinstance(call, n.Call)  # is_call_to said so
+            self.module_scope.check_arguments(call, OPS["range"])
+            self.analysis.calls[call] = CallInfo(kind="op", op=OPS["range"])
+            for arg in (*call.args, *(k.value for k in call.keywords)):
                 self._argument(arg)
             if stmt.static:
-                for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
+                for arg in (*call.args, *(k.value for k in call.keywords)):
                     self._check_static_range_arg(arg)
         self._loop_body(stmt.body, graph=not stmt.static)
 
@@ -235,11 +238,12 @@ class BodyChecker(NodeVisitor):
     def _name_scope(self, stmt: n.With) -> None:
         """`with name_scope("block"):` groups the ops of its body under `block` (tf.name_scope)."""
         call = stmt.context
-        literal = len(call.args) == 1 and not call.keywords and isinstance(call.args[0], n.StringLit)
-        if not literal:
+        assert isinstance(call, n.Call)  # stmt_With comes here for a call to `name_scope`
+        arg = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not isinstance(arg, n.StringLit):
             self.report("E023", call, "`name_scope` takes one string literal", 'write `with name_scope("block"):`')
-        elif not _SCOPE_NAME.fullmatch(call.args[0].value):
-            self.report("E023", call.args[0], f"{call.args[0].value!r} is not a name TensorFlow takes for a scope",
+        elif not _SCOPE_NAME.fullmatch(arg.value):
+            self.report("E023", arg, f"{arg.value!r} is not a name TensorFlow takes for a scope",
                         "use letters, digits and `_ . - / >`, starting with a letter, digit or `.`")
         elif stmt.name is not None:
             self.report("E031", stmt, "a name scope is not a value", 'write `with name_scope("block"):` without `as`')
@@ -323,8 +327,7 @@ class BodyChecker(NodeVisitor):
             self._call_name(call, func, statement)
         elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
             self._call_method(call, func.value, func.attr, statement, assigned_to)
-        elif root_name(func) in PYTHON_ONLY:
-            root = root_name(func)
+        elif (root := root_name(func)) in PYTHON_ONLY:
             self.report("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
         else:
             self.report("E031", func, "only named operations and methods can be called",
@@ -335,7 +338,7 @@ class BodyChecker(NodeVisitor):
             self._argument(kw.value)
 
     def _argument(self, arg: n.Node) -> None:
-        if isinstance(arg, n.Name) and arg.id in DTYPES and self.resolve(arg.id).kind == "dtype":
+        if isinstance(arg, n.Name) and arg.id in DTYPES and (ref := self.resolve(arg.id)) is not None and ref.kind == "dtype":
             self.analysis.refs[arg] = Ref("dtype")
             return
         self.expr(arg)
@@ -343,11 +346,12 @@ class BodyChecker(NodeVisitor):
     def _call_name(self, call: n.Call, func: n.Name, statement: bool) -> None:
         ref = self.resolve(func.id)
         if ref is not None and ref.kind == "method":
-            target = ref.decl
-            self._check_method_call(call, func.id, target)
+            assert isinstance(ref.decl, n.Method)  # resolve pairs each kind with its declaration
+            self._check_method_call(call, func.id, ref.decl)
             self.analysis.calls[call] = CallInfo(kind="self_method", method=func.id)
             return
         if ref is not None and ref.kind == "submodule":
+            assert isinstance(ref.decl, n.SubDecl)
             self._call_submodule(call, ref.decl, "call")
             return
         if ref is not None:
@@ -417,6 +421,7 @@ class BodyChecker(NodeVisitor):
             return
         self.analysis.refs[receiver] = ref
         if ref.kind == "submodule":
+            assert isinstance(ref.decl, n.SubDecl)  # resolve pairs each kind with its declaration
             self._call_submodule(call, ref.decl, attr)
             return
         kind = {"variable": "variable", "array": "array", "tape": "tape"}.get(ref.kind)

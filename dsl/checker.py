@@ -60,7 +60,7 @@ def _check_literals(analysis: Analysis) -> None:
         elif isinstance(node, n.FloatLit) and not math.isfinite(node.value):
             analysis.report("E023", node, "number literal is too large for a float",
                                               "the largest f64 is about 1.8e308")
-        elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size > _I64_MAX:
+        elif isinstance(node, n.Dim) and node.kind == "fixed" and node.size is not None and node.size > _I64_MAX:
             analysis.report("E018", node, "dimension does not fit in 64 bits")
 
 
@@ -177,6 +177,7 @@ class ModuleChecker:
     def __init__(self, analysis: Analysis, info: ModuleInfo):
         self.analysis = analysis
         self.info = info
+        assert info.decl is not None  # built-in (optimizer) modules have no declarations to check
         self.module = info.decl
         self.report = analysis.report  # one reporter: (code, node or span, message, hint)
 
@@ -198,6 +199,7 @@ class ModuleChecker:
         serving = marked[0] if marked else (methods[0] if methods else None)
         for method in methods:
             if method.name == "serving_default" and method is not serving:
+                assert serving is not None  # `methods` is not empty
                 self.report("E035", method, "a method named `serving_default` must be the serving method",
                          f"`serving_default` is the SavedModel signature of `{serving.name}`; rename this method")
 
@@ -309,6 +311,7 @@ class ModuleChecker:
             if inp.name in self.info.params or self.info.member(inp.name) is not None:
                 self.report("E011", inp, f"input `{inp.name}` hides the module member of the same name",
                          "rename the input")
+            assert isinstance(inp.type, n.TensorType)  # node_builder split each `|` into its own method
             self._check_signature_type(inp.type)
         for out in outputs_of(method):
             self._check_signature_type(out.type)
@@ -338,10 +341,11 @@ class ModuleChecker:
             self._check_dim(dim, allow_named)
 
     def _check_dim(self, dim: n.Dim, allow_named: bool) -> None:
-        if dim.kind == "fixed" and dim.size < 1:
+        if dim.kind == "fixed" and dim.size is not None and dim.size < 1:
             self.report("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
         if dim.kind != "named":
             return
+        assert dim.name is not None  # a named dimension has its name
         param = self.info.params.get(dim.name)
         if param is not None:
             if static_python_type(param.type) is not int:
@@ -378,7 +382,9 @@ class ModuleChecker:
                 return
         failure = fold_failure(expr)
         if failure is not None:
-            self.report("E023", failure[0], failure[1], "compute with smaller numbers")
+            where, why = failure
+            assert isinstance(where, n.Node)  # fold_failure returns a sub-expression of `expr`
+            self.report("E023", where, why, "compute with smaller numbers")
 
     # calls -------------------------------------------------------------------------------------
 
@@ -401,6 +407,7 @@ def _fits_builtin_type(value: object, type_: str) -> bool:
 def _module_params(info: ModuleInfo) -> list[tuple[str, bool]]:
     if info.builtin is not None:
         return [(p.name, False) for p in info.builtin.params]
+    assert info.decl is not None  # a module is built in or declared
     return [(p.name, p.default is None) for p in info.decl.params]
 
 

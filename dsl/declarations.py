@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
@@ -21,6 +22,17 @@ def declared_type(type_: n.TensorType) -> TensorT:
             return TensorT(literal_type(python()).dtype, (), weak=True)  # its value comes at construction
         return TensorT(type_.dtype, None)
     return TensorT(type_.dtype, tuple(_declared_dim(d) for d in type_.shape))
+
+
+def signature_type(type_: n.TensorType | n.TypeChoice) -> n.TensorType:
+    """A method input's or output's type: node_builder has split each `|` into a method of its own."""
+    assert isinstance(type_, n.TensorType)
+    return type_
+
+
+def known_shape(shape: tuple[Dim, ...] | None) -> TypeGuard[tuple[int, ...]]:
+    """Every size of the shape is known."""
+    return shape is not None and all(isinstance(d, int) for d in shape)
 
 
 def _declared_dim(dim: n.Dim) -> Dim:
@@ -46,6 +58,7 @@ def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
 def check_declarations(analysis: Analysis, info: ModuleInfo) -> None:
     """Variable initial values and submodule arguments against what they initialise."""
     module = info.decl
+    assert module is not None  # infer passes the modules of the program and its library
     for var in module.variables:
         if analysis.calls.get(var.init) is None:  # not an initializer, which takes the declared type
             _check_initial_value(analysis, info, var)
@@ -79,16 +92,18 @@ def _check_initial_value(analysis: Analysis, info: ModuleInfo, var: n.VarDecl) -
 def _check_default(analysis: Analysis, info: ModuleInfo, param: n.ModuleParam) -> None:
     """A parameter's default against its declared type, as a variable's initial value is: the module
     is built with it when the caller gives nothing, so a wrong default is a wrong module."""
+    default = param.default
+    assert default is not None  # check_declarations checks only given defaults
     python = static_python_type(param.type)
     if python is None:
-        _check_value(analysis, info, param.default, param.type, ("E023", "default", f"parameter `{param.name}`"))
+        _check_value(analysis, info, default, param.type, ("E023", "default", f"parameter `{param.name}`"))
         return
-    value = _static(param.default, info, [])
+    value = _static(default, info, [])
     accepted = {"int": {"int"}, "float": {"int", "float"}, "bool": {"bool"}, "str": {"str"}}[python.__name__]
     wrong = sorted(value.kinds - accepted) if value is not None else []
     if wrong or value is not None and value.shape not in ((), None):
         got = _kind_text(wrong[0]) if wrong else "a list"
-        analysis.report("E023", param.default, f"default holds {got}, parameter `{param.name}` is {python.__name__}",
+        analysis.report("E023", default, f"default holds {got}, parameter `{param.name}` is {python.__name__}",
                         f"give a default of type {python.__name__}")
 
 
@@ -154,8 +169,7 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
         if python is not None:
             return _Static(frozenset({python.__name__}), ())
         declared = declared_type(param.type)
-        shape = declared.shape if declared.shape is not None and all(isinstance(d, int) for d in declared.shape) \
-            else None
+        shape = declared.shape if known_shape(declared.shape) else None
         return _Static(frozenset({f"tensor:{param.type.dtype}"}), shape)
     if isinstance(expr, n.ListLit):
         return _static_list(expr, info, problems)
@@ -178,8 +192,9 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
 
 
 def _static_list(expr: n.ListLit, info: ModuleInfo, problems: list) -> _Static | None:
-    items = [_static(i, info, problems) for i in expr.items]
-    if any(i is None for i in items):
+    found = [_static(i, info, problems) for i in expr.items]
+    items = [i for i in found if i is not None]
+    if len(items) < len(found):
         return None
     if not items:
         return _Static(frozenset(), (0,))
@@ -231,6 +246,7 @@ def _check_dimension_arguments(analysis: Analysis, module: str, target: n.Module
 def _param_types(info: ModuleInfo) -> dict[str, type | None]:
     if info.builtin is not None:
         return {p.name: {"float": float, "int": int, "bool": bool}.get(p.type) for p in info.builtin.params}
+    assert info.decl is not None  # a module is built in or declared
     return {p.name: static_python_type(p.type) for p in info.decl.params}
 
 

@@ -42,6 +42,7 @@ class ExpressionTyping(NodeVisitor):
         if kind == "dtype":
             return OtherT("dtype", node.id)
         if kind in ("static_param", "tensor_param", "variable"):
+            assert ref is not None and isinstance(ref.decl, (n.ModuleParam, n.VarDecl))
             return declared_type(ref.decl.type)
         partial = self.scope.partial
         if node.id in partial:
@@ -175,10 +176,13 @@ class ExpressionTyping(NodeVisitor):
         return method_call_type(self.report, self.analysis, node, target, info.method, params, self.arg_types(node))
 
     def call_value_method(self, node: n.Call, info) -> Type:
-        receiver = self.expr(node.func.value)
+        func = node.func
+        assert isinstance(func, n.Attribute)  # a value method is called as `receiver.method(...)`
+        receiver = self.expr(func.value)
         positional, _ = self.arg_types(node)
-        ref = self.analysis.refs.get(node.func.value)
+        ref = self.analysis.refs.get(func.value)
         if ref is not None and ref.kind == "variable":
+            assert isinstance(ref.decl, n.VarDecl)  # the checker pairs each kind with its declaration
             target = declared_type(ref.decl.type)
             if info.method in VARIABLE_UPDATES and positional:
                 check_fits(self.report, positional[0], target, node.args[0], f"variable `{ref.decl.name}` is {target}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, outputs_of, walk
-from ..declarations import declared_type
+from ..declarations import declared_type, known_shape, signature_type
 from ..diagnostics import locate_bugs
 from ..folding import evaluate
 from ..ops import OPS
@@ -28,7 +28,7 @@ class MethodInference(NodeVisitor):
         self.analysis = analysis
         self.method = method
         self.report = analysis.report
-        self.scope = Scope({i.name: declared_type(i.type) for i in method.inputs})
+        self.scope = Scope({i.name: declared_type(signature_type(i.type)) for i in method.inputs})
         self.typing = ExpressionTyping(analysis, info, self.scope)
         self.expr = self.typing.expr
 
@@ -67,13 +67,15 @@ class MethodInference(NodeVisitor):
             self.typing.index_item(item)
         value = self.expr(stmt.value)
         if isinstance(array, ArrayT):
-            check_fits(self.report, value, array.element, stmt.value,
-                       f"elements of `{stmt.target.value.id}` are {array.element}")
+            name = stmt.target.value
+            assert isinstance(name, n.Name)  # only a local holds a typed list
+            check_fits(self.report, value, array.element, stmt.value, f"elements of `{name.id}` are {array.element}")
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         ref = self.analysis.refs.get(stmt)
         value = self.expr(stmt.value)
         if ref is not None and ref.kind == "variable":
+            assert isinstance(ref.decl, n.VarDecl)  # the checker pairs each kind with its declaration
             target = declared_type(ref.decl.type)
             check_fits(self.report, value, target, stmt.value, f"variable `{stmt.target}` is {target}")
             return
@@ -172,6 +174,7 @@ class MethodInference(NodeVisitor):
         call = self.analysis.calls.get(stmt.iter) if isinstance(stmt.iter, n.Call) else None
         over_range = call is not None and call.op is OPS["range"]
         if over_range:
+            assert isinstance(stmt.iter, n.Call)  # a call was found for it
             for arg in (*stmt.iter.args, *(k.value for k in stmt.iter.keywords)):
                 self._check_range_bound(self.expr(arg), arg)
         if stmt.static:
@@ -239,7 +242,7 @@ class MethodInference(NodeVisitor):
         `range` of literal bounds with at least one step) and its type is fully known: tfm then
         gives it a zero of that type before the loop, which AutoGraph requires of a loop variable."""
         if not (_runs_at_least_once(loop) and isinstance(value, TensorT) and value.dtype is not None
-                and value.shape is not None and all(isinstance(d, int) for d in value.shape)):
+                and known_shape(value.shape)):
             return False
         self.analysis.loop_predefined[loop] = (*self.analysis.loop_predefined.get(loop, ()),
                                                (name, value.dtype, tuple(value.shape)))
@@ -270,8 +273,9 @@ def _runs_at_least_once(loop: n.Node) -> bool:
     if not (isinstance(loop, n.For) and isinstance(loop.iter, n.Call) and isinstance(loop.iter.func, n.Name)
             and loop.iter.func.id == "range" and not loop.iter.keywords):
         return False
-    bounds = [evaluate(arg) for arg in loop.iter.args]
-    if not bounds or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+    values = [evaluate(arg) for arg in loop.iter.args]
+    bounds = [b for b in values if isinstance(b, int) and not isinstance(b, bool)]
+    if not bounds or len(bounds) < len(values):
         return False
     start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
     return (step > 0 and start < stop) or (step < 0 and start > stop)  # no len(range): bounds may be huge

@@ -30,6 +30,7 @@ def subscript_type(report: Report, types: Mapping[n.Node, object], node: n.Subsc
 
 
 def _index_shape(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: TensorT):
+    assert value.shape is not None  # index_type handles an unknown rank
     consuming = sum(1 for i in node.items if not isinstance(i, _NOT_CONSUMING))
     if consuming > len(value.shape):
         report("E044", node, f"{consuming} indices for a tensor of rank {len(value.shape)} ({value})",
@@ -67,8 +68,9 @@ def _consumed_before(items: tuple, stop: n.Node) -> int:
 
 def _static_int(types: Mapping[n.Node, object], node: n.Node | None) -> int | None:
     value = types.get(node) if node is not None else None
-    known = isinstance(value, TensorT) and value.weak and isinstance(value.value, int)
-    return value.value if known and not isinstance(value.value, bool) else None
+    if isinstance(value, TensorT) and value.weak and isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return None
 
 
 def _check_index_in_range(report: Report, types: Mapping[n.Node, object], item: n.Node, dim: Dim,
@@ -84,6 +86,7 @@ def _slice_length(report: Report, types: Mapping[n.Node, object], item: n.Slice,
     parts = (item.lower, item.upper, item.step)
     bounds = [_static_int(types, part) for part in parts]
     if bounds[2] == 0:
+        assert item.step is not None  # a step's bound is known only where it is written
         report("E044", item.step, "a slice step cannot be 0", "use 1, or -1 to reverse")
         return None
     if item.lower is None and item.upper is None and item.step is None:

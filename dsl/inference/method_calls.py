@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
-from ..declarations import declared_type
+from ..declarations import declared_type, signature_type
 from ..diagnostics import Problems, Report
 from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, dims_conflict, unify_dtype
 from .value_checks import check_fits
@@ -46,6 +46,7 @@ def sub_params(analysis: Analysis, caller: ModuleInfo, sub: n.SubDecl, target: M
     parameter names (None where neither)."""
     given = analysis.sub_arguments.get(sub, {})
     result: dict[str, Dim] = {}
+    assert target.decl is not None  # a module with methods to call is declared, not built in
     for param in target.decl.params:
         arg = given.get(param.name, param.default)
         if isinstance(arg, n.IntLit):
@@ -84,7 +85,7 @@ def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[st
 def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
                 bindings: dict[str, Dim]) -> None:
     """Check one argument against its input's declared type, binding the input's named dims."""
-    expected = declared_type(inp.type)
+    expected = declared_type(signature_type(inp.type))
     label = f"input `{inp.name}` of `{method.name}`"
     if not isinstance(value, TensorT):
         check_fits(report, value, expected, arg, f"{label} is {expected}", code="E050")

@@ -9,6 +9,7 @@ from typing import Collection
 
 from .. import nodes as n
 from ..analysis import Analysis
+from ..declarations import known_shape
 from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
 from ..limits import over_limit
@@ -17,29 +18,33 @@ from ..tensor_types import UNKNOWN, ArrayT, OtherT, TensorT, Type
 from .value_checks import is_python_value
 
 Bound = dict[str, tuple[Type, n.Node]]  # parameter name -> (argument type, argument node)
+Variadic = tuple[tuple[Type, n.Node], ...]  # a variadic op's arguments past its parameters: (type, node)
 
 
 def op_call_type(report: Report, analysis: Analysis, params: Collection[str], node: n.Call, op: Op,
                  positional: list[Type], keywords: dict[str, Type]) -> Type:
     """The type of `node`, a call of `op` with arguments of these types; `params` are the names of
     the calling module's constructor parameters (dims a rule may keep by name)."""
-    given = _bind(op, node, positional, keywords)
+    given, variadic = _bind(op, node, positional, keywords)
     _check_arg_kinds(report, op, given)
     bound = _as_converted(op, given)
-    _check_kernel_dtypes(report, analysis, op, bound)
+    _check_kernel_dtypes(report, analysis, op, bound, variadic)
     check_static_args(op, bound, report)
     if not _check_ranks(report, analysis, op, bound):
         return UNKNOWN
     if op.type_rule is None:
         return UNKNOWN
-    result = op.type_rule(RuleContext(node, op, bound, types=analysis.types, params=params, reporter=report))
-    if isinstance(result, TensorT) and result.shape and all(isinstance(d, int) for d in result.shape):
-        _check_tensor_size(report, analysis, node, result)
+    result = op.type_rule(RuleContext(node, op, bound, types=analysis.types, params=params, reporter=report,
+                                      variadic=variadic))
+    _check_tensor_size(report, analysis, node, result)
     # An op returns a tensor even of Python values (abs(3) is an int32 tensor), never a Python value.
     return TensorT(result.dtype, result.shape) if isinstance(result, TensorT) and result.weak else result
 
 
-def _check_tensor_size(report: Report, analysis: Analysis, node: n.Node, value: TensorT) -> None:
+def _check_tensor_size(report: Report, analysis: Analysis, node: n.Node, value: Type) -> None:
+    """A result of fully known shape holds at most `limits.tensor_elements` elements."""
+    if not (isinstance(value, TensorT) and value.shape and known_shape(value.shape)):
+        return
     elements, limit = math.prod(value.shape), analysis.limits.tensor_elements
     if elements > limit:
         report("E056", node, *over_limit(f"this {value} tensor has too many elements", elements, "tensor_elements",
@@ -62,7 +67,7 @@ def _check_arg_kinds(report: Report, op: Op, bound: Bound) -> None:
             report("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
                    "write the tensors in brackets: [a, b]")
         elif param.kind == "tensor" and (is_python_value(value) or isinstance(arg, n.ListLit)) and (
-                param.name in op.tensor_only or op.helper and value.shape != ()):
+                param.name in op.tensor_only or op.helper and isinstance(value, TensorT) and value.shape != ()):
             report("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
                                 "or list", "make it one: constant(...) or stack([...])")
         elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
@@ -75,8 +80,11 @@ def _check_ranks(report: Report, analysis: Analysis, op: Op, bound: Bound) -> bo
     """Every argument has a rank TensorFlow accepts for it (its entry's `ranks`); False if one has not."""
     fits = True
     for name, (least, exact) in op.ranks.items():
-        value, arg = bound.get(name, (None, None))
-        items = [(analysis.types.get(i), i) for i in arg.items] if op.param(name).kind == "tensors" \
+        if name not in bound:
+            continue
+        value, arg = bound[name]
+        param = op.param(name)
+        items = [(analysis.types.get(i), i) for i in arg.items] if param is not None and param.kind == "tensors" \
             and isinstance(arg, n.ListLit) else [(value, arg)]
         for item, item_node in items:
             if isinstance(item, TensorT) and item.rank is not None and (
@@ -88,14 +96,14 @@ def _check_ranks(report: Report, analysis: Analysis, op: Op, bound: Bound) -> bo
     return fits
 
 
-def _check_kernel_dtypes(report: Report, analysis: Analysis, op: Op, bound: Bound) -> None:
+def _check_kernel_dtypes(report: Report, analysis: Analysis, op: Op, bound: Bound, variadic: Variadic) -> None:
     """Every argument's dtype has a TensorFlow kernel for this op (its entry's `kernel_dtypes`).
     A Python value left after `_as_converted` in a dtype group takes its partner's dtype, which is
     checked; any other Python value is converted on its own, so its own dtype is checked."""
     accepted = op.kernel_dtypes
     if not accepted:
         return
-    arguments = [(name, value, arg) for name, value, arg in _argument_types(analysis, bound)
+    arguments = [(name, value, arg) for name, value, arg in _argument_types(analysis, bound, variadic)
                  if name in accepted or "*" in accepted and name == "*"]
     for name, value, arg in arguments:
         dtype = value.name if isinstance(value, OtherT) else value.dtype if isinstance(value, TensorT) else None
@@ -111,17 +119,16 @@ def _check_kernel_dtypes(report: Report, analysis: Analysis, op: Op, bound: Boun
                    f"cast it first: cast(x, {target})")
 
 
-def _argument_types(analysis: Analysis, bound: Bound) -> list[tuple[str, Type, n.Node]]:
-    """(parameter, type, node) for each argument; a list of tensors (concat, stack) and the variadic
-    arguments ("*") give one entry per item."""
-    found = []
+def _argument_types(analysis: Analysis, bound: Bound, variadic: Variadic) -> list[tuple[str, object, n.Node]]:
+    """(parameter, type, node) for each argument; a list of tensors (concat, stack) gives one entry per
+    item, and each variadic argument one entry under "*"."""
+    found: list[tuple[str, object, n.Node]] = []  # object: what analysis.types holds
     for name, (value, arg) in bound.items():
-        if name == "*":
-            found.extend(("*", v, a) for v, a in zip(value, arg))
-        elif isinstance(arg, n.ListLit) and not isinstance(value, TensorT):
+        if isinstance(arg, n.ListLit) and not isinstance(value, TensorT):
             found.extend((name, analysis.types.get(item, UNKNOWN), item) for item in arg.items)
         else:
             found.append((name, value, arg))
+    found.extend(("*", value, arg) for value, arg in variadic)  # in a valid call, after every parameter
     return found
 
 
@@ -133,7 +140,9 @@ def _as_converted(op: Op, bound: Bound) -> Bound:
     names = [p.name for p in op.params if p.kind == "tensor"] if alone else op.shared_dtype
     converted = dict(bound)
     for name in names:
-        value, arg = bound.get(name, (None, None))
+        if name not in bound:
+            continue
+        value, arg = bound[name]
         if isinstance(value, TensorT) and value.weak:
             converted[name] = (TensorT(value.dtype, value.shape), arg)
         if isinstance(value, TensorT) and value.dtype is not None and not alone:
@@ -141,14 +150,13 @@ def _as_converted(op: Op, bound: Bound) -> Bound:
     return converted
 
 
-def _bind(op: Op, node: n.Call, positional: list[Type], keywords: dict[str, Type]) -> Bound:
-    """Argument name -> (type, node), positional arguments matched to the registry's parameters."""
+def _bind(op: Op, node: n.Call, positional: list[Type], keywords: dict[str, Type]) -> tuple[Bound, Variadic]:
+    """Argument name -> (type, node), positional arguments matched to the registry's parameters; and
+    the positional arguments past them (a variadic op's)."""
     bound: Bound = {}
     for param, value, arg in zip(op.params, positional, node.args):
         bound[param.name] = (value, arg)
-    extra = positional[len(op.params):]
-    if extra:
-        bound["*"] = (extra, node.args[len(op.params):])  # type: ignore[assignment]
+    variadic = tuple(zip(positional[len(op.params):], node.args[len(op.params):]))
     for keyword in node.keywords:
         bound[keyword.name] = (keywords[keyword.name], keyword.value)
-    return bound
+    return bound, variadic

@@ -3,16 +3,18 @@ bool. Shared by every part of inference; each check reports through the `report`
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from .. import nodes as n
 from ..diagnostics import Report
 from ..tensor_types import INTS, NO_VALUE, ArrayT, OtherT, TensorT, Type, dims_conflict, unify_dtype
 
 
-def is_python_value(value: Type) -> bool:
+def is_python_value(value: Type) -> TypeGuard[TensorT]:
     return isinstance(value, TensorT) and value.weak
 
 
-def is_python_condition(value: Type) -> bool:
+def is_python_condition(value: Type) -> TypeGuard[TensorT]:
     """A condition Python decides at trace time: a Python scalar. A list literal is a tensor, as everywhere."""
     return is_python_value(value) and value.shape == ()
 

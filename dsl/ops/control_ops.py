@@ -6,6 +6,7 @@ from ..folding import evaluate
 from ..tensor_types import NO_VALUE, ArrayT, OtherT, TensorT, Type
 from .registry import op
 from .result_typing import RuleContext, same
+from .static_checks import is_int_list
 
 
 def no_value(ctx: RuleContext) -> Type:
@@ -16,8 +17,8 @@ def tensor_array(ctx: RuleContext) -> Type:
     """A typed list of the given dtype, its elements of `element_shape` when that is a literal list of ints."""
     dtype = ctx.bound.get("dtype", (None, None))[0]
     shape = evaluate(ctx.arg_node("element_shape")) if "element_shape" in ctx.bound else None
-    known = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
-    return ArrayT(TensorT(dtype.name if isinstance(dtype, OtherT) else None, tuple(shape) if known else None))
+    element_shape = tuple(shape) if is_int_list(shape) else None
+    return ArrayT(TensorT(dtype.name if isinstance(dtype, OtherT) else None, element_shape))
 
 
 def gradient_tape(ctx: RuleContext) -> Type:

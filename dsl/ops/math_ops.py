@@ -110,9 +110,9 @@ def matmul_type(node: n.Node, left: TensorT, right: TensorT, report: Callable, t
         return UNKNOWN
     if left.shape is None or right.shape is None:
         return TensorT(dtype, None)
-    for side, value in (("left", left), ("right", right)):
-        if len(value.shape) < 2:
-            report("E042", node, f"the {side} side of a matrix product has rank {len(value.shape)} ({value})",
+    for side, value, shape in (("left", left, left.shape), ("right", right, right.shape)):
+        if len(shape) < 2:
+            report("E042", node, f"the {side} side of a matrix product has rank {len(shape)} ({value})",
                    "matmul needs rank 2 or more; use x[None, :] or expand_dims")
             return TensorT(dtype, None)
     a = list(left.shape)
@@ -135,8 +135,8 @@ def _matmul_entry() -> Op:
 def einsum(ctx: RuleContext) -> Type:
     """The equation's output subscripts, sized from the operands; a malformed equation is an error."""
     equation = ctx.static("equation", None)
-    operands = [t if isinstance(t, TensorT) else UNKNOWN for t in ctx.bound.get("*", ([], []))[0]]
-    for operand, node in zip(*ctx.bound.get("*", ([], []))):
+    operands = [t if isinstance(t, TensorT) else UNKNOWN for t, _ in ctx.variadic]
+    for operand, node in ctx.variadic:
         if isinstance(node, n.ListLit) or isinstance(operand, TensorT) and operand.weak:
             ctx.report("E023", node, "`einsum` operands are tensors, not Python values or lists",
                     "make one a tensor: constant(...) or stack([...])")
@@ -183,10 +183,13 @@ def _einsum_problem(terms: list[str], output: str | None, operands: list[TensorT
     return None
 
 
+_MAGNITUDE: dict[str | None, str] = {"c64": "f32", "c128": "f64"}  # keyed by a dtype that may be unknown
+
+
 def abs_(ctx: RuleContext) -> Type:
     """abs of a complex tensor is its real magnitude."""
     x = ctx.first()
-    return TensorT({"c64": "f32", "c128": "f64"}.get(x.dtype, x.dtype), x.shape, x.weak)
+    return TensorT(_MAGNITUDE.get(x.dtype, x.dtype), x.shape, x.weak)
 
 
 OPS = (

@@ -103,8 +103,9 @@ def _spatial(ctx: RuleContext, x: TensorT, out: list[Dim], window: str) -> list[
 
 def _strided_and_dilated(strides: list | None, dilations: list | None) -> bool:
     """tf.nn.convolution refuses a stride > 1 with a dilation > 1 on any axes (so does Keras)."""
-    known = strides is not None and dilations is not None
-    return known and any(isinstance(s, int) and s > 1 for s in strides) and any(
+    if strides is None or dilations is None:
+        return False
+    return any(isinstance(s, int) and s > 1 for s in strides) and any(
         isinstance(d, int) and d > 1 for d in dilations)
 
 
@@ -135,7 +136,7 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
         ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
                 "cast one to the other's dtype")
         return UNKNOWN
-    if x.shape is None or filters.shape is None or None in (strides, dilations, padding):
+    if x.shape is None or filters.shape is None or strides is None or dilations is None or padding is None:
         return TensorT(x.dtype, None)
     channels, in_channels = x.shape[-1], filters.shape[-2]
     if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
@@ -160,7 +161,7 @@ def _pooling(ctx: RuleContext, spatial: int) -> Type:
     padding = _padding(ctx)
     if x is None or not require_float(ctx, "input", x):
         return UNKNOWN
-    if x.shape is None or None in (window, strides, padding):
+    if x.shape is None or window is None or strides is None or padding is None:
         return TensorT(x.dtype, None)
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], window[i], strides[i], 1, padding) for i in range(spatial)],
                    "window")

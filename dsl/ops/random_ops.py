@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..tensor_types import INTS, UNKNOWN, TensorT, Type
 from .registry import op
 from .result_typing import RuleContext, same, shape_argument
+from .static_checks import is_int
 
 
 def categorical_sample(ctx: RuleContext) -> Type:
@@ -19,7 +20,7 @@ def random(ctx: RuleContext) -> Type:
     if dtype in INTS and ctx.op.param("maxval") and ctx.arg_node("maxval") is None:
         ctx.report("E020", None, f"`{ctx.op.name}` of {dtype} needs maxval", "give the range: maxval=10")
     low, high = ctx.static("minval", None), ctx.static("maxval", None)
-    if dtype in INTS and all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low >= high:
+    if dtype in INTS and is_int(low) and is_int(high) and low >= high:
         ctx.report("E023", ctx.arg_node("maxval"), f"`{ctx.op.name}` of integers from {low} up to {high} is empty",
                 "maxval must be above minval")
     return TensorT(dtype, shape_argument(ctx, "shape"))

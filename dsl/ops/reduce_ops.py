@@ -7,6 +7,7 @@ from ..folding import UNKNOWN_VALUE
 from ..tensor_types import UNKNOWN, TensorT, Type, dims_conflict
 from .registry import op
 from .result_typing import RuleContext, check_axis, reduce, reduced_shape, require_bool, require_float
+from .static_checks import is_int
 
 
 def reduce_bool(ctx: RuleContext) -> Type:
@@ -51,8 +52,8 @@ def unsorted_segment(ctx: RuleContext) -> Type:
     if data.shape is None or ids.shape is None:
         return TensorT(data.dtype, None)
     _check_segment_ids(ctx, data)
-    known = isinstance(count, str) or isinstance(count, int) and not isinstance(count, bool) and count >= 1
-    return TensorT(data.dtype, (count if known else None, *data.shape[len(ids.shape):]))
+    known = count if isinstance(count, str) or is_int(count) and count >= 1 else None
+    return TensorT(data.dtype, (known, *data.shape[len(ids.shape):]))
 
 
 def _check_segment_ids(ctx: RuleContext, data: TensorT) -> None:

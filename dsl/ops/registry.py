@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .result_typing import RuleContext
 
 ParamKind = Literal["tensor", "static", "dtype", "tensors"]
+_PARAM_KINDS: dict[str, ParamKind] = {"": "tensor", "tensor": "tensor", "static": "static", "dtype": "dtype",
+                                      "tensors": "tensors"}  # a spec's `name:kind`, no kind meaning a tensor
 REQUIRED = object()
 TypeRule = Callable[["RuleContext"], "Type"]
 # What running an op does besides computing its value.
@@ -140,7 +142,7 @@ def _params(spec: str) -> tuple[OpParam, ...]:
         name_kind, _, default_text = item.partition("=")
         name, _, kind = name_kind.partition(":")
         default = _literal(default_text) if default_text else REQUIRED
-        params.append(OpParam(name=name, kind=kind or "tensor", default=default))  # type: ignore[arg-type]
+        params.append(OpParam(name=name, kind=_PARAM_KINDS[kind], default=default))
     return tuple(params)
 
 

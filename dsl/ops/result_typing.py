@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 @dataclass
 class RuleContext:
     """What a rule sees of one call: the call, its op, its arguments (name -> (type, node)), the types
-    of expressions, the module's constructor parameter names and the reporter."""
+    of expressions, the module's constructor parameter names, the reporter, and a variadic op's
+    arguments past its parameters."""
 
     node: n.Call
     op: Op
@@ -33,6 +34,7 @@ class RuleContext:
     types: Mapping[n.Node, object]
     params: Collection[str]
     reporter: Report
+    variadic: tuple[tuple[Type, n.Node], ...] = ()  # a variadic op's arguments past its parameters
 
     def tensor(self, name: str) -> TensorT | None:
         value = self.bound.get(name, (None, None))[0]
@@ -80,11 +82,11 @@ def check_axis(ctx: RuleContext, axis: object, rank: int, what: str = "axis") ->
     return index
 
 
-def same(ctx: RuleContext) -> Type:
+def same(ctx: RuleContext) -> TensorT:
     return ctx.first()
 
 
-def float_unary(ctx: RuleContext) -> Type:
+def float_unary(ctx: RuleContext) -> TensorT:
     x = ctx.first()
     if x.dtype is not None and x.dtype not in FLOATS:  # a Python int alone becomes an int32 tensor
         ctx.report("E051",
@@ -95,7 +97,7 @@ def float_unary(ctx: RuleContext) -> Type:
     return TensorT(x.dtype, x.shape)
 
 
-def binary(ctx: RuleContext) -> Type:
+def binary(ctx: RuleContext) -> TensorT:
     a, b = (ctx.tensor(p.name) for p in ctx.op.params[:2])
     if a is None or b is None:
         return UNKNOWN

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from .. import nodes as n
 from ..folding import UNKNOWN_VALUE, fits, python_dtype
 from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
 from .registry import op
 from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
                             tensor_items)
+from .static_checks import is_int, is_number
 
 
 def cast(ctx: RuleContext) -> Type:
@@ -51,11 +54,11 @@ def range_(ctx: RuleContext) -> Type:
 def _check_range_bounds(ctx: RuleContext) -> None:
     """Known bounds must step towards the limit: TensorFlow's range refuses `range(-1)` (an empty
     range in Python) and a step of 0."""
-    given = [ctx.static(name, None) for name in ("start", "limit", "delta")]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in given[:1] + given[2:]):
+    first, second, delta = (ctx.static(name, None) for name in ("start", "limit", "delta"))
+    if not (is_number(first) and is_number(delta)):
         return
-    start, limit, delta = (0, given[0], given[2]) if given[1] is None else given
-    if not isinstance(limit, (int, float)) or isinstance(limit, bool):
+    start, limit = (0, first) if second is None else (first, second)
+    if not is_number(limit):
         return
     if delta == 0 or delta > 0 and start > limit or delta < 0 and start < limit:
         ctx.report("E023", None, f"`range` from {start} to {limit} in steps of {delta}",
@@ -71,7 +74,8 @@ def concat(ctx: RuleContext) -> Type:
     if len(ranks) > 1:
         ctx.report("E052", None, f"`concat` of tensors with ranks {sorted(ranks)}", "all values need the same rank")
         return TensorT(dtype, None)
-    if not ranks or len(ranks) == 1 and None in ranks or any(t.shape is None for t in items):
+    shapes = [t.shape for t in items if t.shape is not None]
+    if not ranks or len(ranks) == 1 and None in ranks or len(shapes) < len(items):
         return TensorT(dtype, None)
     rank = ranks.pop()
     axis = check_axis(ctx, ctx.static("axis", 0), rank) if rank else None
@@ -79,9 +83,10 @@ def concat(ctx: RuleContext) -> Type:
         return TensorT(dtype, None)
     result: list[Dim] = []
     for index in range(rank):
-        dims = [t.shape[index] for t in items]
+        dims = [shape[index] for shape in shapes]
         if index == axis:
-            result.append(sum(dims) if all(isinstance(d, int) for d in dims) else None)
+            sizes = [d for d in dims if isinstance(d, int)]
+            result.append(sum(sizes) if len(sizes) == len(dims) else None)
             continue
         known = {d for d in dims if isinstance(d, int)}
         if len(known) > 1:
@@ -98,8 +103,8 @@ def stack(ctx: RuleContext) -> Type:
     if items is None:
         return UNKNOWN
     dtype = common_dtype(ctx, items)
-    shapes = [t.shape for t in items]
-    if any(s is None for s in shapes):
+    shapes = [t.shape for t in items if t.shape is not None]
+    if len(shapes) < len(items):
         return TensorT(dtype, None)
     if len({len(s) for s in shapes}) > 1 or any(
             dims_conflict(a, b) for s in shapes[1:] for a, b in zip(shapes[0], s)):
@@ -135,8 +140,9 @@ def squeeze(ctx: RuleContext) -> Type:
             return TensorT(x.dtype, None)
         return TensorT(x.dtype, tuple(d for d in x.shape if d != 1))
     axes = axis if isinstance(axis, list) else [axis]
-    indices = {check_axis(ctx, a, len(x.shape)) for a in axes}
-    if None in indices:
+    checked = {check_axis(ctx, a, len(x.shape)) for a in axes}
+    indices = {i for i in checked if i is not None}
+    if len(indices) < len(checked):
         return TensorT(x.dtype, None)
     for index in indices:
         if isinstance(x.shape[index], int) and x.shape[index] != 1:
@@ -157,9 +163,10 @@ def reshape(ctx: RuleContext) -> Type:
         return TensorT(x.dtype, None)
     size = _size(x.shape)
     known = [d for d in target if d != -1]
-    if size is not None and all(isinstance(d, int) for d in known):
+    sizes = [d for d in known if isinstance(d, int)]
+    if size is not None and len(sizes) == len(known):
         product = 1
-        for d in known:
+        for d in sizes:
             product *= d
         if -1 not in target and product != size:
             ctx.report("E053",
@@ -210,8 +217,8 @@ def one_hot(ctx: RuleContext) -> Type:
     node = ctx.arg_node("depth")
     if depth is None and isinstance(node, n.Name) and node.id in ctx.params:
         depth = node.id
-    known = isinstance(depth, str) or isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1
-    shape = None if indices.shape is None else (*indices.shape, depth if known else None)
+    known = depth if isinstance(depth, str) or is_int(depth) and depth >= 1 else None
+    shape = None if indices.shape is None else (*indices.shape, known)
     values = {name: v for name in ("on_value", "off_value") if (v := ctx.tensor(name)) is not None}
     strong = [v.dtype for v in values.values() if not v.weak]
     dtype = ctx.dtype("dtype") or (strong[0] if strong else "f32")
@@ -343,9 +350,10 @@ def _literal_shape(value: object) -> tuple[int, ...] | None:
     if not isinstance(value, list):
         return ()
     shapes = {_literal_shape(v) for v in value}
-    if len(shapes) > 1 or None in shapes:
+    if len(shapes) > 1:
         return None
-    return (len(value), *(shapes.pop() if shapes else ()))
+    inner = shapes.pop() if shapes else ()
+    return None if inner is None else (len(value), *inner)
 
 
 def _default_dtype(value: object) -> str | None:
@@ -409,10 +417,7 @@ def pad(ctx: RuleContext) -> Type:
     if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         ctx.report("E023", ctx.arg_node("mode"), f"`pad`: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
         return UNKNOWN
-    pairs_ok = isinstance(paddings, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in p)
-        for p in paddings)
-    if not pairs_ok:
+    if not _is_padding_pairs(paddings):
         ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: paddings must be a literal list of [before, after] "
                 f"pairs of non-negative ints, got {paddings!r}", "e.g. [[0, 0], [1, 1]] for a matrix")
         return UNKNOWN
@@ -429,6 +434,12 @@ def pad(ctx: RuleContext) -> Type:
                     f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
             return UNKNOWN
     return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) else None for d, (a, b) in zip(x.shape, paddings)))
+
+
+def _is_padding_pairs(value: object) -> TypeGuard[list[list[int]]]:
+    """`[[before, after], ...]`: pairs of non-negative ints."""
+    return isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(is_int(v) and v >= 0 for v in p) for p in value)
 
 
 OPS = (

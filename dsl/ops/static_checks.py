@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeGuard
 
 from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
@@ -46,16 +46,23 @@ def _first_dtype(bound: dict) -> str | None:
     return first.dtype if isinstance(first, TensorT) else None
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
+    """An int, not a bool (which Python counts as one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def is_int_list(value: object) -> TypeGuard[list[int]]:
+    """A list of ints (of no bools)."""
+    return isinstance(value, list) and all(is_int(a) for a in value)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An int or a float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _axis(value: object, words, rank: int | None, bound) -> str | None:
-    if value is None or _is_int(value):
+    if value is None or is_int(value):
         return _axes(value, words, rank, bound)
     return "must be one axis (an int)"
 
@@ -63,8 +70,8 @@ def _axis(value: object, words, rank: int | None, bound) -> str | None:
 def _axes(value: object, words, rank: int | None, bound) -> str | None:
     if value is None:
         return None
-    axes = [value] if _is_int(value) else value
-    if not isinstance(axes, list) or not all(_is_int(a) for a in axes):
+    axes = [value] if is_int(value) else value
+    if not is_int_list(axes):
         return "must be an axis or a list of axes (ints)"
     if rank is not None:
         wrong = [a for a in axes if not -rank <= a < rank]
@@ -86,7 +93,7 @@ def _norm_order(value: object, words, rank, bound) -> str | None:
     allowed = ("euclidean", "fro", 1, 2) if matrix else ("euclidean",)
     if matrix and value == 2 and _first_dtype(bound) in ("f16", "bf16"):
         return "the matrix 2-norm is computed by an SVD, which has no f16 or bf16 kernel: cast to f32 first"
-    if value in allowed or not matrix and _is_number(value) and value > 0 and math.isfinite(value):
+    if value in allowed or not matrix and is_number(value) and value > 0 and math.isfinite(value):
         return None
     kind = "matrix norm (an axis pair)" if matrix else "vector norm"
     return f"{value!r} is not a supported {kind}: use {', '.join(map(repr, allowed))}" + (
@@ -94,7 +101,7 @@ def _norm_order(value: object, words, rank, bound) -> str | None:
 
 
 def _probability(value: object, words, rank, bound) -> str | None:
-    return None if _is_number(value) and 0 <= value < 1 else f"{value!r} is not a rate from 0 up to (not including) 1"
+    return None if is_number(value) and 0 <= value < 1 else f"{value!r} is not a rate from 0 up to (not including) 1"
 
 
 # Python-only regex syntax that RE2 (TensorFlow's regex engine) refuses.
@@ -113,7 +120,7 @@ def _regex(value: object, words, rank, bound) -> str | None:
     return None
 
 
-def _python_type(expected: type, what: str) -> Callable:
+def _python_type(expected: type | tuple[type, ...], what: str) -> Callable:
     def check(value: object, words, rank, bound) -> str | None:
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         return None if ok or value is None else f"must be {what}, got {value!r}"
@@ -121,11 +128,11 @@ def _python_type(expected: type, what: str) -> Callable:
 
 
 def _positive(value: object, words, rank, bound) -> str | None:
-    return None if _is_int(value) and value >= 1 else f"{value!r} must be an int of 1 or more"
+    return None if is_int(value) and value >= 1 else f"{value!r} must be an int of 1 or more"
 
 
 def _size(value: object, words, rank, bound) -> str | None:
-    return None if _is_int(value) and value >= 0 else f"{value!r} must be an int of 0 or more"
+    return None if is_int(value) and value >= 0 else f"{value!r} must be an int of 0 or more"
 
 
 def _activation(value: object, words, rank, bound) -> str | None:
