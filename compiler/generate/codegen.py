@@ -631,7 +631,7 @@ class _BodyEmitter(NodeVisitor):
     def __init__(self, cls: _ClassEmitter, method: n.Method):
         self.cls = cls
         self.method = method
-        self.x = _ExprEmitter(cls)
+        self.expressions = _ExprEmitter(cls)
         self.lines: list[str] = []
         self.depth = 0
 
@@ -691,7 +691,7 @@ class _BodyEmitter(NodeVisitor):
         A Python number bound to a local would make AutoGraph run a loop over it in Python,
         unrolled at trace time; tfm never unrolls by accident.
         """
-        text = self.x.expr(node)
+        text = self.expressions.expr(node)
         type_ = self.cls.analysis.types.get(node)
         if _is_python_value(type_):
             return _as_constant(text, dtype or type_.dtype)
@@ -703,20 +703,22 @@ class _BodyEmitter(NodeVisitor):
         declared = self.cls._declared(stmt.declared) if stmt.declared is not None else None
         if isinstance(declared, ArrayT):
             element = declared.element
-            dims = ", ".join(self.x.dim(d) if isinstance(d, int) else "None" for d in element.shape or ())
+            dims = ", ".join(self.expressions.dim(d) if isinstance(d, int) else "None" for d in element.shape or ())
             self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
             return
         info = self.cls.analysis.calls.get(stmt.value)
         if info is not None and info.kind == "array_update" and info.method == ARRAY_POP:
-            self.line(f"{ident(info.receiver)}, {ident(stmt.target)} = {self.x.array_pop(stmt.value, info)}", stmt)
+            popped = self.expressions.array_pop(stmt.value, info)
+            self.line(f"{ident(info.receiver)}, {ident(stmt.target)} = {popped}", stmt)
+
             return
         value = self.value(stmt.value, declared.dtype if declared is not None else None)
         self.line(f"{ident(stmt.target)} = {value}", stmt)
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         ref = self.cls.analysis.refs.get(stmt)
-        value = self.x.expr(stmt.value)
+        value = self.expressions.expr(stmt.value)
         if ref is not None and ref.kind == "variable":
             method = "assign_add" if stmt.op == "+" else "assign_sub"
             self.line(f"self.{ident(stmt.target)}.{method}({value})", stmt)
@@ -735,7 +737,7 @@ class _BodyEmitter(NodeVisitor):
             self.line(f"return {self.value(stmt.values[0], self.cls._declared(returns).dtype)}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
-        self.line(self.x.expr(stmt.expr), stmt)
+        self.line(self.expressions.expr(stmt.expr), stmt)
 
     def stmt_Pass(self, stmt: n.Pass) -> None:
         self.line("pass", stmt)
@@ -758,7 +760,7 @@ class _BodyEmitter(NodeVisitor):
     def condition(self, node: n.Node) -> str:
         """An `if` on Python values is decided at trace time, as the checker assumed; a tensor
         condition becomes graph control flow through AutoGraph."""
-        return self.x.expr(node) if _is_python_value(self.cls.analysis.types.get(node)) else self.value(node)
+        return self.expressions.expr(node) if _is_python_value(self.cls.analysis.types.get(node)) else self.value(node)
 
     def stmt_For(self, stmt: n.For) -> None:
         call = stmt.iter
@@ -768,7 +770,7 @@ class _BodyEmitter(NodeVisitor):
             self.loop_options(stmt)
             self.block(stmt.body)
             return
-        args = self.x._args(call)
+        args = self.expressions._args(call)
         loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
         for name, dtype, shape in self.cls.analysis.loop_predefined.get(stmt, ()):
             # AutoGraph needs a loop variable defined before the loop; this loop provably runs.
@@ -804,7 +806,7 @@ class _BodyEmitter(NodeVisitor):
         if stmt.name is None:  # `with name_scope("block"):`; the checker allows only a string literal
             self.line(f"with tf.name_scope({hygiene.literal(stmt.context.args[0].value)}):", stmt)
         else:
-            self.line(f"with {self.x.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
+            self.line(f"with {self.expressions.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
         self.block(stmt.body)
 
     def stmt_Assert(self, stmt: n.Assert) -> None:
