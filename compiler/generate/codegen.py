@@ -10,6 +10,7 @@ through `tfm.generate.linemap`, which writes the line map into the generated fil
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,9 @@ from tfm.generate.linemap import LineMap, source_label
 
 __all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
 
-GENERATOR_VERSION = "0.1.0"
+# The installed package's version (pyproject.toml holds it): every generated file's header names it.
+GENERATOR_VERSION = importlib.metadata.version("tfm")
+
 
 # The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
