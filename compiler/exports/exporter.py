@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
+from tfm.dsl.tensor_types import TensorT
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, FileFormat, FileRequest, SignatureContract, \
     format_class
@@ -80,12 +81,18 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
     return result
 
 
-def _dims(analysis: Analysis, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
+# A served method's inputs and outputs: dsl.overloads gave each signature of a method of several its
+# own method, of tensor types (no TypeChoice), and the analysis recorded each as a TensorT.
+def _dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
+          params: dict[str, object]) -> tuple[int | None, ...]:
+    assert isinstance(type_, n.TensorType)
     return analysis.declared_shape(type_, params)
 
 
-def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
-    return dtype_expr(analysis.types[type_].dtype).removeprefix("tf.")
+def _tf_dtype(analysis: Analysis, type_: n.TensorType | n.TypeChoice) -> str:
+    declared = analysis.types[type_]
+    assert isinstance(declared, TensorT)
+    return dtype_expr(declared.dtype).removeprefix("tf.")
 
 
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
