@@ -293,7 +293,7 @@ async def _read_header(loop, stdin) -> tuple[int | None, str | None]:
             continue  # Content-Type, or the tail of a set-aside body
         found = _CONTENT_LENGTH.match(header.group())
         length, problem = None, None
-        if found is None:  # `Content-Length: 1 2`, or a control byte about the value
+        if found is None:  # `Content-Length: 1 2`, or a stray `\r` or control byte in the line
             problem = f"Content-Length header {header.group()[:60]!r} is not a number of bytes"
             continue
         value = found.group(1)
