@@ -342,8 +342,8 @@ class _ClassEmitter:
 
     def _declared(self, type_: n.TensorType | n.ListType | n.TypeChoice) -> TensorT | ArrayT:
         """A declared type as the analysis recorded it (dsl.declarations.record_declared_types): a
-        tensor type's a TensorT, a list type's an ArrayT. (dsl.overloads has replaced each TypeChoice
-        of a generated method with one of its options.)"""
+        TensorT for a tensor type, an ArrayT for a list type. dsl.overloads has replaced each
+        TypeChoice of a generated method with one of its options."""
         declared = self.analysis.types[type_]
         assert isinstance(declared, (TensorT, ArrayT))
         return declared
@@ -391,7 +391,7 @@ class _ExprEmitter(NodeVisitor):
 
     def dim(self, dim: Dim) -> str:
         """A declared dim the analysis knows: a size, or a constructor parameter's name."""
-        assert dim is not None  # the shape of what is made now (a variable, an empty list's element) is known
+        assert dim is not None  # an initializer fills a known shape (the checker's E018)
         return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:
