@@ -115,7 +115,7 @@ def textmate_grammar() -> dict:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tfm.highlight", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tfm.highlight", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--textmate", metavar="OUT.json", required=True, help="write the TextMate grammar here")
     args = parser.parse_args(argv)
     from tfm.files import write_atomic

@@ -22,12 +22,14 @@ import keyword
 import re
 import sys
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
+from pygls.protocol.json_rpc import RPCMessage
 
 from tfm import dsl
 from tfm.dsl import queries
@@ -262,11 +264,11 @@ async def _read_messages(ls: TfmLanguageServer, stdin, writer: StdoutWriter) -> 
     loop = asyncio.get_running_loop()
     while True:
         length, problem = await _read_header(loop, stdin)
-        if length is None and problem is None:
-            return  # end of input
         if problem is not None:
             _log(ls, f"tfm lsp: a message set aside: {problem}")
             continue
+        if length is None:
+            return  # end of input
         body = await loop.run_in_executor(None, stdin.read, length)
         if len(body) < length:
             return
@@ -289,8 +291,12 @@ async def _read_header(loop, stdin) -> tuple[int | None, str | None]:
         header = re.search(rb"content-length:.*$", line, re.IGNORECASE | re.DOTALL)
         if header is None:
             continue  # Content-Type, or the tail of a set-aside body
-        value = _CONTENT_LENGTH.match(header.group()).group(1)
+        found = _CONTENT_LENGTH.match(header.group())
         length, problem = None, None
+        if found is None:  # `Content-Length: 1 2`, or a stray `\r` or control byte in the line
+            problem = f"Content-Length header {header.group()[:60]!r} is not a number of bytes"
+            continue
+        value = found.group(1)
         if not value.isdigit():
             problem = f"Content-Length {value[:40]!r} is not a number of bytes"
         elif len(value) > 12 or int(value) > MAX_MESSAGE_BYTES:
@@ -319,8 +325,10 @@ def _dispatch(ls: TfmLanguageServer, body: bytes, writer: StdoutWriter) -> None:
         else:
             _log(ls, f"tfm lsp: a notification set aside: {exc}")
         return
+    # `data` has "jsonrpc", so pygls structured it into one of its message classes, which its own
+    # handle_message takes (its annotations disagree only on whether an error response's id may be None).
     try:
-        ls.protocol.handle_message(message)
+        ls.protocol.handle_message(cast(RPCMessage, message))
     except Exception as exc:  # pygls's own failure on an odd message: that message only
         _log(ls, f"tfm lsp: a message set aside: {exc!r}")
 

@@ -89,6 +89,7 @@ def _physical_lines(text: str) -> list[tuple[str, list[_Token]]]:
     lines, indent, tokens, at_start = [], "", [], True
     for match in _TOKEN.finditer(text):
         kind, value = match.lastgroup, match.group()
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "newline":
             lines.append((indent, tokens))
             indent, tokens, at_start = "", [], True

@@ -52,7 +52,11 @@ class Limits:
     @classmethod
     def describe(cls) -> list[tuple[str, int, str]]:
         """(name, default, meaning) of each limit, for help text and docs."""
-        return [(f.name, f.default, f.metadata["doc"]) for f in dataclasses.fields(cls)]
+        described = []
+        for f in dataclasses.fields(cls):
+            assert isinstance(f.default, int)  # every field is a _limit
+            described.append((f.name, f.default, f.metadata["doc"]))
+        return described
 
     def with_overrides(self, items: list[str]) -> Limits:
         """A copy with `NAME=VALUE` items applied (VALUE an int, with an optional k/M/G/KiB/MiB/GiB suffix)."""
@@ -231,9 +235,10 @@ def _module_cost(analysis, name: str, env: dict, costs: dict, stack: tuple) -> t
 
 def _variable_bytes(var: n.VarDecl, env: dict) -> int:
     dims = [d.size if d.kind == "fixed" else env.get(d.name) for d in var.type.shape or ()]
-    if any(not isinstance(d, int) or d < 0 for d in dims):  # a negative size is reported as such (E023)
+    sizes = [d for d in dims if isinstance(d, int) and d >= 0]
+    if len(sizes) < len(dims):  # unknown, or negative: a negative size is reported as such (E023)
         return 0
-    return math.prod(dims) * DTYPE_BYTES.get(var.type.dtype, 8)
+    return math.prod(sizes) * DTYPE_BYTES.get(var.type.dtype, 8)
 
 
 def _bind_arguments(analysis, sub: n.SubDecl, env: dict) -> dict:
@@ -259,7 +264,8 @@ def _check_unrolling(analysis, body: tuple, env: dict, factor: int, limits: Limi
             # a `static for` over anything but `range(...)` is refused by the check (E033): count it once
             args = stmt.iter.args if isinstance(stmt.iter, n.Call) else ()
             bounds = [static_int(a, env) for a in args]
-            count = _range_length(bounds) if bounds and None not in bounds and 0 not in bounds[2:] else 1
+            known = [b for b in bounds if b is not None]
+            count = _range_length(known) if known and len(known) == len(bounds) and 0 not in known[2:] else 1
             if factor * count > limits.unrolled_iterations:
                 analysis.report("E056", stmt, *over_limit("`static for` unrolls this many iterations",
                                                        factor * count, "unrolled_iterations",

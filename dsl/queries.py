@@ -7,11 +7,14 @@ the program's outline. Positions are 1-based (line, column), as spans are; the l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence, TypeVar
 
 from . import nodes as n
-from .analysis import Analysis, children, method_signature, type_text, walk
+from .analysis import Analysis, CallInfo, ModuleInfo, children, method_signature, type_text, walk
 from .ops import OPS, Op
 from .tensor_types import TensorT
+
+_NodeT = TypeVar("_NodeT", bound=n.Node)
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,12 @@ def _contains(span: n.Span, line: int, column: int) -> bool:
 
 def node_at(analysis: Analysis, file: str, line: int, column: int) -> tuple[n.Node | None, list[n.Node]]:
     """The innermost node at (line, column) in `file`, and its ancestors (outermost first)."""
-    best, chain = None, []
+    best: n.Node | None = None
+    chain: list[n.Node] = []
     for module in analysis.program.modules:
         if module.span.file != file:
             continue
-        stack = [(module, [])]
+        stack: list[tuple[n.Node, list[n.Node]]] = [(module, [])]
         while stack:
             node, parents = stack.pop()
             if not _contains(node.span, line, column):
@@ -48,7 +52,7 @@ def node_at(analysis: Analysis, file: str, line: int, column: int) -> tuple[n.No
     return best, chain
 
 
-def _enclosing(chain: list[n.Node], kind: type):
+def _enclosing(chain: Sequence[n.Node | None], kind: type[_NodeT]) -> _NodeT | None:
     return next((node for node in reversed(chain) if isinstance(node, kind)), None)
 
 
@@ -58,8 +62,9 @@ def hover(analysis: Analysis, file: str, line: int, column: int) -> str | None:
     node, chain = node_at(analysis, file, line, column)
     if node is None:
         return None
-    if isinstance(node, n.Name) and isinstance(chain[-1] if chain else None, n.Call) and chain[-1].func is node:
-        call = chain[-1]
+    parent = chain[-1] if chain else None
+    if isinstance(node, n.Name) and isinstance(parent, n.Call) and parent.func is node:
+        call = parent
         info = analysis.calls.get(call)
         if info is not None and info.op is not None:
             return f"```\n{op_signature(info.op)}\n```\n{info.op.category} op, lowers to `{info.op.lowering}`"
@@ -111,7 +116,7 @@ def _first_line(analysis: Analysis, node: n.Node) -> str:
     return type(node).__name__
 
 
-def _sub_method(analysis: Analysis, chain: list[n.Node], info) -> n.Method | None:
+def _sub_method(analysis: Analysis, chain: list[n.Node], info: CallInfo) -> n.Method | None:
     module = _enclosing(chain, n.ModuleDef)
     holder = analysis.modules.get(module.name) if module is not None else None
     sub = holder.submodules.get(info.receiver or "") if holder is not None else None
@@ -125,7 +130,7 @@ def _method_named(analysis: Analysis, chain: list[n.Node], name: str) -> n.Metho
     return _called(analysis, info, chain[-1], name) if info is not None else None
 
 
-def _called(analysis: Analysis, owner, call: n.Node, name: str) -> n.Method | None:
+def _called(analysis: Analysis, owner: ModuleInfo, call: n.Node, name: str) -> n.Method | None:
     """The method a call runs: for a method of several signatures, the one chosen (else the first)."""
     chosen = analysis.chosen_signatures.get(call)
     return owner.methods[chosen] if chosen is not None else owner.callable_method(name)
@@ -234,9 +239,10 @@ def outline(program: n.Program) -> list[Symbol]:
     for module in program.modules:
         members = [Symbol(p.name, "parameter", p.span, p.identifier.span) for p in module.params]
         for member in module.members:
-            kind = {n.SubDecl: "submodule", n.Method: "method"}.get(type(member))
             if isinstance(member, n.VarDecl):
                 kind = "variable" if member.trainable else "state"
+            else:
+                kind = "submodule" if isinstance(member, n.SubDecl) else "method"
             members.append(Symbol(member.name, kind, member.span, member.identifier.span))
         symbols.append(Symbol(module.name, "module", module.span, module.identifier.span, tuple(members)))
     return symbols

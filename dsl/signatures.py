@@ -7,10 +7,10 @@ or named in `--signatures`. The generated class, the exporter and `tfm inspect` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import nodes as n
-from .analysis import Analysis, called_methods, outputs_of, walk
+from .analysis import Analysis, CallInfo, ModuleInfo, called_methods, outputs_of, walk
 from .ops.names import VARIABLE_UPDATES
 
 SERVING_KEY = "serving_default"
@@ -44,7 +44,7 @@ def variable_updates(analysis: Analysis, module: n.ModuleDef) -> dict[str, str]:
 
 def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: set[tuple[str, str]]) -> str | None:
     """How `method` updates a trainable variable, or None."""
-    def direct(call, info) -> str | None:
+    def direct(call: CallInfo, info: ModuleInfo) -> str | None:
         if call.kind == "optimizer_minimize":
             return f"it calls `{call.receiver}.minimize`"
         if call.kind == "value_method" and call.method in VARIABLE_UPDATES:
@@ -53,7 +53,7 @@ def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: 
                 return f"it calls `{call.receiver}.{call.method}` on a trainable variable"
         return None
 
-    def through(call, _found: str) -> str:
+    def through(call: CallInfo, _found: str) -> str:
         label = call.method if call.kind == "self_method" else f"{call.receiver}.{call.method}"
         return f"it calls `{label}`, which updates trainable variables"
 
@@ -64,14 +64,15 @@ def random_op_in(analysis: Analysis, module: n.ModuleDef, method: n.Method) -> s
     """The first random op (`dropout`, `random_normal`, ...) `method` runs, directly or through the
     methods it calls, else None: such a method's outputs differ from call to call, so an export can
     compare only their types and shapes."""
-    def direct(call, _info) -> str | None:
-        random = call.kind == "op" and call.op is not None and "random" in call.op.effects
-        return call.op.name if random else None
+    def direct(call: CallInfo, _info: ModuleInfo) -> str | None:
+        op = call.op
+        return op.name if call.kind == "op" and op is not None and "random" in op.effects else None
 
     return _first_call(analysis, module, method, direct, lambda _call, found: found, set())
 
 
-def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method, direct, through,
+def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method,
+                direct: Callable[[CallInfo, ModuleInfo], str | None], through: Callable[[CallInfo, str], str],
                 seen: set[tuple[str, str]]) -> str | None:
     """The first answer `direct(call, module info)` gives for a call in `method`, or, for a call of
     another method (its own or a submodule's) where one is found, `through(call, that answer)`.
@@ -81,7 +82,9 @@ def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method, direc
     seen.add((module.name, method.name))
     info = analysis.modules[module.name]
     for node in walk(method.body):
-        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if not isinstance(node, n.Call):
+            continue
+        call = analysis.calls.get(node)
         if call is None:
             continue
         found = direct(call, info)

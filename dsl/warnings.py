@@ -49,7 +49,7 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
 
 
 def _untrained(analysis: Analysis, info: ModuleInfo, module: n.ModuleDef, used: set[str],
-               bodies: dict[str, list[n.Node]]) -> list[Diagnostic]:
+               bodies: dict[str, tuple[n.Node, ...]]) -> list[Diagnostic]:
     """W007: the module trains (a method calls `optimizer.minimize`) but a `var` it uses is read
     under no gradient tape, directly or through the methods called there: no step changes it."""
     nodes = [node for body in bodies.values() for node in body]
@@ -70,7 +70,9 @@ def _reads(analysis: Analysis, info: ModuleInfo, body, reached: set[str], seen: 
         ref = analysis.refs.get(node)
         if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
             reached.add(ref.decl.name)
-        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if not isinstance(node, n.Call):
+            continue
+        call = analysis.calls.get(node)
         if call is not None and call.kind == "self_method":
             for _, method in called_methods(analysis, info, node, call):
                 if method.name not in seen:
@@ -82,7 +84,7 @@ def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> 
     return Diagnostic(code=code, severity="warning", span=node.span, message=message, hint=hint)
 
 
-def _method_warnings(info: ModuleInfo, method: n.Method, nodes: list[n.Node]) -> list[Diagnostic]:
+def _method_warnings(info: ModuleInfo, method: n.Method, nodes: tuple[n.Node, ...]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     reads = {node.id for node in nodes if isinstance(node, n.Name)}
     reads |= {node.target for node in nodes if isinstance(node, n.AugAssign)}
@@ -133,7 +135,8 @@ def _unreachable(body: tuple) -> list[Diagnostic]:
     return found
 
 
-def _variable_uses(analysis: Analysis, info: ModuleInfo, nodes: list[n.Node], used: set, updated: set) -> None:
+def _variable_uses(analysis: Analysis, info: ModuleInfo, nodes: tuple[n.Node, ...], used: set,
+                   updated: set) -> None:
     for node in nodes:
         ref = analysis.refs.get(node)
         if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):

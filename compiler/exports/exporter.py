@@ -8,7 +8,6 @@ A failed or killed export leaves the targets as they were, and only what tfm wro
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, outputs_of
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
+from tfm.dsl.tensor_types import TensorT
 
 from tfm.exports.formats import ExportError, ExportFormat, ExportJob, FileFormat, FileRequest, SignatureContract, \
     format_class
@@ -26,6 +26,7 @@ from tfm.files import UnsafeTarget, staged_file
 from tfm.generate.codegen import dtype_expr
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
+from tfm.version import tfm_version
 
 if TYPE_CHECKING:
     from tfm.exports.tflite_export import TFLiteReport
@@ -80,12 +81,18 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
     return result
 
 
-def _dims(analysis: Analysis, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
+# A served method's inputs and outputs: dsl.overloads gave each signature of a method of several its
+# own method, of tensor types (no TypeChoice), and the analysis recorded each as a TensorT.
+def _dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
+          params: dict[str, object]) -> tuple[int | None, ...]:
+    assert isinstance(type_, n.TensorType)
     return analysis.declared_shape(type_, params)
 
 
-def _tf_dtype(analysis: Analysis, type_: n.TensorType) -> str:
-    return dtype_expr(analysis.types[type_].dtype).removeprefix("tf.")
+def _tf_dtype(analysis: Analysis, type_: n.TensorType | n.TypeChoice) -> str:
+    declared = analysis.types[type_]
+    assert isinstance(declared, TensorT)
+    return dtype_expr(declared.dtype).removeprefix("tf.")
 
 
 def export_saved_model(python_module, analysis: Analysis, module_name: str, init: dict[str, object],
@@ -221,7 +228,7 @@ def _traced(work: Callable[[], object]) -> object:
 def _manifest(python_module, module_name: str, init: dict[str, object], expected: list[SignatureContract],
               tensorflow_version: str) -> dict:
     return {
-        "tfm_version": importlib.metadata.version("tfm"),  # pyproject.toml's, as installed
+        "tfm_version": tfm_version(),
         "tensorflow_version": tensorflow_version,
         "source": getattr(python_module, "_TFM_SOURCE", None),
         "source_sha256": getattr(python_module, "_TFM_SOURCE_SHA256", None),

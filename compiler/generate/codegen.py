@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard, overload
 
 import jinja2
 
 from tfm.dsl import nodes as n
-from tfm.dsl.analysis import Analysis, CallInfo, bind_arguments, dimension_params, method_signature, outputs_of, walk
+from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, dimension_params, method_signature,
+                              outputs_of, walk)
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
-from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, static_python_type
+from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
@@ -28,10 +30,13 @@ from tfm.generate import hygiene
 from tfm.generate.hygiene import identifier as ident
 from tfm.generate.helpers import helpers_text
 from tfm.generate.linemap import LineMap, source_label
+from tfm.version import tfm_version
 
 __all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
 
-GENERATOR_VERSION = "0.1.0"
+# The installed package's version (pyproject.toml holds it): every generated file's header names it.
+GENERATOR_VERSION = tfm_version()
+
 
 # The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
@@ -139,7 +144,10 @@ def impl_name(method: str) -> str:
     return f"_impl_{ident(method)}"
 
 
-def dtype_expr(dtype: str) -> str:
+def dtype_expr(dtype: str | None) -> str:
+    """The TensorFlow dtype (`tf.float32`) of a .tfm dtype name. A declared type always names its dtype;
+    an inferred one the generator writes has been made known by the checker."""
+    assert dtype is not None, "an unknown dtype reached the generator"
     return DTYPES[dtype]
 
 
@@ -247,6 +255,8 @@ class _ClassEmitter:
         dtype = dtype_expr(declared.dtype)
         info = self.analysis.calls.get(var.init)
         if info is not None and info.kind == "initializer":
+            # `calls` holds calls only, and an initializer resolves to its op; it fills a declared shape.
+            assert isinstance(var.init, n.Call) and info.op is not None and declared.shape is not None
             self.helpers.add(info.op.lowering)
             shape = "[" + ", ".join(init_expr.dim(d) for d in declared.shape) + "]"
             args = [shape, dtype] + [init_expr.expr(a) for a in var.init.args]
@@ -278,10 +288,12 @@ class _ClassEmitter:
         if not isinstance(arg, n.Call):
             return init_expr.expr(arg)
         self.helpers.add("_schedule")
-        params = [p.name for p in SCHEDULES[arg.func.id].params]
+        schedule = arg.func
+        assert isinstance(schedule, n.Name)  # the checker resolved it to a schedule by name
+        params = [p.name for p in SCHEDULES[schedule.id].params]
         settings = [f"{ident(name)}={init_expr.expr(value)}"
                     for name, value in bind_arguments(params, arg.args, arg.keywords).items()]
-        return f"_schedule({', '.join([hygiene.literal(arg.func.id), *settings])})"
+        return f"_schedule({', '.join([hygiene.literal(schedule.id), *settings])})"
 
     def _class_ref(self, module: str) -> str:
         """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a
@@ -321,15 +333,26 @@ class _ClassEmitter:
         return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Inputs {inputs}. "
                                  f"Returns {shown}.")
 
-    def _declared(self, type_: n.TensorType | n.ListType) -> TensorT | ArrayT:
-        """A declared type as the analysis recorded it (dsl.declarations.record_declared_types)."""
-        return self.analysis.types[type_]
+    @overload
+    def _declared(self, type_: n.TensorType | n.TypeChoice) -> TensorT: ...
+    @overload
+    def _declared(self, type_: n.ListType) -> ArrayT: ...
+    @overload
+    def _declared(self, type_: n.TypeExpr) -> TensorT | ArrayT: ...
+
+    def _declared(self, type_: n.TensorType | n.ListType | n.TypeChoice) -> TensorT | ArrayT:
+        """A declared type as the analysis recorded it (dsl.declarations.record_declared_types): a
+        TensorT for a tensor type, an ArrayT for a list type. dsl.overloads has replaced each
+        TypeChoice of a generated method with one of its options."""
+        declared = self.analysis.types[type_]
+        assert isinstance(declared, (TensorT, ArrayT))
+        return declared
 
     def _uses_params(self, type_: n.TensorType) -> bool:
         return any(isinstance(d, str) and d in self.info.params for d in self._declared(type_).shape or ())
 
-    def _tensor_spec(self, type_: n.TensorType, name: str) -> str:
-        declared: TensorT = self._declared(type_)
+    def _tensor_spec(self, type_: n.TensorType | n.TypeChoice, name: str) -> str:
+        declared = self._declared(type_)
         dims = ", ".join(self._spec_dim(d) for d in declared.shape or ())
         return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
@@ -337,7 +360,7 @@ class _ClassEmitter:
         """A known size, a constructor parameter's name, or None (unknown, or a named dim like N)."""
         if isinstance(dim, int):
             return hygiene.literal(dim)
-        return ident(dim) if dim in self.info.params else "None"
+        return ident(dim) if isinstance(dim, str) and dim in self.info.params else "None"
 
 
 def _tuple_text(items: list[str]) -> str:
@@ -368,6 +391,7 @@ class _ExprEmitter(NodeVisitor):
 
     def dim(self, dim: Dim) -> str:
         """A declared dim the analysis knows: a size, or a constructor parameter's name."""
+        assert dim is not None  # an initializer fills a known shape (the checker's E018)
         return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:
@@ -441,8 +465,9 @@ class _ExprEmitter(NodeVisitor):
         types = [self.analysis.types.get(v) for v in node.values]
         # a list literal is a tensor (decided by TensorFlow); only scalars are decided in Python
         scalar = all(isinstance(t, TensorT) and t.shape == () for t in types)
-        if _is_comparison_chain(node):
-            return self._comparison_chain(node.values, scalar)
+        links = _comparison_links(node)
+        if links is not None:
+            return self._comparison_chain(links, scalar)
         if scalar:
             # Python values are decided in Python, as the checker did; scalar tensors short-circuit as
             # Python's `and`/`or` do (AutoGraph makes them a tf.cond): `i < n and x[i] > 0` never reads x[n].
@@ -529,14 +554,15 @@ class _ExprEmitter(NodeVisitor):
 
     def call_op(self, node: n.Call, info: CallInfo) -> str:
         op = info.op
+        assert op is not None  # an `op` call resolves to its registry entry
         if op.helper:
             self.cls.helpers.add(op.helper)
         given = {p.name for p, _ in zip(op.params, node.args)} | {k.name for k in node.keywords}
-        defaults = [f"{self._keyword(op, name)}={hygiene.literal(op.param(name).default)}"
+        defaults = [f"{self._keyword(op, name)}={hygiene.literal(_tfm_default(op, name))}"
                     for name in op.tfm_defaults if name not in given]
         return f"{op.lowering}({', '.join(filter(None, [self._op_args(op, node), *defaults]))})"
 
-    def _op_args(self, op, node: n.Call) -> str:
+    def _op_args(self, op: Op, node: n.Call) -> str:
         """An op's arguments as its lowering takes them: by position up to the first parameter the
         lowering takes under another name or position (`Op.keywords`), by keyword from there on."""
         if not op.keywords:
@@ -549,20 +575,21 @@ class _ExprEmitter(NodeVisitor):
         return ", ".join(parts)
 
     @staticmethod
-    def _keyword(op, name: str) -> str:
+    def _keyword(op: Op, name: str) -> str:
         return ident(op.keyword(name) or name)
 
     def call_initializer(self, node: n.Call, info: CallInfo) -> str:
         raise AssertionError("initializers are emitted by _ClassEmitter._variable")
 
     def call_self_method(self, node: n.Call, info: CallInfo) -> str:
-        return f"self.{self._method_ref(self.cls.info, node, info.method)}({self._args(node)})"
+        return f"self.{self._method_ref(self.cls.info, node, _method(info))}({self._args(node)})"
 
     def call_sub_method(self, node: n.Call, info: CallInfo) -> str:
-        target = self.cls.analysis.modules[self.cls.info.submodules[info.receiver].module]
-        return f"self.{ident(info.receiver)}.{self._method_ref(target, node, info.method)}({self._args(node)})"
+        receiver = _receiver(info)
+        target = self.cls.analysis.modules[self.cls.info.submodules[receiver].module]
+        return f"self.{ident(receiver)}.{self._method_ref(target, node, _method(info))}({self._args(node)})"
 
-    def _method_ref(self, module, node: n.Call, name: str) -> str:
+    def _method_ref(self, module: ModuleInfo, node: n.Call, name: str) -> str:
         """The method a call runs: the signature its arguments fit, or, for a method of several
         signatures that the argument types here do not decide, its dispatcher (picks when traced)."""
         chosen = self.analysis.chosen_signatures.get(node)
@@ -571,16 +598,17 @@ class _ExprEmitter(NodeVisitor):
         return self._callee(module, chosen or name)
 
     @staticmethod
-    def _callee(module, method: str) -> str:
+    def _callee(module: ModuleInfo, method: str) -> str:
         """The `_impl_` (traced into the caller), or the tf.function of an `@jit` method (XLA keeps it whole)."""
         return ident(method) if "jit" in module.methods[method].attr_names else impl_name(method)
 
     def call_value_method(self, node: n.Call, info: CallInfo) -> str:
-        receiver = self.expr(node.func.value)
-        return f"{receiver}.{ident(info.method)}({self._args(node)})"
+        method = node.func
+        assert isinstance(method, n.Attribute)  # `receiver.method(...)`
+        return f"{self.expr(method.value)}.{ident(_method(info))}({self._args(node)})"
 
     def call_array_update(self, node: n.Call, info: CallInfo) -> str:
-        array = ident(info.receiver)
+        array = ident(_receiver(info))
         if info.method == ARRAY_POP:  # a statement of its own: the element is dropped
             return f"{array} = {self.array_pop(node, info)}[0]"
         args = [self.expr(a) for a in node.args]
@@ -591,22 +619,46 @@ class _ExprEmitter(NodeVisitor):
     def array_pop(self, node: n.Call, info: CallInfo) -> str:
         """`(rest, last)`: a TensorArray cannot shrink, so the rest is a new one (O(length))."""
         self.cls.helpers.add("_array_pop")
-        message = f"pop from an empty list `{info.receiver}` ({source_label(node.span.file)}:{node.span.line})"
-        return f"_array_pop({ident(info.receiver)}, {hygiene.literal(message)})"
+        receiver = _receiver(info)
+        message = f"pop from an empty list `{receiver}` ({source_label(node.span.file)}:{node.span.line})"
+        return f"_array_pop({ident(receiver)}, {hygiene.literal(message)})"
 
     def call_optimizer_minimize(self, node: n.Call, info: CallInfo) -> str:
         self.cls.helpers.add("_minimize")
-        return f"_minimize(self.{ident(info.receiver)}, {self._args(node)}, self.trainable_variables)"
+        return f"_minimize(self.{ident(_receiver(info))}, {self._args(node)}, self.trainable_variables)"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
         raise AssertionError("the checker rejects attribute values")
 
 
-def _is_comparison_chain(node: n.BoolOp) -> bool:
-    """`a < b <= c`, which the parser builds as `a < b and b <= c` sharing the node `b`."""
-    links = node.values
-    return (node.op == "and" and all(isinstance(v, n.Compare) for v in links)
-            and all(a.right is b.left for a, b in zip(links, links[1:])))
+def _method(info: CallInfo) -> str:
+    """The method a method call runs (the checker records it for every kind but op, initializer, minimize)."""
+    assert info.method is not None
+    return info.method
+
+
+def _receiver(info: CallInfo) -> str:
+    """The submodule or local a call goes through (recorded for every kind but op, initializer, self_method)."""
+    assert info.receiver is not None
+    return info.receiver
+
+
+def _tfm_default(op: Op, name: str) -> object:
+    """The default of one of `op.tfm_defaults` (dsl.ops.registry.op checks each names a parameter)."""
+    param = op.param(name)
+    assert param is not None
+    return param.default
+
+
+def _comparison_links(node: n.BoolOp) -> tuple[n.Compare, ...] | None:
+    """The links of `a < b <= c`, which the parser builds as `a < b and b <= c` sharing the node `b`;
+    None when `node` is no such chain."""
+    if node.op != "and":
+        return None
+    links = tuple(v for v in node.values if isinstance(v, n.Compare))
+    if len(links) < len(node.values):
+        return None
+    return links if all(a.right is b.left for a, b in zip(links, links[1:])) else None
 
 
 def _node_precedence(node: n.Node) -> int:
@@ -631,7 +683,7 @@ class _BodyEmitter(NodeVisitor):
     def __init__(self, cls: _ClassEmitter, method: n.Method):
         self.cls = cls
         self.method = method
-        self.x = _ExprEmitter(cls)
+        self.expressions = _ExprEmitter(cls)
         self.lines: list[str] = []
         self.depth = 0
 
@@ -654,8 +706,9 @@ class _BodyEmitter(NodeVisitor):
         """A named dim used by several inputs (`N` in x: f32[N, 3] and y: f32[N]) must be one size:
         one check per pair of inputs, covering every dim they share."""
         first_seen: dict[str, tuple[str, int]] = {}
-        pairs: dict[tuple[str, str], list[tuple[int, int, n.Dim]]] = {}
+        pairs: dict[tuple[str, str], list[tuple[int, int, str, n.Dim]]] = {}  # (axis, axis, dim, as written)
         for inp in self.method.inputs:
+            assert isinstance(inp.type, n.TensorType)  # dsl.overloads made one method per signature
             declared = self.cls._declared(inp.type).shape or ()
             for axis, (dim, written) in enumerate(zip(declared, inp.type.shape or ())):
                 if not isinstance(dim, str) or dim in self.cls.info.params:
@@ -691,7 +744,7 @@ class _BodyEmitter(NodeVisitor):
         A Python number bound to a local would make AutoGraph run a loop over it in Python,
         unrolled at trace time; tfm never unrolls by accident.
         """
-        text = self.x.expr(node)
+        text = self.expressions.expr(node)
         type_ = self.cls.analysis.types.get(node)
         if _is_python_value(type_):
             return _as_constant(text, dtype or type_.dtype)
@@ -703,20 +756,22 @@ class _BodyEmitter(NodeVisitor):
         declared = self.cls._declared(stmt.declared) if stmt.declared is not None else None
         if isinstance(declared, ArrayT):
             element = declared.element
-            dims = ", ".join(self.x.dim(d) if isinstance(d, int) else "None" for d in element.shape or ())
+            dims = ", ".join(self.expressions.dim(d) if isinstance(d, int) else "None" for d in element.shape or ())
             self.line(f"{ident(stmt.target)} = {_lowering('TensorArray')}({dtype_expr(element.dtype)}, size=0, dynamic_size=True, "
                       f"element_shape=[{dims}])", stmt)
             return
         info = self.cls.analysis.calls.get(stmt.value)
         if info is not None and info.kind == "array_update" and info.method == ARRAY_POP:
-            self.line(f"{ident(info.receiver)}, {ident(stmt.target)} = {self.x.array_pop(stmt.value, info)}", stmt)
+            assert isinstance(stmt.value, n.Call)  # `calls` holds calls only
+            popped = self.expressions.array_pop(stmt.value, info)
+            self.line(f"{ident(_receiver(info))}, {ident(stmt.target)} = {popped}", stmt)
             return
         value = self.value(stmt.value, declared.dtype if declared is not None else None)
         self.line(f"{ident(stmt.target)} = {value}", stmt)
 
     def stmt_AugAssign(self, stmt: n.AugAssign) -> None:
         ref = self.cls.analysis.refs.get(stmt)
-        value = self.x.expr(stmt.value)
+        value = self.expressions.expr(stmt.value)
         if ref is not None and ref.kind == "variable":
             method = "assign_add" if stmt.op == "+" else "assign_sub"
             self.line(f"self.{ident(stmt.target)}.{method}({value})", stmt)
@@ -732,10 +787,11 @@ class _BodyEmitter(NodeVisitor):
                               for o, v in zip(returns, stmt.values))
             self.line(f"return {{{items}}}", stmt)
         else:
+            assert returns is not None  # the checker allows a value only where the method declares one
             self.line(f"return {self.value(stmt.values[0], self.cls._declared(returns).dtype)}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
-        self.line(self.x.expr(stmt.expr), stmt)
+        self.line(self.expressions.expr(stmt.expr), stmt)
 
     def stmt_Pass(self, stmt: n.Pass) -> None:
         self.line("pass", stmt)
@@ -758,17 +814,18 @@ class _BodyEmitter(NodeVisitor):
     def condition(self, node: n.Node) -> str:
         """An `if` on Python values is decided at trace time, as the checker assumed; a tensor
         condition becomes graph control flow through AutoGraph."""
-        return self.x.expr(node) if _is_python_value(self.cls.analysis.types.get(node)) else self.value(node)
+        return self.expressions.expr(node) if _is_python_value(self.cls.analysis.types.get(node)) else self.value(node)
 
     def stmt_For(self, stmt: n.For) -> None:
         call = stmt.iter
-        info = self.cls.analysis.calls.get(call) if isinstance(call, n.Call) else None
-        if info is None or info.op is not OPS["range"]:  # `for row in x:`: AutoGraph loops over x's first axis
+        info = self.cls.analysis.calls.get(call)
+        if not isinstance(call, n.Call) or info is None or info.op is not OPS["range"]:
+            # `for row in x:`: AutoGraph loops over x's first axis
             self.line(f"for {ident(stmt.target)} in {self.value(call)}:", stmt)
             self.loop_options(stmt)
             self.block(stmt.body)
             return
-        args = self.x._args(call)
+        args = self.expressions._args(call)
         loop = f"_range({args})" if stmt.static else f"{_lowering('range')}({args})"
         for name, dtype, shape in self.cls.analysis.loop_predefined.get(stmt, ()):
             # AutoGraph needs a loop variable defined before the loop; this loop provably runs.
@@ -795,21 +852,27 @@ class _BodyEmitter(NodeVisitor):
 
     def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
         """`xs[i] = v` on a typed list: a TensorArray write returns the new array."""
-        name = ident(stmt.target.value.id)
-        element = self.cls.analysis.types.get(stmt.target.value)
+        array = stmt.target.value
+        assert isinstance(array, n.Name)  # the checker allows a typed list's name only
+        name = ident(array.id)
+        element = self.cls.analysis.types.get(array)
         dtype = element.element.dtype if isinstance(element, ArrayT) else None
         self.line(f"{name} = {name}.write({self.value(stmt.target.items[0])}, {self.value(stmt.value, dtype)})", stmt)
 
     def stmt_With(self, stmt: n.With) -> None:
         if stmt.name is None:  # `with name_scope("block"):`; the checker allows only a string literal
-            self.line(f"with tf.name_scope({hygiene.literal(stmt.context.args[0].value)}):", stmt)
+            scope = stmt.context
+            assert isinstance(scope, n.Call) and isinstance(scope.args[0], n.StringLit)
+            self.line(f"with tf.name_scope({hygiene.literal(scope.args[0].value)}):", stmt)
         else:
-            self.line(f"with {self.x.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
+            self.line(f"with {self.expressions.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
         self.block(stmt.body)
 
     def stmt_Assert(self, stmt: n.Assert) -> None:
         """A run-time check in the graph (what AutoGraph makes of Python's `assert` on a tensor)."""
-        message = stmt.message.value if stmt.message is not None else f"assertion failed: {stmt.span.line}"
+        written = stmt.message
+        assert written is None or isinstance(written, n.StringLit)  # the checker allows a string literal only
+        message = written.value if written is not None else f"assertion failed: {stmt.span.line}"
         self.line(f"tf.debugging.Assert({self.value(stmt.test)}, [{hygiene.literal(message)}])", stmt)
 
 
@@ -818,6 +881,6 @@ def _as_constant(text: str, dtype: str | None) -> str:
     return f"{_lowering('constant')}({text}" + (f", dtype={dtype_expr(dtype)})" if dtype else ")")
 
 
-def _is_python_value(type_: object) -> bool:
+def _is_python_value(type_: object) -> TypeGuard[TensorT]:
     """A literal or a static parameter, or an expression of them: Python computes it at trace time."""
     return isinstance(type_, TensorT) and type_.weak

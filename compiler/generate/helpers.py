@@ -39,7 +39,9 @@ def definitions() -> dict[str, Definition]:
         name = _defined_name(node)
         if name is not None:
             reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            text = "\n".join([*lines[node.lineno - 1:node.end_lineno - 1], lines[node.end_lineno - 1][:node.end_col_offset]])
+            end = node.end_lineno
+            assert end is not None  # ast.parse sets every statement's end
+            text = "\n".join([*lines[node.lineno - 1:end - 1], lines[end - 1][:node.end_col_offset]])
             found[name] = Definition(name, order, text[node.col_offset:], frozenset(reads))
     # Only reads of other definitions are dependencies (not locals, builtins or `tf`).
     return {name: Definition(d.name, d.order, d.text, d.uses & found.keys() - {name}) for name, d in found.items()}

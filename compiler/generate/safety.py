@@ -44,7 +44,7 @@ _DUNDERS = frozenset({"__init__", "__all__"})
 
 
 class _Unsafe(Exception):
-    def __init__(self, node: ast.AST, message: str):
+    def __init__(self, node: ast.AST | SyntaxError | None, message: str):
         super().__init__(f"generated code {message} (generated line {getattr(node, 'lineno', '?')})")
 
 
@@ -52,7 +52,7 @@ def verify_generated(python: str, file: str) -> None:
     """Raise InternalError (E099) if generated code steps outside what tfm emits."""
     try:
         if not python.isascii():
-            raise _Unsafe(ast.Module(), "is not ASCII")
+            raise _Unsafe(None, "is not ASCII")
         try:
             tree = ast.parse(python)
         except SyntaxError as exc:
@@ -187,7 +187,7 @@ class _Checker:
         for item in cls.body:
             if isinstance(item, ast.FunctionDef):
                 self._function(item, own)
-            elif _is_method_alias(item, own):
+            elif _method_alias(item, own) is not None:
                 continue  # `_impl_call = call`: the name other methods call it by
             elif not (isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant)):
                 raise _Unsafe(item, f"has a {type(item).__name__} in class {cls.name}")
@@ -225,7 +225,7 @@ class _Checker:
         (statements sit only in method bodies: anything else in a class body is refused)."""
         functions = [f for f in cls.body if isinstance(f, ast.FunctionDef)]
         methods = {f.name for f in functions}
-        aliases = {item.targets[0].id for item in cls.body if _is_method_alias(item, methods)}
+        aliases = {alias for item in cls.body if (alias := _method_alias(item, methods)) is not None}
         assigned = {t.attr for f in functions for n in self._body(f) if isinstance(n, ast.Assign) for t in n.targets
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
         return methods | aliases | assigned
@@ -302,12 +302,17 @@ def _binds_builtins(statement: ast.stmt) -> bool:
     target, value = statement.targets[0], statement.value
     targets = target.elts if isinstance(target, ast.Tuple) else [target]
     values = value.elts if isinstance(value, ast.Tuple) else [value]
-    return (len(targets) == len(values) and all(isinstance(v, ast.Name) and v.id in _BUILTINS for v in values)
-            and all(isinstance(t, ast.Name) and t.id == "_" + v.id for t, v in zip(targets, values)))
+    read = [v.id for v in values if isinstance(v, ast.Name) and v.id in _BUILTINS]
+    bound = [t.id for t in targets if isinstance(t, ast.Name)]
+    return (len(read) == len(values) == len(bound) == len(targets)
+            and all(name == "_" + builtin for name, builtin in zip(bound, read)))
 
 
-def _is_method_alias(item: ast.stmt, own_names: set[str]) -> bool:
-    """`_impl_NAME = NAME` for a method the class defines, and nothing else."""
-    return (isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)
-            and isinstance(item.value, ast.Name) and item.targets[0].id == f"_impl_{item.value.id}"
-            and item.value.id in own_names)
+def _method_alias(item: ast.stmt, own_names: set[str]) -> str | None:
+    """`_impl_NAME` where `item` is `_impl_NAME = NAME` for a method the class defines, else None."""
+    if not (isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.value, ast.Name)):
+        return None
+    alias = item.targets[0]
+    if isinstance(alias, ast.Name) and alias.id == f"_impl_{item.value.id}" and item.value.id in own_names:
+        return alias.id
+    return None

@@ -13,6 +13,7 @@ from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis
 from tfm.dsl.diagnostics import printable
 from tfm.dsl.ops import static_python_type
+from tfm.dsl.tensor_types import TensorT
 from tfm.run.datasets import DataError, check_npz_expansion, check_regular_file, npy_claimed_bytes
 
 
@@ -135,7 +136,9 @@ def method_tensors(method: n.Method, values: dict[str, RawValue], analysis: Anal
     for inp in method.inputs:
         if inp.name not in values:
             raise BadValue(f"method {method.name} needs --arg {inp.name}=VALUE")
-        declared = analysis.types[inp.type].dtype
+        declared_type = analysis.types[inp.type]
+        assert isinstance(declared_type, TensorT)  # an input's declared type (one signature's: no choice)
+        declared = declared_type.dtype
         dtype = getattr(tf, dtype_expr(declared).removeprefix("tf."))
         try:
             tensors.append(tf.constant(values[inp.name].value, dtype=dtype))

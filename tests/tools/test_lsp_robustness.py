@@ -115,6 +115,8 @@ def _hover(client: RawClient, line: int = 4, character: int = 8) -> dict:
     b"Content-Type: application/json\r\n\r\n{}",  # no Content-Length at all
     b"\r\n",
     b"Content-Length: " + b"9" * 100_000 + b"\r\n\r\n",  # a header line longer than any header
+    b"Content-Length: 1 2\r\n\r\n{}",  # a value the pattern does not match: the match was unchecked
+    b"Content-Length: 2\r\r\n\r\n{}",  # a stray carriage return
 ])
 def test_bad_framing_costs_only_its_own_frame(client, frame):
     client.open(MODEL)
