@@ -182,9 +182,12 @@ class BoolOp(Node):
     values: tuple[Expr, ...]
 
 
+UnaryOperator = Literal["-", "+", "not"]
+
+
 @node
 class UnaryOp(Node):
-    op: Literal["-", "+", "not"]
+    op: UnaryOperator
     operand: Expr
 
 
