@@ -59,7 +59,7 @@ def fits(value: object, dtype: str) -> bool:
         low, high = INT_RANGES[dtype]
         return isinstance(value, int) and low <= value <= high
     if dtype in FLOAT_MAX:
-        assert isinstance(value, (int, float))  # a literal's leaves are bools, strings and numbers
+        assert isinstance(value, (int, float))  # a literal's leaves left after bools and strings: numbers
         return math.isfinite(value) and abs(value) <= FLOAT_MAX[dtype]
     return True
 

@@ -28,6 +28,7 @@ _NodeClass = TypeVar("_NodeClass", bound=type)
 def node(cls: _NodeClass) -> _NodeClass:
     return dataclass(frozen=True, slots=True, eq=False, kw_only=True)(cls)
 
+
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _CHILD_VALUES: dict[type, Callable[[object], tuple]] = {}
 # Fields a tree walk does not visit: where a node is, and the name it declares (a leaf of text).
