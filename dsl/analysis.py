@@ -23,6 +23,7 @@ from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
 from .ops import Op
+from .tensor_types import Dim, TensorT
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
                   "array", "tape", "dtype", "named_dim"]
@@ -89,7 +90,7 @@ class Analysis:
     refs: dict[n.Node, Ref] = field(default_factory=dict)
     calls: dict[n.Node, CallInfo] = field(default_factory=dict)
     types: dict[n.Node, object] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic] | tuple[Diagnostic, ...] = field(default_factory=list)  # a tuple once frozen
     limits: Limits = field(default_factory=Limits)
     # Each submodule's arguments bound to its module's parameters (by the checker, once): name -> node.
     sub_arguments: dict[n.SubDecl, dict[str, n.Node]] = field(default_factory=dict)
@@ -126,6 +127,7 @@ class Analysis:
     def receive(self, diagnostic: Diagnostic) -> None:
         """Where the reporter's diagnostics go: the list, or held back while a signature is checked."""
         if self.signature is None:
+            assert isinstance(self.diagnostics, list)  # not frozen: diagnostics come only while analysing
             self.diagnostics.append(diagnostic)
         else:
             self.signature_reports.append((diagnostic, *self.signature))
@@ -157,6 +159,7 @@ class Analysis:
                 listed = ", ".join(f"`{name}`" for name in names)
                 where = f"in signature{'s' if len(names) > 1 else ''} {listed}"
                 diagnostic = error(diagnostic.code, diagnostic.span, f"{diagnostic.message} ({where})", diagnostic.hint)
+            assert isinstance(self.diagnostics, list)  # not frozen: diagnostics come only while analysing
             self.diagnostics.append(diagnostic)
 
     def parameter_values(self, module: str, given: dict[str, object] | None = None) -> dict[str, object]:
@@ -173,8 +176,9 @@ class Analysis:
     def declared_shape(self, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
         """The dims of a declared type in one instance: sizes, constructor parameters' values from
         `params` (parameter_values), None where unknown until a call (`N`, `?`)."""
-        return tuple(d if isinstance(d, int) else params.get(d) if isinstance(params.get(d), int) else None
-                     for d in self.types[type_].shape or ())
+        declared = self.types[type_]
+        assert isinstance(declared, TensorT)  # a declared TensorType's type (declarations.declared_type)
+        return tuple(_size(d, params) for d in declared.shape or ())
 
     def dependencies(self, module: n.ModuleDef) -> list[str]:
         """Names of modules `module` holds, directly or not, in construction order."""
@@ -190,6 +194,14 @@ class Analysis:
         for sub in info.submodules.values():
             self._visit_deps(sub.module, order, seen)
         order.append(name)
+
+
+def _size(dim: Dim, params: dict[str, object]) -> int | None:
+    """A dim's size in one instance: known, an int constructor parameter's value, or None."""
+    if isinstance(dim, int):
+        return dim
+    value = None if dim is None else params.get(dim)
+    return value if isinstance(value, int) else None
 
 
 def bind_arguments(names: list[str], args: tuple, keywords: tuple) -> dict[str, n.Node]:

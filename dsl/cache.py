@@ -312,12 +312,13 @@ def open_directory(path: str | Path, create: bool = False, private: bool = False
             name = remaining.popleft()
             if name in ("", "."):
                 continue
-            child, target = _step(fd, name, create)
-            if target is None:
+            step = _step(fd, name, create)
+            if step[1] is None:  # a directory: go into it
                 os.close(fd)
-                fd = child
+                fd = step[0]
                 _check_directory(fd, path, private)
                 continue
+            target = step[1]
             links += 1
             if links > _MAX_LINKS:
                 raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
@@ -331,7 +332,7 @@ def open_directory(path: str | Path, create: bool = False, private: bool = False
     return fd
 
 
-def _step(fd: int, name: str, create: bool) -> tuple[int | None, str | None]:
+def _step(fd: int, name: str, create: bool) -> tuple[int, None] | tuple[None, str]:
     """(the child directory's descriptor, None), or (None, the target of a link we may follow)."""
     try:
         return os.open(name, _DIRECTORY, dir_fd=fd), None

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from .nodes import Node, Span
+from .nodes import Node, Program, Span
 
 Severity = Literal["error", "warning"]
 
@@ -87,7 +87,8 @@ class TfmError(Exception):
     def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
         self.diagnostics = diagnostics
         self.sources = sources or {}
-        self.recovered = None  # a parse error: (the program with bad lines set aside, their line numbers)
+        # a parse error: (the program with bad lines set aside, their line numbers)
+        self.recovered: tuple[Program | None, frozenset[int]] | None = None
         super().__init__(diagnostics)
 
     def __str__(self) -> str:  # rendered when shown, not when raised: a caller may only count them
@@ -147,11 +148,11 @@ class Reporter:
 
     __slots__ = ("receive",)
 
-    def __init__(self, receive: Callable[[Diagnostic], None]):
+    def __init__(self, receive: Callable[[Diagnostic], object]):
         self.receive = receive
 
     def __call__(self, code: str, where: Node | Span, message: str, hint: str | None = None) -> None:
-        self.receive(error(code, getattr(where, "span", where), message, hint))
+        self.receive(error(code, _span_of(where), message, hint))
 
 
 class Problems:
@@ -179,7 +180,11 @@ def fail(code: str, where: Node | Span, message: str, hint: str | None = None,
     """The reporter's shape (code, where: a node or span, message, hint) for a stage that must stop
     there (the parser cannot build a node past a syntax error): `raise fail(...)`. `sources`: the
     texts to show the source line from, when the caller's caller does not have them."""
-    return TfmError([error(code, getattr(where, "span", where), message, hint)], sources)
+    return TfmError([error(code, _span_of(where), message, hint)], sources)
+
+
+def _span_of(where: Node | Span) -> Span:
+    return where if isinstance(where, Span) else where.span
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ value that does not fit the dtype it is converted to.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 from .dtypes import TABLE
 
@@ -56,6 +57,7 @@ def fits(value: object, dtype: str) -> bool:
         low, high = INT_RANGES[dtype]
         return isinstance(value, int) and low <= value <= high
     if dtype in FLOAT_MAX:
+        assert isinstance(value, (int, float))  # a literal's leaves left after bools and strings: numbers
         return math.isfinite(value) and abs(value) <= FLOAT_MAX[dtype]
     return True
 
@@ -66,6 +68,7 @@ def fold_binary(op: str, a: object, b: object) -> object:
         if op == "+" and isinstance(a, str) and isinstance(b, str) and len(a) + len(b) <= _MAX_STRING:
             return a + b
         raise FoldError(f"`{op}` is not defined on these Python values")
+    assert isinstance(a, (int, float)) and isinstance(b, (int, float))  # folded values are Python scalars
     if op == "**":
         _check_power(a, b)
     try:
@@ -79,10 +82,20 @@ def fold_binary(op: str, a: object, b: object) -> object:
 
 
 def fold_compare(op: str, a: object, b: object) -> bool:
-    try:
-        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-    except TypeError:
-        raise FoldError(f"`{op}` cannot compare these Python values") from None
+    """`a op b` as Python computes it. Values Python cannot order (a string and a number) are refused
+    whatever the operator, `==` too."""
+    if isinstance(a, str) and isinstance(b, str):
+        return _compare(op, a, b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return _compare(op, a, b)
+    raise FoldError(f"`{op}` cannot compare these Python values")
+
+
+_Ordered = TypeVar("_Ordered", str, float)
+
+
+def _compare(op: str, a: _Ordered, b: _Ordered) -> bool:
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
 def fold_unary(op: str, a: object) -> object:
@@ -90,10 +103,11 @@ def fold_unary(op: str, a: object) -> object:
         return not a
     if isinstance(a, str):
         raise FoldError(f"unary `{op}` is not defined on a string")
+    assert isinstance(a, (int, float))  # folded values are Python scalars
     return _bounded(-a if op == "-" else +a)
 
 
-def _check_power(base: object, exponent: object) -> None:
+def _check_power(base: int | float | complex, exponent: int | float | complex) -> None:
     """Refuse `9 ** 9 ** 9` before computing it: estimate the size of the result from logarithms."""
     if isinstance(exponent, complex) or isinstance(base, complex):
         return

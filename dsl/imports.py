@@ -88,10 +88,11 @@ def resolve_imports(program: n.Program, file: str, search_path: tuple[Path, ...]
             if problem:
                 report("E059", item, problem, 'write `import blocks` or `import "models/blocks.tfm"`')
                 continue
-            path, root = _find(item.target, (directory, *search_path))
-            if path is None:
-                _not_found(report, item, root, (directory, *search_path))
+            found = _find(item.target, (directory, *search_path))
+            if found[0] is None:
+                _not_found(report, item, found[1], (directory, *search_path))
                 continue
+            path, root = found
             files[chain[-1] if chain else top].imports.setdefault(path, item)
             if path in chain:
                 loop = " -> ".join(p.name for p in [*chain[chain.index(path):], path])
@@ -160,7 +161,7 @@ def _check_replaced_library_modules(report: Reporter, files: dict[Path, _File], 
             source = origin.get(name)
             if name not in library or name in own or source is None or source in importer.imports:
                 continue
-            item = _import_leading_to(files, source, path) or files[files[source].importer].imports[source]
+            item = _import_leading_to(files, source, path) or _import_of(files, source)
             what = f"the library's `{name}`" if through is None else f"the `{name}` inside the library's `{through}`"
             report_once("E011", item, f"`{item.target}` brings in module `{name}` from {files[source].label}, which "
                                       f"would replace {what} that {importer.label} uses (line {sub.span.line})",
@@ -186,11 +187,20 @@ def _uses(importer: _File):
 def _import_leading_to(files: dict[Path, _File], target: Path, start: Path) -> n.Import | None:
     """`start`'s own import through which `target` was first reached, if it was reached through one."""
     step = target
-    while files[step].importer is not None:
-        if files[step].importer == start:
+    importer = files[step].importer
+    while importer is not None:
+        if importer == start:
             return files[start].imports.get(step)
-        step = files[step].importer
+        step = importer
+        importer = files[step].importer
     return None
+
+
+def _import_of(files: dict[Path, _File], path: Path) -> n.Import:
+    """The import that first brought in the imported file `path`, in the file that made it."""
+    importer = files[path].importer
+    assert importer is not None  # only the importing program has none, and no import names it
+    return files[importer].imports[path]
 
 
 def _directory_of(file: str) -> Path | None:
@@ -207,7 +217,7 @@ def _bad_target(target: str) -> str | None:
     return None
 
 
-def _find(target: str, directories: tuple[Path, ...]) -> tuple[Path | None, Path | None]:
+def _find(target: str, directories: tuple[Path, ...]) -> tuple[Path, Path] | tuple[None, Path | None]:
     """(the first `directory/target` that exists inside its directory, links resolved; that
     directory). If none does: (None, the first `directory/target` that leads out of its directory,
     or None). What the file is (regular, a FIFO, a device) is judged on the opened file, by `_read`."""

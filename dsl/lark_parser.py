@@ -18,14 +18,14 @@ import io
 import lark
 from lark import Lark
 from lark.exceptions import UnexpectedInput
-from lark.indenter import DedentError, Indenter
+from lark.indenter import DedentError, PythonIndenter
 
 from ..grammar import GRAMMAR_PATH
 
 from . import nodes as n
 from .cache import read_entry, write_entry
 from .diagnostics import Diagnostic
-from .node_builder import ToNodes
+from .node_builder import Located, ToNodes
 from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 
 MEMBER_KEYWORDS = ("var", "state")
@@ -34,7 +34,11 @@ _OPTIONS = {"parser": "lalr", "maybe_placeholders": True, "keep_all_tokens": Tru
 _CACHE_FORMAT = 1  # bump when what the cache holds changes (it names _TfmIndenter and ToNodes by module path)
 
 
-class _TfmIndenter(Indenter):
+class _TfmIndenter(PythonIndenter):
+    """Python's indentation rules over tfm's terminals. (Lark's `Indenter` declares these settings as
+    abstract properties; `PythonIndenter` sets them as class attributes, as ours are: read for every
+    token, an attribute is quicker than a property.)"""
+
     NL_type = "_NL"
     OPEN_PAREN_types = ["LPAR", "LSQB"]
     CLOSE_PAREN_types = ["RPAR", "RSQB"]
@@ -47,11 +51,12 @@ class _TfmIndenter(Indenter):
         block the contextual lexer is in a state LALR shares with statement blocks, where a name wins
         over VAR_KIND, so a `var` after a method was a syntax error.)"""
         line_start = True
+        line_breaks = (self.NL_type, self.INDENT_type, self.DEDENT_type)
         for token in super().process(stream):
             if (line_start and token.type == "NAME" and token.value in MEMBER_KEYWORDS
                     and len(self.indent_level) == 2 and self.paren_level == 0):
                 token = lark.Token.new_borrow_pos("VAR_KIND", token.value, token)
-            line_start = token.type in (self.NL_type, self.INDENT_type, self.DEDENT_type)
+            line_start = token.type in line_breaks
             yield token
 
 
@@ -60,9 +65,13 @@ def parse_with_lark(text: str, file: str) -> tuple[Diagnostic | None, n.Program 
     parse lock (the indenter and the node builder keep per-parse state on the shared parser). A rule's own
     check (a list where a list is not allowed, ...) raises TfmError."""
     parser = lark_parser()
-    parser.options.transformer.file = file
+    builder = parser.options.transformer
+    assert isinstance(builder, ToNodes)
+    builder.file = file
     try:
-        return None, parser.parse(text).value
+        located = parser.parse(text)  # the in-parse transformer's value for `start`, not a tree
+        assert isinstance(located, Located)
+        return None, located.value
     except UnexpectedInput as exc:
         return syntax_diagnostic(exc, file, text, _terminal_names()), None
     except DedentError as exc:

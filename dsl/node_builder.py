@@ -12,6 +12,7 @@ last, as Lark's `propagate_positions` would make it: keywords, brackets and new 
 from __future__ import annotations
 
 import re
+from typing import Protocol, cast
 
 from lark import Token, Transformer
 
@@ -30,11 +31,29 @@ def unescape_string(token: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES[m.group(1)], token[1:-1])
 
 
+class _Place(Protocol):
+    """Where a rule's text starts or ends: a token from the lexer (which always gives its position),
+    or a `Located` with a line."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def end_column(self) -> int: ...
+
+
 class Located:
     """A rule's value with the place of its text (its first to last token; no line if it has none).
     A `?rule` that keeps only one of its children passes it on as it is: the same value and place."""
 
     __slots__ = ("value", "line", "column", "end_line", "end_column")
+    line: int | None
+    column: int
+    end_line: int
+    end_column: int
 
     def __init__(self, value, first, last):
         self.value = value
@@ -130,17 +149,18 @@ class ToNodes(Transformer):
     def __init__(self):
         super().__init__(visit_tokens=False)
         self.file = "<string>"
-        self.located = (None, None)
+        self.located: tuple[_Place, _Place] | tuple[None, None] = (None, None)
 
     def _s(self) -> n.Span:
-        first, last = self.located
-        if first is None:
+        located = self.located
+        if located[0] is None:
             return n.Span(file=self.file, line=1, column=1, end_line=1, end_column=1)
+        first, last = located
         return n.Span(file=self.file, line=first.line, column=first.column,
                       end_line=last.end_line, end_column=last.end_column)
 
-    def _identifier(self, token: Token) -> n.Identifier:
-        """A declared name, with the span of its token."""
+    def _identifier(self, token: _Place) -> n.Identifier:
+        """A declared name, with the span of its token (a NAME `Token`)."""
         span = n.Span(file=self.file, line=token.line, column=token.column, end_line=token.end_line,
                       end_column=token.end_column)
         return n.Identifier(span=span, text=str(token))
@@ -360,7 +380,7 @@ class ToNodes(Transformer):
         return _fold(c)
 
     def unary_op(self, c):  # NEG_OP factor
-        return n.UnaryOp(span=self._s(), op=str(c[0]), operand=c[1])
+        return n.UnaryOp(span=self._s(), op=cast(n.UnaryOperator, str(c[0])), operand=c[1])
 
     def power(self, c):  # postfix POW factor
         return n.BinOp(span=self._s(), op="**", left=c[0], right=c[2])

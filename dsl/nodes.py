@@ -16,11 +16,18 @@ from __future__ import annotations
 import dataclasses
 import operator
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Callable, Literal, TypeVar, Union, dataclass_transform
+
+_NodeClass = TypeVar("_NodeClass", bound=type)
+
 
 # Every node class: immutable, no per-instance dict, keyword-only fields, and identity equality
-# (checkers key tables by node, so equal-looking nodes stay distinct).
-node = dataclass(frozen=True, slots=True, eq=False, kw_only=True)
+# (checkers key tables by node, so equal-looking nodes stay distinct). `dataclass_transform` tells
+# type checkers what the decorator makes of a class (they cannot see through a bound `dataclass(...)`).
+@dataclass_transform(eq_default=False, frozen_default=True, kw_only_default=True)
+def node(cls: _NodeClass) -> _NodeClass:
+    return dataclass(frozen=True, slots=True, eq=False, kw_only=True)(cls)
+
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _CHILD_VALUES: dict[type, Callable[[object], tuple]] = {}
@@ -176,9 +183,12 @@ class BoolOp(Node):
     values: tuple[Expr, ...]
 
 
+UnaryOperator = Literal["-", "+", "not"]
+
+
 @node
 class UnaryOp(Node):
-    op: Literal["-", "+", "not"]
+    op: UnaryOperator
     operand: Expr
 
 

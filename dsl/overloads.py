@@ -11,6 +11,7 @@ picks the signature its arguments fit (dsl/inference.py); in Python, the generat
 from __future__ import annotations
 
 import dataclasses
+from typing import overload
 
 from . import nodes as n
 from .diagnostics import fail
@@ -56,16 +57,18 @@ def _check_reachable(method: n.Method, signatures: list[n.Method]) -> None:
                            "give each signature inputs of a different rank, dtype or fixed size")
 
 
-def _covers(wide: n.TensorType, narrow: n.TensorType) -> bool:
-    if wide.dtype != narrow.dtype or (wide.shape is None) != (narrow.shape is None):
+def _covers(wide: n.TensorType | n.TypeChoice, narrow: n.TensorType | n.TypeChoice) -> bool:
+    # Inputs of one signature: each `|` already picked (`_one_signature`).
+    assert isinstance(wide, n.TensorType) and isinstance(narrow, n.TensorType)
+    if wide.dtype != narrow.dtype:
         return False
-    if wide.shape is None:
-        return True
+    if wide.shape is None or narrow.shape is None:
+        return wide.shape is None and narrow.shape is None
     return len(wide.shape) == len(narrow.shape) and all(
         w.kind != "fixed" or (v.kind == "fixed" and v.size == w.size) for w, v in zip(wide.shape, narrow.shape))
 
 
-def _types(method: n.Method) -> list[object]:
+def _types(method: n.Method) -> list[n.TensorType | n.TypeChoice | None]:
     outputs = method.returns if isinstance(method.returns, tuple) else (method.returns,)
     return [i.type for i in method.inputs] + [o.type if isinstance(o, n.NamedOutput) else o for o in outputs]
 
@@ -87,7 +90,11 @@ def _signature_count(method: n.Method) -> int:
     return count
 
 
-def _pick(type_: object, index: int) -> object:
+@overload
+def _pick(type_: n.TensorType | n.TypeChoice, index: int) -> n.TensorType: ...
+@overload
+def _pick(type_: n.TensorType | n.TypeChoice | None, index: int) -> n.TensorType | None: ...
+def _pick(type_: n.TensorType | n.TypeChoice | None, index: int) -> n.TensorType | None:
     return type_.options[index] if isinstance(type_, n.TypeChoice) else type_
 
 

@@ -39,6 +39,7 @@ def parse(text: str, file: str = "<string>") -> n.Program:
         text += "\n"
     problem, program = _parse_once(text, file)
     if problem is None:
+        assert program is not None  # a parse gives a problem or a program
         return program
     recovery = more_syntax_errors(text, problem, lambda patched: _parse_once(patched, file)[0])
     error = TfmError([problem, *recovery.errors], {file: text})

@@ -56,7 +56,7 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
         return error("E004", span, f"unexpected character {char!r}", _char_hint(char))
-    if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
+    if isinstance(exc, UnexpectedEOF) or isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
         return _eof_diagnostic(file, text)
     assert isinstance(exc, UnexpectedToken)
     token = exc.token

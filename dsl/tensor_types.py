@@ -91,14 +91,17 @@ def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
         return a.dtype, None
     if a.weak and b.weak:
         return _weak_pair(a.dtype, b.dtype)
-    strong, weak = (a, b) if b.weak else (b, a) if a.weak else (None, None)
-    if strong is None:
+    if b.weak:
+        (strong, strong_dtype), (weak, weak_dtype) = (a, a.dtype), (b, b.dtype)
+    elif a.weak:
+        (strong, strong_dtype), (weak, weak_dtype) = (b, b.dtype), (a, a.dtype)
+    else:
         return None, f"{a.dtype} and {b.dtype}"
-    if not _weak_fits(weak.dtype, strong.dtype):
-        return None, f"{strong.dtype} and a Python {_python_name(weak.dtype)}"
-    if weak.value is not None and not fits(weak.value, strong.dtype):
-        return None, f"{strong.dtype} and the Python value {_shown(weak.value, strong.dtype)}, which does not fit in {strong.dtype}"
-    return strong.dtype, None
+    if not _weak_fits(weak_dtype, strong_dtype):
+        return None, f"{strong_dtype} and a Python {_python_name(weak_dtype)}"
+    if weak.value is not None and not fits(weak.value, strong_dtype):
+        return None, f"{strong_dtype} and the Python value {_shown(weak.value, strong_dtype)}, which does not fit in {strong_dtype}"
+    return strong_dtype, None
 
 
 _WEAK_INTS = frozenset({"i32", "i64"})
@@ -177,8 +180,8 @@ def same_type(a: Type, b: Type) -> bool:
             return False
         if a.weak != b.weak and a.dtype and b.dtype and a.dtype != b.dtype:
             return False
-        if a.rank is not None and b.rank is not None:
-            if a.rank != b.rank:
+        if a.shape is not None and b.shape is not None:
+            if len(a.shape) != len(b.shape):
                 return False
             return not any(dims_conflict(x, y) for x, y in zip(a.shape, b.shape))
         return True
