@@ -81,7 +81,7 @@ def out_of_date(root: Path = ROOT) -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tfm.derived", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tfm.derived", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--check", action="store_true", help="only report the files that are out of date")
     args = parser.parse_args(argv)
     stale = out_of_date()
