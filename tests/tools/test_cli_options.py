@@ -121,6 +121,32 @@ def test_building_the_check_parser_loads_no_settings_or_export_modules():
     assert result.stdout.strip() == "[]"
 
 
+def test_building_a_commands_parser_imports_no_other_command():
+    """Only the command being run is imported (its module's top level stays light: heavy imports are
+    inside its handler)."""
+    from support import run_python
+
+    result = run_python("import sys\nfrom tfm.cli import build_parser\nbuild_parser(['check', 'x.tfm'])\n"
+                        "print(sorted(m for m in sys.modules if m.startswith('tfm.commands.')))\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['tfm.commands.check', 'tfm.commands.common', 'tfm.commands.options']"
+
+
+def test_a_command_is_one_module_named_in_commands():
+    """Adding a command is one module in tfm/commands/ (and its name in COMMANDS): each holds its
+    parser, examples and handler, and every command module is listed."""
+    import importlib
+
+    from tfm.commands import COMMANDS
+
+    shared = {"__init__", "common", "options"}
+    modules = {path.stem for path in Path(importlib.import_module("tfm.commands").__file__).parent.glob("*.py")}
+    assert modules - shared == set(COMMANDS)
+    for name in COMMANDS:
+        module = importlib.import_module(f"tfm.commands.{name}")
+        assert callable(module.add_parser) and callable(module.run) and module.EXAMPLES, name
+
+
 def test_export_format_flags_reach_the_format_options():
     from tfm.commands.export import export_files
 
