@@ -95,8 +95,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         help="print only errors and results: no warnings, no progress lines")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      parser_class=_CommandParser)
-    # No command named, or not a command (argparse says so, listing them all), or `tfm --help check`: all.
-    every = running not in COMMANDS or bool({"-h", "--help"} & set(argv[:argv.index(running)] if argv else ()))
+    # Every command when none is named, or it is not one (argparse lists them all), or `tfm --help check`.
+    options = argv[:argv.index(running)] if argv and running in COMMANDS else []
+    every = running not in COMMANDS or "-h" in options or "--help" in options
     for name in COMMANDS:
         if every or name == running:
             command = command_module(name)
