@@ -15,7 +15,6 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -193,11 +192,11 @@ def train(source: str | Path | Compiled, target: str, data: str | Path, *, init:
 def _built(compiled: Compiled, module_name: str, init: dict, resolved: ResolvedSettings) -> tuple[Any, Any]:
     """(instance, strategy): `module_name` of `compiled` built under the strategy and device `resolved` names."""
     from tfm.loading.loader import import_compiled
-    from tfm.run.devices import make_strategy, settings_device_scope
+    from tfm.run.devices import make_strategy, placement
 
     python_module = import_compiled(compiled)
     strategy = make_strategy(resolved)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
+    with placement(resolved, strategy):
         return getattr(python_module, module_name)(**init), strategy
 
 

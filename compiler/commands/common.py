@@ -4,7 +4,6 @@ applied), and building MODULE from MODULE.METHOD with every check done before Te
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
@@ -209,15 +208,6 @@ def _cluster_addresses(settings) -> list[str]:
     return [str(w) for w in workers] if isinstance(workers, list) else []
 
 
-@contextlib.contextmanager
-def placement(settings, strategy=None):
-    """Build and run under the strategy's scope (if any) and the `device` setting's device."""
-    from tfm.run.devices import settings_device_scope
-
-    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(settings):
-        yield
-
-
 # --- MODULE.METHOD of FILE, built -----------------------------------------------------------------
 
 
@@ -246,7 +236,7 @@ def prepared(args, module_name: str, method_name: str, checks=None):
 def built(args, module_name: str, method_name: str, checks=None):
     """`prepared`, then MODULE built under the strategy and device the settings name:
     (compiled, module, init, Python module, instance, strategy)."""
-    from tfm.run.devices import make_strategy
+    from tfm.run.devices import make_strategy, placement
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.settings import SettingsError
 
@@ -319,6 +309,7 @@ def checked_use(args, purpose: str):
 
 def using(args, call):
     """Apply the runtime settings, then `call(progress)` under their device; its failures are input errors."""
+    from tfm.run.devices import placement
     from tfm.run.progress import progress_for
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.using import UseError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from tfm.commands.common import (EXIT_OK, InputError, UsageError, apply_runtime, compiled, count, module_decl,
-                                 placement, quiet_tensorflow, read)
+                                 quiet_tensorflow, read)
 from tfm.commands.options import add_init, add_runtime, add_source, flag_of, positive_int
 
 EXAMPLES = ["tfm export examples/my_model.tfm MyModel --out serving/my_model --version",
@@ -71,6 +71,7 @@ def run(args) -> int:
     quiet_tensorflow()
     import tfm
     from tfm.exports.exporter import ExportError
+    from tfm.run.devices import placement
 
     source = compiled(args, text)
     module = module_decl(source.analysis, args.module)

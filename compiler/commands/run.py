@@ -6,8 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tfm.commands.common import (EXIT_OK, InputError, check_checkpoint_path, placement, prepared,
-                                 split_target)
+from tfm.commands.common import EXIT_OK, InputError, check_checkpoint_path, prepared, split_target
 from tfm.commands.options import add_init, add_runtime, add_source, add_target
 
 EXAMPLES = ["tfm run examples/demo_module.tfm DemoModule.addprint --init init_value=1 --arg a=5",
@@ -45,6 +44,7 @@ def run(args) -> int:
     except BadValue as exc:
         raise InputError(str(exc)) from None
     compiled, module, method, init, python_module = prepared(args, module_name, method_name)
+    from tfm.run.devices import placement
     from tfm.run.runtime_errors import describe_failure
 
     try:
