@@ -15,7 +15,6 @@ the op registry), `tfm.generate`, `tfm.loading`, `tfm.exports`, `tfm.run`, and `
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ if TYPE_CHECKING:  # the names loaded when first used (_LAZY), for type checkers
     from tfm.run.runtime_errors import tfm_location as locate
     from tfm.exports.exporter import ExportReport
     from tfm.pipeline import Compiled
-    from tfm.run.settings import RuntimeSettings
+    from tfm.run.settings import ResolvedSettings, RuntimeSettings
     from tfm.run.training import TrainResult
     from tfm.run.using import EvaluateResult, PredictResult
 
@@ -155,41 +154,50 @@ def configure(settings: RuntimeSettings | None = None, **values: Any) -> Runtime
 
 
 def train(source: str | Path | Compiled, target: str, data: str | Path, *, init: dict | None = None,
-          settings: RuntimeSettings | None = None, progress: bool = True, limits: Limits | None = None,
-          include: Sequence[str | Path] = (), **options: Any) -> TrainResult:
+          settings: RuntimeSettings | ResolvedSettings | None = None, progress: bool = True,
+          limits: Limits | None = None, include: Sequence[str | Path] = (), instance: Any = None,
+          strategy: Any = None, log: Callable[[str], None] | None = None, **options: Any) -> TrainResult:
     """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
     TrainResult (its `model` is the trained instance). `options` are the fields of
     tfm.run.training.TrainSettings (each documented there, and the flags of `tfm train`): epochs,
-    steps, batch_size, ... `settings` (devices, strategy) are applied first."""
+    steps, batch_size, ... `settings` (devices, strategy) are applied first; settings already resolved
+    and applied (a tfm.run.settings.ResolvedSettings, as `tfm train` has them) are taken as they are.
+    `instance`: the module already built (under `strategy`, if it is distributed), else it is built
+    here. `log` takes the lines about the run (its header, resuming, warnings); default: stderr."""
     import sys
 
     import tensorflow as tf
 
-    from tfm.loading.loader import import_compiled
-    from tfm.run.devices import make_strategy, settings_device_scope
     from tfm.run.progress import NoProgress, progress_for
+    from tfm.run.settings import ResolvedSettings
     from tfm.run.training import Trainer, TrainSettings, run_identity
 
     module_name, _, method = target.partition(".")
     compiled = _compiled(source, limits, include)
-    settings = configure(settings)
-    from tfm.run.settings import ResolvedSettings
-
-    resolved = ResolvedSettings(settings)
-    python_module = import_compiled(compiled)
-    strategy = make_strategy(resolved)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
-        instance = getattr(python_module, module_name)(**(init or {}))
+    resolved = settings if isinstance(settings, ResolvedSettings) else ResolvedSettings(configure(settings))
+    if instance is None:
+        instance, strategy = _built(compiled, module_name, init or {}, resolved)
     if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
         options["validate"] = options["validate"].partition(".")[2]
     run = TrainSettings(data=Path(data), **options)
     if run.seed is None:
-        run.seed = settings.seed
+        run.seed = resolved.settings.seed
     shown = progress_for(sys.stdout) if progress else NoProgress()
-    trainer = Trainer(tf, instance, method, run, run_identity(python_module, module_name, method, data, init or {}),
-                      shown, log=lambda message: print(message, file=sys.stderr), strategy=strategy)
+    identity = run_identity(sys.modules[type(instance).__module__], module_name, method, data, init or {})
+    trainer = Trainer(tf, instance, method, run, identity, shown, strategy=strategy,
+                      log=log or (lambda message: print(message, file=sys.stderr, flush=True)))
     return trainer.run()
 
+
+def _built(compiled: Compiled, module_name: str, init: dict, resolved: ResolvedSettings) -> tuple[Any, Any]:
+    """(instance, strategy): `module_name` of `compiled` built under the strategy and device `resolved` names."""
+    from tfm.loading.loader import import_compiled
+    from tfm.run.devices import make_strategy, placement
+
+    python_module = import_compiled(compiled)
+    strategy = make_strategy(resolved)
+    with placement(resolved, strategy):
+        return getattr(python_module, module_name)(**init), strategy
 
 
 def _use(source: str | Path | Compiled, target: str, checkpoint: str | Path | None, init: dict | None,

@@ -56,9 +56,9 @@ class TfmLanguageServer(LanguageServer):
     the text is briefly invalid during typing."""
 
     def __init__(self):
-        from tfm.cli_args import version
+        from tfm.version import tfm_version
 
-        super().__init__("tfm", version())
+        super().__init__("tfm", tfm_version())
         self.analyses: dict[str, dsl.Analysis] = {}
         self.clean: dict[str, bool] = {}  # whether the document's current text has no errors
 

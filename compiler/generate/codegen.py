@@ -275,7 +275,7 @@ class _ClassEmitter:
             self.helpers.add("_optimizer")
             keywords = [f"{ident(name)}={self._optimizer_argument(arg, init_expr)}"
                         for name, arg in self.analysis.sub_arguments[sub].items()]
-            args = [hygiene.literal(sub.module), "self.trainable_variables", f"name={hygiene.literal(sub.name)}",
+            args = [f"tf.keras.optimizers.{ident(sub.module)}", "self.trainable_variables", f"name={hygiene.literal(sub.name)}",
                     *keywords]
             return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
         args = [init_expr.expr(a) for a in sub.args]
@@ -293,7 +293,7 @@ class _ClassEmitter:
         params = [p.name for p in SCHEDULES[schedule.id].params]
         settings = [f"{ident(name)}={init_expr.expr(value)}"
                     for name, value in bind_arguments(params, arg.args, arg.keywords).items()]
-        return f"_schedule({', '.join([hygiene.literal(schedule.id), *settings])})"
+        return f"_schedule({', '.join([f'tf.keras.optimizers.schedules.{ident(schedule.id)}', *settings])})"
 
     def _class_ref(self, module: str) -> str:
         """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a

@@ -219,12 +219,11 @@ def _init_he_normal(shape, dtype, seed=-1):
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 
 
-def _optimizer(kind, var_list, name, **settings):
-    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
-    when the module is built (never inside a tf.function), and are saved and restored with it."""
-    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
-               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
-    optimizer = classes[kind](name=name, **settings)
+def _optimizer(optimizer_class, var_list, name, **settings):
+    """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
+    count and slots exist when the module is built (never inside a tf.function), and are saved and
+    restored with it."""
+    optimizer = optimizer_class(name=name, **settings)
     optimizer.build(var_list)
     return optimizer
 
@@ -242,14 +241,10 @@ def _minimize(optimizer, loss, tape, var_list):
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
-def _schedule(kind, **settings):
-    """TensorFlow's learning-rate schedule `kind`; the optimizer evaluates it at its own step count."""
-    classes = {"ExponentialDecay": tf.keras.optimizers.schedules.ExponentialDecay,
-               "InverseTimeDecay": tf.keras.optimizers.schedules.InverseTimeDecay,
-               "CosineDecay": tf.keras.optimizers.schedules.CosineDecay,
-               "PolynomialDecay": tf.keras.optimizers.schedules.PolynomialDecay,
-               "PiecewiseConstantDecay": tf.keras.optimizers.schedules.PiecewiseConstantDecay}
-    return classes[kind](**settings)
+def _schedule(schedule_class, **settings):
+    """TensorFlow's learning-rate schedule (a tf.keras.optimizers.schedules class); the optimizer
+    evaluates it at its own step count."""
+    return schedule_class(**settings)
 
 
 

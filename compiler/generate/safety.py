@@ -68,7 +68,11 @@ def allowed_tf_paths() -> frozenset[str]:
     """Every `tf.` path tfm can emit: registry lowerings, dtypes, the skeleton's, the helpers'."""
     from tfm.generate.codegen import SCAFFOLD_TF_PATHS
 
+    from tfm.dsl.library import OPTIMIZERS, SCHEDULES
+
     paths = {op.lowering for op in (*OPS.values(), *INITIALIZERS.values()) if op.lowering.startswith("tf.")}
+    paths |= {f"tf.keras.optimizers.{name}" for name in OPTIMIZERS}
+    paths |= {f"tf.keras.optimizers.schedules.{name}" for name in SCHEDULES}
     return frozenset(paths | set(DTYPES.values()) | SCAFFOLD_TF_PATHS | _helper_attributes()[0])
 
 

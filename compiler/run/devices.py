@@ -131,6 +131,13 @@ def settings_device_scope(resolved: ResolvedSettings):
     return tf.device(f"/device:{device}")
 
 
+@contextlib.contextmanager
+def placement(resolved: ResolvedSettings, strategy=None):
+    """Where a model is built and run: under `strategy`'s scope (if any) and the `device` setting's device."""
+    with strategy.scope() if strategy is not None else contextlib.nullcontext(), settings_device_scope(resolved):
+        yield
+
+
 def make_strategy(resolved: ResolvedSettings):
     """The tf.distribute strategy `strategy` names (None for `default`)."""
     import tensorflow as tf

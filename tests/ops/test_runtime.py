@@ -37,7 +37,7 @@ def test_optimizers_are_tensorflows_with_their_parameters_and_defaults():
         params = inspect.signature(getattr(tf.keras.optimizers, name).__init__).parameters
         for param in builtin.params:
             assert params[param.name].default == param.default, (name, param.name)
-        optimizer = runtime._optimizer(name, [tf.Variable([1.0])], name="opt")
+        optimizer = runtime._optimizer(getattr(tf.keras.optimizers, name), [tf.Variable([1.0])], name="opt")
         assert isinstance(optimizer, getattr(tf.keras.optimizers, name)) and optimizer.built
 
 

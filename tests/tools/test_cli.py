@@ -283,7 +283,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path, monkeypatch
 
 
 def test_every_command_has_help_with_an_example(capsys):
-    from tfm.cli_args import build_parser
+    from tfm.cli import build_parser
 
     commands = next(a for a in build_parser()._actions if isinstance(a, __import__("argparse")._SubParsersAction))
     for name in commands.choices:
@@ -297,7 +297,7 @@ def test_every_command_has_help_with_an_example(capsys):
 def test_every_repeatable_flag_says_so_in_its_help():
     import argparse
 
-    from tfm.cli_args import build_parser
+    from tfm.cli import build_parser
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in commands.choices.items():

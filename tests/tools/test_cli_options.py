@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import tfm
-from tfm.cli_args import build_parser, model_fields
+from tfm.cli import build_parser
+from tfm.commands.options import model_fields
 from tfm.exports import formats
 from tfm.run.settings import RuntimeSettings, TrainSettings
 
@@ -113,20 +114,46 @@ def test_building_the_check_parser_loads_no_settings_or_export_modules():
     registry are built only for the commands that take them."""
     from support import run_python
 
-    result = run_python("import sys\nfrom tfm.cli_args import build_parser\nbuild_parser(['check', 'x.tfm'])\n"
+    result = run_python("import sys\nfrom tfm.cli import build_parser\nbuild_parser(['check', 'x.tfm'])\n"
                         "print(sorted(m for m in sys.modules if m.startswith(('pydantic_settings', 'tfm.run', "
                         "'tfm.exports'))))\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
+def test_building_a_commands_parser_imports_no_other_command():
+    """Only the command being run is imported (its module's top level stays light: heavy imports are
+    inside its handler)."""
+    from support import run_python
+
+    result = run_python("import sys\nfrom tfm.cli import build_parser\nbuild_parser(['check', 'x.tfm'])\n"
+                        "print(sorted(m for m in sys.modules if m.startswith('tfm.commands.')))\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['tfm.commands.check', 'tfm.commands.common', 'tfm.commands.options']"
+
+
+def test_a_command_is_one_module_named_in_commands():
+    """Adding a command is one module in tfm/commands/ (and its name in COMMANDS): each holds its
+    parser, examples and handler, and every command module is listed."""
+    import importlib
+
+    from tfm.commands import COMMANDS
+
+    shared = {"__init__", "common", "options"}
+    modules = {path.stem for path in Path(importlib.import_module("tfm.commands").__file__).parent.glob("*.py")}
+    assert modules - shared == set(COMMANDS)
+    for name in COMMANDS:
+        module = importlib.import_module(f"tfm.commands.{name}")
+        assert callable(module.add_parser) and callable(module.run) and module.EXAMPLES, name
+
+
 def test_export_format_flags_reach_the_format_options():
-    from tfm.cli import _export_files
+    from tfm.commands.export import export_files
 
     args = build_parser(["export"]).parse_args(["export", "m.tfm", "M", "--out", "x", "--tflite", "m.tflite",
                                                  "--quantize", "int8", "--representative-data", "r.npz",
                                                  "--allow-flex"])
-    (request,) = formats.file_requests(_export_files(args))
+    (request,) = formats.file_requests(export_files(args))
     assert request.name == "tflite" and request.path == Path("m.tflite")
     assert (request.options.quantize, request.options.representative_data, request.options.allow_flex) == \
         ("int8", Path("r.npz"), True)

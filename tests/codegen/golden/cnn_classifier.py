@@ -103,12 +103,11 @@ def _init_glorot_uniform(shape, dtype, seed=-1):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(kind, var_list, name, **settings):
-    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
-    when the module is built (never inside a tf.function), and are saved and restored with it."""
-    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
-               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
-    optimizer = classes[kind](name=name, **settings)
+def _optimizer(optimizer_class, var_list, name, **settings):
+    """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
+    count and slots exist when the module is built (never inside a tf.function), and are saved and
+    restored with it."""
+    optimizer = optimizer_class(name=name, **settings)
     optimizer.build(var_list)
     return optimizer
 
@@ -451,7 +450,7 @@ class CNNClassifier(tf.Module):
             self.gap = GlobalAveragePooling2D(name='gap')  # cnn_classifier.tfm:10:5
             self.drop = Dropout(0.2, name='drop')  # cnn_classifier.tfm:11:5
             self.head = Dense(32, num_classes, seed=seed + 2, name='head')  # cnn_classifier.tfm:12:5
-            self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.logits = tf.function(self._impl_logits, input_signature=[  # cnn_classifier.tfm:15:5
             tf.TensorSpec(shape=[None, 28, 28, 1], dtype=tf.float32, name='images'),
@@ -517,22 +516,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    169: (0, 7, 14), 170: (0, 7, 27), 171: (0, 7, 14), 172: (0, 7, 27), 173: (0, 7, 41), 174: (0, 7, 69),
-    177: (0, 8, 5), 178: (0, 9, 5), 180: (0, 11, 5), 181: (0, 15, 5), 186: (0, 12, 9), 194: (0, 16, 9),
-    219: (0, 30, 15), 220: (0, 30, 33), 221: (0, 30, 47), 222: (0, 30, 15), 223: (0, 30, 33),
-    224: (0, 30, 47), 225: (0, 30, 65), 226: (0, 30, 83), 227: (0, 31, 9), 228: (0, 31, 33),
-    229: (0, 31, 61), 232: (0, 32, 5), 233: (0, 33, 5), 235: (0, 35, 5), 242: (0, 36, 9),
-    243: (0, 37, 9), 268: (0, 40, 18), 269: (0, 40, 38), 270: (0, 40, 57), 272: (0, 41, 5),
-    277: (0, 42, 9), 278: (0, 43, 13), 279: (0, 44, 9), 305: (0, 62, 5), 309: (0, 63, 9),
-    334: (0, 79, 16), 335: (0, 79, 29), 337: (0, 80, 5), 341: (0, 87, 5), 349: (0, 81, 9),
-    350: (0, 82, 13), 351: (0, 83, 17), 352: (0, 84, 13), 353: (0, 85, 9), 361: (0, 88, 9),
-    362: (0, 89, 13), 363: (0, 90, 17), 364: (0, 91, 13), 365: (0, 92, 9), 390: (1, 22, 29),
-    391: (1, 22, 29), 392: (1, 22, 44), 393: (1, 22, 68), 396: (1, 23, 5), 397: (1, 24, 5),
-    398: (1, 25, 5), 399: (1, 26, 5), 401: (1, 28, 5), 409: (1, 29, 9), 410: (1, 30, 13),
-    411: (1, 31, 13), 412: (1, 32, 13), 413: (1, 33, 13), 414: (1, 34, 13), 415: (1, 35, 9),
-    440: (2, 4, 22), 441: (2, 4, 22), 442: (2, 4, 45), 443: (2, 4, 75), 446: (2, 5, 5), 447: (2, 6, 5),
-    448: (2, 7, 5), 449: (2, 8, 5), 450: (2, 9, 5), 451: (2, 10, 5), 452: (2, 11, 5), 453: (2, 12, 5),
-    454: (2, 13, 5), 456: (2, 15, 5), 460: (2, 21, 5), 461: (2, 26, 5), 469: (2, 16, 9), 470: (2, 17, 9),
-    471: (2, 18, 9), 472: (2, 19, 9), 480: (2, 23, 9), 481: (2, 24, 9), 488: (2, 26, 58),
-    489: (2, 26, 5), 496: (2, 27, 9), 497: (2, 28, 13), 498: (2, 29, 9), 499: (2, 30, 9),
+    168: (0, 7, 14), 169: (0, 7, 27), 170: (0, 7, 14), 171: (0, 7, 27), 172: (0, 7, 41), 173: (0, 7, 69),
+    176: (0, 8, 5), 177: (0, 9, 5), 179: (0, 11, 5), 180: (0, 15, 5), 185: (0, 12, 9), 193: (0, 16, 9),
+    218: (0, 30, 15), 219: (0, 30, 33), 220: (0, 30, 47), 221: (0, 30, 15), 222: (0, 30, 33),
+    223: (0, 30, 47), 224: (0, 30, 65), 225: (0, 30, 83), 226: (0, 31, 9), 227: (0, 31, 33),
+    228: (0, 31, 61), 231: (0, 32, 5), 232: (0, 33, 5), 234: (0, 35, 5), 241: (0, 36, 9),
+    242: (0, 37, 9), 267: (0, 40, 18), 268: (0, 40, 38), 269: (0, 40, 57), 271: (0, 41, 5),
+    276: (0, 42, 9), 277: (0, 43, 13), 278: (0, 44, 9), 304: (0, 62, 5), 308: (0, 63, 9),
+    333: (0, 79, 16), 334: (0, 79, 29), 336: (0, 80, 5), 340: (0, 87, 5), 348: (0, 81, 9),
+    349: (0, 82, 13), 350: (0, 83, 17), 351: (0, 84, 13), 352: (0, 85, 9), 360: (0, 88, 9),
+    361: (0, 89, 13), 362: (0, 90, 17), 363: (0, 91, 13), 364: (0, 92, 9), 389: (1, 22, 29),
+    390: (1, 22, 29), 391: (1, 22, 44), 392: (1, 22, 68), 395: (1, 23, 5), 396: (1, 24, 5),
+    397: (1, 25, 5), 398: (1, 26, 5), 400: (1, 28, 5), 408: (1, 29, 9), 409: (1, 30, 13),
+    410: (1, 31, 13), 411: (1, 32, 13), 412: (1, 33, 13), 413: (1, 34, 13), 414: (1, 35, 9),
+    439: (2, 4, 22), 440: (2, 4, 22), 441: (2, 4, 45), 442: (2, 4, 75), 445: (2, 5, 5), 446: (2, 6, 5),
+    447: (2, 7, 5), 448: (2, 8, 5), 449: (2, 9, 5), 450: (2, 10, 5), 451: (2, 11, 5), 452: (2, 12, 5),
+    453: (2, 13, 5), 455: (2, 15, 5), 459: (2, 21, 5), 460: (2, 26, 5), 468: (2, 16, 9), 469: (2, 17, 9),
+    470: (2, 18, 9), 471: (2, 19, 9), 479: (2, 23, 9), 480: (2, 24, 9), 487: (2, 26, 58),
+    488: (2, 26, 5), 495: (2, 27, 9), 496: (2, 28, 13), 497: (2, 29, 9), 498: (2, 30, 9),
 }

@@ -61,12 +61,11 @@ def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
-def _optimizer(kind, var_list, name, **settings):
-    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
-    when the module is built (never inside a tf.function), and are saved and restored with it."""
-    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
-               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
-    optimizer = classes[kind](name=name, **settings)
+def _optimizer(optimizer_class, var_list, name, **settings):
+    """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
+    count and slots exist when the module is built (never inside a tf.function), and are saved and
+    restored with it."""
+    optimizer = optimizer_class(name=name, **settings)
     optimizer.build(var_list)
     return optimizer
 
@@ -132,7 +131,7 @@ class LinearRegression(tf.Module):
         with self.name_scope:
             self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
-            self.optimizer = _optimizer('Adam', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
         self.train_step = tf.function(self.train_step, input_signature=[  # linear_regression.tfm:11:5
@@ -183,7 +182,7 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    127: (0, 2, 25), 128: (0, 2, 25), 129: (0, 2, 44), 130: (0, 2, 72), 133: (0, 3, 5), 134: (0, 4, 5),
-    135: (0, 5, 5), 137: (0, 7, 5), 138: (0, 11, 5), 146: (0, 9, 9), 153: (0, 11, 47), 154: (0, 11, 5),
-    161: (0, 12, 9), 162: (0, 13, 13), 163: (0, 14, 13), 164: (0, 15, 9), 165: (0, 16, 9),
+    126: (0, 2, 25), 127: (0, 2, 25), 128: (0, 2, 44), 129: (0, 2, 72), 132: (0, 3, 5), 133: (0, 4, 5),
+    134: (0, 5, 5), 136: (0, 7, 5), 137: (0, 11, 5), 145: (0, 9, 9), 152: (0, 11, 47), 153: (0, 11, 5),
+    160: (0, 12, 9), 161: (0, 13, 13), 162: (0, 14, 13), 163: (0, 15, 9), 164: (0, 16, 9),
 }

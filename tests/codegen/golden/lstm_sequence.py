@@ -99,12 +99,11 @@ def _init_glorot_uniform(shape, dtype, seed=-1):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(kind, var_list, name, **settings):
-    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
-    when the module is built (never inside a tf.function), and are saved and restored with it."""
-    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
-               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
-    optimizer = classes[kind](name=name, **settings)
+def _optimizer(optimizer_class, var_list, name, **settings):
+    """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
+    count and slots exist when the module is built (never inside a tf.function), and are saved and
+    restored with it."""
+    optimizer = optimizer_class(name=name, **settings)
     optimizer.build(var_list)
     return optimizer
 
@@ -412,7 +411,7 @@ class LSTMRegressor(tf.Module):
             self.embed = Embedding(vocab, embed_dim, seed=seed, name='embed')  # lstm_sequence.tfm:5:5
             self.lstm = LSTM(embed_dim, units, seed=seed + 1, name='lstm')  # lstm_sequence.tfm:6:5
             self.head = Dense(units, 1, seed=seed + 2, name='head')  # lstm_sequence.tfm:7:5
-            self.optimizer = _optimizer('RMSprop', self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
+            self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # lstm_sequence.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # lstm_sequence.tfm:14:5
@@ -462,23 +461,23 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
-    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 177: (0, 15, 5), 182: (0, 12, 9), 190: (0, 16, 9),
-    215: (0, 71, 18), 216: (0, 71, 34), 217: (0, 71, 18), 218: (0, 71, 34), 219: (0, 71, 51),
-    222: (0, 72, 5), 224: (0, 74, 5), 229: (0, 75, 9), 254: (1, 9, 17), 255: (1, 9, 30), 256: (1, 9, 17),
-    257: (1, 9, 30), 258: (1, 9, 42), 261: (1, 10, 5), 262: (1, 11, 5), 263: (1, 12, 5), 264: (1, 13, 5),
-    265: (1, 14, 5), 266: (1, 15, 5), 267: (1, 16, 5), 268: (1, 17, 5), 269: (1, 18, 5), 270: (1, 19, 5),
-    271: (1, 20, 5), 272: (1, 21, 5), 274: (1, 23, 5), 279: (1, 32, 5), 280: (1, 46, 5),
-    284: (1, 23, 39), 285: (1, 23, 57), 286: (1, 23, 5), 293: (1, 24, 9), 294: (1, 25, 9),
-    295: (1, 26, 9), 296: (1, 27, 9), 297: (1, 28, 9), 298: (1, 29, 9), 303: (1, 33, 9), 304: (1, 34, 9),
-    305: (1, 35, 9), 306: (1, 36, 13), 307: (1, 37, 13), 308: (1, 38, 13), 309: (1, 39, 13),
-    310: (1, 40, 13), 311: (1, 41, 13), 312: (1, 42, 13), 313: (1, 43, 9), 321: (1, 47, 9),
-    322: (1, 48, 9), 323: (1, 49, 9), 324: (1, 50, 9), 325: (1, 51, 13), 326: (1, 52, 13),
-    327: (1, 53, 13), 328: (1, 54, 13), 329: (1, 55, 13), 330: (1, 56, 13), 331: (1, 57, 13),
-    332: (1, 58, 13), 333: (1, 59, 9), 358: (1, 62, 13), 359: (1, 62, 26), 360: (1, 62, 13),
-    361: (1, 62, 26), 362: (1, 62, 38), 365: (1, 63, 5), 367: (1, 65, 5), 368: (1, 68, 5),
-    373: (1, 66, 9), 381: (1, 69, 9), 406: (2, 4, 22), 407: (2, 4, 39), 408: (2, 4, 60), 409: (2, 4, 77),
-    412: (2, 5, 5), 413: (2, 6, 5), 414: (2, 7, 5), 415: (2, 8, 5), 417: (2, 10, 5), 418: (2, 14, 5),
-    426: (2, 12, 9), 433: (2, 14, 48), 434: (2, 14, 5), 441: (2, 15, 9), 442: (2, 16, 13),
-    443: (2, 17, 9), 444: (2, 18, 9),
+    164: (0, 7, 14), 165: (0, 7, 27), 166: (0, 7, 14), 167: (0, 7, 27), 168: (0, 7, 41), 169: (0, 7, 69),
+    172: (0, 8, 5), 173: (0, 9, 5), 175: (0, 11, 5), 176: (0, 15, 5), 181: (0, 12, 9), 189: (0, 16, 9),
+    214: (0, 71, 18), 215: (0, 71, 34), 216: (0, 71, 18), 217: (0, 71, 34), 218: (0, 71, 51),
+    221: (0, 72, 5), 223: (0, 74, 5), 228: (0, 75, 9), 253: (1, 9, 17), 254: (1, 9, 30), 255: (1, 9, 17),
+    256: (1, 9, 30), 257: (1, 9, 42), 260: (1, 10, 5), 261: (1, 11, 5), 262: (1, 12, 5), 263: (1, 13, 5),
+    264: (1, 14, 5), 265: (1, 15, 5), 266: (1, 16, 5), 267: (1, 17, 5), 268: (1, 18, 5), 269: (1, 19, 5),
+    270: (1, 20, 5), 271: (1, 21, 5), 273: (1, 23, 5), 278: (1, 32, 5), 279: (1, 46, 5),
+    283: (1, 23, 39), 284: (1, 23, 57), 285: (1, 23, 5), 292: (1, 24, 9), 293: (1, 25, 9),
+    294: (1, 26, 9), 295: (1, 27, 9), 296: (1, 28, 9), 297: (1, 29, 9), 302: (1, 33, 9), 303: (1, 34, 9),
+    304: (1, 35, 9), 305: (1, 36, 13), 306: (1, 37, 13), 307: (1, 38, 13), 308: (1, 39, 13),
+    309: (1, 40, 13), 310: (1, 41, 13), 311: (1, 42, 13), 312: (1, 43, 9), 320: (1, 47, 9),
+    321: (1, 48, 9), 322: (1, 49, 9), 323: (1, 50, 9), 324: (1, 51, 13), 325: (1, 52, 13),
+    326: (1, 53, 13), 327: (1, 54, 13), 328: (1, 55, 13), 329: (1, 56, 13), 330: (1, 57, 13),
+    331: (1, 58, 13), 332: (1, 59, 9), 357: (1, 62, 13), 358: (1, 62, 26), 359: (1, 62, 13),
+    360: (1, 62, 26), 361: (1, 62, 38), 364: (1, 63, 5), 366: (1, 65, 5), 367: (1, 68, 5),
+    372: (1, 66, 9), 380: (1, 69, 9), 405: (2, 4, 22), 406: (2, 4, 39), 407: (2, 4, 60), 408: (2, 4, 77),
+    411: (2, 5, 5), 412: (2, 6, 5), 413: (2, 7, 5), 414: (2, 8, 5), 416: (2, 10, 5), 417: (2, 14, 5),
+    425: (2, 12, 9), 432: (2, 14, 48), 433: (2, 14, 5), 440: (2, 15, 9), 441: (2, 16, 13),
+    442: (2, 17, 9), 443: (2, 18, 9),
 }

@@ -99,12 +99,11 @@ def _init_glorot_uniform(shape, dtype, seed=-1):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(kind, var_list, name, **settings):
-    """TensorFlow's own optimizer `kind`, built for `var_list` now: its step count and slots exist
-    when the module is built (never inside a tf.function), and are saved and restored with it."""
-    classes = {"SGD": tf.keras.optimizers.SGD, "Adam": tf.keras.optimizers.Adam, "AdamW": tf.keras.optimizers.AdamW,
-               "RMSprop": tf.keras.optimizers.RMSprop, "Adagrad": tf.keras.optimizers.Adagrad}
-    optimizer = classes[kind](name=name, **settings)
+def _optimizer(optimizer_class, var_list, name, **settings):
+    """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
+    count and slots exist when the module is built (never inside a tf.function), and are saved and
+    restored with it."""
+    optimizer = optimizer_class(name=name, **settings)
     optimizer.build(var_list)
     return optimizer
 
@@ -219,7 +218,7 @@ class MyModel(tf.Module):
         with self.name_scope:
             self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
             self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
-            self.optimizer = _optimizer('SGD', self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
+            self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # my_model.tfm:15:5
@@ -271,10 +270,10 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    165: (0, 7, 14), 166: (0, 7, 27), 167: (0, 7, 14), 168: (0, 7, 27), 169: (0, 7, 41), 170: (0, 7, 69),
-    173: (0, 8, 5), 174: (0, 9, 5), 176: (0, 11, 5), 177: (0, 15, 5), 182: (0, 12, 9), 190: (0, 16, 9),
-    215: (1, 5, 16), 216: (1, 5, 16), 217: (1, 5, 39), 220: (1, 6, 5), 221: (1, 7, 5), 222: (1, 8, 5),
-    224: (1, 10, 5), 225: (1, 15, 5), 233: (1, 12, 9), 234: (1, 13, 9), 241: (1, 15, 41),
-    242: (1, 15, 5), 249: (1, 16, 9), 250: (1, 17, 13), 251: (1, 18, 13), 252: (1, 19, 9),
-    253: (1, 20, 9),
+    164: (0, 7, 14), 165: (0, 7, 27), 166: (0, 7, 14), 167: (0, 7, 27), 168: (0, 7, 41), 169: (0, 7, 69),
+    172: (0, 8, 5), 173: (0, 9, 5), 175: (0, 11, 5), 176: (0, 15, 5), 181: (0, 12, 9), 189: (0, 16, 9),
+    214: (1, 5, 16), 215: (1, 5, 16), 216: (1, 5, 39), 219: (1, 6, 5), 220: (1, 7, 5), 221: (1, 8, 5),
+    223: (1, 10, 5), 224: (1, 15, 5), 232: (1, 12, 9), 233: (1, 13, 9), 240: (1, 15, 41),
+    241: (1, 15, 5), 248: (1, 16, 9), 249: (1, 17, 13), 250: (1, 18, 13), 251: (1, 19, 9),
+    252: (1, 20, 9),
 }
