@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tfm.commands.common import EXIT_INPUT, EXIT_OK, EXIT_USAGE, count, limits, print_diagnostics, read_for_check
 from tfm.commands.options import add_source
 
@@ -50,4 +52,4 @@ def run(args) -> int:
 
 def _as_errors(warnings) -> list:
     """--werror: each warning reported, and counted, as an error."""
-    return [w.model_copy(update={"severity": "error"}) for w in warnings]
+    return [dataclasses.replace(w, severity="error") for w in warnings]
