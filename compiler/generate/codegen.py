@@ -261,6 +261,8 @@ class _ClassEmitter:
             shape = "[" + ", ".join(init_expr.dim(d) for d in declared.shape) + "]"
             args = [shape, dtype] + [init_expr.expr(a) for a in var.init.args]
             args += [f"{k.name}={init_expr.expr(k.value)}" for k in var.init.keywords]
+            args += [f"{name}={hygiene.literal(_tfm_default(info.op, name))}"
+                     for name in _passed_defaults(info.op, var.init)]
             value = f"{info.op.lowering}({', '.join(args)})"
         else:
             value = init_expr.expr(var.init)
@@ -557,9 +559,8 @@ class _ExprEmitter(NodeVisitor):
         assert op is not None  # an `op` call resolves to its registry entry
         if op.helper:
             self.cls.helpers.add(op.helper)
-        given = {p.name for p, _ in zip(op.params, node.args)} | {k.name for k in node.keywords}
         defaults = [f"{self._keyword(op, name)}={hygiene.literal(_tfm_default(op, name))}"
-                    for name in op.tfm_defaults if name not in given]
+                    for name in _passed_defaults(op, node)]
         return f"{op.lowering}({', '.join(filter(None, [self._op_args(op, node), *defaults]))})"
 
     def _op_args(self, op: Op, node: n.Call) -> str:
@@ -643,8 +644,17 @@ def _receiver(info: CallInfo) -> str:
     return info.receiver
 
 
+def _passed_defaults(op: Op, call: n.Call) -> list[str]:
+    """The defaulted parameters `call` leaves out that the generator passes itself: an op's
+    `tfm_defaults` (defaults TensorFlow lacks), and every default of an op or initializer lowered to a
+    runtime helper (helpers declare none: the registry entry is the one place a default is written)."""
+    given = {p.name for p, _ in zip(op.params, call.args)} | {k.name for k in call.keywords}
+    passed = [p.name for p in op.params if not p.required] if op.lowering.startswith("_") else op.tfm_defaults
+    return [name for name in passed if name not in given]
+
+
 def _tfm_default(op: Op, name: str) -> object:
-    """The default of one of `op.tfm_defaults` (dsl.ops.registry.op checks each names a parameter)."""
+    """The default the registry entry declares for parameter `name` (one `_passed_defaults` names)."""
     param = op.param(name)
     assert param is not None
     return param.default

@@ -98,7 +98,7 @@ def _fits(specs, values, same_dtype):
     return True
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
     if from_logits:
         return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
@@ -107,7 +107,7 @@ def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
     if from_logits:
@@ -116,7 +116,7 @@ def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
 
 
-def _binary_crossentropy(y_true, y_pred, from_logits=False):
+def _binary_crossentropy(y_true, y_pred, from_logits):
     """Per-example binary cross-entropy, averaged over the last axis."""
     if from_logits:
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1)
@@ -130,12 +130,12 @@ def _mean_squared_error(y_true, y_pred):
     return tf.reduce_mean(tf.square(y_pred - y_true))
 
 
-def _top_k_values(input, k=1):
+def _top_k_values(input, k):
     """The k largest values along the last axis, largest first (tf.math.top_k's `values`)."""
     return tf.math.top_k(input, k=k).values
 
 
-def _top_k_indices(input, k=1):
+def _top_k_indices(input, k):
     """Where the k largest values along the last axis are (tf.math.top_k's `indices`, int32)."""
     return tf.math.top_k(input, k=k).indices
 
@@ -162,21 +162,21 @@ def _init_full(shape, dtype, value):
     return tf.fill(shape, tf.cast(value, dtype))
 
 
-def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
+def _init_normal(shape, dtype, mean, stddev, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.normal(shape, mean, stddev, dtype)
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
-def _init_truncated_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
+def _init_truncated_normal(shape, dtype, mean, stddev, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.truncated_normal(shape, mean, stddev, dtype)
     return tf.random.stateless_truncated_normal(shape, pair, mean, stddev, dtype)
 
 
-def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
+def _init_uniform(shape, dtype, minval, maxval, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.uniform(shape, minval, maxval, dtype)
@@ -194,7 +194,7 @@ def _fans(shape):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _init_glorot_uniform(shape, dtype, seed=-1):
+def _init_glorot_uniform(shape, dtype, seed):
     fan_in, fan_out = _fans(shape)
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return _init_uniform(shape, dtype, -limit, limit, seed)
@@ -209,12 +209,12 @@ def _scaled_truncated_normal(shape, dtype, stddev, seed):
     return tf.random.stateless_truncated_normal(shape, pair, 0.0, stddev, dtype)
 
 
-def _init_glorot_normal(shape, dtype, seed=-1):
+def _init_glorot_normal(shape, dtype, seed):
     fan_in, fan_out = _fans(shape)
     return _scaled_truncated_normal(shape, dtype, (2.0 / (fan_in + fan_out)) ** 0.5, seed)
 
 
-def _init_he_normal(shape, dtype, seed=-1):
+def _init_he_normal(shape, dtype, seed):
     fan_in, _ = _fans(shape)
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from support import ROOT
+from tfm import compile_text
 from tfm.dsl import ops as registry
 from tfm.dsl.ops import DTYPES, INITIALIZERS, OPS, RuleContext
 from tfm.dsl.ops.operators import COMPARISONS, OPERATOR_OPS, type_operator
@@ -64,27 +65,33 @@ def test_docs_initializer_table_is_the_registry():
         assert params in ("", declared), (name, params, declared)
 
 
-def _runtime_parameters(helper: str) -> list[tuple[str, object]]:
-    """(name, default or inspect.Parameter.empty) of a runtime helper, read from runtime.py's text."""
+def _runtime_parameters(helper: str) -> tuple[list[str], int]:
+    """(parameter names, how many have defaults) of a runtime helper, read from runtime.py's text."""
     function = ast.parse(definitions()[helper].text).body[0]
     assert isinstance(function, ast.FunctionDef), helper
-    args = function.args.args
-    defaults = [inspect.Parameter.empty] * (len(args) - len(function.args.defaults)) + [
-        ast.literal_eval(d) for d in function.args.defaults]
-    return [(arg.arg, default) for arg, default in zip(args, defaults)]
+    return [arg.arg for arg in function.args.args], len(function.args.defaults)
 
 
 @pytest.mark.parametrize("entry", [*(op for op in OPS.values() if op.helper), *INITIALIZERS.values()],
                          ids=lambda op: f"{op.category}:{op.name}")
-def test_helper_parameters_and_defaults_are_the_runtime_helpers(entry):
-    """An op or initializer lowered to a runtime helper declares that helper's parameters and defaults:
-    the checker reads the entry, the generated code leaves a default out and the helper fills it in."""
-    parameters = _runtime_parameters(entry.helper)
+def test_helpers_take_the_entrys_parameters_and_declare_no_defaults(entry):
+    """An op or initializer lowered to a runtime helper: the helper takes the entry's parameters in
+    order and declares no default, since the generator passes every default from the entry (the one
+    place a default is written)."""
+    names, defaults = _runtime_parameters(entry.helper)
     if entry.category == "initializer":
-        assert [name for name, _ in parameters[:2]] == ["shape", "dtype"], entry.helper
-        parameters = parameters[2:]
-    declared = [(p.name, inspect.Parameter.empty if p.required else p.default) for p in entry.params]
-    assert declared == parameters, entry.name
+        assert names[:2] == ["shape", "dtype"], entry.helper
+        names = names[2:]
+    assert names == [p.name for p in entry.params], entry.name
+    assert defaults == 0, entry.helper
+
+
+def test_generated_calls_pass_each_helper_default_from_the_entry():
+    source = ("module M(seed: int = 3):\n    var w: f32[2, 2] = uniform(maxval=0.5, seed=seed)\n\n"
+              "    fn f(x: f32[4, 3]) -> f32[4, 2]:\n        return top_k(x, k=2)\n")
+    python = compile_text(source, "m.tfm").python
+    assert "_init_uniform([2, 2], tf.float32, maxval=0.5, seed=seed, minval=-0.05)" in python
+    assert "_top_k_values(x, k=2)" in python
 
 
 def _tensorflow_callable(lowering: str):

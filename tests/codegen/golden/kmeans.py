@@ -27,7 +27,7 @@ def _seed_pair(seed):
     return None if seed < 0 else tf.constant([seed, 0], tf.int64)
 
 
-def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
+def _init_normal(shape, dtype, mean, stddev, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.normal(shape, mean, stddev, dtype)
@@ -81,7 +81,7 @@ class KMeans(tf.Module):
         self.seed = seed  # kmeans.tfm:3:42
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed), trainable=False, name='centroids')  # kmeans.tfm:4:5
+            self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed, mean=0.0, stddev=1.0), trainable=False, name='centroids')  # kmeans.tfm:4:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.assign = tf.function(self._impl_assign, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:6:5
         self.step = tf.function(self._impl_step, input_signature=[tf.TensorSpec(shape=[None, dims], dtype=tf.float32, name='points')])  # kmeans.tfm:11:5

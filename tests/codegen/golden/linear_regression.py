@@ -54,7 +54,7 @@ def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
 
 
-def _init_normal(shape, dtype, mean=0.0, stddev=1.0, seed=-1):
+def _init_normal(shape, dtype, mean, stddev, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.normal(shape, mean, stddev, dtype)
@@ -129,7 +129,7 @@ class LinearRegression(tf.Module):
         self.seed = seed  # linear_regression.tfm:2:72
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed), trainable=True, name='w')  # linear_regression.tfm:3:5
+            self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed, mean=0.0), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
             self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).

@@ -75,7 +75,7 @@ def _init_ones(shape, dtype):
     return tf.ones(shape, dtype)
 
 
-def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
+def _init_uniform(shape, dtype, minval, maxval, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.uniform(shape, minval, maxval, dtype)
@@ -93,7 +93,7 @@ def _fans(shape):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _init_glorot_uniform(shape, dtype, seed=-1):
+def _init_glorot_uniform(shape, dtype, seed):
     fan_in, fan_out = _fans(shape)
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return _init_uniform(shape, dtype, -limit, limit, seed)

@@ -57,7 +57,7 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
     if from_logits:
         return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
@@ -75,7 +75,7 @@ def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
 
 
-def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
+def _init_uniform(shape, dtype, minval, maxval, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.uniform(shape, minval, maxval, dtype)
@@ -93,7 +93,7 @@ def _fans(shape):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _init_glorot_uniform(shape, dtype, seed=-1):
+def _init_glorot_uniform(shape, dtype, seed):
     fan_in, fan_out = _fans(shape)
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return _init_uniform(shape, dtype, -limit, limit, seed)
@@ -247,7 +247,7 @@ class MyModel(tf.Module):
         with self.name_scope:
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
-                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True))  # my_model.tfm:18:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, axis=-1))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
 

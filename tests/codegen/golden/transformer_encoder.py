@@ -57,7 +57,7 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
     if from_logits:
@@ -79,7 +79,7 @@ def _init_ones(shape, dtype):
     return tf.ones(shape, dtype)
 
 
-def _init_uniform(shape, dtype, minval=-0.05, maxval=0.05, seed=-1):
+def _init_uniform(shape, dtype, minval, maxval, seed):
     pair = _seed_pair(seed)
     if pair is None:
         return tf.random.uniform(shape, minval, maxval, dtype)
@@ -97,7 +97,7 @@ def _fans(shape):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _init_glorot_uniform(shape, dtype, seed=-1):
+def _init_glorot_uniform(shape, dtype, seed):
     fan_in, fan_out = _fans(shape)
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return _init_uniform(shape, dtype, -limit, limit, seed)
