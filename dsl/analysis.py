@@ -106,6 +106,9 @@ class Analysis:
     # Each module's parameter defaults, evaluated (dsl.folding.evaluate; a default that is not a
     # construction-time constant is left out): module name -> parameter name -> value.
     param_defaults: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Where each name local to a method is defined (by the checker): method -> name -> its input, or the
+    # first statement binding it (an assignment, a `for`, a `with ... as`), in the order a reader meets them.
+    local_definitions: dict[n.Method, dict[str, n.Node]] = field(default_factory=dict)
     # While one signature of an overloaded method is checked: its name and all its group's names.
     # Diagnostics found meanwhile wait in signature_reports until the group is done (flush_signatures).
     signature: tuple[str, tuple[str, ...]] | None = None
@@ -115,7 +118,7 @@ class Analysis:
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
         for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
-                     "chosen_signatures", "param_defaults"):
+                     "chosen_signatures", "param_defaults", "local_definitions"):
             setattr(self, name, MappingProxyType(dict(getattr(self, name))))
         self.diagnostics = tuple(self.diagnostics)
         return self

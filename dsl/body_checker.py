@@ -47,6 +47,7 @@ class BodyChecker(NodeVisitor):
         self.graph_loops: list[_GraphLoop] = []
         self.if_depth = 0
         self._collect_locals(method.body)
+        self.analysis.local_definitions[method] = self._local_definitions(method)
 
     def run(self) -> None:
         self.statements(self.method.body)
@@ -71,6 +72,17 @@ class BodyChecker(NodeVisitor):
                 self.locals.setdefault(stmt.target, "local")
             elif isinstance(stmt, n.With) and stmt.name is not None:
                 self.locals.setdefault(stmt.name, "tape")
+
+    @staticmethod
+    def _local_definitions(method: n.Method) -> dict[str, n.Node]:
+        """Each local name's input, or the first statement that binds it."""
+        found: dict[str, n.Node] = {i.name: i for i in method.inputs}
+        for stmt in walk(method.body):
+            if isinstance(stmt, (n.Assign, n.For)):
+                found.setdefault(stmt.target, stmt)
+            elif isinstance(stmt, n.With) and stmt.name is not None:
+                found.setdefault(stmt.name, stmt)
+        return found
 
     # statements --------------------------------------------------------------------------------
 

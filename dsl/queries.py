@@ -150,7 +150,7 @@ def definition(analysis: Analysis, file: str, line: int, column: int) -> n.Span 
         return None
     method = _enclosing(chain, n.Method)
     if method is not None:
-        local = _local_definition(method, node.id)
+        local = _local_definition(analysis, method, node.id)
         if local is not None:
             return local
     info = analysis.modules.get(module.name) if module is not None else None
@@ -158,18 +158,10 @@ def definition(analysis: Analysis, file: str, line: int, column: int) -> n.Span 
     return member.span if isinstance(member, n.Node) else None
 
 
-def _local_definition(method: n.Method, name: str) -> n.Span | None:
-    for inp in method.inputs:
-        if inp.name == name:
-            return inp.span
-    for stmt in walk(method.body):
-        if isinstance(stmt, n.Assign) and stmt.target == name:
-            return stmt.span
-        if isinstance(stmt, n.For) and stmt.target == name:
-            return stmt.span
-        if isinstance(stmt, n.With) and stmt.name == name:
-            return stmt.span
-    return None
+def _local_definition(analysis: Analysis, method: n.Method, name: str) -> n.Span | None:
+    """Where `name` is defined in `method` (the checker recorded it), or None if it is no local there."""
+    found = analysis.local_definitions.get(method, {}).get(name)
+    return found.span if found is not None else None
 
 
 def references(analysis: Analysis, file: str, line: int, column: int) -> tuple[str, list[n.Span]] | None:
@@ -182,14 +174,14 @@ def references(analysis: Analysis, file: str, line: int, column: int) -> tuple[s
         return None
     method = _enclosing([*chain, node], n.Method)
     module = _enclosing([*chain, node], n.ModuleDef)
-    if method is not None and _local_definition(method, name) is not None and not isinstance(node, n.Method):
+    if method is not None and _local_definition(analysis, method, name) is not None and not isinstance(node, n.Method):
         found = [item for item in walk(method) if item is not method and _name_of(item) == name]
     elif module is not None:
         found = []
         for member in module.members:
             if _name_of(member) == name:
                 found.append(member)
-            if isinstance(member, n.Method) and _local_definition(member, name) is None:
+            if isinstance(member, n.Method) and _local_definition(analysis, member, name) is None:
                 found += [item for item in walk(member.body) if isinstance(item, (n.Name, n.AugAssign))
                           and _name_of(item) == name]
     else:
