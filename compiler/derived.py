@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tfm.derived", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--check", action="store_true", help="only report the files that are out of date")
     args = parser.parse_args(argv)
+    if not all((ROOT / path).is_file() for path in (Path("pyproject.toml"), Path("grammar") / "tfm.lark", LANGUAGE_DOC)):
+        # An installed tfm has no docs/ or editors/ beside it: write nothing there.
+        print(f"python -m tfm.derived: {ROOT} is no tfm checkout (it rewrites a checkout's own files)")
+        return 2
     stale = out_of_date()
     if args.check:
         for path in stale:

@@ -62,26 +62,20 @@ class BodyChecker(NodeVisitor):
 
     def _collect_locals(self, body: tuple) -> None:
         # Flow-insensitive on purpose: AutoGraph decides definedness per branch at trace time.
-        for stmt in walk(body):
-            if isinstance(stmt, n.Assign):
-                kind: RefKind = "local"
-                if isinstance(stmt.declared, n.ListType) or is_call_to(stmt.value, "TensorArray"):
-                    kind = "array"
-                self.locals.setdefault(stmt.target, kind)
-            elif isinstance(stmt, n.For) and stmt.target != THROWAWAY:
-                self.locals.setdefault(stmt.target, "local")
-            elif isinstance(stmt, n.With) and stmt.name is not None:
-                self.locals.setdefault(stmt.name, "tape")
+        for name, stmt in _bindings(body):
+            kind: RefKind = "tape" if isinstance(stmt, n.With) else "local"
+            if isinstance(stmt, n.Assign) and (isinstance(stmt.declared, n.ListType)
+                                              or is_call_to(stmt.value, "TensorArray")):
+                kind = "array"
+            if not (isinstance(stmt, n.For) and name == THROWAWAY):
+                self.locals.setdefault(name, kind)
 
     @staticmethod
     def _local_definitions(method: n.Method) -> dict[str, n.Node]:
         """Each local name's input, or the first statement that binds it."""
         found: dict[str, n.Node] = {i.name: i for i in method.inputs}
-        for stmt in walk(method.body):
-            if isinstance(stmt, (n.Assign, n.For)):
-                found.setdefault(stmt.target, stmt)
-            elif isinstance(stmt, n.With) and stmt.name is not None:
-                found.setdefault(stmt.name, stmt)
+        for name, stmt in _bindings(method.body):
+            found.setdefault(name, stmt)
         return found
 
     # statements --------------------------------------------------------------------------------
@@ -512,3 +506,13 @@ def always_returns(body: tuple) -> bool:
         if isinstance(stmt, n.With) and always_returns(stmt.body):
             return True
     return False
+
+
+def _bindings(body: tuple):
+    """(name, statement) for each statement in `body` that binds a local name, in the order a reader
+    meets them: an assignment, a `for` target, a `with ... as` name."""
+    for stmt in walk(body):
+        if isinstance(stmt, (n.Assign, n.For)):
+            yield stmt.target, stmt
+        elif isinstance(stmt, n.With) and stmt.name is not None:
+            yield stmt.name, stmt

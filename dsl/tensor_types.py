@@ -91,12 +91,10 @@ def unify_dtype(a: TensorT, b: TensorT) -> tuple[str | None, str | None]:
         return a.dtype, None
     if a.weak and b.weak:
         return _weak_pair(a.dtype, b.dtype)
-    if b.weak:
-        (strong, strong_dtype), (weak, weak_dtype) = (a, a.dtype), (b, b.dtype)
-    elif a.weak:
-        (strong, strong_dtype), (weak, weak_dtype) = (b, b.dtype), (a, a.dtype)
-    else:
+    if not (a.weak or b.weak):
         return None, f"{a.dtype} and {b.dtype}"
+    weak = b if b.weak else a
+    strong_dtype, weak_dtype = (a.dtype, b.dtype) if b.weak else (b.dtype, a.dtype)
     if not _weak_fits(weak_dtype, strong_dtype):
         return None, f"{strong_dtype} and a Python {_python_name(weak_dtype)}"
     if weak.value is not None and not fits(weak.value, strong_dtype):

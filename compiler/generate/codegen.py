@@ -649,7 +649,7 @@ def _passed_defaults(op: Op, call: n.Call) -> list[str]:
     `tfm_defaults` (defaults TensorFlow lacks), and every default of an op or initializer lowered to a
     runtime helper (helpers declare none: the registry entry is the one place a default is written)."""
     given = {p.name for p, _ in zip(op.params, call.args)} | {k.name for k in call.keywords}
-    passed = [p.name for p in op.params if not p.required] if op.lowering.startswith("_") else op.tfm_defaults
+    passed = [p.name for p in op.params if not p.required] if op.helper else op.tfm_defaults
     return [name for name in passed if name not in given]
 
 

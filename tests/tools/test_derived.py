@@ -38,3 +38,10 @@ def test_check_names_each_stale_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tfm.derived", "--check"], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_outside_a_checkout_it_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(derived, "ROOT", tmp_path)
+    assert derived.main([]) == 2
+    assert "no tfm checkout" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
