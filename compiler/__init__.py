@@ -49,10 +49,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attribute)
         globals()[name] = value
         return value
-    if name == "__version__":  # from the installed distribution's metadata: pyproject.toml holds it
-        from importlib.metadata import version
+    if name == "__version__":  # pyproject.toml's, read once for every reader (tfm.version)
+        from tfm.version import tfm_version
 
-        return version("tfm")
+        return tfm_version()
     raise AttributeError(f"module 'tfm' has no attribute {name!r}")
 
 

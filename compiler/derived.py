@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tfm.derived", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--check", action="store_true", help="only report the files that are out of date")
     args = parser.parse_args(argv)
-    if not all((ROOT / path).is_file() for path in (Path("pyproject.toml"), Path("grammar") / "tfm.lark", LANGUAGE_DOC)):
+    checkout_files = (Path("pyproject.toml"), Path("grammar") / "tfm.lark", LANGUAGE_DOC)
+    if not all((ROOT / path).is_file() for path in checkout_files):
         # An installed tfm has no docs/ or editors/ beside it: write nothing there.
         print(f"python -m tfm.derived: {ROOT} is no tfm checkout (it rewrites a checkout's own files)")
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import tomllib
 
+import tfm
 from support import ROOT
 from tfm.generate.codegen import GENERATOR_VERSION
 from tfm.version import tfm_version
@@ -12,7 +13,7 @@ from tfm.version import tfm_version
 
 def test_version_is_pyprojects_installed_or_not(monkeypatch):
     written = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    assert tfm_version() == GENERATOR_VERSION == importlib.metadata.version("tfm") == written
+    assert tfm_version() == GENERATOR_VERSION == tfm.__version__ == importlib.metadata.version("tfm") == written
 
     def not_installed(name):
         raise importlib.metadata.PackageNotFoundError(name)
