@@ -49,16 +49,15 @@ def compile_text(text: str, file: str, limits: dsl.Limits | None = None, search_
     from tfm.generate.codegen import generate
     from tfm.generate.safety import verify_generated
 
-    with dsl.walks_kept():  # the generator walks the method bodies the checker walked: once is enough
-        analysis = check_text(text, file, limits, search_path)
-        try:
-            with dsl.collector_paused():
-                python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
-                verify_generated(python, file)
-        except dsl.TfmError:
-            raise
-        except Exception as exc:  # a bug in tfm: report it as data, where it happened, never as a traceback
-            raise _internal_error(exc, file, text) from exc
+    analysis = check_text(text, file, limits, search_path)  # its body walks are kept for the generator
+    try:
+        with dsl.collector_paused():
+            python = generate(analysis, dsl.parser.normalize_text(text), Path(file).name)
+            verify_generated(python, file)
+    except dsl.TfmError:
+        raise
+    except Exception as exc:  # a bug in tfm: report it as data, where it happened, never as a traceback
+        raise _internal_error(exc, file, text) from exc
     return Compiled(source_name=Path(file).name, python=python, analysis=analysis, source_text=text)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import threading
 from pathlib import Path
 
 from . import nodes
-from .analysis import Analysis, walks_kept
+from .analysis import Analysis
 from .checker import check
 from .inference import infer
 from .diagnostics import Diagnostic, InternalError, TfmError, TooManyErrors, render_json, render_text
@@ -49,20 +50,38 @@ def _named_modules(program: nodes.Program) -> set[str]:
     return {sub.module for module in program.modules for sub in module.submodules}
 
 
-@contextlib.contextmanager
-def collector_paused():
-    """No cyclic garbage collection while a source is parsed and checked.
+class _CollectorPause:
+    """No cyclic garbage collection while any thread parses and checks a source.
 
     A large source makes hundreds of thousands of small objects, and the collector then walked them
     again and again: more than half of `tfm check`'s time on a 10,000-line file. The syntax tree
-    and the checker's tables hold no reference cycles, so reference counting frees them anyway."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    and the checker's tables hold no reference cycles, so reference counting frees them anyway.
+    The collector is a process-wide switch: pauses are counted, so that of two analyses running at
+    once (the language server's), the first to finish does not switch it back on under the other,
+    and it is switched back on only if it was on when the first pause began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = False
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._was_enabled:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
 
 
 def analyze(text: str, file: str = "<string>", limits: Limits | None = None,
@@ -70,7 +89,7 @@ def analyze(text: str, file: str = "<string>", limits: Limits | None = None,
     """Parse and check one source; raise TfmError carrying every diagnostic if it has errors.
     `limits` bounds what the source may build and how many errors are reported (dsl.limits);
     `search_path` is where `import`s are looked for after the file's own directory (default: TFM_PATH)."""
-    with collector_paused(), walks_kept():
+    with collector_paused():
         return _analyze(text, file, limits, search_path_from_env() if search_path is None else tuple(search_path))
 
 

@@ -114,6 +114,16 @@ class Analysis:
     signature: tuple[str, tuple[str, ...]] | None = None
     signature_reports: list[tuple[Diagnostic, str, tuple[str, ...]]] = field(default_factory=list)
     report: Reporter = field(init=False, repr=False, compare=False)
+    # Each method body's nodes, walked once for every stage that reads them (a cache of this analysis).
+    _body_nodes: dict[n.Method, tuple[n.Node, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def body_nodes(self, method: n.Method) -> tuple[n.Node, ...]:
+        """Every node in `method`'s body (`walk` order). The checker, inference, warnings and the
+        generator each read every body: it is walked once per analysis, not once per reader."""
+        found = self._body_nodes.get(method)
+        if found is None:
+            found = self._body_nodes[method] = walk(method.body)
+        return found
 
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
@@ -274,34 +284,8 @@ def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModulePa
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 
-_kept_walks: dict[int, tuple[object, tuple[n.Node, ...]]] | None = None
-
-
-@contextmanager
-def walks_kept():
-    """Within: `walk` of a root it has walked before returns the same tuple (trees never change;
-    the checker, inference, warnings and generator each walk every method body)."""
-    global _kept_walks
-    outer = _kept_walks
-    _kept_walks = {} if outer is None else outer
-    try:
-        yield
-    finally:
-        _kept_walks = outer
-
-
 def walk(node: object) -> tuple[n.Node, ...]:
     """Every node under `node`, itself first, then each field's nodes in order (depth first)."""
-    kept = _kept_walks
-    if kept is None:
-        return _walk(node)
-    hit = kept.get(id(node))
-    if hit is None or hit[0] is not node:
-        hit = kept[id(node)] = (node, _walk(node))
-    return hit[1]
-
-
-def _walk(node: object) -> tuple[n.Node, ...]:
     found = []
     stack = [node]
     while stack:

@@ -53,7 +53,7 @@ class BodyChecker(NodeVisitor):
         self.statements(self.method.body)
         if self.method.returns is None or always_returns(self.method.body):
             return
-        if not any(isinstance(s, n.Return) for s in walk(self.method.body)):
+        if not any(isinstance(s, n.Return) for s in self.analysis.body_nodes(self.method)):
             self.report("E039", self.method, f"method `{self.method.name}` declares outputs but never returns",
                         "end the body with `return ...`")
         else:  # AutoGraph refuses a method that returns on some paths and falls off the end on others
@@ -143,7 +143,7 @@ class BodyChecker(NodeVisitor):
                 self.report("E015", stmt, f"`{stmt.op}=` is not an in-place variable update",
                             f"write `{stmt.target}.assign({stmt.target} {stmt.op} ...)`")
         elif stmt.target in self.locals or stmt.target in self.inputs:
-            self.analysis.refs[stmt] = Ref("local")
+            self.analysis.refs[stmt] = Ref("local", self.analysis.local_definitions[self.method][stmt.target])
         else:
             self._check_target(stmt, stmt.target)
             if stmt.target not in self.inputs and member is None:
@@ -310,8 +310,8 @@ class BodyChecker(NodeVisitor):
     def resolve(self, name: str) -> Ref | None:
         if name in self.inputs:
             return Ref("input", self.inputs[name])
-        if name in self.locals:
-            return Ref(self.locals[name])
+        if name in self.locals:  # with where it is first bound (`_`, never read, has none)
+            return Ref(self.locals[name], self.analysis.local_definitions[self.method].get(name))
         member = self.info.member(name)
         if isinstance(member, n.ModuleParam):
             return Ref("static_param" if static_python_type(member.type) else "tensor_param", member)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of, walk
+from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of
 from .folding import evaluate, fits
 from .ops import DTYPES, static_python_type
 from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
@@ -47,7 +47,7 @@ def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
     declared = [p.type for p in module.params] + [v.type for v in module.variables]
     for method in module.methods:
         declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
-        declared += [node.declared for node in walk(method.body) if isinstance(node, n.Assign) and node.declared]
+        declared += [node.declared for node in analysis.body_nodes(method) if isinstance(node, n.Assign) and node.declared]
     for type_ in declared:
         if isinstance(type_, n.TensorType):
             analysis.types[type_] = declared_type(type_)

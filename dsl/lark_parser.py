@@ -6,7 +6,8 @@ exceptions (syntax errors) are translated into diagnostics by dsl/syntax_errors.
 
 The analysed grammar (Lark's `save`/`load`: start-up five times faster than analysing the grammar
 again) is a checksummed entry of tfm's private cache (`dsl/cache.py`: `read_entry`/`write_entry`): a
-damaged or truncated file is made again, never unpickled.
+damaged or truncated file is made again, never unpickled. Each parse in flight has a parser of its
+own, loaded from it (the node builder and the indenter keep per-parse state); idle ones are reused.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import re
 
 import lark
 from lark import Lark
@@ -31,7 +33,7 @@ from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 MEMBER_KEYWORDS = ("var", "state")
 # keep_all_tokens: a rule's span runs from its first token to its last, punctuation included (node_builder)
 _OPTIONS = {"parser": "lalr", "maybe_placeholders": True, "keep_all_tokens": True}
-_CACHE_FORMAT = 1  # bump when what the cache holds changes (it names _TfmIndenter and ToNodes by module path)
+_CACHE_FORMAT = 2  # bump when what the cache holds changes (it names _TfmIndenter and ToNodes by module path)
 
 
 class _TfmIndenter(PythonIndenter):
@@ -61,35 +63,80 @@ class _TfmIndenter(PythonIndenter):
 
 
 def parse_with_lark(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
-    """(None, the Program of `text`) or (the syntax error, None). Not reentrant: the caller holds the
-    parse lock (the indenter and the node builder keep per-parse state on the shared parser). A rule's own
-    check (a list where a list is not allowed, ...) raises TfmError."""
-    parser = lark_parser()
-    builder = parser.options.transformer
-    assert isinstance(builder, ToNodes)
-    builder.file = file
+    """(None, the Program of `text`) or (the syntax error, None). A rule's own check (a list where a
+    list is not allowed, ...) raises TfmError.
+
+    The indenter and the node builder keep per-parse state, so a parser serves one parse at a time:
+    each parse takes an idle one (or loads a new one) and gives it back, and parses in several
+    threads never share one. No lock is held."""
+    analysed_grammar()  # the first call leaves the parser it loaded (or made) idle
     try:
+        parser = _IDLE_PARSERS.pop()
+    except IndexError:
+        parser = lark_parser()
+    try:
+        builder = parser.options.transformer
+        assert isinstance(builder, ToNodes)
+        builder.file = file
         located = parser.parse(text)  # the in-parse transformer's value for `start`, not a tree
         assert isinstance(located, Located)
         return None, located.value
     except UnexpectedInput as exc:
-        return syntax_diagnostic(exc, file, text, _terminal_names()), None
+        return syntax_diagnostic(exc, file, text, _terminal_names(parser)), None
     except DedentError as exc:
         return dedent_diagnostic(exc, file, text), None
+    finally:
+        _IDLE_PARSERS.append(parser)  # list.pop and list.append are atomic: no two parses get one parser
+
+
+_IDLE_PARSERS: list[Lark] = []
+
+
+def forget_parsers() -> None:
+    """Drop the analysed grammar and the idle parsers: the next parse reads tfm's cache again (tests)."""
+    analysed_grammar.cache_clear()
+    _IDLE_PARSERS.clear()
+
+
+def lark_parser() -> Lark:
+    """A new parser of its own (its own node builder and indenter), loaded from the analysed grammar."""
+    parser = _load(analysed_grammar())
+    assert parser is not None  # analysed_grammar hands back only a payload that loads
+    return parser
+
+
+def _ready(parser: Lark) -> Lark:
+    """Tell the parser's node builder which terminals carry a value (NAME, INT, COMP_OP, ...): those
+    the grammar declares by name. The others are keywords and punctuation (the grammar's quoted
+    strings) and the indenter's `_`-terminals, which Lark would leave out but for `keep_all_tokens`."""
+    builder = parser.options.transformer
+    assert isinstance(builder, ToNodes)
+    builder.value_terminals = _declared_terminals()
+    return parser
 
 
 @functools.cache
-def lark_parser() -> Lark:
-    """The parser, from tfm's cache when a good copy is there, else from the grammar (then cached)."""
+def _declared_terminals() -> frozenset[str]:
+    grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
+    return frozenset(re.findall(r"^([A-Z][A-Z0-9_]*)(?:\.\d+)?\s*:", grammar, re.MULTILINE))
+
+
+@functools.cache
+def analysed_grammar() -> bytes:
+    """The analysed grammar (Lark's `save`), from tfm's cache when a good copy is there, else analysed
+    from the grammar file (then cached)."""
     grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
     name = cache_entry_name(grammar)
-    parser = _load(read_entry(name))
-    if parser is None:
-        parser = Lark(grammar, postlex=_TfmIndenter(), transformer=ToNodes(), **_OPTIONS)
+    payload = read_entry(name)
+    parser = _load(payload)
+    if parser is None or payload is None:
+        parser = _ready(Lark(grammar, postlex=_TfmIndenter(), transformer=ToNodes(), **_OPTIONS))
         buffer = io.BytesIO()
         parser.save(buffer)
-        write_entry(name, buffer.getvalue())  # whole or not at all, behind a checksum (dsl/cache.py)
-    return parser
+        payload = buffer.getvalue()
+        write_entry(name, payload)  # whole or not at all, behind a checksum (dsl/cache.py)
+    _IDLE_PARSERS.append(parser)
+    return payload
 
 
 def cache_entry_name(grammar: str) -> str:
@@ -109,13 +156,13 @@ def _load(payload: bytes | None) -> Lark | None:
     if payload is None:
         return None
     try:
-        return Lark.load(io.BytesIO(payload))
+        parser = Lark.load(io.BytesIO(payload))
     except Exception:  # written whole by a tfm whose classes the pickle no longer matches: make it again
         return None
+    return _ready(parser) if isinstance(parser.options.transformer, ToNodes) else None
 
 
-@functools.cache
-def _terminal_names() -> dict[str, str]:
+def _terminal_names(parser: Lark) -> dict[str, str]:
     """Each terminal as a user would write it: the literal for keywords and punctuation."""
     return {t.name: repr(t.pattern.value) if t.pattern.type == "str" else t.name.lower()
-            for t in lark_parser().terminals}
+            for t in parser.terminals}

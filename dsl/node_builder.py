@@ -12,7 +12,7 @@ last, as Lark's `propagate_positions` would make it: keywords, brackets and new 
 from __future__ import annotations
 
 import re
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from lark import Token, Transformer
 
@@ -68,21 +68,27 @@ def _located(build):
     """One rule's method: its children's values unwrapped, its place noted for `_s()`, its node
     returned located for the rule above. Runs on every reduction: kept to plain loops."""
     def method(self, children):
-        first = last = None
-        for child in children:
-            if type(child) is Token or type(child) is Located and child.line is not None:
-                first = child
-                break
-        if first is not None:
-            for child in reversed(children):
-                if type(child) is Token or type(child) is Located and child.line is not None:
-                    last = child
-                    break
-        self.located = first, last
-        return Located(build(self, [c.value if type(c) is Located else c for c in children]), first, last)
+        return _build_located(self, build, children)
     method.__name__ = method.__qualname__ = build.__name__
     method.__doc__ = build.__doc__
     return method
+
+
+def _build_located(builder, build, children):
+    """`build(builder, the children's values)`, located from the children's first to last
+    token (noted on the builder for `_s()`)."""
+    first = last = None
+    for child in children:
+        if type(child) is Token or type(child) is Located and child.line is not None:
+            first = child
+            break
+    if first is not None:
+        for child in reversed(children):
+            if type(child) is Token or type(child) is Located and child.line is not None:
+                last = child
+                break
+    builder.located = first, last
+    return Located(build(builder, [c.value if type(c) is Located else c for c in children]), first, last)
 
 
 def _lone_passed_on(build):
@@ -142,14 +148,19 @@ def _no_list(type_, what: str) -> None:
 @_rule_methods
 class ToNodes(Transformer):
     """One method per grammar rule (named by the rule, or its alias), each building one value from the
-    rule's children, in the grammar's order (comments show the rule). One instance serves every
-    parse, one parse at a time (the parser's lock): `file` and `located` are per parse. Rules
-    without a method (the grammar's inlined repetitions) are Lark trees, spliced into their parent."""
+    rule's children, in the grammar's order (comments show the rule), or none for a rule whose node
+    class is declared `nodes.built_from(rule)`: its node is built from the rule's parts (`__default__`).
+    Each parser has its own instance, serving one parse at a time (dsl/lark_parser.py): `file` and
+    `located` are per parse. Other rules without a method (the grammar's inlined repetitions) are Lark
+    trees, spliced into their parent."""
 
     def __init__(self):
         super().__init__(visit_tokens=False)
         self.file = "<string>"
         self.located: tuple[_Place, _Place] | tuple[None, None] = (None, None)
+        # The terminals whose tokens carry a value (NAME, INT, ...; not keywords or punctuation): set
+        # by the parser that owns this builder, from its grammar.
+        self.value_terminals: frozenset[str] = frozenset()
 
     def _s(self) -> n.Span:
         located = self.located
@@ -158,6 +169,26 @@ class ToNodes(Transformer):
         first, last = located
         return n.Span(file=self.file, line=first.line, column=first.column,
                       end_line=last.end_line, end_column=last.end_column)
+
+    def __default__(self, data, children, meta) -> Any:
+        """A rule without a method of its own: its node class's (`nodes.built_from`), or a Lark tree
+        (the grammar's inlined repetitions), spliced into the rule above."""
+        node_class = n.BUILT_FROM_RULE.get(data)
+        if node_class is None:
+            return super().__default__(data, children, meta)
+        return _build_located(self, lambda _, c: self._node_of_rule(node_class, c), children)
+
+    def _node_of_rule(self, node_class, c) -> n.Node:
+        """The node of a rule declared with `nodes.built_from`: its value parts, in order, are the
+        node's fields after the span (a declared name's token an `Identifier`, other tokens text)."""
+        fields = n.rule_fields(node_class)
+        parts = [x for x in c if type(x) is not Token or x.type in self.value_terminals]
+        if len(parts) != len(fields):
+            raise TypeError(f"grammar rule for {node_class.__name__} gives {len(parts)} parts for the fields "
+                            f"{', '.join(fields)}: an optional part holding punctuation needs a method of its own")
+        values = {name: (self._identifier(cast(_Place, part)) if name == "identifier" else str(part)) if type(part) is Token
+                  else part for name, part in zip(fields, parts)}
+        return node_class(span=self._s(), **values)
 
     def _identifier(self, token: _Place) -> n.Identifier:
         """A declared name, with the span of its token (a NAME `Token`)."""
@@ -307,18 +338,6 @@ class ToNodes(Transformer):
     def return_stmt(self, c):  # "return" [expr ("," expr)*]
         return n.Return(span=self._s(), values=_items(c))
 
-    def expr_stmt(self, c):  # expr
-        return n.ExprStmt(span=self._s(), expr=c[0])
-
-    def pass_stmt(self, c):  # "pass"
-        return n.Pass(span=self._s())
-
-    def break_stmt(self, c):  # "break"
-        return n.Break(span=self._s())
-
-    def continue_stmt(self, c):  # "continue"
-        return n.Continue(span=self._s())
-
     def if_stmt(self, c):  # "if" expr ":" block elif_clause* [else_clause]
         test, body, clauses, else_body = c[1], c[3], c[4:-1], c[-1]
         orelse = else_body or ()
@@ -334,9 +353,6 @@ class ToNodes(Transformer):
 
     def for_stmt(self, c):  # [STATIC] "for" NAME "in" expr ":" block
         return n.For(span=self._s(), target=str(c[2]), iter=c[4], body=c[6], static=c[0] is not None)
-
-    def while_stmt(self, c):  # "while" expr ":" block
-        return n.While(span=self._s(), test=c[1], body=c[3])
 
     def with_stmt(self, c):  # "with" with_item ("," with_item)* ":" block
         """Several items nest, the first outermost: each inner `with` spans its item to the block's end."""

@@ -55,6 +55,28 @@ def child_values(node: Node) -> tuple:
     return read(node)
 
 
+# Grammar rules whose node is built from the rule's parts alone (dsl/node_builder.py's generic rule):
+# rule name -> node class. A rule listed here needs no method of its own in the node builder.
+BUILT_FROM_RULE: dict[str, type] = {}
+
+
+def rule_fields(cls: type) -> tuple[str, ...]:
+    """The fields a rule's parts fill (`built_from`): every field but the span, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
+
+
+def built_from(rule: str) -> Callable[[_NodeClass], _NodeClass]:
+    """Declare that grammar rule `rule` builds this node from its parts: the rule's value parts (its
+    nodes, named tokens as text, and None for an absent `[optional]` part), in order, fill the node's
+    fields after its span. Keywords and punctuation (the grammar's quoted strings) are left out, so
+    an optional part must be one value (`"raise" [expr]`, not `["," expr]`)."""
+    def register(cls: _NodeClass) -> _NodeClass:
+        assert rule not in BUILT_FROM_RULE, f"grammar rule {rule!r} builds two node classes"
+        BUILT_FROM_RULE[rule] = cls
+        return cls
+    return register
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """Where a construct stands in its source: 1-based lines and columns, end exclusive."""
@@ -279,21 +301,25 @@ class Return(Node):
     values: tuple[Expr, ...] = ()
 
 
+@built_from("expr_stmt")
 @node
 class ExprStmt(Node):
     expr: Expr
 
 
+@built_from("pass_stmt")
 @node
 class Pass(Node):
     pass
 
 
+@built_from("break_stmt")
 @node
 class Break(Node):
     pass
 
 
+@built_from("continue_stmt")
 @node
 class Continue(Node):
     pass
@@ -314,6 +340,7 @@ class For(Node):
     static: bool = False
 
 
+@built_from("while_stmt")
 @node
 class While(Node):
     test: Expr

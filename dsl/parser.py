@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from . import nodes as n
 from .diagnostics import Diagnostic, TfmError, error, fail
 from .recovery import more_syntax_errors
@@ -50,8 +48,7 @@ def parse(text: str, file: str = "<string>") -> n.Program:
 
 def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
     try:
-        with _PARSE_LOCK:
-            problem, program = _lark_parse(text, file)
+        problem, program = _lark_parse(text, file)
         if program is not None:
             _check_depth(program)
         return problem, program
@@ -92,5 +89,3 @@ def _check_depth(program: n.Program) -> None:
             elif type(child) is tuple:
                 pending.extend(child)
 
-
-_PARSE_LOCK = threading.Lock()  # the indenter and the node builder keep per-parse state on the shared parser

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import nodes as n
-from .analysis import Analysis, CallInfo, ModuleInfo, called_methods, outputs_of, walk
+from .analysis import Analysis, CallInfo, ModuleInfo, called_methods, outputs_of
 from .ops.names import VARIABLE_UPDATES
 
 SERVING_KEY = "serving_default"
@@ -81,7 +81,7 @@ def _first_call(analysis: Analysis, module: n.ModuleDef, method: n.Method,
         return None
     seen.add((module.name, method.name))
     info = analysis.modules[module.name]
-    for node in walk(method.body):
+    for node in analysis.body_nodes(method):
         if not isinstance(node, n.Call):
             continue
         call = analysis.calls.get(node)

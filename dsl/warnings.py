@@ -33,9 +33,9 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
         if info is None or info.decl is not module:
             continue
         used, updated = set(), set()
-        bodies = {method.name: walk(method.body) for method in module.methods}  # each walked once
+        bodies = {method.name: analysis.body_nodes(method) for method in module.methods}
         for method in module.methods:
-            found += _method_warnings(info, method, bodies[method.name])
+            found += _method_warnings(analysis, info, method, bodies[method.name])
             _variable_uses(analysis, info, bodies[method.name], used, updated)
         for var in module.variables:
             if var.name not in used and var.name not in updated:
@@ -84,22 +84,25 @@ def _warning(code: str, node: n.Node, message: str, hint: str | None = None) -> 
     return Diagnostic(code=code, severity="warning", span=node.span, message=message, hint=hint)
 
 
-def _method_warnings(info: ModuleInfo, method: n.Method, nodes: tuple[n.Node, ...]) -> list[Diagnostic]:
+def _method_warnings(analysis: Analysis, info: ModuleInfo, method: n.Method,
+                     nodes: tuple[n.Node, ...]) -> list[Diagnostic]:
+    """W001, W002 from what each read refers to (`refs`: an input, or a local's first binding), W006
+    from the names assigned, W004 from the statements' order."""
     found: list[Diagnostic] = []
-    reads = {node.id for node in nodes if isinstance(node, n.Name)}
-    reads |= {node.target for node in nodes if isinstance(node, n.AugAssign)}
-    inputs = {i.name for i in method.inputs}
+    read = {id(ref.decl) for node in nodes if (ref := analysis.refs.get(node)) is not None and ref.decl is not None}
+    definitions = analysis.local_definitions.get(method, {})
     reported: set[str] = set()
     for stmt in nodes:
         if isinstance(stmt, n.Assign) and stmt.target not in reported:
             reported.add(stmt.target)
-            if stmt.target not in reads:
+            defined = definitions.get(stmt.target)  # this assignment, or the input it rebinds
+            if (defined is stmt or isinstance(defined, n.MethodInput)) and id(defined) not in read:
                 found.append(_warning("W001", stmt, f"`{stmt.target}` is assigned but never read",
                                       "remove the assignment, or use the value"))
-            if stmt.target not in inputs:
+            if not isinstance(definitions.get(stmt.target), n.MethodInput):
                 found += _shadowing(info, stmt, stmt.target, "local")
     for inp in method.inputs:
-        if inp.name not in reads:
+        if id(inp) not in read:
             found.append(_warning("W002", inp, f"input `{inp.name}` of `{method.name}` is never read",
                                   "remove it from the signature, or use it"))
         found += _shadowing(info, inp, inp.name, "input")

@@ -234,7 +234,7 @@ class _ClassEmitter:
     def _read_in_method(self, param: n.ModuleParam) -> bool:
         return any(isinstance(node, n.Name) and self.analysis.refs.get(node) is not None
                    and self.analysis.refs[node].decl is param
-                   for method in self.module.methods for node in walk(method.body))
+                   for method in self.module.methods for node in self.analysis.body_nodes(method))
 
     def _doc(self) -> str:
         return hygiene.docstring(f"Compiled from {source_label(self.module.span.file)}:{self.module.span.line}.")

@@ -217,7 +217,7 @@ def test_compile_writes_through_a_temporary_file(tmp_path, monkeypatch):
 
 def test_grammar_cache_is_private(tmp_path, monkeypatch):
     from tfm.dsl.cache import read_entry
-    from tfm.dsl.lark_parser import GRAMMAR_PATH, cache_entry_name, lark_parser
+    from tfm.dsl.lark_parser import GRAMMAR_PATH, analysed_grammar, cache_entry_name, forget_parsers, lark_parser
 
     assert not lark_parser().options.cache, "Lark's own cache would unpickle a file in the shared temp directory"
     name = cache_entry_name(GRAMMAR_PATH.read_text(encoding="utf-8"))
@@ -225,17 +225,17 @@ def test_grammar_cache_is_private(tmp_path, monkeypatch):
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("TFM_CACHE_DIR", str(shared))
-    lark_parser.cache_clear()
+    forget_parsers()
     try:
-        lark_parser()
+        analysed_grammar()
         assert list(shared.iterdir()) == [], "a world-writable cache directory must not be used"
         private = tmp_path / "private"
         monkeypatch.setenv("TFM_CACHE_DIR", str(private))
-        lark_parser.cache_clear()
-        lark_parser()
+        forget_parsers()
+        analysed_grammar()
         assert read_entry(name) and (private.stat().st_mode & 0o777) == 0o700
     finally:
-        lark_parser.cache_clear()
+        forget_parsers()
 
 
 # --- errors at run time map back to the .tfm ------------------------------------------------

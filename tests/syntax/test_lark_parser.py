@@ -302,9 +302,9 @@ def cache(tmp_path, monkeypatch):
     directory = tmp_path / "cache"
     directory.mkdir(mode=0o700)
     monkeypatch.setenv("TFM_CACHE_DIR", str(directory))
-    lark_parsing.lark_parser.cache_clear()
+    lark_parsing.forget_parsers()
     yield directory
-    lark_parsing.lark_parser.cache_clear()
+    lark_parsing.forget_parsers()
 
 
 def _cached_file(directory):
@@ -329,7 +329,7 @@ def test_the_cache_is_written_private_and_read_back(cache, monkeypatch):
     assert _parses_the_example()
     path = _cached_file(cache)
     assert path.stat().st_mode & 0o777 == 0o600 and _whole(path.read_bytes())
-    lark_parsing.lark_parser.cache_clear()
+    lark_parsing.forget_parsers()
     monkeypatch.setattr(lark_parsing, "Lark", _NoAnalysis)
     assert _parses_the_example()
 
@@ -342,7 +342,7 @@ def test_a_damaged_cache_file_is_made_again_never_loaded(cache, monkeypatch, dam
     bad = {"flip a byte": good[:-100] + bytes([good[-100] ^ 1]) + good[-99:],
            "truncate": good[: len(good) // 2], "empty": b""}[damage]
     path.write_bytes(bad)
-    lark_parsing.lark_parser.cache_clear()
+    lark_parsing.forget_parsers()
     monkeypatch.setattr(lark.Lark, "load", classmethod(lambda cls, f: pytest.fail("a damaged file was loaded")))
     assert _parses_the_example()
     assert _whole(path.read_bytes()) and path.read_bytes() != bad, "the cache is written again, whole"
@@ -360,7 +360,7 @@ def test_a_cache_others_could_write_is_neither_read_nor_written(tmp_path, monkey
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("TFM_CACHE_DIR", str(shared))
-    lark_parsing.lark_parser.cache_clear()
+    lark_parsing.forget_parsers()
     try:
         assert _parses_the_example()
         assert list(shared.iterdir()) == []
@@ -371,9 +371,9 @@ def test_a_cache_others_could_write_is_neither_read_nor_written(tmp_path, monkey
         planted = private / lark_parsing.cache_entry_name(grammar)
         planted.write_bytes(b"\x00garbage")  # not written by tfm (no checksummed header): never loaded
         os.chmod(planted, 0o666)
-        lark_parsing.lark_parser.cache_clear()
+        lark_parsing.forget_parsers()
         monkeypatch.setattr(lark.Lark, "load", classmethod(lambda cls, f: pytest.fail("a foreign file was loaded")))
         assert _parses_the_example()
         assert _whole(planted.read_bytes()), "the entry is made again, whole and checksummed"
     finally:
-        lark_parsing.lark_parser.cache_clear()
+        lark_parsing.forget_parsers()

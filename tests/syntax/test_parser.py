@@ -154,3 +154,20 @@ def test_declarations_may_follow_methods_and_state_stays_a_local_name():
     assert [v.name for v in module.variables] == ["count", "w"]
     assert [v.trainable for v in module.variables] == [False, True]
     assert module.methods[0].body[1].target == "state"
+
+
+def test_each_rule_built_from_its_parts_is_a_grammar_rule_without_a_builder_method():
+    """`nodes.built_from(rule)` replaces a node-builder method: the rule must exist (by name or alias)
+    and have no method, or the declaration would silently never be used."""
+    import re
+
+    from tfm.dsl import nodes
+    from tfm.dsl.node_builder import ToNodes
+    from tfm.grammar import GRAMMAR_PATH
+
+    grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
+    defined = set(re.findall(r"^\??([a-z_]+):", grammar, re.MULTILINE)) | set(re.findall(r"->\s*([a-z_]+)", grammar))
+    assert nodes.BUILT_FROM_RULE, "no rule is built generically"
+    for rule, node_class in nodes.BUILT_FROM_RULE.items():
+        assert rule in defined, f"{node_class.__name__} is built from {rule!r}, which the grammar does not define"
+        assert not hasattr(ToNodes, rule), f"{rule!r} has both a builder method and nodes.built_from"
