@@ -57,8 +57,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "analyze", "check",
-           "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load",
-           "locate", "predict", "train", "uninstall_import_hook"]
+           "call", "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load",
+           "locate", "predict", "trace", "train", "uninstall_import_hook"]
 
 # Every function that compiles a source takes the same source options, as every `tfm` command does:
 # `limits` (tfm.Limits, `--limit`) and `include`, directories where imported `.tfm` files are looked
@@ -253,3 +253,111 @@ def predict(source: str | Path | Compiled, target: str, data: str | Path, out: s
     check_prediction_path(out)  # before TensorFlow loads
     tf, instance, method = _use(source, target, checkpoint, init, "predict", limits, include)
     return run_predict(tf, instance, method, data, out, batch_size, progress)
+
+
+def _method_of(source: str | Path | Compiled, target: str, init: Mapping[str, Any] | None, limits: Limits | None,
+               include: Sequence[str | Path]) -> tuple[Compiled, Any, Any, dict]:
+    """(compiled, module, method, constructor values) for `target` ("Module.method"), every name and
+    constructor value checked before TensorFlow loads. Raises tfm.run.using.UseError."""
+    from tfm.run.using import UseError, split_target
+    from tfm.run.values import BadValue, RawValue, constructor_kwargs
+
+    module_name, method_name = split_target(target)
+    compiled = _compiled(source, limits, include)
+    modules = {m.name: m for m in compiled.analysis.program.modules}
+    module = modules.get(module_name)
+    method = None if module is None else next((m for m in module.methods if method_name in (m.name, m.overload)), None)
+    if module is None or method is None:
+        import difflib
+
+        known = [f"{m.name}.{f.overload or f.name}" for m in modules.values() for f in m.methods]
+        close = difflib.get_close_matches(target, known, n=1)
+        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
+    try:
+        values = constructor_kwargs(module, {k: RawValue(k, v) for k, v in (init or {}).items()})
+    except BadValue as exc:
+        raise UseError(str(exc)) from None
+    return compiled, module, method, values
+
+
+def _placed(settings: RuntimeSettings | ResolvedSettings | None):
+    """Where to build and run: the device `settings` name (applied first unless already resolved), or
+    TensorFlow's choice when None."""
+    import contextlib
+
+    from tfm.run.devices import placement
+    from tfm.run.settings import ResolvedSettings
+
+    if settings is None:
+        return contextlib.nullcontext()
+    return placement(settings if isinstance(settings, ResolvedSettings) else ResolvedSettings(configure(settings)))
+
+
+def call(source: str | Path | Compiled, target: str, inputs: Mapping[str, Any] | None = None, *,
+         init: Mapping[str, Any] | None = None, checkpoint: str | Path | None = None,
+         settings: RuntimeSettings | ResolvedSettings | None = None, limits: Limits | None = None,
+         include: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Build the module of `target` ("Module.method") with constructor values `init`, restore the
+    weights of `checkpoint` (a directory, its latest, or a prefix) if given, call the method once with
+    `inputs` (input name -> a number, nested list, string or numpy array, made a tensor of the declared
+    dtype) and return its outputs by name as numpy arrays (a single output is `output_0`), as `tfm run`
+    does. For a method declared with several signatures, the first the inputs fit is called. Names,
+    constructor values and inputs are checked before TensorFlow loads where they can be. Raises
+    tfm.run.using.UseError, naming the `.tfm` line when building or running fails.
+
+        >>> tfm.call("examples/demo_module.tfm", "DemoModule.addprint", {"a": 5.0}, init={"init_value": 1.0})
+        {'output_0': array(6., dtype=float32)}
+    """
+    from tfm.run.values import BadValue, RawValue
+
+    compiled, module, method, values = _method_of(source, target, init, limits, include)
+    raw = {name: RawValue(name, value) for name, value in (inputs or {}).items()}
+    import tensorflow as tf  # only now: every check above needs none
+
+    from tfm.run.calling import fitting_signature, output_arrays
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.using import UseError, restored_instance
+
+    try:
+        chosen, tensors = fitting_signature(module, target.partition(".")[2], method, raw, compiled.analysis)
+    except BadValue as exc:
+        raise UseError(str(exc)) from None
+    try:
+        with _placed(settings):
+            instance = restored_instance(tf, compiled, module.name, values, checkpoint)
+            return output_arrays(getattr(instance, chosen.name)(*tensors))
+    except UseError:
+        raise
+    except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
+        raise UseError(describe_failure(exc)) from None
+
+
+def trace(source: str | Path | Compiled, target: str, logdir: str | Path, inputs: Mapping[str, Any] | None = None, *,
+          init: Mapping[str, Any] | None = None, profile: bool = False,
+          settings: RuntimeSettings | ResolvedSettings | None = None, limits: Limits | None = None,
+          include: Sequence[str | Path] = ()) -> Path:
+    """Build the module of `target` ("Module.method"), trace the method once and write its graph (and
+    with `profile`, the profiler's timings) under `logdir` for TensorBoard's Graphs tab, as `tfm trace`
+    does; returns `logdir`. Inputs not in `inputs` are zeros, with 1 for each unknown dimension. A
+    method declared with several signatures cannot be traced by its shared name. Raises
+    tfm.run.using.UseError."""
+    from tfm.run.using import UseError
+    from tfm.run.values import BadValue, RawValue
+
+    compiled, module, method, values = _method_of(source, target, init, limits, include)
+    if method.overload is not None and target.partition(".")[2] == method.overload:
+        names = ", ".join(m.name for m in module.methods if m.overload == method.overload)
+        raise UseError(f"{target} is declared with several signatures; trace one of them: {names}")
+    raw = {name: RawValue(name, value) for name, value in (inputs or {}).items()}
+    from tfm.loading.loader import import_compiled
+    from tfm.run.runtime_errors import describe_failure
+    from tfm.run.tracing import write_trace
+
+    try:
+        with _placed(settings):
+            instance = getattr(import_compiled(compiled), module.name)(**values)
+            return write_trace(instance, method, compiled.analysis, raw, Path(logdir), profile)
+    except BadValue as exc:
+        raise UseError(str(exc)) from None
+    except Exception as exc:
+        raise UseError(describe_failure(exc)) from None

@@ -307,6 +307,26 @@ def checked_use(args, purpose: str):
     return source
 
 
+def checked_call(args, module_name: str, method_name: str, checks=None) -> tuple:
+    """Everything about `run`/`trace` that needs no TensorFlow: the file compiles, MODULE.METHOD fits
+    it (and `checks(module)`), --init and --arg are well formed (@files read): (compiled, inputs by
+    name, constructor values by name), the values as given, for tfm.call/tfm.trace."""
+    from tfm.run.values import BadValue, constructor_kwargs, parse_assignments
+
+    source = compiled(args)
+    module = module_decl(source.analysis, module_name)
+    method_decl(module, method_name)
+    if checks is not None:
+        checks(module)
+    try:
+        init = parse_assignments(args.init, "--init")
+        constructor_kwargs(module, init)
+        inputs = parse_assignments(args.arg, "--arg")
+    except BadValue as exc:
+        raise InputError(str(exc)) from None
+    return source, {name: raw.value for name, raw in inputs.items()}, {name: raw.value for name, raw in init.items()}
+
+
 def using(args, call):
     """Apply the runtime settings, then `call(progress)` under their device; its failures are input errors."""
     from tfm.run.devices import placement

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tfm.commands.common import EXIT_OK, InputError, check_checkpoint_path, prepared, split_target
+from tfm.commands.common import EXIT_OK, InputError, check_checkpoint_path, checked_call, split_target, using
 from tfm.commands.options import add_init, add_runtime, add_source, add_target
 
 EXAMPLES = ["tfm run examples/demo_module.tfm DemoModule.addprint --init init_value=1 --arg a=5",
@@ -33,81 +33,22 @@ def add_parser(commands):
 
 
 def run(args) -> int:
+    import tfm
+
     module_name, method_name = split_target(args.target)
     check_checkpoint_path(args.checkpoint)
     if args.save and os.path.lexists(args.save):  # never replace a file tfm did not write; say so before running
         raise InputError(f"{args.save} exists; choose another path for --save")
-    from tfm.run.values import BadValue, parse_assignments
-
-    try:
-        values = parse_assignments(args.arg, "--arg")  # @files read before TensorFlow loads
-    except BadValue as exc:
-        raise InputError(str(exc)) from None
-    compiled, module, method, init, python_module = prepared(args, module_name, method_name)
-    from tfm.run.devices import placement
-    from tfm.run.runtime_errors import describe_failure
-
-    try:
-        method, tensors = _fitting_signature(module, method_name, method, values, compiled.analysis)
-    except BadValue as exc:
-        raise InputError(str(exc)) from None
-    try:
-        with placement(args.runtime):
-            instance = getattr(python_module, module_name)(**init)
-            if args.checkpoint is not None:
-                _restore(instance, args.checkpoint)
-            outputs = getattr(instance, method.name)(*tensors)
-    except InputError:
-        raise
-    except Exception as exc:  # building, tracing or running the model: the .tfm line and TF's reason
-        raise InputError(describe_failure(exc)) from None
-    _print_outputs(outputs, args.format, args.save)
+    source, inputs, init = checked_call(args, module_name, method_name)
+    arrays = using(args, lambda progress: tfm.call(source, args.target, inputs, init=init, checkpoint=args.checkpoint))
+    _print_outputs(arrays, args.format, args.save)
     return EXIT_OK
 
 
-def _restore(instance, checkpoint: str) -> None:
-    import tensorflow as tf
-
-    from tfm.run.checkpoints import CheckpointError, resolve_checkpoint, restore_model
-
-    try:
-        restore_model(tf, instance, resolve_checkpoint(tf, checkpoint))
-    except CheckpointError as exc:
-        raise InputError(str(exc)) from None
-
-
-def _fitting_signature(module, called: str, method, values, analysis):
-    """(method, tensors): `--arg` values made tensors for `method`, or, for a method declared with
-    several signatures and `called` by its name, for the first signature whose shapes they fit."""
-    from tfm.dsl.analysis import method_signature
-    from tfm.run.values import BadValue, method_tensors
-
-    if method.overload is None or called != method.overload:
-        return method, method_tensors(method, values, analysis)
-    signatures = [m for m in module.methods if m.overload == method.overload]
-    for signature in signatures:
-        try:
-            tensors = method_tensors(signature, values, analysis)
-        except BadValue:
-            continue
-        declared = [analysis.types[i.type].shape for i in signature.inputs]
-        if all(_shape_fits(tensor.shape, shape) for tensor, shape in zip(tensors, declared)):
-            return signature, tensors
-    shown = "; ".join(method_signature(m) for m in signatures)
-    raise BadValue(f"no signature of {method.overload} takes these --arg values; its signatures: {shown}")
-
-
-def _shape_fits(shape, declared) -> bool:
-    """A value's shape against a declared one: the same rank, every fixed size equal."""
-    return len(shape) == len(declared) and all(not isinstance(d, int) or d == s for d, s in zip(declared, shape))
-
-
-def _print_outputs(outputs, output_format: str = "text", save: str | None = None) -> None:
+def _print_outputs(arrays: dict, output_format: str = "text", save: str | None = None) -> None:
     """Each output whole (no truncation), as text or one JSON object; `save` writes them to an .npz."""
     import numpy as np
 
-    items = [] if outputs is None else outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    arrays = {name: np.asarray(value.numpy()) for name, value in items}
     if save:
         import io
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tfm.commands.common import EXIT_OK, InputError, built, method_decl, refuse_several_signatures, split_target
+from tfm.commands.common import EXIT_OK, checked_call, refuse_several_signatures, split_target, using
 from tfm.commands.options import add_init, add_runtime, add_source, add_target
 
 EXAMPLES = ["tfm trace examples/my_model.tfm MyModel.call --logdir runs/trace"]
@@ -27,20 +25,12 @@ def add_parser(commands):
 
 
 def run(args) -> int:
-    module_name, method_name = split_target(args.target)
-    compiled, module, _, _, instance, _ = built(
-        args, module_name, method_name, lambda compiled, module: refuse_several_signatures(module, method_name, "trace"))
-    method = method_decl(module, method_name)
-    from tfm.run.runtime_errors import describe_failure
-    from tfm.run.tracing import write_trace
-    from tfm.run.values import BadValue, parse_assignments
+    import tfm
 
-    try:
-        path = write_trace(instance, method, compiled.analysis, parse_assignments(args.arg, "--arg"),
-                           Path(args.logdir), args.profile)
-    except BadValue as exc:
-        raise InputError(str(exc)) from None
-    except Exception as exc:
-        raise InputError(describe_failure(exc)) from None
+    module_name, method_name = split_target(args.target)
+    source, inputs, init = checked_call(args, module_name, method_name,
+                                        lambda module: refuse_several_signatures(module, method_name, "trace"))
+    path = using(args, lambda progress: tfm.trace(source, args.target, args.logdir, inputs, init=init,
+                                                  profile=args.profile))
     print(f"wrote the graph of {module_name}.{method_name} to {path}; view it with: tensorboard --logdir {args.logdir}")
     return EXIT_OK

@@ -137,3 +137,42 @@ def test_predict_writes_every_named_output(tmp_path):
     expected = model.predict(images)
     np.testing.assert_allclose(got["probabilities"], expected["probabilities"].numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got["label"], expected["label"].numpy())
+
+
+# --- tfm.call and tfm.trace: `tfm run` and `tfm trace` from Python ------------------------------
+
+
+def test_call_from_python_gives_what_the_method_gives(trained):
+    _, ckpt, x = trained
+    outputs = tfm.call(REGRESSION, "LinearRegression.predict", {"x": x[:3]}, checkpoint=ckpt)
+    assert list(outputs) == ["output_0"] and isinstance(outputs["output_0"], np.ndarray)
+    np.testing.assert_allclose(outputs["output_0"], _expected(trained)[:3], rtol=1e-6)
+    fresh = tfm.call(REGRESSION, "LinearRegression.predict", {"x": x[:3].tolist()})  # lists work too; no weights
+    assert not np.allclose(fresh["output_0"], outputs["output_0"])
+
+
+def test_call_builds_with_init_and_keeps_state_per_call():
+    demo = str(EXAMPLES / "demo_module.tfm")
+    assert float(tfm.call(demo, "DemoModule.addprint", {"a": 5.0}, init={"init_value": 1.0})["output_0"]) == 6.0
+    assert float(tfm.call(demo, "DemoModule.addprint", {"a": 5.0})["output_0"]) == 5.0  # a fresh module each call
+
+
+@pytest.mark.parametrize("target, inputs, init, words", [
+    ("LinearRegression.predikt", {}, None, "did you mean LinearRegression.predict"),
+    ("LinearRegression", {}, None, "expected MODULE.METHOD"),
+    ("LinearRegression.predict", {"z": [[1.0, 2.0, 3.0]]}, None, "no input 'z'"),
+    ("LinearRegression.predict", {"x": [[1.0, 2.0, 3.0]]}, {"units": 3}, "no parameter 'units'"),
+])
+def test_call_refuses_bad_names_and_values_with_one_clear_error(target, inputs, init, words):
+    with pytest.raises(UseError, match=words):
+        tfm.call(REGRESSION, target, inputs, init=init)
+
+
+def test_trace_from_python_writes_an_event_file(tmp_path):
+    logdir = tmp_path / "trace"
+    assert tfm.trace(REGRESSION, "LinearRegression.predict", logdir) == logdir
+    events = list(logdir.rglob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    with pytest.raises(UseError, match="did you mean"):
+        tfm.trace(REGRESSION, "LinearRegression.predikt", tmp_path / "other")
+    assert not (tmp_path / "other").exists()

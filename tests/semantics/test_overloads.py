@@ -121,7 +121,7 @@ def test_export_serves_each_signature_and_tfm_run_picks_one(source, tmp_path, ca
     assert main(["run", str(source), "Scale.call", "--init", "width=3", "--arg", "x=[[[1, 2, 3]]]"]) == 0
     assert "[[[" in capsys.readouterr().out
     assert main(["run", str(source), "Scale.call", "--init", "width=3", "--arg", "x=[1, 2]"]) == 1
-    assert "no signature of call takes these --arg values" in capsys.readouterr().err
+    assert "no signature of call takes these inputs" in capsys.readouterr().err
 
 
 def test_a_problem_in_one_signature_names_it_and_shared_ones_are_reported_once():
