@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import nodes as n
-from .analysis import CallInfo, is_call_to, walk
-from .members import TRAINABLE_VARIABLES, MemberProblem, resolve_member
+from .analysis import Analysis, CallInfo, ModuleInfo, is_call_to, walk
+from .members import TRAINABLE_VARIABLES, Member, MemberProblem, resolve_member
 from .names import check_call_shape
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ def _check_tape_reuse(checker: BodyChecker, call: n.Call, tape: str) -> None:
         return  # a name opened by several `with`s: each its own tape
     uses = [node for node in walk(checker.method.body) if _uses_tape(node, tape)]
     if uses and uses[0] is not call and call in uses:
-        checker.report("E031", call, f"`{tape}` has given a gradient already (line {uses[0].span.line}); a tape "
+        first = uses[0].span
+        checker.report("E031", call, f"`{tape}` has given a gradient already (at {first.line}:{first.column}); a tape "
                        "that is not persistent gives one", f"open it as `with GradientTape(persistent=True) as "
                        f"{tape}:` to take several gradients from it")
 
@@ -170,3 +171,107 @@ def _check_var_list(checker: BodyChecker, node: n.Node) -> None:
             continue  # an unknown name: reported when the argument is checked
         checker.report("E023", item, "an optimizer updates variables: a variable, a list of them, or "
                        f"`sub.{TRAINABLE_VARIABLES}`", f"e.g. `var_list=generator.{TRAINABLE_VARIABLES}`")
+
+
+# W008: a gradient source the target does not depend on --------------------------------------------
+
+class _Reached:
+    """What a gradient's target depends on, flow-insensitively (so never too little): the method's
+    names, the module's variables and the submodules it reads or calls."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.variables: set[str] = set()
+        self.submodules: set[str] = set()
+
+
+def unreached_sources(analysis: Analysis, info: ModuleInfo, method: n.Method) -> list[tuple[n.Node, str, str]]:
+    """(source, message, hint) for each source of a `tape.gradient` in `method` that its target cannot
+    depend on: its gradient is None (or zeros, when the call asks for them, and then nothing is said)."""
+    found = []
+    for call in walk(method.body):
+        if not isinstance(call, n.Call) or len(call.args) < 2 or _asks_zeros(call):
+            continue
+        taken = analysis.calls.get(call)
+        if taken is None or taken.kind != "tape_gradient":
+            continue
+        reached = _Reached()
+        _depends(analysis, info, method, call.args[0], reached, set())
+        sources = call.args[1]
+        for source in (sources.items if isinstance(sources, n.ListLit) else (sources,)):
+            if not _is_reached(analysis, source, reached):
+                shown = _shown(source)
+                found.append((source, f"no gradient reaches `{shown}` from the target: its gradient is None",
+                              f'compute the target from `{shown}`, or pass `unconnected_gradients="zero"` '
+                              "for a zero gradient"))
+    return found
+
+
+def _asks_zeros(call: n.Call) -> bool:
+    return any(k.name == "unconnected_gradients" and isinstance(k.value, n.StringLit) and k.value.value == "zero"
+               for k in call.keywords)
+
+
+def _shown(node: n.Node) -> str:
+    if isinstance(node, n.Name):
+        return node.id
+    if isinstance(node, n.Attribute):
+        return f"{_shown(node.value)}.{node.attr}"
+    return "this source"
+
+
+def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Node, reached: _Reached,
+             seen: set[str]) -> None:
+    """Add what `expr` reads to `reached`; a local's every binding in `method` counts."""
+    for node in walk(expr):
+        ref = analysis.refs.get(node)
+        if isinstance(node, n.Name) and ref is not None and ref.kind in ("input", "local") and node.id not in seen:
+            seen.add(node.id)
+            reached.names.add(node.id)
+            for stmt in walk(method.body):
+                if isinstance(stmt, (n.Assign, n.AugAssign)) and stmt.target == node.id:
+                    _depends(analysis, info, method, stmt.value, reached, seen)
+                elif isinstance(stmt, n.For) and stmt.target == node.id:
+                    _depends(analysis, info, method, stmt.iter, reached, seen)
+        elif ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+            reached.variables.add(ref.decl.name)
+        elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
+            reached.submodules.add(ref.decl.path[0].name)
+        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+        if call is not None and call.kind == "sub_method" and call.receiver is not None:
+            reached.submodules.add(call.receiver)
+        elif call is not None and call.kind == "self_method" and call.method is not None:
+            _method_reads(analysis, info, call.method, reached, seen)
+
+
+def _method_reads(analysis: Analysis, info: ModuleInfo, name: str, reached: _Reached, seen: set[str]) -> None:
+    """What a called method of the module reads: its variables, submodules, and the methods it calls."""
+    for signature in info.signatures_of(name):
+        if f"method {signature}" in seen:
+            continue
+        seen.add(f"method {signature}")
+        callee = info.methods[signature]
+        for node in walk(callee.body):
+            ref = analysis.refs.get(node)
+            if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+                reached.variables.add(ref.decl.name)
+            elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
+                reached.submodules.add(ref.decl.path[0].name)
+            call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+            if call is not None and call.kind == "sub_method" and call.receiver is not None:
+                reached.submodules.add(call.receiver)
+            elif call is not None and call.kind == "self_method" and call.method is not None:
+                _method_reads(analysis, info, call.method, reached, seen)
+
+
+def _is_reached(analysis: Analysis, source: n.Node, reached: _Reached) -> bool:
+    ref = analysis.refs.get(source)
+    if ref is None:
+        return True  # not resolved: reported as an error already
+    if ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+        return ref.decl.name in reached.variables
+    if ref.kind in ("input", "local") and isinstance(source, n.Name):
+        return source.id in reached.names
+    if ref.kind == "member" and isinstance(ref.decl, Member):
+        return ref.decl.path[0].name in reached.submodules
+    return True

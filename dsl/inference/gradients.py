@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import nodes as n
 from ..diagnostics import Report
-from ..tensor_types import FLOATS, NO_VALUE, UNKNOWN, OtherT, TensorT, Type
+from ..tensor_types import FLOATS, NO_VALUE, UNKNOWN, OtherT, TensorT, Type, dims_conflict
 from .value_checks import check_fits
 
 if TYPE_CHECKING:
@@ -105,13 +105,29 @@ def apply_type(report: Report, typing: ExpressionTyping, node: n.Call) -> Type:
         return NO_VALUE
     if grads.items is not None and variables.items is not None:
         if len(grads.items) != len(variables.items):
-            report("E023", grads_node, f"{len(grads.items)} gradients for {len(variables.items)} variables",
+            report("E023", grads_node, f"{_count(len(grads.items), 'gradient')} for {_count(len(variables.items), 'variable')}",
                    "give one gradient per variable, in the same order")
             return NO_VALUE
-        for grad, var, grad_node in zip(grads.items, variables.items, _items(grads_node) or (grads_node,) * len(grads.items)):
-            check_fits(report, grad, var, grad_node, f"the variable it updates is {var}", code="E023")
+        var_nodes = _items(vars_node) or (vars_node,) * len(variables.items)
+        for index, (grad, var, var_node) in enumerate(zip(grads.items, variables.items, var_nodes)):
+            if not _fits(grad, var):
+                report("E023", var_node, f"gradient {index} is {grad}, but the variable it updates is {var}",
+                       "list the variables in the order of their gradients")
     return NO_VALUE
+
+
+def _fits(grad: TensorT, var: TensorT) -> bool:
+    """A gradient can update the variable: the same dtype and shape, where both are known."""
+    if grad.dtype and var.dtype and grad.dtype != var.dtype:
+        return False
+    if grad.shape is None or var.shape is None:
+        return True
+    return len(grad.shape) == len(var.shape) and not any(dims_conflict(a, b) for a, b in zip(grad.shape, var.shape))
 
 
 def _keyword(node: n.Call, name: str) -> n.Node | None:
     return next((k.value for k in node.keywords if k.name == name), None)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
