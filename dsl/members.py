@@ -134,3 +134,13 @@ def _dims_seen_from(analysis: Analysis, info: ModuleInfo, path: tuple[n.SubDecl,
             params = {name: (seen.get(d) if isinstance(d, str) else d) for name, d in params.items()}
         seen, owner = params, target
     return seen or {}
+
+
+def member_variable(analysis: Analysis, info: ModuleInfo, dotted: str) -> n.VarDecl | None:
+    """The variable `dense.kernel` (a dotted path from `info` down) names, else None."""
+    *path, name = dotted.split(".")
+    owner: ModuleInfo | None = info
+    for sub_name in path:
+        sub = owner.submodules.get(sub_name) if owner is not None else None
+        owner = analysis.modules.get(sub.module) if sub is not None else None
+    return owner.variables.get(name) if owner is not None and path else None
