@@ -49,6 +49,14 @@ module M:
             loss = reduce_sum(square(x @ w + b))
         return tape.gradient(loss, x)
 
+    fn by_local(x: f32[N, 3]) -> (dh: f32[N, 2], dz: f32[N, 3]):
+        z = x * 2.0
+        with GradientTape(persistent=True) as tape:
+            tape.watch(z)
+            h = z @ w
+            loss = reduce_sum(square(h + b))
+        return tape.gradient(loss, h), tape.gradient(loss, z)
+
     fn second_order(x: f32[N]) -> (dy: f32[N], d2y: f32[N]):
         with GradientTape() as outer:
             outer.watch(x)
@@ -104,6 +112,15 @@ def test_gradients_of_a_variable_a_list_and_a_watched_input_are_tensorflows(modu
     persistent = module.persistent_tape(X)
     np.testing.assert_allclose(persistent["dw"].numpy(), dw, rtol=RTOL)
     np.testing.assert_allclose(persistent["db"].numpy(), db, rtol=RTOL)
+
+
+def test_a_watched_local_and_one_computed_under_the_tape_are_sources(module):
+    w = np.array([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], np.float32)
+    h = (X * 2.0) @ w
+    dh = 2 * (h + np.array([0.5, -0.5], np.float32))
+    result = module.by_local(X)
+    np.testing.assert_allclose(result["dh"].numpy(), dh, rtol=RTOL)
+    np.testing.assert_allclose(result["dz"].numpy(), dh @ w.T, rtol=RTOL)
 
 
 def test_nested_tapes_give_the_second_derivative(module):
@@ -283,10 +300,13 @@ def test_wgan_gp_trains_on_synthetic_data_and_is_exported(wgan, tmp_path):
 
 
 def test_wgan_gp_train_step_is_autograph_code(wgan):
-    """AutoGraph converts the generated step: the static critic loop stays a Python loop over a
-    construction-time count, the nested tapes and the optimizer calls are plain calls."""
+    """AutoGraph converts the generated step: the critic loop over a construction-time count is a
+    converted `for` over a Python range (unrolled when traced), the tapes' gradients and the optimizer
+    calls are converted calls."""
     code = tf.autograph.to_code(wgan.WganGp._impl_train_step)
-    assert "ag__.converted_call" in code and "tape.gradient" in code
-    assert "_apply_gradients" in code and "_minimize" in code
+    assert "ag__.for_stmt(ag__.converted_call(ag__.ld(_range)" in code
+    assert "ag__.converted_call(ag__.ld(tape).gradient" in code
+    assert "ag__.converted_call(ag__.ld(_apply_gradients)" in code and "ag__.converted_call(ag__.ld(_minimize)" in code
     penalty = tf.autograph.to_code(wgan.WganGp._impl_critic_loss)
-    assert "inner.watch" in penalty and "inner.gradient" in penalty
+    assert "ag__.converted_call(ag__.ld(inner).watch" in penalty
+    assert "ag__.converted_call(ag__.ld(inner).gradient" in penalty
