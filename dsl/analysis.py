@@ -26,9 +26,9 @@ from .ops import Op
 from .tensor_types import Dim, TensorT
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
-                  "array", "tape", "dtype", "named_dim"]
+                  "array", "tape", "dtype", "named_dim", "member"]
 CallKind = Literal["op", "initializer", "self_method", "sub_method", "value_method", "array_update",
-                   "optimizer_minimize"]
+                   "optimizer_minimize", "optimizer_apply", "tape_gradient"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ from typing import NamedTuple, Protocol
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
 from .ops import ARRAY_POP, ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
+from .ops.names import VARIABLE_UPDATES
 from .diagnostics import locate_bugs
+from .gradients import check_gradient, check_optimizer_call
+from .members import Member, MemberProblem, resolve_member
 from .library import library_index
 from .names import check_call_shape, check_declared_name, suggest
 from .visitor import EXPRESSIONS, STATEMENTS, NodeVisitor
@@ -333,6 +336,8 @@ class BodyChecker(NodeVisitor):
             self._call_name(call, func, statement)
         elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
             self._call_method(call, func.value, func.attr, statement, assigned_to)
+        elif isinstance(func, n.Attribute) and isinstance(func.value, n.Attribute) and self._member(func.value):
+            self._call_member_method(call, func.value, func.attr)
         elif (root := root_name(func)) in PYTHON_ONLY:
             self.report("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
         else:
@@ -407,17 +412,9 @@ class BodyChecker(NodeVisitor):
         self.analysis.calls[call] = CallInfo(kind="sub_method", method=method_name, receiver=sub.name)
 
     def _call_optimizer(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
-        if method_name != "minimize":
-            self.report("E030", call, f"optimizer `{sub.name}` has no method `{method_name}`",
-                        f"write `{sub.name}.minimize(loss, tape)`")
-            return
-        check_call_shape(self.report, call, f"{sub.name}.minimize", [("loss", True), ("tape", True)],
-                                 call.args, call.keywords)
-        tape = call.args[1] if len(call.args) > 1 else None
-        if tape is not None and not (isinstance(tape, n.Name) and self.locals.get(tape.id) == "tape"):
-            self.report("E023", tape, "the second argument of `minimize` is a gradient tape",
-                        "compute the loss under `with GradientTape() as tape:` and pass `tape`")
-        self.analysis.calls[call] = CallInfo(kind="optimizer_minimize", receiver=sub.name)
+        info = check_optimizer_call(self, call, sub.name, method_name)
+        if info is not None:
+            self.analysis.calls[call] = info
 
     def _call_method(self, call: n.Call, receiver: n.Name, attr: str, statement: bool,
                      assigned_to: str | None = None) -> None:
@@ -429,6 +426,9 @@ class BodyChecker(NodeVisitor):
         if ref.kind == "submodule":
             assert isinstance(ref.decl, n.SubDecl)  # resolve pairs each kind with its declaration
             self._call_submodule(call, ref.decl, attr)
+            return
+        if ref.kind == "tape" and attr == "gradient":
+            self.analysis.calls[call] = check_gradient(self, call, receiver.id)
             return
         kind = {"variable": "variable", "array": "array", "tape": "tape"}.get(ref.kind)
         methods = VALUE_METHODS.get(kind or "", {})
@@ -468,12 +468,64 @@ class BodyChecker(NodeVisitor):
                         f"assign the element to another name: `last = {array}.pop()`")
 
     def expr_Attribute(self, node: n.Attribute) -> None:
+        if self._member(node):
+            return
         root = root_name(node)
         if root in PYTHON_ONLY and self.resolve(root) is None:
             self.report("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
             return
         self.report("E030", node, f"`.{node.attr}` is not available on values",
                     "call a method (`x.assign(v)`) or an op (`shape(x)`)")
+
+    def _member(self, node: n.Attribute) -> bool:
+        """`dense.kernel`, `opt.learning_rate`: a member of a submodule (dsl.members), recorded as a ref;
+        False when the attribute's root is no submodule."""
+        try:
+            member = resolve_member(self.analysis, self.info, node)
+        except MemberProblem as problem:
+            self.report("E030", problem.node, problem.message, problem.hint)
+            return True
+        if member is None:
+            return False
+        self.analysis.refs[node] = Ref("member", member)
+        return True
+
+    def _call_member_method(self, call: n.Call, receiver: n.Attribute, attr: str) -> None:
+        """`dense.kernel.assign(v)`, `opt.learning_rate.assign(lr)`: a variable's methods on a member that is one."""
+        ref = self.analysis.refs.get(receiver)
+        if ref is None:
+            return  # reported by _member
+        member = ref.decl
+        assert isinstance(member, Member)  # _member records a Member for each member read
+        methods = VALUE_METHODS["variable"]
+        dotted = member.dotted
+        if member.kind == "trainable_variables":
+            self.report("E030", call.func, f"`{dotted}` is a list of variables and has no method `{attr}`",
+                        "pass it to `tape.gradient` or an optimizer's `var_list`")
+            return
+        if attr not in methods:
+            self.report("E030", call.func, f"a variable has no method `{attr}`",
+                        suggest(attr, methods) or f"methods: {', '.join(methods)}")
+            return
+        if attr in VARIABLE_UPDATES and not self._assignable(member, call, dotted):
+            return
+        low, high = methods[attr]
+        if not low <= len(call.args) <= high or call.keywords:
+            self.report("E020", call, f"`{dotted}.{attr}` takes {low if low == high else f'{low}-{high}'}"
+                        f" positional argument{'s' if high != 1 else ''}", None)
+        self.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=dotted)
+
+    def _assignable(self, member: Member, call: n.Call, dotted: str) -> bool:
+        if member.kind == "optimizer" and member.name == "learning_rate":
+            schedule = self.analysis.sub_arguments.get(member.path[-1], {}).get("learning_rate")
+            if isinstance(schedule, n.Call):
+                self.report("E015", call, f"`{dotted}` follows a learning-rate schedule and cannot be set",
+                            "give the optimizer a number as its learning rate to set it, or change the schedule")
+                return False
+        if not member.assignable:
+            self.report("E015", call, f"`{dotted}` is read-only", "the optimizer counts its own steps")
+            return False
+        return True
 
     def expr_ListLit(self, node: n.ListLit) -> None:
         for item in node.items:

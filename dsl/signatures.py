@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, called_methods, outputs_of
 from .ops.names import VARIABLE_UPDATES
+from .members import member_variable
 
 SERVING_KEY = "serving_default"
 
@@ -45,10 +46,10 @@ def variable_updates(analysis: Analysis, module: n.ModuleDef) -> dict[str, str]:
 def _update_in(analysis: Analysis, module: n.ModuleDef, method: n.Method, seen: set[tuple[str, str]]) -> str | None:
     """How `method` updates a trainable variable, or None."""
     def direct(call: CallInfo, info: ModuleInfo) -> str | None:
-        if call.kind == "optimizer_minimize":
-            return f"it calls `{call.receiver}.minimize`"
+        if call.kind in ("optimizer_minimize", "optimizer_apply"):
+            return f"it calls `{call.receiver}.{call.method}`"
         if call.kind == "value_method" and call.method in VARIABLE_UPDATES:
-            variable = info.variables.get(call.receiver or "")
+            variable = info.variables.get(call.receiver or "") or member_variable(analysis, info, call.receiver or "")
             if variable is not None and variable.trainable:
                 return f"it calls `{call.receiver}.{call.method}` on a trainable variable"
         return None

@@ -5,6 +5,7 @@ W001 a local assigned but never read          W004 code after `return`, `break` 
 W002 a method input never read                 W005 a `state` no method updates (a constant would do)
 W003 a variable no method uses                 W006 a name that hides an op or a module member
 W007 a `var` no gradient reaches, in a module that trains with an optimizer
+W008 a gradient source its target does not depend on (its gradient is None)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from . import nodes as n
 from .analysis import Analysis, ModuleInfo, called_methods, walk
 from .diagnostics import Diagnostic
+from .gradients import unreached_sources
 from .ops import OPS
 from .ops.names import VARIABLE_UPDATES
 
@@ -23,6 +25,7 @@ CODES = {
     "W005": "state no method updates",
     "W006": "name hides an op or a module member",
     "W007": "variable no gradient reaches",
+    "W008": "gradient source the target does not depend on",
 }
 
 
@@ -36,6 +39,7 @@ def find_warnings(analysis: Analysis) -> list[Diagnostic]:
         bodies = {method.name: analysis.body_nodes(method) for method in module.methods}
         for method in module.methods:
             found += _method_warnings(analysis, info, method, bodies[method.name])
+            found += [_warning("W008", *problem) for problem in unreached_sources(analysis, info, method)]
             _variable_uses(analysis, info, bodies[method.name], used, updated)
         for var in module.variables:
             if var.name not in used and var.name not in updated:
@@ -54,7 +58,7 @@ def _untrained(analysis: Analysis, info: ModuleInfo, module: n.ModuleDef, used: 
     under no gradient tape, directly or through the methods called there: no step changes it."""
     nodes = [node for body in bodies.values() for node in body]
     trains = any(isinstance(node, n.Call) and (call := analysis.calls.get(node)) is not None
-                 and call.kind == "optimizer_minimize" for node in nodes)
+                 and call.kind in ("optimizer_minimize", "optimizer_apply") for node in nodes)
     if not trains:
         return []
     reached: set[str] = set()
@@ -147,5 +151,5 @@ def _variable_uses(analysis: Analysis, info: ModuleInfo, nodes: tuple[n.Node, ..
         call = analysis.calls.get(node) if isinstance(node, n.Call) else None
         if call is not None and call.kind == "value_method" and call.receiver in info.variables:
             (updated if call.method in VARIABLE_UPDATES else used).add(call.receiver)
-        if call is not None and call.kind == "optimizer_minimize":
+        if call is not None and call.kind in ("optimizer_minimize", "optimizer_apply"):
             updated.update(name for name, var in info.variables.items() if var.trainable)

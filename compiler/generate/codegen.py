@@ -20,6 +20,7 @@ from tfm.dsl import nodes as n
 from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, dimension_params, method_signature,
                               outputs_of, walk)
 from tfm.dsl.library import SCHEDULES
+from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
@@ -42,7 +43,7 @@ GENERATOR_VERSION = tfm_version()
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
 SCAFFOLD_TF_PATHS = frozenset({"tf.Module", "tf.Module.__init__", "tf.function", "tf.TensorSpec", "tf.Variable",
                                "tf.newaxis", "tf.name_scope", "tf.debugging.Assert", "tf.TensorShape",
-                               "tf.autograph.experimental.set_loop_options"})
+                               "tf.autograph.experimental.set_loop_options", "tf.UnconnectedGradients.ZERO"})
 
 
 def _lowering(op: str) -> str:
@@ -625,11 +626,35 @@ class _ExprEmitter(NodeVisitor):
         return f"_array_pop({ident(receiver)}, {hygiene.literal(message)})"
 
     def call_optimizer_minimize(self, node: n.Call, info: CallInfo) -> str:
+        """`_minimize(optimizer, loss, tape, var_list)`: the module's trainable variables unless the call names them."""
         self.cls.helpers.add("_minimize")
-        return f"_minimize(self.{ident(_receiver(info))}, {self._args(node)}, self.trainable_variables)"
+        var_list = next((k.value for k in node.keywords if k.name == "var_list"), None)
+        variables = self.expr(var_list) if var_list is not None else "self.trainable_variables"
+        args = ", ".join(self.expr(a) for a in node.args)
+        return f"_minimize(self.{ident(_receiver(info))}, {args}, {variables})"
+
+    # gradients (dsl.gradients) and members of submodules (dsl.members)
+    def call_tape_gradient(self, node: n.Call, info: CallInfo) -> str:
+        """`tape.gradient(target, sources)`, as TensorFlow spells it; "zero" for unconnected gradients
+        becomes TensorFlow's enum (the default, None, is left out)."""
+        parts = [self.expr(a) for a in node.args]
+        for keyword in node.keywords:
+            if keyword.name != "unconnected_gradients":
+                parts.append(f"{ident(keyword.name)}={self.expr(keyword.value)}")
+            elif isinstance(keyword.value, n.StringLit) and keyword.value.value == "zero":
+                parts.append("unconnected_gradients=tf.UnconnectedGradients.ZERO")
+        return f"{ident(_receiver(info))}.gradient({', '.join(parts)})"
+
+    def call_optimizer_apply(self, node: n.Call, info: CallInfo) -> str:
+        self.cls.helpers.add("_apply_gradients")
+        return f"_apply_gradients(self.{ident(_receiver(info))}, {self._args(node)})"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
-        raise AssertionError("the checker rejects attribute values")
+        """A member of a submodule: `self.dense.kernel`, `self.optimizer.learning_rate`."""
+        ref = self.analysis.refs.get(node)
+        assert ref is not None and isinstance(ref.decl, Member), "the checker rejects other attribute values"
+        member = ref.decl
+        return ".".join(["self", *(ident(s.name) for s in member.path), ident(member.name)])
 
 
 def _method(info: CallInfo) -> str:

@@ -241,6 +241,12 @@ def _minimize(optimizer, loss, tape, var_list):
     optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
 
 
+def _apply_gradients(optimizer, grads, var_list):
+    """`optimizer.apply_gradients(grads, vars)`: each variable one step down its gradient. A variable whose
+    gradient is None (no gradient reaches it) is left as it is, as `_minimize` leaves it."""
+    optimizer.apply_gradients([(grad, var) for grad, var in _zip(grads, var_list) if grad is not None])
+
+
 def _schedule(schedule_class, **settings):
     """TensorFlow's learning-rate schedule (a tf.keras.optimizers.schedules class); the optimizer
     evaluates it at its own step count."""

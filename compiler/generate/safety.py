@@ -80,8 +80,10 @@ def allowed_tf_paths() -> frozenset[str]:
 def allowed_value_attributes() -> frozenset[str]:
     """Attributes read on values (a variable, a TensorArray, a tape, a result): the registry's value
     methods and what the runtime helpers call."""
+    from tfm.dsl.members import OPTIMIZER_MEMBERS, TRAINABLE_VARIABLES  # members of submodules a parent reads
+
     methods = {name for table in VALUE_METHODS.values() for name in table}
-    return frozenset(methods | _helper_attributes()[1])
+    return frozenset(methods | _helper_attributes()[1] | set(OPTIMIZER_MEMBERS) | {TRAINABLE_VARIABLES})
 
 
 @functools.cache

@@ -13,6 +13,8 @@ from ..ops.operators import type_operator
 from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
                             unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
+from ..members import Member, member_type
+from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import subscript_type
 from .method_calls import Arguments, method_call_type, sub_params
 from .op_calls import op_call_type
@@ -130,6 +132,8 @@ class ExpressionTyping(NodeVisitor):
         value = self.expr(node.value)
         for item in node.items:
             self.index_item(item)
+        if isinstance(value, TensorList):
+            return self.list_item(node, value)
         return subscript_type(self.report, self.analysis.types, node, value)
 
     def index_item(self, item: n.Node) -> None:
@@ -141,8 +145,28 @@ class ExpressionTyping(NodeVisitor):
         elif not isinstance(item, (n.NewAxis, n.EllipsisItem)):
             require_int(self.report, self.expr(item), item)
 
+    def list_item(self, node: n.Subscript, value: TensorList) -> Type:
+        """`grads[0]`: one gradient of a list, at an integer known when the method is traced."""
+        index = self.analysis.types.get(node.items[0]) if len(node.items) == 1 else None
+        at = index.value if isinstance(index, TensorT) and index.weak and isinstance(index.value, int) else None
+        if at is None:
+            self.report("E044", node, f"{value} is indexed by one integer literal or `int` parameter, `grads[0]`",
+                        "each item may have its own type, so the index must be known when the method is traced")
+            return UNKNOWN
+        if value.items is None:
+            return UNKNOWN
+        if not -len(value.items) <= at < len(value.items):
+            self.report("E044", node.items[0], f"index {at} is out of range for {value}",
+                        f"it holds {len(value.items)} item{'s' if len(value.items) != 1 else ''}")
+            return UNKNOWN
+        return value.items[at]
+
     def expr_Attribute(self, node: n.Attribute) -> Type:
-        return UNKNOWN
+        """A member of a submodule (`dense.kernel`), typed as inside the submodule (dsl.members)."""
+        ref = self.analysis.refs.get(node)
+        if ref is None or not isinstance(ref.decl, Member):
+            return UNKNOWN
+        return member_type(self.analysis, self.info, ref.decl)
 
     # calls: dispatched on how the checker resolved them (CallInfo.kind) ---------------------------
 
@@ -187,6 +211,12 @@ class ExpressionTyping(NodeVisitor):
             if info.method in VARIABLE_UPDATES and positional:
                 check_fits(self.report, positional[0], target, node.args[0], f"variable `{ref.decl.name}` is {target}")
             return target
+        if ref is not None and isinstance(ref.decl, Member) and isinstance(receiver, TensorT):
+            if info.method in VARIABLE_UPDATES and positional:
+                check_fits(self.report, positional[0], receiver, node.args[0], f"`{ref.decl.dotted}` is {receiver}")
+            return receiver
+        if info.method == "watch":
+            return NO_VALUE
         if isinstance(receiver, ArrayT):
             element = receiver.element
             if info.method == "read":
@@ -216,8 +246,16 @@ class ExpressionTyping(NodeVisitor):
                 require_int(self.report, positional[0], node.args[0])
         return NO_VALUE
 
+    def call_tape_gradient(self, node: n.Call, info) -> Type:
+        return gradient_type(self.report, self, node)
+
+    def call_optimizer_apply(self, node: n.Call, info) -> Type:
+        return apply_type(self.report, self, node)
+
     def call_optimizer_minimize(self, node: n.Call, info) -> Type:
-        positional, _ = self.arg_types(node)
+        positional = [self.expr(a) for a in node.args]
+        for keyword in node.keywords:
+            sources_type(self, keyword.value)
         if positional and isinstance(positional[0], TensorT):
             loss = positional[0]
             if loss.dtype is not None and loss.dtype not in FLOATS:

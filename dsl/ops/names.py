@@ -11,8 +11,7 @@ VALUE_METHODS: dict[str, dict[str, tuple[int, int]]] = {
     "variable": {**{update: (1, 1) for update in sorted(VARIABLE_UPDATES)}, "read_value": (0, 0)},
     "array": {"write": (2, 2), "append": (1, 1), "read": (1, 1), "stack": (0, 0), "size": (0, 0),
               "concat": (0, 0), "gather": (1, 1), "pop": (0, 0)},
-    "tape": {},
-    "optimizer": {"minimize": (2, 2)},
+    "tape": {"watch": (1, 1), "gradient": (2, 2)},  # `tape.gradient` is checked on its own: dsl.gradients
 }
 ARRAY_UPDATES = frozenset({"write", "append"})
 # `v = xs.pop()`: updates the list and has a value, so it stands alone or as an assignment's value.
