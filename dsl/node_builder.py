@@ -274,6 +274,13 @@ class ToNodes(Transformer):
             return n.ExprStmt(span=self._s(), expr=value)
         return n.Assign(span=self._s(), target=target, value=value)
 
+    # several values at once (issue 22, composition) -------------------------------------------
+    def unpack(self, c):  # NAME ("," NAME)+ "=" expr ("," expr)*
+        equals = next(i for i, t in enumerate(c) if type(t) is Token and t == "=")
+        targets = tuple(str(t) for t in c[:equals] if type(t) is Token and t.type == "NAME")
+        return n.Unpack(span=self._s(), targets=targets, values=_items(c[equals + 1:]))
+    # ---------------------------------------------------------------------------------------------
+
     def declare(self, c):  # NAME ":" type_expr "=" expr
         return n.Assign(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
 

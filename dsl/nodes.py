@@ -337,7 +337,20 @@ class Assert(Node):
     message: Expr | None = None
 
 
-Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert]
+# --- several values at once (issue 22, composition) ------------------------------------------------
+
+
+@node
+class Unpack(Node):
+    """`a, b = enc(x)`: a method's several outputs (or a local holding them), one name each, in order;
+    `a, b = b, a`: one value per name, every value read before any name is bound. `_` binds nothing."""
+
+    targets: tuple[str, ...]
+    values: tuple[Expr, ...]
+
+
+Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert,
+             Unpack]
 
 
 # --- declarations ------------------------------------------------------------------------------

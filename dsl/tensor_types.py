@@ -69,7 +69,25 @@ class OtherT:
         return self.kind
 
 
-Type = TensorT | ArrayT | OtherT
+@dataclass(frozen=True)
+class OutputsT:
+    """The several named outputs of a method declared `-> (mean: f32[N, D], log_var: f32[N, D])`, in
+    order: unpacked (`a, b = enc(x)`), read by name (`out.mean`) or position (`out[0]`), or returned."""
+
+    outputs: tuple[tuple[str, TensorT], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.outputs)
+
+    def get(self, name: str) -> TensorT | None:
+        return next((t for output, t in self.outputs if output == name), None)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(f"{name}: {t}" for name, t in self.outputs) + ")"
+
+
+Type = TensorT | ArrayT | OtherT | OutputsT
 UNKNOWN = TensorT(None, None)
 NO_VALUE = OtherT("nothing")
 

@@ -23,7 +23,8 @@ from tfm.dsl.library import SCHEDULES
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
-from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
+from tfm.dsl.inference.indexing import output_name
+from tfm.dsl.tensor_types import ArrayT, Dim, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene
@@ -529,6 +530,9 @@ class _ExprEmitter(NodeVisitor):
 
     # postfix
     def emit_Subscript(self, node: n.Subscript) -> str:
+        held = self.analysis.types.get(node.value)
+        if isinstance(held, OutputsT):
+            return self.output_read(node.value, output_name(self.analysis.types, node, held))
         if isinstance(self.analysis.types.get(node.value), ArrayT):  # a typed list: `xs[i]` reads element i
             return f"{self._paren(node.value, 15, False, partner=None)}.read({self.expr(node.items[0])})"
         items = ", ".join(self._subscript_item(i) for i in node.items)
@@ -629,7 +633,20 @@ class _ExprEmitter(NodeVisitor):
         return f"_minimize(self.{ident(_receiver(info))}, {self._args(node)}, self.trainable_variables)"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
-        raise AssertionError("the checker rejects attribute values")
+        """`out.mean`: the checker allows an attribute only on a local holding a method's several outputs."""
+        return self.output_read(node.value, node.attr)
+
+    # a method's several outputs (a dict by output name, as its SavedModel signature returns them) ---
+
+    def output_read(self, held: n.Node, name: str | None) -> str:
+        """One output of several by name: the checker resolved `out.mean`, `out[0]` or `out["mean"]`."""
+        assert name is not None  # inference reports an index that names no output
+        return f"{self._paren(held, 15, False, partner=None)}[{hygiene.literal(name)}]"
+
+    def outputs_tuple(self, node: n.Node, outputs: OutputsT) -> str:
+        """A value holding several outputs as a tuple, in declaration order (for unpacking)."""
+        self.cls.helpers.add("_outputs")
+        return f"_outputs({self.expr(node)}, {hygiene.literal(outputs.names)})"
 
 
 def _method(info: CallInfo) -> str:
@@ -792,6 +809,8 @@ class _BodyEmitter(NodeVisitor):
         returns = self.method.returns
         if not stmt.values:
             self.line("return", stmt)
+        elif isinstance(returns, tuple) and len(stmt.values) == 1 and len(returns) > 1:
+            self.return_outputs(stmt, returns)
         elif isinstance(returns, tuple):
             items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v, self.cls._declared(o.type).dtype)}"
                               for o, v in zip(returns, stmt.values))
@@ -799,6 +818,26 @@ class _BodyEmitter(NodeVisitor):
         else:
             assert returns is not None  # the checker allows a value only where the method declares one
             self.line(f"return {self.value(stmt.values[0], self.cls._declared(returns).dtype)}", stmt)
+
+    def stmt_Unpack(self, stmt: n.Unpack) -> None:
+        """`a, b = enc(x)`: the outputs taken by name in declaration order; `a, b = b, a` as Python does."""
+        targets = ", ".join(ident(t) for t in stmt.targets)
+        held = self.cls.analysis.types.get(stmt.values[0])
+        if len(stmt.values) == 1 and isinstance(held, OutputsT):
+            self.line(f"{targets} = {self.expressions.outputs_tuple(stmt.values[0], held)}", stmt)
+        else:
+            self.line(f"{targets} = {', '.join(self.value(v) for v in stmt.values)}", stmt)
+
+    def return_outputs(self, stmt: n.Return, returns: tuple[n.NamedOutput, ...]) -> None:
+        """`return enc(x)` from a method of several outputs: the callee's dict, renamed if its names differ."""
+        held = self.cls.analysis.types.get(stmt.values[0])
+        assert isinstance(held, OutputsT)  # inference reports any other single value for several outputs
+        names = tuple(o.name for o in returns)
+        value = self.expressions.expr(stmt.values[0])
+        if held.names != names:
+            self.cls.helpers.add("_renamed")
+            value = f"_renamed({value}, {hygiene.literal(held.names)}, {hygiene.literal(names)})"
+        self.line(f"return {value}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         self.line(self.expressions.expr(stmt.expr), stmt)

@@ -65,6 +65,19 @@ def _array_pop(array, message):
     return rest.unstack(items[:-1]), items[-1]
 
 
+def _outputs(result, names):
+    """The values of a method's several outputs (a dict by output name), in the order `names` gives."""
+    return [result[name] for name in names]
+
+
+def _renamed(result, names, as_names):
+    """A method's several outputs returned as another method's: output `names[i]` becomes `as_names[i]`."""
+    renamed = {}
+    for old, new in _zip(names, as_names):
+        renamed[new] = result[old]
+    return renamed
+
+
 def _dispatch(name, functions, args):
     """Run the first of `functions` (the tf.functions of one method's signatures, in declared order)
     whose input signature `args` fit: by shape and dtype, else by shape alone (a Python number or

@@ -10,10 +10,10 @@ from ..declarations import declared_type
 from ..ops import ARRAY_POP
 from ..ops.names import VARIABLE_UPDATES
 from ..ops.operators import type_operator
-from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
+from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type, literal_type, same_type,
                             unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
-from .indexing import subscript_type
+from .indexing import output_attribute, output_item, subscript_type
 from .method_calls import Arguments, method_call_type, sub_params
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
@@ -128,6 +128,11 @@ class ExpressionTyping(NodeVisitor):
 
     def expr_Subscript(self, node: n.Subscript) -> Type:
         value = self.expr(node.value)
+        if isinstance(value, OutputsT):  # `out[0]`, `out["mean"]`: one of a method's several outputs
+            for item in node.items:
+                if not isinstance(item, (n.Slice, n.NewAxis, n.EllipsisItem)):
+                    self.expr(item)
+            return output_item(self.report, self.analysis.types, node, value)
         for item in node.items:
             self.index_item(item)
         return subscript_type(self.report, self.analysis.types, node, value)
@@ -142,7 +147,9 @@ class ExpressionTyping(NodeVisitor):
             require_int(self.report, self.expr(item), item)
 
     def expr_Attribute(self, node: n.Attribute) -> Type:
-        return UNKNOWN
+        if self.analysis.refs.get(node.value) is None:  # the checker reported it
+            return UNKNOWN
+        return output_attribute(self.report, node, self.expr(node.value))
 
     # calls: dispatched on how the checker resolved them (CallInfo.kind) ---------------------------
 

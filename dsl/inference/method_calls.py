@@ -9,7 +9,7 @@ from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
 from ..declarations import declared_type, signature_type
 from ..diagnostics import Problems, Report
-from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, dims_conflict, unify_dtype
+from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OutputsT, TensorT, Type, dims_conflict, unify_dtype
 from .value_checks import check_fits
 
 Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
@@ -74,12 +74,19 @@ def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[st
     outputs = outputs_of(method)
     if not outputs:
         return NO_VALUE, problems
+    typed = [(o.name, _output_type(declared_type(signature_type(o.type)), owner, bindings)) for o in outputs]
     if isinstance(method.returns, tuple):
-        return OtherT("outputs"), problems
-    declared = declared_type(outputs[0].type)
-    return TensorT(declared.dtype, None if declared.shape is None else tuple(
-        bindings.get(d, None if d not in owner.params else d) if isinstance(d, str) else d
-        for d in declared.shape)), problems
+        return OutputsT(tuple(typed)), problems
+    return typed[0][1], problems
+
+
+def _output_type(declared: TensorT, owner: ModuleInfo, bindings: dict[str, Dim]) -> TensorT:
+    """An output's declared type seen from the caller: its named dims as the arguments bound them,
+    the callee's parameters as the caller knows them (unknown where neither)."""
+    if declared.shape is None:
+        return TensorT(declared.dtype, None)
+    return TensorT(declared.dtype, tuple(
+        bindings.get(d, None if d not in owner.params else d) if isinstance(d, str) else d for d in declared.shape))
 
 
 def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
