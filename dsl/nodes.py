@@ -97,11 +97,16 @@ class _Declared:
 
 @node
 class Dim(Node):
-    """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`)."""
+    """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`); or an
+    expression of sizes and names (`4 * 4 * g`: kind "expr", `name` its text, `op` joining `left` and
+    `right`)."""
 
-    kind: Literal["fixed", "named", "unknown"]
+    kind: Literal["fixed", "named", "unknown", "expr"]
     size: int | None = None
     name: str | None = None
+    op: str | None = None
+    left: Dim | None = None
+    right: Dim | None = None
 
 
 @node

@@ -24,7 +24,7 @@ from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.inference.indexing import output_name
-from tfm.dsl.tensor_types import ArrayT, Dim, OutputsT, TensorT, unify_dtype
+from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene
@@ -352,7 +352,8 @@ class _ClassEmitter:
         return declared
 
     def _uses_params(self, type_: n.TensorType) -> bool:
-        return any(isinstance(d, str) and d in self.info.params for d in self._declared(type_).shape or ())
+        return any(isinstance(d, str) and d in self.info.params or isinstance(d, DimExpr) and d.names & set(self.info.params)
+                   for d in self._declared(type_).shape or ())
 
     def _tensor_spec(self, type_: n.TensorType | n.TypeChoice, name: str) -> str:
         declared = self._declared(type_)
@@ -360,10 +361,22 @@ class _ClassEmitter:
         return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
     def _spec_dim(self, dim: Dim) -> str:
-        """A known size, a constructor parameter's name, or None (unknown, or a named dim like N)."""
+        """A known size, a constructor parameter's name (or an expression of them), or None (unknown,
+        or a named dim like N, or an expression of one)."""
+        if isinstance(dim, DimExpr):
+            return dim_python(dim) if dim.names <= set(self.info.params) else "None"
         if isinstance(dim, int):
             return hygiene.literal(dim)
         return ident(dim) if isinstance(dim, str) and dim in self.info.params else "None"
+
+
+def dim_python(dim: Dim) -> str:
+    """A dimension expression as Python, over the constructor parameters' names (locals of `__init__`):
+    `4 * 4 * g`, `(t - k) + 1`. Python's `//` and `%` are the checker's folding rules."""
+    if isinstance(dim, DimExpr):
+        return f"({dim_python(dim.left)} {dim.op} {dim_python(dim.right)})"
+    assert dim is not None  # a dim expression of an unknown part folds to unknown (tensor_types.dim_binary)
+    return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
 
 def _tuple_text(items: list[str]) -> str:
@@ -393,8 +406,12 @@ class _ExprEmitter(NodeVisitor):
         return self.dispatch("emit_", type(node), node)
 
     def dim(self, dim: Dim) -> str:
-        """A declared dim the analysis knows: a size, or a constructor parameter's name."""
+        """A declared dim the analysis knows: a size, a constructor parameter's name, or an expression
+        of them (checked to be a size when the module is built)."""
         assert dim is not None  # an initializer fills a known shape (the checker's E018)
+        if isinstance(dim, DimExpr):
+            self.cls.helpers.add("_dimension_of")
+            return f"_dimension_of({hygiene.literal(str(dim))}, {dim_python(dim)})"
         return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:

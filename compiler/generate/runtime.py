@@ -42,6 +42,14 @@ def _dimension(name, value):
     return value
 
 
+def _dimension_of(text, value):
+    """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
+    checked to be at least 1."""
+    if value < 1:
+        raise _ValueError(f"dimension {text} is {value!r} for these constructor parameters: it must be >= 1")
+    return value
+
+
 def _same_dims(a, a_axes, b, b_axes, message):
     """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
     (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
