@@ -52,7 +52,7 @@ def _operand(dim: Dim, op: str, right: bool) -> str:
 
 def dim_binary(op: str, left: Dim, right: Dim) -> Dim:
     """`left op right` as a dim: folded to a size when both are sizes, unknown when either is, else a
-    DimExpr with its identities applied (`x * 1`, `x + 0`) and a number on the left of `+` and `*`."""
+    DimExpr with its identities applied (`x * 1`, `x + 0`), a number first in a product and last in a sum."""
     if left is None or right is None:
         return None
     if isinstance(left, int) and isinstance(right, int):
@@ -60,15 +60,18 @@ def dim_binary(op: str, left: Dim, right: Dim) -> Dim:
             return None  # reported where the dimension is written, when it is known there
         return {"+": left + right, "-": left - right, "*": left * right, "//": left // right if right else 0,
                 "%": left % right if right else 0}[op]
-    if op in ("+", "*") and isinstance(right, int):
-        left, right = right, left
+    if (op == "*" and isinstance(right, int)) or (op == "+" and isinstance(left, int)):
+        left, right = right, left  # a number first in a product (16 * g), last in a sum (T + 1)
     if (op == "*" and left == 1) or (op == "+" and left == 0):
         return right
     if (op in ("-", "+") and right == 0) or (op in ("*", "//") and right == 1):
         return left
-    if op in ("+", "*") and isinstance(left, int) and isinstance(right, DimExpr) and right.op == op \
+    if op == "*" and isinstance(left, int) and isinstance(right, DimExpr) and right.op == op \
             and isinstance(right.left, int):
-        return dim_binary(op, dim_binary(op, left, right.left), right.right)  # 4 * (4 * g) is 16 * g
+        return dim_binary(op, left * right.left, right.right)  # 4 * (4 * g) is 16 * g
+    if op == "+" and isinstance(right, int) and isinstance(left, DimExpr) and left.op == op \
+            and isinstance(left.right, int):
+        return dim_binary(op, left.left, left.right + right)  # (T + 1) + 2 is T + 3
     return DimExpr(op, left, right)
 
 

@@ -166,8 +166,8 @@ def _solve(dim: DimExpr, size: int) -> tuple[str, int | None] | None:
     left, right = dim.left, dim.right
     if dim.op == "*" and isinstance(left, int) and isinstance(right, str) and left > 0:
         return right, size // left if size % left == 0 and size >= left else None
-    if dim.op == "+" and isinstance(left, int) and isinstance(right, str):
-        return right, size - left if size - left >= 1 else None
+    if dim.op == "+" and isinstance(left, str) and isinstance(right, int):
+        return left, size - right if size - right >= 1 else None
     if dim.op == "-" and isinstance(left, str) and isinstance(right, int):
         return left, size + right if size + right >= 1 else None
     return None
