@@ -23,7 +23,7 @@ from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
 from .ops import Op
-from .tensor_types import Dim, TensorT
+from .tensor_types import Dim, DimExpr, TensorT, substitute
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
                   "array", "tape", "dtype", "named_dim", "member"]
@@ -213,6 +213,9 @@ def _size(dim: Dim, params: dict[str, object]) -> int | None:
     """A dim's size in one instance: known, an int constructor parameter's value, or None."""
     if isinstance(dim, int):
         return dim
+    if isinstance(dim, DimExpr):  # `4 * 4 * g`: folded at these parameters' values
+        folded = substitute(dim, lambda name: _size(name, params))
+        return folded if isinstance(folded, int) else None
     value = None if dim is None else params.get(dim)
     return value if isinstance(value, int) else None
 
@@ -254,7 +257,8 @@ def type_text(type_) -> str:
         return f"list[{type_text(type_.element)}]"
     if type_.shape is None:
         return type_.dtype
-    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind == "named" else "?" for d in type_.shape)
+    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind in ("named", "expr") else "?"
+                     for d in type_.shape)
     return f"{type_.dtype}[{dims}]"
 
 
@@ -280,7 +284,8 @@ def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModulePa
     types = [v.type for v in module.variables]
     for method in module.methods:
         types += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
-    used = {d for t in types for d in getattr(analysis.types.get(t), "shape", None) or () if isinstance(d, str)}
+    dims = [d for t in types for d in getattr(analysis.types.get(t), "shape", None) or ()]
+    used = {d for d in dims if isinstance(d, str)} | {name for d in dims if isinstance(d, DimExpr) for name in d.names}
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 

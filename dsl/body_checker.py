@@ -125,6 +125,20 @@ class BodyChecker(NodeVisitor):
         elif member is not None:
             self.report("E015", node, f"cannot assign to `{target}`", "it is a member of the module")
 
+    def stmt_Unpack(self, stmt: n.Unpack) -> None:
+        """`a, b = enc(x)` or `a, b = b, a`: each name a local (`_` binds nothing), bound once."""
+        for index, target in enumerate(stmt.targets):
+            if target == THROWAWAY:
+                continue
+            self._check_target(stmt, target)
+            if target in stmt.targets[:index]:
+                self.report("E031", stmt, f"`{target}` is bound twice by one assignment", "give each value its own name")
+        if len(stmt.values) > 1 and len(stmt.values) != len(stmt.targets):
+            self.report("E031", stmt, f"{len(stmt.targets)} names for {len(stmt.values)} values",
+                        "give one value per name, or one call of a method with that many outputs")
+        for value in stmt.values:
+            self.expr(value)
+
     def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
         """`xs[i] = v` writes a typed list's element; a tensor cannot be written in place."""
         target = stmt.target
@@ -163,7 +177,8 @@ class BodyChecker(NodeVisitor):
         if expected == 0 and stmt.values:
             self.report("E032", stmt, f"method `{self.method.name}` declares no outputs but returns a value",
                         "declare the output type: `fn name(...) -> f32[]:`")
-        elif expected and len(stmt.values) != expected:
+        elif expected and len(stmt.values) != expected and not (expected > 1 and len(stmt.values) == 1):
+            # one value for several outputs: a call's several outputs, which inference checks
             self.report("E032", stmt, f"`{self.method.name}` declares {expected} output{'s' if expected > 1 else ''}"
                         f" but returns {len(stmt.values)}", "return one value per declared output, in order")
         for value in stmt.values:
@@ -474,6 +489,10 @@ class BodyChecker(NodeVisitor):
         if root in PYTHON_ONLY and self.resolve(root) is None:
             self.report("E037", node, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
             return
+        if isinstance(node.value, n.Name) and (ref := self.resolve(node.value.id)) is not None \
+                and ref.kind in ("local", "input"):
+            self.expr(node.value)  # `out.mean`: an output of a method's several, typed by inference
+            return
         self.report("E030", node, f"`.{node.attr}` is not available on values",
                     "call a method (`x.assign(v)`) or an op (`shape(x)`)")
 
@@ -566,5 +585,7 @@ def _bindings(body: tuple):
     for stmt in walk(body):
         if isinstance(stmt, (n.Assign, n.For)):
             yield stmt.target, stmt
+        elif isinstance(stmt, n.Unpack):
+            yield from ((target, stmt) for target in stmt.targets if target != THROWAWAY)
         elif isinstance(stmt, n.With) and stmt.name is not None:
             yield stmt.name, stmt

@@ -13,7 +13,7 @@ from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
-from .declarations import record_declared_types
+from .declarations import check_dim_expr, record_declared_types
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -341,6 +341,9 @@ class ModuleChecker:
             self._check_dim(dim, allow_named)
 
     def _check_dim(self, dim: n.Dim, allow_named: bool) -> None:
+        if dim.kind == "expr":
+            check_dim_expr(self.report, dim, lambda leaf: self._check_dim(leaf, allow_named))
+            return
         if dim.kind == "fixed" and dim.size is not None and dim.size < 1:
             self.report("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
         if dim.kind != "named":

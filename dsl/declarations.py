@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Callable, TypeGuard
 
 from . import nodes as n
+from .diagnostics import Report
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of
 from .folding import evaluate, fits
 from .ops import DTYPES, static_python_type
-from .tensor_types import COMPLEX, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dims_conflict, literal_type
+from .tensor_types import (COMPLEX, DIM_OPERATORS, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dim_binary, dims_conflict,
+                           literal_type)
 
 
 def declared_type(type_: n.TensorType) -> TensorT:
@@ -38,7 +40,36 @@ def known_shape(shape: tuple[Dim, ...] | None) -> TypeGuard[tuple[int, ...]]:
 def _declared_dim(dim: n.Dim) -> Dim:
     if dim.kind == "fixed":
         return dim.size
+    if dim.kind == "expr":
+        assert dim.op is not None and dim.left is not None and dim.right is not None  # node_builder.dim_binary
+        if dim.op not in DIM_OPERATORS:
+            return None  # the checker reports it
+        return dim_binary(dim.op, _declared_dim(dim.left), _declared_dim(dim.right))
     return dim.name if dim.kind == "named" else None
+
+
+def check_dim_expr(report: Report, dim: n.Dim, check_leaf: Callable[[n.Dim], None]) -> None:
+    """A dimension written as an expression (`4 * 4 * g`, `H // 2`, `T - k + 1`): `+ - * // %` of
+    sizes, `int` parameters and, in a signature, named dims (each leaf checked by `check_leaf`); its
+    value, where it folds to a number already, a size of at least 1."""
+    assert dim.op is not None and dim.left is not None and dim.right is not None  # node_builder.dim_binary
+    if dim.op not in DIM_OPERATORS:
+        hint = ("a dimension is an int: divide with `//`" if dim.op == "/"
+                else f"dimensions combine with {' '.join(f'`{op}`' for op in DIM_OPERATORS)}")
+        report("E018", dim, f"`{dim.op}` does not compute a dimension", hint)
+        return
+    for side in (dim.left, dim.right):
+        if side.kind == "expr":
+            check_dim_expr(report, side, check_leaf)
+        elif side.kind == "named":  # a number inside an expression may be 0 (`n + 0`); only the result is a size
+            check_leaf(side)
+    right = _declared_dim(dim.right)
+    if dim.op in ("//", "%") and right == 0:
+        report("E018", dim, f"`{dim.name}` divides by zero", "divide by a size of 1 or more")
+        return
+    value = _declared_dim(dim)
+    if isinstance(value, int) and value < 1:
+        report("E018", dim, f"dimension `{dim.name}` is {value}", "a dimension holds 1 or more elements")
 
 
 def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:

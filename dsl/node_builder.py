@@ -125,6 +125,27 @@ def _rebinds_own_write(target: str, value) -> bool:
         and func.value.id == target
 
 
+def _dim_value(d: n.Dim) -> n.Expr:
+    """A declared dim as the expression of its size (`?` is 0: a local that grows from empty)."""
+    if d.kind == "expr":
+        assert d.op is not None and d.left is not None and d.right is not None  # dim_binary builds all three
+        return n.BinOp(span=d.span, op=d.op, left=_dim_value(d.left), right=_dim_value(d.right))
+    if d.kind == "fixed" or d.kind == "unknown":
+        return n.IntLit(span=d.span, value=d.size if d.size is not None else 0)
+    assert d.name is not None  # a named dim has its name
+    return n.Name(span=d.span, id=d.name)
+
+
+def _dim_operand(dim: n.Dim, op: str, right: bool) -> str:
+    """A side of a dimension expression as text, in parentheses where it binds more loosely."""
+    rank = {"+": 1, "-": 1}
+    text = str(dim.size) if dim.kind == "fixed" else dim.name or "?"
+    if dim.kind == "expr" and (rank.get(dim.op or "", 2) < rank.get(op, 2)
+                               or right and rank.get(dim.op or "", 2) == rank.get(op, 2)):
+        return f"({text})"
+    return text
+
+
 def _join_spans(a: n.Span, b: n.Span) -> n.Span:
     return n.Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
@@ -292,6 +313,16 @@ class ToNodes(Transformer):
     def unknown_dim(self, c):  # "?" | "None"
         return n.Dim(span=self._s(), kind="unknown")
 
+    # dimension expressions (issue 22, shapes) ------------------------------------------------------
+    def dim_binary(self, c):  # dim_sum ADD_OP dim_term | dim_term MUL_OP dim_atom
+        left, op, right = c[0], str(c[1]), c[2]
+        text = f"{_dim_operand(left, op, False)} {op} {_dim_operand(right, op, True)}"
+        return n.Dim(span=self._s(), kind="expr", name=text, op=op, left=left, right=right)
+
+    def dim_atom(self, c):  # "(" dim_sum ")"
+        return c[1]
+    # ---------------------------------------------------------------------------------------------
+
     # statements
     def block(self, c):  # _NL _INDENT statement+ _DEDENT
         return tuple(c[2:-1])
@@ -304,6 +335,13 @@ class ToNodes(Transformer):
         if _rebinds_own_write(target, value):  # TensorFlow's `arr = arr.write(i, v)`: the statement `arr.write(i, v)`
             return n.ExprStmt(span=self._s(), expr=value)
         return n.Assign(span=self._s(), target=target, value=value)
+
+    # several values at once (issue 22, composition) -------------------------------------------
+    def unpack(self, c):  # NAME ("," NAME)+ "=" expr ("," expr)*
+        equals = next(i for i, t in enumerate(c) if type(t) is Token and t == "=")
+        targets = tuple(str(t) for t in c[:equals] if type(t) is Token and t.type == "NAME")
+        return n.Unpack(span=self._s(), targets=targets, values=_items(c[equals + 1:]))
+    # ---------------------------------------------------------------------------------------------
 
     def declare(self, c):  # NAME ":" type_expr "=" expr
         return n.Assign(span=self._s(), target=str(c[0]), value=c[4], declared=c[2])
@@ -324,9 +362,7 @@ class ToNodes(Transformer):
         if isinstance(type_, n.ListType):
             value = n.ListLit(span=span, items=())
         else:
-            dims = tuple(n.IntLit(span=d.span, value=d.size) if d.kind == "fixed" else
-                         n.IntLit(span=d.span, value=0) if d.kind == "unknown" else
-                         n.Name(span=d.span, id=d.name) for d in type_.shape or ())
+            dims = tuple(_dim_value(d) for d in type_.shape or ())
             dtype = n.Keyword(span=span, name="dtype", value=n.Name(span=type_.span, id=type_.dtype))
             value = n.Call(span=span, func=n.Name(span=span, id="zeros"),
                            args=(n.ListLit(span=span, items=dims),), keywords=(dtype,))

@@ -119,11 +119,16 @@ class _Declared:
 
 @node
 class Dim(Node):
-    """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`)."""
+    """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`); or an
+    expression of sizes and names (`4 * 4 * g`: kind "expr", `name` its text, `op` joining `left` and
+    `right`)."""
 
-    kind: Literal["fixed", "named", "unknown"]
+    kind: Literal["fixed", "named", "unknown", "expr"]
     size: int | None = None
     name: str | None = None
+    op: str | None = None
+    left: Dim | None = None
+    right: Dim | None = None
 
 
 @node
@@ -364,7 +369,20 @@ class Assert(Node):
     message: Expr | None = None
 
 
-Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert]
+# --- several values at once (issue 22, composition) ------------------------------------------------
+
+
+@node
+class Unpack(Node):
+    """`a, b = enc(x)`: a method's several outputs (or a local holding them), one name each, in order;
+    `a, b = b, a`: one value per name, every value read before any name is bound. `_` binds nothing."""
+
+    targets: tuple[str, ...]
+    values: tuple[Expr, ...]
+
+
+Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert,
+             Unpack]
 
 
 # --- declarations ------------------------------------------------------------------------------

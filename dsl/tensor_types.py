@@ -9,11 +9,79 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from .dtypes import of_kind
 from .folding import fits, python_dtype
 
-Dim = int | str | None
+
+
+@dataclass(frozen=True)
+class DimExpr:
+    """A dimension computed from `int` parameters and named dims: `4 * 4 * g`, `H // 2`, `T - k + 1`.
+    Built by `dim_binary`, which folds what is known, so two equal expressions are equal values and
+    unify as one named dim does."""
+
+    op: str
+    left: Dim
+    right: Dim
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(d for side in (self.left, self.right)
+                         for d in ((side,) if isinstance(side, str) else side.names if isinstance(side, DimExpr) else ()))
+
+    def __str__(self) -> str:
+        return f"{_operand(self.left, self.op, False)} {self.op} {_operand(self.right, self.op, True)}"
+
+
+Dim = int | str | DimExpr | None
+
+DIM_OPERATORS = ("+", "-", "*", "//", "%")
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2, "%": 2}
+
+
+def _operand(dim: Dim, op: str, right: bool) -> str:
+    """A side of `op` as written: in parentheses where it binds more loosely (or equally, on the right)."""
+    text = "?" if dim is None else str(dim)
+    if isinstance(dim, DimExpr) and (_PRECEDENCE[dim.op] < _PRECEDENCE[op]
+                                     or right and _PRECEDENCE[dim.op] == _PRECEDENCE[op]):
+        return f"({text})"
+    return text
+
+
+def dim_binary(op: str, left: Dim, right: Dim) -> Dim:
+    """`left op right` as a dim: folded to a size when both are sizes, unknown when either is, else a
+    DimExpr with its identities applied (`x * 1`, `x + 0`), a number first in a product and last in a sum."""
+    if left is None or right is None:
+        return None
+    if isinstance(left, int) and isinstance(right, int):
+        if op in ("//", "%") and right == 0:
+            return None  # reported where the dimension is written, when it is known there
+        return {"+": left + right, "-": left - right, "*": left * right, "//": left // right if right else 0,
+                "%": left % right if right else 0}[op]
+    if (op == "*" and isinstance(right, int)) or (op == "+" and isinstance(left, int)):
+        left, right = right, left  # a number first in a product (16 * g), last in a sum (T + 1)
+    if (op == "*" and left == 1) or (op == "+" and left == 0):
+        return right
+    if (op in ("-", "+") and right == 0) or (op in ("*", "//") and right == 1):
+        return left
+    if op == "*" and isinstance(left, int) and isinstance(right, DimExpr) and right.op == op \
+            and isinstance(right.left, int):
+        return dim_binary(op, left * right.left, right.right)  # 4 * (4 * g) is 16 * g
+    if op == "+" and isinstance(right, int) and isinstance(left, DimExpr) and left.op == op \
+            and isinstance(left.right, int):
+        return dim_binary(op, left.left, left.right + right)  # (T + 1) + 2 is T + 3
+    return DimExpr(op, left, right)
+
+
+def substitute(dim: Dim, values: Callable[[str], Dim]) -> Dim:
+    """`dim` with each name replaced by `values(name)`, folded: `T - k + 1` at T=10, k=3 is 8."""
+    if isinstance(dim, str):
+        return values(dim)
+    if isinstance(dim, DimExpr):
+        return dim_binary(dim.op, substitute(dim.left, values), substitute(dim.right, values))
+    return dim
 
 FLOATS = of_kind("float")
 INTS = of_kind("sint", "uint")
@@ -69,7 +137,25 @@ class OtherT:
         return self.kind
 
 
-Type = TensorT | ArrayT | OtherT
+@dataclass(frozen=True)
+class OutputsT:
+    """The several named outputs of a method declared `-> (mean: f32[N, D], log_var: f32[N, D])`, in
+    order: unpacked (`a, b = enc(x)`), read by name (`out.mean`) or position (`out[0]`), or returned."""
+
+    outputs: tuple[tuple[str, TensorT], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.outputs)
+
+    def get(self, name: str) -> TensorT | None:
+        return next((t for output, t in self.outputs if output == name), None)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(f"{name}: {t}" for name, t in self.outputs) + ")"
+
+
+Type = TensorT | ArrayT | OtherT | OutputsT
 UNKNOWN = TensorT(None, None)
 NO_VALUE = OtherT("nothing")
 

@@ -18,13 +18,14 @@ import jinja2
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, dimension_params, method_signature,
-                              outputs_of, walk)
+                              outputs_of)
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
-from tfm.dsl.tensor_types import ArrayT, Dim, TensorT, unify_dtype
+from tfm.dsl.inference.indexing import output_name
+from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene
@@ -352,7 +353,8 @@ class _ClassEmitter:
         return declared
 
     def _uses_params(self, type_: n.TensorType) -> bool:
-        return any(isinstance(d, str) and d in self.info.params for d in self._declared(type_).shape or ())
+        return any(isinstance(d, str) and d in self.info.params or isinstance(d, DimExpr) and d.names & set(self.info.params)
+                   for d in self._declared(type_).shape or ())
 
     def _tensor_spec(self, type_: n.TensorType | n.TypeChoice, name: str) -> str:
         declared = self._declared(type_)
@@ -360,10 +362,22 @@ class _ClassEmitter:
         return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
     def _spec_dim(self, dim: Dim) -> str:
-        """A known size, a constructor parameter's name, or None (unknown, or a named dim like N)."""
+        """A known size, a constructor parameter's name (or an expression of them), or None (unknown,
+        or a named dim like N, or an expression of one)."""
+        if isinstance(dim, DimExpr):
+            return dim_python(dim) if dim.names <= set(self.info.params) else "None"
         if isinstance(dim, int):
             return hygiene.literal(dim)
         return ident(dim) if isinstance(dim, str) and dim in self.info.params else "None"
+
+
+def dim_python(dim: Dim) -> str:
+    """A dimension expression as Python, over the constructor parameters' names (locals of `__init__`):
+    `4 * 4 * g`, `(t - k) + 1`. Python's `//` and `%` are the checker's folding rules."""
+    if isinstance(dim, DimExpr):
+        return f"({dim_python(dim.left)} {dim.op} {dim_python(dim.right)})"
+    assert dim is not None  # a dim expression of an unknown part folds to unknown (tensor_types.dim_binary)
+    return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
 
 def _tuple_text(items: list[str]) -> str:
@@ -393,8 +407,12 @@ class _ExprEmitter(NodeVisitor):
         return self.dispatch("emit_", type(node), node)
 
     def dim(self, dim: Dim) -> str:
-        """A declared dim the analysis knows: a size, or a constructor parameter's name."""
+        """A declared dim the analysis knows: a size, a constructor parameter's name, or an expression
+        of them (checked to be a size when the module is built)."""
         assert dim is not None  # an initializer fills a known shape (the checker's E018)
+        if isinstance(dim, DimExpr):
+            self.cls.helpers.add("_dimension_of")
+            return f"_dimension_of({hygiene.literal(str(dim))}, {dim_python(dim)})"
         return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:
@@ -530,6 +548,9 @@ class _ExprEmitter(NodeVisitor):
 
     # postfix
     def emit_Subscript(self, node: n.Subscript) -> str:
+        held = self.analysis.types.get(node.value)
+        if isinstance(held, OutputsT):
+            return self.output_read(node.value, output_name(self.analysis.types, node, held))
         if isinstance(self.analysis.types.get(node.value), ArrayT):  # a typed list: `xs[i]` reads element i
             return f"{self._paren(node.value, 15, False, partner=None)}.read({self.expr(node.items[0])})"
         items = ", ".join(self._subscript_item(i) for i in node.items)
@@ -650,11 +671,25 @@ class _ExprEmitter(NodeVisitor):
         return f"_apply_gradients(self.{ident(_receiver(info))}, {self._args(node)})"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
-        """A member of a submodule: `self.dense.kernel`, `self.optimizer.learning_rate`."""
+        """A member of a submodule (`self.dense.kernel`, `self.optimizer.learning_rate`), or `out.mean`: one
+        of a method's several outputs held by a local (the checker allows no other attribute value)."""
         ref = self.analysis.refs.get(node)
-        assert ref is not None and isinstance(ref.decl, Member), "the checker rejects other attribute values"
-        member = ref.decl
-        return ".".join(["self", *(ident(s.name) for s in member.path), ident(member.name)])
+        if ref is not None and isinstance(ref.decl, Member):
+            member = ref.decl
+            return ".".join(["self", *(ident(s.name) for s in member.path), ident(member.name)])
+        return self.output_read(node.value, node.attr)
+
+    # a method's several outputs (a dict by output name, as its SavedModel signature returns them) ---
+
+    def output_read(self, held: n.Node, name: str | None) -> str:
+        """One output of several by name: the checker resolved `out.mean`, `out[0]` or `out["mean"]`."""
+        assert name is not None  # inference reports an index that names no output
+        return f"{self._paren(held, 15, False, partner=None)}[{hygiene.literal(name)}]"
+
+    def outputs_tuple(self, node: n.Node, outputs: OutputsT) -> str:
+        """A value holding several outputs as a tuple, in declaration order (for unpacking)."""
+        self.cls.helpers.add("_outputs")
+        return f"_outputs({self.expr(node)}, {hygiene.literal(outputs.names)})"
 
 
 def _method(info: CallInfo) -> str:
@@ -817,6 +852,8 @@ class _BodyEmitter(NodeVisitor):
         returns = self.method.returns
         if not stmt.values:
             self.line("return", stmt)
+        elif isinstance(returns, tuple) and len(stmt.values) == 1 and len(returns) > 1:
+            self.return_outputs(stmt, returns)
         elif isinstance(returns, tuple):
             items = ", ".join(f"{hygiene.literal(o.name)}: {self.value(v, self.cls._declared(o.type).dtype)}"
                               for o, v in zip(returns, stmt.values))
@@ -824,6 +861,26 @@ class _BodyEmitter(NodeVisitor):
         else:
             assert returns is not None  # the checker allows a value only where the method declares one
             self.line(f"return {self.value(stmt.values[0], self.cls._declared(returns).dtype)}", stmt)
+
+    def stmt_Unpack(self, stmt: n.Unpack) -> None:
+        """`a, b = enc(x)`: the outputs taken by name in declaration order; `a, b = b, a` as Python does."""
+        targets = ", ".join(ident(t) for t in stmt.targets)
+        held = self.cls.analysis.types.get(stmt.values[0])
+        if len(stmt.values) == 1 and isinstance(held, OutputsT):
+            self.line(f"{targets} = {self.expressions.outputs_tuple(stmt.values[0], held)}", stmt)
+        else:
+            self.line(f"{targets} = {', '.join(self.value(v) for v in stmt.values)}", stmt)
+
+    def return_outputs(self, stmt: n.Return, returns: tuple[n.NamedOutput, ...]) -> None:
+        """`return enc(x)` from a method of several outputs: the callee's dict, renamed if its names differ."""
+        held = self.cls.analysis.types.get(stmt.values[0])
+        assert isinstance(held, OutputsT)  # inference reports any other single value for several outputs
+        names = tuple(o.name for o in returns)
+        value = self.expressions.expr(stmt.values[0])
+        if held.names != names:
+            self.cls.helpers.add("_renamed")
+            value = f"_renamed({value}, {hygiene.literal(held.names)}, {hygiene.literal(names)})"
+        self.line(f"return {value}", stmt)
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         self.line(self.expressions.expr(stmt.expr), stmt)

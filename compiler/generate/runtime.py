@@ -42,6 +42,14 @@ def _dimension(name, value):
     return value
 
 
+def _dimension_of(text, value):
+    """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
+    checked to be at least 1."""
+    if value < 1:
+        raise _ValueError(f"dimension {text} is {value!r} for these constructor parameters: it must be >= 1")
+    return value
+
+
 def _same_dims(a, a_axes, b, b_axes, message):
     """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
     (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
@@ -63,6 +71,19 @@ def _array_pop(array, message):
         items = array.stack()
     rest = tf.TensorArray(array.dtype, size=0, dynamic_size=True, element_shape=array.element_shape)
     return rest.unstack(items[:-1]), items[-1]
+
+
+def _outputs(result, names):
+    """The values of a method's several outputs (a dict by output name), in the order `names` gives."""
+    return [result[name] for name in names]
+
+
+def _renamed(result, names, as_names):
+    """A method's several outputs returned as another method's: output `names[i]` becomes `as_names[i]`."""
+    renamed = {}
+    for old, new in _zip(names, as_names):
+        renamed[new] = result[old]
+    return renamed
 
 
 def _dispatch(name, functions, args):

@@ -10,12 +10,12 @@ from ..declarations import declared_type
 from ..ops import ARRAY_POP
 from ..ops.names import VARIABLE_UPDATES
 from ..ops.operators import type_operator
-from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, TensorT, Type, literal_type, same_type,
+from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type, literal_type, same_type,
                             unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
-from .indexing import subscript_type
+from .indexing import output_attribute, output_item, subscript_type
 from .method_calls import Arguments, method_call_type, sub_params
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
@@ -130,6 +130,11 @@ class ExpressionTyping(NodeVisitor):
 
     def expr_Subscript(self, node: n.Subscript) -> Type:
         value = self.expr(node.value)
+        if isinstance(value, OutputsT):  # `out[0]`, `out["mean"]`: one of a method's several outputs
+            for item in node.items:
+                if not isinstance(item, (n.Slice, n.NewAxis, n.EllipsisItem)):
+                    self.expr(item)
+            return output_item(self.report, self.analysis.types, node, value)
         for item in node.items:
             self.index_item(item)
         if isinstance(value, TensorList):
@@ -162,11 +167,14 @@ class ExpressionTyping(NodeVisitor):
         return value.items[at]
 
     def expr_Attribute(self, node: n.Attribute) -> Type:
-        """A member of a submodule (`dense.kernel`), typed as inside the submodule (dsl.members)."""
+        """A member of a submodule (`dense.kernel`), typed as inside the submodule (dsl.members), or one of
+        a method's several outputs held by a local (`out.mean`)."""
         ref = self.analysis.refs.get(node)
-        if ref is None or not isinstance(ref.decl, Member):
+        if ref is not None and isinstance(ref.decl, Member):
+            return member_type(self.analysis, self.info, ref.decl)
+        if self.analysis.refs.get(node.value) is None:  # the checker reported it
             return UNKNOWN
-        return member_type(self.analysis, self.info, ref.decl)
+        return output_attribute(self.report, node, self.expr(node.value))
 
     # calls: dispatched on how the checker resolved them (CallInfo.kind) ---------------------------
 

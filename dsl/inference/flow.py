@@ -10,7 +10,7 @@ from ..declarations import declared_type, known_shape, signature_type
 from ..diagnostics import locate_bugs
 from ..folding import evaluate
 from ..ops import OPS
-from ..tensor_types import FLOATS, INTS, UNKNOWN, ArrayT, OtherT, TensorT, Type, join, same_type
+from ..tensor_types import FLOATS, INTS, UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type, join, same_type
 from ..visitor import STATEMENTS, NodeVisitor
 from .expressions import ExpressionTyping
 from ..ops.operators import type_operator
@@ -61,6 +61,38 @@ class MethodInference(NodeVisitor):
             value = TensorT(value.dtype, value.shape)  # the generator makes it a tensor of this dtype
         scope.bind(stmt.target, value)
 
+    def stmt_Unpack(self, stmt: n.Unpack) -> None:
+        """`a, b = enc(x)` binds a method's outputs in order; `a, b = b, a` reads every value first."""
+        values = [self.expr(v) for v in stmt.values]
+        if len(values) == 1:
+            values = self._unpacked(stmt, values[0])
+        if len(values) != len(stmt.targets):
+            return  # the checker reported the counts
+        for target, value in zip(stmt.targets, values):
+            if target == "_":
+                continue
+            if target in self.scope.declared and isinstance(value, TensorT):
+                declared = self.scope.declared[target]
+                check_fits(self.report, value, declared, stmt, f"`{target}` is declared {declared}")
+                value = declared
+            elif isinstance(value, TensorT) and value.weak:
+                value = TensorT(value.dtype, value.shape)
+            self.scope.bind(target, value)
+
+    def _unpacked(self, stmt: n.Unpack, value: Type) -> list[Type]:
+        """The values one value unpacks into: a method's several outputs, one per name."""
+        count = len(stmt.targets)
+        if isinstance(value, OutputsT):
+            if len(value.outputs) != count:
+                self.report("E031", stmt, f"{count} names for {len(value.outputs)} outputs {value}",
+                            f"name each output: `{', '.join(value.names)} = ...`")
+                return [UNKNOWN] * count
+            return [t for _, t in value.outputs]
+        if value is not UNKNOWN:
+            self.report("E031", stmt.values[0], f"only a method's several outputs unpack into names, not {value}",
+                        "unpack a call of a method declared `-> (a: ..., b: ...)`, or give one value per name")
+        return [UNKNOWN] * count
+
     def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
         array = self.expr(stmt.target.value)
         for item in stmt.target.items:
@@ -88,12 +120,32 @@ class MethodInference(NodeVisitor):
 
     def stmt_Return(self, stmt: n.Return) -> None:
         outputs = outputs_of(self.method)
+        if len(stmt.values) == 1 and len(outputs) > 1:
+            self._return_outputs(stmt.values[0], outputs)
+            return
         for value_node, output in zip(stmt.values, outputs):
             value = self.expr(value_node)
             check_fits(self.report, value, declared_type(output.type), value_node,
                        f"output `{output.name}` is declared {declared_type(output.type)}", code="E032")
         for value_node in stmt.values[len(outputs):]:
             self.expr(value_node)
+
+    def _return_outputs(self, node: n.Node, outputs: tuple[n.NamedOutput, ...]) -> None:
+        """`return enc(x)` from a method of several outputs: the callee's outputs, in order, fit them."""
+        value = self.expr(node)
+        if not isinstance(value, OutputsT):
+            if value is not UNKNOWN:
+                self.report("E032", node, f"`{self.method.name}` declares {len(outputs)} outputs but returns {value}",
+                            "return one value per declared output, or a call of a method with as many outputs")
+            return
+        if len(value.outputs) != len(outputs):
+            self.report("E032", node, f"`{self.method.name}` declares {len(outputs)} outputs but returns "
+                        f"the {len(value.outputs)} outputs {value}", "return one value per declared output")
+            return
+        for (name, got), output in zip(value.outputs, outputs):
+            expected = declared_type(signature_type(output.type))
+            check_fits(self.report, got, expected, node,
+                       f"output `{output.name}` is declared {expected} (the call's `{name}`)", code="E032")
 
     def stmt_ExprStmt(self, stmt: n.ExprStmt) -> None:
         self.expr(stmt.expr)

@@ -7,7 +7,9 @@ from typing import Mapping
 
 from .. import nodes as n
 from ..diagnostics import Report
-from ..tensor_types import UNKNOWN, ArrayT, Dim, TensorT, Type
+from ..names import suggest
+from ..ops import OPS
+from ..tensor_types import UNKNOWN, ArrayT, Dim, OutputsT, TensorT, Type
 from ..ops.operators import not_a_tensor
 
 _NOT_CONSUMING = (n.NewAxis, n.EllipsisItem)  # `None` adds an axis, `...` stands for the rest
@@ -96,3 +98,55 @@ def _slice_length(report: Report, types: Mapping[n.Node, object], item: n.Slice,
         return None
     length = len(range(*slice(*bounds).indices(dim)))
     return length or None
+
+
+# a method's several outputs: `out.mean`, `out[0]`, `out["mean"]` -----------------------------------
+
+
+def output_attribute(report: Report, node: n.Attribute, value: Type) -> Type:
+    """`out.mean`: the output named `mean` of a method's several outputs held by `out`."""
+    if not isinstance(value, OutputsT):
+        if value is not UNKNOWN:
+            hint = (f"call the op: `{node.attr}(...)`" if node.attr in OPS else
+                    "call a method (`x.assign(v)`) or an op (`shape(x)`); only a method's several outputs are "
+                    "read by name (`out.mean`)")
+            report("E030", node, f"`.{node.attr}` is not available on {value}", hint)
+        return UNKNOWN
+    found = value.get(node.attr)
+    if found is None:
+        report("E030", node, f"no output `{node.attr}` in {value}",
+               suggest(node.attr, value.names) or f"outputs: {', '.join(value.names)}")
+        return UNKNOWN
+    return found
+
+
+def output_name(types: Mapping[n.Node, object], node: n.Subscript, value: OutputsT) -> str | None:
+    """The output `out[i]` or `out["name"]` reads, when its one index says which."""
+    if len(node.items) != 1:
+        return None
+    item = node.items[0]
+    if isinstance(item, n.StringLit):
+        return item.value if item.value in value.names else None
+    index = _static_int(types, item)
+    if index is None or not -len(value.outputs) <= index < len(value.outputs):
+        return None
+    return value.outputs[index][0]
+
+
+def output_item(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: OutputsT) -> Type:
+    """`out[0]` / `out["mean"]`: one of a method's several outputs, chosen by a literal position or name;
+    anything the checker cannot resolve to one output is an error here, never a KeyError when traced."""
+    name = output_name(types, node, value)
+    if name is not None:
+        return value.get(name) or UNKNOWN
+    item = node.items[0] if len(node.items) == 1 else None
+    if isinstance(item, n.StringLit):
+        report("E044", item, f"no output {item.value!r} in {value}",
+               suggest(item.value, value.names) or f"outputs: {', '.join(value.names)}")
+    elif item is not None and _static_int(types, item) is not None:
+        report("E044", item, f"output {_static_int(types, item)} is out of range: {value} has "
+               f"{len(value.outputs)}", f"use 0 to {len(value.outputs) - 1}, or a name: `out.{value.names[0]}`")
+    else:
+        report("E044", node, f"an output of {value} is chosen by a literal position or name",
+               f"write `out.{value.names[0]}` or `out[0]`")
+    return UNKNOWN

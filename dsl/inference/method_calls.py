@@ -9,7 +9,8 @@ from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
 from ..declarations import declared_type, signature_type
 from ..diagnostics import Problems, Report
-from ..tensor_types import NO_VALUE, UNKNOWN, Dim, OtherT, TensorT, Type, dims_conflict, unify_dtype
+from ..tensor_types import (DIM_OPERATORS, NO_VALUE, UNKNOWN, Dim, DimExpr, OutputsT, TensorT, Type, dim_binary,
+                            dims_conflict, substitute, unify_dtype)
 from .value_checks import check_fits
 
 Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
@@ -49,13 +50,21 @@ def sub_params(analysis: Analysis, caller: ModuleInfo, sub: n.SubDecl, target: M
     assert target.decl is not None  # a module with methods to call is declared, not built in
     for param in target.decl.params:
         arg = given.get(param.name, param.default)
-        if isinstance(arg, n.IntLit):
-            result[param.name] = arg.value
-        elif isinstance(arg, n.Name) and arg.id in caller.params:
-            result[param.name] = arg.id
-        else:
-            result[param.name] = None
+        result[param.name] = None if arg is None else _as_dim(arg, caller)
     return result
+
+
+def _as_dim(arg: n.Node, caller: ModuleInfo) -> Dim:
+    """A submodule argument as a dim of the caller: a number, the caller's parameter, or arithmetic
+    of them (`Dense(4 * 4 * g, 10)`), folded; None for anything else."""
+    if isinstance(arg, n.IntLit):
+        return arg.value
+    if isinstance(arg, n.Name):
+        return arg.id if arg.id in caller.params else None
+    if isinstance(arg, n.BinOp) and arg.op in DIM_OPERATORS:
+        dim = dim_binary(arg.op, _as_dim(arg.left, caller), _as_dim(arg.right, caller))
+        return None if isinstance(dim, int) and dim < 1 else dim  # no size: reported where it is written
+    return None
 
 
 def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[str, Dim],
@@ -71,15 +80,25 @@ def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[st
         if inp.name in given:
             value, arg = given[inp.name]
             _bind_input(problems, method, inp, value, arg, bindings)
+    for inp in method.inputs:
+        if inp.name in given:
+            _check_dim_exprs(problems, method, inp, *given[inp.name], bindings)
     outputs = outputs_of(method)
     if not outputs:
         return NO_VALUE, problems
+    typed = [(o.name, _output_type(declared_type(signature_type(o.type)), owner, bindings)) for o in outputs]
     if isinstance(method.returns, tuple):
-        return OtherT("outputs"), problems
-    declared = declared_type(outputs[0].type)
-    return TensorT(declared.dtype, None if declared.shape is None else tuple(
-        bindings.get(d, None if d not in owner.params else d) if isinstance(d, str) else d
-        for d in declared.shape)), problems
+        return OutputsT(tuple(typed)), problems
+    return typed[0][1], problems
+
+
+def _output_type(declared: TensorT, owner: ModuleInfo, bindings: dict[str, Dim]) -> TensorT:
+    """An output's declared type seen from the caller: its named dims as the arguments bound them,
+    the callee's parameters as the caller knows them (unknown where neither)."""
+    if declared.shape is None:
+        return TensorT(declared.dtype, None)
+    seen = lambda name: bindings.get(name, None if name not in owner.params else name)  # noqa: E731
+    return TensorT(declared.dtype, tuple(substitute(d, seen) for d in declared.shape))
 
 
 def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
@@ -102,6 +121,8 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
                "the signature fixes the rank")
         return
     for want, got in zip(expected.shape, value.shape):
+        if isinstance(want, DimExpr):
+            continue  # `T - k + 1`: checked once every input has bound its names (_check_dim_exprs)
         if isinstance(want, str):
             bound = bindings.get(want)
             if want in bindings and dims_conflict(bound, got):
@@ -111,6 +132,45 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
                 bindings[want] = got
         elif dims_conflict(want, got):
             report("E050", arg, f"{label} is {expected}, got {value}", "the fixed dimensions must match")
+
+
+def _check_dim_exprs(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
+                     bindings: dict[str, Dim]) -> None:
+    """The input's dims written as expressions (`x: f32[N, 2 * D]`), at the sizes the call bound."""
+    expected = declared_type(signature_type(inp.type))
+    if not (isinstance(value, TensorT) and value.shape is not None and expected.shape is not None
+            and len(value.shape) == len(expected.shape)):
+        return
+    for want, got in zip(expected.shape, value.shape):
+        if not isinstance(want, DimExpr):
+            continue
+        size = substitute(want, lambda name: bindings.get(name, name))
+        if isinstance(size, DimExpr) and isinstance(got, int):
+            solved = _solve(size, got)
+            if solved is not None:
+                name, bound = solved
+                if bound is None:
+                    report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
+                           f"no whole `{name}` makes `{size}` equal {got}")
+                    continue
+                bindings[name] = size = bound
+                size = substitute(want, lambda name: bindings.get(name, name))
+        if dims_conflict(size, got):
+            report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
+                   f"`{want}` is {size} for this call")
+
+
+def _solve(dim: DimExpr, size: int) -> tuple[str, int | None] | None:
+    """(name, its size) where `dim` is `c * name`, `name + c` or `name - c` and equals `size` (the
+    size None if no size of 1 or more fits); None for other forms, which are left unchecked."""
+    left, right = dim.left, dim.right
+    if dim.op == "*" and isinstance(left, int) and isinstance(right, str) and left > 0:
+        return right, size // left if size % left == 0 and size >= left else None
+    if dim.op == "+" and isinstance(left, str) and isinstance(right, int):
+        return left, size - right if size - right >= 1 else None
+    if dim.op == "-" and isinstance(left, str) and isinstance(right, int):
+        return left, size + right if size + right >= 1 else None
+    return None
 
 
 def _described(arguments: Arguments) -> str:

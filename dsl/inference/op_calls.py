@@ -14,7 +14,7 @@ from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
 from ..limits import over_limit
 from ..ops import DTYPES, Op, RuleContext, check_static_args
-from ..tensor_types import UNKNOWN, ArrayT, OtherT, TensorT, Type
+from ..tensor_types import UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type
 from .value_checks import is_python_value
 
 Bound = dict[str, tuple[Type, n.Node]]  # parameter name -> (argument type, argument node)
@@ -70,7 +70,7 @@ def _check_arg_kinds(report: Report, op: Op, bound: Bound) -> None:
                 param.name in op.tensor_only or op.helper and isinstance(value, TensorT) and value.shape != ()):
             report("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
                                 "or list", "make it one: constant(...) or stack([...])")
-        elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT)) and value is not UNKNOWN:
+        elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT, OutputsT)) and value is not UNKNOWN:
             what = "a dtype" if isinstance(value, OtherT) and value.kind == "dtype" else f"a {value}"
             hint = "use `.stack()` to make a tensor" if isinstance(value, ArrayT) else None
             report("E023", arg, f"`{op.name}` argument `{param.name}` is a tensor, not {what}", hint)

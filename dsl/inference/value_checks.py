@@ -7,7 +7,7 @@ from typing import TypeGuard
 
 from .. import nodes as n
 from ..diagnostics import Report
-from ..tensor_types import INTS, NO_VALUE, ArrayT, OtherT, TensorT, Type, dims_conflict, unify_dtype
+from ..tensor_types import INTS, NO_VALUE, ArrayT, OtherT, OutputsT, TensorT, Type, dims_conflict, unify_dtype
 
 
 def is_python_value(value: Type) -> TypeGuard[TensorT]:
@@ -22,7 +22,7 @@ def is_python_condition(value: Type) -> TypeGuard[TensorT]:
 def check_fits(report: Report, value: Type, target: TensorT, node: n.Node, what: str, code: str = "E049") -> None:
     """`value` can be stored where `target` is declared (a local, an output, an input, a list element)."""
     if not isinstance(value, TensorT):
-        if isinstance(value, (ArrayT, OtherT)) and value is not NO_VALUE:
+        if isinstance(value, (ArrayT, OtherT, OutputsT)) and value is not NO_VALUE:
             hint = "stack the list with `.stack()`" if isinstance(value, ArrayT) else None
             report(code, node, f"{what}, got a {value}", hint)
         elif value is NO_VALUE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import nodes as n
 from ..diagnostics import Report
 from ..folding import FoldError, fold_binary, fold_compare, fold_unary
-from ..tensor_types import NO_VALUE, UNKNOWN, ArrayT, TensorT, Type, broadcast_dims, literal_type, unify_dtype
+from ..tensor_types import NO_VALUE, UNKNOWN, ArrayT, OutputsT, TensorT, Type, broadcast_dims, literal_type, unify_dtype
 from .math_ops import OPS as _MATH_OPS, matmul_type, negative_int_power, true_division_dtype
 from .result_typing import operator_has_kernel
 
@@ -44,6 +44,9 @@ def not_a_tensor(node: n.Node, values: tuple[Type, ...], report: Report) -> None
             return
         if value is NO_VALUE:
             report("E031", node, "this call has no value", "it is a statement of its own")
+            return
+        if isinstance(value, OutputsT):
+            report("E031", node, f"several outputs {value} are not a tensor", "take one: `out.name` or `a, b = ...`")
             return
 
 
