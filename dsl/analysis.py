@@ -279,13 +279,15 @@ def called_methods(analysis: Analysis, info, node: n.Call, call) -> list[tuple[n
 
 
 def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModuleParam]:
-    """`int` parameters that size a variable or a signature: they must be at least 1. Read from the
+    """`int` parameters that are themselves the size of a variable's or a signature's dimension: they must
+    be at least 1. One that only takes part in a dimension expression (`H - 2 * cropping`) may be any
+    int: the expression's value is what must be a size (checked when the module is built). Read from the
     declared types the analysis recorded (dsl.declarations.record_declared_types)."""
     types = [v.type for v in module.variables]
     for method in module.methods:
         types += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
     dims = [d for t in types for d in getattr(analysis.types.get(t), "shape", None) or ()]
-    used = {d for d in dims if isinstance(d, str)} | {name for d in dims if isinstance(d, DimExpr) for name in d.names}
+    used = {d for d in dims if isinstance(d, str)}
     return [p for p in module.params if p.name in used and p.type.dtype == "int" and p.type.shape is None]
 
 

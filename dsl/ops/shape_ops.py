@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeGuard
 
 from .. import nodes as n
-from ..folding import UNKNOWN_VALUE, fits, python_dtype
+from ..folding import UNKNOWN_VALUE, evaluate, fits, python_dtype
 from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
 from .registry import op
 from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
@@ -417,6 +417,8 @@ def pad(ctx: RuleContext) -> Type:
     if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         ctx.report("E023", ctx.arg_node("mode"), f"`pad`: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
         return UNKNOWN
+    if paddings is None:  # pairs of constructor parameters: sizes known when the module is built
+        paddings = _parameter_pairs(ctx.arg_node("paddings"))
     if not _is_padding_pairs(paddings):
         ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: paddings must be a literal list of [before, after] "
                 f"pairs of non-negative ints, got {paddings!r}", "e.g. [[0, 0], [1, 1]] for a matrix")
@@ -429,17 +431,27 @@ def pad(ctx: RuleContext) -> Type:
         return UNKNOWN
     mirrored = {"REFLECT": 1, "SYMMETRIC": 0}.get(mode.upper())  # a mirror pads from within the axis
     for axis, (d, pair) in enumerate(zip(x.shape, paddings)):
-        if mirrored is not None and isinstance(d, int) and max(pair) > d - mirrored:
+        if mirrored is not None and isinstance(d, int) and None not in pair and max(pair) > d - mirrored:
             ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
                     f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
             return UNKNOWN
-    return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) else None for d, (a, b) in zip(x.shape, paddings)))
+    return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) and a is not None and b is not None else None
+                                  for d, (a, b) in zip(x.shape, paddings)))
 
 
-def _is_padding_pairs(value: object) -> TypeGuard[list[list[int]]]:
-    """`[[before, after], ...]`: pairs of non-negative ints."""
+def _parameter_pairs(node: n.Node | None) -> object:
+    """`[[0, 0], [p, p]]` with `p` a constructor parameter: the pairs, None for each size known only when
+    the module is built (the argument is static: the op entry's marker has it checked), else None."""
+    if not isinstance(node, n.ListLit) or not all(isinstance(p, n.ListLit) and len(p.items) == 2 for p in node.items):
+        return None
+    values = [[evaluate(v) for v in p.items] for p in node.items if isinstance(p, n.ListLit)]
+    return [[None if v is UNKNOWN_VALUE else v for v in pair] for pair in values]
+
+
+def _is_padding_pairs(value: object) -> TypeGuard[list[list[int | None]]]:
+    """`[[before, after], ...]`: pairs of non-negative ints (None: a parameter's, known when built)."""
     return isinstance(value, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(is_int(v) and v >= 0 for v in p) for p in value)
+        isinstance(p, list) and len(p) == 2 and all(v is None or is_int(v) and v >= 0 for v in p) for p in value)
 
 
 OPS = (
