@@ -26,9 +26,9 @@ from .ops import Op
 from .tensor_types import Dim, DimExpr, TensorT, substitute
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
-                  "array", "tape", "dtype", "named_dim", "member"]
+                  "array", "tape", "dtype", "named_dim", "member", "local_function"]
 CallKind = Literal["op", "initializer", "self_method", "sub_method", "value_method", "array_update",
-                   "optimizer_minimize", "optimizer_apply", "tape_gradient"]
+                   "optimizer_minimize", "optimizer_apply", "tape_gradient", "local_function"]
 
 
 @dataclass(frozen=True)
@@ -300,6 +300,22 @@ def walk(node: object) -> tuple[n.Node, ...]:
         if isinstance(item, n.Node):
             found.append(item)
             stack.extend(reversed(n.child_values(item)))
+        elif isinstance(item, tuple):
+            stack.extend(reversed(item))
+    return tuple(found)
+
+
+def own_nodes(body: object) -> tuple[n.Node, ...]:
+    """`walk`, but not into the bodies of local functions (`fn` inside a method): what binds the names
+    of the method itself. (`walk` and `Analysis.body_nodes` go everywhere: what runs when it runs.)"""
+    found = []
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Node):
+            found.append(item)
+            if not isinstance(item, n.LocalFunction):
+                stack.extend(reversed(n.child_values(item)))
         elif isinstance(item, tuple):
             stack.extend(reversed(item))
     return tuple(found)

@@ -6,7 +6,8 @@ import re
 from typing import NamedTuple, Protocol
 
 from . import nodes as n
-from .analysis import Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, root_name, walk
+from .analysis import (Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, own_nodes,
+                       root_name, walk)
 from .ops import ARRAY_POP, ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
 from .ops.names import VARIABLE_UPDATES
 from .diagnostics import locate_bugs
@@ -44,6 +45,10 @@ class BodyChecker(NodeVisitor):
         self.method = method
         self.inputs = {i.name: i for i in method.inputs}
         self.locals: dict[str, RefKind] = {}
+        # the method's local functions defined so far (a call must follow the definition), by name
+        self.local_functions: dict[str, n.Method] = {}
+        # in a local function: the enclosing method's own names, which it does not see (for the message)
+        self.outer_names: frozenset[str] = frozenset()
         self.loop_depth = 0
         # per enclosing graph loop (AutoGraph's tf.while_loop, not `static for`): does every path through its
         # body return? AutoGraph's condition for a `return` inside it
@@ -138,6 +143,24 @@ class BodyChecker(NodeVisitor):
                         "give one value per name, or one call of a method with that many outputs")
         for value in stmt.values:
             self.expr(value)
+
+    def stmt_LocalFunction(self, stmt: n.LocalFunction) -> None:
+        """Checked as a method of its own: its inputs and the module's members are its names."""
+        function = stmt.function
+        name = function.name
+        check_declared_name(self.report, name, function.identifier, "local function")
+        if name in self.local_functions or name in self.locals or name in self.inputs:
+            self.report("E011", function.identifier, f"`{name}` is already a name of `{self.method.name}`",
+                        "give the local function a name of its own")
+        elif self.info.member(name) is not None or name in OPS:
+            what = "an op" if name in OPS else "a member of the module"
+            self.report("E011", function.identifier, f"local function `{name}` would hide {what}",
+                        "give the local function a name of its own")
+        checker = BodyChecker(self.module_scope, function)
+        checker.local_functions.update(self.local_functions)  # it may call those defined before it
+        checker.outer_names = frozenset((*self.locals, *self.inputs, *self.outer_names))
+        checker.run()
+        self.local_functions[name] = function
 
     def stmt_ItemAssign(self, stmt: n.ItemAssign) -> None:
         """`xs[i] = v` writes a typed list's element; a tensor cannot be written in place."""
@@ -319,6 +342,10 @@ class BodyChecker(NodeVisitor):
         if node.id == THROWAWAY:
             self.report("E010", node, "`_` is a throwaway name: it is never read", "name the loop variable to read it")
             return
+        if node.id in self.outer_names:
+            self.report("E010", node, f"`{node.id}` is a name of the enclosing method, not of local function "
+                        f"`{self.method.name}`", f"pass it in as an input: `fn {self.method.name}(..., {node.id}: ...)`")
+            return
         candidates = [*self.locals, *self.inputs, *self.info.params, *self.info.variables, *DTYPES]
         hint = suggest(node.id, candidates)
         if node.id in OPS or node.id in INITIALIZERS:
@@ -370,6 +397,16 @@ class BodyChecker(NodeVisitor):
         self.expr(arg)
 
     def _call_name(self, call: n.Call, func: n.Name, statement: bool) -> None:
+        function = self.local_functions.get(func.id)
+        if function is not None:
+            self._check_method_call(call, func.id, function)
+            self.analysis.calls[call] = CallInfo(kind="local_function", method=func.id)
+            self.analysis.refs[func] = Ref("local_function", function)
+            return
+        if any(isinstance(s, n.LocalFunction) and s.function.name == func.id for s in own_nodes(self.method.body)):
+            self.report("E010", func, f"local function `{func.id}` is called before its definition",
+                        f"define `fn {func.id}(...)` above its first call")
+            return
         ref = self.resolve(func.id)
         if ref is not None and ref.kind == "method":
             assert isinstance(ref.decl, n.Method)  # resolve pairs each kind with its declaration
@@ -582,7 +619,7 @@ def always_returns(body: tuple) -> bool:
 def _bindings(body: tuple):
     """(name, statement) for each statement in `body` that binds a local name, in the order a reader
     meets them: an assignment, a `for` target, a `with ... as` name."""
-    for stmt in walk(body):
+    for stmt in own_nodes(body):
         if isinstance(stmt, (n.Assign, n.For)):
             yield stmt.target, stmt
         elif isinstance(stmt, n.Unpack):

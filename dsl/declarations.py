@@ -77,7 +77,9 @@ def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
     locals), keyed by its type node: later stages read these, never the syntax."""
     declared = [p.type for p in module.params] + [v.type for v in module.variables]
     for method in module.methods:
-        declared += [i.type for i in method.inputs] + [o.type for o in outputs_of(method)]
+        functions = [node.function for node in analysis.body_nodes(method) if isinstance(node, n.LocalFunction)]
+        for function in (method, *functions):
+            declared += [i.type for i in function.inputs] + [o.type for o in outputs_of(function)]
         declared += [node.declared for node in analysis.body_nodes(method) if isinstance(node, n.Assign) and node.declared]
     for type_ in declared:
         if isinstance(type_, n.TensorType):

@@ -401,6 +401,19 @@ class ToNodes(Transformer):
     def with_item(self, c):  # expr ["as" NAME]
         return self._s(), c[0], None if c[2] is None else str(c[2])
 
+    def local_fn(self, c):  # "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
+        name, inputs, returns, body = c[1], c[3], c[6], c[8]
+        for type_ in (*(i.type for i in inputs or ()), *([] if returns is None else [returns])):
+            if isinstance(type_, n.TypeChoice):
+                raise fail("E060",
+                           type_,
+                           "a local function has one signature",
+                           "write one type here, or make it a method of the module with several signatures")
+        span = self._s()
+        method = n.Method(span=span, identifier=self._identifier(name), inputs=tuple(inputs or ()), returns=returns,
+                          body=body)
+        return n.LocalFunction(span=span, function=method)
+
     def assert_stmt(self, c):  # "assert" expr ["," expr]
         return n.Assert(span=self._s(), test=c[1], message=c[3])
 

@@ -381,8 +381,17 @@ class Unpack(Node):
     values: tuple[Expr, ...]
 
 
+@node
+class LocalFunction(Node):
+    """`fn helper(v: f32[N]) -> f32[N]:` inside a method: a function of that method only, called by name
+    after it. Its names are its inputs and the module's members (not the method's locals: pass them in);
+    typed and checked as a method is, generated as a nested Python function AutoGraph converts."""
+
+    function: Method
+
+
 Stmt = Union[Assign, ItemAssign, AugAssign, Return, ExprStmt, Pass, Break, Continue, If, For, While, With, Assert,
-             Unpack]
+             Unpack, LocalFunction]
 
 
 # --- declarations ------------------------------------------------------------------------------

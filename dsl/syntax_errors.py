@@ -10,7 +10,6 @@ from lark.indenter import DedentError
 
 from . import nodes as n
 from .diagnostics import Diagnostic, error
-from .tokens import NAME
 
 
 _TOKEN_NAMES = {
@@ -68,9 +67,6 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
     end_column = column + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else column + 1
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=end_column)
     inside_brackets = _unclosed_bracket(text[:exc.pos_in_stream]) is not None
-    nested = _nested_method(text, line, column, file)
-    if nested is not None:
-        return nested
     python = _python_construct(text, line, file, str(token) == "for" and inside_brackets)
     if python is not None:
         return python
@@ -133,22 +129,6 @@ def _python_construct(text: str, line: int, file: str, comprehension: bool) -> D
         return None
     span = n.Span(file=file, line=line, column=column, end_line=line, end_column=column + len(keyword))
     return error("E001", span, f"`{keyword}` is Python, not tfm", _PYTHON_ONLY_SYNTAX[keyword])
-
-
-def _nested_method(text: str, line: int, column: int, file: str) -> Diagnostic | None:
-    """`fn helper(...)` inside a method body: `fn` is read as a name there, so the parser stops at the
-    helper's name. Say what it is and where a helper goes instead."""
-    lines = text.split("\n")
-    source = lines[line - 1] if 0 < line <= len(lines) else ""
-    found = re.match(rf"(\s*)fn\s+({NAME})", source)
-    if found is None or found.start(2) + 1 != column:
-        return None
-    name = found.group(2)
-    start = len(found.group(1)) + 1
-    span = n.Span(file=file, line=line, column=start, end_line=line, end_column=found.end(2) + 1)
-    return error("E001", span, f"`fn {name}` inside a method: a method cannot declare another",
-                 f"declare `{name}` as a method of the module (`fn {name}(...)` at the level of the others) "
-                 f"and call it by name, `{name}(...)`")
 
 
 def _in_string(source: str, index: int) -> bool:

@@ -607,6 +607,9 @@ class _ExprEmitter(NodeVisitor):
     def call_self_method(self, node: n.Call, info: CallInfo) -> str:
         return f"self.{self._method_ref(self.cls.info, node, _method(info))}({self._args(node)})"
 
+    def call_local_function(self, node: n.Call, info: CallInfo) -> str:
+        return f"{ident(_method(info))}({self._args(node)})"
+
     def call_sub_method(self, node: n.Call, info: CallInfo) -> str:
         receiver = _receiver(info)
         target = self.cls.analysis.modules[self.cls.info.submodules[receiver].module]
@@ -959,6 +962,15 @@ class _BodyEmitter(NodeVisitor):
         else:
             self.line(f"with {self.expressions.expr(stmt.context)} as {ident(stmt.name)}:", stmt)
         self.block(stmt.body)
+
+    def stmt_LocalFunction(self, stmt: n.LocalFunction) -> None:
+        """A nested Python function: AutoGraph converts it with the method that defines it."""
+        function = stmt.function
+        self.line(f"def {ident(function.name)}({', '.join(ident(i.name) for i in function.inputs)}):", stmt)
+        body = _BodyEmitter(self.cls, function)
+        body.depth = self.depth
+        body.block(function.body)
+        self.lines.extend(body.lines)
 
     def stmt_Assert(self, stmt: n.Assert) -> None:
         """A run-time check in the graph (what AutoGraph makes of Python's `assert` on a tensor)."""

@@ -104,6 +104,25 @@ def _helper_attributes() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(paths), frozenset(names)
 
 
+def _plain_nested(function: ast.FunctionDef) -> bool:
+    """A `.tfm` local function as generated: no decorators, and plain positional arguments only (its body
+    is among the enclosing method's nodes, checked with them)."""
+    args = function.args
+    return not function.decorator_list and not (args.defaults or args.kwonlyargs or args.kw_defaults or args.vararg
+                                                or args.kwarg or args.posonlyargs)
+
+
+def _nested_function_names(body: list[ast.AST]) -> set[str]:
+    """The names a method's local functions bind: their own and their arguments."""
+    found: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef):
+            _check_name(node, node.name)
+            found.add(node.name)
+            found.update(a.arg for a in node.args.args)
+    return found
+
+
 def _walk(root: ast.AST, but_function_bodies: bool = False) -> list[ast.AST]:
     """Every node under `root`, `root` first: what `ast.walk` yields, as a list and about twice as
     fast (no generators); this pass reads every node of the generated module several times.
@@ -211,6 +230,7 @@ class _Checker:
         local = {a.arg for a in arguments}
         local |= {n.id for n in body if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         local |= _chain_parameters(body)
+        local |= _nested_function_names(body)
         _check_name(function, function.name)
         for default in (*function.args.defaults, *function.args.kw_defaults):
             if default is not None:
@@ -249,7 +269,7 @@ class _Checker:
                     raise _Unsafe(child, f"reads `{child.id}`, which it neither defines nor may use")
             elif isinstance(child, ast.Attribute) and id(child) not in inner:
                 self._attribute(child, own_names)
-            elif isinstance(child, (ast.FunctionDef, ast.ClassDef)):
+            elif isinstance(child, ast.ClassDef) or isinstance(child, ast.FunctionDef) and not _plain_nested(child):
                 raise _Unsafe(child, "nests a definition")
 
     def _attribute(self, node: ast.Attribute, own_names: set[str]) -> None:

@@ -16,7 +16,7 @@ from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import output_attribute, output_item, subscript_type
-from .method_calls import Arguments, method_call_type, sub_params
+from .method_calls import Arguments, bind_call, method_call_type, sub_params
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
 from .scope import Scope
@@ -200,6 +200,13 @@ class ExpressionTyping(NodeVisitor):
 
     def call_self_method(self, node: n.Call, info) -> Type:
         return method_call_type(self.report, self.analysis, node, self.info, info.method, {}, self.arg_types(node))
+
+    def call_local_function(self, node: n.Call, info) -> Type:
+        ref = self.analysis.refs.get(node.func)
+        assert ref is not None and isinstance(ref.decl, n.Method)  # the checker records the function called
+        result, problems = bind_call(node, self.info, ref.decl, {}, self.arg_types(node))
+        problems.report_to(self.report)
+        return result
 
     def call_sub_method(self, node: n.Call, info) -> Type:
         sub = self.info.submodules[info.receiver]

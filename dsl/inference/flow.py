@@ -40,6 +40,10 @@ class MethodInference(NodeVisitor):
             with locate_bugs(stmt):
                 self.dispatch("stmt_", type(stmt), stmt)
 
+    def stmt_LocalFunction(self, stmt: n.LocalFunction) -> None:
+        """Typed as a method is, over a scope of its own inputs; calls are typed from its signature."""
+        MethodInference(self.analysis, self.typing.info, stmt.function).run()
+
     # assignments and simple statements ---------------------------------------------------------
 
     def stmt_Assign(self, stmt: n.Assign) -> None:

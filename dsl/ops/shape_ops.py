@@ -431,8 +431,9 @@ def pad(ctx: RuleContext) -> Type:
         return UNKNOWN
     mirrored = {"REFLECT": 1, "SYMMETRIC": 0}.get(mode.upper())  # a mirror pads from within the axis
     for axis, (d, pair) in enumerate(zip(x.shape, paddings)):
-        if mirrored is not None and isinstance(d, int) and None not in pair and max(pair) > d - mirrored:
-            ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {max(pair)} on axis {axis} of {x}",
+        widest = max((v for v in pair if v is not None), default=0)
+        if mirrored is not None and isinstance(d, int) and widest > d - mirrored:
+            ctx.report("E023", ctx.arg_node("paddings"), f"`pad`: {mode} padding of {widest} on axis {axis} of {x}",
                     f"{mode} pads at most {d - mirrored} there (the axis size{' less one' if mirrored else ''})")
             return UNKNOWN
     return TensorT(x.dtype, tuple(d + a + b if isinstance(d, int) and a is not None and b is not None else None

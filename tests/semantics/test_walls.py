@@ -242,13 +242,13 @@ def test_a_name_first_bound_in_a_range_loop_that_may_not_run_is_still_refused():
     assert diagnostic.code == "E047" and diagnostic.span.line == 5
 
 
-def test_a_fn_inside_a_method_is_a_located_error_naming_the_helper():
-    with pytest.raises(TfmError) as raised:
-        analyze("module P:\n    fn f(x: f32[N]) -> f32[N]:\n        fn sq(v: f32[N]) -> f32[N]:\n"
-                "            return v * v\n        return sq(x)\n", "p.tfm")
-    [diagnostic] = raised.value.diagnostics
-    assert diagnostic.code == "E001" and (diagnostic.span.line, diagnostic.span.column) == (3, 9)
-    assert "`fn sq` inside a method" in diagnostic.message and "method of the module" in diagnostic.hint
+def test_a_fn_inside_a_method_is_a_local_function():
+    """Was a located E001; local functions are now part of the language (tests/codegen/test_local_functions.py)."""
+    analysis = analyze("module P:\n    fn f(x: f32[N]) -> f32[N]:\n        fn sq(v: f32[N]) -> f32[N]:\n"
+                       "            return v * v\n        return sq(x)\n", "p.tfm")
+    [method] = analysis.program.modules[0].methods
+    call = method.body[-1].values[0]
+    assert analysis.calls[call].kind == "local_function" and str(analysis.types[call]) == "f32[N]"
 
 
 def test_the_helper_as_a_method_of_the_module_runs(tmp_path):
