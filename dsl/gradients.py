@@ -97,7 +97,8 @@ def persistent(block: n.With) -> bool:
     call = block.context
     assert isinstance(call, n.Call)
     values = [*call.args[:1], *(k.value for k in call.keywords if k.name == "persistent")]
-    return any(isinstance(v, n.BoolLit) and v.value for v in values)
+    # a `bool` parameter may make it persistent: only a literal False (or none) says it is not
+    return any(not isinstance(v, n.BoolLit) or v.value for v in values)
 
 
 def _check_tape_reuse(checker: BodyChecker, call: n.Call, tape: str) -> None:
@@ -107,7 +108,14 @@ def _check_tape_reuse(checker: BodyChecker, call: n.Call, tape: str) -> None:
     if not blocks or any(persistent(b) for b in blocks) or len(blocks) > 1:
         return  # a name opened by several `with`s: each its own tape
     uses = [node for node in walk(checker.method.body) if _uses_tape(node, tape)]
-    if uses and uses[0] is not call and call in uses:
+    unrolled = next((loop for loop in walk(checker.method.body) if isinstance(loop, n.For) and loop.static
+                     and any(node is call for node in walk(loop.body))
+                     and not any(node is blocks[0] for node in walk(loop.body))), None)
+    if unrolled is not None:
+        checker.report("E031", call, f"`{tape}` is opened before this `static for`, which takes a gradient from "
+                       "it on every pass; a tape that is not persistent gives one",
+                       f"open the tape inside the loop, or as `with GradientTape(persistent=True) as {tape}:`")
+    elif uses and uses[0] is not call and any(node is call for node in uses):
         first = uses[0].span
         checker.report("E031", call, f"`{tape}` has given a gradient already (at {first.line}:{first.column}); a tape "
                        "that is not persistent gives one", f"open it as `with GradientTape(persistent=True) as "
