@@ -27,7 +27,7 @@ module M(features: int = 3):
      ["list[f32[features, 2], f32[2]]", "f32[features, 2]", "f32[2]", "f32[2]"]),
     ("g = tape.gradient(loss, dense.kernel)", "g", ["f32[features, 5]"]),
     ("g = tape.gradient(loss, x)", "g", ["f32[N, features]"]),
-    ("g = tape.gradient(loss, dense.trainable_variables)", "g", ["a list of tensors"]),
+    ("g = tape.gradient(loss, dense.trainable_variables)", "g", ["list of tensors"]),
     ("pass", "dense.kernel, dense.bias, emb.embeddings", ["f32[features, 5]", "f32[5]", "f32[10, 4]"]),
     ("pass", "optimizer.learning_rate, optimizer.iterations", ["f32[]", "i64[]"]),
 ])
