@@ -233,7 +233,7 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
     """Add what `expr` reads to `reached`; a local's every binding in `method` counts."""
     for node in walk(expr):
         ref = analysis.refs.get(node)
-        if isinstance(node, n.Name) and ref is not None and ref.kind in ("input", "local") and node.id not in seen:
+        if isinstance(node, n.Name) and ref is not None and ref.kind in ("input", "local", "array") and node.id not in seen:
             seen.add(node.id)
             reached.names.add(node.id)
             for stmt in walk(method.body):
@@ -241,6 +241,8 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
                     _depends(analysis, info, method, stmt.value, reached, seen)
                 elif isinstance(stmt, n.For) and stmt.target == node.id:
                     _depends(analysis, info, method, stmt.iter, reached, seen)
+                elif _writes_list(analysis, stmt, node.id):  # `xs[i] = v`, `xs.append(v)`: xs holds v
+                    _depends(analysis, info, method, stmt, reached, seen)
         elif ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
             reached.variables.add(ref.decl.name)
         elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
@@ -250,6 +252,13 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
             reached.submodules.add(call.receiver)
         elif call is not None and call.kind == "self_method" and call.method is not None:
             _method_reads(analysis, info, call.method, reached, seen)
+
+
+def _writes_list(analysis: Analysis, stmt: n.Node, name: str) -> bool:
+    if isinstance(stmt, n.ItemAssign):
+        return isinstance(stmt.target.value, n.Name) and stmt.target.value.id == name
+    call = analysis.calls.get(stmt) if isinstance(stmt, n.Call) else None
+    return call is not None and call.kind == "array_update" and call.receiver == name
 
 
 def _method_reads(analysis: Analysis, info: ModuleInfo, name: str, reached: _Reached, seen: set[str]) -> None:
