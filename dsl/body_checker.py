@@ -9,10 +9,9 @@ from . import nodes as n
 from .analysis import (Analysis, CallInfo, ModuleInfo, Ref, RefKind, children, is_call_to, outputs_of, own_nodes,
                        root_name, walk)
 from .ops import ARRAY_POP, ARRAY_UPDATES, DTYPES, INITIALIZERS, OPS, PYTHON_ONLY, VALUE_METHODS, Op, static_python_type
-from .ops.names import VARIABLE_UPDATES
 from .diagnostics import locate_bugs
 from .gradients import check_gradient, check_optimizer_call
-from .members import Member, MemberProblem, resolve_member
+from .members import check_member_call, record_member
 from .library import library_index
 from .names import check_call_shape, check_declared_name, suggest
 from .visitor import EXPRESSIONS, STATEMENTS, NodeVisitor
@@ -378,8 +377,8 @@ class BodyChecker(NodeVisitor):
             self._call_name(call, func, statement)
         elif isinstance(func, n.Attribute) and isinstance(func.value, n.Name):
             self._call_method(call, func.value, func.attr, statement, assigned_to)
-        elif isinstance(func, n.Attribute) and isinstance(func.value, n.Attribute) and self._member(func.value):
-            self._call_member_method(call, func.value, func.attr)
+        elif isinstance(func, n.Attribute) and isinstance(func.value, n.Attribute) and record_member(self, func.value):
+            check_member_call(self, call, func.value, func.attr)
         elif (root := root_name(func)) in PYTHON_ONLY:
             self.report("E037", func, f"`{root}` is Python, not a TF op", PYTHON_ONLY[root])
         else:
@@ -520,7 +519,7 @@ class BodyChecker(NodeVisitor):
                         f"assign the element to another name: `last = {array}.pop()`")
 
     def expr_Attribute(self, node: n.Attribute) -> None:
-        if self._member(node):
+        if record_member(self, node):
             return
         root = root_name(node)
         if root in PYTHON_ONLY and self.resolve(root) is None:
@@ -532,56 +531,6 @@ class BodyChecker(NodeVisitor):
             return
         self.report("E030", node, f"`.{node.attr}` is not available on values",
                     "call a method (`x.assign(v)`) or an op (`shape(x)`)")
-
-    def _member(self, node: n.Attribute) -> bool:
-        """`dense.kernel`, `opt.learning_rate`: a member of a submodule (dsl.members), recorded as a ref;
-        False when the attribute's root is no submodule."""
-        try:
-            member = resolve_member(self.analysis, self.info, node)
-        except MemberProblem as problem:
-            self.report("E030", problem.node, problem.message, problem.hint)
-            return True
-        if member is None:
-            return False
-        self.analysis.refs[node] = Ref("member", member)
-        return True
-
-    def _call_member_method(self, call: n.Call, receiver: n.Attribute, attr: str) -> None:
-        """`dense.kernel.assign(v)`, `opt.learning_rate.assign(lr)`: a variable's methods on a member that is one."""
-        ref = self.analysis.refs.get(receiver)
-        if ref is None:
-            return  # reported by _member
-        member = ref.decl
-        assert isinstance(member, Member)  # _member records a Member for each member read
-        methods = VALUE_METHODS["variable"]
-        dotted = member.dotted
-        if member.kind == "trainable_variables":
-            self.report("E030", call.func, f"`{dotted}` is a list of variables and has no method `{attr}`",
-                        "pass it to `tape.gradient` or an optimizer's `var_list`")
-            return
-        if attr not in methods:
-            self.report("E030", call.func, f"a variable has no method `{attr}`",
-                        suggest(attr, methods) or f"methods: {', '.join(methods)}")
-            return
-        if attr in VARIABLE_UPDATES and not self._assignable(member, call, dotted):
-            return
-        low, high = methods[attr]
-        if not low <= len(call.args) <= high or call.keywords:
-            self.report("E020", call, f"`{dotted}.{attr}` takes {low if low == high else f'{low}-{high}'}"
-                        f" positional argument{'s' if high != 1 else ''}", None)
-        self.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=dotted)
-
-    def _assignable(self, member: Member, call: n.Call, dotted: str) -> bool:
-        if member.kind == "optimizer" and member.name == "learning_rate":
-            schedule = self.analysis.sub_arguments.get(member.path[-1], {}).get("learning_rate")
-            if isinstance(schedule, n.Call):
-                self.report("E015", call, f"`{dotted}` follows a learning-rate schedule and cannot be set",
-                            "give the optimizer a number as its learning rate to set it, or change the schedule")
-                return False
-        if not member.assignable:
-            self.report("E015", call, f"`{dotted}` is read-only", "the optimizer counts its own steps")
-            return False
-        return True
 
     def expr_ListLit(self, node: n.ListLit) -> None:
         for item in node.items:

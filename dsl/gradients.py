@@ -97,7 +97,8 @@ def persistent(block: n.With) -> bool:
     call = block.context
     assert isinstance(call, n.Call)
     values = [*call.args[:1], *(k.value for k in call.keywords if k.name == "persistent")]
-    return any(isinstance(v, n.BoolLit) and v.value for v in values)
+    # a `bool` parameter may make it persistent: only a literal False (or none) says it is not
+    return any(not isinstance(v, n.BoolLit) or v.value for v in values)
 
 
 def _check_tape_reuse(checker: BodyChecker, call: n.Call, tape: str) -> None:
@@ -107,7 +108,14 @@ def _check_tape_reuse(checker: BodyChecker, call: n.Call, tape: str) -> None:
     if not blocks or any(persistent(b) for b in blocks) or len(blocks) > 1:
         return  # a name opened by several `with`s: each its own tape
     uses = [node for node in walk(checker.method.body) if _uses_tape(node, tape)]
-    if uses and uses[0] is not call and call in uses:
+    unrolled = next((loop for loop in walk(checker.method.body) if isinstance(loop, n.For) and loop.static
+                     and any(node is call for node in walk(loop.body))
+                     and not any(node is blocks[0] for node in walk(loop.body))), None)
+    if unrolled is not None:
+        checker.report("E031", call, f"`{tape}` is opened before this `static for`, which takes a gradient from "
+                       "it on every pass; a tape that is not persistent gives one",
+                       f"open the tape inside the loop, or as `with GradientTape(persistent=True) as {tape}:`")
+    elif uses and uses[0] is not call and any(node is call for node in uses):
         first = uses[0].span
         checker.report("E031", call, f"`{tape}` has given a gradient already (at {first.line}:{first.column}); a tape "
                        "that is not persistent gives one", f"open it as `with GradientTape(persistent=True) as "
@@ -225,7 +233,7 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
     """Add what `expr` reads to `reached`; a local's every binding in `method` counts."""
     for node in walk(expr):
         ref = analysis.refs.get(node)
-        if isinstance(node, n.Name) and ref is not None and ref.kind in ("input", "local") and node.id not in seen:
+        if isinstance(node, n.Name) and ref is not None and ref.kind in ("input", "local", "array") and node.id not in seen:
             seen.add(node.id)
             reached.names.add(node.id)
             for stmt in analysis.body_nodes(method):
@@ -233,6 +241,8 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
                     _depends(analysis, info, method, stmt.value, reached, seen)
                 elif isinstance(stmt, n.For) and stmt.target == node.id:
                     _depends(analysis, info, method, stmt.iter, reached, seen)
+                elif _writes_list(analysis, stmt, node.id):  # `xs[i] = v`, `xs.append(v)`: xs holds v
+                    _depends(analysis, info, method, stmt, reached, seen)
         elif ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
             reached.variables.add(ref.decl.name)
         elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
@@ -242,6 +252,13 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
             reached.submodules.add(call.receiver)
         elif call is not None and call.kind == "self_method" and call.method is not None:
             _method_reads(analysis, info, call.method, reached, seen)
+
+
+def _writes_list(analysis: Analysis, stmt: n.Node, name: str) -> bool:
+    if isinstance(stmt, n.ItemAssign):
+        return isinstance(stmt.target.value, n.Name) and stmt.target.value.id == name
+    call = analysis.calls.get(stmt) if isinstance(stmt, n.Call) else None
+    return call is not None and call.kind == "array_update" and call.receiver == name
 
 
 def _method_reads(analysis: Analysis, info: ModuleInfo, name: str, reached: _Reached, seen: set[str]) -> None:

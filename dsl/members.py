@@ -9,12 +9,17 @@ the parent (`dense.kernel` of `Dense(8, 4)` is f32[8, 4]); the generator writes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import nodes as n
-from .analysis import Analysis, ModuleInfo
+from .analysis import Analysis, CallInfo, ModuleInfo, Ref
 from .declarations import declared_type
+from .ops import VALUE_METHODS
+from .ops.names import VARIABLE_UPDATES
 from .tensor_types import Dim, TensorT, Type
+
+if TYPE_CHECKING:
+    from .body_checker import BodyChecker
 
 MemberKind = Literal["variable", "trainable_variables", "optimizer"]
 
@@ -100,6 +105,60 @@ def _path(analysis: Analysis, info: ModuleInfo, node: n.Node) -> tuple[n.SubDecl
     owner = analysis.modules.get(outer[-1].module)
     inner = owner.submodules.get(node.attr) if owner is not None else None
     return (*outer, inner) if inner is not None else None
+
+
+def record_member(checker: BodyChecker, node: n.Attribute) -> bool:
+    """Record the member `node` reads (`dense.kernel`) as its ref, or report why it names none (E030);
+    False when the attribute's root is no submodule (not a member read at all)."""
+    try:
+        member = resolve_member(checker.analysis, checker.info, node)
+    except MemberProblem as problem:
+        checker.report("E030", problem.node, problem.message, problem.hint)
+        return True
+    if member is None:
+        return False
+    checker.analysis.refs[node] = Ref("member", member)
+    return True
+
+
+def check_member_call(checker: BodyChecker, call: n.Call, receiver: n.Attribute, attr: str) -> None:
+    """`dense.kernel.assign(v)`, `opt.learning_rate.assign(lr)`: a variable's methods on a member that is
+    one, recorded as a value method of the dotted receiver."""
+    ref = checker.analysis.refs.get(receiver)
+    if ref is None or not isinstance(ref.decl, Member):
+        return  # reported by record_member
+    member = ref.decl
+    methods = VALUE_METHODS["variable"]
+    if member.kind == TRAINABLE_VARIABLES:
+        checker.report("E030", call.func, f"`{member.dotted}` is a list of variables and has no method `{attr}`",
+                       "pass it to `tape.gradient` or as an optimizer's `var_list`")
+        return
+    if attr not in methods:
+        from .names import suggest  # only when a name is wrong
+
+        checker.report("E030", call.func, f"a variable has no method `{attr}`",
+                       suggest(attr, methods) or f"methods: {', '.join(methods)}")
+        return
+    if attr in VARIABLE_UPDATES and not _check_assignable(checker, member, call):
+        return
+    low, high = methods[attr]
+    if not low <= len(call.args) <= high or call.keywords:
+        checker.report("E020", call, f"`{member.dotted}.{attr}` takes {low if low == high else f'{low}-{high}'}"
+                       f" positional argument{'s' if high != 1 else ''}", None)
+    checker.analysis.calls[call] = CallInfo(kind="value_method", method=attr, receiver=member.dotted)
+
+
+def _check_assignable(checker: BodyChecker, member: Member, call: n.Call) -> bool:
+    if member.kind == "optimizer" and member.name == "learning_rate":
+        rate = checker.analysis.sub_arguments.get(member.path[-1], {}).get("learning_rate")
+        if isinstance(rate, n.Call):  # the one call an optimizer argument may be: a schedule
+            checker.report("E015", call, f"`{member.dotted}` follows a learning-rate schedule and cannot be set",
+                           "give the optimizer a number as its learning rate to set it, or change the schedule")
+            return False
+    if not member.assignable:
+        checker.report("E015", call, f"`{member.dotted}` is read-only", "the optimizer counts its own steps")
+        return False
+    return True
 
 
 def member_type(analysis: Analysis, info: ModuleInfo, member: Member) -> Type:

@@ -279,13 +279,30 @@ class _ClassEmitter:
             self.helpers.add("_optimizer")
             keywords = [f"{ident(name)}={self._optimizer_argument(arg, init_expr)}"
                         for name, arg in self.analysis.sub_arguments[sub].items()]
-            args = [f"tf.keras.optimizers.{ident(sub.module)}", "self.trainable_variables", f"name={hygiene.literal(sub.name)}",
-                    *keywords]
+            args = [f"tf.keras.optimizers.{ident(sub.module)}", self._optimizer_var_list(sub, init_expr),
+                    f"name={hygiene.literal(sub.name)}", *keywords]
             return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
         args = [init_expr.expr(a) for a in sub.args]
         args += [f"{ident(k.name)}={init_expr.expr(k.value)}" for k in sub.keywords]
         args.append(f"name={hygiene.literal(sub.name)}")
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
+
+    def _optimizer_var_list(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
+        """What an optimizer is built for (its slots): the one var list every call of it names
+        (`var_list=critic.trainable_variables`, `apply_gradients(grads, [w, b])`), else the module's
+        trainable variables. Variables and other submodules exist by then: optimizers are built last."""
+        named: set[str] = set()
+        for method in self.module.methods:
+            for node in self.analysis.body_nodes(method):
+                info = self.analysis.calls.get(node) if isinstance(node, n.Call) else None
+                if info is None or info.receiver != sub.name or info.kind not in ("optimizer_minimize", "optimizer_apply"):
+                    continue
+                assert isinstance(node, n.Call)  # `calls` holds calls only
+                variables = _var_list(node, info)
+                if variables is None:
+                    return "self.trainable_variables"
+                named.add(init_expr.expr(variables))
+        return named.pop() if len(named) == 1 else "self.trainable_variables"
 
     def _optimizer_argument(self, arg: n.Node, init_expr: _ExprEmitter) -> str:
         """A value, or a learning-rate schedule (the only call an optimizer argument may be)."""
@@ -693,6 +710,13 @@ class _ExprEmitter(NodeVisitor):
         """A value holding several outputs as a tuple, in declaration order (for unpacking)."""
         self.cls.helpers.add("_outputs")
         return f"_outputs({self.expr(node)}, {hygiene.literal(outputs.names)})"
+
+
+def _var_list(call: n.Call, info: CallInfo) -> n.Node | None:
+    """The variables an optimizer call names: `apply_gradients`' second argument, `minimize`'s `var_list=`."""
+    if info.kind == "optimizer_apply" and len(call.args) > 1:
+        return call.args[1]
+    return next((k.value for k in call.keywords if k.name == "var_list"), None)
 
 
 def _method(info: CallInfo) -> str:

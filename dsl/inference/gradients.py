@@ -25,7 +25,7 @@ class TensorList(OtherT):
 
     def __str__(self) -> str:
         if self.items is None:
-            return "a list of tensors"
+            return "list of tensors"
         return f"list[{', '.join(str(t) for t in self.items)}]"
 
 

@@ -300,8 +300,8 @@ class WganGp(tf.Module):
         with self.name_scope:
             self.generator = Generator(latent, hidden, features, seed=seed, name='generator')  # wgan_gp.tfm:22:5
             self.critic = Critic(features, hidden, seed=seed, name='critic')  # wgan_gp.tfm:23:5
-            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='generator_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
-            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='critic_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
+            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
+            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.critic_loss = tf.function(self.critic_loss, input_signature=[  # wgan_gp.tfm:29:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='real'),

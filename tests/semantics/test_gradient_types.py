@@ -27,7 +27,7 @@ module M(features: int = 3):
      ["list[f32[features, 2], f32[2]]", "f32[features, 2]", "f32[2]", "f32[2]"]),
     ("g = tape.gradient(loss, dense.kernel)", "g", ["f32[features, 5]"]),
     ("g = tape.gradient(loss, x)", "g", ["f32[N, features]"]),
-    ("g = tape.gradient(loss, dense.trainable_variables)", "g", ["a list of tensors"]),
+    ("g = tape.gradient(loss, dense.trainable_variables)", "g", ["list of tensors"]),
     ("pass", "dense.kernel, dense.bias, emb.embeddings", ["f32[features, 5]", "f32[5]", "f32[10, 4]"]),
     ("pass", "optimizer.learning_rate, optimizer.iterations", ["f32[]", "i64[]"]),
 ])
@@ -88,3 +88,35 @@ def test_tfm_check_does_not_import_tensorflow_for_gradients():
     from support import ROOT
 
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def _warnings(source: str) -> list[str]:
+    from tfm import compile_text
+
+    return [f"{w.code} {w.message}" for w in compile_text(source, "t.tfm").analysis.warnings if w.code == "W008"]
+
+
+@pytest.mark.parametrize("target, warned", [
+    ("reduce_sum(x @ w)", ["b", "dense.kernel"]),
+    ("reduce_sum(x @ w + b) + reduce_sum(dense(x))", []),
+    ("reduce_sum(through_typed_list(x))", ["dense.kernel"]),  # a typed list carries what is written to it
+    ("reduce_sum(uses_dense(x))", ["b"]),  # through the methods the target calls
+])
+def test_a_source_no_gradient_reaches_is_a_warning(target, warned):
+    source = HEADER + (
+        "\n    fn through_typed_list(x: f32[N, features]) -> f32[N, 2]:\n"
+        "        xs: list[f32[N, 2]] = []\n"
+        "        xs.append(x @ w)\n"
+        "        xs[0] = xs[0] + b\n"
+        "        return xs.stack()[0]\n"
+        "\n    fn uses_dense(x: f32[N, features]) -> f32[N, 7]:\n"
+        "        return concat([dense(x), x @ w], axis=1)\n"
+        "\n    fn f(x: f32[N, features]) -> f32[2]:\n"
+        "        with GradientTape() as tape:\n"
+        f"            y = {target}\n"
+        "        grads = tape.gradient(y, [w, b, dense.kernel])\n"
+        "        return grads[1]\n")
+    assert _warnings(source) == [f"W008 no gradient reaches `{name}` from the target: its gradient is None"
+                                 for name in warned]
+    asked = source.replace("[w, b, dense.kernel])", '[w, b, dense.kernel], unconnected_gradients="zero")')
+    assert _warnings(asked) == []
