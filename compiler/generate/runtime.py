@@ -98,10 +98,25 @@ def _fits(specs, values, same_dtype):
     return True
 
 
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
 def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
-    if from_logits:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
+    if from_logits or logits is not None:
+        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                       axis=axis)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
@@ -110,16 +125,20 @@ def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
 def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
-    if from_logits:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
+    if from_logits or logits is not None:
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                              logits=y_pred if logits is None else logits)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
 
 
 def _binary_crossentropy(y_true, y_pred, from_logits):
     """Per-example binary cross-entropy, averaged over the last axis."""
-    if from_logits:
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1)
+    logits = None if from_logits else _logits_of(y_pred, "Sigmoid", -1)
+    if from_logits or logits is not None:
+        logits = y_pred if logits is None else logits
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits), axis=-1)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     bce = y_true * tf.math.log(y_pred) + (1.0 - y_true) * tf.math.log(1.0 - y_pred)
     return -tf.reduce_mean(bce, axis=-1)

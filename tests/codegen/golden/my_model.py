@@ -57,10 +57,25 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
 def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
     """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
-    if from_logits:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
+    if from_logits or logits is not None:
+        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                       axis=axis)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
@@ -270,10 +285,10 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    164: (0, 7, 14), 165: (0, 7, 27), 166: (0, 7, 14), 167: (0, 7, 27), 168: (0, 7, 41), 169: (0, 7, 69),
-    172: (0, 8, 5), 173: (0, 9, 5), 175: (0, 11, 5), 176: (0, 15, 5), 181: (0, 12, 9), 189: (0, 16, 9),
-    214: (1, 5, 16), 215: (1, 5, 16), 216: (1, 5, 39), 219: (1, 6, 5), 220: (1, 7, 5), 221: (1, 8, 5),
-    223: (1, 10, 5), 224: (1, 15, 5), 232: (1, 12, 9), 233: (1, 13, 9), 240: (1, 15, 41),
-    241: (1, 15, 5), 248: (1, 16, 9), 249: (1, 17, 13), 250: (1, 18, 13), 251: (1, 19, 9),
-    252: (1, 20, 9),
+    179: (0, 7, 14), 180: (0, 7, 27), 181: (0, 7, 14), 182: (0, 7, 27), 183: (0, 7, 41), 184: (0, 7, 69),
+    187: (0, 8, 5), 188: (0, 9, 5), 190: (0, 11, 5), 191: (0, 15, 5), 196: (0, 12, 9), 204: (0, 16, 9),
+    229: (1, 5, 16), 230: (1, 5, 16), 231: (1, 5, 39), 234: (1, 6, 5), 235: (1, 7, 5), 236: (1, 8, 5),
+    238: (1, 10, 5), 239: (1, 15, 5), 247: (1, 12, 9), 248: (1, 13, 9), 255: (1, 15, 41),
+    256: (1, 15, 5), 263: (1, 16, 9), 264: (1, 17, 13), 265: (1, 18, 13), 266: (1, 19, 9),
+    267: (1, 20, 9),
 }
