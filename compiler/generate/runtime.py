@@ -13,18 +13,101 @@ _range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinst
 _int, _bool, _ValueError = int, bool, ValueError
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
+# Every activation keras.activations.get knows by name (computed as Keras 3 computes it, so values
+# and gradients agree), with their Keras defaults, and gelu's tanh approximation; not `threshold`,
+# which has no defaults, nor `glu`, which halves the last axis.
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 

@@ -15,18 +15,98 @@ _TFM_SOURCE = 'cnn_classifier.tfm'
 _TFM_SOURCE_SHA256 = 'dacaeff6982f91652ec85331f41f08e81089ff9f65ec412f8fa04b4fbabf006a'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -531,22 +611,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    183: (0, 7, 14), 184: (0, 7, 27), 185: (0, 7, 14), 186: (0, 7, 27), 187: (0, 7, 41), 188: (0, 7, 69),
-    191: (0, 8, 5), 192: (0, 9, 5), 194: (0, 11, 5), 195: (0, 15, 5), 200: (0, 12, 9), 208: (0, 16, 9),
-    233: (0, 30, 15), 234: (0, 30, 33), 235: (0, 30, 47), 236: (0, 30, 15), 237: (0, 30, 33),
-    238: (0, 30, 47), 239: (0, 30, 65), 240: (0, 30, 83), 241: (0, 31, 9), 242: (0, 31, 33),
-    243: (0, 31, 61), 246: (0, 32, 5), 247: (0, 33, 5), 249: (0, 35, 5), 256: (0, 36, 9),
-    257: (0, 37, 9), 282: (0, 40, 18), 283: (0, 40, 38), 284: (0, 40, 57), 286: (0, 41, 5),
-    291: (0, 42, 9), 292: (0, 43, 13), 293: (0, 44, 9), 319: (0, 62, 5), 323: (0, 63, 9),
-    348: (0, 79, 16), 349: (0, 79, 29), 351: (0, 80, 5), 355: (0, 87, 5), 363: (0, 81, 9),
-    364: (0, 82, 13), 365: (0, 83, 17), 366: (0, 84, 13), 367: (0, 85, 9), 375: (0, 88, 9),
-    376: (0, 89, 13), 377: (0, 90, 17), 378: (0, 91, 13), 379: (0, 92, 9), 404: (1, 22, 29),
-    405: (1, 22, 29), 406: (1, 22, 44), 407: (1, 22, 68), 410: (1, 23, 5), 411: (1, 24, 5),
-    412: (1, 25, 5), 413: (1, 26, 5), 415: (1, 28, 5), 423: (1, 29, 9), 424: (1, 30, 13),
-    425: (1, 31, 13), 426: (1, 32, 13), 427: (1, 33, 13), 428: (1, 34, 13), 429: (1, 35, 9),
-    454: (2, 4, 22), 455: (2, 4, 22), 456: (2, 4, 45), 457: (2, 4, 75), 460: (2, 5, 5), 461: (2, 6, 5),
-    462: (2, 7, 5), 463: (2, 8, 5), 464: (2, 9, 5), 465: (2, 10, 5), 466: (2, 11, 5), 467: (2, 12, 5),
-    468: (2, 13, 5), 470: (2, 15, 5), 474: (2, 21, 5), 475: (2, 26, 5), 483: (2, 16, 9), 484: (2, 17, 9),
-    485: (2, 18, 9), 486: (2, 19, 9), 494: (2, 23, 9), 495: (2, 24, 9), 502: (2, 26, 58),
-    503: (2, 26, 5), 510: (2, 27, 9), 511: (2, 28, 13), 512: (2, 29, 9), 513: (2, 30, 9),
+    263: (0, 7, 14), 264: (0, 7, 27), 265: (0, 7, 14), 266: (0, 7, 27), 267: (0, 7, 41), 268: (0, 7, 69),
+    271: (0, 8, 5), 272: (0, 9, 5), 274: (0, 11, 5), 275: (0, 15, 5), 280: (0, 12, 9), 288: (0, 16, 9),
+    313: (0, 30, 15), 314: (0, 30, 33), 315: (0, 30, 47), 316: (0, 30, 15), 317: (0, 30, 33),
+    318: (0, 30, 47), 319: (0, 30, 65), 320: (0, 30, 83), 321: (0, 31, 9), 322: (0, 31, 33),
+    323: (0, 31, 61), 326: (0, 32, 5), 327: (0, 33, 5), 329: (0, 35, 5), 336: (0, 36, 9),
+    337: (0, 37, 9), 362: (0, 40, 18), 363: (0, 40, 38), 364: (0, 40, 57), 366: (0, 41, 5),
+    371: (0, 42, 9), 372: (0, 43, 13), 373: (0, 44, 9), 399: (0, 62, 5), 403: (0, 63, 9),
+    428: (0, 79, 16), 429: (0, 79, 29), 431: (0, 80, 5), 435: (0, 87, 5), 443: (0, 81, 9),
+    444: (0, 82, 13), 445: (0, 83, 17), 446: (0, 84, 13), 447: (0, 85, 9), 455: (0, 88, 9),
+    456: (0, 89, 13), 457: (0, 90, 17), 458: (0, 91, 13), 459: (0, 92, 9), 484: (1, 22, 29),
+    485: (1, 22, 29), 486: (1, 22, 44), 487: (1, 22, 68), 490: (1, 23, 5), 491: (1, 24, 5),
+    492: (1, 25, 5), 493: (1, 26, 5), 495: (1, 28, 5), 503: (1, 29, 9), 504: (1, 30, 13),
+    505: (1, 31, 13), 506: (1, 32, 13), 507: (1, 33, 13), 508: (1, 34, 13), 509: (1, 35, 9),
+    534: (2, 4, 22), 535: (2, 4, 22), 536: (2, 4, 45), 537: (2, 4, 75), 540: (2, 5, 5), 541: (2, 6, 5),
+    542: (2, 7, 5), 543: (2, 8, 5), 544: (2, 9, 5), 545: (2, 10, 5), 546: (2, 11, 5), 547: (2, 12, 5),
+    548: (2, 13, 5), 550: (2, 15, 5), 554: (2, 21, 5), 555: (2, 26, 5), 563: (2, 16, 9), 564: (2, 17, 9),
+    565: (2, 18, 9), 566: (2, 19, 9), 574: (2, 23, 9), 575: (2, 24, 9), 582: (2, 26, 58),
+    583: (2, 26, 5), 590: (2, 27, 9), 591: (2, 28, 13), 592: (2, 29, 9), 593: (2, 30, 9),
 }
