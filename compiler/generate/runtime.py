@@ -232,6 +232,119 @@ def _mean_squared_error(y_true, y_pred):
     return tf.reduce_mean(tf.square(y_pred - y_true))
 
 
+# Losses as keras.losses computes them: per example (over the last axis, or `axis`), then reduced as a
+# Keras Loss object's `reduction` says ("none": the per-example values, the Keras function's result).
+# 1e-7 is Keras' backend.epsilon().
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
+
+
+def _huber(y_true, y_pred, delta, reduction):
+    error = y_pred - y_true
+    abs_error = tf.abs(error)
+    delta = tf.cast(delta, y_pred.dtype)
+    losses = tf.where(abs_error <= delta, 0.5 * tf.square(error), delta * abs_error - 0.5 * tf.square(delta))
+    return _reduce_loss(tf.reduce_mean(losses, axis=-1), reduction)
+
+
+def _log_cosh(y_true, y_pred, reduction):
+    error = y_pred - y_true
+    log2 = tf.cast(tf.math.log(2.0), y_pred.dtype)
+    return _reduce_loss(tf.reduce_mean(error + tf.math.softplus(error * -2.0) - log2, axis=-1), reduction)
+
+
+def _kl_divergence(y_true, y_pred, reduction):
+    y_true = tf.clip_by_value(y_true, 1e-7, 1.0)
+    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0)
+    return _reduce_loss(tf.reduce_sum(y_true * tf.math.log(y_true / y_pred), axis=-1), reduction)
+
+
+def _poisson(y_true, y_pred, reduction):
+    return _reduce_loss(tf.reduce_mean(y_pred - y_true * tf.math.log(y_pred + 1e-7), axis=-1), reduction)
+
+
+def _hinge_labels(y_true):
+    """Labels all 0 or 1 become -1 or 1, as Keras converts them; others pass unchanged."""
+    binary = tf.reduce_all(tf.logical_or(tf.equal(y_true, 0.0), tf.equal(y_true, 1.0)))
+    return tf.where(binary, 2.0 * y_true - 1.0, y_true)
+
+
+def _hinge(y_true, y_pred, reduction):
+    margins = tf.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
+    return _reduce_loss(tf.reduce_mean(margins, axis=-1), reduction)
+
+
+def _squared_hinge(y_true, y_pred, reduction):
+    margins = tf.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
+    return _reduce_loss(tf.reduce_mean(tf.square(margins), axis=-1), reduction)
+
+
+def _categorical_hinge(y_true, y_pred, reduction):
+    positive = tf.reduce_sum(y_true * y_pred, axis=-1)
+    negative = tf.reduce_max((1.0 - y_true) * y_pred, axis=-1)
+    return _reduce_loss(tf.maximum(negative - positive + 1.0, 0.0), reduction)
+
+
+def _l2_normalized(x, axis):
+    # Keras' x * rsqrt(sum of squares), the inverse norm at most 1 / epsilon
+    return x * tf.minimum(tf.math.rsqrt(tf.reduce_sum(tf.square(x), axis=axis, keepdims=True)), 1.0 / 1e-7)
+
+
+def _cosine_similarity(y_true, y_pred, axis, reduction):
+    similarity = tf.reduce_sum(_l2_normalized(y_true, axis) * _l2_normalized(y_pred, axis), axis=axis)
+    return _reduce_loss(-similarity, reduction)
+
+
+def _mean_absolute_percentage_error(y_true, y_pred, reduction):
+    ratio = tf.abs((y_true - y_pred) / tf.maximum(tf.abs(y_true), 1e-7))
+    return _reduce_loss(100.0 * tf.reduce_mean(ratio, axis=-1), reduction)
+
+
+def _mean_squared_logarithmic_error(y_true, y_pred, reduction):
+    first = tf.math.log(tf.maximum(y_pred, 1e-7) + 1.0)
+    second = tf.math.log(tf.maximum(y_true, 1e-7) + 1.0)
+    return _reduce_loss(tf.reduce_mean(tf.square(first - second), axis=-1), reduction)
+
+
+def _binary_focal_crossentropy(y_true, y_pred, apply_class_balancing, alpha, gamma, from_logits, label_smoothing,
+                               axis, reduction):
+    """Keras' binary focal cross-entropy: the cross-entropy from logits when given them (or a sigmoid's
+    output in the graph), as Keras computes it."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    logits = y_pred if from_logits else _logits_of(y_pred, "Sigmoid", -1)
+    if logits is not None:
+        y_pred = tf.math.sigmoid(logits)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+    else:
+        clipped = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
+        bce = -(y_true * tf.math.log(clipped) + (1.0 - y_true) * tf.math.log(1.0 - clipped))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = tf.pow(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return _reduce_loss(tf.reduce_mean(focal, axis=axis), reduction)
+
+
+def _categorical_focal_crossentropy(y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis, reduction):
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    if from_logits:
+        y_pred = tf.nn.softmax(y_pred, axis=axis)
+    output = tf.clip_by_value(y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True), 1e-7, 1.0 - 1e-7)
+    focal = alpha * tf.pow(1.0 - output, gamma) * (-y_true * tf.math.log(output))
+    return _reduce_loss(tf.reduce_sum(focal, axis=axis), reduction)
+
+
 def _top_k_values(input, k):
     """The k largest values along the last axis, largest first (tf.math.top_k's `values`)."""
     return tf.math.top_k(input, k=k).values

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..tensor_types import INTS, UNKNOWN, TensorT, Type, dims_conflict, unify_dtype
-from .registry import op
+from .registry import Op, op
 from .result_typing import RuleContext, binary
 
 
@@ -52,9 +52,39 @@ def sparse_loss(ctx: RuleContext) -> Type:
     return TensorT(predictions.dtype, expected)
 
 
+def keras_loss(ctx: RuleContext) -> Type:
+    """A keras.losses loss: labels and predictions of one shape, a loss per example over `axis` (the
+    last by default), or a scalar when `reduction` is not "none"."""
+    labels, predictions = _same_shape_pair(ctx)
+    dtype = (predictions or UNKNOWN).dtype
+    if ctx.static("reduction", "none") != "none":
+        return TensorT(dtype, ())
+    axis = ctx.static("axis", -1)
+    shape = None if predictions is None else predictions.shape
+    if not shape or not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+        return TensorT(dtype, None)
+    kept = [dim for k, dim in enumerate(shape) if k != axis % len(shape)]
+    return TensorT(dtype, tuple(kept))
+
+
 def scalar_loss(ctx: RuleContext) -> Type:
     result = binary(ctx)
     return TensorT(result.dtype if isinstance(result, TensorT) else None, ())
+
+
+_LOSS_STATIC = {"delta": "number", "axis": "axis", "apply_class_balancing": "bool", "alpha": "number",
+                "gamma": "number", "from_logits": "bool", "label_smoothing": "number"}
+
+
+def _keras_loss(name: str, own: str) -> Op:
+    """The entry of keras.losses' `name` (its runtime helper `_name`): labels, predictions, the loss's own
+    static parameters with Keras' defaults, then the reduction of a Keras Loss object."""
+    params = ", ".join(filter(None, ("y_true, y_pred", own, "reduction:static='none'")))
+    own_names = [item.split(":")[0].strip() for item in own.split(",") if item.strip()]
+    static = ", ".join([f"{param}: {_LOSS_STATIC[param]}" for param in own_names]
+                       + ["reduction: one_of none sum mean sum_over_batch_size"])
+    return op(name, f"_{name}", params, "loss", keras_loss, dtypes="y_true y_pred: float", ranks="y_pred: 1+",
+              static=static)
 
 
 OPS = (
@@ -73,6 +103,14 @@ OPS = (
        ranks="y_pred: 2+", static="from_logits: bool", examples=("v, x", "v, x, from_logits=True")),
     op("binary_crossentropy", "_binary_crossentropy", "y_true, y_pred, from_logits:static=False", "loss",
        per_example_loss, dtypes="y_true y_pred: float", ranks="y_pred: 1+", static="from_logits: bool"),
+    *(_keras_loss(name, params) for name, params in (
+        ("huber", "delta:static=1.0"), ("log_cosh", ""), ("kl_divergence", ""), ("poisson", ""), ("hinge", ""),
+        ("squared_hinge", ""), ("categorical_hinge", ""), ("cosine_similarity", "axis:static=-1"),
+        ("mean_absolute_percentage_error", ""), ("mean_squared_logarithmic_error", ""),
+        ("binary_focal_crossentropy", "apply_class_balancing:static=False, alpha:static=0.25, gamma:static=2.0, "
+                                      "from_logits:static=False, label_smoothing:static=0.0, axis:static=-1"),
+        ("categorical_focal_crossentropy", "alpha:static=0.25, gamma:static=2.0, from_logits:static=False, "
+                                           "label_smoothing:static=0.0, axis:static=-1"))),
     op("mean_squared_error", "_mean_squared_error", "y_true, y_pred", "loss", scalar_loss,
        dtypes="y_true y_pred: float i32 i64 complex"),
     op("mean_absolute_error", "_mean_absolute_error", "y_true, y_pred", "loss", scalar_loss,
