@@ -194,37 +194,48 @@ def _logits_of(y_pred, op_type, axis):
     return op.inputs[0] if op.type == op_type else None
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
-    """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
+def _categorical_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example categorical cross-entropy, as keras.losses.categorical_crossentropy computes it."""
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
     logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
     if from_logits or logits is not None:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
-                                                       axis=axis)
+        losses = tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                         axis=axis)
+        return _reduce_loss(losses, reduction)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
+    return _reduce_loss(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis), reduction)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
     logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
     if from_logits or logits is not None:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
-                                                              logits=y_pred if logits is None else logits)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
 
 
-def _binary_crossentropy(y_true, y_pred, from_logits):
-    """Per-example binary cross-entropy, averaged over the last axis."""
-    logits = None if from_logits else _logits_of(y_pred, "Sigmoid", -1)
+def _binary_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example binary cross-entropy, averaged over `axis` (the last by default)."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    logits = None if from_logits else _logits_of(y_pred, "Sigmoid", -1)  # elementwise: any axis
     if from_logits or logits is not None:
         logits = y_pred if logits is None else logits
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits), axis=-1)
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+        return _reduce_loss(tf.reduce_mean(losses, axis=axis), reduction)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     bce = y_true * tf.math.log(y_pred) + (1.0 - y_true) * tf.math.log(1.0 - y_pred)
-    return -tf.reduce_mean(bce, axis=-1)
+    return _reduce_loss(-tf.reduce_mean(bce, axis=axis), reduction)
 
 
 def _mean_squared_error(y_true, y_pred):

@@ -49,6 +49,8 @@ def sparse_loss(ctx: RuleContext) -> Type:
             len(labels.shape) != len(expected) or any(map(dims_conflict, labels.shape, expected))):
         ctx.report("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
                 "one label per example: the labels' shape is the predictions' without the last axis")
+    if ctx.static("reduction", "none") != "none":
+        return TensorT(predictions.dtype, ())
     return TensorT(predictions.dtype, expected)
 
 
@@ -72,6 +74,8 @@ def scalar_loss(ctx: RuleContext) -> Type:
     return TensorT(result.dtype if isinstance(result, TensorT) else None, ())
 
 
+# A Keras Loss object's reductions ("none": a loss per example, the Keras function's result)
+_REDUCTIONS = "one_of none sum mean sum_over_batch_size"
 _LOSS_STATIC = {"delta": "number", "axis": "axis", "apply_class_balancing": "bool", "alpha": "number",
                 "gamma": "number", "from_logits": "bool", "label_smoothing": "number"}
 
@@ -82,7 +86,7 @@ def _keras_loss(name: str, own: str) -> Op:
     params = ", ".join(filter(None, ("y_true, y_pred", own, "reduction:static='none'")))
     own_names = [item.split(":")[0].strip() for item in own.split(",") if item.strip()]
     static = ", ".join([f"{param}: {_LOSS_STATIC[param]}" for param in own_names]
-                       + ["reduction: one_of none sum mean sum_over_batch_size"])
+                       + [f"reduction: {_REDUCTIONS}"])
     return op(name, f"_{name}", params, "loss", keras_loss, dtypes="y_true y_pred: float", ranks="y_pred: 1+",
               static=static)
 
@@ -95,14 +99,12 @@ OPS = (
        examples=("v, x",)),
     op("sigmoid_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits", "labels, logits", "loss",
        elementwise_loss, dtypes="labels logits: float", converted_alone=True),
-    op("categorical_crossentropy", "_categorical_crossentropy",
-       "y_true, y_pred, from_logits:static=False, axis:static=-1", "loss", per_example_loss,
-       dtypes="y_true y_pred: float", ranks="y_pred: 1+", static="from_logits: bool"),
+    _keras_loss("categorical_crossentropy", "from_logits:static=False, label_smoothing:static=0.0, axis:static=-1"),
     op("sparse_categorical_crossentropy", "_sparse_categorical_crossentropy",
-       "y_true, y_pred, from_logits:static=False", "loss", sparse_loss, dtypes="y_true: i32 i64, y_pred: float",
-       ranks="y_pred: 2+", static="from_logits: bool", examples=("v, x", "v, x, from_logits=True")),
-    op("binary_crossentropy", "_binary_crossentropy", "y_true, y_pred, from_logits:static=False", "loss",
-       per_example_loss, dtypes="y_true y_pred: float", ranks="y_pred: 1+", static="from_logits: bool"),
+       "y_true, y_pred, from_logits:static=False, reduction:static='none'", "loss", sparse_loss,
+       dtypes="y_true: i32 i64, y_pred: float", ranks="y_pred: 2+",
+       static=f"from_logits: bool, reduction: {_REDUCTIONS}", examples=("v, x", "v, x, from_logits=True")),
+    _keras_loss("binary_crossentropy", "from_logits:static=False, label_smoothing:static=0.0, axis:static=-1"),
     *(_keras_loss(name, params) for name, params in (
         ("huber", "delta:static=1.0"), ("log_cosh", ""), ("kl_divergence", ""), ("poisson", ""), ("hinge", ""),
         ("squared_hinge", ""), ("categorical_hinge", ""), ("cosine_similarity", "axis:static=-1"),

@@ -111,6 +111,15 @@ CASES = [
      L.CategoricalFocalCrossentropy(alpha=0.5, gamma=1.0, label_smoothing=0.1, reduction="none"), "one_hot"),
     ("categorical_focal_crossentropy(from_logits=True, reduction='sum_over_batch_size')",
      L.CategoricalFocalCrossentropy(from_logits=True), "one_hot_logits"),
+    ("categorical_crossentropy(label_smoothing=0.1)",
+     L.CategoricalCrossentropy(label_smoothing=0.1, reduction="none"), "one_hot"),
+    ("categorical_crossentropy(from_logits=True, label_smoothing=0.2, reduction='sum_over_batch_size')",
+     L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2), "one_hot_logits"),
+    ("binary_crossentropy(label_smoothing=0.1, reduction='sum')",
+     L.BinaryCrossentropy(label_smoothing=0.1, reduction="sum"), "binary"),
+    ("binary_crossentropy(from_logits=True)", L.BinaryCrossentropy(from_logits=True, reduction="none"),
+     "binary_logits"),
+    ("binary_crossentropy(axis=0)", L.BinaryCrossentropy(axis=0, reduction="none"), "binary"),
     ("mean_absolute_error()", L.MeanAbsoluteError(), "regression"),
     ("mean_squared_error()", L.MeanSquaredError(), "regression"),
 ]
@@ -158,6 +167,31 @@ def test_loss_matches_keras(module, k, inputs):
     for a, b, what in zip(ours, theirs, ("loss", "gradient for the labels", "gradient for the predictions")):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5, err_msg=what)
     assert np.isfinite(ours[0]).all()
+
+
+@pytest.mark.parametrize("options, keras_loss", [
+    ("", L.SparseCategoricalCrossentropy(reduction="none")),
+    ("reduction='sum'", L.SparseCategoricalCrossentropy(reduction="sum")),
+    ("from_logits=True, reduction='sum_over_batch_size'", L.SparseCategoricalCrossentropy(from_logits=True)),
+])
+def test_sparse_categorical_crossentropy_matches_keras(tmp_path, options, keras_loss):
+    result = "f32[N]" if not options else "f32[]"
+    path = tmp_path / "sparse.tfm"
+    path.write_text(f"module S:\n    fn f(y: i32[N], p: f32[N, 4]) -> {result}:\n"
+                    f"        return sparse_categorical_crossentropy({', '.join(filter(None, ('y, p', options)))})\n")
+    m = tfm.load(path).S()
+    labels = np.array([1, 0, 3], np.int32)
+    for predictions in (INPUTS["one_hot"][0][1], INPUTS["one_hot"][1][1], INPUTS["one_hot_logits"][1][1]):
+        p = tf.constant(predictions, tf.float32)
+        values = []
+        for loss in (m.f, keras_loss):
+            with tf.GradientTape() as tape:
+                tape.watch(p)
+                value = loss(tf.constant(labels), p)
+                total = tf.reduce_sum(value)
+            values.append((value.numpy(), tape.gradient(total, p).numpy()))
+        np.testing.assert_allclose(values[0][0], values[1][0], rtol=2e-5, atol=1e-5)
+        np.testing.assert_allclose(values[0][1], values[1][1], rtol=2e-5, atol=1e-5)
 
 
 def test_a_loss_options_are_checked():

@@ -150,15 +150,29 @@ def _logits_of(y_pred, op_type, axis):
     return op.inputs[0] if op.type == op_type else None
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
     logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
     if from_logits or logits is not None:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
-                                                              logits=y_pred if logits is None else logits)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -588,7 +602,7 @@ class CNNClassifier(tf.Module):
         """cnn_classifier.tfm:26. Inputs images: f32[N, 28, 28, 1], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
             with tf.GradientTape() as tape:  # cnn_classifier.tfm:27:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True))  # cnn_classifier.tfm:28:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True, reduction='none'))  # cnn_classifier.tfm:28:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
             return loss  # cnn_classifier.tfm:30:9
 
@@ -611,22 +625,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    263: (0, 7, 14), 264: (0, 7, 27), 265: (0, 7, 14), 266: (0, 7, 27), 267: (0, 7, 41), 268: (0, 7, 69),
-    271: (0, 8, 5), 272: (0, 9, 5), 274: (0, 11, 5), 275: (0, 15, 5), 280: (0, 12, 9), 288: (0, 16, 9),
-    313: (0, 30, 15), 314: (0, 30, 33), 315: (0, 30, 47), 316: (0, 30, 15), 317: (0, 30, 33),
-    318: (0, 30, 47), 319: (0, 30, 65), 320: (0, 30, 83), 321: (0, 31, 9), 322: (0, 31, 33),
-    323: (0, 31, 61), 326: (0, 32, 5), 327: (0, 33, 5), 329: (0, 35, 5), 336: (0, 36, 9),
-    337: (0, 37, 9), 362: (0, 40, 18), 363: (0, 40, 38), 364: (0, 40, 57), 366: (0, 41, 5),
-    371: (0, 42, 9), 372: (0, 43, 13), 373: (0, 44, 9), 399: (0, 62, 5), 403: (0, 63, 9),
-    428: (0, 79, 16), 429: (0, 79, 29), 431: (0, 80, 5), 435: (0, 87, 5), 443: (0, 81, 9),
-    444: (0, 82, 13), 445: (0, 83, 17), 446: (0, 84, 13), 447: (0, 85, 9), 455: (0, 88, 9),
-    456: (0, 89, 13), 457: (0, 90, 17), 458: (0, 91, 13), 459: (0, 92, 9), 484: (1, 22, 29),
-    485: (1, 22, 29), 486: (1, 22, 44), 487: (1, 22, 68), 490: (1, 23, 5), 491: (1, 24, 5),
-    492: (1, 25, 5), 493: (1, 26, 5), 495: (1, 28, 5), 503: (1, 29, 9), 504: (1, 30, 13),
-    505: (1, 31, 13), 506: (1, 32, 13), 507: (1, 33, 13), 508: (1, 34, 13), 509: (1, 35, 9),
-    534: (2, 4, 22), 535: (2, 4, 22), 536: (2, 4, 45), 537: (2, 4, 75), 540: (2, 5, 5), 541: (2, 6, 5),
-    542: (2, 7, 5), 543: (2, 8, 5), 544: (2, 9, 5), 545: (2, 10, 5), 546: (2, 11, 5), 547: (2, 12, 5),
-    548: (2, 13, 5), 550: (2, 15, 5), 554: (2, 21, 5), 555: (2, 26, 5), 563: (2, 16, 9), 564: (2, 17, 9),
-    565: (2, 18, 9), 566: (2, 19, 9), 574: (2, 23, 9), 575: (2, 24, 9), 582: (2, 26, 58),
-    583: (2, 26, 5), 590: (2, 27, 9), 591: (2, 28, 13), 592: (2, 29, 9), 593: (2, 30, 9),
+    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
+    327: (0, 30, 15), 328: (0, 30, 33), 329: (0, 30, 47), 330: (0, 30, 15), 331: (0, 30, 33),
+    332: (0, 30, 47), 333: (0, 30, 65), 334: (0, 30, 83), 335: (0, 31, 9), 336: (0, 31, 33),
+    337: (0, 31, 61), 340: (0, 32, 5), 341: (0, 33, 5), 343: (0, 35, 5), 350: (0, 36, 9),
+    351: (0, 37, 9), 376: (0, 40, 18), 377: (0, 40, 38), 378: (0, 40, 57), 380: (0, 41, 5),
+    385: (0, 42, 9), 386: (0, 43, 13), 387: (0, 44, 9), 413: (0, 62, 5), 417: (0, 63, 9),
+    442: (0, 79, 16), 443: (0, 79, 29), 445: (0, 80, 5), 449: (0, 87, 5), 457: (0, 81, 9),
+    458: (0, 82, 13), 459: (0, 83, 17), 460: (0, 84, 13), 461: (0, 85, 9), 469: (0, 88, 9),
+    470: (0, 89, 13), 471: (0, 90, 17), 472: (0, 91, 13), 473: (0, 92, 9), 498: (1, 22, 29),
+    499: (1, 22, 29), 500: (1, 22, 44), 501: (1, 22, 68), 504: (1, 23, 5), 505: (1, 24, 5),
+    506: (1, 25, 5), 507: (1, 26, 5), 509: (1, 28, 5), 517: (1, 29, 9), 518: (1, 30, 13),
+    519: (1, 31, 13), 520: (1, 32, 13), 521: (1, 33, 13), 522: (1, 34, 13), 523: (1, 35, 9),
+    548: (2, 4, 22), 549: (2, 4, 22), 550: (2, 4, 45), 551: (2, 4, 75), 554: (2, 5, 5), 555: (2, 6, 5),
+    556: (2, 7, 5), 557: (2, 8, 5), 558: (2, 9, 5), 559: (2, 10, 5), 560: (2, 11, 5), 561: (2, 12, 5),
+    562: (2, 13, 5), 564: (2, 15, 5), 568: (2, 21, 5), 569: (2, 26, 5), 577: (2, 16, 9), 578: (2, 17, 9),
+    579: (2, 18, 9), 580: (2, 19, 9), 588: (2, 23, 9), 589: (2, 24, 9), 596: (2, 26, 58),
+    597: (2, 26, 5), 604: (2, 27, 9), 605: (2, 28, 13), 606: (2, 29, 9), 607: (2, 30, 9),
 }

@@ -150,15 +150,29 @@ def _logits_of(y_pred, op_type, axis):
     return op.inputs[0] if op.type == op_type else None
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
-    """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
+def _categorical_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example categorical cross-entropy, as keras.losses.categorical_crossentropy computes it."""
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
     logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
     if from_logits or logits is not None:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
-                                                       axis=axis)
+        losses = tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                         axis=axis)
+        return _reduce_loss(losses, reduction)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
+    return _reduce_loss(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis), reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -342,7 +356,7 @@ class MyModel(tf.Module):
         with self.name_scope:
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
-                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, axis=-1))  # my_model.tfm:18:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
 
@@ -365,10 +379,10 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    259: (0, 7, 14), 260: (0, 7, 27), 261: (0, 7, 14), 262: (0, 7, 27), 263: (0, 7, 41), 264: (0, 7, 69),
-    267: (0, 8, 5), 268: (0, 9, 5), 270: (0, 11, 5), 271: (0, 15, 5), 276: (0, 12, 9), 284: (0, 16, 9),
-    309: (1, 5, 16), 310: (1, 5, 16), 311: (1, 5, 39), 314: (1, 6, 5), 315: (1, 7, 5), 316: (1, 8, 5),
-    318: (1, 10, 5), 319: (1, 15, 5), 327: (1, 12, 9), 328: (1, 13, 9), 335: (1, 15, 41),
-    336: (1, 15, 5), 343: (1, 16, 9), 344: (1, 17, 13), 345: (1, 18, 13), 346: (1, 19, 9),
-    347: (1, 20, 9),
+    273: (0, 7, 14), 274: (0, 7, 27), 275: (0, 7, 14), 276: (0, 7, 27), 277: (0, 7, 41), 278: (0, 7, 69),
+    281: (0, 8, 5), 282: (0, 9, 5), 284: (0, 11, 5), 285: (0, 15, 5), 290: (0, 12, 9), 298: (0, 16, 9),
+    323: (1, 5, 16), 324: (1, 5, 16), 325: (1, 5, 39), 328: (1, 6, 5), 329: (1, 7, 5), 330: (1, 8, 5),
+    332: (1, 10, 5), 333: (1, 15, 5), 341: (1, 12, 9), 342: (1, 13, 9), 349: (1, 15, 41),
+    350: (1, 15, 5), 357: (1, 16, 9), 358: (1, 17, 13), 359: (1, 18, 13), 360: (1, 19, 9),
+    361: (1, 20, 9),
 }

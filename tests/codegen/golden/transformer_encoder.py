@@ -150,15 +150,29 @@ def _logits_of(y_pred, op_type, axis):
     return op.inputs[0] if op.type == op_type else None
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
     logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
     if from_logits or logits is not None:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
-                                                              logits=y_pred if logits is None else logits)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -642,7 +656,7 @@ class TransformerEncoder(tf.Module):
         """transformer_encoder.tfm:36. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
             with tf.GradientTape() as tape:  # transformer_encoder.tfm:37:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True))  # transformer_encoder.tfm:38:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True, reduction='none'))  # transformer_encoder.tfm:38:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
             return loss  # transformer_encoder.tfm:40:9
 
@@ -665,28 +679,28 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    263: (0, 7, 14), 264: (0, 7, 27), 265: (0, 7, 14), 266: (0, 7, 27), 267: (0, 7, 41), 268: (0, 7, 69),
-    271: (0, 8, 5), 272: (0, 9, 5), 274: (0, 11, 5), 275: (0, 15, 5), 280: (0, 12, 9), 288: (0, 16, 9),
-    313: (0, 71, 18), 314: (0, 71, 34), 315: (0, 71, 18), 316: (0, 71, 34), 317: (0, 71, 51),
-    320: (0, 72, 5), 322: (0, 74, 5), 327: (0, 75, 9), 352: (0, 79, 16), 353: (0, 79, 29),
-    355: (0, 80, 5), 359: (0, 87, 5), 367: (0, 81, 9), 368: (0, 82, 13), 369: (0, 83, 17),
-    370: (0, 84, 13), 371: (0, 85, 9), 379: (0, 88, 9), 380: (0, 89, 13), 381: (0, 90, 17),
-    382: (0, 91, 13), 383: (0, 92, 9), 408: (1, 39, 27), 409: (1, 39, 27), 410: (1, 39, 37),
-    413: (1, 40, 5), 414: (1, 41, 5), 416: (1, 43, 5), 417: (1, 48, 5), 422: (1, 44, 9), 423: (1, 45, 9),
-    424: (1, 46, 9), 432: (1, 49, 9), 433: (1, 50, 9), 434: (1, 51, 9), 459: (2, 8, 27), 460: (2, 8, 37),
-    461: (2, 8, 53), 462: (2, 8, 27), 463: (2, 8, 37), 464: (2, 8, 53), 465: (2, 8, 67), 468: (2, 9, 5),
-    469: (2, 10, 5), 470: (2, 11, 5), 471: (2, 12, 5), 472: (2, 13, 5), 473: (2, 14, 5), 474: (2, 15, 5),
-    475: (2, 16, 5), 477: (2, 18, 5), 481: (2, 27, 5), 489: (2, 18, 47), 490: (2, 18, 5),
-    497: (2, 19, 9), 498: (2, 20, 9), 499: (2, 21, 9), 500: (2, 22, 9), 501: (2, 23, 9), 502: (2, 24, 9),
-    503: (2, 25, 9), 507: (2, 27, 54), 508: (2, 27, 76), 509: (2, 27, 82), 510: (2, 27, 5),
-    517: (2, 28, 9), 518: (2, 29, 9), 519: (2, 30, 9), 520: (2, 31, 9), 521: (2, 32, 9), 522: (2, 33, 9),
-    523: (2, 34, 9), 524: (2, 35, 9), 546: (3, 5, 45), 547: (3, 5, 64), 548: (3, 6, 27), 549: (3, 5, 27),
-    550: (3, 5, 45), 551: (3, 5, 64), 552: (3, 5, 79), 553: (3, 6, 9), 554: (3, 6, 27), 555: (3, 6, 49),
-    556: (3, 6, 68), 559: (3, 8, 5), 560: (3, 7, 5), 561: (3, 9, 5), 562: (3, 10, 5), 563: (3, 11, 5),
-    564: (3, 12, 5), 565: (3, 13, 5), 566: (3, 14, 5), 567: (3, 15, 5), 568: (3, 16, 5), 570: (3, 19, 5),
-    575: (3, 27, 5), 580: (3, 32, 5), 584: (3, 36, 5), 592: (3, 19, 41), 593: (3, 19, 5),
-    600: (3, 20, 9), 601: (3, 21, 9), 602: (3, 22, 9), 603: (3, 23, 9), 604: (3, 24, 9), 605: (3, 25, 9),
-    609: (3, 27, 41), 610: (3, 27, 5), 617: (3, 28, 9), 618: (3, 29, 9), 619: (3, 30, 9),
-    623: (3, 33, 42), 624: (3, 32, 5), 631: (3, 34, 9), 635: (3, 36, 45), 636: (3, 36, 64),
-    637: (3, 36, 5), 644: (3, 37, 9), 645: (3, 38, 13), 646: (3, 39, 9), 647: (3, 40, 9),
+    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
+    327: (0, 71, 18), 328: (0, 71, 34), 329: (0, 71, 18), 330: (0, 71, 34), 331: (0, 71, 51),
+    334: (0, 72, 5), 336: (0, 74, 5), 341: (0, 75, 9), 366: (0, 79, 16), 367: (0, 79, 29),
+    369: (0, 80, 5), 373: (0, 87, 5), 381: (0, 81, 9), 382: (0, 82, 13), 383: (0, 83, 17),
+    384: (0, 84, 13), 385: (0, 85, 9), 393: (0, 88, 9), 394: (0, 89, 13), 395: (0, 90, 17),
+    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 37),
+    427: (1, 40, 5), 428: (1, 41, 5), 430: (1, 43, 5), 431: (1, 48, 5), 436: (1, 44, 9), 437: (1, 45, 9),
+    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 37),
+    475: (2, 8, 53), 476: (2, 8, 27), 477: (2, 8, 37), 478: (2, 8, 53), 479: (2, 8, 67), 482: (2, 9, 5),
+    483: (2, 10, 5), 484: (2, 11, 5), 485: (2, 12, 5), 486: (2, 13, 5), 487: (2, 14, 5), 488: (2, 15, 5),
+    489: (2, 16, 5), 491: (2, 18, 5), 495: (2, 27, 5), 503: (2, 18, 47), 504: (2, 18, 5),
+    511: (2, 19, 9), 512: (2, 20, 9), 513: (2, 21, 9), 514: (2, 22, 9), 515: (2, 23, 9), 516: (2, 24, 9),
+    517: (2, 25, 9), 521: (2, 27, 54), 522: (2, 27, 76), 523: (2, 27, 82), 524: (2, 27, 5),
+    531: (2, 28, 9), 532: (2, 29, 9), 533: (2, 30, 9), 534: (2, 31, 9), 535: (2, 32, 9), 536: (2, 33, 9),
+    537: (2, 34, 9), 538: (2, 35, 9), 560: (3, 5, 45), 561: (3, 5, 64), 562: (3, 6, 27), 563: (3, 5, 27),
+    564: (3, 5, 45), 565: (3, 5, 64), 566: (3, 5, 79), 567: (3, 6, 9), 568: (3, 6, 27), 569: (3, 6, 49),
+    570: (3, 6, 68), 573: (3, 8, 5), 574: (3, 7, 5), 575: (3, 9, 5), 576: (3, 10, 5), 577: (3, 11, 5),
+    578: (3, 12, 5), 579: (3, 13, 5), 580: (3, 14, 5), 581: (3, 15, 5), 582: (3, 16, 5), 584: (3, 19, 5),
+    589: (3, 27, 5), 594: (3, 32, 5), 598: (3, 36, 5), 606: (3, 19, 41), 607: (3, 19, 5),
+    614: (3, 20, 9), 615: (3, 21, 9), 616: (3, 22, 9), 617: (3, 23, 9), 618: (3, 24, 9), 619: (3, 25, 9),
+    623: (3, 27, 41), 624: (3, 27, 5), 631: (3, 28, 9), 632: (3, 29, 9), 633: (3, 30, 9),
+    637: (3, 33, 42), 638: (3, 32, 5), 645: (3, 34, 9), 649: (3, 36, 45), 650: (3, 36, 64),
+    651: (3, 36, 5), 658: (3, 37, 9), 659: (3, 38, 13), 660: (3, 39, 9), 661: (3, 40, 9),
 }
