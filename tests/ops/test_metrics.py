@@ -114,3 +114,22 @@ def test_a_training_step_updates_a_metric(tmp_path):
     logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
     assert float(model.step(np.array([0, 1], np.int32), logits)) == pytest.approx(0.5)
     assert float(model.step(np.array([0, 2], np.int32), logits)) == pytest.approx(0.75)
+
+
+def test_a_module_holding_metrics_exports_and_its_metric_runs_served(tmp_path):
+    """The SavedModel serves a method that updates and reads a metric: its state lives in the SavedModel
+    and accumulates over calls, as Keras' AUC does over the same batches."""
+    source = tmp_path / "classifier.tfm"
+    source.write_text("module Classifier:\n    sub head = Dense(4, 3)\n    sub auc = AUC(num_thresholds=50)\n\n"
+                      "    fn evaluate(x: f32[N, 4], labels: f32[N, 3]) -> f32[]:\n"
+                      "        auc.update_state(labels, softmax(head(x)))\n        return auc.result()\n")
+    model = tfm.load(source).Classifier()
+    tfm.export(source, "Classifier", tmp_path / "saved", instance=model, signatures=["evaluate"])
+    served = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    keras_auc = M.AUC(num_thresholds=50)
+    for rows in (6, 9):
+        x = RNG.normal(size=(rows, 4)).astype(np.float32)
+        labels = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, rows)]
+        result = served(x=tf.constant(x), labels=tf.constant(labels))["output_0"]
+        keras_auc.update_state(labels, tf.nn.softmax(x @ model.head.kernel + model.head.bias))
+        np.testing.assert_allclose(result.numpy(), keras_auc.result().numpy(), rtol=1e-5)
