@@ -7,6 +7,9 @@ from .registry import Op, op
 from .result_typing import RuleContext, binary
 
 
+_UNSEEN = object()  # a static argument whose value the check cannot see (a constructor parameter)
+
+
 def per_example_loss(ctx: RuleContext) -> Type:
     """A loss per example, over the last axis: labels and predictions of one shape (TensorFlow's
     cross-entropies do not broadcast them), the predictions' shape without its last axis."""
@@ -49,9 +52,10 @@ def sparse_loss(ctx: RuleContext) -> Type:
             len(labels.shape) != len(expected) or any(map(dims_conflict, labels.shape, expected))):
         ctx.report("E041", ctx.arg_node(names[0]), f"`{ctx.op.name}`: labels {labels} for predictions {predictions}",
                 "one label per example: the labels' shape is the predictions' without the last axis")
-    if ctx.static("reduction", "none") != "none":
+    reduction = ctx.static("reduction", _UNSEEN) if ctx.op.param("reduction") else "none"
+    if reduction is not _UNSEEN and reduction != "none":
         return TensorT(predictions.dtype, ())
-    return TensorT(predictions.dtype, expected)
+    return TensorT(predictions.dtype, None if reduction is _UNSEEN else expected)
 
 
 def keras_loss(ctx: RuleContext) -> Type:
@@ -59,9 +63,12 @@ def keras_loss(ctx: RuleContext) -> Type:
     last by default), or a scalar when `reduction` is not "none"."""
     labels, predictions = _same_shape_pair(ctx)
     dtype = (predictions or UNKNOWN).dtype
-    if ctx.static("reduction", "none") != "none":
+    reduction = ctx.static("reduction", _UNSEEN)  # unseen: a constructor parameter, known when built
+    if reduction is _UNSEEN:
+        return TensorT(dtype, None)
+    if reduction != "none":
         return TensorT(dtype, ())
-    axis = ctx.static("axis", -1)
+    axis = ctx.static("axis", _UNSEEN)
     shape = None if predictions is None else predictions.shape
     if not shape or not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
         return TensorT(dtype, None)
