@@ -68,7 +68,7 @@ def keras_loss(ctx: RuleContext) -> Type:
         return TensorT(dtype, None)
     if reduction != "none":
         return TensorT(dtype, ())
-    axis = ctx.static("axis", _UNSEEN)
+    axis = ctx.static("axis", _UNSEEN) if ctx.op.param("axis") else -1
     shape = None if predictions is None else predictions.shape
     if not shape or not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
         return TensorT(dtype, None)
