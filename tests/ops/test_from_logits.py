@@ -31,6 +31,12 @@ module M:
     fn binary(y: f32[N, 2], z: f32[N, 2]) -> f32[N]:
         return binary_crossentropy(y, sigmoid(z))
 
+    fn binary_focal(y: f32[N, 2], z: f32[N, 2]) -> f32[N]:
+        return binary_focal_crossentropy(y, sigmoid(z))
+
+    fn categorical_smoothed(y: f32[N, 3], z: f32[N, 3]) -> f32[N]:
+        return categorical_crossentropy(y, softmax(z), label_smoothing=0.1)
+
     fn categorical_layer(y: f32[N, 3], x: f32[N, 3]) -> f32[N]:
         return categorical_crossentropy(y, dense(x))
 
@@ -107,6 +113,20 @@ def test_binary_on_a_sigmoid_computes_from_its_logits(module):
                             BINARY_LOGITS)
     _assert_same(ours, theirs)
     assert ours[0][0] == pytest.approx((25.0 + 30.0) / 2, rel=1e-5)
+
+
+def test_binary_focal_on_a_sigmoid_computes_its_cross_entropy_from_the_logits(module):
+    ours = _loss_and_grad(module.binary_focal, BINARY_LABELS, BINARY_LOGITS)
+    theirs = _loss_and_grad(_keras(keras.losses.binary_focal_crossentropy, keras.activations.sigmoid),
+                            BINARY_LABELS, BINARY_LOGITS)
+    _assert_same(ours, theirs)
+
+
+def test_label_smoothing_on_a_softmax_too(module):
+    ours = _loss_and_grad(module.categorical_smoothed, ONE_HOT, LOGITS)
+    smoothed = tf.function(lambda labels, x: keras.losses.categorical_crossentropy(
+        labels, keras.activations.softmax(x), label_smoothing=0.1))
+    _assert_same(ours, _loss_and_grad(smoothed, ONE_HOT, LOGITS))
 
 
 @pytest.mark.parametrize("method, keras_layer, labels, loss", [
