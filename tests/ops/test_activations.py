@@ -92,3 +92,27 @@ def test_an_unknown_activation_is_a_check_error():
     source += '\n    fn f(x: f32[N, 3]) -> f32[N, 4]:\n        return activate(x, "swishy")\n'
     codes = [d.code for d in diagnostics_of(source)]
     assert "E023" in codes
+
+
+# The activations built from several ops (the others are one TensorFlow op each); every one with --run-slow.
+_COMPOSITE = ("celu", "gelu_approximate", "hard_silu", "sparse_sigmoid", "sparsemax", "sparse_plus", "squareplus",
+              "mish", "soft_shrink")
+
+
+@pytest.mark.parametrize("names", [_COMPOSITE, pytest.param(ACTIVATIONS, marks=pytest.mark.slow)],
+                         ids=["composite", "every"])
+def test_activations_and_losses_export_to_saved_model_and_tflite(tmp_path, names):
+    """One module, a Dense layer per activation and a method each, and a method of losses, exported:
+    the SavedModel and the .tflite (builtin ops only), which tfm.export runs in LiteRT and compares
+    with the SavedModel before it writes them."""
+    layers = "".join(f'    sub layer_{k} = Dense(3, 4, activation="{name}")\n' for k, name in enumerate(names))
+    methods = "".join(f"\n    fn f_{k}(x: f32[2, 3]) -> f32[2, 4]:\n        return layer_{k}(x)\n"
+                      for k in range(len(names)))
+    methods += ("\n    fn loss(y: f32[2, 4], x: f32[2, 3]) -> f32[]:\n        p = softmax(layer_0(x))\n"
+                "        focal = categorical_focal_crossentropy(y, p, reduction='sum_over_batch_size')\n"
+                "        return huber(y, layer_0(x), reduction='sum') + focal\n")
+    source = tmp_path / "activations.tfm"
+    source.write_text("module Activations:\n" + layers + methods)
+    tfm.export(source, "Activations", tmp_path / "saved", tflite=tmp_path / "activations.tflite")
+    assert len(tf.saved_model.load(str(tmp_path / "saved")).signatures) == len(names) + 1
+    assert (tmp_path / "activations.tflite").stat().st_size > 0
