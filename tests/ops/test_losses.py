@@ -203,3 +203,15 @@ def test_a_loss_options_are_checked():
     source = ("module M:\n    fn f(y: f32[N, 4], p: f32[N, 3]) -> f32[N]:\n"
               "        return kl_divergence(y, p)\n")
     assert "E041" in [d.code for d in diagnostics_of(source)]
+
+
+def test_every_loss_exports_to_saved_model_and_tflite(tmp_path):
+    """Each loss (its first case above) as a method of one module (a fixed batch: TFLite's signatures
+    are static), exported: tfm.export runs the .tflite in LiteRT (builtin ops only) and compares it with
+    the SavedModel."""
+    first = {call.partition("(")[0]: k for k, (call, _, _) in reversed(list(enumerate(CASES)))}
+    methods = [_method(k, CASES[k][0]).replace("[N, 4]", "[3, 4]").replace("[N]", "[3]") for k in first.values()]
+    source = tmp_path / "losses.tfm"
+    source.write_text("module Losses:\n" + "\n".join(methods))
+    tfm.export(source, "Losses", tmp_path / "saved", tflite=tmp_path / "losses.tflite")
+    assert len(tf.saved_model.load(str(tmp_path / "saved")).signatures) == len(first)
