@@ -13,18 +13,101 @@ _range, _len, _zip, _enumerate, _isinstance = range, len, zip, enumerate, isinst
 _int, _bool, _ValueError = int, bool, ValueError
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
+# Every activation keras.activations.get knows by name (computed as Keras 3 computes it, so values
+# and gradients agree), with their Keras defaults, and gelu's tanh approximation; not `threshold`,
+# which has no defaults, nor `glu`, which halves the last axis.
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -119,36 +202,179 @@ def _fits(specs, values, same_dtype):
     return True
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
-    """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
-    if from_logits:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
+def _categorical_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example categorical cross-entropy, as keras.losses.categorical_crossentropy computes it."""
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
+    if from_logits or logits is not None:
+        losses = tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                         axis=axis)
+        return _reduce_loss(losses, reduction)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
+    return _reduce_loss(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis), reduction)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
-    if from_logits:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
+    if from_logits or logits is not None:
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
 
 
-def _binary_crossentropy(y_true, y_pred, from_logits):
-    """Per-example binary cross-entropy, averaged over the last axis."""
-    if from_logits:
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1)
+def _binary_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example binary cross-entropy, averaged over `axis` (the last by default)."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    logits = None if from_logits else _logits_of(y_pred, "Sigmoid", -1)  # elementwise: any axis
+    if from_logits or logits is not None:
+        logits = y_pred if logits is None else logits
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+        return _reduce_loss(tf.reduce_mean(losses, axis=axis), reduction)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     bce = y_true * tf.math.log(y_pred) + (1.0 - y_true) * tf.math.log(1.0 - y_pred)
-    return -tf.reduce_mean(bce, axis=-1)
+    return _reduce_loss(-tf.reduce_mean(bce, axis=axis), reduction)
 
 
 def _mean_squared_error(y_true, y_pred):
     """Mean of squared differences over all elements (the seed's MeanSquaredError loss)."""
     return tf.reduce_mean(tf.square(y_pred - y_true))
+
+
+# Losses as keras.losses computes them: per example (over the last axis, or `axis`), then reduced as a
+# Keras Loss object's `reduction` says ("none": the per-example values, the Keras function's result).
+# 1e-7 is Keras' backend.epsilon().
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
+
+
+def _huber(y_true, y_pred, delta, reduction):
+    error = y_pred - y_true
+    abs_error = tf.abs(error)
+    delta = tf.cast(delta, y_pred.dtype)
+    losses = tf.where(abs_error <= delta, 0.5 * tf.square(error), delta * abs_error - 0.5 * tf.square(delta))
+    return _reduce_loss(tf.reduce_mean(losses, axis=-1), reduction)
+
+
+def _log_cosh(y_true, y_pred, reduction):
+    error = y_pred - y_true
+    log2 = tf.cast(tf.math.log(2.0), y_pred.dtype)
+    return _reduce_loss(tf.reduce_mean(error + tf.math.softplus(error * -2.0) - log2, axis=-1), reduction)
+
+
+def _kl_divergence(y_true, y_pred, reduction):
+    y_true = tf.clip_by_value(y_true, 1e-7, 1.0)
+    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0)
+    return _reduce_loss(tf.reduce_sum(y_true * tf.math.log(y_true / y_pred), axis=-1), reduction)
+
+
+def _poisson(y_true, y_pred, reduction):
+    return _reduce_loss(tf.reduce_mean(y_pred - y_true * tf.math.log(y_pred + 1e-7), axis=-1), reduction)
+
+
+def _hinge_labels(y_true):
+    """Labels all 0 or 1 become -1 or 1, as Keras converts them; others pass unchanged."""
+    binary = tf.reduce_all(tf.logical_or(tf.equal(y_true, 0.0), tf.equal(y_true, 1.0)))
+    return tf.where(binary, 2.0 * y_true - 1.0, y_true)
+
+
+def _hinge(y_true, y_pred, reduction):
+    margins = tf.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
+    return _reduce_loss(tf.reduce_mean(margins, axis=-1), reduction)
+
+
+def _squared_hinge(y_true, y_pred, reduction):
+    margins = tf.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
+    return _reduce_loss(tf.reduce_mean(tf.square(margins), axis=-1), reduction)
+
+
+def _categorical_hinge(y_true, y_pred, reduction):
+    positive = tf.reduce_sum(y_true * y_pred, axis=-1)
+    negative = tf.reduce_max((1.0 - y_true) * y_pred, axis=-1)
+    return _reduce_loss(tf.maximum(negative - positive + 1.0, 0.0), reduction)
+
+
+def _l2_normalized(x, axis):
+    # Keras' x * rsqrt(sum of squares), the inverse norm at most 1 / epsilon
+    return x * tf.minimum(tf.math.rsqrt(tf.reduce_sum(tf.square(x), axis=axis, keepdims=True)), 1.0 / 1e-7)
+
+
+def _cosine_similarity(y_true, y_pred, axis, reduction):
+    similarity = tf.reduce_sum(_l2_normalized(y_true, axis) * _l2_normalized(y_pred, axis), axis=axis)
+    return _reduce_loss(-similarity, reduction)
+
+
+def _mean_absolute_percentage_error(y_true, y_pred, reduction):
+    ratio = tf.abs((y_true - y_pred) / tf.maximum(tf.abs(y_true), 1e-7))
+    return _reduce_loss(100.0 * tf.reduce_mean(ratio, axis=-1), reduction)
+
+
+def _mean_squared_logarithmic_error(y_true, y_pred, reduction):
+    first = tf.math.log(tf.maximum(y_pred, 1e-7) + 1.0)
+    second = tf.math.log(tf.maximum(y_true, 1e-7) + 1.0)
+    return _reduce_loss(tf.reduce_mean(tf.square(first - second), axis=-1), reduction)
+
+
+def _binary_focal_crossentropy(y_true, y_pred, apply_class_balancing, alpha, gamma, from_logits, label_smoothing,
+                               axis, reduction):
+    """Keras' binary focal cross-entropy: the cross-entropy from logits when given them (or a sigmoid's
+    output in the graph), as Keras computes it."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    logits = y_pred if from_logits else _logits_of(y_pred, "Sigmoid", -1)
+    if logits is not None:
+        y_pred = tf.math.sigmoid(logits)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+    else:
+        clipped = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
+        bce = -(y_true * tf.math.log(clipped) + (1.0 - y_true) * tf.math.log(1.0 - clipped))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = tf.pow(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return _reduce_loss(tf.reduce_mean(focal, axis=axis), reduction)
+
+
+def _categorical_focal_crossentropy(y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis, reduction):
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    if from_logits:
+        y_pred = tf.nn.softmax(y_pred, axis=axis)
+    output = tf.clip_by_value(y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True), 1e-7, 1.0 - 1e-7)
+    focal = alpha * tf.pow(1.0 - output, gamma) * (-y_true * tf.math.log(output))
+    return _reduce_loss(tf.reduce_sum(focal, axis=axis), reduction)
 
 
 def _top_k_values(input, k):

@@ -1,5 +1,5 @@
-"""tfm's standard library: layers written in `.tfm` (layers, normalization, recurrent, attention) and
-built-in optimizer modules.
+"""tfm's standard library: layers and metrics written in `.tfm` (layers, normalization, recurrent,
+attention, metrics) and built-in optimizer modules.
 
 Optimizers are TensorFlow's own (tf.keras.optimizers), built for the holding module's trainable
 variables when the module is built; their TF code is in compiler/generate/runtime.py.
@@ -16,7 +16,7 @@ from pathlib import Path
 from ..tokens import NAME
 
 LIBRARY_SOURCES: tuple[Path, ...] = tuple(Path(__file__).with_name(name) for name in (
-    "layers.tfm", "normalization.tfm", "recurrent.tfm", "attention.tfm", "reshaping.tfm"))
+    "layers.tfm", "normalization.tfm", "recurrent.tfm", "attention.tfm", "reshaping.tfm", "metrics.tfm"))
 
 
 @functools.cache

@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 
 # What `activate(x, name)` and the layer library's `activation` accept (the runtime helper's table).
-ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax", "softplus", "silu")
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "gelu_approximate", "sigmoid",
+               "hard_sigmoid", "sparse_sigmoid", "log_sigmoid", "tanh", "hard_tanh", "tanh_shrink", "softmax",
+               "log_softmax", "sparsemax", "softplus", "sparse_plus", "squareplus", "softsign", "silu", "swish",
+               "hard_silu", "hard_swish", "mish", "exponential", "hard_shrink", "soft_shrink")
+# The activations over the last axis, which a scalar lacks.
+_AXIS_ACTIVATIONS = ("softmax", "log_softmax", "sparsemax")
 
 
 def check_static_args(op: Op, bound: dict, report: Report) -> None:
@@ -136,8 +141,8 @@ def _size(value: object, words, rank, bound) -> str | None:
 
 
 def _activation(value: object, words, rank, bound) -> str | None:
-    if value == "softmax" and rank == 0:
-        return "softmax of a scalar: it needs at least one axis"
+    if value in _AXIS_ACTIVATIONS and rank == 0:
+        return f"{value} of a scalar: it needs at least one axis"
     return _one_of(value, ACTIVATIONS, rank, bound)
 
 

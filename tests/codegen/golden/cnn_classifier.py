@@ -15,18 +15,98 @@ _TFM_SOURCE = 'cnn_classifier.tfm'
 _TFM_SOURCE_SHA256 = 'dacaeff6982f91652ec85331f41f08e81089ff9f65ec412f8fa04b4fbabf006a'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -57,13 +137,42 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
-    if from_logits:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
+    if from_logits or logits is not None:
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -493,7 +602,7 @@ class CNNClassifier(tf.Module):
         """cnn_classifier.tfm:26. Inputs images: f32[N, 28, 28, 1], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
             with tf.GradientTape() as tape:  # cnn_classifier.tfm:27:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True))  # cnn_classifier.tfm:28:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True, reduction='none'))  # cnn_classifier.tfm:28:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
             return loss  # cnn_classifier.tfm:30:9
 
@@ -516,22 +625,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    168: (0, 7, 14), 169: (0, 7, 27), 170: (0, 7, 14), 171: (0, 7, 27), 172: (0, 7, 41), 173: (0, 7, 69),
-    176: (0, 8, 5), 177: (0, 9, 5), 179: (0, 11, 5), 180: (0, 15, 5), 185: (0, 12, 9), 193: (0, 16, 9),
-    218: (0, 30, 15), 219: (0, 30, 33), 220: (0, 30, 47), 221: (0, 30, 15), 222: (0, 30, 33),
-    223: (0, 30, 47), 224: (0, 30, 65), 225: (0, 30, 83), 226: (0, 31, 9), 227: (0, 31, 33),
-    228: (0, 31, 61), 231: (0, 32, 5), 232: (0, 33, 5), 234: (0, 35, 5), 241: (0, 36, 9),
-    242: (0, 37, 9), 267: (0, 40, 18), 268: (0, 40, 38), 269: (0, 40, 57), 271: (0, 41, 5),
-    276: (0, 42, 9), 277: (0, 43, 13), 278: (0, 44, 9), 304: (0, 62, 5), 308: (0, 63, 9),
-    333: (0, 79, 16), 334: (0, 79, 29), 336: (0, 80, 5), 340: (0, 87, 5), 348: (0, 81, 9),
-    349: (0, 82, 13), 350: (0, 83, 17), 351: (0, 84, 13), 352: (0, 85, 9), 360: (0, 88, 9),
-    361: (0, 89, 13), 362: (0, 90, 17), 363: (0, 91, 13), 364: (0, 92, 9), 389: (1, 22, 29),
-    390: (1, 22, 29), 391: (1, 22, 44), 392: (1, 22, 68), 395: (1, 23, 5), 396: (1, 24, 5),
-    397: (1, 25, 5), 398: (1, 26, 5), 400: (1, 28, 5), 408: (1, 29, 9), 409: (1, 30, 13),
-    410: (1, 31, 13), 411: (1, 32, 13), 412: (1, 33, 13), 413: (1, 34, 13), 414: (1, 35, 9),
-    439: (2, 4, 22), 440: (2, 4, 22), 441: (2, 4, 45), 442: (2, 4, 75), 445: (2, 5, 5), 446: (2, 6, 5),
-    447: (2, 7, 5), 448: (2, 8, 5), 449: (2, 9, 5), 450: (2, 10, 5), 451: (2, 11, 5), 452: (2, 12, 5),
-    453: (2, 13, 5), 455: (2, 15, 5), 459: (2, 21, 5), 460: (2, 26, 5), 468: (2, 16, 9), 469: (2, 17, 9),
-    470: (2, 18, 9), 471: (2, 19, 9), 479: (2, 23, 9), 480: (2, 24, 9), 487: (2, 26, 58),
-    488: (2, 26, 5), 495: (2, 27, 9), 496: (2, 28, 13), 497: (2, 29, 9), 498: (2, 30, 9),
+    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
+    327: (0, 30, 15), 328: (0, 30, 33), 329: (0, 30, 47), 330: (0, 30, 15), 331: (0, 30, 33),
+    332: (0, 30, 47), 333: (0, 30, 65), 334: (0, 30, 83), 335: (0, 31, 9), 336: (0, 31, 33),
+    337: (0, 31, 61), 340: (0, 32, 5), 341: (0, 33, 5), 343: (0, 35, 5), 350: (0, 36, 9),
+    351: (0, 37, 9), 376: (0, 40, 18), 377: (0, 40, 38), 378: (0, 40, 57), 380: (0, 41, 5),
+    385: (0, 42, 9), 386: (0, 43, 13), 387: (0, 44, 9), 413: (0, 62, 5), 417: (0, 63, 9),
+    442: (0, 79, 16), 443: (0, 79, 29), 445: (0, 80, 5), 449: (0, 87, 5), 457: (0, 81, 9),
+    458: (0, 82, 13), 459: (0, 83, 17), 460: (0, 84, 13), 461: (0, 85, 9), 469: (0, 88, 9),
+    470: (0, 89, 13), 471: (0, 90, 17), 472: (0, 91, 13), 473: (0, 92, 9), 498: (1, 22, 29),
+    499: (1, 22, 29), 500: (1, 22, 44), 501: (1, 22, 68), 504: (1, 23, 5), 505: (1, 24, 5),
+    506: (1, 25, 5), 507: (1, 26, 5), 509: (1, 28, 5), 517: (1, 29, 9), 518: (1, 30, 13),
+    519: (1, 31, 13), 520: (1, 32, 13), 521: (1, 33, 13), 522: (1, 34, 13), 523: (1, 35, 9),
+    548: (2, 4, 22), 549: (2, 4, 22), 550: (2, 4, 45), 551: (2, 4, 75), 554: (2, 5, 5), 555: (2, 6, 5),
+    556: (2, 7, 5), 557: (2, 8, 5), 558: (2, 9, 5), 559: (2, 10, 5), 560: (2, 11, 5), 561: (2, 12, 5),
+    562: (2, 13, 5), 564: (2, 15, 5), 568: (2, 21, 5), 569: (2, 26, 5), 577: (2, 16, 9), 578: (2, 17, 9),
+    579: (2, 18, 9), 580: (2, 19, 9), 588: (2, 23, 9), 589: (2, 24, 9), 596: (2, 26, 58),
+    597: (2, 26, 5), 604: (2, 27, 9), 605: (2, 28, 13), 606: (2, 29, 9), 607: (2, 30, 9),
 }

@@ -15,18 +15,98 @@ _TFM_SOURCE = 'lstm_sequence.tfm'
 _TFM_SOURCE_SHA256 = '74f728b04136675f09141abffd8476c040a16c22905217021058f092339d1ed0'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -461,23 +541,23 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    164: (0, 7, 14), 165: (0, 7, 27), 166: (0, 7, 14), 167: (0, 7, 27), 168: (0, 7, 41), 169: (0, 7, 69),
-    172: (0, 8, 5), 173: (0, 9, 5), 175: (0, 11, 5), 176: (0, 15, 5), 181: (0, 12, 9), 189: (0, 16, 9),
-    214: (0, 71, 18), 215: (0, 71, 34), 216: (0, 71, 18), 217: (0, 71, 34), 218: (0, 71, 51),
-    221: (0, 72, 5), 223: (0, 74, 5), 228: (0, 75, 9), 253: (1, 9, 17), 254: (1, 9, 30), 255: (1, 9, 17),
-    256: (1, 9, 30), 257: (1, 9, 42), 260: (1, 10, 5), 261: (1, 11, 5), 262: (1, 12, 5), 263: (1, 13, 5),
-    264: (1, 14, 5), 265: (1, 15, 5), 266: (1, 16, 5), 267: (1, 17, 5), 268: (1, 18, 5), 269: (1, 19, 5),
-    270: (1, 20, 5), 271: (1, 21, 5), 273: (1, 23, 5), 278: (1, 32, 5), 279: (1, 46, 5),
-    283: (1, 23, 39), 284: (1, 23, 57), 285: (1, 23, 5), 292: (1, 24, 9), 293: (1, 25, 9),
-    294: (1, 26, 9), 295: (1, 27, 9), 296: (1, 28, 9), 297: (1, 29, 9), 302: (1, 33, 9), 303: (1, 34, 9),
-    304: (1, 35, 9), 305: (1, 36, 13), 306: (1, 37, 13), 307: (1, 38, 13), 308: (1, 39, 13),
-    309: (1, 40, 13), 310: (1, 41, 13), 311: (1, 42, 13), 312: (1, 43, 9), 320: (1, 47, 9),
-    321: (1, 48, 9), 322: (1, 49, 9), 323: (1, 50, 9), 324: (1, 51, 13), 325: (1, 52, 13),
-    326: (1, 53, 13), 327: (1, 54, 13), 328: (1, 55, 13), 329: (1, 56, 13), 330: (1, 57, 13),
-    331: (1, 58, 13), 332: (1, 59, 9), 357: (1, 62, 13), 358: (1, 62, 26), 359: (1, 62, 13),
-    360: (1, 62, 26), 361: (1, 62, 38), 364: (1, 63, 5), 366: (1, 65, 5), 367: (1, 68, 5),
-    372: (1, 66, 9), 380: (1, 69, 9), 405: (2, 4, 22), 406: (2, 4, 39), 407: (2, 4, 60), 408: (2, 4, 77),
-    411: (2, 5, 5), 412: (2, 6, 5), 413: (2, 7, 5), 414: (2, 8, 5), 416: (2, 10, 5), 417: (2, 14, 5),
-    425: (2, 12, 9), 432: (2, 14, 48), 433: (2, 14, 5), 440: (2, 15, 9), 441: (2, 16, 13),
-    442: (2, 17, 9), 443: (2, 18, 9),
+    244: (0, 7, 14), 245: (0, 7, 27), 246: (0, 7, 14), 247: (0, 7, 27), 248: (0, 7, 41), 249: (0, 7, 69),
+    252: (0, 8, 5), 253: (0, 9, 5), 255: (0, 11, 5), 256: (0, 15, 5), 261: (0, 12, 9), 269: (0, 16, 9),
+    294: (0, 71, 18), 295: (0, 71, 34), 296: (0, 71, 18), 297: (0, 71, 34), 298: (0, 71, 51),
+    301: (0, 72, 5), 303: (0, 74, 5), 308: (0, 75, 9), 333: (1, 9, 17), 334: (1, 9, 30), 335: (1, 9, 17),
+    336: (1, 9, 30), 337: (1, 9, 42), 340: (1, 10, 5), 341: (1, 11, 5), 342: (1, 12, 5), 343: (1, 13, 5),
+    344: (1, 14, 5), 345: (1, 15, 5), 346: (1, 16, 5), 347: (1, 17, 5), 348: (1, 18, 5), 349: (1, 19, 5),
+    350: (1, 20, 5), 351: (1, 21, 5), 353: (1, 23, 5), 358: (1, 32, 5), 359: (1, 46, 5),
+    363: (1, 23, 39), 364: (1, 23, 57), 365: (1, 23, 5), 372: (1, 24, 9), 373: (1, 25, 9),
+    374: (1, 26, 9), 375: (1, 27, 9), 376: (1, 28, 9), 377: (1, 29, 9), 382: (1, 33, 9), 383: (1, 34, 9),
+    384: (1, 35, 9), 385: (1, 36, 13), 386: (1, 37, 13), 387: (1, 38, 13), 388: (1, 39, 13),
+    389: (1, 40, 13), 390: (1, 41, 13), 391: (1, 42, 13), 392: (1, 43, 9), 400: (1, 47, 9),
+    401: (1, 48, 9), 402: (1, 49, 9), 403: (1, 50, 9), 404: (1, 51, 13), 405: (1, 52, 13),
+    406: (1, 53, 13), 407: (1, 54, 13), 408: (1, 55, 13), 409: (1, 56, 13), 410: (1, 57, 13),
+    411: (1, 58, 13), 412: (1, 59, 9), 437: (1, 62, 13), 438: (1, 62, 26), 439: (1, 62, 13),
+    440: (1, 62, 26), 441: (1, 62, 38), 444: (1, 63, 5), 446: (1, 65, 5), 447: (1, 68, 5),
+    452: (1, 66, 9), 460: (1, 69, 9), 485: (2, 4, 22), 486: (2, 4, 39), 487: (2, 4, 60), 488: (2, 4, 77),
+    491: (2, 5, 5), 492: (2, 6, 5), 493: (2, 7, 5), 494: (2, 8, 5), 496: (2, 10, 5), 497: (2, 14, 5),
+    505: (2, 12, 9), 512: (2, 14, 48), 513: (2, 14, 5), 520: (2, 15, 9), 521: (2, 16, 13),
+    522: (2, 17, 9), 523: (2, 18, 9),
 }

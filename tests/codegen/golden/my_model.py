@@ -15,18 +15,98 @@ _TFM_SOURCE = 'my_model.tfm'
 _TFM_SOURCE_SHA256 = 'fffd49b7d0db32a81f0c5c470957280e2268cdcada2bc030c2155e3c30abe5c4'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -57,13 +137,42 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
-def _categorical_crossentropy(y_true, y_pred, from_logits, axis):
-    """Per-example categorical cross-entropy, as tf.keras.losses.categorical_crossentropy computes it."""
-    if from_logits:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred, axis=axis)
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
+def _categorical_crossentropy(y_true, y_pred, from_logits, label_smoothing, axis, reduction):
+    """Per-example categorical cross-entropy, as keras.losses.categorical_crossentropy computes it."""
+    if label_smoothing:
+        classes = tf.cast(tf.shape(y_true)[-1], y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", axis)
+    if from_logits or logits is not None:
+        losses = tf.nn.softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred if logits is None else logits,
+                                                         axis=axis)
+        return _reduce_loss(losses, reduction)
     y_pred = y_pred / tf.reduce_sum(y_pred, axis=axis, keepdims=True)
     y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis)
+    return _reduce_loss(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=axis), reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -247,7 +356,7 @@ class MyModel(tf.Module):
         with self.name_scope:
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
-                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, axis=-1))  # my_model.tfm:18:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
 
@@ -270,10 +379,10 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    164: (0, 7, 14), 165: (0, 7, 27), 166: (0, 7, 14), 167: (0, 7, 27), 168: (0, 7, 41), 169: (0, 7, 69),
-    172: (0, 8, 5), 173: (0, 9, 5), 175: (0, 11, 5), 176: (0, 15, 5), 181: (0, 12, 9), 189: (0, 16, 9),
-    214: (1, 5, 16), 215: (1, 5, 16), 216: (1, 5, 39), 219: (1, 6, 5), 220: (1, 7, 5), 221: (1, 8, 5),
-    223: (1, 10, 5), 224: (1, 15, 5), 232: (1, 12, 9), 233: (1, 13, 9), 240: (1, 15, 41),
-    241: (1, 15, 5), 248: (1, 16, 9), 249: (1, 17, 13), 250: (1, 18, 13), 251: (1, 19, 9),
-    252: (1, 20, 9),
+    273: (0, 7, 14), 274: (0, 7, 27), 275: (0, 7, 14), 276: (0, 7, 27), 277: (0, 7, 41), 278: (0, 7, 69),
+    281: (0, 8, 5), 282: (0, 9, 5), 284: (0, 11, 5), 285: (0, 15, 5), 290: (0, 12, 9), 298: (0, 16, 9),
+    323: (1, 5, 16), 324: (1, 5, 16), 325: (1, 5, 39), 328: (1, 6, 5), 329: (1, 7, 5), 330: (1, 8, 5),
+    332: (1, 10, 5), 333: (1, 15, 5), 341: (1, 12, 9), 342: (1, 13, 9), 349: (1, 15, 41),
+    350: (1, 15, 5), 357: (1, 16, 9), 358: (1, 17, 13), 359: (1, 18, 13), 360: (1, 19, 9),
+    361: (1, 20, 9),
 }

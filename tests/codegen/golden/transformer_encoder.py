@@ -15,18 +15,98 @@ _TFM_SOURCE = 'transformer_encoder.tfm'
 _TFM_SOURCE_SHA256 = '5401c6935f33b4333a9c7c48d4437475e78fcf5d28eef66ff2a369b9bd1a3c7b'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -57,13 +137,42 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits):
+def _logits_of(y_pred, op_type, axis):
+    """The logits `y_pred` was computed from, when the traced graph shows it is (through Identity ops)
+    the output of an `op_type` op (Softmax or Sigmoid, both over the last axis) and the loss reduces
+    the last axis; else None. A cross-entropy given such probabilities computes from the logits, as
+    Keras 3 does, so a saturated prediction keeps its true loss and gradient instead of clipped ones."""
+    if not _isinstance(y_pred, tf.Tensor) or tf.executing_eagerly() or axis not in (-1, y_pred.shape.rank - 1):
+        return None
+    op = y_pred.op
+    while op.type == "Identity":
+        op = op.inputs[0].op
+    return op.inputs[0] if op.type == op_type else None
+
+
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, reduction):
     """Per-example sparse categorical cross-entropy (integer labels)."""
     y_true = tf.cast(y_true, tf.int64)
-    if from_logits:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
-    y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
-    return -tf.math.log(tf.gather(y_pred, y_true, axis=-1, batch_dims=1))
+    logits = None if from_logits else _logits_of(y_pred, "Softmax", -1)
+    if from_logits or logits is not None:
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true,
+                                                                logits=y_pred if logits is None else logits)
+        return _reduce_loss(losses, reduction)
+    # Keras' form: the clipped probabilities' logs as logits, so the loss (and its gradient) is that
+    # of the probabilities normalized to sum to 1
+    log_probabilities = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))
+    return _reduce_loss(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=log_probabilities),
+                        reduction)
+
+
+def _reduce_loss(losses, reduction):
+    """A Keras Loss object's reduction of per-example losses (without sample weights "mean" and
+    "sum_over_batch_size" are both the mean)."""
+    if reduction == "sum":
+        return tf.reduce_sum(losses)
+    if reduction == "none":
+        return losses
+    return tf.reduce_mean(losses)
 
 
 def _seed_pair(seed):
@@ -547,7 +656,7 @@ class TransformerEncoder(tf.Module):
         """transformer_encoder.tfm:36. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
             with tf.GradientTape() as tape:  # transformer_encoder.tfm:37:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True))  # transformer_encoder.tfm:38:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True, reduction='none'))  # transformer_encoder.tfm:38:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
             return loss  # transformer_encoder.tfm:40:9
 
@@ -570,28 +679,28 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    168: (0, 7, 14), 169: (0, 7, 27), 170: (0, 7, 14), 171: (0, 7, 27), 172: (0, 7, 41), 173: (0, 7, 69),
-    176: (0, 8, 5), 177: (0, 9, 5), 179: (0, 11, 5), 180: (0, 15, 5), 185: (0, 12, 9), 193: (0, 16, 9),
-    218: (0, 71, 18), 219: (0, 71, 34), 220: (0, 71, 18), 221: (0, 71, 34), 222: (0, 71, 51),
-    225: (0, 72, 5), 227: (0, 74, 5), 232: (0, 75, 9), 257: (0, 79, 16), 258: (0, 79, 29),
-    260: (0, 80, 5), 264: (0, 87, 5), 272: (0, 81, 9), 273: (0, 82, 13), 274: (0, 83, 17),
-    275: (0, 84, 13), 276: (0, 85, 9), 284: (0, 88, 9), 285: (0, 89, 13), 286: (0, 90, 17),
-    287: (0, 91, 13), 288: (0, 92, 9), 313: (1, 39, 27), 314: (1, 39, 27), 315: (1, 39, 37),
-    318: (1, 40, 5), 319: (1, 41, 5), 321: (1, 43, 5), 322: (1, 48, 5), 327: (1, 44, 9), 328: (1, 45, 9),
-    329: (1, 46, 9), 337: (1, 49, 9), 338: (1, 50, 9), 339: (1, 51, 9), 364: (2, 8, 27), 365: (2, 8, 37),
-    366: (2, 8, 53), 367: (2, 8, 27), 368: (2, 8, 37), 369: (2, 8, 53), 370: (2, 8, 67), 373: (2, 9, 5),
-    374: (2, 10, 5), 375: (2, 11, 5), 376: (2, 12, 5), 377: (2, 13, 5), 378: (2, 14, 5), 379: (2, 15, 5),
-    380: (2, 16, 5), 382: (2, 18, 5), 386: (2, 27, 5), 394: (2, 18, 47), 395: (2, 18, 5),
-    402: (2, 19, 9), 403: (2, 20, 9), 404: (2, 21, 9), 405: (2, 22, 9), 406: (2, 23, 9), 407: (2, 24, 9),
-    408: (2, 25, 9), 412: (2, 27, 54), 413: (2, 27, 76), 414: (2, 27, 82), 415: (2, 27, 5),
-    422: (2, 28, 9), 423: (2, 29, 9), 424: (2, 30, 9), 425: (2, 31, 9), 426: (2, 32, 9), 427: (2, 33, 9),
-    428: (2, 34, 9), 429: (2, 35, 9), 451: (3, 5, 45), 452: (3, 5, 64), 453: (3, 6, 27), 454: (3, 5, 27),
-    455: (3, 5, 45), 456: (3, 5, 64), 457: (3, 5, 79), 458: (3, 6, 9), 459: (3, 6, 27), 460: (3, 6, 49),
-    461: (3, 6, 68), 464: (3, 8, 5), 465: (3, 7, 5), 466: (3, 9, 5), 467: (3, 10, 5), 468: (3, 11, 5),
-    469: (3, 12, 5), 470: (3, 13, 5), 471: (3, 14, 5), 472: (3, 15, 5), 473: (3, 16, 5), 475: (3, 19, 5),
-    480: (3, 27, 5), 485: (3, 32, 5), 489: (3, 36, 5), 497: (3, 19, 41), 498: (3, 19, 5),
-    505: (3, 20, 9), 506: (3, 21, 9), 507: (3, 22, 9), 508: (3, 23, 9), 509: (3, 24, 9), 510: (3, 25, 9),
-    514: (3, 27, 41), 515: (3, 27, 5), 522: (3, 28, 9), 523: (3, 29, 9), 524: (3, 30, 9),
-    528: (3, 33, 42), 529: (3, 32, 5), 536: (3, 34, 9), 540: (3, 36, 45), 541: (3, 36, 64),
-    542: (3, 36, 5), 549: (3, 37, 9), 550: (3, 38, 13), 551: (3, 39, 9), 552: (3, 40, 9),
+    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
+    327: (0, 71, 18), 328: (0, 71, 34), 329: (0, 71, 18), 330: (0, 71, 34), 331: (0, 71, 51),
+    334: (0, 72, 5), 336: (0, 74, 5), 341: (0, 75, 9), 366: (0, 79, 16), 367: (0, 79, 29),
+    369: (0, 80, 5), 373: (0, 87, 5), 381: (0, 81, 9), 382: (0, 82, 13), 383: (0, 83, 17),
+    384: (0, 84, 13), 385: (0, 85, 9), 393: (0, 88, 9), 394: (0, 89, 13), 395: (0, 90, 17),
+    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 37),
+    427: (1, 40, 5), 428: (1, 41, 5), 430: (1, 43, 5), 431: (1, 48, 5), 436: (1, 44, 9), 437: (1, 45, 9),
+    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 37),
+    475: (2, 8, 53), 476: (2, 8, 27), 477: (2, 8, 37), 478: (2, 8, 53), 479: (2, 8, 67), 482: (2, 9, 5),
+    483: (2, 10, 5), 484: (2, 11, 5), 485: (2, 12, 5), 486: (2, 13, 5), 487: (2, 14, 5), 488: (2, 15, 5),
+    489: (2, 16, 5), 491: (2, 18, 5), 495: (2, 27, 5), 503: (2, 18, 47), 504: (2, 18, 5),
+    511: (2, 19, 9), 512: (2, 20, 9), 513: (2, 21, 9), 514: (2, 22, 9), 515: (2, 23, 9), 516: (2, 24, 9),
+    517: (2, 25, 9), 521: (2, 27, 54), 522: (2, 27, 76), 523: (2, 27, 82), 524: (2, 27, 5),
+    531: (2, 28, 9), 532: (2, 29, 9), 533: (2, 30, 9), 534: (2, 31, 9), 535: (2, 32, 9), 536: (2, 33, 9),
+    537: (2, 34, 9), 538: (2, 35, 9), 560: (3, 5, 45), 561: (3, 5, 64), 562: (3, 6, 27), 563: (3, 5, 27),
+    564: (3, 5, 45), 565: (3, 5, 64), 566: (3, 5, 79), 567: (3, 6, 9), 568: (3, 6, 27), 569: (3, 6, 49),
+    570: (3, 6, 68), 573: (3, 8, 5), 574: (3, 7, 5), 575: (3, 9, 5), 576: (3, 10, 5), 577: (3, 11, 5),
+    578: (3, 12, 5), 579: (3, 13, 5), 580: (3, 14, 5), 581: (3, 15, 5), 582: (3, 16, 5), 584: (3, 19, 5),
+    589: (3, 27, 5), 594: (3, 32, 5), 598: (3, 36, 5), 606: (3, 19, 41), 607: (3, 19, 5),
+    614: (3, 20, 9), 615: (3, 21, 9), 616: (3, 22, 9), 617: (3, 23, 9), 618: (3, 24, 9), 619: (3, 25, 9),
+    623: (3, 27, 41), 624: (3, 27, 5), 631: (3, 28, 9), 632: (3, 29, 9), 633: (3, 30, 9),
+    637: (3, 33, 42), 638: (3, 32, 5), 645: (3, 34, 9), 649: (3, 36, 45), 650: (3, 36, 64),
+    651: (3, 36, 5), 658: (3, 37, 9), 659: (3, 38, 13), 660: (3, 39, 9), 661: (3, 40, 9),
 }

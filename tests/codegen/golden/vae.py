@@ -15,18 +15,98 @@ _TFM_SOURCE = 'vae.tfm'
 _TFM_SOURCE_SHA256 = '603a0501cab92806929bfc952865a0fdd8f6b9a9b79bff21c965faffa1c4f436'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -368,16 +448,16 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    160: (0, 7, 14), 161: (0, 7, 27), 162: (0, 7, 14), 163: (0, 7, 27), 164: (0, 7, 41), 165: (0, 7, 69),
-    168: (0, 8, 5), 169: (0, 9, 5), 171: (0, 11, 5), 172: (0, 15, 5), 177: (0, 12, 9), 185: (0, 16, 9),
-    210: (1, 4, 16), 211: (1, 4, 44), 212: (1, 4, 16), 213: (1, 4, 31), 214: (1, 4, 44), 215: (1, 4, 57),
-    218: (1, 5, 5), 219: (1, 6, 5), 220: (1, 7, 5), 222: (1, 9, 5), 227: (1, 10, 9), 228: (1, 11, 9),
-    253: (1, 13, 16), 254: (1, 13, 42), 255: (1, 13, 16), 256: (1, 13, 29), 257: (1, 13, 42),
-    258: (1, 13, 57), 261: (1, 14, 5), 262: (1, 15, 5), 264: (1, 17, 5), 269: (1, 18, 9),
-    294: (1, 20, 12), 295: (1, 20, 50), 296: (1, 20, 12), 297: (1, 20, 32), 298: (1, 20, 50),
-    299: (1, 20, 67), 300: (1, 20, 97), 303: (1, 21, 5), 304: (1, 22, 5), 305: (1, 23, 5),
-    307: (1, 26, 5), 308: (1, 30, 5), 309: (1, 37, 5), 317: (1, 27, 9), 325: (1, 32, 9), 326: (1, 33, 9),
-    333: (1, 37, 49), 334: (1, 37, 5), 341: (1, 38, 9), 342: (1, 39, 13), 343: (1, 40, 13),
-    344: (1, 41, 13), 345: (1, 42, 13), 346: (1, 43, 13), 347: (1, 44, 13), 348: (1, 45, 13),
-    349: (1, 46, 9), 350: (1, 47, 9),
+    240: (0, 7, 14), 241: (0, 7, 27), 242: (0, 7, 14), 243: (0, 7, 27), 244: (0, 7, 41), 245: (0, 7, 69),
+    248: (0, 8, 5), 249: (0, 9, 5), 251: (0, 11, 5), 252: (0, 15, 5), 257: (0, 12, 9), 265: (0, 16, 9),
+    290: (1, 4, 16), 291: (1, 4, 44), 292: (1, 4, 16), 293: (1, 4, 31), 294: (1, 4, 44), 295: (1, 4, 57),
+    298: (1, 5, 5), 299: (1, 6, 5), 300: (1, 7, 5), 302: (1, 9, 5), 307: (1, 10, 9), 308: (1, 11, 9),
+    333: (1, 13, 16), 334: (1, 13, 42), 335: (1, 13, 16), 336: (1, 13, 29), 337: (1, 13, 42),
+    338: (1, 13, 57), 341: (1, 14, 5), 342: (1, 15, 5), 344: (1, 17, 5), 349: (1, 18, 9),
+    374: (1, 20, 12), 375: (1, 20, 50), 376: (1, 20, 12), 377: (1, 20, 32), 378: (1, 20, 50),
+    379: (1, 20, 67), 380: (1, 20, 97), 383: (1, 21, 5), 384: (1, 22, 5), 385: (1, 23, 5),
+    387: (1, 26, 5), 388: (1, 30, 5), 389: (1, 37, 5), 397: (1, 27, 9), 405: (1, 32, 9), 406: (1, 33, 9),
+    413: (1, 37, 49), 414: (1, 37, 5), 421: (1, 38, 9), 422: (1, 39, 13), 423: (1, 40, 13),
+    424: (1, 41, 13), 425: (1, 42, 13), 426: (1, 43, 13), 427: (1, 44, 13), 428: (1, 45, 13),
+    429: (1, 46, 9), 430: (1, 47, 9),
 }

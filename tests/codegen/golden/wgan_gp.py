@@ -15,18 +15,98 @@ _TFM_SOURCE = 'wgan_gp.tfm'
 _TFM_SOURCE_SHA256 = 'd923b9243daa706564c739b999e204da1d7d3197151294f00f883beab2202444'
 
 
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / tf.constant(6.0, x.dtype)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x):
+    return x * tf.math.tanh(tf.math.softplus(x))
+
+
+def _celu(x):
+    return tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0))
+
+
+def _hard_tanh(x):
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def _hard_shrink(x):
+    return tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x))
+
+
+def _soft_shrink(x):
+    return tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x)))
+
+
+def _tanh_shrink(x):
+    return x - tf.math.tanh(x)
+
+
+def _squareplus(x):
+    return (x + tf.sqrt(tf.square(x) + tf.constant(4.0, x.dtype))) / 2
+
+
+def _sparse_plus(x):
+    return tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, (1 / 4) * tf.pow(x + 1, 2), x))
+
+
+def _sparse_sigmoid(x):
+    zero, one = tf.constant(0.0, x.dtype), tf.constant(1.0, x.dtype)
+    return tf.where(x <= -1, zero, tf.where(x >= 1, one, 0.5 * (x + 1)))
+
+
+def _sparsemax(x):
+    """Sparsemax over the last axis (Martins & Astudillo 2016), as Keras computes it."""
+    ordered = tf.sort(x, direction="DESCENDING", axis=-1)
+    cumulative = tf.cumsum(ordered, axis=-1)
+    r = tf.cast(tf.range(1, tf.shape(x)[-1] + 1), x.dtype)  # TensorFlow has no f16 range
+    support = ordered - (cumulative - 1) / r > 0
+    k = tf.reduce_sum(tf.cast(support, x.dtype), axis=-1, keepdims=True)
+    tau = (tf.reduce_sum(tf.where(support, cumulative, 0.0), axis=-1, keepdims=True) - 1) / k
+    return tf.maximum(x - tau, 0.0)
+
+
+def _gelu_approximate(x):
+    return tf.nn.gelu(x, approximate=True)
+
+
 _ACTIVATIONS = {
     "linear": tf.convert_to_tensor,  # no op for a tensor (tf.identity added one to every linear layer)
     "relu": tf.nn.relu,
     "relu6": tf.nn.relu6,
+    "leaky_relu": tf.nn.leaky_relu,
     "elu": tf.nn.elu,
     "selu": tf.nn.selu,
+    "celu": _celu,
     "gelu": tf.nn.gelu,
+    "gelu_approximate": _gelu_approximate,
     "sigmoid": tf.math.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "log_sigmoid": tf.math.log_sigmoid,
     "tanh": tf.math.tanh,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
     "softmax": tf.nn.softmax,
+    "log_softmax": tf.nn.log_softmax,
+    "sparsemax": _sparsemax,
     "softplus": tf.math.softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": tf.nn.softsign,
     "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "exponential": tf.math.exp,
+    "hard_shrink": _hard_shrink,
+    "soft_shrink": _soft_shrink,
 }
 
 
@@ -387,18 +467,18 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    161: (0, 7, 14), 162: (0, 7, 27), 163: (0, 7, 14), 164: (0, 7, 27), 165: (0, 7, 41), 166: (0, 7, 69),
-    169: (0, 8, 5), 170: (0, 9, 5), 172: (0, 11, 5), 173: (0, 15, 5), 178: (0, 12, 9), 186: (0, 16, 9),
-    211: (1, 6, 18), 212: (1, 6, 44), 213: (1, 6, 18), 214: (1, 6, 31), 215: (1, 6, 44), 216: (1, 6, 54),
-    219: (1, 7, 5), 220: (1, 8, 5), 222: (1, 10, 5), 227: (1, 11, 9), 252: (1, 13, 15), 253: (1, 13, 15),
-    254: (1, 13, 30), 255: (1, 13, 43), 258: (1, 14, 5), 259: (1, 15, 5), 261: (1, 17, 5),
-    266: (1, 18, 9), 291: (1, 20, 15), 292: (1, 20, 32), 293: (1, 20, 15), 294: (1, 20, 32),
-    295: (1, 20, 51), 296: (1, 20, 69), 297: (1, 21, 9), 298: (1, 21, 39), 301: (1, 22, 5),
-    302: (1, 23, 5), 303: (1, 24, 5), 304: (1, 25, 5), 306: (1, 29, 5), 311: (1, 41, 5), 317: (1, 54, 5),
-    321: (1, 29, 54), 322: (1, 29, 77), 323: (1, 29, 5), 330: (1, 30, 9), 331: (1, 31, 9),
-    332: (1, 32, 13), 333: (1, 33, 13), 334: (1, 34, 9), 335: (1, 35, 9), 336: (1, 36, 9),
-    337: (1, 37, 9), 341: (1, 41, 57), 342: (1, 41, 78), 343: (1, 41, 81), 344: (1, 42, 34),
-    345: (1, 41, 5), 352: (1, 43, 9), 353: (1, 44, 9), 354: (1, 45, 13), 355: (1, 46, 17),
-    356: (1, 47, 13), 357: (1, 48, 9), 358: (1, 49, 13), 359: (1, 50, 9), 360: (1, 51, 9),
-    361: (1, 52, 9), 366: (1, 56, 9),
+    241: (0, 7, 14), 242: (0, 7, 27), 243: (0, 7, 14), 244: (0, 7, 27), 245: (0, 7, 41), 246: (0, 7, 69),
+    249: (0, 8, 5), 250: (0, 9, 5), 252: (0, 11, 5), 253: (0, 15, 5), 258: (0, 12, 9), 266: (0, 16, 9),
+    291: (1, 6, 18), 292: (1, 6, 44), 293: (1, 6, 18), 294: (1, 6, 31), 295: (1, 6, 44), 296: (1, 6, 54),
+    299: (1, 7, 5), 300: (1, 8, 5), 302: (1, 10, 5), 307: (1, 11, 9), 332: (1, 13, 15), 333: (1, 13, 15),
+    334: (1, 13, 30), 335: (1, 13, 43), 338: (1, 14, 5), 339: (1, 15, 5), 341: (1, 17, 5),
+    346: (1, 18, 9), 371: (1, 20, 15), 372: (1, 20, 32), 373: (1, 20, 15), 374: (1, 20, 32),
+    375: (1, 20, 51), 376: (1, 20, 69), 377: (1, 21, 9), 378: (1, 21, 39), 381: (1, 22, 5),
+    382: (1, 23, 5), 383: (1, 24, 5), 384: (1, 25, 5), 386: (1, 29, 5), 391: (1, 41, 5), 397: (1, 54, 5),
+    401: (1, 29, 54), 402: (1, 29, 77), 403: (1, 29, 5), 410: (1, 30, 9), 411: (1, 31, 9),
+    412: (1, 32, 13), 413: (1, 33, 13), 414: (1, 34, 9), 415: (1, 35, 9), 416: (1, 36, 9),
+    417: (1, 37, 9), 421: (1, 41, 57), 422: (1, 41, 78), 423: (1, 41, 81), 424: (1, 42, 34),
+    425: (1, 41, 5), 432: (1, 43, 9), 433: (1, 44, 9), 434: (1, 45, 13), 435: (1, 46, 17),
+    436: (1, 47, 13), 437: (1, 48, 9), 438: (1, 49, 13), 439: (1, 50, 9), 440: (1, 51, 9),
+    441: (1, 52, 9), 446: (1, 56, 9),
 }
