@@ -82,8 +82,8 @@ def hover(analysis: Analysis, file: str, line: int, column: int) -> str | None:
         return _typed(node.target, analysis.types[node.value], values)
     if isinstance(node, n.SubDecl):
         return f"```\n{_sub_line(analysis, chain, node)}\n```"
-    if isinstance(node, (n.VarDecl, n.ModuleParam, n.ModuleDef, n.MethodInput)):
-        declared = analysis.types.get(node.type) if isinstance(node, (n.VarDecl, n.MethodInput)) else None
+    if isinstance(node, (n.VarDecl, n.ModuleParam, n.ModuleDef, n.MethodInput, n.NamedOutput)):
+        declared = analysis.types.get(node.type) if isinstance(node, (n.VarDecl, n.MethodInput, n.NamedOutput)) else None
         instance = _instance(declared, values) if isinstance(declared, TensorT) else None
         more = f"\nin this instance: `{instance}`" if instance is not None else ""
         return f"```\n{_first_line(analysis, node)}\n```{more}"
@@ -207,6 +207,8 @@ def _first_line(analysis: Analysis, node: n.Node) -> str:
         return f"{node.name}: {type_text(node.type)} (constructor parameter)"
     if isinstance(node, n.MethodInput):
         return f"{node.name}: {type_text(node.type)} (method input)"
+    if isinstance(node, n.NamedOutput):
+        return f"{node.name}: {type_text(node.type)} (method output)"
     if isinstance(node, n.ModuleDef):
         params = ", ".join(f"{p.name}: {type_text(p.type)}" for p in node.params)
         return f"module {node.name}({params})" if params else f"module {node.name}"
