@@ -33,7 +33,8 @@ from tfm.dsl.diagnostics import Diagnostic
 from tfm.dsl.formatter import FormatError, format_source
 from tfm.dsl.imports import search_path_from_env
 from tfm.dsl.names import name_problem
-from tfm.dsl.tolerant import PLACEHOLDERS, Tolerant, analyze_tolerant
+from tfm.dsl.incremental import Incremental
+from tfm.dsl.tolerant import PLACEHOLDERS, Tolerant
 from tfm.highlight import grammar_keywords
 
 from .analyser import Analyser, Result
@@ -79,10 +80,19 @@ class TfmLanguageServer(LanguageServer):
             uri=uri, diagnostics=[_to_lsp(d, uri) for d in mine], version=result.version))
 
 
-def _analyse_text(path: str, text: str) -> Tolerant:
+# Per open document, what its last analysis can lend the next one (used in the analyser's thread only).
+_incremental: dict[str, Incremental] = {}
+
+
+def _analyse_text(uri: str, path: str, text: str) -> Tolerant:
+    """The analysis of a document's text, reusing its unchanged modules' (dsl/incremental.py)."""
+    analyser = _incremental.get(uri)
+    if analyser is None or analyser.file != path:
+        analyser = _incremental[uri] = Incremental(path, search_path_from_env())
     try:
-        return analyze_tolerant(text, path, search_path=search_path_from_env())
+        return analyser.analyse(text)
     except Exception as exc:  # a bug in tfm must not take the editor's server down
+        _incremental.pop(uri, None)
         print(f"tfm lsp: analysing {path}: {exc!r}", file=sys.stderr)
         return Tolerant((), None, False)
 
@@ -161,6 +171,7 @@ def did_save(ls: TfmLanguageServer, params: lsp.DidSaveTextDocumentParams) -> No
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: TfmLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
     ls.analyser.forget(params.text_document.uri)
+    _incremental.pop(params.text_document.uri, None)
     ls.last_good.pop(params.text_document.uri, None)
 
 

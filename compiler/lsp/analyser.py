@@ -29,10 +29,10 @@ class _Job:
 
 
 class Analyser:
-    """Runs `analyse(path, text)` in a daemon thread for each submitted document and hands each result
-    to `done(uri, result)` (in that thread: `done` posts it to the server's loop)."""
+    """Runs `analyse(uri, path, text)` in a daemon thread for each submitted document and hands each
+    result to `done(uri, result)` (in that thread: `done` posts it to the server's loop)."""
 
-    def __init__(self, analyse: Callable[[str, str], Tolerant], done: Callable[[str, Result], None]):
+    def __init__(self, analyse: Callable[[str, str, str], Tolerant], done: Callable[[str, Result], None]):
         self._analyse, self._done = analyse, done
         self._pending: dict[str, _Job] = {}
         self._results: dict[str, Result] = {}
@@ -76,7 +76,7 @@ class Analyser:
                 del self._pending[uri]
                 self._busy, self._dropped = uri, False
             try:
-                result: Result | None = Result(job.version, job.text, self._analyse(job.path, job.text))
+                result: Result | None = Result(job.version, job.text, self._analyse(uri, job.path, job.text))
             except Exception:  # `analyse` reports its own failures; this thread must go on regardless
                 result = None
             with self._changed:

@@ -1,0 +1,181 @@
+"""Analysis as an editor needs it after each keystroke: of the whole file, but redoing only what the
+edit touched. A file is a series of top-level chunks (each `import` and `module` with the lines after
+it); a chunk whose text and first line are unchanged keeps its parsed nodes, and a module whose nodes
+and whose submodules' modules (in this file or imported) are unchanged keeps its checked and inferred
+analysis. The analyses of the modules are then merged into one `Analysis`, as `tfm check` would have
+made it.
+
+The result is `tfm check`'s, module by module; where a rule of the check spans modules, the file is
+analysed whole instead (dsl/tolerant.py): a syntax error (recovery reads across modules), a module
+defined twice, a cycle of submodules, an import problem, a size over a limit, or too many errors.
+`tests/tools/test_lsp_incremental.py` holds the two to the same diagnostics and types.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _available_modules, _position, collector_paused, nodes as n
+from .analysis import Analysis, walks_kept
+from .checker import check
+from .diagnostics import Diagnostic, TooManyErrors
+from .imports import resolve_imports
+from .inference import infer
+from .limits import DiagnosticList, Limits, check_budget, scan_source
+from .parser import _parse_once, normalize_text
+from .tolerant import Tolerant, analyze_tolerant
+from .warnings import find_warnings
+
+_CHUNK_START = re.compile(r"^(?:module|import)\b", re.MULTILINE)
+# The tables of an Analysis keyed by node or by module name, merged module by module.
+_TABLES = ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
+           "chosen_signatures", "param_defaults", "local_definitions")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    problems: tuple[Diagnostic, ...]  # a syntax error, or what the limits pre-scan refused
+    program: n.Program | None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One module's analysis (with the modules it holds), and its own errors and warnings."""
+
+    depends: tuple[n.ModuleDef, ...]
+    analysis: Analysis
+    errors: tuple[Diagnostic, ...]
+    warnings: tuple[Diagnostic, ...]
+
+
+class Incremental:
+    """The analyses of one document's successive texts, each reusing what the last one could.
+    Not thread-safe: one document's texts are analysed one after another."""
+
+    def __init__(self, file: str, search_path: tuple[Path, ...] = (), limits: Limits | None = None):
+        self.file, self.search_path, self.limits = file, search_path, limits or Limits()
+        self._chunks: dict[tuple[int, str], _Chunk] = {}
+        self._checked: dict[n.ModuleDef, _Checked] = {}
+        self.reused = 0  # modules whose analysis the last text reused (for tests and the benchmark)
+
+    def analyse(self, text: str) -> Tolerant:
+        text = normalize_text(text)
+        with collector_paused(), walks_kept():
+            found = self._incremental(text if text.endswith("\n") else text + "\n")
+        if found is None:  # a rule across modules: the whole file, as `tfm check` reads it
+            self._checked = {}
+            return analyze_tolerant(text, self.file, self.limits, self.search_path)
+        return found
+
+    def _incremental(self, text: str) -> Tolerant | None:
+        program = self._parse(text)
+        if program is None:
+            return None
+        imported = resolve_imports(program, self.file, self.search_path, self.limits)
+        if imported.diagnostics:
+            return None
+        own = {m.name: m for m in (*imported.modules, *program.modules)}
+        names = [m.name for m in program.modules]
+        if len(set(names)) < len(names) or len(own) < len(names) + len({m.name for m in imported.modules}):
+            return None  # a module defined twice (E011)
+        checked = {}
+        for module in program.modules:
+            depends = _depends(module, own)
+            if depends is None:
+                return None  # a cycle of submodules (E038)
+            result = self._module(module, depends, imported.modules)
+            if result is None:
+                return None
+            checked[module] = result
+        self.reused = sum(1 for m in program.modules if self._checked.get(m) is checked[m])
+        self._checked = checked
+        return self._merged(program, list(checked.values()))
+
+    def _parse(self, text: str) -> n.Program | None:
+        """The program of `text`, each chunk parsed alone (its lines placed where they are) unless
+        unchanged; None if a chunk does not parse or is refused by the limits."""
+        starts = [0] + [m.start() for m in _CHUNK_START.finditer(text) if m.start() > 0]
+        chunks: dict[tuple[int, str], _Chunk] = {}
+        line = 1
+        for begin, end in zip(starts, [*starts[1:], len(text)]):
+            key = (line, text[begin:end])
+            chunks[key] = self._chunks.get(key) or self._parse_chunk(*key)
+            line += key[1].count("\n")
+        self._chunks = chunks
+        parts = list(chunks.values())
+        if any(chunk.problems or chunk.program is None for chunk in parts):
+            return None
+        programs = [chunk.program for chunk in parts if chunk.program is not None]
+        span = n.Span(file=self.file, line=1, column=1, end_line=line, end_column=1)
+        return n.Program(span=span, modules=tuple(m for p in programs for m in p.modules),
+                         imports=tuple(i for p in programs for i in p.imports))
+
+    def _parse_chunk(self, line: int, chunk: str) -> _Chunk:
+        placed = "\n" * (line - 1) + chunk  # the chunk's lines where they are in the file
+        refused = scan_source(placed, self.file, self.limits)
+        if refused:
+            return _Chunk(tuple(refused), None)
+        problem, program = _parse_once(placed, self.file)
+        return _Chunk((problem,) if problem is not None else (), program)
+
+    def _module(self, module: n.ModuleDef, depends: tuple[n.ModuleDef, ...],
+                imported: list[n.ModuleDef]) -> _Checked | None:
+        known = self._checked.get(module)
+        if known is not None and known.depends == depends:
+            return known
+        alone = n.Program(span=module.span, modules=(module,))
+        found = DiagnosticList(self.limits.errors)
+        try:
+            analysis = check(alone, _available_modules(alone, [*depends, *imported]), self.limits, found)
+            infer(analysis)
+            check_budget(analysis, self.limits)
+        except TooManyErrors:
+            return None
+        # An error inside a module this one holds is that module's own analysis's to report.
+        errors = tuple(d for d in analysis.diagnostics if _inside(d, module))
+        if any(d.code == "E056" for d in analysis.diagnostics):
+            return None  # a limit is costed across the modules a module holds
+        warnings = tuple(find_warnings(analysis)) if not errors else ()
+        return _Checked(depends, analysis.freeze(), errors, warnings)
+
+    def _merged(self, program: n.Program, checked: list[_Checked]) -> Tolerant | None:
+        errors = sorted((d for c in checked for d in c.errors), key=_position)
+        if len(errors) >= self.limits.errors:
+            return None  # `tfm check` stops at the limit, and says so
+        merged = Analysis(program=program, modules={}, limits=self.limits)
+        tables = {name: getattr(merged, name) for name in _TABLES}
+        library: dict[str, n.ModuleDef] = {}
+        own = {m.name for m in program.modules}
+        for item in checked:
+            for name, table in tables.items():
+                table.update(getattr(item.analysis, name))
+            library.update((m.name, m) for m in item.analysis.library if m.name not in own)
+        merged.library = tuple(library.values())
+        merged.diagnostics = errors
+        analysis = merged.freeze()
+        if errors:
+            return Tolerant(tuple(errors), analysis, False)
+        analysis.warnings = tuple(sorted((w for c in checked for w in c.warnings), key=_position))
+        return Tolerant(analysis.warnings, analysis, True)
+
+
+def _inside(diagnostic: Diagnostic, module: n.ModuleDef) -> bool:
+    span, at = module.span, diagnostic.span
+    return at.file == span.file and (span.line, span.column) <= (at.line, at.column) < (span.end_line, span.end_column)
+
+
+def _depends(module: n.ModuleDef, own: dict[str, n.ModuleDef]) -> tuple[n.ModuleDef, ...] | None:
+    """The modules of this file and its imports that `module` holds, directly or not, in a fixed
+    order; None if one of them holds `module` again (a cycle)."""
+    found: dict[str, n.ModuleDef] = {}
+    pending = [sub.module for sub in module.submodules]
+    while pending:
+        name = pending.pop()
+        if name == module.name:
+            return None
+        if name in own and name not in found:
+            found[name] = own[name]
+            pending += [sub.module for sub in own[name].submodules]
+    return tuple(found[name] for name in sorted(found))
