@@ -20,14 +20,18 @@ from pathlib import Path
 from . import _available_modules, _position, collector_paused, nodes as n
 from .analysis import Analysis, walks_kept
 from .checker import check
-from .diagnostics import Diagnostic, TooManyErrors
+from .diagnostics import Diagnostic, TfmError, TooManyErrors
 from .imports import resolve_imports
 from .inference import infer
 from .limits import DiagnosticList, Limits, check_budget, scan_source
-from .parser import _parse_once, normalize_text
+from .parser import _parse_once, normalize_text, parse
+from .recovery import recover_program
 from .tolerant import Tolerant, analyze_tolerant
 from .warnings import find_warnings
 
+# Syntax errors that may read past their chunk: an unclosed bracket or block, a dedent (found where
+# the next line is read), a file that is not UTF-8. A chunk with one is not parsed alone.
+_SPILLING = {"E002", "E003", "E005"}
 _CHUNK_START = re.compile(r"^(?:module|import)\b", re.MULTILINE)
 # The tables of an Analysis keyed by node or by module name, merged module by module.
 _TABLES = ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",
@@ -36,8 +40,18 @@ _TABLES = ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariant
 
 @dataclass(frozen=True)
 class _Chunk:
-    problems: tuple[Diagnostic, ...]  # a syntax error, or what the limits pre-scan refused
+    """One chunk's parse. With syntax errors: `errors` are `tfm check`'s for them (the chunk's own
+    recovery); `program` is what could be recovered of it, for the editor's answers; `neutralised`
+    the lines set aside in the recovery `tfm check` makes, and `recovered` whether it ends in a
+    program (else `tfm check` reports no semantic error at all); `local` whether the errors are the
+    chunk's alone (none runs into the next chunk, as an unclosed bracket or a missing block does)."""
+
     program: n.Program | None
+    refused: tuple[Diagnostic, ...] = ()  # what the limits pre-scan refused
+    errors: tuple[Diagnostic, ...] = ()
+    neutralised: frozenset[int] = frozenset()
+    recovered: bool = True
+    local: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,20 +73,25 @@ class Incremental:
         self._chunks: dict[tuple[int, str], _Chunk] = {}
         self._checked: dict[n.ModuleDef, _Checked] = {}
         self.reused = 0  # modules whose analysis the last text reused (for tests and the benchmark)
+        self.whole = False  # whether the last text was analysed whole
 
     def analyse(self, text: str) -> Tolerant:
         text = normalize_text(text)
         with collector_paused(), walks_kept():
             found = self._incremental(text if text.endswith("\n") else text + "\n")
+        self.whole = found is None
         if found is None:  # a rule across modules: the whole file, as `tfm check` reads it
             self._checked = {}
             return analyze_tolerant(text, self.file, self.limits, self.search_path)
         return found
 
     def _incremental(self, text: str) -> Tolerant | None:
-        program = self._parse(text)
-        if program is None:
+        parsed = self._parse(text)
+        if parsed is None:
             return None
+        program, broken = parsed
+        if broken is not None and program.imports:
+            return None  # after a syntax error, `tfm check` checks without the imports
         imported = resolve_imports(program, self.file, self.search_path, self.limits)
         if imported.diagnostics:
             return None
@@ -91,11 +110,14 @@ class Incremental:
             checked[module] = result
         self.reused = sum(1 for m in program.modules if self._checked.get(m) is checked[m])
         self._checked = checked
+        if broken is not None:
+            return self._with_syntax_errors(program, broken, checked)
         return self._merged(program, list(checked.values()))
 
-    def _parse(self, text: str) -> n.Program | None:
+    def _parse(self, text: str) -> tuple[n.Program, _Chunk | None] | None:
         """The program of `text`, each chunk parsed alone (its lines placed where they are) unless
-        unchanged; None if a chunk does not parse or is refused by the limits."""
+        unchanged, and the one chunk with syntax errors; None if the chunks cannot stand for the file
+        (errors in several chunks, errors that run past their chunk, or a chunk the limits refuse)."""
         starts = [0] + [m.start() for m in _CHUNK_START.finditer(text) if m.start() > 0]
         chunks: dict[tuple[int, str], _Chunk] = {}
         line = 1
@@ -105,20 +127,55 @@ class Incremental:
             line += key[1].count("\n")
         self._chunks = chunks
         parts = list(chunks.values())
-        if any(chunk.problems or chunk.program is None for chunk in parts):
+        broken = [chunk for chunk in parts if chunk.errors]
+        if any(chunk.refused or chunk.program is None for chunk in parts) or len(broken) > 1 or \
+                any(not chunk.local for chunk in broken):
             return None
         programs = [chunk.program for chunk in parts if chunk.program is not None]
         span = n.Span(file=self.file, line=1, column=1, end_line=line, end_column=1)
-        return n.Program(span=span, modules=tuple(m for p in programs for m in p.modules),
-                         imports=tuple(i for p in programs for i in p.imports))
+        program = n.Program(span=span, modules=tuple(m for p in programs for m in p.modules),
+                            imports=tuple(i for p in programs for i in p.imports))
+        return program, (broken[0] if broken else None)
 
     def _parse_chunk(self, line: int, chunk: str) -> _Chunk:
         placed = "\n" * (line - 1) + chunk  # the chunk's lines where they are in the file
         refused = scan_source(placed, self.file, self.limits)
         if refused:
-            return _Chunk(tuple(refused), None)
+            return _Chunk(None, refused=tuple(refused))
         problem, program = _parse_once(placed, self.file)
-        return _Chunk((problem,) if problem is not None else (), program)
+        if problem is None:
+            return _Chunk(program)
+        try:  # `tfm check`'s errors and recovery, on the chunk alone
+            parse(placed, self.file)
+        except TfmError as exc:
+            errors, recovered = tuple(exc.diagnostics), exc.recovered
+        else:
+            return _Chunk(None)  # not reached: the same text parsed once already failed
+        last = max((i for i, row in enumerate(placed.split("\n"), 1) if row.strip()
+                    and not row.lstrip().startswith("#")), default=line)
+        local = all(d.code not in _SPILLING and d.span.line <= last for d in errors)
+        program, neutralised = recovered if recovered is not None else (None, frozenset())
+        if program is None:  # no semantic error then; for the editor's answers, a harder recovery
+            found = recover_program(placed, lambda patched: _parse_once(patched, self.file)[0])
+            program = _parse_once(found[0], self.file)[1] if found is not None else None
+            return _Chunk(program, errors=errors, recovered=False, local=local)
+        return _Chunk(program, errors=errors, neutralised=neutralised, local=local)
+
+    def _with_syntax_errors(self, program: n.Program, broken: _Chunk, checked: dict[n.ModuleDef, _Checked]) \
+            -> Tolerant | None:
+        """`tfm check`'s diagnostics for a file with syntax errors in one chunk: those errors, and
+        the semantic errors of each module no set-aside line touched (none if the recovery did not
+        end in a program; no unknown-module error if it set a module's header aside)."""
+        touched = {m for m in program.modules if any(m.span.line <= at <= m.span.end_line for at in broken.neutralised)}
+        headers_lost = any(not any(m.span.line <= at <= m.span.end_line for m in program.modules)
+                           for at in broken.neutralised) or any(m.name == "Recovered_" for m in program.modules)
+        semantic = [d for module, item in checked.items() if broken.recovered and module not in touched
+                    for d in item.errors if not (headers_lost and d.code == "E013")]
+        merged = self._merged(program, list(checked.values()))
+        if merged is None or merged.analysis is None:
+            return None
+        errors = tuple(sorted([*broken.errors, *semantic], key=_position))
+        return Tolerant(errors, merged.analysis, False, broken.neutralised)
 
     def _module(self, module: n.ModuleDef, depends: tuple[n.ModuleDef, ...],
                 imported: list[n.ModuleDef]) -> _Checked | None:

@@ -35,19 +35,30 @@ def test_the_same_diagnostics_and_types_as_the_whole_file(case: Path):
     _same(case.read_bytes().decode("utf-8", "replace"), str(case), Incremental(str(case)))
 
 
+# Each made inside Block3, in turn: semantic errors, syntax errors (also on its last line, and ones
+# that run past the module: an unclosed bracket, a bad dedent, a header without a body), and their fixes.
 EDITS = [("relu(", "reluu("), ("reluu(", "relu("), ("0.5", "0.6"), ("width: int = 8", "width: int = 4"),
          ("y = x @ w + b", "y = x @ w + b +"), ("y = x @ w + b +", "y = x @ w + b"), ("return y * 0.5 + x", "return y"),
-         ("fn score", "fn scores"), ("h = step(x)", "h = step(x, x)"), ("h = step(x, x)", "h = step(x)")]
+         ("fn score", "fn scores"), ("h = step(x)", "h = step(x, x)"), ("h = step(x, x)", "h = step(x)"),
+         ("return reduce_mean(h)", "return reduce_mean(h) $"), ("return reduce_mean(h) $", "return reduce_mean(h"),
+         ("return reduce_mean(h", "return reduce_mean(h)\n      y = 1"), ("\n      y = 1", "\n    fn extra():"),
+         ("\n    fn extra():", ""), ("y = relu(y)", "y = relu(y) z = 1"), ("        y = relu(y) z = 1", "  if"),
+         ("  if", "        y = relu(y)"), ("module Block3(width: int = 4):", "module Block3(width: int = 4)"),
+         ("module Block3(width: int = 4)", "module Block3(width: int = 4):"), ("fn step(", "fn step(,")]
 
 
 def test_a_series_of_edits_reuses_what_it_did_not_touch():
     blocks = "".join(_BLOCK.format(index=i, seed=i) for i in range(6)) + _HOLDER
     incremental = Incremental("m.tfm")
     _same(blocks, "m.tfm", incremental)
+    read_whole = []
     for old, new in EDITS:
-        at = blocks.index(old, blocks.index("module Block3"))  # an edit inside Block3
+        at = blocks.index(old, blocks.index("module Block3") - 1)  # an edit inside Block3
         blocks = blocks[:at] + new + blocks[at + len(old):]
         _same(blocks, "m.tfm", incremental)
+        read_whole.append(incremental.whole)
+    # Only the errors that run past the module (the unclosed bracket, the two bad dedents) read the file whole.
+    assert [i for i, whole in enumerate(read_whole) if whole] == [11, 12, 16]
     edited = blocks.replace("seed=4)", "seed=9)")  # Block4 changes; Holder holds Block4
     incremental.analyse(edited)
     assert incremental.reused == 5  # Block0-3 and Block5; Block4 and Holder analysed again

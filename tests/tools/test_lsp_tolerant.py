@@ -1,7 +1,8 @@
-"""Hover, definition, completion, signature help and the outline while the file has errors
-(issue 25, item 1): on every golden diagnostic case (tests/diagnostics/*.tfm), a name declared or used
-on a line without a diagnostic answers with its declared type, from the tolerant analysis that the
-language server keeps (dsl/tolerant.py); and through a real client, a broken file still hovers."""
+"""Hover while the file has errors (issue 25, item 1): on every golden diagnostic case
+(tests/diagnostics/*.tfm), a name declared or used on a line without a diagnostic answers with its
+declared type, from the whole file's tolerant analysis (dsl/tolerant.py) and from the incremental
+one the language server keeps (dsl/incremental.py). tests/tools/test_lsp_features.py does the same
+through a real client, with definition, completion and the outline."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tfm.dsl import queries
+from tfm.dsl.incremental import Incremental
 from tfm.dsl.tolerant import analyze_tolerant
 
 CASES = sorted((Path(__file__).parents[1] / "diagnostics").glob("*.tfm"))
@@ -83,12 +85,15 @@ def _compact(text: str) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_hover_answers_beside_every_diagnostic(case: Path):
     text = case.read_bytes().decode("utf-8", "replace")  # as an editor shows invalid UTF-8
-    result = analyze_tolerant(text, str(case))
-    assert result.diagnostics, "every golden case has a diagnostic"
     candidates = _candidates(text, _errors(case))
     if not candidates:
         pytest.skip("the case names nothing on a line without a diagnostic")
-    assert result.analysis is not None
-    for line, column, name, type_ in candidates:
-        answer = queries.hover(result.analysis, str(case), line, column)
-        assert answer is not None and _compact(type_) in _compact(answer), (line, column, name, type_, answer)
+    # The whole file's tolerant analysis, and the incremental one the server keeps (after an edit).
+    incremental = Incremental(str(case))
+    incremental.analyse(text.replace("module", "module ", 1))
+    for result in (analyze_tolerant(text, str(case)), incremental.analyse(text)):
+        assert result.diagnostics, "every golden case has a diagnostic"
+        assert result.analysis is not None
+        for line, column, name, type_ in candidates:
+            answer = queries.hover(result.analysis, str(case), line, column)
+            assert answer is not None and _compact(type_) in _compact(answer), (line, column, name, type_, answer)
