@@ -145,12 +145,13 @@ def keystrokes(lines: int = 2000, edits: int = 40) -> dict:
 
 
 def statements_source(statements: int) -> str:
-    """A valid document of `statements` statements: modules of one method of 40 assignments each."""
+    """A valid document of `statements` statements (a multiple of 40): modules of one method of 39
+    assignments and a return each."""
     parts = []
     for index in range((statements + 39) // 40):
-        body = "\n".join(f"        v{k} = v{k - 1} * 0.5 + x" for k in range(1, 40))
+        body = "\n".join(f"        v{k} = v{k - 1} * 0.5 + x" for k in range(1, 39))
         parts.append(f"module Chain{index}:\n    fn run(x: f32[N]) -> f32[N]:\n        v0 = x\n{body}\n"
-                     f"        return v39\n\n")
+                     f"        return v38\n\n")
     return "".join(parts)
 
 
@@ -173,6 +174,7 @@ def large_document(statements: int = 20_000, interval: float = 0.05) -> dict:
     finally:
         client.close()
     return {"statements": statements, "characters": len(text), "requests": len(waits), "longest_wait": max(waits),
+            "median_wait": statistics.median(waits),
             "first_analysis": analysed, "after_an_edit": reanalysed}
 
 
@@ -198,7 +200,8 @@ def render(small: dict, large: dict) -> str:
         f"| hover sent right behind that edit (median; slowest) | {ms(statistics.median(small['hovers']))}; "
         f"{ms(max(small['hovers']))} | <= 50 ms, {'met' if statistics.median(small['hovers']) <= 0.050 else '**not met**'} |",
         f"| longest wait of any of {large['requests']} hovers while a {large['statements']:,}-statement document "
-        f"({large['characters']:,} characters) is opened, analysed and edited | {ms(large['longest_wait'])} | "
+        f"({large['characters']:,} characters) is opened, analysed and edited (median) | {ms(large['longest_wait'])} "
+        f"({ms(large['median_wait'])}) | "
         f"<= 1 s, {'met' if large['longest_wait'] <= 1.0 else '**not met**'} |",
         f"| that document's first analysis; after an edit | {ms(large['first_analysis'])}; "
         f"{ms(large['after_an_edit'])} | measured |",
@@ -211,8 +214,10 @@ def render(small: dict, large: dict) -> str:
         "Why it is fast: analysis runs in a background thread and requests are answered at once from the last "
         "analysis; each edit re-parses only the top-level chunk (`module` or `import` with its lines) whose text "
         "changed, and re-checks only the modules whose nodes, or whose submodules' modules, changed, merging "
-        "the rest from the previous analysis (`dsl/incremental.py`; a text with a syntax error, or an error "
-        "whose rule spans modules, is analysed whole). The edited document is `benchmarks/compile_speed.py`'s "
+        "the rest from the previous analysis (`dsl/incremental.py`; a syntax error that reads past its module, "
+        "as an unclosed bracket, or an error whose rule spans modules, makes the file be analysed whole). A "
+        "hover on a document not analysed yet waits at most 250 ms for its first analysis, then answers "
+        "nothing. The edited document is `benchmarks/compile_speed.py`'s "
         "large source; each edit changes one digit of a `seed=` in a different module.", ""])
 
 

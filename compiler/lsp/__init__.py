@@ -49,7 +49,7 @@ _COMPLETION_KINDS = {"function": lsp.CompletionItemKind.Function, "keyword": lsp
 
 # About 30,000 lines. Analysis runs beside the requests, so size costs only how soon diagnostics come.
 MAX_DOCUMENT_CHARS = 2**20
-FIRST_ANALYSIS_WAIT = 0.8  # seconds a request on a just-opened document waits for its first analysis
+FIRST_ANALYSIS_WAIT = 0.25  # seconds a request on a just-opened document waits for its first analysis
 RENAME_WAIT = 10.0  # seconds a rename waits for the analysis of the newest text (it must edit that text)
 
 
