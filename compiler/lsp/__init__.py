@@ -32,8 +32,8 @@ from tfm.dsl import fixes, queries
 from tfm.dsl.diagnostics import Diagnostic
 from tfm.dsl.formatter import FormatError, format_source
 from tfm.dsl.imports import search_path_from_env
-from tfm.dsl.names import name_problem
 from tfm.dsl.incremental import Incremental
+from tfm.dsl.names import name_problem
 from tfm.dsl.tolerant import PLACEHOLDERS, Tolerant
 from tfm.highlight import grammar_keywords
 
@@ -50,7 +50,7 @@ _COMPLETION_KINDS = {"function": lsp.CompletionItemKind.Function, "keyword": lsp
 # About 30,000 lines. Analysis runs beside the requests, so size costs only how soon diagnostics come.
 MAX_DOCUMENT_CHARS = 2**20
 FIRST_ANALYSIS_WAIT = 0.25  # seconds a request on a just-opened document waits for its first analysis
-RENAME_WAIT = 10.0  # seconds a rename waits for the analysis of the newest text (it must edit that text)
+EDIT_WAIT = 10.0  # seconds a rename or a code action waits for the analysis of the newest text (to edit it)
 
 
 class TfmLanguageServer(LanguageServer):
@@ -64,7 +64,7 @@ class TfmLanguageServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.analyser = Analyser(_analyse_text, self._analysed)
         self.last_good: dict[str, dsl.Analysis] = {}
-        self.inlay_hints = True  # initializationOptions {"inlayHints": false} or the `tfm.inlayHints` setting
+        self.inlay_hints = True  # initializationOptions {"inlayHints": false}, or settings {"tfm": {"inlayHints": ...}}
 
     def _analysed(self, uri: str, result: Result) -> None:
         """In the analyser's thread: publish on the server's loop (one writer for stdout)."""
@@ -248,7 +248,7 @@ def code_actions(ls: TfmLanguageServer, params: lsp.CodeActionParams) -> list[ls
     """A quick fix for each diagnostic in the range whose fix is mechanical. The fixes are computed on
     the analysed text, so they wait for the analysis of the newest one."""
     uri = params.text_document.uri
-    result = ls.analyser.settled(uri, wait=RENAME_WAIT)
+    result = ls.analyser.settled(uri, wait=EDIT_WAIT)
     if result is None:
         return []
     first, last = params.range.start.line + 1, params.range.end.line + 1
@@ -312,7 +312,7 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
     if refused:
         raise JsonRpcInvalidParams(f"renaming to `{new_name[:80]}`: {refused}")
     uri, path = params.text_document.uri, _path(params.text_document.uri)
-    result = ls.analyser.settled(uri, wait=RENAME_WAIT)  # the edits must fit the newest text
+    result = ls.analyser.settled(uri, wait=EDIT_WAIT)  # the edits must fit the newest text
     analysis = result.tolerant.analysis if result is not None else None
     if result is None or analysis is None:
         return None
@@ -321,7 +321,8 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
         return None
     spans = [span for span in found[1] if span.file == path]
     if result.tolerant.clean:  # the renamed text must check as the current one does
-        problem = _first_error(_renamed(result.text, spans, new_name), path)
+        with ls.analyser.running:
+            problem = _first_error(_renamed(result.text, spans, new_name), path)
         if problem is not None:
             raise JsonRpcInvalidParams(f"renaming to `{new_name}`: {problem}")
     edits = [lsp.TextEdit(range=_range(span), new_text=new_name) for span in spans]

@@ -39,6 +39,9 @@ class Analyser:
         self._busy: str | None = None  # the document being analysed
         self._dropped = False  # whether it was closed meanwhile
         self._changed = threading.Condition()
+        # Held while an analysis runs: an analysis the server makes itself (a rename's check) takes it
+        # too, as the checker's walk cache (dsl.analysis.walks_kept) is one per process.
+        self.running = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="tfm-analyser", daemon=True)
         self._thread.start()
 
@@ -76,7 +79,8 @@ class Analyser:
                 del self._pending[uri]
                 self._busy, self._dropped = uri, False
             try:
-                result: Result | None = Result(job.version, job.text, self._analyse(uri, job.path, job.text))
+                with self.running:
+                    result: Result | None = Result(job.version, job.text, self._analyse(uri, job.path, job.text))
             except Exception:  # `analyse` reports its own failures; this thread must go on regardless
                 result = None
             with self._changed:
