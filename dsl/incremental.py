@@ -78,7 +78,10 @@ class Incremental:
     def analyse(self, text: str) -> Tolerant:
         text = normalize_text(text)
         with collector_paused(), walks_kept():
-            found = self._incremental(text if text.endswith("\n") else text + "\n")
+            try:
+                found = self._incremental(text if text.endswith("\n") else text + "\n")
+            except Exception:  # an internal error (E099) or a bug here: the whole file says what it is
+                found = None
         self.whole = found is None
         if found is None:  # a rule across modules: the whole file, as `tfm check` reads it
             self._checked = {}
