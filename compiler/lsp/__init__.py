@@ -21,6 +21,7 @@ import asyncio
 import keyword
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
@@ -98,6 +99,7 @@ def _analyse_text(uri: str, path: str, text: str) -> Tolerant:
 
 
 server = TfmLanguageServer()
+_T = TypeVar("_T")
 
 
 def _path(uri: str) -> str:
@@ -244,11 +246,11 @@ def inlay_hints(ls: TfmLanguageServer, params: lsp.InlayHintParams) -> list[lsp.
 
 @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
                 lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
-def code_actions(ls: TfmLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+async def code_actions(ls: TfmLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     """A quick fix for each diagnostic in the range whose fix is mechanical. The fixes are computed on
     the analysed text, so they wait for the analysis of the newest one."""
     uri = params.text_document.uri
-    result = ls.analyser.settled(uri, wait=EDIT_WAIT)
+    result = await _off_the_loop(ls.analyser.settled, uri, EDIT_WAIT)
     if result is None:
         return []
     first, last = params.range.start.line + 1, params.range.end.line + 1
@@ -270,13 +272,19 @@ def _edit_range(edit: fixes.Edit) -> lsp.Range:
                      end=lsp.Position(line=edit.end_line - 1, character=edit.end_column - 1))
 
 
+async def _off_the_loop(function: Callable[..., _T], *args) -> _T:
+    """`function(*args)` in a worker thread: what may take long (waiting for an analysis, formatting or
+    checking a large text) never holds up the other requests, which the loop goes on answering."""
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
-def formatting(ls: TfmLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+async def formatting(ls: TfmLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
     """`tfm fmt`'s layout as one edit of the whole document; none while the text does not parse."""
     uri = params.text_document.uri
     text = dsl.parser.normalize_text(ls.workspace.get_text_document(uri).source)
     try:
-        formatted = format_source(text, _path(uri))
+        formatted = await _off_the_loop(format_source, text, _path(uri))
     except (dsl.TfmError, FormatError):
         return None
     if formatted == text:
@@ -303,7 +311,7 @@ def _symbol(symbol: queries.Symbol) -> lsp.DocumentSymbol:
 
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)
-def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+async def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
     """The edits renaming the name under the cursor; an error response if the language refuses the
     new name (not an identifier, a keyword, reserved, or taken in that scope): the renamed text is
     checked, and must have no error the current one does not."""
@@ -312,7 +320,7 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
     if refused:
         raise JsonRpcInvalidParams(f"renaming to `{new_name[:80]}`: {refused}")
     uri, path = params.text_document.uri, _path(params.text_document.uri)
-    result = ls.analyser.settled(uri, wait=EDIT_WAIT)  # the edits must fit the newest text
+    result = await _off_the_loop(ls.analyser.settled, uri, EDIT_WAIT)  # the edits must fit the newest text
     analysis = result.tolerant.analysis if result is not None else None
     if result is None or analysis is None:
         return None
@@ -321,8 +329,7 @@ def rename(ls: TfmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit
         return None
     spans = [span for span in found[1] if span.file == path]
     if result.tolerant.clean:  # the renamed text must check as the current one does
-        with ls.analyser.running:
-            problem = _first_error(_renamed(result.text, spans, new_name), path)
+        problem = await _off_the_loop(_first_error, ls, _renamed(result.text, spans, new_name), path)
         if problem is not None:
             raise JsonRpcInvalidParams(f"renaming to `{new_name}`: {problem}")
     edits = [lsp.TextEdit(range=_range(span), new_text=new_name) for span in spans]
@@ -339,9 +346,10 @@ def _refused_name(name: str) -> str | None:
     return problem[0] if problem else None
 
 
-def _first_error(text: str, path: str) -> str | None:
+def _first_error(ls: TfmLanguageServer, text: str, path: str) -> str | None:
     try:
-        dsl.analyze(text, path)
+        with ls.analyser.running:  # not beside the analyser's own analysis (see Analyser.running)
+            dsl.analyze(text, path)
     except dsl.TfmError as exc:
         return exc.diagnostics[0].message if exc.diagnostics else "the renamed text does not check"
     except Exception:  # a bug in tfm: not the rename's fault
