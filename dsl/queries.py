@@ -14,6 +14,7 @@ from typing import Sequence, TypeVar
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, children, method_signature, outputs_of, type_text, walk
 from .ops import OPS, Op
+from .ops.names import VALUE_METHODS
 from .tensor_types import Dim, TensorT
 
 _NodeT = TypeVar("_NodeT", bound=n.Node)
@@ -325,6 +326,51 @@ def completions(analysis: Analysis | None, keywords: tuple[str, ...]) -> list[tu
                 items += [(name, "method", "; ".join(method_signature(info.methods[s]) for s in signatures))
                           for name, signatures in info.overloads.items()]
     return items
+
+
+_RECEIVER = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\.[A-Za-z_0-9]*$")
+
+
+def member_completions(analysis: Analysis | None, file: str, text: str, line: int, column: int) \
+        -> list[tuple[str, str, str]] | None:
+    """After `name.`: (label, kind, detail) for what may follow: a submodule's methods (as this
+    instance has them), a variable's or a typed list's methods, an optimizer's; None where the
+    cursor does not follow `name.`."""
+    lines = text.split("\n")
+    before = lines[line - 1][: max(column - 1, 0)] if 1 <= line <= len(lines) else ""
+    found = _RECEIVER.search(before)
+    if found is None:
+        return None
+    module = _module_at(analysis, file, line) if analysis is not None else None
+    info = analysis.modules.get(module.name) if analysis is not None and module is not None else None
+    if analysis is None or module is None or info is None:
+        return []
+    receiver = found.group(1)
+    sub = info.submodules.get(receiver)
+    target = analysis.modules.get(sub.module) if sub is not None else None
+    if sub is not None and target is not None and target.is_optimizer:
+        return _value_methods("optimizer")
+    if sub is not None and target is not None:
+        values = sub_values(analysis, module.name, sub)
+        signatures = {name for names in target.overloads.values() for name in names}
+        items = [(name, "method", instance_signature(analysis, method, values))
+                 for name, method in target.methods.items() if name not in signatures]
+        items += [(name, "method", instance_signature(analysis, target.methods[names[0]], values))
+                  for name, names in target.overloads.items()]
+        return sorted(items)
+    if receiver in info.variables:
+        return _value_methods("variable")
+    method = next((m for m in module.methods if m.span.line <= line <= m.span.end_line), None)
+    local = analysis.local_definitions.get(method, {}).get(receiver) if method is not None else None
+    if isinstance(local, n.Assign) and isinstance(local.declared, n.ListType):
+        return _value_methods("array")
+    return []
+
+
+def _value_methods(kind: str) -> list[tuple[str, str, str]]:
+    return [(name, "method", f"{kind} method, {low}-{high} arguments" if low != high else
+             f"{kind} method, {low} argument{'s' if low != 1 else ''}")
+            for name, (low, high) in sorted(VALUE_METHODS[kind].items())]
 
 
 def outline(program: n.Program) -> list[Symbol]:

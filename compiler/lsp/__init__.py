@@ -211,9 +211,17 @@ def definition(ls: TfmLanguageServer, params: lsp.DefinitionParams) -> lsp.Locat
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["."]))
 def completion(ls: TfmLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
-    analysis = _analysis(ls, params.text_document.uri)
+    """After `name.`, what may follow that name (read from the current text); elsewhere every op,
+    keyword, member and module."""
+    uri = params.text_document.uri
+    analysis = _analysis(ls, uri)
+    text = dsl.parser.normalize_text(ls.workspace.get_text_document(uri).source)
+    found = queries.member_completions(analysis, _path(uri), text, params.position.line + 1,
+                                       params.position.character + 1)
+    if found is None:
+        found = queries.completions(analysis, grammar_keywords())
     items = [lsp.CompletionItem(label=label, kind=_COMPLETION_KINDS.get(kind), detail=detail)
-             for label, kind, detail in queries.completions(analysis, grammar_keywords()) if label not in PLACEHOLDERS]
+             for label, kind, detail in found if label not in PLACEHOLDERS]
     return lsp.CompletionList(is_incomplete=False, items=items)
 
 

@@ -99,7 +99,7 @@ async def test_hover_shows_types_as_the_instance_has_them(client: LanguageClient
 
 
 @pytest.mark.asyncio
-async def test_signature_help_while_a_call_is_typed(client: LanguageClient, tmp_path):
+async def test_signature_help_and_member_completion_while_a_call_is_typed(client: LanguageClient, tmp_path):
     typing = MODEL.replace("        return hidden\n", "        s = reduce_sum(hidden, axis=\n        return hidden\n")
     doc = await _open(client, tmp_path / "m.tfm", typing)
     help_ = await client.text_document_signature_help_async(lsp.SignatureHelpParams(
@@ -115,6 +115,19 @@ async def test_signature_help_while_a_call_is_typed(client: LanguageClient, tmp_
     help_ = await client.text_document_signature_help_async(lsp.SignatureHelpParams(
         text_document=doc, position=_position(sub, "dense(", 6)))
     assert help_.signatures[0].label == "fn call(x: f32[N, 64]) -> f32[N, 128]" and help_.active_parameter == 0
+
+    dotted = typing.replace("return dense(x)", "return dense.").replace("return hidden\n", "return w.\n")
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=dotted)]))
+    await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    members = await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=doc, position=_position(dotted, "dense.", 6)))
+    assert {(item.label, item.detail) for item in members.items} == {
+        ("call", "fn call(x: f32[N, 64]) -> f32[N, 128]"), ("call_sequence", "fn call_sequence(x: f32[N, T, 64]) -> f32[N, T, 128]")}
+    updates = await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=doc, position=_position(dotted, "w.\n", 2)))
+    assert {item.label for item in updates.items} == {"assign", "assign_add", "assign_sub", "read_value"}
 
 
 @pytest.mark.asyncio
