@@ -373,9 +373,19 @@ def _value_methods(kind: str) -> list[tuple[str, str, str]]:
             for name, (low, high) in sorted(VALUE_METHODS[kind].items())]
 
 
-def outline(program: n.Program) -> list[Symbol]:
+_MODULE_HEADER = re.compile(r"\s*module\s+([A-Za-z_][A-Za-z_0-9]*)")
+
+
+def outline(program: n.Program, text: str | None = None) -> list[Symbol]:
+    """The modules and their members. A module whose header was set aside for a syntax error
+    (dsl/recovery.py names it `Recovered_`) takes the name its line in `text` gives, if it does."""
     symbols = []
+    lines = text.split("\n") if text is not None else []
     for module in program.modules:
+        name = module.name
+        if name == "Recovered_" and 1 <= module.span.line <= len(lines):
+            header = _MODULE_HEADER.match(lines[module.span.line - 1])
+            name = header.group(1) if header else name
         members = [Symbol(p.name, "parameter", p.span, p.identifier.span) for p in module.params]
         for member in module.members:
             if isinstance(member, n.VarDecl):
@@ -383,7 +393,7 @@ def outline(program: n.Program) -> list[Symbol]:
             else:
                 kind = "submodule" if isinstance(member, n.SubDecl) else "method"
             members.append(Symbol(member.name, kind, member.span, member.identifier.span))
-        symbols.append(Symbol(module.name, "module", module.span, module.identifier.span, tuple(members)))
+        symbols.append(Symbol(name, "module", module.span, module.identifier.span, tuple(members)))
     return symbols
 
 

@@ -305,11 +305,15 @@ async def formatting(ls: TfmLanguageServer, params: lsp.DocumentFormattingParams
 
 @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def document_symbols(ls: TfmLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
-    analysis = _analysis(ls, params.text_document.uri)
-    if analysis is None:
+    uri = params.text_document.uri
+    result = ls.analyser.result(uri, wait=FIRST_ANALYSIS_WAIT)
+    if result is not None and result.tolerant.analysis is not None:
+        program, text = result.tolerant.analysis.program, result.text
+    elif uri in ls.last_good:
+        program, text = ls.last_good[uri].program, None
+    else:
         return []
-    path = _path(params.text_document.uri)
-    return [_symbol(s) for s in queries.outline(analysis.program) if s.span.file == path]
+    return [_symbol(s) for s in queries.outline(program, text) if s.span.file == _path(uri)]
 
 
 def _symbol(symbol: queries.Symbol) -> lsp.DocumentSymbol:

@@ -81,6 +81,13 @@ async def test_a_broken_file_still_answers_where_it_parses(client: LanguageClien
     symbol, other = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(text_document=doc))
     assert [c.name for c in symbol.children] == ["units", "w", "dense", "drop", "call", "project"]
     assert other.name == "Other"
+    headless = BROKEN.replace("module Other:", "module Other")  # a header set aside: named from its line
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=doc.uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=headless)]))
+    await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(text_document=doc))
+    assert [s.name for s in symbols] == ["Model", "Other"] and [c.name for c in symbols[1].children] == ["f"]
     completions = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=doc, position=_position(BROKEN, "reluu")))
     assert {"relu", "dense", "drop", "project"} <= {item.label for item in completions.items}
