@@ -1,7 +1,9 @@
 """Questions an editor asks of a checked program, answered from the analysis: what is at a position,
-its type, where it is defined, every place a name is used (for rename), what may be typed here, and
-the program's outline. Positions are 1-based (line, column), as spans are; the language server
-(tfm.lsp) converts to and from LSP's 0-based ones.
+its type (also as an instance with the constructor's defaults has it), where it is defined, every
+place a name is used (for rename), what may be typed here (also after `name.`), the signature of the
+call being typed, each local's inferred type (inlay hints), and the program's outline. The analysis
+may be of a file with errors (dsl/tolerant.py, dsl/incremental.py). Positions are 1-based (line,
+column), as spans are; the language server (tfm.lsp) converts to and from LSP's 0-based ones.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def _instance(type_: TensorT, values: dict[str, object]) -> TensorT | None:
     if no dim changes."""
     if type_.shape is None:
         return None
+
     def sized(dim: Dim) -> Dim:
         value = values.get(dim) if isinstance(dim, str) else None
         return value if isinstance(value, int) and not isinstance(value, bool) else dim
@@ -132,17 +135,16 @@ def sub_values(analysis: Analysis, holder: str, sub: n.SubDecl) -> dict[str, obj
 
 
 def instance_signature(analysis: Analysis, method: n.Method, values: dict[str, object]) -> str:
-    """`method_signature` with each declared type as an instance whose parameters are `values` has it."""
-    def shown(type_) -> str:
-        return _shown(analysis, type_, values)
-
-    inputs = ", ".join(f"{i.name}: {shown(i.type)}" for i in method.inputs)
+    """`method_signature` (dsl/analysis.py) with each declared type as an instance whose parameters are
+    `values` has it: `fn call(x: f32[N, 64]) -> f32[N, 128]` for `fn call(x: f32[N, in_dim]) -> ...`."""
+    inputs = ", ".join(f"{i.name}: {_shown(analysis, i.type, values)}" for i in method.inputs)
     outputs = outputs_of(method)
     if not outputs:
         return f"fn {method.name}({inputs})"
     if isinstance(method.returns, tuple):
-        return f"fn {method.name}({inputs}) -> ({', '.join(f'{o.name}: {shown(o.type)}' for o in outputs)})"
-    return f"fn {method.name}({inputs}) -> {shown(outputs[0].type)}"
+        named = ", ".join(f"{o.name}: {_shown(analysis, o.type, values)}" for o in outputs)
+        return f"fn {method.name}({inputs}) -> ({named})"
+    return f"fn {method.name}({inputs}) -> {_shown(analysis, outputs[0].type, values)}"
 
 
 def _shown(analysis: Analysis, type_: n.Node, values: dict[str, object]) -> str:

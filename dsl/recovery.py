@@ -4,6 +4,9 @@ Panic mode by lines: the line with the error is replaced by a neutral line of th
 indentation (`pass`, a placeholder member or block header) and the source is parsed again. Only
 errors on later lines are kept, so every round makes progress, and an unclosed bracket or the end
 of the file stops the search (everything after it would be noise).
+
+An editor wants the opposite trade (`recover_program`): not the errors, but a program to answer from,
+so it goes on past what stops the search above, until the text parses.
 """
 
 from __future__ import annotations
