@@ -101,27 +101,27 @@ def _analyze(text: str, file: str, limits: Limits | None, search_path: tuple[Pat
     try:
         program = parse(text, file)
     except TfmError as exc:
-        raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=_position),
+        raise TfmError(sorted([*exc.diagnostics, *_after_recovery(exc.recovered, limits)], key=diagnostic_order),
                        {file: text}) from None
     imported = resolve_imports(program, file, search_path, limits)
     sources = {file: text, **imported.sources}
     if imported.diagnostics:
-        raise TfmError(sorted(imported.diagnostics, key=_position), sources)
+        raise TfmError(sorted(imported.diagnostics, key=diagnostic_order), sources)
     diagnostics = DiagnosticList(limits.errors)
     try:
-        analysis = check(program, _available_modules(program, imported.modules), limits, diagnostics)
+        analysis = check(program, available_modules(program, imported.modules), limits, diagnostics)
         infer(analysis)
         check_budget(analysis, limits)
     except TooManyErrors:
-        found = sorted(diagnostics, key=_position)
+        found = sorted(diagnostics, key=diagnostic_order)
         raise TfmError([*found, too_many_errors(found[-1].span, limits.errors)], sources) from None
     if analysis.diagnostics:
-        raise TfmError(sorted(analysis.diagnostics, key=_position), sources)
-    analysis.warnings = tuple(sorted(find_warnings(analysis), key=_position))
+        raise TfmError(sorted(analysis.diagnostics, key=diagnostic_order), sources)
+    analysis.warnings = tuple(sorted(find_warnings(analysis), key=diagnostic_order))
     return analysis.freeze()
 
 
-def _available_modules(program: nodes.Program, imported: list[nodes.ModuleDef]) -> tuple[nodes.ModuleDef, ...]:
+def available_modules(program: nodes.Program, imported: list[nodes.ModuleDef]) -> tuple[nodes.ModuleDef, ...]:
     """The modules a program may hold besides its own: the library's (those it names), then the
     imported ones, which win over a library module of the same name."""
     wanted = _named_modules(program) | {sub.module for m in imported for sub in m.submodules}
@@ -150,5 +150,5 @@ def _after_recovery(recovered, limits: Limits) -> list[Diagnostic]:
             and not (headers_lost and d.code == "E013")]
 
 
-def _position(d: Diagnostic) -> tuple:
+def diagnostic_order(d: Diagnostic) -> tuple:
     return (d.span.file, d.span.line, d.span.column, d.code)

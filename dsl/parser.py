@@ -35,18 +35,20 @@ def parse(text: str, file: str = "<string>") -> n.Program:
     text = normalize_text(text)
     if not text.endswith("\n"):
         text += "\n"
-    problem, program = _parse_once(text, file)
+    problem, program = parse_once(text, file)
     if problem is None:
         assert program is not None  # a parse gives a problem or a program
         return program
-    recovery = more_syntax_errors(text, problem, lambda patched: _parse_once(patched, file)[0])
+    recovery = more_syntax_errors(text, problem, lambda patched: parse_once(patched, file)[0])
     error = TfmError([problem, *recovery.errors], {file: text})
     if recovery.text is not None:  # the program with every bad line set aside, for the checker to go on
-        error.recovered = (_parse_once(recovery.text, file)[1], recovery.neutralised)
+        error.recovered = (parse_once(recovery.text, file)[1], recovery.neutralised)
     raise error
 
 
-def _parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
+def parse_once(text: str, file: str) -> tuple[Diagnostic | None, n.Program | None]:
+    """One parse, no recovery: (None, the program) or (its first syntax error, None). For the parse
+    above and for the language server's own recovery (dsl/tolerant.py, dsl/incremental.py)."""
     try:
         problem, program = _lark_parse(text, file)
         if program is not None:

@@ -4,6 +4,9 @@ Panic mode by lines: the line with the error is replaced by a neutral line of th
 indentation (`pass`, a placeholder member or block header) and the source is parsed again. Only
 errors on later lines are kept, so every round makes progress, and an unclosed bracket or the end
 of the file stops the search (everything after it would be noise).
+
+An editor wants the opposite trade (`recover_program`): not the errors, but a program to answer from,
+so it goes on past what stops the search above, until the text parses.
 """
 
 from __future__ import annotations
@@ -78,3 +81,29 @@ def _context(lines: list[str], index: int, indent: int) -> str:
         if stripped and not stripped.startswith("#") and len(line) - len(stripped) < indent:
             return "members" if stripped.startswith("module") else "statements"
     return "top"
+
+
+MAX_EDITOR_ROUNDS = 40
+
+
+def recover_program(text: str, parse_once: Callable[[str], Diagnostic | None]) -> tuple[str, frozenset[int]] | None:
+    """For an editor: the text with every bad line neutralised until it parses, and those (1-based)
+    lines; None if that takes more than MAX_EDITOR_ROUNDS parses. Unlike `more_syntax_errors` it goes
+    on past an unclosed bracket (the bracket's line is set aside, so the lines after it count again)
+    and past an error on a line already neutralised (it is emptied, then the line before it goes too:
+    a bad dedent, or a block header whose body was lost)."""
+    lines = text.split("\n")
+    tries: dict[int, int] = {}
+    problem = parse_once(text)
+    for _ in range(MAX_EDITOR_ROUNDS):
+        if problem is None:
+            return "\n".join(lines), frozenset(i + 1 for i in tries)
+        index = min(max(problem.span.line - 1, 0), len(lines) - 1)
+        while tries.get(index, 0) >= 2 and index > 0:
+            index -= 1
+        if tries.get(index, 0) >= 2:
+            return None
+        tries[index] = tries.get(index, 0) + 1
+        lines[index] = _neutral_line(lines, index) if tries[index] == 1 else ""
+        problem = parse_once("\n".join(lines))
+    return None
