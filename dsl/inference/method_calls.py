@@ -126,7 +126,9 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
         if isinstance(want, str):
             bound = bindings.get(want)
             if want in bindings and dims_conflict(bound, got):
-                report("E050", arg, f"{label}: dim `{want}` is {got} here but {bound} elsewhere",
+                here = TensorT(expected.dtype, tuple(substitute(d, lambda name: bindings.get(name, name))
+                                                     for d in expected.shape))
+                report("E050", arg, f"{label} is {here} ({expected}, with `{want}` = {bound}), got {value}",
                        f"every `{want}` in a signature is the same size")
             elif got is not None and want not in bindings:
                 bindings[want] = got
