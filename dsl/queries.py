@@ -194,6 +194,8 @@ def _name_of(node: n.Node | None) -> str | None:
         return node.id
     if isinstance(node, (n.Assign, n.AugAssign)):
         return node.target
+    if isinstance(node, n.Identifier):  # a name an unpacking binds (`a, b = enc(x)`)
+        return node.text
     if isinstance(node, (n.VarDecl, n.SubDecl, n.Method, n.MethodInput, n.ModuleParam)):
         return node.name
     return None

@@ -91,18 +91,18 @@ def _method_warnings(info: ModuleInfo, method: n.Method, nodes: tuple[n.Node, ..
     inputs = {i.name for i in method.inputs}
     reported: set[str] = set()
     for stmt in nodes:
-        targets = (stmt.target,) if isinstance(stmt, n.Assign) else \
-            tuple(t for t in stmt.targets if t != "_") if isinstance(stmt, n.Unpack) else ()
-        for target in targets:
+        targets: tuple[tuple[str, n.Node], ...] = ((stmt.target, stmt),) if isinstance(stmt, n.Assign) else \
+            tuple((t.text, t) for t in stmt.targets if t.text != "_") if isinstance(stmt, n.Unpack) else ()
+        for target, where in targets:
             if target in reported:
                 continue
             reported.add(target)
             if target not in reads:
                 hint = ("remove the assignment, or use the value" if isinstance(stmt, n.Assign)
                         else "name it `_` to skip it, or use the value")
-                found.append(_warning("W001", stmt, f"`{target}` is assigned but never read", hint))
+                found.append(_warning("W001", where, f"`{target}` is assigned but never read", hint))
             if target not in inputs:
-                found += _shadowing(info, stmt, target, "local")
+                found += _shadowing(info, where, target, "local")
     for inp in method.inputs:
         if inp.name not in reads:
             found.append(_warning("W002", inp, f"input `{inp.name}` of `{method.name}` is never read",

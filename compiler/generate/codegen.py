@@ -838,7 +838,7 @@ class _BodyEmitter(NodeVisitor):
 
     def stmt_Unpack(self, stmt: n.Unpack) -> None:
         """`a, b = enc(x)`: the outputs taken by name in declaration order; `a, b = b, a` as Python does."""
-        targets = ", ".join(ident(t) for t in stmt.targets)
+        targets = ", ".join(ident(t) for t in stmt.names)
         held = self.cls.analysis.types.get(stmt.values[0])
         if len(stmt.values) == 1 and isinstance(held, OutputsT):
             self.line(f"{targets} = {self.expressions.outputs_tuple(stmt.values[0], held)}", stmt)

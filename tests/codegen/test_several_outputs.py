@@ -110,3 +110,17 @@ def test_several_outputs_are_not_a_tensor_and_unknown_names_are_located():
     messages = [(d.code, d.message) for d in found]
     assert [code for code, _ in messages] == ["E044", "E030", "E031", "E023"], messages
     assert "no output `average`" in found[1].message and found[1].hint == "outputs: mean, variance"
+
+
+def test_an_unpacked_name_is_defined_and_renamed_where_it_is_written():
+    from tfm.dsl import analyze
+    from tfm.dsl.queries import definition, references
+
+    analysis = analyze(STATS, "stats.tfm")
+    line = STATS.splitlines().index("        mean, variance = moments(x)") + 1
+    use = STATS.splitlines()[line].index("variance") + 1  # `variance` read on the next line
+    found = definition(analysis, "stats.tfm", line + 1, use)
+    assert found is not None and (found.line, found.column, found.end_column) == (line, 15, 23)
+    renamed = references(analysis, "stats.tfm", line, 16)
+    assert renamed is not None and renamed[0] == "variance"
+    assert [(s.line, s.column) for s in renamed[1]] == [(line, 15), (line + 1, use)]
