@@ -83,7 +83,7 @@ def hover(analysis: Analysis, file: str, line: int, column: int) -> str | None:
         return f"```\n{_first_line(analysis, node)}\n```"
     type_ = analysis.types.get(node)
     if type_ is not None:
-        label = node.id if isinstance(node, n.Name) else "expression"
+        label = node.id if isinstance(node, n.Name) else node.text if isinstance(node, n.Identifier) else "expression"
         return f"`{label}`: `{type_}`" if isinstance(type_, TensorT) else f"`{label}`: {type_}"
     ref = analysis.refs.get(node)
     if ref is not None and ref.decl is not None and isinstance(ref.decl, n.Node):

@@ -68,7 +68,8 @@ class MethodInference(NodeVisitor):
             values = self._unpacked(stmt, values[0])
         if len(values) != len(stmt.names):
             return  # the checker reported the counts
-        for target, value in zip(stmt.names, values):
+        for identifier, value in zip(stmt.targets, values):
+            target = identifier.text
             if target == "_":
                 continue
             if target in self.scope.declared and isinstance(value, TensorT):
@@ -77,6 +78,7 @@ class MethodInference(NodeVisitor):
                 value = declared
             elif isinstance(value, TensorT) and value.weak:
                 value = TensorT(value.dtype, value.shape)
+            self.analysis.types[identifier] = value  # what an editor shows on the name
             self.scope.bind(target, value)
 
     def _unpacked(self, stmt: n.Unpack, value: Type) -> list[Type]:

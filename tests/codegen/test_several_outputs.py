@@ -124,3 +124,13 @@ def test_an_unpacked_name_is_defined_and_renamed_where_it_is_written():
     renamed = references(analysis, "stats.tfm", line, 16)
     assert renamed is not None and renamed[0] == "variance"
     assert [(s.line, s.column) for s in renamed[1]] == [(line, 15), (line + 1, use)]
+
+
+def test_hovering_an_unpacked_name_shows_its_type():
+    from tfm.dsl import analyze
+    from tfm.dsl.queries import hover
+
+    text = STATS.replace("    fn standardize(x: f32[N, D])", "    fn standardize(x: f32[N, 3])")
+    analysis = analyze(text, "stats.tfm")
+    line = text.splitlines().index("        mean, variance = moments(x)") + 1
+    assert hover(analysis, "stats.tfm", line, 16) == "`variance`: `f32[3]`"
