@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 4  # a layer inside a block inside a model: deep enough, and bounded work per call
 _depth = [0]
+# Bodies typed within one outermost call, by method, input types and parameters: a method called many
+# times by the methods it calls is typed once per distinct call, not once per path to it.
+_typed: dict[tuple, Type | None] = {}
 
 
 def refine_call(typing: ExpressionTyping, node: n.Call, owner: ModuleInfo, name: str, params: dict[str, Dim],
@@ -39,9 +42,14 @@ def refine_call(typing: ExpressionTyping, node: n.Call, owner: ModuleInfo, name:
     inputs = _input_types(typing.analysis, method, node, params)
     if inputs is None:
         return result
+    if _depth[0] == 0:
+        _typed.clear()
+    key = (id(method), tuple(inputs.items()), tuple(params.items()), repr(sorted(values.items())))
     _depth[0] += 1
     try:
-        found = _body_result(typing.analysis, owner, method, inputs, params, values)
+        if key not in _typed:
+            _typed[key] = _body_result(typing.analysis, owner, method, inputs, params, values)
+        found = _typed[key]
     finally:
         _depth[0] -= 1
     return result if found is None else _merged(result, found)

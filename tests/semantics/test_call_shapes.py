@@ -80,3 +80,21 @@ module Net:
     assert [(d.code, d.span.line) for d in found if d.severity == "error"] == [("E040", 4)]
     found = diagnostics_of(program.replace("-> f32[4, 7]", "-> f32[4, 8]"), analyze_only=True)
     assert [(d.code, d.span.line) for d in found if d.severity == "error"] == [("E040", 4), ("E032", 12)]
+
+
+def test_typing_bodies_for_calls_is_bounded_work(monkeypatch):
+    """Seven modules each calling the one below ten times: each body is typed once per distinct call
+    (and only four deep), not once per path (10^6)."""
+    from tfm.dsl.inference import specialize
+
+    typed = []
+    original = specialize._body_result
+    monkeypatch.setattr(specialize, "_body_result", lambda *args: typed.append(args[2]) or original(*args))
+    modules = ["module L0:\n    fn call(x: f32[N, ?]) -> f32[N, ?]:\n        return x[:, 1:]\n"]
+    for level in range(1, 7):
+        calls = "".join("        y = inner(x)\n" for _ in range(10))
+        modules.append(f"module L{level}:\n    sub inner = L{level - 1}()\n\n"
+                       f"    fn call(x: f32[N, ?]) -> f32[N, ?]:\n{calls}        return y\n")
+    modules.append("module Top:\n    sub inner = L6()\n\n    fn f(x: f32[4, 100]) -> f32[4, ?]:\n        return inner(x)\n")
+    analyze("\n".join(modules), "deep.tfm")
+    assert 0 < len(typed) <= specialize.MAX_DEPTH * 7, len(typed)
