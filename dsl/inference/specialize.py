@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 4  # a layer inside a block inside a model: deep enough, and bounded work per call
 _depth = [0]
-# Bodies typed within one outermost call, by method, input types and parameters: a method called many
-# times by the methods it calls is typed once per distinct call, not once per path to it.
+# Bodies typed for calls, by method, input types and parameters: a method called many times is typed
+# once per distinct call, not once per path to it. Kept for one program at a time (its `calls` table,
+# which every shadow shares, says which: held here, so its identity cannot be reused meanwhile).
 _typed: dict[tuple, Type | None] = {}
+_typed_for: list[object] = [None]
 
 
 def refine_call(typing: ExpressionTyping, node: n.Call, owner: ModuleInfo, name: str, params: dict[str, Dim],
@@ -42,8 +44,9 @@ def refine_call(typing: ExpressionTyping, node: n.Call, owner: ModuleInfo, name:
     inputs = _input_types(typing.analysis, method, node, params)
     if inputs is None:
         return result
-    if _depth[0] == 0:
+    if _typed_for[0] is not typing.analysis.calls:
         _typed.clear()
+        _typed_for[0] = typing.analysis.calls
     key = (id(method), tuple(inputs.items()), tuple(params.items()), repr(sorted(values.items())))
     _depth[0] += 1
     try:
