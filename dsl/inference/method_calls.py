@@ -150,16 +150,15 @@ def _check_dim_exprs(report: Report, method: n.Method, inp: n.MethodInput, value
         if not isinstance(want, DimExpr):
             continue
         size = substitute(want, lambda name: bindings.get(name, name))
-        if isinstance(size, DimExpr) and isinstance(got, int):
-            solved = _solve(size, got)
-            if solved is not None:
-                name, bound = solved
-                if bound is None:
-                    report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
-                           f"no whole `{name}` makes `{size}` equal {got}")
-                    continue
-                bindings[name] = size = bound
-                size = substitute(want, lambda name: bindings.get(name, name))
+        solved = _solve(size, got) if isinstance(size, DimExpr) and isinstance(got, int) else None
+        if solved is not None and solved[0] in want.names and solved[0] not in bindings:  # the callee's own dim
+            name, bound = solved
+            if bound is None:
+                report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
+                       f"no whole `{name}` makes `{size}` equal {got}")
+                continue
+            bindings[name] = bound
+            size = substitute(want, lambda name: bindings.get(name, name))
         if dims_conflict(size, got):
             report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
                    f"`{want}` is {size} for this call")
