@@ -134,3 +134,26 @@ def test_hovering_an_unpacked_name_shows_its_type():
     analysis = analyze(text, "stats.tfm")
     line = text.splitlines().index("        mean, variance = moments(x)") + 1
     assert hover(analysis, "stats.tfm", line, 16) == "`variance`: `f32[3]`"
+
+
+def test_several_outputs_through_a_tensor_if_keep_their_names(tmp_path):
+    source = tmp_path / "branch.tfm"
+    source.write_text(STATS + """\
+    fn chosen(x: f32[N, D], flag: bool[]) -> f32[D]:
+        out = moments(x)
+        if flag:
+            out = moments(2.0 * x)
+        return out.mean
+""")
+    model = tfm.load(source).Model()
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.chosen(x, True).numpy(), 2 * x.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.chosen(x, False).numpy(), x.mean(axis=0), rtol=1e-5, atol=1e-6)
+    found = diagnostics_of(STATS + """\
+    fn mixed(x: f32[N, D], flag: bool[]) -> f32[D]:
+        out = moments(x)
+        if flag:
+            out = renamed(x)
+        return out[0]
+""")
+    assert [d.code for d in found] == ["E046"] and "(mu: f32[D], var: f32[D])" in found[0].message
