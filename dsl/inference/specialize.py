@@ -4,7 +4,7 @@ again at this call's argument types and with the submodule's parameters as this 
 (`Conv2D(1, 8, 3, padding="SAME")`), so the sizes its ops compute (a convolution's output size)
 reach the caller. The body is typed in a shadow of the analysis: its types, choices and diagnostics
 are thrown away (the callee's own check reports its problems once), only the result is kept, and
-only where the declared result was unknown and the body gives a number.
+only where the declared result was unknown and the body gives a number or the caller's own dims.
 """
 
 from __future__ import annotations
