@@ -132,13 +132,14 @@ class BodyChecker(NodeVisitor):
     def stmt_Unpack(self, stmt: n.Unpack) -> None:
         """`a, b = enc(x)` or `a, b = b, a`: each name a local (`_` binds nothing), bound once."""
         for index, target in enumerate(stmt.targets):
-            if target == THROWAWAY:
+            if target.text == THROWAWAY:
                 continue
-            self._check_target(stmt, target)
-            if target in stmt.targets[:index]:
-                self.report("E031", stmt, f"`{target}` is bound twice by one assignment", "give each value its own name")
-        if len(stmt.values) > 1 and len(stmt.values) != len(stmt.targets):
-            self.report("E031", stmt, f"{len(stmt.targets)} names for {len(stmt.values)} values",
+            self._check_target(target, target.text)
+            if target.text in stmt.names[:index]:
+                self.report("E031", target, f"`{target.text}` is bound twice by one assignment",
+                            "give each value its own name")
+        if len(stmt.values) > 1 and len(stmt.values) != len(stmt.names):
+            self.report("E031", stmt, f"{len(stmt.names)} names for {len(stmt.values)} values",
                         "give one value per name, or one call of a method with that many outputs")
         for value in stmt.values:
             self.expr(value)
@@ -566,12 +567,13 @@ def always_returns(body: tuple) -> bool:
 
 
 def _bindings(body: tuple):
-    """(name, statement) for each statement in `body` that binds a local name, in the order a reader
-    meets them: an assignment, a `for` target, a `with ... as` name."""
+    """(name, where it is bound) for each statement in `body` that binds a local name, in the order a
+    reader meets them: an assignment, a `for` target, a `with ... as` name (the statement), or a name
+    unpacked into (`a, b = ...`: its identifier)."""
     for stmt in own_nodes(body):
         if isinstance(stmt, (n.Assign, n.For)):
             yield stmt.target, stmt
         elif isinstance(stmt, n.Unpack):
-            yield from ((target, stmt) for target in stmt.targets if target != THROWAWAY)
+            yield from ((target.text, target) for target in stmt.targets if target.text != THROWAWAY)
         elif isinstance(stmt, n.With) and stmt.name is not None:
             yield stmt.name, stmt

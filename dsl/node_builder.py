@@ -339,7 +339,7 @@ class ToNodes(Transformer):
     # several values at once (issue 22, composition) -------------------------------------------
     def unpack(self, c):  # NAME ("," NAME)+ "=" expr ("," expr)*
         equals = next(i for i, t in enumerate(c) if type(t) is Token and t == "=")
-        targets = tuple(str(t) for t in c[:equals] if type(t) is Token and t.type == "NAME")
+        targets = tuple(self._identifier(cast(_Place, t)) for t in c[:equals] if type(t) is Token and t.type == "NAME")
         return n.Unpack(span=self._s(), targets=targets, values=_items(c[equals + 1:]))
     # ---------------------------------------------------------------------------------------------
 

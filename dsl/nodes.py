@@ -377,8 +377,12 @@ class Unpack(Node):
     """`a, b = enc(x)`: a method's several outputs (or a local holding them), one name each, in order;
     `a, b = b, a`: one value per name, every value read before any name is bound. `_` binds nothing."""
 
-    targets: tuple[str, ...]
+    targets: tuple[Identifier, ...]
     values: tuple[Expr, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(target.text for target in self.targets)
 
 
 @node

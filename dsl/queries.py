@@ -92,7 +92,8 @@ def hover(analysis: Analysis, file: str, line: int, column: int) -> str | None:
         return f"```\n{_first_line(analysis, node)}\n```{more}"
     type_ = analysis.types.get(node)
     if type_ is not None:
-        return _typed(node.id if isinstance(node, n.Name) else "expression", type_, values)
+        label = node.id if isinstance(node, n.Name) else node.text if isinstance(node, n.Identifier) else "expression"
+        return _typed(label, type_, values)
     ref = analysis.refs.get(node)
     if ref is not None and ref.decl is not None and isinstance(ref.decl, n.Node):
         return f"```\n{_first_line(analysis, ref.decl)}\n```"
@@ -298,6 +299,8 @@ def _name_of(node: n.Node | None) -> str | None:
         return node.id
     if isinstance(node, (n.Assign, n.AugAssign)):
         return node.target
+    if isinstance(node, n.Identifier):  # a name an unpacking binds (`a, b = enc(x)`)
+        return node.text
     if isinstance(node, (n.VarDecl, n.SubDecl, n.Method, n.MethodInput, n.ModuleParam)):
         return node.name
     return None

@@ -269,11 +269,17 @@ def same_type(a: Type, b: Type) -> bool:
                 return False
             return not any(dims_conflict(x, y) for x, y in zip(a.shape, b.shape))
         return True
+    if isinstance(a, OutputsT) and isinstance(b, OutputsT):  # a dict of tensors: the same names, each alike
+        return a.names == b.names and all(same_type(x, y) for (_, x), (_, y) in zip(a.outputs, b.outputs))
     return type(a) is type(b)
 
 
 def join(a: Type, b: Type) -> Type:
     """The type a name has after two paths that agree on dtype and rank: dims kept where equal."""
+    if isinstance(a, OutputsT) and isinstance(b, OutputsT) and a.names == b.names:
+        joined = [(name, join(x, y)) for (name, x), (_, y) in zip(a.outputs, b.outputs)]
+        return OutputsT(tuple((name, t) for name, t in joined if isinstance(t, TensorT))) \
+            if all(isinstance(t, TensorT) for _, t in joined) else a
     if isinstance(a, TensorT) and isinstance(b, TensorT):
         dtype = a.dtype if a.dtype == b.dtype else (a.dtype if b.weak else b.dtype if a.weak else None)
         if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):

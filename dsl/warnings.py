@@ -97,14 +97,19 @@ def _method_warnings(analysis: Analysis, info: ModuleInfo, method: n.Method,
     definitions = analysis.local_definitions.get(method, {})
     reported: set[str] = set()
     for stmt in nodes:
-        if isinstance(stmt, n.Assign) and stmt.target not in reported:
-            reported.add(stmt.target)
-            defined = definitions.get(stmt.target)  # this assignment, or the input it rebinds
-            if (defined is stmt or isinstance(defined, n.MethodInput)) and id(defined) not in read:
-                found.append(_warning("W001", stmt, f"`{stmt.target}` is assigned but never read",
-                                      "remove the assignment, or use the value"))
-            if not isinstance(definitions.get(stmt.target), n.MethodInput):
-                found += _shadowing(info, stmt, stmt.target, "local")
+        targets: tuple[tuple[str, n.Node], ...] = ((stmt.target, stmt),) if isinstance(stmt, n.Assign) else \
+            tuple((t.text, t) for t in stmt.targets if t.text != "_") if isinstance(stmt, n.Unpack) else ()
+        for target, where in targets:
+            if target in reported:
+                continue
+            reported.add(target)
+            defined = definitions.get(target)  # this binding, or the input it rebinds
+            if (defined is where or isinstance(defined, n.MethodInput)) and id(defined) not in read:
+                hint = ("remove the assignment, or use the value" if isinstance(stmt, n.Assign)
+                        else "name it `_` to skip it, or use the value")
+                found.append(_warning("W001", where, f"`{target}` is assigned but never read", hint))
+            if not isinstance(defined, n.MethodInput):
+                found += _shadowing(info, where, target, "local")
     for inp in method.inputs:
         if id(inp) not in read:
             found.append(_warning("W002", inp, f"input `{inp.name}` of `{method.name}` is never read",

@@ -388,11 +388,15 @@ class _ClassEmitter:
         return ident(dim) if isinstance(dim, str) and dim in self.info.params else "None"
 
 
-def dim_python(dim: Dim) -> str:
-    """A dimension expression as Python, over the constructor parameters' names (locals of `__init__`):
-    `4 * 4 * g`, `(t - k) + 1`. Python's `//` and `%` are the checker's folding rules."""
+def dim_python(dim: Dim, outer: str | None = None, right: bool = False) -> str:
+    """A dimension expression as Python over the constructor parameters' names (locals of `__init__`),
+    parenthesised as the checker reads it (`16 * g`, `t - k + 1`, `t - (k + 1)`); Python's `//` and `%`
+    are the checker's folding rules."""
     if isinstance(dim, DimExpr):
-        return f"({dim_python(dim.left)} {dim.op} {dim_python(dim.right)})"
+        text = f"{dim_python(dim.left, dim.op)} {dim.op} {dim_python(dim.right, dim.op, right=True)}"
+        binds = {"+": 1, "-": 1}.get
+        looser = outer is not None and (binds(dim.op, 2) < binds(outer, 2) or right and binds(dim.op, 2) == binds(outer, 2))
+        return f"({text})" if looser else text
     assert dim is not None  # a dim expression of an unknown part folds to unknown (tensor_types.dim_binary)
     return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
@@ -891,7 +895,7 @@ class _BodyEmitter(NodeVisitor):
 
     def stmt_Unpack(self, stmt: n.Unpack) -> None:
         """`a, b = enc(x)`: the outputs taken by name in declaration order; `a, b = b, a` as Python does."""
-        targets = ", ".join(ident(t) for t in stmt.targets)
+        targets = ", ".join(ident(t) for t in stmt.names)
         held = self.cls.analysis.types.get(stmt.values[0])
         if len(stmt.values) == 1 and isinstance(held, OutputsT):
             self.line(f"{targets} = {self.expressions.outputs_tuple(stmt.values[0], held)}", stmt)

@@ -10,13 +10,14 @@ from ..declarations import declared_type
 from ..ops import ARRAY_POP
 from ..ops.names import VARIABLE_UPDATES
 from ..ops.operators import type_operator
-from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type, literal_type, same_type,
+from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, OutputsT, TensorT, Type, literal_type, same_type, substitute,
                             unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import output_attribute, output_item, subscript_type
 from .method_calls import Arguments, bind_call, method_call_type, sub_params
+from .specialize import folded_comparison, refine_call, static_value, sub_values
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
 from .scope import Scope
@@ -32,6 +33,10 @@ class ExpressionTyping(NodeVisitor):
         self.info = info
         self.scope = scope
         self.report = analysis.report
+        # Set when a body is typed for one call (dsl/inference/specialize.py): this instance's parameter
+        # values, and its int parameters as sizes (None where unknown).
+        self.param_values: dict[str, object] = {}
+        self.param_dims: dict[str, int | None] | None = None
 
     def expr(self, node: n.Node) -> Type:
         result = self.dispatch("expr_", type(node), node)
@@ -45,6 +50,8 @@ class ExpressionTyping(NodeVisitor):
             return OtherT("dtype", node.id)
         if kind in ("static_param", "tensor_param", "variable"):
             assert ref is not None and isinstance(ref.decl, (n.ModuleParam, n.VarDecl))
+            if self.param_dims is not None:
+                return self._for_this_instance(node.id, kind, declared_type(ref.decl.type))
             return declared_type(ref.decl.type)
         partial = self.scope.partial
         if node.id in partial:
@@ -116,7 +123,11 @@ class ExpressionTyping(NodeVisitor):
         return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.report)
 
     def expr_Compare(self, node: n.Compare) -> Type:
-        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.report)
+        left, right = self.expr(node.left), self.expr(node.right)
+        result = type_operator(node.op, (left, right), node, self.report)
+        if self.param_dims is not None and isinstance(result, TensorT):  # a body typed for one call:
+            return folded_comparison(node.op, left, right) or result  # `if strides > 0` is decided
+        return result
 
     def expr_BoolOp(self, node: n.BoolOp) -> Type:
         return type_operator(node.op, tuple(self.expr(v) for v in node.values), node, self.report)
@@ -199,7 +210,9 @@ class ExpressionTyping(NodeVisitor):
         return UNKNOWN
 
     def call_self_method(self, node: n.Call, info) -> Type:
-        return method_call_type(self.report, self.analysis, node, self.info, info.method, {}, self.arg_types(node))
+        params: dict[str, Dim] = dict(self.param_dims) if self.param_dims is not None else {}
+        result = method_call_type(self.report, self.analysis, node, self.info, info.method, params, self.arg_types(node))
+        return refine_call(self, node, self.info, info.method, params, self.param_values, result)
 
     def call_local_function(self, node: n.Call, info) -> Type:
         ref = self.analysis.refs.get(node.func)
@@ -212,7 +225,21 @@ class ExpressionTyping(NodeVisitor):
         sub = self.info.submodules[info.receiver]
         target = self.analysis.modules[sub.module]
         params = sub_params(self.analysis, self.info, sub, target)
-        return method_call_type(self.report, self.analysis, node, target, info.method, params, self.arg_types(node))
+        if self.param_dims is not None:
+            dims = self.param_dims
+            params = {name: substitute(dim, lambda p: dims.get(p)) for name, dim in params.items()}
+        result = method_call_type(self.report, self.analysis, node, target, info.method, params, self.arg_types(node))
+        values = sub_values(self.analysis, sub, target, self.param_values)
+        return refine_call(self, node, target, info.method, params, values, result)
+
+    def _for_this_instance(self, name: str, kind: str, declared: TensorT) -> TensorT:
+        """A parameter or variable in a body typed for one call: its value and sizes as this instance has them."""
+        dims = self.param_dims or {}
+        if kind == "static_param":
+            return static_value(self.param_values.get(name)) or declared
+        if declared.shape is None:
+            return declared
+        return TensorT(declared.dtype, tuple(substitute(d, lambda p: dims.get(p)) for d in declared.shape))
 
     def call_value_method(self, node: n.Call, info) -> Type:
         func = node.func

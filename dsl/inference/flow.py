@@ -70,9 +70,10 @@ class MethodInference(NodeVisitor):
         values = [self.expr(v) for v in stmt.values]
         if len(values) == 1:
             values = self._unpacked(stmt, values[0])
-        if len(values) != len(stmt.targets):
+        if len(values) != len(stmt.names):
             return  # the checker reported the counts
-        for target, value in zip(stmt.targets, values):
+        for identifier, value in zip(stmt.targets, values):
+            target = identifier.text
             if target == "_":
                 continue
             if target in self.scope.declared and isinstance(value, TensorT):
@@ -81,11 +82,12 @@ class MethodInference(NodeVisitor):
                 value = declared
             elif isinstance(value, TensorT) and value.weak:
                 value = TensorT(value.dtype, value.shape)
+            self.analysis.types[identifier] = value  # what an editor shows on the name
             self.scope.bind(target, value)
 
     def _unpacked(self, stmt: n.Unpack, value: Type) -> list[Type]:
         """The values one value unpacks into: a method's several outputs, one per name."""
-        count = len(stmt.targets)
+        count = len(stmt.names)
         if isinstance(value, OutputsT):
             if len(value.outputs) != count:
                 self.report("E031", stmt, f"{count} names for {len(value.outputs)} outputs {value}",

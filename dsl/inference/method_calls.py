@@ -5,6 +5,8 @@ so trying a signature reports nothing: the caller decides what counts."""
 
 from __future__ import annotations
 
+from typing import Collection
+
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
 from ..declarations import declared_type, signature_type
@@ -79,7 +81,7 @@ def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[st
     for inp in method.inputs:
         if inp.name in given:
             value, arg = given[inp.name]
-            _bind_input(problems, method, inp, value, arg, bindings)
+            _bind_input(problems, method, inp, value, arg, bindings, params)
     for inp in method.inputs:
         if inp.name in given:
             _check_dim_exprs(problems, method, inp, *given[inp.name], bindings)
@@ -102,7 +104,7 @@ def _output_type(declared: TensorT, owner: ModuleInfo, bindings: dict[str, Dim])
 
 
 def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
-                bindings: dict[str, Dim]) -> None:
+                bindings: dict[str, Dim], owner_params: Collection[str] = ()) -> None:
     """Check one argument against its input's declared type, binding the input's named dims."""
     expected = declared_type(signature_type(inp.type))
     label = f"input `{inp.name}` of `{method.name}`"
@@ -126,8 +128,11 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
         if isinstance(want, str):
             bound = bindings.get(want)
             if want in bindings and dims_conflict(bound, got):
-                report("E050", arg, f"{label}: dim `{want}` is {got} here but {bound} elsewhere",
-                       f"every `{want}` in a signature is the same size")
+                here = TensorT(expected.dtype, tuple(substitute(d, lambda name: bindings.get(name, name))
+                                                     for d in expected.shape))
+                hint = (f"`{want}` is a parameter of the module, {bound} here: build it with {got}, or give it "
+                        f"a tensor of that size" if want in owner_params else f"every `{want}` in a signature is the same size")
+                report("E050", arg, f"{label} is {here} ({expected}, with `{want}` = {bound}), got {value}", hint)
             elif got is not None and want not in bindings:
                 bindings[want] = got
         elif dims_conflict(want, got):
@@ -145,16 +150,15 @@ def _check_dim_exprs(report: Report, method: n.Method, inp: n.MethodInput, value
         if not isinstance(want, DimExpr):
             continue
         size = substitute(want, lambda name: bindings.get(name, name))
-        if isinstance(size, DimExpr) and isinstance(got, int):
-            solved = _solve(size, got)
-            if solved is not None:
-                name, bound = solved
-                if bound is None:
-                    report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
-                           f"no whole `{name}` makes `{size}` equal {got}")
-                    continue
-                bindings[name] = size = bound
-                size = substitute(want, lambda name: bindings.get(name, name))
+        solved = _solve(size, got) if isinstance(size, DimExpr) and isinstance(got, int) else None
+        if solved is not None and solved[0] in want.names and solved[0] not in bindings:  # the callee's own dim
+            name, bound = solved
+            if bound is None:
+                report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
+                       f"no whole `{name}` makes `{size}` equal {got}")
+                continue
+            bindings[name] = bound
+            size = substitute(want, lambda name: bindings.get(name, name))
         if dims_conflict(size, got):
             report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
                    f"`{want}` is {size} for this call")

@@ -50,6 +50,9 @@ class RuleContext:
             param = self.op.param(name)
             return param.default if param is not None and not param.required else default
         value = evaluate(node)
+        if value is UNKNOWN_VALUE:  # a parameter whose value this call knows (a body typed for one call)
+            known = self.types.get(node)
+            value = known.value if isinstance(known, TensorT) and known.weak and known.value is not None else value
         return default if value is UNKNOWN_VALUE else value
 
     def dtype(self, name: str) -> str | None:

@@ -110,3 +110,50 @@ def test_several_outputs_are_not_a_tensor_and_unknown_names_are_located():
     messages = [(d.code, d.message) for d in found]
     assert [code for code, _ in messages] == ["E044", "E030", "E031", "E023"], messages
     assert "no output `average`" in found[1].message and found[1].hint == "outputs: mean, variance"
+
+
+def test_an_unpacked_name_is_defined_and_renamed_where_it_is_written():
+    from tfm.dsl import analyze
+    from tfm.dsl.queries import definition, references
+
+    analysis = analyze(STATS, "stats.tfm")
+    line = STATS.splitlines().index("        mean, variance = moments(x)") + 1
+    use = STATS.splitlines()[line].index("variance") + 1  # `variance` read on the next line
+    found = definition(analysis, "stats.tfm", line + 1, use)
+    assert found is not None and (found.line, found.column, found.end_column) == (line, 15, 23)
+    renamed = references(analysis, "stats.tfm", line, 16)
+    assert renamed is not None and renamed[0] == "variance"
+    assert [(s.line, s.column) for s in renamed[1]] == [(line, 15), (line + 1, use)]
+
+
+def test_hovering_an_unpacked_name_shows_its_type():
+    from tfm.dsl import analyze
+    from tfm.dsl.queries import hover
+
+    text = STATS.replace("    fn standardize(x: f32[N, D])", "    fn standardize(x: f32[N, 3])")
+    analysis = analyze(text, "stats.tfm")
+    line = text.splitlines().index("        mean, variance = moments(x)") + 1
+    assert hover(analysis, "stats.tfm", line, 16) == "`variance`: `f32[3]`"
+
+
+def test_several_outputs_through_a_tensor_if_keep_their_names(tmp_path):
+    source = tmp_path / "branch.tfm"
+    source.write_text(STATS + """\
+    fn chosen(x: f32[N, D], flag: bool[]) -> f32[D]:
+        out = moments(x)
+        if flag:
+            out = moments(2.0 * x)
+        return out.mean
+""")
+    model = tfm.load(source).Model()
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.chosen(x, True).numpy(), 2 * x.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.chosen(x, False).numpy(), x.mean(axis=0), rtol=1e-5, atol=1e-6)
+    found = diagnostics_of(STATS + """\
+    fn mixed(x: f32[N, D], flag: bool[]) -> f32[D]:
+        out = moments(x)
+        if flag:
+            out = renamed(x)
+        return out[0]
+""")
+    assert [d.code for d in found] == ["E046"] and "(mu: f32[D], var: f32[D])" in found[0].message

@@ -1,6 +1,6 @@
 """examples/vae.tfm: a VAE whose train step calls the encoder's and decoder's methods (several outputs
 unpacked, read by name, returned) trains step for step as a hand-written TensorFlow VAE does, and
-exports with its several outputs served by name."""
+exports (SavedModel and TFLite) with its several outputs served by name."""
 
 from __future__ import annotations
 
@@ -83,7 +83,10 @@ def test_vae_trains_step_for_step_as_hand_written_tensorflow(tmp_path):
     np.testing.assert_allclose(encoded["log_var"].numpy(), z_log_var.numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(model.reconstruct(x).numpy(), reference.decode(z_mean).numpy(), rtol=1e-5, atol=1e-7)
 
-    report = tfm.export(SOURCE, "VAE", tmp_path / "saved", instance=model)
+    report = tfm.export(SOURCE, "VAE", tmp_path / "saved", instance=model, tflite=tmp_path / "vae.tflite")
+    lite = report.tflite_report  # both signatures run in LiteRT and match the SavedModel
+    assert lite is not None and not lite.flex_ops and set(lite.max_abs_diff) == {"serving_default", "encode"}
+    assert max(lite.max_abs_diff.values()) < 1e-5
     served = {c.method for c in report.signatures}
     assert {"reconstruct", "encode"} <= served and "train_step" not in served
     loaded = tf.saved_model.load(str(tmp_path / "saved"))

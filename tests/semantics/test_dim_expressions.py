@@ -128,3 +128,18 @@ def test_a_computed_size_below_one_is_refused_when_the_module_is_built(tmp_path)
     assert module.Window().w.shape == (3,)
     with pytest.raises(ValueError, match=r"dimension n - k \+ 1 is 0 for these constructor parameters"):
         module.Window(n=2)
+
+
+def test_generated_signatures_and_shapes_write_the_expressions_as_python(tmp_path):
+    import tfm
+    from tfm import compile_text
+
+    text = ("module Window(t: int = 10, k: int = 3):\n    var w: f32[t - (k - 1), 2] = ones()\n\n"
+            "    fn f(x: f32[N, t - k + 1]) -> f32[N, 2]:\n        return x @ w[0:t - k + 1, :]\n")
+    python = compile_text(text, "window.tfm").python
+    assert "shape=[None, t - k + 1]" in python
+    assert "_dimension_of('t - (k - 1)', t - (k - 1))" in python
+    source = tmp_path / "window.tfm"
+    source.write_text(text)
+    window = tfm.load(source).Window(t=12, k=5)
+    assert window.w.shape == (8, 2) and window.f.input_signature[0].shape.as_list() == [None, 8]
