@@ -228,6 +228,16 @@ def bind_arguments(names: list[str], args: tuple, keywords: tuple) -> dict[str, 
     return bound
 
 
+def positional_parameters(params: tuple[n.ModuleParam, ...], given: int) -> list[n.ModuleParam]:
+    """The parameters a constructor call's `given` positional arguments fill, in order: all of them; but
+    when fewer are given than the parameters up to the last required one, not the inferred ones
+    (`in_dim: int = ?`), so `Dense(10)` is `Dense(out_dim=10)` and `Dense(32, 10)` sets both."""
+    required = [i for i, p in enumerate(params) if p.default is None and not p.inferred]
+    if given < (required[-1] + 1 if required else 0):
+        return [p for p in params if not p.inferred]
+    return list(params)
+
+
 def outputs_of(method: n.Method) -> tuple:
     if method.returns is None:
         return ()

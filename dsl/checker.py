@@ -10,7 +10,7 @@ import math
 from typing import Iterable
 
 from . import nodes as n
-from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, walk
+from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, positional_parameters, walk
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
@@ -231,6 +231,9 @@ class ModuleChecker:
             self._check_tensor_type(type_, allow_named=False)
         if param.default is not None:
             self._check_static_expr(param.default, allow_params=False)
+        if param.inferred and (type_.dtype != "int" or type_.shape is not None):
+            self.report("E018", param, f"only an `int` parameter can be inferred (`{param.name}: int = ?`)",
+                        "a holding module infers a size from its calls; give other parameters a value")
 
     def _check_var(self, var: n.VarDecl) -> None:
         if var.type.shape is None:
@@ -262,7 +265,7 @@ class ModuleChecker:
                      suggest(sub.module, [*self.analysis.modules, *library_index()])
                      or "declare it in this file or use a library module")
             return
-        params = _module_params(target)
+        params = _module_params(target, len(sub.args))
         check_call_shape(self.report, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
         clipping = [name for name in CLIPPING if name in self.analysis.sub_arguments[sub]]
@@ -407,11 +410,15 @@ def _fits_builtin_type(value: object, type_: str) -> bool:
             "bool": isinstance(value, bool)}.get(type_, True)
 
 
-def _module_params(info: ModuleInfo) -> list[tuple[str, bool]]:
+def _module_params(info: ModuleInfo, positional: int) -> list[tuple[str, bool]]:
+    """(name, required) of a constructor's parameters in the order `positional` arguments fill them;
+    an inferred parameter left out of that order can still be named (it comes last) and is never required."""
     if info.builtin is not None:
         return [(p.name, False) for p in info.builtin.params]
     assert info.decl is not None  # a module is built in or declared
-    return [(p.name, p.default is None) for p in info.decl.params]
+    order = positional_parameters(info.decl.params, positional)
+    order += [p for p in info.decl.params if p not in order]
+    return [(p.name, p.default is None and not p.inferred) for p in order]
 
 
 def _shape_text(type_: n.TensorType) -> str:

@@ -244,6 +244,10 @@ class ToNodes(Transformer):
         _no_list(type_, "a constructor parameter")
         return n.ModuleParam(span=self._s(), identifier=self._identifier(name), type=type_, default=default)
 
+    def inferred_param(self, c):  # NAME ":" type_expr "=" "?"
+        _no_list(c[2], "a constructor parameter")
+        return n.ModuleParam(span=self._s(), identifier=self._identifier(c[0]), type=c[2], inferred=True)
+
     def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr _NL
         kind, name, type_, init = c[0], c[1], c[3], c[5]
         _no_list(type_, "a variable")

@@ -406,6 +406,8 @@ class ModuleParam(_Declared, Node):
     identifier: Identifier
     type: TensorType
     default: Expr | None = None
+    # `in_dim: int = ?`: a holding module may leave it out; its value is taken from the sizes its calls get
+    inferred: bool = False
 
 
 @node

@@ -282,8 +282,8 @@ class _ClassEmitter:
             args = [f"tf.keras.optimizers.{ident(sub.module)}", self._optimizer_var_list(sub, init_expr),
                     f"name={hygiene.literal(sub.name)}", *keywords]
             return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
-        args = [init_expr.expr(a) for a in sub.args]
-        args += [f"{ident(k.name)}={init_expr.expr(k.value)}" for k in sub.keywords]
+        # By name, from the analysis: the arguments as bound (an inferred size among them, `in_dim=64`).
+        args = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in self.analysis.sub_arguments[sub].items()]
         args.append(f"name={hygiene.literal(sub.name)}")
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..analysis import Analysis
 from ..declarations import check_declarations
 from .flow import MethodInference
+from .method_calls import report_uninferred
 
 __all__ = ["infer"]
 
@@ -29,4 +30,5 @@ def infer(analysis: Analysis) -> None:
         for method in module.methods:
             with analysis.checking_signature(method, info):
                 MethodInference(analysis, info, method).run()
+        report_uninferred(analysis, module)
 

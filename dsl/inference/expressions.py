@@ -16,7 +16,7 @@ from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import output_attribute, output_item, subscript_type
-from .method_calls import Arguments, bind_call, method_call_type, sub_params
+from .method_calls import Arguments, bind_call, infer_sizes, method_call_type, sub_params
 from .specialize import folded_comparison, refine_call, static_value, sub_values
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
@@ -228,7 +228,11 @@ class ExpressionTyping(NodeVisitor):
         if self.param_dims is not None:
             dims = self.param_dims
             params = {name: substitute(dim, lambda p: dims.get(p)) for name, dim in params.items()}
-        result = method_call_type(self.report, self.analysis, node, target, info.method, params, self.arg_types(node))
+        arguments = self.arg_types(node)
+        if self.param_dims is None:  # the program's own analysis, not a call typed for one instance
+            infer_sizes(self.analysis, sub, target, info.method, arguments)
+            params = sub_params(self.analysis, self.info, sub, target)
+        result = method_call_type(self.report, self.analysis, node, target, info.method, params, arguments)
         values = sub_values(self.analysis, sub, target, self.param_values)
         return refine_call(self, node, target, info.method, params, values, result)
 

@@ -180,3 +180,46 @@ def _solve(dim: DimExpr, size: int) -> tuple[str, int | None] | None:
 def _described(arguments: Arguments) -> str:
     positional, keywords = arguments
     return ", ".join([str(t) for t in positional] + [f"{k}={t}" for k, t in keywords.items()])
+
+
+def infer_sizes(analysis: Analysis, sub: n.SubDecl, target: ModuleInfo, name: str, arguments: Arguments) -> None:
+    """The constructor parameters `sub` leaves to be inferred (`in_dim: int = ?`), from the sizes this call
+    of its method `name` gets: the first input dimension the parameter names, read from the argument
+    (the signature whose input ranks the arguments have). The value is recorded as `sub`'s argument, so
+    every later stage reads it as if written; later calls are then checked against it (E050)."""
+    given = analysis.sub_arguments.get(sub)
+    if target.decl is None or given is None:
+        return
+    missing = [p.name for p in target.decl.params if p.inferred and p.name not in given]
+    if not missing:
+        return
+    positional, keywords = arguments
+    for signature in target.signatures_of(name):
+        method = target.methods[signature]
+        by_input = {**dict(zip((i.name for i in method.inputs), positional)), **keywords}
+        pairs = [(declared.shape, value.shape) for i in method.inputs
+                 if isinstance(declared := analysis.types.get(i.type), TensorT) and declared.shape is not None
+                 and isinstance(value := by_input.get(i.name), TensorT) and value.shape is not None
+                 and len(value.shape) == len(declared.shape)]
+        if len(pairs) != len(method.inputs):
+            continue  # not the signature these arguments take
+        for param in missing:
+            size = next((s for shape, sizes in pairs for d, s in zip(shape, sizes)
+                         if d == param and isinstance(s, int) and not isinstance(s, bool)), None)
+            if size is not None:
+                given[param] = n.IntLit(span=sub.span, value=size)
+        return
+
+
+def report_uninferred(analysis: Analysis, module: n.ModuleDef) -> None:
+    """E020 for a submodule that leaves a size to be inferred which no call of it gave."""
+    for sub in module.submodules:
+        target = analysis.modules.get(sub.module)
+        given = analysis.sub_arguments.get(sub)
+        if target is None or target.decl is None or given is None:
+            continue
+        for param in target.decl.params:
+            if param.inferred and param.name not in given:
+                analysis.report("E020", sub, f"`{sub.name} = {sub.module}(...)` leaves `{param.name}` to be inferred, "
+                                f"but no call of `{sub.name}` gives it a known size",
+                                f"pass it (`{param.name}=...`), or call `{sub.name}` with an input of known size")

@@ -275,11 +275,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -325,13 +325,13 @@ class Conv2D(tf.Module):
     def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:30:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:30:33
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:30:47
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:30:37
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:30:51
         self.in_channels = in_channels  # <tfm library>/layers.tfm:30:15
-        self.filters = filters  # <tfm library>/layers.tfm:30:33
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:30:47
-        self.strides = strides  # <tfm library>/layers.tfm:30:65
-        self.padding = padding  # <tfm library>/layers.tfm:30:83
+        self.filters = filters  # <tfm library>/layers.tfm:30:37
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:30:51
+        self.strides = strides  # <tfm library>/layers.tfm:30:69
+        self.padding = padding  # <tfm library>/layers.tfm:30:87
         self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:31:9
         self.activation = activation  # <tfm library>/layers.tfm:31:33
         self.seed = seed  # <tfm library>/layers.tfm:31:61
@@ -497,8 +497,8 @@ class BatchNormalization2D(tf.Module):
         tf.Module.__init__(self, name=name)
         channels = _dimension('channels', channels)  # <tfm library>/normalization.tfm:22:29
         self.channels = channels  # <tfm library>/normalization.tfm:22:29
-        self.momentum = momentum  # <tfm library>/normalization.tfm:22:44
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:22:68
+        self.momentum = momentum  # <tfm library>/normalization.tfm:22:48
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:22:72
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([channels], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:23:5
@@ -551,14 +551,14 @@ class CNNClassifier(tf.Module):
         self.seed = seed  # cnn_classifier.tfm:4:75
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.conv_1 = Conv2D(1, 16, 3, padding='SAME', activation='relu', seed=seed, name='conv_1')  # cnn_classifier.tfm:5:5
-            self.pool_1 = MaxPool2D(2, name='pool_1')  # cnn_classifier.tfm:6:5
-            self.conv_2 = Conv2D(16, 32, 3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2')  # cnn_classifier.tfm:7:5
-            self.pool_2 = MaxPool2D(2, name='pool_2')  # cnn_classifier.tfm:8:5
-            self.norm = BatchNormalization2D(32, name='norm')  # cnn_classifier.tfm:9:5
+            self.conv_1 = Conv2D(in_channels=1, filters=16, kernel_size=3, padding='SAME', activation='relu', seed=seed, name='conv_1')  # cnn_classifier.tfm:5:5
+            self.pool_1 = MaxPool2D(pool_size=2, name='pool_1')  # cnn_classifier.tfm:6:5
+            self.conv_2 = Conv2D(in_channels=16, filters=32, kernel_size=3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2')  # cnn_classifier.tfm:7:5
+            self.pool_2 = MaxPool2D(pool_size=2, name='pool_2')  # cnn_classifier.tfm:8:5
+            self.norm = BatchNormalization2D(channels=32, name='norm')  # cnn_classifier.tfm:9:5
             self.gap = GlobalAveragePooling2D(name='gap')  # cnn_classifier.tfm:10:5
-            self.drop = Dropout(0.2, name='drop')  # cnn_classifier.tfm:11:5
-            self.head = Dense(32, num_classes, seed=seed + 2, name='head')  # cnn_classifier.tfm:12:5
+            self.drop = Dropout(rate=0.2, name='drop')  # cnn_classifier.tfm:11:5
+            self.head = Dense(in_dim=32, out_dim=num_classes, seed=seed + 2, name='head')  # cnn_classifier.tfm:12:5
             self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.logits = tf.function(self._impl_logits, input_signature=[  # cnn_classifier.tfm:15:5
@@ -625,17 +625,17 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    277: (0, 7, 14), 278: (0, 7, 31), 279: (0, 7, 14), 280: (0, 7, 31), 281: (0, 7, 45), 282: (0, 7, 73),
     285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
-    327: (0, 30, 15), 328: (0, 30, 33), 329: (0, 30, 47), 330: (0, 30, 15), 331: (0, 30, 33),
-    332: (0, 30, 47), 333: (0, 30, 65), 334: (0, 30, 83), 335: (0, 31, 9), 336: (0, 31, 33),
+    327: (0, 30, 15), 328: (0, 30, 37), 329: (0, 30, 51), 330: (0, 30, 15), 331: (0, 30, 37),
+    332: (0, 30, 51), 333: (0, 30, 69), 334: (0, 30, 87), 335: (0, 31, 9), 336: (0, 31, 33),
     337: (0, 31, 61), 340: (0, 32, 5), 341: (0, 33, 5), 343: (0, 35, 5), 350: (0, 36, 9),
     351: (0, 37, 9), 376: (0, 40, 18), 377: (0, 40, 38), 378: (0, 40, 57), 380: (0, 41, 5),
     385: (0, 42, 9), 386: (0, 43, 13), 387: (0, 44, 9), 413: (0, 62, 5), 417: (0, 63, 9),
     442: (0, 79, 16), 443: (0, 79, 29), 445: (0, 80, 5), 449: (0, 87, 5), 457: (0, 81, 9),
     458: (0, 82, 13), 459: (0, 83, 17), 460: (0, 84, 13), 461: (0, 85, 9), 469: (0, 88, 9),
     470: (0, 89, 13), 471: (0, 90, 17), 472: (0, 91, 13), 473: (0, 92, 9), 498: (1, 22, 29),
-    499: (1, 22, 29), 500: (1, 22, 44), 501: (1, 22, 68), 504: (1, 23, 5), 505: (1, 24, 5),
+    499: (1, 22, 29), 500: (1, 22, 48), 501: (1, 22, 72), 504: (1, 23, 5), 505: (1, 24, 5),
     506: (1, 25, 5), 507: (1, 26, 5), 509: (1, 28, 5), 517: (1, 29, 9), 518: (1, 30, 13),
     519: (1, 31, 13), 520: (1, 32, 13), 521: (1, 33, 13), 522: (1, 34, 13), 523: (1, 35, 9),
     548: (2, 4, 22), 549: (2, 4, 22), 550: (2, 4, 45), 551: (2, 4, 75), 554: (2, 5, 5), 555: (2, 6, 5),

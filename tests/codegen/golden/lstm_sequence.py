@@ -242,11 +242,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -331,10 +331,10 @@ class LSTMCell(tf.Module):
     def __init__(self, in_dim, units, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:30
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:9:17
-        self.units = units  # <tfm library>/recurrent.tfm:9:30
-        self.seed = seed  # <tfm library>/recurrent.tfm:9:42
+        self.units = units  # <tfm library>/recurrent.tfm:9:34
+        self.seed = seed  # <tfm library>/recurrent.tfm:9:46
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:10:5
@@ -435,13 +435,13 @@ class LSTM(tf.Module):
     def __init__(self, in_dim, units, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:62:13
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:26
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:30
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:62:13
-        self.units = units  # <tfm library>/recurrent.tfm:62:26
-        self.seed = seed  # <tfm library>/recurrent.tfm:62:38
+        self.units = units  # <tfm library>/recurrent.tfm:62:30
+        self.seed = seed  # <tfm library>/recurrent.tfm:62:42
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim, units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
@@ -488,9 +488,9 @@ class LSTMRegressor(tf.Module):
         self.seed = seed  # lstm_sequence.tfm:4:77
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embed = Embedding(vocab, embed_dim, seed=seed, name='embed')  # lstm_sequence.tfm:5:5
-            self.lstm = LSTM(embed_dim, units, seed=seed + 1, name='lstm')  # lstm_sequence.tfm:6:5
-            self.head = Dense(units, 1, seed=seed + 2, name='head')  # lstm_sequence.tfm:7:5
+            self.embed = Embedding(input_dim=vocab, output_dim=embed_dim, seed=seed, name='embed')  # lstm_sequence.tfm:5:5
+            self.lstm = LSTM(in_dim=embed_dim, units=units, seed=seed + 1, name='lstm')  # lstm_sequence.tfm:6:5
+            self.head = Dense(in_dim=units, out_dim=1, seed=seed + 2, name='head')  # lstm_sequence.tfm:7:5
             self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # lstm_sequence.tfm:10:5
@@ -541,11 +541,11 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    244: (0, 7, 14), 245: (0, 7, 27), 246: (0, 7, 14), 247: (0, 7, 27), 248: (0, 7, 41), 249: (0, 7, 69),
+    244: (0, 7, 14), 245: (0, 7, 31), 246: (0, 7, 14), 247: (0, 7, 31), 248: (0, 7, 45), 249: (0, 7, 73),
     252: (0, 8, 5), 253: (0, 9, 5), 255: (0, 11, 5), 256: (0, 15, 5), 261: (0, 12, 9), 269: (0, 16, 9),
     294: (0, 71, 18), 295: (0, 71, 34), 296: (0, 71, 18), 297: (0, 71, 34), 298: (0, 71, 51),
-    301: (0, 72, 5), 303: (0, 74, 5), 308: (0, 75, 9), 333: (1, 9, 17), 334: (1, 9, 30), 335: (1, 9, 17),
-    336: (1, 9, 30), 337: (1, 9, 42), 340: (1, 10, 5), 341: (1, 11, 5), 342: (1, 12, 5), 343: (1, 13, 5),
+    301: (0, 72, 5), 303: (0, 74, 5), 308: (0, 75, 9), 333: (1, 9, 17), 334: (1, 9, 34), 335: (1, 9, 17),
+    336: (1, 9, 34), 337: (1, 9, 46), 340: (1, 10, 5), 341: (1, 11, 5), 342: (1, 12, 5), 343: (1, 13, 5),
     344: (1, 14, 5), 345: (1, 15, 5), 346: (1, 16, 5), 347: (1, 17, 5), 348: (1, 18, 5), 349: (1, 19, 5),
     350: (1, 20, 5), 351: (1, 21, 5), 353: (1, 23, 5), 358: (1, 32, 5), 359: (1, 46, 5),
     363: (1, 23, 39), 364: (1, 23, 57), 365: (1, 23, 5), 372: (1, 24, 9), 373: (1, 25, 9),
@@ -554,8 +554,8 @@ _TFM_LINE_MAP = {
     389: (1, 40, 13), 390: (1, 41, 13), 391: (1, 42, 13), 392: (1, 43, 9), 400: (1, 47, 9),
     401: (1, 48, 9), 402: (1, 49, 9), 403: (1, 50, 9), 404: (1, 51, 13), 405: (1, 52, 13),
     406: (1, 53, 13), 407: (1, 54, 13), 408: (1, 55, 13), 409: (1, 56, 13), 410: (1, 57, 13),
-    411: (1, 58, 13), 412: (1, 59, 9), 437: (1, 62, 13), 438: (1, 62, 26), 439: (1, 62, 13),
-    440: (1, 62, 26), 441: (1, 62, 38), 444: (1, 63, 5), 446: (1, 65, 5), 447: (1, 68, 5),
+    411: (1, 58, 13), 412: (1, 59, 9), 437: (1, 62, 13), 438: (1, 62, 30), 439: (1, 62, 13),
+    440: (1, 62, 30), 441: (1, 62, 42), 444: (1, 63, 5), 446: (1, 65, 5), 447: (1, 68, 5),
     452: (1, 66, 9), 460: (1, 69, 9), 485: (2, 4, 22), 486: (2, 4, 39), 487: (2, 4, 60), 488: (2, 4, 77),
     491: (2, 5, 5), 492: (2, 6, 5), 493: (2, 7, 5), 494: (2, 8, 5), 496: (2, 10, 5), 497: (2, 14, 5),
     505: (2, 12, 9), 512: (2, 14, 48), 513: (2, 14, 5), 520: (2, 15, 9), 521: (2, 16, 13),

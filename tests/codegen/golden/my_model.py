@@ -271,11 +271,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -325,8 +325,8 @@ class MyModel(tf.Module):
         self.learning_rate = learning_rate  # my_model.tfm:5:39
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense_1 = Dense(32, 32, activation='relu', name='dense_1')  # my_model.tfm:6:5
-            self.dense_2 = Dense(32, num_classes, name='dense_2')  # my_model.tfm:7:5
+            self.dense_1 = Dense(in_dim=32, out_dim=32, activation='relu', name='dense_1')  # my_model.tfm:6:5
+            self.dense_2 = Dense(in_dim=32, out_dim=num_classes, name='dense_2')  # my_model.tfm:7:5
             self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
@@ -379,7 +379,7 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    273: (0, 7, 14), 274: (0, 7, 27), 275: (0, 7, 14), 276: (0, 7, 27), 277: (0, 7, 41), 278: (0, 7, 69),
+    273: (0, 7, 14), 274: (0, 7, 31), 275: (0, 7, 14), 276: (0, 7, 31), 277: (0, 7, 45), 278: (0, 7, 73),
     281: (0, 8, 5), 282: (0, 9, 5), 284: (0, 11, 5), 285: (0, 15, 5), 290: (0, 12, 9), 298: (0, 16, 9),
     323: (1, 5, 16), 324: (1, 5, 16), 325: (1, 5, 39), 328: (1, 6, 5), 329: (1, 7, 5), 330: (1, 8, 5),
     332: (1, 10, 5), 333: (1, 15, 5), 341: (1, 12, 9), 342: (1, 13, 9), 349: (1, 15, 41),

@@ -275,11 +275,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -421,7 +421,7 @@ class LayerNormalization(tf.Module):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:39:27
         self.dim = dim  # <tfm library>/normalization.tfm:39:27
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:39:37
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:39:41
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:40:5
@@ -471,12 +471,12 @@ class MultiHeadAttention(tf.Module):
     def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:8:27
-        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:8:37
-        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:8:53
+        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:8:41
+        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:8:57
         self.dim = dim  # <tfm library>/attention.tfm:8:27
-        self.num_heads = num_heads  # <tfm library>/attention.tfm:8:37
-        self.key_dim = key_dim  # <tfm library>/attention.tfm:8:53
-        self.seed = seed  # <tfm library>/attention.tfm:8:67
+        self.num_heads = num_heads  # <tfm library>/attention.tfm:8:41
+        self.key_dim = key_dim  # <tfm library>/attention.tfm:8:57
+        self.seed = seed  # <tfm library>/attention.tfm:8:71
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:9:5
@@ -571,14 +571,14 @@ class TransformerEncoder(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.positions = tf.Variable(_init_uniform([max_len, dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed + 1), trainable=True, name='positions')  # transformer_encoder.tfm:8:5
-            self.tokens = Embedding(vocab, dim, seed=seed, name='tokens')  # transformer_encoder.tfm:7:5
-            self.attention = MultiHeadAttention(dim, heads, dim // heads, seed=seed + 2, name='attention')  # transformer_encoder.tfm:9:5
-            self.norm_1 = LayerNormalization(dim, name='norm_1')  # transformer_encoder.tfm:10:5
-            self.ff_1 = Dense(dim, ff_dim, activation='relu', seed=seed + 3, name='ff_1')  # transformer_encoder.tfm:11:5
-            self.ff_2 = Dense(ff_dim, dim, seed=seed + 4, name='ff_2')  # transformer_encoder.tfm:12:5
-            self.norm_2 = LayerNormalization(dim, name='norm_2')  # transformer_encoder.tfm:13:5
-            self.drop = Dropout(rate, name='drop')  # transformer_encoder.tfm:14:5
-            self.head = Dense(dim, num_classes, seed=seed + 5, name='head')  # transformer_encoder.tfm:15:5
+            self.tokens = Embedding(input_dim=vocab, output_dim=dim, seed=seed, name='tokens')  # transformer_encoder.tfm:7:5
+            self.attention = MultiHeadAttention(dim=dim, num_heads=heads, key_dim=dim // heads, seed=seed + 2, name='attention')  # transformer_encoder.tfm:9:5
+            self.norm_1 = LayerNormalization(dim=dim, name='norm_1')  # transformer_encoder.tfm:10:5
+            self.ff_1 = Dense(in_dim=dim, out_dim=ff_dim, activation='relu', seed=seed + 3, name='ff_1')  # transformer_encoder.tfm:11:5
+            self.ff_2 = Dense(in_dim=ff_dim, out_dim=dim, seed=seed + 4, name='ff_2')  # transformer_encoder.tfm:12:5
+            self.norm_2 = LayerNormalization(dim=dim, name='norm_2')  # transformer_encoder.tfm:13:5
+            self.drop = Dropout(rate=rate, name='drop')  # transformer_encoder.tfm:14:5
+            self.head = Dense(in_dim=dim, out_dim=num_classes, seed=seed + 5, name='head')  # transformer_encoder.tfm:15:5
             self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=0.003)  # transformer_encoder.tfm:16:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self.encode, input_signature=[  # transformer_encoder.tfm:19:5
@@ -679,16 +679,16 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
+    277: (0, 7, 14), 278: (0, 7, 31), 279: (0, 7, 14), 280: (0, 7, 31), 281: (0, 7, 45), 282: (0, 7, 73),
     285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
     327: (0, 71, 18), 328: (0, 71, 34), 329: (0, 71, 18), 330: (0, 71, 34), 331: (0, 71, 51),
     334: (0, 72, 5), 336: (0, 74, 5), 341: (0, 75, 9), 366: (0, 79, 16), 367: (0, 79, 29),
     369: (0, 80, 5), 373: (0, 87, 5), 381: (0, 81, 9), 382: (0, 82, 13), 383: (0, 83, 17),
     384: (0, 84, 13), 385: (0, 85, 9), 393: (0, 88, 9), 394: (0, 89, 13), 395: (0, 90, 17),
-    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 37),
+    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 41),
     427: (1, 40, 5), 428: (1, 41, 5), 430: (1, 43, 5), 431: (1, 48, 5), 436: (1, 44, 9), 437: (1, 45, 9),
-    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 37),
-    475: (2, 8, 53), 476: (2, 8, 27), 477: (2, 8, 37), 478: (2, 8, 53), 479: (2, 8, 67), 482: (2, 9, 5),
+    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 41),
+    475: (2, 8, 57), 476: (2, 8, 27), 477: (2, 8, 41), 478: (2, 8, 57), 479: (2, 8, 71), 482: (2, 9, 5),
     483: (2, 10, 5), 484: (2, 11, 5), 485: (2, 12, 5), 486: (2, 13, 5), 487: (2, 14, 5), 488: (2, 15, 5),
     489: (2, 16, 5), 491: (2, 18, 5), 495: (2, 27, 5), 503: (2, 18, 47), 504: (2, 18, 5),
     511: (2, 19, 9), 512: (2, 20, 9), 513: (2, 21, 9), 514: (2, 22, 9), 515: (2, 23, 9), 516: (2, 24, 9),

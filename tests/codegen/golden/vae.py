@@ -238,11 +238,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -295,9 +295,9 @@ class Encoder(tf.Module):
         self.seed = seed  # vae.tfm:4:57
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(features, hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:5:5
-            self.to_mean = Dense(hidden, latent, seed=seed + 1, name='to_mean')  # vae.tfm:6:5
-            self.to_log_var = Dense(hidden, latent, seed=seed + 2, name='to_log_var')  # vae.tfm:7:5
+            self.dense = Dense(in_dim=features, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:5:5
+            self.to_mean = Dense(in_dim=hidden, out_dim=latent, seed=seed + 1, name='to_mean')  # vae.tfm:6:5
+            self.to_log_var = Dense(in_dim=hidden, out_dim=latent, seed=seed + 2, name='to_log_var')  # vae.tfm:7:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:9:5
 
@@ -338,8 +338,8 @@ class Decoder(tf.Module):
         self.seed = seed  # vae.tfm:13:57
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(latent, hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:14:5
-            self.rebuild = Dense(hidden, features, activation='sigmoid', seed=seed + 1, name='rebuild')  # vae.tfm:15:5
+            self.dense = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:14:5
+            self.rebuild = Dense(in_dim=hidden, out_dim=features, activation='sigmoid', seed=seed + 1, name='rebuild')  # vae.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.decode = tf.function(self._impl_decode, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # vae.tfm:17:5
 
@@ -380,8 +380,8 @@ class VAE(tf.Module):
         self.seed = seed  # vae.tfm:20:97
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.encoder = Encoder(features, hidden, latent, seed=seed, name='encoder')  # vae.tfm:21:5
-            self.decoder = Decoder(latent, hidden, features, seed=seed + 3, name='decoder')  # vae.tfm:22:5
+            self.encoder = Encoder(features=features, hidden=hidden, latent=latent, seed=seed, name='encoder')  # vae.tfm:21:5
+            self.decoder = Decoder(latent=latent, hidden=hidden, features=features, seed=seed + 3, name='decoder')  # vae.tfm:22:5
             self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # vae.tfm:23:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:26:5
@@ -448,7 +448,7 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 7, 14), 241: (0, 7, 27), 242: (0, 7, 14), 243: (0, 7, 27), 244: (0, 7, 41), 245: (0, 7, 69),
+    240: (0, 7, 14), 241: (0, 7, 31), 242: (0, 7, 14), 243: (0, 7, 31), 244: (0, 7, 45), 245: (0, 7, 73),
     248: (0, 8, 5), 249: (0, 9, 5), 251: (0, 11, 5), 252: (0, 15, 5), 257: (0, 12, 9), 265: (0, 16, 9),
     290: (1, 4, 16), 291: (1, 4, 44), 292: (1, 4, 16), 293: (1, 4, 31), 294: (1, 4, 44), 295: (1, 4, 57),
     298: (1, 5, 5), 299: (1, 6, 5), 300: (1, 7, 5), 302: (1, 9, 5), 307: (1, 10, 9), 308: (1, 11, 9),

@@ -239,11 +239,11 @@ class Dense(tf.Module):
     def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
         self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
+        self.activation = activation  # <tfm library>/layers.tfm:7:45
+        self.seed = seed  # <tfm library>/layers.tfm:7:73
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
@@ -296,8 +296,8 @@ class Generator(tf.Module):
         self.seed = seed  # wgan_gp.tfm:6:54
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(latent, hidden, activation='relu', seed=seed, name='hidden_layer')  # wgan_gp.tfm:7:5
-            self.output_layer = Dense(hidden, out, seed=seed, name='output_layer')  # wgan_gp.tfm:8:5
+            self.hidden_layer = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='hidden_layer')  # wgan_gp.tfm:7:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=out, seed=seed, name='output_layer')  # wgan_gp.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # wgan_gp.tfm:10:5
 
@@ -335,8 +335,8 @@ class Critic(tf.Module):
         self.seed = seed  # wgan_gp.tfm:13:43
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(features, hidden, activation='tanh', seed=seed, name='hidden_layer')  # wgan_gp.tfm:14:5
-            self.output_layer = Dense(hidden, 1, seed=seed, name='output_layer')  # wgan_gp.tfm:15:5
+            self.hidden_layer = Dense(in_dim=features, out_dim=hidden, activation='tanh', seed=seed, name='hidden_layer')  # wgan_gp.tfm:14:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=1, seed=seed, name='output_layer')  # wgan_gp.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # wgan_gp.tfm:17:5
 
@@ -378,8 +378,8 @@ class WganGp(tf.Module):
         self.seed = seed  # wgan_gp.tfm:21:39
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.generator = Generator(latent, hidden, features, seed=seed, name='generator')  # wgan_gp.tfm:22:5
-            self.critic = Critic(features, hidden, seed=seed, name='critic')  # wgan_gp.tfm:23:5
+            self.generator = Generator(latent=latent, hidden=hidden, out=features, seed=seed, name='generator')  # wgan_gp.tfm:22:5
+            self.critic = Critic(features=features, hidden=hidden, seed=seed, name='critic')  # wgan_gp.tfm:23:5
             self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
             self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
@@ -467,7 +467,7 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    241: (0, 7, 14), 242: (0, 7, 27), 243: (0, 7, 14), 244: (0, 7, 27), 245: (0, 7, 41), 246: (0, 7, 69),
+    241: (0, 7, 14), 242: (0, 7, 31), 243: (0, 7, 14), 244: (0, 7, 31), 245: (0, 7, 45), 246: (0, 7, 73),
     249: (0, 8, 5), 250: (0, 9, 5), 252: (0, 11, 5), 253: (0, 15, 5), 258: (0, 12, 9), 266: (0, 16, 9),
     291: (1, 6, 18), 292: (1, 6, 44), 293: (1, 6, 18), 294: (1, 6, 31), 295: (1, 6, 44), 296: (1, 6, 54),
     299: (1, 7, 5), 300: (1, 8, 5), 302: (1, 10, 5), 307: (1, 11, 9), 332: (1, 13, 15), 333: (1, 13, 15),
