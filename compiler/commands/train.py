@@ -56,7 +56,7 @@ def run(args) -> int:
     compiled, _, init, _, instance, strategy = built(args, module_name, method_name, checks)
     import tfm
     from tfm.run.runtime_errors import describe_failure
-    from tfm.run.training import TrainingError, TrainSettings, elapsed
+    from tfm.run.training import TrainingError, TrainingInterrupted, TrainSettings, elapsed
 
     given = {name: getattr(args, name) for name in model_fields(TrainSettings)
              if name != "data" and getattr(args, name, None) is not None}
@@ -67,6 +67,9 @@ def run(args) -> int:
                            **given)
     except TrainingError as exc:
         raise InputError(str(exc)) from None
+    except TrainingInterrupted as stopped:
+        print(f"tfm: {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a TensorFlow error in the step: the .tfm line and TF's reason

@@ -2,10 +2,12 @@
 run resumable and TensorBoard summaries of every scalar the step returns.
 
 A run is reproducible from its checkpoint: each epoch's order depends only on the run's seed and the
-epoch number, and the checkpoint holds the model (variables, optimizer slots and step count), the
-position (epoch, step in epoch, global step) and the settings that fix the order (seed, batch size,
-shuffle buffer). A resumed run therefore sees exactly the batches an uninterrupted one would, and
-ends with the same weights. Checkpoints are written by `tf.train.CheckpointManager`, which names a
+epoch number, and the checkpoint holds the model (variables, optimizer slots and step count, and the
+random state of every module that calls a random op: its seed and count of draws), the position
+(epoch, step in epoch, global step) and the settings that fix the order (seed, batch size, shuffle
+buffer). A resumed run therefore sees exactly the batches and draws exactly the random numbers
+(Dropout's masks, noise) an uninterrupted one would, and ends with the same weights, bit for bit.
+SIGINT (Ctrl-C) and SIGTERM stop a run between two steps, after saving a checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a
 new checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
 """
 
@@ -17,8 +19,11 @@ import math
 import os
 import re
 import secrets
+import signal
 import stat
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,6 +43,20 @@ _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 
 class TrainingError(Exception):
     """Training cannot start or go on; the message says why and what to do."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training between two steps: `step` is the last step done, `checkpoint`
+    the checkpoint saved there (None without a checkpoint directory). A KeyboardInterrupt, so code
+    that stops on Ctrl-C stops on it too."""
+
+    def __init__(self, signum: int, step: int, checkpoint: str | None):
+        super().__init__(signum, step, checkpoint)
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+    def __str__(self) -> str:
+        saved = f"; checkpoint: {printable(self.checkpoint)}" if self.checkpoint else ""
+        return f"stopped by {signal.Signals(self.signum).name} after step {self.step}{saved}"
 
 
 @dataclass
@@ -76,6 +95,15 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
+# The runtime helper class of a generated module's random state (tfm.generate.runtime._RandomState).
+RANDOM_STATE_CLASS = "_RandomState"
+
+
+def random_states(instance) -> list:
+    """The random states of a module and its submodules, in tf.Module's fixed (attribute) order."""
+    return [module for module in instance.submodules if type(module).__name__ == RANDOM_STATE_CLASS]
+
+
 class Trainer:
     """One `tfm train` run over a built module; `run()` trains and returns what it did."""
 
@@ -102,6 +130,7 @@ class Trainer:
         self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
         self.writer = None
         self.lock: RunLock | None = None
+        self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -205,11 +234,49 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
         try:
-            return self._run()
+            with self._signals_deferred():
+                return self._run()
         finally:
             if self.lock is not None:
                 self.lock.release()
                 self.lock = None
+
+    @contextmanager
+    def _signals_deferred(self):
+        """SIGINT and SIGTERM set `stop_signal`, read after each step (a step is never cut in two: its
+        weights and the position are saved together); a second SIGINT interrupts at once. Only in the
+        main thread, and not in a multi-worker run (its parent process handles them: tfm.run.supervise)."""
+        if threading.current_thread() is not threading.main_thread() or not is_chief_only(self.strategy):
+            yield
+            return
+
+        def deferred(signum, frame):
+            if self.stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+
+        previous = {signum: signal.signal(signum, deferred) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _stop(self) -> None:
+        """Save at this step (if saving) and raise TrainingInterrupted."""
+        signum = self.stop_signal
+        assert signum is not None
+        checkpoint = None
+        if self.manager is not None:
+            self._save()
+            checkpoint = self.manager.latest_checkpoint
+        raise TrainingInterrupted(signum, self.position.global_step, checkpoint)
+
+    def _seed_random_states(self) -> None:
+        """A new run's random states seeded from its seed: the same --seed draws the same numbers."""
+        for number, state in enumerate(random_states(self.instance), 1):
+            state.seed.assign(epoch_seed(self.position.seed ^ 0x5EED, number))
+            state.draws.assign(0)
 
     def _run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
@@ -217,6 +284,8 @@ class Trainer:
         # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
         # same in every process that trains or resumes this run, whatever else set a seed.
         self.tf.random.set_seed(position.seed)
+        if resumed is None:
+            self._seed_random_states()
         # Replicas must get equal shares of a batch: a distributed run drops a last, smaller batch.
         drop = self._fixed_batch() is not None or self.strategy is not None
         if self.strategy is not None and position.batch_size % self.strategy.num_replicas_in_sync:
@@ -279,6 +348,8 @@ class Trainer:
             if self.manager is not None and self.settings.save_every and \
                     position.global_step % self.settings.save_every == 0:
                 self._save()
+            if self.stop_signal is not None:
+                self._stop()
             if self._finished() and self.settings.steps is not None:
                 break
         return scalars
@@ -362,6 +433,12 @@ def distribute(tf, strategy, batches):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(batches.with_options(options))
+
+
+def is_chief_only(strategy) -> bool:
+    """No other worker takes part (no strategy, or one of a single process)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or not resolver.task_type
 
 
 def is_chief(strategy) -> bool:
@@ -501,5 +578,5 @@ def elapsed(start: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-__all__ = ["run_identity", "RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "elapsed", "epoch_seed",
-           "scalar_outputs"]
+__all__ = ["run_identity", "RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "TrainingInterrupted",
+           "elapsed", "epoch_seed", "random_states", "scalar_outputs"]

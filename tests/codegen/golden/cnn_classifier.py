@@ -160,6 +160,31 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
+class _RandomState(tf.Module):
+    """The random state of a module that calls random ops: a seed and the number of draws made, both
+    variables, so a checkpoint holds them and a resumed run draws exactly what an uninterrupted one
+    would. Each random op is a stateless op keyed by (its own seed, or the module's, and the draw's
+    number). The module's seed is drawn by an eager op, so it follows tf.random's global seed when
+    one is set (tf.random.set_seed, `tfm train --seed`) and is fresh otherwise."""
+
+    def __init__(self):
+        tf.Module.__init__(self, name="random")
+        self.seed = tf.Variable(tf.random.uniform([], 0, 2**31 - 1, tf.int64), trainable=False, name="seed")
+        # Replicas of a distributed step take the same key (the first replica's count is kept).
+        self.draws = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="draws",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def key(self, seed):
+        """The [2] key of the next draw: `seed` (a static int) if given and >= 0, else the module's."""
+        count = self.draws.assign_add(1)
+        first = self.seed.read_value() if seed is None or seed < 0 else tf.constant(seed, tf.int64)
+        return tf.stack([first, count])
+
+
+def _dropout(random, x, rate, seed):
+    return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
+
+
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:7."""
 
@@ -332,6 +357,9 @@ class Dropout(tf.Module):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:79:16
         self.seed = seed  # <tfm library>/layers.tfm:79:29
+        # Variables and submodules are made here, under the module's name scope, never in a method.
+        with self.name_scope:
+            self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
@@ -347,8 +375,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:81:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:84:13
             return x  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -359,8 +387,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -516,22 +544,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    168: (0, 7, 14), 169: (0, 7, 27), 170: (0, 7, 14), 171: (0, 7, 27), 172: (0, 7, 41), 173: (0, 7, 69),
-    176: (0, 8, 5), 177: (0, 9, 5), 179: (0, 11, 5), 180: (0, 15, 5), 185: (0, 12, 9), 193: (0, 16, 9),
-    218: (0, 30, 15), 219: (0, 30, 33), 220: (0, 30, 47), 221: (0, 30, 15), 222: (0, 30, 33),
-    223: (0, 30, 47), 224: (0, 30, 65), 225: (0, 30, 83), 226: (0, 31, 9), 227: (0, 31, 33),
-    228: (0, 31, 61), 231: (0, 32, 5), 232: (0, 33, 5), 234: (0, 35, 5), 241: (0, 36, 9),
-    242: (0, 37, 9), 267: (0, 40, 18), 268: (0, 40, 38), 269: (0, 40, 57), 271: (0, 41, 5),
-    276: (0, 42, 9), 277: (0, 43, 13), 278: (0, 44, 9), 304: (0, 62, 5), 308: (0, 63, 9),
-    333: (0, 79, 16), 334: (0, 79, 29), 336: (0, 80, 5), 340: (0, 87, 5), 348: (0, 81, 9),
-    349: (0, 82, 13), 350: (0, 83, 17), 351: (0, 84, 13), 352: (0, 85, 9), 360: (0, 88, 9),
-    361: (0, 89, 13), 362: (0, 90, 17), 363: (0, 91, 13), 364: (0, 92, 9), 389: (1, 22, 29),
-    390: (1, 22, 29), 391: (1, 22, 44), 392: (1, 22, 68), 395: (1, 23, 5), 396: (1, 24, 5),
-    397: (1, 25, 5), 398: (1, 26, 5), 400: (1, 28, 5), 408: (1, 29, 9), 409: (1, 30, 13),
-    410: (1, 31, 13), 411: (1, 32, 13), 412: (1, 33, 13), 413: (1, 34, 13), 414: (1, 35, 9),
-    439: (2, 4, 22), 440: (2, 4, 22), 441: (2, 4, 45), 442: (2, 4, 75), 445: (2, 5, 5), 446: (2, 6, 5),
-    447: (2, 7, 5), 448: (2, 8, 5), 449: (2, 9, 5), 450: (2, 10, 5), 451: (2, 11, 5), 452: (2, 12, 5),
-    453: (2, 13, 5), 455: (2, 15, 5), 459: (2, 21, 5), 460: (2, 26, 5), 468: (2, 16, 9), 469: (2, 17, 9),
-    470: (2, 18, 9), 471: (2, 19, 9), 479: (2, 23, 9), 480: (2, 24, 9), 487: (2, 26, 58),
-    488: (2, 26, 5), 495: (2, 27, 9), 496: (2, 28, 13), 497: (2, 29, 9), 498: (2, 30, 9),
+    193: (0, 7, 14), 194: (0, 7, 27), 195: (0, 7, 14), 196: (0, 7, 27), 197: (0, 7, 41), 198: (0, 7, 69),
+    201: (0, 8, 5), 202: (0, 9, 5), 204: (0, 11, 5), 205: (0, 15, 5), 210: (0, 12, 9), 218: (0, 16, 9),
+    243: (0, 30, 15), 244: (0, 30, 33), 245: (0, 30, 47), 246: (0, 30, 15), 247: (0, 30, 33),
+    248: (0, 30, 47), 249: (0, 30, 65), 250: (0, 30, 83), 251: (0, 31, 9), 252: (0, 31, 33),
+    253: (0, 31, 61), 256: (0, 32, 5), 257: (0, 33, 5), 259: (0, 35, 5), 266: (0, 36, 9),
+    267: (0, 37, 9), 292: (0, 40, 18), 293: (0, 40, 38), 294: (0, 40, 57), 296: (0, 41, 5),
+    301: (0, 42, 9), 302: (0, 43, 13), 303: (0, 44, 9), 329: (0, 62, 5), 333: (0, 63, 9),
+    358: (0, 79, 16), 359: (0, 79, 29), 364: (0, 80, 5), 368: (0, 87, 5), 376: (0, 81, 9),
+    377: (0, 82, 13), 378: (0, 83, 17), 379: (0, 84, 13), 380: (0, 85, 9), 388: (0, 88, 9),
+    389: (0, 89, 13), 390: (0, 90, 17), 391: (0, 91, 13), 392: (0, 92, 9), 417: (1, 22, 29),
+    418: (1, 22, 29), 419: (1, 22, 44), 420: (1, 22, 68), 423: (1, 23, 5), 424: (1, 24, 5),
+    425: (1, 25, 5), 426: (1, 26, 5), 428: (1, 28, 5), 436: (1, 29, 9), 437: (1, 30, 13),
+    438: (1, 31, 13), 439: (1, 32, 13), 440: (1, 33, 13), 441: (1, 34, 13), 442: (1, 35, 9),
+    467: (2, 4, 22), 468: (2, 4, 22), 469: (2, 4, 45), 470: (2, 4, 75), 473: (2, 5, 5), 474: (2, 6, 5),
+    475: (2, 7, 5), 476: (2, 8, 5), 477: (2, 9, 5), 478: (2, 10, 5), 479: (2, 11, 5), 480: (2, 12, 5),
+    481: (2, 13, 5), 483: (2, 15, 5), 487: (2, 21, 5), 488: (2, 26, 5), 496: (2, 16, 9), 497: (2, 17, 9),
+    498: (2, 18, 9), 499: (2, 19, 9), 507: (2, 23, 9), 508: (2, 24, 9), 515: (2, 26, 58),
+    516: (2, 26, 5), 523: (2, 27, 9), 524: (2, 28, 13), 525: (2, 29, 9), 526: (2, 30, 9),
 }

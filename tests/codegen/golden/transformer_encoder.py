@@ -160,6 +160,31 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
+class _RandomState(tf.Module):
+    """The random state of a module that calls random ops: a seed and the number of draws made, both
+    variables, so a checkpoint holds them and a resumed run draws exactly what an uninterrupted one
+    would. Each random op is a stateless op keyed by (its own seed, or the module's, and the draw's
+    number). The module's seed is drawn by an eager op, so it follows tf.random's global seed when
+    one is set (tf.random.set_seed, `tfm train --seed`) and is fresh otherwise."""
+
+    def __init__(self):
+        tf.Module.__init__(self, name="random")
+        self.seed = tf.Variable(tf.random.uniform([], 0, 2**31 - 1, tf.int64), trainable=False, name="seed")
+        # Replicas of a distributed step take the same key (the first replica's count is kept).
+        self.draws = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="draws",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def key(self, seed):
+        """The [2] key of the next draw: `seed` (a static int) if given and >= 0, else the module's."""
+        count = self.draws.assign_add(1)
+        first = self.seed.read_value() if seed is None or seed < 0 else tf.constant(seed, tf.int64)
+        return tf.stack([first, count])
+
+
+def _dropout(random, x, rate, seed):
+    return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
+
+
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:7."""
 
@@ -256,6 +281,9 @@ class Dropout(tf.Module):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:79:16
         self.seed = seed  # <tfm library>/layers.tfm:79:29
+        # Variables and submodules are made here, under the module's name scope, never in a method.
+        with self.name_scope:
+            self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
@@ -271,8 +299,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:81:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:84:13
             return x  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -283,8 +311,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -570,28 +598,28 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    168: (0, 7, 14), 169: (0, 7, 27), 170: (0, 7, 14), 171: (0, 7, 27), 172: (0, 7, 41), 173: (0, 7, 69),
-    176: (0, 8, 5), 177: (0, 9, 5), 179: (0, 11, 5), 180: (0, 15, 5), 185: (0, 12, 9), 193: (0, 16, 9),
-    218: (0, 71, 18), 219: (0, 71, 34), 220: (0, 71, 18), 221: (0, 71, 34), 222: (0, 71, 51),
-    225: (0, 72, 5), 227: (0, 74, 5), 232: (0, 75, 9), 257: (0, 79, 16), 258: (0, 79, 29),
-    260: (0, 80, 5), 264: (0, 87, 5), 272: (0, 81, 9), 273: (0, 82, 13), 274: (0, 83, 17),
-    275: (0, 84, 13), 276: (0, 85, 9), 284: (0, 88, 9), 285: (0, 89, 13), 286: (0, 90, 17),
-    287: (0, 91, 13), 288: (0, 92, 9), 313: (1, 39, 27), 314: (1, 39, 27), 315: (1, 39, 37),
-    318: (1, 40, 5), 319: (1, 41, 5), 321: (1, 43, 5), 322: (1, 48, 5), 327: (1, 44, 9), 328: (1, 45, 9),
-    329: (1, 46, 9), 337: (1, 49, 9), 338: (1, 50, 9), 339: (1, 51, 9), 364: (2, 8, 27), 365: (2, 8, 37),
-    366: (2, 8, 53), 367: (2, 8, 27), 368: (2, 8, 37), 369: (2, 8, 53), 370: (2, 8, 67), 373: (2, 9, 5),
-    374: (2, 10, 5), 375: (2, 11, 5), 376: (2, 12, 5), 377: (2, 13, 5), 378: (2, 14, 5), 379: (2, 15, 5),
-    380: (2, 16, 5), 382: (2, 18, 5), 386: (2, 27, 5), 394: (2, 18, 47), 395: (2, 18, 5),
-    402: (2, 19, 9), 403: (2, 20, 9), 404: (2, 21, 9), 405: (2, 22, 9), 406: (2, 23, 9), 407: (2, 24, 9),
-    408: (2, 25, 9), 412: (2, 27, 54), 413: (2, 27, 76), 414: (2, 27, 82), 415: (2, 27, 5),
-    422: (2, 28, 9), 423: (2, 29, 9), 424: (2, 30, 9), 425: (2, 31, 9), 426: (2, 32, 9), 427: (2, 33, 9),
-    428: (2, 34, 9), 429: (2, 35, 9), 451: (3, 5, 45), 452: (3, 5, 64), 453: (3, 6, 27), 454: (3, 5, 27),
-    455: (3, 5, 45), 456: (3, 5, 64), 457: (3, 5, 79), 458: (3, 6, 9), 459: (3, 6, 27), 460: (3, 6, 49),
-    461: (3, 6, 68), 464: (3, 8, 5), 465: (3, 7, 5), 466: (3, 9, 5), 467: (3, 10, 5), 468: (3, 11, 5),
-    469: (3, 12, 5), 470: (3, 13, 5), 471: (3, 14, 5), 472: (3, 15, 5), 473: (3, 16, 5), 475: (3, 19, 5),
-    480: (3, 27, 5), 485: (3, 32, 5), 489: (3, 36, 5), 497: (3, 19, 41), 498: (3, 19, 5),
-    505: (3, 20, 9), 506: (3, 21, 9), 507: (3, 22, 9), 508: (3, 23, 9), 509: (3, 24, 9), 510: (3, 25, 9),
-    514: (3, 27, 41), 515: (3, 27, 5), 522: (3, 28, 9), 523: (3, 29, 9), 524: (3, 30, 9),
-    528: (3, 33, 42), 529: (3, 32, 5), 536: (3, 34, 9), 540: (3, 36, 45), 541: (3, 36, 64),
-    542: (3, 36, 5), 549: (3, 37, 9), 550: (3, 38, 13), 551: (3, 39, 9), 552: (3, 40, 9),
+    193: (0, 7, 14), 194: (0, 7, 27), 195: (0, 7, 14), 196: (0, 7, 27), 197: (0, 7, 41), 198: (0, 7, 69),
+    201: (0, 8, 5), 202: (0, 9, 5), 204: (0, 11, 5), 205: (0, 15, 5), 210: (0, 12, 9), 218: (0, 16, 9),
+    243: (0, 71, 18), 244: (0, 71, 34), 245: (0, 71, 18), 246: (0, 71, 34), 247: (0, 71, 51),
+    250: (0, 72, 5), 252: (0, 74, 5), 257: (0, 75, 9), 282: (0, 79, 16), 283: (0, 79, 29),
+    288: (0, 80, 5), 292: (0, 87, 5), 300: (0, 81, 9), 301: (0, 82, 13), 302: (0, 83, 17),
+    303: (0, 84, 13), 304: (0, 85, 9), 312: (0, 88, 9), 313: (0, 89, 13), 314: (0, 90, 17),
+    315: (0, 91, 13), 316: (0, 92, 9), 341: (1, 39, 27), 342: (1, 39, 27), 343: (1, 39, 37),
+    346: (1, 40, 5), 347: (1, 41, 5), 349: (1, 43, 5), 350: (1, 48, 5), 355: (1, 44, 9), 356: (1, 45, 9),
+    357: (1, 46, 9), 365: (1, 49, 9), 366: (1, 50, 9), 367: (1, 51, 9), 392: (2, 8, 27), 393: (2, 8, 37),
+    394: (2, 8, 53), 395: (2, 8, 27), 396: (2, 8, 37), 397: (2, 8, 53), 398: (2, 8, 67), 401: (2, 9, 5),
+    402: (2, 10, 5), 403: (2, 11, 5), 404: (2, 12, 5), 405: (2, 13, 5), 406: (2, 14, 5), 407: (2, 15, 5),
+    408: (2, 16, 5), 410: (2, 18, 5), 414: (2, 27, 5), 422: (2, 18, 47), 423: (2, 18, 5),
+    430: (2, 19, 9), 431: (2, 20, 9), 432: (2, 21, 9), 433: (2, 22, 9), 434: (2, 23, 9), 435: (2, 24, 9),
+    436: (2, 25, 9), 440: (2, 27, 54), 441: (2, 27, 76), 442: (2, 27, 82), 443: (2, 27, 5),
+    450: (2, 28, 9), 451: (2, 29, 9), 452: (2, 30, 9), 453: (2, 31, 9), 454: (2, 32, 9), 455: (2, 33, 9),
+    456: (2, 34, 9), 457: (2, 35, 9), 479: (3, 5, 45), 480: (3, 5, 64), 481: (3, 6, 27), 482: (3, 5, 27),
+    483: (3, 5, 45), 484: (3, 5, 64), 485: (3, 5, 79), 486: (3, 6, 9), 487: (3, 6, 27), 488: (3, 6, 49),
+    489: (3, 6, 68), 492: (3, 8, 5), 493: (3, 7, 5), 494: (3, 9, 5), 495: (3, 10, 5), 496: (3, 11, 5),
+    497: (3, 12, 5), 498: (3, 13, 5), 499: (3, 14, 5), 500: (3, 15, 5), 501: (3, 16, 5), 503: (3, 19, 5),
+    508: (3, 27, 5), 513: (3, 32, 5), 517: (3, 36, 5), 525: (3, 19, 41), 526: (3, 19, 5),
+    533: (3, 20, 9), 534: (3, 21, 9), 535: (3, 22, 9), 536: (3, 23, 9), 537: (3, 24, 9), 538: (3, 25, 9),
+    542: (3, 27, 41), 543: (3, 27, 5), 550: (3, 28, 9), 551: (3, 29, 9), 552: (3, 30, 9),
+    556: (3, 33, 42), 557: (3, 32, 5), 564: (3, 34, 9), 568: (3, 36, 45), 569: (3, 36, 64),
+    570: (3, 36, 5), 577: (3, 37, 9), 578: (3, 38, 13), 579: (3, 39, 9), 580: (3, 40, 9),
 }
