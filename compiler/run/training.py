@@ -28,17 +28,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tfm.dsl.diagnostics import printable
+from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
-from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
-from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
+from tfm.run import callbacks as builtin
+from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
+from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, module_variables, unreadable
+from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
+from tfm.run.progress import NoProgress
 from tfm.run.settings import TrainSettings
 
 RUN_FILE = "tfm-train.json"
 LOCK_FILE = ".tfm-train.lock"
 RUN_FORMAT = "tfm-train/1"
 _CHECKPOINT_NAME = "ckpt"
+BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
+DEFAULT_LOG_EVERY = 100  # steps between step summaries (--log-every)
+_RUN_PREFIX = "run-"  # a run's TensorBoard directory inside --logdir: run-1, run-2, ...
 
 
 class TrainingError(Exception):
@@ -67,6 +73,10 @@ class TrainResult:
     checkpoint: str | None = None
     resumed_from: str | None = None
     model: object = None  # the trained instance
+    history: list[dict[str, float]] = field(default_factory=list)  # each epoch's logs (means), as Keras's
+    stopped_early: bool = False
+    best_checkpoint: str | None = None  # --keep-best's
+    logdir: str | None = None  # this run's TensorBoard directory
 
 
 def run_identity(python_module, module_name: str, method: str, data: str | Path, init: dict) -> dict:
@@ -108,8 +118,10 @@ class Trainer:
     """One `tfm train` run over a built module; `run()` trains and returns what it did."""
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
-                 log: Callable[[str], None], strategy=None):
+                 log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=()):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
+        self.sources = {name: value for name, value in (sources or {}).items()
+                        if value is not None and not isinstance(value, (str, os.PathLike))}  # data in memory
         self.identity, self.progress, self.log = identity, progress, log
         self.strategy = strategy
         self.function = getattr(instance, method)
@@ -126,25 +138,79 @@ class Trainer:
         progress_module = tf.Module(name="progress")
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
-        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
+        self.state = CallbackState(tf)
+        self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
+        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module,
+                                                 "callbacks": self.state.module})
         self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
+        self.best_manager: Any = None  # --keep-best's, in DIR/best
+        self.watches = self._watches()
+        self.optimizers = optimizers_of(tf, instance)
+        self.view = KerasModelView(instance, self.optimizers[0] if self.optimizers else None)
+        self.keras = KerasCallbacks(callbacks, self.view, {"epochs": settings.epochs, "steps": settings.steps,
+                                                           "verbose": 0})
+        self.history: list[dict[str, float]] = []
         self.writer = None
+        self.log_run: str | None = None  # the run directory inside --logdir
         self.lock: RunLock | None = None
         self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
 
     # --- setting up ----------------------------------------------------------------------------
 
+    def _watches(self) -> dict[str, Watch]:
+        """The built-in callbacks asked for, by their CallbackState name."""
+        s = self.settings
+        try:
+            found = {"early_stopping": s.early_stopping and builtin.early_stopping(s.early_stopping),
+                     "keep_best": s.keep_best and builtin.keep_best(s.keep_best),
+                     "reduce_lr": s.reduce_lr_on_plateau and builtin.reduce_lr_on_plateau(s.reduce_lr_on_plateau)}
+        except CallbackError as exc:
+            raise TrainingError(str(exc)) from None
+        if found["keep_best"] and s.checkpoint_dir is None:
+            raise TrainingError("--keep-best saves checkpoints: it needs --checkpoint-dir")
+        return {name: watch for name, watch in found.items() if isinstance(watch, Watch)}
+
     def _prepare(self) -> tuple[TrainingData, TrainingData | None, str | None]:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_data(self.tf, self.settings.data, self.specs, self.label, self.settings.allow_nonfinite)
+            data = open_source(self.tf, self.sources.get("data", self.settings.data), self.specs, self.label,
+                               self.settings.allow_nonfinite)
             validation = self._validation_data()
         except DataError as exc:
             raise TrainingError(str(exc)) from None
         if self.settings.logdir is not None and self.chief:
-            self.writer = self.tf.summary.create_file_writer(str(self.settings.logdir))
+            self.writer = self.tf.summary.create_file_writer(str(self._log_directory(resumed)))
         return data, validation, resumed
+
+    def _log_directory(self, resumed: str | None) -> Path:
+        """This run's directory inside --logdir: a resumed run goes on in its own (named in the run
+        file), a new one (or --restart) starts the next `run-N`, so series are never appended to
+        another run's."""
+        base = Path(self.settings.logdir or ".")
+        recorded = self._run_file_entry("log_run") if resumed is not None else None
+        if isinstance(recorded, str) and re.fullmatch(rf"{_RUN_PREFIX}\d+", recorded):
+            self.log_run = recorded
+        else:
+            taken = [int(p.name[len(_RUN_PREFIX):]) for p in base.glob(f"{_RUN_PREFIX}*")
+                     if p.name[len(_RUN_PREFIX):].isdigit()] if base.is_dir() else []
+            self.log_run = f"{_RUN_PREFIX}{max(taken, default=0) + 1}"
+            self._set_run_file_entry("log_run", self.log_run)
+        return base / self.log_run
+
+    def _run_file_entry(self, key: str) -> Any:
+        directory = self.settings.checkpoint_dir
+        if directory is None or not (directory / RUN_FILE).is_file():
+            return None
+        return _read_run_file(directory / RUN_FILE).get(key)
+
+    def _set_run_file_entry(self, key: str, value: Any) -> None:
+        directory = self.settings.checkpoint_dir
+        if directory is None or self.lock is None:  # only the chief, holding the directory, writes it
+            return
+        run = _read_run_file(directory / RUN_FILE)
+        run[key] = value
+        write_atomic(directory / RUN_FILE, json.dumps(run, indent=2, sort_keys=True) + "\n")
 
     def _validation_data(self) -> TrainingData | None:
         name, path = self.settings.validate, self.settings.validation_data
@@ -153,8 +219,9 @@ class Trainer:
                 raise TrainingError("--validate METHOD and --validation-data PATH go together")
             return None
         function = getattr(self.instance, name)
-        return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
-                         f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
+        return open_source(self.tf, self.sources.get("validation_data", path),
+                           input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
+                           f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
 
     def _open_checkpoints(self) -> str | None:
         """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting.
@@ -175,6 +242,8 @@ class Trainer:
         self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=_CHECKPOINT_NAME)
+        if "keep_best" in self.watches:
+            self.best_manager = self._best_manager(write_directory / BEST_DIRECTORY)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
                                                             checkpoint_name=_CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
@@ -191,6 +260,21 @@ class Trainer:
                                 "pass --restart to begin anew (its checkpoints are replaced)")
         return None
 
+    def _best_manager(self, directory: Path):
+        """--keep-best's CheckpointManager: one checkpoint, the best epoch's, in DIR/best (a directory
+        tfm makes; a symbolic link or a file there is refused)."""
+        if directory.is_symlink() or directory.exists() and not directory.is_dir():
+            raise TrainingError(f"{printable(str(directory))} is not a directory tfm train made; remove it or "
+                                "choose another --checkpoint-dir")
+        try:
+            checked_index(directory)
+        except CheckpointError as exc:
+            raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
+        if self.settings.restart and directory.is_dir():
+            _remove_checkpoints(directory)
+        return self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=1,
+                                               checkpoint_name=_CHECKPOINT_NAME)
+
     def _restore(self, prefix: str) -> str | None:
         """Restore `prefix` after checking it fits the module; None, or why it cannot be used."""
         try:
@@ -198,7 +282,9 @@ class Trainer:
         except CheckpointError as exc:
             return str(exc)
         try:
-            self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
+            self.core.restore(prefix).assert_existing_objects_matched().expect_partial()
+            # The callbacks' state (a checkpoint from before tfm kept it has none: they start afresh).
+            self.tf.train.Checkpoint(callbacks=self.state.module).read(prefix).expect_partial()
         except Exception as exc:  # damaged by hand, or from another version of the model
             try:
                 return unreadable(self.tf, self.instance, prefix, exc)
@@ -296,39 +382,58 @@ class Trainer:
             raise TrainingError(f"{data.count} examples make no batch of {position.batch_size}")
         self._announce(data, per_epoch, resumed)
         if self._finished():
-            self.log(f"tfm: nothing to do: the run has done {position.epoch} epochs ({position.global_step} steps); "
+            done = "early stopping ended the run" if self.state.stopped else "the run has done"
+            self.log(f"tfm: nothing to do: {done} {position.epoch} epochs ({position.global_step} steps); "
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
+        self.variables["global_step"].assign(position.global_step)
+        self.train_step = self._summarized_step() if self.writer is not None else self.step
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
+        self.keras.call("on_train_begin", {})
         try:
             while not self._finished():
-                scalars = self._epoch(data, per_epoch, drop, scalars) or scalars
+                self.keras.call("on_epoch_begin", position.epoch, {})
+                means = self._epoch(data, per_epoch, drop)
+                scalars = means or scalars
                 if position.step_in_epoch >= per_epoch:
                     position.epoch, position.step_in_epoch = position.epoch + 1, 0
                     self.progress.end_epoch()
-                    if validation is not None:
-                        self._validate(validation, drop)
+                    self._end_epoch(means, validation, drop)
                     if self.manager is not None and not self._finished():
                         last_saved = self._save()
-                elif settings.steps is None:  # an epoch ended early: the data shrank since it was counted
+                elif settings.steps is None and not self._stopping():  # the data shrank since it was counted
                     raise TrainingError(f"{printable(str(data.path))} gave fewer batches than the {per_epoch} "
                                         "counted; was it changed during training?")
             if self.manager is not None and last_saved != position.global_step:
                 last_saved = self._save()
+            self.keras.call("on_train_end", dict(self.history[-1]) if self.history else {})
         finally:
             self.progress.close()
             if self.writer is not None:
                 self.writer.flush()
         latest = self.manager.latest_checkpoint if self.manager is not None else None
+        best = self.best_manager.latest_checkpoint if self.best_manager is not None else None
+        logdir = str(Path(str(self.settings.logdir)) / self.log_run) if self.log_run else None
         return TrainResult(steps=position.global_step, epochs=position.epoch, scalars=scalars,
-                           checkpoint=latest, resumed_from=resumed, model=self.instance)
+                           checkpoint=latest, resumed_from=resumed, model=self.instance, history=self.history,
+                           stopped_early=self.state.stopped, best_checkpoint=best, logdir=logdir)
 
     def _finished(self) -> bool:
+        if self._stopping():
+            return True
         if self.settings.steps is not None:
             return self.position.global_step >= self.settings.steps
         return self.position.epoch >= (self.settings.epochs or 1)
 
-    def _epoch(self, data: TrainingData, per_epoch: int, drop: bool, scalars: dict[str, float]) -> dict[str, float]:
+    def _stopping(self) -> bool:
+        """Early stopping (--early-stopping, or a Keras callback's `model.stop_training`) ended the run."""
+        if self.view.stop_training and not self.state.stopped:
+            self.state.stop()
+        return self.state.stopped
+
+    def _epoch(self, data: TrainingData, per_epoch: int, drop: bool) -> dict[str, float]:
+        """Train until the epoch ends (or the run does); the epoch's means of the scalar outputs
+        (over the steps this process ran: a resumed epoch's means start where it resumed)."""
         position, tf = self.position, self.tf
         batches = data.batches(tf, position.batch_size, drop, position.shuffle,
                                epoch_seed(position.seed, position.epoch), skip=position.step_in_epoch)
@@ -336,23 +441,46 @@ class Trainer:
             batches = distribute(tf, self.strategy, batches)
         self.progress.start_epoch(position.epoch, self.settings.epochs if self.settings.steps is None else None,
                                   per_epoch, position.step_in_epoch)
+        shows = not isinstance(self.progress, NoProgress)
+        sums: dict[str, float] = {}
+        counted = 0
         for batch in batches:
-            outputs = self.step(*[batch[spec.name] for spec in self.specs])
+            if self.keras:
+                self.keras.call("on_train_batch_begin", position.step_in_epoch, {})
+            outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
             position.global_step += 1
             position.step_in_epoch += 1
             scalars = scalar_outputs(outputs)
-            self._summarize(scalars, "")
-            self.progress.step(position.step_in_epoch, scalars)
             if not self.settings.allow_nonfinite:
                 self._check_finite(scalars)
+            counted += 1
+            for name, value in scalars.items():
+                sums[name] = sums.get(name, 0.0) + value
+            means = {name: total / counted for name, total in sums.items()}
+            if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
+                self._summarize_step(scalars)
+            if shows:
+                self.progress.step(position.step_in_epoch, {**means, **self._learning_rate_shown()})
+            if self.keras:
+                self.keras.call("on_train_batch_end", position.step_in_epoch - 1, dict(scalars))
             if self.manager is not None and self.settings.save_every and \
                     position.global_step % self.settings.save_every == 0:
                 self._save()
             if self.stop_signal is not None:
                 self._stop()
-            if self._finished() and self.settings.steps is not None:
+            if self._finished() and (self.settings.steps is not None or self._stopping()):
                 break
-        return scalars
+        return {name: total / max(counted, 1) for name, total in sums.items()}
+
+    def _learning_rate_shown(self) -> dict[str, float]:
+        rate = self._learning_rate()
+        return {} if rate is None else {"lr": rate}
+
+    def _learning_rate(self) -> float | None:
+        """The first optimizer's current learning rate (a schedule's value at its step), if any."""
+        if not self.optimizers:
+            return None
+        return float(self.tf.convert_to_tensor(self.optimizers[0].learning_rate).numpy())
 
     def _check_finite(self, scalars: dict[str, float]) -> None:
         """Stop at the first step whose scalar outputs (the loss) are NaN or inf: nothing after it is
@@ -365,7 +493,57 @@ class Trainer:
                                 "this step was saved. Lower the learning rate or check the data, or pass "
                                 "--allow-nonfinite to go on")
 
-    def _validate(self, validation: TrainingData, drop: bool) -> None:
+    # --- the end of an epoch: validation, logs, callbacks ------------------------------------------
+
+    def _end_epoch(self, means: dict[str, float], validation: TrainingData | None, drop: bool) -> None:
+        logs = dict(means)
+        if validation is not None:
+            logs.update({f"val_{name}": value for name, value in self._validate(validation, drop).items()})
+        rate = self._learning_rate()
+        if rate is not None:
+            logs["learning_rate"] = rate
+        self.history.append(logs)
+        self._summarize_epoch(logs)
+        self.progress.message(f"epoch {self.position.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+        epoch = self.position.epoch - 1  # Keras counts epochs from 0
+        for name, watch in self.watches.items():
+            try:
+                value = metric_value(logs, watch, _FLAGS[name])
+            except CallbackError as exc:
+                raise TrainingError(str(exc)) from None
+            getattr(self, f"_{name}")(watch, value)
+        self.keras.call("on_epoch_end", epoch, dict(logs))
+
+    def _early_stopping(self, watch: Watch, value: float) -> None:
+        self.state.record("early_stopping", watch, value)
+        if self.state.wait("early_stopping") > watch.patience:
+            self.state.stop()
+            self.progress.message(f"early stopping: {watch.metric} has not improved on "
+                                  f"{self.state.best('early_stopping'):.6g} for {self.state.wait('early_stopping')} "
+                                  "epochs")
+
+    def _keep_best(self, watch: Watch, value: float) -> None:
+        if self.state.record("keep_best", watch, value) and self.best_manager is not None:
+            self._save(self.best_manager)
+            self.progress.message(f"best {watch.metric} so far ({value:.6g}): saved "
+                                  f"{printable(str(self.best_manager.latest_checkpoint))}")
+
+    def _reduce_lr(self, watch: Watch, value: float) -> None:
+        self.state.record("reduce_lr", watch, value)
+        if self.state.wait("reduce_lr") <= watch.patience or not self.optimizers:
+            return
+        self.state.restart_wait("reduce_lr")
+        for optimizer in self.optimizers:
+            rate = float(self.tf.convert_to_tensor(optimizer.learning_rate).numpy()) * watch.factor
+            try:
+                optimizer.learning_rate = rate
+            except (TypeError, ValueError) as exc:  # a learning-rate schedule cannot be set
+                raise TrainingError(f"--reduce-lr-on-plateau: the optimizer's learning rate cannot be set "
+                                    f"({first_line(exc)})") from None
+        self.progress.message(f"reduce-lr-on-plateau: {watch.metric} has not improved: learning rate now "
+                              f"{self._learning_rate():.6g}")
+
+    def _validate(self, validation: TrainingData, drop: bool) -> dict[str, float]:
         name = self.settings.validate or ""  # set whenever there is validation data
         function = getattr(self.instance, name)
         specs = input_specs(self.tf, function, name)
@@ -373,27 +551,70 @@ class Trainer:
         seen = 0
         for batch in validation.batches(self.tf, self.position.batch_size, drop):
             size = int(batch[specs[0].name].shape[0])
-            for name, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
-                totals[name] = totals.get(name, 0.0) + value * size
+            for output, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
+                totals[output] = totals.get(output, 0.0) + value * size
             seen += size
-        means = {name: total / max(seen, 1) for name, total in totals.items()}
-        self._summarize(means, "validation/")
+        means = {output: total / max(seen, 1) for output, total in totals.items()}
+        self._write({f"validation/{k}": v for k, v in means.items()})
         self.progress.message(f"epoch {self.position.epoch} validation ({self.settings.validate}, {seen} examples): "
                               + "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
+        return means
 
-    def _summarize(self, scalars: dict[str, float], prefix: str) -> None:
+    # --- TensorBoard ------------------------------------------------------------------------------
+
+    def _summarized_step(self):
+        """The training step with its summaries written in the graph (no eager op per step): the
+        scalar outputs and the learning rate every --log-every steps, at the step counter's value."""
+        tf, step, writer = self.tf, self.step, self.writer
+        assert writer is not None
+        counter = self.variables["global_step"]
+        every = self.settings.log_every or DEFAULT_LOG_EVERY
+        optimizer = self.optimizers[0] if self.optimizers else None
+        if self.strategy is not None:  # per-replica inputs: the step runs as is, its summaries eagerly
+            return step
+
+        def logged(*inputs):
+            outputs = step(*inputs)
+            counter.assign_add(1)
+            with writer.as_default(step=counter), tf.summary.record_if(tf.equal(counter % every, 0)):
+                for name, value in _scalar_tensors(outputs).items():
+                    tf.summary.scalar(name, value)
+                if optimizer is not None:
+                    tf.summary.scalar("learning_rate", optimizer.learning_rate)
+            return outputs
+
+        return tf.function(logged)
+
+    def _summarize_step(self, scalars: dict[str, float]) -> None:
+        every = self.settings.log_every or DEFAULT_LOG_EVERY
+        if self.position.global_step % every == 0:
+            rate = self._learning_rate()
+            self._write({**scalars, **({} if rate is None else {"learning_rate": rate})})
+
+    def _summarize_epoch(self, logs: dict[str, float]) -> None:
+        """Each epoch's means under `epoch/`, (validation means were written under `validation/`), and
+        with --histograms every variable's values."""
+        self._write({f"epoch/{k}": v for k, v in logs.items() if not k.startswith("val_")})
+        if self.writer is not None and self.settings.histograms:
+            with self.writer.as_default(step=self.position.global_step):
+                for path, variable in module_variables(self.tf, self.instance).items():
+                    if variable.dtype.is_floating:
+                        self.tf.summary.histogram(f"weights/{path}", variable)
+
+    def _write(self, scalars: dict[str, float]) -> None:
         if self.writer is None:
             return
         with self.writer.as_default(step=self.position.global_step):
             for name, value in scalars.items():
-                self.tf.summary.scalar(prefix + name, value)
+                self.tf.summary.scalar(name, value)
 
-    def _save(self) -> int:
+    def _save(self, manager=None) -> int:
+        manager = manager or self.manager
         for name, variable in self.variables.items():
             variable.assign(getattr(self.position, name))
-        self.manager.save(checkpoint_number=self.position.global_step)
+        manager.save(checkpoint_number=self.position.global_step)
         if not self.chief:  # every worker takes part in a save; only the chief's is kept
-            self.tf.io.gfile.rmtree(self.manager.directory)
+            self.tf.io.gfile.rmtree(manager.directory)
         if self.writer is not None:
             self.writer.flush()
         return self.position.global_step
@@ -453,6 +674,28 @@ def _write_directory(directory: Path, strategy) -> Path:
     if is_chief(strategy):
         return directory
     return directory.parent / f".{directory.name}.worker-{strategy.cluster_resolver.task_id}.tmp"
+
+
+_FLAGS = {"early_stopping": "--early-stopping", "keep_best": "--keep-best", "reduce_lr": "--reduce-lr-on-plateau"}
+
+
+def optimizers_of(tf, instance) -> list:
+    """The Keras optimizers of a module and its submodules (each once), in attribute order."""
+    found: dict[int, Any] = {}
+    for module in [instance, *instance.submodules]:
+        for value in vars(module).values():
+            if isinstance(value, tf.keras.optimizers.Optimizer):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+def _scalar_tensors(outputs) -> dict[str, Any]:
+    """The rank-0 numeric outputs of a traced step, by name (as `scalar_outputs` names them)."""
+    if outputs is None:
+        return {}
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    return {name: value for name, value in items if getattr(value, "shape", None) is not None
+            and value.shape.rank == 0 and (value.dtype.is_floating or value.dtype.is_integer)}
 
 
 def scalar_outputs(outputs) -> dict[str, float]:
