@@ -31,7 +31,7 @@ class Watch:
     stopping and reducing the learning rate) how many epochs without it are tolerated."""
 
     metric: str
-    patience: int = 0
+    patience: int = 1
     min_delta: float = 0.0
     factor: float = 0.1  # reduce-lr-on-plateau only
 
@@ -68,11 +68,11 @@ def _number(text: str, flag: str, spec: str, kind: Callable[[str], Any], check: 
 
 
 def early_stopping(spec: str) -> Watch:
-    """`METRIC[:PATIENCE[:MIN_DELTA]]`: stop after PATIENCE epochs (default 0: the first epoch) without
-    an improvement by more than MIN_DELTA (default 0), as keras.callbacks.EarlyStopping."""
+    """`METRIC[:PATIENCE[:MIN_DELTA]]`: stop after PATIENCE epochs in a row (default 1) without an
+    improvement by more than MIN_DELTA (default 0), as keras.callbacks.EarlyStopping."""
     parts = _parts(spec, "--early-stopping", 3)
-    patience = _number(parts[1], "--early-stopping", spec, int, lambda v: v >= 0, "a count >= 0") \
-        if len(parts) > 1 else 0
+    patience = _number(parts[1], "--early-stopping", spec, int, lambda v: v >= 1, "a count >= 1") \
+        if len(parts) > 1 else 1
     delta = _number(parts[2], "--early-stopping", spec, float, lambda v: v >= 0 and math.isfinite(v),
                     "a number >= 0") if len(parts) > 2 else 0.0
     return Watch(parts[0], patience, delta)
@@ -84,11 +84,12 @@ def keep_best(spec: str) -> Watch:
 
 def reduce_lr_on_plateau(spec: str) -> Watch:
     """`METRIC[:FACTOR[:PATIENCE]]`: multiply the learning rate by FACTOR (default 0.1) after PATIENCE
-    epochs (default 10) without an improvement by more than 1e-4, as keras.callbacks.ReduceLROnPlateau."""
+    epochs in a row (default 10) without an improvement by more than 1e-4, as
+    keras.callbacks.ReduceLROnPlateau."""
     parts = _parts(spec, "--reduce-lr-on-plateau", 3)
     factor = _number(parts[1], "--reduce-lr-on-plateau", spec, float, lambda v: 0 < v < 1, "a factor in (0, 1)") \
         if len(parts) > 1 else 0.1
-    patience = _number(parts[2], "--reduce-lr-on-plateau", spec, int, lambda v: v >= 0, "a count >= 0") \
+    patience = _number(parts[2], "--reduce-lr-on-plateau", spec, int, lambda v: v >= 1, "a count >= 1") \
         if len(parts) > 2 else 10
     return Watch(parts[0], patience, 1e-4, factor)
 

@@ -356,14 +356,14 @@ class TrainSettings:
     validation_data: Path | None = Field(None, description="data for --validate", json_schema_extra={"metavar": "PATH"})
     early_stopping: str | None = Field(None, json_schema_extra={"metavar": "METRIC[:PATIENCE[:MIN_DELTA]]"},
                                        description="stop once METRIC (an epoch mean: loss, val_loss, ...) has not "
-                                                   "improved by more than MIN_DELTA (default 0) for more than PATIENCE "
-                                                   "epochs (default 0)")
+                                                   "improved by more than MIN_DELTA (default 0) for PATIENCE epochs in "
+                                                   "a row (default 1)")
     keep_best: str | None = Field(None, json_schema_extra={"metavar": "METRIC"},
                                   description="also keep the checkpoint of the epoch with the best METRIC, in "
                                               "CHECKPOINT_DIR/best")
     reduce_lr_on_plateau: str | None = Field(None, json_schema_extra={"metavar": "METRIC[:FACTOR[:PATIENCE]]"},
                                              description="multiply the learning rate by FACTOR (default 0.1) once "
-                                                         "METRIC has not improved for more than PATIENCE epochs "
+                                                         "METRIC has not improved for PATIENCE epochs in a row "
                                                          "(default 10)")
     allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's loss becomes "
                                                      "NaN or inf (by default training stops there, naming the step)")

@@ -516,7 +516,7 @@ class Trainer:
 
     def _early_stopping(self, watch: Watch, value: float) -> None:
         self.state.record("early_stopping", watch, value)
-        if self.state.wait("early_stopping") > watch.patience:
+        if self.state.wait("early_stopping") >= watch.patience:
             self.state.stop()
             self.progress.message(f"early stopping: {watch.metric} has not improved on "
                                   f"{self.state.best('early_stopping'):.6g} for {self.state.wait('early_stopping')} "
@@ -530,7 +530,7 @@ class Trainer:
 
     def _reduce_lr(self, watch: Watch, value: float) -> None:
         self.state.record("reduce_lr", watch, value)
-        if self.state.wait("reduce_lr") <= watch.patience or not self.optimizers:
+        if self.state.wait("reduce_lr") < watch.patience or not self.optimizers:
             return
         self.state.restart_wait("reduce_lr")
         for optimizer in self.optimizers:
@@ -728,11 +728,17 @@ def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callab
     lock = RunLock(directory)
     try:
         _check_run_file(directory, identity, restart, log)
-        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity}, indent=2, sort_keys=True) + "\n")
+        # What the run goes on with when resumed (its TensorBoard directory); --restart drops it.
+        kept = {} if restart or not run_file.is_file() else \
+            {key: value for key, value in _read_run_file(run_file).items() if key in _KEPT_ON_RESUME}
+        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity, **kept}, indent=2, sort_keys=True) + "\n")
     except BaseException:
         lock.release()
         raise
     return lock
+
+
+_KEPT_ON_RESUME = ("log_run",)
 
 
 def _check_run_file(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
