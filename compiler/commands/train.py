@@ -78,7 +78,7 @@ def run(args) -> int:
         raise InputError(describe_failure(exc)) from None
     scalars = "  ".join(f"{k}={v:.6g}" for k, v in result.scalars.items())
     print(f"trained {module_name}.{method_name}: {result.steps} steps, {result.epochs} epochs done in "
-          f"{elapsed(started)}" + (f"; last step: {scalars}" if scalars else ""))
+          f"{elapsed(started)}" + (f"; last epoch's means: {scalars}" if scalars else ""))
     if result.stopped_early:
         print(f"stopped early after epoch {result.epochs}")
     if result.checkpoint:

@@ -69,7 +69,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 class TrainResult:
     steps: int
     epochs: int
-    scalars: dict[str, float] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)  # the means of the last epoch trained (or its part)
     checkpoint: str | None = None
     resumed_from: str | None = None
     model: object = None  # the trained instance
