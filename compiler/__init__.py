@@ -195,7 +195,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     identity = run_identity(sys.modules[type(instance).__module__], module_name, method, run.data, init or {})
     trainer = Trainer(tf, instance, method, run, identity, shown, strategy=strategy,
                       log=log or (lambda message: print(message, file=sys.stderr, flush=True)),
-                      sources=sources, callbacks=callbacks)
+                      sources=sources, callbacks=callbacks, jit=resolved.settings.jit)
     return trainer.run()
 
 

@@ -118,13 +118,17 @@ class Trainer:
     """One `tfm train` run over a built module; `run()` trains and returns what it did."""
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
-                 log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=()):
+                 log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=(),
+                 jit: bool = False):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
         self.sources = {name: value for name, value in (sources or {}).items()
                         if value is not None and not isinstance(value, (str, os.PathLike))}  # data in memory
         self.identity, self.progress, self.log = identity, progress, log
         self.strategy = strategy
         self.function = getattr(instance, method)
+        if jit:  # the whole step one XLA cluster (tf.config.optimizer.set_jit compiles nothing on a CPU)
+            self.function = tf.function(self.function.python_function, input_signature=self.function.input_signature,
+                                        jit_compile=True)
         self.step = self.function if strategy is None else distributed_step(tf, strategy, self.function)
         self.chief = is_chief(strategy)
         self.label = f"{identity['module']}.{method}"

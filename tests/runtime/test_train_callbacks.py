@@ -244,3 +244,23 @@ def test_a_nonfinite_loss_stops_training_naming_the_step(files, capsys):
     assert "tfm: error: step " in err and "loss = " in err and "--allow-nonfinite" in err
     assert main([*common, "--allow-nonfinite"]) == 0
     assert "trained Reg.train_step: 12 steps, 3 epochs" in capsys.readouterr().out
+
+
+# --- XLA ---------------------------------------------------------------------------------------------
+
+
+def test_jit_compiles_the_whole_step_with_xla(files):
+    from tfm.run.settings import RuntimeSettings
+
+    plain = _train(files, epochs=2)
+    compiled = _train(files, epochs=2, settings=RuntimeSettings(jit=True))
+    for got, expected in zip(_weights(compiled), _weights(plain)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # The step the trainer ran is one function XLA must compile (not auto-clustering's hint).
+    from tfm.run.training import Trainer, TrainSettings
+
+    model = tfm.load(files / "reg.tfm").Reg()
+    trainer = Trainer(tf, model, "train_step", TrainSettings(data=files / "data.npz"), {"module": "Reg"}, None,
+                      log=print, jit=True)
+    concrete = trainer.function.get_concrete_function()
+    assert concrete.function_def.attr["_XlaMustCompile"].b
