@@ -587,7 +587,8 @@ class Trainer:
                     tf.summary.scalar("learning_rate", optimizer.learning_rate)
             return outputs
 
-        return tf.function(logged)
+        # The method's signature: a last, smaller batch does not trace the step a second time.
+        return tf.function(logged, input_signature=self.function.input_signature)
 
     def _summarize_step(self, scalars: dict[str, float]) -> None:
         every = self.settings.log_every or DEFAULT_LOG_EVERY

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -94,18 +93,27 @@ def test_the_same_seed_draws_the_same_numbers(files):
     assert _values(a.checkpoint)[key] != _values(c.checkpoint)[key]
 
 
-def test_sigterm_saves_at_the_step_it_interrupts(files):
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    try:
-        with pytest.raises(TrainingInterrupted) as stopped:
-            _train(files, "run", steps=10**6, save_every=None)
-    finally:
-        timer.cancel()
-    assert stopped.value.signum == signal.SIGTERM and 0 < stopped.value.step < 10**6
-    assert stopped.value.checkpoint == str(files / "run" / f"ckpt-{stopped.value.step}")
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
-    assert _train(files, "run", steps=stopped.value.step + 8).steps == stopped.value.step + 8
+class _Signal:
+    """Sends this process `signum` at the end of training step `at` (the handler is installed then)."""
+
+    def __init__(self, signum: int, at: int):
+        self.signum, self.at, self.steps = signum, at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_saves_at_the_step_it_interrupts(files, signum):
+    previous = signal.getsignal(signum)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        _train(files, "run", steps=1000, save_every=None, callbacks=[_Signal(signum, 13)])
+    assert stopped.value.signum == signum and stopped.value.step == 13  # after the step it came in
+    assert stopped.value.checkpoint == str(files / "run" / "ckpt-13")  # saved there (not an epoch's end)
+    assert signal.getsignal(signum) is previous  # the handler is put back
+    assert _train(files, "run", steps=21).steps == 21  # resumed from step 13
 
 
 # --- real processes: SIGKILL, SIGINT and SIGTERM at random steps, then resume --------------------
