@@ -367,8 +367,8 @@ class TrainSettings:
                                              description="multiply the learning rate by FACTOR (default 0.1) once "
                                                          "METRIC has not improved for PATIENCE epochs in a row "
                                                          "(default 10)")
-    allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's loss becomes "
-                                                     "NaN or inf (by default training stops there, naming the step)")
+    allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's outputs do "
+                                                     "(by default training stops there, naming the step)")
 
 
 __all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "TrainSettings", "find_config", "flag",

@@ -456,7 +456,7 @@ class Trainer:
             position.step_in_epoch += 1
             scalars = scalar_outputs(outputs)
             if not self.settings.allow_nonfinite:
-                self._check_finite(scalars)
+                self._check_finite(scalars, outputs)
             counted += 1
             for name, value in scalars.items():
                 sums[name] = sums.get(name, 0.0) + value
@@ -486,10 +486,14 @@ class Trainer:
             return None
         return float(self.tf.convert_to_tensor(self.optimizers[0].learning_rate).numpy())
 
-    def _check_finite(self, scalars: dict[str, float]) -> None:
-        """Stop at the first step whose scalar outputs (the loss) are NaN or inf: nothing after it is
-        saved, so the last checkpoint holds weights from before it."""
-        bad = {name: value for name, value in scalars.items() if not math.isfinite(value)}
+    def _check_finite(self, scalars: dict[str, float], outputs) -> None:
+        """Stop at the first step whose outputs (the loss, and any float tensor it returns) hold NaN or
+        inf: nothing after it is saved, so the last checkpoint holds weights from before it."""
+        bad = {name: str(value) for name, value in scalars.items() if not math.isfinite(value)}
+        for name, value in _tensor_outputs(outputs).items():  # a step returning only scalars has none
+            if name not in scalars and value.dtype.is_floating and \
+                    not bool(self.tf.reduce_all(self.tf.math.is_finite(value))):
+                bad[name] = "a tensor holding NaN or inf"
         if bad:
             shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
             raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
@@ -692,6 +696,15 @@ def optimizers_of(tf, instance) -> list:
             if isinstance(value, tf.keras.optimizers.Optimizer):
                 found.setdefault(id(value), value)
     return list(found.values())
+
+
+def _tensor_outputs(outputs) -> dict[str, Any]:
+    """A step's tensor outputs by name (a lone unnamed output is `output_0`); per-replica values of a
+    distributed step are left out (its scalars are reduced already)."""
+    if outputs is None:
+        return {}
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    return {name: value for name, value in items if hasattr(value, "dtype") and hasattr(value, "shape")}
 
 
 def _scalar_tensors(outputs) -> dict[str, Any]:

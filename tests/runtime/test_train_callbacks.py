@@ -264,3 +264,14 @@ def test_jit_compiles_the_whole_step_with_xla(files):
                       log=print, jit=True)
     concrete = trainer.function.get_concrete_function()
     assert concrete.function_def.attr["_XlaMustCompile"].b
+
+
+def test_a_nonfinite_tensor_output_stops_training_too(files):
+    (files / "ratio.tfm").write_text(REGRESSION.replace("module Reg", "module Ratio").replace(
+        "-> (loss: f32[], mae: f32[]):", "-> (loss: f32[], ratio: f32[N, 1]):").replace(
+        "return loss, mean_absolute_error(y, prediction)", "return loss, y / (y - y)"))
+    with pytest.raises(tfm.run.training.TrainingError, match="step 1 .*ratio = a tensor holding NaN or inf"):
+        tfm.train(files / "ratio.tfm", "Ratio.train_step", files / "data.npz", progress=False, log=lambda line: None)
+    result = tfm.train(files / "ratio.tfm", "Ratio.train_step", files / "data.npz", progress=False,
+                       log=lambda line: None, allow_nonfinite=True, batch_size=16)
+    assert result.steps == 4
