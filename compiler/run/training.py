@@ -504,6 +504,8 @@ class Trainer:
     # --- the end of an epoch: validation, logs, callbacks ------------------------------------------
 
     def _end_epoch(self, means: dict[str, float], validation: TrainingData | None, drop: bool) -> None:
+        """The epoch's logs (its means, validation's as `val_NAME`, the learning rate), written and
+        shown, then handed to the built-in callbacks and the user's, in that order."""
         logs = dict(means)
         if validation is not None:
             logs.update({f"val_{name}": value for name, value in self._validate(validation, drop).items()})
@@ -513,14 +515,14 @@ class Trainer:
         self.history.append(logs)
         self._summarize_epoch(logs)
         self.progress.message(f"epoch {self.position.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in logs.items()))
-        epoch = self.position.epoch - 1  # Keras counts epochs from 0
+        actions = {"early_stopping": self._early_stopping, "keep_best": self._keep_best, "reduce_lr": self._reduce_lr}
         for name, watch in self.watches.items():
             try:
                 value = metric_value(logs, watch, _FLAGS[name])
             except CallbackError as exc:
                 raise TrainingError(str(exc)) from None
-            getattr(self, f"_{name}")(watch, value)
-        self.keras.call("on_epoch_end", epoch, dict(logs))
+            actions[name](watch, value)
+        self.keras.call("on_epoch_end", self.position.epoch - 1, dict(logs))  # Keras counts epochs from 0
 
     def _early_stopping(self, watch: Watch, value: float) -> None:
         self.state.record("early_stopping", watch, value)
