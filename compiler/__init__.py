@@ -153,17 +153,23 @@ def configure(settings: RuntimeSettings | None = None, **values: Any) -> Runtime
     return settings
 
 
-def train(source: str | Path | Compiled, target: str, data: str | Path, *, init: dict | None = None,
+def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict | None = None,
           settings: RuntimeSettings | ResolvedSettings | None = None, progress: bool = True,
           limits: Limits | None = None, include: Sequence[str | Path] = (), instance: Any = None,
-          strategy: Any = None, log: Callable[[str], None] | None = None, **options: Any) -> TrainResult:
+          strategy: Any = None, log: Callable[[str], None] | None = None, callbacks: Sequence[Any] = (),
+          **options: Any) -> TrainResult:
     """Train `target` ("Module.method") of `source` on `data`, as `tfm train` does, and return the
-    TrainResult (its `model` is the trained instance). `options` are the fields of
+    TrainResult (its `model` is the trained instance). `data` (and `validation_data`) is a path (.npz,
+    .csv, .tfrecord), a mapping of arrays by input name (one example per row), a tf.data.Dataset of
+    dicts (of examples, or of batches), or an iterable of such dicts. `options` are the fields of
     tfm.run.training.TrainSettings (each documented there, and the flags of `tfm train`): epochs,
     steps, batch_size, ... `settings` (devices, strategy) are applied first; settings already resolved
     and applied (a tfm.run.settings.ResolvedSettings, as `tfm train` has them) are taken as they are.
     `instance`: the module already built (under `strategy`, if it is distributed), else it is built
-    here. `log` takes the lines about the run (its header, resuming, warnings); default: stderr."""
+    here. `log` takes the lines about the run (its header, resuming, warnings); default: stderr.
+    `callbacks`: Keras callback objects (`keras.callbacks.Callback`, or anything with some of its
+    methods: on_train_begin, on_epoch_begin, on_train_batch_end, on_epoch_end(epoch, logs), ...)."""
+    import os
     import sys
 
     import tensorflow as tf
@@ -179,13 +185,17 @@ def train(source: str | Path | Compiled, target: str, data: str | Path, *, init:
         instance, strategy = _built(compiled, module_name, init or {}, resolved)
     if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
         options["validate"] = options["validate"].partition(".")[2]
-    run = TrainSettings(data=Path(data), **options)
+    sources = {"data": data, "validation_data": options.pop("validation_data", None)}
+    paths = {name: Path(value) if isinstance(value, (str, os.PathLike)) else None if value is None
+             else Path(f"<{type(value).__name__} in memory>") for name, value in sources.items()}
+    run = TrainSettings(data=paths["data"] or Path(), validation_data=paths["validation_data"], **options)
     if run.seed is None:
         run.seed = resolved.settings.seed
     shown = progress_for(sys.stdout) if progress else NoProgress()
-    identity = run_identity(sys.modules[type(instance).__module__], module_name, method, data, init or {})
+    identity = run_identity(sys.modules[type(instance).__module__], module_name, method, run.data, init or {})
     trainer = Trainer(tf, instance, method, run, identity, shown, strategy=strategy,
-                      log=log or (lambda message: print(message, file=sys.stderr, flush=True)))
+                      log=log or (lambda message: print(message, file=sys.stderr, flush=True)),
+                      sources=sources, callbacks=callbacks, jit=resolved.settings.jit)
     return trainer.run()
 
 

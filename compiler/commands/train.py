@@ -35,6 +35,7 @@ def run(args) -> int:
     module_name, method_name = split_target(args.target)
     args.validate = _validate_method(args.validate, module_name)
     check_data_file(args.data, "data file")
+    _check_callbacks(args)
     if args.validation_data is not None:
         check_data_file(args.validation_data, "validation data file")
 
@@ -55,8 +56,9 @@ def run(args) -> int:
 
     compiled, _, init, _, instance, strategy = built(args, module_name, method_name, checks)
     import tfm
+    from tfm.dsl.diagnostics import printable
     from tfm.run.runtime_errors import describe_failure
-    from tfm.run.training import TrainingError, TrainSettings, elapsed
+    from tfm.run.training import TrainingError, TrainingInterrupted, TrainSettings, elapsed
 
     given = {name: getattr(args, name) for name in model_fields(TrainSettings)
              if name != "data" and getattr(args, name, None) is not None}
@@ -67,16 +69,40 @@ def run(args) -> int:
                            **given)
     except TrainingError as exc:
         raise InputError(str(exc)) from None
+    except TrainingInterrupted as stopped:
+        print(f"tfm: {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a TensorFlow error in the step: the .tfm line and TF's reason
         raise InputError(describe_failure(exc)) from None
     scalars = "  ".join(f"{k}={v:.6g}" for k, v in result.scalars.items())
     print(f"trained {module_name}.{method_name}: {result.steps} steps, {result.epochs} epochs done in "
-          f"{elapsed(started)}" + (f"; last step: {scalars}" if scalars else ""))
+          f"{elapsed(started)}" + (f"; last epoch's means: {scalars}" if scalars else ""))
+    if result.stopped_early:
+        print(f"stopped early after epoch {result.epochs}")
     if result.checkpoint:
-        print(f"checkpoint: {result.checkpoint}")
+        print(f"checkpoint: {printable(result.checkpoint)}")
+    if result.best_checkpoint:
+        print(f"best checkpoint: {printable(result.best_checkpoint)}")
+    if result.logdir:
+        print(f"summaries: {printable(result.logdir)}")
     return EXIT_OK
+
+
+def _check_callbacks(args) -> None:
+    """The callback flags' forms, before TensorFlow loads (the metrics are known only after an epoch)."""
+    from tfm.run import callbacks
+
+    try:
+        for flag, parse in (("early_stopping", callbacks.early_stopping), ("keep_best", callbacks.keep_best),
+                            ("reduce_lr_on_plateau", callbacks.reduce_lr_on_plateau)):
+            if getattr(args, flag, None) is not None:
+                parse(getattr(args, flag))
+    except callbacks.CallbackError as exc:
+        raise UsageError(str(exc)) from None
+    if args.keep_best is not None and args.checkpoint_dir is None:
+        raise UsageError("--keep-best saves checkpoints: it needs --checkpoint-dir")
 
 
 def _validate_method(name: str | None, module_name: str) -> str | None:

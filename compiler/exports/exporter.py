@@ -250,7 +250,8 @@ def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str,
                         prefix: str = "") -> dict[str, tuple[str, tuple[int | None, ...]]]:
     """The variables the `.tfm` declares, by the object path the SavedModel will use."""
     params = analysis.parameter_values(module.name, init)
-    declared = {}
+    # The random state of a module that calls random ops (the generator's `_random`), if it has one.
+    declared: dict[str, tuple[str, tuple[int | None, ...]]] = {prefix + "_random/*": ("random state", ())}
     for var in module.variables:
         declared[prefix + var.name] = (_tf_dtype(analysis, var.type), _dims(analysis, var.type, params))
     for sub in module.submodules:

@@ -39,6 +39,10 @@ __all__ = ["generate", "GENERATOR_VERSION", "SCAFFOLD_TF_PATHS"]
 # The installed package's version (pyproject.toml holds it): every generated file's header names it.
 GENERATOR_VERSION = tfm_version()
 
+# The attribute holding a module's random state (runtime helper `_RandomState`): no declared name
+# starts with `_` (tfm.dsl.names), so it never collides with one.
+RANDOM_STATE = "_random"
+
 
 # The TensorFlow names the generator writes itself (the class skeleton, signatures, variables); every
 # other `tf.` path in generated code is an op's lowering from the registry or a runtime helper's.
@@ -160,6 +164,7 @@ class _ClassEmitter:
         self.info = analysis.modules[module.name]
         self.helpers = helpers
         self.linemap = linemap
+        self.uses_random = False  # a random op was emitted: the module gets its random state
 
     def loc(self, node: n.Node) -> str:
         """The mark that ties a generated line to `node`'s span (see tfm.generate.linemap)."""
@@ -196,6 +201,9 @@ class _ClassEmitter:
                 cls.bind_lines.append(self.with_loc(f"self.{ident(method.name)} = tf.function("
                                                     f"self.{entry}, input_signature={signature}{jit})",
                                                     method))
+        if self.uses_random:  # first: a variable's initial value may call a random op
+            self.helpers.add("_RandomState")
+            cls.scope_lines.insert(0, f"self.{RANDOM_STATE} = _RandomState()")
         cls.dispatchers = [self._dispatcher(name, signatures) for name, signatures in self.info.overloads.items()]
         self._signature_table(cls)
         return cls
@@ -604,7 +612,11 @@ class _ExprEmitter(NodeVisitor):
             self.cls.helpers.add(op.helper)
         defaults = [f"{self._keyword(op, name)}={hygiene.literal(_tfm_default(op, name))}"
                     for name in _passed_defaults(op, node)]
-        return f"{op.lowering}({', '.join(filter(None, [self._op_args(op, node), *defaults]))})"
+        state = []
+        if "random" in op.effects:  # its helper draws from the module's random state
+            self.cls.uses_random = True
+            state = [f"self.{RANDOM_STATE}"]
+        return f"{op.lowering}({', '.join(filter(None, [*state, self._op_args(op, node), *defaults]))})"
 
     def _op_args(self, op: Op, node: n.Call) -> str:
         """An op's arguments as its lowering takes them: by position up to the first parameter the

@@ -534,3 +534,50 @@ def _default_signature(table):
     if "serving_default" not in table:
         return None
     return _signature_function(*table["serving_default"])
+
+
+class _RandomState(tf.Module):
+    """The random state of a module that calls random ops: a seed and the number of draws made, both
+    variables, so a checkpoint holds them and a resumed run draws exactly what an uninterrupted one
+    would. Each random op is a stateless op keyed by (its own seed, or the module's, and the draw's
+    number). The module's seed is drawn by an eager op, so it follows tf.random's global seed when
+    one is set (tf.random.set_seed, `tfm train --seed`) and is fresh otherwise."""
+
+    def __init__(self):
+        tf.Module.__init__(self, name="random")
+        self.seed = tf.Variable(tf.random.uniform([], 0, 2**31 - 1, tf.int64), trainable=False, name="seed")
+        # Replicas of a distributed step take the same key (the first replica's count is kept).
+        self.draws = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="draws",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def key(self, seed):
+        """The [2] key of the next draw: `seed` (a static int) if given and >= 0, else the module's."""
+        count = self.draws.assign_add(1)
+        first = self.seed.read_value() if seed is None or seed < 0 else tf.constant(seed, tf.int64)
+        return tf.stack([first, count])
+
+
+def _random_normal(random, shape, mean, stddev, dtype, seed):
+    return tf.random.stateless_normal(shape, random.key(seed), mean, stddev, dtype or tf.float32)
+
+
+def _random_uniform(random, shape, minval, maxval, dtype, seed):
+    return tf.random.stateless_uniform(shape, random.key(seed), minval, maxval, dtype or tf.float32)
+
+
+def _truncated_normal(random, shape, mean, stddev, dtype, seed):
+    return tf.random.stateless_truncated_normal(shape, random.key(seed), mean, stddev, dtype or tf.float32)
+
+
+def _random_shuffle(random, value, seed):
+    """`value` with its first dimension in a random order (the order of random keys)."""
+    keys = tf.random.stateless_uniform(tf.shape(value)[:1], random.key(seed))
+    return tf.gather(value, tf.argsort(keys))
+
+
+def _categorical_sample(random, logits, num_samples, dtype, seed):
+    return tf.random.stateless_categorical(logits, num_samples, random.key(seed), dtype or tf.int64)
+
+
+def _dropout(random, x, rate, seed):
+    return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))

@@ -52,25 +52,131 @@ class InputSpec:
 
 @dataclass
 class TrainingData:
-    """Examples (an unbatched dataset of dicts keyed by input name) and how many there are."""
+    """Examples (an unbatched dataset of dicts keyed by input name) and how many there are; or, with
+    `batched`, batches as the caller made them (a batched tf.data.Dataset): `count` is then the
+    number of batches, and batch size and shuffle are the caller's."""
 
-    path: Path
+    path: Path  # the file, or a description of the data given in memory
     examples: Any  # tf.data.Dataset
     count: int
+    batched: bool = False
 
     def batches(self, tf, batch_size: int, drop_remainder: bool, shuffle: int = 0, seed: int = 0, skip: int = 0):
         """One epoch's batches. The order depends only on (seed, shuffle): a resumed run sees the
         same batches as an uninterrupted one, and `skip` steps over those already trained on."""
         dataset = self.examples
-        if shuffle > 1:
-            dataset = dataset.shuffle(shuffle, seed=seed, reshuffle_each_iteration=False)
-        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        if not self.batched:
+            if shuffle > 1:
+                dataset = dataset.shuffle(shuffle, seed=seed, reshuffle_each_iteration=False)
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
         if skip:
             dataset = dataset.skip(skip)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def steps_per_epoch(self, batch_size: int, drop_remainder: bool) -> int:
+        if self.batched:
+            return self.count
         return self.count // batch_size if drop_remainder else math.ceil(self.count / batch_size)
+
+
+def open_source(tf, data: Any, specs: list[InputSpec], label: str, allow_nonfinite: bool = False) -> TrainingData:
+    """Data for `tfm.train`: a path (open_data), a mapping of arrays with one example per row (as an
+    .npz holds them), a tf.data.Dataset of dicts (of examples, or of batches: told apart by the
+    inputs' ranks), or any other iterable of dicts of arrays (each a batch, or each an example)."""
+    import numpy as np
+
+    if isinstance(data, (str, os.PathLike)):
+        return open_data(tf, Path(data), specs, label, allow_nonfinite)
+    if isinstance(data, dict) or hasattr(data, "keys") and hasattr(data, "__getitem__"):
+        where = Path("the arrays given")
+        return _from_arrays(tf, where, {name: data[name] for name in data.keys()}, specs, label, allow_nonfinite)
+    if isinstance(data, tf.data.Dataset):
+        return _from_dataset(tf, data, specs, label, allow_nonfinite)
+    try:
+        items = list(iter(data))
+    except TypeError:
+        raise DataError(f"training data must be a path, a mapping of arrays, a tf.data.Dataset or an iterable of "
+                        f"dicts of arrays, not {type(data).__name__}") from None
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise DataError("the iterable given as training data must yield dicts of arrays keyed by input name"
+                        + (" (it yielded nothing)" if not items else ""))
+    where = Path("the iterable given")
+    for spec in specs:
+        if any(spec.name not in item for item in items):
+            raise _missing(where, spec, label, "key", items[0].keys())
+    first = specs[0]
+    if np.ndim(items[0][first.name]) == len(first.example_shape):  # each item one example
+        return _from_arrays(tf, where, {s.name: np.stack([np.asarray(i[s.name]) for i in items]) for s in specs},
+                            specs, label, allow_nonfinite)
+    signature = {s.name: tf.TensorSpec([None, *s.example_shape], s.dtype) for s in specs}
+    dataset = tf.data.Dataset.from_generator(lambda: ({s.name: i[s.name] for s in specs} for i in items),
+                                             output_signature=signature)
+    return _from_dataset(tf, dataset.apply(tf.data.experimental.assert_cardinality(len(items))), specs, label,
+                         allow_nonfinite, where)
+
+
+def _from_dataset(tf, dataset, specs: list[InputSpec], label: str, allow_nonfinite: bool,
+                  where: Path = Path("the tf.data.Dataset given")) -> TrainingData:
+    """A dataset of dicts: examples if its first input has an example's rank, else batches."""
+    element = dataset.element_spec
+    if not isinstance(element, dict):
+        raise DataError(f"{_shown(where)} must yield dicts keyed by input name, not {type(element).__name__}")
+    for spec in specs:
+        if spec.name not in element:
+            raise _missing(where, spec, label, "key", element.keys())
+    batched = element[specs[0].name].shape.rank == len(specs[0].example_shape) + 1
+    for spec in specs:
+        shape = element[spec.name].shape.as_list()[1 if batched else 0:]
+        _check_example_shape(where, f"key {spec.name}", tuple(shape), spec, label)
+        _check_kind(where, f"key {spec.name}", element[spec.name].dtype.as_numpy_dtype, spec, label)
+    dataset = dataset.map(lambda item: {s.name: tf.cast(item[s.name], s.dtype) if s.dtype != tf.string
+                                        else item[s.name] for s in specs})
+    count = int(dataset.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise DataError(f"{_shown(where)} is infinite; give an epoch's worth (dataset.take(N))")
+    if count < 0 or not allow_nonfinite:  # an unknown size is counted by reading the data once
+        examples, bad, name = _count(tf, dataset.unbatch() if batched else dataset)
+        if bad is not None and not allow_nonfinite:
+            raise _nonfinite(f"key {printable(name or '?')} of {_shown(where)} (example {bad}, counting from 0)")
+        if count < 0:
+            count = int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)) if batched else examples
+    if count == 0:
+        raise DataError(f"{_shown(where)} holds no examples")
+    return TrainingData(where, dataset, count, batched)
+
+
+def _from_arrays(tf, where: Path, arrays: dict, specs: list[InputSpec], label: str,
+                 allow_nonfinite: bool) -> TrainingData:
+    """Arrays by input name, one example per row: checked as an .npz's arrays are."""
+    import numpy as np
+
+    columns, count = {}, None
+    for spec in specs:
+        if spec.name not in arrays:
+            raise _missing(where, spec, label, "array", arrays.keys())
+        array = np.asarray(arrays[spec.name])
+        count = _checked_column(where, spec, array, count, specs[0].name, label, allow_nonfinite)
+        columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
+    if not count:
+        raise DataError(f"{_shown(where)} holds no examples")
+    return TrainingData(where, tf.data.Dataset.from_tensor_slices(columns), int(count))
+
+
+def _checked_column(path: Path, spec: InputSpec, array, count: int | None, first: str, label: str,
+                    allow_nonfinite: bool) -> int:
+    """The rows of `array` for input `spec`, once checked: not a scalar, the input's kind and example
+    shape, as many rows as the first input's (`count`), finite unless allowed."""
+    if array.ndim == 0:
+        raise DataError(f"array {printable(spec.name)} in {_shown(path)} is a scalar; input {spec.name} "
+                        f"of {label} needs one example per row ({spec.shown()})")
+    _check_kind(path, f"array {spec.name}", array.dtype, spec, label)
+    _check_example_shape(path, f"array {spec.name}", array.shape[1:], spec, label)
+    if count is not None and array.shape[0] != count:
+        raise DataError(f"array {printable(spec.name)} in {_shown(path)} has {array.shape[0]} rows, but "
+                        f"array {printable(first)} has {count}")
+    if not allow_nonfinite:
+        _check_finite_rows(path, spec.name, array)
+    return array.shape[0]
 
 
 def input_specs(tf, function, label: str) -> list[InputSpec]:
@@ -199,17 +305,7 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinit
             except Exception as exc:  # pickled objects, damaged members
                 raise DataError(f"array {printable(spec.name)} in {_shown(path)} cannot be read: "
                                 f"{first_line(exc)}") from None
-            if array.ndim == 0:
-                raise DataError(f"array {printable(spec.name)} in {_shown(path)} is a scalar; input {spec.name} "
-                                f"of {label} needs one example per row ({spec.shown()})")
-            _check_kind(path, f"array {spec.name}", array.dtype, spec, label)
-            _check_example_shape(path, f"array {spec.name}", array.shape[1:], spec, label)
-            if count is not None and array.shape[0] != count:
-                raise DataError(f"array {printable(spec.name)} in {_shown(path)} has {array.shape[0]} rows, but "
-                                f"array {printable(specs[0].name)} has {count}")
-            count = array.shape[0]
-            if not allow_nonfinite:
-                _check_finite_rows(path, spec.name, array)
+            count = _checked_column(path, spec, array, count, specs[0].name, label, allow_nonfinite)
             columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
     return TrainingData(path, tf.data.Dataset.from_tensor_slices(columns), int(count or 0))
 

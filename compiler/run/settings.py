@@ -61,7 +61,9 @@ class RuntimeSettings(BaseSettings):
     seed: int | None = Field(None, ge=0, description="seed tf.random, Python and NumPy (tf.keras.utils.set_random_seed)",
                              json_schema_extra={"metavar": "S"})
     deterministic: bool = Field(False, description="deterministic ops (tf.config.experimental.enable_op_determinism)")
-    jit: bool = Field(False, description="compile every method with XLA (tf.config.optimizer.set_jit)")
+    jit: bool = Field(False, description="compile with XLA: tfm train's whole step (tf.function(jit_compile=True)), "
+                                         "and every method as TensorFlow's auto-clustering can "
+                                         "(tf.config.optimizer.set_jit)")
     require_gpu: bool = Field(False, description="fail instead of running on the CPU when no GPU is found")
 
     @field_validator("device")
@@ -343,13 +345,30 @@ class TrainSettings:
                                                "epoch and at the end)")
     restart: bool = Field(False, description="begin anew: remove the checkpoints tfm wrote in --checkpoint-dir "
                                              "instead of resuming")
-    logdir: Path | None = Field(None, description="write TensorBoard summaries of the scalar outputs here",
+    logdir: Path | None = Field(None, description="write TensorBoard summaries here (each run in its own run-N "
+                                                  "directory; a resumed run goes on in its own)",
                                 json_schema_extra={"metavar": "DIR"})
+    log_every: int | None = Field(None, ge=1, lt=2**31, json_schema_extra={"metavar": "N"},
+                                  description="with --logdir, write the step's scalar outputs and the learning rate "
+                                              "every N steps (default 100); each epoch's means are always written")
+    histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
+                                                "epoch's end")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "
                                                    "epoch's end", json_schema_extra={"metavar": "MODULE.METHOD"})
     validation_data: Path | None = Field(None, description="data for --validate", json_schema_extra={"metavar": "PATH"})
-    allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's loss becomes "
-                                                     "NaN or inf (by default training stops there, naming the step)")
+    early_stopping: str | None = Field(None, json_schema_extra={"metavar": "METRIC[:PATIENCE[:MIN_DELTA]]"},
+                                       description="stop once METRIC (an epoch mean: loss, val_loss, ...) has not "
+                                                   "improved by more than MIN_DELTA (default 0) for PATIENCE epochs in "
+                                                   "a row (default 1)")
+    keep_best: str | None = Field(None, json_schema_extra={"metavar": "METRIC"},
+                                  description="also keep the checkpoint of the epoch with the best METRIC, in "
+                                              "CHECKPOINT_DIR/best")
+    reduce_lr_on_plateau: str | None = Field(None, json_schema_extra={"metavar": "METRIC[:FACTOR[:PATIENCE]]"},
+                                             description="multiply the learning rate by FACTOR (default 0.1) once "
+                                                         "METRIC has not improved for PATIENCE epochs in a row "
+                                                         "(default 10)")
+    allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's outputs do "
+                                                     "(by default training stops there, naming the step)")
 
 
 __all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "TrainSettings", "find_config", "flag",

@@ -2,10 +2,12 @@
 run resumable and TensorBoard summaries of every scalar the step returns.
 
 A run is reproducible from its checkpoint: each epoch's order depends only on the run's seed and the
-epoch number, and the checkpoint holds the model (variables, optimizer slots and step count), the
-position (epoch, step in epoch, global step) and the settings that fix the order (seed, batch size,
-shuffle buffer). A resumed run therefore sees exactly the batches an uninterrupted one would, and
-ends with the same weights. Checkpoints are written by `tf.train.CheckpointManager`, which names a
+epoch number, and the checkpoint holds the model (variables, optimizer slots and step count, and the
+random state of every module that calls a random op: its seed and count of draws), the position
+(epoch, step in epoch, global step) and the settings that fix the order (seed, batch size, shuffle
+buffer). A resumed run therefore sees exactly the batches and draws exactly the random numbers
+(Dropout's masks, noise) an uninterrupted one would, and ends with the same weights, bit for bit.
+SIGINT (Ctrl-C) and SIGTERM stop a run between two steps, after saving a checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a
 new checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
 """
 
@@ -17,37 +19,64 @@ import math
 import os
 import re
 import secrets
+import signal
 import stat
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tfm.dsl.diagnostics import printable
+from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
-from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, unreadable
-from tfm.run.datasets import DataError, TrainingData, input_specs, open_data
+from tfm.run import callbacks as builtin
+from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
+from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, module_variables, unreadable
+from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
+from tfm.run.progress import NoProgress
 from tfm.run.settings import TrainSettings
 
 RUN_FILE = "tfm-train.json"
 LOCK_FILE = ".tfm-train.lock"
 RUN_FORMAT = "tfm-train/1"
 _CHECKPOINT_NAME = "ckpt"
+BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
+DEFAULT_LOG_EVERY = 100  # steps between step summaries (--log-every)
+_RUN_PREFIX = "run-"  # a run's TensorBoard directory inside --logdir: run-1, run-2, ...
 
 
 class TrainingError(Exception):
     """Training cannot start or go on; the message says why and what to do."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training between two steps: `step` is the last step done, `checkpoint`
+    the checkpoint saved there (None without a checkpoint directory). A KeyboardInterrupt, so code
+    that stops on Ctrl-C stops on it too."""
+
+    def __init__(self, signum: int, step: int, checkpoint: str | None):
+        super().__init__(signum, step, checkpoint)
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+    def __str__(self) -> str:
+        saved = f"; checkpoint: {printable(self.checkpoint)}" if self.checkpoint else ""
+        return f"stopped by {signal.Signals(self.signum).name} after step {self.step}{saved}"
+
+
 @dataclass
 class TrainResult:
     steps: int
     epochs: int
-    scalars: dict[str, float] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)  # the means of the last epoch trained (or its part)
     checkpoint: str | None = None
     resumed_from: str | None = None
     model: object = None  # the trained instance
+    history: list[dict[str, float]] = field(default_factory=list)  # each epoch's logs (means), as Keras's
+    stopped_early: bool = False
+    best_checkpoint: str | None = None  # --keep-best's
+    logdir: str | None = None  # this run's TensorBoard directory
 
 
 def run_identity(python_module, module_name: str, method: str, data: str | Path, init: dict) -> dict:
@@ -76,15 +105,30 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
+# The runtime helper class of a generated module's random state (tfm.generate.runtime._RandomState).
+RANDOM_STATE_CLASS = "_RandomState"
+
+
+def random_states(instance) -> list:
+    """The random states of a module and its submodules, in tf.Module's fixed (attribute) order."""
+    return [module for module in instance.submodules if type(module).__name__ == RANDOM_STATE_CLASS]
+
+
 class Trainer:
     """One `tfm train` run over a built module; `run()` trains and returns what it did."""
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
-                 log: Callable[[str], None], strategy=None):
+                 log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=(),
+                 jit: bool = False):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
+        self.sources = {name: value for name, value in (sources or {}).items()
+                        if value is not None and not isinstance(value, (str, os.PathLike))}  # data in memory
         self.identity, self.progress, self.log = identity, progress, log
         self.strategy = strategy
         self.function = getattr(instance, method)
+        if jit:  # the whole step one XLA cluster (tf.config.optimizer.set_jit compiles nothing on a CPU)
+            self.function = tf.function(self.function.python_function, input_signature=self.function.input_signature,
+                                        jit_compile=True)
         self.step = self.function if strategy is None else distributed_step(tf, strategy, self.function)
         self.chief = is_chief(strategy)
         self.label = f"{identity['module']}.{method}"
@@ -98,24 +142,79 @@ class Trainer:
         progress_module = tf.Module(name="progress")
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
-        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
+        self.state = CallbackState(tf)
+        self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
+        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module,
+                                                 "callbacks": self.state.module})
         self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
+        self.best_manager: Any = None  # --keep-best's, in DIR/best
+        self.watches = self._watches()
+        self.optimizers = optimizers_of(tf, instance)
+        self.view = KerasModelView(instance, self.optimizers[0] if self.optimizers else None)
+        self.keras = KerasCallbacks(callbacks, self.view, {"epochs": settings.epochs, "steps": settings.steps,
+                                                           "verbose": 0})
+        self.history: list[dict[str, float]] = []
         self.writer = None
+        self.log_run: str | None = None  # the run directory inside --logdir
         self.lock: RunLock | None = None
+        self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
 
     # --- setting up ----------------------------------------------------------------------------
+
+    def _watches(self) -> dict[str, Watch]:
+        """The built-in callbacks asked for, by their CallbackState name."""
+        s = self.settings
+        try:
+            found = {"early_stopping": s.early_stopping and builtin.early_stopping(s.early_stopping),
+                     "keep_best": s.keep_best and builtin.keep_best(s.keep_best),
+                     "reduce_lr": s.reduce_lr_on_plateau and builtin.reduce_lr_on_plateau(s.reduce_lr_on_plateau)}
+        except CallbackError as exc:
+            raise TrainingError(str(exc)) from None
+        if found["keep_best"] and s.checkpoint_dir is None:
+            raise TrainingError("--keep-best saves checkpoints: it needs --checkpoint-dir")
+        return {name: watch for name, watch in found.items() if isinstance(watch, Watch)}
 
     def _prepare(self) -> tuple[TrainingData, TrainingData | None, str | None]:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_data(self.tf, self.settings.data, self.specs, self.label, self.settings.allow_nonfinite)
+            data = open_source(self.tf, self.sources.get("data", self.settings.data), self.specs, self.label,
+                               self.settings.allow_nonfinite)
             validation = self._validation_data()
         except DataError as exc:
             raise TrainingError(str(exc)) from None
         if self.settings.logdir is not None and self.chief:
-            self.writer = self.tf.summary.create_file_writer(str(self.settings.logdir))
+            self.writer = self.tf.summary.create_file_writer(str(self._log_directory(resumed)))
         return data, validation, resumed
+
+    def _log_directory(self, resumed: str | None) -> Path:
+        """This run's directory inside --logdir: a resumed run goes on in its own (named in the run
+        file), a new one (or --restart) starts the next `run-N`, so series are never appended to
+        another run's."""
+        base = Path(self.settings.logdir or ".")
+        recorded = self._run_file_entry("log_run") if resumed is not None else None
+        if isinstance(recorded, str) and re.fullmatch(rf"{_RUN_PREFIX}\d+", recorded):
+            self.log_run = recorded
+        else:
+            taken = [int(p.name[len(_RUN_PREFIX):]) for p in base.glob(f"{_RUN_PREFIX}*")
+                     if p.name[len(_RUN_PREFIX):].isdigit()] if base.is_dir() else []
+            self.log_run = f"{_RUN_PREFIX}{max(taken, default=0) + 1}"
+            self._set_run_file_entry("log_run", self.log_run)
+        return base / self.log_run
+
+    def _run_file_entry(self, key: str) -> Any:
+        directory = self.settings.checkpoint_dir
+        if directory is None or not (directory / RUN_FILE).is_file():
+            return None
+        return _read_run_file(directory / RUN_FILE).get(key)
+
+    def _set_run_file_entry(self, key: str, value: Any) -> None:
+        directory = self.settings.checkpoint_dir
+        if directory is None or self.lock is None:  # only the chief, holding the directory, writes it
+            return
+        run = _read_run_file(directory / RUN_FILE)
+        run[key] = value
+        write_atomic(directory / RUN_FILE, json.dumps(run, indent=2, sort_keys=True) + "\n")
 
     def _validation_data(self) -> TrainingData | None:
         name, path = self.settings.validate, self.settings.validation_data
@@ -124,8 +223,9 @@ class Trainer:
                 raise TrainingError("--validate METHOD and --validation-data PATH go together")
             return None
         function = getattr(self.instance, name)
-        return open_data(self.tf, path, input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
-                         f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
+        return open_source(self.tf, self.sources.get("validation_data", path),
+                           input_specs(self.tf, function, f"{self.identity['module']}.{name}"),
+                           f"{self.identity['module']}.{name}", self.settings.allow_nonfinite)
 
     def _open_checkpoints(self) -> str | None:
         """Set up the checkpoint directory; restore the latest readable checkpoint unless restarting.
@@ -146,6 +246,8 @@ class Trainer:
         self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=_CHECKPOINT_NAME)
+        if "keep_best" in self.watches:
+            self.best_manager = self._best_manager(write_directory / BEST_DIRECTORY)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
                                                             checkpoint_name=_CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
@@ -162,6 +264,21 @@ class Trainer:
                                 "pass --restart to begin anew (its checkpoints are replaced)")
         return None
 
+    def _best_manager(self, directory: Path):
+        """--keep-best's CheckpointManager: one checkpoint, the best epoch's, in DIR/best (a directory
+        tfm makes; a symbolic link or a file there is refused)."""
+        if directory.is_symlink() or directory.exists() and not directory.is_dir():
+            raise TrainingError(f"{printable(str(directory))} is not a directory tfm train made; remove it or "
+                                "choose another --checkpoint-dir")
+        try:
+            checked_index(directory)
+        except CheckpointError as exc:
+            raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
+        if self.settings.restart and directory.is_dir():
+            _remove_checkpoints(directory)
+        return self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=1,
+                                               checkpoint_name=_CHECKPOINT_NAME)
+
     def _restore(self, prefix: str) -> str | None:
         """Restore `prefix` after checking it fits the module; None, or why it cannot be used."""
         try:
@@ -169,7 +286,9 @@ class Trainer:
         except CheckpointError as exc:
             return str(exc)
         try:
-            self.checkpoint.restore(prefix).assert_existing_objects_matched().expect_partial()
+            self.core.restore(prefix).assert_existing_objects_matched().expect_partial()
+            # The callbacks' state (a checkpoint from before tfm kept it has none: they start afresh).
+            self.tf.train.Checkpoint(callbacks=self.state.module).read(prefix).expect_partial()
         except Exception as exc:  # damaged by hand, or from another version of the model
             try:
                 return unreadable(self.tf, self.instance, prefix, exc)
@@ -205,11 +324,49 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
         try:
-            return self._run()
+            with self._signals_deferred():
+                return self._run()
         finally:
             if self.lock is not None:
                 self.lock.release()
                 self.lock = None
+
+    @contextmanager
+    def _signals_deferred(self):
+        """SIGINT and SIGTERM set `stop_signal`, read after each step (a step is never cut in two: its
+        weights and the position are saved together); a second SIGINT interrupts at once. Only in the
+        main thread, and not in a multi-worker run (its parent process handles them: tfm.run.supervise)."""
+        if threading.current_thread() is not threading.main_thread() or not is_chief_only(self.strategy):
+            yield
+            return
+
+        def deferred(signum, frame):
+            if self.stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+
+        previous = {signum: signal.signal(signum, deferred) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _stop(self) -> None:
+        """Save at this step (if saving) and raise TrainingInterrupted."""
+        signum = self.stop_signal
+        assert signum is not None
+        checkpoint = None
+        if self.manager is not None:
+            self._save()
+            checkpoint = self.manager.latest_checkpoint
+        raise TrainingInterrupted(signum, self.position.global_step, checkpoint)
+
+    def _seed_random_states(self) -> None:
+        """A new run's random states seeded from its seed: the same --seed draws the same numbers."""
+        for number, state in enumerate(random_states(self.instance), 1):
+            state.seed.assign(epoch_seed(self.position.seed ^ 0x5EED, number))
+            state.draws.assign(0)
 
     def _run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
@@ -217,6 +374,8 @@ class Trainer:
         # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
         # same in every process that trains or resumes this run, whatever else set a seed.
         self.tf.random.set_seed(position.seed)
+        if resumed is None:
+            self._seed_random_states()
         # Replicas must get equal shares of a batch: a distributed run drops a last, smaller batch.
         drop = self._fixed_batch() is not None or self.strategy is not None
         if self.strategy is not None and position.batch_size % self.strategy.num_replicas_in_sync:
@@ -227,39 +386,58 @@ class Trainer:
             raise TrainingError(f"{data.count} examples make no batch of {position.batch_size}")
         self._announce(data, per_epoch, resumed)
         if self._finished():
-            self.log(f"tfm: nothing to do: the run has done {position.epoch} epochs ({position.global_step} steps); "
+            done = "early stopping ended the run" if self.state.stopped else "the run has done"
+            self.log(f"tfm: nothing to do: {done} {position.epoch} epochs ({position.global_step} steps); "
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
+        self.variables["global_step"].assign(position.global_step)
+        self.train_step = self._summarized_step() if self.writer is not None else self.step
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
+        self.keras.call("on_train_begin", {})
         try:
             while not self._finished():
-                scalars = self._epoch(data, per_epoch, drop, scalars) or scalars
+                self.keras.call("on_epoch_begin", position.epoch, {})
+                means = self._epoch(data, per_epoch, drop)
+                scalars = means or scalars
                 if position.step_in_epoch >= per_epoch:
                     position.epoch, position.step_in_epoch = position.epoch + 1, 0
                     self.progress.end_epoch()
-                    if validation is not None:
-                        self._validate(validation, drop)
+                    self._end_epoch(means, validation, drop)
                     if self.manager is not None and not self._finished():
                         last_saved = self._save()
-                elif settings.steps is None:  # an epoch ended early: the data shrank since it was counted
+                elif settings.steps is None and not self._stopping():  # the data shrank since it was counted
                     raise TrainingError(f"{printable(str(data.path))} gave fewer batches than the {per_epoch} "
                                         "counted; was it changed during training?")
             if self.manager is not None and last_saved != position.global_step:
                 last_saved = self._save()
+            self.keras.call("on_train_end", dict(self.history[-1]) if self.history else {})
         finally:
             self.progress.close()
             if self.writer is not None:
                 self.writer.flush()
         latest = self.manager.latest_checkpoint if self.manager is not None else None
+        best = self.best_manager.latest_checkpoint if self.best_manager is not None else None
+        logdir = str(Path(str(self.settings.logdir)) / self.log_run) if self.log_run else None
         return TrainResult(steps=position.global_step, epochs=position.epoch, scalars=scalars,
-                           checkpoint=latest, resumed_from=resumed, model=self.instance)
+                           checkpoint=latest, resumed_from=resumed, model=self.instance, history=self.history,
+                           stopped_early=self.state.stopped, best_checkpoint=best, logdir=logdir)
 
     def _finished(self) -> bool:
+        if self._stopping():
+            return True
         if self.settings.steps is not None:
             return self.position.global_step >= self.settings.steps
         return self.position.epoch >= (self.settings.epochs or 1)
 
-    def _epoch(self, data: TrainingData, per_epoch: int, drop: bool, scalars: dict[str, float]) -> dict[str, float]:
+    def _stopping(self) -> bool:
+        """Early stopping (--early-stopping, or a Keras callback's `model.stop_training`) ended the run."""
+        if self.view.stop_training and not self.state.stopped:
+            self.state.stop()
+        return self.state.stopped
+
+    def _epoch(self, data: TrainingData, per_epoch: int, drop: bool) -> dict[str, float]:
+        """Train until the epoch ends (or the run does); the epoch's means of the scalar outputs
+        (over the steps this process ran: a resumed epoch's means start where it resumed)."""
         position, tf = self.position, self.tf
         batches = data.batches(tf, position.batch_size, drop, position.shuffle,
                                epoch_seed(position.seed, position.epoch), skip=position.step_in_epoch)
@@ -267,26 +445,55 @@ class Trainer:
             batches = distribute(tf, self.strategy, batches)
         self.progress.start_epoch(position.epoch, self.settings.epochs if self.settings.steps is None else None,
                                   per_epoch, position.step_in_epoch)
+        shows = not isinstance(self.progress, NoProgress)
+        sums: dict[str, float] = {}
+        counted = 0
         for batch in batches:
-            outputs = self.step(*[batch[spec.name] for spec in self.specs])
+            if self.keras:
+                self.keras.call("on_train_batch_begin", position.step_in_epoch, {})
+            outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
             position.global_step += 1
             position.step_in_epoch += 1
             scalars = scalar_outputs(outputs)
-            self._summarize(scalars, "")
-            self.progress.step(position.step_in_epoch, scalars)
             if not self.settings.allow_nonfinite:
-                self._check_finite(scalars)
+                self._check_finite(scalars, outputs)
+            counted += 1
+            for name, value in scalars.items():
+                sums[name] = sums.get(name, 0.0) + value
+            means = {name: total / counted for name, total in sums.items()}
+            if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
+                self._summarize_step(scalars)
+            if shows:
+                self.progress.step(position.step_in_epoch, {**means, **self._learning_rate_shown()})
+            if self.keras:
+                self.keras.call("on_train_batch_end", position.step_in_epoch - 1, dict(scalars))
             if self.manager is not None and self.settings.save_every and \
                     position.global_step % self.settings.save_every == 0:
                 self._save()
-            if self._finished() and self.settings.steps is not None:
+            if self.stop_signal is not None:
+                self._stop()
+            if self._finished() and (self.settings.steps is not None or self._stopping()):
                 break
-        return scalars
+        return {name: total / max(counted, 1) for name, total in sums.items()}
 
-    def _check_finite(self, scalars: dict[str, float]) -> None:
-        """Stop at the first step whose scalar outputs (the loss) are NaN or inf: nothing after it is
-        saved, so the last checkpoint holds weights from before it."""
-        bad = {name: value for name, value in scalars.items() if not math.isfinite(value)}
+    def _learning_rate_shown(self) -> dict[str, float]:
+        rate = self._learning_rate()
+        return {} if rate is None else {"lr": rate}
+
+    def _learning_rate(self) -> float | None:
+        """The first optimizer's current learning rate (a schedule's value at its step), if any."""
+        if not self.optimizers:
+            return None
+        return float(self.tf.convert_to_tensor(self.optimizers[0].learning_rate).numpy())
+
+    def _check_finite(self, scalars: dict[str, float], outputs) -> None:
+        """Stop at the first step whose outputs (the loss, and any float tensor it returns) hold NaN or
+        inf: nothing after it is saved, so the last checkpoint holds weights from before it."""
+        bad = {name: str(value) for name, value in scalars.items() if not math.isfinite(value)}
+        for name, value in _tensor_outputs(outputs).items():  # a step returning only scalars has none
+            if name not in scalars and value.dtype.is_floating and \
+                    not bool(self.tf.reduce_all(self.tf.math.is_finite(value))):
+                bad[name] = "a tensor holding NaN or inf"
         if bad:
             shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
             raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
@@ -294,7 +501,59 @@ class Trainer:
                                 "this step was saved. Lower the learning rate or check the data, or pass "
                                 "--allow-nonfinite to go on")
 
-    def _validate(self, validation: TrainingData, drop: bool) -> None:
+    # --- the end of an epoch: validation, logs, callbacks ------------------------------------------
+
+    def _end_epoch(self, means: dict[str, float], validation: TrainingData | None, drop: bool) -> None:
+        """The epoch's logs (its means, validation's as `val_NAME`, the learning rate), written and
+        shown, then handed to the built-in callbacks and the user's, in that order."""
+        logs = dict(means)
+        if validation is not None:
+            logs.update({f"val_{name}": value for name, value in self._validate(validation, drop).items()})
+        rate = self._learning_rate()
+        if rate is not None:
+            logs["learning_rate"] = rate
+        self.history.append(logs)
+        self._summarize_epoch(logs)
+        self.progress.message(f"epoch {self.position.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+        actions = {"early_stopping": self._early_stopping, "keep_best": self._keep_best, "reduce_lr": self._reduce_lr}
+        for name, watch in self.watches.items():
+            try:
+                value = metric_value(logs, watch, _FLAGS[name])
+            except CallbackError as exc:
+                raise TrainingError(str(exc)) from None
+            actions[name](watch, value)
+        self.keras.call("on_epoch_end", self.position.epoch - 1, dict(logs))  # Keras counts epochs from 0
+
+    def _early_stopping(self, watch: Watch, value: float) -> None:
+        self.state.record("early_stopping", watch, value)
+        if self.state.wait("early_stopping") >= watch.patience:
+            self.state.stop()
+            self.progress.message(f"early stopping: {watch.metric} has not improved on "
+                                  f"{self.state.best('early_stopping'):.6g} for {self.state.wait('early_stopping')} "
+                                  "epochs")
+
+    def _keep_best(self, watch: Watch, value: float) -> None:
+        if self.state.record("keep_best", watch, value) and self.best_manager is not None:
+            self._save(self.best_manager)
+            self.progress.message(f"best {watch.metric} so far ({value:.6g}): saved "
+                                  f"{printable(str(self.best_manager.latest_checkpoint))}")
+
+    def _reduce_lr(self, watch: Watch, value: float) -> None:
+        self.state.record("reduce_lr", watch, value)
+        if self.state.wait("reduce_lr") < watch.patience or not self.optimizers:
+            return
+        self.state.restart_wait("reduce_lr")
+        for optimizer in self.optimizers:
+            rate = float(self.tf.convert_to_tensor(optimizer.learning_rate).numpy()) * watch.factor
+            try:
+                optimizer.learning_rate = rate
+            except (TypeError, ValueError) as exc:  # a learning-rate schedule cannot be set
+                raise TrainingError(f"--reduce-lr-on-plateau: the optimizer's learning rate cannot be set "
+                                    f"({first_line(exc)})") from None
+        self.progress.message(f"reduce-lr-on-plateau: {watch.metric} has not improved: learning rate now "
+                              f"{self._learning_rate():.6g}")
+
+    def _validate(self, validation: TrainingData, drop: bool) -> dict[str, float]:
         name = self.settings.validate or ""  # set whenever there is validation data
         function = getattr(self.instance, name)
         specs = input_specs(self.tf, function, name)
@@ -302,27 +561,71 @@ class Trainer:
         seen = 0
         for batch in validation.batches(self.tf, self.position.batch_size, drop):
             size = int(batch[specs[0].name].shape[0])
-            for name, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
-                totals[name] = totals.get(name, 0.0) + value * size
+            for output, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
+                totals[output] = totals.get(output, 0.0) + value * size
             seen += size
-        means = {name: total / max(seen, 1) for name, total in totals.items()}
-        self._summarize(means, "validation/")
+        means = {output: total / max(seen, 1) for output, total in totals.items()}
+        self._write({f"validation/{k}": v for k, v in means.items()})
         self.progress.message(f"epoch {self.position.epoch} validation ({self.settings.validate}, {seen} examples): "
                               + "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
+        return means
 
-    def _summarize(self, scalars: dict[str, float], prefix: str) -> None:
+    # --- TensorBoard ------------------------------------------------------------------------------
+
+    def _summarized_step(self):
+        """The training step with its summaries written in the graph (no eager op per step): the
+        scalar outputs and the learning rate every --log-every steps, at the step counter's value."""
+        tf, step, writer = self.tf, self.step, self.writer
+        assert writer is not None
+        counter = self.variables["global_step"]
+        every = self.settings.log_every or DEFAULT_LOG_EVERY
+        optimizer = self.optimizers[0] if self.optimizers else None
+        if self.strategy is not None:  # per-replica inputs: the step runs as is, its summaries eagerly
+            return step
+
+        def logged(*inputs):
+            outputs = step(*inputs)
+            counter.assign_add(1)
+            with writer.as_default(step=counter), tf.summary.record_if(tf.equal(counter % every, 0)):
+                for name, value in _scalar_tensors(outputs).items():
+                    tf.summary.scalar(name, value)
+                if optimizer is not None:
+                    tf.summary.scalar("learning_rate", optimizer.learning_rate)
+            return outputs
+
+        # The method's signature: a last, smaller batch does not trace the step a second time.
+        return tf.function(logged, input_signature=self.function.input_signature)
+
+    def _summarize_step(self, scalars: dict[str, float]) -> None:
+        every = self.settings.log_every or DEFAULT_LOG_EVERY
+        if self.position.global_step % every == 0:
+            rate = self._learning_rate()
+            self._write({**scalars, **({} if rate is None else {"learning_rate": rate})})
+
+    def _summarize_epoch(self, logs: dict[str, float]) -> None:
+        """Each epoch's means under `epoch/`, (validation means were written under `validation/`), and
+        with --histograms every variable's values."""
+        self._write({f"epoch/{k}": v for k, v in logs.items() if not k.startswith("val_")})
+        if self.writer is not None and self.settings.histograms:
+            with self.writer.as_default(step=self.position.global_step):
+                for path, variable in module_variables(self.tf, self.instance).items():
+                    if variable.dtype.is_floating:
+                        self.tf.summary.histogram(f"weights/{path}", variable)
+
+    def _write(self, scalars: dict[str, float]) -> None:
         if self.writer is None:
             return
         with self.writer.as_default(step=self.position.global_step):
             for name, value in scalars.items():
-                self.tf.summary.scalar(prefix + name, value)
+                self.tf.summary.scalar(name, value)
 
-    def _save(self) -> int:
+    def _save(self, manager=None) -> int:
+        manager = manager or self.manager
         for name, variable in self.variables.items():
             variable.assign(getattr(self.position, name))
-        self.manager.save(checkpoint_number=self.position.global_step)
+        manager.save(checkpoint_number=self.position.global_step)
         if not self.chief:  # every worker takes part in a save; only the chief's is kept
-            self.tf.io.gfile.rmtree(self.manager.directory)
+            self.tf.io.gfile.rmtree(manager.directory)
         if self.writer is not None:
             self.writer.flush()
         return self.position.global_step
@@ -364,6 +667,12 @@ def distribute(tf, strategy, batches):
     return strategy.experimental_distribute_dataset(batches.with_options(options))
 
 
+def is_chief_only(strategy) -> bool:
+    """No other worker takes part (no strategy, or one of a single process)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or not resolver.task_type
+
+
 def is_chief(strategy) -> bool:
     """Worker 0 writes checkpoints and summaries (the only worker without multi-worker training)."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -376,6 +685,37 @@ def _write_directory(directory: Path, strategy) -> Path:
     if is_chief(strategy):
         return directory
     return directory.parent / f".{directory.name}.worker-{strategy.cluster_resolver.task_id}.tmp"
+
+
+_FLAGS = {"early_stopping": "--early-stopping", "keep_best": "--keep-best", "reduce_lr": "--reduce-lr-on-plateau"}
+
+
+def optimizers_of(tf, instance) -> list:
+    """The Keras optimizers of a module and its submodules (each once), in attribute order."""
+    found: dict[int, Any] = {}
+    for module in [instance, *instance.submodules]:
+        for value in vars(module).values():
+            if isinstance(value, tf.keras.optimizers.Optimizer):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+def _tensor_outputs(outputs) -> dict[str, Any]:
+    """A step's tensor outputs by name (a lone unnamed output is `output_0`); per-replica values of a
+    distributed step are left out (its scalars are reduced already)."""
+    if outputs is None:
+        return {}
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    return {name: value for name, value in items if hasattr(value, "dtype") and hasattr(value, "shape")}
+
+
+def _scalar_tensors(outputs) -> dict[str, Any]:
+    """The rank-0 numeric outputs of a traced step, by name (as `scalar_outputs` names them)."""
+    if outputs is None:
+        return {}
+    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
+    return {name: value for name, value in items if getattr(value, "shape", None) is not None
+            and value.shape.rank == 0 and (value.dtype.is_floating or value.dtype.is_integer)}
 
 
 def scalar_outputs(outputs) -> dict[str, float]:
@@ -408,11 +748,17 @@ def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callab
     lock = RunLock(directory)
     try:
         _check_run_file(directory, identity, restart, log)
-        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity}, indent=2, sort_keys=True) + "\n")
+        # What the run goes on with when resumed (its TensorBoard directory); --restart drops it.
+        kept = {} if restart or not run_file.is_file() else \
+            {key: value for key, value in _read_run_file(run_file).items() if key in _KEPT_ON_RESUME}
+        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity, **kept}, indent=2, sort_keys=True) + "\n")
     except BaseException:
         lock.release()
         raise
     return lock
+
+
+_KEPT_ON_RESUME = ("log_run",)
 
 
 def _check_run_file(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
@@ -501,5 +847,5 @@ def elapsed(start: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-__all__ = ["run_identity", "RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "elapsed", "epoch_seed",
-           "scalar_outputs"]
+__all__ = ["run_identity", "RUN_FILE", "TrainResult", "TrainSettings", "Trainer", "TrainingError", "TrainingInterrupted",
+           "elapsed", "epoch_seed", "random_states", "scalar_outputs"]

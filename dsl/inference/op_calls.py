@@ -51,6 +51,12 @@ def _check_tensor_size(report: Report, analysis: Analysis, node: n.Node, value: 
                                          limit))
 
 
+def _helper_wants_tensor(op: Op) -> bool:
+    """A runtime helper may use a tensor's methods on its arguments; a random op's helper hands them
+    straight to TensorFlow's stateless op (which converts a list, as the stateful op did)."""
+    return op.helper is not None and "random" not in op.effects
+
+
 def _check_arg_kinds(report: Report, op: Op, bound: Bound) -> None:
     for param in op.params:
         if param.name not in bound:
@@ -67,7 +73,8 @@ def _check_arg_kinds(report: Report, op: Op, bound: Bound) -> None:
             report("E023", arg, f"`{op.name}` argument `{param.name}` is a list of tensors",
                    "write the tensors in brackets: [a, b]")
         elif param.kind == "tensor" and (is_python_value(value) or isinstance(arg, n.ListLit)) and (
-                param.name in op.tensor_only or op.helper and isinstance(value, TensorT) and value.shape != ()):
+                param.name in op.tensor_only or _helper_wants_tensor(op) and isinstance(value, TensorT)
+                and value.shape != ()):
             report("E023", arg, f"`{op.name}` argument `{param.name}` must be a tensor, not a Python value "
                                 "or list", "make it one: constant(...) or stack([...])")
         elif param.kind == "tensor" and isinstance(value, (ArrayT, OtherT, OutputsT)) and value is not UNKNOWN:

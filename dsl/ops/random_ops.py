@@ -1,4 +1,6 @@
-"""Random ops (stateful TF ops: a fresh value on every call, unlike numpy inside a tf.function)."""
+"""Random ops: a fresh value on every call (unlike numpy inside a tf.function), drawn by a stateless op
+keyed by the calling module's random state (runtime helper `_RandomState`: variables, so checkpoints
+hold it and a resumed run draws what an uninterrupted one would)."""
 
 from __future__ import annotations
 
@@ -27,18 +29,18 @@ def random(ctx: RuleContext) -> Type:
 
 
 OPS = (
-    op("random_normal", "tf.random.normal", "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None",
+    op("random_normal", "_random_normal", "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None",
        "random", random, dtypes="dtype: float", static="seed: int", effects="random",
        examples=("[2, 3], dtype={dt}",)),
-    op("random_uniform", "tf.random.uniform", "shape, minval=0, maxval=None, dtype:dtype=None, seed:static=None",
+    op("random_uniform", "_random_uniform", "shape, minval=0, maxval=None, dtype:dtype=None, seed:static=None",
        "random", random, dtypes="dtype: float i32 i64", static="seed: int", effects="random",
        examples=("[2, 3], dtype={dt}", "[2, 3], maxval=10, dtype={dt}")),
-    op("truncated_normal", "tf.random.truncated_normal",
+    op("truncated_normal", "_truncated_normal",
        "shape, mean=0.0, stddev=1.0, dtype:dtype=None, seed:static=None", "random", random, dtypes="dtype: float",
        static="seed: int", effects="random", examples=("[2, 3], dtype={dt}",)),
-    op("random_shuffle", "tf.random.shuffle", "value, seed:static=None", "random", same, static="seed: int",
+    op("random_shuffle", "_random_shuffle", "value, seed:static=None", "random", same, static="seed: int",
        effects="random", examples=("x", "x, seed=3")),
-    op("categorical_sample", "tf.random.categorical", "logits, num_samples, dtype:dtype=None, seed:static=None",
+    op("categorical_sample", "_categorical_sample", "logits, num_samples, dtype:dtype=None, seed:static=None",
        "random", categorical_sample, dtypes="logits: float", ranks="logits: 2",
        static="seed: int, num_samples: size", effects="random", examples=("x, 2",)),
 )

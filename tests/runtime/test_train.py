@@ -57,9 +57,9 @@ def _events(logdir: Path) -> dict[str, list[tuple[int, float]]]:
     return found
 
 
-def test_train_equals_a_hand_written_loop_and_logs_every_step(npz, tmp_path, capsys):
+def test_train_equals_a_hand_written_loop_and_logs_steps_and_epochs(npz, tmp_path, capsys):
     code = main(["train", REGRESSION, TARGET, "--data", str(npz), "--epochs", "3", "--batch-size", "32",
-                 "--shuffle", "0", "--seed", "1", "--logdir", str(tmp_path / "logs"), "--max-to-keep", "2",
+                 "--shuffle", "0", "--seed", "1", "--logdir", str(tmp_path / "logs"), "--log-every", "1", "--max-to-keep", "2",
                  "--checkpoint-dir", str(tmp_path / "ckpt")])
     assert code == 0
     # One checkpoint per epoch (7, 14, 21 steps); two are kept.
@@ -79,10 +79,16 @@ def test_train_equals_a_hand_written_loop_and_logs_every_step(npz, tmp_path, cap
     np.testing.assert_allclose(values["model/w/.ATTRIBUTES/VARIABLE_VALUE"], model.w.numpy(), rtol=1e-6)
     np.testing.assert_allclose(values["model/b/.ATTRIBUTES/VARIABLE_VALUE"], model.b.numpy(), rtol=1e-6)
 
-    events = _events(tmp_path / "logs")
+    events = _events(tmp_path / "logs" / "run-1")  # the run's own directory
     assert [step for step, _ in events["loss"]] == list(range(1, 22))
     np.testing.assert_allclose([value for _, value in events["loss"]], losses, rtol=1e-5)
     assert len(events["mae"]) == 21
+    # Each epoch's means, and the learning rate (at every logged step and each epoch's end).
+    assert [step for step, _ in events["epoch/loss"]] == [7, 14, 21]
+    np.testing.assert_allclose([value for _, value in events["epoch/loss"]],
+                               [np.mean(losses[i:i + 7]) for i in (0, 7, 14)], rtol=1e-5)
+    assert len(events["learning_rate"]) == 21 and len(events["epoch/learning_rate"]) == 3
+    assert "epoch 3: loss=" in out and "lr=" in out
 
 
 def test_a_second_run_resumes_and_ends_as_one_long_run(npz, tmp_path, capsys):

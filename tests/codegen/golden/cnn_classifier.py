@@ -269,6 +269,31 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
+class _RandomState(tf.Module):
+    """The random state of a module that calls random ops: a seed and the number of draws made, both
+    variables, so a checkpoint holds them and a resumed run draws exactly what an uninterrupted one
+    would. Each random op is a stateless op keyed by (its own seed, or the module's, and the draw's
+    number). The module's seed is drawn by an eager op, so it follows tf.random's global seed when
+    one is set (tf.random.set_seed, `tfm train --seed`) and is fresh otherwise."""
+
+    def __init__(self):
+        tf.Module.__init__(self, name="random")
+        self.seed = tf.Variable(tf.random.uniform([], 0, 2**31 - 1, tf.int64), trainable=False, name="seed")
+        # Replicas of a distributed step take the same key (the first replica's count is kept).
+        self.draws = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="draws",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def key(self, seed):
+        """The [2] key of the next draw: `seed` (a static int) if given and >= 0, else the module's."""
+        count = self.draws.assign_add(1)
+        first = self.seed.read_value() if seed is None or seed < 0 else tf.constant(seed, tf.int64)
+        return tf.stack([first, count])
+
+
+def _dropout(random, x, rate, seed):
+    return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
+
+
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:7."""
 
@@ -441,6 +466,9 @@ class Dropout(tf.Module):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:79:16
         self.seed = seed  # <tfm library>/layers.tfm:79:29
+        # Variables and submodules are made here, under the module's name scope, never in a method.
+        with self.name_scope:
+            self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
@@ -456,8 +484,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:81:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:84:13
             return x  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -468,8 +496,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -625,22 +653,22 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 31), 279: (0, 7, 14), 280: (0, 7, 31), 281: (0, 7, 45), 282: (0, 7, 73),
-    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
-    327: (0, 30, 15), 328: (0, 30, 37), 329: (0, 30, 51), 330: (0, 30, 15), 331: (0, 30, 37),
-    332: (0, 30, 51), 333: (0, 30, 69), 334: (0, 30, 87), 335: (0, 31, 9), 336: (0, 31, 33),
-    337: (0, 31, 61), 340: (0, 32, 5), 341: (0, 33, 5), 343: (0, 35, 5), 350: (0, 36, 9),
-    351: (0, 37, 9), 376: (0, 40, 18), 377: (0, 40, 38), 378: (0, 40, 57), 380: (0, 41, 5),
-    385: (0, 42, 9), 386: (0, 43, 13), 387: (0, 44, 9), 413: (0, 62, 5), 417: (0, 63, 9),
-    442: (0, 79, 16), 443: (0, 79, 29), 445: (0, 80, 5), 449: (0, 87, 5), 457: (0, 81, 9),
-    458: (0, 82, 13), 459: (0, 83, 17), 460: (0, 84, 13), 461: (0, 85, 9), 469: (0, 88, 9),
-    470: (0, 89, 13), 471: (0, 90, 17), 472: (0, 91, 13), 473: (0, 92, 9), 498: (1, 22, 29),
-    499: (1, 22, 29), 500: (1, 22, 48), 501: (1, 22, 72), 504: (1, 23, 5), 505: (1, 24, 5),
-    506: (1, 25, 5), 507: (1, 26, 5), 509: (1, 28, 5), 517: (1, 29, 9), 518: (1, 30, 13),
-    519: (1, 31, 13), 520: (1, 32, 13), 521: (1, 33, 13), 522: (1, 34, 13), 523: (1, 35, 9),
-    548: (2, 4, 22), 549: (2, 4, 22), 550: (2, 4, 45), 551: (2, 4, 75), 554: (2, 5, 5), 555: (2, 6, 5),
-    556: (2, 7, 5), 557: (2, 8, 5), 558: (2, 9, 5), 559: (2, 10, 5), 560: (2, 11, 5), 561: (2, 12, 5),
-    562: (2, 13, 5), 564: (2, 15, 5), 568: (2, 21, 5), 569: (2, 26, 5), 577: (2, 16, 9), 578: (2, 17, 9),
-    579: (2, 18, 9), 580: (2, 19, 9), 588: (2, 23, 9), 589: (2, 24, 9), 596: (2, 26, 58),
-    597: (2, 26, 5), 604: (2, 27, 9), 605: (2, 28, 13), 606: (2, 29, 9), 607: (2, 30, 9),
+    302: (0, 7, 14), 303: (0, 7, 31), 304: (0, 7, 14), 305: (0, 7, 31), 306: (0, 7, 45), 307: (0, 7, 73),
+    310: (0, 8, 5), 311: (0, 9, 5), 313: (0, 11, 5), 314: (0, 15, 5), 319: (0, 12, 9), 327: (0, 16, 9),
+    352: (0, 30, 15), 353: (0, 30, 37), 354: (0, 30, 51), 355: (0, 30, 15), 356: (0, 30, 37),
+    357: (0, 30, 51), 358: (0, 30, 69), 359: (0, 30, 87), 360: (0, 31, 9), 361: (0, 31, 33),
+    362: (0, 31, 61), 365: (0, 32, 5), 366: (0, 33, 5), 368: (0, 35, 5), 375: (0, 36, 9),
+    376: (0, 37, 9), 401: (0, 40, 18), 402: (0, 40, 38), 403: (0, 40, 57), 405: (0, 41, 5),
+    410: (0, 42, 9), 411: (0, 43, 13), 412: (0, 44, 9), 438: (0, 62, 5), 442: (0, 63, 9),
+    467: (0, 79, 16), 468: (0, 79, 29), 473: (0, 80, 5), 477: (0, 87, 5), 485: (0, 81, 9),
+    486: (0, 82, 13), 487: (0, 83, 17), 488: (0, 84, 13), 489: (0, 85, 9), 497: (0, 88, 9),
+    498: (0, 89, 13), 499: (0, 90, 17), 500: (0, 91, 13), 501: (0, 92, 9), 526: (1, 22, 29),
+    527: (1, 22, 29), 528: (1, 22, 48), 529: (1, 22, 72), 532: (1, 23, 5), 533: (1, 24, 5),
+    534: (1, 25, 5), 535: (1, 26, 5), 537: (1, 28, 5), 545: (1, 29, 9), 546: (1, 30, 13),
+    547: (1, 31, 13), 548: (1, 32, 13), 549: (1, 33, 13), 550: (1, 34, 13), 551: (1, 35, 9),
+    576: (2, 4, 22), 577: (2, 4, 22), 578: (2, 4, 45), 579: (2, 4, 75), 582: (2, 5, 5), 583: (2, 6, 5),
+    584: (2, 7, 5), 585: (2, 8, 5), 586: (2, 9, 5), 587: (2, 10, 5), 588: (2, 11, 5), 589: (2, 12, 5),
+    590: (2, 13, 5), 592: (2, 15, 5), 596: (2, 21, 5), 597: (2, 26, 5), 605: (2, 16, 9), 606: (2, 17, 9),
+    607: (2, 18, 9), 608: (2, 19, 9), 616: (2, 23, 9), 617: (2, 24, 9), 624: (2, 26, 58),
+    625: (2, 26, 5), 632: (2, 27, 9), 633: (2, 28, 13), 634: (2, 29, 9), 635: (2, 30, 9),
 }

@@ -269,6 +269,31 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
+class _RandomState(tf.Module):
+    """The random state of a module that calls random ops: a seed and the number of draws made, both
+    variables, so a checkpoint holds them and a resumed run draws exactly what an uninterrupted one
+    would. Each random op is a stateless op keyed by (its own seed, or the module's, and the draw's
+    number). The module's seed is drawn by an eager op, so it follows tf.random's global seed when
+    one is set (tf.random.set_seed, `tfm train --seed`) and is fresh otherwise."""
+
+    def __init__(self):
+        tf.Module.__init__(self, name="random")
+        self.seed = tf.Variable(tf.random.uniform([], 0, 2**31 - 1, tf.int64), trainable=False, name="seed")
+        # Replicas of a distributed step take the same key (the first replica's count is kept).
+        self.draws = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="draws",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def key(self, seed):
+        """The [2] key of the next draw: `seed` (a static int) if given and >= 0, else the module's."""
+        count = self.draws.assign_add(1)
+        first = self.seed.read_value() if seed is None or seed < 0 else tf.constant(seed, tf.int64)
+        return tf.stack([first, count])
+
+
+def _dropout(random, x, rate, seed):
+    return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
+
+
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:7."""
 
@@ -365,6 +390,9 @@ class Dropout(tf.Module):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:79:16
         self.seed = seed  # <tfm library>/layers.tfm:79:29
+        # Variables and submodules are made here, under the module's name scope, never in a method.
+        with self.name_scope:
+            self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
@@ -380,8 +408,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:81:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:84:13
             return x  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -392,8 +420,8 @@ class Dropout(tf.Module):
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -679,28 +707,28 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 31), 279: (0, 7, 14), 280: (0, 7, 31), 281: (0, 7, 45), 282: (0, 7, 73),
-    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
-    327: (0, 71, 18), 328: (0, 71, 34), 329: (0, 71, 18), 330: (0, 71, 34), 331: (0, 71, 51),
-    334: (0, 72, 5), 336: (0, 74, 5), 341: (0, 75, 9), 366: (0, 79, 16), 367: (0, 79, 29),
-    369: (0, 80, 5), 373: (0, 87, 5), 381: (0, 81, 9), 382: (0, 82, 13), 383: (0, 83, 17),
-    384: (0, 84, 13), 385: (0, 85, 9), 393: (0, 88, 9), 394: (0, 89, 13), 395: (0, 90, 17),
-    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 41),
-    427: (1, 40, 5), 428: (1, 41, 5), 430: (1, 43, 5), 431: (1, 48, 5), 436: (1, 44, 9), 437: (1, 45, 9),
-    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 41),
-    475: (2, 8, 57), 476: (2, 8, 27), 477: (2, 8, 41), 478: (2, 8, 57), 479: (2, 8, 71), 482: (2, 9, 5),
-    483: (2, 10, 5), 484: (2, 11, 5), 485: (2, 12, 5), 486: (2, 13, 5), 487: (2, 14, 5), 488: (2, 15, 5),
-    489: (2, 16, 5), 491: (2, 18, 5), 495: (2, 27, 5), 503: (2, 18, 47), 504: (2, 18, 5),
-    511: (2, 19, 9), 512: (2, 20, 9), 513: (2, 21, 9), 514: (2, 22, 9), 515: (2, 23, 9), 516: (2, 24, 9),
-    517: (2, 25, 9), 521: (2, 27, 54), 522: (2, 27, 76), 523: (2, 27, 82), 524: (2, 27, 5),
-    531: (2, 28, 9), 532: (2, 29, 9), 533: (2, 30, 9), 534: (2, 31, 9), 535: (2, 32, 9), 536: (2, 33, 9),
-    537: (2, 34, 9), 538: (2, 35, 9), 560: (3, 5, 45), 561: (3, 5, 64), 562: (3, 6, 27), 563: (3, 5, 27),
-    564: (3, 5, 45), 565: (3, 5, 64), 566: (3, 5, 79), 567: (3, 6, 9), 568: (3, 6, 27), 569: (3, 6, 49),
-    570: (3, 6, 68), 573: (3, 8, 5), 574: (3, 7, 5), 575: (3, 9, 5), 576: (3, 10, 5), 577: (3, 11, 5),
-    578: (3, 12, 5), 579: (3, 13, 5), 580: (3, 14, 5), 581: (3, 15, 5), 582: (3, 16, 5), 584: (3, 19, 5),
-    589: (3, 27, 5), 594: (3, 32, 5), 598: (3, 36, 5), 606: (3, 19, 41), 607: (3, 19, 5),
-    614: (3, 20, 9), 615: (3, 21, 9), 616: (3, 22, 9), 617: (3, 23, 9), 618: (3, 24, 9), 619: (3, 25, 9),
-    623: (3, 27, 41), 624: (3, 27, 5), 631: (3, 28, 9), 632: (3, 29, 9), 633: (3, 30, 9),
-    637: (3, 33, 42), 638: (3, 32, 5), 645: (3, 34, 9), 649: (3, 36, 45), 650: (3, 36, 64),
-    651: (3, 36, 5), 658: (3, 37, 9), 659: (3, 38, 13), 660: (3, 39, 9), 661: (3, 40, 9),
+    302: (0, 7, 14), 303: (0, 7, 31), 304: (0, 7, 14), 305: (0, 7, 31), 306: (0, 7, 45), 307: (0, 7, 73),
+    310: (0, 8, 5), 311: (0, 9, 5), 313: (0, 11, 5), 314: (0, 15, 5), 319: (0, 12, 9), 327: (0, 16, 9),
+    352: (0, 71, 18), 353: (0, 71, 34), 354: (0, 71, 18), 355: (0, 71, 34), 356: (0, 71, 51),
+    359: (0, 72, 5), 361: (0, 74, 5), 366: (0, 75, 9), 391: (0, 79, 16), 392: (0, 79, 29),
+    397: (0, 80, 5), 401: (0, 87, 5), 409: (0, 81, 9), 410: (0, 82, 13), 411: (0, 83, 17),
+    412: (0, 84, 13), 413: (0, 85, 9), 421: (0, 88, 9), 422: (0, 89, 13), 423: (0, 90, 17),
+    424: (0, 91, 13), 425: (0, 92, 9), 450: (1, 39, 27), 451: (1, 39, 27), 452: (1, 39, 41),
+    455: (1, 40, 5), 456: (1, 41, 5), 458: (1, 43, 5), 459: (1, 48, 5), 464: (1, 44, 9), 465: (1, 45, 9),
+    466: (1, 46, 9), 474: (1, 49, 9), 475: (1, 50, 9), 476: (1, 51, 9), 501: (2, 8, 27), 502: (2, 8, 41),
+    503: (2, 8, 57), 504: (2, 8, 27), 505: (2, 8, 41), 506: (2, 8, 57), 507: (2, 8, 71), 510: (2, 9, 5),
+    511: (2, 10, 5), 512: (2, 11, 5), 513: (2, 12, 5), 514: (2, 13, 5), 515: (2, 14, 5), 516: (2, 15, 5),
+    517: (2, 16, 5), 519: (2, 18, 5), 523: (2, 27, 5), 531: (2, 18, 47), 532: (2, 18, 5),
+    539: (2, 19, 9), 540: (2, 20, 9), 541: (2, 21, 9), 542: (2, 22, 9), 543: (2, 23, 9), 544: (2, 24, 9),
+    545: (2, 25, 9), 549: (2, 27, 54), 550: (2, 27, 76), 551: (2, 27, 82), 552: (2, 27, 5),
+    559: (2, 28, 9), 560: (2, 29, 9), 561: (2, 30, 9), 562: (2, 31, 9), 563: (2, 32, 9), 564: (2, 33, 9),
+    565: (2, 34, 9), 566: (2, 35, 9), 588: (3, 5, 45), 589: (3, 5, 64), 590: (3, 6, 27), 591: (3, 5, 27),
+    592: (3, 5, 45), 593: (3, 5, 64), 594: (3, 5, 79), 595: (3, 6, 9), 596: (3, 6, 27), 597: (3, 6, 49),
+    598: (3, 6, 68), 601: (3, 8, 5), 602: (3, 7, 5), 603: (3, 9, 5), 604: (3, 10, 5), 605: (3, 11, 5),
+    606: (3, 12, 5), 607: (3, 13, 5), 608: (3, 14, 5), 609: (3, 15, 5), 610: (3, 16, 5), 612: (3, 19, 5),
+    617: (3, 27, 5), 622: (3, 32, 5), 626: (3, 36, 5), 634: (3, 19, 41), 635: (3, 19, 5),
+    642: (3, 20, 9), 643: (3, 21, 9), 644: (3, 22, 9), 645: (3, 23, 9), 646: (3, 24, 9), 647: (3, 25, 9),
+    651: (3, 27, 41), 652: (3, 27, 5), 659: (3, 28, 9), 660: (3, 29, 9), 661: (3, 30, 9),
+    665: (3, 33, 42), 666: (3, 32, 5), 673: (3, 34, 9), 677: (3, 36, 45), 678: (3, 36, 64),
+    679: (3, 36, 5), 686: (3, 37, 9), 687: (3, 38, 13), 688: (3, 39, 9), 689: (3, 40, 9),
 }

@@ -1,0 +1,215 @@
+"""Training speed: `tfm train` (through `tfm.train`, its defaults) against Keras 3 `fit` (its defaults)
+and a hand-written `tf.function` loop over `tf.data`, on the same models and data: an MLP
+784-256-256-10 and a two-convolution CNN on 28x28 images, batches of 128, Adam, sparse categorical
+cross-entropy. Each contender trains a few epochs; the first (tracing, warm-up) is left out and the
+others are timed one by one (CPU time of this process and wall time), the contenders taking turns
+round after round. Figures are ratios of medians.
+
+    .venv/bin/python benchmarks/train_speed.py [--quick] [--rounds R] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+MLP = """\
+module MLP(learning_rate: float = 0.001):
+    sub hidden_1 = Dense(784, 256, activation="relu", seed=1)
+    sub hidden_2 = Dense(256, 256, activation="relu", seed=2)
+    sub head = Dense(256, 10, seed=3)
+    sub optimizer = Adam(learning_rate=learning_rate)
+
+    fn train_step(x: f32[N, 784], y: i32[N]) -> (loss: f32[]):
+        with GradientTape() as tape:
+            logits = head(hidden_2(hidden_1(x)))
+            loss = reduce_mean(sparse_categorical_crossentropy(y, logits, from_logits=True))
+        optimizer.minimize(loss, tape)
+        return loss
+"""
+
+CNN = """\
+module CNN(learning_rate: float = 0.001):
+    sub conv_1 = Conv2D(1, 16, 3, padding="SAME", activation="relu", seed=1)
+    sub pool_1 = MaxPool2D(2)
+    sub conv_2 = Conv2D(16, 32, 3, padding="SAME", activation="relu", seed=2)
+    sub pool_2 = MaxPool2D(2)
+    sub gap = GlobalAveragePooling2D()
+    sub head = Dense(32, 10, seed=3)
+    sub optimizer = Adam(learning_rate=learning_rate)
+
+    fn train_step(x: f32[N, 28, 28, 1], y: i32[N]) -> (loss: f32[]):
+        with GradientTape() as tape:
+            logits = head(gap(pool_2(conv_2(pool_1(conv_1(x))))))
+            loss = reduce_mean(sparse_categorical_crossentropy(y, logits, from_logits=True))
+        optimizer.minimize(loss, tape)
+        return loss
+"""
+
+BATCH = 128
+
+
+def _data(shape: tuple[int, ...], examples: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(examples, *shape)).astype(np.float32)
+    return {"x": x, "y": rng.integers(0, 10, size=examples).astype(np.int32)}
+
+
+def _keras_model(case: str):
+    import keras
+
+    if case == "MLP":
+        layers = [keras.Input((784,)), keras.layers.Dense(256, activation="relu"),
+                  keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)]
+    else:
+        layers = [keras.Input((28, 28, 1)), keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+                  keras.layers.MaxPooling2D(2), keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+                  keras.layers.MaxPooling2D(2), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
+    return keras.Sequential(layers)
+
+
+class _EpochClock:
+    """A Keras-style callback timing each epoch (CPU time of the process, and wall time)."""
+
+    def __init__(self):
+        self.epochs: list[tuple[float, float]] = []
+
+    def set_model(self, model):
+        pass
+
+    def set_params(self, params):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = (time.process_time(), time.perf_counter())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append((time.process_time() - self.started[0], time.perf_counter() - self.started[1]))
+
+    def __getattr__(self, name):  # every other hook of keras.callbacks.Callback: nothing to do
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def run_tfm(source: Path, module: str, data: dict, epochs: int) -> list[tuple[float, float]]:
+    import tfm
+
+    clock = _EpochClock()
+    tfm.train(source, f"{module}.train_step", data, batch_size=BATCH, epochs=epochs, seed=0, progress=False,
+              log=lambda line: None, callbacks=[clock])
+    return clock.epochs[1:]
+
+
+def run_keras(case: str, data: dict, epochs: int) -> list[tuple[float, float]]:
+    import keras
+
+    model = _keras_model(case)
+    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    clock = _EpochClock()
+    times: list[tuple[float, float]] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.on_epoch_begin(epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            clock.on_epoch_end(epoch)
+
+    model.fit(data["x"], data["y"], batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[Clock()])
+    times.extend(clock.epochs[1:])
+    return times
+
+
+def run_loop(case: str, data: dict, epochs: int) -> list[tuple[float, float]]:
+    """As one writes it by hand: Keras layers, tf.data (shuffle, batch, prefetch), a tf.function step."""
+    import keras
+    import tensorflow as tf
+
+    model = _keras_model(case)
+    optimizer = keras.optimizers.Adam()
+    loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_of(y, model(x, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(1024, seed=0).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+    times = []
+    for _ in range(epochs):
+        started = (time.process_time(), time.perf_counter())
+        for batch in dataset:
+            float(step(batch["x"], batch["y"]))  # the loss read each step, as a progress display does
+        times.append((time.process_time() - started[0], time.perf_counter() - started[1]))
+    return times[1:]
+
+
+def measure(rounds: int, examples: int, epochs: int) -> dict:
+    """Per case: each contender's median CPU and wall seconds per step, and the ratios to tfm."""
+    directory = Path(tempfile.mkdtemp(prefix="tfm-train-speed-"))
+    results = {}
+    for case, source, shape in (("MLP", MLP, (784,)), ("CNN", CNN, (28, 28, 1))):
+        path = directory / f"{case.lower()}.tfm"
+        path.write_text(source)
+        data = _data(shape, examples)
+        steps = -(-examples // BATCH)
+        samples: dict[str, list[tuple[float, float]]] = {"tfm": [], "keras": [], "loop": []}
+        contenders = {"tfm": lambda: run_tfm(path, case, data, epochs), "keras": lambda: run_keras(case, data, epochs),
+                      "loop": lambda: run_loop(case, data, epochs)}
+        for number in range(rounds):
+            order = list(contenders)[number % 3:] + list(contenders)[:number % 3]  # each goes first in turn
+            for name in order:
+                samples[name].extend(contenders[name]())
+        medians = {name: (statistics.median(c for c, _ in times) / steps, statistics.median(w for _, w in times) / steps)
+                   for name, times in samples.items()}
+        results[case] = {"steps_per_epoch": steps, "seconds_per_step": medians,
+                         "keras_over_tfm_cpu": medians["keras"][0] / medians["tfm"][0],
+                         "loop_over_tfm_cpu": medians["loop"][0] / medians["tfm"][0],
+                         "keras_over_tfm_wall": medians["keras"][1] / medians["tfm"][1],
+                         "loop_over_tfm_wall": medians["loop"][1] / medians["tfm"][1]}
+    return {"rounds": rounds, "examples": examples, "epochs_timed": epochs - 1, "cases": results}
+
+
+def render(measured: dict) -> str:
+    """The section of docs/benchmarks.md: how many times faster tfm is than each contender."""
+    lines = ["## Training speed: tfm train against Keras fit and a hand-written loop", "",
+             f"`benchmarks/train_speed.py`: {measured['examples']} examples in batches of {BATCH}, "
+             f"{measured['epochs_timed']} epochs timed per contender and round (the first, which traces, left out), "
+             f"{measured['rounds']} rounds taking turns. Each figure is the contender's median time per step over "
+             "tfm's (above 1: tfm is faster). Goal: tfm >= 1.15x Keras `fit`, and >= 1.0x the hand-written loop.", "",
+             "| model | CPU time: Keras fit / tfm | steps/s: tfm / Keras fit | CPU time: loop / tfm | "
+             "steps/s: tfm / loop | tfm: ms per step (CPU) |", "|---|---|---|---|---|---|"]
+    for case, row in measured["cases"].items():
+        lines.append(f"| {case} | {row['keras_over_tfm_cpu']:.2f}x | {row['keras_over_tfm_wall']:.2f}x "
+                     f"| {row['loop_over_tfm_cpu']:.2f}x | {row['loop_over_tfm_wall']:.2f}x "
+                     f"| {row['seconds_per_step']['tfm'][0] * 1000:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--markdown", action="store_true", help="print the docs section instead of JSON")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (1 if args.quick else 5)
+    measured = measure(rounds, 512 if args.quick else 8192, 2 if args.quick else 4)
+    print(render(measured) if args.markdown else json.dumps(measured, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
