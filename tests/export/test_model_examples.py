@@ -69,7 +69,7 @@ def test_dropout_in_an_export_is_run_but_not_compared(tmp_path, capsys):
     from tfm.cli import main
 
     code = main(["export", str(EXAMPLES / "cnn_classifier.tfm"), "CNNClassifier", "--out", str(tmp_path / "s"),
-                 "--tflite", str(tmp_path / "m.tflite")])
+                 "--signatures", "logits", "--tflite", str(tmp_path / "m.tflite")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "logits not compared (it runs `dropout`: random)" in out
