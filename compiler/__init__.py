@@ -121,8 +121,11 @@ def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init
            **format_options: Any) -> ExportReport:
     """Compile `source` and write a verified SavedModel of `module` to `out_dir`: built with `init`, or
     a built (trained) `instance` of it, or built with the weights of `checkpoint` (a directory or a
-    prefix). `signatures` names the methods to serve (default: those that do not update trainable
-    variables, and those marked @signature). `version` (N or "next") writes `out_dir/N`.
+    prefix). Served: the @serving method, or with none marked every method that neither trains nor
+    takes labels; methods marked @signature; and the methods `signatures` names. The SavedModel holds
+    only what is served (no training step, no unused optimizer) and TensorFlow's reusable SavedModel
+    attributes (`variables`, `trainable_variables`, `regularization_losses`, `__call__`), so
+    `tf.saved_model.load(out_dir)(x)` runs the serving method. `version` (N or "next") writes `out_dir/N`.
 
     Other formats are files written beside it, by name (`tfm.exports.formats.FORMATS`): `formats=
     {"tflite": "m.tflite"}`, or a keyword argument named after the format, with the format's options as
