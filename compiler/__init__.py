@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the names loaded when first used (_LAZY), for type checkers
     from tfm.run.settings import ResolvedSettings, RuntimeSettings
     from tfm.run.training import TrainResult
     from tfm.run.using import EvaluateResult, PredictResult
+    from tfm.model_summary import Summary
 
 # Loaded when first used: `tfm check` starts without the loader, the generator's templates or the
 # settings library (start-up time is a goal, see docs/benchmarks.md).
@@ -58,7 +59,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "analyze", "check",
            "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load",
-           "locate", "predict", "train", "uninstall_import_hook"]
+           "locate", "predict", "summary", "train", "uninstall_import_hook"]
 
 # Every function that compiles a source takes the same source options, as every `tfm` command does:
 # `limits` (tfm.Limits, `--limit`) and `include`, directories where imported `.tfm` files are looked
@@ -142,6 +143,31 @@ def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir, force,
                               progress or (lambda message: None), instance=instance, checkpoint=checkpoint,
                               signatures=signatures, version=version, files=files)
+
+
+def summary(source: str | Path | Analysis, module: str, init: dict | None = None, *, svg: str | Path | None = None,
+            force: bool = False, limits: Limits | None = None, include: Sequence[str | Path] = ()) -> Summary:
+    """What `module` is made of, as Keras's `model.summary()` shows a model: its submodules with their
+    parameter counts (trainable and not) and variables, and the shapes flowing through each method's
+    calls, from the static analysis with the constructor values `init` (no TensorFlow import).
+    `print(result)` prints the table; `result.svg()` is a picture of the data flow, also written to
+    `svg` (a new file; `force` replaces one). `source` is a path or an analysis (`tfm.analyze`)."""
+    from tfm.dsl.analysis import Analysis as CheckedProgram
+    from tfm.pipeline import read_source
+    from tfm.model_summary import summarize
+
+    analysis = source if isinstance(source, CheckedProgram) else analyze(read_source(source), str(source), limits,
+                                                                     include=include)
+    result = summarize(analysis, module, init)
+    if svg is not None:
+        from tfm.files import write_atomic, write_new_bytes
+
+        text = result.svg()
+        if force:
+            write_atomic(Path(svg), text)
+        else:
+            write_new_bytes(Path(svg), text.encode())
+    return result
 
 
 def configure(settings: RuntimeSettings | None = None, **values: Any) -> RuntimeSettings:
