@@ -46,6 +46,10 @@ def export_root(job: ExportJob):
         variables: Any = None
         trainable_variables: Any = None
 
+    taken = {m.name for m in module.methods} | {v.name for v in module.variables} | {s.name for s in module.submodules}
+    if "regularization_losses" in taken:
+        raise ExportError("`regularization_losses` names a member of the module, and the reusable SavedModel "
+                          "convention gives that name to a list of loss functions; rename the member")
     root = ExportRoot(name=module.name)
     served = list(dict.fromkeys(c.method for c in job.contracts))
     kept = _members_used(job.analysis, module, served)

@@ -131,3 +131,12 @@ def test_help_states_the_rule(capsys):
         main(["export", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "the method marked @serving" in out and "neither trains" in out and "nor takes labels" in out
+
+
+def test_a_member_named_like_a_convention_attribute_is_refused(tmp_path):
+    path = tmp_path / "r.tfm"
+    path.write_text("module R:\n    var regularization_losses: f32[] = 0.0\n\n"
+                    "    fn f(x: f32[]) -> f32[]:\n        return x + regularization_losses\n")
+    with pytest.raises(ExportError, match="reusable SavedModel convention gives that name"):
+        tfm.export(path, "R", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
