@@ -145,20 +145,40 @@ def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init
                               signatures=signatures, version=version, files=files)
 
 
-def summary(source: str | Path | Analysis, module: str, init: dict | None = None, *, svg: str | Path | None = None,
-            force: bool = False, limits: Limits | None = None, include: Sequence[str | Path] = ()) -> Summary:
+def summary(source: str | Path | Compiled | Analysis, module: str, init: dict | None = None, *,
+            svg: str | Path | None = None, force: bool = False, trace: bool = False, limits: Limits | None = None,
+            include: Sequence[str | Path] = ()) -> Summary:
     """What `module` is made of, as Keras's `model.summary()` shows a model: its submodules with their
     parameter counts (trainable and not) and variables, and the shapes flowing through each method's
     calls, from the static analysis with the constructor values `init` (no TensorFlow import).
-    `print(result)` prints the table; `result.svg()` is a picture of the data flow, also written to
-    `svg` (a new file; `force` replaces one). `source` is a path or an analysis (`tfm.analyze`)."""
+    `trace`: also build the module and trace its methods, so TensorFlow fills in the sizes the
+    analysis leaves `?` (a convolution's output). `print(result)` prints the table; `result.svg()` is a
+    picture of the data flow, also written to `svg` (a new file; `force` replaces one). `source` is a
+    path, a compiled source, or (without `trace`) an analysis (`tfm.analyze`)."""
     from tfm.dsl.analysis import Analysis as CheckedProgram
-    from tfm.pipeline import read_source
-    from tfm.model_summary import summarize
+    from tfm.model_summary import summarize, trace_calls
+    from tfm.pipeline import Compiled
 
-    analysis = source if isinstance(source, CheckedProgram) else analyze(read_source(source), str(source), limits,
-                                                                     include=include)
-    result = summarize(analysis, module, init)
+    traced = None
+    if isinstance(source, CheckedProgram):
+        if trace:
+            raise TypeError("summary(trace=True) builds the module: give a path or a compiled source")
+        analysis = source
+    elif trace:
+        from tfm.loading.loader import import_compiled
+
+        compiled = _compiled(source, limits, include)
+        analysis = compiled.analysis
+        info = analysis.modules.get(module)
+        if info is not None and info.decl is not None:
+            instance = getattr(import_compiled(compiled), module)(**(init or {}))
+            traced = trace_calls(instance, info.decl)
+    else:
+        from tfm.pipeline import read_source
+
+        analysis = (source.analysis if isinstance(source, Compiled) else
+                    analyze(read_source(source), str(source), limits, include=include))
+    result = summarize(analysis, module, init, traced)
     if svg is not None:
         from tfm.files import write_atomic, write_new_bytes
 

@@ -118,8 +118,11 @@ def _total(sizes) -> int | None:
 # --- from the analysis ---------------------------------------------------------------------------
 
 
-def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | None = None) -> Summary:
-    """The summary of `module_name` built with `init` (its constructor values; defaults elsewhere)."""
+def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | None = None,
+              traced: Traced | None = None) -> Summary:
+    """The summary of `module_name` built with `init` (its constructor values; defaults elsewhere).
+    `traced` (see `trace_calls`): the shapes TensorFlow found for each call, filling in the dims the
+    analysis leaves unknown."""
     info = analysis.modules.get(module_name)
     if info is None or info.decl is None:
         known = ", ".join(m.name for m in analysis.program.modules)
@@ -128,7 +131,8 @@ def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | No
     params = analysis.parameter_values(module.name, init or {})
     own = _variables(analysis, module, params)
     rows = _submodules(analysis, module, params, "", 0)
-    methods = tuple(_flow(analysis, module, method, params) for method in module.methods)
+    methods = tuple(_flow(analysis, module, method, params, (traced or {}).get(method.name, []))
+                    for method in module.methods)
     notes = []
     if any(row.optimizer for row in rows):
         notes.append("an optimizer's variables (its step count, slots) are made by the first training step")
@@ -167,12 +171,15 @@ def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, objec
     return rows
 
 
-def _flow(analysis: Analysis, module: n.ModuleDef, method: n.Method, params: dict[str, object]) -> MethodFlow:
+def _flow(analysis: Analysis, module: n.ModuleDef, method: n.Method, params: dict[str, object],
+          traced: list[TracedCall]) -> MethodFlow:
     """The calls of `method` in source order, and the data flowing into each, from the method's
     inputs, through locals, to its outputs."""
     info = analysis.modules[module.name]
     tracked: dict[n.Node, str] = {}
+    shown: dict[n.Node, str] = {}
     rows: list[CallRow] = []
+    seen: dict[str, int] = {}
     for node in _walk_calls(method.body):
         call = analysis.calls.get(node)
         if call is None or call.kind not in ("sub_method", "self_method"):
@@ -184,10 +191,18 @@ def _flow(analysis: Analysis, module: n.ModuleDef, method: n.Method, params: dic
             sub = info.submodules.get(call.receiver or "")
             owner = sub.module if sub is not None else "?"
             callee = call.receiver if call.method == "call" else f"{call.receiver}.{call.method}"
+        key = f"{call.receiver}.{call.method}" if call.kind == "sub_method" else f".{call.method}"
+        found = [t for t in traced if t[0] == key]
+        index, seen[key] = seen.get(key, 0), seen.get(key, 0) + 1
+        _, traced_inputs, traced_output = found[index] if index < len(found) else (key, (), None)
+        arguments = _arguments(node)
+        shown[node] = _shape(analysis.types.get(node), params, traced_output)
         rows.append(CallRow(node=tracked[node], callee=callee or "?", module=owner,
-                            inputs=tuple(_shape(analysis.types.get(a), params) for a in _arguments(node)),
-                            output=_shape(analysis.types.get(node), params), line=node.span.line))
-    flows = _Flows(analysis, tracked, method, params)
+                            inputs=tuple(_shape(analysis.types.get(a), params,
+                                                traced_inputs[i] if i < len(traced_inputs) else None)
+                                         for i, a in enumerate(arguments)),
+                            output=shown[node], line=node.span.line))
+    flows = _Flows(analysis, tracked, method, params, shown)
     flows.block(method.body, {})
     outputs = outputs_of(method)
     return MethodFlow(name=method.name, signature=f"{method.name}({', '.join(i.name for i in method.inputs)})",
@@ -205,8 +220,9 @@ class _Flows:
     """The edges of a method's data flow, from one pass over its statements in order: each local
     holds the nodes (inputs, calls) its current value comes from, so `x = f(x)` flows forward."""
 
-    def __init__(self, analysis: Analysis, tracked: dict[n.Node, str], method: n.Method, params: dict[str, object]):
-        self.analysis, self.tracked, self.params = analysis, tracked, params
+    def __init__(self, analysis: Analysis, tracked: dict[n.Node, str], method: n.Method, params: dict[str, object],
+                 shown: dict[n.Node, str]):
+        self.analysis, self.tracked, self.params, self.shown = analysis, tracked, params, shown
         self.inputs = {i.name: _declared(analysis, i.type, params) for i in method.inputs}
         self.outputs = [o.name for o in outputs_of(method)]
         self.edges: list[tuple[str, str, str]] = []
@@ -248,7 +264,7 @@ class _Flows:
             assert isinstance(node, n.Call)
             for argument in _arguments(node):
                 self.edges.extend((source, self.tracked[node], shape) for source, shape in self.expr(argument, env))
-            return [(self.tracked[node], _shape(self.analysis.types.get(node), self.params))]
+            return [(self.tracked[node], self.shown[node])]
         if isinstance(node, n.Name):
             if node.id in env:
                 return env[node.id]
@@ -287,19 +303,80 @@ def _walk_calls(body) -> list[n.Call]:
     return ordered
 
 
-def _shape(type_, params: dict[str, object]) -> str:
-    """A type as shown, its dims named after constructor parameters replaced by their values."""
+def _shape(type_, params: dict[str, object], traced: tuple[int | None, ...] | None = None) -> str:
+    """A type as shown, its dims named after constructor parameters replaced by their values, and
+    dims it leaves unknown (`?`) by the sizes TensorFlow traced, if given."""
     if not isinstance(type_, TensorT):
         return str(type_) if type_ is not None else "?"
     if type_.shape is None:
         return str(type_)
     dims = [params.get(d, d) if isinstance(d, str) and isinstance(params.get(d), int) else d for d in type_.shape]
+    if traced is not None and len(traced) == len(dims):
+        dims = [t if d is None and t is not None else d for d, t in zip(dims, traced)]
     return str(TensorT(type_.dtype, tuple(dims)))  # type: ignore[arg-type]
 
 
 def _declared(analysis: Analysis, type_, params: dict[str, object]) -> str:
     inferred = analysis.types.get(type_)
     return _shape(inferred, params) if isinstance(inferred, TensorT) else type_text(type_)
+
+
+# --- shapes TensorFlow knows better -----------------------------------------------------------------
+
+TracedCall = tuple[str, tuple, "tuple[int | None, ...] | None"]  # (`sub.method` or `.method`, input dims, output dims)
+Traced = dict[str, list[TracedCall]]  # method -> its calls in the order they were traced
+
+
+def trace_calls(instance, module: n.ModuleDef) -> Traced:
+    """Trace each method of a built module (`instance`, of generated code) with its input signature,
+    recording every call of a submodule's or its own method with the static shapes TensorFlow finds
+    (a convolution's output size, which the analysis leaves `?`). Imports TensorFlow."""
+    import tensorflow as tf
+
+    log: list[TracedCall] = []
+    originals: list[tuple[object, str, object]] = []
+
+    def record(owner, attribute: str, key: str) -> None:
+        original = getattr(owner, attribute)
+
+        def recorded(*args):
+            result = original(*args)
+            log.append((key, tuple(_dims(a) for a in args), _dims(result)))
+            return result
+
+        originals.append((owner, attribute, original))
+        setattr(owner, attribute, recorded)
+
+    for sub in module.submodules:
+        child = getattr(instance, sub.name, None)
+        for attribute in [a for a in dir(type(child)) if a.startswith("_impl_")] if child is not None else []:
+            record(child, attribute, f"{sub.name}.{attribute.removeprefix('_impl_')}")
+    for method in module.methods:
+        record(instance, f"_impl_{method.name}", f".{method.name}")
+    traced: Traced = {}
+    try:
+        for method in module.methods:
+            served = getattr(instance, method.name)
+            function = getattr(type(instance), method.name)
+            log.clear()
+            try:
+                tf.function(lambda *args: function(instance, *args), input_signature=served.input_signature,
+                            autograph=True).get_concrete_function()
+            except Exception:  # a method that cannot be traced alone keeps its static shapes
+                continue
+            traced[method.name] = list(log)
+    finally:
+        for owner, attribute, original in reversed(originals):
+            if attribute in vars(owner):
+                delattr(owner, attribute)
+    return traced
+
+
+def _dims(value) -> tuple[int | None, ...] | None:
+    shape = getattr(value, "shape", None)
+    if shape is None or getattr(shape, "rank", None) is None:
+        return None
+    return tuple(shape.as_list())
 
 
 # --- the table -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`tfm summary FILE MODULE`: submodules, parameter counts and shapes, and a picture (no TensorFlow import)."""
+"""`tfm summary FILE MODULE`: submodules, parameter counts and shapes, and a picture (no TensorFlow
+import unless --trace)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from tfm.commands.common import EXIT_OK, InputError, UsageError, limits, module_decl, read
+from tfm.commands.common import EXIT_OK, InputError, UsageError, compiled, limits, module_decl, read
 from tfm.commands.options import add_init, add_source
 
-QUICK = True
-EXAMPLES = ["tfm summary examples/cnn_classifier.tfm CNNClassifier",
+QUICK = True  # unless --trace, which sets up what TensorFlow needs itself
+EXAMPLES = ["tfm summary examples/cnn_classifier.tfm CNNClassifier --trace",
             "tfm summary examples/my_model.tfm MyModel --init num_classes=3 --svg my_model.svg"]
 
 
@@ -22,12 +23,15 @@ def add_parser(commands):
                                               "--svg draws the data flow of every method with the shapes on its "
                                               "arrows. Computed from the static analysis with the --init values: "
                                               "TensorFlow is not imported, and a size known only once the module "
-                                              "is built shows as `?`.")
+                                              "is built shows as `?` (--trace builds it and fills those in).")
     summary.add_argument("file", metavar="FILE", help="the .tfm source")
     summary.add_argument("module", metavar="MODULE", help="the module to summarize")
     add_init(summary)
     summary.add_argument("--svg", metavar="FILE.svg", help="also draw the submodules and data flow to this new file")
     summary.add_argument("--force", action="store_true", help="replace FILE.svg if it exists")
+    summary.add_argument("--trace", action="store_true",
+                         help="build the module and trace its methods in TensorFlow, to fill in the sizes the "
+                              "static analysis leaves `?` (a convolution's output)")
     summary.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     add_source(summary)
     return summary
@@ -39,14 +43,25 @@ def run(args) -> int:
 
     if args.svg is not None and Path(args.svg).suffix.lower() != ".svg":
         raise UsageError(f"--svg {args.svg}: the picture is SVG; give it a .svg name")
-    analysis = tfm.analyze(read(args.file), args.file, limits(args), include=args.include)
+    if args.trace:
+        from tfm.loading.tempdir import use_private_tempdir
+
+        try:
+            use_private_tempdir()  # before TensorFlow writes (and AutoGraph imports) anything
+        except OSError as exc:
+            raise UsageError(exc.strerror or str(exc)) from None
+        _import_tensorflow_quietly(getattr(args, "verbose", False))
+        source = compiled(args)
+        analysis = source.analysis
+    else:
+        analysis = source = tfm.analyze(read(args.file), args.file, limits(args), include=args.include)
     module = module_decl(analysis, args.module)
     try:
         init = constructor_kwargs(module, parse_assignments(args.init, "--init"))
     except BadValue as exc:
         raise InputError(str(exc)) from None
     try:
-        result = tfm.summary(analysis, args.module, init, svg=args.svg, force=args.force)
+        result = tfm.summary(source, args.module, init, svg=args.svg, force=args.force, trace=args.trace)
     except FileExistsError:
         raise InputError(f"{args.svg} exists; pass --force to replace it") from None
     except OSError as exc:
@@ -58,3 +73,15 @@ def run(args) -> int:
     if args.svg is not None and not args.quiet:
         print(f"wrote {args.svg}", file=sys.stderr)
     return EXIT_OK
+
+
+def _import_tensorflow_quietly(verbose: bool) -> None:
+    """TensorFlow's start-up lines hidden, as every command that runs a model hides them (`-v` shows them)."""
+    import importlib
+
+    from tfm.run.quiet import native_stderr_captured, quiet_python_logs
+
+    if not verbose:
+        quiet_python_logs()
+    with native_stderr_captured(enabled=not verbose):
+        importlib.import_module("tensorflow")

@@ -106,3 +106,14 @@ def test_json_and_errors(capsys):
     assert "did you mean 'MyModel'" in capsys.readouterr().err
     assert main(["summary", str(EXAMPLES / "my_model.tfm"), "MyModel", "--init", "classes=3"]) == 1
     assert "no parameter 'classes'" in capsys.readouterr().err
+
+
+def test_trace_fills_in_the_sizes_the_analysis_leaves_unknown(capsys):
+    static = tfm.summary(EXAMPLES / "cnn_classifier.tfm", "CNNClassifier")
+    logits = next(m for m in static.methods if m.name == "logits")
+    assert [c.output for c in logits.calls[:2]] == ["f32[N, ?, ?, 16]", "f32[N, ?, ?, 16]"]
+    assert main(["summary", str(EXAMPLES / "cnn_classifier.tfm"), "CNNClassifier", "--trace"]) == 0
+    captured = capsys.readouterr()
+    assert "  pool_1  MaxPool2D               f32[N, 28, 28, 16]        f32[N, 14, 14, 16]    16" in captured.out
+    assert "  norm    BatchNormalization2D    f32[N, 7, 7, 32], bool[]  f32[N, 7, 7, 32]      18" in captured.out
+    assert "oneDNN" not in captured.err  # TensorFlow's start-up lines stay hidden
