@@ -70,7 +70,7 @@ def test_the_svg_draws_each_method_with_shapes_on_its_arrows(tmp_path, capsys):
              if g.get("class") in ("input", "call", "output")}
     assert {"conv_1: Conv2D", "pool_1: MaxPool2D", "head: Dense", "input images", "output output_0"} \
         <= set(boxes.values())
-    edges = [(e.find(f"{SVG}line"), e.findtext(f"{SVG}text")) for e in logits.iter(f"{SVG}g")
+    edges = [(_found(e.find(f"{SVG}line")), e.findtext(f"{SVG}text")) for e in logits.iter(f"{SVG}g")
              if e.get("class") == "edge"]
     labels = {label for _, label in edges}
     assert {"f32[N, 28, 28, 1]", "f32[N, 32]", "f32[N, 10]", "bool[]"} <= labels
@@ -78,13 +78,18 @@ def test_the_svg_draws_each_method_with_shapes_on_its_arrows(tmp_path, capsys):
         x1, y1, x2, y2 = (float(line.get(k, "nan")) for k in ("x1", "y1", "x2", "y2"))
         assert 0 <= min(x1, x2) and max(x1, x2) <= width and 0 <= y1 < y2 <= height
     # conv_1 feeds pool_1: an arrow from the one box to the other carries conv_1's output shape
-    places = {g.get("data-node"): g.find(f"{SVG}rect") for g in logits.iter(f"{SVG}g") if g.get("data-node")}
+    places = {g.get("data-node"): _found(g.find(f"{SVG}rect")) for g in logits.iter(f"{SVG}g") if g.get("data-node")}
     conv = next(node for node, text in boxes.items() if text == "conv_1: Conv2D")
     pool = next(node for node, text in boxes.items() if text == "pool_1: MaxPool2D")
     bottom = float(places[conv].get("y", "0")) + float(places[conv].get("height", "0"))
     top = float(places[pool].get("y", "0"))
     assert any(float(line.get("y1", "0")) == bottom and float(line.get("y2", "0")) == top and label == "f32[N, ?, ?, 16]"
                for line, label in edges)
+
+
+def _found(element: ET.Element | None) -> ET.Element:
+    assert element is not None
+    return element
 
 
 def test_an_existing_svg_is_replaced_only_with_force(tmp_path, capsys):
