@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the names loaded when first used (_LAZY), for type checkers
     from tfm.run.settings import ResolvedSettings, RuntimeSettings
     from tfm.run.training import TrainResult
     from tfm.run.using import EvaluateResult, PredictResult
+    from tfm.model_summary import Summary
 
 # Loaded when first used: `tfm check` starts without the loader, the generator's templates or the
 # settings library (start-up time is a goal, see docs/benchmarks.md).
@@ -58,7 +59,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["Compiled", "Diagnostic", "InternalError", "Limits", "RuntimeSettings", "TfmError", "analyze", "check",
            "call", "compile_file", "compile_text", "configure", "evaluate", "export", "install_import_hook", "load",
-           "locate", "predict", "trace", "train", "uninstall_import_hook"]
+           "locate", "predict", "summary", "trace", "train", "uninstall_import_hook"]
 
 # Every function that compiles a source takes the same source options, as every `tfm` command does:
 # `limits` (tfm.Limits, `--limit`) and `include`, directories where imported `.tfm` files are looked
@@ -121,8 +122,11 @@ def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init
            **format_options: Any) -> ExportReport:
     """Compile `source` and write a verified SavedModel of `module` to `out_dir`: built with `init`, or
     a built (trained) `instance` of it, or built with the weights of `checkpoint` (a directory or a
-    prefix). `signatures` names the methods to serve (default: those that do not update trainable
-    variables, and those marked @signature). `version` (N or "next") writes `out_dir/N`.
+    prefix). Served: the @serving method, or with none marked every method that neither trains nor
+    takes labels; methods marked @signature; and the methods `signatures` names. The SavedModel holds
+    only what is served (no training step, no unused optimizer) and TensorFlow's reusable SavedModel
+    attributes (`variables`, `trainable_variables`, `regularization_losses`, `__call__`), so
+    `tf.saved_model.load(out_dir)(x)` runs the serving method. `version` (N or "next") writes `out_dir/N`.
 
     Other formats are files written beside it, by name (`tfm.exports.formats.FORMATS`): `formats=
     {"tflite": "m.tflite"}`, or a keyword argument named after the format, with the format's options as
@@ -139,6 +143,51 @@ def export(source: str | Path | Compiled, module: str, out_dir: str | Path, init
     return export_saved_model(import_compiled(compiled), compiled.analysis, module, init or {}, out_dir, force,
                               progress or (lambda message: None), instance=instance, checkpoint=checkpoint,
                               signatures=signatures, version=version, files=files)
+
+
+def summary(source: str | Path | Compiled | Analysis, module: str, init: dict | None = None, *,
+            svg: str | Path | None = None, force: bool = False, trace: bool = False, limits: Limits | None = None,
+            include: Sequence[str | Path] = ()) -> Summary:
+    """What `module` is made of, as Keras's `model.summary()` shows a model: its submodules with their
+    parameter counts (trainable and not) and variables, and the shapes flowing through each method's
+    calls, from the static analysis with the constructor values `init` (no TensorFlow import).
+    `trace`: also build the module and trace its methods, so TensorFlow fills in the sizes the
+    analysis leaves `?` (a convolution's output). `print(result)` prints the table; `result.svg()` is a
+    picture of the data flow, also written to `svg` (a new file; `force` replaces one). `source` is a
+    path, a compiled source, or (without `trace`) an analysis (`tfm.analyze`)."""
+    from tfm.dsl.analysis import Analysis as CheckedProgram
+    from tfm.model_summary import summarize, trace_calls
+    from tfm.pipeline import Compiled
+
+    traced = None
+    if isinstance(source, CheckedProgram):
+        if trace:
+            raise TypeError("summary(trace=True) builds the module: give a path or a compiled source")
+        analysis = source
+    elif trace:
+        from tfm.loading.loader import import_compiled
+
+        compiled = _compiled(source, limits, include)
+        analysis = compiled.analysis
+        info = analysis.modules.get(module)
+        if info is not None and info.decl is not None:
+            instance = getattr(import_compiled(compiled), module)(**(init or {}))
+            traced = trace_calls(instance, info.decl)
+    else:
+        from tfm.pipeline import read_source
+
+        analysis = (source.analysis if isinstance(source, Compiled) else
+                    analyze(read_source(source), str(source), limits, include=include))
+    result = summarize(analysis, module, init, traced)
+    if svg is not None:
+        from tfm.files import write_atomic, write_new_bytes
+
+        text = result.svg()
+        if force:
+            write_atomic(Path(svg), text)
+        else:
+            write_new_bytes(Path(svg), text.encode())
+    return result
 
 
 def configure(settings: RuntimeSettings | None = None, **values: Any) -> RuntimeSettings:

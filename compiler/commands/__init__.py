@@ -17,7 +17,7 @@ import importlib
 from types import ModuleType
 
 COMMANDS = ("check", "compile", "run", "train", "evaluate", "predict", "trace", "devices", "config", "export",
-            "inspect", "fmt", "lsp")
+            "inspect", "summary", "fmt", "lsp")
 
 
 def command_module(name: str) -> ModuleType:

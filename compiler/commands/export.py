@@ -15,11 +15,17 @@ EXAMPLES = ["tfm export examples/my_model.tfm MyModel --out serving/my_model --v
 def add_parser(commands):
     export = commands.add_parser("export", help="export a module as a verified SavedModel (and TFLite)",
                                  description="Build MODULE (with the weights of --checkpoint, if given) and save it "
-                                             "with one signature per served method: serving_default is the @serving "
-                                             "method, else the first served one. Methods that update trainable "
-                                             "variables (train_step) are not served unless marked @signature or "
-                                             "named in --signatures. The export is reloaded and checked against the "
-                                             ".tfm, variable values included, before it is moved into place.")
+                                             "with one signature per served method. Served by default: the method "
+                                             "marked @serving (its signature is serving_default); with none marked, "
+                                             "every method that neither trains (updates trainable variables, e.g. "
+                                             "train_step) nor takes labels (an input reaching a loss op's labels, "
+                                             "e.g. evaluate); and in both cases methods marked @signature. "
+                                             "--signatures adds more. Methods not served and optimizers no served "
+                                             "method uses are left out of the SavedModel; it follows TensorFlow's "
+                                             "reusable SavedModel convention (variables, trainable_variables, "
+                                             "regularization_losses, __call__: the serving method). The export is "
+                                             "reloaded and checked against the .tfm, variable values included, "
+                                             "before it is moved into place; a failed export leaves nothing behind.")
     export.add_argument("file", metavar="FILE", help="the .tfm source")
     export.add_argument("target", nargs="?", metavar="MODULE",
                         help="the module to export (as in `tfm run FILE MODULE.METHOD`; --module also works)")
@@ -28,7 +34,7 @@ def add_parser(commands):
     export.add_argument("--checkpoint", metavar="PATH",
                         help="export these weights: a checkpoint directory (its latest) or prefix (DIR/ckpt-3)")
     export.add_argument("--signatures", metavar="METHOD,...",
-                        help="serve exactly these methods (comma-separated), training methods included")
+                        help="serve these methods too (comma-separated), training methods included")
     export.add_argument("--out", required=True, metavar="DIR", help="the SavedModel directory to write")
     export.add_argument("--version", nargs="?", const="next", type=_version_number, metavar="N",
                         help="write the SavedModel to DIR/N, as TensorFlow Serving expects (no N: the next free)")

@@ -109,9 +109,45 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
 
     module = _find_module(analysis, module_name)
     plan = plan_for(module, analysis, signatures)
+
+    def job_for() -> ExportJob:
+        return _job(tf, python_module, analysis, module, init, plan, instance, checkpoint, progress)
+
     out_dir = versioned_directory(Path(os.path.abspath(out_dir)), version)
     requested = [(format_class(r.name)(r.options), Path(os.path.abspath(r.path))) for r in files]
     outside = [(fmt, path) for fmt, path in requested if not path.is_relative_to(out_dir)]
+    created = _missing_directories(out_dir.parent)
+    try:
+        return _export(job_for, out_dir, force, files, requested, outside, plan, progress)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _missing_directories(path: Path) -> list[Path]:
+    """The directories on the way to `path` (itself included) that do not exist yet, deepest first:
+    the export makes them, and removes them again if it fails."""
+    missing = []
+    for directory in (path, *path.parents):
+        if os.path.lexists(directory):
+            break
+        missing.append(directory)
+    return missing
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove each directory the export made, deepest first, while it is empty (rmdir refuses
+    otherwise: what anyone else put there meanwhile stays)."""
+    for directory in directories:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
+
+
+def _export(job_for: Callable[[], ExportJob], out_dir: Path, force: bool, files: Sequence[FileRequest],
+            requested: list, outside: list, plan: SignaturePlan, progress: Callable[[str], None]) -> ExportReport:
+    """Stage every format, verify it, then publish them all (see export_saved_model)."""
     try:
         for fmt, path in outside:
             fmt.check_replaceable(path, force)
@@ -119,7 +155,7 @@ def export_saved_model(python_module, analysis: Analysis, module_name: str, init
             for _, path in outside:
                 stack.enter_context(TargetLock(path))
             staged = {path: stack.enter_context(staged_file(path)) for _, path in outside}
-            job = _job(tf, python_module, analysis, module, init, plan, instance, checkpoint, progress)
+            job = job_for()
             _stage(SavedModelFormat(), job, target.staging, progress)
             write_manifest(target.staging, job.manifest)
             for fmt, path in requested:

@@ -1,11 +1,23 @@
-"""The SavedModel export format: save the built module with one signature per contract, then reload
-the staged directory and compare it with the `.tfm` declarations (signature names, input names, dtypes,
-ranks, fixed and unknown dims; output names and dtypes; the variable inventory)."""
+"""The SavedModel export format: save what the module serves with one signature per contract, then
+reload the staged directory and compare it with the `.tfm` declarations (signature names, input names,
+dtypes, ranks, fixed and unknown dims; output names and dtypes; the variable inventory).
+
+What is saved is not the built module itself but an export root holding what serving needs: the
+module's variables and submodules (by their own names, so variable paths are the module's), the served
+methods, and TensorFlow's reusable SavedModel attributes (`variables`, `trainable_variables`,
+`regularization_losses`, `__call__`: the serving method), so `tf.saved_model.load(path)(x)` works and
+a loaded model can be fine-tuned. Methods that are not served (`train_step`) and optimizers no served
+method uses are left out: a deployed model cannot be trained by its clients, and loading it does not
+meet the training step's gradient functions (absl's "unsaved custom gradients" warning).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from tfm.dsl import nodes as n
+from tfm.dsl.analysis import Analysis, called_methods, walk
 from tfm.exports.formats import ExportError, ExportJob, SignatureContract
 
 
@@ -16,12 +28,80 @@ class SavedModelFormat:
         from tfm.generate.runtime import _signatures  # the helper generated classes carry
 
         table = {c.key: (getattr(job.instance, c.method), bool(c.outputs)) for c in job.contracts}
-        job.tf.saved_model.save(job.instance, str(path), signatures=_signatures(table))
+        job.tf.saved_model.save(export_root(job), str(path), signatures=_signatures(table))
 
     def verify(self, job: ExportJob, path: Path) -> None:
         job.variables = verify_export(path, job.contracts, job.declared_variables)
         _verify_values(path, job.expected_values)
         job.saved_model = path
+
+
+def export_root(job: ExportJob):
+    """The object saved: the served part of `job.instance`, as TensorFlow's reusable SavedModel."""
+    tf, instance, module = job.tf, job.instance, job.module
+
+    class ExportRoot(tf.Module):
+        # tf.Module computes these on the fly, and a SavedModel keeps no properties: the convention
+        # wants them as saved lists, so the root holds them as plain attributes.
+        variables: Any = None
+        trainable_variables: Any = None
+
+    taken = {m.name for m in module.methods} | {v.name for v in module.variables} | {s.name for s in module.submodules}
+    if "regularization_losses" in taken:
+        raise ExportError("`regularization_losses` names a member of the module, and the reusable SavedModel "
+                          "convention gives that name to a list of loss functions; rename the member")
+    root = ExportRoot(name=module.name)
+    served = list(dict.fromkeys(c.method for c in job.contracts))
+    kept = _members_used(job.analysis, module, served)
+    for member in [*(v.name for v in module.variables), *(s.name for s in module.submodules if s.name in kept)]:
+        setattr(root, member, getattr(instance, member))
+    for method in served:
+        setattr(root, method, getattr(instance, method))
+    serving = next((c.method for c in job.contracts if c.key == "serving_default"), None)
+    if serving is not None:
+        root.__call__ = _callable(tf, instance, module, serving)
+    variables, trainable = tf.Module.variables.fget(root), tf.Module.trainable_variables.fget(root)
+    root.variables, root.trainable_variables = list(variables), list(trainable)
+    root.regularization_losses = []  # tfm declares no regularizers; the convention wants the list
+    return root
+
+
+def _members_used(analysis: Analysis, module: n.ModuleDef, methods: list[str]) -> set[str]:
+    """The submodules kept: every declared one, except built-in ones (optimizers) that none of
+    `methods`, nor a method of this module they call, names."""
+    info = analysis.modules[module.name]
+    builtin = {s.name for s in module.submodules if analysis.modules[s.module].decl is None}
+    named: set[str] = set()
+    pending, seen = [info.methods[m] for m in methods], set()
+    while pending:
+        method = pending.pop()
+        if method.name in seen:
+            continue
+        seen.add(method.name)
+        for node in walk(method.body):
+            ref = analysis.refs.get(node)
+            if ref is not None and ref.kind == "submodule" and isinstance(node, n.Name):
+                named.add(node.id)
+            call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+            if call is not None and isinstance(node, n.Call):
+                if call.receiver is not None:
+                    named.add(call.receiver)
+                if call.kind == "self_method":
+                    pending.extend(m for _, m in called_methods(analysis, info, node, call))
+    return {s.name for s in module.submodules} - (builtin - named)
+
+
+def _callable(tf, instance, module: n.ModuleDef, serving: str):
+    """`__call__`: the serving method; for a method of several signatures, one function traced for
+    each, so a call runs the one its inputs fit."""
+    group = next((m.overload for m in module.methods if m.name == serving and m.overload), None)
+    if group is None:
+        return getattr(instance, serving)
+    dispatch = tf.function(getattr(instance, group))
+    for method in module.methods:
+        if method.overload == group:
+            dispatch.get_concrete_function(*getattr(instance, method.name).input_signature)
+    return dispatch
 
 
 def _verify_values(directory: Path, expected: dict) -> None:
@@ -30,8 +110,9 @@ def _verify_values(directory: Path, expected: dict) -> None:
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(str(Path(directory) / "variables" / "variables"))
+    keys = variable_keys(reader)
     differ = [path for path, value in expected.items()
-              if not np.array_equal(reader.get_tensor(path + "/.ATTRIBUTES/VARIABLE_VALUE"), value)]
+              if path not in keys or not np.array_equal(reader.get_tensor(keys[path]), value)]
     if differ:
         raise ExportError(f"the exported values of {', '.join(differ)} differ from the weights being exported")
 
@@ -93,9 +174,34 @@ def variable_inventory(directory: Path) -> dict[str, tuple[str, tuple[int, ...]]
     reader = tf.train.load_checkpoint(str(Path(directory) / "variables" / "variables"))
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
-    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
-    return {key.removesuffix(suffix): (dtypes[key].name, tuple(shapes[key]))
-            for key in shapes if key.endswith(suffix)}
+    return {path: (dtypes[key].name, tuple(shapes[key])) for path, key in variable_keys(reader).items()}
+
+
+# The export root's lists of the reusable SavedModel convention: another way to every variable.
+CONVENTION_LISTS = frozenset({"variables", "trainable_variables", "regularization_losses"})
+
+
+def variable_keys(reader) -> dict[str, str]:
+    """Each saved variable's object path in the module (`lstm/cell/w_i`) -> its checkpoint key.
+
+    The key is the variable's shortest path from the root, which for a variable deeper than two
+    levels is through the convention's `variables` list (`variables/5/...`); the module path is
+    found in the checkpoint's object graph, not counting those lists."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    paths: dict[int, str] = {0: ""}
+    pending = [0]
+    while pending:  # breadth first: the shortest module path of each object
+        node = pending.pop(0)
+        for child in graph.nodes[node].children:
+            if child.node_id in paths or (node == 0 and child.local_name in CONVENTION_LISTS):
+                continue
+            paths[child.node_id] = f"{paths[node]}/{child.local_name}".lstrip("/")
+            pending.append(child.node_id)
+    return {paths[node]: attribute.checkpoint_key for node, path in paths.items()
+            for attribute in graph.nodes[node].attributes if attribute.name == "VARIABLE_VALUE"}
 
 
 def _variable_drift(inventory: dict[str, tuple[str, tuple[int, ...]]],

@@ -154,11 +154,7 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
             options: TFLiteOptions | None = None) -> bytes:
     """The `.tflite` bytes for `signature_keys` of the SavedModel, stamped with `manifest`."""
     options = options or TFLiteOptions()
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
-    # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
-    converter.experimental_enable_resource_variables = True
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + \
-        ([tf.lite.OpsSet.SELECT_TF_OPS] if options.allow_flex else [])
+    converter = _converter(tf, saved_model_dir, signature_keys, options)
     if options.allow_flex:
         converter._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice for typed lists with Flex
     _quantization(tf, converter, options, saved_model_dir, signature_keys)
@@ -170,8 +166,35 @@ def convert(tf, saved_model_dir: Path, signature_keys: list[str], manifest: dict
         needed = _needed_flex_ops(f"{exc}\n{captured.text if captured is not None else ''}")
         if needed and not options.allow_flex:
             raise FlexOpsNeeded(needed) from None
-        raise ExportError(f"TFLite conversion failed: {first_line(exc)}") from None
+        failing = _failing_signatures(tf, saved_model_dir, signature_keys, options)
+        methods = manifest.get("signatures", {})
+        named = ", ".join(f"{key} (method {methods.get(key, key)})" for key in failing)
+        raise ExportError(f"TFLite conversion failed{f' for {named}' if named else ''}: {first_line(exc)}") from None
     return stamp(model, manifest)
+
+
+def _converter(tf, saved_model_dir: Path, signature_keys: list[str], options: TFLiteOptions):
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=signature_keys)
+    # Variables updated by methods (assign_add, optimizers) need TFLite's resource variables.
+    converter.experimental_enable_resource_variables = True
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + \
+        ([tf.lite.OpsSet.SELECT_TF_OPS] if options.allow_flex else [])
+    return converter
+
+
+def _failing_signatures(tf, saved_model_dir: Path, keys: list[str], options: TFLiteOptions) -> list[str]:
+    """The signatures whose conversion fails alone (only after the whole conversion failed: each is
+    converted again, which takes seconds)."""
+    if len(keys) < 2:
+        return list(keys)
+    failing = []
+    for key in keys:
+        try:
+            with native_stderr_captured():
+                _converter(tf, saved_model_dir, [key], options).convert()
+        except Exception:  # the converter raises many types
+            failing.append(key)
+    return failing
 
 
 def _needed_flex_ops(message: str) -> list[str]:

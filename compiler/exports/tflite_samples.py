@@ -16,6 +16,7 @@ from tfm.dsl.analysis import called_methods, walk
 from tfm.dsl.diagnostics import first_line, printable
 
 from tfm.exports.formats import ExportError, ExportJob, SignatureContract
+from tfm.generate.linemap import TABLE_NAME, Location, lookup
 
 LITERT_CHECK = Path(__file__).with_name("litert_check.py")
 SAMPLE_SIZES = (1, 3)  # every unknown (named) dim takes each size in turn
@@ -105,6 +106,7 @@ def flex_message(ops: list[str], job: ExportJob) -> str:
     for op in ops:
         construct = next((c for prefix, c in _CONSTRUCTS.items() if op.startswith(prefix)), None)
         sites = _sites(job, construct) if construct else []
+        sites = sites or op_sites(job, op)
         where = f" from {', '.join(sites)}" if sites else ""
         described.append(f"{op}{where}")
     return ("TFLite's builtin ops cannot run this model: it needs the TensorFlow op"
@@ -140,3 +142,34 @@ def _visit(analysis, module: n.ModuleDef, method_name: str, construct: str, foun
         elif isinstance(node, n.Call) and call is not None and call.kind in ("self_method", "sub_method"):
             for owner, called in called_methods(analysis, info, node, call):  # each signature it may run
                 _visit(analysis, owner, called.name, construct, found, seen)
+
+
+def op_sites(job: ExportJob, op_type: str) -> list[str]:
+    """`evaluate at model.tfm:9:16` for each served method whose graph has an op of `op_type` (a
+    TensorFlow op type, `SparseSoftmaxCrossEntropyWithLogits`), at the `.tfm` line that made it when
+    its traceback leads there, else the method alone (an op inside a loop's or branch's function)."""
+    if job.instance is None:
+        return []
+    found: list[str] = []
+    for method in dict.fromkeys(c.method for c in job.contracts):
+        try:
+            graph = getattr(job.instance, method).get_concrete_function().graph
+        except Exception:  # not traceable alone here: the conversion error stands without a site
+            continue
+        lines = sorted({str(where) for op in graph.get_operations() if op.type == op_type
+                        if (where := _made_at(op)) is not None})
+        if lines:
+            found.extend(f"{method} at {where}" for where in lines)
+        elif any(node.op == op_type for function in graph.as_graph_def().library.function
+                 for node in function.node_def):
+            found.append(method)
+    return found
+
+
+def _made_at(op) -> Location | None:
+    """The user's `.tfm` location that made graph op `op` (through the library's if it was made there)."""
+    tables = {module.__file__: module.__dict__ for module in list(sys.modules.values())
+              if getattr(module, "__file__", None) and TABLE_NAME in getattr(module, "__dict__", {})}
+    found = [where for frame in reversed(list(op.traceback)) if frame.filename in tables
+             if (where := lookup(tables[frame.filename], frame.lineno)) is not None]
+    return next((w for w in found if not w.in_library), found[0] if found else None)

@@ -154,11 +154,12 @@ def test_variable_inventory_is_checked(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_serving_default_is_the_marked_method(tmp_path):
+def test_serving_default_is_the_marked_method_and_only_it_is_served(tmp_path):
     import tensorflow as tf
 
     report = tfm.export(EXAMPLES / "kmeans.tfm", "KMeans", tmp_path / "kmeans", init={"k": 2})
-    assert {c.key: c.method for c in report.signatures} == {"assign": "assign", "serving_default": "step"}
+    assert {c.key: c.method for c in report.signatures} == {"serving_default": "step"}
+    assert report.left_out["assign"].startswith("only the @serving method (step) is served by default")
     loaded = tf.saved_model.load(str(tmp_path / "kmeans"))
     outputs = loaded.signatures["serving_default"](points=tf.zeros([5, 2]))
     assert sorted(outputs) == ["assignments", "inertia"]

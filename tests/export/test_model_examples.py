@@ -73,7 +73,7 @@ def test_dropout_in_an_export_needs_flex_in_tflite(tmp_path, capsys):
     from tfm.cli import main
 
     code = main(["export", str(EXAMPLES / "cnn_classifier.tfm"), "CNNClassifier", "--out", str(tmp_path / "s"),
-                 "--tflite", str(tmp_path / "m.tflite"), "--allow-flex"])
+                 "--signatures", "logits", "--tflite", str(tmp_path / "m.tflite"), "--allow-flex"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "with Select-TF (Flex) ops StatelessRandom" in out

@@ -212,8 +212,8 @@ def test_the_feature_scaler_example(tmp_path, capsys):
     np.testing.assert_allclose(scaler.pooled(x).numpy(), np.zeros([2, 4]), atol=1e-5)
     assert "ag__.while_stmt" in tf.autograph.to_code(type(scaler).reverse_steps)
     out = tmp_path / "scaler"
-    assert main(["export", str(source), "--module", "FeatureScaler", "--out", str(out), "--tflite",
-                 str(tmp_path / "all.tflite")]) == 1
+    assert main(["export", str(source), "--module", "FeatureScaler", "--signatures", "reverse_steps", "--out", str(out),
+                 "--tflite", str(tmp_path / "all.tflite")]) == 1
     assert "a typed list at" in capsys.readouterr().err and not (tmp_path / "all.tflite").exists()
     assert main(["export", str(source), "--module", "FeatureScaler", "--signatures", "normalize", "--out", str(out),
                  "--force", "--tflite", str(tmp_path / "normalize.tflite")]) == 0

@@ -179,7 +179,9 @@ class FeatureScaler(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.normalize_1, True), 'normalize_2': (self.normalize_2, True), 'reverse_steps': (self.reverse_steps, True), 'pooled': (self.pooled, True)}
+        # Not served: reverse_steps: only the @serving method (normalize) is served by default; mark it @signature or name it in --signatures to serve it.
+        # Not served: pooled: only the @serving method (normalize) is served by default; mark it @signature or name it in --signatures to serve it.
+        return {'serving_default': (self.normalize_1, True), 'normalize_2': (self.normalize_2, True)}
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).

@@ -123,7 +123,8 @@ class KMeans(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.step, True), 'assign': (self.assign, True)}
+        # Not served: assign: only the @serving method (step) is served by default; mark it @signature or name it in --signatures to serve it.
+        return {'serving_default': (self.step, True)}
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).

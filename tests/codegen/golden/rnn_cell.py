@@ -162,7 +162,8 @@ class SimpleRNN(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.run, True), 'step': (self.step, True)}
+        # Not served: step: only the @serving method (run) is served by default; mark it @signature or name it in --signatures to serve it.
+        return {'serving_default': (self.run, True)}
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).

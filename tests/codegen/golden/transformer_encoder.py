@@ -700,8 +700,10 @@ class TransformerEncoder(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
+        # Not served: encode: only the @serving method (predict) is served by default; mark it @signature or name it in --signatures to serve it.
+        # Not served: logits: only the @serving method (predict) is served by default; mark it @signature or name it in --signatures to serve it.
         # Not served: train_step: it updates trainable variables (it calls `optimizer.minimize`); mark it @signature or name it in --signatures to serve it.
-        return {'serving_default': (self.predict, True), 'encode': (self.encode, True), 'logits': (self.logits, True)}
+        return {'serving_default': (self.predict, True)}
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).

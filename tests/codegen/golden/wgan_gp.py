@@ -460,8 +460,9 @@ class WganGp(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
+        # Not served: critic_loss: only the @serving method (generate) is served by default; mark it @signature or name it in --signatures to serve it.
         # Not served: train_step: it updates trainable variables (it calls `critic_optimizer.minimize`); mark it @signature or name it in --signatures to serve it.
-        return {'serving_default': (self.generate, True), 'critic_loss': (self.critic_loss, True)}
+        return {'serving_default': (self.generate, True)}
 
 
 # Where each generated line came from: line -> (source, .tfm line, column).
