@@ -148,3 +148,9 @@ def test_group_normalization_matches_keras(tmp_path, groups, shape):
     _compare(_forward_and_grads(m.f, x, [m.layer.gamma, m.layer.beta]),
              _forward_and_grads(keras_layer, x, [keras_layer.gamma, keras_layer.beta]))
     assert {v.name.split("/")[-1] for v in m.trainable_variables} == {"gamma:0", "beta:0"}
+
+
+def test_group_normalization_refuses_groups_that_do_not_divide_the_channels(tmp_path):
+    m = _build(tmp_path, "GroupNormalization(4, 6)", "x: f32[N, T, 6]) -> f32[N, T, 6]", "layer(x)")
+    with pytest.raises(ValueError, match="reshape"):
+        m.f(np.ones((2, 4, 6), np.float32))  # 24 values would fit [N, -1, 4, 1]: only gamma's reshape refuses it
