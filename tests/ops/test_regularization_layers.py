@@ -154,3 +154,36 @@ def test_group_normalization_refuses_groups_that_do_not_divide_the_channels(tmp_
     m = _build(tmp_path, "GroupNormalization(4, 6)", "x: f32[N, T, 6]) -> f32[N, T, 6]", "layer(x)")
     with pytest.raises(ValueError, match="reshape"):
         m.f(np.ones((2, 4, 6), np.float32))  # 24 values would fit [N, -1, 4, 1]: only gamma's reshape refuses it
+
+
+_EXPORTED = """module Regularized:
+    sub noise = GaussianNoise(0.1)
+    sub gaussian = GaussianDropout(0.2)
+    sub alpha = AlphaDropout(0.2)
+    sub spatial = SpatialDropout2D(0.2)
+    sub unit = UnitNormalization()
+    sub group = GroupNormalization(2, 4)
+
+    fn call(x: f32[2, 3, 3, 4], training: bool[]) -> f32[2, 3, 3, 4]:
+        y = spatial(alpha(gaussian(noise(x, training), training), training), training)
+        return unit(group(y))
+
+    fn infer(x: f32[2, 3, 3, 4]) -> f32[2, 3, 3, 4]:
+        return call(x, False)
+"""
+
+
+def test_regularization_layers_export_to_saved_model_and_tflite(tmp_path):
+    """Both modes in a SavedModel; inference (deterministic) also to a .tflite of builtin ops, which
+    tfm.export runs in LiteRT and compares with the SavedModel before it writes them."""
+    source = tmp_path / "regularized.tfm"
+    source.write_text(_EXPORTED)
+    tfm.export(source, "Regularized", tmp_path / "saved", signatures=["call", "infer"])
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    x = RNG.normal(size=(2, 3, 3, 4)).astype(np.float32)
+    model = tfm.load(source).Regularized()
+    np.testing.assert_allclose(loaded.infer(tf.constant(x)).numpy(), model.infer(x).numpy(), rtol=1e-5, atol=1e-6)
+    trained = loaded.call(tf.constant(x), tf.constant(True)).numpy()
+    assert trained.shape == x.shape and not np.allclose(trained, model.infer(x).numpy())
+    tfm.export(source, "Regularized", tmp_path / "lite", signatures=["infer"], tflite=tmp_path / "r.tflite")
+    assert (tmp_path / "r.tflite").stat().st_size > 0
