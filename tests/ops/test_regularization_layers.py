@@ -187,3 +187,28 @@ def test_regularization_layers_export_to_saved_model_and_tflite(tmp_path):
     assert trained.shape == x.shape and not np.allclose(trained, model.infer(x).numpy())
     tfm.export(source, "Regularized", tmp_path / "lite", signatures=["infer"], tflite=tmp_path / "r.tflite")
     assert (tmp_path / "r.tflite").stat().st_size > 0
+
+
+@pytest.mark.parametrize("kernel, bias", [((0.01, 0.0), (0.0, 0.0)), ((0.0, 0.02), (0.0, 0.0)),
+                                          ((0.01, 0.02), (0.03, 0.04)), ((0.0, 0.0), (0.0, 0.0))])
+def test_dense_regularization_losses_match_keras_layer_losses(tmp_path, kernel, bias):
+    """Dense's L1/L2 factors against Keras' L1L2 kernel and bias regularizers: the penalty (the sum of
+    `layer.losses`) and its gradients for the kernel and the bias."""
+    construct = f"Dense(3, 4, kernel_l1={kernel[0]}, kernel_l2={kernel[1]}, bias_l1={bias[0]}, bias_l2={bias[1]})"
+    m = _build(tmp_path, construct, ") -> f32[]", "layer.regularization_losses()")
+    keras_layer = keras.layers.Dense(4, kernel_regularizer=keras.regularizers.L1L2(*kernel),
+                                     bias_regularizer=keras.regularizers.L1L2(*bias))
+    keras_layer.build((None, 3))
+    weights = [RNG.normal(size=(3, 4)).astype(np.float32), RNG.normal(size=4).astype(np.float32)]
+    m.layer.kernel.assign(weights[0])
+    m.layer.bias.assign(weights[1])
+    keras_layer.set_weights(weights)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = m.f()
+        theirs = tf.add_n([tf.constant(0.0), *keras_layer.losses])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-7)
+    ours_grads = tape.gradient(ours, [m.layer.kernel, m.layer.bias])
+    theirs_grads = tape.gradient(theirs, [keras_layer.kernel, keras_layer.bias])  # None: no regularizer
+    for a, b, w in zip(ours_grads, theirs_grads, weights, strict=True):
+        np.testing.assert_allclose(a, np.zeros(w.shape) if b is None else b, rtol=1e-5, atol=1e-7)
+    assert (ours.numpy() > 0) == (sum(kernel) + sum(bias) > 0)

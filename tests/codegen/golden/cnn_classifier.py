@@ -270,39 +270,53 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:27
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:27
+        self.activation = activation  # <tfm library>/layers.tfm:9:41
+        self.seed = seed  # <tfm library>/layers.tfm:9:69
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:85
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        with self.name_scope:
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
+    _impl_regularization_losses = regularization_losses
 
     @property
     def signatures(self):
@@ -316,39 +330,39 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:30."""
+    """Compiled from <tfm library>/layers.tfm:37."""
 
     def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:30:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:30:33
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:30:47
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:30:15
-        self.filters = filters  # <tfm library>/layers.tfm:30:33
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:30:47
-        self.strides = strides  # <tfm library>/layers.tfm:30:65
-        self.padding = padding  # <tfm library>/layers.tfm:30:83
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:31:9
-        self.activation = activation  # <tfm library>/layers.tfm:31:33
-        self.seed = seed  # <tfm library>/layers.tfm:31:61
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:37:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:37:33
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:37:47
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:37:15
+        self.filters = filters  # <tfm library>/layers.tfm:37:33
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:37:47
+        self.strides = strides  # <tfm library>/layers.tfm:37:65
+        self.padding = padding  # <tfm library>/layers.tfm:37:83
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:38:9
+        self.activation = activation  # <tfm library>/layers.tfm:38:33
+        self.seed = seed  # <tfm library>/layers.tfm:38:61
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:32:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:33:5
+            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:39:5
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:40:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:35:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:42:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
 
     def call(self, x):
-        """<tfm library>/layers.tfm:35. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:42. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:36:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:37:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:43:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:44:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -369,22 +383,22 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:40."""
+    """Compiled from <tfm library>/layers.tfm:47."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:40:18
-        self.strides = strides  # <tfm library>/layers.tfm:40:38
-        self.padding = padding  # <tfm library>/layers.tfm:40:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:47:18
+        self.strides = strides  # <tfm library>/layers.tfm:47:38
+        self.padding = padding  # <tfm library>/layers.tfm:47:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:41:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:48:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:41. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:48. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:42:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:43:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:44:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:49:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:50:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:51:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -405,16 +419,16 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:61."""
+    """Compiled from <tfm library>/layers.tfm:68."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:62:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:69:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:62. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:63:9
+        """<tfm library>/layers.tfm:69. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:70:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -435,42 +449,42 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:86."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:79:16
-        self.seed = seed  # <tfm library>/layers.tfm:79:29
+        self.rate = rate  # <tfm library>/layers.tfm:86:16
+        self.seed = seed  # <tfm library>/layers.tfm:86:29
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:87:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:87:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:94:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:80. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
-        with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:81:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
-            return x  # <tfm library>/layers.tfm:85:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
-
-    def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
                     return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
                 return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def call_sequence(self, x, training):
+        """<tfm library>/layers.tfm:94. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        with self.name_scope:
+            if training:  # <tfm library>/layers.tfm:95:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:96:13
+                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:97:17
+                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:98:13
+            return x  # <tfm library>/layers.tfm:99:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -625,22 +639,24 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
-    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
-    327: (0, 30, 15), 328: (0, 30, 33), 329: (0, 30, 47), 330: (0, 30, 15), 331: (0, 30, 33),
-    332: (0, 30, 47), 333: (0, 30, 65), 334: (0, 30, 83), 335: (0, 31, 9), 336: (0, 31, 33),
-    337: (0, 31, 61), 340: (0, 32, 5), 341: (0, 33, 5), 343: (0, 35, 5), 350: (0, 36, 9),
-    351: (0, 37, 9), 376: (0, 40, 18), 377: (0, 40, 38), 378: (0, 40, 57), 380: (0, 41, 5),
-    385: (0, 42, 9), 386: (0, 43, 13), 387: (0, 44, 9), 413: (0, 62, 5), 417: (0, 63, 9),
-    442: (0, 79, 16), 443: (0, 79, 29), 445: (0, 80, 5), 449: (0, 87, 5), 457: (0, 81, 9),
-    458: (0, 82, 13), 459: (0, 83, 17), 460: (0, 84, 13), 461: (0, 85, 9), 469: (0, 88, 9),
-    470: (0, 89, 13), 471: (0, 90, 17), 472: (0, 91, 13), 473: (0, 92, 9), 498: (1, 22, 29),
-    499: (1, 22, 29), 500: (1, 22, 44), 501: (1, 22, 68), 504: (1, 23, 5), 505: (1, 24, 5),
-    506: (1, 25, 5), 507: (1, 26, 5), 509: (1, 28, 5), 517: (1, 29, 9), 518: (1, 30, 13),
-    519: (1, 31, 13), 520: (1, 32, 13), 521: (1, 33, 13), 522: (1, 34, 13), 523: (1, 35, 9),
-    548: (2, 4, 22), 549: (2, 4, 22), 550: (2, 4, 45), 551: (2, 4, 75), 554: (2, 5, 5), 555: (2, 6, 5),
-    556: (2, 7, 5), 557: (2, 8, 5), 558: (2, 9, 5), 559: (2, 10, 5), 560: (2, 11, 5), 561: (2, 12, 5),
-    562: (2, 13, 5), 564: (2, 15, 5), 568: (2, 21, 5), 569: (2, 26, 5), 577: (2, 16, 9), 578: (2, 17, 9),
-    579: (2, 18, 9), 580: (2, 19, 9), 588: (2, 23, 9), 589: (2, 24, 9), 596: (2, 26, 58),
-    597: (2, 26, 5), 604: (2, 27, 9), 605: (2, 28, 13), 606: (2, 29, 9), 607: (2, 30, 9),
+    277: (0, 9, 14), 278: (0, 9, 27), 279: (0, 9, 14), 280: (0, 9, 27), 281: (0, 9, 41), 282: (0, 9, 69),
+    283: (0, 9, 85), 284: (0, 10, 9), 285: (0, 10, 33), 286: (0, 10, 55), 289: (0, 11, 5),
+    290: (0, 12, 5), 292: (0, 14, 5), 293: (0, 18, 5), 294: (0, 21, 5), 299: (0, 15, 9), 307: (0, 19, 9),
+    315: (0, 22, 9), 316: (0, 23, 9), 341: (0, 37, 15), 342: (0, 37, 33), 343: (0, 37, 47),
+    344: (0, 37, 15), 345: (0, 37, 33), 346: (0, 37, 47), 347: (0, 37, 65), 348: (0, 37, 83),
+    349: (0, 38, 9), 350: (0, 38, 33), 351: (0, 38, 61), 354: (0, 39, 5), 355: (0, 40, 5),
+    357: (0, 42, 5), 364: (0, 43, 9), 365: (0, 44, 9), 390: (0, 47, 18), 391: (0, 47, 38),
+    392: (0, 47, 57), 394: (0, 48, 5), 399: (0, 49, 9), 400: (0, 50, 13), 401: (0, 51, 9),
+    427: (0, 69, 5), 431: (0, 70, 9), 456: (0, 86, 16), 457: (0, 86, 29), 459: (0, 87, 5),
+    463: (0, 94, 5), 471: (0, 88, 9), 472: (0, 89, 13), 473: (0, 90, 17), 474: (0, 91, 13),
+    475: (0, 92, 9), 483: (0, 95, 9), 484: (0, 96, 13), 485: (0, 97, 17), 486: (0, 98, 13),
+    487: (0, 99, 9), 512: (1, 22, 29), 513: (1, 22, 29), 514: (1, 22, 44), 515: (1, 22, 68),
+    518: (1, 23, 5), 519: (1, 24, 5), 520: (1, 25, 5), 521: (1, 26, 5), 523: (1, 28, 5), 531: (1, 29, 9),
+    532: (1, 30, 13), 533: (1, 31, 13), 534: (1, 32, 13), 535: (1, 33, 13), 536: (1, 34, 13),
+    537: (1, 35, 9), 562: (2, 4, 22), 563: (2, 4, 22), 564: (2, 4, 45), 565: (2, 4, 75), 568: (2, 5, 5),
+    569: (2, 6, 5), 570: (2, 7, 5), 571: (2, 8, 5), 572: (2, 9, 5), 573: (2, 10, 5), 574: (2, 11, 5),
+    575: (2, 12, 5), 576: (2, 13, 5), 578: (2, 15, 5), 582: (2, 21, 5), 583: (2, 26, 5), 591: (2, 16, 9),
+    592: (2, 17, 9), 593: (2, 18, 9), 594: (2, 19, 9), 602: (2, 23, 9), 603: (2, 24, 9),
+    610: (2, 26, 58), 611: (2, 26, 5), 618: (2, 27, 9), 619: (2, 28, 13), 620: (2, 29, 9),
+    621: (2, 30, 9),
 }

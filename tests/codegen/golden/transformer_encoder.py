@@ -270,39 +270,53 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:27
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:27
-        self.activation = activation  # <tfm library>/layers.tfm:7:41
-        self.seed = seed  # <tfm library>/layers.tfm:7:69
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:27
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:27
+        self.activation = activation  # <tfm library>/layers.tfm:9:41
+        self.seed = seed  # <tfm library>/layers.tfm:9:69
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:85
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        with self.name_scope:
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
+    _impl_regularization_losses = regularization_losses
 
     @property
     def signatures(self):
@@ -316,29 +330,29 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:71."""
+    """Compiled from <tfm library>/layers.tfm:78."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:71:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:71:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:71:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:71:34
-        self.seed = seed  # <tfm library>/layers.tfm:71:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:78:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:78:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:78:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:78:34
+        self.seed = seed  # <tfm library>/layers.tfm:78:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:72:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:79:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:74:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:81:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:74. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:81. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:75:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:82:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -359,42 +373,42 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:86."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:79:16
-        self.seed = seed  # <tfm library>/layers.tfm:79:29
+        self.rate = rate  # <tfm library>/layers.tfm:86:16
+        self.seed = seed  # <tfm library>/layers.tfm:86:29
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:87:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:87:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:94:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:80. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
-        with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:81:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:84:13
-            return x  # <tfm library>/layers.tfm:85:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
-
-    def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
                     return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
                 return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def call_sequence(self, x, training):
+        """<tfm library>/layers.tfm:94. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        with self.name_scope:
+            if training:  # <tfm library>/layers.tfm:95:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:96:13
+                    return tf.nn.dropout(x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:97:17
+                return tf.nn.dropout(x, self.rate)  # <tfm library>/layers.tfm:98:13
+            return x  # <tfm library>/layers.tfm:99:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -679,28 +693,30 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    277: (0, 7, 14), 278: (0, 7, 27), 279: (0, 7, 14), 280: (0, 7, 27), 281: (0, 7, 41), 282: (0, 7, 69),
-    285: (0, 8, 5), 286: (0, 9, 5), 288: (0, 11, 5), 289: (0, 15, 5), 294: (0, 12, 9), 302: (0, 16, 9),
-    327: (0, 71, 18), 328: (0, 71, 34), 329: (0, 71, 18), 330: (0, 71, 34), 331: (0, 71, 51),
-    334: (0, 72, 5), 336: (0, 74, 5), 341: (0, 75, 9), 366: (0, 79, 16), 367: (0, 79, 29),
-    369: (0, 80, 5), 373: (0, 87, 5), 381: (0, 81, 9), 382: (0, 82, 13), 383: (0, 83, 17),
-    384: (0, 84, 13), 385: (0, 85, 9), 393: (0, 88, 9), 394: (0, 89, 13), 395: (0, 90, 17),
-    396: (0, 91, 13), 397: (0, 92, 9), 422: (1, 39, 27), 423: (1, 39, 27), 424: (1, 39, 37),
-    427: (1, 40, 5), 428: (1, 41, 5), 430: (1, 43, 5), 431: (1, 48, 5), 436: (1, 44, 9), 437: (1, 45, 9),
-    438: (1, 46, 9), 446: (1, 49, 9), 447: (1, 50, 9), 448: (1, 51, 9), 473: (2, 8, 27), 474: (2, 8, 37),
-    475: (2, 8, 53), 476: (2, 8, 27), 477: (2, 8, 37), 478: (2, 8, 53), 479: (2, 8, 67), 482: (2, 9, 5),
-    483: (2, 10, 5), 484: (2, 11, 5), 485: (2, 12, 5), 486: (2, 13, 5), 487: (2, 14, 5), 488: (2, 15, 5),
-    489: (2, 16, 5), 491: (2, 18, 5), 495: (2, 27, 5), 503: (2, 18, 47), 504: (2, 18, 5),
-    511: (2, 19, 9), 512: (2, 20, 9), 513: (2, 21, 9), 514: (2, 22, 9), 515: (2, 23, 9), 516: (2, 24, 9),
-    517: (2, 25, 9), 521: (2, 27, 54), 522: (2, 27, 76), 523: (2, 27, 82), 524: (2, 27, 5),
-    531: (2, 28, 9), 532: (2, 29, 9), 533: (2, 30, 9), 534: (2, 31, 9), 535: (2, 32, 9), 536: (2, 33, 9),
-    537: (2, 34, 9), 538: (2, 35, 9), 560: (3, 5, 45), 561: (3, 5, 64), 562: (3, 6, 27), 563: (3, 5, 27),
-    564: (3, 5, 45), 565: (3, 5, 64), 566: (3, 5, 79), 567: (3, 6, 9), 568: (3, 6, 27), 569: (3, 6, 49),
-    570: (3, 6, 68), 573: (3, 8, 5), 574: (3, 7, 5), 575: (3, 9, 5), 576: (3, 10, 5), 577: (3, 11, 5),
-    578: (3, 12, 5), 579: (3, 13, 5), 580: (3, 14, 5), 581: (3, 15, 5), 582: (3, 16, 5), 584: (3, 19, 5),
-    589: (3, 27, 5), 594: (3, 32, 5), 598: (3, 36, 5), 606: (3, 19, 41), 607: (3, 19, 5),
-    614: (3, 20, 9), 615: (3, 21, 9), 616: (3, 22, 9), 617: (3, 23, 9), 618: (3, 24, 9), 619: (3, 25, 9),
-    623: (3, 27, 41), 624: (3, 27, 5), 631: (3, 28, 9), 632: (3, 29, 9), 633: (3, 30, 9),
-    637: (3, 33, 42), 638: (3, 32, 5), 645: (3, 34, 9), 649: (3, 36, 45), 650: (3, 36, 64),
-    651: (3, 36, 5), 658: (3, 37, 9), 659: (3, 38, 13), 660: (3, 39, 9), 661: (3, 40, 9),
+    277: (0, 9, 14), 278: (0, 9, 27), 279: (0, 9, 14), 280: (0, 9, 27), 281: (0, 9, 41), 282: (0, 9, 69),
+    283: (0, 9, 85), 284: (0, 10, 9), 285: (0, 10, 33), 286: (0, 10, 55), 289: (0, 11, 5),
+    290: (0, 12, 5), 292: (0, 14, 5), 293: (0, 18, 5), 294: (0, 21, 5), 299: (0, 15, 9), 307: (0, 19, 9),
+    315: (0, 22, 9), 316: (0, 23, 9), 341: (0, 78, 18), 342: (0, 78, 34), 343: (0, 78, 18),
+    344: (0, 78, 34), 345: (0, 78, 51), 348: (0, 79, 5), 350: (0, 81, 5), 355: (0, 82, 9),
+    380: (0, 86, 16), 381: (0, 86, 29), 383: (0, 87, 5), 387: (0, 94, 5), 395: (0, 88, 9),
+    396: (0, 89, 13), 397: (0, 90, 17), 398: (0, 91, 13), 399: (0, 92, 9), 407: (0, 95, 9),
+    408: (0, 96, 13), 409: (0, 97, 17), 410: (0, 98, 13), 411: (0, 99, 9), 436: (1, 39, 27),
+    437: (1, 39, 27), 438: (1, 39, 37), 441: (1, 40, 5), 442: (1, 41, 5), 444: (1, 43, 5),
+    445: (1, 48, 5), 450: (1, 44, 9), 451: (1, 45, 9), 452: (1, 46, 9), 460: (1, 49, 9), 461: (1, 50, 9),
+    462: (1, 51, 9), 487: (2, 8, 27), 488: (2, 8, 37), 489: (2, 8, 53), 490: (2, 8, 27), 491: (2, 8, 37),
+    492: (2, 8, 53), 493: (2, 8, 67), 496: (2, 9, 5), 497: (2, 10, 5), 498: (2, 11, 5), 499: (2, 12, 5),
+    500: (2, 13, 5), 501: (2, 14, 5), 502: (2, 15, 5), 503: (2, 16, 5), 505: (2, 18, 5), 509: (2, 27, 5),
+    517: (2, 18, 47), 518: (2, 18, 5), 525: (2, 19, 9), 526: (2, 20, 9), 527: (2, 21, 9),
+    528: (2, 22, 9), 529: (2, 23, 9), 530: (2, 24, 9), 531: (2, 25, 9), 535: (2, 27, 54),
+    536: (2, 27, 76), 537: (2, 27, 82), 538: (2, 27, 5), 545: (2, 28, 9), 546: (2, 29, 9),
+    547: (2, 30, 9), 548: (2, 31, 9), 549: (2, 32, 9), 550: (2, 33, 9), 551: (2, 34, 9), 552: (2, 35, 9),
+    574: (3, 5, 45), 575: (3, 5, 64), 576: (3, 6, 27), 577: (3, 5, 27), 578: (3, 5, 45), 579: (3, 5, 64),
+    580: (3, 5, 79), 581: (3, 6, 9), 582: (3, 6, 27), 583: (3, 6, 49), 584: (3, 6, 68), 587: (3, 8, 5),
+    588: (3, 7, 5), 589: (3, 9, 5), 590: (3, 10, 5), 591: (3, 11, 5), 592: (3, 12, 5), 593: (3, 13, 5),
+    594: (3, 14, 5), 595: (3, 15, 5), 596: (3, 16, 5), 598: (3, 19, 5), 603: (3, 27, 5), 608: (3, 32, 5),
+    612: (3, 36, 5), 620: (3, 19, 41), 621: (3, 19, 5), 628: (3, 20, 9), 629: (3, 21, 9),
+    630: (3, 22, 9), 631: (3, 23, 9), 632: (3, 24, 9), 633: (3, 25, 9), 637: (3, 27, 41),
+    638: (3, 27, 5), 645: (3, 28, 9), 646: (3, 29, 9), 647: (3, 30, 9), 651: (3, 33, 42),
+    652: (3, 32, 5), 659: (3, 34, 9), 663: (3, 36, 45), 664: (3, 36, 64), 665: (3, 36, 5),
+    672: (3, 37, 9), 673: (3, 38, 13), 674: (3, 39, 9), 675: (3, 40, 9),
 }
