@@ -237,39 +237,53 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
-        self.activation = activation  # <tfm library>/layers.tfm:7:45
-        self.seed = seed  # <tfm library>/layers.tfm:7:73
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
+        self.activation = activation  # <tfm library>/layers.tfm:9:45
+        self.seed = seed  # <tfm library>/layers.tfm:9:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        with self.name_scope:
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
+    _impl_regularization_losses = regularization_losses
 
     @property
     def signatures(self):
@@ -283,29 +297,29 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:71."""
+    """Compiled from <tfm library>/layers.tfm:78."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:71:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:71:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:71:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:71:34
-        self.seed = seed  # <tfm library>/layers.tfm:71:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:78:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:78:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:78:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:78:34
+        self.seed = seed  # <tfm library>/layers.tfm:78:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:72:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:79:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:74:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:81:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:74. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:81. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:75:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:82:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -541,23 +555,24 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    244: (0, 7, 14), 245: (0, 7, 31), 246: (0, 7, 14), 247: (0, 7, 31), 248: (0, 7, 45), 249: (0, 7, 73),
-    252: (0, 8, 5), 253: (0, 9, 5), 255: (0, 11, 5), 256: (0, 15, 5), 261: (0, 12, 9), 269: (0, 16, 9),
-    294: (0, 71, 18), 295: (0, 71, 34), 296: (0, 71, 18), 297: (0, 71, 34), 298: (0, 71, 51),
-    301: (0, 72, 5), 303: (0, 74, 5), 308: (0, 75, 9), 333: (1, 9, 17), 334: (1, 9, 34), 335: (1, 9, 17),
-    336: (1, 9, 34), 337: (1, 9, 46), 340: (1, 10, 5), 341: (1, 11, 5), 342: (1, 12, 5), 343: (1, 13, 5),
-    344: (1, 14, 5), 345: (1, 15, 5), 346: (1, 16, 5), 347: (1, 17, 5), 348: (1, 18, 5), 349: (1, 19, 5),
-    350: (1, 20, 5), 351: (1, 21, 5), 353: (1, 23, 5), 358: (1, 32, 5), 359: (1, 46, 5),
-    363: (1, 23, 39), 364: (1, 23, 57), 365: (1, 23, 5), 372: (1, 24, 9), 373: (1, 25, 9),
-    374: (1, 26, 9), 375: (1, 27, 9), 376: (1, 28, 9), 377: (1, 29, 9), 382: (1, 33, 9), 383: (1, 34, 9),
-    384: (1, 35, 9), 385: (1, 36, 13), 386: (1, 37, 13), 387: (1, 38, 13), 388: (1, 39, 13),
-    389: (1, 40, 13), 390: (1, 41, 13), 391: (1, 42, 13), 392: (1, 43, 9), 400: (1, 47, 9),
-    401: (1, 48, 9), 402: (1, 49, 9), 403: (1, 50, 9), 404: (1, 51, 13), 405: (1, 52, 13),
-    406: (1, 53, 13), 407: (1, 54, 13), 408: (1, 55, 13), 409: (1, 56, 13), 410: (1, 57, 13),
-    411: (1, 58, 13), 412: (1, 59, 9), 437: (1, 62, 13), 438: (1, 62, 30), 439: (1, 62, 13),
-    440: (1, 62, 30), 441: (1, 62, 42), 444: (1, 63, 5), 446: (1, 65, 5), 447: (1, 68, 5),
-    452: (1, 66, 9), 460: (1, 69, 9), 485: (2, 4, 22), 486: (2, 4, 39), 487: (2, 4, 60), 488: (2, 4, 77),
-    491: (2, 5, 5), 492: (2, 6, 5), 493: (2, 7, 5), 494: (2, 8, 5), 496: (2, 10, 5), 497: (2, 14, 5),
-    505: (2, 12, 9), 512: (2, 14, 48), 513: (2, 14, 5), 520: (2, 15, 9), 521: (2, 16, 13),
-    522: (2, 17, 9), 523: (2, 18, 9),
+    244: (0, 9, 14), 245: (0, 9, 31), 246: (0, 9, 14), 247: (0, 9, 31), 248: (0, 9, 45), 249: (0, 9, 73),
+    250: (0, 9, 89), 251: (0, 10, 9), 252: (0, 10, 33), 253: (0, 10, 55), 256: (0, 11, 5),
+    257: (0, 12, 5), 259: (0, 14, 5), 260: (0, 18, 5), 261: (0, 21, 5), 266: (0, 15, 9), 274: (0, 19, 9),
+    282: (0, 22, 9), 283: (0, 23, 9), 308: (0, 78, 18), 309: (0, 78, 34), 310: (0, 78, 18),
+    311: (0, 78, 34), 312: (0, 78, 51), 315: (0, 79, 5), 317: (0, 81, 5), 322: (0, 82, 9),
+    347: (1, 9, 17), 348: (1, 9, 34), 349: (1, 9, 17), 350: (1, 9, 34), 351: (1, 9, 46), 354: (1, 10, 5),
+    355: (1, 11, 5), 356: (1, 12, 5), 357: (1, 13, 5), 358: (1, 14, 5), 359: (1, 15, 5), 360: (1, 16, 5),
+    361: (1, 17, 5), 362: (1, 18, 5), 363: (1, 19, 5), 364: (1, 20, 5), 365: (1, 21, 5), 367: (1, 23, 5),
+    372: (1, 32, 5), 373: (1, 46, 5), 377: (1, 23, 39), 378: (1, 23, 57), 379: (1, 23, 5),
+    386: (1, 24, 9), 387: (1, 25, 9), 388: (1, 26, 9), 389: (1, 27, 9), 390: (1, 28, 9), 391: (1, 29, 9),
+    396: (1, 33, 9), 397: (1, 34, 9), 398: (1, 35, 9), 399: (1, 36, 13), 400: (1, 37, 13),
+    401: (1, 38, 13), 402: (1, 39, 13), 403: (1, 40, 13), 404: (1, 41, 13), 405: (1, 42, 13),
+    406: (1, 43, 9), 414: (1, 47, 9), 415: (1, 48, 9), 416: (1, 49, 9), 417: (1, 50, 9),
+    418: (1, 51, 13), 419: (1, 52, 13), 420: (1, 53, 13), 421: (1, 54, 13), 422: (1, 55, 13),
+    423: (1, 56, 13), 424: (1, 57, 13), 425: (1, 58, 13), 426: (1, 59, 9), 451: (1, 62, 13),
+    452: (1, 62, 30), 453: (1, 62, 13), 454: (1, 62, 30), 455: (1, 62, 42), 458: (1, 63, 5),
+    460: (1, 65, 5), 461: (1, 68, 5), 466: (1, 66, 9), 474: (1, 69, 9), 499: (2, 4, 22), 500: (2, 4, 39),
+    501: (2, 4, 60), 502: (2, 4, 77), 505: (2, 5, 5), 506: (2, 6, 5), 507: (2, 7, 5), 508: (2, 8, 5),
+    510: (2, 10, 5), 511: (2, 14, 5), 519: (2, 12, 9), 526: (2, 14, 48), 527: (2, 14, 5),
+    534: (2, 15, 9), 535: (2, 16, 13), 536: (2, 17, 9), 537: (2, 18, 9),
 }

@@ -295,39 +295,53 @@ def _dropout(random, x, rate, seed):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
-        self.activation = activation  # <tfm library>/layers.tfm:7:45
-        self.seed = seed  # <tfm library>/layers.tfm:7:73
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
+        self.activation = activation  # <tfm library>/layers.tfm:9:45
+        self.seed = seed  # <tfm library>/layers.tfm:9:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        with self.name_scope:
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
+    _impl_regularization_losses = regularization_losses
 
     @property
     def signatures(self):
@@ -341,29 +355,29 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:71."""
+    """Compiled from <tfm library>/layers.tfm:78."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:71:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:71:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:71:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:71:34
-        self.seed = seed  # <tfm library>/layers.tfm:71:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:78:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:78:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:78:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:78:34
+        self.seed = seed  # <tfm library>/layers.tfm:78:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:72:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:79:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:74:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:81:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:74. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:81. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:75:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:82:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -384,45 +398,45 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:86."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:79:16
-        self.seed = seed  # <tfm library>/layers.tfm:79:29
+        self.rate = rate  # <tfm library>/layers.tfm:86:16
+        self.seed = seed  # <tfm library>/layers.tfm:86:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:80:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:87:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:87:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:94:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:80. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
-        with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:81:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:82:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:83:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:84:13
-            return x  # <tfm library>/layers.tfm:85:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
-
-    def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
             if training:  # <tfm library>/layers.tfm:88:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
                 return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
             return x  # <tfm library>/layers.tfm:92:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def call_sequence(self, x, training):
+        """<tfm library>/layers.tfm:94. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        with self.name_scope:
+            if training:  # <tfm library>/layers.tfm:95:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:96:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:97:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:98:13
+            return x  # <tfm library>/layers.tfm:99:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -709,28 +723,30 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 7, 14), 303: (0, 7, 31), 304: (0, 7, 14), 305: (0, 7, 31), 306: (0, 7, 45), 307: (0, 7, 73),
-    310: (0, 8, 5), 311: (0, 9, 5), 313: (0, 11, 5), 314: (0, 15, 5), 319: (0, 12, 9), 327: (0, 16, 9),
-    352: (0, 71, 18), 353: (0, 71, 34), 354: (0, 71, 18), 355: (0, 71, 34), 356: (0, 71, 51),
-    359: (0, 72, 5), 361: (0, 74, 5), 366: (0, 75, 9), 391: (0, 79, 16), 392: (0, 79, 29),
-    397: (0, 80, 5), 401: (0, 87, 5), 409: (0, 81, 9), 410: (0, 82, 13), 411: (0, 83, 17),
-    412: (0, 84, 13), 413: (0, 85, 9), 421: (0, 88, 9), 422: (0, 89, 13), 423: (0, 90, 17),
-    424: (0, 91, 13), 425: (0, 92, 9), 450: (1, 39, 27), 451: (1, 39, 27), 452: (1, 39, 41),
-    455: (1, 40, 5), 456: (1, 41, 5), 458: (1, 43, 5), 459: (1, 48, 5), 464: (1, 44, 9), 465: (1, 45, 9),
-    466: (1, 46, 9), 474: (1, 49, 9), 475: (1, 50, 9), 476: (1, 51, 9), 501: (2, 8, 27), 502: (2, 8, 41),
-    503: (2, 8, 57), 504: (2, 8, 27), 505: (2, 8, 41), 506: (2, 8, 57), 507: (2, 8, 71), 510: (2, 9, 5),
-    511: (2, 10, 5), 512: (2, 11, 5), 513: (2, 12, 5), 514: (2, 13, 5), 515: (2, 14, 5), 516: (2, 15, 5),
-    517: (2, 16, 5), 519: (2, 18, 5), 523: (2, 27, 5), 531: (2, 18, 47), 532: (2, 18, 5),
-    539: (2, 19, 9), 540: (2, 20, 9), 541: (2, 21, 9), 542: (2, 22, 9), 543: (2, 23, 9), 544: (2, 24, 9),
-    545: (2, 25, 9), 549: (2, 27, 54), 550: (2, 27, 76), 551: (2, 27, 82), 552: (2, 27, 5),
-    559: (2, 28, 9), 560: (2, 29, 9), 561: (2, 30, 9), 562: (2, 31, 9), 563: (2, 32, 9), 564: (2, 33, 9),
-    565: (2, 34, 9), 566: (2, 35, 9), 588: (3, 5, 45), 589: (3, 5, 64), 590: (3, 6, 27), 591: (3, 5, 27),
-    592: (3, 5, 45), 593: (3, 5, 64), 594: (3, 5, 79), 595: (3, 6, 9), 596: (3, 6, 27), 597: (3, 6, 49),
-    598: (3, 6, 68), 601: (3, 8, 5), 602: (3, 7, 5), 603: (3, 9, 5), 604: (3, 10, 5), 605: (3, 11, 5),
-    606: (3, 12, 5), 607: (3, 13, 5), 608: (3, 14, 5), 609: (3, 15, 5), 610: (3, 16, 5), 612: (3, 19, 5),
-    617: (3, 27, 5), 622: (3, 32, 5), 626: (3, 36, 5), 634: (3, 19, 41), 635: (3, 19, 5),
-    642: (3, 20, 9), 643: (3, 21, 9), 644: (3, 22, 9), 645: (3, 23, 9), 646: (3, 24, 9), 647: (3, 25, 9),
-    651: (3, 27, 41), 652: (3, 27, 5), 659: (3, 28, 9), 660: (3, 29, 9), 661: (3, 30, 9),
-    665: (3, 33, 42), 666: (3, 32, 5), 673: (3, 34, 9), 677: (3, 36, 45), 678: (3, 36, 64),
-    679: (3, 36, 5), 686: (3, 37, 9), 687: (3, 38, 13), 688: (3, 39, 9), 689: (3, 40, 9),
+    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
+    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
+    315: (0, 12, 5), 317: (0, 14, 5), 318: (0, 18, 5), 319: (0, 21, 5), 324: (0, 15, 9), 332: (0, 19, 9),
+    340: (0, 22, 9), 341: (0, 23, 9), 366: (0, 78, 18), 367: (0, 78, 34), 368: (0, 78, 18),
+    369: (0, 78, 34), 370: (0, 78, 51), 373: (0, 79, 5), 375: (0, 81, 5), 380: (0, 82, 9),
+    405: (0, 86, 16), 406: (0, 86, 29), 411: (0, 87, 5), 415: (0, 94, 5), 423: (0, 88, 9),
+    424: (0, 89, 13), 425: (0, 90, 17), 426: (0, 91, 13), 427: (0, 92, 9), 435: (0, 95, 9),
+    436: (0, 96, 13), 437: (0, 97, 17), 438: (0, 98, 13), 439: (0, 99, 9), 464: (1, 39, 27),
+    465: (1, 39, 27), 466: (1, 39, 41), 469: (1, 40, 5), 470: (1, 41, 5), 472: (1, 43, 5),
+    473: (1, 48, 5), 478: (1, 44, 9), 479: (1, 45, 9), 480: (1, 46, 9), 488: (1, 49, 9), 489: (1, 50, 9),
+    490: (1, 51, 9), 515: (2, 8, 27), 516: (2, 8, 41), 517: (2, 8, 57), 518: (2, 8, 27), 519: (2, 8, 41),
+    520: (2, 8, 57), 521: (2, 8, 71), 524: (2, 9, 5), 525: (2, 10, 5), 526: (2, 11, 5), 527: (2, 12, 5),
+    528: (2, 13, 5), 529: (2, 14, 5), 530: (2, 15, 5), 531: (2, 16, 5), 533: (2, 18, 5), 537: (2, 27, 5),
+    545: (2, 18, 47), 546: (2, 18, 5), 553: (2, 19, 9), 554: (2, 20, 9), 555: (2, 21, 9),
+    556: (2, 22, 9), 557: (2, 23, 9), 558: (2, 24, 9), 559: (2, 25, 9), 563: (2, 27, 54),
+    564: (2, 27, 76), 565: (2, 27, 82), 566: (2, 27, 5), 573: (2, 28, 9), 574: (2, 29, 9),
+    575: (2, 30, 9), 576: (2, 31, 9), 577: (2, 32, 9), 578: (2, 33, 9), 579: (2, 34, 9), 580: (2, 35, 9),
+    602: (3, 5, 45), 603: (3, 5, 64), 604: (3, 6, 27), 605: (3, 5, 27), 606: (3, 5, 45), 607: (3, 5, 64),
+    608: (3, 5, 79), 609: (3, 6, 9), 610: (3, 6, 27), 611: (3, 6, 49), 612: (3, 6, 68), 615: (3, 8, 5),
+    616: (3, 7, 5), 617: (3, 9, 5), 618: (3, 10, 5), 619: (3, 11, 5), 620: (3, 12, 5), 621: (3, 13, 5),
+    622: (3, 14, 5), 623: (3, 15, 5), 624: (3, 16, 5), 626: (3, 19, 5), 631: (3, 27, 5), 636: (3, 32, 5),
+    640: (3, 36, 5), 648: (3, 19, 41), 649: (3, 19, 5), 656: (3, 20, 9), 657: (3, 21, 9),
+    658: (3, 22, 9), 659: (3, 23, 9), 660: (3, 24, 9), 661: (3, 25, 9), 665: (3, 27, 41),
+    666: (3, 27, 5), 673: (3, 28, 9), 674: (3, 29, 9), 675: (3, 30, 9), 679: (3, 33, 42),
+    680: (3, 32, 5), 687: (3, 34, 9), 691: (3, 36, 45), 692: (3, 36, 64), 693: (3, 36, 5),
+    700: (3, 37, 9), 701: (3, 38, 13), 702: (3, 39, 9), 703: (3, 40, 9),
 }

@@ -233,39 +233,53 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:7."""
+    """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:7:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:7:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:7:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:7:31
-        self.activation = activation  # <tfm library>/layers.tfm:7:45
-        self.seed = seed  # <tfm library>/layers.tfm:7:73
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
+        self.activation = activation  # <tfm library>/layers.tfm:9:45
+        self.seed = seed  # <tfm library>/layers.tfm:9:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:8:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:9:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:11:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:11. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:12:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        with self.name_scope:
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
+    _impl_regularization_losses = regularization_losses
 
     @property
     def signatures(self):
@@ -279,7 +293,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Encoder(tf.Module):
@@ -448,16 +462,17 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 7, 14), 241: (0, 7, 31), 242: (0, 7, 14), 243: (0, 7, 31), 244: (0, 7, 45), 245: (0, 7, 73),
-    248: (0, 8, 5), 249: (0, 9, 5), 251: (0, 11, 5), 252: (0, 15, 5), 257: (0, 12, 9), 265: (0, 16, 9),
-    290: (1, 4, 16), 291: (1, 4, 44), 292: (1, 4, 16), 293: (1, 4, 31), 294: (1, 4, 44), 295: (1, 4, 57),
-    298: (1, 5, 5), 299: (1, 6, 5), 300: (1, 7, 5), 302: (1, 9, 5), 307: (1, 10, 9), 308: (1, 11, 9),
-    333: (1, 13, 16), 334: (1, 13, 42), 335: (1, 13, 16), 336: (1, 13, 29), 337: (1, 13, 42),
-    338: (1, 13, 57), 341: (1, 14, 5), 342: (1, 15, 5), 344: (1, 17, 5), 349: (1, 18, 9),
-    374: (1, 20, 12), 375: (1, 20, 50), 376: (1, 20, 12), 377: (1, 20, 32), 378: (1, 20, 50),
-    379: (1, 20, 67), 380: (1, 20, 97), 383: (1, 21, 5), 384: (1, 22, 5), 385: (1, 23, 5),
-    387: (1, 27, 5), 388: (1, 32, 5), 389: (1, 39, 5), 397: (1, 29, 9), 405: (1, 34, 9), 406: (1, 35, 9),
-    413: (1, 39, 49), 414: (1, 39, 5), 421: (1, 40, 9), 422: (1, 41, 13), 423: (1, 42, 13),
-    424: (1, 43, 13), 425: (1, 44, 13), 426: (1, 45, 13), 427: (1, 46, 13), 428: (1, 47, 13),
-    429: (1, 48, 9), 430: (1, 49, 9),
+    240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
+    246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
+    253: (0, 12, 5), 255: (0, 14, 5), 256: (0, 18, 5), 257: (0, 21, 5), 262: (0, 15, 9), 270: (0, 19, 9),
+    278: (0, 22, 9), 279: (0, 23, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
+    308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
+    321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
+    350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),
+    358: (1, 17, 5), 363: (1, 18, 9), 388: (1, 20, 12), 389: (1, 20, 50), 390: (1, 20, 12),
+    391: (1, 20, 32), 392: (1, 20, 50), 393: (1, 20, 67), 394: (1, 20, 97), 397: (1, 21, 5),
+    398: (1, 22, 5), 399: (1, 23, 5), 401: (1, 27, 5), 402: (1, 32, 5), 403: (1, 39, 5), 411: (1, 29, 9),
+    419: (1, 34, 9), 420: (1, 35, 9), 427: (1, 39, 49), 428: (1, 39, 5), 435: (1, 40, 9),
+    436: (1, 41, 13), 437: (1, 42, 13), 438: (1, 43, 13), 439: (1, 44, 13), 440: (1, 45, 13),
+    441: (1, 46, 13), 442: (1, 47, 13), 443: (1, 48, 9), 444: (1, 49, 9),
 }
