@@ -148,6 +148,44 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
     return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
 
 
+def convolution_transpose(spatial: int) -> TypeRule:
+    """The type rule of a transposed convolution over `spatial` axes (conv1d_transpose: 1, conv2d_transpose: 2)."""
+    return lambda ctx: _convolution_transpose(ctx, spatial)
+
+
+def _transposed_size(size: Dim, kernel: Dim, stride: int | None, padding: str) -> Dim:
+    """Keras' output size of a transposed convolution: SAME size * stride, VALID
+    size * stride + max(kernel - stride, 0) (which is (size - 1) * stride + kernel when kernel >= stride)."""
+    if not isinstance(size, int) or stride is None or padding == "unknown":
+        return None
+    if padding == "SAME":
+        return size * stride
+    return size * stride + max(kernel - stride, 0) if isinstance(kernel, int) else None
+
+
+def _convolution_transpose(ctx: RuleContext, spatial: int) -> Type:
+    """input [N, *spatial, C_in], filters [*window, C_out, C_in] (Keras' kernel layout) -> [N, *out, C_out]."""
+    x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
+    filters = _ranked(ctx, "filters", spatial + 2, f"a kernel [{', '.join(['k'] * spatial)}, C_out, C_in]")
+    strides = _per_axis(ctx, "stride" if spatial == 1 else "strides", spatial)
+    padding = _padding(ctx)
+    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
+        return UNKNOWN
+    if x.dtype and filters.dtype and x.dtype != filters.dtype:
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
+                "cast one to the other's dtype")
+        return UNKNOWN
+    if x.shape is None or filters.shape is None or strides is None or padding is None:
+        return TensorT(x.dtype, None)
+    channels, in_channels = x.shape[-1], filters.shape[-1]
+    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
+        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
+                "a transposed convolution's filters are [..., C_out, C_in]: their last dim is the input's channels")
+        return TensorT(x.dtype, None)
+    out = [_transposed_size(x.shape[1 + i], filters.shape[i], strides[i], padding) for i in range(spatial)]
+    return TensorT(x.dtype, (x.shape[0], *out, filters.shape[-2]))
+
+
 def pooling(spatial: int) -> TypeRule:
     """The type rule of max/avg pooling over `spatial` axes."""
     return lambda ctx: _pooling(ctx, spatial)
@@ -310,6 +348,21 @@ OPS = (
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
                 "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]")),
+    # Transposed convolutions as Keras computes them (no output_padding, no dilation): the output size
+    # comes from the input's, so the runtime helper builds the output_shape tensor tf.nn.conv_transpose needs.
+    op("conv1d_transpose", "_conv1d_transpose", "input, filters, stride:static=1, padding:static='VALID'", _CONV,
+       convolution_transpose(1), dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="stride padding",
+       examples=("reshape(x, [1, 6, 1]), reshape(x, [2, 3, 1])",
+                 "reshape(x, [1, 6, 1]), reshape(x, [3, 2, 1]), stride=2",
+                 "reshape(x, [1, 6, 1]), reshape(x, [2, 3, 1]), stride=3, padding='SAME'"),
+       refused=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",)),
+    op("conv2d_transpose", "_conv2d_transpose", "input, filters, strides:static=1, padding:static='VALID'", _CONV,
+       convolution_transpose(2), dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 2, 3, 1]), reshape(x, [1, 2, 3, 1])",
+                 "reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 3, 1]), strides=2, padding='SAME'",
+                 "reshape(x, [1, 2, 3, 1]), reshape(x, [3, 1, 2, 1]), strides=[1, 2]"),
+       refused=("x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
+                "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0")),
     op("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pooling(1), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'")),

@@ -1,0 +1,76 @@
+"""The convolution layers of dsl/library/convolution.tfm against Keras 3: the same weights give the
+same outputs and the same gradients (for the input and every weight), and the transposed-convolution
+ops' static output sizes against what TensorFlow computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = tf.keras
+
+import tfm  # noqa: E402
+
+from test_layers import _build, _compare, _forward_and_grads, _keras_built, _randomize  # noqa: E402
+
+# .ci/run runs these again with oneDNN off: a kernel one processor lacks fails CI, not a user.
+pytestmark = pytest.mark.kernels
+
+RNG = np.random.default_rng(23)
+
+
+@pytest.mark.parametrize("kernel, strides, padding", [(3, 1, "VALID"), (3, 2, "SAME"), (3, 2, "VALID"),
+                                                      (2, 3, "VALID"), (4, 2, "SAME")])
+def test_conv2d_transpose_matches_keras(tmp_path, kernel, strides, padding):
+    m = _build(tmp_path, f'Conv2DTranspose(3, 4, {kernel}, strides={strides}, padding="{padding}", activation="relu")',
+               "x: f32[N, 5, 6, 3]) -> f32[N, ?, ?, 4]", "layer(x)")
+    w = _randomize(m.layer)
+    keras_layer = _keras_built(keras.layers.Conv2DTranspose(4, kernel, strides=strides, padding=padding.lower(),
+                                                            activation="relu"), (None, 5, 6, 3))
+    keras_layer.set_weights([w["kernel"], w["bias"]])
+    x = RNG.normal(size=(2, 5, 6, 3)).astype(np.float32)
+    ours = _forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias])
+    theirs = _forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias])
+    assert ours[0].shape == theirs[0].shape
+    _compare(ours, theirs)
+
+
+@pytest.mark.parametrize("kernel, strides, padding", [(3, 1, "VALID"), (3, 2, "SAME"), (5, 2, "VALID"),
+                                                      (1, 2, "VALID")])
+def test_conv1d_transpose_matches_keras(tmp_path, kernel, strides, padding):
+    m = _build(tmp_path, f'Conv1DTranspose(2, 5, {kernel}, strides={strides}, padding="{padding}", '
+                         'activation="tanh")', "x: f32[N, 7, 2]) -> f32[N, ?, 5]", "layer(x)")
+    w = _randomize(m.layer)
+    keras_layer = _keras_built(keras.layers.Conv1DTranspose(5, kernel, strides=strides, padding=padding.lower(),
+                                                            activation="tanh"), (None, 7, 2))
+    keras_layer.set_weights([w["kernel"], w["bias"]])
+    x = RNG.normal(size=(3, 7, 2)).astype(np.float32)
+    ours = _forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias])
+    theirs = _forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias])
+    assert ours[0].shape == theirs[0].shape
+    _compare(ours, theirs)
+
+
+@pytest.mark.parametrize("call, size", [
+    ("conv2d_transpose(x, k)", [2, 7, 8, 4]),                                  # (5 - 1) * 1 + 3
+    ("conv2d_transpose(x, k, strides=2, padding='SAME')", [2, 10, 12, 4]),     # 5 * 2
+    ("conv2d_transpose(x, k, strides=[2, 3])", [2, 11, 18, 4]),                # (5 - 1) * 2 + 3, 6 * 3 + 0
+    ("conv2d_transpose(x, k, strides=4)", [2, 20, 24, 4]),                     # kernel < stride: 5 * 4
+])
+def test_conv2d_transpose_static_size_is_what_runs(tmp_path, call, size):
+    """The checker folds the output size (a wrong declared size would be E050); TensorFlow agrees."""
+    source = tmp_path / "t.tfm"
+    dims = ", ".join(map(str, size))
+    source.write_text(f"module M:\n    var k: f32[3, 3, 4, 3] = glorot_uniform(seed=0)\n\n"
+                      f"    fn f(x: f32[2, 5, 6, 3]) -> f32[{dims}]:\n        return {call}\n")
+    assert [d.code for d in tfm.check(source) if d.severity == "error"] == []
+    out = tfm.load(source).M().f(tf.constant(RNG.normal(size=(2, 5, 6, 3)).astype(np.float32)))
+    assert list(out.shape) == size
+
+
+def test_conv1d_transpose_refuses_mismatched_channels(tmp_path):
+    source = tmp_path / "t.tfm"
+    source.write_text("module M:\n    var k: f32[3, 4, 2] = glorot_uniform(seed=0)\n\n"
+                      "    fn f(x: f32[2, 5, 3]) -> f32[2, ?, 4]:\n        return conv1d_transpose(x, k)\n")
+    assert "E042" in [d.code for d in tfm.check(source)]
