@@ -412,6 +412,21 @@ def _conv2d_transpose(input, filters, strides, padding):
     return _conv_transpose(input, filters, strides, padding)
 
 
+def _depthwise_conv2d(input, filters, strides, padding, dilations):
+    """tf.nn.depthwise_conv2d with tfm's strides and dilations (an int, or one per spatial axis)."""
+    if _isinstance(strides, _int):
+        strides = [strides, strides]
+    elif _len(strides) == 4:
+        strides = strides[1:-1]
+    if dilations is None:
+        dilations = 1
+    if _isinstance(dilations, _int):
+        dilations = [dilations, dilations]
+    elif _len(dilations) == 4:
+        dilations = dilations[1:-1]
+    return tf.nn.depthwise_conv2d(input, filters, [1, *strides, 1], padding, dilations=dilations)
+
+
 def _mean_absolute_error(y_true, y_pred):
     """Mean of absolute differences over all elements."""
     return tf.reduce_mean(tf.abs(y_pred - y_true))

@@ -74,3 +74,72 @@ def test_conv1d_transpose_refuses_mismatched_channels(tmp_path):
     source.write_text("module M:\n    var k: f32[3, 4, 2] = glorot_uniform(seed=0)\n\n"
                       "    fn f(x: f32[2, 5, 3]) -> f32[2, ?, 4]:\n        return conv1d_transpose(x, k)\n")
     assert "E042" in [d.code for d in tfm.check(source)]
+
+
+@pytest.mark.parametrize("strides, padding, multiplier, dilation", [(1, "VALID", 1, 1), (2, "SAME", 2, 1),
+                                                                    (1, "SAME", 3, 2), (2, "VALID", 1, 1)])
+def test_depthwise_conv2d_matches_keras(tmp_path, strides, padding, multiplier, dilation):
+    m = _build(tmp_path, f'DepthwiseConv2D(3, 3, strides={strides}, padding="{padding}", '
+                         f'depth_multiplier={multiplier}, dilation_rate={dilation}, activation="relu")',
+               f"x: f32[N, 8, 7, 3]) -> f32[N, ?, ?, {3 * multiplier}]", "layer(x)")
+    w = _randomize(m.layer)
+    keras_layer = _keras_built(keras.layers.DepthwiseConv2D(3, strides=strides, padding=padding.lower(),
+                                                            depth_multiplier=multiplier, dilation_rate=dilation,
+                                                            activation="relu"), (None, 8, 7, 3))
+    keras_layer.set_weights([w["kernel"], w["bias"]])
+    x = RNG.normal(size=(2, 8, 7, 3)).astype(np.float32)
+    ours = _forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias])
+    theirs = _forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias])
+    assert ours[0].shape == theirs[0].shape
+    _compare(ours, theirs)
+
+
+@pytest.mark.parametrize("strides, padding, multiplier, dilation", [(1, "VALID", 1, 1), (2, "SAME", 2, 1),
+                                                                    (1, "SAME", 1, 2)])
+def test_separable_conv2d_matches_keras(tmp_path, strides, padding, multiplier, dilation):
+    m = _build(tmp_path, f'SeparableConv2D(3, 5, 3, strides={strides}, padding="{padding}", '
+                         f'depth_multiplier={multiplier}, dilation_rate={dilation}, activation="tanh")',
+               "x: f32[N, 8, 7, 3]) -> f32[N, ?, ?, 5]", "layer(x)")
+    w = _randomize(m.layer)
+    keras_layer = _keras_built(keras.layers.SeparableConv2D(5, 3, strides=strides, padding=padding.lower(),
+                                                            depth_multiplier=multiplier, dilation_rate=dilation,
+                                                            activation="tanh"), (None, 8, 7, 3))
+    keras_layer.set_weights([w["depthwise_kernel"], w["pointwise_kernel"], w["bias"]])
+    x = RNG.normal(size=(2, 8, 7, 3)).astype(np.float32)
+    ours = _forward_and_grads(m.f, [x], [m.layer.depthwise_kernel, m.layer.pointwise_kernel, m.layer.bias])
+    theirs = _forward_and_grads(keras_layer, [x], [keras_layer.depthwise_kernel, keras_layer.pointwise_kernel,
+                                                   keras_layer.bias])
+    assert ours[0].shape == theirs[0].shape
+    _compare(ours, theirs)
+
+
+@pytest.mark.parametrize("call, size", [
+    ("depthwise_conv2d(x, k)", [2, 3, 4, 6]),
+    ("depthwise_conv2d(x, k, strides=2, padding='SAME')", [2, 3, 3, 6]),
+    ("depthwise_conv2d(x, k, padding='SAME', dilations=[2, 1])", [2, 5, 6, 6]),
+])
+def test_depthwise_conv2d_static_size_is_what_runs(tmp_path, call, size):
+    source = tmp_path / "t.tfm"
+    dims = ", ".join(map(str, size))
+    source.write_text(f"module M:\n    var k: f32[3, 3, 3, 2] = glorot_uniform(seed=0)\n\n"
+                      f"    fn f(x: f32[2, 5, 6, 3]) -> f32[{dims}]:\n        return {call}\n")
+    assert [d.code for d in tfm.check(source) if d.severity == "error"] == []
+    out = tfm.load(source).M().f(tf.constant(RNG.normal(size=(2, 5, 6, 3)).astype(np.float32)))
+    assert list(out.shape) == size
+
+
+def test_transposed_size_folds_a_named_dimension(tmp_path):
+    """An input size known only by name gives an expression of it: [N, T, 2] -> [N, T * 2 + 1, 4]."""
+    text = ("module M:\n    var k: f32[3, 4, 2] = glorot_uniform(seed=0)\n\n"
+            "    fn f(x: f32[N, T, 2]) -> f32[N, ?, 4]:\n"
+            "        y = conv1d_transpose(x, k, stride=2)\n"
+            "        z = conv1d_transpose(x, k, stride=2, padding='SAME')\n"
+            "        return y\n")
+    analysis = tfm.analyze(text, "t.tfm")
+    body = analysis.modules["M"].decl.methods[0].body
+    assert [str(analysis.types[node.value]) for node in body if hasattr(node, "target")] == \
+        ["f32[N, 2 * T + 1, 4]", "f32[N, 2 * T, 4]"]
+    source = tmp_path / "t.tfm"
+    source.write_text(text)
+    out = tfm.load(source).M().f(tf.constant(RNG.normal(size=(3, 5, 2)).astype(np.float32)))
+    assert list(out.shape) == [3, 11, 4]
