@@ -143,3 +143,26 @@ def test_transposed_size_folds_a_named_dimension(tmp_path):
     source.write_text(text)
     out = tfm.load(source).M().f(tf.constant(RNG.normal(size=(3, 5, 2)).astype(np.float32)))
     assert list(out.shape) == [3, 11, 4]
+
+
+def test_convolution_layers_export_to_saved_model_and_tflite(tmp_path):
+    """The four layers in one module, exported: tfm.export runs the .tflite (builtin ops only) in LiteRT
+    and compares it with the SavedModel before writing them; the SavedModel gives the module's values."""
+    source = tmp_path / "decoder.tfm"
+    source.write_text(
+        "module Decoder:\n"
+        '    sub up = Conv2DTranspose(3, 4, 3, strides=2, padding="SAME", activation="relu", seed=1)\n'
+        '    sub up1 = Conv1DTranspose(3, 2, 4, strides=2, seed=2)\n'
+        '    sub depthwise = DepthwiseConv2D(4, 3, depth_multiplier=2, seed=3)\n'
+        '    sub separable = SeparableConv2D(8, 2, 3, padding="SAME", seed=4)\n\n'
+        "    fn images(x: f32[1, 5, 5, 3]) -> f32[1, 8, 8, 2]:\n"
+        "        return separable(depthwise(up(x)))\n\n"
+        "    fn sequences(x: f32[1, 6, 3]) -> f32[1, 14, 2]:\n"
+        "        return up1(x)\n")
+    model = tfm.load(source).Decoder()
+    tfm.export(source, "Decoder", tmp_path / "saved", instance=model, tflite=tmp_path / "decoder.tflite")
+    x = RNG.normal(size=(1, 5, 5, 3)).astype(np.float32)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    np.testing.assert_allclose(loaded.images(tf.constant(x)).numpy(), model.images(tf.constant(x)).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    assert (tmp_path / "decoder.tflite").stat().st_size > 0
