@@ -11,6 +11,7 @@ tf = pytest.importorskip("tensorflow")
 keras = tf.keras
 
 import tfm  # noqa: E402
+from tfm.dsl import nodes  # noqa: E402
 
 from test_layers import _build, _compare, _forward_and_grads, _keras_built, _randomize  # noqa: E402
 
@@ -136,8 +137,9 @@ def test_transposed_size_folds_a_named_dimension(tmp_path):
             "        z = conv1d_transpose(x, k, stride=2, padding='SAME')\n"
             "        return y\n")
     analysis = tfm.analyze(text, "t.tfm")
-    body = analysis.modules["M"].decl.methods[0].body
-    assert [str(analysis.types[node.value]) for node in body if hasattr(node, "target")] == \
+    decl = analysis.modules["M"].decl
+    assert decl is not None
+    assert [str(analysis.types[node.value]) for node in decl.methods[0].body if isinstance(node, nodes.Assign)] == \
         ["f32[N, 2 * T + 1, 4]", "f32[N, 2 * T, 4]"]
     source = tmp_path / "t.tfm"
     source.write_text(text)
