@@ -387,6 +387,46 @@ def _top_k_indices(input, k):
     return tf.math.top_k(input, k=k).indices
 
 
+def _conv_transpose(input, filters, strides, padding):
+    """A transposed convolution whose output size is Keras': size * stride ('SAME'), or
+    size * stride + max(kernel - stride, 0) ('VALID'); filters are [*window, C_out, C_in]."""
+    spatial = _len(filters.shape) - 2
+    if _isinstance(strides, _int):
+        strides = [strides] * spatial
+    elif _len(strides) == spatial + 2:
+        strides = strides[1:-1]
+    sizes, kernel = tf.shape(input), tf.shape(filters)
+    out = [sizes[1 + i] * strides[i] + (tf.maximum(kernel[i] - strides[i], 0) if padding == "VALID" else 0)
+           for i in _range(spatial)]
+    output_shape = tf.stack([sizes[0], *out, kernel[-2]])
+    return tf.nn.conv_transpose(input, filters, output_shape, strides=strides, padding=padding)
+
+
+def _conv1d_transpose(input, filters, stride, padding):
+    """conv1d_transpose: [N, W, C_in] with filters [k, C_out, C_in] -> [N, W', C_out]."""
+    return _conv_transpose(input, filters, stride, padding)
+
+
+def _conv2d_transpose(input, filters, strides, padding):
+    """conv2d_transpose: [N, H, W, C_in] with filters [kh, kw, C_out, C_in] -> [N, H', W', C_out]."""
+    return _conv_transpose(input, filters, strides, padding)
+
+
+def _depthwise_conv2d(input, filters, strides, padding, dilations):
+    """tf.nn.depthwise_conv2d with tfm's strides and dilations (an int, or one per spatial axis)."""
+    if _isinstance(strides, _int):
+        strides = [strides, strides]
+    elif _len(strides) == 4:
+        strides = strides[1:-1]
+    if dilations is None:
+        dilations = 1
+    if _isinstance(dilations, _int):
+        dilations = [dilations, dilations]
+    elif _len(dilations) == 4:
+        dilations = dilations[1:-1]
+    return tf.nn.depthwise_conv2d(input, filters, [1, *strides, 1], padding, dilations=dilations)
+
+
 def _mean_absolute_error(y_true, y_pred):
     """Mean of absolute differences over all elements."""
     return tf.reduce_mean(tf.abs(y_pred - y_true))

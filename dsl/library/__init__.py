@@ -16,8 +16,8 @@ from pathlib import Path
 from ..tokens import NAME
 
 LIBRARY_SOURCES: tuple[Path, ...] = tuple(Path(__file__).with_name(name) for name in (
-    "layers.tfm", "normalization.tfm", "recurrent.tfm", "attention.tfm", "reshaping.tfm", "metrics.tfm",
-    "regularization.tfm"))
+    "layers.tfm", "convolution.tfm", "normalization.tfm", "recurrent.tfm", "attention.tfm", "reshaping.tfm",
+    "metrics.tfm", "regularization.tfm"))
 
 
 @functools.cache

@@ -6,7 +6,7 @@ ceil((size - (kernel - 1) * dilation) / stride); a size that is not a known int 
 from __future__ import annotations
 
 from .. import nodes as n
-from ..tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type, unify_dtype
+from ..tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type, dim_binary, unify_dtype
 from .registry import TypeRule, op
 from .result_typing import RuleContext, broadcast, float_unary, require_float, same
 
@@ -146,6 +146,78 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
                             for i in range(spatial)], "filter")
     return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
+
+
+def depthwise_convolution(ctx: RuleContext) -> Type:
+    """input [N, H, W, C], filters [kh, kw, C, M] -> [N, H', W', C * M] (each channel its own M filters)."""
+    x = _ranked(ctx, "input", 4, "a batch of images [N, H, W, C]")
+    filters = _ranked(ctx, "filters", 4, "a kernel [k, k, C, depth_multiplier]")
+    strides = _per_axis(ctx, "strides", 2)
+    dilations = _per_axis(ctx, "dilations", 2)
+    if _strided_and_dilated(strides, dilations):
+        ctx.report("E023", ctx.arg_node("dilations"),
+                f"`{ctx.op.name}`: a stride above 1 cannot be combined with a dilation above 1 "
+                f"(got strides={ctx.static('strides')!r}, dilations={ctx.static('dilations')!r})",
+                "TensorFlow's depthwise convolution, like Keras', refuses it: use stride 1 or dilation 1")
+        dilations = None
+    padding = _padding(ctx)
+    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
+        return UNKNOWN
+    if x.dtype and filters.dtype and x.dtype != filters.dtype:
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
+                "cast one to the other's dtype")
+        return UNKNOWN
+    if x.shape is None or filters.shape is None or strides is None or dilations is None or padding is None:
+        return TensorT(x.dtype, None)
+    channels, in_channels, multiplier = x.shape[-1], filters.shape[-2], filters.shape[-1]
+    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
+        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
+                "the filters' second-to-last dim is the input's channel count")
+        return TensorT(x.dtype, None)
+    out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
+                            for i in range(2)], "filter")
+    if out is None:
+        return UNKNOWN
+    return TensorT(x.dtype, (x.shape[0], *out, dim_binary("*", in_channels if channels is None else channels,
+                                                         multiplier)))
+
+
+def convolution_transpose(spatial: int) -> TypeRule:
+    """The type rule of a transposed convolution over `spatial` axes (conv1d_transpose: 1, conv2d_transpose: 2)."""
+    return lambda ctx: _convolution_transpose(ctx, spatial)
+
+
+def _transposed_size(size: Dim, kernel: Dim, stride: int | None, padding: str) -> Dim:
+    """Keras' output size of a transposed convolution: SAME size * stride, VALID
+    size * stride + max(kernel - stride, 0) (which is (size - 1) * stride + kernel when kernel >= stride)."""
+    if stride is None or padding == "unknown":
+        return None
+    if padding == "SAME":
+        return dim_binary("*", size, stride)
+    return dim_binary("+", dim_binary("*", size, stride), max(kernel - stride, 0)) if isinstance(kernel, int) else None
+
+
+def _convolution_transpose(ctx: RuleContext, spatial: int) -> Type:
+    """input [N, *spatial, C_in], filters [*window, C_out, C_in] (Keras' kernel layout) -> [N, *out, C_out]."""
+    x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
+    filters = _ranked(ctx, "filters", spatial + 2, f"a kernel [{', '.join(['k'] * spatial)}, C_out, C_in]")
+    strides = _per_axis(ctx, "stride" if spatial == 1 else "strides", spatial)
+    padding = _padding(ctx)
+    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
+        return UNKNOWN
+    if x.dtype and filters.dtype and x.dtype != filters.dtype:
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
+                "cast one to the other's dtype")
+        return UNKNOWN
+    if x.shape is None or filters.shape is None or strides is None or padding is None:
+        return TensorT(x.dtype, None)
+    channels, in_channels = x.shape[-1], filters.shape[-1]
+    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
+        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
+                "a transposed convolution's filters are [..., C_out, C_in]: their last dim is the input's channels")
+        return TensorT(x.dtype, None)
+    out = [_transposed_size(x.shape[1 + i], filters.shape[i], strides[i], padding) for i in range(spatial)]
+    return TensorT(x.dtype, (x.shape[0], *out, filters.shape[-2]))
 
 
 def pooling(spatial: int) -> TypeRule:
@@ -310,6 +382,29 @@ OPS = (
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
                 "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]")),
+    op("depthwise_conv2d", "_depthwise_conv2d",
+       "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", _CONV, depthwise_convolution,
+       dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6])",
+                 "reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), strides=2, padding='SAME'",
+                 "reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 1, 3]), padding='SAME', dilations=2"),
+       refused=("x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 2, 3])",
+                "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=2, dilations=2")),
+    # Transposed convolutions as Keras computes them (no output_padding, no dilation): the output size
+    # comes from the input's, so the runtime helper builds the output_shape tensor tf.nn.conv_transpose needs.
+    op("conv1d_transpose", "_conv1d_transpose", "input, filters, stride:static=1, padding:static='VALID'", _CONV,
+       convolution_transpose(1), dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="stride padding",
+       examples=("reshape(x, [1, 6, 1]), reshape(x, [2, 3, 1])",
+                 "reshape(x, [1, 6, 1]), reshape(x, [3, 2, 1]), stride=2",
+                 "reshape(x, [1, 6, 1]), reshape(x, [2, 3, 1]), stride=3, padding='SAME'"),
+       refused=("reshape(x, [1, 6, 1]), reshape(x, [2, 1, 3])",)),
+    op("conv2d_transpose", "_conv2d_transpose", "input, filters, strides:static=1, padding:static='VALID'", _CONV,
+       convolution_transpose(2), dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 2, 3, 1]), reshape(x, [1, 2, 3, 1])",
+                 "reshape(x, [1, 3, 2, 1]), reshape(x, [2, 1, 3, 1]), strides=2, padding='SAME'",
+                 "reshape(x, [1, 2, 3, 1]), reshape(x, [3, 1, 2, 1]), strides=[1, 2]"),
+       refused=("x, x", "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
+                "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0")),
     op("max_pool1d", "tf.nn.max_pool1d", "input, ksize:static, strides:static=None, padding:static='VALID'", _CONV,
        pooling(1), dtypes="input: f16 bf16 f32 f64", tfm_defaults="strides padding",
        examples=("reshape(x, [1, 6, 1]), 2", "reshape(x, [1, 6, 1]), 3, strides=2, padding='SAME'")),
