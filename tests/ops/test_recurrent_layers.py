@@ -119,3 +119,38 @@ def test_simple_rnn_activation_is_the_parameter(tmp_path):
     x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
     _compare(_forward_and_grads(m.f, [x], ours_vars),
              _forward_and_grads(keras_layer, [x], keras_layer.trainable_variables))
+
+
+_KERAS = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU, "SimpleRNN": keras.layers.SimpleRNN}
+_WEIGHTS = {"LSTM": lambda layer: _lstm(layer.cell), "GRU": lambda layer: _gru(layer.cell), "SimpleRNN": _simple_rnn}
+
+
+@pytest.mark.parametrize("kind, merge_mode, sequences", [
+    ("LSTM", "concat", False), ("LSTM", "concat", True), ("LSTM", "sum", True), ("LSTM", "mul", False),
+    ("LSTM", "ave", True), ("GRU", "concat", True), ("GRU", "ave", False), ("SimpleRNN", "concat", False),
+    ("SimpleRNN", "mul", True)])
+def test_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequences):
+    units = 3
+    features = 2 * units if merge_mode == "concat" else units
+    out = f"f32[N, 5, {features}]" if sequences else f"f32[N, {features}]"
+    m = _build(tmp_path, f'Bidirectional{kind}(2, {units}, merge_mode="{merge_mode}")', f"x: f32[N, 5, 2]) -> {out}",
+               "layer.call_sequence(x)" if sequences else "layer(x)")
+    forward_vars, forward_weights, forward_split = _WEIGHTS[kind](m.layer.forward)
+    backward_vars, backward_weights, backward_split = _WEIGHTS[kind](m.layer.backward)
+    keras_layer = keras.layers.Bidirectional(_KERAS[kind](units, return_sequences=sequences), merge_mode=merge_mode)
+    keras_layer.build((None, 5, 2))
+    keras_layer.set_weights([*forward_weights, *backward_weights])
+    x = RNG.normal(size=(2, 5, 2)).astype(np.float32)
+    ours = _forward_and_grads(m.f, [x], [*forward_vars, *backward_vars])
+    keras_vars = [*keras_layer.forward_layer.trainable_variables, *keras_layer.backward_layer.trainable_variables]
+    out_k, grads_k = _forward_and_grads(keras_layer, [x], keras_vars)
+    half = len(grads_k[1:]) // 2
+    theirs = (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])])
+    assert ours[0].shape == ((2, 5, features) if sequences else (2, features))
+    _compare(ours, theirs)
+
+
+def test_bidirectional_refuses_an_unknown_merge_mode(tmp_path):
+    m = _build(tmp_path, 'BidirectionalGRU(2, 3, merge_mode="max")', "x: f32[N, 5, 2]) -> f32[N, ?]", "layer(x)")
+    with pytest.raises(Exception, match="merge_mode is one of"):
+        m.f(np.zeros((1, 5, 2), np.float32))
