@@ -154,3 +154,32 @@ def test_bidirectional_refuses_an_unknown_merge_mode(tmp_path):
     m = _build(tmp_path, 'BidirectionalGRU(2, 3, merge_mode="max")', "x: f32[N, 5, 2]) -> f32[N, ?]", "layer(x)")
     with pytest.raises(Exception, match="merge_mode is one of"):
         m.f(np.zeros((1, 5, 2), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("sequences", [False, True])
+def test_masked_recurrent_layers_match_keras(tmp_path, kind, sequences):
+    """Keras' mask from Embedding(mask_zero=True) against tfm's `ids != 0` passed explicitly: a masked step
+    (padding at the end, and one in the middle) carries the previous state over."""
+    out = "f32[N, 6, 4]" if sequences else "f32[N, 4]"
+    source = tmp_path / "masked.tfm"
+    source.write_text(f"module M:\n    sub embedding = Embedding(9, 3)\n    sub layer = {kind}(3, 4)\n\n"
+                      f"    fn f(ids: i32[N, T]) -> {out}:\n"
+                      f"        return layer.call{'_sequence' if sequences else ''}_masked(embedding(ids), ids != 0)\n")
+    m = tfm.load(source).M()
+    table = _randomize(m.embedding)["embeddings"]
+    ours_vars, weights, split = _WEIGHTS[kind](m.layer)
+    keras_embedding = keras.layers.Embedding(9, 3, mask_zero=True)
+    keras_embedding.build((None, 6))
+    keras_embedding.set_weights([table])
+    keras_layer = _KERAS[kind](4, return_sequences=sequences)
+    keras_layer.build((None, 6, 3))
+    keras_layer.set_weights(weights)
+    ids = np.array([[3, 1, 4, 1, 0, 0], [5, 0, 2, 6, 8, 0], [7, 2, 8, 1, 8, 2]], np.int32)
+    ours = _forward_and_grads(m.f, [ids], [m.embedding.embeddings, *ours_vars])
+    out_k, grads_k = _forward_and_grads(lambda i: keras_layer(keras_embedding(i)), [ids],
+                                        [keras_embedding.embeddings, *keras_layer.trainable_variables])
+    _compare(ours, (out_k, [grads_k[0], *split(grads_k[1:])]))
+    # The mask matters: without it the padded rows differ.
+    assert not np.allclose(ours[0], _forward_and_grads(
+        lambda i: keras_layer(keras_embedding(i), mask=tf.ones_like(i, tf.bool)), [ids], [])[0], atol=1e-3)
