@@ -137,6 +137,11 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
+def _outputs(result, names):
+    """The values of a method's several outputs (a dict by output name), in the order `names` gives."""
+    return [result[name] for name in names]
+
+
 def _mean_squared_error(y_true, y_pred):
     """Mean of squared differences over all elements (the seed's MeanSquaredError loss)."""
     return tf.reduce_mean(tf.square(y_pred - y_true))
@@ -445,6 +450,14 @@ class LSTM(tf.Module):
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:73:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
+        ])
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:83:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
+        ])
 
     def call(self, x):
         """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
@@ -462,6 +475,46 @@ class LSTM(tf.Module):
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
+    def call_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:73:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:73:5
+
+    # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        with self.name_scope:
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:74:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:75:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:76:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:77:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:78:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:79:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:80:13
+            return h  # <tfm library>/recurrent.tfm:81:9
+
+    def call_sequence_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:83. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:83:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:83:5
+
+    # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_sequence_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:83. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        with self.name_scope:
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:84:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:85:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:86:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:87:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:88:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:89:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:90:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:91:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:92:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:93:9
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -474,7 +527,7 @@ class LSTM(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
 
 
 class LSTMRegressor(tf.Module):
@@ -541,23 +594,28 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    244: (0, 7, 14), 245: (0, 7, 27), 246: (0, 7, 14), 247: (0, 7, 27), 248: (0, 7, 41), 249: (0, 7, 69),
-    252: (0, 8, 5), 253: (0, 9, 5), 255: (0, 11, 5), 256: (0, 15, 5), 261: (0, 12, 9), 269: (0, 16, 9),
-    294: (0, 71, 18), 295: (0, 71, 34), 296: (0, 71, 18), 297: (0, 71, 34), 298: (0, 71, 51),
-    301: (0, 72, 5), 303: (0, 74, 5), 308: (0, 75, 9), 333: (1, 9, 17), 334: (1, 9, 30), 335: (1, 9, 17),
-    336: (1, 9, 30), 337: (1, 9, 42), 340: (1, 10, 5), 341: (1, 11, 5), 342: (1, 12, 5), 343: (1, 13, 5),
-    344: (1, 14, 5), 345: (1, 15, 5), 346: (1, 16, 5), 347: (1, 17, 5), 348: (1, 18, 5), 349: (1, 19, 5),
-    350: (1, 20, 5), 351: (1, 21, 5), 353: (1, 23, 5), 358: (1, 32, 5), 359: (1, 46, 5),
-    363: (1, 23, 39), 364: (1, 23, 57), 365: (1, 23, 5), 372: (1, 24, 9), 373: (1, 25, 9),
-    374: (1, 26, 9), 375: (1, 27, 9), 376: (1, 28, 9), 377: (1, 29, 9), 382: (1, 33, 9), 383: (1, 34, 9),
-    384: (1, 35, 9), 385: (1, 36, 13), 386: (1, 37, 13), 387: (1, 38, 13), 388: (1, 39, 13),
-    389: (1, 40, 13), 390: (1, 41, 13), 391: (1, 42, 13), 392: (1, 43, 9), 400: (1, 47, 9),
-    401: (1, 48, 9), 402: (1, 49, 9), 403: (1, 50, 9), 404: (1, 51, 13), 405: (1, 52, 13),
-    406: (1, 53, 13), 407: (1, 54, 13), 408: (1, 55, 13), 409: (1, 56, 13), 410: (1, 57, 13),
-    411: (1, 58, 13), 412: (1, 59, 9), 437: (1, 62, 13), 438: (1, 62, 26), 439: (1, 62, 13),
-    440: (1, 62, 26), 441: (1, 62, 38), 444: (1, 63, 5), 446: (1, 65, 5), 447: (1, 68, 5),
-    452: (1, 66, 9), 460: (1, 69, 9), 485: (2, 4, 22), 486: (2, 4, 39), 487: (2, 4, 60), 488: (2, 4, 77),
-    491: (2, 5, 5), 492: (2, 6, 5), 493: (2, 7, 5), 494: (2, 8, 5), 496: (2, 10, 5), 497: (2, 14, 5),
-    505: (2, 12, 9), 512: (2, 14, 48), 513: (2, 14, 5), 520: (2, 15, 9), 521: (2, 16, 13),
-    522: (2, 17, 9), 523: (2, 18, 9),
+    249: (0, 7, 14), 250: (0, 7, 27), 251: (0, 7, 14), 252: (0, 7, 27), 253: (0, 7, 41), 254: (0, 7, 69),
+    257: (0, 8, 5), 258: (0, 9, 5), 260: (0, 11, 5), 261: (0, 15, 5), 266: (0, 12, 9), 274: (0, 16, 9),
+    299: (0, 71, 18), 300: (0, 71, 34), 301: (0, 71, 18), 302: (0, 71, 34), 303: (0, 71, 51),
+    306: (0, 72, 5), 308: (0, 74, 5), 313: (0, 75, 9), 338: (1, 9, 17), 339: (1, 9, 30), 340: (1, 9, 17),
+    341: (1, 9, 30), 342: (1, 9, 42), 345: (1, 10, 5), 346: (1, 11, 5), 347: (1, 12, 5), 348: (1, 13, 5),
+    349: (1, 14, 5), 350: (1, 15, 5), 351: (1, 16, 5), 352: (1, 17, 5), 353: (1, 18, 5), 354: (1, 19, 5),
+    355: (1, 20, 5), 356: (1, 21, 5), 358: (1, 23, 5), 363: (1, 32, 5), 364: (1, 46, 5),
+    368: (1, 23, 39), 369: (1, 23, 57), 370: (1, 23, 5), 377: (1, 24, 9), 378: (1, 25, 9),
+    379: (1, 26, 9), 380: (1, 27, 9), 381: (1, 28, 9), 382: (1, 29, 9), 387: (1, 33, 9), 388: (1, 34, 9),
+    389: (1, 35, 9), 390: (1, 36, 13), 391: (1, 37, 13), 392: (1, 38, 13), 393: (1, 39, 13),
+    394: (1, 40, 13), 395: (1, 41, 13), 396: (1, 42, 13), 397: (1, 43, 9), 405: (1, 47, 9),
+    406: (1, 48, 9), 407: (1, 49, 9), 408: (1, 50, 9), 409: (1, 51, 13), 410: (1, 52, 13),
+    411: (1, 53, 13), 412: (1, 54, 13), 413: (1, 55, 13), 414: (1, 56, 13), 415: (1, 57, 13),
+    416: (1, 58, 13), 417: (1, 59, 9), 442: (1, 62, 13), 443: (1, 62, 26), 444: (1, 62, 13),
+    445: (1, 62, 26), 446: (1, 62, 38), 449: (1, 63, 5), 451: (1, 65, 5), 452: (1, 68, 5),
+    453: (1, 73, 5), 457: (1, 83, 5), 465: (1, 66, 9), 473: (1, 69, 9), 480: (1, 73, 53),
+    481: (1, 73, 5), 488: (1, 74, 9), 489: (1, 75, 9), 490: (1, 76, 9), 491: (1, 77, 13),
+    492: (1, 78, 13), 493: (1, 79, 13), 494: (1, 80, 13), 495: (1, 81, 9), 499: (1, 83, 62),
+    500: (1, 83, 5), 507: (1, 84, 9), 508: (1, 85, 9), 509: (1, 86, 9), 510: (1, 87, 9),
+    511: (1, 88, 13), 512: (1, 89, 13), 513: (1, 90, 13), 514: (1, 91, 13), 515: (1, 92, 13),
+    516: (1, 93, 9), 538: (2, 4, 22), 539: (2, 4, 39), 540: (2, 4, 60), 541: (2, 4, 77), 544: (2, 5, 5),
+    545: (2, 6, 5), 546: (2, 7, 5), 547: (2, 8, 5), 549: (2, 10, 5), 550: (2, 14, 5), 558: (2, 12, 9),
+    565: (2, 14, 48), 566: (2, 14, 5), 573: (2, 15, 9), 574: (2, 16, 13), 575: (2, 17, 9),
+    576: (2, 18, 9),
 }
