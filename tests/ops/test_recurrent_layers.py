@@ -201,3 +201,45 @@ def test_bidirectional_and_masked_layers_export_to_saved_model(tmp_path):
     np.testing.assert_allclose(loaded.call(ids).numpy(), expected, rtol=1e-6)
     (out,) = loaded.signatures["serving_default"](ids=tf.constant(ids)).values()
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+
+
+def _flat(*outputs):
+    """Several outputs as one [N, ...] tensor, so one cotangent covers them all."""
+    return tf.concat([tf.reshape(o, [tf.shape(o)[0], -1]) for o in outputs], axis=1)
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+def test_lstm_from_an_initial_state_returns_its_state_as_keras(tmp_path, sequences):
+    if sequences:
+        signature = "x: f32[N, 5, 3], h0: f32[N, 4], c0: f32[N, 4]) -> (s: f32[N, 5, 4], h: f32[N, 4], c: f32[N, 4])"
+        body, names = "layer.call_sequence_from(x, h0, c0)", ("s", "h", "c")
+    else:
+        signature = "x: f32[N, 5, 3], h0: f32[N, 4], c0: f32[N, 4]) -> (h: f32[N, 4], c: f32[N, 4])"
+        body, names = "layer.call_from(x, h0, c0)", ("h", "c")
+    m = _build(tmp_path, "LSTM(3, 4)", signature, body)
+    ours_vars, weights, split = _lstm(m.layer.cell)
+    keras_layer = keras.layers.LSTM(4, return_sequences=sequences, return_state=True)
+    keras_layer.build((None, 5, 3))
+    keras_layer.set_weights(weights)
+    inputs = [RNG.normal(size=s).astype(np.float32) for s in ((2, 5, 3), (2, 4), (2, 4))]
+    ours = _forward_and_grads(lambda x, h, c: _flat(*(m.f(x, h, c)[n] for n in names)), inputs, ours_vars)
+    # Keras returns (output, h, c); without sequences its output is h itself.
+    out_k, grads_k = _forward_and_grads(
+        lambda x, h, c: _flat(*keras_layer(x, initial_state=[h, c])[0 if sequences else 1:]), inputs,
+        keras_layer.trainable_variables)
+    _compare(ours, (out_k, [*grads_k[:3], *split(grads_k[3:])]))
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+def test_gru_from_an_initial_state_matches_keras(tmp_path, sequences):
+    out = "f32[N, 5, 4]" if sequences else "f32[N, 4]"
+    m = _build(tmp_path, "GRU(3, 4)", f"x: f32[N, 5, 3], h0: f32[N, 4]) -> {out}",
+               f"layer.call{'_sequence' if sequences else ''}_from(x, h0)")
+    ours_vars, weights, split = _gru(m.layer.cell)
+    keras_layer = keras.layers.GRU(4, return_sequences=sequences)
+    keras_layer.build((None, 5, 3))
+    keras_layer.set_weights(weights)
+    inputs = [RNG.normal(size=(2, 5, 3)).astype(np.float32), RNG.normal(size=(2, 4)).astype(np.float32)]
+    out_k, grads_k = _forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
+                                        keras_layer.trainable_variables)
+    _compare(_forward_and_grads(m.f, inputs, ours_vars), (out_k, [*grads_k[:2], *split(grads_k[2:])]))

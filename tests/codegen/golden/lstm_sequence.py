@@ -450,11 +450,21 @@ class LSTM(tf.Module):
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:73:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:72:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
+        ])
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
+        ])
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:92:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:83:5
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:102:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
@@ -475,45 +485,81 @@ class LSTM(tf.Module):
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
+    def call_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:72:5
+
+    # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        with self.name_scope:
+            h = h0  # <tfm library>/recurrent.tfm:73:9
+            c = c0  # <tfm library>/recurrent.tfm:74:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:76:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:77:9
+
+    def call_sequence_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+
+    # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_sequence_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        with self.name_scope:
+            h = h0  # <tfm library>/recurrent.tfm:82:9
+            c = c0  # <tfm library>/recurrent.tfm:83:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:85:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:86:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:87:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:88:9
+
     def call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:73:53
-        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:73:5
+        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:92:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:92:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:74:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:75:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:76:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:77:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:78:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:79:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:80:13
-            return h  # <tfm library>/recurrent.tfm:81:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:96:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:97:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:98:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:99:13
+            return h  # <tfm library>/recurrent.tfm:100:9
 
     def call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:83. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:83:62
-        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:83:5
+        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:102:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:102:5
 
     # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:83. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:84:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:85:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:86:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:87:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:88:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:89:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:90:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:91:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:92:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:93:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:106:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:107:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:108:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:109:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:110:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
 
     @property
     def signatures(self):
@@ -527,7 +573,7 @@ class LSTM(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
 
 
 class LSTMRegressor(tf.Module):
@@ -609,13 +655,17 @@ _TFM_LINE_MAP = {
     411: (1, 53, 13), 412: (1, 54, 13), 413: (1, 55, 13), 414: (1, 56, 13), 415: (1, 57, 13),
     416: (1, 58, 13), 417: (1, 59, 9), 442: (1, 62, 13), 443: (1, 62, 26), 444: (1, 62, 13),
     445: (1, 62, 26), 446: (1, 62, 38), 449: (1, 63, 5), 451: (1, 65, 5), 452: (1, 68, 5),
-    453: (1, 73, 5), 457: (1, 83, 5), 465: (1, 66, 9), 473: (1, 69, 9), 480: (1, 73, 53),
-    481: (1, 73, 5), 488: (1, 74, 9), 489: (1, 75, 9), 490: (1, 76, 9), 491: (1, 77, 13),
-    492: (1, 78, 13), 493: (1, 79, 13), 494: (1, 80, 13), 495: (1, 81, 9), 499: (1, 83, 62),
-    500: (1, 83, 5), 507: (1, 84, 9), 508: (1, 85, 9), 509: (1, 86, 9), 510: (1, 87, 9),
-    511: (1, 88, 13), 512: (1, 89, 13), 513: (1, 90, 13), 514: (1, 91, 13), 515: (1, 92, 13),
-    516: (1, 93, 9), 538: (2, 4, 22), 539: (2, 4, 39), 540: (2, 4, 60), 541: (2, 4, 77), 544: (2, 5, 5),
-    545: (2, 6, 5), 546: (2, 7, 5), 547: (2, 8, 5), 549: (2, 10, 5), 550: (2, 14, 5), 558: (2, 12, 9),
-    565: (2, 14, 48), 566: (2, 14, 5), 573: (2, 15, 9), 574: (2, 16, 13), 575: (2, 17, 9),
-    576: (2, 18, 9),
+    453: (1, 72, 5), 458: (1, 80, 5), 463: (1, 92, 5), 467: (1, 102, 5), 475: (1, 66, 9),
+    483: (1, 69, 9), 490: (1, 72, 48), 491: (1, 72, 67), 492: (1, 72, 5), 499: (1, 73, 9),
+    500: (1, 74, 9), 501: (1, 75, 9), 502: (1, 76, 13), 503: (1, 77, 9), 507: (1, 80, 57),
+    508: (1, 80, 76), 509: (1, 80, 5), 516: (1, 82, 9), 517: (1, 83, 9), 518: (1, 84, 9),
+    519: (1, 85, 9), 520: (1, 86, 13), 521: (1, 87, 13), 522: (1, 88, 9), 526: (1, 92, 53),
+    527: (1, 92, 5), 534: (1, 93, 9), 535: (1, 94, 9), 536: (1, 95, 9), 537: (1, 96, 13),
+    538: (1, 97, 13), 539: (1, 98, 13), 540: (1, 99, 13), 541: (1, 100, 9), 545: (1, 102, 62),
+    546: (1, 102, 5), 553: (1, 103, 9), 554: (1, 104, 9), 555: (1, 105, 9), 556: (1, 106, 9),
+    557: (1, 107, 13), 558: (1, 108, 13), 559: (1, 109, 13), 560: (1, 110, 13), 561: (1, 111, 13),
+    562: (1, 112, 9), 584: (2, 4, 22), 585: (2, 4, 39), 586: (2, 4, 60), 587: (2, 4, 77), 590: (2, 5, 5),
+    591: (2, 6, 5), 592: (2, 7, 5), 593: (2, 8, 5), 595: (2, 10, 5), 596: (2, 14, 5), 604: (2, 12, 9),
+    611: (2, 14, 48), 612: (2, 14, 5), 619: (2, 15, 9), 620: (2, 16, 13), 621: (2, 17, 9),
+    622: (2, 18, 9),
 }
