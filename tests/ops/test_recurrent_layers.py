@@ -156,7 +156,7 @@ def test_bidirectional_refuses_an_unknown_merge_mode(tmp_path):
         m.f(np.zeros((1, 5, 2), np.float32))
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
 @pytest.mark.parametrize("sequences", [False, True])
 def test_masked_recurrent_layers_match_keras(tmp_path, kind, sequences):
     """Keras' mask from Embedding(mask_zero=True) against tfm's `ids != 0` passed explicitly: a masked step
@@ -243,3 +243,26 @@ def test_gru_from_an_initial_state_matches_keras(tmp_path, sequences):
     out_k, grads_k = _forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
                                         keras_layer.trainable_variables)
     _compare(_forward_and_grads(m.f, inputs, ours_vars), (out_k, [*grads_k[:2], *split(grads_k[2:])]))
+
+
+@pytest.mark.parametrize("kind, merge_mode, sequences", [("GRU", "concat", True), ("GRU", "sum", False),
+                                                         ("LSTM", "ave", True), ("SimpleRNN", "concat", False)])
+def test_masked_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequences):
+    """Keras' Bidirectional reverses the mask for its backward layer and zeroes masked steps of the sequence."""
+    features = 6 if merge_mode == "concat" else 3
+    out = f"f32[N, 5, {features}]" if sequences else f"f32[N, {features}]"
+    m = _build(tmp_path, f'Bidirectional{kind}(2, 3, merge_mode="{merge_mode}")',
+               f"x: f32[N, 5, 2], mask: bool[N, 5]) -> {out}",
+               f"layer.call{'_sequence' if sequences else ''}_masked(x, mask)")
+    forward_vars, forward_weights, forward_split = _WEIGHTS[kind](m.layer.forward)
+    backward_vars, backward_weights, backward_split = _WEIGHTS[kind](m.layer.backward)
+    keras_layer = keras.layers.Bidirectional(_KERAS[kind](3, return_sequences=sequences), merge_mode=merge_mode)
+    keras_layer.build((None, 5, 2))
+    keras_layer.set_weights([*forward_weights, *backward_weights])
+    x = RNG.normal(size=(3, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 0], [1, 1, 1, 1, 1]], bool)
+    ours = _forward_and_grads(m.f, [x, mask], [*forward_vars, *backward_vars])
+    keras_vars = [*keras_layer.forward_layer.trainable_variables, *keras_layer.backward_layer.trainable_variables]
+    out_k, grads_k = _forward_and_grads(lambda a, b: keras_layer(a, mask=b), [x, mask], keras_vars)
+    half = len(grads_k[1:]) // 2
+    _compare(ours, (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])]))
