@@ -266,3 +266,20 @@ def test_masked_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequence
     out_k, grads_k = _forward_and_grads(lambda a, b: keras_layer(a, mask=b), [x, mask], keras_vars)
     half = len(grads_k[1:]) // 2
     _compare(ours, (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])]))
+
+
+def test_last_state_methods_export_to_tflite_builtins(tmp_path):
+    """The last-state methods (a graph loop carrying states) convert to TFLite's builtin ops, verified in
+    LiteRT. The sequence methods stack their states in a TensorList, which needs Flex ops (as LSTM's)."""
+    source = tmp_path / "model.tfm"
+    source.write_text("module M:\n    sub embedding = Embedding(9, 3, seed=1)\n"
+                      "    sub encoder = BidirectionalGRU(3, 4, merge_mode=\"sum\", seed=2)\n"
+                      "    sub other = SimpleRNN(3, 4, seed=3)\n\n"
+                      "    fn call(ids: i32[N, T]) -> f32[N, 4]:\n"
+                      "        x = embedding(ids)\n"
+                      "        return encoder.call_masked(x, ids != 0) + other(x)\n")
+    m = tfm.load(source).M()
+    report = tfm.export(source, "M", tmp_path / "saved", tflite=tmp_path / "m.tflite", instance=m)
+    lite = report.tflite_report
+    assert lite is not None and lite.runtime == "LiteRT" and not lite.flex_ops
+    assert lite.max_abs_diff["serving_default"] < 1e-5
