@@ -137,6 +137,11 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
+def _outputs(result, names):
+    """The values of a method's several outputs (a dict by output name), in the order `names` gives."""
+    return [result[name] for name in names]
+
+
 def _mean_squared_error(y_true, y_pred):
     """Mean of squared differences over all elements (the seed's MeanSquaredError loss)."""
     return tf.reduce_mean(tf.square(y_pred - y_true))
@@ -459,6 +464,24 @@ class LSTM(tf.Module):
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:72:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
+        ])
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
+            tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
+        ])
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:92:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
+        ])
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:102:5
+            tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
+        ])
 
     def call(self, x):
         """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
@@ -476,6 +499,82 @@ class LSTM(tf.Module):
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
+    def call_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:72:5
+
+    # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        with self.name_scope:
+            h = h0  # <tfm library>/recurrent.tfm:73:9
+            c = c0  # <tfm library>/recurrent.tfm:74:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:76:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:77:9
+
+    def call_sequence_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+
+    # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_sequence_from(self, x, h0, c0):
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        with self.name_scope:
+            h = h0  # <tfm library>/recurrent.tfm:82:9
+            c = c0  # <tfm library>/recurrent.tfm:83:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:85:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:86:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:87:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:88:9
+
+    def call_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:92:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:92:5
+
+    # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        with self.name_scope:
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:96:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:97:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:98:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:99:13
+            return h  # <tfm library>/recurrent.tfm:100:9
+
+    def call_sequence_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:102:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:102:5
+
+    # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_sequence_masked(self, x, mask):
+        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        with self.name_scope:
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:106:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:107:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:108:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:109:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:110:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -488,7 +587,7 @@ class LSTM(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
 
 
 class LSTMRegressor(tf.Module):
@@ -555,24 +654,33 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    244: (0, 9, 14), 245: (0, 9, 31), 246: (0, 9, 14), 247: (0, 9, 31), 248: (0, 9, 45), 249: (0, 9, 73),
-    250: (0, 9, 89), 251: (0, 10, 9), 252: (0, 10, 33), 253: (0, 10, 55), 256: (0, 11, 5),
-    257: (0, 12, 5), 259: (0, 14, 5), 260: (0, 18, 5), 261: (0, 21, 5), 266: (0, 15, 9), 274: (0, 19, 9),
-    282: (0, 22, 9), 283: (0, 23, 9), 308: (0, 78, 18), 309: (0, 78, 34), 310: (0, 78, 18),
-    311: (0, 78, 34), 312: (0, 78, 51), 315: (0, 79, 5), 317: (0, 81, 5), 322: (0, 82, 9),
-    347: (1, 9, 17), 348: (1, 9, 34), 349: (1, 9, 17), 350: (1, 9, 34), 351: (1, 9, 46), 354: (1, 10, 5),
-    355: (1, 11, 5), 356: (1, 12, 5), 357: (1, 13, 5), 358: (1, 14, 5), 359: (1, 15, 5), 360: (1, 16, 5),
-    361: (1, 17, 5), 362: (1, 18, 5), 363: (1, 19, 5), 364: (1, 20, 5), 365: (1, 21, 5), 367: (1, 23, 5),
-    372: (1, 32, 5), 373: (1, 46, 5), 377: (1, 23, 39), 378: (1, 23, 57), 379: (1, 23, 5),
-    386: (1, 24, 9), 387: (1, 25, 9), 388: (1, 26, 9), 389: (1, 27, 9), 390: (1, 28, 9), 391: (1, 29, 9),
-    396: (1, 33, 9), 397: (1, 34, 9), 398: (1, 35, 9), 399: (1, 36, 13), 400: (1, 37, 13),
-    401: (1, 38, 13), 402: (1, 39, 13), 403: (1, 40, 13), 404: (1, 41, 13), 405: (1, 42, 13),
-    406: (1, 43, 9), 414: (1, 47, 9), 415: (1, 48, 9), 416: (1, 49, 9), 417: (1, 50, 9),
-    418: (1, 51, 13), 419: (1, 52, 13), 420: (1, 53, 13), 421: (1, 54, 13), 422: (1, 55, 13),
-    423: (1, 56, 13), 424: (1, 57, 13), 425: (1, 58, 13), 426: (1, 59, 9), 451: (1, 62, 13),
-    452: (1, 62, 30), 453: (1, 62, 13), 454: (1, 62, 30), 455: (1, 62, 42), 458: (1, 63, 5),
-    460: (1, 65, 5), 461: (1, 68, 5), 466: (1, 66, 9), 474: (1, 69, 9), 499: (2, 4, 22), 500: (2, 4, 39),
-    501: (2, 4, 60), 502: (2, 4, 77), 505: (2, 5, 5), 506: (2, 6, 5), 507: (2, 7, 5), 508: (2, 8, 5),
-    510: (2, 10, 5), 511: (2, 14, 5), 519: (2, 12, 9), 526: (2, 14, 48), 527: (2, 14, 5),
-    534: (2, 15, 9), 535: (2, 16, 13), 536: (2, 17, 9), 537: (2, 18, 9),
+    249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
+    255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
+    262: (0, 12, 5), 264: (0, 14, 5), 265: (0, 18, 5), 266: (0, 21, 5), 271: (0, 15, 9), 279: (0, 19, 9),
+    287: (0, 22, 9), 288: (0, 23, 9), 313: (0, 78, 18), 314: (0, 78, 34), 315: (0, 78, 18),
+    316: (0, 78, 34), 317: (0, 78, 51), 320: (0, 79, 5), 322: (0, 81, 5), 327: (0, 82, 9),
+    352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
+    360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
+    366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),
+    377: (1, 32, 5), 378: (1, 46, 5), 382: (1, 23, 39), 383: (1, 23, 57), 384: (1, 23, 5),
+    391: (1, 24, 9), 392: (1, 25, 9), 393: (1, 26, 9), 394: (1, 27, 9), 395: (1, 28, 9), 396: (1, 29, 9),
+    401: (1, 33, 9), 402: (1, 34, 9), 403: (1, 35, 9), 404: (1, 36, 13), 405: (1, 37, 13),
+    406: (1, 38, 13), 407: (1, 39, 13), 408: (1, 40, 13), 409: (1, 41, 13), 410: (1, 42, 13),
+    411: (1, 43, 9), 419: (1, 47, 9), 420: (1, 48, 9), 421: (1, 49, 9), 422: (1, 50, 9),
+    423: (1, 51, 13), 424: (1, 52, 13), 425: (1, 53, 13), 426: (1, 54, 13), 427: (1, 55, 13),
+    428: (1, 56, 13), 429: (1, 57, 13), 430: (1, 58, 13), 431: (1, 59, 9), 456: (1, 62, 13),
+    457: (1, 62, 30), 458: (1, 62, 13), 459: (1, 62, 30), 460: (1, 62, 42), 463: (1, 63, 5),
+    465: (1, 65, 5), 466: (1, 68, 5), 467: (1, 72, 5), 472: (1, 80, 5), 477: (1, 92, 5),
+    481: (1, 102, 5), 489: (1, 66, 9), 497: (1, 69, 9), 504: (1, 72, 48), 505: (1, 72, 67),
+    506: (1, 72, 5), 513: (1, 73, 9), 514: (1, 74, 9), 515: (1, 75, 9), 516: (1, 76, 13),
+    517: (1, 77, 9), 521: (1, 80, 57), 522: (1, 80, 76), 523: (1, 80, 5), 530: (1, 82, 9),
+    531: (1, 83, 9), 532: (1, 84, 9), 533: (1, 85, 9), 534: (1, 86, 13), 535: (1, 87, 13),
+    536: (1, 88, 9), 540: (1, 92, 53), 541: (1, 92, 5), 548: (1, 93, 9), 549: (1, 94, 9),
+    550: (1, 95, 9), 551: (1, 96, 13), 552: (1, 97, 13), 553: (1, 98, 13), 554: (1, 99, 13),
+    555: (1, 100, 9), 559: (1, 102, 62), 560: (1, 102, 5), 567: (1, 103, 9), 568: (1, 104, 9),
+    569: (1, 105, 9), 570: (1, 106, 9), 571: (1, 107, 13), 572: (1, 108, 13), 573: (1, 109, 13),
+    574: (1, 110, 13), 575: (1, 111, 13), 576: (1, 112, 9), 598: (2, 4, 22), 599: (2, 4, 39),
+    600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5), 606: (2, 7, 5), 607: (2, 8, 5),
+    609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48), 626: (2, 14, 5),
+    633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
 }
