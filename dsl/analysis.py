@@ -125,6 +125,14 @@ class Analysis:
             found = self._body_nodes[method] = walk(method.body)
         return found
 
+    def shadow(self) -> Analysis:
+        """An analysis to type a body once more in (a call at its caller's sizes) and throw away: the
+        same program, names and calls; its own types, loop tables and diagnostics, which nobody reads."""
+        return Analysis(program=self.program, modules=self.modules, library=self.library, refs=self.refs,
+                        calls=self.calls, limits=self.limits, sub_arguments=self.sub_arguments,
+                        chosen_signatures=dict(self.chosen_signatures), param_defaults=self.param_defaults,
+                        local_definitions=self.local_definitions, _body_nodes=self._body_nodes)
+
     def freeze(self) -> Analysis:
         """Make the tables read-only: after analysis, later stages read the result and never change it."""
         for name in ("modules", "refs", "calls", "types", "sub_arguments", "loop_invariants", "loop_predefined",

@@ -9,13 +9,11 @@ only where the declared result was unknown and the body gives a number or the ca
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo
 from ..declarations import declared_type, signature_type
-from ..diagnostics import Reporter
 from ..folding import UNKNOWN_VALUE, FoldError, evaluate, fold_compare
 from ..tensor_types import Dim, DimExpr, OutputsT, TensorT, Type, literal_type, substitute
 
@@ -126,11 +124,7 @@ def _body_result(analysis: Analysis, owner: ModuleInfo, method: n.Method, inputs
     """The type the body returns, typed in a shadow analysis that keeps nothing."""
     from .flow import MethodInference
 
-    shadow = copy.copy(analysis)
-    shadow.types, shadow.chosen_signatures = {}, dict(analysis.chosen_signatures)
-    shadow.loop_invariants, shadow.loop_predefined = {}, {}
-    shadow.diagnostics, shadow.signature, shadow.signature_reports = [], None, []
-    shadow.report = Reporter(lambda _diagnostic: None)
+    shadow = analysis.shadow()
     inference = MethodInference(shadow, owner, method)
     inference.scope.env.update(inputs)
     inference.typing.param_values = values
