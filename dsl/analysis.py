@@ -311,28 +311,23 @@ def dimension_params(analysis: Analysis, module: n.ModuleDef) -> list[n.ModulePa
 
 def walk(node: object) -> tuple[n.Node, ...]:
     """Every node under `node`, itself first, then each field's nodes in order (depth first)."""
-    found = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, n.Node):
-            found.append(item)
-            stack.extend(reversed(n.child_values(item)))
-        elif isinstance(item, tuple):
-            stack.extend(reversed(item))
-    return tuple(found)
+    return _nodes(node, None)
 
 
 def own_nodes(body: object) -> tuple[n.Node, ...]:
     """`walk`, but not into the bodies of local functions (`fn` inside a method): what binds the names
     of the method itself. (`walk` and `Analysis.body_nodes` go everywhere: what runs when it runs.)"""
+    return _nodes(body, n.LocalFunction)
+
+
+def _nodes(root: object, not_into: type | None) -> tuple[n.Node, ...]:
     found = []
-    stack = [body]
+    stack = [root]
     while stack:
         item = stack.pop()
         if isinstance(item, n.Node):
             found.append(item)
-            if not isinstance(item, n.LocalFunction):
+            if not_into is None or not isinstance(item, not_into):
                 stack.extend(reversed(n.child_values(item)))
         elif isinstance(item, tuple):
             stack.extend(reversed(item))

@@ -243,15 +243,8 @@ def _depends(analysis: Analysis, info: ModuleInfo, method: n.Method, expr: n.Nod
                     _depends(analysis, info, method, stmt.iter, reached, seen)
                 elif _writes_list(analysis, stmt, node.id):  # `xs[i] = v`, `xs.append(v)`: xs holds v
                     _depends(analysis, info, method, stmt, reached, seen)
-        elif ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
-            reached.variables.add(ref.decl.name)
-        elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
-            reached.submodules.add(ref.decl.path[0].name)
-        call = analysis.calls.get(node) if isinstance(node, n.Call) else None
-        if call is not None and call.kind == "sub_method" and call.receiver is not None:
-            reached.submodules.add(call.receiver)
-        elif call is not None and call.kind == "self_method" and call.method is not None:
-            _method_reads(analysis, info, call.method, reached, seen)
+        else:
+            _members_read(analysis, info, node, reached, seen)
 
 
 def _writes_list(analysis: Analysis, stmt: n.Node, name: str) -> bool:
@@ -267,18 +260,23 @@ def _method_reads(analysis: Analysis, info: ModuleInfo, name: str, reached: _Rea
         if f"method {signature}" in seen:
             continue
         seen.add(f"method {signature}")
-        callee = info.methods[signature]
-        for node in walk(callee.body):
-            ref = analysis.refs.get(node)
-            if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
-                reached.variables.add(ref.decl.name)
-            elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
-                reached.submodules.add(ref.decl.path[0].name)
-            call = analysis.calls.get(node) if isinstance(node, n.Call) else None
-            if call is not None and call.kind == "sub_method" and call.receiver is not None:
-                reached.submodules.add(call.receiver)
-            elif call is not None and call.kind == "self_method" and call.method is not None:
-                _method_reads(analysis, info, call.method, reached, seen)
+        for node in analysis.body_nodes(info.methods[signature]):
+            _members_read(analysis, info, node, reached, seen)
+
+
+def _members_read(analysis: Analysis, info: ModuleInfo, node: n.Node, reached: _Reached, seen: set[str]) -> None:
+    """What `node` reads of the module: a variable, a submodule (its member or a call of it), or what a
+    method of the module it calls reads."""
+    ref = analysis.refs.get(node)
+    if ref is not None and ref.kind == "variable" and isinstance(ref.decl, n.VarDecl):
+        reached.variables.add(ref.decl.name)
+    elif ref is not None and ref.kind == "member" and isinstance(ref.decl, Member):
+        reached.submodules.add(ref.decl.path[0].name)
+    call = analysis.calls.get(node) if isinstance(node, n.Call) else None
+    if call is not None and call.kind == "sub_method" and call.receiver is not None:
+        reached.submodules.add(call.receiver)
+    elif call is not None and call.kind == "self_method" and call.method is not None:
+        _method_reads(analysis, info, call.method, reached, seen)
 
 
 def _is_reached(analysis: Analysis, source: n.Node, reached: _Reached) -> bool:

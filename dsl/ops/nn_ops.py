@@ -130,22 +130,36 @@ def _convolution(ctx: RuleContext, spatial: int) -> Type:
                 "or dilation 1")
         dilations = None
     padding = _padding(ctx)
-    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
-        return UNKNOWN
-    if x.dtype and filters.dtype and x.dtype != filters.dtype:
-        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
-                "cast one to the other's dtype")
+    if x is None or filters is None or not _float_operands(ctx, x, filters):
         return UNKNOWN
     if x.shape is None or filters.shape is None or strides is None or dilations is None or padding is None:
         return TensorT(x.dtype, None)
     channels, in_channels = x.shape[-1], filters.shape[-2]
-    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
-        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
-                "the filters' second-to-last dim is the input's channel count")
+    if not _channels_fit(ctx, channels, in_channels):
         return TensorT(x.dtype, None)
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
                             for i in range(spatial)], "filter")
     return UNKNOWN if out is None else TensorT(x.dtype, (x.shape[0], *out, filters.shape[-1]))
+
+
+def _float_operands(ctx: RuleContext, x: TensorT, filters: TensorT) -> bool:
+    """A convolution's input and filters: floats, of one dtype (reported, False, otherwise)."""
+    if not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
+        return False
+    if x.dtype and filters.dtype and x.dtype != filters.dtype:
+        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
+                   "cast one to the other's dtype")
+        return False
+    return True
+
+
+def _channels_fit(ctx: RuleContext, channels: object, in_channels: object,
+                  hint: str = "the filters' second-to-last dim is the input's channel count") -> bool:
+    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
+        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
+                   hint)
+        return False
+    return True
 
 
 def depthwise_convolution(ctx: RuleContext) -> Type:
@@ -161,18 +175,12 @@ def depthwise_convolution(ctx: RuleContext) -> Type:
                 "TensorFlow's depthwise convolution, like Keras', refuses it: use stride 1 or dilation 1")
         dilations = None
     padding = _padding(ctx)
-    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
-        return UNKNOWN
-    if x.dtype and filters.dtype and x.dtype != filters.dtype:
-        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
-                "cast one to the other's dtype")
+    if x is None or filters is None or not _float_operands(ctx, x, filters):
         return UNKNOWN
     if x.shape is None or filters.shape is None or strides is None or dilations is None or padding is None:
         return TensorT(x.dtype, None)
     channels, in_channels, multiplier = x.shape[-1], filters.shape[-2], filters.shape[-1]
-    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
-        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
-                "the filters' second-to-last dim is the input's channel count")
+    if not _channels_fit(ctx, channels, in_channels):
         return TensorT(x.dtype, None)
     out = _spatial(ctx, x, [_out_size(x.shape[1 + i], filters.shape[i], strides[i], dilations[i], padding)
                             for i in range(2)], "filter")
@@ -203,18 +211,12 @@ def _convolution_transpose(ctx: RuleContext, spatial: int) -> Type:
     filters = _ranked(ctx, "filters", spatial + 2, f"a kernel [{', '.join(['k'] * spatial)}, C_out, C_in]")
     strides = _per_axis(ctx, "stride" if spatial == 1 else "strides", spatial)
     padding = _padding(ctx)
-    if x is None or filters is None or not (require_float(ctx, "input", x) and require_float(ctx, "filters", filters)):
-        return UNKNOWN
-    if x.dtype and filters.dtype and x.dtype != filters.dtype:
-        ctx.report("E040", None, f"`{ctx.op.name}` mixes {x.dtype} input and {filters.dtype} filters",
-                "cast one to the other's dtype")
+    if x is None or filters is None or not _float_operands(ctx, x, filters):
         return UNKNOWN
     if x.shape is None or filters.shape is None or strides is None or padding is None:
         return TensorT(x.dtype, None)
-    channels, in_channels = x.shape[-1], filters.shape[-1]
-    if isinstance(channels, int) and isinstance(in_channels, int) and channels != in_channels:
-        ctx.report("E042", None, f"`{ctx.op.name}`: input has {channels} channels, the filters expect {in_channels}",
-                "a transposed convolution's filters are [..., C_out, C_in]: their last dim is the input's channels")
+    if not _channels_fit(ctx, x.shape[-1], filters.shape[-1], "a transposed convolution's filters are "
+                         "[..., C_out, C_in]: their last dim is the input's channels"):
         return TensorT(x.dtype, None)
     out = [_transposed_size(x.shape[1 + i], filters.shape[i], strides[i], padding) for i in range(spatial)]
     return TensorT(x.dtype, (x.shape[0], *out, filters.shape[-2]))

@@ -13,49 +13,15 @@ tf = pytest.importorskip("tensorflow")
 keras = tf.keras
 
 import tfm  # noqa: E402
+from support.layers import build_layer, compare, forward_and_grads, randomize  # noqa: E402
 
 pytestmark = pytest.mark.kernels
 
 RNG = np.random.default_rng(23)
 
 
-def _build(tmp_path, construct: str, signature: str, body: str):
-    source = tmp_path / "layer.tfm"
-    source.write_text(f"module M:\n    sub layer = {construct}\n\n    fn f({signature}:\n        return {body}\n")
-    return tfm.load(source).M()
-
-
 def _randomize(module) -> dict[str, np.ndarray]:
-    """Random values for a module's variables (by short name), assigned in place."""
-    values = {}
-    for variable in module.variables:
-        name = variable.name.split("/")[-1].split(":")[0]
-        values[name] = RNG.normal(0.0, 0.5, variable.shape).astype(np.float32)
-        variable.assign(values[name])
-    return values
-
-
-def _forward_and_grads(call, inputs: list[np.ndarray], variables):
-    tensors = [tf.constant(x) for x in inputs]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            if t.dtype.is_floating:
-                tape.watch(t)
-        out = call(*tensors)
-        cotangent = tf.constant(np.random.default_rng(0).normal(size=out.shape).astype(np.float32))
-        loss = tf.reduce_sum(out * cotangent)
-    floating = [t for t in tensors if t.dtype.is_floating]
-    sources = [*floating, *variables]
-    grads = tape.gradient(loss, sources)
-    return out.numpy(), [np.zeros(v.shape) if g is None else tf.convert_to_tensor(g).numpy()
-                         for g, v in zip(grads, sources)]
-
-
-def _compare(ours, theirs, atol=1e-4):
-    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-4, atol=atol)
-    assert len(ours[1]) == len(theirs[1])
-    for a, b in zip(ours[1], theirs[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=atol)
+    return randomize(module, RNG)
 
 
 # Per-layer weight mapping: ours (separate gate kernels) -> Keras' fused weights, and Keras' fused
@@ -92,7 +58,7 @@ def _simple_rnn(layer):
 def test_simple_rnn_matches_keras(tmp_path, sequences, initial):
     out = "f32[N, 5, 4]" if sequences else "f32[N, 4]"
     method = ("call_sequence" if sequences else "call") + ("_from" if initial else "")
-    m = _build(tmp_path, 'SimpleRNN(3, 4, activation="tanh")',
+    m = build_layer(tmp_path, 'SimpleRNN(3, 4, activation="tanh")',
                f"x: f32[N, 5, 3]{', h0: f32[N, 4]' if initial else ''}) -> {out}",
                f"layer.{method}(x{', h0' if initial else ''})")
     ours_vars, weights, _ = _simple_rnn(m.layer)
@@ -102,23 +68,23 @@ def test_simple_rnn_matches_keras(tmp_path, sequences, initial):
     inputs = [RNG.normal(size=(2, 5, 3)).astype(np.float32)]
     if initial:
         inputs.append(RNG.normal(size=(2, 4)).astype(np.float32))
-        theirs = _forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
+        theirs = forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
                                     keras_layer.trainable_variables)
     else:
-        theirs = _forward_and_grads(keras_layer, inputs, keras_layer.trainable_variables)
-    _compare(_forward_and_grads(m.f, inputs, ours_vars), theirs)
+        theirs = forward_and_grads(keras_layer, inputs, keras_layer.trainable_variables)
+    compare(forward_and_grads(m.f, inputs, ours_vars), theirs)
 
 
 def test_simple_rnn_activation_is_the_parameter(tmp_path):
-    m = _build(tmp_path, 'SimpleRNN(3, 4, activation="relu")', "x: f32[N, 5, 3]) -> f32[N, 5, 4]",
+    m = build_layer(tmp_path, 'SimpleRNN(3, 4, activation="relu")', "x: f32[N, 5, 3]) -> f32[N, 5, 4]",
                "layer.call_sequence(x)")
     ours_vars, weights, _ = _simple_rnn(m.layer)
     keras_layer = keras.layers.SimpleRNN(4, activation="relu", return_sequences=True)
     keras_layer.build((None, 5, 3))
     keras_layer.set_weights(weights)
     x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
-    _compare(_forward_and_grads(m.f, [x], ours_vars),
-             _forward_and_grads(keras_layer, [x], keras_layer.trainable_variables))
+    compare(forward_and_grads(m.f, [x], ours_vars),
+             forward_and_grads(keras_layer, [x], keras_layer.trainable_variables))
 
 
 _KERAS = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU, "SimpleRNN": keras.layers.SimpleRNN}
@@ -133,7 +99,7 @@ def test_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequences):
     units = 3
     features = 2 * units if merge_mode == "concat" else units
     out = f"f32[N, 5, {features}]" if sequences else f"f32[N, {features}]"
-    m = _build(tmp_path, f'Bidirectional{kind}(2, {units}, merge_mode="{merge_mode}")', f"x: f32[N, 5, 2]) -> {out}",
+    m = build_layer(tmp_path, f'Bidirectional{kind}(2, {units}, merge_mode="{merge_mode}")', f"x: f32[N, 5, 2]) -> {out}",
                "layer.call_sequence(x)" if sequences else "layer(x)")
     forward_vars, forward_weights, forward_split = _WEIGHTS[kind](m.layer.forward)
     backward_vars, backward_weights, backward_split = _WEIGHTS[kind](m.layer.backward)
@@ -141,17 +107,17 @@ def test_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequences):
     keras_layer.build((None, 5, 2))
     keras_layer.set_weights([*forward_weights, *backward_weights])
     x = RNG.normal(size=(2, 5, 2)).astype(np.float32)
-    ours = _forward_and_grads(m.f, [x], [*forward_vars, *backward_vars])
+    ours = forward_and_grads(m.f, [x], [*forward_vars, *backward_vars])
     keras_vars = [*keras_layer.forward_layer.trainable_variables, *keras_layer.backward_layer.trainable_variables]
-    out_k, grads_k = _forward_and_grads(keras_layer, [x], keras_vars)
+    out_k, grads_k = forward_and_grads(keras_layer, [x], keras_vars)
     half = len(grads_k[1:]) // 2
     theirs = (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])])
     assert ours[0].shape == ((2, 5, features) if sequences else (2, features))
-    _compare(ours, theirs)
+    compare(ours, theirs)
 
 
 def test_bidirectional_refuses_an_unknown_merge_mode(tmp_path):
-    m = _build(tmp_path, 'BidirectionalGRU(2, 3, merge_mode="max")', "x: f32[N, 5, 2]) -> f32[N, ?]", "layer(x)")
+    m = build_layer(tmp_path, 'BidirectionalGRU(2, 3, merge_mode="max")', "x: f32[N, 5, 2]) -> f32[N, ?]", "layer(x)")
     with pytest.raises(Exception, match="merge_mode is one of"):
         m.f(np.zeros((1, 5, 2), np.float32))
 
@@ -176,12 +142,12 @@ def test_masked_recurrent_layers_match_keras(tmp_path, kind, sequences):
     keras_layer.build((None, 6, 3))
     keras_layer.set_weights(weights)
     ids = np.array([[3, 1, 4, 1, 0, 0], [5, 0, 2, 6, 8, 0], [7, 2, 8, 1, 8, 2]], np.int32)
-    ours = _forward_and_grads(m.f, [ids], [m.embedding.embeddings, *ours_vars])
-    out_k, grads_k = _forward_and_grads(lambda i: keras_layer(keras_embedding(i)), [ids],
+    ours = forward_and_grads(m.f, [ids], [m.embedding.embeddings, *ours_vars])
+    out_k, grads_k = forward_and_grads(lambda i: keras_layer(keras_embedding(i)), [ids],
                                         [keras_embedding.embeddings, *keras_layer.trainable_variables])
-    _compare(ours, (out_k, [grads_k[0], *split(grads_k[1:])]))
+    compare(ours, (out_k, [grads_k[0], *split(grads_k[1:])]))
     # The mask matters: without it the padded rows differ.
-    assert not np.allclose(ours[0], _forward_and_grads(
+    assert not np.allclose(ours[0], forward_and_grads(
         lambda i: keras_layer(keras_embedding(i), mask=tf.ones_like(i, tf.bool)), [ids], [])[0], atol=1e-3)
 
 
@@ -216,33 +182,33 @@ def test_lstm_from_an_initial_state_returns_its_state_as_keras(tmp_path, sequenc
     else:
         signature = "x: f32[N, 5, 3], h0: f32[N, 4], c0: f32[N, 4]) -> (h: f32[N, 4], c: f32[N, 4])"
         body, names = "layer.call_from(x, h0, c0)", ("h", "c")
-    m = _build(tmp_path, "LSTM(3, 4)", signature, body)
+    m = build_layer(tmp_path, "LSTM(3, 4)", signature, body)
     ours_vars, weights, split = _lstm(m.layer.cell)
     keras_layer = keras.layers.LSTM(4, return_sequences=sequences, return_state=True)
     keras_layer.build((None, 5, 3))
     keras_layer.set_weights(weights)
     inputs = [RNG.normal(size=s).astype(np.float32) for s in ((2, 5, 3), (2, 4), (2, 4))]
-    ours = _forward_and_grads(lambda x, h, c: _flat(*(m.f(x, h, c)[n] for n in names)), inputs, ours_vars)
+    ours = forward_and_grads(lambda x, h, c: _flat(*(m.f(x, h, c)[n] for n in names)), inputs, ours_vars)
     # Keras returns (output, h, c); without sequences its output is h itself.
-    out_k, grads_k = _forward_and_grads(
+    out_k, grads_k = forward_and_grads(
         lambda x, h, c: _flat(*keras_layer(x, initial_state=[h, c])[0 if sequences else 1:]), inputs,
         keras_layer.trainable_variables)
-    _compare(ours, (out_k, [*grads_k[:3], *split(grads_k[3:])]))
+    compare(ours, (out_k, [*grads_k[:3], *split(grads_k[3:])]))
 
 
 @pytest.mark.parametrize("sequences", [False, True])
 def test_gru_from_an_initial_state_matches_keras(tmp_path, sequences):
     out = "f32[N, 5, 4]" if sequences else "f32[N, 4]"
-    m = _build(tmp_path, "GRU(3, 4)", f"x: f32[N, 5, 3], h0: f32[N, 4]) -> {out}",
+    m = build_layer(tmp_path, "GRU(3, 4)", f"x: f32[N, 5, 3], h0: f32[N, 4]) -> {out}",
                f"layer.call{'_sequence' if sequences else ''}_from(x, h0)")
     ours_vars, weights, split = _gru(m.layer.cell)
     keras_layer = keras.layers.GRU(4, return_sequences=sequences)
     keras_layer.build((None, 5, 3))
     keras_layer.set_weights(weights)
     inputs = [RNG.normal(size=(2, 5, 3)).astype(np.float32), RNG.normal(size=(2, 4)).astype(np.float32)]
-    out_k, grads_k = _forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
+    out_k, grads_k = forward_and_grads(lambda x, h: keras_layer(x, initial_state=[h]), inputs,
                                         keras_layer.trainable_variables)
-    _compare(_forward_and_grads(m.f, inputs, ours_vars), (out_k, [*grads_k[:2], *split(grads_k[2:])]))
+    compare(forward_and_grads(m.f, inputs, ours_vars), (out_k, [*grads_k[:2], *split(grads_k[2:])]))
 
 
 @pytest.mark.parametrize("kind, merge_mode, sequences", [("GRU", "concat", True), ("GRU", "sum", False),
@@ -251,7 +217,7 @@ def test_masked_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequence
     """Keras' Bidirectional reverses the mask for its backward layer and zeroes masked steps of the sequence."""
     features = 6 if merge_mode == "concat" else 3
     out = f"f32[N, 5, {features}]" if sequences else f"f32[N, {features}]"
-    m = _build(tmp_path, f'Bidirectional{kind}(2, 3, merge_mode="{merge_mode}")',
+    m = build_layer(tmp_path, f'Bidirectional{kind}(2, 3, merge_mode="{merge_mode}")',
                f"x: f32[N, 5, 2], mask: bool[N, 5]) -> {out}",
                f"layer.call{'_sequence' if sequences else ''}_masked(x, mask)")
     forward_vars, forward_weights, forward_split = _WEIGHTS[kind](m.layer.forward)
@@ -261,11 +227,11 @@ def test_masked_bidirectional_matches_keras(tmp_path, kind, merge_mode, sequence
     keras_layer.set_weights([*forward_weights, *backward_weights])
     x = RNG.normal(size=(3, 5, 2)).astype(np.float32)
     mask = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 0], [1, 1, 1, 1, 1]], bool)
-    ours = _forward_and_grads(m.f, [x, mask], [*forward_vars, *backward_vars])
+    ours = forward_and_grads(m.f, [x, mask], [*forward_vars, *backward_vars])
     keras_vars = [*keras_layer.forward_layer.trainable_variables, *keras_layer.backward_layer.trainable_variables]
-    out_k, grads_k = _forward_and_grads(lambda a, b: keras_layer(a, mask=b), [x, mask], keras_vars)
+    out_k, grads_k = forward_and_grads(lambda a, b: keras_layer(a, mask=b), [x, mask], keras_vars)
     half = len(grads_k[1:]) // 2
-    _compare(ours, (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])]))
+    compare(ours, (out_k, [grads_k[0], *forward_split(grads_k[1:1 + half]), *backward_split(grads_k[1 + half:])]))
 
 
 def test_last_state_methods_export_to_tflite_builtins(tmp_path):
