@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import Any
 
-from tfm.commands import COMMANDS, command_module, is_quick
+from tfm.commands import COMMANDS, command_module, in_help_order, is_quick
 from tfm.commands.common import EXIT_INPUT, EXIT_USAGE, InputError, UsageError, print_diagnostics
 from tfm.commands.options import add_examples, add_output_level
 from tfm.dsl import InternalError, TfmError
@@ -97,7 +97,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # Every command when none is named, or it is not one (argparse lists them all), or `tfm --help check`.
     options = argv[:argv.index(running)] if argv and running in COMMANDS else []
     every = running not in COMMANDS or "-h" in options or "--help" in options
-    for name in COMMANDS:
+    for name in in_help_order(COMMANDS) if every else COMMANDS:
         if every or name == running:
             command = command_module(name)
             add_examples(command.add_parser(commands), command.EXAMPLES)

@@ -8,6 +8,7 @@ from tfm.commands.common import EXIT_INPUT, EXIT_OK, EXIT_USAGE, count, limits, 
 from tfm.commands.options import add_source
 
 QUICK = True
+HELP_ORDER = 10  # where `tfm --help` lists it
 EXAMPLES = ["tfm check examples/*.tfm", "tfm check --format json --werror model.tfm", "cat model.tfm | tfm check -"]
 
 

@@ -10,6 +10,7 @@ from tfm.commands.common import EXIT_OK, InputError, compiled, print_diagnostics
 from tfm.commands.options import add_source
 
 QUICK = True
+HELP_ORDER = 20  # where `tfm --help` lists it
 EXAMPLES = ["tfm compile examples/my_model.tfm -o my_model.py", "tfm compile model.tfm -o - | less"]
 
 

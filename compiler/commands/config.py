@@ -6,6 +6,7 @@ from tfm.commands.common import EXIT_OK, resolved, settings_lines
 from tfm.commands.options import add_runtime
 
 QUICK = True
+HELP_ORDER = 90  # where `tfm --help` lists it
 EXAMPLES = ["tfm config", "TFM_DEVICE=CPU:0 tfm config --format json"]
 
 

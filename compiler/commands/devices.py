@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfm.commands.common import EXIT_OK, apply_runtime, quiet_tensorflow, settings_lines
 from tfm.commands.options import add_runtime
 
+HELP_ORDER = 80  # where `tfm --help` lists it
 EXAMPLES = ["tfm devices --logical-devices 2"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfm.commands.common import EXIT_OK, add_use_arguments, checked_use, using
 from tfm.commands.options import add_runtime, add_source
 
+HELP_ORDER = 50  # where `tfm --help` lists it
 EXAMPLES = ["tfm evaluate examples/mean_squared_error.tfm MeanSquaredError.call --data runs/pairs.npz",
             "tfm evaluate model.tfm MLP.loss --checkpoint runs/ckpt --data runs/test.npz --format json"]
 

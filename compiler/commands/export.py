@@ -8,6 +8,7 @@ from tfm.commands.common import (EXIT_OK, InputError, UsageError, apply_runtime,
                                  quiet_tensorflow, read)
 from tfm.commands.options import add_init, add_runtime, add_source, flag_of, positive_int
 
+HELP_ORDER = 100  # where `tfm --help` lists it
 EXAMPLES = ["tfm export examples/my_model.tfm MyModel --out serving/my_model --version",
             "tfm export model.tfm MLP --out out/mlp --tflite out/mlp.tflite --quantize dynamic"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from tfm.commands.common import EXIT_INPUT, EXIT_OK, InputError, UsageError, print_diagnostics, read_for_check
 
 QUICK = True
+HELP_ORDER = 130  # where `tfm --help` lists it
 EXAMPLES = ["tfm fmt examples/*.tfm", "tfm fmt --check --diff model.tfm"]
 
 

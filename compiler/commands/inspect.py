@@ -7,6 +7,7 @@ from pathlib import Path
 from tfm.commands.common import EXIT_OK, InputError
 
 QUICK = True
+HELP_ORDER = 110  # where `tfm --help` lists it
 EXAMPLES = ["tfm inspect serving/my_model/1", "tfm inspect out/mlp.tflite --format json"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+HELP_ORDER = 140  # where `tfm --help` lists it
 EXAMPLES = ["tfm lsp    # started by the editor: see docs/editors.md for VS Code and Neovim"]
 
 

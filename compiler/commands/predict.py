@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfm.commands.common import EXIT_OK, add_use_arguments, checked_use, using
 from tfm.commands.options import add_runtime, add_source
 
+HELP_ORDER = 60  # where `tfm --help` lists it
 EXAMPLES = ["tfm predict examples/my_model.tfm MyModel.call --checkpoint runs/ckpt --data runs/my_model.npz "
             "--out runs/preds.npz"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from tfm.commands.common import EXIT_OK, InputError, check_checkpoint_path, checked_call, split_target, using
 from tfm.commands.options import add_init, add_runtime, add_source, add_target
 
+HELP_ORDER = 30  # where `tfm --help` lists it
 EXAMPLES = ["tfm run examples/demo_module.tfm DemoModule.addprint --init init_value=1 --arg a=5",
             "tfm run model.tfm MLP.predict --arg x=@batch.npy --format json --save out.npz",
             "tfm run model.tfm MLP.predict --checkpoint runs/ckpt --arg x=@batch.npy"]

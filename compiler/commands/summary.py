@@ -11,6 +11,7 @@ from tfm.commands.common import EXIT_OK, InputError, UsageError, compiled, limit
 from tfm.commands.options import add_init, add_source
 
 QUICK = True  # unless --trace, which sets up what TensorFlow needs itself
+HELP_ORDER = 120  # where `tfm --help` lists it
 EXAMPLES = ["tfm summary examples/cnn_classifier.tfm CNNClassifier --trace",
             "tfm summary examples/my_model.tfm MyModel --init num_classes=3 --svg my_model.svg"]
 

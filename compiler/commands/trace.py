@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfm.commands.common import EXIT_OK, checked_call, refuse_several_signatures, split_target, using
 from tfm.commands.options import add_init, add_runtime, add_source, add_target
 
+HELP_ORDER = 70  # where `tfm --help` lists it
 EXAMPLES = ["tfm trace examples/my_model.tfm MyModel.call --logdir runs/trace"]
 
 

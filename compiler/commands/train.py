@@ -9,6 +9,7 @@ from tfm.commands.common import (EXIT_OK, InputError, UsageError, built, check_d
                                  refuse_several_signatures, split_target)
 from tfm.commands.options import add_init, add_model_options, add_runtime, add_source, add_target, model_fields
 
+HELP_ORDER = 40  # where `tfm --help` lists it
 EXAMPLES = ["tfm train examples/my_model.tfm MyModel.train_step --data runs/data.npz --epochs 3 "
             "--checkpoint-dir runs/ckpt"]
 

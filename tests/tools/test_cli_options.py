@@ -133,8 +133,8 @@ def test_building_a_commands_parser_imports_no_other_command():
 
 
 def test_a_command_is_one_module_named_in_commands():
-    """Adding a command is one module in tfm/commands/ (and its name in COMMANDS): each holds its
-    parser, examples and handler, and every command module is listed."""
+    """Adding a command is one module in tfm/commands/: COMMANDS lists every module but the shared ones,
+    and each holds its parser, examples, handler and place in `tfm --help`."""
     import importlib
 
     from tfm.commands import COMMANDS
@@ -145,6 +145,7 @@ def test_a_command_is_one_module_named_in_commands():
     for name in COMMANDS:
         module = importlib.import_module(f"tfm.commands.{name}")
         assert callable(module.add_parser) and callable(module.run) and module.EXAMPLES, name
+        assert isinstance(module.HELP_ORDER, int), name
 
 
 def test_export_format_flags_reach_the_format_options():
