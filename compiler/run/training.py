@@ -34,6 +34,7 @@ from tfm.run import callbacks as builtin
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
 from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, module_variables, unreadable
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
+from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
 from tfm.run.settings import TrainSettings
 
@@ -150,6 +151,7 @@ class Trainer:
         self.best_manager: Any = None  # --keep-best's, in DIR/best
         self.watches = self._watches()
         self.optimizers = optimizers_of(tf, instance)
+        self.metrics = metric_submodules(instance)  # reset each epoch and validation pass, logged at its end
         self.view = KerasModelView(instance, self.optimizers[0] if self.optimizers else None)
         self.keras = KerasCallbacks(callbacks, self.view, {"epochs": settings.epochs, "steps": settings.steps,
                                                            "verbose": 0})
@@ -397,6 +399,8 @@ class Trainer:
         try:
             while not self._finished():
                 self.keras.call("on_epoch_begin", position.epoch, {})
+                if position.step_in_epoch == 0:  # a resumed epoch's metric states come from its checkpoint
+                    reset_metrics(self.metrics)
                 means = self._epoch(data, per_epoch, drop)
                 scalars = means or scalars
                 if position.step_in_epoch >= per_epoch:
@@ -506,7 +510,7 @@ class Trainer:
     def _end_epoch(self, means: dict[str, float], validation: TrainingData | None, drop: bool) -> None:
         """The epoch's logs (its means, validation's as `val_NAME`, the learning rate), written and
         shown, then handed to the built-in callbacks and the user's, in that order."""
-        logs = dict(means)
+        logs = {**means, **metric_results(self.metrics)}
         if validation is not None:
             logs.update({f"val_{name}": value for name, value in self._validate(validation, drop).items()})
         rate = self._learning_rate()
@@ -559,12 +563,13 @@ class Trainer:
         specs = input_specs(self.tf, function, name)
         totals: dict[str, float] = {}
         seen = 0
+        reset_metrics(self.metrics)
         for batch in validation.batches(self.tf, self.position.batch_size, drop):
             size = int(batch[specs[0].name].shape[0])
             for output, value in scalar_outputs(function(*[batch[s.name] for s in specs])).items():
                 totals[output] = totals.get(output, 0.0) + value * size
             seen += size
-        means = {output: total / max(seen, 1) for output, total in totals.items()}
+        means = {**{output: total / max(seen, 1) for output, total in totals.items()}, **metric_results(self.metrics)}
         self._write({f"validation/{k}": v for k, v in means.items()})
         self.progress.message(f"epoch {self.position.epoch} validation ({self.settings.validate}, {seen} examples): "
                               + "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
