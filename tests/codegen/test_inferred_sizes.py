@@ -81,3 +81,17 @@ def test_the_intro_to_modules_flexible_dense_is_expressible(tmp_path):
     d1, d2 = model.dense_1, model.dense_2
     expected = tf.nn.relu(x @ d1.w + d1.b) @ d2.w + d2.b
     np.testing.assert_allclose(model.call(x).numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_hover_shows_the_inferred_sizes():
+    """The editor shows a layer as this instance has it, its inferred input size included (issue 25)."""
+    from tfm.dsl import analyze
+    from tfm.dsl.queries import hover
+
+    analysis = analyze(INFERRED, "cnn.tfm")
+    lines = INFERRED.split("\n")
+    line = next(i for i, text in enumerate(lines, 1) if "sub hidden" in text)
+    assert "Dense(in_dim=1568, out_dim=32" in hover(analysis, "cnn.tfm", line, lines[line - 1].index("hidden") + 2)
+    line = next(i for i, text in enumerate(lines, 1) if "return head" in text)
+    shown = hover(analysis, "cnn.tfm", line, lines[line - 1].index("hidden(") + 2)
+    assert "fn call(x: f32[N, 1568]) -> f32[N, 32]" in shown
