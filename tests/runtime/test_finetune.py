@@ -187,6 +187,8 @@ def test_init_from_refuses_a_missing_checkpoint_and_a_bad_map_before_tensorflow_
     assert "--init-from" in capsys.readouterr().err
     with pytest.raises(TrainingError, match="expected OLD=NEW"):
         _train(files, "Tuned.train_step", init_from=files, init_map=["encoder"])
+    with pytest.raises(TrainingError, match="give --init-from too"):
+        _train(files, "Tuned.train_step", init_map=["encoder=backbone"])
 
 
 def test_init_from_never_follows_an_index_out_of_the_directory(files, tmp_path):
