@@ -221,14 +221,22 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     import os
     import sys
 
-    import tensorflow as tf
+    from tfm.run.training import check_fine_tuning
+
+    module_name, _, method = target.partition(".")
+    compiled = _compiled(source, limits, include)
+    for name in ("freeze", "init_map"):  # one path (or pair) alone, as a string, is a list of one
+        if isinstance(options.get(name), str):
+            options[name] = [options[name]]
+    check_fine_tuning(compiled.analysis, module_name, options.get("freeze"), options.get("init_from"),
+                      options.get("init_map"))
+
+    import tensorflow as tf  # only now: the checks above need none
 
     from tfm.run.progress import NoProgress, progress_for
     from tfm.run.settings import ResolvedSettings
     from tfm.run.training import Trainer, TrainSettings, run_identity
 
-    module_name, _, method = target.partition(".")
-    compiled = _compiled(source, limits, include)
     resolved = settings if isinstance(settings, ResolvedSettings) else ResolvedSettings(configure(settings))
     if instance is None:
         instance, strategy = _built(compiled, module_name, init or {}, resolved)

@@ -26,10 +26,17 @@ def add_parser(commands):
                     "CSV columns (x, or x_0, x_1, ... for a vector input), or TFRecord features.")
     add_target(train, "its training method")
     add_init(train)
-    add_model_options(train, TrainSettings, booleans="store_true")
+    add_model_options(train, TrainSettings, booleans="store_true", skip=_REPEATED)
+    fields = model_fields(TrainSettings)
+    for name in _REPEATED:  # repeatable: --freeze encoder --freeze head
+        train.add_argument("--" + name.replace("_", "-"), action="append", default=None, help=fields[name].description,
+                           metavar=fields[name].json_schema_extra["metavar"])
     add_runtime(train, seed=False)
     add_source(train)
     return train
+
+
+_REPEATED = ("freeze", "init_map")
 
 
 def run(args) -> int:
@@ -42,7 +49,12 @@ def run(args) -> int:
 
     def checks(compiled, module):
         from tfm.dsl.signatures import variable_updates
+        from tfm.run.training import TrainingError, check_fine_tuning
 
+        try:
+            check_fine_tuning(compiled.analysis, module_name, args.freeze, args.init_from, args.init_map)
+        except TrainingError as exc:
+            raise InputError(str(exc)) from None
         refuse_several_signatures(module, method_name, "train")
         updates = variable_updates(compiled.analysis, module)
         if method_name not in updates and not args.quiet:

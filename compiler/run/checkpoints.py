@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,102 @@ def instance_values(instance, paths) -> dict[str, object]:
             values[path] = target.numpy()
     return values
 
+
+
+# --- starting from another run's checkpoint (fine-tuning) ----------------------------------------------
+
+
+@dataclass
+class InitReport:
+    """What `load_matching` did: module variables loaded (path <- checkpoint path), checkpoint
+    variables skipped with why, and module variables left as built."""
+
+    source: str
+    loaded: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        shown = [f"tfm: --init-from {printable(self.source)}: {len(self.loaded)} loaded, {len(self.skipped)} skipped, "
+                 f"{len(self.fresh)} left fresh"]
+        shown += [f"  loaded  {printable(path)}" + (f" (from {printable(old)})" if old != path else "")
+                  for path, old in self.loaded]
+        shown += [f"  skipped {printable(path)}: {printable(why)}" for path, why in self.skipped]
+        shown += [f"  fresh   {printable(path)}" for path in self.fresh]
+        return shown
+
+
+def parse_init_map(pairs) -> list[tuple[str, str]]:
+    """`OLD=NEW` submodule or variable paths (dotted, `encoder.dense`) as (old, new) checkpoint paths."""
+    mapping = []
+    for pair in pairs or ():
+        old, equals, new = str(pair).partition("=")
+        if not equals or not _PATH.match(old) or not _PATH.match(new):
+            raise CheckpointError(f"--init-map {printable(str(pair))}: expected OLD=NEW, two dotted paths like "
+                                  "encoder=backbone")
+        mapping.append((old.replace(".", "/"), new.replace(".", "/")))
+    return mapping
+
+
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def load_matching(tf, instance, prefix: str, mapping=(), optimizers=()) -> InitReport:
+    """Assign each variable of `instance` the value `prefix` holds at its path (renamed by `mapping`'s
+    (old, new) pairs), where the shape and dtype match. The `optimizers`' state (their variables, and
+    whatever is saved under the attribute of the instance holding one) starts afresh. Every value is
+    read and checked before any is assigned."""
+    reader = open_reader(tf, prefix)
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    root = f"{MODEL_KEY}/" if any(key.startswith(f"{MODEL_KEY}/") for key in shapes) else ""
+    stored = {key[len(root):-len(_VALUE_SUFFIX)]: key for key in shapes
+              if key.startswith(root) and key.endswith(_VALUE_SUFFIX) and "/.OPTIMIZER_SLOT/" not in key}
+    left_out = {id(v) for optimizer in optimizers for v in optimizer.variables}
+    held = {id(optimizer) for optimizer in optimizers}
+    optimizer_names = {_escaped(name) for name, value in vars(instance).items() if id(value) in held}
+
+    def optimizer_state(path: str) -> bool:
+        return path.split("/")[0] in optimizer_names
+
+    targets = {path: v for path, v in module_variables(tf, instance).items()
+               if id(v) not in left_out and not optimizer_state(path)}
+    report = InitReport(source=prefix)
+    wanted: dict[str, tuple[Any, str]] = {}
+    for path, variable in targets.items():
+        old = _renamed(path, mapping)
+        key = stored.get(old)
+        if key is None:
+            report.fresh.append(path)
+            continue
+        shape, expected = list(shapes[key]), variable.shape.as_list()
+        if shape != expected or dtypes[key] != variable.dtype.base_dtype:
+            report.skipped.append((old, f"shape mismatch: {_shown_type(dtypes[key], shape)} in the checkpoint, "
+                                        f"{_shown_type(variable.dtype, expected)} in this module's {path}"))
+            report.fresh.append(path)
+            continue
+        wanted[path] = (variable, key)
+        report.loaded.append((path, old))
+    used = {_renamed(path, mapping) for path in targets}
+    unused = [path for path in sorted(stored) if path not in used]
+    report.skipped += [(path, "missing: this module has no such variable") for path in unused
+                       if not optimizer_state(path)]
+    for name in sorted(optimizer_names):  # one line per optimizer, not one per slot
+        count = sum(1 for path in unused if path.split("/")[0] == name)
+        if count:
+            report.skipped.append((f"{name}/*", f"optimizer state ({count} variables): the optimizer starts afresh"))
+    try:
+        values = {path: reader.get_tensor(key) for path, (_, key) in wanted.items()}
+    except Exception as exc:
+        raise CheckpointError(f"{printable(prefix)} is damaged: {first_line(exc)}") from None
+    for path, (variable, _) in wanted.items():
+        variable.assign(values[path])
+    return report
+
+
+def _renamed(path: str, mapping) -> str:
+    """The checkpoint path a module variable at `path` is loaded from: the first mapping whose NEW is
+    `path` or a prefix of it (by whole parts) puts OLD in its place."""
+    for old, new in mapping:
+        if path == new or path.startswith(new + "/"):
+            return old + path[len(new):]
+    return path

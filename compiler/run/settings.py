@@ -369,6 +369,16 @@ class TrainSettings:
                                                          "(default 10)")
     allow_nonfinite: bool = Field(False, description="go on when the data holds NaN or inf, or a step's outputs do "
                                                      "(by default training stops there, naming the step)")
+    freeze: list[str] | None = Field(None, json_schema_extra={"metavar": "SUBMODULE"},
+                                     description="leave this submodule's variables as they are (a path like encoder "
+                                                 "or encoder.dense; repeatable): the optimizers skip them")
+    init_from: Path | None = Field(None, json_schema_extra={"metavar": "CHECKPOINT"},
+                                   description="a new run starts from this checkpoint (a directory or a prefix, of "
+                                               "this or another module): every variable whose path and shape match "
+                                               "is loaded, the rest are left fresh (a report says which)")
+    init_map: list[str] | None = Field(None, json_schema_extra={"metavar": "OLD=NEW"},
+                                       description="with --init-from, the checkpoint's path OLD (a submodule or "
+                                                   "variable, like encoder) loads into this module's NEW; repeatable")
 
 
 __all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "TrainSettings", "find_config", "flag",

@@ -32,7 +32,8 @@ from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
 from tfm.run import callbacks as builtin
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
-from tfm.run.checkpoints import MODEL_KEY, CheckpointError, check_fits, checked_index, module_variables, unreadable
+from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, load_matching,
+                                 module_variables, parse_init_map, resolve_checkpoint, unreadable)
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
@@ -78,6 +79,7 @@ class TrainResult:
     stopped_early: bool = False
     best_checkpoint: str | None = None  # --keep-best's
     logdir: str | None = None  # this run's TensorBoard directory
+    initialized: InitReport | None = None  # what --init-from loaded, skipped and left fresh
 
 
 def run_identity(python_module, module_name: str, method: str, data: str | Path, init: dict) -> dict:
@@ -152,7 +154,9 @@ class Trainer:
         self.watches = self._watches()
         self.optimizers = optimizers_of(tf, instance)
         self.metrics = metric_submodules(instance)  # reset each epoch and validation pass, logged at its end
+        self.frozen = frozen_variables(instance, settings.freeze or ())
         self.view = KerasModelView(instance, self.optimizers[0] if self.optimizers else None)
+        self.initialized: InitReport | None = None
         self.keras = KerasCallbacks(callbacks, self.view, {"epochs": settings.epochs, "steps": settings.steps,
                                                            "verbose": 0})
         self.history: list[dict[str, float]] = []
@@ -326,7 +330,7 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
         try:
-            with self._signals_deferred():
+            with self._signals_deferred(), skipping(self.optimizers, self.frozen):
                 return self._run()
         finally:
             if self.lock is not None:
@@ -378,6 +382,9 @@ class Trainer:
         self.tf.random.set_seed(position.seed)
         if resumed is None:
             self._seed_random_states()
+            self._init_from()
+        elif settings.init_from is not None:
+            self.log(f"tfm: --init-from ignored: resuming from {printable(resumed)}")
         # Replicas must get equal shares of a batch: a distributed run drops a last, smaller batch.
         drop = self._fixed_batch() is not None or self.strategy is not None
         if self.strategy is not None and position.batch_size % self.strategy.num_replicas_in_sync:
@@ -424,7 +431,21 @@ class Trainer:
         logdir = str(Path(str(self.settings.logdir)) / self.log_run) if self.log_run else None
         return TrainResult(steps=position.global_step, epochs=position.epoch, scalars=scalars,
                            checkpoint=latest, resumed_from=resumed, model=self.instance, history=self.history,
-                           stopped_early=self.state.stopped, best_checkpoint=best, logdir=logdir)
+                           stopped_early=self.state.stopped, best_checkpoint=best, logdir=logdir,
+                           initialized=self.initialized)
+
+    def _init_from(self) -> None:
+        """--init-from: a new run's variables from another run's checkpoint, where path and shape match."""
+        if self.settings.init_from is None:
+            return
+        try:
+            prefix = resolve_checkpoint(self.tf, self.settings.init_from)
+            self.initialized = load_matching(self.tf, self.instance, prefix, parse_init_map(self.settings.init_map),
+                                             self.optimizers)
+        except CheckpointError as exc:
+            raise TrainingError(f"--init-from: {exc}") from None
+        for line in self.initialized.lines():
+            self.log(line)
 
     def _finished(self) -> bool:
         if self._stopping():
@@ -734,6 +755,89 @@ def scalar_outputs(outputs) -> dict[str, float]:
                 (value.dtype.is_floating or value.dtype.is_integer):
             found[name] = float(value.numpy())
     return found
+
+
+# --- fine-tuning: frozen submodules, another run's checkpoint -------------------------------------
+
+
+def check_fine_tuning(analysis, module_name: str, freeze=None, init_from=None, init_map=None) -> None:
+    """--freeze's paths against the module's declarations, --init-map's form and --init-from's path,
+    before TensorFlow loads. An unknown submodule path is an error with the closest known one."""
+    known = submodule_paths(analysis, module_name)
+    for path in freeze or ():
+        if path not in known:
+            import difflib
+
+            close = difflib.get_close_matches(path, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; its submodules: {', '.join(sorted(known))}" \
+                if known else f"; {module_name} has no submodules"
+            raise TrainingError(f"--freeze {printable(path)}: {module_name} has no submodule {printable(path)}{hint}")
+    if init_map and init_from is None:
+        raise TrainingError("--init-map renames the paths of --init-from's checkpoint: give --init-from too")
+    try:
+        parse_init_map(init_map)
+    except CheckpointError as exc:
+        raise TrainingError(str(exc)) from None
+    where = init_from
+    if where is not None and not (os.path.isdir(where) or os.path.isfile(f"{where}.index")):
+        raise TrainingError(f"--init-from {printable(str(where))}: no checkpoint there (expected a checkpoint "
+                            "directory or a prefix with a .index file)")
+
+
+def submodule_paths(analysis, module_name: str) -> set[str]:
+    """Every submodule path of a module (`encoder`, `encoder.dense`), from its declarations."""
+    found: set[str] = set()
+
+    def walk(name: str, prefix: str, depth: int) -> None:
+        info = analysis.modules.get(name)
+        if info is None or depth > 32:
+            return
+        for sub_name, sub in info.submodules.items():
+            path = f"{prefix}{sub_name}"
+            found.add(path)
+            walk(sub.module, path + ".", depth + 1)
+
+    walk(module_name, "", 0)
+    return found
+
+
+def frozen_variables(instance, paths) -> set[int]:
+    """The ids of the variables of the submodules at `paths` (dotted attribute paths of the instance)."""
+    frozen: set[int] = set()
+    for path in paths:
+        target = instance
+        for part in path.split("."):
+            target = getattr(target, part, None)
+            if target is None:
+                raise TrainingError(f"--freeze {printable(path)}: {type(instance).__name__} has no submodule "
+                                    f"{printable(path)}")
+        frozen.update(id(v) for v in getattr(target, "variables", ()))
+    return frozen
+
+
+@contextmanager
+def skipping(optimizers, frozen: set[int]):
+    """While training, each optimizer's `apply_gradients` leaves out the `frozen` variables (by id):
+    whatever the step computes, they get no update (and the optimizer keeps no moment for them).
+    The generated step looks `apply_gradients` up when it is traced, inside this context."""
+    if not frozen:
+        yield
+        return
+    patched = []
+    for optimizer in optimizers:
+        original = optimizer.apply_gradients
+
+        def apply_gradients(grads_and_vars, *args, _original=original, **kwargs):
+            kept = [(grad, var) for grad, var in grads_and_vars if id(var) not in frozen]
+            return _original(kept, *args, **kwargs) if kept else None
+
+        object.__setattr__(optimizer, "apply_gradients", apply_gradients)
+        patched.append(optimizer)
+    try:
+        yield
+    finally:
+        for optimizer in patched:
+            object.__delattr__(optimizer, "apply_gradients")
 
 
 # --- the checkpoint directory ------------------------------------------------------------------
