@@ -305,7 +305,12 @@ class ToNodes(Transformer):
         return n.ListType(span=self._s(), element=element)
 
     def shape(self, c):  # "[" [dim ("," dim)* [","]] "]"
-        return _items(c)
+        dims = _items(c)
+        rests = [d for d in dims if d.kind == "rest"]
+        if len(rests) > 1:
+            raise fail("E017", rests[1], "a shape has at most one `...`",
+                       "`...` stands for the dims between those written before and after it")
+        return dims
 
     def fixed_dim(self, c):  # INT
         span = self._s()
@@ -316,6 +321,9 @@ class ToNodes(Transformer):
 
     def unknown_dim(self, c):  # "?" | "None"
         return n.Dim(span=self._s(), kind="unknown")
+
+    def rest_dim(self, c):  # "..."
+        return n.Dim(span=self._s(), kind="rest")
 
     # dimension expressions (issue 22, shapes) ------------------------------------------------------
     def dim_binary(self, c):  # dim_sum ADD_OP dim_term | dim_term MUL_OP dim_atom
