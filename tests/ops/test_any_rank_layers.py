@@ -41,6 +41,7 @@ def test_the_generated_call_takes_any_rank_and_call_sequence_still_works(tmp_pat
     for shape in [(2, 3), (2, 4, 6, 7, 3)]:  # one traced function, shape=None in its input signature
         x = RNG.normal(size=shape).astype(np.float32)
         np.testing.assert_allclose(m.layer.call(x).numpy(), keras_layer(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert m.layer.call.experimental_get_tracing_count() == 1  # one trace, of unknown rank
     x = RNG.normal(size=(2, 4, 3)).astype(np.float32)
     compare(forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias]),
             forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias]))
