@@ -130,7 +130,7 @@ def _dim_value(d: n.Dim) -> n.Expr:
     if d.kind == "expr":
         assert d.op is not None and d.left is not None and d.right is not None  # dim_binary builds all three
         return n.BinOp(span=d.span, op=d.op, left=_dim_value(d.left), right=_dim_value(d.right))
-    if d.kind == "fixed" or d.kind == "unknown":
+    if d.kind in ("fixed", "unknown", "rest"):  # `...` outside a signature: E017 (dsl/declarations.py)
         return n.IntLit(span=d.span, value=d.size if d.size is not None else 0)
     assert d.name is not None  # a named dim has its name
     return n.Name(span=d.span, id=d.name)

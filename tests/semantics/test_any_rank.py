@@ -108,6 +108,7 @@ def test_the_old_sequence_method_still_types():
     ("module M:\n    fn f(x: f32[..., 2, ...]) -> f32[2]:\n        return x\n", 2),
     ("module M:\n    var w: f32[..., 3] = zeros()\n\n    fn f(x: f32[3]) -> f32[3]:\n        return x + w\n", 2),
     ("module M:\n    fn f(x: f32[3]) -> f32[3]:\n        y: f32[..., 3] = x\n        return y\n", 3),
+    ("module M:\n    fn f(x: f32[3]) -> f32[3]:\n        y: f32[..., 3]\n        return x + y\n", 3),
 ])
 def test_the_run_is_written_once_and_only_in_signatures(text, line):
     assert [(code, at) for code, at, _ in _errors(text)] == [("E017", line)]
