@@ -275,7 +275,7 @@ def type_text(type_) -> str:
         return f"list[{type_text(type_.element)}]"
     if type_.shape is None:
         return type_.dtype
-    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind in ("named", "expr") else "?"
+    dims = ", ".join(str(d.size) if d.kind == "fixed" else d.name if d.kind in ("named", "expr") else "..." if d.kind == "rest" else "?"
                      for d in type_.shape)
     return f"{type_.dtype}[{dims}]"
 

@@ -23,7 +23,18 @@ def declared_type(type_: n.TensorType) -> TensorT:
         if python is not None:
             return TensorT(literal_type(python()).dtype, (), weak=True)  # its value comes at construction
         return TensorT(type_.dtype, None)
+    if any(d.kind == "rest" for d in type_.shape):
+        return TensorT(type_.dtype, None)  # any rank: a call binds it (dims_pattern)
     return TensorT(type_.dtype, tuple(_declared_dim(d) for d in type_.shape))
+
+
+def dims_pattern(type_: n.TensorType) -> tuple[tuple[Dim, ...], tuple[Dim, ...]] | None:
+    """For a shape with `...` (`f32[N, ..., D]`): the dims before it and those after it; else None."""
+    shape = type_.shape or ()
+    rest = next((i for i, d in enumerate(shape) if d.kind == "rest"), None)
+    if rest is None:
+        return None
+    return tuple(_declared_dim(d) for d in shape[:rest]), tuple(_declared_dim(d) for d in shape[rest + 1:])
 
 
 def signature_type(type_: n.TensorType | n.TypeChoice) -> n.TensorType:
@@ -75,13 +86,20 @@ def check_dim_expr(report: Report, dim: n.Dim, check_leaf: Callable[[n.Dim], Non
 def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
     """The type of every type the module writes (parameters, variables, inputs, outputs, annotated
     locals), keyed by its type node: later stages read these, never the syntax."""
-    declared = [p.type for p in module.params] + [v.type for v in module.variables]
+    declared: list[n.TensorType | n.TypeChoice | n.ListType] = []  # first those of signatures, where `...` may be written
     for method in module.methods:
         functions = [node.function for node in analysis.body_nodes(method) if isinstance(node, n.LocalFunction)]
         for function in (method, *functions):
             declared += [i.type for i in function.inputs] + [o.type for o in outputs_of(function)]
+    signatures = len(declared)
+    declared += [p.type for p in module.params] + [v.type for v in module.variables]
+    for method in module.methods:
         declared += [node.declared for node in analysis.body_nodes(method) if isinstance(node, n.Assign) and node.declared]
-    for type_ in declared:
+    for i, type_ in enumerate(declared):
+        if i >= signatures and isinstance(type_, n.TensorType) and dims_pattern(type_) is not None:
+            rest = next(d for d in type_.shape or () if d.kind == "rest")
+            analysis.report("E017", rest, "`...` (any run of dims) is written only in a method's inputs and outputs",
+                            "declare the shape, or `?` for a dimension of unknown size")
         if isinstance(type_, n.TensorType):
             analysis.types[type_] = declared_type(type_)
         elif isinstance(type_, n.ListType):

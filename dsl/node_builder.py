@@ -130,7 +130,7 @@ def _dim_value(d: n.Dim) -> n.Expr:
     if d.kind == "expr":
         assert d.op is not None and d.left is not None and d.right is not None  # dim_binary builds all three
         return n.BinOp(span=d.span, op=d.op, left=_dim_value(d.left), right=_dim_value(d.right))
-    if d.kind == "fixed" or d.kind == "unknown":
+    if d.kind in ("fixed", "unknown", "rest"):  # `...` outside a signature: E017 (dsl/declarations.py)
         return n.IntLit(span=d.span, value=d.size if d.size is not None else 0)
     assert d.name is not None  # a named dim has its name
     return n.Name(span=d.span, id=d.name)
@@ -305,7 +305,12 @@ class ToNodes(Transformer):
         return n.ListType(span=self._s(), element=element)
 
     def shape(self, c):  # "[" [dim ("," dim)* [","]] "]"
-        return _items(c)
+        dims = _items(c)
+        rests = [d for d in dims if d.kind == "rest"]
+        if len(rests) > 1:
+            raise fail("E017", rests[1], "a shape has at most one `...`",
+                       "`...` stands for the dims between those written before and after it")
+        return dims
 
     def fixed_dim(self, c):  # INT
         span = self._s()
@@ -316,6 +321,9 @@ class ToNodes(Transformer):
 
     def unknown_dim(self, c):  # "?" | "None"
         return n.Dim(span=self._s(), kind="unknown")
+
+    def rest_dim(self, c):  # "..."
+        return n.Dim(span=self._s(), kind="rest")
 
     # dimension expressions (issue 22, shapes) ------------------------------------------------------
     def dim_binary(self, c):  # dim_sum ADD_OP dim_term | dim_term MUL_OP dim_atom

@@ -121,9 +121,9 @@ class _Declared:
 class Dim(Node):
     """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`); or an
     expression of sizes and names (`4 * 4 * g`: kind "expr", `name` its text, `op` joining `left` and
-    `right`)."""
+    `right`); or `...` (kind "rest": any run of dims, in a method signature)."""
 
-    kind: Literal["fixed", "named", "unknown", "expr"]
+    kind: Literal["fixed", "named", "unknown", "expr", "rest"]
     size: int | None = None
     name: str | None = None
     op: str | None = None

@@ -15,6 +15,7 @@ from typing import Sequence, TypeVar
 
 from . import nodes as n
 from .analysis import Analysis, CallInfo, ModuleInfo, children, method_signature, outputs_of, type_text, walk
+from .declarations import dims_pattern
 from .ops import OPS, Op
 from .ops.names import VALUE_METHODS
 from .tensor_types import Dim, TensorT
@@ -150,6 +151,8 @@ def instance_signature(analysis: Analysis, method: n.Method, values: dict[str, o
 
 def _shown(analysis: Analysis, type_: n.Node, values: dict[str, object]) -> str:
     declared = analysis.types.get(type_)
+    if isinstance(declared, TensorT) and isinstance(type_, n.TensorType) and (pattern := dims_pattern(type_)):
+        declared = TensorT(declared.dtype, (*pattern[0], "...", *pattern[1]))  # shown as written: f32[N, ..., 64]
     if isinstance(declared, TensorT):
         return str(_instance(declared, values) or declared)
     return type_text(type_)

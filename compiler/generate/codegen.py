@@ -383,8 +383,11 @@ class _ClassEmitter:
 
     def _tensor_spec(self, type_: n.TensorType | n.TypeChoice, name: str) -> str:
         declared = self._declared(type_)
-        dims = ", ".join(self._spec_dim(d) for d in declared.shape or ())
-        return f"tf.TensorSpec(shape=[{dims}], dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
+        if isinstance(type_, n.TensorType) and any(d.kind == "rest" for d in type_.shape or ()):
+            shape = "None"  # `...`: any rank (the checker binds the dims at each call)
+        else:
+            shape = f"[{', '.join(self._spec_dim(d) for d in declared.shape or ())}]"
+        return f"tf.TensorSpec(shape={shape}, dtype={dtype_expr(declared.dtype)}, name={hygiene.literal(name)})"
 
     def _spec_dim(self, dim: Dim) -> str:
         """A known size, a constructor parameter's name (or an expression of them), or None (unknown,

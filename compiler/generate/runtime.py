@@ -610,7 +610,11 @@ def _truncated_normal(random, shape, mean, stddev, dtype, seed):
 
 
 def _random_shuffle(random, value, seed):
-    """`value` with its first dimension in a random order (the order of random keys)."""
+    """`value` with its first dimension in a random order (the order of random keys); a scalar, which
+    has none, as it is (as tf.random.shuffle gives it)."""
+    value = tf.convert_to_tensor(value)
+    if value.shape.rank == 0:
+        return value
     keys = tf.random.stateless_uniform(tf.shape(value)[:1], random.key(seed))
     return tf.gather(value, tf.argsort(keys))
 

@@ -9,13 +9,14 @@ from typing import Collection
 
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
-from ..declarations import declared_type, signature_type
+from ..declarations import declared_type, dims_pattern, signature_type
 from ..diagnostics import Problems, Report
 from ..tensor_types import (DIM_OPERATORS, NO_VALUE, UNKNOWN, Dim, DimExpr, OutputsT, TensorT, Type, dim_binary,
                             dims_conflict, substitute, unify_dtype)
 from .value_checks import check_fits
 
 Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
+Run = list[tuple[Dim, ...]]  # what `...` stands for in this call, once an argument has bound it
 
 
 def method_call_type(report: Report, analysis: Analysis, node: n.Call, owner: ModuleInfo, name: str,
@@ -78,35 +79,61 @@ def bind_call(node: n.Call, owner: ModuleInfo, method: n.Method, params: dict[st
     given = dict(zip(names, zip(positional, node.args)))
     given |= {k.name: (keywords[k.name], k.value) for k in node.keywords}
     bindings: dict[str, Dim] = dict(params)
+    run: Run = []
     for inp in method.inputs:
         if inp.name in given:
             value, arg = given[inp.name]
-            _bind_input(problems, method, inp, value, arg, bindings, params)
+            _bind_input(problems, method, inp, value, arg, bindings, params, run)
     for inp in method.inputs:
         if inp.name in given:
             _check_dim_exprs(problems, method, inp, *given[inp.name], bindings)
     outputs = outputs_of(method)
     if not outputs:
         return NO_VALUE, problems
-    typed = [(o.name, _output_type(declared_type(signature_type(o.type)), owner, bindings)) for o in outputs]
+    typed = [(o.name, _output_type(signature_type(o.type), owner, bindings, run)) for o in outputs]
     if isinstance(method.returns, tuple):
         return OutputsT(tuple(typed)), problems
     return typed[0][1], problems
 
 
-def _output_type(declared: TensorT, owner: ModuleInfo, bindings: dict[str, Dim]) -> TensorT:
+def _output_type(type_: n.TensorType, owner: ModuleInfo, bindings: dict[str, Dim], run: Run) -> TensorT:
     """An output's declared type seen from the caller: its named dims as the arguments bound them,
-    the callee's parameters as the caller knows them (unknown where neither)."""
-    if declared.shape is None:
+    the callee's parameters as the caller knows them (unknown where neither), `...` as the dims the
+    arguments' `...` stood for (unknown rank if none did)."""
+    declared = declared_type(type_)
+    pattern = dims_pattern(type_)
+    shape = declared.shape
+    if pattern is not None:
+        shape = (*pattern[0], *run[0], *pattern[1]) if run else None
+    if shape is None:
         return TensorT(declared.dtype, None)
     seen = lambda name: bindings.get(name, None if name not in owner.params else name)  # noqa: E731
-    return TensorT(declared.dtype, tuple(substitute(d, seen) for d in declared.shape))
+    return TensorT(declared.dtype, tuple(substitute(d, seen) for d in shape))
+
+
+def _aligned(type_: n.TensorType, shape: tuple[Dim, ...]) -> tuple[list[tuple[Dim, Dim]], tuple[Dim, ...] | None] | None:
+    """The declared dims paired with an argument's `shape`, and the dims `...` stands for (None
+    without `...`); None if the ranks do not fit."""
+    pattern = dims_pattern(type_)
+    if pattern is None:
+        declared = declared_type(type_).shape
+        if declared is None or len(declared) != len(shape):
+            return None
+        return list(zip(declared, shape)), None
+    before, after = pattern
+    if len(shape) < len(before) + len(after):
+        return None
+    middle = shape[len(before):len(shape) - len(after)]
+    return list(zip(before, shape)) + list(zip(after, shape[len(shape) - len(after):])), middle
 
 
 def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
-                bindings: dict[str, Dim], owner_params: Collection[str] = ()) -> None:
-    """Check one argument against its input's declared type, binding the input's named dims."""
-    expected = declared_type(signature_type(inp.type))
+                bindings: dict[str, Dim], owner_params: Collection[str], run: Run) -> None:
+    """Check one argument against its input's declared type, binding the input's named dims (and
+    `run`, what `...` stands for)."""
+    type_ = signature_type(inp.type)
+    expected = declared_type(type_)
+    pattern = dims_pattern(type_)
     label = f"input `{inp.name}` of `{method.name}`"
     if not isinstance(value, TensorT):
         check_fits(report, value, expected, arg, f"{label} is {expected}", code="E050")
@@ -116,37 +143,58 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
         if problem:
             report("E050", arg, f"{label} is {expected}, got {value}", f"cast it: cast(..., {expected.dtype})")
             return
-    if value.shape is None or expected.shape is None:
+    if value.shape is None or (expected.shape is None and pattern is None):
         return
-    if len(value.shape) != len(expected.shape):
-        report("E050", arg, f"{label} is {expected}, got rank {len(value.shape)} ({value})",
-               "the signature fixes the rank")
+    aligned = _aligned(type_, value.shape)
+    if aligned is None:
+        if pattern is not None:
+            report("E050", arg, f"{label} is {_written(expected.dtype, pattern)}, got rank {len(value.shape)} ({value})",
+                   f"it takes rank {len(pattern[0]) + len(pattern[1])} or more")
+        else:
+            report("E050", arg, f"{label} is {expected}, got rank {len(value.shape)} ({value})",
+                   "the signature fixes the rank")
         return
-    for want, got in zip(expected.shape, value.shape):
+    pairs, middle = aligned
+    if middle is not None and pattern is not None:
+        if run and (len(run[0]) != len(middle) or any(dims_conflict(a, b) for a, b in zip(run[0], middle))):
+            report("E050", arg, f"{label} is {_written(expected.dtype, pattern)}, got {value}",
+                   f"`...` stands for the same dims in every input: [{_dims_text(run[0])}] here")
+            return
+        if not run:
+            run.append(middle)
+    at = lambda d: substitute(d, lambda name: bindings.get(name, name))  # noqa: E731
+    dtype, wants = expected.dtype, tuple(want for want, _ in pairs)
+    if pattern is None:
+        described, shown = str(expected), lambda: str(TensorT(dtype, tuple(at(d) for d in wants)))
+    else:
+        before, after = pattern
+        described = _written(dtype, pattern)
+        shown = lambda: _written(dtype, (tuple(at(d) for d in before), tuple(at(d) for d in after)))  # noqa: E731
+    for want, got in pairs:
         if isinstance(want, DimExpr):
             continue  # `T - k + 1`: checked once every input has bound its names (_check_dim_exprs)
         if isinstance(want, str):
             bound = bindings.get(want)
             if want in bindings and dims_conflict(bound, got):
-                here = TensorT(expected.dtype, tuple(substitute(d, lambda name: bindings.get(name, name))
-                                                     for d in expected.shape))
                 hint = (f"`{want}` is a parameter of the module, {bound} here: build it with {got}, or give it "
                         f"a tensor of that size" if want in owner_params else f"every `{want}` in a signature is the same size")
-                report("E050", arg, f"{label} is {here} ({expected}, with `{want}` = {bound}), got {value}", hint)
+                report("E050", arg, f"{label} is {shown()} ({described}, with `{want}` = {bound}), got {value}", hint)
             elif got is not None and want not in bindings:
                 bindings[want] = got
         elif dims_conflict(want, got):
-            report("E050", arg, f"{label} is {expected}, got {value}", "the fixed dimensions must match")
+            report("E050", arg, f"{label} is {described}, got {value}", "the fixed dimensions must match")
 
 
 def _check_dim_exprs(report: Report, method: n.Method, inp: n.MethodInput, value: Type, arg: n.Node,
                      bindings: dict[str, Dim]) -> None:
     """The input's dims written as expressions (`x: f32[N, 2 * D]`), at the sizes the call bound."""
-    expected = declared_type(signature_type(inp.type))
-    if not (isinstance(value, TensorT) and value.shape is not None and expected.shape is not None
-            and len(value.shape) == len(expected.shape)):
+    type_ = signature_type(inp.type)
+    aligned = _aligned(type_, value.shape) if isinstance(value, TensorT) and value.shape is not None else None
+    if aligned is None:
         return
-    for want, got in zip(expected.shape, value.shape):
+    pattern = dims_pattern(type_)
+    expected = str(declared_type(type_)) if pattern is None else _written(type_.dtype, pattern)
+    for want, got in aligned[0]:
         if not isinstance(want, DimExpr):
             continue
         size = substitute(want, lambda name: bindings.get(name, name))
@@ -162,6 +210,16 @@ def _check_dim_exprs(report: Report, method: n.Method, inp: n.MethodInput, value
         if dims_conflict(size, got):
             report("E050", arg, f"input `{inp.name}` of `{method.name}` is {expected}, got {value}",
                    f"`{want}` is {size} for this call")
+
+
+def _dims_text(dims: tuple[Dim, ...]) -> str:
+    return ", ".join("?" if d is None else str(d) for d in dims)
+
+
+def _written(dtype: str | None, pattern: tuple[tuple[Dim, ...], tuple[Dim, ...]]) -> str:
+    """A type with a dims pattern as written: `f32[N, ..., D]`."""
+    dims = ", ".join(p for p in (_dims_text(pattern[0]), "...", _dims_text(pattern[1])) if p)
+    return f"{dtype or '?'}[{dims}]"
 
 
 def _solve(dim: DimExpr, size: int) -> tuple[str, int | None] | None:
@@ -197,14 +255,13 @@ def infer_sizes(analysis: Analysis, sub: n.SubDecl, target: ModuleInfo, name: st
     for signature in target.signatures_of(name):
         method = target.methods[signature]
         by_input = {**dict(zip((i.name for i in method.inputs), positional)), **keywords}
-        pairs = [(declared.shape, value.shape) for i in method.inputs
-                 if isinstance(declared := analysis.types.get(i.type), TensorT) and declared.shape is not None
-                 and isinstance(value := by_input.get(i.name), TensorT) and value.shape is not None
-                 and len(value.shape) == len(declared.shape)]
+        pairs = [aligned[0] for i in method.inputs
+                 if isinstance(value := by_input.get(i.name), TensorT) and value.shape is not None
+                 and (aligned := _aligned(signature_type(i.type), value.shape)) is not None]
         if len(pairs) != len(method.inputs):
             continue  # not the signature these arguments take
         for param in missing:
-            size = next((s for shape, sizes in pairs for d, s in zip(shape, sizes)
+            size = next((s for dims in pairs for d, s in dims
                          if d == param and isinstance(s, int) and not isinstance(s, bool)), None)
             if size is not None:
                 given[param] = n.IntLit(span=sub.span, value=size)

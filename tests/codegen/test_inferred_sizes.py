@@ -94,4 +94,4 @@ def test_hover_shows_the_inferred_sizes():
     assert "Dense(in_dim=1568, out_dim=32" in hover(analysis, "cnn.tfm", line, lines[line - 1].index("hidden") + 2)
     line = next(i for i, text in enumerate(lines, 1) if "return head" in text)
     shown = hover(analysis, "cnn.tfm", line, lines[line - 1].index("hidden(") + 2)
-    assert "fn call(x: f32[N, 1568]) -> f32[N, 32]" in shown
+    assert "fn call(x: f32[N, ..., 1568]) -> f32[N, ..., 32]" in shown

@@ -113,6 +113,7 @@ def test_activations_and_losses_export_to_saved_model_and_tflite(tmp_path, names
                 "        return huber(y, layer_0(x), reduction='sum') + focal\n")
     source = tmp_path / "activations.tfm"
     source.write_text("module Activations:\n" + layers + methods)
-    tfm.export(source, "Activations", tmp_path / "saved", tflite=tmp_path / "activations.tflite")
+    # `loss` takes labels, which a default export does not serve: --signatures adds it.
+    tfm.export(source, "Activations", tmp_path / "saved", tflite=tmp_path / "activations.tflite", signatures=["loss"])
     assert len(tf.saved_model.load(str(tmp_path / "saved")).signatures) == len(names) + 1
     assert (tmp_path / "activations.tflite").stat().st_size > 0

@@ -213,5 +213,7 @@ def test_every_loss_exports_to_saved_model_and_tflite(tmp_path):
     methods = [_method(k, CASES[k][0]).replace("[N, 4]", "[3, 4]").replace("[N]", "[3]") for k in first.values()]
     source = tmp_path / "losses.tfm"
     source.write_text("module Losses:\n" + "\n".join(methods))
-    tfm.export(source, "Losses", tmp_path / "saved", tflite=tmp_path / "losses.tflite")
+    # Each method takes labels, which a default export does not serve: name them all.
+    tfm.export(source, "Losses", tmp_path / "saved", tflite=tmp_path / "losses.tflite",
+               signatures=[f"case_{k}" for k in first.values()])
     assert len(tf.saved_model.load(str(tmp_path / "saved")).signatures) == len(first)

@@ -69,7 +69,7 @@ async def test_hover_shows_inferred_types_and_signatures(client: LanguageClient,
     assert "relu(features)" in op.contents.value and "tf.nn.relu" in op.contents.value
     sub = await client.text_document_hover_async(lsp.HoverParams(text_document=doc,
                                                                  position=_position(MODEL, "dense(h)")))
-    assert "fn call(x: f32[N, in_dim]) -> f32[N, out_dim]" in sub.contents.value
+    assert "fn call(x: f32[N, ..., in_dim]) -> f32[N, ..., out_dim]" in sub.contents.value
 
 
 @pytest.mark.asyncio

@@ -97,9 +97,9 @@ async def test_a_broken_file_still_answers_where_it_parses(client: LanguageClien
 async def test_hover_shows_types_as_the_instance_has_them(client: LanguageClient, tmp_path):
     doc = await _open(client, tmp_path / "m.tfm", MODEL)
     call = await _hover(client, doc, MODEL, "dense(x)")
-    assert "fn call(x: f32[N, 64]) -> f32[N, 128]" in call  # in_dim=64, out_dim=128 applied
-    assert 'Dense(in_dim=64, out_dim=128, activation="linear", seed=2)' in call
-    assert "fn call(x: f32[N, in_dim]) -> f32[N, out_dim]" in call  # and as the library declares it
+    assert "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]" in call  # in_dim=64, out_dim=128 applied
+    assert 'Dense(in_dim=64, out_dim=128, activation="linear", seed=2, kernel_l1=0.0' in call
+    assert "fn call(x: f32[N, ..., in_dim]) -> f32[N, ..., out_dim]" in call  # and as the library declares it
     assert "(in this instance: `f32[N, 4]`)" in await _hover(client, doc, MODEL, "hidden = relu")
     assert "in this instance: `f32[3, 4]`" in await _hover(client, doc, MODEL, "w: f32")
     assert 'Dropout(rate=0.5, seed=-1)' in await _hover(client, doc, MODEL, "drop = ")
@@ -121,7 +121,7 @@ async def test_signature_help_and_member_completion_while_a_call_is_typed(client
     await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     help_ = await client.text_document_signature_help_async(lsp.SignatureHelpParams(
         text_document=doc, position=_position(sub, "dense(", 6)))
-    assert help_.signatures[0].label == "fn call(x: f32[N, 64]) -> f32[N, 128]" and help_.active_parameter == 0
+    assert help_.signatures[0].label == "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]" and help_.active_parameter == 0
 
     dotted = typing.replace("return dense(x)", "return dense.").replace("return hidden\n", "return w.\n")
     client.text_document_did_change(lsp.DidChangeTextDocumentParams(
@@ -131,7 +131,9 @@ async def test_signature_help_and_member_completion_while_a_call_is_typed(client
     members = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=doc, position=_position(dotted, "dense.", 6)))
     assert {(item.label, item.detail) for item in members.items} == {
-        ("call", "fn call(x: f32[N, 64]) -> f32[N, 128]"), ("call_sequence", "fn call_sequence(x: f32[N, T, 64]) -> f32[N, T, 128]")}
+        ("call", "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]"),
+        ("call_sequence", "fn call_sequence(x: f32[N, T, 64]) -> f32[N, T, 128]"),
+        ("regularization_losses", "fn regularization_losses() -> f32[]")}
     updates = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=doc, position=_position(dotted, "w.\n", 2)))
     assert {item.label for item in updates.items} == {"assign", "assign_add", "assign_sub", "read_value"}

@@ -314,31 +314,31 @@ class Dense(tf.Module):
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:15. Inputs x: f32[...]. Returns output_0: f32[...]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -359,35 +359,35 @@ class Dense(tf.Module):
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:37."""
+    """Compiled from <tfm library>/layers.tfm:38."""
 
     def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:37:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:37:37
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:37:51
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:37:15
-        self.filters = filters  # <tfm library>/layers.tfm:37:37
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:37:51
-        self.strides = strides  # <tfm library>/layers.tfm:37:69
-        self.padding = padding  # <tfm library>/layers.tfm:37:87
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:38:9
-        self.activation = activation  # <tfm library>/layers.tfm:38:33
-        self.seed = seed  # <tfm library>/layers.tfm:38:61
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:38:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:38:37
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:38:51
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:38:15
+        self.filters = filters  # <tfm library>/layers.tfm:38:37
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:38:51
+        self.strides = strides  # <tfm library>/layers.tfm:38:69
+        self.padding = padding  # <tfm library>/layers.tfm:38:87
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:39:9
+        self.activation = activation  # <tfm library>/layers.tfm:39:33
+        self.seed = seed  # <tfm library>/layers.tfm:39:61
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:39:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:40:5
+            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:40:5
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:41:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:42:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:43:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
 
     def call(self, x):
-        """<tfm library>/layers.tfm:42. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:43. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:43:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:44:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:44:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:45:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -408,22 +408,22 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:47."""
+    """Compiled from <tfm library>/layers.tfm:48."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:47:18
-        self.strides = strides  # <tfm library>/layers.tfm:47:38
-        self.padding = padding  # <tfm library>/layers.tfm:47:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:48:18
+        self.strides = strides  # <tfm library>/layers.tfm:48:38
+        self.padding = padding  # <tfm library>/layers.tfm:48:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:48:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:49:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:48. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:49. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:49:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:50:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:51:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:50:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:51:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:52:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -444,16 +444,16 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:68."""
+    """Compiled from <tfm library>/layers.tfm:69."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:69:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:70:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:69. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:70:9
+        """<tfm library>/layers.tfm:70. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:71:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -474,45 +474,45 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:86."""
+    """Compiled from <tfm library>/layers.tfm:87."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:86:16
-        self.seed = seed  # <tfm library>/layers.tfm:86:29
+        self.rate = rate  # <tfm library>/layers.tfm:87:16
+        self.seed = seed  # <tfm library>/layers.tfm:87:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:87:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:94:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:88:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
-            return x  # <tfm library>/layers.tfm:92:9
+            if training:  # <tfm library>/layers.tfm:89:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
+            return x  # <tfm library>/layers.tfm:93:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:94. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:95:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:96:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:97:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:98:13
-            return x  # <tfm library>/layers.tfm:99:9
+            if training:  # <tfm library>/layers.tfm:96:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
+            return x  # <tfm library>/layers.tfm:100:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -670,16 +670,16 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '
 _TFM_LINE_MAP = {
     302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
     308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 14, 5), 318: (0, 18, 5), 319: (0, 21, 5), 324: (0, 15, 9), 332: (0, 19, 9),
-    340: (0, 22, 9), 341: (0, 23, 9), 366: (0, 37, 15), 367: (0, 37, 37), 368: (0, 37, 51),
-    369: (0, 37, 15), 370: (0, 37, 37), 371: (0, 37, 51), 372: (0, 37, 69), 373: (0, 37, 87),
-    374: (0, 38, 9), 375: (0, 38, 33), 376: (0, 38, 61), 379: (0, 39, 5), 380: (0, 40, 5),
-    382: (0, 42, 5), 389: (0, 43, 9), 390: (0, 44, 9), 415: (0, 47, 18), 416: (0, 47, 38),
-    417: (0, 47, 57), 419: (0, 48, 5), 424: (0, 49, 9), 425: (0, 50, 13), 426: (0, 51, 9),
-    452: (0, 69, 5), 456: (0, 70, 9), 481: (0, 86, 16), 482: (0, 86, 29), 487: (0, 87, 5),
-    491: (0, 94, 5), 499: (0, 88, 9), 500: (0, 89, 13), 501: (0, 90, 17), 502: (0, 91, 13),
-    503: (0, 92, 9), 511: (0, 95, 9), 512: (0, 96, 13), 513: (0, 97, 17), 514: (0, 98, 13),
-    515: (0, 99, 9), 540: (1, 22, 29), 541: (1, 22, 29), 542: (1, 22, 48), 543: (1, 22, 72),
+    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
+    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 38, 15), 367: (0, 38, 37), 368: (0, 38, 51),
+    369: (0, 38, 15), 370: (0, 38, 37), 371: (0, 38, 51), 372: (0, 38, 69), 373: (0, 38, 87),
+    374: (0, 39, 9), 375: (0, 39, 33), 376: (0, 39, 61), 379: (0, 40, 5), 380: (0, 41, 5),
+    382: (0, 43, 5), 389: (0, 44, 9), 390: (0, 45, 9), 415: (0, 48, 18), 416: (0, 48, 38),
+    417: (0, 48, 57), 419: (0, 49, 5), 424: (0, 50, 9), 425: (0, 51, 13), 426: (0, 52, 9),
+    452: (0, 70, 5), 456: (0, 71, 9), 481: (0, 87, 16), 482: (0, 87, 29), 487: (0, 88, 5),
+    491: (0, 95, 5), 499: (0, 89, 9), 500: (0, 90, 13), 501: (0, 91, 17), 502: (0, 92, 13),
+    503: (0, 93, 9), 511: (0, 96, 9), 512: (0, 97, 13), 513: (0, 98, 17), 514: (0, 99, 13),
+    515: (0, 100, 9), 540: (1, 22, 29), 541: (1, 22, 29), 542: (1, 22, 48), 543: (1, 22, 72),
     546: (1, 23, 5), 547: (1, 24, 5), 548: (1, 25, 5), 549: (1, 26, 5), 551: (1, 28, 5), 559: (1, 29, 9),
     560: (1, 30, 13), 561: (1, 31, 13), 562: (1, 32, 13), 563: (1, 33, 13), 564: (1, 34, 13),
     565: (1, 35, 9), 590: (2, 4, 22), 591: (2, 4, 22), 592: (2, 4, 45), 593: (2, 4, 75), 596: (2, 5, 5),

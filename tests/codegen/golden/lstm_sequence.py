@@ -261,31 +261,31 @@ class Dense(tf.Module):
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:15. Inputs x: f32[...]. Returns output_0: f32[...]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -306,25 +306,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:78."""
+    """Compiled from <tfm library>/layers.tfm:79."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:78:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:78:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:78:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:78:34
-        self.seed = seed  # <tfm library>/layers.tfm:78:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
+        self.seed = seed  # <tfm library>/layers.tfm:79:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:79:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:81:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:81. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:82:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -656,9 +656,9 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm
 _TFM_LINE_MAP = {
     249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
     255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 14, 5), 265: (0, 18, 5), 266: (0, 21, 5), 271: (0, 15, 9), 279: (0, 19, 9),
-    287: (0, 22, 9), 288: (0, 23, 9), 313: (0, 78, 18), 314: (0, 78, 34), 315: (0, 78, 18),
-    316: (0, 78, 34), 317: (0, 78, 51), 320: (0, 79, 5), 322: (0, 81, 5), 327: (0, 82, 9),
+    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 19, 5), 266: (0, 22, 5), 271: (0, 16, 9), 279: (0, 20, 9),
+    287: (0, 23, 9), 288: (0, 24, 9), 313: (0, 79, 18), 314: (0, 79, 34), 315: (0, 79, 18),
+    316: (0, 79, 34), 317: (0, 79, 51), 320: (0, 80, 5), 322: (0, 82, 5), 327: (0, 83, 9),
     352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
     360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
     366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),

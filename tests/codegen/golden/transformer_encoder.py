@@ -314,31 +314,31 @@ class Dense(tf.Module):
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:15. Inputs x: f32[...]. Returns output_0: f32[...]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -359,25 +359,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:78."""
+    """Compiled from <tfm library>/layers.tfm:79."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:78:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:78:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:78:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:78:34
-        self.seed = seed  # <tfm library>/layers.tfm:78:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
+        self.seed = seed  # <tfm library>/layers.tfm:79:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:79:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:81:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:81. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:82:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -398,45 +398,45 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:86."""
+    """Compiled from <tfm library>/layers.tfm:87."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:86:16
-        self.seed = seed  # <tfm library>/layers.tfm:86:29
+        self.rate = rate  # <tfm library>/layers.tfm:87:16
+        self.seed = seed  # <tfm library>/layers.tfm:87:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:87:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:94:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:88:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:89:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:90:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:91:13
-            return x  # <tfm library>/layers.tfm:92:9
+            if training:  # <tfm library>/layers.tfm:89:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
+            return x  # <tfm library>/layers.tfm:93:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:94. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:95:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:96:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:97:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:98:13
-            return x  # <tfm library>/layers.tfm:99:9
+            if training:  # <tfm library>/layers.tfm:96:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
+            return x  # <tfm library>/layers.tfm:100:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -725,12 +725,12 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '
 _TFM_LINE_MAP = {
     302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
     308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 14, 5), 318: (0, 18, 5), 319: (0, 21, 5), 324: (0, 15, 9), 332: (0, 19, 9),
-    340: (0, 22, 9), 341: (0, 23, 9), 366: (0, 78, 18), 367: (0, 78, 34), 368: (0, 78, 18),
-    369: (0, 78, 34), 370: (0, 78, 51), 373: (0, 79, 5), 375: (0, 81, 5), 380: (0, 82, 9),
-    405: (0, 86, 16), 406: (0, 86, 29), 411: (0, 87, 5), 415: (0, 94, 5), 423: (0, 88, 9),
-    424: (0, 89, 13), 425: (0, 90, 17), 426: (0, 91, 13), 427: (0, 92, 9), 435: (0, 95, 9),
-    436: (0, 96, 13), 437: (0, 97, 17), 438: (0, 98, 13), 439: (0, 99, 9), 464: (1, 39, 27),
+    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
+    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 79, 18), 367: (0, 79, 34), 368: (0, 79, 18),
+    369: (0, 79, 34), 370: (0, 79, 51), 373: (0, 80, 5), 375: (0, 82, 5), 380: (0, 83, 9),
+    405: (0, 87, 16), 406: (0, 87, 29), 411: (0, 88, 5), 415: (0, 95, 5), 423: (0, 89, 9),
+    424: (0, 90, 13), 425: (0, 91, 17), 426: (0, 92, 13), 427: (0, 93, 9), 435: (0, 96, 9),
+    436: (0, 97, 13), 437: (0, 98, 17), 438: (0, 99, 13), 439: (0, 100, 9), 464: (1, 39, 27),
     465: (1, 39, 27), 466: (1, 39, 41), 469: (1, 40, 5), 470: (1, 41, 5), 472: (1, 43, 5),
     473: (1, 48, 5), 478: (1, 44, 9), 479: (1, 45, 9), 480: (1, 46, 9), 488: (1, 49, 9), 489: (1, 50, 9),
     490: (1, 51, 9), 515: (2, 8, 27), 516: (2, 8, 41), 517: (2, 8, 57), 518: (2, 8, 27), 519: (2, 8, 41),

@@ -252,31 +252,31 @@ class Dense(tf.Module):
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:15. Inputs x: f32[...]. Returns output_0: f32[...]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -464,8 +464,8 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
     240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
     246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 14, 5), 256: (0, 18, 5), 257: (0, 21, 5), 262: (0, 15, 9), 270: (0, 19, 9),
-    278: (0, 22, 9), 279: (0, 23, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
+    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 19, 5), 257: (0, 22, 5), 262: (0, 16, 9), 270: (0, 20, 9),
+    278: (0, 23, 9), 279: (0, 24, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
     308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
     321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
     350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),

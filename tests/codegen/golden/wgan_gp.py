@@ -253,31 +253,31 @@ class Dense(tf.Module):
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:14:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:21:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:14. Inputs x: f32[N, in_dim]. Returns output_0: f32[N, out_dim]."""
+        """<tfm library>/layers.tfm:15. Inputs x: f32[...]. Returns output_0: f32[...]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:15:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:21. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:22:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:23:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -484,8 +484,8 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
     241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
     247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 14, 5), 257: (0, 18, 5), 258: (0, 21, 5), 263: (0, 15, 9), 271: (0, 19, 9),
-    279: (0, 22, 9), 280: (0, 23, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
+    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 19, 5), 258: (0, 22, 5), 263: (0, 16, 9), 271: (0, 20, 9),
+    279: (0, 23, 9), 280: (0, 24, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
     309: (1, 6, 44), 310: (1, 6, 54), 313: (1, 7, 5), 314: (1, 8, 5), 316: (1, 10, 5), 321: (1, 11, 9),
     346: (1, 13, 15), 347: (1, 13, 15), 348: (1, 13, 30), 349: (1, 13, 43), 352: (1, 14, 5),
     353: (1, 15, 5), 355: (1, 17, 5), 360: (1, 18, 9), 385: (1, 20, 15), 386: (1, 20, 32),
