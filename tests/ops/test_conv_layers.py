@@ -13,12 +13,17 @@ keras = tf.keras
 import tfm  # noqa: E402
 from tfm.dsl import nodes  # noqa: E402
 
-from test_layers import _build, _compare, _forward_and_grads, _keras_built, _randomize  # noqa: E402
+from support.layers import build_layer as _build, compare as _compare, forward_and_grads as _forward_and_grads  # noqa: E402
+from support.layers import keras_built as _keras_built, randomize  # noqa: E402
 
 # .ci/run runs these again with oneDNN off: a kernel one processor lacks fails CI, not a user.
 pytestmark = pytest.mark.kernels
 
 RNG = np.random.default_rng(23)
+
+
+def _randomize(module) -> dict[str, np.ndarray]:
+    return randomize(module, RNG)
 
 
 @pytest.mark.parametrize("kernel, strides, padding", [(3, 1, "VALID"), (3, 2, "SAME"), (3, 2, "VALID"),

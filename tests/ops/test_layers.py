@@ -13,7 +13,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = tf.keras
 
-from support.layers import build_layer, compare, forward_and_grads, randomize  # noqa: E402
+from support.layers import build_layer, compare, forward_and_grads, keras_built as _keras_built, randomize  # noqa: E402
 
 # .ci/run runs these again with oneDNN off: a kernel one processor lacks fails CI, not a user.
 pytestmark = pytest.mark.kernels
@@ -23,11 +23,6 @@ RNG = np.random.default_rng(7)
 
 def _randomize(module) -> dict[str, np.ndarray]:
     return randomize(module, RNG)
-
-
-def _keras_built(layer, *shapes):
-    layer.build(*shapes)
-    return layer
 
 
 @pytest.mark.parametrize("strides, padding, dilation", [(1, "VALID", 1), (2, "SAME", 1), (1, "SAME", 2),

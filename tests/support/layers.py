@@ -48,3 +48,9 @@ def compare(ours, theirs, atol=1e-4) -> None:
     assert len(ours[1]) == len(theirs[1])
     for a, b in zip(ours[1], theirs[1]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=atol)
+
+
+def keras_built(layer, *shapes):
+    """A Keras layer built for `shapes`, so its weights exist to be set."""
+    layer.build(*shapes)
+    return layer
