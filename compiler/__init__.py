@@ -271,17 +271,11 @@ def _use(source: str | Path | Compiled, target: str, checkpoint: str | Path | No
          purpose: str, limits: Limits | None, include: Sequence[str | Path]) -> tuple[Any, Any, str]:
     """(tf, instance, method name) for evaluate and predict: `target` of `source` built, its weights
     restored from `checkpoint` (if given)."""
-    from tfm.run.using import UseError, refuse_training, restored_instance, split_target
+    from tfm.run.using import refuse_training, restored_instance, split_target
 
     module_name, method = split_target(target)
     compiled = _compiled(source, limits, include)
-    module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
-    if module is None or not any(method in (m.name, m.overload) for m in module.methods):
-        import difflib
-
-        known = [f"{m.name}.{f.overload or f.name}" for m in compiled.analysis.program.modules for f in m.methods]
-        close = difflib.get_close_matches(target, known, n=1)
-        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
+    module, _ = _target_method(compiled, target, source)
     if purpose == "evaluate":
         refuse_training(compiled.analysis, module, method, purpose)
     import tensorflow as tf  # only now: every check above needs none
@@ -326,25 +320,33 @@ def _method_of(source: str | Path | Compiled, target: str, init: Mapping[str, An
                include: Sequence[str | Path]) -> tuple[Compiled, Any, Any, dict]:
     """(compiled, module, method, constructor values) for `target` ("Module.method"), every name and
     constructor value checked before TensorFlow loads. Raises tfm.run.using.UseError."""
-    from tfm.run.using import UseError, split_target
+    from tfm.run.using import UseError
     from tfm.run.values import BadValue, RawValue, constructor_kwargs
 
-    module_name, method_name = split_target(target)
     compiled = _compiled(source, limits, include)
-    modules = {m.name: m for m in compiled.analysis.program.modules}
-    module = modules.get(module_name)
-    method = None if module is None else next((m for m in module.methods if method_name in (m.name, m.overload)), None)
-    if module is None or method is None:
-        import difflib
-
-        known = [f"{m.name}.{f.overload or f.name}" for m in modules.values() for f in m.methods]
-        close = difflib.get_close_matches(target, known, n=1)
-        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
+    module, method = _target_method(compiled, target, source)
     try:
         values = constructor_kwargs(module, {k: RawValue(k, v) for k, v in (init or {}).items()})
     except BadValue as exc:
         raise UseError(str(exc)) from None
     return compiled, module, method, values
+
+
+def _target_method(compiled: Compiled, target: str, source: object) -> tuple[Any, Any]:
+    """(module, method) that `target` ("Module.method", a method by its name or its overloaded name)
+    names in `compiled`, or a UseError with the closest name there is."""
+    from tfm.run.using import UseError, split_target
+
+    module_name, method_name = split_target(target)
+    module = next((m for m in compiled.analysis.program.modules if m.name == module_name), None)
+    method = None if module is None else next((m for m in module.methods if method_name in (m.name, m.overload)), None)
+    if module is None or method is None:
+        import difflib
+
+        known = [f"{m.name}.{f.overload or f.name}" for m in compiled.analysis.program.modules for f in m.methods]
+        close = difflib.get_close_matches(target, known, n=1)
+        raise UseError(f"no method {target} in {source}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return module, method
 
 
 def _placed(settings: RuntimeSettings | ResolvedSettings | None):

@@ -14,6 +14,7 @@ a Name and a BinOp take 224 bytes against 1,736.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from dataclasses import dataclass
 from typing import Callable, Literal, TypeVar, Union, dataclass_transform
@@ -60,8 +61,10 @@ def child_values(node: Node) -> tuple:
 BUILT_FROM_RULE: dict[str, type] = {}
 
 
+@functools.cache
 def rule_fields(cls: type) -> tuple[str, ...]:
-    """The fields a rule's parts fill (`built_from`): every field but the span, in declaration order."""
+    """The fields a rule's parts fill (`built_from`): every field but the span, in declaration order.
+    Read on every reduction of such a rule: cached per class."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
 
 

@@ -18,7 +18,7 @@ import jinja2
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, dimension_params, method_signature,
-                              outputs_of)
+                              outputs_of, type_text)
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
@@ -355,10 +355,18 @@ class _ClassEmitter:
                         + self.loc(method)),
         )
 
+    def _doc_type(self, type_: n.Node) -> str:
+        """A declared type as the analysis has it, or as written where that says more (`f32[N, ..., D]`,
+        which the analysis keeps as a tensor of unknown rank)."""
+        declared = self.analysis.types[type_]
+        if isinstance(declared, TensorT) and declared.shape is None and getattr(type_, "shape", None) is not None:
+            return type_text(type_)
+        return str(declared)
+
     def _method_doc(self, method: n.Method) -> str:
         outputs = outputs_of(method)
-        shown = ", ".join(f"{o.name}: {self.analysis.types[o.type]}" for o in outputs) or "nothing"
-        inputs = ", ".join(f"{i.name}: {self.analysis.types[i.type]}" for i in method.inputs) or "none"
+        shown = ", ".join(f"{o.name}: {self._doc_type(o.type)}" for o in outputs) or "nothing"
+        inputs = ", ".join(f"{i.name}: {self._doc_type(i.type)}" for i in method.inputs) or "none"
         return hygiene.docstring(f"{source_label(method.span.file)}:{method.span.line}. Inputs {inputs}. "
                                  f"Returns {shown}.")
 
