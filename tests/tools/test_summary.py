@@ -124,3 +124,16 @@ def test_trace_gives_the_sizes_the_analysis_gives(capsys):
     assert "  pool_1  MaxPool2D               f32[N, 28, 28, 16]        f32[N, 14, 14, 16]    16" in captured.out
     assert "  norm    BatchNormalization2D    f32[N, 7, 7, 32], bool[]  f32[N, 7, 7, 32]      18" in captured.out
     assert "oneDNN" not in captured.err  # TensorFlow's start-up lines stay hidden
+
+
+def test_trace_fills_in_a_size_the_analysis_leaves_unknown(tmp_path, capsys):
+    """A slice bounded by a tensor (`x[:, :shape(x)[1] // 2]`) has a size the checker does not fold;
+    the traced graph knows it, and --trace shows it."""
+    source = tmp_path / "half.tfm"
+    source.write_text("module Half:\n    fn call(x: f32[N, 8]) -> f32[N, ?]:\n        return x[:, :shape(x)[1] // 2]\n\n"
+                      "module Net:\n    sub half = Half()\n\n    fn call(x: f32[N, 8]) -> f32[N, ?]:\n"
+                      "        return half(x)\n")
+    static = tfm.summary(source, "Net")
+    assert [c.output for c in static.methods[0].calls] == ["f32[N, ?]"]
+    assert main(["summary", str(source), "Net", "--trace"]) == 0
+    assert "  half  Half    f32[N, 8]  f32[N, 4]     9" in capsys.readouterr().out
