@@ -221,7 +221,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     import os
     import sys
 
-    from tfm.run.training import check_fine_tuning
+    from tfm.run.fine_tuning import check_fine_tuning
 
     module_name, _, method = target.partition(".")
     compiled = _compiled(source, limits, include)

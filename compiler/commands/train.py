@@ -49,7 +49,8 @@ def run(args) -> int:
 
     def checks(compiled, module):
         from tfm.dsl.signatures import variable_updates
-        from tfm.run.training import TrainingError, check_fine_tuning
+        from tfm.run.fine_tuning import check_fine_tuning
+        from tfm.run.training_errors import TrainingError
 
         try:
             check_fine_tuning(compiled.analysis, module_name, args.freeze, args.init_from, args.init_map)

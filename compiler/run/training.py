@@ -13,14 +13,12 @@ new checkpoint in its index only once it is complete: a kill during a save leave
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
 import re
 import secrets
 import signal
-import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -37,34 +35,15 @@ from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_f
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
+from tfm.run.fine_tuning import frozen_variables, skipping
+from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
+from tfm.run.training_errors import TrainingError, TrainingInterrupted
 
-RUN_FILE = "tfm-train.json"
-LOCK_FILE = ".tfm-train.lock"
-RUN_FORMAT = "tfm-train/1"
-_CHECKPOINT_NAME = "ckpt"
 BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 DEFAULT_LOG_EVERY = 100  # steps between step summaries (--log-every)
 _RUN_PREFIX = "run-"  # a run's TensorBoard directory inside --logdir: run-1, run-2, ...
-
-
-class TrainingError(Exception):
-    """Training cannot start or go on; the message says why and what to do."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped training between two steps: `step` is the last step done, `checkpoint`
-    the checkpoint saved there (None without a checkpoint directory). A KeyboardInterrupt, so code
-    that stops on Ctrl-C stops on it too."""
-
-    def __init__(self, signum: int, step: int, checkpoint: str | None):
-        super().__init__(signum, step, checkpoint)
-        self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-    def __str__(self) -> str:
-        saved = f"; checkpoint: {printable(self.checkpoint)}" if self.checkpoint else ""
-        return f"stopped by {signal.Signals(self.signum).name} after step {self.step}{saved}"
 
 
 @dataclass
@@ -212,13 +191,13 @@ class Trainer:
         directory = self.settings.checkpoint_dir
         if directory is None or not (directory / RUN_FILE).is_file():
             return None
-        return _read_run_file(directory / RUN_FILE).get(key)
+        return read_run_file(directory / RUN_FILE).get(key)
 
     def _set_run_file_entry(self, key: str, value: Any) -> None:
         directory = self.settings.checkpoint_dir
         if directory is None or self.lock is None:  # only the chief, holding the directory, writes it
             return
-        run = _read_run_file(directory / RUN_FILE)
+        run = read_run_file(directory / RUN_FILE)
         run[key] = value
         write_atomic(directory / RUN_FILE, json.dumps(run, indent=2, sort_keys=True) + "\n")
 
@@ -244,18 +223,18 @@ class Trainer:
         write_directory = _write_directory(directory, self.strategy)
         try:
             if self.chief:
-                self.lock = _claim_directory(directory, self.identity, self.settings.restart, self.log)
+                self.lock = claim_directory(directory, self.identity, self.settings.restart, self.log)
             for checked in dict.fromkeys([directory, write_directory]):
                 checked_index(checked)
         except CheckpointError as exc:
             raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
         self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
                                                        max_to_keep=self.settings.max_to_keep,
-                                                       checkpoint_name=_CHECKPOINT_NAME)
+                                                       checkpoint_name=CHECKPOINT_NAME)
         if "keep_best" in self.watches:
             self.best_manager = self._best_manager(write_directory / BEST_DIRECTORY)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
-                                                            checkpoint_name=_CHECKPOINT_NAME).checkpoints
+                                                            checkpoint_name=CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
             return None
         problem = None
@@ -281,9 +260,9 @@ class Trainer:
         except CheckpointError as exc:
             raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
         if self.settings.restart and directory.is_dir():
-            _remove_checkpoints(directory)
+            remove_checkpoints(directory)
         return self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=1,
-                                               checkpoint_name=_CHECKPOINT_NAME)
+                                               checkpoint_name=CHECKPOINT_NAME)
 
     def _restore(self, prefix: str) -> str | None:
         """Restore `prefix` after checking it fits the module; None, or why it cannot be used."""
@@ -755,200 +734,6 @@ def scalar_outputs(outputs) -> dict[str, float]:
                 (value.dtype.is_floating or value.dtype.is_integer):
             found[name] = float(value.numpy())
     return found
-
-
-# --- fine-tuning: frozen submodules, another run's checkpoint -------------------------------------
-
-
-def check_fine_tuning(analysis, module_name: str, freeze=None, init_from=None, init_map=None) -> None:
-    """--freeze's paths against the module's declarations, --init-map's form and --init-from's path,
-    before TensorFlow loads. An unknown submodule path is an error with the closest known one."""
-    known = submodule_paths(analysis, module_name)
-    for path in freeze or ():
-        if path not in known:
-            import difflib
-
-            close = difflib.get_close_matches(path, sorted(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f"; its submodules: {', '.join(sorted(known))}" \
-                if known else f"; {module_name} has no submodules"
-            raise TrainingError(f"--freeze {printable(path)}: {module_name} has no submodule {printable(path)}{hint}")
-    if init_map and init_from is None:
-        raise TrainingError("--init-map renames the paths of --init-from's checkpoint: give --init-from too")
-    try:
-        parse_init_map(init_map)
-    except CheckpointError as exc:
-        raise TrainingError(str(exc)) from None
-    where = init_from
-    if where is not None and not (os.path.isdir(where) or os.path.isfile(f"{where}.index")):
-        raise TrainingError(f"--init-from {printable(str(where))}: no checkpoint there (expected a checkpoint "
-                            "directory or a prefix with a .index file)")
-
-
-def submodule_paths(analysis, module_name: str) -> set[str]:
-    """Every submodule path of a module (`encoder`, `encoder.dense`), from its declarations."""
-    found: set[str] = set()
-
-    def walk(name: str, prefix: str, depth: int) -> None:
-        info = analysis.modules.get(name)
-        if info is None or depth > 32:
-            return
-        for sub_name, sub in info.submodules.items():
-            path = f"{prefix}{sub_name}"
-            found.add(path)
-            walk(sub.module, path + ".", depth + 1)
-
-    walk(module_name, "", 0)
-    return found
-
-
-def frozen_variables(instance, paths) -> set[int]:
-    """The ids of the variables of the submodules at `paths` (dotted attribute paths of the instance)."""
-    frozen: set[int] = set()
-    for path in paths:
-        target = instance
-        for part in path.split("."):
-            target = getattr(target, part, None)
-            if target is None:
-                raise TrainingError(f"--freeze {printable(path)}: {type(instance).__name__} has no submodule "
-                                    f"{printable(path)}")
-        frozen.update(id(v) for v in getattr(target, "variables", ()))
-    return frozen
-
-
-@contextmanager
-def skipping(optimizers, frozen: set[int]):
-    """While training, each optimizer's `apply_gradients` leaves out the `frozen` variables (by id):
-    whatever the step computes, they get no update (and the optimizer keeps no moment for them).
-    The generated step looks `apply_gradients` up when it is traced, inside this context."""
-    if not frozen:
-        yield
-        return
-    patched = []
-    for optimizer in optimizers:
-        original = optimizer.apply_gradients
-
-        def apply_gradients(grads_and_vars, *args, _original=original, **kwargs):
-            kept = [(grad, var) for grad, var in grads_and_vars if id(var) not in frozen]
-            return _original(kept, *args, **kwargs) if kept else None
-
-        object.__setattr__(optimizer, "apply_gradients", apply_gradients)
-        patched.append(optimizer)
-    try:
-        yield
-    finally:
-        for optimizer in patched:
-            object.__delattr__(optimizer, "apply_gradients")
-
-
-# --- the checkpoint directory ------------------------------------------------------------------
-
-
-def _claim_directory(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> RunLock:
-    """Use `directory` for this run's checkpoints, and lock it. Only a directory tfm train made (it holds
-    tfm's run file) or an empty one is used; a run of another module is refused; `--restart` removes the
-    checkpoints tfm wrote there, and nothing else."""
-    run_file = directory / RUN_FILE
-    if directory.exists() and not directory.is_dir():
-        raise TrainingError(f"{printable(str(directory))} is not a directory")
-    if directory.is_dir() and any(e.name != LOCK_FILE for e in directory.iterdir()) and not run_file.is_file():
-        raise TrainingError(f"{printable(str(directory))} is not empty and was not written by tfm train (it has no "
-                            f"{RUN_FILE}); choose another --checkpoint-dir")
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(directory)
-    try:
-        _check_run_file(directory, identity, restart, log)
-        # What the run goes on with when resumed (its TensorBoard directory); --restart drops it.
-        kept = {} if restart or not run_file.is_file() else \
-            {key: value for key, value in _read_run_file(run_file).items() if key in _KEPT_ON_RESUME}
-        write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity, **kept}, indent=2, sort_keys=True) + "\n")
-    except BaseException:
-        lock.release()
-        raise
-    return lock
-
-
-_KEPT_ON_RESUME = ("log_run",)
-
-
-def _check_run_file(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:
-    """The previous run's file against this run: another module is refused unless restarting."""
-    run_file = directory / RUN_FILE
-    if not run_file.is_file():
-        return
-    previous = _read_run_file(run_file)
-    for key in ("module", "method"):
-        if previous.get(key) != identity[key] and not restart:
-            raise TrainingError(f"{printable(str(directory))} holds checkpoints of "
-                                f"{printable(str(previous.get('module')))}.{printable(str(previous.get('method')))}"
-                                f"; choose another --checkpoint-dir, or pass --restart to replace them")
-    if not restart and previous.get("source_sha256") != identity["source_sha256"]:
-        log(f"tfm: warning: {printable(str(previous.get('source')))} changed since these checkpoints were "
-            "written; resuming if they still fit")
-    if not restart and previous.get("data") != identity["data"]:
-        log(f"tfm: warning: the checkpointed run trained on {printable(str(previous.get('data')))}; resuming on "
-            "other data, so the batches differ from an uninterrupted run's")
-    if restart:
-        removed = _remove_checkpoints(directory)
-        if removed:
-            log(f"tfm: --restart: removed {removed} checkpoint{'s' if removed != 1 else ''} of the previous run")
-
-
-class RunLock:
-    """An exclusive `flock` on `.tfm-train.lock` inside a checkpoint directory, held for a whole run:
-    a second `tfm train` into the same directory is refused at once instead of both writing there.
-    The file is opened without following a symbolic link and never blocks on a FIFO; it stays after
-    the run (the lock, not the file, is what counts)."""
-
-    def __init__(self, directory: Path):
-        path = directory / LOCK_FILE
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
-                         0o600)
-        except OSError as exc:
-            why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or str(exc)
-            raise TrainingError(f"cannot lock {printable(str(directory))}: {printable(str(path))}: {why}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise TrainingError(f"cannot lock {printable(str(directory))}: {printable(str(path))} is not a "
-                                    "regular file")
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise TrainingError(f"another tfm train is using {printable(str(directory))}; wait for it to finish, "
-                                "or choose another --checkpoint-dir") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd: int | None = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _read_run_file(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
-        raise TrainingError(f"{printable(str(path))} is not a tfm train run file; choose another --checkpoint-dir")
-    return data
-
-
-_OWN_FILE = re.compile(rf"^{_CHECKPOINT_NAME}-\d+\.(index|data-\d+-of-\d+)$|^checkpoint$")
-
-
-def _remove_checkpoints(directory: Path) -> int:
-    """Remove the checkpoint files CheckpointManager wrote here (by their names), and its index."""
-    removed = set()
-    for entry in directory.iterdir():
-        if entry.is_file() and _OWN_FILE.match(entry.name):
-            entry.unlink()
-            removed.add(entry.name.split(".")[0])
-    return len(removed - {"checkpoint"})
-
 
 
 def elapsed(start: float) -> str:
