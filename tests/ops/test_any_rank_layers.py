@@ -35,8 +35,8 @@ def test_dense_call_matches_keras_on_every_rank(tmp_path, activation, shape):
             forward_and_grads(keras_layer, [x], [keras_layer.kernel, keras_layer.bias]))
 
 
-def test_the_generated_call_takes_any_rank_and_call_sequence_still_works(tmp_path):
-    m = build_layer(tmp_path, "Dense(3, 5)", "x: f32[N, T, 3]) -> f32[N, T, 5]", "layer.call_sequence(x)")
+def test_the_generated_call_takes_any_rank(tmp_path):
+    m = build_layer(tmp_path, "Dense(3, 5)", "x: f32[N, T, 3]) -> f32[N, T, 5]", "layer(x)")
     keras_layer = _keras_dense(randomize(m.layer, RNG), "linear")
     for shape in [(2, 3), (2, 4, 6, 7, 3)]:  # one traced function, shape=None in its input signature
         x = RNG.normal(size=shape).astype(np.float32)

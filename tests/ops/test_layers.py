@@ -89,7 +89,7 @@ def test_embedding_matches_keras(tmp_path):
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 @pytest.mark.parametrize("sequence", [False, True])
 def test_dense_matches_keras_on_batches_and_sequences(tmp_path, activation, sequence):
-    signature, body = (("x: f32[N, T, 3]) -> f32[N, T, 5]", "layer.call_sequence(x)") if sequence
+    signature, body = (("x: f32[N, T, 3]) -> f32[N, T, 5]", "layer(x)") if sequence
                        else ("x: f32[N, 3]) -> f32[N, 5]", "layer(x)"))
     m = build_layer(tmp_path, f'Dense(3, 5, activation="{activation}")', signature, body)
     w = _randomize(m.layer)
@@ -101,7 +101,7 @@ def test_dense_matches_keras_on_batches_and_sequences(tmp_path, activation, sequ
 
 
 def test_layer_normalization_matches_keras(tmp_path):
-    m = build_layer(tmp_path, "LayerNormalization(6)", "x: f32[N, T, 6]) -> f32[N, T, 6]", "layer.call_sequence(x)")
+    m = build_layer(tmp_path, "LayerNormalization(6)", "x: f32[N, T, 6]) -> f32[N, T, 6]", "layer(x)")
     w = _randomize(m.layer)
     keras_layer = _keras_built(keras.layers.LayerNormalization(), (None, 4, 6))
     keras_layer.set_weights([w["gamma"], w["beta"]])
@@ -112,7 +112,7 @@ def test_layer_normalization_matches_keras(tmp_path):
 
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_normalization_matches_keras_and_moves_its_statistics(tmp_path, training):
-    m = build_layer(tmp_path, "BatchNormalization2D(3, momentum=0.9)",
+    m = build_layer(tmp_path, "BatchNormalization(3, momentum=0.9)",
                "x: f32[N, H, W, 3], training: bool[]) -> f32[N, H, W, 3]", "layer(x, training)")
     gamma, beta = RNG.normal(size=3).astype(np.float32), RNG.normal(size=3).astype(np.float32)
     mean, variance = RNG.normal(size=3).astype(np.float32), RNG.uniform(0.5, 2.0, 3).astype(np.float32)

@@ -99,9 +99,9 @@ def test_dense_takes_rank_two_or_more():
     assert ("E050", 5, "input `x` of `call` is f32[N, ..., in_dim], got rank 1 (f32[3])") in _errors(text)
 
 
-def test_the_old_sequence_method_still_types():
+def test_the_per_rank_twins_are_gone():
     text = "module M:\n    sub d = Dense(3, 4)\n\n    fn f(x: f32[2, 5, 3]) -> f32[2, 5, 4]:\n        return d.call_sequence(x)\n"
-    assert _errors(text) == []
+    assert [code for code, _, _ in _errors(text)] == ["E030"]
 
 
 @pytest.mark.parametrize("text, line", [

@@ -132,7 +132,6 @@ async def test_signature_help_and_member_completion_while_a_call_is_typed(client
         text_document=doc, position=_position(dotted, "dense.", 6)))
     assert {(item.label, item.detail) for item in members.items} == {
         ("call", "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]"),
-        ("call_sequence", "fn call_sequence(x: f32[N, T, 64]) -> f32[N, T, 128]"),
         ("regularization_losses", "fn regularization_losses() -> f32[]")}
     updates = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=doc, position=_position(dotted, "w.\n", 2)))

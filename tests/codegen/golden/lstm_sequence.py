@@ -262,8 +262,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
@@ -273,19 +272,11 @@ class Dense(tf.Module):
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
-        with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
-
-    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
-    _impl_call_sequence = call_sequence
-
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -302,29 +293,29 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:75."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
-        self.seed = seed  # <tfm library>/layers.tfm:79:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:75:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:75:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:75:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:75:34
+        self.seed = seed  # <tfm library>/layers.tfm:75:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:76:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:78:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:78. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:79:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -656,31 +647,31 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm
 _TFM_LINE_MAP = {
     249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
     255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 19, 5), 266: (0, 22, 5), 271: (0, 16, 9), 279: (0, 20, 9),
-    287: (0, 23, 9), 288: (0, 24, 9), 313: (0, 79, 18), 314: (0, 79, 34), 315: (0, 79, 18),
-    316: (0, 79, 34), 317: (0, 79, 51), 320: (0, 80, 5), 322: (0, 82, 5), 327: (0, 83, 9),
-    352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
-    360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
-    366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),
-    377: (1, 32, 5), 378: (1, 46, 5), 382: (1, 23, 39), 383: (1, 23, 57), 384: (1, 23, 5),
-    391: (1, 24, 9), 392: (1, 25, 9), 393: (1, 26, 9), 394: (1, 27, 9), 395: (1, 28, 9), 396: (1, 29, 9),
-    401: (1, 33, 9), 402: (1, 34, 9), 403: (1, 35, 9), 404: (1, 36, 13), 405: (1, 37, 13),
-    406: (1, 38, 13), 407: (1, 39, 13), 408: (1, 40, 13), 409: (1, 41, 13), 410: (1, 42, 13),
-    411: (1, 43, 9), 419: (1, 47, 9), 420: (1, 48, 9), 421: (1, 49, 9), 422: (1, 50, 9),
-    423: (1, 51, 13), 424: (1, 52, 13), 425: (1, 53, 13), 426: (1, 54, 13), 427: (1, 55, 13),
-    428: (1, 56, 13), 429: (1, 57, 13), 430: (1, 58, 13), 431: (1, 59, 9), 456: (1, 62, 13),
-    457: (1, 62, 30), 458: (1, 62, 13), 459: (1, 62, 30), 460: (1, 62, 42), 463: (1, 63, 5),
-    465: (1, 65, 5), 466: (1, 68, 5), 467: (1, 72, 5), 472: (1, 80, 5), 477: (1, 92, 5),
-    481: (1, 102, 5), 489: (1, 66, 9), 497: (1, 69, 9), 504: (1, 72, 48), 505: (1, 72, 67),
-    506: (1, 72, 5), 513: (1, 73, 9), 514: (1, 74, 9), 515: (1, 75, 9), 516: (1, 76, 13),
-    517: (1, 77, 9), 521: (1, 80, 57), 522: (1, 80, 76), 523: (1, 80, 5), 530: (1, 82, 9),
-    531: (1, 83, 9), 532: (1, 84, 9), 533: (1, 85, 9), 534: (1, 86, 13), 535: (1, 87, 13),
-    536: (1, 88, 9), 540: (1, 92, 53), 541: (1, 92, 5), 548: (1, 93, 9), 549: (1, 94, 9),
-    550: (1, 95, 9), 551: (1, 96, 13), 552: (1, 97, 13), 553: (1, 98, 13), 554: (1, 99, 13),
-    555: (1, 100, 9), 559: (1, 102, 62), 560: (1, 102, 5), 567: (1, 103, 9), 568: (1, 104, 9),
-    569: (1, 105, 9), 570: (1, 106, 9), 571: (1, 107, 13), 572: (1, 108, 13), 573: (1, 109, 13),
-    574: (1, 110, 13), 575: (1, 111, 13), 576: (1, 112, 9), 598: (2, 4, 22), 599: (2, 4, 39),
-    600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5), 606: (2, 7, 5), 607: (2, 8, 5),
-    609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48), 626: (2, 14, 5),
-    633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
+    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 18, 5), 270: (0, 16, 9), 278: (0, 19, 9), 279: (0, 20, 9),
+    304: (0, 75, 18), 305: (0, 75, 34), 306: (0, 75, 18), 307: (0, 75, 34), 308: (0, 75, 51),
+    311: (0, 76, 5), 313: (0, 78, 5), 318: (0, 79, 9), 343: (1, 9, 17), 344: (1, 9, 34), 345: (1, 9, 17),
+    346: (1, 9, 34), 347: (1, 9, 46), 350: (1, 10, 5), 351: (1, 11, 5), 352: (1, 12, 5), 353: (1, 13, 5),
+    354: (1, 14, 5), 355: (1, 15, 5), 356: (1, 16, 5), 357: (1, 17, 5), 358: (1, 18, 5), 359: (1, 19, 5),
+    360: (1, 20, 5), 361: (1, 21, 5), 363: (1, 23, 5), 368: (1, 32, 5), 369: (1, 46, 5),
+    373: (1, 23, 39), 374: (1, 23, 57), 375: (1, 23, 5), 382: (1, 24, 9), 383: (1, 25, 9),
+    384: (1, 26, 9), 385: (1, 27, 9), 386: (1, 28, 9), 387: (1, 29, 9), 392: (1, 33, 9), 393: (1, 34, 9),
+    394: (1, 35, 9), 395: (1, 36, 13), 396: (1, 37, 13), 397: (1, 38, 13), 398: (1, 39, 13),
+    399: (1, 40, 13), 400: (1, 41, 13), 401: (1, 42, 13), 402: (1, 43, 9), 410: (1, 47, 9),
+    411: (1, 48, 9), 412: (1, 49, 9), 413: (1, 50, 9), 414: (1, 51, 13), 415: (1, 52, 13),
+    416: (1, 53, 13), 417: (1, 54, 13), 418: (1, 55, 13), 419: (1, 56, 13), 420: (1, 57, 13),
+    421: (1, 58, 13), 422: (1, 59, 9), 447: (1, 62, 13), 448: (1, 62, 30), 449: (1, 62, 13),
+    450: (1, 62, 30), 451: (1, 62, 42), 454: (1, 63, 5), 456: (1, 65, 5), 457: (1, 68, 5),
+    458: (1, 72, 5), 463: (1, 80, 5), 468: (1, 92, 5), 472: (1, 102, 5), 480: (1, 66, 9),
+    488: (1, 69, 9), 495: (1, 72, 48), 496: (1, 72, 67), 497: (1, 72, 5), 504: (1, 73, 9),
+    505: (1, 74, 9), 506: (1, 75, 9), 507: (1, 76, 13), 508: (1, 77, 9), 512: (1, 80, 57),
+    513: (1, 80, 76), 514: (1, 80, 5), 521: (1, 82, 9), 522: (1, 83, 9), 523: (1, 84, 9),
+    524: (1, 85, 9), 525: (1, 86, 13), 526: (1, 87, 13), 527: (1, 88, 9), 531: (1, 92, 53),
+    532: (1, 92, 5), 539: (1, 93, 9), 540: (1, 94, 9), 541: (1, 95, 9), 542: (1, 96, 13),
+    543: (1, 97, 13), 544: (1, 98, 13), 545: (1, 99, 13), 546: (1, 100, 9), 550: (1, 102, 62),
+    551: (1, 102, 5), 558: (1, 103, 9), 559: (1, 104, 9), 560: (1, 105, 9), 561: (1, 106, 9),
+    562: (1, 107, 13), 563: (1, 108, 13), 564: (1, 109, 13), 565: (1, 110, 13), 566: (1, 111, 13),
+    567: (1, 112, 9), 589: (2, 4, 22), 590: (2, 4, 39), 591: (2, 4, 60), 592: (2, 4, 77), 595: (2, 5, 5),
+    596: (2, 6, 5), 597: (2, 7, 5), 598: (2, 8, 5), 600: (2, 10, 5), 601: (2, 14, 5), 609: (2, 12, 9),
+    616: (2, 14, 48), 617: (2, 14, 5), 624: (2, 15, 9), 625: (2, 16, 13), 626: (2, 17, 9),
+    627: (2, 18, 9),
 }

@@ -286,8 +286,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
@@ -297,19 +296,11 @@ class Dense(tf.Module):
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
-        with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
-
-    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
-    _impl_call_sequence = call_sequence
-
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -326,7 +317,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class MyModel(tf.Module):
@@ -395,9 +386,9 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
     273: (0, 9, 14), 274: (0, 9, 31), 275: (0, 9, 14), 276: (0, 9, 31), 277: (0, 9, 45), 278: (0, 9, 73),
     279: (0, 9, 89), 280: (0, 10, 9), 281: (0, 10, 33), 282: (0, 10, 55), 285: (0, 11, 5),
-    286: (0, 12, 5), 288: (0, 15, 5), 289: (0, 19, 5), 290: (0, 22, 5), 295: (0, 16, 9), 303: (0, 20, 9),
-    311: (0, 23, 9), 312: (0, 24, 9), 337: (1, 5, 16), 338: (1, 5, 16), 339: (1, 5, 39), 342: (1, 6, 5),
-    343: (1, 7, 5), 344: (1, 8, 5), 346: (1, 10, 5), 347: (1, 15, 5), 355: (1, 12, 9), 356: (1, 13, 9),
-    363: (1, 15, 41), 364: (1, 15, 5), 371: (1, 16, 9), 372: (1, 17, 13), 373: (1, 18, 13),
-    374: (1, 19, 9), 375: (1, 20, 9),
+    286: (0, 12, 5), 288: (0, 15, 5), 289: (0, 18, 5), 294: (0, 16, 9), 302: (0, 19, 9), 303: (0, 20, 9),
+    328: (1, 5, 16), 329: (1, 5, 16), 330: (1, 5, 39), 333: (1, 6, 5), 334: (1, 7, 5), 335: (1, 8, 5),
+    337: (1, 10, 5), 338: (1, 15, 5), 346: (1, 12, 9), 347: (1, 13, 9), 354: (1, 15, 41),
+    355: (1, 15, 5), 362: (1, 16, 9), 363: (1, 17, 13), 364: (1, 18, 13), 365: (1, 19, 9),
+    366: (1, 20, 9),
 }

@@ -253,8 +253,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
@@ -264,19 +263,11 @@ class Dense(tf.Module):
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
-        with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
-
-    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
-    _impl_call_sequence = call_sequence
-
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -293,7 +284,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Encoder(tf.Module):
@@ -464,15 +455,15 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
     240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
     246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 19, 5), 257: (0, 22, 5), 262: (0, 16, 9), 270: (0, 20, 9),
-    278: (0, 23, 9), 279: (0, 24, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
-    308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
-    321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
-    350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),
-    358: (1, 17, 5), 363: (1, 18, 9), 388: (1, 20, 12), 389: (1, 20, 50), 390: (1, 20, 12),
-    391: (1, 20, 32), 392: (1, 20, 50), 393: (1, 20, 67), 394: (1, 20, 97), 397: (1, 21, 5),
-    398: (1, 22, 5), 399: (1, 23, 5), 401: (1, 27, 5), 402: (1, 32, 5), 403: (1, 39, 5), 411: (1, 29, 9),
-    419: (1, 34, 9), 420: (1, 35, 9), 427: (1, 39, 49), 428: (1, 39, 5), 435: (1, 40, 9),
-    436: (1, 41, 13), 437: (1, 42, 13), 438: (1, 43, 13), 439: (1, 44, 13), 440: (1, 45, 13),
-    441: (1, 46, 13), 442: (1, 47, 13), 443: (1, 48, 9), 444: (1, 49, 9),
+    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 18, 5), 261: (0, 16, 9), 269: (0, 19, 9), 270: (0, 20, 9),
+    295: (1, 4, 16), 296: (1, 4, 44), 297: (1, 4, 16), 298: (1, 4, 31), 299: (1, 4, 44), 300: (1, 4, 57),
+    303: (1, 5, 5), 304: (1, 6, 5), 305: (1, 7, 5), 307: (1, 9, 5), 312: (1, 10, 9), 313: (1, 11, 9),
+    338: (1, 13, 16), 339: (1, 13, 42), 340: (1, 13, 16), 341: (1, 13, 29), 342: (1, 13, 42),
+    343: (1, 13, 57), 346: (1, 14, 5), 347: (1, 15, 5), 349: (1, 17, 5), 354: (1, 18, 9),
+    379: (1, 20, 12), 380: (1, 20, 50), 381: (1, 20, 12), 382: (1, 20, 32), 383: (1, 20, 50),
+    384: (1, 20, 67), 385: (1, 20, 97), 388: (1, 21, 5), 389: (1, 22, 5), 390: (1, 23, 5),
+    392: (1, 27, 5), 393: (1, 32, 5), 394: (1, 39, 5), 402: (1, 29, 9), 410: (1, 34, 9), 411: (1, 35, 9),
+    418: (1, 39, 49), 419: (1, 39, 5), 426: (1, 40, 9), 427: (1, 41, 13), 428: (1, 42, 13),
+    429: (1, 43, 13), 430: (1, 44, 13), 431: (1, 45, 13), 432: (1, 46, 13), 433: (1, 47, 13),
+    434: (1, 48, 9), 435: (1, 49, 9),
 }

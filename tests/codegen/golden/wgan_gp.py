@@ -254,8 +254,7 @@ class Dense(tf.Module):
             self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
@@ -265,19 +264,11 @@ class Dense(tf.Module):
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
-        with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
-
-    # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
-    _impl_call_sequence = call_sequence
-
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -294,7 +285,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
 
 
 class Generator(tf.Module):
@@ -484,17 +475,17 @@ _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
     241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
     247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 19, 5), 258: (0, 22, 5), 263: (0, 16, 9), 271: (0, 20, 9),
-    279: (0, 23, 9), 280: (0, 24, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
-    309: (1, 6, 44), 310: (1, 6, 54), 313: (1, 7, 5), 314: (1, 8, 5), 316: (1, 10, 5), 321: (1, 11, 9),
-    346: (1, 13, 15), 347: (1, 13, 15), 348: (1, 13, 30), 349: (1, 13, 43), 352: (1, 14, 5),
-    353: (1, 15, 5), 355: (1, 17, 5), 360: (1, 18, 9), 385: (1, 20, 15), 386: (1, 20, 32),
-    387: (1, 20, 15), 388: (1, 20, 32), 389: (1, 20, 51), 390: (1, 20, 69), 391: (1, 21, 9),
-    392: (1, 21, 39), 395: (1, 22, 5), 396: (1, 23, 5), 397: (1, 24, 5), 398: (1, 25, 5),
-    400: (1, 29, 5), 405: (1, 41, 5), 411: (1, 54, 5), 415: (1, 29, 54), 416: (1, 29, 77),
-    417: (1, 29, 5), 424: (1, 30, 9), 425: (1, 31, 9), 426: (1, 32, 13), 427: (1, 33, 13),
-    428: (1, 34, 9), 429: (1, 35, 9), 430: (1, 36, 9), 431: (1, 37, 9), 435: (1, 41, 57),
-    436: (1, 41, 78), 437: (1, 41, 81), 438: (1, 42, 34), 439: (1, 41, 5), 446: (1, 43, 9),
-    447: (1, 44, 9), 448: (1, 45, 13), 449: (1, 46, 17), 450: (1, 47, 13), 451: (1, 48, 9),
-    452: (1, 49, 13), 453: (1, 50, 9), 454: (1, 51, 9), 455: (1, 52, 9), 460: (1, 56, 9),
+    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 18, 5), 262: (0, 16, 9), 270: (0, 19, 9), 271: (0, 20, 9),
+    296: (1, 6, 18), 297: (1, 6, 44), 298: (1, 6, 18), 299: (1, 6, 31), 300: (1, 6, 44), 301: (1, 6, 54),
+    304: (1, 7, 5), 305: (1, 8, 5), 307: (1, 10, 5), 312: (1, 11, 9), 337: (1, 13, 15), 338: (1, 13, 15),
+    339: (1, 13, 30), 340: (1, 13, 43), 343: (1, 14, 5), 344: (1, 15, 5), 346: (1, 17, 5),
+    351: (1, 18, 9), 376: (1, 20, 15), 377: (1, 20, 32), 378: (1, 20, 15), 379: (1, 20, 32),
+    380: (1, 20, 51), 381: (1, 20, 69), 382: (1, 21, 9), 383: (1, 21, 39), 386: (1, 22, 5),
+    387: (1, 23, 5), 388: (1, 24, 5), 389: (1, 25, 5), 391: (1, 29, 5), 396: (1, 41, 5), 402: (1, 54, 5),
+    406: (1, 29, 54), 407: (1, 29, 77), 408: (1, 29, 5), 415: (1, 30, 9), 416: (1, 31, 9),
+    417: (1, 32, 13), 418: (1, 33, 13), 419: (1, 34, 9), 420: (1, 35, 9), 421: (1, 36, 9),
+    422: (1, 37, 9), 426: (1, 41, 57), 427: (1, 41, 78), 428: (1, 41, 81), 429: (1, 42, 34),
+    430: (1, 41, 5), 437: (1, 43, 9), 438: (1, 44, 9), 439: (1, 45, 13), 440: (1, 46, 17),
+    441: (1, 47, 13), 442: (1, 48, 9), 443: (1, 49, 13), 444: (1, 50, 9), 445: (1, 51, 9),
+    446: (1, 52, 9), 451: (1, 56, 9),
 }
