@@ -69,10 +69,23 @@ def dim_binary(op: str, left: Dim, right: Dim) -> Dim:
     if op == "*" and isinstance(left, int) and isinstance(right, DimExpr) and right.op == op \
             and isinstance(right.left, int):
         return dim_binary(op, left * right.left, right.right)  # 4 * (4 * g) is 16 * g
-    if op == "+" and isinstance(right, int) and isinstance(left, DimExpr) and left.op == op \
-            and isinstance(left.right, int):
-        return dim_binary(op, left.left, left.right + right)  # (T + 1) + 2 is T + 3
+    if op in ("+", "-") and isinstance(right, int) and isinstance(left, DimExpr) and left.op in ("+", "-") \
+            and isinstance(left.right, int):  # (T + 1) + 2 is T + 3, (T - 1) - 1 is T - 2
+        offset = (left.right if left.op == "+" else -left.right) + (right if op == "+" else -right)
+        return dim_binary("+" if offset >= 0 else "-", left.left, abs(offset))
     return DimExpr(op, left, right)
+
+
+def held_size(value: object) -> Dim:
+    """The size an integer scalar holds as a dim: what `sizes` says (`shape(x)[1]` is `T`), or a Python
+    int's value (`2`); None where it is not known as a size."""
+    if not isinstance(value, TensorT) or value.shape != ():
+        return None
+    if value.sizes is not None and len(value.sizes) == 1:
+        return value.sizes[0]
+    if value.weak and isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return None
 
 
 def substitute(dim: Dim, values: Callable[[str], Dim]) -> Dim:
@@ -92,12 +105,17 @@ NUMERIC = FLOATS | INTS | COMPLEX
 @dataclass(frozen=True)
 class TensorT:
     """`weak`: a Python value (literal or static parameter) that takes the dtype of the tensor it meets;
-    `value`: its folded value when known (a scalar, or a tuple for a list literal)."""
+    `value`: its folded value when known (a scalar, or a tuple for a list literal); `sizes`: an integer
+    tensor's values as dims where they are sizes the checker knows (`shape(x)` of an `f32[N, T, 8]`
+    holds `(N, T, 8)`, `shape(x)[1]` holds `(T,)`, `shape(x)[1] // 2` holds `(T // 2,)`), so a slice
+    or a reshape bounded by them has that size. Kept only through the expressions that compute them:
+    a value joined from two paths or carried by a loop loses them."""
 
     dtype: str | None
     shape: tuple[Dim, ...] | None
     weak: bool = False
     value: object = None
+    sizes: tuple[Dim, ...] | None = None
 
     @property
     def rank(self) -> int | None:

@@ -10,8 +10,8 @@ from ..declarations import declared_type
 from ..ops import ARRAY_POP
 from ..ops.names import VARIABLE_UPDATES
 from ..ops.operators import type_operator
-from ..tensor_types import (FLOATS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, OutputsT, TensorT, Type, literal_type, same_type, substitute,
-                            unify_dtype)
+from ..tensor_types import (DIM_OPERATORS, FLOATS, INTS, NO_VALUE, UNKNOWN, ArrayT, Dim, OtherT, OutputsT, TensorT, Type,
+                            dim_binary, held_size, literal_type, same_type, substitute, unify_dtype)
 from ..visitor import CALL_KINDS, EXPRESSIONS, NodeVisitor
 from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
@@ -52,7 +52,10 @@ class ExpressionTyping(NodeVisitor):
             assert ref is not None and isinstance(ref.decl, (n.ModuleParam, n.VarDecl))
             if self.param_dims is not None:
                 return self._for_this_instance(node.id, kind, declared_type(ref.decl.type))
-            return declared_type(ref.decl.type)
+            declared = declared_type(ref.decl.type)
+            if kind == "static_param" and declared.dtype in INTS and declared.shape == ():
+                return TensorT(declared.dtype, (), weak=True, sizes=(node.id,))  # `k` is the size `k`
+            return declared
         partial = self.scope.partial
         if node.id in partial:
             where, stmt = partial[node.id]
@@ -120,7 +123,13 @@ class ExpressionTyping(NodeVisitor):
     # operators (typed through their registry entries: dsl/ops/operators.py) --------------------
 
     def expr_BinOp(self, node: n.BinOp) -> Type:
-        return type_operator(node.op, (self.expr(node.left), self.expr(node.right)), node, self.report)
+        left, right = self.expr(node.left), self.expr(node.right)
+        result = type_operator(node.op, (left, right), node, self.report)
+        if node.op in DIM_OPERATORS and isinstance(result, TensorT) and result.shape == () and result.dtype in INTS:
+            size = dim_binary(node.op, held_size(left), held_size(right))
+            if size is not None:  # sizes combine as dims: `shape(x)[1] // 2` holds `T // 2`
+                return TensorT(result.dtype, (), result.weak, result.value, sizes=(size,))
+        return result
 
     def expr_Compare(self, node: n.Compare) -> Type:
         left, right = self.expr(node.left), self.expr(node.right)

@@ -237,6 +237,7 @@ class MethodInference(NodeVisitor):
                 self._check_range_bound(self.expr(arg), arg)
         if stmt.static:
             self.scope.env[stmt.target] = TensorT("i32", (), weak=True)
+            self._forget_sizes(stmt.body)
             self.block(stmt.body)
             return
         self.scope.env[stmt.target] = TensorT("i32", ()) if over_range else self._row_of(stmt.iter)
@@ -273,6 +274,7 @@ class MethodInference(NodeVisitor):
                         "use one number, e.g. shape(x)[0] for a tensor's length")
 
     def _graph_loop(self, stmt: n.Node, body: tuple) -> None:
+        self._forget_sizes(body)
         before = dict(self.scope.env)
         self.block(body)
         env = self.scope.env  # a branch in the body may have replaced it
@@ -287,6 +289,17 @@ class MethodInference(NodeVisitor):
             else:
                 self._check_loop_stable(name, before[name], value, stmt)
                 env[name] = join(before[name], value) if same_type(before[name], value) else before[name]
+
+    def _forget_sizes(self, body: tuple) -> None:
+        """A size a name holds (`t = shape(x)[1]`) is its first iteration's only, if the loop assigns it."""
+        env = self.scope.env
+        for node in walk(body):
+            targets = node.names if isinstance(node, n.Unpack) else \
+                (node.target,) if isinstance(node, (n.Assign, n.AugAssign)) else ()
+            for name in targets:
+                value = env.get(name)
+                if isinstance(value, TensorT) and value.sizes is not None:
+                    env[name] = TensorT(value.dtype, value.shape, value.weak, value.value)
 
     def _checked_by_autograph(self, loop: n.Node, value: Type) -> bool:
         """A tensor first bound in a `while` on a tensor condition: AutoGraph makes it a loop variable

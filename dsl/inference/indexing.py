@@ -9,7 +9,7 @@ from .. import nodes as n
 from ..diagnostics import Report
 from ..names import suggest
 from ..ops import OPS
-from ..tensor_types import UNKNOWN, ArrayT, Dim, OutputsT, TensorT, Type
+from ..tensor_types import UNKNOWN, ArrayT, Dim, DimExpr, OutputsT, TensorT, Type, dim_binary, held_size
 from ..ops.operators import not_a_tensor
 
 _NOT_CONSUMING = (n.NewAxis, n.EllipsisItem)  # `None` adds an axis, `...` stands for the rest
@@ -28,7 +28,25 @@ def subscript_type(report: Report, types: Mapping[n.Node, object], node: n.Subsc
         return UNKNOWN
     if value.shape is None:
         return TensorT(value.dtype, None)
-    return TensorT(value.dtype, _index_shape(report, types, node, value))
+    shape = _index_shape(report, types, node, value)
+    return TensorT(value.dtype, shape, sizes=_sizes_read(types, node, value) if shape is not None else None)
+
+
+def _sizes_read(types: Mapping[n.Node, object], node: n.Subscript, value: TensorT) -> tuple[Dim, ...] | None:
+    """The sizes `shape(x)[i]` (one) or `shape(x)[a:b]` (several) reads from a vector that holds sizes."""
+    if value.sizes is None or len(node.items) != 1:
+        return None
+    item = node.items[0]
+    if isinstance(item, n.Slice):
+        bounds = [_static_int(types, part) if part is not None else None for part in (item.lower, item.upper, item.step)]
+        if any(b is None and part is not None for b, part in zip(bounds, (item.lower, item.upper, item.step))) \
+                or bounds[2] == 0:
+            return None
+        return value.sizes[slice(*bounds)]
+    index = _static_int(types, item)
+    if index is None or not -len(value.sizes) <= index < len(value.sizes):
+        return None
+    return (value.sizes[index],)
 
 
 def _index_shape(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: TensorT):
@@ -94,10 +112,37 @@ def _slice_length(report: Report, types: Mapping[n.Node, object], item: n.Slice,
     if item.lower is None and item.upper is None and item.step is None:
         return dim
     given = [part is None or bound is not None for part, bound in zip(parts, bounds)]
-    if not isinstance(dim, int) or not all(given):
+    if isinstance(dim, int) and all(given):
+        length = len(range(*slice(*bounds).indices(dim)))
+        return length or None
+    if item.step is not None and bounds[2] != 1:
         return None
-    length = len(range(*slice(*bounds).indices(dim)))
-    return length or None
+    return _sized_length(types, item, dim)
+
+
+def _sized_length(types: Mapping[n.Node, object], item: n.Slice, dim: Dim) -> Dim:
+    """A unit-step slice whose bounds are sizes the checker knows as dims (`[:shape(ids)[1]]` is `T`,
+    `[k - 1:]` of `t` is `t - (k - 1)`): the upper bound less the lower, taken to lie within the axis
+    (a negative number counts from its end). TensorFlow clamps a bound past the axis; a program whose
+    bound can exceed it gets the axis' size at run time, not this one."""
+    lower = _bound(types, item.lower, dim, 0)
+    upper = _bound(types, item.upper, dim, dim)
+    if isinstance(upper, int) and isinstance(dim, int):
+        upper = min(upper, dim)
+    if isinstance(lower, DimExpr) and lower.op in ("+", "-") and isinstance(lower.right, int):  # t - (k - 1) is t - k + 1
+        length = dim_binary("+" if lower.op == "-" else "-", dim_binary("-", upper, lower.left), lower.right)
+    else:
+        length = dim_binary("-", upper, lower)
+    return None if isinstance(length, int) and length <= 0 else length
+
+
+def _bound(types: Mapping[n.Node, object], part: n.Node | None, dim: Dim, default: Dim) -> Dim:
+    if part is None:
+        return default
+    size = held_size(types.get(part))
+    if isinstance(size, int) and size < 0:
+        return None if isinstance(dim, int) and -size > dim else dim_binary("-", dim, -size)
+    return size
 
 
 # a method's several outputs: `out.mean`, `out[0]`, `out["mean"]` -----------------------------------

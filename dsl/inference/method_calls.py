@@ -102,13 +102,13 @@ def _output_type(type_: n.TensorType, owner: ModuleInfo, bindings: dict[str, Dim
     arguments' `...` stood for (unknown rank if none did)."""
     declared = declared_type(type_)
     pattern = dims_pattern(type_)
-    shape = declared.shape
-    if pattern is not None:
-        shape = (*pattern[0], *run[0], *pattern[1]) if run else None
-    if shape is None:
-        return TensorT(declared.dtype, None)
     seen = lambda name: bindings.get(name, None if name not in owner.params else name)  # noqa: E731
-    return TensorT(declared.dtype, tuple(substitute(d, seen) for d in shape))
+    if pattern is not None:  # the run is the caller's own dims (its `T`), not names of the callee's
+        before, after = (tuple(substitute(d, seen) for d in part) for part in pattern)
+        return TensorT(declared.dtype, (*before, *run[0], *after) if run else None)
+    if declared.shape is None:
+        return TensorT(declared.dtype, None)
+    return TensorT(declared.dtype, tuple(substitute(d, seen) for d in declared.shape))
 
 
 def _aligned(type_: n.TensorType, shape: tuple[Dim, ...]) -> tuple[list[tuple[Dim, Dim]], tuple[Dim, ...] | None] | None:

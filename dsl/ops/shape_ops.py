@@ -19,7 +19,9 @@ def cast(ctx: RuleContext) -> Type:
 
 def shape_of(ctx: RuleContext) -> Type:
     x = ctx.first()
-    return TensorT(ctx.dtype("out_type") or "i32", None if x.shape is None else (len(x.shape),))
+    if x.shape is None:
+        return TensorT(ctx.dtype("out_type") or "i32", None)
+    return TensorT(ctx.dtype("out_type") or "i32", (len(x.shape),), sizes=x.shape)
 
 
 def scalar_int(ctx: RuleContext) -> Type:

@@ -127,10 +127,11 @@ def test_trace_gives_the_sizes_the_analysis_gives(capsys):
 
 
 def test_trace_fills_in_a_size_the_analysis_leaves_unknown(tmp_path, capsys):
-    """A slice bounded by a tensor (`x[:, :shape(x)[1] // 2]`) has a size the checker does not fold;
-    the traced graph knows it, and --trace shows it."""
+    """A slice bounded by a tensor's values (`x[:, :reduce_max(range(5))]`) has a size the checker does
+    not compute (a size it knows, `shape(x)[1] // 2`, it does); TensorFlow's graph folds that constant,
+    and --trace shows it."""
     source = tmp_path / "half.tfm"
-    source.write_text("module Half:\n    fn call(x: f32[N, 8]) -> f32[N, ?]:\n        return x[:, :shape(x)[1] // 2]\n\n"
+    source.write_text("module Half:\n    fn call(x: f32[N, 8]) -> f32[N, ?]:\n        return x[:, :reduce_max(range(5))]\n\n"
                       "module Net:\n    sub half = Half()\n\n    fn call(x: f32[N, 8]) -> f32[N, ?]:\n"
                       "        return half(x)\n")
     static = tfm.summary(source, "Net")
