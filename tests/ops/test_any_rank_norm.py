@@ -18,17 +18,17 @@ RNG = np.random.default_rng(9)
 SHAPES = [(6, 3), (2, 4, 3), (2, 4, 5, 3)]
 
 
-def _layer(tmp_path, construct: str, shape: tuple[int, ...], training: bool):
-    """The layer called on an `f32[N, ..., 3]` of `shape` (N left unknown), with `training` if it takes one."""
+def _layer(tmp_path, construct: str, shape: tuple[int, ...], takes_training: bool):
+    """The layer called on an `f32[N, ..., 3]` of `shape` (N left unknown), and on `training` if it takes it."""
     dims = ", ".join(["N", *map(str, shape[1:])])
-    extra, arg = (", training: bool[]", ", training") if training is not None else ("", "")
+    extra, arg = (", training: bool[]", ", training") if takes_training else ("", "")
     return build_layer(tmp_path, construct, f"x: f32[{dims}]{extra}) -> f32[{dims}]", f"layer(x{arg})")
 
 
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_batch_normalization_matches_keras_on_every_rank(tmp_path, shape, training):
-    m = _layer(tmp_path, "BatchNormalization(3, momentum=0.9)", shape, training)
+    m = _layer(tmp_path, "BatchNormalization(3, momentum=0.9)", shape, True)
     gamma, beta = RNG.normal(size=3).astype(np.float32), RNG.normal(size=3).astype(np.float32)
     mean, variance = RNG.normal(size=3).astype(np.float32), RNG.uniform(0.5, 2.0, 3).astype(np.float32)
     for variable, value in zip([m.layer.gamma, m.layer.beta, m.layer.moving_mean, m.layer.moving_variance],
@@ -47,7 +47,7 @@ def test_batch_normalization_matches_keras_on_every_rank(tmp_path, shape, traini
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_layer_normalization_matches_keras_on_every_rank(tmp_path, shape):
-    m = _layer(tmp_path, "LayerNormalization(3)", shape, None)
+    m = _layer(tmp_path, "LayerNormalization(3)", shape, False)
     weights = randomize(m.layer, RNG)
     keras_layer = keras_built(keras.layers.LayerNormalization(), (None, *shape[1:]))
     keras_layer.set_weights([weights["gamma"], weights["beta"]])
@@ -76,7 +76,7 @@ def test_dropout_matches_keras_on_every_rank(tmp_path, shape):
 
 
 def test_one_traced_function_serves_every_rank(tmp_path):
-    m = _layer(tmp_path, "LayerNormalization(3)", (2, 4, 3), None)
+    m = _layer(tmp_path, "LayerNormalization(3)", (2, 4, 3), False)
     for shape in SHAPES:
         x = RNG.normal(size=shape).astype(np.float32)
         centred = x - x.mean(-1, keepdims=True)
