@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Collection, Mapping
 from .. import nodes as n
 from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
-from ..tensor_types import FLOATS, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims, unify_dtype
+from ..tensor_types import FLOATS, UNKNOWN, Dim, OtherT, TensorT, Type, broadcast_dims, held_size, unify_dtype
 
 from .dtypes import DTYPES
 
@@ -162,8 +162,9 @@ def reduced_shape(ctx: RuleContext, x: TensorT):
 
 
 def shape_argument(ctx: RuleContext, name: str, inferred: bool = False) -> tuple[Dim, ...] | None:
-    """Dims of a shape argument written as a list (`[n, 3]`), or None if not a list. A negative size is
-    reported (TensorFlow refuses it), except one -1 where `inferred` (reshape works that one out)."""
+    """Dims of a shape argument written as a list (`[n, 3]`, `[shape(x)[0], units]`: a size the checker
+    knows as a dim is that dim), or None if not a list. A negative size is reported (TensorFlow refuses
+    it), except one -1 where `inferred` (reshape works that one out)."""
     node = ctx.arg_node(name)
     if isinstance(node, n.ListLit):
         dims: list[Dim] = []
@@ -178,7 +179,7 @@ def shape_argument(ctx: RuleContext, name: str, inferred: bool = False) -> tuple
             elif isinstance(item, n.Name) and item.id in ctx.params:
                 dims.append(item.id)
             else:
-                dims.append(None)
+                dims.append(held_size(ctx.types.get(item)))
         return tuple(dims)
     return None
 

@@ -6,7 +6,7 @@ from typing import TypeGuard
 
 from .. import nodes as n
 from ..folding import UNKNOWN_VALUE, evaluate, fits, python_dtype
-from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dims_conflict, unify_dtype
+from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dim_binary, dims_conflict, unify_dtype
 from .registry import op
 from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
                             tensor_items)
@@ -163,27 +163,60 @@ def reshape(ctx: RuleContext) -> Type:
     if sum(1 for d in target if d == -1) > 1:
         ctx.report("E053", None, "`reshape` has more than one -1", "at most one dimension can be inferred")
         return TensorT(x.dtype, None)
-    size = _size(x.shape)
-    known = [d for d in target if d != -1]
-    sizes = [d for d in known if isinstance(d, int)]
-    if size is not None and len(sizes) == len(known):
-        product = 1
-        for d in sizes:
-            product *= d
-        if -1 not in target and product != size:
-            ctx.report("E053",
-                    None,
-                    f"`reshape` of {x} ({size} elements) to {list(target)} ({product} elements)",
-                    "the number of elements must stay the same")
-        elif -1 in target and (product == 0 or size % product):
-            ctx.report("E053",
-                    None,
-                    f"`reshape` of {x} ({size} elements) to {list(target)}: {size} is not divisible "
-                            f"by {product}",
-                    "the number of elements must stay the same")
-        elif -1 in target:
-            target = tuple(size // product if d == -1 else d for d in target)
-    return TensorT(x.dtype, tuple(None if d == -1 else d for d in target))
+    counted, wanted = _elements(x.shape), _elements(tuple(d for d in target if d != -1))
+    if counted is None or wanted is None:
+        return TensorT(x.dtype, tuple(None if d == -1 else d for d in target))
+    if -1 not in target:
+        if counted[1] == wanted[1] and counted[0] != wanted[0]:
+            ctx.report("E053", None, f"`reshape` of {x} ({_count_text(counted)} elements) to {_dims_list(target)} "
+                       f"({_count_text(wanted)} elements)", "the number of elements must stay the same")
+        return TensorT(x.dtype, target)
+    return TensorT(x.dtype, tuple(_inferred(ctx, x, target, counted, wanted) if d == -1 else d for d in target))
+
+
+# An element count as (the product of its known sizes, the other dims as a sorted tuple): f32[N, 14, 14, 8]
+# has (1568, (N,)); None where a dim is unknown.
+Count = tuple[int, tuple[Dim, ...]]
+
+
+def _elements(shape: tuple[Dim, ...] | None) -> Count | None:
+    if shape is None or any(d is None for d in shape):
+        return None
+    number = 1
+    for d in shape:
+        number *= d if isinstance(d, int) else 1
+    return number, tuple(sorted((d for d in shape if not isinstance(d, int)), key=str))
+
+
+def _inferred(ctx: RuleContext, x: TensorT, target: tuple[Dim, ...], counted: Count, wanted: Count) -> Dim:
+    """The size a -1 stands for: what is left of the input's elements once the other sizes are taken,
+    as a dim (`N`, `2 * N`, `N * T`). Where the input has a named dim the target does not, the -1 must
+    hold it whole (a batch of N stays N times a size): a known part that does not divide is an error."""
+    rest = list(counted[1])
+    for d in wanted[1]:
+        if d not in rest:
+            return None  # the target names a size the input's count does not show: nothing to check
+        rest.remove(d)
+    number, per = counted[0], wanted[0]
+    if per == 0 or number % per:
+        left = " * ".join(map(str, rest))
+        reason = (f"{number} is not a multiple of {per}, so the -1 cannot be {left} times a size" if rest
+                  else f"{number} is not divisible by {per}")
+        ctx.report("E053", None, f"`reshape` of {x} ({_count_text(counted)} elements) to {_dims_list(target)}: {reason}",
+                   "the number of elements must stay the same: the other sizes must divide the input's")
+        return None
+    size: Dim = number // per
+    for d in rest:
+        size = dim_binary("*", size, d)
+    return size
+
+
+def _count_text(count: Count) -> str:
+    return " * ".join([*([str(count[0])] if count[0] != 1 or not count[1] else []), *map(str, count[1])])
+
+
+def _dims_list(dims: tuple[Dim, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
 def _size(shape) -> int | None:

@@ -97,3 +97,49 @@ def test_the_position_slice_alone_gives_the_sequence_dim():
     text = ("module M(max_len: int = 16, dim: int = 32):\n    var positions: f32[max_len, dim] = zeros()\n\n"
             "    fn f(ids: i32[N, T]) -> f32[T, dim]:\n        p = positions[:shape(ids)[1], :]\n        return p\n")
     assert _local_types(text)["p"] == "f32[T, dim]"
+
+
+# reshape: the -1 as a dim expression of the input's named dims, or a located error ----------------
+
+
+@pytest.mark.parametrize("target, dims", [
+    ("[-1, 1568]", "[N, 1568]"),
+    ("[-1, 98]", "[16 * N, 98]"),
+    ("[shape(x)[0], -1]", "[N, 1568]"),  # a size the checker knows, in the target
+    ("[-1]", "[1568 * N]"),
+    ("[shape(x)[0], 2, -1]", "[N, 2, 784]"),
+])
+def test_the_minus_one_of_a_reshape_is_what_is_left_of_the_inputs_elements(target, dims):
+    text = f"module M:\n    fn f(x: f32[N, 14, 14, 8]) -> f32[N, 14, 14, 8]:\n        y = reshape(x, {target})\n        return x\n"
+    assert _local_types(text)["y"] == f"f32{dims}"
+
+
+def test_the_minus_one_keeps_named_dims_and_parameters():
+    text = ("module M(k: int = 4):\n    fn f(x: f32[N, T, k], z: f32[N, T, 6]) -> f32[N, T, k]:\n"
+            "        y = reshape(x, [-1, k])\n        w = reshape(z, [shape(z)[0], -1, 3])\n        return x\n")
+    types = _local_types(text)
+    assert types["y"] == "f32[N * T, k]"
+    assert types["w"] == "f32[N, 2 * T, 3]"
+
+
+def test_a_minus_one_that_cannot_hold_the_batch_whole_is_a_check_error_naming_both_shapes():
+    text = "module M:\n    fn f(x: f32[N, 14, 14, 8]) -> f32[?, 999]:\n        return reshape(x, [-1, 999])\n"
+    assert _errors(text) == [("E053", 3, "`reshape` of f32[N, 14, 14, 8] (1568 * N elements) to [-1, 999]: "
+                                         "1568 is not a multiple of 999, so the -1 cannot be N times a size")]
+
+
+@pytest.mark.parametrize("target", ["[-1, k]", "[-1, shape(z)[1]]", "[-1, i]"])
+def test_a_target_size_the_input_does_not_show_is_not_checked(target):
+    text = (f"module M(k: int = 4):\n    fn f(x: f32[N, 14, 14, 8], z: f32[N, T], i: i32[]) -> f32[?, ?]:\n"
+            f"        return reshape(x, {target})\n")
+    assert _errors(text) == []
+
+
+def test_a_flatten_layer_into_a_dense_of_another_size_is_a_check_error_naming_both_shapes():
+    text = ("module Net:\n    sub conv = Conv2D(1, 8, 3, padding=\"SAME\", seed=0)\n    sub pool = MaxPool2D(2)\n"
+            "    sub flat = Flatten()\n    sub head = Dense(999, 10, seed=1)\n\n"
+            "    fn logits(images: f32[N, 28, 28, 1]) -> f32[N, 10]:\n        return head(flat(pool(conv(images))))\n")
+    errors = _errors(text)
+    assert [(code, line) for code, line, _ in errors] == [("E050", 8)]
+    assert "f32[N, ..., 999]" in errors[0][2] and "got f32[N, 1568]" in errors[0][2]
+    assert _errors(text.replace("Dense(999", "Dense(1568")) == []
