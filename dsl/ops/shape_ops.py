@@ -6,7 +6,7 @@ from typing import TypeGuard
 
 from .. import nodes as n
 from ..folding import UNKNOWN_VALUE, evaluate, fits, python_dtype
-from ..tensor_types import INTS, UNKNOWN, Dim, TensorT, Type, broadcast_dims, dim_binary, dims_conflict, unify_dtype
+from ..tensor_types import INTS, UNKNOWN, Dim, DimExpr, TensorT, Type, broadcast_dims, dim_binary, dims_conflict, unify_dtype
 from .registry import op
 from .result_typing import (RuleContext, broadcast, check_axis, common_dtype, require_bool, same, shape_argument,
                             tensor_items)
@@ -174,18 +174,26 @@ def reshape(ctx: RuleContext) -> Type:
     return TensorT(x.dtype, tuple(_inferred(ctx, x, target, counted, wanted) if d == -1 else d for d in target))
 
 
-# An element count as (the product of its known sizes, the other dims as a sorted tuple): f32[N, 14, 14, 8]
-# has (1568, (N,)); None where a dim is unknown.
+# An element count as (the product of its known sizes, the other factors as a sorted tuple): f32[N, 14, 14, 8]
+# has (1568, (N,)), f32[N, 2 * dim] (2, (N, dim)); None where a dim is unknown.
 Count = tuple[int, tuple[Dim, ...]]
 
 
 def _elements(shape: tuple[Dim, ...] | None) -> Count | None:
     if shape is None or any(d is None for d in shape):
         return None
+    factors = [f for d in shape for f in _factors(d)]
     number = 1
-    for d in shape:
-        number *= d if isinstance(d, int) else 1
-    return number, tuple(sorted((d for d in shape if not isinstance(d, int)), key=str))
+    for f in factors:
+        number *= f if isinstance(f, int) else 1
+    return number, tuple(sorted((f for f in factors if not isinstance(f, int)), key=str))
+
+
+def _factors(dim: Dim) -> list[Dim]:
+    """A product's factors (`2 * dim` is 2 and dim); any other dim is one factor."""
+    if isinstance(dim, DimExpr) and dim.op == "*":
+        return [*_factors(dim.left), *_factors(dim.right)]
+    return [dim]
 
 
 def _inferred(ctx: RuleContext, x: TensorT, target: tuple[Dim, ...], counted: Count, wanted: Count) -> Dim:

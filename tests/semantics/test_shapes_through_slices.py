@@ -122,6 +122,12 @@ def test_the_minus_one_keeps_named_dims_and_parameters():
     assert types["w"] == "f32[N, 2 * T, 3]"
 
 
+def test_products_in_dims_are_counted_by_their_factors():
+    text = ("module M(dim: int = 4):\n    fn f(x: f32[N, T, dim]) -> f32[N, T // 2, 2 * dim]:\n"
+            "        y = reshape(x[:, :shape(x)[1] // 2 * 2], [shape(x)[0], -1, 2 * dim])\n        return y\n")
+    assert _local_types(text)["y"] == "f32[N, T // 2, 2 * dim]"
+
+
 def test_a_minus_one_that_cannot_hold_the_batch_whole_is_a_check_error_naming_both_shapes():
     text = "module M:\n    fn f(x: f32[N, 14, 14, 8]) -> f32[?, 999]:\n        return reshape(x, [-1, 999])\n"
     assert _errors(text) == [("E053", 3, "`reshape` of f32[N, 14, 14, 8] (1568 * N elements) to [-1, 999]: "
