@@ -294,54 +294,111 @@ def _dropout(random, x, rate, seed):
     return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, spec):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
+    l1, l2 = _regularizer(spec)
+    total = tf.zeros([], x.dtype)
+    if l1 is not None:
+        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:22:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:26:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:22. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:26. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:27:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -355,42 +412,60 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:38."""
+    """Compiled from <tfm library>/layers.tfm:48."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:38:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:38:37
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:38:51
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:38:15
-        self.filters = filters  # <tfm library>/layers.tfm:38:37
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:38:51
-        self.strides = strides  # <tfm library>/layers.tfm:38:69
-        self.padding = padding  # <tfm library>/layers.tfm:38:87
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:39:9
-        self.activation = activation  # <tfm library>/layers.tfm:39:33
-        self.seed = seed  # <tfm library>/layers.tfm:39:61
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:48:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:48:37
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:48:51
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:48:15
+        self.filters = filters  # <tfm library>/layers.tfm:48:37
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:48:51
+        self.strides = strides  # <tfm library>/layers.tfm:48:69
+        self.padding = padding  # <tfm library>/layers.tfm:48:87
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:49:9
+        self.activation = activation  # <tfm library>/layers.tfm:49:33
+        self.seed = seed  # <tfm library>/layers.tfm:49:61
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:50:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:51:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:52:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:40:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:41:5
+            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:53:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:54:21
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:55:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:55:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:43:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:57:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:62:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:43. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:57. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:44:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:45:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:58:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:59:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:62. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:63:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:48. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:48:1
 
     @property
     def signatures(self):
@@ -404,29 +479,33 @@ class Conv2D(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:48."""
+    """Compiled from <tfm library>/layers.tfm:66."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:48:18
-        self.strides = strides  # <tfm library>/layers.tfm:48:38
-        self.padding = padding  # <tfm library>/layers.tfm:48:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:66:18
+        self.strides = strides  # <tfm library>/layers.tfm:66:38
+        self.padding = padding  # <tfm library>/layers.tfm:66:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:49:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:67:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:49. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:67. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:50:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:51:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:52:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:68:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:69:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:70:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:66. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:66:1
 
     @property
     def signatures(self):
@@ -444,19 +523,23 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:69."""
+    """Compiled from <tfm library>/layers.tfm:87."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:70:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:88:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:70. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:71:9
+        """<tfm library>/layers.tfm:88. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:89:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:87. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:87:1
 
     @property
     def signatures(self):
@@ -474,48 +557,52 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:87."""
+    """Compiled from <tfm library>/layers.tfm:112."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:87:16
-        self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self.rate = rate  # <tfm library>/layers.tfm:112:16
+        self.seed = seed  # <tfm library>/layers.tfm:112:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:113:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:120:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:113. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:89:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
-            return x  # <tfm library>/layers.tfm:93:9
+            if training:  # <tfm library>/layers.tfm:114:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:115:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:116:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:117:13
+            return x  # <tfm library>/layers.tfm:118:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:120. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:96:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
-            return x  # <tfm library>/layers.tfm:100:9
+            if training:  # <tfm library>/layers.tfm:121:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:122:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:123:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:124:13
+            return x  # <tfm library>/layers.tfm:125:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:112. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:112:1
 
     @property
     def signatures(self):
@@ -566,6 +653,10 @@ class BatchNormalization2D(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/normalization.tfm:22. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/normalization.tfm:22:1
 
     @property
     def signatures(self):
@@ -648,6 +739,10 @@ class CNNClassifier(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
             return loss  # cnn_classifier.tfm:30:9
 
+    def regularization_losses(self):
+        """cnn_classifier.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.conv_1, self.pool_1, self.conv_2, self.pool_2, self.norm, self.gap, self.drop, self.head))  # cnn_classifier.tfm:4:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -668,24 +763,27 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 38, 15), 367: (0, 38, 37), 368: (0, 38, 51),
-    369: (0, 38, 15), 370: (0, 38, 37), 371: (0, 38, 51), 372: (0, 38, 69), 373: (0, 38, 87),
-    374: (0, 39, 9), 375: (0, 39, 33), 376: (0, 39, 61), 379: (0, 40, 5), 380: (0, 41, 5),
-    382: (0, 43, 5), 389: (0, 44, 9), 390: (0, 45, 9), 415: (0, 48, 18), 416: (0, 48, 38),
-    417: (0, 48, 57), 419: (0, 49, 5), 424: (0, 50, 9), 425: (0, 51, 13), 426: (0, 52, 9),
-    452: (0, 70, 5), 456: (0, 71, 9), 481: (0, 87, 16), 482: (0, 87, 29), 487: (0, 88, 5),
-    491: (0, 95, 5), 499: (0, 89, 9), 500: (0, 90, 13), 501: (0, 91, 17), 502: (0, 92, 13),
-    503: (0, 93, 9), 511: (0, 96, 9), 512: (0, 97, 13), 513: (0, 98, 17), 514: (0, 99, 13),
-    515: (0, 100, 9), 540: (1, 22, 29), 541: (1, 22, 29), 542: (1, 22, 48), 543: (1, 22, 72),
-    546: (1, 23, 5), 547: (1, 24, 5), 548: (1, 25, 5), 549: (1, 26, 5), 551: (1, 28, 5), 559: (1, 29, 9),
-    560: (1, 30, 13), 561: (1, 31, 13), 562: (1, 32, 13), 563: (1, 33, 13), 564: (1, 34, 13),
-    565: (1, 35, 9), 590: (2, 4, 22), 591: (2, 4, 22), 592: (2, 4, 45), 593: (2, 4, 75), 596: (2, 5, 5),
-    597: (2, 6, 5), 598: (2, 7, 5), 599: (2, 8, 5), 600: (2, 9, 5), 601: (2, 10, 5), 602: (2, 11, 5),
-    603: (2, 12, 5), 604: (2, 13, 5), 606: (2, 15, 5), 610: (2, 21, 5), 611: (2, 26, 5), 619: (2, 16, 9),
-    620: (2, 17, 9), 621: (2, 18, 9), 622: (2, 19, 9), 630: (2, 23, 9), 631: (2, 24, 9),
-    638: (2, 26, 58), 639: (2, 26, 5), 646: (2, 27, 9), 647: (2, 28, 13), 648: (2, 29, 9),
-    649: (2, 30, 9),
+    355: (0, 10, 14), 356: (0, 10, 31), 357: (0, 10, 14), 358: (0, 10, 31), 359: (0, 10, 45),
+    360: (0, 10, 73), 361: (0, 11, 9), 362: (0, 12, 9), 363: (0, 13, 9), 366: (0, 14, 5),
+    367: (0, 14, 79), 368: (0, 15, 5), 369: (0, 15, 51), 371: (0, 18, 5), 372: (0, 22, 5),
+    373: (0, 26, 5), 378: (0, 19, 9), 386: (0, 23, 9), 394: (0, 27, 9), 401: (0, 10, 1),
+    423: (0, 48, 15), 424: (0, 48, 37), 425: (0, 48, 51), 426: (0, 48, 15), 427: (0, 48, 37),
+    428: (0, 48, 51), 429: (0, 48, 69), 430: (0, 48, 87), 431: (0, 49, 9), 432: (0, 49, 33),
+    433: (0, 49, 61), 434: (0, 50, 9), 435: (0, 51, 9), 436: (0, 52, 9), 439: (0, 53, 5),
+    440: (0, 54, 21), 441: (0, 55, 5), 442: (0, 55, 51), 444: (0, 57, 5), 447: (0, 62, 5),
+    452: (0, 58, 9), 453: (0, 59, 9), 461: (0, 63, 9), 468: (0, 48, 1), 490: (0, 66, 18),
+    491: (0, 66, 38), 492: (0, 66, 57), 494: (0, 67, 5), 499: (0, 68, 9), 500: (0, 69, 13),
+    501: (0, 70, 9), 508: (0, 66, 1), 531: (0, 88, 5), 535: (0, 89, 9), 542: (0, 87, 1),
+    564: (0, 112, 16), 565: (0, 112, 29), 570: (0, 113, 5), 574: (0, 120, 5), 582: (0, 114, 9),
+    583: (0, 115, 13), 584: (0, 116, 17), 585: (0, 117, 13), 586: (0, 118, 9), 594: (0, 121, 9),
+    595: (0, 122, 13), 596: (0, 123, 17), 597: (0, 124, 13), 598: (0, 125, 9), 605: (0, 112, 1),
+    627: (1, 22, 29), 628: (1, 22, 29), 629: (1, 22, 48), 630: (1, 22, 72), 633: (1, 23, 5),
+    634: (1, 24, 5), 635: (1, 25, 5), 636: (1, 26, 5), 638: (1, 28, 5), 646: (1, 29, 9),
+    647: (1, 30, 13), 648: (1, 31, 13), 649: (1, 32, 13), 650: (1, 33, 13), 651: (1, 34, 13),
+    652: (1, 35, 9), 659: (1, 22, 1), 681: (2, 4, 22), 682: (2, 4, 22), 683: (2, 4, 45), 684: (2, 4, 75),
+    687: (2, 5, 5), 688: (2, 6, 5), 689: (2, 7, 5), 690: (2, 8, 5), 691: (2, 9, 5), 692: (2, 10, 5),
+    693: (2, 11, 5), 694: (2, 12, 5), 695: (2, 13, 5), 697: (2, 15, 5), 701: (2, 21, 5), 702: (2, 26, 5),
+    710: (2, 16, 9), 711: (2, 17, 9), 712: (2, 18, 9), 713: (2, 19, 9), 721: (2, 23, 9), 722: (2, 24, 9),
+    729: (2, 26, 58), 730: (2, 26, 5), 737: (2, 27, 9), 738: (2, 28, 13), 739: (2, 29, 9),
+    740: (2, 30, 9), 744: (2, 4, 1),
 }

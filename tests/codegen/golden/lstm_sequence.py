@@ -241,54 +241,111 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, spec):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
+    l1, l2 = _regularizer(spec)
+    total = tf.zeros([], x.dtype)
+    if l1 is not None:
+        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:22:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:26:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:22. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:26. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:27:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -302,32 +359,38 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:102."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
-        self.seed = seed  # <tfm library>/layers.tfm:79:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:102:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:102:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:102:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:102:34
+        self.seed = seed  # <tfm library>/layers.tfm:102:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:103:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:104:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:105:21
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:107:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:107. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:108:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:102. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:102:1
 
     @property
     def signatures(self):
@@ -432,6 +495,10 @@ class LSTMCell(tf.Module):
 
     # Each instance's `run_sequence` is the tf.function of this; calls from other methods use `_impl_run_sequence`.
     _impl_run_sequence = run_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/recurrent.tfm:9. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/recurrent.tfm:9:1
 
     @property
     def signatures(self):
@@ -575,6 +642,10 @@ class LSTM(tf.Module):
                 states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
             return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
 
+    def regularization_losses(self):
+        """<tfm library>/recurrent.tfm:62. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:62:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -635,6 +706,10 @@ class LSTMRegressor(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # lstm_sequence.tfm:17:9
             return loss  # lstm_sequence.tfm:18:9
 
+    def regularization_losses(self):
+        """lstm_sequence.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.embed, self.lstm, self.head))  # lstm_sequence.tfm:4:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -654,33 +729,35 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
-    255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 19, 5), 266: (0, 22, 5), 271: (0, 16, 9), 279: (0, 20, 9),
-    287: (0, 23, 9), 288: (0, 24, 9), 313: (0, 79, 18), 314: (0, 79, 34), 315: (0, 79, 18),
-    316: (0, 79, 34), 317: (0, 79, 51), 320: (0, 80, 5), 322: (0, 82, 5), 327: (0, 83, 9),
-    352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
-    360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
-    366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),
-    377: (1, 32, 5), 378: (1, 46, 5), 382: (1, 23, 39), 383: (1, 23, 57), 384: (1, 23, 5),
-    391: (1, 24, 9), 392: (1, 25, 9), 393: (1, 26, 9), 394: (1, 27, 9), 395: (1, 28, 9), 396: (1, 29, 9),
-    401: (1, 33, 9), 402: (1, 34, 9), 403: (1, 35, 9), 404: (1, 36, 13), 405: (1, 37, 13),
-    406: (1, 38, 13), 407: (1, 39, 13), 408: (1, 40, 13), 409: (1, 41, 13), 410: (1, 42, 13),
-    411: (1, 43, 9), 419: (1, 47, 9), 420: (1, 48, 9), 421: (1, 49, 9), 422: (1, 50, 9),
-    423: (1, 51, 13), 424: (1, 52, 13), 425: (1, 53, 13), 426: (1, 54, 13), 427: (1, 55, 13),
-    428: (1, 56, 13), 429: (1, 57, 13), 430: (1, 58, 13), 431: (1, 59, 9), 456: (1, 62, 13),
-    457: (1, 62, 30), 458: (1, 62, 13), 459: (1, 62, 30), 460: (1, 62, 42), 463: (1, 63, 5),
-    465: (1, 65, 5), 466: (1, 68, 5), 467: (1, 72, 5), 472: (1, 80, 5), 477: (1, 92, 5),
-    481: (1, 102, 5), 489: (1, 66, 9), 497: (1, 69, 9), 504: (1, 72, 48), 505: (1, 72, 67),
-    506: (1, 72, 5), 513: (1, 73, 9), 514: (1, 74, 9), 515: (1, 75, 9), 516: (1, 76, 13),
-    517: (1, 77, 9), 521: (1, 80, 57), 522: (1, 80, 76), 523: (1, 80, 5), 530: (1, 82, 9),
-    531: (1, 83, 9), 532: (1, 84, 9), 533: (1, 85, 9), 534: (1, 86, 13), 535: (1, 87, 13),
-    536: (1, 88, 9), 540: (1, 92, 53), 541: (1, 92, 5), 548: (1, 93, 9), 549: (1, 94, 9),
-    550: (1, 95, 9), 551: (1, 96, 13), 552: (1, 97, 13), 553: (1, 98, 13), 554: (1, 99, 13),
-    555: (1, 100, 9), 559: (1, 102, 62), 560: (1, 102, 5), 567: (1, 103, 9), 568: (1, 104, 9),
-    569: (1, 105, 9), 570: (1, 106, 9), 571: (1, 107, 13), 572: (1, 108, 13), 573: (1, 109, 13),
-    574: (1, 110, 13), 575: (1, 111, 13), 576: (1, 112, 9), 598: (2, 4, 22), 599: (2, 4, 39),
-    600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5), 606: (2, 7, 5), 607: (2, 8, 5),
-    609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48), 626: (2, 14, 5),
-    633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
+    302: (0, 10, 14), 303: (0, 10, 31), 304: (0, 10, 14), 305: (0, 10, 31), 306: (0, 10, 45),
+    307: (0, 10, 73), 308: (0, 11, 9), 309: (0, 12, 9), 310: (0, 13, 9), 313: (0, 14, 5),
+    314: (0, 14, 79), 315: (0, 15, 5), 316: (0, 15, 51), 318: (0, 18, 5), 319: (0, 22, 5),
+    320: (0, 26, 5), 325: (0, 19, 9), 333: (0, 23, 9), 341: (0, 27, 9), 348: (0, 10, 1),
+    370: (0, 102, 18), 371: (0, 102, 34), 372: (0, 102, 18), 373: (0, 102, 34), 374: (0, 102, 51),
+    375: (0, 103, 9), 378: (0, 104, 5), 379: (0, 105, 21), 381: (0, 107, 5), 386: (0, 108, 9),
+    393: (0, 102, 1), 415: (1, 9, 17), 416: (1, 9, 34), 417: (1, 9, 17), 418: (1, 9, 34),
+    419: (1, 9, 46), 422: (1, 10, 5), 423: (1, 11, 5), 424: (1, 12, 5), 425: (1, 13, 5), 426: (1, 14, 5),
+    427: (1, 15, 5), 428: (1, 16, 5), 429: (1, 17, 5), 430: (1, 18, 5), 431: (1, 19, 5), 432: (1, 20, 5),
+    433: (1, 21, 5), 435: (1, 23, 5), 440: (1, 32, 5), 441: (1, 46, 5), 445: (1, 23, 39),
+    446: (1, 23, 57), 447: (1, 23, 5), 454: (1, 24, 9), 455: (1, 25, 9), 456: (1, 26, 9),
+    457: (1, 27, 9), 458: (1, 28, 9), 459: (1, 29, 9), 464: (1, 33, 9), 465: (1, 34, 9), 466: (1, 35, 9),
+    467: (1, 36, 13), 468: (1, 37, 13), 469: (1, 38, 13), 470: (1, 39, 13), 471: (1, 40, 13),
+    472: (1, 41, 13), 473: (1, 42, 13), 474: (1, 43, 9), 482: (1, 47, 9), 483: (1, 48, 9),
+    484: (1, 49, 9), 485: (1, 50, 9), 486: (1, 51, 13), 487: (1, 52, 13), 488: (1, 53, 13),
+    489: (1, 54, 13), 490: (1, 55, 13), 491: (1, 56, 13), 492: (1, 57, 13), 493: (1, 58, 13),
+    494: (1, 59, 9), 501: (1, 9, 1), 523: (1, 62, 13), 524: (1, 62, 30), 525: (1, 62, 13),
+    526: (1, 62, 30), 527: (1, 62, 42), 530: (1, 63, 5), 532: (1, 65, 5), 533: (1, 68, 5),
+    534: (1, 72, 5), 539: (1, 80, 5), 544: (1, 92, 5), 548: (1, 102, 5), 556: (1, 66, 9),
+    564: (1, 69, 9), 571: (1, 72, 48), 572: (1, 72, 67), 573: (1, 72, 5), 580: (1, 73, 9),
+    581: (1, 74, 9), 582: (1, 75, 9), 583: (1, 76, 13), 584: (1, 77, 9), 588: (1, 80, 57),
+    589: (1, 80, 76), 590: (1, 80, 5), 597: (1, 82, 9), 598: (1, 83, 9), 599: (1, 84, 9),
+    600: (1, 85, 9), 601: (1, 86, 13), 602: (1, 87, 13), 603: (1, 88, 9), 607: (1, 92, 53),
+    608: (1, 92, 5), 615: (1, 93, 9), 616: (1, 94, 9), 617: (1, 95, 9), 618: (1, 96, 13),
+    619: (1, 97, 13), 620: (1, 98, 13), 621: (1, 99, 13), 622: (1, 100, 9), 626: (1, 102, 62),
+    627: (1, 102, 5), 634: (1, 103, 9), 635: (1, 104, 9), 636: (1, 105, 9), 637: (1, 106, 9),
+    638: (1, 107, 13), 639: (1, 108, 13), 640: (1, 109, 13), 641: (1, 110, 13), 642: (1, 111, 13),
+    643: (1, 112, 9), 647: (1, 62, 1), 669: (2, 4, 22), 670: (2, 4, 39), 671: (2, 4, 60),
+    672: (2, 4, 77), 675: (2, 5, 5), 676: (2, 6, 5), 677: (2, 7, 5), 678: (2, 8, 5), 680: (2, 10, 5),
+    681: (2, 14, 5), 689: (2, 12, 9), 696: (2, 14, 48), 697: (2, 14, 5), 704: (2, 15, 9),
+    705: (2, 16, 13), 706: (2, 17, 9), 707: (2, 18, 9), 711: (2, 4, 1),
 }

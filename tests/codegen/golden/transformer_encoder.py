@@ -294,54 +294,111 @@ def _dropout(random, x, rate, seed):
     return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, spec):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
+    l1, l2 = _regularizer(spec)
+    total = tf.zeros([], x.dtype)
+    if l1 is not None:
+        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:22:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:26:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:22. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:26. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:27:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -355,32 +412,38 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:102."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
-        self.seed = seed  # <tfm library>/layers.tfm:79:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:102:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:102:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:102:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:102:34
+        self.seed = seed  # <tfm library>/layers.tfm:102:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:103:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:104:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:105:21
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:107:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:107. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:108:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:102. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:102:1
 
     @property
     def signatures(self):
@@ -398,48 +461,52 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:87."""
+    """Compiled from <tfm library>/layers.tfm:112."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:87:16
-        self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self.rate = rate  # <tfm library>/layers.tfm:112:16
+        self.seed = seed  # <tfm library>/layers.tfm:112:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:113:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:120:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:113. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:89:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
-            return x  # <tfm library>/layers.tfm:93:9
+            if training:  # <tfm library>/layers.tfm:114:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:115:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:116:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:117:13
+            return x  # <tfm library>/layers.tfm:118:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:120. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:96:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
-            return x  # <tfm library>/layers.tfm:100:9
+            if training:  # <tfm library>/layers.tfm:121:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:122:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:123:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:124:13
+            return x  # <tfm library>/layers.tfm:125:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:112. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:112:1
 
     @property
     def signatures(self):
@@ -492,6 +559,10 @@ class LayerNormalization(tf.Module):
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
+    def regularization_losses(self):
+        """<tfm library>/normalization.tfm:39. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/normalization.tfm:39:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -508,76 +579,179 @@ class LayerNormalization(tf.Module):
 
 
 class MultiHeadAttention(tf.Module):
-    """Compiled from <tfm library>/attention.tfm:8."""
+    """Compiled from <tfm library>/attention.tfm:11."""
 
     def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:8:27
-        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:8:41
-        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:8:57
-        self.dim = dim  # <tfm library>/attention.tfm:8:27
-        self.num_heads = num_heads  # <tfm library>/attention.tfm:8:41
-        self.key_dim = key_dim  # <tfm library>/attention.tfm:8:57
-        self.seed = seed  # <tfm library>/attention.tfm:8:71
+        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:11:27
+        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:11:41
+        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:11:57
+        self.dim = dim  # <tfm library>/attention.tfm:11:27
+        self.num_heads = num_heads  # <tfm library>/attention.tfm:11:41
+        self.key_dim = key_dim  # <tfm library>/attention.tfm:11:57
+        self.seed = seed  # <tfm library>/attention.tfm:11:71
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:9:5
-            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:10:5
-            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:11:5
-            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:12:5
-            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:13:5
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:14:5
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:15:5
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:16:5
+            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:12:5
+            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:13:5
+            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:14:5
+            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:15:5
+            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:16:5
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:17:5
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:18:5
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:19:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:18:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:21:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:27:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:31:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:35:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
+        ])
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:40:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+        ])
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:44:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
+            tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
+            tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
+        ])
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:51:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+        ])
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:57:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
+        ])
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:18:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:18:5
+        """<tfm library>/attention.tfm:21. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:21:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:21:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:21. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:19:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:20:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:21:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:22:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:23:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:24:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:25:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:22:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:23:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:24:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:25:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:26:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:27:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:28:9
 
     def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:27:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:27:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:27:5
+        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:31:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:31:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:31:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:31:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
-            scores = scores + (1.0 - tf.expand_dims(mask, 1)) * -1000000000.0  # <tfm library>/attention.tfm:32:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:33:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:34:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:35:9
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:32:9
+
+    def call_with_masks(self, query, value, query_mask, value_mask):
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:35:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:35:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:36:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:36:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:35:5
+
+    # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_with_masks(self, query, value, query_mask, value_mask):
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:37:9
+
+    def call_causal(self, query, value):
+        """<tfm library>/attention.tfm:40. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:40:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:40:5
+
+    # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_causal(self, query, value):
+        """<tfm library>/attention.tfm:40. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:41:9
+
+    def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:44:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:44:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:45:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:45:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:45:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:45:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:44:5
+
+    # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:46:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:47:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:48:9
+
+    def causal_mask(self, query, value):
+        """<tfm library>/attention.tfm:51. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:51:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:51:5
+
+    # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_causal_mask(self, query, value):
+        """<tfm library>/attention.tfm:51. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:52:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:53:9
+        return rows >= columns  # <tfm library>/attention.tfm:54:9
+
+    def attend(self, query, value, allowed):
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:57:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:57:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:57:5
+
+    # Each instance's `attend` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_attend(self, query, value, allowed):
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:58:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:59:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:60:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:61:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:62:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:63:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:64:9
+
+    def regularization_losses(self):
+        """<tfm library>/attention.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/attention.tfm:11:1
 
     @property
     def signatures(self):
@@ -591,7 +765,7 @@ class MultiHeadAttention(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True)}
+        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True)}
 
 
 class TransformerEncoder(tf.Module):
@@ -702,6 +876,10 @@ class TransformerEncoder(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
             return loss  # transformer_encoder.tfm:40:9
 
+    def regularization_losses(self):
+        """transformer_encoder.tfm:5. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.tokens, self.attention, self.norm_1, self.ff_1, self.ff_2, self.norm_2, self.drop, self.head))  # transformer_encoder.tfm:5:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -723,30 +901,39 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 79, 18), 367: (0, 79, 34), 368: (0, 79, 18),
-    369: (0, 79, 34), 370: (0, 79, 51), 373: (0, 80, 5), 375: (0, 82, 5), 380: (0, 83, 9),
-    405: (0, 87, 16), 406: (0, 87, 29), 411: (0, 88, 5), 415: (0, 95, 5), 423: (0, 89, 9),
-    424: (0, 90, 13), 425: (0, 91, 17), 426: (0, 92, 13), 427: (0, 93, 9), 435: (0, 96, 9),
-    436: (0, 97, 13), 437: (0, 98, 17), 438: (0, 99, 13), 439: (0, 100, 9), 464: (1, 39, 27),
-    465: (1, 39, 27), 466: (1, 39, 41), 469: (1, 40, 5), 470: (1, 41, 5), 472: (1, 43, 5),
-    473: (1, 48, 5), 478: (1, 44, 9), 479: (1, 45, 9), 480: (1, 46, 9), 488: (1, 49, 9), 489: (1, 50, 9),
-    490: (1, 51, 9), 515: (2, 8, 27), 516: (2, 8, 41), 517: (2, 8, 57), 518: (2, 8, 27), 519: (2, 8, 41),
-    520: (2, 8, 57), 521: (2, 8, 71), 524: (2, 9, 5), 525: (2, 10, 5), 526: (2, 11, 5), 527: (2, 12, 5),
-    528: (2, 13, 5), 529: (2, 14, 5), 530: (2, 15, 5), 531: (2, 16, 5), 533: (2, 18, 5), 537: (2, 27, 5),
-    545: (2, 18, 47), 546: (2, 18, 5), 553: (2, 19, 9), 554: (2, 20, 9), 555: (2, 21, 9),
-    556: (2, 22, 9), 557: (2, 23, 9), 558: (2, 24, 9), 559: (2, 25, 9), 563: (2, 27, 54),
-    564: (2, 27, 76), 565: (2, 27, 82), 566: (2, 27, 5), 573: (2, 28, 9), 574: (2, 29, 9),
-    575: (2, 30, 9), 576: (2, 31, 9), 577: (2, 32, 9), 578: (2, 33, 9), 579: (2, 34, 9), 580: (2, 35, 9),
-    602: (3, 5, 45), 603: (3, 5, 64), 604: (3, 6, 27), 605: (3, 5, 27), 606: (3, 5, 45), 607: (3, 5, 64),
-    608: (3, 5, 79), 609: (3, 6, 9), 610: (3, 6, 27), 611: (3, 6, 49), 612: (3, 6, 68), 615: (3, 8, 5),
-    616: (3, 7, 5), 617: (3, 9, 5), 618: (3, 10, 5), 619: (3, 11, 5), 620: (3, 12, 5), 621: (3, 13, 5),
-    622: (3, 14, 5), 623: (3, 15, 5), 624: (3, 16, 5), 626: (3, 19, 5), 631: (3, 27, 5), 636: (3, 32, 5),
-    640: (3, 36, 5), 648: (3, 19, 41), 649: (3, 19, 5), 656: (3, 20, 9), 657: (3, 21, 9),
-    658: (3, 22, 9), 659: (3, 23, 9), 660: (3, 24, 9), 661: (3, 25, 9), 665: (3, 27, 41),
-    666: (3, 27, 5), 673: (3, 28, 9), 674: (3, 29, 9), 675: (3, 30, 9), 679: (3, 33, 42),
-    680: (3, 32, 5), 687: (3, 34, 9), 691: (3, 36, 45), 692: (3, 36, 64), 693: (3, 36, 5),
-    700: (3, 37, 9), 701: (3, 38, 13), 702: (3, 39, 9), 703: (3, 40, 9),
+    355: (0, 10, 14), 356: (0, 10, 31), 357: (0, 10, 14), 358: (0, 10, 31), 359: (0, 10, 45),
+    360: (0, 10, 73), 361: (0, 11, 9), 362: (0, 12, 9), 363: (0, 13, 9), 366: (0, 14, 5),
+    367: (0, 14, 79), 368: (0, 15, 5), 369: (0, 15, 51), 371: (0, 18, 5), 372: (0, 22, 5),
+    373: (0, 26, 5), 378: (0, 19, 9), 386: (0, 23, 9), 394: (0, 27, 9), 401: (0, 10, 1),
+    423: (0, 102, 18), 424: (0, 102, 34), 425: (0, 102, 18), 426: (0, 102, 34), 427: (0, 102, 51),
+    428: (0, 103, 9), 431: (0, 104, 5), 432: (0, 105, 21), 434: (0, 107, 5), 439: (0, 108, 9),
+    446: (0, 102, 1), 468: (0, 112, 16), 469: (0, 112, 29), 474: (0, 113, 5), 478: (0, 120, 5),
+    486: (0, 114, 9), 487: (0, 115, 13), 488: (0, 116, 17), 489: (0, 117, 13), 490: (0, 118, 9),
+    498: (0, 121, 9), 499: (0, 122, 13), 500: (0, 123, 17), 501: (0, 124, 13), 502: (0, 125, 9),
+    509: (0, 112, 1), 531: (1, 39, 27), 532: (1, 39, 27), 533: (1, 39, 41), 536: (1, 40, 5),
+    537: (1, 41, 5), 539: (1, 43, 5), 540: (1, 48, 5), 545: (1, 44, 9), 546: (1, 45, 9), 547: (1, 46, 9),
+    555: (1, 49, 9), 556: (1, 50, 9), 557: (1, 51, 9), 564: (1, 39, 1), 586: (2, 11, 27),
+    587: (2, 11, 41), 588: (2, 11, 57), 589: (2, 11, 27), 590: (2, 11, 41), 591: (2, 11, 57),
+    592: (2, 11, 71), 595: (2, 12, 5), 596: (2, 13, 5), 597: (2, 14, 5), 598: (2, 15, 5),
+    599: (2, 16, 5), 600: (2, 17, 5), 601: (2, 18, 5), 602: (2, 19, 5), 604: (2, 21, 5), 608: (2, 31, 5),
+    613: (2, 35, 5), 619: (2, 40, 5), 623: (2, 44, 5), 631: (2, 51, 5), 635: (2, 57, 5),
+    643: (2, 21, 47), 644: (2, 21, 5), 651: (2, 22, 9), 652: (2, 23, 9), 653: (2, 24, 9),
+    654: (2, 25, 9), 655: (2, 26, 9), 656: (2, 27, 9), 657: (2, 28, 9), 661: (2, 31, 54),
+    662: (2, 31, 76), 663: (2, 31, 82), 664: (2, 31, 5), 671: (2, 32, 9), 675: (2, 35, 58),
+    676: (2, 35, 87), 677: (2, 36, 30), 678: (2, 36, 33), 679: (2, 35, 5), 686: (2, 37, 9),
+    690: (2, 40, 54), 691: (2, 40, 5), 698: (2, 41, 9), 702: (2, 44, 62), 703: (2, 44, 91),
+    704: (2, 45, 30), 705: (2, 45, 33), 706: (2, 45, 58), 707: (2, 45, 64), 708: (2, 44, 5),
+    715: (2, 46, 9), 716: (2, 47, 9), 717: (2, 48, 9), 721: (2, 51, 54), 722: (2, 51, 5),
+    728: (2, 52, 9), 729: (2, 53, 9), 730: (2, 54, 9), 734: (2, 57, 49), 735: (2, 57, 78),
+    736: (2, 57, 81), 737: (2, 57, 5), 744: (2, 58, 9), 745: (2, 59, 9), 746: (2, 60, 9),
+    747: (2, 61, 9), 748: (2, 62, 9), 749: (2, 63, 9), 750: (2, 64, 9), 754: (2, 11, 1), 776: (3, 5, 45),
+    777: (3, 5, 64), 778: (3, 6, 27), 779: (3, 5, 27), 780: (3, 5, 45), 781: (3, 5, 64), 782: (3, 5, 79),
+    783: (3, 6, 9), 784: (3, 6, 27), 785: (3, 6, 49), 786: (3, 6, 68), 789: (3, 8, 5), 790: (3, 7, 5),
+    791: (3, 9, 5), 792: (3, 10, 5), 793: (3, 11, 5), 794: (3, 12, 5), 795: (3, 13, 5), 796: (3, 14, 5),
+    797: (3, 15, 5), 798: (3, 16, 5), 800: (3, 19, 5), 805: (3, 27, 5), 810: (3, 32, 5), 814: (3, 36, 5),
+    822: (3, 19, 41), 823: (3, 19, 5), 830: (3, 20, 9), 831: (3, 21, 9), 832: (3, 22, 9),
+    833: (3, 23, 9), 834: (3, 24, 9), 835: (3, 25, 9), 839: (3, 27, 41), 840: (3, 27, 5),
+    847: (3, 28, 9), 848: (3, 29, 9), 849: (3, 30, 9), 853: (3, 33, 42), 854: (3, 32, 5),
+    861: (3, 34, 9), 865: (3, 36, 45), 866: (3, 36, 64), 867: (3, 36, 5), 874: (3, 37, 9),
+    875: (3, 38, 13), 876: (3, 39, 9), 877: (3, 40, 9), 881: (3, 5, 1),
 }

@@ -232,54 +232,111 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, spec):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
+    l1, l2 = _regularizer(spec)
+    total = tf.zeros([], x.dtype)
+    if l1 is not None:
+        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:22:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:26:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:22. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:26. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:27:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -293,7 +350,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Encoder(tf.Module):
@@ -323,6 +380,10 @@ class Encoder(tf.Module):
 
     # Each instance's `encode` is the tf.function of this; calls from other methods use `_impl_encode`.
     _impl_encode = encode
+
+    def regularization_losses(self):
+        """vae.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.dense, self.to_mean, self.to_log_var))  # vae.tfm:4:1
 
     @property
     def signatures(self):
@@ -364,6 +425,10 @@ class Decoder(tf.Module):
 
     # Each instance's `decode` is the tf.function of this; calls from other methods use `_impl_decode`.
     _impl_decode = decode
+
+    def regularization_losses(self):
+        """vae.tfm:13. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.dense, self.rebuild))  # vae.tfm:13:1
 
     @property
     def signatures(self):
@@ -443,6 +508,10 @@ class VAE(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # vae.tfm:48:9
             return {'loss': loss, 'reconstruction_loss': reconstruction_loss, 'kl_loss': kl_loss}  # vae.tfm:49:9
 
+    def regularization_losses(self):
+        """vae.tfm:20. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.encoder, self.decoder))  # vae.tfm:20:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -462,17 +531,18 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
-    246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 19, 5), 257: (0, 22, 5), 262: (0, 16, 9), 270: (0, 20, 9),
-    278: (0, 23, 9), 279: (0, 24, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
-    308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
-    321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
-    350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),
-    358: (1, 17, 5), 363: (1, 18, 9), 388: (1, 20, 12), 389: (1, 20, 50), 390: (1, 20, 12),
-    391: (1, 20, 32), 392: (1, 20, 50), 393: (1, 20, 67), 394: (1, 20, 97), 397: (1, 21, 5),
-    398: (1, 22, 5), 399: (1, 23, 5), 401: (1, 27, 5), 402: (1, 32, 5), 403: (1, 39, 5), 411: (1, 29, 9),
-    419: (1, 34, 9), 420: (1, 35, 9), 427: (1, 39, 49), 428: (1, 39, 5), 435: (1, 40, 9),
-    436: (1, 41, 13), 437: (1, 42, 13), 438: (1, 43, 13), 439: (1, 44, 13), 440: (1, 45, 13),
-    441: (1, 46, 13), 442: (1, 47, 13), 443: (1, 48, 9), 444: (1, 49, 9),
+    293: (0, 10, 14), 294: (0, 10, 31), 295: (0, 10, 14), 296: (0, 10, 31), 297: (0, 10, 45),
+    298: (0, 10, 73), 299: (0, 11, 9), 300: (0, 12, 9), 301: (0, 13, 9), 304: (0, 14, 5),
+    305: (0, 14, 79), 306: (0, 15, 5), 307: (0, 15, 51), 309: (0, 18, 5), 310: (0, 22, 5),
+    311: (0, 26, 5), 316: (0, 19, 9), 324: (0, 23, 9), 332: (0, 27, 9), 339: (0, 10, 1), 361: (1, 4, 16),
+    362: (1, 4, 44), 363: (1, 4, 16), 364: (1, 4, 31), 365: (1, 4, 44), 366: (1, 4, 57), 369: (1, 5, 5),
+    370: (1, 6, 5), 371: (1, 7, 5), 373: (1, 9, 5), 378: (1, 10, 9), 379: (1, 11, 9), 386: (1, 4, 1),
+    408: (1, 13, 16), 409: (1, 13, 42), 410: (1, 13, 16), 411: (1, 13, 29), 412: (1, 13, 42),
+    413: (1, 13, 57), 416: (1, 14, 5), 417: (1, 15, 5), 419: (1, 17, 5), 424: (1, 18, 9),
+    431: (1, 13, 1), 453: (1, 20, 12), 454: (1, 20, 50), 455: (1, 20, 12), 456: (1, 20, 32),
+    457: (1, 20, 50), 458: (1, 20, 67), 459: (1, 20, 97), 462: (1, 21, 5), 463: (1, 22, 5),
+    464: (1, 23, 5), 466: (1, 27, 5), 467: (1, 32, 5), 468: (1, 39, 5), 476: (1, 29, 9), 484: (1, 34, 9),
+    485: (1, 35, 9), 492: (1, 39, 49), 493: (1, 39, 5), 500: (1, 40, 9), 501: (1, 41, 13),
+    502: (1, 42, 13), 503: (1, 43, 13), 504: (1, 44, 13), 505: (1, 45, 13), 506: (1, 46, 13),
+    507: (1, 47, 13), 508: (1, 48, 9), 509: (1, 49, 9), 513: (1, 20, 1),
 }

@@ -233,54 +233,111 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, spec):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
+    l1, l2 = _regularizer(spec)
+    total = tf.zeros([], x.dtype)
+    if l1 is not None:
+        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:22:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:26:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:22. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:26. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:27:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -294,7 +351,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Generator(tf.Module):
@@ -322,6 +379,10 @@ class Generator(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """wgan_gp.tfm:6. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.hidden_layer, self.output_layer))  # wgan_gp.tfm:6:1
 
     @property
     def signatures(self):
@@ -361,6 +422,10 @@ class Critic(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """wgan_gp.tfm:13. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.hidden_layer, self.output_layer))  # wgan_gp.tfm:13:1
 
     @property
     def signatures(self):
@@ -462,6 +527,10 @@ class WganGp(tf.Module):
     # Each instance's `generate` is the tf.function of this; calls from other methods use `_impl_generate`.
     _impl_generate = generate
 
+    def regularization_losses(self):
+        """wgan_gp.tfm:20. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.generator, self.critic))  # wgan_gp.tfm:20:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -482,19 +551,20 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
-    247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 19, 5), 258: (0, 22, 5), 263: (0, 16, 9), 271: (0, 20, 9),
-    279: (0, 23, 9), 280: (0, 24, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
-    309: (1, 6, 44), 310: (1, 6, 54), 313: (1, 7, 5), 314: (1, 8, 5), 316: (1, 10, 5), 321: (1, 11, 9),
-    346: (1, 13, 15), 347: (1, 13, 15), 348: (1, 13, 30), 349: (1, 13, 43), 352: (1, 14, 5),
-    353: (1, 15, 5), 355: (1, 17, 5), 360: (1, 18, 9), 385: (1, 20, 15), 386: (1, 20, 32),
-    387: (1, 20, 15), 388: (1, 20, 32), 389: (1, 20, 51), 390: (1, 20, 69), 391: (1, 21, 9),
-    392: (1, 21, 39), 395: (1, 22, 5), 396: (1, 23, 5), 397: (1, 24, 5), 398: (1, 25, 5),
-    400: (1, 29, 5), 405: (1, 41, 5), 411: (1, 54, 5), 415: (1, 29, 54), 416: (1, 29, 77),
-    417: (1, 29, 5), 424: (1, 30, 9), 425: (1, 31, 9), 426: (1, 32, 13), 427: (1, 33, 13),
-    428: (1, 34, 9), 429: (1, 35, 9), 430: (1, 36, 9), 431: (1, 37, 9), 435: (1, 41, 57),
-    436: (1, 41, 78), 437: (1, 41, 81), 438: (1, 42, 34), 439: (1, 41, 5), 446: (1, 43, 9),
-    447: (1, 44, 9), 448: (1, 45, 13), 449: (1, 46, 17), 450: (1, 47, 13), 451: (1, 48, 9),
-    452: (1, 49, 13), 453: (1, 50, 9), 454: (1, 51, 9), 455: (1, 52, 9), 460: (1, 56, 9),
+    294: (0, 10, 14), 295: (0, 10, 31), 296: (0, 10, 14), 297: (0, 10, 31), 298: (0, 10, 45),
+    299: (0, 10, 73), 300: (0, 11, 9), 301: (0, 12, 9), 302: (0, 13, 9), 305: (0, 14, 5),
+    306: (0, 14, 79), 307: (0, 15, 5), 308: (0, 15, 51), 310: (0, 18, 5), 311: (0, 22, 5),
+    312: (0, 26, 5), 317: (0, 19, 9), 325: (0, 23, 9), 333: (0, 27, 9), 340: (0, 10, 1), 362: (1, 6, 18),
+    363: (1, 6, 44), 364: (1, 6, 18), 365: (1, 6, 31), 366: (1, 6, 44), 367: (1, 6, 54), 370: (1, 7, 5),
+    371: (1, 8, 5), 373: (1, 10, 5), 378: (1, 11, 9), 385: (1, 6, 1), 407: (1, 13, 15), 408: (1, 13, 15),
+    409: (1, 13, 30), 410: (1, 13, 43), 413: (1, 14, 5), 414: (1, 15, 5), 416: (1, 17, 5),
+    421: (1, 18, 9), 428: (1, 13, 1), 450: (1, 20, 15), 451: (1, 20, 32), 452: (1, 20, 15),
+    453: (1, 20, 32), 454: (1, 20, 51), 455: (1, 20, 69), 456: (1, 21, 9), 457: (1, 21, 39),
+    460: (1, 22, 5), 461: (1, 23, 5), 462: (1, 24, 5), 463: (1, 25, 5), 465: (1, 29, 5), 470: (1, 41, 5),
+    476: (1, 54, 5), 480: (1, 29, 54), 481: (1, 29, 77), 482: (1, 29, 5), 489: (1, 30, 9),
+    490: (1, 31, 9), 491: (1, 32, 13), 492: (1, 33, 13), 493: (1, 34, 9), 494: (1, 35, 9),
+    495: (1, 36, 9), 496: (1, 37, 9), 500: (1, 41, 57), 501: (1, 41, 78), 502: (1, 41, 81),
+    503: (1, 42, 34), 504: (1, 41, 5), 511: (1, 43, 9), 512: (1, 44, 9), 513: (1, 45, 13),
+    514: (1, 46, 17), 515: (1, 47, 13), 516: (1, 48, 9), 517: (1, 49, 13), 518: (1, 50, 9),
+    519: (1, 51, 9), 520: (1, 52, 9), 525: (1, 56, 9), 532: (1, 20, 1),
 }
