@@ -661,20 +661,21 @@ def _is_factor(text):
     return True
 
 
-def _penalty(x, spec):
-    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
-    l1, l2 = _regularizer(spec)
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
     total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
     if l1 is not None:
-        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
     if l2 is not None:
-        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
     return total
 
 
 def _regularization_sum(own, submodules):
-    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)

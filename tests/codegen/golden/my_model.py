@@ -299,21 +299,22 @@ def _is_factor(text):
     return True
 
 
-def _penalty(x, spec):
-    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
-    l1, l2 = _regularizer(spec)
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
     total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
     if l1 is not None:
-        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
     if l2 is not None:
-        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
     return total
 
 
 def _regularization_sum(own, submodules):
-    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
@@ -454,12 +455,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    326: (0, 10, 14), 327: (0, 10, 31), 328: (0, 10, 14), 329: (0, 10, 31), 330: (0, 10, 45),
-    331: (0, 10, 73), 332: (0, 11, 9), 333: (0, 12, 9), 334: (0, 13, 9), 337: (0, 14, 5),
-    338: (0, 14, 79), 339: (0, 15, 5), 340: (0, 15, 51), 342: (0, 18, 5), 343: (0, 22, 5),
-    344: (0, 26, 5), 349: (0, 19, 9), 357: (0, 23, 9), 365: (0, 27, 9), 372: (0, 10, 1), 394: (1, 5, 16),
-    395: (1, 5, 16), 396: (1, 5, 39), 399: (1, 6, 5), 400: (1, 7, 5), 401: (1, 8, 5), 403: (1, 10, 5),
-    404: (1, 15, 5), 412: (1, 12, 9), 413: (1, 13, 9), 420: (1, 15, 41), 421: (1, 15, 5),
-    428: (1, 16, 9), 429: (1, 17, 13), 430: (1, 18, 13), 431: (1, 19, 9), 432: (1, 20, 9),
-    436: (1, 5, 1),
+    327: (0, 10, 14), 328: (0, 10, 31), 329: (0, 10, 14), 330: (0, 10, 31), 331: (0, 10, 45),
+    332: (0, 10, 73), 333: (0, 11, 9), 334: (0, 12, 9), 335: (0, 13, 9), 338: (0, 14, 5),
+    339: (0, 14, 79), 340: (0, 15, 5), 341: (0, 15, 51), 343: (0, 18, 5), 344: (0, 22, 5),
+    345: (0, 26, 5), 350: (0, 19, 9), 358: (0, 23, 9), 366: (0, 27, 9), 373: (0, 10, 1), 395: (1, 5, 16),
+    396: (1, 5, 16), 397: (1, 5, 39), 400: (1, 6, 5), 401: (1, 7, 5), 402: (1, 8, 5), 404: (1, 10, 5),
+    405: (1, 15, 5), 413: (1, 12, 9), 414: (1, 13, 9), 421: (1, 15, 41), 422: (1, 15, 5),
+    429: (1, 16, 9), 430: (1, 17, 13), 431: (1, 18, 13), 432: (1, 19, 9), 433: (1, 20, 9),
+    437: (1, 5, 1),
 }

@@ -266,21 +266,22 @@ def _is_factor(text):
     return True
 
 
-def _penalty(x, spec):
-    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the regularizer `spec`."""
-    l1, l2 = _regularizer(spec)
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
     total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
     if l1 is not None:
-        total += tf.strings.to_number(l1, x.dtype) * tf.reduce_sum(tf.abs(x))
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
     if l2 is not None:
-        total += tf.strings.to_number(l2, x.dtype) * tf.reduce_sum(tf.square(x))
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
     return total
 
 
 def _regularization_sum(own, submodules):
-    """A module's regularization_losses(): its variables' penalties (`own`: (variable, spec) pairs) and
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, spec) for variable, spec in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
@@ -531,18 +532,18 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    293: (0, 10, 14), 294: (0, 10, 31), 295: (0, 10, 14), 296: (0, 10, 31), 297: (0, 10, 45),
-    298: (0, 10, 73), 299: (0, 11, 9), 300: (0, 12, 9), 301: (0, 13, 9), 304: (0, 14, 5),
-    305: (0, 14, 79), 306: (0, 15, 5), 307: (0, 15, 51), 309: (0, 18, 5), 310: (0, 22, 5),
-    311: (0, 26, 5), 316: (0, 19, 9), 324: (0, 23, 9), 332: (0, 27, 9), 339: (0, 10, 1), 361: (1, 4, 16),
-    362: (1, 4, 44), 363: (1, 4, 16), 364: (1, 4, 31), 365: (1, 4, 44), 366: (1, 4, 57), 369: (1, 5, 5),
-    370: (1, 6, 5), 371: (1, 7, 5), 373: (1, 9, 5), 378: (1, 10, 9), 379: (1, 11, 9), 386: (1, 4, 1),
-    408: (1, 13, 16), 409: (1, 13, 42), 410: (1, 13, 16), 411: (1, 13, 29), 412: (1, 13, 42),
-    413: (1, 13, 57), 416: (1, 14, 5), 417: (1, 15, 5), 419: (1, 17, 5), 424: (1, 18, 9),
-    431: (1, 13, 1), 453: (1, 20, 12), 454: (1, 20, 50), 455: (1, 20, 12), 456: (1, 20, 32),
-    457: (1, 20, 50), 458: (1, 20, 67), 459: (1, 20, 97), 462: (1, 21, 5), 463: (1, 22, 5),
-    464: (1, 23, 5), 466: (1, 27, 5), 467: (1, 32, 5), 468: (1, 39, 5), 476: (1, 29, 9), 484: (1, 34, 9),
-    485: (1, 35, 9), 492: (1, 39, 49), 493: (1, 39, 5), 500: (1, 40, 9), 501: (1, 41, 13),
-    502: (1, 42, 13), 503: (1, 43, 13), 504: (1, 44, 13), 505: (1, 45, 13), 506: (1, 46, 13),
-    507: (1, 47, 13), 508: (1, 48, 9), 509: (1, 49, 9), 513: (1, 20, 1),
+    294: (0, 10, 14), 295: (0, 10, 31), 296: (0, 10, 14), 297: (0, 10, 31), 298: (0, 10, 45),
+    299: (0, 10, 73), 300: (0, 11, 9), 301: (0, 12, 9), 302: (0, 13, 9), 305: (0, 14, 5),
+    306: (0, 14, 79), 307: (0, 15, 5), 308: (0, 15, 51), 310: (0, 18, 5), 311: (0, 22, 5),
+    312: (0, 26, 5), 317: (0, 19, 9), 325: (0, 23, 9), 333: (0, 27, 9), 340: (0, 10, 1), 362: (1, 4, 16),
+    363: (1, 4, 44), 364: (1, 4, 16), 365: (1, 4, 31), 366: (1, 4, 44), 367: (1, 4, 57), 370: (1, 5, 5),
+    371: (1, 6, 5), 372: (1, 7, 5), 374: (1, 9, 5), 379: (1, 10, 9), 380: (1, 11, 9), 387: (1, 4, 1),
+    409: (1, 13, 16), 410: (1, 13, 42), 411: (1, 13, 16), 412: (1, 13, 29), 413: (1, 13, 42),
+    414: (1, 13, 57), 417: (1, 14, 5), 418: (1, 15, 5), 420: (1, 17, 5), 425: (1, 18, 9),
+    432: (1, 13, 1), 454: (1, 20, 12), 455: (1, 20, 50), 456: (1, 20, 12), 457: (1, 20, 32),
+    458: (1, 20, 50), 459: (1, 20, 67), 460: (1, 20, 97), 463: (1, 21, 5), 464: (1, 22, 5),
+    465: (1, 23, 5), 467: (1, 27, 5), 468: (1, 32, 5), 469: (1, 39, 5), 477: (1, 29, 9), 485: (1, 34, 9),
+    486: (1, 35, 9), 493: (1, 39, 49), 494: (1, 39, 5), 501: (1, 40, 9), 502: (1, 41, 13),
+    503: (1, 42, 13), 504: (1, 43, 13), 505: (1, 44, 13), 506: (1, 45, 13), 507: (1, 46, 13),
+    508: (1, 47, 13), 509: (1, 48, 9), 510: (1, 49, 9), 514: (1, 20, 1),
 }
