@@ -138,3 +138,87 @@ def test_the_checker_refuses_bad_clauses(tmp_path, text, message):
     source = tmp_path / "bad.tfm"
     source.write_text(f"module M:\n    {text}\n\n    fn f() -> f32[]:\n        return regularization_losses()\n")
     assert any(message in d.message for d in tfm.check(source))
+
+
+K, R, B = "l2(0.01)", "l1(0.02)", "l1_l2(l1=0.03, l2=0.04)"
+KERAS_K, KERAS_R, KERAS_B = (keras.regularizers.L2(0.01), keras.regularizers.L1(0.02),
+                             keras.regularizers.L1L2(l1=0.03, l2=0.04))
+
+
+def _fused(layer, parts, gates):
+    return [np.concatenate([getattr(layer, f"{p}_{g}").numpy() for g in gates], axis=-1) for p in parts]
+
+
+# tfm's construct, Keras' layer, the shape it is built for, Keras' weights from ours.
+LAYERS = {
+    "Conv1DTranspose": (f'Conv1DTranspose(3, 4, 3, kernel_regularizer="{K}", bias_regularizer="{B}")',
+                        lambda: keras.layers.Conv1DTranspose(4, 3, kernel_regularizer=KERAS_K, bias_regularizer=KERAS_B),
+                        (None, 5, 3), lambda m: [m.kernel.numpy(), m.bias.numpy()]),
+    "Conv2DTranspose": (f'Conv2DTranspose(3, 4, 3, kernel_regularizer="{K}", bias_regularizer="{B}")',
+                        lambda: keras.layers.Conv2DTranspose(4, 3, kernel_regularizer=KERAS_K, bias_regularizer=KERAS_B),
+                        (None, 5, 5, 3), lambda m: [m.kernel.numpy(), m.bias.numpy()]),
+    "Conv1D": (f'Conv1D(3, 4, 3, kernel_regularizer="{K}", bias_regularizer="{B}")',
+               lambda: keras.layers.Conv1D(4, 3, kernel_regularizer=KERAS_K, bias_regularizer=KERAS_B),
+               (None, 5, 3), lambda m: [m.kernel.numpy(), m.bias.numpy()]),
+    "DepthwiseConv2D": (f'DepthwiseConv2D(3, 3, depth_multiplier=2, depthwise_regularizer="{K}", bias_regularizer="{B}")',
+                        lambda: keras.layers.DepthwiseConv2D(3, depth_multiplier=2, depthwise_regularizer=KERAS_K,
+                                                             bias_regularizer=KERAS_B),
+                        (None, 5, 5, 3), lambda m: [m.kernel.numpy(), m.bias.numpy()]),
+    "SeparableConv2D": (f'SeparableConv2D(3, 4, 3, depthwise_regularizer="{K}", pointwise_regularizer="{R}", '
+                        f'bias_regularizer="{B}")',
+                        lambda: keras.layers.SeparableConv2D(4, 3, depthwise_regularizer=KERAS_K,
+                                                             pointwise_regularizer=KERAS_R, bias_regularizer=KERAS_B),
+                        (None, 5, 5, 3), lambda m: [m.depthwise_kernel.numpy(), m.pointwise_kernel.numpy(), m.bias.numpy()]),
+    "SimpleRNN": (f'SimpleRNN(3, 4, kernel_regularizer="{K}", recurrent_regularizer="{R}", bias_regularizer="{B}")',
+                  lambda: keras.layers.SimpleRNN(4, kernel_regularizer=KERAS_K, recurrent_regularizer=KERAS_R,
+                                                 bias_regularizer=KERAS_B),
+                  (None, 5, 3), lambda m: [m.kernel.numpy(), m.recurrent_kernel.numpy(), m.bias.numpy()]),
+    "LSTM": (f'LSTM(3, 4, kernel_regularizer="{K}", recurrent_regularizer="{R}", bias_regularizer="{B}")',
+             lambda: keras.layers.LSTM(4, kernel_regularizer=KERAS_K, recurrent_regularizer=KERAS_R,
+                                       bias_regularizer=KERAS_B),
+             (None, 5, 3), lambda m: _fused(m.cell, "wub", "ifco")),
+    "GRU": (f'GRU(3, 4, kernel_regularizer="{K}", recurrent_regularizer="{R}", bias_regularizer="{B}")',
+            lambda: keras.layers.GRU(4, kernel_regularizer=KERAS_K, recurrent_regularizer=KERAS_R,
+                                     bias_regularizer=KERAS_B),
+            (None, 5, 3), lambda m: [*_fused(m.cell, "wu", "zrh"), np.stack(_fused(m.cell, ("b", "rb"), "zrh"))]),
+    "MultiHeadAttention": (f'MultiHeadAttention(6, 2, 4, kernel_regularizer="{K}", bias_regularizer="{B}")',
+                           lambda: keras.layers.MultiHeadAttention(2, 4, kernel_regularizer=KERAS_K,
+                                                                   bias_regularizer=KERAS_B),
+                           None, lambda m: [getattr(m, f"{p}_{w}").numpy() for p in ("query", "key", "value", "output")
+                                            for w in ("kernel", "bias")]),
+    "BatchNormalization": (f'BatchNormalization(3, gamma_regularizer="{K}", beta_regularizer="{B}")',
+                           lambda: keras.layers.BatchNormalization(gamma_regularizer=KERAS_K, beta_regularizer=KERAS_B),
+                           (None, 3), lambda m: [m.gamma.numpy(), m.beta.numpy(), m.moving_mean.numpy(),
+                                                 m.moving_variance.numpy()]),
+    "LayerNormalization": (f'LayerNormalization(3, gamma_regularizer="{K}", beta_regularizer="{B}")',
+                           lambda: keras.layers.LayerNormalization(gamma_regularizer=KERAS_K, beta_regularizer=KERAS_B),
+                           (None, 3), lambda m: [m.gamma.numpy(), m.beta.numpy()]),
+    "GroupNormalization": (f'GroupNormalization(1, 3, gamma_regularizer="{K}", beta_regularizer="{B}")',
+                           lambda: keras.layers.GroupNormalization(1, gamma_regularizer=KERAS_K, beta_regularizer=KERAS_B),
+                           (None, 3), lambda m: [m.gamma.numpy(), m.beta.numpy()]),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_each_layers_regularizers_match_keras_layer_losses(tmp_path, name):
+    construct, make_keras, shape, weights = LAYERS[name]
+    source = tmp_path / "layer.tfm"
+    source.write_text(f"module M:\n    sub layer = {construct}\n\n    fn f() -> f32[]:\n"
+                      f"        return layer.regularization_losses()\n")
+    m = tfm.load(source).M()
+    for variable in m.layer.variables:
+        variable.assign(RNG.normal(0.0, 0.5, variable.shape).astype(np.float32))
+    keras_layer = make_keras()
+    if shape is None:  # attention: built by a call
+        keras_layer(np.zeros((1, 2, 6), np.float32), np.zeros((1, 3, 6), np.float32))
+    else:
+        keras_layer.build(shape)
+    keras_layer.set_weights(weights(m.layer))
+    with tf.GradientTape() as tape:
+        ours = m.f()
+    expected = float(sum(keras_layer.losses))
+    assert expected > 0.0
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-5)
+    # Every trainable weight has a regularizer here, so each gets a gradient from the penalty.
+    grads = tape.gradient(ours, m.layer.trainable_variables)
+    assert all(g is not None for g in grads)

@@ -621,43 +621,47 @@ class Dropout(tf.Module):
 
 
 class BatchNormalization2D(tf.Module):
-    """Compiled from <tfm library>/normalization.tfm:22."""
+    """Compiled from <tfm library>/normalization.tfm:24."""
 
-    def __init__(self, channels, momentum=0.99, epsilon=0.001, *, name=None):
+    def __init__(self, channels, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        channels = _dimension('channels', channels)  # <tfm library>/normalization.tfm:22:29
-        self.channels = channels  # <tfm library>/normalization.tfm:22:29
-        self.momentum = momentum  # <tfm library>/normalization.tfm:22:48
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:22:72
+        channels = _dimension('channels', channels)  # <tfm library>/normalization.tfm:24:29
+        self.channels = channels  # <tfm library>/normalization.tfm:24:29
+        self.momentum = momentum  # <tfm library>/normalization.tfm:24:48
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:24:72
+        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:25:9
+        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:26:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([channels], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:23:5
-            self.beta = tf.Variable(_init_zeros([channels], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:24:5
-            self.moving_mean = tf.Variable(_init_zeros([channels], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:25:5
-            self.moving_variance = tf.Variable(_init_ones([channels], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:26:5
+            self.gamma = tf.Variable(_init_ones([channels], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:27:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:27:52
+            self.beta = tf.Variable(_init_zeros([channels], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:28:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:28:52
+            self.moving_mean = tf.Variable(_init_zeros([channels], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:29:5
+            self.moving_variance = tf.Variable(_init_ones([channels], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:30:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:28:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:32:5
             tf.TensorSpec(shape=[None, None, None, channels], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/normalization.tfm:28. Inputs x: f32[N, H, W, channels], training: bool[]. Returns output_0: f32[N, H, W, channels]."""
+        """<tfm library>/normalization.tfm:32. Inputs x: f32[N, H, W, channels], training: bool[]. Returns output_0: f32[N, H, W, channels]."""
         with self.name_scope:
-            if training:  # <tfm library>/normalization.tfm:29:9
-                mean = tf.math.reduce_mean(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:30:13
-                variance = tf.math.reduce_variance(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:31:13
-                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:32:13
-                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:33:13
-                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:34:13
-            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:35:9
+            if training:  # <tfm library>/normalization.tfm:33:9
+                mean = tf.math.reduce_mean(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:34:13
+                variance = tf.math.reduce_variance(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:35:13
+                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:36:13
+                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:37:13
+                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:38:13
+            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:39:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/normalization.tfm:22. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/normalization.tfm:22:1
+        """<tfm library>/normalization.tfm:24. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:24:1
 
     @property
     def signatures(self):
@@ -778,13 +782,14 @@ _TFM_LINE_MAP = {
     565: (0, 112, 16), 566: (0, 112, 29), 571: (0, 113, 5), 575: (0, 120, 5), 583: (0, 114, 9),
     584: (0, 115, 13), 585: (0, 116, 17), 586: (0, 117, 13), 587: (0, 118, 9), 595: (0, 121, 9),
     596: (0, 122, 13), 597: (0, 123, 17), 598: (0, 124, 13), 599: (0, 125, 9), 606: (0, 112, 1),
-    628: (1, 22, 29), 629: (1, 22, 29), 630: (1, 22, 48), 631: (1, 22, 72), 634: (1, 23, 5),
-    635: (1, 24, 5), 636: (1, 25, 5), 637: (1, 26, 5), 639: (1, 28, 5), 647: (1, 29, 9),
-    648: (1, 30, 13), 649: (1, 31, 13), 650: (1, 32, 13), 651: (1, 33, 13), 652: (1, 34, 13),
-    653: (1, 35, 9), 660: (1, 22, 1), 682: (2, 4, 22), 683: (2, 4, 22), 684: (2, 4, 45), 685: (2, 4, 75),
-    688: (2, 5, 5), 689: (2, 6, 5), 690: (2, 7, 5), 691: (2, 8, 5), 692: (2, 9, 5), 693: (2, 10, 5),
-    694: (2, 11, 5), 695: (2, 12, 5), 696: (2, 13, 5), 698: (2, 15, 5), 702: (2, 21, 5), 703: (2, 26, 5),
-    711: (2, 16, 9), 712: (2, 17, 9), 713: (2, 18, 9), 714: (2, 19, 9), 722: (2, 23, 9), 723: (2, 24, 9),
-    730: (2, 26, 58), 731: (2, 26, 5), 738: (2, 27, 9), 739: (2, 28, 13), 740: (2, 29, 9),
-    741: (2, 30, 9), 745: (2, 4, 1),
+    628: (1, 24, 29), 629: (1, 24, 29), 630: (1, 24, 48), 631: (1, 24, 72), 632: (1, 25, 9),
+    633: (1, 26, 9), 636: (1, 27, 5), 637: (1, 27, 52), 638: (1, 28, 5), 639: (1, 28, 52),
+    640: (1, 29, 5), 641: (1, 30, 5), 643: (1, 32, 5), 651: (1, 33, 9), 652: (1, 34, 13),
+    653: (1, 35, 13), 654: (1, 36, 13), 655: (1, 37, 13), 656: (1, 38, 13), 657: (1, 39, 9),
+    664: (1, 24, 1), 686: (2, 4, 22), 687: (2, 4, 22), 688: (2, 4, 45), 689: (2, 4, 75), 692: (2, 5, 5),
+    693: (2, 6, 5), 694: (2, 7, 5), 695: (2, 8, 5), 696: (2, 9, 5), 697: (2, 10, 5), 698: (2, 11, 5),
+    699: (2, 12, 5), 700: (2, 13, 5), 702: (2, 15, 5), 706: (2, 21, 5), 707: (2, 26, 5), 715: (2, 16, 9),
+    716: (2, 17, 9), 717: (2, 18, 9), 718: (2, 19, 9), 726: (2, 23, 9), 727: (2, 24, 9),
+    734: (2, 26, 58), 735: (2, 26, 5), 742: (2, 27, 9), 743: (2, 28, 13), 744: (2, 29, 9),
+    745: (2, 30, 9), 749: (2, 4, 1),
 }

@@ -411,95 +411,110 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:9:17
         self.units = units  # <tfm library>/recurrent.tfm:9:34
         self.seed = seed  # <tfm library>/recurrent.tfm:9:46
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:10:9
+        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:10:5
-            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:11:5
-            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:12:5
-            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:13:5
-            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:14:5
-            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:15:5
-            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:16:5
-            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:17:5
-            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:18:5
-            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:19:5
-            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:20:5
-            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:21:5
+            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:13:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:13:83
+            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:14:83
+            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:15:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:15:83
+            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:16:83
+            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:17:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:17:82
+            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:18:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:18:82
+            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:19:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:19:82
+            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:20:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:20:82
+            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:21:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:21:48
+            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:22:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:22:47
+            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:23:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:23:48
+            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:24:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:24:48
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:23:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:26:5
             tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c'),
         ])
-        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:32:5
-        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:46:5
+        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:35:5
+        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:49:5
 
     def call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:23:39
-        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:23:57
-        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:23:5
+        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:26:39
+        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:26:57
+        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:26:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:24:9
-            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:25:9
-            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:26:9
-            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:27:9
-            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:28:9
-            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:29:9
+            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:27:9
+            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:28:9
+            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:29:9
+            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:30:9
+            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:31:9
+            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:32:9
 
     def run(self, x):
-        """<tfm library>/recurrent.tfm:32. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:35. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:33:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:34:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:35:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:36:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:37:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:38:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:39:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:40:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:41:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:42:13
-            return h  # <tfm library>/recurrent.tfm:43:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:36:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:37:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:38:9
+                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:39:13
+                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:40:13
+                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:41:13
+                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:42:13
+                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:43:13
+                c = f * c + i * g  # <tfm library>/recurrent.tfm:44:13
+                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:45:13
+            return h  # <tfm library>/recurrent.tfm:46:9
 
     # Each instance's `run` is the tf.function of this; calls from other methods use `_impl_run`.
     _impl_run = run
 
     def run_sequence(self, x):
-        """<tfm library>/recurrent.tfm:46. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:49. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:47:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:48:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:49:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:50:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:51:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:52:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:53:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:54:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:55:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:56:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:57:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:58:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:59:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:50:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:51:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:52:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:53:9
+                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:54:13
+                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:55:13
+                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:56:13
+                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:57:13
+                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:58:13
+                c = f * c + i * g  # <tfm library>/recurrent.tfm:59:13
+                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:60:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:61:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:62:9
 
     # Each instance's `run_sequence` is the tf.function of this; calls from other methods use `_impl_run_sequence`.
     _impl_run_sequence = run_sequence
 
     def regularization_losses(self):
         """<tfm library>/recurrent.tfm:9. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/recurrent.tfm:9:1
+        return _regularization_sum(((self.w_i, self.kernel_regularizer), (self.w_f, self.kernel_regularizer), (self.w_c, self.kernel_regularizer), (self.w_o, self.kernel_regularizer), (self.u_i, self.recurrent_regularizer), (self.u_f, self.recurrent_regularizer), (self.u_c, self.recurrent_regularizer), (self.u_o, self.recurrent_regularizer), (self.b_i, self.bias_regularizer), (self.b_f, self.bias_regularizer), (self.b_c, self.bias_regularizer), (self.b_o, self.bias_regularizer)), ())  # <tfm library>/recurrent.tfm:9:1
 
     @property
     def signatures(self):
@@ -517,135 +532,148 @@ class LSTMCell(tf.Module):
 
 
 class LSTM(tf.Module):
-    """Compiled from <tfm library>/recurrent.tfm:62."""
+    """Compiled from <tfm library>/recurrent.tfm:65."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:62:13
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:30
-        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:62:13
-        self.units = units  # <tfm library>/recurrent.tfm:62:30
-        self.seed = seed  # <tfm library>/recurrent.tfm:62:42
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:65:13
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:65:30
+        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:65:13
+        self.units = units  # <tfm library>/recurrent.tfm:65:30
+        self.seed = seed  # <tfm library>/recurrent.tfm:65:42
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:66:9
+        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:67:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:68:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/recurrent.tfm:69:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, name='cell')  # <tfm library>/recurrent.tfm:70:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
-        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:72:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:73:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:76:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:88:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:92:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:100:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:102:5
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:110:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/recurrent.tfm:123:5
 
     def call(self, x):
-        """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:66:9
+            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:74:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:69:9
+            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:77:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:48
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:67
-        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:72:5
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
 
     # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:73:9
-            c = c0  # <tfm library>/recurrent.tfm:74:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:76:13
-            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:77:9
+            h = h0  # <tfm library>/recurrent.tfm:81:9
+            c = c0  # <tfm library>/recurrent.tfm:82:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:83:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:84:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:85:9
 
     def call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:57
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:76
-        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:88:5
 
     # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:82:9
-            c = c0  # <tfm library>/recurrent.tfm:83:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:85:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:86:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:87:13
-            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:88:9
+            h = h0  # <tfm library>/recurrent.tfm:90:9
+            c = c0  # <tfm library>/recurrent.tfm:91:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:92:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:93:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:94:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:95:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:96:9
 
     def call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:92:53
-        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:92:5
+        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:100:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:100:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:96:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:97:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:98:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:99:13
-            return h  # <tfm library>/recurrent.tfm:100:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:101:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:102:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:103:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:104:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:105:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:106:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:107:13
+            return h  # <tfm library>/recurrent.tfm:108:9
 
     def call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:102:62
-        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:102:5
+        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:110:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:110:5
 
     # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:106:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:107:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:108:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:109:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:110:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:111:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:112:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:113:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:114:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:115:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:116:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:117:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:118:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:119:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:120:9
+
+    def activity_loss(self, y):
+        """<tfm library>/recurrent.tfm:123. Inputs y: f32[N, ..., units]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/recurrent.tfm:124:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/recurrent.tfm:62. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:62:1
+        """<tfm library>/recurrent.tfm:65. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:65:1
 
     @property
     def signatures(self):
@@ -659,7 +687,7 @@ class LSTM(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class LSTMRegressor(tf.Module):
@@ -737,28 +765,32 @@ _TFM_LINE_MAP = {
     371: (0, 102, 18), 372: (0, 102, 34), 373: (0, 102, 18), 374: (0, 102, 34), 375: (0, 102, 51),
     376: (0, 103, 9), 379: (0, 104, 5), 380: (0, 105, 21), 382: (0, 107, 5), 387: (0, 108, 9),
     394: (0, 102, 1), 416: (1, 9, 17), 417: (1, 9, 34), 418: (1, 9, 17), 419: (1, 9, 34),
-    420: (1, 9, 46), 423: (1, 10, 5), 424: (1, 11, 5), 425: (1, 12, 5), 426: (1, 13, 5), 427: (1, 14, 5),
-    428: (1, 15, 5), 429: (1, 16, 5), 430: (1, 17, 5), 431: (1, 18, 5), 432: (1, 19, 5), 433: (1, 20, 5),
-    434: (1, 21, 5), 436: (1, 23, 5), 441: (1, 32, 5), 442: (1, 46, 5), 446: (1, 23, 39),
-    447: (1, 23, 57), 448: (1, 23, 5), 455: (1, 24, 9), 456: (1, 25, 9), 457: (1, 26, 9),
-    458: (1, 27, 9), 459: (1, 28, 9), 460: (1, 29, 9), 465: (1, 33, 9), 466: (1, 34, 9), 467: (1, 35, 9),
-    468: (1, 36, 13), 469: (1, 37, 13), 470: (1, 38, 13), 471: (1, 39, 13), 472: (1, 40, 13),
-    473: (1, 41, 13), 474: (1, 42, 13), 475: (1, 43, 9), 483: (1, 47, 9), 484: (1, 48, 9),
-    485: (1, 49, 9), 486: (1, 50, 9), 487: (1, 51, 13), 488: (1, 52, 13), 489: (1, 53, 13),
-    490: (1, 54, 13), 491: (1, 55, 13), 492: (1, 56, 13), 493: (1, 57, 13), 494: (1, 58, 13),
-    495: (1, 59, 9), 502: (1, 9, 1), 524: (1, 62, 13), 525: (1, 62, 30), 526: (1, 62, 13),
-    527: (1, 62, 30), 528: (1, 62, 42), 531: (1, 63, 5), 533: (1, 65, 5), 534: (1, 68, 5),
-    535: (1, 72, 5), 540: (1, 80, 5), 545: (1, 92, 5), 549: (1, 102, 5), 557: (1, 66, 9),
-    565: (1, 69, 9), 572: (1, 72, 48), 573: (1, 72, 67), 574: (1, 72, 5), 581: (1, 73, 9),
-    582: (1, 74, 9), 583: (1, 75, 9), 584: (1, 76, 13), 585: (1, 77, 9), 589: (1, 80, 57),
-    590: (1, 80, 76), 591: (1, 80, 5), 598: (1, 82, 9), 599: (1, 83, 9), 600: (1, 84, 9),
-    601: (1, 85, 9), 602: (1, 86, 13), 603: (1, 87, 13), 604: (1, 88, 9), 608: (1, 92, 53),
-    609: (1, 92, 5), 616: (1, 93, 9), 617: (1, 94, 9), 618: (1, 95, 9), 619: (1, 96, 13),
-    620: (1, 97, 13), 621: (1, 98, 13), 622: (1, 99, 13), 623: (1, 100, 9), 627: (1, 102, 62),
-    628: (1, 102, 5), 635: (1, 103, 9), 636: (1, 104, 9), 637: (1, 105, 9), 638: (1, 106, 9),
-    639: (1, 107, 13), 640: (1, 108, 13), 641: (1, 109, 13), 642: (1, 110, 13), 643: (1, 111, 13),
-    644: (1, 112, 9), 648: (1, 62, 1), 670: (2, 4, 22), 671: (2, 4, 39), 672: (2, 4, 60),
-    673: (2, 4, 77), 676: (2, 5, 5), 677: (2, 6, 5), 678: (2, 7, 5), 679: (2, 8, 5), 681: (2, 10, 5),
-    682: (2, 14, 5), 690: (2, 12, 9), 697: (2, 14, 48), 698: (2, 14, 5), 705: (2, 15, 9),
-    706: (2, 16, 13), 707: (2, 17, 9), 708: (2, 18, 9), 712: (2, 4, 1),
+    420: (1, 9, 46), 421: (1, 10, 9), 422: (1, 11, 9), 423: (1, 12, 9), 426: (1, 13, 5),
+    427: (1, 13, 83), 428: (1, 14, 5), 429: (1, 14, 83), 430: (1, 15, 5), 431: (1, 15, 83),
+    432: (1, 16, 5), 433: (1, 16, 83), 434: (1, 17, 5), 435: (1, 17, 82), 436: (1, 18, 5),
+    437: (1, 18, 82), 438: (1, 19, 5), 439: (1, 19, 82), 440: (1, 20, 5), 441: (1, 20, 82),
+    442: (1, 21, 5), 443: (1, 21, 48), 444: (1, 22, 5), 445: (1, 22, 47), 446: (1, 23, 5),
+    447: (1, 23, 48), 448: (1, 24, 5), 449: (1, 24, 48), 451: (1, 26, 5), 456: (1, 35, 5),
+    457: (1, 49, 5), 461: (1, 26, 39), 462: (1, 26, 57), 463: (1, 26, 5), 470: (1, 27, 9),
+    471: (1, 28, 9), 472: (1, 29, 9), 473: (1, 30, 9), 474: (1, 31, 9), 475: (1, 32, 9), 480: (1, 36, 9),
+    481: (1, 37, 9), 482: (1, 38, 9), 483: (1, 39, 13), 484: (1, 40, 13), 485: (1, 41, 13),
+    486: (1, 42, 13), 487: (1, 43, 13), 488: (1, 44, 13), 489: (1, 45, 13), 490: (1, 46, 9),
+    498: (1, 50, 9), 499: (1, 51, 9), 500: (1, 52, 9), 501: (1, 53, 9), 502: (1, 54, 13),
+    503: (1, 55, 13), 504: (1, 56, 13), 505: (1, 57, 13), 506: (1, 58, 13), 507: (1, 59, 13),
+    508: (1, 60, 13), 509: (1, 61, 13), 510: (1, 62, 9), 517: (1, 9, 1), 539: (1, 65, 13),
+    540: (1, 65, 30), 541: (1, 65, 13), 542: (1, 65, 30), 543: (1, 65, 42), 544: (1, 66, 9),
+    545: (1, 67, 9), 546: (1, 68, 9), 547: (1, 69, 9), 550: (1, 70, 5), 552: (1, 73, 5), 553: (1, 76, 5),
+    554: (1, 80, 5), 559: (1, 88, 5), 564: (1, 100, 5), 568: (1, 110, 5), 572: (1, 123, 5),
+    577: (1, 74, 9), 585: (1, 77, 9), 592: (1, 80, 48), 593: (1, 80, 67), 594: (1, 80, 5),
+    601: (1, 81, 9), 602: (1, 82, 9), 603: (1, 83, 9), 604: (1, 84, 13), 605: (1, 85, 9),
+    609: (1, 88, 57), 610: (1, 88, 76), 611: (1, 88, 5), 618: (1, 90, 9), 619: (1, 91, 9),
+    620: (1, 92, 9), 621: (1, 93, 9), 622: (1, 94, 13), 623: (1, 95, 13), 624: (1, 96, 9),
+    628: (1, 100, 53), 629: (1, 100, 5), 636: (1, 101, 9), 637: (1, 102, 9), 638: (1, 103, 9),
+    639: (1, 104, 13), 640: (1, 105, 13), 641: (1, 106, 13), 642: (1, 107, 13), 643: (1, 108, 9),
+    647: (1, 110, 62), 648: (1, 110, 5), 655: (1, 111, 9), 656: (1, 112, 9), 657: (1, 113, 9),
+    658: (1, 114, 9), 659: (1, 115, 13), 660: (1, 116, 13), 661: (1, 117, 13), 662: (1, 118, 13),
+    663: (1, 119, 13), 664: (1, 120, 9), 669: (1, 124, 9), 676: (1, 65, 1), 698: (2, 4, 22),
+    699: (2, 4, 39), 700: (2, 4, 60), 701: (2, 4, 77), 704: (2, 5, 5), 705: (2, 6, 5), 706: (2, 7, 5),
+    707: (2, 8, 5), 709: (2, 10, 5), 710: (2, 14, 5), 718: (2, 12, 9), 725: (2, 14, 48), 726: (2, 14, 5),
+    733: (2, 15, 9), 734: (2, 16, 13), 735: (2, 17, 9), 736: (2, 18, 9), 740: (2, 4, 1),
 }

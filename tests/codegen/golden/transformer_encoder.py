@@ -525,44 +525,48 @@ class Dropout(tf.Module):
 
 
 class LayerNormalization(tf.Module):
-    """Compiled from <tfm library>/normalization.tfm:39."""
+    """Compiled from <tfm library>/normalization.tfm:43."""
 
-    def __init__(self, dim, epsilon=0.001, *, name=None):
+    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:39:27
-        self.dim = dim  # <tfm library>/normalization.tfm:39:27
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:39:41
+        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:43:27
+        self.dim = dim  # <tfm library>/normalization.tfm:43:27
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:43:41
+        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:44:9
+        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:45:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:40:5
-            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:41:5
+            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:46:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:46:47
+            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:47:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:47:47
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, dim], dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:43:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:48:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, dim], dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:49:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:54:5
 
     def call(self, x):
-        """<tfm library>/normalization.tfm:43. Inputs x: f32[N, dim]. Returns output_0: f32[N, dim]."""
+        """<tfm library>/normalization.tfm:49. Inputs x: f32[N, dim]. Returns output_0: f32[N, dim]."""
         with self.name_scope:
-            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:44:9
-            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:45:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:46:9
+            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:50:9
+            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:51:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:52:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/normalization.tfm:48. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, dim]."""
+        """<tfm library>/normalization.tfm:54. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
-            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:49:9
-            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:50:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:51:9
+            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:55:9
+            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:56:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:57:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/normalization.tfm:39. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/normalization.tfm:39:1
+        """<tfm library>/normalization.tfm:43. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:43:1
 
     @property
     def signatures(self):
@@ -580,48 +584,59 @@ class LayerNormalization(tf.Module):
 
 
 class MultiHeadAttention(tf.Module):
-    """Compiled from <tfm library>/attention.tfm:11."""
+    """Compiled from <tfm library>/attention.tfm:12."""
 
-    def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None):
+    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:11:27
-        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:11:41
-        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:11:57
-        self.dim = dim  # <tfm library>/attention.tfm:11:27
-        self.num_heads = num_heads  # <tfm library>/attention.tfm:11:41
-        self.key_dim = key_dim  # <tfm library>/attention.tfm:11:57
-        self.seed = seed  # <tfm library>/attention.tfm:11:71
+        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:12:27
+        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:12:41
+        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:12:57
+        self.dim = dim  # <tfm library>/attention.tfm:12:27
+        self.num_heads = num_heads  # <tfm library>/attention.tfm:12:41
+        self.key_dim = key_dim  # <tfm library>/attention.tfm:12:57
+        self.seed = seed  # <tfm library>/attention.tfm:12:71
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/attention.tfm:13:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/attention.tfm:14:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/attention.tfm:15:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:12:5
-            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:13:5
-            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:14:5
-            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:15:5
-            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:16:5
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:17:5
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:18:5
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:19:5
+            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:16:98
+            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:17:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:17:68
+            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:18:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:18:100
+            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:19:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:19:66
+            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:20:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:21:21
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:22:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:22:68
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:23:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:24:21
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:25:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:25:54
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:21:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:27:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:31:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:37:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
-        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:35:5
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:41:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
         ])
-        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:40:5
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:46:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:44:5
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:50:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
@@ -629,130 +644,139 @@ class MultiHeadAttention(tf.Module):
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
         ])
-        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:51:5
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:57:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:57:5
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:63:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
         ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:73:5
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:21. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:21:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:21:5
+        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:27:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:21. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:22:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:23:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:24:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:25:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:26:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:27:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:28:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:32:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:33:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:34:9
 
     def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:31:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:31:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:31:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:31:5
+        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:37:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:37:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:37:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:37:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:32:9
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:38:9
 
     def call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:35:58
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:35:87
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:36:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:36:33
-        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:35:5
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:41:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:41:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:42:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:42:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:41:5
 
     # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:37:9
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:43:9
 
     def call_causal(self, query, value):
-        """<tfm library>/attention.tfm:40. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:40:54
-        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:40:5
+        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:46:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:46:5
 
     # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_causal(self, query, value):
-        """<tfm library>/attention.tfm:40. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:41:9
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:47:9
 
     def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:44:62
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:44:91
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:45:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:45:33
-        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:45:58
-        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:45:64
-        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:44:5
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:50:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:50:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:51:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:51:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:50:5
 
     # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:46:9
-            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:47:9
-            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:48:9
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:52:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:53:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:54:9
 
     def causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:51. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:51:54
-        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:51:5
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:57:5
 
     # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:51. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:52:9
-        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:53:9
-        return rows >= columns  # <tfm library>/attention.tfm:54:9
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:58:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:59:9
+        return rows >= columns  # <tfm library>/attention.tfm:60:9
 
     def attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:49
-        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:57:78
-        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:57:81
-        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:57:5
+        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:63:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:63:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:63:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:63:5
 
     # Each instance's `attend` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:58:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:59:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:60:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:61:9
-            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:62:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:63:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:64:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:64:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:65:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:66:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:67:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:68:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:69:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:70:9
+
+    def activity_loss(self, y):
+        """<tfm library>/attention.tfm:73. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:74:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/attention.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/attention.tfm:11:1
+        """<tfm library>/attention.tfm:12. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.query_kernel, self.kernel_regularizer), (self.query_bias, self.bias_regularizer), (self.key_kernel, self.kernel_regularizer), (self.key_bias, self.bias_regularizer), (self.value_kernel, self.kernel_regularizer), (self.value_bias, self.bias_regularizer), (self.output_kernel, self.kernel_regularizer), (self.output_bias, self.bias_regularizer)), ())  # <tfm library>/attention.tfm:12:1
 
     @property
     def signatures(self):
@@ -766,7 +790,7 @@ class MultiHeadAttention(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True)}
+        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class TransformerEncoder(tf.Module):
@@ -911,30 +935,33 @@ _TFM_LINE_MAP = {
     447: (0, 102, 1), 469: (0, 112, 16), 470: (0, 112, 29), 475: (0, 113, 5), 479: (0, 120, 5),
     487: (0, 114, 9), 488: (0, 115, 13), 489: (0, 116, 17), 490: (0, 117, 13), 491: (0, 118, 9),
     499: (0, 121, 9), 500: (0, 122, 13), 501: (0, 123, 17), 502: (0, 124, 13), 503: (0, 125, 9),
-    510: (0, 112, 1), 532: (1, 39, 27), 533: (1, 39, 27), 534: (1, 39, 41), 537: (1, 40, 5),
-    538: (1, 41, 5), 540: (1, 43, 5), 541: (1, 48, 5), 546: (1, 44, 9), 547: (1, 45, 9), 548: (1, 46, 9),
-    556: (1, 49, 9), 557: (1, 50, 9), 558: (1, 51, 9), 565: (1, 39, 1), 587: (2, 11, 27),
-    588: (2, 11, 41), 589: (2, 11, 57), 590: (2, 11, 27), 591: (2, 11, 41), 592: (2, 11, 57),
-    593: (2, 11, 71), 596: (2, 12, 5), 597: (2, 13, 5), 598: (2, 14, 5), 599: (2, 15, 5),
-    600: (2, 16, 5), 601: (2, 17, 5), 602: (2, 18, 5), 603: (2, 19, 5), 605: (2, 21, 5), 609: (2, 31, 5),
-    614: (2, 35, 5), 620: (2, 40, 5), 624: (2, 44, 5), 632: (2, 51, 5), 636: (2, 57, 5),
-    644: (2, 21, 47), 645: (2, 21, 5), 652: (2, 22, 9), 653: (2, 23, 9), 654: (2, 24, 9),
-    655: (2, 25, 9), 656: (2, 26, 9), 657: (2, 27, 9), 658: (2, 28, 9), 662: (2, 31, 54),
-    663: (2, 31, 76), 664: (2, 31, 82), 665: (2, 31, 5), 672: (2, 32, 9), 676: (2, 35, 58),
-    677: (2, 35, 87), 678: (2, 36, 30), 679: (2, 36, 33), 680: (2, 35, 5), 687: (2, 37, 9),
-    691: (2, 40, 54), 692: (2, 40, 5), 699: (2, 41, 9), 703: (2, 44, 62), 704: (2, 44, 91),
-    705: (2, 45, 30), 706: (2, 45, 33), 707: (2, 45, 58), 708: (2, 45, 64), 709: (2, 44, 5),
-    716: (2, 46, 9), 717: (2, 47, 9), 718: (2, 48, 9), 722: (2, 51, 54), 723: (2, 51, 5),
-    729: (2, 52, 9), 730: (2, 53, 9), 731: (2, 54, 9), 735: (2, 57, 49), 736: (2, 57, 78),
-    737: (2, 57, 81), 738: (2, 57, 5), 745: (2, 58, 9), 746: (2, 59, 9), 747: (2, 60, 9),
-    748: (2, 61, 9), 749: (2, 62, 9), 750: (2, 63, 9), 751: (2, 64, 9), 755: (2, 11, 1), 777: (3, 5, 45),
-    778: (3, 5, 64), 779: (3, 6, 27), 780: (3, 5, 27), 781: (3, 5, 45), 782: (3, 5, 64), 783: (3, 5, 79),
-    784: (3, 6, 9), 785: (3, 6, 27), 786: (3, 6, 49), 787: (3, 6, 68), 790: (3, 8, 5), 791: (3, 7, 5),
-    792: (3, 9, 5), 793: (3, 10, 5), 794: (3, 11, 5), 795: (3, 12, 5), 796: (3, 13, 5), 797: (3, 14, 5),
-    798: (3, 15, 5), 799: (3, 16, 5), 801: (3, 19, 5), 806: (3, 27, 5), 811: (3, 32, 5), 815: (3, 36, 5),
-    823: (3, 19, 41), 824: (3, 19, 5), 831: (3, 20, 9), 832: (3, 21, 9), 833: (3, 22, 9),
-    834: (3, 23, 9), 835: (3, 24, 9), 836: (3, 25, 9), 840: (3, 27, 41), 841: (3, 27, 5),
-    848: (3, 28, 9), 849: (3, 29, 9), 850: (3, 30, 9), 854: (3, 33, 42), 855: (3, 32, 5),
-    862: (3, 34, 9), 866: (3, 36, 45), 867: (3, 36, 64), 868: (3, 36, 5), 875: (3, 37, 9),
-    876: (3, 38, 13), 877: (3, 39, 9), 878: (3, 40, 9), 882: (3, 5, 1),
+    510: (0, 112, 1), 532: (1, 43, 27), 533: (1, 43, 27), 534: (1, 43, 41), 535: (1, 44, 9),
+    536: (1, 45, 9), 539: (1, 46, 5), 540: (1, 46, 47), 541: (1, 47, 5), 542: (1, 47, 47),
+    544: (1, 49, 5), 545: (1, 54, 5), 550: (1, 50, 9), 551: (1, 51, 9), 552: (1, 52, 9), 560: (1, 55, 9),
+    561: (1, 56, 9), 562: (1, 57, 9), 569: (1, 43, 1), 591: (2, 12, 27), 592: (2, 12, 41),
+    593: (2, 12, 57), 594: (2, 12, 27), 595: (2, 12, 41), 596: (2, 12, 57), 597: (2, 12, 71),
+    598: (2, 13, 9), 599: (2, 14, 9), 600: (2, 15, 9), 603: (2, 16, 5), 604: (2, 16, 98),
+    605: (2, 17, 5), 606: (2, 17, 68), 607: (2, 18, 5), 608: (2, 18, 100), 609: (2, 19, 5),
+    610: (2, 19, 66), 611: (2, 20, 5), 612: (2, 21, 21), 613: (2, 22, 5), 614: (2, 22, 68),
+    615: (2, 23, 5), 616: (2, 24, 21), 617: (2, 25, 5), 618: (2, 25, 54), 620: (2, 27, 5),
+    624: (2, 37, 5), 629: (2, 41, 5), 635: (2, 46, 5), 639: (2, 50, 5), 647: (2, 57, 5), 651: (2, 63, 5),
+    656: (2, 73, 5), 660: (2, 27, 47), 661: (2, 27, 5), 668: (2, 28, 9), 669: (2, 29, 9),
+    670: (2, 30, 9), 671: (2, 31, 9), 672: (2, 32, 9), 673: (2, 33, 9), 674: (2, 34, 9),
+    678: (2, 37, 54), 679: (2, 37, 76), 680: (2, 37, 82), 681: (2, 37, 5), 688: (2, 38, 9),
+    692: (2, 41, 58), 693: (2, 41, 87), 694: (2, 42, 30), 695: (2, 42, 33), 696: (2, 41, 5),
+    703: (2, 43, 9), 707: (2, 46, 54), 708: (2, 46, 5), 715: (2, 47, 9), 719: (2, 50, 62),
+    720: (2, 50, 91), 721: (2, 51, 30), 722: (2, 51, 33), 723: (2, 51, 58), 724: (2, 51, 64),
+    725: (2, 50, 5), 732: (2, 52, 9), 733: (2, 53, 9), 734: (2, 54, 9), 738: (2, 57, 54),
+    739: (2, 57, 5), 745: (2, 58, 9), 746: (2, 59, 9), 747: (2, 60, 9), 751: (2, 63, 49),
+    752: (2, 63, 78), 753: (2, 63, 81), 754: (2, 63, 5), 761: (2, 64, 9), 762: (2, 65, 9),
+    763: (2, 66, 9), 764: (2, 67, 9), 765: (2, 68, 9), 766: (2, 69, 9), 767: (2, 70, 9), 772: (2, 74, 9),
+    779: (2, 12, 1), 801: (3, 5, 45), 802: (3, 5, 64), 803: (3, 6, 27), 804: (3, 5, 27), 805: (3, 5, 45),
+    806: (3, 5, 64), 807: (3, 5, 79), 808: (3, 6, 9), 809: (3, 6, 27), 810: (3, 6, 49), 811: (3, 6, 68),
+    814: (3, 8, 5), 815: (3, 7, 5), 816: (3, 9, 5), 817: (3, 10, 5), 818: (3, 11, 5), 819: (3, 12, 5),
+    820: (3, 13, 5), 821: (3, 14, 5), 822: (3, 15, 5), 823: (3, 16, 5), 825: (3, 19, 5), 830: (3, 27, 5),
+    835: (3, 32, 5), 839: (3, 36, 5), 847: (3, 19, 41), 848: (3, 19, 5), 855: (3, 20, 9),
+    856: (3, 21, 9), 857: (3, 22, 9), 858: (3, 23, 9), 859: (3, 24, 9), 860: (3, 25, 9),
+    864: (3, 27, 41), 865: (3, 27, 5), 872: (3, 28, 9), 873: (3, 29, 9), 874: (3, 30, 9),
+    878: (3, 33, 42), 879: (3, 32, 5), 886: (3, 34, 9), 890: (3, 36, 45), 891: (3, 36, 64),
+    892: (3, 36, 5), 899: (3, 37, 9), 900: (3, 38, 13), 901: (3, 39, 9), 902: (3, 40, 9), 906: (3, 5, 1),
 }
