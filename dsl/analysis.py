@@ -28,7 +28,8 @@ from .tensor_types import Dim, DimExpr, TensorT, substitute
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
                   "array", "tape", "dtype", "named_dim", "member", "local_function"]
 CallKind = Literal["op", "initializer", "self_method", "sub_method", "value_method", "array_update",
-                   "optimizer_minimize", "optimizer_apply", "tape_gradient", "local_function"]
+                   "optimizer_minimize", "optimizer_apply", "tape_gradient", "local_function",
+                   "regularization_losses"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from .gradients import check_gradient, check_optimizer_call
 from .members import check_member_call, record_member
 from .library import library_index
 from .names import check_call_shape, check_declared_name, suggest
+from .regularizers import REGULARIZATION_LOSSES
 from .visitor import EXPRESSIONS, STATEMENTS, NodeVisitor
 
 
@@ -421,6 +422,9 @@ class BodyChecker(NodeVisitor):
             self.report("E031", func, f"`{func.id}` is a {ref.kind.replace('_', ' ')}, not an operation",
                         "only ops, methods and submodules can be called")
             return
+        if ref is None and func.id == REGULARIZATION_LOSSES:
+            self._regularization_losses(call, None)
+            return
         op = OPS.get(func.id)
         if op is None:
             self._unknown_op(func)
@@ -456,12 +460,20 @@ class BodyChecker(NodeVisitor):
             self._call_optimizer(call, sub, method_name)
             return
         method = target.callable_method(method_name)
+        if method is None and method_name == REGULARIZATION_LOSSES:
+            self._regularization_losses(call, sub.name)
+            return
         if method is None:
             self.report("E030", call, f"module `{sub.module}` has no method `{method_name}`",
                         suggest(method_name, target.methods) or f"methods: {', '.join(target.methods) or 'none'}")
             return
         self._check_method_call(call, f"{sub.name}.{method_name}", method)
         self.analysis.calls[call] = CallInfo(kind="sub_method", method=method_name, receiver=sub.name)
+
+    def _regularization_losses(self, call: n.Call, receiver: str | None) -> None:
+        """`regularization_losses()`, `sub.regularization_losses()`: the generated sum of penalties."""
+        check_call_shape(self.report, call, REGULARIZATION_LOSSES, [], call.args, call.keywords)
+        self.analysis.calls[call] = CallInfo(kind="regularization_losses", receiver=receiver)
 
     def _call_optimizer(self, call: n.Call, sub: n.SubDecl, method_name: str) -> None:
         info = check_optimizer_call(self, call, sub.name, method_name)

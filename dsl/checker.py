@@ -14,6 +14,7 @@ from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outpu
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
+from .regularizers import parse_regularizer
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -236,6 +237,8 @@ class ModuleChecker:
                         "a holding module infers a size from its calls; give other parameters a value")
 
     def _check_var(self, var: n.VarDecl) -> None:
+        if var.regularizer is not None:
+            self._check_regularizer(var, var.regularizer)
         if var.type.shape is None:
             self.report("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[3, 4]`")
@@ -257,6 +260,23 @@ class ModuleChecker:
                      suggest(init.func.id, INITIALIZERS) or f"initializers: {', '.join(sorted(INITIALIZERS))}")
             return
         self._check_static_expr(init, allow_params=True, allow_tensor_params=True)
+
+    def _check_regularizer(self, var: n.VarDecl, spec: n.Expr) -> None:
+        """`, regularizer=SPEC`: a str known when the module is built, Keras' text (dsl/regularizers.py)."""
+        self._check_static_expr(spec, allow_params=True)
+        if var.type.dtype not in ("f16", "bf16", "f32", "f64"):
+            self.report("E051", var.type, f"a regularizer penalizes a floating-point variable, not `{var.type.dtype}`",
+                        "regularize a float variable, or drop `regularizer=`")
+        value = evaluate(spec)
+        if value is UNKNOWN_VALUE:
+            return  # a constructor parameter: the generated code checks it when the module is built
+        try:
+            if not isinstance(value, str):
+                raise ValueError("a regularizer is a string")
+            parse_regularizer(value)
+        except ValueError as problem:
+            self.report("E023", spec, f"`regularizer=`: {problem}",
+                        'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
 
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)

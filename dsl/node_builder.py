@@ -248,11 +248,17 @@ class ToNodes(Transformer):
         _no_list(c[2], "a constructor parameter")
         return n.ModuleParam(span=self._s(), identifier=self._identifier(c[0]), type=c[2], inferred=True)
 
-    def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr _NL
-        kind, name, type_, init = c[0], c[1], c[3], c[5]
+    def var_decl(self, c):  # VAR_KIND NAME ":" type_expr "=" expr [var_regularizer] _NL
+        kind, name, type_, init, regularizer = c[0], c[1], c[3], c[5], c[6]
         _no_list(type_, "a variable")
         return n.VarDecl(span=self._s(), identifier=self._identifier(name), type=type_, init=init,
-                         trainable=str(kind) == "var")
+                         trainable=str(kind) == "var", regularizer=regularizer)
+
+    def var_regularizer(self, c):  # "," NAME "=" expr
+        if str(c[1]) != "regularizer":
+            raise fail("E001", self._identifier(c[1]), f"a variable takes one option, `regularizer=`, not `{c[1]}=`",
+                       'write e.g. `var w: f32[4, 4] = glorot_uniform(), regularizer="l2(0.01)"`')
+        return c[3]
 
     def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
         args, keywords = c[5] or ((), ())

@@ -419,6 +419,7 @@ class VarDecl(_Declared, Node):
     type: TensorType
     init: Expr
     trainable: bool
+    regularizer: Expr | None = None  # `, regularizer=SPEC`: a str, Keras' "l2(0.01)" (dsl/regularizers.py)
 
 
 @node

@@ -24,6 +24,7 @@ from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
+from tfm.dsl.regularizers import REGULARIZATION_LOSSES
 from tfm.dsl.inference.indexing import output_name
 from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
@@ -105,6 +106,14 @@ class _Class:
     dispatchers: list[_Dispatcher] = field(default_factory=list)
     signatures: str = "{}"  # key -> (bound method, has outputs), as Python text
     left_out: list[str] = field(default_factory=list)  # comment lines: methods not served, and why
+
+
+def _uses_regularizers(analysis: Analysis) -> bool:
+    """Whether the program declares a regularizer or reads regularization_losses(): then every module
+    of it gets the generated method, so any module's sum can reach its submodules'."""
+    modules = [*analysis.library, *analysis.program.modules]
+    return (any(v.regularizer is not None for m in modules for v in m.variables)
+            or any(info.kind == "regularization_losses" for info in analysis.calls.values()))
 
 
 def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
@@ -189,6 +198,9 @@ class _ClassEmitter:
                 cls.param_lines.append(line)
         for var in self.module.variables:
             cls.scope_lines.append(self._variable(var, init_expr))
+            if var.regularizer is not None:  # a bad regularizer fails here, when the module is built
+                self.helpers.add("_regularizer")
+                cls.scope_lines.append(f"_regularizer({init_expr.expr(var.regularizer)}){self.loc(var.regularizer)}")
         for sub in sorted(self.module.submodules, key=lambda s: self.analysis.modules[s.module].is_optimizer):
             cls.scope_lines.append(self._submodule(sub, init_expr))
         for method in self.module.methods:
@@ -205,8 +217,24 @@ class _ClassEmitter:
             self.helpers.add("_RandomState")
             cls.scope_lines.insert(0, f"self.{RANDOM_STATE} = _RandomState()")
         cls.dispatchers = [self._dispatcher(name, signatures) for name, signatures in self.info.overloads.items()]
+        if _uses_regularizers(self.analysis) and REGULARIZATION_LOSSES not in self.info.methods:
+            cls.dispatchers.append(self._regularization_losses())
         self._signature_table(cls)
         return cls
+
+    def _regularization_losses(self) -> _Dispatcher:
+        """The generated `regularization_losses()`: the penalties of this module's regularized variables
+        and its submodules' regularization_losses(), summed (Keras' sum of `model.losses` for weights)."""
+        self.helpers.add("_regularization_sum")
+        emitter = _ExprEmitter(self)
+        own = [f"(self.{ident(v.name)}, {emitter.expr(v.regularizer)})" for v in self.module.variables
+               if v.regularizer is not None]
+        subs = [f"self.{ident(s.name)}" for s in self.module.submodules
+                if not self.analysis.modules[s.module].is_optimizer]
+        doc = hygiene.docstring(f"{source_label(self.module.span.file)}:{self.module.span.line}. The regularizers' "
+                                f"penalties of this module's variables and its submodules', summed: f32[].")
+        return _Dispatcher(name=REGULARIZATION_LOSSES, inputs=[], doc=doc,
+                           call=f"return _regularization_sum({_tuple_text(own)}, {_tuple_text(subs)}){self.loc(self.module)}")
 
     def _dispatcher(self, name: str, signatures: tuple[str, ...]) -> _Dispatcher:
         self.helpers.add("_dispatch")
@@ -653,6 +681,10 @@ class _ExprEmitter(NodeVisitor):
 
     def call_local_function(self, node: n.Call, info: CallInfo) -> str:
         return f"{ident(_method(info))}({self._args(node)})"
+
+    def call_regularization_losses(self, node: n.Call, info: CallInfo) -> str:
+        owner = "self" if info.receiver is None else f"self.{ident(info.receiver)}"
+        return f"{owner}.{REGULARIZATION_LOSSES}()"
 
     def call_sub_method(self, node: n.Call, info: CallInfo) -> str:
         receiver = _receiver(info)

@@ -230,6 +230,9 @@ class ExpressionTyping(NodeVisitor):
         problems.report_to(self.report)
         return result
 
+    def call_regularization_losses(self, node: n.Call, info) -> Type:
+        return TensorT("f32", ())  # the penalties' sum (dsl/regularizers.py)
+
     def call_sub_method(self, node: n.Call, info) -> Type:
         sub = self.info.submodules[info.receiver]
         target = self.analysis.modules[sub.module]

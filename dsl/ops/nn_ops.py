@@ -11,6 +11,12 @@ from .registry import TypeRule, op
 from .result_typing import RuleContext, broadcast, float_unary, require_float, same
 
 
+def penalty(ctx: RuleContext) -> Type:
+    """`regularize(x, regularizer)`: Keras' L1L2 penalty of a floating tensor, a scalar of its dtype."""
+    x = float_unary(ctx)
+    return TensorT(x.dtype, ()) if isinstance(x, TensorT) else x
+
+
 def broadcast_all(ctx: RuleContext) -> Type:
     """Every tensor argument of one dtype, broadcast together (batch_normalization's five)."""
     result: TensorT | None = None
@@ -428,6 +434,8 @@ OPS = (
        dtypes="images: real -u32 -u64",
        examples=("reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"),
        refused=("reshape(x, [1, 2, 3, 1]), [0, 2]",)),
+    op("regularize", "_penalty", "x, regularizer:static", "nn", penalty, static="regularizer: regularizer",
+       examples=("x, 'l2(0.01)'", "x, 'l1_l2(l1=0.001, l2=0.01)'", "x, 'l1'", "x, ''"), refused=("x, 'l3'",)),
     op("activate", "_activate", "x, name:static", "nn", float_unary, static="name: activation",
        examples=("x, 'relu'", "x, 'gelu'", "x, 'softmax'", "x, 'linear'", "x, 'sparsemax'", "x, 'celu'",
                  "x, 'hard_silu'", "x, 'sparse_plus'", "x, 'soft_shrink'", "x, 'gelu_approximate'")),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, TypeGuard
 
 from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
+from ..regularizers import parse_regularizer
 from ..tensor_types import TensorT
 
 if TYPE_CHECKING:
@@ -146,13 +147,24 @@ def _activation(value: object, words, rank, bound) -> str | None:
     return _one_of(value, ACTIVATIONS, rank, bound)
 
 
+def _regularizer(value: object, words, rank, bound) -> str | None:
+    if not isinstance(value, str):
+        return "a regularizer is a string, e.g. \"l2(0.01)\""
+    try:
+        parse_regularizer(value)
+    except ValueError as problem:
+        return str(problem)
+    return None
+
+
 STATIC_CHECKS: dict[str, Callable] = {
     "axis": _axis, "axes": _axes, "one_of": _one_of, "norm_order": _norm_order, "probability": _probability,
     "regex": _regex, "str": _python_type(str, "a string"), "bool": _python_type(bool, "True or False"),
     "number": _python_type((int, float), "a number"), "int": _python_type(int, "an int"),
-    "positive": _positive, "size": _size, "activation": _activation,
+    "positive": _positive, "size": _size, "activation": _activation, "regularizer": _regularizer,
 }
 _HINTS = {
     "axis": "an axis counts from 0, or from -1 for the last", "axes": "each axis once, within the rank",
     "regex": "TensorFlow uses RE2 syntax: no lookaround, no backreferences", "activation": f"one of {', '.join(ACTIVATIONS)}",
+    "regularizer": 'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none',
 }

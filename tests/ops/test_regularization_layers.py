@@ -196,7 +196,8 @@ def test_regularization_layers_export_to_saved_model_and_tflite(tmp_path):
 def test_dense_regularization_losses_match_keras_layer_losses(tmp_path, kernel, bias):
     """Dense's L1/L2 factors against Keras' L1L2 kernel and bias regularizers: the penalty (the sum of
     `layer.losses`) and its gradients for the kernel and the bias."""
-    construct = f"Dense(3, 4, kernel_l1={kernel[0]}, kernel_l2={kernel[1]}, bias_l1={bias[0]}, bias_l2={bias[1]})"
+    construct = (f'Dense(3, 4, kernel_regularizer="l1_l2(l1={kernel[0]}, l2={kernel[1]})", '
+                 f'bias_regularizer="l1_l2(l1={bias[0]}, l2={bias[1]})")')
     m = _build(tmp_path, construct, ") -> f32[]", "layer.regularization_losses()")
     keras_layer = keras.layers.Dense(4, kernel_regularizer=keras.regularizers.L1L2(*kernel),
                                      bias_regularizer=keras.regularizers.L1L2(*bias))

@@ -49,6 +49,7 @@ _STATIC_VALUES = {
     "axis": ("1", "2"), "axes": ("[1]", "[0, 0]"), "probability": ("0.5", "1.5"), "positive": ("2", "0"),
     "size": ("2", "-1"), "bool": ("True", "3"), "str": ("'a'", "3"), "number": ("1.5", "'a'"), "int": ("1", "'a'"),
     "regex": ("'[a-z]'", "'('"), "activation": ("'relu'", "'swishy'"), "norm_order": ("1", "'nuc'"),
+    "regularizer": ("'l2(0.01)'", "'l3'"),
 }
 
 

@@ -98,7 +98,7 @@ async def test_hover_shows_types_as_the_instance_has_them(client: LanguageClient
     doc = await _open(client, tmp_path / "m.tfm", MODEL)
     call = await _hover(client, doc, MODEL, "dense(x)")
     assert "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]" in call  # in_dim=64, out_dim=128 applied
-    assert 'Dense(in_dim=64, out_dim=128, activation="linear", seed=2, kernel_l1=0.0' in call
+    assert 'Dense(in_dim=64, out_dim=128, activation="linear", seed=2, kernel_regularizer=""' in call
     assert "fn call(x: f32[N, ..., in_dim]) -> f32[N, ..., out_dim]" in call  # and as the library declares it
     assert "(in this instance: `f32[N, 4]`)" in await _hover(client, doc, MODEL, "hidden = relu")
     assert "in this instance: `f32[3, 4]`" in await _hover(client, doc, MODEL, "w: f32")

@@ -294,130 +294,210 @@ def _dropout(random, x, rate, seed):
     return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
+    total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
+    if l1 is not None:
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
+
+
+class Conv2D(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:44."""
+
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+        tf.Module.__init__(self, name=name)
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:44:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:44:37
+        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:44:51
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:44:15
+        self.filters = filters  # <tfm library>/layers.tfm:44:37
+        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:44:51
+        self.strides = strides  # <tfm library>/layers.tfm:44:69
+        self.padding = padding  # <tfm library>/layers.tfm:44:87
+        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:45:9
+        self.activation = activation  # <tfm library>/layers.tfm:45:33
+        self.seed = seed  # <tfm library>/layers.tfm:45:61
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:46:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:47:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:48:9
+        # Variables and submodules are made here, under the module's name scope, never in a method.
+        with self.name_scope:
+            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:49:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:50:21
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:51:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:51:51
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:53:5
+            tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
+        ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:58:5
+
+    def call(self, x):
+        """<tfm library>/layers.tfm:53. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        with self.name_scope:
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:54:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:55:9
+
+    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
+    _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:58. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:59:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:44. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:44:1
+
+    @property
+    def signatures(self):
+        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
+        return _signatures(self._signature_table())
+
+    @property
+    def _default_save_signature(self):
+        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
+        return _default_signature(self._signature_table())
+
+    def _signature_table(self):
+        # Signature key -> (method, whether it has outputs).
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
+
+
+class MaxPool2D(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:62."""
+
+    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
+        tf.Module.__init__(self, name=name)
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:62:18
+        self.strides = strides  # <tfm library>/layers.tfm:62:38
+        self.padding = padding  # <tfm library>/layers.tfm:62:57
+        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:63:5
+
+    def call(self, x):
+        """<tfm library>/layers.tfm:63. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        with self.name_scope:
+            if self.strides > 0:  # <tfm library>/layers.tfm:64:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:65:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:66:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
-        with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
-
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
-
-    @property
-    def signatures(self):
-        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
-        return _signatures(self._signature_table())
-
-    @property
-    def _default_save_signature(self):
-        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
-        return _default_signature(self._signature_table())
-
-    def _signature_table(self):
-        # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
-
-
-class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:34."""
-
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
-        tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:34:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:34:37
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:34:51
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:34:15
-        self.filters = filters  # <tfm library>/layers.tfm:34:37
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:34:51
-        self.strides = strides  # <tfm library>/layers.tfm:34:69
-        self.padding = padding  # <tfm library>/layers.tfm:34:87
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:35:9
-        self.activation = activation  # <tfm library>/layers.tfm:35:33
-        self.seed = seed  # <tfm library>/layers.tfm:35:61
-        # Variables and submodules are made here, under the module's name scope, never in a method.
-        with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:36:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:37:5
-        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:39:5
-            tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
-        ])
-
-    def call(self, x):
-        """<tfm library>/layers.tfm:39. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
-        with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:40:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:41:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
-
-    @property
-    def signatures(self):
-        """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
-        return _signatures(self._signature_table())
-
-    @property
-    def _default_save_signature(self):
-        # What a plain `tf.saved_model.save(m, path)` serves as serving_default.
-        return _default_signature(self._signature_table())
-
-    def _signature_table(self):
-        # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
-
-
-class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:44."""
-
-    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
-        tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:44:18
-        self.strides = strides  # <tfm library>/layers.tfm:44:38
-        self.padding = padding  # <tfm library>/layers.tfm:44:57
-        # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:45:5
-
-    def call(self, x):
-        """<tfm library>/layers.tfm:45. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
-        with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:46:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:47:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:48:9
-
-    # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
-    _impl_call = call
+        """<tfm library>/layers.tfm:62. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:62:1
 
     @property
     def signatures(self):
@@ -435,19 +515,23 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:65."""
+    """Compiled from <tfm library>/layers.tfm:83."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:66:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:84:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:66. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:67:9
+        """<tfm library>/layers.tfm:84. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:85:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:83. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:83:1
 
     @property
     def signatures(self):
@@ -465,32 +549,36 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:83."""
+    """Compiled from <tfm library>/layers.tfm:108."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:83:16
-        self.seed = seed  # <tfm library>/layers.tfm:83:29
+        self.rate = rate  # <tfm library>/layers.tfm:108:16
+        self.seed = seed  # <tfm library>/layers.tfm:108:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:84:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:109:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:84. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:109. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:85:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:86:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:87:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:88:13
-            return x  # <tfm library>/layers.tfm:89:9
+            if training:  # <tfm library>/layers.tfm:110:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:111:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:112:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:113:13
+            return x  # <tfm library>/layers.tfm:114:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:108. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:108:1
 
     @property
     def signatures(self):
@@ -510,38 +598,46 @@ class Dropout(tf.Module):
 class BatchNormalization(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:8."""
 
-    def __init__(self, dim, momentum=0.99, epsilon=0.001, *, name=None):
+    def __init__(self, dim, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:8:27
         self.dim = dim  # <tfm library>/normalization.tfm:8:27
         self.momentum = momentum  # <tfm library>/normalization.tfm:8:41
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:8:65
+        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:9:9
+        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:10:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:9:5
-            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:10:5
-            self.moving_mean = tf.Variable(_init_zeros([dim], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:11:5
-            self.moving_variance = tf.Variable(_init_ones([dim], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:12:5
+            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:11:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:11:47
+            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:12:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:12:47
+            self.moving_mean = tf.Variable(_init_zeros([dim], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:13:5
+            self.moving_variance = tf.Variable(_init_ones([dim], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:14:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:14:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:16:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/normalization.tfm:14. Inputs x: f32[N, ..., dim], training: bool[]. Returns output_0: f32[N, ..., dim]."""
+        """<tfm library>/normalization.tfm:16. Inputs x: f32[N, ..., dim], training: bool[]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
-            if training:  # <tfm library>/normalization.tfm:15:9
-                features = tf.reshape(x, [-1, self.dim])  # <tfm library>/normalization.tfm:16:13
-                mean = tf.math.reduce_mean(features, axis=0)  # <tfm library>/normalization.tfm:17:13
-                variance = tf.math.reduce_variance(features, axis=0)  # <tfm library>/normalization.tfm:18:13
-                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:19:13
-                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:20:13
-                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:21:13
-            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:22:9
+            if training:  # <tfm library>/normalization.tfm:17:9
+                features = tf.reshape(x, [-1, self.dim])  # <tfm library>/normalization.tfm:18:13
+                mean = tf.math.reduce_mean(features, axis=0)  # <tfm library>/normalization.tfm:19:13
+                variance = tf.math.reduce_variance(features, axis=0)  # <tfm library>/normalization.tfm:20:13
+                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:21:13
+                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:22:13
+                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:23:13
+            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/normalization.tfm:8. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:8:1
 
     @property
     def signatures(self):
@@ -624,6 +720,10 @@ class CNNClassifier(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
             return loss  # cnn_classifier.tfm:30:9
 
+    def regularization_losses(self):
+        """cnn_classifier.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.conv_1, self.pool_1, self.conv_2, self.pool_2, self.norm, self.gap, self.drop, self.head))  # cnn_classifier.tfm:4:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -644,22 +744,26 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 18, 5), 323: (0, 16, 9), 331: (0, 19, 9), 332: (0, 20, 9),
-    357: (0, 34, 15), 358: (0, 34, 37), 359: (0, 34, 51), 360: (0, 34, 15), 361: (0, 34, 37),
-    362: (0, 34, 51), 363: (0, 34, 69), 364: (0, 34, 87), 365: (0, 35, 9), 366: (0, 35, 33),
-    367: (0, 35, 61), 370: (0, 36, 5), 371: (0, 37, 5), 373: (0, 39, 5), 380: (0, 40, 9),
-    381: (0, 41, 9), 406: (0, 44, 18), 407: (0, 44, 38), 408: (0, 44, 57), 410: (0, 45, 5),
-    415: (0, 46, 9), 416: (0, 47, 13), 417: (0, 48, 9), 443: (0, 66, 5), 447: (0, 67, 9),
-    472: (0, 83, 16), 473: (0, 83, 29), 478: (0, 84, 5), 486: (0, 85, 9), 487: (0, 86, 13),
-    488: (0, 87, 17), 489: (0, 88, 13), 490: (0, 89, 9), 515: (1, 8, 27), 516: (1, 8, 27),
-    517: (1, 8, 41), 518: (1, 8, 65), 521: (1, 9, 5), 522: (1, 10, 5), 523: (1, 11, 5), 524: (1, 12, 5),
-    526: (1, 14, 5), 534: (1, 15, 9), 535: (1, 16, 13), 536: (1, 17, 13), 537: (1, 18, 13),
-    538: (1, 19, 13), 539: (1, 20, 13), 540: (1, 21, 13), 541: (1, 22, 9), 566: (2, 4, 22),
-    567: (2, 4, 22), 568: (2, 4, 45), 569: (2, 4, 75), 572: (2, 5, 5), 573: (2, 6, 5), 574: (2, 7, 5),
-    575: (2, 8, 5), 576: (2, 9, 5), 577: (2, 10, 5), 578: (2, 11, 5), 579: (2, 12, 5), 580: (2, 13, 5),
-    582: (2, 15, 5), 586: (2, 21, 5), 587: (2, 26, 5), 595: (2, 16, 9), 596: (2, 17, 9), 597: (2, 18, 9),
-    598: (2, 19, 9), 606: (2, 23, 9), 607: (2, 24, 9), 614: (2, 26, 58), 615: (2, 26, 5),
-    622: (2, 27, 9), 623: (2, 28, 13), 624: (2, 29, 9), 625: (2, 30, 9),
+    356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 14), 359: (0, 10, 31), 360: (0, 10, 45),
+    361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
+    368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
+    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 44, 15), 416: (0, 44, 37),
+    417: (0, 44, 51), 418: (0, 44, 15), 419: (0, 44, 37), 420: (0, 44, 51), 421: (0, 44, 69),
+    422: (0, 44, 87), 423: (0, 45, 9), 424: (0, 45, 33), 425: (0, 45, 61), 426: (0, 46, 9),
+    427: (0, 47, 9), 428: (0, 48, 9), 431: (0, 49, 5), 432: (0, 50, 21), 433: (0, 51, 5),
+    434: (0, 51, 51), 436: (0, 53, 5), 439: (0, 58, 5), 444: (0, 54, 9), 445: (0, 55, 9),
+    453: (0, 59, 9), 460: (0, 44, 1), 482: (0, 62, 18), 483: (0, 62, 38), 484: (0, 62, 57),
+    486: (0, 63, 5), 491: (0, 64, 9), 492: (0, 65, 13), 493: (0, 66, 9), 500: (0, 62, 1),
+    523: (0, 84, 5), 527: (0, 85, 9), 534: (0, 83, 1), 556: (0, 108, 16), 557: (0, 108, 29),
+    562: (0, 109, 5), 570: (0, 110, 9), 571: (0, 111, 13), 572: (0, 112, 17), 573: (0, 113, 13),
+    574: (0, 114, 9), 581: (0, 108, 1), 603: (1, 8, 27), 604: (1, 8, 27), 605: (1, 8, 41),
+    606: (1, 8, 65), 607: (1, 9, 9), 608: (1, 10, 9), 611: (1, 11, 5), 612: (1, 11, 47), 613: (1, 12, 5),
+    614: (1, 12, 47), 615: (1, 13, 5), 616: (1, 14, 5), 618: (1, 16, 5), 626: (1, 17, 9),
+    627: (1, 18, 13), 628: (1, 19, 13), 629: (1, 20, 13), 630: (1, 21, 13), 631: (1, 22, 13),
+    632: (1, 23, 13), 633: (1, 24, 9), 640: (1, 8, 1), 662: (2, 4, 22), 663: (2, 4, 22), 664: (2, 4, 45),
+    665: (2, 4, 75), 668: (2, 5, 5), 669: (2, 6, 5), 670: (2, 7, 5), 671: (2, 8, 5), 672: (2, 9, 5),
+    673: (2, 10, 5), 674: (2, 11, 5), 675: (2, 12, 5), 676: (2, 13, 5), 678: (2, 15, 5), 682: (2, 21, 5),
+    683: (2, 26, 5), 691: (2, 16, 9), 692: (2, 17, 9), 693: (2, 18, 9), 694: (2, 19, 9), 702: (2, 23, 9),
+    703: (2, 24, 9), 710: (2, 26, 58), 711: (2, 26, 5), 718: (2, 27, 9), 719: (2, 28, 13),
+    720: (2, 29, 9), 721: (2, 30, 9), 725: (2, 4, 1),
 }

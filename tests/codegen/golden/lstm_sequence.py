@@ -241,45 +241,103 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
+    total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
+    if l1 is not None:
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -293,32 +351,38 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:75."""
+    """Compiled from <tfm library>/layers.tfm:98."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:75:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:75:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:75:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:75:34
-        self.seed = seed  # <tfm library>/layers.tfm:75:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:98:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:98:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:98:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:98:34
+        self.seed = seed  # <tfm library>/layers.tfm:98:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:99:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:76:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:100:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:101:21
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:78:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:103:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:78. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:103. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:79:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:104:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:98. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:98:1
 
     @property
     def signatures(self):
@@ -338,91 +402,110 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:9:17
         self.units = units  # <tfm library>/recurrent.tfm:9:34
         self.seed = seed  # <tfm library>/recurrent.tfm:9:46
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:10:9
+        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:10:5
-            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:11:5
-            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:12:5
-            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:13:5
-            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:14:5
-            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:15:5
-            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:16:5
-            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:17:5
-            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:18:5
-            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:19:5
-            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:20:5
-            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:21:5
+            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:13:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:13:83
+            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:14:83
+            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:15:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:15:83
+            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:16:83
+            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:17:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:17:82
+            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:18:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:18:82
+            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:19:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:19:82
+            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:20:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:20:82
+            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:21:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:21:48
+            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:22:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:22:47
+            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:23:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:23:48
+            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:24:5
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:24:48
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:23:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:26:5
             tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c'),
         ])
-        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:32:5
-        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:46:5
+        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:35:5
+        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:49:5
 
     def call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:23:39
-        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:23:57
-        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:23:5
+        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:26:39
+        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:26:57
+        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:26:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:24:9
-            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:25:9
-            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:26:9
-            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:27:9
-            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:28:9
-            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:29:9
+            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:27:9
+            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:28:9
+            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:29:9
+            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:30:9
+            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:31:9
+            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:32:9
 
     def run(self, x):
-        """<tfm library>/recurrent.tfm:32. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:35. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:33:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:34:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:35:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:36:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:37:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:38:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:39:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:40:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:41:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:42:13
-            return h  # <tfm library>/recurrent.tfm:43:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:36:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:37:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:38:9
+                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:39:13
+                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:40:13
+                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:41:13
+                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:42:13
+                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:43:13
+                c = f * c + i * g  # <tfm library>/recurrent.tfm:44:13
+                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:45:13
+            return h  # <tfm library>/recurrent.tfm:46:9
 
     # Each instance's `run` is the tf.function of this; calls from other methods use `_impl_run`.
     _impl_run = run
 
     def run_sequence(self, x):
-        """<tfm library>/recurrent.tfm:46. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:49. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:47:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:48:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:49:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:50:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:51:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:52:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:53:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:54:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:55:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:56:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:57:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:58:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:59:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:50:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:51:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:52:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:53:9
+                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:54:13
+                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:55:13
+                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:56:13
+                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:57:13
+                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:58:13
+                c = f * c + i * g  # <tfm library>/recurrent.tfm:59:13
+                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:60:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:61:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:62:9
 
     # Each instance's `run_sequence` is the tf.function of this; calls from other methods use `_impl_run_sequence`.
     _impl_run_sequence = run_sequence
+
+    def regularization_losses(self):
+        """<tfm library>/recurrent.tfm:9. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.w_i, self.kernel_regularizer), (self.w_f, self.kernel_regularizer), (self.w_c, self.kernel_regularizer), (self.w_o, self.kernel_regularizer), (self.u_i, self.recurrent_regularizer), (self.u_f, self.recurrent_regularizer), (self.u_c, self.recurrent_regularizer), (self.u_o, self.recurrent_regularizer), (self.b_i, self.bias_regularizer), (self.b_f, self.bias_regularizer), (self.b_c, self.bias_regularizer), (self.b_o, self.bias_regularizer)), ())  # <tfm library>/recurrent.tfm:9:1
 
     @property
     def signatures(self):
@@ -440,131 +523,148 @@ class LSTMCell(tf.Module):
 
 
 class LSTM(tf.Module):
-    """Compiled from <tfm library>/recurrent.tfm:62."""
+    """Compiled from <tfm library>/recurrent.tfm:65."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:62:13
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:30
-        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:62:13
-        self.units = units  # <tfm library>/recurrent.tfm:62:30
-        self.seed = seed  # <tfm library>/recurrent.tfm:62:42
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:65:13
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:65:30
+        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:65:13
+        self.units = units  # <tfm library>/recurrent.tfm:65:30
+        self.seed = seed  # <tfm library>/recurrent.tfm:65:42
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:66:9
+        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:67:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:68:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/recurrent.tfm:69:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, name='cell')  # <tfm library>/recurrent.tfm:70:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
-        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:72:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:73:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:76:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:88:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:92:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:100:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:102:5
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:110:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/recurrent.tfm:123:5
 
     def call(self, x):
-        """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:66:9
+            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:74:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:69:9
+            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:77:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:48
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:67
-        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:72:5
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
 
     # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:73:9
-            c = c0  # <tfm library>/recurrent.tfm:74:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:76:13
-            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:77:9
+            h = h0  # <tfm library>/recurrent.tfm:81:9
+            c = c0  # <tfm library>/recurrent.tfm:82:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:83:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:84:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:85:9
 
     def call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:57
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:76
-        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:88:5
 
     # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:82:9
-            c = c0  # <tfm library>/recurrent.tfm:83:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:85:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:86:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:87:13
-            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:88:9
+            h = h0  # <tfm library>/recurrent.tfm:90:9
+            c = c0  # <tfm library>/recurrent.tfm:91:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:92:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:93:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:94:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:95:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:96:9
 
     def call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:92:53
-        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:92:5
+        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:100:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:100:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:96:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:97:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:98:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:99:13
-            return h  # <tfm library>/recurrent.tfm:100:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:101:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:102:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:103:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:104:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:105:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:106:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:107:13
+            return h  # <tfm library>/recurrent.tfm:108:9
 
     def call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:102:62
-        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:102:5
+        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:110:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:110:5
 
     # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:106:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:107:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:108:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:109:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:110:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:111:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:112:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:113:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:114:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:115:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:116:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:117:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:118:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:119:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:120:9
+
+    def activity_loss(self, y):
+        """<tfm library>/recurrent.tfm:123. Inputs y: f32[N, ..., units]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/recurrent.tfm:124:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/recurrent.tfm:65. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:65:1
 
     @property
     def signatures(self):
@@ -578,7 +678,7 @@ class LSTM(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True)}
+        return {'serving_default': (self.call, True), 'call_sequence': (self.call_sequence, True), 'call_from': (self.call_from, True), 'call_sequence_from': (self.call_sequence_from, True), 'call_masked': (self.call_masked, True), 'call_sequence_masked': (self.call_sequence_masked, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class LSTMRegressor(tf.Module):
@@ -626,6 +726,10 @@ class LSTMRegressor(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # lstm_sequence.tfm:17:9
             return loss  # lstm_sequence.tfm:18:9
 
+    def regularization_losses(self):
+        """lstm_sequence.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.embed, self.lstm, self.head))  # lstm_sequence.tfm:4:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -645,33 +749,39 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
-    255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 18, 5), 270: (0, 16, 9), 278: (0, 19, 9), 279: (0, 20, 9),
-    304: (0, 75, 18), 305: (0, 75, 34), 306: (0, 75, 18), 307: (0, 75, 34), 308: (0, 75, 51),
-    311: (0, 76, 5), 313: (0, 78, 5), 318: (0, 79, 9), 343: (1, 9, 17), 344: (1, 9, 34), 345: (1, 9, 17),
-    346: (1, 9, 34), 347: (1, 9, 46), 350: (1, 10, 5), 351: (1, 11, 5), 352: (1, 12, 5), 353: (1, 13, 5),
-    354: (1, 14, 5), 355: (1, 15, 5), 356: (1, 16, 5), 357: (1, 17, 5), 358: (1, 18, 5), 359: (1, 19, 5),
-    360: (1, 20, 5), 361: (1, 21, 5), 363: (1, 23, 5), 368: (1, 32, 5), 369: (1, 46, 5),
-    373: (1, 23, 39), 374: (1, 23, 57), 375: (1, 23, 5), 382: (1, 24, 9), 383: (1, 25, 9),
-    384: (1, 26, 9), 385: (1, 27, 9), 386: (1, 28, 9), 387: (1, 29, 9), 392: (1, 33, 9), 393: (1, 34, 9),
-    394: (1, 35, 9), 395: (1, 36, 13), 396: (1, 37, 13), 397: (1, 38, 13), 398: (1, 39, 13),
-    399: (1, 40, 13), 400: (1, 41, 13), 401: (1, 42, 13), 402: (1, 43, 9), 410: (1, 47, 9),
-    411: (1, 48, 9), 412: (1, 49, 9), 413: (1, 50, 9), 414: (1, 51, 13), 415: (1, 52, 13),
-    416: (1, 53, 13), 417: (1, 54, 13), 418: (1, 55, 13), 419: (1, 56, 13), 420: (1, 57, 13),
-    421: (1, 58, 13), 422: (1, 59, 9), 447: (1, 62, 13), 448: (1, 62, 30), 449: (1, 62, 13),
-    450: (1, 62, 30), 451: (1, 62, 42), 454: (1, 63, 5), 456: (1, 65, 5), 457: (1, 68, 5),
-    458: (1, 72, 5), 463: (1, 80, 5), 468: (1, 92, 5), 472: (1, 102, 5), 480: (1, 66, 9),
-    488: (1, 69, 9), 495: (1, 72, 48), 496: (1, 72, 67), 497: (1, 72, 5), 504: (1, 73, 9),
-    505: (1, 74, 9), 506: (1, 75, 9), 507: (1, 76, 13), 508: (1, 77, 9), 512: (1, 80, 57),
-    513: (1, 80, 76), 514: (1, 80, 5), 521: (1, 82, 9), 522: (1, 83, 9), 523: (1, 84, 9),
-    524: (1, 85, 9), 525: (1, 86, 13), 526: (1, 87, 13), 527: (1, 88, 9), 531: (1, 92, 53),
-    532: (1, 92, 5), 539: (1, 93, 9), 540: (1, 94, 9), 541: (1, 95, 9), 542: (1, 96, 13),
-    543: (1, 97, 13), 544: (1, 98, 13), 545: (1, 99, 13), 546: (1, 100, 9), 550: (1, 102, 62),
-    551: (1, 102, 5), 558: (1, 103, 9), 559: (1, 104, 9), 560: (1, 105, 9), 561: (1, 106, 9),
-    562: (1, 107, 13), 563: (1, 108, 13), 564: (1, 109, 13), 565: (1, 110, 13), 566: (1, 111, 13),
-    567: (1, 112, 9), 589: (2, 4, 22), 590: (2, 4, 39), 591: (2, 4, 60), 592: (2, 4, 77), 595: (2, 5, 5),
-    596: (2, 6, 5), 597: (2, 7, 5), 598: (2, 8, 5), 600: (2, 10, 5), 601: (2, 14, 5), 609: (2, 12, 9),
-    616: (2, 14, 48), 617: (2, 14, 5), 624: (2, 15, 9), 625: (2, 16, 13), 626: (2, 17, 9),
-    627: (2, 18, 9),
+    303: (0, 10, 14), 304: (0, 10, 31), 305: (0, 10, 14), 306: (0, 10, 31), 307: (0, 10, 45),
+    308: (0, 10, 73), 309: (0, 11, 9), 310: (0, 12, 9), 311: (0, 13, 9), 314: (0, 14, 5),
+    315: (0, 14, 79), 316: (0, 15, 5), 317: (0, 15, 51), 319: (0, 18, 5), 320: (0, 22, 5),
+    325: (0, 19, 9), 333: (0, 23, 9), 340: (0, 10, 1), 362: (0, 98, 18), 363: (0, 98, 34),
+    364: (0, 98, 18), 365: (0, 98, 34), 366: (0, 98, 51), 367: (0, 99, 9), 370: (0, 100, 5),
+    371: (0, 101, 21), 373: (0, 103, 5), 378: (0, 104, 9), 385: (0, 98, 1), 407: (1, 9, 17),
+    408: (1, 9, 34), 409: (1, 9, 17), 410: (1, 9, 34), 411: (1, 9, 46), 412: (1, 10, 9), 413: (1, 11, 9),
+    414: (1, 12, 9), 417: (1, 13, 5), 418: (1, 13, 83), 419: (1, 14, 5), 420: (1, 14, 83),
+    421: (1, 15, 5), 422: (1, 15, 83), 423: (1, 16, 5), 424: (1, 16, 83), 425: (1, 17, 5),
+    426: (1, 17, 82), 427: (1, 18, 5), 428: (1, 18, 82), 429: (1, 19, 5), 430: (1, 19, 82),
+    431: (1, 20, 5), 432: (1, 20, 82), 433: (1, 21, 5), 434: (1, 21, 48), 435: (1, 22, 5),
+    436: (1, 22, 47), 437: (1, 23, 5), 438: (1, 23, 48), 439: (1, 24, 5), 440: (1, 24, 48),
+    442: (1, 26, 5), 447: (1, 35, 5), 448: (1, 49, 5), 452: (1, 26, 39), 453: (1, 26, 57),
+    454: (1, 26, 5), 461: (1, 27, 9), 462: (1, 28, 9), 463: (1, 29, 9), 464: (1, 30, 9), 465: (1, 31, 9),
+    466: (1, 32, 9), 471: (1, 36, 9), 472: (1, 37, 9), 473: (1, 38, 9), 474: (1, 39, 13),
+    475: (1, 40, 13), 476: (1, 41, 13), 477: (1, 42, 13), 478: (1, 43, 13), 479: (1, 44, 13),
+    480: (1, 45, 13), 481: (1, 46, 9), 489: (1, 50, 9), 490: (1, 51, 9), 491: (1, 52, 9),
+    492: (1, 53, 9), 493: (1, 54, 13), 494: (1, 55, 13), 495: (1, 56, 13), 496: (1, 57, 13),
+    497: (1, 58, 13), 498: (1, 59, 13), 499: (1, 60, 13), 500: (1, 61, 13), 501: (1, 62, 9),
+    508: (1, 9, 1), 530: (1, 65, 13), 531: (1, 65, 30), 532: (1, 65, 13), 533: (1, 65, 30),
+    534: (1, 65, 42), 535: (1, 66, 9), 536: (1, 67, 9), 537: (1, 68, 9), 538: (1, 69, 9),
+    541: (1, 70, 5), 543: (1, 73, 5), 544: (1, 76, 5), 545: (1, 80, 5), 550: (1, 88, 5),
+    555: (1, 100, 5), 559: (1, 110, 5), 563: (1, 123, 5), 568: (1, 74, 9), 576: (1, 77, 9),
+    583: (1, 80, 48), 584: (1, 80, 67), 585: (1, 80, 5), 592: (1, 81, 9), 593: (1, 82, 9),
+    594: (1, 83, 9), 595: (1, 84, 13), 596: (1, 85, 9), 600: (1, 88, 57), 601: (1, 88, 76),
+    602: (1, 88, 5), 609: (1, 90, 9), 610: (1, 91, 9), 611: (1, 92, 9), 612: (1, 93, 9),
+    613: (1, 94, 13), 614: (1, 95, 13), 615: (1, 96, 9), 619: (1, 100, 53), 620: (1, 100, 5),
+    627: (1, 101, 9), 628: (1, 102, 9), 629: (1, 103, 9), 630: (1, 104, 13), 631: (1, 105, 13),
+    632: (1, 106, 13), 633: (1, 107, 13), 634: (1, 108, 9), 638: (1, 110, 62), 639: (1, 110, 5),
+    646: (1, 111, 9), 647: (1, 112, 9), 648: (1, 113, 9), 649: (1, 114, 9), 650: (1, 115, 13),
+    651: (1, 116, 13), 652: (1, 117, 13), 653: (1, 118, 13), 654: (1, 119, 13), 655: (1, 120, 9),
+    660: (1, 124, 9), 667: (1, 65, 1), 689: (2, 4, 22), 690: (2, 4, 39), 691: (2, 4, 60),
+    692: (2, 4, 77), 695: (2, 5, 5), 696: (2, 6, 5), 697: (2, 7, 5), 698: (2, 8, 5), 700: (2, 10, 5),
+    701: (2, 14, 5), 709: (2, 12, 9), 716: (2, 14, 48), 717: (2, 14, 5), 724: (2, 15, 9),
+    725: (2, 16, 13), 726: (2, 17, 9), 727: (2, 18, 9), 731: (2, 4, 1),
 }

@@ -294,45 +294,103 @@ def _dropout(random, x, rate, seed):
     return tf.nn.experimental.stateless_dropout(x, rate, random.key(seed))
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
+    total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
+    if l1 is not None:
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -346,32 +404,38 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:75."""
+    """Compiled from <tfm library>/layers.tfm:98."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:75:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:75:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:75:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:75:34
-        self.seed = seed  # <tfm library>/layers.tfm:75:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:98:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:98:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:98:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:98:34
+        self.seed = seed  # <tfm library>/layers.tfm:98:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:99:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:76:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:100:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:101:21
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:78:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:103:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:78. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:103. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:79:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:104:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:98. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:98:1
 
     @property
     def signatures(self):
@@ -389,32 +453,36 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:83."""
+    """Compiled from <tfm library>/layers.tfm:108."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:83:16
-        self.seed = seed  # <tfm library>/layers.tfm:83:29
+        self.rate = rate  # <tfm library>/layers.tfm:108:16
+        self.seed = seed  # <tfm library>/layers.tfm:108:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:84:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:109:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:84. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:109. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:85:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:86:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:87:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:88:13
-            return x  # <tfm library>/layers.tfm:89:9
+            if training:  # <tfm library>/layers.tfm:110:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:111:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:112:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:113:13
+            return x  # <tfm library>/layers.tfm:114:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:108. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:108:1
 
     @property
     def signatures(self):
@@ -432,29 +500,37 @@ class Dropout(tf.Module):
 
 
 class LayerNormalization(tf.Module):
-    """Compiled from <tfm library>/normalization.tfm:25."""
+    """Compiled from <tfm library>/normalization.tfm:27."""
 
-    def __init__(self, dim, epsilon=0.001, *, name=None):
+    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:25:27
-        self.dim = dim  # <tfm library>/normalization.tfm:25:27
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:25:41
+        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:27:27
+        self.dim = dim  # <tfm library>/normalization.tfm:27:27
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:27:41
+        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:28:9
+        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:29:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:26:5
-            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:27:5
+            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:30:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:30:47
+            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:31:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:31:47
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:29:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:33:5
 
     def call(self, x):
-        """<tfm library>/normalization.tfm:29. Inputs x: f32[N, ..., dim]. Returns output_0: f32[N, ..., dim]."""
+        """<tfm library>/normalization.tfm:33. Inputs x: f32[N, ..., dim]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
-            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:30:9
-            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:31:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:32:9
+            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:34:9
+            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:35:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:36:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """<tfm library>/normalization.tfm:27. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:27:1
 
     @property
     def signatures(self):
@@ -472,76 +548,199 @@ class LayerNormalization(tf.Module):
 
 
 class MultiHeadAttention(tf.Module):
-    """Compiled from <tfm library>/attention.tfm:8."""
+    """Compiled from <tfm library>/attention.tfm:12."""
 
-    def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None):
+    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:8:27
-        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:8:41
-        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:8:57
-        self.dim = dim  # <tfm library>/attention.tfm:8:27
-        self.num_heads = num_heads  # <tfm library>/attention.tfm:8:41
-        self.key_dim = key_dim  # <tfm library>/attention.tfm:8:57
-        self.seed = seed  # <tfm library>/attention.tfm:8:71
+        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:12:27
+        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:12:41
+        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:12:57
+        self.dim = dim  # <tfm library>/attention.tfm:12:27
+        self.num_heads = num_heads  # <tfm library>/attention.tfm:12:41
+        self.key_dim = key_dim  # <tfm library>/attention.tfm:12:57
+        self.seed = seed  # <tfm library>/attention.tfm:12:71
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/attention.tfm:13:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/attention.tfm:14:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/attention.tfm:15:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:9:5
-            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:10:5
-            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:11:5
-            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:12:5
-            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:13:5
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:14:5
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:15:5
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:16:5
+            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:16:98
+            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:17:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:17:68
+            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:18:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:18:100
+            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:19:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:19:66
+            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:20:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:21:21
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:22:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:22:68
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:23:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:24:21
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:25:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:25:54
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:18:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:27:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:27:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:37:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:41:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
+        ])
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:46:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+        ])
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:50:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
+            tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
+            tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
+            tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
+        ])
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:57:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+        ])
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:63:5
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
+            tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
+            tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
+        ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:73:5
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:18:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:18:5
+        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:27:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:19:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:20:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:21:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:22:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:23:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:24:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:25:9
-
-    def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:27:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:27:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:27:5
-
-    # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
-    # methods use this, the body without the entry's checks.
-    def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
             q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
             k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
             v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
             scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
-            scores = scores + (1.0 - tf.expand_dims(mask, 1)) * -1000000000.0  # <tfm library>/attention.tfm:32:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:33:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:34:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:35:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:32:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:33:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:34:9
+
+    def call_masked(self, query, value, mask):
+        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:37:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:37:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:37:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:37:5
+
+    # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_masked(self, query, value, mask):
+        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:38:9
+
+    def call_with_masks(self, query, value, query_mask, value_mask):
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:41:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:41:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:42:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:42:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:41:5
+
+    # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_with_masks(self, query, value, query_mask, value_mask):
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:43:9
+
+    def call_causal(self, query, value):
+        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:46:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:46:5
+
+    # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_causal(self, query, value):
+        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:47:9
+
+    def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:50:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:50:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:51:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:51:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:50:5
+
+    # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:52:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:53:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:54:9
+
+    def causal_mask(self, query, value):
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:57:5
+
+    # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_causal_mask(self, query, value):
+        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:58:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:59:9
+        return rows >= columns  # <tfm library>/attention.tfm:60:9
+
+    def attend(self, query, value, allowed):
+        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:63:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:63:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:63:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:63:5
+
+    # Each instance's `attend` is the tf.function of the checked entry above; calls from other
+    # methods use this, the body without the entry's checks.
+    def _impl_attend(self, query, value, allowed):
+        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:64:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:65:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:66:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:67:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:68:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:69:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:70:9
+
+    def activity_loss(self, y):
+        """<tfm library>/attention.tfm:73. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:74:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/attention.tfm:12. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.query_kernel, self.kernel_regularizer), (self.query_bias, self.bias_regularizer), (self.key_kernel, self.kernel_regularizer), (self.key_bias, self.bias_regularizer), (self.value_kernel, self.kernel_regularizer), (self.value_bias, self.bias_regularizer), (self.output_kernel, self.kernel_regularizer), (self.output_bias, self.bias_regularizer)), ())  # <tfm library>/attention.tfm:12:1
 
     @property
     def signatures(self):
@@ -555,7 +754,7 @@ class MultiHeadAttention(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True)}
+        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class TransformerEncoder(tf.Module):
@@ -666,6 +865,10 @@ class TransformerEncoder(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
             return loss  # transformer_encoder.tfm:40:9
 
+    def regularization_losses(self):
+        """transformer_encoder.tfm:5. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.tokens, self.attention, self.norm_1, self.ff_1, self.ff_2, self.norm_2, self.drop, self.head))  # transformer_encoder.tfm:5:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -687,28 +890,40 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 18, 5), 323: (0, 16, 9), 331: (0, 19, 9), 332: (0, 20, 9),
-    357: (0, 75, 18), 358: (0, 75, 34), 359: (0, 75, 18), 360: (0, 75, 34), 361: (0, 75, 51),
-    364: (0, 76, 5), 366: (0, 78, 5), 371: (0, 79, 9), 396: (0, 83, 16), 397: (0, 83, 29),
-    402: (0, 84, 5), 410: (0, 85, 9), 411: (0, 86, 13), 412: (0, 87, 17), 413: (0, 88, 13),
-    414: (0, 89, 9), 439: (1, 25, 27), 440: (1, 25, 27), 441: (1, 25, 41), 444: (1, 26, 5),
-    445: (1, 27, 5), 447: (1, 29, 5), 452: (1, 30, 9), 453: (1, 31, 9), 454: (1, 32, 9), 479: (2, 8, 27),
-    480: (2, 8, 41), 481: (2, 8, 57), 482: (2, 8, 27), 483: (2, 8, 41), 484: (2, 8, 57), 485: (2, 8, 71),
-    488: (2, 9, 5), 489: (2, 10, 5), 490: (2, 11, 5), 491: (2, 12, 5), 492: (2, 13, 5), 493: (2, 14, 5),
-    494: (2, 15, 5), 495: (2, 16, 5), 497: (2, 18, 5), 501: (2, 27, 5), 509: (2, 18, 47),
-    510: (2, 18, 5), 517: (2, 19, 9), 518: (2, 20, 9), 519: (2, 21, 9), 520: (2, 22, 9), 521: (2, 23, 9),
-    522: (2, 24, 9), 523: (2, 25, 9), 527: (2, 27, 54), 528: (2, 27, 76), 529: (2, 27, 82),
-    530: (2, 27, 5), 537: (2, 28, 9), 538: (2, 29, 9), 539: (2, 30, 9), 540: (2, 31, 9), 541: (2, 32, 9),
-    542: (2, 33, 9), 543: (2, 34, 9), 544: (2, 35, 9), 566: (3, 5, 45), 567: (3, 5, 64), 568: (3, 6, 27),
-    569: (3, 5, 27), 570: (3, 5, 45), 571: (3, 5, 64), 572: (3, 5, 79), 573: (3, 6, 9), 574: (3, 6, 27),
-    575: (3, 6, 49), 576: (3, 6, 68), 579: (3, 8, 5), 580: (3, 7, 5), 581: (3, 9, 5), 582: (3, 10, 5),
-    583: (3, 11, 5), 584: (3, 12, 5), 585: (3, 13, 5), 586: (3, 14, 5), 587: (3, 15, 5), 588: (3, 16, 5),
-    590: (3, 19, 5), 595: (3, 27, 5), 600: (3, 32, 5), 604: (3, 36, 5), 612: (3, 19, 41),
-    613: (3, 19, 5), 620: (3, 20, 9), 621: (3, 21, 9), 622: (3, 22, 9), 623: (3, 23, 9), 624: (3, 24, 9),
-    625: (3, 25, 9), 629: (3, 27, 41), 630: (3, 27, 5), 637: (3, 28, 9), 638: (3, 29, 9),
-    639: (3, 30, 9), 643: (3, 33, 42), 644: (3, 32, 5), 651: (3, 34, 9), 655: (3, 36, 45),
-    656: (3, 36, 64), 657: (3, 36, 5), 664: (3, 37, 9), 665: (3, 38, 13), 666: (3, 39, 9),
-    667: (3, 40, 9),
+    356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 14), 359: (0, 10, 31), 360: (0, 10, 45),
+    361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
+    368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
+    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 98, 18), 416: (0, 98, 34),
+    417: (0, 98, 18), 418: (0, 98, 34), 419: (0, 98, 51), 420: (0, 99, 9), 423: (0, 100, 5),
+    424: (0, 101, 21), 426: (0, 103, 5), 431: (0, 104, 9), 438: (0, 98, 1), 460: (0, 108, 16),
+    461: (0, 108, 29), 466: (0, 109, 5), 474: (0, 110, 9), 475: (0, 111, 13), 476: (0, 112, 17),
+    477: (0, 113, 13), 478: (0, 114, 9), 485: (0, 108, 1), 507: (1, 27, 27), 508: (1, 27, 27),
+    509: (1, 27, 41), 510: (1, 28, 9), 511: (1, 29, 9), 514: (1, 30, 5), 515: (1, 30, 47),
+    516: (1, 31, 5), 517: (1, 31, 47), 519: (1, 33, 5), 524: (1, 34, 9), 525: (1, 35, 9),
+    526: (1, 36, 9), 533: (1, 27, 1), 555: (2, 12, 27), 556: (2, 12, 41), 557: (2, 12, 57),
+    558: (2, 12, 27), 559: (2, 12, 41), 560: (2, 12, 57), 561: (2, 12, 71), 562: (2, 13, 9),
+    563: (2, 14, 9), 564: (2, 15, 9), 567: (2, 16, 5), 568: (2, 16, 98), 569: (2, 17, 5),
+    570: (2, 17, 68), 571: (2, 18, 5), 572: (2, 18, 100), 573: (2, 19, 5), 574: (2, 19, 66),
+    575: (2, 20, 5), 576: (2, 21, 21), 577: (2, 22, 5), 578: (2, 22, 68), 579: (2, 23, 5),
+    580: (2, 24, 21), 581: (2, 25, 5), 582: (2, 25, 54), 584: (2, 27, 5), 588: (2, 37, 5),
+    593: (2, 41, 5), 599: (2, 46, 5), 603: (2, 50, 5), 611: (2, 57, 5), 615: (2, 63, 5), 620: (2, 73, 5),
+    624: (2, 27, 47), 625: (2, 27, 5), 632: (2, 28, 9), 633: (2, 29, 9), 634: (2, 30, 9),
+    635: (2, 31, 9), 636: (2, 32, 9), 637: (2, 33, 9), 638: (2, 34, 9), 642: (2, 37, 54),
+    643: (2, 37, 76), 644: (2, 37, 82), 645: (2, 37, 5), 652: (2, 38, 9), 656: (2, 41, 58),
+    657: (2, 41, 87), 658: (2, 42, 30), 659: (2, 42, 33), 660: (2, 41, 5), 667: (2, 43, 9),
+    671: (2, 46, 54), 672: (2, 46, 5), 679: (2, 47, 9), 683: (2, 50, 62), 684: (2, 50, 91),
+    685: (2, 51, 30), 686: (2, 51, 33), 687: (2, 51, 58), 688: (2, 51, 64), 689: (2, 50, 5),
+    696: (2, 52, 9), 697: (2, 53, 9), 698: (2, 54, 9), 702: (2, 57, 54), 703: (2, 57, 5),
+    709: (2, 58, 9), 710: (2, 59, 9), 711: (2, 60, 9), 715: (2, 63, 49), 716: (2, 63, 78),
+    717: (2, 63, 81), 718: (2, 63, 5), 725: (2, 64, 9), 726: (2, 65, 9), 727: (2, 66, 9),
+    728: (2, 67, 9), 729: (2, 68, 9), 730: (2, 69, 9), 731: (2, 70, 9), 736: (2, 74, 9), 743: (2, 12, 1),
+    765: (3, 5, 45), 766: (3, 5, 64), 767: (3, 6, 27), 768: (3, 5, 27), 769: (3, 5, 45), 770: (3, 5, 64),
+    771: (3, 5, 79), 772: (3, 6, 9), 773: (3, 6, 27), 774: (3, 6, 49), 775: (3, 6, 68), 778: (3, 8, 5),
+    779: (3, 7, 5), 780: (3, 9, 5), 781: (3, 10, 5), 782: (3, 11, 5), 783: (3, 12, 5), 784: (3, 13, 5),
+    785: (3, 14, 5), 786: (3, 15, 5), 787: (3, 16, 5), 789: (3, 19, 5), 794: (3, 27, 5), 799: (3, 32, 5),
+    803: (3, 36, 5), 811: (3, 19, 41), 812: (3, 19, 5), 819: (3, 20, 9), 820: (3, 21, 9),
+    821: (3, 22, 9), 822: (3, 23, 9), 823: (3, 24, 9), 824: (3, 25, 9), 828: (3, 27, 41),
+    829: (3, 27, 5), 836: (3, 28, 9), 837: (3, 29, 9), 838: (3, 30, 9), 842: (3, 33, 42),
+    843: (3, 32, 5), 850: (3, 34, 9), 854: (3, 36, 45), 855: (3, 36, 64), 856: (3, 36, 5),
+    863: (3, 37, 9), 864: (3, 38, 13), 865: (3, 39, 9), 866: (3, 40, 9), 870: (3, 5, 1),
 }

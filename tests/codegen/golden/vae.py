@@ -232,45 +232,103 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
+    total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
+    if l1 is not None:
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -284,7 +342,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Encoder(tf.Module):
@@ -314,6 +372,10 @@ class Encoder(tf.Module):
 
     # Each instance's `encode` is the tf.function of this; calls from other methods use `_impl_encode`.
     _impl_encode = encode
+
+    def regularization_losses(self):
+        """vae.tfm:4. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.dense, self.to_mean, self.to_log_var))  # vae.tfm:4:1
 
     @property
     def signatures(self):
@@ -355,6 +417,10 @@ class Decoder(tf.Module):
 
     # Each instance's `decode` is the tf.function of this; calls from other methods use `_impl_decode`.
     _impl_decode = decode
+
+    def regularization_losses(self):
+        """vae.tfm:13. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.dense, self.rebuild))  # vae.tfm:13:1
 
     @property
     def signatures(self):
@@ -434,6 +500,10 @@ class VAE(tf.Module):
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # vae.tfm:48:9
             return {'loss': loss, 'reconstruction_loss': reconstruction_loss, 'kl_loss': kl_loss}  # vae.tfm:49:9
 
+    def regularization_losses(self):
+        """vae.tfm:20. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.encoder, self.decoder))  # vae.tfm:20:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -453,17 +523,18 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
-    246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 18, 5), 261: (0, 16, 9), 269: (0, 19, 9), 270: (0, 20, 9),
-    295: (1, 4, 16), 296: (1, 4, 44), 297: (1, 4, 16), 298: (1, 4, 31), 299: (1, 4, 44), 300: (1, 4, 57),
-    303: (1, 5, 5), 304: (1, 6, 5), 305: (1, 7, 5), 307: (1, 9, 5), 312: (1, 10, 9), 313: (1, 11, 9),
-    338: (1, 13, 16), 339: (1, 13, 42), 340: (1, 13, 16), 341: (1, 13, 29), 342: (1, 13, 42),
-    343: (1, 13, 57), 346: (1, 14, 5), 347: (1, 15, 5), 349: (1, 17, 5), 354: (1, 18, 9),
-    379: (1, 20, 12), 380: (1, 20, 50), 381: (1, 20, 12), 382: (1, 20, 32), 383: (1, 20, 50),
-    384: (1, 20, 67), 385: (1, 20, 97), 388: (1, 21, 5), 389: (1, 22, 5), 390: (1, 23, 5),
-    392: (1, 27, 5), 393: (1, 32, 5), 394: (1, 39, 5), 402: (1, 29, 9), 410: (1, 34, 9), 411: (1, 35, 9),
-    418: (1, 39, 49), 419: (1, 39, 5), 426: (1, 40, 9), 427: (1, 41, 13), 428: (1, 42, 13),
-    429: (1, 43, 13), 430: (1, 44, 13), 431: (1, 45, 13), 432: (1, 46, 13), 433: (1, 47, 13),
-    434: (1, 48, 9), 435: (1, 49, 9),
+    294: (0, 10, 14), 295: (0, 10, 31), 296: (0, 10, 14), 297: (0, 10, 31), 298: (0, 10, 45),
+    299: (0, 10, 73), 300: (0, 11, 9), 301: (0, 12, 9), 302: (0, 13, 9), 305: (0, 14, 5),
+    306: (0, 14, 79), 307: (0, 15, 5), 308: (0, 15, 51), 310: (0, 18, 5), 311: (0, 22, 5),
+    316: (0, 19, 9), 324: (0, 23, 9), 331: (0, 10, 1), 353: (1, 4, 16), 354: (1, 4, 44), 355: (1, 4, 16),
+    356: (1, 4, 31), 357: (1, 4, 44), 358: (1, 4, 57), 361: (1, 5, 5), 362: (1, 6, 5), 363: (1, 7, 5),
+    365: (1, 9, 5), 370: (1, 10, 9), 371: (1, 11, 9), 378: (1, 4, 1), 400: (1, 13, 16), 401: (1, 13, 42),
+    402: (1, 13, 16), 403: (1, 13, 29), 404: (1, 13, 42), 405: (1, 13, 57), 408: (1, 14, 5),
+    409: (1, 15, 5), 411: (1, 17, 5), 416: (1, 18, 9), 423: (1, 13, 1), 445: (1, 20, 12),
+    446: (1, 20, 50), 447: (1, 20, 12), 448: (1, 20, 32), 449: (1, 20, 50), 450: (1, 20, 67),
+    451: (1, 20, 97), 454: (1, 21, 5), 455: (1, 22, 5), 456: (1, 23, 5), 458: (1, 27, 5),
+    459: (1, 32, 5), 460: (1, 39, 5), 468: (1, 29, 9), 476: (1, 34, 9), 477: (1, 35, 9),
+    484: (1, 39, 49), 485: (1, 39, 5), 492: (1, 40, 9), 493: (1, 41, 13), 494: (1, 42, 13),
+    495: (1, 43, 13), 496: (1, 44, 13), 497: (1, 45, 13), 498: (1, 46, 13), 499: (1, 47, 13),
+    500: (1, 48, 9), 501: (1, 49, 9), 505: (1, 20, 1),
 }

@@ -233,45 +233,103 @@ def _default_signature(table):
     return _signature_function(*table["serving_default"])
 
 
-class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+def _regularizer(spec):
+    """The (l1, l2) factors of a regularizer as Keras names it, as text (None: no such term); raises
+    ValueError for any other text. The grammar is dsl/regularizers.py's: "", "l1", "l2", "l1_l2"
+    (factor 0.01), "l1(F)", "l2(F)", "l1_l2(l1=F, l2=F)"."""
+    text = spec.replace(" ", "")
+    if text == "":
+        return None, None
+    name, _, rest = text.partition("(")
+    if name not in ("l1", "l2", "l1_l2") or (rest != "" and not rest.endswith(")")):
+        raise _ValueError(f"unknown regularizer {spec!r}: write l1(F), l2(F), l1_l2(l1=F, l2=F) or an empty string")
+    names = ("l1", "l2") if name == "l1_l2" else (name,)
+    if rest == "":
+        return ("0.01" if "l1" in names else None), ("0.01" if "l2" in names else None)
+    factors = {}
+    for position, item in _enumerate(rest[:-1].split(",") if rest != ")" else []):
+        key, equals, value = item.partition("=")
+        if equals == "":
+            key, value = (names[position] if position < _len(names) else ""), item
+        if key not in names or key in factors or not _is_factor(value):
+            raise _ValueError(f"regularizer {spec!r}: {name} takes {', '.join(names)}, each a factor >= 0")
+        factors[key] = value
+    return factors.get("l1", "0" if "l1" in names else None), factors.get("l2", "0" if "l2" in names else None)
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+
+def _is_factor(text):
+    """Whether `text` is a non-negative decimal number (what tf.strings.to_number reads)."""
+    if text == "" or text[0] not in "0123456789.":
+        return False
+    for character in text:
+        if character not in "0123456789.eE+-":
+            return False
+    return True
+
+
+def _penalty(x, regularizer):
+    """Keras' L1L2 penalty of `x`: l1 * sum(abs(x)) + l2 * sum(square(x)), for the text `regularizer`."""
+    l1, l2 = _regularizer(regularizer)
+    total = tf.zeros([], x.dtype)
+    # Read as a double, then cast, as Keras casts its Python float factor to the variable's dtype.
+    if l1 is not None:
+        total += tf.cast(tf.strings.to_number(l1, tf.float64), x.dtype) * tf.reduce_sum(tf.abs(x))
+    if l2 is not None:
+        total += tf.cast(tf.strings.to_number(l2, tf.float64), x.dtype) * tf.reduce_sum(tf.square(x))
+    return total
+
+
+def _regularization_sum(own, submodules):
+    """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
+    its submodules' regularization_losses(), summed (0 when there are none)."""
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms += [module.regularization_losses() for module in submodules]
+    return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
+
+
+class Dense(tf.Module):
+    """Compiled from <tfm library>/layers.tfm:10."""
+
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:18:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def regularization_losses(self):
-        """<tfm library>/layers.tfm:18. Inputs none. Returns output_0: f32[]."""
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:19:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:20:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
-    # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
-    _impl_regularization_losses = regularization_losses
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
+    def regularization_losses(self):
+        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
 
     @property
     def signatures(self):
@@ -285,7 +343,7 @@ class Dense(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'regularization_losses': (self.regularization_losses, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Generator(tf.Module):
@@ -313,6 +371,10 @@ class Generator(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """wgan_gp.tfm:6. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.hidden_layer, self.output_layer))  # wgan_gp.tfm:6:1
 
     @property
     def signatures(self):
@@ -352,6 +414,10 @@ class Critic(tf.Module):
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def regularization_losses(self):
+        """wgan_gp.tfm:13. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.hidden_layer, self.output_layer))  # wgan_gp.tfm:13:1
 
     @property
     def signatures(self):
@@ -453,6 +519,10 @@ class WganGp(tf.Module):
     # Each instance's `generate` is the tf.function of this; calls from other methods use `_impl_generate`.
     _impl_generate = generate
 
+    def regularization_losses(self):
+        """wgan_gp.tfm:20. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.generator, self.critic))  # wgan_gp.tfm:20:1
+
     @property
     def signatures(self):
         """Concrete functions by signature key: `tf.saved_model.save(m, path, signatures=m.signatures)`."""
@@ -473,19 +543,20 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
-    247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 18, 5), 262: (0, 16, 9), 270: (0, 19, 9), 271: (0, 20, 9),
-    296: (1, 6, 18), 297: (1, 6, 44), 298: (1, 6, 18), 299: (1, 6, 31), 300: (1, 6, 44), 301: (1, 6, 54),
-    304: (1, 7, 5), 305: (1, 8, 5), 307: (1, 10, 5), 312: (1, 11, 9), 337: (1, 13, 15), 338: (1, 13, 15),
-    339: (1, 13, 30), 340: (1, 13, 43), 343: (1, 14, 5), 344: (1, 15, 5), 346: (1, 17, 5),
-    351: (1, 18, 9), 376: (1, 20, 15), 377: (1, 20, 32), 378: (1, 20, 15), 379: (1, 20, 32),
-    380: (1, 20, 51), 381: (1, 20, 69), 382: (1, 21, 9), 383: (1, 21, 39), 386: (1, 22, 5),
-    387: (1, 23, 5), 388: (1, 24, 5), 389: (1, 25, 5), 391: (1, 29, 5), 396: (1, 41, 5), 402: (1, 54, 5),
-    406: (1, 29, 54), 407: (1, 29, 77), 408: (1, 29, 5), 415: (1, 30, 9), 416: (1, 31, 9),
-    417: (1, 32, 13), 418: (1, 33, 13), 419: (1, 34, 9), 420: (1, 35, 9), 421: (1, 36, 9),
-    422: (1, 37, 9), 426: (1, 41, 57), 427: (1, 41, 78), 428: (1, 41, 81), 429: (1, 42, 34),
-    430: (1, 41, 5), 437: (1, 43, 9), 438: (1, 44, 9), 439: (1, 45, 13), 440: (1, 46, 17),
-    441: (1, 47, 13), 442: (1, 48, 9), 443: (1, 49, 13), 444: (1, 50, 9), 445: (1, 51, 9),
-    446: (1, 52, 9), 451: (1, 56, 9),
+    295: (0, 10, 14), 296: (0, 10, 31), 297: (0, 10, 14), 298: (0, 10, 31), 299: (0, 10, 45),
+    300: (0, 10, 73), 301: (0, 11, 9), 302: (0, 12, 9), 303: (0, 13, 9), 306: (0, 14, 5),
+    307: (0, 14, 79), 308: (0, 15, 5), 309: (0, 15, 51), 311: (0, 18, 5), 312: (0, 22, 5),
+    317: (0, 19, 9), 325: (0, 23, 9), 332: (0, 10, 1), 354: (1, 6, 18), 355: (1, 6, 44), 356: (1, 6, 18),
+    357: (1, 6, 31), 358: (1, 6, 44), 359: (1, 6, 54), 362: (1, 7, 5), 363: (1, 8, 5), 365: (1, 10, 5),
+    370: (1, 11, 9), 377: (1, 6, 1), 399: (1, 13, 15), 400: (1, 13, 15), 401: (1, 13, 30),
+    402: (1, 13, 43), 405: (1, 14, 5), 406: (1, 15, 5), 408: (1, 17, 5), 413: (1, 18, 9),
+    420: (1, 13, 1), 442: (1, 20, 15), 443: (1, 20, 32), 444: (1, 20, 15), 445: (1, 20, 32),
+    446: (1, 20, 51), 447: (1, 20, 69), 448: (1, 21, 9), 449: (1, 21, 39), 452: (1, 22, 5),
+    453: (1, 23, 5), 454: (1, 24, 5), 455: (1, 25, 5), 457: (1, 29, 5), 462: (1, 41, 5), 468: (1, 54, 5),
+    472: (1, 29, 54), 473: (1, 29, 77), 474: (1, 29, 5), 481: (1, 30, 9), 482: (1, 31, 9),
+    483: (1, 32, 13), 484: (1, 33, 13), 485: (1, 34, 9), 486: (1, 35, 9), 487: (1, 36, 9),
+    488: (1, 37, 9), 492: (1, 41, 57), 493: (1, 41, 78), 494: (1, 41, 81), 495: (1, 42, 34),
+    496: (1, 41, 5), 503: (1, 43, 9), 504: (1, 44, 9), 505: (1, 45, 13), 506: (1, 46, 17),
+    507: (1, 47, 13), 508: (1, 48, 9), 509: (1, 49, 13), 510: (1, 50, 9), 511: (1, 51, 9),
+    512: (1, 52, 9), 517: (1, 56, 9), 524: (1, 20, 1),
 }
