@@ -423,7 +423,7 @@ _LOOK_BACK_LINES = 30
 
 def open_call(text: str, line: int, column: int) -> tuple[str, int, str | None] | None:
     """The call the cursor at (line, column) is inside, read from the text (which may not parse while
-    it is typed): the callee as written (`relu`, `dense.call_sequence`), the index of the argument
+    it is typed): the callee as written (`relu`, `encoder.encode`), the index of the argument
     being typed, and the keyword being typed (`axis` after `axis=`), or None outside any call."""
     lines = text.split("\n")
     if not 1 <= line <= len(lines):

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from tfm.dsl import nodes as n
-from tfm.dsl.analysis import Analysis, outputs_of
+from tfm.dsl.analysis import Analysis, outputs_of, type_text
+from tfm.dsl.declarations import dims_pattern
 from tfm.dsl.signatures import SignatureChoiceError, SignaturePlan, random_op_in, signature_plan
 from tfm.dsl.tensor_types import TensorT
 
@@ -73,8 +74,9 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
     result = []
     for key, name in plan.signatures.items():
         method = methods[name]
-        inputs = tuple((i.name, _tf_dtype(analysis, i.type), _dims(analysis, i.type, params)) for i in method.inputs)
-        outputs = tuple((o.name, _tf_dtype(analysis, o.type), len(_dims(analysis, o.type, params)))
+        inputs = tuple((i.name, _tf_dtype(analysis, i.type), _signature_dims(analysis, i.type, params))
+                       for i in method.inputs)
+        outputs = tuple((o.name, _tf_dtype(analysis, o.type), _rank(_signature_dims(analysis, o.type, params)))
                         for o in outputs_of(method))
         result.append(SignatureContract(key=key, method=method.name, inputs=inputs, outputs=outputs,
                                         random_op=random_op_in(analysis, module, method)))
@@ -82,11 +84,22 @@ def contracts(analysis: Analysis, module: n.ModuleDef, init: dict[str, object],
 
 
 # A served method's inputs and outputs: dsl.overloads gave each signature of a method of several its
-# own method, of tensor types (no TypeChoice), and the analysis recorded each as a TensorT.
+# own method, of tensor types (no TypeChoice), and the analysis recorded each as a TensorT. A type
+# written with `...` has no rank: its signature is `tf.TensorSpec(shape=None)`.
 def _dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
           params: dict[str, object]) -> tuple[int | None, ...]:
     assert isinstance(type_, n.TensorType)
     return analysis.declared_shape(type_, params)
+
+
+def _signature_dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
+                    params: dict[str, object]) -> tuple[int | None, ...] | None:
+    assert isinstance(type_, n.TensorType)
+    return None if dims_pattern(type_) is not None else _dims(analysis, type_, params)
+
+
+def _rank(dims: tuple[int | None, ...] | None) -> int | None:
+    return None if dims is None else len(dims)
 
 
 def _tf_dtype(analysis: Analysis, type_: n.TensorType | n.TypeChoice) -> str:
@@ -219,9 +232,16 @@ def _job(tf, python_module, analysis: Analysis, module: n.ModuleDef, init: dict[
 def _declared_types(analysis: Analysis, module: n.ModuleDef, plan: SignaturePlan) -> dict:
     """Each signature's inputs and outputs as the `.tfm` declares them, in order, with named dims."""
     methods = {m.name: m for m in module.methods}
-    return {key: {"inputs": [[i.name, str(analysis.types[i.type])] for i in methods[name].inputs],
-                  "outputs": [[o.name, str(analysis.types[o.type])] for o in outputs_of(methods[name])]}
+    return {key: {"inputs": [[i.name, _declared_text(analysis, i.type)] for i in methods[name].inputs],
+                  "outputs": [[o.name, _declared_text(analysis, o.type)] for o in outputs_of(methods[name])]}
             for key, name in plan.signatures.items()}
+
+
+def _declared_text(analysis: Analysis, type_: n.TensorType | n.TypeChoice) -> str:
+    """The type with its named dims; one of any rank as written (`f32[N, ..., 3]`, not `f32[...]`)."""
+    if isinstance(type_, n.TensorType) and dims_pattern(type_) is not None:
+        return type_text(type_)
+    return str(analysis.types[type_])
 
 
 def _check_instance(instance: object, python_module, module_name: str) -> None:

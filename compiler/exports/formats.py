@@ -33,9 +33,14 @@ class SignatureContract:
 
     key: str
     method: str
-    inputs: tuple[tuple[str, str, tuple[int | None, ...]], ...]  # (name, tf dtype name, dims)
-    outputs: tuple[tuple[str, str, int], ...]  # (name, tf dtype name, rank)
+    inputs: tuple[tuple[str, str, tuple[int | None, ...] | None], ...]  # (name, tf dtype name, dims; None: any rank)
+    outputs: tuple[tuple[str, str, int | None], ...]  # (name, tf dtype name, rank; None: any rank)
     random_op: str | None = None  # a random op the method runs: its values cannot be compared
+
+    @property
+    def any_rank_inputs(self) -> list[str]:
+        """The inputs written with `...` (`x: f32[N, ..., 3]`): a TensorSpec of unknown rank."""
+        return [name for name, _, dims in self.inputs if dims is None]
 
 
 @dataclass

@@ -151,8 +151,8 @@ def _signature_drift(function, contract: SignatureContract) -> list[str]:
         spec = specs[name]
         actual = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
         if spec.dtype.name != dtype or actual != dims:
-            problems.append(f"{contract.key}: input {name} is {spec.dtype.name}{list(actual or [])}, "
-                            f"expected {dtype}{list(dims)}")
+            problems.append(f"{contract.key}: input {name} is {spec.dtype.name}{_shape_text(actual)}, "
+                            f"expected {dtype}{_shape_text(dims)}")
     outputs = function.structured_outputs
     if not isinstance(outputs, dict):
         outputs = {"output_0": outputs}
@@ -161,10 +161,14 @@ def _signature_drift(function, contract: SignatureContract) -> list[str]:
         return problems
     for name, dtype, rank in contract.outputs:
         spec = outputs[name]
-        if spec.dtype.name != dtype or (spec.shape.rank is not None and spec.shape.rank != rank):
+        if spec.dtype.name != dtype or (spec.shape.rank is not None and rank is not None and spec.shape.rank != rank):
             problems.append(f"{contract.key}: output {name} is {spec.dtype.name} of rank {spec.shape.rank}, "
                             f"expected {dtype} of rank {rank}")
     return problems
+
+
+def _shape_text(dims: tuple[int | None, ...] | None) -> str:
+    return "[...] (any rank)" if dims is None else str(list(dims))
 
 
 def variable_inventory(directory: Path) -> dict[str, tuple[str, tuple[int, ...]]]:

@@ -72,6 +72,7 @@ class TFLiteFormat:
     def write(self, job: ExportJob, path: Path) -> None:
         if job.saved_model is None:
             raise ExportError("the .tflite is converted from the staged SavedModel, and there is none")
+        _refuse_any_rank(job)
         try:
             model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest, self.options)
         except FlexOpsNeeded as exc:
@@ -126,6 +127,18 @@ class TFLiteFormat:
 
 
 _FLOAT_TOLERANCE = 1e-4
+
+
+def _refuse_any_rank(job: ExportJob) -> None:
+    """TFLite's tensors have a fixed rank: a served input written with `...` (a TensorSpec of unknown
+    rank, which the SavedModel keeps) has none to convert to."""
+    for contract in job.contracts:
+        if contract.any_rank_inputs:
+            names = ", ".join(f"`{name}`" for name in contract.any_rank_inputs)
+            raise ExportError(
+                f"`{contract.method}` (signature {contract.key}) takes {names} of any rank (`...` in its type), and a "
+                f".tflite needs a fixed rank: export the SavedModel alone (without --tflite), or serve (`@serving`) a "
+                f"method of fixed rank that calls `{contract.method}` (its input written `f32[N, T, D]`, say)")
 
 
 def _interpreter(tf, path: Path):

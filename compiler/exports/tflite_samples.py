@@ -28,6 +28,7 @@ def sample_inputs(contract: SignatureContract, size: int, rng) -> dict:
 
     inputs = {}
     for name, dtype, dims in contract.inputs:
+        assert dims is not None  # an input of any rank has no .tflite (tflite_export refuses it before converting)
         shape = [size if d is None else d for d in dims]
         if dtype.startswith(("float", "bfloat", "half")):
             value = rng.normal(size=shape).astype(np.dtype(dtype) if dtype != "bfloat16" else np.float32)

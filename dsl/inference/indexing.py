@@ -129,6 +129,8 @@ def _sized_length(types: Mapping[n.Node, object], item: n.Slice, dim: Dim) -> Di
     upper = _bound(types, item.upper, dim, dim)
     if isinstance(upper, int) and isinstance(dim, int):
         upper = min(upper, dim)
+    if upper is not None and upper == lower:
+        return None  # empty, as an empty slice of known bounds is
     if isinstance(lower, DimExpr) and lower.op in ("+", "-") and isinstance(lower.right, int):  # t - (k - 1) is t - k + 1
         length = dim_binary("+" if lower.op == "-" else "-", dim_binary("-", upper, lower.left), lower.right)
     else:
