@@ -222,3 +222,13 @@ def test_each_layers_regularizers_match_keras_layer_losses(tmp_path, name):
     # Every trainable weight has a regularizer here, so each gets a gradient from the penalty.
     grads = tape.gradient(ours, m.layer.trainable_variables)
     assert all(g is not None for g in grads)
+
+
+def test_the_formatter_writes_the_clause_as_a_keyword_argument():
+    from tfm.dsl.formatter import format_source
+
+    text = ("module M:\n    var w: f32[2] = ones(),   regularizer = \"l2\"\n\n    fn f() -> f32[]:\n"
+            "        regularizer=w\n        return reduce_sum(regularizer) + regularization_losses()\n")
+    formatted = format_source(text)
+    assert 'var w: f32[2] = ones(), regularizer="l2"\n' in formatted
+    assert "        regularizer = w\n" in formatted  # a local of that name is an ordinary assignment

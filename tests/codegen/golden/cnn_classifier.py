@@ -438,28 +438,28 @@ class Conv2D(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:53:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:54:21
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:55:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:55:51
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:53:110
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:54:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:54:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:57:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:56:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:62:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:61:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:57. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:56. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:58:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:59:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:57:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:58:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:62. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:61. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
         with self.name_scope:
-            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:63:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:62:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -484,29 +484,29 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:66."""
+    """Compiled from <tfm library>/layers.tfm:65."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:66:18
-        self.strides = strides  # <tfm library>/layers.tfm:66:38
-        self.padding = padding  # <tfm library>/layers.tfm:66:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:65:18
+        self.strides = strides  # <tfm library>/layers.tfm:65:38
+        self.padding = padding  # <tfm library>/layers.tfm:65:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:67:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:66:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:67. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:66. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:68:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:69:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:70:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:67:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:68:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:69:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:66. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:66:1
+        """<tfm library>/layers.tfm:65. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:65:1
 
     @property
     def signatures(self):
@@ -524,23 +524,23 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:87."""
+    """Compiled from <tfm library>/layers.tfm:86."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:88:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:87:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:88. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:89:9
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:88:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:87. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:87:1
+        """<tfm library>/layers.tfm:86. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:86:1
 
     @property
     def signatures(self):
@@ -558,52 +558,52 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:112."""
+    """Compiled from <tfm library>/layers.tfm:110."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:112:16
-        self.seed = seed  # <tfm library>/layers.tfm:112:29
+        self.rate = rate  # <tfm library>/layers.tfm:110:16
+        self.seed = seed  # <tfm library>/layers.tfm:110:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:113:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:111:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:120:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:118:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:113. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:111. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:114:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:115:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:116:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:117:13
-            return x  # <tfm library>/layers.tfm:118:9
+            if training:  # <tfm library>/layers.tfm:112:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:113:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:114:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:115:13
+            return x  # <tfm library>/layers.tfm:116:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:120. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:118. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:121:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:122:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:123:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:124:13
-            return x  # <tfm library>/layers.tfm:125:9
+            if training:  # <tfm library>/layers.tfm:119:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:120:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:121:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:122:13
+            return x  # <tfm library>/layers.tfm:123:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:112. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:112:1
+        """<tfm library>/layers.tfm:110. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:110:1
 
     @property
     def signatures(self):
@@ -775,13 +775,13 @@ _TFM_LINE_MAP = {
     424: (0, 48, 15), 425: (0, 48, 37), 426: (0, 48, 51), 427: (0, 48, 15), 428: (0, 48, 37),
     429: (0, 48, 51), 430: (0, 48, 69), 431: (0, 48, 87), 432: (0, 49, 9), 433: (0, 49, 33),
     434: (0, 49, 61), 435: (0, 50, 9), 436: (0, 51, 9), 437: (0, 52, 9), 440: (0, 53, 5),
-    441: (0, 54, 21), 442: (0, 55, 5), 443: (0, 55, 51), 445: (0, 57, 5), 448: (0, 62, 5),
-    453: (0, 58, 9), 454: (0, 59, 9), 462: (0, 63, 9), 469: (0, 48, 1), 491: (0, 66, 18),
-    492: (0, 66, 38), 493: (0, 66, 57), 495: (0, 67, 5), 500: (0, 68, 9), 501: (0, 69, 13),
-    502: (0, 70, 9), 509: (0, 66, 1), 532: (0, 88, 5), 536: (0, 89, 9), 543: (0, 87, 1),
-    565: (0, 112, 16), 566: (0, 112, 29), 571: (0, 113, 5), 575: (0, 120, 5), 583: (0, 114, 9),
-    584: (0, 115, 13), 585: (0, 116, 17), 586: (0, 117, 13), 587: (0, 118, 9), 595: (0, 121, 9),
-    596: (0, 122, 13), 597: (0, 123, 17), 598: (0, 124, 13), 599: (0, 125, 9), 606: (0, 112, 1),
+    441: (0, 53, 110), 442: (0, 54, 5), 443: (0, 54, 51), 445: (0, 56, 5), 448: (0, 61, 5),
+    453: (0, 57, 9), 454: (0, 58, 9), 462: (0, 62, 9), 469: (0, 48, 1), 491: (0, 65, 18),
+    492: (0, 65, 38), 493: (0, 65, 57), 495: (0, 66, 5), 500: (0, 67, 9), 501: (0, 68, 13),
+    502: (0, 69, 9), 509: (0, 65, 1), 532: (0, 87, 5), 536: (0, 88, 9), 543: (0, 86, 1),
+    565: (0, 110, 16), 566: (0, 110, 29), 571: (0, 111, 5), 575: (0, 118, 5), 583: (0, 112, 9),
+    584: (0, 113, 13), 585: (0, 114, 17), 586: (0, 115, 13), 587: (0, 116, 9), 595: (0, 119, 9),
+    596: (0, 120, 13), 597: (0, 121, 17), 598: (0, 122, 13), 599: (0, 123, 9), 606: (0, 110, 1),
     628: (1, 24, 29), 629: (1, 24, 29), 630: (1, 24, 48), 631: (1, 24, 72), 632: (1, 25, 9),
     633: (1, 26, 9), 636: (1, 27, 5), 637: (1, 27, 52), 638: (1, 28, 5), 639: (1, 28, 52),
     640: (1, 29, 5), 641: (1, 30, 5), 643: (1, 32, 5), 651: (1, 33, 9), 652: (1, 34, 13),

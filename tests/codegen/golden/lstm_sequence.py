@@ -364,34 +364,34 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:102."""
+    """Compiled from <tfm library>/layers.tfm:101."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:102:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:102:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:102:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:102:34
-        self.seed = seed  # <tfm library>/layers.tfm:102:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:103:9
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:101:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:101:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:101:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:101:34
+        self.seed = seed  # <tfm library>/layers.tfm:101:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:102:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:104:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:105:21
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:103:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:103:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:107:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:105:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:107. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:105. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:108:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:106:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:102. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:102:1
+        """<tfm library>/layers.tfm:101. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:101:1
 
     @property
     def signatures(self):
@@ -762,9 +762,9 @@ _TFM_LINE_MAP = {
     308: (0, 10, 73), 309: (0, 11, 9), 310: (0, 12, 9), 311: (0, 13, 9), 314: (0, 14, 5),
     315: (0, 14, 79), 316: (0, 15, 5), 317: (0, 15, 51), 319: (0, 18, 5), 320: (0, 22, 5),
     321: (0, 26, 5), 326: (0, 19, 9), 334: (0, 23, 9), 342: (0, 27, 9), 349: (0, 10, 1),
-    371: (0, 102, 18), 372: (0, 102, 34), 373: (0, 102, 18), 374: (0, 102, 34), 375: (0, 102, 51),
-    376: (0, 103, 9), 379: (0, 104, 5), 380: (0, 105, 21), 382: (0, 107, 5), 387: (0, 108, 9),
-    394: (0, 102, 1), 416: (1, 9, 17), 417: (1, 9, 34), 418: (1, 9, 17), 419: (1, 9, 34),
+    371: (0, 101, 18), 372: (0, 101, 34), 373: (0, 101, 18), 374: (0, 101, 34), 375: (0, 101, 51),
+    376: (0, 102, 9), 379: (0, 103, 5), 380: (0, 103, 109), 382: (0, 105, 5), 387: (0, 106, 9),
+    394: (0, 101, 1), 416: (1, 9, 17), 417: (1, 9, 34), 418: (1, 9, 17), 419: (1, 9, 34),
     420: (1, 9, 46), 421: (1, 10, 9), 422: (1, 11, 9), 423: (1, 12, 9), 426: (1, 13, 5),
     427: (1, 13, 83), 428: (1, 14, 5), 429: (1, 14, 83), 430: (1, 15, 5), 431: (1, 15, 83),
     432: (1, 16, 5), 433: (1, 16, 83), 434: (1, 17, 5), 435: (1, 17, 82), 436: (1, 18, 5),

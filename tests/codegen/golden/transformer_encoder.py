@@ -417,34 +417,34 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:102."""
+    """Compiled from <tfm library>/layers.tfm:101."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:102:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:102:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:102:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:102:34
-        self.seed = seed  # <tfm library>/layers.tfm:102:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:103:9
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:101:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:101:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:101:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:101:34
+        self.seed = seed  # <tfm library>/layers.tfm:101:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:102:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:104:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:105:21
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:103:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:103:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:107:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:105:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:107. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:105. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:108:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:106:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:102. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:102:1
+        """<tfm library>/layers.tfm:101. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:101:1
 
     @property
     def signatures(self):
@@ -462,52 +462,52 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:112."""
+    """Compiled from <tfm library>/layers.tfm:110."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:112:16
-        self.seed = seed  # <tfm library>/layers.tfm:112:29
+        self.rate = rate  # <tfm library>/layers.tfm:110:16
+        self.seed = seed  # <tfm library>/layers.tfm:110:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:113:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:111:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:120:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:118:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:113. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:111. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:114:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:115:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:116:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:117:13
-            return x  # <tfm library>/layers.tfm:118:9
+            if training:  # <tfm library>/layers.tfm:112:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:113:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:114:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:115:13
+            return x  # <tfm library>/layers.tfm:116:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:120. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:118. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:121:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:122:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:123:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:124:13
-            return x  # <tfm library>/layers.tfm:125:9
+            if training:  # <tfm library>/layers.tfm:119:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:120:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:121:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:122:13
+            return x  # <tfm library>/layers.tfm:123:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:112. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:112:1
+        """<tfm library>/layers.tfm:110. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:110:1
 
     @property
     def signatures(self):
@@ -609,34 +609,34 @@ class MultiHeadAttention(tf.Module):
             self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:19:5
             _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:19:66
             self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:20:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:21:21
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:22:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:22:68
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:23:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:24:21
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:25:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:25:54
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:20:102
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:21:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:21:68
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:22:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:22:103
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:23:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:23:54
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:27:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:25:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:37:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:35:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
-        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:41:5
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:39:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
         ])
-        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:46:5
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:44:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:50:5
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:48:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
@@ -644,132 +644,132 @@ class MultiHeadAttention(tf.Module):
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
         ])
-        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:57:5
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:55:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:63:5
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:61:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:73:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:71:5
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:27:5
+        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:25:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:25:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:32:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:33:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:34:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:26:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:27:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:28:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:29:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:30:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:31:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:32:9
 
     def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:37:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:37:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:37:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:37:5
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:35:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:35:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:35:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:35:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:38:9
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:36:9
 
     def call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:41:58
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:41:87
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:42:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:42:33
-        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:41:5
+        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:39:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:39:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:40:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:40:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:39:5
 
     # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:43:9
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:41:9
 
     def call_causal(self, query, value):
-        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:46:54
-        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:46:5
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:44:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:44:5
 
     # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_causal(self, query, value):
-        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:47:9
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:45:9
 
     def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:50:62
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:50:91
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:51:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:33
-        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:51:58
-        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:64
-        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:50:5
+        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:48:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:48:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:49:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:49:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:48:5
 
     # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:52:9
-            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:53:9
-            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:54:9
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:50:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:51:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:52:9
 
     def causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:54
-        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:57:5
+        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:55:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:55:5
 
     # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:58:9
-        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:59:9
-        return rows >= columns  # <tfm library>/attention.tfm:60:9
+        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:56:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:57:9
+        return rows >= columns  # <tfm library>/attention.tfm:58:9
 
     def attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:63:49
-        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:63:78
-        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:63:81
-        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:63:5
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:61:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:61:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:61:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:61:5
 
     # Each instance's `attend` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:64:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:65:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:66:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:67:9
-            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:68:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:69:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:70:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:62:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:63:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:64:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:65:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:66:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:67:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:68:9
 
     def activity_loss(self, y):
-        """<tfm library>/attention.tfm:73. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
+        """<tfm library>/attention.tfm:71. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:74:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:72:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -930,31 +930,31 @@ _TFM_LINE_MAP = {
     361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
     368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
     374: (0, 26, 5), 379: (0, 19, 9), 387: (0, 23, 9), 395: (0, 27, 9), 402: (0, 10, 1),
-    424: (0, 102, 18), 425: (0, 102, 34), 426: (0, 102, 18), 427: (0, 102, 34), 428: (0, 102, 51),
-    429: (0, 103, 9), 432: (0, 104, 5), 433: (0, 105, 21), 435: (0, 107, 5), 440: (0, 108, 9),
-    447: (0, 102, 1), 469: (0, 112, 16), 470: (0, 112, 29), 475: (0, 113, 5), 479: (0, 120, 5),
-    487: (0, 114, 9), 488: (0, 115, 13), 489: (0, 116, 17), 490: (0, 117, 13), 491: (0, 118, 9),
-    499: (0, 121, 9), 500: (0, 122, 13), 501: (0, 123, 17), 502: (0, 124, 13), 503: (0, 125, 9),
-    510: (0, 112, 1), 532: (1, 43, 27), 533: (1, 43, 27), 534: (1, 43, 41), 535: (1, 44, 9),
+    424: (0, 101, 18), 425: (0, 101, 34), 426: (0, 101, 18), 427: (0, 101, 34), 428: (0, 101, 51),
+    429: (0, 102, 9), 432: (0, 103, 5), 433: (0, 103, 109), 435: (0, 105, 5), 440: (0, 106, 9),
+    447: (0, 101, 1), 469: (0, 110, 16), 470: (0, 110, 29), 475: (0, 111, 5), 479: (0, 118, 5),
+    487: (0, 112, 9), 488: (0, 113, 13), 489: (0, 114, 17), 490: (0, 115, 13), 491: (0, 116, 9),
+    499: (0, 119, 9), 500: (0, 120, 13), 501: (0, 121, 17), 502: (0, 122, 13), 503: (0, 123, 9),
+    510: (0, 110, 1), 532: (1, 43, 27), 533: (1, 43, 27), 534: (1, 43, 41), 535: (1, 44, 9),
     536: (1, 45, 9), 539: (1, 46, 5), 540: (1, 46, 47), 541: (1, 47, 5), 542: (1, 47, 47),
     544: (1, 49, 5), 545: (1, 54, 5), 550: (1, 50, 9), 551: (1, 51, 9), 552: (1, 52, 9), 560: (1, 55, 9),
     561: (1, 56, 9), 562: (1, 57, 9), 569: (1, 43, 1), 591: (2, 12, 27), 592: (2, 12, 41),
     593: (2, 12, 57), 594: (2, 12, 27), 595: (2, 12, 41), 596: (2, 12, 57), 597: (2, 12, 71),
     598: (2, 13, 9), 599: (2, 14, 9), 600: (2, 15, 9), 603: (2, 16, 5), 604: (2, 16, 98),
     605: (2, 17, 5), 606: (2, 17, 68), 607: (2, 18, 5), 608: (2, 18, 100), 609: (2, 19, 5),
-    610: (2, 19, 66), 611: (2, 20, 5), 612: (2, 21, 21), 613: (2, 22, 5), 614: (2, 22, 68),
-    615: (2, 23, 5), 616: (2, 24, 21), 617: (2, 25, 5), 618: (2, 25, 54), 620: (2, 27, 5),
-    624: (2, 37, 5), 629: (2, 41, 5), 635: (2, 46, 5), 639: (2, 50, 5), 647: (2, 57, 5), 651: (2, 63, 5),
-    656: (2, 73, 5), 660: (2, 27, 47), 661: (2, 27, 5), 668: (2, 28, 9), 669: (2, 29, 9),
-    670: (2, 30, 9), 671: (2, 31, 9), 672: (2, 32, 9), 673: (2, 33, 9), 674: (2, 34, 9),
-    678: (2, 37, 54), 679: (2, 37, 76), 680: (2, 37, 82), 681: (2, 37, 5), 688: (2, 38, 9),
-    692: (2, 41, 58), 693: (2, 41, 87), 694: (2, 42, 30), 695: (2, 42, 33), 696: (2, 41, 5),
-    703: (2, 43, 9), 707: (2, 46, 54), 708: (2, 46, 5), 715: (2, 47, 9), 719: (2, 50, 62),
-    720: (2, 50, 91), 721: (2, 51, 30), 722: (2, 51, 33), 723: (2, 51, 58), 724: (2, 51, 64),
-    725: (2, 50, 5), 732: (2, 52, 9), 733: (2, 53, 9), 734: (2, 54, 9), 738: (2, 57, 54),
-    739: (2, 57, 5), 745: (2, 58, 9), 746: (2, 59, 9), 747: (2, 60, 9), 751: (2, 63, 49),
-    752: (2, 63, 78), 753: (2, 63, 81), 754: (2, 63, 5), 761: (2, 64, 9), 762: (2, 65, 9),
-    763: (2, 66, 9), 764: (2, 67, 9), 765: (2, 68, 9), 766: (2, 69, 9), 767: (2, 70, 9), 772: (2, 74, 9),
+    610: (2, 19, 66), 611: (2, 20, 5), 612: (2, 20, 102), 613: (2, 21, 5), 614: (2, 21, 68),
+    615: (2, 22, 5), 616: (2, 22, 103), 617: (2, 23, 5), 618: (2, 23, 54), 620: (2, 25, 5),
+    624: (2, 35, 5), 629: (2, 39, 5), 635: (2, 44, 5), 639: (2, 48, 5), 647: (2, 55, 5), 651: (2, 61, 5),
+    656: (2, 71, 5), 660: (2, 25, 47), 661: (2, 25, 5), 668: (2, 26, 9), 669: (2, 27, 9),
+    670: (2, 28, 9), 671: (2, 29, 9), 672: (2, 30, 9), 673: (2, 31, 9), 674: (2, 32, 9),
+    678: (2, 35, 54), 679: (2, 35, 76), 680: (2, 35, 82), 681: (2, 35, 5), 688: (2, 36, 9),
+    692: (2, 39, 58), 693: (2, 39, 87), 694: (2, 40, 30), 695: (2, 40, 33), 696: (2, 39, 5),
+    703: (2, 41, 9), 707: (2, 44, 54), 708: (2, 44, 5), 715: (2, 45, 9), 719: (2, 48, 62),
+    720: (2, 48, 91), 721: (2, 49, 30), 722: (2, 49, 33), 723: (2, 49, 58), 724: (2, 49, 64),
+    725: (2, 48, 5), 732: (2, 50, 9), 733: (2, 51, 9), 734: (2, 52, 9), 738: (2, 55, 54),
+    739: (2, 55, 5), 745: (2, 56, 9), 746: (2, 57, 9), 747: (2, 58, 9), 751: (2, 61, 49),
+    752: (2, 61, 78), 753: (2, 61, 81), 754: (2, 61, 5), 761: (2, 62, 9), 762: (2, 63, 9),
+    763: (2, 64, 9), 764: (2, 65, 9), 765: (2, 66, 9), 766: (2, 67, 9), 767: (2, 68, 9), 772: (2, 72, 9),
     779: (2, 12, 1), 801: (3, 5, 45), 802: (3, 5, 64), 803: (3, 6, 27), 804: (3, 5, 27), 805: (3, 5, 45),
     806: (3, 5, 64), 807: (3, 5, 79), 808: (3, 6, 9), 809: (3, 6, 27), 810: (3, 6, 49), 811: (3, 6, 68),
     814: (3, 8, 5), 815: (3, 7, 5), 816: (3, 9, 5), 817: (3, 10, 5), 818: (3, 11, 5), 819: (3, 12, 5),
