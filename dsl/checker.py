@@ -14,7 +14,7 @@ from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outpu
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
-from .regularizers import parse_regularizer
+from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regularizers
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -44,7 +44,28 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Lim
         ModuleChecker(analysis, analysis.modules[module.name]).run()
     _check_cycles(analysis)
     _check_literals(analysis)
+    _check_regularization_name(analysis)
     return analysis
+
+
+def _check_regularization_name(analysis: Analysis) -> None:
+    """In a program that uses regularizers every module gets the method `regularization_losses()`
+    (dsl/regularizers.py): a variable or submodule of that name would hide it (E014)."""
+    if not uses_regularizers(analysis):
+        return
+    for module in analysis.program.modules:
+        for member in (*module.variables, *module.submodules):
+            if member.name == REGULARIZATION_LOSSES:
+                analysis.report("E014", member.identifier, f"`{REGULARIZATION_LOSSES}` names the method this program's "
+                                "regularizers give every module", "rename the member")
+        own = _module_method(module, REGULARIZATION_LOSSES)
+        if own is not None and own.inputs:  # a holding module's sum calls it with no arguments
+            analysis.report("E014", own.identifier, f"a module's own `{REGULARIZATION_LOSSES}` replaces the generated "
+                            "one and takes no inputs", "drop its inputs, or rename it")
+
+
+def _module_method(module: n.ModuleDef, name: str) -> n.Method | None:
+    return next((m for m in module.methods if m.name == name), None)
 
 
 _I64_MAX = 2**63 - 1

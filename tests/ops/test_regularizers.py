@@ -232,3 +232,15 @@ def test_the_formatter_writes_the_clause_as_a_keyword_argument():
     formatted = format_source(text)
     assert 'var w: f32[2] = ones(), regularizer="l2"\n' in formatted
     assert "        regularizer = w\n" in formatted  # a local of that name is an ordinary assignment
+
+
+def test_a_module_of_its_own_regularization_losses_takes_no_inputs(tmp_path):
+    """A module may write its own `regularization_losses()` (a holder's sum calls it), with no inputs."""
+    source = tmp_path / "own.tfm"
+    source.write_text("module Inner:\n    var w: f32[2] = ones(), regularizer=\"l2(0.5)\"\n\n"
+                      "    fn regularization_losses() -> f32[]:\n        return 10.0 * reduce_sum(w)\n\n"
+                      "module Outer:\n    sub inner = Inner()\n    var v: f32[3] = ones(), regularizer=\"l1(0.5)\"\n\n"
+                      "    fn f() -> f32[]:\n        return regularization_losses()\n")
+    assert tfm.load(source).Outer().f().numpy() == pytest.approx(20.0 + 1.5)
+    source.write_text(source.read_text().replace("fn regularization_losses() ->", "fn regularization_losses(x: f32[]) ->"))
+    assert any("takes no inputs" in d.message for d in tfm.check(source))
