@@ -64,6 +64,24 @@ def _check_regularization_name(analysis: Analysis) -> None:
                             "one and takes no inputs", "drop its inputs, or rename it")
 
 
+def _regularizer_params(analysis: Analysis, module: str, seen: frozenset[str]) -> set[str]:
+    """The parameters of `module` that end up in a `regularizer=` clause: named there, or passed on to
+    such a parameter of a submodule (LSTM's kernel_regularizer reaches its cell's variables)."""
+    info = analysis.modules.get(module)
+    if info is None or info.decl is None or module in seen:
+        return set()
+    found = {v.regularizer.id for v in info.decl.variables if isinstance(v.regularizer, n.Name)}
+    for sub in info.decl.submodules:
+        inner = _regularizer_params(analysis, sub.module, seen | {module})
+        bound = analysis.sub_arguments.get(sub)
+        if bound is None:
+            target = analysis.modules.get(sub.module)
+            names = [p.name for p in target.decl.params] if target is not None and target.decl is not None else []
+            bound = bind_arguments(names, sub.args, sub.keywords) if names else {}
+        found |= {arg.id for name, arg in bound.items() if name in inner and isinstance(arg, n.Name)}
+    return found & set(info.params)
+
+
 def _module_method(module: n.ModuleDef, name: str) -> n.Method | None:
     return next((m for m in module.methods if m.name == name), None)
 
@@ -289,6 +307,11 @@ class ModuleChecker:
             self.report("E051", var.type, f"a regularizer penalizes a floating-point variable, not `{var.type.dtype}`",
                         "regularize a float variable, or drop `regularizer=`")
         value = evaluate(spec)
+        param = self.info.params.get(spec.id) if isinstance(spec, n.Name) else None
+        if param is not None and param.type.dtype != "str":
+            self.report("E023", spec, f"`regularizer=`: parameter `{param.name}` is `{param.type.dtype}`, not a `str`",
+                        'declare it `str`, e.g. `kernel_regularizer: str = ""`')
+            return
         if value is UNKNOWN_VALUE:
             return  # a constructor parameter: the generated code checks it when the module is built
         try:
@@ -298,6 +321,22 @@ class ModuleChecker:
         except ValueError as problem:
             self.report("E023", spec, f"`regularizer=`: {problem}",
                         'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
+
+    def _check_regularizer_arguments(self, sub: n.SubDecl, target: ModuleInfo) -> None:
+        """A literal given to a parameter that ends in a `regularizer=` clause (`Dense(..., kernel_regularizer="l3")`)
+        is checked here, where it is written, not when the module is built."""
+        flows = _regularizer_params(self.analysis, target.name, frozenset())
+        for name, arg in self.analysis.sub_arguments[sub].items():
+            value = evaluate(arg) if name in flows else UNKNOWN_VALUE
+            if value is UNKNOWN_VALUE:
+                continue
+            try:
+                if not isinstance(value, str):
+                    raise ValueError("a regularizer is a string")
+                parse_regularizer(value)
+            except ValueError as problem:
+                self.report("E023", arg, f"`{name}`: {problem}",
+                            'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
 
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)
@@ -309,6 +348,7 @@ class ModuleChecker:
         params = _module_params(target, len(sub.args))
         check_call_shape(self.report, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
+        self._check_regularizer_arguments(sub, target)
         clipping = [name for name in CLIPPING if name in self.analysis.sub_arguments[sub]]
         if target.is_optimizer and len(clipping) > 1:
             self.report("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",

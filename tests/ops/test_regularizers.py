@@ -244,3 +244,15 @@ def test_a_module_of_its_own_regularization_losses_takes_no_inputs(tmp_path):
     assert tfm.load(source).Outer().f().numpy() == pytest.approx(20.0 + 1.5)
     source.write_text(source.read_text().replace("fn regularization_losses() ->", "fn regularization_losses(x: f32[]) ->"))
     assert any("takes no inputs" in d.message for d in tfm.check(source))
+
+
+def test_a_literal_regularizer_argument_is_checked_where_it_is_written(tmp_path):
+    """A layer's regularizer parameter given a literal is checked at that argument, through the layers it is
+    passed on to (LSTM to its cell, a Bidirectional wrapper to both layers)."""
+    source = tmp_path / "args.tfm"
+    source.write_text('module M:\n    sub a = Dense(3, 2, kernel_regularizer="l3")\n'
+                      '    sub b = BidirectionalLSTM(3, 2, recurrent_regularizer="l2(x)")\n'
+                      '    sub c = Dense(3, 2, kernel_regularizer="l2(0.1)")\n\n'
+                      '    fn f() -> f32[]:\n        return regularization_losses()\n')
+    problems = [(d.span.line, d.code) for d in tfm.check(source)]
+    assert problems == [(2, "E023"), (3, "E023")]
