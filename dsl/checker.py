@@ -14,7 +14,7 @@ from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outpu
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
-from .regularizers import parse_regularizer
+from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regularizers
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
@@ -44,7 +44,46 @@ def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Lim
         ModuleChecker(analysis, analysis.modules[module.name]).run()
     _check_cycles(analysis)
     _check_literals(analysis)
+    _check_regularization_name(analysis)
     return analysis
+
+
+def _check_regularization_name(analysis: Analysis) -> None:
+    """In a program that uses regularizers every module gets the method `regularization_losses()`
+    (dsl/regularizers.py): a variable or submodule of that name would hide it (E014)."""
+    if not uses_regularizers(analysis):
+        return
+    for module in analysis.program.modules:
+        for member in (*module.variables, *module.submodules):
+            if member.name == REGULARIZATION_LOSSES:
+                analysis.report("E014", member.identifier, f"`{REGULARIZATION_LOSSES}` names the method this program's "
+                                "regularizers give every module", "rename the member")
+        own = _module_method(module, REGULARIZATION_LOSSES)
+        if own is not None and own.inputs:  # a holding module's sum calls it with no arguments
+            analysis.report("E014", own.identifier, f"a module's own `{REGULARIZATION_LOSSES}` replaces the generated "
+                            "one and takes no inputs", "drop its inputs, or rename it")
+
+
+def _regularizer_params(analysis: Analysis, module: str, seen: frozenset[str]) -> set[str]:
+    """The parameters of `module` that end up in a `regularizer=` clause: named there, or passed on to
+    such a parameter of a submodule (LSTM's kernel_regularizer reaches its cell's variables)."""
+    info = analysis.modules.get(module)
+    if info is None or info.decl is None or module in seen:
+        return set()
+    found = {v.regularizer.id for v in info.decl.variables if isinstance(v.regularizer, n.Name)}
+    for sub in info.decl.submodules:
+        inner = _regularizer_params(analysis, sub.module, seen | {module})
+        bound = analysis.sub_arguments.get(sub)
+        if bound is None:
+            target = analysis.modules.get(sub.module)
+            names = [p.name for p in target.decl.params] if target is not None and target.decl is not None else []
+            bound = bind_arguments(names, sub.args, sub.keywords) if names else {}
+        found |= {arg.id for name, arg in bound.items() if name in inner and isinstance(arg, n.Name)}
+    return found & set(info.params)
+
+
+def _module_method(module: n.ModuleDef, name: str) -> n.Method | None:
+    return next((m for m in module.methods if m.name == name), None)
 
 
 _I64_MAX = 2**63 - 1
@@ -268,6 +307,11 @@ class ModuleChecker:
             self.report("E051", var.type, f"a regularizer penalizes a floating-point variable, not `{var.type.dtype}`",
                         "regularize a float variable, or drop `regularizer=`")
         value = evaluate(spec)
+        param = self.info.params.get(spec.id) if isinstance(spec, n.Name) else None
+        if param is not None and param.type.dtype != "str":
+            self.report("E023", spec, f"`regularizer=`: parameter `{param.name}` is `{param.type.dtype}`, not a `str`",
+                        'declare it `str`, e.g. `kernel_regularizer: str = ""`')
+            return
         if value is UNKNOWN_VALUE:
             return  # a constructor parameter: the generated code checks it when the module is built
         try:
@@ -277,6 +321,22 @@ class ModuleChecker:
         except ValueError as problem:
             self.report("E023", spec, f"`regularizer=`: {problem}",
                         'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
+
+    def _check_regularizer_arguments(self, sub: n.SubDecl, target: ModuleInfo) -> None:
+        """A literal given to a parameter that ends in a `regularizer=` clause (`Dense(..., kernel_regularizer="l3")`)
+        is checked here, where it is written, not when the module is built."""
+        flows = _regularizer_params(self.analysis, target.name, frozenset())
+        for name, arg in self.analysis.sub_arguments[sub].items():
+            value = evaluate(arg) if name in flows else UNKNOWN_VALUE
+            if value is UNKNOWN_VALUE:
+                continue
+            try:
+                if not isinstance(value, str):
+                    raise ValueError("a regularizer is a string")
+                parse_regularizer(value)
+            except ValueError as problem:
+                self.report("E023", arg, f"`{name}`: {problem}",
+                            'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
 
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)
@@ -288,6 +348,7 @@ class ModuleChecker:
         params = _module_params(target, len(sub.args))
         check_call_shape(self.report, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)
+        self._check_regularizer_arguments(sub, target)
         clipping = [name for name in CLIPPING if name in self.analysis.sub_arguments[sub]]
         if target.is_optimizer and len(clipping) > 1:
             self.report("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",

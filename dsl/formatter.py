@@ -52,6 +52,7 @@ class _Token:
     text: str
     unary: bool = False  # a `-`/`+` that negates: no space after it
     decorator: bool = False  # the `@` of a method attribute line: no space after it
+    option: bool = False  # `regularizer` and its `=` in a `var`'s `, regularizer=...`: tight, as a keyword argument
 
 
 def format_source(text: str, file: str = "<string>") -> str:
@@ -198,6 +199,7 @@ def _space_before(previous: _Token | None, token: _Token, stack: list[str], anno
     if previous is None:
         return False
     prev, text = previous.text, token.text
+    token.option = not stack and (text == "regularizer" and prev == "," or text == "=" and previous.option)
     in_square = bool(stack) and stack[-1] == "["
     if text in ",)]}" or prev in "([{" or text == "." or prev == ".":
         return False
@@ -210,6 +212,8 @@ def _space_before(previous: _Token | None, token: _Token, stack: list[str], anno
     if prev == ":":
         return not in_square
     if text == "=" or prev == "=":
+        if token.option or (prev == "=" and previous.option):
+            return False
         in_paren = bool(stack) and stack[-1] == "("
         return not in_paren or annotated[-1]
     return True

@@ -18,6 +18,7 @@ from .analysis import Analysis, CallInfo, ModuleInfo, children, method_signature
 from .declarations import dims_pattern
 from .ops import OPS, Op
 from .ops.names import VALUE_METHODS
+from .regularizers import REGULARIZATION_LOSSES, uses_regularizers
 from .tensor_types import Dim, TensorT
 
 _NodeT = TypeVar("_NodeT", bound=n.Node)
@@ -365,6 +366,8 @@ def member_completions(analysis: Analysis | None, file: str, text: str, line: in
                  for name, method in target.methods.items() if name not in signatures]
         items += [(name, "method", instance_signature(analysis, target.methods[names[0]], values))
                   for name, names in target.overloads.items()]
+        if uses_regularizers(analysis) and REGULARIZATION_LOSSES not in target.methods:  # generated
+            items.append((REGULARIZATION_LOSSES, "method", f"fn {REGULARIZATION_LOSSES}() -> f32[]"))
         return sorted(items)
     if receiver in info.variables:
         return _value_methods("variable")

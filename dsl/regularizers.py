@@ -11,6 +11,10 @@ compiler/generate/runtime.py; tests/ops/test_regularizers.py holds the two to ea
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 # One regularizer: a name, then optionally its factors in parentheses (positional or by keyword).
 PATTERN = re.compile(r"\s*(l1_l2|l1|l2)\s*(?:\(\s*(.*?)\s*\))?\s*")
@@ -50,3 +54,11 @@ def parse_regularizer(spec: str) -> tuple[float, float]:
 # submodules' regularization_losses(), summed; a body calls it as `regularization_losses()` or
 # `dense.regularization_losses()` (dsl/body_checker.py: the call kind "regularization_losses").
 REGULARIZATION_LOSSES = "regularization_losses"
+
+
+def uses_regularizers(analysis: Analysis) -> bool:
+    """Whether the program declares a regularizer or calls regularization_losses(): then every module of
+    it gets the generated method, so any module's sum can reach its submodules'."""
+    modules = [*analysis.library, *analysis.program.modules]
+    return (any(v.regularizer is not None for m in modules for v in m.variables)
+            or any(info.kind == REGULARIZATION_LOSSES for info in analysis.calls.values()))

@@ -62,7 +62,7 @@ def export_root(job: ExportJob):
         root.__call__ = _callable(tf, instance, module, serving)
     variables, trainable = tf.Module.variables.fget(root), tf.Module.trainable_variables.fget(root)
     root.variables, root.trainable_variables = list(variables), list(trainable)
-    root.regularization_losses = []  # tfm declares no regularizers; the convention wants the list
+    root.regularization_losses = []  # the convention's list of loss functions; penalties are not served
     return root
 
 

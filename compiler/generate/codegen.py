@@ -24,7 +24,7 @@ from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.signatures import has_outputs, signature_plan
-from tfm.dsl.regularizers import REGULARIZATION_LOSSES
+from tfm.dsl.regularizers import REGULARIZATION_LOSSES, uses_regularizers
 from tfm.dsl.inference.indexing import output_name
 from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
@@ -106,14 +106,6 @@ class _Class:
     dispatchers: list[_Dispatcher] = field(default_factory=list)
     signatures: str = "{}"  # key -> (bound method, has outputs), as Python text
     left_out: list[str] = field(default_factory=list)  # comment lines: methods not served, and why
-
-
-def _uses_regularizers(analysis: Analysis) -> bool:
-    """Whether the program declares a regularizer or reads regularization_losses(): then every module
-    of it gets the generated method, so any module's sum can reach its submodules'."""
-    modules = [*analysis.library, *analysis.program.modules]
-    return (any(v.regularizer is not None for m in modules for v in m.variables)
-            or any(info.kind == "regularization_losses" for info in analysis.calls.values()))
 
 
 def generate(analysis: Analysis, source_text: str, source_name: str) -> str:
@@ -217,7 +209,7 @@ class _ClassEmitter:
             self.helpers.add("_RandomState")
             cls.scope_lines.insert(0, f"self.{RANDOM_STATE} = _RandomState()")
         cls.dispatchers = [self._dispatcher(name, signatures) for name, signatures in self.info.overloads.items()]
-        if _uses_regularizers(self.analysis) and REGULARIZATION_LOSSES not in self.info.methods:
+        if uses_regularizers(self.analysis) and REGULARIZATION_LOSSES not in self.info.methods:
             cls.dispatchers.append(self._regularization_losses())
         self._signature_table(cls)
         return cls

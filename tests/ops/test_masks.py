@@ -150,6 +150,24 @@ def test_masked_global_average_pooling_matches_keras(pooling):
     assert ours[1][0][0, 3:].max() == 0.0  # no gradient reaches a masked step
 
 
+def test_embedding_mask_zero_into_average_pooling_matches_keras(tmp_path):
+    """Keras carries Embedding(mask_zero=True)'s mask into GlobalAveragePooling1D; tfm passes `ids != 0`."""
+    source = tmp_path / "pool.tfm"
+    source.write_text("module M:\n    sub embedding = Embedding(9, 3)\n    sub pool = GlobalAveragePooling1D()\n\n"
+                      "    fn f(ids: i32[N, T]) -> f32[N, 3]:\n        return pool.call_masked(embedding(ids), ids != 0)\n")
+    m = tfm.load(source).M()
+    table = randomize(m.embedding, RNG)["embeddings"]
+    keras_embedding = keras.layers.Embedding(9, 3, mask_zero=True)
+    keras_embedding.build((None, 5))
+    keras_embedding.set_weights([table])
+    ids = np.array([[3, 1, 4, 0, 0], [5, 0, 6, 8, 0], [7, 2, 8, 1, 8]], np.int32)
+    pool = keras.layers.GlobalAveragePooling1D()
+    ours = forward_and_grads(m.f, [ids], [m.embedding.embeddings])
+    theirs = forward_and_grads(lambda i: pool(keras_embedding(i)), [ids], [keras_embedding.embeddings])
+    compare(ours, theirs)
+    assert not np.allclose(ours[0], pool(keras_embedding(ids).numpy()).numpy(), atol=1e-3)  # the mask matters
+
+
 def test_masked_global_max_pooling_leaves_out_masked_steps(pooling):
     """Keras 3's GlobalMaxPooling1D ignores a mask; tfm's `call_masked` is Keras' layer over the unmasked
     steps alone (each row cut to its steps), and 0 for a row with none."""

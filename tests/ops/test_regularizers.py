@@ -222,3 +222,37 @@ def test_each_layers_regularizers_match_keras_layer_losses(tmp_path, name):
     # Every trainable weight has a regularizer here, so each gets a gradient from the penalty.
     grads = tape.gradient(ours, m.layer.trainable_variables)
     assert all(g is not None for g in grads)
+
+
+def test_the_formatter_writes_the_clause_as_a_keyword_argument():
+    from tfm.dsl.formatter import format_source
+
+    text = ("module M:\n    var w: f32[2] = ones(),   regularizer = \"l2\"\n\n    fn f() -> f32[]:\n"
+            "        regularizer=w\n        return reduce_sum(regularizer) + regularization_losses()\n")
+    formatted = format_source(text)
+    assert 'var w: f32[2] = ones(), regularizer="l2"\n' in formatted
+    assert "        regularizer = w\n" in formatted  # a local of that name is an ordinary assignment
+
+
+def test_a_module_of_its_own_regularization_losses_takes_no_inputs(tmp_path):
+    """A module may write its own `regularization_losses()` (a holder's sum calls it), with no inputs."""
+    source = tmp_path / "own.tfm"
+    source.write_text("module Inner:\n    var w: f32[2] = ones(), regularizer=\"l2(0.5)\"\n\n"
+                      "    fn regularization_losses() -> f32[]:\n        return 10.0 * reduce_sum(w)\n\n"
+                      "module Outer:\n    sub inner = Inner()\n    var v: f32[3] = ones(), regularizer=\"l1(0.5)\"\n\n"
+                      "    fn f() -> f32[]:\n        return regularization_losses()\n")
+    assert tfm.load(source).Outer().f().numpy() == pytest.approx(20.0 + 1.5)
+    source.write_text(source.read_text().replace("fn regularization_losses() ->", "fn regularization_losses(x: f32[]) ->"))
+    assert any("takes no inputs" in d.message for d in tfm.check(source))
+
+
+def test_a_literal_regularizer_argument_is_checked_where_it_is_written(tmp_path):
+    """A layer's regularizer parameter given a literal is checked at that argument, through the layers it is
+    passed on to (LSTM to its cell, a Bidirectional wrapper to both layers)."""
+    source = tmp_path / "args.tfm"
+    source.write_text('module M:\n    sub a = Dense(3, 2, kernel_regularizer="l3")\n'
+                      '    sub b = BidirectionalLSTM(3, 2, recurrent_regularizer="l2(x)")\n'
+                      '    sub c = Dense(3, 2, kernel_regularizer="l2(0.1)")\n\n'
+                      '    fn f() -> f32[]:\n        return regularization_losses()\n')
+    problems = [(d.span.line, d.code) for d in tfm.check(source)]
+    assert problems == [(2, "E023"), (3, "E023")]

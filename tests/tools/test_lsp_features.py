@@ -132,7 +132,8 @@ async def test_signature_help_and_member_completion_while_a_call_is_typed(client
         text_document=doc, position=_position(dotted, "dense.", 6)))
     assert {(item.label, item.detail) for item in members.items} == {
         ("call", "fn call(x: f32[N, ..., 64]) -> f32[N, ..., 128]"),
-        ("regularization_losses", "fn regularization_losses() -> f32[]")}
+        ("activity_loss", "fn activity_loss(y: f32[N, ..., 128]) -> f32[]"),
+        ("regularization_losses", "fn regularization_losses() -> f32[]")}  # generated: Dense has regularizers
     updates = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=doc, position=_position(dotted, "w.\n", 2)))
     assert {item.label for item in updates.items} == {"assign", "assign_add", "assign_sub", "read_value"}

@@ -429,28 +429,28 @@ class Conv2D(tf.Module):
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:49:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:50:21
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:51:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:51:51
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:49:110
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:50:5
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:50:51
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:53:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:52:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:58:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:57:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:53. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:52. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:54:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:55:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:53:9
+            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:54:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:58. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:57. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
         with self.name_scope:
-            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:59:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:58:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -475,29 +475,29 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:62."""
+    """Compiled from <tfm library>/layers.tfm:61."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:62:18
-        self.strides = strides  # <tfm library>/layers.tfm:62:38
-        self.padding = padding  # <tfm library>/layers.tfm:62:57
+        self.pool_size = pool_size  # <tfm library>/layers.tfm:61:18
+        self.strides = strides  # <tfm library>/layers.tfm:61:38
+        self.padding = padding  # <tfm library>/layers.tfm:61:57
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:63:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:62:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:63. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:62. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:64:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:65:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:66:9
+            if self.strides > 0:  # <tfm library>/layers.tfm:63:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:64:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:65:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:62. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:62:1
+        """<tfm library>/layers.tfm:61. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:61:1
 
     @property
     def signatures(self):
@@ -515,23 +515,23 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:83."""
+    """Compiled from <tfm library>/layers.tfm:82."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:84:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:83:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:84. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:85:9
+        """<tfm library>/layers.tfm:83. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:84:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:83. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:83:1
+        """<tfm library>/layers.tfm:82. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:82:1
 
     @property
     def signatures(self):
@@ -549,36 +549,36 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:108."""
+    """Compiled from <tfm library>/layers.tfm:106."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:108:16
-        self.seed = seed  # <tfm library>/layers.tfm:108:29
+        self.rate = rate  # <tfm library>/layers.tfm:106:16
+        self.seed = seed  # <tfm library>/layers.tfm:106:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:109:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:107:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:109. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:110:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:111:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:112:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:113:13
-            return x  # <tfm library>/layers.tfm:114:9
+            if training:  # <tfm library>/layers.tfm:108:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:111:13
+            return x  # <tfm library>/layers.tfm:112:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:108. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:108:1
+        """<tfm library>/layers.tfm:106. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:106:1
 
     @property
     def signatures(self):
@@ -750,13 +750,13 @@ _TFM_LINE_MAP = {
     378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 44, 15), 416: (0, 44, 37),
     417: (0, 44, 51), 418: (0, 44, 15), 419: (0, 44, 37), 420: (0, 44, 51), 421: (0, 44, 69),
     422: (0, 44, 87), 423: (0, 45, 9), 424: (0, 45, 33), 425: (0, 45, 61), 426: (0, 46, 9),
-    427: (0, 47, 9), 428: (0, 48, 9), 431: (0, 49, 5), 432: (0, 50, 21), 433: (0, 51, 5),
-    434: (0, 51, 51), 436: (0, 53, 5), 439: (0, 58, 5), 444: (0, 54, 9), 445: (0, 55, 9),
-    453: (0, 59, 9), 460: (0, 44, 1), 482: (0, 62, 18), 483: (0, 62, 38), 484: (0, 62, 57),
-    486: (0, 63, 5), 491: (0, 64, 9), 492: (0, 65, 13), 493: (0, 66, 9), 500: (0, 62, 1),
-    523: (0, 84, 5), 527: (0, 85, 9), 534: (0, 83, 1), 556: (0, 108, 16), 557: (0, 108, 29),
-    562: (0, 109, 5), 570: (0, 110, 9), 571: (0, 111, 13), 572: (0, 112, 17), 573: (0, 113, 13),
-    574: (0, 114, 9), 581: (0, 108, 1), 603: (1, 8, 27), 604: (1, 8, 27), 605: (1, 8, 41),
+    427: (0, 47, 9), 428: (0, 48, 9), 431: (0, 49, 5), 432: (0, 49, 110), 433: (0, 50, 5),
+    434: (0, 50, 51), 436: (0, 52, 5), 439: (0, 57, 5), 444: (0, 53, 9), 445: (0, 54, 9),
+    453: (0, 58, 9), 460: (0, 44, 1), 482: (0, 61, 18), 483: (0, 61, 38), 484: (0, 61, 57),
+    486: (0, 62, 5), 491: (0, 63, 9), 492: (0, 64, 13), 493: (0, 65, 9), 500: (0, 61, 1),
+    523: (0, 83, 5), 527: (0, 84, 9), 534: (0, 82, 1), 556: (0, 106, 16), 557: (0, 106, 29),
+    562: (0, 107, 5), 570: (0, 108, 9), 571: (0, 109, 13), 572: (0, 110, 17), 573: (0, 111, 13),
+    574: (0, 112, 9), 581: (0, 106, 1), 603: (1, 8, 27), 604: (1, 8, 27), 605: (1, 8, 41),
     606: (1, 8, 65), 607: (1, 9, 9), 608: (1, 10, 9), 611: (1, 11, 5), 612: (1, 11, 47), 613: (1, 12, 5),
     614: (1, 12, 47), 615: (1, 13, 5), 616: (1, 14, 5), 618: (1, 16, 5), 626: (1, 17, 9),
     627: (1, 18, 13), 628: (1, 19, 13), 629: (1, 20, 13), 630: (1, 21, 13), 631: (1, 22, 13),

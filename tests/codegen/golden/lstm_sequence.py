@@ -355,34 +355,34 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:98."""
+    """Compiled from <tfm library>/layers.tfm:97."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:98:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:98:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:98:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:98:34
-        self.seed = seed  # <tfm library>/layers.tfm:98:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:99:9
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:97:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
+        self.seed = seed  # <tfm library>/layers.tfm:97:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:100:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:101:21
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:99:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:103:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:101:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:103. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:104:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:102:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:98. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:98:1
+        """<tfm library>/layers.tfm:97. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:97:1
 
     @property
     def signatures(self):
@@ -752,9 +752,9 @@ _TFM_LINE_MAP = {
     303: (0, 10, 14), 304: (0, 10, 31), 305: (0, 10, 14), 306: (0, 10, 31), 307: (0, 10, 45),
     308: (0, 10, 73), 309: (0, 11, 9), 310: (0, 12, 9), 311: (0, 13, 9), 314: (0, 14, 5),
     315: (0, 14, 79), 316: (0, 15, 5), 317: (0, 15, 51), 319: (0, 18, 5), 320: (0, 22, 5),
-    325: (0, 19, 9), 333: (0, 23, 9), 340: (0, 10, 1), 362: (0, 98, 18), 363: (0, 98, 34),
-    364: (0, 98, 18), 365: (0, 98, 34), 366: (0, 98, 51), 367: (0, 99, 9), 370: (0, 100, 5),
-    371: (0, 101, 21), 373: (0, 103, 5), 378: (0, 104, 9), 385: (0, 98, 1), 407: (1, 9, 17),
+    325: (0, 19, 9), 333: (0, 23, 9), 340: (0, 10, 1), 362: (0, 97, 18), 363: (0, 97, 34),
+    364: (0, 97, 18), 365: (0, 97, 34), 366: (0, 97, 51), 367: (0, 98, 9), 370: (0, 99, 5),
+    371: (0, 99, 109), 373: (0, 101, 5), 378: (0, 102, 9), 385: (0, 97, 1), 407: (1, 9, 17),
     408: (1, 9, 34), 409: (1, 9, 17), 410: (1, 9, 34), 411: (1, 9, 46), 412: (1, 10, 9), 413: (1, 11, 9),
     414: (1, 12, 9), 417: (1, 13, 5), 418: (1, 13, 83), 419: (1, 14, 5), 420: (1, 14, 83),
     421: (1, 15, 5), 422: (1, 15, 83), 423: (1, 16, 5), 424: (1, 16, 83), 425: (1, 17, 5),

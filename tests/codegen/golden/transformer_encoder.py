@@ -408,34 +408,34 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:98."""
+    """Compiled from <tfm library>/layers.tfm:97."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:98:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:98:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:98:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:98:34
-        self.seed = seed  # <tfm library>/layers.tfm:98:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:99:9
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:97:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
+        self.seed = seed  # <tfm library>/layers.tfm:97:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:100:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:101:21
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:99:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:103:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:101:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:103. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:104:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:102:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:98. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:98:1
+        """<tfm library>/layers.tfm:97. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:97:1
 
     @property
     def signatures(self):
@@ -453,36 +453,36 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:108."""
+    """Compiled from <tfm library>/layers.tfm:106."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:108:16
-        self.seed = seed  # <tfm library>/layers.tfm:108:29
+        self.rate = rate  # <tfm library>/layers.tfm:106:16
+        self.seed = seed  # <tfm library>/layers.tfm:106:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:109:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:107:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:109. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:110:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:111:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:112:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:113:13
-            return x  # <tfm library>/layers.tfm:114:9
+            if training:  # <tfm library>/layers.tfm:108:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:111:13
+            return x  # <tfm library>/layers.tfm:112:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:108. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:108:1
+        """<tfm library>/layers.tfm:106. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:106:1
 
     @property
     def signatures(self):
@@ -573,34 +573,34 @@ class MultiHeadAttention(tf.Module):
             self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:19:5
             _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:19:66
             self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:20:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:21:21
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:22:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:22:68
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:23:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:24:21
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:25:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:25:54
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:20:102
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:21:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:21:68
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:22:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:22:103
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:23:5
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:23:54
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:27:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:25:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:37:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:35:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
-        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:41:5
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:39:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
         ])
-        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:46:5
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:44:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:50:5
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:48:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
@@ -608,132 +608,132 @@ class MultiHeadAttention(tf.Module):
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
         ])
-        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:57:5
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:55:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:63:5
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:61:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:73:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:71:5
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:27:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:27:5
+        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:25:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:25:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:32:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:33:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:34:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:26:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:27:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:28:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:29:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:30:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:31:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:32:9
 
     def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:37:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:37:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:37:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:37:5
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:35:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:35:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:35:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:35:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:37. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:38:9
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:36:9
 
     def call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:41:58
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:41:87
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:42:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:42:33
-        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:41:5
+        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:39:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:39:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:40:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:40:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:39:5
 
     # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:43:9
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:41:9
 
     def call_causal(self, query, value):
-        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:46:54
-        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:46:5
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:44:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:44:5
 
     # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_causal(self, query, value):
-        """<tfm library>/attention.tfm:46. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:47:9
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:45:9
 
     def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:50:62
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:50:91
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:51:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:33
-        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:51:58
-        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:51:64
-        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:50:5
+        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:48:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:48:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:49:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:49:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:48:5
 
     # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:52:9
-            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:53:9
-            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:54:9
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:50:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:51:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:52:9
 
     def causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:57:54
-        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:57:5
+        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:55:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:55:5
 
     # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:57. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:58:9
-        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:59:9
-        return rows >= columns  # <tfm library>/attention.tfm:60:9
+        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:56:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:57:9
+        return rows >= columns  # <tfm library>/attention.tfm:58:9
 
     def attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:63:49
-        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:63:78
-        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:63:81
-        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:63:5
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:61:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:61:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:61:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:61:5
 
     # Each instance's `attend` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:63. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:64:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:65:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:66:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:67:9
-            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:68:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:69:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:70:9
+            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:62:9
+            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:63:9
+            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:64:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:65:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:66:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:67:9
+            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:68:9
 
     def activity_loss(self, y):
-        """<tfm library>/attention.tfm:73. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
+        """<tfm library>/attention.tfm:71. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:74:9
+            return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:72:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -893,30 +893,30 @@ _TFM_LINE_MAP = {
     356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 14), 359: (0, 10, 31), 360: (0, 10, 45),
     361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
     368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
-    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 98, 18), 416: (0, 98, 34),
-    417: (0, 98, 18), 418: (0, 98, 34), 419: (0, 98, 51), 420: (0, 99, 9), 423: (0, 100, 5),
-    424: (0, 101, 21), 426: (0, 103, 5), 431: (0, 104, 9), 438: (0, 98, 1), 460: (0, 108, 16),
-    461: (0, 108, 29), 466: (0, 109, 5), 474: (0, 110, 9), 475: (0, 111, 13), 476: (0, 112, 17),
-    477: (0, 113, 13), 478: (0, 114, 9), 485: (0, 108, 1), 507: (1, 27, 27), 508: (1, 27, 27),
+    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 97, 18), 416: (0, 97, 34),
+    417: (0, 97, 18), 418: (0, 97, 34), 419: (0, 97, 51), 420: (0, 98, 9), 423: (0, 99, 5),
+    424: (0, 99, 109), 426: (0, 101, 5), 431: (0, 102, 9), 438: (0, 97, 1), 460: (0, 106, 16),
+    461: (0, 106, 29), 466: (0, 107, 5), 474: (0, 108, 9), 475: (0, 109, 13), 476: (0, 110, 17),
+    477: (0, 111, 13), 478: (0, 112, 9), 485: (0, 106, 1), 507: (1, 27, 27), 508: (1, 27, 27),
     509: (1, 27, 41), 510: (1, 28, 9), 511: (1, 29, 9), 514: (1, 30, 5), 515: (1, 30, 47),
     516: (1, 31, 5), 517: (1, 31, 47), 519: (1, 33, 5), 524: (1, 34, 9), 525: (1, 35, 9),
     526: (1, 36, 9), 533: (1, 27, 1), 555: (2, 12, 27), 556: (2, 12, 41), 557: (2, 12, 57),
     558: (2, 12, 27), 559: (2, 12, 41), 560: (2, 12, 57), 561: (2, 12, 71), 562: (2, 13, 9),
     563: (2, 14, 9), 564: (2, 15, 9), 567: (2, 16, 5), 568: (2, 16, 98), 569: (2, 17, 5),
     570: (2, 17, 68), 571: (2, 18, 5), 572: (2, 18, 100), 573: (2, 19, 5), 574: (2, 19, 66),
-    575: (2, 20, 5), 576: (2, 21, 21), 577: (2, 22, 5), 578: (2, 22, 68), 579: (2, 23, 5),
-    580: (2, 24, 21), 581: (2, 25, 5), 582: (2, 25, 54), 584: (2, 27, 5), 588: (2, 37, 5),
-    593: (2, 41, 5), 599: (2, 46, 5), 603: (2, 50, 5), 611: (2, 57, 5), 615: (2, 63, 5), 620: (2, 73, 5),
-    624: (2, 27, 47), 625: (2, 27, 5), 632: (2, 28, 9), 633: (2, 29, 9), 634: (2, 30, 9),
-    635: (2, 31, 9), 636: (2, 32, 9), 637: (2, 33, 9), 638: (2, 34, 9), 642: (2, 37, 54),
-    643: (2, 37, 76), 644: (2, 37, 82), 645: (2, 37, 5), 652: (2, 38, 9), 656: (2, 41, 58),
-    657: (2, 41, 87), 658: (2, 42, 30), 659: (2, 42, 33), 660: (2, 41, 5), 667: (2, 43, 9),
-    671: (2, 46, 54), 672: (2, 46, 5), 679: (2, 47, 9), 683: (2, 50, 62), 684: (2, 50, 91),
-    685: (2, 51, 30), 686: (2, 51, 33), 687: (2, 51, 58), 688: (2, 51, 64), 689: (2, 50, 5),
-    696: (2, 52, 9), 697: (2, 53, 9), 698: (2, 54, 9), 702: (2, 57, 54), 703: (2, 57, 5),
-    709: (2, 58, 9), 710: (2, 59, 9), 711: (2, 60, 9), 715: (2, 63, 49), 716: (2, 63, 78),
-    717: (2, 63, 81), 718: (2, 63, 5), 725: (2, 64, 9), 726: (2, 65, 9), 727: (2, 66, 9),
-    728: (2, 67, 9), 729: (2, 68, 9), 730: (2, 69, 9), 731: (2, 70, 9), 736: (2, 74, 9), 743: (2, 12, 1),
+    575: (2, 20, 5), 576: (2, 20, 102), 577: (2, 21, 5), 578: (2, 21, 68), 579: (2, 22, 5),
+    580: (2, 22, 103), 581: (2, 23, 5), 582: (2, 23, 54), 584: (2, 25, 5), 588: (2, 35, 5),
+    593: (2, 39, 5), 599: (2, 44, 5), 603: (2, 48, 5), 611: (2, 55, 5), 615: (2, 61, 5), 620: (2, 71, 5),
+    624: (2, 25, 47), 625: (2, 25, 5), 632: (2, 26, 9), 633: (2, 27, 9), 634: (2, 28, 9),
+    635: (2, 29, 9), 636: (2, 30, 9), 637: (2, 31, 9), 638: (2, 32, 9), 642: (2, 35, 54),
+    643: (2, 35, 76), 644: (2, 35, 82), 645: (2, 35, 5), 652: (2, 36, 9), 656: (2, 39, 58),
+    657: (2, 39, 87), 658: (2, 40, 30), 659: (2, 40, 33), 660: (2, 39, 5), 667: (2, 41, 9),
+    671: (2, 44, 54), 672: (2, 44, 5), 679: (2, 45, 9), 683: (2, 48, 62), 684: (2, 48, 91),
+    685: (2, 49, 30), 686: (2, 49, 33), 687: (2, 49, 58), 688: (2, 49, 64), 689: (2, 48, 5),
+    696: (2, 50, 9), 697: (2, 51, 9), 698: (2, 52, 9), 702: (2, 55, 54), 703: (2, 55, 5),
+    709: (2, 56, 9), 710: (2, 57, 9), 711: (2, 58, 9), 715: (2, 61, 49), 716: (2, 61, 78),
+    717: (2, 61, 81), 718: (2, 61, 5), 725: (2, 62, 9), 726: (2, 63, 9), 727: (2, 64, 9),
+    728: (2, 65, 9), 729: (2, 66, 9), 730: (2, 67, 9), 731: (2, 68, 9), 736: (2, 72, 9), 743: (2, 12, 1),
     765: (3, 5, 45), 766: (3, 5, 64), 767: (3, 6, 27), 768: (3, 5, 27), 769: (3, 5, 45), 770: (3, 5, 64),
     771: (3, 5, 79), 772: (3, 6, 9), 773: (3, 6, 27), 774: (3, 6, 49), 775: (3, 6, 68), 778: (3, 8, 5),
     779: (3, 7, 5), 780: (3, 9, 5), 781: (3, 10, 5), 782: (3, 11, 5), 783: (3, 12, 5), 784: (3, 13, 5),
