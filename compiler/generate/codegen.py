@@ -189,7 +189,7 @@ class _ClassEmitter:
             if line:
                 cls.param_lines.append(line)
         self.helpers.update(precision.HELPERS)
-        cls.param_lines.append(precision.policy_line())
+        cls.param_lines.append(precision.policy_line() + self.loc(self.module))
         for var in self.module.variables:
             cls.scope_lines.append(self._variable(var, init_expr))
         for sub in sorted(self.module.submodules, key=lambda s: self.analysis.modules[s.module].is_optimizer):

@@ -543,8 +543,9 @@ def _autocast(value, policy):
 
 def _stored(value, variable):
     """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
-    value = tf.convert_to_tensor(value)
-    return value if value.dtype == variable.dtype or not value.dtype.is_floating else tf.cast(value, variable.dtype)
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):

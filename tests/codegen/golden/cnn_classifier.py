@@ -212,20 +212,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -297,7 +339,7 @@ def _dropout(random, x, rate, seed):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -309,6 +351,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -321,7 +364,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -329,6 +373,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -337,8 +382,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -361,7 +406,7 @@ class Dense(tf.Module):
 class Conv2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:38."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:38:15
         filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:38:37
@@ -374,6 +419,7 @@ class Conv2D(tf.Module):
         self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:39:9
         self.activation = activation  # <tfm library>/layers.tfm:39:33
         self.seed = seed  # <tfm library>/layers.tfm:39:61
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:38:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:40:5
@@ -386,8 +432,9 @@ class Conv2D(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:43. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:44:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:45:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:43:5
+            y = tf.nn.convolution(x, _autocast(self.kernel, self._dtype_policy), strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:44:9
+            return _activate(y + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:45:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -410,17 +457,19 @@ class Conv2D(tf.Module):
 class MaxPool2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:48."""
 
-    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
+    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.pool_size = pool_size  # <tfm library>/layers.tfm:48:18
         self.strides = strides  # <tfm library>/layers.tfm:48:38
         self.padding = padding  # <tfm library>/layers.tfm:48:57
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:48:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:49:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:49. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:49:5
             if self.strides > 0:  # <tfm library>/layers.tfm:50:9
                 return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:51:13
             return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:52:9
@@ -446,8 +495,9 @@ class MaxPool2D(tf.Module):
 class GlobalAveragePooling2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:69."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:69:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:70:5
 
@@ -476,10 +526,11 @@ class GlobalAveragePooling2D(tf.Module):
 class Dropout(tf.Module):
     """Compiled from <tfm library>/layers.tfm:87."""
 
-    def __init__(self, rate, seed=-1, *, name=None):
+    def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:87:16
         self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:87:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
@@ -496,6 +547,7 @@ class Dropout(tf.Module):
     def call(self, x, training):
         """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:88:5
             if training:  # <tfm library>/layers.tfm:89:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
@@ -508,6 +560,7 @@ class Dropout(tf.Module):
     def call_sequence(self, x, training):
         """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:95:5
             if training:  # <tfm library>/layers.tfm:96:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
@@ -535,12 +588,13 @@ class Dropout(tf.Module):
 class BatchNormalization2D(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:22."""
 
-    def __init__(self, channels, momentum=0.99, epsilon=0.001, *, name=None):
+    def __init__(self, channels, momentum=0.99, epsilon=0.001, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         channels = _dimension('channels', channels)  # <tfm library>/normalization.tfm:22:29
         self.channels = channels  # <tfm library>/normalization.tfm:22:29
         self.momentum = momentum  # <tfm library>/normalization.tfm:22:48
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:22:72
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:22:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([channels], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:23:5
@@ -556,13 +610,14 @@ class BatchNormalization2D(tf.Module):
     def call(self, x, training):
         """<tfm library>/normalization.tfm:28. Inputs x: f32[N, H, W, channels], training: bool[]. Returns output_0: f32[N, H, W, channels]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:28:5
             if training:  # <tfm library>/normalization.tfm:29:9
                 mean = tf.math.reduce_mean(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:30:13
                 variance = tf.math.reduce_variance(x, axis=[0, 1, 2])  # <tfm library>/normalization.tfm:31:13
-                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:32:13
-                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:33:13
-                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:34:13
-            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:35:9
+                self.moving_mean.assign(_stored(_autocast(self.moving_mean, self._dtype_policy) * self.momentum + mean * (1.0 - self.momentum), self.moving_mean))  # <tfm library>/normalization.tfm:32:13
+                self.moving_variance.assign(_stored(_autocast(self.moving_variance, self._dtype_policy) * self.momentum + variance * (1.0 - self.momentum), self.moving_variance))  # <tfm library>/normalization.tfm:33:13
+                return tf.nn.batch_normalization(x, mean, variance, _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:34:13
+            return tf.nn.batch_normalization(x, _autocast(self.moving_mean, self._dtype_policy), _autocast(self.moving_variance, self._dtype_policy), _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:35:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -585,23 +640,24 @@ class BatchNormalization2D(tf.Module):
 class CNNClassifier(tf.Module):
     """Compiled from cnn_classifier.tfm:4."""
 
-    def __init__(self, num_classes=10, learning_rate=0.001, seed=1, *, name=None):
+    def __init__(self, num_classes=10, learning_rate=0.001, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         num_classes = _dimension('num_classes', num_classes)  # cnn_classifier.tfm:4:22
         self.num_classes = num_classes  # cnn_classifier.tfm:4:22
         self.learning_rate = learning_rate  # cnn_classifier.tfm:4:45
         self.seed = seed  # cnn_classifier.tfm:4:75
+        self._dtype_policy = _dtype_policy(dtype)  # cnn_classifier.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.conv_1 = Conv2D(in_channels=1, filters=16, kernel_size=3, padding='SAME', activation='relu', seed=seed, name='conv_1')  # cnn_classifier.tfm:5:5
-            self.pool_1 = MaxPool2D(pool_size=2, name='pool_1')  # cnn_classifier.tfm:6:5
-            self.conv_2 = Conv2D(in_channels=16, filters=32, kernel_size=3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2')  # cnn_classifier.tfm:7:5
-            self.pool_2 = MaxPool2D(pool_size=2, name='pool_2')  # cnn_classifier.tfm:8:5
-            self.norm = BatchNormalization2D(channels=32, name='norm')  # cnn_classifier.tfm:9:5
-            self.gap = GlobalAveragePooling2D(name='gap')  # cnn_classifier.tfm:10:5
-            self.drop = Dropout(rate=0.2, name='drop')  # cnn_classifier.tfm:11:5
-            self.head = Dense(in_dim=32, out_dim=num_classes, seed=seed + 2, name='head')  # cnn_classifier.tfm:12:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
+            self.conv_1 = Conv2D(in_channels=1, filters=16, kernel_size=3, padding='SAME', activation='relu', seed=seed, name='conv_1', dtype=self._dtype_policy)  # cnn_classifier.tfm:5:5
+            self.pool_1 = MaxPool2D(pool_size=2, name='pool_1', dtype=self._dtype_policy)  # cnn_classifier.tfm:6:5
+            self.conv_2 = Conv2D(in_channels=16, filters=32, kernel_size=3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2', dtype=self._dtype_policy)  # cnn_classifier.tfm:7:5
+            self.pool_2 = MaxPool2D(pool_size=2, name='pool_2', dtype=self._dtype_policy)  # cnn_classifier.tfm:8:5
+            self.norm = BatchNormalization2D(channels=32, name='norm', dtype=self._dtype_policy)  # cnn_classifier.tfm:9:5
+            self.gap = GlobalAveragePooling2D(name='gap', dtype=self._dtype_policy)  # cnn_classifier.tfm:10:5
+            self.drop = Dropout(rate=0.2, name='drop', dtype=self._dtype_policy)  # cnn_classifier.tfm:11:5
+            self.head = Dense(in_dim=32, out_dim=num_classes, seed=seed + 2, name='head', dtype=self._dtype_policy)  # cnn_classifier.tfm:12:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.logits = tf.function(self._impl_logits, input_signature=[  # cnn_classifier.tfm:15:5
             tf.TensorSpec(shape=[None, 28, 28, 1], dtype=tf.float32, name='images'),
@@ -616,6 +672,7 @@ class CNNClassifier(tf.Module):
     def logits(self, images, training):
         """cnn_classifier.tfm:15. Inputs images: f32[N, 28, 28, 1], training: bool[]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:15:5
             x = self.pool_1._impl_call(self.conv_1._impl_call(images))  # cnn_classifier.tfm:16:9
             x = self.pool_2._impl_call(self.conv_2._impl_call(x))  # cnn_classifier.tfm:17:9
             x = self.gap._impl_call(self.norm._impl_call(x, training))  # cnn_classifier.tfm:18:9
@@ -627,6 +684,7 @@ class CNNClassifier(tf.Module):
     def predict(self, images):
         """cnn_classifier.tfm:21. Inputs images: f32[N, 28, 28, 1]. Returns probabilities: f32[N, num_classes], label: i64[N]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:21:5
             scores = tf.nn.softmax(self._impl_logits(images, False))  # cnn_classifier.tfm:23:9
             return {'probabilities': scores, 'label': tf.math.argmax(scores, axis=-1)}  # cnn_classifier.tfm:24:9
 
@@ -643,6 +701,7 @@ class CNNClassifier(tf.Module):
     def _impl_train_step(self, images, labels):
         """cnn_classifier.tfm:26. Inputs images: f32[N, 28, 28, 1], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:26:5
             with tf.GradientTape() as tape:  # cnn_classifier.tfm:27:9
                 loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True, reduction='none'))  # cnn_classifier.tfm:28:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
@@ -668,24 +727,27 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 38, 15), 367: (0, 38, 37), 368: (0, 38, 51),
-    369: (0, 38, 15), 370: (0, 38, 37), 371: (0, 38, 51), 372: (0, 38, 69), 373: (0, 38, 87),
-    374: (0, 39, 9), 375: (0, 39, 33), 376: (0, 39, 61), 379: (0, 40, 5), 380: (0, 41, 5),
-    382: (0, 43, 5), 389: (0, 44, 9), 390: (0, 45, 9), 415: (0, 48, 18), 416: (0, 48, 38),
-    417: (0, 48, 57), 419: (0, 49, 5), 424: (0, 50, 9), 425: (0, 51, 13), 426: (0, 52, 9),
-    452: (0, 70, 5), 456: (0, 71, 9), 481: (0, 87, 16), 482: (0, 87, 29), 487: (0, 88, 5),
-    491: (0, 95, 5), 499: (0, 89, 9), 500: (0, 90, 13), 501: (0, 91, 17), 502: (0, 92, 13),
-    503: (0, 93, 9), 511: (0, 96, 9), 512: (0, 97, 13), 513: (0, 98, 17), 514: (0, 99, 13),
-    515: (0, 100, 9), 540: (1, 22, 29), 541: (1, 22, 29), 542: (1, 22, 48), 543: (1, 22, 72),
-    546: (1, 23, 5), 547: (1, 24, 5), 548: (1, 25, 5), 549: (1, 26, 5), 551: (1, 28, 5), 559: (1, 29, 9),
-    560: (1, 30, 13), 561: (1, 31, 13), 562: (1, 32, 13), 563: (1, 33, 13), 564: (1, 34, 13),
-    565: (1, 35, 9), 590: (2, 4, 22), 591: (2, 4, 22), 592: (2, 4, 45), 593: (2, 4, 75), 596: (2, 5, 5),
-    597: (2, 6, 5), 598: (2, 7, 5), 599: (2, 8, 5), 600: (2, 9, 5), 601: (2, 10, 5), 602: (2, 11, 5),
-    603: (2, 12, 5), 604: (2, 13, 5), 606: (2, 15, 5), 610: (2, 21, 5), 611: (2, 26, 5), 619: (2, 16, 9),
-    620: (2, 17, 9), 621: (2, 18, 9), 622: (2, 19, 9), 630: (2, 23, 9), 631: (2, 24, 9),
-    638: (2, 26, 58), 639: (2, 26, 5), 646: (2, 27, 9), 647: (2, 28, 13), 648: (2, 29, 9),
-    649: (2, 30, 9),
+    344: (0, 9, 14), 345: (0, 9, 31), 346: (0, 9, 14), 347: (0, 9, 31), 348: (0, 9, 45), 349: (0, 9, 73),
+    350: (0, 9, 89), 351: (0, 10, 9), 352: (0, 10, 33), 353: (0, 10, 55), 354: (0, 9, 1),
+    357: (0, 11, 5), 358: (0, 12, 5), 360: (0, 15, 5), 361: (0, 19, 5), 362: (0, 22, 5), 367: (0, 15, 5),
+    368: (0, 16, 9), 376: (0, 19, 5), 377: (0, 20, 9), 385: (0, 23, 9), 386: (0, 24, 9),
+    411: (0, 38, 15), 412: (0, 38, 37), 413: (0, 38, 51), 414: (0, 38, 15), 415: (0, 38, 37),
+    416: (0, 38, 51), 417: (0, 38, 69), 418: (0, 38, 87), 419: (0, 39, 9), 420: (0, 39, 33),
+    421: (0, 39, 61), 422: (0, 38, 1), 425: (0, 40, 5), 426: (0, 41, 5), 428: (0, 43, 5),
+    435: (0, 43, 5), 436: (0, 44, 9), 437: (0, 45, 9), 462: (0, 48, 18), 463: (0, 48, 38),
+    464: (0, 48, 57), 465: (0, 48, 1), 467: (0, 49, 5), 472: (0, 49, 5), 473: (0, 50, 9),
+    474: (0, 51, 13), 475: (0, 52, 9), 500: (0, 69, 1), 502: (0, 70, 5), 506: (0, 71, 9),
+    531: (0, 87, 16), 532: (0, 87, 29), 533: (0, 87, 1), 538: (0, 88, 5), 542: (0, 95, 5),
+    550: (0, 88, 5), 551: (0, 89, 9), 552: (0, 90, 13), 553: (0, 91, 17), 554: (0, 92, 13),
+    555: (0, 93, 9), 563: (0, 95, 5), 564: (0, 96, 9), 565: (0, 97, 13), 566: (0, 98, 17),
+    567: (0, 99, 13), 568: (0, 100, 9), 593: (1, 22, 29), 594: (1, 22, 29), 595: (1, 22, 48),
+    596: (1, 22, 72), 597: (1, 22, 1), 600: (1, 23, 5), 601: (1, 24, 5), 602: (1, 25, 5),
+    603: (1, 26, 5), 605: (1, 28, 5), 613: (1, 28, 5), 614: (1, 29, 9), 615: (1, 30, 13),
+    616: (1, 31, 13), 617: (1, 32, 13), 618: (1, 33, 13), 619: (1, 34, 13), 620: (1, 35, 9),
+    645: (2, 4, 22), 646: (2, 4, 22), 647: (2, 4, 45), 648: (2, 4, 75), 649: (2, 4, 1), 652: (2, 5, 5),
+    653: (2, 6, 5), 654: (2, 7, 5), 655: (2, 8, 5), 656: (2, 9, 5), 657: (2, 10, 5), 658: (2, 11, 5),
+    659: (2, 12, 5), 660: (2, 13, 5), 662: (2, 15, 5), 666: (2, 21, 5), 667: (2, 26, 5), 675: (2, 15, 5),
+    676: (2, 16, 9), 677: (2, 17, 9), 678: (2, 18, 9), 679: (2, 19, 9), 687: (2, 21, 5), 688: (2, 23, 9),
+    689: (2, 24, 9), 696: (2, 26, 58), 697: (2, 26, 5), 704: (2, 26, 5), 705: (2, 27, 9),
+    706: (2, 28, 13), 707: (2, 29, 9), 708: (2, 30, 9),
 }

@@ -184,20 +184,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -244,7 +286,7 @@ def _default_signature(table):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -256,6 +298,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -268,7 +311,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -276,6 +320,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -284,8 +329,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -308,13 +353,14 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:79."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
         self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
         self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
         self.seed = seed  # <tfm library>/layers.tfm:79:51
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:79:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
@@ -324,7 +370,7 @@ class Embedding(tf.Module):
     def call(self, ids):
         """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:83:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -347,13 +393,14 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:9:17
         self.units = units  # <tfm library>/recurrent.tfm:9:34
         self.seed = seed  # <tfm library>/recurrent.tfm:9:46
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:10:5
@@ -388,24 +435,28 @@ class LSTMCell(tf.Module):
     def _impl_call(self, x, h, c):
         """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:24:9
-            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:25:9
-            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:26:9
-            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:27:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:23:5
+            h = _autocast(h, self._dtype_policy)  # <tfm library>/recurrent.tfm:23:5
+            c = _autocast(c, self._dtype_policy)  # <tfm library>/recurrent.tfm:23:5
+            i = tf.math.sigmoid(x @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:24:9
+            f = tf.math.sigmoid(x @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:25:9
+            g = tf.math.tanh(x @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:26:9
+            o = tf.math.sigmoid(x @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:27:9
             c_next = f * c + i * g  # <tfm library>/recurrent.tfm:28:9
             return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:29:9
 
     def run(self, x):
         """<tfm library>/recurrent.tfm:32. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:32:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:33:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:34:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:35:9
                 xt = x[:, t, :]  # <tfm library>/recurrent.tfm:36:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:37:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:38:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:39:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:40:13
+                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:37:13
+                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:38:13
+                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:39:13
+                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:40:13
                 c = f * c + i * g  # <tfm library>/recurrent.tfm:41:13
                 h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:42:13
             return h  # <tfm library>/recurrent.tfm:43:9
@@ -416,15 +467,16 @@ class LSTMCell(tf.Module):
     def run_sequence(self, x):
         """<tfm library>/recurrent.tfm:46. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:46:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:47:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:48:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:49:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:50:9
                 xt = x[:, t, :]  # <tfm library>/recurrent.tfm:51:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:52:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:53:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:54:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:55:13
+                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:52:13
+                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:53:13
+                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:54:13
+                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:55:13
                 c = f * c + i * g  # <tfm library>/recurrent.tfm:56:13
                 h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:57:13
                 states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:58:13
@@ -451,16 +503,17 @@ class LSTMCell(tf.Module):
 class LSTM(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:62."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:62:13
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:30
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:62:13
         self.units = units  # <tfm library>/recurrent.tfm:62:30
         self.seed = seed  # <tfm library>/recurrent.tfm:62:42
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:62:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell', dtype=self._dtype_policy)  # <tfm library>/recurrent.tfm:63:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
@@ -486,6 +539,7 @@ class LSTM(tf.Module):
     def call(self, x):
         """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:65:5
             return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:66:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -494,6 +548,7 @@ class LSTM(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:68:5
             return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:69:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -510,6 +565,9 @@ class LSTM(tf.Module):
     def _impl_call_from(self, x, h0, c0):
         """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:72:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:72:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:72:5
             h = h0  # <tfm library>/recurrent.tfm:73:9
             c = c0  # <tfm library>/recurrent.tfm:74:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
@@ -527,6 +585,9 @@ class LSTM(tf.Module):
     def _impl_call_sequence_from(self, x, h0, c0):
         """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
             h = h0  # <tfm library>/recurrent.tfm:82:9
             c = c0  # <tfm library>/recurrent.tfm:83:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
@@ -545,6 +606,7 @@ class LSTM(tf.Module):
     def _impl_call_masked(self, x, mask):
         """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:92:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
@@ -564,6 +626,7 @@ class LSTM(tf.Module):
     def _impl_call_sequence_masked(self, x, mask):
         """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:102:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
@@ -593,18 +656,19 @@ class LSTM(tf.Module):
 class LSTMRegressor(tf.Module):
     """Compiled from lstm_sequence.tfm:4."""
 
-    def __init__(self, vocab=50, embed_dim=16, units=32, seed=1, *, name=None):
+    def __init__(self, vocab=50, embed_dim=16, units=32, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.vocab = vocab  # lstm_sequence.tfm:4:22
         self.embed_dim = embed_dim  # lstm_sequence.tfm:4:39
         self.units = units  # lstm_sequence.tfm:4:60
         self.seed = seed  # lstm_sequence.tfm:4:77
+        self._dtype_policy = _dtype_policy(dtype)  # lstm_sequence.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embed = Embedding(input_dim=vocab, output_dim=embed_dim, seed=seed, name='embed')  # lstm_sequence.tfm:5:5
-            self.lstm = LSTM(in_dim=embed_dim, units=units, seed=seed + 1, name='lstm')  # lstm_sequence.tfm:6:5
-            self.head = Dense(in_dim=units, out_dim=1, seed=seed + 2, name='head')  # lstm_sequence.tfm:7:5
-            self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
+            self.embed = Embedding(input_dim=vocab, output_dim=embed_dim, seed=seed, name='embed', dtype=self._dtype_policy)  # lstm_sequence.tfm:5:5
+            self.lstm = LSTM(in_dim=embed_dim, units=units, seed=seed + 1, name='lstm', dtype=self._dtype_policy)  # lstm_sequence.tfm:6:5
+            self.head = Dense(in_dim=units, out_dim=1, seed=seed + 2, name='head', dtype=self._dtype_policy)  # lstm_sequence.tfm:7:5
+            self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=0.01)  # lstm_sequence.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # lstm_sequence.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # lstm_sequence.tfm:14:5
@@ -630,6 +694,7 @@ class LSTMRegressor(tf.Module):
     def _impl_train_step(self, ids, targets):
         """lstm_sequence.tfm:14. Inputs ids: i32[N, T], targets: f32[N, 1]. Returns output_0: f32[]."""
         with self.name_scope:
+            targets = _autocast(targets, self._dtype_policy)  # lstm_sequence.tfm:14:5
             with tf.GradientTape() as tape:  # lstm_sequence.tfm:15:9
                 loss = _mean_squared_error(targets, self._impl_predict(ids))  # lstm_sequence.tfm:16:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # lstm_sequence.tfm:17:9
@@ -654,33 +719,37 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
-    255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 19, 5), 266: (0, 22, 5), 271: (0, 16, 9), 279: (0, 20, 9),
-    287: (0, 23, 9), 288: (0, 24, 9), 313: (0, 79, 18), 314: (0, 79, 34), 315: (0, 79, 18),
-    316: (0, 79, 34), 317: (0, 79, 51), 320: (0, 80, 5), 322: (0, 82, 5), 327: (0, 83, 9),
-    352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
-    360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
-    366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),
-    377: (1, 32, 5), 378: (1, 46, 5), 382: (1, 23, 39), 383: (1, 23, 57), 384: (1, 23, 5),
-    391: (1, 24, 9), 392: (1, 25, 9), 393: (1, 26, 9), 394: (1, 27, 9), 395: (1, 28, 9), 396: (1, 29, 9),
-    401: (1, 33, 9), 402: (1, 34, 9), 403: (1, 35, 9), 404: (1, 36, 13), 405: (1, 37, 13),
-    406: (1, 38, 13), 407: (1, 39, 13), 408: (1, 40, 13), 409: (1, 41, 13), 410: (1, 42, 13),
-    411: (1, 43, 9), 419: (1, 47, 9), 420: (1, 48, 9), 421: (1, 49, 9), 422: (1, 50, 9),
-    423: (1, 51, 13), 424: (1, 52, 13), 425: (1, 53, 13), 426: (1, 54, 13), 427: (1, 55, 13),
-    428: (1, 56, 13), 429: (1, 57, 13), 430: (1, 58, 13), 431: (1, 59, 9), 456: (1, 62, 13),
-    457: (1, 62, 30), 458: (1, 62, 13), 459: (1, 62, 30), 460: (1, 62, 42), 463: (1, 63, 5),
-    465: (1, 65, 5), 466: (1, 68, 5), 467: (1, 72, 5), 472: (1, 80, 5), 477: (1, 92, 5),
-    481: (1, 102, 5), 489: (1, 66, 9), 497: (1, 69, 9), 504: (1, 72, 48), 505: (1, 72, 67),
-    506: (1, 72, 5), 513: (1, 73, 9), 514: (1, 74, 9), 515: (1, 75, 9), 516: (1, 76, 13),
-    517: (1, 77, 9), 521: (1, 80, 57), 522: (1, 80, 76), 523: (1, 80, 5), 530: (1, 82, 9),
-    531: (1, 83, 9), 532: (1, 84, 9), 533: (1, 85, 9), 534: (1, 86, 13), 535: (1, 87, 13),
-    536: (1, 88, 9), 540: (1, 92, 53), 541: (1, 92, 5), 548: (1, 93, 9), 549: (1, 94, 9),
-    550: (1, 95, 9), 551: (1, 96, 13), 552: (1, 97, 13), 553: (1, 98, 13), 554: (1, 99, 13),
-    555: (1, 100, 9), 559: (1, 102, 62), 560: (1, 102, 5), 567: (1, 103, 9), 568: (1, 104, 9),
-    569: (1, 105, 9), 570: (1, 106, 9), 571: (1, 107, 13), 572: (1, 108, 13), 573: (1, 109, 13),
-    574: (1, 110, 13), 575: (1, 111, 13), 576: (1, 112, 9), 598: (2, 4, 22), 599: (2, 4, 39),
-    600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5), 606: (2, 7, 5), 607: (2, 8, 5),
-    609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48), 626: (2, 14, 5),
-    633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
+    291: (0, 9, 14), 292: (0, 9, 31), 293: (0, 9, 14), 294: (0, 9, 31), 295: (0, 9, 45), 296: (0, 9, 73),
+    297: (0, 9, 89), 298: (0, 10, 9), 299: (0, 10, 33), 300: (0, 10, 55), 301: (0, 9, 1),
+    304: (0, 11, 5), 305: (0, 12, 5), 307: (0, 15, 5), 308: (0, 19, 5), 309: (0, 22, 5), 314: (0, 15, 5),
+    315: (0, 16, 9), 323: (0, 19, 5), 324: (0, 20, 9), 332: (0, 23, 9), 333: (0, 24, 9),
+    358: (0, 79, 18), 359: (0, 79, 34), 360: (0, 79, 18), 361: (0, 79, 34), 362: (0, 79, 51),
+    363: (0, 79, 1), 366: (0, 80, 5), 368: (0, 82, 5), 373: (0, 83, 9), 398: (1, 9, 17), 399: (1, 9, 34),
+    400: (1, 9, 17), 401: (1, 9, 34), 402: (1, 9, 46), 403: (1, 9, 1), 406: (1, 10, 5), 407: (1, 11, 5),
+    408: (1, 12, 5), 409: (1, 13, 5), 410: (1, 14, 5), 411: (1, 15, 5), 412: (1, 16, 5), 413: (1, 17, 5),
+    414: (1, 18, 5), 415: (1, 19, 5), 416: (1, 20, 5), 417: (1, 21, 5), 419: (1, 23, 5), 424: (1, 32, 5),
+    425: (1, 46, 5), 429: (1, 23, 39), 430: (1, 23, 57), 431: (1, 23, 5), 438: (1, 23, 5),
+    439: (1, 23, 5), 440: (1, 23, 5), 441: (1, 24, 9), 442: (1, 25, 9), 443: (1, 26, 9), 444: (1, 27, 9),
+    445: (1, 28, 9), 446: (1, 29, 9), 451: (1, 32, 5), 452: (1, 33, 9), 453: (1, 34, 9), 454: (1, 35, 9),
+    455: (1, 36, 13), 456: (1, 37, 13), 457: (1, 38, 13), 458: (1, 39, 13), 459: (1, 40, 13),
+    460: (1, 41, 13), 461: (1, 42, 13), 462: (1, 43, 9), 470: (1, 46, 5), 471: (1, 47, 9),
+    472: (1, 48, 9), 473: (1, 49, 9), 474: (1, 50, 9), 475: (1, 51, 13), 476: (1, 52, 13),
+    477: (1, 53, 13), 478: (1, 54, 13), 479: (1, 55, 13), 480: (1, 56, 13), 481: (1, 57, 13),
+    482: (1, 58, 13), 483: (1, 59, 9), 508: (1, 62, 13), 509: (1, 62, 30), 510: (1, 62, 13),
+    511: (1, 62, 30), 512: (1, 62, 42), 513: (1, 62, 1), 516: (1, 63, 5), 518: (1, 65, 5),
+    519: (1, 68, 5), 520: (1, 72, 5), 525: (1, 80, 5), 530: (1, 92, 5), 534: (1, 102, 5),
+    542: (1, 65, 5), 543: (1, 66, 9), 551: (1, 68, 5), 552: (1, 69, 9), 559: (1, 72, 48),
+    560: (1, 72, 67), 561: (1, 72, 5), 568: (1, 72, 5), 569: (1, 72, 5), 570: (1, 72, 5),
+    571: (1, 73, 9), 572: (1, 74, 9), 573: (1, 75, 9), 574: (1, 76, 13), 575: (1, 77, 9),
+    579: (1, 80, 57), 580: (1, 80, 76), 581: (1, 80, 5), 588: (1, 80, 5), 589: (1, 80, 5),
+    590: (1, 80, 5), 591: (1, 82, 9), 592: (1, 83, 9), 593: (1, 84, 9), 594: (1, 85, 9),
+    595: (1, 86, 13), 596: (1, 87, 13), 597: (1, 88, 9), 601: (1, 92, 53), 602: (1, 92, 5),
+    609: (1, 92, 5), 610: (1, 93, 9), 611: (1, 94, 9), 612: (1, 95, 9), 613: (1, 96, 13),
+    614: (1, 97, 13), 615: (1, 98, 13), 616: (1, 99, 13), 617: (1, 100, 9), 621: (1, 102, 62),
+    622: (1, 102, 5), 629: (1, 102, 5), 630: (1, 103, 9), 631: (1, 104, 9), 632: (1, 105, 9),
+    633: (1, 106, 9), 634: (1, 107, 13), 635: (1, 108, 13), 636: (1, 109, 13), 637: (1, 110, 13),
+    638: (1, 111, 13), 639: (1, 112, 9), 661: (2, 4, 22), 662: (2, 4, 39), 663: (2, 4, 60),
+    664: (2, 4, 77), 665: (2, 4, 1), 668: (2, 5, 5), 669: (2, 6, 5), 670: (2, 7, 5), 671: (2, 8, 5),
+    673: (2, 10, 5), 674: (2, 14, 5), 682: (2, 12, 9), 689: (2, 14, 48), 690: (2, 14, 5),
+    697: (2, 14, 5), 698: (2, 15, 9), 699: (2, 16, 13), 700: (2, 17, 9), 701: (2, 18, 9),
 }

@@ -208,20 +208,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -268,7 +310,7 @@ def _default_signature(table):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -280,6 +322,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -292,7 +335,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -300,6 +344,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -308,8 +353,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -332,16 +377,17 @@ class Dense(tf.Module):
 class MyModel(tf.Module):
     """Compiled from my_model.tfm:5."""
 
-    def __init__(self, num_classes=10, learning_rate=0.001, *, name=None):
+    def __init__(self, num_classes=10, learning_rate=0.001, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         num_classes = _dimension('num_classes', num_classes)  # my_model.tfm:5:16
         self.num_classes = num_classes  # my_model.tfm:5:16
         self.learning_rate = learning_rate  # my_model.tfm:5:39
+        self._dtype_policy = _dtype_policy(dtype)  # my_model.tfm:5:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense_1 = Dense(in_dim=32, out_dim=32, activation='relu', name='dense_1')  # my_model.tfm:6:5
-            self.dense_2 = Dense(in_dim=32, out_dim=num_classes, name='dense_2')  # my_model.tfm:7:5
-            self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
+            self.dense_1 = Dense(in_dim=32, out_dim=32, activation='relu', name='dense_1', dtype=self._dtype_policy)  # my_model.tfm:6:5
+            self.dense_2 = Dense(in_dim=32, out_dim=num_classes, name='dense_2', dtype=self._dtype_policy)  # my_model.tfm:7:5
+            self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # my_model.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # my_model.tfm:15:5
@@ -352,6 +398,7 @@ class MyModel(tf.Module):
     def call(self, inputs):
         """my_model.tfm:10. Inputs inputs: f32[N, 32]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            inputs = _autocast(inputs, self._dtype_policy)  # my_model.tfm:10:5
             x = self.dense_1._impl_call(inputs)  # my_model.tfm:12:9
             return self.dense_2._impl_call(x)  # my_model.tfm:13:9
 
@@ -368,6 +415,8 @@ class MyModel(tf.Module):
     def _impl_train_step(self, x, y):
         """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # my_model.tfm:15:5
+            y = _autocast(y, self._dtype_policy)  # my_model.tfm:15:5
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
                 loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
@@ -393,11 +442,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    273: (0, 9, 14), 274: (0, 9, 31), 275: (0, 9, 14), 276: (0, 9, 31), 277: (0, 9, 45), 278: (0, 9, 73),
-    279: (0, 9, 89), 280: (0, 10, 9), 281: (0, 10, 33), 282: (0, 10, 55), 285: (0, 11, 5),
-    286: (0, 12, 5), 288: (0, 15, 5), 289: (0, 19, 5), 290: (0, 22, 5), 295: (0, 16, 9), 303: (0, 20, 9),
-    311: (0, 23, 9), 312: (0, 24, 9), 337: (1, 5, 16), 338: (1, 5, 16), 339: (1, 5, 39), 342: (1, 6, 5),
-    343: (1, 7, 5), 344: (1, 8, 5), 346: (1, 10, 5), 347: (1, 15, 5), 355: (1, 12, 9), 356: (1, 13, 9),
-    363: (1, 15, 41), 364: (1, 15, 5), 371: (1, 16, 9), 372: (1, 17, 13), 373: (1, 18, 13),
-    374: (1, 19, 9), 375: (1, 20, 9),
+    315: (0, 9, 14), 316: (0, 9, 31), 317: (0, 9, 14), 318: (0, 9, 31), 319: (0, 9, 45), 320: (0, 9, 73),
+    321: (0, 9, 89), 322: (0, 10, 9), 323: (0, 10, 33), 324: (0, 10, 55), 325: (0, 9, 1),
+    328: (0, 11, 5), 329: (0, 12, 5), 331: (0, 15, 5), 332: (0, 19, 5), 333: (0, 22, 5), 338: (0, 15, 5),
+    339: (0, 16, 9), 347: (0, 19, 5), 348: (0, 20, 9), 356: (0, 23, 9), 357: (0, 24, 9), 382: (1, 5, 16),
+    383: (1, 5, 16), 384: (1, 5, 39), 385: (1, 5, 1), 388: (1, 6, 5), 389: (1, 7, 5), 390: (1, 8, 5),
+    392: (1, 10, 5), 393: (1, 15, 5), 401: (1, 10, 5), 402: (1, 12, 9), 403: (1, 13, 9),
+    410: (1, 15, 41), 411: (1, 15, 5), 418: (1, 15, 5), 419: (1, 15, 5), 420: (1, 16, 9),
+    421: (1, 17, 13), 422: (1, 18, 13), 423: (1, 19, 9), 424: (1, 20, 9),
 }

@@ -212,20 +212,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -297,7 +339,7 @@ def _dropout(random, x, rate, seed):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -309,6 +351,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -321,7 +364,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -329,6 +373,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -337,8 +382,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -361,13 +406,14 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:79."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
         self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
         self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
         self.seed = seed  # <tfm library>/layers.tfm:79:51
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:79:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
@@ -377,7 +423,7 @@ class Embedding(tf.Module):
     def call(self, ids):
         """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:83:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -400,10 +446,11 @@ class Embedding(tf.Module):
 class Dropout(tf.Module):
     """Compiled from <tfm library>/layers.tfm:87."""
 
-    def __init__(self, rate, seed=-1, *, name=None):
+    def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:87:16
         self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:87:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
@@ -420,6 +467,7 @@ class Dropout(tf.Module):
     def call(self, x, training):
         """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:88:5
             if training:  # <tfm library>/layers.tfm:89:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
@@ -432,6 +480,7 @@ class Dropout(tf.Module):
     def call_sequence(self, x, training):
         """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:95:5
             if training:  # <tfm library>/layers.tfm:96:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
@@ -459,11 +508,12 @@ class Dropout(tf.Module):
 class LayerNormalization(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:39."""
 
-    def __init__(self, dim, epsilon=0.001, *, name=None):
+    def __init__(self, dim, epsilon=0.001, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:39:27
         self.dim = dim  # <tfm library>/normalization.tfm:39:27
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:39:41
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:39:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:40:5
@@ -475,9 +525,10 @@ class LayerNormalization(tf.Module):
     def call(self, x):
         """<tfm library>/normalization.tfm:43. Inputs x: f32[N, dim]. Returns output_0: f32[N, dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:43:5
             centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:44:9
             variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:45:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:46:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * _autocast(self.gamma, self._dtype_policy) + _autocast(self.beta, self._dtype_policy)  # <tfm library>/normalization.tfm:46:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -485,9 +536,10 @@ class LayerNormalization(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/normalization.tfm:48. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:48:5
             centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:49:9
             variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:50:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:51:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * _autocast(self.gamma, self._dtype_policy) + _autocast(self.beta, self._dtype_policy)  # <tfm library>/normalization.tfm:51:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -510,7 +562,7 @@ class LayerNormalization(tf.Module):
 class MultiHeadAttention(tf.Module):
     """Compiled from <tfm library>/attention.tfm:8."""
 
-    def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None):
+    def __init__(self, dim, num_heads, key_dim, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:8:27
         num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:8:41
@@ -519,6 +571,7 @@ class MultiHeadAttention(tf.Module):
         self.num_heads = num_heads  # <tfm library>/attention.tfm:8:41
         self.key_dim = key_dim  # <tfm library>/attention.tfm:8:57
         self.seed = seed  # <tfm library>/attention.tfm:8:71
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/attention.tfm:8:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:9:5
@@ -550,13 +603,15 @@ class MultiHeadAttention(tf.Module):
     def _impl_call(self, query, value):
         """<tfm library>/attention.tfm:18. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:19:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:20:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:21:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:18:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:18:5
+            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:19:9
+            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:20:9
+            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:21:9
             scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:22:9
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:23:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:24:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:25:9
+            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:25:9
 
     def call_masked(self, query, value, mask):
         """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
@@ -570,14 +625,17 @@ class MultiHeadAttention(tf.Module):
     def _impl_call_masked(self, query, value, mask):
         """<tfm library>/attention.tfm:27. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:28:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:29:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:30:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:27:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:27:5
+            mask = _autocast(mask, self._dtype_policy)  # <tfm library>/attention.tfm:27:5
+            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:28:9
+            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:29:9
+            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:30:9
             scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:31:9
             scores = scores + (1.0 - tf.expand_dims(mask, 1)) * -1000000000.0  # <tfm library>/attention.tfm:32:9
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:33:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:34:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:35:9
+            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:35:9
 
     @property
     def signatures(self):
@@ -597,7 +655,7 @@ class MultiHeadAttention(tf.Module):
 class TransformerEncoder(tf.Module):
     """Compiled from transformer_encoder.tfm:5."""
 
-    def __init__(self, vocab=100, max_len=16, dim=32, heads=4, ff_dim=64, num_classes=2, rate=0.1, seed=1, *, name=None):
+    def __init__(self, vocab=100, max_len=16, dim=32, heads=4, ff_dim=64, num_classes=2, rate=0.1, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         max_len = _dimension('max_len', max_len)  # transformer_encoder.tfm:5:45
         dim = _dimension('dim', dim)  # transformer_encoder.tfm:5:64
@@ -610,18 +668,19 @@ class TransformerEncoder(tf.Module):
         self.num_classes = num_classes  # transformer_encoder.tfm:6:27
         self.rate = rate  # transformer_encoder.tfm:6:49
         self.seed = seed  # transformer_encoder.tfm:6:68
+        self._dtype_policy = _dtype_policy(dtype)  # transformer_encoder.tfm:5:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.positions = tf.Variable(_init_uniform([max_len, dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed + 1), trainable=True, name='positions')  # transformer_encoder.tfm:8:5
-            self.tokens = Embedding(input_dim=vocab, output_dim=dim, seed=seed, name='tokens')  # transformer_encoder.tfm:7:5
-            self.attention = MultiHeadAttention(dim=dim, num_heads=heads, key_dim=dim // heads, seed=seed + 2, name='attention')  # transformer_encoder.tfm:9:5
-            self.norm_1 = LayerNormalization(dim=dim, name='norm_1')  # transformer_encoder.tfm:10:5
-            self.ff_1 = Dense(in_dim=dim, out_dim=ff_dim, activation='relu', seed=seed + 3, name='ff_1')  # transformer_encoder.tfm:11:5
-            self.ff_2 = Dense(in_dim=ff_dim, out_dim=dim, seed=seed + 4, name='ff_2')  # transformer_encoder.tfm:12:5
-            self.norm_2 = LayerNormalization(dim=dim, name='norm_2')  # transformer_encoder.tfm:13:5
-            self.drop = Dropout(rate=rate, name='drop')  # transformer_encoder.tfm:14:5
-            self.head = Dense(in_dim=dim, out_dim=num_classes, seed=seed + 5, name='head')  # transformer_encoder.tfm:15:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=0.003)  # transformer_encoder.tfm:16:5
+            self.tokens = Embedding(input_dim=vocab, output_dim=dim, seed=seed, name='tokens', dtype=self._dtype_policy)  # transformer_encoder.tfm:7:5
+            self.attention = MultiHeadAttention(dim=dim, num_heads=heads, key_dim=dim // heads, seed=seed + 2, name='attention', dtype=self._dtype_policy)  # transformer_encoder.tfm:9:5
+            self.norm_1 = LayerNormalization(dim=dim, name='norm_1', dtype=self._dtype_policy)  # transformer_encoder.tfm:10:5
+            self.ff_1 = Dense(in_dim=dim, out_dim=ff_dim, activation='relu', seed=seed + 3, name='ff_1', dtype=self._dtype_policy)  # transformer_encoder.tfm:11:5
+            self.ff_2 = Dense(in_dim=ff_dim, out_dim=dim, seed=seed + 4, name='ff_2', dtype=self._dtype_policy)  # transformer_encoder.tfm:12:5
+            self.norm_2 = LayerNormalization(dim=dim, name='norm_2', dtype=self._dtype_policy)  # transformer_encoder.tfm:13:5
+            self.drop = Dropout(rate=rate, name='drop', dtype=self._dtype_policy)  # transformer_encoder.tfm:14:5
+            self.head = Dense(in_dim=dim, out_dim=num_classes, seed=seed + 5, name='head', dtype=self._dtype_policy)  # transformer_encoder.tfm:15:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=0.003)  # transformer_encoder.tfm:16:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self.encode, input_signature=[  # transformer_encoder.tfm:19:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
@@ -653,7 +712,8 @@ class TransformerEncoder(tf.Module):
     def _impl_encode(self, ids, mask, training):
         """transformer_encoder.tfm:19. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
-            x = self.tokens._impl_call(ids) + self.positions[:tf.shape(ids)[1], :]  # transformer_encoder.tfm:20:9
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:19:5
+            x = self.tokens._impl_call(ids) + _autocast(self.positions, self._dtype_policy)[:tf.shape(ids)[1], :]  # transformer_encoder.tfm:20:9
             pairs = tf.expand_dims(mask, 1) * tf.expand_dims(mask, 2)  # transformer_encoder.tfm:21:9
             attended = self.attention._impl_call_masked(x, x, pairs)  # transformer_encoder.tfm:22:9
             x = self.norm_1._impl_call_sequence(x + self.drop._impl_call_sequence(attended, training))  # transformer_encoder.tfm:23:9
@@ -670,6 +730,7 @@ class TransformerEncoder(tf.Module):
     def _impl_logits(self, ids, mask, training):
         """transformer_encoder.tfm:27. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:27:5
             x = self._impl_encode(ids, mask, training) * tf.expand_dims(mask, -1)  # transformer_encoder.tfm:28:9
             pooled = tf.math.reduce_sum(x, axis=1) / tf.math.maximum(tf.math.reduce_sum(mask, axis=1, keepdims=True), 1.0)  # transformer_encoder.tfm:29:9
             return self.head._impl_call(pooled)  # transformer_encoder.tfm:30:9
@@ -684,6 +745,7 @@ class TransformerEncoder(tf.Module):
     def _impl_predict(self, ids, mask):
         """transformer_encoder.tfm:32. Inputs ids: i32[N, T], mask: f32[N, T]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:32:5
             return tf.nn.softmax(self._impl_logits(ids, mask, False))  # transformer_encoder.tfm:34:9
 
     def train_step(self, ids, mask, labels):
@@ -697,6 +759,7 @@ class TransformerEncoder(tf.Module):
     def _impl_train_step(self, ids, mask, labels):
         """transformer_encoder.tfm:36. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:36:5
             with tf.GradientTape() as tape:  # transformer_encoder.tfm:37:9
                 loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True, reduction='none'))  # transformer_encoder.tfm:38:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
@@ -723,30 +786,34 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 79, 18), 367: (0, 79, 34), 368: (0, 79, 18),
-    369: (0, 79, 34), 370: (0, 79, 51), 373: (0, 80, 5), 375: (0, 82, 5), 380: (0, 83, 9),
-    405: (0, 87, 16), 406: (0, 87, 29), 411: (0, 88, 5), 415: (0, 95, 5), 423: (0, 89, 9),
-    424: (0, 90, 13), 425: (0, 91, 17), 426: (0, 92, 13), 427: (0, 93, 9), 435: (0, 96, 9),
-    436: (0, 97, 13), 437: (0, 98, 17), 438: (0, 99, 13), 439: (0, 100, 9), 464: (1, 39, 27),
-    465: (1, 39, 27), 466: (1, 39, 41), 469: (1, 40, 5), 470: (1, 41, 5), 472: (1, 43, 5),
-    473: (1, 48, 5), 478: (1, 44, 9), 479: (1, 45, 9), 480: (1, 46, 9), 488: (1, 49, 9), 489: (1, 50, 9),
-    490: (1, 51, 9), 515: (2, 8, 27), 516: (2, 8, 41), 517: (2, 8, 57), 518: (2, 8, 27), 519: (2, 8, 41),
-    520: (2, 8, 57), 521: (2, 8, 71), 524: (2, 9, 5), 525: (2, 10, 5), 526: (2, 11, 5), 527: (2, 12, 5),
-    528: (2, 13, 5), 529: (2, 14, 5), 530: (2, 15, 5), 531: (2, 16, 5), 533: (2, 18, 5), 537: (2, 27, 5),
-    545: (2, 18, 47), 546: (2, 18, 5), 553: (2, 19, 9), 554: (2, 20, 9), 555: (2, 21, 9),
-    556: (2, 22, 9), 557: (2, 23, 9), 558: (2, 24, 9), 559: (2, 25, 9), 563: (2, 27, 54),
-    564: (2, 27, 76), 565: (2, 27, 82), 566: (2, 27, 5), 573: (2, 28, 9), 574: (2, 29, 9),
-    575: (2, 30, 9), 576: (2, 31, 9), 577: (2, 32, 9), 578: (2, 33, 9), 579: (2, 34, 9), 580: (2, 35, 9),
-    602: (3, 5, 45), 603: (3, 5, 64), 604: (3, 6, 27), 605: (3, 5, 27), 606: (3, 5, 45), 607: (3, 5, 64),
-    608: (3, 5, 79), 609: (3, 6, 9), 610: (3, 6, 27), 611: (3, 6, 49), 612: (3, 6, 68), 615: (3, 8, 5),
-    616: (3, 7, 5), 617: (3, 9, 5), 618: (3, 10, 5), 619: (3, 11, 5), 620: (3, 12, 5), 621: (3, 13, 5),
-    622: (3, 14, 5), 623: (3, 15, 5), 624: (3, 16, 5), 626: (3, 19, 5), 631: (3, 27, 5), 636: (3, 32, 5),
-    640: (3, 36, 5), 648: (3, 19, 41), 649: (3, 19, 5), 656: (3, 20, 9), 657: (3, 21, 9),
-    658: (3, 22, 9), 659: (3, 23, 9), 660: (3, 24, 9), 661: (3, 25, 9), 665: (3, 27, 41),
-    666: (3, 27, 5), 673: (3, 28, 9), 674: (3, 29, 9), 675: (3, 30, 9), 679: (3, 33, 42),
-    680: (3, 32, 5), 687: (3, 34, 9), 691: (3, 36, 45), 692: (3, 36, 64), 693: (3, 36, 5),
-    700: (3, 37, 9), 701: (3, 38, 13), 702: (3, 39, 9), 703: (3, 40, 9),
+    344: (0, 9, 14), 345: (0, 9, 31), 346: (0, 9, 14), 347: (0, 9, 31), 348: (0, 9, 45), 349: (0, 9, 73),
+    350: (0, 9, 89), 351: (0, 10, 9), 352: (0, 10, 33), 353: (0, 10, 55), 354: (0, 9, 1),
+    357: (0, 11, 5), 358: (0, 12, 5), 360: (0, 15, 5), 361: (0, 19, 5), 362: (0, 22, 5), 367: (0, 15, 5),
+    368: (0, 16, 9), 376: (0, 19, 5), 377: (0, 20, 9), 385: (0, 23, 9), 386: (0, 24, 9),
+    411: (0, 79, 18), 412: (0, 79, 34), 413: (0, 79, 18), 414: (0, 79, 34), 415: (0, 79, 51),
+    416: (0, 79, 1), 419: (0, 80, 5), 421: (0, 82, 5), 426: (0, 83, 9), 451: (0, 87, 16),
+    452: (0, 87, 29), 453: (0, 87, 1), 458: (0, 88, 5), 462: (0, 95, 5), 470: (0, 88, 5),
+    471: (0, 89, 9), 472: (0, 90, 13), 473: (0, 91, 17), 474: (0, 92, 13), 475: (0, 93, 9),
+    483: (0, 95, 5), 484: (0, 96, 9), 485: (0, 97, 13), 486: (0, 98, 17), 487: (0, 99, 13),
+    488: (0, 100, 9), 513: (1, 39, 27), 514: (1, 39, 27), 515: (1, 39, 41), 516: (1, 39, 1),
+    519: (1, 40, 5), 520: (1, 41, 5), 522: (1, 43, 5), 523: (1, 48, 5), 528: (1, 43, 5), 529: (1, 44, 9),
+    530: (1, 45, 9), 531: (1, 46, 9), 539: (1, 48, 5), 540: (1, 49, 9), 541: (1, 50, 9), 542: (1, 51, 9),
+    567: (2, 8, 27), 568: (2, 8, 41), 569: (2, 8, 57), 570: (2, 8, 27), 571: (2, 8, 41), 572: (2, 8, 57),
+    573: (2, 8, 71), 574: (2, 8, 1), 577: (2, 9, 5), 578: (2, 10, 5), 579: (2, 11, 5), 580: (2, 12, 5),
+    581: (2, 13, 5), 582: (2, 14, 5), 583: (2, 15, 5), 584: (2, 16, 5), 586: (2, 18, 5), 590: (2, 27, 5),
+    598: (2, 18, 47), 599: (2, 18, 5), 606: (2, 18, 5), 607: (2, 18, 5), 608: (2, 19, 9),
+    609: (2, 20, 9), 610: (2, 21, 9), 611: (2, 22, 9), 612: (2, 23, 9), 613: (2, 24, 9), 614: (2, 25, 9),
+    618: (2, 27, 54), 619: (2, 27, 76), 620: (2, 27, 82), 621: (2, 27, 5), 628: (2, 27, 5),
+    629: (2, 27, 5), 630: (2, 27, 5), 631: (2, 28, 9), 632: (2, 29, 9), 633: (2, 30, 9), 634: (2, 31, 9),
+    635: (2, 32, 9), 636: (2, 33, 9), 637: (2, 34, 9), 638: (2, 35, 9), 660: (3, 5, 45), 661: (3, 5, 64),
+    662: (3, 6, 27), 663: (3, 5, 27), 664: (3, 5, 45), 665: (3, 5, 64), 666: (3, 5, 79), 667: (3, 6, 9),
+    668: (3, 6, 27), 669: (3, 6, 49), 670: (3, 6, 68), 671: (3, 5, 1), 674: (3, 8, 5), 675: (3, 7, 5),
+    676: (3, 9, 5), 677: (3, 10, 5), 678: (3, 11, 5), 679: (3, 12, 5), 680: (3, 13, 5), 681: (3, 14, 5),
+    682: (3, 15, 5), 683: (3, 16, 5), 685: (3, 19, 5), 690: (3, 27, 5), 695: (3, 32, 5), 699: (3, 36, 5),
+    707: (3, 19, 41), 708: (3, 19, 5), 715: (3, 19, 5), 716: (3, 20, 9), 717: (3, 21, 9),
+    718: (3, 22, 9), 719: (3, 23, 9), 720: (3, 24, 9), 721: (3, 25, 9), 725: (3, 27, 41),
+    726: (3, 27, 5), 733: (3, 27, 5), 734: (3, 28, 9), 735: (3, 29, 9), 736: (3, 30, 9),
+    740: (3, 33, 42), 741: (3, 32, 5), 748: (3, 32, 5), 749: (3, 34, 9), 753: (3, 36, 45),
+    754: (3, 36, 64), 755: (3, 36, 5), 762: (3, 36, 5), 763: (3, 37, 9), 764: (3, 38, 13),
+    765: (3, 39, 9), 766: (3, 40, 9),
 }

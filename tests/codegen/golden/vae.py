@@ -175,20 +175,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -235,7 +277,7 @@ def _default_signature(table):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -247,6 +289,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -259,7 +302,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -267,6 +311,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -275,8 +320,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -299,7 +344,7 @@ class Dense(tf.Module):
 class Encoder(tf.Module):
     """Compiled from vae.tfm:4."""
 
-    def __init__(self, features, hidden, latent, seed=0, *, name=None):
+    def __init__(self, features, hidden, latent, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # vae.tfm:4:16
         latent = _dimension('latent', latent)  # vae.tfm:4:44
@@ -307,17 +352,19 @@ class Encoder(tf.Module):
         self.hidden = hidden  # vae.tfm:4:31
         self.latent = latent  # vae.tfm:4:44
         self.seed = seed  # vae.tfm:4:57
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(in_dim=features, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:5:5
-            self.to_mean = Dense(in_dim=hidden, out_dim=latent, seed=seed + 1, name='to_mean')  # vae.tfm:6:5
-            self.to_log_var = Dense(in_dim=hidden, out_dim=latent, seed=seed + 2, name='to_log_var')  # vae.tfm:7:5
+            self.dense = Dense(in_dim=features, out_dim=hidden, activation='relu', seed=seed, name='dense', dtype=self._dtype_policy)  # vae.tfm:5:5
+            self.to_mean = Dense(in_dim=hidden, out_dim=latent, seed=seed + 1, name='to_mean', dtype=self._dtype_policy)  # vae.tfm:6:5
+            self.to_log_var = Dense(in_dim=hidden, out_dim=latent, seed=seed + 2, name='to_log_var', dtype=self._dtype_policy)  # vae.tfm:7:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:9:5
 
     def encode(self, x):
         """vae.tfm:9. Inputs x: f32[N, features]. Returns mean: f32[N, latent], log_var: f32[N, latent]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:9:5
             h = self.dense._impl_call(x)  # vae.tfm:10:9
             return {'mean': self.to_mean._impl_call(h), 'log_var': self.to_log_var._impl_call(h)}  # vae.tfm:11:9
 
@@ -342,7 +389,7 @@ class Encoder(tf.Module):
 class Decoder(tf.Module):
     """Compiled from vae.tfm:13."""
 
-    def __init__(self, latent, hidden, features, seed=0, *, name=None):
+    def __init__(self, latent, hidden, features, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # vae.tfm:13:16
         features = _dimension('features', features)  # vae.tfm:13:42
@@ -350,16 +397,18 @@ class Decoder(tf.Module):
         self.hidden = hidden  # vae.tfm:13:29
         self.features = features  # vae.tfm:13:42
         self.seed = seed  # vae.tfm:13:57
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:13:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:14:5
-            self.rebuild = Dense(in_dim=hidden, out_dim=features, activation='sigmoid', seed=seed + 1, name='rebuild')  # vae.tfm:15:5
+            self.dense = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='dense', dtype=self._dtype_policy)  # vae.tfm:14:5
+            self.rebuild = Dense(in_dim=hidden, out_dim=features, activation='sigmoid', seed=seed + 1, name='rebuild', dtype=self._dtype_policy)  # vae.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.decode = tf.function(self._impl_decode, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # vae.tfm:17:5
 
     def decode(self, z):
         """vae.tfm:17. Inputs z: f32[N, latent]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # vae.tfm:17:5
             return self.rebuild._impl_call(self.dense._impl_call(z))  # vae.tfm:18:9
 
     # Each instance's `decode` is the tf.function of this; calls from other methods use `_impl_decode`.
@@ -383,7 +432,7 @@ class Decoder(tf.Module):
 class VAE(tf.Module):
     """Compiled from vae.tfm:20."""
 
-    def __init__(self, features=16, hidden=32, latent=2, learning_rate=0.001, seed=0, *, name=None):
+    def __init__(self, features=16, hidden=32, latent=2, learning_rate=0.001, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # vae.tfm:20:12
         latent = _dimension('latent', latent)  # vae.tfm:20:50
@@ -392,11 +441,12 @@ class VAE(tf.Module):
         self.latent = latent  # vae.tfm:20:50
         self.learning_rate = learning_rate  # vae.tfm:20:67
         self.seed = seed  # vae.tfm:20:97
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:20:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.encoder = Encoder(features=features, hidden=hidden, latent=latent, seed=seed, name='encoder')  # vae.tfm:21:5
-            self.decoder = Decoder(latent=latent, hidden=hidden, features=features, seed=seed + 3, name='decoder')  # vae.tfm:22:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # vae.tfm:23:5
+            self.encoder = Encoder(features=features, hidden=hidden, latent=latent, seed=seed, name='encoder', dtype=self._dtype_policy)  # vae.tfm:21:5
+            self.decoder = Decoder(latent=latent, hidden=hidden, features=features, seed=seed + 3, name='decoder', dtype=self._dtype_policy)  # vae.tfm:22:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # vae.tfm:23:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:27:5
         self.reconstruct = tf.function(self._impl_reconstruct, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:32:5
@@ -408,6 +458,7 @@ class VAE(tf.Module):
     def encode(self, x):
         """vae.tfm:27. Inputs x: f32[N, features]. Returns mean: f32[N, latent], log_var: f32[N, latent]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:27:5
             return self.encoder._impl_encode(x)  # vae.tfm:29:9
 
     # Each instance's `encode` is the tf.function of this; calls from other methods use `_impl_encode`.
@@ -416,6 +467,7 @@ class VAE(tf.Module):
     def reconstruct(self, x):
         """vae.tfm:32. Inputs x: f32[N, features]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:32:5
             code = self.encoder._impl_encode(x)  # vae.tfm:34:9
             return self.decoder._impl_decode(code['mean'])  # vae.tfm:35:9
 
@@ -432,6 +484,8 @@ class VAE(tf.Module):
     def _impl_train_step(self, x, eps):
         """vae.tfm:39. Inputs x: f32[N, features], eps: f32[N, latent]. Returns loss: f32[], reconstruction_loss: f32[], kl_loss: f32[]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:39:5
+            eps = _autocast(eps, self._dtype_policy)  # vae.tfm:39:5
             with tf.GradientTape() as tape:  # vae.tfm:40:9
                 z_mean, z_log_var = _outputs(self.encoder._impl_encode(x), ('mean', 'log_var'))  # vae.tfm:41:13
                 z = z_mean + tf.math.exp(0.5 * z_log_var) * eps  # vae.tfm:42:13
@@ -462,17 +516,19 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
-    246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 19, 5), 257: (0, 22, 5), 262: (0, 16, 9), 270: (0, 20, 9),
-    278: (0, 23, 9), 279: (0, 24, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
-    308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
-    321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
-    350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),
-    358: (1, 17, 5), 363: (1, 18, 9), 388: (1, 20, 12), 389: (1, 20, 50), 390: (1, 20, 12),
-    391: (1, 20, 32), 392: (1, 20, 50), 393: (1, 20, 67), 394: (1, 20, 97), 397: (1, 21, 5),
-    398: (1, 22, 5), 399: (1, 23, 5), 401: (1, 27, 5), 402: (1, 32, 5), 403: (1, 39, 5), 411: (1, 29, 9),
-    419: (1, 34, 9), 420: (1, 35, 9), 427: (1, 39, 49), 428: (1, 39, 5), 435: (1, 40, 9),
-    436: (1, 41, 13), 437: (1, 42, 13), 438: (1, 43, 13), 439: (1, 44, 13), 440: (1, 45, 13),
-    441: (1, 46, 13), 442: (1, 47, 13), 443: (1, 48, 9), 444: (1, 49, 9),
+    282: (0, 9, 14), 283: (0, 9, 31), 284: (0, 9, 14), 285: (0, 9, 31), 286: (0, 9, 45), 287: (0, 9, 73),
+    288: (0, 9, 89), 289: (0, 10, 9), 290: (0, 10, 33), 291: (0, 10, 55), 292: (0, 9, 1),
+    295: (0, 11, 5), 296: (0, 12, 5), 298: (0, 15, 5), 299: (0, 19, 5), 300: (0, 22, 5), 305: (0, 15, 5),
+    306: (0, 16, 9), 314: (0, 19, 5), 315: (0, 20, 9), 323: (0, 23, 9), 324: (0, 24, 9), 349: (1, 4, 16),
+    350: (1, 4, 44), 351: (1, 4, 16), 352: (1, 4, 31), 353: (1, 4, 44), 354: (1, 4, 57), 355: (1, 4, 1),
+    358: (1, 5, 5), 359: (1, 6, 5), 360: (1, 7, 5), 362: (1, 9, 5), 367: (1, 9, 5), 368: (1, 10, 9),
+    369: (1, 11, 9), 394: (1, 13, 16), 395: (1, 13, 42), 396: (1, 13, 16), 397: (1, 13, 29),
+    398: (1, 13, 42), 399: (1, 13, 57), 400: (1, 13, 1), 403: (1, 14, 5), 404: (1, 15, 5),
+    406: (1, 17, 5), 411: (1, 17, 5), 412: (1, 18, 9), 437: (1, 20, 12), 438: (1, 20, 50),
+    439: (1, 20, 12), 440: (1, 20, 32), 441: (1, 20, 50), 442: (1, 20, 67), 443: (1, 20, 97),
+    444: (1, 20, 1), 447: (1, 21, 5), 448: (1, 22, 5), 449: (1, 23, 5), 451: (1, 27, 5), 452: (1, 32, 5),
+    453: (1, 39, 5), 461: (1, 27, 5), 462: (1, 29, 9), 470: (1, 32, 5), 471: (1, 34, 9), 472: (1, 35, 9),
+    479: (1, 39, 49), 480: (1, 39, 5), 487: (1, 39, 5), 488: (1, 39, 5), 489: (1, 40, 9),
+    490: (1, 41, 13), 491: (1, 42, 13), 492: (1, 43, 13), 493: (1, 44, 13), 494: (1, 45, 13),
+    495: (1, 46, 13), 496: (1, 47, 13), 497: (1, 48, 9), 498: (1, 49, 9),
 }

@@ -170,20 +170,62 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy, **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
+    anything else as it is. Decided when traced: under float32 it adds no op."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -236,7 +278,7 @@ def _default_signature(table):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:9."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
@@ -248,6 +290,7 @@ class Dense(tf.Module):
         self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
         self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
         self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
@@ -260,7 +303,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:15:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:16:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -268,6 +312,7 @@ class Dense(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:19:5
             return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -276,8 +321,8 @@ class Dense(tf.Module):
     def regularization_losses(self):
         """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.kernel, self._dtype_policy))) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.kernel, self._dtype_policy)))  # <tfm library>/layers.tfm:23:9
+            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(_autocast(self.bias, self._dtype_policy))) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(_autocast(self.bias, self._dtype_policy)))  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -300,7 +345,7 @@ class Dense(tf.Module):
 class Generator(tf.Module):
     """Compiled from wgan_gp.tfm:6."""
 
-    def __init__(self, latent, hidden, out, seed=-1, *, name=None):
+    def __init__(self, latent, hidden, out, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # wgan_gp.tfm:6:18
         out = _dimension('out', out)  # wgan_gp.tfm:6:44
@@ -308,16 +353,18 @@ class Generator(tf.Module):
         self.hidden = hidden  # wgan_gp.tfm:6:31
         self.out = out  # wgan_gp.tfm:6:44
         self.seed = seed  # wgan_gp.tfm:6:54
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:6:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='hidden_layer')  # wgan_gp.tfm:7:5
-            self.output_layer = Dense(in_dim=hidden, out_dim=out, seed=seed, name='output_layer')  # wgan_gp.tfm:8:5
+            self.hidden_layer = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='hidden_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:7:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=out, seed=seed, name='output_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # wgan_gp.tfm:10:5
 
     def call(self, z):
         """wgan_gp.tfm:10. Inputs z: f32[N, latent]. Returns output_0: f32[N, out]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # wgan_gp.tfm:10:5
             return self.output_layer._impl_call(self.hidden_layer._impl_call(z))  # wgan_gp.tfm:11:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -341,22 +388,24 @@ class Generator(tf.Module):
 class Critic(tf.Module):
     """Compiled from wgan_gp.tfm:13."""
 
-    def __init__(self, features, hidden, seed=-1, *, name=None):
+    def __init__(self, features, hidden, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # wgan_gp.tfm:13:15
         self.features = features  # wgan_gp.tfm:13:15
         self.hidden = hidden  # wgan_gp.tfm:13:30
         self.seed = seed  # wgan_gp.tfm:13:43
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:13:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(in_dim=features, out_dim=hidden, activation='tanh', seed=seed, name='hidden_layer')  # wgan_gp.tfm:14:5
-            self.output_layer = Dense(in_dim=hidden, out_dim=1, seed=seed, name='output_layer')  # wgan_gp.tfm:15:5
+            self.hidden_layer = Dense(in_dim=features, out_dim=hidden, activation='tanh', seed=seed, name='hidden_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:14:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=1, seed=seed, name='output_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # wgan_gp.tfm:17:5
 
     def call(self, x):
         """wgan_gp.tfm:17. Inputs x: f32[N, features]. Returns output_0: f32[N, 1]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # wgan_gp.tfm:17:5
             return self.output_layer._impl_call(self.hidden_layer._impl_call(x))  # wgan_gp.tfm:18:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -380,7 +429,7 @@ class Critic(tf.Module):
 class WganGp(tf.Module):
     """Compiled from wgan_gp.tfm:20."""
 
-    def __init__(self, latent=4, features=2, hidden=16, critic_steps=3, penalty_weight=10.0, seed=-1, *, name=None):
+    def __init__(self, latent=4, features=2, hidden=16, critic_steps=3, penalty_weight=10.0, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # wgan_gp.tfm:20:15
         features = _dimension('features', features)  # wgan_gp.tfm:20:32
@@ -390,12 +439,13 @@ class WganGp(tf.Module):
         self.critic_steps = critic_steps  # wgan_gp.tfm:20:69
         self.penalty_weight = penalty_weight  # wgan_gp.tfm:21:9
         self.seed = seed  # wgan_gp.tfm:21:39
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:20:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.generator = Generator(latent=latent, hidden=hidden, out=features, seed=seed, name='generator')  # wgan_gp.tfm:22:5
-            self.critic = Critic(features=features, hidden=hidden, seed=seed, name='critic')  # wgan_gp.tfm:23:5
-            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
-            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
+            self.generator = Generator(latent=latent, hidden=hidden, out=features, seed=seed, name='generator', dtype=self._dtype_policy)  # wgan_gp.tfm:22:5
+            self.critic = Critic(features=features, hidden=hidden, seed=seed, name='critic', dtype=self._dtype_policy)  # wgan_gp.tfm:23:5
+            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', policy=self._dtype_policy, learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
+            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', policy=self._dtype_policy, learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.critic_loss = tf.function(self.critic_loss, input_signature=[  # wgan_gp.tfm:29:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='real'),
@@ -421,6 +471,9 @@ class WganGp(tf.Module):
     def _impl_critic_loss(self, real, fake, mix):
         """wgan_gp.tfm:29. Inputs real: f32[N, features], fake: f32[N, features], mix: f32[N, 1]. Returns output_0: f32[]."""
         with self.name_scope:
+            real = _autocast(real, self._dtype_policy)  # wgan_gp.tfm:29:5
+            fake = _autocast(fake, self._dtype_policy)  # wgan_gp.tfm:29:5
+            mix = _autocast(mix, self._dtype_policy)  # wgan_gp.tfm:29:5
             between = mix * real + (1.0 - mix) * fake  # wgan_gp.tfm:30:9
             with tf.GradientTape() as inner:  # wgan_gp.tfm:31:9
                 inner.watch(between)  # wgan_gp.tfm:32:13
@@ -443,6 +496,10 @@ class WganGp(tf.Module):
     def _impl_train_step(self, real, noise, mix, generator_noise):
         """wgan_gp.tfm:41. Inputs real: f32[N, features], noise: f32[S, N, latent], mix: f32[S, N, 1], generator_noise: f32[N, latent]. Returns critic_cost: f32[], generator_cost: f32[]."""
         with self.name_scope:
+            real = _autocast(real, self._dtype_policy)  # wgan_gp.tfm:41:5
+            noise = _autocast(noise, self._dtype_policy)  # wgan_gp.tfm:41:5
+            mix = _autocast(mix, self._dtype_policy)  # wgan_gp.tfm:41:5
+            generator_noise = _autocast(generator_noise, self._dtype_policy)  # wgan_gp.tfm:41:5
             critic_cost = tf.constant(0.0, dtype=tf.float32)  # wgan_gp.tfm:43:9
             for step in _range(self.critic_steps):  # wgan_gp.tfm:44:9
                 with tf.GradientTape() as tape:  # wgan_gp.tfm:45:13
@@ -457,6 +514,7 @@ class WganGp(tf.Module):
     def generate(self, z):
         """wgan_gp.tfm:54. Inputs z: f32[N, latent]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # wgan_gp.tfm:54:5
             return self.generator._impl_call(z)  # wgan_gp.tfm:56:9
 
     # Each instance's `generate` is the tf.function of this; calls from other methods use `_impl_generate`.
@@ -482,19 +540,22 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
-    247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 19, 5), 258: (0, 22, 5), 263: (0, 16, 9), 271: (0, 20, 9),
-    279: (0, 23, 9), 280: (0, 24, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
-    309: (1, 6, 44), 310: (1, 6, 54), 313: (1, 7, 5), 314: (1, 8, 5), 316: (1, 10, 5), 321: (1, 11, 9),
-    346: (1, 13, 15), 347: (1, 13, 15), 348: (1, 13, 30), 349: (1, 13, 43), 352: (1, 14, 5),
-    353: (1, 15, 5), 355: (1, 17, 5), 360: (1, 18, 9), 385: (1, 20, 15), 386: (1, 20, 32),
-    387: (1, 20, 15), 388: (1, 20, 32), 389: (1, 20, 51), 390: (1, 20, 69), 391: (1, 21, 9),
-    392: (1, 21, 39), 395: (1, 22, 5), 396: (1, 23, 5), 397: (1, 24, 5), 398: (1, 25, 5),
-    400: (1, 29, 5), 405: (1, 41, 5), 411: (1, 54, 5), 415: (1, 29, 54), 416: (1, 29, 77),
-    417: (1, 29, 5), 424: (1, 30, 9), 425: (1, 31, 9), 426: (1, 32, 13), 427: (1, 33, 13),
-    428: (1, 34, 9), 429: (1, 35, 9), 430: (1, 36, 9), 431: (1, 37, 9), 435: (1, 41, 57),
-    436: (1, 41, 78), 437: (1, 41, 81), 438: (1, 42, 34), 439: (1, 41, 5), 446: (1, 43, 9),
-    447: (1, 44, 9), 448: (1, 45, 13), 449: (1, 46, 17), 450: (1, 47, 13), 451: (1, 48, 9),
-    452: (1, 49, 13), 453: (1, 50, 9), 454: (1, 51, 9), 455: (1, 52, 9), 460: (1, 56, 9),
+    283: (0, 9, 14), 284: (0, 9, 31), 285: (0, 9, 14), 286: (0, 9, 31), 287: (0, 9, 45), 288: (0, 9, 73),
+    289: (0, 9, 89), 290: (0, 10, 9), 291: (0, 10, 33), 292: (0, 10, 55), 293: (0, 9, 1),
+    296: (0, 11, 5), 297: (0, 12, 5), 299: (0, 15, 5), 300: (0, 19, 5), 301: (0, 22, 5), 306: (0, 15, 5),
+    307: (0, 16, 9), 315: (0, 19, 5), 316: (0, 20, 9), 324: (0, 23, 9), 325: (0, 24, 9), 350: (1, 6, 18),
+    351: (1, 6, 44), 352: (1, 6, 18), 353: (1, 6, 31), 354: (1, 6, 44), 355: (1, 6, 54), 356: (1, 6, 1),
+    359: (1, 7, 5), 360: (1, 8, 5), 362: (1, 10, 5), 367: (1, 10, 5), 368: (1, 11, 9), 393: (1, 13, 15),
+    394: (1, 13, 15), 395: (1, 13, 30), 396: (1, 13, 43), 397: (1, 13, 1), 400: (1, 14, 5),
+    401: (1, 15, 5), 403: (1, 17, 5), 408: (1, 17, 5), 409: (1, 18, 9), 434: (1, 20, 15),
+    435: (1, 20, 32), 436: (1, 20, 15), 437: (1, 20, 32), 438: (1, 20, 51), 439: (1, 20, 69),
+    440: (1, 21, 9), 441: (1, 21, 39), 442: (1, 20, 1), 445: (1, 22, 5), 446: (1, 23, 5),
+    447: (1, 24, 5), 448: (1, 25, 5), 450: (1, 29, 5), 455: (1, 41, 5), 461: (1, 54, 5),
+    465: (1, 29, 54), 466: (1, 29, 77), 467: (1, 29, 5), 474: (1, 29, 5), 475: (1, 29, 5),
+    476: (1, 29, 5), 477: (1, 30, 9), 478: (1, 31, 9), 479: (1, 32, 13), 480: (1, 33, 13),
+    481: (1, 34, 9), 482: (1, 35, 9), 483: (1, 36, 9), 484: (1, 37, 9), 488: (1, 41, 57),
+    489: (1, 41, 78), 490: (1, 41, 81), 491: (1, 42, 34), 492: (1, 41, 5), 499: (1, 41, 5),
+    500: (1, 41, 5), 501: (1, 41, 5), 502: (1, 41, 5), 503: (1, 43, 9), 504: (1, 44, 9),
+    505: (1, 45, 13), 506: (1, 46, 17), 507: (1, 47, 13), 508: (1, 48, 9), 509: (1, 49, 13),
+    510: (1, 50, 9), 511: (1, 51, 9), 512: (1, 52, 9), 517: (1, 54, 5), 518: (1, 56, 9),
 }
