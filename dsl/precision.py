@@ -85,3 +85,11 @@ def computed_result(result: Type, policy: str | None) -> Type:
     if isinstance(result, OutputsT):
         return OutputsT(tuple((name, TensorT(compute, t.shape) if t.dtype == "f32" else t) for name, t in result.outputs))
     return result
+
+
+def with_policy(init: dict, mixed_precision: str | None) -> dict:
+    """Constructor arguments with the policy `tfm train --mixed-precision bf16|f16` names (as `dtype`,
+    the keyword every module takes); `init` as it is without one."""
+    if mixed_precision not in SHORT_NAMES:
+        return init  # none, or a name TrainSettings refuses
+    return {**init, POLICY_PARAM: SHORT_NAMES[mixed_precision]}

@@ -11,6 +11,8 @@ one the module had before policies.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import ModuleInfo
 from tfm.dsl.precision import POLICY_PARAM, declares_policy
@@ -52,3 +54,29 @@ def variable_read(name: str) -> str:
 def stored(value: str, variable: str) -> str:
     """A value assigned to a float32 variable, cast back to the variable's dtype."""
     return f"_stored({value}, {variable})"
+
+
+# A policy's compute dtype as TensorFlow names it (the dtype of a float32 result under the policy).
+_TF_COMPUTE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+
+def served_contracts(contracts: list, policy: str | None) -> list:
+    """Exported signatures' contracts (compiler/exports) for an instance under `policy`: inputs as
+    declared (a float32 input is cast inside), float32 outputs in the compute dtype."""
+    compute = _TF_COMPUTE.get(policy or "float32", "float32")
+    if compute == "float32":
+        return contracts
+    return [replace(c, outputs=tuple((name, compute if dtype == "float32" else dtype, rank)
+                                     for name, dtype, rank in c.outputs)) for c in contracts]
+
+
+def tflite_refusal(policy: str | None, allow_flex: bool) -> str | None:
+    """Why a module under a mixed policy is not converted to TFLite (None if it may be): TFLite's builtin
+    ops compute in float32, and the policy's f16/bf16 ops would each need a Select-TF op."""
+    if policy in (None, "float32") or allow_flex:
+        return None
+    return (f"TFLite's builtin ops compute in float32, and this module computes in {_TF_COMPUTE[policy]} (its dtype "
+            f"policy is {policy}): export a float32 build of it given its trained weights (its variables are "
+            f"float32 under every policy, so they load as they are), with --quantize float16 for a smaller model, "
+            f"or pass --allow-flex to convert the {_TF_COMPUTE[policy]} "
+            f"ops as Select-TF ops")
