@@ -289,7 +289,7 @@ class ModuleChecker:
                      "clip by one rule: per variable (clipnorm, clipvalue) or over all gradients (global_clipnorm)")
         policy = self.analysis.sub_arguments[sub].get(POLICY_PARAM) if not target.is_optimizer else None
         problem = policy_problem(evaluate(policy)) if policy is not None else None
-        if problem:  # a parameter's value is checked when the module is built
+        if policy is not None and problem:  # a parameter's value is checked when the module is built
             self.report("E023", policy, problem, "Keras' policy names: float32, mixed_float16, mixed_bfloat16")
         schedule = self.analysis.sub_arguments[sub].get("learning_rate") if target.is_optimizer else None
         for arg in (*sub.args, *(k.value for k in sub.keywords)):

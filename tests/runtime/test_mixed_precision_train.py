@@ -6,6 +6,7 @@ Keras' LossScaleOptimizer does (a step with inf gradients is skipped and the sca
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -111,7 +112,7 @@ def test_tfm_train_mixed_precision_builds_the_policy(tmp_path):
     source.write_text(CNN)
     result = tfm.train(source, "CNN.train_step", tmp_path / "data.npz", steps=3, batch_size=32, shuffle=0, seed=0,
                        progress=False, mixed_precision="bf16")
-    model = result.model
+    model: Any = result.model
     assert model._dtype_policy == "mixed_bfloat16" and model.head._dtype_policy == "mixed_bfloat16"
     assert model.call(x).dtype == tf.bfloat16
     # the command line's flag builds it the same way
