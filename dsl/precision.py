@@ -93,3 +93,17 @@ def with_policy(init: dict, mixed_precision: str | None) -> dict:
     if mixed_precision not in SHORT_NAMES:
         return init  # none, or a name TrainSettings refuses
     return {**init, POLICY_PARAM: SHORT_NAMES[mixed_precision]}
+
+
+def casts_to_float32(op) -> bool:
+    """A Keras-style loss (a runtime helper of the "loss" category, as keras.losses computes it) casts its
+    float inputs to float32, as a Keras Loss does (its dtype is float32 under every policy): a bf16
+    model output gives an f32 loss. TensorFlow's own losses (tf.nn's) compute in their inputs' dtype."""
+    return op.category == "loss" and op.helper is not None
+
+
+def loss_input(value: Type) -> Type:
+    """A float argument of such a loss, as the loss computes it."""
+    if isinstance(value, TensorT) and value.dtype in FLOATS and value.dtype != "f32":
+        return TensorT("f32", value.shape)
+    return value

@@ -24,9 +24,10 @@ from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
 from tfm.dsl.ops.names import VARIABLE_UPDATES
+from tfm.dsl.precision import casts_to_float32
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.inference.indexing import output_name
-from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
+from tfm.dsl.tensor_types import FLOATS, ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene, precision
@@ -639,6 +640,15 @@ class _ExprEmitter(NodeVisitor):
         parts += [f"{ident(k.name)}={self.expr(k.value)}" for k in node.keywords]
         return ", ".join(parts)
 
+    def _loss_arg(self, node: n.Node) -> str:
+        """An argument of a Keras-style loss: a float tensor computed in f32, as Keras' losses cast it."""
+        text = self.expr(node)
+        type_ = self.analysis.types.get(node)
+        if not isinstance(type_, TensorT) or type_.weak or type_.dtype not in FLOATS:
+            return text  # a Python number converts to f32 as it is
+        self.cls.helpers.add("_float32")
+        return precision.float32_input(text)
+
     def call_op(self, node: n.Call, info: CallInfo) -> str:
         op = info.op
         assert op is not None  # an `op` call resolves to its registry entry
@@ -655,13 +665,15 @@ class _ExprEmitter(NodeVisitor):
     def _op_args(self, op: Op, node: n.Call) -> str:
         """An op's arguments as its lowering takes them: by position up to the first parameter the
         lowering takes under another name or position (`Op.keywords`), by keyword from there on."""
+        arg = self._loss_arg if casts_to_float32(op) else self.expr
         if not op.keywords:
-            return self._args(node)
+            parts = [arg(a) for a in node.args] + [f"{ident(k.name)}={arg(k.value)}" for k in node.keywords]
+            return ", ".join(parts)
         parts, by_keyword = [], False
-        for param, arg in zip(op.params, node.args):
+        for param, value in zip(op.params, node.args):
             by_keyword = by_keyword or op.keyword(param.name) is not None
-            parts.append(f"{self._keyword(op, param.name)}={self.expr(arg)}" if by_keyword else self.expr(arg))
-        parts += [f"{self._keyword(op, k.name)}={self.expr(k.value)}" for k in node.keywords]
+            parts.append(f"{self._keyword(op, param.name)}={arg(value)}" if by_keyword else arg(value))
+        parts += [f"{self._keyword(op, k.name)}={arg(k.value)}" for k in node.keywords]
         return ", ".join(parts)
 
     @staticmethod

@@ -51,6 +51,11 @@ def variable_read(name: str) -> str:
     return f"_autocast(self.{ident(name)}, self.{POLICY_ATTRIBUTE})"
 
 
+def float32_input(value: str) -> str:
+    """A float argument of a Keras-style loss (dsl.precision.casts_to_float32): computed in f32."""
+    return f"_float32({value})"
+
+
 def stored(value: str, variable: str) -> str:
     """A value assigned to a float32 variable, cast back to the variable's dtype."""
     return f"_stored({value}, {variable})"

@@ -506,7 +506,7 @@ def _init_he_normal(shape, dtype, seed):
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, policy, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
     restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
@@ -546,6 +546,12 @@ def _stored(value, variable):
     if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
         return value  # a Python number converts to the variable's dtype as it did
     return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):

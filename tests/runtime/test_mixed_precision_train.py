@@ -33,8 +33,8 @@ module CNN:
 
     fn train_step(images: f32[N, 8, 8, 1], labels: i32[N]) -> f32[]:
         with GradientTape() as tape:
-            logits = cast(call(images), f32)  # the loss in f32, as Keras' losses cast
-            loss = reduce_mean(sparse_categorical_crossentropy(labels, logits, from_logits=True))
+            # bf16 logits: the loss casts them and computes in f32, as Keras' losses do
+            loss = reduce_mean(sparse_categorical_crossentropy(labels, call(images), from_logits=True))
         optimizer.minimize(loss, tape)
         return loss
 """

@@ -90,3 +90,26 @@ def test_an_unknown_policy_is_e023():
     assert found[0].code == "E023" and "'bf16'" in found[0].message  # (then typed as float32)
     found = _errors(WIDE.replace('dtype: str = "mixed_bfloat16"', "dtype: int = 3"))
     assert found[0].code == "E023" and "dtype policy, a `str`" in found[0].message
+
+
+LOSS = """\
+module Classifier:
+    sub head = Dense(4, 3, dtype="mixed_bfloat16")
+
+    fn loss(x: f32[N, 4], labels: i32[N], targets: f32[N, 3]) -> (xent: f32[], mse: f32[], raw: bf16[N]):
+        xent = reduce_mean(sparse_categorical_crossentropy(labels, head(x), from_logits=True))
+        mse = mean_squared_error(targets, head(x))
+        return xent, mse, sparse_softmax_cross_entropy_with_logits(labels, head(x))
+"""
+
+
+def test_keras_losses_compute_a_mixed_output_in_f32_and_tf_nn_losses_do_not():
+    """keras.losses cast to their dtype, float32 (labels of another float dtype too); tf.nn's do not."""
+    assert _errors(LOSS) == []
+    analysis = analyze(LOSS, "p.tfm")
+    ops = {analysis.calls[node].op.name: str(analysis.types[node])  # type: ignore[union-attr]
+           for method in analysis.program.modules[0].methods for node in walk(method.body)
+           if isinstance(node, n.Call) and analysis.calls.get(node) and analysis.calls[node].kind == "op"}
+    assert ops["sparse_categorical_crossentropy"] == "f32[N]"
+    assert ops["mean_squared_error"] == "f32[]"
+    assert ops["sparse_softmax_cross_entropy_with_logits"] == "bf16[N]"

@@ -61,7 +61,7 @@ def _init_normal(shape, dtype, mean, stddev, seed):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
-def _optimizer(optimizer_class, var_list, name, policy, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
     restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
@@ -100,6 +100,12 @@ def _stored(value, variable):
     if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
         return value  # a Python number converts to the variable's dtype as it did
     return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):
@@ -205,9 +211,9 @@ class LinearRegression(tf.Module):
             y = _autocast(y, self._dtype_policy)  # linear_regression.tfm:11:5
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
                 prediction = self._impl_predict(x)  # linear_regression.tfm:13:13
-                loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
+                loss = _mean_squared_error(_float32(y), _float32(prediction))  # linear_regression.tfm:14:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
-            return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
+            return {'loss': loss, 'mae': _mean_absolute_error(_float32(y), _float32(prediction))}  # linear_regression.tfm:16:9
 
     @property
     def signatures(self):
@@ -228,8 +234,8 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    168: (0, 2, 25), 169: (0, 2, 25), 170: (0, 2, 44), 171: (0, 2, 72), 172: (0, 2, 1), 175: (0, 3, 5),
-    176: (0, 4, 5), 177: (0, 5, 5), 179: (0, 7, 5), 180: (0, 11, 5), 188: (0, 7, 5), 189: (0, 9, 9),
-    196: (0, 11, 47), 197: (0, 11, 5), 204: (0, 11, 5), 205: (0, 11, 5), 206: (0, 12, 9),
-    207: (0, 13, 13), 208: (0, 14, 13), 209: (0, 15, 9), 210: (0, 16, 9),
+    174: (0, 2, 25), 175: (0, 2, 25), 176: (0, 2, 44), 177: (0, 2, 72), 178: (0, 2, 1), 181: (0, 3, 5),
+    182: (0, 4, 5), 183: (0, 5, 5), 185: (0, 7, 5), 186: (0, 11, 5), 194: (0, 7, 5), 195: (0, 9, 9),
+    202: (0, 11, 47), 203: (0, 11, 5), 210: (0, 11, 5), 211: (0, 11, 5), 212: (0, 12, 9),
+    213: (0, 13, 13), 214: (0, 14, 13), 215: (0, 15, 9), 216: (0, 16, 9),
 }

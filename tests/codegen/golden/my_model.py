@@ -208,7 +208,7 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, policy, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
     restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
@@ -247,6 +247,12 @@ def _stored(value, variable):
     if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
         return value  # a Python number converts to the variable's dtype as it did
     return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):
@@ -419,7 +425,7 @@ class MyModel(tf.Module):
             y = _autocast(y, self._dtype_policy)  # my_model.tfm:15:5
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
-                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(_float32(y), _float32(logits), from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
 
@@ -442,12 +448,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    315: (0, 9, 14), 316: (0, 9, 31), 317: (0, 9, 14), 318: (0, 9, 31), 319: (0, 9, 45), 320: (0, 9, 73),
-    321: (0, 9, 89), 322: (0, 10, 9), 323: (0, 10, 33), 324: (0, 10, 55), 325: (0, 9, 1),
-    328: (0, 11, 5), 329: (0, 12, 5), 331: (0, 15, 5), 332: (0, 19, 5), 333: (0, 22, 5), 338: (0, 15, 5),
-    339: (0, 16, 9), 347: (0, 19, 5), 348: (0, 20, 9), 356: (0, 23, 9), 357: (0, 24, 9), 382: (1, 5, 16),
-    383: (1, 5, 16), 384: (1, 5, 39), 385: (1, 5, 1), 388: (1, 6, 5), 389: (1, 7, 5), 390: (1, 8, 5),
-    392: (1, 10, 5), 393: (1, 15, 5), 401: (1, 10, 5), 402: (1, 12, 9), 403: (1, 13, 9),
-    410: (1, 15, 41), 411: (1, 15, 5), 418: (1, 15, 5), 419: (1, 15, 5), 420: (1, 16, 9),
-    421: (1, 17, 13), 422: (1, 18, 13), 423: (1, 19, 9), 424: (1, 20, 9),
+    321: (0, 9, 14), 322: (0, 9, 31), 323: (0, 9, 14), 324: (0, 9, 31), 325: (0, 9, 45), 326: (0, 9, 73),
+    327: (0, 9, 89), 328: (0, 10, 9), 329: (0, 10, 33), 330: (0, 10, 55), 331: (0, 9, 1),
+    334: (0, 11, 5), 335: (0, 12, 5), 337: (0, 15, 5), 338: (0, 19, 5), 339: (0, 22, 5), 344: (0, 15, 5),
+    345: (0, 16, 9), 353: (0, 19, 5), 354: (0, 20, 9), 362: (0, 23, 9), 363: (0, 24, 9), 388: (1, 5, 16),
+    389: (1, 5, 16), 390: (1, 5, 39), 391: (1, 5, 1), 394: (1, 6, 5), 395: (1, 7, 5), 396: (1, 8, 5),
+    398: (1, 10, 5), 399: (1, 15, 5), 407: (1, 10, 5), 408: (1, 12, 9), 409: (1, 13, 9),
+    416: (1, 15, 41), 417: (1, 15, 5), 424: (1, 15, 5), 425: (1, 15, 5), 426: (1, 16, 9),
+    427: (1, 17, 13), 428: (1, 18, 13), 429: (1, 19, 9), 430: (1, 20, 9),
 }
