@@ -45,9 +45,11 @@ def declares_policy(module: n.ModuleDef | None) -> bool:
 def sub_policy(argument: n.Node | None, holder_policy: str, target: n.ModuleDef | None,
                env: dict[str, object] | None = None) -> str | None:
     """The policy a submodule is built with: its `dtype=` argument (a literal, or a constructor
-    parameter's value in `env`), else its own declared default, else its holder's. None when the
-    argument's value is not known."""
+    parameter's value in `env`), else its own declared default, else its holder's (a metric's: float32).
+    None when the argument's value is not known."""
     if argument is None:
+        if is_metric(target):
+            return FLOAT32
         return declared_policy(target) if declares_policy(target) else holder_policy
     value = evaluate(argument, env or {})
     if value is UNKNOWN_VALUE or not isinstance(value, str) or value not in POLICIES:
@@ -66,10 +68,24 @@ def mixed(policy: str | None) -> bool:
     return policy is not None and policy != FLOAT32
 
 
-def cast_argument(value: Type, policy: str | None) -> Type:
-    """An argument as a method under `policy` sees it after the cast on entry: a float tensor
-    becomes f32 for the check against the declared f32 input (it runs in the compute dtype)."""
-    if mixed(policy) and isinstance(value, TensorT) and value.dtype in FLOATS:
+# A metric (a module with these methods, as `tfm train` finds them) is float32 under every holder's
+# policy and casts its float inputs to f32, as a Keras Metric (its dtype is float32) does.
+METRIC_METHODS = ("update_state", "result", "reset_state")
+
+
+def is_metric(module: n.ModuleDef | None) -> bool:
+    return module is not None and all(any(m.name == name for m in module.methods) for name in METRIC_METHODS)
+
+
+def casts_inputs(policy: str | None, module: n.ModuleDef | None) -> bool:
+    """A call of `module` under `policy` casts its float inputs on entry: a mixed policy, or a metric."""
+    return mixed(policy) or is_metric(module)
+
+
+def cast_argument(value: Type, casts: bool) -> Type:
+    """An argument as the method sees it after the cast on entry: a float tensor becomes f32 for the
+    check against the declared f32 input (it runs in the compute dtype)."""
+    if casts and isinstance(value, TensorT) and value.dtype in FLOATS:
         return TensorT("f32", value.shape)
     return value
 

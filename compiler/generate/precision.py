@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import ModuleInfo
-from tfm.dsl.precision import POLICY_PARAM, declares_policy
+from tfm.dsl.precision import POLICY_PARAM, declares_policy, is_metric
 from tfm.generate.hygiene import identifier as ident
 
 POLICY_ATTRIBUTE = "_dtype_policy"
@@ -35,8 +35,8 @@ def policy_line() -> str:
 def inherited_keyword(given: dict[str, n.Node], target: ModuleInfo) -> str | None:
     """The keyword a holder adds to a submodule's construction: its own policy, unless the `sub`
     passes `dtype=` or the submodule declares its own default."""
-    if POLICY_PARAM in given or declares_policy(target.decl):
-        return None
+    if POLICY_PARAM in given or declares_policy(target.decl) or is_metric(target.decl):
+        return None  # a metric is float32 as Keras' (dsl.precision.is_metric)
     return f"{POLICY_PARAM}=self.{POLICY_ATTRIBUTE}"
 
 

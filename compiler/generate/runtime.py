@@ -533,10 +533,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 

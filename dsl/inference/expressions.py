@@ -17,7 +17,7 @@ from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import output_attribute, output_item, subscript_type
 from .method_calls import Arguments, bind_call, infer_sizes, method_call_type, sub_params
-from ..precision import POLICY_PARAM, cast_argument, computed_result, declared_policy, sub_policy
+from ..precision import POLICY_PARAM, cast_argument, casts_inputs, computed_result, declared_policy, sub_policy
 from .specialize import folded_comparison, refine_call, static_value, sub_values
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
@@ -231,7 +231,8 @@ class ExpressionTyping(NodeVisitor):
             params = {name: substitute(dim, lambda p: dims.get(p)) for name, dim in params.items()}
         policy = self.sub_policy(sub, target)
         positional, keywords = self.arg_types(node)
-        arguments = ([cast_argument(t, policy) for t in positional], {k: cast_argument(t, policy) for k, t in keywords.items()})
+        casts = casts_inputs(policy, target.decl)
+        arguments = ([cast_argument(t, casts) for t in positional], {k: cast_argument(t, casts) for k, t in keywords.items()})
         if self.param_dims is None:  # the program's own analysis, not a call typed for one instance
             infer_sizes(self.analysis, sub, target, info.method, arguments)
             params = sub_params(self.analysis, self.info, sub, target)

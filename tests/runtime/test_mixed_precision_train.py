@@ -197,3 +197,28 @@ def test_f16_scaling_keeps_small_gradients_that_f16_would_lose():
     module.train_step(x)
     # d loss / d kernel = mean(x) / 2 per output: 5e-5, below f16's smallest normal (6e-5)
     np.testing.assert_allclose(kernel - module.dense.kernel.numpy(), np.full((4, 2), 0.1 * 5e-5), rtol=5e-2)
+
+
+SCORED = """
+module Scored(dtype: str = "mixed_bfloat16"):
+    sub head = Dense(4, 3, seed=0)
+    sub accuracy = SparseCategoricalAccuracy()
+
+    fn evaluate(x: f32[N, 4], labels: i32[N]) -> f32[]:
+        accuracy.update_state(labels, head(x))
+        return accuracy.result()
+"""
+
+
+def test_a_module_wide_policy_reaches_layers_but_not_metrics():
+    from tfm.loading.loader import import_compiled
+
+    module = import_compiled(tfm.compile_text(SCORED, "scored.tfm")).Scored()
+    assert module._dtype_policy == module.head._dtype_policy == "mixed_bfloat16"
+    assert module.accuracy._dtype_policy == "float32"  # a Keras metric's dtype is float32
+    x = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
+    labels = np.asarray(module.head.call(x)).astype(np.float32).argmax(axis=1).astype(np.int32)
+    labels[:7] = (labels[:7] + 1) % 3  # 293 of 300 right: a ratio bf16 (3 digits) would not keep
+    result = module.evaluate(x, labels)
+    assert result.dtype == tf.float32
+    assert float(result) == pytest.approx(293 / 300, rel=1e-6)

@@ -113,3 +113,21 @@ def test_keras_losses_compute_a_mixed_output_in_f32_and_tf_nn_losses_do_not():
     assert ops["sparse_categorical_crossentropy"] == "f32[N]"
     assert ops["mean_squared_error"] == "f32[]"
     assert ops["sparse_softmax_cross_entropy_with_logits"] == "bf16[N]"
+
+
+METRIC = """\
+module Scored(dtype: str = "mixed_bfloat16"):
+    sub head = Dense(4, 3)
+    sub accuracy = SparseCategoricalAccuracy()
+
+    fn evaluate(x: f32[N, 4], labels: i32[N]) -> f32[]:
+        accuracy.update_state(labels, head(x))
+        return accuracy.result()
+"""
+
+
+def test_a_metric_stays_float32_and_takes_a_bf16_prediction():
+    """As a Keras Metric (dtype float32): it casts its float inputs, and its result is f32."""
+    assert _errors(METRIC) == []
+    types = _sub_call_types(METRIC)
+    assert types["head"] == "bf16[N, 3]" and types["accuracy"] == "f32[]"

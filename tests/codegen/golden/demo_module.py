@@ -29,10 +29,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -120,6 +121,6 @@ class DemoModule(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('demo_module.tfm',)
 _TFM_LINE_MAP = {
-    87: (0, 4, 1), 90: (0, 5, 5), 92: (0, 7, 5), 97: (0, 7, 5), 98: (0, 9, 9), 99: (0, 10, 9),
-    100: (0, 11, 9),
+    88: (0, 4, 1), 91: (0, 5, 5), 93: (0, 7, 5), 98: (0, 7, 5), 99: (0, 9, 9), 100: (0, 10, 9),
+    101: (0, 11, 9),
 }

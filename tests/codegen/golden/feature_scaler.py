@@ -87,10 +87,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -220,9 +221,9 @@ class FeatureScaler(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('feature_scaler.tfm',)
 _TFM_LINE_MAP = {
-    145: (0, 5, 22), 146: (0, 5, 22), 147: (0, 5, 1), 150: (0, 6, 5), 151: (0, 7, 5), 153: (0, 9, 5),
-    154: (0, 9, 5), 155: (0, 14, 5), 156: (0, 25, 5), 161: (0, 9, 5), 162: (0, 11, 9), 170: (0, 9, 5),
-    171: (0, 11, 9), 178: (0, 15, 9), 179: (0, 16, 9), 180: (0, 17, 13), 181: (0, 18, 9),
-    182: (0, 19, 9), 183: (0, 20, 13), 184: (0, 21, 13), 185: (0, 22, 9), 193: (0, 25, 5),
-    194: (0, 26, 9), 201: (0, 9, 5),
+    146: (0, 5, 22), 147: (0, 5, 22), 148: (0, 5, 1), 151: (0, 6, 5), 152: (0, 7, 5), 154: (0, 9, 5),
+    155: (0, 9, 5), 156: (0, 14, 5), 157: (0, 25, 5), 162: (0, 9, 5), 163: (0, 11, 9), 171: (0, 9, 5),
+    172: (0, 11, 9), 179: (0, 15, 9), 180: (0, 16, 9), 181: (0, 17, 13), 182: (0, 18, 9),
+    183: (0, 19, 9), 184: (0, 20, 13), 185: (0, 21, 13), 186: (0, 22, 9), 194: (0, 25, 5),
+    195: (0, 26, 9), 202: (0, 9, 5),
 }

@@ -48,10 +48,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -162,8 +163,8 @@ class KMeans(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
-    106: (0, 3, 15), 107: (0, 3, 27), 108: (0, 3, 15), 109: (0, 3, 27), 110: (0, 3, 42), 111: (0, 3, 1),
-    114: (0, 4, 5), 116: (0, 6, 5), 117: (0, 11, 5), 122: (0, 6, 5), 123: (0, 7, 9), 124: (0, 8, 9),
-    125: (0, 9, 9), 133: (0, 11, 5), 134: (0, 13, 9), 135: (0, 14, 9), 136: (0, 15, 9), 137: (0, 16, 9),
-    138: (0, 17, 9), 139: (0, 18, 9), 140: (0, 19, 9), 141: (0, 20, 9),
+    107: (0, 3, 15), 108: (0, 3, 27), 109: (0, 3, 15), 110: (0, 3, 27), 111: (0, 3, 42), 112: (0, 3, 1),
+    115: (0, 4, 5), 117: (0, 6, 5), 118: (0, 11, 5), 123: (0, 6, 5), 124: (0, 7, 9), 125: (0, 8, 9),
+    126: (0, 9, 9), 134: (0, 11, 5), 135: (0, 13, 9), 136: (0, 14, 9), 137: (0, 15, 9), 138: (0, 16, 9),
+    139: (0, 17, 9), 140: (0, 18, 9), 141: (0, 19, 9), 142: (0, 20, 9),
 }

@@ -87,10 +87,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -234,8 +235,8 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    174: (0, 2, 25), 175: (0, 2, 25), 176: (0, 2, 44), 177: (0, 2, 72), 178: (0, 2, 1), 181: (0, 3, 5),
-    182: (0, 4, 5), 183: (0, 5, 5), 185: (0, 7, 5), 186: (0, 11, 5), 194: (0, 7, 5), 195: (0, 9, 9),
-    202: (0, 11, 47), 203: (0, 11, 5), 210: (0, 11, 5), 211: (0, 11, 5), 212: (0, 12, 9),
-    213: (0, 13, 13), 214: (0, 14, 13), 215: (0, 15, 9), 216: (0, 16, 9),
+    175: (0, 2, 25), 176: (0, 2, 25), 177: (0, 2, 44), 178: (0, 2, 72), 179: (0, 2, 1), 182: (0, 3, 5),
+    183: (0, 4, 5), 184: (0, 5, 5), 186: (0, 7, 5), 187: (0, 11, 5), 195: (0, 7, 5), 196: (0, 9, 9),
+    203: (0, 11, 47), 204: (0, 11, 5), 211: (0, 11, 5), 212: (0, 11, 5), 213: (0, 12, 9),
+    214: (0, 13, 13), 215: (0, 14, 13), 216: (0, 15, 9), 217: (0, 16, 9),
 }

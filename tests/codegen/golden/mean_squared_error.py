@@ -42,10 +42,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -133,5 +134,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    100: (0, 2, 1), 102: (0, 3, 5), 109: (0, 3, 44), 110: (0, 3, 5), 116: (0, 4, 9),
+    101: (0, 2, 1), 103: (0, 3, 5), 110: (0, 3, 44), 111: (0, 3, 5), 117: (0, 4, 9),
 }

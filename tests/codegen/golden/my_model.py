@@ -234,10 +234,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -448,12 +449,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    321: (0, 9, 14), 322: (0, 9, 31), 323: (0, 9, 14), 324: (0, 9, 31), 325: (0, 9, 45), 326: (0, 9, 73),
-    327: (0, 9, 89), 328: (0, 10, 9), 329: (0, 10, 33), 330: (0, 10, 55), 331: (0, 9, 1),
-    334: (0, 11, 5), 335: (0, 12, 5), 337: (0, 15, 5), 338: (0, 19, 5), 339: (0, 22, 5), 344: (0, 15, 5),
-    345: (0, 16, 9), 353: (0, 19, 5), 354: (0, 20, 9), 362: (0, 23, 9), 363: (0, 24, 9), 388: (1, 5, 16),
-    389: (1, 5, 16), 390: (1, 5, 39), 391: (1, 5, 1), 394: (1, 6, 5), 395: (1, 7, 5), 396: (1, 8, 5),
-    398: (1, 10, 5), 399: (1, 15, 5), 407: (1, 10, 5), 408: (1, 12, 9), 409: (1, 13, 9),
-    416: (1, 15, 41), 417: (1, 15, 5), 424: (1, 15, 5), 425: (1, 15, 5), 426: (1, 16, 9),
-    427: (1, 17, 13), 428: (1, 18, 13), 429: (1, 19, 9), 430: (1, 20, 9),
+    322: (0, 9, 14), 323: (0, 9, 31), 324: (0, 9, 14), 325: (0, 9, 31), 326: (0, 9, 45), 327: (0, 9, 73),
+    328: (0, 9, 89), 329: (0, 10, 9), 330: (0, 10, 33), 331: (0, 10, 55), 332: (0, 9, 1),
+    335: (0, 11, 5), 336: (0, 12, 5), 338: (0, 15, 5), 339: (0, 19, 5), 340: (0, 22, 5), 345: (0, 15, 5),
+    346: (0, 16, 9), 354: (0, 19, 5), 355: (0, 20, 9), 363: (0, 23, 9), 364: (0, 24, 9), 389: (1, 5, 16),
+    390: (1, 5, 16), 391: (1, 5, 39), 392: (1, 5, 1), 395: (1, 6, 5), 396: (1, 7, 5), 397: (1, 8, 5),
+    399: (1, 10, 5), 400: (1, 15, 5), 408: (1, 10, 5), 409: (1, 12, 9), 410: (1, 13, 9),
+    417: (1, 15, 41), 418: (1, 15, 5), 425: (1, 15, 5), 426: (1, 15, 5), 427: (1, 16, 9),
+    428: (1, 17, 13), 429: (1, 18, 13), 430: (1, 19, 9), 431: (1, 20, 9),
 }

@@ -82,10 +82,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -202,8 +203,8 @@ class SimpleRNN(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    140: (0, 2, 18), 141: (0, 2, 38), 142: (0, 2, 18), 143: (0, 2, 38), 144: (0, 2, 54), 145: (0, 2, 1),
-    148: (0, 3, 5), 149: (0, 4, 5), 150: (0, 5, 5), 152: (0, 7, 5), 156: (0, 10, 5), 160: (0, 7, 42),
-    161: (0, 7, 5), 168: (0, 7, 5), 169: (0, 7, 5), 170: (0, 8, 9), 175: (0, 10, 5), 176: (0, 12, 9),
-    177: (0, 13, 9), 178: (0, 14, 9), 179: (0, 15, 13), 180: (0, 16, 13), 181: (0, 17, 9),
+    141: (0, 2, 18), 142: (0, 2, 38), 143: (0, 2, 18), 144: (0, 2, 38), 145: (0, 2, 54), 146: (0, 2, 1),
+    149: (0, 3, 5), 150: (0, 4, 5), 151: (0, 5, 5), 153: (0, 7, 5), 157: (0, 10, 5), 161: (0, 7, 42),
+    162: (0, 7, 5), 169: (0, 7, 5), 170: (0, 7, 5), 171: (0, 8, 9), 176: (0, 10, 5), 177: (0, 12, 9),
+    178: (0, 13, 9), 179: (0, 14, 9), 180: (0, 15, 13), 181: (0, 16, 13), 182: (0, 17, 9),
 }

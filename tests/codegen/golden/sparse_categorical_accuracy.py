@@ -46,10 +46,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -165,7 +166,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    104: (0, 2, 1), 107: (0, 3, 5), 108: (0, 4, 5), 110: (0, 6, 5), 114: (0, 12, 5), 115: (0, 15, 5),
-    119: (0, 6, 49), 120: (0, 6, 5), 127: (0, 6, 5), 128: (0, 7, 9), 129: (0, 8, 9), 130: (0, 9, 9),
-    131: (0, 10, 9), 136: (0, 13, 9), 144: (0, 16, 9), 145: (0, 17, 9),
+    105: (0, 2, 1), 108: (0, 3, 5), 109: (0, 4, 5), 111: (0, 6, 5), 115: (0, 12, 5), 116: (0, 15, 5),
+    120: (0, 6, 49), 121: (0, 6, 5), 128: (0, 6, 5), 129: (0, 7, 9), 130: (0, 8, 9), 131: (0, 9, 9),
+    132: (0, 10, 9), 137: (0, 13, 9), 145: (0, 16, 9), 146: (0, 17, 9),
 }

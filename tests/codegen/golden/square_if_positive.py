@@ -29,10 +29,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -117,5 +118,5 @@ class SquareIfPositive(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    87: (0, 2, 1), 89: (0, 3, 5), 93: (0, 4, 9), 94: (0, 5, 13), 96: (0, 7, 13), 97: (0, 8, 9),
+    88: (0, 2, 1), 90: (0, 3, 5), 94: (0, 4, 9), 95: (0, 5, 13), 97: (0, 7, 13), 98: (0, 8, 9),
 }

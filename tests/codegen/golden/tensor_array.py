@@ -29,10 +29,11 @@ def _dtype_policy(policy):
 
 
 def _autocast(value, policy):
-    """A float32 value (an input, a variable read) in the policy's compute dtype, as Keras' autocast;
-    anything else as it is. Decided when traced: under float32 it adds no op."""
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
-    if dtype == tf.float32 or not value.dtype.is_floating or value.dtype == dtype:
+    if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
 
@@ -129,7 +130,7 @@ class Squares(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
-    87: (0, 3, 1), 89: (0, 4, 5), 90: (0, 10, 5), 94: (0, 5, 9), 95: (0, 6, 9), 96: (0, 7, 13),
-    97: (0, 8, 9), 104: (0, 11, 9), 105: (0, 12, 9), 106: (0, 13, 9), 107: (0, 14, 13), 108: (0, 15, 13),
-    109: (0, 16, 9),
+    88: (0, 3, 1), 90: (0, 4, 5), 91: (0, 10, 5), 95: (0, 5, 9), 96: (0, 6, 9), 97: (0, 7, 13),
+    98: (0, 8, 9), 105: (0, 11, 9), 106: (0, 12, 9), 107: (0, 13, 9), 108: (0, 14, 13), 109: (0, 15, 13),
+    110: (0, 16, 9),
 }
