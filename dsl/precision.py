@@ -119,7 +119,7 @@ def casts_to_float32(op) -> bool:
 
 
 def loss_input(value: Type) -> Type:
-    """A float argument of such a loss, as the loss computes it."""
-    if isinstance(value, TensorT) and value.dtype in FLOATS and value.dtype != "f32":
+    """A half-precision argument of such a loss, as the loss computes it: in f32 (f64 stays f64)."""
+    if isinstance(value, TensorT) and value.dtype in ("f16", "bf16"):
         return TensorT("f32", value.shape)
     return value
