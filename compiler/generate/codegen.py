@@ -335,8 +335,8 @@ class _ClassEmitter:
 
     def _class_ref(self, module: str) -> str:
         """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a
-        parameter, or the `name` keyword every tf.Module takes) shadows it."""
-        if module in self.info.params or module == "name":
+        parameter, or the `name` and `dtype` keywords every module takes) shadows it."""
+        if module in self.info.params or module in ("name", precision.POLICY_PARAM):
             self.helpers.add(f"class:{module}")
             return f"_class_{ident(module)}"
         return ident(module)

@@ -16,6 +16,9 @@ from dataclasses import replace
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import ModuleInfo
 from tfm.dsl.precision import POLICY_PARAM, declares_policy, is_metric
+
+__all__ = ["POLICY_PARAM", "HELPERS", "init_keyword", "policy_line", "inherited_keyword", "input_casts",
+           "variable_read", "float32_input", "stored", "served_contracts", "tflite_refusal"]
 from tfm.generate.hygiene import identifier as ident
 
 POLICY_ATTRIBUTE = "_dtype_policy"
