@@ -221,6 +221,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     import os
     import sys
 
+    from tfm.dsl.precision import with_policy
     from tfm.run.fine_tuning import check_fine_tuning
 
     module_name, _, method = target.partition(".")
@@ -235,11 +236,17 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
 
     from tfm.run.progress import NoProgress, progress_for
     from tfm.run.settings import ResolvedSettings
-    from tfm.run.training import Trainer, TrainSettings, run_identity
+    from tfm.run.training import Trainer, TrainingError, TrainSettings, run_identity
 
     resolved = settings if isinstance(settings, ResolvedSettings) else ResolvedSettings(configure(settings))
     if instance is None:
-        instance, strategy = _built(compiled, module_name, init or {}, resolved)
+        instance, strategy = _built(compiled, module_name, with_policy(init or {}, options.get("mixed_precision")),
+                                    resolved)
+    wanted = with_policy({}, options.get("mixed_precision")).get("dtype")
+    if wanted is not None and getattr(instance, "_dtype_policy", None) != wanted:
+        raise TrainingError(f"mixed_precision={options['mixed_precision']!r}: the instance given was built with "
+                            f"the dtype policy {getattr(instance, '_dtype_policy', None)!r}; build it with "
+                            f"dtype={wanted!r}, or pass no instance")
     if "." in (options.get("validate") or ""):  # "Module.method", as the CLI takes it
         options["validate"] = options["validate"].partition(".")[2]
     sources = {"data": data, "validation_data": options.pop("validation_data", None)}

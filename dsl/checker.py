@@ -18,6 +18,7 @@ from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regular
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
+from .precision import POLICY_PARAM, policy_problem
 from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
 def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
@@ -271,9 +272,23 @@ class ModuleChecker:
             self._check_tensor_type(type_, allow_named=False)
         if param.default is not None:
             self._check_static_expr(param.default, allow_params=False)
+        if param.name == POLICY_PARAM:
+            self._check_policy_param(param)
         if param.inferred and (type_.dtype != "int" or type_.shape is not None):
             self.report("E018", param, f"only an `int` parameter can be inferred (`{param.name}: int = ?`)",
                         "a holding module infers a size from its calls; give other parameters a value")
+
+    def _check_policy_param(self, param: n.ModuleParam) -> None:
+        """A module's own `dtype` parameter declares its dtype policy (dsl/precision.py): a `str`
+        whose default is a policy."""
+        if param.type.dtype != "str" or param.type.shape is not None:
+            self.report("E023", param.type, f"`{POLICY_PARAM}` is the module's dtype policy, a `str`, not `{param.type.dtype}`",
+                        f"declare `{POLICY_PARAM}: str = \"mixed_bfloat16\"`, or rename the parameter")
+            return
+        problem = policy_problem(evaluate(param.default)) if param.default is not None else None
+        if problem:
+            assert param.default is not None
+            self.report("E023", param.default, problem, "Keras' policy names: float32, mixed_float16, mixed_bfloat16")
 
     def _check_var(self, var: n.VarDecl) -> None:
         if var.regularizer is not None:
@@ -353,6 +368,10 @@ class ModuleChecker:
         if target.is_optimizer and len(clipping) > 1:
             self.report("E023", sub, f"`{sub.module}` takes one of {', '.join(CLIPPING)}, got {' and '.join(clipping)}",
                      "clip by one rule: per variable (clipnorm, clipvalue) or over all gradients (global_clipnorm)")
+        policy = self.analysis.sub_arguments[sub].get(POLICY_PARAM) if not target.is_optimizer else None
+        problem = policy_problem(evaluate(policy)) if policy is not None else None
+        if policy is not None and problem:  # a parameter's value is checked when the module is built
+            self.report("E023", policy, problem, "Keras' policy names: float32, mixed_float16, mixed_bfloat16")
         schedule = self.analysis.sub_arguments[sub].get("learning_rate") if target.is_optimizer else None
         for arg in (*sub.args, *(k.value for k in sub.keywords)):
             if arg is schedule and isinstance(arg, n.Call):
@@ -499,7 +518,10 @@ def _module_params(info: ModuleInfo, positional: int) -> list[tuple[str, bool]]:
     assert info.decl is not None  # a module is built in or declared
     order = positional_parameters(info.decl.params, positional)
     order += [p for p in info.decl.params if p not in order]
-    return [(p.name, p.default is None and not p.inferred) for p in order]
+    named = [(p.name, p.default is None and not p.inferred) for p in order]
+    if all(p.name != POLICY_PARAM for p in order):
+        named.append((POLICY_PARAM, False))  # every module takes a dtype policy (dsl/precision.py)
+    return named
 
 
 def _shape_text(type_: n.TensorType) -> str:

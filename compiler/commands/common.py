@@ -236,6 +236,7 @@ def prepared(args, module_name: str, method_name: str, checks=None):
 def built(args, module_name: str, method_name: str, checks=None):
     """`prepared`, then MODULE built under the strategy and device the settings name:
     (compiled, module, init, Python module, instance, strategy)."""
+    from tfm.dsl.precision import with_policy
     from tfm.run.devices import make_strategy, placement
     from tfm.run.runtime_errors import describe_failure
     from tfm.run.settings import SettingsError
@@ -247,7 +248,7 @@ def built(args, module_name: str, method_name: str, checks=None):
         raise InputError(str(exc)) from None
     try:
         with placement(args.runtime, strategy):
-            instance = getattr(python_module, module_name)(**init)
+            instance = getattr(python_module, module_name)(**with_policy(init, getattr(args, "mixed_precision", None)))
     except Exception as exc:
         raise InputError(describe_failure(exc)) from None
     if strategy is not None:

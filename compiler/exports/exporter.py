@@ -25,6 +25,7 @@ from tfm.exports.publish import ExportDirectory, PublishError, TargetLock, write
 from tfm.exports.saved_model import SavedModelFormat
 from tfm.files import UnsafeTarget, staged_file
 from tfm.generate.codegen import dtype_expr
+from tfm.generate.precision import served_contracts
 from tfm.run.checkpoints import CheckpointError, instance_values, model_values, resolve_checkpoint, restore_model
 from tfm.run.runtime_errors import describe_failure
 from tfm.version import tfm_version
@@ -222,7 +223,7 @@ def _job(tf, python_module, analysis: Analysis, module: n.ModuleDef, init: dict[
         expected_values = model_values(tf, prefix, paths)
     else:
         expected_values = instance_values(instance, paths)
-    expected = contracts(analysis, module, init, plan)
+    expected = served_contracts(contracts(analysis, module, init, plan), getattr(instance, "_dtype_policy", None))
     manifest = _manifest(python_module, module.name, init, expected, tf.__version__)
     manifest.update(checkpoint=prefix, left_out=dict(plan.left_out), declared=_declared_types(analysis, module, plan))
     return ExportJob(tf=tf, instance=instance, contracts=expected, declared_variables=declared,

@@ -18,6 +18,7 @@ from tfm.dsl.diagnostics import first_line
 
 from tfm.exports.formats import ExportError, ExportJob
 from tfm.exports.tflite_samples import flex_message, run_samples
+from tfm.generate.precision import tflite_refusal
 from tfm.run.quiet import native_stderr_captured
 from tfm.exports.publish import PublishError
 from tfm.exports.savedmodel_proto import UnreadableSavedModel, read_regular_file
@@ -73,6 +74,9 @@ class TFLiteFormat:
         if job.saved_model is None:
             raise ExportError("the .tflite is converted from the staged SavedModel, and there is none")
         _refuse_any_rank(job)
+        refusal = tflite_refusal(getattr(job.instance, "_dtype_policy", None), self.options.allow_flex)
+        if refusal:
+            raise ExportError(refusal)
         try:
             model = convert(job.tf, job.saved_model, [c.key for c in job.contracts], job.manifest, self.options)
         except FlexOpsNeeded as exc:

@@ -23,13 +23,15 @@ from tfm.dsl.library import SCHEDULES
 from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
 from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
+from tfm.dsl.ops.names import VARIABLE_UPDATES
+from tfm.dsl.precision import casts_to_float32
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.regularizers import REGULARIZATION_LOSSES, uses_regularizers
 from tfm.dsl.inference.indexing import output_name
-from tfm.dsl.tensor_types import ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
+from tfm.dsl.tensor_types import FLOATS, ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
-from tfm.generate import hygiene
+from tfm.generate import hygiene, precision
 from tfm.generate.hygiene import identifier as ident
 from tfm.generate.helpers import helpers_text
 from tfm.generate.linemap import LineMap, source_label
@@ -188,6 +190,8 @@ class _ClassEmitter:
             line = self._param(param)
             if line:
                 cls.param_lines.append(line)
+        self.helpers.update(precision.HELPERS)
+        cls.param_lines.append(precision.policy_line() + self.loc(self.module))
         for var in self.module.variables:
             cls.scope_lines.append(self._variable(var, init_expr))
             if var.regularizer is not None:  # a bad regularizer fails here, when the module is built
@@ -278,6 +282,7 @@ class _ClassEmitter:
                 parts.append(f"{ident(param.name)}={_ExprEmitter(self, in_init=True).static_literal(param.default)}")
         parts.append("*")
         parts.append("name=None")
+        parts += precision.init_keyword(self.module)
         return ", ".join(parts)
 
     def _variable(self, var: n.VarDecl, init_expr: _ExprEmitter) -> str:
@@ -308,11 +313,15 @@ class _ClassEmitter:
             keywords = [f"{ident(name)}={self._optimizer_argument(arg, init_expr)}"
                         for name, arg in self.analysis.sub_arguments[sub].items()]
             args = [f"tf.keras.optimizers.{ident(sub.module)}", self._optimizer_var_list(sub, init_expr),
-                    f"name={hygiene.literal(sub.name)}", *keywords]
+                    f"name={hygiene.literal(sub.name)}", f"policy=self.{precision.POLICY_ATTRIBUTE}", *keywords]
             return f"self.{ident(sub.name)} = _optimizer({', '.join(args)}){self.loc(sub)}"
         # By name, from the analysis: the arguments as bound (an inferred size among them, `in_dim=64`).
-        args = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in self.analysis.sub_arguments[sub].items()]
+        given = self.analysis.sub_arguments[sub]
+        args = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in given.items()]
         args.append(f"name={hygiene.literal(sub.name)}")
+        inherited = precision.inherited_keyword(given, target)
+        if inherited:
+            args.append(inherited)
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 
     def _optimizer_var_list(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
@@ -346,8 +355,8 @@ class _ClassEmitter:
 
     def _class_ref(self, module: str) -> str:
         """A module class, seen from `__init__`: through its `_`-alias where a local of `__init__` (a
-        parameter, or the `name` keyword every tf.Module takes) shadows it."""
-        if module in self.info.params or module == "name":
+        parameter, or the `name` and `dtype` keywords every module takes) shadows it."""
+        if module in self.info.params or module in ("name", precision.POLICY_PARAM):
             self.helpers.add(f"class:{module}")
             return f"_class_{ident(module)}"
         return ident(module)
@@ -462,6 +471,7 @@ class _ExprEmitter(NodeVisitor):
         self.cls = cls
         self.analysis = cls.analysis
         self.in_init = in_init
+        self.raw_variables = False  # emitting where a variable itself is meant, not its value
 
     def expr(self, node: n.Node) -> str:
         return self.dispatch("emit_", type(node), node)
@@ -492,8 +502,22 @@ class _ExprEmitter(NodeVisitor):
         if kind in ("static_param", "tensor_param"):
             return name if self.in_init else f"self.{name}"
         if kind == "variable":
-            return f"self.{name}"
+            if self.in_init or self.raw_variables or not self._float32_variable(ref):
+                return f"self.{name}"
+            return precision.variable_read(node.id)  # in the policy's compute dtype
         return name
+
+    @staticmethod
+    def _float32_variable(ref) -> bool:
+        return isinstance(ref.decl, n.VarDecl) and ref.decl.type.dtype == "f32"
+
+    def raw(self, node: n.Node) -> str:
+        """`node` with any variable in it as the variable (a receiver, a gradient source, a var list)."""
+        before, self.raw_variables = self.raw_variables, True
+        try:
+            return self.expr(node)
+        finally:
+            self.raw_variables = before
 
     def emit_IntLit(self, node: n.IntLit) -> str:
         return hygiene.literal(int(node.value))
@@ -636,6 +660,15 @@ class _ExprEmitter(NodeVisitor):
         parts += [f"{ident(k.name)}={self.expr(k.value)}" for k in node.keywords]
         return ", ".join(parts)
 
+    def _loss_arg(self, node: n.Node) -> str:
+        """An argument of a Keras-style loss: a float tensor computed in f32, as Keras' losses cast it."""
+        text = self.expr(node)
+        type_ = self.analysis.types.get(node)
+        if not isinstance(type_, TensorT) or type_.weak or type_.dtype not in FLOATS:
+            return text  # a Python number converts to f32 as it is
+        self.cls.helpers.add("_float32")
+        return precision.float32_input(text)
+
     def call_op(self, node: n.Call, info: CallInfo) -> str:
         op = info.op
         assert op is not None  # an `op` call resolves to its registry entry
@@ -652,13 +685,15 @@ class _ExprEmitter(NodeVisitor):
     def _op_args(self, op: Op, node: n.Call) -> str:
         """An op's arguments as its lowering takes them: by position up to the first parameter the
         lowering takes under another name or position (`Op.keywords`), by keyword from there on."""
+        arg = self._loss_arg if casts_to_float32(op) else self.expr
         if not op.keywords:
-            return self._args(node)
+            parts = [arg(a) for a in node.args] + [f"{ident(k.name)}={arg(k.value)}" for k in node.keywords]
+            return ", ".join(parts)
         parts, by_keyword = [], False
-        for param, arg in zip(op.params, node.args):
+        for param, value in zip(op.params, node.args):
             by_keyword = by_keyword or op.keyword(param.name) is not None
-            parts.append(f"{self._keyword(op, param.name)}={self.expr(arg)}" if by_keyword else self.expr(arg))
-        parts += [f"{self._keyword(op, k.name)}={self.expr(k.value)}" for k in node.keywords]
+            parts.append(f"{self._keyword(op, param.name)}={arg(value)}" if by_keyword else arg(value))
+        parts += [f"{self._keyword(op, k.name)}={arg(k.value)}" for k in node.keywords]
         return ", ".join(parts)
 
     @staticmethod
@@ -699,7 +734,13 @@ class _ExprEmitter(NodeVisitor):
     def call_value_method(self, node: n.Call, info: CallInfo) -> str:
         method = node.func
         assert isinstance(method, n.Attribute)  # `receiver.method(...)`
-        return f"{self.expr(method.value)}.{ident(_method(info))}({self._args(node)})"
+        receiver = self.raw(method.value)
+        ref = self.analysis.refs.get(method.value)
+        if _method(info) in VARIABLE_UPDATES and ref is not None and ref.kind == "variable" \
+                and self._float32_variable(ref) and len(node.args) == 1 and not node.keywords:
+            return f"{receiver}.{ident(_method(info))}({precision.stored(self.expr(node.args[0]), receiver)})"
+        args = ", ".join(self.raw(a) for a in node.args) if _method(info) == "watch" else self._args(node)
+        return f"{receiver}.{ident(_method(info))}({args})"
 
     def call_array_update(self, node: n.Call, info: CallInfo) -> str:
         array = ident(_receiver(info))
@@ -721,7 +762,7 @@ class _ExprEmitter(NodeVisitor):
         """`_minimize(optimizer, loss, tape, var_list)`: the module's trainable variables unless the call names them."""
         self.cls.helpers.add("_minimize")
         var_list = next((k.value for k in node.keywords if k.name == "var_list"), None)
-        variables = self.expr(var_list) if var_list is not None else "self.trainable_variables"
+        variables = self.raw(var_list) if var_list is not None else "self.trainable_variables"
         args = ", ".join(self.expr(a) for a in node.args)
         return f"_minimize(self.{ident(_receiver(info))}, {args}, {variables})"
 
@@ -729,7 +770,7 @@ class _ExprEmitter(NodeVisitor):
     def call_tape_gradient(self, node: n.Call, info: CallInfo) -> str:
         """`tape.gradient(target, sources)`, as TensorFlow spells it; "zero" for unconnected gradients
         becomes TensorFlow's enum (the default, None, is left out)."""
-        parts = [self.expr(a) for a in node.args]
+        parts = [self.expr(a) if i == 0 else self.raw(a) for i, a in enumerate(node.args)]  # sources: the variables
         for keyword in node.keywords:
             if keyword.name != "unconnected_gradients":
                 parts.append(f"{ident(keyword.name)}={self.expr(keyword.value)}")
@@ -739,7 +780,8 @@ class _ExprEmitter(NodeVisitor):
 
     def call_optimizer_apply(self, node: n.Call, info: CallInfo) -> str:
         self.cls.helpers.add("_apply_gradients")
-        return f"_apply_gradients(self.{ident(_receiver(info))}, {self._args(node)})"
+        args = ", ".join(self.expr(a) if i == 0 else self.raw(a) for i, a in enumerate(node.args))
+        return f"_apply_gradients(self.{ident(_receiver(info))}, {args})"
 
     def emit_Attribute(self, node: n.Attribute) -> str:
         """A member of a submodule (`self.dense.kernel`, `self.optimizer.learning_rate`), or `out.mean`: one
@@ -844,6 +886,10 @@ class _BodyEmitter(NodeVisitor):
         self.depth = 0
         self.block(self.method.body)
         if any("self." in line for line in self.lines):
+            # the policy's casts on entry (compiler/generate/precision.py); a body that uses nothing
+            # of its module has no policy to read and computes in its inputs' dtype
+            declared = lambda i: self.cls._declared(i.type).dtype  # noqa: E731
+            self.lines = [self.INDENT + c + self.cls.loc(self.method) for c in precision.input_casts(self.method, declared)] + self.lines
             # A body that uses the module runs under its name scope, as the seeds write it: the traced
             # graph groups each module's ops under its name in TensorBoard. (A body that does not is
             # left alone: a tf.function method holds its instance weakly, and `M().f()` must work.)
@@ -922,6 +968,8 @@ class _BodyEmitter(NodeVisitor):
         value = self.expressions.expr(stmt.value)
         if ref is not None and ref.kind == "variable":
             method = "assign_add" if stmt.op == "+" else "assign_sub"
+            if isinstance(ref.decl, n.VarDecl) and ref.decl.type.dtype == "f32":
+                value = precision.stored(value, f"self.{ident(stmt.target)}")
             self.line(f"self.{ident(stmt.target)}.{method}({value})", stmt)
         else:
             self.line(f"{ident(stmt.target)} {stmt.op}= {value}", stmt)

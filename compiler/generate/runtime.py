@@ -506,20 +506,70 @@ def _init_he_normal(shape, dtype, seed):
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+# A dtype policy -> the dtype its module computes in (its variables stay float32): dsl/precision.py.
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync

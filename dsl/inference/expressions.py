@@ -17,6 +17,7 @@ from ..members import Member, member_type
 from .gradients import TensorList, apply_type, gradient_type, sources_type
 from .indexing import output_attribute, output_item, subscript_type
 from .method_calls import Arguments, bind_call, infer_sizes, method_call_type, sub_params
+from ..precision import POLICY_PARAM, cast_argument, casts_inputs, computed_result, declared_policy, sub_policy
 from .specialize import folded_comparison, refine_call, static_value, sub_values
 from .op_calls import op_call_type
 from .value_checks import check_condition, check_fits, is_python_condition, require_int
@@ -240,13 +241,25 @@ class ExpressionTyping(NodeVisitor):
         if self.param_dims is not None:
             dims = self.param_dims
             params = {name: substitute(dim, lambda p: dims.get(p)) for name, dim in params.items()}
-        arguments = self.arg_types(node)
+        policy = self.sub_policy(sub, target)
+        positional, keywords = self.arg_types(node)
+        casts = casts_inputs(policy, target.decl)
+        arguments = ([cast_argument(t, casts) for t in positional], {k: cast_argument(t, casts) for k, t in keywords.items()})
         if self.param_dims is None:  # the program's own analysis, not a call typed for one instance
             infer_sizes(self.analysis, sub, target, info.method, arguments)
             params = sub_params(self.analysis, self.info, sub, target)
         result = method_call_type(self.report, self.analysis, node, target, info.method, params, arguments)
         values = sub_values(self.analysis, sub, target, self.param_values)
-        return refine_call(self, node, target, info.method, params, values, result)
+        if policy is not None:
+            values[POLICY_PARAM] = policy  # a policy the holder passes down (dsl/precision.py)
+        return computed_result(refine_call(self, node, target, info.method, params, values, result), policy)
+
+    def sub_policy(self, sub: n.SubDecl, target: ModuleInfo) -> str | None:
+        """The dtype policy `sub` is built with, as far as the check knows it (dsl/precision.py)."""
+        holder = self.param_values.get(POLICY_PARAM)
+        holder_policy = holder if isinstance(holder, str) else declared_policy(self.info.decl)
+        given = self.analysis.sub_arguments.get(sub, {}).get(POLICY_PARAM)
+        return sub_policy(given, holder_policy, target.decl, self.param_values)
 
     def _for_this_instance(self, name: str, kind: str, declared: TensorT) -> TensorT:
         """A parameter or variable in a body typed for one call: its value and sizes as this instance has them."""

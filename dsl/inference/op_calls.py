@@ -14,6 +14,7 @@ from ..diagnostics import Report
 from ..folding import UNKNOWN_VALUE, evaluate
 from ..limits import over_limit
 from ..ops import DTYPES, Op, RuleContext, check_static_args
+from ..precision import casts_to_float32, loss_input
 from ..tensor_types import UNKNOWN, ArrayT, OtherT, OutputsT, TensorT, Type
 from .value_checks import is_python_value
 
@@ -28,6 +29,8 @@ def op_call_type(report: Report, analysis: Analysis, params: Collection[str], no
     given, variadic = _bind(op, node, positional, keywords)
     _check_arg_kinds(report, op, given)
     bound = _as_converted(op, given)
+    if casts_to_float32(op):  # a Keras loss computes in f32 (dsl/precision.py)
+        bound = {name: (loss_input(value), arg) for name, (value, arg) in bound.items()}
     _check_kernel_dtypes(report, analysis, op, bound, variadic)
     check_static_args(op, bound, report)
     if not _check_ranks(report, analysis, op, bound):

@@ -15,6 +15,36 @@ _TFM_SOURCE = 'add_print.tfm'
 _TFM_SOURCE_SHA256 = '866ee77c043400a721f007c4730a80d164cab038d609875671a6d6e586e6be16'
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -53,8 +83,9 @@ def _default_signature(table):
 class AddPrint(tf.Module):
     """Compiled from add_print.tfm:3."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # add_print.tfm:3:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.x = tf.Variable(1.0, dtype=tf.float32, trainable=True, name='x')  # add_print.tfm:4:5
@@ -64,9 +95,10 @@ class AddPrint(tf.Module):
     def add_print(self, a):
         """add_print.tfm:6. Inputs a: f32[]. Returns output_0: f32[]."""
         with self.name_scope:
-            self.x.assign_add(a)  # add_print.tfm:8:9
-            tf.print(self.x)  # add_print.tfm:9:9
-            return self.x  # add_print.tfm:10:9
+            a = _autocast(a, self._dtype_policy)  # add_print.tfm:6:5
+            self.x.assign_add(_stored(a, self.x))  # add_print.tfm:8:9
+            tf.print(_autocast(self.x, self._dtype_policy))  # add_print.tfm:9:9
+            return _autocast(self.x, self._dtype_policy)  # add_print.tfm:10:9
 
     # Each instance's `add_print` is the tf.function of this; calls from other methods use `_impl_add_print`.
     _impl_add_print = add_print
@@ -89,5 +121,6 @@ class AddPrint(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('add_print.tfm',)
 _TFM_LINE_MAP = {
-    60: (0, 4, 5), 62: (0, 6, 5), 67: (0, 8, 9), 68: (0, 9, 9), 69: (0, 10, 9),
+    88: (0, 3, 1), 91: (0, 4, 5), 93: (0, 6, 5), 98: (0, 6, 5), 99: (0, 8, 9), 100: (0, 9, 9),
+    101: (0, 10, 9),
 }

@@ -212,20 +212,69 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -351,7 +400,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -362,6 +411,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -375,7 +425,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -383,6 +434,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -410,7 +462,7 @@ class Dense(tf.Module):
 class Conv2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:44."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:44:15
         filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:44:37
@@ -426,6 +478,7 @@ class Conv2D(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:46:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:47:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:48:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:44:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:49:5
@@ -441,8 +494,9 @@ class Conv2D(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:52. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:53:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:54:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:52:5
+            y = tf.nn.convolution(x, _autocast(self.kernel, self._dtype_policy), strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:53:9
+            return _activate(y + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:54:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -450,6 +504,7 @@ class Conv2D(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:57. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:57:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:58:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -477,17 +532,19 @@ class Conv2D(tf.Module):
 class MaxPool2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:61."""
 
-    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
+    def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.pool_size = pool_size  # <tfm library>/layers.tfm:61:18
         self.strides = strides  # <tfm library>/layers.tfm:61:38
         self.padding = padding  # <tfm library>/layers.tfm:61:57
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:61:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:62:5
 
     def call(self, x):
         """<tfm library>/layers.tfm:62. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:62:5
             if self.strides > 0:  # <tfm library>/layers.tfm:63:9
                 return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:64:13
             return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:65:9
@@ -517,8 +574,9 @@ class MaxPool2D(tf.Module):
 class GlobalAveragePooling2D(tf.Module):
     """Compiled from <tfm library>/layers.tfm:82."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:82:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:83:5
 
@@ -551,10 +609,11 @@ class GlobalAveragePooling2D(tf.Module):
 class Dropout(tf.Module):
     """Compiled from <tfm library>/layers.tfm:106."""
 
-    def __init__(self, rate, seed=-1, *, name=None):
+    def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:106:16
         self.seed = seed  # <tfm library>/layers.tfm:106:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:106:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
@@ -567,6 +626,7 @@ class Dropout(tf.Module):
     def call(self, x, training):
         """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:107:5
             if training:  # <tfm library>/layers.tfm:108:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
@@ -598,7 +658,7 @@ class Dropout(tf.Module):
 class BatchNormalization(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:8."""
 
-    def __init__(self, dim, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
+    def __init__(self, dim, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:8:27
         self.dim = dim  # <tfm library>/normalization.tfm:8:27
@@ -606,6 +666,7 @@ class BatchNormalization(tf.Module):
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:8:65
         self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:9:9
         self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:10:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:8:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:11:5
@@ -623,14 +684,15 @@ class BatchNormalization(tf.Module):
     def call(self, x, training):
         """<tfm library>/normalization.tfm:16. Inputs x: f32[N, ..., dim], training: bool[]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:16:5
             if training:  # <tfm library>/normalization.tfm:17:9
                 features = tf.reshape(x, [-1, self.dim])  # <tfm library>/normalization.tfm:18:13
                 mean = tf.math.reduce_mean(features, axis=0)  # <tfm library>/normalization.tfm:19:13
                 variance = tf.math.reduce_variance(features, axis=0)  # <tfm library>/normalization.tfm:20:13
-                self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:21:13
-                self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))  # <tfm library>/normalization.tfm:22:13
-                return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:23:13
-            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_variance, self.beta, self.gamma, self.epsilon)  # <tfm library>/normalization.tfm:24:9
+                self.moving_mean.assign(_stored(_autocast(self.moving_mean, self._dtype_policy) * self.momentum + mean * (1.0 - self.momentum), self.moving_mean))  # <tfm library>/normalization.tfm:21:13
+                self.moving_variance.assign(_stored(_autocast(self.moving_variance, self._dtype_policy) * self.momentum + variance * (1.0 - self.momentum), self.moving_variance))  # <tfm library>/normalization.tfm:22:13
+                return tf.nn.batch_normalization(x, mean, variance, _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:23:13
+            return tf.nn.batch_normalization(x, _autocast(self.moving_mean, self._dtype_policy), _autocast(self.moving_variance, self._dtype_policy), _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -657,23 +719,24 @@ class BatchNormalization(tf.Module):
 class CNNClassifier(tf.Module):
     """Compiled from cnn_classifier.tfm:4."""
 
-    def __init__(self, num_classes=10, learning_rate=0.001, seed=1, *, name=None):
+    def __init__(self, num_classes=10, learning_rate=0.001, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         num_classes = _dimension('num_classes', num_classes)  # cnn_classifier.tfm:4:22
         self.num_classes = num_classes  # cnn_classifier.tfm:4:22
         self.learning_rate = learning_rate  # cnn_classifier.tfm:4:45
         self.seed = seed  # cnn_classifier.tfm:4:75
+        self._dtype_policy = _dtype_policy(dtype)  # cnn_classifier.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.conv_1 = Conv2D(in_channels=1, filters=16, kernel_size=3, padding='SAME', activation='relu', seed=seed, name='conv_1')  # cnn_classifier.tfm:5:5
-            self.pool_1 = MaxPool2D(pool_size=2, name='pool_1')  # cnn_classifier.tfm:6:5
-            self.conv_2 = Conv2D(in_channels=16, filters=32, kernel_size=3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2')  # cnn_classifier.tfm:7:5
-            self.pool_2 = MaxPool2D(pool_size=2, name='pool_2')  # cnn_classifier.tfm:8:5
-            self.norm = BatchNormalization(dim=32, name='norm')  # cnn_classifier.tfm:9:5
-            self.gap = GlobalAveragePooling2D(name='gap')  # cnn_classifier.tfm:10:5
-            self.drop = Dropout(rate=0.2, name='drop')  # cnn_classifier.tfm:11:5
-            self.head = Dense(in_dim=32, out_dim=num_classes, seed=seed + 2, name='head')  # cnn_classifier.tfm:12:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
+            self.conv_1 = Conv2D(in_channels=1, filters=16, kernel_size=3, padding='SAME', activation='relu', seed=seed, name='conv_1', dtype=self._dtype_policy)  # cnn_classifier.tfm:5:5
+            self.pool_1 = MaxPool2D(pool_size=2, name='pool_1', dtype=self._dtype_policy)  # cnn_classifier.tfm:6:5
+            self.conv_2 = Conv2D(in_channels=16, filters=32, kernel_size=3, padding='SAME', activation='relu', seed=seed + 1, name='conv_2', dtype=self._dtype_policy)  # cnn_classifier.tfm:7:5
+            self.pool_2 = MaxPool2D(pool_size=2, name='pool_2', dtype=self._dtype_policy)  # cnn_classifier.tfm:8:5
+            self.norm = BatchNormalization(dim=32, name='norm', dtype=self._dtype_policy)  # cnn_classifier.tfm:9:5
+            self.gap = GlobalAveragePooling2D(name='gap', dtype=self._dtype_policy)  # cnn_classifier.tfm:10:5
+            self.drop = Dropout(rate=0.2, name='drop', dtype=self._dtype_policy)  # cnn_classifier.tfm:11:5
+            self.head = Dense(in_dim=32, out_dim=num_classes, seed=seed + 2, name='head', dtype=self._dtype_policy)  # cnn_classifier.tfm:12:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # cnn_classifier.tfm:13:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.logits = tf.function(self._impl_logits, input_signature=[  # cnn_classifier.tfm:15:5
             tf.TensorSpec(shape=[None, 28, 28, 1], dtype=tf.float32, name='images'),
@@ -688,6 +751,7 @@ class CNNClassifier(tf.Module):
     def logits(self, images, training):
         """cnn_classifier.tfm:15. Inputs images: f32[N, 28, 28, 1], training: bool[]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:15:5
             x = self.pool_1._impl_call(self.conv_1._impl_call(images))  # cnn_classifier.tfm:16:9
             x = self.pool_2._impl_call(self.conv_2._impl_call(x))  # cnn_classifier.tfm:17:9
             x = self.gap._impl_call(self.norm._impl_call(x, training))  # cnn_classifier.tfm:18:9
@@ -699,6 +763,7 @@ class CNNClassifier(tf.Module):
     def predict(self, images):
         """cnn_classifier.tfm:21. Inputs images: f32[N, 28, 28, 1]. Returns probabilities: f32[N, num_classes], label: i64[N]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:21:5
             scores = tf.nn.softmax(self._impl_logits(images, False))  # cnn_classifier.tfm:23:9
             return {'probabilities': scores, 'label': tf.math.argmax(scores, axis=-1)}  # cnn_classifier.tfm:24:9
 
@@ -715,8 +780,9 @@ class CNNClassifier(tf.Module):
     def _impl_train_step(self, images, labels):
         """cnn_classifier.tfm:26. Inputs images: f32[N, 28, 28, 1], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
+            images = _autocast(images, self._dtype_policy)  # cnn_classifier.tfm:26:5
             with tf.GradientTape() as tape:  # cnn_classifier.tfm:27:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(images, True), from_logits=True, reduction='none'))  # cnn_classifier.tfm:28:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, _float32(self._impl_logits(images, True)), from_logits=True, reduction='none'))  # cnn_classifier.tfm:28:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # cnn_classifier.tfm:29:9
             return loss  # cnn_classifier.tfm:30:9
 
@@ -744,26 +810,29 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 14), 359: (0, 10, 31), 360: (0, 10, 45),
-    361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
-    368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
-    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 44, 15), 416: (0, 44, 37),
-    417: (0, 44, 51), 418: (0, 44, 15), 419: (0, 44, 37), 420: (0, 44, 51), 421: (0, 44, 69),
-    422: (0, 44, 87), 423: (0, 45, 9), 424: (0, 45, 33), 425: (0, 45, 61), 426: (0, 46, 9),
-    427: (0, 47, 9), 428: (0, 48, 9), 431: (0, 49, 5), 432: (0, 49, 110), 433: (0, 50, 5),
-    434: (0, 50, 51), 436: (0, 52, 5), 439: (0, 57, 5), 444: (0, 53, 9), 445: (0, 54, 9),
-    453: (0, 58, 9), 460: (0, 44, 1), 482: (0, 61, 18), 483: (0, 61, 38), 484: (0, 61, 57),
-    486: (0, 62, 5), 491: (0, 63, 9), 492: (0, 64, 13), 493: (0, 65, 9), 500: (0, 61, 1),
-    523: (0, 83, 5), 527: (0, 84, 9), 534: (0, 82, 1), 556: (0, 106, 16), 557: (0, 106, 29),
-    562: (0, 107, 5), 570: (0, 108, 9), 571: (0, 109, 13), 572: (0, 110, 17), 573: (0, 111, 13),
-    574: (0, 112, 9), 581: (0, 106, 1), 603: (1, 8, 27), 604: (1, 8, 27), 605: (1, 8, 41),
-    606: (1, 8, 65), 607: (1, 9, 9), 608: (1, 10, 9), 611: (1, 11, 5), 612: (1, 11, 47), 613: (1, 12, 5),
-    614: (1, 12, 47), 615: (1, 13, 5), 616: (1, 14, 5), 618: (1, 16, 5), 626: (1, 17, 9),
-    627: (1, 18, 13), 628: (1, 19, 13), 629: (1, 20, 13), 630: (1, 21, 13), 631: (1, 22, 13),
-    632: (1, 23, 13), 633: (1, 24, 9), 640: (1, 8, 1), 662: (2, 4, 22), 663: (2, 4, 22), 664: (2, 4, 45),
-    665: (2, 4, 75), 668: (2, 5, 5), 669: (2, 6, 5), 670: (2, 7, 5), 671: (2, 8, 5), 672: (2, 9, 5),
-    673: (2, 10, 5), 674: (2, 11, 5), 675: (2, 12, 5), 676: (2, 13, 5), 678: (2, 15, 5), 682: (2, 21, 5),
-    683: (2, 26, 5), 691: (2, 16, 9), 692: (2, 17, 9), 693: (2, 18, 9), 694: (2, 19, 9), 702: (2, 23, 9),
-    703: (2, 24, 9), 710: (2, 26, 58), 711: (2, 26, 5), 718: (2, 27, 9), 719: (2, 28, 13),
-    720: (2, 29, 9), 721: (2, 30, 9), 725: (2, 4, 1),
+    405: (0, 10, 14), 406: (0, 10, 31), 407: (0, 10, 14), 408: (0, 10, 31), 409: (0, 10, 45),
+    410: (0, 10, 73), 411: (0, 11, 9), 412: (0, 12, 9), 413: (0, 13, 9), 414: (0, 10, 1),
+    417: (0, 14, 5), 418: (0, 14, 79), 419: (0, 15, 5), 420: (0, 15, 51), 422: (0, 18, 5),
+    423: (0, 22, 5), 428: (0, 18, 5), 429: (0, 19, 9), 437: (0, 22, 5), 438: (0, 23, 9), 445: (0, 10, 1),
+    467: (0, 44, 15), 468: (0, 44, 37), 469: (0, 44, 51), 470: (0, 44, 15), 471: (0, 44, 37),
+    472: (0, 44, 51), 473: (0, 44, 69), 474: (0, 44, 87), 475: (0, 45, 9), 476: (0, 45, 33),
+    477: (0, 45, 61), 478: (0, 46, 9), 479: (0, 47, 9), 480: (0, 48, 9), 481: (0, 44, 1),
+    484: (0, 49, 5), 485: (0, 49, 110), 486: (0, 50, 5), 487: (0, 50, 51), 489: (0, 52, 5),
+    492: (0, 57, 5), 497: (0, 52, 5), 498: (0, 53, 9), 499: (0, 54, 9), 507: (0, 57, 5), 508: (0, 58, 9),
+    515: (0, 44, 1), 537: (0, 61, 18), 538: (0, 61, 38), 539: (0, 61, 57), 540: (0, 61, 1),
+    542: (0, 62, 5), 547: (0, 62, 5), 548: (0, 63, 9), 549: (0, 64, 13), 550: (0, 65, 9),
+    557: (0, 61, 1), 579: (0, 82, 1), 581: (0, 83, 5), 585: (0, 84, 9), 592: (0, 82, 1),
+    614: (0, 106, 16), 615: (0, 106, 29), 616: (0, 106, 1), 621: (0, 107, 5), 629: (0, 107, 5),
+    630: (0, 108, 9), 631: (0, 109, 13), 632: (0, 110, 17), 633: (0, 111, 13), 634: (0, 112, 9),
+    641: (0, 106, 1), 663: (1, 8, 27), 664: (1, 8, 27), 665: (1, 8, 41), 666: (1, 8, 65), 667: (1, 9, 9),
+    668: (1, 10, 9), 669: (1, 8, 1), 672: (1, 11, 5), 673: (1, 11, 47), 674: (1, 12, 5),
+    675: (1, 12, 47), 676: (1, 13, 5), 677: (1, 14, 5), 679: (1, 16, 5), 687: (1, 16, 5),
+    688: (1, 17, 9), 689: (1, 18, 13), 690: (1, 19, 13), 691: (1, 20, 13), 692: (1, 21, 13),
+    693: (1, 22, 13), 694: (1, 23, 13), 695: (1, 24, 9), 702: (1, 8, 1), 724: (2, 4, 22),
+    725: (2, 4, 22), 726: (2, 4, 45), 727: (2, 4, 75), 728: (2, 4, 1), 731: (2, 5, 5), 732: (2, 6, 5),
+    733: (2, 7, 5), 734: (2, 8, 5), 735: (2, 9, 5), 736: (2, 10, 5), 737: (2, 11, 5), 738: (2, 12, 5),
+    739: (2, 13, 5), 741: (2, 15, 5), 745: (2, 21, 5), 746: (2, 26, 5), 754: (2, 15, 5), 755: (2, 16, 9),
+    756: (2, 17, 9), 757: (2, 18, 9), 758: (2, 19, 9), 766: (2, 21, 5), 767: (2, 23, 9), 768: (2, 24, 9),
+    775: (2, 26, 58), 776: (2, 26, 5), 783: (2, 26, 5), 784: (2, 27, 9), 785: (2, 28, 13),
+    786: (2, 29, 9), 787: (2, 30, 9), 791: (2, 4, 1),
 }

@@ -73,6 +73,36 @@ def _init_ones(shape, dtype):
     return tf.ones(shape, dtype)
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -111,10 +141,11 @@ def _default_signature(table):
 class FeatureScaler(tf.Module):
     """Compiled from feature_scaler.tfm:5."""
 
-    def __init__(self, dim=4, *, name=None):
+    def __init__(self, dim=4, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # feature_scaler.tfm:5:22
         self.dim = dim  # feature_scaler.tfm:5:22
+        self._dtype_policy = _dtype_policy(dtype)  # feature_scaler.tfm:5:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.scale = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='scale')  # feature_scaler.tfm:6:5
@@ -128,7 +159,8 @@ class FeatureScaler(tf.Module):
     def normalize_1(self, x):
         """feature_scaler.tfm:9. Inputs x: f32[N, dim]. Returns output_0: f32[N, dim]."""
         with self.name_scope:
-            return x * self.scale + self.shift  # feature_scaler.tfm:11:9
+            x = _autocast(x, self._dtype_policy)  # feature_scaler.tfm:9:5
+            return x * _autocast(self.scale, self._dtype_policy) + _autocast(self.shift, self._dtype_policy)  # feature_scaler.tfm:11:9
 
     # Each instance's `normalize_1` is the tf.function of this; calls from other methods use `_impl_normalize_1`.
     _impl_normalize_1 = normalize_1
@@ -136,7 +168,8 @@ class FeatureScaler(tf.Module):
     def normalize_2(self, x):
         """feature_scaler.tfm:9. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
-            return x * self.scale + self.shift  # feature_scaler.tfm:11:9
+            x = _autocast(x, self._dtype_policy)  # feature_scaler.tfm:9:5
+            return x * _autocast(self.scale, self._dtype_policy) + _autocast(self.shift, self._dtype_policy)  # feature_scaler.tfm:11:9
 
     # Each instance's `normalize_2` is the tf.function of this; calls from other methods use `_impl_normalize_2`.
     _impl_normalize_2 = normalize_2
@@ -158,6 +191,7 @@ class FeatureScaler(tf.Module):
     def pooled(self, x):
         """feature_scaler.tfm:25. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # feature_scaler.tfm:25:5
             return tf.math.reduce_mean(self._impl_normalize_2(x), axis=1) - self._impl_normalize_1(tf.math.reduce_mean(x, axis=1))  # feature_scaler.tfm:26:9
 
     # Each instance's `pooled` is the tf.function of this; calls from other methods use `_impl_pooled`.
@@ -187,8 +221,9 @@ class FeatureScaler(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('feature_scaler.tfm',)
 _TFM_LINE_MAP = {
-    116: (0, 5, 22), 117: (0, 5, 22), 120: (0, 6, 5), 121: (0, 7, 5), 123: (0, 9, 5), 124: (0, 9, 5),
-    125: (0, 14, 5), 126: (0, 25, 5), 131: (0, 11, 9), 139: (0, 11, 9), 146: (0, 15, 9), 147: (0, 16, 9),
-    148: (0, 17, 13), 149: (0, 18, 9), 150: (0, 19, 9), 151: (0, 20, 13), 152: (0, 21, 13),
-    153: (0, 22, 9), 161: (0, 26, 9), 168: (0, 9, 5),
+    146: (0, 5, 22), 147: (0, 5, 22), 148: (0, 5, 1), 151: (0, 6, 5), 152: (0, 7, 5), 154: (0, 9, 5),
+    155: (0, 9, 5), 156: (0, 14, 5), 157: (0, 25, 5), 162: (0, 9, 5), 163: (0, 11, 9), 171: (0, 9, 5),
+    172: (0, 11, 9), 179: (0, 15, 9), 180: (0, 16, 9), 181: (0, 17, 13), 182: (0, 18, 9),
+    183: (0, 19, 9), 184: (0, 20, 13), 185: (0, 21, 13), 186: (0, 22, 9), 194: (0, 25, 5),
+    195: (0, 26, 9), 202: (0, 9, 5),
 }

@@ -34,6 +34,36 @@ def _init_normal(shape, dtype, mean, stddev, seed):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -72,13 +102,14 @@ def _default_signature(table):
 class KMeans(tf.Module):
     """Compiled from kmeans.tfm:3."""
 
-    def __init__(self, k=3, dims=2, seed=7, *, name=None):
+    def __init__(self, k=3, dims=2, seed=7, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         k = _dimension('k', k)  # kmeans.tfm:3:15
         dims = _dimension('dims', dims)  # kmeans.tfm:3:27
         self.k = k  # kmeans.tfm:3:15
         self.dims = dims  # kmeans.tfm:3:27
         self.seed = seed  # kmeans.tfm:3:42
+        self._dtype_policy = _dtype_policy(dtype)  # kmeans.tfm:3:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.centroids = tf.Variable(_init_normal([k, dims], tf.float32, seed=seed, mean=0.0, stddev=1.0), trainable=False, name='centroids')  # kmeans.tfm:4:5
@@ -89,7 +120,8 @@ class KMeans(tf.Module):
     def assign(self, points):
         """kmeans.tfm:6. Inputs points: f32[N, dims]. Returns output_0: i32[N]."""
         with self.name_scope:
-            diff = points[:, tf.newaxis, :] - self.centroids[tf.newaxis, :, :]  # kmeans.tfm:7:9
+            points = _autocast(points, self._dtype_policy)  # kmeans.tfm:6:5
+            diff = points[:, tf.newaxis, :] - _autocast(self.centroids, self._dtype_policy)[tf.newaxis, :, :]  # kmeans.tfm:7:9
             distances = tf.math.reduce_sum(diff * diff, axis=-1)  # kmeans.tfm:8:9
             return tf.math.argmin(distances, axis=1, output_type=tf.int32)  # kmeans.tfm:9:9
 
@@ -99,13 +131,14 @@ class KMeans(tf.Module):
     def step(self, points):
         """kmeans.tfm:11. Inputs points: f32[N, dims]. Returns assignments: i32[N], inertia: f32[]."""
         with self.name_scope:
+            points = _autocast(points, self._dtype_policy)  # kmeans.tfm:11:5
             labels = self._impl_assign(points)  # kmeans.tfm:13:9
             sums = tf.math.unsorted_segment_sum(points, labels, self.k)  # kmeans.tfm:14:9
             counts = tf.math.unsorted_segment_sum(tf.ones_like(points[:, 0]), labels, self.k)  # kmeans.tfm:15:9
             moved = sums / tf.math.maximum(counts, 1.0)[:, tf.newaxis]  # kmeans.tfm:16:9
             keep = counts[:, tf.newaxis] > 0.0  # kmeans.tfm:17:9
-            self.centroids.assign(tf.where(keep, moved, self.centroids))  # kmeans.tfm:18:9
-            nearest = tf.gather(self.centroids, labels)  # kmeans.tfm:19:9
+            self.centroids.assign(_stored(tf.where(keep, moved, _autocast(self.centroids, self._dtype_policy)), self.centroids))  # kmeans.tfm:18:9
+            nearest = tf.gather(_autocast(self.centroids, self._dtype_policy), labels)  # kmeans.tfm:19:9
             return {'assignments': labels, 'inertia': tf.math.reduce_sum(tf.math.square(points - nearest))}  # kmeans.tfm:20:9
 
     # Each instance's `step` is the tf.function of this; calls from other methods use `_impl_step`.
@@ -130,8 +163,8 @@ class KMeans(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
-    77: (0, 3, 15), 78: (0, 3, 27), 79: (0, 3, 15), 80: (0, 3, 27), 81: (0, 3, 42), 84: (0, 4, 5),
-    86: (0, 6, 5), 87: (0, 11, 5), 92: (0, 7, 9), 93: (0, 8, 9), 94: (0, 9, 9), 102: (0, 13, 9),
-    103: (0, 14, 9), 104: (0, 15, 9), 105: (0, 16, 9), 106: (0, 17, 9), 107: (0, 18, 9), 108: (0, 19, 9),
-    109: (0, 20, 9),
+    107: (0, 3, 15), 108: (0, 3, 27), 109: (0, 3, 15), 110: (0, 3, 27), 111: (0, 3, 42), 112: (0, 3, 1),
+    115: (0, 4, 5), 117: (0, 6, 5), 118: (0, 11, 5), 123: (0, 6, 5), 124: (0, 7, 9), 125: (0, 8, 9),
+    126: (0, 9, 9), 134: (0, 11, 5), 135: (0, 13, 9), 136: (0, 14, 9), 137: (0, 15, 9), 138: (0, 16, 9),
+    139: (0, 17, 9), 140: (0, 18, 9), 141: (0, 19, 9), 142: (0, 20, 9),
 }

@@ -61,20 +61,69 @@ def _init_normal(shape, dtype, mean, stddev, seed):
     return tf.random.stateless_normal(shape, pair, mean, stddev, dtype)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -121,17 +170,18 @@ def _default_signature(table):
 class LinearRegression(tf.Module):
     """Compiled from linear_regression.tfm:2."""
 
-    def __init__(self, features=3, learning_rate=0.1, seed=0, *, name=None):
+    def __init__(self, features=3, learning_rate=0.1, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # linear_regression.tfm:2:25
         self.features = features  # linear_regression.tfm:2:25
         self.learning_rate = learning_rate  # linear_regression.tfm:2:44
         self.seed = seed  # linear_regression.tfm:2:72
+        self._dtype_policy = _dtype_policy(dtype)  # linear_regression.tfm:2:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.w = tf.Variable(_init_normal([features, 1], tf.float32, stddev=0.1, seed=seed, mean=0.0), trainable=True, name='w')  # linear_regression.tfm:3:5
             self.b = tf.Variable(_init_zeros([1], tf.float32), trainable=True, name='b')  # linear_regression.tfm:4:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # linear_regression.tfm:5:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # linear_regression.tfm:5:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # linear_regression.tfm:7:5
         self.train_step = tf.function(self.train_step, input_signature=[  # linear_regression.tfm:11:5
@@ -142,7 +192,8 @@ class LinearRegression(tf.Module):
     def predict(self, x):
         """linear_regression.tfm:7. Inputs x: f32[N, features]. Returns output_0: f32[N, 1]."""
         with self.name_scope:
-            return x @ self.w + self.b  # linear_regression.tfm:9:9
+            x = _autocast(x, self._dtype_policy)  # linear_regression.tfm:7:5
+            return x @ _autocast(self.w, self._dtype_policy) + _autocast(self.b, self._dtype_policy)  # linear_regression.tfm:9:9
 
     # Each instance's `predict` is the tf.function of this; calls from other methods use `_impl_predict`.
     _impl_predict = predict
@@ -157,11 +208,13 @@ class LinearRegression(tf.Module):
     def _impl_train_step(self, x, y):
         """linear_regression.tfm:11. Inputs x: f32[N, features], y: f32[N, 1]. Returns loss: f32[], mae: f32[]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # linear_regression.tfm:11:5
+            y = _autocast(y, self._dtype_policy)  # linear_regression.tfm:11:5
             with tf.GradientTape() as tape:  # linear_regression.tfm:12:9
                 prediction = self._impl_predict(x)  # linear_regression.tfm:13:13
-                loss = _mean_squared_error(y, prediction)  # linear_regression.tfm:14:13
+                loss = _mean_squared_error(_float32(y), _float32(prediction))  # linear_regression.tfm:14:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # linear_regression.tfm:15:9
-            return {'loss': loss, 'mae': _mean_absolute_error(y, prediction)}  # linear_regression.tfm:16:9
+            return {'loss': loss, 'mae': _mean_absolute_error(_float32(y), _float32(prediction))}  # linear_regression.tfm:16:9
 
     @property
     def signatures(self):
@@ -182,7 +235,8 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    126: (0, 2, 25), 127: (0, 2, 25), 128: (0, 2, 44), 129: (0, 2, 72), 132: (0, 3, 5), 133: (0, 4, 5),
-    134: (0, 5, 5), 136: (0, 7, 5), 137: (0, 11, 5), 145: (0, 9, 9), 152: (0, 11, 47), 153: (0, 11, 5),
-    160: (0, 12, 9), 161: (0, 13, 13), 162: (0, 14, 13), 163: (0, 15, 9), 164: (0, 16, 9),
+    175: (0, 2, 25), 176: (0, 2, 25), 177: (0, 2, 44), 178: (0, 2, 72), 179: (0, 2, 1), 182: (0, 3, 5),
+    183: (0, 4, 5), 184: (0, 5, 5), 186: (0, 7, 5), 187: (0, 11, 5), 195: (0, 7, 5), 196: (0, 9, 9),
+    203: (0, 11, 47), 204: (0, 11, 5), 211: (0, 11, 5), 212: (0, 11, 5), 213: (0, 12, 9),
+    214: (0, 13, 13), 215: (0, 14, 13), 216: (0, 15, 9), 217: (0, 16, 9),
 }

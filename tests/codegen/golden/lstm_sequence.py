@@ -184,20 +184,69 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -298,7 +347,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -309,6 +358,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -322,7 +372,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -330,6 +381,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -357,7 +409,7 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:97."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
@@ -365,6 +417,7 @@ class Embedding(tf.Module):
         self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
         self.seed = seed  # <tfm library>/layers.tfm:97:51
         self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:97:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
@@ -375,7 +428,7 @@ class Embedding(tf.Module):
     def call(self, ids):
         """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:102:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:102:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -402,7 +455,7 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
@@ -412,6 +465,7 @@ class LSTMCell(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:10:9
         self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:12:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:13:5
@@ -458,24 +512,28 @@ class LSTMCell(tf.Module):
     def _impl_call(self, x, h, c):
         """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:27:9
-            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:28:9
-            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:29:9
-            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:30:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
+            h = _autocast(h, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
+            c = _autocast(c, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
+            i = tf.math.sigmoid(x @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:27:9
+            f = tf.math.sigmoid(x @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:28:9
+            g = tf.math.tanh(x @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:29:9
+            o = tf.math.sigmoid(x @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:30:9
             c_next = f * c + i * g  # <tfm library>/recurrent.tfm:31:9
             return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:32:9
 
     def run(self, x):
         """<tfm library>/recurrent.tfm:35. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:35:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:36:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:37:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:38:9
                 xt = x[:, t, :]  # <tfm library>/recurrent.tfm:39:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:40:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:41:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:42:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:43:13
+                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:40:13
+                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:41:13
+                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:42:13
+                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:43:13
                 c = f * c + i * g  # <tfm library>/recurrent.tfm:44:13
                 h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:45:13
             return h  # <tfm library>/recurrent.tfm:46:9
@@ -486,15 +544,16 @@ class LSTMCell(tf.Module):
     def run_sequence(self, x):
         """<tfm library>/recurrent.tfm:49. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:49:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:50:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:51:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:52:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:53:9
                 xt = x[:, t, :]  # <tfm library>/recurrent.tfm:54:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:55:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:56:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:57:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:58:13
+                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:55:13
+                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:56:13
+                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:57:13
+                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:58:13
                 c = f * c + i * g  # <tfm library>/recurrent.tfm:59:13
                 h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:60:13
                 states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:61:13
@@ -525,7 +584,7 @@ class LSTMCell(tf.Module):
 class LSTM(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:65."""
 
-    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:65:13
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:65:30
@@ -536,9 +595,10 @@ class LSTM(tf.Module):
         self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:67:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:68:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/recurrent.tfm:69:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:65:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, name='cell')  # <tfm library>/recurrent.tfm:70:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, name='cell', dtype=self._dtype_policy)  # <tfm library>/recurrent.tfm:70:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:73:5
         self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:76:5
@@ -565,6 +625,7 @@ class LSTM(tf.Module):
     def call(self, x):
         """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:73:5
             return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:74:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -573,6 +634,7 @@ class LSTM(tf.Module):
     def call_sequence(self, x):
         """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:76:5
             return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:77:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
@@ -589,6 +651,9 @@ class LSTM(tf.Module):
     def _impl_call_from(self, x, h0, c0):
         """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
             h = h0  # <tfm library>/recurrent.tfm:81:9
             c = c0  # <tfm library>/recurrent.tfm:82:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:83:9
@@ -606,6 +671,9 @@ class LSTM(tf.Module):
     def _impl_call_sequence_from(self, x, h0, c0):
         """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
             h = h0  # <tfm library>/recurrent.tfm:90:9
             c = c0  # <tfm library>/recurrent.tfm:91:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:92:9
@@ -624,6 +692,7 @@ class LSTM(tf.Module):
     def _impl_call_masked(self, x, mask):
         """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:100:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:101:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:102:9
             for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:103:9
@@ -643,6 +712,7 @@ class LSTM(tf.Module):
     def _impl_call_sequence_masked(self, x, mask):
         """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:110:5
             h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:111:9
             c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:112:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:113:9
@@ -657,6 +727,7 @@ class LSTM(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/recurrent.tfm:123. Inputs y: f32[N, ..., units]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/recurrent.tfm:123:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/recurrent.tfm:124:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -684,18 +755,19 @@ class LSTM(tf.Module):
 class LSTMRegressor(tf.Module):
     """Compiled from lstm_sequence.tfm:4."""
 
-    def __init__(self, vocab=50, embed_dim=16, units=32, seed=1, *, name=None):
+    def __init__(self, vocab=50, embed_dim=16, units=32, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.vocab = vocab  # lstm_sequence.tfm:4:22
         self.embed_dim = embed_dim  # lstm_sequence.tfm:4:39
         self.units = units  # lstm_sequence.tfm:4:60
         self.seed = seed  # lstm_sequence.tfm:4:77
+        self._dtype_policy = _dtype_policy(dtype)  # lstm_sequence.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embed = Embedding(input_dim=vocab, output_dim=embed_dim, seed=seed, name='embed')  # lstm_sequence.tfm:5:5
-            self.lstm = LSTM(in_dim=embed_dim, units=units, seed=seed + 1, name='lstm')  # lstm_sequence.tfm:6:5
-            self.head = Dense(in_dim=units, out_dim=1, seed=seed + 2, name='head')  # lstm_sequence.tfm:7:5
-            self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', learning_rate=0.01)  # lstm_sequence.tfm:8:5
+            self.embed = Embedding(input_dim=vocab, output_dim=embed_dim, seed=seed, name='embed', dtype=self._dtype_policy)  # lstm_sequence.tfm:5:5
+            self.lstm = LSTM(in_dim=embed_dim, units=units, seed=seed + 1, name='lstm', dtype=self._dtype_policy)  # lstm_sequence.tfm:6:5
+            self.head = Dense(in_dim=units, out_dim=1, seed=seed + 2, name='head', dtype=self._dtype_policy)  # lstm_sequence.tfm:7:5
+            self.optimizer = _optimizer(tf.keras.optimizers.RMSprop, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=0.01)  # lstm_sequence.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.predict = tf.function(self._impl_predict, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # lstm_sequence.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # lstm_sequence.tfm:14:5
@@ -721,8 +793,9 @@ class LSTMRegressor(tf.Module):
     def _impl_train_step(self, ids, targets):
         """lstm_sequence.tfm:14. Inputs ids: i32[N, T], targets: f32[N, 1]. Returns output_0: f32[]."""
         with self.name_scope:
+            targets = _autocast(targets, self._dtype_policy)  # lstm_sequence.tfm:14:5
             with tf.GradientTape() as tape:  # lstm_sequence.tfm:15:9
-                loss = _mean_squared_error(targets, self._impl_predict(ids))  # lstm_sequence.tfm:16:13
+                loss = _mean_squared_error(_float32(targets), _float32(self._impl_predict(ids)))  # lstm_sequence.tfm:16:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # lstm_sequence.tfm:17:9
             return loss  # lstm_sequence.tfm:18:9
 
@@ -749,39 +822,43 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    303: (0, 10, 14), 304: (0, 10, 31), 305: (0, 10, 14), 306: (0, 10, 31), 307: (0, 10, 45),
-    308: (0, 10, 73), 309: (0, 11, 9), 310: (0, 12, 9), 311: (0, 13, 9), 314: (0, 14, 5),
-    315: (0, 14, 79), 316: (0, 15, 5), 317: (0, 15, 51), 319: (0, 18, 5), 320: (0, 22, 5),
-    325: (0, 19, 9), 333: (0, 23, 9), 340: (0, 10, 1), 362: (0, 97, 18), 363: (0, 97, 34),
-    364: (0, 97, 18), 365: (0, 97, 34), 366: (0, 97, 51), 367: (0, 98, 9), 370: (0, 99, 5),
-    371: (0, 99, 109), 373: (0, 101, 5), 378: (0, 102, 9), 385: (0, 97, 1), 407: (1, 9, 17),
-    408: (1, 9, 34), 409: (1, 9, 17), 410: (1, 9, 34), 411: (1, 9, 46), 412: (1, 10, 9), 413: (1, 11, 9),
-    414: (1, 12, 9), 417: (1, 13, 5), 418: (1, 13, 83), 419: (1, 14, 5), 420: (1, 14, 83),
-    421: (1, 15, 5), 422: (1, 15, 83), 423: (1, 16, 5), 424: (1, 16, 83), 425: (1, 17, 5),
-    426: (1, 17, 82), 427: (1, 18, 5), 428: (1, 18, 82), 429: (1, 19, 5), 430: (1, 19, 82),
-    431: (1, 20, 5), 432: (1, 20, 82), 433: (1, 21, 5), 434: (1, 21, 48), 435: (1, 22, 5),
-    436: (1, 22, 47), 437: (1, 23, 5), 438: (1, 23, 48), 439: (1, 24, 5), 440: (1, 24, 48),
-    442: (1, 26, 5), 447: (1, 35, 5), 448: (1, 49, 5), 452: (1, 26, 39), 453: (1, 26, 57),
-    454: (1, 26, 5), 461: (1, 27, 9), 462: (1, 28, 9), 463: (1, 29, 9), 464: (1, 30, 9), 465: (1, 31, 9),
-    466: (1, 32, 9), 471: (1, 36, 9), 472: (1, 37, 9), 473: (1, 38, 9), 474: (1, 39, 13),
-    475: (1, 40, 13), 476: (1, 41, 13), 477: (1, 42, 13), 478: (1, 43, 13), 479: (1, 44, 13),
-    480: (1, 45, 13), 481: (1, 46, 9), 489: (1, 50, 9), 490: (1, 51, 9), 491: (1, 52, 9),
-    492: (1, 53, 9), 493: (1, 54, 13), 494: (1, 55, 13), 495: (1, 56, 13), 496: (1, 57, 13),
-    497: (1, 58, 13), 498: (1, 59, 13), 499: (1, 60, 13), 500: (1, 61, 13), 501: (1, 62, 9),
-    508: (1, 9, 1), 530: (1, 65, 13), 531: (1, 65, 30), 532: (1, 65, 13), 533: (1, 65, 30),
-    534: (1, 65, 42), 535: (1, 66, 9), 536: (1, 67, 9), 537: (1, 68, 9), 538: (1, 69, 9),
-    541: (1, 70, 5), 543: (1, 73, 5), 544: (1, 76, 5), 545: (1, 80, 5), 550: (1, 88, 5),
-    555: (1, 100, 5), 559: (1, 110, 5), 563: (1, 123, 5), 568: (1, 74, 9), 576: (1, 77, 9),
-    583: (1, 80, 48), 584: (1, 80, 67), 585: (1, 80, 5), 592: (1, 81, 9), 593: (1, 82, 9),
-    594: (1, 83, 9), 595: (1, 84, 13), 596: (1, 85, 9), 600: (1, 88, 57), 601: (1, 88, 76),
-    602: (1, 88, 5), 609: (1, 90, 9), 610: (1, 91, 9), 611: (1, 92, 9), 612: (1, 93, 9),
-    613: (1, 94, 13), 614: (1, 95, 13), 615: (1, 96, 9), 619: (1, 100, 53), 620: (1, 100, 5),
-    627: (1, 101, 9), 628: (1, 102, 9), 629: (1, 103, 9), 630: (1, 104, 13), 631: (1, 105, 13),
-    632: (1, 106, 13), 633: (1, 107, 13), 634: (1, 108, 9), 638: (1, 110, 62), 639: (1, 110, 5),
-    646: (1, 111, 9), 647: (1, 112, 9), 648: (1, 113, 9), 649: (1, 114, 9), 650: (1, 115, 13),
-    651: (1, 116, 13), 652: (1, 117, 13), 653: (1, 118, 13), 654: (1, 119, 13), 655: (1, 120, 9),
-    660: (1, 124, 9), 667: (1, 65, 1), 689: (2, 4, 22), 690: (2, 4, 39), 691: (2, 4, 60),
-    692: (2, 4, 77), 695: (2, 5, 5), 696: (2, 6, 5), 697: (2, 7, 5), 698: (2, 8, 5), 700: (2, 10, 5),
-    701: (2, 14, 5), 709: (2, 12, 9), 716: (2, 14, 48), 717: (2, 14, 5), 724: (2, 15, 9),
-    725: (2, 16, 13), 726: (2, 17, 9), 727: (2, 18, 9), 731: (2, 4, 1),
+    352: (0, 10, 14), 353: (0, 10, 31), 354: (0, 10, 14), 355: (0, 10, 31), 356: (0, 10, 45),
+    357: (0, 10, 73), 358: (0, 11, 9), 359: (0, 12, 9), 360: (0, 13, 9), 361: (0, 10, 1),
+    364: (0, 14, 5), 365: (0, 14, 79), 366: (0, 15, 5), 367: (0, 15, 51), 369: (0, 18, 5),
+    370: (0, 22, 5), 375: (0, 18, 5), 376: (0, 19, 9), 384: (0, 22, 5), 385: (0, 23, 9), 392: (0, 10, 1),
+    414: (0, 97, 18), 415: (0, 97, 34), 416: (0, 97, 18), 417: (0, 97, 34), 418: (0, 97, 51),
+    419: (0, 98, 9), 420: (0, 97, 1), 423: (0, 99, 5), 424: (0, 99, 109), 426: (0, 101, 5),
+    431: (0, 102, 9), 438: (0, 97, 1), 460: (1, 9, 17), 461: (1, 9, 34), 462: (1, 9, 17),
+    463: (1, 9, 34), 464: (1, 9, 46), 465: (1, 10, 9), 466: (1, 11, 9), 467: (1, 12, 9), 468: (1, 9, 1),
+    471: (1, 13, 5), 472: (1, 13, 83), 473: (1, 14, 5), 474: (1, 14, 83), 475: (1, 15, 5),
+    476: (1, 15, 83), 477: (1, 16, 5), 478: (1, 16, 83), 479: (1, 17, 5), 480: (1, 17, 82),
+    481: (1, 18, 5), 482: (1, 18, 82), 483: (1, 19, 5), 484: (1, 19, 82), 485: (1, 20, 5),
+    486: (1, 20, 82), 487: (1, 21, 5), 488: (1, 21, 48), 489: (1, 22, 5), 490: (1, 22, 47),
+    491: (1, 23, 5), 492: (1, 23, 48), 493: (1, 24, 5), 494: (1, 24, 48), 496: (1, 26, 5),
+    501: (1, 35, 5), 502: (1, 49, 5), 506: (1, 26, 39), 507: (1, 26, 57), 508: (1, 26, 5),
+    515: (1, 26, 5), 516: (1, 26, 5), 517: (1, 26, 5), 518: (1, 27, 9), 519: (1, 28, 9), 520: (1, 29, 9),
+    521: (1, 30, 9), 522: (1, 31, 9), 523: (1, 32, 9), 528: (1, 35, 5), 529: (1, 36, 9), 530: (1, 37, 9),
+    531: (1, 38, 9), 532: (1, 39, 13), 533: (1, 40, 13), 534: (1, 41, 13), 535: (1, 42, 13),
+    536: (1, 43, 13), 537: (1, 44, 13), 538: (1, 45, 13), 539: (1, 46, 9), 547: (1, 49, 5),
+    548: (1, 50, 9), 549: (1, 51, 9), 550: (1, 52, 9), 551: (1, 53, 9), 552: (1, 54, 13),
+    553: (1, 55, 13), 554: (1, 56, 13), 555: (1, 57, 13), 556: (1, 58, 13), 557: (1, 59, 13),
+    558: (1, 60, 13), 559: (1, 61, 13), 560: (1, 62, 9), 567: (1, 9, 1), 589: (1, 65, 13),
+    590: (1, 65, 30), 591: (1, 65, 13), 592: (1, 65, 30), 593: (1, 65, 42), 594: (1, 66, 9),
+    595: (1, 67, 9), 596: (1, 68, 9), 597: (1, 69, 9), 598: (1, 65, 1), 601: (1, 70, 5), 603: (1, 73, 5),
+    604: (1, 76, 5), 605: (1, 80, 5), 610: (1, 88, 5), 615: (1, 100, 5), 619: (1, 110, 5),
+    623: (1, 123, 5), 628: (1, 73, 5), 629: (1, 74, 9), 637: (1, 76, 5), 638: (1, 77, 9),
+    645: (1, 80, 48), 646: (1, 80, 67), 647: (1, 80, 5), 654: (1, 80, 5), 655: (1, 80, 5),
+    656: (1, 80, 5), 657: (1, 81, 9), 658: (1, 82, 9), 659: (1, 83, 9), 660: (1, 84, 13),
+    661: (1, 85, 9), 665: (1, 88, 57), 666: (1, 88, 76), 667: (1, 88, 5), 674: (1, 88, 5),
+    675: (1, 88, 5), 676: (1, 88, 5), 677: (1, 90, 9), 678: (1, 91, 9), 679: (1, 92, 9), 680: (1, 93, 9),
+    681: (1, 94, 13), 682: (1, 95, 13), 683: (1, 96, 9), 687: (1, 100, 53), 688: (1, 100, 5),
+    695: (1, 100, 5), 696: (1, 101, 9), 697: (1, 102, 9), 698: (1, 103, 9), 699: (1, 104, 13),
+    700: (1, 105, 13), 701: (1, 106, 13), 702: (1, 107, 13), 703: (1, 108, 9), 707: (1, 110, 62),
+    708: (1, 110, 5), 715: (1, 110, 5), 716: (1, 111, 9), 717: (1, 112, 9), 718: (1, 113, 9),
+    719: (1, 114, 9), 720: (1, 115, 13), 721: (1, 116, 13), 722: (1, 117, 13), 723: (1, 118, 13),
+    724: (1, 119, 13), 725: (1, 120, 9), 730: (1, 123, 5), 731: (1, 124, 9), 738: (1, 65, 1),
+    760: (2, 4, 22), 761: (2, 4, 39), 762: (2, 4, 60), 763: (2, 4, 77), 764: (2, 4, 1), 767: (2, 5, 5),
+    768: (2, 6, 5), 769: (2, 7, 5), 770: (2, 8, 5), 772: (2, 10, 5), 773: (2, 14, 5), 781: (2, 12, 9),
+    788: (2, 14, 48), 789: (2, 14, 5), 796: (2, 14, 5), 797: (2, 15, 9), 798: (2, 16, 13),
+    799: (2, 17, 9), 800: (2, 18, 9), 804: (2, 4, 1),
 }

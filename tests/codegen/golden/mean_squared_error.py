@@ -28,6 +28,36 @@ def _same_dims(a, a_axes, b, b_axes, message):
         return tf.identity(b)
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -66,8 +96,9 @@ def _default_signature(table):
 class MeanSquaredError(tf.Module):
     """Compiled from mean_squared_error.tfm:2."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # mean_squared_error.tfm:2:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self.call, input_signature=[  # mean_squared_error.tfm:3:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='y_true'),
@@ -103,5 +134,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    72: (0, 3, 5), 79: (0, 3, 44), 80: (0, 3, 5), 86: (0, 4, 9),
+    101: (0, 2, 1), 103: (0, 3, 5), 110: (0, 3, 44), 111: (0, 3, 5), 117: (0, 4, 9),
 }

@@ -208,20 +208,69 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -322,7 +371,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -333,6 +382,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -346,7 +396,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -354,6 +405,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -381,16 +433,17 @@ class Dense(tf.Module):
 class MyModel(tf.Module):
     """Compiled from my_model.tfm:5."""
 
-    def __init__(self, num_classes=10, learning_rate=0.001, *, name=None):
+    def __init__(self, num_classes=10, learning_rate=0.001, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         num_classes = _dimension('num_classes', num_classes)  # my_model.tfm:5:16
         self.num_classes = num_classes  # my_model.tfm:5:16
         self.learning_rate = learning_rate  # my_model.tfm:5:39
+        self._dtype_policy = _dtype_policy(dtype)  # my_model.tfm:5:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense_1 = Dense(in_dim=32, out_dim=32, activation='relu', name='dense_1')  # my_model.tfm:6:5
-            self.dense_2 = Dense(in_dim=32, out_dim=num_classes, name='dense_2')  # my_model.tfm:7:5
-            self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # my_model.tfm:8:5
+            self.dense_1 = Dense(in_dim=32, out_dim=32, activation='relu', name='dense_1', dtype=self._dtype_policy)  # my_model.tfm:6:5
+            self.dense_2 = Dense(in_dim=32, out_dim=num_classes, name='dense_2', dtype=self._dtype_policy)  # my_model.tfm:7:5
+            self.optimizer = _optimizer(tf.keras.optimizers.SGD, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # my_model.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, 32], dtype=tf.float32, name='inputs')])  # my_model.tfm:10:5
         self.train_step = tf.function(self.train_step, input_signature=[  # my_model.tfm:15:5
@@ -401,6 +454,7 @@ class MyModel(tf.Module):
     def call(self, inputs):
         """my_model.tfm:10. Inputs inputs: f32[N, 32]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            inputs = _autocast(inputs, self._dtype_policy)  # my_model.tfm:10:5
             x = self.dense_1._impl_call(inputs)  # my_model.tfm:12:9
             return self.dense_2._impl_call(x)  # my_model.tfm:13:9
 
@@ -417,9 +471,11 @@ class MyModel(tf.Module):
     def _impl_train_step(self, x, y):
         """my_model.tfm:15. Inputs x: f32[N, 32], y: f32[N, num_classes]. Returns output_0: f32[]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # my_model.tfm:15:5
+            y = _autocast(y, self._dtype_policy)  # my_model.tfm:15:5
             with tf.GradientTape() as tape:  # my_model.tfm:16:9
                 logits = self._impl_call(x)  # my_model.tfm:17:13
-                loss = tf.math.reduce_mean(_categorical_crossentropy(y, logits, from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
+                loss = tf.math.reduce_mean(_categorical_crossentropy(_float32(y), _float32(logits), from_logits=True, label_smoothing=0.0, axis=-1, reduction='none'))  # my_model.tfm:18:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # my_model.tfm:19:9
             return loss  # my_model.tfm:20:9
 
@@ -446,11 +502,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    327: (0, 10, 14), 328: (0, 10, 31), 329: (0, 10, 14), 330: (0, 10, 31), 331: (0, 10, 45),
-    332: (0, 10, 73), 333: (0, 11, 9), 334: (0, 12, 9), 335: (0, 13, 9), 338: (0, 14, 5),
-    339: (0, 14, 79), 340: (0, 15, 5), 341: (0, 15, 51), 343: (0, 18, 5), 344: (0, 22, 5),
-    349: (0, 19, 9), 357: (0, 23, 9), 364: (0, 10, 1), 386: (1, 5, 16), 387: (1, 5, 16), 388: (1, 5, 39),
-    391: (1, 6, 5), 392: (1, 7, 5), 393: (1, 8, 5), 395: (1, 10, 5), 396: (1, 15, 5), 404: (1, 12, 9),
-    405: (1, 13, 9), 412: (1, 15, 41), 413: (1, 15, 5), 420: (1, 16, 9), 421: (1, 17, 13),
-    422: (1, 18, 13), 423: (1, 19, 9), 424: (1, 20, 9), 428: (1, 5, 1),
+    376: (0, 10, 14), 377: (0, 10, 31), 378: (0, 10, 14), 379: (0, 10, 31), 380: (0, 10, 45),
+    381: (0, 10, 73), 382: (0, 11, 9), 383: (0, 12, 9), 384: (0, 13, 9), 385: (0, 10, 1),
+    388: (0, 14, 5), 389: (0, 14, 79), 390: (0, 15, 5), 391: (0, 15, 51), 393: (0, 18, 5),
+    394: (0, 22, 5), 399: (0, 18, 5), 400: (0, 19, 9), 408: (0, 22, 5), 409: (0, 23, 9), 416: (0, 10, 1),
+    438: (1, 5, 16), 439: (1, 5, 16), 440: (1, 5, 39), 441: (1, 5, 1), 444: (1, 6, 5), 445: (1, 7, 5),
+    446: (1, 8, 5), 448: (1, 10, 5), 449: (1, 15, 5), 457: (1, 10, 5), 458: (1, 12, 9), 459: (1, 13, 9),
+    466: (1, 15, 41), 467: (1, 15, 5), 474: (1, 15, 5), 475: (1, 15, 5), 476: (1, 16, 9),
+    477: (1, 17, 13), 478: (1, 18, 13), 479: (1, 19, 9), 480: (1, 20, 9), 484: (1, 5, 1),
 }

@@ -15,6 +15,36 @@ _TFM_SOURCE = 'myadd.tfm'
 _TFM_SOURCE_SHA256 = 'd8ff18447a078ddcc1978c1ad0b2650578f8081264a412e8c74c1b3b80e46bd9'
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -53,8 +83,9 @@ def _default_signature(table):
 class MyAdd(tf.Module):
     """Compiled from myadd.tfm:3."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # myadd.tfm:3:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.add_strings = tf.function(self._impl_add_strings, input_signature=[  # myadd.tfm:4:5
             tf.TensorSpec(shape=[], dtype=tf.string, name='a'),
@@ -101,6 +132,6 @@ class MyAdd(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    59: (0, 4, 5), 63: (0, 9, 5), 70: (0, 5, 9), 71: (0, 6, 13), 72: (0, 7, 9), 79: (0, 10, 9),
-    80: (0, 11, 13), 81: (0, 12, 9),
+    88: (0, 3, 1), 90: (0, 4, 5), 94: (0, 9, 5), 101: (0, 5, 9), 102: (0, 6, 13), 103: (0, 7, 9),
+    110: (0, 10, 9), 111: (0, 11, 13), 112: (0, 12, 9),
 }

@@ -68,6 +68,36 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -106,13 +136,14 @@ def _default_signature(table):
 class SimpleRNN(tf.Module):
     """Compiled from rnn_cell.tfm:2."""
 
-    def __init__(self, input_dim=4, units=8, seed=1, *, name=None):
+    def __init__(self, input_dim=4, units=8, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # rnn_cell.tfm:2:18
         units = _dimension('units', units)  # rnn_cell.tfm:2:38
         self.input_dim = input_dim  # rnn_cell.tfm:2:18
         self.units = units  # rnn_cell.tfm:2:38
         self.seed = seed  # rnn_cell.tfm:2:54
+        self._dtype_policy = _dtype_policy(dtype)  # rnn_cell.tfm:2:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.w_x = tf.Variable(_init_glorot_uniform([input_dim, units], tf.float32, seed=seed), trainable=True, name='w_x')  # rnn_cell.tfm:3:5
@@ -135,11 +166,14 @@ class SimpleRNN(tf.Module):
     def _impl_step(self, x, h):
         """rnn_cell.tfm:7. Inputs x: f32[B, input_dim], h: f32[B, units]. Returns output_0: f32[B, units]."""
         with self.name_scope:
-            return tf.math.tanh(x @ self.w_x + h @ self.w_h + self.b)  # rnn_cell.tfm:8:9
+            x = _autocast(x, self._dtype_policy)  # rnn_cell.tfm:7:5
+            h = _autocast(h, self._dtype_policy)  # rnn_cell.tfm:7:5
+            return tf.math.tanh(x @ _autocast(self.w_x, self._dtype_policy) + h @ _autocast(self.w_h, self._dtype_policy) + _autocast(self.b, self._dtype_policy))  # rnn_cell.tfm:8:9
 
     def run(self, xs):
         """rnn_cell.tfm:10. Inputs xs: f32[B, T, input_dim]. Returns states: f32[T, B, units], last: f32[B, units]."""
         with self.name_scope:
+            xs = _autocast(xs, self._dtype_policy)  # rnn_cell.tfm:10:5
             h = tf.zeros([tf.shape(xs)[0], self.units])  # rnn_cell.tfm:12:9
             states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # rnn_cell.tfm:13:9
             for t in tf.range(tf.shape(xs)[1]):  # rnn_cell.tfm:14:9
@@ -169,8 +203,8 @@ class SimpleRNN(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    111: (0, 2, 18), 112: (0, 2, 38), 113: (0, 2, 18), 114: (0, 2, 38), 115: (0, 2, 54), 118: (0, 3, 5),
-    119: (0, 4, 5), 120: (0, 5, 5), 122: (0, 7, 5), 126: (0, 10, 5), 130: (0, 7, 42), 131: (0, 7, 5),
-    138: (0, 8, 9), 143: (0, 12, 9), 144: (0, 13, 9), 145: (0, 14, 9), 146: (0, 15, 13),
-    147: (0, 16, 13), 148: (0, 17, 9),
+    141: (0, 2, 18), 142: (0, 2, 38), 143: (0, 2, 18), 144: (0, 2, 38), 145: (0, 2, 54), 146: (0, 2, 1),
+    149: (0, 3, 5), 150: (0, 4, 5), 151: (0, 5, 5), 153: (0, 7, 5), 157: (0, 10, 5), 161: (0, 7, 42),
+    162: (0, 7, 5), 169: (0, 7, 5), 170: (0, 7, 5), 171: (0, 8, 9), 176: (0, 10, 5), 177: (0, 12, 9),
+    178: (0, 13, 9), 179: (0, 14, 9), 180: (0, 15, 13), 181: (0, 16, 13), 182: (0, 17, 9),
 }

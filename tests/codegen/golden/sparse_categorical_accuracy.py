@@ -32,6 +32,36 @@ def _init_zeros(shape, dtype):
     return tf.zeros(shape, dtype)
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -70,8 +100,9 @@ def _default_signature(table):
 class SparseCategoricalAccuracy(tf.Module):
     """Compiled from sparse_categorical_accuracy.tfm:2."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # sparse_categorical_accuracy.tfm:2:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.total = tf.Variable(_init_zeros([], tf.int32), trainable=False, name='total')  # sparse_categorical_accuracy.tfm:3:5
@@ -94,6 +125,7 @@ class SparseCategoricalAccuracy(tf.Module):
     def _impl_update_state(self, y_true, y_pred):
         """sparse_categorical_accuracy.tfm:6. Inputs y_true: i32[N], y_pred: f32[N, C]. Returns nothing."""
         with self.name_scope:
+            y_pred = _autocast(y_pred, self._dtype_policy)  # sparse_categorical_accuracy.tfm:6:5
             pred = tf.math.argmax(y_pred, axis=-1, output_type=tf.int32)  # sparse_categorical_accuracy.tfm:7:9
             values = tf.cast(tf.math.equal(y_true, pred), tf.int32)  # sparse_categorical_accuracy.tfm:8:9
             self.total.assign_add(tf.shape(y_true)[0])  # sparse_categorical_accuracy.tfm:9:9
@@ -134,7 +166,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    77: (0, 3, 5), 78: (0, 4, 5), 80: (0, 6, 5), 84: (0, 12, 5), 85: (0, 15, 5), 89: (0, 6, 49),
-    90: (0, 6, 5), 97: (0, 7, 9), 98: (0, 8, 9), 99: (0, 9, 9), 100: (0, 10, 9), 105: (0, 13, 9),
-    113: (0, 16, 9), 114: (0, 17, 9),
+    105: (0, 2, 1), 108: (0, 3, 5), 109: (0, 4, 5), 111: (0, 6, 5), 115: (0, 12, 5), 116: (0, 15, 5),
+    120: (0, 6, 49), 121: (0, 6, 5), 128: (0, 6, 5), 129: (0, 7, 9), 130: (0, 8, 9), 131: (0, 9, 9),
+    132: (0, 10, 9), 137: (0, 13, 9), 145: (0, 16, 9), 146: (0, 17, 9),
 }

@@ -15,6 +15,36 @@ _TFM_SOURCE = 'square_if_positive.tfm'
 _TFM_SOURCE_SHA256 = '3c7dab5be928ffe497c45880474fb21903693c90f5c3b7463aeaff913af8314e'
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -53,8 +83,9 @@ def _default_signature(table):
 class SquareIfPositive(tf.Module):
     """Compiled from square_if_positive.tfm:2."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # square_if_positive.tfm:2:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.square_if_positive = tf.function(self._impl_square_if_positive, input_signature=[tf.TensorSpec(shape=[], dtype=tf.float32, name='x')])  # square_if_positive.tfm:3:5
 
@@ -87,5 +118,5 @@ class SquareIfPositive(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    59: (0, 3, 5), 63: (0, 4, 9), 64: (0, 5, 13), 66: (0, 7, 13), 67: (0, 8, 9),
+    88: (0, 2, 1), 90: (0, 3, 5), 94: (0, 4, 9), 95: (0, 5, 13), 97: (0, 7, 13), 98: (0, 8, 9),
 }

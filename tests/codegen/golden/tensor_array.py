@@ -15,6 +15,36 @@ _TFM_SOURCE = 'tensor_array.tfm'
 _TFM_SOURCE_SHA256 = 'f37a73ac70a853c30b11ef078817a0ef37e411bc42c3d4e72a7817026d78dba6'
 
 
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
 def _signature_function(function, outputs):
     """The tf.function serving a method. A signature must return tensors, so a method with no outputs
     is wrapped to run it and return an empty dict."""
@@ -53,8 +83,9 @@ def _default_signature(table):
 class Squares(tf.Module):
     """Compiled from tensor_array.tfm:3."""
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
+        self._dtype_policy = _dtype_policy(dtype)  # tensor_array.tfm:3:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.squares = tf.function(self._impl_squares, input_signature=[tf.TensorSpec(shape=[], dtype=tf.int32, name='n')])  # tensor_array.tfm:4:5
         self.cumulative = tf.function(self._impl_cumulative, input_signature=[tf.TensorSpec(shape=[None], dtype=tf.float32, name='x')])  # tensor_array.tfm:10:5
@@ -99,6 +130,7 @@ class Squares(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
-    59: (0, 4, 5), 60: (0, 10, 5), 64: (0, 5, 9), 65: (0, 6, 9), 66: (0, 7, 13), 67: (0, 8, 9),
-    74: (0, 11, 9), 75: (0, 12, 9), 76: (0, 13, 9), 77: (0, 14, 13), 78: (0, 15, 13), 79: (0, 16, 9),
+    88: (0, 3, 1), 90: (0, 4, 5), 91: (0, 10, 5), 95: (0, 5, 9), 96: (0, 6, 9), 97: (0, 7, 13),
+    98: (0, 8, 9), 105: (0, 11, 9), 106: (0, 12, 9), 107: (0, 13, 9), 108: (0, 14, 13), 109: (0, 15, 13),
+    110: (0, 16, 9),
 }

@@ -212,20 +212,69 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _float32(value):
+    """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
+    f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
+    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -351,7 +400,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -362,6 +411,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -375,7 +425,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -383,6 +434,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -410,7 +462,7 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:97."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
@@ -418,6 +470,7 @@ class Embedding(tf.Module):
         self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
         self.seed = seed  # <tfm library>/layers.tfm:97:51
         self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:97:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
@@ -428,7 +481,7 @@ class Embedding(tf.Module):
     def call(self, ids):
         """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:102:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:102:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -455,10 +508,11 @@ class Embedding(tf.Module):
 class Dropout(tf.Module):
     """Compiled from <tfm library>/layers.tfm:106."""
 
-    def __init__(self, rate, seed=-1, *, name=None):
+    def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         self.rate = rate  # <tfm library>/layers.tfm:106:16
         self.seed = seed  # <tfm library>/layers.tfm:106:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:106:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
@@ -471,6 +525,7 @@ class Dropout(tf.Module):
     def call(self, x, training):
         """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:107:5
             if training:  # <tfm library>/layers.tfm:108:9
                 if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
                     return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
@@ -502,13 +557,14 @@ class Dropout(tf.Module):
 class LayerNormalization(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:27."""
 
-    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None):
+    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:27:27
         self.dim = dim  # <tfm library>/normalization.tfm:27:27
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:27:41
         self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:28:9
         self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:29:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:27:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:30:5
@@ -521,9 +577,10 @@ class LayerNormalization(tf.Module):
     def call(self, x):
         """<tfm library>/normalization.tfm:33. Inputs x: f32[N, ..., dim]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:33:5
             centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:34:9
             variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:35:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta  # <tfm library>/normalization.tfm:36:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * _autocast(self.gamma, self._dtype_policy) + _autocast(self.beta, self._dtype_policy)  # <tfm library>/normalization.tfm:36:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -550,7 +607,7 @@ class LayerNormalization(tf.Module):
 class MultiHeadAttention(tf.Module):
     """Compiled from <tfm library>/attention.tfm:12."""
 
-    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:12:27
         num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:12:41
@@ -562,6 +619,7 @@ class MultiHeadAttention(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/attention.tfm:13:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/attention.tfm:14:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/attention.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/attention.tfm:12:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:16:5
@@ -629,13 +687,15 @@ class MultiHeadAttention(tf.Module):
     def _impl_call(self, query, value):
         """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:26:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:27:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:28:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:25:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:25:5
+            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:26:9
+            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:27:9
+            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:28:9
             scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:29:9
             weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:30:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:31:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:32:9
+            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:32:9
 
     def call_masked(self, query, value, mask):
         """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
@@ -649,6 +709,9 @@ class MultiHeadAttention(tf.Module):
     def _impl_call_masked(self, query, value, mask):
         """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
+            mask = _autocast(mask, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
             return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:36:9
 
     def call_with_masks(self, query, value, query_mask, value_mask):
@@ -664,6 +727,8 @@ class MultiHeadAttention(tf.Module):
     def _impl_call_with_masks(self, query, value, query_mask, value_mask):
         """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:39:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:39:5
             return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:41:9
 
     def call_causal(self, query, value):
@@ -676,6 +741,8 @@ class MultiHeadAttention(tf.Module):
     def _impl_call_causal(self, query, value):
         """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:44:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:44:5
             return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:45:9
 
     def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
@@ -693,6 +760,8 @@ class MultiHeadAttention(tf.Module):
     def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
         """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:48:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:48:5
             allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:50:9
             causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:51:9
             return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:52:9
@@ -722,17 +791,20 @@ class MultiHeadAttention(tf.Module):
     def _impl_attend(self, query, value, allowed):
         """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            q = tf.einsum('abc,cde->abde', query, self.query_kernel) + self.query_bias  # <tfm library>/attention.tfm:62:9
-            k = tf.einsum('abc,cde->abde', value, self.key_kernel) + self.key_bias  # <tfm library>/attention.tfm:63:9
-            v = tf.einsum('abc,cde->abde', value, self.value_kernel) + self.value_bias  # <tfm library>/attention.tfm:64:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:61:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:61:5
+            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:62:9
+            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:63:9
+            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:64:9
             scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:65:9
             weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:66:9
             context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:67:9
-            return tf.einsum('abcd,cde->abe', context, self.output_kernel) + self.output_bias  # <tfm library>/attention.tfm:68:9
+            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:68:9
 
     def activity_loss(self, y):
         """<tfm library>/attention.tfm:71. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/attention.tfm:71:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:72:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -760,7 +832,7 @@ class MultiHeadAttention(tf.Module):
 class TransformerEncoder(tf.Module):
     """Compiled from transformer_encoder.tfm:5."""
 
-    def __init__(self, vocab=100, max_len=16, dim=32, heads=4, ff_dim=64, num_classes=2, rate=0.1, seed=1, *, name=None):
+    def __init__(self, vocab=100, max_len=16, dim=32, heads=4, ff_dim=64, num_classes=2, rate=0.1, seed=1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         max_len = _dimension('max_len', max_len)  # transformer_encoder.tfm:5:45
         dim = _dimension('dim', dim)  # transformer_encoder.tfm:5:64
@@ -773,18 +845,19 @@ class TransformerEncoder(tf.Module):
         self.num_classes = num_classes  # transformer_encoder.tfm:6:27
         self.rate = rate  # transformer_encoder.tfm:6:49
         self.seed = seed  # transformer_encoder.tfm:6:68
+        self._dtype_policy = _dtype_policy(dtype)  # transformer_encoder.tfm:5:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.positions = tf.Variable(_init_uniform([max_len, dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed + 1), trainable=True, name='positions')  # transformer_encoder.tfm:8:5
-            self.tokens = Embedding(input_dim=vocab, output_dim=dim, seed=seed, name='tokens')  # transformer_encoder.tfm:7:5
-            self.attention = MultiHeadAttention(dim=dim, num_heads=heads, key_dim=dim // heads, seed=seed + 2, name='attention')  # transformer_encoder.tfm:9:5
-            self.norm_1 = LayerNormalization(dim=dim, name='norm_1')  # transformer_encoder.tfm:10:5
-            self.ff_1 = Dense(in_dim=dim, out_dim=ff_dim, activation='relu', seed=seed + 3, name='ff_1')  # transformer_encoder.tfm:11:5
-            self.ff_2 = Dense(in_dim=ff_dim, out_dim=dim, seed=seed + 4, name='ff_2')  # transformer_encoder.tfm:12:5
-            self.norm_2 = LayerNormalization(dim=dim, name='norm_2')  # transformer_encoder.tfm:13:5
-            self.drop = Dropout(rate=rate, name='drop')  # transformer_encoder.tfm:14:5
-            self.head = Dense(in_dim=dim, out_dim=num_classes, seed=seed + 5, name='head')  # transformer_encoder.tfm:15:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=0.003)  # transformer_encoder.tfm:16:5
+            self.tokens = Embedding(input_dim=vocab, output_dim=dim, seed=seed, name='tokens', dtype=self._dtype_policy)  # transformer_encoder.tfm:7:5
+            self.attention = MultiHeadAttention(dim=dim, num_heads=heads, key_dim=dim // heads, seed=seed + 2, name='attention', dtype=self._dtype_policy)  # transformer_encoder.tfm:9:5
+            self.norm_1 = LayerNormalization(dim=dim, name='norm_1', dtype=self._dtype_policy)  # transformer_encoder.tfm:10:5
+            self.ff_1 = Dense(in_dim=dim, out_dim=ff_dim, activation='relu', seed=seed + 3, name='ff_1', dtype=self._dtype_policy)  # transformer_encoder.tfm:11:5
+            self.ff_2 = Dense(in_dim=ff_dim, out_dim=dim, seed=seed + 4, name='ff_2', dtype=self._dtype_policy)  # transformer_encoder.tfm:12:5
+            self.norm_2 = LayerNormalization(dim=dim, name='norm_2', dtype=self._dtype_policy)  # transformer_encoder.tfm:13:5
+            self.drop = Dropout(rate=rate, name='drop', dtype=self._dtype_policy)  # transformer_encoder.tfm:14:5
+            self.head = Dense(in_dim=dim, out_dim=num_classes, seed=seed + 5, name='head', dtype=self._dtype_policy)  # transformer_encoder.tfm:15:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=0.003)  # transformer_encoder.tfm:16:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self.encode, input_signature=[  # transformer_encoder.tfm:19:5
             tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids'),
@@ -816,7 +889,8 @@ class TransformerEncoder(tf.Module):
     def _impl_encode(self, ids, mask, training):
         """transformer_encoder.tfm:19. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, T, dim]."""
         with self.name_scope:
-            x = self.tokens._impl_call(ids) + self.positions[:tf.shape(ids)[1], :]  # transformer_encoder.tfm:20:9
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:19:5
+            x = self.tokens._impl_call(ids) + _autocast(self.positions, self._dtype_policy)[:tf.shape(ids)[1], :]  # transformer_encoder.tfm:20:9
             pairs = tf.expand_dims(mask, 1) * tf.expand_dims(mask, 2)  # transformer_encoder.tfm:21:9
             attended = self.attention._impl_call_masked(x, x, pairs)  # transformer_encoder.tfm:22:9
             x = self.norm_1._impl_call(x + self.drop._impl_call(attended, training))  # transformer_encoder.tfm:23:9
@@ -833,6 +907,7 @@ class TransformerEncoder(tf.Module):
     def _impl_logits(self, ids, mask, training):
         """transformer_encoder.tfm:27. Inputs ids: i32[N, T], mask: f32[N, T], training: bool[]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:27:5
             x = self._impl_encode(ids, mask, training) * tf.expand_dims(mask, -1)  # transformer_encoder.tfm:28:9
             pooled = tf.math.reduce_sum(x, axis=1) / tf.math.maximum(tf.math.reduce_sum(mask, axis=1, keepdims=True), 1.0)  # transformer_encoder.tfm:29:9
             return self.head._impl_call(pooled)  # transformer_encoder.tfm:30:9
@@ -847,6 +922,7 @@ class TransformerEncoder(tf.Module):
     def _impl_predict(self, ids, mask):
         """transformer_encoder.tfm:32. Inputs ids: i32[N, T], mask: f32[N, T]. Returns output_0: f32[N, num_classes]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:32:5
             return tf.nn.softmax(self._impl_logits(ids, mask, False))  # transformer_encoder.tfm:34:9
 
     def train_step(self, ids, mask, labels):
@@ -860,8 +936,9 @@ class TransformerEncoder(tf.Module):
     def _impl_train_step(self, ids, mask, labels):
         """transformer_encoder.tfm:36. Inputs ids: i32[N, T], mask: f32[N, T], labels: i32[N]. Returns output_0: f32[]."""
         with self.name_scope:
+            mask = _autocast(mask, self._dtype_policy)  # transformer_encoder.tfm:36:5
             with tf.GradientTape() as tape:  # transformer_encoder.tfm:37:9
-                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, self._impl_logits(ids, mask, True), from_logits=True, reduction='none'))  # transformer_encoder.tfm:38:13
+                loss = tf.math.reduce_mean(_sparse_categorical_crossentropy(labels, _float32(self._impl_logits(ids, mask, True)), from_logits=True, reduction='none'))  # transformer_encoder.tfm:38:13
             _minimize(self.optimizer, loss, tape, self.trainable_variables)  # transformer_encoder.tfm:39:9
             return loss  # transformer_encoder.tfm:40:9
 
@@ -890,40 +967,45 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 14), 359: (0, 10, 31), 360: (0, 10, 45),
-    361: (0, 10, 73), 362: (0, 11, 9), 363: (0, 12, 9), 364: (0, 13, 9), 367: (0, 14, 5),
-    368: (0, 14, 79), 369: (0, 15, 5), 370: (0, 15, 51), 372: (0, 18, 5), 373: (0, 22, 5),
-    378: (0, 19, 9), 386: (0, 23, 9), 393: (0, 10, 1), 415: (0, 97, 18), 416: (0, 97, 34),
-    417: (0, 97, 18), 418: (0, 97, 34), 419: (0, 97, 51), 420: (0, 98, 9), 423: (0, 99, 5),
-    424: (0, 99, 109), 426: (0, 101, 5), 431: (0, 102, 9), 438: (0, 97, 1), 460: (0, 106, 16),
-    461: (0, 106, 29), 466: (0, 107, 5), 474: (0, 108, 9), 475: (0, 109, 13), 476: (0, 110, 17),
-    477: (0, 111, 13), 478: (0, 112, 9), 485: (0, 106, 1), 507: (1, 27, 27), 508: (1, 27, 27),
-    509: (1, 27, 41), 510: (1, 28, 9), 511: (1, 29, 9), 514: (1, 30, 5), 515: (1, 30, 47),
-    516: (1, 31, 5), 517: (1, 31, 47), 519: (1, 33, 5), 524: (1, 34, 9), 525: (1, 35, 9),
-    526: (1, 36, 9), 533: (1, 27, 1), 555: (2, 12, 27), 556: (2, 12, 41), 557: (2, 12, 57),
-    558: (2, 12, 27), 559: (2, 12, 41), 560: (2, 12, 57), 561: (2, 12, 71), 562: (2, 13, 9),
-    563: (2, 14, 9), 564: (2, 15, 9), 567: (2, 16, 5), 568: (2, 16, 98), 569: (2, 17, 5),
-    570: (2, 17, 68), 571: (2, 18, 5), 572: (2, 18, 100), 573: (2, 19, 5), 574: (2, 19, 66),
-    575: (2, 20, 5), 576: (2, 20, 102), 577: (2, 21, 5), 578: (2, 21, 68), 579: (2, 22, 5),
-    580: (2, 22, 103), 581: (2, 23, 5), 582: (2, 23, 54), 584: (2, 25, 5), 588: (2, 35, 5),
-    593: (2, 39, 5), 599: (2, 44, 5), 603: (2, 48, 5), 611: (2, 55, 5), 615: (2, 61, 5), 620: (2, 71, 5),
-    624: (2, 25, 47), 625: (2, 25, 5), 632: (2, 26, 9), 633: (2, 27, 9), 634: (2, 28, 9),
-    635: (2, 29, 9), 636: (2, 30, 9), 637: (2, 31, 9), 638: (2, 32, 9), 642: (2, 35, 54),
-    643: (2, 35, 76), 644: (2, 35, 82), 645: (2, 35, 5), 652: (2, 36, 9), 656: (2, 39, 58),
-    657: (2, 39, 87), 658: (2, 40, 30), 659: (2, 40, 33), 660: (2, 39, 5), 667: (2, 41, 9),
-    671: (2, 44, 54), 672: (2, 44, 5), 679: (2, 45, 9), 683: (2, 48, 62), 684: (2, 48, 91),
-    685: (2, 49, 30), 686: (2, 49, 33), 687: (2, 49, 58), 688: (2, 49, 64), 689: (2, 48, 5),
-    696: (2, 50, 9), 697: (2, 51, 9), 698: (2, 52, 9), 702: (2, 55, 54), 703: (2, 55, 5),
-    709: (2, 56, 9), 710: (2, 57, 9), 711: (2, 58, 9), 715: (2, 61, 49), 716: (2, 61, 78),
-    717: (2, 61, 81), 718: (2, 61, 5), 725: (2, 62, 9), 726: (2, 63, 9), 727: (2, 64, 9),
-    728: (2, 65, 9), 729: (2, 66, 9), 730: (2, 67, 9), 731: (2, 68, 9), 736: (2, 72, 9), 743: (2, 12, 1),
-    765: (3, 5, 45), 766: (3, 5, 64), 767: (3, 6, 27), 768: (3, 5, 27), 769: (3, 5, 45), 770: (3, 5, 64),
-    771: (3, 5, 79), 772: (3, 6, 9), 773: (3, 6, 27), 774: (3, 6, 49), 775: (3, 6, 68), 778: (3, 8, 5),
-    779: (3, 7, 5), 780: (3, 9, 5), 781: (3, 10, 5), 782: (3, 11, 5), 783: (3, 12, 5), 784: (3, 13, 5),
-    785: (3, 14, 5), 786: (3, 15, 5), 787: (3, 16, 5), 789: (3, 19, 5), 794: (3, 27, 5), 799: (3, 32, 5),
-    803: (3, 36, 5), 811: (3, 19, 41), 812: (3, 19, 5), 819: (3, 20, 9), 820: (3, 21, 9),
-    821: (3, 22, 9), 822: (3, 23, 9), 823: (3, 24, 9), 824: (3, 25, 9), 828: (3, 27, 41),
-    829: (3, 27, 5), 836: (3, 28, 9), 837: (3, 29, 9), 838: (3, 30, 9), 842: (3, 33, 42),
-    843: (3, 32, 5), 850: (3, 34, 9), 854: (3, 36, 45), 855: (3, 36, 64), 856: (3, 36, 5),
-    863: (3, 37, 9), 864: (3, 38, 13), 865: (3, 39, 9), 866: (3, 40, 9), 870: (3, 5, 1),
+    405: (0, 10, 14), 406: (0, 10, 31), 407: (0, 10, 14), 408: (0, 10, 31), 409: (0, 10, 45),
+    410: (0, 10, 73), 411: (0, 11, 9), 412: (0, 12, 9), 413: (0, 13, 9), 414: (0, 10, 1),
+    417: (0, 14, 5), 418: (0, 14, 79), 419: (0, 15, 5), 420: (0, 15, 51), 422: (0, 18, 5),
+    423: (0, 22, 5), 428: (0, 18, 5), 429: (0, 19, 9), 437: (0, 22, 5), 438: (0, 23, 9), 445: (0, 10, 1),
+    467: (0, 97, 18), 468: (0, 97, 34), 469: (0, 97, 18), 470: (0, 97, 34), 471: (0, 97, 51),
+    472: (0, 98, 9), 473: (0, 97, 1), 476: (0, 99, 5), 477: (0, 99, 109), 479: (0, 101, 5),
+    484: (0, 102, 9), 491: (0, 97, 1), 513: (0, 106, 16), 514: (0, 106, 29), 515: (0, 106, 1),
+    520: (0, 107, 5), 528: (0, 107, 5), 529: (0, 108, 9), 530: (0, 109, 13), 531: (0, 110, 17),
+    532: (0, 111, 13), 533: (0, 112, 9), 540: (0, 106, 1), 562: (1, 27, 27), 563: (1, 27, 27),
+    564: (1, 27, 41), 565: (1, 28, 9), 566: (1, 29, 9), 567: (1, 27, 1), 570: (1, 30, 5),
+    571: (1, 30, 47), 572: (1, 31, 5), 573: (1, 31, 47), 575: (1, 33, 5), 580: (1, 33, 5),
+    581: (1, 34, 9), 582: (1, 35, 9), 583: (1, 36, 9), 590: (1, 27, 1), 612: (2, 12, 27),
+    613: (2, 12, 41), 614: (2, 12, 57), 615: (2, 12, 27), 616: (2, 12, 41), 617: (2, 12, 57),
+    618: (2, 12, 71), 619: (2, 13, 9), 620: (2, 14, 9), 621: (2, 15, 9), 622: (2, 12, 1),
+    625: (2, 16, 5), 626: (2, 16, 98), 627: (2, 17, 5), 628: (2, 17, 68), 629: (2, 18, 5),
+    630: (2, 18, 100), 631: (2, 19, 5), 632: (2, 19, 66), 633: (2, 20, 5), 634: (2, 20, 102),
+    635: (2, 21, 5), 636: (2, 21, 68), 637: (2, 22, 5), 638: (2, 22, 103), 639: (2, 23, 5),
+    640: (2, 23, 54), 642: (2, 25, 5), 646: (2, 35, 5), 651: (2, 39, 5), 657: (2, 44, 5),
+    661: (2, 48, 5), 669: (2, 55, 5), 673: (2, 61, 5), 678: (2, 71, 5), 682: (2, 25, 47),
+    683: (2, 25, 5), 690: (2, 25, 5), 691: (2, 25, 5), 692: (2, 26, 9), 693: (2, 27, 9), 694: (2, 28, 9),
+    695: (2, 29, 9), 696: (2, 30, 9), 697: (2, 31, 9), 698: (2, 32, 9), 702: (2, 35, 54),
+    703: (2, 35, 76), 704: (2, 35, 82), 705: (2, 35, 5), 712: (2, 35, 5), 713: (2, 35, 5),
+    714: (2, 35, 5), 715: (2, 36, 9), 719: (2, 39, 58), 720: (2, 39, 87), 721: (2, 40, 30),
+    722: (2, 40, 33), 723: (2, 39, 5), 730: (2, 39, 5), 731: (2, 39, 5), 732: (2, 41, 9),
+    736: (2, 44, 54), 737: (2, 44, 5), 744: (2, 44, 5), 745: (2, 44, 5), 746: (2, 45, 9),
+    750: (2, 48, 62), 751: (2, 48, 91), 752: (2, 49, 30), 753: (2, 49, 33), 754: (2, 49, 58),
+    755: (2, 49, 64), 756: (2, 48, 5), 763: (2, 48, 5), 764: (2, 48, 5), 765: (2, 50, 9),
+    766: (2, 51, 9), 767: (2, 52, 9), 771: (2, 55, 54), 772: (2, 55, 5), 778: (2, 56, 9),
+    779: (2, 57, 9), 780: (2, 58, 9), 784: (2, 61, 49), 785: (2, 61, 78), 786: (2, 61, 81),
+    787: (2, 61, 5), 794: (2, 61, 5), 795: (2, 61, 5), 796: (2, 62, 9), 797: (2, 63, 9), 798: (2, 64, 9),
+    799: (2, 65, 9), 800: (2, 66, 9), 801: (2, 67, 9), 802: (2, 68, 9), 807: (2, 71, 5), 808: (2, 72, 9),
+    815: (2, 12, 1), 837: (3, 5, 45), 838: (3, 5, 64), 839: (3, 6, 27), 840: (3, 5, 27), 841: (3, 5, 45),
+    842: (3, 5, 64), 843: (3, 5, 79), 844: (3, 6, 9), 845: (3, 6, 27), 846: (3, 6, 49), 847: (3, 6, 68),
+    848: (3, 5, 1), 851: (3, 8, 5), 852: (3, 7, 5), 853: (3, 9, 5), 854: (3, 10, 5), 855: (3, 11, 5),
+    856: (3, 12, 5), 857: (3, 13, 5), 858: (3, 14, 5), 859: (3, 15, 5), 860: (3, 16, 5), 862: (3, 19, 5),
+    867: (3, 27, 5), 872: (3, 32, 5), 876: (3, 36, 5), 884: (3, 19, 41), 885: (3, 19, 5),
+    892: (3, 19, 5), 893: (3, 20, 9), 894: (3, 21, 9), 895: (3, 22, 9), 896: (3, 23, 9), 897: (3, 24, 9),
+    898: (3, 25, 9), 902: (3, 27, 41), 903: (3, 27, 5), 910: (3, 27, 5), 911: (3, 28, 9),
+    912: (3, 29, 9), 913: (3, 30, 9), 917: (3, 33, 42), 918: (3, 32, 5), 925: (3, 32, 5),
+    926: (3, 34, 9), 930: (3, 36, 45), 931: (3, 36, 64), 932: (3, 36, 5), 939: (3, 36, 5),
+    940: (3, 37, 9), 941: (3, 38, 13), 942: (3, 39, 9), 943: (3, 40, 9), 947: (3, 5, 1),
 }

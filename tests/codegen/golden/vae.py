@@ -175,20 +175,63 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -289,7 +332,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -300,6 +343,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -313,7 +357,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -321,6 +366,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -348,7 +394,7 @@ class Dense(tf.Module):
 class Encoder(tf.Module):
     """Compiled from vae.tfm:4."""
 
-    def __init__(self, features, hidden, latent, seed=0, *, name=None):
+    def __init__(self, features, hidden, latent, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # vae.tfm:4:16
         latent = _dimension('latent', latent)  # vae.tfm:4:44
@@ -356,17 +402,19 @@ class Encoder(tf.Module):
         self.hidden = hidden  # vae.tfm:4:31
         self.latent = latent  # vae.tfm:4:44
         self.seed = seed  # vae.tfm:4:57
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:4:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(in_dim=features, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:5:5
-            self.to_mean = Dense(in_dim=hidden, out_dim=latent, seed=seed + 1, name='to_mean')  # vae.tfm:6:5
-            self.to_log_var = Dense(in_dim=hidden, out_dim=latent, seed=seed + 2, name='to_log_var')  # vae.tfm:7:5
+            self.dense = Dense(in_dim=features, out_dim=hidden, activation='relu', seed=seed, name='dense', dtype=self._dtype_policy)  # vae.tfm:5:5
+            self.to_mean = Dense(in_dim=hidden, out_dim=latent, seed=seed + 1, name='to_mean', dtype=self._dtype_policy)  # vae.tfm:6:5
+            self.to_log_var = Dense(in_dim=hidden, out_dim=latent, seed=seed + 2, name='to_log_var', dtype=self._dtype_policy)  # vae.tfm:7:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:9:5
 
     def encode(self, x):
         """vae.tfm:9. Inputs x: f32[N, features]. Returns mean: f32[N, latent], log_var: f32[N, latent]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:9:5
             h = self.dense._impl_call(x)  # vae.tfm:10:9
             return {'mean': self.to_mean._impl_call(h), 'log_var': self.to_log_var._impl_call(h)}  # vae.tfm:11:9
 
@@ -395,7 +443,7 @@ class Encoder(tf.Module):
 class Decoder(tf.Module):
     """Compiled from vae.tfm:13."""
 
-    def __init__(self, latent, hidden, features, seed=0, *, name=None):
+    def __init__(self, latent, hidden, features, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # vae.tfm:13:16
         features = _dimension('features', features)  # vae.tfm:13:42
@@ -403,16 +451,18 @@ class Decoder(tf.Module):
         self.hidden = hidden  # vae.tfm:13:29
         self.features = features  # vae.tfm:13:42
         self.seed = seed  # vae.tfm:13:57
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:13:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.dense = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='dense')  # vae.tfm:14:5
-            self.rebuild = Dense(in_dim=hidden, out_dim=features, activation='sigmoid', seed=seed + 1, name='rebuild')  # vae.tfm:15:5
+            self.dense = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='dense', dtype=self._dtype_policy)  # vae.tfm:14:5
+            self.rebuild = Dense(in_dim=hidden, out_dim=features, activation='sigmoid', seed=seed + 1, name='rebuild', dtype=self._dtype_policy)  # vae.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.decode = tf.function(self._impl_decode, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # vae.tfm:17:5
 
     def decode(self, z):
         """vae.tfm:17. Inputs z: f32[N, latent]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # vae.tfm:17:5
             return self.rebuild._impl_call(self.dense._impl_call(z))  # vae.tfm:18:9
 
     # Each instance's `decode` is the tf.function of this; calls from other methods use `_impl_decode`.
@@ -440,7 +490,7 @@ class Decoder(tf.Module):
 class VAE(tf.Module):
     """Compiled from vae.tfm:20."""
 
-    def __init__(self, features=16, hidden=32, latent=2, learning_rate=0.001, seed=0, *, name=None):
+    def __init__(self, features=16, hidden=32, latent=2, learning_rate=0.001, seed=0, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # vae.tfm:20:12
         latent = _dimension('latent', latent)  # vae.tfm:20:50
@@ -449,11 +499,12 @@ class VAE(tf.Module):
         self.latent = latent  # vae.tfm:20:50
         self.learning_rate = learning_rate  # vae.tfm:20:67
         self.seed = seed  # vae.tfm:20:97
+        self._dtype_policy = _dtype_policy(dtype)  # vae.tfm:20:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.encoder = Encoder(features=features, hidden=hidden, latent=latent, seed=seed, name='encoder')  # vae.tfm:21:5
-            self.decoder = Decoder(latent=latent, hidden=hidden, features=features, seed=seed + 3, name='decoder')  # vae.tfm:22:5
-            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', learning_rate=learning_rate)  # vae.tfm:23:5
+            self.encoder = Encoder(features=features, hidden=hidden, latent=latent, seed=seed, name='encoder', dtype=self._dtype_policy)  # vae.tfm:21:5
+            self.decoder = Decoder(latent=latent, hidden=hidden, features=features, seed=seed + 3, name='decoder', dtype=self._dtype_policy)  # vae.tfm:22:5
+            self.optimizer = _optimizer(tf.keras.optimizers.Adam, self.trainable_variables, name='optimizer', policy=self._dtype_policy, learning_rate=learning_rate)  # vae.tfm:23:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.encode = tf.function(self._impl_encode, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:27:5
         self.reconstruct = tf.function(self._impl_reconstruct, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # vae.tfm:32:5
@@ -465,6 +516,7 @@ class VAE(tf.Module):
     def encode(self, x):
         """vae.tfm:27. Inputs x: f32[N, features]. Returns mean: f32[N, latent], log_var: f32[N, latent]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:27:5
             return self.encoder._impl_encode(x)  # vae.tfm:29:9
 
     # Each instance's `encode` is the tf.function of this; calls from other methods use `_impl_encode`.
@@ -473,6 +525,7 @@ class VAE(tf.Module):
     def reconstruct(self, x):
         """vae.tfm:32. Inputs x: f32[N, features]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:32:5
             code = self.encoder._impl_encode(x)  # vae.tfm:34:9
             return self.decoder._impl_decode(code['mean'])  # vae.tfm:35:9
 
@@ -489,6 +542,8 @@ class VAE(tf.Module):
     def _impl_train_step(self, x, eps):
         """vae.tfm:39. Inputs x: f32[N, features], eps: f32[N, latent]. Returns loss: f32[], reconstruction_loss: f32[], kl_loss: f32[]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # vae.tfm:39:5
+            eps = _autocast(eps, self._dtype_policy)  # vae.tfm:39:5
             with tf.GradientTape() as tape:  # vae.tfm:40:9
                 z_mean, z_log_var = _outputs(self.encoder._impl_encode(x), ('mean', 'log_var'))  # vae.tfm:41:13
                 z = z_mean + tf.math.exp(0.5 * z_log_var) * eps  # vae.tfm:42:13
@@ -523,18 +578,20 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    294: (0, 10, 14), 295: (0, 10, 31), 296: (0, 10, 14), 297: (0, 10, 31), 298: (0, 10, 45),
-    299: (0, 10, 73), 300: (0, 11, 9), 301: (0, 12, 9), 302: (0, 13, 9), 305: (0, 14, 5),
-    306: (0, 14, 79), 307: (0, 15, 5), 308: (0, 15, 51), 310: (0, 18, 5), 311: (0, 22, 5),
-    316: (0, 19, 9), 324: (0, 23, 9), 331: (0, 10, 1), 353: (1, 4, 16), 354: (1, 4, 44), 355: (1, 4, 16),
-    356: (1, 4, 31), 357: (1, 4, 44), 358: (1, 4, 57), 361: (1, 5, 5), 362: (1, 6, 5), 363: (1, 7, 5),
-    365: (1, 9, 5), 370: (1, 10, 9), 371: (1, 11, 9), 378: (1, 4, 1), 400: (1, 13, 16), 401: (1, 13, 42),
-    402: (1, 13, 16), 403: (1, 13, 29), 404: (1, 13, 42), 405: (1, 13, 57), 408: (1, 14, 5),
-    409: (1, 15, 5), 411: (1, 17, 5), 416: (1, 18, 9), 423: (1, 13, 1), 445: (1, 20, 12),
-    446: (1, 20, 50), 447: (1, 20, 12), 448: (1, 20, 32), 449: (1, 20, 50), 450: (1, 20, 67),
-    451: (1, 20, 97), 454: (1, 21, 5), 455: (1, 22, 5), 456: (1, 23, 5), 458: (1, 27, 5),
-    459: (1, 32, 5), 460: (1, 39, 5), 468: (1, 29, 9), 476: (1, 34, 9), 477: (1, 35, 9),
-    484: (1, 39, 49), 485: (1, 39, 5), 492: (1, 40, 9), 493: (1, 41, 13), 494: (1, 42, 13),
-    495: (1, 43, 13), 496: (1, 44, 13), 497: (1, 45, 13), 498: (1, 46, 13), 499: (1, 47, 13),
-    500: (1, 48, 9), 501: (1, 49, 9), 505: (1, 20, 1),
+    337: (0, 10, 14), 338: (0, 10, 31), 339: (0, 10, 14), 340: (0, 10, 31), 341: (0, 10, 45),
+    342: (0, 10, 73), 343: (0, 11, 9), 344: (0, 12, 9), 345: (0, 13, 9), 346: (0, 10, 1),
+    349: (0, 14, 5), 350: (0, 14, 79), 351: (0, 15, 5), 352: (0, 15, 51), 354: (0, 18, 5),
+    355: (0, 22, 5), 360: (0, 18, 5), 361: (0, 19, 9), 369: (0, 22, 5), 370: (0, 23, 9), 377: (0, 10, 1),
+    399: (1, 4, 16), 400: (1, 4, 44), 401: (1, 4, 16), 402: (1, 4, 31), 403: (1, 4, 44), 404: (1, 4, 57),
+    405: (1, 4, 1), 408: (1, 5, 5), 409: (1, 6, 5), 410: (1, 7, 5), 412: (1, 9, 5), 417: (1, 9, 5),
+    418: (1, 10, 9), 419: (1, 11, 9), 426: (1, 4, 1), 448: (1, 13, 16), 449: (1, 13, 42),
+    450: (1, 13, 16), 451: (1, 13, 29), 452: (1, 13, 42), 453: (1, 13, 57), 454: (1, 13, 1),
+    457: (1, 14, 5), 458: (1, 15, 5), 460: (1, 17, 5), 465: (1, 17, 5), 466: (1, 18, 9), 473: (1, 13, 1),
+    495: (1, 20, 12), 496: (1, 20, 50), 497: (1, 20, 12), 498: (1, 20, 32), 499: (1, 20, 50),
+    500: (1, 20, 67), 501: (1, 20, 97), 502: (1, 20, 1), 505: (1, 21, 5), 506: (1, 22, 5),
+    507: (1, 23, 5), 509: (1, 27, 5), 510: (1, 32, 5), 511: (1, 39, 5), 519: (1, 27, 5), 520: (1, 29, 9),
+    528: (1, 32, 5), 529: (1, 34, 9), 530: (1, 35, 9), 537: (1, 39, 49), 538: (1, 39, 5),
+    545: (1, 39, 5), 546: (1, 39, 5), 547: (1, 40, 9), 548: (1, 41, 13), 549: (1, 42, 13),
+    550: (1, 43, 13), 551: (1, 44, 13), 552: (1, 45, 13), 553: (1, 46, 13), 554: (1, 47, 13),
+    555: (1, 48, 9), 556: (1, 49, 9), 560: (1, 20, 1),
 }

@@ -170,20 +170,63 @@ def _init_glorot_uniform(shape, dtype, seed):
     return _init_uniform(shape, dtype, -limit, limit, seed)
 
 
-def _optimizer(optimizer_class, var_list, name, **settings):
+def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and
-    restored with it."""
+    restored with it. Under the mixed_float16 policy it is wrapped in Keras' LossScaleOptimizer
+    (dynamic loss scaling: f16 gradients would underflow), as Keras' `compile` wraps it."""
     optimizer = optimizer_class(name=name, **settings)
+    if policy == "mixed_float16":
+        optimizer = tf.keras.optimizers.LossScaleOptimizer(optimizer, name=name)
     optimizer.build(var_list)
     return optimizer
+
+
+_COMPUTE_DTYPES = {"float32": tf.float32, "mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
+
+
+def _dtype_policy(policy):
+    """The policy a module is built with (its holder passes its own when the `sub` gives none), by
+    default float32."""
+    if policy is None:
+        return "float32"
+    if policy not in _COMPUTE_DTYPES:
+        raise _ValueError(f"dtype is a policy: one of {', '.join(_COMPUTE_DTYPES)}, got {policy!r}")
+    return policy
+
+
+def _autocast(value, policy):
+    """A float value (an input declared f32, a float32 variable read) in the policy's compute dtype, as
+    Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
+    (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
+    dtype = _COMPUTE_DTYPES[policy]
+    if not value.dtype.is_floating or value.dtype == dtype:
+        return value
+    return tf.cast(value, dtype)
+
+
+def _stored(value, variable):
+    """A value assigned to a variable, in the variable's dtype (a mixed policy computes it in f16/bf16)."""
+    if not tf.is_tensor(value) or value.dtype == variable.dtype or not value.dtype.is_floating:
+        return value  # a Python number converts to the variable's dtype as it did
+    return tf.cast(value, variable.dtype)
+
+
+def _scaled_gradients(optimizer, loss, tape, var_list):
+    """`tape.gradient(loss, var_list)`, of the loss times the loss scale under a LossScaleOptimizer
+    (its `scale_loss`; its apply_gradients divides the scale out, and skips a step whose gradients are
+    not finite, halving the scale)."""
+    if not _isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer):
+        return tape.gradient(loss, var_list)
+    scale = tf.cast(optimizer.dynamic_scale, loss.dtype)
+    return tape.gradient(loss, var_list, output_gradients=tf.fill(tf.shape(loss), scale))
 
 
 def _minimize(optimizer, loss, tape, var_list):
     """One step down the gradient of `loss` recorded on `tape`. The optimizer reads its learning rate
     from a variable (so a new rate needs no retrace) and all-reduces gradients under tf.distribute:
     replicas stay in sync and take the step one device would take on the same global batch."""
-    grads = tape.gradient(loss, var_list)
+    grads = _scaled_gradients(optimizer, loss, tape, var_list)
     # Under tf.distribute the optimizer sums the replicas' gradients; each replica's loss is a mean
     # over its share of the global batch, so their mean is the gradient of the global batch's loss.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -290,7 +333,7 @@ def _regularization_sum(own, submodules):
 class Dense(tf.Module):
     """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
         out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
@@ -301,6 +344,7 @@ class Dense(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
         self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
@@ -314,7 +358,8 @@ class Dense(tf.Module):
     def call(self, x):
         """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -322,6 +367,7 @@ class Dense(tf.Module):
     def activity_loss(self, y):
         """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
             return _penalty(y, self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
@@ -349,7 +395,7 @@ class Dense(tf.Module):
 class Generator(tf.Module):
     """Compiled from wgan_gp.tfm:6."""
 
-    def __init__(self, latent, hidden, out, seed=-1, *, name=None):
+    def __init__(self, latent, hidden, out, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # wgan_gp.tfm:6:18
         out = _dimension('out', out)  # wgan_gp.tfm:6:44
@@ -357,16 +403,18 @@ class Generator(tf.Module):
         self.hidden = hidden  # wgan_gp.tfm:6:31
         self.out = out  # wgan_gp.tfm:6:44
         self.seed = seed  # wgan_gp.tfm:6:54
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:6:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='hidden_layer')  # wgan_gp.tfm:7:5
-            self.output_layer = Dense(in_dim=hidden, out_dim=out, seed=seed, name='output_layer')  # wgan_gp.tfm:8:5
+            self.hidden_layer = Dense(in_dim=latent, out_dim=hidden, activation='relu', seed=seed, name='hidden_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:7:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=out, seed=seed, name='output_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:8:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name='z')])  # wgan_gp.tfm:10:5
 
     def call(self, z):
         """wgan_gp.tfm:10. Inputs z: f32[N, latent]. Returns output_0: f32[N, out]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # wgan_gp.tfm:10:5
             return self.output_layer._impl_call(self.hidden_layer._impl_call(z))  # wgan_gp.tfm:11:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -394,22 +442,24 @@ class Generator(tf.Module):
 class Critic(tf.Module):
     """Compiled from wgan_gp.tfm:13."""
 
-    def __init__(self, features, hidden, seed=-1, *, name=None):
+    def __init__(self, features, hidden, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         features = _dimension('features', features)  # wgan_gp.tfm:13:15
         self.features = features  # wgan_gp.tfm:13:15
         self.hidden = hidden  # wgan_gp.tfm:13:30
         self.seed = seed  # wgan_gp.tfm:13:43
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:13:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.hidden_layer = Dense(in_dim=features, out_dim=hidden, activation='tanh', seed=seed, name='hidden_layer')  # wgan_gp.tfm:14:5
-            self.output_layer = Dense(in_dim=hidden, out_dim=1, seed=seed, name='output_layer')  # wgan_gp.tfm:15:5
+            self.hidden_layer = Dense(in_dim=features, out_dim=hidden, activation='tanh', seed=seed, name='hidden_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:14:5
+            self.output_layer = Dense(in_dim=hidden, out_dim=1, seed=seed, name='output_layer', dtype=self._dtype_policy)  # wgan_gp.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='x')])  # wgan_gp.tfm:17:5
 
     def call(self, x):
         """wgan_gp.tfm:17. Inputs x: f32[N, features]. Returns output_0: f32[N, 1]."""
         with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # wgan_gp.tfm:17:5
             return self.output_layer._impl_call(self.hidden_layer._impl_call(x))  # wgan_gp.tfm:18:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
@@ -437,7 +487,7 @@ class Critic(tf.Module):
 class WganGp(tf.Module):
     """Compiled from wgan_gp.tfm:20."""
 
-    def __init__(self, latent=4, features=2, hidden=16, critic_steps=3, penalty_weight=10.0, seed=-1, *, name=None):
+    def __init__(self, latent=4, features=2, hidden=16, critic_steps=3, penalty_weight=10.0, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         latent = _dimension('latent', latent)  # wgan_gp.tfm:20:15
         features = _dimension('features', features)  # wgan_gp.tfm:20:32
@@ -447,12 +497,13 @@ class WganGp(tf.Module):
         self.critic_steps = critic_steps  # wgan_gp.tfm:20:69
         self.penalty_weight = penalty_weight  # wgan_gp.tfm:21:9
         self.seed = seed  # wgan_gp.tfm:21:39
+        self._dtype_policy = _dtype_policy(dtype)  # wgan_gp.tfm:20:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.generator = Generator(latent=latent, hidden=hidden, out=features, seed=seed, name='generator')  # wgan_gp.tfm:22:5
-            self.critic = Critic(features=features, hidden=hidden, seed=seed, name='critic')  # wgan_gp.tfm:23:5
-            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
-            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
+            self.generator = Generator(latent=latent, hidden=hidden, out=features, seed=seed, name='generator', dtype=self._dtype_policy)  # wgan_gp.tfm:22:5
+            self.critic = Critic(features=features, hidden=hidden, seed=seed, name='critic', dtype=self._dtype_policy)  # wgan_gp.tfm:23:5
+            self.generator_optimizer = _optimizer(tf.keras.optimizers.Adam, self.generator.trainable_variables, name='generator_optimizer', policy=self._dtype_policy, learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:24:5
+            self.critic_optimizer = _optimizer(tf.keras.optimizers.Adam, self.critic.trainable_variables, name='critic_optimizer', policy=self._dtype_policy, learning_rate=0.0002, beta_1=0.5, beta_2=0.9)  # wgan_gp.tfm:25:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
         self.critic_loss = tf.function(self.critic_loss, input_signature=[  # wgan_gp.tfm:29:5
             tf.TensorSpec(shape=[None, features], dtype=tf.float32, name='real'),
@@ -478,6 +529,9 @@ class WganGp(tf.Module):
     def _impl_critic_loss(self, real, fake, mix):
         """wgan_gp.tfm:29. Inputs real: f32[N, features], fake: f32[N, features], mix: f32[N, 1]. Returns output_0: f32[]."""
         with self.name_scope:
+            real = _autocast(real, self._dtype_policy)  # wgan_gp.tfm:29:5
+            fake = _autocast(fake, self._dtype_policy)  # wgan_gp.tfm:29:5
+            mix = _autocast(mix, self._dtype_policy)  # wgan_gp.tfm:29:5
             between = mix * real + (1.0 - mix) * fake  # wgan_gp.tfm:30:9
             with tf.GradientTape() as inner:  # wgan_gp.tfm:31:9
                 inner.watch(between)  # wgan_gp.tfm:32:13
@@ -500,6 +554,10 @@ class WganGp(tf.Module):
     def _impl_train_step(self, real, noise, mix, generator_noise):
         """wgan_gp.tfm:41. Inputs real: f32[N, features], noise: f32[S, N, latent], mix: f32[S, N, 1], generator_noise: f32[N, latent]. Returns critic_cost: f32[], generator_cost: f32[]."""
         with self.name_scope:
+            real = _autocast(real, self._dtype_policy)  # wgan_gp.tfm:41:5
+            noise = _autocast(noise, self._dtype_policy)  # wgan_gp.tfm:41:5
+            mix = _autocast(mix, self._dtype_policy)  # wgan_gp.tfm:41:5
+            generator_noise = _autocast(generator_noise, self._dtype_policy)  # wgan_gp.tfm:41:5
             critic_cost = tf.constant(0.0, dtype=tf.float32)  # wgan_gp.tfm:43:9
             for step in _range(self.critic_steps):  # wgan_gp.tfm:44:9
                 with tf.GradientTape() as tape:  # wgan_gp.tfm:45:13
@@ -514,6 +572,7 @@ class WganGp(tf.Module):
     def generate(self, z):
         """wgan_gp.tfm:54. Inputs z: f32[N, latent]. Returns output_0: f32[N, features]."""
         with self.name_scope:
+            z = _autocast(z, self._dtype_policy)  # wgan_gp.tfm:54:5
             return self.generator._impl_call(z)  # wgan_gp.tfm:56:9
 
     # Each instance's `generate` is the tf.function of this; calls from other methods use `_impl_generate`.
@@ -543,20 +602,22 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    295: (0, 10, 14), 296: (0, 10, 31), 297: (0, 10, 14), 298: (0, 10, 31), 299: (0, 10, 45),
-    300: (0, 10, 73), 301: (0, 11, 9), 302: (0, 12, 9), 303: (0, 13, 9), 306: (0, 14, 5),
-    307: (0, 14, 79), 308: (0, 15, 5), 309: (0, 15, 51), 311: (0, 18, 5), 312: (0, 22, 5),
-    317: (0, 19, 9), 325: (0, 23, 9), 332: (0, 10, 1), 354: (1, 6, 18), 355: (1, 6, 44), 356: (1, 6, 18),
-    357: (1, 6, 31), 358: (1, 6, 44), 359: (1, 6, 54), 362: (1, 7, 5), 363: (1, 8, 5), 365: (1, 10, 5),
-    370: (1, 11, 9), 377: (1, 6, 1), 399: (1, 13, 15), 400: (1, 13, 15), 401: (1, 13, 30),
-    402: (1, 13, 43), 405: (1, 14, 5), 406: (1, 15, 5), 408: (1, 17, 5), 413: (1, 18, 9),
-    420: (1, 13, 1), 442: (1, 20, 15), 443: (1, 20, 32), 444: (1, 20, 15), 445: (1, 20, 32),
-    446: (1, 20, 51), 447: (1, 20, 69), 448: (1, 21, 9), 449: (1, 21, 39), 452: (1, 22, 5),
-    453: (1, 23, 5), 454: (1, 24, 5), 455: (1, 25, 5), 457: (1, 29, 5), 462: (1, 41, 5), 468: (1, 54, 5),
-    472: (1, 29, 54), 473: (1, 29, 77), 474: (1, 29, 5), 481: (1, 30, 9), 482: (1, 31, 9),
-    483: (1, 32, 13), 484: (1, 33, 13), 485: (1, 34, 9), 486: (1, 35, 9), 487: (1, 36, 9),
-    488: (1, 37, 9), 492: (1, 41, 57), 493: (1, 41, 78), 494: (1, 41, 81), 495: (1, 42, 34),
-    496: (1, 41, 5), 503: (1, 43, 9), 504: (1, 44, 9), 505: (1, 45, 13), 506: (1, 46, 17),
-    507: (1, 47, 13), 508: (1, 48, 9), 509: (1, 49, 13), 510: (1, 50, 9), 511: (1, 51, 9),
-    512: (1, 52, 9), 517: (1, 56, 9), 524: (1, 20, 1),
+    338: (0, 10, 14), 339: (0, 10, 31), 340: (0, 10, 14), 341: (0, 10, 31), 342: (0, 10, 45),
+    343: (0, 10, 73), 344: (0, 11, 9), 345: (0, 12, 9), 346: (0, 13, 9), 347: (0, 10, 1),
+    350: (0, 14, 5), 351: (0, 14, 79), 352: (0, 15, 5), 353: (0, 15, 51), 355: (0, 18, 5),
+    356: (0, 22, 5), 361: (0, 18, 5), 362: (0, 19, 9), 370: (0, 22, 5), 371: (0, 23, 9), 378: (0, 10, 1),
+    400: (1, 6, 18), 401: (1, 6, 44), 402: (1, 6, 18), 403: (1, 6, 31), 404: (1, 6, 44), 405: (1, 6, 54),
+    406: (1, 6, 1), 409: (1, 7, 5), 410: (1, 8, 5), 412: (1, 10, 5), 417: (1, 10, 5), 418: (1, 11, 9),
+    425: (1, 6, 1), 447: (1, 13, 15), 448: (1, 13, 15), 449: (1, 13, 30), 450: (1, 13, 43),
+    451: (1, 13, 1), 454: (1, 14, 5), 455: (1, 15, 5), 457: (1, 17, 5), 462: (1, 17, 5), 463: (1, 18, 9),
+    470: (1, 13, 1), 492: (1, 20, 15), 493: (1, 20, 32), 494: (1, 20, 15), 495: (1, 20, 32),
+    496: (1, 20, 51), 497: (1, 20, 69), 498: (1, 21, 9), 499: (1, 21, 39), 500: (1, 20, 1),
+    503: (1, 22, 5), 504: (1, 23, 5), 505: (1, 24, 5), 506: (1, 25, 5), 508: (1, 29, 5), 513: (1, 41, 5),
+    519: (1, 54, 5), 523: (1, 29, 54), 524: (1, 29, 77), 525: (1, 29, 5), 532: (1, 29, 5),
+    533: (1, 29, 5), 534: (1, 29, 5), 535: (1, 30, 9), 536: (1, 31, 9), 537: (1, 32, 13),
+    538: (1, 33, 13), 539: (1, 34, 9), 540: (1, 35, 9), 541: (1, 36, 9), 542: (1, 37, 9),
+    546: (1, 41, 57), 547: (1, 41, 78), 548: (1, 41, 81), 549: (1, 42, 34), 550: (1, 41, 5),
+    557: (1, 41, 5), 558: (1, 41, 5), 559: (1, 41, 5), 560: (1, 41, 5), 561: (1, 43, 9), 562: (1, 44, 9),
+    563: (1, 45, 13), 564: (1, 46, 17), 565: (1, 47, 13), 566: (1, 48, 9), 567: (1, 49, 13),
+    568: (1, 50, 9), 569: (1, 51, 9), 570: (1, 52, 9), 575: (1, 54, 5), 576: (1, 56, 9), 583: (1, 20, 1),
 }
