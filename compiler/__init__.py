@@ -221,7 +221,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     import os
     import sys
 
-    from tfm.run.fine_tuning import check_fine_tuning
+    from tfm.run.fine_tuning import check_fine_tuning, declared_frozen
 
     module_name, _, method = target.partition(".")
     compiled = _compiled(source, limits, include)
@@ -230,6 +230,9 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
             options[name] = [options[name]]
     check_fine_tuning(compiled.analysis, module_name, options.get("freeze"), options.get("init_from"),
                       options.get("init_map"))
+    declared = declared_frozen(compiled.analysis, module_name)  # `frozen sub`: skipped as --freeze's are
+    if declared:
+        options["freeze"] = [*declared, *(path for path in options.get("freeze") or () if path not in declared)]
 
     import tensorflow as tf  # only now: the checks above need none
 

@@ -254,10 +254,10 @@ class ToNodes(Transformer):
         return n.VarDecl(span=self._s(), identifier=self._identifier(name), type=type_, init=init,
                          trainable=str(kind) == "var")
 
-    def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
-        args, keywords = c[5] or ((), ())
-        return n.SubDecl(span=self._s(), identifier=self._identifier(c[1]), module=str(c[3]), args=args,
-                         keywords=keywords)
+    def sub_decl(self, c):  # [FROZEN] "sub" NAME "=" NAME "(" [arguments] ")" _NL
+        args, keywords = c[6] or ((), ())
+        return n.SubDecl(span=self._s(), identifier=self._identifier(c[2]), module=str(c[4]), args=args,
+                         keywords=keywords, frozen=c[0] is not None)
 
     def method(self, c):  # method_attr* "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
         attrs, name, inputs, returns, body = c[:-9], c[-8], c[-6], c[-3], c[-1]

@@ -293,6 +293,9 @@ class _ClassEmitter:
         # By name, from the analysis: the arguments as bound (an inferred size among them, `in_dim=64`).
         args = [f"{ident(name)}={init_expr.expr(arg)}" for name, arg in self.analysis.sub_arguments[sub].items()]
         args.append(f"name={hygiene.literal(sub.name)}")
+        if sub.frozen:
+            self.helpers.add("_frozen")
+            return f"self.{ident(sub.name)} = _frozen({self._class_ref(sub.module)}, {', '.join(args)}){self.loc(sub)}"
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 
     def _optimizer_var_list(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:

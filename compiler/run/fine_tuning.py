@@ -74,6 +74,25 @@ def submodule_paths(analysis, module_name: str) -> set[str]:
     return found
 
 
+def declared_frozen(analysis, module_name: str) -> list[str]:
+    """The paths of the submodules declared `frozen sub` in a module and its submodules (`encoder`,
+    `block.norm`), outermost first: tfm train skips their variables as it does --freeze's."""
+    found: list[str] = []
+
+    def walk(name: str, prefix: str, depth: int) -> None:
+        info = analysis.modules.get(name)
+        if info is None or depth > 32:
+            return
+        for sub_name, sub in info.submodules.items():
+            if sub.frozen:
+                found.append(f"{prefix}{sub_name}")  # everything below it is frozen with it
+            else:
+                walk(sub.module, f"{prefix}{sub_name}.", depth + 1)
+
+    walk(module_name, "", 0)
+    return found
+
+
 def frozen_variables(instance, paths) -> set[int]:
     """The ids of the variables of the submodules at `paths` (dotted attribute paths of the instance)."""
     frozen: set[int] = set()
