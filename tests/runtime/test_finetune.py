@@ -218,7 +218,14 @@ module Stacked:
 """
 
 
-def test_a_frozen_sub_declaration_builds_non_trainable_variables_that_training_leaves_bit_identical(files):
+def test_a_frozen_sub_declaration_builds_non_trainable_variables_that_training_leaves_bit_identical(files,
+                                                                                                  monkeypatch):
+    from tfm.run import training
+
+    skipped: list[list[str]] = []  # the paths tfm train hands fine_tuning.skipping, as for --freeze
+    real = training.frozen_variables
+    monkeypatch.setattr(training, "frozen_variables", lambda instance, paths: skipped.append(list(paths))
+                        or real(instance, paths))
     (files / "frozen.tfm").write_text(DECLARED)
     model = getattr(tfm.load(files / "frozen.tfm"), "Base")()
     frozen = list(model.encoder.variables)
@@ -229,7 +236,7 @@ def test_a_frozen_sub_declaration_builds_non_trainable_variables_that_training_l
     out_before = model.out.kernel.numpy().copy()
     result = tfm.train(files / "frozen.tfm", "Base.train_step", files / "data.npz", instance=model, epochs=2,
                        batch_size=16, seed=3, progress=False, log=lambda line: None)
-    assert result.steps == 8
+    assert result.steps == 8 and skipped == [["encoder"]]
     for old, variable in zip(before, frozen):
         assert np.array_equal(old, variable.numpy())  # bit for bit
     assert not np.array_equal(out_before, model.out.kernel.numpy())

@@ -196,6 +196,12 @@ def test_links_out_of_the_file_and_odd_arrays_are_refused(files, tmp_path):
     assert why["/layers/conv2d/vars/0"].startswith("not a float array (int32)")
     assert why["/layers/dense/vars/0"].startswith("shape mismatch: float64[4, 6] in the file, float32[4, 6]")
     assert [path for path, _ in report.loaded] == ["conv/bias"] and "conv/kernel" in report.fresh
+    with h5py.File(tmp_path / "nested.keras.h5", "w") as h5:  # a Keras model inside another: its layers by path
+        h5["layers/sequential/layers/dense/vars/0"] = np.full((6, 2), 0.5, np.float32)
+        h5["layers/sequential/layers/dense/vars/1"] = np.full((2,), 0.25, np.float32)
+    _, report, _ = _initial_state(files, str(tmp_path / "nested.keras.h5"), init_map=["sequential.dense=out"])
+    assert report is not None and report.loaded == [("out/kernel", "/layers/sequential/layers/dense/vars/0"),
+                                                    ("out/bias", "/layers/sequential/layers/dense/vars/1")]
     with h5py.File(tmp_path / "keras2.h5", "w") as h5:  # Keras 2's layout: no `layers` group
         h5["model_weights/dense/dense/kernel:0"] = np.ones((4, 6), np.float32)
     _refused(files, tmp_path / "keras2.h5", "no `layers` group: not the weights of a Keras 3 model")
