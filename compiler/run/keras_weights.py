@@ -37,7 +37,7 @@ MAX_MEMBER_BYTES = 1 << 30  # a .keras archive's weights are read into memory: a
 _MAX_GROUPS = 10_000  # groups visited in one file
 _MAX_DEPTH = 16
 _ZIP_MAGIC = b"PK\x03\x04"
-_NAME = re.compile(r"^(.+?)(?:_(\d+))?$")
+_NAME = re.compile(r"^(.+?)(?:_(\d{1,9}))?$")  # `dense_12`: Keras' class and number
 
 
 class KerasWeightsError(Exception):
@@ -196,12 +196,15 @@ class _Reader:
                 found += self.arrays(item, depth + 1)
         return found
 
-    def count(self, group) -> int:
+    def count(self, group, depth: int = 0) -> int:
         """How many datasets a group (the optimizer's state) holds, without reading them."""
         counted = 0
         for name in group:
             item = self.child(group, name)
-            counted += 1 if isinstance(item, self.h5py.Dataset) else self.count(item) if item is not None else 0
+            if isinstance(item, self.h5py.Dataset):
+                counted += 1
+            elif isinstance(item, self.h5py.Group) and depth < _MAX_DEPTH:
+                counted += self.count(item, depth + 1)
         return counted
 
 
@@ -267,24 +270,31 @@ def load_keras_weights(tf, instance, path, mapping=(), optimizers=()) -> InitRep
         handle.seek(0)
         source = _weights_member(handle, shown) if head == _ZIP_MAGIC else handle
         with _open_h5(h5py, source, shown) as h5:
-            reader = _Reader(h5py, shown)
-            layers_group = reader.child(h5, "layers") if "layers" in h5 else None
-            if not isinstance(layers_group, h5py.Group):
-                raise KerasWeightsError(f"{shown}: no `layers` group: not the weights of a Keras 3 model "
-                                        "(model.save_weights(\"x.weights.h5\") or model.save(\"x.keras\"))")
-            keras = reader.layers(layers_group)
-            report = InitReport(source=str(path))
-            mine = tfm_layers(tf, instance, optimizers)
-            pairs = _pairs(mine, keras, mapping, report)
-            planned = _planned(pairs, report)
-            values = _read(planned, shown)
-            if "optimizer" in h5:
-                optimizer = reader.child(h5, "optimizer")
-                if isinstance(optimizer, h5py.Group):
-                    report.skipped.append(("optimizer/*", f"optimizer state ({reader.count(optimizer)} variables): "
-                                                          "the optimizer starts afresh"))
+            try:
+                report, planned, values = _load(tf, instance, h5py, h5, str(path), mapping, optimizers)
+            except (OSError, KeyError, ValueError, RuntimeError, RecursionError) as exc:  # HDF5 on a damaged file
+                raise KerasWeightsError(f"{shown} is damaged: {first_line(exc)}") from None
     _assign(tf, instance, planned, values, optimizers, report)
     return report
+
+
+def _load(tf, instance, h5py, h5, source: str, mapping, optimizers) -> tuple[InitReport, list[_Load], list]:
+    """The report so far, the loads planned and their values, read from the open file."""
+    shown = printable(source)
+    reader = _Reader(h5py, shown)
+    layers_group = reader.child(h5, "layers") if "layers" in h5 else None
+    if not isinstance(layers_group, h5py.Group):
+        raise KerasWeightsError(f"{shown}: no `layers` group: not the weights of a Keras 3 model "
+                                "(model.save_weights(\"x.weights.h5\") or model.save(\"x.keras\"))")
+    report = InitReport(source=source)
+    pairs = _pairs(tfm_layers(tf, instance, optimizers), reader.layers(layers_group), mapping, report)
+    planned = _planned(pairs, report)
+    values = [np.asarray(load.dataset[()]) for load in planned]
+    optimizer = reader.child(h5, "optimizer") if "optimizer" in h5 else None
+    if isinstance(optimizer, h5py.Group):
+        report.skipped.append(("optimizer/*", f"optimizer state ({reader.count(optimizer)} variables): "
+                                              "the optimizer starts afresh"))
+    return report, planned, values
 
 
 def _pairs(mine: list[TfmLayer], keras: list[KerasLayer], mapping, report: InitReport) \
@@ -382,13 +392,6 @@ def _unfit(dataset, expected: list[int], dtype: np.dtype) -> str | None:
 
 def _shown(dtype: np.dtype, shape) -> str:
     return f"{dtype.name}[{', '.join(str(d) for d in shape)}]"
-
-
-def _read(planned: list[_Load], shown: str) -> list[np.ndarray]:
-    try:
-        return [np.asarray(load.dataset[()]) for load in planned]
-    except Exception as exc:
-        raise KerasWeightsError(f"{shown} is damaged: {first_line(exc)}") from None
 
 
 def _assign(tf, instance, planned: list[_Load], values, optimizers, report: InitReport) -> None:

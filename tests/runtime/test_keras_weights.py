@@ -190,12 +190,17 @@ def test_links_out_of_the_file_and_odd_arrays_are_refused(files, tmp_path):
         h5["layers/conv2d/vars/0"] = np.zeros((3, 3, 1, 2), np.int32)
         h5["layers/conv2d/vars/1"] = np.ones((2,), np.float32)
         h5["layers/dense/vars/0"] = np.ones((4, 6), np.float64)
+        h5[f"layers/dense_{'9' * 5000}/vars/0"] = np.ones((1,), np.float32)  # no number Python cannot read
     _, report, _ = _initial_state(files, str(tmp_path / "odd.weights.h5"))
     assert report is not None
     why = dict(report.skipped)
     assert why["/layers/conv2d/vars/0"].startswith("not a float array (int32)")
     assert why["/layers/dense/vars/0"].startswith("shape mismatch: float64[4, 6] in the file, float32[4, 6]")
     assert [path for path, _ in report.loaded] == ["conv/bias"] and "conv/kernel" in report.fresh
+    assert why[f"layers/dense_{'9' * 5000}"].startswith("missing: this module has no dense_999")
+    truncated = tmp_path / "truncated.weights.h5"
+    truncated.write_bytes((files["dir"] / "tagger.weights.h5").read_bytes()[:3000])
+    _refused(files, truncated, "truncated.weights.h5")
     with h5py.File(tmp_path / "nested.keras.h5", "w") as h5:  # a Keras model inside another: its layers by path
         h5["layers/sequential/layers/dense/vars/0"] = np.full((6, 2), 0.5, np.float32)
         h5["layers/sequential/layers/dense/vars/1"] = np.full((2,), 0.25, np.float32)
