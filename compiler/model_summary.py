@@ -16,7 +16,7 @@ would replace the function `tfm.summary` with the module.)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, children, outputs_of, type_text, walk
@@ -51,6 +51,7 @@ class Submodule:
     trainable: int | None
     non_trainable: int | None
     optimizer: bool = False  # a built-in optimizer: its variables are made by the first training step
+    frozen: bool = False  # declared `frozen sub` (or inside one): every variable non-trainable
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _draws_random_numbers(analysis: Analysis, module: n.ModuleDef) -> bool:
 
 
 def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, object], prefix: str,
-                depth: int) -> list[Submodule]:
+                depth: int, frozen: bool = False) -> list[Submodule]:
     rows: list[Submodule] = []
     for sub in module.submodules:
         info = analysis.modules[sub.module]
@@ -172,12 +173,14 @@ def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, objec
             rows.append(Submodule(path, sub.module, depth, (), 0, 0, optimizer=True))
             continue
         sub_params = analysis.sub_argument_values(sub, params)
-        variables = _variables(analysis, info.decl, sub_params)
-        nested = _submodules(analysis, info.decl, sub_params, path + "/", depth + 1)
+        cold = frozen or sub.frozen  # a frozen submodule's variables, its submodules' too, are built non-trainable
+        variables = tuple(replace(v, trainable=False) if cold else v
+                          for v in _variables(analysis, info.decl, sub_params))
+        nested = _submodules(analysis, info.decl, sub_params, path + "/", depth + 1, cold)
         direct = [r for r in nested if r.depth == depth + 1]
         rows.append(Submodule(path, sub.module, depth, variables,
                               _total([_count(variables, True), *(r.trainable for r in direct)]),
-                              _total([_count(variables, False), *(r.non_trainable for r in direct)])))
+                              _total([_count(variables, False), *(r.non_trainable for r in direct)]), frozen=cold))
         rows.extend(nested)
     return rows
 
@@ -404,7 +407,7 @@ def render_table(summary: Summary) -> str:
     table: list[tuple[str, ...]] = [("submodule", "module", "trainable", "non-trainable", "variables")]
     for row in summary.submodules:
         variables = "(made when training)" if row.optimizer else ", ".join(map(str, row.variables)) or "-"
-        table.append(("  " * row.depth + row.path.rsplit("/", 1)[-1], row.module,
+        table.append(("  " * row.depth + row.path.rsplit("/", 1)[-1], row.module + (" (frozen)" if row.frozen else ""),
                       "-" if row.optimizer else _number(row.trainable),
                       "-" if row.optimizer else _number(row.non_trainable), variables))
     if summary.own_variables:

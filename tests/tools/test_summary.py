@@ -39,6 +39,34 @@ def test_parameter_counts_match_the_built_module(name, module, init):
     assert summary.non_trainable == _sizes(built.variables) - _sizes(built.trainable_variables)
 
 
+FROZEN = """\
+module Encoder:
+    sub dense = Dense(4, 8, seed=1)
+
+    fn encode(x: f32[N, 4]) -> f32[N, 8]:
+        return dense(x)
+
+module Tuned:
+    frozen sub encoder = Encoder()
+    sub head = Dense(8, 2, seed=2)
+
+    fn call(x: f32[N, 4]) -> f32[N, 2]:
+        return head(encoder.encode(x))
+"""
+
+
+def test_a_frozen_submodule_counts_as_non_trainable_as_tensorflow_counts_it(tmp_path):
+    (tmp_path / "tuned.tfm").write_text(FROZEN)
+    summary = tfm.summary(tmp_path / "tuned.tfm", "Tuned")
+    built = tfm.load(tmp_path / "tuned.tfm").Tuned()
+    assert (summary.trainable, summary.non_trainable) == (18, 40)
+    assert summary.trainable == _sizes(built.trainable_variables)
+    assert summary.non_trainable == _sizes(built.variables) - _sizes(built.trainable_variables)
+    frozen = {row.path: row.frozen for row in summary.submodules}
+    assert frozen == {"encoder": True, "encoder/dense": True, "head": False}
+    assert "encoder    Encoder (frozen)          0             40" in str(summary)
+
+
 def test_the_table_shows_variables_and_the_shapes_through_each_call():
     text = str(tfm.summary(EXAMPLES / "my_model.tfm", "MyModel", {"num_classes": 3}))
     assert "dense_2    Dense          99              0  kernel f32[32, 3], bias f32[3]" in text
