@@ -73,8 +73,27 @@ def _plain(keras: str, *names: str) -> Kind:
     return Kind(keras, tuple(Weight((name,)) for name in names))
 
 
-def _gates(prefix: str, gates: str, axis: int, rows: int = 1) -> Weight:
-    return Weight(tuple(f"cell/{prefix}_{gate}" for gate in gates), axis, rows)
+def _gates(prefix: str, gates: str, axis: int, at: str = "") -> Weight:
+    return Weight(tuple(f"{at}cell/{prefix}_{gate}" for gate in gates), axis)
+
+
+def _lstm(at: str = "") -> tuple[Weight, ...]:
+    return _gates("w", "ifco", 1, at), _gates("u", "ifco", 1, at), _gates("b", "ifco", 0, at)
+
+
+def _gru(at: str = "") -> tuple[Weight, ...]:
+    biases = Weight(tuple(f"{at}cell/{b}_{g}" for b in ("b", "rb") for g in "zrh"), 0, rows=2)
+    return _gates("w", "zrh", 1, at), _gates("u", "zrh", 1, at), biases
+
+
+def _simple_rnn(at: str = "") -> tuple[Weight, ...]:
+    return tuple(Weight((f"{at}{name}",)) for name in ("kernel", "recurrent_kernel", "bias"))
+
+
+def _bidirectional(layer) -> Kind:
+    """Keras' Bidirectional: its `backward_layer`'s weights, then its `forward_layer`'s (the file's
+    order: the reader takes a layer's parts by name)."""
+    return Kind("bidirectional", (*layer("backward/"), *layer("forward/")))
 
 
 # By the class of tfm's library layer (dsl/library/*.tfm).
@@ -90,11 +109,13 @@ KINDS: dict[str, Kind] = {
     "BatchNormalization": _plain("batch_normalization", "gamma", "beta", "moving_mean", "moving_variance"),
     "BatchNormalization2D": _plain("batch_normalization", "gamma", "beta", "moving_mean", "moving_variance"),
     "LayerNormalization": _plain("layer_normalization", "gamma", "beta"),
-    "SimpleRNN": _plain("simple_rnn", "kernel", "recurrent_kernel", "bias"),
+    "SimpleRNN": Kind("simple_rnn", _simple_rnn()),
     # Keras' fused kernels hold the gates side by side (LSTM: i, f, c, o; GRU: z, r, h).
-    "LSTM": Kind("lstm", (_gates("w", "ifco", 1), _gates("u", "ifco", 1), _gates("b", "ifco", 0))),
-    "GRU": Kind("gru", (_gates("w", "zrh", 1), _gates("u", "zrh", 1),
-                        Weight(tuple(f"cell/{b}_{g}" for b in ("b", "rb") for g in "zrh"), 0, rows=2))),
+    "LSTM": Kind("lstm", _lstm()),
+    "GRU": Kind("gru", _gru()),
+    "BidirectionalLSTM": _bidirectional(_lstm),
+    "BidirectionalGRU": _bidirectional(_gru),
+    "BidirectionalSimpleRNN": _bidirectional(_simple_rnn),
 }
 
 

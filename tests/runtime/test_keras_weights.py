@@ -217,17 +217,19 @@ module Reader:
     sub embed = Embedding(10, 3, seed=1)
     sub gru = GRU(3, 4, seed=2)
     sub rnn = SimpleRNN(3, 2, seed=3)
-    sub norm = LayerNormalization(6)
-    sub out = Dense(6, 2, seed=4)
+    sub both = BidirectionalLSTM(3, 2, seed=5)
+    sub norm = LayerNormalization(10)
+    sub out = Dense(10, 2, seed=4)
 
     fn call(ids: i32[N, 5]) -> f32[N, 2]:
         tokens = embed(ids)
-        return out(norm(concat([gru(tokens), rnn(tokens)], axis=1)))
+        return out(norm(concat([gru(tokens), rnn(tokens), both(tokens)], axis=1)))
 """
 
 
-def test_gru_simple_rnn_embedding_and_layer_normalization_load_from_keras(tmp_path):
-    """The GRU's fused kernels and two-row bias (reset_after, Keras' default) split into its gates."""
+def test_gru_simple_rnn_bidirectional_embedding_and_layer_normalization_load_from_keras(tmp_path):
+    """The GRU's fused kernels and two-row bias (reset_after, Keras' default) split into its gates;
+    a Bidirectional LSTM's two layers each into theirs."""
     import keras
     import tensorflow as tf
 
@@ -236,7 +238,8 @@ def test_gru_simple_rnn_embedding_and_layer_normalization_load_from_keras(tmp_pa
     keras.utils.set_random_seed(11)
     ids = keras.Input((5,), dtype="int32")
     tokens = keras.layers.Embedding(10, 3)(ids)
-    joined = keras.layers.Concatenate()([keras.layers.GRU(4)(tokens), keras.layers.SimpleRNN(2)(tokens)])
+    joined = keras.layers.Concatenate()([keras.layers.GRU(4)(tokens), keras.layers.SimpleRNN(2)(tokens),
+                                         keras.layers.Bidirectional(keras.layers.LSTM(2))(tokens)])
     model: Any = keras.Model(ids, keras.layers.Dense(2)(keras.layers.LayerNormalization()(joined)))
     for weight in model.weights:  # away from the initial zeros and ones, so every part is checked
         weight.assign(np.random.default_rng(len(weight.path)).normal(size=weight.shape).astype(np.float32))
@@ -244,6 +247,7 @@ def test_gru_simple_rnn_embedding_and_layer_normalization_load_from_keras(tmp_pa
     (tmp_path / "reader.tfm").write_text(RECURRENT)
     reader: Any = tfm.load(tmp_path / "reader.tfm").Reader()
     report = load_keras_weights(tf, reader, tmp_path / "reader.weights.h5")
-    assert report.fresh == [] and len(report.loaded) == 1 + 12 + 3 + 2 + 2 and report.skipped == []
+    assert report.fresh == [] and len(report.loaded) == 1 + 12 + 3 + 24 + 2 + 2 and report.skipped == []
+    assert ("both/backward/cell/w_o", "/layers/bidirectional/backward_layer/cell/vars/0 (part w_o)") in report.loaded
     x = np.random.default_rng(0).integers(0, 10, size=(6, 5)).astype(np.int32)
     np.testing.assert_allclose(reader.call(x).numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
