@@ -222,7 +222,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     import sys
 
     from tfm.dsl.precision import with_policy
-    from tfm.run.fine_tuning import check_fine_tuning
+    from tfm.run.fine_tuning import check_fine_tuning, declared_frozen
 
     module_name, _, method = target.partition(".")
     compiled = _compiled(source, limits, include)
@@ -231,6 +231,9 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
             options[name] = [options[name]]
     check_fine_tuning(compiled.analysis, module_name, options.get("freeze"), options.get("init_from"),
                       options.get("init_map"))
+    declared = declared_frozen(compiled.analysis, module_name)  # `frozen sub`: skipped as --freeze's are
+    if declared:
+        options["freeze"] = [*declared, *(path for path in options.get("freeze") or () if path not in declared)]
 
     import tensorflow as tf  # only now: the checks above need none
 

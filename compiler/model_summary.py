@@ -7,16 +7,16 @@ constructor values, and the types the checker inferred for every call. No Tensor
 dimension the analysis cannot know statically (a convolution's output size, a batch size `N`) is shown
 by name or as `?`, and a parameter count that depends on one is `?`.
 
-The SVG is written with `xml.etree` (the standard library): boxes and labelled arrows need no drawing
-dependency, and the result is plain SVG 1.1 any browser shows. (Not `tfm/summary.py`: importing it
+The SVG is drawn with drawsvg (a kept, pure-Python drawing library on PyPI, imported only when a
+picture is asked for): it escapes every text and attribute, places the arrow marker in `<defs>` and
+writes plain SVG any browser shows. (Not `tfm/summary.py`: importing it
 would replace the function `tfm.summary` with the module.)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from xml.etree import ElementTree as ET
+from dataclasses import asdict, dataclass, field, replace
 
 from tfm.dsl import nodes as n
 from tfm.dsl.analysis import Analysis, children, outputs_of, type_text, walk
@@ -51,6 +51,7 @@ class Submodule:
     trainable: int | None
     non_trainable: int | None
     optimizer: bool = False  # a built-in optimizer: its variables are made by the first training step
+    frozen: bool = False  # declared `frozen sub` (or inside one): every variable non-trainable
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _draws_random_numbers(analysis: Analysis, module: n.ModuleDef) -> bool:
 
 
 def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, object], prefix: str,
-                depth: int) -> list[Submodule]:
+                depth: int, frozen: bool = False) -> list[Submodule]:
     rows: list[Submodule] = []
     for sub in module.submodules:
         info = analysis.modules[sub.module]
@@ -172,12 +173,14 @@ def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, objec
             rows.append(Submodule(path, sub.module, depth, (), 0, 0, optimizer=True))
             continue
         sub_params = analysis.sub_argument_values(sub, params)
-        variables = _variables(analysis, info.decl, sub_params)
-        nested = _submodules(analysis, info.decl, sub_params, path + "/", depth + 1)
+        cold = frozen or sub.frozen  # a frozen submodule's variables, its submodules' too, are built non-trainable
+        variables = tuple(replace(v, trainable=False) if cold else v
+                          for v in _variables(analysis, info.decl, sub_params))
+        nested = _submodules(analysis, info.decl, sub_params, path + "/", depth + 1, cold)
         direct = [r for r in nested if r.depth == depth + 1]
         rows.append(Submodule(path, sub.module, depth, variables,
                               _total([_count(variables, True), *(r.trainable for r in direct)]),
-                              _total([_count(variables, False), *(r.non_trainable for r in direct)])))
+                              _total([_count(variables, False), *(r.non_trainable for r in direct)]), frozen=cold))
         rows.extend(nested)
     return rows
 
@@ -404,7 +407,7 @@ def render_table(summary: Summary) -> str:
     table: list[tuple[str, ...]] = [("submodule", "module", "trainable", "non-trainable", "variables")]
     for row in summary.submodules:
         variables = "(made when training)" if row.optimizer else ", ".join(map(str, row.variables)) or "-"
-        table.append(("  " * row.depth + row.path.rsplit("/", 1)[-1], row.module,
+        table.append(("  " * row.depth + row.path.rsplit("/", 1)[-1], row.module + (" (frozen)" if row.frozen else ""),
                       "-" if row.optimizer else _number(row.trainable),
                       "-" if row.optimizer else _number(row.non_trainable), variables))
     if summary.own_variables:
@@ -436,32 +439,32 @@ def _columns(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[s
 
 # --- the picture ---------------------------------------------------------------------------------
 
-_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 200, 40, 30, 70, 30
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN, _FONT = 200, 40, 30, 70, 30, 12
 _STYLE = {"input": "#e8f1fb", "call": "#fff4dd", "output": "#e9f7e9"}
 
 
 def render_svg(summary: Summary) -> str:
     """One panel per method: its inputs at the top, each call of a submodule (or of its own method)
     below what feeds it, its outputs at the bottom; arrows carry the shapes that flow."""
-    svg = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", version="1.1", attrib={"font-family": "monospace",
-                                                                                    "font-size": "12"})
-    ET.SubElement(svg, "title").text = f"{summary.module}: submodules and data flow"
-    defs = ET.SubElement(svg, "defs")
-    marker = ET.SubElement(defs, "marker", id="arrow", viewBox="0 0 10 10", refX="10", refY="5", markerWidth="8",
-                           markerHeight="8", orient="auto")
-    ET.SubElement(marker, "path", d="M 0 0 L 10 5 L 0 10 z", fill="#555")
-    x, height = _MARGIN, 0
+    import drawsvg as draw  # only when a picture is asked for
+
+    arrow = draw.Marker(0, 0, 10, 10, orient="auto", id="arrow", refX=10, refY=5)
+    arrow.append(draw.Path(d="M 0 0 L 10 5 L 0 10 z", fill="#555"))
+    x, height, panels = _MARGIN, 0, []
     for flow in summary.methods:
-        width, panel_height = _panel(svg, flow, x)
+        group, width, panel_height = _panel(draw, arrow, flow, x)
+        panels.append(group)
         x += width + 2 * _GAP_X
         height = max(height, panel_height)
-    svg.set("width", str(x))
-    svg.set("height", str(height + _MARGIN))
-    ET.indent(svg)
-    return ET.tostring(svg, encoding="unicode") + "\n"
+    drawing = draw.Drawing(x, height + _MARGIN, font_family="monospace", font_size=_FONT)
+    drawing.append(draw.Title(f"{summary.module}: submodules and data flow"))
+    for group in panels:
+        drawing.append(group)
+    return (drawing.as_svg() or "") + "\n"  # None only when it writes to a file itself
 
 
-def _panel(svg: ET.Element, flow: MethodFlow, left: int) -> tuple[int, int]:
+def _panel(draw, arrow, flow: MethodFlow, left: int) -> tuple[object, int, int]:
+    """The method's panel as a group of boxes and arrows, its width and its bottom edge."""
     labels = {f"in:{name}": (f"input {name}", "input") for name, _ in flow.inputs}
     labels.update({c.node: (c.callee if c.module in ("?", "") else f"{c.callee}: {c.module}", "call")
                    for c in flow.calls})
@@ -472,9 +475,8 @@ def _panel(svg: ET.Element, flow: MethodFlow, left: int) -> tuple[int, int]:
         rows.setdefault(layers[node], []).append(node)
     widest = max((len(nodes) for nodes in rows.values()), default=1)
     width = widest * (_BOX_W + _GAP_X) - _GAP_X
-    group = ET.SubElement(svg, "g", attrib={"class": "method", "data-method": flow.name})
-    title = ET.SubElement(group, "text", x=str(left), y=str(_MARGIN), attrib={"font-weight": "bold"})
-    title.text = f"fn {flow.signature}"
+    group = draw.Group(class_="method", data_method=flow.name)
+    group.append(draw.Text(f"fn {flow.signature}", _FONT, left, _MARGIN, font_weight="bold"))
     places: dict[str, tuple[int, int]] = {}
     for layer, nodes in sorted(rows.items()):
         row_width = len(nodes) * (_BOX_W + _GAP_X) - _GAP_X
@@ -483,27 +485,25 @@ def _panel(svg: ET.Element, flow: MethodFlow, left: int) -> tuple[int, int]:
                             _MARGIN + 20 + layer * (_BOX_H + _GAP_Y))
     for source, target, shape in flow.edges:
         if source in places and target in places:
-            _edge(group, places[source], places[target], shape)
+            group.append(_edge(draw, arrow, places[source], places[target], shape))
     for node, (text, kind) in labels.items():
         x, y = places[node]
-        box = ET.SubElement(group, "g", attrib={"class": kind, "data-node": node})
-        ET.SubElement(box, "rect", x=str(x), y=str(y), width=str(_BOX_W), height=str(_BOX_H), rx="6",
-                      fill=_STYLE[kind], stroke="#555")
-        label = ET.SubElement(box, "text", x=str(x + _BOX_W // 2), y=str(y + _BOX_H // 2 + 4),
-                              attrib={"text-anchor": "middle"})
-        label.text = text
+        box = draw.Group(class_=kind, data_node=node)
+        box.append(draw.Rectangle(x, y, _BOX_W, _BOX_H, rx=6, fill=_STYLE[kind], stroke="#555"))
+        box.append(draw.Text(text, _FONT, x + _BOX_W // 2, y + _BOX_H // 2 + 4, text_anchor="middle"))
+        group.append(box)
     bottom = max((y for _, y in places.values()), default=_MARGIN) + _BOX_H
-    return width, bottom
+    return group, width, bottom
 
 
-def _edge(group: ET.Element, source: tuple[int, int], target: tuple[int, int], shape: str) -> None:
+def _edge(draw, arrow, source: tuple[int, int], target: tuple[int, int], shape: str):
+    """An arrow from the bottom of one box to the top of another (a path `M x1,y1 L x2,y2`), its shape beside it."""
     x1, y1 = source[0] + _BOX_W // 2, source[1] + _BOX_H
     x2, y2 = target[0] + _BOX_W // 2, target[1]
-    edge = ET.SubElement(group, "g", attrib={"class": "edge"})
-    ET.SubElement(edge, "line", x1=str(x1), y1=str(y1), x2=str(x2), y2=str(y2), stroke="#555",
-                  attrib={"marker-end": "url(#arrow)"})
-    label = ET.SubElement(edge, "text", x=str((x1 + x2) // 2 + 6), y=str((y1 + y2) // 2 + 4), fill="#333")
-    label.text = shape
+    edge = draw.Group(class_="edge")
+    edge.append(draw.Line(x1, y1, x2, y2, stroke="#555", marker_end=arrow))
+    edge.append(draw.Text(shape, _FONT, (x1 + x2) // 2 + 6, (y1 + y2) // 2 + 4, fill="#333"))
+    return edge
 
 
 def _layers(nodes: list[str], edges: tuple[tuple[str, str, str], ...]) -> dict[str, int]:

@@ -360,6 +360,9 @@ class ModuleChecker:
                      suggest(sub.module, [*self.analysis.modules, *library_index()])
                      or "declare it in this file or use a library module")
             return
+        if sub.frozen and target.is_optimizer:
+            self.report("E031", sub, f"an optimizer cannot be frozen (`frozen sub {sub.name} = {sub.module}(...)`)",
+                        "freeze the submodules whose variables it must leave alone: `frozen sub encoder = ...`")
         params = _module_params(target, len(sub.args))
         check_call_shape(self.report, sub, sub.module, params, sub.args, sub.keywords)
         self.analysis.sub_arguments[sub] = bind_arguments([name for name, _ in params], sub.args, sub.keywords)

@@ -30,7 +30,7 @@ from .diagnostics import Diagnostic
 from .node_builder import Located, ToNodes
 from .syntax_errors import dedent_diagnostic, syntax_diagnostic
 
-MEMBER_KEYWORDS = ("var", "state")
+MEMBER_KEYWORDS = ("var", "state", "frozen")
 # keep_all_tokens: a rule's span runs from its first token to its last, punctuation included (node_builder)
 _OPTIONS = {"parser": "lalr", "maybe_placeholders": True, "keep_all_tokens": True}
 _CACHE_FORMAT = 2  # bump when what the cache holds changes (it names _TfmIndenter and ToNodes by module path)
@@ -49,7 +49,7 @@ class _TfmIndenter(PythonIndenter):
     tab_len = 8
 
     def process(self, stream):
-        """`var`/`state` opening a line at member level is a declaration keyword. (After a method's
+        """`var`/`state` (and `frozen`, before `sub`) opening a line at member level is a declaration keyword. (After a method's
         block the contextual lexer is in a state LALR shares with statement blocks, where a name wins
         over VAR_KIND, so a `var` after a method was a syntax error.)"""
         line_start = True
@@ -57,7 +57,8 @@ class _TfmIndenter(PythonIndenter):
         for token in super().process(stream):
             if (line_start and token.type == "NAME" and token.value in MEMBER_KEYWORDS
                     and len(self.indent_level) == 2 and self.paren_level == 0):
-                token = lark.Token.new_borrow_pos("VAR_KIND", token.value, token)
+                kind = "FROZEN" if token.value == "frozen" else "VAR_KIND"
+                token = lark.Token.new_borrow_pos(kind, token.value, token)
             line_start = token.type in line_breaks
             yield token
 

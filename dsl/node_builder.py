@@ -260,10 +260,10 @@ class ToNodes(Transformer):
                        'write e.g. `var w: f32[4, 4] = glorot_uniform(), regularizer="l2(0.01)"`')
         return c[3]
 
-    def sub_decl(self, c):  # "sub" NAME "=" NAME "(" [arguments] ")" _NL
-        args, keywords = c[5] or ((), ())
-        return n.SubDecl(span=self._s(), identifier=self._identifier(c[1]), module=str(c[3]), args=args,
-                         keywords=keywords)
+    def sub_decl(self, c):  # [FROZEN] "sub" NAME "=" NAME "(" [arguments] ")" _NL
+        args, keywords = c[6] or ((), ())
+        return n.SubDecl(span=self._s(), identifier=self._identifier(c[2]), module=str(c[4]), args=args,
+                         keywords=keywords, frozen=c[0] is not None)
 
     def method(self, c):  # method_attr* "fn" NAME "(" [method_inputs] ")" ["->" returns] ":" block
         attrs, name, inputs, returns, body = c[:-9], c[-8], c[-6], c[-3], c[-1]

@@ -428,6 +428,7 @@ class SubDecl(_Declared, Node):
     module: str
     args: tuple[Expr, ...] = ()
     keywords: tuple[Keyword, ...] = ()
+    frozen: bool = False  # `frozen sub`: its variables are built non-trainable (Keras' trainable=False)
 
 
 @node

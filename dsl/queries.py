@@ -176,7 +176,8 @@ def _sub_line(analysis: Analysis, chain: list[n.Node], sub: n.SubDecl) -> str:
     module = _enclosing(chain, n.ModuleDef)
     if module is None or sub.module not in analysis.modules:
         return _first_line(analysis, sub)
-    return f"sub {sub.name} = {_construction(analysis, sub, sub_values(analysis, module.name, sub))}"
+    frozen = "frozen " if sub.frozen else ""
+    return f"{frozen}sub {sub.name} = {_construction(analysis, sub, sub_values(analysis, module.name, sub))}"
 
 
 def _construction(analysis: Analysis, sub: n.SubDecl, values: dict[str, object]) -> str:
@@ -210,7 +211,7 @@ def _first_line(analysis: Analysis, node: n.Node) -> str:
     if isinstance(node, n.VarDecl):
         return f"{'var' if node.trainable else 'state'} {node.name}: {type_text(node.type)}"
     if isinstance(node, n.SubDecl):
-        return f"sub {node.name} = {node.module}(...)"
+        return f"{'frozen ' if node.frozen else ''}sub {node.name} = {node.module}(...)"
     if isinstance(node, n.ModuleParam):
         return f"{node.name}: {type_text(node.type)} (constructor parameter)"
     if isinstance(node, n.MethodInput):

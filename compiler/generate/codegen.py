@@ -322,6 +322,9 @@ class _ClassEmitter:
         inherited = precision.inherited_keyword(given, target)
         if inherited:
             args.append(inherited)
+        if sub.frozen:
+            self.helpers.add("_frozen")
+            return f"self.{ident(sub.name)} = _frozen({self._class_ref(sub.module)}, {', '.join(args)}){self.loc(sub)}"
         return f"self.{ident(sub.name)} = {self._class_ref(sub.module)}({', '.join(args)}){self.loc(sub)}"
 
     def _optimizer_var_list(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:

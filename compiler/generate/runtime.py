@@ -506,6 +506,18 @@ def _init_he_normal(shape, dtype, seed):
     return _scaled_truncated_normal(shape, dtype, (2.0 / fan_in) ** 0.5, seed)
 
 
+def _frozen(module_class, /, **arguments):
+    """A submodule declared `frozen sub`: built with every variable it makes trainable=False, as Keras'
+    `layer.trainable = False`: none is in `trainable_variables`, so no gradient or optimizer reaches it."""
+    with tf.variable_creator_scope(_not_trainable):
+        return module_class(**arguments)
+
+
+def _not_trainable(next_creator, **settings):
+    settings["trainable"] = False
+    return next_creator(**settings)
+
+
 def _optimizer(optimizer_class, var_list, name, policy="float32", **settings):
     """TensorFlow's own optimizer (a tf.keras.optimizers class), built for `var_list` now: its step
     count and slots exist when the module is built (never inside a tf.function), and are saved and

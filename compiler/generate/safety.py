@@ -224,7 +224,7 @@ class _Checker:
             if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "tf.function"):
                 raise _Unsafe(decorator, "has a decorator other than tf.function")
             self._expressions(decorator, set(), own_names)
-        arguments = [*function.args.args, *function.args.kwonlyargs,
+        arguments = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs,
                      *(a for a in (function.args.vararg, function.args.kwarg) if a is not None)]
         body = self._body(function)
         local = {a.arg for a in arguments}

@@ -271,15 +271,12 @@ def load_matching(tf, instance, prefix: str, mapping=(), optimizers=()) -> InitR
     root = f"{MODEL_KEY}/" if any(key.startswith(f"{MODEL_KEY}/") for key in shapes) else ""
     stored = {key[len(root):-len(_VALUE_SUFFIX)]: key for key in shapes
               if key.startswith(root) and key.endswith(_VALUE_SUFFIX) and "/.OPTIMIZER_SLOT/" not in key}
-    left_out = {id(v) for optimizer in optimizers for v in optimizer.variables}
-    held = {id(optimizer) for optimizer in optimizers}
-    optimizer_names = {_escaped(name) for name, value in vars(instance).items() if id(value) in held}
+    optimizer_names = _optimizer_names(instance, optimizers)
 
     def optimizer_state(path: str) -> bool:
         return path.split("/")[0] in optimizer_names
 
-    targets = {path: v for path, v in module_variables(tf, instance).items()
-               if id(v) not in left_out and not optimizer_state(path)}
+    targets = fine_tuning_targets(tf, instance, optimizers)
     report = InitReport(source=prefix)
     wanted: dict[str, tuple[Any, str]] = {}
     for path, variable in targets.items():
@@ -311,6 +308,20 @@ def load_matching(tf, instance, prefix: str, mapping=(), optimizers=()) -> InitR
     for path, (variable, _) in wanted.items():
         variable.assign(values[path])
     return report
+
+
+def fine_tuning_targets(tf, instance, optimizers=()) -> dict[str, Any]:
+    """The module's variables by checkpoint path that fine-tuning may load: all but the `optimizers'`
+    state (their variables, and whatever is saved under the attribute of the instance holding one)."""
+    left_out = {id(v) for optimizer in optimizers for v in optimizer.variables}
+    optimizer_names = _optimizer_names(instance, optimizers)
+    return {path: v for path, v in module_variables(tf, instance).items()
+            if id(v) not in left_out and path.split("/")[0] not in optimizer_names}
+
+
+def _optimizer_names(instance, optimizers) -> set[str]:
+    held = {id(optimizer) for optimizer in optimizers}
+    return {_escaped(name) for name, value in vars(instance).items() if id(value) in held}
 
 
 def _renamed(path: str, mapping) -> str:

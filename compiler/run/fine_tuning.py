@@ -1,5 +1,6 @@
-"""Fine-tuning: frozen submodules (their variables get no update) and the checks of --freeze,
---init-from and --init-map made before TensorFlow loads."""
+"""Fine-tuning: frozen submodules (their variables get no update), the checks of --freeze,
+--init-from and --init-map made before TensorFlow loads, and --init-from itself (another run's
+checkpoint, or Keras weights)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 from contextlib import contextmanager
 
 from tfm.dsl.diagnostics import printable
-from tfm.run.checkpoints import CheckpointError, parse_init_map
+from tfm.run.checkpoints import CheckpointError, InitReport, load_matching, parse_init_map, resolve_checkpoint
+from tfm.run.keras_weights import KerasWeightsError, is_keras_weights
 from tfm.run.training_errors import TrainingError
 
 
@@ -30,9 +32,29 @@ def check_fine_tuning(analysis, module_name: str, freeze=None, init_from=None, i
     except CheckpointError as exc:
         raise TrainingError(str(exc)) from None
     where = init_from
-    if where is not None and not (os.path.isdir(where) or os.path.isfile(f"{where}.index")):
+    if where is not None and is_keras_weights(where) and not os.path.isdir(where):
+        if not os.path.exists(where):
+            raise TrainingError(f"--init-from {printable(str(where))}: no such file (Keras weights: a "
+                                ".weights.h5 or .keras file)")
+        if not os.path.isfile(where):  # checked again, on the descriptor, when it is read
+            raise TrainingError(f"--init-from {printable(str(where))}: not a regular file")
+    elif where is not None and not (os.path.isdir(where) or os.path.isfile(f"{where}.index")):
         raise TrainingError(f"--init-from {printable(str(where))}: no checkpoint there (expected a checkpoint "
-                            "directory or a prefix with a .index file)")
+                            "directory, a prefix with a .index file, or Keras weights: .weights.h5 or .keras)")
+
+
+def initialize(tf, instance, init_from, init_map=None, optimizers=()) -> InitReport:
+    """--init-from: a new run's variables from another run's checkpoint (by variable path) or from
+    Keras weights (`.weights.h5`, `.keras`: by layer), renamed by --init-map; the report of both."""
+    try:
+        mapping = parse_init_map(init_map)
+        if is_keras_weights(init_from) and not os.path.isdir(init_from):
+            from tfm.run.keras_weights import load_keras_weights
+
+            return load_keras_weights(tf, instance, init_from, mapping, optimizers)
+        return load_matching(tf, instance, resolve_checkpoint(tf, init_from), mapping, optimizers)
+    except (CheckpointError, KerasWeightsError) as exc:
+        raise TrainingError(f"--init-from: {exc}") from None
 
 
 def submodule_paths(analysis, module_name: str) -> set[str]:
@@ -47,6 +69,25 @@ def submodule_paths(analysis, module_name: str) -> set[str]:
             path = f"{prefix}{sub_name}"
             found.add(path)
             walk(sub.module, path + ".", depth + 1)
+
+    walk(module_name, "", 0)
+    return found
+
+
+def declared_frozen(analysis, module_name: str) -> list[str]:
+    """The paths of the submodules declared `frozen sub` in a module and its submodules (`encoder`,
+    `block.norm`), outermost first: tfm train skips their variables as it does --freeze's."""
+    found: list[str] = []
+
+    def walk(name: str, prefix: str, depth: int) -> None:
+        info = analysis.modules.get(name)
+        if info is None or depth > 32:
+            return
+        for sub_name, sub in info.submodules.items():
+            if sub.frozen:
+                found.append(f"{prefix}{sub_name}")  # everything below it is frozen with it
+            else:
+                walk(sub.module, f"{prefix}{sub_name}.", depth + 1)
 
     walk(module_name, "", 0)
     return found

@@ -375,14 +375,16 @@ class TrainSettings:
     init_from: Path | None = Field(None, json_schema_extra={"metavar": "CHECKPOINT"},
                                    description="a new run starts from this checkpoint (a directory or a prefix, of "
                                                "this or another module): every variable whose path and shape match "
-                                               "is loaded, the rest are left fresh (a report says which)")
+                                               "is loaded, the rest are left fresh (a report says which); or from "
+                                               "Keras weights (.weights.h5, .keras), layer by layer")
     mixed_precision: Literal["bf16", "f16"] | None = Field(
         None, description="build the module with the dtype policy mixed_bfloat16 (bf16) or mixed_float16 (f16, its "
                           "optimizers with dynamic loss scaling): variables stay float32, layers compute in bf16/f16, "
                           "as Keras' mixed precision")
     init_map: list[str] | None = Field(None, json_schema_extra={"metavar": "OLD=NEW"},
                                        description="with --init-from, the checkpoint's path OLD (a submodule or "
-                                                   "variable, like encoder) loads into this module's NEW; repeatable")
+                                                   "variable, like encoder; of Keras weights, a layer like dense_1) "
+                                                   "loads into this module's NEW; repeatable")
 
 
 __all__ = ["FoundConfig", "ResolvedSettings", "RuntimeSettings", "SettingsError", "TrainSettings", "find_config", "flag",

@@ -30,12 +30,12 @@ from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
 from tfm.run import callbacks as builtin
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
-from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, load_matching,
-                                 module_variables, parse_init_map, resolve_checkpoint, unreadable)
+from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, module_variables,
+                                 unreadable)
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
-from tfm.run.fine_tuning import frozen_variables, skipping
+from tfm.run.fine_tuning import frozen_variables, initialize, skipping
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
 from tfm.run.training_errors import TrainingError, TrainingInterrupted
@@ -417,12 +417,8 @@ class Trainer:
         """--init-from: a new run's variables from another run's checkpoint, where path and shape match."""
         if self.settings.init_from is None:
             return
-        try:
-            prefix = resolve_checkpoint(self.tf, self.settings.init_from)
-            self.initialized = load_matching(self.tf, self.instance, prefix, parse_init_map(self.settings.init_map),
-                                             self.optimizers)
-        except CheckpointError as exc:
-            raise TrainingError(f"--init-from: {exc}") from None
+        self.initialized = initialize(self.tf, self.instance, self.settings.init_from, self.settings.init_map,
+                                      self.optimizers)
         for line in self.initialized.lines():
             self.log(line)
 

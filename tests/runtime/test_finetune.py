@@ -198,3 +198,56 @@ def test_init_from_never_follows_an_index_out_of_the_directory(files, tmp_path):
     (hostile / "checkpoint").write_text(f'model_checkpoint_path: "{files / "base" / "ckpt-1"}"\n')
     with pytest.raises(TrainingError, match="inside the directory"):
         _train(files, "Tuned.train_step", steps=1, init_from=hostile)
+
+
+# --- `frozen sub` in .tfm --------------------------------------------------------------------------
+
+DECLARED = MODELS.replace("module Base:\n    sub encoder = Encoder(1)", "module Base:\n    frozen sub encoder = Encoder(1)") \
+    + """
+module Stacked:
+    sub inner = Base()
+    sub encoder = Encoder(3)
+    frozen sub head = Dense(8, 2, seed=13)
+
+    fn call(x: f32[N, 4]) -> f32[N, 2]:
+        frozen = x  # a name like any other where no declaration can stand
+        if True:
+            frozen = frozen * 2.0
+        frozen = frozen + 0.0
+        return head(encoder.encode(frozen))
+"""
+
+
+def test_a_frozen_sub_declaration_builds_non_trainable_variables_that_training_leaves_bit_identical(files,
+                                                                                                  monkeypatch):
+    from tfm.run import training
+
+    skipped: list[list[str]] = []  # the paths tfm train hands fine_tuning.skipping, as for --freeze
+    real = training.frozen_variables
+    monkeypatch.setattr(training, "frozen_variables", lambda instance, paths: skipped.append(list(paths))
+                        or real(instance, paths))
+    (files / "frozen.tfm").write_text(DECLARED)
+    model = getattr(tfm.load(files / "frozen.tfm"), "Base")()
+    frozen = list(model.encoder.variables)
+    assert len(frozen) == 4 and not any(v.trainable for v in frozen)  # as Keras' layer.trainable = False
+    assert not any(v is w for v in model.trainable_variables for w in frozen)
+    assert [v.name for v in model.trainable_variables] == ["base/out/bias:0", "base/out/kernel:0"]
+    before = [v.numpy().copy() for v in frozen]
+    out_before = model.out.kernel.numpy().copy()
+    result = tfm.train(files / "frozen.tfm", "Base.train_step", files / "data.npz", instance=model, epochs=2,
+                       batch_size=16, seed=3, progress=False, log=lambda line: None)
+    assert result.steps == 8 and skipped == [["encoder"]]
+    for old, variable in zip(before, frozen):
+        assert np.array_equal(old, variable.numpy())  # bit for bit
+    assert not np.array_equal(out_before, model.out.kernel.numpy())
+    # Nested: Stacked's own frozen head and Base's frozen encoder; Base's out and Stacked's encoder still train.
+    stacked = getattr(tfm.load(files / "frozen.tfm"), "Stacked")()
+    assert len(stacked.trainable_variables) == 2 + 4
+    assert not any(v.trainable for v in [*stacked.head.variables, *stacked.inner.encoder.variables])
+    from tfm.run.fine_tuning import declared_frozen
+
+    assert declared_frozen(tfm.analyze((files / "frozen.tfm").read_text(), str(files / "frozen.tfm")),
+                           "Stacked") == ["inner.encoder", "head"]
+    x = np.ones((2, 4), np.float32)
+    np.testing.assert_allclose(stacked.call(x).numpy(), stacked.head.call(stacked.encoder.encode(x * 2.0)).numpy(),
+                               rtol=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -36,6 +37,34 @@ def test_parameter_counts_match_the_built_module(name, module, init):
         assert row.non_trainable == _sizes(sub.variables) - _sizes(sub.trainable_variables), row.path
     assert summary.trainable == _sizes(built.trainable_variables)
     assert summary.non_trainable == _sizes(built.variables) - _sizes(built.trainable_variables)
+
+
+FROZEN = """\
+module Encoder:
+    sub dense = Dense(4, 8, seed=1)
+
+    fn encode(x: f32[N, 4]) -> f32[N, 8]:
+        return dense(x)
+
+module Tuned:
+    frozen sub encoder = Encoder()
+    sub head = Dense(8, 2, seed=2)
+
+    fn call(x: f32[N, 4]) -> f32[N, 2]:
+        return head(encoder.encode(x))
+"""
+
+
+def test_a_frozen_submodule_counts_as_non_trainable_as_tensorflow_counts_it(tmp_path):
+    (tmp_path / "tuned.tfm").write_text(FROZEN)
+    summary = tfm.summary(tmp_path / "tuned.tfm", "Tuned")
+    built = tfm.load(tmp_path / "tuned.tfm").Tuned()
+    assert (summary.trainable, summary.non_trainable) == (18, 40)
+    assert summary.trainable == _sizes(built.trainable_variables)
+    assert summary.non_trainable == _sizes(built.variables) - _sizes(built.trainable_variables)
+    frozen = {row.path: row.frozen for row in summary.submodules}
+    assert frozen == {"encoder": True, "encoder/dense": True, "head": False}
+    assert "encoder    Encoder (frozen)          0             40" in str(summary)
 
 
 def test_the_table_shows_variables_and_the_shapes_through_each_call():
@@ -70,12 +99,11 @@ def test_the_svg_draws_each_method_with_shapes_on_its_arrows(tmp_path, capsys):
              if g.get("class") in ("input", "call", "output")}
     assert {"conv_1: Conv2D", "pool_1: MaxPool2D", "head: Dense", "input images", "output output_0"} \
         <= set(boxes.values())
-    edges = [(_found(e.find(f"{SVG}line")), e.findtext(f"{SVG}text")) for e in logits.iter(f"{SVG}g")
+    edges = [(_ends(_found(e.find(f"{SVG}path"))), e.findtext(f"{SVG}text")) for e in logits.iter(f"{SVG}g")
              if e.get("class") == "edge"]
     labels = {label for _, label in edges}
     assert {"f32[N, 28, 28, 1]", "f32[N, 32]", "f32[N, 10]", "bool[]"} <= labels
-    for line, _ in edges:  # every arrow inside the picture, pointing down the flow
-        x1, y1, x2, y2 = (float(line.get(k, "nan")) for k in ("x1", "y1", "x2", "y2"))
+    for (x1, y1, x2, y2), _ in edges:  # every arrow inside the picture, pointing down the flow
         assert 0 <= min(x1, x2) and max(x1, x2) <= width and 0 <= y1 < y2 <= height
     # conv_1 feeds pool_1: an arrow from the one box to the other carries conv_1's output shape
     places = {g.get("data-node"): _found(g.find(f"{SVG}rect")) for g in logits.iter(f"{SVG}g") if g.get("data-node")}
@@ -83,8 +111,18 @@ def test_the_svg_draws_each_method_with_shapes_on_its_arrows(tmp_path, capsys):
     pool = next(node for node, text in boxes.items() if text == "pool_1: MaxPool2D")
     bottom = float(places[conv].get("y", "0")) + float(places[conv].get("height", "0"))
     top = float(places[pool].get("y", "0"))
-    assert any(float(line.get("y1", "0")) == bottom and float(line.get("y2", "0")) == top and label == "f32[N, 28, 28, 16]"
-               for line, label in edges)
+    assert any(y1 == bottom and y2 == top and label == "f32[N, 28, 28, 16]" for (_, y1, _, y2), label in edges)
+    assert all(_found(e.find(f"{SVG}path")).get("marker-end") == "url(#arrow)"
+               for e in logits.iter(f"{SVG}g") if e.get("class") == "edge")
+    assert root.find(f"{SVG}defs/{SVG}marker[@id='arrow']") is not None
+
+
+def _ends(path: ET.Element) -> tuple[float, float, float, float]:
+    """An arrow's two ends, from its path `M x1,y1 L x2,y2`."""
+    match = re.fullmatch(r"M([-\d.]+),([-\d.]+) L([-\d.]+),([-\d.]+)", path.get("d", ""))
+    assert match, path.get("d")
+    x1, y1, x2, y2 = (float(v) for v in match.groups())
+    return x1, y1, x2, y2
 
 
 def _found(element: ET.Element | None) -> ET.Element:
