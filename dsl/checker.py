@@ -65,22 +65,27 @@ def _check_regularization_name(analysis: Analysis) -> None:
                             "one and takes no inputs", "drop its inputs, or rename it")
 
 
-def _regularizer_params(analysis: Analysis, module: str, seen: frozenset[str]) -> set[str]:
+def _regularizer_params(analysis: Analysis, module: str, seen: frozenset[str],
+                        memo: dict[str, set[str]]) -> set[str]:
     """The parameters of `module` that end up in a `regularizer=` clause: named there, or passed on to
-    such a parameter of a submodule (LSTM's kernel_regularizer reaches its cell's variables)."""
+    such a parameter of a submodule (LSTM's kernel_regularizer reaches its cell's variables). `memo`
+    holds each module's answer: a module holding another twice, at every level, is still one visit each."""
     info = analysis.modules.get(module)
     if info is None or info.decl is None or module in seen:
         return set()
+    if module in memo:
+        return memo[module]
     found = {v.regularizer.id for v in info.decl.variables if isinstance(v.regularizer, n.Name)}
     for sub in info.decl.submodules:
-        inner = _regularizer_params(analysis, sub.module, seen | {module})
+        inner = _regularizer_params(analysis, sub.module, seen | {module}, memo)
         bound = analysis.sub_arguments.get(sub)
         if bound is None:
             target = analysis.modules.get(sub.module)
             names = [p.name for p in target.decl.params] if target is not None and target.decl is not None else []
             bound = bind_arguments(names, sub.args, sub.keywords) if names else {}
         found |= {arg.id for name, arg in bound.items() if name in inner and isinstance(arg, n.Name)}
-    return found & set(info.params)
+    memo[module] = found & set(info.params)
+    return memo[module]
 
 
 def _module_method(module: n.ModuleDef, name: str) -> n.Method | None:
@@ -221,6 +226,7 @@ class ModuleChecker:
         assert info.decl is not None  # built-in (optimizer) modules have no declarations to check
         self.module = info.decl
         self.report = analysis.report  # one reporter: (code, node or span, message, hint)
+        self._regularizer_flows: dict[str, set[str]] = {}  # _regularizer_params' answers, by module
 
     def run(self) -> None:
         self._check_member_names()
@@ -340,7 +346,7 @@ class ModuleChecker:
     def _check_regularizer_arguments(self, sub: n.SubDecl, target: ModuleInfo) -> None:
         """A literal given to a parameter that ends in a `regularizer=` clause (`Dense(..., kernel_regularizer="l3")`)
         is checked here, where it is written, not when the module is built."""
-        flows = _regularizer_params(self.analysis, target.name, frozenset())
+        flows = _regularizer_params(self.analysis, target.name, frozenset(), self._regularizer_flows)
         for name, arg in self.analysis.sub_arguments[sub].items():
             value = evaluate(arg) if name in flows else UNKNOWN_VALUE
             if value is UNKNOWN_VALUE:
