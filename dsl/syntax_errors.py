@@ -77,6 +77,9 @@ def syntax_diagnostic(exc: UnexpectedInput, file: str, text: str, terminals: dic
         opener = {")": "(", "]": "["}[closer]
         return error("E001", span, f"unexpected {closer!r}: it closes no {opener!r}", "remove it, or add the "
                      f"{opener!r} it should close")
+    if "SUB" in exc.expected and set(exc.expected) <= {"SUB", "_NL"}:  # only `sub` may follow `frozen`
+        return error("E001", span, f"unexpected {_describe_token(token)} after `frozen`; expected 'sub'",
+                     "`frozen` marks a submodule whose variables do not train: `frozen sub encoder = Encoder()`")
     if "_NL" in exc.expected and token.type in ("NAME", "INT", "FLOAT", "STRING"):
         message = f"unexpected {_describe_token(token)} after a complete expression; expected the end of the line"
     if token.type == "_INDENT":
