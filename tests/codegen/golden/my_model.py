@@ -238,6 +238,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -253,7 +255,7 @@ def _stored(value, variable):
 def _float32(value):
     """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
     f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
-    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+    return tf.cast(value, tf.float32) if tf.is_tensor(value) and value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):
@@ -449,12 +451,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    322: (0, 9, 14), 323: (0, 9, 31), 324: (0, 9, 14), 325: (0, 9, 31), 326: (0, 9, 45), 327: (0, 9, 73),
-    328: (0, 9, 89), 329: (0, 10, 9), 330: (0, 10, 33), 331: (0, 10, 55), 332: (0, 9, 1),
-    335: (0, 11, 5), 336: (0, 12, 5), 338: (0, 15, 5), 339: (0, 19, 5), 340: (0, 22, 5), 345: (0, 15, 5),
-    346: (0, 16, 9), 354: (0, 19, 5), 355: (0, 20, 9), 363: (0, 23, 9), 364: (0, 24, 9), 389: (1, 5, 16),
-    390: (1, 5, 16), 391: (1, 5, 39), 392: (1, 5, 1), 395: (1, 6, 5), 396: (1, 7, 5), 397: (1, 8, 5),
-    399: (1, 10, 5), 400: (1, 15, 5), 408: (1, 10, 5), 409: (1, 12, 9), 410: (1, 13, 9),
-    417: (1, 15, 41), 418: (1, 15, 5), 425: (1, 15, 5), 426: (1, 15, 5), 427: (1, 16, 9),
-    428: (1, 17, 13), 429: (1, 18, 13), 430: (1, 19, 9), 431: (1, 20, 9),
+    324: (0, 9, 14), 325: (0, 9, 31), 326: (0, 9, 14), 327: (0, 9, 31), 328: (0, 9, 45), 329: (0, 9, 73),
+    330: (0, 9, 89), 331: (0, 10, 9), 332: (0, 10, 33), 333: (0, 10, 55), 334: (0, 9, 1),
+    337: (0, 11, 5), 338: (0, 12, 5), 340: (0, 15, 5), 341: (0, 19, 5), 342: (0, 22, 5), 347: (0, 15, 5),
+    348: (0, 16, 9), 356: (0, 19, 5), 357: (0, 20, 9), 365: (0, 23, 9), 366: (0, 24, 9), 391: (1, 5, 16),
+    392: (1, 5, 16), 393: (1, 5, 39), 394: (1, 5, 1), 397: (1, 6, 5), 398: (1, 7, 5), 399: (1, 8, 5),
+    401: (1, 10, 5), 402: (1, 15, 5), 410: (1, 10, 5), 411: (1, 12, 9), 412: (1, 13, 9),
+    419: (1, 15, 41), 420: (1, 15, 5), 427: (1, 15, 5), 428: (1, 15, 5), 429: (1, 16, 9),
+    430: (1, 17, 13), 431: (1, 18, 13), 432: (1, 19, 9), 433: (1, 20, 9),
 }
