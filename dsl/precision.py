@@ -123,3 +123,13 @@ def loss_input(value: Type) -> Type:
     if isinstance(value, TensorT) and value.dtype in ("f16", "bf16"):
         return TensorT("f32", value.shape)
     return value
+
+
+def policy_hint(value: TensorT, expected: TensorT) -> str:
+    """The hint of E050 for an argument of the wrong dtype: the cast, and for a half-precision value into
+    an f32 input the policy that would cast it."""
+    hint = f"cast it: cast(..., {expected.dtype})"
+    if expected.dtype == "f32" and value.dtype in ("bf16", "f16"):
+        policy = "mixed_bfloat16" if value.dtype == "bf16" else "mixed_float16"
+        hint += f", or build the module with dtype=\"{policy}\" (a mixed policy casts its float inputs)"
+    return hint

@@ -891,8 +891,9 @@ class _BodyEmitter(NodeVisitor):
         if any("self." in line for line in self.lines):
             # the policy's casts on entry (compiler/generate/precision.py); a body that uses nothing
             # of its module has no policy to read and computes in its inputs' dtype
-            declared = lambda i: self.cls._declared(i.type).dtype  # noqa: E731
-            self.lines = [self.INDENT + c + self.cls.loc(self.method) for c in precision.input_casts(self.method, declared)] + self.lines
+            floats = [i.name for i in self.method.inputs if self.cls._declared(i.type).dtype == "f32"]
+            casts = [self.INDENT + cast + self.cls.loc(self.method) for cast in precision.input_casts(floats)]
+            self.lines = casts + self.lines
             # A body that uses the module runs under its name scope, as the seeds write it: the traced
             # graph groups each module's ops under its name in TensorBoard. (A body that does not is
             # left alone: a tf.function method holds its instance weakly, and `M().f()` must work.)

@@ -43,10 +43,9 @@ def inherited_keyword(given: dict[str, n.Node], target: ModuleInfo) -> str | Non
     return f"{POLICY_PARAM}=self.{POLICY_ATTRIBUTE}"
 
 
-def input_casts(method: n.Method, declared_dtype) -> list[str]:
-    """`x = _autocast(x, self._dtype_policy)` for each float32 input: a mixed policy casts it on entry."""
-    return [f"{ident(i.name)} = _autocast({ident(i.name)}, self.{POLICY_ATTRIBUTE})"
-            for i in method.inputs if declared_dtype(i) == "f32"]
+def input_casts(float32_inputs: list[str]) -> list[str]:
+    """`x = _autocast(x, self._dtype_policy)` for each input declared f32: a mixed policy casts it on entry."""
+    return [f"{ident(name)} = _autocast({ident(name)}, self.{POLICY_ATTRIBUTE})" for name in float32_inputs]
 
 
 def variable_read(name: str) -> str:

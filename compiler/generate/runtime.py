@@ -549,6 +549,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -564,7 +566,7 @@ def _stored(value, variable):
 def _float32(value):
     """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
     f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
-    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+    return tf.cast(value, tf.float32) if tf.is_tensor(value) and value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):

@@ -13,6 +13,7 @@ from ..declarations import declared_type, dims_pattern, signature_type
 from ..diagnostics import Problems, Report
 from ..tensor_types import (DIM_OPERATORS, NO_VALUE, UNKNOWN, Dim, DimExpr, OutputsT, TensorT, Type, dim_binary,
                             dims_conflict, substitute, unify_dtype)
+from ..precision import policy_hint
 from .value_checks import check_fits
 
 Arguments = tuple[list[Type], dict[str, Type]]  # the call's argument types: positional, by keyword
@@ -141,7 +142,7 @@ def _bind_input(report: Report, method: n.Method, inp: n.MethodInput, value: Typ
     if value.dtype and expected.dtype:
         _, problem = unify_dtype(TensorT(expected.dtype, expected.shape), value)
         if problem:
-            report("E050", arg, f"{label} is {expected}, got {value}", f"cast it: cast(..., {expected.dtype})")
+            report("E050", arg, f"{label} is {expected}, got {value}", policy_hint(value, expected))
             return
     if value.shape is None or (expected.shape is None and pattern is None):
         return

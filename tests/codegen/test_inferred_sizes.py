@@ -69,8 +69,8 @@ def test_the_generated_constructor_passes_the_inferred_sizes(tmp_path):
     path = tmp_path / "inferred.tfm"
     path.write_text(INFERRED)
     python = tfm.compile_file(path).python
-    assert "self.hidden = Dense(out_dim=32, activation='relu', seed=2, in_dim=1568, name='hidden')" in python
-    assert "self.ln = LayerNormalization(dim=32, name='ln')" in python
+    assert "self.hidden = Dense(out_dim=32, activation='relu', seed=2, in_dim=1568, name='hidden', dtype=self._dtype_policy)" in python
+    assert "self.ln = LayerNormalization(dim=32, name='ln', dtype=self._dtype_policy)" in python
 
 
 def test_the_intro_to_modules_flexible_dense_is_expressible(tmp_path):

@@ -53,6 +53,7 @@ def test_a_bf16_value_into_a_float32_layer_is_still_e050():
     found = _errors(text)
     assert [d.code for d in found] == ["E050"]
     assert "got bf16[N, 64]" in found[0].message and "cast(..., f32)" in (found[0].hint or "")
+    assert 'dtype="mixed_bfloat16"' in (found[0].hint or "")
     # the explicit cast the hint names checks
     assert _errors(text.replace("head(flat(pool(conv(x))))", "head(cast(flat(pool(conv(x))), f32))")) == []
 

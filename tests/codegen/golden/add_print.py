@@ -33,6 +33,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -121,6 +123,6 @@ class AddPrint(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('add_print.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 3, 1), 91: (0, 4, 5), 93: (0, 6, 5), 98: (0, 6, 5), 99: (0, 8, 9), 100: (0, 9, 9),
-    101: (0, 10, 9),
+    90: (0, 3, 1), 93: (0, 4, 5), 95: (0, 6, 5), 100: (0, 6, 5), 101: (0, 8, 9), 102: (0, 9, 9),
+    103: (0, 10, 9),
 }

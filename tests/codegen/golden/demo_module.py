@@ -33,6 +33,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -121,6 +123,6 @@ class DemoModule(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('demo_module.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 4, 1), 91: (0, 5, 5), 93: (0, 7, 5), 98: (0, 7, 5), 99: (0, 9, 9), 100: (0, 10, 9),
-    101: (0, 11, 9),
+    90: (0, 4, 1), 93: (0, 5, 5), 95: (0, 7, 5), 100: (0, 7, 5), 101: (0, 9, 9), 102: (0, 10, 9),
+    103: (0, 11, 9),
 }

@@ -91,6 +91,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -221,9 +223,9 @@ class FeatureScaler(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('feature_scaler.tfm',)
 _TFM_LINE_MAP = {
-    146: (0, 5, 22), 147: (0, 5, 22), 148: (0, 5, 1), 151: (0, 6, 5), 152: (0, 7, 5), 154: (0, 9, 5),
-    155: (0, 9, 5), 156: (0, 14, 5), 157: (0, 25, 5), 162: (0, 9, 5), 163: (0, 11, 9), 171: (0, 9, 5),
-    172: (0, 11, 9), 179: (0, 15, 9), 180: (0, 16, 9), 181: (0, 17, 13), 182: (0, 18, 9),
-    183: (0, 19, 9), 184: (0, 20, 13), 185: (0, 21, 13), 186: (0, 22, 9), 194: (0, 25, 5),
-    195: (0, 26, 9), 202: (0, 9, 5),
+    148: (0, 5, 22), 149: (0, 5, 22), 150: (0, 5, 1), 153: (0, 6, 5), 154: (0, 7, 5), 156: (0, 9, 5),
+    157: (0, 9, 5), 158: (0, 14, 5), 159: (0, 25, 5), 164: (0, 9, 5), 165: (0, 11, 9), 173: (0, 9, 5),
+    174: (0, 11, 9), 181: (0, 15, 9), 182: (0, 16, 9), 183: (0, 17, 13), 184: (0, 18, 9),
+    185: (0, 19, 9), 186: (0, 20, 13), 187: (0, 21, 13), 188: (0, 22, 9), 196: (0, 25, 5),
+    197: (0, 26, 9), 204: (0, 9, 5),
 }

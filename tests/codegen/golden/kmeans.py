@@ -52,6 +52,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -163,8 +165,8 @@ class KMeans(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('kmeans.tfm',)
 _TFM_LINE_MAP = {
-    107: (0, 3, 15), 108: (0, 3, 27), 109: (0, 3, 15), 110: (0, 3, 27), 111: (0, 3, 42), 112: (0, 3, 1),
-    115: (0, 4, 5), 117: (0, 6, 5), 118: (0, 11, 5), 123: (0, 6, 5), 124: (0, 7, 9), 125: (0, 8, 9),
-    126: (0, 9, 9), 134: (0, 11, 5), 135: (0, 13, 9), 136: (0, 14, 9), 137: (0, 15, 9), 138: (0, 16, 9),
-    139: (0, 17, 9), 140: (0, 18, 9), 141: (0, 19, 9), 142: (0, 20, 9),
+    109: (0, 3, 15), 110: (0, 3, 27), 111: (0, 3, 15), 112: (0, 3, 27), 113: (0, 3, 42), 114: (0, 3, 1),
+    117: (0, 4, 5), 119: (0, 6, 5), 120: (0, 11, 5), 125: (0, 6, 5), 126: (0, 7, 9), 127: (0, 8, 9),
+    128: (0, 9, 9), 136: (0, 11, 5), 137: (0, 13, 9), 138: (0, 14, 9), 139: (0, 15, 9), 140: (0, 16, 9),
+    141: (0, 17, 9), 142: (0, 18, 9), 143: (0, 19, 9), 144: (0, 20, 9),
 }

@@ -91,6 +91,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -106,7 +108,7 @@ def _stored(value, variable):
 def _float32(value):
     """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
     f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
-    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+    return tf.cast(value, tf.float32) if tf.is_tensor(value) and value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):
@@ -235,8 +237,8 @@ class LinearRegression(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('linear_regression.tfm',)
 _TFM_LINE_MAP = {
-    175: (0, 2, 25), 176: (0, 2, 25), 177: (0, 2, 44), 178: (0, 2, 72), 179: (0, 2, 1), 182: (0, 3, 5),
-    183: (0, 4, 5), 184: (0, 5, 5), 186: (0, 7, 5), 187: (0, 11, 5), 195: (0, 7, 5), 196: (0, 9, 9),
-    203: (0, 11, 47), 204: (0, 11, 5), 211: (0, 11, 5), 212: (0, 11, 5), 213: (0, 12, 9),
-    214: (0, 13, 13), 215: (0, 14, 13), 216: (0, 15, 9), 217: (0, 16, 9),
+    177: (0, 2, 25), 178: (0, 2, 25), 179: (0, 2, 44), 180: (0, 2, 72), 181: (0, 2, 1), 184: (0, 3, 5),
+    185: (0, 4, 5), 186: (0, 5, 5), 188: (0, 7, 5), 189: (0, 11, 5), 197: (0, 7, 5), 198: (0, 9, 9),
+    205: (0, 11, 47), 206: (0, 11, 5), 213: (0, 11, 5), 214: (0, 11, 5), 215: (0, 12, 9),
+    216: (0, 13, 13), 217: (0, 14, 13), 218: (0, 15, 9), 219: (0, 16, 9),
 }

@@ -46,6 +46,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -134,5 +136,5 @@ class MeanSquaredError(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('mean_squared_error.tfm',)
 _TFM_LINE_MAP = {
-    101: (0, 2, 1), 103: (0, 3, 5), 110: (0, 3, 44), 111: (0, 3, 5), 117: (0, 4, 9),
+    103: (0, 2, 1), 105: (0, 3, 5), 112: (0, 3, 44), 113: (0, 3, 5), 119: (0, 4, 9),
 }

@@ -238,6 +238,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -253,7 +255,7 @@ def _stored(value, variable):
 def _float32(value):
     """A loss's half-precision input in float32, as a Keras Loss (dtype float32) converts it: a bf16 or
     f16 model output gives an f32 loss. Any other dtype is left as it is (no op)."""
-    return tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
+    return tf.cast(value, tf.float32) if tf.is_tensor(value) and value.dtype in (tf.float16, tf.bfloat16) else value
 
 
 def _scaled_gradients(optimizer, loss, tape, var_list):
@@ -502,12 +504,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    376: (0, 10, 14), 377: (0, 10, 31), 378: (0, 10, 14), 379: (0, 10, 31), 380: (0, 10, 45),
-    381: (0, 10, 73), 382: (0, 11, 9), 383: (0, 12, 9), 384: (0, 13, 9), 385: (0, 10, 1),
-    388: (0, 14, 5), 389: (0, 14, 79), 390: (0, 15, 5), 391: (0, 15, 51), 393: (0, 18, 5),
-    394: (0, 22, 5), 399: (0, 18, 5), 400: (0, 19, 9), 408: (0, 22, 5), 409: (0, 23, 9), 416: (0, 10, 1),
-    438: (1, 5, 16), 439: (1, 5, 16), 440: (1, 5, 39), 441: (1, 5, 1), 444: (1, 6, 5), 445: (1, 7, 5),
-    446: (1, 8, 5), 448: (1, 10, 5), 449: (1, 15, 5), 457: (1, 10, 5), 458: (1, 12, 9), 459: (1, 13, 9),
-    466: (1, 15, 41), 467: (1, 15, 5), 474: (1, 15, 5), 475: (1, 15, 5), 476: (1, 16, 9),
-    477: (1, 17, 13), 478: (1, 18, 13), 479: (1, 19, 9), 480: (1, 20, 9), 484: (1, 5, 1),
+    378: (0, 10, 14), 379: (0, 10, 31), 380: (0, 10, 14), 381: (0, 10, 31), 382: (0, 10, 45),
+    383: (0, 10, 73), 384: (0, 11, 9), 385: (0, 12, 9), 386: (0, 13, 9), 387: (0, 10, 1),
+    390: (0, 14, 5), 391: (0, 14, 79), 392: (0, 15, 5), 393: (0, 15, 51), 395: (0, 18, 5),
+    396: (0, 22, 5), 401: (0, 18, 5), 402: (0, 19, 9), 410: (0, 22, 5), 411: (0, 23, 9), 418: (0, 10, 1),
+    440: (1, 5, 16), 441: (1, 5, 16), 442: (1, 5, 39), 443: (1, 5, 1), 446: (1, 6, 5), 447: (1, 7, 5),
+    448: (1, 8, 5), 450: (1, 10, 5), 451: (1, 15, 5), 459: (1, 10, 5), 460: (1, 12, 9), 461: (1, 13, 9),
+    468: (1, 15, 41), 469: (1, 15, 5), 476: (1, 15, 5), 477: (1, 15, 5), 478: (1, 16, 9),
+    479: (1, 17, 13), 480: (1, 18, 13), 481: (1, 19, 9), 482: (1, 20, 9), 486: (1, 5, 1),
 }

@@ -33,6 +33,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -132,6 +134,6 @@ class MyAdd(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('myadd.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 3, 1), 90: (0, 4, 5), 94: (0, 9, 5), 101: (0, 5, 9), 102: (0, 6, 13), 103: (0, 7, 9),
-    110: (0, 10, 9), 111: (0, 11, 13), 112: (0, 12, 9),
+    90: (0, 3, 1), 92: (0, 4, 5), 96: (0, 9, 5), 103: (0, 5, 9), 104: (0, 6, 13), 105: (0, 7, 9),
+    112: (0, 10, 9), 113: (0, 11, 13), 114: (0, 12, 9),
 }

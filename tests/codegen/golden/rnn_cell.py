@@ -86,6 +86,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -203,8 +205,8 @@ class SimpleRNN(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('rnn_cell.tfm',)
 _TFM_LINE_MAP = {
-    141: (0, 2, 18), 142: (0, 2, 38), 143: (0, 2, 18), 144: (0, 2, 38), 145: (0, 2, 54), 146: (0, 2, 1),
-    149: (0, 3, 5), 150: (0, 4, 5), 151: (0, 5, 5), 153: (0, 7, 5), 157: (0, 10, 5), 161: (0, 7, 42),
-    162: (0, 7, 5), 169: (0, 7, 5), 170: (0, 7, 5), 171: (0, 8, 9), 176: (0, 10, 5), 177: (0, 12, 9),
-    178: (0, 13, 9), 179: (0, 14, 9), 180: (0, 15, 13), 181: (0, 16, 13), 182: (0, 17, 9),
+    143: (0, 2, 18), 144: (0, 2, 38), 145: (0, 2, 18), 146: (0, 2, 38), 147: (0, 2, 54), 148: (0, 2, 1),
+    151: (0, 3, 5), 152: (0, 4, 5), 153: (0, 5, 5), 155: (0, 7, 5), 159: (0, 10, 5), 163: (0, 7, 42),
+    164: (0, 7, 5), 171: (0, 7, 5), 172: (0, 7, 5), 173: (0, 8, 9), 178: (0, 10, 5), 179: (0, 12, 9),
+    180: (0, 13, 9), 181: (0, 14, 9), 182: (0, 15, 13), 183: (0, 16, 13), 184: (0, 17, 9),
 }

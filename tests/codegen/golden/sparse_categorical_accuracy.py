@@ -50,6 +50,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -166,7 +168,7 @@ class SparseCategoricalAccuracy(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('sparse_categorical_accuracy.tfm',)
 _TFM_LINE_MAP = {
-    105: (0, 2, 1), 108: (0, 3, 5), 109: (0, 4, 5), 111: (0, 6, 5), 115: (0, 12, 5), 116: (0, 15, 5),
-    120: (0, 6, 49), 121: (0, 6, 5), 128: (0, 6, 5), 129: (0, 7, 9), 130: (0, 8, 9), 131: (0, 9, 9),
-    132: (0, 10, 9), 137: (0, 13, 9), 145: (0, 16, 9), 146: (0, 17, 9),
+    107: (0, 2, 1), 110: (0, 3, 5), 111: (0, 4, 5), 113: (0, 6, 5), 117: (0, 12, 5), 118: (0, 15, 5),
+    122: (0, 6, 49), 123: (0, 6, 5), 130: (0, 6, 5), 131: (0, 7, 9), 132: (0, 8, 9), 133: (0, 9, 9),
+    134: (0, 10, 9), 139: (0, 13, 9), 147: (0, 16, 9), 148: (0, 17, 9),
 }

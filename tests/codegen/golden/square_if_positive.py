@@ -33,6 +33,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -118,5 +120,5 @@ class SquareIfPositive(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('square_if_positive.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 2, 1), 90: (0, 3, 5), 94: (0, 4, 9), 95: (0, 5, 13), 97: (0, 7, 13), 98: (0, 8, 9),
+    90: (0, 2, 1), 92: (0, 3, 5), 96: (0, 4, 9), 97: (0, 5, 13), 99: (0, 7, 13), 100: (0, 8, 9),
 }

@@ -33,6 +33,8 @@ def _autocast(value, policy):
     Keras' autocast; anything else as it is. Decided when traced: an f32 value under float32 adds no op
     (a metric, float32, so casts a bf16 input to f32; the check refuses one into a float32 layer)."""
     dtype = _COMPUTE_DTYPES[policy]
+    if not tf.is_tensor(value):  # a Python number or list passed for an f32 input
+        value = tf.convert_to_tensor(value, tf.float32)
     if not value.dtype.is_floating or value.dtype == dtype:
         return value
     return tf.cast(value, dtype)
@@ -130,7 +132,7 @@ class Squares(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('tensor_array.tfm',)
 _TFM_LINE_MAP = {
-    88: (0, 3, 1), 90: (0, 4, 5), 91: (0, 10, 5), 95: (0, 5, 9), 96: (0, 6, 9), 97: (0, 7, 13),
-    98: (0, 8, 9), 105: (0, 11, 9), 106: (0, 12, 9), 107: (0, 13, 9), 108: (0, 14, 13), 109: (0, 15, 13),
-    110: (0, 16, 9),
+    90: (0, 3, 1), 92: (0, 4, 5), 93: (0, 10, 5), 97: (0, 5, 9), 98: (0, 6, 9), 99: (0, 7, 13),
+    100: (0, 8, 9), 107: (0, 11, 9), 108: (0, 12, 9), 109: (0, 13, 9), 110: (0, 14, 13),
+    111: (0, 15, 13), 112: (0, 16, 9),
 }
