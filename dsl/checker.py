@@ -16,7 +16,7 @@ from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
 from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regularizers
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
-from .limits import DiagnosticList, Limits, nesting_depths, over_limit
+from .limits import MAX_SUBMODULE_DEPTH, DiagnosticList, Limits, nesting_depths, over_limit
 from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
 from .precision import POLICY_PARAM, policy_problem
 from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
@@ -71,8 +71,8 @@ def _regularizer_params(analysis: Analysis, module: str, seen: frozenset[str],
     such a parameter of a submodule (LSTM's kernel_regularizer reaches its cell's variables). `memo`
     holds each module's answer: a module holding another twice, at every level, is still one visit each."""
     info = analysis.modules.get(module)
-    if info is None or info.decl is None or module in seen:
-        return set()
+    if info is None or info.decl is None or module in seen or len(seen) > MAX_SUBMODULE_DEPTH:
+        return set()  # past the depth limit, E056 refuses the program anyway
     if module in memo:
         return memo[module]
     found = {v.regularizer.id for v in info.decl.variables if isinstance(v.regularizer, n.Name)}
