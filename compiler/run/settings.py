@@ -351,6 +351,12 @@ class TrainSettings:
     log_every: int | None = Field(None, ge=1, lt=2**31, json_schema_extra={"metavar": "N"},
                                   description="with --logdir, write the step's scalar outputs and the learning rate "
                                               "every N steps (default 100); each epoch's means are always written")
+    steps_per_call: int | None = Field(None, ge=1, le=10_000, json_schema_extra={"metavar": "N"},
+                                       description="run N training steps inside one tf.function call over the "
+                                                   "dataset (progress, epoch means and summaries stay per step; "
+                                                   "callbacks' batch hooks, checks for Ctrl-C and saves come between "
+                                                   "calls). Default 16; 1 when a callback has batch hooks, and "
+                                                   "with a distribution strategy")
     histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
                                                 "epoch's end")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "

@@ -38,6 +38,7 @@ from tfm.run.progress import NoProgress
 from tfm.run.fine_tuning import frozen_variables, skipping
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
+from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
 from tfm.run.training_errors import TrainingError, TrainingInterrupted
 
 BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
@@ -143,6 +144,9 @@ class Trainer:
         self.log_run: str | None = None  # the run directory inside --logdir
         self.lock: RunLock | None = None
         self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
+        self.train_step = self.step  # with --logdir, the step writing its summaries (set in _run)
+        self.per_call = 1  # --steps-per-call, as settled in _run
+        self.loop: StepLoop | None = None  # runs up to per_call steps in one call (not distributed)
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -379,6 +383,10 @@ class Trainer:
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
         self.variables["global_step"].assign(position.global_step)
         self.train_step = self._summarized_step() if self.writer is not None else self.step
+        self.per_call = steps_per_call(settings.steps_per_call, self.keras.callbacks, self.strategy is not None)
+        # Every step runs in the loop, whatever N: one graph, so N changes nothing in the results.
+        self.loop = None if self.strategy is not None else StepLoop(self.tf, self.train_step, self.specs,
+                                                                    not settings.allow_nonfinite)
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
         self.keras.call("on_train_begin", {})
@@ -452,23 +460,22 @@ class Trainer:
         shows = not isinstance(self.progress, NoProgress)
         sums: dict[str, float] = {}
         counted = 0
-        for batch in batches:
-            if self.keras:
-                self.keras.call("on_train_batch_begin", position.step_in_epoch, {})
-            outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
-            position.global_step += 1
-            position.step_in_epoch += 1
-            scalars = scalar_outputs(outputs)
-            if not self.settings.allow_nonfinite:
-                self._check_finite(scalars, outputs)
-            counted += 1
-            for name, value in scalars.items():
-                sums[name] = sums.get(name, 0.0) + value
-            means = {name: total / counted for name, total in sums.items()}
-            if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
-                self._summarize_step(scalars)
-            if shows:
-                self.progress.step(position.step_in_epoch, {**means, **self._learning_rate_shown()})
+        for steps in self._calls(batches, per_epoch):
+            scalars: dict[str, float] = {}
+            shown = self._learning_rate_shown() if shows else {}
+            for scalars, nonfinite in steps:
+                position.global_step += 1
+                position.step_in_epoch += 1
+                if not self.settings.allow_nonfinite:
+                    self._check_finite(scalars, nonfinite)
+                counted += 1
+                for name, value in scalars.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
+                    self._summarize_step(scalars)
+                if shows:
+                    self.progress.step(position.step_in_epoch,
+                                       {**{name: total / counted for name, total in sums.items()}, **shown})
             if self.keras:
                 self.keras.call("on_train_batch_end", position.step_in_epoch - 1, dict(scalars))
             if self.manager is not None and self.settings.save_every and \
@@ -480,6 +487,35 @@ class Trainer:
                 break
         return {name: total / max(counted, 1) for name, total in sums.items()}
 
+    def _calls(self, batches, per_epoch: int):
+        """The epoch's calls of the step, each a list of its steps' (scalar outputs, names of tensor
+        outputs holding NaN or inf): one step per call, or with --steps-per-call up to N, a call
+        ending wherever a checkpoint may be saved (--save-every, the epoch's end, the run's end)."""
+        if self.loop is None:
+            for batch in batches:
+                self._batch_begin()
+                outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
+                scalars = scalar_outputs(outputs)
+                yield [(scalars, [] if self.settings.allow_nonfinite else _nonfinite_tensors(self.tf, scalars, outputs))]
+            return
+        iterator = iter(batches)
+        while True:
+            p, s = self.position, self.settings
+            size = call_size(self.per_call, per_epoch - p.step_in_epoch,
+                             None if s.steps is None else s.steps - p.global_step, s.save_every, p.global_step)
+            if size == 0:
+                return
+            self._batch_begin()
+            try:
+                result = self.loop(iterator, size)
+            except self.tf.errors.OutOfRangeError:  # the data shrank since it was counted: _run says so
+                return
+            yield [result.step(index) for index in range(size)]
+
+    def _batch_begin(self) -> None:
+        if self.keras:
+            self.keras.call("on_train_batch_begin", self.position.step_in_epoch, {})
+
     def _learning_rate_shown(self) -> dict[str, float]:
         rate = self._learning_rate()
         return {} if rate is None else {"lr": rate}
@@ -490,14 +526,12 @@ class Trainer:
             return None
         return float(self.tf.convert_to_tensor(self.optimizers[0].learning_rate).numpy())
 
-    def _check_finite(self, scalars: dict[str, float], outputs) -> None:
-        """Stop at the first step whose outputs (the loss, and any float tensor it returns) hold NaN or
-        inf: nothing after it is saved, so the last checkpoint holds weights from before it."""
+    def _check_finite(self, scalars: dict[str, float], tensors: list[str]) -> None:
+        """Stop at the first step whose outputs (the loss, and any float tensor it returns: `tensors`
+        names those holding NaN or inf) are not finite: nothing after it is saved, so the last
+        checkpoint holds weights from before it."""
         bad = {name: str(value) for name, value in scalars.items() if not math.isfinite(value)}
-        for name, value in _tensor_outputs(outputs).items():  # a step returning only scalars has none
-            if name not in scalars and value.dtype.is_floating and \
-                    not bool(self.tf.reduce_all(self.tf.math.is_finite(value))):
-                bad[name] = "a tensor holding NaN or inf"
+        bad.update({name: "a tensor holding NaN or inf" for name in tensors})
         if bad:
             shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
             raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
@@ -592,7 +626,7 @@ class Trainer:
             outputs = step(*inputs)
             counter.assign_add(1)
             with writer.as_default(step=counter), tf.summary.record_if(tf.equal(counter % every, 0)):
-                for name, value in _scalar_tensors(outputs).items():
+                for name, value in scalar_tensors(outputs).items():
                     tf.summary.scalar(name, value)
                 if optimizer is not None:
                     tf.summary.scalar("learning_rate", optimizer.learning_rate)
@@ -705,35 +739,15 @@ def optimizers_of(tf, instance) -> list:
     return list(found.values())
 
 
-def _tensor_outputs(outputs) -> dict[str, Any]:
-    """A step's tensor outputs by name (a lone unnamed output is `output_0`); per-replica values of a
-    distributed step are left out (its scalars are reduced already)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    return {name: value for name, value in items if hasattr(value, "dtype") and hasattr(value, "shape")}
-
-
-def _scalar_tensors(outputs) -> dict[str, Any]:
-    """The rank-0 numeric outputs of a traced step, by name (as `scalar_outputs` names them)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    return {name: value for name, value in items if getattr(value, "shape", None) is not None
-            and value.shape.rank == 0 and (value.dtype.is_floating or value.dtype.is_integer)}
+def _nonfinite_tensors(tf, scalars: dict[str, float], outputs) -> list[str]:
+    """The float tensor outputs of a step (its scalars left out) holding NaN or inf."""
+    return [name for name, value in tensor_outputs(outputs).items() if name not in scalars and value.dtype.is_floating
+            and not bool(tf.reduce_all(tf.math.is_finite(value)))]
 
 
 def scalar_outputs(outputs) -> dict[str, float]:
     """The rank-0 outputs of a step by name (a lone unnamed output is `output_0`, as in a SavedModel)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    found = {}
-    for name, value in items:
-        if getattr(value, "shape", None) is not None and value.shape.rank == 0 and \
-                (value.dtype.is_floating or value.dtype.is_integer):
-            found[name] = float(value.numpy())
-    return found
+    return {name: float(value.numpy()) for name, value in scalar_tensors(outputs).items()}
 
 
 def elapsed(start: float) -> str:
