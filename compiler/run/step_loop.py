@@ -70,6 +70,10 @@ class StepLoop:
         self.dtypes = {name: value.dtype for name, value in tensors.items()}
         self.function = tf.function(self._loop)
 
+    def limit(self, size: int) -> int:
+        """The size of the next call (as wanted: a JitChoice limits it while it measures)."""
+        return size
+
     def __call__(self, iterator, count: int) -> CallResult:
         scalars, finite = self.function(iterator, self.tf.constant(count, self.tf.int32))
         return CallResult(count, {name: value.numpy() for name, value in scalars.items()},

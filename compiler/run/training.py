@@ -36,6 +36,7 @@ from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
 from tfm.run.fine_tuning import frozen_variables, skipping
+from tfm.run.jit_choice import JitChoice, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
 from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
@@ -44,6 +45,7 @@ from tfm.run.training_errors import TrainingError, TrainingInterrupted
 BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 DEFAULT_LOG_EVERY = 100  # steps between step summaries (--log-every)
+_JIT_ENTRY = "jit_chosen"  # --jit auto's choice, in the run file
 _RUN_PREFIX = "run-"  # a run's TensorBoard directory inside --logdir: run-1, run-2, ...
 
 
@@ -102,16 +104,16 @@ class Trainer:
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
                  log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=(),
-                 jit: bool = False):
+                 jit: bool | str = False):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
         self.sources = {name: value for name, value in (sources or {}).items()
                         if value is not None and not isinstance(value, (str, os.PathLike))}  # data in memory
         self.identity, self.progress, self.log = identity, progress, log
         self.strategy = strategy
         self.function = getattr(instance, method)
-        if jit:  # the whole step one XLA cluster (tf.config.optimizer.set_jit compiles nothing on a CPU)
-            self.function = tf.function(self.function.python_function, input_signature=self.function.input_signature,
-                                        jit_compile=True)
+        self.jit = jit  # True, False, or "auto": choose by timing both on the first calls (tfm.run.jit_choice)
+        if jit is True:
+            self.function = xla(tf, self.function)
         self.step = self.function if strategy is None else distributed_step(tf, strategy, self.function)
         self.chief = is_chief(strategy)
         self.label = f"{identity['module']}.{method}"
@@ -146,7 +148,7 @@ class Trainer:
         self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
         self.train_step = self.step  # with --logdir, the step writing its summaries (set in _run)
         self.per_call = 1  # --steps-per-call, as settled in _run
-        self.loop: StepLoop | None = None  # runs up to per_call steps in one call (not distributed)
+        self.loop: StepLoop | JitChoice | None = None  # runs up to per_call steps in one call (not distributed)
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -382,11 +384,9 @@ class Trainer:
             self.log(f"tfm: nothing to do: {done} {position.epoch} epochs ({position.global_step} steps); "
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
         self.variables["global_step"].assign(position.global_step)
-        self.train_step = self._summarized_step() if self.writer is not None else self.step
+        self.train_step = self._summarized_step(self.step) if self.writer is not None else self.step
         self.per_call = steps_per_call(settings.steps_per_call, self.keras.callbacks, self.strategy is not None)
-        # Every step runs in the loop, whatever N: one graph, so N changes nothing in the results.
-        self.loop = None if self.strategy is not None else StepLoop(self.tf, self.train_step, self.specs,
-                                                                    not settings.allow_nonfinite)
+        self.loop = None if self.strategy is not None else self._step_loop(resumed)
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
         self.keras.call("on_train_begin", {})
@@ -433,6 +433,22 @@ class Trainer:
             raise TrainingError(f"--init-from: {exc}") from None
         for line in self.initialized.lines():
             self.log(line)
+
+    def _step_loop(self, resumed: str | None) -> StepLoop | JitChoice:
+        """Every step runs in the loop, whatever --steps-per-call: one graph, so N changes nothing in
+        the results. With --jit auto, a loop with XLA beside it, and the faster kept (a resumed run
+        keeps what its first process chose)."""
+        check = not self.settings.allow_nonfinite
+        plain = StepLoop(self.tf, self.train_step, self.specs, check)
+        if self.jit != "auto":
+            return plain
+        compiled = xla(self.tf, self.function)
+        with_xla = StepLoop(self.tf, self._summarized_step(compiled) if self.writer is not None else compiled,
+                            self.specs, check)
+        recorded = self._run_file_entry(_JIT_ENTRY) if resumed is not None else None
+        return JitChoice({False: plain, True: with_xla}, self.log,
+                         lambda chosen: self._set_run_file_entry(_JIT_ENTRY, chosen),
+                         recorded if isinstance(recorded, bool) else None)
 
     def _finished(self) -> bool:
         if self._stopping():
@@ -501,8 +517,9 @@ class Trainer:
         iterator = iter(batches)
         while True:
             p, s = self.position, self.settings
-            size = call_size(self.per_call, per_epoch - p.step_in_epoch,
-                             None if s.steps is None else s.steps - p.global_step, s.save_every, p.global_step)
+            size = self.loop.limit(call_size(self.per_call, per_epoch - p.step_in_epoch,
+                                             None if s.steps is None else s.steps - p.global_step, s.save_every,
+                                             p.global_step))
             if size == 0:
                 return
             self._batch_begin()
@@ -611,10 +628,10 @@ class Trainer:
 
     # --- TensorBoard ------------------------------------------------------------------------------
 
-    def _summarized_step(self):
-        """The training step with its summaries written in the graph (no eager op per step): the
+    def _summarized_step(self, step):
+        """The training `step` with its summaries written in the graph (no eager op per step): the
         scalar outputs and the learning rate every --log-every steps, at the step counter's value."""
-        tf, step, writer = self.tf, self.step, self.writer
+        tf, writer = self.tf, self.writer
         assert writer is not None
         counter = self.variables["global_step"]
         every = self.settings.log_every or DEFAULT_LOG_EVERY
