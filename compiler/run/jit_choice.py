@@ -1,55 +1,27 @@
-"""`--jit auto`: time the training step with and without XLA on the run's first calls and keep the
-faster. Both take real training steps (one variant's warm-up call, which traces or compiles, is not
-timed), so nothing is trained twice; the choice is said in the log and kept in the run file, so a
-resumed run goes on as it began without measuring again.
+"""`--jit auto` (tfm train's default): time the training step with and without XLA before the run's
+first step and train with the faster. XLA fuses a small dense network's ops into a few loops (about
+a third faster on a CPU) but runs a convolution's kernels far slower than TensorFlow's own, so no one
+choice suits every model.
+
+The trial runs on throwaway steps: it reads its own batches, and every variable the checkpoint holds
+(weights, optimizer slots and step count, random states, metrics) is put back afterwards, so the run
+then trains exactly as it would with the chosen setting given as a flag. The choice is said in the log
+and kept in the run file: a resumed run goes on with it, without a second trial.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from typing import Any, Callable
 
-# The calls of the trial, in order: each variant's first call traces (and XLA compiles), the others
-# are timed, taking turns so that a change in the machine's load falls on both.
-TRIAL = (False, True, False, True, False, True)
-TIMED_FROM = 2  # the first two calls warm up
-TRIAL_STEPS = 8  # steps per trial call at most: the trial ends within 48 steps
+from tfm.run.step_loop import StepLoop
 
-
-class JitChoice:
-    """A step loop (`loops[False]` without XLA, `loops[True]` with) that picks the faster variant by
-    CPU time per step once the trial calls are done; `chosen` is then True (XLA) or False."""
-
-    def __init__(self, loops: dict, log: Callable[[str], None], remember: Callable[[bool], None],
-                 chosen: bool | None = None):
-        self.loops, self.log, self.remember, self.chosen = loops, log, remember, chosen
-        self.calls = 0
-        self.times: dict[bool, list[float]] = {False: [], True: []}
-
-    def limit(self, size: int) -> int:
-        """The size of the next call: while the trial runs, at most TRIAL_STEPS."""
-        return size if self.chosen is not None else min(size, TRIAL_STEPS)
-
-    def __call__(self, iterator, count: int):
-        if self.chosen is not None:
-            return self.loops[self.chosen](iterator, count)
-        xla = TRIAL[self.calls]
-        started = time.process_time()
-        result = self.loops[xla](iterator, count)
-        if self.calls >= TIMED_FROM:
-            self.times[xla].append((time.process_time() - started) / count)
-        self.calls += 1
-        if self.calls == len(TRIAL):
-            self._choose()
-        return result
-
-    def _choose(self) -> None:
-        plain, xla = (statistics.median(self.times[variant]) for variant in (False, True))
-        self.chosen = xla < plain
-        self.log(f"tfm: --jit auto: {xla * 1000:.3g} ms of CPU per step with XLA, {plain * 1000:.3g} without: "
-                 f"training {'with' if self.chosen else 'without'} XLA")
-        self.remember(self.chosen)
+# The calls of the trial, in order: each variant's first call traces (and XLA compiles) and is not
+# timed; the others take turns, so that a change in the machine's load falls on both.
+TRIAL = (False, True, False, True, False, True, False, True)
+TIMED_FROM = 2
+TRIAL_STEPS = 4  # steps per trial call
 
 
 def xla(tf, method):
@@ -58,4 +30,33 @@ def xla(tf, method):
     return tf.function(method.python_function, input_signature=method.input_signature, jit_compile=True)
 
 
-__all__ = ["JitChoice", "TRIAL", "xla"]
+def choose(tf, method, specs, batches, variables: list, log: Callable[[str], None]) -> bool:
+    """True if `method` (a training step) is faster compiled by XLA: each variant run for a few calls
+    over `batches` (taking turns), by median CPU time per step; `variables` are restored after."""
+    loops = {False: StepLoop(tf, method, specs, False), True: StepLoop(tf, xla(tf, method), specs, False)}
+    saved = [variable.numpy() for variable in variables]  # after tracing: an optimizer builds its slots then
+    times: dict[bool, list[float]] = {False: [], True: []}
+    iterator = iter(batches.repeat())
+    try:
+        for number, compiled in enumerate(TRIAL):
+            started = time.process_time()
+            loops[compiled](iterator, TRIAL_STEPS)
+            if number >= TIMED_FROM:
+                times[compiled].append((time.process_time() - started) / TRIAL_STEPS)
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+    plain, with_xla = (statistics.median(times[variant]) for variant in (False, True))
+    chosen = with_xla < plain
+    log(f"tfm: --jit auto: {with_xla * 1000:.3g} ms of CPU per step with XLA, {plain * 1000:.3g} ms without "
+        f"(timed on {TRIAL_STEPS * (len(TRIAL) - TIMED_FROM)} steps, then undone): training "
+        f"{'with' if chosen else 'without'} XLA")
+    return chosen
+
+
+def chosen_setting(value: Any) -> bool | None:
+    """A choice read back from the run file (True or False), or None."""
+    return value if isinstance(value, bool) else None
+
+
+__all__ = ["TRIAL", "TRIAL_STEPS", "choose", "chosen_setting", "xla"]

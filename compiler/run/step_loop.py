@@ -68,11 +68,9 @@ class StepLoop:
         self.tensor_names = [name for name, value in tensors.items() if check_finite and value.dtype.is_floating
                              and name not in self.scalar_names]
         self.dtypes = {name: value.dtype for name, value in tensors.items()}
-        self.function = tf.function(self._loop)
-
-    def limit(self, size: int) -> int:
-        """The size of the next call (as wanted: a JitChoice limits it while it measures)."""
-        return size
+        # A function of this instance's own (not the shared method), so that several loops do not
+        # look like one function traced again and again to TensorFlow's retracing warning.
+        self.function = tf.function(lambda iterator, count: self._loop(iterator, count))
 
     def __call__(self, iterator, count: int) -> CallResult:
         scalars, finite = self.function(iterator, self.tf.constant(count, self.tf.int32))

@@ -36,7 +36,7 @@ from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
 from tfm.run.fine_tuning import frozen_variables, skipping
-from tfm.run.jit_choice import JitChoice, xla
+from tfm.run.jit_choice import choose, chosen_setting, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
 from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
@@ -148,7 +148,7 @@ class Trainer:
         self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
         self.train_step = self.step  # with --logdir, the step writing its summaries (set in _run)
         self.per_call = 1  # --steps-per-call, as settled in _run
-        self.loop: StepLoop | JitChoice | None = None  # runs up to per_call steps in one call (not distributed)
+        self.loop: StepLoop | None = None  # runs up to per_call steps in one call (not distributed)
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -384,9 +384,13 @@ class Trainer:
             self.log(f"tfm: nothing to do: {done} {position.epoch} epochs ({position.global_step} steps); "
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
         self.variables["global_step"].assign(position.global_step)
+        if self.jit == "auto" and self.strategy is None and not self._finished():
+            self._choose_jit(data, drop, resumed)
         self.train_step = self._summarized_step(self.step) if self.writer is not None else self.step
         self.per_call = steps_per_call(settings.steps_per_call, self.keras.callbacks, self.strategy is not None)
-        self.loop = None if self.strategy is not None else self._step_loop(resumed)
+        # Every step runs in the loop, whatever N: one graph, so N changes nothing in the results.
+        self.loop = None if self.strategy is not None else StepLoop(self.tf, self.train_step, self.specs,
+                                                                    not settings.allow_nonfinite)
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
         self.keras.call("on_train_begin", {})
@@ -434,21 +438,18 @@ class Trainer:
         for line in self.initialized.lines():
             self.log(line)
 
-    def _step_loop(self, resumed: str | None) -> StepLoop | JitChoice:
-        """Every step runs in the loop, whatever --steps-per-call: one graph, so N changes nothing in
-        the results. With --jit auto, a loop with XLA beside it, and the faster kept (a resumed run
-        keeps what its first process chose)."""
-        check = not self.settings.allow_nonfinite
-        plain = StepLoop(self.tf, self.train_step, self.specs, check)
-        if self.jit != "auto":
-            return plain
-        compiled = xla(self.tf, self.function)
-        with_xla = StepLoop(self.tf, self._summarized_step(compiled) if self.writer is not None else compiled,
-                            self.specs, check)
-        recorded = self._run_file_entry(_JIT_ENTRY) if resumed is not None else None
-        return JitChoice({False: plain, True: with_xla}, self.log,
-                         lambda chosen: self._set_run_file_entry(_JIT_ENTRY, chosen),
-                         recorded if isinstance(recorded, bool) else None)
+    def _choose_jit(self, data: TrainingData, drop: bool, resumed: str | None) -> None:
+        """--jit auto: the step with XLA or without, as a trial finds faster (or as the resumed run's
+        first process found, kept in its run file)."""
+        p = self.position
+        chosen = chosen_setting(self._run_file_entry(_JIT_ENTRY)) if resumed is not None else None
+        if chosen is None:
+            batches = data.batches(self.tf, p.batch_size, drop, p.shuffle, epoch_seed(p.seed, p.epoch))
+            chosen = choose(self.tf, self.function, self.specs, batches,
+                            list(module_variables(self.tf, self.instance).values()), self.log)
+            self._set_run_file_entry(_JIT_ENTRY, chosen)
+        if chosen:
+            self.function = self.step = xla(self.tf, self.function)
 
     def _finished(self) -> bool:
         if self._stopping():
@@ -517,9 +518,8 @@ class Trainer:
         iterator = iter(batches)
         while True:
             p, s = self.position, self.settings
-            size = self.loop.limit(call_size(self.per_call, per_epoch - p.step_in_epoch,
-                                             None if s.steps is None else s.steps - p.global_step, s.save_every,
-                                             p.global_step))
+            size = call_size(self.per_call, per_epoch - p.step_in_epoch,
+                             None if s.steps is None else s.steps - p.global_step, s.save_every, p.global_step)
             if size == 0:
                 return
             self._batch_begin()
