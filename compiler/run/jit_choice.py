@@ -22,6 +22,18 @@ from tfm.run.step_loop import StepLoop
 TRIAL = (False, True, False, True, False, True, False, True)
 TIMED_FROM = 2
 TRIAL_STEPS = 4  # steps per trial call
+# XLA is kept only when it is this much faster: a close call keeps TensorFlow's own kernels (what every
+# other tfm command runs), and two runs of one model on one machine then choose alike.
+MARGIN = 0.9
+# A run with fewer steps to go trains without XLA and times nothing: the trial (64 steps, and XLA's
+# compilation, often worth as many again) could not repay itself. It keeps short runs (and tests)
+# quick, and their results the same from run to run.
+AUTO_MIN_STEPS = 300
+
+
+def default_jit(settings) -> bool | str:
+    """tfm train's --jit: as set (flag, TFM_JIT, config file), else "auto"."""
+    return settings.jit if "jit" in settings.model_fields_set else "auto"
 
 
 def xla(tf, method):
@@ -31,8 +43,8 @@ def xla(tf, method):
 
 
 def choose(tf, method, specs, batches, variables: list, log: Callable[[str], None]) -> bool:
-    """True if `method` (a training step) is faster compiled by XLA: each variant run for a few calls
-    over `batches` (taking turns), by median CPU time per step; `variables` are restored after."""
+    """True if `method` (a training step) is faster compiled by XLA (by MARGIN): each variant run for a
+    few calls over `batches` (taking turns), by median CPU time per step; `variables` are restored after."""
     loops = {False: StepLoop(tf, method, specs, False), True: StepLoop(tf, xla(tf, method), specs, False)}
     saved = [variable.numpy() for variable in variables]  # after tracing: an optimizer builds its slots then
     times: dict[bool, list[float]] = {False: [], True: []}
@@ -47,7 +59,7 @@ def choose(tf, method, specs, batches, variables: list, log: Callable[[str], Non
         for variable, value in zip(variables, saved):
             variable.assign(value)
     plain, with_xla = (statistics.median(times[variant]) for variant in (False, True))
-    chosen = with_xla < plain
+    chosen = with_xla < MARGIN * plain
     log(f"tfm: --jit auto: {with_xla * 1000:.3g} ms of CPU per step with XLA, {plain * 1000:.3g} ms without "
         f"(timed on {TRIAL_STEPS * (len(TRIAL) - TIMED_FROM)} steps, then undone): training "
         f"{'with' if chosen else 'without'} XLA")
@@ -59,4 +71,4 @@ def chosen_setting(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-__all__ = ["TRIAL", "TRIAL_STEPS", "choose", "chosen_setting", "xla"]
+__all__ = ["AUTO_MIN_STEPS", "MARGIN", "TRIAL", "TRIAL_STEPS", "choose", "chosen_setting", "default_jit", "xla"]

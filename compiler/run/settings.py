@@ -63,8 +63,9 @@ class RuntimeSettings(BaseSettings):
     deterministic: bool = Field(False, description="deterministic ops (tf.config.experimental.enable_op_determinism)")
     jit: bool | Literal["auto"] = Field(
         False, description="compile with XLA: tfm train's whole step (tf.function(jit_compile=True)), and every "
-                           "method as TensorFlow's auto-clustering can (tf.config.optimizer.set_jit); `auto` (tfm "
-                           "train only): time the step with and without XLA on the first calls and keep the faster")
+                           "method as TensorFlow's auto-clustering can (tf.config.optimizer.set_jit); `auto`, tfm "
+                           "train's default when jit is not set: time its step with and without XLA before training "
+                           "and keep the faster")
     require_gpu: bool = Field(False, description="fail instead of running on the CPU when no GPU is found")
 
     @field_validator("device")

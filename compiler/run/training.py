@@ -36,7 +36,7 @@ from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
 from tfm.run.fine_tuning import frozen_variables, skipping
-from tfm.run.jit_choice import choose, chosen_setting, xla
+from tfm.run.jit_choice import AUTO_MIN_STEPS, choose, chosen_setting, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
 from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
@@ -385,7 +385,7 @@ class Trainer:
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
         self.variables["global_step"].assign(position.global_step)
         if self.jit == "auto" and self.strategy is None and not self._finished():
-            self._choose_jit(data, drop, resumed)
+            self._choose_jit(data, drop, per_epoch, resumed)
         self.train_step = self._summarized_step(self.step) if self.writer is not None else self.step
         self.per_call = steps_per_call(settings.steps_per_call, self.keras.callbacks, self.strategy is not None)
         # Every step runs in the loop, whatever N: one graph, so N changes nothing in the results.
@@ -438,18 +438,28 @@ class Trainer:
         for line in self.initialized.lines():
             self.log(line)
 
-    def _choose_jit(self, data: TrainingData, drop: bool, resumed: str | None) -> None:
-        """--jit auto: the step with XLA or without, as a trial finds faster (or as the resumed run's
-        first process found, kept in its run file)."""
-        p = self.position
+    def _choose_jit(self, data: TrainingData, drop: bool, per_epoch: int, resumed: str | None) -> None:
+        """--jit auto: the step with XLA or without, as a trial finds faster; a run too short to repay
+        the trial goes without; a resumed run goes on with its first process's choice (in its run file)."""
+        p, s = self.position, self.settings
         chosen = chosen_setting(self._run_file_entry(_JIT_ENTRY)) if resumed is not None else None
-        if chosen is None:
+        left = s.steps - p.global_step if s.steps is not None else ((s.epochs or 1) - p.epoch) * per_epoch - p.step_in_epoch
+        if chosen is None and left < AUTO_MIN_STEPS:
+            chosen = False
+        elif chosen is None:
             batches = data.batches(self.tf, p.batch_size, drop, p.shuffle, epoch_seed(p.seed, p.epoch))
-            chosen = choose(self.tf, self.function, self.specs, batches,
-                            list(module_variables(self.tf, self.instance).values()), self.log)
-            self._set_run_file_entry(_JIT_ENTRY, chosen)
+            chosen = choose(self.tf, self.function, self.specs, batches, self._state_variables(), self.log)
+        self._set_run_file_entry(_JIT_ENTRY, chosen)
         if chosen:
             self.function = self.step = xla(self.tf, self.function)
+
+    def _state_variables(self) -> list:
+        """Every variable a step may change: the module's (random states and metrics included) and
+        its optimizers' (Keras variables, which the module's variable walk does not reach)."""
+        found = {id(v): v for v in module_variables(self.tf, self.instance).values()}
+        for optimizer in self.optimizers:
+            found.update({id(v): v for v in optimizer.variables})
+        return list(found.values())
 
     def _finished(self) -> bool:
         if self._stopping():
