@@ -359,6 +359,10 @@ class TrainSettings:
                                                    "callbacks' batch hooks, checks for Ctrl-C and saves come between "
                                                    "calls). Default 16; 1 when a callback has batch hooks, and "
                                                    "with a distribution strategy")
+    accumulate: int | None = Field(None, ge=1, le=10_000, json_schema_extra={"metavar": "K"},
+                                   description="gradient accumulation: the optimizers apply the mean of K steps' "
+                                               "gradients every K steps (for a mean loss, one step on K batches "
+                                               "together); --steps and --save-every count batches")
     histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
                                                 "epoch's end")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "

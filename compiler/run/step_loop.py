@@ -10,6 +10,7 @@ a run resumed at any step (a call ends at every checkpoint) ends where an uninte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,9 @@ class StepLoop:
         self.tensor_names = [name for name, value in tensors.items() if check_finite and value.dtype.is_floating
                              and name not in self.scalar_names]
         self.dtypes = {name: value.dtype for name, value in tensors.items()}
-        # A function of this instance's own (not the shared method), so that several loops do not
-        # look like one function traced again and again to TensorFlow's retracing warning.
-        self.function = tf.function(lambda iterator, count: self._loop(iterator, count))
+        # A partial, not the method: TensorFlow's retracing warning counts traces by code object, and
+        # would take the loops of several runs in one process for one function traced again and again.
+        self.function = tf.function(functools.partial(StepLoop._loop, self))
 
     def __call__(self, iterator, count: int) -> CallResult:
         scalars, finite = self.function(iterator, self.tf.constant(count, self.tf.int32))

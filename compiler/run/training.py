@@ -29,6 +29,7 @@ from typing import Any, Callable
 from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
 from tfm.run import callbacks as builtin
+from tfm.run.accumulation import Accumulators, accumulating
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
 from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, load_matching,
                                  module_variables, parse_init_map, resolve_checkpoint, unreadable)
@@ -129,8 +130,11 @@ class Trainer:
             setattr(progress_module, name, variable)
         self.state = CallbackState(tf)
         self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
-        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module,
-                                                 "callbacks": self.state.module})
+        every = settings.accumulate or 1
+        self.accumulators = Accumulators(tf, instance, every) if every > 1 else None  # --accumulate
+        self.extra = {"callbacks": self.state.module,  # checkpointed beside the model, read when present
+                      **({"accumulation": self.accumulators.module} if self.accumulators else {})}
+        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module}, **self.extra)
         self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
         self.best_manager: Any = None  # --keep-best's, in DIR/best
         self.watches = self._watches()
@@ -278,8 +282,8 @@ class Trainer:
             return str(exc)
         try:
             self.core.restore(prefix).assert_existing_objects_matched().expect_partial()
-            # The callbacks' state (a checkpoint from before tfm kept it has none: they start afresh).
-            self.tf.train.Checkpoint(callbacks=self.state.module).read(prefix).expect_partial()
+            # The callbacks' state and --accumulate's sums (a checkpoint without them: they start afresh).
+            self.tf.train.Checkpoint(**self.extra).read(prefix).expect_partial()
         except Exception as exc:  # damaged by hand, or from another version of the model
             try:
                 return unreadable(self.tf, self.instance, prefix, exc)
@@ -315,7 +319,8 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
         try:
-            with self._signals_deferred(), skipping(self.optimizers, self.frozen):
+            with self._signals_deferred(), skipping(self.optimizers, self.frozen), \
+                    accumulating(self.optimizers, self.accumulators):
                 return self._run()
         finally:
             if self.lock is not None:

@@ -120,7 +120,7 @@ def test_the_default_is_several_steps_per_call_unless_a_callback_watches_batches
 def test_progress_stays_per_step(files, capsys):
     result = tfm.train(files / "noisy.tfm", TARGET, files / "data.npz", batch_size=8, seed=7, epochs=1,
                        steps_per_call=8, settings=PLAIN, log=lambda line: None)
-    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 1  step ")]
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 1/1  step ")]
     # One call of 8 steps, shown step by step (plain output: a line per step at 8 steps per epoch),
     # each line with the running mean; the last is the epoch's mean.
     assert [line.split()[3] for line in shown] == [f"{step}/8" for step in range(1, 9)]
@@ -138,7 +138,7 @@ def test_jit_auto_undoes_its_trial_and_trains_as_its_choice_given_as_a_flag(file
     given = _train(files, "given", settings=RuntimeSettings(jit=chosen), steps=AUTO_MIN_STEPS)
     _assert_same(_values(auto.checkpoint), _values(given.checkpoint))
     # The optimizer's step count shows the trial's steps were undone: not one more than the run's.
-    assert _values(auto.checkpoint)["model/optimizer/iterations/.ATTRIBUTES/VARIABLE_VALUE"] == AUTO_MIN_STEPS
+    assert _values(auto.checkpoint)["model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == AUTO_MIN_STEPS
     # A resumed run goes on with the choice, without a second trial.
     lines.clear()
     resumed = tfm.train(files / "noisy.tfm", TARGET, files / "data.npz", checkpoint_dir=files / "auto", batch_size=8,
@@ -167,3 +167,50 @@ def test_the_command_line_takes_steps_per_call_and_jit_auto(files):
     refused = subprocess.run([*command, "--jit", "sometimes"], cwd=files, env=env, capture_output=True, text=True,
                              timeout=300)
     assert refused.returncode != 0 and "--jit takes no value or `auto`" in refused.stderr
+
+
+# --- --accumulate K ----------------------------------------------------------------------------------
+
+NET = """\
+module Net:
+    sub hidden = Dense(4, 8, activation="tanh", seed=1)
+    sub head = Dense(8, 2, seed=2)
+    sub optimizer = Adam(learning_rate=0.01)
+
+    fn train_step(x: f32[N, 4], y: f32[N, 2]) -> (loss: f32[]):
+        with GradientTape() as tape:
+            loss = reduce_mean(square(head(hidden(x)) - y))
+        optimizer.minimize(loss, tape)
+        return loss
+"""
+
+
+def _net(files, directory: str, **options):
+    (files / "net.tfm").write_text(NET)
+    return tfm.train(files / "net.tfm", "Net.train_step", files / "data.npz", checkpoint_dir=files / directory,
+                     shuffle=0, seed=1, progress=False, log=lambda line: None, settings=PLAIN, **options)
+
+
+def test_accumulating_k_batches_steps_as_one_batch_k_times_larger(files):
+    # 60 examples in file order: 7 batches of 8 (and a last of 4, not reached) against batches of 32.
+    small = _net(files, "small", batch_size=8, accumulate=4, steps=4)
+    large = _net(files, "large", batch_size=32, steps=1)
+    a, b = _values(small.checkpoint), _values(large.checkpoint)
+    assert a["model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == 1  # one update from four steps
+    for key in b:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)
+    start = tfm.load(files / "net.tfm").Net()  # the update really moved the weights
+    assert not np.allclose(a["model/head/kernel/.ATTRIBUTES/VARIABLE_VALUE"], start.head.kernel.numpy())
+    # Between updates the weights stand still: 3 steps of 4 change nothing yet.
+    waiting = _net(files, "waiting", batch_size=8, accumulate=4, steps=3)
+    np.testing.assert_array_equal(_values(waiting.checkpoint)["model/head/kernel/.ATTRIBUTES/VARIABLE_VALUE"],
+                                  start.head.kernel.numpy())
+
+
+def test_a_run_resumed_between_two_updates_goes_on_with_its_sums(files):
+    whole = _net(files, "whole", batch_size=8, accumulate=3, steps=14)
+    for stop in (5, 7, 14):  # 5 and 7: in the middle of an accumulation
+        _net(files, "stopped", batch_size=8, accumulate=3, steps=stop)
+    _assert_same(_values(whole.checkpoint), _values(str(files / "stopped" / "ckpt-14")))
+    sums = tf.train.load_checkpoint(whole.checkpoint)
+    assert sums.get_tensor("accumulation/steps/.ATTRIBUTES/VARIABLE_VALUE") == 14
