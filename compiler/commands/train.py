@@ -120,6 +120,13 @@ def _check_callbacks(args) -> None:
                 parse(getattr(args, flag))
     except callbacks.CallbackError as exc:
         raise UsageError(str(exc)) from None
+    if args.class_weight is not None:
+        from tfm.run.class_weights import ClassWeightError, parse_class_weight
+
+        try:
+            parse_class_weight(args.class_weight)
+        except ClassWeightError as exc:
+            raise UsageError(str(exc)) from None
     if args.keep_best is not None and args.checkpoint_dir is None:
         raise UsageError("--keep-best saves checkpoints: it needs --checkpoint-dir")
 

@@ -363,6 +363,12 @@ class TrainSettings:
                                    description="gradient accumulation: the optimizers apply the mean of K steps' "
                                                "gradients every K steps (for a mean loss, one step on K batches "
                                                "together); --steps and --save-every count batches")
+    class_weight: str | dict[int, float] | None = Field(
+        None, json_schema_extra={"metavar": "CLASS:WEIGHT,...|FILE"},
+        description="weigh each example by its sparse label's class weight, as Keras fit's class_weight (classes "
+                    "not listed weigh 1): the method takes the label as its one integer input of one value per "
+                    "example and the weights as an input sample_weight: f32[N]; a file holds the same text or a "
+                    "JSON object")
     histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
                                                 "epoch's end")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "

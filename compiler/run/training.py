@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +31,7 @@ from tfm.files import write_atomic
 from tfm.run import callbacks as builtin
 from tfm.run.accumulation import Accumulators, accumulating
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
+from tfm.run.class_weights import ClassWeightError, add_weights, parse_class_weight, weighted_inputs
 from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, load_matching,
                                  module_variables, parse_init_map, resolve_checkpoint, unreadable)
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
@@ -173,14 +174,25 @@ class Trainer:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_source(self.tf, self.sources.get("data", self.settings.data), self.specs, self.label,
-                               self.settings.allow_nonfinite)
+            data = self._training_data()
             validation = self._validation_data()
-        except DataError as exc:
+        except (DataError, ClassWeightError) as exc:
             raise TrainingError(str(exc)) from None
         if self.settings.logdir is not None and self.chief:
             self.writer = self.tf.summary.create_file_writer(str(self._log_directory(resumed)))
         return data, validation, resumed
+
+    def _training_data(self) -> TrainingData:
+        """The training data; with --class-weight, each example's `sample_weight` from its label (the
+        data need not hold that input)."""
+        source = self.sources.get("data", self.settings.data)
+        if self.settings.class_weight is None:
+            return open_source(self.tf, source, self.specs, self.label, self.settings.allow_nonfinite)
+        weights = parse_class_weight(self.settings.class_weight)
+        label, weight = weighted_inputs(self.specs, self.label)
+        data = open_source(self.tf, source, [spec for spec in self.specs if spec is not weight], self.label,
+                           self.settings.allow_nonfinite)
+        return replace(data, examples=add_weights(self.tf, data.examples, weights, label.name, weight))
 
     def _log_directory(self, resumed: str | None) -> Path:
         """This run's directory inside --logdir: a resumed run goes on in its own (named in the run

@@ -18,6 +18,7 @@ from tfm.run.jit_choice import AUTO_MIN_STEPS, TRIAL, TRIAL_STEPS
 from tfm.run.run_directory import RUN_FILE
 from tfm.run.settings import RuntimeSettings
 from tfm.run.step_loop import DEFAULT_STEPS_PER_CALL, call_size, steps_per_call
+from tfm.run.training_errors import TrainingError
 from support import ROOT
 
 # Dropout, noise and a shuffle inside the step: random state advanced inside the loop.
@@ -214,3 +215,69 @@ def test_a_run_resumed_between_two_updates_goes_on_with_its_sums(files):
     _assert_same(_values(whole.checkpoint), _values(str(files / "stopped" / "ckpt-14")))
     sums = tf.train.load_checkpoint(whole.checkpoint)
     assert sums.get_tensor("accumulation/steps/.ATTRIBUTES/VARIABLE_VALUE") == 14
+
+
+# --- --class-weight ----------------------------------------------------------------------------------
+
+CLASSIFIER = """\
+module Classifier:
+    sub dense = Dense(4, 3, seed=1)
+    sub optimizer = SGD(learning_rate=0.5)
+
+    fn train_step(x: f32[N, 4], y: i32[N], sample_weight: f32[N]) -> (loss: f32[]):
+        with GradientTape() as tape:
+            loss = reduce_mean(sample_weight * sparse_categorical_crossentropy(y, dense(x), from_logits=True))
+        optimizer.minimize(loss, tape)
+        return loss
+"""
+CLASS_WEIGHT = {0: 1.0, 1: 2.5, 2: 0.25}
+
+
+@pytest.fixture()
+def labelled(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(48, 4)).astype(np.float32)
+    np.savez(tmp_path / "labelled.npz", x=x, y=rng.integers(0, 3, size=48).astype(np.int32))
+    (tmp_path / "classifier.tfm").write_text(CLASSIFIER)
+    return tmp_path
+
+
+def test_class_weights_train_as_keras_fit_with_class_weight(labelled):
+    import keras
+
+    data = np.load(labelled / "labelled.npz")
+    start = tfm.load(labelled / "classifier.tfm").Classifier()  # the same seeded weights tfm.train starts from
+    trained = tfm.train(labelled / "classifier.tfm", "Classifier.train_step", labelled / "labelled.npz",
+                        class_weight="0:1.0, 1:2.5, 2:0.25", batch_size=16, shuffle=0, epochs=2, progress=False,
+                        log=lambda line: None, settings=PLAIN).model
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.set_weights([start.dense.kernel.numpy(), start.dense.bias.numpy()])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data["x"], data["y"], batch_size=16, epochs=2, shuffle=False, verbose=0, class_weight=CLASS_WEIGHT)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(trained.dense.kernel.numpy(), kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trained.dense.bias.numpy(), bias, rtol=1e-5, atol=1e-6)
+    # The weights matter: unweighted training ends elsewhere.
+    plain = tfm.train(labelled / "classifier.tfm", "Classifier.train_step",
+                      {"x": data["x"], "y": data["y"], "sample_weight": np.ones(48, np.float32)}, batch_size=16,
+                      shuffle=0, epochs=2, progress=False, log=lambda line: None, settings=PLAIN).model
+    assert not np.allclose(plain.dense.kernel.numpy(), kernel, atol=1e-3)
+
+
+def test_class_weights_from_a_file_or_a_mapping_and_what_is_refused(labelled, tmp_path):
+    from tfm.run.class_weights import ClassWeightError, parse_class_weight
+
+    (tmp_path / "weights.json").write_text('{"0": 1.0, "1": 2.5, "2": 0.25}')
+    (tmp_path / "weights.txt").write_text("0:1.0,1:2.5,2:0.25\n")
+    assert parse_class_weight(str(tmp_path / "weights.json")) == CLASS_WEIGHT
+    assert parse_class_weight(str(tmp_path / "weights.txt")) == CLASS_WEIGHT == parse_class_weight(CLASS_WEIGHT)
+    for bad, says in (("0:-1", "not negative"), ("no-such-file", "neither CLASS:WEIGHT"),
+                      (str(tmp_path), "not a regular file")):
+        with pytest.raises(ClassWeightError, match=says):
+            parse_class_weight(bad)
+    (labelled / "net.tfm").write_text(NET)
+    with pytest.raises(TrainingError, match="needs an input `sample_weight: f32"):
+        tfm.train(labelled / "net.tfm", "Net.train_step", labelled / "labelled.npz", class_weight=CLASS_WEIGHT,
+                  progress=False, log=lambda line: None, settings=PLAIN)
