@@ -60,9 +60,10 @@ def _read(path: Path) -> dict | str:
     except OSError as exc:
         raise ClassWeightError(f"--class-weight {printable(str(path))}: neither CLASS:WEIGHT,... nor a file "
                                f"that can be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ClassWeightError(f"--class-weight {printable(str(path))}: not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ClassWeightError(f"--class-weight {printable(str(path))}: not a regular file")
         data = handle.read(_MAX_BYTES + 1)
     if len(data) > _MAX_BYTES:
         raise ClassWeightError(f"--class-weight {printable(str(path))}: larger than {_MAX_BYTES} bytes")

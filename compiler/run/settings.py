@@ -370,7 +370,7 @@ class TrainSettings:
                     "example and the weights as an input sample_weight: f32[N]; a file holds the same text or a "
                     "JSON object")
     histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
-                                                "epoch's end")
+                                                "epoch's end, and of every gradient every --log-every steps")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "
                                                    "epoch's end", json_schema_extra={"metavar": "MODULE.METHOD"})
     validation_data: Path | None = Field(None, description="data for --validate", json_schema_extra={"metavar": "PATH"})

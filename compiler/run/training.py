@@ -38,6 +38,7 @@ from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
 from tfm.run.fine_tuning import frozen_variables, skipping
+from tfm.run.gradient_summaries import gradient_histograms
 from tfm.run.jit_choice import AUTO_MIN_STEPS, choose, chosen_setting, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
@@ -130,6 +131,7 @@ class Trainer:
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
         self.state = CallbackState(tf)
+        self.recording = tf.Variable(True, trainable=False, name="recording")  # gradient histograms on
         self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
         every = settings.accumulate or 1
         self.accumulators = Accumulators(tf, instance, every) if every > 1 else None  # --accumulate
@@ -378,6 +380,18 @@ class Trainer:
 
     def _run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
+        with self._gradient_histograms():  # before the step is first traced (by --jit auto's trial, or below)
+            return self._train(data, validation, resumed)
+
+    def _gradient_histograms(self):
+        """--histograms with --logdir: `gradients/PATH` every --log-every steps, written by the step
+        (not in a distributed run, whose summaries are written eagerly); off during --jit auto's trial."""
+        writer = self.writer if self.settings.histograms and self.strategy is None else None
+        paths = {id(variable): path for path, variable in module_variables(self.tf, self.instance).items()}
+        return gradient_histograms(self.tf, self.optimizers, writer, self.variables["global_step"],
+                                   self.settings.log_every or DEFAULT_LOG_EVERY, paths, self.recording)
+
+    def _train(self, data: TrainingData, validation: TrainingData | None, resumed: str | None) -> TrainResult:
         position, settings = self.position, self.settings
         # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
         # same in every process that trains or resumes this run, whatever else set a seed.
@@ -465,7 +479,9 @@ class Trainer:
             chosen = False
         elif chosen is None:
             batches = data.batches(self.tf, p.batch_size, drop, p.shuffle, epoch_seed(p.seed, p.epoch))
+            self.recording.assign(False)  # the trial's steps are undone: no gradient histograms of them
             chosen = choose(self.tf, self.function, self.specs, batches, self._state_variables(), self.log)
+            self.recording.assign(True)
         self._set_run_file_entry(_JIT_ENTRY, chosen)
         if chosen:
             self.function = self.step = xla(self.tf, self.function)

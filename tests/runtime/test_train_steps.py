@@ -281,3 +281,36 @@ def test_class_weights_from_a_file_or_a_mapping_and_what_is_refused(labelled, tm
     with pytest.raises(TrainingError, match="needs an input `sample_weight: f32"):
         tfm.train(labelled / "net.tfm", "Net.train_step", labelled / "labelled.npz", class_weight=CLASS_WEIGHT,
                   progress=False, log=lambda line: None, settings=PLAIN)
+
+
+# --- gradient histograms -------------------------------------------------------------------------------
+
+
+def test_histograms_of_the_gradients_every_log_every_steps_written_by_the_step(files):
+    import glob
+
+    (files / "net.tfm").write_text(NET)
+    tfm.train(files / "net.tfm", "Net.train_step", files / "data.npz", batch_size=8, shuffle=0, seed=1, steps=6,
+              steps_per_call=3, logdir=files / "logs", log_every=2, histograms=True, progress=False,
+              log=lambda line: None, settings=PLAIN)
+    found: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for path in glob.glob(str(files / "logs" / "run-1" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
+    names = {tag for tag in found if tag.startswith("gradients/")}
+    assert names == {"gradients/hidden/kernel", "gradients/hidden/bias", "gradients/head/kernel", "gradients/head/bias"}
+    for tag in names:
+        assert [step for step, _ in found[tag]] == [2, 4, 6]  # every 2 steps, inside 3-step calls
+    # Each histogram counts every element of its gradient (buckets of [left, right, count]).
+    assert all(buckets[:, 2].sum() == 4 * 8 for _, buckets in found["gradients/hidden/kernel"])
+    # The gradient at step 2, by hand: the second batch at the weights after one step.
+    model = tfm.load(files / "net.tfm").Net()
+    data = np.load(files / "data.npz")
+    model.train_step(data["x"][:8], data["y"][:8])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model.head(model.hidden(data["x"][8:16])) - data["y"][8:16]))
+    gradient = tape.gradient(loss, model.head.bias).numpy()
+    buckets = found["gradients/head/bias"][0][1]
+    assert buckets[:, 0].min() == pytest.approx(gradient.min(), rel=1e-4, abs=1e-6)
+    assert buckets[:, 1].max() == pytest.approx(gradient.max(), rel=1e-4, abs=1e-6)
