@@ -7,8 +7,10 @@ random state of every module that calls a random op: its seed and count of draws
 (epoch, step in epoch, global step) and the settings that fix the order (seed, batch size, shuffle
 buffer). A resumed run therefore sees exactly the batches and draws exactly the random numbers
 (Dropout's masks, noise) an uninterrupted one would, and ends with the same weights, bit for bit.
-SIGINT (Ctrl-C) and SIGTERM stop a run between two steps, after saving a checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a
-new checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
+The steps run in an in-graph loop over the epoch's iterator, several per `tf.function` call
+(tfm.run.step_loop); SIGINT (Ctrl-C) and SIGTERM stop a run between two calls, after saving a
+checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a new
+checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_f
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
+from tfm.run.distributed import distribute, distributed_step, is_chief, is_chief_only, write_directory
 from tfm.run.fine_tuning import frozen_variables, skipping
-from tfm.run.gradient_summaries import gradient_histograms
 from tfm.run.jit_choice import AUTO_MIN_STEPS, choose, chosen_setting, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
 from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
+from tfm.run.tensorboard import gradient_histograms, summarized_step, weight_histograms, write_scalars
 from tfm.run.training_errors import TrainingError, TrainingInterrupted
 
 BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
@@ -244,19 +247,19 @@ class Trainer:
         directory = self.settings.checkpoint_dir
         if directory is None:
             return None
-        write_directory = _write_directory(directory, self.strategy)
+        written = write_directory(directory, self.strategy)
         try:
             if self.chief:
                 self.lock = claim_directory(directory, self.identity, self.settings.restart, self.log)
-            for checked in dict.fromkeys([directory, write_directory]):
+            for checked in dict.fromkeys([directory, written]):
                 checked_index(checked)
         except CheckpointError as exc:
             raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
-        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
+        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(written),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=CHECKPOINT_NAME)
         if "keep_best" in self.watches:
-            self.best_manager = self._best_manager(write_directory / BEST_DIRECTORY)
+            self.best_manager = self._best_manager(written / BEST_DIRECTORY)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
                                                             checkpoint_name=CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
@@ -672,28 +675,13 @@ class Trainer:
     # --- TensorBoard ------------------------------------------------------------------------------
 
     def _summarized_step(self, step):
-        """The training `step` with its summaries written in the graph (no eager op per step): the
-        scalar outputs and the learning rate every --log-every steps, at the step counter's value."""
-        tf, writer = self.tf, self.writer
-        assert writer is not None
-        counter = self.variables["global_step"]
-        every = self.settings.log_every or DEFAULT_LOG_EVERY
-        optimizer = self.optimizers[0] if self.optimizers else None
-        if self.strategy is not None:  # per-replica inputs: the step runs as is, its summaries eagerly
+        """The training `step` with its summaries written in the graph (tfm.run.tensorboard); in a
+        distributed run (per-replica inputs) the step as it is, its summaries written eagerly."""
+        if self.strategy is not None:
             return step
-
-        def logged(*inputs):
-            outputs = step(*inputs)
-            counter.assign_add(1)
-            with writer.as_default(step=counter), tf.summary.record_if(tf.equal(counter % every, 0)):
-                for name, value in scalar_tensors(outputs).items():
-                    tf.summary.scalar(name, value)
-                if optimizer is not None:
-                    tf.summary.scalar("learning_rate", optimizer.learning_rate)
-            return outputs
-
-        # The method's signature: a last, smaller batch does not trace the step a second time.
-        return tf.function(logged, input_signature=self.function.input_signature)
+        return summarized_step(self.tf, step, self.writer, self.variables["global_step"],
+                               self.settings.log_every or DEFAULT_LOG_EVERY, self.optimizers[0] if self.optimizers
+                               else None, self.function.input_signature)
 
     def _summarize_step(self, scalars: dict[str, float]) -> None:
         every = self.settings.log_every or DEFAULT_LOG_EVERY
@@ -706,17 +694,12 @@ class Trainer:
         with --histograms every variable's values."""
         self._write({f"epoch/{k}": v for k, v in logs.items() if not k.startswith("val_")})
         if self.writer is not None and self.settings.histograms:
-            with self.writer.as_default(step=self.position.global_step):
-                for path, variable in module_variables(self.tf, self.instance).items():
-                    if variable.dtype.is_floating:
-                        self.tf.summary.histogram(f"weights/{path}", variable)
+            weight_histograms(self.tf, self.writer, self.position.global_step,
+                              module_variables(self.tf, self.instance))
 
     def _write(self, scalars: dict[str, float]) -> None:
-        if self.writer is None:
-            return
-        with self.writer.as_default(step=self.position.global_step):
-            for name, value in scalars.items():
-                self.tf.summary.scalar(name, value)
+        if self.writer is not None:
+            write_scalars(self.tf, self.writer, self.position.global_step, scalars)
 
     def _save(self, manager=None) -> int:
         manager = manager or self.manager
@@ -737,53 +720,6 @@ class Trainer:
         if resumed is not None:
             self.log(f"tfm: resuming from {printable(resumed)}: step {p.global_step}, epoch {p.epoch + 1}, "
                      f"{p.step_in_epoch} steps into it")
-
-
-# --- tf.distribute ------------------------------------------------------------------------------
-
-
-def distributed_step(tf, strategy, function):
-    """The training method run on every replica (`strategy.run` of its Python function: a tf.function
-    with an input signature cannot take per-replica values), its scalar outputs averaged."""
-    inner = function.python_function
-
-    def step(*inputs):
-        outputs = strategy.run(inner, args=inputs)
-        items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-        reduced = {}
-        for name, value in items:
-            if strategy.experimental_local_results(value)[0].shape.rank == 0:
-                reduced[name] = strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-        return reduced
-
-    return tf.function(step)
-
-
-def distribute(tf, strategy, batches):
-    """Each global batch split over the replicas (of every worker), in order."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(batches.with_options(options))
-
-
-def is_chief_only(strategy) -> bool:
-    """No other worker takes part (no strategy, or one of a single process)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return resolver is None or not resolver.task_type
-
-
-def is_chief(strategy) -> bool:
-    """Worker 0 writes checkpoints and summaries (the only worker without multi-worker training)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
-
-
-def _write_directory(directory: Path, strategy) -> Path:
-    if is_chief(strategy):
-        return directory
-    return directory.parent / f".{directory.name}.worker-{strategy.cluster_resolver.task_id}.tmp"
 
 
 _FLAGS = {"early_stopping": "--early-stopping", "keep_best": "--keep-best", "reduce_lr": "--reduce-lr-on-plateau"}
