@@ -309,7 +309,7 @@ def test_histograms_of_the_gradients_every_log_every_steps_written_by_the_step(f
     data = np.load(files / "data.npz")
     model.train_step(data["x"][:8], data["y"][:8])
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(model.head(model.hidden(data["x"][8:16])) - data["y"][8:16]))
+        loss = tf.reduce_mean(tf.square(model.head.call(model.hidden.call(data["x"][8:16])) - data["y"][8:16]))
     gradient = tape.gradient(loss, model.head.bias).numpy()
     buckets = found["gradients/head/bias"][0][1]
     assert buckets[:, 0].min() == pytest.approx(gradient.min(), rel=1e-4, abs=1e-6)
