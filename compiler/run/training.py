@@ -197,7 +197,8 @@ class Trainer:
         label, weight = weighted_inputs(self.specs, self.label)
         data = open_source(self.tf, source, [spec for spec in self.specs if spec is not weight], self.label,
                            self.settings.allow_nonfinite)
-        return replace(data, examples=add_weights(self.tf, data.examples, weights, label.name, weight))
+        weighted = add_weights(self.tf, data.examples, weights, label.name, weight)
+        return replace(data, examples=weighted, columns=None)  # batched from `examples`, weights and all
 
     def _log_directory(self, resumed: str | None) -> Path:
         """This run's directory inside --logdir: a resumed run goes on in its own (named in the run
