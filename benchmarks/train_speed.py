@@ -223,7 +223,8 @@ def render(measured: dict) -> str:
               "`tf.function` call (`--steps-per-call`, Python runs once per call instead of once per step), "
               "`--jit auto` (before the first step, the step is timed with and without XLA on throwaway "
               "steps and the faster kept: XLA fuses the MLP's small ops into a few loops, but runs this CNN's "
-              "convolutions several times slower than TensorFlow's own kernels), batches prefetched. The "
+              "convolutions several times slower than TensorFlow's own kernels), in-memory examples batched by "
+              "gathering rows (not one tf.data element per example), batches prefetched. The "
               "trial and XLA's compilation happen in the first epoch, which is not timed (for any contender).",
               "", "This page's other sections are written by `benchmarks/run.py` and `benchmarks/lsp_latency.py`; "
               "this one by `benchmarks/train_speed.py --write docs/benchmarks.md`. The machine is shared: read "
