@@ -491,11 +491,13 @@ class Trainer:
             self.function = self.step = xla(self.tf, self.function)
 
     def _state_variables(self) -> list:
-        """Every variable a step may change: the module's (random states and metrics included) and
-        its optimizers' (Keras variables, which the module's variable walk does not reach)."""
+        """Every variable a step may change: the module's (random states and metrics included), its
+        optimizers' (Keras variables, which the module's variable walk does not reach) and --accumulate's."""
         found = {id(v): v for v in module_variables(self.tf, self.instance).values()}
         for optimizer in self.optimizers:
             found.update({id(v): v for v in optimizer.variables})
+        if self.accumulators is not None:
+            found.update({id(v): v for v in self.accumulators.module.variables})
         return list(found.values())
 
     def _finished(self) -> bool:
