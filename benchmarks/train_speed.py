@@ -165,6 +165,7 @@ def run_loop(case: str, data: dict, epochs: int) -> list[tuple[float, float]]:
 
 def measure(rounds: int, examples: int, epochs: int) -> dict:
     """Per case: each contender's median CPU and wall seconds per step, and the ratios to tfm."""
+    started_load = os.getloadavg()[0]  # the machine's, said in the page: a shared machine's load moves wall times
     directory = Path(tempfile.mkdtemp(prefix="tfm-train-speed-"))
     results = {}
     for case, source, shape in (("MLP", MLP, (784,)), ("CNN", CNN, (28, 28, 1))):
@@ -189,7 +190,8 @@ def measure(rounds: int, examples: int, epochs: int) -> dict:
                          "loop_over_tfm_cpu": medians["loop"][0] / medians["tfm"][0],
                          "keras_over_tfm_wall": medians["keras"][1] / medians["tfm"][1],
                          "loop_over_tfm_wall": medians["loop"][1] / medians["tfm"][1]}
-    return {"rounds": rounds, "examples": examples, "epochs_timed": epochs - 1, "cases": results}
+    return {"rounds": rounds, "examples": examples, "epochs_timed": epochs - 1, "cases": results,
+            "load_average": [round(load, 1) for load in (started_load, os.getloadavg()[0])]}
 
 
 GOALS = {"keras": 1.15, "loop": 1.0}  # tfm at least this many times as fast (CPU time per step, steps/s)
@@ -228,7 +230,9 @@ def render(measured: dict) -> str:
               "trial and XLA's compilation happen in the first epoch, which is not timed (for any contender).",
               "", "This page's other sections are written by `benchmarks/run.py` and `benchmarks/lsp_latency.py`; "
               "this one by `benchmarks/train_speed.py --write docs/benchmarks.md`. The machine is shared: read "
-              "the ratios, not the milliseconds."]
+              "the ratios, not the milliseconds" + (" (its load average was {} at the start and {} at the end of "
+                                                    "this run).".format(*measured["load_average"])
+                                                    if "load_average" in measured else ".")]
     return "\n".join(lines) + "\n"
 
 
