@@ -137,6 +137,8 @@ class Trainer:
         self.recording = tf.Variable(True, trainable=False, name="recording")  # gradient histograms on
         self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
         every = settings.accumulate or 1
+        if every > 1 and strategy is not None:  # its update would be a cross-replica call inside a tf.cond
+            raise TrainingError("--accumulate does not work with a distribution strategy yet; leave one out")
         self.accumulators = Accumulators(tf, instance, every) if every > 1 else None  # --accumulate
         self.extra = {"callbacks": self.state.module,  # checkpointed beside the model, read when present
                       **({"accumulation": self.accumulators.module} if self.accumulators else {})}
