@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from page import write_section  # benchmarks/page.py: this directory is on sys.path when run
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_speed import large_source  # noqa: E402
 
@@ -222,11 +224,8 @@ def render(small: dict, large: dict) -> str:
 
 
 def write(page: Path, section: str) -> None:
-    """`section` as the page's last section: replacing this script's own section, else appended."""
-    text = page.read_text(encoding="utf-8") if page.exists() else ""
-    if HEADING in text:
-        text = text[: text.index(HEADING)]
-    page.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+    """`section` as this script's own section of `page` (tfm's other sections are left as they are)."""
+    write_section(page, "lsp_latency.py", section)
 
 
 def main() -> None:
@@ -234,7 +233,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--edits", type=int, default=40)
     parser.add_argument("--statements", type=int, default=20_000)
-    parser.add_argument("--write", metavar="PAGE", help="put the figures in PAGE's last section")
+    parser.add_argument("--write", metavar="PAGE", help="put the figures in PAGE (in this script's own section)")
     args = parser.parse_args()
     section = render(keystrokes(args.lines, args.edits), large_document(args.statements))
     print(section)

@@ -1,5 +1,7 @@
-"""Run every benchmark and write docs/benchmarks.md: the machine, then each goal with the ratio measured
-in this run (medians of interleaved repetitions). Nothing in the page is typed by hand.
+"""Run the compiled-module and compiler benchmarks and write their section of docs/benchmarks.md (the
+page's head): the machine, then each goal with the ratio measured in this run (medians of interleaved
+repetitions). Nothing in the page is typed by hand; the other scripts' sections (lsp_latency.py,
+train_speed.py) are left as they are (benchmarks/page.py).
 
     .venv/bin/python benchmarks/run.py [--quick] [--output docs/benchmarks.md]
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
+
+from page import write_section  # noqa: E402  (benchmarks/page.py, on the path just above)
 
 GOALS = {"per_call": 1.03, "first_call": 1.10, "startup": 15.0, "check": 5.0, "compile": 8.0}
 
@@ -176,7 +180,7 @@ def main() -> None:
         results = models.run(args.quick)
         Path(args.output).with_suffix(".json").write_text(json.dumps({"speed": speed, "models": results}, indent=1),
                                                           encoding="utf-8")
-    Path(args.output).write_text(render(results, speed, args.quick), encoding="utf-8")
+    write_section(Path(args.output), "run.py", render(results, speed, args.quick), first=True)
     print(f"wrote {args.output}")
 
 

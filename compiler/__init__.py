@@ -237,6 +237,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
 
     import tensorflow as tf  # only now: the checks above need none
 
+    from tfm.run.jit_choice import default_jit
     from tfm.run.progress import NoProgress, progress_for
     from tfm.run.settings import ResolvedSettings
     from tfm.run.training import Trainer, TrainingError, TrainSettings, run_identity
@@ -262,7 +263,7 @@ def train(source: str | Path | Compiled, target: str, data: Any, *, init: dict |
     identity = run_identity(sys.modules[type(instance).__module__], module_name, method, run.data, init or {})
     trainer = Trainer(tf, instance, method, run, identity, shown, strategy=strategy,
                       log=log or (lambda message: print(message, file=sys.stderr, flush=True)),
-                      sources=sources, callbacks=callbacks, jit=resolved.settings.jit)
+                      sources=sources, callbacks=callbacks, jit=default_jit(resolved.settings))
     return trainer.run()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -18,7 +19,7 @@ def add_parser(commands):
     from tfm.run.settings import TrainSettings
 
     train = commands.add_parser(
-        "train", help="train a module with one of its methods over a dataset",
+        "train", help="train a module with one of its methods over a dataset", conflict_handler="resolve",
         description="Build MODULE and call METHOD on batches of --data, epoch after epoch, showing its scalar "
                     "outputs. With --checkpoint-dir a run saves checkpoints and a second run resumes from the "
                     "latest (same batches, same result as an uninterrupted run); with --logdir every scalar "
@@ -32,6 +33,10 @@ def add_parser(commands):
         train.add_argument("--" + name.replace("_", "-"), action="append", default=None, help=fields[name].description,
                            metavar=fields[name].json_schema_extra["metavar"])
     add_runtime(train, seed=False)
+    # --jit takes `auto` here (replacing the runtime group's plain --jit; --no-jit stays as it is).
+    train.add_argument("--jit", nargs="?", const=True, default=None, type=_jit_value, metavar="auto",
+                       help="compile the training step with XLA (tf.function(jit_compile=True)); --jit auto times "
+                            "the step with and without XLA on the first calls and keeps the faster (it says which)")
     add_source(train)
     return train
 
@@ -115,6 +120,13 @@ def _check_callbacks(args) -> None:
                 parse(getattr(args, flag))
     except callbacks.CallbackError as exc:
         raise UsageError(str(exc)) from None
+    if args.class_weight is not None:
+        from tfm.run.class_weights import ClassWeightError, parse_class_weight
+
+        try:
+            parse_class_weight(args.class_weight)
+        except ClassWeightError as exc:
+            raise UsageError(str(exc)) from None
     if args.keep_best is not None and args.checkpoint_dir is None:
         raise UsageError("--keep-best saves checkpoints: it needs --checkpoint-dir")
 
@@ -127,6 +139,12 @@ def _validate_method(name: str | None, module_name: str) -> str | None:
     if module != module_name:
         raise UsageError(f"--validate {name}: the method must be one of {module_name}, the module trained")
     return method
+
+
+def _jit_value(text: str) -> str:
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"--jit takes no value or `auto`, not {text!r}")
+    return text
 
 
 def _quiet_log(message: str) -> None:

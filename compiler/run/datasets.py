@@ -60,18 +60,32 @@ class TrainingData:
     examples: Any  # tf.data.Dataset
     count: int
     batched: bool = False
+    columns: dict | None = None  # the examples as tensors by input name, when they are all in memory
 
     def batches(self, tf, batch_size: int, drop_remainder: bool, shuffle: int = 0, seed: int = 0, skip: int = 0):
         """One epoch's batches. The order depends only on (seed, shuffle): a resumed run sees the
         same batches as an uninterrupted one, and `skip` steps over those already trained on."""
         dataset = self.examples
-        if not self.batched:
+        if self.columns is not None and not self.batched:
+            dataset = self._gathered(tf, batch_size, drop_remainder, shuffle, seed)
+        elif not self.batched:
             if shuffle > 1:
                 dataset = dataset.shuffle(shuffle, seed=seed, reshuffle_each_iteration=False)
             dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
         if skip:
             dataset = dataset.skip(skip)
         return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _gathered(self, tf, batch_size: int, drop_remainder: bool, shuffle: int, seed: int):
+        """Batches of examples in memory, gathered by index: the indices are shuffled and batched as
+        the examples would be (a shuffle's order depends only on its seed and the number of
+        elements, so the batches are the same), at a fraction of the cost per example."""
+        columns = self.columns or {}
+        indices = tf.data.Dataset.range(self.count)
+        if shuffle > 1:
+            indices = indices.shuffle(shuffle, seed=seed, reshuffle_each_iteration=False)
+        return indices.batch(batch_size, drop_remainder=drop_remainder).map(
+            lambda rows: {name: tf.gather(column, rows) for name, column in columns.items()})
 
     def steps_per_epoch(self, batch_size: int, drop_remainder: bool) -> int:
         if self.batched:
@@ -159,7 +173,13 @@ def _from_arrays(tf, where: Path, arrays: dict, specs: list[InputSpec], label: s
         columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
     if not count:
         raise DataError(f"{_shown(where)} holds no examples")
-    return TrainingData(where, tf.data.Dataset.from_tensor_slices(columns), int(count))
+    return _in_memory(tf, where, columns, int(count))
+
+
+def _in_memory(tf, where: Path, columns: dict, count: int) -> TrainingData:
+    """Examples held in memory (arrays by input name): batched by gathering rows (TrainingData.batches)."""
+    tensors = {name: tf.convert_to_tensor(array) for name, array in columns.items()}
+    return TrainingData(where, tf.data.Dataset.from_tensor_slices(tensors), count, columns=tensors)
 
 
 def _checked_column(path: Path, spec: InputSpec, array, count: int | None, first: str, label: str,
@@ -307,7 +327,7 @@ def _read_npz(tf, path: Path, specs: list[InputSpec], label: str, allow_nonfinit
                                 f"{first_line(exc)}") from None
             count = _checked_column(path, spec, array, count, specs[0].name, label, allow_nonfinite)
             columns[spec.name] = array if spec.dtype.name == "string" else array.astype(spec.dtype.as_numpy_dtype)
-    return TrainingData(path, tf.data.Dataset.from_tensor_slices(columns), int(count or 0))
+    return _in_memory(tf, path, columns, int(count or 0))
 
 
 def _check_finite_rows(path: Path, name: str, array) -> None:

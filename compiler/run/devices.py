@@ -58,7 +58,7 @@ def apply_settings(resolved: ResolvedSettings, log: Callable[[str], None] = lamb
         _logical_devices(config, gpus, resolved)
         if s.soft_placement is not None:
             config.set_soft_device_placement(s.soft_placement)
-        if s.jit:
+        if s.jit is True:  # "auto" is tfm train's choice between its own step with and without XLA
             config.optimizer.set_jit(True)
     except RuntimeError as exc:  # TensorFlow initialised its devices before these calls
         changed = ", ".join(f"{name} ({resolved.source(name)})" for name in resolved.sources) or "the settings"

@@ -107,7 +107,6 @@ KINDS: dict[str, Kind] = {
     "SeparableConv2D": _plain("separable_conv2d", "depthwise_kernel", "pointwise_kernel", "bias"),
     "Embedding": _plain("embedding", "embeddings"),
     "BatchNormalization": _plain("batch_normalization", "gamma", "beta", "moving_mean", "moving_variance"),
-    "BatchNormalization2D": _plain("batch_normalization", "gamma", "beta", "moving_mean", "moving_variance"),
     "LayerNormalization": _plain("layer_normalization", "gamma", "beta"),
     "SimpleRNN": Kind("simple_rnn", _simple_rnn()),
     # Keras' fused kernels hold the gates side by side (LSTM: i, f, c, o; GRU: z, r, h).

@@ -36,7 +36,8 @@ def claim_directory(directory: Path, identity: dict, restart: bool, log: Callabl
     lock = RunLock(directory)
     try:
         _check_run_file(directory, identity, restart, log)
-        # What the run goes on with when resumed (its TensorBoard directory); --restart drops it.
+        # What the run goes on with when resumed (its TensorBoard directory, --jit auto's choice); --restart
+        # drops it.
         kept = {} if restart or not run_file.is_file() else \
             {key: value for key, value in read_run_file(run_file).items() if key in _KEPT_ON_RESUME}
         write_atomic(run_file, json.dumps({"format": RUN_FORMAT, **identity, **kept}, indent=2, sort_keys=True) + "\n")
@@ -46,7 +47,7 @@ def claim_directory(directory: Path, identity: dict, restart: bool, log: Callabl
     return lock
 
 
-_KEPT_ON_RESUME = ("log_run",)
+_KEPT_ON_RESUME = ("log_run", "jit_chosen")  # jit_chosen: --jit auto's choice (tfm.run.jit_choice)
 
 
 def _check_run_file(directory: Path, identity: dict, restart: bool, log: Callable[[str], None]) -> None:

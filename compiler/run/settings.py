@@ -61,9 +61,11 @@ class RuntimeSettings(BaseSettings):
     seed: int | None = Field(None, ge=0, description="seed tf.random, Python and NumPy (tf.keras.utils.set_random_seed)",
                              json_schema_extra={"metavar": "S"})
     deterministic: bool = Field(False, description="deterministic ops (tf.config.experimental.enable_op_determinism)")
-    jit: bool = Field(False, description="compile with XLA: tfm train's whole step (tf.function(jit_compile=True)), "
-                                         "and every method as TensorFlow's auto-clustering can "
-                                         "(tf.config.optimizer.set_jit)")
+    jit: bool | Literal["auto"] = Field(
+        False, description="compile with XLA: tfm train's whole step (tf.function(jit_compile=True)), and every "
+                           "method as TensorFlow's auto-clustering can (tf.config.optimizer.set_jit); `auto`, tfm "
+                           "train's default when jit is not set: time its step with and without XLA before training "
+                           "and keep the faster")
     require_gpu: bool = Field(False, description="fail instead of running on the CPU when no GPU is found")
 
     @field_validator("device")
@@ -351,8 +353,24 @@ class TrainSettings:
     log_every: int | None = Field(None, ge=1, lt=2**31, json_schema_extra={"metavar": "N"},
                                   description="with --logdir, write the step's scalar outputs and the learning rate "
                                               "every N steps (default 100); each epoch's means are always written")
+    steps_per_call: int | None = Field(None, ge=1, le=10_000, json_schema_extra={"metavar": "N"},
+                                       description="run N training steps inside one tf.function call over the "
+                                                   "dataset (progress, epoch means and summaries stay per step; "
+                                                   "callbacks' batch hooks, checks for Ctrl-C and saves come between "
+                                                   "calls). Default 16; 1 when a callback has batch hooks, and "
+                                                   "with a distribution strategy")
+    accumulate: int | None = Field(None, ge=1, le=10_000, json_schema_extra={"metavar": "K"},
+                                   description="gradient accumulation: the optimizers apply the mean of K steps' "
+                                               "gradients every K steps (for a mean loss, one step on K batches "
+                                               "together); --steps and --save-every count batches")
+    class_weight: str | dict[int, float] | None = Field(
+        None, json_schema_extra={"metavar": "CLASS:WEIGHT,...|FILE"},
+        description="weigh each example by its sparse label's class weight, as Keras fit's class_weight (classes "
+                    "not listed weigh 1): the method takes the label as its one integer input of one value per "
+                    "example and the weights as an input sample_weight: f32[N]; a file holds the same text or a "
+                    "JSON object")
     histograms: bool = Field(False, description="with --logdir, also write a histogram of every variable at each "
-                                                "epoch's end")
+                                                "epoch's end, and of every gradient every --log-every steps")
     validate: str | None = Field(None, description="a method of the same module returning scalars, run at each "
                                                    "epoch's end", json_schema_extra={"metavar": "MODULE.METHOD"})
     validation_data: Path | None = Field(None, description="data for --validate", json_schema_extra={"metavar": "PATH"})

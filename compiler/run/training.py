@@ -7,8 +7,10 @@ random state of every module that calls a random op: its seed and count of draws
 (epoch, step in epoch, global step) and the settings that fix the order (seed, batch size, shuffle
 buffer). A resumed run therefore sees exactly the batches and draws exactly the random numbers
 (Dropout's masks, noise) an uninterrupted one would, and ends with the same weights, bit for bit.
-SIGINT (Ctrl-C) and SIGTERM stop a run between two steps, after saving a checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a
-new checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
+The steps run in an in-graph loop over the epoch's iterator, several per `tf.function` call
+(tfm.run.step_loop); SIGINT (Ctrl-C) and SIGTERM stop a run between two calls, after saving a
+checkpoint at that step. Checkpoints are written by `tf.train.CheckpointManager`, which names a new
+checkpoint in its index only once it is complete: a kill during a save leaves the previous one.
 """
 
 from __future__ import annotations
@@ -22,27 +24,34 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from tfm.dsl.diagnostics import first_line, printable
 from tfm.files import write_atomic
 from tfm.run import callbacks as builtin
+from tfm.run.accumulation import Accumulators, accumulating
 from tfm.run.callbacks import CallbackError, CallbackState, KerasCallbacks, KerasModelView, Watch, metric_value
+from tfm.run.class_weights import ClassWeightError, add_weights, parse_class_weight, weighted_inputs
 from tfm.run.checkpoints import (MODEL_KEY, CheckpointError, InitReport, check_fits, checked_index, module_variables,
                                  unreadable)
 from tfm.run.datasets import DataError, TrainingData, input_specs, open_source
 from tfm.run.metric_states import metric_results, metric_submodules, reset_metrics
 from tfm.run.progress import NoProgress
+from tfm.run.distributed import distribute, distributed_step, is_chief, is_chief_only, write_directory
 from tfm.run.fine_tuning import frozen_variables, initialize, skipping
+from tfm.run.jit_choice import AUTO_MIN_STEPS, choose, chosen_setting, xla
 from tfm.run.run_directory import CHECKPOINT_NAME, RUN_FILE, RunLock, claim_directory, read_run_file, remove_checkpoints
 from tfm.run.settings import TrainSettings
+from tfm.run.step_loop import StepLoop, call_size, scalar_tensors, steps_per_call, tensor_outputs
+from tfm.run.tensorboard import gradient_histograms, summarized_step, weight_histograms, write_scalars
 from tfm.run.training_errors import TrainingError, TrainingInterrupted
 
 BEST_DIRECTORY = "best"  # --keep-best's checkpoints, inside the checkpoint directory
 _DEFAULT_BATCH, _DEFAULT_SHUFFLE = 32, 1024
 DEFAULT_LOG_EVERY = 100  # steps between step summaries (--log-every)
+_JIT_ENTRY = "jit_chosen"  # --jit auto's choice, in the run file
 _RUN_PREFIX = "run-"  # a run's TensorBoard directory inside --logdir: run-1, run-2, ...
 
 
@@ -101,16 +110,16 @@ class Trainer:
 
     def __init__(self, tf, instance, method: str, settings: TrainSettings, identity: dict, progress,
                  log: Callable[[str], None], strategy=None, sources: dict | None = None, callbacks=(),
-                 jit: bool = False):
+                 jit: bool | str = False):
         self.tf, self.instance, self.method, self.settings = tf, instance, method, settings
         self.sources = {name: value for name, value in (sources or {}).items()
                         if value is not None and not isinstance(value, (str, os.PathLike))}  # data in memory
         self.identity, self.progress, self.log = identity, progress, log
         self.strategy = strategy
         self.function = getattr(instance, method)
-        if jit:  # the whole step one XLA cluster (tf.config.optimizer.set_jit compiles nothing on a CPU)
-            self.function = tf.function(self.function.python_function, input_signature=self.function.input_signature,
-                                        jit_compile=True)
+        self.jit = jit  # True, False, or "auto": choose by timing both on the first calls (tfm.run.jit_choice)
+        if jit is True:
+            self.function = xla(tf, self.function)
         self.step = self.function if strategy is None else distributed_step(tf, strategy, self.function)
         self.chief = is_chief(strategy)
         self.label = f"{identity['module']}.{method}"
@@ -125,9 +134,15 @@ class Trainer:
         for name, variable in self.variables.items():
             setattr(progress_module, name, variable)
         self.state = CallbackState(tf)
+        self.recording = tf.Variable(True, trainable=False, name="recording")  # gradient histograms on
         self.core = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module})
-        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module,
-                                                 "callbacks": self.state.module})
+        every = settings.accumulate or 1
+        if every > 1 and strategy is not None:  # its update would be a cross-replica call inside a tf.cond
+            raise TrainingError("--accumulate does not work with a distribution strategy yet; leave one out")
+        self.accumulators = Accumulators(tf, instance, every) if every > 1 else None  # --accumulate
+        self.extra = {"callbacks": self.state.module,  # checkpointed beside the model, read when present
+                      **({"accumulation": self.accumulators.module} if self.accumulators else {})}
+        self.checkpoint = tf.train.Checkpoint(**{MODEL_KEY: instance, "progress": progress_module}, **self.extra)
         self.manager: Any = None  # tf.train.CheckpointManager, once the checkpoint directory is open
         self.best_manager: Any = None  # --keep-best's, in DIR/best
         self.watches = self._watches()
@@ -143,6 +158,9 @@ class Trainer:
         self.log_run: str | None = None  # the run directory inside --logdir
         self.lock: RunLock | None = None
         self.stop_signal: int | None = None  # SIGINT or SIGTERM came: stop after the current step
+        self.train_step = self.step  # with --logdir, the step writing its summaries (set in _run)
+        self.per_call = 1  # --steps-per-call, as settled in _run
+        self.loop: StepLoop | None = None  # runs up to per_call steps in one call (not distributed)
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -163,14 +181,26 @@ class Trainer:
         resumed = self._open_checkpoints()
         self._settle_settings(resumed)
         try:
-            data = open_source(self.tf, self.sources.get("data", self.settings.data), self.specs, self.label,
-                               self.settings.allow_nonfinite)
+            data = self._training_data()
             validation = self._validation_data()
-        except DataError as exc:
+        except (DataError, ClassWeightError) as exc:
             raise TrainingError(str(exc)) from None
         if self.settings.logdir is not None and self.chief:
             self.writer = self.tf.summary.create_file_writer(str(self._log_directory(resumed)))
         return data, validation, resumed
+
+    def _training_data(self) -> TrainingData:
+        """The training data; with --class-weight, each example's `sample_weight` from its label (the
+        data need not hold that input)."""
+        source = self.sources.get("data", self.settings.data)
+        if self.settings.class_weight is None:
+            return open_source(self.tf, source, self.specs, self.label, self.settings.allow_nonfinite)
+        weights = parse_class_weight(self.settings.class_weight)
+        label, weight = weighted_inputs(self.specs, self.label)
+        data = open_source(self.tf, source, [spec for spec in self.specs if spec is not weight], self.label,
+                           self.settings.allow_nonfinite)
+        weighted = add_weights(self.tf, data.examples, weights, label.name, weight)
+        return replace(data, examples=weighted, columns=None)  # batched from `examples`, weights and all
 
     def _log_directory(self, resumed: str | None) -> Path:
         """This run's directory inside --logdir: a resumed run goes on in its own (named in the run
@@ -220,19 +250,19 @@ class Trainer:
         directory = self.settings.checkpoint_dir
         if directory is None:
             return None
-        write_directory = _write_directory(directory, self.strategy)
+        written = write_directory(directory, self.strategy)
         try:
             if self.chief:
                 self.lock = claim_directory(directory, self.identity, self.settings.restart, self.log)
-            for checked in dict.fromkeys([directory, write_directory]):
+            for checked in dict.fromkeys([directory, written]):
                 checked_index(checked)
         except CheckpointError as exc:
             raise TrainingError(f"{exc}; choose another --checkpoint-dir") from None
-        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(write_directory),
+        self.manager = self.tf.train.CheckpointManager(self.checkpoint, str(written),
                                                        max_to_keep=self.settings.max_to_keep,
                                                        checkpoint_name=CHECKPOINT_NAME)
         if "keep_best" in self.watches:
-            self.best_manager = self._best_manager(write_directory / BEST_DIRECTORY)
+            self.best_manager = self._best_manager(written / BEST_DIRECTORY)
         chief_checkpoints = self.tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None,
                                                             checkpoint_name=CHECKPOINT_NAME).checkpoints
         if self.settings.restart:
@@ -272,8 +302,8 @@ class Trainer:
             return str(exc)
         try:
             self.core.restore(prefix).assert_existing_objects_matched().expect_partial()
-            # The callbacks' state (a checkpoint from before tfm kept it has none: they start afresh).
-            self.tf.train.Checkpoint(callbacks=self.state.module).read(prefix).expect_partial()
+            # The callbacks' state and --accumulate's sums (a checkpoint without them: they start afresh).
+            self.tf.train.Checkpoint(**self.extra).read(prefix).expect_partial()
         except Exception as exc:  # damaged by hand, or from another version of the model
             try:
                 return unreadable(self.tf, self.instance, prefix, exc)
@@ -309,7 +339,8 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train; the checkpoint directory's lock is held until the run ends, however it ends."""
         try:
-            with self._signals_deferred(), skipping(self.optimizers, self.frozen):
+            with self._signals_deferred(), skipping(self.optimizers, self.frozen), \
+                    accumulating(self.optimizers, self.accumulators):
                 return self._run()
         finally:
             if self.lock is not None:
@@ -355,6 +386,18 @@ class Trainer:
 
     def _run(self) -> TrainResult:
         data, validation, resumed = self._prepare()
+        with self._gradient_histograms():  # before the step is first traced (by --jit auto's trial, or below)
+            return self._train(data, validation, resumed)
+
+    def _gradient_histograms(self):
+        """--histograms with --logdir: `gradients/PATH` every --log-every steps, written by the step
+        (not in a distributed run, whose summaries are written eagerly); off during --jit auto's trial."""
+        writer = self.writer if self.settings.histograms and self.strategy is None else None
+        paths = {id(variable): path for path, variable in module_variables(self.tf, self.instance).items()}
+        return gradient_histograms(self.tf, self.optimizers, writer, self.variables["global_step"],
+                                   self.settings.log_every or DEFAULT_LOG_EVERY, paths, self.recording)
+
+    def _train(self, data: TrainingData, validation: TrainingData | None, resumed: str | None) -> TrainResult:
         position, settings = self.position, self.settings
         # The shuffle's order depends on the global seed too: fix it to the run's, so the order is the
         # same in every process that trains or resumes this run, whatever else set a seed.
@@ -378,7 +421,13 @@ class Trainer:
             self.log(f"tfm: nothing to do: {done} {position.epoch} epochs ({position.global_step} steps); "
                      "raise --epochs or --steps to train on, or pass --restart to begin anew")
         self.variables["global_step"].assign(position.global_step)
-        self.train_step = self._summarized_step() if self.writer is not None else self.step
+        if self.jit == "auto" and self.strategy is None and not self._finished():
+            self._choose_jit(data, drop, per_epoch, resumed)
+        self.train_step = self._summarized_step(self.step) if self.writer is not None else self.step
+        self.per_call = steps_per_call(settings.steps_per_call, self.keras.callbacks, self.strategy is not None)
+        # Every step runs in the loop, whatever N: one graph, so N changes nothing in the results.
+        self.loop = None if self.strategy is not None else StepLoop(self.tf, self.train_step, self.specs,
+                                                                    not settings.allow_nonfinite)
         scalars: dict[str, float] = {}
         last_saved = position.global_step if resumed else -1
         self.keras.call("on_train_begin", {})
@@ -422,6 +471,33 @@ class Trainer:
         for line in self.initialized.lines():
             self.log(line)
 
+    def _choose_jit(self, data: TrainingData, drop: bool, per_epoch: int, resumed: str | None) -> None:
+        """--jit auto: the step with XLA or without, as a trial finds faster; a run too short to repay
+        the trial goes without; a resumed run goes on with its first process's choice (in its run file)."""
+        p, s = self.position, self.settings
+        chosen = chosen_setting(self._run_file_entry(_JIT_ENTRY)) if resumed is not None else None
+        left = s.steps - p.global_step if s.steps is not None else ((s.epochs or 1) - p.epoch) * per_epoch - p.step_in_epoch
+        if chosen is None and left < AUTO_MIN_STEPS:
+            chosen = False
+        elif chosen is None:
+            batches = data.batches(self.tf, p.batch_size, drop, p.shuffle, epoch_seed(p.seed, p.epoch))
+            self.recording.assign(False)  # the trial's steps are undone: no gradient histograms of them
+            chosen = choose(self.tf, self.function, self.specs, batches, self._state_variables(), self.log)
+            self.recording.assign(True)
+        self._set_run_file_entry(_JIT_ENTRY, chosen)
+        if chosen:
+            self.function = self.step = xla(self.tf, self.function)
+
+    def _state_variables(self) -> list:
+        """Every variable a step may change: the module's (random states and metrics included), its
+        optimizers' (Keras variables, which the module's variable walk does not reach) and --accumulate's."""
+        found = {id(v): v for v in module_variables(self.tf, self.instance).values()}
+        for optimizer in self.optimizers:
+            found.update({id(v): v for v in optimizer.variables})
+        if self.accumulators is not None:
+            found.update({id(v): v for v in self.accumulators.module.variables})
+        return list(found.values())
+
     def _finished(self) -> bool:
         if self._stopping():
             return True
@@ -448,23 +524,22 @@ class Trainer:
         shows = not isinstance(self.progress, NoProgress)
         sums: dict[str, float] = {}
         counted = 0
-        for batch in batches:
-            if self.keras:
-                self.keras.call("on_train_batch_begin", position.step_in_epoch, {})
-            outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
-            position.global_step += 1
-            position.step_in_epoch += 1
-            scalars = scalar_outputs(outputs)
-            if not self.settings.allow_nonfinite:
-                self._check_finite(scalars, outputs)
-            counted += 1
-            for name, value in scalars.items():
-                sums[name] = sums.get(name, 0.0) + value
-            means = {name: total / counted for name, total in sums.items()}
-            if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
-                self._summarize_step(scalars)
-            if shows:
-                self.progress.step(position.step_in_epoch, {**means, **self._learning_rate_shown()})
+        for steps in self._calls(batches, per_epoch):
+            scalars: dict[str, float] = {}
+            shown = self._learning_rate_shown() if shows else {}
+            for scalars, nonfinite in steps:
+                position.global_step += 1
+                position.step_in_epoch += 1
+                if not self.settings.allow_nonfinite:
+                    self._check_finite(scalars, nonfinite)
+                counted += 1
+                for name, value in scalars.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                if self.writer is not None and self.strategy is not None:  # no in-graph summaries: written here
+                    self._summarize_step(scalars)
+                if shows:
+                    self.progress.step(position.step_in_epoch,
+                                       {**{name: total / counted for name, total in sums.items()}, **shown})
             if self.keras:
                 self.keras.call("on_train_batch_end", position.step_in_epoch - 1, dict(scalars))
             if self.manager is not None and self.settings.save_every and \
@@ -476,6 +551,35 @@ class Trainer:
                 break
         return {name: total / max(counted, 1) for name, total in sums.items()}
 
+    def _calls(self, batches, per_epoch: int):
+        """The epoch's calls of the step, each a list of its steps' (scalar outputs, names of tensor
+        outputs holding NaN or inf): one step per call, or with --steps-per-call up to N, a call
+        ending wherever a checkpoint may be saved (--save-every, the epoch's end, the run's end)."""
+        if self.loop is None:
+            for batch in batches:
+                self._batch_begin()
+                outputs = self.train_step(*[batch[spec.name] for spec in self.specs])
+                scalars = scalar_outputs(outputs)
+                yield [(scalars, [] if self.settings.allow_nonfinite else _nonfinite_tensors(self.tf, scalars, outputs))]
+            return
+        iterator = iter(batches)
+        while True:
+            p, s = self.position, self.settings
+            size = call_size(self.per_call, per_epoch - p.step_in_epoch,
+                             None if s.steps is None else s.steps - p.global_step, s.save_every, p.global_step)
+            if size == 0:
+                return
+            self._batch_begin()
+            try:
+                result = self.loop(iterator, size)
+            except self.tf.errors.OutOfRangeError:  # the data shrank since it was counted: _run says so
+                return
+            yield [result.step(index) for index in range(size)]
+
+    def _batch_begin(self) -> None:
+        if self.keras:
+            self.keras.call("on_train_batch_begin", self.position.step_in_epoch, {})
+
     def _learning_rate_shown(self) -> dict[str, float]:
         rate = self._learning_rate()
         return {} if rate is None else {"lr": rate}
@@ -486,14 +590,12 @@ class Trainer:
             return None
         return float(self.tf.convert_to_tensor(self.optimizers[0].learning_rate).numpy())
 
-    def _check_finite(self, scalars: dict[str, float], outputs) -> None:
-        """Stop at the first step whose outputs (the loss, and any float tensor it returns) hold NaN or
-        inf: nothing after it is saved, so the last checkpoint holds weights from before it."""
+    def _check_finite(self, scalars: dict[str, float], tensors: list[str]) -> None:
+        """Stop at the first step whose outputs (the loss, and any float tensor it returns: `tensors`
+        names those holding NaN or inf) are not finite: nothing after it is saved, so the last
+        checkpoint holds weights from before it."""
         bad = {name: str(value) for name, value in scalars.items() if not math.isfinite(value)}
-        for name, value in _tensor_outputs(outputs).items():  # a step returning only scalars has none
-            if name not in scalars and value.dtype.is_floating and \
-                    not bool(self.tf.reduce_all(self.tf.math.is_finite(value))):
-                bad[name] = "a tensor holding NaN or inf"
+        bad.update({name: "a tensor holding NaN or inf" for name in tensors})
         if bad:
             shown = ", ".join(f"{printable(name)} = {value}" for name, value in bad.items())
             raise TrainingError(f"step {self.position.global_step} (epoch {self.position.epoch + 1}, step "
@@ -573,29 +675,14 @@ class Trainer:
 
     # --- TensorBoard ------------------------------------------------------------------------------
 
-    def _summarized_step(self):
-        """The training step with its summaries written in the graph (no eager op per step): the
-        scalar outputs and the learning rate every --log-every steps, at the step counter's value."""
-        tf, step, writer = self.tf, self.step, self.writer
-        assert writer is not None
-        counter = self.variables["global_step"]
-        every = self.settings.log_every or DEFAULT_LOG_EVERY
-        optimizer = self.optimizers[0] if self.optimizers else None
-        if self.strategy is not None:  # per-replica inputs: the step runs as is, its summaries eagerly
+    def _summarized_step(self, step):
+        """The training `step` with its summaries written in the graph (tfm.run.tensorboard); in a
+        distributed run (per-replica inputs) the step as it is, its summaries written eagerly."""
+        if self.strategy is not None:
             return step
-
-        def logged(*inputs):
-            outputs = step(*inputs)
-            counter.assign_add(1)
-            with writer.as_default(step=counter), tf.summary.record_if(tf.equal(counter % every, 0)):
-                for name, value in _scalar_tensors(outputs).items():
-                    tf.summary.scalar(name, value)
-                if optimizer is not None:
-                    tf.summary.scalar("learning_rate", optimizer.learning_rate)
-            return outputs
-
-        # The method's signature: a last, smaller batch does not trace the step a second time.
-        return tf.function(logged, input_signature=self.function.input_signature)
+        return summarized_step(self.tf, step, self.writer, self.variables["global_step"],
+                               self.settings.log_every or DEFAULT_LOG_EVERY, self.optimizers[0] if self.optimizers
+                               else None, self.function.input_signature)
 
     def _summarize_step(self, scalars: dict[str, float]) -> None:
         every = self.settings.log_every or DEFAULT_LOG_EVERY
@@ -608,17 +695,12 @@ class Trainer:
         with --histograms every variable's values."""
         self._write({f"epoch/{k}": v for k, v in logs.items() if not k.startswith("val_")})
         if self.writer is not None and self.settings.histograms:
-            with self.writer.as_default(step=self.position.global_step):
-                for path, variable in module_variables(self.tf, self.instance).items():
-                    if variable.dtype.is_floating:
-                        self.tf.summary.histogram(f"weights/{path}", variable)
+            weight_histograms(self.tf, self.writer, self.position.global_step,
+                              module_variables(self.tf, self.instance))
 
     def _write(self, scalars: dict[str, float]) -> None:
-        if self.writer is None:
-            return
-        with self.writer.as_default(step=self.position.global_step):
-            for name, value in scalars.items():
-                self.tf.summary.scalar(name, value)
+        if self.writer is not None:
+            write_scalars(self.tf, self.writer, self.position.global_step, scalars)
 
     def _save(self, manager=None) -> int:
         manager = manager or self.manager
@@ -641,53 +723,6 @@ class Trainer:
                      f"{p.step_in_epoch} steps into it")
 
 
-# --- tf.distribute ------------------------------------------------------------------------------
-
-
-def distributed_step(tf, strategy, function):
-    """The training method run on every replica (`strategy.run` of its Python function: a tf.function
-    with an input signature cannot take per-replica values), its scalar outputs averaged."""
-    inner = function.python_function
-
-    def step(*inputs):
-        outputs = strategy.run(inner, args=inputs)
-        items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-        reduced = {}
-        for name, value in items:
-            if strategy.experimental_local_results(value)[0].shape.rank == 0:
-                reduced[name] = strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-        return reduced
-
-    return tf.function(step)
-
-
-def distribute(tf, strategy, batches):
-    """Each global batch split over the replicas (of every worker), in order."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(batches.with_options(options))
-
-
-def is_chief_only(strategy) -> bool:
-    """No other worker takes part (no strategy, or one of a single process)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return resolver is None or not resolver.task_type
-
-
-def is_chief(strategy) -> bool:
-    """Worker 0 writes checkpoints and summaries (the only worker without multi-worker training)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
-
-
-def _write_directory(directory: Path, strategy) -> Path:
-    if is_chief(strategy):
-        return directory
-    return directory.parent / f".{directory.name}.worker-{strategy.cluster_resolver.task_id}.tmp"
-
-
 _FLAGS = {"early_stopping": "--early-stopping", "keep_best": "--keep-best", "reduce_lr": "--reduce-lr-on-plateau"}
 
 
@@ -701,35 +736,15 @@ def optimizers_of(tf, instance) -> list:
     return list(found.values())
 
 
-def _tensor_outputs(outputs) -> dict[str, Any]:
-    """A step's tensor outputs by name (a lone unnamed output is `output_0`); per-replica values of a
-    distributed step are left out (its scalars are reduced already)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    return {name: value for name, value in items if hasattr(value, "dtype") and hasattr(value, "shape")}
-
-
-def _scalar_tensors(outputs) -> dict[str, Any]:
-    """The rank-0 numeric outputs of a traced step, by name (as `scalar_outputs` names them)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    return {name: value for name, value in items if getattr(value, "shape", None) is not None
-            and value.shape.rank == 0 and (value.dtype.is_floating or value.dtype.is_integer)}
+def _nonfinite_tensors(tf, scalars: dict[str, float], outputs) -> list[str]:
+    """The float tensor outputs of a step (its scalars left out) holding NaN or inf."""
+    return [name for name, value in tensor_outputs(outputs).items() if name not in scalars and value.dtype.is_floating
+            and not bool(tf.reduce_all(tf.math.is_finite(value)))]
 
 
 def scalar_outputs(outputs) -> dict[str, float]:
     """The rank-0 outputs of a step by name (a lone unnamed output is `output_0`, as in a SavedModel)."""
-    if outputs is None:
-        return {}
-    items = outputs.items() if isinstance(outputs, dict) else [("output_0", outputs)]
-    found = {}
-    for name, value in items:
-        if getattr(value, "shape", None) is not None and value.shape.rank == 0 and \
-                (value.dtype.is_floating or value.dtype.is_integer):
-            found[name] = float(value.numpy())
-    return found
+    return {name: float(value.numpy()) for name, value in scalar_tensors(outputs).items()}
 
 
 def elapsed(start: float) -> str:

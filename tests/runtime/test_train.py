@@ -316,7 +316,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     x, y = _regression_data(800, seed=4)
     np.savez(tmp_path / "data.npz", x=x, y=y)
     common = [REGRESSION, TARGET, "--data", "data.npz", "--epochs", "4", "--batch-size", "8", "--seed", "11",
-              "--shuffle", "100", "--save-every", "1", "--max-to-keep", "3"]
+              "--shuffle", "100", "--save-every", "1", "--max-to-keep", "3",
+              "--no-jit"]  # 400 steps: --jit auto would time XLA in each run, which could choose apart
     whole = _train_process([*common, "--checkpoint-dir", "whole"], tmp_path)
     assert whole.wait(timeout=600) == 0, whole.stderr.read()
 

@@ -123,7 +123,7 @@ def _process(files: Path, directory: str) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "tfm", "train", "noisy.tfm", TARGET, "--data", "data.npz",
                              "--batch-size", "8", "--seed", "7", "--steps", "400", "--save-every", "1",
-                             "--checkpoint-dir", directory, "-q"],
+                             "--checkpoint-dir", directory, "--no-jit", "-q"],
                             cwd=files, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -134,7 +134,8 @@ def _latest_step(directory: Path) -> int:
 
 @pytest.mark.slow
 def test_killed_interrupted_and_terminated_runs_resume_bit_exact(files):
-    whole = _train(files, "whole", steps=400)
+    # --no-jit in both runs: a run this long would otherwise time XLA (--jit auto) and each choose alone.
+    whole = _train(files, "whole", steps=400, settings=tfm.configure(jit=False))
     points = sorted(np.random.default_rng().choice(np.arange(20, 380), size=3, replace=False).tolist())
     for point, signum in zip(points, (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)):
         process = _process(files, "killed")
