@@ -106,14 +106,17 @@ class _EpochClock:
         raise AttributeError(name)
 
 
-def run_tfm(source: Path, module: str, data: dict, epochs: int, said: list[str] | None = None) -> list[tuple[float, float]]:
-    """tfm.train with its defaults (as `tfm train` without flags): its log lines go to `said`."""
+def run_tfm(source: Path, module: str, data: dict, epochs: int, said: list[str] | None = None,
+            logdir: Path | None = None) -> list[tuple[float, float]]:
+    """tfm.train with its defaults (as `tfm train` without flags): its log lines go to `said`. With
+    `logdir`, TensorBoard summaries at their default frequency (--log-every 100), as `--logdir DIR`."""
     import tfm
 
     clock = _EpochClock()
     lines: list[str] = [] if said is None else said
+    logging = {} if logdir is None else {"logdir": logdir}
     tfm.train(source, f"{module}.train_step", data, batch_size=BATCH, epochs=epochs, seed=0, progress=False,
-              log=lines.append, callbacks=[clock])
+              log=lines.append, callbacks=[clock], **logging)
     return clock.epochs[1:]
 
 
@@ -173,13 +176,16 @@ def measure(rounds: int, examples: int, epochs: int) -> dict:
         path.write_text(source)
         data = _data(shape, examples)
         steps = -(-examples // BATCH)
-        samples: dict[str, list[tuple[float, float]]] = {"tfm": [], "keras": [], "loop": []}
         said: list[str] = []
+        logdir = directory / f"{case.lower()}-logs"
         contenders = {"tfm": lambda: run_tfm(path, case, data, epochs, said),
                       "keras": lambda: run_keras(case, data, epochs),
-                      "loop": lambda: run_loop(case, data, epochs)}
+                      "loop": lambda: run_loop(case, data, epochs),
+                      "tfm_logdir": lambda: run_tfm(path, case, data, epochs, logdir=logdir)}
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         for number in range(rounds):
-            order = list(contenders)[number % 3:] + list(contenders)[:number % 3]  # each goes first in turn
+            turn = number % len(contenders)
+            order = list(contenders)[turn:] + list(contenders)[:turn]  # each goes first in turn
             for name in order:
                 samples[name].extend(contenders[name]())
         medians = {name: (statistics.median(c for c, _ in times) / steps, statistics.median(w for _, w in times) / steps)
@@ -189,16 +195,24 @@ def measure(rounds: int, examples: int, epochs: int) -> dict:
                          "keras_over_tfm_cpu": medians["keras"][0] / medians["tfm"][0],
                          "loop_over_tfm_cpu": medians["loop"][0] / medians["tfm"][0],
                          "keras_over_tfm_wall": medians["keras"][1] / medians["tfm"][1],
-                         "loop_over_tfm_wall": medians["loop"][1] / medians["tfm"][1]}
+                         "loop_over_tfm_wall": medians["loop"][1] / medians["tfm"][1],
+                         "logdir_cost_cpu": medians["tfm_logdir"][0] / medians["tfm"][0] - 1}
     return {"rounds": rounds, "examples": examples, "epochs_timed": epochs - 1, "cases": results,
             "load_average": [round(load, 1) for load in (started_load, os.getloadavg()[0])]}
 
 
 GOALS = {"keras": 1.15, "loop": 1.0}  # tfm at least this many times as fast (CPU time per step, steps/s)
+LOGDIR_COST_GOAL = 0.05  # --logdir at its default settings costs at most this much more CPU time per step
 
 
 def _cell(ratio: float, goal: float) -> str:
     return f"{ratio:.2f}x ({'met' if ratio >= goal else '**not met**'})"
+
+
+def _cost(cost: float | None) -> str:
+    if cost is None:
+        return "n/a"
+    return f"{cost * 100:+.1f}% ({'met' if cost <= LOGDIR_COST_GOAL else '**not met**'})"
 
 
 def render(measured: dict) -> str:
@@ -208,17 +222,20 @@ def render(measured: dict) -> str:
              f"{measured['epochs_timed']} epochs timed per contender and round (the first, which traces, left out), "
              f"{measured['rounds']} rounds taking turns. Each figure is the contender's median time per step over "
              f"tfm's (above 1: tfm is faster). Goal: tfm >= {GOALS['keras']}x Keras `fit`, and >= {GOALS['loop']}x "
-             "the hand-written loop, in CPU time per step and in steps per second.", "",
+             "the hand-written loop, in CPU time per step and in steps per second; `--logdir DIR` (TensorBoard "
+             f"summaries at the default `--log-every 100`) costs tfm at most {LOGDIR_COST_GOAL:.0%} more CPU time "
+             "per step (a fourth contender: tfm with `--logdir`).", "",
              "| model | CPU time: Keras fit / tfm | steps/s: tfm / Keras fit | CPU time: loop / tfm | "
-             "steps/s: tfm / loop | ms per step (CPU): tfm, Keras fit, loop | tfm's --jit auto chose |",
-             "|---|---|---|---|---|---|---|"]
+             "steps/s: tfm / loop | ms per step (CPU): tfm, Keras fit, loop | tfm's --jit auto chose | "
+             "--logdir's cost (CPU per step) |",
+             "|---|---|---|---|---|---|---|---|"]
     for case, row in measured["cases"].items():
         ms = " / ".join(f"{row['seconds_per_step'][name][0] * 1000:.2f}" for name in ("tfm", "keras", "loop"))
         choices = sorted(set(row.get("tfm_jit_choices", [])))
         lines.append(f"| {case} | {_cell(row['keras_over_tfm_cpu'], GOALS['keras'])} "
                      f"| {_cell(row['keras_over_tfm_wall'], GOALS['keras'])} "
                      f"| {_cell(row['loop_over_tfm_cpu'], GOALS['loop'])} | {_cell(row['loop_over_tfm_wall'], GOALS['loop'])} "
-                     f"| {ms} | {', '.join(choices) or 'n/a'} |")
+                     f"| {ms} | {', '.join(choices) or 'n/a'} | {_cost(row.get('logdir_cost_cpu'))} |")
     lines += ["", "Every contender runs with its defaults: Keras `fit(x, y, batch_size=128)` (one step per call, "
               "no XLA); the loop is `@tf.function` over `tf.data` (shuffle, batch, prefetch), its loss read each "
               "step. tfm trains with `tfm train`'s defaults, which are chosen for speed: 16 steps per "

@@ -18,7 +18,8 @@ def test_the_training_benchmark_runs_and_renders_its_section():
     assert set(measured["cases"]) == {"MLP", "CNN"}
     for row in measured["cases"].values():
         assert row["steps_per_epoch"] == 2
-        assert set(row["seconds_per_step"]) == {"tfm", "keras", "loop"}
+        assert set(row["seconds_per_step"]) == {"tfm", "keras", "loop", "tfm_logdir"}
+        assert row["logdir_cost_cpu"] > -1
         assert all(cpu > 0 and wall > 0 for cpu, wall in row["seconds_per_step"].values())
     section = train_speed.render(measured)
     assert section.startswith("## Training speed: tfm train against Keras fit and a hand-written loop")
