@@ -22,7 +22,7 @@ from .folding import UNKNOWN_VALUE, evaluate
 from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
-from .ops import Op
+from .ops import Op, static_tuple_length, static_tuple_value
 from .tensor_types import Dim, DimExpr, TensorT, substitute
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
@@ -185,8 +185,18 @@ class Analysis:
 
     def parameter_values(self, module: str, given: dict[str, object] | None = None) -> dict[str, object]:
         """The values module `module`'s parameters take in one instance: `given` over its evaluated
-        defaults (what a caller passes, else what the declaration says)."""
-        return {**self.param_defaults.get(module, {}), **(given or {})}
+        defaults (what a caller passes, else what the declaration says). A tuple parameter's value is
+        the list of its items (an int given stands for each), and each item is there by the name a
+        dimension reads it by (`kernel_size[0]`)."""
+        values = {**self.param_defaults.get(module, {}), **(given or {})}
+        info = self.modules.get(module)
+        for param in info.decl.params if info is not None and info.decl is not None else ():
+            length = static_tuple_length(param.type)
+            if length is not None and param.name in values:
+                items = values[param.name] = static_tuple_value(values[param.name], length)
+                if isinstance(items, list) and len(items) == length:
+                    values.update({f"{param.name}[{i}]": item for i, item in enumerate(items)})
+        return values
 
     def sub_argument_values(self, sub: n.SubDecl, params: dict[str, object]) -> dict[str, object]:
         """The values a submodule's arguments take when its holder's parameters are `params`

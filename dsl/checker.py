@@ -16,7 +16,7 @@ from .folding import UNKNOWN_VALUE, evaluate, fold_failure
 from .declarations import check_dim_expr, record_declared_types
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import DiagnosticList, Limits, nesting_depths, over_limit
-from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
+from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type, static_tuple_length, static_tuple_value
 from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
 def check(program: n.Program, library: tuple[n.ModuleDef, ...] = (), limits: Limits | None = None,
@@ -120,8 +120,14 @@ def _evaluate_defaults(analysis: Analysis) -> None:
     it, dsl.declarations.record_declared_types)."""
     for name, info in analysis.modules.items():
         if info.decl is not None:
-            values = {p.name: evaluate(p.default) for p in info.decl.params if p.default is not None}
+            values = {p.name: _static_value(p, evaluate(p.default)) for p in info.decl.params if p.default is not None}
             analysis.param_defaults[name] = {k: v for k, v in values.items() if v is not UNKNOWN_VALUE}
+
+
+def _static_value(param: n.ModuleParam, value: object) -> object:
+    """A default's value as the parameter holds it (a tuple parameter's int is each of its items)."""
+    length = static_tuple_length(param.type)
+    return value if length is None or value is UNKNOWN_VALUE else static_tuple_value(value, length)
 
 
 def _module_info(module: n.ModuleDef) -> ModuleInfo:
@@ -223,7 +229,13 @@ class ModuleChecker:
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
-        if static_python_type(type_):
+        if static_tuple_length(type_) is not None:
+            for dim in type_.shape or ():
+                self._check_dim(dim, allow_named=False)  # a length of 1 or more
+        elif type_.dtype == "int" and type_.shape is not None:
+            self.report("E017", type_, "a tuple parameter has one fixed length: `int[2]`",
+                        "write `int[2]` for two ints (an int given stands for both), or `i32[...]` for a tensor")
+        elif static_python_type(type_):
             if type_.shape is not None:
                 self.report("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
                          f"for a tensor parameter write e.g. `f32{_shape_text(type_)}`")
@@ -349,6 +361,9 @@ class ModuleChecker:
             return
         if dim.kind == "fixed" and dim.size is not None and dim.size < 1:
             self.report("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
+        if dim.kind == "item":
+            self._check_item_dim(dim)
+            return
         if dim.kind != "named":
             return
         assert dim.name is not None  # a named dimension has its name
@@ -365,6 +380,20 @@ class ModuleChecker:
                      "a variable's shape is fixed at construction: use a number or an `int` parameter")
         else:
             self.analysis.refs[dim] = Ref("named_dim")
+
+    def _check_item_dim(self, dim: n.Dim) -> None:
+        """`kernel_size[0]`: an item of a tuple parameter (`kernel_size: int[2]`), as a size."""
+        assert dim.of is not None and dim.size is not None  # node_builder.item_dim
+        param = self.info.params.get(dim.of)
+        length = static_tuple_length(param.type) if param is not None else None
+        if param is None or length is None:
+            self.report("E018", dim, f"`{dim.of}` is not a tuple parameter, so `{dim.name}` is no size",
+                        f"declare `{dim.of}: int[2]` (a tuple of two ints) in the constructor")
+        elif dim.size >= length:
+            self.report("E018", dim, f"`{dim.of}` holds {length} ints: `{dim.name}` is out of range",
+                        f"index it from 0 to {length - 1}")
+        else:
+            self.analysis.refs[dim] = Ref("static_param", param)
 
     # static expressions ------------------------------------------------------------------------
 

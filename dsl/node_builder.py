@@ -239,7 +239,7 @@ class ToNodes(Transformer):
     def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
         return _items(c)
 
-    def module_param(self, c):  # NAME ":" type_expr ["=" expr]
+    def module_param(self, c):  # NAME ":" type_expr ["=" param_default]
         name, type_, default = c[0], c[2], c[4]
         _no_list(type_, "a constructor parameter")
         return n.ModuleParam(span=self._s(), identifier=self._identifier(name), type=type_, default=default)
@@ -318,6 +318,11 @@ class ToNodes(Transformer):
 
     def named_dim(self, c):  # NAME
         return n.Dim(span=self._s(), kind="named", name=str(c[0]))
+
+    def item_dim(self, c):  # NAME "[" INT "]"
+        span = self._s()
+        index = _int(c[2], span)
+        return n.Dim(span=span, kind="item", name=f"{c[0]}[{index}]", size=index, of=str(c[0]))
 
     def unknown_dim(self, c):  # "?" | "None"
         return n.Dim(span=self._s(), kind="unknown")

@@ -124,14 +124,16 @@ class _Declared:
 class Dim(Node):
     """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`); or an
     expression of sizes and names (`4 * 4 * g`: kind "expr", `name` its text, `op` joining `left` and
-    `right`); or `...` (kind "rest": any run of dims, in a method signature)."""
+    `right`); or `...` (kind "rest": any run of dims, in a method signature); or an item of a tuple
+    parameter (`kernel_size[0]`: kind "item", `of` the parameter, `size` the index, `name` as written)."""
 
-    kind: Literal["fixed", "named", "unknown", "expr", "rest"]
+    kind: Literal["fixed", "named", "unknown", "expr", "rest", "item"]
     size: int | None = None
     name: str | None = None
     op: str | None = None
     left: Dim | None = None
     right: Dim | None = None
+    of: str | None = None
 
 
 @node

@@ -125,6 +125,18 @@ def _dimension(name, value):
     return value
 
 
+def _int_tuple(name, value, length):
+    """A tuple parameter's value (`kernel_size: int[2]`) as a tuple of `length` ints: an int stands
+    for every item, as in Keras (`kernel_size=3` is `(3, 3)`)."""
+    items = (value,) * length if _isinstance(value, _int) else (*value,)
+    if _len(items) != length:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    for item in items:
+        if not _isinstance(item, _int) or _isinstance(item, _bool):
+            raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    return items
+
+
 def _dimension_of(text, value):
     """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
     checked to be at least 1."""

@@ -28,7 +28,23 @@ def subscript_type(report: Report, types: Mapping[n.Node, object], node: n.Subsc
         return UNKNOWN
     if value.shape is None:
         return TensorT(value.dtype, None)
-    return TensorT(value.dtype, _index_shape(report, types, node, value))
+    shape = _index_shape(report, types, node, value)
+    if value.weak and shape == () and all(_is_python_int(types.get(i)) for i in node.items):
+        return _python_item(types, node, value)  # `kernel_size[0]`: an item of a Python tuple is a Python value
+    return TensorT(value.dtype, shape)
+
+
+def _is_python_int(index: object) -> bool:
+    return isinstance(index, TensorT) and index.weak and index.shape == () and index.dtype in ("i32", "i64")
+
+
+def _python_item(types: Mapping[n.Node, object], node: n.Subscript, value: TensorT) -> TensorT:
+    """One item of a Python list or tuple (a tuple parameter, a list literal), its value kept where known."""
+    index = types.get(node.items[0])
+    at = index.value if isinstance(index, TensorT) else None
+    items = value.value if isinstance(value.value, (tuple, list)) else ()
+    known = isinstance(at, int) and -len(items) <= at < len(items)
+    return TensorT(value.dtype, (), weak=True, value=items[at] if isinstance(at, int) and known else None)
 
 
 def _index_shape(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: TensorT):
