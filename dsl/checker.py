@@ -10,6 +10,7 @@ import math
 from typing import Iterable
 
 from . import nodes as n
+from .nodes import child_values
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, positional_parameters, walk
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
@@ -124,6 +125,15 @@ def _evaluate_defaults(analysis: Analysis) -> None:
             analysis.param_defaults[name] = {k: v for k, v in values.items() if v is not UNKNOWN_VALUE}
 
 
+def _tested_param(test: n.Node) -> tuple[str, bool] | None:
+    """`use_bias` -> ("use_bias", True), `not use_bias` -> ("use_bias", False); None for other tests."""
+    if isinstance(test, n.Name):
+        return test.id, True
+    if isinstance(test, n.UnaryOp) and test.op == "not" and isinstance(test.operand, n.Name):
+        return test.operand.id, False
+    return None
+
+
 def _static_value(param: n.ModuleParam, value: object) -> object:
     """A default's value as the parameter holds it (a tuple parameter's int is each of its items)."""
     length = static_tuple_length(param.type)
@@ -194,6 +204,35 @@ class ModuleChecker:
         for member in self.module.members:
             {n.VarDecl: self._check_var, n.SubDecl: self._check_sub, n.Method: self._check_method}[type(member)](member)
         self._check_serving()
+        for method in self.module.methods:
+            self._check_conditional_reads(method.body, frozenset())
+
+    def _check_conditional_reads(self, node: object, holding: frozenset[str]) -> None:
+        """A variable declared under `if use_bias:` is read only where `use_bias` holds: in the body of an
+        `if use_bias:` (or a `... if use_bias else ...`), or in the `else` of an `if not use_bias:`."""
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                self._check_conditional_reads(item, holding)
+            return
+        if not isinstance(node, n.Node):
+            return
+        if isinstance(node, (n.If, n.IfExp)):
+            tested = _tested_param(node.test)
+            self._check_conditional_reads(node.test, holding)
+            then, otherwise = (holding, holding) if tested is None else (
+                (holding | {tested[0]}, holding) if tested[1] else (holding, holding | {tested[0]}))
+            self._check_conditional_reads(node.body, then)
+            self._check_conditional_reads(node.orelse, otherwise)
+            return
+        ref = self.analysis.refs.get(node) if isinstance(node, n.Name) else None
+        if ref is not None and isinstance(ref.decl, n.VarDecl) and ref.decl.condition is not None \
+                and ref.decl.condition.id not in holding:
+            condition = ref.decl.condition.id
+            self.report("E047", node, f"`{ref.decl.name}` exists only when `{condition}` is true "
+                        f"(it is declared under `if {condition}:`)",
+                        f"read it inside `if {condition}:` (or `... if {condition} else ...`)")
+        for child in child_values(node):
+            self._check_conditional_reads(child, holding)
 
     def _check_serving(self) -> None:
         """One serving method; `serving_default` is its signature key, so no other method may be called so."""
@@ -248,6 +287,8 @@ class ModuleChecker:
                         "a holding module infers a size from its calls; give other parameters a value")
 
     def _check_var(self, var: n.VarDecl) -> None:
+        if var.condition is not None:
+            self._check_var_condition(var.condition)
         if var.type.shape is None:
             self.report("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[3, 4]`")
@@ -269,6 +310,16 @@ class ModuleChecker:
                      suggest(init.func.id, INITIALIZERS) or f"initializers: {', '.join(sorted(INITIALIZERS))}")
             return
         self._check_static_expr(init, allow_params=True, allow_tensor_params=True)
+
+    def _check_var_condition(self, condition: n.Name) -> None:
+        """`if use_bias:` around variables tests a `bool` constructor parameter, known when the module is built."""
+        param = self.info.params.get(condition.id)
+        if param is None or static_python_type(param.type) is not bool:
+            what = "a parameter of another type" if param is not None else "not a constructor parameter"
+            self.report("E022", condition, f"`if {condition.id}:` around variables: `{condition.id}` is {what}",
+                        "variables exist or not when the module is built: test a `bool` constructor parameter")
+            return
+        self.analysis.refs[condition] = Ref("static_param", param)
 
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)

@@ -11,6 +11,8 @@ last, as Lark's `propagate_positions` would make it: keywords, brackets and new 
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from typing import Any, Protocol, cast
 
@@ -233,8 +235,14 @@ class ToNodes(Transformer):
         return n.Import(span=self._s(), target=target)
 
     def module_def(self, c):  # "module" NAME [module_params] ":" _NL _INDENT member+ _DEDENT
+        members = [m for member in c[6:-1] for m in (member if isinstance(member, list) else [member])]
         return n.ModuleDef(span=self._s(), identifier=self._identifier(c[1]), params=tuple(c[2] or ()),
-                           members=expand_signatures(tuple(c[6:-1])))
+                           members=expand_signatures(tuple(members)))
+
+    def member_if(self, c):  # "if" NAME ":" _NL _INDENT var_decl+ _DEDENT: its variables, each under the condition
+        token = c[1]
+        condition = n.Name(span=self._identifier(token).span, id=str(token))
+        return [dataclasses.replace(var, condition=condition) for var in c[5:-1]]
 
     def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
         return _items(c)

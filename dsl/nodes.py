@@ -421,6 +421,8 @@ class VarDecl(_Declared, Node):
     type: TensorType
     init: Expr
     trainable: bool
+    # `if use_bias:` around the declaration: the `bool` parameter without which the variable does not exist
+    condition: Name | None = None
 
 
 @node

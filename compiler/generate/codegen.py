@@ -280,8 +280,10 @@ class _ClassEmitter:
         else:
             value = init_expr.expr(var.init)
         dtype_argument = "" if info is not None and info.kind == "initializer" else f", dtype={dtype}"
-        return (f"self.{ident(var.name)} = tf.Variable({value}{dtype_argument}, trainable={var.trainable}, "
-                f"name={hygiene.literal(var.name)}){self.loc(var)}")
+        made = f"tf.Variable({value}{dtype_argument}, trainable={var.trainable}, name={hygiene.literal(var.name)})"
+        if var.condition is not None:  # `if use_bias:` around it: no variable otherwise (None, as Keras' layer.bias)
+            made = f"{made} if {init_expr.expr(var.condition)} else None"
+        return f"self.{ident(var.name)} = {made}{self.loc(var)}"
 
     def _submodule(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
         target = self.analysis.modules[sub.module]
