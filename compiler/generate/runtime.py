@@ -436,7 +436,26 @@ def _depthwise_conv2d(input, filters, strides, padding, dilations):
         dilations = [dilations, dilations]
     elif _len(dilations) == 4:
         dilations = dilations[1:-1]
+    if strides[0] != strides[1]:
+        # TensorFlow's CPU kernel without oneDNN takes one stride for rows and columns: pad as the strided
+        # convolution would ('SAME'), convolve at stride 1 and keep every stride-th output (the same values).
+        if padding == "SAME":
+            input = _same_padded(input, filters, strides, dilations)
+        full = tf.nn.depthwise_conv2d(input, filters, [1, 1, 1, 1], "VALID", dilations=dilations)
+        return full[:, ::strides[0], ::strides[1], :]
     return tf.nn.depthwise_conv2d(input, filters, [1, *strides, 1], padding, dilations=dilations)
+
+
+def _same_padded(input, filters, strides, dilations):
+    """`input` [N, H, W, C] padded with zeros as a 'SAME' convolution of these strides pads it (more after)."""
+    sizes = tf.shape(input)
+    pads = [[0, 0]]
+    for axis in _range(2):
+        window = (filters.shape[axis] - 1) * dilations[axis] + 1
+        out = (sizes[1 + axis] + strides[axis] - 1) // strides[axis]
+        total = tf.maximum((out - 1) * strides[axis] + window - sizes[1 + axis], 0)
+        pads.append([total // 2, total - total // 2])
+    return tf.pad(input, pads + [[0, 0]])
 
 
 def _mean_absolute_error(y_true, y_pred):

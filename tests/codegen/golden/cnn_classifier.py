@@ -124,6 +124,26 @@ def _dimension(name, value):
     return value
 
 
+def _int_tuple(name, value, length):
+    """A tuple parameter's value (`kernel_size: int[2]`) as a tuple of `length` ints: an int stands
+    for every item, as in Keras (`kernel_size=3` is `(3, 3)`)."""
+    items = (value,) * length if _isinstance(value, _int) else (*value,)
+    if _len(items) != length:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    for item in items:
+        if not _isinstance(item, _int) or _isinstance(item, _bool):
+            raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    return items
+
+
+def _dimension_of(text, value):
+    """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
+    checked to be at least 1."""
+    if value < 1:
+        raise _ValueError(f"dimension {text} is {value!r} for these constructor parameters: it must be >= 1")
+    return value
+
+
 def _same_dims(a, a_axes, b, b_axes, message):
     """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
     (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
@@ -295,50 +315,55 @@ def _dropout(random, x, rate, seed):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -359,35 +384,40 @@ class Dense(tf.Module):
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:38."""
+    """Compiled from <tfm library>/layers.tfm:50."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, *, name=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:38:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:38:37
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:38:51
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:38:15
-        self.filters = filters  # <tfm library>/layers.tfm:38:37
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:38:51
-        self.strides = strides  # <tfm library>/layers.tfm:38:69
-        self.padding = padding  # <tfm library>/layers.tfm:38:87
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:39:9
-        self.activation = activation  # <tfm library>/layers.tfm:39:33
-        self.seed = seed  # <tfm library>/layers.tfm:39:61
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:50:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:50:37
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:50:15
+        self.filters = filters  # <tfm library>/layers.tfm:50:37
+        kernel_size = _int_tuple('kernel_size', kernel_size, 2)  # <tfm library>/layers.tfm:50:51
+        self.kernel_size = kernel_size
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:50:72
+        self.strides = strides
+        self.padding = padding  # <tfm library>/layers.tfm:50:93
+        dilation_rate = _int_tuple('dilation_rate', dilation_rate, 2)  # <tfm library>/layers.tfm:51:9
+        self.dilation_rate = dilation_rate
+        self.activation = activation  # <tfm library>/layers.tfm:51:36
+        self.seed = seed  # <tfm library>/layers.tfm:51:64
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:52:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:40:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:41:5
+            self.kernel = tf.Variable(_init_glorot_uniform([_dimension_of('kernel_size[0]', kernel_size[0]), _dimension_of('kernel_size[1]', kernel_size[1]), in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:53:5
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:55:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:43:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:57:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
 
     def call(self, x):
-        """<tfm library>/layers.tfm:43. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:57. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:44:9
-            return _activate(y + self.bias, self.activation)  # <tfm library>/layers.tfm:45:9
+            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:58:9
+            if self.use_bias:  # <tfm library>/layers.tfm:59:9
+                y = y + self.bias  # <tfm library>/layers.tfm:60:13
+            return _activate(y, self.activation)  # <tfm library>/layers.tfm:61:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -408,22 +438,24 @@ class Conv2D(tf.Module):
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:48."""
+    """Compiled from <tfm library>/layers.tfm:65."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:48:18
-        self.strides = strides  # <tfm library>/layers.tfm:48:38
-        self.padding = padding  # <tfm library>/layers.tfm:48:57
+        pool_size = _int_tuple('pool_size', pool_size, 2)  # <tfm library>/layers.tfm:65:18
+        self.pool_size = pool_size
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:65:41
+        self.strides = strides
+        self.padding = padding  # <tfm library>/layers.tfm:65:63
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:49:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:66:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:49. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:66. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides > 0:  # <tfm library>/layers.tfm:50:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:51:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:52:9
+            if self.strides[0] > 0:  # <tfm library>/layers.tfm:67:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:68:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:69:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -444,16 +476,16 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:69."""
+    """Compiled from <tfm library>/layers.tfm:86."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:70:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:87:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:70. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:71:9
+        """<tfm library>/layers.tfm:87. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:88:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -474,45 +506,45 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:87."""
+    """Compiled from <tfm library>/layers.tfm:104."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:87:16
-        self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self.rate = rate  # <tfm library>/layers.tfm:104:16
+        self.seed = seed  # <tfm library>/layers.tfm:104:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:105:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:112:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:105. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:89:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
-            return x  # <tfm library>/layers.tfm:93:9
+            if training:  # <tfm library>/layers.tfm:106:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:107:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:108:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:109:13
+            return x  # <tfm library>/layers.tfm:110:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:112. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:96:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
-            return x  # <tfm library>/layers.tfm:100:9
+            if training:  # <tfm library>/layers.tfm:113:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:114:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:115:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:116:13
+            return x  # <tfm library>/layers.tfm:117:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -668,24 +700,25 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 38, 15), 367: (0, 38, 37), 368: (0, 38, 51),
-    369: (0, 38, 15), 370: (0, 38, 37), 371: (0, 38, 51), 372: (0, 38, 69), 373: (0, 38, 87),
-    374: (0, 39, 9), 375: (0, 39, 33), 376: (0, 39, 61), 379: (0, 40, 5), 380: (0, 41, 5),
-    382: (0, 43, 5), 389: (0, 44, 9), 390: (0, 45, 9), 415: (0, 48, 18), 416: (0, 48, 38),
-    417: (0, 48, 57), 419: (0, 49, 5), 424: (0, 50, 9), 425: (0, 51, 13), 426: (0, 52, 9),
-    452: (0, 70, 5), 456: (0, 71, 9), 481: (0, 87, 16), 482: (0, 87, 29), 487: (0, 88, 5),
-    491: (0, 95, 5), 499: (0, 89, 9), 500: (0, 90, 13), 501: (0, 91, 17), 502: (0, 92, 13),
-    503: (0, 93, 9), 511: (0, 96, 9), 512: (0, 97, 13), 513: (0, 98, 17), 514: (0, 99, 13),
-    515: (0, 100, 9), 540: (1, 22, 29), 541: (1, 22, 29), 542: (1, 22, 48), 543: (1, 22, 72),
-    546: (1, 23, 5), 547: (1, 24, 5), 548: (1, 25, 5), 549: (1, 26, 5), 551: (1, 28, 5), 559: (1, 29, 9),
-    560: (1, 30, 13), 561: (1, 31, 13), 562: (1, 32, 13), 563: (1, 33, 13), 564: (1, 34, 13),
-    565: (1, 35, 9), 590: (2, 4, 22), 591: (2, 4, 22), 592: (2, 4, 45), 593: (2, 4, 75), 596: (2, 5, 5),
-    597: (2, 6, 5), 598: (2, 7, 5), 599: (2, 8, 5), 600: (2, 9, 5), 601: (2, 10, 5), 602: (2, 11, 5),
-    603: (2, 12, 5), 604: (2, 13, 5), 606: (2, 15, 5), 610: (2, 21, 5), 611: (2, 26, 5), 619: (2, 16, 9),
-    620: (2, 17, 9), 621: (2, 18, 9), 622: (2, 19, 9), 630: (2, 23, 9), 631: (2, 24, 9),
-    638: (2, 26, 58), 639: (2, 26, 5), 646: (2, 27, 9), 647: (2, 28, 13), 648: (2, 29, 9),
-    649: (2, 30, 9),
+    322: (0, 10, 14), 323: (0, 10, 31), 324: (0, 10, 14), 325: (0, 10, 31), 326: (0, 10, 45),
+    327: (0, 10, 73), 328: (0, 10, 89), 329: (0, 11, 9), 330: (0, 11, 33), 331: (0, 11, 55),
+    332: (0, 12, 9), 335: (0, 13, 5), 336: (0, 15, 9), 338: (0, 18, 5), 339: (0, 24, 5), 340: (0, 27, 5),
+    345: (0, 19, 9), 346: (0, 20, 13), 347: (0, 21, 9), 355: (0, 25, 9), 363: (0, 28, 9),
+    364: (0, 29, 9), 365: (0, 30, 13), 366: (0, 31, 9), 391: (0, 50, 15), 392: (0, 50, 37),
+    393: (0, 50, 15), 394: (0, 50, 37), 395: (0, 50, 51), 397: (0, 50, 72), 399: (0, 50, 93),
+    400: (0, 51, 9), 402: (0, 51, 36), 403: (0, 51, 64), 404: (0, 52, 9), 407: (0, 53, 5),
+    408: (0, 55, 9), 410: (0, 57, 5), 417: (0, 58, 9), 418: (0, 59, 9), 419: (0, 60, 13),
+    420: (0, 61, 9), 445: (0, 65, 18), 447: (0, 65, 41), 449: (0, 65, 63), 451: (0, 66, 5),
+    456: (0, 67, 9), 457: (0, 68, 13), 458: (0, 69, 9), 484: (0, 87, 5), 488: (0, 88, 9),
+    513: (0, 104, 16), 514: (0, 104, 29), 519: (0, 105, 5), 523: (0, 112, 5), 531: (0, 106, 9),
+    532: (0, 107, 13), 533: (0, 108, 17), 534: (0, 109, 13), 535: (0, 110, 9), 543: (0, 113, 9),
+    544: (0, 114, 13), 545: (0, 115, 17), 546: (0, 116, 13), 547: (0, 117, 9), 572: (1, 22, 29),
+    573: (1, 22, 29), 574: (1, 22, 48), 575: (1, 22, 72), 578: (1, 23, 5), 579: (1, 24, 5),
+    580: (1, 25, 5), 581: (1, 26, 5), 583: (1, 28, 5), 591: (1, 29, 9), 592: (1, 30, 13),
+    593: (1, 31, 13), 594: (1, 32, 13), 595: (1, 33, 13), 596: (1, 34, 13), 597: (1, 35, 9),
+    622: (2, 4, 22), 623: (2, 4, 22), 624: (2, 4, 45), 625: (2, 4, 75), 628: (2, 5, 5), 629: (2, 6, 5),
+    630: (2, 7, 5), 631: (2, 8, 5), 632: (2, 9, 5), 633: (2, 10, 5), 634: (2, 11, 5), 635: (2, 12, 5),
+    636: (2, 13, 5), 638: (2, 15, 5), 642: (2, 21, 5), 643: (2, 26, 5), 651: (2, 16, 9), 652: (2, 17, 9),
+    653: (2, 18, 9), 654: (2, 19, 9), 662: (2, 23, 9), 663: (2, 24, 9), 670: (2, 26, 58),
+    671: (2, 26, 5), 678: (2, 27, 9), 679: (2, 28, 13), 680: (2, 29, 9), 681: (2, 30, 9),
 }

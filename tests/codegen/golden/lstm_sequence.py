@@ -242,50 +242,55 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -306,25 +311,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:96."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
-        self.seed = seed  # <tfm library>/layers.tfm:79:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:96:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:96:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:96:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:96:34
+        self.seed = seed  # <tfm library>/layers.tfm:96:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:97:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:99:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:99. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:100:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -654,33 +659,34 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    249: (0, 9, 14), 250: (0, 9, 31), 251: (0, 9, 14), 252: (0, 9, 31), 253: (0, 9, 45), 254: (0, 9, 73),
-    255: (0, 9, 89), 256: (0, 10, 9), 257: (0, 10, 33), 258: (0, 10, 55), 261: (0, 11, 5),
-    262: (0, 12, 5), 264: (0, 15, 5), 265: (0, 19, 5), 266: (0, 22, 5), 271: (0, 16, 9), 279: (0, 20, 9),
-    287: (0, 23, 9), 288: (0, 24, 9), 313: (0, 79, 18), 314: (0, 79, 34), 315: (0, 79, 18),
-    316: (0, 79, 34), 317: (0, 79, 51), 320: (0, 80, 5), 322: (0, 82, 5), 327: (0, 83, 9),
-    352: (1, 9, 17), 353: (1, 9, 34), 354: (1, 9, 17), 355: (1, 9, 34), 356: (1, 9, 46), 359: (1, 10, 5),
-    360: (1, 11, 5), 361: (1, 12, 5), 362: (1, 13, 5), 363: (1, 14, 5), 364: (1, 15, 5), 365: (1, 16, 5),
-    366: (1, 17, 5), 367: (1, 18, 5), 368: (1, 19, 5), 369: (1, 20, 5), 370: (1, 21, 5), 372: (1, 23, 5),
-    377: (1, 32, 5), 378: (1, 46, 5), 382: (1, 23, 39), 383: (1, 23, 57), 384: (1, 23, 5),
-    391: (1, 24, 9), 392: (1, 25, 9), 393: (1, 26, 9), 394: (1, 27, 9), 395: (1, 28, 9), 396: (1, 29, 9),
-    401: (1, 33, 9), 402: (1, 34, 9), 403: (1, 35, 9), 404: (1, 36, 13), 405: (1, 37, 13),
-    406: (1, 38, 13), 407: (1, 39, 13), 408: (1, 40, 13), 409: (1, 41, 13), 410: (1, 42, 13),
-    411: (1, 43, 9), 419: (1, 47, 9), 420: (1, 48, 9), 421: (1, 49, 9), 422: (1, 50, 9),
-    423: (1, 51, 13), 424: (1, 52, 13), 425: (1, 53, 13), 426: (1, 54, 13), 427: (1, 55, 13),
-    428: (1, 56, 13), 429: (1, 57, 13), 430: (1, 58, 13), 431: (1, 59, 9), 456: (1, 62, 13),
-    457: (1, 62, 30), 458: (1, 62, 13), 459: (1, 62, 30), 460: (1, 62, 42), 463: (1, 63, 5),
-    465: (1, 65, 5), 466: (1, 68, 5), 467: (1, 72, 5), 472: (1, 80, 5), 477: (1, 92, 5),
-    481: (1, 102, 5), 489: (1, 66, 9), 497: (1, 69, 9), 504: (1, 72, 48), 505: (1, 72, 67),
-    506: (1, 72, 5), 513: (1, 73, 9), 514: (1, 74, 9), 515: (1, 75, 9), 516: (1, 76, 13),
-    517: (1, 77, 9), 521: (1, 80, 57), 522: (1, 80, 76), 523: (1, 80, 5), 530: (1, 82, 9),
-    531: (1, 83, 9), 532: (1, 84, 9), 533: (1, 85, 9), 534: (1, 86, 13), 535: (1, 87, 13),
-    536: (1, 88, 9), 540: (1, 92, 53), 541: (1, 92, 5), 548: (1, 93, 9), 549: (1, 94, 9),
-    550: (1, 95, 9), 551: (1, 96, 13), 552: (1, 97, 13), 553: (1, 98, 13), 554: (1, 99, 13),
-    555: (1, 100, 9), 559: (1, 102, 62), 560: (1, 102, 5), 567: (1, 103, 9), 568: (1, 104, 9),
-    569: (1, 105, 9), 570: (1, 106, 9), 571: (1, 107, 13), 572: (1, 108, 13), 573: (1, 109, 13),
-    574: (1, 110, 13), 575: (1, 111, 13), 576: (1, 112, 9), 598: (2, 4, 22), 599: (2, 4, 39),
-    600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5), 606: (2, 7, 5), 607: (2, 8, 5),
-    609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48), 626: (2, 14, 5),
-    633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
+    249: (0, 10, 14), 250: (0, 10, 31), 251: (0, 10, 14), 252: (0, 10, 31), 253: (0, 10, 45),
+    254: (0, 10, 73), 255: (0, 10, 89), 256: (0, 11, 9), 257: (0, 11, 33), 258: (0, 11, 55),
+    259: (0, 12, 9), 262: (0, 13, 5), 263: (0, 15, 9), 265: (0, 18, 5), 266: (0, 24, 5), 267: (0, 27, 5),
+    272: (0, 19, 9), 273: (0, 20, 13), 274: (0, 21, 9), 282: (0, 25, 9), 290: (0, 28, 9),
+    291: (0, 29, 9), 292: (0, 30, 13), 293: (0, 31, 9), 318: (0, 96, 18), 319: (0, 96, 34),
+    320: (0, 96, 18), 321: (0, 96, 34), 322: (0, 96, 51), 325: (0, 97, 5), 327: (0, 99, 5),
+    332: (0, 100, 9), 357: (1, 9, 17), 358: (1, 9, 34), 359: (1, 9, 17), 360: (1, 9, 34),
+    361: (1, 9, 46), 364: (1, 10, 5), 365: (1, 11, 5), 366: (1, 12, 5), 367: (1, 13, 5), 368: (1, 14, 5),
+    369: (1, 15, 5), 370: (1, 16, 5), 371: (1, 17, 5), 372: (1, 18, 5), 373: (1, 19, 5), 374: (1, 20, 5),
+    375: (1, 21, 5), 377: (1, 23, 5), 382: (1, 32, 5), 383: (1, 46, 5), 387: (1, 23, 39),
+    388: (1, 23, 57), 389: (1, 23, 5), 396: (1, 24, 9), 397: (1, 25, 9), 398: (1, 26, 9),
+    399: (1, 27, 9), 400: (1, 28, 9), 401: (1, 29, 9), 406: (1, 33, 9), 407: (1, 34, 9), 408: (1, 35, 9),
+    409: (1, 36, 13), 410: (1, 37, 13), 411: (1, 38, 13), 412: (1, 39, 13), 413: (1, 40, 13),
+    414: (1, 41, 13), 415: (1, 42, 13), 416: (1, 43, 9), 424: (1, 47, 9), 425: (1, 48, 9),
+    426: (1, 49, 9), 427: (1, 50, 9), 428: (1, 51, 13), 429: (1, 52, 13), 430: (1, 53, 13),
+    431: (1, 54, 13), 432: (1, 55, 13), 433: (1, 56, 13), 434: (1, 57, 13), 435: (1, 58, 13),
+    436: (1, 59, 9), 461: (1, 62, 13), 462: (1, 62, 30), 463: (1, 62, 13), 464: (1, 62, 30),
+    465: (1, 62, 42), 468: (1, 63, 5), 470: (1, 65, 5), 471: (1, 68, 5), 472: (1, 72, 5),
+    477: (1, 80, 5), 482: (1, 92, 5), 486: (1, 102, 5), 494: (1, 66, 9), 502: (1, 69, 9),
+    509: (1, 72, 48), 510: (1, 72, 67), 511: (1, 72, 5), 518: (1, 73, 9), 519: (1, 74, 9),
+    520: (1, 75, 9), 521: (1, 76, 13), 522: (1, 77, 9), 526: (1, 80, 57), 527: (1, 80, 76),
+    528: (1, 80, 5), 535: (1, 82, 9), 536: (1, 83, 9), 537: (1, 84, 9), 538: (1, 85, 9),
+    539: (1, 86, 13), 540: (1, 87, 13), 541: (1, 88, 9), 545: (1, 92, 53), 546: (1, 92, 5),
+    553: (1, 93, 9), 554: (1, 94, 9), 555: (1, 95, 9), 556: (1, 96, 13), 557: (1, 97, 13),
+    558: (1, 98, 13), 559: (1, 99, 13), 560: (1, 100, 9), 564: (1, 102, 62), 565: (1, 102, 5),
+    572: (1, 103, 9), 573: (1, 104, 9), 574: (1, 105, 9), 575: (1, 106, 9), 576: (1, 107, 13),
+    577: (1, 108, 13), 578: (1, 109, 13), 579: (1, 110, 13), 580: (1, 111, 13), 581: (1, 112, 9),
+    603: (2, 4, 22), 604: (2, 4, 39), 605: (2, 4, 60), 606: (2, 4, 77), 609: (2, 5, 5), 610: (2, 6, 5),
+    611: (2, 7, 5), 612: (2, 8, 5), 614: (2, 10, 5), 615: (2, 14, 5), 623: (2, 12, 9), 630: (2, 14, 48),
+    631: (2, 14, 5), 638: (2, 15, 9), 639: (2, 16, 13), 640: (2, 17, 9), 641: (2, 18, 9),
 }

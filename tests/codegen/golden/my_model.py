@@ -266,50 +266,55 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -393,11 +398,12 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    273: (0, 9, 14), 274: (0, 9, 31), 275: (0, 9, 14), 276: (0, 9, 31), 277: (0, 9, 45), 278: (0, 9, 73),
-    279: (0, 9, 89), 280: (0, 10, 9), 281: (0, 10, 33), 282: (0, 10, 55), 285: (0, 11, 5),
-    286: (0, 12, 5), 288: (0, 15, 5), 289: (0, 19, 5), 290: (0, 22, 5), 295: (0, 16, 9), 303: (0, 20, 9),
-    311: (0, 23, 9), 312: (0, 24, 9), 337: (1, 5, 16), 338: (1, 5, 16), 339: (1, 5, 39), 342: (1, 6, 5),
-    343: (1, 7, 5), 344: (1, 8, 5), 346: (1, 10, 5), 347: (1, 15, 5), 355: (1, 12, 9), 356: (1, 13, 9),
-    363: (1, 15, 41), 364: (1, 15, 5), 371: (1, 16, 9), 372: (1, 17, 13), 373: (1, 18, 13),
-    374: (1, 19, 9), 375: (1, 20, 9),
+    273: (0, 10, 14), 274: (0, 10, 31), 275: (0, 10, 14), 276: (0, 10, 31), 277: (0, 10, 45),
+    278: (0, 10, 73), 279: (0, 10, 89), 280: (0, 11, 9), 281: (0, 11, 33), 282: (0, 11, 55),
+    283: (0, 12, 9), 286: (0, 13, 5), 287: (0, 15, 9), 289: (0, 18, 5), 290: (0, 24, 5), 291: (0, 27, 5),
+    296: (0, 19, 9), 297: (0, 20, 13), 298: (0, 21, 9), 306: (0, 25, 9), 314: (0, 28, 9),
+    315: (0, 29, 9), 316: (0, 30, 13), 317: (0, 31, 9), 342: (1, 5, 16), 343: (1, 5, 16),
+    344: (1, 5, 39), 347: (1, 6, 5), 348: (1, 7, 5), 349: (1, 8, 5), 351: (1, 10, 5), 352: (1, 15, 5),
+    360: (1, 12, 9), 361: (1, 13, 9), 368: (1, 15, 41), 369: (1, 15, 5), 376: (1, 16, 9),
+    377: (1, 17, 13), 378: (1, 18, 13), 379: (1, 19, 9), 380: (1, 20, 9),
 }

@@ -295,50 +295,55 @@ def _dropout(random, x, rate, seed):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -359,25 +364,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:79."""
+    """Compiled from <tfm library>/layers.tfm:96."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:79:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:79:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:79:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:79:34
-        self.seed = seed  # <tfm library>/layers.tfm:79:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:96:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:96:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:96:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:96:34
+        self.seed = seed  # <tfm library>/layers.tfm:96:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:80:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:97:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:82:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:99:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:82. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:99. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:83:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:100:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -398,45 +403,45 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:87."""
+    """Compiled from <tfm library>/layers.tfm:104."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:87:16
-        self.seed = seed  # <tfm library>/layers.tfm:87:29
+        self.rate = rate  # <tfm library>/layers.tfm:104:16
+        self.seed = seed  # <tfm library>/layers.tfm:104:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:88:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:105:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:95:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:112:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:88. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:105. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:89:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:90:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:91:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:92:13
-            return x  # <tfm library>/layers.tfm:93:9
+            if training:  # <tfm library>/layers.tfm:106:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:107:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:108:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:109:13
+            return x  # <tfm library>/layers.tfm:110:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:95. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:112. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:96:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:97:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:98:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:99:13
-            return x  # <tfm library>/layers.tfm:100:9
+            if training:  # <tfm library>/layers.tfm:113:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:114:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:115:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:116:13
+            return x  # <tfm library>/layers.tfm:117:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -723,30 +728,31 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    302: (0, 9, 14), 303: (0, 9, 31), 304: (0, 9, 14), 305: (0, 9, 31), 306: (0, 9, 45), 307: (0, 9, 73),
-    308: (0, 9, 89), 309: (0, 10, 9), 310: (0, 10, 33), 311: (0, 10, 55), 314: (0, 11, 5),
-    315: (0, 12, 5), 317: (0, 15, 5), 318: (0, 19, 5), 319: (0, 22, 5), 324: (0, 16, 9), 332: (0, 20, 9),
-    340: (0, 23, 9), 341: (0, 24, 9), 366: (0, 79, 18), 367: (0, 79, 34), 368: (0, 79, 18),
-    369: (0, 79, 34), 370: (0, 79, 51), 373: (0, 80, 5), 375: (0, 82, 5), 380: (0, 83, 9),
-    405: (0, 87, 16), 406: (0, 87, 29), 411: (0, 88, 5), 415: (0, 95, 5), 423: (0, 89, 9),
-    424: (0, 90, 13), 425: (0, 91, 17), 426: (0, 92, 13), 427: (0, 93, 9), 435: (0, 96, 9),
-    436: (0, 97, 13), 437: (0, 98, 17), 438: (0, 99, 13), 439: (0, 100, 9), 464: (1, 39, 27),
-    465: (1, 39, 27), 466: (1, 39, 41), 469: (1, 40, 5), 470: (1, 41, 5), 472: (1, 43, 5),
-    473: (1, 48, 5), 478: (1, 44, 9), 479: (1, 45, 9), 480: (1, 46, 9), 488: (1, 49, 9), 489: (1, 50, 9),
-    490: (1, 51, 9), 515: (2, 8, 27), 516: (2, 8, 41), 517: (2, 8, 57), 518: (2, 8, 27), 519: (2, 8, 41),
-    520: (2, 8, 57), 521: (2, 8, 71), 524: (2, 9, 5), 525: (2, 10, 5), 526: (2, 11, 5), 527: (2, 12, 5),
-    528: (2, 13, 5), 529: (2, 14, 5), 530: (2, 15, 5), 531: (2, 16, 5), 533: (2, 18, 5), 537: (2, 27, 5),
-    545: (2, 18, 47), 546: (2, 18, 5), 553: (2, 19, 9), 554: (2, 20, 9), 555: (2, 21, 9),
-    556: (2, 22, 9), 557: (2, 23, 9), 558: (2, 24, 9), 559: (2, 25, 9), 563: (2, 27, 54),
-    564: (2, 27, 76), 565: (2, 27, 82), 566: (2, 27, 5), 573: (2, 28, 9), 574: (2, 29, 9),
-    575: (2, 30, 9), 576: (2, 31, 9), 577: (2, 32, 9), 578: (2, 33, 9), 579: (2, 34, 9), 580: (2, 35, 9),
-    602: (3, 5, 45), 603: (3, 5, 64), 604: (3, 6, 27), 605: (3, 5, 27), 606: (3, 5, 45), 607: (3, 5, 64),
-    608: (3, 5, 79), 609: (3, 6, 9), 610: (3, 6, 27), 611: (3, 6, 49), 612: (3, 6, 68), 615: (3, 8, 5),
-    616: (3, 7, 5), 617: (3, 9, 5), 618: (3, 10, 5), 619: (3, 11, 5), 620: (3, 12, 5), 621: (3, 13, 5),
-    622: (3, 14, 5), 623: (3, 15, 5), 624: (3, 16, 5), 626: (3, 19, 5), 631: (3, 27, 5), 636: (3, 32, 5),
-    640: (3, 36, 5), 648: (3, 19, 41), 649: (3, 19, 5), 656: (3, 20, 9), 657: (3, 21, 9),
-    658: (3, 22, 9), 659: (3, 23, 9), 660: (3, 24, 9), 661: (3, 25, 9), 665: (3, 27, 41),
-    666: (3, 27, 5), 673: (3, 28, 9), 674: (3, 29, 9), 675: (3, 30, 9), 679: (3, 33, 42),
-    680: (3, 32, 5), 687: (3, 34, 9), 691: (3, 36, 45), 692: (3, 36, 64), 693: (3, 36, 5),
-    700: (3, 37, 9), 701: (3, 38, 13), 702: (3, 39, 9), 703: (3, 40, 9),
+    302: (0, 10, 14), 303: (0, 10, 31), 304: (0, 10, 14), 305: (0, 10, 31), 306: (0, 10, 45),
+    307: (0, 10, 73), 308: (0, 10, 89), 309: (0, 11, 9), 310: (0, 11, 33), 311: (0, 11, 55),
+    312: (0, 12, 9), 315: (0, 13, 5), 316: (0, 15, 9), 318: (0, 18, 5), 319: (0, 24, 5), 320: (0, 27, 5),
+    325: (0, 19, 9), 326: (0, 20, 13), 327: (0, 21, 9), 335: (0, 25, 9), 343: (0, 28, 9),
+    344: (0, 29, 9), 345: (0, 30, 13), 346: (0, 31, 9), 371: (0, 96, 18), 372: (0, 96, 34),
+    373: (0, 96, 18), 374: (0, 96, 34), 375: (0, 96, 51), 378: (0, 97, 5), 380: (0, 99, 5),
+    385: (0, 100, 9), 410: (0, 104, 16), 411: (0, 104, 29), 416: (0, 105, 5), 420: (0, 112, 5),
+    428: (0, 106, 9), 429: (0, 107, 13), 430: (0, 108, 17), 431: (0, 109, 13), 432: (0, 110, 9),
+    440: (0, 113, 9), 441: (0, 114, 13), 442: (0, 115, 17), 443: (0, 116, 13), 444: (0, 117, 9),
+    469: (1, 39, 27), 470: (1, 39, 27), 471: (1, 39, 41), 474: (1, 40, 5), 475: (1, 41, 5),
+    477: (1, 43, 5), 478: (1, 48, 5), 483: (1, 44, 9), 484: (1, 45, 9), 485: (1, 46, 9), 493: (1, 49, 9),
+    494: (1, 50, 9), 495: (1, 51, 9), 520: (2, 8, 27), 521: (2, 8, 41), 522: (2, 8, 57), 523: (2, 8, 27),
+    524: (2, 8, 41), 525: (2, 8, 57), 526: (2, 8, 71), 529: (2, 9, 5), 530: (2, 10, 5), 531: (2, 11, 5),
+    532: (2, 12, 5), 533: (2, 13, 5), 534: (2, 14, 5), 535: (2, 15, 5), 536: (2, 16, 5), 538: (2, 18, 5),
+    542: (2, 27, 5), 550: (2, 18, 47), 551: (2, 18, 5), 558: (2, 19, 9), 559: (2, 20, 9),
+    560: (2, 21, 9), 561: (2, 22, 9), 562: (2, 23, 9), 563: (2, 24, 9), 564: (2, 25, 9),
+    568: (2, 27, 54), 569: (2, 27, 76), 570: (2, 27, 82), 571: (2, 27, 5), 578: (2, 28, 9),
+    579: (2, 29, 9), 580: (2, 30, 9), 581: (2, 31, 9), 582: (2, 32, 9), 583: (2, 33, 9), 584: (2, 34, 9),
+    585: (2, 35, 9), 607: (3, 5, 45), 608: (3, 5, 64), 609: (3, 6, 27), 610: (3, 5, 27), 611: (3, 5, 45),
+    612: (3, 5, 64), 613: (3, 5, 79), 614: (3, 6, 9), 615: (3, 6, 27), 616: (3, 6, 49), 617: (3, 6, 68),
+    620: (3, 8, 5), 621: (3, 7, 5), 622: (3, 9, 5), 623: (3, 10, 5), 624: (3, 11, 5), 625: (3, 12, 5),
+    626: (3, 13, 5), 627: (3, 14, 5), 628: (3, 15, 5), 629: (3, 16, 5), 631: (3, 19, 5), 636: (3, 27, 5),
+    641: (3, 32, 5), 645: (3, 36, 5), 653: (3, 19, 41), 654: (3, 19, 5), 661: (3, 20, 9),
+    662: (3, 21, 9), 663: (3, 22, 9), 664: (3, 23, 9), 665: (3, 24, 9), 666: (3, 25, 9),
+    670: (3, 27, 41), 671: (3, 27, 5), 678: (3, 28, 9), 679: (3, 29, 9), 680: (3, 30, 9),
+    684: (3, 33, 42), 685: (3, 32, 5), 692: (3, 34, 9), 696: (3, 36, 45), 697: (3, 36, 64),
+    698: (3, 36, 5), 705: (3, 37, 9), 706: (3, 38, 13), 707: (3, 39, 9), 708: (3, 40, 9),
 }

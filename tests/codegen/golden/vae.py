@@ -233,50 +233,55 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -462,17 +467,18 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    240: (0, 9, 14), 241: (0, 9, 31), 242: (0, 9, 14), 243: (0, 9, 31), 244: (0, 9, 45), 245: (0, 9, 73),
-    246: (0, 9, 89), 247: (0, 10, 9), 248: (0, 10, 33), 249: (0, 10, 55), 252: (0, 11, 5),
-    253: (0, 12, 5), 255: (0, 15, 5), 256: (0, 19, 5), 257: (0, 22, 5), 262: (0, 16, 9), 270: (0, 20, 9),
-    278: (0, 23, 9), 279: (0, 24, 9), 304: (1, 4, 16), 305: (1, 4, 44), 306: (1, 4, 16), 307: (1, 4, 31),
-    308: (1, 4, 44), 309: (1, 4, 57), 312: (1, 5, 5), 313: (1, 6, 5), 314: (1, 7, 5), 316: (1, 9, 5),
-    321: (1, 10, 9), 322: (1, 11, 9), 347: (1, 13, 16), 348: (1, 13, 42), 349: (1, 13, 16),
-    350: (1, 13, 29), 351: (1, 13, 42), 352: (1, 13, 57), 355: (1, 14, 5), 356: (1, 15, 5),
-    358: (1, 17, 5), 363: (1, 18, 9), 388: (1, 20, 12), 389: (1, 20, 50), 390: (1, 20, 12),
-    391: (1, 20, 32), 392: (1, 20, 50), 393: (1, 20, 67), 394: (1, 20, 97), 397: (1, 21, 5),
-    398: (1, 22, 5), 399: (1, 23, 5), 401: (1, 27, 5), 402: (1, 32, 5), 403: (1, 39, 5), 411: (1, 29, 9),
-    419: (1, 34, 9), 420: (1, 35, 9), 427: (1, 39, 49), 428: (1, 39, 5), 435: (1, 40, 9),
-    436: (1, 41, 13), 437: (1, 42, 13), 438: (1, 43, 13), 439: (1, 44, 13), 440: (1, 45, 13),
-    441: (1, 46, 13), 442: (1, 47, 13), 443: (1, 48, 9), 444: (1, 49, 9),
+    240: (0, 10, 14), 241: (0, 10, 31), 242: (0, 10, 14), 243: (0, 10, 31), 244: (0, 10, 45),
+    245: (0, 10, 73), 246: (0, 10, 89), 247: (0, 11, 9), 248: (0, 11, 33), 249: (0, 11, 55),
+    250: (0, 12, 9), 253: (0, 13, 5), 254: (0, 15, 9), 256: (0, 18, 5), 257: (0, 24, 5), 258: (0, 27, 5),
+    263: (0, 19, 9), 264: (0, 20, 13), 265: (0, 21, 9), 273: (0, 25, 9), 281: (0, 28, 9),
+    282: (0, 29, 9), 283: (0, 30, 13), 284: (0, 31, 9), 309: (1, 4, 16), 310: (1, 4, 44),
+    311: (1, 4, 16), 312: (1, 4, 31), 313: (1, 4, 44), 314: (1, 4, 57), 317: (1, 5, 5), 318: (1, 6, 5),
+    319: (1, 7, 5), 321: (1, 9, 5), 326: (1, 10, 9), 327: (1, 11, 9), 352: (1, 13, 16), 353: (1, 13, 42),
+    354: (1, 13, 16), 355: (1, 13, 29), 356: (1, 13, 42), 357: (1, 13, 57), 360: (1, 14, 5),
+    361: (1, 15, 5), 363: (1, 17, 5), 368: (1, 18, 9), 393: (1, 20, 12), 394: (1, 20, 50),
+    395: (1, 20, 12), 396: (1, 20, 32), 397: (1, 20, 50), 398: (1, 20, 67), 399: (1, 20, 97),
+    402: (1, 21, 5), 403: (1, 22, 5), 404: (1, 23, 5), 406: (1, 27, 5), 407: (1, 32, 5), 408: (1, 39, 5),
+    416: (1, 29, 9), 424: (1, 34, 9), 425: (1, 35, 9), 432: (1, 39, 49), 433: (1, 39, 5),
+    440: (1, 40, 9), 441: (1, 41, 13), 442: (1, 42, 13), 443: (1, 43, 13), 444: (1, 44, 13),
+    445: (1, 45, 13), 446: (1, 46, 13), 447: (1, 47, 13), 448: (1, 48, 9), 449: (1, 49, 9),
 }

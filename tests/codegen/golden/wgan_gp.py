@@ -234,50 +234,55 @@ def _default_signature(table):
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:9."""
+    """Compiled from <tfm library>/layers.tfm:10."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, *, name=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:9:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:9:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:9:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:9:31
-        self.activation = activation  # <tfm library>/layers.tfm:9:45
-        self.seed = seed  # <tfm library>/layers.tfm:9:73
-        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:9:89
-        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:10:9
-        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:10:33
-        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:10:55
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
+        self.activation = activation  # <tfm library>/layers.tfm:10:45
+        self.seed = seed  # <tfm library>/layers.tfm:10:73
+        self.kernel_l1 = kernel_l1  # <tfm library>/layers.tfm:10:89
+        self.kernel_l2 = kernel_l2  # <tfm library>/layers.tfm:11:9
+        self.bias_l1 = bias_l1  # <tfm library>/layers.tfm:11:33
+        self.bias_l2 = bias_l2  # <tfm library>/layers.tfm:11:55
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:12:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:11:5
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:12:5
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:13:5
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:15:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:15:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:19:5
-        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:24:5
+        self.regularization_losses = tf.function(self._impl_regularization_losses, input_signature=[])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:15. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:16:9
+            if self.use_bias:  # <tfm library>/layers.tfm:19:9
+                return _activate(x @ self.kernel + self.bias, self.activation)  # <tfm library>/layers.tfm:20:13
+            return _activate(x @ self.kernel, self.activation)  # <tfm library>/layers.tfm:21:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/layers.tfm:19. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
+        """<tfm library>/layers.tfm:24. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, out_dim]."""
         with self.name_scope:
-            return self._impl_call(x)  # <tfm library>/layers.tfm:20:9
+            return self._impl_call(x)  # <tfm library>/layers.tfm:25:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:22. Inputs none. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs none. Returns output_0: f32[]."""
         with self.name_scope:
-            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:23:9
-            return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:24:9
+            kernel_loss = self.kernel_l1 * tf.math.reduce_sum(tf.math.abs(self.kernel)) + self.kernel_l2 * tf.math.reduce_sum(tf.math.square(self.kernel))  # <tfm library>/layers.tfm:28:9
+            if self.use_bias:  # <tfm library>/layers.tfm:29:9
+                return kernel_loss + self.bias_l1 * tf.math.reduce_sum(tf.math.abs(self.bias)) + self.bias_l2 * tf.math.reduce_sum(tf.math.square(self.bias))  # <tfm library>/layers.tfm:30:13
+            return kernel_loss  # <tfm library>/layers.tfm:31:9
 
     # Each instance's `regularization_losses` is the tf.function of this; calls from other methods use `_impl_regularization_losses`.
     _impl_regularization_losses = regularization_losses
@@ -482,19 +487,21 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    241: (0, 9, 14), 242: (0, 9, 31), 243: (0, 9, 14), 244: (0, 9, 31), 245: (0, 9, 45), 246: (0, 9, 73),
-    247: (0, 9, 89), 248: (0, 10, 9), 249: (0, 10, 33), 250: (0, 10, 55), 253: (0, 11, 5),
-    254: (0, 12, 5), 256: (0, 15, 5), 257: (0, 19, 5), 258: (0, 22, 5), 263: (0, 16, 9), 271: (0, 20, 9),
-    279: (0, 23, 9), 280: (0, 24, 9), 305: (1, 6, 18), 306: (1, 6, 44), 307: (1, 6, 18), 308: (1, 6, 31),
-    309: (1, 6, 44), 310: (1, 6, 54), 313: (1, 7, 5), 314: (1, 8, 5), 316: (1, 10, 5), 321: (1, 11, 9),
-    346: (1, 13, 15), 347: (1, 13, 15), 348: (1, 13, 30), 349: (1, 13, 43), 352: (1, 14, 5),
-    353: (1, 15, 5), 355: (1, 17, 5), 360: (1, 18, 9), 385: (1, 20, 15), 386: (1, 20, 32),
-    387: (1, 20, 15), 388: (1, 20, 32), 389: (1, 20, 51), 390: (1, 20, 69), 391: (1, 21, 9),
-    392: (1, 21, 39), 395: (1, 22, 5), 396: (1, 23, 5), 397: (1, 24, 5), 398: (1, 25, 5),
-    400: (1, 29, 5), 405: (1, 41, 5), 411: (1, 54, 5), 415: (1, 29, 54), 416: (1, 29, 77),
-    417: (1, 29, 5), 424: (1, 30, 9), 425: (1, 31, 9), 426: (1, 32, 13), 427: (1, 33, 13),
-    428: (1, 34, 9), 429: (1, 35, 9), 430: (1, 36, 9), 431: (1, 37, 9), 435: (1, 41, 57),
-    436: (1, 41, 78), 437: (1, 41, 81), 438: (1, 42, 34), 439: (1, 41, 5), 446: (1, 43, 9),
-    447: (1, 44, 9), 448: (1, 45, 13), 449: (1, 46, 17), 450: (1, 47, 13), 451: (1, 48, 9),
-    452: (1, 49, 13), 453: (1, 50, 9), 454: (1, 51, 9), 455: (1, 52, 9), 460: (1, 56, 9),
+    241: (0, 10, 14), 242: (0, 10, 31), 243: (0, 10, 14), 244: (0, 10, 31), 245: (0, 10, 45),
+    246: (0, 10, 73), 247: (0, 10, 89), 248: (0, 11, 9), 249: (0, 11, 33), 250: (0, 11, 55),
+    251: (0, 12, 9), 254: (0, 13, 5), 255: (0, 15, 9), 257: (0, 18, 5), 258: (0, 24, 5), 259: (0, 27, 5),
+    264: (0, 19, 9), 265: (0, 20, 13), 266: (0, 21, 9), 274: (0, 25, 9), 282: (0, 28, 9),
+    283: (0, 29, 9), 284: (0, 30, 13), 285: (0, 31, 9), 310: (1, 6, 18), 311: (1, 6, 44),
+    312: (1, 6, 18), 313: (1, 6, 31), 314: (1, 6, 44), 315: (1, 6, 54), 318: (1, 7, 5), 319: (1, 8, 5),
+    321: (1, 10, 5), 326: (1, 11, 9), 351: (1, 13, 15), 352: (1, 13, 15), 353: (1, 13, 30),
+    354: (1, 13, 43), 357: (1, 14, 5), 358: (1, 15, 5), 360: (1, 17, 5), 365: (1, 18, 9),
+    390: (1, 20, 15), 391: (1, 20, 32), 392: (1, 20, 15), 393: (1, 20, 32), 394: (1, 20, 51),
+    395: (1, 20, 69), 396: (1, 21, 9), 397: (1, 21, 39), 400: (1, 22, 5), 401: (1, 23, 5),
+    402: (1, 24, 5), 403: (1, 25, 5), 405: (1, 29, 5), 410: (1, 41, 5), 416: (1, 54, 5),
+    420: (1, 29, 54), 421: (1, 29, 77), 422: (1, 29, 5), 429: (1, 30, 9), 430: (1, 31, 9),
+    431: (1, 32, 13), 432: (1, 33, 13), 433: (1, 34, 9), 434: (1, 35, 9), 435: (1, 36, 9),
+    436: (1, 37, 9), 440: (1, 41, 57), 441: (1, 41, 78), 442: (1, 41, 81), 443: (1, 42, 34),
+    444: (1, 41, 5), 451: (1, 43, 9), 452: (1, 44, 9), 453: (1, 45, 13), 454: (1, 46, 17),
+    455: (1, 47, 13), 456: (1, 48, 9), 457: (1, 49, 13), 458: (1, 50, 9), 459: (1, 51, 9),
+    460: (1, 52, 9), 465: (1, 56, 9),
 }
