@@ -145,6 +145,9 @@ def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | No
 def _variables(analysis: Analysis, module: n.ModuleDef, params: dict[str, object]) -> tuple[Variable, ...]:
     found = []
     for var in module.variables:
+        if var.condition is not None and analysis.parameter_values(
+                module.name, {k: v for k, v in params.items() if v is not None}).get(var.condition.id) is False:
+            continue  # declared under `if use_bias:`, and this instance is built without it
         declared = analysis.types.get(var.type)
         dtype = declared.dtype if isinstance(declared, TensorT) and declared.dtype else "?"
         found.append(Variable(var.name, dtype, analysis.declared_shape(var.type, params), var.trainable))
