@@ -145,8 +145,7 @@ def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | No
 def _variables(analysis: Analysis, module: n.ModuleDef, params: dict[str, object]) -> tuple[Variable, ...]:
     found = []
     for var in module.variables:
-        if var.condition is not None and analysis.parameter_values(
-                module.name, {k: v for k, v in params.items() if v is not None}).get(var.condition.id) is False:
+        if var.condition is not None and params.get(var.condition.id) is False:
             continue  # declared under `if use_bias:`, and this instance is built without it
         declared = analysis.types.get(var.type)
         dtype = declared.dtype if isinstance(declared, TensorT) and declared.dtype else "?"
@@ -174,7 +173,7 @@ def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, objec
         if info.decl is None:
             rows.append(Submodule(path, sub.module, depth, (), 0, 0, optimizer=True))
             continue
-        sub_params = analysis.sub_argument_values(sub, params)
+        sub_params = analysis.parameter_values(sub.module, analysis.sub_argument_values(sub, params))  # defaults too
         variables = _variables(analysis, info.decl, sub_params)
         nested = _submodules(analysis, info.decl, sub_params, path + "/", depth + 1)
         direct = [r for r in nested if r.depth == depth + 1]

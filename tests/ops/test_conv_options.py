@@ -28,13 +28,15 @@ def _check(tmp_path, construct: str, signature: str, keras_layer, input_shape: t
     m = build_layer(tmp_path, construct, signature, "layer(x)")
     values = randomize(m.layer, RNG)
     assert sorted(values) == sorted(weight_names)  # no other variable: `use_bias=False` makes none
-    keras_built(keras_layer, (None, *input_shape[1:]))
+    if not keras_layer.built:
+        keras_built(keras_layer, (None, *input_shape[1:]))
     assert len(keras_layer.weights) == len(weight_names)
     keras_layer.set_weights([values[name] for name in weight_names])
     x = RNG.normal(size=input_shape).astype(np.float32)
     ours = forward_and_grads(m.f, [x], [getattr(m.layer, name) for name in weight_names])
     rows, columns = subsample
-    theirs = forward_and_grads(tf.function(lambda t: keras_layer(t)[:, ::rows, ::columns]), [x], keras_layer.weights)
+    strided = (lambda t: keras_layer(t)[:, ::rows, ::columns]) if subsample != (1, 1) else keras_layer
+    theirs = forward_and_grads(tf.function(lambda t: strided(t)), [x], keras_layer.weights)
     assert ours[0].shape == theirs[0].shape
     compare(ours, theirs)
 
@@ -163,3 +165,50 @@ def test_the_output_size_folds_from_the_tuples(tmp_path):
                       "    fn f(x: f32[N, 9, 10, 3]) -> f32[N, 4, 4, 4]:\n        return c(x)\n")
     assert [d.message for d in tfm.check(source)] == [
         "output `output_0` is declared f32[N, 4, 4, 4], got f32[N, 4, 6, 4]"]
+
+
+def _keras_or_skip(keras_layer, input_shape):
+    """Keras' grouped convolution runs backward on CPU only with TensorFlow's oneDNN kernels."""
+    try:
+        keras_built(keras_layer, (None, *input_shape[1:]))
+        forward_and_grads(tf.function(lambda t: keras_layer(t)), [np.zeros(input_shape, np.float32)],
+                          keras_layer.weights)
+    except tf.errors.InvalidArgumentError:
+        pytest.skip("TensorFlow's grouped convolution has no CPU gradient here (oneDNN off)")
+
+
+@pytest.mark.parametrize("groups, kernel, strides, use_bias", [(2, (3, 2), (1, 2), True), (3, 1, 1, False),
+                                                               (6, (2, 2), (2, 1), True)])
+def test_conv2d_groups_match_keras(tmp_path, groups, kernel, strides, use_bias):
+    layer = keras.layers.Conv2D(6, kernel, strides=strides, groups=groups, use_bias=use_bias)
+    _keras_or_skip(layer, (2, 7, 8, 6))
+    _check(tmp_path, f"Conv2D(filters=6, kernel_size={kernel}, strides={strides}, groups={groups}, use_bias={use_bias})",
+           "x: f32[N, 7, 8, 6]) -> f32[N, ?, ?, 6]", layer, (2, 7, 8, 6), ["kernel", "bias"] if use_bias else ["kernel"])
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_conv1d_groups_match_keras(tmp_path, groups):
+    layer = keras.layers.Conv1D(8, 3, groups=groups, padding="same")
+    _keras_or_skip(layer, (2, 9, 4))
+    _check(tmp_path, f'Conv1D(filters=8, kernel_size=3, padding="SAME", groups={groups})',
+           "x: f32[N, 9, 4]) -> f32[N, ?, 8]", layer, (2, 9, 4), ["kernel", "bias"])
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_conv2d_groups_are_one_convolution_per_slice_of_channels(tmp_path, groups):
+    """On every processor (oneDNN or not): the output and gradients of convolving each group's channels
+    with its own filters and concatenating, which is what Keras' `groups` means."""
+    m = build_layer(tmp_path, f"Conv2D(filters=6, kernel_size=(2, 3), groups={groups})",
+                    "x: f32[N, 5, 6, 6]) -> f32[N, 4, 4, 6]", "layer(x)")
+    values = randomize(m.layer, RNG)
+    kernel, bias = tf.Variable(values["kernel"]), tf.Variable(values["bias"])
+    size = 6 // groups
+
+    @tf.function
+    def by_group(x):
+        parts = [tf.nn.convolution(x[..., g * size:(g + 1) * size], kernel[..., g * size:(g + 1) * size])
+                 for g in range(groups)]
+        return tf.concat(parts, axis=-1) + bias
+
+    x = RNG.normal(size=(2, 5, 6, 6)).astype(np.float32)
+    compare(forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias]), forward_and_grads(by_group, [x], [kernel, bias]))

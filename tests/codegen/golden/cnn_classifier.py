@@ -384,43 +384,56 @@ class Dense(tf.Module):
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:50."""
+    """Compiled from <tfm library>/layers.tfm:63."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, use_bias=True, *, name=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, groups=1, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:50:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:50:37
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:50:15
-        self.filters = filters  # <tfm library>/layers.tfm:50:37
-        kernel_size = _int_tuple('kernel_size', kernel_size, 2)  # <tfm library>/layers.tfm:50:51
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:63:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:63:37
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:63:15
+        self.filters = filters  # <tfm library>/layers.tfm:63:37
+        kernel_size = _int_tuple('kernel_size', kernel_size, 2)  # <tfm library>/layers.tfm:63:51
         self.kernel_size = kernel_size
-        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:50:72
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:63:72
         self.strides = strides
-        self.padding = padding  # <tfm library>/layers.tfm:50:93
-        dilation_rate = _int_tuple('dilation_rate', dilation_rate, 2)  # <tfm library>/layers.tfm:51:9
+        self.padding = padding  # <tfm library>/layers.tfm:63:93
+        dilation_rate = _int_tuple('dilation_rate', dilation_rate, 2)  # <tfm library>/layers.tfm:64:9
         self.dilation_rate = dilation_rate
-        self.activation = activation  # <tfm library>/layers.tfm:51:36
-        self.seed = seed  # <tfm library>/layers.tfm:51:64
-        self.use_bias = use_bias  # <tfm library>/layers.tfm:52:9
+        self.activation = activation  # <tfm library>/layers.tfm:64:36
+        self.seed = seed  # <tfm library>/layers.tfm:64:64
+        self.groups = groups  # <tfm library>/layers.tfm:65:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:66:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([_dimension_of('kernel_size[0]', kernel_size[0]), _dimension_of('kernel_size[1]', kernel_size[1]), in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:53:5
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:55:9
+            self.kernel = tf.Variable(_init_glorot_uniform([_dimension_of('kernel_size[0]', kernel_size[0]), _dimension_of('kernel_size[1]', kernel_size[1]), _dimension_of('in_channels // groups', in_channels // groups), filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:67:5
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:69:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:57:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:71:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
+        self.full_kernel = tf.function(self._impl_full_kernel, input_signature=[])  # <tfm library>/layers.tfm:78:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:57. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:71. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            y = tf.nn.convolution(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:58:9
-            if self.use_bias:  # <tfm library>/layers.tfm:59:9
-                y = y + self.bias  # <tfm library>/layers.tfm:60:13
-            return _activate(y, self.activation)  # <tfm library>/layers.tfm:61:9
+            y = tf.nn.convolution(x, self._impl_full_kernel(), strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:72:9
+            if self.use_bias:  # <tfm library>/layers.tfm:73:9
+                y = y + self.bias  # <tfm library>/layers.tfm:74:13
+            return _activate(y, self.activation)  # <tfm library>/layers.tfm:75:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def full_kernel(self):
+        """<tfm library>/layers.tfm:78. Inputs none. Returns output_0: f32[kernel_size[0], kernel_size[1], in_channels, filters]."""
+        with self.name_scope:
+            if self.groups == 1:  # <tfm library>/layers.tfm:79:9
+                return self.kernel  # <tfm library>/layers.tfm:80:13
+            same_group = tf.expand_dims(tf.range(self.in_channels) // (self.in_channels // self.groups), 1) == tf.expand_dims(tf.range(self.filters) // (self.filters // self.groups), 0)  # <tfm library>/layers.tfm:81:9
+            return tf.tile(self.kernel, [1, 1, self.groups, 1]) * tf.cast(same_group, tf.float32)  # <tfm library>/layers.tfm:83:9
+
+    # Each instance's `full_kernel` is the tf.function of this; calls from other methods use `_impl_full_kernel`.
+    _impl_full_kernel = full_kernel
 
     @property
     def signatures(self):
@@ -434,28 +447,28 @@ class Conv2D(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'full_kernel': (self.full_kernel, True)}
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:65."""
+    """Compiled from <tfm library>/layers.tfm:87."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None):
         tf.Module.__init__(self, name=name)
-        pool_size = _int_tuple('pool_size', pool_size, 2)  # <tfm library>/layers.tfm:65:18
+        pool_size = _int_tuple('pool_size', pool_size, 2)  # <tfm library>/layers.tfm:87:18
         self.pool_size = pool_size
-        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:65:41
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:87:41
         self.strides = strides
-        self.padding = padding  # <tfm library>/layers.tfm:65:63
+        self.padding = padding  # <tfm library>/layers.tfm:87:63
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:66:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:88:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:66. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:88. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            if self.strides[0] > 0:  # <tfm library>/layers.tfm:67:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:68:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:69:9
+            if self.strides[0] > 0:  # <tfm library>/layers.tfm:89:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:90:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:91:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -476,16 +489,16 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:86."""
+    """Compiled from <tfm library>/layers.tfm:108."""
 
     def __init__(self, *, name=None):
         tf.Module.__init__(self, name=name)
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:87:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:109:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:87. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:88:9
+        """<tfm library>/layers.tfm:109. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:110:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -506,45 +519,45 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:104."""
+    """Compiled from <tfm library>/layers.tfm:126."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:104:16
-        self.seed = seed  # <tfm library>/layers.tfm:104:29
+        self.rate = rate  # <tfm library>/layers.tfm:126:16
+        self.seed = seed  # <tfm library>/layers.tfm:126:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:105:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:127:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:112:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:134:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:105. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:127. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:106:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:107:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:108:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:109:13
-            return x  # <tfm library>/layers.tfm:110:9
+            if training:  # <tfm library>/layers.tfm:128:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:129:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:130:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:131:13
+            return x  # <tfm library>/layers.tfm:132:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:112. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:134. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:113:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:114:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:115:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:116:13
-            return x  # <tfm library>/layers.tfm:117:9
+            if training:  # <tfm library>/layers.tfm:135:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:136:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:137:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:138:13
+            return x  # <tfm library>/layers.tfm:139:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -704,21 +717,22 @@ _TFM_LINE_MAP = {
     327: (0, 10, 73), 328: (0, 10, 89), 329: (0, 11, 9), 330: (0, 11, 33), 331: (0, 11, 55),
     332: (0, 12, 9), 335: (0, 13, 5), 336: (0, 15, 9), 338: (0, 18, 5), 339: (0, 24, 5), 340: (0, 27, 5),
     345: (0, 19, 9), 346: (0, 20, 13), 347: (0, 21, 9), 355: (0, 25, 9), 363: (0, 28, 9),
-    364: (0, 29, 9), 365: (0, 30, 13), 366: (0, 31, 9), 391: (0, 50, 15), 392: (0, 50, 37),
-    393: (0, 50, 15), 394: (0, 50, 37), 395: (0, 50, 51), 397: (0, 50, 72), 399: (0, 50, 93),
-    400: (0, 51, 9), 402: (0, 51, 36), 403: (0, 51, 64), 404: (0, 52, 9), 407: (0, 53, 5),
-    408: (0, 55, 9), 410: (0, 57, 5), 417: (0, 58, 9), 418: (0, 59, 9), 419: (0, 60, 13),
-    420: (0, 61, 9), 445: (0, 65, 18), 447: (0, 65, 41), 449: (0, 65, 63), 451: (0, 66, 5),
-    456: (0, 67, 9), 457: (0, 68, 13), 458: (0, 69, 9), 484: (0, 87, 5), 488: (0, 88, 9),
-    513: (0, 104, 16), 514: (0, 104, 29), 519: (0, 105, 5), 523: (0, 112, 5), 531: (0, 106, 9),
-    532: (0, 107, 13), 533: (0, 108, 17), 534: (0, 109, 13), 535: (0, 110, 9), 543: (0, 113, 9),
-    544: (0, 114, 13), 545: (0, 115, 17), 546: (0, 116, 13), 547: (0, 117, 9), 572: (1, 22, 29),
-    573: (1, 22, 29), 574: (1, 22, 48), 575: (1, 22, 72), 578: (1, 23, 5), 579: (1, 24, 5),
-    580: (1, 25, 5), 581: (1, 26, 5), 583: (1, 28, 5), 591: (1, 29, 9), 592: (1, 30, 13),
-    593: (1, 31, 13), 594: (1, 32, 13), 595: (1, 33, 13), 596: (1, 34, 13), 597: (1, 35, 9),
-    622: (2, 4, 22), 623: (2, 4, 22), 624: (2, 4, 45), 625: (2, 4, 75), 628: (2, 5, 5), 629: (2, 6, 5),
-    630: (2, 7, 5), 631: (2, 8, 5), 632: (2, 9, 5), 633: (2, 10, 5), 634: (2, 11, 5), 635: (2, 12, 5),
-    636: (2, 13, 5), 638: (2, 15, 5), 642: (2, 21, 5), 643: (2, 26, 5), 651: (2, 16, 9), 652: (2, 17, 9),
-    653: (2, 18, 9), 654: (2, 19, 9), 662: (2, 23, 9), 663: (2, 24, 9), 670: (2, 26, 58),
-    671: (2, 26, 5), 678: (2, 27, 9), 679: (2, 28, 13), 680: (2, 29, 9), 681: (2, 30, 9),
+    364: (0, 29, 9), 365: (0, 30, 13), 366: (0, 31, 9), 391: (0, 63, 15), 392: (0, 63, 37),
+    393: (0, 63, 15), 394: (0, 63, 37), 395: (0, 63, 51), 397: (0, 63, 72), 399: (0, 63, 93),
+    400: (0, 64, 9), 402: (0, 64, 36), 403: (0, 64, 64), 404: (0, 65, 9), 405: (0, 66, 9),
+    408: (0, 67, 5), 409: (0, 69, 9), 411: (0, 71, 5), 414: (0, 78, 5), 419: (0, 72, 9), 420: (0, 73, 9),
+    421: (0, 74, 13), 422: (0, 75, 9), 430: (0, 79, 9), 431: (0, 80, 13), 432: (0, 81, 9),
+    433: (0, 83, 9), 458: (0, 87, 18), 460: (0, 87, 41), 462: (0, 87, 63), 464: (0, 88, 5),
+    469: (0, 89, 9), 470: (0, 90, 13), 471: (0, 91, 9), 497: (0, 109, 5), 501: (0, 110, 9),
+    526: (0, 126, 16), 527: (0, 126, 29), 532: (0, 127, 5), 536: (0, 134, 5), 544: (0, 128, 9),
+    545: (0, 129, 13), 546: (0, 130, 17), 547: (0, 131, 13), 548: (0, 132, 9), 556: (0, 135, 9),
+    557: (0, 136, 13), 558: (0, 137, 17), 559: (0, 138, 13), 560: (0, 139, 9), 585: (1, 22, 29),
+    586: (1, 22, 29), 587: (1, 22, 48), 588: (1, 22, 72), 591: (1, 23, 5), 592: (1, 24, 5),
+    593: (1, 25, 5), 594: (1, 26, 5), 596: (1, 28, 5), 604: (1, 29, 9), 605: (1, 30, 13),
+    606: (1, 31, 13), 607: (1, 32, 13), 608: (1, 33, 13), 609: (1, 34, 13), 610: (1, 35, 9),
+    635: (2, 4, 22), 636: (2, 4, 22), 637: (2, 4, 45), 638: (2, 4, 75), 641: (2, 5, 5), 642: (2, 6, 5),
+    643: (2, 7, 5), 644: (2, 8, 5), 645: (2, 9, 5), 646: (2, 10, 5), 647: (2, 11, 5), 648: (2, 12, 5),
+    649: (2, 13, 5), 651: (2, 15, 5), 655: (2, 21, 5), 656: (2, 26, 5), 664: (2, 16, 9), 665: (2, 17, 9),
+    666: (2, 18, 9), 667: (2, 19, 9), 675: (2, 23, 9), 676: (2, 24, 9), 683: (2, 26, 58),
+    684: (2, 26, 5), 691: (2, 27, 9), 692: (2, 28, 13), 693: (2, 29, 9), 694: (2, 30, 9),
 }

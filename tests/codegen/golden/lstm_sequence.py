@@ -311,25 +311,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:96."""
+    """Compiled from <tfm library>/layers.tfm:118."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:96:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:96:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:96:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:96:34
-        self.seed = seed  # <tfm library>/layers.tfm:96:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:118:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:118:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:118:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:118:34
+        self.seed = seed  # <tfm library>/layers.tfm:118:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:97:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:119:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:99:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:121:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:99. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:121. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:100:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:122:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -663,9 +663,9 @@ _TFM_LINE_MAP = {
     254: (0, 10, 73), 255: (0, 10, 89), 256: (0, 11, 9), 257: (0, 11, 33), 258: (0, 11, 55),
     259: (0, 12, 9), 262: (0, 13, 5), 263: (0, 15, 9), 265: (0, 18, 5), 266: (0, 24, 5), 267: (0, 27, 5),
     272: (0, 19, 9), 273: (0, 20, 13), 274: (0, 21, 9), 282: (0, 25, 9), 290: (0, 28, 9),
-    291: (0, 29, 9), 292: (0, 30, 13), 293: (0, 31, 9), 318: (0, 96, 18), 319: (0, 96, 34),
-    320: (0, 96, 18), 321: (0, 96, 34), 322: (0, 96, 51), 325: (0, 97, 5), 327: (0, 99, 5),
-    332: (0, 100, 9), 357: (1, 9, 17), 358: (1, 9, 34), 359: (1, 9, 17), 360: (1, 9, 34),
+    291: (0, 29, 9), 292: (0, 30, 13), 293: (0, 31, 9), 318: (0, 118, 18), 319: (0, 118, 34),
+    320: (0, 118, 18), 321: (0, 118, 34), 322: (0, 118, 51), 325: (0, 119, 5), 327: (0, 121, 5),
+    332: (0, 122, 9), 357: (1, 9, 17), 358: (1, 9, 34), 359: (1, 9, 17), 360: (1, 9, 34),
     361: (1, 9, 46), 364: (1, 10, 5), 365: (1, 11, 5), 366: (1, 12, 5), 367: (1, 13, 5), 368: (1, 14, 5),
     369: (1, 15, 5), 370: (1, 16, 5), 371: (1, 17, 5), 372: (1, 18, 5), 373: (1, 19, 5), 374: (1, 20, 5),
     375: (1, 21, 5), 377: (1, 23, 5), 382: (1, 32, 5), 383: (1, 46, 5), 387: (1, 23, 39),

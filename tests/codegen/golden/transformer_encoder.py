@@ -364,25 +364,25 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:96."""
+    """Compiled from <tfm library>/layers.tfm:118."""
 
     def __init__(self, input_dim, output_dim, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:96:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:96:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:96:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:96:34
-        self.seed = seed  # <tfm library>/layers.tfm:96:51
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:118:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:118:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:118:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:118:34
+        self.seed = seed  # <tfm library>/layers.tfm:118:51
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:97:5
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:119:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:99:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:121:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:99. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:121. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:100:9
+            return tf.nn.embedding_lookup(self.embeddings, ids)  # <tfm library>/layers.tfm:122:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
@@ -403,45 +403,45 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:104."""
+    """Compiled from <tfm library>/layers.tfm:126."""
 
     def __init__(self, rate, seed=-1, *, name=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:104:16
-        self.seed = seed  # <tfm library>/layers.tfm:104:29
+        self.rate = rate  # <tfm library>/layers.tfm:126:16
+        self.seed = seed  # <tfm library>/layers.tfm:126:29
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:105:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:127:5
             tf.TensorSpec(shape=[None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:112:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[  # <tfm library>/layers.tfm:134:5
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:105. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
+        """<tfm library>/layers.tfm:127. Inputs x: f32[N, D], training: bool[]. Returns output_0: f32[N, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:106:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:107:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:108:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:109:13
-            return x  # <tfm library>/layers.tfm:110:9
+            if training:  # <tfm library>/layers.tfm:128:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:129:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:130:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:131:13
+            return x  # <tfm library>/layers.tfm:132:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x, training):
-        """<tfm library>/layers.tfm:112. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
+        """<tfm library>/layers.tfm:134. Inputs x: f32[N, T, D], training: bool[]. Returns output_0: f32[N, T, D]."""
         with self.name_scope:
-            if training:  # <tfm library>/layers.tfm:113:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:114:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:115:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:116:13
-            return x  # <tfm library>/layers.tfm:117:9
+            if training:  # <tfm library>/layers.tfm:135:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:136:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:137:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:138:13
+            return x  # <tfm library>/layers.tfm:139:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
@@ -732,11 +732,11 @@ _TFM_LINE_MAP = {
     307: (0, 10, 73), 308: (0, 10, 89), 309: (0, 11, 9), 310: (0, 11, 33), 311: (0, 11, 55),
     312: (0, 12, 9), 315: (0, 13, 5), 316: (0, 15, 9), 318: (0, 18, 5), 319: (0, 24, 5), 320: (0, 27, 5),
     325: (0, 19, 9), 326: (0, 20, 13), 327: (0, 21, 9), 335: (0, 25, 9), 343: (0, 28, 9),
-    344: (0, 29, 9), 345: (0, 30, 13), 346: (0, 31, 9), 371: (0, 96, 18), 372: (0, 96, 34),
-    373: (0, 96, 18), 374: (0, 96, 34), 375: (0, 96, 51), 378: (0, 97, 5), 380: (0, 99, 5),
-    385: (0, 100, 9), 410: (0, 104, 16), 411: (0, 104, 29), 416: (0, 105, 5), 420: (0, 112, 5),
-    428: (0, 106, 9), 429: (0, 107, 13), 430: (0, 108, 17), 431: (0, 109, 13), 432: (0, 110, 9),
-    440: (0, 113, 9), 441: (0, 114, 13), 442: (0, 115, 17), 443: (0, 116, 13), 444: (0, 117, 9),
+    344: (0, 29, 9), 345: (0, 30, 13), 346: (0, 31, 9), 371: (0, 118, 18), 372: (0, 118, 34),
+    373: (0, 118, 18), 374: (0, 118, 34), 375: (0, 118, 51), 378: (0, 119, 5), 380: (0, 121, 5),
+    385: (0, 122, 9), 410: (0, 126, 16), 411: (0, 126, 29), 416: (0, 127, 5), 420: (0, 134, 5),
+    428: (0, 128, 9), 429: (0, 129, 13), 430: (0, 130, 17), 431: (0, 131, 13), 432: (0, 132, 9),
+    440: (0, 135, 9), 441: (0, 136, 13), 442: (0, 137, 17), 443: (0, 138, 13), 444: (0, 139, 9),
     469: (1, 39, 27), 470: (1, 39, 27), 471: (1, 39, 41), 474: (1, 40, 5), 475: (1, 41, 5),
     477: (1, 43, 5), 478: (1, 48, 5), 483: (1, 44, 9), 484: (1, 45, 9), 485: (1, 46, 9), 493: (1, 49, 9),
     494: (1, 50, 9), 495: (1, 51, 9), 520: (2, 8, 27), 521: (2, 8, 41), 522: (2, 8, 57), 523: (2, 8, 27),
