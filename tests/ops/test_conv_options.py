@@ -212,3 +212,31 @@ def test_conv2d_groups_are_one_convolution_per_slice_of_channels(tmp_path, group
 
     x = RNG.normal(size=(2, 5, 6, 6)).astype(np.float32)
     compare(forward_and_grads(m.f, [x], [m.layer.kernel, m.layer.bias]), forward_and_grads(by_group, [x], [kernel, bias]))
+
+
+def test_the_options_export_to_saved_model_and_tflite(tmp_path):
+    """Tuple kernels and strides, groups, no bias, Conv3D and unequal depthwise strides in one module:
+    tfm.export runs the .tflite (builtin ops only) in LiteRT against the SavedModel before writing them."""
+    import tfm
+
+    source = tmp_path / "stem.tfm"
+    source.write_text(
+        "module Stem:\n"
+        '    sub wide = Conv2D(filters=4, kernel_size=(1, 3), strides=(1, 2), padding="SAME", groups=2, use_bias=False, '
+        'seed=1)\n'
+        "    sub depthwise = DepthwiseConv2D(kernel_size=(2, 1), strides=(2, 1), seed=2)\n"
+        "    sub pool = MaxPool2D(pool_size=(1, 2))\n"
+        "    sub volume = Conv3D(filters=2, kernel_size=(2, 1, 2), use_bias=False, seed=3)\n\n"
+        "    fn images(x: f32[1, 6, 8, 2]) -> f32[1, 3, 2, 4]:\n"
+        "        return pool(depthwise(wide(x)))\n\n"
+        "    fn volumes(x: f32[1, 3, 4, 5, 2]) -> f32[1, 2, 4, 4, 2]:\n"
+        "        return volume(x)\n")
+    model = tfm.load(source).Stem()
+    assert sorted(v.name for v in model.variables) == ["stem/depthwise/bias:0", "stem/depthwise/kernel:0",
+                                                       "stem/volume/kernel:0", "stem/wide/kernel:0"]
+    tfm.export(source, "Stem", tmp_path / "saved", instance=model, tflite=tmp_path / "stem.tflite")
+    x = RNG.normal(size=(1, 6, 8, 2)).astype(np.float32)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    np.testing.assert_allclose(loaded.images(tf.constant(x)).numpy(), model.images(tf.constant(x)).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    assert (tmp_path / "stem.tflite").stat().st_size > 0
