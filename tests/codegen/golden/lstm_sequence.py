@@ -352,88 +352,82 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
         self.in_dim = in_dim  # <tfm library>/recurrent.tfm:9:17
         self.units = units  # <tfm library>/recurrent.tfm:9:34
         self.seed = seed  # <tfm library>/recurrent.tfm:9:46
+        self.use_bias = use_bias  # <tfm library>/recurrent.tfm:10:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:10:5
-            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:11:5
-            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:12:5
-            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:13:5
-            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:14:5
-            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:15:5
-            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:16:5
-            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:17:5
-            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:18:5
-            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:19:5
-            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:20:5
-            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:21:5
+            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:11:5
+            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:12:5
+            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:13:5
+            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:14:5
+            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:15:5
+            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:16:5
+            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:17:5
+            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:18:5
+            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i') if use_bias else None  # <tfm library>/recurrent.tfm:20:9
+            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f') if use_bias else None  # <tfm library>/recurrent.tfm:21:9
+            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c') if use_bias else None  # <tfm library>/recurrent.tfm:22:9
+            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o') if use_bias else None  # <tfm library>/recurrent.tfm:23:9
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:23:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:25:5
             tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c'),
         ])
-        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:32:5
-        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:46:5
+        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:39:5
+        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:47:5
 
     def call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:23:39
-        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:23:57
-        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:23:5
+        """<tfm library>/recurrent.tfm:25. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:25:39
+        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:25:57
+        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:25:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:23. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:25. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            i = tf.math.sigmoid(x @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:24:9
-            f = tf.math.sigmoid(x @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:25:9
-            g = tf.math.tanh(x @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:26:9
-            o = tf.math.sigmoid(x @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:27:9
-            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:28:9
-            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:29:9
+            zi = x @ self.w_i + h @ self.u_i  # <tfm library>/recurrent.tfm:26:9
+            zf = x @ self.w_f + h @ self.u_f  # <tfm library>/recurrent.tfm:27:9
+            zc = x @ self.w_c + h @ self.u_c  # <tfm library>/recurrent.tfm:28:9
+            zo = x @ self.w_o + h @ self.u_o  # <tfm library>/recurrent.tfm:29:9
+            if self.use_bias:  # <tfm library>/recurrent.tfm:30:9
+                zi = zi + self.b_i  # <tfm library>/recurrent.tfm:31:13
+                zf = zf + self.b_f  # <tfm library>/recurrent.tfm:32:13
+                zc = zc + self.b_c  # <tfm library>/recurrent.tfm:33:13
+                zo = zo + self.b_o  # <tfm library>/recurrent.tfm:34:13
+            c_next = tf.math.sigmoid(zf) * c + tf.math.sigmoid(zi) * tf.math.tanh(zc)  # <tfm library>/recurrent.tfm:35:9
+            return {'h': tf.math.sigmoid(zo) * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:36:9
 
     def run(self, x):
-        """<tfm library>/recurrent.tfm:32. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:39. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:33:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:34:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:35:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:36:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:37:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:38:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:39:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:40:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:41:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:42:13
-            return h  # <tfm library>/recurrent.tfm:43:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:40:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:41:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:42:9
+                h, c = _outputs(self._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:43:13
+            return h  # <tfm library>/recurrent.tfm:44:9
 
     # Each instance's `run` is the tf.function of this; calls from other methods use `_impl_run`.
     _impl_run = run
 
     def run_sequence(self, x):
-        """<tfm library>/recurrent.tfm:46. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:47. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:47:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:48:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:49:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:50:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:51:13
-                i = tf.math.sigmoid(xt @ self.w_i + h @ self.u_i + self.b_i)  # <tfm library>/recurrent.tfm:52:13
-                f = tf.math.sigmoid(xt @ self.w_f + h @ self.u_f + self.b_f)  # <tfm library>/recurrent.tfm:53:13
-                g = tf.math.tanh(xt @ self.w_c + h @ self.u_c + self.b_c)  # <tfm library>/recurrent.tfm:54:13
-                o = tf.math.sigmoid(xt @ self.w_o + h @ self.u_o + self.b_o)  # <tfm library>/recurrent.tfm:55:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:56:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:57:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:58:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:59:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:48:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:49:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:50:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:51:9
+                h, c = _outputs(self._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:52:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:53:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:54:9
 
     # Each instance's `run_sequence` is the tf.function of this; calls from other methods use `_impl_run_sequence`.
     _impl_run_sequence = run_sequence
@@ -454,131 +448,132 @@ class LSTMCell(tf.Module):
 
 
 class LSTM(tf.Module):
-    """Compiled from <tfm library>/recurrent.tfm:62."""
+    """Compiled from <tfm library>/recurrent.tfm:57."""
 
-    def __init__(self, in_dim, units, seed=-1, *, name=None):
+    def __init__(self, in_dim, units, seed=-1, use_bias=True, *, name=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:62:13
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:62:30
-        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:62:13
-        self.units = units  # <tfm library>/recurrent.tfm:62:30
-        self.seed = seed  # <tfm library>/recurrent.tfm:62:42
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:57:13
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:57:30
+        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:57:13
+        self.units = units  # <tfm library>/recurrent.tfm:57:30
+        self.seed = seed  # <tfm library>/recurrent.tfm:57:42
+        self.use_bias = use_bias  # <tfm library>/recurrent.tfm:58:9
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, name='cell')  # <tfm library>/recurrent.tfm:63:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, use_bias=use_bias, name='cell')  # <tfm library>/recurrent.tfm:59:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:65:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:68:5
-        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:72:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:61:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:64:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:68:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:76:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:92:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:88:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:102:5
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:98:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
 
     def call(self, x):
-        """<tfm library>/recurrent.tfm:65. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:61. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:66:9
+            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:62:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:64. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:69:9
+            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:65:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:48
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:72:67
-        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:72:5
+        """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:68:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:68:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:68:5
 
     # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:68. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:73:9
-            c = c0  # <tfm library>/recurrent.tfm:74:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:75:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:76:13
-            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:77:9
+            h = h0  # <tfm library>/recurrent.tfm:69:9
+            c = c0  # <tfm library>/recurrent.tfm:70:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:71:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:72:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:73:9
 
     def call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:57
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:76
-        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:76:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:76:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:76:5
 
     # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            h = h0  # <tfm library>/recurrent.tfm:82:9
-            c = c0  # <tfm library>/recurrent.tfm:83:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:84:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:85:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:86:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:87:13
-            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:88:9
+            h = h0  # <tfm library>/recurrent.tfm:78:9
+            c = c0  # <tfm library>/recurrent.tfm:79:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:80:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:81:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:82:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:83:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:84:9
 
     def call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:92:53
-        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:92:5
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:88:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:88:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:92. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:93:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:94:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:95:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:96:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:97:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:98:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:99:13
-            return h  # <tfm library>/recurrent.tfm:100:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:89:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:90:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:91:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:92:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:93:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:94:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:95:13
+            return h  # <tfm library>/recurrent.tfm:96:9
 
     def call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:102:62
-        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:102:5
+        """<tfm library>/recurrent.tfm:98. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:98:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:98:5
 
     # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:102. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:98. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:103:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:104:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:105:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:106:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:107:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:108:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:109:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:110:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:111:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:112:9
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:99:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:100:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:101:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:102:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:103:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:104:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:105:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:106:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:107:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:108:9
 
     @property
     def signatures(self):
@@ -666,27 +661,26 @@ _TFM_LINE_MAP = {
     291: (0, 29, 9), 292: (0, 30, 13), 293: (0, 31, 9), 318: (0, 118, 18), 319: (0, 118, 34),
     320: (0, 118, 18), 321: (0, 118, 34), 322: (0, 118, 51), 325: (0, 119, 5), 327: (0, 121, 5),
     332: (0, 122, 9), 357: (1, 9, 17), 358: (1, 9, 34), 359: (1, 9, 17), 360: (1, 9, 34),
-    361: (1, 9, 46), 364: (1, 10, 5), 365: (1, 11, 5), 366: (1, 12, 5), 367: (1, 13, 5), 368: (1, 14, 5),
-    369: (1, 15, 5), 370: (1, 16, 5), 371: (1, 17, 5), 372: (1, 18, 5), 373: (1, 19, 5), 374: (1, 20, 5),
-    375: (1, 21, 5), 377: (1, 23, 5), 382: (1, 32, 5), 383: (1, 46, 5), 387: (1, 23, 39),
-    388: (1, 23, 57), 389: (1, 23, 5), 396: (1, 24, 9), 397: (1, 25, 9), 398: (1, 26, 9),
-    399: (1, 27, 9), 400: (1, 28, 9), 401: (1, 29, 9), 406: (1, 33, 9), 407: (1, 34, 9), 408: (1, 35, 9),
-    409: (1, 36, 13), 410: (1, 37, 13), 411: (1, 38, 13), 412: (1, 39, 13), 413: (1, 40, 13),
-    414: (1, 41, 13), 415: (1, 42, 13), 416: (1, 43, 9), 424: (1, 47, 9), 425: (1, 48, 9),
-    426: (1, 49, 9), 427: (1, 50, 9), 428: (1, 51, 13), 429: (1, 52, 13), 430: (1, 53, 13),
-    431: (1, 54, 13), 432: (1, 55, 13), 433: (1, 56, 13), 434: (1, 57, 13), 435: (1, 58, 13),
-    436: (1, 59, 9), 461: (1, 62, 13), 462: (1, 62, 30), 463: (1, 62, 13), 464: (1, 62, 30),
-    465: (1, 62, 42), 468: (1, 63, 5), 470: (1, 65, 5), 471: (1, 68, 5), 472: (1, 72, 5),
-    477: (1, 80, 5), 482: (1, 92, 5), 486: (1, 102, 5), 494: (1, 66, 9), 502: (1, 69, 9),
-    509: (1, 72, 48), 510: (1, 72, 67), 511: (1, 72, 5), 518: (1, 73, 9), 519: (1, 74, 9),
-    520: (1, 75, 9), 521: (1, 76, 13), 522: (1, 77, 9), 526: (1, 80, 57), 527: (1, 80, 76),
-    528: (1, 80, 5), 535: (1, 82, 9), 536: (1, 83, 9), 537: (1, 84, 9), 538: (1, 85, 9),
-    539: (1, 86, 13), 540: (1, 87, 13), 541: (1, 88, 9), 545: (1, 92, 53), 546: (1, 92, 5),
-    553: (1, 93, 9), 554: (1, 94, 9), 555: (1, 95, 9), 556: (1, 96, 13), 557: (1, 97, 13),
-    558: (1, 98, 13), 559: (1, 99, 13), 560: (1, 100, 9), 564: (1, 102, 62), 565: (1, 102, 5),
-    572: (1, 103, 9), 573: (1, 104, 9), 574: (1, 105, 9), 575: (1, 106, 9), 576: (1, 107, 13),
-    577: (1, 108, 13), 578: (1, 109, 13), 579: (1, 110, 13), 580: (1, 111, 13), 581: (1, 112, 9),
-    603: (2, 4, 22), 604: (2, 4, 39), 605: (2, 4, 60), 606: (2, 4, 77), 609: (2, 5, 5), 610: (2, 6, 5),
-    611: (2, 7, 5), 612: (2, 8, 5), 614: (2, 10, 5), 615: (2, 14, 5), 623: (2, 12, 9), 630: (2, 14, 48),
-    631: (2, 14, 5), 638: (2, 15, 9), 639: (2, 16, 13), 640: (2, 17, 9), 641: (2, 18, 9),
+    361: (1, 9, 46), 362: (1, 10, 9), 365: (1, 11, 5), 366: (1, 12, 5), 367: (1, 13, 5), 368: (1, 14, 5),
+    369: (1, 15, 5), 370: (1, 16, 5), 371: (1, 17, 5), 372: (1, 18, 5), 373: (1, 20, 9), 374: (1, 21, 9),
+    375: (1, 22, 9), 376: (1, 23, 9), 378: (1, 25, 5), 383: (1, 39, 5), 384: (1, 47, 5),
+    388: (1, 25, 39), 389: (1, 25, 57), 390: (1, 25, 5), 397: (1, 26, 9), 398: (1, 27, 9),
+    399: (1, 28, 9), 400: (1, 29, 9), 401: (1, 30, 9), 402: (1, 31, 13), 403: (1, 32, 13),
+    404: (1, 33, 13), 405: (1, 34, 13), 406: (1, 35, 9), 407: (1, 36, 9), 412: (1, 40, 9),
+    413: (1, 41, 9), 414: (1, 42, 9), 415: (1, 43, 13), 416: (1, 44, 9), 424: (1, 48, 9),
+    425: (1, 49, 9), 426: (1, 50, 9), 427: (1, 51, 9), 428: (1, 52, 13), 429: (1, 53, 13),
+    430: (1, 54, 9), 455: (1, 57, 13), 456: (1, 57, 30), 457: (1, 57, 13), 458: (1, 57, 30),
+    459: (1, 57, 42), 460: (1, 58, 9), 463: (1, 59, 5), 465: (1, 61, 5), 466: (1, 64, 5),
+    467: (1, 68, 5), 472: (1, 76, 5), 477: (1, 88, 5), 481: (1, 98, 5), 489: (1, 62, 9), 497: (1, 65, 9),
+    504: (1, 68, 48), 505: (1, 68, 67), 506: (1, 68, 5), 513: (1, 69, 9), 514: (1, 70, 9),
+    515: (1, 71, 9), 516: (1, 72, 13), 517: (1, 73, 9), 521: (1, 76, 57), 522: (1, 76, 76),
+    523: (1, 76, 5), 530: (1, 78, 9), 531: (1, 79, 9), 532: (1, 80, 9), 533: (1, 81, 9),
+    534: (1, 82, 13), 535: (1, 83, 13), 536: (1, 84, 9), 540: (1, 88, 53), 541: (1, 88, 5),
+    548: (1, 89, 9), 549: (1, 90, 9), 550: (1, 91, 9), 551: (1, 92, 13), 552: (1, 93, 13),
+    553: (1, 94, 13), 554: (1, 95, 13), 555: (1, 96, 9), 559: (1, 98, 62), 560: (1, 98, 5),
+    567: (1, 99, 9), 568: (1, 100, 9), 569: (1, 101, 9), 570: (1, 102, 9), 571: (1, 103, 13),
+    572: (1, 104, 13), 573: (1, 105, 13), 574: (1, 106, 13), 575: (1, 107, 13), 576: (1, 108, 9),
+    598: (2, 4, 22), 599: (2, 4, 39), 600: (2, 4, 60), 601: (2, 4, 77), 604: (2, 5, 5), 605: (2, 6, 5),
+    606: (2, 7, 5), 607: (2, 8, 5), 609: (2, 10, 5), 610: (2, 14, 5), 618: (2, 12, 9), 625: (2, 14, 48),
+    626: (2, 14, 5), 633: (2, 15, 9), 634: (2, 16, 13), 635: (2, 17, 9), 636: (2, 18, 9),
 }
