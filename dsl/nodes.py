@@ -32,8 +32,9 @@ def node(cls: _NodeClass) -> _NodeClass:
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _CHILD_VALUES: dict[type, Callable[[object], tuple]] = {}
-# Fields a tree walk does not visit: where a node is, and the name it declares (a leaf of text).
-_NOT_CHILDREN = frozenset({"span", "identifier"})
+# Fields a tree walk does not visit: where a node is, the name it declares (a leaf of text), and the
+# condition a variable is declared under (one `if use_bias:` node, shared by its variables, outside each).
+_NOT_CHILDREN = frozenset({"span", "identifier", "condition"})
 
 
 def child_fields(node: Node) -> tuple[str, ...]:

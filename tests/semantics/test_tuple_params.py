@@ -90,3 +90,17 @@ def test_a_call_is_typed_with_the_items_the_instance_has(construct, out, expecte
     text = KERNEL + f"module M:\n    sub k = {construct}\n\n    fn f(x: f32[N, 8, 9, 2]) -> f32[N, {out}, 4]:\n" \
                     "        return k(x)\n"
     assert [m.split("is ", 1)[1] for _, _, m in _errors(text)] == expected
+
+
+def test_the_command_line_gives_an_int_or_a_list(tmp_path, capsys):
+    from tfm.cli import main
+
+    source = tmp_path / "p.tfm"
+    source.write_text("module P(pool: int[2] = 2):\n    fn call(x: f32[N, H, W, C]) -> f32[N, ?, ?, C]:\n"
+                      "        return avg_pool2d(x, pool, strides=pool)\n")
+    image = "x=[[[[1.0],[2.0]],[[3.0],[4.0]]]]"
+    assert main(["run", str(source), "P.call", "--init", "pool=[1,2]", "--arg", image]) == 0
+    rows = capsys.readouterr().out
+    assert "1.5" in rows and "3.5" in rows  # 1x2 windows: a mean per row
+    assert main(["run", str(source), "P.call", "--init", "pool=2", "--arg", image]) == 0
+    assert "2.5" in capsys.readouterr().out  # one 2x2 window
