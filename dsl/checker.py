@@ -10,6 +10,7 @@ import math
 from typing import Iterable
 
 from . import nodes as n
+from .members import Member
 from .nodes import child_values
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, positional_parameters, walk
 from .body_checker import BodyChecker
@@ -224,6 +225,8 @@ class ModuleChecker:
             self._check_conditional_reads(node.body, then)
             self._check_conditional_reads(node.orelse, otherwise)
             return
+        if isinstance(node, n.Attribute):
+            self._check_member_exists(node)
         ref = self.analysis.refs.get(node) if isinstance(node, n.Name) else None
         if ref is not None and isinstance(ref.decl, n.VarDecl) and ref.decl.condition is not None \
                 and ref.decl.condition.id not in holding:
@@ -310,6 +313,21 @@ class ModuleChecker:
                      suggest(init.func.id, INITIALIZERS) or f"initializers: {', '.join(sorted(INITIALIZERS))}")
             return
         self._check_static_expr(init, allow_params=True, allow_tensor_params=True)
+
+    def _check_member_exists(self, node: n.Attribute) -> None:
+        """`dense.bias` of a submodule built without it (`Dense(4, use_bias=False)`): E047 where the
+        submodule's arguments decide it (a value of this module's parameters leaves it to run time)."""
+        ref = self.analysis.refs.get(node)
+        member = ref.decl if ref is not None else None
+        var = member.var if isinstance(member, Member) else None
+        if not isinstance(member, Member) or var is None or var.condition is None:
+            return
+        values = self.analysis.parameter_values(self.module.name)
+        for sub in member.path:
+            values = self.analysis.parameter_values(sub.module, self.analysis.sub_argument_values(sub, values))
+        if values.get(var.condition.id) is False:
+            self.report("E047", node, f"`{member.dotted}` does not exist: `{'.'.join(s.name for s in member.path)}` "
+                        f"is built with `{var.condition.id}` false", f"build it with `{var.condition.id}=True`")
 
     def _check_var_condition(self, condition: n.Name) -> None:
         """`if use_bias:` around variables tests a `bool` constructor parameter, known when the module is built."""

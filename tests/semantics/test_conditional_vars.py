@@ -80,3 +80,10 @@ def test_built_without_the_condition_the_variable_does_not_exist(tmp_path, use_b
     for method in (layer.call, layer.call_expr, layer.call_not):
         np.testing.assert_allclose(method(x).numpy(), expected.numpy(), rtol=1e-6)
     assert (layer.bias is not None) == use_bias
+
+
+def test_a_holder_reads_a_submodule_variable_only_where_it_is_built():
+    text = LAYER + ("\nmodule M:\n    sub plain = D(2, 3, use_bias=False)\n    sub biased = D(2, 3)\n\n"
+                    "    fn f(x: f32[N, 2]) -> f32[N, 3]:\n        return plain(x) + plain.bias + biased.bias\n")
+    assert [(code, message) for code, _, message in _errors(text)] == [
+        ("E047", "`plain.bias` does not exist: `plain` is built with `use_bias` false")]
