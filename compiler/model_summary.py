@@ -146,6 +146,8 @@ def summarize(analysis: Analysis, module_name: str, init: dict[str, object] | No
 def _variables(analysis: Analysis, module: n.ModuleDef, params: dict[str, object]) -> tuple[Variable, ...]:
     found = []
     for var in module.variables:
+        if var.condition is not None and params.get(var.condition.id) is False:
+            continue  # declared under `if use_bias:`, and this instance is built without it
         declared = analysis.types.get(var.type)
         dtype = declared.dtype if isinstance(declared, TensorT) and declared.dtype else "?"
         found.append(Variable(var.name, dtype, analysis.declared_shape(var.type, params), var.trainable))
@@ -172,7 +174,7 @@ def _submodules(analysis: Analysis, module: n.ModuleDef, params: dict[str, objec
         if info.decl is None:
             rows.append(Submodule(path, sub.module, depth, (), 0, 0, optimizer=True))
             continue
-        sub_params = analysis.sub_argument_values(sub, params)
+        sub_params = analysis.parameter_values(sub.module, analysis.sub_argument_values(sub, params))  # defaults too
         cold = frozen or sub.frozen  # a frozen submodule's variables, its submodules' too, are built non-trainable
         variables = tuple(replace(v, trainable=False) if cold else v
                           for v in _variables(analysis, info.decl, sub_params))

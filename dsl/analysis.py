@@ -22,7 +22,7 @@ from .folding import UNKNOWN_VALUE, evaluate
 from .diagnostics import Diagnostic, Reporter, error
 from .library import BuiltinModule
 from .limits import Limits
-from .ops import Op
+from .ops import Op, static_tuple_length, static_tuple_value
 from .tensor_types import Dim, DimExpr, TensorT, substitute
 
 RefKind = Literal["static_param", "tensor_param", "variable", "submodule", "method", "local", "input",
@@ -186,14 +186,29 @@ class Analysis:
 
     def parameter_values(self, module: str, given: dict[str, object] | None = None) -> dict[str, object]:
         """The values module `module`'s parameters take in one instance: `given` over its evaluated
-        defaults (what a caller passes, else what the declaration says)."""
-        return {**self.param_defaults.get(module, {}), **(given or {})}
+        defaults (what a caller passes, else what the declaration says). A tuple parameter's value is
+        the list of its items (an int given stands for each), and each item is there by the name a
+        dimension reads it by (`kernel_size[0]`)."""
+        return self._with_items(module, {**self.param_defaults.get(module, {}), **(given or {})})
+
+    def _with_items(self, module: str, values: dict[str, object]) -> dict[str, object]:
+        """`values` of module `module`'s parameters with each tuple parameter's value as the list of its
+        items (an int given stands for each), and each item by the name a dim reads it by (`kernel_size[0]`)."""
+        info = self.modules.get(module)
+        for param in info.decl.params if info is not None and info.decl is not None else ():
+            length = static_tuple_length(param.type)
+            if length is not None and values.get(param.name) is not None:
+                items = values[param.name] = static_tuple_value(values[param.name], length)
+                if isinstance(items, list) and len(items) == length:
+                    values.update({f"{param.name}[{i}]": item for i, item in enumerate(items)})
+        return values
 
     def sub_argument_values(self, sub: n.SubDecl, params: dict[str, object]) -> dict[str, object]:
         """The values a submodule's arguments take when its holder's parameters are `params`
         (None for an argument whose value is not a construction-time constant)."""
         values = {name: evaluate(arg, params) for name, arg in self.sub_arguments.get(sub, {}).items()}
-        return {name: None if value is UNKNOWN_VALUE else value for name, value in values.items()}
+        return self._with_items(sub.module, {name: None if value is UNKNOWN_VALUE else value
+                                             for name, value in values.items()})
 
     def declared_shape(self, type_: n.TensorType, params: dict[str, object]) -> tuple[int | None, ...]:
         """The dims of a declared type in one instance: sizes, constructor parameters' values from

@@ -10,6 +10,8 @@ import math
 from typing import Iterable
 
 from . import nodes as n
+from .members import Member
+from .nodes import child_values
 from .analysis import Analysis, CallInfo, ModuleInfo, Ref, bind_arguments, outputs_of, positional_parameters, walk
 from .body_checker import BodyChecker
 from .folding import UNKNOWN_VALUE, evaluate, fold_failure
@@ -17,7 +19,7 @@ from .declarations import check_dim_expr, record_declared_types
 from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regularizers
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import MAX_SUBMODULE_DEPTH, DiagnosticList, Limits, nesting_depths, over_limit
-from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type
+from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type, static_tuple_length, static_tuple_value
 from .precision import POLICY_PARAM, policy_problem
 from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
@@ -166,8 +168,23 @@ def _evaluate_defaults(analysis: Analysis) -> None:
     it, dsl.declarations.record_declared_types)."""
     for name, info in analysis.modules.items():
         if info.decl is not None:
-            values = {p.name: evaluate(p.default) for p in info.decl.params if p.default is not None}
+            values = {p.name: _static_value(p, evaluate(p.default)) for p in info.decl.params if p.default is not None}
             analysis.param_defaults[name] = {k: v for k, v in values.items() if v is not UNKNOWN_VALUE}
+
+
+def _tested_param(test: n.Node) -> tuple[str, bool] | None:
+    """`use_bias` -> ("use_bias", True), `not use_bias` -> ("use_bias", False); None for other tests."""
+    if isinstance(test, n.Name):
+        return test.id, True
+    if isinstance(test, n.UnaryOp) and test.op == "not" and isinstance(test.operand, n.Name):
+        return test.operand.id, False
+    return None
+
+
+def _static_value(param: n.ModuleParam, value: object) -> object:
+    """A default's value as the parameter holds it (a tuple parameter's int is each of its items)."""
+    length = static_tuple_length(param.type)
+    return value if length is None or value is UNKNOWN_VALUE else static_tuple_value(value, length)
 
 
 def _module_info(module: n.ModuleDef) -> ModuleInfo:
@@ -235,6 +252,37 @@ class ModuleChecker:
         for member in self.module.members:
             {n.VarDecl: self._check_var, n.SubDecl: self._check_sub, n.Method: self._check_method}[type(member)](member)
         self._check_serving()
+        for method in self.module.methods:
+            self._check_conditional_reads(method.body, frozenset())
+
+    def _check_conditional_reads(self, node: object, holding: frozenset[str]) -> None:
+        """A variable declared under `if use_bias:` is read only where `use_bias` holds: in the body of an
+        `if use_bias:` (or a `... if use_bias else ...`), or in the `else` of an `if not use_bias:`."""
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                self._check_conditional_reads(item, holding)
+            return
+        if not isinstance(node, n.Node):
+            return
+        if isinstance(node, (n.If, n.IfExp)):
+            tested = _tested_param(node.test)
+            self._check_conditional_reads(node.test, holding)
+            then, otherwise = (holding, holding) if tested is None else (
+                (holding | {tested[0]}, holding) if tested[1] else (holding, holding | {tested[0]}))
+            self._check_conditional_reads(node.body, then)
+            self._check_conditional_reads(node.orelse, otherwise)
+            return
+        if isinstance(node, n.Attribute):
+            self._check_member_exists(node)
+        ref = self.analysis.refs.get(node) if isinstance(node, n.Name) else None
+        if ref is not None and isinstance(ref.decl, n.VarDecl) and ref.decl.condition is not None \
+                and ref.decl.condition.id not in holding:
+            condition = ref.decl.condition.id
+            self.report("E047", node, f"`{ref.decl.name}` exists only when `{condition}` is true "
+                        f"(it is declared under `if {condition}:`)",
+                        f"read it inside `if {condition}:` (or `... if {condition} else ...`)")
+        for child in child_values(node):
+            self._check_conditional_reads(child, holding)
 
     def _check_serving(self) -> None:
         """One serving method; `serving_default` is its signature key, so no other method may be called so."""
@@ -270,7 +318,13 @@ class ModuleChecker:
 
     def _check_param(self, param: n.ModuleParam) -> None:
         type_ = param.type
-        if static_python_type(type_):
+        if static_tuple_length(type_) is not None:
+            for dim in type_.shape or ():
+                self._check_dim(dim, allow_named=False)  # a length of 1 or more
+        elif type_.dtype == "int" and type_.shape is not None:
+            self.report("E017", type_, "a tuple parameter has one fixed length: `int[2]`",
+                        "write `int[2]` for two ints (an int given stands for both), or `i32[...]` for a tensor")
+        elif static_python_type(type_):
             if type_.shape is not None:
                 self.report("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
                          f"for a tensor parameter write e.g. `f32{_shape_text(type_)}`")
@@ -299,6 +353,8 @@ class ModuleChecker:
     def _check_var(self, var: n.VarDecl) -> None:
         if var.regularizer is not None:
             self._check_regularizer(var, var.regularizer)
+        if var.condition is not None:
+            self._check_var_condition(var.condition)
         if var.type.shape is None:
             self.report("E017", var.type, f"a variable needs a tensor type, not `{var.type.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[3, 4]`")
@@ -358,6 +414,31 @@ class ModuleChecker:
             except ValueError as problem:
                 self.report("E023", arg, f"`{name}`: {problem}",
                             'Keras\' regularizers: "l1(0.01)", "l2(0.01)", "l1_l2(l1=0.01, l2=0.01)", or "" for none')
+
+    def _check_member_exists(self, node: n.Attribute) -> None:
+        """`dense.bias` of a submodule built without it (`Dense(4, use_bias=False)`): E047 where the
+        submodule's arguments decide it (a value of this module's parameters leaves it to run time)."""
+        ref = self.analysis.refs.get(node)
+        member = ref.decl if ref is not None else None
+        var = member.var if isinstance(member, Member) else None
+        if not isinstance(member, Member) or var is None or var.condition is None:
+            return
+        values = self.analysis.parameter_values(self.module.name)
+        for sub in member.path:
+            values = self.analysis.parameter_values(sub.module, self.analysis.sub_argument_values(sub, values))
+        if values.get(var.condition.id) is False:
+            self.report("E047", node, f"`{member.dotted}` does not exist: `{'.'.join(s.name for s in member.path)}` "
+                        f"is built with `{var.condition.id}` false", f"build it with `{var.condition.id}=True`")
+
+    def _check_var_condition(self, condition: n.Name) -> None:
+        """`if use_bias:` around variables tests a `bool` constructor parameter, known when the module is built."""
+        param = self.info.params.get(condition.id)
+        if param is None or static_python_type(param.type) is not bool:
+            what = "a parameter of another type" if param is not None else "not a constructor parameter"
+            self.report("E022", condition, f"`if {condition.id}:` around variables: `{condition.id}` is {what}",
+                        "variables exist or not when the module is built: test a `bool` constructor parameter")
+            return
+        self.analysis.refs[condition] = Ref("static_param", param)
 
     def _check_sub(self, sub: n.SubDecl) -> None:
         target = self.analysis.modules.get(sub.module)
@@ -458,6 +539,9 @@ class ModuleChecker:
             return
         if dim.kind == "fixed" and dim.size is not None and dim.size < 1:
             self.report("E018", dim, "a dimension of size 0 holds nothing", "give a size of 1 or more, or `?`")
+        if dim.kind == "item":
+            self._check_item_dim(dim)
+            return
         if dim.kind != "named":
             return
         assert dim.name is not None  # a named dimension has its name
@@ -474,6 +558,20 @@ class ModuleChecker:
                      "a variable's shape is fixed at construction: use a number or an `int` parameter")
         else:
             self.analysis.refs[dim] = Ref("named_dim")
+
+    def _check_item_dim(self, dim: n.Dim) -> None:
+        """`kernel_size[0]`: an item of a tuple parameter (`kernel_size: int[2]`), as a size."""
+        assert dim.of is not None and dim.size is not None  # node_builder.item_dim
+        param = self.info.params.get(dim.of)
+        length = static_tuple_length(param.type) if param is not None else None
+        if param is None or length is None:
+            self.report("E018", dim, f"`{dim.of}` is not a tuple parameter, so `{dim.name}` is no size",
+                        f"declare `{dim.of}: int[2]` (a tuple of two ints) in the constructor")
+        elif dim.size >= length:
+            self.report("E018", dim, f"`{dim.of}` holds {length} ints: `{dim.name}` is out of range",
+                        f"index it from 0 to {length - 1}")
+        else:
+            self.analysis.refs[dim] = Ref("static_param", param)
 
     # static expressions ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from . import nodes as n
 from .diagnostics import Report
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of
 from .folding import evaluate, fits
-from .ops import DTYPES, static_python_type
+from .ops import DTYPES, static_python_type, static_tuple_length
 from .tensor_types import (COMPLEX, DIM_OPERATORS, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dim_binary, dims_conflict,
                            literal_type)
 
@@ -18,6 +18,9 @@ from .tensor_types import (COMPLEX, DIM_OPERATORS, FLOATS, INTS, UNKNOWN, ArrayT
 def declared_type(type_: n.TensorType) -> TensorT:
     if type_.dtype not in DTYPES and static_python_type(type_) is None:
         return UNKNOWN  # already reported as an unknown dtype
+    length = static_tuple_length(type_)
+    if length is not None:
+        return TensorT("i32", (length,), weak=True)  # a tuple parameter: its value comes at construction
     if type_.shape is None:
         python = static_python_type(type_)
         if python is not None:
@@ -56,7 +59,7 @@ def _declared_dim(dim: n.Dim) -> Dim:
         if dim.op not in DIM_OPERATORS:
             return None  # the checker reports it
         return dim_binary(dim.op, _declared_dim(dim.left), _declared_dim(dim.right))
-    return dim.name if dim.kind == "named" else None
+    return dim.name if dim.kind in ("named", "item") else None  # an item is named as written: `kernel_size[0]`
 
 
 def check_dim_expr(report: Report, dim: n.Dim, check_leaf: Callable[[n.Dim], None]) -> None:
@@ -72,7 +75,7 @@ def check_dim_expr(report: Report, dim: n.Dim, check_leaf: Callable[[n.Dim], Non
     for side in (dim.left, dim.right):
         if side.kind == "expr":
             check_dim_expr(report, side, check_leaf)
-        elif side.kind == "named":  # a number inside an expression may be 0 (`n + 0`); only the result is a size
+        elif side.kind in ("named", "item"):  # a number inside an expression may be 0 (`n + 0`); only the result is a size
             check_leaf(side)
     right = _declared_dim(dim.right)
     if dim.op in ("//", "%") and right == 0:
@@ -150,12 +153,32 @@ def _check_default(analysis: Analysis, info: ModuleInfo, param: n.ModuleParam) -
         _check_value(analysis, info, default, param.type, ("E023", "default", f"parameter `{param.name}`"))
         return
     value = _static(default, info, [])
+    if python is tuple:
+        _check_tuple(analysis, default, value, param.type, f"default {{got}}, parameter `{param.name}` is {{type}}")
+        return
     accepted = {"int": {"int"}, "float": {"int", "float"}, "bool": {"bool"}, "str": {"str"}}[python.__name__]
     wrong = sorted(value.kinds - accepted) if value is not None else []
     if wrong or value is not None and value.shape not in ((), None):
         got = _kind_text(wrong[0]) if wrong else "a list"
         analysis.report("E023", default, f"default holds {got}, parameter `{param.name}` is {python.__name__}",
                         f"give a default of type {python.__name__}")
+
+
+def _check_tuple(analysis: Analysis, node: n.Node, value: _Static | None, type_: n.TensorType, message: str) -> None:
+    """A value for a tuple parameter (`kernel_size: int[2]`): an int, or as many ints as the tuple holds.
+    `message` has `{got}` and `{type}` to fill."""
+    length = static_tuple_length(type_)
+    if value is None or not value.kinds or length is None:
+        return
+    wrong = sorted(value.kinds - {"int"})
+    if wrong:
+        got = f"holds {_kind_text(wrong[0])}"
+    elif value.shape not in ((), (length,), None):
+        got = f"holds {value.shape[0] if len(value.shape) == 1 else 'a nested list of'} ints"
+    else:
+        return
+    analysis.report("E023", node, message.format(got=got, type=f"int[{length}]"),
+                    f"give an int (for every item) or {length} ints, e.g. {tuple(range(1, length + 1))}")
 
 
 def _check_value(analysis: Analysis, info: ModuleInfo, node: n.Node, type_: n.TensorType,
@@ -217,6 +240,9 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
     if isinstance(expr, n.Name) and expr.id in info.params:
         param = info.params[expr.id]
         python = static_python_type(param.type)
+        length = static_tuple_length(param.type)
+        if length is not None:
+            return _Static(frozenset({"int"}), (length,))
         if python is not None:
             return _Static(frozenset({python.__name__}), ())
         declared = declared_type(param.type)
@@ -273,6 +299,11 @@ def _check_sub_arguments(analysis: Analysis, info: ModuleInfo, sub: n.SubDecl) -
         expected = params.get(name)
         actual = _static(arg, info, [])
         if expected is None or actual is None or not actual.kinds:
+            continue
+        if expected is tuple:
+            assert target.decl is not None  # only a declared module has tuple parameters
+            declared = next(p.type for p in target.decl.params if p.name == name)
+            _check_tuple(analysis, arg, actual, declared, f"`{sub.module}` parameter `{name}` is {{type}}, got a value that {{got}}")
             continue
         accepted = {"int": {"int"}, "float": {"int", "float"}, "bool": {"bool"}, "str": {"str"}}[expected.__name__]
         wrong = sorted(actual.kinds - accepted)

@@ -11,6 +11,8 @@ last, as Lark's `propagate_positions` would make it: keywords, brackets and new 
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from typing import Any, Protocol, cast
 
@@ -233,13 +235,19 @@ class ToNodes(Transformer):
         return n.Import(span=self._s(), target=target)
 
     def module_def(self, c):  # "module" NAME [module_params] ":" _NL _INDENT member+ _DEDENT
+        members = [m for member in c[6:-1] for m in (member if isinstance(member, list) else [member])]
         return n.ModuleDef(span=self._s(), identifier=self._identifier(c[1]), params=tuple(c[2] or ()),
-                           members=expand_signatures(tuple(c[6:-1])))
+                           members=expand_signatures(tuple(members)))
+
+    def member_if(self, c):  # "if" NAME ":" _NL _INDENT var_decl+ _DEDENT: its variables, each under the condition
+        token = c[1]
+        condition = n.Name(span=self._identifier(token).span, id=str(token))
+        return [dataclasses.replace(var, condition=condition) for var in c[5:-1]]
 
     def module_params(self, c):  # "(" [module_param ("," module_param)* [","]] ")"
         return _items(c)
 
-    def module_param(self, c):  # NAME ":" type_expr ["=" expr]
+    def module_param(self, c):  # NAME ":" type_expr ["=" param_default]
         name, type_, default = c[0], c[2], c[4]
         _no_list(type_, "a constructor parameter")
         return n.ModuleParam(span=self._s(), identifier=self._identifier(name), type=type_, default=default)
@@ -324,6 +332,11 @@ class ToNodes(Transformer):
 
     def named_dim(self, c):  # NAME
         return n.Dim(span=self._s(), kind="named", name=str(c[0]))
+
+    def item_dim(self, c):  # NAME "[" INT "]"
+        span = self._s()
+        index = _int(c[2], span)
+        return n.Dim(span=span, kind="item", name=f"{c[0]}[{index}]", size=index, of=str(c[0]))
 
     def unknown_dim(self, c):  # "?" | "None"
         return n.Dim(span=self._s(), kind="unknown")

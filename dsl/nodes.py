@@ -32,8 +32,9 @@ def node(cls: _NodeClass) -> _NodeClass:
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _CHILD_VALUES: dict[type, Callable[[object], tuple]] = {}
-# Fields a tree walk does not visit: where a node is, and the name it declares (a leaf of text).
-_NOT_CHILDREN = frozenset({"span", "identifier"})
+# Fields a tree walk does not visit: where a node is, the name it declares (a leaf of text), and the
+# condition a variable is declared under (one `if use_bias:` node, shared by its variables, outside each).
+_NOT_CHILDREN = frozenset({"span", "identifier", "condition"})
 
 
 def child_fields(node: Node) -> tuple[str, ...]:
@@ -124,14 +125,16 @@ class _Declared:
 class Dim(Node):
     """One dimension of a declared shape: a fixed size, a named size (`N`), or unknown (`?`); or an
     expression of sizes and names (`4 * 4 * g`: kind "expr", `name` its text, `op` joining `left` and
-    `right`); or `...` (kind "rest": any run of dims, in a method signature)."""
+    `right`); or `...` (kind "rest": any run of dims, in a method signature); or an item of a tuple
+    parameter (`kernel_size[0]`: kind "item", `of` the parameter, `size` the index, `name` as written)."""
 
-    kind: Literal["fixed", "named", "unknown", "expr", "rest"]
+    kind: Literal["fixed", "named", "unknown", "expr", "rest", "item"]
     size: int | None = None
     name: str | None = None
     op: str | None = None
     left: Dim | None = None
     right: Dim | None = None
+    of: str | None = None
 
 
 @node
@@ -420,6 +423,8 @@ class VarDecl(_Declared, Node):
     init: Expr
     trainable: bool
     regularizer: Expr | None = None  # `, regularizer=SPEC`: a str, Keras' "l2(0.01)" (dsl/regularizers.py)
+    # `if use_bias:` around the declaration: the `bool` parameter without which the variable does not exist
+    condition: Name | None = None
 
 
 @node

@@ -88,6 +88,12 @@ def held_size(value: object) -> Dim:
     return None
 
 
+def dim_parameter(name: str) -> str:
+    """The constructor parameter a named dim reads: `kernel_size` for `kernel_size[0]` (an item of a
+    tuple parameter, named as written), else the name itself."""
+    return name.partition("[")[0]
+
+
 def substitute(dim: Dim, values: Callable[[str], Dim]) -> Dim:
     """`dim` with each name replaced by `values(name)`, folded: `T - k + 1` at T=10, k=3 is 8."""
     if isinstance(dim, str):

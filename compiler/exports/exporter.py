@@ -310,6 +310,8 @@ def _declared_variables(analysis: Analysis, module: n.ModuleDef, init: dict[str,
     # The random state of a module that calls random ops (the generator's `_random`), if it has one.
     declared: dict[str, tuple[str, tuple[int | None, ...]]] = {prefix + "_random/*": ("random state", ())}
     for var in module.variables:
+        if var.condition is not None and params.get(var.condition.id) is False:
+            continue  # declared under `if use_bias:`, and this instance is built without it
         declared[prefix + var.name] = (_tf_dtype(analysis, var.type), _dims(analysis, var.type, params))
     for sub in module.submodules:
         info = analysis.modules[sub.module]

@@ -22,13 +22,13 @@ from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, di
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
-from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type
+from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type, static_tuple_length
 from tfm.dsl.ops.names import VARIABLE_UPDATES
 from tfm.dsl.precision import casts_to_float32
 from tfm.dsl.signatures import has_outputs, signature_plan
 from tfm.dsl.regularizers import REGULARIZATION_LOSSES, uses_regularizers
 from tfm.dsl.inference.indexing import output_name
-from tfm.dsl.tensor_types import FLOATS, ArrayT, Dim, DimExpr, OutputsT, TensorT, unify_dtype
+from tfm.dsl.tensor_types import FLOATS, ArrayT, Dim, DimExpr, OutputsT, TensorT, dim_parameter, unify_dtype
 from tfm.dsl.visitor import CALL_KINDS, EXPRESSIONS, STATEMENTS, NodeVisitor
 
 from tfm.generate import hygiene, precision
@@ -187,9 +187,7 @@ class _ClassEmitter:
             name = ident(param.name)
             cls.param_lines.append(f"{name} = _dimension({hygiene.literal(param.name)}, {name}){self.loc(param)}")
         for param in self.module.params:
-            line = self._param(param)
-            if line:
-                cls.param_lines.append(line)
+            cls.param_lines += self._param(param)
         self.helpers.update(precision.HELPERS)
         cls.param_lines.append(precision.policy_line() + self.loc(self.module))
         for var in self.module.variables:
@@ -254,16 +252,21 @@ class _ClassEmitter:
         cls.left_out = [hygiene.comment(f"Not served: {name}: {why}.") for name, why in plan.left_out.items()]
         self.helpers.update({"_signatures", "_default_signature"})
 
-    def _param(self, param: n.ModuleParam) -> str | None:
+    def _param(self, param: n.ModuleParam) -> list[str]:
         """Static parameters are kept as Python attributes; tensor ones only if a method reads them."""
         name = ident(param.name)
+        length = static_tuple_length(param.type)
+        if length is not None:  # `kernel_size=3` is (3, 3): the local too, for the shapes that read its items
+            self.helpers.add("_int_tuple")
+            return [f"{name} = _int_tuple({hygiene.literal(param.name)}, {name}, {hygiene.literal(length)}){self.loc(param)}",
+                    f"self.{name} = {name}"]
         if static_python_type(param.type):
-            return f"self.{name} = {name}{self.loc(param)}"
+            return [f"self.{name} = {name}{self.loc(param)}"]
         used = any(ref.decl is param for node, ref in self.analysis.refs.items() if isinstance(node, n.Name))
         if not used or not self._read_in_method(param):
-            return None
+            return []
         dtype = dtype_expr(self._declared(param.type).dtype)
-        return f"self.{name} = {_lowering('constant')}({name}, dtype={dtype}){self.loc(param)}"
+        return [f"self.{name} = {_lowering('constant')}({name}, dtype={dtype}){self.loc(param)}"]
 
     def _read_in_method(self, param: n.ModuleParam) -> bool:
         return any(isinstance(node, n.Name) and self.analysis.refs.get(node) is not None
@@ -302,8 +305,10 @@ class _ClassEmitter:
         else:
             value = init_expr.expr(var.init)
         dtype_argument = "" if info is not None and info.kind == "initializer" else f", dtype={dtype}"
-        return (f"self.{ident(var.name)} = tf.Variable({value}{dtype_argument}, trainable={var.trainable}, "
-                f"name={hygiene.literal(var.name)}){self.loc(var)}")
+        made = f"tf.Variable({value}{dtype_argument}, trainable={var.trainable}, name={hygiene.literal(var.name)})"
+        if var.condition is not None:  # `if use_bias:` around it: no variable otherwise (None, as Keras' layer.bias)
+            made = f"{made} if {init_expr.expr(var.condition)} else None"
+        return f"self.{ident(var.name)} = {made}{self.loc(var)}"
 
     def _submodule(self, sub: n.SubDecl, init_expr: _ExprEmitter) -> str:
         target = self.analysis.modules[sub.module]
@@ -418,7 +423,8 @@ class _ClassEmitter:
         return declared
 
     def _uses_params(self, type_: n.TensorType) -> bool:
-        return any(isinstance(d, str) and d in self.info.params or isinstance(d, DimExpr) and d.names & set(self.info.params)
+        return any(isinstance(d, str) and dim_parameter(d) in self.info.params
+                   or isinstance(d, DimExpr) and {dim_parameter(name) for name in d.names} & set(self.info.params)
                    for d in self._declared(type_).shape or ())
 
     def _tensor_spec(self, type_: n.TensorType | n.TypeChoice, name: str) -> str:
@@ -433,10 +439,10 @@ class _ClassEmitter:
         """A known size, a constructor parameter's name (or an expression of them), or None (unknown,
         or a named dim like N, or an expression of one)."""
         if isinstance(dim, DimExpr):
-            return dim_python(dim) if dim.names <= set(self.info.params) else "None"
+            return dim_python(dim) if {dim_parameter(name) for name in dim.names} <= set(self.info.params) else "None"
         if isinstance(dim, int):
             return hygiene.literal(dim)
-        return ident(dim) if isinstance(dim, str) and dim in self.info.params else "None"
+        return param_dim_python(dim) if isinstance(dim, str) and dim_parameter(dim) in self.info.params else "None"
 
 
 def dim_python(dim: Dim, outer: str | None = None, right: bool = False) -> str:
@@ -449,7 +455,14 @@ def dim_python(dim: Dim, outer: str | None = None, right: bool = False) -> str:
         looser = outer is not None and (binds(dim.op, 2) < binds(outer, 2) or right and binds(dim.op, 2) == binds(outer, 2))
         return f"({text})" if looser else text
     assert dim is not None  # a dim expression of an unknown part folds to unknown (tensor_types.dim_binary)
-    return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
+    return hygiene.literal(dim) if isinstance(dim, int) else param_dim_python(dim)
+
+
+def param_dim_python(name: str) -> str:
+    """A dim named by a constructor parameter, as Python over `__init__`'s locals: `units`, or an item of a
+    tuple parameter (`kernel_size[0]`, its index checked by the checker)."""
+    parameter, bracket, index = name.partition("[")
+    return f"{ident(parameter)}[{hygiene.literal(int(index.rstrip(']')))}]" if bracket else ident(name)
 
 
 def _tuple_text(items: list[str]) -> str:
@@ -486,6 +499,9 @@ class _ExprEmitter(NodeVisitor):
         if isinstance(dim, DimExpr):
             self.cls.helpers.add("_dimension_of")
             return f"_dimension_of({hygiene.literal(str(dim))}, {dim_python(dim)})"
+        if isinstance(dim, str) and dim != dim_parameter(dim):  # an item of a tuple parameter: a size too
+            self.cls.helpers.add("_dimension_of")
+            return f"_dimension_of({hygiene.literal(dim)}, {param_dim_python(dim)})"
         return hygiene.literal(dim) if isinstance(dim, int) else ident(dim)
 
     def static_literal(self, node: n.Node) -> str:
@@ -909,7 +925,7 @@ class _BodyEmitter(NodeVisitor):
             assert isinstance(inp.type, n.TensorType)  # dsl.overloads made one method per signature
             declared = self.cls._declared(inp.type).shape or ()
             for axis, (dim, written) in enumerate(zip(declared, inp.type.shape or ())):
-                if not isinstance(dim, str) or dim in self.cls.info.params:
+                if not isinstance(dim, str) or dim_parameter(dim) in self.cls.info.params:
                     continue
                 if dim not in first_seen:
                     first_seen[dim] = (inp.name, axis)

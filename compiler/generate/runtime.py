@@ -125,6 +125,18 @@ def _dimension(name, value):
     return value
 
 
+def _int_tuple(name, value, length):
+    """A tuple parameter's value (`kernel_size: int[2]`) as a tuple of `length` ints: an int stands
+    for every item, as in Keras (`kernel_size=3` is `(3, 3)`)."""
+    items = (value,) * length if _isinstance(value, _int) else (*value,)
+    if _len(items) != length:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    for item in items:
+        if not _isinstance(item, _int) or _isinstance(item, _bool):
+            raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    return items
+
+
 def _dimension_of(text, value):
     """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
     checked to be at least 1."""
@@ -424,7 +436,26 @@ def _depthwise_conv2d(input, filters, strides, padding, dilations):
         dilations = [dilations, dilations]
     elif _len(dilations) == 4:
         dilations = dilations[1:-1]
+    if strides[0] != strides[1]:
+        # TensorFlow's CPU kernel without oneDNN takes one stride for rows and columns: pad as the strided
+        # convolution would ('SAME'), convolve at stride 1 and keep every stride-th output (the same values).
+        if padding == "SAME":
+            input = _same_padded(input, filters, strides, dilations)
+        full = tf.nn.depthwise_conv2d(input, filters, [1, 1, 1, 1], "VALID", dilations=dilations)
+        return full[:, ::strides[0], ::strides[1], :]
     return tf.nn.depthwise_conv2d(input, filters, [1, *strides, 1], padding, dilations=dilations)
+
+
+def _same_padded(input, filters, strides, dilations):
+    """`input` [N, H, W, C] padded with zeros as a 'SAME' convolution of these strides pads it (more after)."""
+    sizes = tf.shape(input)
+    pads = [[0, 0]]
+    for axis in _range(2):
+        window = (filters.shape[axis] - 1) * dilations[axis] + 1
+        out = (sizes[1 + axis] + strides[axis] - 1) // strides[axis]
+        total = tf.maximum((out - 1) * strides[axis] + window - sizes[1 + axis], 0)
+        pads.append([total // 2, total - total // 2])
+    return tf.pad(input, pads + [[0, 0]])
 
 
 def _mean_absolute_error(y_true, y_pred):
@@ -740,6 +771,6 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)

@@ -116,6 +116,8 @@ def _static_value(param: n.ModuleParam, value: object) -> object:
         return value  # a tensor parameter: TensorFlow converts it to the declared dtype
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is tuple and (isinstance(value, int) or isinstance(value, list)) and not isinstance(value, bool):
+        return value  # `int[2]`: an int or a list of ints, which the module's constructor checks and makes a tuple
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadValue(f"--init {param.name}: expected {param.type.dtype}, got {json.dumps(value)}")
     return value

@@ -29,6 +29,8 @@ def subscript_type(report: Report, types: Mapping[n.Node, object], node: n.Subsc
     if value.shape is None:
         return TensorT(value.dtype, None)
     shape = _index_shape(report, types, node, value)
+    if value.weak and shape == () and all(_is_python_int(types.get(i)) for i in node.items):
+        return _python_item(types, node, value)  # `kernel_size[0]`: an item of a Python tuple is a Python value
     return TensorT(value.dtype, shape, sizes=_sizes_read(types, node, value) if shape is not None else None)
 
 
@@ -47,6 +49,19 @@ def _sizes_read(types: Mapping[n.Node, object], node: n.Subscript, value: Tensor
     if index is None or not -len(value.sizes) <= index < len(value.sizes):
         return None
     return (value.sizes[index],)
+
+
+def _is_python_int(index: object) -> bool:
+    return isinstance(index, TensorT) and index.weak and index.shape == () and index.dtype in ("i32", "i64")
+
+
+def _python_item(types: Mapping[n.Node, object], node: n.Subscript, value: TensorT) -> TensorT:
+    """One item of a Python list or tuple (a tuple parameter, a list literal), its value kept where known."""
+    index = types.get(node.items[0])
+    at = index.value if isinstance(index, TensorT) else None
+    items = value.value if isinstance(value.value, (tuple, list)) else ()
+    known = isinstance(at, int) and -len(items) <= at < len(items)
+    return TensorT(value.dtype, (), weak=True, value=items[at] if isinstance(at, int) and known else None)
 
 
 def _index_shape(report: Report, types: Mapping[n.Node, object], node: n.Subscript, value: TensorT):

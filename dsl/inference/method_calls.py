@@ -10,6 +10,7 @@ from typing import Collection
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo, method_signature, outputs_of
 from ..declarations import declared_type, dims_pattern, signature_type
+from ..ops import static_tuple_length
 from ..diagnostics import Problems, Report
 from ..tensor_types import (DIM_OPERATORS, NO_VALUE, UNKNOWN, Dim, DimExpr, OutputsT, TensorT, Type, dim_binary,
                             dims_conflict, substitute, unify_dtype)
@@ -55,7 +56,21 @@ def sub_params(analysis: Analysis, caller: ModuleInfo, sub: n.SubDecl, target: M
     for param in target.decl.params:
         arg = given.get(param.name, param.default)
         result[param.name] = None if arg is None else _as_dim(arg, caller)
+        length = static_tuple_length(param.type)
+        for i in range(length or 0):  # a tuple parameter's items, by the names its dims read them (`k[0]`)
+            result[f"{param.name}[{i}]"] = None if arg is None else _item_dim(arg, i, length or 0, caller)
     return result
+
+
+def _item_dim(arg: n.Node, index: int, length: int, caller: ModuleInfo) -> Dim:
+    """Item `index` of a tuple parameter's argument as a dim of the caller: of a tuple written out, an
+    int (which stands for every item), or the caller's own tuple parameter of that length."""
+    if isinstance(arg, n.ListLit):
+        return _as_dim(arg.items[index], caller) if len(arg.items) == length else None
+    if isinstance(arg, n.Name) and arg.id in caller.params:
+        param = caller.params[arg.id]
+        return f"{arg.id}[{index}]" if static_tuple_length(param.type) == length else _as_dim(arg, caller)
+    return _as_dim(arg, caller)
 
 
 def _as_dim(arg: n.Node, caller: ModuleInfo) -> Dim:

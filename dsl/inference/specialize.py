@@ -15,6 +15,7 @@ from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo
 from ..declarations import declared_type, signature_type
 from ..folding import UNKNOWN_VALUE, FoldError, evaluate, fold_compare
+from ..ops import static_tuple_length, static_tuple_value
 from ..tensor_types import Dim, DimExpr, OutputsT, TensorT, Type, literal_type, substitute
 
 if TYPE_CHECKING:
@@ -65,8 +66,9 @@ def sub_values(analysis: Analysis, sub: n.SubDecl, target: ModuleInfo, env: dict
         arg = given.get(param.name)
         value = evaluate(arg, env) if arg is not None else (
             evaluate(param.default) if param.default is not None else UNKNOWN_VALUE)
+        length = static_tuple_length(param.type)
         if value is not UNKNOWN_VALUE:
-            values[param.name] = value
+            values[param.name] = value if length is None else static_tuple_value(value, length)
     return values
 
 
@@ -184,6 +186,8 @@ def static_value(value: object) -> TensorT | None:
     if isinstance(value, (bool, int, float, str)):
         found = literal_type(value)
         return found if found.dtype is not None else None
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return TensorT("i32", (len(value),), weak=True, value=tuple(value))  # a tuple parameter's items
     return None
 
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 from . import control_ops, loss_ops, math_ops, nn_ops, random_ops, reduce_ops, shape_ops, string_ops
 from .dtypes import DTYPES
 from .initializers import INITIALIZERS
-from .names import ARRAY_POP, ARRAY_UPDATES, PYTHON_ONLY, STATIC_TYPES, VALUE_METHODS, static_python_type
+from .names import ARRAY_POP, ARRAY_UPDATES, PYTHON_ONLY, STATIC_TYPES, VALUE_METHODS, static_python_type, \
+    static_tuple_length, static_tuple_value
 from .registry import REQUIRED, Op, OpParam
 from .result_typing import RuleContext
 from .static_checks import ACTIVATIONS, check_static_args
@@ -36,4 +37,5 @@ OPS: dict[str, Op] = {entry.name: entry for family in _FAMILIES for entry in fam
 assert len(OPS) == sum(len(family.OPS) for family in _FAMILIES), "an op is declared twice"
 
 __all__ = ["ACTIVATIONS", "ARRAY_POP", "ARRAY_UPDATES", "DTYPES", "INITIALIZERS", "OPS", "PYTHON_ONLY", "REQUIRED",
-           "STATIC_TYPES", "VALUE_METHODS", "Op", "OpParam", "RuleContext", "check_static_args", "static_python_type"]
+           "STATIC_TYPES", "VALUE_METHODS", "Op", "OpParam", "RuleContext", "check_static_args", "static_python_type",
+           "static_tuple_length", "static_tuple_value"]

@@ -22,8 +22,28 @@ STATIC_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str"
 
 
 def static_python_type(type_) -> type | None:
-    """The Python type of a static parameter type (`int`, but not `bool[3]`, a tensor), else None."""
-    return STATIC_TYPES.get(type_.dtype) if type_.shape is None else None
+    """The Python type of a static parameter type (`int`; `tuple` for `int[2]`; but not `bool[3]`, a
+    tensor), else None."""
+    if type_.shape is None:
+        return STATIC_TYPES.get(type_.dtype)
+    return tuple if static_tuple_length(type_) is not None else None
+
+
+def static_tuple_length(type_) -> int | None:
+    """`int[2]` as a constructor parameter's type: a tuple of 2 ints (Keras' `kernel_size=(3, 5)`), for
+    which an int given stands for every item (`kernel_size=3` is `(3, 3)`). Its length, else None."""
+    shape = type_.shape
+    if type_.dtype != "int" or shape is None or len(shape) != 1 or shape[0].kind != "fixed":
+        return None
+    return shape[0].size
+
+
+def static_tuple_value(value: object, length: int) -> object:
+    """A tuple parameter's construction-time value as the list of its `length` ints: an int repeated,
+    a list kept (a list of another length, or a value of another kind, the checker reports)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value] * length
+    return value
 
 
 # Names a `.tfm` user may reach for that are Python-only inside a tf.function: a specific error each.

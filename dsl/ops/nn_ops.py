@@ -115,14 +115,17 @@ def _strided_and_dilated(strides: list | None, dilations: list | None) -> bool:
         isinstance(d, int) and d > 1 for d in dilations)
 
 
+_BATCH_OF = {1: "sequences [N, W, C]", 2: "images [N, H, W, C]", 3: "volumes [N, D, H, W, C]"}
+
+
 def convolution(spatial: int) -> TypeRule:
-    """The type rule of a convolution over `spatial` axes (conv1d: 1, conv2d: 2)."""
+    """The type rule of a convolution over `spatial` axes (conv1d: 1, conv2d: 2, conv3d: 3)."""
     return lambda ctx: _convolution(ctx, spatial)
 
 
 def _convolution(ctx: RuleContext, spatial: int) -> Type:
     """input [N, *spatial, C_in], filters [*window, C_in, C_out] -> [N, *out, C_out]."""
-    x = _ranked(ctx, "input", spatial + 2, "a batch of " + ("sequences [N, W, C]" if spatial == 1 else "images [N, H, W, C]"))
+    x = _ranked(ctx, "input", spatial + 2, "a batch of " + _BATCH_OF[spatial])
     filters = _ranked(ctx, "filters", spatial + 2,
                       f"a kernel [{', '.join(['k'] * spatial)}, C_in, C_out]")
     stride_name = "stride" if spatial == 1 else "strides"
@@ -390,6 +393,15 @@ OPS = (
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), padding='FULL'",
                 "reshape(x, [1, 2, 3, 1]), reshape(x, [1, 1, 1, 6]), strides=0",
                 "reshape(x, [1, 3, 2, 1]), reshape(x, [1, 1, 1, 6]), strides=[2, 1], dilations=[1, 2]")),
+    op("conv3d", "tf.nn.convolution",
+       "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", _CONV, convolution(3),
+       dtypes="input filters: f16 bf16 f32 f64", keywords="strides padding dilations",
+       tfm_defaults="strides padding",
+       examples=("reshape(x, [1, 1, 2, 3, 1]), reshape(x, [1, 1, 1, 1, 6])",
+                 "reshape(x, [1, 1, 3, 2, 1]), reshape(x, [1, 2, 1, 1, 3]), strides=[1, 2, 1], padding='SAME'",
+                 "reshape(x, [1, 1, 3, 2, 1]), reshape(x, [1, 2, 1, 1, 3]), padding='SAME', dilations=[1, 2, 1]"),
+       refused=("x, x", "reshape(x, [1, 1, 2, 3, 1]), reshape(x, [1, 1, 1, 2, 3])",
+                "reshape(x, [1, 1, 3, 2, 1]), reshape(x, [1, 1, 1, 1, 6]), strides=[1, 2], padding='SAME'")),
     op("depthwise_conv2d", "_depthwise_conv2d",
        "input, filters, strides:static=1, padding:static='VALID', dilations:static=None", _CONV, depthwise_convolution,
        dtypes="input filters: f16 bf16 f32 f64", tfm_defaults="strides padding",

@@ -53,6 +53,7 @@ class RuleContext:
         if value is UNKNOWN_VALUE:  # a parameter whose value this call knows (a body typed for one call)
             known = self.types.get(node)
             value = known.value if isinstance(known, TensorT) and known.weak and known.value is not None else value
+            value = list(value) if isinstance(value, tuple) else value  # a tuple parameter's items, as a list literal's
         return default if value is UNKNOWN_VALUE else value
 
     def dtype(self, name: str) -> str | None:

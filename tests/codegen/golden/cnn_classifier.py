@@ -124,6 +124,26 @@ def _dimension(name, value):
     return value
 
 
+def _int_tuple(name, value, length):
+    """A tuple parameter's value (`kernel_size: int[2]`) as a tuple of `length` ints: an int stands
+    for every item, as in Keras (`kernel_size=3` is `(3, 3)`)."""
+    items = (value,) * length if _isinstance(value, _int) else (*value,)
+    if _len(items) != length:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    for item in items:
+        if not _isinstance(item, _int) or _isinstance(item, _bool):
+            raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    return items
+
+
+def _dimension_of(text, value):
+    """`value`, the size a dimension expression (`text`, as written) computes for this instance, once
+    checked to be at least 1."""
+    if value < 1:
+        raise _ValueError(f"dimension {text} is {value!r} for these constructor parameters: it must be >= 1")
+    return value
+
+
 def _same_dims(a, a_axes, b, b_axes, message):
     """`b`, once one run-time check has passed that `a` and `b` agree on their shared named dims
     (`a.shape[a_axes[k]] == b.shape[b_axes[k]]`). One tf.Assert per pair of inputs, whole shapes
@@ -394,57 +414,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -462,59 +485,77 @@ class Dense(tf.Module):
 
 
 class Conv2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:44."""
+    """Compiled from <tfm library>/layers.tfm:67."""
 
-    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_channels, filters, kernel_size, strides=1, padding='VALID', dilation_rate=1, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', groups=1, use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:44:15
-        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:44:37
-        kernel_size = _dimension('kernel_size', kernel_size)  # <tfm library>/layers.tfm:44:51
-        self.in_channels = in_channels  # <tfm library>/layers.tfm:44:15
-        self.filters = filters  # <tfm library>/layers.tfm:44:37
-        self.kernel_size = kernel_size  # <tfm library>/layers.tfm:44:51
-        self.strides = strides  # <tfm library>/layers.tfm:44:69
-        self.padding = padding  # <tfm library>/layers.tfm:44:87
-        self.dilation_rate = dilation_rate  # <tfm library>/layers.tfm:45:9
-        self.activation = activation  # <tfm library>/layers.tfm:45:33
-        self.seed = seed  # <tfm library>/layers.tfm:45:61
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:46:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:47:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:48:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:44:1
+        in_channels = _dimension('in_channels', in_channels)  # <tfm library>/layers.tfm:67:15
+        filters = _dimension('filters', filters)  # <tfm library>/layers.tfm:67:37
+        self.in_channels = in_channels  # <tfm library>/layers.tfm:67:15
+        self.filters = filters  # <tfm library>/layers.tfm:67:37
+        kernel_size = _int_tuple('kernel_size', kernel_size, 2)  # <tfm library>/layers.tfm:67:51
+        self.kernel_size = kernel_size
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:67:72
+        self.strides = strides
+        self.padding = padding  # <tfm library>/layers.tfm:67:93
+        dilation_rate = _int_tuple('dilation_rate', dilation_rate, 2)  # <tfm library>/layers.tfm:68:9
+        self.dilation_rate = dilation_rate
+        self.activation = activation  # <tfm library>/layers.tfm:68:36
+        self.seed = seed  # <tfm library>/layers.tfm:68:64
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:69:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:70:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:71:9
+        self.groups = groups  # <tfm library>/layers.tfm:72:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:73:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:67:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([kernel_size, kernel_size, in_channels, filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:49:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:49:110
-            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:50:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:50:51
+            self.kernel = tf.Variable(_init_glorot_uniform([_dimension_of('kernel_size[0]', kernel_size[0]), _dimension_of('kernel_size[1]', kernel_size[1]), _dimension_of('in_channels // groups', in_channels // groups), filters], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:74:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:74:126
+            self.bias = tf.Variable(_init_zeros([filters], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:76:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:76:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:52:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:78:5
             tf.TensorSpec(shape=[None, None, None, in_channels], dtype=tf.float32, name='x'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:57:5
+        self.full_kernel = tf.function(self._impl_full_kernel, input_signature=[])  # <tfm library>/layers.tfm:85:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, None, filters], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:93:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:52. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
+        """<tfm library>/layers.tfm:78. Inputs x: f32[N, H, W, in_channels]. Returns output_0: f32[N, ?, ?, filters]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:52:5
-            y = tf.nn.convolution(x, _autocast(self.kernel, self._dtype_policy), strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:53:9
-            return _activate(y + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:54:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:78:5
+            y = tf.nn.convolution(x, self._impl_full_kernel(), strides=self.strides, padding=self.padding, dilations=self.dilation_rate)  # <tfm library>/layers.tfm:79:9
+            if self.use_bias:  # <tfm library>/layers.tfm:80:9
+                y = y + _autocast(self.bias, self._dtype_policy)  # <tfm library>/layers.tfm:81:13
+            return _activate(y, self.activation)  # <tfm library>/layers.tfm:82:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
-    def activity_loss(self, y):
-        """<tfm library>/layers.tfm:57. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+    def full_kernel(self):
+        """<tfm library>/layers.tfm:85. Inputs none. Returns output_0: f32[kernel_size[0], kernel_size[1], in_channels, filters]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:57:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:58:9
+            if self.groups == 1:  # <tfm library>/layers.tfm:86:9
+                return _autocast(self.kernel, self._dtype_policy)  # <tfm library>/layers.tfm:87:13
+            same_group = tf.expand_dims(tf.range(self.in_channels) // (self.in_channels // self.groups), 1) == tf.expand_dims(tf.range(self.filters) // (self.filters // self.groups), 0)  # <tfm library>/layers.tfm:88:9
+            return tf.tile(_autocast(self.kernel, self._dtype_policy), [1, 1, self.groups, 1]) * tf.cast(same_group, tf.float32)  # <tfm library>/layers.tfm:90:9
+
+    # Each instance's `full_kernel` is the tf.function of this; calls from other methods use `_impl_full_kernel`.
+    _impl_full_kernel = full_kernel
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:93. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
+        with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:93:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:94:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:44. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:44:1
+        """<tfm library>/layers.tfm:67. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:67:1
 
     @property
     def signatures(self):
@@ -528,35 +569,37 @@ class Conv2D(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
+        return {'serving_default': (self.call, True), 'full_kernel': (self.full_kernel, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class MaxPool2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:61."""
+    """Compiled from <tfm library>/layers.tfm:98."""
 
     def __init__(self, pool_size=2, strides=-1, padding='VALID', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self.pool_size = pool_size  # <tfm library>/layers.tfm:61:18
-        self.strides = strides  # <tfm library>/layers.tfm:61:38
-        self.padding = padding  # <tfm library>/layers.tfm:61:57
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:61:1
+        pool_size = _int_tuple('pool_size', pool_size, 2)  # <tfm library>/layers.tfm:98:18
+        self.pool_size = pool_size
+        strides = _int_tuple('strides', strides, 2)  # <tfm library>/layers.tfm:98:41
+        self.strides = strides
+        self.padding = padding  # <tfm library>/layers.tfm:98:63
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:98:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:62:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:99:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:62. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
+        """<tfm library>/layers.tfm:99. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, ?, ?, C]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:62:5
-            if self.strides > 0:  # <tfm library>/layers.tfm:63:9
-                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:64:13
-            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:65:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:99:5
+            if self.strides[0] > 0:  # <tfm library>/layers.tfm:100:9
+                return tf.nn.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)  # <tfm library>/layers.tfm:101:13
+            return tf.nn.max_pool2d(x, self.pool_size, strides=self.pool_size, padding=self.padding)  # <tfm library>/layers.tfm:102:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:61. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:61:1
+        """<tfm library>/layers.tfm:98. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:98:1
 
     @property
     def signatures(self):
@@ -574,24 +617,24 @@ class MaxPool2D(tf.Module):
 
 
 class GlobalAveragePooling2D(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:82."""
+    """Compiled from <tfm library>/layers.tfm:119."""
 
     def __init__(self, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:82:1
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:119:1
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:83:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, None, None], dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:120:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:83. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
-        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:84:9
+        """<tfm library>/layers.tfm:120. Inputs x: f32[N, H, W, C]. Returns output_0: f32[N, C]."""
+        return tf.math.reduce_mean(x, axis=[1, 2])  # <tfm library>/layers.tfm:121:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:82. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:82:1
+        """<tfm library>/layers.tfm:119. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:119:1
 
     @property
     def signatures(self):
@@ -609,38 +652,38 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:106."""
+    """Compiled from <tfm library>/layers.tfm:143."""
 
     def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:106:16
-        self.seed = seed  # <tfm library>/layers.tfm:106:29
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:106:1
+        self.rate = rate  # <tfm library>/layers.tfm:143:16
+        self.seed = seed  # <tfm library>/layers.tfm:143:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:143:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:107:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:144:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:144. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:107:5
-            if training:  # <tfm library>/layers.tfm:108:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:111:13
-            return x  # <tfm library>/layers.tfm:112:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:144:5
+            if training:  # <tfm library>/layers.tfm:145:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:146:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:147:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:148:13
+            return x  # <tfm library>/layers.tfm:149:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:106. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:106:1
+        """<tfm library>/layers.tfm:143. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:143:1
 
     @property
     def signatures(self):
@@ -812,29 +855,31 @@ class CNNClassifier(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', 'cnn_classifier.tfm')
 _TFM_LINE_MAP = {
-    407: (0, 10, 14), 408: (0, 10, 31), 409: (0, 10, 14), 410: (0, 10, 31), 411: (0, 10, 45),
-    412: (0, 10, 73), 413: (0, 11, 9), 414: (0, 12, 9), 415: (0, 13, 9), 416: (0, 10, 1),
-    419: (0, 14, 5), 420: (0, 14, 79), 421: (0, 15, 5), 422: (0, 15, 51), 424: (0, 18, 5),
-    425: (0, 22, 5), 430: (0, 18, 5), 431: (0, 19, 9), 439: (0, 22, 5), 440: (0, 23, 9), 447: (0, 10, 1),
-    469: (0, 44, 15), 470: (0, 44, 37), 471: (0, 44, 51), 472: (0, 44, 15), 473: (0, 44, 37),
-    474: (0, 44, 51), 475: (0, 44, 69), 476: (0, 44, 87), 477: (0, 45, 9), 478: (0, 45, 33),
-    479: (0, 45, 61), 480: (0, 46, 9), 481: (0, 47, 9), 482: (0, 48, 9), 483: (0, 44, 1),
-    486: (0, 49, 5), 487: (0, 49, 110), 488: (0, 50, 5), 489: (0, 50, 51), 491: (0, 52, 5),
-    494: (0, 57, 5), 499: (0, 52, 5), 500: (0, 53, 9), 501: (0, 54, 9), 509: (0, 57, 5), 510: (0, 58, 9),
-    517: (0, 44, 1), 539: (0, 61, 18), 540: (0, 61, 38), 541: (0, 61, 57), 542: (0, 61, 1),
-    544: (0, 62, 5), 549: (0, 62, 5), 550: (0, 63, 9), 551: (0, 64, 13), 552: (0, 65, 9),
-    559: (0, 61, 1), 581: (0, 82, 1), 583: (0, 83, 5), 587: (0, 84, 9), 594: (0, 82, 1),
-    616: (0, 106, 16), 617: (0, 106, 29), 618: (0, 106, 1), 623: (0, 107, 5), 631: (0, 107, 5),
-    632: (0, 108, 9), 633: (0, 109, 13), 634: (0, 110, 17), 635: (0, 111, 13), 636: (0, 112, 9),
-    643: (0, 106, 1), 665: (1, 8, 27), 666: (1, 8, 27), 667: (1, 8, 41), 668: (1, 8, 65), 669: (1, 9, 9),
-    670: (1, 10, 9), 671: (1, 8, 1), 674: (1, 11, 5), 675: (1, 11, 47), 676: (1, 12, 5),
-    677: (1, 12, 47), 678: (1, 13, 5), 679: (1, 14, 5), 681: (1, 16, 5), 689: (1, 16, 5),
-    690: (1, 17, 9), 691: (1, 18, 13), 692: (1, 19, 13), 693: (1, 20, 13), 694: (1, 21, 13),
-    695: (1, 22, 13), 696: (1, 23, 13), 697: (1, 24, 9), 704: (1, 8, 1), 726: (2, 4, 22),
-    727: (2, 4, 22), 728: (2, 4, 45), 729: (2, 4, 75), 730: (2, 4, 1), 733: (2, 5, 5), 734: (2, 6, 5),
-    735: (2, 7, 5), 736: (2, 8, 5), 737: (2, 9, 5), 738: (2, 10, 5), 739: (2, 11, 5), 740: (2, 12, 5),
-    741: (2, 13, 5), 743: (2, 15, 5), 747: (2, 21, 5), 748: (2, 26, 5), 756: (2, 15, 5), 757: (2, 16, 9),
-    758: (2, 17, 9), 759: (2, 18, 9), 760: (2, 19, 9), 768: (2, 21, 5), 769: (2, 23, 9), 770: (2, 24, 9),
-    777: (2, 26, 58), 778: (2, 26, 5), 785: (2, 26, 5), 786: (2, 27, 9), 787: (2, 28, 13),
-    788: (2, 29, 9), 789: (2, 30, 9), 793: (2, 4, 1),
+    427: (0, 11, 14), 428: (0, 11, 31), 429: (0, 11, 14), 430: (0, 11, 31), 431: (0, 11, 45),
+    432: (0, 11, 73), 433: (0, 12, 9), 434: (0, 13, 9), 435: (0, 14, 9), 436: (0, 15, 9),
+    437: (0, 11, 1), 440: (0, 16, 5), 441: (0, 16, 79), 442: (0, 18, 9), 443: (0, 18, 55),
+    445: (0, 21, 5), 446: (0, 27, 5), 451: (0, 21, 5), 452: (0, 22, 9), 453: (0, 23, 13),
+    454: (0, 24, 9), 462: (0, 27, 5), 463: (0, 28, 9), 470: (0, 11, 1), 492: (0, 67, 15),
+    493: (0, 67, 37), 494: (0, 67, 15), 495: (0, 67, 37), 496: (0, 67, 51), 498: (0, 67, 72),
+    500: (0, 67, 93), 501: (0, 68, 9), 503: (0, 68, 36), 504: (0, 68, 64), 505: (0, 69, 9),
+    506: (0, 70, 9), 507: (0, 71, 9), 508: (0, 72, 9), 509: (0, 73, 9), 510: (0, 67, 1), 513: (0, 74, 5),
+    514: (0, 74, 126), 515: (0, 76, 9), 516: (0, 76, 55), 518: (0, 78, 5), 521: (0, 85, 5),
+    522: (0, 93, 5), 527: (0, 78, 5), 528: (0, 79, 9), 529: (0, 80, 9), 530: (0, 81, 13),
+    531: (0, 82, 9), 539: (0, 86, 9), 540: (0, 87, 13), 541: (0, 88, 9), 542: (0, 90, 9),
+    550: (0, 93, 5), 551: (0, 94, 9), 558: (0, 67, 1), 580: (0, 98, 18), 582: (0, 98, 41),
+    584: (0, 98, 63), 585: (0, 98, 1), 587: (0, 99, 5), 592: (0, 99, 5), 593: (0, 100, 9),
+    594: (0, 101, 13), 595: (0, 102, 9), 602: (0, 98, 1), 624: (0, 119, 1), 626: (0, 120, 5),
+    630: (0, 121, 9), 637: (0, 119, 1), 659: (0, 143, 16), 660: (0, 143, 29), 661: (0, 143, 1),
+    666: (0, 144, 5), 674: (0, 144, 5), 675: (0, 145, 9), 676: (0, 146, 13), 677: (0, 147, 17),
+    678: (0, 148, 13), 679: (0, 149, 9), 686: (0, 143, 1), 708: (1, 8, 27), 709: (1, 8, 27),
+    710: (1, 8, 41), 711: (1, 8, 65), 712: (1, 9, 9), 713: (1, 10, 9), 714: (1, 8, 1), 717: (1, 11, 5),
+    718: (1, 11, 47), 719: (1, 12, 5), 720: (1, 12, 47), 721: (1, 13, 5), 722: (1, 14, 5),
+    724: (1, 16, 5), 732: (1, 16, 5), 733: (1, 17, 9), 734: (1, 18, 13), 735: (1, 19, 13),
+    736: (1, 20, 13), 737: (1, 21, 13), 738: (1, 22, 13), 739: (1, 23, 13), 740: (1, 24, 9),
+    747: (1, 8, 1), 769: (2, 4, 22), 770: (2, 4, 22), 771: (2, 4, 45), 772: (2, 4, 75), 773: (2, 4, 1),
+    776: (2, 5, 5), 777: (2, 6, 5), 778: (2, 7, 5), 779: (2, 8, 5), 780: (2, 9, 5), 781: (2, 10, 5),
+    782: (2, 11, 5), 783: (2, 12, 5), 784: (2, 13, 5), 786: (2, 15, 5), 790: (2, 21, 5), 791: (2, 26, 5),
+    799: (2, 15, 5), 800: (2, 16, 9), 801: (2, 17, 9), 802: (2, 18, 9), 803: (2, 19, 9), 811: (2, 21, 5),
+    812: (2, 23, 9), 813: (2, 24, 9), 820: (2, 26, 58), 821: (2, 26, 5), 828: (2, 26, 5),
+    829: (2, 27, 9), 830: (2, 28, 13), 831: (2, 29, 9), 832: (2, 30, 9), 836: (2, 4, 1),
 }

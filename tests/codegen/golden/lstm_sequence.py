@@ -341,57 +341,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -409,35 +412,35 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:97."""
+    """Compiled from <tfm library>/layers.tfm:134."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:97:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
-        self.seed = seed  # <tfm library>/layers.tfm:97:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:97:1
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:134:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:134:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:134:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:134:34
+        self.seed = seed  # <tfm library>/layers.tfm:134:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:135:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:134:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:99:109
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:136:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:136:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:101:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:138:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:138. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:102:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:139:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:97. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:97:1
+        """<tfm library>/layers.tfm:134. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:134:1
 
     @property
     def signatures(self):
@@ -457,7 +460,7 @@ class Embedding(tf.Module):
 class LSTMCell(tf.Module):
     """Compiled from <tfm library>/recurrent.tfm:9."""
 
-    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:9:17
         units = _dimension('units', units)  # <tfm library>/recurrent.tfm:9:34
@@ -467,99 +470,93 @@ class LSTMCell(tf.Module):
         self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:10:9
         self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:11:9
         self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:12:9
+        self.use_bias = use_bias  # <tfm library>/recurrent.tfm:13:9
         self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:9:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:13:5
-            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:13:83
-            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:14:5
+            self.w_i = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 0), trainable=True, name='w_i')  # <tfm library>/recurrent.tfm:14:5
             _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:14:83
-            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:15:5
+            self.w_f = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 1), trainable=True, name='w_f')  # <tfm library>/recurrent.tfm:15:5
             _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:15:83
-            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:16:5
+            self.w_c = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 2), trainable=True, name='w_c')  # <tfm library>/recurrent.tfm:16:5
             _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:16:83
-            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:17:5
-            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:17:82
-            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:18:5
+            self.w_o = tf.Variable(_init_glorot_uniform([in_dim, units], tf.float32, seed=seed * 16 + 3), trainable=True, name='w_o')  # <tfm library>/recurrent.tfm:17:5
+            _regularizer(kernel_regularizer)  # <tfm library>/recurrent.tfm:17:83
+            self.u_i = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 4), trainable=True, name='u_i')  # <tfm library>/recurrent.tfm:18:5
             _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:18:82
-            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:19:5
+            self.u_f = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 5), trainable=True, name='u_f')  # <tfm library>/recurrent.tfm:19:5
             _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:19:82
-            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:20:5
+            self.u_c = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 6), trainable=True, name='u_c')  # <tfm library>/recurrent.tfm:20:5
             _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:20:82
-            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i')  # <tfm library>/recurrent.tfm:21:5
-            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:21:48
-            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f')  # <tfm library>/recurrent.tfm:22:5
-            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:22:47
-            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c')  # <tfm library>/recurrent.tfm:23:5
-            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:23:48
-            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o')  # <tfm library>/recurrent.tfm:24:5
-            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:24:48
+            self.u_o = tf.Variable(_init_glorot_uniform([units, units], tf.float32, seed=seed * 16 + 7), trainable=True, name='u_o')  # <tfm library>/recurrent.tfm:21:5
+            _regularizer(recurrent_regularizer)  # <tfm library>/recurrent.tfm:21:82
+            self.b_i = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_i') if use_bias else None  # <tfm library>/recurrent.tfm:23:9
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:23:52
+            self.b_f = tf.Variable(_init_ones([units], tf.float32), trainable=True, name='b_f') if use_bias else None  # <tfm library>/recurrent.tfm:24:9
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:24:51
+            self.b_c = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_c') if use_bias else None  # <tfm library>/recurrent.tfm:25:9
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:25:52
+            self.b_o = tf.Variable(_init_zeros([units], tf.float32), trainable=True, name='b_o') if use_bias else None  # <tfm library>/recurrent.tfm:26:9
+            _regularizer(bias_regularizer)  # <tfm library>/recurrent.tfm:26:52
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:26:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/recurrent.tfm:28:5
             tf.TensorSpec(shape=[None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c'),
         ])
-        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:35:5
-        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:49:5
+        self.run = tf.function(self._impl_run, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:42:5
+        self.run_sequence = tf.function(self._impl_run_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:50:5
 
     def call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:26:39
-        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:26:57
-        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:26:5
+        """<tfm library>/recurrent.tfm:28. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h = _same_dims(x, (0,), h, (0,), 'inputs x and h must agree on dimension N')  # <tfm library>/recurrent.tfm:28:39
+        c = _same_dims(x, (0,), c, (0,), 'inputs x and c must agree on dimension N')  # <tfm library>/recurrent.tfm:28:57
+        return self._impl_call(x, h, c)  # <tfm library>/recurrent.tfm:28:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, x, h, c):
-        """<tfm library>/recurrent.tfm:26. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:28. Inputs x: f32[N, in_dim], h: f32[N, units], c: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
-            h = _autocast(h, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
-            c = _autocast(c, self._dtype_policy)  # <tfm library>/recurrent.tfm:26:5
-            i = tf.math.sigmoid(x @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:27:9
-            f = tf.math.sigmoid(x @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:28:9
-            g = tf.math.tanh(x @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:29:9
-            o = tf.math.sigmoid(x @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:30:9
-            c_next = f * c + i * g  # <tfm library>/recurrent.tfm:31:9
-            return {'h': o * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:32:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:28:5
+            h = _autocast(h, self._dtype_policy)  # <tfm library>/recurrent.tfm:28:5
+            c = _autocast(c, self._dtype_policy)  # <tfm library>/recurrent.tfm:28:5
+            zi = x @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy)  # <tfm library>/recurrent.tfm:29:9
+            zf = x @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy)  # <tfm library>/recurrent.tfm:30:9
+            zc = x @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy)  # <tfm library>/recurrent.tfm:31:9
+            zo = x @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy)  # <tfm library>/recurrent.tfm:32:9
+            if self.use_bias:  # <tfm library>/recurrent.tfm:33:9
+                zi = zi + _autocast(self.b_i, self._dtype_policy)  # <tfm library>/recurrent.tfm:34:13
+                zf = zf + _autocast(self.b_f, self._dtype_policy)  # <tfm library>/recurrent.tfm:35:13
+                zc = zc + _autocast(self.b_c, self._dtype_policy)  # <tfm library>/recurrent.tfm:36:13
+                zo = zo + _autocast(self.b_o, self._dtype_policy)  # <tfm library>/recurrent.tfm:37:13
+            c_next = tf.math.sigmoid(zf) * c + tf.math.sigmoid(zi) * tf.math.tanh(zc)  # <tfm library>/recurrent.tfm:38:9
+            return {'h': tf.math.sigmoid(zo) * tf.math.tanh(c_next), 'c': c_next}  # <tfm library>/recurrent.tfm:39:9
 
     def run(self, x):
-        """<tfm library>/recurrent.tfm:35. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:42. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:35:5
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:36:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:37:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:38:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:39:13
-                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:40:13
-                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:41:13
-                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:42:13
-                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:43:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:44:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:45:13
-            return h  # <tfm library>/recurrent.tfm:46:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:42:5
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:43:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:44:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:45:9
+                h, c = _outputs(self._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:46:13
+            return h  # <tfm library>/recurrent.tfm:47:9
 
     # Each instance's `run` is the tf.function of this; calls from other methods use `_impl_run`.
     _impl_run = run
 
     def run_sequence(self, x):
-        """<tfm library>/recurrent.tfm:49. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:50. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:49:5
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:50:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:51:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:52:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:53:9
-                xt = x[:, t, :]  # <tfm library>/recurrent.tfm:54:13
-                i = tf.math.sigmoid(xt @ _autocast(self.w_i, self._dtype_policy) + h @ _autocast(self.u_i, self._dtype_policy) + _autocast(self.b_i, self._dtype_policy))  # <tfm library>/recurrent.tfm:55:13
-                f = tf.math.sigmoid(xt @ _autocast(self.w_f, self._dtype_policy) + h @ _autocast(self.u_f, self._dtype_policy) + _autocast(self.b_f, self._dtype_policy))  # <tfm library>/recurrent.tfm:56:13
-                g = tf.math.tanh(xt @ _autocast(self.w_c, self._dtype_policy) + h @ _autocast(self.u_c, self._dtype_policy) + _autocast(self.b_c, self._dtype_policy))  # <tfm library>/recurrent.tfm:57:13
-                o = tf.math.sigmoid(xt @ _autocast(self.w_o, self._dtype_policy) + h @ _autocast(self.u_o, self._dtype_policy) + _autocast(self.b_o, self._dtype_policy))  # <tfm library>/recurrent.tfm:58:13
-                c = f * c + i * g  # <tfm library>/recurrent.tfm:59:13
-                h = o * tf.math.tanh(c)  # <tfm library>/recurrent.tfm:60:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:61:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:62:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:50:5
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:51:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:52:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:53:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:54:9
+                h, c = _outputs(self._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:55:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:56:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:57:9
 
     # Each instance's `run_sequence` is the tf.function of this; calls from other methods use `_impl_run_sequence`.
     _impl_run_sequence = run_sequence
@@ -584,160 +581,161 @@ class LSTMCell(tf.Module):
 
 
 class LSTM(tf.Module):
-    """Compiled from <tfm library>/recurrent.tfm:65."""
+    """Compiled from <tfm library>/recurrent.tfm:60."""
 
-    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, units, seed=-1, kernel_regularizer='', recurrent_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:65:13
-        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:65:30
-        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:65:13
-        self.units = units  # <tfm library>/recurrent.tfm:65:30
-        self.seed = seed  # <tfm library>/recurrent.tfm:65:42
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:66:9
-        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:67:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:68:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/recurrent.tfm:69:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:65:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/recurrent.tfm:60:13
+        units = _dimension('units', units)  # <tfm library>/recurrent.tfm:60:30
+        self.in_dim = in_dim  # <tfm library>/recurrent.tfm:60:13
+        self.units = units  # <tfm library>/recurrent.tfm:60:30
+        self.seed = seed  # <tfm library>/recurrent.tfm:60:42
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/recurrent.tfm:61:9
+        self.recurrent_regularizer = recurrent_regularizer  # <tfm library>/recurrent.tfm:62:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/recurrent.tfm:63:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/recurrent.tfm:64:9
+        self.use_bias = use_bias  # <tfm library>/recurrent.tfm:65:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/recurrent.tfm:60:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, name='cell', dtype=self._dtype_policy)  # <tfm library>/recurrent.tfm:70:5
+            self.cell = LSTMCell(in_dim=in_dim, units=units, seed=seed, kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, use_bias=use_bias, name='cell', dtype=self._dtype_policy)  # <tfm library>/recurrent.tfm:66:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:73:5
-        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:76:5
-        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:80:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:69:5
+        self.call_sequence = tf.function(self._impl_call_sequence, input_signature=[tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x')])  # <tfm library>/recurrent.tfm:72:5
+        self.call_from = tf.function(self.call_from, input_signature=[  # <tfm library>/recurrent.tfm:76:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:88:5
+        self.call_sequence_from = tf.function(self.call_sequence_from, input_signature=[  # <tfm library>/recurrent.tfm:84:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='h0'),
             tf.TensorSpec(shape=[None, units], dtype=tf.float32, name='c0'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:100:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/recurrent.tfm:96:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:110:5
+        self.call_sequence_masked = tf.function(self.call_sequence_masked, input_signature=[  # <tfm library>/recurrent.tfm:106:5
             tf.TensorSpec(shape=[None, None, in_dim], dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='mask'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/recurrent.tfm:123:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/recurrent.tfm:119:5
 
     def call(self, x):
-        """<tfm library>/recurrent.tfm:73. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:69. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:73:5
-            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:74:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:69:5
+            return self.cell._impl_run(x)  # <tfm library>/recurrent.tfm:70:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def call_sequence(self, x):
-        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:72. Inputs x: f32[N, T, in_dim]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:76:5
-            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:77:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:72:5
+            return self.cell._impl_run_sequence(x)  # <tfm library>/recurrent.tfm:73:9
 
     # Each instance's `call_sequence` is the tf.function of this; calls from other methods use `_impl_call_sequence`.
     _impl_call_sequence = call_sequence
 
     def call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:48
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:80:67
-        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:80:5
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:76:48
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:76:67
+        return self._impl_call_from(x, h0, c0)  # <tfm library>/recurrent.tfm:76:5
 
     # Each instance's `call_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:80. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:76. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
-            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
-            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:80:5
-            h = h0  # <tfm library>/recurrent.tfm:81:9
-            c = c0  # <tfm library>/recurrent.tfm:82:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:83:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:84:13
-            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:85:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:76:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:76:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:76:5
+            h = h0  # <tfm library>/recurrent.tfm:77:9
+            c = c0  # <tfm library>/recurrent.tfm:78:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:79:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:80:13
+            return {'h': h, 'c': c}  # <tfm library>/recurrent.tfm:81:9
 
     def call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
-        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:57
-        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:88:76
-        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:88:5
+        """<tfm library>/recurrent.tfm:84. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        h0 = _same_dims(x, (0,), h0, (0,), 'inputs x and h0 must agree on dimension N')  # <tfm library>/recurrent.tfm:84:57
+        c0 = _same_dims(x, (0,), c0, (0,), 'inputs x and c0 must agree on dimension N')  # <tfm library>/recurrent.tfm:84:76
+        return self._impl_call_sequence_from(x, h0, c0)  # <tfm library>/recurrent.tfm:84:5
 
     # Each instance's `call_sequence_from` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_from(self, x, h0, c0):
-        """<tfm library>/recurrent.tfm:88. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:84. Inputs x: f32[N, T, in_dim], h0: f32[N, units], c0: f32[N, units]. Returns sequence: f32[N, T, units], h: f32[N, units], c: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
-            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
-            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:88:5
-            h = h0  # <tfm library>/recurrent.tfm:90:9
-            c = c0  # <tfm library>/recurrent.tfm:91:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:92:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:93:9
-                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:94:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:95:13
-            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:96:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:84:5
+            h0 = _autocast(h0, self._dtype_policy)  # <tfm library>/recurrent.tfm:84:5
+            c0 = _autocast(c0, self._dtype_policy)  # <tfm library>/recurrent.tfm:84:5
+            h = h0  # <tfm library>/recurrent.tfm:86:9
+            c = c0  # <tfm library>/recurrent.tfm:87:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:88:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:89:9
+                h, c = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:90:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:91:13
+            return {'sequence': tf.transpose(states.stack(), perm=[1, 0, 2]), 'h': h, 'c': c}  # <tfm library>/recurrent.tfm:92:9
 
     def call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:100:53
-        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:100:5
+        """<tfm library>/recurrent.tfm:96. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:96:53
+        return self._impl_call_masked(x, mask)  # <tfm library>/recurrent.tfm:96:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:100. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
+        """<tfm library>/recurrent.tfm:96. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:100:5
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:101:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:102:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:103:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:104:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:105:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:106:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:107:13
-            return h  # <tfm library>/recurrent.tfm:108:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:96:5
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:97:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:98:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:99:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:100:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:101:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:102:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:103:13
+            return h  # <tfm library>/recurrent.tfm:104:9
 
     def call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
-        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:110:62
-        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:110:5
+        """<tfm library>/recurrent.tfm:106. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        mask = _same_dims(x, (0, 1), mask, (0, 1), 'inputs x and mask must agree on dimensions N, T')  # <tfm library>/recurrent.tfm:106:62
+        return self._impl_call_sequence_masked(x, mask)  # <tfm library>/recurrent.tfm:106:5
 
     # Each instance's `call_sequence_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_sequence_masked(self, x, mask):
-        """<tfm library>/recurrent.tfm:110. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
+        """<tfm library>/recurrent.tfm:106. Inputs x: f32[N, T, in_dim], mask: bool[N, T]. Returns output_0: f32[N, T, units]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:110:5
-            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:111:9
-            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:112:9
-            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:113:9
-            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:114:9
-                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:115:13
-                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:116:13
-                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:117:13
-                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:118:13
-                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:119:13
-            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:120:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/recurrent.tfm:106:5
+            h = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:107:9
+            c = tf.zeros([tf.shape(x)[0], self.units])  # <tfm library>/recurrent.tfm:108:9
+            states = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])  # <tfm library>/recurrent.tfm:109:9
+            for t in tf.range(tf.shape(x)[1]):  # <tfm library>/recurrent.tfm:110:9
+                h_next, c_next = _outputs(self.cell._impl_call(x[:, t, :], h, c), ('h', 'c'))  # <tfm library>/recurrent.tfm:111:13
+                keep = tf.expand_dims(mask[:, t], 1)  # <tfm library>/recurrent.tfm:112:13
+                h = tf.where(keep, h_next, h)  # <tfm library>/recurrent.tfm:113:13
+                c = tf.where(keep, c_next, c)  # <tfm library>/recurrent.tfm:114:13
+                states = states.write(states.size(), h)  # <tfm library>/recurrent.tfm:115:13
+            return tf.transpose(states.stack(), perm=[1, 0, 2])  # <tfm library>/recurrent.tfm:116:9
 
     def activity_loss(self, y):
-        """<tfm library>/recurrent.tfm:123. Inputs y: f32[N, ..., units]. Returns output_0: f32[]."""
+        """<tfm library>/recurrent.tfm:119. Inputs y: f32[N, ..., units]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/recurrent.tfm:123:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/recurrent.tfm:124:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/recurrent.tfm:119:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/recurrent.tfm:120:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/recurrent.tfm:65. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:65:1
+        """<tfm library>/recurrent.tfm:60. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), (self.cell,))  # <tfm library>/recurrent.tfm:60:1
 
     @property
     def signatures(self):
@@ -824,43 +822,43 @@ class LSTMRegressor(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/recurrent.tfm', 'lstm_sequence.tfm')
 _TFM_LINE_MAP = {
-    354: (0, 10, 14), 355: (0, 10, 31), 356: (0, 10, 14), 357: (0, 10, 31), 358: (0, 10, 45),
-    359: (0, 10, 73), 360: (0, 11, 9), 361: (0, 12, 9), 362: (0, 13, 9), 363: (0, 10, 1),
-    366: (0, 14, 5), 367: (0, 14, 79), 368: (0, 15, 5), 369: (0, 15, 51), 371: (0, 18, 5),
-    372: (0, 22, 5), 377: (0, 18, 5), 378: (0, 19, 9), 386: (0, 22, 5), 387: (0, 23, 9), 394: (0, 10, 1),
-    416: (0, 97, 18), 417: (0, 97, 34), 418: (0, 97, 18), 419: (0, 97, 34), 420: (0, 97, 51),
-    421: (0, 98, 9), 422: (0, 97, 1), 425: (0, 99, 5), 426: (0, 99, 109), 428: (0, 101, 5),
-    433: (0, 102, 9), 440: (0, 97, 1), 462: (1, 9, 17), 463: (1, 9, 34), 464: (1, 9, 17),
-    465: (1, 9, 34), 466: (1, 9, 46), 467: (1, 10, 9), 468: (1, 11, 9), 469: (1, 12, 9), 470: (1, 9, 1),
-    473: (1, 13, 5), 474: (1, 13, 83), 475: (1, 14, 5), 476: (1, 14, 83), 477: (1, 15, 5),
-    478: (1, 15, 83), 479: (1, 16, 5), 480: (1, 16, 83), 481: (1, 17, 5), 482: (1, 17, 82),
-    483: (1, 18, 5), 484: (1, 18, 82), 485: (1, 19, 5), 486: (1, 19, 82), 487: (1, 20, 5),
-    488: (1, 20, 82), 489: (1, 21, 5), 490: (1, 21, 48), 491: (1, 22, 5), 492: (1, 22, 47),
-    493: (1, 23, 5), 494: (1, 23, 48), 495: (1, 24, 5), 496: (1, 24, 48), 498: (1, 26, 5),
-    503: (1, 35, 5), 504: (1, 49, 5), 508: (1, 26, 39), 509: (1, 26, 57), 510: (1, 26, 5),
-    517: (1, 26, 5), 518: (1, 26, 5), 519: (1, 26, 5), 520: (1, 27, 9), 521: (1, 28, 9), 522: (1, 29, 9),
-    523: (1, 30, 9), 524: (1, 31, 9), 525: (1, 32, 9), 530: (1, 35, 5), 531: (1, 36, 9), 532: (1, 37, 9),
-    533: (1, 38, 9), 534: (1, 39, 13), 535: (1, 40, 13), 536: (1, 41, 13), 537: (1, 42, 13),
-    538: (1, 43, 13), 539: (1, 44, 13), 540: (1, 45, 13), 541: (1, 46, 9), 549: (1, 49, 5),
-    550: (1, 50, 9), 551: (1, 51, 9), 552: (1, 52, 9), 553: (1, 53, 9), 554: (1, 54, 13),
-    555: (1, 55, 13), 556: (1, 56, 13), 557: (1, 57, 13), 558: (1, 58, 13), 559: (1, 59, 13),
-    560: (1, 60, 13), 561: (1, 61, 13), 562: (1, 62, 9), 569: (1, 9, 1), 591: (1, 65, 13),
-    592: (1, 65, 30), 593: (1, 65, 13), 594: (1, 65, 30), 595: (1, 65, 42), 596: (1, 66, 9),
-    597: (1, 67, 9), 598: (1, 68, 9), 599: (1, 69, 9), 600: (1, 65, 1), 603: (1, 70, 5), 605: (1, 73, 5),
-    606: (1, 76, 5), 607: (1, 80, 5), 612: (1, 88, 5), 617: (1, 100, 5), 621: (1, 110, 5),
-    625: (1, 123, 5), 630: (1, 73, 5), 631: (1, 74, 9), 639: (1, 76, 5), 640: (1, 77, 9),
-    647: (1, 80, 48), 648: (1, 80, 67), 649: (1, 80, 5), 656: (1, 80, 5), 657: (1, 80, 5),
-    658: (1, 80, 5), 659: (1, 81, 9), 660: (1, 82, 9), 661: (1, 83, 9), 662: (1, 84, 13),
-    663: (1, 85, 9), 667: (1, 88, 57), 668: (1, 88, 76), 669: (1, 88, 5), 676: (1, 88, 5),
-    677: (1, 88, 5), 678: (1, 88, 5), 679: (1, 90, 9), 680: (1, 91, 9), 681: (1, 92, 9), 682: (1, 93, 9),
-    683: (1, 94, 13), 684: (1, 95, 13), 685: (1, 96, 9), 689: (1, 100, 53), 690: (1, 100, 5),
-    697: (1, 100, 5), 698: (1, 101, 9), 699: (1, 102, 9), 700: (1, 103, 9), 701: (1, 104, 13),
-    702: (1, 105, 13), 703: (1, 106, 13), 704: (1, 107, 13), 705: (1, 108, 9), 709: (1, 110, 62),
-    710: (1, 110, 5), 717: (1, 110, 5), 718: (1, 111, 9), 719: (1, 112, 9), 720: (1, 113, 9),
-    721: (1, 114, 9), 722: (1, 115, 13), 723: (1, 116, 13), 724: (1, 117, 13), 725: (1, 118, 13),
-    726: (1, 119, 13), 727: (1, 120, 9), 732: (1, 123, 5), 733: (1, 124, 9), 740: (1, 65, 1),
-    762: (2, 4, 22), 763: (2, 4, 39), 764: (2, 4, 60), 765: (2, 4, 77), 766: (2, 4, 1), 769: (2, 5, 5),
-    770: (2, 6, 5), 771: (2, 7, 5), 772: (2, 8, 5), 774: (2, 10, 5), 775: (2, 14, 5), 783: (2, 12, 9),
-    790: (2, 14, 48), 791: (2, 14, 5), 798: (2, 14, 5), 799: (2, 15, 9), 800: (2, 16, 13),
-    801: (2, 17, 9), 802: (2, 18, 9), 806: (2, 4, 1),
+    354: (0, 11, 14), 355: (0, 11, 31), 356: (0, 11, 14), 357: (0, 11, 31), 358: (0, 11, 45),
+    359: (0, 11, 73), 360: (0, 12, 9), 361: (0, 13, 9), 362: (0, 14, 9), 363: (0, 15, 9),
+    364: (0, 11, 1), 367: (0, 16, 5), 368: (0, 16, 79), 369: (0, 18, 9), 370: (0, 18, 55),
+    372: (0, 21, 5), 373: (0, 27, 5), 378: (0, 21, 5), 379: (0, 22, 9), 380: (0, 23, 13),
+    381: (0, 24, 9), 389: (0, 27, 5), 390: (0, 28, 9), 397: (0, 11, 1), 419: (0, 134, 18),
+    420: (0, 134, 34), 421: (0, 134, 18), 422: (0, 134, 34), 423: (0, 134, 51), 424: (0, 135, 9),
+    425: (0, 134, 1), 428: (0, 136, 5), 429: (0, 136, 109), 431: (0, 138, 5), 436: (0, 139, 9),
+    443: (0, 134, 1), 465: (1, 9, 17), 466: (1, 9, 34), 467: (1, 9, 17), 468: (1, 9, 34),
+    469: (1, 9, 46), 470: (1, 10, 9), 471: (1, 11, 9), 472: (1, 12, 9), 473: (1, 13, 9), 474: (1, 9, 1),
+    477: (1, 14, 5), 478: (1, 14, 83), 479: (1, 15, 5), 480: (1, 15, 83), 481: (1, 16, 5),
+    482: (1, 16, 83), 483: (1, 17, 5), 484: (1, 17, 83), 485: (1, 18, 5), 486: (1, 18, 82),
+    487: (1, 19, 5), 488: (1, 19, 82), 489: (1, 20, 5), 490: (1, 20, 82), 491: (1, 21, 5),
+    492: (1, 21, 82), 493: (1, 23, 9), 494: (1, 23, 52), 495: (1, 24, 9), 496: (1, 24, 51),
+    497: (1, 25, 9), 498: (1, 25, 52), 499: (1, 26, 9), 500: (1, 26, 52), 502: (1, 28, 5),
+    507: (1, 42, 5), 508: (1, 50, 5), 512: (1, 28, 39), 513: (1, 28, 57), 514: (1, 28, 5),
+    521: (1, 28, 5), 522: (1, 28, 5), 523: (1, 28, 5), 524: (1, 29, 9), 525: (1, 30, 9), 526: (1, 31, 9),
+    527: (1, 32, 9), 528: (1, 33, 9), 529: (1, 34, 13), 530: (1, 35, 13), 531: (1, 36, 13),
+    532: (1, 37, 13), 533: (1, 38, 9), 534: (1, 39, 9), 539: (1, 42, 5), 540: (1, 43, 9),
+    541: (1, 44, 9), 542: (1, 45, 9), 543: (1, 46, 13), 544: (1, 47, 9), 552: (1, 50, 5),
+    553: (1, 51, 9), 554: (1, 52, 9), 555: (1, 53, 9), 556: (1, 54, 9), 557: (1, 55, 13),
+    558: (1, 56, 13), 559: (1, 57, 9), 566: (1, 9, 1), 588: (1, 60, 13), 589: (1, 60, 30),
+    590: (1, 60, 13), 591: (1, 60, 30), 592: (1, 60, 42), 593: (1, 61, 9), 594: (1, 62, 9),
+    595: (1, 63, 9), 596: (1, 64, 9), 597: (1, 65, 9), 598: (1, 60, 1), 601: (1, 66, 5), 603: (1, 69, 5),
+    604: (1, 72, 5), 605: (1, 76, 5), 610: (1, 84, 5), 615: (1, 96, 5), 619: (1, 106, 5),
+    623: (1, 119, 5), 628: (1, 69, 5), 629: (1, 70, 9), 637: (1, 72, 5), 638: (1, 73, 9),
+    645: (1, 76, 48), 646: (1, 76, 67), 647: (1, 76, 5), 654: (1, 76, 5), 655: (1, 76, 5),
+    656: (1, 76, 5), 657: (1, 77, 9), 658: (1, 78, 9), 659: (1, 79, 9), 660: (1, 80, 13),
+    661: (1, 81, 9), 665: (1, 84, 57), 666: (1, 84, 76), 667: (1, 84, 5), 674: (1, 84, 5),
+    675: (1, 84, 5), 676: (1, 84, 5), 677: (1, 86, 9), 678: (1, 87, 9), 679: (1, 88, 9), 680: (1, 89, 9),
+    681: (1, 90, 13), 682: (1, 91, 13), 683: (1, 92, 9), 687: (1, 96, 53), 688: (1, 96, 5),
+    695: (1, 96, 5), 696: (1, 97, 9), 697: (1, 98, 9), 698: (1, 99, 9), 699: (1, 100, 13),
+    700: (1, 101, 13), 701: (1, 102, 13), 702: (1, 103, 13), 703: (1, 104, 9), 707: (1, 106, 62),
+    708: (1, 106, 5), 715: (1, 106, 5), 716: (1, 107, 9), 717: (1, 108, 9), 718: (1, 109, 9),
+    719: (1, 110, 9), 720: (1, 111, 13), 721: (1, 112, 13), 722: (1, 113, 13), 723: (1, 114, 13),
+    724: (1, 115, 13), 725: (1, 116, 9), 730: (1, 119, 5), 731: (1, 120, 9), 738: (1, 60, 1),
+    760: (2, 4, 22), 761: (2, 4, 39), 762: (2, 4, 60), 763: (2, 4, 77), 764: (2, 4, 1), 767: (2, 5, 5),
+    768: (2, 6, 5), 769: (2, 7, 5), 770: (2, 8, 5), 772: (2, 10, 5), 773: (2, 14, 5), 781: (2, 12, 9),
+    788: (2, 14, 48), 789: (2, 14, 5), 796: (2, 14, 5), 797: (2, 15, 9), 798: (2, 16, 13),
+    799: (2, 17, 9), 800: (2, 18, 9), 804: (2, 4, 1),
 }

@@ -365,57 +365,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -504,12 +507,13 @@ class MyModel(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'my_model.tfm')
 _TFM_LINE_MAP = {
-    378: (0, 10, 14), 379: (0, 10, 31), 380: (0, 10, 14), 381: (0, 10, 31), 382: (0, 10, 45),
-    383: (0, 10, 73), 384: (0, 11, 9), 385: (0, 12, 9), 386: (0, 13, 9), 387: (0, 10, 1),
-    390: (0, 14, 5), 391: (0, 14, 79), 392: (0, 15, 5), 393: (0, 15, 51), 395: (0, 18, 5),
-    396: (0, 22, 5), 401: (0, 18, 5), 402: (0, 19, 9), 410: (0, 22, 5), 411: (0, 23, 9), 418: (0, 10, 1),
-    440: (1, 5, 16), 441: (1, 5, 16), 442: (1, 5, 39), 443: (1, 5, 1), 446: (1, 6, 5), 447: (1, 7, 5),
-    448: (1, 8, 5), 450: (1, 10, 5), 451: (1, 15, 5), 459: (1, 10, 5), 460: (1, 12, 9), 461: (1, 13, 9),
-    468: (1, 15, 41), 469: (1, 15, 5), 476: (1, 15, 5), 477: (1, 15, 5), 478: (1, 16, 9),
-    479: (1, 17, 13), 480: (1, 18, 13), 481: (1, 19, 9), 482: (1, 20, 9), 486: (1, 5, 1),
+    378: (0, 11, 14), 379: (0, 11, 31), 380: (0, 11, 14), 381: (0, 11, 31), 382: (0, 11, 45),
+    383: (0, 11, 73), 384: (0, 12, 9), 385: (0, 13, 9), 386: (0, 14, 9), 387: (0, 15, 9),
+    388: (0, 11, 1), 391: (0, 16, 5), 392: (0, 16, 79), 393: (0, 18, 9), 394: (0, 18, 55),
+    396: (0, 21, 5), 397: (0, 27, 5), 402: (0, 21, 5), 403: (0, 22, 9), 404: (0, 23, 13),
+    405: (0, 24, 9), 413: (0, 27, 5), 414: (0, 28, 9), 421: (0, 11, 1), 443: (1, 5, 16), 444: (1, 5, 16),
+    445: (1, 5, 39), 446: (1, 5, 1), 449: (1, 6, 5), 450: (1, 7, 5), 451: (1, 8, 5), 453: (1, 10, 5),
+    454: (1, 15, 5), 462: (1, 10, 5), 463: (1, 12, 9), 464: (1, 13, 9), 471: (1, 15, 41),
+    472: (1, 15, 5), 479: (1, 15, 5), 480: (1, 15, 5), 481: (1, 16, 9), 482: (1, 17, 13),
+    483: (1, 18, 13), 484: (1, 19, 9), 485: (1, 20, 9), 489: (1, 5, 1),
 }

@@ -394,57 +394,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -462,35 +465,35 @@ class Dense(tf.Module):
 
 
 class Embedding(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:97."""
+    """Compiled from <tfm library>/layers.tfm:134."""
 
     def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:97:18
-        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:97:34
-        self.input_dim = input_dim  # <tfm library>/layers.tfm:97:18
-        self.output_dim = output_dim  # <tfm library>/layers.tfm:97:34
-        self.seed = seed  # <tfm library>/layers.tfm:97:51
-        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:98:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:97:1
+        input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:134:18
+        output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:134:34
+        self.input_dim = input_dim  # <tfm library>/layers.tfm:134:18
+        self.output_dim = output_dim  # <tfm library>/layers.tfm:134:34
+        self.seed = seed  # <tfm library>/layers.tfm:134:51
+        self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:135:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:134:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:99:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:99:109
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:136:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:136:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:101:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:138:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:101. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:138. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:102:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:139:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:97. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:97:1
+        """<tfm library>/layers.tfm:134. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.embeddings, self.embeddings_regularizer),), ())  # <tfm library>/layers.tfm:134:1
 
     @property
     def signatures(self):
@@ -508,38 +511,38 @@ class Embedding(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:106."""
+    """Compiled from <tfm library>/layers.tfm:143."""
 
     def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:106:16
-        self.seed = seed  # <tfm library>/layers.tfm:106:29
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:106:1
+        self.rate = rate  # <tfm library>/layers.tfm:143:16
+        self.seed = seed  # <tfm library>/layers.tfm:143:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:143:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:107:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:144:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:107. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:144. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:107:5
-            if training:  # <tfm library>/layers.tfm:108:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:109:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:110:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:111:13
-            return x  # <tfm library>/layers.tfm:112:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:144:5
+            if training:  # <tfm library>/layers.tfm:145:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:146:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:147:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:148:13
+            return x  # <tfm library>/layers.tfm:149:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:106. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:106:1
+        """<tfm library>/layers.tfm:143. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:143:1
 
     @property
     def signatures(self):
@@ -969,45 +972,46 @@ class TransformerEncoder(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', '<tfm library>/normalization.tfm', '<tfm library>/attention.tfm', 'transformer_encoder.tfm')
 _TFM_LINE_MAP = {
-    407: (0, 10, 14), 408: (0, 10, 31), 409: (0, 10, 14), 410: (0, 10, 31), 411: (0, 10, 45),
-    412: (0, 10, 73), 413: (0, 11, 9), 414: (0, 12, 9), 415: (0, 13, 9), 416: (0, 10, 1),
-    419: (0, 14, 5), 420: (0, 14, 79), 421: (0, 15, 5), 422: (0, 15, 51), 424: (0, 18, 5),
-    425: (0, 22, 5), 430: (0, 18, 5), 431: (0, 19, 9), 439: (0, 22, 5), 440: (0, 23, 9), 447: (0, 10, 1),
-    469: (0, 97, 18), 470: (0, 97, 34), 471: (0, 97, 18), 472: (0, 97, 34), 473: (0, 97, 51),
-    474: (0, 98, 9), 475: (0, 97, 1), 478: (0, 99, 5), 479: (0, 99, 109), 481: (0, 101, 5),
-    486: (0, 102, 9), 493: (0, 97, 1), 515: (0, 106, 16), 516: (0, 106, 29), 517: (0, 106, 1),
-    522: (0, 107, 5), 530: (0, 107, 5), 531: (0, 108, 9), 532: (0, 109, 13), 533: (0, 110, 17),
-    534: (0, 111, 13), 535: (0, 112, 9), 542: (0, 106, 1), 564: (1, 27, 27), 565: (1, 27, 27),
-    566: (1, 27, 41), 567: (1, 28, 9), 568: (1, 29, 9), 569: (1, 27, 1), 572: (1, 30, 5),
-    573: (1, 30, 47), 574: (1, 31, 5), 575: (1, 31, 47), 577: (1, 33, 5), 582: (1, 33, 5),
-    583: (1, 34, 9), 584: (1, 35, 9), 585: (1, 36, 9), 592: (1, 27, 1), 614: (2, 12, 27),
-    615: (2, 12, 41), 616: (2, 12, 57), 617: (2, 12, 27), 618: (2, 12, 41), 619: (2, 12, 57),
-    620: (2, 12, 71), 621: (2, 13, 9), 622: (2, 14, 9), 623: (2, 15, 9), 624: (2, 12, 1),
-    627: (2, 16, 5), 628: (2, 16, 98), 629: (2, 17, 5), 630: (2, 17, 68), 631: (2, 18, 5),
-    632: (2, 18, 100), 633: (2, 19, 5), 634: (2, 19, 66), 635: (2, 20, 5), 636: (2, 20, 102),
-    637: (2, 21, 5), 638: (2, 21, 68), 639: (2, 22, 5), 640: (2, 22, 103), 641: (2, 23, 5),
-    642: (2, 23, 54), 644: (2, 25, 5), 648: (2, 35, 5), 653: (2, 39, 5), 659: (2, 44, 5),
-    663: (2, 48, 5), 671: (2, 55, 5), 675: (2, 61, 5), 680: (2, 71, 5), 684: (2, 25, 47),
-    685: (2, 25, 5), 692: (2, 25, 5), 693: (2, 25, 5), 694: (2, 26, 9), 695: (2, 27, 9), 696: (2, 28, 9),
-    697: (2, 29, 9), 698: (2, 30, 9), 699: (2, 31, 9), 700: (2, 32, 9), 704: (2, 35, 54),
-    705: (2, 35, 76), 706: (2, 35, 82), 707: (2, 35, 5), 714: (2, 35, 5), 715: (2, 35, 5),
-    716: (2, 35, 5), 717: (2, 36, 9), 721: (2, 39, 58), 722: (2, 39, 87), 723: (2, 40, 30),
-    724: (2, 40, 33), 725: (2, 39, 5), 732: (2, 39, 5), 733: (2, 39, 5), 734: (2, 41, 9),
-    738: (2, 44, 54), 739: (2, 44, 5), 746: (2, 44, 5), 747: (2, 44, 5), 748: (2, 45, 9),
-    752: (2, 48, 62), 753: (2, 48, 91), 754: (2, 49, 30), 755: (2, 49, 33), 756: (2, 49, 58),
-    757: (2, 49, 64), 758: (2, 48, 5), 765: (2, 48, 5), 766: (2, 48, 5), 767: (2, 50, 9),
-    768: (2, 51, 9), 769: (2, 52, 9), 773: (2, 55, 54), 774: (2, 55, 5), 780: (2, 56, 9),
-    781: (2, 57, 9), 782: (2, 58, 9), 786: (2, 61, 49), 787: (2, 61, 78), 788: (2, 61, 81),
-    789: (2, 61, 5), 796: (2, 61, 5), 797: (2, 61, 5), 798: (2, 62, 9), 799: (2, 63, 9), 800: (2, 64, 9),
-    801: (2, 65, 9), 802: (2, 66, 9), 803: (2, 67, 9), 804: (2, 68, 9), 809: (2, 71, 5), 810: (2, 72, 9),
-    817: (2, 12, 1), 839: (3, 5, 45), 840: (3, 5, 64), 841: (3, 6, 27), 842: (3, 5, 27), 843: (3, 5, 45),
-    844: (3, 5, 64), 845: (3, 5, 79), 846: (3, 6, 9), 847: (3, 6, 27), 848: (3, 6, 49), 849: (3, 6, 68),
-    850: (3, 5, 1), 853: (3, 8, 5), 854: (3, 7, 5), 855: (3, 9, 5), 856: (3, 10, 5), 857: (3, 11, 5),
-    858: (3, 12, 5), 859: (3, 13, 5), 860: (3, 14, 5), 861: (3, 15, 5), 862: (3, 16, 5), 864: (3, 19, 5),
-    869: (3, 27, 5), 874: (3, 32, 5), 878: (3, 36, 5), 886: (3, 19, 41), 887: (3, 19, 5),
-    894: (3, 19, 5), 895: (3, 20, 9), 896: (3, 21, 9), 897: (3, 22, 9), 898: (3, 23, 9), 899: (3, 24, 9),
-    900: (3, 25, 9), 904: (3, 27, 41), 905: (3, 27, 5), 912: (3, 27, 5), 913: (3, 28, 9),
-    914: (3, 29, 9), 915: (3, 30, 9), 919: (3, 33, 42), 920: (3, 32, 5), 927: (3, 32, 5),
-    928: (3, 34, 9), 932: (3, 36, 45), 933: (3, 36, 64), 934: (3, 36, 5), 941: (3, 36, 5),
-    942: (3, 37, 9), 943: (3, 38, 13), 944: (3, 39, 9), 945: (3, 40, 9), 949: (3, 5, 1),
+    407: (0, 11, 14), 408: (0, 11, 31), 409: (0, 11, 14), 410: (0, 11, 31), 411: (0, 11, 45),
+    412: (0, 11, 73), 413: (0, 12, 9), 414: (0, 13, 9), 415: (0, 14, 9), 416: (0, 15, 9),
+    417: (0, 11, 1), 420: (0, 16, 5), 421: (0, 16, 79), 422: (0, 18, 9), 423: (0, 18, 55),
+    425: (0, 21, 5), 426: (0, 27, 5), 431: (0, 21, 5), 432: (0, 22, 9), 433: (0, 23, 13),
+    434: (0, 24, 9), 442: (0, 27, 5), 443: (0, 28, 9), 450: (0, 11, 1), 472: (0, 134, 18),
+    473: (0, 134, 34), 474: (0, 134, 18), 475: (0, 134, 34), 476: (0, 134, 51), 477: (0, 135, 9),
+    478: (0, 134, 1), 481: (0, 136, 5), 482: (0, 136, 109), 484: (0, 138, 5), 489: (0, 139, 9),
+    496: (0, 134, 1), 518: (0, 143, 16), 519: (0, 143, 29), 520: (0, 143, 1), 525: (0, 144, 5),
+    533: (0, 144, 5), 534: (0, 145, 9), 535: (0, 146, 13), 536: (0, 147, 17), 537: (0, 148, 13),
+    538: (0, 149, 9), 545: (0, 143, 1), 567: (1, 27, 27), 568: (1, 27, 27), 569: (1, 27, 41),
+    570: (1, 28, 9), 571: (1, 29, 9), 572: (1, 27, 1), 575: (1, 30, 5), 576: (1, 30, 47),
+    577: (1, 31, 5), 578: (1, 31, 47), 580: (1, 33, 5), 585: (1, 33, 5), 586: (1, 34, 9),
+    587: (1, 35, 9), 588: (1, 36, 9), 595: (1, 27, 1), 617: (2, 12, 27), 618: (2, 12, 41),
+    619: (2, 12, 57), 620: (2, 12, 27), 621: (2, 12, 41), 622: (2, 12, 57), 623: (2, 12, 71),
+    624: (2, 13, 9), 625: (2, 14, 9), 626: (2, 15, 9), 627: (2, 12, 1), 630: (2, 16, 5),
+    631: (2, 16, 98), 632: (2, 17, 5), 633: (2, 17, 68), 634: (2, 18, 5), 635: (2, 18, 100),
+    636: (2, 19, 5), 637: (2, 19, 66), 638: (2, 20, 5), 639: (2, 20, 102), 640: (2, 21, 5),
+    641: (2, 21, 68), 642: (2, 22, 5), 643: (2, 22, 103), 644: (2, 23, 5), 645: (2, 23, 54),
+    647: (2, 25, 5), 651: (2, 35, 5), 656: (2, 39, 5), 662: (2, 44, 5), 666: (2, 48, 5), 674: (2, 55, 5),
+    678: (2, 61, 5), 683: (2, 71, 5), 687: (2, 25, 47), 688: (2, 25, 5), 695: (2, 25, 5),
+    696: (2, 25, 5), 697: (2, 26, 9), 698: (2, 27, 9), 699: (2, 28, 9), 700: (2, 29, 9), 701: (2, 30, 9),
+    702: (2, 31, 9), 703: (2, 32, 9), 707: (2, 35, 54), 708: (2, 35, 76), 709: (2, 35, 82),
+    710: (2, 35, 5), 717: (2, 35, 5), 718: (2, 35, 5), 719: (2, 35, 5), 720: (2, 36, 9),
+    724: (2, 39, 58), 725: (2, 39, 87), 726: (2, 40, 30), 727: (2, 40, 33), 728: (2, 39, 5),
+    735: (2, 39, 5), 736: (2, 39, 5), 737: (2, 41, 9), 741: (2, 44, 54), 742: (2, 44, 5),
+    749: (2, 44, 5), 750: (2, 44, 5), 751: (2, 45, 9), 755: (2, 48, 62), 756: (2, 48, 91),
+    757: (2, 49, 30), 758: (2, 49, 33), 759: (2, 49, 58), 760: (2, 49, 64), 761: (2, 48, 5),
+    768: (2, 48, 5), 769: (2, 48, 5), 770: (2, 50, 9), 771: (2, 51, 9), 772: (2, 52, 9),
+    776: (2, 55, 54), 777: (2, 55, 5), 783: (2, 56, 9), 784: (2, 57, 9), 785: (2, 58, 9),
+    789: (2, 61, 49), 790: (2, 61, 78), 791: (2, 61, 81), 792: (2, 61, 5), 799: (2, 61, 5),
+    800: (2, 61, 5), 801: (2, 62, 9), 802: (2, 63, 9), 803: (2, 64, 9), 804: (2, 65, 9), 805: (2, 66, 9),
+    806: (2, 67, 9), 807: (2, 68, 9), 812: (2, 71, 5), 813: (2, 72, 9), 820: (2, 12, 1), 842: (3, 5, 45),
+    843: (3, 5, 64), 844: (3, 6, 27), 845: (3, 5, 27), 846: (3, 5, 45), 847: (3, 5, 64), 848: (3, 5, 79),
+    849: (3, 6, 9), 850: (3, 6, 27), 851: (3, 6, 49), 852: (3, 6, 68), 853: (3, 5, 1), 856: (3, 8, 5),
+    857: (3, 7, 5), 858: (3, 9, 5), 859: (3, 10, 5), 860: (3, 11, 5), 861: (3, 12, 5), 862: (3, 13, 5),
+    863: (3, 14, 5), 864: (3, 15, 5), 865: (3, 16, 5), 867: (3, 19, 5), 872: (3, 27, 5), 877: (3, 32, 5),
+    881: (3, 36, 5), 889: (3, 19, 41), 890: (3, 19, 5), 897: (3, 19, 5), 898: (3, 20, 9),
+    899: (3, 21, 9), 900: (3, 22, 9), 901: (3, 23, 9), 902: (3, 24, 9), 903: (3, 25, 9),
+    907: (3, 27, 41), 908: (3, 27, 5), 915: (3, 27, 5), 916: (3, 28, 9), 917: (3, 29, 9),
+    918: (3, 30, 9), 922: (3, 33, 42), 923: (3, 32, 5), 930: (3, 32, 5), 931: (3, 34, 9),
+    935: (3, 36, 45), 936: (3, 36, 64), 937: (3, 36, 5), 944: (3, 36, 5), 945: (3, 37, 9),
+    946: (3, 38, 13), 947: (3, 39, 9), 948: (3, 40, 9), 952: (3, 5, 1),
 }

@@ -326,57 +326,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -580,20 +583,21 @@ class VAE(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'vae.tfm')
 _TFM_LINE_MAP = {
-    339: (0, 10, 14), 340: (0, 10, 31), 341: (0, 10, 14), 342: (0, 10, 31), 343: (0, 10, 45),
-    344: (0, 10, 73), 345: (0, 11, 9), 346: (0, 12, 9), 347: (0, 13, 9), 348: (0, 10, 1),
-    351: (0, 14, 5), 352: (0, 14, 79), 353: (0, 15, 5), 354: (0, 15, 51), 356: (0, 18, 5),
-    357: (0, 22, 5), 362: (0, 18, 5), 363: (0, 19, 9), 371: (0, 22, 5), 372: (0, 23, 9), 379: (0, 10, 1),
-    401: (1, 4, 16), 402: (1, 4, 44), 403: (1, 4, 16), 404: (1, 4, 31), 405: (1, 4, 44), 406: (1, 4, 57),
-    407: (1, 4, 1), 410: (1, 5, 5), 411: (1, 6, 5), 412: (1, 7, 5), 414: (1, 9, 5), 419: (1, 9, 5),
-    420: (1, 10, 9), 421: (1, 11, 9), 428: (1, 4, 1), 450: (1, 13, 16), 451: (1, 13, 42),
-    452: (1, 13, 16), 453: (1, 13, 29), 454: (1, 13, 42), 455: (1, 13, 57), 456: (1, 13, 1),
-    459: (1, 14, 5), 460: (1, 15, 5), 462: (1, 17, 5), 467: (1, 17, 5), 468: (1, 18, 9), 475: (1, 13, 1),
-    497: (1, 20, 12), 498: (1, 20, 50), 499: (1, 20, 12), 500: (1, 20, 32), 501: (1, 20, 50),
-    502: (1, 20, 67), 503: (1, 20, 97), 504: (1, 20, 1), 507: (1, 21, 5), 508: (1, 22, 5),
-    509: (1, 23, 5), 511: (1, 27, 5), 512: (1, 32, 5), 513: (1, 39, 5), 521: (1, 27, 5), 522: (1, 29, 9),
-    530: (1, 32, 5), 531: (1, 34, 9), 532: (1, 35, 9), 539: (1, 39, 49), 540: (1, 39, 5),
-    547: (1, 39, 5), 548: (1, 39, 5), 549: (1, 40, 9), 550: (1, 41, 13), 551: (1, 42, 13),
-    552: (1, 43, 13), 553: (1, 44, 13), 554: (1, 45, 13), 555: (1, 46, 13), 556: (1, 47, 13),
-    557: (1, 48, 9), 558: (1, 49, 9), 562: (1, 20, 1),
+    339: (0, 11, 14), 340: (0, 11, 31), 341: (0, 11, 14), 342: (0, 11, 31), 343: (0, 11, 45),
+    344: (0, 11, 73), 345: (0, 12, 9), 346: (0, 13, 9), 347: (0, 14, 9), 348: (0, 15, 9),
+    349: (0, 11, 1), 352: (0, 16, 5), 353: (0, 16, 79), 354: (0, 18, 9), 355: (0, 18, 55),
+    357: (0, 21, 5), 358: (0, 27, 5), 363: (0, 21, 5), 364: (0, 22, 9), 365: (0, 23, 13),
+    366: (0, 24, 9), 374: (0, 27, 5), 375: (0, 28, 9), 382: (0, 11, 1), 404: (1, 4, 16), 405: (1, 4, 44),
+    406: (1, 4, 16), 407: (1, 4, 31), 408: (1, 4, 44), 409: (1, 4, 57), 410: (1, 4, 1), 413: (1, 5, 5),
+    414: (1, 6, 5), 415: (1, 7, 5), 417: (1, 9, 5), 422: (1, 9, 5), 423: (1, 10, 9), 424: (1, 11, 9),
+    431: (1, 4, 1), 453: (1, 13, 16), 454: (1, 13, 42), 455: (1, 13, 16), 456: (1, 13, 29),
+    457: (1, 13, 42), 458: (1, 13, 57), 459: (1, 13, 1), 462: (1, 14, 5), 463: (1, 15, 5),
+    465: (1, 17, 5), 470: (1, 17, 5), 471: (1, 18, 9), 478: (1, 13, 1), 500: (1, 20, 12),
+    501: (1, 20, 50), 502: (1, 20, 12), 503: (1, 20, 32), 504: (1, 20, 50), 505: (1, 20, 67),
+    506: (1, 20, 97), 507: (1, 20, 1), 510: (1, 21, 5), 511: (1, 22, 5), 512: (1, 23, 5),
+    514: (1, 27, 5), 515: (1, 32, 5), 516: (1, 39, 5), 524: (1, 27, 5), 525: (1, 29, 9), 533: (1, 32, 5),
+    534: (1, 34, 9), 535: (1, 35, 9), 542: (1, 39, 49), 543: (1, 39, 5), 550: (1, 39, 5),
+    551: (1, 39, 5), 552: (1, 40, 9), 553: (1, 41, 13), 554: (1, 42, 13), 555: (1, 43, 13),
+    556: (1, 44, 13), 557: (1, 45, 13), 558: (1, 46, 13), 559: (1, 47, 13), 560: (1, 48, 9),
+    561: (1, 49, 9), 565: (1, 20, 1),
 }

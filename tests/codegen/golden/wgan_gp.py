@@ -327,57 +327,60 @@ def _penalty(x, regularizer):
 def _regularization_sum(own, submodules):
     """A module's regularization_losses(): its variables' penalties (`own`: (variable, regularizer) pairs) and
     its submodules' regularization_losses(), summed (0 when there are none)."""
-    terms = [_penalty(variable, regularizer) for variable, regularizer in own]
+    terms = [_penalty(variable, regularizer) for variable, regularizer in own if variable is not None]  # None: not built (`if use_bias:`)
     terms += [module.regularization_losses() for module in submodules]
     return tf.add_n(terms) if terms else tf.zeros([], tf.float32)
 
 
 class Dense(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:10."""
+    """Compiled from <tfm library>/layers.tfm:11."""
 
-    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, in_dim, out_dim, activation='linear', seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:10:14
-        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:10:31
-        self.in_dim = in_dim  # <tfm library>/layers.tfm:10:14
-        self.out_dim = out_dim  # <tfm library>/layers.tfm:10:31
-        self.activation = activation  # <tfm library>/layers.tfm:10:45
-        self.seed = seed  # <tfm library>/layers.tfm:10:73
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:11:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:12:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:13:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:10:1
+        in_dim = _dimension('in_dim', in_dim)  # <tfm library>/layers.tfm:11:14
+        out_dim = _dimension('out_dim', out_dim)  # <tfm library>/layers.tfm:11:31
+        self.in_dim = in_dim  # <tfm library>/layers.tfm:11:14
+        self.out_dim = out_dim  # <tfm library>/layers.tfm:11:31
+        self.activation = activation  # <tfm library>/layers.tfm:11:45
+        self.seed = seed  # <tfm library>/layers.tfm:11:73
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/layers.tfm:12:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/layers.tfm:13:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:14:9
+        self.use_bias = use_bias  # <tfm library>/layers.tfm:15:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:11:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:14:5
-            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:14:79
-            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias')  # <tfm library>/layers.tfm:15:5
-            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:15:51
+            self.kernel = tf.Variable(_init_glorot_uniform([in_dim, out_dim], tf.float32, seed=seed), trainable=True, name='kernel')  # <tfm library>/layers.tfm:16:5
+            _regularizer(kernel_regularizer)  # <tfm library>/layers.tfm:16:79
+            self.bias = tf.Variable(_init_zeros([out_dim], tf.float32), trainable=True, name='bias') if use_bias else None  # <tfm library>/layers.tfm:18:9
+            _regularizer(bias_regularizer)  # <tfm library>/layers.tfm:18:55
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:18:5
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:22:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/layers.tfm:21:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:27:5
 
     def call(self, x):
-        """<tfm library>/layers.tfm:18. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
+        """<tfm library>/layers.tfm:21. Inputs x: f32[N, ..., in_dim]. Returns output_0: f32[N, ..., out_dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:18:5
-            return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:19:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:21:5
+            if self.use_bias:  # <tfm library>/layers.tfm:22:9
+                return _activate(x @ _autocast(self.kernel, self._dtype_policy) + _autocast(self.bias, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:23:13
+            return _activate(x @ _autocast(self.kernel, self._dtype_policy), self.activation)  # <tfm library>/layers.tfm:24:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def activity_loss(self, y):
-        """<tfm library>/layers.tfm:22. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
+        """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:22:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:23:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:10. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:10:1
+        """<tfm library>/layers.tfm:11. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.kernel, self.kernel_regularizer), (self.bias, self.bias_regularizer)), ())  # <tfm library>/layers.tfm:11:1
 
     @property
     def signatures(self):
@@ -604,22 +607,23 @@ class WganGp(tf.Module):
 # Where each generated line came from: line -> (source, .tfm line, column).
 _TFM_SOURCES = ('<tfm library>/layers.tfm', 'wgan_gp.tfm')
 _TFM_LINE_MAP = {
-    340: (0, 10, 14), 341: (0, 10, 31), 342: (0, 10, 14), 343: (0, 10, 31), 344: (0, 10, 45),
-    345: (0, 10, 73), 346: (0, 11, 9), 347: (0, 12, 9), 348: (0, 13, 9), 349: (0, 10, 1),
-    352: (0, 14, 5), 353: (0, 14, 79), 354: (0, 15, 5), 355: (0, 15, 51), 357: (0, 18, 5),
-    358: (0, 22, 5), 363: (0, 18, 5), 364: (0, 19, 9), 372: (0, 22, 5), 373: (0, 23, 9), 380: (0, 10, 1),
-    402: (1, 6, 18), 403: (1, 6, 44), 404: (1, 6, 18), 405: (1, 6, 31), 406: (1, 6, 44), 407: (1, 6, 54),
-    408: (1, 6, 1), 411: (1, 7, 5), 412: (1, 8, 5), 414: (1, 10, 5), 419: (1, 10, 5), 420: (1, 11, 9),
-    427: (1, 6, 1), 449: (1, 13, 15), 450: (1, 13, 15), 451: (1, 13, 30), 452: (1, 13, 43),
-    453: (1, 13, 1), 456: (1, 14, 5), 457: (1, 15, 5), 459: (1, 17, 5), 464: (1, 17, 5), 465: (1, 18, 9),
-    472: (1, 13, 1), 494: (1, 20, 15), 495: (1, 20, 32), 496: (1, 20, 15), 497: (1, 20, 32),
-    498: (1, 20, 51), 499: (1, 20, 69), 500: (1, 21, 9), 501: (1, 21, 39), 502: (1, 20, 1),
-    505: (1, 22, 5), 506: (1, 23, 5), 507: (1, 24, 5), 508: (1, 25, 5), 510: (1, 29, 5), 515: (1, 41, 5),
-    521: (1, 54, 5), 525: (1, 29, 54), 526: (1, 29, 77), 527: (1, 29, 5), 534: (1, 29, 5),
-    535: (1, 29, 5), 536: (1, 29, 5), 537: (1, 30, 9), 538: (1, 31, 9), 539: (1, 32, 13),
-    540: (1, 33, 13), 541: (1, 34, 9), 542: (1, 35, 9), 543: (1, 36, 9), 544: (1, 37, 9),
-    548: (1, 41, 57), 549: (1, 41, 78), 550: (1, 41, 81), 551: (1, 42, 34), 552: (1, 41, 5),
-    559: (1, 41, 5), 560: (1, 41, 5), 561: (1, 41, 5), 562: (1, 41, 5), 563: (1, 43, 9), 564: (1, 44, 9),
-    565: (1, 45, 13), 566: (1, 46, 17), 567: (1, 47, 13), 568: (1, 48, 9), 569: (1, 49, 13),
-    570: (1, 50, 9), 571: (1, 51, 9), 572: (1, 52, 9), 577: (1, 54, 5), 578: (1, 56, 9), 585: (1, 20, 1),
+    340: (0, 11, 14), 341: (0, 11, 31), 342: (0, 11, 14), 343: (0, 11, 31), 344: (0, 11, 45),
+    345: (0, 11, 73), 346: (0, 12, 9), 347: (0, 13, 9), 348: (0, 14, 9), 349: (0, 15, 9),
+    350: (0, 11, 1), 353: (0, 16, 5), 354: (0, 16, 79), 355: (0, 18, 9), 356: (0, 18, 55),
+    358: (0, 21, 5), 359: (0, 27, 5), 364: (0, 21, 5), 365: (0, 22, 9), 366: (0, 23, 13),
+    367: (0, 24, 9), 375: (0, 27, 5), 376: (0, 28, 9), 383: (0, 11, 1), 405: (1, 6, 18), 406: (1, 6, 44),
+    407: (1, 6, 18), 408: (1, 6, 31), 409: (1, 6, 44), 410: (1, 6, 54), 411: (1, 6, 1), 414: (1, 7, 5),
+    415: (1, 8, 5), 417: (1, 10, 5), 422: (1, 10, 5), 423: (1, 11, 9), 430: (1, 6, 1), 452: (1, 13, 15),
+    453: (1, 13, 15), 454: (1, 13, 30), 455: (1, 13, 43), 456: (1, 13, 1), 459: (1, 14, 5),
+    460: (1, 15, 5), 462: (1, 17, 5), 467: (1, 17, 5), 468: (1, 18, 9), 475: (1, 13, 1),
+    497: (1, 20, 15), 498: (1, 20, 32), 499: (1, 20, 15), 500: (1, 20, 32), 501: (1, 20, 51),
+    502: (1, 20, 69), 503: (1, 21, 9), 504: (1, 21, 39), 505: (1, 20, 1), 508: (1, 22, 5),
+    509: (1, 23, 5), 510: (1, 24, 5), 511: (1, 25, 5), 513: (1, 29, 5), 518: (1, 41, 5), 524: (1, 54, 5),
+    528: (1, 29, 54), 529: (1, 29, 77), 530: (1, 29, 5), 537: (1, 29, 5), 538: (1, 29, 5),
+    539: (1, 29, 5), 540: (1, 30, 9), 541: (1, 31, 9), 542: (1, 32, 13), 543: (1, 33, 13),
+    544: (1, 34, 9), 545: (1, 35, 9), 546: (1, 36, 9), 547: (1, 37, 9), 551: (1, 41, 57),
+    552: (1, 41, 78), 553: (1, 41, 81), 554: (1, 42, 34), 555: (1, 41, 5), 562: (1, 41, 5),
+    563: (1, 41, 5), 564: (1, 41, 5), 565: (1, 41, 5), 566: (1, 43, 9), 567: (1, 44, 9),
+    568: (1, 45, 13), 569: (1, 46, 17), 570: (1, 47, 13), 571: (1, 48, 9), 572: (1, 49, 13),
+    573: (1, 50, 9), 574: (1, 51, 9), 575: (1, 52, 9), 580: (1, 54, 5), 581: (1, 56, 9), 588: (1, 20, 1),
 }
