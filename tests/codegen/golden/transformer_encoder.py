@@ -610,60 +610,61 @@ class LayerNormalization(tf.Module):
 
 
 class MultiHeadAttention(tf.Module):
-    """Compiled from <tfm library>/attention.tfm:12."""
+    """Compiled from <tfm library>/attention.tfm:13."""
 
-    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', *, name=None, dtype=None):
+    def __init__(self, dim, num_heads, key_dim, seed=-1, kernel_regularizer='', bias_regularizer='', activity_regularizer='', use_bias=True, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:12:27
-        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:12:41
-        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:12:57
-        self.dim = dim  # <tfm library>/attention.tfm:12:27
-        self.num_heads = num_heads  # <tfm library>/attention.tfm:12:41
-        self.key_dim = key_dim  # <tfm library>/attention.tfm:12:57
-        self.seed = seed  # <tfm library>/attention.tfm:12:71
-        self.kernel_regularizer = kernel_regularizer  # <tfm library>/attention.tfm:13:9
-        self.bias_regularizer = bias_regularizer  # <tfm library>/attention.tfm:14:9
-        self.activity_regularizer = activity_regularizer  # <tfm library>/attention.tfm:15:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/attention.tfm:12:1
+        dim = _dimension('dim', dim)  # <tfm library>/attention.tfm:13:27
+        num_heads = _dimension('num_heads', num_heads)  # <tfm library>/attention.tfm:13:41
+        key_dim = _dimension('key_dim', key_dim)  # <tfm library>/attention.tfm:13:57
+        self.dim = dim  # <tfm library>/attention.tfm:13:27
+        self.num_heads = num_heads  # <tfm library>/attention.tfm:13:41
+        self.key_dim = key_dim  # <tfm library>/attention.tfm:13:57
+        self.seed = seed  # <tfm library>/attention.tfm:13:71
+        self.kernel_regularizer = kernel_regularizer  # <tfm library>/attention.tfm:14:9
+        self.bias_regularizer = bias_regularizer  # <tfm library>/attention.tfm:15:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/attention.tfm:16:9
+        self.use_bias = use_bias  # <tfm library>/attention.tfm:17:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/attention.tfm:13:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:16:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:16:98
-            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias')  # <tfm library>/attention.tfm:17:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:17:68
-            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:18:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:18:100
-            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias')  # <tfm library>/attention.tfm:19:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:19:66
-            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:20:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:20:102
-            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias')  # <tfm library>/attention.tfm:21:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:21:68
-            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:22:5
-            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:22:103
-            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias')  # <tfm library>/attention.tfm:23:5
-            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:23:54
+            self.query_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16), trainable=True, name='query_kernel')  # <tfm library>/attention.tfm:18:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:18:98
+            self.query_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='query_bias') if use_bias else None  # <tfm library>/attention.tfm:20:9
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:20:72
+            self.key_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 1), trainable=True, name='key_kernel')  # <tfm library>/attention.tfm:21:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:21:100
+            self.key_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='key_bias') if use_bias else None  # <tfm library>/attention.tfm:23:9
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:23:70
+            self.value_kernel = tf.Variable(_init_glorot_uniform([dim, num_heads, key_dim], tf.float32, seed=seed * 16 + 2), trainable=True, name='value_kernel')  # <tfm library>/attention.tfm:24:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:24:102
+            self.value_bias = tf.Variable(_init_zeros([num_heads, key_dim], tf.float32), trainable=True, name='value_bias') if use_bias else None  # <tfm library>/attention.tfm:26:9
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:26:72
+            self.output_kernel = tf.Variable(_init_glorot_uniform([num_heads, key_dim, dim], tf.float32, seed=seed * 16 + 3), trainable=True, name='output_kernel')  # <tfm library>/attention.tfm:27:5
+            _regularizer(kernel_regularizer)  # <tfm library>/attention.tfm:27:103
+            self.output_bias = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='output_bias') if use_bias else None  # <tfm library>/attention.tfm:29:9
+            _regularizer(bias_regularizer)  # <tfm library>/attention.tfm:29:58
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:25:5
+        self.call = tf.function(self.call, input_signature=[  # <tfm library>/attention.tfm:31:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:35:5
+        self.call_masked = tf.function(self.call_masked, input_signature=[  # <tfm library>/attention.tfm:41:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.float32, name='mask'),
         ])
-        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:39:5
+        self.call_with_masks = tf.function(self.call_with_masks, input_signature=[  # <tfm library>/attention.tfm:45:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='value_mask'),
         ])
-        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:44:5
+        self.call_causal = tf.function(self.call_causal, input_signature=[  # <tfm library>/attention.tfm:50:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:48:5
+        self.call_with_all_masks = tf.function(self.call_with_all_masks, input_signature=[  # <tfm library>/attention.tfm:54:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None], dtype=tf.bool, name='query_mask'),
@@ -671,153 +672,199 @@ class MultiHeadAttention(tf.Module):
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='attention_mask'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='use_causal_mask'),
         ])
-        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:55:5
+        self.causal_mask = tf.function(self.causal_mask, input_signature=[  # <tfm library>/attention.tfm:61:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
         ])
-        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:61:5
+        self.attend = tf.function(self.attend, input_signature=[  # <tfm library>/attention.tfm:67:5
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='query'),
             tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='value'),
             tf.TensorSpec(shape=[None, None, None], dtype=tf.bool, name='allowed'),
         ])
-        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:71:5
+        self.project_query = tf.function(self._impl_project_query, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='x')])  # <tfm library>/attention.tfm:77:5
+        self.project_key = tf.function(self._impl_project_key, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='x')])  # <tfm library>/attention.tfm:81:5
+        self.project_value = tf.function(self._impl_project_value, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='x')])  # <tfm library>/attention.tfm:85:5
+        self.project_output = tf.function(self._impl_project_output, input_signature=[  # <tfm library>/attention.tfm:90:5
+            tf.TensorSpec(shape=[None, None, num_heads, key_dim], dtype=tf.float32, name='context'),
+        ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, dim], dtype=tf.float32, name='y')])  # <tfm library>/attention.tfm:95:5
 
     def call(self, query, value):
-        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:25:47
-        return self._impl_call(query, value)  # <tfm library>/attention.tfm:25:5
+        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:31:47
+        return self._impl_call(query, value)  # <tfm library>/attention.tfm:31:5
 
     # Each instance's `call` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call(self, query, value):
-        """<tfm library>/attention.tfm:25. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:31. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:25:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:25:5
-            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:26:9
-            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:27:9
-            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:28:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:29:9
-            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:30:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:31:9
-            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:32:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:31:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:31:5
+            q = self._impl_project_query(query)  # <tfm library>/attention.tfm:32:9
+            k = self._impl_project_key(value)  # <tfm library>/attention.tfm:33:9
+            v = self._impl_project_value(value)  # <tfm library>/attention.tfm:34:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:35:9
+            weights = tf.nn.softmax(scores, axis=-1)  # <tfm library>/attention.tfm:36:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:37:9
+            return self._impl_project_output(context)  # <tfm library>/attention.tfm:38:9
 
     def call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:35:54
-        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:35:76
-        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:35:82
-        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:35:5
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:41:54
+        mask = _same_dims(query, (0, 1), mask, (0, 1), 'inputs query and mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:41:76
+        mask = _same_dims(value, (1,), mask, (2,), 'inputs value and mask must agree on dimension T')  # <tfm library>/attention.tfm:41:82
+        return self._impl_call_masked(query, value, mask)  # <tfm library>/attention.tfm:41:5
 
     # Each instance's `call_masked` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_masked(self, query, value, mask):
-        """<tfm library>/attention.tfm:35. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:41. Inputs query: f32[N, S, dim], value: f32[N, T, dim], mask: f32[N, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
-            mask = _autocast(mask, self._dtype_policy)  # <tfm library>/attention.tfm:35:5
-            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:36:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:41:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:41:5
+            mask = _autocast(mask, self._dtype_policy)  # <tfm library>/attention.tfm:41:5
+            return self._impl_attend(query, value, mask > 0.5)  # <tfm library>/attention.tfm:42:9
 
     def call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:39:58
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:39:87
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:40:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:40:33
-        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:39:5
+        """<tfm library>/attention.tfm:45. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:45:58
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:45:87
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:46:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:46:33
+        return self._impl_call_with_masks(query, value, query_mask, value_mask)  # <tfm library>/attention.tfm:45:5
 
     # Each instance's `call_with_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_masks(self, query, value, query_mask, value_mask):
-        """<tfm library>/attention.tfm:39. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:45. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:39:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:39:5
-            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:41:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:45:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:45:5
+            return self._impl_attend(query, value, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:47:9
 
     def call_causal(self, query, value):
-        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:44:54
-        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:44:5
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:50:54
+        return self._impl_call_causal(query, value)  # <tfm library>/attention.tfm:50:5
 
     # Each instance's `call_causal` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_causal(self, query, value):
-        """<tfm library>/attention.tfm:44. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:50. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:44:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:44:5
-            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:45:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:50:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:50:5
+            return self._impl_attend(query, value, self._impl_causal_mask(query, value))  # <tfm library>/attention.tfm:51:9
 
     def call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:48:62
-        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:48:91
-        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:49:30
-        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:33
-        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:49:58
-        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:49:64
-        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:48:5
+        """<tfm library>/attention.tfm:54. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:54:62
+        query_mask = _same_dims(query, (0, 1), query_mask, (0, 1), 'inputs query and query_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:54:91
+        value_mask = _same_dims(query, (0,), value_mask, (0,), 'inputs query and value_mask must agree on dimension N')  # <tfm library>/attention.tfm:55:30
+        value_mask = _same_dims(value, (1,), value_mask, (1,), 'inputs value and value_mask must agree on dimension T')  # <tfm library>/attention.tfm:55:33
+        attention_mask = _same_dims(query, (0, 1), attention_mask, (0, 1), 'inputs query and attention_mask must agree on dimensions N, S')  # <tfm library>/attention.tfm:55:58
+        attention_mask = _same_dims(value, (1,), attention_mask, (2,), 'inputs value and attention_mask must agree on dimension T')  # <tfm library>/attention.tfm:55:64
+        return self._impl_call_with_all_masks(query, value, query_mask, value_mask, attention_mask, use_causal_mask)  # <tfm library>/attention.tfm:54:5
 
     # Each instance's `call_with_all_masks` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_call_with_all_masks(self, query, value, query_mask, value_mask, attention_mask, use_causal_mask):
-        """<tfm library>/attention.tfm:48. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:54. Inputs query: f32[N, S, dim], value: f32[N, T, dim], query_mask: bool[N, S], value_mask: bool[N, T], attention_mask: bool[N, S, T], use_causal_mask: bool[]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:48:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:48:5
-            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:50:9
-            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:51:9
-            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:52:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:54:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:54:5
+            allowed = tf.math.logical_and(attention_mask, tf.math.logical_and(tf.expand_dims(query_mask, 2), tf.expand_dims(value_mask, 1)))  # <tfm library>/attention.tfm:56:9
+            causal = tf.math.logical_or(self._impl_causal_mask(query, value), tf.math.logical_not(use_causal_mask))  # <tfm library>/attention.tfm:57:9
+            return self._impl_attend(query, value, tf.math.logical_and(allowed, causal))  # <tfm library>/attention.tfm:58:9
 
     def causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:55:54
-        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:55:5
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:61:54
+        return self._impl_causal_mask(query, value)  # <tfm library>/attention.tfm:61:5
 
     # Each instance's `causal_mask` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_causal_mask(self, query, value):
-        """<tfm library>/attention.tfm:55. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
-        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:56:9
-        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:57:9
-        return rows >= columns  # <tfm library>/attention.tfm:58:9
+        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim]. Returns output_0: bool[1, S, T]."""
+        rows = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(query)[1]), 1), 0)  # <tfm library>/attention.tfm:62:9
+        columns = tf.expand_dims(tf.expand_dims(tf.range(tf.shape(value)[1]), 0), 0)  # <tfm library>/attention.tfm:63:9
+        return rows >= columns  # <tfm library>/attention.tfm:64:9
 
     def attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
-        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:61:49
-        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:61:78
-        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:61:81
-        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:61:5
+        """<tfm library>/attention.tfm:67. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        value = _same_dims(query, (0,), value, (0,), 'inputs query and value must agree on dimension N')  # <tfm library>/attention.tfm:67:49
+        allowed = _same_dims(query, (1,), allowed, (1,), 'inputs query and allowed must agree on dimension S')  # <tfm library>/attention.tfm:67:78
+        allowed = _same_dims(value, (1,), allowed, (2,), 'inputs value and allowed must agree on dimension T')  # <tfm library>/attention.tfm:67:81
+        return self._impl_attend(query, value, allowed)  # <tfm library>/attention.tfm:67:5
 
     # Each instance's `attend` is the tf.function of the checked entry above; calls from other
     # methods use this, the body without the entry's checks.
     def _impl_attend(self, query, value, allowed):
-        """<tfm library>/attention.tfm:61. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
+        """<tfm library>/attention.tfm:67. Inputs query: f32[N, S, dim], value: f32[N, T, dim], allowed: bool[M, S, T]. Returns output_0: f32[N, S, dim]."""
         with self.name_scope:
-            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:61:5
-            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:61:5
-            q = tf.einsum('abc,cde->abde', query, _autocast(self.query_kernel, self._dtype_policy)) + _autocast(self.query_bias, self._dtype_policy)  # <tfm library>/attention.tfm:62:9
-            k = tf.einsum('abc,cde->abde', value, _autocast(self.key_kernel, self._dtype_policy)) + _autocast(self.key_bias, self._dtype_policy)  # <tfm library>/attention.tfm:63:9
-            v = tf.einsum('abc,cde->abde', value, _autocast(self.value_kernel, self._dtype_policy)) + _autocast(self.value_bias, self._dtype_policy)  # <tfm library>/attention.tfm:64:9
-            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:65:9
-            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:66:9
-            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:67:9
-            return tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy)) + _autocast(self.output_bias, self._dtype_policy)  # <tfm library>/attention.tfm:68:9
+            query = _autocast(query, self._dtype_policy)  # <tfm library>/attention.tfm:67:5
+            value = _autocast(value, self._dtype_policy)  # <tfm library>/attention.tfm:67:5
+            q = self._impl_project_query(query)  # <tfm library>/attention.tfm:68:9
+            k = self._impl_project_key(value)  # <tfm library>/attention.tfm:69:9
+            v = self._impl_project_value(value)  # <tfm library>/attention.tfm:70:9
+            scores = tf.einsum('aecd,abcd->acbe', k, q * self.key_dim ** (-0.5))  # <tfm library>/attention.tfm:71:9
+            weights = tf.nn.softmax(tf.where(tf.expand_dims(allowed, 1), scores, -1000000000.0), axis=-1)  # <tfm library>/attention.tfm:72:9
+            context = tf.einsum('acbe,aecd->abcd', weights, v)  # <tfm library>/attention.tfm:73:9
+            return self._impl_project_output(context)  # <tfm library>/attention.tfm:74:9
+
+    def project_query(self, x):
+        """<tfm library>/attention.tfm:77. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, num_heads, key_dim]."""
+        with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/attention.tfm:77:5
+            y = tf.einsum('abc,cde->abde', x, _autocast(self.query_kernel, self._dtype_policy))  # <tfm library>/attention.tfm:78:9
+            return (y + _autocast(self.query_bias, self._dtype_policy) if self.use_bias else y)  # <tfm library>/attention.tfm:79:9
+
+    # Each instance's `project_query` is the tf.function of this; calls from other methods use `_impl_project_query`.
+    _impl_project_query = project_query
+
+    def project_key(self, x):
+        """<tfm library>/attention.tfm:81. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, num_heads, key_dim]."""
+        with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/attention.tfm:81:5
+            y = tf.einsum('abc,cde->abde', x, _autocast(self.key_kernel, self._dtype_policy))  # <tfm library>/attention.tfm:82:9
+            return (y + _autocast(self.key_bias, self._dtype_policy) if self.use_bias else y)  # <tfm library>/attention.tfm:83:9
+
+    # Each instance's `project_key` is the tf.function of this; calls from other methods use `_impl_project_key`.
+    _impl_project_key = project_key
+
+    def project_value(self, x):
+        """<tfm library>/attention.tfm:85. Inputs x: f32[N, T, dim]. Returns output_0: f32[N, T, num_heads, key_dim]."""
+        with self.name_scope:
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/attention.tfm:85:5
+            y = tf.einsum('abc,cde->abde', x, _autocast(self.value_kernel, self._dtype_policy))  # <tfm library>/attention.tfm:86:9
+            return (y + _autocast(self.value_bias, self._dtype_policy) if self.use_bias else y)  # <tfm library>/attention.tfm:87:9
+
+    # Each instance's `project_value` is the tf.function of this; calls from other methods use `_impl_project_value`.
+    _impl_project_value = project_value
+
+    def project_output(self, context):
+        """<tfm library>/attention.tfm:90. Inputs context: f32[N, S, num_heads, key_dim]. Returns output_0: f32[N, S, dim]."""
+        with self.name_scope:
+            context = _autocast(context, self._dtype_policy)  # <tfm library>/attention.tfm:90:5
+            y = tf.einsum('abcd,cde->abe', context, _autocast(self.output_kernel, self._dtype_policy))  # <tfm library>/attention.tfm:91:9
+            return (y + _autocast(self.output_bias, self._dtype_policy) if self.use_bias else y)  # <tfm library>/attention.tfm:92:9
+
+    # Each instance's `project_output` is the tf.function of this; calls from other methods use `_impl_project_output`.
+    _impl_project_output = project_output
 
     def activity_loss(self, y):
-        """<tfm library>/attention.tfm:71. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
+        """<tfm library>/attention.tfm:95. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
         with self.name_scope:
-            y = _autocast(y, self._dtype_policy)  # <tfm library>/attention.tfm:71:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:72:9
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/attention.tfm:95:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:96:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
-        """<tfm library>/attention.tfm:12. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.query_kernel, self.kernel_regularizer), (self.query_bias, self.bias_regularizer), (self.key_kernel, self.kernel_regularizer), (self.key_bias, self.bias_regularizer), (self.value_kernel, self.kernel_regularizer), (self.value_bias, self.bias_regularizer), (self.output_kernel, self.kernel_regularizer), (self.output_bias, self.bias_regularizer)), ())  # <tfm library>/attention.tfm:12:1
+        """<tfm library>/attention.tfm:13. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.query_kernel, self.kernel_regularizer), (self.query_bias, self.bias_regularizer), (self.key_kernel, self.kernel_regularizer), (self.key_bias, self.bias_regularizer), (self.value_kernel, self.kernel_regularizer), (self.value_bias, self.bias_regularizer), (self.output_kernel, self.kernel_regularizer), (self.output_bias, self.bias_regularizer)), ())  # <tfm library>/attention.tfm:13:1
 
     @property
     def signatures(self):
@@ -831,7 +878,7 @@ class MultiHeadAttention(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True), 'activity_loss': (self.activity_loss, True)}
+        return {'serving_default': (self.call, True), 'call_masked': (self.call_masked, True), 'call_with_masks': (self.call_with_masks, True), 'call_causal': (self.call_causal, True), 'call_with_all_masks': (self.call_with_all_masks, True), 'causal_mask': (self.causal_mask, True), 'attend': (self.attend, True), 'project_query': (self.project_query, True), 'project_key': (self.project_key, True), 'project_value': (self.project_value, True), 'project_output': (self.project_output, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class TransformerEncoder(tf.Module):
@@ -984,34 +1031,37 @@ _TFM_LINE_MAP = {
     538: (0, 149, 9), 545: (0, 143, 1), 567: (1, 27, 27), 568: (1, 27, 27), 569: (1, 27, 41),
     570: (1, 28, 9), 571: (1, 29, 9), 572: (1, 27, 1), 575: (1, 30, 5), 576: (1, 30, 47),
     577: (1, 31, 5), 578: (1, 31, 47), 580: (1, 33, 5), 585: (1, 33, 5), 586: (1, 34, 9),
-    587: (1, 35, 9), 588: (1, 36, 9), 595: (1, 27, 1), 617: (2, 12, 27), 618: (2, 12, 41),
-    619: (2, 12, 57), 620: (2, 12, 27), 621: (2, 12, 41), 622: (2, 12, 57), 623: (2, 12, 71),
-    624: (2, 13, 9), 625: (2, 14, 9), 626: (2, 15, 9), 627: (2, 12, 1), 630: (2, 16, 5),
-    631: (2, 16, 98), 632: (2, 17, 5), 633: (2, 17, 68), 634: (2, 18, 5), 635: (2, 18, 100),
-    636: (2, 19, 5), 637: (2, 19, 66), 638: (2, 20, 5), 639: (2, 20, 102), 640: (2, 21, 5),
-    641: (2, 21, 68), 642: (2, 22, 5), 643: (2, 22, 103), 644: (2, 23, 5), 645: (2, 23, 54),
-    647: (2, 25, 5), 651: (2, 35, 5), 656: (2, 39, 5), 662: (2, 44, 5), 666: (2, 48, 5), 674: (2, 55, 5),
-    678: (2, 61, 5), 683: (2, 71, 5), 687: (2, 25, 47), 688: (2, 25, 5), 695: (2, 25, 5),
-    696: (2, 25, 5), 697: (2, 26, 9), 698: (2, 27, 9), 699: (2, 28, 9), 700: (2, 29, 9), 701: (2, 30, 9),
-    702: (2, 31, 9), 703: (2, 32, 9), 707: (2, 35, 54), 708: (2, 35, 76), 709: (2, 35, 82),
-    710: (2, 35, 5), 717: (2, 35, 5), 718: (2, 35, 5), 719: (2, 35, 5), 720: (2, 36, 9),
-    724: (2, 39, 58), 725: (2, 39, 87), 726: (2, 40, 30), 727: (2, 40, 33), 728: (2, 39, 5),
-    735: (2, 39, 5), 736: (2, 39, 5), 737: (2, 41, 9), 741: (2, 44, 54), 742: (2, 44, 5),
-    749: (2, 44, 5), 750: (2, 44, 5), 751: (2, 45, 9), 755: (2, 48, 62), 756: (2, 48, 91),
-    757: (2, 49, 30), 758: (2, 49, 33), 759: (2, 49, 58), 760: (2, 49, 64), 761: (2, 48, 5),
-    768: (2, 48, 5), 769: (2, 48, 5), 770: (2, 50, 9), 771: (2, 51, 9), 772: (2, 52, 9),
-    776: (2, 55, 54), 777: (2, 55, 5), 783: (2, 56, 9), 784: (2, 57, 9), 785: (2, 58, 9),
-    789: (2, 61, 49), 790: (2, 61, 78), 791: (2, 61, 81), 792: (2, 61, 5), 799: (2, 61, 5),
-    800: (2, 61, 5), 801: (2, 62, 9), 802: (2, 63, 9), 803: (2, 64, 9), 804: (2, 65, 9), 805: (2, 66, 9),
-    806: (2, 67, 9), 807: (2, 68, 9), 812: (2, 71, 5), 813: (2, 72, 9), 820: (2, 12, 1), 842: (3, 5, 45),
-    843: (3, 5, 64), 844: (3, 6, 27), 845: (3, 5, 27), 846: (3, 5, 45), 847: (3, 5, 64), 848: (3, 5, 79),
-    849: (3, 6, 9), 850: (3, 6, 27), 851: (3, 6, 49), 852: (3, 6, 68), 853: (3, 5, 1), 856: (3, 8, 5),
-    857: (3, 7, 5), 858: (3, 9, 5), 859: (3, 10, 5), 860: (3, 11, 5), 861: (3, 12, 5), 862: (3, 13, 5),
-    863: (3, 14, 5), 864: (3, 15, 5), 865: (3, 16, 5), 867: (3, 19, 5), 872: (3, 27, 5), 877: (3, 32, 5),
-    881: (3, 36, 5), 889: (3, 19, 41), 890: (3, 19, 5), 897: (3, 19, 5), 898: (3, 20, 9),
-    899: (3, 21, 9), 900: (3, 22, 9), 901: (3, 23, 9), 902: (3, 24, 9), 903: (3, 25, 9),
-    907: (3, 27, 41), 908: (3, 27, 5), 915: (3, 27, 5), 916: (3, 28, 9), 917: (3, 29, 9),
-    918: (3, 30, 9), 922: (3, 33, 42), 923: (3, 32, 5), 930: (3, 32, 5), 931: (3, 34, 9),
-    935: (3, 36, 45), 936: (3, 36, 64), 937: (3, 36, 5), 944: (3, 36, 5), 945: (3, 37, 9),
-    946: (3, 38, 13), 947: (3, 39, 9), 948: (3, 40, 9), 952: (3, 5, 1),
+    587: (1, 35, 9), 588: (1, 36, 9), 595: (1, 27, 1), 617: (2, 13, 27), 618: (2, 13, 41),
+    619: (2, 13, 57), 620: (2, 13, 27), 621: (2, 13, 41), 622: (2, 13, 57), 623: (2, 13, 71),
+    624: (2, 14, 9), 625: (2, 15, 9), 626: (2, 16, 9), 627: (2, 17, 9), 628: (2, 13, 1), 631: (2, 18, 5),
+    632: (2, 18, 98), 633: (2, 20, 9), 634: (2, 20, 72), 635: (2, 21, 5), 636: (2, 21, 100),
+    637: (2, 23, 9), 638: (2, 23, 70), 639: (2, 24, 5), 640: (2, 24, 102), 641: (2, 26, 9),
+    642: (2, 26, 72), 643: (2, 27, 5), 644: (2, 27, 103), 645: (2, 29, 9), 646: (2, 29, 58),
+    648: (2, 31, 5), 652: (2, 41, 5), 657: (2, 45, 5), 663: (2, 50, 5), 667: (2, 54, 5), 675: (2, 61, 5),
+    679: (2, 67, 5), 684: (2, 77, 5), 685: (2, 81, 5), 686: (2, 85, 5), 687: (2, 90, 5), 690: (2, 95, 5),
+    694: (2, 31, 47), 695: (2, 31, 5), 702: (2, 31, 5), 703: (2, 31, 5), 704: (2, 32, 9),
+    705: (2, 33, 9), 706: (2, 34, 9), 707: (2, 35, 9), 708: (2, 36, 9), 709: (2, 37, 9), 710: (2, 38, 9),
+    714: (2, 41, 54), 715: (2, 41, 76), 716: (2, 41, 82), 717: (2, 41, 5), 724: (2, 41, 5),
+    725: (2, 41, 5), 726: (2, 41, 5), 727: (2, 42, 9), 731: (2, 45, 58), 732: (2, 45, 87),
+    733: (2, 46, 30), 734: (2, 46, 33), 735: (2, 45, 5), 742: (2, 45, 5), 743: (2, 45, 5),
+    744: (2, 47, 9), 748: (2, 50, 54), 749: (2, 50, 5), 756: (2, 50, 5), 757: (2, 50, 5),
+    758: (2, 51, 9), 762: (2, 54, 62), 763: (2, 54, 91), 764: (2, 55, 30), 765: (2, 55, 33),
+    766: (2, 55, 58), 767: (2, 55, 64), 768: (2, 54, 5), 775: (2, 54, 5), 776: (2, 54, 5),
+    777: (2, 56, 9), 778: (2, 57, 9), 779: (2, 58, 9), 783: (2, 61, 54), 784: (2, 61, 5),
+    790: (2, 62, 9), 791: (2, 63, 9), 792: (2, 64, 9), 796: (2, 67, 49), 797: (2, 67, 78),
+    798: (2, 67, 81), 799: (2, 67, 5), 806: (2, 67, 5), 807: (2, 67, 5), 808: (2, 68, 9),
+    809: (2, 69, 9), 810: (2, 70, 9), 811: (2, 71, 9), 812: (2, 72, 9), 813: (2, 73, 9), 814: (2, 74, 9),
+    819: (2, 77, 5), 820: (2, 78, 9), 821: (2, 79, 9), 829: (2, 81, 5), 830: (2, 82, 9), 831: (2, 83, 9),
+    839: (2, 85, 5), 840: (2, 86, 9), 841: (2, 87, 9), 849: (2, 90, 5), 850: (2, 91, 9), 851: (2, 92, 9),
+    859: (2, 95, 5), 860: (2, 96, 9), 867: (2, 13, 1), 889: (3, 5, 45), 890: (3, 5, 64), 891: (3, 6, 27),
+    892: (3, 5, 27), 893: (3, 5, 45), 894: (3, 5, 64), 895: (3, 5, 79), 896: (3, 6, 9), 897: (3, 6, 27),
+    898: (3, 6, 49), 899: (3, 6, 68), 900: (3, 5, 1), 903: (3, 8, 5), 904: (3, 7, 5), 905: (3, 9, 5),
+    906: (3, 10, 5), 907: (3, 11, 5), 908: (3, 12, 5), 909: (3, 13, 5), 910: (3, 14, 5), 911: (3, 15, 5),
+    912: (3, 16, 5), 914: (3, 19, 5), 919: (3, 27, 5), 924: (3, 32, 5), 928: (3, 36, 5),
+    936: (3, 19, 41), 937: (3, 19, 5), 944: (3, 19, 5), 945: (3, 20, 9), 946: (3, 21, 9),
+    947: (3, 22, 9), 948: (3, 23, 9), 949: (3, 24, 9), 950: (3, 25, 9), 954: (3, 27, 41),
+    955: (3, 27, 5), 962: (3, 27, 5), 963: (3, 28, 9), 964: (3, 29, 9), 965: (3, 30, 9),
+    969: (3, 33, 42), 970: (3, 32, 5), 977: (3, 32, 5), 978: (3, 34, 9), 982: (3, 36, 45),
+    983: (3, 36, 64), 984: (3, 36, 5), 991: (3, 36, 5), 992: (3, 37, 9), 993: (3, 38, 13),
+    994: (3, 39, 9), 995: (3, 40, 9), 999: (3, 5, 1),
 }
