@@ -652,38 +652,38 @@ class GlobalAveragePooling2D(tf.Module):
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:143."""
+    """Compiled from <tfm library>/layers.tfm:148."""
 
     def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:143:16
-        self.seed = seed  # <tfm library>/layers.tfm:143:29
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:143:1
+        self.rate = rate  # <tfm library>/layers.tfm:148:16
+        self.seed = seed  # <tfm library>/layers.tfm:148:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:148:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:144:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:149:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:144. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:149. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:144:5
-            if training:  # <tfm library>/layers.tfm:145:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:146:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:147:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:148:13
-            return x  # <tfm library>/layers.tfm:149:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:149:5
+            if training:  # <tfm library>/layers.tfm:150:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:151:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:152:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:153:13
+            return x  # <tfm library>/layers.tfm:154:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:143. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:143:1
+        """<tfm library>/layers.tfm:148. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:148:1
 
     @property
     def signatures(self):
@@ -703,7 +703,7 @@ class Dropout(tf.Module):
 class BatchNormalization(tf.Module):
     """Compiled from <tfm library>/normalization.tfm:8."""
 
-    def __init__(self, dim, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None, dtype=None):
+    def __init__(self, dim, momentum=0.99, epsilon=0.001, gamma_regularizer='', beta_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:8:27
         self.dim = dim  # <tfm library>/normalization.tfm:8:27
@@ -711,36 +711,47 @@ class BatchNormalization(tf.Module):
         self.epsilon = epsilon  # <tfm library>/normalization.tfm:8:65
         self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:9:9
         self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:10:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/normalization.tfm:11:9
         self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:8:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:11:5
-            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:11:47
-            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:12:5
-            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:12:47
-            self.moving_mean = tf.Variable(_init_zeros([dim], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:13:5
-            self.moving_variance = tf.Variable(_init_ones([dim], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:14:5
+            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:12:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:12:47
+            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:13:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:13:47
+            self.moving_mean = tf.Variable(_init_zeros([dim], tf.float32), trainable=False, name='moving_mean')  # <tfm library>/normalization.tfm:14:5
+            self.moving_variance = tf.Variable(_init_ones([dim], tf.float32), trainable=False, name='moving_variance')  # <tfm library>/normalization.tfm:15:5
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:16:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/normalization.tfm:17:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/normalization.tfm:28:5
 
     def call(self, x, training):
-        """<tfm library>/normalization.tfm:16. Inputs x: f32[N, ..., dim], training: bool[]. Returns output_0: f32[N, ..., dim]."""
+        """<tfm library>/normalization.tfm:17. Inputs x: f32[N, ..., dim], training: bool[]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:16:5
-            if training:  # <tfm library>/normalization.tfm:17:9
-                features = tf.reshape(x, [-1, self.dim])  # <tfm library>/normalization.tfm:18:13
-                mean = tf.math.reduce_mean(features, axis=0)  # <tfm library>/normalization.tfm:19:13
-                variance = tf.math.reduce_variance(features, axis=0)  # <tfm library>/normalization.tfm:20:13
-                self.moving_mean.assign(_stored(_autocast(self.moving_mean, self._dtype_policy) * self.momentum + mean * (1.0 - self.momentum), self.moving_mean))  # <tfm library>/normalization.tfm:21:13
-                self.moving_variance.assign(_stored(_autocast(self.moving_variance, self._dtype_policy) * self.momentum + variance * (1.0 - self.momentum), self.moving_variance))  # <tfm library>/normalization.tfm:22:13
-                return tf.nn.batch_normalization(x, mean, variance, _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:23:13
-            return tf.nn.batch_normalization(x, _autocast(self.moving_mean, self._dtype_policy), _autocast(self.moving_variance, self._dtype_policy), _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:24:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:17:5
+            if training:  # <tfm library>/normalization.tfm:18:9
+                features = tf.reshape(x, [-1, self.dim])  # <tfm library>/normalization.tfm:19:13
+                mean = tf.math.reduce_mean(features, axis=0)  # <tfm library>/normalization.tfm:20:13
+                variance = tf.math.reduce_variance(features, axis=0)  # <tfm library>/normalization.tfm:21:13
+                self.moving_mean.assign(_stored(_autocast(self.moving_mean, self._dtype_policy) * self.momentum + mean * (1.0 - self.momentum), self.moving_mean))  # <tfm library>/normalization.tfm:22:13
+                self.moving_variance.assign(_stored(_autocast(self.moving_variance, self._dtype_policy) * self.momentum + variance * (1.0 - self.momentum), self.moving_variance))  # <tfm library>/normalization.tfm:23:13
+                return tf.nn.batch_normalization(x, mean, variance, _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:24:13
+            return tf.nn.batch_normalization(x, _autocast(self.moving_mean, self._dtype_policy), _autocast(self.moving_variance, self._dtype_policy), _autocast(self.beta, self._dtype_policy), _autocast(self.gamma, self._dtype_policy), self.epsilon)  # <tfm library>/normalization.tfm:25:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/normalization.tfm:28. Inputs y: f32[N, ..., dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/normalization.tfm:28:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/normalization.tfm:29:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
         """<tfm library>/normalization.tfm:8. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
@@ -758,7 +769,7 @@ class BatchNormalization(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class CNNClassifier(tf.Module):
@@ -869,17 +880,18 @@ _TFM_LINE_MAP = {
     550: (0, 93, 5), 551: (0, 94, 9), 558: (0, 67, 1), 580: (0, 98, 18), 582: (0, 98, 41),
     584: (0, 98, 63), 585: (0, 98, 1), 587: (0, 99, 5), 592: (0, 99, 5), 593: (0, 100, 9),
     594: (0, 101, 13), 595: (0, 102, 9), 602: (0, 98, 1), 624: (0, 119, 1), 626: (0, 120, 5),
-    630: (0, 121, 9), 637: (0, 119, 1), 659: (0, 143, 16), 660: (0, 143, 29), 661: (0, 143, 1),
-    666: (0, 144, 5), 674: (0, 144, 5), 675: (0, 145, 9), 676: (0, 146, 13), 677: (0, 147, 17),
-    678: (0, 148, 13), 679: (0, 149, 9), 686: (0, 143, 1), 708: (1, 8, 27), 709: (1, 8, 27),
-    710: (1, 8, 41), 711: (1, 8, 65), 712: (1, 9, 9), 713: (1, 10, 9), 714: (1, 8, 1), 717: (1, 11, 5),
-    718: (1, 11, 47), 719: (1, 12, 5), 720: (1, 12, 47), 721: (1, 13, 5), 722: (1, 14, 5),
-    724: (1, 16, 5), 732: (1, 16, 5), 733: (1, 17, 9), 734: (1, 18, 13), 735: (1, 19, 13),
-    736: (1, 20, 13), 737: (1, 21, 13), 738: (1, 22, 13), 739: (1, 23, 13), 740: (1, 24, 9),
-    747: (1, 8, 1), 769: (2, 4, 22), 770: (2, 4, 22), 771: (2, 4, 45), 772: (2, 4, 75), 773: (2, 4, 1),
-    776: (2, 5, 5), 777: (2, 6, 5), 778: (2, 7, 5), 779: (2, 8, 5), 780: (2, 9, 5), 781: (2, 10, 5),
-    782: (2, 11, 5), 783: (2, 12, 5), 784: (2, 13, 5), 786: (2, 15, 5), 790: (2, 21, 5), 791: (2, 26, 5),
-    799: (2, 15, 5), 800: (2, 16, 9), 801: (2, 17, 9), 802: (2, 18, 9), 803: (2, 19, 9), 811: (2, 21, 5),
-    812: (2, 23, 9), 813: (2, 24, 9), 820: (2, 26, 58), 821: (2, 26, 5), 828: (2, 26, 5),
-    829: (2, 27, 9), 830: (2, 28, 13), 831: (2, 29, 9), 832: (2, 30, 9), 836: (2, 4, 1),
+    630: (0, 121, 9), 637: (0, 119, 1), 659: (0, 148, 16), 660: (0, 148, 29), 661: (0, 148, 1),
+    666: (0, 149, 5), 674: (0, 149, 5), 675: (0, 150, 9), 676: (0, 151, 13), 677: (0, 152, 17),
+    678: (0, 153, 13), 679: (0, 154, 9), 686: (0, 148, 1), 708: (1, 8, 27), 709: (1, 8, 27),
+    710: (1, 8, 41), 711: (1, 8, 65), 712: (1, 9, 9), 713: (1, 10, 9), 714: (1, 11, 9), 715: (1, 8, 1),
+    718: (1, 12, 5), 719: (1, 12, 47), 720: (1, 13, 5), 721: (1, 13, 47), 722: (1, 14, 5),
+    723: (1, 15, 5), 725: (1, 17, 5), 729: (1, 28, 5), 734: (1, 17, 5), 735: (1, 18, 9),
+    736: (1, 19, 13), 737: (1, 20, 13), 738: (1, 21, 13), 739: (1, 22, 13), 740: (1, 23, 13),
+    741: (1, 24, 13), 742: (1, 25, 9), 750: (1, 28, 5), 751: (1, 29, 9), 758: (1, 8, 1), 780: (2, 4, 22),
+    781: (2, 4, 22), 782: (2, 4, 45), 783: (2, 4, 75), 784: (2, 4, 1), 787: (2, 5, 5), 788: (2, 6, 5),
+    789: (2, 7, 5), 790: (2, 8, 5), 791: (2, 9, 5), 792: (2, 10, 5), 793: (2, 11, 5), 794: (2, 12, 5),
+    795: (2, 13, 5), 797: (2, 15, 5), 801: (2, 21, 5), 802: (2, 26, 5), 810: (2, 15, 5), 811: (2, 16, 9),
+    812: (2, 17, 9), 813: (2, 18, 9), 814: (2, 19, 9), 822: (2, 21, 5), 823: (2, 23, 9), 824: (2, 24, 9),
+    831: (2, 26, 58), 832: (2, 26, 5), 839: (2, 26, 5), 840: (2, 27, 9), 841: (2, 28, 13),
+    842: (2, 29, 9), 843: (2, 30, 9), 847: (2, 4, 1),
 }

@@ -414,7 +414,7 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:134."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:134:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:134:34
@@ -422,21 +422,32 @@ class Embedding(tf.Module):
         self.output_dim = output_dim  # <tfm library>/layers.tfm:134:34
         self.seed = seed  # <tfm library>/layers.tfm:134:51
         self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:135:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:136:9
         self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:134:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:136:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:136:109
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:137:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:137:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:138:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:139:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, output_dim], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:143:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:138. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:139. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:139:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:140:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:143. Inputs y: f32[N, T, output_dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:143:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:144:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
         """<tfm library>/layers.tfm:134. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
@@ -454,7 +465,7 @@ class Embedding(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class LSTMCell(tf.Module):
@@ -828,37 +839,37 @@ _TFM_LINE_MAP = {
     372: (0, 21, 5), 373: (0, 27, 5), 378: (0, 21, 5), 379: (0, 22, 9), 380: (0, 23, 13),
     381: (0, 24, 9), 389: (0, 27, 5), 390: (0, 28, 9), 397: (0, 11, 1), 419: (0, 134, 18),
     420: (0, 134, 34), 421: (0, 134, 18), 422: (0, 134, 34), 423: (0, 134, 51), 424: (0, 135, 9),
-    425: (0, 134, 1), 428: (0, 136, 5), 429: (0, 136, 109), 431: (0, 138, 5), 436: (0, 139, 9),
-    443: (0, 134, 1), 465: (1, 9, 17), 466: (1, 9, 34), 467: (1, 9, 17), 468: (1, 9, 34),
-    469: (1, 9, 46), 470: (1, 10, 9), 471: (1, 11, 9), 472: (1, 12, 9), 473: (1, 13, 9), 474: (1, 9, 1),
-    477: (1, 14, 5), 478: (1, 14, 83), 479: (1, 15, 5), 480: (1, 15, 83), 481: (1, 16, 5),
-    482: (1, 16, 83), 483: (1, 17, 5), 484: (1, 17, 83), 485: (1, 18, 5), 486: (1, 18, 82),
-    487: (1, 19, 5), 488: (1, 19, 82), 489: (1, 20, 5), 490: (1, 20, 82), 491: (1, 21, 5),
-    492: (1, 21, 82), 493: (1, 23, 9), 494: (1, 23, 52), 495: (1, 24, 9), 496: (1, 24, 51),
-    497: (1, 25, 9), 498: (1, 25, 52), 499: (1, 26, 9), 500: (1, 26, 52), 502: (1, 28, 5),
-    507: (1, 42, 5), 508: (1, 50, 5), 512: (1, 28, 39), 513: (1, 28, 57), 514: (1, 28, 5),
-    521: (1, 28, 5), 522: (1, 28, 5), 523: (1, 28, 5), 524: (1, 29, 9), 525: (1, 30, 9), 526: (1, 31, 9),
-    527: (1, 32, 9), 528: (1, 33, 9), 529: (1, 34, 13), 530: (1, 35, 13), 531: (1, 36, 13),
-    532: (1, 37, 13), 533: (1, 38, 9), 534: (1, 39, 9), 539: (1, 42, 5), 540: (1, 43, 9),
-    541: (1, 44, 9), 542: (1, 45, 9), 543: (1, 46, 13), 544: (1, 47, 9), 552: (1, 50, 5),
-    553: (1, 51, 9), 554: (1, 52, 9), 555: (1, 53, 9), 556: (1, 54, 9), 557: (1, 55, 13),
-    558: (1, 56, 13), 559: (1, 57, 9), 566: (1, 9, 1), 588: (1, 60, 13), 589: (1, 60, 30),
-    590: (1, 60, 13), 591: (1, 60, 30), 592: (1, 60, 42), 593: (1, 61, 9), 594: (1, 62, 9),
-    595: (1, 63, 9), 596: (1, 64, 9), 597: (1, 65, 9), 598: (1, 60, 1), 601: (1, 66, 5), 603: (1, 69, 5),
-    604: (1, 72, 5), 605: (1, 76, 5), 610: (1, 84, 5), 615: (1, 96, 5), 619: (1, 106, 5),
-    623: (1, 119, 5), 628: (1, 69, 5), 629: (1, 70, 9), 637: (1, 72, 5), 638: (1, 73, 9),
-    645: (1, 76, 48), 646: (1, 76, 67), 647: (1, 76, 5), 654: (1, 76, 5), 655: (1, 76, 5),
-    656: (1, 76, 5), 657: (1, 77, 9), 658: (1, 78, 9), 659: (1, 79, 9), 660: (1, 80, 13),
-    661: (1, 81, 9), 665: (1, 84, 57), 666: (1, 84, 76), 667: (1, 84, 5), 674: (1, 84, 5),
-    675: (1, 84, 5), 676: (1, 84, 5), 677: (1, 86, 9), 678: (1, 87, 9), 679: (1, 88, 9), 680: (1, 89, 9),
-    681: (1, 90, 13), 682: (1, 91, 13), 683: (1, 92, 9), 687: (1, 96, 53), 688: (1, 96, 5),
-    695: (1, 96, 5), 696: (1, 97, 9), 697: (1, 98, 9), 698: (1, 99, 9), 699: (1, 100, 13),
-    700: (1, 101, 13), 701: (1, 102, 13), 702: (1, 103, 13), 703: (1, 104, 9), 707: (1, 106, 62),
-    708: (1, 106, 5), 715: (1, 106, 5), 716: (1, 107, 9), 717: (1, 108, 9), 718: (1, 109, 9),
-    719: (1, 110, 9), 720: (1, 111, 13), 721: (1, 112, 13), 722: (1, 113, 13), 723: (1, 114, 13),
-    724: (1, 115, 13), 725: (1, 116, 9), 730: (1, 119, 5), 731: (1, 120, 9), 738: (1, 60, 1),
-    760: (2, 4, 22), 761: (2, 4, 39), 762: (2, 4, 60), 763: (2, 4, 77), 764: (2, 4, 1), 767: (2, 5, 5),
-    768: (2, 6, 5), 769: (2, 7, 5), 770: (2, 8, 5), 772: (2, 10, 5), 773: (2, 14, 5), 781: (2, 12, 9),
-    788: (2, 14, 48), 789: (2, 14, 5), 796: (2, 14, 5), 797: (2, 15, 9), 798: (2, 16, 13),
-    799: (2, 17, 9), 800: (2, 18, 9), 804: (2, 4, 1),
+    425: (0, 136, 9), 426: (0, 134, 1), 429: (0, 137, 5), 430: (0, 137, 109), 432: (0, 139, 5),
+    433: (0, 143, 5), 438: (0, 140, 9), 446: (0, 143, 5), 447: (0, 144, 9), 454: (0, 134, 1),
+    476: (1, 9, 17), 477: (1, 9, 34), 478: (1, 9, 17), 479: (1, 9, 34), 480: (1, 9, 46), 481: (1, 10, 9),
+    482: (1, 11, 9), 483: (1, 12, 9), 484: (1, 13, 9), 485: (1, 9, 1), 488: (1, 14, 5), 489: (1, 14, 83),
+    490: (1, 15, 5), 491: (1, 15, 83), 492: (1, 16, 5), 493: (1, 16, 83), 494: (1, 17, 5),
+    495: (1, 17, 83), 496: (1, 18, 5), 497: (1, 18, 82), 498: (1, 19, 5), 499: (1, 19, 82),
+    500: (1, 20, 5), 501: (1, 20, 82), 502: (1, 21, 5), 503: (1, 21, 82), 504: (1, 23, 9),
+    505: (1, 23, 52), 506: (1, 24, 9), 507: (1, 24, 51), 508: (1, 25, 9), 509: (1, 25, 52),
+    510: (1, 26, 9), 511: (1, 26, 52), 513: (1, 28, 5), 518: (1, 42, 5), 519: (1, 50, 5),
+    523: (1, 28, 39), 524: (1, 28, 57), 525: (1, 28, 5), 532: (1, 28, 5), 533: (1, 28, 5),
+    534: (1, 28, 5), 535: (1, 29, 9), 536: (1, 30, 9), 537: (1, 31, 9), 538: (1, 32, 9), 539: (1, 33, 9),
+    540: (1, 34, 13), 541: (1, 35, 13), 542: (1, 36, 13), 543: (1, 37, 13), 544: (1, 38, 9),
+    545: (1, 39, 9), 550: (1, 42, 5), 551: (1, 43, 9), 552: (1, 44, 9), 553: (1, 45, 9),
+    554: (1, 46, 13), 555: (1, 47, 9), 563: (1, 50, 5), 564: (1, 51, 9), 565: (1, 52, 9),
+    566: (1, 53, 9), 567: (1, 54, 9), 568: (1, 55, 13), 569: (1, 56, 13), 570: (1, 57, 9),
+    577: (1, 9, 1), 599: (1, 60, 13), 600: (1, 60, 30), 601: (1, 60, 13), 602: (1, 60, 30),
+    603: (1, 60, 42), 604: (1, 61, 9), 605: (1, 62, 9), 606: (1, 63, 9), 607: (1, 64, 9),
+    608: (1, 65, 9), 609: (1, 60, 1), 612: (1, 66, 5), 614: (1, 69, 5), 615: (1, 72, 5), 616: (1, 76, 5),
+    621: (1, 84, 5), 626: (1, 96, 5), 630: (1, 106, 5), 634: (1, 119, 5), 639: (1, 69, 5),
+    640: (1, 70, 9), 648: (1, 72, 5), 649: (1, 73, 9), 656: (1, 76, 48), 657: (1, 76, 67),
+    658: (1, 76, 5), 665: (1, 76, 5), 666: (1, 76, 5), 667: (1, 76, 5), 668: (1, 77, 9), 669: (1, 78, 9),
+    670: (1, 79, 9), 671: (1, 80, 13), 672: (1, 81, 9), 676: (1, 84, 57), 677: (1, 84, 76),
+    678: (1, 84, 5), 685: (1, 84, 5), 686: (1, 84, 5), 687: (1, 84, 5), 688: (1, 86, 9), 689: (1, 87, 9),
+    690: (1, 88, 9), 691: (1, 89, 9), 692: (1, 90, 13), 693: (1, 91, 13), 694: (1, 92, 9),
+    698: (1, 96, 53), 699: (1, 96, 5), 706: (1, 96, 5), 707: (1, 97, 9), 708: (1, 98, 9),
+    709: (1, 99, 9), 710: (1, 100, 13), 711: (1, 101, 13), 712: (1, 102, 13), 713: (1, 103, 13),
+    714: (1, 104, 9), 718: (1, 106, 62), 719: (1, 106, 5), 726: (1, 106, 5), 727: (1, 107, 9),
+    728: (1, 108, 9), 729: (1, 109, 9), 730: (1, 110, 9), 731: (1, 111, 13), 732: (1, 112, 13),
+    733: (1, 113, 13), 734: (1, 114, 13), 735: (1, 115, 13), 736: (1, 116, 9), 741: (1, 119, 5),
+    742: (1, 120, 9), 749: (1, 60, 1), 771: (2, 4, 22), 772: (2, 4, 39), 773: (2, 4, 60),
+    774: (2, 4, 77), 775: (2, 4, 1), 778: (2, 5, 5), 779: (2, 6, 5), 780: (2, 7, 5), 781: (2, 8, 5),
+    783: (2, 10, 5), 784: (2, 14, 5), 792: (2, 12, 9), 799: (2, 14, 48), 800: (2, 14, 5),
+    807: (2, 14, 5), 808: (2, 15, 9), 809: (2, 16, 13), 810: (2, 17, 9), 811: (2, 18, 9), 815: (2, 4, 1),
 }

@@ -467,7 +467,7 @@ class Dense(tf.Module):
 class Embedding(tf.Module):
     """Compiled from <tfm library>/layers.tfm:134."""
 
-    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', *, name=None, dtype=None):
+    def __init__(self, input_dim, output_dim, seed=-1, embeddings_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
         input_dim = _dimension('input_dim', input_dim)  # <tfm library>/layers.tfm:134:18
         output_dim = _dimension('output_dim', output_dim)  # <tfm library>/layers.tfm:134:34
@@ -475,21 +475,32 @@ class Embedding(tf.Module):
         self.output_dim = output_dim  # <tfm library>/layers.tfm:134:34
         self.seed = seed  # <tfm library>/layers.tfm:134:51
         self.embeddings_regularizer = embeddings_regularizer  # <tfm library>/layers.tfm:135:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/layers.tfm:136:9
         self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:134:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:136:5
-            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:136:109
+            self.embeddings = tf.Variable(_init_uniform([input_dim, output_dim], tf.float32, minval=-0.05, maxval=0.05, seed=seed), trainable=True, name='embeddings')  # <tfm library>/layers.tfm:137:5
+            _regularizer(embeddings_regularizer)  # <tfm library>/layers.tfm:137:109
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:138:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=[None, None], dtype=tf.int32, name='ids')])  # <tfm library>/layers.tfm:139:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=[None, None, output_dim], dtype=tf.float32, name='y')])  # <tfm library>/layers.tfm:143:5
 
     def call(self, ids):
-        """<tfm library>/layers.tfm:138. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
+        """<tfm library>/layers.tfm:139. Inputs ids: i32[N, T]. Returns output_0: f32[N, T, output_dim]."""
         with self.name_scope:
-            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:139:9
+            return tf.nn.embedding_lookup(_autocast(self.embeddings, self._dtype_policy), ids)  # <tfm library>/layers.tfm:140:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
+
+    def activity_loss(self, y):
+        """<tfm library>/layers.tfm:143. Inputs y: f32[N, T, output_dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:143:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:144:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
 
     def regularization_losses(self):
         """<tfm library>/layers.tfm:134. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
@@ -507,42 +518,42 @@ class Embedding(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class Dropout(tf.Module):
-    """Compiled from <tfm library>/layers.tfm:143."""
+    """Compiled from <tfm library>/layers.tfm:148."""
 
     def __init__(self, rate, seed=-1, *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        self.rate = rate  # <tfm library>/layers.tfm:143:16
-        self.seed = seed  # <tfm library>/layers.tfm:143:29
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:143:1
+        self.rate = rate  # <tfm library>/layers.tfm:148:16
+        self.seed = seed  # <tfm library>/layers.tfm:148:29
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/layers.tfm:148:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
             self._random = _RandomState()
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:144:5
+        self.call = tf.function(self._impl_call, input_signature=[  # <tfm library>/layers.tfm:149:5
             tf.TensorSpec(shape=None, dtype=tf.float32, name='x'),
             tf.TensorSpec(shape=[], dtype=tf.bool, name='training'),
         ])
 
     def call(self, x, training):
-        """<tfm library>/layers.tfm:144. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
+        """<tfm library>/layers.tfm:149. Inputs x: f32[N, ..., D], training: bool[]. Returns output_0: f32[N, ..., D]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:144:5
-            if training:  # <tfm library>/layers.tfm:145:9
-                if self.seed >= 0:  # <tfm library>/layers.tfm:146:13
-                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:147:17
-                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:148:13
-            return x  # <tfm library>/layers.tfm:149:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/layers.tfm:149:5
+            if training:  # <tfm library>/layers.tfm:150:9
+                if self.seed >= 0:  # <tfm library>/layers.tfm:151:13
+                    return _dropout(self._random, x, self.rate, seed=self.seed)  # <tfm library>/layers.tfm:152:17
+                return _dropout(self._random, x, self.rate, seed=None)  # <tfm library>/layers.tfm:153:13
+            return x  # <tfm library>/layers.tfm:154:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
     def regularization_losses(self):
-        """<tfm library>/layers.tfm:143. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum((), ())  # <tfm library>/layers.tfm:143:1
+        """<tfm library>/layers.tfm:148. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum((), ())  # <tfm library>/layers.tfm:148:1
 
     @property
     def signatures(self):
@@ -560,39 +571,50 @@ class Dropout(tf.Module):
 
 
 class LayerNormalization(tf.Module):
-    """Compiled from <tfm library>/normalization.tfm:27."""
+    """Compiled from <tfm library>/normalization.tfm:32."""
 
-    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', *, name=None, dtype=None):
+    def __init__(self, dim, epsilon=0.001, gamma_regularizer='', beta_regularizer='', activity_regularizer='', *, name=None, dtype=None):
         tf.Module.__init__(self, name=name)
-        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:27:27
-        self.dim = dim  # <tfm library>/normalization.tfm:27:27
-        self.epsilon = epsilon  # <tfm library>/normalization.tfm:27:41
-        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:28:9
-        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:29:9
-        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:27:1
+        dim = _dimension('dim', dim)  # <tfm library>/normalization.tfm:32:27
+        self.dim = dim  # <tfm library>/normalization.tfm:32:27
+        self.epsilon = epsilon  # <tfm library>/normalization.tfm:32:41
+        self.gamma_regularizer = gamma_regularizer  # <tfm library>/normalization.tfm:33:9
+        self.beta_regularizer = beta_regularizer  # <tfm library>/normalization.tfm:34:9
+        self.activity_regularizer = activity_regularizer  # <tfm library>/normalization.tfm:35:9
+        self._dtype_policy = _dtype_policy(dtype)  # <tfm library>/normalization.tfm:32:1
         # Variables and submodules are made here, under the module's name scope, never in a method.
         with self.name_scope:
-            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:30:5
-            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:30:47
-            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:31:5
-            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:31:47
+            self.gamma = tf.Variable(_init_ones([dim], tf.float32), trainable=True, name='gamma')  # <tfm library>/normalization.tfm:36:5
+            _regularizer(gamma_regularizer)  # <tfm library>/normalization.tfm:36:47
+            self.beta = tf.Variable(_init_zeros([dim], tf.float32), trainable=True, name='beta')  # <tfm library>/normalization.tfm:37:5
+            _regularizer(beta_regularizer)  # <tfm library>/normalization.tfm:37:47
         # Each method is a tf.function of the plain method below, made per instance (signatures may use parameters).
-        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:33:5
+        self.call = tf.function(self._impl_call, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='x')])  # <tfm library>/normalization.tfm:39:5
+        self.activity_loss = tf.function(self._impl_activity_loss, input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32, name='y')])  # <tfm library>/normalization.tfm:45:5
 
     def call(self, x):
-        """<tfm library>/normalization.tfm:33. Inputs x: f32[N, ..., dim]. Returns output_0: f32[N, ..., dim]."""
+        """<tfm library>/normalization.tfm:39. Inputs x: f32[N, ..., dim]. Returns output_0: f32[N, ..., dim]."""
         with self.name_scope:
-            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:33:5
-            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:34:9
-            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:35:9
-            return centred * tf.math.rsqrt(variance + self.epsilon) * _autocast(self.gamma, self._dtype_policy) + _autocast(self.beta, self._dtype_policy)  # <tfm library>/normalization.tfm:36:9
+            x = _autocast(x, self._dtype_policy)  # <tfm library>/normalization.tfm:39:5
+            centred = x - tf.math.reduce_mean(x, axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:40:9
+            variance = tf.math.reduce_mean(tf.math.square(centred), axis=-1, keepdims=True)  # <tfm library>/normalization.tfm:41:9
+            return centred * tf.math.rsqrt(variance + self.epsilon) * _autocast(self.gamma, self._dtype_policy) + _autocast(self.beta, self._dtype_policy)  # <tfm library>/normalization.tfm:42:9
 
     # Each instance's `call` is the tf.function of this; calls from other methods use `_impl_call`.
     _impl_call = call
 
+    def activity_loss(self, y):
+        """<tfm library>/normalization.tfm:45. Inputs y: f32[N, ..., dim]. Returns output_0: f32[]."""
+        with self.name_scope:
+            y = _autocast(y, self._dtype_policy)  # <tfm library>/normalization.tfm:45:5
+            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/normalization.tfm:46:9
+
+    # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
+    _impl_activity_loss = activity_loss
+
     def regularization_losses(self):
-        """<tfm library>/normalization.tfm:27. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
-        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:27:1
+        """<tfm library>/normalization.tfm:32. The regularizers' penalties of this module's variables and its submodules', summed: f32[]."""
+        return _regularization_sum(((self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)), ())  # <tfm library>/normalization.tfm:32:1
 
     @property
     def signatures(self):
@@ -606,7 +628,7 @@ class LayerNormalization(tf.Module):
 
     def _signature_table(self):
         # Signature key -> (method, whether it has outputs).
-        return {'serving_default': (self.call, True)}
+        return {'serving_default': (self.call, True), 'activity_loss': (self.activity_loss, True)}
 
 
 class MultiHeadAttention(tf.Module):
@@ -1025,43 +1047,44 @@ _TFM_LINE_MAP = {
     425: (0, 21, 5), 426: (0, 27, 5), 431: (0, 21, 5), 432: (0, 22, 9), 433: (0, 23, 13),
     434: (0, 24, 9), 442: (0, 27, 5), 443: (0, 28, 9), 450: (0, 11, 1), 472: (0, 134, 18),
     473: (0, 134, 34), 474: (0, 134, 18), 475: (0, 134, 34), 476: (0, 134, 51), 477: (0, 135, 9),
-    478: (0, 134, 1), 481: (0, 136, 5), 482: (0, 136, 109), 484: (0, 138, 5), 489: (0, 139, 9),
-    496: (0, 134, 1), 518: (0, 143, 16), 519: (0, 143, 29), 520: (0, 143, 1), 525: (0, 144, 5),
-    533: (0, 144, 5), 534: (0, 145, 9), 535: (0, 146, 13), 536: (0, 147, 17), 537: (0, 148, 13),
-    538: (0, 149, 9), 545: (0, 143, 1), 567: (1, 27, 27), 568: (1, 27, 27), 569: (1, 27, 41),
-    570: (1, 28, 9), 571: (1, 29, 9), 572: (1, 27, 1), 575: (1, 30, 5), 576: (1, 30, 47),
-    577: (1, 31, 5), 578: (1, 31, 47), 580: (1, 33, 5), 585: (1, 33, 5), 586: (1, 34, 9),
-    587: (1, 35, 9), 588: (1, 36, 9), 595: (1, 27, 1), 617: (2, 13, 27), 618: (2, 13, 41),
-    619: (2, 13, 57), 620: (2, 13, 27), 621: (2, 13, 41), 622: (2, 13, 57), 623: (2, 13, 71),
-    624: (2, 14, 9), 625: (2, 15, 9), 626: (2, 16, 9), 627: (2, 17, 9), 628: (2, 13, 1), 631: (2, 18, 5),
-    632: (2, 18, 98), 633: (2, 20, 9), 634: (2, 20, 72), 635: (2, 21, 5), 636: (2, 21, 100),
-    637: (2, 23, 9), 638: (2, 23, 70), 639: (2, 24, 5), 640: (2, 24, 102), 641: (2, 26, 9),
-    642: (2, 26, 72), 643: (2, 27, 5), 644: (2, 27, 103), 645: (2, 29, 9), 646: (2, 29, 58),
-    648: (2, 31, 5), 652: (2, 41, 5), 657: (2, 45, 5), 663: (2, 50, 5), 667: (2, 54, 5), 675: (2, 61, 5),
-    679: (2, 67, 5), 684: (2, 77, 5), 685: (2, 81, 5), 686: (2, 85, 5), 687: (2, 90, 5), 690: (2, 95, 5),
-    694: (2, 31, 47), 695: (2, 31, 5), 702: (2, 31, 5), 703: (2, 31, 5), 704: (2, 32, 9),
-    705: (2, 33, 9), 706: (2, 34, 9), 707: (2, 35, 9), 708: (2, 36, 9), 709: (2, 37, 9), 710: (2, 38, 9),
-    714: (2, 41, 54), 715: (2, 41, 76), 716: (2, 41, 82), 717: (2, 41, 5), 724: (2, 41, 5),
-    725: (2, 41, 5), 726: (2, 41, 5), 727: (2, 42, 9), 731: (2, 45, 58), 732: (2, 45, 87),
-    733: (2, 46, 30), 734: (2, 46, 33), 735: (2, 45, 5), 742: (2, 45, 5), 743: (2, 45, 5),
-    744: (2, 47, 9), 748: (2, 50, 54), 749: (2, 50, 5), 756: (2, 50, 5), 757: (2, 50, 5),
-    758: (2, 51, 9), 762: (2, 54, 62), 763: (2, 54, 91), 764: (2, 55, 30), 765: (2, 55, 33),
-    766: (2, 55, 58), 767: (2, 55, 64), 768: (2, 54, 5), 775: (2, 54, 5), 776: (2, 54, 5),
-    777: (2, 56, 9), 778: (2, 57, 9), 779: (2, 58, 9), 783: (2, 61, 54), 784: (2, 61, 5),
-    790: (2, 62, 9), 791: (2, 63, 9), 792: (2, 64, 9), 796: (2, 67, 49), 797: (2, 67, 78),
-    798: (2, 67, 81), 799: (2, 67, 5), 806: (2, 67, 5), 807: (2, 67, 5), 808: (2, 68, 9),
-    809: (2, 69, 9), 810: (2, 70, 9), 811: (2, 71, 9), 812: (2, 72, 9), 813: (2, 73, 9), 814: (2, 74, 9),
-    819: (2, 77, 5), 820: (2, 78, 9), 821: (2, 79, 9), 829: (2, 81, 5), 830: (2, 82, 9), 831: (2, 83, 9),
-    839: (2, 85, 5), 840: (2, 86, 9), 841: (2, 87, 9), 849: (2, 90, 5), 850: (2, 91, 9), 851: (2, 92, 9),
-    859: (2, 95, 5), 860: (2, 96, 9), 867: (2, 13, 1), 889: (3, 5, 45), 890: (3, 5, 64), 891: (3, 6, 27),
-    892: (3, 5, 27), 893: (3, 5, 45), 894: (3, 5, 64), 895: (3, 5, 79), 896: (3, 6, 9), 897: (3, 6, 27),
-    898: (3, 6, 49), 899: (3, 6, 68), 900: (3, 5, 1), 903: (3, 8, 5), 904: (3, 7, 5), 905: (3, 9, 5),
-    906: (3, 10, 5), 907: (3, 11, 5), 908: (3, 12, 5), 909: (3, 13, 5), 910: (3, 14, 5), 911: (3, 15, 5),
-    912: (3, 16, 5), 914: (3, 19, 5), 919: (3, 27, 5), 924: (3, 32, 5), 928: (3, 36, 5),
-    936: (3, 19, 41), 937: (3, 19, 5), 944: (3, 19, 5), 945: (3, 20, 9), 946: (3, 21, 9),
-    947: (3, 22, 9), 948: (3, 23, 9), 949: (3, 24, 9), 950: (3, 25, 9), 954: (3, 27, 41),
-    955: (3, 27, 5), 962: (3, 27, 5), 963: (3, 28, 9), 964: (3, 29, 9), 965: (3, 30, 9),
-    969: (3, 33, 42), 970: (3, 32, 5), 977: (3, 32, 5), 978: (3, 34, 9), 982: (3, 36, 45),
-    983: (3, 36, 64), 984: (3, 36, 5), 991: (3, 36, 5), 992: (3, 37, 9), 993: (3, 38, 13),
-    994: (3, 39, 9), 995: (3, 40, 9), 999: (3, 5, 1),
+    478: (0, 136, 9), 479: (0, 134, 1), 482: (0, 137, 5), 483: (0, 137, 109), 485: (0, 139, 5),
+    486: (0, 143, 5), 491: (0, 140, 9), 499: (0, 143, 5), 500: (0, 144, 9), 507: (0, 134, 1),
+    529: (0, 148, 16), 530: (0, 148, 29), 531: (0, 148, 1), 536: (0, 149, 5), 544: (0, 149, 5),
+    545: (0, 150, 9), 546: (0, 151, 13), 547: (0, 152, 17), 548: (0, 153, 13), 549: (0, 154, 9),
+    556: (0, 148, 1), 578: (1, 32, 27), 579: (1, 32, 27), 580: (1, 32, 41), 581: (1, 33, 9),
+    582: (1, 34, 9), 583: (1, 35, 9), 584: (1, 32, 1), 587: (1, 36, 5), 588: (1, 36, 47),
+    589: (1, 37, 5), 590: (1, 37, 47), 592: (1, 39, 5), 593: (1, 45, 5), 598: (1, 39, 5),
+    599: (1, 40, 9), 600: (1, 41, 9), 601: (1, 42, 9), 609: (1, 45, 5), 610: (1, 46, 9), 617: (1, 32, 1),
+    639: (2, 13, 27), 640: (2, 13, 41), 641: (2, 13, 57), 642: (2, 13, 27), 643: (2, 13, 41),
+    644: (2, 13, 57), 645: (2, 13, 71), 646: (2, 14, 9), 647: (2, 15, 9), 648: (2, 16, 9),
+    649: (2, 17, 9), 650: (2, 13, 1), 653: (2, 18, 5), 654: (2, 18, 98), 655: (2, 20, 9),
+    656: (2, 20, 72), 657: (2, 21, 5), 658: (2, 21, 100), 659: (2, 23, 9), 660: (2, 23, 70),
+    661: (2, 24, 5), 662: (2, 24, 102), 663: (2, 26, 9), 664: (2, 26, 72), 665: (2, 27, 5),
+    666: (2, 27, 103), 667: (2, 29, 9), 668: (2, 29, 58), 670: (2, 31, 5), 674: (2, 41, 5),
+    679: (2, 45, 5), 685: (2, 50, 5), 689: (2, 54, 5), 697: (2, 61, 5), 701: (2, 67, 5), 706: (2, 77, 5),
+    707: (2, 81, 5), 708: (2, 85, 5), 709: (2, 90, 5), 712: (2, 95, 5), 716: (2, 31, 47),
+    717: (2, 31, 5), 724: (2, 31, 5), 725: (2, 31, 5), 726: (2, 32, 9), 727: (2, 33, 9), 728: (2, 34, 9),
+    729: (2, 35, 9), 730: (2, 36, 9), 731: (2, 37, 9), 732: (2, 38, 9), 736: (2, 41, 54),
+    737: (2, 41, 76), 738: (2, 41, 82), 739: (2, 41, 5), 746: (2, 41, 5), 747: (2, 41, 5),
+    748: (2, 41, 5), 749: (2, 42, 9), 753: (2, 45, 58), 754: (2, 45, 87), 755: (2, 46, 30),
+    756: (2, 46, 33), 757: (2, 45, 5), 764: (2, 45, 5), 765: (2, 45, 5), 766: (2, 47, 9),
+    770: (2, 50, 54), 771: (2, 50, 5), 778: (2, 50, 5), 779: (2, 50, 5), 780: (2, 51, 9),
+    784: (2, 54, 62), 785: (2, 54, 91), 786: (2, 55, 30), 787: (2, 55, 33), 788: (2, 55, 58),
+    789: (2, 55, 64), 790: (2, 54, 5), 797: (2, 54, 5), 798: (2, 54, 5), 799: (2, 56, 9),
+    800: (2, 57, 9), 801: (2, 58, 9), 805: (2, 61, 54), 806: (2, 61, 5), 812: (2, 62, 9),
+    813: (2, 63, 9), 814: (2, 64, 9), 818: (2, 67, 49), 819: (2, 67, 78), 820: (2, 67, 81),
+    821: (2, 67, 5), 828: (2, 67, 5), 829: (2, 67, 5), 830: (2, 68, 9), 831: (2, 69, 9), 832: (2, 70, 9),
+    833: (2, 71, 9), 834: (2, 72, 9), 835: (2, 73, 9), 836: (2, 74, 9), 841: (2, 77, 5), 842: (2, 78, 9),
+    843: (2, 79, 9), 851: (2, 81, 5), 852: (2, 82, 9), 853: (2, 83, 9), 861: (2, 85, 5), 862: (2, 86, 9),
+    863: (2, 87, 9), 871: (2, 90, 5), 872: (2, 91, 9), 873: (2, 92, 9), 881: (2, 95, 5), 882: (2, 96, 9),
+    889: (2, 13, 1), 911: (3, 5, 45), 912: (3, 5, 64), 913: (3, 6, 27), 914: (3, 5, 27), 915: (3, 5, 45),
+    916: (3, 5, 64), 917: (3, 5, 79), 918: (3, 6, 9), 919: (3, 6, 27), 920: (3, 6, 49), 921: (3, 6, 68),
+    922: (3, 5, 1), 925: (3, 8, 5), 926: (3, 7, 5), 927: (3, 9, 5), 928: (3, 10, 5), 929: (3, 11, 5),
+    930: (3, 12, 5), 931: (3, 13, 5), 932: (3, 14, 5), 933: (3, 15, 5), 934: (3, 16, 5), 936: (3, 19, 5),
+    941: (3, 27, 5), 946: (3, 32, 5), 950: (3, 36, 5), 958: (3, 19, 41), 959: (3, 19, 5),
+    966: (3, 19, 5), 967: (3, 20, 9), 968: (3, 21, 9), 969: (3, 22, 9), 970: (3, 23, 9), 971: (3, 24, 9),
+    972: (3, 25, 9), 976: (3, 27, 41), 977: (3, 27, 5), 984: (3, 27, 5), 985: (3, 28, 9),
+    986: (3, 29, 9), 987: (3, 30, 9), 991: (3, 33, 42), 992: (3, 32, 5), 999: (3, 32, 5),
+    1000: (3, 34, 9), 1004: (3, 36, 45), 1005: (3, 36, 64), 1006: (3, 36, 5), 1013: (3, 36, 5),
+    1014: (3, 37, 9), 1015: (3, 38, 13), 1016: (3, 39, 9), 1017: (3, 40, 9), 1021: (3, 5, 1),
 }
