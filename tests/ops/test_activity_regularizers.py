@@ -119,3 +119,42 @@ def test_conv3d_kernel_and_bias_regularizers_match_keras(tmp_path):
     keras_layer.build((None, 3, 3, 3, 2))
     keras_layer.set_weights([kernel, bias])
     np.testing.assert_allclose(m.f().numpy(), float(sum(keras_layer.losses)), rtol=1e-5)
+
+
+MIXED = """module M(dtype: str = "mixed_bfloat16"):
+    sub up = Conv2DTranspose(2, 3, 3, strides=2, activity_regularizer="l2(0.01)")
+    sub norm = LayerNormalization(3, activity_regularizer="l1(0.01)")
+
+    fn f(x: f32[N, 4, 4, 2]) -> f32[]:
+        y = up(x)
+        z = norm(y)
+        return cast(up.activity_loss(y) + norm.activity_loss(z), f32)  # the checker types them bf16 (see below)
+"""
+
+
+def test_activity_losses_in_mixed_bfloat16_are_f32_and_match_keras(tmp_path):
+    source = tmp_path / "mixed.tfm"
+    source.write_text(MIXED)
+    m = tfm.load(source).M()
+    up = keras.layers.Conv2DTranspose(3, 3, strides=2, activity_regularizer=keras.regularizers.L2(0.01),
+                                      dtype="mixed_bfloat16")
+    norm = keras.layers.LayerNormalization(activity_regularizer=keras.regularizers.L1(0.01), dtype="mixed_bfloat16")
+    up.build((None, 4, 4, 2))
+    norm.build((None, 9, 9, 3))
+    kernel = RNG.normal(0.0, 0.5, m.up.kernel.shape).astype(np.float32)
+    bias = RNG.normal(0.0, 0.5, m.up.bias.shape).astype(np.float32)
+    m.up.kernel.assign(kernel)
+    m.up.bias.assign(bias)
+    up.set_weights([kernel, bias])
+    x = RNG.normal(size=(2, 4, 4, 2)).astype(np.float32)
+    norm(up(x))
+    ours = m.f(x)
+    # At run time each activity loss is f32 whatever the policy, as a Keras loss (the checker's type for
+    # them under a mixed policy is the compute dtype, hence the cast in MIXED).
+    y = m.up.call(x)
+    assert y.dtype == tf.bfloat16
+    assert m.up.activity_loss(tf.cast(y, tf.float32)).dtype == tf.float32
+    assert m.norm.activity_loss(tf.cast(m.norm.call(tf.cast(y, tf.float32)), tf.float32)).dtype == tf.float32
+    theirs = sum(float(tf.cast(loss, tf.float32)) for loss in up.losses + norm.losses)
+    assert theirs > 0.0
+    np.testing.assert_allclose(float(ours), theirs, rtol=2e-2)  # bf16 outputs: about 3 digits
