@@ -570,7 +570,11 @@ class ModuleChecker:
         assert dim.of is not None and dim.size is not None  # node_builder.item_dim
         param = self.info.params.get(dim.of)
         length = static_tuple_length(param.type) if param is not None else None
-        if param is None or length is None:
+        if param is not None and any_length_tuple(param.type):
+            self.report("E018", dim, f"`{dim.of}` is `int[...]`, whose length comes with each instance: "
+                        f"`{dim.name}` sizes no dimension", f"declare `{dim.of}: int[2]` (a fixed length) to size "
+                        "dimensions with its items")
+        elif param is None or length is None:
             self.report("E018", dim, f"`{dim.of}` is not a tuple parameter, so `{dim.name}` is no size",
                         f"declare `{dim.of}: int[2]` (a tuple of two ints) in the constructor")
         elif dim.size >= length:

@@ -117,3 +117,16 @@ def test_resize_sizes_from_dim_expressions_and_parameters(tmp_path):
         ours = forward_and_grads(call, [x], [])
         compare(ours, forward_and_grads(lambda t, s=size, m=method: tf.image.resize(t, s, method=m), [x], []),
                 atol=1e-5)
+
+
+def test_the_generated_constructor_takes_a_tuple_of_any_length_and_refuses_an_int(tmp_path):
+    source = tmp_path / "tuple.tfm"
+    source.write_text("module M(target_shape: int[...]):\n    fn f(x: f32[N, 6]) -> f32:\n"
+                      "        return reshape(x, concat([shape(x)[:1], target_shape], 0))\n")
+    assert tfm.check(source) == []
+    M = tfm.load(source).M
+    assert M(target_shape=[2, 3]).target_shape == (2, 3)
+    assert M(target_shape=(3, 1, 2)).f(tf.zeros((4, 6))).shape == (4, 3, 1, 2)
+    for wrong in (6, (2, 3.0), "23", (True, 6)):
+        with pytest.raises(ValueError, match="must be a tuple of ints"):
+            M(target_shape=wrong)
