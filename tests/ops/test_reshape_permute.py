@@ -146,3 +146,19 @@ def test_the_layers_export_to_savedmodel_and_run_in_litert(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "verified" in out and "ran every signature in LiteRT" in out
+
+
+def test_a_method_of_any_rank_output_exports(tmp_path, capsys):
+    """A served method declared `-> f32` (any rank) has an output contract of any rank: the export
+    verifies it against the traced rank-4 output instead of refusing it as rank 0."""
+    from tfm.cli import main
+
+    source = tmp_path / "heads.tfm"
+    source.write_text("module Heads(split: int[...] = (2, -1)):\n    fn call(x: f32[N, 6, 8]) -> f32:\n"
+                      "        return reshape(x, concat([shape(x)[:2], split], 0))\n")
+    code = main(["export", str(source), "--module", "Heads", "--out", str(tmp_path / "m")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    loaded = tf.saved_model.load(str(tmp_path / "m"))
+    result = loaded.signatures["serving_default"](x=tf.ones((3, 6, 8)))
+    assert next(iter(result.values())).shape == (3, 6, 2, 4)
