@@ -19,7 +19,8 @@ from .declarations import check_dim_expr, record_declared_types
 from .regularizers import REGULARIZATION_LOSSES, parse_regularizer, uses_regularizers
 from .library import CLIPPING, OPTIMIZERS, SCHEDULES, library_index
 from .limits import MAX_SUBMODULE_DEPTH, DiagnosticList, Limits, nesting_depths, over_limit
-from .ops import DTYPES, INITIALIZERS, OPS, Op, static_python_type, static_tuple_length, static_tuple_value
+from .ops import DTYPES, INITIALIZERS, OPS, Op, any_length_tuple, static_python_type, static_tuple_length, \
+    static_tuple_value
 from .precision import POLICY_PARAM, policy_problem
 from .names import METHOD_ATTRS, check_call_shape, check_declared_name, report_duplicate, suggest
 
@@ -321,9 +322,12 @@ class ModuleChecker:
         if static_tuple_length(type_) is not None:
             for dim in type_.shape or ():
                 self._check_dim(dim, allow_named=False)  # a length of 1 or more
+        elif any_length_tuple(type_):
+            pass  # `int[...]`: a tuple of any length, known per instance
         elif type_.dtype == "int" and type_.shape is not None:
             self.report("E017", type_, "a tuple parameter has one fixed length: `int[2]`",
-                        "write `int[2]` for two ints (an int given stands for both), or `i32[...]` for a tensor")
+                        "write `int[2]` for two ints (an int given stands for both), `int[...]` for any number of ints, "
+                        "or `i32[...]` for a tensor")
         elif static_python_type(type_):
             if type_.shape is not None:
                 self.report("E017", type_, f"`{type_.dtype}` is a Python value type and takes no shape",
@@ -507,7 +511,7 @@ class ModuleChecker:
             assert isinstance(inp.type, n.TensorType)  # node_builder split each `|` into its own method
             self._check_signature_type(inp.type)
         for out in outputs_of(method):
-            self._check_signature_type(out.type)
+            self._check_signature_type(out.type, output=True)
         if isinstance(method.returns, tuple):
             names: dict[str, n.NamedOutput] = {}
             for out in method.returns:
@@ -519,7 +523,9 @@ class ModuleChecker:
 
     # types -------------------------------------------------------------------------------------
 
-    def _check_signature_type(self, type_: n.TensorType) -> None:
+    def _check_signature_type(self, type_: n.TensorType, output: bool = False) -> None:
+        if type_.shape is None and output and type_.dtype in DTYPES:
+            return  # `-> f32`: any rank, each call typed from the body at its arguments (`Reshape.call`)
         if type_.shape is None:
             self.report("E017", type_, f"a method input or output needs a tensor type, not `{type_.dtype}`",
                      "write e.g. `f32[]` for a scalar or `f32[N, 3]`")
@@ -564,7 +570,11 @@ class ModuleChecker:
         assert dim.of is not None and dim.size is not None  # node_builder.item_dim
         param = self.info.params.get(dim.of)
         length = static_tuple_length(param.type) if param is not None else None
-        if param is None or length is None:
+        if param is not None and any_length_tuple(param.type):
+            self.report("E018", dim, f"`{dim.of}` is `int[...]`, whose length comes with each instance: "
+                        f"`{dim.name}` sizes no dimension", f"declare `{dim.of}: int[2]` (a fixed length) to size "
+                        "dimensions with its items")
+        elif param is None or length is None:
             self.report("E018", dim, f"`{dim.of}` is not a tuple parameter, so `{dim.name}` is no size",
                         f"declare `{dim.of}: int[2]` (a tuple of two ints) in the constructor")
         elif dim.size >= length:

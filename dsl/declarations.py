@@ -10,7 +10,7 @@ from . import nodes as n
 from .diagnostics import Report
 from .analysis import Analysis, ModuleInfo, dimension_params, outputs_of
 from .folding import evaluate, fits
-from .ops import DTYPES, static_python_type, static_tuple_length
+from .ops import DTYPES, any_length_tuple, static_python_type, static_tuple_length
 from .tensor_types import (COMPLEX, DIM_OPERATORS, FLOATS, INTS, UNKNOWN, ArrayT, Dim, TensorT, dim_binary, dims_conflict,
                            literal_type)
 
@@ -21,6 +21,8 @@ def declared_type(type_: n.TensorType) -> TensorT:
     length = static_tuple_length(type_)
     if length is not None:
         return TensorT("i32", (length,), weak=True)  # a tuple parameter: its value comes at construction
+    if any_length_tuple(type_):
+        return TensorT("i32", (None,), weak=True)  # `int[...]`: its length too comes at construction
     if type_.shape is None:
         python = static_python_type(type_)
         if python is not None:
@@ -99,7 +101,8 @@ def record_declared_types(analysis: Analysis, module: n.ModuleDef) -> None:
     for method in module.methods:
         declared += [node.declared for node in analysis.body_nodes(method) if isinstance(node, n.Assign) and node.declared]
     for i, type_ in enumerate(declared):
-        if i >= signatures and isinstance(type_, n.TensorType) and dims_pattern(type_) is not None:
+        if i >= signatures and isinstance(type_, n.TensorType) and dims_pattern(type_) is not None \
+                and not any_length_tuple(type_):  # `int[...]`: a tuple parameter of any length
             rest = next(d for d in type_.shape or () if d.kind == "rest")
             analysis.report("E017", rest, "`...` (any run of dims) is written only in a method's inputs and outputs",
                             "declare the shape, or `?` for a dimension of unknown size")
@@ -168,6 +171,14 @@ def _check_tuple(analysis: Analysis, node: n.Node, value: _Static | None, type_:
     """A value for a tuple parameter (`kernel_size: int[2]`): an int, or as many ints as the tuple holds.
     `message` has `{got}` and `{type}` to fill."""
     length = static_tuple_length(type_)
+    if value is not None and value.kinds and any_length_tuple(type_):
+        if value.kinds - {"int"} or value.shape is not None and len(value.shape) != 1:
+            wrong = sorted(value.kinds - {"int"})
+            got = f"holds {_kind_text(wrong[0])}" if wrong else "holds one int" if value.shape == () else \
+                "holds a nested list of ints"
+            analysis.report("E023", node, message.format(got=got, type="int[...]"),
+                            "give a tuple of ints (any length), e.g. (4, 5) or (2,)")
+        return
     if value is None or not value.kinds or length is None:
         return
     wrong = sorted(value.kinds - {"int"})
@@ -243,6 +254,8 @@ def _static(expr: n.Node, info: ModuleInfo, problems: list) -> _Static | None:
         length = static_tuple_length(param.type)
         if length is not None:
             return _Static(frozenset({"int"}), (length,))
+        if any_length_tuple(param.type):
+            return _Static(frozenset({"int"}), None)  # its length comes with each instance
         if python is not None:
             return _Static(frozenset({python.__name__}), ())
         declared = declared_type(param.type)

@@ -96,7 +96,8 @@ def _dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
 def _signature_dims(analysis: Analysis, type_: n.TensorType | n.TypeChoice,
                     params: dict[str, object]) -> tuple[int | None, ...] | None:
     assert isinstance(type_, n.TensorType)
-    return None if dims_pattern(type_) is not None else _dims(analysis, type_, params)
+    # `x: f32[N, ..., 3]` and an output `-> f32` (typed per call): any rank
+    return None if type_.shape is None or dims_pattern(type_) is not None else _dims(analysis, type_, params)
 
 
 def _rank(dims: tuple[int | None, ...] | None) -> int | None:

@@ -22,7 +22,7 @@ from tfm.dsl.analysis import (Analysis, CallInfo, ModuleInfo, bind_arguments, di
 from tfm.dsl.library import SCHEDULES
 from tfm.dsl.members import Member
 from tfm.dsl.diagnostics import locate_bugs
-from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, static_python_type, static_tuple_length
+from tfm.dsl.ops import ARRAY_POP, DTYPES, OPS, Op, any_length_tuple, static_python_type, static_tuple_length
 from tfm.dsl.ops.names import VARIABLE_UPDATES
 from tfm.dsl.precision import casts_to_float32
 from tfm.dsl.signatures import has_outputs, signature_plan
@@ -256,7 +256,8 @@ class _ClassEmitter:
         """Static parameters are kept as Python attributes; tensor ones only if a method reads them."""
         name = ident(param.name)
         length = static_tuple_length(param.type)
-        if length is not None:  # `kernel_size=3` is (3, 3): the local too, for the shapes that read its items
+        if length is not None or any_length_tuple(param.type):  # `kernel_size=3` is (3, 3): the local too,
+            # for the shapes that read its items; `int[...]` (length None) takes a tuple or list of any length
             self.helpers.add("_int_tuple")
             return [f"{name} = _int_tuple({hygiene.literal(param.name)}, {name}, {hygiene.literal(length)}){self.loc(param)}",
                     f"self.{name} = {name}"]

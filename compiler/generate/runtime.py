@@ -127,13 +127,17 @@ def _dimension(name, value):
 
 def _int_tuple(name, value, length):
     """A tuple parameter's value (`kernel_size: int[2]`) as a tuple of `length` ints: an int stands
-    for every item, as in Keras (`kernel_size=3` is `(3, 3)`)."""
-    items = (value,) * length if _isinstance(value, _int) else (*value,)
-    if _len(items) != length:
-        raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+    for every item, as in Keras (`kernel_size=3` is `(3, 3)`). A `length` of None (`int[...]`) takes a
+    tuple or list of ints of any length, and no int alone."""
+    wanted = "a tuple of ints" if length is None else f"an int or {length} ints"
+    if _isinstance(value, _int) and length is None:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be {wanted}")
+    items = (value,) * (length or 0) if _isinstance(value, _int) else (*value,)
+    if length is not None and _len(items) != length:
+        raise _ValueError(f"constructor parameter {name} = {value!r} must be {wanted}")
     for item in items:
         if not _isinstance(item, _int) or _isinstance(item, _bool):
-            raise _ValueError(f"constructor parameter {name} = {value!r} must be an int or {length} ints")
+            raise _ValueError(f"constructor parameter {name} = {value!r} must be {wanted}")
     return items
 
 

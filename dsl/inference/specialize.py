@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .. import nodes as n
 from ..analysis import Analysis, ModuleInfo
 from ..declarations import declared_type, signature_type
+from ..diagnostics import Diagnostic
 from ..folding import UNKNOWN_VALUE, FoldError, evaluate, fold_compare
 from ..ops import static_tuple_length, static_tuple_value
 from ..tensor_types import Dim, DimExpr, OutputsT, TensorT, Type, literal_type, substitute
@@ -26,7 +27,7 @@ _depth = [0]
 # Bodies typed for calls, by method, input types and parameters: a method called many times is typed
 # once per distinct call, not once per path to it. Kept for one program at a time (its `calls` table,
 # which every shadow shares, says which: held here, so its identity cannot be reused meanwhile).
-_typed: dict[tuple, Type | None] = {}
+_typed: dict[tuple, tuple[Type | None, Diagnostic | None]] = {}
 _typed_for: list[object] = [None]
 
 
@@ -51,10 +52,19 @@ def refine_call(typing: ExpressionTyping, node: n.Call, owner: ModuleInfo, name:
     try:
         if key not in _typed:
             _typed[key] = _body_result(typing.analysis, owner, method, inputs, params, values)
-        found = _typed[key]
+        found, problem = _typed[key]
     finally:
         _depth[0] -= 1
+    if problem is not None and _any_rank(result):
+        # A result declared of any rank (`-> f32`: Reshape) is all this typing: its errors are the call's.
+        shown = ", ".join(str(t) for t in inputs.values()).replace(_MARK, "")
+        typing.report(problem.code, node, f"`{owner.name}.{method.name}` called with {shown}: {problem.message}",
+                      problem.hint)
     return result if found is None else _merged(result, found)
+
+
+def _any_rank(result: Type) -> bool:
+    return isinstance(result, TensorT) and result.shape is None
 
 
 def sub_values(analysis: Analysis, sub: n.SubDecl, target: ModuleInfo, env: dict[str, object]) -> dict[str, object]:
@@ -75,7 +85,7 @@ def sub_values(analysis: Analysis, sub: n.SubDecl, target: ModuleInfo, env: dict
 def _has_unknown(result: Type) -> bool:
     if isinstance(result, OutputsT):
         return any(_has_unknown(t) for _, t in result.outputs)
-    return isinstance(result, TensorT) and result.shape is not None and any(d is None for d in result.shape)
+    return isinstance(result, TensorT) and (result.shape is None or any(d is None for d in result.shape))
 
 
 def _called(analysis: Analysis, owner: ModuleInfo, node: n.Call, name: str) -> n.Method | None:
@@ -92,6 +102,10 @@ def _input_types(analysis: Analysis, method: n.Method, node: n.Call, params: dic
     for inp in method.inputs:
         declared = declared_type(signature_type(inp.type))
         arg = analysis.types.get(given[inp.name]) if inp.name in given else None
+        if declared.shape is None and isinstance(arg, TensorT) and arg.shape is not None \
+                and any(d.kind == "rest" for d in signature_type(inp.type).shape or ()):
+            types[inp.name] = TensorT(declared.dtype, tuple(_marked(got) for got in arg.shape))  # `x: f32[N, ...]`
+            continue
         if not isinstance(arg, TensorT) or arg.shape is None or declared.shape is None \
                 or len(arg.shape) != len(declared.shape):
             return None  # the signature's check reports it; nothing to refine
@@ -122,8 +136,8 @@ def _unmarked(dim: Dim) -> Dim:
 
 
 def _body_result(analysis: Analysis, owner: ModuleInfo, method: n.Method, inputs: dict[str, Type],
-                 params: dict[str, Dim], values: dict[str, object]) -> Type | None:
-    """The type the body returns, typed in a shadow analysis that keeps nothing."""
+                 params: dict[str, Dim], values: dict[str, object]) -> tuple[Type | None, Diagnostic | None]:
+    """The type the body returns, typed in a shadow analysis that keeps nothing but its first error."""
     from .flow import MethodInference
 
     shadow = analysis.shadow()
@@ -138,9 +152,10 @@ def _body_result(analysis: Analysis, owner: ModuleInfo, method: n.Method, inputs
                                if isinstance(t, TensorT)))
                 for stmt in live]
     results = [r for r in returned if isinstance(r, (TensorT, OutputsT))]
+    problem = next((d for d in shadow.diagnostics if d.severity == "error"), None)
     if not results or len(results) < len(returned):
-        return None
-    return results[0] if all(r == results[0] for r in results) else None
+        return None, problem
+    return (results[0] if all(r == results[0] for r in results) else None), problem
 
 
 def _live_returns(body: tuple, types: dict) -> list[n.Return]:
@@ -176,6 +191,8 @@ def _merged(declared: Type, found: Type) -> Type:
 
 
 def _merged_tensor(declared: TensorT, found: TensorT) -> TensorT:
+    if declared.shape is None and found.shape is not None:  # `-> f32`, a rank the call decides (Reshape)
+        return TensorT(declared.dtype, tuple(_unmarked(f) for f in found.shape))
     if declared.shape is None or found.shape is None or len(declared.shape) != len(found.shape):
         return declared
     return TensorT(declared.dtype, tuple(d if d is not None else _unmarked(f) for d, f in zip(declared.shape, found.shape)))

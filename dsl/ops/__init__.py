@@ -27,7 +27,7 @@ from . import control_ops, loss_ops, math_ops, nn_ops, random_ops, reduce_ops, s
 from .dtypes import DTYPES
 from .initializers import INITIALIZERS
 from .names import ARRAY_POP, ARRAY_UPDATES, PYTHON_ONLY, STATIC_TYPES, VALUE_METHODS, static_python_type, \
-    static_tuple_length, static_tuple_value
+    any_length_tuple, static_tuple_length, static_tuple_value
 from .registry import REQUIRED, Op, OpParam
 from .result_typing import RuleContext
 from .static_checks import ACTIVATIONS, check_static_args
@@ -36,6 +36,6 @@ _FAMILIES = (math_ops, reduce_ops, shape_ops, nn_ops, loss_ops, random_ops, stri
 OPS: dict[str, Op] = {entry.name: entry for family in _FAMILIES for entry in family.OPS}
 assert len(OPS) == sum(len(family.OPS) for family in _FAMILIES), "an op is declared twice"
 
-__all__ = ["ACTIVATIONS", "ARRAY_POP", "ARRAY_UPDATES", "DTYPES", "INITIALIZERS", "OPS", "PYTHON_ONLY", "REQUIRED",
+__all__ = ["ACTIVATIONS", "any_length_tuple", "ARRAY_POP", "ARRAY_UPDATES", "DTYPES", "INITIALIZERS", "OPS", "PYTHON_ONLY", "REQUIRED",
            "STATIC_TYPES", "VALUE_METHODS", "Op", "OpParam", "RuleContext", "check_static_args", "static_python_type",
            "static_tuple_length", "static_tuple_value"]

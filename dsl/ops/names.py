@@ -22,11 +22,11 @@ STATIC_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str"
 
 
 def static_python_type(type_) -> type | None:
-    """The Python type of a static parameter type (`int`; `tuple` for `int[2]`; but not `bool[3]`, a
-    tensor), else None."""
+    """The Python type of a static parameter type (`int`; `tuple` for `int[2]` and `int[...]`; but not
+    `bool[3]`, a tensor), else None."""
     if type_.shape is None:
         return STATIC_TYPES.get(type_.dtype)
-    return tuple if static_tuple_length(type_) is not None else None
+    return tuple if static_tuple_length(type_) is not None or any_length_tuple(type_) else None
 
 
 def static_tuple_length(type_) -> int | None:
@@ -36,6 +36,13 @@ def static_tuple_length(type_) -> int | None:
     if type_.dtype != "int" or shape is None or len(shape) != 1 or shape[0].kind != "fixed":
         return None
     return shape[0].size
+
+
+def any_length_tuple(type_) -> bool:
+    """`int[...]` as a constructor parameter's type: a tuple of any length (Keras' `target_shape=(4, -1)`),
+    its length known per instance from the value given (a tuple or list of ints; an int alone is not one)."""
+    shape = type_.shape
+    return type_.dtype == "int" and shape is not None and len(shape) == 1 and shape[0].kind == "rest"
 
 
 def static_tuple_value(value: object, length: int) -> object:

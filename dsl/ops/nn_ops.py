@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import nodes as n
 from ..tensor_types import FLOATS, INTS, UNKNOWN, Dim, TensorT, Type, dim_binary, unify_dtype
 from .registry import TypeRule, op
-from .result_typing import RuleContext, broadcast, float_unary, require_float, same
+from .result_typing import RuleContext, broadcast, float_unary, require_float, same, shape_argument
 
 
 def penalty(ctx: RuleContext) -> Type:
@@ -252,17 +252,17 @@ def _pooling(ctx: RuleContext, spatial: int) -> Type:
 
 
 def resize(ctx: RuleContext) -> Type:
-    """`resize(images, [h, w])`: [N, H, W, C] -> f32[N, h, w, C] (nearest keeps the dtype)."""
+    """`resize(images, [h, w])`: [N, H, W, C] -> f32[N, h, w, C] (nearest keeps the dtype). The sizes are
+    literals, constructor parameters or dim expressions (`[shape(x)[1] * 2, width]`), or a tuple
+    parameter `size: int[2]`; a size the checker cannot see stays unknown."""
     x = _ranked(ctx, "images", 4, "a batch of images [N, H, W, C]")
-    size = ctx.static("size")
     method = ctx.static("method", _UNSEEN)
     methods = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
     if method is not _UNSEEN and method not in methods:
         ctx.report("E023", ctx.arg_node("method"), f"`resize`: method must be one of {', '.join(methods)}, got {method!r}")
         return UNKNOWN
-    if not (isinstance(size, list) and len(size) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)):
-        ctx.report("E023", ctx.arg_node("size"), f"`resize`: size must be a literal [height, width] of positive ints, got {size!r}")
+    size = _resize_size(ctx)
+    if size is None:
         return UNKNOWN
     if x is None:
         return UNKNOWN
@@ -271,6 +271,24 @@ def resize(ctx: RuleContext) -> Type:
         return UNKNOWN
     dtype = x.dtype if method == "nearest" else None if method is _UNSEEN else "f32"
     return TensorT(dtype, None if x.shape is None else (x.shape[0], size[0], size[1], x.shape[3]))
+
+
+def _resize_size(ctx: RuleContext) -> tuple[Dim, Dim] | None:
+    """`resize`'s [height, width] as dims, or None (reported) where it is not 2 sizes of at least 1."""
+    node = ctx.arg_node("size")
+    dims = shape_argument(ctx, "size")
+    if dims is None:
+        value = ctx.static("size", _UNSEEN)  # a tuple parameter's items, in a body typed for one call
+        known = ctx.tensor("size")
+        dims = tuple(value) if isinstance(value, list) else (
+            (None, None) if known is not None and known.shape in ((2,), (None,)) else None)
+    if dims is None or len(dims) != 2 or any(isinstance(d, bool) or isinstance(d, int) and d < 1 for d in dims):
+        shown = ctx.static("size", _UNSEEN)
+        ctx.report("E023", node, "`resize`: size must be [height, width], 2 sizes of at least 1, got "
+                   + (repr(shown) if shown is not _UNSEEN else "a value of another kind"),
+                   "e.g. [64, 64], [shape(x)[1] * 2, shape(x)[2] * 2] or [height, width] (int parameters)")
+        return None
+    return dims[0], dims[1]
 
 
 def top_k_values(ctx: RuleContext) -> Type:
@@ -442,7 +460,7 @@ OPS = (
        examples=("reshape(x, [1, 2, 3, 1]), 2", "reshape(x, [1, 2, 3, 1]), [2, 3], strides=[1, 1, 1, 1]")),
     op("embedding_lookup", "tf.nn.embedding_lookup", "params, ids", "nn", embedding, dtypes="ids: i32 i64",
        ranks="params: 1+", tensor_only="params", examples=("x, v", "x, i")),
-    op("resize", "tf.image.resize", "images, size:static, method:static='bilinear'", "image", resize,
+    op("resize", "tf.image.resize", "images, size, method:static='bilinear'", "image", resize,
        dtypes="images: real -u32 -u64",
        examples=("reshape(x, [1, 2, 3, 1]), [4, 5]", "reshape(x, [1, 2, 3, 1]), [1, 1], method='nearest'"),
        refused=("reshape(x, [1, 2, 3, 1]), [0, 2]",)),

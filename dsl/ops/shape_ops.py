@@ -97,7 +97,30 @@ def concat(ctx: RuleContext) -> Type:
                     f"`concat` along axis {axis}: dim {index} differs ({', '.join(map(str, dims))})",
                     "every other dimension must be equal")
         result.append(dims[0] if len(set(dims)) == 1 else (known.pop() if known else None))
+    if rank == 1 and dtype in INTS:
+        return _joined_sizes(dtype, tuple(result), items)
     return TensorT(dtype, tuple(result))
+
+
+def _joined_sizes(dtype: str, shape: tuple[Dim, ...], items: list[TensorT]) -> TensorT:
+    """A concat of integer vectors keeps the values the checker knows of them, as sizes: a size vector's
+    (`shape(x)[:1]` holds `(N,)`) and a Python value's ints (`[0]`, a tuple parameter `dims: int[...]`
+    in a body typed for one call), so `concat([shape(x)[:1], target_shape], 0)` holds `(N, *target_shape)`:
+    a reshape to it has that shape, and `concat([[0], dims], 0)` is a perm a transpose knows."""
+    held = [vector_sizes(t) for t in items]
+    sizes = tuple(d for part in held if part is not None for d in part) if all(h is not None for h in held) else None
+    return TensorT(dtype, shape, sizes=sizes)
+
+
+def vector_sizes(value: TensorT) -> tuple[Dim, ...] | None:
+    """The sizes an integer vector holds as dims: what `sizes` says (`shape(x)[:1]` holds `(N,)`), or a
+    Python value's ints (`[4, -1]`, a tuple parameter's items in a body typed for one call)."""
+    if value.sizes is not None and value.shape is not None and len(value.shape) == 1:
+        return value.sizes
+    if value.weak and isinstance(value.value, tuple) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.value):
+        return value.value
+    return None
 
 
 def stack(ctx: RuleContext) -> Type:
@@ -159,6 +182,8 @@ def reshape(ctx: RuleContext) -> Type:
     x = ctx.first()
     target = shape_argument(ctx, "shape", inferred=True)
     if target is None:
+        target = _held_target(ctx)
+    if target is None:
         return TensorT(x.dtype, None)
     if sum(1 for d in target if d == -1) > 1:
         ctx.report("E053", None, "`reshape` has more than one -1", "at most one dimension can be inferred")
@@ -172,6 +197,21 @@ def reshape(ctx: RuleContext) -> Type:
                        f"({_count_text(wanted)} elements)", "the number of elements must stay the same")
         return TensorT(x.dtype, target)
     return TensorT(x.dtype, tuple(_inferred(ctx, x, target, counted, wanted) if d == -1 else d for d in target))
+
+
+def _held_target(ctx: RuleContext) -> tuple[Dim, ...] | None:
+    """A reshape's target that is not a list written out but a vector whose sizes the checker knows
+    (`concat([shape(x)[:1], target_shape], 0)`), its sizes checked as a list's are."""
+    shape = ctx.tensor("shape")
+    held = vector_sizes(shape) if shape is not None else None
+    if held is None:
+        return None
+    negative = [d for d in held if isinstance(d, int) and d < -1]
+    if negative:
+        ctx.report("E023", ctx.arg_node("shape"), f"`reshape`: a size of {negative[0]} in `shape` ({_dims_list(held)})",
+                   "sizes are 0 or more (one -1 is worked out from the others)")
+        return None
+    return held
 
 
 # An element count as (the product of its known sizes, the other factors as a sorted tuple): f32[N, 14, 14, 8]
@@ -241,6 +281,10 @@ def transpose(ctx: RuleContext) -> Type:
     if x.shape is None:
         return TensorT(x.dtype, None)
     perm = ctx.static("perm", UNKNOWN_VALUE)
+    given = ctx.tensor("perm")
+    held = vector_sizes(given) if perm is UNKNOWN_VALUE and given is not None else None
+    if held is not None and all(isinstance(d, int) for d in held):
+        perm = [d for d in held if isinstance(d, int)]  # values the checker knows (`concat([[0], dims], 0)`)
     if perm is None:
         return TensorT(x.dtype, tuple(reversed(x.shape)))
     if not isinstance(perm, list):
@@ -503,7 +547,7 @@ OPS = (
        examples=("x, f32", "x, i32", "x, {dt}")),
     op("reshape", "tf.reshape", "tensor, shape", "shape", reshape, examples=("x, [3, 2]", "x, [-1]"),
        refused=("x, [4, 2]",)),
-    op("transpose", "tf.transpose", "a, perm:static=None", "shape", transpose, examples=("x", "x, perm=[1, 0]"),
+    op("transpose", "tf.transpose", "a, perm=None", "shape", transpose, examples=("x", "x, perm=[1, 0]"),
        refused=("x, perm=[0, 0]",)),
     op("concat", "tf.concat", "values:tensors, axis:static=0", "shape", concat, ranks="values: 1+",
        tfm_defaults="axis", examples=("[x, x]", "[x, x], axis=1"), refused=("[x, x], axis=2",)),
