@@ -115,7 +115,8 @@ def _width(indent: str) -> int:
 def _layout(text: str) -> str:
     out: list[str] = []
     levels = [0]  # original indent widths of the open blocks
-    depth = 0  # brackets open across lines
+    stack: list[str] = []  # brackets open across lines (their `=` and `:` rules hold on the next line too)
+    annotated = [False]  # per open paren: its current argument has a `name: type` colon
     continued = False  # the previous physical line ended with `\`
     blank = 0
     lines = _physical_lines(text)
@@ -124,7 +125,7 @@ def _layout(text: str) -> str:
             blank += 1
             continue
         comment_only = len(tokens) == 1 and tokens[0].kind == "comment"
-        if depth > 0 or continued:
+        if stack or continued:
             prefix = " " * (4 * (len(levels) - 1) + 8)
         elif comment_only:
             prefix = " " * (4 * _comment_level(levels, _width(indent), lines, index))
@@ -138,7 +139,7 @@ def _layout(text: str) -> str:
         if out and blank:
             out.append("")
         blank = 0
-        body, depth = _join(tokens, depth)
+        body = _join(tokens, stack, annotated)
         out.append(prefix + body)
         continued = tokens[-1].kind == "continuation"
     return "\n".join(out).strip("\n") + "\n"
@@ -155,12 +156,11 @@ def _comment_level(levels: list[int], width: int, lines, index: int) -> int:
     return 0
 
 
-def _join(tokens: list[_Token], depth: int) -> tuple[str, int]:
-    """One physical line's tokens with canonical spacing; the bracket depth after it."""
+def _join(tokens: list[_Token], stack: list[str], annotated: list[bool]) -> str:
+    """One physical line's tokens with canonical spacing. `stack` holds the brackets open before it and
+    `annotated` their arguments' colons; both are updated to what is open after it."""
     parts: list[str] = []
-    stack: list[str] = []  # brackets opened on this line (for `=` and `:` rules)
     previous: _Token | None = None
-    annotated = [False]  # per open paren: this argument has a `name: type` colon
     for token in tokens:
         text = token.text
         if token.kind == "continuation":
@@ -175,18 +175,16 @@ def _join(tokens: list[_Token], depth: int) -> tuple[str, int]:
         if text in "([{":
             stack.append(text)
             annotated.append(False)
-            depth += 1
         elif text in ")]}":
             if stack:
                 stack.pop()
                 annotated.pop()
-            depth = max(depth - 1, 0)
         elif text == ",":
             annotated[-1] = False
         elif text == ":" and stack and stack[-1] == "(":
             annotated[-1] = True
         previous = token
-    return "".join(parts), depth
+    return "".join(parts)
 
 
 # Keywords a bracket after is not a call or subscript of: `return (a)`, `in [1, 2]`.

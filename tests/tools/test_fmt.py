@@ -133,3 +133,15 @@ def test_a_file_that_does_not_parse_is_left_alone(tmp_path, capsys):
     assert main(["fmt", str(broken)]) == 1
     assert "error[E001]" in capsys.readouterr().err
     assert broken.read_text() == before
+
+
+def test_brackets_open_across_lines_keep_their_spacing_rules():
+    """A keyword argument on the next line of an open call is tight and a parameter's default spaced, as
+    on the call's first line (the brackets open before a line decide its `=`)."""
+    text = ("module Cell(units: int,\n  seed: int=-1):\n    var w: f32[units] = zeros()\n\n"
+            "module Layer(units: int):\n    sub cell = Cell(units,\n        seed = 3)\n\n"
+            "    fn call(x: f32[N, units]) -> f32[N, units]:\n        return x + cell.w\n")
+    formatted = format_source(text)
+    assert "            seed=3)\n" in formatted  # member level + 8: the continuation of a `sub`
+    assert "        seed: int = -1):\n" in formatted
+    assert format_source(formatted) == formatted
