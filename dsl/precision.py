@@ -90,9 +90,10 @@ def cast_argument(value: Type, casts: bool) -> Type:
     return value
 
 
-def computed_result(result: Type, policy: str | None) -> Type:
-    """A method's result as its caller gets it: declared f32 outputs in the compute dtype."""
-    if not mixed(policy):
+def computed_result(result: Type, policy: str | None, method: n.Method | None = None) -> Type:
+    """A method's result as its caller gets it: declared f32 outputs in the compute dtype, unless the
+    method says f32 itself (`returns_float32`)."""
+    if not mixed(policy) or returns_float32(method):
         return result
     assert policy is not None
     compute = POLICIES[policy]
@@ -101,6 +102,22 @@ def computed_result(result: Type, policy: str | None) -> Type:
     if isinstance(result, OutputsT):
         return OutputsT(tuple((name, TensorT(compute, t.shape) if t.dtype == "f32" else t) for name, t in result.outputs))
     return result
+
+
+def returns_float32(method: n.Method | None) -> bool:
+    """Every `return` of `method` is an explicit `cast(..., f32)`: its result is f32 under any policy
+    (a penalty a layer computes in f32, as a Keras loss), not the compute dtype its other outputs take."""
+    from .analysis import own_nodes  # analysis imports the op registry, which reads this module
+
+    if method is None:
+        return False
+    returns = [node for node in own_nodes(method.body) if isinstance(node, n.Return)]
+    return bool(returns) and all(len(r.values) == 1 and _cast_to_float32(r.values[0]) for r in returns)
+
+
+def _cast_to_float32(expr: n.Expr) -> bool:
+    return (isinstance(expr, n.Call) and isinstance(expr.func, n.Name) and expr.func.id == "cast"
+            and len(expr.args) == 2 and isinstance(expr.args[1], n.Name) and expr.args[1].id == "f32")
 
 
 def with_policy(init: dict, mixed_precision: str | None) -> dict:

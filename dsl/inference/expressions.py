@@ -252,7 +252,8 @@ class ExpressionTyping(NodeVisitor):
         values = sub_values(self.analysis, sub, target, self.param_values)
         if policy is not None:
             values[POLICY_PARAM] = policy  # a policy the holder passes down (dsl/precision.py)
-        return computed_result(refine_call(self, node, target, info.method, params, values, result), policy)
+        method = next((m for m in target.decl.methods if m.name == info.method), None) if target.decl else None
+        return computed_result(refine_call(self, node, target, info.method, params, values, result), policy, method)
 
     def sub_policy(self, sub: n.SubDecl, target: ModuleInfo) -> str | None:
         """The dtype policy `sub` is built with, as far as the check knows it (dsl/precision.py)."""

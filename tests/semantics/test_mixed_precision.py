@@ -132,3 +132,17 @@ def test_a_metric_stays_float32_and_takes_a_bf16_prediction():
     assert _errors(METRIC) == []
     types = _sub_call_types(METRIC)
     assert types["head"] == "bf16[N, 3]" and types["accuracy"] == "f32[]"
+
+
+def test_a_method_that_returns_an_explicit_f32_cast_stays_f32_under_a_mixed_policy():
+    """`activity_loss` casts its penalty to f32 at every return, so its call is f32 under a module-wide mixed
+    policy (as the generated code computes it), while `call`'s result is in the compute dtype."""
+    text = ('module Net(dtype: str = "mixed_bfloat16"):\n'
+            '    sub dense = Dense(4, 2, activity_regularizer="l2(0.01)")\n\n'
+            '    fn loss(x: f32[N, 4]) -> f32[]:\n'
+            '        y = dense(x)\n'
+            '        return reduce_mean(cast(y, f32)) + dense.activity_loss(y)\n')
+    assert _errors(text) == []
+    assert _sub_call_types(text) == {"dense": "f32[]"}  # the last call of dense read: activity_loss
+    widened = text.replace("reduce_mean(cast(y, f32)) + dense.activity_loss(y)", "reduce_mean(y)")
+    assert [d.code for d in _errors(widened)] == ["E032"]  # `call`'s result is bf16: returning it as f32 is refused

@@ -464,7 +464,7 @@ class Dense(tf.Module):
         """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -552,7 +552,7 @@ class Conv2D(tf.Module):
         """<tfm library>/layers.tfm:93. Inputs y: f32[N, H, W, filters]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:93:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:94:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/layers.tfm:94:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -752,7 +752,7 @@ class BatchNormalization(tf.Module):
         """<tfm library>/normalization.tfm:28. Inputs y: f32[N, ..., dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/normalization.tfm:28:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/normalization.tfm:29:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/normalization.tfm:29:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss

@@ -411,7 +411,7 @@ class Dense(tf.Module):
         """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss

@@ -440,7 +440,7 @@ class Dense(tf.Module):
         """<tfm library>/layers.tfm:27. Inputs y: f32[N, ..., out_dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:27:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:28:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/layers.tfm:28:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -497,7 +497,7 @@ class Embedding(tf.Module):
         """<tfm library>/layers.tfm:143. Inputs y: f32[N, T, output_dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/layers.tfm:143:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/layers.tfm:144:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/layers.tfm:144:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -607,7 +607,7 @@ class LayerNormalization(tf.Module):
         """<tfm library>/normalization.tfm:45. Inputs y: f32[N, ..., dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/normalization.tfm:45:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/normalization.tfm:46:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/normalization.tfm:46:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
@@ -879,7 +879,7 @@ class MultiHeadAttention(tf.Module):
         """<tfm library>/attention.tfm:95. Inputs y: f32[N, S, dim]. Returns output_0: f32[]."""
         with self.name_scope:
             y = _autocast(y, self._dtype_policy)  # <tfm library>/attention.tfm:95:5
-            return tf.cast(_penalty(y, self.activity_regularizer), tf.float32) / tf.cast(tf.shape(y)[0], tf.float32)  # <tfm library>/attention.tfm:96:9
+            return tf.cast(_penalty(tf.cast(y, tf.float32), self.activity_regularizer) / tf.cast(tf.shape(y)[0], tf.float32), tf.float32)  # <tfm library>/attention.tfm:96:9
 
     # Each instance's `activity_loss` is the tf.function of this; calls from other methods use `_impl_activity_loss`.
     _impl_activity_loss = activity_loss
