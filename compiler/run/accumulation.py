@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from tfm.run.optimizer_hooks import wrapped_apply_gradients
+
 
 class Accumulators:
     """One zeroed accumulator per trainable variable of `instance` (by the variable's id), and the
@@ -50,22 +52,14 @@ def accumulating(optimizers, accumulators: Accumulators | None):
     if accumulators is None:
         yield
         return
-    replaced = []
-    for optimizer in optimizers:
-        original = optimizer.apply_gradients
 
-        def apply_gradients(grads_and_vars, *args, _original=original, **kwargs):
-            accumulators.apply_gradients(lambda pairs: _original(pairs, *args, **kwargs), grads_and_vars)
+    def wrap(original):
+        def apply_gradients(grads_and_vars, *args, **kwargs):
+            accumulators.apply_gradients(lambda pairs: original(pairs, *args, **kwargs), grads_and_vars)
 
-        replaced.append((optimizer, "apply_gradients" in vars(optimizer), original))
-        object.__setattr__(optimizer, "apply_gradients", apply_gradients)
-    try:
+        return apply_gradients
+
+    with wrapped_apply_gradients(optimizers, wrap):
         yield
-    finally:
-        for optimizer, own, original in replaced:  # back to what it was (another context's, or the class's)
-            if own:
-                object.__setattr__(optimizer, "apply_gradients", original)
-            else:
-                object.__delattr__(optimizer, "apply_gradients")
 
 __all__ = ["Accumulators", "accumulating"]

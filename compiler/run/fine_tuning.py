@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from tfm.dsl.diagnostics import printable
 from tfm.run.checkpoints import CheckpointError, InitReport, load_matching, parse_init_map, resolve_checkpoint
 from tfm.run.keras_weights import KerasWeightsError, is_keras_weights
+from tfm.run.optimizer_hooks import wrapped_apply_gradients
 from tfm.run.training_errors import TrainingError
 
 
@@ -115,18 +116,13 @@ def skipping(optimizers, frozen: set[int]):
     if not frozen:
         yield
         return
-    patched = []
-    for optimizer in optimizers:
-        original = optimizer.apply_gradients
 
-        def apply_gradients(grads_and_vars, *args, _original=original, **kwargs):
+    def wrap(original):
+        def apply_gradients(grads_and_vars, *args, **kwargs):
             kept = [(grad, var) for grad, var in grads_and_vars if id(var) not in frozen]
-            return _original(kept, *args, **kwargs) if kept else None
+            return original(kept, *args, **kwargs) if kept else None
 
-        object.__setattr__(optimizer, "apply_gradients", apply_gradients)
-        patched.append(optimizer)
-    try:
+        return apply_gradients
+
+    with wrapped_apply_gradients(optimizers, wrap):
         yield
-    finally:
-        for optimizer in patched:
-            object.__delattr__(optimizer, "apply_gradients")

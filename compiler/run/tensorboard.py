@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from tfm.run.optimizer_hooks import wrapped_apply_gradients
 from tfm.run.step_loop import scalar_tensors
 
 
@@ -54,11 +55,9 @@ def gradient_histograms(tf, optimizers, writer, counter, every: int, paths: dict
     if writer is None:
         yield
         return
-    replaced = []
-    for optimizer in optimizers:
-        original = optimizer.apply_gradients
 
-        def apply_gradients(grads_and_vars, *args, _original=original, **kwargs):
+    def wrap(original):
+        def apply_gradients(grads_and_vars, *args, **kwargs):
             pairs = list(grads_and_vars)
             step = counter + 1
             # "gradients/" ends in a slash: an absolute name scope, so the tags are not prefixed
@@ -68,18 +67,12 @@ def gradient_histograms(tf, optimizers, writer, counter, every: int, paths: dict
                 for grad, var in pairs:
                     if grad is not None and id(var) in paths:
                         tf.summary.histogram(paths[id(var)], tf.convert_to_tensor(grad))
-            return _original(pairs, *args, **kwargs)
+            return original(pairs, *args, **kwargs)
 
-        replaced.append((optimizer, "apply_gradients" in vars(optimizer), original))
-        object.__setattr__(optimizer, "apply_gradients", apply_gradients)
-    try:
+        return apply_gradients
+
+    with wrapped_apply_gradients(optimizers, wrap):
         yield
-    finally:
-        for optimizer, own, original in replaced:
-            if own:
-                object.__setattr__(optimizer, "apply_gradients", original)
-            else:
-                object.__delattr__(optimizer, "apply_gradients")
 
 
 __all__ = ["gradient_histograms", "summarized_step", "weight_histograms", "write_scalars"]
