@@ -16,7 +16,7 @@ EXAMPLES = ["tfm train examples/my_model.tfm MyModel.train_step --data runs/data
 
 
 def add_parser(commands):
-    from tfm.run.settings import TrainSettings
+    from tfm.run.settings import RuntimeSettings, TrainSettings
 
     train = commands.add_parser(
         "train", help="train a module with one of its methods over a dataset", conflict_handler="resolve",
@@ -35,8 +35,7 @@ def add_parser(commands):
     add_runtime(train, seed=False)
     # --jit takes `auto` here (replacing the runtime group's plain --jit; --no-jit stays as it is).
     train.add_argument("--jit", nargs="?", const=True, default=None, type=_jit_value, metavar="auto",
-                       help="compile the training step with XLA (tf.function(jit_compile=True)); --jit auto times "
-                            "the step with and without XLA on the first calls and keeps the faster (it says which)")
+                       help=RuntimeSettings.model_fields["jit"].description)
     add_source(train)
     return train
 
